@@ -1,0 +1,279 @@
+/* api.h: the public API of tinygrad.h. Everything a user may call is declared here; the amalgamation puts this file
+ * first, after the quick start, inside the include guard. Names are tg_ (functions, types) and TG_ (macros, enums).
+ *
+ * Contract:
+ *  - Tensors are opaque handles. Every op returns a new handle (or NULL on error, with tg_error() saying why); ops on a
+ *    NULL operand return NULL, so an expression can be checked once at the end.
+ *  - A handle created inside tg_scope_begin()/tg_scope_end() is freed by tg_scope_end() unless tg_keep() was called on
+ *    it. Outside any scope, the caller frees it with tg_free(). Freeing a handle never invalidates other tensors.
+ *  - Ops are lazy: nothing is computed until tg_realize() or a function that reads data (tg_item, tg_to_host, ...).
+ *  - The library is not thread-safe: call it from one thread at a time (it runs kernels on its own thread pool). */
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef TG_API
+#ifdef TINYGRAD_STATIC
+#define TG_API static
+#else
+#define TG_API extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* dtypes, in tinygrad's promotion order (see tg_promote) */
+
+typedef enum tg_dtype {
+  TG_BOOL, TG_INT8, TG_UINT8, TG_INT16, TG_UINT16, TG_INT32, TG_UINT32, TG_INT64, TG_UINT64,
+  TG_FLOAT16, TG_BFLOAT16, TG_FLOAT32, TG_FLOAT64,
+  TG_NDTYPES
+} tg_dtype;
+
+#define TG_MAX_DIMS 16  /* the most dimensions a tensor may have */
+
+TG_API const char *tg_dtype_name(tg_dtype dt);      /* "float32", "int8", ... */
+TG_API int tg_dtype_size(tg_dtype dt);              /* bytes per element */
+TG_API int tg_dtype_is_float(tg_dtype dt);
+TG_API int tg_dtype_is_int(tg_dtype dt);            /* signed or unsigned integer, not bool */
+TG_API int tg_dtype_is_unsigned(tg_dtype dt);
+TG_API tg_dtype tg_promote(tg_dtype a, tg_dtype b); /* least upper bound in tinygrad's lattice */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* errors, lifetimes */
+
+typedef struct tg_tensor tg_tensor;
+
+TG_API const char *tg_error(void);   /* the last error message of this thread, or NULL if none */
+TG_API void tg_clear_error(void);
+
+TG_API void tg_free(tg_tensor *t);   /* NULL is fine */
+TG_API void tg_scope_begin(void);
+TG_API void tg_scope_end(void);      /* frees every handle created since the matching begin, except kept ones */
+TG_API tg_tensor *tg_keep(tg_tensor *t); /* moves t out of the innermost scope (to the enclosing one, or to the user) */
+TG_API int64_t tg_live_tensors(void);    /* number of live handles (for leak checks) */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* creation. Shapes are (ndim, shape[]); TG_SHAPE(2,3) expands to both, e.g. tg_zeros(TG_FLOAT32, TG_SHAPE(2,3)). */
+
+#define TG__NARG(...) TG__NARG_(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define TG__NARG_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, n, ...) n
+typedef struct tg_shape_lit { int64_t v[TG_MAX_DIMS]; } tg_shape_lit;
+typedef struct tg_axes_lit { int v[TG_MAX_DIMS]; } tg_axes_lit;
+#ifdef __cplusplus
+#define TG_SHAPE(...) TG__NARG(__VA_ARGS__), (tg_shape_lit{{__VA_ARGS__}}).v
+#define TG_AXES(...) TG__NARG(__VA_ARGS__), (tg_axes_lit{{__VA_ARGS__}}).v
+#else
+#define TG_SHAPE(...) TG__NARG(__VA_ARGS__), ((tg_shape_lit){{__VA_ARGS__}}).v
+#define TG_AXES(...) TG__NARG(__VA_ARGS__), ((tg_axes_lit){{__VA_ARGS__}}).v  /* tg_sum(t, TG_AXES(0, -1), 1) */
+#endif
+
+TG_API tg_tensor *tg_from_data(const void *data, tg_dtype dt, int ndim, const int64_t *shape); /* copies the data */
+TG_API tg_tensor *tg_from_float(const float *data, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_scalar(double v, tg_dtype dt);
+TG_API tg_tensor *tg_empty(tg_dtype dt, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_ones(tg_dtype dt, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_full(double v, tg_dtype dt, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_zeros_like(tg_tensor *t);
+TG_API tg_tensor *tg_ones_like(tg_tensor *t);
+TG_API tg_tensor *tg_full_like(tg_tensor *t, double v);
+TG_API tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt); /* [start, stop) */
+TG_API tg_tensor *tg_linspace(double start, double stop, int64_t steps, tg_dtype dt);
+TG_API tg_tensor *tg_eye(int64_t n, int64_t m, tg_dtype dt);
+TG_API tg_tensor *tg_tril(tg_tensor *t, int64_t diagonal);
+TG_API tg_tensor *tg_triu(tg_tensor *t, int64_t diagonal);
+
+/* random numbers: a counter-based generator (threefry2x32) evaluated inside kernels */
+TG_API void tg_manual_seed(uint64_t seed);
+TG_API tg_tensor *tg_rand(tg_dtype dt, int ndim, const int64_t *shape);  /* uniform [0, 1) */
+TG_API tg_tensor *tg_randn(tg_dtype dt, int ndim, const int64_t *shape); /* standard normal */
+TG_API tg_tensor *tg_uniform(double low, double high, tg_dtype dt, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_normal(double mean, double std, tg_dtype dt, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_randint(int64_t low, int64_t high, tg_dtype dt, int ndim, const int64_t *shape);
+TG_API tg_tensor *tg_rand_like(tg_tensor *t);
+TG_API tg_tensor *tg_randn_like(tg_tensor *t);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* properties and reading results */
+
+TG_API int tg_ndim(const tg_tensor *t);
+TG_API int64_t tg_dim(const tg_tensor *t, int axis);  /* negative axes count from the end; -1 on error */
+TG_API const int64_t *tg_shape(const tg_tensor *t);  /* valid while t lives */
+TG_API int64_t tg_numel(const tg_tensor *t);
+TG_API tg_dtype tg_dtype_of(const tg_tensor *t);
+TG_API const char *tg_device_of(const tg_tensor *t);
+
+TG_API int tg_realize(tg_tensor *t);                  /* 0 on success, -1 on error */
+TG_API int tg_realize_all(tg_tensor **ts, int n);     /* realizes several tensors in one schedule */
+TG_API double tg_item(tg_tensor *t);                  /* the value of a one-element tensor; NAN on error */
+TG_API int tg_to_host(tg_tensor *t, void *dst, size_t nbytes); /* copies numel*size bytes in t's dtype; 0 or -1 */
+TG_API float *tg_to_float(tg_tensor *t);              /* a malloc'd float32 copy; the caller frees it; NULL on error */
+TG_API int tg_print(tg_tensor *t);                    /* numpy-like print to stdout */
+TG_API char *tg_to_string(tg_tensor *t);              /* what tg_print prints, malloc'd */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* elementwise. Binary ops broadcast like numpy and promote dtypes like tinygrad. The _s variants take a scalar. */
+
+TG_API tg_tensor *tg_add(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_div(tg_tensor *a, tg_tensor *b);       /* true division (ints become float) */
+TG_API tg_tensor *tg_floordiv(tg_tensor *a, tg_tensor *b);  /* python // (rounds toward -inf) */
+TG_API tg_tensor *tg_mod(tg_tensor *a, tg_tensor *b);       /* python % (sign of the divisor) */
+TG_API tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_add_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_sub_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_rsub_s(double a, tg_tensor *b);        /* a - b */
+TG_API tg_tensor *tg_mul_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_div_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_rdiv_s(double a, tg_tensor *b);        /* a / b */
+TG_API tg_tensor *tg_pow_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_maximum_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_minimum_s(tg_tensor *a, double b);
+
+TG_API tg_tensor *tg_lt(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_le(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_gt(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_ge(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_eq(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_lt_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_gt_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_eq_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_where_s(tg_tensor *cond, double a, double b);
+TG_API tg_tensor *tg_logical_not(tg_tensor *a);
+TG_API tg_tensor *tg_logical_and(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_logical_or(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_bitwise_and(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_bitwise_or(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_bitwise_xor(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_bitwise_not(tg_tensor *a);
+TG_API tg_tensor *tg_lshift(tg_tensor *a, int bits);
+TG_API tg_tensor *tg_rshift(tg_tensor *a, int bits);
+
+TG_API tg_tensor *tg_neg(tg_tensor *a);
+TG_API tg_tensor *tg_abs(tg_tensor *a);
+TG_API tg_tensor *tg_sign(tg_tensor *a);
+TG_API tg_tensor *tg_exp(tg_tensor *a);
+TG_API tg_tensor *tg_exp2(tg_tensor *a);
+TG_API tg_tensor *tg_log(tg_tensor *a);
+TG_API tg_tensor *tg_log2(tg_tensor *a);
+TG_API tg_tensor *tg_sqrt(tg_tensor *a);
+TG_API tg_tensor *tg_rsqrt(tg_tensor *a);
+TG_API tg_tensor *tg_reciprocal(tg_tensor *a);
+TG_API tg_tensor *tg_sin(tg_tensor *a);
+TG_API tg_tensor *tg_cos(tg_tensor *a);
+TG_API tg_tensor *tg_tan(tg_tensor *a);
+TG_API tg_tensor *tg_erf(tg_tensor *a);
+TG_API tg_tensor *tg_floor(tg_tensor *a);
+TG_API tg_tensor *tg_ceil(tg_tensor *a);
+TG_API tg_tensor *tg_round(tg_tensor *a);   /* half to even, like tinygrad and numpy */
+TG_API tg_tensor *tg_trunc(tg_tensor *a);
+TG_API tg_tensor *tg_clip(tg_tensor *a, double lo, double hi);
+TG_API tg_tensor *tg_square(tg_tensor *a);
+TG_API tg_tensor *tg_isnan(tg_tensor *a);
+TG_API tg_tensor *tg_isinf(tg_tensor *a);
+
+TG_API tg_tensor *tg_sigmoid(tg_tensor *a);
+TG_API tg_tensor *tg_tanh(tg_tensor *a);
+TG_API tg_tensor *tg_relu(tg_tensor *a);
+TG_API tg_tensor *tg_leaky_relu(tg_tensor *a, double neg_slope);
+TG_API tg_tensor *tg_elu(tg_tensor *a, double alpha);
+TG_API tg_tensor *tg_gelu(tg_tensor *a);
+TG_API tg_tensor *tg_quick_gelu(tg_tensor *a);
+TG_API tg_tensor *tg_silu(tg_tensor *a);
+TG_API tg_tensor *tg_softplus(tg_tensor *a, double beta);
+TG_API tg_tensor *tg_mish(tg_tensor *a);
+TG_API tg_tensor *tg_hardtanh(tg_tensor *a, double lo, double hi);
+TG_API tg_tensor *tg_hardsigmoid(tg_tensor *a);
+TG_API tg_tensor *tg_hardswish(tg_tensor *a);
+
+TG_API tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt);
+TG_API tg_tensor *tg_bitcast(tg_tensor *a, tg_dtype dt); /* same element size only */
+TG_API tg_tensor *tg_contiguous(tg_tensor *a);           /* forces a realisation point */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* reductions. axes: an array of naxes axes (negative allowed); naxes == 0 reduces over every axis. */
+
+TG_API tg_tensor *tg_sum(tg_tensor *a, int naxes, const int *axes, int keepdim);
+TG_API tg_tensor *tg_prod(tg_tensor *a, int naxes, const int *axes, int keepdim);
+TG_API tg_tensor *tg_max(tg_tensor *a, int naxes, const int *axes, int keepdim);
+TG_API tg_tensor *tg_min(tg_tensor *a, int naxes, const int *axes, int keepdim);
+TG_API tg_tensor *tg_mean(tg_tensor *a, int naxes, const int *axes, int keepdim);
+TG_API tg_tensor *tg_var(tg_tensor *a, int naxes, const int *axes, int keepdim, double correction);
+TG_API tg_tensor *tg_std(tg_tensor *a, int naxes, const int *axes, int keepdim, double correction);
+TG_API tg_tensor *tg_any(tg_tensor *a, int naxes, const int *axes, int keepdim);
+TG_API tg_tensor *tg_all(tg_tensor *a, int naxes, const int *axes, int keepdim);
+TG_API tg_tensor *tg_logsumexp(tg_tensor *a, int axis, int keepdim);
+TG_API tg_tensor *tg_argmax(tg_tensor *a, int axis, int keepdim);   /* int32 indices, first maximum */
+TG_API tg_tensor *tg_argmin(tg_tensor *a, int axis, int keepdim);
+TG_API tg_tensor *tg_cumsum(tg_tensor *a, int axis);
+TG_API tg_tensor *tg_cumprod(tg_tensor *a, int axis);
+TG_API tg_tensor *tg_cummax(tg_tensor *a, int axis);
+TG_API tg_tensor *tg_softmax(tg_tensor *a, int axis);
+TG_API tg_tensor *tg_log_softmax(tg_tensor *a, int axis);
+TG_API tg_tensor *tg_layernorm(tg_tensor *a, int axis, double eps); /* normalises over the last dims from axis on */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* movement (zero-copy until realised) and indexing */
+
+TG_API tg_tensor *tg_reshape(tg_tensor *a, int ndim, const int64_t *shape); /* one -1 may be inferred */
+TG_API tg_tensor *tg_permute(tg_tensor *a, int ndim, const int *order);
+TG_API tg_tensor *tg_transpose(tg_tensor *a, int dim0, int dim1);
+TG_API tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape); /* -1 keeps a dim; new dims on the left */
+TG_API tg_tensor *tg_squeeze(tg_tensor *a, int axis);    /* axis = TG_ALL_AXES squeezes every 1 */
+TG_API tg_tensor *tg_unsqueeze(tg_tensor *a, int axis);
+TG_API tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim);
+TG_API tg_tensor *tg_unflatten(tg_tensor *a, int dim, int n, const int64_t *sizes);
+TG_API tg_tensor *tg_pad(tg_tensor *a, int ndim, const int64_t *pads, double value); /* pads[2*i], pads[2*i+1]: before,
+                                                                          after of axis i; negative values crop */
+TG_API tg_tensor *tg_shrink(tg_tensor *a, int ndim, const int64_t *bounds); /* bounds[2*i] <= x < bounds[2*i+1] */
+TG_API tg_tensor *tg_flip(tg_tensor *a, int naxes, const int *axes);
+TG_API tg_tensor *tg_repeat(tg_tensor *a, int ndim, const int64_t *repeats);
+TG_API tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop, int64_t step); /* python a[start:stop:step]
+                                                                      along axis; TG_END for an open stop */
+TG_API tg_tensor *tg_select(tg_tensor *a, int axis, int64_t index); /* a[..., index, ...]: drops the axis */
+TG_API tg_tensor *tg_cat(tg_tensor **ts, int n, int axis);
+TG_API tg_tensor *tg_stack(tg_tensor **ts, int n, int axis);
+TG_API int tg_split(tg_tensor *a, int64_t size, int axis, tg_tensor **out, int max_out); /* returns the count */
+TG_API int tg_chunk(tg_tensor *a, int chunks, int axis, tg_tensor **out, int max_out);
+TG_API tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index);
+TG_API tg_tensor *tg_index(tg_tensor *a, int axis, tg_tensor *index); /* a[..., index, ...] with an integer tensor */
+TG_API tg_tensor *tg_one_hot(tg_tensor *a, int64_t num_classes);
+
+#define TG_ALL_AXES 0x7fffffff
+#define TG_END INT64_MAX
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* linear algebra */
+
+TG_API tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);  /* numpy matmul semantics with broadcast batch dims */
+TG_API tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias); /* x @ weight.T + bias; bias may be NULL */
+TG_API tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding, int dilation,
+                            int groups); /* x: (N, Cin, H, W), w: (Cout, Cin/groups, KH, KW) */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* inspecting the compiler: the kernels tg_realize would run, as tinygrad's Tensor.schedule() */
+
+typedef struct tg_schedule tg_schedule;
+TG_API tg_schedule *tg_schedule_create(tg_tensor **ts, int n); /* NULL on error */
+TG_API int tg_schedule_count(const tg_schedule *s);
+TG_API const char *tg_schedule_name(const tg_schedule *s, int i);   /* e.g. "r_32_100" */
+TG_API const char *tg_schedule_ast(const tg_schedule *s, int i);    /* the kernel's AST, printed */
+TG_API const char *tg_schedule_source(const tg_schedule *s, int i); /* the rendered source */
+TG_API void tg_schedule_free(tg_schedule *s);
+
+TG_API char *tg_tensor_graph(tg_tensor *t);      /* the lazy UOp graph of t, printed; malloc'd */
+TG_API int64_t tg_kernel_launches(void);         /* kernels run since start (for tests and benchmarks) */
+TG_API int64_t tg_compiler_invocations(void);    /* compiler processes started since start */
+
+#ifdef __cplusplus
+}
+#endif

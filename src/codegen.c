@@ -1,0 +1,263 @@
+/* codegen.c: lower a kernel's AST (tensor ops over buffers) to index arithmetic over loops (RANGEs).
+ *
+ * Contract: the lowering is a rule table. The kernel's output is indexed by one RANGE per output dimension, and an
+ * INDEX(node, valid, idx...) asks "the value of node at idx". Rules push INDEX down the graph:
+ *   - through elementwise ops unchanged;
+ *   - through movement ops by rewriting the index (a reshape flattens and unflattens it, a permute reorders it, an
+ *     expand zeroes it, a pad shifts it and narrows `valid`, a shrink shifts it, a flip mirrors it), so movement ops
+ *     never copy;
+ *   - into a reduction by adding a RANGE per reduced axis, under a REDUCE;
+ *   - into a buffer as a LOAD at the linear address (gated by `valid`).
+ * The symbolic rules run in the same rewrite, so the index arithmetic is simplified as it is built. */
+#include "internal.h"
+
+typedef struct tg__lctx {
+  tg__kernel *k;
+  int next_range;
+  tg__map params; /* BUFFER uop -> parameter number + 1 */
+} tg__lctx;
+
+static tg__uop *tg__ci(int64_t v) { return tg__const_int(TG_INT32, v); }
+
+static tg__uop *tg__range(tg__lctx *c, int64_t n) {
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = c->next_range++;
+  return tg__uop1(TG__OP_RANGE, TG_INT32, tg__ci(n), &a);
+}
+
+/* INDEX(x, valid, idx[0..n)) */
+static tg__uop *tg__index(tg__uop *x, tg__uop *valid, tg__uop **idx, int n) {
+  tg__uop *s[TG_MAX_DIMS + 2];
+  s[0] = x;
+  s[1] = valid;
+  for (int i = 0; i < n; i++) s[2 + i] = idx[i];
+  return tg__uop_new(TG__OP_INDEX, x->dtype, n + 2, s, NULL);
+}
+
+static tg__uop *tg__index_like(tg__uop *root, tg__uop *x, tg__uop *valid, tg__uop **idx) {
+  return tg__index(x, valid, idx, x->ndim);
+  (void)root;
+}
+
+/* the linear offset of an index into a contiguous shape */
+static tg__uop *tg__flatten_idx(tg__uop **idx, const int64_t *shape, int n) {
+  tg__uop *lin = tg__ci(0);
+  int64_t stride = 1;
+  for (int i = n - 1; i >= 0; i--) {
+    if (shape[i] != 1) lin = tg__alu(TG__OP_ADD, lin, tg__alu(TG__OP_MUL, idx[i], tg__ci(stride)));
+    stride *= shape[i];
+  }
+  return lin;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the push-down rules
+
+static tg__uop *rw_idx_elementwise(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg__uop *x = root->src[0], *s[4];
+  for (int i = 0; i < x->nsrc; i++) s[i] = tg__index(x->src[i], root->src[1], root->src + 2, root->nsrc - 2);
+  return tg__uop_new(x->op, x->dtype, x->nsrc, s, &x->arg);
+}
+
+static tg__uop *rw_idx_const(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  return root->src[0];
+}
+
+static tg__uop *rw_idx_reshape(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg__uop *x = root->src[0], *in = x->src[0], *idx[TG_MAX_DIMS];
+  tg__uop *lin = tg__simplify(tg__flatten_idx(root->src + 2, x->shape, x->ndim));
+  int64_t stride = 1;
+  for (int j = in->ndim - 1; j >= 0; j--) {
+    tg__uop *q = tg__alu(TG__OP_IDIV, lin, tg__ci(stride));
+    idx[j] = in->shape[j] == 1 ? tg__ci(0) : j == 0 ? q : tg__alu(TG__OP_MOD, q, tg__ci(in->shape[j]));
+    stride *= in->shape[j];
+  }
+  return tg__index(in, root->src[1], idx, in->ndim);
+}
+
+static tg__uop *rw_idx_permute(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg__uop *x = root->src[0], *idx[TG_MAX_DIMS];
+  for (int i = 0; i < x->ndim; i++) idx[x->arg.ints[i]] = root->src[2 + i];
+  return tg__index_like(root, x->src[0], root->src[1], idx);
+}
+
+static tg__uop *rw_idx_expand(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg__uop *x = root->src[0], *in = x->src[0], *idx[TG_MAX_DIMS];
+  for (int i = 0; i < x->ndim; i++) idx[i] = in->shape[i] == 1 ? tg__ci(0) : root->src[2 + i];
+  return tg__index_like(root, in, root->src[1], idx);
+}
+
+static tg__uop *rw_idx_shrink(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg__uop *x = root->src[0], *idx[TG_MAX_DIMS];
+  for (int i = 0; i < x->ndim; i++) idx[i] = tg__alu(TG__OP_ADD, root->src[2 + i], tg__ci(x->arg.ints[2 * i]));
+  return tg__index_like(root, x->src[0], root->src[1], idx);
+}
+
+static tg__uop *rw_idx_flip(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg__uop *x = root->src[0], *idx[TG_MAX_DIMS];
+  for (int i = 0; i < x->ndim; i++)
+    idx[i] = (x->arg.i >> i) & 1 ? tg__alu(TG__OP_SUB, tg__ci(x->shape[i] - 1), root->src[2 + i]) : root->src[2 + i];
+  return tg__index_like(root, x->src[0], root->src[1], idx);
+}
+
+static tg__uop *rw_idx_pad(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg__uop *x = root->src[0], *in = x->src[0], *idx[TG_MAX_DIMS], *ok = tg__const_int(TG_BOOL, 1);
+  for (int i = 0; i < x->ndim; i++) {
+    int64_t before = x->arg.ints[2 * i], after = x->arg.ints[2 * i + 1];
+    tg__uop *ix = root->src[2 + i];
+    idx[i] = before ? tg__alu(TG__OP_SUB, ix, tg__ci(before)) : ix;
+    if (before) ok = tg__alu(TG__OP_AND, ok, tg__alu(TG__OP_CMPLT, tg__ci(before - 1), ix));
+    if (after) ok = tg__alu(TG__OP_AND, ok, tg__alu(TG__OP_CMPLT, ix, tg__ci(before + in->shape[i])));
+  }
+  ok = tg__simplify(ok);
+  tg__uop *valid = tg__alu(TG__OP_AND, root->src[1], ok);
+  tg__uop *inner = tg__index_like(root, in, valid, idx);
+  return tg__where(ok, inner, tg__const(x->dtype, 0));
+}
+
+static tg__uop *rw_idx_reduce(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)b;
+  tg__lctx *c = (tg__lctx *)ctx;
+  tg__uop *x = root->src[0], *in = x->src[0], *idx[TG_MAX_DIMS], *srcs[TG_MAX_DIMS + 1];
+  int nr = 0;
+  for (int i = 0; i < x->ndim; i++) {
+    if (!((x->arg.i >> i) & 1)) idx[i] = root->src[2 + i];
+    else if (in->shape[i] == 1) idx[i] = tg__ci(0);
+    else idx[i] = srcs[1 + nr++] = tg__range(c, in->shape[i]);
+  }
+  tg__uop *val = tg__index_like(root, in, root->src[1], idx);
+  if (!nr) return val;
+  srcs[0] = val;
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = x->arg.i2;
+  return tg__uop_new(TG__OP_REDUCE, x->dtype, nr + 1, srcs, &a);
+}
+
+static tg__uop *tg__param(tg__lctx *c, tg__uop *buf) {
+  intptr_t p = (intptr_t)tg__map_get(&c->params, buf);
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = p - 1;
+  return tg__uop0(TG__OP_DEFINE_GLOBAL, buf->dtype, &a);
+}
+
+static tg__uop *rw_idx_buffer(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)b;
+  tg__lctx *c = (tg__lctx *)ctx;
+  tg__uop *buf = root->src[0], *valid = root->src[1];
+  tg__uop *addr = tg__uop2(TG__OP_INDEX, buf->dtype, tg__param(c, buf), root->src[2], NULL);
+  if (valid->op == TG__OP_CONST && valid->arg.i) return tg__uop1(TG__OP_LOAD, buf->dtype, addr, NULL);
+  return tg__uop2(TG__OP_LOAD, buf->dtype, addr, valid, NULL);
+}
+
+static tg__uop *rw_idx_arange(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  return root->src[2];
+}
+
+static tg__uop *rw_idx_passthrough(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  return tg__index(root->src[0]->src[0], root->src[1], root->src + 2, root->nsrc - 2);
+}
+
+static const tg__rule tg__lower_rules[] = {
+    TG__RULE("(INDEX (NEG|EXP2|LOG2|SIN|SQRT|RECIPROCAL|TRUNC|ADD|SUB|MUL|IDIV|MOD|MAX|CMPLT|CMPNE|CMPEQ|AND|OR|XOR|"
+             "SHL|SHR|WHERE|MULACC|CAST|BITCAST) ...)", rw_idx_elementwise), /* value at i of f(x) is f(x at i) */
+    TG__RULE("(INDEX CONST _)", rw_idx_const),           /* a scalar constant is the same everywhere */
+    TG__RULE("(INDEX RESHAPE ...)", rw_idx_reshape),     /* flatten by the new shape, unflatten by the old */
+    TG__RULE("(INDEX PERMUTE ...)", rw_idx_permute),     /* reorder */
+    TG__RULE("(INDEX EXPAND ...)", rw_idx_expand),       /* broadcast dims read index 0 */
+    TG__RULE("(INDEX SHRINK ...)", rw_idx_shrink),       /* shift by the start */
+    TG__RULE("(INDEX FLIP ...)", rw_idx_flip),           /* n-1-i */
+    TG__RULE("(INDEX PAD ...)", rw_idx_pad),             /* shift, and 0 outside */
+    TG__RULE("(INDEX REDUCE_AXIS ...)", rw_idx_reduce),  /* a loop per reduced axis */
+    TG__RULE("(INDEX BUFFER _ _)", rw_idx_buffer),       /* a load */
+    TG__RULE("(INDEX ARANGE _ _)", rw_idx_arange),       /* arange at i is i */
+    TG__RULE("(INDEX CONTIGUOUS|COPY ...)", rw_idx_passthrough),
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// codegen: parameters, output ranges, lowering, name, then linearise
+
+static void tg__collect_buffers(tg__lctx *c, tg__uop *ast) {
+  tg__vec order;
+  memset(&order, 0, sizeof order);
+  tg__uop *store = ast->src[0];
+  tg__uop_toposort(ast, &order);
+  tg__kernel *k = c->k;
+  k->bufs = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)(order.n + 1));
+  k->bufs[k->nbufs++] = (tg__buffer *)store->src[0]->arg.ptr;
+  tg__map_put(&c->params, store->src[0], (void *)(intptr_t)1);
+  for (int i = 0; i < order.n; i++) {
+    tg__uop *u = (tg__uop *)order.items[i];
+    if (u->op != TG__OP_BUFFER || tg__map_get(&c->params, u)) continue;
+    k->bufs[k->nbufs++] = (tg__buffer *)u->arg.ptr;
+    tg__map_put(&c->params, u, (void *)(intptr_t)k->nbufs);
+  }
+  k->nout = 1;
+  tg__vec_free(&order);
+}
+
+TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
+  tg__lctx c;
+  memset(&c, 0, sizeof c);
+  c.k = k;
+  if (!k->bufs) tg__collect_buffers(&c, k->ast);
+  else
+    for (int i = 0; i < k->nbufs; i++) {
+      tg__arg a;
+      memset(&a, 0, sizeof a);
+      a.ptr = k->bufs[i];
+      tg__map_put(&c.params, tg__uop0(TG__OP_BUFFER, k->bufs[i]->dtype, &a), (void *)(intptr_t)(i + 1));
+    }
+  tg__uop *store = k->ast->src[0], *value = store->src[1], *idx[TG_MAX_DIMS];
+  int nd = value->ndim;
+  for (int i = 0; i < nd; i++) idx[i] = value->shape[i] == 1 ? tg__ci(0) : tg__range(&c, value->shape[i]);
+  int nglobal = c.next_range;
+  tg__uop *addr = tg__uop2(TG__OP_INDEX, store->src[0]->dtype, tg__param(&c, store->src[0]),
+                           tg__flatten_idx(idx, value->shape, nd), NULL);
+  tg__uop *root = tg__uop2(TG__OP_STORE, value->dtype, addr, tg__index(value, tg__const_int(TG_BOOL, 1), idx, nd), NULL);
+  root = tg__uop1(TG__OP_SINK, TG_BOOL, root, NULL);
+  root = tg__graph_rewrite2(root, TG__MATCHER(tg__lower_rules), tg__symbolic(), &c);
+  tg__map_free(&c.params);
+  /* the name: E_ for elementwise kernels, r_ when there is a reduction, then the loop sizes */
+  if (!k->name) {
+    tg__str name;
+    memset(&name, 0, sizeof name);
+    tg__str_cat(&name, c.next_range > nglobal ? "r" : "E");
+    for (int i = 0; i < nd; i++) tg__str_printf(&name, "_%lld", (long long)value->shape[i]);
+    if (!nd) tg__str_cat(&name, "_1");
+    k->name = tg__str_take(&name);
+  }
+  if (TG__DEBUG >= 4) {
+    char *s = tg__uop_print(root);
+    printf("kernel %s:\n%s", k->name, s);
+    TG_FREE(s);
+  }
+  return tg__linearize(root, nglobal, out);
+}
+
+TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules) {
+  *rules = tg__lower_rules;
+  return TG__COUNT(tg__lower_rules);
+}
+
+TG__PRIVATE int tg__rule_tables(const tg__rule_table **out) {
+  static tg__rule_table tables[2];
+  tables[0].name = "symbolic";
+  tables[0].n = tg__symbolic_rule_table(&tables[0].rules);
+  tables[1].name = "lower";
+  tables[1].n = tg__lower_rule_table(&tables[1].rules);
+  *out = tables;
+  return TG__COUNT(tables);
+}

@@ -1,0 +1,170 @@
+/* device.c: the device registry, buffers and the run counters.
+ *
+ * Contract:
+ *  - A device is a table of functions (tg__device, internal.h). The CPU device is built in; a backend adds its own with
+ *    tg__device_register (at most 16 devices). tg__device_get finds one by name, case-insensitively; a NULL name means
+ *    the environment variable DEV, or "CPU" when DEV is unset or empty. An unknown name is NULL plus an error.
+ *  - A buffer is reference counted (it starts at 1) and owns nbytes = numel * dtype size of device memory, allocated
+ *    lazily by tg__buffer_ensure through dev->alloc and given back through dev->free when the last reference goes.
+ *  - tg__stat_launches / tg__stat_compiles count kernel launches and compiler processes; tg_kernel_launches() and
+ *    tg_compiler_invocations() report them to the user.
+ *  - Nothing here prints, aborts or exits: failures are tg__set_error plus NULL / -1. */
+#include "internal.h"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the registry
+
+enum { tg__dev_max = 16, tg__dev_api_version = 1 };
+
+static tg__device *tg__dev_table[tg__dev_max];
+static int tg__dev_count;
+
+static int tg__dev_name_eq(const char *a, const char *b) { /* ASCII, case-insensitive, locale-independent */
+  for (;; a++, b++) {
+    int ca = (unsigned char)*a, cb = (unsigned char)*b;
+    if (ca >= 'A' && ca <= 'Z') ca += 'a' - 'A';
+    if (cb >= 'A' && cb <= 'Z') cb += 'a' - 'A';
+    if (ca != cb) return 0;
+    if (!ca) return 1;
+  }
+}
+
+static void tg__dev_builtins(void) {
+  if (tg__dev_count == 0) tg__dev_table[tg__dev_count++] = tg__cpu_device();
+}
+
+/* Adds a device (a backend calls this once, when it is first used). The struct must outlive every buffer and program
+ * made on it: in practice, a static. Registering the same struct again is a no-op; another device with a name already
+ * taken is an error. Returns 0 or -1. */
+static TG__UNUSED int tg__device_register(tg__device *d) {
+  tg__dev_builtins();
+  if (!d || !d->name || !d->name[0]) {
+    tg__set_error("device register: the device or its name is NULL. HINT: fill in tg__device.name");
+    return -1;
+  }
+  if (d->api_version != tg__dev_api_version) {
+    tg__set_error("device register: device '%s' has api_version %d, this build expects %d. HINT: rebuild the backend "
+                  "with the same tinygrad.h", d->name, d->api_version, tg__dev_api_version);
+    return -1;
+  }
+  if (!d->alloc || !d->free || !d->copy_in || !d->copy_out || !d->compile || !d->launch || !d->synchronize) {
+    tg__set_error("device register: device '%s' leaves a required function NULL. HINT: every entry of tg__device "
+                  "but ctx is required", d->name);
+    return -1;
+  }
+  for (int i = 0; i < tg__dev_count; i++) {
+    if (tg__dev_table[i] == d) return 0;
+    if (tg__dev_name_eq(tg__dev_table[i]->name, d->name)) {
+      tg__set_error("device register: a device named '%s' is already registered", d->name);
+      return -1;
+    }
+  }
+  if (tg__dev_count == tg__dev_max) {
+    tg__set_error("device register: cannot add '%s': at most %d devices", d->name, tg__dev_max);
+    return -1;
+  }
+  tg__dev_table[tg__dev_count++] = d;
+  return 0;
+}
+
+TG__PRIVATE tg__device *tg__device_get(const char *name) {
+  tg__dev_builtins();
+  int from_env = 0;
+  if (!name) {
+    name = getenv("DEV");
+    from_env = name && name[0];
+    if (!from_env) name = "CPU";
+  }
+  for (int i = 0; i < tg__dev_count; i++)
+    if (tg__dev_name_eq(tg__dev_table[i]->name, name)) return tg__dev_table[i];
+  char known[256];
+  size_t n = 0;
+  known[0] = 0;
+  for (int i = 0; i < tg__dev_count && n + 1 < sizeof known; i++) {
+    int w = snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "", tg__dev_table[i]->name);
+    if (w < 0) break;
+    n += (size_t)w;
+  }
+  tg__set_error("unknown device '%.64s' (known: %s)%s. HINT: use a known name, or include the backend header "
+                "(e.g. backends/tinygrad_cuda.h) that provides it", name, known, from_env ? ", from DEV" : "");
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// buffers
+
+static int64_t tg__dev_next_buffer_id;
+
+TG__PRIVATE tg__buffer *tg__buffer_new(tg__device *dev, tg_dtype dt, int64_t numel) {
+  if (!dev) {
+    tg__set_error("buffer: no device");
+    return NULL;
+  }
+  if ((int)dt < 0 || (int)dt >= TG_NDTYPES) {
+    tg__set_error("buffer: invalid dtype %d", (int)dt);
+    return NULL;
+  }
+  size_t esize = (size_t)tg_dtype_size(dt);
+  if (numel < 0 || (esize && (uint64_t)numel > (uint64_t)(SIZE_MAX / esize))) {
+    tg__set_error("buffer: cannot hold %lld elements of %d bytes on %s", (long long)numel, (int)esize, dev->name);
+    return NULL;
+  }
+  tg__buffer *b = (tg__buffer *)tg__alloc(sizeof *b);
+  b->dev = dev;
+  b->dtype = dt;
+  b->numel = numel;
+  b->nbytes = (size_t)numel * esize;
+  b->ptr = NULL;
+  b->refcount = 1;
+  b->id = ++tg__dev_next_buffer_id;
+  return b;
+}
+
+TG__PRIVATE int tg__buffer_ensure(tg__buffer *b) {
+  if (!b) {
+    tg__set_error("buffer: NULL buffer");
+    return -1;
+  }
+  if (b->ptr) return 0;
+  b->ptr = b->dev->alloc(b->dev, b->nbytes ? b->nbytes : 1); /* the device records why on failure */
+  return b->ptr ? 0 : -1;
+}
+
+TG__PRIVATE void tg__buffer_release(tg__buffer *b) {
+  if (!b) return;
+  TG__ASSERT(b->refcount > 0);
+  if (--b->refcount > 0) return;
+  if (b->ptr) b->dev->free(b->dev, b->ptr);
+  TG_FREE(b);
+}
+
+TG__PRIVATE int tg__buffer_copyin(tg__buffer *b, const void *src) {
+  if (tg__buffer_ensure(b) < 0) return -1;
+  if (!b->nbytes) return 0;
+  if (!src) {
+    tg__set_error("buffer copy in: NULL source for %zu bytes", b->nbytes);
+    return -1;
+  }
+  return b->dev->copy_in(b->dev, b->ptr, src, b->nbytes);
+}
+
+TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst) {
+  if (tg__buffer_ensure(b) < 0) return -1;
+  if (!b->nbytes) return 0;
+  if (!dst) {
+    tg__set_error("buffer copy out: NULL destination for %zu bytes", b->nbytes);
+    return -1;
+  }
+  return b->dev->copy_out(b->dev, dst, b->ptr, b->nbytes);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// counters (touched only by the calling thread; the library is not thread-safe)
+
+static int64_t tg__dev_launches, tg__dev_compiles;
+
+TG__PRIVATE int64_t tg__stat_launches(int64_t add) { return tg__dev_launches += add; }
+TG__PRIVATE int64_t tg__stat_compiles(int64_t add) { return tg__dev_compiles += add; }
+
+int64_t tg_kernel_launches(void) { return tg__stat_launches(0); }
+int64_t tg_compiler_invocations(void) { return tg__stat_compiles(0); }

@@ -1,0 +1,395 @@
+/* internal.h: what the stages of the library share and the user never sees.
+ *
+ * In the amalgamation every TG__PRIVATE function is static, so nothing but tg_ names leaves the user's translation
+ * unit. Compiled as separate files (make separate), TG__PRIVATE is empty and each file of src/ includes this header.
+ * Sections follow the pipeline: base helpers, dtypes, UOps, the pattern matcher, tensors, schedule, codegen, render,
+ * devices. */
+#ifndef TG__INTERNAL_H
+#define TG__INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdarg.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <time.h>
+
+/* TG__PRIVATE marks a function shared between src/ files, TG__DATA a table shared between them. The amalgamation
+ * defines both as static (and TG__AMALGAMATED); a separate build leaves them extern. Tables are declared here only in a
+ * separate build: C++ (a supported way to build the implementation) cannot forward-declare a static const array. */
+#ifndef TG__PRIVATE
+#define TG__PRIVATE
+#endif
+#ifndef TG__DATA
+#define TG__DATA
+#endif
+
+#if defined(TG_MALLOC) && defined(TG_FREE) && defined(TG_REALLOC)
+#elif !defined(TG_MALLOC) && !defined(TG_FREE) && !defined(TG_REALLOC)
+#define TG_MALLOC(sz) malloc(sz)
+#define TG_REALLOC(p, newsz) realloc(p, newsz)
+#define TG_FREE(p) free(p)
+#else
+#error "Define all or none of TG_MALLOC, TG_FREE and TG_REALLOC."
+#endif
+
+#ifdef TG_DEBUG_ASSERT
+#include <assert.h>
+#define TG__ASSERT(x) assert(x)
+#else
+#define TG__ASSERT(x) ((void)0)
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TG__UNUSED __attribute__((unused))
+#define TG__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TG__UNUSED
+#define TG__PRINTF(a, b)
+#endif
+
+#define TG__COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* base.c: memory, errors, growable arrays, strings, hashing, environment */
+
+TG__PRIVATE void *tg__alloc(size_t n);            /* zeroed; never NULL (out of memory is the one abort) */
+TG__PRIVATE void *tg__realloc(void *p, size_t n);
+TG__PRIVATE char *tg__strdup(const char *s);
+TG__PRIVATE void tg__set_error(const char *fmt, ...) TG__PRINTF(1, 2); /* records the message tg_error() returns */
+TG__PRIVATE int tg__has_error(void);
+
+/* a growable array of pointers */
+typedef struct tg__vec { void **items; int n, cap; } tg__vec;
+TG__PRIVATE void tg__vec_push(tg__vec *v, void *p);
+TG__PRIVATE void tg__vec_free(tg__vec *v);
+
+/* a string builder */
+typedef struct tg__str { char *s; size_t n, cap; } tg__str;
+TG__PRIVATE void tg__str_printf(tg__str *b, const char *fmt, ...) TG__PRINTF(2, 3);
+TG__PRIVATE void tg__str_cat(tg__str *b, const char *s);
+TG__PRIVATE char *tg__str_take(tg__str *b);  /* returns the malloc'd string ("" if empty) and resets b */
+
+/* a pointer -> pointer hash map (open addressing), for memoising rewrites and graph walks */
+typedef struct tg__map { const void **keys; void **vals; int n, cap; } tg__map;
+TG__PRIVATE void *tg__map_get(const tg__map *m, const void *key);   /* NULL if absent */
+TG__PRIVATE void tg__map_put(tg__map *m, const void *key, void *val);
+TG__PRIVATE void tg__map_free(tg__map *m);
+
+TG__PRIVATE uint64_t tg__hash_bytes(const void *p, size_t n, uint64_t h); /* FNV-1a then mixed */
+TG__PRIVATE uint64_t tg__hash_mix(uint64_t h, uint64_t v);
+TG__PRIVATE int tg__getenv_int(const char *name, int dflt);            /* cached per name */
+#define TG__DEBUG (tg__getenv_int("DEBUG", 0))
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* dtype.c */
+
+typedef struct tg__dtype_info {
+  const char *name;   /* tinygrad's name: "float32" */
+  const char *cname;  /* the C type of a value in kernels: "float"; half types compute in float */
+  int size, is_float, is_int, is_unsigned, priority;
+} tg__dtype_info;
+#ifndef TG__AMALGAMATED
+extern const tg__dtype_info tg__dtypes[TG_NDTYPES];
+#endif
+TG__PRIVATE double tg__dtype_min(tg_dtype dt);
+TG__PRIVATE double tg__dtype_max(tg_dtype dt);
+TG__PRIVATE tg_dtype tg__default_float(void); /* float32 */
+TG__PRIVATE tg_dtype tg__least_float(tg_dtype dt); /* dt if float, else the default float */
+/* element conversion for host-side reading/writing */
+TG__PRIVATE double tg__load_elem(const void *p, tg_dtype dt, int64_t i);
+TG__PRIVATE void tg__store_elem(void *p, tg_dtype dt, int64_t i, double v);
+TG__PRIVATE float tg__half_to_float(uint16_t h);
+TG__PRIVATE uint16_t tg__float_to_half(float f);
+TG__PRIVATE float tg__bf16_to_float(uint16_t h);
+TG__PRIVATE uint16_t tg__float_to_bf16(float f);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* uop.c: the UOp graph. Nodes are immutable and hash-consed: tg__uop_new returns the existing node when one with the
+ * same op, dtype, sources and argument exists, so equal graphs are equal pointers. Nodes are garbage collected by
+ * tg__uop_gc (mark from tensors and caches, sweep the rest) at safe points between realisations. */
+
+/* X(name, kind): kind 0 tensor-graph only, 1 kernel only, 2 both, 3 ALU */
+#define TG__OPS(X)                                                                                                     \
+  X(NOOP, 2) X(SINK, 2) X(CONST, 2) X(BUFFER, 0) X(CONTIGUOUS, 0) X(COPY, 0) X(ARANGE, 0)                                         \
+  X(RESHAPE, 0) X(PERMUTE, 0) X(EXPAND, 0) X(PAD, 0) X(SHRINK, 0) X(FLIP, 0) X(REDUCE_AXIS, 0)                         \
+  X(CAST, 2) X(BITCAST, 2) X(INDEX, 2)                                                                                 \
+  X(DEFINE_GLOBAL, 1) X(RANGE, 1) X(REDUCE, 1) X(LOAD, 1) X(STORE, 1) X(GEP, 1) X(VECTORIZE, 1)                        \
+  X(DEFINE_ACC, 1) X(ASSIGN, 1) X(ENDRANGE, 1) X(SPECIAL, 1)                                                           \
+  X(NEG, 3) X(EXP2, 3) X(LOG2, 3) X(SIN, 3) X(SQRT, 3) X(RECIPROCAL, 3) X(TRUNC, 3)                                    \
+  X(ADD, 3) X(SUB, 3) X(MUL, 3) X(IDIV, 3) X(MOD, 3) X(MAX, 3) X(CMPLT, 3) X(CMPNE, 3) X(CMPEQ, 3)                     \
+  X(AND, 3) X(OR, 3) X(XOR, 3) X(SHL, 3) X(SHR, 3) X(WHERE, 3) X(MULACC, 3)
+
+typedef enum tg__op {
+#define TG__X(name, kind) TG__OP_##name,
+  TG__OPS(TG__X)
+#undef TG__X
+  TG__NOPS
+} tg__op;
+#ifndef TG__AMALGAMATED
+extern const char *const tg__op_names[TG__NOPS];
+#endif
+TG__PRIVATE int tg__op_is_alu(tg__op op);
+TG__PRIVATE int tg__op_is_unary(tg__op op);
+TG__PRIVATE int tg__op_is_binary(tg__op op);
+TG__PRIVATE int tg__op_is_commutative(tg__op op);
+TG__PRIVATE int tg__op_is_movement(tg__op op);
+TG__PRIVATE int tg__op_is_cmp(tg__op op); /* CMPLT, CMPNE, CMPEQ: result is bool */
+
+/* a realised buffer on a device; refcounted (BUFFER uops hold one reference each, tensors none) */
+typedef struct tg__buffer {
+  struct tg__device *dev;
+  tg_dtype dtype;
+  int64_t numel;
+  size_t nbytes;
+  void *ptr;        /* device memory, allocated lazily by tg__buffer_ensure */
+  int refcount;
+  int64_t id;       /* creation number, for printing */
+} tg__buffer;
+
+/* The argument of a UOp. Which member is meaningful depends on the op:
+ *   CONST: i (ints, bool) or f (floats); DEFINE_GLOBAL: i (parameter number); RANGE: i (range id);
+ *   RESHAPE/EXPAND: shape; PERMUTE: perm in ints; PAD/SHRINK: pairs (before, after) / (start, end) in ints;
+ *   FLIP: axes mask in i; ARANGE (0, 1, ..., i-1 as int32): length in i; REDUCE_AXIS: reduce op in i2, axes mask in i; REDUCE: op in i;
+ *   BUFFER: buf; COPY: device name in ptr; GEP: lane in i. */
+typedef struct tg__arg {
+  int64_t i, i2;
+  double f;
+  void *ptr;
+  int nints;
+  const int64_t *ints;  /* interned with the node */
+} tg__arg;
+
+typedef struct tg__uop {
+  tg__op op;
+  tg_dtype dtype;
+  int nsrc;
+  struct tg__uop **src;
+  tg__arg arg;
+  uint64_t hash;
+  /* derived, computed once at creation: the shape for tensor-graph nodes (ndim -1 for kernel nodes) */
+  int ndim;
+  int64_t *shape;
+  /* bounds of integer kernel expressions (computed lazily: has_bounds) */
+  int has_bounds;
+  int64_t vmin, vmax;
+  struct tg__uop *becomes;  /* set when this lazy node has been realised: the BUFFER (reshaped) holding its value */
+  struct tg__uop *next;     /* intern table chain */
+  uint32_t mark;            /* gc mark epoch */
+  int64_t id;
+} tg__uop;
+
+TG__PRIVATE tg__uop *tg__uop_new(tg__op op, tg_dtype dt, int nsrc, tg__uop *const *src, const tg__arg *arg);
+TG__PRIVATE tg__uop *tg__uop0(tg__op op, tg_dtype dt, const tg__arg *arg);
+TG__PRIVATE tg__uop *tg__uop1(tg__op op, tg_dtype dt, tg__uop *a, const tg__arg *arg);
+TG__PRIVATE tg__uop *tg__uop2(tg__op op, tg_dtype dt, tg__uop *a, tg__uop *b, const tg__arg *arg);
+TG__PRIVATE tg__uop *tg__uop3(tg__op op, tg_dtype dt, tg__uop *a, tg__uop *b, tg__uop *c, const tg__arg *arg);
+TG__PRIVATE tg__uop *tg__const(tg_dtype dt, double v);         /* a scalar constant (ints are truncated) */
+TG__PRIVATE tg__uop *tg__const_int(tg_dtype dt, int64_t v);
+TG__PRIVATE tg__uop *tg__alu(tg__op op, tg__uop *a, tg__uop *b); /* binary ALU; dtype from a, bool for compares */
+TG__PRIVATE tg__uop *tg__alu1(tg__op op, tg__uop *a);
+TG__PRIVATE tg__uop *tg__where(tg__uop *c, tg__uop *a, tg__uop *b);
+TG__PRIVATE tg__uop *tg__cast(tg__uop *a, tg_dtype dt);        /* no-op when already dt */
+TG__PRIVATE int tg__is_const(const tg__uop *u, double *v);     /* 1 if a CONST (value in *v) */
+TG__PRIVATE double tg__const_val(const tg__uop *u);
+TG__PRIVATE void tg__uop_bounds(tg__uop *u, int64_t *lo, int64_t *hi); /* conservative integer bounds */
+TG__PRIVATE char *tg__uop_print(tg__uop *u);                    /* a multi-line listing; malloc'd */
+TG__PRIVATE void tg__uop_toposort(tg__uop *root, tg__vec *out); /* sources before users */
+TG__PRIVATE int64_t tg__uop_count(void);
+/* gc: roots are every live tensor's uop and grad plus the extra roots given */
+TG__PRIVATE void tg__uop_gc(tg__uop **extra_roots, int n);
+TG__PRIVATE void tg__uop_maybe_gc(void);
+TG__PRIVATE void tg__buffer_release(tg__buffer *b);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* pattern.c: the pattern matcher. A rule is a pattern string and a function; TG__RULE records where it was written.
+ *
+ * Pattern syntax (a small s-expression language, parsed once into an op-indexed matcher):
+ *   x                  any node, bound to the name x (the same name twice must be the same node)
+ *   _                  any node, not bound
+ *   (OP a b)           a node of op OP whose sources match a, b in order (exactly that many sources)
+ *   (OP|OP2 a b)       either op
+ *   (OP [a b])         the two sources in either order (commutative)
+ *   (OP a ...)         a first source matching a, then any further sources
+ *   (OP)               any node of op OP, whatever its sources
+ *   (OP:x a)           binds the node itself to x;  CONST:c binds a constant; (CONST 0) or (CONST 1.5) a value
+ *   c=CONST            shorthand for (CONST:c)
+ *   :int :float :bool after the op name filter the dtype: (ADD:int x y), (CONST:c:int)
+ */
+
+#define TG__MAX_BIND 8
+typedef struct tg__bindings {
+  int n;
+  const char *names[TG__MAX_BIND];
+  tg__uop *vals[TG__MAX_BIND];
+} tg__bindings;
+TG__PRIVATE tg__uop *tg__bind(const tg__bindings *b, const char *name); /* the node bound to name */
+
+typedef tg__uop *(*tg__rewrite_fn)(void *ctx, tg__uop *root, const tg__bindings *b);
+typedef struct tg__rule {
+  const char *pattern;
+  tg__rewrite_fn fn;
+  const char *where; /* file:line */
+} tg__rule;
+#define TG__STR2(x) #x
+#define TG__STR(x) TG__STR2(x)
+#define TG__RULE(pat, fn) { pat, fn, __FILE__ ":" TG__STR(__LINE__) }
+
+typedef struct tg__matcher tg__matcher; /* compiled rules, indexed by op */
+TG__PRIVATE tg__matcher *tg__matcher_get(const tg__rule *rules, int n); /* compiles once, cached by address */
+#define TG__MATCHER(rules) tg__matcher_get(rules, TG__COUNT(rules))
+TG__PRIVATE int tg__pattern_check(const char *pattern, char *err, size_t errn); /* 0 if it parses */
+/* rewrites bottom-up to a fixed point; memoised within the call. Returns the new root. */
+TG__PRIVATE tg__uop *tg__graph_rewrite(tg__uop *root, tg__matcher *m, void *ctx);
+TG__PRIVATE tg__uop *tg__graph_rewrite2(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx);
+/* shared trivial bodies */
+TG__PRIVATE tg__uop *tg__rw_x(void *ctx, tg__uop *root, const tg__bindings *b);  /* returns the node bound to x */
+
+/* symbolic.c: constant folding and algebraic / index simplification */
+TG__PRIVATE tg__matcher *tg__symbolic(void);
+TG__PRIVATE int tg__symbolic_rule_table(const tg__rule **rules);
+TG__PRIVATE tg__uop *tg__simplify(tg__uop *u);
+
+/* every rule table, for the test that parses them all */
+typedef struct tg__rule_table { const char *name; const tg__rule *rules; int n; } tg__rule_table;
+TG__PRIVATE int tg__rule_tables(const tg__rule_table **out);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* tensor.c */
+
+struct tg_tensor {
+  tg__uop *uop;           /* the lazy graph (or a BUFFER once realised) */
+  struct tg__device *dev;
+  int requires_grad;
+  tg_tensor *grad;
+  struct tg_tensor *prev, *next; /* the list of live tensors (gc roots) */
+  int scope;                     /* depth of the scope that owns it; 0 = the user */
+  int64_t shape_copy[TG_MAX_DIMS];
+};
+TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, struct tg__device *dev); /* NULL u gives NULL */
+TG__PRIVATE tg_tensor *tg__null(const char *fn);  /* an operand is NULL: keeps the first error, returns NULL */
+TG__PRIVATE int tg__axis(const char *fn, int axis, int ndim);  /* normalised axis, or -1 with an error */
+TG__PRIVATE int64_t tg__prod(const int64_t *s, int n);
+TG__PRIVATE int tg__check_shape(const char *fn, int ndim, const int64_t *shape);
+TG__PRIVATE int tg__check_dtype(const char *fn, tg_dtype dt);
+TG__PRIVATE const char *tg__shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
+#define TG__SHAPE(u, buf) tg__shape_str((u)->ndim, (u)->shape, buf, sizeof buf)
+#define TG__NEED(fn, x)            \
+  do {                             \
+    if (!(x)) return tg__null(fn); \
+  } while (0)
+/* tensor-graph builders: nodes in, node out (NULL in, NULL out); see tensor.c */
+TG__PRIVATE tg__uop *tg__treshape(tg__uop *x, int ndim, const int64_t *shape);
+TG__PRIVATE tg__uop *tg__texpand(tg__uop *x, const int64_t *shape);
+TG__PRIVATE tg__uop *tg__tpermute(tg__uop *x, const int *perm);
+TG__PRIVATE tg__uop *tg__tpad(tg__uop *x, const int64_t *pads);
+TG__PRIVATE tg__uop *tg__tshrink(tg__uop *x, const int64_t *bounds);
+TG__PRIVATE tg__uop *tg__tflip(tg__uop *x, int64_t mask);
+TG__PRIVATE tg__uop *tg__tfull(double v, tg_dtype dt, int ndim, const int64_t *shape);
+TG__PRIVATE tg__uop *tg__tfull_like(tg__uop *x, double v, tg_dtype dt);
+TG__PRIVATE tg__uop *tg__tcast(tg__uop *x, tg_dtype dt);
+TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask);
+TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype dt);
+TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int axis, int64_t start, int64_t stop, int64_t step);
+TG__PRIVATE int tg__broadcast(const char *fn, tg__uop **a, tg__uop **b);
+TG__PRIVATE tg__uop *tg__talu(tg__op op, tg__uop *a, tg__uop *b);
+TG__PRIVATE tg__uop *tg__talu1(tg__op op, tg__uop *a);
+TG__PRIVATE tg__uop *tg__twhere(tg__uop *c, tg__uop *a, tg__uop *b);
+TG__PRIVATE tg_tensor *tg__tensor_list(void);  /* head of the live list */
+TG__PRIVATE tg__uop *tg__base(tg__uop *u);      /* follows `becomes` links */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* schedule.c: split the lazy graph into kernels */
+
+typedef struct tg__kernel {
+  tg__uop *ast;           /* SINK(STORE(...)...) with DEFINE_GLOBALs numbered 0..nbufs-1 */
+  tg__buffer **bufs;      /* bufs[i] is DEFINE_GLOBAL i; outputs first */
+  int nbufs, nout;
+  int keep;               /* the output is a root the caller keeps (otherwise its memory is recycled after use) */
+  char *name;
+  struct tg__program *prog;  /* filled by tg__kernel_compile */
+  char *src;
+} tg__kernel;
+
+typedef struct tg__sched {
+  tg__kernel *k;
+  int n, cap;
+} tg__sched;
+
+TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out);
+TG__PRIVATE void tg__sched_free(tg__sched *s);
+TG__PRIVATE int tg__run_schedule(tg__sched *s);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* codegen.c and linearize.c: from a kernel AST to an ordered list of UOps */
+
+typedef struct tg__linear {
+  tg__uop **u;
+  intptr_t *aux;        /* per entry: for a REDUCE, the index of its DEFINE_ACC */
+  int n;
+  tg__uop *parallel;    /* the RANGE split across threads (NULL: none) */
+  int64_t global_size;  /* iterations of the parallel (outermost) loop */
+  double flops;         /* estimated */
+  double bytes;
+} tg__linear;
+TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out);
+TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out);
+TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* render.c: a C-style renderer parameterised by a dialect */
+
+typedef struct tg__dialect {
+  const char *name;
+  const char *prelude;        /* emitted once at the top of a program */
+  const char *kernel_prefix;  /* before the return type */
+  const char *buffer_qualifier;
+  int has_entry_wrapper;      /* CPU: an entry point void NAME_entry(void **bufs, int64_t start, int64_t end) */
+} tg__dialect;
+#ifndef TG__AMALGAMATED
+extern const tg__dialect tg__dialect_c;
+#endif
+TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel *k, const tg__linear *lin);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* device.c and runtime_cpu.c: devices are tables of functions */
+
+typedef struct tg__program {
+  struct tg__device *dev;
+  char *name;
+  void *handle;                /* device-specific (the dlopen handle on the CPU) */
+  void (*entry)(void **bufs, int64_t start, int64_t end); /* CPU entry */
+  int64_t global_size;
+  double flops, bytes;
+} tg__program;
+
+typedef struct tg__device {
+  int api_version;
+  const char *name;                     /* "CPU" */
+  const tg__dialect *dialect;
+  void *(*alloc)(struct tg__device *d, size_t nbytes);          /* NULL on failure (with tg__set_error) */
+  void (*free)(struct tg__device *d, void *ptr);
+  int (*copy_in)(struct tg__device *d, void *dst, const void *src, size_t nbytes);  /* host -> device; 0 or -1 */
+  int (*copy_out)(struct tg__device *d, void *dst, const void *src, size_t nbytes); /* device -> host; 0 or -1 */
+  /* compiles and loads source; the program is cached by the device; NULL on failure (with tg__set_error) */
+  tg__program *(*compile)(struct tg__device *d, const char *name, const char *src);
+  int (*launch)(tg__program *p, void **bufs, int nbufs);       /* 0 or -1 */
+  int (*synchronize)(struct tg__device *d);
+  void *ctx;
+} tg__device;
+
+TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env or CPU; NULL + error if unknown */
+TG__PRIVATE tg__device *tg__cpu_device(void);
+TG__PRIVATE tg__buffer *tg__buffer_new(tg__device *dev, tg_dtype dt, int64_t numel);
+TG__PRIVATE int tg__buffer_ensure(tg__buffer *b);   /* allocates device memory if needed; 0 or -1 */
+TG__PRIVATE int tg__buffer_copyin(tg__buffer *b, const void *src);
+TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst);
+TG__PRIVATE int64_t tg__stat_launches(int64_t add);
+TG__PRIVATE int64_t tg__stat_compiles(int64_t add);
+
+#endif /* TG__INTERNAL_H */

@@ -1,0 +1,143 @@
+/* linearize.c: order a lowered kernel graph into a list of UOps with explicit loops.
+ *
+ * Contract: the output lists every value node after its sources and inside exactly the loops it depends on:
+ *   RANGE opens a loop and ENDRANGE closes it; a REDUCE becomes DEFINE_ACC (before its loops), the loops, an ASSIGN of
+ *   the accumulator in the innermost loop, then the REDUCE itself (which reads the accumulator) after the loops.
+ * The output ranges (ids below nglobal) are opened first, outermost first; the first one is the parallel loop.
+ * Before a reduction's loops open, every node of its body that does not depend on them is emitted (hoisted), so no
+ * value is computed inside a loop it does not depend on, and no value is used outside the loop that defined it. */
+#include "internal.h"
+
+typedef struct tg__lin {
+  tg__map deps;      /* uop -> range mask + 1 */
+  tg__map emitted;   /* uop -> 1 */
+  tg__vec list;
+  tg__vec aux;       /* parallel to list: for REDUCE, the index of its DEFINE_ACC */
+  uint64_t open;     /* ranges open at the current position */
+  double iters;      /* loop iterations at the current position */
+  double flops;
+  int nacc, error;
+} tg__lin;
+
+static uint64_t tg__deps(tg__lin *L, tg__uop *u) {
+  void *d = tg__map_get(&L->deps, u);
+  if (d) return (uint64_t)(uintptr_t)d - 1;
+  uint64_t m = 0;
+  for (int i = 0; i < u->nsrc; i++) m |= tg__deps(L, u->src[i]);
+  if (u->op == TG__OP_RANGE) {
+    if (u->arg.i >= 63) L->error = 1;
+    else m |= 1ULL << u->arg.i;
+  }
+  if (u->op == TG__OP_REDUCE)
+    for (int i = 1; i < u->nsrc; i++) m &= ~(1ULL << (u->src[i]->arg.i & 63));
+  tg__map_put(&L->deps, u, (void *)(uintptr_t)(m + 1));
+  return m;
+}
+
+static void tg__list(tg__lin *L, tg__uop *u, intptr_t aux) {
+  tg__vec_push(&L->list, u);
+  tg__vec_push(&L->aux, (void *)aux);
+  if (tg__op_is_alu(u->op)) L->flops += L->iters;
+}
+
+static void tg__emit(tg__lin *L, tg__uop *u);
+
+/* emits every node below u that only depends on the loops open now */
+static void tg__hoist(tg__lin *L, tg__uop *u, tg__map *seen) {
+  if (tg__map_get(&L->emitted, u) || tg__map_get(seen, u)) return;
+  tg__map_put(seen, u, (void *)1);
+  if (u->op == TG__OP_RANGE) return;
+  if ((tg__deps(L, u) & ~L->open) == 0) {
+    tg__emit(L, u);
+    return;
+  }
+  for (int i = 0; i < u->nsrc; i++) tg__hoist(L, u->src[i], seen);
+}
+
+static tg__uop *tg__identity(tg__op op, tg_dtype dt) {
+  if (op == TG__OP_ADD) return tg__const(dt, 0);
+  if (op == TG__OP_MUL) return tg__const(dt, 1);
+  return tg__const(dt, tg__dtype_min(dt)); /* MAX */
+}
+
+static void tg__open(tg__lin *L, tg__uop *r) {
+  tg__list(L, r, 0);
+  L->open |= 1ULL << r->arg.i;
+  L->iters *= (double)tg__const_val(r->src[0]);
+}
+
+static void tg__close(tg__lin *L, tg__uop *r) {
+  tg__list(L, tg__uop1(TG__OP_ENDRANGE, TG_INT32, r, NULL), 0);
+  L->open &= ~(1ULL << r->arg.i);
+  L->iters /= (double)tg__const_val(r->src[0]);
+}
+
+static void tg__emit(tg__lin *L, tg__uop *u) {
+  if (tg__map_get(&L->emitted, u) || L->error) return;
+  tg__map_put(&L->emitted, u, (void *)1);
+  if (u->op == TG__OP_RANGE || u->op == TG__OP_DEFINE_GLOBAL) return; /* loops are opened explicitly; params */
+  if (u->op == TG__OP_REDUCE) {
+    tg__arg a;
+    memset(&a, 0, sizeof a);
+    a.i = L->nacc++;
+    tg__uop *acc = tg__uop1(TG__OP_DEFINE_ACC, u->dtype, tg__identity((tg__op)u->arg.i, u->dtype), &a);
+    tg__map seen;
+    memset(&seen, 0, sizeof seen);
+    tg__hoist(L, u->src[0], &seen);
+    tg__map_free(&seen);
+    intptr_t acc_at = L->list.n;
+    tg__list(L, acc, 0);
+    for (int i = 1; i < u->nsrc; i++) tg__open(L, u->src[i]);
+    tg__emit(L, u->src[0]);
+    tg__uop *upd = tg__uop2((tg__op)u->arg.i, u->dtype, acc, u->src[0], NULL);
+    tg__list(L, tg__uop2(TG__OP_ASSIGN, u->dtype, acc, upd, NULL), 0);
+    for (int i = u->nsrc - 1; i >= 1; i--) tg__close(L, u->src[i]);
+    tg__list(L, u, acc_at);
+    return;
+  }
+  for (int i = 0; i < u->nsrc; i++) tg__emit(L, u->src[i]);
+  tg__list(L, u, 0);
+}
+
+static int tg__cmp_range(const void *a, const void *b) {
+  const tg__uop *x = *(tg__uop *const *)a, *y = *(tg__uop *const *)b;
+  return x->arg.i < y->arg.i ? -1 : x->arg.i > y->arg.i;
+}
+
+TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
+  tg__lin L;
+  memset(&L, 0, sizeof L);
+  L.iters = 1;
+  memset(out, 0, sizeof *out);
+  /* the output loops: every global range the stores use, by id */
+  tg__vec all;
+  memset(&all, 0, sizeof all);
+  tg__uop_toposort(sink, &all);
+  tg__uop *globals[TG_MAX_DIMS];
+  int ng = 0;
+  for (int i = 0; i < all.n; i++) {
+    tg__uop *u = (tg__uop *)all.items[i];
+    if (u->op == TG__OP_RANGE && u->arg.i < nglobal && ng < TG_MAX_DIMS) globals[ng++] = u;
+  }
+  tg__vec_free(&all);
+  qsort(globals, (size_t)ng, sizeof(tg__uop *), tg__cmp_range);
+  tg__deps(&L, sink);
+  if (L.error) {
+    tg__set_error("codegen: a kernel needs more than 63 loops");
+    return -1;
+  }
+  for (int i = 0; i < ng; i++) tg__open(&L, globals[i]);
+  out->global_size = ng ? (int64_t)tg__const_val(globals[0]->src[0]) : 1;
+  for (int i = 0; i < sink->nsrc; i++) tg__emit(&L, sink->src[i]);
+  for (int i = ng - 1; i >= 0; i--) tg__close(&L, globals[i]);
+  out->n = L.list.n;
+  out->u = (tg__uop **)L.list.items;
+  out->aux = (intptr_t *)tg__alloc(sizeof(intptr_t) * (size_t)(L.aux.n + 1));
+  for (int i = 0; i < L.aux.n; i++) out->aux[i] = (intptr_t)L.aux.items[i];
+  out->parallel = ng ? globals[0] : NULL;
+  out->flops = L.flops;
+  tg__vec_free(&L.aux);
+  tg__map_free(&L.deps);
+  tg__map_free(&L.emitted);
+  return 0;
+}

@@ -1,0 +1,1085 @@
+/* ops.c: the tensor operations: elementwise math, activations, reductions, linear algebra, indexing and random
+ * numbers. Each composite is written in terms of the primitive ops, the way tinygrad's Tensor methods are, so the
+ * compiler sees (and fuses) primitives only.
+ *
+ * Contract: as tensor.c. Binary ops broadcast (numpy) and promote (tinygrad's lattice); a scalar operand takes the
+ * tensor's dtype when it fits (an int scalar with any tensor, a float scalar with a float tensor) and the default float
+ * otherwise, like tinygrad's weak python scalars. Float-only math casts integer inputs to the default float. */
+#include "internal.h"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// small helpers over nodes: same shape and dtype assumed
+
+static tg__uop *tg__c(tg__uop *x, double v) { return tg__tfull_like(x, v, x->dtype); }
+static tg__uop *tg__tadd(tg__uop *a, tg__uop *b) { return tg__talu(TG__OP_ADD, a, b); }
+static tg__uop *tg__tsub(tg__uop *a, tg__uop *b) { return tg__talu(TG__OP_SUB, a, b); }
+static tg__uop *tg__tmul(tg__uop *a, tg__uop *b) { return tg__talu(TG__OP_MUL, a, b); }
+static tg__uop *tg__tadds(tg__uop *a, double v) { return tg__tadd(a, tg__c(a, v)); }
+static tg__uop *tg__tmuls(tg__uop *a, double v) { return tg__tmul(a, tg__c(a, v)); }
+static tg__uop *tg__tlt(tg__uop *a, tg__uop *b) { return tg__talu(TG__OP_CMPLT, a, b); }
+static tg__uop *tg__tnot(tg__uop *a) { return tg__talu1(TG__OP_NEG, tg__tcast(a, TG_BOOL)); }
+static tg__uop *tg__trecip(tg__uop *a) { return tg__talu1(TG__OP_RECIPROCAL, a); }
+static tg__uop *tg__tdiv(tg__uop *a, tg__uop *b) { return tg__tmul(a, tg__trecip(b)); }
+static tg__uop *tg__texp2(tg__uop *a) { return tg__talu1(TG__OP_EXP2, a); }
+static tg__uop *tg__tlog2(tg__uop *a) { return tg__talu1(TG__OP_LOG2, a); }
+static tg__uop *tg__texp(tg__uop *a) { return tg__texp2(tg__tmuls(a, 1.0 / M_LN2)); }
+static tg__uop *tg__tlog(tg__uop *a) { return tg__tmuls(tg__tlog2(a), M_LN2); }
+static tg__uop *tg__tsqrt(tg__uop *a) { return tg__talu1(TG__OP_SQRT, a); }
+static tg__uop *tg__tsin(tg__uop *a) { return tg__talu1(TG__OP_SIN, a); }
+static tg__uop *tg__tneg(tg__uop *a) { return a->dtype == TG_BOOL ? tg__tnot(a) : tg__talu1(TG__OP_NEG, a); }
+static tg__uop *tg__tmax2(tg__uop *a, tg__uop *b) { return tg__talu(TG__OP_MAX, a, b); }
+static tg__uop *tg__trelu(tg__uop *a) { return tg__twhere(tg__tlt(tg__c(a, 0), a), a, tg__c(a, 0)); }
+static tg__uop *tg__tsigmoid(tg__uop *a) { return tg__trecip(tg__tadds(tg__texp2(tg__tmuls(a, -1.0 / M_LN2)), 1)); }
+static tg__uop *tg__ttanh(tg__uop *a) { return tg__tadds(tg__tmuls(tg__tsigmoid(tg__tmuls(a, 2)), 2), -1); }
+static tg__uop *tg__ttrunc(tg__uop *a) { return tg__talu1(TG__OP_TRUNC, a); }
+static tg__uop *tg__tfloor(tg__uop *a) {
+  tg__uop *t = tg__ttrunc(a);
+  return tg__twhere(tg__tlt(a, t), tg__tadds(t, -1), t);
+}
+static tg__uop *tg__tceil(tg__uop *a) {
+  tg__uop *t = tg__ttrunc(a);
+  return tg__twhere(tg__tlt(t, a), tg__tadds(t, 1), t);
+}
+
+static tg_dtype tg__float_of(tg_dtype dt) { return tg__least_float(dt); }
+static tg__uop *tg__tfloat(tg__uop *a) { return tg__tcast(a, tg__float_of(a->dtype)); }
+
+/* the dtype a python scalar takes next to a tensor of dtype dt */
+static tg_dtype tg__scalar_dtype(tg_dtype dt, double v) {
+  int integral = v == floor(v) && fabs(v) < 9.2e18;
+  if (tg_dtype_is_float(dt)) return dt;
+  if (integral) return dt == TG_BOOL && !(v == 0 || v == 1) ? TG_INT32 : dt;
+  return tg__default_float();
+}
+
+/* handles in, two broadcast nodes of the promoted dtype out */
+static int tg__prep2(const char *fn, tg_tensor *a, tg_tensor *b, tg__uop **x, tg__uop **y) {
+  if (!a || !b) {
+    tg__null(fn);
+    return -1;
+  }
+  tg_dtype dt = tg_promote(a->uop->dtype, b->uop->dtype);
+  *x = tg__tcast(a->uop, dt);
+  *y = tg__tcast(b->uop, dt);
+  return tg__broadcast(fn, x, y);
+}
+
+static int tg__prep_s(const char *fn, tg_tensor *a, double v, tg__uop **x, tg__uop **y) {
+  if (!a) {
+    tg__null(fn);
+    return -1;
+  }
+  tg_dtype dt = tg__scalar_dtype(a->uop->dtype, v);
+  *x = tg__tcast(a->uop, dt);
+  *y = tg__tfull_like(*x, v, dt);
+  return 0;
+}
+
+typedef tg__uop *(*tg__binfn)(tg__uop *, tg__uop *);
+
+static tg_tensor *tg__bin(const char *fn, tg_tensor *a, tg_tensor *b, tg__binfn f) {
+  tg__uop *x, *y;
+  if (tg__prep2(fn, a, b, &x, &y) < 0) return NULL;
+  return tg__tensor_wrap(f(x, y), a->dev);
+}
+
+static tg_tensor *tg__bin_s(const char *fn, tg_tensor *a, double v, tg__binfn f, int reverse) {
+  tg__uop *x, *y;
+  if (tg__prep_s(fn, a, v, &x, &y) < 0) return NULL;
+  return tg__tensor_wrap(reverse ? f(y, x) : f(x, y), a->dev);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// arithmetic
+
+static tg__uop *tg__f_div(tg__uop *x, tg__uop *y) { return tg__tdiv(tg__tfloat(x), tg__tfloat(y)); }
+
+/* python floor division: ints round toward -inf, floats floor(x/y) */
+static tg__uop *tg__f_floordiv(tg__uop *x, tg__uop *y) {
+  if (tg_dtype_is_float(x->dtype)) return tg__tfloor(tg__tdiv(x, y));
+  tg__uop *q = tg__talu(TG__OP_IDIV, x, y);
+  if (tg_dtype_is_unsigned(x->dtype) || x->dtype == TG_BOOL) return q;
+  tg__uop *r = tg__talu(TG__OP_MOD, x, y), *zero = tg__c(x, 0);
+  tg__uop *adjust = tg__talu(TG__OP_AND, tg__talu(TG__OP_CMPNE, r, zero),
+                             tg__talu(TG__OP_CMPNE, tg__tlt(r, zero), tg__tlt(y, zero)));
+  return tg__twhere(adjust, tg__tadds(q, -1), q);
+}
+
+/* python modulo: the result takes the sign of the divisor */
+static tg__uop *tg__f_mod(tg__uop *x, tg__uop *y) {
+  if (tg_dtype_is_float(x->dtype)) return tg__tsub(x, tg__tmul(y, tg__tfloor(tg__tdiv(x, y))));
+  tg__uop *r = tg__talu(TG__OP_MOD, x, y);
+  if (tg_dtype_is_unsigned(x->dtype) || x->dtype == TG_BOOL) return r;
+  tg__uop *zero = tg__c(x, 0);
+  tg__uop *adjust = tg__talu(TG__OP_AND, tg__talu(TG__OP_CMPNE, r, zero),
+                             tg__talu(TG__OP_CMPNE, tg__tlt(r, zero), tg__tlt(y, zero)));
+  return tg__twhere(adjust, tg__tadd(r, y), r);
+}
+
+/* b ** e = exp2(e * log2|b|); a negative base gives NaN for a fractional exponent and flips sign for an odd one;
+ * x ** 0 = 1 (tinygrad's xpow) */
+static tg__uop *tg__f_pow(tg__uop *b, tg__uop *e) {
+  b = tg__tfloat(b);
+  e = tg__tcast(e, b->dtype);
+  tg__uop *neg = tg__tlt(b, tg__c(b, 0));
+  tg__uop *ret = tg__texp2(tg__tmul(tg__tlog2(tg__twhere(neg, tg__tneg(b), b)), e));
+  tg__uop *ei = tg__tcast(e, TG_INT32);
+  tg__uop *non_int = tg__talu(TG__OP_CMPNE, e, tg__tcast(ei, e->dtype));
+  tg__uop *abs_ei = tg__twhere(tg__tlt(ei, tg__c(ei, 0)), tg__tneg(ei), ei);
+  tg__uop *odd = tg__tcast(tg__talu(TG__OP_MOD, abs_ei, tg__c(ei, 2)), TG_BOOL);
+  tg__uop *neg_inf = tg__talu(TG__OP_CMPEQ, b, tg__c(b, -INFINITY));
+  tg__uop *neg_base = tg__twhere(non_int, tg__twhere(neg_inf, ret, tg__c(ret, NAN)), tg__twhere(odd, tg__tneg(ret), ret));
+  return tg__twhere(tg__talu(TG__OP_CMPEQ, e, tg__c(e, 0)), tg__c(ret, 1), tg__twhere(neg, neg_base, ret));
+}
+
+static tg__uop *tg__f_max(tg__uop *x, tg__uop *y) { return tg__tmax2(x, y); }
+static tg__uop *tg__f_min(tg__uop *x, tg__uop *y) { return tg__twhere(tg__tlt(y, x), y, x); }
+
+tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_add", a, b, tg__tadd); }
+tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_sub", a, b, tg__tsub); }
+tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_mul", a, b, tg__tmul); }
+tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_div", a, b, tg__f_div); }
+tg_tensor *tg_floordiv(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_floordiv", a, b, tg__f_floordiv); }
+tg_tensor *tg_mod(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_mod", a, b, tg__f_mod); }
+tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_pow", a, b, tg__f_pow); }
+tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_maximum", a, b, tg__f_max); }
+tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_minimum", a, b, tg__f_min); }
+tg_tensor *tg_add_s(tg_tensor *a, double b) { return tg__bin_s("tg_add_s", a, b, tg__tadd, 0); }
+tg_tensor *tg_sub_s(tg_tensor *a, double b) { return tg__bin_s("tg_sub_s", a, b, tg__tsub, 0); }
+tg_tensor *tg_rsub_s(double a, tg_tensor *b) { return tg__bin_s("tg_rsub_s", b, a, tg__tsub, 1); }
+tg_tensor *tg_mul_s(tg_tensor *a, double b) { return tg__bin_s("tg_mul_s", a, b, tg__tmul, 0); }
+tg_tensor *tg_div_s(tg_tensor *a, double b) { return tg__bin_s("tg_div_s", a, b, tg__f_div, 0); }
+tg_tensor *tg_rdiv_s(double a, tg_tensor *b) { return tg__bin_s("tg_rdiv_s", b, a, tg__f_div, 1); }
+tg_tensor *tg_maximum_s(tg_tensor *a, double b) { return tg__bin_s("tg_maximum_s", a, b, tg__f_max, 0); }
+tg_tensor *tg_minimum_s(tg_tensor *a, double b) { return tg__bin_s("tg_minimum_s", a, b, tg__f_min, 0); }
+
+/* x ** k for a small integer k is exact repeated multiplication (as tinygrad does for const exponents) */
+tg_tensor *tg_pow_s(tg_tensor *a, double b) {
+  TG__NEED("tg_pow_s", a);
+  if (b == floor(b) && fabs(b) <= 16 && (b >= 0 || tg_dtype_is_float(a->uop->dtype))) {
+    tg__uop *x = a->uop, *acc = NULL, *p = x;
+    for (int64_t k = (int64_t)fabs(b); k; k >>= 1) {
+      if (k & 1) acc = acc ? tg__tmul(acc, p) : p;
+      if (k > 1) p = tg__tmul(p, p);
+    }
+    if (!acc) acc = tg__c(x, 1);
+    return tg__tensor_wrap(b < 0 ? tg__trecip(acc) : acc, a->dev);
+  }
+  if (b == 0.5) return tg_sqrt(a);
+  return tg__bin_s("tg_pow_s", a, b, tg__f_pow, 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// comparisons and logic
+
+static tg__uop *tg__f_lt(tg__uop *x, tg__uop *y) { return tg__tlt(x, y); }
+static tg__uop *tg__f_gt(tg__uop *x, tg__uop *y) { return tg__tlt(y, x); }
+static tg__uop *tg__f_le(tg__uop *x, tg__uop *y) { return tg__tnot(tg__tlt(y, x)); }
+static tg__uop *tg__f_ge(tg__uop *x, tg__uop *y) { return tg__tnot(tg__tlt(x, y)); }
+static tg__uop *tg__f_eq(tg__uop *x, tg__uop *y) { return tg__talu(TG__OP_CMPEQ, x, y); }
+static tg__uop *tg__f_ne(tg__uop *x, tg__uop *y) { return tg__talu(TG__OP_CMPNE, x, y); }
+tg_tensor *tg_lt(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_lt", a, b, tg__f_lt); }
+tg_tensor *tg_le(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_le", a, b, tg__f_le); }
+tg_tensor *tg_gt(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_gt", a, b, tg__f_gt); }
+tg_tensor *tg_ge(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_ge", a, b, tg__f_ge); }
+tg_tensor *tg_eq(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_eq", a, b, tg__f_eq); }
+tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_ne", a, b, tg__f_ne); }
+tg_tensor *tg_lt_s(tg_tensor *a, double b) { return tg__bin_s("tg_lt_s", a, b, tg__f_lt, 0); }
+tg_tensor *tg_gt_s(tg_tensor *a, double b) { return tg__bin_s("tg_gt_s", a, b, tg__f_gt, 0); }
+tg_tensor *tg_eq_s(tg_tensor *a, double b) { return tg__bin_s("tg_eq_s", a, b, tg__f_eq, 0); }
+
+tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b) {
+  TG__NEED("tg_where", cond);
+  tg__uop *x, *y, *c = tg__tcast(cond->uop, TG_BOOL);
+  if (tg__prep2("tg_where", a, b, &x, &y) < 0) return NULL;
+  if (tg__broadcast("tg_where", &c, &x) < 0 || tg__broadcast("tg_where", &c, &y) < 0 ||
+      tg__broadcast("tg_where", &x, &y) < 0)
+    return NULL;
+  return tg__tensor_wrap(tg__twhere(c, x, y), cond->dev);
+}
+
+tg_tensor *tg_where_s(tg_tensor *cond, double a, double b) {
+  TG__NEED("tg_where_s", cond);
+  tg_dtype dt = (a == floor(a) && b == floor(b)) ? TG_INT32 : tg__default_float();
+  tg__uop *c = tg__tcast(cond->uop, TG_BOOL);
+  return tg__tensor_wrap(tg__twhere(c, tg__tfull_like(c, a, dt), tg__tfull_like(c, b, dt)), cond->dev);
+}
+
+static int tg__need_int(const char *fn, tg__uop *x) {
+  if (tg_dtype_is_float(x->dtype)) {
+    tg__set_error("%s: needs an integer or bool tensor, got %s", fn, tg_dtype_name(x->dtype));
+    return -1;
+  }
+  return 0;
+}
+
+static tg_tensor *tg__bitwise(const char *fn, tg_tensor *a, tg_tensor *b, tg__op op) {
+  tg__uop *x, *y;
+  if (tg__prep2(fn, a, b, &x, &y) < 0 || tg__need_int(fn, x) < 0) return NULL;
+  return tg__tensor_wrap(tg__talu(op, x, y), a->dev);
+}
+tg_tensor *tg_bitwise_and(tg_tensor *a, tg_tensor *b) { return tg__bitwise("tg_bitwise_and", a, b, TG__OP_AND); }
+tg_tensor *tg_bitwise_or(tg_tensor *a, tg_tensor *b) { return tg__bitwise("tg_bitwise_or", a, b, TG__OP_OR); }
+tg_tensor *tg_bitwise_xor(tg_tensor *a, tg_tensor *b) { return tg__bitwise("tg_bitwise_xor", a, b, TG__OP_XOR); }
+tg_tensor *tg_bitwise_not(tg_tensor *a) {
+  TG__NEED("tg_bitwise_not", a);
+  if (tg__need_int("tg_bitwise_not", a->uop) < 0) return NULL;
+  tg__uop *x = a->uop;
+  return tg__tensor_wrap(x->dtype == TG_BOOL ? tg__tnot(x) : tg__talu(TG__OP_XOR, x, tg__c(x, -1)), a->dev);
+}
+
+static tg_tensor *tg__logical(const char *fn, tg_tensor *a, tg_tensor *b, tg__op op) {
+  TG__NEED(fn, a);
+  TG__NEED(fn, b);
+  tg__uop *x = tg__tcast(a->uop, TG_BOOL), *y = tg__tcast(b->uop, TG_BOOL);
+  if (tg__broadcast(fn, &x, &y) < 0) return NULL;
+  return tg__tensor_wrap(tg__talu(op, x, y), a->dev);
+}
+tg_tensor *tg_logical_and(tg_tensor *a, tg_tensor *b) { return tg__logical("tg_logical_and", a, b, TG__OP_AND); }
+tg_tensor *tg_logical_or(tg_tensor *a, tg_tensor *b) { return tg__logical("tg_logical_or", a, b, TG__OP_OR); }
+tg_tensor *tg_logical_not(tg_tensor *a) {
+  TG__NEED("tg_logical_not", a);
+  return tg__tensor_wrap(tg__tnot(a->uop), a->dev);
+}
+
+static tg_tensor *tg__shift(const char *fn, tg_tensor *a, int bits, tg__op op) {
+  TG__NEED(fn, a);
+  tg__uop *x = a->uop;
+  if (tg__need_int(fn, x) < 0) return NULL;
+  if (bits < 0 || bits >= 8 * tg_dtype_size(x->dtype)) {
+    tg__set_error("%s: shift by %d is out of range for %s", fn, bits, tg_dtype_name(x->dtype));
+    return NULL;
+  }
+  return tg__tensor_wrap(tg__talu(op, x, tg__c(x, bits)), a->dev);
+}
+tg_tensor *tg_lshift(tg_tensor *a, int bits) { return tg__shift("tg_lshift", a, bits, TG__OP_SHL); }
+tg_tensor *tg_rshift(tg_tensor *a, int bits) { return tg__shift("tg_rshift", a, bits, TG__OP_SHR); }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// unary math and activations: one function from node to node each, wrapped by one macro
+
+static tg__uop *tg__u_neg(tg__uop *x) { return tg__tneg(x); }
+static tg__uop *tg__u_abs(tg__uop *x) {
+  if (tg_dtype_is_unsigned(x->dtype) || x->dtype == TG_BOOL) return x;
+  return tg__twhere(tg__tlt(x, tg__c(x, 0)), tg__tneg(x), x);
+}
+static tg__uop *tg__u_sign(tg__uop *x) {
+  tg__uop *s = tg__twhere(tg__talu(TG__OP_CMPNE, x, tg__c(x, 0)),
+                          tg__twhere(tg__tlt(x, tg__c(x, 0)), tg__c(x, -1), tg__c(x, 1)), tg__c(x, 0));
+  return tg_dtype_is_float(x->dtype) ? tg__tadd(s, tg__tmuls(x, 0)) : s; /* NaN stays NaN */
+}
+static tg__uop *tg__u_exp(tg__uop *x) { return tg__texp(tg__tfloat(x)); }
+static tg__uop *tg__u_exp2(tg__uop *x) { return tg__texp2(tg__tfloat(x)); }
+static tg__uop *tg__u_log(tg__uop *x) { return tg__tlog(tg__tfloat(x)); }
+static tg__uop *tg__u_log2(tg__uop *x) { return tg__tlog2(tg__tfloat(x)); }
+static tg__uop *tg__u_sqrt(tg__uop *x) { return tg__tsqrt(tg__tfloat(x)); }
+static tg__uop *tg__u_rsqrt(tg__uop *x) { return tg__trecip(tg__tsqrt(tg__tfloat(x))); }
+static tg__uop *tg__u_recip(tg__uop *x) { return tg__trecip(tg__tfloat(x)); }
+static tg__uop *tg__u_sin(tg__uop *x) { return tg__tsin(tg__tfloat(x)); }
+static tg__uop *tg__u_cos(tg__uop *x) { x = tg__tfloat(x); return tg__tsin(tg__tsub(tg__c(x, M_PI / 2), x)); }
+static tg__uop *tg__u_tan(tg__uop *x) { return tg__tdiv(tg__u_sin(x), tg__u_cos(x)); }
+static tg__uop *tg__u_trunc(tg__uop *x) { return tg_dtype_is_float(x->dtype) ? tg__ttrunc(x) : x; }
+static tg__uop *tg__u_floor(tg__uop *x) { return tg_dtype_is_float(x->dtype) ? tg__tfloor(x) : x; }
+static tg__uop *tg__u_ceil(tg__uop *x) { return tg_dtype_is_float(x->dtype) ? tg__tceil(x) : x; }
+/* half to even: tinygrad's ((x > 0) == (trunc(x)/2 is whole)) ? ceil(x - 0.5) : floor(x + 0.5) */
+static tg__uop *tg__u_round(tg__uop *x) {
+  if (!tg_dtype_is_float(x->dtype)) return x;
+  tg__uop *b = tg__tmuls(tg__ttrunc(x), 0.5);
+  tg__uop *even = tg__talu(TG__OP_CMPEQ, tg__ttrunc(b), b);
+  tg__uop *c = tg__talu(TG__OP_CMPEQ, tg__tlt(tg__c(x, 0), x), even);
+  return tg__twhere(c, tg__tceil(tg__tadds(x, -0.5)), tg__tfloor(tg__tadds(x, 0.5)));
+}
+static tg__uop *tg__u_square(tg__uop *x) { return tg__tmul(x, x); }
+static tg__uop *tg__u_isnan(tg__uop *x) { return tg__talu(TG__OP_CMPNE, x, x); }
+static tg__uop *tg__u_isinf(tg__uop *x) {
+  if (!tg_dtype_is_float(x->dtype)) return tg__tfull_like(x, 0, TG_BOOL);
+  return tg__talu(TG__OP_OR, tg__talu(TG__OP_CMPEQ, x, tg__c(x, INFINITY)), tg__talu(TG__OP_CMPEQ, x, tg__c(x, -INFINITY)));
+}
+static tg__uop *tg__u_sigmoid(tg__uop *x) { return tg__tsigmoid(tg__tfloat(x)); }
+static tg__uop *tg__u_tanh(tg__uop *x) { return tg__ttanh(tg__tfloat(x)); }
+static tg__uop *tg__u_relu(tg__uop *x) { return tg__trelu(x); }
+/* gelu (tanh approximation): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+static tg__uop *tg__u_gelu(tg__uop *x) {
+  x = tg__tfloat(x);
+  tg__uop *in = tg__tmuls(tg__tadd(x, tg__tmuls(tg__tmul(x, tg__tmul(x, x)), 0.044715)), sqrt(2 / M_PI));
+  return tg__tmul(tg__tmuls(x, 0.5), tg__tadds(tg__ttanh(in), 1));
+}
+static tg__uop *tg__u_quick_gelu(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__tsigmoid(tg__tmuls(x, 1.702))); }
+static tg__uop *tg__u_silu(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__tsigmoid(x)); }
+/* log(1 + e^x), stably: max(x, 0) + log(1 + e^-|x|) (tinygrad's logaddexp(x, 0)) */
+static tg__uop *tg__softplus1(tg__uop *x) {
+  tg__uop *m = tg__tmax2(x, tg__c(x, 0));
+  tg__uop *ax = tg__u_abs(x);
+  return tg__tadd(m, tg__tlog(tg__tadds(tg__texp(tg__tneg(ax)), 1)));
+}
+static tg__uop *tg__u_mish(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__ttanh(tg__softplus1(x))); }
+static tg__uop *tg__relu6(tg__uop *x) { return tg__tsub(tg__trelu(x), tg__trelu(tg__tadds(x, -6))); }
+static tg__uop *tg__u_hardsigmoid(tg__uop *x) {
+  x = tg__tfloat(x);
+  tg__uop *y = tg__tadds(tg__tmuls(x, 1.0 / 6), 0.5);
+  return tg__tsub(tg__trelu(y), tg__trelu(tg__tadds(y, -1)));
+}
+static tg__uop *tg__u_hardswish(tg__uop *x) {
+  x = tg__tfloat(x);
+  return tg__tmuls(tg__tmul(x, tg__relu6(tg__tadds(x, 3))), 1.0 / 6);
+}
+/* Abramowitz & Stegun 7.1.26, as tinygrad */
+static tg__uop *tg__u_erf(tg__uop *x) {
+  x = tg__tfloat(x);
+  static const double p[5] = {1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592};
+  tg__uop *t = tg__trecip(tg__tadds(tg__tmuls(tg__u_abs(x), 0.3275911), 1));
+  tg__uop *poly = tg__c(x, p[0]);
+  for (int i = 1; i < 5; i++) poly = tg__tadds(tg__tmul(poly, t), p[i]);
+  tg__uop *e = tg__texp(tg__tneg(tg__tmul(x, x)));
+  return tg__tmul(tg__u_sign(x), tg__tsub(tg__c(x, 1), tg__tmul(tg__tmul(t, poly), e)));
+}
+
+#define TG__UNARY(name, f)                              \
+  tg_tensor *name(tg_tensor *a) {                       \
+    TG__NEED(#name, a);                                 \
+    return tg__tensor_wrap(f(a->uop), a->dev);          \
+  }
+TG__UNARY(tg_neg, tg__u_neg)
+TG__UNARY(tg_abs, tg__u_abs)
+TG__UNARY(tg_sign, tg__u_sign)
+TG__UNARY(tg_exp, tg__u_exp)
+TG__UNARY(tg_exp2, tg__u_exp2)
+TG__UNARY(tg_log, tg__u_log)
+TG__UNARY(tg_log2, tg__u_log2)
+TG__UNARY(tg_sqrt, tg__u_sqrt)
+TG__UNARY(tg_rsqrt, tg__u_rsqrt)
+TG__UNARY(tg_reciprocal, tg__u_recip)
+TG__UNARY(tg_sin, tg__u_sin)
+TG__UNARY(tg_cos, tg__u_cos)
+TG__UNARY(tg_tan, tg__u_tan)
+TG__UNARY(tg_erf, tg__u_erf)
+TG__UNARY(tg_floor, tg__u_floor)
+TG__UNARY(tg_ceil, tg__u_ceil)
+TG__UNARY(tg_round, tg__u_round)
+TG__UNARY(tg_trunc, tg__u_trunc)
+TG__UNARY(tg_square, tg__u_square)
+TG__UNARY(tg_isnan, tg__u_isnan)
+TG__UNARY(tg_isinf, tg__u_isinf)
+TG__UNARY(tg_sigmoid, tg__u_sigmoid)
+TG__UNARY(tg_tanh, tg__u_tanh)
+TG__UNARY(tg_relu, tg__u_relu)
+TG__UNARY(tg_gelu, tg__u_gelu)
+TG__UNARY(tg_quick_gelu, tg__u_quick_gelu)
+TG__UNARY(tg_silu, tg__u_silu)
+TG__UNARY(tg_mish, tg__u_mish)
+TG__UNARY(tg_hardsigmoid, tg__u_hardsigmoid)
+TG__UNARY(tg_hardswish, tg__u_hardswish)
+
+tg_tensor *tg_clip(tg_tensor *a, double lo, double hi) {
+  TG__NEED("tg_clip", a);
+  if (lo > hi) {
+    tg__set_error("tg_clip: lo %g is greater than hi %g", lo, hi);
+    return NULL;
+  }
+  tg__uop *x = a->uop;
+  tg_dtype dt = tg__scalar_dtype(tg__scalar_dtype(x->dtype, lo), hi);
+  x = tg__tcast(x, dt);
+  return tg__tensor_wrap(tg__f_min(tg__tmax2(x, tg__c(x, lo)), tg__c(x, hi)), a->dev);
+}
+tg_tensor *tg_hardtanh(tg_tensor *a, double lo, double hi) { return tg_clip(a, lo, hi); }
+
+tg_tensor *tg_leaky_relu(tg_tensor *a, double neg_slope) {
+  TG__NEED("tg_leaky_relu", a);
+  tg__uop *x = tg__tfloat(a->uop);
+  return tg__tensor_wrap(tg__twhere(tg__tlt(x, tg__c(x, 0)), tg__tmuls(x, neg_slope), x), a->dev);
+}
+
+tg_tensor *tg_elu(tg_tensor *a, double alpha) {
+  TG__NEED("tg_elu", a);
+  tg__uop *x = tg__tfloat(a->uop);
+  return tg__tensor_wrap(tg__tsub(tg__trelu(x), tg__tmuls(tg__trelu(tg__tsub(tg__c(x, 1), tg__texp(x))), alpha)), a->dev);
+}
+
+tg_tensor *tg_softplus(tg_tensor *a, double beta) {
+  TG__NEED("tg_softplus", a);
+  if (beta == 0) {
+    tg__set_error("tg_softplus: beta cannot be 0");
+    return NULL;
+  }
+  tg__uop *x = tg__tfloat(a->uop);
+  return tg__tensor_wrap(tg__tmuls(tg__softplus1(tg__tmuls(x, beta)), 1 / beta), a->dev);
+}
+
+tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt) {
+  TG__NEED("tg_cast", a);
+  if ((int)dt < 0 || (int)dt >= TG_NDTYPES) {
+    tg__set_error("tg_cast: %d is not a tg_dtype", (int)dt);
+    return NULL;
+  }
+  return tg__tensor_wrap(tg__tcast(a->uop, dt), a->dev);
+}
+
+tg_tensor *tg_bitcast(tg_tensor *a, tg_dtype dt) {
+  TG__NEED("tg_bitcast", a);
+  if ((int)dt < 0 || (int)dt >= TG_NDTYPES || tg_dtype_size(dt) != tg_dtype_size(a->uop->dtype)) {
+    tg__set_error("tg_bitcast: cannot bitcast %s to %s (sizes differ)", tg_dtype_name(a->uop->dtype),
+                  (int)dt >= 0 && (int)dt < TG_NDTYPES ? tg_dtype_name(dt) : "an invalid dtype");
+    return NULL;
+  }
+  if (dt == a->uop->dtype) return tg__tensor_wrap(a->uop, a->dev);
+  return tg__tensor_wrap(tg__uop1(TG__OP_BITCAST, dt, a->uop, NULL), a->dev);
+}
+
+tg_tensor *tg_contiguous(tg_tensor *a) {
+  TG__NEED("tg_contiguous", a);
+  return tg__tensor_wrap(tg__uop1(TG__OP_CONTIGUOUS, a->uop->dtype, a->uop, NULL), a->dev);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// reductions
+
+static int tg__axes_mask(const char *fn, tg__uop *x, int naxes, const int *axes, int64_t *mask) {
+  *mask = 0;
+  if (naxes == 0) {
+    *mask = x->ndim ? (int64_t)((1ULL << x->ndim) - 1) : 0;
+    return 0;
+  }
+  if (!axes) {
+    tg__set_error("%s: axes is NULL", fn);
+    return -1;
+  }
+  for (int i = 0; i < naxes; i++) {
+    int a = tg__axis(fn, axes[i], x->ndim);
+    if (a < 0) return -1;
+    *mask |= 1LL << a;
+  }
+  return 0;
+}
+
+/* removes the reduced (size-1) axes unless keepdim */
+static tg__uop *tg__unkeep(tg__uop *x, int64_t mask, int keepdim) {
+  if (keepdim || !x) return x;
+  int64_t s[TG_MAX_DIMS];
+  int n = 0;
+  for (int i = 0; i < x->ndim; i++)
+    if (!((mask >> i) & 1)) s[n++] = x->shape[i];
+  return tg__treshape(x, n, s);
+}
+
+static int64_t tg__count(tg__uop *x, int64_t mask) {
+  int64_t n = 1;
+  for (int i = 0; i < x->ndim; i++)
+    if ((mask >> i) & 1) n *= x->shape[i];
+  return n;
+}
+
+/* tinygrad's sum_acc_dtype: small ints sum in int32 (uint32 if unsigned), halves in float32 */
+static tg_dtype tg__sum_acc(tg_dtype dt) {
+  if (tg_dtype_is_unsigned(dt)) return tg_promote(dt, TG_UINT32);
+  if (tg_dtype_is_int(dt) || dt == TG_BOOL) return tg_promote(dt, TG_INT32);
+  return tg_promote(dt, TG_FLOAT32);
+}
+
+TG__PRIVATE tg__uop *tg__tsum(tg__uop *x, int64_t mask) {
+  tg_dtype out = x->dtype == TG_FLOAT16 || x->dtype == TG_BFLOAT16 ? x->dtype : tg__sum_acc(x->dtype);
+  return tg__tcast(tg__treduce(tg__tcast(x, tg__sum_acc(x->dtype)), TG__OP_ADD, mask), out);
+}
+
+/* the order-reversing map used for min: -x, ~x for unsigned, !x for bool */
+static tg__uop *tg__inverse(tg__uop *x) {
+  if (x->dtype == TG_BOOL) return tg__tnot(x);
+  if (tg_dtype_is_unsigned(x->dtype)) return tg__talu(TG__OP_XOR, x, tg__c(x, -1));
+  return tg__tneg(x);
+}
+
+TG__PRIVATE tg__uop *tg__tmax(tg__uop *x, int64_t mask) { return tg__treduce(x, TG__OP_MAX, mask); }
+static tg__uop *tg__tmin(tg__uop *x, int64_t mask) { return tg__inverse(tg__treduce(tg__inverse(x), TG__OP_MAX, mask)); }
+
+TG__PRIVATE tg__uop *tg__tmean(tg__uop *x, int64_t mask) {
+  tg_dtype out = tg_dtype_is_float(x->dtype) ? x->dtype : tg__default_float();
+  tg__uop *s = tg__tcast(tg__treduce(tg__tcast(x, tg__sum_acc(x->dtype)), TG__OP_ADD, mask), tg__sum_acc(x->dtype));
+  s = tg__tcast(s, tg_dtype_is_float(s->dtype) ? s->dtype : tg__default_float());
+  int64_t n = tg__count(x, mask);
+  return tg__tcast(tg__tmuls(s, n ? 1.0 / (double)n : NAN), out);
+}
+
+static tg__uop *tg__tvar(tg__uop *x, int64_t mask, double correction) {
+  tg__uop *m = tg__tmean(x, mask);
+  tg__uop *xf = tg__tcast(x, m->dtype);
+  tg__uop *d = tg__tsub(xf, tg__texpand(m, xf->shape));
+  double n = (double)tg__count(x, mask) - correction;
+  return tg__tmuls(tg__treduce(tg__tmul(d, d), TG__OP_ADD, mask), n > 0 ? 1.0 / n : INFINITY);
+}
+
+typedef tg__uop *(*tg__redfn)(tg__uop *x, int64_t mask);
+
+static tg_tensor *tg__reduction(const char *fn, tg_tensor *a, int naxes, const int *axes, int keepdim, tg__redfn f) {
+  TG__NEED(fn, a);
+  int64_t mask;
+  if (tg__axes_mask(fn, a->uop, naxes, axes, &mask) < 0) return NULL;
+  return tg__tensor_wrap(tg__unkeep(f(a->uop, mask), mask, keepdim), a->dev);
+}
+
+static tg__uop *tg__r_prod(tg__uop *x, int64_t mask) { return tg__treduce(x, TG__OP_MUL, mask); }
+static tg__uop *tg__r_any(tg__uop *x, int64_t mask) { return tg__treduce(tg__tcast(x, TG_BOOL), TG__OP_MAX, mask); }
+static tg__uop *tg__r_all(tg__uop *x, int64_t mask) { return tg__tnot(tg__r_any(tg__tnot(x), mask)); }
+tg_tensor *tg_sum(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_sum", a, n, ax, k, tg__tsum); }
+tg_tensor *tg_prod(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_prod", a, n, ax, k, tg__r_prod); }
+tg_tensor *tg_max(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_max", a, n, ax, k, tg__tmax); }
+tg_tensor *tg_min(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_min", a, n, ax, k, tg__tmin); }
+tg_tensor *tg_mean(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_mean", a, n, ax, k, tg__tmean); }
+tg_tensor *tg_any(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_any", a, n, ax, k, tg__r_any); }
+tg_tensor *tg_all(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_all", a, n, ax, k, tg__r_all); }
+
+tg_tensor *tg_var(tg_tensor *a, int naxes, const int *axes, int keepdim, double correction) {
+  TG__NEED("tg_var", a);
+  int64_t mask;
+  if (tg__axes_mask("tg_var", a->uop, naxes, axes, &mask) < 0) return NULL;
+  return tg__tensor_wrap(tg__unkeep(tg__tvar(a->uop, mask, correction), mask, keepdim), a->dev);
+}
+
+tg_tensor *tg_std(tg_tensor *a, int naxes, const int *axes, int keepdim, double correction) {
+  TG__NEED("tg_std", a);
+  int64_t mask;
+  if (tg__axes_mask("tg_std", a->uop, naxes, axes, &mask) < 0) return NULL;
+  return tg__tensor_wrap(tg__unkeep(tg__tsqrt(tg__tvar(a->uop, mask, correction)), mask, keepdim), a->dev);
+}
+
+tg_tensor *tg_logsumexp(tg_tensor *a, int axis, int keepdim) {
+  TG__NEED("tg_logsumexp", a);
+  int ax = tg__axis("tg_logsumexp", axis, a->uop->ndim);
+  if (ax < 0) return NULL;
+  int64_t mask = 1LL << ax;
+  tg__uop *x = tg__tfloat(a->uop), *m = tg__tmax(x, mask);
+  tg__uop *s = tg__treduce(tg__texp(tg__tsub(x, tg__texpand(m, x->shape))), TG__OP_ADD, mask);
+  return tg__tensor_wrap(tg__unkeep(tg__tadd(tg__tlog(s), m), mask, keepdim), a->dev);
+}
+
+/* first index of the maximum: n - max((x == max) * (n, n-1, ..., 1)) (tinygrad) */
+static tg_tensor *tg__argext(const char *fn, tg_tensor *a, int axis, int keepdim, int is_min) {
+  TG__NEED(fn, a);
+  tg__uop *x = a->uop;
+  int64_t one = 1;
+  if (x->ndim == 0) x = tg__treshape(x, 1, &one);
+  int ax = tg__axis(fn, axis, x->ndim);
+  if (ax < 0) return NULL;
+  if (is_min) x = tg__inverse(x);
+  int64_t mask = 1LL << ax, n = x->shape[ax], s[TG_MAX_DIMS];
+  tg__uop *eq = tg__talu(TG__OP_CMPEQ, x, tg__texpand(tg__tmax(x, mask), x->shape));
+  for (int i = 0; i < x->ndim; i++) s[i] = i == ax ? n : 1;
+  tg__uop *idx = tg__texpand(tg__treshape(tg__tarange(n, (double)n, -1, TG_INT32), x->ndim, s), x->shape);
+  tg__uop *m = tg__tmax(tg__tmul(tg__tcast(eq, TG_INT32), idx), mask);
+  tg__uop *r = tg__tsub(tg__tfull_like(m, (double)n, TG_INT32), m);
+  return tg__tensor_wrap(tg__unkeep(r, mask, keepdim || a->uop->ndim == 0), a->dev);
+}
+tg_tensor *tg_argmax(tg_tensor *a, int axis, int keepdim) { return tg__argext("tg_argmax", a, axis, keepdim, 0); }
+tg_tensor *tg_argmin(tg_tensor *a, int axis, int keepdim) { return tg__argext("tg_argmin", a, axis, keepdim, 1); }
+
+/* out[..., i, ...] = reduce_{j <= i} x[..., j, ...]: x is broadcast over a new axis i and masked by j <= i */
+static tg_tensor *tg__cumulative(const char *fn, tg_tensor *a, int axis, tg__op op) {
+  TG__NEED(fn, a);
+  tg__uop *x = a->uop;
+  int ax = tg__axis(fn, axis, x->ndim);
+  if (ax < 0) return NULL;
+  if (x->ndim == TG_MAX_DIMS) {
+    tg__set_error("%s: needs one free dimension", fn);
+    return NULL;
+  }
+  if (op == TG__OP_ADD) x = tg__tcast(x, tg__sum_acc(x->dtype));
+  int nd = x->ndim;
+  int64_t n = x->shape[ax], full[TG_MAX_DIMS], si[TG_MAX_DIMS], sj[TG_MAX_DIMS], u[TG_MAX_DIMS];
+  /* (..., i, ..., j): i where the axis was, j a new last axis */
+  for (int d = 0; d <= nd; d++) full[d] = d < nd ? x->shape[d] : n, si[d] = d == ax ? n : 1, sj[d] = d == nd ? n : 1;
+  for (int d = 0; d <= nd; d++) u[d] = d == nd ? 1 : x->shape[d];
+  int p2[TG_MAX_DIMS];
+  for (int d = 0; d <= nd; d++) p2[d] = d;
+  p2[ax] = nd;
+  p2[nd] = ax;
+  tg__uop *xs = tg__tpermute(tg__treshape(x, nd + 1, u), p2); /* x[..., j] at (..., 1, ..., j) */
+  xs = tg__texpand(xs, full);
+  tg__uop *i = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), nd + 1, si), full);
+  tg__uop *j = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), nd + 1, sj), full);
+  tg__uop *keep = tg__tnot(tg__tlt(i, j));
+  double ident = op == TG__OP_ADD ? 0 : op == TG__OP_MUL ? 1 : tg__dtype_min(xs->dtype);
+  tg__uop *r = tg__treduce(tg__twhere(keep, xs, tg__c(xs, ident)), op, 1LL << nd);
+  return tg__tensor_wrap(tg__treshape(r, nd, x->shape), a->dev);
+}
+tg_tensor *tg_cumsum(tg_tensor *a, int axis) { return tg__cumulative("tg_cumsum", a, axis, TG__OP_ADD); }
+tg_tensor *tg_cumprod(tg_tensor *a, int axis) { return tg__cumulative("tg_cumprod", a, axis, TG__OP_MUL); }
+tg_tensor *tg_cummax(tg_tensor *a, int axis) { return tg__cumulative("tg_cummax", a, axis, TG__OP_MAX); }
+
+/* softmax: m = x - max(x); e = exp(m); e / sum(e)  (three kernels: max, sum, the division) */
+static int tg__softmax_parts(const char *fn, tg_tensor *a, int axis, tg__uop **m, tg__uop **e, tg__uop **ss) {
+  if (!a) {
+    tg__null(fn);
+    return -1;
+  }
+  int ax = tg__axis(fn, axis, a->uop->ndim);
+  if (ax < 0) return -1;
+  int64_t mask = 1LL << ax;
+  tg__uop *x = tg__tfloat(a->uop);
+  *m = tg__tsub(x, tg__texpand(tg__tmax(x, mask), x->shape));
+  *e = tg__texp(*m);
+  *ss = tg__texpand(tg__treduce(*e, TG__OP_ADD, mask), x->shape);
+  return 0;
+}
+
+tg_tensor *tg_softmax(tg_tensor *a, int axis) {
+  tg__uop *m, *e, *ss;
+  if (tg__softmax_parts("tg_softmax", a, axis, &m, &e, &ss) < 0) return NULL;
+  return tg__tensor_wrap(tg__tdiv(e, ss), a->dev);
+}
+
+tg_tensor *tg_log_softmax(tg_tensor *a, int axis) {
+  tg__uop *m, *e, *ss;
+  if (tg__softmax_parts("tg_log_softmax", a, axis, &m, &e, &ss) < 0) return NULL;
+  return tg__tensor_wrap(tg__tsub(m, tg__tlog(ss)), a->dev);
+}
+
+/* y = x - mean(x); y * rsqrt(mean(y*y) + eps) over the axes from `axis` to the end */
+tg_tensor *tg_layernorm(tg_tensor *a, int axis, double eps) {
+  TG__NEED("tg_layernorm", a);
+  int ax = tg__axis("tg_layernorm", axis, a->uop->ndim);
+  if (ax < 0) return NULL;
+  int64_t mask = 0;
+  for (int i = ax; i < a->uop->ndim; i++) mask |= 1LL << i;
+  tg__uop *x = tg__tfloat(a->uop);
+  tg__uop *y = tg__tsub(x, tg__texpand(tg__tmean(x, mask), x->shape));
+  tg__uop *v = tg__tadds(tg__tmean(tg__tmul(y, y), mask), eps);
+  return tg__tensor_wrap(tg__tmul(y, tg__texpand(tg__trecip(tg__tsqrt(v)), x->shape)), a->dev);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// linear algebra: matmul is a broadcast multiply and a sum over the last axis (one kernel)
+
+TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w) {
+  char b1[128], b2[128];
+  int n1 = x->ndim, n2 = w->ndim;
+  if (n1 == 0 || n2 == 0) {
+    tg__set_error("%s: both operands need at least 1 dimension, got %s and %s", fn, tg__shape_str(n1, x->shape, b1, sizeof b1), tg__shape_str(n2, w->shape, b2, sizeof b2));
+    return NULL;
+  }
+  int64_t k = x->shape[n1 - 1], kw = w->shape[n2 < 2 ? 0 : n2 - 2];
+  if (k != kw) {
+    tg__set_error("%s: shapes %s and %s do not match (%lld vs %lld)", fn, tg__shape_str(n1, x->shape, b1, sizeof b1),
+                  tg__shape_str(n2, w->shape, b2, sizeof b2), (long long)k, (long long)kw);
+    return NULL;
+  }
+  if ((n1 > n2 ? n1 : n2) + 1 > TG_MAX_DIMS) {
+    tg__set_error("%s: too many dimensions", fn);
+    return NULL;
+  }
+  tg_dtype dt = tg_promote(x->dtype, w->dtype);
+  x = tg__tcast(x, dt);
+  w = tg__tcast(w, dt);
+  int one = (n1 - 1 < n2 - 1 ? n1 - 1 : n2 - 1) < 1 ? (n1 - 1 < n2 - 1 ? n1 - 1 : n2 - 1) : 1;
+  int64_t xs[TG_MAX_DIMS], ws[TG_MAX_DIMS];
+  int nx = 0, nw = 0;
+  for (int i = 0; i < n1 - 1; i++) xs[nx++] = x->shape[i];
+  for (int i = 0; i < one; i++) xs[nx++] = 1;
+  xs[nx++] = k;
+  int wk = n2 < 2 ? n2 : 2;
+  for (int i = 0; i < n2 - 2; i++) ws[nw++] = w->shape[i];
+  for (int i = 0; i < one; i++) ws[nw++] = 1;
+  for (int i = n2 - wk; i < n2; i++) ws[nw++] = w->shape[i];
+  x = tg__treshape(x, nx, xs);
+  w = tg__treshape(w, nw, ws);
+  /* w.transpose(-1, -min(n2, 2)) */
+  int perm[TG_MAX_DIMS];
+  for (int i = 0; i < nw; i++) perm[i] = i;
+  perm[nw - 1] = nw - wk;
+  perm[nw - wk] = nw - 1;
+  w = tg__tpermute(w, perm);
+  if (tg__broadcast(fn, &x, &w) < 0) return NULL;
+  tg__uop *p = tg__tmul(x, w);
+  tg__uop *s = tg__tsum(p, 1LL << (p->ndim - 1));
+  return tg__tcast(tg__unkeep(s, 1LL << (p->ndim - 1), 0), dt);
+}
+
+tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
+  TG__NEED("tg_matmul", a);
+  TG__NEED("tg_matmul", b);
+  return tg__tensor_wrap(tg__tmatmul("tg_matmul", a->uop, b->uop), a->dev);
+}
+tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
+  TG__NEED("tg_dot", a);
+  TG__NEED("tg_dot", b);
+  return tg__tensor_wrap(tg__tmatmul("tg_dot", a->uop, b->uop), a->dev);
+}
+
+tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias) {
+  TG__NEED("tg_linear", x);
+  TG__NEED("tg_linear", weight);
+  if (weight->uop->ndim != 2) {
+    tg__set_error("tg_linear: weight must be (out, in), got %d dimensions", weight->uop->ndim);
+    return NULL;
+  }
+  int perm[2] = {1, 0};
+  tg__uop *r = tg__tmatmul("tg_linear", x->uop, tg__tpermute(weight->uop, perm));
+  if (r && bias) {
+    tg__uop *bb = bias->uop;
+    tg_dtype dt = tg_promote(r->dtype, bb->dtype);
+    r = tg__tcast(r, dt);
+    bb = tg__tcast(bb, dt);
+    if (tg__broadcast("tg_linear", &r, &bb) < 0) return NULL;
+    r = tg__tadd(r, bb);
+  }
+  return tg__tensor_wrap(r, x->dev);
+}
+
+/* tinygrad's _pool: windows of k (stride s, dilation d) over the last len(k) axes, as movement ops only.
+ * (..., i...) -> (..., o..., k...) */
+TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64_t *s, const int64_t *d) {
+  int nn = x->ndim - nk;
+  int64_t i_[TG_MAX_DIMS], o_[TG_MAX_DIMS], f_[TG_MAX_DIMS], rep[TG_MAX_DIMS], sh[TG_MAX_DIMS], b[2 * TG_MAX_DIMS];
+  for (int j = 0; j < nk; j++) {
+    i_[j] = x->shape[nn + j];
+    o_[j] = (i_[j] - d[j] * (k[j] - 1) + s[j] - 1) / s[j];
+    int64_t f = (o_[j] * s[j] - d[j] + i_[j] - 1) / i_[j];
+    f_[j] = f > 1 ? f : 1;
+  }
+  /* repeat so no padding is needed */
+  for (int j = 0; j < nn; j++) rep[j] = 1;
+  for (int j = 0; j < nk; j++) rep[nn + j] = (k[j] * (i_[j] * f_[j] + d[j]) + i_[j] - 1) / i_[j];
+  {
+    int64_t s1[TG_MAX_DIMS], s2[TG_MAX_DIMS], fin[TG_MAX_DIMS];
+    int nd = x->ndim;
+    for (int j = 0; j < nd; j++) {
+      s1[2 * j] = 1, s1[2 * j + 1] = x->shape[j];
+      s2[2 * j] = rep[j], s2[2 * j + 1] = x->shape[j];
+      fin[j] = rep[j] * x->shape[j];
+    }
+    x = tg__treshape(tg__texpand(tg__treshape(x, 2 * nd, s1), s2), nd, fin);
+  }
+  /* dilation: shrink to k*(i*f+d), reshape to (k, i*f+d) */
+  for (int j = 0; j < x->ndim; j++) b[2 * j] = 0, b[2 * j + 1] = j < nn ? x->shape[j] : k[j - nn] * (i_[j - nn] * f_[j - nn] + d[j - nn]);
+  x = tg__tshrink(x, b);
+  int n = 0;
+  for (int j = 0; j < nn; j++) sh[n++] = x->shape[j];
+  for (int j = 0; j < nk; j++) sh[n++] = k[j], sh[n++] = i_[j] * f_[j] + d[j];
+  x = tg__treshape(x, n, sh);
+  /* stride: shrink to (k, o*s), reshape to (k, o, s) */
+  for (int j = 0; j < x->ndim; j++) b[2 * j] = 0, b[2 * j + 1] = x->shape[j];
+  for (int j = 0; j < nk; j++) b[2 * (nn + 2 * j + 1) + 1] = o_[j] * s[j];
+  x = tg__tshrink(x, b);
+  n = 0;
+  for (int j = 0; j < nn; j++) sh[n++] = x->shape[j];
+  for (int j = 0; j < nk; j++) sh[n++] = k[j], sh[n++] = o_[j], sh[n++] = s[j];
+  x = tg__treshape(x, n, sh);
+  /* keep stride column 0: shrink to (k, o, 1), reshape to (k, o) */
+  for (int j = 0; j < x->ndim; j++) b[2 * j] = 0, b[2 * j + 1] = x->shape[j];
+  for (int j = 0; j < nk; j++) b[2 * (nn + 3 * j + 2) + 1] = 1;
+  x = tg__tshrink(x, b);
+  n = 0;
+  for (int j = 0; j < nn; j++) sh[n++] = x->shape[j];
+  for (int j = 0; j < nk; j++) sh[n++] = k[j], sh[n++] = o_[j];
+  x = tg__treshape(x, n, sh);
+  /* (..., k0, o0, k1, o1) -> (..., o0, o1, k0, k1) */
+  int perm[TG_MAX_DIMS];
+  for (int j = 0; j < nn; j++) perm[j] = j;
+  for (int j = 0; j < nk; j++) perm[nn + j] = nn + 2 * j + 1, perm[nn + nk + j] = nn + 2 * j;
+  return tg__tpermute(x, perm);
+}
+
+tg_tensor *tg_conv2d(tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int stride, int padding, int dilation,
+                     int groups) {
+  TG__NEED("tg_conv2d", input);
+  TG__NEED("tg_conv2d", weight);
+  tg__uop *x = input->uop, *w = weight->uop;
+  char b1[128], b2[128];
+  if (x->ndim != 4 || w->ndim != 4 || groups < 1 || stride < 1 || dilation < 1 || padding < 0 ||
+      x->shape[1] != w->shape[1] * groups || w->shape[0] % groups) {
+    tg__set_error("tg_conv2d: input %s and weight %s do not fit (groups %d, stride %d, padding %d, dilation %d); "
+                  "HINT: input is (N, Cin, H, W), weight (Cout, Cin/groups, KH, KW)",
+                  TG__SHAPE(x, b1), TG__SHAPE(w, b2), groups, stride, padding, dilation);
+    return NULL;
+  }
+  int64_t bs = x->shape[0], cin = w->shape[1], cout = w->shape[0], rcout = cout / groups;
+  int64_t hw[2] = {w->shape[2], w->shape[3]}, st[2] = {stride, stride}, dl[2] = {dilation, dilation};
+  int64_t pads[8] = {0, 0, 0, 0, padding, padding, padding, padding};
+  for (int j = 0; j < 2; j++)
+    if (dl[j] * (hw[j] - 1) + 1 > x->shape[2 + j] + 2 * padding) {
+      tg__set_error("tg_conv2d: the kernel %s is larger than the padded input %s", TG__SHAPE(w, b1), TG__SHAPE(x, b2));
+      return NULL;
+    }
+  tg_dtype dt = tg_promote(x->dtype, w->dtype);
+  x = tg__tpool(tg__tpad(tg__tcast(x, dt), pads), 2, hw, st, dl); /* (bs, cin_, oy, ox, kh, kw) */
+  int64_t oy = x->shape[2], ox = x->shape[3];
+  int64_t s1[8] = {bs, groups, cin, 1, oy, ox, hw[0], hw[1]}, s2[8] = {bs, groups, cin, rcout, oy, ox, hw[0], hw[1]};
+  x = tg__texpand(tg__treshape(x, 8, s1), s2);
+  int perm[8] = {0, 1, 3, 4, 5, 2, 6, 7}; /* (bs, groups, rcout, oy, ox, cin, kh, kw) */
+  x = tg__tpermute(x, perm);
+  int64_t ws[8] = {1, groups, rcout, 1, 1, cin, hw[0], hw[1]};
+  tg__uop *wv = tg__texpand(tg__treshape(tg__tcast(w, dt), 8, ws), x->shape);
+  tg__uop *r = tg__tsum(tg__tmul(x, wv), (1LL << 5) | (1LL << 6) | (1LL << 7));
+  int64_t out[4] = {bs, cout, oy, ox};
+  r = tg__tcast(tg__treshape(r, 4, out), dt);
+  if (bias) {
+    tg__uop *bv = bias->uop;
+    if (bv->ndim != 1 || bv->shape[0] != cout) {
+      tg__set_error("tg_conv2d: bias has shape %s, expected (%lld,)", TG__SHAPE(bv, b1), (long long)cout);
+      return NULL;
+    }
+    int64_t bsh[4] = {1, cout, 1, 1};
+    r = tg__tadd(r, tg__texpand(tg__treshape(tg__tcast(bv, dt), 4, bsh), out));
+  }
+  return tg__tensor_wrap(r, input->dev);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// indexing: one-hot masks against an arange, reduced (tinygrad's gather)
+
+/* x (..., n, ...) indexed along ax by idx: out[p, q, r] = x[p, idx[q], r] where p are x's axes before ax, q idx's
+ * axes and r x's axes after: sum over k of (idx == k) * x[..., k, ...] */
+static tg__uop *tg__tindex(tg__uop *x, int ax, tg__uop *idx) {
+  int nb = ax, na = x->ndim - ax - 1, ni = idx->ndim, nd = nb + ni + na + 1;
+  int64_t n = x->shape[ax], full[TG_MAX_DIMS], xs[TG_MAX_DIMS], is[TG_MAX_DIMS], ks[TG_MAX_DIMS];
+  int k = 0;
+  for (int i = 0; i < nb; i++) full[k] = x->shape[i], xs[k] = x->shape[i], is[k] = 1, ks[k] = 1, k++;
+  for (int i = 0; i < ni; i++) full[k] = idx->shape[i], xs[k] = 1, is[k] = idx->shape[i], ks[k] = 1, k++;
+  for (int i = 0; i < na; i++) full[k] = x->shape[ax + 1 + i], xs[k] = x->shape[ax + 1 + i], is[k] = 1, ks[k] = 1, k++;
+  full[k] = n, xs[k] = n, is[k] = 1, ks[k] = n;
+  /* x with its axis moved last */
+  int perm[TG_MAX_DIMS], pn = 0;
+  for (int i = 0; i < x->ndim; i++)
+    if (i != ax) perm[pn++] = i;
+  perm[pn++] = ax;
+  tg__uop *xp = tg__tpermute(x, perm);
+  int64_t xps[TG_MAX_DIMS];
+  int m = 0;
+  for (int i = 0; i < nb; i++) xps[m++] = x->shape[i];
+  for (int i = 0; i < ni; i++) xps[m++] = 1;
+  for (int i = 0; i < na; i++) xps[m++] = x->shape[ax + 1 + i];
+  xps[m++] = n;
+  xp = tg__texpand(tg__treshape(xp, nd, xps), full);
+  (void)xs;
+  tg__uop *iv = tg__texpand(tg__treshape(tg__tcast(idx, TG_INT32), nd, is), full);
+  /* negative indices count from the end, as in python */
+  iv = tg__twhere(tg__tlt(iv, tg__c(iv, 0)), tg__tadds(iv, (double)n), iv);
+  tg__uop *kv = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), nd, ks), full);
+  tg__uop *sel = tg__twhere(tg__talu(TG__OP_CMPEQ, iv, kv), xp, tg__c(xp, 0));
+  tg__uop *r = tg__treduce(sel, x->dtype == TG_BOOL ? TG__OP_MAX : TG__OP_ADD, 1LL << (nd - 1));
+  return tg__treshape(r, nd - 1, full);
+}
+
+tg_tensor *tg_index(tg_tensor *a, int axis, tg_tensor *index) {
+  TG__NEED("tg_index", a);
+  TG__NEED("tg_index", index);
+  int ax = tg__axis("tg_index", axis, a->uop->ndim);
+  if (ax < 0) return NULL;
+  if (tg_dtype_is_float(index->uop->dtype)) {
+    tg__set_error("tg_index: the index tensor must be integer, got %s", tg_dtype_name(index->uop->dtype));
+    return NULL;
+  }
+  if (a->uop->ndim + index->uop->ndim > TG_MAX_DIMS) {
+    tg__set_error("tg_index: the result would have more than %d dimensions", TG_MAX_DIMS);
+    return NULL;
+  }
+  return tg__tensor_wrap(tg__tindex(a->uop, ax, index->uop), a->dev);
+}
+
+/* out[i][j][k] = a[i][index[i][j][k]][k] (axis 1): index has a's rank, sizes <= a's off the axis */
+tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index) {
+  TG__NEED("tg_gather", a);
+  TG__NEED("tg_gather", index);
+  tg__uop *x = a->uop, *idx = index->uop;
+  int ax = tg__axis("tg_gather", axis, x->ndim);
+  if (ax < 0) return NULL;
+  char b1[128], b2[128];
+  int ok = idx->ndim == x->ndim && !tg_dtype_is_float(idx->dtype) && x->ndim < TG_MAX_DIMS;
+  for (int i = 0; ok && i < x->ndim; i++) ok = i == ax || idx->shape[i] <= x->shape[i];
+  if (!ok) {
+    tg__set_error("tg_gather: index %s (%s) does not fit input %s along axis %d", TG__SHAPE(idx, b1),
+                  tg_dtype_name(idx->dtype), TG__SHAPE(x, b2), ax);
+    return NULL;
+  }
+  int64_t b[2 * TG_MAX_DIMS], n = x->shape[ax];
+  for (int i = 0; i < x->ndim; i++) b[2 * i] = 0, b[2 * i + 1] = i == ax ? n : idx->shape[i];
+  x = tg__tshrink(x, b);
+  int nd = x->ndim + 1;
+  int64_t full[TG_MAX_DIMS], xs[TG_MAX_DIMS], is[TG_MAX_DIMS], ks[TG_MAX_DIMS];
+  for (int i = 0; i < x->ndim; i++) full[i] = idx->shape[i], is[i] = idx->shape[i], ks[i] = 1;
+  full[nd - 1] = n, is[nd - 1] = 1, ks[nd - 1] = n;
+  /* x moved so its axis is last, with a 1 in its place */
+  int perm[TG_MAX_DIMS];
+  for (int i = 0; i < nd; i++) perm[i] = i;
+  perm[ax] = nd - 1;
+  perm[nd - 1] = ax;
+  for (int i = 0; i < x->ndim; i++) xs[i] = x->shape[i];
+  xs[nd - 1] = 1;
+  tg__uop *xp = tg__texpand(tg__tpermute(tg__treshape(x, nd, xs), perm), full);
+  tg__uop *iv = tg__texpand(tg__treshape(tg__tcast(idx, TG_INT32), nd, is), full);
+  tg__uop *kv = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), nd, ks), full);
+  tg__uop *sel = tg__twhere(tg__talu(TG__OP_CMPEQ, iv, kv), xp, tg__c(xp, 0));
+  tg__uop *r = tg__treduce(sel, x->dtype == TG_BOOL ? TG__OP_MAX : TG__OP_ADD, 1LL << (nd - 1));
+  return tg__tensor_wrap(tg__treshape(r, nd - 1, idx->shape), a->dev);
+}
+
+tg_tensor *tg_one_hot(tg_tensor *a, int64_t num_classes) {
+  TG__NEED("tg_one_hot", a);
+  tg__uop *x = a->uop;
+  if (tg_dtype_is_float(x->dtype) || num_classes < 1 || x->ndim == TG_MAX_DIMS) {
+    tg__set_error("tg_one_hot: needs an integer tensor and num_classes >= 1 (got %s, %lld)", tg_dtype_name(x->dtype),
+                  (long long)num_classes);
+    return NULL;
+  }
+  int nd = x->ndim + 1;
+  int64_t full[TG_MAX_DIMS], xs[TG_MAX_DIMS], ks[TG_MAX_DIMS];
+  for (int i = 0; i < x->ndim; i++) full[i] = xs[i] = x->shape[i], ks[i] = 1;
+  full[nd - 1] = ks[nd - 1] = num_classes, xs[nd - 1] = 1;
+  tg__uop *xv = tg__texpand(tg__treshape(tg__tcast(x, TG_INT32), nd, xs), full);
+  tg__uop *kv = tg__texpand(tg__treshape(tg__tarange(num_classes, 0, 1, TG_INT32), nd, ks), full);
+  return tg__tensor_wrap(tg__tcast(tg__talu(TG__OP_CMPEQ, xv, kv), TG_INT32), a->dev);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// random numbers: threefry2x32 (20 rounds) over a counter, evaluated in the kernels that read it
+
+static uint64_t tg__seed = 0;
+static uint64_t tg__rng_counter = 0;
+
+void tg_manual_seed(uint64_t seed) {
+  tg__seed = seed;
+  tg__rng_counter = 0;
+}
+
+static tg__uop *tg__rotl(tg__uop *x, int r) {
+  return tg__talu(TG__OP_OR, tg__talu(TG__OP_SHL, x, tg__c(x, r)), tg__talu(TG__OP_SHR, x, tg__c(x, 32 - r)));
+}
+
+/* 32 random bits per element of an (n,) uint32 counter tensor */
+static tg__uop *tg__threefry(tg__uop *ctr, uint32_t k0, uint32_t k1) {
+  static const int rot[2][4] = {{13, 15, 26, 6}, {17, 29, 16, 24}};
+  uint32_t ks[3] = {k0, k1, k0 ^ k1 ^ 0x1BD11BDAu};
+  tg__uop *x0 = tg__tadds(ctr, ks[0]), *x1 = tg__c(ctr, ks[1]);
+  for (int i = 0; i < 5; i++) {
+    for (int r = 0; r < 4; r++) {
+      x0 = tg__tadd(x0, x1);
+      x1 = tg__talu(TG__OP_XOR, tg__rotl(x1, rot[i % 2][r]), x0);
+    }
+    x0 = tg__tadds(x0, ks[(i + 1) % 3]);
+    x1 = tg__tadds(x1, (double)(uint32_t)(ks[(i + 2) % 3] + (uint32_t)i + 1u));
+  }
+  return tg__talu(TG__OP_XOR, x0, x1);
+}
+
+/* uniform [0, 1) float32 of the given shape: 23 random mantissa bits under the exponent of 1.0, minus 1 */
+static tg__uop *tg__trand(int ndim, const int64_t *shape) {
+  int64_t n = tg__prod(shape, ndim);
+  uint64_t base = tg__rng_counter;
+  tg__rng_counter += (uint64_t)n;
+  tg__uop *ctr = tg__tadds(tg__tcast(tg__tarange(n, 0, 1, TG_INT32), TG_UINT32), (double)(uint32_t)base);
+  uint32_t k0 = (uint32_t)tg__seed, k1 = (uint32_t)(tg__seed >> 32) ^ (uint32_t)(base >> 32);
+  tg__uop *bits = tg__threefry(ctr, k0, k1);
+  tg__uop *m = tg__talu(TG__OP_OR, tg__talu(TG__OP_SHR, bits, tg__c(bits, 9)), tg__c(bits, 0x3F800000u));
+  tg__uop *f = tg__tadds(tg__uop1(TG__OP_BITCAST, TG_FLOAT32, m, NULL), -1.0);
+  return tg__treshape(f, ndim, shape);
+}
+
+static int tg__check_rand(const char *fn, tg_dtype dt, int ndim, const int64_t *shape, int need_float) {
+  if (tg__check_dtype(fn, dt) < 0 || tg__check_shape(fn, ndim, shape) < 0) return -1;
+  if (need_float && !tg_dtype_is_float(dt)) {
+    tg__set_error("%s: needs a float dtype, got %s", fn, tg_dtype_name(dt));
+    return -1;
+  }
+  if (tg__prod(shape, ndim) > 2147483647) {
+    tg__set_error("%s: at most 2^31-1 elements", fn);
+    return -1;
+  }
+  return 0;
+}
+
+tg_tensor *tg_rand(tg_dtype dt, int ndim, const int64_t *shape) {
+  if (tg__check_rand("tg_rand", dt, ndim, shape, 1) < 0) return NULL;
+  return tg__tensor_wrap(tg__tcast(tg__trand(ndim, shape), dt), NULL);
+}
+
+tg_tensor *tg_uniform(double low, double high, tg_dtype dt, int ndim, const int64_t *shape) {
+  if (tg__check_rand("tg_uniform", dt, ndim, shape, 0) < 0) return NULL;
+  tg__uop *r = tg__tmuls(tg__trand(ndim, shape), high - low);
+  return tg__tensor_wrap(tg__tadd(tg__tcast(r, dt), tg__tfull(low, dt, ndim, shape)), NULL);
+}
+
+/* Box-Muller: cos(2 pi u1) * sqrt(-2 log(1 - u2)) */
+static tg__uop *tg__trandn(int ndim, const int64_t *shape) {
+  tg__uop *u1 = tg__trand(ndim, shape), *u2 = tg__trand(ndim, shape);
+  tg__uop *c = tg__u_cos(tg__tmuls(u1, 2 * M_PI));
+  return tg__tmul(c, tg__tsqrt(tg__tmuls(tg__tlog(tg__tsub(tg__c(u2, 1), u2)), -2)));
+}
+
+tg_tensor *tg_randn(tg_dtype dt, int ndim, const int64_t *shape) {
+  if (tg__check_rand("tg_randn", dt, ndim, shape, 1) < 0) return NULL;
+  return tg__tensor_wrap(tg__tcast(tg__trandn(ndim, shape), dt), NULL);
+}
+
+tg_tensor *tg_normal(double mean, double std, tg_dtype dt, int ndim, const int64_t *shape) {
+  if (tg__check_rand("tg_normal", dt, ndim, shape, 1) < 0) return NULL;
+  return tg__tensor_wrap(tg__tcast(tg__tadds(tg__tmuls(tg__trandn(ndim, shape), std), mean), dt), NULL);
+}
+
+tg_tensor *tg_randint(int64_t low, int64_t high, tg_dtype dt, int ndim, const int64_t *shape) {
+  if (tg__check_rand("tg_randint", dt, ndim, shape, 0) < 0) return NULL;
+  if (high <= low || tg_dtype_is_float(dt)) {
+    tg__set_error("tg_randint: needs low < high and an integer dtype (got %lld, %lld, %s)", (long long)low,
+                  (long long)high, tg_dtype_name(dt));
+    return NULL;
+  }
+  tg__uop *r = tg__tcast(tg__tfloor(tg__tmuls(tg__tcast(tg__trand(ndim, shape), TG_FLOAT64), (double)(high - low))), dt);
+  return tg__tensor_wrap(tg__tadd(r, tg__tfull(low, dt, ndim, shape)), NULL);
+}
+
+tg_tensor *tg_rand_like(tg_tensor *t) {
+  TG__NEED("tg_rand_like", t);
+  return tg_rand(tg__least_float(t->uop->dtype), t->uop->ndim, t->uop->shape);
+}
+tg_tensor *tg_randn_like(tg_tensor *t) {
+  TG__NEED("tg_randn_like", t);
+  return tg_randn(tg__least_float(t->uop->dtype), t->uop->ndim, t->uop->shape);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// inspecting schedules
+
+struct tg_schedule {
+  tg__sched s;
+  char **asts;
+};
+
+tg_schedule *tg_schedule_create(tg_tensor **ts, int n) {
+  tg__uop *roots[64], *views[64];
+  if (n < 1 || n > 64 || !ts) {
+    tg__set_error("tg_schedule_create: between 1 and 64 tensors");
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) {
+    if (!ts[i]) {
+      tg__null("tg_schedule_create");
+      return NULL;
+    }
+    roots[i] = tg__base(ts[i]->uop);
+  }
+  tg_schedule *sc = (tg_schedule *)tg__alloc(sizeof(tg_schedule));
+  if (tg__schedule(roots, n, &sc->s, views) < 0) {
+    TG_FREE(sc);
+    return NULL;
+  }
+  sc->asts = (char **)tg__alloc(sizeof(char *) * (size_t)(sc->s.n + 1));
+  for (int i = 0; i < sc->s.n; i++) {
+    tg__kernel *k = &sc->s.k[i];
+    sc->asts[i] = tg__uop_print(k->ast);
+    tg__linear lin;
+    if (tg__codegen(k, &lin) == 0) {
+      k->src = tg__render(k->bufs[0]->dev->dialect, k->name, k, &lin);
+      TG_FREE(lin.u);
+      TG_FREE(lin.aux);
+    }
+  }
+  return sc;
+}
+
+int tg_schedule_count(const tg_schedule *s) { return s ? s->s.n : -1; }
+const char *tg_schedule_name(const tg_schedule *s, int i) { return s && i >= 0 && i < s->s.n ? s->s.k[i].name : NULL; }
+const char *tg_schedule_ast(const tg_schedule *s, int i) { return s && i >= 0 && i < s->s.n ? s->asts[i] : NULL; }
+const char *tg_schedule_source(const tg_schedule *s, int i) { return s && i >= 0 && i < s->s.n ? s->s.k[i].src : NULL; }
+void tg_schedule_free(tg_schedule *s) {
+  if (!s) return;
+  for (int i = 0; i < s->s.n; i++) TG_FREE(s->asts[i]);
+  TG_FREE(s->asts);
+  tg__sched_free(&s->s);
+  TG_FREE(s);
+}

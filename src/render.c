@@ -1,0 +1,305 @@
+/* render.c: print a linearised kernel as C-style source.
+ *
+ * Contract: one renderer for every C-like language; a dialect (tg__dialect) changes only data: the prelude, the
+ * kernel prefix, the buffer qualifier, whether a CPU entry wrapper is emitted. What each op prints is a table indexed
+ * by op (tg__code_for_op), as tinygrad's renderer/cstyle.py. Expressions used once are inlined; the rest are named:
+ * ridxN for loops, valN for loads, accN for accumulators, aluN for other values.
+ *
+ * Storage types: float16 and bfloat16 buffers are unsigned short in memory; loads convert to float, stores convert
+ * back, and a cast to a half type rounds through the storage format, so results match hardware halves. */
+#include "internal.h"
+
+static const char tg__c_prelude[] =
+    "#include <math.h>\n"
+    "typedef long long i64;\n"
+    "static inline float tg_h2f(unsigned short h) {\n"
+    "  unsigned int s = (unsigned int)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff, b;\n"
+    "  if (e == 0x1f) b = s | 0x7f800000u | (m << 13);\n"
+    "  else if (e) b = s | ((e + 112) << 23) | (m << 13);\n"
+    "  else if (!m) b = s;\n"
+    "  else { int k = -1; do { m <<= 1; k++; } while (!(m & 0x400)); b = s | ((unsigned)(112 - k) << 23) | ((m & 0x3ff) << 13); }\n"
+    "  float f; __builtin_memcpy(&f, &b, 4); return f;\n"
+    "}\n"
+    "static inline unsigned short tg_f2h(float f) {\n"
+    "  unsigned int x; __builtin_memcpy(&x, &f, 4);\n"
+    "  unsigned int s = (x >> 16) & 0x8000, m = x & 0x7fffff; int e = (int)((x >> 23) & 0xff) - 112;\n"
+    "  if (((x >> 23) & 0xff) == 0xff) return (unsigned short)(s | 0x7c00 | (m ? 0x200 : 0));\n"
+    "  if (e >= 0x1f) return (unsigned short)(s | 0x7c00);\n"
+    "  if (e <= 0) { if (e < -10) return (unsigned short)s; m |= 0x800000; unsigned int sh = (unsigned)(14 - e),\n"
+    "    h = m >> sh, r = m & ((1u << sh) - 1), mid = 1u << (sh - 1); if (r > mid || (r == mid && (h & 1))) h++;\n"
+    "    return (unsigned short)(s | h); }\n"
+    "  unsigned int h = s | ((unsigned)e << 10) | (m >> 13), r = m & 0x1fff;\n"
+    "  if (r > 0x1000 || (r == 0x1000 && (h & 1))) h++;\n"
+    "  return (unsigned short)h;\n"
+    "}\n"
+    "static inline float tg_bf2f(unsigned short h) { unsigned int b = (unsigned int)h << 16; float f;"
+    " __builtin_memcpy(&f, &b, 4); return f; }\n"
+    "static inline unsigned short tg_f2bf(float f) { unsigned int x; __builtin_memcpy(&x, &f, 4);\n"
+    "  if ((x & 0x7fffffff) > 0x7f800000) return (unsigned short)((x >> 16) | 0x40);\n"
+    "  x += 0x7fff + ((x >> 16) & 1); return (unsigned short)(x >> 16); }\n";
+
+TG__DATA const tg__dialect tg__dialect_c = {"C", tg__c_prelude, "", "restrict", 1};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// what each ALU op prints: a format over its operands; %f is replaced by the float function suffix ("f" or "")
+
+typedef struct tg__opfmt { tg__op op; const char *fmt; } tg__opfmt;
+static const tg__opfmt tg__code_for_op[] = {
+    {TG__OP_NEG, "(-%s)"}, {TG__OP_EXP2, "exp2%f(%s)"}, {TG__OP_LOG2, "log2%f(%s)"}, {TG__OP_SIN, "sin%f(%s)"},
+    {TG__OP_SQRT, "sqrt%f(%s)"}, {TG__OP_RECIPROCAL, "(1/%s)"}, {TG__OP_TRUNC, "trunc%f(%s)"},
+    {TG__OP_ADD, "(%s+%s)"}, {TG__OP_SUB, "(%s-%s)"}, {TG__OP_MUL, "(%s*%s)"}, {TG__OP_IDIV, "(%s/%s)"},
+    {TG__OP_MOD, "(%s%%%s)"}, {TG__OP_MAX, "((%1>%2)?%1:%2)"}, {TG__OP_CMPLT, "(%s<%s)"}, {TG__OP_CMPNE, "(%s!=%s)"},
+    {TG__OP_CMPEQ, "(%s==%s)"}, {TG__OP_AND, "(%s&%s)"}, {TG__OP_OR, "(%s|%s)"}, {TG__OP_XOR, "(%s^%s)"},
+    {TG__OP_SHL, "(%s<<%s)"}, {TG__OP_SHR, "(%s>>%s)"}, {TG__OP_WHERE, "(%s?%s:%s)"}, {TG__OP_MULACC, "((%s*%s)+%s)"},
+};
+
+/* expands fmt: %s takes the next operand, %1..%3 a given one, %f the float suffix, %% a percent sign */
+static char *tg__fmt_op(const char *fmt, char **ops, int nops, int is_f32) {
+  tg__str b;
+  memset(&b, 0, sizeof b);
+  int next = 0;
+  for (const char *p = fmt; *p; p++) {
+    if (*p != '%') {
+      char c[2] = {*p, 0};
+      tg__str_cat(&b, c);
+      continue;
+    }
+    p++;
+    if (*p == 's' && next < nops) tg__str_cat(&b, ops[next++]);
+    else if (*p >= '1' && *p <= '3' && *p - '1' < nops) tg__str_cat(&b, ops[*p - '1']);
+    else if (*p == 'f') tg__str_cat(&b, is_f32 ? "f" : "");
+    else if (*p == '%') tg__str_cat(&b, "%");
+  }
+  return tg__str_take(&b);
+}
+
+static const char *tg__ctype(tg_dtype dt) { return tg__dtypes[dt].cname; }
+
+/* the C type of a buffer element in memory */
+static const char *tg__mem_ctype(tg_dtype dt) {
+  return dt == TG_FLOAT16 || dt == TG_BFLOAT16 ? "unsigned short" : tg__ctype(dt);
+}
+
+static char *tg__render_const(const tg__uop *u) {
+  char buf[64];
+  tg_dtype dt = u->dtype;
+  if (tg_dtype_is_float(dt)) {
+    double v = u->arg.f;
+    const char *suffix = dt == TG_FLOAT64 ? "" : "f";
+    if (isnan(v)) snprintf(buf, sizeof buf, "NAN");
+    else if (isinf(v)) snprintf(buf, sizeof buf, "%sINFINITY", v < 0 ? "-" : "");
+    else if (dt == TG_FLOAT64) snprintf(buf, sizeof buf, "%.17g", v);
+    else snprintf(buf, sizeof buf, "%.9g%s", v, suffix);
+    if (!isnan(v) && !isinf(v) && !strpbrk(buf, ".eEN")) { /* 1f is not C: make it 1.0f */
+      char *f = strchr(buf, 'f');
+      if (f) memmove(f + 2, f, strlen(f) + 1), f[0] = '.', f[1] = '0';
+      else strcat(buf, ".0");
+    }
+  } else if (dt == TG_BOOL) {
+    snprintf(buf, sizeof buf, "%d", (int)u->arg.i);
+  } else if (dt == TG_UINT64) {
+    snprintf(buf, sizeof buf, "%lluull", (unsigned long long)u->arg.i);
+  } else if (dt == TG_INT64) {
+    if (u->arg.i == INT64_MIN) snprintf(buf, sizeof buf, "(-9223372036854775807ll-1)");
+    else snprintf(buf, sizeof buf, "%lldll", (long long)u->arg.i);
+  } else if (dt == TG_UINT32) {
+    snprintf(buf, sizeof buf, "%lluu", (unsigned long long)u->arg.i);
+  } else if (u->arg.i == INT32_MIN) {
+    snprintf(buf, sizeof buf, "(-2147483647-1)");
+  } else {
+    snprintf(buf, sizeof buf, "%s%lld%s", u->arg.i < 0 ? "(" : "", (long long)u->arg.i, u->arg.i < 0 ? ")" : "");
+  }
+  return tg__strdup(buf);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// rendering a kernel
+
+typedef struct tg__rctx {
+  tg__map expr;   /* uop -> char* (its name or inline expression) */
+  tg__map uses;   /* uop -> use count */
+  tg__vec owned;  /* strings to free */
+  tg__str body;
+  int depth, nalu, nval;
+} tg__rctx;
+
+static const char *tg__expr_of(tg__rctx *r, tg__uop *u);
+
+static char *tg__own(tg__rctx *r, char *s) {
+  tg__vec_push(&r->owned, s);
+  return s;
+}
+
+static char *tg__render_alu(tg__rctx *r, tg__uop *u) {
+  char *ops[3];
+  for (int i = 0; i < u->nsrc && i < 3; i++) ops[i] = (char *)tg__expr_of(r, u->src[i]);
+  tg_dtype sdt = u->nsrc ? u->src[0]->dtype : u->dtype;
+  if (u->op == TG__OP_CAST) {
+    tg__str b;
+    memset(&b, 0, sizeof b);
+    if (u->dtype == TG_FLOAT16) tg__str_printf(&b, "tg_h2f(tg_f2h((float)%s))", ops[0]);
+    else if (u->dtype == TG_BFLOAT16) tg__str_printf(&b, "tg_bf2f(tg_f2bf((float)%s))", ops[0]);
+    else tg__str_printf(&b, "((%s)%s)", tg__ctype(u->dtype), ops[0]);
+    return tg__str_take(&b);
+  }
+  if (u->op == TG__OP_BITCAST) {
+    tg__str b;
+    memset(&b, 0, sizeof b);
+    tg__str_printf(&b, "({%s _v = %s; %s _r; __builtin_memcpy(&_r, &_v, sizeof _r); _r;})", tg__mem_ctype(sdt), ops[0],
+                   tg__mem_ctype(u->dtype));
+    return tg__str_take(&b);
+  }
+  if (u->op == TG__OP_MOD && tg_dtype_is_float(u->dtype)) {
+    tg__str b;
+    memset(&b, 0, sizeof b);
+    tg__str_printf(&b, "fmod%s(%s,%s)", u->dtype == TG_FLOAT64 ? "" : "f", ops[0], ops[1]);
+    return tg__str_take(&b);
+  }
+  if (u->op == TG__OP_NEG && u->dtype == TG_BOOL) {
+    tg__str b;
+    memset(&b, 0, sizeof b);
+    tg__str_printf(&b, "(!%s)", ops[0]);
+    return tg__str_take(&b);
+  }
+  for (int i = 0; i < TG__COUNT(tg__code_for_op); i++)
+    if (tg__code_for_op[i].op == u->op) return tg__fmt_op(tg__code_for_op[i].fmt, ops, u->nsrc, sdt != TG_FLOAT64);
+  return tg__strdup("/* unsupported */0");
+}
+
+static const char *tg__expr_of(tg__rctx *r, tg__uop *u) {
+  const char *e = (const char *)tg__map_get(&r->expr, u);
+  if (e) return e;
+  char *s = u->op == TG__OP_CONST ? tg__render_const(u) : tg__render_alu(r, u);
+  tg__map_put(&r->expr, u, tg__own(r, s));
+  return s;
+}
+
+static void tg__line(tg__rctx *r, const char *fmt, ...) TG__PRINTF(2, 3);
+static void tg__line(tg__rctx *r, const char *fmt, ...) {
+  char buf[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  for (int i = 0; i < r->depth + 1; i++) tg__str_cat(&r->body, "  ");
+  tg__str_cat(&r->body, buf);
+  tg__str_cat(&r->body, "\n");
+}
+
+static void tg__count_uses(tg__rctx *r, tg__uop *u, tg__map *seen) {
+  for (int i = 0; i < u->nsrc; i++) {
+    tg__uop *s = u->src[i];
+    tg__map_put(&r->uses, s, (void *)((intptr_t)tg__map_get(&r->uses, s) + 1));
+    /* operands of nodes that are inlined (never listed) are counted through them */
+    if (!tg__map_get(seen, s) && s->op != TG__OP_RANGE) {
+      tg__map_put(seen, s, (void *)1);
+      if (s->op == TG__OP_CONST) continue;
+    }
+  }
+}
+
+TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel *k, const tg__linear *lin) {
+  tg__rctx r;
+  memset(&r, 0, sizeof r);
+  tg__map seen;
+  memset(&seen, 0, sizeof seen);
+  for (int i = 0; i < lin->n; i++) {
+    tg__uop *u = lin->u[i];
+    tg__count_uses(&r, u, &seen);
+    if (u->op == TG__OP_ASSIGN) tg__count_uses(&r, u->src[1], &seen);
+  }
+  tg__map_free(&seen);
+  for (int i = 0; i < k->nbufs; i++) {
+    char nm[32];
+    snprintf(nm, sizeof nm, "data%d", i);
+    tg__arg a;
+    memset(&a, 0, sizeof a);
+    a.i = i;
+    tg__map_put(&r.expr, tg__uop0(TG__OP_DEFINE_GLOBAL, k->bufs[i]->dtype, &a), tg__own(&r, tg__strdup(nm)));
+  }
+  for (int i = 0; i < lin->n; i++) {
+    tg__uop *u = lin->u[i];
+    char nm[64];
+    switch (u->op) {
+    case TG__OP_RANGE: {
+      snprintf(nm, sizeof nm, "ridx%lld", (long long)u->arg.i);
+      tg__map_put(&r.expr, u, tg__own(&r, tg__strdup(nm)));
+      if (u == lin->parallel) tg__line(&r, "for (int %s = (int)start; %s < (int)end; %s++) {", nm, nm, nm);
+      else tg__line(&r, "for (int %s = 0; %s < %s; %s++) {", nm, nm, tg__expr_of(&r, u->src[0]), nm);
+      r.depth++;
+      break;
+    }
+    case TG__OP_ENDRANGE:
+      r.depth--;
+      tg__line(&r, "}");
+      break;
+    case TG__OP_DEFINE_ACC:
+      snprintf(nm, sizeof nm, "acc%lld", (long long)u->arg.i);
+      tg__map_put(&r.expr, u, tg__own(&r, tg__strdup(nm)));
+      tg__line(&r, "%s %s = %s;", tg__ctype(u->dtype), nm, tg__expr_of(&r, u->src[0]));
+      break;
+    case TG__OP_ASSIGN:
+      tg__line(&r, "%s = %s;", tg__expr_of(&r, u->src[0]), tg__expr_of(&r, u->src[1]));
+      break;
+    case TG__OP_REDUCE:
+      tg__map_put(&r.expr, u, (void *)tg__expr_of(&r, lin->u[lin->aux[i]]));
+      break;
+    case TG__OP_INDEX: {
+      char *e = (char *)tg__alloc(strlen(tg__expr_of(&r, u->src[0])) + strlen(tg__expr_of(&r, u->src[1])) + 4);
+      sprintf(e, "%s[%s]", tg__expr_of(&r, u->src[0]), tg__expr_of(&r, u->src[1]));
+      tg__map_put(&r.expr, u, tg__own(&r, e));
+      break;
+    }
+    case TG__OP_LOAD: {
+      const char *addr = tg__expr_of(&r, u->src[0]);
+      tg__str v;
+      memset(&v, 0, sizeof v);
+      const char *conv = u->dtype == TG_FLOAT16 ? "tg_h2f" : u->dtype == TG_BFLOAT16 ? "tg_bf2f" : "";
+      if (u->nsrc > 1) tg__str_printf(&v, "(%s?%s(%s):0)", tg__expr_of(&r, u->src[1]), conv, addr);
+      else tg__str_printf(&v, "%s(%s)", conv, addr);
+      char *val = tg__str_take(&v);
+      snprintf(nm, sizeof nm, "val%d", r.nval++);
+      tg__line(&r, "%s %s = %s;", tg__ctype(u->dtype), nm, val);
+      TG_FREE(val);
+      tg__map_put(&r.expr, u, tg__own(&r, tg__strdup(nm)));
+      break;
+    }
+    case TG__OP_STORE: {
+      const char *conv = u->dtype == TG_FLOAT16 ? "tg_f2h" : u->dtype == TG_BFLOAT16 ? "tg_f2bf" : "";
+      tg__line(&r, "%s = %s(%s);", tg__expr_of(&r, u->src[0]), conv, tg__expr_of(&r, u->src[1]));
+      break;
+    }
+    case TG__OP_CONST: case TG__OP_SINK: case TG__OP_DEFINE_GLOBAL: case TG__OP_NOOP:
+      break;
+    default: {
+      const char *e = tg__expr_of(&r, u);
+      if ((intptr_t)tg__map_get(&r.uses, u) > 1) {
+        snprintf(nm, sizeof nm, "alu%d", r.nalu++);
+        tg__line(&r, "%s %s = %s;", tg__ctype(u->dtype), nm, e);
+        tg__map_put(&r.expr, u, tg__own(&r, tg__strdup(nm)));
+      }
+      break;
+    }
+    }
+  }
+  tg__str out;
+  memset(&out, 0, sizeof out);
+  tg__str_cat(&out, d->prelude);
+  tg__str_printf(&out, "%svoid %s(", d->kernel_prefix, name);
+  for (int i = 0; i < k->nbufs; i++)
+    tg__str_printf(&out, "%s%s%s* %s data%d", i ? ", " : "", i ? "const " : "", tg__mem_ctype(k->bufs[i]->dtype),
+                   d->buffer_qualifier, i);
+  tg__str_printf(&out, ", i64 start, i64 end) {\n  (void)start; (void)end;\n%s}\n", r.body.s ? r.body.s : "");
+  if (d->has_entry_wrapper) {
+    tg__str_printf(&out, "void %s_entry(void **bufs, i64 start, i64 end) {\n  %s(", name, name);
+    for (int i = 0; i < k->nbufs; i++)
+      tg__str_printf(&out, "%s(%s%s*)bufs[%d]", i ? ", " : "", i ? "const " : "", tg__mem_ctype(k->bufs[i]->dtype), i);
+    tg__str_cat(&out, ", start, end);\n}\n");
+  }
+  for (int i = 0; i < r.owned.n; i++) TG_FREE(r.owned.items[i]);
+  tg__vec_free(&r.owned);
+  tg__map_free(&r.expr);
+  tg__map_free(&r.uses);
+  TG_FREE(r.body.s);
+  return tg__str_take(&out);
+}

@@ -1,0 +1,700 @@
+/* runtime_cpu.c: the built-in CPU device: host memory, kernels compiled by the system C compiler, a thread pool.
+ *
+ * Contract:
+ *  - Memory is host memory aligned to 64 bytes (posix_memalign); copies are memcpy; synchronize has nothing to do.
+ *  - compile(name, src): src is C11 defining `void NAME_entry(void **bufs, int64_t start, int64_t end)`. It is compiled
+ *    into a shared object by $CC (default cc; split on spaces, run without a shell) and loaded with dlopen. Programs
+ *    are cached in memory under a 128-bit key (compiler, flags, name, source) and live until exit. Shared objects are
+ *    cached on disk under the same key, in $TINYGRAD_CACHE, else $XDG_CACHE_HOME/tinygrad.h, else
+ *    $HOME/.cache/tinygrad.h, created 0700. The directory is used only if it is ours and nobody else can write it or
+ *    any directory above it (sticky ones like /tmp excepted); otherwise each compile happens in a fresh mkdtemp
+ *    directory that is removed again, and nothing is cached. DISABLE_COMPILER_CACHE=1 skips reading the disk cache.
+ *    Files appear in the cache only by an atomic rename, so a crash or a concurrent process never leaves half a file
+ *    under a key; a cached file that does not load is deleted and rebuilt.
+ *  - Failures (no compiler, a compile error, a load error) are NULL plus tg__set_error with the compiler's output.
+ *  - launch runs NAME_entry over [0, global_size): small kernels once on the calling thread, larger ones split into
+ *    contiguous chunks, at most one per thread ($THREADS, default the usable cores, at most 64), run by a persistent
+ *    pool of pthreads and the caller. Each chunk runs exactly once, and launch returns after all have finished.
+ *  - At exit the workers are joined and every shared object is closed, so valgrind reports nothing.
+ *  - DEBUG>=3 prints each kernel's source to stdout when it is first loaded. Nothing else prints, except DEBUG>=1
+ *    saying once on stderr why the disk cache is not used. */
+#include "internal.h"
+
+#include <dlfcn.h>     // dlopen, dlsym, dlclose, dlerror
+#include <errno.h>
+#include <fcntl.h>     // open, fcntl
+#include <limits.h>    // PATH_MAX
+#include <pthread.h>   // the pool
+#include <signal.h>    // sigset_t: workers block signals; the compiler starts with a clean mask
+#include <spawn.h>     // posix_spawnp
+#include <sys/stat.h>  // mkdir, lstat
+#include <sys/types.h>
+#include <sys/wait.h>  // waitpid
+#include <unistd.h>    // read, write, close, unlink, rmdir, sysconf, geteuid
+#ifdef __linux__
+#include <sched.h>     // sched_getaffinity: the cores this process may use
+#endif
+
+#if defined(__APPLE__)
+#include <crt_externs.h>
+#define tg__cpu_environ (*_NSGetEnviron())
+#else
+#ifdef __cplusplus
+extern "C" {
+#endif
+extern char **environ;
+#ifdef __cplusplus
+}
+#endif
+#define tg__cpu_environ environ
+#endif
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+/* What needs more than POSIX.1-2001 is optional, so the file also builds where _GNU_SOURCE came too late. */
+#ifdef S_ISVTX
+#define tg__cpu_sticky S_ISVTX
+#else
+#define tg__cpu_sticky 0 /* unknown: no directory counts as sticky, which only makes the check stricter */
+#endif
+
+typedef void (*tg__cpu_entry_fn)(void **bufs, int64_t start, int64_t end);
+
+enum {
+  tg__cpu_max_threads = 64,
+  tg__cpu_max_cc_args = 32,    /* words in $CC */
+  tg__cpu_max_name = 128,      /* kernel name length */
+  tg__cpu_excerpt = 800,       /* compiler output kept in an error message */
+  tg__cpu_capture = 1 << 16    /* compiler output read before the rest is discarded */
+};
+
+/* The one place the compiler flags live (they are part of the cache key). `-x c -std=gnu11`: the source is C whatever
+ * the file name, with the POSIX/GNU extensions the prelude may use. -ffp-contract=off: no fused multiply-adds, so
+ * results do not depend on the machine. */
+static const char *const tg__cpu_cflags[] = {"-shared", "-fPIC", "-O2", "-march=native", "-fno-math-errno",
+                                             "-ffp-contract=off", "-x", "c", "-std=gnu11"};
+/* bump when what a shared object means changes (the entry point's signature), to ignore old cache entries */
+static const char tg__cpu_cache_version[] = "tinygrad.h CPU 1";
+
+static void tg__cpu_atexit(void);
+static void tg__cpu_register_atexit(void) {
+  static int done;
+  if (!done) done = atexit(tg__cpu_atexit) == 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// memory
+
+static void *tg__cpu_alloc(tg__device *d, size_t nbytes) {
+  (void)d;
+  void *p = NULL;
+  int rc = posix_memalign(&p, 64, nbytes ? nbytes : 1);
+  if (rc != 0 || !p) {
+    tg__set_error("CPU alloc: cannot allocate %zu bytes: %s. HINT: use smaller tensors or free some", nbytes,
+                  strerror(rc ? rc : ENOMEM));
+    return NULL;
+  }
+  return p;
+}
+
+static void tg__cpu_free(tg__device *d, void *ptr) {
+  (void)d;
+  free(ptr); /* posix_memalign memory goes back to free(), not TG_FREE */
+}
+
+static int tg__cpu_copy(tg__device *d, void *dst, const void *src, size_t nbytes) {
+  (void)d;
+  if (nbytes) memcpy(dst, src, nbytes);
+  return 0;
+}
+
+static int tg__cpu_synchronize(tg__device *d) {
+  (void)d;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the program cache in memory: open addressing on the 128-bit key; programs live until exit
+
+typedef struct tg__cpu_slot { uint64_t k0, k1; tg__program *prog; } tg__cpu_slot; /* prog NULL: empty */
+
+static struct {
+  tg__cpu_slot *slots; /* (cap) */
+  int n, cap;
+} tg__cpu_progs;
+
+static tg__program *tg__cpu_progs_get(uint64_t k0, uint64_t k1) {
+  if (!tg__cpu_progs.cap) return NULL;
+  size_t mask = (size_t)tg__cpu_progs.cap - 1;
+  for (size_t i = (size_t)k0 & mask;; i = (i + 1) & mask) {
+    tg__cpu_slot *s = &tg__cpu_progs.slots[i];
+    if (!s->prog) return NULL;
+    if (s->k0 == k0 && s->k1 == k1) return s->prog;
+  }
+}
+
+static void tg__cpu_progs_put(uint64_t k0, uint64_t k1, tg__program *p) {
+  if ((tg__cpu_progs.n + 1) * 2 > tg__cpu_progs.cap) {
+    tg__cpu_slot *old = tg__cpu_progs.slots;
+    int oldcap = tg__cpu_progs.cap;
+    tg__cpu_progs.cap = oldcap ? oldcap * 2 : 64;
+    tg__cpu_progs.slots = (tg__cpu_slot *)tg__alloc(sizeof(tg__cpu_slot) * (size_t)tg__cpu_progs.cap);
+    tg__cpu_progs.n = 0;
+    for (int i = 0; i < oldcap; i++)
+      if (old[i].prog) tg__cpu_progs_put(old[i].k0, old[i].k1, old[i].prog);
+    TG_FREE(old);
+  }
+  size_t mask = (size_t)tg__cpu_progs.cap - 1, i = (size_t)k0 & mask;
+  while (tg__cpu_progs.slots[i].prog) i = (i + 1) & mask;
+  tg__cpu_progs.slots[i].k0 = k0;
+  tg__cpu_progs.slots[i].k1 = k1;
+  tg__cpu_progs.slots[i].prog = p;
+  tg__cpu_progs.n++;
+}
+
+static void tg__cpu_progs_free(void) {
+  for (int i = 0; i < tg__cpu_progs.cap; i++) {
+    tg__program *p = tg__cpu_progs.slots[i].prog;
+    if (!p) continue;
+    if (p->handle) dlclose(p->handle);
+    TG_FREE(p->name);
+    TG_FREE(p);
+  }
+  TG_FREE(tg__cpu_progs.slots);
+  memset(&tg__cpu_progs, 0, sizeof tg__cpu_progs);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the disk cache directory
+
+/* Is the existing directory `real` (a realpath: no symlinks, no . or ..) safe to keep shared objects in? It must be
+ * ours and writable by nobody else, and every directory above it must be ours or root's and, if others can write it,
+ * sticky (like /tmp), so nobody else can rename or replace anything on the way. 0, or -1 with the reason in why. */
+static int tg__cpu_dir_is_private(const char *real, char *why, size_t nwhy) {
+  char path[PATH_MAX];
+  struct stat st;
+  uid_t me = geteuid();
+  snprintf(path, sizeof path, "%s", real);
+  if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    snprintf(why, nwhy, "%.300s is not a directory", path);
+    return -1;
+  }
+  if (st.st_uid != me) {
+    snprintf(why, nwhy, "%.300s is owned by uid %ld, not by you (uid %ld)", path, (long)st.st_uid, (long)me);
+    return -1;
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    snprintf(why, nwhy, "%.300s is writable by group or others (mode %03o)", path, (unsigned)(st.st_mode & 0777));
+    return -1;
+  }
+  for (;;) {
+    char *slash = strrchr(path, '/');
+    if (!slash) break;
+    if (slash == path) {
+      if (!path[1]) break; /* checked "/" already */
+      path[1] = 0;
+    } else {
+      *slash = 0;
+    }
+    if (lstat(path, &st) != 0) {
+      snprintf(why, nwhy, "cannot stat %.300s: %s", path, strerror(errno));
+      return -1;
+    }
+    if (st.st_uid != me && st.st_uid != 0) {
+      snprintf(why, nwhy, "%.300s is owned by uid %ld, neither you nor root", path, (long)st.st_uid);
+      return -1;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & tg__cpu_sticky)) {
+      snprintf(why, nwhy, "%.300s is writable by group or others and not sticky (mode %03o)", path,
+               (unsigned)(st.st_mode & 0777));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Finds (creating it, parents too, mode 0700) the cache directory and writes its real path to dir. 0 if it can be
+ * used, -1 (reason in why) if not. */
+static int tg__cpu_cache_dir(char *dir, size_t ndir, char *why, size_t nwhy) {
+  char path[PATH_MAX];
+  const char *env = getenv("TINYGRAD_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+  int w;
+  if (env && env[0]) w = snprintf(path, sizeof path, "%s", env);
+  else if (xdg && xdg[0] == '/') w = snprintf(path, sizeof path, "%s/tinygrad.h", xdg);
+  else if (home && home[0]) w = snprintf(path, sizeof path, "%s/.cache/tinygrad.h", home);
+  else {
+    snprintf(why, nwhy, "neither TINYGRAD_CACHE, XDG_CACHE_HOME nor HOME is set");
+    return -1;
+  }
+  if (w < 0 || (size_t)w >= sizeof path) {
+    snprintf(why, nwhy, "the cache directory's path is too long");
+    return -1;
+  }
+  for (char *s = path + 1; *s; s++) { /* mkdir -p */
+    if (*s != '/') continue;
+    *s = 0;
+    mkdir(path, 0700);
+    *s = '/';
+  }
+  if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+    snprintf(why, nwhy, "cannot create %.300s: %s", path, strerror(errno));
+    return -1;
+  }
+  char real[PATH_MAX];
+  if (!realpath(path, real)) {
+    snprintf(why, nwhy, "cannot resolve %.300s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (tg__cpu_dir_is_private(real, why, nwhy) < 0) return -1;
+  if (strlen(real) + 64 >= ndir) { /* room for "/<key>.XXXXXX.so" */
+    snprintf(why, nwhy, "the cache directory's path is too long");
+    return -1;
+  }
+  snprintf(dir, ndir, "%s", real);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// running the compiler
+
+/* a descriptor >= 3 (so it can never be the child's stdin/stdout/stderr), closed on exec */
+static int tg__cpu_high_cloexec(int fd) {
+  if (fd < 0) return -1;
+#ifdef F_DUPFD_CLOEXEC
+  int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+#else
+  int hi = fcntl(fd, F_DUPFD, 3);
+  if (hi >= 0) fcntl(hi, F_SETFD, FD_CLOEXEC);
+#endif
+  close(fd);
+  return hi;
+}
+
+static int tg__cpu_write_all(int fd, const char *s, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    s += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* replaces every occurrence of `from` in s (NUL-terminated, capacity cap) by `to`, which is not longer */
+static void tg__cpu_replace(char *s, const char *from, const char *to) {
+  size_t nf = strlen(from), nt = strlen(to);
+  if (!nf || nt > nf) return;
+  for (char *p = strstr(s, from); p; p = strstr(p + nt, from)) {
+    memmove(p + nt, p + nf, strlen(p + nf) + 1);
+    memcpy(p, to, nt);
+  }
+}
+
+/* Runs argv[0] (found on PATH) with stdin from /dev/null and stdout+stderr into out (NUL-terminated, up to nout-1
+ * bytes kept). Returns the exit status (0 = success), or -1 if it could not be started (errno-style code in *err),
+ * or -2 if it died of a signal (number in *err). */
+static int tg__cpu_run(char *const *argv, char *out, size_t nout, int *err) {
+  int fds[2];
+  out[0] = 0;
+  *err = 0;
+  if (pipe(fds) != 0) {
+    *err = errno;
+    return -1;
+  }
+  int rd = tg__cpu_high_cloexec(fds[0]), wr = tg__cpu_high_cloexec(fds[1]);
+  if (rd < 0 || wr < 0) {
+    *err = errno ? errno : EMFILE;
+    if (rd >= 0) close(rd);
+    if (wr >= 0) close(wr);
+    return -1;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, wr, 1);
+  posix_spawn_file_actions_adddup2(&fa, wr, 2);
+  posix_spawnattr_init(&attr);
+  sigset_t none, dflt;
+  sigemptyset(&none);
+  sigemptyset(&dflt);
+  sigaddset(&dflt, SIGPIPE);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &dflt);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, tg__cpu_environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(wr);
+  if (rc != 0) {
+    close(rd);
+    *err = rc;
+    return -1;
+  }
+  tg__stat_compiles(1);
+  size_t n = 0;
+  char sink[4096];
+  for (;;) { /* read to EOF, keeping the start: a compiler stuck on a full pipe would never exit */
+    char *dst = n + 1 < nout ? out + n : sink;
+    size_t room = n + 1 < nout ? nout - 1 - n : sizeof sink;
+    ssize_t r = read(rd, dst, room);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    if (dst != sink) n += (size_t)r;
+  }
+  out[n] = 0;
+  close(rd);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno == EINTR) continue;
+    *err = errno; /* ECHILD: SIGCHLD is ignored, the status is lost; the caller checks the output file */
+    return 0;
+  }
+  if (WIFSIGNALED(status)) {
+    *err = WTERMSIG(status);
+    return -2;
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  if (code == 127 && !out[0]) { /* a spawn that reports exec failure through the child */
+    *err = ENOENT;
+    return -1;
+  }
+  return code;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// compile: source -> shared object -> program
+
+/* loads a shared object and finds NAME_entry; on failure, err holds why */
+static void *tg__cpu_load(const char *path, const char *name, tg__cpu_entry_fn *entry, char *err, size_t nerr) {
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *e = dlerror();
+    snprintf(err, nerr, "cannot load the compiled kernel %s: %s", name, e ? e : "unknown error");
+    return NULL;
+  }
+  char sym[tg__cpu_max_name + 8];
+  snprintf(sym, sizeof sym, "%s_entry", name);
+  dlerror();
+  void *fn = dlsym(h, sym);
+  if (!fn) {
+    const char *e = dlerror();
+    snprintf(err, nerr, "kernel %s has no entry point %s: %s. HINT: the source must define void %s(void **bufs, "
+             "int64_t start, int64_t end)", name, sym, e ? e : "NULL symbol", sym);
+    dlclose(h);
+    return NULL;
+  }
+  memcpy(entry, &fn, sizeof *entry); /* object pointer -> function pointer, as POSIX allows */
+  return h;
+}
+
+static tg__program *tg__cpu_program(tg__device *d, const char *name, void *handle, tg__cpu_entry_fn entry) {
+  tg__program *p = (tg__program *)tg__alloc(sizeof *p);
+  p->dev = d;
+  p->name = tg__strdup(name);
+  p->handle = handle;
+  p->entry = entry;
+  p->global_size = 1;
+  return p;
+}
+
+/* words of $CC into argv (pointing into buf); returns the count, 0 if there are too many */
+static int tg__cpu_split_cc(const char *cc, char *buf, size_t nbuf, char **argv, int max) {
+  int n = 0;
+  snprintf(buf, nbuf, "%s", cc);
+  for (char *s = buf; *s;) {
+    while (*s == ' ' || *s == '\t') *s++ = 0;
+    if (!*s) break;
+    if (n == max) return 0;
+    argv[n++] = s;
+    while (*s && *s != ' ' && *s != '\t') s++;
+  }
+  return n;
+}
+
+static void tg__cpu_key(const char *cc, const char *name, const char *src, uint64_t seed, uint64_t *out) {
+  uint64_t h = tg__hash_bytes(tg__cpu_cache_version, sizeof tg__cpu_cache_version - 1, seed);
+  h = tg__hash_bytes(cc, strlen(cc), h);
+  for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++)
+    h = tg__hash_bytes(tg__cpu_cflags[i], strlen(tg__cpu_cflags[i]) + 1, h); /* with the NUL: words stay apart */
+  h = tg__hash_bytes(name, strlen(name), h);
+  *out = tg__hash_bytes(src, strlen(src), h);
+}
+
+/* Compiles src in dir (the cache directory, or a private temporary one) and loads it. On success the shared object is
+ * at final (when caching) or already deleted. */
+static tg__program *tg__cpu_build(tg__device *d, const char *name, const char *src, const char *cc, const char *dir,
+                                  const char *key, const char *final) {
+  char cpath[PATH_MAX], sopath[PATH_MAX], ccbuf[1024], err[1024];
+  char *argv[tg__cpu_max_cc_args + TG__COUNT(tg__cpu_cflags) + 8];
+  const char *cc_env = getenv("CC");
+  int ncc = tg__cpu_split_cc(cc, ccbuf, sizeof ccbuf, argv, tg__cpu_max_cc_args);
+  if (ncc == 0) {
+    tg__set_error("CPU compile: CC='%.200s' has no words or more than %d. HINT: set CC to a compiler, e.g. CC=cc", cc,
+                  tg__cpu_max_cc_args);
+    return NULL;
+  }
+  int fd = -1;
+  if (snprintf(cpath, sizeof cpath, "%s/%s.XXXXXX", dir, key) < (int)sizeof cpath - 4) fd = mkstemp(cpath);
+  if (fd < 0) {
+    tg__set_error("CPU compile: cannot create a source file in %s: %s. HINT: check the disk and TINYGRAD_CACHE", dir,
+                  strerror(errno));
+    return NULL;
+  }
+  int wrc = tg__cpu_write_all(fd, src, strlen(src));
+  int werr = errno;
+  if (close(fd) != 0 && wrc == 0) {
+    wrc = -1;
+    werr = errno;
+  }
+  if (wrc != 0) {
+    unlink(cpath);
+    tg__set_error("CPU compile: cannot write %s: %s. HINT: check the free disk space", cpath, strerror(werr));
+    return NULL;
+  }
+  snprintf(sopath, sizeof sopath, "%.*s.so", (int)(sizeof sopath - 4), cpath); /* fits: checked above */
+
+  int argc = ncc;
+  for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++) argv[argc++] = (char *)tg__cpu_cflags[i];
+  argv[argc++] = (char *)"-o";
+  argv[argc++] = sopath;
+  argv[argc++] = cpath;
+  argv[argc++] = (char *)"-lm";
+  argv[argc] = NULL;
+
+  char *out = (char *)tg__alloc(tg__cpu_capture);
+  int code, why = 0;
+  code = tg__cpu_run(argv, out, tg__cpu_capture, &why);
+  if (code == 0 && why == ECHILD && access(sopath, F_OK) != 0) code = 1; /* status lost: judge by the output */
+  tg__program *prog = NULL;
+  if (code == -1) {
+    tg__set_error("CPU compile: cannot run the C compiler '%.200s' (%s): %s. HINT: install a C compiler or set CC",
+                  argv[0], cc_env && cc_env[0] ? "from CC" : "the default", strerror(why));
+  } else if (code != 0) {
+    char shown[tg__cpu_max_name + 8];
+    snprintf(shown, sizeof shown, "%s.c", name);
+    tg__cpu_replace(out, cpath, shown); /* the temporary path says nothing and eats the excerpt */
+    size_t n = strlen(out);
+    while (n && (out[n - 1] == '\n' || out[n - 1] == ' ')) out[--n] = 0;
+    if (code == -2) snprintf(out, tg__cpu_capture, "the compiler '%.200s' was killed by signal %d", argv[0], why);
+    else if (!n) snprintf(out, tg__cpu_capture, "the compiler '%.200s' exited with status %d", argv[0], code);
+    tg__set_error("CPU compile of kernel %s failed: %.*s\nHINT: DEBUG=3 prints the kernel source", name,
+                  (int)tg__cpu_excerpt, out);
+  } else {
+    tg__cpu_entry_fn entry = NULL;
+    void *h = tg__cpu_load(sopath, name, &entry, err, sizeof err);
+    if (!h) tg__set_error("CPU compile: %s", err);
+    else prog = tg__cpu_program(d, name, h, entry);
+  }
+  TG_FREE(out);
+  unlink(cpath);
+  if (!prog || !final || rename(sopath, final) != 0) unlink(sopath);
+  return prog;
+}
+
+static void tg__cpu_note_no_cache(const char *why) {
+  static int said;
+  if (said || TG__DEBUG < 1) return;
+  said = 1;
+  fprintf(stderr, "tinygrad.h: not caching compiled CPU kernels on disk: %s\n", why);
+}
+
+static tg__program *tg__cpu_compile(tg__device *d, const char *name, const char *src) {
+  if (!name || !src) {
+    tg__set_error("CPU compile: NULL kernel name or source");
+    return NULL;
+  }
+  size_t nlen = strlen(name);
+  int ok = nlen > 0 && nlen <= tg__cpu_max_name && !(name[0] >= '0' && name[0] <= '9');
+  for (size_t i = 0; i < nlen && ok; i++) {
+    char c = name[i];
+    ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  }
+  if (!ok) {
+    tg__set_error("CPU compile: kernel name '%.200s' is not a C identifier of at most %d characters", name,
+                  (int)tg__cpu_max_name);
+    return NULL;
+  }
+  const char *cc = getenv("CC");
+  if (!cc || !cc[0]) cc = "cc";
+  uint64_t k0, k1;
+  tg__cpu_key(cc, name, src, 0x74696e7967726164ULL, &k0);
+  tg__cpu_key(cc, name, src, 0x2e682063707520ULL, &k1);
+  tg__program *p = tg__cpu_progs_get(k0, k1);
+  if (p) return p;
+  tg__cpu_register_atexit();
+
+  char key[33], dir[PATH_MAX], final[PATH_MAX], why[512], err[1024];
+  snprintf(key, sizeof key, "%016llx%016llx", (unsigned long long)k0, (unsigned long long)k1);
+  if (TG__DEBUG >= 3) printf("%s\n", src);
+  const char *disable = getenv("DISABLE_COMPILER_CACHE");
+  int caching = tg__cpu_cache_dir(dir, sizeof dir, why, sizeof why) == 0;
+  if (caching) {
+    int w = snprintf(final, sizeof final, "%s/%s.so", dir, key); /* fits: tg__cpu_cache_dir left room */
+    if (w > 0 && w < (int)sizeof final && !(disable && atoi(disable) != 0) && access(final, F_OK) == 0) {
+      tg__cpu_entry_fn entry = NULL;
+      void *h = tg__cpu_load(final, name, &entry, err, sizeof err);
+      if (h) p = tg__cpu_program(d, name, h, entry);
+      else unlink(final); /* corrupt, truncated or foreign: rebuild it */
+    }
+    if (!p) p = tg__cpu_build(d, name, src, cc, dir, key, final);
+  } else {
+    tg__cpu_note_no_cache(why);
+    const char *tmp = getenv("TMPDIR");
+    int w = snprintf(dir, sizeof dir, "%s/tinygrad.h-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+    if (w < 0 || (size_t)w + 64 >= sizeof dir || !mkdtemp(dir)) {
+      tg__set_error("CPU compile: cannot create a private temporary directory (%s) after the cache directory was "
+                    "refused (%s). HINT: set TINYGRAD_CACHE to a directory only you can write", strerror(errno), why);
+      return NULL;
+    }
+    p = tg__cpu_build(d, name, src, cc, dir, key, NULL);
+    rmdir(dir);
+  }
+  if (p) tg__cpu_progs_put(k0, k1, p);
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the thread pool: workers sleep on `work`, claim chunks of the current job by index under the mutex (so none is
+// missed or run twice), and the last to finish signals `done`. Every shared field is read and written under tg__cpu_mu.
+
+static pthread_mutex_t tg__cpu_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tg__cpu_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t tg__cpu_done = PTHREAD_COND_INITIALIZER;
+
+static struct {
+  pthread_t tid[tg__cpu_max_threads];
+  int nworkers;           /* threads started, the caller not included */
+  int started, shutdown;
+  pid_t pid;              /* the process that started them (a forked child has none) */
+  /* the current job: chunk c of nchunks covers a contiguous share of [0, total) */
+  tg__cpu_entry_fn entry;
+  void **bufs;
+  int64_t total;
+  int nchunks, next, pending; /* chunks: in all, the next to claim, not finished yet */
+} tg__cpu_pool;
+
+/* claims and runs chunks of the current job until none is left; called and returns with tg__cpu_mu held */
+static void tg__cpu_run_chunks(void) {
+  while (tg__cpu_pool.next < tg__cpu_pool.nchunks) {
+    int64_t c = tg__cpu_pool.next++, n = tg__cpu_pool.nchunks, total = tg__cpu_pool.total;
+    int64_t q = total / n, r = total % n;
+    int64_t start = c * q + (c < r ? c : r), end = start + q + (c < r ? 1 : 0);
+    tg__cpu_entry_fn entry = tg__cpu_pool.entry;
+    void **bufs = tg__cpu_pool.bufs;
+    pthread_mutex_unlock(&tg__cpu_mu);
+    entry(bufs, start, end);
+    pthread_mutex_lock(&tg__cpu_mu);
+    if (--tg__cpu_pool.pending == 0) pthread_cond_signal(&tg__cpu_done);
+  }
+}
+
+static void *tg__cpu_worker(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&tg__cpu_mu);
+  for (;;) {
+    while (!tg__cpu_pool.shutdown && tg__cpu_pool.next >= tg__cpu_pool.nchunks)
+      pthread_cond_wait(&tg__cpu_work, &tg__cpu_mu);
+    if (tg__cpu_pool.shutdown) break;
+    tg__cpu_run_chunks();
+  }
+  pthread_mutex_unlock(&tg__cpu_mu);
+  return NULL;
+}
+
+/* THREADS, else the cores this process may run on; 1..64 */
+static int tg__cpu_nthreads(void) {
+  int n = tg__getenv_int("THREADS", 0);
+  if (n <= 0) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) c = CPU_COUNT(&set);
+#endif
+    n = c <= 0 ? 1 : c < (long)tg__cpu_max_threads ? (int)c : (int)tg__cpu_max_threads;
+  }
+  return n < tg__cpu_max_threads ? n : tg__cpu_max_threads;
+}
+
+/* starts the workers once; returns how many run (0: run serially) */
+static int tg__cpu_pool_start(void) {
+  if (tg__cpu_pool.started) return tg__cpu_pool.nworkers;
+  tg__cpu_register_atexit();
+  tg__cpu_pool.started = 1;
+  tg__cpu_pool.pid = getpid();
+  int want = tg__cpu_nthreads() - 1;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); /* signals go to the user's threads, never to a worker */
+  for (int i = 0; i < want; i++) {
+    if (pthread_create(&tg__cpu_pool.tid[i], NULL, tg__cpu_worker, NULL) != 0) break; /* run with what we have */
+    tg__cpu_pool.nworkers++;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return tg__cpu_pool.nworkers;
+}
+
+static void tg__cpu_pool_stop(void) {
+  if (!tg__cpu_pool.started) return;
+  pthread_mutex_lock(&tg__cpu_mu);
+  tg__cpu_pool.shutdown = 1;
+  pthread_cond_broadcast(&tg__cpu_work);
+  pthread_mutex_unlock(&tg__cpu_mu);
+  if (tg__cpu_pool.pid == getpid())
+    for (int i = 0; i < tg__cpu_pool.nworkers; i++) pthread_join(tg__cpu_pool.tid[i], NULL);
+  tg__cpu_pool.nworkers = 0; /* a launch after this (from a later atexit handler) runs serially */
+}
+
+static int tg__cpu_launch(tg__program *p, void **bufs, int nbufs) {
+  (void)nbufs;
+  if (!p || !p->entry) {
+    tg__set_error("CPU launch: no program (was the kernel compiled on the CPU?)");
+    return -1;
+  }
+  int64_t gs = p->global_size;
+  if (gs < 0) {
+    tg__set_error("CPU launch of kernel %s: negative global size %lld", p->name, (long long)gs);
+    return -1;
+  }
+  tg__stat_launches(1);
+  double work = p->flops + p->bytes;
+  if (work <= 0) work = (double)gs * 64; /* no estimate: assume a little work per iteration */
+  int nworkers = gs > 1 && work >= (double)(1 << 16) ? tg__cpu_pool_start() : 0;
+  int64_t nchunks = gs < nworkers + 1 ? gs : nworkers + 1;
+  if (nchunks <= 1) {
+    p->entry(bufs, 0, gs);
+    return 0;
+  }
+  pthread_mutex_lock(&tg__cpu_mu);
+  tg__cpu_pool.entry = p->entry;
+  tg__cpu_pool.bufs = bufs;
+  tg__cpu_pool.total = gs;
+  tg__cpu_pool.next = 0;
+  tg__cpu_pool.nchunks = tg__cpu_pool.pending = (int)nchunks;
+  pthread_cond_broadcast(&tg__cpu_work);
+  tg__cpu_run_chunks(); /* the caller works too, and takes every chunk if the workers are slow to wake */
+  while (tg__cpu_pool.pending > 0) pthread_cond_wait(&tg__cpu_done, &tg__cpu_mu);
+  tg__cpu_pool.nchunks = tg__cpu_pool.next = 0;
+  tg__cpu_pool.entry = NULL;
+  tg__cpu_pool.bufs = NULL;
+  pthread_mutex_unlock(&tg__cpu_mu);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// exit, and the device
+
+static void tg__cpu_atexit(void) {
+  tg__cpu_pool_stop();
+  tg__cpu_progs_free();
+}
+
+static tg__device tg__cpu_dev = {
+    1, "CPU", &tg__dialect_c, tg__cpu_alloc, tg__cpu_free, tg__cpu_copy, tg__cpu_copy, tg__cpu_compile, tg__cpu_launch,
+    tg__cpu_synchronize, NULL};
+
+TG__PRIVATE tg__device *tg__cpu_device(void) { return &tg__cpu_dev; }

@@ -1,0 +1,303 @@
+/* schedule.c: split a lazy tensor graph into kernels, and run them.
+ *
+ * Contract:
+ *  - tg__schedule(roots) decides which nodes become buffers (realisation points) and returns one kernel per point, in
+ *    dependency order. Everything between points is fused into the consumer's kernel.
+ *  - Realisation points: the roots; CONTIGUOUS; COPY; and a REDUCE_AXIS whose result is expanded afterwards (softmax's
+ *    max, layernorm's mean) or feeds more than one kernel. A reduction consumed without expansion is fused, even into
+ *    another reduction: (a@b).relu().sum(0) is one kernel.
+ *  - A kernel's AST is SINK(STORE(BUFFER_out, value)) over the tensor graph, where every other point is replaced by a
+ *    RESHAPE of its BUFFER. Codegen lowers it.
+ *  - Each root gets a new buffer; realized_out[i] is RESHAPE(BUFFER, shape) for roots[i], which tensors then use.
+ *  - tg__run_schedule compiles and runs the kernels; device memory of intermediate buffers is recycled once their last
+ *    reader has run (memory planning). */
+#include "internal.h"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// realisation points
+
+typedef struct tg__sctx {
+  tg__map consumers;   /* uop -> tg__vec* of distinct consumers */
+  tg__map realize;     /* uop -> (void*)1 if it is a realisation point */
+  tg__map loads;       /* realised uop -> its buffer view (RESHAPE(BUFFER)) */
+  tg__uop *self;       /* the node whose kernel is being built */
+  tg__vec allocs;      /* vecs to free */
+} tg__sctx;
+
+static int tg__expands(const tg__uop *u) {
+  const tg__uop *s = u->src[0];
+  for (int i = 0; i < u->ndim; i++)
+    if (s->shape[i] == 1 && u->shape[i] != 1) return 1;
+  return 0;
+}
+
+static tg__vec *tg__consumers_of(tg__sctx *c, tg__uop *u) { return (tg__vec *)tg__map_get(&c->consumers, u); }
+
+/* walks the consumers of a reduction up to the next kernel boundaries: realise it if it is expanded on the way or
+ * reaches more than one boundary (it would be computed twice) */
+static int tg__reduce_needs_buffer(tg__sctx *c, tg__uop *r) {
+  tg__vec stack, seen_list;
+  memset(&stack, 0, sizeof stack);
+  memset(&seen_list, 0, sizeof seen_list);
+  tg__map seen;
+  memset(&seen, 0, sizeof seen);
+  int boundaries = 0, need = 0;
+  tg__vec_push(&stack, r);
+  while (stack.n && !need) {
+    tg__uop *u = (tg__uop *)stack.items[--stack.n];
+    tg__vec *cs = tg__consumers_of(c, u);
+    if (u != r && u->op == TG__OP_EXPAND && tg__expands(u)) need = 1;
+    if (u != r && (u->op == TG__OP_REDUCE_AXIS || tg__map_get(&c->realize, u))) { boundaries++; continue; }
+    if (!cs) { boundaries++; continue; }
+    for (int i = 0; i < cs->n; i++)
+      if (!tg__map_get(&seen, cs->items[i])) {
+        tg__map_put(&seen, cs->items[i], (void *)1);
+        tg__vec_push(&stack, cs->items[i]);
+      }
+  }
+  tg__vec_free(&stack);
+  tg__vec_free(&seen_list);
+  tg__map_free(&seen);
+  return need || boundaries > 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// building a kernel's AST: replace every other realisation point by a view of its buffer (a top-down walk that stops
+// at points, so a kernel never looks past its inputs)
+
+static tg__uop *tg__substitute(tg__sctx *c, tg__uop *u, tg__map *memo) {
+  tg__uop *done = (tg__uop *)tg__map_get(memo, u);
+  if (done) return done;
+  tg__uop *r = u;
+  tg__uop *view = u != c->self ? (tg__uop *)tg__map_get(&c->loads, u) : NULL;
+  if (view) {
+    r = view;
+  } else if (u->becomes) {
+    r = u->becomes;
+  } else if (u->nsrc) {
+    tg__uop *small[8];
+    tg__uop **srcs = u->nsrc <= 8 ? small : (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)u->nsrc);
+    int changed = 0;
+    for (int i = 0; i < u->nsrc; i++) {
+      srcs[i] = tg__substitute(c, u->src[i], memo);
+      changed |= srcs[i] != u->src[i];
+    }
+    if (changed) r = tg__uop_new(u->op, u->dtype, u->nsrc, srcs, &u->arg);
+    if (srcs != small) TG_FREE(srcs);
+  }
+  tg__map_put(memo, u, r);
+  return r;
+}
+
+static tg__uop *tg__buffer_view(tg__buffer *b, const tg__uop *like) {
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.ptr = b;
+  tg__uop *buf = tg__uop0(TG__OP_BUFFER, b->dtype, &a);
+  memset(&a, 0, sizeof a);
+  a.nints = like->ndim;
+  a.ints = like->shape;
+  return tg__uop1(TG__OP_RESHAPE, b->dtype, buf, &a);
+}
+
+static int64_t tg__numel_of(const tg__uop *u) {
+  int64_t n = 1;
+  for (int i = 0; i < u->ndim; i++) n *= u->shape[i];
+  return n;
+}
+
+static void tg__sched_push(tg__sched *s, tg__kernel *k) {
+  if (s->n == s->cap) {
+    s->cap = s->cap ? s->cap * 2 : 8;
+    s->k = (tg__kernel *)tg__realloc(s->k, sizeof(tg__kernel) * (size_t)s->cap);
+  }
+  s->k[s->n++] = *k;
+}
+
+TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out) {
+  memset(out, 0, sizeof *out);
+  tg__sctx c;
+  memset(&c, 0, sizeof c);
+  tg__uop *sink = tg__uop_new(TG__OP_SINK, TG_BOOL, nroots, roots, NULL);
+  tg__vec order;
+  memset(&order, 0, sizeof order);
+  /* the graph below each root, stopping at realised nodes */
+  {
+    tg__map memo;
+    memset(&memo, 0, sizeof memo);
+    sink = tg__substitute(&c, sink, &memo);
+    tg__map_free(&memo);
+  }
+  tg__uop_toposort(sink, &order);
+  for (int i = 0; i < order.n; i++) {
+    tg__uop *u = (tg__uop *)order.items[i];
+    for (int j = 0; j < u->nsrc; j++) {
+      tg__uop *s = u->src[j];
+      tg__vec *cs = tg__consumers_of(&c, s);
+      if (!cs) {
+        cs = (tg__vec *)tg__alloc(sizeof(tg__vec));
+        tg__vec_push(&c.allocs, cs);
+        tg__map_put(&c.consumers, s, cs);
+      }
+      if (!cs->n || cs->items[cs->n - 1] != u) tg__vec_push(cs, u);
+    }
+  }
+  /* roots, CONTIGUOUS and COPY are points; reductions are decided consumers first */
+  for (int i = 0; i < sink->nsrc; i++) {
+    tg__uop *r = sink->src[i];
+    if (r->op != TG__OP_BUFFER && !(r->op == TG__OP_RESHAPE && r->src[0]->op == TG__OP_BUFFER))
+      tg__map_put(&c.realize, r, (void *)1);
+  }
+  for (int i = order.n - 1; i >= 0; i--) {
+    tg__uop *u = (tg__uop *)order.items[i];
+    if (u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_COPY) tg__map_put(&c.realize, u, (void *)1);
+    else if (u->op == TG__OP_REDUCE_AXIS && !tg__map_get(&c.realize, u) && tg__reduce_needs_buffer(&c, u))
+      tg__map_put(&c.realize, u, (void *)1);
+  }
+  /* one kernel per point, in topological order */
+  tg__device *dev = tg__device_get(NULL);
+  if (!dev) {
+    tg__vec_free(&order);
+    return -1;
+  }
+  for (int i = 0; i < order.n; i++) {
+    tg__uop *u = (tg__uop *)order.items[i];
+    if (!tg__map_get(&c.realize, u)) continue;
+    tg__buffer *b = tg__buffer_new(dev, u->dtype, tg__numel_of(u));
+    tg__map memo;
+    memset(&memo, 0, sizeof memo);
+    c.self = u;
+    tg__uop *value = tg__substitute(&c, u, &memo);
+    tg__map_free(&memo);
+    if (value->op == TG__OP_CONTIGUOUS) value = value->src[0];
+    tg__arg a;
+    memset(&a, 0, sizeof a);
+    a.ptr = b;
+    tg__uop *outbuf = tg__uop0(TG__OP_BUFFER, u->dtype, &a);
+    tg__buffer_release(b); /* the BUFFER uop holds it now */
+    tg__kernel k;
+    memset(&k, 0, sizeof k);
+    for (int r = 0; r < sink->nsrc; r++) k.keep |= sink->src[r] == u;
+    k.ast = tg__uop1(TG__OP_SINK, TG_BOOL, tg__uop2(TG__OP_STORE, u->dtype, outbuf, value, NULL), NULL);
+    tg__sched_push(out, &k);
+    tg__map_put(&c.loads, u, tg__buffer_view(b, u));
+  }
+  for (int i = 0; i < nroots; i++) {
+    tg__uop *r = sink->src[i];
+    tg__uop *v = (tg__uop *)tg__map_get(&c.loads, r);
+    realized_out[i] = v ? v : r;
+  }
+  for (int i = 0; i < c.allocs.n; i++) {
+    tg__vec_free((tg__vec *)c.allocs.items[i]);
+    TG_FREE(c.allocs.items[i]);
+  }
+  tg__vec_free(&c.allocs);
+  tg__map_free(&c.consumers);
+  tg__map_free(&c.realize);
+  tg__map_free(&c.loads);
+  tg__vec_free(&order);
+  return 0;
+}
+
+TG__PRIVATE void tg__sched_free(tg__sched *s) {
+  for (int i = 0; i < s->n; i++) {
+    TG_FREE(s->k[i].bufs);
+    TG_FREE(s->k[i].name);
+    TG_FREE(s->k[i].src);
+  }
+  TG_FREE(s->k);
+  memset(s, 0, sizeof *s);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// running: compile each kernel (cached by the device), recycle intermediate memory after its last reader
+
+typedef struct tg__pool_entry { void *ptr; size_t nbytes; tg__device *dev; } tg__pool_entry;
+
+static int tg__kernel_prepare(tg__kernel *k) {
+  if (k->prog) return 0;
+  tg__linear lin;
+  memset(&lin, 0, sizeof lin);
+  if (tg__codegen(k, &lin) < 0) return -1;
+  tg__device *dev = k->bufs[0]->dev;
+  k->src = tg__render(dev->dialect, k->name, k, &lin);
+  if (TG__DEBUG >= 4) {
+    for (int i = 0; i < lin.n; i++) {
+      tg__uop *u = lin.u[i];
+      printf("%4d %-13s %-8s %d srcs\n", i, tg__op_names[u->op], tg__dtypes[u->dtype].name, u->nsrc);
+    }
+  }
+  k->prog = dev->compile(dev, k->name, k->src);
+  if (k->prog) {
+    k->prog->global_size = lin.global_size;
+    k->prog->flops = lin.flops;
+    k->prog->bytes = lin.bytes;
+  }
+  TG_FREE(lin.u);
+  TG_FREE(lin.aux);
+  return k->prog ? 0 : -1;
+}
+
+TG__PRIVATE int tg__run_schedule(tg__sched *s) {
+  /* last use of every buffer, and whether anything outside the schedule can see it */
+  tg__map last;
+  memset(&last, 0, sizeof last);
+  for (int i = 0; i < s->n; i++)
+    if (tg__kernel_prepare(&s->k[i]) < 0) {
+      tg__map_free(&last);
+      return -1;
+    }
+  tg__map temp;
+  memset(&temp, 0, sizeof temp);
+  for (int i = 0; i < s->n; i++) {
+    for (int j = 0; j < s->k[i].nbufs; j++) tg__map_put(&last, s->k[i].bufs[j], (void *)(intptr_t)(i + 1));
+    if (!s->k[i].keep) tg__map_put(&temp, s->k[i].bufs[0], (void *)1);
+  }
+  tg__pool_entry pool[64];
+  int npool = 0, rc = 0;
+  double t_total = 0;
+  for (int i = 0; i < s->n && rc == 0; i++) {
+    tg__kernel *k = &s->k[i];
+    tg__buffer *out = k->bufs[0];
+    for (int p = 0; p < npool && !out->ptr; p++)
+      if (pool[p].nbytes == out->nbytes && pool[p].dev == out->dev) {
+        out->ptr = pool[p].ptr;
+        pool[p] = pool[--npool];
+      }
+    void *ptrs[64];
+    void **bufs = k->nbufs <= 64 ? ptrs : (void **)tg__alloc(sizeof(void *) * (size_t)k->nbufs);
+    for (int j = 0; j < k->nbufs && rc == 0; j++) {
+      if (tg__buffer_ensure(k->bufs[j]) < 0) rc = -1;
+      bufs[j] = k->bufs[j]->ptr;
+    }
+    struct timespec t0, t1;
+    if (TG__DEBUG >= 1) clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (rc == 0) rc = out->dev->launch(k->prog, bufs, k->nbufs);
+    if (TG__DEBUG >= 1) {
+      out->dev->synchronize(out->dev);
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+      t_total += dt;
+      if (TG__DEBUG >= 2)
+        printf("*** %-6s %4d %-28s %9.2f us  %8.2f GFLOPS %8.2f GB/s\n", out->dev->name, i, k->name, dt * 1e6,
+               k->prog->flops / dt * 1e-9, k->prog->bytes / dt * 1e-9);
+    }
+    if (bufs != ptrs) TG_FREE(bufs);
+    /* recycle the memory of intermediates read for the last time */
+    for (int j = 1; j < k->nbufs; j++) {
+      tg__buffer *b = k->bufs[j];
+      if ((intptr_t)tg__map_get(&last, b) == i + 1 && tg__map_get(&temp, b) && b->ptr && npool < 64) {
+        pool[npool].ptr = b->ptr;
+        pool[npool].nbytes = b->nbytes;
+        pool[npool].dev = b->dev;
+        npool++;
+        b->ptr = NULL;
+      }
+    }
+  }
+  if (TG__DEBUG >= 1 && s->n) printf("scheduled %d kernels in %.2f ms\n", s->n, t_total * 1e3);
+  for (int p = 0; p < npool; p++) pool[p].dev->free(pool[p].dev, pool[p].ptr);
+  tg__map_free(&last);
+  tg__map_free(&temp);
+  return rc;
+}

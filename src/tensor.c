@@ -1,0 +1,992 @@
+/* tensor.c: tensor handles, lifetimes, the tensor-graph helpers, creation, movement, realising and reading.
+ *
+ * Contract:
+ *  - A tg_tensor is a handle on a lazy UOp (t->uop). Ops build new UOps and return new handles; nothing runs until a
+ *    realisation. Handles are on a list of live tensors: the roots of the UOp garbage collector.
+ *  - Scopes: a handle made while a scope is open belongs to it and is freed by tg_scope_end unless kept.
+ *  - Errors: validation happens in the public function, before any node is built, so a failing call builds nothing
+ *    and changes no tensor. The message names the function, the shapes and what was wrong.
+ *  - The tg__t* helpers build tensor-graph nodes from nodes (no handles): tg__treshape, tg__texpand, ... They assume
+ *    valid arguments, except the broadcasting binary helpers, which return NULL (with an error) on bad shapes. */
+#include "internal.h"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// handles, the live list, scopes
+
+#define TG__MAX_SCOPES 256
+static tg_tensor *tg__live;
+static int64_t tg__nlive;
+static tg__vec tg__scopes[TG__MAX_SCOPES];
+static int tg__depth;
+
+TG__PRIVATE tg_tensor *tg__tensor_list(void) { return tg__live; }
+int64_t tg_live_tensors(void) { return tg__nlive; }
+
+TG__PRIVATE tg__uop *tg__base(tg__uop *u) {
+  while (u && u->becomes) u = u->becomes;
+  return u;
+}
+
+TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, tg__device *dev) {
+  if (!u) return NULL;
+  if (!dev) dev = tg__device_get(NULL);
+  if (!dev) return NULL;
+  if (u->ndim > TG_MAX_DIMS) {
+    tg__set_error("tensor: %d dimensions is more than the %d supported", u->ndim, TG_MAX_DIMS);
+    return NULL;
+  }
+  tg_tensor *t = (tg_tensor *)tg__alloc(sizeof(tg_tensor));
+  t->uop = u;
+  t->dev = dev;
+  t->next = tg__live;
+  if (tg__live) tg__live->prev = t;
+  tg__live = t;
+  tg__nlive++;
+  t->scope = tg__depth;
+  if (tg__depth > 0) tg__vec_push(&tg__scopes[tg__depth - 1], t);
+  return t;
+}
+
+static void tg__unlink(tg_tensor *t) {
+  if (t->prev) t->prev->next = t->next;
+  else tg__live = t->next;
+  if (t->next) t->next->prev = t->prev;
+  tg__nlive--;
+}
+
+static void tg__scope_forget(tg_tensor *t) {
+  if (t->scope <= 0 || t->scope > tg__depth) return;
+  tg__vec *v = &tg__scopes[t->scope - 1];
+  for (int i = v->n - 1; i >= 0; i--)
+    if (v->items[i] == t) {
+      v->items[i] = NULL;
+      return;
+    }
+}
+
+void tg_free(tg_tensor *t) {
+  if (!t) return;
+  tg__scope_forget(t);
+  tg__unlink(t);
+  if (t->grad) tg_free(t->grad);
+  TG_FREE(t);
+}
+
+void tg_scope_begin(void) {
+  if (tg__depth == TG__MAX_SCOPES) {
+    tg__set_error("tg_scope_begin: more than %d nested scopes", TG__MAX_SCOPES);
+    return;
+  }
+  tg__scopes[tg__depth].n = 0;
+  tg__depth++;
+}
+
+void tg_scope_end(void) {
+  if (tg__depth == 0) {
+    tg__set_error("tg_scope_end: no scope is open");
+    return;
+  }
+  tg__vec *v = &tg__scopes[tg__depth - 1];
+  for (int i = 0; i < v->n; i++) {
+    tg_tensor *t = (tg_tensor *)v->items[i];
+    if (!t || t->scope != tg__depth) continue;
+    t->scope = 0; /* so tg_free does not search the scope we are walking */
+    tg_free(t);
+  }
+  v->n = 0;
+  tg__depth--;
+  if (tg__depth == 0) tg__vec_free(&tg__scopes[0]);
+  tg__uop_maybe_gc();
+}
+
+tg_tensor *tg_keep(tg_tensor *t) {
+  if (!t || t->scope <= 0) return t;
+  tg__scope_forget(t);
+  t->scope--;
+  if (t->scope > 0) tg__vec_push(&tg__scopes[t->scope - 1], t);
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// error helpers
+
+TG__PRIVATE const char *tg__shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+  size_t k = (size_t)snprintf(buf, n, "(");
+  for (int i = 0; i < ndim && k < n; i++) k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+  if (k < n) snprintf(buf + k, n - k, ndim == 1 ? ",)" : ")");
+  return buf;
+}
+
+/* an operand is NULL: keep the message of the op that failed first */
+TG__PRIVATE tg_tensor *tg__null(const char *fn) {
+  if (!tg__has_error()) tg__set_error("%s: an operand is NULL", fn);
+  return NULL;
+}
+
+TG__PRIVATE int tg__axis(const char *fn, int axis, int ndim) {
+  int a = axis < 0 ? axis + ndim : axis;
+  if (a < 0 || a >= (ndim ? ndim : 1)) {
+    tg__set_error("%s: axis %d is out of range for a tensor of %d dimensions", fn, axis, ndim);
+    return -1;
+  }
+  return a;
+}
+
+TG__PRIVATE int64_t tg__prod(const int64_t *s, int n) {
+  int64_t p = 1;
+  for (int i = 0; i < n; i++) p *= s[i];
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// tensor-graph helpers (nodes in, node out)
+
+static tg__uop *tg__movement(tg__op op, tg__uop *x, int nints, const int64_t *ints, int64_t i) {
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.nints = nints;
+  a.ints = ints;
+  a.i = i;
+  return tg__uop1(op, x->dtype, x, &a);
+}
+
+TG__PRIVATE tg__uop *tg__treshape(tg__uop *x, int ndim, const int64_t *shape) {
+  if (!x) return NULL;
+  if (x->ndim == ndim && memcmp(x->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0) return x;
+  if (x->op == TG__OP_RESHAPE) x = x->src[0]; /* reshape(reshape(x)) = reshape(x) */
+  if (x->ndim == ndim && memcmp(x->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0) return x;
+  return tg__movement(TG__OP_RESHAPE, x, ndim, shape, 0);
+}
+
+TG__PRIVATE tg__uop *tg__texpand(tg__uop *x, const int64_t *shape) {
+  if (!x) return NULL;
+  if (memcmp(x->shape, shape, sizeof(int64_t) * (size_t)x->ndim) == 0) return x;
+  return tg__movement(TG__OP_EXPAND, x, x->ndim, shape, 0);
+}
+
+TG__PRIVATE tg__uop *tg__tpermute(tg__uop *x, const int *perm) {
+  if (!x) return NULL;
+  int64_t p[TG_MAX_DIMS];
+  int ident = 1;
+  for (int i = 0; i < x->ndim; i++) {
+    p[i] = perm[i];
+    ident &= perm[i] == i;
+  }
+  return ident ? x : tg__movement(TG__OP_PERMUTE, x, x->ndim, p, 0);
+}
+
+TG__PRIVATE tg__uop *tg__tpad(tg__uop *x, const int64_t *pads) {
+  if (!x) return NULL;
+  int any = 0;
+  for (int i = 0; i < 2 * x->ndim; i++) any |= pads[i] != 0;
+  return any ? tg__movement(TG__OP_PAD, x, 2 * x->ndim, pads, 0) : x;
+}
+
+TG__PRIVATE tg__uop *tg__tshrink(tg__uop *x, const int64_t *bounds) {
+  if (!x) return NULL;
+  int any = 0;
+  for (int i = 0; i < x->ndim; i++) any |= bounds[2 * i] != 0 || bounds[2 * i + 1] != x->shape[i];
+  return any ? tg__movement(TG__OP_SHRINK, x, 2 * x->ndim, bounds, 0) : x;
+}
+
+TG__PRIVATE tg__uop *tg__tflip(tg__uop *x, int64_t mask) {
+  if (!x) return NULL;
+  for (int i = 0; i < x->ndim; i++)
+    if (x->shape[i] == 1) mask &= ~(1LL << i);
+  return mask ? tg__movement(TG__OP_FLIP, x, 0, NULL, mask) : x;
+}
+
+TG__PRIVATE tg__uop *tg__tfull(double v, tg_dtype dt, int ndim, const int64_t *shape) {
+  int64_t ones[TG_MAX_DIMS];
+  for (int i = 0; i < ndim; i++) ones[i] = 1;
+  tg__uop *c = tg__const(dt, v);
+  return ndim ? tg__texpand(tg__treshape(c, ndim, ones), shape) : c;
+}
+
+TG__PRIVATE tg__uop *tg__tfull_like(tg__uop *x, double v, tg_dtype dt) { return tg__tfull(v, dt, x->ndim, x->shape); }
+
+TG__PRIVATE tg__uop *tg__tcast(tg__uop *x, tg_dtype dt) {
+  if (!x) return NULL;
+  return x->dtype == dt ? x : tg__uop1(TG__OP_CAST, dt, x, NULL);
+}
+
+TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask) {
+  if (!x) return NULL;
+  for (int i = 0; i < x->ndim; i++)
+    if (x->shape[i] == 1) mask &= ~(1LL << i);
+  if (!mask) return x;
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = mask;
+  a.i2 = op;
+  return tg__uop1(TG__OP_REDUCE_AXIS, x->dtype, x, &a);
+}
+
+/* broadcasts two nodes to a common shape (numpy rules); NULL with an error on mismatch */
+TG__PRIVATE int tg__broadcast(const char *fn, tg__uop **a, tg__uop **b) {
+  tg__uop *x = *a, *y = *b;
+  int nd = x->ndim > y->ndim ? x->ndim : y->ndim;
+  int64_t xs[TG_MAX_DIMS], ys[TG_MAX_DIMS], out[TG_MAX_DIMS];
+  for (int i = 0; i < nd; i++) {
+    int xi = i - (nd - x->ndim), yi = i - (nd - y->ndim);
+    xs[i] = xi >= 0 ? x->shape[xi] : 1;
+    ys[i] = yi >= 0 ? y->shape[yi] : 1;
+    if (xs[i] != ys[i] && xs[i] != 1 && ys[i] != 1) {
+      char b1[128], b2[128];
+      tg__set_error("%s: shapes %s and %s do not broadcast (axis %d: %lld vs %lld)", fn, TG__SHAPE(x, b1),
+                    TG__SHAPE(y, b2), i, (long long)xs[i], (long long)ys[i]);
+      return -1;
+    }
+    out[i] = xs[i] == 1 ? ys[i] : xs[i];
+  }
+  *a = tg__texpand(tg__treshape(x, nd, xs), out);
+  *b = tg__texpand(tg__treshape(y, nd, ys), out);
+  return 0;
+}
+
+/* the binary ALU on two nodes of one shape and dtype */
+TG__PRIVATE tg__uop *tg__talu(tg__op op, tg__uop *a, tg__uop *b) {
+  if (!a || !b) return NULL;
+  return tg__uop2(op, tg__op_is_cmp(op) ? TG_BOOL : a->dtype, a, b, NULL);
+}
+
+TG__PRIVATE tg__uop *tg__talu1(tg__op op, tg__uop *a) { return a ? tg__uop1(op, a->dtype, a, NULL) : NULL; }
+
+TG__PRIVATE tg__uop *tg__twhere(tg__uop *c, tg__uop *a, tg__uop *b) {
+  if (!c || !a || !b) return NULL;
+  return tg__uop3(TG__OP_WHERE, a->dtype, c, a, b, NULL);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// creation
+
+TG__PRIVATE int tg__check_shape(const char *fn, int ndim, const int64_t *shape) {
+  if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
+    tg__set_error("%s: %d dimensions (at most %d)", fn, ndim, TG_MAX_DIMS);
+    return -1;
+  }
+  for (int i = 0; i < ndim; i++)
+    if (shape[i] < 0) {
+      tg__set_error("%s: negative size %lld in dimension %d", fn, (long long)shape[i], i);
+      return -1;
+    }
+  return 0;
+}
+
+TG__PRIVATE int tg__check_dtype(const char *fn, tg_dtype dt) {
+  if ((int)dt < 0 || (int)dt >= TG_NDTYPES) {
+    tg__set_error("%s: %d is not a tg_dtype", fn, (int)dt);
+    return -1;
+  }
+  return 0;
+}
+
+static tg__uop *tg__buffer_uop(tg__buffer *b, int ndim, const int64_t *shape) {
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.ptr = b;
+  tg__uop *u = tg__uop0(TG__OP_BUFFER, b->dtype, &a);
+  return tg__treshape(u, ndim, shape);
+}
+
+tg_tensor *tg_from_data(const void *data, tg_dtype dt, int ndim, const int64_t *shape) {
+  if (tg__check_dtype("tg_from_data", dt) < 0 || tg__check_shape("tg_from_data", ndim, shape) < 0) return NULL;
+  if (!data) {
+    tg__set_error("tg_from_data: data is NULL");
+    return NULL;
+  }
+  tg__device *dev = tg__device_get(NULL);
+  if (!dev) return NULL;
+  tg__buffer *b = tg__buffer_new(dev, dt, tg__prod(shape, ndim));
+  if (tg__buffer_copyin(b, data) < 0) {
+    tg__buffer_release(b);
+    return NULL;
+  }
+  tg__uop *u = tg__buffer_uop(b, ndim, shape);
+  tg__buffer_release(b);
+  return tg__tensor_wrap(u, dev);
+}
+
+tg_tensor *tg_from_float(const float *data, int ndim, const int64_t *shape) {
+  return tg_from_data(data, TG_FLOAT32, ndim, shape);
+}
+
+tg_tensor *tg_empty(tg_dtype dt, int ndim, const int64_t *shape) {
+  if (tg__check_dtype("tg_empty", dt) < 0 || tg__check_shape("tg_empty", ndim, shape) < 0) return NULL;
+  tg__device *dev = tg__device_get(NULL);
+  if (!dev) return NULL;
+  tg__buffer *b = tg__buffer_new(dev, dt, tg__prod(shape, ndim));
+  tg__uop *u = tg__buffer_uop(b, ndim, shape);
+  tg__buffer_release(b);
+  return tg__tensor_wrap(u, dev);
+}
+
+tg_tensor *tg_full(double v, tg_dtype dt, int ndim, const int64_t *shape) {
+  if (tg__check_dtype("tg_full", dt) < 0 || tg__check_shape("tg_full", ndim, shape) < 0) return NULL;
+  return tg__tensor_wrap(tg__tfull(v, dt, ndim, shape), NULL);
+}
+tg_tensor *tg_scalar(double v, tg_dtype dt) { return tg_full(v, dt, 0, NULL); }
+tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape) { return tg_full(0, dt, ndim, shape); }
+tg_tensor *tg_ones(tg_dtype dt, int ndim, const int64_t *shape) { return tg_full(1, dt, ndim, shape); }
+tg_tensor *tg_full_like(tg_tensor *t, double v) {
+  TG__NEED("tg_full_like", t);
+  return tg_full(v, t->uop->dtype, t->uop->ndim, t->uop->shape);
+}
+tg_tensor *tg_zeros_like(tg_tensor *t) { return tg_full_like(t, 0); }
+tg_tensor *tg_ones_like(tg_tensor *t) { return tg_full_like(t, 1); }
+
+/* start + step * i for i in [0, n): an ARANGE node, computed inside whatever kernel reads it */
+TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype dt) {
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = n;
+  tg__uop *r = tg__tcast(tg__uop0(TG__OP_ARANGE, TG_INT32, &a), dt);
+  if (step != 1) r = tg__talu(TG__OP_MUL, r, tg__tfull(step, dt, 1, &n));
+  if (start != 0) r = tg__talu(TG__OP_ADD, r, tg__tfull(start, dt, 1, &n));
+  return r;
+}
+
+tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt) {
+  if (tg__check_dtype("tg_arange", dt) < 0) return NULL;
+  if (step == 0 || isnan(start) || isnan(stop) || isnan(step)) {
+    tg__set_error("tg_arange: step must be non-zero and the bounds finite (start %g, stop %g, step %g)", start, stop,
+                  step);
+    return NULL;
+  }
+  double n = ceil((stop - start) / step);
+  if (n < 0) n = 0;
+  if (n > 2147483647.0) {
+    tg__set_error("tg_arange: %g elements is too many", n);
+    return NULL;
+  }
+  return tg__tensor_wrap(tg__tarange((int64_t)n, start, step, dt), NULL);
+}
+
+tg_tensor *tg_linspace(double start, double stop, int64_t steps, tg_dtype dt) {
+  if (tg__check_dtype("tg_linspace", dt) < 0) return NULL;
+  if (steps < 0 || steps > 2147483647) {
+    tg__set_error("tg_linspace: steps must be in [0, 2^31), got %lld", (long long)steps);
+    return NULL;
+  }
+  if (steps == 1) return tg_full(start, dt, 1, &steps);
+  tg_dtype f = TG_FLOAT32;
+  tg__uop *r = tg__tarange(steps, start, steps > 1 ? (stop - start) / (double)(steps - 1) : 0, f);
+  return tg__tensor_wrap(tg__tcast(r, dt), NULL);
+}
+
+tg_tensor *tg_eye(int64_t n, int64_t m, tg_dtype dt) {
+  if (tg__check_dtype("tg_eye", dt) < 0) return NULL;
+  if (n < 0 || m < 0) {
+    tg__set_error("tg_eye: negative size (%lld, %lld)", (long long)n, (long long)m);
+    return NULL;
+  }
+  int64_t s[2] = {n, m}, c[2] = {n, 1}, r[2] = {1, m};
+  tg__uop *a = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), 2, c), s);
+  tg__uop *b = tg__texpand(tg__treshape(tg__tarange(m, 0, 1, TG_INT32), 2, r), s);
+  return tg__tensor_wrap(tg__tcast(tg__talu(TG__OP_CMPEQ, a, b), dt), NULL);
+}
+
+/* keeps x[..., i, j] where j - i <= diag (lower) or j - i >= diag (upper) */
+static tg_tensor *tg__tri(const char *fn, tg_tensor *t, int64_t diag, int upper) {
+  TG__NEED(fn, t);
+  tg__uop *x = t->uop;
+  if (x->ndim < 2) {
+    tg__set_error("%s: needs at least 2 dimensions, got %d", fn, x->ndim);
+    return NULL;
+  }
+  int64_t n = x->shape[x->ndim - 2], m = x->shape[x->ndim - 1], s[2] = {n, m}, c[2] = {n, 1}, r[2] = {1, m};
+  tg__uop *i = tg__texpand(tg__treshape(tg__tarange(n, (double)diag, 1, TG_INT64), 2, c), s);
+  tg__uop *j = tg__texpand(tg__treshape(tg__tarange(m, 0, 1, TG_INT64), 2, r), s);
+  tg__uop *keep = upper ? tg__talu1(TG__OP_NEG, tg__talu(TG__OP_CMPLT, j, i)) : tg__talu1(TG__OP_NEG, tg__talu(TG__OP_CMPLT, i, j));
+  tg__uop *zero = tg__tfull_like(x, 0, x->dtype);
+  if (tg__broadcast(fn, &keep, &zero) < 0) return NULL;
+  return tg__tensor_wrap(tg__twhere(keep, x, zero), t->dev);
+}
+tg_tensor *tg_tril(tg_tensor *t, int64_t diagonal) { return tg__tri("tg_tril", t, diagonal, 0); }
+tg_tensor *tg_triu(tg_tensor *t, int64_t diagonal) { return tg__tri("tg_triu", t, diagonal, 1); }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// properties
+
+int tg_ndim(const tg_tensor *t) { return t ? t->uop->ndim : -1; }
+const int64_t *tg_shape(const tg_tensor *t) { return t ? t->uop->shape : NULL; }
+int64_t tg_numel(const tg_tensor *t) { return t ? tg__prod(t->uop->shape, t->uop->ndim) : -1; }
+tg_dtype tg_dtype_of(const tg_tensor *t) { return t ? t->uop->dtype : TG_FLOAT32; }
+const char *tg_device_of(const tg_tensor *t) { return t ? t->dev->name : NULL; }
+int64_t tg_dim(const tg_tensor *t, int axis) {
+  if (!t) return -1;
+  int a = tg__axis("tg_dim", axis, t->uop->ndim);
+  return a < 0 || !t->uop->ndim ? -1 : t->uop->shape[a];
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// realising and reading
+
+static int tg__is_buffer_view(const tg__uop *u) {
+  return u->op == TG__OP_BUFFER || (u->op == TG__OP_RESHAPE && u->src[0]->op == TG__OP_BUFFER);
+}
+
+int tg_realize_all(tg_tensor **ts, int n) {
+  tg__uop *roots[64], *views[64];
+  tg_tensor *owners[64];
+  int nr = 0;
+  for (int i = 0; i < n; i++) {
+    if (!ts[i]) {
+      tg__null("tg_realize");
+      return -1;
+    }
+    ts[i]->uop = tg__base(ts[i]->uop);
+    if (tg__is_buffer_view(ts[i]->uop)) continue;
+    if (nr == 64) {
+      tg__set_error("tg_realize_all: at most 64 tensors at once");
+      return -1;
+    }
+    owners[nr] = ts[i];
+    roots[nr++] = ts[i]->uop;
+  }
+  if (!nr) return 0;
+  tg__sched s;
+  if (tg__schedule(roots, nr, &s, views) < 0) return -1;
+  int rc = tg__run_schedule(&s);
+  tg__sched_free(&s);
+  if (rc == 0)
+    for (int i = 0; i < nr; i++) {
+      roots[i]->becomes = views[i];
+      owners[i]->uop = views[i];
+    }
+  tg__uop_maybe_gc();
+  return rc;
+}
+
+int tg_realize(tg_tensor *t) { return tg_realize_all(&t, 1); }
+
+/* realises t and returns its buffer (contiguous, t's dtype and numel) */
+static tg__buffer *tg__realized_buffer(const char *fn, tg_tensor *t) {
+  if (!t) {
+    tg__null(fn);
+    return NULL;
+  }
+  if (tg_realize(t) < 0) return NULL;
+  tg__uop *u = t->uop;
+  tg__buffer *b = (tg__buffer *)(u->op == TG__OP_BUFFER ? u : u->src[0])->arg.ptr;
+  if (tg__buffer_ensure(b) < 0) return NULL;
+  return b;
+}
+
+int tg_to_host(tg_tensor *t, void *dst, size_t nbytes) {
+  tg__buffer *b = tg__realized_buffer("tg_to_host", t);
+  if (!b) return -1;
+  if (!dst || nbytes < b->nbytes) {
+    tg__set_error("tg_to_host: the destination holds %zu bytes, the tensor needs %zu", dst ? nbytes : 0, b->nbytes);
+    return -1;
+  }
+  return tg__buffer_copyout(b, dst);
+}
+
+float *tg_to_float(tg_tensor *t) {
+  tg__buffer *b = tg__realized_buffer("tg_to_float", t);
+  if (!b) return NULL;
+  void *raw = tg__alloc(b->nbytes);
+  if (tg__buffer_copyout(b, raw) < 0) {
+    TG_FREE(raw);
+    return NULL;
+  }
+  float *f = (float *)TG_MALLOC(sizeof(float) * (size_t)(b->numel ? b->numel : 1));
+  if (f)
+    for (int64_t i = 0; i < b->numel; i++) f[i] = (float)tg__load_elem(raw, b->dtype, i);
+  TG_FREE(raw);
+  return f;
+}
+
+double tg_item(tg_tensor *t) {
+  if (!t) {
+    tg__null("tg_item");
+    return NAN;
+  }
+  if (tg_numel(t) != 1) {
+    char b[128];
+    tg__set_error("tg_item: the tensor has shape %s; item needs exactly one element", TG__SHAPE(t->uop, b));
+    return NAN;
+  }
+  tg__buffer *b = tg__realized_buffer("tg_item", t);
+  if (!b) return NAN;
+  unsigned char raw[16];
+  if (tg__buffer_copyout(b, raw) < 0) return NAN;
+  return tg__load_elem(raw, b->dtype, 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// printing, numpy style: [[1. 2.]\n [3. 4.]]
+
+static void tg__fmt_elem(tg__str *s, double v, tg_dtype dt) {
+  if (dt == TG_BOOL) { tg__str_cat(s, v != 0 ? " True" : "False"); return; }
+  if (!tg_dtype_is_float(dt)) { tg__str_printf(s, "%lld", (long long)v); return; }
+  if (isnan(v)) { tg__str_cat(s, "nan"); return; }
+  if (isinf(v)) { tg__str_cat(s, v < 0 ? "-inf" : "inf"); return; }
+  char buf[64];
+  if (v != 0 && (fabs(v) >= 1e8 || fabs(v) < 1e-4)) snprintf(buf, sizeof buf, "%.4e", v);
+  else {
+    snprintf(buf, sizeof buf, "%.4f", v);
+    char *e = buf + strlen(buf) - 1;
+    while (*e == '0') *e-- = 0; /* 1.5000 -> 1.5, 2.0000 -> 2. */
+  }
+  tg__str_cat(s, buf);
+}
+
+static void tg__fmt_rec(tg__str *s, const void *raw, tg_dtype dt, const int64_t *shape, int nd, int d, int64_t off,
+                        int64_t total) {
+  if (d == nd) {
+    tg__fmt_elem(s, tg__load_elem(raw, dt, off), dt);
+    return;
+  }
+  int64_t stride = tg__prod(shape + d + 1, nd - d - 1), n = shape[d];
+  int elide = total > 1000 && n > 6;
+  tg__str_cat(s, "[");
+  for (int64_t i = 0; i < n; i++) {
+    if (elide && i == 3) {
+      tg__str_cat(s, d == nd - 1 ? "... " : "...\n");
+      for (int k = 0; k <= d && d != nd - 1; k++) tg__str_cat(s, " ");
+      i = n - 3;
+    }
+    tg__fmt_rec(s, raw, dt, shape, nd, d + 1, off + i * stride, total);
+    if (i + 1 < n) {
+      if (d == nd - 1) tg__str_cat(s, " ");
+      else {
+        for (int k = 0; k < nd - d - 1; k++) tg__str_cat(s, "\n");
+        for (int k = 0; k <= d; k++) tg__str_cat(s, " ");
+      }
+    }
+  }
+  tg__str_cat(s, "]");
+}
+
+char *tg_to_string(tg_tensor *t) {
+  tg__buffer *b = tg__realized_buffer("tg_to_string", t);
+  if (!b) return NULL;
+  void *raw = tg__alloc(b->nbytes);
+  if (tg__buffer_copyout(b, raw) < 0) {
+    TG_FREE(raw);
+    return NULL;
+  }
+  tg__str s;
+  memset(&s, 0, sizeof s);
+  tg__fmt_rec(&s, raw, b->dtype, t->uop->shape, t->uop->ndim, 0, 0, b->numel);
+  TG_FREE(raw);
+  return tg__str_take(&s);
+}
+
+int tg_print(tg_tensor *t) {
+  char *s = tg_to_string(t);
+  if (!s) return -1;
+  puts(s);
+  TG_FREE(s);
+  return 0;
+}
+
+char *tg_tensor_graph(tg_tensor *t) {
+  if (!t) {
+    tg__null("tg_tensor_graph");
+    return NULL;
+  }
+  return tg__uop_print(t->uop);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// movement
+
+tg_tensor *tg_reshape(tg_tensor *t, int ndim, const int64_t *shape) {
+  TG__NEED("tg_reshape", t);
+  if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
+    tg__set_error("tg_reshape: %d dimensions (at most %d)", ndim, TG_MAX_DIMS);
+    return NULL;
+  }
+  int64_t s[TG_MAX_DIMS], known = 1, numel = tg_numel(t);
+  int infer = -1;
+  char b1[128], b2[128];
+  for (int i = 0; i < ndim; i++) {
+    s[i] = shape[i];
+    if (shape[i] == -1 && infer < 0) infer = i;
+    else if (shape[i] < 0) {
+      tg__set_error("tg_reshape: bad size %lld in %s", (long long)shape[i], tg__shape_str(ndim, shape, b2, sizeof b2));
+      return NULL;
+    } else known *= shape[i];
+  }
+  if (infer >= 0) s[infer] = known ? numel / known : 0;
+  if (tg__prod(s, ndim) != numel || (infer >= 0 && known == 0)) {
+    tg__set_error("tg_reshape: cannot reshape %s (%lld elements) to %s", TG__SHAPE(t->uop, b1), (long long)numel,
+                  tg__shape_str(ndim, shape, b2, sizeof b2));
+    return NULL;
+  }
+  return tg__tensor_wrap(tg__treshape(t->uop, ndim, s), t->dev);
+}
+
+tg_tensor *tg_permute(tg_tensor *t, int ndim, const int *order) {
+  TG__NEED("tg_permute", t);
+  int nd = t->uop->ndim, seen[TG_MAX_DIMS] = {0}, p[TG_MAX_DIMS];
+  if (ndim != nd || (nd && !order)) {
+    tg__set_error("tg_permute: %d axes given for a tensor of %d dimensions", ndim, nd);
+    return NULL;
+  }
+  for (int i = 0; i < nd; i++) {
+    int a = tg__axis("tg_permute", order[i], nd);
+    if (a < 0) return NULL;
+    if (seen[a]++) {
+      tg__set_error("tg_permute: axis %d appears twice", a);
+      return NULL;
+    }
+    p[i] = a;
+  }
+  return tg__tensor_wrap(tg__tpermute(t->uop, p), t->dev);
+}
+
+tg_tensor *tg_transpose(tg_tensor *t, int dim0, int dim1) {
+  TG__NEED("tg_transpose", t);
+  int nd = t->uop->ndim, a = tg__axis("tg_transpose", dim0, nd), b = tg__axis("tg_transpose", dim1, nd);
+  if (a < 0 || b < 0) return NULL;
+  int p[TG_MAX_DIMS];
+  for (int i = 0; i < nd; i++) p[i] = i;
+  p[a] = b;
+  p[b] = a;
+  return tg__tensor_wrap(tg__tpermute(t->uop, p), t->dev);
+}
+
+tg_tensor *tg_expand(tg_tensor *t, int ndim, const int64_t *shape) {
+  TG__NEED("tg_expand", t);
+  tg__uop *x = t->uop;
+  char b1[128], b2[128];
+  if (ndim < x->ndim || ndim > TG_MAX_DIMS || (ndim && !shape)) {
+    tg__set_error("tg_expand: cannot expand %s to %d dimensions", TG__SHAPE(x, b1), ndim);
+    return NULL;
+  }
+  int64_t in[TG_MAX_DIMS], out[TG_MAX_DIMS];
+  for (int i = 0; i < ndim; i++) {
+    int xi = i - (ndim - x->ndim);
+    in[i] = xi >= 0 ? x->shape[xi] : 1;
+    out[i] = shape[i] == -1 ? in[i] : shape[i];
+    if (out[i] < 0 || (in[i] != 1 && in[i] != out[i])) {
+      tg__set_error("tg_expand: cannot expand %s to %s (axis %d)", TG__SHAPE(x, b1),
+                    tg__shape_str(ndim, shape, b2, sizeof b2), i);
+      return NULL;
+    }
+  }
+  return tg__tensor_wrap(tg__texpand(tg__treshape(x, ndim, in), out), t->dev);
+}
+
+tg_tensor *tg_squeeze(tg_tensor *t, int axis) {
+  TG__NEED("tg_squeeze", t);
+  tg__uop *x = t->uop;
+  int64_t s[TG_MAX_DIMS];
+  int n = 0, a = axis == TG_ALL_AXES ? -1 : tg__axis("tg_squeeze", axis, x->ndim);
+  if (axis != TG_ALL_AXES && a < 0) return NULL;
+  for (int i = 0; i < x->ndim; i++)
+    if (!(x->shape[i] == 1 && (a < 0 || a == i))) s[n++] = x->shape[i];
+  return tg__tensor_wrap(tg__treshape(x, n, s), t->dev);
+}
+
+tg_tensor *tg_unsqueeze(tg_tensor *t, int axis) {
+  TG__NEED("tg_unsqueeze", t);
+  tg__uop *x = t->uop;
+  int a = tg__axis("tg_unsqueeze", axis, x->ndim + 1);
+  if (a < 0) return NULL;
+  if (x->ndim == TG_MAX_DIMS) {
+    tg__set_error("tg_unsqueeze: already %d dimensions", TG_MAX_DIMS);
+    return NULL;
+  }
+  int64_t s[TG_MAX_DIMS];
+  for (int i = 0, j = 0; i <= x->ndim; i++) s[i] = i == a ? 1 : x->shape[j++];
+  return tg__tensor_wrap(tg__treshape(x, x->ndim + 1, s), t->dev);
+}
+
+tg_tensor *tg_flatten(tg_tensor *t, int start_dim, int end_dim) {
+  TG__NEED("tg_flatten", t);
+  tg__uop *x = t->uop;
+  int64_t one = 1;
+  if (x->ndim == 0) return tg__tensor_wrap(tg__treshape(x, 1, &one), t->dev);
+  int a = tg__axis("tg_flatten", start_dim, x->ndim), b = tg__axis("tg_flatten", end_dim, x->ndim);
+  if (a < 0 || b < 0) return NULL;
+  if (a > b) {
+    tg__set_error("tg_flatten: start_dim %d is after end_dim %d", start_dim, end_dim);
+    return NULL;
+  }
+  int64_t s[TG_MAX_DIMS];
+  int n = 0;
+  for (int i = 0; i < a; i++) s[n++] = x->shape[i];
+  s[n++] = tg__prod(x->shape + a, b - a + 1);
+  for (int i = b + 1; i < x->ndim; i++) s[n++] = x->shape[i];
+  return tg__tensor_wrap(tg__treshape(x, n, s), t->dev);
+}
+
+tg_tensor *tg_unflatten(tg_tensor *t, int dim, int n, const int64_t *sizes) {
+  TG__NEED("tg_unflatten", t);
+  tg__uop *x = t->uop;
+  int a = tg__axis("tg_unflatten", dim, x->ndim);
+  if (a < 0) return NULL;
+  if (n < 1 || x->ndim - 1 + n > TG_MAX_DIMS || !sizes) {
+    tg__set_error("tg_unflatten: bad number of sizes %d", n);
+    return NULL;
+  }
+  int64_t s[TG_MAX_DIMS];
+  int k = 0;
+  for (int i = 0; i < a; i++) s[k++] = x->shape[i];
+  for (int i = 0; i < n; i++) s[k++] = sizes[i];
+  for (int i = a + 1; i < x->ndim; i++) s[k++] = x->shape[i];
+  return tg_reshape(t, k, s);
+}
+
+tg_tensor *tg_pad(tg_tensor *t, int ndim, const int64_t *pads, double value) {
+  TG__NEED("tg_pad", t);
+  tg__uop *x = t->uop;
+  if (ndim != x->ndim || (ndim && !pads)) {
+    tg__set_error("tg_pad: %d pad pairs given for a tensor of %d dimensions", ndim, x->ndim);
+    return NULL;
+  }
+  /* negative pads crop first */
+  int64_t crop[2 * TG_MAX_DIMS], pos[2 * TG_MAX_DIMS];
+  for (int i = 0; i < ndim; i++) {
+    int64_t b = pads[2 * i], e = pads[2 * i + 1];
+    crop[2 * i] = b < 0 ? -b : 0;
+    crop[2 * i + 1] = x->shape[i] - (e < 0 ? -e : 0);
+    if (crop[2 * i] > crop[2 * i + 1]) {
+      tg__set_error("tg_pad: negative pads (%lld, %lld) remove more than the %lld elements of axis %d", (long long)b,
+                    (long long)e, (long long)x->shape[i], i);
+      return NULL;
+    }
+    pos[2 * i] = b > 0 ? b : 0;
+    pos[2 * i + 1] = e > 0 ? e : 0;
+  }
+  x = tg__tshrink(x, crop);
+  tg__uop *r = tg__tpad(x, pos);
+  if (value != 0 && r != x) {
+    tg__uop *mask = tg__tpad(tg__tfull_like(x, 1, TG_BOOL), pos);
+    r = tg__twhere(mask, r, tg__tfull_like(r, value, r->dtype));
+  }
+  return tg__tensor_wrap(r, t->dev);
+}
+
+tg_tensor *tg_shrink(tg_tensor *t, int ndim, const int64_t *bounds) {
+  TG__NEED("tg_shrink", t);
+  tg__uop *x = t->uop;
+  if (ndim != x->ndim || (ndim && !bounds)) {
+    tg__set_error("tg_shrink: %d bound pairs given for a tensor of %d dimensions", ndim, x->ndim);
+    return NULL;
+  }
+  for (int i = 0; i < ndim; i++)
+    if (bounds[2 * i] < 0 || bounds[2 * i] > bounds[2 * i + 1] || bounds[2 * i + 1] > x->shape[i]) {
+      tg__set_error("tg_shrink: bounds [%lld, %lld) do not fit axis %d of size %lld", (long long)bounds[2 * i],
+                    (long long)bounds[2 * i + 1], i, (long long)x->shape[i]);
+      return NULL;
+    }
+  return tg__tensor_wrap(tg__tshrink(x, bounds), t->dev);
+}
+
+tg_tensor *tg_flip(tg_tensor *t, int naxes, const int *axes) {
+  TG__NEED("tg_flip", t);
+  int64_t mask = 0;
+  for (int i = 0; i < naxes; i++) {
+    int a = tg__axis("tg_flip", axes[i], t->uop->ndim);
+    if (a < 0) return NULL;
+    mask |= 1LL << a;
+  }
+  return tg__tensor_wrap(tg__tflip(t->uop, mask), t->dev);
+}
+
+/* x[start:stop:step] along one axis, with python's rules for negative and open bounds */
+TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int a, int64_t start, int64_t stop, int64_t step) {
+  int64_t n = x->shape[a];
+  if (step > 0) {
+    if (start < 0) start += n;
+    if (stop == TG_END) stop = n;
+    else if (stop < 0) stop += n;
+    start = start < 0 ? 0 : start > n ? n : start;
+    stop = stop < start ? start : stop > n ? n : stop;
+  } else {
+    if (start == TG_END) start = n - 1;
+    else if (start < 0) start += n;
+    if (stop == TG_END) stop = -1;
+    else if (stop < 0) stop += n;
+    start = start < -1 ? -1 : start > n - 1 ? n - 1 : start;
+    stop = stop < -1 ? -1 : stop > start ? start : stop;
+  }
+  int64_t b[2 * TG_MAX_DIMS];
+  for (int i = 0; i < x->ndim; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
+  if (step > 0) b[2 * a] = start, b[2 * a + 1] = stop;
+  else b[2 * a] = stop + 1, b[2 * a + 1] = start + 1;
+  x = tg__tshrink(x, b);
+  if (step < 0) x = tg__tflip(x, 1LL << a);
+  int64_t s = step < 0 ? -step : step, len = x->shape[a];
+  if (s > 1 && len > 0) {
+    /* pad to a multiple of s, split the axis into (len/s, s), keep column 0 */
+    int64_t m = (len + s - 1) / s, pads[2 * TG_MAX_DIMS] = {0}, sh[TG_MAX_DIMS + 1], kb[2 * (TG_MAX_DIMS + 1)];
+    pads[2 * a + 1] = m * s - len;
+    x = tg__tpad(x, pads);
+    int k = 0;
+    for (int i = 0; i < x->ndim; i++) {
+      if (i == a) { sh[k++] = m; sh[k++] = s; }
+      else sh[k++] = x->shape[i];
+    }
+    x = tg__treshape(x, k, sh);
+    for (int i = 0; i < k; i++) kb[2 * i] = 0, kb[2 * i + 1] = sh[i];
+    kb[2 * (a + 1) + 1] = 1;
+    x = tg__tshrink(x, kb);
+    sh[a + 1] = 1;
+    for (int i = a + 1; i < k - 1; i++) sh[i] = sh[i + 1];
+    x = tg__treshape(x, k - 1, sh);
+  }
+  return x;
+}
+
+tg_tensor *tg_slice(tg_tensor *t, int axis, int64_t start, int64_t stop, int64_t step) {
+  TG__NEED("tg_slice", t);
+  int a = tg__axis("tg_slice", axis, t->uop->ndim);
+  if (a < 0) return NULL;
+  if (step == 0) {
+    tg__set_error("tg_slice: step cannot be 0");
+    return NULL;
+  }
+  return tg__tensor_wrap(tg__tslice(t->uop, a, start, stop, step), t->dev);
+}
+
+tg_tensor *tg_select(tg_tensor *t, int axis, int64_t index) {
+  TG__NEED("tg_select", t);
+  tg__uop *x = t->uop;
+  int a = tg__axis("tg_select", axis, x->ndim);
+  if (a < 0) return NULL;
+  int64_t n = x->shape[a], i = index < 0 ? index + n : index;
+  if (i < 0 || i >= n) {
+    tg__set_error("tg_select: index %lld is out of range for axis %d of size %lld", (long long)index, a, (long long)n);
+    return NULL;
+  }
+  int64_t b[2 * TG_MAX_DIMS], s[TG_MAX_DIMS];
+  int k = 0;
+  for (int d = 0; d < x->ndim; d++) {
+    b[2 * d] = d == a ? i : 0;
+    b[2 * d + 1] = d == a ? i + 1 : x->shape[d];
+    if (d != a) s[k++] = x->shape[d];
+  }
+  return tg__tensor_wrap(tg__treshape(tg__tshrink(x, b), k, s), t->dev);
+}
+
+tg_tensor *tg_repeat(tg_tensor *t, int ndim, const int64_t *repeats) {
+  TG__NEED("tg_repeat", t);
+  tg__uop *x = t->uop;
+  if (ndim < x->ndim || 2 * ndim > TG_MAX_DIMS || (ndim && !repeats)) {
+    tg__set_error("tg_repeat: %d repeats for a tensor of %d dimensions", ndim, x->ndim);
+    return NULL;
+  }
+  int64_t base[TG_MAX_DIMS], s1[TG_MAX_DIMS], s2[TG_MAX_DIMS], fin[TG_MAX_DIMS];
+  for (int i = 0; i < ndim; i++) {
+    int xi = i - (ndim - x->ndim);
+    base[i] = xi >= 0 ? x->shape[xi] : 1;
+    if (repeats[i] < 0) {
+      tg__set_error("tg_repeat: negative repeat %lld", (long long)repeats[i]);
+      return NULL;
+    }
+    s1[2 * i] = 1, s1[2 * i + 1] = base[i];
+    s2[2 * i] = repeats[i], s2[2 * i + 1] = base[i];
+    fin[i] = repeats[i] * base[i];
+  }
+  tg__uop *r = tg__treshape(tg__texpand(tg__treshape(x, 2 * ndim, s1), s2), ndim, fin);
+  return tg__tensor_wrap(r, t->dev);
+}
+
+tg_tensor *tg_cat(tg_tensor **ts, int n, int axis) {
+  if (n < 1 || !ts) {
+    tg__set_error("tg_cat: no tensors");
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) TG__NEED("tg_cat", ts[i]);
+  tg__uop *x0 = ts[0]->uop;
+  int a = tg__axis("tg_cat", axis, x0->ndim);
+  if (a < 0) return NULL;
+  int64_t total = 0;
+  tg_dtype dt = x0->dtype;
+  for (int i = 0; i < n; i++) {
+    tg__uop *x = ts[i]->uop;
+    int ok = x->ndim == x0->ndim;
+    for (int d = 0; ok && d < x->ndim; d++) ok = d == a || x->shape[d] == x0->shape[d];
+    if (!ok) {
+      char b1[128], b2[128];
+      tg__set_error("tg_cat: tensor %d has shape %s, which does not match %s outside axis %d", i, TG__SHAPE(x, b1),
+                    TG__SHAPE(x0, b2), a);
+      return NULL;
+    }
+    total += x->shape[a];
+    dt = tg_promote(dt, x->dtype);
+  }
+  /* pad every piece to the full length and add: one kernel, each element reads one piece */
+  tg__uop *r = NULL;
+  int64_t off = 0;
+  for (int i = 0; i < n; i++) {
+    tg__uop *x = tg__tcast(ts[i]->uop, dt);
+    int64_t pads[2 * TG_MAX_DIMS] = {0};
+    pads[2 * a] = off;
+    pads[2 * a + 1] = total - off - x->shape[a];
+    off += x->shape[a];
+    x = tg__tpad(x, pads);
+    r = r ? tg__talu(dt == TG_BOOL ? TG__OP_OR : TG__OP_ADD, r, x) : x;
+  }
+  return tg__tensor_wrap(r, ts[0]->dev);
+}
+
+tg_tensor *tg_stack(tg_tensor **ts, int n, int axis) {
+  if (n < 1 || !ts) {
+    tg__set_error("tg_stack: no tensors");
+    return NULL;
+  }
+  tg_tensor *tmp[256];
+  if (n > 256) {
+    tg__set_error("tg_stack: at most 256 tensors");
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) TG__NEED("tg_stack", ts[i]);
+  int a = tg__axis("tg_stack", axis, ts[0]->uop->ndim + 1);
+  if (a < 0) return NULL;
+  for (int i = 0; i < n; i++) {
+    tg__uop *x = ts[i]->uop;
+    int64_t s[TG_MAX_DIMS];
+    for (int d = 0, j = 0; d <= x->ndim; d++) s[d] = d == a ? 1 : x->shape[j++];
+    tmp[i] = tg__tensor_wrap(tg__treshape(x, x->ndim + 1, s), ts[i]->dev);
+  }
+  tg_tensor *r = tg_cat(tmp, n, a);
+  for (int i = 0; i < n; i++) tg_free(tmp[i]);
+  return r;
+}
+
+int tg_split(tg_tensor *t, int64_t size, int axis, tg_tensor **out, int max_out) {
+  if (!t) {
+    tg__null("tg_split");
+    return -1;
+  }
+  int a = tg__axis("tg_split", axis, t->uop->ndim);
+  if (a < 0) return -1;
+  if (size <= 0) {
+    tg__set_error("tg_split: size must be positive, got %lld", (long long)size);
+    return -1;
+  }
+  int64_t n = t->uop->shape[a];
+  int count = (int)((n + size - 1) / size);
+  if (count > max_out || !out) {
+    tg__set_error("tg_split: %d pieces do not fit in %d outputs", count, max_out);
+    return -1;
+  }
+  for (int i = 0; i < count; i++) {
+    int64_t e = (int64_t)(i + 1) * size;
+    out[i] = tg__tensor_wrap(tg__tslice(t->uop, a, (int64_t)i * size, e < n ? e : n, 1), t->dev);
+  }
+  return count;
+}
+
+int tg_chunk(tg_tensor *t, int chunks, int axis, tg_tensor **out, int max_out) {
+  if (!t) {
+    tg__null("tg_chunk");
+    return -1;
+  }
+  int a = tg__axis("tg_chunk", axis, t->uop->ndim);
+  if (a < 0) return -1;
+  if (chunks <= 0) {
+    tg__set_error("tg_chunk: chunks must be positive, got %d", chunks);
+    return -1;
+  }
+  int64_t n = t->uop->shape[a], size = (n + chunks - 1) / chunks;
+  return tg_split(t, size ? size : 1, a, out, max_out);
+}

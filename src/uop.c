@@ -1,0 +1,437 @@
+/* uop.c: the UOp graph. One node type serves the lazy tensor graph and the kernels.
+ *
+ * Contract:
+ *  - Nodes are immutable and hash-consed: tg__uop_new returns the existing node for the same (op, dtype, sources,
+ *    argument), so structural equality is pointer equality and rewrites memoise on pointers.
+ *  - A tensor-graph node carries its shape (ndim >= 0), computed once at creation from its sources and argument.
+ *  - Nodes are garbage collected: tg__uop_gc marks from the live tensors (and given extra roots) and frees the rest.
+ *    It runs only at safe points (between API calls), never while a rewrite holds unrooted nodes.
+ *  - Integer bounds (vmin, vmax) are computed on demand for index arithmetic and cached in the node. */
+#include "internal.h"
+
+TG__DATA const char *const tg__op_names[TG__NOPS] = {
+#define TG__X(name, kind) #name,
+    TG__OPS(TG__X)
+#undef TG__X
+};
+static const unsigned char tg__op_kind[TG__NOPS] = {
+#define TG__X(name, kind) kind,
+    TG__OPS(TG__X)
+#undef TG__X
+};
+
+TG__PRIVATE int tg__op_is_alu(tg__op op) { return tg__op_kind[op] == 3; }
+TG__PRIVATE int tg__op_is_unary(tg__op op) { return op >= TG__OP_NEG && op <= TG__OP_TRUNC; }
+TG__PRIVATE int tg__op_is_binary(tg__op op) { return op >= TG__OP_ADD && op <= TG__OP_SHR; }
+TG__PRIVATE int tg__op_is_commutative(tg__op op) {
+  return op == TG__OP_ADD || op == TG__OP_MUL || op == TG__OP_MAX || op == TG__OP_CMPNE || op == TG__OP_CMPEQ ||
+         op == TG__OP_AND || op == TG__OP_OR || op == TG__OP_XOR;
+}
+TG__PRIVATE int tg__op_is_movement(tg__op op) { return op >= TG__OP_RESHAPE && op <= TG__OP_FLIP; }
+TG__PRIVATE int tg__op_is_cmp(tg__op op) {
+  return op == TG__OP_CMPLT || op == TG__OP_CMPNE || op == TG__OP_CMPEQ;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the intern table
+
+static struct {
+  tg__uop **buckets;
+  size_t nbuckets, count, live_after_gc;
+  uint32_t epoch;
+  int64_t next_id;
+} tg__U;
+
+static uint64_t tg__arg_hash(const tg__arg *a, uint64_t h) {
+  uint64_t fbits;
+  memcpy(&fbits, &a->f, 8);
+  h = tg__hash_mix(h, (uint64_t)a->i);
+  h = tg__hash_mix(h, (uint64_t)a->i2);
+  h = tg__hash_mix(h, fbits);
+  h = tg__hash_mix(h, (uint64_t)(uintptr_t)a->ptr);
+  if (a->nints) h = tg__hash_bytes(a->ints, sizeof(int64_t) * (size_t)a->nints, h);
+  return h;
+}
+
+static int tg__arg_eq(const tg__arg *a, const tg__arg *b) {
+  return a->i == b->i && a->i2 == b->i2 && memcmp(&a->f, &b->f, 8) == 0 && a->ptr == b->ptr && a->nints == b->nints &&
+         (!a->nints || memcmp(a->ints, b->ints, sizeof(int64_t) * (size_t)a->nints) == 0);
+}
+
+static void tg__intern_grow(void) {
+  size_t n = tg__U.nbuckets ? tg__U.nbuckets * 2 : 4096;
+  tg__uop **b = (tg__uop **)tg__alloc(sizeof(tg__uop *) * n);
+  for (size_t i = 0; i < tg__U.nbuckets; i++) {
+    tg__uop *u = tg__U.buckets[i];
+    while (u) {
+      tg__uop *next = u->next;
+      size_t j = (size_t)(u->hash & (n - 1));
+      u->next = b[j];
+      b[j] = u;
+      u = next;
+    }
+  }
+  TG_FREE(tg__U.buckets);
+  tg__U.buckets = b;
+  tg__U.nbuckets = n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// shape inference for tensor-graph nodes: ndim -1 means "a kernel node, no shape"
+
+static void tg__infer_shape(tg__uop *u) {
+  const tg__uop *s0 = u->nsrc ? u->src[0] : NULL;
+  u->ndim = -1;
+  switch (u->op) {
+  case TG__OP_CONST: u->ndim = 0; return;
+  case TG__OP_BUFFER: u->ndim = 1; u->shape = (int64_t *)tg__alloc(sizeof(int64_t));
+    u->shape[0] = ((tg__buffer *)u->arg.ptr)->numel; return;
+  case TG__OP_ARANGE: u->ndim = 1; u->shape = (int64_t *)tg__alloc(sizeof(int64_t)); u->shape[0] = u->arg.i; return;
+  case TG__OP_RESHAPE: case TG__OP_EXPAND:
+    u->ndim = u->arg.nints;
+    u->shape = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)(u->ndim + 1));
+    memcpy(u->shape, u->arg.ints, sizeof(int64_t) * (size_t)u->ndim);
+    return;
+  default: break;
+  }
+  /* everything else takes its shape from the first source that has one */
+  for (int i = 0; i < u->nsrc && !s0; i++) s0 = u->src[i];
+  for (int i = 0; i < u->nsrc; i++)
+    if (u->src[i]->ndim > 0) { s0 = u->src[i]; break; }
+  if (!s0 || s0->ndim < 0) return;
+  if (u->op == TG__OP_INDEX || u->op == TG__OP_STORE || u->op == TG__OP_SINK || u->op == TG__OP_LOAD) return;
+  u->ndim = s0->ndim;
+  u->shape = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)(u->ndim + 1));
+  memcpy(u->shape, s0->shape, sizeof(int64_t) * (size_t)u->ndim);
+  switch (u->op) {
+  case TG__OP_PERMUTE:
+    for (int i = 0; i < u->ndim; i++) u->shape[i] = s0->shape[u->arg.ints[i]];
+    break;
+  case TG__OP_PAD:
+    for (int i = 0; i < u->ndim; i++) u->shape[i] = s0->shape[i] + u->arg.ints[2 * i] + u->arg.ints[2 * i + 1];
+    break;
+  case TG__OP_SHRINK:
+    for (int i = 0; i < u->ndim; i++) u->shape[i] = u->arg.ints[2 * i + 1] - u->arg.ints[2 * i];
+    break;
+  case TG__OP_REDUCE_AXIS:
+    for (int i = 0; i < u->ndim; i++)
+      if ((u->arg.i >> i) & 1) u->shape[i] = 1;
+    break;
+  default: break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// construction
+
+TG__PRIVATE tg__uop *tg__uop_new(tg__op op, tg_dtype dt, int nsrc, tg__uop *const *src, const tg__arg *arg) {
+  static const tg__arg noarg = {0, 0, 0.0, NULL, 0, NULL};
+  if (!arg) arg = &noarg;
+  uint64_t h = tg__hash_mix((uint64_t)op * 1000003u, (uint64_t)dt);
+  h = tg__hash_mix(h, (uint64_t)nsrc);
+  for (int i = 0; i < nsrc; i++) h = tg__hash_mix(h, src[i]->hash);
+  h = tg__arg_hash(arg, h);
+  if (!tg__U.nbuckets) tg__intern_grow();
+  for (tg__uop *u = tg__U.buckets[h & (tg__U.nbuckets - 1)]; u; u = u->next) {
+    if (u->hash != h || u->op != op || u->dtype != dt || u->nsrc != nsrc || !tg__arg_eq(&u->arg, arg)) continue;
+    int same = 1;
+    for (int i = 0; i < nsrc && same; i++) same = u->src[i] == src[i];
+    if (same) return u;
+  }
+  tg__uop *u = (tg__uop *)tg__alloc(sizeof(tg__uop));
+  u->op = op;
+  u->dtype = dt;
+  u->nsrc = nsrc;
+  if (nsrc) {
+    u->src = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)nsrc);
+    memcpy(u->src, src, sizeof(tg__uop *) * (size_t)nsrc);
+  }
+  u->arg = *arg;
+  if (arg->nints) {
+    int64_t *ints = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)arg->nints);
+    memcpy(ints, arg->ints, sizeof(int64_t) * (size_t)arg->nints);
+    u->arg.ints = ints;
+  }
+  if (op == TG__OP_BUFFER) ((tg__buffer *)arg->ptr)->refcount++;
+  u->hash = h;
+  u->id = tg__U.next_id++;
+  u->mark = tg__U.epoch;
+  tg__infer_shape(u);
+  if (tg__U.count + 1 > tg__U.nbuckets) tg__intern_grow();
+  size_t j = (size_t)(h & (tg__U.nbuckets - 1));
+  u->next = tg__U.buckets[j];
+  tg__U.buckets[j] = u;
+  tg__U.count++;
+  return u;
+}
+
+TG__PRIVATE tg__uop *tg__uop0(tg__op op, tg_dtype dt, const tg__arg *arg) { return tg__uop_new(op, dt, 0, NULL, arg); }
+TG__PRIVATE tg__uop *tg__uop1(tg__op op, tg_dtype dt, tg__uop *a, const tg__arg *arg) {
+  return tg__uop_new(op, dt, 1, &a, arg);
+}
+TG__PRIVATE tg__uop *tg__uop2(tg__op op, tg_dtype dt, tg__uop *a, tg__uop *b, const tg__arg *arg) {
+  tg__uop *s[2] = {a, b};
+  return tg__uop_new(op, dt, 2, s, arg);
+}
+TG__PRIVATE tg__uop *tg__uop3(tg__op op, tg_dtype dt, tg__uop *a, tg__uop *b, tg__uop *c, const tg__arg *arg) {
+  tg__uop *s[3] = {a, b, c};
+  return tg__uop_new(op, dt, 3, s, arg);
+}
+
+/* Constants are stored canonically for their dtype: ints truncated and wrapped, bools 0/1, float32 rounded. */
+TG__PRIVATE tg__uop *tg__const(tg_dtype dt, double v) {
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  if (tg_dtype_is_float(dt)) {
+    if (dt == TG_FLOAT32) v = (double)(float)v;
+    else if (dt == TG_FLOAT16) v = (double)tg__half_to_float(tg__float_to_half((float)v));
+    else if (dt == TG_BFLOAT16) v = (double)tg__bf16_to_float(tg__float_to_bf16((float)v));
+    a.f = v == 0 ? 0.0 * (signbit(v) ? -1 : 1) : v;
+  } else if (dt == TG_BOOL) {
+    a.i = v != 0;
+  } else {
+    return tg__const_int(dt, isnan(v) ? 0 : v >= 9.2233720368547758e18 ? (int64_t)(uint64_t)v : (int64_t)v);
+  }
+  return tg__uop0(TG__OP_CONST, dt, &a);
+}
+
+TG__PRIVATE tg__uop *tg__const_int(tg_dtype dt, int64_t v) {
+  if (tg_dtype_is_float(dt)) return tg__const(dt, (double)v);
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  switch (dt) {
+  case TG_BOOL: v = v != 0; break;
+  case TG_INT8: v = (int8_t)v; break;
+  case TG_UINT8: v = (uint8_t)v; break;
+  case TG_INT16: v = (int16_t)v; break;
+  case TG_UINT16: v = (uint16_t)v; break;
+  case TG_INT32: v = (int32_t)v; break;
+  case TG_UINT32: v = (uint32_t)v; break;
+  default: break; /* 64-bit: stored as the bit pattern */
+  }
+  a.i = v;
+  return tg__uop0(TG__OP_CONST, dt, &a);
+}
+
+TG__PRIVATE int tg__is_const(const tg__uop *u, double *v) {
+  if (u->op != TG__OP_CONST) return 0;
+  if (v) *v = tg__const_val(u);
+  return 1;
+}
+
+TG__PRIVATE double tg__const_val(const tg__uop *u) {
+  if (tg_dtype_is_float(u->dtype)) return u->arg.f;
+  if (u->dtype == TG_UINT64) return (double)(uint64_t)u->arg.i;
+  return (double)u->arg.i;
+}
+
+TG__PRIVATE tg__uop *tg__alu(tg__op op, tg__uop *a, tg__uop *b) {
+  return tg__uop2(op, tg__op_is_cmp(op) ? TG_BOOL : a->dtype, a, b, NULL);
+}
+TG__PRIVATE tg__uop *tg__alu1(tg__op op, tg__uop *a) { return tg__uop1(op, a->dtype, a, NULL); }
+TG__PRIVATE tg__uop *tg__where(tg__uop *c, tg__uop *a, tg__uop *b) { return tg__uop3(TG__OP_WHERE, a->dtype, c, a, b, NULL); }
+TG__PRIVATE tg__uop *tg__cast(tg__uop *a, tg_dtype dt) { return a->dtype == dt ? a : tg__uop1(TG__OP_CAST, dt, a, NULL); }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// integer bounds, for index simplification: [vmin, vmax] over every value the expression can take
+
+static int64_t tg__sat(double v) {
+  return v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : (int64_t)v;
+}
+
+static void tg__compute_bounds(tg__uop *u, int64_t *lo, int64_t *hi) {
+  int64_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+  tg_dtype dt = u->dtype;
+  *lo = tg__sat(tg__dtype_min(dt));
+  *hi = tg__sat(tg__dtype_max(dt));
+  if (dt == TG_UINT64) *hi = INT64_MAX; /* conservative */
+  if (tg_dtype_is_float(dt)) return;
+  if (u->nsrc >= 1) tg__uop_bounds(u->src[0], &a0, &a1);
+  if (u->nsrc >= 2) tg__uop_bounds(u->src[1], &b0, &b1);
+  switch (u->op) {
+  case TG__OP_CONST: *lo = *hi = u->arg.i; break;
+  case TG__OP_RANGE: case TG__OP_SPECIAL: *lo = 0; *hi = a1 - 1; break;
+  case TG__OP_ADD: *lo = tg__sat((double)a0 + (double)b0); *hi = tg__sat((double)a1 + (double)b1); break;
+  case TG__OP_SUB: *lo = tg__sat((double)a0 - (double)b1); *hi = tg__sat((double)a1 - (double)b0); break;
+  case TG__OP_NEG: *lo = tg__sat(-(double)a1); *hi = tg__sat(-(double)a0); break;
+  case TG__OP_MUL: {
+    double p[4] = {(double)a0 * (double)b0, (double)a0 * (double)b1, (double)a1 * (double)b0, (double)a1 * (double)b1};
+    double mn = p[0], mx = p[0];
+    for (int i = 1; i < 4; i++) { mn = p[i] < mn ? p[i] : mn; mx = p[i] > mx ? p[i] : mx; }
+    *lo = tg__sat(mn); *hi = tg__sat(mx);
+    break;
+  }
+  case TG__OP_IDIV:
+    if (b0 == b1 && b0 > 0) { *lo = a0 / b0; *hi = a1 / b0; }
+    break;
+  case TG__OP_MOD:
+    if (b0 == b1 && b0 > 0) {
+      if (a0 >= 0 && a1 < b0) { *lo = a0; *hi = a1; }
+      else if (a0 >= 0) { *lo = 0; *hi = b0 - 1; }
+      else { *lo = -(b0 - 1); *hi = b0 - 1; }
+    }
+    break;
+  case TG__OP_MAX: *lo = a0 > b0 ? a0 : b0; *hi = a1 > b1 ? a1 : b1; break;
+  case TG__OP_WHERE: {
+    int64_t c0, c1;
+    tg__uop_bounds(u->src[2], &c0, &c1);
+    *lo = b0 < c0 ? b0 : c0; *hi = b1 > c1 ? b1 : c1;
+    break;
+  }
+  case TG__OP_AND:
+    if (b0 == b1 && b0 >= 0) { *lo = 0; *hi = b0; }
+    break;
+  case TG__OP_CAST:
+    if (!tg_dtype_is_float(u->src[0]->dtype) && a0 >= *lo && a1 <= *hi) { *lo = a0; *hi = a1; }
+    break;
+  default:
+    if (tg__op_is_cmp(u->op) || dt == TG_BOOL) { *lo = 0; *hi = 1; }
+    break;
+  }
+}
+
+TG__PRIVATE void tg__uop_bounds(tg__uop *u, int64_t *lo, int64_t *hi) {
+  if (!u->has_bounds) {
+    tg__compute_bounds(u, &u->vmin, &u->vmax);
+    u->has_bounds = 1;
+  }
+  *lo = u->vmin;
+  *hi = u->vmax;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// walks and printing
+
+TG__PRIVATE void tg__uop_toposort(tg__uop *root, tg__vec *out) {
+  /* iterative DFS; a visited map holds 1 while on the stack and 2 when emitted */
+  tg__map seen;
+  memset(&seen, 0, sizeof seen);
+  tg__vec stack;
+  memset(&stack, 0, sizeof stack);
+  tg__vec_push(&stack, root);
+  while (stack.n) {
+    tg__uop *u = (tg__uop *)stack.items[stack.n - 1];
+    uintptr_t st = (uintptr_t)tg__map_get(&seen, u);
+    if (st == 2) { stack.n--; continue; }
+    if (st == 1) {
+      stack.n--;
+      tg__map_put(&seen, u, (void *)2);
+      tg__vec_push(out, u);
+      continue;
+    }
+    tg__map_put(&seen, u, (void *)1);
+    for (int i = u->nsrc - 1; i >= 0; i--)
+      if (!tg__map_get(&seen, u->src[i])) tg__vec_push(&stack, u->src[i]);
+  }
+  tg__vec_free(&stack);
+  tg__map_free(&seen);
+}
+
+static void tg__print_arg(tg__str *b, const tg__uop *u) {
+  if (u->op == TG__OP_CONST) {
+    if (tg_dtype_is_float(u->dtype)) tg__str_printf(b, " %.9g", u->arg.f);
+    else if (u->dtype == TG_UINT64) tg__str_printf(b, " %llu", (unsigned long long)u->arg.i);
+    else tg__str_printf(b, " %lld", (long long)u->arg.i);
+    return;
+  }
+  if (u->op == TG__OP_BUFFER) {
+    tg__buffer *buf = (tg__buffer *)u->arg.ptr;
+    tg__str_printf(b, " buf%lld<%s,%lld>", (long long)buf->id, buf->dev->name, (long long)buf->numel);
+    return;
+  }
+  if (u->arg.nints) {
+    tg__str_cat(b, " (");
+    for (int i = 0; i < u->arg.nints; i++) tg__str_printf(b, "%s%lld", i ? "," : "", (long long)u->arg.ints[i]);
+    tg__str_cat(b, ")");
+  }
+  if (u->op == TG__OP_REDUCE_AXIS) tg__str_printf(b, " %s axes=0x%llx", tg__op_names[u->arg.i2], (long long)u->arg.i);
+  else if (u->op == TG__OP_REDUCE) tg__str_printf(b, " %s", tg__op_names[u->arg.i]);
+  else if (u->arg.i || u->op == TG__OP_RANGE || u->op == TG__OP_DEFINE_GLOBAL) tg__str_printf(b, " %lld", (long long)u->arg.i);
+}
+
+TG__PRIVATE char *tg__uop_print(tg__uop *root) {
+  tg__vec order;
+  memset(&order, 0, sizeof order);
+  tg__uop_toposort(root, &order);
+  tg__map num;
+  memset(&num, 0, sizeof num);
+  tg__str b;
+  memset(&b, 0, sizeof b);
+  for (int i = 0; i < order.n; i++) {
+    tg__uop *u = (tg__uop *)order.items[i];
+    tg__map_put(&num, u, (void *)(uintptr_t)(i + 1));
+    tg__str_printf(&b, "%4d %-13s %-8s [", i, tg__op_names[u->op], tg__dtypes[u->dtype].name);
+    for (int j = 0; j < u->nsrc; j++)
+      tg__str_printf(&b, "%s%d", j ? "," : "", (int)(uintptr_t)tg__map_get(&num, u->src[j]) - 1);
+    tg__str_cat(&b, "]");
+    tg__print_arg(&b, u);
+    if (u->ndim >= 0 && u->op != TG__OP_CONST) {
+      tg__str_cat(&b, " shape=(");
+      for (int j = 0; j < u->ndim; j++) tg__str_printf(&b, "%s%lld", j ? "," : "", (long long)u->shape[j]);
+      tg__str_cat(&b, ")");
+    }
+    tg__str_cat(&b, "\n");
+  }
+  tg__map_free(&num);
+  tg__vec_free(&order);
+  return tg__str_take(&b);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// garbage collection: mark from the roots, sweep the intern table
+
+static void tg__mark(tg__uop *root, tg__vec *stack) {
+  stack->n = 0;
+  if (!root || root->mark == tg__U.epoch) return;
+  root->mark = tg__U.epoch;
+  tg__vec_push(stack, root);
+  while (stack->n) {
+    tg__uop *u = (tg__uop *)stack->items[--stack->n];
+    for (int i = 0; i <= u->nsrc; i++) {
+      tg__uop *s = i < u->nsrc ? u->src[i] : u->becomes;
+      if (s && s->mark != tg__U.epoch) {
+        s->mark = tg__U.epoch;
+        tg__vec_push(stack, s);
+      }
+    }
+  }
+}
+
+static void tg__uop_destroy(tg__uop *u) {
+  if (u->op == TG__OP_BUFFER) tg__buffer_release((tg__buffer *)u->arg.ptr);
+  TG_FREE(u->src);
+  TG_FREE((void *)u->arg.ints);
+  TG_FREE(u->shape);
+  TG_FREE(u);
+}
+
+TG__PRIVATE void tg__uop_gc(tg__uop **extra_roots, int n) {
+  tg__U.epoch++;
+  tg__vec stack;
+  memset(&stack, 0, sizeof stack);
+  for (tg_tensor *t = tg__tensor_list(); t; t = t->next) tg__mark(t->uop, &stack);
+  for (int i = 0; i < n; i++) tg__mark(extra_roots[i], &stack);
+  tg__vec_free(&stack);
+  size_t live = 0;
+  for (size_t i = 0; i < tg__U.nbuckets; i++) {
+    tg__uop **pp = &tg__U.buckets[i];
+    while (*pp) {
+      tg__uop *u = *pp;
+      if (u->mark != tg__U.epoch) {
+        *pp = u->next;
+        tg__uop_destroy(u);
+      } else {
+        live++;
+        pp = &u->next;
+      }
+    }
+  }
+  tg__U.count = live;
+  tg__U.live_after_gc = live;
+}
+
+TG__PRIVATE void tg__uop_maybe_gc(void) {
+  if (tg__U.count > 2 * tg__U.live_after_gc + 20000) tg__uop_gc(NULL, 0);
+}
+
+TG__PRIVATE int64_t tg__uop_count(void) { return (int64_t)tg__U.count; }
