@@ -186,6 +186,12 @@ static const tg__rule tg__lower_rules[] = {
     TG__RULE("(INDEX CONTIGUOUS|COPY ...)", rw_idx_passthrough),
 };
 
+/* the tensor graph is only entered through INDEX: the lowering rewrite leaves tensor nodes alone */
+static int tg__is_tensor_node(const tg__uop *u) {
+  return u->ndim > 0 || tg__op_is_movement(u->op) || u->op == TG__OP_BUFFER || u->op == TG__OP_REDUCE_AXIS ||
+         u->op == TG__OP_ARANGE || u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_COPY;
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // codegen: parameters, output ranges, lowering, name, then linearise
 
@@ -228,7 +234,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
                            tg__flatten_idx(idx, value->shape, nd), NULL);
   tg__uop *root = tg__uop2(TG__OP_STORE, value->dtype, addr, tg__index(value, tg__const_int(TG_BOOL, 1), idx, nd), NULL);
   root = tg__uop1(TG__OP_SINK, TG_BOOL, root, NULL);
-  root = tg__graph_rewrite2(root, TG__MATCHER(tg__lower_rules), tg__symbolic(), &c);
+  root = tg__graph_rewrite_ex(root, TG__MATCHER(tg__lower_rules), tg__symbolic(), &c, tg__is_tensor_node);
   tg__map_free(&c.params);
   /* the name: E_ for elementwise kernels, r_ when there is a reduction, then the loop sizes */
   if (!k->name) {
@@ -244,7 +250,9 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
     printf("kernel %s:\n%s", k->name, s);
     TG_FREE(s);
   }
-  return tg__linearize(root, nglobal, out);
+  int rc = tg__linearize(root, nglobal, out);
+  for (int i = 0; i < k->nbufs; i++) out->bytes += (double)k->bufs[i]->nbytes;
+  return rc;
 }
 
 TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules) {

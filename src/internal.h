@@ -247,6 +247,9 @@ TG__PRIVATE int tg__pattern_check(const char *pattern, char *err, size_t errn); 
 /* rewrites bottom-up to a fixed point; memoised within the call. Returns the new root. */
 TG__PRIVATE tg__uop *tg__graph_rewrite(tg__uop *root, tg__matcher *m, void *ctx);
 TG__PRIVATE tg__uop *tg__graph_rewrite2(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx);
+/* as graph_rewrite2, but nodes for which opaque() is true are left alone and their sources are not visited */
+TG__PRIVATE tg__uop *tg__graph_rewrite_ex(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx,
+                                          int (*opaque)(const tg__uop *u));
 /* shared trivial bodies */
 TG__PRIVATE tg__uop *tg__rw_x(void *ctx, tg__uop *root, const tg__bindings *b);  /* returns the node bound to x */
 
@@ -347,6 +350,7 @@ TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules);
 typedef struct tg__dialect {
   const char *name;
   const char *prelude;        /* emitted once at the top of a program */
+  const char *half_prelude;   /* conversions for float16 / bfloat16, emitted when a kernel uses them */
   const char *kernel_prefix;  /* before the return type */
   const char *buffer_qualifier;
   int has_entry_wrapper;      /* CPU: an entry point void NAME_entry(void **bufs, int64_t start, int64_t end) */

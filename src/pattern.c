@@ -339,6 +339,7 @@ static tg__uop *tg__apply_rules(tg__matcher *m, tg__uop *u, void *ctx) {
 
 typedef struct tg__rewriter {
   tg__matcher *m, *m2;
+  int (*opaque)(const tg__uop *u); /* nodes left as they are, sources unvisited (NULL: none) */
   void *ctx;
   tg__map memo;
   int depth;
@@ -347,6 +348,7 @@ typedef struct tg__rewriter {
 static tg__uop *tg__rewrite_node(tg__rewriter *rw, tg__uop *u) {
   tg__uop *done = (tg__uop *)tg__map_get(&rw->memo, u);
   if (done) return done;
+  if (rw->opaque && rw->opaque(u)) return u;
   tg__uop *srcs_small[8];
   tg__uop **srcs = u->nsrc <= 8 ? srcs_small : (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)u->nsrc);
   int changed = 0;
@@ -374,17 +376,23 @@ static tg__uop *tg__rewrite_node(tg__rewriter *rw, tg__uop *u) {
   return r;
 }
 
-TG__PRIVATE tg__uop *tg__graph_rewrite2(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx) {
+TG__PRIVATE tg__uop *tg__graph_rewrite_ex(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx,
+                                          int (*opaque)(const tg__uop *u)) {
   tg__rewriter rw;
   memset(&rw, 0, sizeof rw);
   rw.m = m;
   rw.m2 = m2;
   rw.ctx = ctx;
+  rw.opaque = opaque;
   tg__uop *r = tg__rewrite_node(&rw, root);
   tg__map_free(&rw.memo);
   return r;
 }
 
+TG__PRIVATE tg__uop *tg__graph_rewrite2(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx) {
+  return tg__graph_rewrite_ex(root, m, m2, ctx, NULL);
+}
+
 TG__PRIVATE tg__uop *tg__graph_rewrite(tg__uop *root, tg__matcher *m, void *ctx) {
-  return tg__graph_rewrite2(root, m, NULL, ctx);
+  return tg__graph_rewrite_ex(root, m, NULL, ctx, NULL);
 }

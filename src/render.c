@@ -11,7 +11,10 @@
 
 static const char tg__c_prelude[] =
     "#include <math.h>\n"
-    "typedef long long i64;\n"
+    "typedef long long i64;\n";
+
+/* conversions for the 16-bit float storage types, emitted only into kernels that use them */
+static const char tg__c_half_prelude[] =
     "static inline float tg_h2f(unsigned short h) {\n"
     "  unsigned int s = (unsigned int)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff, b;\n"
     "  if (e == 0x1f) b = s | 0x7f800000u | (m << 13);\n"
@@ -38,7 +41,7 @@ static const char tg__c_prelude[] =
     "  if ((x & 0x7fffffff) > 0x7f800000) return (unsigned short)((x >> 16) | 0x40);\n"
     "  x += 0x7fff + ((x >> 16) & 1); return (unsigned short)(x >> 16); }\n";
 
-TG__DATA const tg__dialect tg__dialect_c = {"C", tg__c_prelude, "", "restrict", 1};
+TG__DATA const tg__dialect tg__dialect_c = {"C", tg__c_prelude, tg__c_half_prelude, "", "restrict", 1};
 
 // ---------------------------------------------------------------------------------------------------------------------
 // what each ALU op prints: a format over its operands; %f is replaced by the float function suffix ("f" or "")
@@ -256,7 +259,8 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel 
       memset(&v, 0, sizeof v);
       const char *conv = u->dtype == TG_FLOAT16 ? "tg_h2f" : u->dtype == TG_BFLOAT16 ? "tg_bf2f" : "";
       if (u->nsrc > 1) tg__str_printf(&v, "(%s?%s(%s):0)", tg__expr_of(&r, u->src[1]), conv, addr);
-      else tg__str_printf(&v, "%s(%s)", conv, addr);
+      else if (*conv) tg__str_printf(&v, "%s(%s)", conv, addr);
+      else tg__str_cat(&v, addr);
       char *val = tg__str_take(&v);
       snprintf(nm, sizeof nm, "val%d", r.nval++);
       tg__line(&r, "%s %s = %s;", tg__ctype(u->dtype), nm, val);
@@ -266,7 +270,8 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel 
     }
     case TG__OP_STORE: {
       const char *conv = u->dtype == TG_FLOAT16 ? "tg_f2h" : u->dtype == TG_BFLOAT16 ? "tg_f2bf" : "";
-      tg__line(&r, "%s = %s(%s);", tg__expr_of(&r, u->src[0]), conv, tg__expr_of(&r, u->src[1]));
+      if (*conv) tg__line(&r, "%s = %s(%s);", tg__expr_of(&r, u->src[0]), conv, tg__expr_of(&r, u->src[1]));
+      else tg__line(&r, "%s = %s;", tg__expr_of(&r, u->src[0]), tg__expr_of(&r, u->src[1]));
       break;
     }
     case TG__OP_CONST: case TG__OP_SINK: case TG__OP_DEFINE_GLOBAL: case TG__OP_NOOP:
@@ -284,7 +289,11 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel 
   }
   tg__str out;
   memset(&out, 0, sizeof out);
+  int half = 0;
+  for (int i = 0; i < k->nbufs; i++) half |= k->bufs[i]->dtype == TG_FLOAT16 || k->bufs[i]->dtype == TG_BFLOAT16;
+  for (int i = 0; i < lin->n; i++) half |= lin->u[i]->dtype == TG_FLOAT16 || lin->u[i]->dtype == TG_BFLOAT16;
   tg__str_cat(&out, d->prelude);
+  if (half) tg__str_cat(&out, d->half_prelude);
   tg__str_printf(&out, "%svoid %s(", d->kernel_prefix, name);
   for (int i = 0; i < k->nbufs; i++)
     tg__str_printf(&out, "%s%s%s* %s data%d", i ? ", " : "", i ? "const " : "", tg__mem_ctype(k->bufs[i]->dtype),

@@ -9,8 +9,9 @@
  *    $HOME/.cache/tinygrad.h, created 0700. The directory is used only if it is ours and nobody else can write it or
  *    any directory above it (sticky ones like /tmp excepted); otherwise each compile happens in a fresh mkdtemp
  *    directory that is removed again, and nothing is cached. DISABLE_COMPILER_CACHE=1 skips reading the disk cache.
- *    Files appear in the cache only by an atomic rename, so a crash or a concurrent process never leaves half a file
- *    under a key; a cached file that does not load is deleted and rebuilt.
+ *    A file appears under its key only by an atomic rename, so a crash or a concurrent process never leaves half a
+ *    file there (a crash mid-compile may leave a KEY.XXXXXX temporary, never loaded); a cached file that does not
+ *    load is deleted and rebuilt.
  *  - Failures (no compiler, a compile error, a load error) are NULL plus tg__set_error with the compiler's output.
  *  - launch runs NAME_entry over [0, global_size): small kernels once on the calling thread, larger ones split into
  *    contiguous chunks, at most one per thread ($THREADS, default the usable cores, at most 64), run by a persistent
@@ -37,7 +38,7 @@
 
 #if defined(__APPLE__)
 #include <crt_externs.h>
-#define tg__cpu_environ (*_NSGetEnviron())
+#define TG__CPU_ENVIRON (*_NSGetEnviron())
 #else
 #ifdef __cplusplus
 extern "C" {
@@ -46,17 +47,19 @@ extern char **environ;
 #ifdef __cplusplus
 }
 #endif
-#define tg__cpu_environ environ
+#define TG__CPU_ENVIRON environ
 #endif
 
-#ifndef PATH_MAX
-#define PATH_MAX 4096
+#ifdef PATH_MAX
+#define TG__CPU_PATH_MAX PATH_MAX
+#else
+#define TG__CPU_PATH_MAX 4096
 #endif
 /* What needs more than POSIX.1-2001 is optional, so the file also builds where _GNU_SOURCE came too late. */
 #ifdef S_ISVTX
-#define tg__cpu_sticky S_ISVTX
+#define TG__CPU_STICKY S_ISVTX
 #else
-#define tg__cpu_sticky 0 /* unknown: no directory counts as sticky, which only makes the check stricter */
+#define TG__CPU_STICKY 0 /* unknown: no directory counts as sticky, which only makes the check stricter */
 #endif
 
 typedef void (*tg__cpu_entry_fn)(void **bufs, int64_t start, int64_t end);
@@ -74,6 +77,15 @@ enum {
  * results do not depend on the machine. */
 static const char *const tg__cpu_cflags[] = {"-shared", "-fPIC", "-O2", "-march=native", "-fno-math-errno",
                                              "-ffp-contract=off", "-x", "c", "-std=gnu11"};
+/* Valgrind (3.19 at least) cannot run AVX-512, which -march=native gives on many x86 machines. Under valgrind (its
+ * preload library is in LD_PRELOAD) kernels are built for the baseline ISA instead. Results are the same: -O2 without
+ * -ffast-math never reorders float arithmetic, and -ffp-contract=off forbids fused multiply-adds. */
+static int tg__cpu_flag_used(const char *flag) {
+  if (strcmp(flag, "-march=native") != 0) return 1;
+  const char *preload = getenv("LD_PRELOAD");
+  return !(preload && strstr(preload, "vgpreload"));
+}
+
 /* bump when what a shared object means changes (the entry point's signature), to ignore old cache entries */
 static const char tg__cpu_cache_version[] = "tinygrad.h CPU 1";
 
@@ -172,7 +184,7 @@ static void tg__cpu_progs_free(void) {
  * ours and writable by nobody else, and every directory above it must be ours or root's and, if others can write it,
  * sticky (like /tmp), so nobody else can rename or replace anything on the way. 0, or -1 with the reason in why. */
 static int tg__cpu_dir_is_private(const char *real, char *why, size_t nwhy) {
-  char path[PATH_MAX];
+  char path[TG__CPU_PATH_MAX];
   struct stat st;
   uid_t me = geteuid();
   snprintf(path, sizeof path, "%s", real);
@@ -205,7 +217,7 @@ static int tg__cpu_dir_is_private(const char *real, char *why, size_t nwhy) {
       snprintf(why, nwhy, "%.300s is owned by uid %ld, neither you nor root", path, (long)st.st_uid);
       return -1;
     }
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & tg__cpu_sticky)) {
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & TG__CPU_STICKY)) {
       snprintf(why, nwhy, "%.300s is writable by group or others and not sticky (mode %03o)", path,
                (unsigned)(st.st_mode & 0777));
       return -1;
@@ -217,7 +229,7 @@ static int tg__cpu_dir_is_private(const char *real, char *why, size_t nwhy) {
 /* Finds (creating it, parents too, mode 0700) the cache directory and writes its real path to dir. 0 if it can be
  * used, -1 (reason in why) if not. */
 static int tg__cpu_cache_dir(char *dir, size_t ndir, char *why, size_t nwhy) {
-  char path[PATH_MAX];
+  char path[TG__CPU_PATH_MAX];
   const char *env = getenv("TINYGRAD_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
   int w;
   if (env && env[0]) w = snprintf(path, sizeof path, "%s", env);
@@ -241,7 +253,7 @@ static int tg__cpu_cache_dir(char *dir, size_t ndir, char *why, size_t nwhy) {
     snprintf(why, nwhy, "cannot create %.300s: %s", path, strerror(errno));
     return -1;
   }
-  char real[PATH_MAX];
+  char real[TG__CPU_PATH_MAX];
   if (!realpath(path, real)) {
     snprintf(why, nwhy, "cannot resolve %.300s: %s", path, strerror(errno));
     return -1;
@@ -282,7 +294,7 @@ static int tg__cpu_write_all(int fd, const char *s, size_t n) {
   return 0;
 }
 
-/* replaces every occurrence of `from` in s (NUL-terminated, capacity cap) by `to`, which is not longer */
+/* replaces every occurrence of `from` in the string s by `to`, which is not longer (so s never grows) */
 static void tg__cpu_replace(char *s, const char *from, const char *to) {
   size_t nf = strlen(from), nt = strlen(to);
   if (!nf || nt > nf) return;
@@ -325,7 +337,7 @@ static int tg__cpu_run(char *const *argv, char *out, size_t nout, int *err) {
   posix_spawnattr_setsigdefault(&attr, &dflt);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, tg__cpu_environ);
+  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, TG__CPU_ENVIRON);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   close(wr);
@@ -418,8 +430,8 @@ static int tg__cpu_split_cc(const char *cc, char *buf, size_t nbuf, char **argv,
 static void tg__cpu_key(const char *cc, const char *name, const char *src, uint64_t seed, uint64_t *out) {
   uint64_t h = tg__hash_bytes(tg__cpu_cache_version, sizeof tg__cpu_cache_version - 1, seed);
   h = tg__hash_bytes(cc, strlen(cc), h);
-  for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++)
-    h = tg__hash_bytes(tg__cpu_cflags[i], strlen(tg__cpu_cflags[i]) + 1, h); /* with the NUL: words stay apart */
+  for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++) /* each with its NUL, so words stay apart */
+    if (tg__cpu_flag_used(tg__cpu_cflags[i])) h = tg__hash_bytes(tg__cpu_cflags[i], strlen(tg__cpu_cflags[i]) + 1, h);
   h = tg__hash_bytes(name, strlen(name), h);
   *out = tg__hash_bytes(src, strlen(src), h);
 }
@@ -428,7 +440,7 @@ static void tg__cpu_key(const char *cc, const char *name, const char *src, uint6
  * at final (when caching) or already deleted. */
 static tg__program *tg__cpu_build(tg__device *d, const char *name, const char *src, const char *cc, const char *dir,
                                   const char *key, const char *final) {
-  char cpath[PATH_MAX], sopath[PATH_MAX], ccbuf[1024], err[1024];
+  char cpath[TG__CPU_PATH_MAX], sopath[TG__CPU_PATH_MAX], ccbuf[1024], err[1024];
   char *argv[tg__cpu_max_cc_args + TG__COUNT(tg__cpu_cflags) + 8];
   const char *cc_env = getenv("CC");
   int ncc = tg__cpu_split_cc(cc, ccbuf, sizeof ccbuf, argv, tg__cpu_max_cc_args);
@@ -458,7 +470,8 @@ static tg__program *tg__cpu_build(tg__device *d, const char *name, const char *s
   snprintf(sopath, sizeof sopath, "%.*s.so", (int)(sizeof sopath - 4), cpath); /* fits: checked above */
 
   int argc = ncc;
-  for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++) argv[argc++] = (char *)tg__cpu_cflags[i];
+  for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++)
+    if (tg__cpu_flag_used(tg__cpu_cflags[i])) argv[argc++] = (char *)tg__cpu_cflags[i];
   argv[argc++] = (char *)"-o";
   argv[argc++] = sopath;
   argv[argc++] = cpath;
@@ -527,7 +540,7 @@ static tg__program *tg__cpu_compile(tg__device *d, const char *name, const char 
   if (p) return p;
   tg__cpu_register_atexit();
 
-  char key[33], dir[PATH_MAX], final[PATH_MAX], why[512], err[1024];
+  char key[33], dir[TG__CPU_PATH_MAX], final[TG__CPU_PATH_MAX], why[512], err[1024];
   snprintf(key, sizeof key, "%016llx%016llx", (unsigned long long)k0, (unsigned long long)k1);
   if (TG__DEBUG >= 3) printf("%s\n", src);
   const char *disable = getenv("DISABLE_COMPILER_CACHE");

@@ -24,39 +24,60 @@ typedef struct tg__sctx {
   tg__vec allocs;      /* vecs to free */
 } tg__sctx;
 
-static int tg__expands(const tg__uop *u) {
-  const tg__uop *s = u->src[0];
-  for (int i = 0; i < u->ndim; i++)
-    if (s->shape[i] == 1 && u->shape[i] != 1) return 1;
-  return 0;
-}
-
 static tg__vec *tg__consumers_of(tg__sctx *c, tg__uop *u) { return (tg__vec *)tg__map_get(&c->consumers, u); }
 
-/* walks the consumers of a reduction up to the next kernel boundaries: realise it if it is expanded on the way or
- * reaches more than one boundary (it would be computed twice) */
+static int64_t tg__expanded_mask(const tg__uop *u) {
+  int64_t m = 0;
+  for (int i = 0; i < u->ndim; i++)
+    if (u->src[0]->shape[i] == 1 && u->shape[i] != 1) m |= 1LL << i;
+  return m;
+}
+
+/* Walks the consumers of a reduction up to the next kernel boundaries, carrying the mask of axes it has been expanded
+ * along. Fusing is fine when every expanded axis is reduced again before the boundary (argmax's max feeds a max over
+ * the same axis: computed once per outer iteration, hoisted out of the loop). It needs a buffer when an expanded axis
+ * reaches the kernel's output (softmax's max would be recomputed for every element), when a movement op other than
+ * an expand reshuffles expanded axes (kept simple: conservative), or when it reaches more than one boundary (it would
+ * be computed twice). */
 static int tg__reduce_needs_buffer(tg__sctx *c, tg__uop *r) {
-  tg__vec stack, seen_list;
-  memset(&stack, 0, sizeof stack);
-  memset(&seen_list, 0, sizeof seen_list);
+  typedef struct { tg__uop *u; int64_t mask; } item;
+  item *stack = (item *)tg__alloc(sizeof(item) * 64);
+  int n = 0, cap = 64, boundaries = 0, need = 0;
   tg__map seen;
   memset(&seen, 0, sizeof seen);
-  int boundaries = 0, need = 0;
-  tg__vec_push(&stack, r);
-  while (stack.n && !need) {
-    tg__uop *u = (tg__uop *)stack.items[--stack.n];
-    tg__vec *cs = tg__consumers_of(c, u);
-    if (u != r && u->op == TG__OP_EXPAND && tg__expands(u)) need = 1;
-    if (u != r && (u->op == TG__OP_REDUCE_AXIS || tg__map_get(&c->realize, u))) { boundaries++; continue; }
-    if (!cs) { boundaries++; continue; }
-    for (int i = 0; i < cs->n; i++)
-      if (!tg__map_get(&seen, cs->items[i])) {
-        tg__map_put(&seen, cs->items[i], (void *)1);
-        tg__vec_push(&stack, cs->items[i]);
+  stack[n].u = r;
+  stack[n++].mask = 0;
+  while (n && !need) {
+    item it = stack[--n];
+    tg__uop *u = it.u;
+    int64_t mask = it.mask;
+    if (u != r) {
+      if (u->op == TG__OP_EXPAND) mask |= tg__expanded_mask(u);
+      else if (tg__op_is_movement(u->op) && mask) { need = 1; break; }
+      if (u->op == TG__OP_REDUCE_AXIS) {
+        if (mask & ~u->arg.i) need = 1;
+        boundaries++;
+        continue;
       }
+      if (tg__map_get(&c->realize, u)) {
+        if (mask) need = 1;
+        boundaries++;
+        continue;
+      }
+    }
+    tg__vec *cs = tg__consumers_of(c, u);
+    if (!cs) { boundaries++; if (mask) need = 1; continue; }
+    for (int i = 0; i < cs->n; i++) {
+      /* revisit a node only when it is reached with axes expanded that an earlier visit did not carry */
+      intptr_t prev = (intptr_t)tg__map_get(&seen, cs->items[i]);
+      if (prev && ((prev - 1) | mask) == prev - 1) continue;
+      tg__map_put(&seen, cs->items[i], (void *)(intptr_t)(((prev ? prev - 1 : 0) | mask) + 1));
+      if (n == cap) stack = (item *)tg__realloc(stack, sizeof(item) * (size_t)(cap *= 2));
+      stack[n].u = (tg__uop *)cs->items[i];
+      stack[n++].mask = mask;
+    }
   }
-  tg__vec_free(&stack);
-  tg__vec_free(&seen_list);
+  TG_FREE(stack);
   tg__map_free(&seen);
   return need || boundaries > 1;
 }

@@ -94,12 +94,13 @@ static void tg__infer_shape(tg__uop *u) {
     return;
   default: break;
   }
-  /* everything else takes its shape from the first source that has one */
-  for (int i = 0; i < u->nsrc && !s0; i++) s0 = u->src[i];
+  /* kernel-only ops have no shape, and neither has anything computed from one (a RANGE makes an ALU a kernel node) */
+  if (tg__op_kind[u->op] == 1 || u->op == TG__OP_INDEX || u->op == TG__OP_SINK || !u->nsrc) return;
   for (int i = 0; i < u->nsrc; i++)
-    if (u->src[i]->ndim > 0) { s0 = u->src[i]; break; }
-  if (!s0 || s0->ndim < 0) return;
-  if (u->op == TG__OP_INDEX || u->op == TG__OP_STORE || u->op == TG__OP_SINK || u->op == TG__OP_LOAD) return;
+    if (u->src[i]->ndim < 0) return;
+  /* everything else takes its shape from its widest source */
+  for (int i = 0; i < u->nsrc; i++)
+    if (u->src[i]->ndim > s0->ndim) s0 = u->src[i];
   u->ndim = s0->ndim;
   u->shape = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)(u->ndim + 1));
   memcpy(u->shape, s0->shape, sizeof(int64_t) * (size_t)u->ndim);
