@@ -971,6 +971,9 @@ static tg__uop *tg__trand(int ndim, const int64_t *shape) {
   return tg__treshape(f, ndim, shape);
 }
 
+/* random tensors are realised once (as tinygrad's contiguous rand), not recomputed by every kernel that reads them */
+static tg_tensor *tg__rand_wrap(tg__uop *u) { return tg__tensor_wrap(tg__uop1(TG__OP_CONTIGUOUS, u->dtype, u, NULL), NULL); }
+
 static int tg__check_rand(const char *fn, tg_dtype dt, int ndim, const int64_t *shape, int need_float) {
   if (tg__check_dtype(fn, dt) < 0 || tg__check_shape(fn, ndim, shape) < 0) return -1;
   if (need_float && !tg_dtype_is_float(dt)) {
@@ -986,13 +989,13 @@ static int tg__check_rand(const char *fn, tg_dtype dt, int ndim, const int64_t *
 
 tg_tensor *tg_rand(tg_dtype dt, int ndim, const int64_t *shape) {
   if (tg__check_rand("tg_rand", dt, ndim, shape, 1) < 0) return NULL;
-  return tg__tensor_wrap(tg__tcast(tg__trand(ndim, shape), dt), NULL);
+  return tg__rand_wrap(tg__tcast(tg__trand(ndim, shape), dt));
 }
 
 tg_tensor *tg_uniform(double low, double high, tg_dtype dt, int ndim, const int64_t *shape) {
   if (tg__check_rand("tg_uniform", dt, ndim, shape, 0) < 0) return NULL;
   tg__uop *r = tg__tmuls(tg__trand(ndim, shape), high - low);
-  return tg__tensor_wrap(tg__tadd(tg__tcast(r, dt), tg__tfull(low, dt, ndim, shape)), NULL);
+  return tg__rand_wrap(tg__tadd(tg__tcast(r, dt), tg__tfull(low, dt, ndim, shape)));
 }
 
 /* Box-Muller: cos(2 pi u1) * sqrt(-2 log(1 - u2)) */
@@ -1004,12 +1007,12 @@ static tg__uop *tg__trandn(int ndim, const int64_t *shape) {
 
 tg_tensor *tg_randn(tg_dtype dt, int ndim, const int64_t *shape) {
   if (tg__check_rand("tg_randn", dt, ndim, shape, 1) < 0) return NULL;
-  return tg__tensor_wrap(tg__tcast(tg__trandn(ndim, shape), dt), NULL);
+  return tg__rand_wrap(tg__tcast(tg__trandn(ndim, shape), dt));
 }
 
 tg_tensor *tg_normal(double mean, double std, tg_dtype dt, int ndim, const int64_t *shape) {
   if (tg__check_rand("tg_normal", dt, ndim, shape, 1) < 0) return NULL;
-  return tg__tensor_wrap(tg__tcast(tg__tadds(tg__tmuls(tg__trandn(ndim, shape), std), mean), dt), NULL);
+  return tg__rand_wrap(tg__tcast(tg__tadds(tg__tmuls(tg__trandn(ndim, shape), std), mean), dt));
 }
 
 tg_tensor *tg_randint(int64_t low, int64_t high, tg_dtype dt, int ndim, const int64_t *shape) {
@@ -1020,7 +1023,7 @@ tg_tensor *tg_randint(int64_t low, int64_t high, tg_dtype dt, int ndim, const in
     return NULL;
   }
   tg__uop *r = tg__tcast(tg__tfloor(tg__tmuls(tg__tcast(tg__trand(ndim, shape), TG_FLOAT64), (double)(high - low))), dt);
-  return tg__tensor_wrap(tg__tadd(r, tg__tfull(low, dt, ndim, shape)), NULL);
+  return tg__rand_wrap(tg__tadd(r, tg__tfull(low, dt, ndim, shape)));
 }
 
 tg_tensor *tg_rand_like(tg_tensor *t) {

@@ -41,7 +41,7 @@ static const char tg__c_half_prelude[] =
     "  if ((x & 0x7fffffff) > 0x7f800000) return (unsigned short)((x >> 16) | 0x40);\n"
     "  x += 0x7fff + ((x >> 16) & 1); return (unsigned short)(x >> 16); }\n";
 
-TG__DATA const tg__dialect tg__dialect_c = {"C", tg__c_prelude, tg__c_half_prelude, "", "restrict", 1};
+TG__DATA const tg__dialect tg__dialect_c = {"C", tg__c_prelude, tg__c_half_prelude, "static ", "restrict", 1};
 
 // ---------------------------------------------------------------------------------------------------------------------
 // what each ALU op prints: a format over its operands; %f is replaced by the float function suffix ("f" or "")
