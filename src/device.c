@@ -120,21 +120,88 @@ TG__PRIVATE tg__buffer *tg__buffer_new(tg__device *dev, tg_dtype dt, int64_t num
   return b;
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// the allocation cache: device memory of freed buffers is kept (by exact size) and handed to the next buffer of that
+// size, as tinygrad's LRU allocator does. Fresh memory costs page faults on first touch, which on a VM can cost more
+// than the kernel that writes it; a training step allocates the same sizes every time.
+
+#define TG__CACHE_SLOTS 256
+#define TG__CACHE_BYTES ((size_t)2 << 30)
+typedef struct tg__cached { tg__device *dev; void *ptr; size_t nbytes; } tg__cached;
+static tg__cached tg__cache[TG__CACHE_SLOTS];
+static int tg__ncached;
+static size_t tg__cached_bytes;
+static int tg__cache_registered;
+
+static void tg__cache_evict(int i) {
+  tg__cache[i].dev->free(tg__cache[i].dev, tg__cache[i].ptr);
+  tg__cached_bytes -= tg__cache[i].nbytes;
+  tg__cache[i] = tg__cache[--tg__ncached];
+}
+
+static void tg__cache_flush(void) {
+  while (tg__ncached) tg__cache_evict(tg__ncached - 1);
+}
+
+static void tg__cache_put(tg__device *dev, void *ptr, size_t nbytes) {
+  if (!tg__cache_registered) {
+    atexit(tg__cache_flush);
+    tg__cache_registered = 1;
+  }
+  if (nbytes > TG__CACHE_BYTES / 4) {
+    dev->free(dev, ptr);
+    return;
+  }
+  while (tg__ncached && (tg__ncached == TG__CACHE_SLOTS || tg__cached_bytes + nbytes > TG__CACHE_BYTES))
+    tg__cache_evict(0); /* the oldest */
+  tg__cache[tg__ncached].dev = dev;
+  tg__cache[tg__ncached].ptr = ptr;
+  tg__cache[tg__ncached++].nbytes = nbytes;
+  tg__cached_bytes += nbytes;
+}
+
+static void *tg__cache_take(tg__device *dev, size_t nbytes) {
+  for (int i = tg__ncached - 1; i >= 0; i--) /* the most recent first: its pages are warm */
+    if (tg__cache[i].dev == dev && tg__cache[i].nbytes == nbytes) {
+      void *p = tg__cache[i].ptr;
+      tg__cached_bytes -= nbytes;
+      memmove(&tg__cache[i], &tg__cache[i + 1], sizeof(tg__cached) * (size_t)(tg__ncached - i - 1));
+      tg__ncached--;
+      return p;
+    }
+  return NULL;
+}
+
 TG__PRIVATE int tg__buffer_ensure(tg__buffer *b) {
   if (!b) {
     tg__set_error("buffer: NULL buffer");
     return -1;
   }
   if (b->ptr) return 0;
-  b->ptr = b->dev->alloc(b->dev, b->nbytes ? b->nbytes : 1); /* the device records why on failure */
+  size_t n = b->nbytes ? b->nbytes : 1;
+  b->ptr = tg__cache_take(b->dev, n);
+  if (!b->ptr) b->ptr = b->dev->alloc(b->dev, n); /* the device records why on failure */
+  tg__stat_alloc_bytes((int64_t)n);
+  if (!b->ptr && tg__ncached) { /* out of memory: give the cache back and try once more */
+    tg__cache_flush();
+    tg_clear_error();
+    b->ptr = b->dev->alloc(b->dev, n);
+  }
   return b->ptr ? 0 : -1;
+}
+
+/* gives a buffer's memory back to the cache; the buffer stays valid and allocates again when next used */
+TG__PRIVATE void tg__buffer_drop_memory(tg__buffer *b) {
+  if (!b || !b->ptr) return;
+  tg__cache_put(b->dev, b->ptr, b->nbytes ? b->nbytes : 1);
+  b->ptr = NULL;
 }
 
 TG__PRIVATE void tg__buffer_release(tg__buffer *b) {
   if (!b) return;
   TG__ASSERT(b->refcount > 0);
   if (--b->refcount > 0) return;
-  if (b->ptr) b->dev->free(b->dev, b->ptr);
+  tg__buffer_drop_memory(b);
   TG_FREE(b);
 }
 
@@ -165,6 +232,8 @@ static int64_t tg__dev_launches, tg__dev_compiles;
 
 TG__PRIVATE int64_t tg__stat_launches(int64_t add) { return tg__dev_launches += add; }
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add) { return tg__dev_compiles += add; }
+static int64_t tg__dev_alloc_bytes;
+TG__PRIVATE int64_t tg__stat_alloc_bytes(int64_t add) { return tg__dev_alloc_bytes += add; }
 
 int64_t tg_kernel_launches(void) { return tg__stat_launches(0); }
 int64_t tg_compiler_invocations(void) { return tg__stat_compiles(0); }

@@ -390,10 +390,12 @@ typedef struct tg__device {
 TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env or CPU; NULL + error if unknown */
 TG__PRIVATE tg__device *tg__cpu_device(void);
 TG__PRIVATE tg__buffer *tg__buffer_new(tg__device *dev, tg_dtype dt, int64_t numel);
-TG__PRIVATE int tg__buffer_ensure(tg__buffer *b);   /* allocates device memory if needed; 0 or -1 */
+TG__PRIVATE int tg__buffer_ensure(tg__buffer *b);   /* allocates device memory if needed (cached); 0 or -1 */
+TG__PRIVATE void tg__buffer_drop_memory(tg__buffer *b); /* returns its memory to the allocation cache */
 TG__PRIVATE int tg__buffer_copyin(tg__buffer *b, const void *src);
 TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst);
 TG__PRIVATE int64_t tg__stat_launches(int64_t add);
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add);
+TG__PRIVATE int64_t tg__stat_alloc_bytes(int64_t add); /* bytes of buffer memory handed out, ever */
 
 #endif /* TG__INTERNAL_H */

@@ -73,10 +73,12 @@ enum {
 };
 
 /* The one place the compiler flags live (they are part of the cache key). `-x c -std=gnu11`: the source is C whatever
- * the file name, with the POSIX/GNU extensions the prelude may use. -ffp-contract=off: no fused multiply-adds, so
- * results do not depend on the machine. */
+ * the file name, with the POSIX/GNU extensions the prelude may use. Reductions may be reassociated (so they vectorise,
+ * as numpy's pairwise sums do) and multiply-adds fused: results can differ from a sequential sum in the last bits,
+ * never in NaN or infinity handling (no -ffinite-math-only). */
 static const char *const tg__cpu_cflags[] = {"-shared", "-fPIC", "-O2", "-march=native", "-fno-math-errno",
-                                             "-ffp-contract=off", "-x", "c", "-std=gnu11"};
+                                             "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math",
+                                             "-ffp-contract=fast", "-x", "c", "-std=gnu11"};
 /* Valgrind (3.19 at least) cannot run AVX-512, which -march=native gives on many x86 machines. Under valgrind (its
  * preload library is in LD_PRELOAD) kernels are built for the baseline ISA instead. Results are the same: -O2 without
  * -ffast-math never reorders float arithmetic, and -ffp-contract=off forbids fused multiply-adds. */

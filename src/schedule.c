@@ -233,8 +233,6 @@ TG__PRIVATE void tg__sched_free(tg__sched *s) {
 // ---------------------------------------------------------------------------------------------------------------------
 // running: compile each kernel (cached by the device), recycle intermediate memory after its last reader
 
-typedef struct tg__pool_entry { void *ptr; size_t nbytes; tg__device *dev; } tg__pool_entry;
-
 static int tg__kernel_prepare(tg__kernel *k) {
   if (k->prog) return 0;
   tg__linear lin;
@@ -274,17 +272,11 @@ TG__PRIVATE int tg__run_schedule(tg__sched *s) {
     for (int j = 0; j < s->k[i].nbufs; j++) tg__map_put(&last, s->k[i].bufs[j], (void *)(intptr_t)(i + 1));
     if (!s->k[i].keep) tg__map_put(&temp, s->k[i].bufs[0], (void *)1);
   }
-  tg__pool_entry pool[64];
-  int npool = 0, rc = 0;
+  int rc = 0;
   double t_total = 0;
   for (int i = 0; i < s->n && rc == 0; i++) {
     tg__kernel *k = &s->k[i];
     tg__buffer *out = k->bufs[0];
-    for (int p = 0; p < npool && !out->ptr; p++)
-      if (pool[p].nbytes == out->nbytes && pool[p].dev == out->dev) {
-        out->ptr = pool[p].ptr;
-        pool[p] = pool[--npool];
-      }
     void *ptrs[64];
     void **bufs = k->nbufs <= 64 ? ptrs : (void **)tg__alloc(sizeof(void *) * (size_t)k->nbufs);
     for (int j = 0; j < k->nbufs && rc == 0; j++) {
@@ -304,20 +296,12 @@ TG__PRIVATE int tg__run_schedule(tg__sched *s) {
                k->prog->flops / dt * 1e-9, k->prog->bytes / dt * 1e-9);
     }
     if (bufs != ptrs) TG_FREE(bufs);
-    /* recycle the memory of intermediates read for the last time */
-    for (int j = 1; j < k->nbufs; j++) {
-      tg__buffer *b = k->bufs[j];
-      if ((intptr_t)tg__map_get(&last, b) == i + 1 && tg__map_get(&temp, b) && b->ptr && npool < 64) {
-        pool[npool].ptr = b->ptr;
-        pool[npool].nbytes = b->nbytes;
-        pool[npool].dev = b->dev;
-        npool++;
-        b->ptr = NULL;
-      }
-    }
+    /* memory planning: an intermediate read for the last time gives its memory to the next buffer of its size */
+    for (int j = 1; j < k->nbufs; j++)
+      if ((intptr_t)tg__map_get(&last, k->bufs[j]) == i + 1 && tg__map_get(&temp, k->bufs[j]))
+        tg__buffer_drop_memory(k->bufs[j]);
   }
   if (TG__DEBUG >= 1 && s->n) printf("scheduled %d kernels in %.2f ms\n", s->n, t_total * 1e3);
-  for (int p = 0; p < npool; p++) pool[p].dev->free(pool[p].dev, pool[p].ptr);
   tg__map_free(&last);
   tg__map_free(&temp);
   return rc;

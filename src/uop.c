@@ -38,6 +38,7 @@ TG__PRIVATE int tg__op_is_cmp(tg__op op) {
 static struct {
   tg__uop **buckets;
   size_t nbuckets, count, live_after_gc;
+  int64_t alloc_bytes_at_gc;
   uint32_t epoch;
   int64_t next_id;
 } tg__U;
@@ -429,10 +430,14 @@ TG__PRIVATE void tg__uop_gc(tg__uop **extra_roots, int n) {
   }
   tg__U.count = live;
   tg__U.live_after_gc = live;
+  tg__U.alloc_bytes_at_gc = tg__stat_alloc_bytes(0);
 }
 
+/* collects when the graph has doubled since the last collection, or when much buffer memory has been handed out since
+ * (the nodes of dead tensors hold their buffers until collected) */
 TG__PRIVATE void tg__uop_maybe_gc(void) {
-  if (tg__U.count > 2 * tg__U.live_after_gc + 20000) tg__uop_gc(NULL, 0);
+  if (tg__U.count > 2 * tg__U.live_after_gc + 20000 || tg__stat_alloc_bytes(0) - tg__U.alloc_bytes_at_gc > (64 << 20))
+    tg__uop_gc(NULL, 0);
 }
 
 TG__PRIVATE int64_t tg__uop_count(void) { return (int64_t)tg__U.count; }
