@@ -17,6 +17,7 @@ typedef struct tg__lin {
   double iters;      /* loop iterations at the current position */
   double flops;
   int nacc, error;
+  tg__vec reduces;   /* every REDUCE of the kernel, for fusing those over the same loops */
 } tg__lin;
 
 static uint64_t tg__deps(tg__lin *L, tg__uop *u) {
@@ -41,6 +42,7 @@ static void tg__list(tg__lin *L, tg__uop *u, intptr_t aux) {
 }
 
 static void tg__emit(tg__lin *L, tg__uop *u);
+static void tg__emit_reduces(tg__lin *L, tg__uop *u);
 
 /* emits every node below u that only depends on the loops open now */
 static void tg__hoist(tg__lin *L, tg__uop *u, tg__map *seen) {
@@ -77,26 +79,77 @@ static void tg__emit(tg__lin *L, tg__uop *u) {
   tg__map_put(&L->emitted, u, (void *)1);
   if (u->op == TG__OP_RANGE || u->op == TG__OP_DEFINE_GLOBAL) return; /* loops are opened explicitly; params */
   if (u->op == TG__OP_REDUCE) {
-    tg__arg a;
-    memset(&a, 0, sizeof a);
-    a.i = L->nacc++;
-    tg__uop *acc = tg__uop1(TG__OP_DEFINE_ACC, u->dtype, tg__identity((tg__op)u->arg.i, u->dtype), &a);
-    tg__map seen;
-    memset(&seen, 0, sizeof seen);
-    tg__hoist(L, u->src[0], &seen);
-    tg__map_free(&seen);
-    intptr_t acc_at = L->list.n;
-    tg__list(L, acc, 0);
-    for (int i = 1; i < u->nsrc; i++) tg__open(L, u->src[i]);
-    tg__emit(L, u->src[0]);
-    tg__uop *upd = tg__uop2((tg__op)u->arg.i, u->dtype, acc, u->src[0], NULL);
-    tg__list(L, tg__uop2(TG__OP_ASSIGN, u->dtype, acc, upd, NULL), 0);
-    for (int i = u->nsrc - 1; i >= 1; i--) tg__close(L, u->src[i]);
-    tg__list(L, u, acc_at);
+    tg__emit_reduces(L, u);
     return;
   }
   for (int i = 0; i < u->nsrc; i++) tg__emit(L, u->src[i]);
   tg__list(L, u, 0);
+}
+
+static int tg__same_loops(const tg__uop *a, const tg__uop *b) {
+  if (a->nsrc != b->nsrc || a->arg.i != b->arg.i) return 0;
+  for (int i = 1; i < a->nsrc; i++)
+    if (a->src[i] != b->src[i]) return 0;
+  return 1;
+}
+
+static int tg__reaches(tg__uop *from, tg__uop *to, tg__map *seen) {
+  if (from == to) return 1;
+  if (tg__map_get(seen, from)) return 0;
+  tg__map_put(seen, from, (void *)1);
+  for (int i = 0; i < from->nsrc; i++)
+    if (tg__reaches(from->src[i], to, seen)) return 1;
+  return 0;
+}
+
+/* A REDUCE, fused with every other REDUCE over the same loops that can run now (an upcast kernel has many): one
+ * DEFINE_ACC each, the shared loops, one ASSIGN each in the innermost loop, and the REDUCEs after the loops. */
+static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
+  tg__vec group;
+  memset(&group, 0, sizeof group);
+  tg__vec_push(&group, u);
+  for (int i = 0; i < L->reduces.n; i++) {
+    tg__uop *v = (tg__uop *)L->reduces.items[i];
+    if (v == u || tg__map_get(&L->emitted, v) || !tg__same_loops(u, v) || (tg__deps(L, v) & ~L->open)) continue;
+    tg__map seen;
+    memset(&seen, 0, sizeof seen);
+    int dependent = tg__reaches(v->src[0], u, &seen);
+    tg__map_free(&seen);
+    if (!dependent) {
+      tg__map_put(&L->emitted, v, (void *)1);
+      tg__vec_push(&group, v);
+    }
+  }
+  intptr_t *acc_at = (intptr_t *)tg__alloc(sizeof(intptr_t) * (size_t)group.n);
+  tg__uop **accs = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)group.n);
+  for (int g = 0; g < group.n; g++) {
+    tg__uop *v = (tg__uop *)group.items[g];
+    tg__map seen;
+    memset(&seen, 0, sizeof seen);
+    tg__hoist(L, v->src[0], &seen);
+    tg__map_free(&seen);
+  }
+  for (int g = 0; g < group.n; g++) {
+    tg__uop *v = (tg__uop *)group.items[g];
+    tg__arg a;
+    memset(&a, 0, sizeof a);
+    a.i = L->nacc++;
+    accs[g] = tg__uop1(TG__OP_DEFINE_ACC, v->dtype, tg__identity((tg__op)v->arg.i, v->dtype), &a);
+    acc_at[g] = L->list.n;
+    tg__list(L, accs[g], 0);
+  }
+  for (int i = 1; i < u->nsrc; i++) tg__open(L, u->src[i]);
+  for (int g = 0; g < group.n; g++) {
+    tg__uop *v = (tg__uop *)group.items[g];
+    tg__emit(L, v->src[0]);
+    tg__uop *upd = tg__uop2((tg__op)v->arg.i, v->dtype, accs[g], v->src[0], NULL);
+    tg__list(L, tg__uop2(TG__OP_ASSIGN, v->dtype, accs[g], upd, NULL), 0);
+  }
+  for (int i = u->nsrc - 1; i >= 1; i--) tg__close(L, u->src[i]);
+  for (int g = 0; g < group.n; g++) tg__list(L, (tg__uop *)group.items[g], acc_at[g]);
+  TG_FREE(acc_at);
+  TG_FREE(accs);
+  tg__vec_free(&group);
 }
 
 static int tg__cmp_range(const void *a, const void *b) {
@@ -118,6 +171,7 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
     if (u->op == TG__OP_RANGE && u->arg.i < nglobal && ng < TG_MAX_DIMS) globals[ng++] = u;
+    if (u->op == TG__OP_REDUCE) tg__vec_push(&L.reduces, u);
   }
   tg__vec_free(&all);
   qsort(globals, (size_t)ng, sizeof(tg__uop *), tg__cmp_range);
@@ -137,6 +191,7 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
   out->parallel = ng ? globals[0] : NULL;
   out->flops = L.flops;
   tg__vec_free(&L.aux);
+  tg__vec_free(&L.reduces);
   tg__map_free(&L.deps);
   tg__map_free(&L.emitted);
   return 0;

@@ -41,6 +41,7 @@ PRIVATE = [
     "src/ops.c",
     "src/schedule.c",
     "src/codegen.c",
+    "src/optimize.c",
     "src/linearize.c",
     "src/render.c",
     "src/device.c",
