@@ -47,7 +47,7 @@ static tg__uop *tg__fold(tg__op op, tg_dtype dt, tg__uop **s, int n) {
   int64_t a = s[0]->arg.i, b = n > 1 ? s[1]->arg.i : 0;
   uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
   switch (op) {
-  case TG__OP_NEG: return tg__const_int(dt, (int64_t)(0 - ua));
+  case TG__OP_NEG: return tg__const_int(dt, dt == TG_BOOL ? !a : (int64_t)(0 - ua)); /* NEG of a bool is NOT */
   case TG__OP_ADD: return tg__const_int(dt, (int64_t)(ua + ub));
   case TG__OP_SUB: return tg__const_int(dt, (int64_t)(ua - ub));
   case TG__OP_MUL: return tg__const_int(dt, (int64_t)(ua * ub));
