@@ -149,6 +149,7 @@ TG__PRIVATE tg__uop *tg__uop_new(tg__op op, tg_dtype dt, int nsrc, tg__uop *cons
     memcpy(u->src, src, sizeof(tg__uop *) * (size_t)nsrc);
   }
   u->arg = *arg;
+  u->arg.ints = NULL; /* the node owns a copy of the ints, never the caller's array */
   if (arg->nints) {
     int64_t *ints = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)arg->nints);
     memcpy(ints, arg->ints, sizeof(int64_t) * (size_t)arg->nints);

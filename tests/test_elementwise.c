@@ -1,0 +1,429 @@
+/* test_elementwise.c: every elementwise op and activation of api.h against numpy/tinygrad goldens: unary math,
+ * special values, binary ops with broadcasting, scalar (_s) ops, pow, where, logical, integer and bitwise ops, casts,
+ * bitcasts and the result dtypes of mixed-dtype ops. */
+#include "tinygrad.h"
+#include "test.h"
+#include "helpers.h"
+#define GOLDEN_ELEMENTWISE
+#include "golden/golden.h"
+
+#define EXACT 1e-6  /* ops that round once: the result may differ from float64-then-round by an ulp */
+#define MATH 1e-5   /* exp, log, sin, ...: a few ulps */
+#define COMPOSED 1e-4 /* compositions and approximations: erf, gelu, tan, mish, softplus, pow */
+
+// ---------------------------------------------------------------------------------------------------------------------
+// unary ops on x = sin(i*0.37)*2.7 or p = 0.1+|cos(i*0.51)|*4, shape (4, 6)
+
+static tg_tensor *op_clip(tg_tensor *a) { return tg_clip(a, -1, 1.5); }
+static tg_tensor *op_leaky(tg_tensor *a) { return tg_leaky_relu(a, 0.1); }
+static tg_tensor *op_elu(tg_tensor *a) { return tg_elu(a, 1.3); }
+static tg_tensor *op_softplus1(tg_tensor *a) { return tg_softplus(a, 1.0); }
+static tg_tensor *op_softplus2(tg_tensor *a) { return tg_softplus(a, 2.0); }
+static tg_tensor *op_hardtanh(tg_tensor *a) { return tg_hardtanh(a, -0.5, 2.0); }
+
+typedef struct test_unary {
+  const char *name;
+  tg_tensor *(*fn)(tg_tensor *);
+  int on_p; /* 1: the input is p (positive), 0: x */
+  const float *want;
+  double tol;
+} test_unary;
+
+static const test_unary test_unaries[] = {
+  {"neg", tg_neg, 0, g_ew_neg, 0},
+  {"abs", tg_abs, 0, g_ew_abs, 0},
+  {"sign", tg_sign, 0, g_ew_sign, 0},
+  {"exp", tg_exp, 0, g_ew_exp, MATH},
+  {"exp2", tg_exp2, 0, g_ew_exp2, MATH},
+  {"sin", tg_sin, 0, g_ew_sin, MATH},
+  {"cos", tg_cos, 0, g_ew_cos, MATH},
+  {"tan", tg_tan, 0, g_ew_tan, COMPOSED},
+  {"erf", tg_erf, 0, g_ew_erf, COMPOSED},
+  {"floor", tg_floor, 0, g_ew_floor, 0},
+  {"ceil", tg_ceil, 0, g_ew_ceil, 0},
+  {"round", tg_round, 0, g_ew_round, 0},
+  {"trunc", tg_trunc, 0, g_ew_trunc, 0},
+  {"clip", op_clip, 0, g_ew_clip, 0},
+  {"square", tg_square, 0, g_ew_square, EXACT},
+  {"reciprocal", tg_reciprocal, 0, g_ew_reciprocal, EXACT},
+  {"log", tg_log, 1, g_ew_log, MATH},
+  {"log2", tg_log2, 1, g_ew_log2, MATH},
+  {"sqrt", tg_sqrt, 1, g_ew_sqrt, EXACT},
+  {"rsqrt", tg_rsqrt, 1, g_ew_rsqrt, MATH},
+  {"sigmoid", tg_sigmoid, 0, g_ew_sigmoid, MATH},
+  {"tanh", tg_tanh, 0, g_ew_tanh, MATH},
+  {"relu", tg_relu, 0, g_ew_relu, 0},
+  {"leaky_relu", op_leaky, 0, g_ew_leaky_relu, EXACT},
+  {"elu", op_elu, 0, g_ew_elu, MATH},
+  {"gelu", tg_gelu, 0, g_ew_gelu, COMPOSED},
+  {"quick_gelu", tg_quick_gelu, 0, g_ew_quick_gelu, MATH},
+  {"silu", tg_silu, 0, g_ew_silu, MATH},
+  {"softplus", op_softplus1, 0, g_ew_softplus, COMPOSED},
+  {"softplus(beta=2)", op_softplus2, 0, g_ew_softplus2, COMPOSED},
+  {"mish", tg_mish, 0, g_ew_mish, COMPOSED},
+  {"hardtanh", op_hardtanh, 0, g_ew_hardtanh, 0},
+  {"hardsigmoid", tg_hardsigmoid, 0, g_ew_hardsigmoid, EXACT},
+  {"hardswish", tg_hardswish, 0, g_ew_hardswish, EXACT},
+};
+
+TEST(test_ew_unary) {
+  tg_scope_begin();
+  tg_tensor *x = TEST_F32(g_ew_x, 4, 6), *p = TEST_F32(g_ew_p, 4, 6);
+  for (int i = 0; i < TEST_COUNT(test_unaries); i++) {
+    const test_unary *u = &test_unaries[i];
+    tg_tensor *r = u->fn(u->on_p ? p : x);
+    if (!CHECK_TENSOR(r, u->want, u->tol, 4, 6)) printf("  op: %s\n", u->name);
+  }
+  /* float ops keep float32 */
+  CHECK_DTYPE(tg_exp(x), TG_FLOAT32);
+  CHECK_DTYPE(tg_sigmoid(x), TG_FLOAT32);
+  tg_scope_end();
+}
+
+/* the same ops on a strided view: x transposed, then back */
+TEST(test_ew_unary_on_views) {
+  tg_scope_begin();
+  tg_tensor *xt = tg_transpose(TEST_F32(g_ew_x, 4, 6), 0, 1); /* (6, 4), not contiguous */
+  CHECK_TENSOR(tg_transpose(tg_exp(xt), 0, 1), g_ew_exp, MATH, 4, 6);
+  CHECK_TENSOR(tg_transpose(tg_gelu(xt), 0, 1), g_ew_gelu, COMPOSED, 4, 6);
+  CHECK_TENSOR(tg_transpose(tg_contiguous(tg_neg(xt)), 0, 1), g_ew_neg, 0, 4, 6);
+  tg_scope_end();
+}
+
+TEST(test_ew_special_values) {
+  tg_scope_begin();
+  tg_tensor *s = TEST_F32(g_ew_special, 10);
+  CHECK_TENSOR(tg_exp(s), g_ew_special_exp, MATH, 10);
+  CHECK_TENSOR(tg_log(s), g_ew_special_log, MATH, 10);
+  CHECK_TENSOR(tg_sqrt(s), g_ew_special_sqrt, EXACT, 10);
+  CHECK_TENSOR(tg_abs(s), g_ew_special_abs, 0, 10);
+  CHECK_TENSOR(tg_sigmoid(s), g_ew_special_sigmoid, MATH, 10);
+  CHECK_TENSOR(tg_tanh(s), g_ew_special_tanh, MATH, 10);
+  CHECK_TENSOR(tg_floor(s), g_ew_special_floor, 0, 10);
+  CHECK_TENSOR(tg_neg(s), g_ew_special_neg, 0, 10);
+  CHECK_RAW(tg_isnan(s), TG_BOOL, g_ew_isnan, 10);
+  CHECK_RAW(tg_isinf(s), TG_BOOL, g_ew_isinf, 10);
+  /* -0.0 keeps its sign through neg and abs (bit patterns) */
+  static const float mz = -0.0f, pz = 0.0f;
+  static const float zero_in[1] = {0.0f}, mzero_in[1] = {-0.0f};
+  CHECK_RAW(tg_neg(TEST_F32(zero_in, 1)), TG_FLOAT32, &mz, 1);
+  CHECK_RAW(tg_abs(TEST_F32(mzero_in, 1)), TG_FLOAT32, &pz, 1);
+  tg_scope_end();
+}
+
+TEST(test_ew_round_half_even) {
+  tg_scope_begin();
+  tg_tensor *r = TEST_F32(g_ew_round_in, 12);
+  CHECK_TENSOR(tg_round(r), g_ew_round_ties, 0, 12);
+  CHECK_DTYPE(tg_round(r), TG_FLOAT32);
+  tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// binary ops, broadcasting, scalar ops
+
+TEST(test_ew_binary) {
+  tg_scope_begin();
+  tg_tensor *x = TEST_F32(g_ew_x, 4, 6), *y = TEST_F32(g_ew_y, 4, 6);
+  CHECK_TENSOR(tg_add(x, y), g_ew_add, EXACT, 4, 6);
+  CHECK_TENSOR(tg_sub(x, y), g_ew_sub, EXACT, 4, 6);
+  CHECK_TENSOR(tg_mul(x, y), g_ew_mul, EXACT, 4, 6);
+  CHECK_TENSOR(tg_div(x, y), g_ew_div, EXACT, 4, 6);
+  CHECK_TENSOR(tg_maximum(x, y), g_ew_maximum, 0, 4, 6);
+  CHECK_TENSOR(tg_minimum(x, y), g_ew_minimum, 0, 4, 6);
+  CHECK_RAW(tg_lt(x, y), TG_BOOL, g_ew_lt, 4, 6);
+  CHECK_RAW(tg_le(x, y), TG_BOOL, g_ew_le, 4, 6);
+  CHECK_RAW(tg_gt(x, y), TG_BOOL, g_ew_gt, 4, 6);
+  CHECK_RAW(tg_ge(x, y), TG_BOOL, g_ew_ge, 4, 6);
+  CHECK_RAW(tg_eq(x, y), TG_BOOL, g_ew_eq, 4, 6);
+  CHECK_RAW(tg_ne(x, y), TG_BOOL, g_ew_ne, 4, 6);
+  /* an op with itself */
+  static const float zeros[24] = {0};
+  CHECK_TENSOR(tg_sub(x, x), zeros, 0, 4, 6);
+  tg_scope_end();
+}
+
+TEST(test_ew_broadcast) {
+  tg_scope_begin();
+  tg_tensor *c = TEST_F32(g_ew_c31, 3, 1), *r = TEST_F32(g_ew_r14, 1, 4);
+  CHECK_TENSOR(tg_add(c, r), g_ew_bc_add, EXACT, 3, 4);
+  CHECK_TENSOR(tg_sub(c, r), g_ew_bc_sub, EXACT, 3, 4);
+  CHECK_TENSOR(tg_mul(c, r), g_ew_bc_mul, EXACT, 3, 4);
+  CHECK_TENSOR(tg_div(c, r), g_ew_bc_div, EXACT, 3, 4);
+  CHECK_TENSOR(tg_sub(r, c), g_ew_bc_sub_rev, EXACT, 3, 4);
+  tg_tensor *b = TEST_F32(g_ew_b234, 2, 3, 4);
+  CHECK_TENSOR(tg_add(b, TEST_F32(g_ew_v4, 4)), g_ew_bc3_add, EXACT, 2, 3, 4);       /* (2,3,4) + (4,) */
+  CHECK_TENSOR(tg_add(TEST_F32(g_ew_v4, 4), b), g_ew_bc3_add, EXACT, 2, 3, 4);       /* (4,) + (2,3,4) */
+  CHECK_TENSOR(tg_mul(b, TEST_F32(g_ew_v4, 1, 1, 4)), g_ew_bc3_mul, EXACT, 2, 3, 4); /* (2,3,4) * (1,1,4) */
+  /* a 0-d tensor broadcasts against anything */
+  float want[24];
+  for (int i = 0; i < 24; i++) want[i] = g_ew_b234[i] * 2.5f;
+  CHECK_TENSOR(tg_mul(b, tg_scalar(2.5, TG_FLOAT32)), want, EXACT, 2, 3, 4);
+  tg_scope_end();
+}
+
+typedef struct test_scalar_op {
+  const char *name;
+  tg_tensor *(*fn)(tg_tensor *);
+  int on_p;
+  const float *want;
+  double tol;
+} test_scalar_op;
+
+static tg_tensor *op_add_s(tg_tensor *a) { return tg_add_s(a, 2.5); }
+static tg_tensor *op_sub_s(tg_tensor *a) { return tg_sub_s(a, 2.5); }
+static tg_tensor *op_rsub_s(tg_tensor *a) { return tg_rsub_s(1.0, a); }
+static tg_tensor *op_mul_s(tg_tensor *a) { return tg_mul_s(a, -3.0); }
+static tg_tensor *op_div_s(tg_tensor *a) { return tg_div_s(a, 4.0); }
+static tg_tensor *op_rdiv_s(tg_tensor *a) { return tg_rdiv_s(2.0, a); }
+static tg_tensor *op_maximum_s(tg_tensor *a) { return tg_maximum_s(a, 0.5); }
+static tg_tensor *op_minimum_s(tg_tensor *a) { return tg_minimum_s(a, -0.5); }
+static tg_tensor *op_pow_s2(tg_tensor *a) { return tg_pow_s(a, 2); }
+static tg_tensor *op_pow_s05(tg_tensor *a) { return tg_pow_s(a, 0.5); }
+static tg_tensor *op_pow_sm1(tg_tensor *a) { return tg_pow_s(a, -1); }
+static tg_tensor *op_pow_s3(tg_tensor *a) { return tg_pow_s(a, 3); }
+static tg_tensor *op_pow_s0(tg_tensor *a) { return tg_pow_s(a, 0); }
+static tg_tensor *op_pow_s15(tg_tensor *a) { return tg_pow_s(a, 1.5); }
+
+static const test_scalar_op test_scalar_ops[] = {
+  {"add_s(x, 2.5)", op_add_s, 0, g_ew_add_s, EXACT},
+  {"sub_s(x, 2.5)", op_sub_s, 0, g_ew_sub_s, EXACT},
+  {"rsub_s(1, x)", op_rsub_s, 0, g_ew_rsub_s, EXACT},
+  {"mul_s(x, -3)", op_mul_s, 0, g_ew_mul_s, EXACT},
+  {"div_s(x, 4)", op_div_s, 0, g_ew_div_s, EXACT},
+  {"rdiv_s(2, p)", op_rdiv_s, 1, g_ew_rdiv_s, EXACT},
+  {"maximum_s(x, 0.5)", op_maximum_s, 0, g_ew_maximum_s, 0},
+  {"minimum_s(x, -0.5)", op_minimum_s, 0, g_ew_minimum_s, 0},
+  {"pow_s(x, 2)", op_pow_s2, 0, g_ew_pow_s2, COMPOSED},
+  {"pow_s(p, 0.5)", op_pow_s05, 1, g_ew_pow_s05, COMPOSED},
+  {"pow_s(p, -1)", op_pow_sm1, 1, g_ew_pow_sm1, COMPOSED},
+  {"pow_s(x, 3): negative bases", op_pow_s3, 0, g_ew_pow_s3, COMPOSED},
+  {"pow_s(x, 0): 0**0 = 1", op_pow_s0, 0, g_ew_pow_s0, 0},
+  {"pow_s(p, 1.5)", op_pow_s15, 1, g_ew_pow_s15, COMPOSED},
+};
+
+TEST(test_ew_scalar_ops) {
+  tg_scope_begin();
+  tg_tensor *x = TEST_F32(g_ew_x, 4, 6), *p = TEST_F32(g_ew_p, 4, 6);
+  for (int i = 0; i < TEST_COUNT(test_scalar_ops); i++) {
+    const test_scalar_op *s = &test_scalar_ops[i];
+    if (!CHECK_TENSOR(s->fn(s->on_p ? p : x), s->want, s->tol, 4, 6)) printf("  op: %s\n", s->name);
+  }
+  CHECK_RAW(tg_lt_s(x, 0), TG_BOOL, g_ew_lt_s, 4, 6);
+  CHECK_RAW(tg_gt_s(x, 1), TG_BOOL, g_ew_gt_s, 4, 6);
+  static const int32_t iv[5] = {3, -1, 3, 0, 7};
+  static const uint8_t eq3[5] = {1, 0, 1, 0, 0};
+  CHECK_RAW(tg_eq_s(TEST_DATA(iv, TG_INT32, 5), 3), TG_BOOL, eq3, 5);
+  tg_scope_end();
+}
+
+TEST(test_ew_pow) {
+  tg_scope_begin();
+  tg_tensor *b = TEST_F32(g_ew_pow_base, 6, 1), *e = TEST_F32(g_ew_pow_exp, 1, 7);
+  CHECK_TENSOR(tg_pow(b, e), g_ew_pow, COMPOSED, 6, 7); /* includes (-2)**3 = -8, (-2)**-1 = -0.5, (-2)**0.5 = nan */
+  /* integer tensors: exact integer results, int dtype */
+  static const int32_t ib[4] = {2, 3, -2, 5}, ie[4] = {3, 2, 3, 0}, ip[4] = {8, 9, -8, 1};
+  CHECK_RAW(tg_pow(TEST_DATA(ib, TG_INT32, 4), TEST_DATA(ie, TG_INT32, 4)), TG_INT32, ip, 4);
+  tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// where, logical ops
+
+TEST(test_ew_where) {
+  tg_scope_begin();
+  tg_tensor *x = TEST_F32(g_ew_x, 4, 6), *y = TEST_F32(g_ew_y, 4, 6);
+  tg_tensor *cond = tg_gt(x, y);
+  CHECK_TENSOR(tg_where(cond, x, y), g_ew_where, 0, 4, 6);
+  CHECK_TENSOR(tg_where_s(cond, 1.5, -2), g_ew_where_s, 0, 4, 6);
+  /* cond (4,1), a (1,6), b 0-d: the result is (4,6) */
+  tg_tensor *c41 = TEST_DATA(g_ew_c41, TG_BOOL, 4, 1);
+  CHECK_TENSOR(tg_where(c41, TEST_F32(g_ew_a16, 1, 6), tg_scalar(-1, TG_FLOAT32)), g_ew_where_bc, 0, 4, 6);
+  /* a float condition counts non-zero as true */
+  static const float fc[4] = {0, 2, -0.5, 0}, w1[4] = {7, 1, 1, 7};
+  CHECK_TENSOR(tg_where_s(tg_ne(TEST_F32(fc, 4), tg_scalar(0, TG_FLOAT32)), 1, 7), w1, 0, 4);
+  tg_scope_end();
+}
+
+TEST(test_ew_logical) {
+  tg_scope_begin();
+  tg_tensor *a = TEST_DATA(g_ew_ba, TG_BOOL, 4), *b = TEST_DATA(g_ew_bb, TG_BOOL, 4);
+  CHECK_RAW(tg_logical_and(a, b), TG_BOOL, g_ew_land, 4);
+  CHECK_RAW(tg_logical_or(a, b), TG_BOOL, g_ew_lor, 4);
+  CHECK_RAW(tg_logical_not(a), TG_BOOL, g_ew_lnot, 4);
+  CHECK_RAW(tg_logical_not(tg_logical_not(a)), TG_BOOL, g_ew_ba, 4);
+  /* logical_not of constant tensors (the compiler may fold them) */
+  static const uint8_t f3[3] = {0, 0, 0}, t3[3] = {1, 1, 1};
+  CHECK_RAW(tg_logical_not(tg_full(1, TG_BOOL, TG_SHAPE(3))), TG_BOOL, f3, 3);
+  CHECK_RAW(tg_logical_not(tg_full(0, TG_BOOL, TG_SHAPE(3))), TG_BOOL, t3, 3);
+  CHECK_RAW(tg_logical_not(tg_gt_s(tg_full(5, TG_FLOAT32, TG_SHAPE(3)), 1)), TG_BOOL, f3, 3);
+  /* bool + bool is bool (logical or), as in tinygrad */
+  CHECK_RAW(tg_add(a, b), TG_BOOL, g_ew_lor, 4);
+  tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// integer ops: python floordiv and mod, true division, bitwise, shifts
+
+TEST(test_ew_floordiv_mod) {
+  tg_scope_begin();
+  tg_tensor *a = TEST_DATA(g_ew_ia, TG_INT32, 15, 1), *b = TEST_DATA(g_ew_ib, TG_INT32, 1, 6);
+  CHECK_RAW(tg_floordiv(a, b), TG_INT32, g_ew_floordiv, 15, 6);
+  CHECK_RAW(tg_mod(a, b), TG_INT32, g_ew_mod, 15, 6);
+  tg_tensor *a8 = TEST_DATA(g_ew_i8a, TG_INT8, 8), *b8 = TEST_DATA(g_ew_i8b, TG_INT8, 8);
+  CHECK_RAW(tg_floordiv(a8, b8), TG_INT8, g_ew_floordiv8, 8);
+  CHECK_RAW(tg_mod(a8, b8), TG_INT8, g_ew_mod8, 8);
+  tg_tensor *fa = TEST_F32(g_ew_fa, 13, 1), *fb = TEST_F32(g_ew_fb, 1, 4);
+  CHECK_TENSOR(tg_floordiv(fa, fb), g_ew_ffloordiv, 0, 13, 4);
+  CHECK_TENSOR(tg_mod(fa, fb), g_ew_fmod, EXACT, 13, 4);
+  /* int / int is true division, float32 */
+  tg_tensor *d = tg_div(a, b);
+  CHECK_TENSOR(d, g_ew_idiv, EXACT, 15, 6);
+  CHECK_DTYPE(d, TG_FLOAT32);
+  tg_scope_end();
+}
+
+TEST(test_ew_bitwise) {
+  tg_scope_begin();
+  tg_tensor *a = TEST_DATA(g_ew_wa, TG_INT32, 8), *b = TEST_DATA(g_ew_wb, TG_INT32, 8);
+  CHECK_RAW(tg_bitwise_and(a, b), TG_INT32, g_ew_band, 8);
+  CHECK_RAW(tg_bitwise_or(a, b), TG_INT32, g_ew_bor, 8);
+  CHECK_RAW(tg_bitwise_xor(a, b), TG_INT32, g_ew_bxor, 8);
+  CHECK_RAW(tg_bitwise_not(a), TG_INT32, g_ew_bnot, 8);
+  tg_tensor *u = TEST_DATA(g_ew_u8, TG_UINT8, 6);
+  CHECK_RAW(tg_bitwise_not(u), TG_UINT8, g_ew_u8_not, 6);
+  CHECK_RAW(tg_lshift(u, 2), TG_UINT8, g_ew_u8_shl2, 6);
+  CHECK_RAW(tg_rshift(u, 3), TG_UINT8, g_ew_u8_shr3, 6);
+  tg_tensor *s = TEST_DATA(g_ew_sh, TG_INT32, 8);
+  CHECK_RAW(tg_lshift(s, 3), TG_INT32, g_ew_shl3, 8);
+  CHECK_RAW(tg_rshift(s, 1), TG_INT32, g_ew_shr1, 8);
+  /* bitwise ops on bools are logical */
+  tg_tensor *ba = TEST_DATA(g_ew_ba, TG_BOOL, 4), *bb = TEST_DATA(g_ew_bb, TG_BOOL, 4);
+  CHECK_RAW(tg_bitwise_and(ba, bb), TG_BOOL, g_ew_land, 4);
+  CHECK_RAW(tg_bitwise_or(ba, bb), TG_BOOL, g_ew_lor, 4);
+  tg_scope_end();
+}
+
+TEST(test_ew_integer_arith) {
+  tg_scope_begin();
+  static const int32_t a[5] = {7, -3, 100000, -2147483647, 0}, b[5] = {5, 4, 30000, -1, -9};
+  static const int32_t sum[5] = {12, 1, 130000, INT32_MIN, -9}, prod[5] = {35, -12, -1294967296, 2147483647, 0};
+  tg_tensor *ta = TEST_DATA(a, TG_INT32, 5), *tb = TEST_DATA(b, TG_INT32, 5);
+  CHECK_RAW(tg_add(ta, tb), TG_INT32, sum, 5);
+  CHECK_RAW(tg_mul(ta, tb), TG_INT32, prod, 5); /* wraps like C's int32 on two's complement */
+  static const int32_t mx[5] = {7, 4, 100000, -1, 0}, ab[5] = {7, 3, 100000, 2147483647, 0};
+  CHECK_RAW(tg_maximum(ta, tb), TG_INT32, mx, 5);
+  CHECK_RAW(tg_abs(ta), TG_INT32, ab, 5);
+  static const int32_t neg[5] = {-7, 3, -100000, 2147483647, 0}, sg[5] = {1, -1, 1, -1, 0};
+  CHECK_RAW(tg_neg(ta), TG_INT32, neg, 5);
+  CHECK_RAW(tg_sign(ta), TG_INT32, sg, 5);
+  static const int32_t a2[5] = {10, 0, 100003, -2147483644, 3}; /* scalar ops keep the int dtype */
+  CHECK_RAW(tg_add_s(ta, 3), TG_INT32, a2, 5);
+  tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// casts and bitcasts
+
+TEST(test_ew_cast) {
+  tg_scope_begin();
+  tg_tensor *f = TEST_F32(g_ew_cast_in, 8);
+  CHECK_RAW(tg_cast(f, TG_INT32), TG_INT32, g_ew_cast_i32, 8); /* truncation toward 0 */
+  CHECK_RAW(tg_cast(f, TG_BOOL), TG_BOOL, g_ew_cast_bool, 8);
+  CHECK_RAW(tg_cast(TEST_F32(g_ew_castu_in, 5), TG_UINT8), TG_UINT8, g_ew_cast_u8, 5);
+  CHECK_RAW(tg_cast(TEST_DATA(g_ew_casti_in, TG_INT32, 5), TG_FLOAT32), TG_FLOAT32, g_ew_cast_f32, 5);
+  /* float32 -> float16 / bfloat16: round to nearest even, overflow to inf, subnormals */
+  tg_tensor *h = tg_cast(TEST_F32(g_ew_half_in, 13), TG_FLOAT16);
+  CHECK_RAW(h, TG_FLOAT16, g_ew_half_bits, 13);
+  CHECK_TENSOR(tg_cast(h, TG_FLOAT32), g_ew_half_vals, 0, 13);
+  tg_tensor *bf = tg_cast(TEST_F32(g_ew_bf16_in, 10), TG_BFLOAT16);
+  CHECK_RAW(bf, TG_BFLOAT16, g_ew_bf16_bits, 10);
+  CHECK_TENSOR(tg_cast(bf, TG_FLOAT32), g_ew_bf16_vals, 0, 10);
+  /* float16 -> int, bool -> float, int8 -> int32 sign extension, uint8 -> int32 zero extension */
+  /* element 6 (65520 -> inf) has no int value: compare the others with the truncated float16 values */
+  int32_t got[13];
+  CHECK_EQ_INT(tg_to_host(tg_cast(h, TG_INT32), got, sizeof got), 0);
+  int same = 1;
+  for (int i = 0; i < 13; i++) same &= i == 6 || got[i] == (int32_t)g_ew_half_vals[i];
+  CHECK(same);
+  static const uint8_t bv[3] = {1, 0, 1};
+  static const float bf_want[3] = {1, 0, 1};
+  CHECK_RAW(tg_cast(TEST_DATA(bv, TG_BOOL, 3), TG_FLOAT32), TG_FLOAT32, bf_want, 3);
+  static const int8_t i8[4] = {-128, -1, 0, 127};
+  static const int32_t i8w[4] = {-128, -1, 0, 127};
+  CHECK_RAW(tg_cast(TEST_DATA(i8, TG_INT8, 4), TG_INT32), TG_INT32, i8w, 4);
+  static const uint8_t u8[4] = {0, 1, 128, 255};
+  static const int32_t u8w[4] = {0, 1, 128, 255};
+  CHECK_RAW(tg_cast(TEST_DATA(u8, TG_UINT8, 4), TG_INT32), TG_INT32, u8w, 4);
+  static const int32_t wide[4] = {256, 257, -1, 1000};
+  static const uint8_t narrow[4] = {0, 1, 255, 232}; /* int32 -> uint8 keeps the low byte */
+  CHECK_RAW(tg_cast(TEST_DATA(wide, TG_INT32, 4), TG_UINT8), TG_UINT8, narrow, 4);
+  static const double dd[2] = {0.1, 1e300};
+  static const float df[2] = {0.1f, INFINITY};
+  CHECK_RAW(tg_cast(TEST_DATA(dd, TG_FLOAT64, 2), TG_FLOAT32), TG_FLOAT32, df, 2);
+  static const double fd[2] = {(double)0.1f, -2.5};
+  static const float fdin[2] = {0.1f, -2.5f};
+  CHECK_RAW(tg_cast(TEST_F32(fdin, 2), TG_FLOAT64), TG_FLOAT64, fd, 2);
+  tg_scope_end();
+}
+
+TEST(test_ew_bitcast) {
+  tg_scope_begin();
+  tg_tensor *f = TEST_F32(g_ew_bitcast_in, 8);
+  tg_tensor *i = tg_bitcast(f, TG_INT32);
+  CHECK_RAW(i, TG_INT32, g_ew_bitcast_i32, 8);
+  CHECK_RAW(tg_bitcast(i, TG_FLOAT32), TG_FLOAT32, g_ew_bitcast_in, 8);
+  CHECK_RAW(tg_bitcast(TEST_DATA(g_ew_bitcast_i32, TG_INT32, 8), TG_FLOAT32), TG_FLOAT32, g_ew_bitcast_in, 8);
+  /* uint32 <-> float32 and float16 <-> int16 */
+  static const uint32_t u[2] = {0x3f800000u, 0xc0000000u};
+  static const float uf[2] = {1.0f, -2.0f};
+  CHECK_RAW(tg_bitcast(TEST_DATA(u, TG_UINT32, 2), TG_FLOAT32), TG_FLOAT32, uf, 2);
+  static const uint16_t hb[2] = {0x3c00, 0xc000};
+  static const int16_t hi[2] = {0x3c00, (int16_t)0xc000};
+  CHECK_RAW(tg_bitcast(TEST_DATA(hb, TG_FLOAT16, 2), TG_INT16), TG_INT16, hi, 2);
+  /* a bitcast of a computed value (not just of a buffer) */
+  static const float two[1] = {2.0f};
+  static const int32_t four_bits = 0x40800000;
+  CHECK_RAW(tg_bitcast(tg_mul_s(TEST_F32(two, 1), 2), TG_INT32), TG_INT32, &four_bits, 1);
+  tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// result dtypes of mixed ops (tinygrad's promotion)
+
+TEST(test_ew_mixed_dtypes) {
+  tg_scope_begin();
+  static const double va[3] = {1, 0, 1}, vb[3] = {1, 1, 0};
+  for (int i = 0; i < TEST_COUNT(g_ew_add_dtypes); i++) {
+    tg_dtype da = g_ew_add_dtypes[i][0], db = g_ew_add_dtypes[i][1], want = g_ew_add_dtypes[i][2];
+    tg_tensor *r = tg_add(test_make(da, va, 3), test_make(db, vb, 3));
+    if (!CHECK_DTYPE(r, want)) printf("  %s + %s\n", tg_dtype_name(da), tg_dtype_name(db));
+    static const float sum[3] = {2, 1, 1}, any[3] = {1, 1, 1};
+    if (!CHECK_TENSOR(r, want == TG_BOOL ? any : sum, 0, 3)) printf("  %s + %s\n", tg_dtype_name(da),
+                                                                    tg_dtype_name(db));
+  }
+  /* values survive the promotion */
+  static const double a8[2] = {100, -100}, a16[2] = {1000, -30000};
+  static const int16_t s16[2] = {1100, -30100};
+  CHECK_RAW(tg_add(test_make(TG_INT8, a8, 2), test_make(TG_INT16, a16, 2)), TG_INT16, s16, 2);
+  static const double u8v[2] = {200, 255}, i8v[2] = {-100, -1};
+  static const int16_t s_ui[2] = {100, 254};
+  CHECK_RAW(tg_add(test_make(TG_UINT8, u8v, 2), test_make(TG_INT8, i8v, 2)), TG_INT16, s_ui, 2);
+
+  /* scalars are weak: they do not widen an int tensor, a float scalar makes an int tensor float32 */
+  static const int32_t iv[3] = {1, 2, 3};
+  static const float ivf[3] = {2.5f, 5.0f, 7.5f};
+  tg_tensor *ti = TEST_DATA(iv, TG_INT32, 3);
+  CHECK_DTYPE(tg_mul_s(ti, 2.5), TG_FLOAT32);
+  CHECK_TENSOR(tg_mul_s(ti, 2.5), ivf, 0, 3);
+  static const double i8d[3] = {1, 2, 3};
+  static const int8_t i8w[3] = {3, 4, 5};
+  CHECK_RAW(tg_add_s(test_make(TG_INT8, i8d, 3), 2), TG_INT8, i8w, 3);
+  CHECK_DTYPE(tg_mul_s(test_make(TG_FLOAT16, i8d, 3), 2.5), TG_FLOAT16);
+  CHECK_DTYPE(tg_add_s(test_make(TG_BOOL, i8d, 3), 1), TG_INT32);
+  CHECK_DTYPE(tg_div(ti, ti), TG_FLOAT32);
+  CHECK_DTYPE(tg_div_s(ti, 2), TG_FLOAT32);
+  CHECK_DTYPE(tg_lt(ti, ti), TG_BOOL);
+  CHECK_DTYPE(tg_sqrt(ti), TG_FLOAT32); /* float math on ints gives float32 */
+  tg_scope_end();
+}
