@@ -48,7 +48,7 @@ static tg__uop *tg__tfloat(tg__uop *a) { return tg__tcast(a, tg__float_of(a->dty
 static tg_dtype tg__scalar_dtype(tg_dtype dt, double v) {
   int integral = v == floor(v) && fabs(v) < 9.2e18;
   if (tg_dtype_is_float(dt)) return dt;
-  if (integral) return dt == TG_BOOL && !(v == 0 || v == 1) ? TG_INT32 : dt;
+  if (integral) return dt == TG_BOOL ? TG_INT32 : dt; /* a python int next to bools is an int */
   return tg__default_float();
 }
 
@@ -116,9 +116,16 @@ static tg__uop *tg__f_mod(tg__uop *x, tg__uop *y) {
   return tg__twhere(adjust, tg__tadd(r, y), r);
 }
 
+/* the nearest integer of a float that is one up to rounding error */
+static tg__uop *tg__u_round_f(tg__uop *x) { return tg__tfloor(tg__tadds(x, 0.5)); }
+
 /* b ** e = exp2(e * log2|b|); a negative base gives NaN for a fractional exponent and flips sign for an odd one;
  * x ** 0 = 1 (tinygrad's xpow) */
 static tg__uop *tg__f_pow(tg__uop *b, tg__uop *e) {
+  if (!tg_dtype_is_float(b->dtype)) { /* integers: computed in float64 (exact below 2^53), rounded back */
+    tg__uop *r = tg__f_pow(tg__tcast(b, TG_FLOAT64), tg__tcast(e, TG_FLOAT64));
+    return tg__tcast(tg__u_round_f(r), b->dtype);
+  }
   b = tg__tfloat(b);
   e = tg__tcast(e, b->dtype);
   tg__uop *neg = tg__tlt(b, tg__c(b, 0));

@@ -148,6 +148,13 @@ static char *tg__render_alu(tg__rctx *r, tg__uop *u) {
   if (u->op == TG__OP_BITCAST) {
     tg__str b;
     memset(&b, 0, sizeof b);
+    /* 16-bit floats live in kernels as float: their bits are the storage conversion */
+    const char *to_bits = sdt == TG_FLOAT16 ? "tg_f2h" : sdt == TG_BFLOAT16 ? "tg_f2bf" : NULL;
+    const char *from_bits = u->dtype == TG_FLOAT16 ? "tg_h2f" : u->dtype == TG_BFLOAT16 ? "tg_bf2f" : NULL;
+    if (to_bits && from_bits) tg__str_printf(&b, "%s(%s(%s))", from_bits, to_bits, ops[0]);
+    else if (to_bits) tg__str_printf(&b, "((%s)%s(%s))", tg__mem_ctype(u->dtype), to_bits, ops[0]);
+    else if (from_bits) tg__str_printf(&b, "%s((unsigned short)(%s))", from_bits, ops[0]);
+    if (to_bits || from_bits) return tg__str_take(&b);
     tg__str_printf(&b, "({%s _v = %s; %s _r; __builtin_memcpy(&_r, &_v, sizeof _r); _r;})", tg__mem_ctype(sdt), ops[0],
                    tg__mem_ctype(u->dtype));
     return tg__str_take(&b);
