@@ -5,8 +5,8 @@
 
    A C port of tinygrad (github.com/tinygrad/tinygrad). Tensor operations build a lazy graph of UOps; reading a result
    schedules the graph into fused kernels, generates C source for them, compiles it with the system compiler, loads it
-   with dlopen and runs it on a pool of threads. Gradients, optimisers and the compiler passes are rewrite rules over
-   the graph, as in tinygrad. Other devices (OpenCL, CUDA, Metal) plug in through headers in backends/.
+   with dlopen and runs it on a pool of threads. The compiler passes (constant folding, index simplification, lowering,
+   optimisation) are rewrite rules over the graph, as in tinygrad.
 
    QUICK START
      Do this in exactly one C or C++ file, before anything else is included:
