@@ -236,8 +236,9 @@ TG_API tg_tensor *tg_pad(tg_tensor *a, int ndim, const int64_t *pads, double val
 TG_API tg_tensor *tg_shrink(tg_tensor *a, int ndim, const int64_t *bounds); /* bounds[2*i] <= x < bounds[2*i+1] */
 TG_API tg_tensor *tg_flip(tg_tensor *a, int naxes, const int *axes);
 TG_API tg_tensor *tg_repeat(tg_tensor *a, int ndim, const int64_t *repeats);
-TG_API tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop, int64_t step); /* python a[start:stop:step]
-                                                                      along axis; TG_END for an open stop */
+TG_API tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop,
+                           int64_t step);                           /* python a[start:stop:step]
+                                           along axis; TG_END for an open stop */
 TG_API tg_tensor *tg_select(tg_tensor *a, int axis, int64_t index); /* a[..., index, ...]: drops the axis */
 TG_API tg_tensor *tg_cat(tg_tensor **ts, int n, int axis);
 TG_API tg_tensor *tg_stack(tg_tensor **ts, int n, int axis);
@@ -255,7 +256,8 @@ TG_API tg_tensor *tg_one_hot(tg_tensor *a, int64_t num_classes);
 
 TG_API tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);  /* numpy matmul semantics with broadcast batch dims */
 TG_API tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b);
-TG_API tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias); /* x @ weight.T + bias; bias may be NULL */
+TG_API tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight,
+                            tg_tensor *bias); /* x @ weight.T + bias; bias may be NULL */
 TG_API tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding, int dilation,
                             int groups); /* x: (N, Cin, H, W), w: (Cout, Cin/groups, KH, KW) */
 

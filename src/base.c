@@ -1,5 +1,5 @@
-/* base.c: the helpers every stage uses: memory, the error string, growable arrays, a string builder, a pointer hash map,
- * hashing and cached environment variables.
+/* base.c: the helpers every stage uses: memory, the error string, growable arrays, a string builder, a pointer hash
+ * map, hashing and cached environment variables.
  *
  * Contract: allocation failure is the one thing that aborts (there is nothing sensible left to do); every other
  * failure is reported through tg__set_error and a NULL / -1 return by the caller. The error string is thread-local. */

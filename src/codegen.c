@@ -232,7 +232,8 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
   int nglobal = c.next_range;
   tg__uop *addr = tg__uop2(TG__OP_INDEX, store->src[0]->dtype, tg__param(&c, store->src[0]),
                            tg__flatten_idx(idx, value->shape, nd), NULL);
-  tg__uop *root = tg__uop2(TG__OP_STORE, value->dtype, addr, tg__index(value, tg__const_int(TG_BOOL, 1), idx, nd), NULL);
+  tg__uop *root =
+      tg__uop2(TG__OP_STORE, value->dtype, addr, tg__index(value, tg__const_int(TG_BOOL, 1), idx, nd), NULL);
   root = tg__uop1(TG__OP_SINK, TG_BOOL, root, NULL);
   root = tg__graph_rewrite_ex(root, TG__MATCHER(tg__lower_rules), tg__symbolic(), &c, tg__is_tensor_node);
   tg__map_free(&c.params);

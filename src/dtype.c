@@ -120,7 +120,8 @@ TG__PRIVATE uint16_t tg__float_to_half(float f) {
   if (exp <= 0) {
     if (exp < -10) return (uint16_t)sign;
     man |= 0x800000;
-    uint32_t shift = (uint32_t)(14 - exp), half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+    uint32_t shift = (uint32_t)(14 - exp), half = man >> shift, rem = man & ((1u << shift) - 1),
+             mid = 1u << (shift - 1);
     if (rem > mid || (rem == mid && (half & 1))) half++;
     return (uint16_t)(sign | half);
   }

@@ -116,7 +116,7 @@ TG__PRIVATE uint16_t tg__float_to_bf16(float f);
 
 /* X(name, kind): kind 0 tensor-graph only, 1 kernel only, 2 both, 3 ALU */
 #define TG__OPS(X)                                                                                                     \
-  X(NOOP, 2) X(SINK, 2) X(CONST, 2) X(BUFFER, 0) X(CONTIGUOUS, 0) X(COPY, 0) X(ARANGE, 0)                                         \
+  X(NOOP, 2) X(SINK, 2) X(CONST, 2) X(BUFFER, 0) X(CONTIGUOUS, 0) X(COPY, 0) X(ARANGE, 0)                              \
   X(RESHAPE, 0) X(PERMUTE, 0) X(EXPAND, 0) X(PAD, 0) X(SHRINK, 0) X(FLIP, 0) X(REDUCE_AXIS, 0)                         \
   X(CAST, 2) X(BITCAST, 2) X(INDEX, 2)                                                                                 \
   X(DEFINE_GLOBAL, 1) X(RANGE, 1) X(REDUCE, 1) X(LOAD, 1) X(STORE, 1) X(GEP, 1) X(VECTORIZE, 1)                        \
@@ -155,8 +155,8 @@ typedef struct tg__buffer {
 /* The argument of a UOp. Which member is meaningful depends on the op:
  *   CONST: i (ints, bool) or f (floats); DEFINE_GLOBAL: i (parameter number); RANGE: i (range id);
  *   RESHAPE/EXPAND: shape; PERMUTE: perm in ints; PAD/SHRINK: pairs (before, after) / (start, end) in ints;
- *   FLIP: axes mask in i; ARANGE (0, 1, ..., i-1 as int32): length in i; REDUCE_AXIS: reduce op in i2, axes mask in i; REDUCE: op in i;
- *   BUFFER: buf; COPY: device name in ptr; GEP: lane in i. */
+ *   FLIP: axes mask in i; ARANGE (0, 1, ..., i-1 as int32): length in i; REDUCE_AXIS: reduce op in i2, axes mask
+ *   in i; REDUCE: op in i; BUFFER: buf; COPY: device name in ptr; GEP: lane in i. */
 typedef struct tg__arg {
   int64_t i, i2;
   double f;

@@ -135,7 +135,8 @@ static tg__uop *tg__f_pow(tg__uop *b, tg__uop *e) {
   tg__uop *abs_ei = tg__twhere(tg__tlt(ei, tg__c(ei, 0)), tg__tneg(ei), ei);
   tg__uop *odd = tg__tcast(tg__talu(TG__OP_MOD, abs_ei, tg__c(ei, 2)), TG_BOOL);
   tg__uop *neg_inf = tg__talu(TG__OP_CMPEQ, b, tg__c(b, -INFINITY));
-  tg__uop *neg_base = tg__twhere(non_int, tg__twhere(neg_inf, ret, tg__c(ret, NAN)), tg__twhere(odd, tg__tneg(ret), ret));
+  tg__uop *neg_base =
+      tg__twhere(non_int, tg__twhere(neg_inf, ret, tg__c(ret, NAN)), tg__twhere(odd, tg__tneg(ret), ret));
   return tg__twhere(tg__talu(TG__OP_CMPEQ, e, tg__c(e, 0)), tg__c(ret, 1), tg__twhere(neg, neg_base, ret));
 }
 
@@ -300,7 +301,8 @@ static tg__uop *tg__u_square(tg__uop *x) { return tg__tmul(x, x); }
 static tg__uop *tg__u_isnan(tg__uop *x) { return tg__talu(TG__OP_CMPNE, x, x); }
 static tg__uop *tg__u_isinf(tg__uop *x) {
   if (!tg_dtype_is_float(x->dtype)) return tg__tfull_like(x, 0, TG_BOOL);
-  return tg__talu(TG__OP_OR, tg__talu(TG__OP_CMPEQ, x, tg__c(x, INFINITY)), tg__talu(TG__OP_CMPEQ, x, tg__c(x, -INFINITY)));
+  return tg__talu(TG__OP_OR, tg__talu(TG__OP_CMPEQ, x, tg__c(x, INFINITY)),
+                  tg__talu(TG__OP_CMPEQ, x, tg__c(x, -INFINITY)));
 }
 static tg__uop *tg__u_sigmoid(tg__uop *x) { return tg__tsigmoid(tg__tfloat(x)); }
 static tg__uop *tg__u_tanh(tg__uop *x) { return tg__ttanh(tg__tfloat(x)); }
@@ -311,7 +313,10 @@ static tg__uop *tg__u_gelu(tg__uop *x) {
   tg__uop *in = tg__tmuls(tg__tadd(x, tg__tmuls(tg__tmul(x, tg__tmul(x, x)), 0.044715)), sqrt(2 / M_PI));
   return tg__tmul(tg__tmuls(x, 0.5), tg__tadds(tg__ttanh(in), 1));
 }
-static tg__uop *tg__u_quick_gelu(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__tsigmoid(tg__tmuls(x, 1.702))); }
+static tg__uop *tg__u_quick_gelu(tg__uop *x) {
+  x = tg__tfloat(x);
+  return tg__tmul(x, tg__tsigmoid(tg__tmuls(x, 1.702)));
+}
 static tg__uop *tg__u_silu(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__tsigmoid(x)); }
 /* log(1 + e^x), stably: max(x, 0) + log(1 + e^-|x|) (tinygrad's logaddexp(x, 0)) */
 static tg__uop *tg__softplus1(tg__uop *x) {
@@ -399,7 +404,8 @@ tg_tensor *tg_leaky_relu(tg_tensor *a, double neg_slope) {
 tg_tensor *tg_elu(tg_tensor *a, double alpha) {
   TG__NEED("tg_elu", a);
   tg__uop *x = tg__tfloat(a->uop);
-  return tg__tensor_wrap(tg__tsub(tg__trelu(x), tg__tmuls(tg__trelu(tg__tsub(tg__c(x, 1), tg__texp(x))), alpha)), a->dev);
+  return tg__tensor_wrap(tg__tsub(tg__trelu(x), tg__tmuls(tg__trelu(tg__tsub(tg__c(x, 1), tg__texp(x))), alpha)),
+                         a->dev);
 }
 
 tg_tensor *tg_softplus(tg_tensor *a, double beta) {
@@ -495,7 +501,9 @@ static tg__uop *tg__inverse(tg__uop *x) {
 }
 
 TG__PRIVATE tg__uop *tg__tmax(tg__uop *x, int64_t mask) { return tg__treduce(x, TG__OP_MAX, mask); }
-static tg__uop *tg__tmin(tg__uop *x, int64_t mask) { return tg__inverse(tg__treduce(tg__inverse(x), TG__OP_MAX, mask)); }
+static tg__uop *tg__tmin(tg__uop *x, int64_t mask) {
+  return tg__inverse(tg__treduce(tg__inverse(x), TG__OP_MAX, mask));
+}
 
 TG__PRIVATE tg__uop *tg__tmean(tg__uop *x, int64_t mask) {
   tg_dtype out = tg_dtype_is_float(x->dtype) ? x->dtype : tg__default_float();
@@ -526,10 +534,14 @@ static tg__uop *tg__r_prod(tg__uop *x, int64_t mask) { return tg__treduce(x, TG_
 static tg__uop *tg__r_any(tg__uop *x, int64_t mask) { return tg__treduce(tg__tcast(x, TG_BOOL), TG__OP_MAX, mask); }
 static tg__uop *tg__r_all(tg__uop *x, int64_t mask) { return tg__tnot(tg__r_any(tg__tnot(x), mask)); }
 tg_tensor *tg_sum(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_sum", a, n, ax, k, tg__tsum); }
-tg_tensor *tg_prod(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_prod", a, n, ax, k, tg__r_prod); }
+tg_tensor *tg_prod(tg_tensor *a, int n, const int *ax, int k) {
+  return tg__reduction("tg_prod", a, n, ax, k, tg__r_prod);
+}
 tg_tensor *tg_max(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_max", a, n, ax, k, tg__tmax); }
 tg_tensor *tg_min(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_min", a, n, ax, k, tg__tmin); }
-tg_tensor *tg_mean(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_mean", a, n, ax, k, tg__tmean); }
+tg_tensor *tg_mean(tg_tensor *a, int n, const int *ax, int k) {
+  return tg__reduction("tg_mean", a, n, ax, k, tg__tmean);
+}
 tg_tensor *tg_any(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_any", a, n, ax, k, tg__r_any); }
 tg_tensor *tg_all(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_all", a, n, ax, k, tg__r_all); }
 
@@ -658,7 +670,8 @@ TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w) {
   char b1[128], b2[128];
   int n1 = x->ndim, n2 = w->ndim;
   if (n1 == 0 || n2 == 0) {
-    tg__set_error("%s: both operands need at least 1 dimension, got %s and %s", fn, tg__shape_str(n1, x->shape, b1, sizeof b1), tg__shape_str(n2, w->shape, b2, sizeof b2));
+    tg__set_error("%s: both operands need at least 1 dimension, got %s and %s", fn,
+                  tg__shape_str(n1, x->shape, b1, sizeof b1), tg__shape_str(n2, w->shape, b2, sizeof b2));
     return NULL;
   }
   int64_t k = x->shape[n1 - 1], kw = w->shape[n2 < 2 ? 0 : n2 - 2];
@@ -754,7 +767,8 @@ TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64
     x = tg__treshape(tg__texpand(tg__treshape(x, 2 * nd, s1), s2), nd, fin);
   }
   /* dilation: shrink to k*(i*f+d), reshape to (k, i*f+d) */
-  for (int j = 0; j < x->ndim; j++) b[2 * j] = 0, b[2 * j + 1] = j < nn ? x->shape[j] : k[j - nn] * (i_[j - nn] * f_[j - nn] + d[j - nn]);
+  for (int j = 0; j < x->ndim; j++)
+    b[2 * j] = 0, b[2 * j + 1] = j < nn ? x->shape[j] : k[j - nn] * (i_[j - nn] * f_[j - nn] + d[j - nn]);
   x = tg__tshrink(x, b);
   int n = 0;
   for (int j = 0; j < nn; j++) sh[n++] = x->shape[j];
@@ -979,7 +993,9 @@ static tg__uop *tg__trand(int ndim, const int64_t *shape) {
 }
 
 /* random tensors are realised once (as tinygrad's contiguous rand), not recomputed by every kernel that reads them */
-static tg_tensor *tg__rand_wrap(tg__uop *u) { return tg__tensor_wrap(tg__uop1(TG__OP_CONTIGUOUS, u->dtype, u, NULL), NULL); }
+static tg_tensor *tg__rand_wrap(tg__uop *u) {
+  return tg__tensor_wrap(tg__uop1(TG__OP_CONTIGUOUS, u->dtype, u, NULL), NULL);
+}
 
 static int tg__check_rand(const char *fn, tg_dtype dt, int ndim, const int64_t *shape, int need_float) {
   if (tg__check_dtype(fn, dt) < 0 || tg__check_shape(fn, ndim, shape) < 0) return -1;
@@ -1029,7 +1045,8 @@ tg_tensor *tg_randint(int64_t low, int64_t high, tg_dtype dt, int ndim, const in
                   (long long)high, tg_dtype_name(dt));
     return NULL;
   }
-  tg__uop *r = tg__tcast(tg__tfloor(tg__tmuls(tg__tcast(tg__trand(ndim, shape), TG_FLOAT64), (double)(high - low))), dt);
+  tg__uop *r =
+      tg__tcast(tg__tfloor(tg__tmuls(tg__tcast(tg__trand(ndim, shape), TG_FLOAT64), (double)(high - low))), dt);
   return tg__rand_wrap(tg__tadd(r, tg__tfull(low, dt, ndim, shape)));
 }
 

@@ -44,7 +44,8 @@ static tg__uop *tg__upcast(tg__uop *sink, tg__uop *r, int64_t f) {
   memset(&stores, 0, sizeof stores);
   for (int i = 0; i < sink->nsrc; i++)
     for (int64_t c = 0; c < f; c++) {
-      tg__uop *v = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, outer, tg__const_int(r->dtype, f)), tg__const_int(r->dtype, c));
+      tg__uop *v =
+          tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, outer, tg__const_int(r->dtype, f)), tg__const_int(r->dtype, c));
       tg__vec_push(&stores, tg__substitute_range(sink->src[i], r, v));
     }
   tg__uop *out = tg__uop_new(TG__OP_SINK, sink->dtype, stores.n, (tg__uop **)stores.items, &sink->arg);

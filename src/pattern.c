@@ -47,7 +47,9 @@ static void tg__skip_ws(tg__parser *ps) {
   while (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n') ps->p++;
 }
 
-static int tg__ident_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
+static int tg__ident_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
 
 static int tg__read_ident(tg__parser *ps, char *out, size_t n) {
   size_t k = 0;

@@ -142,8 +142,14 @@ static void tg__sum_add(tg__sum *s, tg__uop *u, int64_t coef) {
   if (u->op == TG__OP_CONST) { s->k += coef * u->arg.i; return; }
   if (u->op == TG__OP_ADD) { tg__sum_add(s, u->src[0], coef); tg__sum_add(s, u->src[1], coef); return; }
   if (u->op == TG__OP_SUB) { tg__sum_add(s, u->src[0], coef); tg__sum_add(s, u->src[1], -coef); return; }
-  if (u->op == TG__OP_MUL && u->src[1]->op == TG__OP_CONST) { tg__sum_add(s, u->src[0], coef * u->src[1]->arg.i); return; }
-  if (u->op == TG__OP_MUL && u->src[0]->op == TG__OP_CONST) { tg__sum_add(s, u->src[1], coef * u->src[0]->arg.i); return; }
+  if (u->op == TG__OP_MUL && u->src[1]->op == TG__OP_CONST) {
+    tg__sum_add(s, u->src[0], coef * u->src[1]->arg.i);
+    return;
+  }
+  if (u->op == TG__OP_MUL && u->src[0]->op == TG__OP_CONST) {
+    tg__sum_add(s, u->src[1], coef * u->src[0]->arg.i);
+    return;
+  }
   for (int i = 0; i < s->n; i++)
     if (s->base[i] == u) { s->coef[i] += coef; return; }
   if (s->n == TG__MAX_TERMS) { s->ok = 0; return; }
@@ -167,7 +173,8 @@ static int tg__sum_merge_divmod(tg__sum *s) {
     int64_t k = s->coef[i] / c;
     for (int j = 0; j < s->n; j++) {
       tg__uop *r = s->base[j];
-      if (j == i || r->op != TG__OP_MOD || r->src[0] != q->src[0] || r->src[1] != q->src[1] || s->coef[j] != k) continue;
+      if (j == i || r->op != TG__OP_MOD || r->src[0] != q->src[0] || r->src[1] != q->src[1] || s->coef[j] != k)
+        continue;
       int64_t lo, hi;
       tg__uop_bounds(q->src[0], &lo, &hi);
       if (lo < 0) continue;

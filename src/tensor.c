@@ -112,7 +112,8 @@ tg_tensor *tg_keep(tg_tensor *t) {
 
 TG__PRIVATE const char *tg__shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
   size_t k = (size_t)snprintf(buf, n, "(");
-  for (int i = 0; i < ndim && k < n; i++) k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+  for (int i = 0; i < ndim && k < n; i++)
+    k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
   if (k < n) snprintf(buf + k, n - k, ndim == 1 ? ",)" : ")");
   return buf;
 }
@@ -397,7 +398,8 @@ static tg_tensor *tg__tri(const char *fn, tg_tensor *t, int64_t diag, int upper)
   int64_t n = x->shape[x->ndim - 2], m = x->shape[x->ndim - 1], s[2] = {n, m}, c[2] = {n, 1}, r[2] = {1, m};
   tg__uop *i = tg__texpand(tg__treshape(tg__tarange(n, (double)diag, 1, TG_INT64), 2, c), s);
   tg__uop *j = tg__texpand(tg__treshape(tg__tarange(m, 0, 1, TG_INT64), 2, r), s);
-  tg__uop *keep = upper ? tg__talu1(TG__OP_NEG, tg__talu(TG__OP_CMPLT, j, i)) : tg__talu1(TG__OP_NEG, tg__talu(TG__OP_CMPLT, i, j));
+  tg__uop *keep =
+      upper ? tg__talu1(TG__OP_NEG, tg__talu(TG__OP_CMPLT, j, i)) : tg__talu1(TG__OP_NEG, tg__talu(TG__OP_CMPLT, i, j));
   tg__uop *zero = tg__tfull_like(x, 0, x->dtype);
   if (tg__broadcast(fn, &keep, &zero) < 0) return NULL;
   return tg__tensor_wrap(tg__twhere(keep, x, zero), t->dev);

@@ -232,8 +232,12 @@ TG__PRIVATE tg__uop *tg__alu(tg__op op, tg__uop *a, tg__uop *b) {
   return tg__uop2(op, tg__op_is_cmp(op) ? TG_BOOL : a->dtype, a, b, NULL);
 }
 TG__PRIVATE tg__uop *tg__alu1(tg__op op, tg__uop *a) { return tg__uop1(op, a->dtype, a, NULL); }
-TG__PRIVATE tg__uop *tg__where(tg__uop *c, tg__uop *a, tg__uop *b) { return tg__uop3(TG__OP_WHERE, a->dtype, c, a, b, NULL); }
-TG__PRIVATE tg__uop *tg__cast(tg__uop *a, tg_dtype dt) { return a->dtype == dt ? a : tg__uop1(TG__OP_CAST, dt, a, NULL); }
+TG__PRIVATE tg__uop *tg__where(tg__uop *c, tg__uop *a, tg__uop *b) {
+  return tg__uop3(TG__OP_WHERE, a->dtype, c, a, b, NULL);
+}
+TG__PRIVATE tg__uop *tg__cast(tg__uop *a, tg_dtype dt) {
+  return a->dtype == dt ? a : tg__uop1(TG__OP_CAST, dt, a, NULL);
+}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // integer bounds, for index simplification: [vmin, vmax] over every value the expression can take
@@ -349,7 +353,8 @@ static void tg__print_arg(tg__str *b, const tg__uop *u) {
   }
   if (u->op == TG__OP_REDUCE_AXIS) tg__str_printf(b, " %s axes=0x%llx", tg__op_names[u->arg.i2], (long long)u->arg.i);
   else if (u->op == TG__OP_REDUCE) tg__str_printf(b, " %s", tg__op_names[u->arg.i]);
-  else if (u->arg.i || u->op == TG__OP_RANGE || u->op == TG__OP_DEFINE_GLOBAL) tg__str_printf(b, " %lld", (long long)u->arg.i);
+  else if (u->arg.i || u->op == TG__OP_RANGE || u->op == TG__OP_DEFINE_GLOBAL)
+    tg__str_printf(b, " %lld", (long long)u->arg.i);
 }
 
 TG__PRIVATE char *tg__uop_print(tg__uop *root) {

@@ -92,7 +92,8 @@ static inline const char *test_dt_name(tg_dtype dt) {
 
 static inline const char *test_shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
   size_t k = (size_t)snprintf(buf, n, "(");
-  for (int i = 0; i < ndim && k < n; i++) k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+  for (int i = 0; i < ndim && k < n; i++)
+    k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
   if (k < n) snprintf(buf + k, n - k, ndim == 1 ? ",)" : ")");
   return buf;
 }
