@@ -133,6 +133,7 @@ static double test_now(void) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);  /* keeps our lines in order with sanitizer reports on stderr */
   const char *filter = argc > 1 ? argv[1] : NULL;
+  setenv("TEST_SELF", argv[0], 0); /* tests that run a child of the runner (the disk cache test) */
   const char *verbose_env = getenv("TEST_VERBOSE");
   int verbose = verbose_env && atoi(verbose_env) > 0;
   if (test_ncases > 1) qsort(test_cases, (size_t)test_ncases, sizeof *test_cases, test_case_cmp);

@@ -1,0 +1,117 @@
+/* internal_compiler.c: tests of the compiler's private parts: hash-consing, the pattern matcher and every rule table,
+ * the symbolic rules (constant folding, index simplification, bounds). #included into runner.c after the
+ * implementation, so the tg__ functions are visible. */
+#include "test.h"
+
+static tg__uop *ti_range(int id, int64_t n) {
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = id;
+  return tg__uop1(TG__OP_RANGE, TG_INT32, tg__const_int(TG_INT32, n), &a);
+}
+static tg__uop *ti_c(int64_t v) { return tg__const_int(TG_INT32, v); }
+static tg__uop *ti_add(tg__uop *a, tg__uop *b) { return tg__alu(TG__OP_ADD, a, b); }
+static tg__uop *ti_mul(tg__uop *a, tg__uop *b) { return tg__alu(TG__OP_MUL, a, b); }
+static tg__uop *ti_div(tg__uop *a, tg__uop *b) { return tg__alu(TG__OP_IDIV, a, b); }
+static tg__uop *ti_mod(tg__uop *a, tg__uop *b) { return tg__alu(TG__OP_MOD, a, b); }
+
+TEST(test_internal_hash_consing) {
+  tg__uop *r = ti_range(0, 8);
+  CHECK(ti_add(r, ti_c(1)) == ti_add(r, ti_c(1)));  /* same structure, same pointer */
+  CHECK(ti_add(r, ti_c(1)) != ti_add(r, ti_c(2)));
+  CHECK(tg__const(TG_FLOAT32, 0.1) == tg__const(TG_FLOAT32, (float)0.1)); /* constants are canonical per dtype */
+  CHECK(tg__const(TG_FLOAT32, 1) != tg__const(TG_FLOAT64, 1));
+  CHECK(tg__const_int(TG_UINT8, 257) == tg__const_int(TG_UINT8, 1)); /* ints wrap to their dtype */
+}
+
+TEST(test_internal_rule_tables_parse) {
+  const tg__rule_table *tables;
+  int n = tg__rule_tables(&tables), total = 0, bad = 0;
+  CHECK(n >= 2);
+  for (int t = 0; t < n; t++)
+    for (int i = 0; i < tables[t].n; i++) {
+      char err[160];
+      total++;
+      if (tg__pattern_check(tables[t].rules[i].pattern, err, sizeof err) != 0) {
+        printf("%s: bad pattern \"%s\": %s\n", tables[t].rules[i].where, tables[t].rules[i].pattern, err);
+        bad++;
+      }
+    }
+  CHECK(total > 30);
+  CHECK_EQ_INT(bad, 0);
+  /* and the parser rejects what it should */
+  char err[160];
+  CHECK(tg__pattern_check("(ADD x", err, sizeof err) != 0);
+  CHECK(tg__pattern_check("(NOTANOP x)", err, sizeof err) != 0);
+  CHECK(tg__pattern_check("(ADD [x y z])", err, sizeof err) != 0);
+  CHECK(tg__pattern_check("(ADD|MUL [x (CONST 0)])", err, sizeof err) == 0);
+}
+
+/* a rule table written here: the same name twice binds the same node; [] tries both orders */
+static tg__uop *ti_rw_double(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)root;
+  return ti_mul(tg__bind(b, "x"), ti_c(2));
+}
+static const tg__rule ti_rules[] = {
+    TG__RULE("(ADD x x)", ti_rw_double),                  /* x+x -> x*2 */
+    TG__RULE("(SUB [x (CONST 5)])", tg__rw_x),            /* only to test the commutative order */
+};
+
+TEST(test_internal_pattern_matcher) {
+  tg__matcher *m = TG__MATCHER(ti_rules);
+  tg__uop *r = ti_range(0, 8), *s = ti_range(1, 8);
+  CHECK(tg__graph_rewrite(ti_add(r, r), m, NULL) == ti_mul(r, ti_c(2)));
+  CHECK(tg__graph_rewrite(ti_add(r, s), m, NULL) == ti_add(r, s)); /* different nodes: no match */
+  CHECK(tg__graph_rewrite(tg__alu(TG__OP_SUB, ti_c(5), r), m, NULL) == r);
+  /* bottom-up: the inner match feeds the outer */
+  tg__uop *e = ti_add(ti_add(r, r), ti_add(r, r));
+  CHECK(tg__graph_rewrite(e, m, NULL) == ti_mul(ti_mul(r, ti_c(2)), ti_c(2)));
+}
+
+TEST(test_internal_symbolic) {
+  tg__uop *r0 = ti_range(0, 16), *r1 = ti_range(1, 4), *r2 = ti_range(2, 8);
+  CHECK(tg__simplify(ti_add(r0, ti_c(0))) == r0);                            /* x+0 */
+  CHECK(tg__simplify(ti_mul(r0, ti_c(1))) == r0);                            /* x*1 */
+  CHECK(tg__simplify(ti_mul(r0, ti_c(0))) == ti_c(0));                       /* x*0 (ints) */
+  CHECK(tg__simplify(ti_add(ti_c(2), ti_c(3))) == ti_c(5));                  /* folding */
+  CHECK(tg__simplify(ti_div(ti_mul(r0, ti_c(4)), ti_c(4))) == r0);          /* (x*c)//c */
+  CHECK(tg__simplify(ti_mod(ti_add(r1, ti_mul(r0, ti_c(4))), ti_c(4))) == r1); /* (x+c*y)%c, x < c */
+  tg__uop *flat = ti_add(ti_mul(r0, ti_c(4)), r1);                         /* unflatten a flattened index */
+  CHECK(tg__simplify(ti_div(flat, ti_c(4))) == r0);
+  CHECK(tg__simplify(ti_mod(flat, ti_c(4))) == r1);
+  /* (x//4)*4 + x%4 -> x */
+  CHECK(tg__simplify(ti_add(ti_mul(ti_div(r0, ti_c(4)), ti_c(4)), ti_mod(r0, ti_c(4)))) == r0);
+  CHECK(tg__simplify(ti_div(ti_div(r0, ti_c(2)), ti_c(4))) == ti_div(r0, ti_c(8))); /* x//2//4 */
+  /* range bounds */
+  CHECK(tg__simplify(tg__alu(TG__OP_CMPLT, r2, ti_c(8))) == tg__const_int(TG_BOOL, 1));
+  CHECK(tg__simplify(tg__alu(TG__OP_CMPLT, r2, ti_c(0))) == tg__const_int(TG_BOOL, 0));
+  CHECK(tg__simplify(tg__alu(TG__OP_CMPLT, ti_add(r2, ti_c(3)), ti_c(5))) ==
+        tg__alu(TG__OP_CMPLT, r2, ti_c(2)));                                 /* x+3<5 -> x<2 */
+  CHECK(tg__simplify(ti_mod(r1, ti_c(4))) == r1);                           /* x%c with x < c */
+  CHECK(tg__simplify(ti_div(r1, ti_c(4))) == ti_c(0));
+  /* canonical sums: constants last, like terms merged */
+  CHECK(tg__simplify(ti_add(ti_add(r0, ti_c(3)), ti_add(r0, ti_c(-3)))) == ti_mul(r0, ti_c(2)));
+  int64_t lo, hi;
+  tg__uop_bounds(ti_add(ti_mul(r0, ti_c(4)), r1), &lo, &hi);
+  CHECK(lo == 0 && hi == 63);
+  tg__uop_bounds(ti_mod(r0, ti_c(5)), &lo, &hi);
+  CHECK(lo == 0 && hi == 4);
+  /* floats do not reassociate and x*0 stays (NaN*0 is NaN) */
+  tg__uop *f = tg__cast(r0, TG_FLOAT32);
+  CHECK(tg__simplify(tg__alu(TG__OP_MUL, f, tg__const(TG_FLOAT32, 0))) != tg__const(TG_FLOAT32, 0));
+  CHECK(tg__simplify(tg__alu(TG__OP_ADD, f, tg__const(TG_FLOAT32, 0))) == f);
+  /* NEG of a bool constant is NOT */
+  CHECK(tg__simplify(tg__alu1(TG__OP_NEG, tg__const_int(TG_BOOL, 0))) == tg__const_int(TG_BOOL, 1));
+}
+
+TEST(test_internal_uop_print_and_gc) {
+  tg__uop *r = ti_range(0, 8);
+  char *s = tg__uop_print(ti_add(r, ti_c(1)));
+  CHECK(strstr(s, "RANGE") != NULL && strstr(s, "ADD") != NULL);
+  free(s);
+  int64_t before = tg__uop_count();
+  for (int i = 0; i < 1000; i++) ti_add(r, ti_c(1000 + i)); /* garbage: nothing roots these */
+  CHECK(tg__uop_count() >= before + 1000);
+  tg__uop_gc(NULL, 0);
+  CHECK(tg__uop_count() < before + 1000);
+}

@@ -1,0 +1,62 @@
+/* test_linalg.c: matmul (odd sizes, broadcast batch dims, vector cases, ints), dot, linear with and without bias, and
+ * conv2d (stride, padding, dilation, groups, bias) against numpy (float64 then float32). */
+#include "tinygrad.h"
+#include "test.h"
+#include "helpers.h"
+#define GOLDEN_LINALG
+#include "golden/golden.h"
+
+#define TOL 1e-5      /* sums of a few products in float32 */
+#define CONV_TOL 1e-4 /* conv sums of up to 36 products */
+
+TEST(test_la_matmul) {
+  tg_scope_begin();
+  tg_tensor *a = TEST_F32(g_la_a, 7, 13), *b = TEST_F32(g_la_b, 13, 5);
+  CHECK_TENSOR(tg_matmul(a, b), g_la_ab, TOL, 7, 5);
+  /* (2,1,3,4) @ (5,4,2): batch dims broadcast to (2,5) */
+  CHECK_TENSOR(tg_matmul(TEST_F32(g_la_ba, 2, 1, 3, 4), TEST_F32(g_la_bb, 5, 4, 2)), g_la_babb, TOL, 2, 5, 3, 2);
+  tg_tensor *v4 = TEST_F32(g_la_v4, 4), *m43 = TEST_F32(g_la_m43, 4, 3), *m34 = TEST_F32(g_la_m34, 3, 4);
+  CHECK_TENSOR(tg_matmul(v4, m43), g_la_v4m43, TOL, 3);
+  CHECK_TENSOR(tg_matmul(m34, v4), g_la_m34v4, TOL, 3);
+  tg_tensor *v5 = TEST_F32(g_la_v5, 5);
+  CHECK_TENSOR0(tg_matmul(v5, v5), g_la_v5v5[0], TOL);
+  CHECK_TENSOR(tg_matmul(TEST_F32(g_la_b234, 2, 3, 4), v4), g_la_b234v4, TOL, 2, 3);
+  CHECK_TENSOR(tg_matmul(m34, m43), g_la_m34m43, TOL, 3, 3);
+  /* transposed operands (strided views) give the same result */
+  tg_tensor *at = tg_contiguous(tg_transpose(a, 0, 1)), *bt = tg_contiguous(tg_transpose(b, 0, 1));
+  CHECK_TENSOR(tg_matmul(tg_transpose(at, 0, 1), tg_transpose(bt, 0, 1)), g_la_ab, TOL, 7, 5);
+  /* ints stay ints */
+  tg_tensor *ia = TEST_DATA(g_la_ia, TG_INT32, 2, 3), *ib = TEST_DATA(g_la_ib, TG_INT32, 3, 2);
+  CHECK_RAW(tg_matmul(ia, ib), TG_INT32, g_la_iaib, 2, 2);
+  /* a 1x1 identity and a matmul with eye */
+  CHECK_TENSOR(tg_matmul(a, tg_eye(13, 13, TG_FLOAT32)), g_la_a, 0, 7, 13);
+  tg_scope_end();
+}
+
+TEST(test_la_dot_linear) {
+  tg_scope_begin();
+  tg_tensor *v4 = TEST_F32(g_la_v4, 4), *m43 = TEST_F32(g_la_m43, 4, 3), *m34 = TEST_F32(g_la_m34, 3, 4);
+  CHECK_TENSOR(tg_dot(m34, m43), g_la_m34m43, TOL, 3, 3);
+  CHECK_TENSOR(tg_dot(v4, m43), g_la_v4m43, TOL, 3);
+  tg_tensor *v5 = TEST_F32(g_la_v5, 5);
+  CHECK_TENSOR0(tg_dot(v5, v5), g_la_v5v5[0], TOL);
+  tg_tensor *x = TEST_F32(g_la_lx, 2, 3, 4), *w = TEST_F32(g_la_lw, 5, 4), *b = TEST_F32(g_la_lb, 5);
+  CHECK_TENSOR(tg_linear(x, w, b), g_la_linear, TOL, 2, 3, 5);
+  CHECK_TENSOR(tg_linear(x, w, NULL), g_la_linear_nb, TOL, 2, 3, 5);
+  tg_scope_end();
+}
+
+TEST(test_la_conv2d) {
+  tg_scope_begin();
+  tg_tensor *x = TEST_F32(g_la_cx, 2, 4, 7, 6);
+  tg_tensor *w = TEST_F32(g_la_cw, 6, 4, 3, 3), *wg = TEST_F32(g_la_cwg, 6, 2, 3, 3);
+  tg_tensor *w1 = TEST_F32(g_la_cw1, 3, 4, 1, 1), *b = TEST_F32(g_la_cb, 6);
+  /* output sizes: (H + 2p - d(k-1) - 1) / s + 1 */
+  CHECK_TENSOR(tg_conv2d(x, w, b, 1, 0, 1, 1), g_la_conv_s1, CONV_TOL, 2, 6, 5, 4);
+  CHECK_TENSOR(tg_conv2d(x, w, NULL, 2, 1, 1, 1), g_la_conv_s2p1, CONV_TOL, 2, 6, 4, 3);
+  CHECK_TENSOR(tg_conv2d(x, w, b, 1, 2, 2, 1), g_la_conv_d2p2, CONV_TOL, 2, 6, 7, 6);
+  CHECK_TENSOR(tg_conv2d(x, wg, b, 1, 1, 1, 2), g_la_conv_g2, CONV_TOL, 2, 6, 7, 6);
+  CHECK_TENSOR(tg_conv2d(x, w1, NULL, 2, 0, 1, 1), g_la_conv_k1s2, CONV_TOL, 2, 3, 4, 3);
+  CHECK_TENSOR(tg_conv2d(x, wg, b, 2, 1, 2, 2), g_la_conv_all, CONV_TOL, 2, 6, 3, 2);
+  tg_scope_end();
+}

@@ -1,0 +1,206 @@
+/* test_movement.c: movement ops and indexing against numpy: reshape, permute, transpose, expand, squeeze, unsqueeze,
+ * flatten, unflatten, pad, shrink, slice, select, flip, repeat, cat, stack, split, chunk, gather, index, one_hot,
+ * and chains of them. m is arange(24) as (2, 3, 4), v10 is arange(10). */
+#include "tinygrad.h"
+#include "test.h"
+#include "helpers.h"
+#define GOLDEN_MOVEMENT
+#include "golden/golden.h"
+
+/* values 0..23 are exact: every check here is exact */
+
+TEST(test_mv_reshape) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  CHECK_TENSOR(tg_reshape(m, TG_SHAPE(4, -1)), g_mv_m, 0, 4, 6);
+  CHECK_TENSOR(tg_reshape(m, TG_SHAPE(-1)), g_mv_m, 0, 24);
+  CHECK_TENSOR(tg_reshape(m, TG_SHAPE(2, -1, 2)), g_mv_m, 0, 2, 6, 2);
+  CHECK_TENSOR(tg_reshape(m, TG_SHAPE(1, 24, 1)), g_mv_m, 0, 1, 24, 1);
+  CHECK_TENSOR(tg_reshape(tg_reshape(m, TG_SHAPE(6, 4)), TG_SHAPE(2, 3, 4)), g_mv_m, 0, 2, 3, 4);
+  /* to and from 0-d */
+  static const float five[1] = {5};
+  tg_tensor *one = TEST_F32(five, 1, 1);
+  tg_tensor *s = tg_reshape(one, 0, NULL);
+  CHECK_EQ_INT(tg_ndim(s), 0);
+  CHECK_TENSOR0(s, 5, 0);
+  CHECK_TENSOR(tg_reshape(s, TG_SHAPE(1)), five, 0, 1);
+  tg_scope_end();
+}
+
+TEST(test_mv_permute_transpose_expand) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  CHECK_TENSOR(tg_permute(m, TG_AXES(2, 0, 1)), g_mv_permute201, 0, 4, 2, 3);
+  CHECK_TENSOR(tg_permute(m, TG_AXES(-1, 0, 1)), g_mv_permute201, 0, 4, 2, 3);
+  CHECK_TENSOR(tg_permute(m, TG_AXES(0, 1, 2)), g_mv_m, 0, 2, 3, 4);
+  CHECK_TENSOR(tg_transpose(m, 0, 2), g_mv_transpose02, 0, 4, 3, 2);
+  CHECK_TENSOR(tg_transpose(m, -1, -2), g_mv_transpose_m1m2, 0, 2, 4, 3);
+  CHECK_TENSOR(tg_transpose(tg_transpose(m, 0, 2), 2, 0), g_mv_m, 0, 2, 3, 4);
+  static const float col[3] = {1, 2, 3};
+  CHECK_TENSOR(tg_expand(TEST_F32(col, 3, 1), TG_SHAPE(2, -1, 4)), g_mv_expand, 0, 2, 3, 4);
+  static const float one[1] = {7}, sevens[6] = {7, 7, 7, 7, 7, 7};
+  CHECK_TENSOR(tg_expand(TEST_F32(one, 1), TG_SHAPE(2, 3)), sevens, 0, 2, 3);
+  tg_scope_end();
+}
+
+TEST(test_mv_squeeze_unsqueeze_flatten) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  tg_tensor *w = tg_reshape(m, TG_SHAPE(2, 1, 3, 1, 4));
+  CHECK_TENSOR(tg_squeeze(w, 1), g_mv_m, 0, 2, 3, 1, 4);
+  CHECK_TENSOR(tg_squeeze(w, -2), g_mv_m, 0, 2, 1, 3, 4);
+  CHECK_TENSOR(tg_squeeze(w, TG_ALL_AXES), g_mv_m, 0, 2, 3, 4);
+  CHECK_TENSOR(tg_squeeze(m, 0), g_mv_m, 0, 2, 3, 4); /* not of size 1: unchanged, like torch */
+  CHECK_TENSOR(tg_unsqueeze(m, 0), g_mv_m, 0, 1, 2, 3, 4);
+  CHECK_TENSOR(tg_unsqueeze(m, -1), g_mv_m, 0, 2, 3, 4, 1);
+  CHECK_TENSOR(tg_unsqueeze(m, 2), g_mv_m, 0, 2, 3, 1, 4);
+  CHECK_TENSOR(tg_unsqueeze(m, -2), g_mv_m, 0, 2, 3, 1, 4);
+  CHECK_TENSOR(tg_flatten(m, 1, 2), g_mv_m, 0, 2, 12);
+  CHECK_TENSOR(tg_flatten(m, 0, -1), g_mv_m, 0, 24);
+  CHECK_TENSOR(tg_flatten(m, 0, 1), g_mv_m, 0, 6, 4);
+  CHECK_TENSOR(tg_unflatten(m, 2, TG_SHAPE(2, 2)), g_mv_m, 0, 2, 3, 2, 2);
+  CHECK_TENSOR(tg_unflatten(m, -1, TG_SHAPE(4, 1)), g_mv_m, 0, 2, 3, 4, 1);
+  CHECK_TENSOR(tg_unflatten(tg_flatten(m, 0, -1), 0, TG_SHAPE(2, 3, 4)), g_mv_m, 0, 2, 3, 4);
+  tg_scope_end();
+}
+
+TEST(test_mv_pad_shrink) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4), *m0 = tg_select(m, 0, 0);
+  CHECK_TENSOR(tg_pad(m0, 2, (const int64_t[]){1, 2, 0, 1}, 0), g_mv_pad_pos, 0, 6, 5);
+  CHECK_TENSOR(tg_pad(m0, 2, (const int64_t[]){-1, 0, 1, -2}, 0), g_mv_pad_neg, 0, 2, 3);
+  CHECK_TENSOR(tg_pad(m0, 2, (const int64_t[]){0, 1, 2, 0}, -1.5), g_mv_pad_val, 0, 4, 6);
+  CHECK_TENSOR(tg_pad(m, 3, (const int64_t[]){0, 0, 1, 1, -1, 2}, 7), g_mv_pad3, 0, 2, 5, 5);
+  CHECK_TENSOR(tg_shrink(m, 3, (const int64_t[]){1, 2, 0, 2, 1, 4}), g_mv_shrink, 0, 1, 2, 3);
+  CHECK_TENSOR(tg_shrink(m, 3, (const int64_t[]){0, 2, 0, 3, 0, 4}), g_mv_m, 0, 2, 3, 4);
+  /* a padded int tensor keeps its dtype; the pad value is converted */
+  static const int32_t iv[2] = {5, 6}, iw[5] = {-1, 5, 6, -1, -1};
+  CHECK_RAW(tg_pad(TEST_DATA(iv, TG_INT32, 2), 1, (const int64_t[]){1, 2}, -1), TG_INT32, iw, 5);
+  tg_scope_end();
+}
+
+TEST(test_mv_slice) {
+  tg_scope_begin();
+  tg_tensor *v = TEST_F32(g_mv_v10, 10);
+  for (int i = 0; i < TEST_COUNT(g_mv_slices); i++) {
+    const golden_slice *s = &g_mv_slices[i];
+    if (!CHECK_TENSOR(tg_slice(v, 0, s->start, s->stop, s->step), s->want, 0, s->n))
+      printf("  slice %d: start %lld stop %lld step %lld (TG_END = open)\n", i, (long long)s->start,
+             (long long)s->stop, (long long)s->step);
+  }
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  CHECK_TENSOR(tg_slice(m, 1, 0, TG_END, 2), g_mv_slice_ax1, 0, 2, 2, 4);
+  CHECK_TENSOR(tg_slice(m, -1, 3, 0, -2), g_mv_slice_ax2, 0, 2, 3, 2);
+  tg_scope_end();
+}
+
+TEST(test_mv_select_flip_repeat) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  CHECK_TENSOR(tg_select(m, 1, -1), g_mv_select1m1, 0, 2, 4);
+  CHECK_TENSOR(tg_select(m, 0, 1), g_mv_select01, 0, 3, 4);
+  CHECK_TENSOR(tg_select(m, -1, 2), g_mv_select2, 0, 2, 3);
+  CHECK_TENSOR0(tg_select(tg_select(tg_select(m, 0, 1), 0, 2), 0, 3), 23, 0);
+  CHECK_TENSOR(tg_flip(m, TG_AXES(0, 2)), g_mv_flip02, 0, 2, 3, 4);
+  CHECK_TENSOR(tg_flip(m, TG_AXES(-1)), g_mv_flipm1, 0, 2, 3, 4);
+  CHECK_TENSOR(tg_flip(tg_flip(m, TG_AXES(1)), TG_AXES(1)), g_mv_m, 0, 2, 3, 4);
+  tg_tensor *m0 = tg_select(m, 0, 0);
+  CHECK_TENSOR(tg_repeat(m0, TG_SHAPE(2, 1)), g_mv_repeat21, 0, 6, 4);
+  CHECK_TENSOR(tg_repeat(m0, TG_SHAPE(2, 2, 1)), g_mv_repeat221, 0, 2, 6, 4);
+  CHECK_TENSOR(tg_repeat(m0, TG_SHAPE(1, 1)), g_mv_m, 0, 3, 4);
+  tg_scope_end();
+}
+
+TEST(test_mv_cat_stack) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  tg_tensor *three[3] = {TEST_F32(g_mv_cat_a, 2, 1, 4), m, TEST_F32(g_mv_cat_c, 2, 2, 4)};
+  CHECK_TENSOR(tg_cat(three, 3, 1), g_mv_cat1, 0, 2, 6, 4);
+  tg_tensor *m0 = tg_select(m, 0, 0);
+  tg_tensor *two[2] = {m0, tg_mul_s(tg_slice(m0, 1, 0, 2, 1), 10)};
+  CHECK_TENSOR(tg_cat(two, 2, -1), g_mv_cat_last, 0, 3, 6);
+  tg_tensor *one[1] = {m};
+  CHECK_TENSOR(tg_cat(one, 1, 0), g_mv_m, 0, 2, 3, 4);
+  tg_tensor *st[3] = {m0, tg_add_s(m0, 100), tg_neg(m0)};
+  CHECK_TENSOR(tg_stack(st, 3, 0), g_mv_stack0, 0, 3, 3, 4);
+  CHECK_TENSOR(tg_stack(st, 3, 1), g_mv_stack1, 0, 3, 3, 4);
+  CHECK_TENSOR(tg_stack(st, 3, -1), g_mv_stackm1, 0, 3, 4, 3);
+  /* int tensors: cat keeps the dtype */
+  static const int32_t a[2] = {1, 2}, b[3] = {-3, 4, 5}, ab[5] = {1, 2, -3, 4, 5};
+  tg_tensor *ints[2] = {TEST_DATA(a, TG_INT32, 2), TEST_DATA(b, TG_INT32, 3)};
+  CHECK_RAW(tg_cat(ints, 2, 0), TG_INT32, ab, 5);
+  tg_scope_end();
+}
+
+TEST(test_mv_split_chunk) {
+  tg_scope_begin();
+  tg_tensor *v = TEST_F32(g_mv_v10, 10), *out[8];
+  tg_tensor *v5 = tg_slice(v, 0, 0, 5, 1);
+  CHECK_EQ_INT(tg_split(v5, 2, 0, out, 8), 3); /* 5 = 2 + 2 + 1 */
+  CHECK_TENSOR(out[0], g_mv_v10, 0, 2);
+  CHECK_TENSOR(out[1], g_mv_v10 + 2, 0, 2);
+  CHECK_TENSOR(out[2], g_mv_v10 + 4, 0, 1);
+  tg_tensor *v7 = tg_slice(v, 0, 0, 7, 1);
+  CHECK_EQ_INT(tg_chunk(v7, 3, 0, out, 8), 3); /* ceil(7/3) = 3: 3 + 3 + 1 */
+  CHECK_TENSOR(out[0], g_mv_v10, 0, 3);
+  CHECK_TENSOR(out[1], g_mv_v10 + 3, 0, 3);
+  CHECK_TENSOR(out[2], g_mv_v10 + 6, 0, 1);
+  tg_tensor *v6 = tg_slice(v, 0, 0, 6, 1);
+  CHECK_EQ_INT(tg_chunk(v6, 4, 0, out, 8), 3); /* ceil(6/4) = 2: only 3 chunks, like torch */
+  CHECK_TENSOR(out[2], g_mv_v10 + 4, 0, 2);
+  /* along a middle axis of m: (2, 3, 4) split by 2 on axis 1 -> (2, 2, 4), (2, 1, 4) */
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  CHECK_EQ_INT(tg_split(m, 2, 1, out, 8), 2);
+  static const float m_a[16] = {0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17, 18, 19};
+  static const float m_b[8] = {8, 9, 10, 11, 20, 21, 22, 23};
+  CHECK_TENSOR(out[0], m_a, 0, 2, 2, 4);
+  CHECK_TENSOR(out[1], m_b, 0, 2, 1, 4);
+  CHECK_EQ_INT(tg_chunk(m, 2, -1, out, 8), 2);
+  static const float c0[12] = {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21};
+  CHECK_TENSOR(out[0], c0, 0, 2, 3, 2);
+  tg_scope_end();
+}
+
+TEST(test_mv_gather_index_one_hot) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4), *m0 = tg_select(m, 0, 0);
+  CHECK_TENSOR(tg_gather(m0, 1, TEST_DATA(g_mv_gidx1, TG_INT32, 3, 2)), g_mv_gather1, 0, 3, 2);
+  CHECK_TENSOR(tg_gather(m0, 0, TEST_DATA(g_mv_gidx0, TG_INT32, 2, 4)), g_mv_gather0, 0, 2, 4);
+  CHECK_TENSOR(tg_index(m, 1, TEST_DATA(g_mv_iidx, TG_INT32, 4)), g_mv_index1, 0, 2, 4, 4);
+  CHECK_TENSOR(tg_index(m, 0, TEST_DATA(g_mv_iidx2, TG_INT32, 3, 2)), g_mv_index0, 0, 3, 2, 3, 4);
+  CHECK_TENSOR(tg_index(TEST_F32(g_mv_v10, 10), 0, TEST_DATA(g_mv_iidx3, TG_INT32, 5)), g_mv_index_neg, 0, 5);
+  /* int64 indices work too */
+  static const int64_t i64[3] = {3, -1, 0};
+  static const float want64[3] = {3, 9, 0};
+  CHECK_TENSOR(tg_index(TEST_F32(g_mv_v10, 10), 0, TEST_DATA(i64, TG_INT64, 3)), want64, 0, 3);
+  CHECK_TENSOR(tg_one_hot(TEST_DATA(g_mv_oh_in, TG_INT32, 5), 4), g_mv_one_hot, 0, 5, 4);
+  CHECK_TENSOR(tg_one_hot(TEST_DATA(g_mv_oh2_in, TG_INT32, 2, 2), 3), g_mv_one_hot2, 0, 2, 2, 3);
+  tg_scope_end();
+}
+
+TEST(test_mv_chains) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4), *v = TEST_F32(g_mv_v10, 10);
+  tg_tensor *c1 = tg_slice(tg_reshape(tg_permute(m, TG_AXES(2, 0, 1)), TG_SHAPE(4, 6)), 1, 1, TG_END, 2);
+  CHECK_TENSOR(c1, g_mv_chain1, 0, 4, 3);
+  tg_tensor *c2 = tg_slice(tg_reshape(tg_flip(tg_transpose(m, 0, 1), TG_AXES(-1)), TG_SHAPE(-1)), 0, 0, TG_END, 5);
+  CHECK_TENSOR(c2, g_mv_chain2, 0, 5);
+  tg_tensor *padded = tg_pad(tg_select(m, 0, 0), 2, (const int64_t[]){1, 1, 2, 0}, 0);
+  tg_tensor *c3 = tg_transpose(tg_shrink(padded, 2, (const int64_t[]){1, 4, 0, 5}), 0, 1);
+  CHECK_TENSOR(c3, g_mv_chain3, 0, 5, 3);
+  tg_tensor *rev = tg_slice(v, 0, TG_END, TG_END, -3);
+  tg_tensor *c4 = tg_reshape(tg_expand(tg_unsqueeze(rev, 0), TG_SHAPE(3, 4)), TG_SHAPE(2, 6));
+  CHECK_TENSOR(c4, g_mv_chain4, 0, 2, 6);
+  tg_tensor *c5 = tg_reshape(tg_slice(tg_mul_s(tg_transpose(tg_select(m, 1, 1), 0, 1), 2), 0, 1, TG_END, 1),
+                             TG_SHAPE(-1));
+  CHECK_TENSOR(c5, g_mv_chain5, 0, 6);
+  tg_tensor *c6 = tg_sum(tg_repeat(tg_slice(tg_flip(m, TG_AXES(-1)), 1, 1, TG_END, 1), TG_SHAPE(1, 1, 2)), TG_AXES(1), 0);
+  CHECK_TENSOR(c6, g_mv_chain6, 0, 2, 8);
+  /* the same chains after forcing a realisation in the middle */
+  tg_tensor *c1b = tg_slice(tg_reshape(tg_contiguous(tg_permute(m, TG_AXES(2, 0, 1))), TG_SHAPE(4, 6)), 1, 1, TG_END, 2);
+  CHECK_TENSOR(c1b, g_mv_chain1, 0, 4, 3);
+  tg_tensor *mid = tg_transpose(m, 0, 1);
+  CHECK_EQ_INT(tg_realize(mid), 0);
+  CHECK_TENSOR(tg_slice(tg_reshape(tg_flip(mid, TG_AXES(-1)), TG_SHAPE(-1)), 0, 0, TG_END, 5), g_mv_chain2, 0, 5);
+  tg_scope_end();
+}

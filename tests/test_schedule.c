@@ -1,0 +1,100 @@
+/* test_schedule.c: kernel counts (they must equal the real tinygrad's, CPU, default optimisations, realised inputs),
+ * schedule inspection, result caching and the disk cache of compiled kernels. */
+#include "tinygrad.h"
+#include "test.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tg_tensor *realized_rand(int ndim, const int64_t *shape) {
+  tg_tensor *t = tg_rand(TG_FLOAT32, ndim, shape);
+  tg_realize(t);
+  return t;
+}
+
+static int kernels(tg_tensor *t) {
+  tg_schedule *s = tg_schedule_create(&t, 1);
+  int n = tg_schedule_count(s);
+  tg_schedule_free(s);
+  return n;
+}
+
+/* the counts tinygrad 0.14 gives (python: len(t.schedule_linear().src)) */
+TEST(test_kernel_counts_tinygrad) {
+  tg_scope_begin();
+  tg_tensor *a = realized_rand(TG_SHAPE(4, 4)), *b = realized_rand(TG_SHAPE(4, 4));
+  CHECK_EQ_INT(kernels(tg_sum(tg_relu(tg_add(a, b)), 0, NULL, 0)), 1);
+  tg_tensor *m = realized_rand(TG_SHAPE(64, 64)), *n = realized_rand(TG_SHAPE(64, 64));
+  CHECK_EQ_INT(kernels(tg_matmul(m, n)), 1);
+  CHECK_EQ_INT(kernels(tg_sum(tg_relu(tg_matmul(m, n)), TG_AXES(0), 0)), 1); /* a reduction nested in a reduction */
+  tg_tensor *x = realized_rand(TG_SHAPE(32, 100));
+  CHECK_EQ_INT(kernels(tg_softmax(x, -1)), 3);
+  CHECK_EQ_INT(kernels(tg_layernorm(x, -1, 1e-5)), 3);
+  tg_tensor *img = realized_rand(TG_SHAPE(1, 1, 28, 28)), *w = realized_rand(TG_SHAPE(32, 1, 5, 5));
+  CHECK_EQ_INT(kernels(tg_conv2d(img, w, NULL, 1, 0, 1, 1)), 1);
+  tg_tensor *v = realized_rand(TG_SHAPE(100));
+  tg_tensor *vv[2] = {v, v};
+  CHECK_EQ_INT(kernels(tg_argmax(v, 0, 0)), 1);
+  CHECK_EQ_INT(kernels(tg_cumsum(v, 0)), 1);
+  CHECK_EQ_INT(kernels(tg_cat(vv, 2, 0)), 1);
+  tg_scope_end();
+}
+
+TEST(test_schedule_inspection) {
+  tg_scope_begin();
+  tg_tensor *x = realized_rand(TG_SHAPE(32, 100));
+  tg_tensor *sm = tg_softmax(x, -1);
+  tg_schedule *s = tg_schedule_create(&sm, 1);
+  CHECK_EQ_INT(tg_schedule_count(s), 3);
+  CHECK_STR(tg_schedule_name(s, 0), "r_32_1");    /* max over axis 1 */
+  CHECK_STR(tg_schedule_name(s, 2), "E_32_100");  /* the division */
+  CHECK(strstr(tg_schedule_ast(s, 0), "REDUCE_AXIS   float32  [2] MAX axes=0x2 shape=(32,1)") != NULL);
+  CHECK(strstr(tg_schedule_source(s, 2), "E_32_100(") != NULL);
+  CHECK(strstr(tg_schedule_source(s, 1), "exp2f(") != NULL); /* exp is EXP2 */
+  CHECK_NULL(tg_schedule_name(s, 3));
+  tg_schedule_free(s);
+  /* an already realised tensor needs no kernel */
+  tg_realize(sm);
+  CHECK_EQ_INT(kernels(sm), 0);
+  tg_scope_end();
+}
+
+/* realising the same graph twice runs nothing the second time; a tensor that reads a realised one uses its buffer */
+TEST(test_realised_results_are_reused) {
+  tg_scope_begin();
+  tg_tensor *x = realized_rand(TG_SHAPE(16, 16));
+  tg_tensor *y = tg_exp(tg_mul_s(x, 0.5));
+  tg_tensor *z = tg_add_s(y, 1); /* built before y is realised */
+  CHECK_EQ_INT(kernels(z), 1);   /* fused: exp and add */
+  CHECK_EQ_INT(tg_realize(y), 0);
+  CHECK_EQ_INT(kernels(z), 1); /* now only the add, reading y's buffer */
+  int64_t before = tg_kernel_launches();
+  tg_realize(tg_exp(tg_mul_s(x, 0.5))); /* the same graph as y */
+  CHECK_EQ_INT(tg_kernel_launches() - before, 0);
+  tg_scope_end();
+}
+
+/* a kernel compiled by another process is found in the disk cache: the child runs without starting a compiler */
+TEST(test_disk_cache) {
+  const char *prog = getenv("TEST_SELF");
+  if (!prog) { /* the runner sets TEST_SELF to its own path */
+    CHECK(0);
+    return;
+  }
+  char cmd[512];
+  /* run this test's child twice: the first may compile, the second must not */
+  snprintf(cmd, sizeof cmd, "TEST_CACHE_CHILD=1 %s test_disk_cache_child >/dev/null 2>&1", prog);
+  CHECK_EQ_INT(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "TEST_CACHE_CHILD=1 %s test_disk_cache_child 2>/dev/null | grep -q 'compiles=0'", prog);
+  CHECK_EQ_INT(system(cmd), 0);
+}
+
+TEST(test_disk_cache_child) {
+  if (!getenv("TEST_CACHE_CHILD")) return; /* only meaningful as the child of test_disk_cache */
+  tg_tensor *x = tg_arange(0, 1000, 1, TG_FLOAT32);
+  tg_tensor *y = tg_sum(tg_mul_s(tg_sin(x), 3.25), 0, NULL, 0);
+  CHECK(tg_item(y) == tg_item(y));
+  printf("compiles=%lld\n", (long long)tg_compiler_invocations());
+  tg_free(x);
+  tg_free(y);
+}
