@@ -105,6 +105,7 @@ static int tg__parse_suffixes(tg__parser *ps, tg__pat *pt) {
 }
 
 static tg__pat *tg__parse_pat(tg__parser *ps);
+static void tg__pat_free(tg__pat *pt);
 
 static int tg__parse_srcs(tg__parser *ps, tg__pat *pt, char close) {
   for (;;) {
@@ -168,7 +169,7 @@ static tg__pat *tg__parse_pat(tg__parser *ps) {
   }
   snprintf(ps->err, sizeof ps->err, "unexpected '%c' at offset %d", *ps->p ? *ps->p : '$', (int)(ps->p - ps->s));
 fail:
-  TG_FREE(pt);
+  tg__pat_free(pt); /* with the sources parsed so far */
   return NULL;
 }
 

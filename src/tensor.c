@@ -151,17 +151,21 @@ static tg__uop *tg__movement(tg__op op, tg__uop *x, int nints, const int64_t *in
   return tg__uop1(op, x->dtype, x, &a);
 }
 
+static int tg__same_shape(const tg__uop *x, int ndim, const int64_t *shape) {
+  return x->ndim == ndim && (!ndim || memcmp(x->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0);
+}
+
 TG__PRIVATE tg__uop *tg__treshape(tg__uop *x, int ndim, const int64_t *shape) {
   if (!x) return NULL;
-  if (x->ndim == ndim && memcmp(x->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0) return x;
+  if (tg__same_shape(x, ndim, shape)) return x;
   if (x->op == TG__OP_RESHAPE) x = x->src[0]; /* reshape(reshape(x)) = reshape(x) */
-  if (x->ndim == ndim && memcmp(x->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0) return x;
+  if (tg__same_shape(x, ndim, shape)) return x;
   return tg__movement(TG__OP_RESHAPE, x, ndim, shape, 0);
 }
 
 TG__PRIVATE tg__uop *tg__texpand(tg__uop *x, const int64_t *shape) {
   if (!x) return NULL;
-  if (memcmp(x->shape, shape, sizeof(int64_t) * (size_t)x->ndim) == 0) return x;
+  if (tg__same_shape(x, x->ndim, shape)) return x;
   return tg__movement(TG__OP_EXPAND, x, x->ndim, shape, 0);
 }
 
@@ -322,16 +326,19 @@ tg_tensor *tg_empty(tg_dtype dt, int ndim, const int64_t *shape) {
   return tg__tensor_wrap(u, dev);
 }
 
-tg_tensor *tg_full(double v, tg_dtype dt, int ndim, const int64_t *shape) {
-  if (tg__check_dtype("tg_full", dt) < 0 || tg__check_shape("tg_full", ndim, shape) < 0) return NULL;
+static tg_tensor *tg__full(const char *fn, double v, tg_dtype dt, int ndim, const int64_t *shape) {
+  if (tg__check_dtype(fn, dt) < 0 || tg__check_shape(fn, ndim, shape) < 0) return NULL;
   return tg__tensor_wrap(tg__tfull(v, dt, ndim, shape), NULL);
 }
-tg_tensor *tg_scalar(double v, tg_dtype dt) { return tg_full(v, dt, 0, NULL); }
-tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape) { return tg_full(0, dt, ndim, shape); }
-tg_tensor *tg_ones(tg_dtype dt, int ndim, const int64_t *shape) { return tg_full(1, dt, ndim, shape); }
+tg_tensor *tg_full(double v, tg_dtype dt, int ndim, const int64_t *shape) {
+  return tg__full("tg_full", v, dt, ndim, shape);
+}
+tg_tensor *tg_scalar(double v, tg_dtype dt) { return tg__full("tg_scalar", v, dt, 0, NULL); }
+tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape) { return tg__full("tg_zeros", 0, dt, ndim, shape); }
+tg_tensor *tg_ones(tg_dtype dt, int ndim, const int64_t *shape) { return tg__full("tg_ones", 1, dt, ndim, shape); }
 tg_tensor *tg_full_like(tg_tensor *t, double v) {
   TG__NEED("tg_full_like", t);
-  return tg_full(v, t->uop->dtype, t->uop->ndim, t->uop->shape);
+  return tg__full("tg_full_like", v, t->uop->dtype, t->uop->ndim, t->uop->shape);
 }
 tg_tensor *tg_zeros_like(tg_tensor *t) { return tg_full_like(t, 0); }
 tg_tensor *tg_ones_like(tg_tensor *t) { return tg_full_like(t, 1); }
@@ -518,27 +525,58 @@ double tg_item(tg_tensor *t) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// printing, numpy style: [[1. 2.]\n [3. 4.]]
+// printing, numpy style: [[1. 2.]\n [3. 4.]]. As numpy, every element shown is padded to one width: integer parts
+// right-aligned, fractional digits left-aligned ("[ 0.5  -1.25  3.  ]"); arrays over 1000 elements show 3 at each end.
 
-static void tg__fmt_elem(tg__str *s, double v, tg_dtype dt) {
-  if (dt == TG_BOOL) { tg__str_cat(s, v != 0 ? " True" : "False"); return; }
-  if (!tg_dtype_is_float(dt)) { tg__str_printf(s, "%lld", (long long)v); return; }
-  if (isnan(v)) { tg__str_cat(s, "nan"); return; }
-  if (isinf(v)) { tg__str_cat(s, v < 0 ? "-inf" : "inf"); return; }
-  char buf[64];
-  if (v != 0 && (fabs(v) >= 1e8 || fabs(v) < 1e-4)) snprintf(buf, sizeof buf, "%.4e", v);
+typedef struct tg__fmt {
+  tg_dtype dt;
+  int exp_mode;   /* scientific notation for every element */
+  int left, right; /* widths: before the '.', after it (for floats); the whole element otherwise */
+  int measure;    /* first pass: only compute the widths */
+} tg__fmt;
+
+static void tg__fmt_raw(char *buf, size_t n, double v, const tg__fmt *f) {
+  if (f->dt == TG_BOOL) snprintf(buf, n, "%s", v != 0 ? "True" : "False");
+  else if (!tg_dtype_is_float(f->dt)) snprintf(buf, n, "%lld", (long long)v);
+  else if (isnan(v)) snprintf(buf, n, "nan");
+  else if (isinf(v)) snprintf(buf, n, "%s", v < 0 ? "-inf" : "inf");
+  else if (f->exp_mode) snprintf(buf, n, "%.8e", v);
   else {
-    snprintf(buf, sizeof buf, "%.4f", v);
+    snprintf(buf, n, "%.8f", v); /* float32 needs at most 8 digits; trailing zeros go, the '.' stays */
     char *e = buf + strlen(buf) - 1;
-    while (*e == '0') *e-- = 0; /* 1.5000 -> 1.5, 2.0000 -> 2. */
+    while (*e == '0') *e-- = 0;
   }
-  tg__str_cat(s, buf);
+  if (f->exp_mode && tg_dtype_is_float(f->dt) && isfinite(v)) { /* 1.50000000e+08 -> 1.5e+08 */
+    char *e = strchr(buf, 'e'), *z = e - 1;
+    while (*z == '0') z--;
+    if (*z == '.') z++;
+    memmove(z + 1, e, strlen(e) + 1);
+  }
 }
 
-static void tg__fmt_rec(tg__str *s, const void *raw, tg_dtype dt, const int64_t *shape, int nd, int d, int64_t off,
+static void tg__fmt_elem(tg__str *s, double v, tg__fmt *f) {
+  char buf[64];
+  tg__fmt_raw(buf, sizeof buf, v, f);
+  const char *dot = tg_dtype_is_float(f->dt) && !f->exp_mode ? strchr(buf, '.') : NULL;
+  int len = (int)strlen(buf), left = dot ? (int)(dot - buf) : len, right = dot ? len - left - 1 : 0;
+  if (f->measure) {
+    if (dot) {
+      f->left = left > f->left ? left : f->left;
+      f->right = right > f->right ? right : f->right;
+    } else if (!tg_dtype_is_float(f->dt) || f->exp_mode) {
+      f->left = len > f->left ? len : f->left;
+    }
+    return;
+  }
+  int total = tg_dtype_is_float(f->dt) && !f->exp_mode ? f->left + 1 + f->right : f->left;
+  if (dot) tg__str_printf(s, "%*s%s%*s", f->left - left, "", buf, f->right - right, "");
+  else tg__str_printf(s, "%*s", total > len ? total : len, buf); /* ints, bools, nan, inf: right-aligned */
+}
+
+static void tg__fmt_rec(tg__str *s, const void *raw, tg__fmt *f, const int64_t *shape, int nd, int d, int64_t off,
                         int64_t total) {
   if (d == nd) {
-    tg__fmt_elem(s, tg__load_elem(raw, dt, off), dt);
+    tg__fmt_elem(s, tg__load_elem(raw, f->dt, off), f);
     return;
   }
   int64_t stride = tg__prod(shape + d + 1, nd - d - 1), n = shape[d];
@@ -550,7 +588,7 @@ static void tg__fmt_rec(tg__str *s, const void *raw, tg_dtype dt, const int64_t 
       for (int k = 0; k <= d && d != nd - 1; k++) tg__str_cat(s, " ");
       i = n - 3;
     }
-    tg__fmt_rec(s, raw, dt, shape, nd, d + 1, off + i * stride, total);
+    tg__fmt_rec(s, raw, f, shape, nd, d + 1, off + i * stride, total);
     if (i + 1 < n) {
       if (d == nd - 1) tg__str_cat(s, " ");
       else {
@@ -570,9 +608,26 @@ char *tg_to_string(tg_tensor *t) {
     TG_FREE(raw);
     return NULL;
   }
+  tg__fmt f;
+  memset(&f, 0, sizeof f);
+  f.dt = b->dtype;
+  /* numpy's rule for scientific notation: a finite magnitude >= 1e8, or one < 1e-4, or a ratio over 1e3 */
+  double mx = 0, mn = INFINITY;
+  for (int64_t i = 0; tg_dtype_is_float(f.dt) && i < b->numel; i++) {
+    double v = fabs(tg__load_elem(raw, f.dt, i));
+    if (!isfinite(v) || v == 0) continue;
+    mx = v > mx ? v : mx;
+    mn = v < mn ? v : mn;
+  }
+  f.exp_mode = mx >= 1e8 || (mx > 0 && (mn < 1e-4 || mx / mn > 1e3));
   tg__str s;
   memset(&s, 0, sizeof s);
-  tg__fmt_rec(&s, raw, b->dtype, t->uop->shape, t->uop->ndim, 0, 0, b->numel);
+  f.measure = 1;
+  tg__fmt_rec(&s, raw, &f, t->uop->shape, t->uop->ndim, 0, 0, b->numel);
+  TG_FREE(s.s);
+  memset(&s, 0, sizeof s);
+  f.measure = 0;
+  tg__fmt_rec(&s, raw, &f, t->uop->shape, t->uop->ndim, 0, 0, b->numel);
   TG_FREE(raw);
   return tg__str_take(&s);
 }
@@ -732,6 +787,14 @@ tg_tensor *tg_unflatten(tg_tensor *t, int dim, int n, const int64_t *sizes) {
   for (int i = 0; i < a; i++) s[k++] = x->shape[i];
   for (int i = 0; i < n; i++) s[k++] = sizes[i];
   for (int i = a + 1; i < x->ndim; i++) s[k++] = x->shape[i];
+  int64_t prod = 1;
+  for (int i = 0; i < n; i++) prod *= sizes[i];
+  if (prod != x->shape[a]) {
+    char b1[128], b2[128];
+    tg__set_error("tg_unflatten: sizes %s do not multiply to %lld, the size of axis %d of %s",
+                  tg__shape_str(n, sizes, b2, sizeof b2), (long long)x->shape[a], a, TG__SHAPE(x, b1));
+    return NULL;
+  }
   return tg_reshape(t, k, s);
 }
 
@@ -943,6 +1006,15 @@ tg_tensor *tg_stack(tg_tensor **ts, int n, int axis) {
   for (int i = 0; i < n; i++) TG__NEED("tg_stack", ts[i]);
   int a = tg__axis("tg_stack", axis, ts[0]->uop->ndim + 1);
   if (a < 0) return NULL;
+  for (int i = 1; i < n; i++) {
+    tg__uop *x = ts[i]->uop, *x0 = ts[0]->uop;
+    if (x->ndim != x0->ndim || (x->ndim && memcmp(x->shape, x0->shape, sizeof(int64_t) * (size_t)x->ndim))) {
+      char b1[128], b2[128];
+      tg__set_error("tg_stack: tensor %d has shape %s, tensor 0 has %s; stacked tensors need one shape", i,
+                    TG__SHAPE(x, b1), TG__SHAPE(x0, b2));
+      return NULL;
+    }
+  }
   for (int i = 0; i < n; i++) {
     tg__uop *x = ts[i]->uop;
     int64_t s[TG_MAX_DIMS];

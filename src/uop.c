@@ -91,7 +91,7 @@ static void tg__infer_shape(tg__uop *u) {
   case TG__OP_RESHAPE: case TG__OP_EXPAND:
     u->ndim = u->arg.nints;
     u->shape = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)(u->ndim + 1));
-    memcpy(u->shape, u->arg.ints, sizeof(int64_t) * (size_t)u->ndim);
+    if (u->ndim) memcpy(u->shape, u->arg.ints, sizeof(int64_t) * (size_t)u->ndim);
     return;
   default: break;
   }
@@ -104,7 +104,7 @@ static void tg__infer_shape(tg__uop *u) {
     if (u->src[i]->ndim > s0->ndim) s0 = u->src[i];
   u->ndim = s0->ndim;
   u->shape = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)(u->ndim + 1));
-  memcpy(u->shape, s0->shape, sizeof(int64_t) * (size_t)u->ndim);
+  if (u->ndim) memcpy(u->shape, s0->shape, sizeof(int64_t) * (size_t)u->ndim);
   switch (u->op) {
   case TG__OP_PERMUTE:
     for (int i = 0; i < u->ndim; i++) u->shape[i] = s0->shape[u->arg.ints[i]];

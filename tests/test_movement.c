@@ -194,10 +194,12 @@ TEST(test_mv_chains) {
   tg_tensor *c5 = tg_reshape(tg_slice(tg_mul_s(tg_transpose(tg_select(m, 1, 1), 0, 1), 2), 0, 1, TG_END, 1),
                              TG_SHAPE(-1));
   CHECK_TENSOR(c5, g_mv_chain5, 0, 6);
-  tg_tensor *c6 = tg_sum(tg_repeat(tg_slice(tg_flip(m, TG_AXES(-1)), 1, 1, TG_END, 1), TG_SHAPE(1, 1, 2)), TG_AXES(1), 0);
+  tg_tensor *tail = tg_slice(tg_flip(m, TG_AXES(-1)), 1, 1, TG_END, 1);
+  tg_tensor *c6 = tg_sum(tg_repeat(tail, TG_SHAPE(1, 1, 2)), TG_AXES(1), 0);
   CHECK_TENSOR(c6, g_mv_chain6, 0, 2, 8);
   /* the same chains after forcing a realisation in the middle */
-  tg_tensor *c1b = tg_slice(tg_reshape(tg_contiguous(tg_permute(m, TG_AXES(2, 0, 1))), TG_SHAPE(4, 6)), 1, 1, TG_END, 2);
+  tg_tensor *perm = tg_contiguous(tg_permute(m, TG_AXES(2, 0, 1)));
+  tg_tensor *c1b = tg_slice(tg_reshape(perm, TG_SHAPE(4, 6)), 1, 1, TG_END, 2);
   CHECK_TENSOR(c1b, g_mv_chain1, 0, 4, 3);
   tg_tensor *mid = tg_transpose(m, 0, 1);
   CHECK_EQ_INT(tg_realize(mid), 0);

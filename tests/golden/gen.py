@@ -589,6 +589,19 @@ def section_reduce(o):
     o.arr(f"g_rd_layernorm_{str(ax).replace('-', 'm')}", want, "float", f"layernorm(r, {ax}, 1e-5)")
   o.arr("g_rd_sum_perm", r64.transpose(2, 0, 1).sum(1), "float", "sum(permute(r, 2, 0, 1), axis 1): a strided input")
   o.arr("g_rd_max_flip", np.flip(r64, 2).max(0), "float", "max(flip(r, 2), axis 0)")
+  # larger integer-valued reductions: Z[i] = (i*3)%17 - 8, shape (67, 301)
+  z = (np.arange(67 * 301) * 3 % 17 - 8).reshape(67, 301)
+  o.raw("/* Z[i] = (i*3)%17 - 8 as (67, 301) */")
+  o.arr("g_rd_z_sum0", z.sum(0), "int32_t", "sum(Z, 0)")
+  o.arr("g_rd_z_sum1", z.sum(1), "int32_t", "sum(Z, 1)")
+  o.arr("g_rd_z_max1", z.max(1), "int32_t", "max(Z, 1)")
+  o.arr("g_rd_z_argmin0", z.argmin(0), "int32_t", "argmin(Z, 0)")
+  o.arr("g_rd_z_cumsum1_last", z.cumsum(1)[:, -1], "int32_t", "cumsum(Z, 1)[:, -1]")
+  o.arr("g_rd_z_cumsum1_row5", z.cumsum(1)[5], "int32_t", "cumsum(Z, 1)[5]")
+  zz = (z[:4] * 0.05).astype(np.float64)
+  o.arr("g_rd_z_softmax_row0", np.exp(zz[0] - zz[0].max()) / np.exp(zz[0] - zz[0].max()).sum(), "float",
+        "softmax(Z[:4]*0.05, 1)[0]: a long axis")
+  o.raw(f"#define G_RD_Z_SUM {int(z.sum())}")
   # sum over a large tensor
   big_in = f32(np.sin(np.arange(10000) * 0.01) + 0.25)
   o.raw("/* the sum of (float)(sin(i*0.01)+0.25) for i < 10000, in float64 */")
@@ -783,6 +796,20 @@ def section_linalg(o):
     o.arr(f"g_la_{nm}", val)
   convs = [("s1", cx, cw, cb, 1, 0, 1, 1), ("s2p1", cx, cw, None, 2, 1, 1, 1), ("d2p2", cx, cw, cb, 1, 2, 2, 1),
            ("g2", cx, cwg, cb, 1, 1, 1, 2), ("k1s2", cx, cw1, None, 2, 0, 1, 1), ("all", cx, cwg, cb, 2, 1, 2, 2)]
+  # larger, integer-valued cases (exact in float32): inputs are formulas the C test recomputes
+  o.raw("/* big cases: A[i] = (i*7)%11 - 5 (37, 129), B[i] = (i*5)%13 - 6 (129, 65), X[i] = (i*3)%17 - 8,")
+  o.raw(" * W[i] = (i*11)%7 - 3; integer values, so every result is exact */")
+  ia_ = (np.arange(37 * 129) * 7 % 11 - 5).reshape(37, 129).astype(np.float64)
+  ib_ = (np.arange(129 * 65) * 5 % 13 - 6).reshape(129, 65).astype(np.float64)
+  o.arr("g_la_big_mm", (ia_ @ ib_).astype(np.int32), "int32_t", "A @ B: (37, 65)")
+  bx = (np.arange(3 * 5 * 9 * 17) * 7 % 11 - 5).reshape(3, 5, 9, 17).astype(np.float64)
+  by = (np.arange(5 * 17 * 33) * 5 % 13 - 6).reshape(5, 17, 33).astype(np.float64)
+  o.arr("g_la_big_bmm", (bx @ by).astype(np.int32), "int32_t", "A' (3,5,9,17) @ B' (5,17,33) with A', B' the same "
+        "formulas: (3, 5, 9, 33)")
+  cxx = (np.arange(2 * 3 * 17 * 19) * 3 % 17 - 8).reshape(2, 3, 17, 19).astype(np.float64)
+  cww = (np.arange(8 * 3 * 5 * 5) * 11 % 7 - 3).reshape(8, 3, 5, 5).astype(np.float64)
+  o.arr("g_la_big_conv", conv2d(cxx, cww, None, 2, 2, 1, 1).astype(np.int32), "int32_t",
+        "conv2d(X (2,3,17,19), W (8,3,5,5), stride 2, padding 2): (2, 8, 9, 10)")
   for nm, xx, ww, bb_, s, p, d, g in convs:
     want = conv2d(xx, ww, bb_, s, p, d, g)
     tb = None if bb_ is None else Tensor(bb_)
