@@ -124,7 +124,8 @@ typedef struct tg__rctx {
   tg__map uses;   /* uop -> use count */
   tg__vec owned;  /* strings to free */
   tg__str body;
-  int depth, nalu, nval;
+  int depth;
+  long long nalu, nval;
 } tg__rctx;
 
 static const char *tg__expr_of(tg__rctx *r, tg__uop *u);
@@ -209,6 +210,112 @@ static void tg__count_uses(tg__rctx *r, tg__uop *u, tg__map *seen) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// statements: what each op of the linear list prints, a table indexed by op (values not in it are expressions)
+
+typedef void (*tg__stmt_fn)(tg__rctx *r, const tg__linear *lin, int i);
+
+static void tg__name(tg__rctx *r, tg__uop *u, const char *fmt, long long n) {
+  char nm[64];
+  snprintf(nm, sizeof nm, fmt, n);
+  tg__map_put(&r->expr, u, tg__own(r, tg__strdup(nm)));
+}
+
+static void st_range(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  tg__name(r, u, "ridx%lld", (long long)u->arg.i);
+  const char *nm = tg__expr_of(r, u);
+  if (u == lin->parallel) tg__line(r, "for (int %s = (int)start; %s < (int)end; %s++) {", nm, nm, nm);
+  else tg__line(r, "for (int %s = 0; %s < %s; %s++) {", nm, nm, tg__expr_of(r, u->src[0]), nm);
+  r->depth++;
+}
+
+static void st_endrange(tg__rctx *r, const tg__linear *lin, int i) {
+  (void)lin, (void)i;
+  r->depth--;
+  tg__line(r, "}");
+}
+
+static void st_define_acc(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  tg__name(r, u, "acc%lld", (long long)u->arg.i);
+  tg__line(r, "%s %s = %s;", tg__ctype(u->dtype), tg__expr_of(r, u), tg__expr_of(r, u->src[0]));
+}
+
+static void st_assign(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  tg__line(r, "%s = %s;", tg__expr_of(r, u->src[0]), tg__expr_of(r, u->src[1]));
+}
+
+/* a REDUCE is its accumulator, read after the loops */
+static void st_reduce(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__map_put(&r->expr, lin->u[i], (void *)tg__expr_of(r, lin->u[lin->aux[i]]));
+}
+
+static void st_index(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  tg__str e;
+  memset(&e, 0, sizeof e);
+  tg__str_printf(&e, "%s[%s]", tg__expr_of(r, u->src[0]), tg__expr_of(r, u->src[1]));
+  tg__map_put(&r->expr, u, tg__own(r, tg__str_take(&e)));
+}
+
+/* conv(x), or x when there is no conversion */
+static char *tg__convert(const char *conv, const char *x) {
+  tg__str b;
+  memset(&b, 0, sizeof b);
+  if (*conv) tg__str_printf(&b, "%s(%s)", conv, x);
+  else tg__str_cat(&b, x);
+  return tg__str_take(&b);
+}
+
+/* a load, gated by its second source when it has one (padding): the gate keeps the address from being read */
+static void st_load(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  char *val = tg__own(r, tg__convert(u->dtype == TG_FLOAT16 ? "tg_h2f" : u->dtype == TG_BFLOAT16 ? "tg_bf2f" : "",
+                                     tg__expr_of(r, u->src[0])));
+  tg__name(r, u, "val%lld", r->nval++);
+  if (u->nsrc > 1)
+    tg__line(r, "%s %s = %s ? %s : 0;", tg__ctype(u->dtype), tg__expr_of(r, u), tg__expr_of(r, u->src[1]), val);
+  else tg__line(r, "%s %s = %s;", tg__ctype(u->dtype), tg__expr_of(r, u), val);
+}
+
+static void st_store(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  char *val = tg__own(r, tg__convert(u->dtype == TG_FLOAT16 ? "tg_f2h" : u->dtype == TG_BFLOAT16 ? "tg_f2bf" : "",
+                                     tg__expr_of(r, u->src[1])));
+  tg__line(r, "%s = %s;", tg__expr_of(r, u->src[0]), val);
+}
+
+static void st_nothing(tg__rctx *r, const tg__linear *lin, int i) { (void)r, (void)lin, (void)i; }
+
+/* any other value: inlined where it is used once, named otherwise */
+static void st_value(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  const char *e = tg__expr_of(r, u);
+  if ((intptr_t)tg__map_get(&r->uses, u) <= 1) return;
+  char *saved = tg__strdup(e);
+  tg__name(r, u, "alu%lld", r->nalu++);
+  tg__line(r, "%s %s = %s;", tg__ctype(u->dtype), tg__expr_of(r, u), saved);
+  TG_FREE(saved);
+}
+
+typedef struct tg__stmt { tg__op op; tg__stmt_fn fn; } tg__stmt;
+static const tg__stmt tg__stmts[] = {
+    {TG__OP_RANGE, st_range},   {TG__OP_ENDRANGE, st_endrange}, {TG__OP_DEFINE_ACC, st_define_acc},
+    {TG__OP_ASSIGN, st_assign}, {TG__OP_REDUCE, st_reduce},     {TG__OP_INDEX, st_index},
+    {TG__OP_LOAD, st_load},     {TG__OP_STORE, st_store},       {TG__OP_CONST, st_nothing},
+    {TG__OP_SINK, st_nothing},  {TG__OP_DEFINE_GLOBAL, st_nothing}, {TG__OP_NOOP, st_nothing},
+};
+
+static void tg__render_stmt(tg__rctx *r, const tg__linear *lin, int i) {
+  static tg__stmt_fn table[TG__NOPS];
+  if (!table[TG__OP_RANGE])
+    for (int k = 0; k < TG__COUNT(tg__stmts); k++) table[tg__stmts[k].op] = tg__stmts[k].fn;
+  tg__stmt_fn fn = table[lin->u[i]->op];
+  (fn ? fn : st_value)(r, lin, i);
+}
+
 TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel *k, const tg__linear *lin) {
   tg__rctx r;
   memset(&r, 0, sizeof r);
@@ -228,73 +335,7 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel 
     a.i = i;
     tg__map_put(&r.expr, tg__uop0(TG__OP_DEFINE_GLOBAL, k->bufs[i]->dtype, &a), tg__own(&r, tg__strdup(nm)));
   }
-  for (int i = 0; i < lin->n; i++) {
-    tg__uop *u = lin->u[i];
-    char nm[64];
-    switch (u->op) {
-    case TG__OP_RANGE: {
-      snprintf(nm, sizeof nm, "ridx%lld", (long long)u->arg.i);
-      tg__map_put(&r.expr, u, tg__own(&r, tg__strdup(nm)));
-      if (u == lin->parallel) tg__line(&r, "for (int %s = (int)start; %s < (int)end; %s++) {", nm, nm, nm);
-      else tg__line(&r, "for (int %s = 0; %s < %s; %s++) {", nm, nm, tg__expr_of(&r, u->src[0]), nm);
-      r.depth++;
-      break;
-    }
-    case TG__OP_ENDRANGE:
-      r.depth--;
-      tg__line(&r, "}");
-      break;
-    case TG__OP_DEFINE_ACC:
-      snprintf(nm, sizeof nm, "acc%lld", (long long)u->arg.i);
-      tg__map_put(&r.expr, u, tg__own(&r, tg__strdup(nm)));
-      tg__line(&r, "%s %s = %s;", tg__ctype(u->dtype), nm, tg__expr_of(&r, u->src[0]));
-      break;
-    case TG__OP_ASSIGN:
-      tg__line(&r, "%s = %s;", tg__expr_of(&r, u->src[0]), tg__expr_of(&r, u->src[1]));
-      break;
-    case TG__OP_REDUCE:
-      tg__map_put(&r.expr, u, (void *)tg__expr_of(&r, lin->u[lin->aux[i]]));
-      break;
-    case TG__OP_INDEX: {
-      char *e = (char *)tg__alloc(strlen(tg__expr_of(&r, u->src[0])) + strlen(tg__expr_of(&r, u->src[1])) + 4);
-      sprintf(e, "%s[%s]", tg__expr_of(&r, u->src[0]), tg__expr_of(&r, u->src[1]));
-      tg__map_put(&r.expr, u, tg__own(&r, e));
-      break;
-    }
-    case TG__OP_LOAD: {
-      const char *addr = tg__expr_of(&r, u->src[0]);
-      tg__str v;
-      memset(&v, 0, sizeof v);
-      const char *conv = u->dtype == TG_FLOAT16 ? "tg_h2f" : u->dtype == TG_BFLOAT16 ? "tg_bf2f" : "";
-      if (u->nsrc > 1) tg__str_printf(&v, "(%s?%s(%s):0)", tg__expr_of(&r, u->src[1]), conv, addr);
-      else if (*conv) tg__str_printf(&v, "%s(%s)", conv, addr);
-      else tg__str_cat(&v, addr);
-      char *val = tg__str_take(&v);
-      snprintf(nm, sizeof nm, "val%d", r.nval++);
-      tg__line(&r, "%s %s = %s;", tg__ctype(u->dtype), nm, val);
-      TG_FREE(val);
-      tg__map_put(&r.expr, u, tg__own(&r, tg__strdup(nm)));
-      break;
-    }
-    case TG__OP_STORE: {
-      const char *conv = u->dtype == TG_FLOAT16 ? "tg_f2h" : u->dtype == TG_BFLOAT16 ? "tg_f2bf" : "";
-      if (*conv) tg__line(&r, "%s = %s(%s);", tg__expr_of(&r, u->src[0]), conv, tg__expr_of(&r, u->src[1]));
-      else tg__line(&r, "%s = %s;", tg__expr_of(&r, u->src[0]), tg__expr_of(&r, u->src[1]));
-      break;
-    }
-    case TG__OP_CONST: case TG__OP_SINK: case TG__OP_DEFINE_GLOBAL: case TG__OP_NOOP:
-      break;
-    default: {
-      const char *e = tg__expr_of(&r, u);
-      if ((intptr_t)tg__map_get(&r.uses, u) > 1) {
-        snprintf(nm, sizeof nm, "alu%d", r.nalu++);
-        tg__line(&r, "%s %s = %s;", tg__ctype(u->dtype), nm, e);
-        tg__map_put(&r.expr, u, tg__own(&r, tg__strdup(nm)));
-      }
-      break;
-    }
-    }
-  }
+  for (int i = 0; i < lin->n; i++) tg__render_stmt(&r, lin, i);
   tg__str out;
   memset(&out, 0, sizeof out);
   int half = 0;
