@@ -15,6 +15,7 @@ static tg__uop *tg__fold(tg__op op, tg_dtype dt, tg__uop **s, int n) {
   tg_dtype sdt = s[0]->dtype;
   if (op == TG__OP_CAST) {
     double v = tg__const_val(s[0]);
+    if (dt == TG_BOOL) return tg__const_int(TG_BOOL, v != 0); /* any non-zero, 0.5 included, is true */
     if (tg_dtype_is_float(dt) || !tg_dtype_is_float(sdt)) {
       if (!tg_dtype_is_float(sdt) && !tg_dtype_is_float(dt)) return tg__const_int(dt, s[0]->arg.i);
       return tg__const(dt, v);

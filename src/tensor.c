@@ -525,84 +525,146 @@ double tg_item(tg_tensor *t) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// printing, numpy style: [[1. 2.]\n [3. 4.]]. As numpy, every element shown is padded to one width: integer parts
-// right-aligned, fractional digits left-aligned ("[ 0.5  -1.25  3.  ]"); arrays over 1000 elements show 3 at each end.
+// printing, exactly as numpy's str(array) (arrayprint.py: _formatArray and FloatingFormat with its defaults:
+// precision 8, floatmode maxprec, linewidth 75, threshold 1000, edgeitems 3). Every element shown gets one width:
+// integer parts right-aligned, fractional digits left-aligned ("[ 0.5  -1.25  3.  ]"), each float the shortest
+// decimal that reads back as the same value of its dtype.
 
 typedef struct tg__fmt {
   tg_dtype dt;
-  int exp_mode;   /* scientific notation for every element */
-  int left, right; /* widths: before the '.', after it (for floats); the whole element otherwise */
-  int measure;    /* first pass: only compute the widths */
+  int exp_mode;               /* scientific notation for every element */
+  int left, right, exp_size;  /* widths before and after the '.', exponent digits */
+  int measure;                /* first pass: only compute the widths */
+  int nonfinite;              /* the longest of nan, inf, -inf shown */
+  int summarize;              /* more than 1000 elements: 3 at each end of every axis */
 } tg__fmt;
 
+/* does the decimal string s read back as v, in dtype dt? */
+static int tg__roundtrips(const char *s, double v, tg_dtype dt) {
+  double r = strtod(s, NULL);
+  if (dt == TG_FLOAT32) return (float)r == (float)v;
+  if (dt == TG_FLOAT16) return tg__float_to_half((float)r) == tg__float_to_half((float)v);
+  if (dt == TG_BFLOAT16) return tg__float_to_bf16((float)r) == tg__float_to_bf16((float)v);
+  return r == v;
+}
+
+/* the element without padding: ints, True/False, nan/inf, or the shortest float ("1.", "0.1", "1.5e-05") */
 static void tg__fmt_raw(char *buf, size_t n, double v, const tg__fmt *f) {
-  if (f->dt == TG_BOOL) snprintf(buf, n, "%s", v != 0 ? "True" : "False");
-  else if (!tg_dtype_is_float(f->dt)) snprintf(buf, n, "%lld", (long long)v);
-  else if (isnan(v)) snprintf(buf, n, "nan");
-  else if (isinf(v)) snprintf(buf, n, "%s", v < 0 ? "-inf" : "inf");
-  else if (f->exp_mode) snprintf(buf, n, "%.8e", v);
-  else {
-    snprintf(buf, n, "%.8f", v); /* float32 needs at most 8 digits; trailing zeros go, the '.' stays */
+  if (f->dt == TG_BOOL) { snprintf(buf, n, "%s", v != 0 ? "True" : "False"); return; }
+  if (!tg_dtype_is_float(f->dt)) { snprintf(buf, n, "%lld", (long long)v); return; }
+  if (isnan(v)) { snprintf(buf, n, "nan"); return; }
+  if (isinf(v)) { snprintf(buf, n, "%s", v < 0 ? "-inf" : "inf"); return; }
+  int maxd = f->exp_mode ? 17 : 8;
+  for (int d = 0; d <= maxd; d++) {
+    snprintf(buf, n, f->exp_mode ? "%.*e" : "%.*f", d, v);
+    if (tg__roundtrips(buf, v, f->dt)) break;
+  }
+  if (!f->exp_mode) { /* a whole number keeps its '.', trailing zeros go */
+    if (!strchr(buf, '.')) strcat(buf, ".");
     char *e = buf + strlen(buf) - 1;
     while (*e == '0') *e-- = 0;
-  }
-  if (f->exp_mode && tg_dtype_is_float(f->dt) && isfinite(v)) { /* 1.50000000e+08 -> 1.5e+08 */
-    char *e = strchr(buf, 'e'), *z = e - 1;
-    while (*z == '0') z--;
-    if (*z == '.') z++;
-    memmove(z + 1, e, strlen(e) + 1);
+  } else if (!strchr(buf, '.')) { /* 1e-04 -> 1.e-04 */
+    char *e = strchr(buf, 'e');
+    memmove(e + 1, e, strlen(e) + 1);
+    *e = '.';
   }
 }
 
-static void tg__fmt_elem(tg__str *s, double v, tg__fmt *f) {
-  char buf[64];
+static void tg__fmt_word(tg__str *s, double v, tg__fmt *f) {
+  char buf[96];
   tg__fmt_raw(buf, sizeof buf, v, f);
-  const char *dot = tg_dtype_is_float(f->dt) && !f->exp_mode ? strchr(buf, '.') : NULL;
-  int len = (int)strlen(buf), left = dot ? (int)(dot - buf) : len, right = dot ? len - left - 1 : 0;
+  int isf = tg_dtype_is_float(f->dt) && isfinite(v);
+  const char *dot = isf ? strchr(buf, '.') : NULL, *ex = isf ? strchr(buf, 'e') : NULL;
+  int len = (int)strlen(buf), left = dot ? (int)(dot - buf) : len;
+  int right = dot ? (int)((ex ? ex : buf + len) - dot) - 1 : 0, exps = ex ? (int)strlen(ex + 2) : 0;
   if (f->measure) {
-    if (dot) {
-      f->left = left > f->left ? left : f->left;
-      f->right = right > f->right ? right : f->right;
-    } else if (!tg_dtype_is_float(f->dt) || f->exp_mode) {
-      f->left = len > f->left ? len : f->left;
-    }
+    if (tg_dtype_is_float(f->dt) && !isf) f->nonfinite = len > f->nonfinite ? len : f->nonfinite;
+    else f->left = left > f->left ? left : f->left;
+    f->right = right > f->right ? right : f->right;
+    f->exp_size = exps > f->exp_size ? exps : f->exp_size;
     return;
   }
-  int total = tg_dtype_is_float(f->dt) && !f->exp_mode ? f->left + 1 + f->right : f->left;
-  if (dot) tg__str_printf(s, "%*s%s%*s", f->left - left, "", buf, f->right - right, "");
-  else tg__str_printf(s, "%*s", total > len ? total : len, buf); /* ints, bools, nan, inf: right-aligned */
+  if (dot) {
+    /* positional: fractions padded with spaces; scientific: mantissas padded with zeros (numpy's trim 'k') */
+    int mant = (int)((ex ? ex : buf + len) - buf);
+    tg__str_printf(s, "%*s%.*s", f->left - left, "", mant, buf);
+    if (ex) tg__str_printf(s, "%.*s%.2s%0*d", f->right - right, "00000000000000000", ex, f->exp_size, abs(atoi(ex + 2)));
+    else tg__str_printf(s, "%*s", f->right - right, "");
+  } else {
+    int w = tg_dtype_is_float(f->dt) ? f->left + 1 + f->right + (f->exp_mode ? 2 + f->exp_size : 0) : f->left;
+    tg__str_printf(s, "%*s", w, buf); /* ints, bools, nan, inf: right-aligned */
+  }
 }
 
-static void tg__fmt_rec(tg__str *s, const void *raw, tg__fmt *f, const int64_t *shape, int nd, int d, int64_t off,
-                        int64_t total) {
+/* a line of words wraps before it passes width */
+static void tg__extend_line(tg__str *s, tg__str *line, const char *word, int width, const char *prefix) {
+  if ((int)(line->n + strlen(word)) > width && (int)line->n > (int)strlen(prefix)) {
+    while (line->n && line->s[line->n - 1] == ' ') line->s[--line->n] = 0;
+    tg__str_cat(s, line->s);
+    tg__str_cat(s, "\n");
+    line->n = 0;
+    if (line->s) line->s[0] = 0;
+    tg__str_cat(line, prefix);
+  }
+  tg__str_cat(line, word);
+}
+
+/* numpy's _formatArray: returns the text of x[index...] */
+static char *tg__fmt_rec(const void *raw, tg__fmt *f, const int64_t *shape, int nd, int d, int64_t off,
+                         const char *indent, int width) {
+  tg__str s, w;
+  memset(&s, 0, sizeof s);
+  memset(&w, 0, sizeof w);
   if (d == nd) {
-    tg__fmt_elem(s, tg__load_elem(raw, f->dt, off), f);
-    return;
+    tg__fmt_word(&w, tg__load_elem(raw, f->dt, off), f);
+    return tg__str_take(&w);
   }
   int64_t stride = tg__prod(shape + d + 1, nd - d - 1), n = shape[d];
-  int elide = total > 1000 && n > 6;
-  tg__str_cat(s, "[");
-  for (int64_t i = 0; i < n; i++) {
-    if (elide && i == 3) {
-      tg__str_cat(s, d == nd - 1 ? "... " : "...\n");
-      for (int k = 0; k <= d && d != nd - 1; k++) tg__str_cat(s, " ");
-      i = n - 3;
-    }
-    tg__fmt_rec(s, raw, f, shape, nd, d + 1, off + i * stride, total);
-    if (i + 1 < n) {
-      if (d == nd - 1) tg__str_cat(s, " ");
-      else {
-        for (int k = 0; k < nd - d - 1; k++) tg__str_cat(s, "\n");
-        for (int k = 0; k <= d; k++) tg__str_cat(s, " ");
+  int summary = f->summarize && n > 6;
+  char next_indent[TG_MAX_DIMS + 4];
+  snprintf(next_indent, sizeof next_indent, "%s ", indent);
+  if (d == nd - 1) {
+    tg__str line;
+    memset(&line, 0, sizeof line);
+    tg__str_cat(&line, indent);
+    int elem_width = width - 1; /* room for the ']' */
+    for (int64_t i = 0; i < n; i++) {
+      if (summary && i == 3) {
+        tg__extend_line(&s, &line, "...", elem_width, indent);
+        tg__str_cat(&line, " ");
+        i = n - 3;
       }
+      char *word = tg__fmt_rec(raw, f, shape, nd, d + 1, off + i * stride, next_indent, width - 1);
+      tg__extend_line(&s, &line, word, elem_width, indent);
+      TG_FREE(word);
+      if (i + 1 < n) tg__str_cat(&line, " ");
+    }
+    tg__str_cat(&s, line.s ? line.s : "");
+    TG_FREE(line.s);
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      if (summary && i == 3) {
+        tg__str_printf(&s, "%s...", indent);
+        for (int k = 0; k < nd - d - 1; k++) tg__str_cat(&s, "\n");
+        i = n - 3;
+      }
+      char *nested = tg__fmt_rec(raw, f, shape, nd, d + 1, off + i * stride, next_indent, width - 1);
+      tg__str_printf(&s, "%s%s", indent, nested);
+      TG_FREE(nested);
+      if (i + 1 < n)
+        for (int k = 0; k < nd - d - 1; k++) tg__str_cat(&s, "\n");
     }
   }
-  tg__str_cat(s, "]");
+  char *body = tg__str_take(&s);
+  tg__str_printf(&w, "[%s]", body + strlen(indent));
+  TG_FREE(body);
+  return tg__str_take(&w);
 }
 
 char *tg_to_string(tg_tensor *t) {
   tg__buffer *b = tg__realized_buffer("tg_to_string", t);
   if (!b) return NULL;
+  if (b->numel == 0 && t->uop->ndim > 0) return tg__strdup("[]");
   void *raw = tg__alloc(b->nbytes);
   if (tg__buffer_copyout(b, raw) < 0) {
     TG_FREE(raw);
@@ -611,6 +673,7 @@ char *tg_to_string(tg_tensor *t) {
   tg__fmt f;
   memset(&f, 0, sizeof f);
   f.dt = b->dtype;
+  f.summarize = b->numel > 1000;
   /* numpy's rule for scientific notation: a finite magnitude >= 1e8, or one < 1e-4, or a ratio over 1e3 */
   double mx = 0, mn = INFINITY;
   for (int64_t i = 0; tg_dtype_is_float(f.dt) && i < b->numel; i++) {
@@ -620,16 +683,25 @@ char *tg_to_string(tg_tensor *t) {
     mn = v < mn ? v : mn;
   }
   f.exp_mode = mx >= 1e8 || (mx > 0 && (mn < 1e-4 || mx / mn > 1e3));
-  tg__str s;
-  memset(&s, 0, sizeof s);
-  f.measure = 1;
-  tg__fmt_rec(&s, raw, &f, t->uop->shape, t->uop->ndim, 0, 0, b->numel);
-  TG_FREE(s.s);
-  memset(&s, 0, sizeof s);
-  f.measure = 0;
-  tg__fmt_rec(&s, raw, &f, t->uop->shape, t->uop->ndim, 0, 0, b->numel);
+  char *r;
+  if (t->uop->ndim == 0) {
+    tg__str s;
+    memset(&s, 0, sizeof s);
+    f.measure = 1;
+    tg__fmt_word(&s, tg__load_elem(raw, f.dt, 0), &f);
+    f.measure = 0;
+    tg__fmt_word(&s, tg__load_elem(raw, f.dt, 0), &f);
+    r = tg__str_take(&s);
+  } else {
+    f.measure = 1;
+    TG_FREE(tg__fmt_rec(raw, &f, t->uop->shape, t->uop->ndim, 0, 0, " ", 75));
+    f.measure = 0;
+    int room = f.left + 1 + f.right + (f.exp_mode ? 2 + f.exp_size : 0); /* nan, inf fit the finite width */
+    if (f.nonfinite > room) f.left += f.nonfinite - room;
+    r = tg__fmt_rec(raw, &f, t->uop->shape, t->uop->ndim, 0, 0, " ", 75);
+  }
   TG_FREE(raw);
-  return tg__str_take(&s);
+  return r;
 }
 
 int tg_print(tg_tensor *t) {

@@ -427,3 +427,206 @@ TEST(test_ew_mixed_dtypes) {
   CHECK_DTYPE(tg_sqrt(ti), TG_FLOAT32); /* float math on ints gives float32 */
   tg_scope_end();
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// float16 math: results are float16, within a float16 rounding of the exact value
+
+TEST(test_ew_half) {
+  tg_scope_begin();
+  tg_tensor *hx = TEST_DATA(g_ew_hx_bits, TG_FLOAT16, 4, 6), *hy = TEST_DATA(g_ew_hy_bits, TG_FLOAT16, 4, 6);
+  const double half_tol = 1e-3; /* one float16 ulp is 2^-10 of the value */
+  CHECK_DTYPE(tg_exp(hx), TG_FLOAT16);
+  CHECK_TENSOR(tg_exp(hx), g_ew_h_exp, half_tol, 4, 6);
+  CHECK_TENSOR(tg_sigmoid(hx), g_ew_h_sigmoid, half_tol, 4, 6);
+  CHECK_TENSOR(tg_mul(hx, hy), g_ew_h_mul, half_tol, 4, 6);
+  CHECK_TENSOR(tg_add(hx, hy), g_ew_h_add, half_tol, 4, 6);
+  CHECK_TENSOR(tg_sqrt(tg_abs(hx)), g_ew_h_sqrt_abs, half_tol, 4, 6);
+  CHECK_DTYPE(tg_add(hx, hy), TG_FLOAT16);
+  tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// constants: ops on tg_full tensors (which the compiler may fold at build time) give what they give on buffers.
+// Expected values are python/numpy's (tinygrad agrees on every one of them).
+
+TEST(test_ew_constant_operands) {
+  tg_scope_begin();
+  static const int32_t m4[2] = {-4, -4}, one[2] = {1, 1}, mone[2] = {-1, -1};
+  tg_tensor *m7 = tg_full(-7, TG_INT32, TG_SHAPE(2)), *p7 = tg_full(7, TG_INT32, TG_SHAPE(2));
+  tg_tensor *p2 = tg_full(2, TG_INT32, TG_SHAPE(2)), *n2 = tg_full(-2, TG_INT32, TG_SHAPE(2));
+  CHECK_RAW(tg_floordiv(m7, p2), TG_INT32, m4, 2);
+  CHECK_RAW(tg_floordiv(p7, n2), TG_INT32, m4, 2);
+  CHECK_RAW(tg_mod(m7, p2), TG_INT32, one, 2);
+  CHECK_RAW(tg_mod(p7, n2), TG_INT32, mone, 2);
+  static const float m4f[2] = {-4, -4};
+  CHECK_TENSOR(tg_floordiv(tg_full(-7.5, TG_FLOAT32, TG_SHAPE(2)), tg_full(2, TG_FLOAT32, TG_SHAPE(2))), m4f, 0, 2);
+  /* casts of constants */
+  static const uint8_t u44[2] = {44, 44}, u255[2] = {255, 255}, t2[2] = {1, 1};
+  static const int32_t m2[2] = {-2, -2};
+  static const int64_t big[2] = {10000000000LL, 10000000000LL};
+  CHECK_RAW(tg_cast(tg_full(300, TG_INT32, TG_SHAPE(2)), TG_UINT8), TG_UINT8, u44, 2);
+  CHECK_RAW(tg_cast(tg_full(-1, TG_INT32, TG_SHAPE(2)), TG_UINT8), TG_UINT8, u255, 2);
+  CHECK_RAW(tg_cast(tg_full(-2.7, TG_FLOAT32, TG_SHAPE(2)), TG_INT32), TG_INT32, m2, 2);
+  CHECK_RAW(tg_cast(tg_full(0.5, TG_FLOAT32, TG_SHAPE(2)), TG_BOOL), TG_BOOL, t2, 2);
+  CHECK_RAW(tg_cast(tg_full(1e10, TG_FLOAT32, TG_SHAPE(2)), TG_INT64), TG_INT64, big, 2);
+  /* shifts and bitwise ops of constants */
+  static const int32_t imin[2] = {INT32_MIN, INT32_MIN}, m6[2] = {-6, -6};
+  static const uint8_t u32v[2] = {32, 32};
+  CHECK_RAW(tg_lshift(tg_full(1, TG_INT32, TG_SHAPE(2)), 31), TG_INT32, imin, 2);
+  CHECK_RAW(tg_rshift(tg_full(-8, TG_INT32, TG_SHAPE(2)), 1), TG_INT32, m4, 2);
+  CHECK_RAW(tg_lshift(tg_full(200, TG_UINT8, TG_SHAPE(2)), 2), TG_UINT8, u32v, 2);
+  CHECK_RAW(tg_bitwise_not(tg_full(0, TG_UINT8, TG_SHAPE(2))), TG_UINT8, u255, 2);
+  CHECK_RAW(tg_bitwise_not(tg_full(5, TG_INT32, TG_SHAPE(2))), TG_INT32, m6, 2);
+  /* float specials of constants */
+  static const float specials[4] = {NAN, -INFINITY, INFINITY, INFINITY};
+  tg_tensor *r[4] = {tg_sqrt(tg_full(-1, TG_FLOAT32, TG_SHAPE(1))), tg_log(tg_full(0, TG_FLOAT32, TG_SHAPE(1))),
+                     tg_exp(tg_full(100, TG_FLOAT32, TG_SHAPE(1))),
+                     tg_reciprocal(tg_full(0, TG_FLOAT32, TG_SHAPE(1)))};
+  for (int i = 0; i < 4; i++) CHECK_TENSOR(r[i], &specials[i], 0, 1);
+  static const float pw[3] = {-8, 1, NAN};
+  CHECK_TENSOR(tg_pow(tg_full(-2, TG_FLOAT32, TG_SHAPE(1)), tg_full(3, TG_FLOAT32, TG_SHAPE(1))), &pw[0], 1e-6, 1);
+  CHECK_TENSOR(tg_pow_s(tg_full(0, TG_FLOAT32, TG_SHAPE(1)), 0), &pw[1], 0, 1);
+  CHECK_TENSOR(tg_pow_s(tg_full(-8, TG_FLOAT32, TG_SHAPE(1)), 1.0 / 3), &pw[2], 0, 1);
+  static const float rnd[3] = {2, -0.0f, 4};
+  CHECK_TENSOR(tg_round(tg_full(2.5, TG_FLOAT32, TG_SHAPE(1))), &rnd[0], 0, 1);
+  CHECK_TENSOR(tg_round(tg_full(-0.5, TG_FLOAT32, TG_SHAPE(1))), &rnd[1], 0, 1);
+  CHECK_TENSOR(tg_round(tg_full(3.5, TG_FLOAT32, TG_SHAPE(1))), &rnd[2], 0, 1);
+  tg_scope_end();
+}
+
+/* NaN is not equal to itself: x == x and x != x must not be folded to constants */
+TEST(test_ew_nan_self_compare) {
+  tg_scope_begin();
+  static const float v[2] = {NAN, 1.0f};
+  static const uint8_t eq[2] = {0, 1}, ne[2] = {1, 0}, ff[2] = {0, 0}, tt[2] = {1, 1};
+  tg_tensor *t = TEST_F32(v, 2);
+  CHECK_RAW(tg_eq(t, t), TG_BOOL, eq, 2);
+  CHECK_RAW(tg_ne(t, t), TG_BOOL, ne, 2);
+  CHECK_RAW(tg_isnan(t), TG_BOOL, ne, 2);
+  tg_tensor *c = tg_full(NAN, TG_FLOAT32, TG_SHAPE(2));
+  CHECK_RAW(tg_eq(c, c), TG_BOOL, ff, 2);
+  CHECK_RAW(tg_ne(c, c), TG_BOOL, tt, 2);
+  CHECK_RAW(tg_isnan(c), TG_BOOL, tt, 2);
+  CHECK_RAW(tg_lt(c, c), TG_BOOL, ff, 2);
+  CHECK_RAW(tg_eq_s(c, NAN), TG_BOOL, ff, 2);
+  tg_tensor *sum = tg_sum(tg_full(0.1, TG_FLOAT32, TG_SHAPE(1000)), 0, NULL, 0);
+  CHECK_TENSOR0(sum, 100.0, 1e-5); /* a constant sum: 1000 * 0.1 */
+  tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// wide types: int64, uint32, uint64 and float64 keep their range and precision
+
+TEST(test_ew_wide_types) {
+  tg_scope_begin();
+  static const int64_t a64[3] = {300000, -4000000000LL, (int64_t)1 << 40};
+  static const int64_t b64[3] = {300000, 3, -2};
+  static const int64_t p64[3] = {90000000000LL, -12000000000LL, -((int64_t)1 << 41)};
+  static const int64_t fd64[3] = {1, -1333333334LL, -((int64_t)1 << 39)};
+  tg_tensor *ta = TEST_DATA(a64, TG_INT64, 3), *tb = TEST_DATA(b64, TG_INT64, 3);
+  CHECK_RAW(tg_mul(ta, tb), TG_INT64, p64, 3);
+  CHECK_RAW(tg_floordiv(ta, tb), TG_INT64, fd64, 3);
+  static const int64_t sum64[3] = {600000, -3999999997LL, ((int64_t)1 << 40) - 2};
+  CHECK_RAW(tg_add(ta, tb), TG_INT64, sum64, 3);
+  static const uint32_t u1[2] = {4000000000u, 7}, u2[2] = {300000000u, 4294967295u};
+  static const uint32_t usum[2] = {5032704u, 6}; /* wraps modulo 2^32 */
+  CHECK_RAW(tg_add(TEST_DATA(u1, TG_UINT32, 2), TEST_DATA(u2, TG_UINT32, 2)), TG_UINT32, usum, 2);
+  static const uint32_t ushr[2] = {2000000000u, 3};
+  CHECK_RAW(tg_rshift(TEST_DATA(u1, TG_UINT32, 2), 1), TG_UINT32, ushr, 2); /* logical shift for unsigned */
+  static const uint64_t g1[2] = {18446744073709551615ULL, (uint64_t)1 << 63}, g2[2] = {1, 1};
+  static const uint64_t gsum[2] = {0, ((uint64_t)1 << 63) + 1};
+  CHECK_RAW(tg_add(TEST_DATA(g1, TG_UINT64, 2), TEST_DATA(g2, TG_UINT64, 2)), TG_UINT64, gsum, 2);
+  static const uint8_t glt[2] = {0, 0}; /* 2^64-1 < 1 and 2^63 < 1 are false: unsigned compare */
+  CHECK_RAW(tg_lt(TEST_DATA(g1, TG_UINT64, 2), TEST_DATA(g2, TG_UINT64, 2)), TG_BOOL, glt, 2);
+  /* float64 math is done in float64 */
+  static const double d[3] = {1.0, 2.0, 0.1};
+  tg_tensor *td = TEST_DATA(d, TG_FLOAT64, 3);
+  double got[3];
+  CHECK_EQ_INT(tg_to_host(tg_add_s(td, 1e-12), got, sizeof got), 0);
+  CHECK(got[0] == 1.0 + 1e-12 && got[1] == 2.0 + 1e-12 && got[2] == 0.1 + 1e-12);
+  CHECK_EQ_INT(tg_to_host(tg_sqrt(td), got, sizeof got), 0);
+  CHECK(fabs(got[1] - 1.4142135623730951) < 1e-15 && fabs(got[2] - 0.31622776601683794) < 1e-15);
+  CHECK_EQ_INT(tg_to_host(tg_exp(td), got, sizeof got), 0);
+  CHECK(fabs(got[0] - 2.718281828459045) < 1e-13 && fabs(got[2] - 1.1051709180756477) < 1e-13);
+  CHECK_EQ_INT(tg_to_host(tg_sin(td), got, sizeof got), 0);
+  CHECK(fabs(got[1] - 0.9092974268256817) < 1e-13);
+  double s = NAN;
+  CHECK_EQ_INT(tg_to_host(tg_sum(tg_full(0.1, TG_FLOAT64, TG_SHAPE(10)), 0, NULL, 0), &s, sizeof s), 0);
+  CHECK(fabs(s - 1.0) < 1e-15);
+  /* item() of float64 and int64 keeps the value */
+  CHECK(tg_item(tg_mul_s(tg_select(td, 0, 2), 3)) == 0.1 * 3);
+  CHECK(tg_item(tg_select(ta, 0, 2)) == 1099511627776.0);
+  tg_scope_end();
+}
+
+/* mixed-dtype where and maximum promote like the binary ops */
+TEST(test_ew_where_mixed) {
+  tg_scope_begin();
+  static const uint8_t c[3] = {1, 0, 1};
+  static const int32_t a[3] = {1, 2, 3};
+  static const float b[3] = {0.5f, 1.5f, 2.5f}, want[3] = {1, 1.5f, 3};
+  tg_tensor *w = tg_where(TEST_DATA(c, TG_BOOL, 3), TEST_DATA(a, TG_INT32, 3), TEST_F32(b, 3));
+  CHECK_DTYPE(w, TG_FLOAT32);
+  CHECK_TENSOR(w, want, 0, 3);
+  static const float ws[3] = {1, -1, 1};
+  CHECK_TENSOR(tg_where_s(TEST_DATA(c, TG_BOOL, 3), 1, -1), ws, 0, 3);
+  tg_tensor *mx = tg_maximum(TEST_DATA(a, TG_INT32, 3), TEST_F32(b, 3));
+  CHECK_DTYPE(mx, TG_FLOAT32);
+  static const float mxw[3] = {1, 2, 3};
+  CHECK_TENSOR(mx, mxw, 0, 3);
+  tg_scope_end();
+}
+
+/* an int tensor with a float scalar compares and computes in float (tinygrad): 1 < 1.5 is true, 2 == 2.5 false.
+ * Both on a buffer and on a constant tensor (which the compiler may fold). */
+TEST(test_ew_int_tensor_float_scalar) {
+  tg_scope_begin();
+  static const int32_t v[4] = {0, 1, 2, 3};
+  tg_tensor *ins[2] = {TEST_DATA(v, TG_INT32, 4),
+                       tg_add(tg_arange(0, 4, 1, TG_INT32), tg_zeros(TG_INT32, TG_SHAPE(4)))}; /* no buffer */
+  static const uint8_t lt15[4] = {1, 1, 0, 0}, gt05[4] = {0, 1, 1, 1}, eq25[4] = {0, 0, 0, 0};
+  static const float max05[4] = {0.5f, 1, 2, 3}, clip[4] = {0.5f, 1, 2, 2.5f}, sub05[4] = {-0.5f, 0.5f, 1.5f, 2.5f};
+  static const float rsub[4] = {1.5f, 0.5f, -0.5f, -1.5f}, sqrtv[4] = {0, 1, 1.4142135f, 1.7320508f};
+  for (int k = 0; k < 2; k++) {
+    tg_tensor *t = ins[k];
+    CHECK_RAW(tg_lt_s(t, 1.5), TG_BOOL, lt15, 4);
+    CHECK_RAW(tg_gt_s(t, 0.5), TG_BOOL, gt05, 4);
+    CHECK_RAW(tg_eq_s(t, 2.5), TG_BOOL, eq25, 4);
+    CHECK_TENSOR(tg_maximum_s(t, 0.5), max05, 0, 4);
+    CHECK_TENSOR(tg_clip(t, 0.5, 2.5), clip, 0, 4);
+    CHECK_TENSOR(tg_sub_s(t, 0.5), sub05, 0, 4);
+    CHECK_TENSOR(tg_rsub_s(1.5, t), rsub, 0, 4);
+    CHECK_TENSOR(tg_pow_s(t, 0.5), sqrtv, 1e-6, 4);
+    CHECK_DTYPE(tg_sub_s(t, 0.5), TG_FLOAT32);
+  }
+  /* uint8 with int scalars stays uint8 and wraps */
+  static const uint8_t u[3] = {0, 1, 200}, up100[3] = {100, 101, 44}, um1[3] = {255, 0, 199};
+  tg_tensor *tu = TEST_DATA(u, TG_UINT8, 3);
+  CHECK_RAW(tg_add_s(tu, 100), TG_UINT8, up100, 3);
+  CHECK_RAW(tg_sub_s(tu, 1), TG_UINT8, um1, 3);
+  static const int8_t i8[1] = {100}, i8w[1] = {-56};
+  CHECK_RAW(tg_add_s(TEST_DATA(i8, TG_INT8, 1), 100), TG_INT8, i8w, 1);
+  tg_scope_end();
+}
+
+/* reductions of constant tensors (which the compiler may fold) */
+TEST(test_ew_constant_reductions) {
+  tg_scope_begin();
+  tg_tensor *s8 = tg_sum(tg_full(1, TG_INT8, TG_SHAPE(300)), 0, NULL, 0);
+  CHECK_DTYPE(s8, TG_INT32);
+  CHECK_NEAR(tg_item(s8), 300, 0); /* accumulated in int32: no int8 wrap */
+  static const int32_t cs[5] = {1, 2, 3, 4, 5};
+  CHECK_RAW(tg_cumsum(tg_full(1, TG_BOOL, TG_SHAPE(5)), 0), TG_INT32, cs, 5);
+  static const int32_t zero = 0;
+  CHECK_RAW0(tg_argmax(tg_full(2, TG_FLOAT32, TG_SHAPE(5)), 0, 0), TG_INT32, &zero);
+  CHECK_TENSOR0(tg_std(tg_full(2, TG_FLOAT32, TG_SHAPE(5)), 0, NULL, 0, 1), 0, 0);
+  CHECK_TENSOR0(tg_prod(tg_full(0.5, TG_FLOAT32, TG_SHAPE(10)), 0, NULL, 0), 0.0009765625, 1e-6);
+  CHECK_TENSOR0(tg_mean(tg_full(3, TG_INT32, TG_SHAPE(7)), 0, NULL, 0), 3, 1e-6); /* tinygrad: 3.0000002 */
+  static const uint8_t f = 0, t = 1;
+  CHECK_RAW0(tg_any(tg_zeros(TG_FLOAT32, TG_SHAPE(4)), 0, NULL, 0), TG_BOOL, &f);
+  CHECK_RAW0(tg_all(tg_ones(TG_INT32, TG_SHAPE(4)), 0, NULL, 0), TG_BOOL, &t);
+  CHECK_TENSOR0(tg_max(tg_full(-INFINITY, TG_FLOAT32, TG_SHAPE(3)), 0, NULL, 0), -INFINITY, 0);
+  static const float lse_in[3] = {-INFINITY, 0, -INFINITY};
+  CHECK_TENSOR0(tg_logsumexp(TEST_F32(lse_in, 3), 0, 0), 0, 0);
+  tg_scope_end();
+}

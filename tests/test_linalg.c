@@ -60,3 +60,54 @@ TEST(test_la_conv2d) {
   CHECK_TENSOR(tg_conv2d(x, wg, b, 2, 1, 2, 2), g_la_conv_all, CONV_TOL, 2, 6, 3, 2);
   tg_scope_end();
 }
+
+/* larger integer-valued cases: they reach the optimiser's register tiles, with sizes that are not multiples of the
+ * tile (37x65 output, 129-long reduction). Inputs are the formulas of golden.h; every result is exact. */
+static float *test_formula(int64_t n, int mul, int mod, int off) {
+  float *v = (float *)malloc(sizeof(float) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) v[i] = (float)((i * mul) % mod - off);
+  return v;
+}
+
+static float *test_i32_to_f32(const int32_t *v, int64_t n) {
+  float *f = (float *)malloc(sizeof(float) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) f[i] = (float)v[i];
+  return f;
+}
+
+TEST(test_la_big) {
+  tg_scope_begin();
+  float *a = test_formula(37 * 129, 7, 11, 5), *b = test_formula(129 * 65, 5, 13, 6);
+  float *want = test_i32_to_f32(g_la_big_mm, 37 * 65);
+  tg_tensor *ta = TEST_F32(a, 37, 129), *tb = TEST_F32(b, 129, 65);
+  CHECK_TENSOR(tg_matmul(ta, tb), want, 0, 37, 65);
+  /* the same product from transposed storage: (B^T A^T)^T */
+  tg_tensor *at = tg_contiguous(tg_transpose(ta, 0, 1)), *bt = tg_contiguous(tg_transpose(tb, 0, 1));
+  CHECK_TENSOR(tg_transpose(tg_matmul(bt, at), 0, 1), want, 0, 37, 65);
+  /* int32 inputs give the same, as int32 */
+  tg_tensor *r32 = tg_matmul(tg_cast(ta, TG_INT32), tg_cast(tb, TG_INT32));
+  CHECK_RAW(r32, TG_INT32, g_la_big_mm, 37, 65);
+  free(a), free(b), free(want);
+
+  float *bx = test_formula(3 * 5 * 9 * 17, 7, 11, 5), *by = test_formula(5 * 17 * 33, 5, 13, 6);
+  want = test_i32_to_f32(g_la_big_bmm, 3 * 5 * 9 * 33);
+  CHECK_TENSOR(tg_matmul(TEST_F32(bx, 3, 5, 9, 17), TEST_F32(by, 5, 17, 33)), want, 0, 3, 5, 9, 33);
+  free(bx), free(by), free(want);
+
+  float *cx = test_formula(2 * 3 * 17 * 19, 3, 17, 8), *cw = test_formula(8 * 3 * 5 * 5, 11, 7, 3);
+  want = test_i32_to_f32(g_la_big_conv, 2 * 8 * 9 * 10);
+  CHECK_TENSOR(tg_conv2d(TEST_F32(cx, 2, 3, 17, 19), TEST_F32(cw, 8, 3, 5, 5), NULL, 2, 2, 1, 1), want, 0, 2, 8, 9, 10);
+  free(cx), free(cw), free(want);
+  tg_scope_end();
+}
+
+/* float16 operands: the result stays float16 */
+TEST(test_la_half) {
+  tg_scope_begin();
+  static const double a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {0.5, -1, 2, 0.25, -3, 1};
+  tg_tensor *r = tg_matmul(test_make(TG_FLOAT16, a, 2, 3), test_make(TG_FLOAT16, b, 3, 2));
+  static const float want[4] = {-4.5f, 2.5f, -6.0f, 3.25f};
+  CHECK_DTYPE(r, TG_FLOAT16);
+  CHECK_TENSOR(r, want, 0, 2, 2);
+  tg_scope_end();
+}

@@ -206,3 +206,54 @@ TEST(test_mv_chains) {
   CHECK_TENSOR(tg_slice(tg_reshape(tg_flip(mid, TG_AXES(-1)), TG_SHAPE(-1)), 0, 0, TG_END, 5), g_mv_chain2, 0, 5);
   tg_scope_end();
 }
+
+/* views of views: expanded (stride 0), padded, flipped and sliced inputs feeding reshape, slice, reduce, cumsum,
+ * gather, argmax and matmul */
+TEST(test_mv_views_of_views) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4), *m0 = tg_select(m, 0, 0);
+  static const float colv[3] = {1, 2, 3};
+  tg_tensor *ex = tg_expand(TEST_F32(colv, 3, 1), TG_SHAPE(3, 4));
+  CHECK_TENSOR(tg_reshape(ex, TG_SHAPE(12)), g_mv_x_expand_reshape, 0, 12);
+  CHECK_TENSOR(tg_slice(tg_slice(ex, 0, 0, TG_END, 2), 1, 1, TG_END, 2), g_mv_x_expand_slice, 0, 2, 2);
+  tg_tensor *pf = tg_flip(tg_pad(m0, 2, (const int64_t[]){1, 0, 0, 2}, -1), TG_AXES(0, 1));
+  CHECK_TENSOR(pf, g_mv_x_pad_flip, 0, 4, 6);
+  CHECK_TENSOR(tg_reshape(tg_pad(m0, 2, (const int64_t[]){0, 1, 1, 1}, 0.5), TG_SHAPE(2, 12)), g_mv_x_pad_reshape, 0,
+               2, 12);
+  tg_tensor *pm = tg_pad(tg_sub_s(m0, 20), 2, (const int64_t[]){1, 1, 0, 0}, -1.5);
+  CHECK_TENSOR(tg_max(pm, TG_AXES(0), 0), g_mv_x_pad_max, 0, 4);
+  tg_tensor *fs = tg_slice(tg_slice(tg_flip(m, TG_AXES(1)), 1, 0, TG_END, 2), 2, TG_END, TG_END, -3);
+  CHECK_TENSOR(fs, g_mv_x_flip_slice_step, 0, 2, 2, 2);
+  tg_tensor *row = tg_slice(m0, 0, 1, 2, 1);
+  CHECK_TENSOR(tg_sum(tg_expand(row, TG_SHAPE(5, 4)), TG_AXES(0), 0), g_mv_x_expand_sum, 0, 4);
+  CHECK_TENSOR(tg_cumsum(tg_permute(m, TG_AXES(1, 2, 0)), 1), g_mv_x_perm_cumsum, 0, 3, 4, 2);
+  tg_tensor *sh = tg_shrink(m, 3, (const int64_t[]){0, 2, 1, 3, 2, 4});
+  CHECK_TENSOR(tg_repeat(sh, TG_SHAPE(2, 1, 3)), g_mv_x_shrink_repeat, 0, 4, 2, 6);
+  tg_tensor *st[2] = {tg_transpose(m0, 0, 1), tg_transpose(tg_flip(m0, TG_AXES(0)), 0, 1)};
+  CHECK_TENSOR(tg_stack(st, 2, 1), g_mv_x_stack_views, 0, 4, 2, 3);
+  tg_tensor *ct[2] = {tg_flip(m0, TG_AXES(1)), tg_slice(m0, 1, 0, TG_END, 2)};
+  CHECK_TENSOR(tg_cat(ct, 2, 1), g_mv_x_cat_views, 0, 3, 6);
+  CHECK_TENSOR(tg_gather(m, 1, TEST_DATA(g_mv_gidx3, TG_INT32, 2, 2, 4)), g_mv_x_gather3, 0, 2, 2, 4);
+  static const float tie[4] = {1, 3, 3, 2};
+  CHECK_RAW0(tg_argmax(tg_flip(TEST_F32(tie, 4), TG_AXES(0)), 0, 0), TG_INT32, g_mv_x_argmax_flip);
+  static const float r4[4] = {1, -1, 2, 0.5f};
+  tg_tensor *er = tg_expand(TEST_F32(r4, 1, 4), TG_SHAPE(3, 4));
+  CHECK_TENSOR(tg_matmul(er, tg_transpose(m0, 0, 1)), g_mv_x_mm_expand, 1e-6, 3, 3);
+  tg_scope_end();
+}
+
+/* big elementwise work, split across threads: (1000, 37) + (37,) and a 100003-element odd size */
+TEST(test_mv_big_elementwise) {
+  tg_scope_begin();
+  static float a[1000 * 37], b[37], want[1000 * 37];
+  for (int i = 0; i < 1000 * 37; i++) a[i] = (float)(i % 101);
+  for (int j = 0; j < 37; j++) b[j] = (float)(j * 1000);
+  for (int i = 0; i < 1000 * 37; i++) want[i] = a[i] + b[i % 37];
+  CHECK_TENSOR(tg_add(TEST_F32(a, 1000, 37), TEST_F32(b, 37)), want, 0, 1000, 37);
+  for (int i = 0; i < 1000 * 37; i++) want[i] = a[(i % 1000) * 37 + i / 1000] * 2; /* transpose then double */
+  CHECK_TENSOR(tg_mul_s(tg_transpose(TEST_F32(a, 1000, 37), 0, 1), 2), want, 0, 37, 1000);
+  static float c[100003], cw[100003];
+  for (int i = 0; i < 100003; i++) c[i] = (float)(i % 7) - 3, cw[i] = c[i] < 0 ? -c[i] : c[i];
+  CHECK_TENSOR(tg_abs(TEST_F32(c, 100003)), cw, 0, 100003);
+  tg_scope_end();
+}

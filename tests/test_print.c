@@ -49,3 +49,53 @@ TEST(test_pr_padding) {
   CHECK_PRINTS(TEST_F32(f2, 2), g_pr_f2);
   tg_scope_end();
 }
+
+/* numpy's choice of notation: scientific when the largest/smallest magnitude ratio exceeds 1000, or a value is
+ * below 1e-4 or at least 1e8; otherwise positional with as many digits as the most precise element needs */
+TEST(test_pr_notation) {
+  tg_scope_begin();
+  static const float ratio[2] = {0.1f, 100.5f}, small[2] = {1e-5f, 1.0f}, big[2] = {1e9f, 1.0f};
+  static const float tiny[2] = {0.5f, 1e-10f}, e4[2] = {1e-4f, 1.0f};
+  CHECK_PRINTS(TEST_F32(ratio, 2), g_pr_sci_ratio);
+  CHECK_PRINTS(TEST_F32(small, 2), g_pr_sci_small);
+  CHECK_PRINTS(TEST_F32(big, 2), g_pr_sci_big);
+  CHECK_PRINTS(TEST_F32(tiny, 2), g_pr_sci_tiny);
+  CHECK_PRINTS(TEST_F32(e4, 2), g_pr_pos_1e4);
+  static const float nan_inf[3] = {NAN, 1.0f, -INFINITY}, f22neg[4] = {1.5f, -2, 3, 4};
+  CHECK_PRINTS(TEST_F32(nan_inf, 3), g_pr_nan_inf);
+  CHECK_PRINTS(TEST_F32(f22neg, 2, 2), g_pr_f22neg);
+  static const float prec[1] = {0.123456789f}, thirds[2] = {1.0f / 3, 2.0f / 3}, negzero[2] = {-0.0f, 0.0f};
+  CHECK_PRINTS(TEST_F32(prec, 1), g_pr_prec);
+  CHECK_PRINTS(TEST_F32(thirds, 2), g_pr_thirds);
+  CHECK_PRINTS(TEST_F32(negzero, 2), g_pr_negzero);
+  tg_scope_end();
+}
+
+TEST(test_pr_dtypes_and_shapes) {
+  tg_scope_begin();
+  static const int64_t i64[2] = {1000000000000LL, -1};
+  CHECK_PRINTS(TEST_DATA(i64, TG_INT64, 2), g_pr_i64);
+  static const uint8_t u8[2] = {0, 255};
+  CHECK_PRINTS(TEST_DATA(u8, TG_UINT8, 2), g_pr_u8);
+  CHECK_PRINTS(tg_scalar(7, TG_INT32), g_pr_i0d);
+  CHECK_PRINTS(tg_scalar(1, TG_BOOL), g_pr_b0d);
+  static const double f64[1] = {0.1};
+  CHECK_PRINTS(TEST_DATA(f64, TG_FLOAT64, 1), g_pr_f64);
+  static const double f16[2] = {0.1, 1.5};
+  CHECK_PRINTS(test_make(TG_FLOAT16, f16, 2), g_pr_f16);
+  static const float col[2] = {1, 2};
+  CHECK_PRINTS(TEST_F32(col, 2, 1), g_pr_col);
+  CHECK_PRINTS(tg_zeros(TG_FLOAT32, TG_SHAPE(2, 0)), g_pr_e20);
+  /* a strided view prints its logical order */
+  static const float f22[4] = {1, 3, 2, 4};
+  CHECK_PRINTS(tg_transpose(TEST_F32(f22, 2, 2), 0, 1), g_pr_f22);
+  tg_scope_end();
+}
+
+/* long arrays: numpy wraps lines at 75 characters and summarises more than 1000 elements */
+TEST(test_pr_long) {
+  tg_scope_begin();
+  CHECK_PRINTS(tg_arange(0, 30, 1, TG_INT32), g_pr_wrap);
+  CHECK_PRINTS(tg_arange(0, 2000, 1, TG_INT32), g_pr_summary);
+  tg_scope_end();
+}

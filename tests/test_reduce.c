@@ -205,3 +205,43 @@ TEST(test_rd_sum_dtypes) {
   CHECK_NEAR(tg_item(tg_sum(TEST_DATA(big, TG_INT64, 3), 0, NULL, 0)), -1099511627771.0, 0);
   tg_scope_end();
 }
+
+/* larger integer-valued reductions: Z[i] = (i*3)%17 - 8 as (67, 301); every result is exact */
+TEST(test_rd_big) {
+  tg_scope_begin();
+  static float z[67 * 301];
+  for (int i = 0; i < 67 * 301; i++) z[i] = (float)((i * 3) % 17 - 8);
+  tg_tensor *t = TEST_F32(z, 67, 301);
+  tg_tensor *ti = tg_cast(t, TG_INT32);
+  CHECK_RAW(tg_sum(ti, TG_AXES(0), 0), TG_INT32, g_rd_z_sum0, 301);
+  CHECK_RAW(tg_sum(ti, TG_AXES(1), 0), TG_INT32, g_rd_z_sum1, 67);
+  CHECK_RAW(tg_max(ti, TG_AXES(1), 0), TG_INT32, g_rd_z_max1, 67);
+  CHECK_RAW(tg_argmin(t, 0, 0), TG_INT32, g_rd_z_argmin0, 301);
+  CHECK_TENSOR0(tg_sum(t, 0, NULL, 0), G_RD_Z_SUM, 0);
+  tg_tensor *cs = tg_cumsum(ti, 1);
+  CHECK_RAW(tg_select(cs, 1, -1), TG_INT32, g_rd_z_cumsum1_last, 67);
+  CHECK_RAW(tg_select(cs, 0, 5), TG_INT32, g_rd_z_cumsum1_row5, 301);
+  tg_tensor *sm = tg_softmax(tg_mul_s(tg_slice(t, 0, 0, 4, 1), 0.05), 1);
+  CHECK_TENSOR(tg_select(sm, 0, 0), g_rd_z_softmax_row0, TOL, 301);
+  /* float sums of the same: exact too (integers below 2^24) */
+  float want0[301];
+  for (int i = 0; i < 301; i++) want0[i] = (float)g_rd_z_sum0[i];
+  CHECK_TENSOR(tg_sum(t, TG_AXES(0), 0), want0, 0, 301);
+  tg_scope_end();
+}
+
+/* reductions of float16 tensors: accumulate wider, return float16 */
+TEST(test_rd_half) {
+  tg_scope_begin();
+  double v[64];
+  for (int i = 0; i < 64; i++) v[i] = 0.25 * (i % 8) - 0.5; /* exact in float16 */
+  tg_tensor *h = test_make(TG_FLOAT16, v, 8, 8);
+  static const float row_sums[8] = {3, 3, 3, 3, 3, 3, 3, 3};
+  static const float col_max[8] = {-0.5f, -0.25f, 0, 0.25f, 0.5f, 0.75f, 1, 1.25f};
+  tg_tensor *s = tg_sum(h, TG_AXES(1), 0), *m = tg_max(h, TG_AXES(0), 0);
+  CHECK_DTYPE(s, TG_FLOAT16);
+  CHECK_TENSOR(s, row_sums, 0, 8);
+  CHECK_TENSOR(m, col_max, 0, 8);
+  CHECK_TENSOR0(tg_mean(h, 0, NULL, 0), 0.375, 0);
+  tg_scope_end();
+}

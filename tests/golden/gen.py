@@ -97,11 +97,19 @@ class Out:
     self.lines.extend(body)
 
   def string(self, name, s, note=""):
+    """a C string holding s, in pieces of 80 characters (escapes never split)"""
     assert name not in self.names, name
     self.names.add(name)
-    esc = s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     self.raw(f"/* {note} */" if note else f"/* {name} */")
-    self.raw(f'GOLDEN_ARR char {name}[] = "{esc}";')
+
+    def escape(t): return t.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    pieces = [escape(s[i:i + 80]) for i in range(0, len(s), 80)] or [""]
+    if len(pieces) == 1:
+      self.raw(f'GOLDEN_ARR char {name}[] = "{pieces[0]}";')
+      return
+    self.raw(f"GOLDEN_ARR char {name}[] =")
+    for i, p in enumerate(pieces):
+      self.raw(f'  "{p}"' + (";" if i + 1 == len(pieces) else ""))
 
 
 def f32(a):
@@ -462,6 +470,15 @@ def section_elementwise(o):
   o.arr("g_ew_bitcast_i32", bc.view(np.int32), "int32_t", "float32 bit patterns as int32")
   agree("bitcast", bc.view(np.int32), Tensor(bc).bitcast(dtypes.int32).numpy(), 0)
 
+  # float16 math: the results are float16 (within a float16 rounding of the float64 value)
+  hx, hy = X.astype(np.float16), Y.astype(np.float16)
+  o.arr("g_ew_hx_bits", hx.view(np.uint16).reshape(4, 6), "uint16_t", "x as float16")
+  o.arr("g_ew_hy_bits", hy.view(np.uint16).reshape(4, 6), "uint16_t", "y as float16")
+  hx64, hy64 = hx.astype(np.float64), hy.astype(np.float64)
+  for nm, val in [("exp", np.exp(hx64)), ("sigmoid", 1 / (1 + np.exp(-hx64))), ("mul", hx64 * hy64),
+                  ("add", hx64 + hy64), ("sqrt_abs", np.sqrt(np.abs(hx64)))]:
+    o.arr(f"g_ew_h_{nm}", val.astype(np.float16).astype(F32).reshape(4, 6), "float", f"{nm} in float16")
+
   # result dtypes of binary ops (tinygrad's promotion), with values
   pairs = [("int8", "int16"), ("uint8", "int8"), ("int32", "float16"), ("bool", "int8"), ("uint32", "int32"),
            ("float16", "bfloat16"), ("int64", "uint64"), ("bool", "bool"), ("uint16", "float32"), ("int8", "uint64")]
@@ -712,6 +729,27 @@ def section_movement(o):
   oh2 = np.array([[2, 0], [1, 2]], np.int32)
   A("g_mv_oh2_in", oh2, "int32_t")
   A("g_mv_one_hot2", np.eye(3, dtype=F32)[oh2], note="one_hot(oh2_in, 3): (2, 2, 3)")
+  # views of views: expanded, padded, flipped inputs into reshape/slice/reduce/matmul
+  col = f32([[1], [2], [3]])
+  A("g_mv_x_expand_reshape", np.broadcast_to(col, (3, 4)).reshape(12), note="reshape(expand(col (3,1), (3,4)), 12)")
+  A("g_mv_x_expand_slice", np.broadcast_to(col, (3, 4))[::2, 1::2], note="expand(col, (3,4))[::2, 1::2]")
+  A("g_mv_x_pad_flip", np.flip(np_pad(m2, [(1, 0), (0, 2)], -1), (0, 1)), note="flip(pad(m[0], (1,0),(0,2), -1), 0, 1)")
+  A("g_mv_x_pad_reshape", np_pad(m2, [(0, 1), (1, 1)], 0.5).reshape(2, 12), note="reshape(pad(m[0], (0,1),(1,1), 0.5), "
+    "(2,12))")
+  A("g_mv_x_pad_max", np_pad(m2 - 20, [(1, 1), (0, 0)], -1.5).max(0), note="max(pad(m[0]-20, (1,1),(0,0), -1.5), 0)")
+  A("g_mv_x_flip_slice_step", np.flip(m, 1)[:, ::2, ::-3], note="flip(m, 1)[:, ::2, ::-3]")
+  A("g_mv_x_expand_sum", np.broadcast_to(m2[1:2], (5, 4)).sum(0), note="sum(expand(m[0][1:2], (5,4)), 0)")
+  A("g_mv_x_perm_cumsum", np.cumsum(m.transpose(1, 2, 0), 1), note="cumsum(permute(m, 1,2,0), 1)")
+  A("g_mv_x_shrink_repeat", np.tile(m[:, 1:3, 2:], (2, 1, 3)), note="repeat(m[:, 1:3, 2:], (2,1,3))")
+  A("g_mv_x_stack_views", np.stack([m2.T, np.flip(m2, 0).T], 1), note="stack(m[0].T, flip(m[0], 0).T, axis 1)")
+  A("g_mv_x_cat_views", np.concatenate([m2[:, ::-1], m2[:, ::2]], 1), note="cat(m[0][:, ::-1], m[0][:, ::2], axis 1)")
+  g3 = np.array([[[2, 0, 1, 1], [0, 0, 2, 1]], [[1, 2, 0, 0], [2, 2, 2, 0]]], np.int32)
+  A("g_mv_gidx3", g3, "int32_t")
+  A("g_mv_x_gather3", np.take_along_axis(m, g3, 1), note="gather(m, 1, gidx3): (2, 2, 4)")
+  tie = f32([1, 3, 3, 2])
+  A("g_mv_x_argmax_flip", [int(np.argmax(tie[::-1]))], "int32_t", "argmax(flip([1,3,3,2]), 0): the first in the view")
+  A("g_mv_x_mm_expand", np.broadcast_to(f32([[1, -1, 2, 0.5]]), (3, 4)).astype(np.float64) @ m2.T,
+    note="matmul(expand([[1,-1,2,0.5]], (3,4)), transpose(m[0]))")
   # chains
   A("g_mv_chain1", m.transpose(2, 0, 1).reshape(4, 6)[:, 1::2], note="permute(2,0,1) -> reshape(4,6) -> [:, 1::2]")
   A("g_mv_chain2", np.flip(m.swapaxes(0, 1), -1).reshape(-1)[::5], note="transpose(0,1) -> flip(-1) -> reshape(-1) -> "
@@ -833,6 +871,19 @@ def section_print(o):
            ("f0", np.array(2.5, F32)), ("fneg", np.array([-1.0, 2.0], F32)), ("i0", np.array([], np.int32))]
   for nm, a in cases:
     o.string(f"g_pr_{nm}", str(a), f"str(np.array({a.tolist()!r}, {a.dtype}))")
+  # harder cases: numpy's choice between positional and scientific notation, nan/inf, widths, precision
+  more = [("sci_ratio", np.array([0.1, 100.5], F32)), ("sci_small", np.array([1e-5, 1.0], F32)),
+          ("sci_big", np.array([1e9, 1.0], F32)), ("sci_tiny", np.array([0.5, 1e-10], F32)),
+          ("pos_1e4", np.array([1e-4, 1.0], F32)), ("nan_inf", np.array([np.nan, 1.0, -np.inf], F32)),
+          ("f22neg", np.array([[1.5, -2], [3, 4]], F32)), ("prec", np.array([0.123456789], F32)),
+          ("thirds", np.array([1 / 3, 2 / 3], F32)), ("i64", np.array([10 ** 12, -1], np.int64)),
+          ("u8", np.array([0, 255], np.uint8)), ("i0d", np.array(7, np.int32)), ("b0d", np.array(True)),
+          ("f64", np.array([0.1], np.float64)), ("f16", np.array([0.1, 1.5], np.float16)),
+          ("col", np.array([[1], [2]], F32)), ("e20", np.zeros((2, 0), F32)), ("negzero", np.array([-0.0, 0.0], F32))]
+  for nm, a in more:
+    o.string(f"g_pr_{nm}", str(a), f"str(np.array({a.tolist()!r}, {a.dtype}))")
+  o.string("g_pr_wrap", str(np.arange(30, dtype=np.int32)), "str(np.arange(30, dtype=int32)): lines wrap at 75")
+  o.string("g_pr_summary", str(np.arange(2000, dtype=np.int32)), "str(np.arange(2000, dtype=int32)): summarised")
   o.end()
 
 
