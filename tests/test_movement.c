@@ -257,3 +257,18 @@ TEST(test_mv_big_elementwise) {
   CHECK_TENSOR(tg_abs(TEST_F32(c, 100003)), cw, 0, 100003);
   tg_scope_end();
 }
+
+/* out-of-range indices select nothing (tinygrad compares against an arange: the result is 0, never a wild read) */
+TEST(test_mv_index_out_of_range) {
+  tg_scope_begin();
+  static const float v[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  static const int32_t idx[4] = {10, -11, 100000, 3};
+  static const float want[4] = {0, 0, 0, 4}; /* tinygrad: Tensor(v)[Tensor(idx)] and v.gather(0, idx) */
+  tg_tensor *t = TEST_F32(v, 10), *i = TEST_DATA(idx, TG_INT32, 4);
+  CHECK_TENSOR(tg_index(t, 0, i), want, 0, 4);
+  CHECK_TENSOR(tg_gather(t, 0, i), want, 0, 4);
+  static const int32_t oh[3] = {-1, 4, 1};
+  static const float oh_want[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
+  CHECK_TENSOR(tg_one_hot(TEST_DATA(oh, TG_INT32, 3), 4), oh_want, 0, 3, 4);
+  tg_scope_end();
+}
