@@ -276,6 +276,43 @@ TG_API char *tg_tensor_graph(tg_tensor *t);      /* the lazy UOp graph of t, pri
 TG_API int64_t tg_kernel_launches(void);         /* kernels run since start (for tests and benchmarks) */
 TG_API int64_t tg_compiler_invocations(void);    /* compiler processes started since start */
 
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* autograd (gradients are UOp graphs built by a table of derivative rules, as tinygrad's gradient.py) */
+
+TG_API tg_tensor *tg_requires_grad(tg_tensor *t, int on); /* marks t as a leaf to differentiate; returns t */
+TG_API int tg_backward(tg_tensor *loss);    /* fills tg_grad() of every tensor that requires grad; 0 or -1 */
+TG_API tg_tensor *tg_grad(tg_tensor *t);     /* t's accumulated gradient (owned by t), NULL if none */
+TG_API void tg_zero_grad(tg_tensor *t);      /* drops t's gradient */
+TG_API int tg_gradient(tg_tensor *out, tg_tensor **wrt, int n, tg_tensor **grads); /* d(sum out)/d(wrt[i]) into
+                                                  grads[i] (new handles); 0 or -1 */
+TG_API tg_tensor *tg_detach(tg_tensor *t);   /* the same value, cut from the gradient graph */
+TG_API int tg_set_grad_enabled(int on);      /* no-grad mode when 0; returns the previous setting */
+TG_API int tg_set_training(int on);          /* dropout and batchnorm statistics; returns the previous setting */
+TG_API tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value); /* target's buffer takes value when realised
+                                                  (lazy, in place); returns target */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* state: named tensors, safetensors, IDX (MNIST) files */
+
+typedef struct tg_state_dict tg_state_dict;  /* an ordered list of (name, tensor) */
+TG_API tg_state_dict *tg_state_dict_new(void);
+TG_API void tg_state_dict_free(tg_state_dict *sd);           /* frees the tensors it owns (loaded ones), not others */
+TG_API int tg_state_dict_add(tg_state_dict *sd, const char *name, tg_tensor *t); /* borrowed; 0 or -1 (duplicate) */
+TG_API int tg_state_dict_count(const tg_state_dict *sd);
+TG_API const char *tg_state_dict_name(const tg_state_dict *sd, int i);
+TG_API tg_tensor *tg_state_dict_tensor(const tg_state_dict *sd, int i);
+TG_API tg_tensor *tg_state_dict_get(const tg_state_dict *sd, const char *name); /* NULL if absent */
+/* copies every tensor of src into the tensor of the same name in dst (realised, in place). strict: a name missing on
+ * either side is an error. A shape or dtype mismatch is always an error; on error no tensor of dst changes. */
+TG_API int tg_load_state_dict(tg_state_dict *dst, const tg_state_dict *src, int strict);
+
+TG_API int tg_safetensors_save(const char *path, const tg_state_dict *sd); /* 0 or -1 */
+TG_API tg_state_dict *tg_safetensors_load(const char *path); /* validated; the dict owns its tensors; NULL on error */
+
+/* an IDX file (MNIST's format), gzip-compressed or not: a uint8/int8/int16/int32/float32/float64 tensor of the shape
+ * the file declares */
+TG_API tg_tensor *tg_idx_load(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -143,8 +143,10 @@ static tg__uop *rw_idx_reduce(void *ctx, tg__uop *root, const tg__bindings *b) {
   return tg__uop_new(TG__OP_REDUCE, x->dtype, nr + 1, srcs, &a);
 }
 
+/* the parameter of a buffer: every version of one buffer (an in-place update reads the old and writes the new) is one
+ * parameter, so a kernel never sees two aliasing restrict pointers */
 static tg__uop *tg__param(tg__lctx *c, tg__uop *buf) {
-  intptr_t p = (intptr_t)tg__map_get(&c->params, buf);
+  intptr_t p = (intptr_t)tg__map_get(&c->params, buf->arg.ptr);
   tg__arg a;
   memset(&a, 0, sizeof a);
   a.i = p - 1;
@@ -183,13 +185,13 @@ static const tg__rule tg__lower_rules[] = {
     TG__RULE("(INDEX REDUCE_AXIS ...)", rw_idx_reduce),  /* a loop per reduced axis */
     TG__RULE("(INDEX BUFFER _ _)", rw_idx_buffer),       /* a load */
     TG__RULE("(INDEX ARANGE _ _)", rw_idx_arange),       /* arange at i is i */
-    TG__RULE("(INDEX CONTIGUOUS|COPY ...)", rw_idx_passthrough),
+    TG__RULE("(INDEX CONTIGUOUS|COPY|DETACH ...)", rw_idx_passthrough), /* no computation of their own */
 };
 
 /* the tensor graph is only entered through INDEX: the lowering rewrite leaves tensor nodes alone */
 static int tg__is_tensor_node(const tg__uop *u) {
   return u->ndim > 0 || tg__op_is_movement(u->op) || u->op == TG__OP_BUFFER || u->op == TG__OP_REDUCE_AXIS ||
-         u->op == TG__OP_ARANGE || u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_COPY;
+         u->op == TG__OP_ARANGE || u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_COPY || u->op == TG__OP_DETACH;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -203,12 +205,12 @@ static void tg__collect_buffers(tg__lctx *c, tg__uop *ast) {
   tg__kernel *k = c->k;
   k->bufs = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)(order.n + 1));
   k->bufs[k->nbufs++] = (tg__buffer *)store->src[0]->arg.ptr;
-  tg__map_put(&c->params, store->src[0], (void *)(intptr_t)1);
+  tg__map_put(&c->params, store->src[0]->arg.ptr, (void *)(intptr_t)1);
   for (int i = 0; i < order.n; i++) {
     tg__uop *u = (tg__uop *)order.items[i];
-    if (u->op != TG__OP_BUFFER || tg__map_get(&c->params, u)) continue;
+    if (u->op != TG__OP_BUFFER || tg__map_get(&c->params, u->arg.ptr)) continue;
     k->bufs[k->nbufs++] = (tg__buffer *)u->arg.ptr;
-    tg__map_put(&c->params, u, (void *)(intptr_t)k->nbufs);
+    tg__map_put(&c->params, u->arg.ptr, (void *)(intptr_t)k->nbufs);
   }
   k->nout = 1;
   tg__vec_free(&order);
@@ -220,12 +222,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
   c.k = k;
   if (!k->bufs) tg__collect_buffers(&c, k->ast);
   else
-    for (int i = 0; i < k->nbufs; i++) {
-      tg__arg a;
-      memset(&a, 0, sizeof a);
-      a.ptr = k->bufs[i];
-      tg__map_put(&c.params, tg__uop0(TG__OP_BUFFER, k->bufs[i]->dtype, &a), (void *)(intptr_t)(i + 1));
-    }
+    for (int i = 0; i < k->nbufs; i++) tg__map_put(&c.params, k->bufs[i], (void *)(intptr_t)(i + 1));
   tg__uop *store = k->ast->src[0], *value = store->src[1], *idx[TG_MAX_DIMS];
   int nd = value->ndim;
   for (int i = 0; i < nd; i++) idx[i] = value->shape[i] == 1 ? tg__ci(0) : tg__range(&c, value->shape[i]);
@@ -263,11 +260,13 @@ TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules) {
 }
 
 TG__PRIVATE int tg__rule_tables(const tg__rule_table **out) {
-  static tg__rule_table tables[2];
+  static tg__rule_table tables[3];
   tables[0].name = "symbolic";
   tables[0].n = tg__symbolic_rule_table(&tables[0].rules);
   tables[1].name = "lower";
   tables[1].n = tg__lower_rule_table(&tables[1].rules);
+  tables[2].name = "gradient";
+  tables[2].n = tg__grad_rule_table(&tables[2].rules);
   *out = tables;
   return TG__COUNT(tables);
 }

@@ -116,11 +116,11 @@ TG__PRIVATE uint16_t tg__float_to_bf16(float f);
 
 /* X(name, kind): kind 0 tensor-graph only, 1 kernel only, 2 both, 3 ALU */
 #define TG__OPS(X)                                                                                                     \
-  X(NOOP, 2) X(SINK, 2) X(CONST, 2) X(BUFFER, 0) X(CONTIGUOUS, 0) X(COPY, 0) X(ARANGE, 0)                              \
+  X(NOOP, 2) X(SINK, 2) X(CONST, 2) X(BUFFER, 0) X(CONTIGUOUS, 0) X(COPY, 0) X(ARANGE, 0) X(DETACH, 0)                 \
   X(RESHAPE, 0) X(PERMUTE, 0) X(EXPAND, 0) X(PAD, 0) X(SHRINK, 0) X(FLIP, 0) X(REDUCE_AXIS, 0)                         \
   X(CAST, 2) X(BITCAST, 2) X(INDEX, 2)                                                                                 \
   X(DEFINE_GLOBAL, 1) X(RANGE, 1) X(REDUCE, 1) X(LOAD, 1) X(STORE, 1) X(GEP, 1) X(VECTORIZE, 1)                        \
-  X(DEFINE_ACC, 1) X(ASSIGN, 1) X(ENDRANGE, 1) X(SPECIAL, 1)                                                           \
+  X(DEFINE_ACC, 1) X(ASSIGN, 2) X(ENDRANGE, 1) X(SPECIAL, 1)                                                           \
   X(NEG, 3) X(EXP2, 3) X(LOG2, 3) X(SIN, 3) X(SQRT, 3) X(RECIPROCAL, 3) X(TRUNC, 3)                                    \
   X(ADD, 3) X(SUB, 3) X(MUL, 3) X(IDIV, 3) X(MOD, 3) X(MAX, 3) X(CMPLT, 3) X(CMPNE, 3) X(CMPEQ, 3)                     \
   X(AND, 3) X(OR, 3) X(XOR, 3) X(SHL, 3) X(SHR, 3) X(WHERE, 3) X(MULACC, 3)
@@ -150,6 +150,7 @@ typedef struct tg__buffer {
   void *ptr;        /* device memory, allocated lazily by tg__buffer_ensure */
   int refcount;
   int64_t id;       /* creation number, for printing */
+  int64_t version;  /* bumped by every in-place assignment: BUFFER uops carry it, so old and new contents differ */
 } tg__buffer;
 
 /* The argument of a UOp. Which member is meaningful depends on the op:
@@ -250,6 +251,8 @@ TG__PRIVATE tg__uop *tg__graph_rewrite2(tg__uop *root, tg__matcher *m, tg__match
 /* as graph_rewrite2, but nodes for which opaque() is true are left alone and their sources are not visited */
 TG__PRIVATE tg__uop *tg__graph_rewrite_ex(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx,
                                           int (*opaque)(const tg__uop *u));
+/* the first rule of m that matches u and returns a node (for rule tables used outside graph_rewrite) */
+TG__PRIVATE tg__uop *tg__match_rules(tg__matcher *m, tg__uop *u, void *ctx);
 /* shared trivial bodies */
 TG__PRIVATE tg__uop *tg__rw_x(void *ctx, tg__uop *root, const tg__bindings *b);  /* returns the node bound to x */
 
@@ -305,6 +308,13 @@ TG__PRIVATE tg__uop *tg__talu1(tg__op op, tg__uop *a);
 TG__PRIVATE tg__uop *tg__twhere(tg__uop *c, tg__uop *a, tg__uop *b);
 TG__PRIVATE tg_tensor *tg__tensor_list(void);  /* head of the live list */
 TG__PRIVATE tg__uop *tg__base(tg__uop *u);      /* follows `becomes` links */
+
+/* gradient.c: derivative rules; grads[i] = d(sum of out * seed)/d(wrt[i]) as tensor-graph nodes (zeros if none) */
+TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n, tg__uop **grads);
+TG__PRIVATE int tg__grad_rule_table(const tg__rule **rules);
+TG__PRIVATE int tg__grad_enabled(void);
+TG__PRIVATE tg__uop *tg__buffer_uop_of(tg__buffer *b); /* BUFFER node of b at its current version */
+TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u);       /* the BUFFER under a chain of reshapes, or NULL */
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* schedule.c: split the lazy graph into kernels */

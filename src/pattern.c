@@ -337,6 +337,8 @@ static tg__uop *tg__apply_rules(tg__matcher *m, tg__uop *u, void *ctx) {
   return NULL;
 }
 
+TG__PRIVATE tg__uop *tg__match_rules(tg__matcher *m, tg__uop *u, void *ctx) { return tg__apply_rules(m, u, ctx); }
+
 // ---------------------------------------------------------------------------------------------------------------------
 // graph_rewrite
 

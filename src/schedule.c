@@ -110,15 +110,69 @@ static tg__uop *tg__substitute(tg__sctx *c, tg__uop *u, tg__map *memo) {
   return r;
 }
 
-static tg__uop *tg__buffer_view(tg__buffer *b, const tg__uop *like) {
+static tg__uop *tg__buffer_view(tg__uop *buf, const tg__uop *like) {
   tg__arg a;
-  memset(&a, 0, sizeof a);
-  a.ptr = b;
-  tg__uop *buf = tg__uop0(TG__OP_BUFFER, b->dtype, &a);
   memset(&a, 0, sizeof a);
   a.nints = like->ndim;
   a.ints = like->shape;
-  return tg__uop1(TG__OP_RESHAPE, b->dtype, buf, &a);
+  return tg__uop1(TG__OP_RESHAPE, buf->dtype, buf, &a);
+}
+
+/* The kernels in an order that respects what they read and write: a kernel runs after the kernels whose outputs it
+ * reads, and an in-place assignment to a buffer runs after every kernel that reads the buffer's previous contents
+ * (write after read). Kahn's algorithm, earliest first, so the order is the topological one when nothing moves. */
+static int tg__order_kernels(tg__sched *s) {
+  int n = s->n, rc = 0;
+  if (n < 2) return 0;
+  tg__map writer; /* BUFFER uop -> kernel index + 1 */
+  memset(&writer, 0, sizeof writer);
+  for (int i = 0; i < n; i++) tg__map_put(&writer, s->k[i].ast->src[0]->src[0], (void *)(intptr_t)(i + 1));
+  char *before = (char *)tg__alloc((size_t)n * (size_t)n); /* before[a*n+b]: a must run before b */
+  int *indeg = (int *)tg__alloc(sizeof(int) * (size_t)n), *order = (int *)tg__alloc(sizeof(int) * (size_t)n);
+  for (int k = 0; k < n; k++) {
+    tg__vec nodes;
+    memset(&nodes, 0, sizeof nodes);
+    tg__uop_toposort(s->k[k].ast->src[0]->src[1], &nodes);
+    for (int i = 0; i < nodes.n; i++) {
+      tg__uop *u = (tg__uop *)nodes.items[i];
+      if (u->op != TG__OP_BUFFER) continue;
+      intptr_t w = (intptr_t)tg__map_get(&writer, u);
+      if (w && w - 1 != k) before[(w - 1) * n + k] = 1; /* read after write */
+      for (int j = 0; j < n; j++) {                      /* write after read: j overwrites what k reads */
+        tg__uop *out = s->k[j].ast->src[0]->src[0];
+        if (j != k && out->arg.ptr == u->arg.ptr && out->arg.i > u->arg.i) before[k * n + j] = 1;
+      }
+    }
+    tg__vec_free(&nodes);
+  }
+  for (int a = 0; a < n; a++)
+    for (int b = 0; b < n; b++) indeg[b] += before[a * n + b];
+  char *done = (char *)tg__alloc((size_t)n);
+  for (int placed = 0; placed < n; placed++) {
+    int pick = -1;
+    for (int k = 0; k < n && pick < 0; k++)
+      if (!done[k] && indeg[k] == 0) pick = k;
+    if (pick < 0) {
+      tg__set_error("tg_realize: the assignments in this realisation depend on each other in a cycle");
+      rc = -1;
+      break;
+    }
+    done[pick] = 1;
+    order[placed] = pick;
+    for (int b = 0; b < n; b++) indeg[b] -= before[pick * n + b];
+  }
+  if (rc == 0) {
+    tg__kernel *k = (tg__kernel *)tg__alloc(sizeof(tg__kernel) * (size_t)n);
+    for (int i = 0; i < n; i++) k[i] = s->k[order[i]];
+    memcpy(s->k, k, sizeof(tg__kernel) * (size_t)n);
+    TG_FREE(k);
+  }
+  TG_FREE(done);
+  TG_FREE(before);
+  TG_FREE(indeg);
+  TG_FREE(order);
+  tg__map_free(&writer);
+  return rc;
 }
 
 static int64_t tg__numel_of(const tg__uop *u) {
@@ -166,16 +220,17 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   /* roots, CONTIGUOUS and COPY are points; reductions are decided consumers first */
   for (int i = 0; i < sink->nsrc; i++) {
     tg__uop *r = sink->src[i];
-    if (r->op != TG__OP_BUFFER && !(r->op == TG__OP_RESHAPE && r->src[0]->op == TG__OP_BUFFER))
+    if (!tg__view_buffer(r))
       tg__map_put(&c.realize, r, (void *)1);
   }
   for (int i = order.n - 1; i >= 0; i--) {
     tg__uop *u = (tg__uop *)order.items[i];
-    if (u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_COPY) tg__map_put(&c.realize, u, (void *)1);
+    if (u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_COPY || u->op == TG__OP_ASSIGN) tg__map_put(&c.realize, u, (void *)1);
     else if (u->op == TG__OP_REDUCE_AXIS && !tg__map_get(&c.realize, u) && tg__reduce_needs_buffer(&c, u))
       tg__map_put(&c.realize, u, (void *)1);
   }
   /* one kernel per point, in topological order */
+  int rc = 0;
   tg__device *dev = tg__device_get(NULL);
   if (!dev) {
     tg__vec_free(&order);
@@ -184,25 +239,42 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   for (int i = 0; i < order.n; i++) {
     tg__uop *u = (tg__uop *)order.items[i];
     if (!tg__map_get(&c.realize, u)) continue;
-    tg__buffer *b = tg__buffer_new(dev, u->dtype, tg__numel_of(u));
     tg__map memo;
     memset(&memo, 0, sizeof memo);
     c.self = u;
     tg__uop *value = tg__substitute(&c, u, &memo);
     tg__map_free(&memo);
-    if (value->op == TG__OP_CONTIGUOUS) value = value->src[0];
-    tg__arg a;
-    memset(&a, 0, sizeof a);
-    a.ptr = b;
-    tg__uop *outbuf = tg__uop0(TG__OP_BUFFER, u->dtype, &a);
-    tg__buffer_release(b); /* the BUFFER uop holds it now */
+    tg__uop *outbuf;
+    if (u->op == TG__OP_ASSIGN) { /* in place: the target's buffer, at its next version */
+      tg__uop *tb = tg__view_buffer(u->src[0]);
+      tg__buffer *b = (tg__buffer *)tb->arg.ptr;
+      if (tb->arg.i != b->version) {
+        tg__set_error("tg_realize: an assignment to a buffer that was assigned since; realise assignments in order");
+        rc = -1;
+        break;
+      }
+      b->version++;
+      outbuf = tg__buffer_uop_of(b);
+      value = value->src[1];
+    } else {
+      tg__buffer *b = tg__buffer_new(dev, u->dtype, tg__numel_of(u));
+      if (!b) {
+        rc = -1;
+        break;
+      }
+      outbuf = tg__buffer_uop_of(b);
+      tg__buffer_release(b); /* the BUFFER uop holds it now */
+      if (value->op == TG__OP_CONTIGUOUS) value = value->src[0];
+    }
     tg__kernel k;
     memset(&k, 0, sizeof k);
     for (int r = 0; r < sink->nsrc; r++) k.keep |= sink->src[r] == u;
+    k.keep |= u->op == TG__OP_ASSIGN; /* its buffer belongs to the target */
     k.ast = tg__uop1(TG__OP_SINK, TG_BOOL, tg__uop2(TG__OP_STORE, u->dtype, outbuf, value, NULL), NULL);
     tg__sched_push(out, &k);
-    tg__map_put(&c.loads, u, tg__buffer_view(b, u));
+    tg__map_put(&c.loads, u, tg__buffer_view(outbuf, u));
   }
+  if (rc == 0) rc = tg__order_kernels(out);
   for (int i = 0; i < nroots; i++) {
     tg__uop *r = sink->src[i];
     tg__uop *v = (tg__uop *)tg__map_get(&c.loads, r);
@@ -217,7 +289,8 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   tg__map_free(&c.realize);
   tg__map_free(&c.loads);
   tg__vec_free(&order);
-  return 0;
+  if (rc < 0) tg__sched_free(out);
+  return rc;
 }
 
 TG__PRIVATE void tg__sched_free(tg__sched *s) {

@@ -29,6 +29,8 @@ TG__PRIVATE tg__uop *tg__base(tg__uop *u) {
 
 TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, tg__device *dev) {
   if (!u) return NULL;
+  if (!tg__grad_enabled() && u->op != TG__OP_DETACH && u->op != TG__OP_BUFFER && u->op != TG__OP_RESHAPE)
+    u = tg__uop1(TG__OP_DETACH, u->dtype, u, NULL); /* no-grad mode: nothing made now carries a gradient */
   if (!dev) dev = tg__device_get(NULL);
   if (!dev) return NULL;
   if (u->ndim > TG_MAX_DIMS) {
@@ -158,8 +160,7 @@ static int tg__same_shape(const tg__uop *x, int ndim, const int64_t *shape) {
 TG__PRIVATE tg__uop *tg__treshape(tg__uop *x, int ndim, const int64_t *shape) {
   if (!x) return NULL;
   if (tg__same_shape(x, ndim, shape)) return x;
-  if (x->op == TG__OP_RESHAPE) x = x->src[0]; /* reshape(reshape(x)) = reshape(x) */
-  if (tg__same_shape(x, ndim, shape)) return x;
+  /* reshape(reshape(x)) is not collapsed here: x may be a leaf a gradient is asked for. Lowering folds the chain. */
   return tg__movement(TG__OP_RESHAPE, x, ndim, shape, 0);
 }
 
@@ -286,12 +287,16 @@ TG__PRIVATE int tg__check_dtype(const char *fn, tg_dtype dt) {
   return 0;
 }
 
-static tg__uop *tg__buffer_uop(tg__buffer *b, int ndim, const int64_t *shape) {
+TG__PRIVATE tg__uop *tg__buffer_uop_of(tg__buffer *b) {
   tg__arg a;
   memset(&a, 0, sizeof a);
   a.ptr = b;
-  tg__uop *u = tg__uop0(TG__OP_BUFFER, b->dtype, &a);
-  return tg__treshape(u, ndim, shape);
+  a.i = b->version;
+  return tg__uop0(TG__OP_BUFFER, b->dtype, &a);
+}
+
+static tg__uop *tg__buffer_uop(tg__buffer *b, int ndim, const int64_t *shape) {
+  return tg__treshape(tg__buffer_uop_of(b), ndim, shape);
 }
 
 tg_tensor *tg_from_data(const void *data, tg_dtype dt, int ndim, const int64_t *shape) {
@@ -431,9 +436,12 @@ int64_t tg_dim(const tg_tensor *t, int axis) {
 // ---------------------------------------------------------------------------------------------------------------------
 // realising and reading
 
-static int tg__is_buffer_view(const tg__uop *u) {
-  return u->op == TG__OP_BUFFER || (u->op == TG__OP_RESHAPE && u->src[0]->op == TG__OP_BUFFER);
+/* the BUFFER under a chain of reshapes (a contiguous view of a realised buffer), or NULL */
+TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u) {
+  while (u->op == TG__OP_RESHAPE) u = u->src[0];
+  return u->op == TG__OP_BUFFER ? u : NULL;
 }
+static int tg__is_buffer_view(tg__uop *u) { return tg__view_buffer(u) != NULL; }
 
 int tg_realize_all(tg_tensor **ts, int n) {
   tg__uop *roots[64], *views[64];
@@ -444,8 +452,7 @@ int tg_realize_all(tg_tensor **ts, int n) {
       tg__null("tg_realize");
       return -1;
     }
-    ts[i]->uop = tg__base(ts[i]->uop);
-    if (tg__is_buffer_view(ts[i]->uop)) continue;
+    if (tg__is_buffer_view(tg__base(ts[i]->uop))) continue;
     if (nr == 64) {
       tg__set_error("tg_realize_all: at most 64 tensors at once");
       return -1;
@@ -458,16 +465,41 @@ int tg_realize_all(tg_tensor **ts, int n) {
   if (tg__schedule(roots, nr, &s, views) < 0) return -1;
   int rc = tg__run_schedule(&s);
   tg__sched_free(&s);
+  /* a realised tensor keeps its graph (backward may still need it); `becomes` points every reader at the buffer. An
+   * assignment is the exception: the target becomes its buffer, so a parameter does not hold every step's graph. */
   if (rc == 0)
     for (int i = 0; i < nr; i++) {
       roots[i]->becomes = views[i];
-      owners[i]->uop = views[i];
+      if (roots[i]->op == TG__OP_ASSIGN) owners[i]->uop = views[i];
     }
   tg__uop_maybe_gc();
   return rc;
 }
 
 int tg_realize(tg_tensor *t) { return tg_realize_all(&t, 1); }
+
+tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
+  TG__NEED("tg_assign", target);
+  TG__NEED("tg_assign", value);
+  tg__uop *t = target->uop, *v = value->uop;
+  char b1[128], b2[128];
+  int fits = v->ndim <= t->ndim;
+  for (int i = 0; fits && i < v->ndim; i++) {
+    int64_t vs = v->shape[i], ts = t->shape[t->ndim - v->ndim + i];
+    fits = vs == ts || vs == 1;
+  }
+  if (!fits) {
+    tg__set_error("tg_assign: a value of shape %s does not fit the target's shape %s", TG__SHAPE(v, b1), TG__SHAPE(t, b2));
+    return NULL;
+  }
+  /* the target must own a buffer to write into */
+  if (!tg__is_buffer_view(tg__base(t)) && tg_realize(target) < 0) return NULL;
+  t = tg__base(target->uop);
+  tg__uop *tv = t, *vv = tg__tcast(v, t->dtype);
+  if (tg__broadcast("tg_assign", &tv, &vv) < 0) return NULL;
+  target->uop = tg__uop2(TG__OP_ASSIGN, t->dtype, t, vv, NULL);
+  return target;
+}
 
 /* realises t and returns its buffer (contiguous, t's dtype and numel) */
 static tg__buffer *tg__realized_buffer(const char *fn, tg_tensor *t) {
@@ -476,8 +508,8 @@ static tg__buffer *tg__realized_buffer(const char *fn, tg_tensor *t) {
     return NULL;
   }
   if (tg_realize(t) < 0) return NULL;
-  tg__uop *u = t->uop;
-  tg__buffer *b = (tg__buffer *)(u->op == TG__OP_BUFFER ? u : u->src[0])->arg.ptr;
+  tg__uop *u = tg__base(t->uop);
+  tg__buffer *b = (tg__buffer *)tg__view_buffer(u)->arg.ptr;
   if (tg__buffer_ensure(b) < 0) return NULL;
   return b;
 }

@@ -344,6 +344,7 @@ static void tg__print_arg(tg__str *b, const tg__uop *u) {
   if (u->op == TG__OP_BUFFER) {
     tg__buffer *buf = (tg__buffer *)u->arg.ptr;
     tg__str_printf(b, " buf%lld<%s,%lld>", (long long)buf->id, buf->dev->name, (long long)buf->numel);
+    if (u->arg.i) tg__str_printf(b, " v%lld", (long long)u->arg.i);
     return;
   }
   if (u->arg.nints) {

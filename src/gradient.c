@@ -1,0 +1,330 @@
+/* gradient.c: reverse-mode differentiation, as a table of derivative rules over the primitive tensor ops.
+ *
+ * Contract: a rule matches a forward node (root) and, given the gradient flowing into it (ctx), returns a SINK whose
+ * sources are the gradients of root's sources, in order; a NOOP source means "no gradient" (comparisons, integer
+ * ops, DETACH). tg__gradients walks the graph from the output back to the wanted nodes, applying the rules and
+ * summing the gradients of nodes used more than once. Every composite op (softmax, layernorm, conv2d, pooling,
+ * gather) is built from these primitives, so each gets its backward for free. This is tinygrad's gradient.py. */
+#include "internal.h"
+
+static tg__uop *tg__none(void) { return tg__uop0(TG__OP_NOOP, TG_BOOL, NULL); }
+
+static tg__uop *tg__grads1(tg__uop *a) { return tg__uop1(TG__OP_SINK, TG_BOOL, a ? a : tg__none(), NULL); }
+static tg__uop *tg__grads2(tg__uop *a, tg__uop *b) {
+  return tg__uop2(TG__OP_SINK, TG_BOOL, a ? a : tg__none(), b ? b : tg__none(), NULL);
+}
+
+static tg__uop *tg__gc(tg__uop *like, double v) { return tg__tfull_like(like, v, like->dtype); }
+static tg__uop *tg__gmul(tg__uop *a, tg__uop *b) { return tg__talu(TG__OP_MUL, a, b); }
+static tg__uop *tg__gneg(tg__uop *a) { return tg__talu1(TG__OP_NEG, a); }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the rules: d(root)/d(sources), given g = d(out)/d(root)
+
+#define TG__G ((tg__uop *)ctx)
+static tg__uop *gr_cast(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  return tg__grads1(tg_dtype_is_float(r->src[0]->dtype) ? tg__tcast(TG__G, r->src[0]->dtype) : NULL);
+}
+static tg__uop *gr_neg(void *ctx, tg__uop *r, const tg__bindings *b) { (void)r, (void)b; return tg__grads1(tg__gneg(TG__G)); }
+/* d(1/x) = -1/x^2 = -r*r */
+static tg__uop *gr_recip(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  return tg__grads1(tg__gneg(tg__gmul(TG__G, tg__gmul(r, r))));
+}
+/* d sin x = cos x = sin(pi/2 - x) */
+static tg__uop *gr_sin(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  tg__uop *x = r->src[0];
+  return tg__grads1(tg__gmul(TG__G, tg__talu1(TG__OP_SIN, tg__talu(TG__OP_SUB, tg__gc(x, M_PI / 2), x))));
+}
+/* d log2 x = 1/(x ln 2) */
+static tg__uop *gr_log2(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  tg__uop *x = r->src[0];
+  return tg__grads1(tg__gmul(TG__G, tg__talu1(TG__OP_RECIPROCAL, tg__gmul(x, tg__gc(x, M_LN2)))));
+}
+/* d 2^x = 2^x ln 2 */
+static tg__uop *gr_exp2(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  return tg__grads1(tg__gmul(TG__G, tg__gmul(r, tg__gc(r, M_LN2))));
+}
+/* d sqrt x = 1/(2 sqrt x) */
+static tg__uop *gr_sqrt(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  return tg__grads1(tg__gmul(TG__G, tg__talu1(TG__OP_RECIPROCAL, tg__gmul(r, tg__gc(r, 2)))));
+}
+static tg__uop *gr_add(void *ctx, tg__uop *r, const tg__bindings *b) { (void)r, (void)b; return tg__grads2(TG__G, TG__G); }
+static tg__uop *gr_sub(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)r, (void)b;
+  return tg__grads2(TG__G, tg__gneg(TG__G));
+}
+static tg__uop *gr_mul(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  return tg__grads2(tg__gmul(TG__G, r->src[1]), tg__gmul(TG__G, r->src[0]));
+}
+/* max: to the larger source; a tie splits the gradient in halves (tinygrad) */
+static tg__uop *gr_max(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  tg__uop *x = r->src[0], *y = r->src[1], *zero = tg__gc(TG__G, 0), *half = tg__gmul(TG__G, tg__gc(TG__G, 0.5));
+  tg__uop *tie = tg__twhere(tg__talu(TG__OP_CMPNE, x, y), zero, half);
+  return tg__grads2(tg__twhere(tg__talu(TG__OP_CMPLT, y, x), TG__G, tie),
+                    tg__twhere(tg__talu(TG__OP_CMPLT, x, y), TG__G, tie));
+}
+static tg__uop *gr_where(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  tg__uop *c = r->src[0], *zero = tg__gc(TG__G, 0);
+  return tg__uop3(TG__OP_SINK, TG_BOOL, tg__none(), tg__twhere(c, TG__G, zero), tg__twhere(c, zero, TG__G), NULL);
+}
+static tg__uop *gr_none(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg__uop *s[3] = {tg__none(), tg__none(), tg__none()};
+  return tg__uop_new(TG__OP_SINK, TG_BOOL, r->nsrc, s, NULL);
+}
+static tg__uop *gr_identity(void *ctx, tg__uop *r, const tg__bindings *b) { (void)r, (void)b; return tg__grads1(TG__G); }
+
+/* reductions: sum broadcasts back; max goes to the maxima (shared equally); prod is r/x */
+static tg__uop *gr_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  tg__uop *x = r->src[0], *g = tg__texpand(TG__G, x->shape);
+  if (r->arg.i2 == TG__OP_ADD) return tg__grads1(g);
+  if (r->arg.i2 == TG__OP_MUL)
+    return tg__grads1(tg__talu(TG__OP_MUL, tg__texpand(tg__gmul(TG__G, r), x->shape), tg__talu1(TG__OP_RECIPROCAL, x)));
+  tg__uop *mask = tg__tcast(tg__talu(TG__OP_CMPEQ, x, tg__texpand(r, x->shape)), x->dtype);
+  tg__uop *count = tg__texpand(tg__treduce(mask, TG__OP_ADD, r->arg.i), x->shape);
+  return tg__grads1(tg__gmul(tg__gmul(mask, tg__talu1(TG__OP_RECIPROCAL, count)), g));
+}
+
+/* movement: the inverse movement of the gradient */
+static tg__uop *gr_reshape(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  return tg__grads1(tg__treshape(TG__G, r->src[0]->ndim, r->src[0]->shape));
+}
+static tg__uop *gr_expand(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  int64_t mask = 0;
+  for (int i = 0; i < r->ndim; i++)
+    if (r->src[0]->shape[i] != r->shape[i]) mask |= 1LL << i;
+  return tg__grads1(tg__treduce(TG__G, TG__OP_ADD, mask));
+}
+static tg__uop *gr_permute(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  int inv[TG_MAX_DIMS];
+  for (int i = 0; i < r->ndim; i++) inv[r->arg.ints[i]] = i;
+  return tg__grads1(tg__tpermute(TG__G, inv));
+}
+static tg__uop *gr_pad(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  int64_t bounds[2 * TG_MAX_DIMS];
+  for (int i = 0; i < r->ndim; i++) {
+    bounds[2 * i] = r->arg.ints[2 * i];
+    bounds[2 * i + 1] = r->arg.ints[2 * i] + r->src[0]->shape[i];
+  }
+  return tg__grads1(tg__tshrink(TG__G, bounds));
+}
+static tg__uop *gr_shrink(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  int64_t pads[2 * TG_MAX_DIMS];
+  for (int i = 0; i < r->ndim; i++) {
+    pads[2 * i] = r->arg.ints[2 * i];
+    pads[2 * i + 1] = r->src[0]->shape[i] - r->arg.ints[2 * i + 1];
+  }
+  return tg__grads1(tg__tpad(TG__G, pads));
+}
+static tg__uop *gr_flip(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  return tg__grads1(tg__tflip(TG__G, r->arg.i));
+}
+#undef TG__G
+
+static const tg__rule tg__grad_rules[] = {
+    TG__RULE("(CAST x)", gr_cast),                              /* back to the source dtype (floats only) */
+    TG__RULE("(NEG x)", gr_neg),                                /* -g */
+    TG__RULE("(RECIPROCAL x)", gr_recip),                       /* -g/x^2 */
+    TG__RULE("(SIN x)", gr_sin),                                /* g cos x */
+    TG__RULE("(LOG2 x)", gr_log2),                              /* g/(x ln2) */
+    TG__RULE("(EXP2 x)", gr_exp2),                              /* g 2^x ln2 */
+    TG__RULE("(SQRT x)", gr_sqrt),                              /* g/(2 sqrt x) */
+    TG__RULE("(ADD x y)", gr_add),                              /* g, g */
+    TG__RULE("(SUB x y)", gr_sub),                              /* g, -g */
+    TG__RULE("(MUL x y)", gr_mul),                              /* g y, g x */
+    TG__RULE("(MAX x y)", gr_max),                              /* to the larger; ties halve */
+    TG__RULE("(WHERE c x y)", gr_where),                        /* where(c, g, 0), where(c, 0, g) */
+    TG__RULE("(CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR|IDIV|MOD|TRUNC|BITCAST|DETACH)", gr_none), /* piecewise const */
+    TG__RULE("(CONTIGUOUS|COPY x)", gr_identity),               /* g */
+    TG__RULE("(REDUCE_AXIS x)", gr_reduce),                     /* expand; to the maxima; r/x */
+    TG__RULE("(RESHAPE x)", gr_reshape),                        /* the inverse movement */
+    TG__RULE("(EXPAND x)", gr_expand),
+    TG__RULE("(PERMUTE x)", gr_permute),
+    TG__RULE("(PAD x)", gr_pad),
+    TG__RULE("(SHRINK x)", gr_shrink),
+    TG__RULE("(FLIP x)", gr_flip),
+};
+
+TG__PRIVATE int tg__grad_rule_table(const tg__rule **rules) {
+  *rules = tg__grad_rules;
+  return TG__COUNT(tg__grad_rules);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the walk
+
+TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n, tg__uop **grads) {
+  tg__vec order;
+  memset(&order, 0, sizeof order);
+  tg__uop_toposort(out, &order);
+  /* the nodes on a path from out to a wanted node */
+  tg__map wanted, on_path, acc;
+  memset(&wanted, 0, sizeof wanted);
+  memset(&on_path, 0, sizeof on_path);
+  memset(&acc, 0, sizeof acc);
+  for (int i = 0; i < n; i++) tg__map_put(&wanted, wrt[i], (void *)1);
+  for (int i = 0; i < order.n; i++) {
+    tg__uop *u = (tg__uop *)order.items[i];
+    int on = tg__map_get(&wanted, u) != NULL;
+    for (int j = 0; j < u->nsrc && !on; j++) on = tg__map_get(&on_path, u->src[j]) != NULL;
+    if (on && u->op != TG__OP_DETACH) tg__map_put(&on_path, u, (void *)1);
+  }
+  tg__map_put(&acc, out, seed);
+  tg__matcher *m = TG__MATCHER(tg__grad_rules);
+  int rc = 0;
+  for (int i = order.n - 1; i >= 0 && rc == 0; i--) {
+    tg__uop *u = (tg__uop *)order.items[i];
+    tg__uop *g = (tg__uop *)tg__map_get(&acc, u);
+    if (!g || !u->nsrc || !tg__map_get(&on_path, u) || tg__map_get(&wanted, u) == (void *)2) continue;
+    int any = 0;
+    for (int j = 0; j < u->nsrc; j++) any |= tg__map_get(&on_path, u->src[j]) != NULL;
+    if (!any) continue;
+    tg__uop *gs = tg__match_rules(m, u, g);
+    if (!gs) {
+      tg__set_error("gradient: no derivative rule for %s", tg__op_names[u->op]);
+      rc = -1;
+      break;
+    }
+    for (int j = 0; j < u->nsrc; j++) {
+      tg__uop *s = u->src[j], *gj = gs->src[j];
+      if (gj->op == TG__OP_NOOP || !tg__map_get(&on_path, s)) continue;
+      tg__uop *prev = (tg__uop *)tg__map_get(&acc, s);
+      tg__map_put(&acc, s, prev ? tg__talu(TG__OP_ADD, prev, gj) : gj);
+    }
+  }
+  for (int i = 0; i < n && rc == 0; i++) {
+    tg__uop *g = (tg__uop *)tg__map_get(&acc, wrt[i]);
+    grads[i] = g ? g : tg__tfull_like(wrt[i], 0, wrt[i]->dtype);
+  }
+  tg__vec_free(&order);
+  tg__map_free(&wanted);
+  tg__map_free(&on_path);
+  tg__map_free(&acc);
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the public functions
+
+static int tg__grad_on = 1;
+TG__PRIVATE int tg__grad_enabled(void) { return tg__grad_on; }
+int tg_set_grad_enabled(int on) {
+  int prev = tg__grad_on;
+  tg__grad_on = on != 0;
+  return prev;
+}
+
+tg_tensor *tg_requires_grad(tg_tensor *t, int on) {
+  TG__NEED("tg_requires_grad", t);
+  if (on && !tg_dtype_is_float(t->uop->dtype)) {
+    tg__set_error("tg_requires_grad: only float tensors have gradients, this one is %s", tg_dtype_name(t->uop->dtype));
+    return NULL;
+  }
+  t->requires_grad = on != 0;
+  return t;
+}
+
+tg_tensor *tg_grad(tg_tensor *t) { return t ? t->grad : NULL; }
+
+void tg_zero_grad(tg_tensor *t) {
+  if (!t || !t->grad) return;
+  tg_tensor *g = t->grad;
+  t->grad = NULL;
+  tg_free(g);
+}
+
+tg_tensor *tg_detach(tg_tensor *t) {
+  TG__NEED("tg_detach", t);
+  return tg__tensor_wrap(tg__uop1(TG__OP_DETACH, t->uop->dtype, t->uop, NULL), t->dev);
+}
+
+static int tg__check_out(const char *fn, tg_tensor *out) {
+  if (!out) {
+    tg__null(fn);
+    return -1;
+  }
+  if (!tg_dtype_is_float(out->uop->dtype)) {
+    tg__set_error("%s: the output must be a float tensor, it is %s", fn, tg_dtype_name(out->uop->dtype));
+    return -1;
+  }
+  return 0;
+}
+
+int tg_gradient(tg_tensor *out, tg_tensor **wrt, int n, tg_tensor **grads) {
+  if (tg__check_out("tg_gradient", out) < 0) return -1;
+  if (n < 0 || n > 4096 || (n && (!wrt || !grads))) {
+    tg__set_error("tg_gradient: bad list of %d tensors", n);
+    return -1;
+  }
+  tg__uop **w = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
+  tg__uop **g = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
+  int rc = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
+    if (!wrt[i]) rc = (tg__null("tg_gradient"), -1);
+    else w[i] = wrt[i]->uop;
+  }
+  if (rc == 0) rc = tg__gradients(out->uop, tg__tfull_like(out->uop, 1, out->uop->dtype), w, n, g);
+  for (int i = 0; i < n; i++) grads[i] = rc == 0 ? tg__tensor_wrap(g[i], wrt[i]->dev) : NULL;
+  TG_FREE(w);
+  TG_FREE(g);
+  return rc;
+}
+
+/* grads accumulate: a second backward adds to what the first left, as in tinygrad and PyTorch */
+int tg_backward(tg_tensor *loss) {
+  if (tg__check_out("tg_backward", loss) < 0) return -1;
+  if (loss->uop->ndim != 0) {
+    char b[128];
+    tg__set_error("tg_backward: the loss must be a scalar, it has shape %s; HINT: reduce it (tg_mean or tg_sum)",
+                  TG__SHAPE(loss->uop, b));
+    return -1;
+  }
+  /* the leaves: live tensors that require grad and appear in the loss's graph */
+  tg__vec order, targets;
+  memset(&order, 0, sizeof order);
+  memset(&targets, 0, sizeof targets);
+  tg__uop_toposort(loss->uop, &order);
+  tg__map in_graph;
+  memset(&in_graph, 0, sizeof in_graph);
+  for (int i = 0; i < order.n; i++) tg__map_put(&in_graph, order.items[i], (void *)1);
+  for (tg_tensor *t = tg__tensor_list(); t; t = t->next)
+    if (t->requires_grad && tg__map_get(&in_graph, t->uop)) tg__vec_push(&targets, t);
+  tg__map_free(&in_graph);
+  tg__vec_free(&order);
+  int n = targets.n, rc = 0;
+  tg__uop **w = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
+  tg__uop **g = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) w[i] = ((tg_tensor *)targets.items[i])->uop;
+  rc = tg__gradients(loss->uop, tg__tfull_like(loss->uop, 1, loss->uop->dtype), w, n, g);
+  for (int i = 0; i < n && rc == 0; i++) {
+    tg_tensor *t = (tg_tensor *)targets.items[i];
+    tg__uop *gi = tg__tcast(g[i], t->uop->dtype);
+    if (t->grad) gi = tg__talu(TG__OP_ADD, t->grad->uop, gi);
+    if (!t->grad) {
+      t->grad = tg__tensor_wrap(gi, t->dev);
+      while (t->grad && t->grad->scope > 0) tg_keep(t->grad); /* owned by t, never by a scope */
+    } else {
+      t->grad->uop = gi;
+    }
+  }
+  TG_FREE(w);
+  TG_FREE(g);
+  tg__vec_free(&targets);
+  return rc;
+}
