@@ -39,6 +39,7 @@ PRIVATE = [
     "src/symbolic.c",
     "src/tensor.c",
     "src/ops.c",
+    "src/gradient.c",
     "src/schedule.c",
     "src/codegen.c",
     "src/optimize.c",
