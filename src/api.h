@@ -313,6 +313,137 @@ TG_API tg_state_dict *tg_safetensors_load(const char *path); /* validated; the d
  * the file declares */
 TG_API tg_tensor *tg_idx_load(const char *path);
 
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* nn: functional forms (all built from the ops above, so all differentiable) */
+
+TG_API tg_tensor *tg_dropout(tg_tensor *x, double p);    /* identity unless training (tg_set_training) */
+/* logits (N, C); target: class indices (N,) of an integer dtype, or probabilities (N, C). Mean over N. */
+TG_API tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, double label_smoothing);
+/* logits (..., C), labels (...) integer; entries equal to ignore_index count for nothing (use -1 for none) */
+TG_API tg_tensor *tg_sparse_categorical_crossentropy(tg_tensor *logits, tg_tensor *labels, int64_t ignore_index,
+                                                     double label_smoothing);
+TG_API tg_tensor *tg_binary_crossentropy(tg_tensor *probs, tg_tensor *target);         /* mean */
+TG_API tg_tensor *tg_binary_crossentropy_logits(tg_tensor *logits, tg_tensor *target); /* mean, stable */
+TG_API tg_tensor *tg_mse(tg_tensor *x, tg_tensor *target);                             /* mean of squares */
+/* pooling over the last two axes of (..., H, W); stride 0 means stride = kernel */
+TG_API tg_tensor *tg_max_pool2d(tg_tensor *x, int kernel, int stride, int padding, int dilation);
+TG_API tg_tensor *tg_avg_pool2d(tg_tensor *x, int kernel, int stride, int padding); /* padding counts as 0s */
+TG_API tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *x, int64_t out_h, int64_t out_w);
+enum { TG_NEAREST = 0, TG_BILINEAR = 1 };
+TG_API tg_tensor *tg_interpolate(tg_tensor *x, int64_t out_h, int64_t out_w, int mode, int align_corners);
+/* q (..., Lq, D), k and v (..., Lk, D); mask (..., Lq, Lk) bool (true = keep) or NULL; causal adds a lower mask */
+TG_API tg_tensor *tg_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *mask,
+                                                  int causal);
+#define TG_PADDING_SAME (-1) /* conv padding that keeps the size (stride 1) */
+TG_API tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding, int dilation,
+                            int groups); /* x (N, Cin, L), w (Cout, Cin/groups, K) */
+TG_API tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding,
+                                      int output_padding, int dilation, int groups); /* w (Cin, Cout/groups, KH, KW) */
+
+/* initialisers, as tinygrad's (uniform/normal from the seeded generator) */
+TG_API tg_tensor *tg_kaiming_uniform(int ndim, const int64_t *shape, double a); /* fan_in = prod(shape[1:]) */
+TG_API tg_tensor *tg_kaiming_normal(int ndim, const int64_t *shape, double a);
+TG_API tg_tensor *tg_glorot_uniform(int ndim, const int64_t *shape);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* nn: layers. Plain structs with named parameter tensors (owned by the struct: _free releases them). _params adds
+ * them to a state dict under "prefix.name" (tinygrad's names), for safetensors and optimisers. */
+
+typedef struct tg_nn_linear { tg_tensor *weight, *bias; } tg_nn_linear;   /* weight (out, in), bias (out) or NULL */
+TG_API int tg_nn_linear_init(tg_nn_linear *m, int64_t in, int64_t out, int bias);
+TG_API tg_tensor *tg_nn_linear_forward(const tg_nn_linear *m, tg_tensor *x);
+TG_API int tg_nn_linear_params(const tg_nn_linear *m, tg_state_dict *sd, const char *prefix);
+TG_API void tg_nn_linear_free(tg_nn_linear *m);
+
+typedef struct tg_nn_conv2d { tg_tensor *weight, *bias; int stride, padding, dilation, groups; } tg_nn_conv2d;
+TG_API int tg_nn_conv2d_init(tg_nn_conv2d *m, int64_t cin, int64_t cout, int kernel, int stride, int padding,
+                             int dilation, int groups, int bias); /* padding may be TG_PADDING_SAME */
+TG_API tg_tensor *tg_nn_conv2d_forward(const tg_nn_conv2d *m, tg_tensor *x);
+TG_API int tg_nn_conv2d_params(const tg_nn_conv2d *m, tg_state_dict *sd, const char *prefix);
+TG_API void tg_nn_conv2d_free(tg_nn_conv2d *m);
+
+typedef struct tg_nn_conv1d { tg_tensor *weight, *bias; int stride, padding, dilation, groups; } tg_nn_conv1d;
+TG_API int tg_nn_conv1d_init(tg_nn_conv1d *m, int64_t cin, int64_t cout, int kernel, int stride, int padding,
+                             int dilation, int groups, int bias);
+TG_API tg_tensor *tg_nn_conv1d_forward(const tg_nn_conv1d *m, tg_tensor *x);
+TG_API int tg_nn_conv1d_params(const tg_nn_conv1d *m, tg_state_dict *sd, const char *prefix);
+TG_API void tg_nn_conv1d_free(tg_nn_conv1d *m);
+
+typedef struct tg_nn_conv_transpose2d {
+  tg_tensor *weight, *bias;
+  int stride, padding, output_padding, dilation, groups;
+} tg_nn_conv_transpose2d;
+TG_API int tg_nn_conv_transpose2d_init(tg_nn_conv_transpose2d *m, int64_t cin, int64_t cout, int kernel, int stride,
+                                       int padding, int output_padding, int dilation, int groups, int bias);
+TG_API tg_tensor *tg_nn_conv_transpose2d_forward(const tg_nn_conv_transpose2d *m, tg_tensor *x);
+TG_API int tg_nn_conv_transpose2d_params(const tg_nn_conv_transpose2d *m, tg_state_dict *sd, const char *prefix);
+TG_API void tg_nn_conv_transpose2d_free(tg_nn_conv_transpose2d *m);
+
+/* batch norm over axis 1: batch statistics when training (the running ones are updated with tg_assign, realised
+ * with the next realisation), running statistics otherwise */
+typedef struct tg_nn_batchnorm {
+  tg_tensor *weight, *bias, *running_mean, *running_var, *num_batches_tracked;
+  double eps, momentum;
+} tg_nn_batchnorm;
+TG_API int tg_nn_batchnorm_init(tg_nn_batchnorm *m, int64_t features);
+TG_API tg_tensor *tg_nn_batchnorm_forward(tg_nn_batchnorm *m, tg_tensor *x);
+TG_API int tg_nn_batchnorm_params(const tg_nn_batchnorm *m, tg_state_dict *sd, const char *prefix);
+TG_API void tg_nn_batchnorm_free(tg_nn_batchnorm *m);
+
+typedef struct tg_nn_layernorm { tg_tensor *weight, *bias; int64_t features; double eps; } tg_nn_layernorm;
+TG_API int tg_nn_layernorm_init(tg_nn_layernorm *m, int64_t features, int affine); /* over the last axis */
+TG_API tg_tensor *tg_nn_layernorm_forward(const tg_nn_layernorm *m, tg_tensor *x);
+TG_API int tg_nn_layernorm_params(const tg_nn_layernorm *m, tg_state_dict *sd, const char *prefix);
+TG_API void tg_nn_layernorm_free(tg_nn_layernorm *m);
+
+typedef struct tg_nn_rmsnorm { tg_tensor *weight; int64_t features; double eps; } tg_nn_rmsnorm;
+TG_API int tg_nn_rmsnorm_init(tg_nn_rmsnorm *m, int64_t features);
+TG_API tg_tensor *tg_nn_rmsnorm_forward(const tg_nn_rmsnorm *m, tg_tensor *x);
+TG_API int tg_nn_rmsnorm_params(const tg_nn_rmsnorm *m, tg_state_dict *sd, const char *prefix);
+TG_API void tg_nn_rmsnorm_free(tg_nn_rmsnorm *m);
+
+typedef struct tg_nn_groupnorm { tg_tensor *weight, *bias; int64_t groups, channels; double eps; } tg_nn_groupnorm;
+TG_API int tg_nn_groupnorm_init(tg_nn_groupnorm *m, int64_t groups, int64_t channels, int affine);
+TG_API tg_tensor *tg_nn_groupnorm_forward(const tg_nn_groupnorm *m, tg_tensor *x);
+TG_API int tg_nn_groupnorm_params(const tg_nn_groupnorm *m, tg_state_dict *sd, const char *prefix);
+TG_API void tg_nn_groupnorm_free(tg_nn_groupnorm *m);
+
+typedef struct tg_nn_embedding { tg_tensor *weight; int64_t vocab, dim; } tg_nn_embedding;
+TG_API int tg_nn_embedding_init(tg_nn_embedding *m, int64_t vocab, int64_t dim);
+TG_API tg_tensor *tg_nn_embedding_forward(const tg_nn_embedding *m, tg_tensor *idx); /* (...) int -> (..., dim) */
+TG_API int tg_nn_embedding_params(const tg_nn_embedding *m, tg_state_dict *sd, const char *prefix);
+TG_API void tg_nn_embedding_free(tg_nn_embedding *m);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* optimisers. A step builds the updates as lazy assignments; they are realised with the next realisation (of the
+ * loss, say), in one schedule, as tinygrad's schedule_step. Parameters are borrowed; state is owned. */
+
+typedef struct tg_optimizer tg_optimizer;
+TG_API tg_optimizer *tg_sgd(tg_tensor **params, int n, double lr, double momentum, double weight_decay, int nesterov);
+TG_API tg_optimizer *tg_adam(tg_tensor **params, int n, double lr, double b1, double b2, double eps);
+TG_API tg_optimizer *tg_adamw(tg_tensor **params, int n, double lr, double b1, double b2, double eps,
+                              double weight_decay);
+TG_API tg_optimizer *tg_lamb(tg_tensor **params, int n, double lr, double b1, double b2, double eps,
+                             double weight_decay);
+TG_API int tg_optimizer_step(tg_optimizer *o);        /* 0 or -1 (a parameter without a gradient is skipped) */
+TG_API void tg_optimizer_zero_grad(tg_optimizer *o);
+TG_API int tg_optimizer_set_lr(tg_optimizer *o, double lr); /* takes effect at the next step, no recompilation */
+TG_API double tg_optimizer_lr(const tg_optimizer *o);
+TG_API int tg_optimizer_state(const tg_optimizer *o, tg_state_dict *sd, const char *prefix); /* to save and load */
+TG_API void tg_optimizer_free(tg_optimizer *o);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* the JIT: captures the kernels a function runs and replays them on new inputs without scheduling or compiling
+ * (tinygrad's TinyJit). The function realises its outputs; inputs must be realised tensors of the same shapes and
+ * dtypes on every call. The first call runs normally, the second captures, later calls replay. */
+
+typedef int (*tg_jit_fn)(void *ctx, tg_tensor **inputs, int n_in, tg_tensor **outputs, int n_out);
+typedef struct tg_jit tg_jit;
+TG_API tg_jit *tg_jit_new(tg_jit_fn fn, void *ctx);
+TG_API int tg_jit_run(tg_jit *j, tg_tensor **inputs, int n_in, tg_tensor **outputs, int n_out); /* 0 or -1 */
+TG_API int tg_jit_kernels(const tg_jit *j); /* kernels captured (0 before capture) */
+TG_API void tg_jit_free(tg_jit *j);
+
 #ifdef __cplusplus
 }
 #endif

@@ -306,6 +306,13 @@ TG__PRIVATE int tg__broadcast(const char *fn, tg__uop **a, tg__uop **b);
 TG__PRIVATE tg__uop *tg__talu(tg__op op, tg__uop *a, tg__uop *b);
 TG__PRIVATE tg__uop *tg__talu1(tg__op op, tg__uop *a);
 TG__PRIVATE tg__uop *tg__twhere(tg__uop *c, tg__uop *a, tg__uop *b);
+/* ops.c: composites shared with nn.c */
+TG__PRIVATE tg__uop *tg__tsum(tg__uop *x, int64_t mask);   /* tinygrad's accumulation dtypes */
+TG__PRIVATE tg__uop *tg__tmax(tg__uop *x, int64_t mask);
+TG__PRIVATE tg__uop *tg__tmean(tg__uop *x, int64_t mask);
+TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w);
+/* windows of k (stride s, dilation d) over the last nk axes: (..., i...) -> (..., o..., k...), movement ops only */
+TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64_t *s, const int64_t *d);
 TG__PRIVATE tg_tensor *tg__tensor_list(void);  /* head of the live list */
 TG__PRIVATE tg__uop *tg__base(tg__uop *u);      /* follows `becomes` links */
 
