@@ -66,9 +66,12 @@ static void tg__scope_forget(tg_tensor *t) {
     }
 }
 
+static void tg__pending_forget(tg_tensor *t);
+
 void tg_free(tg_tensor *t) {
   if (!t) return;
   tg__scope_forget(t);
+  if (t->uop->op == TG__OP_ASSIGN) tg__pending_forget(t);
   tg__unlink(t);
   if (t->grad) tg_free(t->grad);
   TG_FREE(t);
@@ -443,35 +446,51 @@ TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u) {
 }
 static int tg__is_buffer_view(tg__uop *u) { return tg__view_buffer(u) != NULL; }
 
+/* assignments waiting for a realisation: any realisation runs them too, in the same schedule (so an optimiser step
+ * is realised with the loss, as tinygrad's schedule_step) */
+static tg__vec tg__pending;
+
+static void tg__pending_forget(tg_tensor *t) {
+  for (int i = 0; i < tg__pending.n; i++)
+    if (tg__pending.items[i] == t) tg__pending.items[i] = tg__pending.items[--tg__pending.n];
+  if (!tg__pending.n) tg__vec_free(&tg__pending);
+}
+
 int tg_realize_all(tg_tensor **ts, int n) {
-  tg__uop *roots[64], *views[64];
-  tg_tensor *owners[64];
-  int nr = 0;
-  for (int i = 0; i < n; i++) {
-    if (!ts[i]) {
+  tg__vec owners;
+  memset(&owners, 0, sizeof owners);
+  for (int i = 0; i < n + tg__pending.n; i++) {
+    tg_tensor *t = i < n ? ts[i] : (tg_tensor *)tg__pending.items[i - n];
+    if (!t) {
+      tg__vec_free(&owners);
       tg__null("tg_realize");
       return -1;
     }
-    if (tg__is_buffer_view(tg__base(ts[i]->uop))) continue;
-    if (nr == 64) {
-      tg__set_error("tg_realize_all: at most 64 tensors at once");
-      return -1;
-    }
-    owners[nr] = ts[i];
-    roots[nr++] = ts[i]->uop;
+    int dup = 0;
+    for (int j = 0; j < owners.n && !dup; j++) dup = ((tg_tensor *)owners.items[j])->uop == t->uop;
+    if (!dup && !tg__is_buffer_view(tg__base(t->uop))) tg__vec_push(&owners, t);
   }
+  int nr = owners.n, rc = 0;
   if (!nr) return 0;
+  tg__uop **roots = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)nr * 2), **views = roots + nr;
+  for (int i = 0; i < nr; i++) roots[i] = ((tg_tensor *)owners.items[i])->uop;
   tg__sched s;
-  if (tg__schedule(roots, nr, &s, views) < 0) return -1;
-  int rc = tg__run_schedule(&s);
-  tg__sched_free(&s);
+  rc = tg__schedule(roots, nr, &s, views);
+  if (rc == 0) {
+    rc = tg__run_schedule(&s);
+    tg__sched_free(&s);
+  }
   /* a realised tensor keeps its graph (backward may still need it); `becomes` points every reader at the buffer. An
    * assignment is the exception: the target becomes its buffer, so a parameter does not hold every step's graph. */
-  if (rc == 0)
+  if (rc == 0) {
     for (int i = 0; i < nr; i++) {
       roots[i]->becomes = views[i];
-      if (roots[i]->op == TG__OP_ASSIGN) owners[i]->uop = views[i];
+      if (roots[i]->op == TG__OP_ASSIGN) ((tg_tensor *)owners.items[i])->uop = views[i];
     }
+    tg__vec_free(&tg__pending);
+  }
+  TG_FREE(roots);
+  tg__vec_free(&owners);
   tg__uop_maybe_gc();
   return rc;
 }
@@ -497,7 +516,9 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
   t = tg__base(target->uop);
   tg__uop *tv = t, *vv = tg__tcast(v, t->dtype);
   if (tg__broadcast("tg_assign", &tv, &vv) < 0) return NULL;
+  int queued = target->uop->op == TG__OP_ASSIGN;
   target->uop = tg__uop2(TG__OP_ASSIGN, t->dtype, t, vv, NULL);
+  if (!queued) tg__vec_push(&tg__pending, target);
   return target;
 }
 
