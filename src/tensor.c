@@ -497,6 +497,26 @@ int tg_realize_all(tg_tensor **ts, int n) {
 
 int tg_realize(tg_tensor *t) { return tg_realize_all(&t, 1); }
 
+/* makes t a view of a buffer of its own. A realised lazy tensor reads its buffer through `becomes`, and every tensor
+ * built by the same graph (two tg_zeros of one shape, say) shares that buffer: writing in place into it would change
+ * them all. Such a tensor gets a private copy first (once); a tensor that is already a view of a buffer (from data, a
+ * previous assignment) is the buffer's owner. */
+static int tg__own_buffer(const char *fn, tg_tensor *t) {
+  if (tg__is_buffer_view(t->uop)) return 0;
+  if (!tg__is_buffer_view(tg__base(t->uop)) && tg_realize(t) < 0) return -1;
+  if (tg__is_buffer_view(t->uop)) return 0; /* a pending assignment, now realised: t is its buffer */
+  tg__buffer *src = (tg__buffer *)tg__view_buffer(tg__base(t->uop))->arg.ptr;
+  tg__buffer *b = tg__buffer_new(src->dev, src->dtype, src->numel);
+  void *tmp = tg__alloc(src->nbytes ? src->nbytes : 1);
+  int rc = b ? 0 : -1;
+  if (rc == 0) rc = tg__buffer_ensure(src) < 0 || tg__buffer_copyout(src, tmp) < 0 || tg__buffer_copyin(b, tmp) < 0 ? -1 : 0;
+  TG_FREE(tmp);
+  if (rc == 0) t->uop = tg__buffer_uop(b, t->uop->ndim, t->uop->shape);
+  if (b) tg__buffer_release(b);
+  if (rc < 0 && !tg__has_error()) tg__set_error("%s: could not copy the target into a buffer of its own", fn);
+  return rc;
+}
+
 tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
   TG__NEED("tg_assign", target);
   TG__NEED("tg_assign", value);
@@ -512,14 +532,35 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
     return NULL;
   }
   /* the target must own a buffer to write into */
-  if (!tg__is_buffer_view(tg__base(t)) && tg_realize(target) < 0) return NULL;
-  t = tg__base(target->uop);
+  if (tg__own_buffer("tg_assign", target) < 0) return NULL;
+  t = target->uop;
   tg__uop *tv = t, *vv = tg__tcast(v, t->dtype);
   if (tg__broadcast("tg_assign", &tv, &vv) < 0) return NULL;
   int queued = target->uop->op == TG__OP_ASSIGN;
   target->uop = tg__uop2(TG__OP_ASSIGN, t->dtype, t, vv, NULL);
   if (!queued) tg__vec_push(&tg__pending, target);
   return target;
+}
+
+/* b's contents changed outside a schedule (a host write, a JIT replay): b moves to its next version, so that no cached
+ * result computed from the old contents is reused, and every live tensor that is a plain view of b follows it */
+TG__PRIVATE void tg__buffer_bump(tg__buffer *b) {
+  b->version++;
+  for (tg_tensor *t = tg__live; t; t = t->next) {
+    tg__uop *v = tg__view_buffer(t->uop);
+    if (v && v->arg.ptr == b && v->arg.i != b->version)
+      t->uop = tg__buffer_uop(b, t->uop->ndim, t->uop->shape);
+  }
+}
+
+/* overwrites realised t in place with host bytes (t's dtype, numel elements); 0 or -1 */
+TG__PRIVATE int tg__tensor_overwrite(const char *fn, tg_tensor *t, const void *src) {
+  if (!t) return tg__null(fn), -1;
+  if (tg__own_buffer(fn, t) < 0) return -1;
+  tg__buffer *b = (tg__buffer *)tg__view_buffer(t->uop)->arg.ptr;
+  if (tg__buffer_ensure(b) < 0 || tg__buffer_copyin(b, src) < 0) return -1;
+  tg__buffer_bump(b);
+  return 0;
 }
 
 /* realises t and returns its buffer (contiguous, t's dtype and numel) */

@@ -1,0 +1,90 @@
+/* test_assign.c: tg_assign, the lazy in-place update: values, laziness (pending until the next realisation), reads
+ * before and after the write in one schedule, targets that share a graph, and errors. */
+#include "helpers.h"
+
+TEST(assign_basic_and_lazy) {
+  const float a0[] = {1, 2, 3}, v0[] = {10, 20, 30};
+  tg_tensor *a = TEST_F32(a0, 3), *v = TEST_F32(v0, 3);
+  int64_t k = tg_kernel_launches();
+  CHECK(tg_assign(a, tg_add(a, v)) == a);
+  CHECK_EQ_INT(tg_kernel_launches() - k, 0); /* pending */
+  const float want[] = {11, 22, 33};
+  CHECK_TENSOR(a, want, 0, 3);
+  tg_free(v);
+  tg_free(a);
+}
+
+TEST(assign_is_realised_by_any_realisation) {
+  const float a0[] = {1, 2}, b0[] = {5, 6};
+  tg_tensor *a = TEST_F32(a0, 2), *b = TEST_F32(b0, 2);
+  tg_tensor *s = tg_sum(a, 0, NULL, 0); /* reads a before the write */
+  tg_assign(a, tg_mul_s(a, 2));
+  CHECK_EQ_INT(tg_realize(s), 0);      /* realises the assignment too, after the read */
+  CHECK_NEAR(tg_item(s), 3, 0);
+  const float want[] = {2, 4};
+  float got[2];
+  CHECK_EQ_INT(tg_to_host(b, got, sizeof got), 0); /* reading b does not disturb a */
+  CHECK_TENSOR(a, want, 0, 2);
+  tg_free(s);
+  tg_free(a);
+  tg_free(b);
+}
+
+TEST(assign_broadcasts_and_casts) {
+  const float a0[] = {1, 2, 3, 4};
+  tg_tensor *a = TEST_F32(a0, 2, 2), *v = tg_scalar(7, TG_INT32);
+  CHECK(tg_assign(a, v) == a);
+  const float want[] = {7, 7, 7, 7};
+  CHECK_TENSOR(a, want, 0, 2, 2);
+  CHECK_DTYPE(a, TG_FLOAT32);
+  tg_free(v);
+  tg_free(a);
+}
+
+TEST(assign_into_one_of_two_equal_graphs) {
+  /* tg_zeros twice builds one graph, realised once: each target must still get its own buffer */
+  int64_t n = 3;
+  tg_tensor *a = tg_zeros(TG_FLOAT32, 1, &n), *b = tg_zeros(TG_FLOAT32, 1, &n);
+  CHECK_EQ_INT(tg_realize(a), 0);
+  CHECK_EQ_INT(tg_realize(b), 0);
+  tg_assign(a, tg_add_s(a, 1));
+  CHECK_EQ_INT(tg_realize(a), 0);
+  const float ones[] = {1, 1, 1}, zeros[] = {0, 0, 0};
+  CHECK_TENSOR(a, ones, 0, 3);
+  CHECK_TENSOR(b, zeros, 0, 3);
+  tg_free(a);
+  tg_free(b);
+}
+
+TEST(assign_repeated_steps) {
+  const float a0[] = {0, 1};
+  tg_tensor *a = TEST_F32(a0, 2);
+  for (int i = 0; i < 5; i++) {
+    tg_assign(a, tg_add_s(a, 1));
+    CHECK_EQ_INT(tg_realize(a), 0);
+  }
+  const float want[] = {5, 6};
+  CHECK_TENSOR(a, want, 0, 2);
+  /* a cached result of the old contents is not reused after the write */
+  tg_tensor *s1 = tg_sum(a, 0, NULL, 0);
+  CHECK_NEAR(tg_item(s1), 11, 0);
+  tg_assign(a, tg_mul_s(a, 0));
+  CHECK_EQ_INT(tg_realize(a), 0);
+  tg_tensor *s2 = tg_sum(a, 0, NULL, 0);
+  CHECK_NEAR(tg_item(s2), 0, 0);
+  tg_free(s1);
+  tg_free(s2);
+  tg_free(a);
+}
+
+TEST(assign_errors) {
+  const float a0[] = {1, 2, 3};
+  tg_tensor *a = TEST_F32(a0, 3), *v = TEST_F32(a0, 3, 1);
+  CHECK(tg_assign(a, v) == NULL);
+  CHECK(strstr(tg_error(), "does not fit") != NULL);
+  CHECK(tg_assign(NULL, v) == NULL);
+  CHECK(tg_assign(a, NULL) == NULL);
+  CHECK_TENSOR(a, a0, 0, 3);
+  tg_free(a);
+  tg_free(v);
+}
