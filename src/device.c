@@ -230,6 +230,7 @@ TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst) {
 
 static int64_t tg__dev_launches, tg__dev_compiles;
 
+TG__PRIVATE int64_t tg__buffer_new_id_peek(void) { return tg__dev_next_buffer_id + 1; }
 TG__PRIVATE int64_t tg__stat_launches(int64_t add) { return tg__dev_launches += add; }
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add) { return tg__dev_compiles += add; }
 static int64_t tg__dev_alloc_bytes;

@@ -414,8 +414,16 @@ TG__PRIVATE int tg__buffer_ensure(tg__buffer *b);   /* allocates device memory i
 TG__PRIVATE void tg__buffer_drop_memory(tg__buffer *b); /* returns its memory to the allocation cache */
 TG__PRIVATE int tg__buffer_copyin(tg__buffer *b, const void *src);
 TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst);
+TG__PRIVATE int64_t tg__buffer_new_id_peek(void); /* the id the next buffer will get */
 TG__PRIVATE int64_t tg__stat_launches(int64_t add);
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add);
 TG__PRIVATE int64_t tg__stat_alloc_bytes(int64_t add); /* bytes of buffer memory handed out, ever */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* jit.c: the runtime reports what it runs while a JIT captures; host reads are refused inside a JIT'd function */
+TG__PRIVATE int tg__jit_capturing(void);
+TG__PRIVATE void tg__jit_record(tg__program *prog, tg__buffer **bufs, int nbufs);
+TG__PRIVATE void tg__jit_record_drop(tg__buffer *b); /* the last recorded kernel was b's last reader */
+TG__PRIVATE int tg__jit_host_read(const char *fn);   /* -1 with an error inside a JIT'd function, else 0 */
 
 #endif /* TG__INTERNAL_H */

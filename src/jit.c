@@ -1,2 +1,353 @@
-/* jit.c: TinyJit: capture the kernels of a step function once, replay them on new inputs. */
+/* jit.c: the JIT, tinygrad's TinyJit. Captures the kernels a step function runs and replays them on new inputs with
+ * no graph building, scheduling, rendering or compiling.
+ *
+ * Contract:
+ *  - Call 1 runs the function normally (kernels get compiled). Call 2 runs it again while recording every kernel the
+ *    runtime launches (program + buffers, tg__jit_record) and every intermediate it recycles. Calls 3+ replay the
+ *    record: the capture's input buffers are swapped for the new inputs', the function itself is NOT called.
+ *  - Inputs are realised first; they must keep the dtypes and shapes of call 1, be distinct buffers, and be plain
+ *    contiguous tensors. Outputs must be realised by the function; a replay returns new handles on the captured
+ *    output buffers, which the next replay overwrites (as tinygrad's: copy what you keep).
+ *  - Misuse is an error, not silently wrong output: a changed input shape, dtype or count; reading a tensor to the
+ *    host inside the function (tg_item, tg_to_host... replays skip host code); a tensor made from host data inside
+ *    the function and read by its kernels (a replay would read the capture's data: make it an input); a tensor the
+ *    kernels read that is not an input and was freed since the capture (replays would read its old buffer).
+ *  - Buffers written by a replay move to their next version (tg__buffer_bump): cached results of the old contents
+ *    are not reused, and plain views of them (parameters, optimiser state) follow. */
 #include "internal.h"
+
+typedef struct tg__jit_call {
+  tg__program *prog;
+  tg__buffer **bufs; /* retained */
+  int *slot;         /* per buffer: the input it stands for, or -1 */
+  int nbufs;
+  tg__buffer **drop; /* intermediates whose memory is recycled after this call */
+  int ndrop;
+} tg__jit_call;
+
+typedef struct tg__jit_sig {
+  tg_dtype dt;
+  int ndim;
+  int64_t shape[TG_MAX_DIMS];
+} tg__jit_sig;
+
+struct tg_jit {
+  tg_jit_fn fn;
+  void *ctx;
+  int ncalls_made;       /* calls of tg_jit_run so far */
+  int n_in, n_out;
+  tg__jit_sig *in_sig, *out_sig;
+  tg__jit_call *calls;
+  int ncalls, cap;
+  tg__buffer **in_bufs;  /* the capture's input buffers (not retained: compared by address only while capturing) */
+  tg__buffer **out_bufs; /* retained */
+  int64_t first_id;      /* buffers with an id >= this were created during the capture */
+};
+
+static tg_jit *tg__capturing;      /* the JIT recording now, NULL otherwise */
+static int tg__inside;             /* depth of JIT'd functions running (call 1 or capture) */
+
+TG__PRIVATE int tg__jit_capturing(void) { return tg__capturing != NULL; }
+
+TG__PRIVATE int tg__jit_host_read(const char *fn) {
+  if (!tg__inside) return 0;
+  tg__set_error("%s: reads a tensor to the host inside a JIT'd function; replays do not run the function's C code, "
+                "so the value would be stale. HINT: return the tensor as an output and read it after tg_jit_run", fn);
+  return -1;
+}
+
+TG__PRIVATE void tg__jit_record(tg__program *prog, tg__buffer **bufs, int nbufs) {
+  tg_jit *j = tg__capturing;
+  if (!j) return;
+  if (j->ncalls == j->cap) {
+    j->cap = j->cap ? 2 * j->cap : 32;
+    j->calls = (tg__jit_call *)tg__realloc(j->calls, sizeof(tg__jit_call) * (size_t)j->cap);
+  }
+  tg__jit_call *c = &j->calls[j->ncalls++];
+  memset(c, 0, sizeof *c);
+  c->prog = prog;
+  c->nbufs = nbufs;
+  c->bufs = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)nbufs);
+  c->slot = (int *)tg__alloc(sizeof(int) * (size_t)nbufs);
+  for (int i = 0; i < nbufs; i++) {
+    c->bufs[i] = bufs[i];
+    bufs[i]->refcount++;
+    c->slot[i] = -1;
+    for (int k = 0; k < j->n_in; k++)
+      if (j->in_bufs[k] == bufs[i]) c->slot[i] = k;
+  }
+}
+
+TG__PRIVATE void tg__jit_record_drop(tg__buffer *b) {
+  tg_jit *j = tg__capturing;
+  if (!j || !j->ncalls) return;
+  tg__jit_call *c = &j->calls[j->ncalls - 1];
+  c->drop = (tg__buffer **)tg__realloc(c->drop, sizeof(tg__buffer *) * (size_t)(c->ndrop + 1));
+  c->drop[c->ndrop++] = b; /* retained by the call that reads it */
+}
+
+static void tg__jit_forget(tg_jit *j) {
+  for (int i = 0; i < j->ncalls; i++) {
+    tg__jit_call *c = &j->calls[i];
+    for (int k = 0; k < c->nbufs; k++) tg__buffer_release(c->bufs[k]);
+    TG_FREE(c->bufs);
+    TG_FREE(c->slot);
+    TG_FREE(c->drop);
+  }
+  TG_FREE(j->calls);
+  j->calls = NULL;
+  j->ncalls = j->cap = 0;
+  if (j->out_bufs)
+    for (int i = 0; i < j->n_out; i++) tg__buffer_release(j->out_bufs[i]);
+  TG_FREE(j->out_bufs);
+  j->out_bufs = NULL;
+}
+
+tg_jit *tg_jit_new(tg_jit_fn fn, void *ctx) {
+  if (!fn) {
+    tg__set_error("tg_jit_new: the function is NULL");
+    return NULL;
+  }
+  tg_jit *j = (tg_jit *)tg__alloc(sizeof *j);
+  j->fn = fn;
+  j->ctx = ctx;
+  return j;
+}
+
+void tg_jit_free(tg_jit *j) {
+  if (!j) return;
+  tg__jit_forget(j);
+  TG_FREE(j->in_sig);
+  TG_FREE(j->out_sig);
+  TG_FREE(j->in_bufs);
+  TG_FREE(j);
+}
+
+int tg_jit_kernels(const tg_jit *j) { return j && j->ncalls_made > 1 ? j->ncalls : 0; }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// inputs and outputs
+
+/* the buffer a realised plain tensor is a view of, or NULL */
+static tg__buffer *tg__jit_buffer(tg_tensor *t) {
+  tg__uop *v = tg__view_buffer(tg__base(t->uop));
+  return v ? (tg__buffer *)v->arg.ptr : NULL;
+}
+
+static void tg__jit_sig_of(tg_tensor *t, tg__jit_sig *s) {
+  memset(s, 0, sizeof *s);
+  s->dt = t->uop->dtype;
+  s->ndim = t->uop->ndim;
+  memcpy(s->shape, t->uop->shape, sizeof(int64_t) * (size_t)s->ndim);
+}
+
+static int tg__jit_sig_eq(const tg__jit_sig *a, const tg__jit_sig *b) {
+  return a->dt == b->dt && a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
+}
+
+/* realises the inputs and checks them against the first call's; fills bufs[] */
+static int tg__jit_inputs(tg_jit *j, tg_tensor **in, int n_in, int n_out, tg__buffer **bufs) {
+  if (n_in < 0 || n_out < 0 || (n_in && !in)) {
+    tg__set_error("tg_jit_run: %d inputs and %d outputs", n_in, n_out);
+    return -1;
+  }
+  if (j->ncalls_made && (n_in != j->n_in || n_out != j->n_out)) {
+    tg__set_error("tg_jit_run: called with %d inputs and %d outputs, but the first call had %d and %d", n_in, n_out,
+                  j->n_in, j->n_out);
+    return -1;
+  }
+  for (int i = 0; i < n_in; i++)
+    if (!in[i]) {
+      tg__set_error("tg_jit_run: input %d is NULL", i);
+      return -1;
+    }
+  if (tg_realize_all(in, n_in) < 0) return -1; /* also runs pending assignments made outside */
+  for (int i = 0; i < n_in; i++) {
+    tg__jit_sig s;
+    tg__jit_sig_of(in[i], &s);
+    char b1[128], b2[128];
+    if (j->ncalls_made && !tg__jit_sig_eq(&s, &j->in_sig[i])) {
+      tg__set_error("tg_jit_run: input %d is %s %s, but the JIT was made for %s %s (a JIT has fixed shapes: make "
+                    "another one)", i, tg_dtype_name(s.dt), tg__shape_str(s.ndim, s.shape, b1, sizeof b1),
+                    tg_dtype_name(j->in_sig[i].dt), tg__shape_str(j->in_sig[i].ndim, j->in_sig[i].shape, b2, sizeof b2));
+      return -1;
+    }
+    bufs[i] = tg__jit_buffer(in[i]);
+    if (!bufs[i]) {
+      tg__set_error("tg_jit_run: input %d is not a plain realised tensor", i);
+      return -1;
+    }
+    for (int k = 0; k < i; k++)
+      if (bufs[k] == bufs[i]) {
+        tg__set_error("tg_jit_run: inputs %d and %d are the same buffer; a JIT needs distinct inputs", k, i);
+        return -1;
+      }
+  }
+  return 0;
+}
+
+/* runs the function (call 1 or the capture) and checks its outputs */
+static int tg__jit_call_fn(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
+  for (int i = 0; i < n_out; i++) out[i] = NULL;
+  tg__inside++;
+  int rc = j->fn(j->ctx, in, n_in, out, n_out);
+  for (int i = 0; rc == 0 && i < n_out; i++)
+    if (!out[i]) {
+      tg__set_error("tg_jit_run: the function returned 0 but left output %d NULL", i);
+      rc = -1;
+    }
+  if (rc == 0) rc = tg_realize_all(out, n_out); /* the outputs and any assignment still pending belong to the step */
+  tg__inside--;
+  if (rc != 0 && !tg__has_error()) tg__set_error("tg_jit_run: the function failed (returned %d)", rc);
+  return rc == 0 ? 0 : -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// capture and replay
+
+/* a read-only buffer made during the capture (not by a kernel of it) holds host data that replays would not refresh */
+static int tg__jit_check_capture(tg_jit *j) {
+  tg__map written;
+  memset(&written, 0, sizeof written);
+  int rc = 0;
+  for (int i = 0; i < j->ncalls && rc == 0; i++) {
+    tg__jit_call *c = &j->calls[i];
+    for (int k = 1; k < c->nbufs && rc == 0; k++) {
+      tg__buffer *b = c->bufs[k];
+      if (c->slot[k] < 0 && !tg__map_get(&written, b) && b->id >= j->first_id) {
+        tg__set_error("tg_jit_run: kernel %d of the captured function reads a tensor made from host data inside the "
+                      "function; replays would reuse the captured data. HINT: pass it as an input", i);
+        rc = -1;
+      }
+    }
+    tg__map_put(&written, c->bufs[0], (void *)1);
+  }
+  tg__map_free(&written);
+  return rc;
+}
+
+static int tg__jit_capture(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out, int n_out, tg__buffer **inb) {
+  j->in_bufs = (tg__buffer **)tg__realloc(j->in_bufs, sizeof(tg__buffer *) * (size_t)(n_in ? n_in : 1));
+  memcpy(j->in_bufs, inb, sizeof(tg__buffer *) * (size_t)n_in);
+  j->first_id = tg__buffer_new_id_peek();
+  /* new versions of the inputs: the function's graphs differ from call 1's, so no result of call 1 is reused */
+  for (int i = 0; i < n_in; i++) tg__buffer_bump(inb[i]);
+  tg__capturing = j;
+  int rc = tg__jit_call_fn(j, in, n_in, out, n_out);
+  tg__capturing = NULL;
+  if (rc == 0) rc = tg__jit_check_capture(j);
+  if (rc == 0) {
+    j->out_bufs = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)(n_out ? n_out : 1));
+    for (int i = 0; i < n_out && rc == 0; i++) {
+      tg__buffer *b = tg__jit_buffer(out[i]);
+      for (int k = 0; b && k < n_in; k++)
+        if (b == inb[k]) b = NULL;
+      if (!b) {
+        tg__set_error("tg_jit_run: output %d is an input or not a realised tensor", i);
+        rc = -1;
+        break;
+      }
+      b->refcount++;
+      j->out_bufs[i] = b;
+    }
+  }
+  if (rc < 0) {
+    tg__jit_forget(j);
+    for (int i = 0; i < n_out; i++) tg_free(out[i]), out[i] = NULL;
+  }
+  return rc;
+}
+
+/* the tensors the user holds: a buffer the record reads that no live tensor views any more was freed by the user */
+static int tg__jit_check_alive(tg_jit *j, tg__buffer **inb) {
+  tg__map live, written;
+  memset(&live, 0, sizeof live);
+  memset(&written, 0, sizeof written);
+  for (tg_tensor *t = tg__tensor_list(); t; t = t->next) {
+    tg__buffer *b = tg__jit_buffer(t);
+    if (b) tg__map_put(&live, b, (void *)1);
+  }
+  (void)inb;
+  int rc = 0;
+  for (int i = 0; i < j->ncalls && rc == 0; i++) {
+    tg__jit_call *c = &j->calls[i];
+    for (int k = 1; k < c->nbufs && rc == 0; k++)
+      if (c->slot[k] < 0 && !tg__map_get(&written, c->bufs[k]) && !tg__map_get(&live, c->bufs[k])) {
+        tg__set_error("tg_jit_run: a tensor the captured function reads (not an input) was freed since the capture; "
+                      "replays would read its old contents. HINT: pass it as an input, or make a new JIT");
+        rc = -1;
+      }
+    tg__map_put(&written, c->bufs[0], (void *)1);
+  }
+  tg__map_free(&live);
+  tg__map_free(&written);
+  return rc;
+}
+
+static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_out) {
+  if (tg__jit_check_alive(j, inb) < 0) return -1;
+  void *stack[64];
+  for (int i = 0; i < j->ncalls; i++) {
+    tg__jit_call *c = &j->calls[i];
+    void **ptrs = c->nbufs <= 64 ? stack : (void **)tg__alloc(sizeof(void *) * (size_t)c->nbufs);
+    int rc = 0;
+    for (int k = 0; k < c->nbufs && rc == 0; k++) {
+      tg__buffer *b = c->slot[k] >= 0 ? inb[c->slot[k]] : c->bufs[k];
+      rc = tg__buffer_ensure(b);
+      ptrs[k] = b->ptr;
+    }
+    if (rc == 0) rc = c->prog->dev->launch(c->prog, ptrs, c->nbufs);
+    if (ptrs != stack) TG_FREE(ptrs);
+    if (rc < 0) return -1;
+    for (int k = 0; k < c->ndrop; k++) tg__buffer_drop_memory(c->drop[k]);
+  }
+  for (int i = 0; i < j->ncalls; i++)
+    if (j->calls[i].slot[0] < 0) tg__buffer_bump(j->calls[i].bufs[0]);
+  for (int i = 0; i < n_out; i++) {
+    tg__buffer *b = j->out_bufs[i];
+    tg__jit_sig *s = &j->out_sig[i];
+    out[i] = tg__tensor_wrap(tg__treshape(tg__buffer_uop_of(b), s->ndim, s->shape), b->dev);
+  }
+  return 0;
+}
+
+int tg_jit_run(tg_jit *j, tg_tensor **inputs, int n_in, tg_tensor **outputs, int n_out) {
+  if (!j) return tg__null("tg_jit_run"), -1;
+  if (tg__inside) {
+    tg__set_error("tg_jit_run: called inside a JIT'd function (JITs do not nest)");
+    return -1;
+  }
+  if (n_out && !outputs) {
+    tg__set_error("tg_jit_run: %d outputs but no array for them", n_out);
+    return -1;
+  }
+  tg__buffer *stack[16], **inb = n_in <= 16 ? stack : (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)n_in);
+  int rc = tg__jit_inputs(j, inputs, n_in, n_out, inb);
+  if (rc == 0 && j->ncalls_made == 0) { /* call 1: runs normally, fixes the signature */
+    rc = tg__jit_call_fn(j, inputs, n_in, outputs, n_out);
+    if (rc == 0) {
+      j->n_in = n_in;
+      j->n_out = n_out;
+      j->in_sig = (tg__jit_sig *)tg__alloc(sizeof(tg__jit_sig) * (size_t)(n_in ? n_in : 1));
+      j->out_sig = (tg__jit_sig *)tg__alloc(sizeof(tg__jit_sig) * (size_t)(n_out ? n_out : 1));
+      for (int i = 0; i < n_in; i++) tg__jit_sig_of(inputs[i], &j->in_sig[i]);
+      for (int i = 0; i < n_out; i++) tg__jit_sig_of(outputs[i], &j->out_sig[i]);
+    }
+  } else if (rc == 0 && j->ncalls_made == 1) {
+    rc = tg__jit_capture(j, inputs, n_in, outputs, n_out, inb);
+    for (int i = 0; rc == 0 && i < n_out; i++) {
+      tg__jit_sig s;
+      tg__jit_sig_of(outputs[i], &s);
+      if (!tg__jit_sig_eq(&s, &j->out_sig[i])) {
+        tg__set_error("tg_jit_run: output %d changed its shape or dtype between the first two calls", i);
+        tg__jit_forget(j);
+        rc = -1;
+      }
+    }
+  } else if (rc == 0) {
+    rc = tg__jit_replay(j, inb, outputs, n_out);
+  }
+  if (inb != stack) TG_FREE(inb);
+  if (rc == 0) j->ncalls_made++;
+  return rc;
+}

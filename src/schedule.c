@@ -22,6 +22,8 @@ typedef struct tg__sctx {
   tg__map loads;       /* realised uop -> its buffer view (RESHAPE(BUFFER)) */
   tg__uop *self;       /* the node whose kernel is being built */
   tg__vec allocs;      /* vecs to free */
+  int capturing;       /* a JIT records this schedule: reuse only the values of live tensors (see tg__substitute) */
+  tg__map live;        /* the uops of live tensors, when capturing */
 } tg__sctx;
 
 static tg__vec *tg__consumers_of(tg__sctx *c, tg__uop *u) { return (tg__vec *)tg__map_get(&c->consumers, u); }
@@ -93,7 +95,9 @@ static tg__uop *tg__substitute(tg__sctx *c, tg__uop *u, tg__map *memo) {
   tg__uop *view = u != c->self ? (tg__uop *)tg__map_get(&c->loads, u) : NULL;
   if (view) {
     r = view;
-  } else if (u->becomes) {
+  } else if (u->becomes && (!c->capturing || tg__map_get(&c->live, u))) {
+    /* a realised value. While a JIT captures, only a live tensor's value is taken as given: an intermediate cached by
+     * an earlier call is recomputed, so that replays (which run no graph) recompute it too */
     r = u->becomes;
   } else if (u->nsrc) {
     tg__uop *small[8];
@@ -194,6 +198,8 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   tg__sctx c;
   memset(&c, 0, sizeof c);
   tg__uop *sink = tg__uop_new(TG__OP_SINK, TG_BOOL, nroots, roots, NULL);
+  c.capturing = tg__jit_capturing();
+  for (tg_tensor *t = c.capturing ? tg__tensor_list() : NULL; t; t = t->next) tg__map_put(&c.live, t->uop, (void *)1);
   tg__vec order;
   memset(&order, 0, sizeof order);
   /* the graph below each root, stopping at realised nodes */
@@ -288,6 +294,7 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   tg__map_free(&c.consumers);
   tg__map_free(&c.realize);
   tg__map_free(&c.loads);
+  tg__map_free(&c.live);
   tg__vec_free(&order);
   if (rc < 0) tg__sched_free(out);
   return rc;
@@ -359,6 +366,7 @@ TG__PRIVATE int tg__run_schedule(tg__sched *s) {
     struct timespec t0, t1;
     if (TG__DEBUG >= 1) clock_gettime(CLOCK_MONOTONIC, &t0);
     if (rc == 0) rc = out->dev->launch(k->prog, bufs, k->nbufs);
+    if (rc == 0 && tg__jit_capturing()) tg__jit_record(k->prog, k->bufs, k->nbufs);
     if (TG__DEBUG >= 1) {
       out->dev->synchronize(out->dev);
       clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -371,8 +379,10 @@ TG__PRIVATE int tg__run_schedule(tg__sched *s) {
     if (bufs != ptrs) TG_FREE(bufs);
     /* memory planning: an intermediate read for the last time gives its memory to the next buffer of its size */
     for (int j = 1; j < k->nbufs; j++)
-      if ((intptr_t)tg__map_get(&last, k->bufs[j]) == i + 1 && tg__map_get(&temp, k->bufs[j]))
+      if ((intptr_t)tg__map_get(&last, k->bufs[j]) == i + 1 && tg__map_get(&temp, k->bufs[j])) {
         tg__buffer_drop_memory(k->bufs[j]);
+        if (tg__jit_capturing()) tg__jit_record_drop(k->bufs[j]);
+      }
   }
   if (TG__DEBUG >= 1 && s->n) printf("scheduled %d kernels in %.2f ms\n", s->n, t_total * 1e3);
   tg__map_free(&last);

@@ -569,6 +569,7 @@ static tg__buffer *tg__realized_buffer(const char *fn, tg_tensor *t) {
     tg__null(fn);
     return NULL;
   }
+  if (tg__jit_host_read(fn) < 0) return NULL;
   if (tg_realize(t) < 0) return NULL;
   tg__uop *u = tg__base(t->uop);
   tg__buffer *b = (tg__buffer *)tg__view_buffer(u)->arg.ptr;
