@@ -275,9 +275,11 @@ struct tg_tensor {
   tg_tensor *grad;
   struct tg_tensor *prev, *next; /* the list of live tensors (gc roots) */
   int scope;                     /* depth of the scope that owns it; 0 = the user */
+  int internal;                  /* the library's own (not counted by tg_live_tensors) */
   int64_t shape_copy[TG_MAX_DIMS];
 };
 TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, struct tg__device *dev); /* NULL u gives NULL */
+TG__PRIVATE void tg__tensor_internal(tg_tensor *t); /* marks a tensor of the library's own */
 TG__PRIVATE tg_tensor *tg__null(const char *fn);  /* an operand is NULL: keeps the first error, returns NULL */
 TG__PRIVATE int tg__axis(const char *fn, int axis, int ndim);  /* normalised axis, or -1 with an error */
 TG__PRIVATE int64_t tg__prod(const int64_t *s, int n);

@@ -952,11 +952,51 @@ tg_tensor *tg_one_hot(tg_tensor *a, int64_t num_classes) {
 // random numbers: threefry2x32 (20 rounds) over a counter, evaluated in the kernels that read it
 
 static uint64_t tg__seed = 0;
-static uint64_t tg__rng_counter = 0;
+
+/* The counter lives in a one-element uint32 device buffer, as tinygrad's _device_rng_counters: a draw of n numbers
+ * reads it and assigns it += n (lazily, realised with whatever realises next). So the kernels of a draw are the same
+ * from call to call (nothing recompiles), and a JIT replay, which re-runs the assignment, draws new numbers. */
+static tg_tensor *tg__rng_ctr;
+
+static tg_tensor *tg__rng_counter(void) {
+  if (!tg__rng_ctr) {
+    uint32_t zero = 0;
+    int64_t one = 1;
+    tg__rng_ctr = tg_from_data(&zero, TG_UINT32, 1, &one);
+    if (tg__rng_ctr) tg__tensor_internal(tg__rng_ctr);
+  }
+  return tg__rng_ctr;
+}
 
 void tg_manual_seed(uint64_t seed) {
   tg__seed = seed;
-  tg__rng_counter = 0;
+  uint32_t zero = 0;
+  tg_tensor *c = tg__rng_counter();
+  if (c) tg__tensor_overwrite("tg_manual_seed", c, &zero);
+}
+
+/* the counter's value before a draw of n, as a (1,) uint32 node; NULL on error. Draws before the counter is realised
+ * read the buffer plus the numbers drawn since (a constant): one kernel may hold several draws, and a kernel cannot
+ * read two versions of one buffer. The pending assignment is replaced by one that adds the new total. */
+static uint32_t tg__rng_drawn; /* numbers drawn since the counter was last realised */
+
+static tg__uop *tg__rng_take(int64_t n) {
+  tg_tensor *c = tg__rng_counter();
+  if (!c) return NULL;
+  int queued = c->uop->op == TG__OP_ASSIGN;
+  if (!queued) tg__rng_drawn = 0;
+  tg__uop *cur = queued ? c->uop->src[0] : c->uop;
+  tg__uop *base = tg__tadds(cur, (double)tg__rng_drawn);
+  tg__rng_drawn += (uint32_t)n;
+  tg__uop *next = tg__tadds(cur, (double)tg__rng_drawn);
+  if (queued) {
+    c->uop = tg__uop2(TG__OP_ASSIGN, cur->dtype, cur, next, NULL);
+    return base;
+  }
+  tg_tensor *v = tg__tensor_wrap(next, c->dev);
+  tg_tensor *ok = tg_assign(c, v);
+  tg_free(v);
+  return ok ? base : NULL;
 }
 
 static tg__uop *tg__rotl(tg__uop *x, int r) {
@@ -982,10 +1022,10 @@ static tg__uop *tg__threefry(tg__uop *ctr, uint32_t k0, uint32_t k1) {
 /* uniform [0, 1) float32 of the given shape: 23 random mantissa bits under the exponent of 1.0, minus 1 */
 static tg__uop *tg__trand(int ndim, const int64_t *shape) {
   int64_t n = tg__prod(shape, ndim);
-  uint64_t base = tg__rng_counter;
-  tg__rng_counter += (uint64_t)n;
-  tg__uop *ctr = tg__tadds(tg__tcast(tg__tarange(n, 0, 1, TG_INT32), TG_UINT32), (double)(uint32_t)base);
-  uint32_t k0 = (uint32_t)tg__seed, k1 = (uint32_t)(tg__seed >> 32) ^ (uint32_t)(base >> 32);
+  tg__uop *base = tg__rng_take(n);
+  if (!base) return NULL;
+  tg__uop *ctr = tg__tadd(tg__tcast(tg__tarange(n, 0, 1, TG_INT32), TG_UINT32), tg__texpand(base, &n));
+  uint32_t k0 = (uint32_t)tg__seed, k1 = (uint32_t)(tg__seed >> 32);
   tg__uop *bits = tg__threefry(ctr, k0, k1);
   tg__uop *m = tg__talu(TG__OP_OR, tg__talu(TG__OP_SHR, bits, tg__c(bits, 9)), tg__c(bits, 0x3F800000u));
   tg__uop *f = tg__tadds(tg__uop1(TG__OP_BITCAST, TG_FLOAT32, m, NULL), -1.0);

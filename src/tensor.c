@@ -20,7 +20,15 @@ static tg__vec tg__scopes[TG__MAX_SCOPES];
 static int tg__depth;
 
 TG__PRIVATE tg_tensor *tg__tensor_list(void) { return tg__live; }
-int64_t tg_live_tensors(void) { return tg__nlive; }
+static int64_t tg__ninternal; /* live tensors of the library itself (the random counter), not counted for the user */
+int64_t tg_live_tensors(void) { return tg__nlive - tg__ninternal; }
+static void tg__scope_forget(tg_tensor *t);
+TG__PRIVATE void tg__tensor_internal(tg_tensor *t) { /* the library's own: no scope frees it */
+  tg__scope_forget(t);
+  t->scope = 0;
+  tg__ninternal++;
+  t->internal = 1;
+}
 
 TG__PRIVATE tg__uop *tg__base(tg__uop *u) {
   while (u && u->becomes) u = u->becomes;
@@ -73,6 +81,7 @@ void tg_free(tg_tensor *t) {
   tg__scope_forget(t);
   if (t->uop->op == TG__OP_ASSIGN) tg__pending_forget(t);
   tg__unlink(t);
+  tg__ninternal -= t->internal;
   if (t->grad) tg_free(t->grad);
   TG_FREE(t);
 }
@@ -531,14 +540,24 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
     tg__set_error("tg_assign: a value of shape %s does not fit the target's shape %s", TG__SHAPE(v, b1), TG__SHAPE(t, b2));
     return NULL;
   }
-  /* the target must own a buffer to write into */
-  if (tg__own_buffer("tg_assign", target) < 0) return NULL;
-  t = target->uop;
+  /* the target must own a buffer to write into. A target with an assignment pending (prev) chains: the new one
+   * writes the buffer's next version after prev's, and lists prev as a third source so that it is scheduled after */
+  tg__uop *prev = t->op == TG__OP_ASSIGN ? t : NULL;
+  if (prev) {
+    tg__uop *pb = tg__view_buffer(prev->src[0]);
+    tg__arg a;
+    memset(&a, 0, sizeof a);
+    a.ptr = pb->arg.ptr;
+    a.i = pb->arg.i + 1;
+    t = tg__treshape(tg__uop0(TG__OP_BUFFER, pb->dtype, &a), t->ndim, t->shape);
+  } else {
+    if (tg__own_buffer("tg_assign", target) < 0) return NULL;
+    t = target->uop;
+  }
   tg__uop *tv = t, *vv = tg__tcast(v, t->dtype);
   if (tg__broadcast("tg_assign", &tv, &vv) < 0) return NULL;
-  int queued = target->uop->op == TG__OP_ASSIGN;
-  target->uop = tg__uop2(TG__OP_ASSIGN, t->dtype, t, vv, NULL);
-  if (!queued) tg__vec_push(&tg__pending, target);
+  target->uop = prev ? tg__uop3(TG__OP_ASSIGN, t->dtype, t, vv, prev, NULL) : tg__uop2(TG__OP_ASSIGN, t->dtype, t, vv, NULL);
+  if (!prev) tg__vec_push(&tg__pending, target);
   return target;
 }
 

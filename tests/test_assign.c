@@ -88,3 +88,23 @@ TEST(assign_errors) {
   tg_free(a);
   tg_free(v);
 }
+
+TEST(assign_twice_before_realising) {
+  /* the second assignment reads the first one's result; both run in one schedule, in order */
+  const float a0[] = {1, 2};
+  tg_tensor *a = TEST_F32(a0, 2), *z = tg_zeros(TG_FLOAT32, 1, (int64_t[]){2});
+  tg_assign(a, tg_add_s(a, 1));
+  tg_assign(a, tg_mul_s(a, 10));
+  int64_t k = tg_kernel_launches();
+  CHECK_EQ_INT(tg_realize(a), 0);
+  CHECK_EQ_INT(tg_kernel_launches() - k, 2);
+  const float want[] = {20, 30};
+  CHECK_TENSOR(a, want, 0, 2);
+  /* a value that does not read the target: the later assignment still wins */
+  tg_assign(a, tg_add_s(z, 5));
+  tg_assign(a, tg_add_s(z, 7));
+  const float sevens[] = {7, 7};
+  CHECK_TENSOR(a, sevens, 0, 2);
+  tg_free(a);
+  tg_free(z);
+}
