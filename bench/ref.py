@@ -1,6 +1,6 @@
 """ref.py: the reference figures the C benchmarks print next to their own, measured in the same run.
 
-usage: python3 bench/ref.py CASE   (CASE: elementwise, reduce, matmul, graph)
+usage: python3 bench/ref.py CASE   (CASE: elementwise, reduce, matmul, graph, jit)
 Prints one number: the median over repeated runs (GB/s, GB/s, GFLOPS, microseconds). numpy uses its BLAS (OpenBLAS
 on Debian) for matmul; `graph` measures the real tinygrad building, scheduling and rendering a 100-op chain."""
 import sys, time, statistics
@@ -38,5 +38,20 @@ elif case == "graph":
     for i in range(100): y = (y * 1.01 + 0.5) if i % 2 else y.relu()
     y.schedule_linear()
   print(median_time(build, 5) * 1e6)
+elif case == "jit":
+  import os
+  os.environ.setdefault("DEV", "CPU")
+  from tinygrad import Tensor, TinyJit, Device
+  @TinyJit
+  def step(x):
+    y = x
+    for i in range(64): y = ((y * 1.01 + 0.5) if i % 2 else y.relu()).contiguous()
+    return y.realize()
+  x = Tensor.rand(64).realize()
+  def call():
+    step(x)
+    Device[x.device].synchronize()  # the C side returns when its kernels are done
+  for _ in range(3): call()
+  print(median_time(call, 51) / 64 * 1e6)
 else:
   sys.exit(f"unknown case {case}")
