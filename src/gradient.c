@@ -83,13 +83,23 @@ static tg__uop *gr_none(void *ctx, tg__uop *r, const tg__bindings *b) {
 }
 static tg__uop *gr_identity(void *ctx, tg__uop *r, const tg__bindings *b) { (void)r, (void)b; return tg__grads1(TG__G); }
 
-/* reductions: sum broadcasts back; max goes to the maxima (shared equally); prod is r/x */
+/* d(prod x)/dx_j is the product of the other elements of x_j's window: r/x_j when x_j != 0; when x_j is the only zero
+ * of its window, the product of the others; 0 when there are more zeros (tinygrad's reduce_gradient) */
+static tg__uop *tg__prod_deriv(tg__uop *r) {
+  tg__uop *x = r->src[0], *zero = tg__gc(x, 0), *is_zero = tg__talu(TG__OP_CMPEQ, x, zero);
+  tg__uop *safe = tg__twhere(is_zero, tg__gc(x, 1), x);
+  tg__uop *nzero = tg__texpand(tg__treduce(tg__tcast(is_zero, TG_INT32), TG__OP_ADD, r->arg.i), x->shape);
+  tg__uop *others = tg__texpand(tg__treduce(safe, TG__OP_MUL, r->arg.i), x->shape);
+  tg__uop *at_zero = tg__twhere(tg__talu(TG__OP_CMPEQ, nzero, tg__gc(nzero, 1)), others, zero);
+  return tg__twhere(is_zero, at_zero, tg__gmul(tg__texpand(r, x->shape), tg__talu1(TG__OP_RECIPROCAL, safe)));
+}
+
+/* reductions: sum broadcasts back; max goes to the maxima (shared equally); prod to the product of the others */
 static tg__uop *gr_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   tg__uop *x = r->src[0], *g = tg__texpand(TG__G, x->shape);
   if (r->arg.i2 == TG__OP_ADD) return tg__grads1(g);
-  if (r->arg.i2 == TG__OP_MUL)
-    return tg__grads1(tg__talu(TG__OP_MUL, tg__texpand(tg__gmul(TG__G, r), x->shape), tg__talu1(TG__OP_RECIPROCAL, x)));
+  if (r->arg.i2 == TG__OP_MUL) return tg__grads1(tg__gmul(g, tg__prod_deriv(r)));
   tg__uop *mask = tg__tcast(tg__talu(TG__OP_CMPEQ, x, tg__texpand(r, x->shape)), x->dtype);
   tg__uop *count = tg__texpand(tg__treduce(mask, TG__OP_ADD, r->arg.i), x->shape);
   return tg__grads1(tg__gmul(tg__gmul(mask, tg__talu1(TG__OP_RECIPROCAL, count)), g));
@@ -152,7 +162,7 @@ static const tg__rule tg__grad_rules[] = {
     TG__RULE("(WHERE c x y)", gr_where),                        /* where(c, g, 0), where(c, 0, g) */
     TG__RULE("(CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR|IDIV|MOD|TRUNC|BITCAST|DETACH)", gr_none), /* piecewise const */
     TG__RULE("(CONTIGUOUS|COPY x)", gr_identity),               /* g */
-    TG__RULE("(REDUCE_AXIS x)", gr_reduce),                     /* expand; to the maxima; r/x */
+    TG__RULE("(REDUCE_AXIS x)", gr_reduce),                     /* expand; to the maxima; the others' product */
     TG__RULE("(RESHAPE x)", gr_reshape),                        /* the inverse movement */
     TG__RULE("(EXPAND x)", gr_expand),
     TG__RULE("(PERMUTE x)", gr_permute),
