@@ -179,6 +179,18 @@ TG__PRIVATE int tg__grad_rule_table(const tg__rule **rules) {
 // ---------------------------------------------------------------------------------------------------------------------
 // the walk
 
+/* marks in on_path the nodes of order (sources first) that depend on a wanted node through differentiable ops: not
+ * through a DETACH. A wanted node is on the path even when it is a DETACH itself (a tensor made in no-grad mode, then
+ * marked with tg_requires_grad), as in tinygrad's _deepwalk. */
+static void tg__mark_path(const tg__vec *order, tg__map *wanted, tg__map *on_path) {
+  for (int i = 0; i < order->n; i++) {
+    tg__uop *u = (tg__uop *)order->items[i];
+    int on = 0;
+    for (int j = 0; j < u->nsrc && !on; j++) on = tg__map_get(on_path, u->src[j]) != NULL;
+    if (tg__map_get(wanted, u) || (on && u->op != TG__OP_DETACH)) tg__map_put(on_path, u, (void *)1);
+  }
+}
+
 TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n, tg__uop **grads) {
   tg__vec order;
   memset(&order, 0, sizeof order);
@@ -189,12 +201,7 @@ TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n,
   memset(&on_path, 0, sizeof on_path);
   memset(&acc, 0, sizeof acc);
   for (int i = 0; i < n; i++) tg__map_put(&wanted, wrt[i], (void *)1);
-  for (int i = 0; i < order.n; i++) {
-    tg__uop *u = (tg__uop *)order.items[i];
-    int on = tg__map_get(&wanted, u) != NULL;
-    for (int j = 0; j < u->nsrc && !on; j++) on = tg__map_get(&on_path, u->src[j]) != NULL;
-    if (on && u->op != TG__OP_DETACH) tg__map_put(&on_path, u, (void *)1);
-  }
+  tg__mark_path(&order, &wanted, &on_path);
   tg__map_put(&acc, out, seed);
   tg__matcher *m = TG__MATCHER(tg__grad_rules);
   int rc = 0;
@@ -287,6 +294,9 @@ int tg_gradient(tg_tensor *out, tg_tensor **wrt, int n, tg_tensor **grads) {
   int rc = 0;
   for (int i = 0; i < n && rc == 0; i++) {
     if (!wrt[i]) rc = (tg__null("tg_gradient"), -1);
+    else if (!tg_dtype_is_float(wrt[i]->uop->dtype))
+      rc = (tg__set_error("tg_gradient: only float tensors have gradients, wrt[%d] is %s", i,
+                          tg_dtype_name(wrt[i]->uop->dtype)), -1);
     else w[i] = wrt[i]->uop;
   }
   if (rc == 0) rc = tg__gradients(out->uop, tg__tfull_like(out->uop, 1, out->uop->dtype), w, n, g);
@@ -310,13 +320,30 @@ int tg_backward(tg_tensor *loss) {
   memset(&order, 0, sizeof order);
   memset(&targets, 0, sizeof targets);
   tg__uop_toposort(loss->uop, &order);
-  tg__map in_graph;
+  tg__map in_graph, wanted, on_path;
   memset(&in_graph, 0, sizeof in_graph);
+  memset(&wanted, 0, sizeof wanted);
+  memset(&on_path, 0, sizeof on_path);
   for (int i = 0; i < order.n; i++) tg__map_put(&in_graph, order.items[i], (void *)1);
   for (tg_tensor *t = tg__tensor_list(); t; t = t->next)
-    if (t->requires_grad && tg__map_get(&in_graph, t->uop)) tg__vec_push(&targets, t);
+    if (t->requires_grad && tg__map_get(&in_graph, t->uop)) {
+      tg__vec_push(&targets, t);
+      tg__map_put(&wanted, t->uop, (void *)1);
+    }
+  /* as PyTorch: a loss that does not depend on them (or only through tg_detach or no-grad mode) is a mistake */
+  tg__mark_path(&order, &wanted, &on_path);
+  int reached = tg__map_get(&on_path, loss->uop) != NULL;
   tg__map_free(&in_graph);
+  tg__map_free(&wanted);
+  tg__map_free(&on_path);
   tg__vec_free(&order);
+  if (!reached) {
+    tg__set_error("tg_backward: nothing the loss depends on requires grad (%s); HINT: tg_requires_grad(t, 1) on the "
+                  "parameters, and compute the loss outside tg_set_grad_enabled(0) and tg_detach",
+                  targets.n ? "only through tg_detach or no-grad mode" : "no tensor of its graph");
+    tg__vec_free(&targets);
+    return -1;
+  }
   int n = targets.n, rc = 0;
   tg__uop **w = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
   tg__uop **g = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
