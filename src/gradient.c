@@ -247,12 +247,26 @@ int tg_set_grad_enabled(int on) {
   return prev;
 }
 
+/* 1 if u's graph reads a buffer (0 for a constant: tg_zeros, tg_full, tg_arange, random numbers, ...) */
+static int tg__reads_buffer(tg__uop *u) {
+  tg__vec order;
+  memset(&order, 0, sizeof order);
+  tg__uop_toposort(u, &order);
+  int found = 0;
+  for (int i = 0; i < order.n && !found; i++) found = ((tg__uop *)order.items[i])->op == TG__OP_BUFFER;
+  tg__vec_free(&order);
+  return found;
+}
+
 tg_tensor *tg_requires_grad(tg_tensor *t, int on) {
   TG__NEED("tg_requires_grad", t);
   if (on && !tg_dtype_is_float(t->uop->dtype)) {
     tg__set_error("tg_requires_grad: only float tensors have gradients, this one is %s", tg_dtype_name(t->uop->dtype));
     return NULL;
   }
+  /* a constant is one hash-consed node for every tensor built alike: as a leaf it needs a buffer of its own, or two
+   * biases made by tg_zeros would share one gradient */
+  if (on && !tg__reads_buffer(t->uop) && tg__own_buffer(t) < 0) return NULL;
   t->requires_grad = on != 0;
   return t;
 }

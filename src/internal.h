@@ -315,6 +315,8 @@ TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w);
 TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64_t *s, const int64_t *d);
 TG__PRIVATE tg_tensor *tg__tensor_list(void);  /* head of the live list */
 TG__PRIVATE tg__uop *tg__base(tg__uop *u);      /* follows `becomes` links */
+/* gives t a buffer of its own holding its value (t's uop becomes a view of it); 0 or -1 */
+TG__PRIVATE int tg__own_buffer(tg_tensor *t);
 
 /* gradient.c: derivative rules; grads[i] = d(sum of out * seed)/d(wrt[i]) as tensor-graph nodes (zeros if none) */
 TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n, tg__uop **grads);

@@ -497,6 +497,19 @@ int tg_realize_all(tg_tensor **ts, int n) {
 
 int tg_realize(tg_tensor *t) { return tg_realize_all(&t, 1); }
 
+/* Two tensors built alike share one hash-consed node, and a realised node's buffer (`becomes`) is shared by every
+ * tensor holding it: tg_zeros(s) twice is one node. A tensor that is written (tg_assign) or differentiated as a leaf
+ * (tg_requires_grad) needs an identity of its own: a fresh buffer, filled with its value by one kernel (tinygrad's
+ * Tensor.zeros/ones/full allocate one each). */
+TG__PRIVATE int tg__own_buffer(tg_tensor *t) {
+  tg__uop *u = t->uop;
+  tg_tensor *own = tg_empty(u->dtype, u->ndim, u->shape);
+  int rc = own && tg_assign(own, t) && tg_realize(own) == 0 ? 0 : -1;
+  if (rc == 0) t->uop = own->uop;
+  tg_free(own);
+  return rc;
+}
+
 tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
   TG__NEED("tg_assign", target);
   TG__NEED("tg_assign", value);
@@ -511,8 +524,10 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
     tg__set_error("tg_assign: a value of shape %s does not fit the target's shape %s", TG__SHAPE(v, b1), TG__SHAPE(t, b2));
     return NULL;
   }
-  /* the target must own a buffer to write into */
-  if (!tg__is_buffer_view(tg__base(t)) && tg_realize(target) < 0) return NULL;
+  /* the target must own a buffer to write into: a queued assignment runs first; a lazy value gets a buffer of its own,
+   * not the one it would share with every tensor built alike */
+  if (t->op == TG__OP_ASSIGN && !tg__is_buffer_view(tg__base(t)) && tg_realize(target) < 0) return NULL;
+  if (t->op != TG__OP_ASSIGN && !tg__is_buffer_view(t) && tg__own_buffer(target) < 0) return NULL;
   t = tg__base(target->uop);
   tg__uop *tv = t, *vv = tg__tcast(v, t->dtype);
   if (tg__broadcast("tg_assign", &tv, &vv) < 0) return NULL;
