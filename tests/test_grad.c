@@ -715,6 +715,54 @@ TEST(test_grad_accumulate) {
   CHECK_EQ_INT(tg_live_tensors(), live - 1);
 }
 
+/* tensors built alike share one (hash-consed) node: two biases made by tg_zeros, or two tg_full, are still two leaves
+ * with their own gradients, and writing one (an optimiser step with tg_assign) leaves the others alone */
+TEST(test_grad_constant_leaves) {
+  tg_scope_begin();
+  tg_tensor *a = tg_requires_grad(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3)), 1);
+  tg_tensor *b = tg_requires_grad(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3)), 1);
+  tg_tensor *c = tg_requires_grad(tg_full(1.5, TG_FLOAT64, TG_SHAPE(2, 3)), 1);
+  tg_tensor *d = tg_requires_grad(tg_full(1.5, TG_FLOAT64, TG_SHAPE(2, 3)), 1);
+  tg_tensor *x = TEST_DATA(test_xv, TG_FLOAT64, 2, 3), *zeros = tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3));
+  /* L = sum(2(a + x) + 3(b + x) + c x + 5 d) */
+  tg_tensor *l = tg_add(tg_mul_s(tg_add(a, x), 2), tg_mul_s(tg_add(b, x), 3));
+  CHECK_EQ_INT(tg_backward(tg_sum(tg_add(tg_add(l, tg_mul(c, x)), tg_mul_s(d, 5)), 0, NULL, 0)), 0);
+  float want[6];
+  for (int i = 0; i < 6; i++) want[i] = 2;
+  CHECK_TENSOR(tg_grad(a), want, 0, 2, 3);
+  for (int i = 0; i < 6; i++) want[i] = 3;
+  CHECK_TENSOR(tg_grad(b), want, 0, 2, 3);
+  test_expect(want, d_x);
+  CHECK_TENSOR(tg_grad(c), want, 1e-7, 2, 3);
+  for (int i = 0; i < 6; i++) want[i] = 5;
+  CHECK_TENSOR(tg_grad(d), want, 0, 2, 3);
+  for (int i = 0; i < 6; i++) want[i] = 1.5f;
+  CHECK_TENSOR(c, want, 0, 2, 3); /* the values are kept */
+  /* three SGD steps on L = sum((w - x)^2) from w = 0, lr 0.25: w <- w - 0.5 (w - x) = x/2, 3x/4, 7x/8 */
+  tg_tensor *w = tg_requires_grad(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3)), 1);
+  for (int step = 0; step < 3; step++) {
+    tg_tensor *e = tg_sub(w, x);
+    CHECK_EQ_INT(tg_backward(tg_sum(tg_mul(e, e), 0, NULL, 0)), 0);
+    CHECK(tg_assign(w, tg_sub(w, tg_mul_s(tg_grad(w), 0.25))) == w);
+    CHECK_EQ_INT(tg_realize(w), 0);
+    tg_zero_grad(w);
+  }
+  for (int i = 0; i < 6; i++) want[i] = (float)(0.875 * test_xv[i]);
+  CHECK_TENSOR(w, want, 1e-7, 2, 3);
+  for (int i = 0; i < 6; i++) want[i] = 0;
+  CHECK_TENSOR(zeros, want, 0, 2, 3);
+  CHECK_TENSOR(a, want, 0, 2, 3);
+  CHECK_TENSOR(tg_zeros(TG_FLOAT64, TG_SHAPE(2, 3)), want, 0, 2, 3);
+  /* a tensor realised before being written is written alone too */
+  tg_tensor *p = tg_full(2.0, TG_FLOAT32, TG_SHAPE(4)), *q = tg_full(2.0, TG_FLOAT32, TG_SHAPE(4));
+  CHECK_EQ_INT(tg_realize(p), 0);
+  CHECK(tg_assign(p, tg_ones(TG_FLOAT32, TG_SHAPE(4))) == p);
+  static const float ones4[4] = {1, 1, 1, 1}, twos4[4] = {2, 2, 2, 2};
+  CHECK_TENSOR(p, ones4, 0, 4);
+  CHECK_TENSOR(q, twos4, 0, 4);
+  tg_scope_end();
+}
+
 /* gradients are graphs of the same ops, so they can be differentiated again */
 TEST(test_grad_higher_order) {
   tg_scope_begin();
