@@ -83,6 +83,11 @@ static tg__uop *gr_none(void *ctx, tg__uop *r, const tg__bindings *b) {
 }
 static tg__uop *gr_identity(void *ctx, tg__uop *r, const tg__bindings *b) { (void)r, (void)b; return tg__grads1(TG__G); }
 
+static tg__uop *gr_custom(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  return ((const tg__custom *)r->arg.ptr)->grad(r, TG__G);
+}
+
 /* reductions: sum broadcasts back; max goes to the maxima (shared equally); prod is r/x */
 static tg__uop *gr_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
@@ -152,6 +157,7 @@ static const tg__rule tg__grad_rules[] = {
     TG__RULE("(WHERE c x y)", gr_where),                        /* where(c, g, 0), where(c, 0, g) */
     TG__RULE("(CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR|IDIV|MOD|TRUNC|BITCAST|DETACH)", gr_none), /* piecewise const */
     TG__RULE("(CONTIGUOUS|COPY x)", gr_identity),               /* g */
+    TG__RULE("(CUSTOM_GRAD ...)", gr_custom),                   /* the composite's own function */
     TG__RULE("(REDUCE_AXIS x)", gr_reduce),                     /* expand; to the maxima; r/x */
     TG__RULE("(RESHAPE x)", gr_reshape),                        /* the inverse movement */
     TG__RULE("(EXPAND x)", gr_expand),

@@ -117,6 +117,7 @@ TG__PRIVATE uint16_t tg__float_to_bf16(float f);
 /* X(name, kind): kind 0 tensor-graph only, 1 kernel only, 2 both, 3 ALU */
 #define TG__OPS(X)                                                                                                     \
   X(NOOP, 2) X(SINK, 2) X(CONST, 2) X(BUFFER, 0) X(CONTIGUOUS, 0) X(COPY, 0) X(ARANGE, 0) X(DETACH, 0)                 \
+  X(CUSTOM_GRAD, 0)                                                                                                    \
   X(RESHAPE, 0) X(PERMUTE, 0) X(EXPAND, 0) X(PAD, 0) X(SHRINK, 0) X(FLIP, 0) X(REDUCE_AXIS, 0)                         \
   X(CAST, 2) X(BITCAST, 2) X(INDEX, 2)                                                                                 \
   X(DEFINE_GLOBAL, 1) X(RANGE, 1) X(REDUCE, 1) X(LOAD, 1) X(STORE, 1) X(GEP, 1) X(VECTORIZE, 1)                        \
@@ -317,6 +318,15 @@ TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w);
 TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64_t *s, const int64_t *d);
 TG__PRIVATE tg_tensor *tg__tensor_list(void);  /* head of the live list */
 TG__PRIVATE tg__uop *tg__base(tg__uop *u);      /* follows `becomes` links */
+
+/* CUSTOM_GRAD(value, inputs...): a composite whose value is src[0] and whose derivative is given by a function
+ * instead of being derived through src[0] (conv2d: its backward is two convolutions, far faster than the derivative
+ * of its window trick). arg.ptr points to a tg__custom; arg.ints hold its parameters. Scheduling sees only src[0]. */
+typedef struct tg__custom {
+  const char *name;
+  /* the SINK of gradients of root's sources (NOOP for src[0]) given the gradient g flowing into root */
+  tg__uop *(*grad)(tg__uop *root, tg__uop *g);
+} tg__custom;
 
 /* gradient.c: derivative rules; grads[i] = d(sum of out * seed)/d(wrt[i]) as tensor-graph nodes (zeros if none) */
 TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n, tg__uop **grads);

@@ -797,6 +797,83 @@ TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64
   return tg__tpermute(x, perm);
 }
 
+/* pads (positive entries) and shrinks (negative entries) the last two axes: lo/hi per axis */
+static tg__uop *tg__pad2d(tg__uop *x, int64_t lo0, int64_t hi0, int64_t lo1, int64_t hi1) {
+  int n = x->ndim;
+  int64_t p[2 * TG_MAX_DIMS], b[2 * TG_MAX_DIMS], lo[2] = {lo0, lo1}, hi[2] = {hi0, hi1};
+  for (int i = 0; i < n; i++) p[2 * i] = p[2 * i + 1] = 0;
+  for (int j = 0; j < 2; j++) p[2 * (n - 2 + j)] = lo[j] > 0 ? lo[j] : 0, p[2 * (n - 2 + j) + 1] = hi[j] > 0 ? hi[j] : 0;
+  x = tg__tpad(x, p);
+  for (int i = 0; i < n; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
+  for (int j = 0; j < 2; j++) {
+    int a = n - 2 + j;
+    b[2 * a] = lo[j] < 0 ? -lo[j] : 0;
+    b[2 * a + 1] = x->shape[a] - (hi[j] < 0 ? -hi[j] : 0);
+  }
+  return tg__tshrink(x, b);
+}
+
+/* the convolution itself: x (bs, g*cin, H, W) and w (g*rcout, cin, kh, kw) of one dtype -> (bs, g*rcout, oy, ox) */
+static tg__uop *tg__tconv2d(tg__uop *x, tg__uop *w, int64_t stride, int64_t padding, int64_t dilation, int64_t groups) {
+  int64_t bs = x->shape[0], cin = w->shape[1], cout = w->shape[0], rcout = cout / groups;
+  int64_t hw[2] = {w->shape[2], w->shape[3]}, st[2] = {stride, stride}, dl[2] = {dilation, dilation};
+  x = tg__tpool(tg__pad2d(x, padding, padding, padding, padding), 2, hw, st, dl); /* (bs, cin_, oy, ox, kh, kw) */
+  int64_t oy = x->shape[2], ox = x->shape[3];
+  int64_t s1[8] = {bs, groups, cin, 1, oy, ox, hw[0], hw[1]}, s2[8] = {bs, groups, cin, rcout, oy, ox, hw[0], hw[1]};
+  x = tg__texpand(tg__treshape(x, 8, s1), s2);
+  int perm[8] = {0, 1, 3, 4, 5, 2, 6, 7}; /* (bs, groups, rcout, oy, ox, cin, kh, kw) */
+  x = tg__tpermute(x, perm);
+  int64_t ws[8] = {1, groups, rcout, 1, 1, cin, hw[0], hw[1]};
+  tg__uop *wv = tg__texpand(tg__treshape(w, 8, ws), x->shape);
+  tg__uop *r = tg__tsum(tg__tmul(x, wv), (1LL << 5) | (1LL << 6) | (1LL << 7));
+  int64_t out[4] = {bs, cout, oy, ox};
+  return tg__tcast(tg__treshape(r, 4, out), w->dtype);
+}
+
+/* The derivatives of y = conv2d(x, w) given dy, each a convolution again:
+ *   dx = dy with stride-1 zeros between its elements, padded by d(k-1)-p (and to x's size), convolved with w
+ *        flipped and with in/out channels swapped (per group): the transposed convolution;
+ *   dw[co, ci, kh, kw] = sum over n, oy, ox of dy[n, co, oy, ox] * xpad[n, ci, oy*s + kh*d, ox*s + kw*d]: the windows of
+ *        x against dy. */
+static tg__uop *tg__conv2d_grad(tg__uop *root, tg__uop *dy) {
+  tg__uop *x = root->src[1], *w = root->src[2];
+  int64_t s = root->arg.ints[0], p = root->arg.ints[1], d = root->arg.ints[2], g = root->arg.ints[3];
+  int64_t bs = x->shape[0], cout = w->shape[0], cin = w->shape[1], rcout = cout / g, kh = w->shape[2], kw = w->shape[3];
+  int64_t oy = dy->shape[2], ox = dy->shape[3], k[2] = {kh, kw}, o[2] = {oy, ox};
+  /* dx */
+  tg__uop *z = dy;
+  if (s > 1) { /* (.., oy, ox) -> (.., oy, 1, ox, 1) padded to (.., oy, s, ox, s), flattened, trimmed */
+    int64_t a[6] = {bs, cout, oy, 1, ox, 1}, pads[12] = {0, 0, 0, 0, 0, 0, 0, s - 1, 0, 0, 0, s - 1};
+    z = tg__tpad(tg__treshape(z, 6, a), pads);
+    int64_t f[4] = {bs, cout, oy * s, ox * s}, b[8] = {0, bs, 0, cout, 0, (oy - 1) * s + 1, 0, (ox - 1) * s + 1};
+    z = tg__tshrink(tg__treshape(z, 4, f), b);
+  }
+  int64_t lo[2], hi[2];
+  for (int j = 0; j < 2; j++) {
+    lo[j] = d * (k[j] - 1) - p;
+    hi[j] = x->shape[2 + j] + d * (k[j] - 1) - ((o[j] - 1) * s + 1) - lo[j];
+  }
+  z = tg__pad2d(z, lo[0], hi[0], lo[1], hi[1]);
+  int64_t w5[5] = {g, rcout, cin, kh, kw}, wt4[4] = {g * cin, rcout, kh, kw};
+  int perm5[5] = {0, 2, 1, 3, 4};
+  tg__uop *wt = tg__treshape(tg__tpermute(tg__treshape(tg__tflip(w, (1LL << 2) | (1LL << 3)), 5, w5), perm5), 4, wt4);
+  tg__uop *dx = tg__tconv2d(z, wt, 1, 0, d, g);
+  /* dw */
+  int64_t hw[2] = {kh, kw}, st[2] = {s, s}, dl[2] = {d, d};
+  tg__uop *xw = tg__tpool(tg__pad2d(x, p, p, p, p), 2, hw, st, dl); /* (bs, g*cin, oy', ox', kh, kw) */
+  int64_t b6[12] = {0, bs, 0, g * cin, 0, oy, 0, ox, 0, kh, 0, kw};
+  xw = tg__tshrink(xw, b6);
+  int64_t xs[8] = {bs, g, 1, cin, oy, ox, kh, kw}, full[8] = {bs, g, rcout, cin, oy, ox, kh, kw};
+  int64_t ds[8] = {bs, g, rcout, 1, oy, ox, 1, 1};
+  tg__uop *prod = tg__tmul(tg__texpand(tg__treshape(xw, 8, xs), full), tg__texpand(tg__treshape(dy, 8, ds), full));
+  tg__uop *dw = tg__tsum(prod, (1LL << 0) | (1LL << 4) | (1LL << 5));
+  int64_t wsh[4] = {cout, cin, kh, kw};
+  dw = tg__tcast(tg__treshape(dw, 4, wsh), w->dtype);
+  return tg__uop3(TG__OP_SINK, TG_BOOL, tg__uop0(TG__OP_NOOP, TG_BOOL, NULL), dx, dw, NULL);
+}
+
+static const tg__custom tg__conv2d_custom = {"conv2d", tg__conv2d_grad};
+
 tg_tensor *tg_conv2d(tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int stride, int padding, int dilation,
                      int groups) {
   TG__NEED("tg_conv2d", input);
@@ -810,26 +887,25 @@ tg_tensor *tg_conv2d(tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int s
                   TG__SHAPE(x, b1), TG__SHAPE(w, b2), groups, stride, padding, dilation);
     return NULL;
   }
-  int64_t bs = x->shape[0], cin = w->shape[1], cout = w->shape[0], rcout = cout / groups;
-  int64_t hw[2] = {w->shape[2], w->shape[3]}, st[2] = {stride, stride}, dl[2] = {dilation, dilation};
-  int64_t pads[8] = {0, 0, 0, 0, padding, padding, padding, padding};
   for (int j = 0; j < 2; j++)
-    if (dl[j] * (hw[j] - 1) + 1 > x->shape[2 + j] + 2 * padding) {
+    if ((int64_t)dilation * (w->shape[2 + j] - 1) + 1 > x->shape[2 + j] + 2 * (int64_t)padding) {
       tg__set_error("tg_conv2d: the kernel %s is larger than the padded input %s", TG__SHAPE(w, b1), TG__SHAPE(x, b2));
       return NULL;
     }
+  int64_t cout = w->shape[0];
   tg_dtype dt = tg_promote(x->dtype, w->dtype);
-  x = tg__tpool(tg__tpad(tg__tcast(x, dt), pads), 2, hw, st, dl); /* (bs, cin_, oy, ox, kh, kw) */
-  int64_t oy = x->shape[2], ox = x->shape[3];
-  int64_t s1[8] = {bs, groups, cin, 1, oy, ox, hw[0], hw[1]}, s2[8] = {bs, groups, cin, rcout, oy, ox, hw[0], hw[1]};
-  x = tg__texpand(tg__treshape(x, 8, s1), s2);
-  int perm[8] = {0, 1, 3, 4, 5, 2, 6, 7}; /* (bs, groups, rcout, oy, ox, cin, kh, kw) */
-  x = tg__tpermute(x, perm);
-  int64_t ws[8] = {1, groups, rcout, 1, 1, cin, hw[0], hw[1]};
-  tg__uop *wv = tg__texpand(tg__treshape(tg__tcast(w, dt), 8, ws), x->shape);
-  tg__uop *r = tg__tsum(tg__tmul(x, wv), (1LL << 5) | (1LL << 6) | (1LL << 7));
-  int64_t out[4] = {bs, cout, oy, ox};
-  r = tg__tcast(tg__treshape(r, 4, out), dt);
+  x = tg__tcast(x, dt);
+  w = tg__tcast(w, dt);
+  tg__uop *r = tg__tconv2d(x, w, stride, padding, dilation, groups);
+  if (tg_dtype_is_float(dt)) { /* differentiable: the derivative is two convolutions (tg__conv2d_grad) */
+    int64_t params[4] = {stride, padding, dilation, groups};
+    tg__arg a;
+    memset(&a, 0, sizeof a);
+    a.ptr = (void *)&tg__conv2d_custom;
+    a.nints = 4;
+    a.ints = params;
+    r = tg__uop3(TG__OP_CUSTOM_GRAD, r->dtype, r, x, w, &a);
+  }
   if (bias) {
     tg__uop *bv = bias->uop;
     if (bv->ndim != 1 || bv->shape[0] != cout) {
@@ -837,7 +913,7 @@ tg_tensor *tg_conv2d(tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int s
       return NULL;
     }
     int64_t bsh[4] = {1, cout, 1, 1};
-    r = tg__tadd(r, tg__texpand(tg__treshape(tg__tcast(bv, dt), 4, bsh), out));
+    r = tg__tadd(r, tg__texpand(tg__treshape(tg__tcast(bv, dt), 4, bsh), r->shape));
   }
   return tg__tensor_wrap(r, input->dev);
 }

@@ -254,4 +254,31 @@ int tg_optimizer_set_lr(tg_optimizer *o, double lr) {
   return 0;
 }
 
-double tg_optimizer_lr(const tg_optimizer *o) { return o ? o->lr_value : 0.0; }
+double tg_optimizer_lr(const tg_optimizer *o) {
+  if (!o) return 0.0;
+  float l;
+  if (tg__jit_capturing() || tg_to_host(o->lr, &l, sizeof l) < 0) return o->lr_value; /* the buffer may be loaded */
+  return l == (float)o->lr_value ? o->lr_value : (double)l;
+}
+
+/* prefix.name (or name without a prefix) */
+static int tg__opt_add(tg_state_dict *sd, const char *prefix, const char *name, int i, tg_tensor *t) {
+  char key[512];
+  const char *dot = prefix && *prefix ? "." : "";
+  if (i >= 0) snprintf(key, sizeof key, "%s%s%s.%d", prefix ? prefix : "", dot, name, i);
+  else snprintf(key, sizeof key, "%s%s%s", prefix ? prefix : "", dot, name);
+  return tg_state_dict_add(sd, key, t);
+}
+
+int tg_optimizer_state(const tg_optimizer *o, tg_state_dict *sd, const char *prefix) {
+  if (!o || !sd) return tg__null("tg_optimizer_state"), -1;
+  int rc = tg__opt_add(sd, prefix, "lr", -1, o->lr);
+  if (o->kind == TG__OPT_LAMB && rc == 0)
+    rc = tg__opt_add(sd, prefix, "b1_t", -1, o->b1_t) < 0 || tg__opt_add(sd, prefix, "b2_t", -1, o->b2_t) < 0 ? -1 : 0;
+  for (int i = 0; i < o->n && rc == 0; i++) {
+    if (o->b) rc = tg__opt_add(sd, prefix, "b", i, o->b[i]);
+    if (o->m && rc == 0) rc = tg__opt_add(sd, prefix, "m", i, o->m[i]);
+    if (o->v && rc == 0) rc = tg__opt_add(sd, prefix, "v", i, o->v[i]);
+  }
+  return rc;
+}

@@ -99,6 +99,8 @@ static tg__uop *tg__substitute(tg__sctx *c, tg__uop *u, tg__map *memo) {
     /* a realised value. While a JIT captures, only a live tensor's value is taken as given: an intermediate cached by
      * an earlier call is recomputed, so that replays (which run no graph) recompute it too */
     r = u->becomes;
+  } else if (u->op == TG__OP_CUSTOM_GRAD) { /* only its value is computed */
+    r = tg__substitute(c, u->src[0], memo);
   } else if (u->nsrc) {
     tg__uop *small[8];
     tg__uop **srcs = u->nsrc <= 8 ? small : (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)u->nsrc);

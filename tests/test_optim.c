@@ -201,3 +201,33 @@ TEST(optim_errors) {
   tg_free(w);
   tg_free(i);
 }
+
+TEST(optim_state_save_and_load) {
+  /* two Adam steps, save the state; a fresh optimiser loaded with it takes the same third step */
+  const float w0[] = {1, 2, 3, 4}, c[] = {0.5f, -1, 2, 0.25f};
+  tg_tensor *w = TEST_F32(w0, 4), *w2 = TEST_F32(w0, 4);
+  tg_optimizer *o = tg_adam(&w, 1, 0.01, 0.9, 0.999, 1e-8), *o2 = tg_adam(&w2, 1, 0.5, 0.9, 0.999, 1e-8);
+  test_step(o, w, c);
+  test_step(o, w, c);
+  tg_state_dict *sd = tg_state_dict_new(), *sd2 = tg_state_dict_new();
+  CHECK_EQ_INT(tg_optimizer_state(o, sd, "opt"), 0);
+  CHECK_EQ_INT(tg_optimizer_state(o2, sd2, "opt"), 0);
+  CHECK_EQ_INT(tg_state_dict_count(sd), 5); /* lr, b1_t, b2_t, m.0, v.0 */
+  CHECK_STR(tg_state_dict_name(sd, 0), "opt.lr");
+  CHECK_STR(tg_state_dict_name(sd, 3), "opt.m.0");
+  CHECK_NEAR(tg_item(tg_state_dict_get(sd, "opt.b1_t")), 0.81, 1e-6);
+  CHECK_EQ_INT(tg_load_state_dict(sd2, sd, 1), 0);
+  CHECK_NEAR(tg_optimizer_lr(o2), 0.01, 1e-7);
+  CHECK_EQ_INT(tg_assign(w2, w) == w2, 1);
+  test_step(o, w, c);
+  test_step(o2, w2, c);
+  float *a = tg_to_float(w), *b = tg_to_float(w2);
+  CHECK_ARR_NEAR(a, b, 4, 0);
+  free(a), free(b);
+  tg_state_dict_free(sd);
+  tg_state_dict_free(sd2);
+  tg_optimizer_free(o);
+  tg_optimizer_free(o2);
+  tg_free(w);
+  tg_free(w2);
+}

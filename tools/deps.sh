@@ -63,7 +63,11 @@ need_cmd nm binutils
 
 # ---------------------------------------------------------------------------------------------------------------------
 # >>> packages of later issues go here: need_pkg PKG TESTFILE (e.g. need_pkg libstb-dev /usr/include/stb/stb_image.h,
-# >>> need_pkg dataset-fashion-mnist /usr/share/...). Nothing yet.
+# >>> need_pkg dataset-fashion-mnist /usr/share/...).
+
+# tests/test_state.c reads the real Fashion-MNIST test set with tg_idx_load (gzip through libz, from zlib1g, which
+# Debian always has)
+need_pkg dataset-fashion-mnist /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 
 # <<< end of the packages of later issues
 
