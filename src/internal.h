@@ -347,6 +347,8 @@ typedef struct tg__kernel {
   tg__buffer **bufs;      /* bufs[i] is DEFINE_GLOBAL i; outputs first */
   int nbufs, nout;
   int keep;               /* the output is a root the caller keeps (otherwise its memory is recycled after use) */
+  struct tg__uop *node;   /* a CONTIGUOUS this kernel realises (else NULL) and the view of its buffer: once run, */
+  struct tg__uop *view;   /* the node keeps it (tg__sched_settle) */
   char *name;
   struct tg__program *prog;  /* filled by tg__kernel_compile */
   char *src;
@@ -359,6 +361,7 @@ typedef struct tg__sched {
 
 TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out);
 TG__PRIVATE void tg__sched_free(tg__sched *s);
+TG__PRIVATE void tg__sched_settle(tg__sched *s); /* after a successful run: realised CONTIGUOUS keep their value */
 TG__PRIVATE int tg__run_schedule(tg__sched *s);
 
 /* ---------------------------------------------------------------------------------------------------------------- */

@@ -1,2 +1,991 @@
-/* nn.c: the nn functional forms (losses, pooling, interpolation, attention, conv1d, conv_transpose2d), initialisers and layers. */
+/* nn.c: the nn functional forms (dropout, losses, pooling, interpolation, attention, conv1d, conv_transpose2d), the
+ * initialisers and the layers (Linear, Conv2d, Conv1d, ConvTranspose2d, BatchNorm, LayerNorm, RMSNorm, GroupNorm,
+ * Embedding), each following tinygrad's Tensor method or nn class of the same name.
+ *
+ * Contract:
+ *  - Everything is composed of the public tensor ops (and the movement builders of internal.h), so every function is
+ *    lazy, fuses like tinygrad's, and is differentiable through gradient.c's rules. No loop here touches tensor data.
+ *  - A function validates all of its arguments before it builds anything: a bad argument gives NULL (or -1) and a
+ *    tg_error() message naming the function and the shapes. A NULL operand gives NULL.
+ *  - A composite builds inside its own scope (tg_scope_begin) and keeps only its result, so intermediates never leak
+ *    into the caller's scope.
+ *  - Layers own their parameter tensors: _init moves them out of any open scope, _free frees them and zeroes the
+ *    struct (a zeroed struct is fine to free). A failing _init leaves the struct zeroed.
+ *  - Randomness (dropout, initialisers) comes from the seeded generator of ops.c (tg_manual_seed). */
 #include "internal.h"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// helpers
+
+static int tg__train = 0;
+
+int tg_set_training(int on) {
+  int prev = tg__train;
+  tg__train = on != 0;
+  return prev;
+}
+
+/* ends the scope a composite opened, keeping its result r (NULL passes through) */
+static tg_tensor *tg__nn_done(tg_tensor *r) {
+  tg_keep(r);
+  tg_scope_end();
+  return r;
+}
+
+static tg_tensor *tg__nn_wrap(tg__uop *u, const tg_tensor *like) { return tg__tensor_wrap(u, like->dev); }
+
+/* numpy broadcasting of two shapes (without building anything) */
+static int tg__nn_bcast(int na, const int64_t *a, int nb, const int64_t *b) {
+  for (int i = 1; i <= na && i <= nb; i++)
+    if (a[na - i] != b[nb - i] && a[na - i] != 1 && b[nb - i] != 1) return 0;
+  return 1;
+}
+static int tg__nn_broadcastable(const tg__uop *a, const tg__uop *b) {
+  return tg__nn_bcast(a->ndim, a->shape, b->ndim, b->shape);
+}
+
+/* (d0, ..., dn) -> the same shape with one axis removed */
+static int tg__nn_drop_axis(const tg__uop *x, int axis, int64_t *out) {
+  int n = 0;
+  for (int i = 0; i < x->ndim; i++)
+    if (i != axis) out[n++] = x->shape[i];
+  return n;
+}
+
+/* the pads of tg_pad for a tensor of nd dims: zeros but the last two axes (top, bottom, left, right) */
+static void tg__nn_pads2d(int nd, const int64_t tblr[4], int64_t *pads) {
+  for (int i = 0; i < 2 * nd; i++) pads[i] = 0;
+  for (int i = 0; i < 4; i++) pads[2 * (nd - 2) + i] = tblr[i];
+}
+
+/* a parameter belongs to its layer, never to a scope */
+static tg_tensor *tg__nn_own(tg_tensor *t) {
+  while (t && t->scope > 0) tg_keep(t);
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// dropout
+
+/* training: zero each element with probability p, scale the rest by 1/(1-p) (tinygrad's mask of rand >= p) */
+tg_tensor *tg_dropout(tg_tensor *x, double p) {
+  TG__NEED("tg_dropout", x);
+  if (!(p >= 0 && p <= 1)) {
+    tg__set_error("tg_dropout: p = %g is out of range [0, 1]", p);
+    return NULL;
+  }
+  if (!tg__train || p == 0) return tg__nn_wrap(x->uop, x);
+  if (p == 1) return tg_zeros_like(x);
+  tg_scope_begin();
+  tg_tensor *r = tg_rand(tg__default_float(), x->uop->ndim, x->uop->shape);
+  tg_tensor *keep = tg_logical_not(tg_lt_s(r, p)); /* r is realised once: no need to store the mask (tinygrad) */
+  return tg__nn_done(tg_div_s(tg_where(keep, x, tg_zeros_like(x)), 1.0 - p));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// losses
+
+static int tg__nn_smoothing_ok(const char *fn, double ls) {
+  if (ls >= 0 && ls <= 1) return 0;
+  tg__set_error("%s: label_smoothing = %g is out of range [0, 1]", fn, ls);
+  return -1;
+}
+
+/* class indices (...) -> a one-hot int32 tensor with the classes on `axis` of the result */
+static tg_tensor *tg__nn_one_hot_at(tg_tensor *idx, int64_t classes, int axis) {
+  tg_tensor *oh = tg_one_hot(idx, classes); /* (..., C) */
+  int nd = tg_ndim(oh), perm[TG_MAX_DIMS], n = 0;
+  if (!oh || axis == nd - 1) return oh;
+  for (int i = 0; i < nd - 1; i++) {
+    if (i == axis) perm[n++] = nd - 1;
+    perm[n++] = i;
+  }
+  return tg_permute(oh, nd, perm);
+}
+
+/* logits (N, C, ...) (or (C,)); target: the same shape (probabilities) or the shape without C (class indices).
+ * -mean(sum_C(log_softmax(logits) * ((1-ls) Y + ls/C))), as tinygrad's cross_entropy */
+tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, double label_smoothing) {
+  TG__NEED("tg_cross_entropy", logits);
+  TG__NEED("tg_cross_entropy", target);
+  if (tg__nn_smoothing_ok("tg_cross_entropy", label_smoothing) < 0) return NULL;
+  tg__uop *x = logits->uop, *y = target->uop;
+  char b1[128], b2[128];
+  int cd = x->ndim == 1 ? 0 : 1, probs = x->ndim >= 1 && x->ndim == y->ndim;
+  for (int i = 0; probs && i < x->ndim; i++) probs = x->shape[i] == y->shape[i];
+  int64_t want[TG_MAX_DIMS];
+  int nw = x->ndim ? tg__nn_drop_axis(x, cd, want) : 0, ok = probs;
+  if (!probs && x->ndim >= 1 && y->ndim == nw && !tg_dtype_is_float(y->dtype) && y->dtype != TG_BOOL) {
+    ok = 1;
+    for (int i = 0; i < nw; i++) ok &= y->shape[i] == want[i];
+  }
+  if (!ok) {
+    tg__set_error("tg_cross_entropy: logits %s and target %s (%s) do not fit; HINT: the target is either "
+                  "probabilities of the logits' shape or integer class indices of its shape without axis %d",
+                  TG__SHAPE(x, b1), TG__SHAPE(y, b2), tg_dtype_name(y->dtype), cd);
+    return NULL;
+  }
+  int64_t classes = x->shape[cd];
+  tg_scope_begin();
+  tg_tensor *yt = probs ? target : tg__nn_one_hot_at(target, classes, cd);
+  yt = tg_add_s(tg_mul_s(yt, 1 - label_smoothing), label_smoothing / (double)classes);
+  tg_tensor *s = tg_sum(tg_mul(tg_log_softmax(logits, cd), yt), TG_AXES(cd), 0);
+  return tg__nn_done(tg_neg(tg_mean(s, 0, NULL, 0)));
+}
+
+/* logits (..., C), labels (...): labels equal to ignore_index (unless it is -1) count for nothing, in the sum and in
+ * the count it is divided by (tinygrad's sparse_categorical_crossentropy) */
+tg_tensor *tg_sparse_categorical_crossentropy(tg_tensor *logits, tg_tensor *labels, int64_t ignore_index,
+                                              double label_smoothing) {
+  const char *fn = "tg_sparse_categorical_crossentropy";
+  TG__NEED(fn, logits);
+  TG__NEED(fn, labels);
+  if (tg__nn_smoothing_ok(fn, label_smoothing) < 0) return NULL;
+  tg__uop *x = logits->uop, *y = labels->uop;
+  char b1[128], b2[128];
+  int ok = x->ndim >= 1 && y->ndim == x->ndim - 1 && !tg_dtype_is_float(y->dtype) && y->dtype != TG_BOOL;
+  for (int i = 0; ok && i < y->ndim; i++) ok = y->shape[i] == x->shape[i];
+  if (!ok) {
+    tg__set_error("%s: logits %s and labels %s (%s) do not fit; HINT: logits (..., C), integer labels (...)", fn,
+                  TG__SHAPE(x, b1), TG__SHAPE(y, b2), tg_dtype_name(y->dtype));
+    return NULL;
+  }
+  double ls = label_smoothing;
+  tg_scope_begin();
+  tg_tensor *lp = tg_log_softmax(logits, -1);
+  tg_tensor *mask = ignore_index != -1 ? tg_logical_not(tg_eq_s(labels, (double)ignore_index))
+                                       : tg_full(1, TG_BOOL, y->ndim, y->shape);
+  tg_tensor *oh = tg_mul(tg_one_hot(labels, x->shape[x->ndim - 1]), tg_unsqueeze(mask, -1));
+  tg_tensor *smooth = tg_mul_s(tg_mul(tg_mean(lp, TG_AXES(-1), 0), mask), ls);
+  tg_tensor *per = tg_add(tg_mul_s(tg_sum(tg_mul(lp, oh), TG_AXES(-1), 0), 1 - ls), smooth);
+  return tg__nn_done(tg_div(tg_neg(tg_sum(per, 0, NULL, 0)), tg_sum(mask, 0, NULL, 0)));
+}
+
+static int tg__nn_pair_ok(const char *fn, tg_tensor *a, tg_tensor *b) {
+  if (!a || !b) {
+    tg__null(fn);
+    return -1;
+  }
+  if (tg__nn_broadcastable(a->uop, b->uop)) return 0;
+  char b1[128], b2[128];
+  tg__set_error("%s: shapes %s and %s do not broadcast", fn, TG__SHAPE(a->uop, b1), TG__SHAPE(b->uop, b2));
+  return -1;
+}
+
+/* mean(-t log(p) - (1-t) log(1-p)) */
+tg_tensor *tg_binary_crossentropy(tg_tensor *probs, tg_tensor *target) {
+  if (tg__nn_pair_ok("tg_binary_crossentropy", probs, target) < 0) return NULL;
+  tg_scope_begin();
+  tg_tensor *pos = tg_mul(tg_neg(target), tg_log(probs));
+  tg_tensor *neg = tg_mul(tg_rsub_s(1, target), tg_log(tg_rsub_s(1, probs)));
+  return tg__nn_done(tg_mean(tg_sub(pos, neg), 0, NULL, 0));
+}
+
+/* log(sigmoid(x)) = -log(1 + e^-x) = -logaddexp(-x, 0), in tinygrad's stable form: with m = max(-x, 0),
+ * -(m + log(e^(-x-m) + e^-m)) */
+static tg_tensor *tg__nn_logsigmoid(tg_tensor *x) {
+  tg_tensor *nx = tg_neg(tg_cast(x, tg__least_float(tg_dtype_of(x))));
+  tg_tensor *m = tg_maximum_s(nx, 0);
+  tg_tensor *s = tg_add(tg_exp(tg_sub(nx, m)), tg_exp(tg_neg(m)));
+  return tg_neg(tg_add(tg_log(s), m));
+}
+
+/* mean(-(t log(sigmoid(x)) + (1-t) log(sigmoid(-x)))) */
+tg_tensor *tg_binary_crossentropy_logits(tg_tensor *logits, tg_tensor *target) {
+  if (tg__nn_pair_ok("tg_binary_crossentropy_logits", logits, target) < 0) return NULL;
+  tg_scope_begin();
+  tg_tensor *lp = tg__nn_logsigmoid(logits), *l1p = tg__nn_logsigmoid(tg_neg(logits));
+  tg_tensor *sum = tg_add(tg_mul(target, lp), tg_mul(tg_rsub_s(1, target), l1p));
+  return tg__nn_done(tg_mean(tg_neg(sum), 0, NULL, 0));
+}
+
+tg_tensor *tg_mse(tg_tensor *x, tg_tensor *target) {
+  if (tg__nn_pair_ok("tg_mse", x, target) < 0) return NULL;
+  tg_scope_begin();
+  return tg__nn_done(tg_mean(tg_square(tg_sub(x, target)), 0, NULL, 0));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// pooling: windows over the last two axes (tg__tpool), reduced
+
+/* checks a square window over the last two axes of x; *stride 0 becomes the kernel */
+static int tg__nn_pool_ok(const char *fn, tg_tensor *x, int kernel, int *stride, int padding, int dilation) {
+  if (!x) {
+    tg__null(fn);
+    return -1;
+  }
+  char b[128];
+  tg__uop *u = x->uop;
+  if (u->ndim < 2 || u->ndim + 4 > TG_MAX_DIMS) {
+    tg__set_error("%s: input %s needs between 2 and %d dimensions (..., H, W)", fn, TG__SHAPE(u, b), TG_MAX_DIMS - 4);
+    return -1;
+  }
+  if (kernel < 1 || *stride < 0 || padding < 0 || dilation < 1) {
+    tg__set_error("%s: kernel %d, stride %d, padding %d, dilation %d: needs kernel >= 1, stride >= 0 (0: the "
+                  "kernel), padding >= 0, dilation >= 1", fn, kernel, *stride, padding, dilation);
+    return -1;
+  }
+  if (*stride == 0) *stride = kernel;
+  int64_t span = (int64_t)dilation * (kernel - 1) + 1;
+  for (int j = u->ndim - 2; j < u->ndim; j++)
+    if (u->shape[j] + 2 * (int64_t)padding < span) {
+      tg__set_error("%s: the window (kernel %d, dilation %d) spans %lld, more than the padded input %s (padding %d)",
+                    fn, kernel, dilation, (long long)span, TG__SHAPE(u, b), padding);
+      return -1;
+    }
+  return 0;
+}
+
+/* x (..., H, W) padded with v -> windows (..., oh, ow, kh, kw) */
+static tg__uop *tg__nn_windows(tg_tensor *x, int kernel, int stride, int padding, int dilation, double v) {
+  int nd = x->uop->ndim;
+  int64_t pads[2 * TG_MAX_DIMS], tblr[4] = {padding, padding, padding, padding};
+  int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride}, d[2] = {dilation, dilation};
+  tg__nn_pads2d(nd, tblr, pads);
+  tg_tensor *p = tg_pad(x, nd, pads, v);
+  return p ? tg__tpool(p->uop, 2, k, s, d) : NULL;
+}
+
+/* (..., oh, ow, kh, kw) reduced over the windows -> (..., oh, ow) */
+static tg__uop *tg__nn_unwindow(tg__uop *r) {
+  return tg__treshape(r, r->ndim - 2, r->shape);
+}
+
+tg_tensor *tg_max_pool2d(tg_tensor *x, int kernel, int stride, int padding, int dilation) {
+  if (tg__nn_pool_ok("tg_max_pool2d", x, kernel, &stride, padding, dilation) < 0) return NULL;
+  tg_scope_begin();
+  tg__uop *w = tg__nn_windows(x, kernel, stride, padding, dilation, tg__dtype_min(x->uop->dtype));
+  int64_t mask = (1LL << (w->ndim - 1)) | (1LL << (w->ndim - 2));
+  return tg__nn_done(tg__nn_wrap(tg__nn_unwindow(tg__tmax(w, mask)), x));
+}
+
+tg_tensor *tg_avg_pool2d(tg_tensor *x, int kernel, int stride, int padding) {
+  if (tg__nn_pool_ok("tg_avg_pool2d", x, kernel, &stride, padding, 1) < 0) return NULL;
+  tg_scope_begin();
+  tg__uop *w = tg__nn_windows(x, kernel, stride, padding, 1, 0);
+  int64_t mask = (1LL << (w->ndim - 1)) | (1LL << (w->ndim - 2));
+  return tg__nn_done(tg__nn_wrap(tg__nn_unwindow(tg__tmean(w, mask)), x));
+}
+
+/* the averaging matrix (out, in) of adaptive pooling: row i averages [floor(i in/out), ceil((i+1) in/out)) */
+static tg_tensor *tg__nn_adaptive_matrix(int64_t in, int64_t out) {
+  tg_tensor *i = tg_reshape(tg_arange(0, (double)out, 1, TG_INT32), TG_SHAPE(out, 1));
+  tg_tensor *j = tg_reshape(tg_arange(0, (double)in, 1, TG_INT32), TG_SHAPE(1, in));
+  tg_tensor *o = tg_scalar((double)out, TG_INT32);
+  tg_tensor *start = tg_floordiv(tg_mul_s(i, (double)in), o);
+  tg_tensor *end = tg_floordiv(tg_add_s(tg_mul_s(i, (double)in), (double)(in + out - 1)), o);
+  tg_tensor *in_window = tg_logical_and(tg_ge(j, start), tg_lt(j, end));
+  return tg_div(tg_cast(in_window, TG_FLOAT32), tg_cast(tg_sub(end, start), TG_FLOAT32));
+}
+
+/* PyTorch's adaptive_avg_pool2d: a plain average pool when the sizes divide, otherwise A_h @ x @ A_w^T */
+tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *x, int64_t out_h, int64_t out_w) {
+  TG__NEED("tg_adaptive_avg_pool2d", x);
+  tg__uop *u = x->uop;
+  char b[128];
+  if (u->ndim < 2 || u->ndim + 4 > TG_MAX_DIMS || out_h < 1 || out_w < 1 || out_h > INT32_MAX || out_w > INT32_MAX) {
+    tg__set_error("tg_adaptive_avg_pool2d: input %s to (%lld, %lld): needs (..., H, W) and output sizes >= 1",
+                  TG__SHAPE(u, b), (long long)out_h, (long long)out_w);
+    return NULL;
+  }
+  int64_t h = u->shape[u->ndim - 2], w = u->shape[u->ndim - 1];
+  tg_scope_begin();
+  if (h % out_h == 0 && w % out_w == 0) {
+    int64_t k[2] = {h / out_h, w / out_w}, d[2] = {1, 1};
+    tg__uop *win = tg__tpool(u, 2, k, k, d);
+    int64_t mask = (1LL << (win->ndim - 1)) | (1LL << (win->ndim - 2));
+    return tg__nn_done(tg__nn_wrap(tg__nn_unwindow(tg__tmean(win, mask)), x));
+  }
+  tg_tensor *xf = tg_cast(x, tg__least_float(u->dtype));
+  tg_tensor *ah = tg_cast(tg__nn_adaptive_matrix(h, out_h), tg_dtype_of(xf));
+  tg_tensor *aw = tg_cast(tg__nn_adaptive_matrix(w, out_w), tg_dtype_of(xf));
+  return tg__nn_done(tg_matmul(tg_matmul(ah, xf), tg_transpose(aw, 0, 1)));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// interpolation: per axis (the last first), each output a weighted sum of the inputs it selects: tinygrad's gathers
+// and lerp, in one reduction per axis
+
+/* x (..., in) -> (..., size): out[..., i] = sum over the j where sel[i, j] of x[..., j] * w[i, j] (1 if w is NULL);
+ * sel (size, in) bool, w (size, in) float. Unselected inputs never enter (an inf stays in its window). */
+static tg_tensor *tg__nn_resample_last(tg_tensor *x, tg_tensor *sel, tg_tensor *w) {
+  tg_tensor *xs = tg_unsqueeze(x, -2); /* (..., 1, in) */
+  if (w) xs = tg_mul(xs, w);
+  return tg_sum(tg_where(sel, xs, tg_scalar(0, tg_dtype_of(xs))), TG_AXES(-1), 0);
+}
+
+/* linear: the source position (2i+1) in/(2 size) - 1/2 (i (in-1)/(size-1) with align_corners) as num/den in
+ * integers, clipped to [0, in-1]; weights 1-p at floor, p at ceil */
+static tg_tensor *tg__nn_lerp_last(tg_tensor *x, int64_t size, int align_corners) {
+  int64_t in = tg_shape(x)[tg_ndim(x) - 1], den;
+  tg_tensor *i = tg_reshape(tg_arange(0, (double)size, 1, TG_INT32), TG_SHAPE(size, 1)), *num;
+  tg_tensor *j = tg_reshape(tg_arange(0, (double)in, 1, TG_INT32), TG_SHAPE(1, in));
+  if (align_corners) {
+    den = size > 1 ? size - 1 : 1; /* one output sample: position 0 */
+    num = tg_mul_s(i, (double)(in - 1));
+  } else {
+    den = 2 * size;
+    num = tg_sub_s(tg_mul_s(tg_add_s(tg_mul_s(i, 2), 1), (double)in), (double)size);
+  }
+  num = tg_clip(num, 0, (double)((in - 1) * den));
+  tg_tensor *d = tg_scalar((double)den, TG_INT32);
+  tg_tensor *low = tg_eq(j, tg_floordiv(num, d)), *high = tg_eq(j, tg_floordiv(tg_add_s(num, (double)(den - 1)), d));
+  tg_tensor *p = tg_div_s(tg_cast(tg_mod(num, d), TG_FLOAT32), (double)den);
+  tg_tensor *zero = tg_scalar(0, TG_FLOAT32);
+  tg_tensor *w = tg_add(tg_where(low, tg_rsub_s(1, p), zero), tg_where(high, p, zero));
+  return tg__nn_resample_last(x, tg_logical_or(low, high), w);
+}
+
+/* nearest: the source index trunc(i * in/size), computed in float32 as tinygrad */
+static tg_tensor *tg__nn_nearest_last(tg_tensor *x, int64_t size) {
+  int64_t in = tg_shape(x)[tg_ndim(x) - 1];
+  float scale = (float)((double)in / (double)size);
+  tg_tensor *pos = tg_mul(tg_arange(0, (double)size, 1, TG_FLOAT32), tg_scalar((double)scale, TG_FLOAT32));
+  tg_tensor *src = tg_reshape(tg_cast(pos, TG_INT32), TG_SHAPE(size, 1));
+  return tg__nn_resample_last(x, tg_eq(tg_reshape(tg_arange(0, (double)in, 1, TG_INT32), TG_SHAPE(1, in)), src), NULL);
+}
+
+static tg_tensor *tg__nn_interp_last(tg_tensor *x, int64_t size, int mode, int align_corners) {
+  return mode == TG_BILINEAR ? tg__nn_lerp_last(x, size, align_corners) : tg__nn_nearest_last(x, size);
+}
+
+tg_tensor *tg_interpolate(tg_tensor *x, int64_t out_h, int64_t out_w, int mode, int align_corners) {
+  TG__NEED("tg_interpolate", x);
+  tg__uop *u = x->uop;
+  char b[128];
+  if (u->ndim < 2 || u->ndim == TG_MAX_DIMS || out_h < 1 || out_w < 1 || out_h > INT32_MAX || out_w > INT32_MAX) {
+    tg__set_error("tg_interpolate: input %s to (%lld, %lld): needs (..., H, W) and output sizes >= 1",
+                  TG__SHAPE(u, b), (long long)out_h, (long long)out_w);
+    return NULL;
+  }
+  if ((mode != TG_NEAREST && mode != TG_BILINEAR) || (align_corners && mode != TG_BILINEAR)) {
+    tg__set_error("tg_interpolate: mode %d with align_corners %d; HINT: TG_NEAREST or TG_BILINEAR, and "
+                  "align_corners only with TG_BILINEAR", mode, align_corners);
+    return NULL;
+  }
+  tg_scope_begin();
+  tg_tensor *r = tg__nn_interp_last(x, out_w, mode, align_corners);
+  r = tg_transpose(tg__nn_interp_last(tg_transpose(r, -1, -2), out_h, mode, align_corners), -1, -2);
+  return tg__nn_done(tg_cast(r, u->dtype));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// attention
+
+/* softmax(q k^T / sqrt(D) + mask) v; a bool mask keeps where true (others get -inf), a float mask is added; causal
+ * keeps j <= i on top of the mask */
+tg_tensor *tg_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *mask, int causal) {
+  const char *fn = "tg_scaled_dot_product_attention";
+  TG__NEED(fn, q);
+  TG__NEED(fn, k);
+  TG__NEED(fn, v);
+  tg__uop *qu = q->uop, *ku = k->uop, *vu = v->uop;
+  char b1[128], b2[128], b3[128];
+  int ok = qu->ndim >= 2 && ku->ndim >= 2 && vu->ndim >= 2 && qu->shape[qu->ndim - 1] == ku->shape[ku->ndim - 1] &&
+           ku->shape[ku->ndim - 2] == vu->shape[vu->ndim - 2];
+  if (ok) /* the batch dims broadcast */
+    ok = tg__nn_bcast(qu->ndim - 2, qu->shape, ku->ndim - 2, ku->shape) &&
+         tg__nn_bcast(qu->ndim - 2, qu->shape, vu->ndim - 2, vu->shape) &&
+         tg__nn_bcast(ku->ndim - 2, ku->shape, vu->ndim - 2, vu->shape);
+  if (!ok) {
+    tg__set_error("%s: q %s, k %s, v %s do not fit; HINT: q (..., Lq, D), k (..., Lk, D), v (..., Lk, Dv)", fn,
+                  TG__SHAPE(qu, b1), TG__SHAPE(ku, b2), TG__SHAPE(vu, b3));
+    return NULL;
+  }
+  int64_t lq = qu->shape[qu->ndim - 2], lk = ku->shape[ku->ndim - 2], d = qu->shape[qu->ndim - 1];
+  if (mask) {
+    int64_t ss[TG_MAX_DIMS];
+    memcpy(ss, qu->shape, sizeof(int64_t) * (size_t)qu->ndim);
+    ss[qu->ndim - 1] = lk;
+    if (!tg__nn_bcast(mask->uop->ndim, mask->uop->shape, qu->ndim, ss)) {
+      tg__set_error("%s: mask %s does not broadcast to the scores (..., %lld, %lld)", fn, TG__SHAPE(mask->uop, b1),
+                    (long long)lq, (long long)lk);
+      return NULL;
+    }
+  }
+  tg_dtype dt = tg_promote(tg_promote(qu->dtype, ku->dtype), TG_FLOAT32);
+  tg_scope_begin();
+  tg_tensor *kt = tg_transpose(tg_cast(k, dt), -2, -1);
+  tg_tensor *qk = tg_div_s(tg_matmul(tg_cast(q, dt), kt), sqrt((double)d));
+  tg_tensor *zero = tg_scalar(0, dt), *ninf = tg_scalar(-INFINITY, dt);
+  if (mask) qk = tg_add(qk, mask->uop->dtype == TG_BOOL ? tg_where(mask, zero, ninf) : mask);
+  if (causal) qk = tg_add(qk, tg_where(tg_tril(tg_ones(TG_BOOL, TG_SHAPE(lq, lk)), 0), zero, ninf));
+  return tg__nn_done(tg_matmul(tg_softmax(tg_cast(qk, qu->dtype), -1), v));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// convolutions built on tg_conv2d: explicit (possibly asymmetric or negative) padding, then padding 0
+
+/* conv2d of x (N, C, H, W) padded by tblr = (top, bottom, left, right); negative values crop */
+static tg_tensor *tg__nn_conv2d_pads(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, const int64_t *tblr,
+                                     int dilation, int groups) {
+  int64_t pads[8];
+  tg__nn_pads2d(4, tblr, pads);
+  return tg_conv2d(tg_pad(x, 4, pads, 0), w, bias, stride, 0, dilation, groups);
+}
+
+/* 'same' padding: d(k-1) in total, the odd one on the right/bottom (PyTorch, tinygrad) */
+static void tg__nn_same_pads(int64_t k, int dilation, int64_t *lo, int64_t *hi) {
+  int64_t total = (int64_t)dilation * (k - 1);
+  *lo = total / 2;
+  *hi = total - total / 2;
+}
+
+static int tg__nn_bias_ok(const char *fn, tg_tensor *bias, int64_t cout) {
+  if (!bias || (bias->uop->ndim == 1 && bias->uop->shape[0] == cout)) return 0;
+  char b[128];
+  tg__set_error("%s: bias has shape %s, expected (%lld,)", fn, TG__SHAPE(bias->uop, b), (long long)cout);
+  return -1;
+}
+
+/* x (N, Cin, L), w (Cout, Cin/groups, K): a conv2d over a (1, L) image */
+tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding, int dilation, int groups) {
+  TG__NEED("tg_conv1d", x);
+  TG__NEED("tg_conv1d", w);
+  tg__uop *xu = x->uop, *wu = w->uop;
+  char b1[128], b2[128];
+  int same = padding == TG_PADDING_SAME;
+  if (xu->ndim != 3 || wu->ndim != 3 || groups < 1 || stride < 1 || dilation < 1 || (padding < 0 && !same) ||
+      (same && stride != 1) || xu->shape[1] != wu->shape[1] * groups || wu->shape[0] % groups) {
+    tg__set_error("tg_conv1d: input %s and weight %s do not fit (groups %d, stride %d, padding %d, dilation %d); "
+                  "HINT: input (N, Cin, L), weight (Cout, Cin/groups, K); TG_PADDING_SAME needs stride 1",
+                  TG__SHAPE(xu, b1), TG__SHAPE(wu, b2), groups, stride, padding, dilation);
+    return NULL;
+  }
+  int64_t k = wu->shape[2], lo = padding, hi = padding;
+  if (same) tg__nn_same_pads(k, dilation, &lo, &hi);
+  if (xu->shape[2] + lo + hi < (int64_t)dilation * (k - 1) + 1) {
+    tg__set_error("tg_conv1d: the kernel %s (dilation %d) is longer than the padded input %s", TG__SHAPE(wu, b1),
+                  dilation, TG__SHAPE(xu, b2));
+    return NULL;
+  }
+  if (tg__nn_bias_ok("tg_conv1d", bias, wu->shape[0]) < 0) return NULL;
+  tg_scope_begin();
+  int64_t tblr[4] = {0, 0, lo, hi};
+  tg_tensor *x4 = tg_unsqueeze(x, 2), *w4 = tg_unsqueeze(w, 2);
+  return tg__nn_done(tg_squeeze(tg__nn_conv2d_pads(x4, w4, bias, stride, tblr, dilation, groups), 2));
+}
+
+/* tinygrad's conv_transpose2d: the input dilated by the stride, the weight regrouped (Cout, Cin/groups, KH, KW) and
+ * flipped, then a conv2d padded by d(k-1) - p (plus output_padding at the end) */
+tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding,
+                               int output_padding, int dilation, int groups) {
+  const char *fn = "tg_conv_transpose2d";
+  TG__NEED(fn, x);
+  TG__NEED(fn, w);
+  tg__uop *xu = x->uop, *wu = w->uop;
+  char b1[128], b2[128];
+  if (xu->ndim != 4 || wu->ndim != 4 || groups < 1 || stride < 1 || dilation < 1 || padding < 0 ||
+      output_padding < 0 || xu->shape[1] != wu->shape[0] || wu->shape[0] % groups ||
+      (output_padding >= stride && output_padding >= dilation)) {
+    tg__set_error("%s: input %s and weight %s do not fit (groups %d, stride %d, padding %d, output_padding %d, "
+                  "dilation %d); HINT: input (N, Cin, H, W), weight (Cin, Cout/groups, KH, KW), output_padding "
+                  "smaller than the stride or the dilation", fn, TG__SHAPE(xu, b1), TG__SHAPE(wu, b2), groups, stride,
+                  padding, output_padding, dilation);
+    return NULL;
+  }
+  int64_t tblr[4];
+  for (int j = 0; j < 2; j++) {
+    int64_t k = wu->shape[2 + j], in = xu->shape[2 + j], before = (int64_t)dilation * (k - 1) - padding;
+    if ((in - 1) * stride - 2 * (int64_t)padding + dilation * (k - 1) + output_padding + 1 < 1) {
+      tg__set_error("%s: input %s with weight %s, stride %d, padding %d gives an empty output", fn, TG__SHAPE(xu, b1),
+                    TG__SHAPE(wu, b2), stride, padding);
+      return NULL;
+    }
+    tblr[2 * j] = before;
+    tblr[2 * j + 1] = before + output_padding;
+  }
+  int64_t cin = wu->shape[0], rcout = wu->shape[1], n = xu->shape[0], h = xu->shape[2], wd = xu->shape[3];
+  if (tg__nn_bias_ok(fn, bias, rcout * groups) < 0) return NULL;
+  tg_scope_begin();
+  /* weight (Cin, Cout/g, KH, KW) -> (g, Cin/g, Cout/g, ...) -> (g, Cout/g, Cin/g, ...) flipped -> (Cout, Cin/g, ...) */
+  tg_tensor *wt = tg_reshape(w, TG_SHAPE(groups, cin / groups, rcout, wu->shape[2], wu->shape[3]));
+  wt = tg_flip(tg_transpose(wt, 1, 2), TG_AXES(3, 4));
+  wt = tg_reshape(wt, TG_SHAPE(rcout * groups, cin / groups, wu->shape[2], wu->shape[3]));
+  tg_tensor *xs = x;
+  if (stride > 1) { /* (H, W) -> (H, 1, W, 1) -> (H, s, W, s) zeros after each -> (H s - (s-1), W s - (s-1)) */
+    xs = tg_reshape(x, TG_SHAPE(n, cin, h, 1, wd, 1));
+    int64_t pads[12] = {0, 0, 0, 0, 0, 0, 0, stride - 1, 0, 0, 0, stride - 1};
+    int64_t bounds[8] = {0, n, 0, cin, 0, h * stride - (stride - 1), 0, wd * stride - (stride - 1)};
+    xs = tg_pad(xs, 6, pads, 0);
+    xs = tg_reshape(xs, TG_SHAPE(n, cin, h * stride, wd * stride));
+    xs = tg_shrink(xs, 4, bounds);
+  }
+  return tg__nn_done(tg__nn_conv2d_pads(xs, wt, bias, 1, tblr, dilation, groups));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// initialisers (tinygrad's formulas; fan_in = prod(shape[1:]))
+
+static int tg__nn_init_shape(const char *fn, int ndim, const int64_t *shape, int64_t *fan_in) {
+  if (ndim < 1) {
+    tg__set_error("%s: needs at least 1 dimension, got %d", fn, ndim);
+    return -1;
+  }
+  if (tg__check_shape(fn, ndim, shape) < 0) return -1;
+  *fan_in = tg__prod(shape + 1, ndim - 1);
+  if (*fan_in < 1 || shape[0] < 1) {
+    char b[128];
+    tg__set_error("%s: shape %s has a zero size", fn, tg__shape_str(ndim, shape, b, sizeof b));
+    return -1;
+  }
+  return 0;
+}
+
+/* uniform(-b, b) with b = sqrt(6 / (1 + a^2) / fan_in) */
+tg_tensor *tg_kaiming_uniform(int ndim, const int64_t *shape, double a) {
+  int64_t fan_in;
+  if (tg__nn_init_shape("tg_kaiming_uniform", ndim, shape, &fan_in) < 0) return NULL;
+  double bound = sqrt(6.0 / (1 + a * a) / (double)fan_in);
+  return tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape);
+}
+
+/* normal(0, s) with s = sqrt(2 / (1 + a^2) / fan_in) */
+tg_tensor *tg_kaiming_normal(int ndim, const int64_t *shape, double a) {
+  int64_t fan_in;
+  if (tg__nn_init_shape("tg_kaiming_normal", ndim, shape, &fan_in) < 0) return NULL;
+  return tg_normal(0, sqrt(2.0 / (1 + a * a) / (double)fan_in), TG_FLOAT32, ndim, shape);
+}
+
+/* uniform(-b, b) with b = sqrt(6 / (shape[0] + fan_in)) */
+tg_tensor *tg_glorot_uniform(int ndim, const int64_t *shape) {
+  int64_t fan_in;
+  if (tg__nn_init_shape("tg_glorot_uniform", ndim, shape, &fan_in) < 0) return NULL;
+  double bound = sqrt(6.0 / (double)(shape[0] + fan_in));
+  return tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// layers: shared pieces
+
+static int tg__nn_no_struct(const char *fn) {
+  tg__set_error("%s: the layer is NULL", fn);
+  return -1;
+}
+
+static tg_tensor *tg__nn_uninit(const char *fn) {
+  tg__set_error("%s: the layer is NULL or not initialised", fn);
+  return NULL;
+}
+
+/* uniform(-bound, bound), owned by a layer */
+static tg_tensor *tg__nn_uniform_param(double bound, int ndim, const int64_t *shape) {
+  return tg__nn_own(tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape));
+}
+
+static tg_tensor *tg__nn_full_param(double v, tg_dtype dt, int ndim, const int64_t *shape) {
+  return tg__nn_own(tg_full(v, dt, ndim, shape));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Linear: weight (out, in), bias (out), both uniform(-1/sqrt(in), 1/sqrt(in))
+
+int tg_nn_linear_init(tg_nn_linear *m, int64_t in, int64_t out, int bias) {
+  if (!m) return tg__nn_no_struct("tg_nn_linear_init");
+  memset(m, 0, sizeof *m);
+  if (in < 1 || out < 1) {
+    tg__set_error("tg_nn_linear_init: in %lld and out %lld must be >= 1", (long long)in, (long long)out);
+    return -1;
+  }
+  double bound = 1 / sqrt((double)in);
+  m->weight = tg__nn_uniform_param(bound, TG_SHAPE(out, in));
+  if (bias) m->bias = tg__nn_uniform_param(bound, TG_SHAPE(out));
+  if (!m->weight || (bias && !m->bias)) {
+    tg_nn_linear_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+tg_tensor *tg_nn_linear_forward(const tg_nn_linear *m, tg_tensor *x) {
+  if (!m || !m->weight) return tg__nn_uninit("tg_nn_linear_forward");
+  TG__NEED("tg_nn_linear_forward", x);
+  int64_t in = m->weight->uop->shape[1];
+  if (x->uop->ndim < 1 || x->uop->shape[x->uop->ndim - 1] != in) {
+    char b[128];
+    tg__set_error("tg_nn_linear_forward: input %s does not end in the %lld input features", TG__SHAPE(x->uop, b),
+                  (long long)in);
+    return NULL;
+  }
+  return tg_linear(x, m->weight, m->bias);
+}
+
+void tg_nn_linear_free(tg_nn_linear *m) {
+  if (!m) return;
+  tg_free(m->weight);
+  tg_free(m->bias);
+  memset(m, 0, sizeof *m);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Conv2d, Conv1d, ConvTranspose2d: weight and bias uniform(-s, s), s = 1/sqrt(cin * prod(kernel)) (tinygrad)
+
+static int tg__nn_conv_args(const char *fn, int64_t cin, int64_t cout, int kernel, int stride, int padding,
+                            int output_padding, int dilation, int groups, int allow_same) {
+  int same = allow_same && padding == TG_PADDING_SAME;
+  if (cin < 1 || cout < 1 || kernel < 1 || stride < 1 || dilation < 1 || groups < 1 || (padding < 0 && !same) ||
+      (same && stride != 1) || output_padding < 0 || cin % groups || cout % groups) {
+    tg__set_error("%s: cin %lld, cout %lld, kernel %d, stride %d, padding %d, dilation %d, groups %d do not fit; "
+                  "HINT: sizes >= 1, groups divides cin and cout, TG_PADDING_SAME only with stride 1", fn,
+                  (long long)cin, (long long)cout, kernel, stride, padding, dilation, groups);
+    return -1;
+  }
+  return 0;
+}
+
+int tg_nn_conv2d_init(tg_nn_conv2d *m, int64_t cin, int64_t cout, int kernel, int stride, int padding, int dilation,
+                      int groups, int bias) {
+  if (!m) return tg__nn_no_struct("tg_nn_conv2d_init");
+  memset(m, 0, sizeof *m);
+  if (tg__nn_conv_args("tg_nn_conv2d_init", cin, cout, kernel, stride, padding, 0, dilation, groups, 1) < 0) return -1;
+  double scale = 1 / sqrt((double)cin * kernel * kernel);
+  m->weight = tg__nn_uniform_param(scale, TG_SHAPE(cout, cin / groups, kernel, kernel));
+  if (bias) m->bias = tg__nn_uniform_param(scale, TG_SHAPE(cout));
+  m->stride = stride, m->padding = padding, m->dilation = dilation, m->groups = groups;
+  if (!m->weight || (bias && !m->bias)) {
+    tg_nn_conv2d_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+tg_tensor *tg_nn_conv2d_forward(const tg_nn_conv2d *m, tg_tensor *x) {
+  if (!m || !m->weight) return tg__nn_uninit("tg_nn_conv2d_forward");
+  TG__NEED("tg_nn_conv2d_forward", x);
+  if (m->padding != TG_PADDING_SAME) return tg_conv2d(x, m->weight, m->bias, m->stride, m->padding, m->dilation,
+                                                      m->groups);
+  if (x->uop->ndim != 4) {
+    char b[128];
+    tg__set_error("tg_nn_conv2d_forward: input %s is not (N, Cin, H, W)", TG__SHAPE(x->uop, b));
+    return NULL;
+  }
+  int64_t k = m->weight->uop->shape[2], tblr[4];
+  tg__nn_same_pads(k, m->dilation, &tblr[0], &tblr[1]);
+  tg__nn_same_pads(k, m->dilation, &tblr[2], &tblr[3]);
+  tg_scope_begin();
+  return tg__nn_done(tg__nn_conv2d_pads(x, m->weight, m->bias, 1, tblr, m->dilation, m->groups));
+}
+
+void tg_nn_conv2d_free(tg_nn_conv2d *m) {
+  if (!m) return;
+  tg_free(m->weight);
+  tg_free(m->bias);
+  memset(m, 0, sizeof *m);
+}
+
+int tg_nn_conv1d_init(tg_nn_conv1d *m, int64_t cin, int64_t cout, int kernel, int stride, int padding, int dilation,
+                      int groups, int bias) {
+  if (!m) return tg__nn_no_struct("tg_nn_conv1d_init");
+  memset(m, 0, sizeof *m);
+  if (tg__nn_conv_args("tg_nn_conv1d_init", cin, cout, kernel, stride, padding, 0, dilation, groups, 1) < 0) return -1;
+  double scale = 1 / sqrt((double)cin * kernel);
+  m->weight = tg__nn_uniform_param(scale, TG_SHAPE(cout, cin / groups, kernel));
+  if (bias) m->bias = tg__nn_uniform_param(scale, TG_SHAPE(cout));
+  m->stride = stride, m->padding = padding, m->dilation = dilation, m->groups = groups;
+  if (!m->weight || (bias && !m->bias)) {
+    tg_nn_conv1d_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+tg_tensor *tg_nn_conv1d_forward(const tg_nn_conv1d *m, tg_tensor *x) {
+  if (!m || !m->weight) return tg__nn_uninit("tg_nn_conv1d_forward");
+  return tg_conv1d(x, m->weight, m->bias, m->stride, m->padding, m->dilation, m->groups);
+}
+
+void tg_nn_conv1d_free(tg_nn_conv1d *m) {
+  if (!m) return;
+  tg_free(m->weight);
+  tg_free(m->bias);
+  memset(m, 0, sizeof *m);
+}
+
+int tg_nn_conv_transpose2d_init(tg_nn_conv_transpose2d *m, int64_t cin, int64_t cout, int kernel, int stride,
+                                int padding, int output_padding, int dilation, int groups, int bias) {
+  const char *fn = "tg_nn_conv_transpose2d_init";
+  if (!m) return tg__nn_no_struct(fn);
+  memset(m, 0, sizeof *m);
+  if (tg__nn_conv_args(fn, cin, cout, kernel, stride, padding, output_padding, dilation, groups, 0) < 0) return -1;
+  if (output_padding >= stride && output_padding >= dilation) {
+    tg__set_error("%s: output_padding %d must be smaller than the stride %d or the dilation %d", fn, output_padding,
+                  stride, dilation);
+    return -1;
+  }
+  double scale = 1 / sqrt((double)cin * kernel * kernel);
+  m->weight = tg__nn_uniform_param(scale, TG_SHAPE(cin, cout / groups, kernel, kernel));
+  if (bias) m->bias = tg__nn_uniform_param(scale, TG_SHAPE(cout));
+  m->stride = stride, m->padding = padding, m->output_padding = output_padding, m->dilation = dilation;
+  m->groups = groups;
+  if (!m->weight || (bias && !m->bias)) {
+    tg_nn_conv_transpose2d_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+tg_tensor *tg_nn_conv_transpose2d_forward(const tg_nn_conv_transpose2d *m, tg_tensor *x) {
+  if (!m || !m->weight) return tg__nn_uninit("tg_nn_conv_transpose2d_forward");
+  return tg_conv_transpose2d(x, m->weight, m->bias, m->stride, m->padding, m->output_padding, m->dilation, m->groups);
+}
+
+void tg_nn_conv_transpose2d_free(tg_nn_conv_transpose2d *m) {
+  if (!m) return;
+  tg_free(m->weight);
+  tg_free(m->bias);
+  memset(m, 0, sizeof *m);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// BatchNorm over axis 1
+
+int tg_nn_batchnorm_init(tg_nn_batchnorm *m, int64_t features) {
+  if (!m) return tg__nn_no_struct("tg_nn_batchnorm_init");
+  memset(m, 0, sizeof *m);
+  if (features < 1) {
+    tg__set_error("tg_nn_batchnorm_init: features %lld must be >= 1", (long long)features);
+    return -1;
+  }
+  m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(features));
+  m->bias = tg__nn_full_param(0, TG_FLOAT32, TG_SHAPE(features));
+  m->running_mean = tg__nn_full_param(0, TG_FLOAT32, TG_SHAPE(features));
+  m->running_var = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(features));
+  m->num_batches_tracked = tg__nn_own(tg_scalar(0, TG_INT64));
+  m->eps = 1e-5;
+  m->momentum = 0.1;
+  if (!m->weight || !m->bias || !m->running_mean || !m->running_var || !m->num_batches_tracked) {
+    tg_nn_batchnorm_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+/* training: the batch mean and the biased variance normalise; the running statistics take the batch mean and the
+ * unbiased variance with momentum, as lazy assignments (tinygrad's BatchNorm.__call__) */
+tg_tensor *tg_nn_batchnorm_forward(tg_nn_batchnorm *m, tg_tensor *x) {
+  const char *fn = "tg_nn_batchnorm_forward";
+  if (!m || !m->running_mean) return tg__nn_uninit(fn);
+  TG__NEED(fn, x);
+  tg__uop *u = x->uop;
+  int64_t c = m->running_mean->uop->shape[0], n = tg__prod(u->shape, u->ndim);
+  char b[128];
+  if (u->ndim < 2 || u->shape[1] != c) {
+    tg__set_error("%s: input %s is not (N, %lld, ...)", fn, TG__SHAPE(u, b), (long long)c);
+    return NULL;
+  }
+  if (tg__train && n <= c) {
+    tg__set_error("%s: input %s has one value per channel; training needs more", fn, TG__SHAPE(u, b));
+    return NULL;
+  }
+  int axes[TG_MAX_DIMS], na = 0;
+  int64_t bshape[TG_MAX_DIMS];
+  for (int i = 0; i < u->ndim; i++) {
+    if (i != 1) axes[na++] = i;
+    bshape[i] = i == 1 ? c : 1;
+  }
+  tg_scope_begin();
+  tg_tensor *mean = m->running_mean, *var = m->running_var;
+  if (tg__train) {
+    mean = tg_mean(x, na, axes, 0);
+    tg_tensor *y = tg_sub(x, tg_reshape(tg_detach(mean), u->ndim, bshape)); /* d(var)/d(mean) = 0 */
+    var = tg_mean(tg_mul(y, y), na, axes, 0);
+    double mom = m->momentum, unbias = (double)n / (double)(n - c);
+    tg_tensor *rm = tg_add(tg_mul_s(m->running_mean, 1 - mom), tg_mul_s(tg_detach(mean), mom));
+    tg_tensor *rv = tg_add(tg_mul_s(m->running_var, 1 - mom), tg_mul_s(tg_detach(var), mom * unbias));
+    tg_tensor *nb = tg_add_s(m->num_batches_tracked, 1);
+    if (!tg_assign(m->running_mean, rm) || !tg_assign(m->running_var, rv) || !tg_assign(m->num_batches_tracked, nb))
+      return tg__nn_done(NULL);
+  }
+  tg_tensor *invstd = tg_rsqrt(tg_add_s(var, m->eps));
+  tg_tensor *r = tg_sub(x, tg_reshape(mean, u->ndim, bshape));
+  if (m->weight) r = tg_mul(r, tg_reshape(m->weight, u->ndim, bshape));
+  r = tg_mul(r, tg_reshape(invstd, u->ndim, bshape));
+  if (m->bias) r = tg_add(r, tg_reshape(m->bias, u->ndim, bshape));
+  return tg__nn_done(r);
+}
+
+void tg_nn_batchnorm_free(tg_nn_batchnorm *m) {
+  if (!m) return;
+  tg_free(m->weight);
+  tg_free(m->bias);
+  tg_free(m->running_mean);
+  tg_free(m->running_var);
+  tg_free(m->num_batches_tracked);
+  memset(m, 0, sizeof *m);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// LayerNorm, RMSNorm, GroupNorm
+
+int tg_nn_layernorm_init(tg_nn_layernorm *m, int64_t features, int affine) {
+  if (!m) return tg__nn_no_struct("tg_nn_layernorm_init");
+  memset(m, 0, sizeof *m);
+  if (features < 1) {
+    tg__set_error("tg_nn_layernorm_init: features %lld must be >= 1", (long long)features);
+    return -1;
+  }
+  m->features = features;
+  m->eps = 1e-5;
+  if (!affine) return 0;
+  m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(features));
+  m->bias = tg__nn_full_param(0, TG_FLOAT32, TG_SHAPE(features));
+  if (!m->weight || !m->bias) {
+    tg_nn_layernorm_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+tg_tensor *tg_nn_layernorm_forward(const tg_nn_layernorm *m, tg_tensor *x) {
+  const char *fn = "tg_nn_layernorm_forward";
+  if (!m || !m->features) return tg__nn_uninit(fn);
+  TG__NEED(fn, x);
+  if (x->uop->ndim < 1 || x->uop->shape[x->uop->ndim - 1] != m->features) {
+    char b[128];
+    tg__set_error("%s: input %s does not end in the %lld features", fn, TG__SHAPE(x->uop, b), (long long)m->features);
+    return NULL;
+  }
+  tg_scope_begin();
+  tg_tensor *r = tg_layernorm(x, -1, m->eps);
+  if (m->weight && m->bias) r = tg_add(tg_mul(r, m->weight), m->bias);
+  return tg__nn_done(r);
+}
+
+void tg_nn_layernorm_free(tg_nn_layernorm *m) {
+  if (!m) return;
+  tg_free(m->weight);
+  tg_free(m->bias);
+  memset(m, 0, sizeof *m);
+}
+
+int tg_nn_rmsnorm_init(tg_nn_rmsnorm *m, int64_t features) {
+  if (!m) return tg__nn_no_struct("tg_nn_rmsnorm_init");
+  memset(m, 0, sizeof *m);
+  if (features < 1) {
+    tg__set_error("tg_nn_rmsnorm_init: features %lld must be >= 1", (long long)features);
+    return -1;
+  }
+  m->features = features;
+  m->eps = 1e-6;
+  m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(features));
+  if (!m->weight) {
+    tg_nn_rmsnorm_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+/* x * rsqrt(mean(x^2) + eps) over the last axis, in float32, back to x's dtype, times the weight */
+tg_tensor *tg_nn_rmsnorm_forward(const tg_nn_rmsnorm *m, tg_tensor *x) {
+  const char *fn = "tg_nn_rmsnorm_forward";
+  if (!m || !m->weight) return tg__nn_uninit(fn);
+  TG__NEED(fn, x);
+  if (x->uop->ndim < 1 || x->uop->shape[x->uop->ndim - 1] != m->features) {
+    char b[128];
+    tg__set_error("%s: input %s does not end in the %lld features", fn, TG__SHAPE(x->uop, b), (long long)m->features);
+    return NULL;
+  }
+  tg_scope_begin();
+  tg_tensor *xf = tg_cast(x, TG_FLOAT32);
+  tg_tensor *ms = tg_add_s(tg_mean(tg_square(xf), TG_AXES(-1), 1), m->eps);
+  tg_tensor *r = tg_cast(tg_mul(xf, tg_rsqrt(ms)), x->uop->dtype);
+  return tg__nn_done(tg_mul(r, m->weight));
+}
+
+void tg_nn_rmsnorm_free(tg_nn_rmsnorm *m) {
+  if (!m) return;
+  tg_free(m->weight);
+  memset(m, 0, sizeof *m);
+}
+
+int tg_nn_groupnorm_init(tg_nn_groupnorm *m, int64_t groups, int64_t channels, int affine) {
+  if (!m) return tg__nn_no_struct("tg_nn_groupnorm_init");
+  memset(m, 0, sizeof *m);
+  if (groups < 1 || channels < 1 || channels % groups) {
+    tg__set_error("tg_nn_groupnorm_init: %lld groups do not divide %lld channels", (long long)groups,
+                  (long long)channels);
+    return -1;
+  }
+  m->groups = groups, m->channels = channels, m->eps = 1e-5;
+  if (!affine) return 0;
+  m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(channels));
+  m->bias = tg__nn_full_param(0, TG_FLOAT32, TG_SHAPE(channels));
+  if (!m->weight || !m->bias) {
+    tg_nn_groupnorm_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+/* x (N, C, ...) as (N, groups, rest) layer-normalised over rest, then the per-channel affine */
+tg_tensor *tg_nn_groupnorm_forward(const tg_nn_groupnorm *m, tg_tensor *x) {
+  const char *fn = "tg_nn_groupnorm_forward";
+  if (!m || !m->channels) return tg__nn_uninit(fn);
+  TG__NEED(fn, x);
+  tg__uop *u = x->uop;
+  if (u->ndim < 2 || u->shape[1] != m->channels || u->shape[0] < 1) {
+    char b[128];
+    tg__set_error("%s: input %s is not (N, %lld, ...)", fn, TG__SHAPE(u, b), (long long)m->channels);
+    return NULL;
+  }
+  int64_t rest = tg__prod(u->shape, u->ndim) / u->shape[0] / m->groups, cs[TG_MAX_DIMS];
+  for (int i = 0; i < u->ndim; i++) cs[i] = i == 1 ? m->channels : 1;
+  tg_scope_begin();
+  tg_tensor *g = tg_reshape(x, TG_SHAPE(u->shape[0], m->groups, rest));
+  tg_tensor *r = tg_reshape(tg_layernorm(g, -1, m->eps), u->ndim, u->shape);
+  if (m->weight && m->bias)
+    r = tg_add(tg_mul(r, tg_reshape(m->weight, u->ndim, cs)), tg_reshape(m->bias, u->ndim, cs));
+  return tg__nn_done(r);
+}
+
+void tg_nn_groupnorm_free(tg_nn_groupnorm *m) {
+  if (!m) return;
+  tg_free(m->weight);
+  tg_free(m->bias);
+  memset(m, 0, sizeof *m);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Embedding: weight (vocab, dim) glorot_uniform; a lookup is a one-hot sum (an index out of range gives zeros)
+
+int tg_nn_embedding_init(tg_nn_embedding *m, int64_t vocab, int64_t dim) {
+  if (!m) return tg__nn_no_struct("tg_nn_embedding_init");
+  memset(m, 0, sizeof *m);
+  if (vocab < 1 || dim < 1 || vocab > INT32_MAX) {
+    tg__set_error("tg_nn_embedding_init: vocab %lld and dim %lld must be >= 1", (long long)vocab, (long long)dim);
+    return -1;
+  }
+  m->weight = tg__nn_own(tg_glorot_uniform(TG_SHAPE(vocab, dim)));
+  if (!m->weight) return -1;
+  m->vocab = vocab, m->dim = dim;
+  return 0;
+}
+
+/* idx (...) -> (..., dim): sum over v of (idx == v) * weight[v] */
+tg_tensor *tg_nn_embedding_forward(const tg_nn_embedding *m, tg_tensor *idx) {
+  const char *fn = "tg_nn_embedding_forward";
+  if (!m || !m->weight) return tg__nn_uninit(fn);
+  TG__NEED(fn, idx);
+  if (tg_dtype_is_float(idx->uop->dtype) || idx->uop->dtype == TG_BOOL || idx->uop->ndim + 2 > TG_MAX_DIMS) {
+    char b[128];
+    tg__set_error("%s: the index %s must be an integer tensor, got %s", fn, TG__SHAPE(idx->uop, b),
+                  tg_dtype_name(idx->uop->dtype));
+    return NULL;
+  }
+  tg_scope_begin();
+  tg_tensor *eq = tg_eq(tg_unsqueeze(idx, -1), tg_arange(0, (double)m->vocab, 1, TG_INT32)); /* (..., vocab) */
+  tg_tensor *sel = tg_where(tg_unsqueeze(eq, -1), m->weight, tg_zeros_like(m->weight));  /* (..., vocab, dim) */
+  return tg__nn_done(tg_cast(tg_sum(sel, TG_AXES(-2), 0), m->weight->uop->dtype));
+}
+
+void tg_nn_embedding_free(tg_nn_embedding *m) {
+  if (!m) return;
+  tg_free(m->weight);
+  memset(m, 0, sizeof *m);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// _params: the parameters into a state dict under "prefix.name" (tinygrad's names)
+
+#if 0 /* needs state.c */
+#endif

@@ -278,6 +278,11 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
     memset(&k, 0, sizeof k);
     for (int r = 0; r < sink->nsrc; r++) k.keep |= sink->src[r] == u;
     k.keep |= u->op == TG__OP_ASSIGN; /* its buffer belongs to the target */
+    if (u->op == TG__OP_CONTIGUOUS && !c.capturing) { /* realised once: see tg__sched_settle */
+      k.keep = 1;
+      k.node = u;
+      k.view = tg__buffer_view(outbuf, u);
+    }
     k.ast = tg__uop1(TG__OP_SINK, TG_BOOL, tg__uop2(TG__OP_STORE, u->dtype, outbuf, value, NULL), NULL);
     tg__sched_push(out, &k);
     tg__map_put(&c.loads, u, tg__buffer_view(outbuf, u));
@@ -300,6 +305,15 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   tg__vec_free(&order);
   if (rc < 0) tg__sched_free(out);
   return rc;
+}
+
+/* A CONTIGUOUS realised by a run keeps its buffer (`becomes`, as a root does), so a graph built on it later (a
+ * backward pass after the forward was realised) reads the values the first run computed instead of recomputing them:
+ * a random tensor is drawn once, as tinygrad's contiguous rand. Not while a JIT captures: its replays own the
+ * memory. */
+TG__PRIVATE void tg__sched_settle(tg__sched *s) {
+  for (int i = 0; i < s->n; i++)
+    if (s->k[i].node && !s->k[i].node->becomes) s->k[i].node->becomes = s->k[i].view;
 }
 
 TG__PRIVATE void tg__sched_free(tg__sched *s) {

@@ -487,6 +487,7 @@ int tg_realize_all(tg_tensor **ts, int n) {
   rc = tg__schedule(roots, nr, &s, views);
   if (rc == 0) {
     rc = tg__run_schedule(&s);
+    if (rc == 0) tg__sched_settle(&s);
     tg__sched_free(&s);
   }
   /* a realised tensor keeps its graph (backward may still need it); `becomes` points every reader at the buffer. An

@@ -1,0 +1,402 @@
+#!/usr/bin/env python3
+"""gen_nn.py: computes the golden values of tests/test_nn.c with the real tinygrad and writes tests/golden/golden_nn.h.
+
+Contract:
+  - Inputs are closed forms of the element index (sin, cos, small integer patterns), rounded to float32 and written into
+    golden_nn.h, so the C tests use exactly the bytes the goldens were computed from.
+  - Expected values come from the real tinygrad (CPU): forward values, and gradients of loss = sum(out * G) (G a fixed
+    closed form, so that no gradient is trivially uniform) or of the scalar loss itself. Where tinygrad has no such
+    function (adaptive_avg_pool2d, mse), numpy in float64 is the reference (PyTorch's definitions).
+  - Layers run with their parameters replaced by closed forms (tinygrad's init is random).
+  - The arrays are named g_nn_<case>_<what>; the shapes are in the comments and in test_nn.c.
+
+Run: python3 tests/golden/gen_nn.py   (rewrites tests/golden/golden_nn.h next to this file)
+"""
+import math
+import os
+import sys
+
+import numpy as np
+
+os.environ.setdefault("DEV", "CPU")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen import Out, f32  # noqa: E402  (the C emitter of gen.py)
+from tinygrad import Tensor, dtypes, nn  # noqa: E402
+from tinygrad.helpers import Context  # noqa: E402
+
+
+def form(shape, a, s, off=0.1, fn=np.sin):
+  """a closed-form float32 input: fn(i*a + off) * s over the flat index i"""
+  n = int(np.prod(shape))
+  return f32(fn(np.arange(n) * a + off) * s).reshape(shape)
+
+
+def T(a, grad=False):
+  return Tensor(np.asarray(a))  # tinygrad 0.14: backward fills .grad of every float tensor in the graph
+
+
+def weighted(out, tag):
+  """loss = sum(out * G) with G = cos(i*0.7 + 0.3) of out's shape; returns (loss, G)"""
+  g = form(out.shape, 0.7, 1.0, 0.3, np.cos)
+  return (out * Tensor(g)).sum(), g
+
+
+class Case:
+  def __init__(self, o, name):
+    self.o, self.name = o, name
+
+  def arr(self, what, a, ctype="float", note=""):
+    self.o.arr(f"g_nn_{self.name}_{what}", a, ctype, note)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# losses
+
+def section_losses(o):
+  c = Case(o, "ce")
+  logits = form((4, 5), 0.37, 2.5)
+  labels = np.array([1, 0, 4, 2], np.int32)
+  c.arr("logits", logits, note="sin(i*0.37+0.1)*2.5")
+  c.arr("labels", labels, "int32_t")
+  for ls, tag in [(0.0, "idx"), (0.1, "idx_ls")]:
+    x = T(logits, True)
+    loss = x.cross_entropy(T(labels), label_smoothing=ls)
+    loss.backward()
+    c.arr(f"{tag}_loss", [loss.numpy()], note=f"cross_entropy(logits, labels, ls={ls})")
+    c.arr(f"{tag}_grad", x.grad.numpy(), note="d loss / d logits")
+  probs = form((4, 5), 0.53, 1.0, 0.2, np.cos)
+  probs = f32(np.exp(probs) / np.exp(probs).sum(1, keepdims=True))
+  c.arr("probs", probs, note="softmax rows: probability targets")
+  x = T(logits, True)
+  loss = x.cross_entropy(T(probs), label_smoothing=0.2)
+  loss.backward()
+  c.arr("prob_loss", [loss.numpy()], note="cross_entropy(logits, probs, ls=0.2)")
+  c.arr("prob_grad", x.grad.numpy())
+  # (N, C, d): classes on axis 1
+  l3 = form((2, 3, 4), 0.29, 2.0)
+  y3 = np.array([[0, 2, 1, 1], [2, 2, 0, 1]], np.int32)
+  c.arr("l3", l3)
+  c.arr("y3", y3, "int32_t")
+  c.arr("l3_loss", [T(l3).cross_entropy(T(y3)).numpy()], note="(2, 3, 4) logits, (2, 4) labels")
+  # (C,) logits, a 0-d label
+  l1 = form((5,), 0.9, 1.5)
+  c.arr("l1", l1)
+  c.arr("l1_loss", [T(l1).cross_entropy(T(np.array(3, np.int32))).numpy()], note="(5,) logits, label 3")
+
+  c = Case(o, "scce")
+  logits = form((2, 3, 5), 0.41, 2.0)
+  labels = np.array([[1, 3, 0], [3, 4, 2]], np.int32)
+  c.arr("logits", logits)
+  c.arr("labels", labels, "int32_t", "two entries are the ignore_index 3")
+  x = T(logits, True)
+  loss = x.sparse_categorical_crossentropy(T(labels), ignore_index=3, label_smoothing=0.1)
+  loss.backward()
+  c.arr("ign_loss", [loss.numpy()], note="ignore_index 3, label_smoothing 0.1")
+  c.arr("ign_grad", x.grad.numpy())
+  labels_m1 = np.array([[1, -1, 0], [3, 4, 2]], np.int32)
+  c.arr("labels_m1", labels_m1, "int32_t", "a -1 label: ignore_index -1 means none (it still counts)")
+  c.arr("m1_loss", [T(logits).sparse_categorical_crossentropy(T(labels_m1)).numpy()])
+
+  c = Case(o, "bce")
+  p = f32(1 / (1 + np.exp(-form((4, 6), 0.37, 2.7).astype(np.float64))))
+  t = form((4, 6), 0.23, 0.5, 0.0, np.cos) + f32(0.5)
+  xl = form((4, 6), 0.37, 2.7, 0.0)  # xl[0] == 0: the gradient of the stable form at 0
+  c.arr("p", p, note="sigmoid of sin(i*0.37)*2.7")
+  c.arr("t", t, note="0.5 + 0.5*cos(i*0.23)")
+  c.arr("x", xl, note="sin(i*0.37)*2.7, x[0] == 0")
+  pt = T(p, True)
+  loss = pt.binary_crossentropy(T(t))
+  loss.backward()
+  c.arr("loss", [loss.numpy()])
+  c.arr("grad", pt.grad.numpy())
+  xt = T(xl, True)
+  loss = xt.binary_crossentropy_logits(T(t))
+  loss.backward()
+  c.arr("logits_loss", [loss.numpy()])
+  c.arr("logits_grad", xt.grad.numpy())
+  d = xl.astype(np.float64) - t
+  c.arr("mse", [np.mean(d * d)], note="numpy: mean((x - t)^2)")
+  c.arr("mse_grad", 2 * d / d.size, note="numpy: 2 (x - t) / n")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# pooling and interpolation
+
+def adaptive_np(x, oh, ow):
+  """PyTorch's adaptive_avg_pool2d in float64"""
+  h, w = x.shape[-2:]
+  out = np.zeros(x.shape[:-2] + (oh, ow))
+  for i in range(oh):
+    h0, h1 = (i * h) // oh, -((-(i + 1) * h) // oh)
+    for j in range(ow):
+      w0, w1 = (j * w) // ow, -((-(j + 1) * w) // ow)
+      out[..., i, j] = x[..., h0:h1, w0:w1].astype(np.float64).mean((-2, -1))
+  return out
+
+
+def section_pool(o):
+  c = Case(o, "pool")
+  x = form((2, 3, 7, 6), 0.37, 2.0)
+  c.arr("x", x, note="(2, 3, 7, 6): sin(i*0.37+0.1)*2")
+  xt = f32(np.round(form((1, 2, 5, 5), 0.9, 2.0) * 2) / 2)
+  c.arr("xt", xt, note="(1, 2, 5, 5): halves, with ties inside windows")
+  # (kernel, stride, padding, dilation); stride None = kernel
+  maxcases = [(2, None, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2), (2, 1, 0, 1), (3, 3, 1, 1)]
+  for i, (k, s, p, d) in enumerate(maxcases):
+    c.arr(f"max{i}", T(x).max_pool2d(k, s, d, p).numpy(), note=f"max_pool2d(k={k}, s={s}, p={p}, d={d})")
+  xg = T(x, True)
+  loss, _ = weighted(xg.max_pool2d(3, 2, 1, 1), "max")
+  loss.backward()
+  c.arr("max_grad", xg.grad.numpy(), note="grad of sum(max_pool2d(x, 3, 2, p=1) * G)")
+  xg = T(xt, True)
+  out = xg.max_pool2d(2, 1)
+  c.arr("maxt", out.numpy(), note="max_pool2d(xt, 2, s=1)")
+  loss, _ = weighted(out, "maxt")
+  loss.backward()
+  c.arr("maxt_grad", xg.grad.numpy(), note="ties share the gradient equally")
+  avgcases = [(2, None, 0), (3, 2, 1), (3, 1, 0), (4, 3, 2)]
+  for i, (k, s, p) in enumerate(avgcases):
+    c.arr(f"avg{i}", T(x).avg_pool2d(k, s, 1, p).numpy(), note=f"avg_pool2d(k={k}, s={s}, p={p})")
+  xg = T(x, True)
+  loss, _ = weighted(xg.avg_pool2d(3, 2, 1, 1), "avg")
+  loss.backward()
+  c.arr("avg_grad", xg.grad.numpy(), note="grad of sum(avg_pool2d(x, 3, 2, p=1) * G)")
+  xi = ((np.arange(16, dtype=np.int32) * 7) % 11 - 20).reshape(1, 1, 4, 4)
+  c.arr("xi", xi, "int32_t", "(1, 1, 4, 4) int32, all negative: the padding must lose")
+  c.arr("xi_max", T(xi).max_pool2d(3, 1, 1, 1).numpy(), "int32_t", "max_pool2d(xi, 3, s=1, p=1), int32")
+  c.arr("xi_avg", T(xi).avg_pool2d(2).numpy(), note="avg_pool2d(xi, 2): float32")
+  c.arr("adapt34", adaptive_np(x, 3, 4), note="adaptive_avg_pool2d(x, (3, 4)) in numpy (PyTorch's windows)")
+  c.arr("adapt52", adaptive_np(x, 5, 2), note="adaptive_avg_pool2d(x, (5, 2))")
+  c.arr("adapt99", adaptive_np(x, 9, 9), note="adaptive_avg_pool2d(x, (9, 9)): upsampling windows")
+  c.arr("adapt11", adaptive_np(x, 1, 1), note="adaptive_avg_pool2d(x, (1, 1))")
+
+  c = Case(o, "interp")
+  x = form((2, 3, 4, 5), 0.43, 3.0)
+  c.arr("x", x, note="(2, 3, 4, 5): sin(i*0.43+0.1)*3")
+  cases = [("bil73", (7, 3), "linear", False), ("bil73a", (7, 3), "linear", True), ("bil810", (8, 10), "linear", False),
+           ("bil810a", (8, 10), "linear", True), ("bil11a", (1, 1), "linear", True), ("bil22", (2, 2), "linear", False),
+           ("near73", (7, 3), "nearest", False), ("near38", (3, 8), "nearest", False),
+           ("near1215", (12, 15), "nearest", False)]
+  for nm, size, mode, ac in cases:
+    if nm == "bil11a":  # tinygrad divides by size-1 = 0 here; PyTorch (and tg_interpolate) take source index 0
+      want = x[..., :1, :1]
+    else:
+      want = T(x).interpolate(size, mode=mode, align_corners=ac).numpy()
+    c.arr(nm, want, note=f"interpolate(x, {size}, {mode}, align_corners={ac})")
+  for nm, ac in [("bil_grad", False), ("bila_grad", True)]:
+    xg = T(x, True)
+    loss, _ = weighted(xg.interpolate((7, 3), align_corners=ac), nm)
+    loss.backward()
+    c.arr(nm, xg.grad.numpy(), note=f"grad of sum(interpolate(x, (7, 3), linear, {ac}) * G)")
+  xi = (np.arange(12, dtype=np.int32) * 7 % 11).reshape(1, 1, 3, 4)
+  c.arr("xi", xi, "int32_t")
+  c.arr("xi_near", T(xi).interpolate((5, 6), mode="nearest").numpy(), "int32_t", "int32 nearest stays int32")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# attention and convolutions
+
+def section_attention(o):
+  c = Case(o, "sdpa")
+  q, k, v = form((2, 3, 4, 8), 0.31, 1.0), form((2, 3, 5, 8), 0.47, 1.0, 0.2), form((2, 3, 5, 6), 0.23, 1.0, 0.3)
+  mask = (np.arange(20).reshape(4, 5) % 3 != 1)
+  mask[:, 0] = True  # every row keeps something
+  c.arr("q", q)
+  c.arr("k", k)
+  c.arr("v", v)
+  c.arr("mask", mask, "uint8_t", "(4, 5) bool, true = keep")
+  c.arr("plain", T(q).scaled_dot_product_attention(T(k), T(v)).numpy())
+  c.arr("masked", T(q).scaled_dot_product_attention(T(k), T(v), attn_mask=T(mask)).numpy())
+  qc = form((2, 3, 5, 8), 0.31, 1.0)
+  c.arr("qc", qc, note="(2, 3, 5, 8) queries for the causal case")
+  ts = [T(a, True) for a in (qc, k, v)]
+  out = ts[0].scaled_dot_product_attention(ts[1], ts[2], is_causal=True)
+  c.arr("causal", out.numpy())
+  loss, _ = weighted(out, "causal")
+  loss.backward()
+  for nm, t in zip("qkv", ts):
+    c.arr(f"causal_d{nm}", t.grad.numpy())
+
+
+def section_conv(o):
+  c = Case(o, "conv1d")
+  x, w, b = form((2, 4, 10), 0.37, 1.0), form((6, 2, 3), 0.53, 0.5, 0.2), form((6,), 1.1, 0.3)
+  c.arr("x", x)
+  c.arr("w", w, note="(6, 2, 3): groups 2")
+  c.arr("b", b)
+  ts = [T(a, True) for a in (x, w, b)]
+  out = ts[0].conv2d(ts[1], ts[2], groups=2, stride=2, dilation=2, padding=1)
+  c.arr("out", out.numpy(), note="conv1d(x, w, b, stride 2, padding 1, dilation 2, groups 2)")
+  loss, _ = weighted(out, "c1")
+  loss.backward()
+  for nm, t in zip(("dx", "dw", "db"), ts):
+    c.arr(nm, t.grad.numpy())
+  w1 = form((3, 4, 4), 0.29, 0.5)
+  c.arr("w1", w1, note="(3, 4, 4): kernel 4, for padding 'same'")
+  conv = nn.Conv1d(4, 3, 4, padding="same", dilation=2, bias=False)
+  conv.weight = T(w1)
+  c.arr("same", conv(T(x)).numpy(), note="nn.Conv1d(4, 3, 4, padding='same', dilation=2)(x)")
+
+  c = Case(o, "convt")
+  x, w, b = form((2, 4, 5, 4), 0.37, 1.0), form((4, 3, 3, 3), 0.41, 0.5, 0.2), form((6,), 0.9, 0.3)
+  c.arr("x", x)
+  c.arr("w", w, note="(4, 3, 3, 3): Cin 4, Cout/groups 3, groups 2")
+  c.arr("b", b)
+  ts = [T(a, True) for a in (x, w, b)]
+  out = ts[0].conv_transpose2d(ts[1], ts[2], groups=2, stride=2, padding=1, output_padding=1)
+  c.arr("out", out.numpy(), note="conv_transpose2d(x, w, b, stride 2, padding 1, output_padding 1, groups 2)")
+  loss, _ = weighted(out, "ct")
+  loss.backward()
+  for nm, t in zip(("dx", "dw", "db"), ts):
+    c.arr(nm, t.grad.numpy())
+  w2 = form((4, 2, 2, 3), 0.61, 0.5)
+  c.arr("w2", w2, note="(4, 2, 2, 3): a non-square kernel")
+  c.arr("out2", T(x).conv_transpose2d(T(w2), dilation=2).numpy(), note="conv_transpose2d(x, w2, dilation 2)")
+  c.arr("out3", T(x).conv_transpose2d(T(w2), stride=3, padding=2, output_padding=2).numpy(),
+        note="conv_transpose2d(x, w2, stride 3, padding 2, output_padding 2): negative conv padding")
+
+  c = Case(o, "conv2d")
+  x, w, b = form((1, 2, 6, 5), 0.37, 1.0), form((3, 2, 4, 4), 0.29, 0.5), form((3,), 0.7, 0.2)
+  c.arr("x", x)
+  c.arr("w", w)
+  c.arr("b", b)
+  conv = nn.Conv2d(2, 3, 4, padding="same")
+  conv.weight, conv.bias = T(w), T(b)
+  c.arr("same", conv(T(x)).numpy(), note="nn.Conv2d(2, 3, 4, padding='same')(x): pads 1 before, 2 after")
+  conv = nn.Conv2d(2, 3, 4, padding="same", dilation=3)
+  conv.weight, conv.bias = T(w), T(b)
+  xb = form((1, 2, 12, 11), 0.37, 1.0)
+  c.arr("xb", xb)
+  c.arr("same_d3", conv(T(xb)).numpy(), note="nn.Conv2d(2, 3, 4, padding='same', dilation=3)(xb)")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# normalisation layers and embedding
+
+def section_norm(o):
+  c = Case(o, "bn")
+  x = form((4, 3, 5, 2), 0.37, 2.0) + form((4, 3, 5, 2), 0.05, 1.0, 0.0, np.cos)
+  x2 = form((4, 3, 5, 2), 0.61, 1.5, 0.4)
+  wv, bv = f32([1.5, -0.5, 0.75]), f32([0.1, -0.2, 0.3])
+  c.arr("x", x)
+  c.arr("x2", x2, note="a second batch")
+  c.arr("w", wv)
+  c.arr("b", bv)
+  bn = nn.BatchNorm(3)
+  bn.weight, bn.bias = T(wv, True), T(bv, True)
+  xt = T(x, True)
+  with Context(TRAINING=1):
+    out = bn(xt)
+    loss, _ = weighted(out, "bn")
+    loss.backward()
+    Tensor.realize(bn.running_mean, bn.running_var)
+    c.arr("out", out.numpy(), note="training forward")
+    c.arr("dx", xt.grad.numpy())
+    c.arr("dw", bn.weight.grad.numpy())
+    c.arr("db", bn.bias.grad.numpy())
+    c.arr("rmean1", bn.running_mean.numpy(), note="running_mean after one step")
+    c.arr("rvar1", bn.running_var.numpy(), note="running_var after one step (unbiased batch variance)")
+    bn(T(x2)).realize()
+    Tensor.realize(bn.running_mean, bn.running_var)
+    c.arr("rmean2", bn.running_mean.numpy(), note="after a second step on x2")
+    c.arr("rvar2", bn.running_var.numpy())
+    c.arr("nbt2", [bn.num_batches_tracked.numpy()], "int64_t")
+  c.arr("eval", bn(T(x2)).numpy(), note="eval forward on x2 with the running statistics")
+
+  c = Case(o, "ln")
+  x, wv, bv = form((2, 3, 6), 0.37, 2.0, 0.3), form((6,), 0.9, 1.0, 1.0), form((6,), 1.3, 0.5)
+  c.arr("x", x)
+  c.arr("w", wv)
+  c.arr("b", bv)
+  ln = nn.LayerNorm(6)
+  ts = [T(a, True) for a in (x, wv, bv)]
+  ln.weight, ln.bias = ts[1], ts[2]
+  out = ln(ts[0])
+  c.arr("out", out.numpy())
+  loss, _ = weighted(out, "ln")
+  loss.backward()
+  for nm, t in zip(("dx", "dw", "db"), ts):
+    c.arr(nm, t.grad.numpy())
+
+  c = Case(o, "gn")
+  x, wv, bv = form((2, 6, 3, 2), 0.37, 2.0, 0.3), form((6,), 0.9, 1.0, 1.0), form((6,), 1.3, 0.5)
+  c.arr("x", x)
+  c.arr("w", wv)
+  c.arr("b", bv)
+  gn = nn.GroupNorm(3, 6)
+  ts = [T(a, True) for a in (x, wv, bv)]
+  gn.weight, gn.bias = ts[1], ts[2]
+  out = gn(ts[0])
+  c.arr("out", out.numpy())
+  loss, _ = weighted(out, "gn")
+  loss.backward()
+  for nm, t in zip(("dx", "dw", "db"), ts):
+    c.arr(nm, t.grad.numpy())
+
+  c = Case(o, "rms")
+  x, wv = form((3, 5), 0.37, 2.0, 0.3), form((5,), 0.9, 1.0, 1.0)
+  c.arr("x", x)
+  c.arr("w", wv)
+  rms = nn.RMSNorm(5)
+  ts = [T(a, True) for a in (x, wv)]
+  rms.weight = ts[1]
+  out = rms(ts[0])
+  c.arr("out", out.numpy())
+  loss, _ = weighted(out, "rms")
+  loss.backward()
+  for nm, t in zip(("dx", "dw"), ts):
+    c.arr(nm, t.grad.numpy())
+
+  c = Case(o, "emb")
+  wv = form((7, 4), 0.37, 1.0)
+  idx = np.array([[3, 0, 6], [3, 3, 1]], np.int32)
+  c.arr("w", wv)
+  c.arr("idx", idx, "int32_t", "3 appears three times")
+  emb = nn.Embedding(7, 4)
+  emb.weight = T(wv, True)
+  out = emb(T(idx))
+  c.arr("out", out.numpy())
+  loss, _ = weighted(out, "emb")
+  loss.backward()
+  c.arr("dw", emb.weight.grad.numpy(), note="repeated indices accumulate")
+
+  c = Case(o, "lin")
+  x, wv, bv = form((2, 3, 4), 0.37, 1.0), form((5, 4), 0.53, 0.5), form((5,), 0.9, 0.2)
+  c.arr("x", x)
+  c.arr("w", wv)
+  c.arr("b", bv)
+  lin = nn.Linear(4, 5)
+  lin.weight, lin.bias = T(wv), T(bv)
+  c.arr("out", lin(T(x)).numpy())
+
+
+def main():
+  o = Out()
+  o.raw("/* golden_nn.h: expected values for tests/test_nn.c, GENERATED by tests/golden/gen_nn.py (numpy "
+        f"{np.__version__}, the real")
+  o.raw(" * tinygrad as the reference). Do not edit: change gen_nn.py and run it again. Include tinygrad.h first. */")
+  o.raw("#ifndef GOLDEN_NN_H")
+  o.raw("#define GOLDEN_NN_H")
+  o.raw("#include <math.h>   /* NAN, INFINITY */")
+  o.raw("#include <stdint.h>")
+  o.raw("#if defined(__GNUC__) || defined(__clang__)")
+  o.raw("#define GOLDEN_ARR static const __attribute__((unused))")
+  o.raw("#else")
+  o.raw("#define GOLDEN_ARR static const")
+  o.raw("#endif")
+  for sec in (section_losses, section_pool, section_attention, section_conv, section_norm):
+    o.raw("")
+    o.raw(f"/* {'-' * 114} */")
+    o.raw(f"/* {sec.__name__[len('section_'):]} */")
+    sec(o)
+  o.raw("")
+  o.raw("#endif /* GOLDEN_NN_H */")
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden_nn.h")
+  text = "\n".join(o.lines) + "\n"
+  with open(path, "w") as f:
+    f.write(text)
+  print(f"gen_nn.py: wrote {path} ({len(text)} bytes, {len(o.names)} arrays)")
+
+
+if __name__ == "__main__":
+  main()
