@@ -819,6 +819,26 @@ static tg__uop *tg__pad2d(tg__uop *x, int64_t lo0, int64_t hi0, int64_t lo1, int
   return tg__tshrink(x, b);
 }
 
+/* A convolution reads each input element KH*KW*Cout times: an input that is itself computed by a reduction (the
+ * previous layer's conv, a pooling, a normalisation, an incoming gradient) is realised first rather than recomputed
+ * at every read. Elementwise inputs of buffers (a cast, a relu of a realised tensor) stay fused. */
+static int tg__has_reduce_rec(tg__uop *u, tg__map *seen) {
+  if (u->becomes || u->op == TG__OP_BUFFER || tg__map_get(seen, u)) return 0;
+  if (u->op == TG__OP_REDUCE_AXIS) return 1;
+  tg__map_put(seen, u, (void *)1);
+  for (int i = 0; i < u->nsrc; i++)
+    if (tg__has_reduce_rec(u->src[i], seen)) return 1;
+  return 0;
+}
+
+static tg__uop *tg__conv_input(tg__uop *x) {
+  tg__map seen;
+  memset(&seen, 0, sizeof seen);
+  int r = tg__has_reduce_rec(x, &seen);
+  tg__map_free(&seen);
+  return r ? tg__uop1(TG__OP_CONTIGUOUS, x->dtype, x, NULL) : x;
+}
+
 /* the convolution itself: x (bs, g*cin, H, W) and w (g*rcout, cin, kh, kw) of one dtype -> (bs, g*rcout, oy, ox) */
 static tg__uop *tg__tconv2d(tg__uop *x, tg__uop *w, int64_t stride, int64_t padding, int64_t dilation, int64_t groups) {
   int64_t bs = x->shape[0], cin = w->shape[1], cout = w->shape[0], rcout = cout / groups;
@@ -843,6 +863,7 @@ static tg__uop *tg__tconv2d(tg__uop *x, tg__uop *w, int64_t stride, int64_t padd
  *        x against dy. */
 static tg__uop *tg__conv2d_grad(tg__uop *root, tg__uop *dy) {
   tg__uop *x = root->src[1], *w = root->src[2];
+  dy = tg__conv_input(dy);
   int64_t s = root->arg.ints[0], p = root->arg.ints[1], d = root->arg.ints[2], g = root->arg.ints[3];
   int64_t bs = x->shape[0], cout = w->shape[0], cin = w->shape[1], rcout = cout / g, kh = w->shape[2], kw = w->shape[3];
   int64_t oy = dy->shape[2], ox = dy->shape[3], k[2] = {kh, kw}, o[2] = {oy, ox};
@@ -900,7 +921,7 @@ tg_tensor *tg_conv2d(tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int s
     }
   int64_t cout = w->shape[0];
   tg_dtype dt = tg_promote(x->dtype, w->dtype);
-  x = tg__tcast(x, dt);
+  x = tg__conv_input(tg__tcast(x, dt));
   w = tg__tcast(w, dt);
   tg__uop *r = tg__tconv2d(x, w, stride, padding, dilation, groups);
   if (tg_dtype_is_float(dt)) { /* differentiable: the derivative is two convolutions (tg__conv2d_grad) */

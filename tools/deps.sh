@@ -68,6 +68,7 @@ need_cmd nm binutils
 # tests/test_state.c reads the real Fashion-MNIST test set with tg_idx_load (gzip through libz, from zlib1g, which
 # Debian always has)
 need_pkg dataset-fashion-mnist /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+need_pkg libstb-dev /usr/include/stb/stb_image.h
 
 # <<< end of the packages of later issues
 

@@ -1,0 +1,328 @@
+/* mnist.c: trains tinygrad's examples/beautiful_mnist.py model on Fashion-MNIST, in C, with tinygrad.h alone.
+ *
+ *   build/mnist [--steps N] [--bs N] [--eval-every N] [--save FILE]
+ *                                                      trains (70 steps by default; the test set is evaluated at the
+ *                                                      end, and every N steps when asked) and saves the weights
+ *   build/mnist --predict IMAGE.png [--model FILE]     classifies an image (any size, grey or colour) with them
+ *
+ * The model: conv5x5(32) relu conv5x5(32) relu batchnorm maxpool conv3x3(64) relu conv3x3(64) relu batchnorm maxpool
+ * linear(576 -> 10); Adam; batches of 512 images sampled at random; the training step and the test evaluation are
+ * JIT'd (captured on their second call, replayed after). The data comes from the Debian package
+ * dataset-fashion-mnist (MNIST_DIR overrides /usr/share/datasets/fashion-mnist). The weights are saved as
+ * safetensors under tinygrad's names (layers.0.weight, ...), so tinygrad's beautiful_mnist Model can load them. */
+#define TINYGRAD_IMPLEMENTATION
+#include "tinygrad.h"
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#include <stb/stb_image.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const CLASSES[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the model
+
+typedef struct model {
+  tg_nn_conv2d c1, c2, c3, c4;
+  tg_nn_batchnorm bn1, bn2;
+  tg_nn_linear fc;
+} model;
+
+static int model_init(model *m) {
+  memset(m, 0, sizeof *m);
+  if (tg_nn_conv2d_init(&m->c1, 1, 32, 5, 1, 0, 1, 1, 1) < 0 || tg_nn_conv2d_init(&m->c2, 32, 32, 5, 1, 0, 1, 1, 1) < 0 ||
+      tg_nn_batchnorm_init(&m->bn1, 32) < 0 || tg_nn_conv2d_init(&m->c3, 32, 64, 3, 1, 0, 1, 1, 1) < 0 ||
+      tg_nn_conv2d_init(&m->c4, 64, 64, 3, 1, 0, 1, 1, 1) < 0 || tg_nn_batchnorm_init(&m->bn2, 64) < 0 ||
+      tg_nn_linear_init(&m->fc, 576, 10, 1) < 0)
+    return -1;
+  return 0;
+}
+
+static void model_free(model *m) {
+  tg_nn_conv2d_free(&m->c1);
+  tg_nn_conv2d_free(&m->c2);
+  tg_nn_conv2d_free(&m->c3);
+  tg_nn_conv2d_free(&m->c4);
+  tg_nn_batchnorm_free(&m->bn1);
+  tg_nn_batchnorm_free(&m->bn2);
+  tg_nn_linear_free(&m->fc);
+}
+
+/* the state dict under tinygrad's names: the index of each layer in beautiful_mnist's list */
+static tg_state_dict *model_state(model *m) {
+  tg_state_dict *sd = tg_state_dict_new();
+  if (tg_nn_conv2d_params(&m->c1, sd, "layers.0") < 0 || tg_nn_conv2d_params(&m->c2, sd, "layers.2") < 0 ||
+      tg_nn_batchnorm_params(&m->bn1, sd, "layers.4") < 0 || tg_nn_conv2d_params(&m->c3, sd, "layers.6") < 0 ||
+      tg_nn_conv2d_params(&m->c4, sd, "layers.8") < 0 || tg_nn_batchnorm_params(&m->bn2, sd, "layers.10") < 0 ||
+      tg_nn_linear_params(&m->fc, sd, "layers.13") < 0) {
+    tg_state_dict_free(sd);
+    return NULL;
+  }
+  return sd;
+}
+
+/* x: (N, 1, 28, 28), any dtype -> logits (N, 10) */
+static tg_tensor *model_forward(model *m, tg_tensor *x) {
+  x = tg_relu(tg_nn_conv2d_forward(&m->c1, tg_cast(x, TG_FLOAT32)));
+  x = tg_relu(tg_nn_conv2d_forward(&m->c2, x));
+  x = tg_max_pool2d(tg_nn_batchnorm_forward(&m->bn1, x), 2, 0, 0, 1);
+  x = tg_relu(tg_nn_conv2d_forward(&m->c3, x));
+  x = tg_relu(tg_nn_conv2d_forward(&m->c4, x));
+  x = tg_max_pool2d(tg_nn_batchnorm_forward(&m->bn2, x), 2, 0, 0, 1);
+  return tg_nn_linear_forward(&m->fc, tg_flatten(x, 1, -1));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the JIT'd functions
+
+typedef struct trainer {
+  model m;
+  tg_optimizer *opt;
+} trainer;
+
+/* inputs: images (BS, 1, 28, 28) uint8, labels (BS,) int32; output: the loss. Realising the loss realises the
+ * optimiser's step and the batchnorm statistics with it, in one schedule. */
+static int train_step(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
+  trainer *t = (trainer *)ctx;
+  (void)n_in, (void)n_out;
+  int was = tg_set_training(1);
+  tg_optimizer_zero_grad(t->opt);
+  tg_tensor *loss = tg_sparse_categorical_crossentropy(model_forward(&t->m, in[0]), in[1], -1, 0.0);
+  int rc = tg_backward(loss) < 0 || tg_optimizer_step(t->opt) < 0 ? -1 : 0;
+  tg_set_training(was);
+  out[0] = loss;
+  return rc;
+}
+
+/* inputs: the test images and labels; output: the accuracy in percent */
+static int test_accuracy(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
+  trainer *t = (trainer *)ctx;
+  (void)n_in, (void)n_out;
+  int was = tg_set_training(0), grad = tg_set_grad_enabled(0);
+  tg_tensor *pred = tg_argmax(model_forward(&t->m, in[0]), 1, 0);
+  out[0] = tg_mul_s(tg_mean(tg_cast(tg_eq(pred, in[1]), TG_FLOAT32), 0, NULL, 0), 100.0);
+  tg_set_training(was);
+  tg_set_grad_enabled(grad);
+  return out[0] ? 0 : -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// data
+
+static tg_tensor *load_idx(const char *dir, const char *name) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  tg_tensor *t = tg_idx_load(path);
+  if (!t) fprintf(stderr, "mnist: %s\nHINT: sudo apt-get install dataset-fashion-mnist (or set MNIST_DIR)\n", tg_error());
+  return t;
+}
+
+/* a small xorshift generator for sampling batches on the host */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rng_next(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state >> 32);
+}
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void progress(int step, int steps, double loss, double acc, double rate, double eta) {
+  int width = 30, done = steps ? step * width / steps : width;
+  char bar[64];
+  for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : i == done ? '>' : ' ';
+  bar[width] = 0;
+  fprintf(stderr, "\r%4d/%d [%s] loss %6.3f  test %5.2f%%  %5.2f steps/s  ETA %3.0f s ", step, steps, bar, loss, acc,
+          rate, eta);
+  fflush(stderr);
+}
+
+static int train(int steps, int bs, int eval_every, const char *save) {
+  const char *dir = getenv("MNIST_DIR") ? getenv("MNIST_DIR") : "/usr/share/datasets/fashion-mnist";
+  tg_tensor *xtr = load_idx(dir, "train-images-idx3-ubyte.gz"), *ytr = load_idx(dir, "train-labels-idx1-ubyte.gz");
+  tg_tensor *xte = load_idx(dir, "t10k-images-idx3-ubyte.gz"), *yte = load_idx(dir, "t10k-labels-idx1-ubyte.gz");
+  if (!xtr || !ytr || !xte || !yte) return 1;
+  int64_t ntr = tg_dim(xtr, 0), nte = tg_dim(xte, 0);
+  /* the training set stays on the host, batches are sampled there; the test set is one device tensor */
+  uint8_t *xh = (uint8_t *)malloc((size_t)ntr * 784), *yh = (uint8_t *)malloc((size_t)ntr);
+  if (!xh || !yh || tg_to_host(xtr, xh, (size_t)ntr * 784) < 0 || tg_to_host(ytr, yh, (size_t)ntr) < 0) {
+    fprintf(stderr, "mnist: reading the training set: %s\n", tg_error());
+    return 1;
+  }
+  tg_tensor *xtest = tg_reshape(xte, TG_SHAPE(nte, 1, 28, 28)), *ytest = tg_cast(yte, TG_INT32);
+  tg_realize(xtest);
+  tg_realize(ytest);
+  printf("Fashion-MNIST: %lld training and %lld test images; %d steps of %d\n", (long long)ntr, (long long)nte, steps,
+         bs);
+
+  trainer t;
+  tg_manual_seed(42);
+  if (model_init(&t.m) < 0) {
+    fprintf(stderr, "mnist: %s\n", tg_error());
+    return 1;
+  }
+  tg_state_dict *sd = model_state(&t.m);
+  int np = 0;
+  tg_tensor *params[32];
+  for (int i = 0; sd && i < tg_state_dict_count(sd); i++) {
+    const char *name = tg_state_dict_name(sd, i);
+    if (!strstr(name, "running_") && !strstr(name, "num_batches")) params[np++] = tg_state_dict_tensor(sd, i);
+  }
+  t.opt = tg_adam(params, np, 0.001, 0.9, 0.999, 1e-8);
+  tg_jit *jstep = tg_jit_new(train_step, &t), *jacc = tg_jit_new(test_accuracy, &t);
+  if (!sd || !t.opt || !jstep || !jacc) {
+    fprintf(stderr, "mnist: %s\n", tg_error());
+    return 1;
+  }
+
+  uint8_t *bx = (uint8_t *)malloc((size_t)bs * 784);
+  int32_t *by = (int32_t *)malloc(sizeof(int32_t) * (size_t)bs);
+  double acc = 0, loss = 0, t0 = now(), t_first2 = 0, *t_step = (double *)calloc((size_t)steps, sizeof(double));
+  int rc = 0;
+  for (int step = 0; step < steps && rc == 0; step++) {
+    tg_scope_begin();
+    for (int i = 0; i < bs; i++) {
+      uint32_t k = rng_next() % (uint32_t)ntr;
+      memcpy(bx + (size_t)i * 784, xh + (size_t)k * 784, 784);
+      by[i] = yh[k];
+    }
+    tg_tensor *in[2] = {tg_from_data(bx, TG_UINT8, TG_SHAPE(bs, 1, 28, 28)), tg_from_data(by, TG_INT32, TG_SHAPE(bs))};
+    tg_tensor *out = NULL;
+    double s0 = now();
+    rc = tg_jit_run(jstep, in, 2, &out, 1);
+    loss = rc == 0 ? tg_item(out) : 0;
+    double dt = now() - s0;
+    if (step < 2) t_first2 += dt;
+    t_step[step] = dt;
+    if (rc == 0 && ((eval_every > 0 && step % eval_every == eval_every - 1) || step == steps - 1)) {
+      tg_tensor *tin[2] = {xtest, ytest}, *a = NULL;
+      rc = tg_jit_run(jacc, tin, 2, &a, 1);
+      acc = rc == 0 ? tg_item(a) : 0;
+    }
+    tg_scope_end();
+    double el = now() - t0, rate = (step + 1) / el;
+    progress(step + 1, steps, loss, acc, rate, (steps - step - 1) / rate);
+  }
+  fprintf(stderr, "\n");
+  if (rc != 0) fprintf(stderr, "mnist: %s\n", tg_error());
+  else {
+    printf("test accuracy %.2f%% after %d steps; %.1f s in all; first two steps %.2f s, then %.3f s per step (median)\n",
+           acc, steps, now() - t0, t_first2, steps > 2 ? median(t_step + 2, steps - 2) : 0.0);
+    if (tg_safetensors_save(save, sd) < 0) {
+      fprintf(stderr, "mnist: %s\n", tg_error());
+      rc = 1;
+    } else {
+      printf("saved the weights to %s (build/mnist --predict IMAGE.png --model %s)\n", save, save);
+    }
+  }
+  free(bx), free(by), free(xh), free(yh), free(t_step);
+  tg_jit_free(jstep);
+  tg_jit_free(jacc);
+  tg_optimizer_free(t.opt);
+  tg_state_dict_free(sd);
+  model_free(&t.m);
+  tg_free(xtest), tg_free(ytest), tg_free(xtr), tg_free(ytr), tg_free(xte), tg_free(yte);
+  return rc ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// prediction
+
+static int predict(const char *image, const char *weights) {
+  int w, h, ch;
+  unsigned char *px = stbi_load(image, &w, &h, &ch, 1);
+  if (!px) {
+    fprintf(stderr, "mnist: cannot read %s: %s\n", image, stbi_failure_reason());
+    return 1;
+  }
+  /* Fashion-MNIST has light things on black: a light background (the border's mean) is inverted */
+  double border = 0;
+  for (int x = 0; x < w; x++) border += px[x] + px[(size_t)(h - 1) * (size_t)w + (size_t)x];
+  for (int y = 0; y < h; y++) border += px[(size_t)y * (size_t)w] + px[(size_t)y * (size_t)w + (size_t)(w - 1)];
+  border /= 2.0 * (w + h);
+  model m;
+  tg_state_dict *file = tg_safetensors_load(weights);
+  if (!file) {
+    fprintf(stderr, "mnist: %s\nHINT: train first: build/mnist --save %s\n", tg_error(), weights);
+    stbi_image_free(px);
+    return 1;
+  }
+  int rc = model_init(&m);
+  tg_state_dict *sd = rc == 0 ? model_state(&m) : NULL;
+  if (!sd || tg_load_state_dict(sd, file, 1) < 0) {
+    fprintf(stderr, "mnist: %s\n", tg_error());
+    rc = 1;
+  }
+  if (rc == 0) {
+    tg_scope_begin();
+    tg_tensor *img = tg_from_data(px, TG_UINT8, TG_SHAPE(1, 1, h, w));
+    tg_tensor *x = tg_interpolate(tg_cast(img, TG_FLOAT32), 28, 28, TG_BILINEAR, 0);
+    if (border > 127) x = tg_rsub_s(255.0, x);
+    tg_set_training(0);
+    tg_tensor *probs = tg_softmax(model_forward(&m, x), -1);
+    float p[10];
+    if (!probs || tg_to_host(probs, p, sizeof p) < 0) {
+      fprintf(stderr, "mnist: %s\n", tg_error());
+      rc = 1;
+    } else {
+      printf("%s (%dx%d, %s background):\n", image, w, h, border > 127 ? "light" : "dark");
+      for (int r = 0; r < 3; r++) {
+        int best = 0;
+        for (int i = 1; i < 10; i++)
+          if (p[i] > p[best]) best = i;
+        printf("  %-12s %5.1f%%\n", CLASSES[best], 100.0 * p[best]);
+        p[best] = -1;
+      }
+    }
+    tg_scope_end();
+  }
+  tg_state_dict_free(sd);
+  tg_state_dict_free(file);
+  model_free(&m);
+  stbi_image_free(px);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  int steps = getenv("STEPS") ? atoi(getenv("STEPS")) : 70, bs = 512, eval_every = 0;
+  const char *save = "mnist.safetensors", *image = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--bs") && i + 1 < argc) bs = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--eval-every") && i + 1 < argc) eval_every = atoi(argv[++i]);
+    else if ((!strcmp(argv[i], "--save") || !strcmp(argv[i], "--model")) && i + 1 < argc) save = argv[++i];
+    else if (!strcmp(argv[i], "--predict") && i + 1 < argc) image = argv[++i];
+    else {
+      fprintf(stderr, "usage: %s [--steps N] [--bs N] [--eval-every N] [--save FILE] | --predict IMAGE [--model FILE]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (steps < 1 || bs < 1) {
+    fprintf(stderr, "mnist: --steps and --bs must be positive\n");
+    return 2;
+  }
+  return image ? predict(image, save) : train(steps, bs, eval_every, save);
+}
