@@ -184,14 +184,8 @@ tg_tensor *tg_binary_crossentropy(tg_tensor *probs, tg_tensor *target) {
   return tg__nn_done(tg_mean(tg_sub(pos, neg), 0, NULL, 0));
 }
 
-/* log(sigmoid(x)) = -log(1 + e^-x) = -logaddexp(-x, 0), in tinygrad's stable form: with m = max(-x, 0),
- * -(m + log(e^(-x-m) + e^-m)) */
-static tg_tensor *tg__nn_logsigmoid(tg_tensor *x) {
-  tg_tensor *nx = tg_neg(tg_cast(x, tg__least_float(tg_dtype_of(x))));
-  tg_tensor *m = tg_maximum_s(nx, 0);
-  tg_tensor *s = tg_add(tg_exp(tg_sub(nx, m)), tg_exp(tg_neg(m)));
-  return tg_neg(tg_add(tg_log(s), m));
-}
+/* log(sigmoid(x)) = -softplus(-x) (tinygrad's logsigmoid) */
+static tg_tensor *tg__nn_logsigmoid(tg_tensor *x) { return tg_neg(tg_softplus(tg_neg(x), 1)); }
 
 /* mean(-(t log(sigmoid(x)) + (1-t) log(sigmoid(-x)))) */
 tg_tensor *tg_binary_crossentropy_logits(tg_tensor *logits, tg_tensor *target) {

@@ -239,6 +239,8 @@ TEST(test_nn_interpolate) {
   CHECK_TENSOR(tg_interpolate(x, 3, 8, TG_NEAREST, 0), g_nn_interp_near38, 0, 2, 3, 3, 8);
   CHECK_TENSOR(tg_interpolate(x, 12, 15, TG_NEAREST, 0), g_nn_interp_near1215, 0, 2, 3, 12, 15);
   CHECK_TENSOR(tg_interpolate(x, 4, 5, TG_BILINEAR, 0), g_nn_interp_x, TOL, 2, 3, 4, 5); /* same size: identity */
+  CHECK_TENSOR(tg_interpolate(TEST_F32(g_nn_interp_xn, 1, 1, 6, 14), 74, 46, TG_NEAREST, 0), g_nn_interp_near7446, 0,
+               1, 1, 74, 46); /* indices computed in float32, as tinygrad */
   tg_tensor *xg = test_param(TEST_F32(g_nn_interp_x, 2, 3, 4, 5));
   tg_backward(test_weighted(tg_interpolate(xg, 7, 3, TG_BILINEAR, 0)));
   CHECK_TENSOR(tg_grad(xg), g_nn_interp_bil_grad, GRAD_TOL, 2, 3, 4, 5);
@@ -931,5 +933,21 @@ TEST(test_nn_params_safetensors) {
   tg_nn_batchnorm_free(&b);
   unlink(path);
   rmdir(dir);
+  tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// a fix outside nn.c (ops.c): softplus in tinygrad's logaddexp form, whose derivative at 0 is 1/2 (it was 0), as
+// binary_crossentropy_logits needs
+
+TEST(test_nn_softplus_grad_at_zero) {
+  tg_scope_begin();
+  float v[3] = {0, 1, -1}, want[3] = {0.5f, 0.7310586f, 0.26894143f}; /* sigmoid(x) */
+  float mish0[1] = {0.6f}; /* mish'(0) = tanh(softplus(0)) = tanh(ln 2) = 0.6 */
+  tg_tensor *x = test_param(TEST_F32(v, 3)), *z = test_param(tg_zeros(TG_FLOAT32, TG_SHAPE(1)));
+  tg_backward(tg_sum(tg_softplus(x, 1), 0, NULL, 0));
+  CHECK_TENSOR(tg_grad(x), want, TOL, 3);
+  tg_backward(tg_sum(tg_mish(z), 0, NULL, 0));
+  CHECK_TENSOR(tg_grad(z), mish0, TOL, 1);
   tg_scope_end();
 }

@@ -188,6 +188,10 @@ def section_pool(o):
     loss, _ = weighted(xg.interpolate((7, 3), align_corners=ac), nm)
     loss.backward()
     c.arr(nm, xg.grad.numpy(), note=f"grad of sum(interpolate(x, (7, 3), linear, {ac}) * G)")
+  xn = form((1, 1, 6, 14), 0.37, 1.0)
+  c.arr("xn", xn, note="(1, 1, 6, 14)")
+  c.arr("near7446", T(xn).interpolate((74, 46), mode="nearest").numpy(),
+        note="nearest (74, 46): float32 i*in/size truncates below the exact index at i = 37 (H) and 23 (W)")
   xi = (np.arange(12, dtype=np.int32) * 7 % 11).reshape(1, 1, 3, 4)
   c.arr("xi", xi, "int32_t")
   c.arr("xi_near", T(xi).interpolate((5, 6), mode="nearest").numpy(), "int32_t", "int32 nearest stays int32")
