@@ -233,14 +233,31 @@ static int tg__nn_pool_ok(const char *fn, tg_tensor *x, int kernel, int *stride,
   return 0;
 }
 
-/* x (..., H, W) padded with v -> windows (..., oh, ow, kh, kw) */
+/* x (..., H, W) padded with v -> windows (..., oh, ow, kh, kw). Windows that do not overlap (kernel <= stride, no
+ * dilation) are a reshape of the padded input into stride blocks, cut to the kernel: the backward is then a pad, not
+ * the sum over repeats that tg__tpool's general form (tinygrad's _pool) costs */
 static tg__uop *tg__nn_windows(tg_tensor *x, int kernel, int stride, int padding, int dilation, double v) {
   int nd = x->uop->ndim;
   int64_t pads[2 * TG_MAX_DIMS], tblr[4] = {padding, padding, padding, padding};
-  int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride}, d[2] = {dilation, dilation};
+  int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride}, d[2] = {dilation, dilation}, o[2];
+  int blocks = kernel <= stride && dilation == 1;
+  for (int j = 0; j < 2 && blocks; j++) { /* pad (or crop) the end to o * stride */
+    int64_t in = x->uop->shape[nd - 2 + j];
+    o[j] = (in + 2 * (int64_t)padding - kernel) / stride + 1;
+    tblr[2 * j + 1] = o[j] * stride - in - padding;
+  }
   tg__nn_pads2d(nd, tblr, pads);
   tg_tensor *p = tg_pad(x, nd, pads, v);
-  return p ? tg__tpool(p->uop, 2, k, s, d) : NULL;
+  if (!p) return NULL;
+  if (!blocks) return tg__tpool(p->uop, 2, k, s, d);
+  int64_t sh[TG_MAX_DIMS], b[2 * TG_MAX_DIMS];
+  int perm[TG_MAX_DIMS];
+  for (int j = 0; j < nd - 2; j++) sh[j] = x->uop->shape[j], perm[j] = j;
+  sh[nd - 2] = o[0], sh[nd - 1] = stride, sh[nd] = o[1], sh[nd + 1] = stride; /* (..., oh, s, ow, s) */
+  tg__uop *r = tg__treshape(p->uop, nd + 2, sh);
+  for (int j = 0; j < nd + 2; j++) b[2 * j] = 0, b[2 * j + 1] = j == nd - 1 || j == nd + 1 ? kernel : sh[j];
+  perm[nd - 2] = nd - 2, perm[nd - 1] = nd, perm[nd] = nd - 1, perm[nd + 1] = nd + 1; /* (..., oh, ow, k, k) */
+  return tg__tpermute(tg__tshrink(r, b), perm);
 }
 
 /* (..., oh, ow, kh, kw) reduced over the windows -> (..., oh, ow) */

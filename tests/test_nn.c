@@ -172,9 +172,13 @@ TEST(test_nn_max_pool2d) {
   CHECK_TENSOR(tg_max_pool2d(x, 3, 1, 1, 2), g_nn_pool_max2, 0, 2, 3, 5, 4);
   CHECK_TENSOR(tg_max_pool2d(x, 2, 1, 0, 1), g_nn_pool_max3, 0, 2, 3, 6, 5);
   CHECK_TENSOR(tg_max_pool2d(x, 3, 3, 1, 1), g_nn_pool_max4, 0, 2, 3, 3, 2);
+  CHECK_TENSOR(tg_max_pool2d(x, 2, 3, 1, 1), g_nn_pool_max5, 0, 2, 3, 3, 3); /* gaps between the windows */
   tg_tensor *xg = test_param(TEST_F32(g_nn_pool_x, 2, 3, 7, 6));
   tg_backward(test_weighted(tg_max_pool2d(xg, 3, 2, 1, 1)));
   CHECK_TENSOR(tg_grad(xg), g_nn_pool_max_grad, GRAD_TOL, 2, 3, 7, 6);
+  xg = test_param(TEST_F32(g_nn_pool_x, 2, 3, 7, 6));
+  tg_backward(test_weighted(tg_max_pool2d(xg, 2, 2, 1, 1))); /* windows that do not overlap: a reshape */
+  CHECK_TENSOR(tg_grad(xg), g_nn_pool_max_grad2, GRAD_TOL, 2, 3, 7, 6);
   /* ties inside a window share the gradient equally (tinygrad) */
   tg_tensor *xt = test_param(TEST_F32(g_nn_pool_xt, 1, 2, 5, 5));
   tg_tensor *mt = tg_max_pool2d(xt, 2, 1, 0, 1);
@@ -196,9 +200,13 @@ TEST(test_nn_avg_pool2d) {
   CHECK_TENSOR(tg_avg_pool2d(x, 3, 2, 1), g_nn_pool_avg1, TOL, 2, 3, 4, 3);
   CHECK_TENSOR(tg_avg_pool2d(x, 3, 1, 0), g_nn_pool_avg2, TOL, 2, 3, 5, 4);
   CHECK_TENSOR(tg_avg_pool2d(x, 4, 3, 2), g_nn_pool_avg3, TOL, 2, 3, 3, 3);
+  CHECK_TENSOR(tg_avg_pool2d(x, 2, 3, 1), g_nn_pool_avg4, TOL, 2, 3, 3, 3);
   tg_tensor *xg = test_param(TEST_F32(g_nn_pool_x, 2, 3, 7, 6));
   tg_backward(test_weighted(tg_avg_pool2d(xg, 3, 2, 1)));
   CHECK_TENSOR(tg_grad(xg), g_nn_pool_avg_grad, GRAD_TOL, 2, 3, 7, 6);
+  xg = test_param(TEST_F32(g_nn_pool_x, 2, 3, 7, 6));
+  tg_backward(test_weighted(tg_avg_pool2d(xg, 3, 3, 1)));
+  CHECK_TENSOR(tg_grad(xg), g_nn_pool_avg_grad2, GRAD_TOL, 2, 3, 7, 6);
   tg_tensor *avg = tg_avg_pool2d(TEST_DATA(g_nn_pool_xi, TG_INT32, 1, 1, 4, 4), 2, 0, 0);
   CHECK_DTYPE(avg, TG_FLOAT32);
   CHECK_TENSOR(avg, g_nn_pool_xi_avg, TOL, 1, 1, 2, 2);
