@@ -356,6 +356,27 @@ TEST(test_nn_kernel_counts) {
                1); /* tinygrad: 1 */
   tg_tensor *x1 = test_realized_rand(TG_SHAPE(2, 3, 10));
   CHECK_EQ_INT(test_kernels(tg_conv1d(x1, test_realized_rand(TG_SHAPE(4, 3, 3)), NULL, 1, 0, 1, 1)), 1); /* 1 */
+  /* layers with realised parameters */
+  tg_tensor *x = test_realized_rand(TG_SHAPE(8, 16, 6, 6));
+  tg_nn_layernorm ln;
+  tg_nn_groupnorm gn;
+  tg_nn_rmsnorm rms;
+  tg_nn_embedding emb;
+  tg_nn_batchnorm bn;
+  tg_nn_layernorm_init(&ln, 6, 1), tg_nn_groupnorm_init(&gn, 4, 16, 1), tg_nn_rmsnorm_init(&rms, 6);
+  tg_nn_embedding_init(&emb, 100, 32), tg_nn_batchnorm_init(&bn, 16);
+  tg_tensor *params[10] = {ln.weight, ln.bias, gn.weight, gn.bias, rms.weight, emb.weight, bn.weight, bn.bias,
+                           bn.running_mean, bn.running_var};
+  tg_realize_all(params, 10);
+  tg_tensor *idx = tg_randint(0, 100, TG_INT32, TG_SHAPE(4, 7));
+  tg_realize(idx);
+  CHECK_EQ_INT(test_kernels(tg_nn_layernorm_forward(&ln, x)), 3);     /* tinygrad: 3 */
+  CHECK_EQ_INT(test_kernels(tg_nn_groupnorm_forward(&gn, x)), 3);     /* tinygrad: 3 */
+  CHECK_EQ_INT(test_kernels(tg_nn_rmsnorm_forward(&rms, x)), 2);      /* tinygrad: 2 */
+  CHECK_EQ_INT(test_kernels(tg_nn_embedding_forward(&emb, idx)), 1);  /* tinygrad: 1 */
+  CHECK_EQ_INT(test_kernels(tg_nn_batchnorm_forward(&bn, x)), 1);     /* eval; tinygrad: 1 */
+  tg_nn_layernorm_free(&ln), tg_nn_groupnorm_free(&gn), tg_nn_rmsnorm_free(&rms), tg_nn_embedding_free(&emb);
+  tg_nn_batchnorm_free(&bn);
   tg_scope_end();
 }
 
