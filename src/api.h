@@ -279,7 +279,9 @@ TG_API int64_t tg_compiler_invocations(void);    /* compiler processes started s
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* autograd (gradients are UOp graphs built by a table of derivative rules, as tinygrad's gradient.py) */
 
-TG_API tg_tensor *tg_requires_grad(tg_tensor *t, int on); /* marks t as a leaf to differentiate; returns t */
+TG_API tg_tensor *tg_requires_grad(tg_tensor *t, int on); /* marks t as a leaf to differentiate; returns t. A constant
+                                                  (tg_zeros, tg_full, random, ...) gets a buffer of its own: mark it
+                                                  before using it */
 TG_API int tg_backward(tg_tensor *loss);    /* fills tg_grad() of every tensor that requires grad; 0 or -1 */
 TG_API tg_tensor *tg_grad(tg_tensor *t);     /* t's accumulated gradient (owned by t), NULL if none */
 TG_API void tg_zero_grad(tg_tensor *t);      /* drops t's gradient */

@@ -88,13 +88,23 @@ static tg__uop *gr_custom(void *ctx, tg__uop *r, const tg__bindings *b) {
   return ((const tg__custom *)r->arg.ptr)->grad(r, TG__G);
 }
 
-/* reductions: sum broadcasts back; max goes to the maxima (shared equally); prod is r/x */
+/* d(prod x)/dx_j is the product of the other elements of x_j's window: r/x_j when x_j != 0; when x_j is the only zero
+ * of its window, the product of the others; 0 when there are more zeros (tinygrad's reduce_gradient) */
+static tg__uop *tg__prod_deriv(tg__uop *r) {
+  tg__uop *x = r->src[0], *zero = tg__gc(x, 0), *is_zero = tg__talu(TG__OP_CMPEQ, x, zero);
+  tg__uop *safe = tg__twhere(is_zero, tg__gc(x, 1), x);
+  tg__uop *nzero = tg__texpand(tg__treduce(tg__tcast(is_zero, TG_INT32), TG__OP_ADD, r->arg.i), x->shape);
+  tg__uop *others = tg__texpand(tg__treduce(safe, TG__OP_MUL, r->arg.i), x->shape);
+  tg__uop *at_zero = tg__twhere(tg__talu(TG__OP_CMPEQ, nzero, tg__gc(nzero, 1)), others, zero);
+  return tg__twhere(is_zero, at_zero, tg__gmul(tg__texpand(r, x->shape), tg__talu1(TG__OP_RECIPROCAL, safe)));
+}
+
+/* reductions: sum broadcasts back; max goes to the maxima (shared equally); prod to the product of the others */
 static tg__uop *gr_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   tg__uop *x = r->src[0], *g = tg__texpand(TG__G, x->shape);
   if (r->arg.i2 == TG__OP_ADD) return tg__grads1(g);
-  if (r->arg.i2 == TG__OP_MUL)
-    return tg__grads1(tg__talu(TG__OP_MUL, tg__texpand(tg__gmul(TG__G, r), x->shape), tg__talu1(TG__OP_RECIPROCAL, x)));
+  if (r->arg.i2 == TG__OP_MUL) return tg__grads1(tg__gmul(g, tg__prod_deriv(r)));
   tg__uop *mask = tg__tcast(tg__talu(TG__OP_CMPEQ, x, tg__texpand(r, x->shape)), x->dtype);
   tg__uop *count = tg__texpand(tg__treduce(mask, TG__OP_ADD, r->arg.i), x->shape);
   return tg__grads1(tg__gmul(tg__gmul(mask, tg__talu1(TG__OP_RECIPROCAL, count)), g));
@@ -158,7 +168,7 @@ static const tg__rule tg__grad_rules[] = {
     TG__RULE("(CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR|IDIV|MOD|TRUNC|BITCAST|DETACH)", gr_none), /* piecewise const */
     TG__RULE("(CONTIGUOUS|COPY x)", gr_identity),               /* g */
     TG__RULE("(CUSTOM_GRAD ...)", gr_custom),                   /* the composite's own function */
-    TG__RULE("(REDUCE_AXIS x)", gr_reduce),                     /* expand; to the maxima; r/x */
+    TG__RULE("(REDUCE_AXIS x)", gr_reduce),                     /* expand; to the maxima; the others' product */
     TG__RULE("(RESHAPE x)", gr_reshape),                        /* the inverse movement */
     TG__RULE("(EXPAND x)", gr_expand),
     TG__RULE("(PERMUTE x)", gr_permute),
@@ -175,6 +185,18 @@ TG__PRIVATE int tg__grad_rule_table(const tg__rule **rules) {
 // ---------------------------------------------------------------------------------------------------------------------
 // the walk
 
+/* marks in on_path the nodes of order (sources first) that depend on a wanted node through differentiable ops: not
+ * through a DETACH. A wanted node is on the path even when it is a DETACH itself (a tensor made in no-grad mode, then
+ * marked with tg_requires_grad), as in tinygrad's _deepwalk. */
+static void tg__mark_path(const tg__vec *order, tg__map *wanted, tg__map *on_path) {
+  for (int i = 0; i < order->n; i++) {
+    tg__uop *u = (tg__uop *)order->items[i];
+    int on = 0;
+    for (int j = 0; j < u->nsrc && !on; j++) on = tg__map_get(on_path, u->src[j]) != NULL;
+    if (tg__map_get(wanted, u) || (on && u->op != TG__OP_DETACH)) tg__map_put(on_path, u, (void *)1);
+  }
+}
+
 TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n, tg__uop **grads) {
   tg__vec order;
   memset(&order, 0, sizeof order);
@@ -185,12 +207,7 @@ TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n,
   memset(&on_path, 0, sizeof on_path);
   memset(&acc, 0, sizeof acc);
   for (int i = 0; i < n; i++) tg__map_put(&wanted, wrt[i], (void *)1);
-  for (int i = 0; i < order.n; i++) {
-    tg__uop *u = (tg__uop *)order.items[i];
-    int on = tg__map_get(&wanted, u) != NULL;
-    for (int j = 0; j < u->nsrc && !on; j++) on = tg__map_get(&on_path, u->src[j]) != NULL;
-    if (on && u->op != TG__OP_DETACH) tg__map_put(&on_path, u, (void *)1);
-  }
+  tg__mark_path(&order, &wanted, &on_path);
   tg__map_put(&acc, out, seed);
   tg__matcher *m = TG__MATCHER(tg__grad_rules);
   int rc = 0;
@@ -236,12 +253,26 @@ int tg_set_grad_enabled(int on) {
   return prev;
 }
 
+/* 1 if u's graph reads a buffer (0 for a constant: tg_zeros, tg_full, tg_arange, random numbers, ...) */
+static int tg__reads_buffer(tg__uop *u) {
+  tg__vec order;
+  memset(&order, 0, sizeof order);
+  tg__uop_toposort(u, &order);
+  int found = 0;
+  for (int i = 0; i < order.n && !found; i++) found = ((tg__uop *)order.items[i])->op == TG__OP_BUFFER;
+  tg__vec_free(&order);
+  return found;
+}
+
 tg_tensor *tg_requires_grad(tg_tensor *t, int on) {
   TG__NEED("tg_requires_grad", t);
   if (on && !tg_dtype_is_float(t->uop->dtype)) {
     tg__set_error("tg_requires_grad: only float tensors have gradients, this one is %s", tg_dtype_name(t->uop->dtype));
     return NULL;
   }
+  /* a constant is one hash-consed node for every tensor built alike: as a leaf it needs a buffer of its own, or two
+   * biases made by tg_zeros would share one gradient */
+  if (on && !tg__reads_buffer(t->uop) && tg__own_buffer("tg_requires_grad", t) < 0) return NULL;
   t->requires_grad = on != 0;
   return t;
 }
@@ -283,6 +314,9 @@ int tg_gradient(tg_tensor *out, tg_tensor **wrt, int n, tg_tensor **grads) {
   int rc = 0;
   for (int i = 0; i < n && rc == 0; i++) {
     if (!wrt[i]) rc = (tg__null("tg_gradient"), -1);
+    else if (!tg_dtype_is_float(wrt[i]->uop->dtype))
+      rc = (tg__set_error("tg_gradient: only float tensors have gradients, wrt[%d] is %s", i,
+                          tg_dtype_name(wrt[i]->uop->dtype)), -1);
     else w[i] = wrt[i]->uop;
   }
   if (rc == 0) rc = tg__gradients(out->uop, tg__tfull_like(out->uop, 1, out->uop->dtype), w, n, g);
@@ -306,13 +340,30 @@ int tg_backward(tg_tensor *loss) {
   memset(&order, 0, sizeof order);
   memset(&targets, 0, sizeof targets);
   tg__uop_toposort(loss->uop, &order);
-  tg__map in_graph;
+  tg__map in_graph, wanted, on_path;
   memset(&in_graph, 0, sizeof in_graph);
+  memset(&wanted, 0, sizeof wanted);
+  memset(&on_path, 0, sizeof on_path);
   for (int i = 0; i < order.n; i++) tg__map_put(&in_graph, order.items[i], (void *)1);
   for (tg_tensor *t = tg__tensor_list(); t; t = t->next)
-    if (t->requires_grad && tg__map_get(&in_graph, t->uop)) tg__vec_push(&targets, t);
+    if (t->requires_grad && tg__map_get(&in_graph, t->uop)) {
+      tg__vec_push(&targets, t);
+      tg__map_put(&wanted, t->uop, (void *)1);
+    }
+  /* as PyTorch: a loss that does not depend on them (or only through tg_detach or no-grad mode) is a mistake */
+  tg__mark_path(&order, &wanted, &on_path);
+  int reached = tg__map_get(&on_path, loss->uop) != NULL;
   tg__map_free(&in_graph);
+  tg__map_free(&wanted);
+  tg__map_free(&on_path);
   tg__vec_free(&order);
+  if (!reached) {
+    tg__set_error("tg_backward: nothing the loss depends on requires grad (%s); HINT: tg_requires_grad(t, 1) on the "
+                  "parameters, and compute the loss outside tg_set_grad_enabled(0) and tg_detach",
+                  targets.n ? "only through tg_detach or no-grad mode" : "no tensor of its graph");
+    tg__vec_free(&targets);
+    return -1;
+  }
   int n = targets.n, rc = 0;
   tg__uop **w = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
   tg__uop **g = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));

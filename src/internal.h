@@ -318,6 +318,8 @@ TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w);
 TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64_t *s, const int64_t *d);
 TG__PRIVATE tg_tensor *tg__tensor_list(void);  /* head of the live list */
 TG__PRIVATE tg__uop *tg__base(tg__uop *u);      /* follows `becomes` links */
+/* gives t a buffer of its own holding its value (t's uop becomes a view of it); 0 or -1 */
+TG__PRIVATE int tg__own_buffer(const char *fn, tg_tensor *t); /* t gets a buffer no other tensor shares */
 
 /* CUSTOM_GRAD(value, inputs...): a composite whose value is src[0] and whose derivative is given by a function
  * instead of being derived through src[0] (conv2d: its backward is two convolutions, far faster than the derivative

@@ -141,7 +141,11 @@ static tg__uop *tg__f_pow(tg__uop *b, tg__uop *e) {
 }
 
 static tg__uop *tg__f_max(tg__uop *x, tg__uop *y) { return tg__tmax2(x, y); }
-static tg__uop *tg__f_min(tg__uop *x, tg__uop *y) { return tg__twhere(tg__tlt(y, x), y, x); }
+/* floats: -max(-x, -y) as tinygrad, so that a tie halves the gradient as max does */
+static tg__uop *tg__f_min(tg__uop *x, tg__uop *y) {
+  if (tg_dtype_is_float(x->dtype)) return tg__tneg(tg__tmax2(tg__tneg(x), tg__tneg(y)));
+  return tg__twhere(tg__tlt(y, x), y, x);
+}
 
 tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_add", a, b, tg__tadd); }
 tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_sub", a, b, tg__tsub); }
@@ -391,7 +395,9 @@ tg_tensor *tg_clip(tg_tensor *a, double lo, double hi) {
   tg__uop *x = a->uop;
   tg_dtype dt = tg__scalar_dtype(tg__scalar_dtype(x->dtype, lo), hi);
   x = tg__tcast(x, dt);
-  return tg__tensor_wrap(tg__f_min(tg__tmax2(x, tg__c(x, lo)), tg__c(x, hi)), a->dev);
+  /* tinygrad's clamp: where(x < lo, lo, x), then where(r > hi, hi, r): the gradient passes at the bounds */
+  tg__uop *r = tg__twhere(tg__tlt(x, tg__c(x, lo)), tg__c(x, lo), x);
+  return tg__tensor_wrap(tg__twhere(tg__tlt(tg__c(r, hi), r), tg__c(r, hi), r), a->dev);
 }
 tg_tensor *tg_hardtanh(tg_tensor *a, double lo, double hi) { return tg_clip(a, lo, hi); }
 

@@ -511,7 +511,7 @@ int tg_realize(tg_tensor *t) { return tg_realize_all(&t, 1); }
  * built by the same graph (two tg_zeros of one shape, say) shares that buffer: writing in place into it would change
  * them all. Such a tensor gets a private copy first (once); a tensor that is already a view of a buffer (from data, a
  * previous assignment) is the buffer's owner. */
-static int tg__own_buffer(const char *fn, tg_tensor *t) {
+TG__PRIVATE int tg__own_buffer(const char *fn, tg_tensor *t) {
   if (tg__is_buffer_view(t->uop)) return 0;
   if (!tg__is_buffer_view(tg__base(t->uop)) && tg_realize(t) < 0) return -1;
   if (tg__is_buffer_view(t->uop)) return 0; /* a pending assignment, now realised: t is its buffer */
