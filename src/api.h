@@ -318,8 +318,9 @@ TG_API tg_tensor *tg_idx_load(const char *path);
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* nn: functional forms (all built from the ops above, so all differentiable) */
 
-TG_API tg_tensor *tg_dropout(tg_tensor *x, double p);    /* identity unless training (tg_set_training) */
-/* logits (N, C); target: class indices (N,) of an integer dtype, or probabilities (N, C). Mean over N. */
+TG_API tg_tensor *tg_dropout(tg_tensor *x, double p);    /* identity unless training (tg_set_training); 0 <= p <= 1 */
+/* logits (N, C) (or (N, C, d...), or (C,)); target: class indices (N,) (the logits' shape without C) of an integer
+ * dtype, or probabilities of the logits' shape. label_smoothing in [0, 1]. Mean over N (and d...). */
 TG_API tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, double label_smoothing);
 /* logits (..., C), labels (...) integer; entries equal to ignore_index count for nothing (use -1 for none) */
 TG_API tg_tensor *tg_sparse_categorical_crossentropy(tg_tensor *logits, tg_tensor *labels, int64_t ignore_index,
@@ -333,12 +334,13 @@ TG_API tg_tensor *tg_avg_pool2d(tg_tensor *x, int kernel, int stride, int paddin
 TG_API tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *x, int64_t out_h, int64_t out_w);
 enum { TG_NEAREST = 0, TG_BILINEAR = 1 };
 TG_API tg_tensor *tg_interpolate(tg_tensor *x, int64_t out_h, int64_t out_w, int mode, int align_corners);
-/* q (..., Lq, D), k and v (..., Lk, D); mask (..., Lq, Lk) bool (true = keep) or NULL; causal adds a lower mask */
+/* q (..., Lq, D), k and v (..., Lk, D); mask (..., Lq, Lk) bool (true = keep), float (added to the scores) or NULL;
+ * causal keeps only j <= i, on top of the mask */
 TG_API tg_tensor *tg_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *mask,
                                                   int causal);
 #define TG_PADDING_SAME (-1) /* conv padding that keeps the size (stride 1) */
 TG_API tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding, int dilation,
-                            int groups); /* x (N, Cin, L), w (Cout, Cin/groups, K) */
+                            int groups); /* x (N, Cin, L), w (Cout, Cin/groups, K); padding may be SAME */
 TG_API tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding,
                                       int output_padding, int dilation, int groups); /* w (Cin, Cout/groups, KH, KW) */
 

@@ -58,6 +58,9 @@ static void tg__nn_pads2d(int nd, const int64_t tblr[4], int64_t *pads) {
   for (int i = 0; i < 4; i++) pads[2 * (nd - 2) + i] = tblr[i];
 }
 
+/* the integer dtype for index arithmetic whose values stay below bound */
+static tg_dtype tg__nn_index_dtype(double bound) { return bound < 2147483647.0 ? TG_INT32 : TG_INT64; }
+
 /* a parameter belongs to its layer, never to a scope */
 static tg_tensor *tg__nn_own(tg_tensor *t) {
   while (t && t->scope > 0) tg_keep(t);
@@ -78,7 +81,7 @@ tg_tensor *tg_dropout(tg_tensor *x, double p) {
   if (p == 1) return tg_zeros_like(x);
   tg_scope_begin();
   tg_tensor *r = tg_rand(tg__default_float(), x->uop->ndim, x->uop->shape);
-  tg_tensor *keep = tg_logical_not(tg_lt_s(r, p)); /* r is realised once: no need to store the mask (tinygrad) */
+  tg_tensor *keep = tg_logical_not(tg_lt_s(r, p)); /* r is realised once, so the backward reads the same mask */
   return tg__nn_done(tg_div_s(tg_where(keep, x, tg_zeros_like(x)), 1.0 - p));
 }
 
@@ -181,14 +184,8 @@ tg_tensor *tg_binary_crossentropy(tg_tensor *probs, tg_tensor *target) {
   return tg__nn_done(tg_mean(tg_sub(pos, neg), 0, NULL, 0));
 }
 
-/* log(sigmoid(x)) = -log(1 + e^-x) = -logaddexp(-x, 0), in tinygrad's stable form: with m = max(-x, 0),
- * -(m + log(e^(-x-m) + e^-m)) */
-static tg_tensor *tg__nn_logsigmoid(tg_tensor *x) {
-  tg_tensor *nx = tg_neg(tg_cast(x, tg__least_float(tg_dtype_of(x))));
-  tg_tensor *m = tg_maximum_s(nx, 0);
-  tg_tensor *s = tg_add(tg_exp(tg_sub(nx, m)), tg_exp(tg_neg(m)));
-  return tg_neg(tg_add(tg_log(s), m));
-}
+/* log(sigmoid(x)) = -softplus(-x) (tinygrad's logsigmoid) */
+static tg_tensor *tg__nn_logsigmoid(tg_tensor *x) { return tg_neg(tg_softplus(tg_neg(x), 1)); }
 
 /* mean(-(t log(sigmoid(x)) + (1-t) log(sigmoid(-x)))) */
 tg_tensor *tg_binary_crossentropy_logits(tg_tensor *logits, tg_tensor *target) {
@@ -236,14 +233,31 @@ static int tg__nn_pool_ok(const char *fn, tg_tensor *x, int kernel, int *stride,
   return 0;
 }
 
-/* x (..., H, W) padded with v -> windows (..., oh, ow, kh, kw) */
+/* x (..., H, W) padded with v -> windows (..., oh, ow, kh, kw). Windows that do not overlap (kernel <= stride, no
+ * dilation) are a reshape of the padded input into stride blocks, cut to the kernel: the backward is then a pad, not
+ * the sum over repeats that tg__tpool's general form (tinygrad's _pool) costs */
 static tg__uop *tg__nn_windows(tg_tensor *x, int kernel, int stride, int padding, int dilation, double v) {
   int nd = x->uop->ndim;
   int64_t pads[2 * TG_MAX_DIMS], tblr[4] = {padding, padding, padding, padding};
-  int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride}, d[2] = {dilation, dilation};
+  int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride}, d[2] = {dilation, dilation}, o[2];
+  int blocks = kernel <= stride && dilation == 1;
+  for (int j = 0; j < 2 && blocks; j++) { /* pad (or crop) the end to o * stride */
+    int64_t in = x->uop->shape[nd - 2 + j];
+    o[j] = (in + 2 * (int64_t)padding - kernel) / stride + 1;
+    tblr[2 * j + 1] = o[j] * stride - in - padding;
+  }
   tg__nn_pads2d(nd, tblr, pads);
   tg_tensor *p = tg_pad(x, nd, pads, v);
-  return p ? tg__tpool(p->uop, 2, k, s, d) : NULL;
+  if (!p) return NULL;
+  if (!blocks) return tg__tpool(p->uop, 2, k, s, d);
+  int64_t sh[TG_MAX_DIMS], b[2 * TG_MAX_DIMS];
+  int perm[TG_MAX_DIMS];
+  for (int j = 0; j < nd - 2; j++) sh[j] = x->uop->shape[j], perm[j] = j;
+  sh[nd - 2] = o[0], sh[nd - 1] = stride, sh[nd] = o[1], sh[nd + 1] = stride; /* (..., oh, s, ow, s) */
+  tg__uop *r = tg__treshape(p->uop, nd + 2, sh);
+  for (int j = 0; j < nd + 2; j++) b[2 * j] = 0, b[2 * j + 1] = j == nd - 1 || j == nd + 1 ? kernel : sh[j];
+  perm[nd - 2] = nd - 2, perm[nd - 1] = nd, perm[nd] = nd - 1, perm[nd + 1] = nd + 1; /* (..., oh, ow, k, k) */
+  return tg__tpermute(tg__tshrink(r, b), perm);
 }
 
 /* (..., oh, ow, kh, kw) reduced over the windows -> (..., oh, ow) */
@@ -269,9 +283,10 @@ tg_tensor *tg_avg_pool2d(tg_tensor *x, int kernel, int stride, int padding) {
 
 /* the averaging matrix (out, in) of adaptive pooling: row i averages [floor(i in/out), ceil((i+1) in/out)) */
 static tg_tensor *tg__nn_adaptive_matrix(int64_t in, int64_t out) {
-  tg_tensor *i = tg_reshape(tg_arange(0, (double)out, 1, TG_INT32), TG_SHAPE(out, 1));
-  tg_tensor *j = tg_reshape(tg_arange(0, (double)in, 1, TG_INT32), TG_SHAPE(1, in));
-  tg_tensor *o = tg_scalar((double)out, TG_INT32);
+  tg_dtype dt = tg__nn_index_dtype((double)in * (double)(out + 1));
+  tg_tensor *i = tg_reshape(tg_arange(0, (double)out, 1, dt), TG_SHAPE(out, 1));
+  tg_tensor *j = tg_reshape(tg_arange(0, (double)in, 1, dt), TG_SHAPE(1, in));
+  tg_tensor *o = tg_scalar((double)out, dt);
   tg_tensor *start = tg_floordiv(tg_mul_s(i, (double)in), o);
   tg_tensor *end = tg_floordiv(tg_add_s(tg_mul_s(i, (double)in), (double)(in + out - 1)), o);
   tg_tensor *in_window = tg_logical_and(tg_ge(j, start), tg_lt(j, end));
@@ -318,8 +333,9 @@ static tg_tensor *tg__nn_resample_last(tg_tensor *x, tg_tensor *sel, tg_tensor *
  * integers, clipped to [0, in-1]; weights 1-p at floor, p at ceil */
 static tg_tensor *tg__nn_lerp_last(tg_tensor *x, int64_t size, int align_corners) {
   int64_t in = tg_shape(x)[tg_ndim(x) - 1], den;
-  tg_tensor *i = tg_reshape(tg_arange(0, (double)size, 1, TG_INT32), TG_SHAPE(size, 1)), *num;
-  tg_tensor *j = tg_reshape(tg_arange(0, (double)in, 1, TG_INT32), TG_SHAPE(1, in));
+  tg_dtype dt = tg__nn_index_dtype((double)in * (double)(2 * size + 2));
+  tg_tensor *i = tg_reshape(tg_arange(0, (double)size, 1, dt), TG_SHAPE(size, 1)), *num;
+  tg_tensor *j = tg_reshape(tg_arange(0, (double)in, 1, dt), TG_SHAPE(1, in));
   if (align_corners) {
     den = size > 1 ? size - 1 : 1; /* one output sample: position 0 */
     num = tg_mul_s(i, (double)(in - 1));
@@ -328,7 +344,7 @@ static tg_tensor *tg__nn_lerp_last(tg_tensor *x, int64_t size, int align_corners
     num = tg_sub_s(tg_mul_s(tg_add_s(tg_mul_s(i, 2), 1), (double)in), (double)size);
   }
   num = tg_clip(num, 0, (double)((in - 1) * den));
-  tg_tensor *d = tg_scalar((double)den, TG_INT32);
+  tg_tensor *d = tg_scalar((double)den, dt);
   tg_tensor *low = tg_eq(j, tg_floordiv(num, d)), *high = tg_eq(j, tg_floordiv(tg_add_s(num, (double)(den - 1)), d));
   tg_tensor *p = tg_div_s(tg_cast(tg_mod(num, d), TG_FLOAT32), (double)den);
   tg_tensor *zero = tg_scalar(0, TG_FLOAT32);
@@ -987,5 +1003,80 @@ void tg_nn_embedding_free(tg_nn_embedding *m) {
 // ---------------------------------------------------------------------------------------------------------------------
 // _params: the parameters into a state dict under "prefix.name" (tinygrad's names)
 
-#if 0 /* needs state.c */
-#endif
+/* adds the tensors (NULL ones skipped) under "prefix.name" ("name" for an empty prefix). All names are checked
+ * first: on error nothing is added. */
+static int tg__nn_params(const char *fn, int ready, tg_state_dict *sd, const char *prefix, int n, const char **names,
+                         tg_tensor **ts) {
+  if (!ready || !sd) {
+    tg__set_error("%s: the %s is NULL%s", fn, !ready ? "layer" : "state dict", !ready ? " or not initialised" : "");
+    return -1;
+  }
+  char *full[8];
+  int rc = 0;
+  for (int i = 0; i < n; i++) {
+    tg__str b;
+    memset(&b, 0, sizeof b);
+    if (prefix && *prefix) tg__str_printf(&b, "%s.", prefix);
+    tg__str_cat(&b, names[i]);
+    full[i] = tg__str_take(&b);
+    for (int j = 0; ts[i] && rc == 0 && j < tg_state_dict_count(sd); j++)
+      if (strcmp(tg_state_dict_name(sd, j), full[i]) == 0) {
+        tg__set_error("%s: the name '%s' is already in the state dict", fn, full[i]);
+        rc = -1;
+      }
+  }
+  for (int i = 0; i < n && rc == 0; i++)
+    if (ts[i]) rc = tg_state_dict_add(sd, full[i], ts[i]);
+  for (int i = 0; i < n; i++) TG_FREE(full[i]);
+  return rc;
+}
+
+static const char *tg__nn_wb[2] = {"weight", "bias"};
+
+int tg_nn_linear_params(const tg_nn_linear *m, tg_state_dict *sd, const char *prefix) {
+  tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
+  return tg__nn_params("tg_nn_linear_params", m && m->weight, sd, prefix, 2, tg__nn_wb, ts);
+}
+
+int tg_nn_conv2d_params(const tg_nn_conv2d *m, tg_state_dict *sd, const char *prefix) {
+  tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
+  return tg__nn_params("tg_nn_conv2d_params", m && m->weight, sd, prefix, 2, tg__nn_wb, ts);
+}
+
+int tg_nn_conv1d_params(const tg_nn_conv1d *m, tg_state_dict *sd, const char *prefix) {
+  tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
+  return tg__nn_params("tg_nn_conv1d_params", m && m->weight, sd, prefix, 2, tg__nn_wb, ts);
+}
+
+int tg_nn_conv_transpose2d_params(const tg_nn_conv_transpose2d *m, tg_state_dict *sd, const char *prefix) {
+  tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
+  return tg__nn_params("tg_nn_conv_transpose2d_params", m && m->weight, sd, prefix, 2, tg__nn_wb, ts);
+}
+
+int tg_nn_batchnorm_params(const tg_nn_batchnorm *m, tg_state_dict *sd, const char *prefix) {
+  static const char *names[5] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+  tg_tensor *ts[5] = {NULL, NULL, NULL, NULL, NULL};
+  if (m) ts[0] = m->weight, ts[1] = m->bias, ts[2] = m->running_mean, ts[3] = m->running_var;
+  if (m) ts[4] = m->num_batches_tracked;
+  return tg__nn_params("tg_nn_batchnorm_params", m && m->running_mean, sd, prefix, 5, names, ts);
+}
+
+int tg_nn_layernorm_params(const tg_nn_layernorm *m, tg_state_dict *sd, const char *prefix) {
+  tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
+  return tg__nn_params("tg_nn_layernorm_params", m && m->features, sd, prefix, 2, tg__nn_wb, ts);
+}
+
+int tg_nn_rmsnorm_params(const tg_nn_rmsnorm *m, tg_state_dict *sd, const char *prefix) {
+  tg_tensor *ts[1] = {m ? m->weight : NULL};
+  return tg__nn_params("tg_nn_rmsnorm_params", m && m->weight, sd, prefix, 1, tg__nn_wb, ts);
+}
+
+int tg_nn_groupnorm_params(const tg_nn_groupnorm *m, tg_state_dict *sd, const char *prefix) {
+  tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
+  return tg__nn_params("tg_nn_groupnorm_params", m && m->channels, sd, prefix, 2, tg__nn_wb, ts);
+}
+
+int tg_nn_embedding_params(const tg_nn_embedding *m, tg_state_dict *sd, const char *prefix) {
+  tg_tensor *ts[1] = {m ? m->weight : NULL};
+  return tg__nn_params("tg_nn_embedding_params", m && m->weight, sd, prefix, 1, tg__nn_wb, ts);
+}

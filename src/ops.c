@@ -322,11 +322,11 @@ static tg__uop *tg__u_quick_gelu(tg__uop *x) {
   return tg__tmul(x, tg__tsigmoid(tg__tmuls(x, 1.702)));
 }
 static tg__uop *tg__u_silu(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__tsigmoid(x)); }
-/* log(1 + e^x), stably: max(x, 0) + log(1 + e^-|x|) (tinygrad's logaddexp(x, 0)) */
+/* log(1 + e^x), stably, as tinygrad's logaddexp(x, 0): m + log(e^(x-m) + e^-m) with m = max(x, 0). Its derivative is
+ * sigmoid(x) everywhere, 1/2 at x = 0 too (the tie of the max halves both ways) */
 static tg__uop *tg__softplus1(tg__uop *x) {
   tg__uop *m = tg__tmax2(x, tg__c(x, 0));
-  tg__uop *ax = tg__u_abs(x);
-  return tg__tadd(m, tg__tlog(tg__tadds(tg__texp(tg__tneg(ax)), 1)));
+  return tg__tadd(tg__tlog(tg__tadd(tg__texp(tg__tsub(x, m)), tg__texp(tg__tneg(m)))), m);
 }
 static tg__uop *tg__u_mish(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__ttanh(tg__softplus1(x))); }
 static tg__uop *tg__relu6(tg__uop *x) { return tg__tsub(tg__trelu(x), tg__trelu(tg__tadds(x, -6))); }

@@ -1,10 +1,13 @@
 /* test_nn.c: the nn functional forms, initialisers and layers against the real tinygrad (tests/golden/gen_nn.py):
  * forward values, gradients (of loss = sum(out * G) or of the scalar loss), BatchNorm's running statistics, kernel
  * counts against tinygrad's, random functions statistically and for determinism, and the error cases. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "tinygrad.h"
 #include "test.h"
 #include "helpers.h"
 #include "golden/golden_nn.h"
+
+#include <unistd.h>
 
 #define TOL 1e-5      /* float32 sums of a few terms */
 #define GRAD_TOL 2e-5 /* gradients: longer chains of float32 rounding */
@@ -169,9 +172,13 @@ TEST(test_nn_max_pool2d) {
   CHECK_TENSOR(tg_max_pool2d(x, 3, 1, 1, 2), g_nn_pool_max2, 0, 2, 3, 5, 4);
   CHECK_TENSOR(tg_max_pool2d(x, 2, 1, 0, 1), g_nn_pool_max3, 0, 2, 3, 6, 5);
   CHECK_TENSOR(tg_max_pool2d(x, 3, 3, 1, 1), g_nn_pool_max4, 0, 2, 3, 3, 2);
+  CHECK_TENSOR(tg_max_pool2d(x, 2, 3, 1, 1), g_nn_pool_max5, 0, 2, 3, 3, 3); /* gaps between the windows */
   tg_tensor *xg = test_param(TEST_F32(g_nn_pool_x, 2, 3, 7, 6));
   tg_backward(test_weighted(tg_max_pool2d(xg, 3, 2, 1, 1)));
   CHECK_TENSOR(tg_grad(xg), g_nn_pool_max_grad, GRAD_TOL, 2, 3, 7, 6);
+  xg = test_param(TEST_F32(g_nn_pool_x, 2, 3, 7, 6));
+  tg_backward(test_weighted(tg_max_pool2d(xg, 2, 2, 1, 1))); /* windows that do not overlap: a reshape */
+  CHECK_TENSOR(tg_grad(xg), g_nn_pool_max_grad2, GRAD_TOL, 2, 3, 7, 6);
   /* ties inside a window share the gradient equally (tinygrad) */
   tg_tensor *xt = test_param(TEST_F32(g_nn_pool_xt, 1, 2, 5, 5));
   tg_tensor *mt = tg_max_pool2d(xt, 2, 1, 0, 1);
@@ -193,9 +200,13 @@ TEST(test_nn_avg_pool2d) {
   CHECK_TENSOR(tg_avg_pool2d(x, 3, 2, 1), g_nn_pool_avg1, TOL, 2, 3, 4, 3);
   CHECK_TENSOR(tg_avg_pool2d(x, 3, 1, 0), g_nn_pool_avg2, TOL, 2, 3, 5, 4);
   CHECK_TENSOR(tg_avg_pool2d(x, 4, 3, 2), g_nn_pool_avg3, TOL, 2, 3, 3, 3);
+  CHECK_TENSOR(tg_avg_pool2d(x, 2, 3, 1), g_nn_pool_avg4, TOL, 2, 3, 3, 3);
   tg_tensor *xg = test_param(TEST_F32(g_nn_pool_x, 2, 3, 7, 6));
   tg_backward(test_weighted(tg_avg_pool2d(xg, 3, 2, 1)));
   CHECK_TENSOR(tg_grad(xg), g_nn_pool_avg_grad, GRAD_TOL, 2, 3, 7, 6);
+  xg = test_param(TEST_F32(g_nn_pool_x, 2, 3, 7, 6));
+  tg_backward(test_weighted(tg_avg_pool2d(xg, 3, 3, 1)));
+  CHECK_TENSOR(tg_grad(xg), g_nn_pool_avg_grad2, GRAD_TOL, 2, 3, 7, 6);
   tg_tensor *avg = tg_avg_pool2d(TEST_DATA(g_nn_pool_xi, TG_INT32, 1, 1, 4, 4), 2, 0, 0);
   CHECK_DTYPE(avg, TG_FLOAT32);
   CHECK_TENSOR(avg, g_nn_pool_xi_avg, TOL, 1, 1, 2, 2);
@@ -210,12 +221,12 @@ TEST(test_nn_adaptive_avg_pool2d) {
   CHECK_TENSOR(tg_adaptive_avg_pool2d(x, 9, 9), g_nn_pool_adapt99, TOL, 2, 3, 9, 9);
   CHECK_TENSOR(tg_adaptive_avg_pool2d(x, 1, 1), g_nn_pool_adapt11, TOL, 2, 3, 1, 1);
   /* sizes that divide: a plain average pool (one kernel) */
-  tg_tensor *img = TEST_F32(g_nn_pool_x, 3, 4, 7, 6);
-  tg_tensor *a = tg_adaptive_avg_pool2d(img, 1, 3), *b = tg_mean(tg_reshape(img, TG_SHAPE(3, 4, 7, 3, 2)),
-                                                                 TG_AXES(2, 4), 0);
+  tg_tensor *img = TEST_F32(g_nn_pool_x, 6, 1, 7, 6);
+  tg_tensor *a = tg_adaptive_avg_pool2d(img, 1, 3), *b = tg_mean(tg_reshape(img, TG_SHAPE(6, 1, 7, 3, 2)),
+                                                                 TG_AXES(2, 4), 1);
   CHECK_EQ_INT(test_kernels(a), 1);
   float *want = tg_to_float(b);
-  CHECK_TENSOR(a, want, TOL, 3, 4, 1, 3);
+  CHECK_TENSOR(a, want, TOL, 6, 1, 1, 3);
   free(want);
   tg_scope_end();
 }
@@ -236,6 +247,8 @@ TEST(test_nn_interpolate) {
   CHECK_TENSOR(tg_interpolate(x, 3, 8, TG_NEAREST, 0), g_nn_interp_near38, 0, 2, 3, 3, 8);
   CHECK_TENSOR(tg_interpolate(x, 12, 15, TG_NEAREST, 0), g_nn_interp_near1215, 0, 2, 3, 12, 15);
   CHECK_TENSOR(tg_interpolate(x, 4, 5, TG_BILINEAR, 0), g_nn_interp_x, TOL, 2, 3, 4, 5); /* same size: identity */
+  CHECK_TENSOR(tg_interpolate(TEST_F32(g_nn_interp_xn, 1, 1, 6, 14), 74, 46, TG_NEAREST, 0), g_nn_interp_near7446, 0,
+               1, 1, 74, 46); /* indices computed in float32, as tinygrad */
   tg_tensor *xg = test_param(TEST_F32(g_nn_interp_x, 2, 3, 4, 5));
   tg_backward(test_weighted(tg_interpolate(xg, 7, 3, TG_BILINEAR, 0)));
   CHECK_TENSOR(tg_grad(xg), g_nn_interp_bil_grad, GRAD_TOL, 2, 3, 4, 5);
@@ -343,6 +356,27 @@ TEST(test_nn_kernel_counts) {
                1); /* tinygrad: 1 */
   tg_tensor *x1 = test_realized_rand(TG_SHAPE(2, 3, 10));
   CHECK_EQ_INT(test_kernels(tg_conv1d(x1, test_realized_rand(TG_SHAPE(4, 3, 3)), NULL, 1, 0, 1, 1)), 1); /* 1 */
+  /* layers with realised parameters */
+  tg_tensor *x = test_realized_rand(TG_SHAPE(8, 16, 6, 6));
+  tg_nn_layernorm ln;
+  tg_nn_groupnorm gn;
+  tg_nn_rmsnorm rms;
+  tg_nn_embedding emb;
+  tg_nn_batchnorm bn;
+  tg_nn_layernorm_init(&ln, 6, 1), tg_nn_groupnorm_init(&gn, 4, 16, 1), tg_nn_rmsnorm_init(&rms, 6);
+  tg_nn_embedding_init(&emb, 100, 32), tg_nn_batchnorm_init(&bn, 16);
+  tg_tensor *params[10] = {ln.weight, ln.bias, gn.weight, gn.bias, rms.weight, emb.weight, bn.weight, bn.bias,
+                           bn.running_mean, bn.running_var};
+  tg_realize_all(params, 10);
+  tg_tensor *idx = tg_randint(0, 100, TG_INT32, TG_SHAPE(4, 7));
+  tg_realize(idx);
+  CHECK_EQ_INT(test_kernels(tg_nn_layernorm_forward(&ln, x)), 3);     /* tinygrad: 3 */
+  CHECK_EQ_INT(test_kernels(tg_nn_groupnorm_forward(&gn, x)), 3);     /* tinygrad: 3 */
+  CHECK_EQ_INT(test_kernels(tg_nn_rmsnorm_forward(&rms, x)), 2);      /* tinygrad: 2 */
+  CHECK_EQ_INT(test_kernels(tg_nn_embedding_forward(&emb, idx)), 1);  /* tinygrad: 1 */
+  CHECK_EQ_INT(test_kernels(tg_nn_batchnorm_forward(&bn, x)), 1);     /* eval; tinygrad: 1 */
+  tg_nn_layernorm_free(&ln), tg_nn_groupnorm_free(&gn), tg_nn_rmsnorm_free(&rms), tg_nn_embedding_free(&emb);
+  tg_nn_batchnorm_free(&bn);
   tg_scope_end();
 }
 
@@ -809,5 +843,140 @@ TEST(test_nn_contiguous_realised_once) {
   for (int i = 0; same && i < 64; i++) same = b[i] == 2 * a[i];
   CHECK(same);
   free(a), free(b);
+  tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// _params: tinygrad's names in a state dict, for safetensors and tg_load_state_dict
+
+/* ONE check: sd holds exactly the names given, in order, each with the tensor given */
+static int test_sd_is(tg_state_dict *sd, int n, const char *const *names, tg_tensor *const *ts, const char *file,
+                      int line) {
+  int ok = tg_state_dict_count(sd) == n;
+  for (int i = 0; ok && i < n; i++)
+    ok = strcmp(tg_state_dict_name(sd, i), names[i]) == 0 && tg_state_dict_tensor(sd, i) == ts[i];
+  return test_check(ok, file, line, "the state dict holds %d entries (first: %s), not the %d expected (first: %s)",
+                    tg_state_dict_count(sd), tg_state_dict_count(sd) ? tg_state_dict_name(sd, 0) : "-", n,
+                    n ? names[0] : "-");
+}
+#define CHECK_SD(sd, n, names, ts) test_sd_is((sd), (n), (names), (ts), __FILE__, __LINE__)
+
+TEST(test_nn_params) {
+  tg_scope_begin();
+  tg_state_dict *sd = tg_state_dict_new();
+  tg_nn_linear lin;
+  tg_nn_linear_init(&lin, 4, 3, 1);
+  CHECK_EQ_INT(tg_nn_linear_params(&lin, sd, "fc1"), 0);
+  CHECK_SD(sd, 2, ((const char *[]){"fc1.weight", "fc1.bias"}), ((tg_tensor *[]){lin.weight, lin.bias}));
+  tg_clear_error();
+  CHECK_EQ_INT(tg_nn_linear_params(&lin, sd, "fc1"), -1); /* a duplicate: nothing added */
+  CHECK_ERROR_HAS("fc1.weight");
+  CHECK_EQ_INT(tg_state_dict_count(sd), 2);
+  tg_state_dict_free(sd); /* borrowed: the layer's tensors live on */
+  sd = tg_state_dict_new();
+  tg_nn_batchnorm bn;
+  tg_nn_batchnorm_init(&bn, 3);
+  CHECK_EQ_INT(tg_nn_batchnorm_params(&bn, sd, "layers.0.bn"), 0);
+  CHECK_SD(sd, 5,
+           ((const char *[]){"layers.0.bn.weight", "layers.0.bn.bias", "layers.0.bn.running_mean",
+                             "layers.0.bn.running_var", "layers.0.bn.num_batches_tracked"}),
+           ((tg_tensor *[]){bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked}));
+  tg_state_dict_free(sd);
+  sd = tg_state_dict_new();
+  tg_nn_conv2d c2;
+  tg_nn_conv1d c1;
+  tg_nn_conv_transpose2d ct;
+  tg_nn_layernorm ln, ln0;
+  tg_nn_rmsnorm rms;
+  tg_nn_groupnorm gn;
+  tg_nn_embedding emb;
+  tg_nn_conv2d_init(&c2, 2, 4, 3, 1, 1, 1, 1, 0);
+  tg_nn_conv1d_init(&c1, 2, 4, 3, 1, 1, 1, 1, 1);
+  tg_nn_conv_transpose2d_init(&ct, 2, 4, 3, 1, 0, 0, 1, 1, 1);
+  tg_nn_layernorm_init(&ln, 4, 1);
+  tg_nn_layernorm_init(&ln0, 4, 0);
+  tg_nn_rmsnorm_init(&rms, 4);
+  tg_nn_groupnorm_init(&gn, 2, 4, 1);
+  tg_nn_embedding_init(&emb, 10, 4);
+  CHECK_EQ_INT(tg_nn_conv2d_params(&c2, sd, "c2"), 0); /* no bias: only the weight */
+  CHECK_EQ_INT(tg_nn_conv1d_params(&c1, sd, "c1"), 0);
+  CHECK_EQ_INT(tg_nn_conv_transpose2d_params(&ct, sd, "ct"), 0);
+  CHECK_EQ_INT(tg_nn_layernorm_params(&ln, sd, "ln"), 0);
+  CHECK_EQ_INT(tg_nn_layernorm_params(&ln0, sd, "ln0"), 0); /* not affine: nothing */
+  CHECK_EQ_INT(tg_nn_rmsnorm_params(&rms, sd, "rms"), 0);
+  CHECK_EQ_INT(tg_nn_groupnorm_params(&gn, sd, "gn"), 0);
+  CHECK_EQ_INT(tg_nn_embedding_params(&emb, sd, ""), 0); /* an empty prefix: the bare names */
+  CHECK_SD(sd, 11,
+           ((const char *[]){"c2.weight", "c1.weight", "c1.bias", "ct.weight", "ct.bias", "ln.weight", "ln.bias",
+                             "rms.weight", "gn.weight", "gn.bias", "weight"}),
+           ((tg_tensor *[]){c2.weight, c1.weight, c1.bias, ct.weight, ct.bias, ln.weight, ln.bias, rms.weight,
+                            gn.weight, gn.bias, emb.weight}));
+  /* errors */
+  tg_nn_linear zero;
+  memset(&zero, 0, sizeof zero);
+  tg_clear_error();
+  CHECK_EQ_INT(tg_nn_linear_params(&zero, sd, "x"), -1);
+  CHECK_ERROR_HAS("tg_nn_linear_params");
+  CHECK_EQ_INT(tg_nn_batchnorm_params(NULL, sd, "x"), -1);
+  tg_clear_error();
+  CHECK_EQ_INT(tg_nn_rmsnorm_params(&rms, NULL, "x"), -1);
+  CHECK_ERROR_HAS("tg_nn_rmsnorm_params");
+  CHECK_EQ_INT(tg_state_dict_count(sd), 11);
+  tg_state_dict_free(sd);
+  tg_nn_linear_free(&lin), tg_nn_batchnorm_free(&bn), tg_nn_conv2d_free(&c2), tg_nn_conv1d_free(&c1);
+  tg_nn_conv_transpose2d_free(&ct), tg_nn_layernorm_free(&ln), tg_nn_layernorm_free(&ln0);
+  tg_nn_rmsnorm_free(&rms), tg_nn_groupnorm_free(&gn), tg_nn_embedding_free(&emb);
+  tg_scope_end();
+}
+
+/* a trained BatchNorm saved with safetensors and loaded into a fresh one gives the same eval output */
+TEST(test_nn_params_safetensors) {
+  tg_scope_begin();
+  char dir[64], path[128];
+  snprintf(dir, sizeof dir, "/tmp/tg_test_nn_XXXXXX");
+  CHECK(mkdtemp(dir) != NULL);
+  snprintf(path, sizeof path, "%s/bn.safetensors", dir);
+  tg_nn_batchnorm a, b;
+  tg_nn_batchnorm_init(&a, 3);
+  tg_nn_batchnorm_init(&b, 3);
+  test_set(a.weight, TEST_F32(g_nn_bn_w, 3));
+  test_set(a.bias, TEST_F32(g_nn_bn_b, 3));
+  int prev = tg_set_training(1);
+  tg_realize(tg_nn_batchnorm_forward(&a, TEST_F32(g_nn_bn_x, 4, 3, 5, 2)));
+  tg_realize(tg_nn_batchnorm_forward(&a, TEST_F32(g_nn_bn_x2, 4, 3, 5, 2)));
+  tg_set_training(0);
+  tg_state_dict *sa = tg_state_dict_new(), *sb = tg_state_dict_new();
+  tg_nn_batchnorm_params(&a, sa, "bn");
+  tg_nn_batchnorm_params(&b, sb, "bn");
+  CHECK_EQ_INT(tg_safetensors_save(path, sa), 0);
+  tg_state_dict *loaded = tg_safetensors_load(path);
+  CHECK_NOT_NULL(loaded);
+  CHECK_EQ_INT(tg_load_state_dict(sb, loaded, 1), 0);
+  CHECK_TENSOR(tg_nn_batchnorm_forward(&b, TEST_F32(g_nn_bn_x2, 4, 3, 5, 2)), g_nn_bn_eval, TOL, 4, 3, 5, 2);
+  CHECK_RAW0(b.num_batches_tracked, TG_INT64, g_nn_bn_nbt2);
+  tg_set_training(prev);
+  tg_state_dict_free(loaded);
+  tg_state_dict_free(sa);
+  tg_state_dict_free(sb);
+  tg_nn_batchnorm_free(&a);
+  tg_nn_batchnorm_free(&b);
+  unlink(path);
+  rmdir(dir);
+  tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// a fix outside nn.c (ops.c): softplus in tinygrad's logaddexp form, whose derivative at 0 is 1/2 (it was 0), as
+// binary_crossentropy_logits needs
+
+TEST(test_nn_softplus_grad_at_zero) {
+  tg_scope_begin();
+  float v[3] = {0, 1, -1}, want[3] = {0.5f, 0.7310586f, 0.26894143f}; /* sigmoid(x) */
+  float mish0[1] = {0.6f}; /* mish'(0) = tanh(softplus(0)) = tanh(ln 2) = 0.6 */
+  tg_tensor *x = test_param(TEST_F32(v, 3)), *z = test_param(tg_zeros(TG_FLOAT32, TG_SHAPE(1)));
+  tg_backward(tg_sum(tg_softplus(x, 1), 0, NULL, 0));
+  CHECK_TENSOR(tg_grad(x), want, TOL, 3);
+  tg_backward(tg_sum(tg_mish(z), 0, NULL, 0));
+  CHECK_TENSOR(tg_grad(z), mish0, TOL, 1);
   tg_scope_end();
 }

@@ -141,26 +141,34 @@ def section_pool(o):
   xt = f32(np.round(form((1, 2, 5, 5), 0.9, 2.0) * 2) / 2)
   c.arr("xt", xt, note="(1, 2, 5, 5): halves, with ties inside windows")
   # (kernel, stride, padding, dilation); stride None = kernel
-  maxcases = [(2, None, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2), (2, 1, 0, 1), (3, 3, 1, 1)]
+  maxcases = [(2, None, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2), (2, 1, 0, 1), (3, 3, 1, 1), (2, 3, 1, 1)]
   for i, (k, s, p, d) in enumerate(maxcases):
     c.arr(f"max{i}", T(x).max_pool2d(k, s, d, p).numpy(), note=f"max_pool2d(k={k}, s={s}, p={p}, d={d})")
   xg = T(x, True)
   loss, _ = weighted(xg.max_pool2d(3, 2, 1, 1), "max")
   loss.backward()
   c.arr("max_grad", xg.grad.numpy(), note="grad of sum(max_pool2d(x, 3, 2, p=1) * G)")
+  xg = T(x, True)
+  loss, _ = weighted(xg.max_pool2d(2, 2, 1, 1), "max2")
+  loss.backward()
+  c.arr("max_grad2", xg.grad.numpy(), note="grad of sum(max_pool2d(x, 2, 2, p=1) * G): windows that do not overlap")
   xg = T(xt, True)
   out = xg.max_pool2d(2, 1)
   c.arr("maxt", out.numpy(), note="max_pool2d(xt, 2, s=1)")
   loss, _ = weighted(out, "maxt")
   loss.backward()
   c.arr("maxt_grad", xg.grad.numpy(), note="ties share the gradient equally")
-  avgcases = [(2, None, 0), (3, 2, 1), (3, 1, 0), (4, 3, 2)]
+  avgcases = [(2, None, 0), (3, 2, 1), (3, 1, 0), (4, 3, 2), (2, 3, 1)]
   for i, (k, s, p) in enumerate(avgcases):
     c.arr(f"avg{i}", T(x).avg_pool2d(k, s, 1, p).numpy(), note=f"avg_pool2d(k={k}, s={s}, p={p})")
   xg = T(x, True)
   loss, _ = weighted(xg.avg_pool2d(3, 2, 1, 1), "avg")
   loss.backward()
   c.arr("avg_grad", xg.grad.numpy(), note="grad of sum(avg_pool2d(x, 3, 2, p=1) * G)")
+  xg = T(x, True)
+  loss, _ = weighted(xg.avg_pool2d(3, 3, 1, 1), "avg2")
+  loss.backward()
+  c.arr("avg_grad2", xg.grad.numpy(), note="grad of sum(avg_pool2d(x, 3, 3, p=1) * G): windows that do not overlap")
   xi = ((np.arange(16, dtype=np.int32) * 7) % 11 - 20).reshape(1, 1, 4, 4)
   c.arr("xi", xi, "int32_t", "(1, 1, 4, 4) int32, all negative: the padding must lose")
   c.arr("xi_max", T(xi).max_pool2d(3, 1, 1, 1).numpy(), "int32_t", "max_pool2d(xi, 3, s=1, p=1), int32")
@@ -188,6 +196,10 @@ def section_pool(o):
     loss, _ = weighted(xg.interpolate((7, 3), align_corners=ac), nm)
     loss.backward()
     c.arr(nm, xg.grad.numpy(), note=f"grad of sum(interpolate(x, (7, 3), linear, {ac}) * G)")
+  xn = form((1, 1, 6, 14), 0.37, 1.0)
+  c.arr("xn", xn, note="(1, 1, 6, 14)")
+  c.arr("near7446", T(xn).interpolate((74, 46), mode="nearest").numpy(),
+        note="nearest (74, 46): float32 i*in/size truncates below the exact index at i = 37 (H) and 23 (W)")
   xi = (np.arange(12, dtype=np.int32) * 7 % 11).reshape(1, 1, 3, 4)
   c.arr("xi", xi, "int32_t")
   c.arr("xi_near", T(xi).interpolate((5, 6), mode="nearest").numpy(), "int32_t", "int32 nearest stays int32")
