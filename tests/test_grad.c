@@ -203,6 +203,8 @@ static tg_tensor *sub(tg_tensor **x) { return tg_sub(x[0], x[1]); }
 static tg_tensor *mul(tg_tensor **x) { return tg_mul(x[0], x[1]); }
 static tg_tensor *div_(tg_tensor **x) { return tg_div(x[0], x[1]); }
 static tg_tensor *pow_(tg_tensor **x) { return tg_pow(x[0], x[1]); }
+static tg_tensor *mod(tg_tensor **x) { return tg_mod(x[0], x[1]); }           /* x - y floor(x/y): 1, -floor(x/y) */
+static tg_tensor *floordiv(tg_tensor **x) { return tg_floordiv(x[0], x[1]); } /* piecewise constant */
 static tg_tensor *maximum(tg_tensor **x) { return tg_maximum(x[0], x[1]); }
 static tg_tensor *minimum(tg_tensor **x) { return tg_minimum(x[0], x[1]); }
 /* the condition compares the inputs: it carries no gradient of its own */
@@ -225,6 +227,8 @@ TEST(test_grad_binary) {
     F(mul, 2, I2(GX, 3, 4), I2(GX, 3, 4)),
     F(div_, 2, I2(GX, 3, 4), I2(GX, 3, 4)),
     F(pow_, 2, I2(GP, 3, 4), I2(GX, 3, 4)),
+    F(mod, 2, I2(GW, 3, 4), I2(GX, 3, 4)),
+    FZ(floordiv, 3, 2, I2(GW, 3, 4), I2(GX, 3, 4)),
     F(maximum, 2, I2(GX, 3, 4), I2(GX, 3, 4)),
     F(minimum, 2, I2(GX, 3, 4), I2(GX, 3, 4)),
     F(where_, 2, I2(GX, 3, 4), I2(GX, 3, 4)),
@@ -368,6 +372,9 @@ static tg_tensor *reshape_46(tg_tensor *a) { return tg_reshape(a, TG_SHAPE(4, 6)
 static tg_tensor *reshape_flat(tg_tensor *a) { return tg_reshape(a, TG_SHAPE(-1)); }
 static tg_tensor *permute_201(tg_tensor *a) { return tg_permute(a, TG_AXES(2, 0, 1)); }
 static tg_tensor *transpose_02(tg_tensor *a) { return tg_transpose(a, 0, 2); }
+static tg_tensor *expand_keep(tg_tensor *a) { /* -1 keeps a dimension */
+  return tg_expand(tg_reshape(a, TG_SHAPE(2, 3, 1, 4)), TG_SHAPE(-1, -1, 3, -1));
+}
 static tg_tensor *expand_left(tg_tensor *a) {
   return tg_expand(tg_reshape(a, TG_SHAPE(2, 1, 3, 4)), TG_SHAPE(3, 2, 5, 3, 4)); /* a new axis and a stretched one */
 }
@@ -413,8 +420,8 @@ static tg_tensor *chunk_3(tg_tensor *a) {
 
 TEST(test_grad_movement) {
   static const test_gcase cs[] = {
-    M(reshape_46), M(reshape_flat), M(permute_201), M(transpose_02), M(expand_left), M(squeeze_1), M(squeeze_all),
-    M(unsqueeze_1), M(flatten_12), M(unflatten_2), M(pad0), M(pad_value), M(pad_negative), M(shrink),
+    M(reshape_46), M(reshape_flat), M(permute_201), M(transpose_02), M(expand_left), M(expand_keep), M(squeeze_1),
+    M(squeeze_all), M(unsqueeze_1), M(flatten_12), M(unflatten_2), M(pad0), M(pad_value), M(pad_negative), M(shrink),
     M(slice_step2), M(slice_step3), M(slice_rev), M(slice_rev2), M(slice_neg_bounds), M(select_m1), M(flip_02),
     M(repeat), M(tril_0), M(triu_1), M(tril_m1), M(split_2), M(chunk_3),
     F(cat_1, 3, I3(GX, 2, 3, 4), I3(GX, 2, 1, 4), I3(GX, 2, 2, 4)),
@@ -646,6 +653,26 @@ TEST(test_grad_detach) {
   tg_scope_end();
 }
 
+/* a realised tensor keeps its graph: the gradient flows through it (and through tg_contiguous); tg_bitcast carries no
+ * gradient (tinygrad) */
+static double d_6x_exp(double x, double y) { return (void)y, 6 * x + exp(x); }
+TEST(test_grad_through_realised) {
+  tg_scope_begin();
+  tg_tensor *x = test_leaf(test_xv), *sq = tg_mul(x, x), *e = tg_contiguous(tg_exp(x));
+  float want[6];
+  test_expect(want, d_xx);
+  CHECK_TENSOR(sq, want, 1e-7, 2, 3);
+  CHECK_EQ_INT(tg_realize(e), 0);
+  CHECK_EQ_INT(tg_backward(tg_sum(tg_add(tg_mul_s(sq, 3), e), 0, NULL, 0)), 0);
+  test_expect(want, d_6x_exp);
+  CHECK_TENSOR(tg_grad(x), want, 1e-7, 2, 3);
+  tg_tensor *g = NULL, *bits = tg_bitcast(tg_bitcast(x, TG_INT64), TG_FLOAT64);
+  CHECK_EQ_INT(tg_gradient(tg_mul(x, bits), &x, 1, &g), 0);
+  test_expect(want, d_x);
+  CHECK_TENSOR(g, want, 1e-7, 2, 3);
+  tg_scope_end();
+}
+
 /* tg_set_grad_enabled(0): results are cut from the graph (their values are right); it returns the previous setting.
  * A tensor made in no-grad mode and then marked with tg_requires_grad is a leaf like any other (parameters are
  * often initialised that way). */
@@ -760,6 +787,29 @@ TEST(test_grad_constant_leaves) {
   static const float ones4[4] = {1, 1, 1, 1}, twos4[4] = {2, 2, 2, 2};
   CHECK_TENSOR(p, ones4, 0, 4);
   CHECK_TENSOR(q, twos4, 0, 4);
+  tg_scope_end();
+}
+
+/* an optimiser step is a lazy tg_assign, realised with the next realisation: here the next loss's tg_item, before its
+ * tg_backward. The loss's graph holds the assignment, the parameter its buffer by then: still the same leaf. SGD on
+ * L = sum(w^2) with lr 0.25 halves w at each step. */
+TEST(test_grad_lazy_assign) {
+  tg_scope_begin();
+  tg_tensor *w = test_leaf(test_xv);
+  double l0 = 0;
+  for (int i = 0; i < 6; i++) l0 += test_xv[i] * test_xv[i];
+  float want[6];
+  for (int step = 0; step < 3; step++) {
+    tg_tensor *loss = tg_sum(tg_mul(w, w), 0, NULL, 0), *g = NULL;
+    CHECK_NEAR(tg_item(loss), l0 * pow(0.25, step), 1e-12);
+    CHECK_EQ_INT(tg_gradient(loss, &w, 1, &g), 0);
+    CHECK_EQ_INT(tg_backward(loss), 0);
+    for (int i = 0; i < 6; i++) want[i] = (float)(2 * test_xv[i] * pow(0.5, step));
+    CHECK_TENSOR(g, want, 1e-7, 2, 3);
+    CHECK_TENSOR(tg_grad(w), want, 1e-7, 2, 3);
+    CHECK(tg_assign(w, tg_sub(w, tg_mul_s(tg_grad(w), 0.25))) == w);
+    tg_zero_grad(w);
+  }
   tg_scope_end();
 }
 
