@@ -322,11 +322,11 @@ static tg__uop *tg__u_quick_gelu(tg__uop *x) {
   return tg__tmul(x, tg__tsigmoid(tg__tmuls(x, 1.702)));
 }
 static tg__uop *tg__u_silu(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__tsigmoid(x)); }
-/* log(1 + e^x), stably: max(x, 0) + log(1 + e^-|x|) (tinygrad's logaddexp(x, 0)) */
+/* log(1 + e^x), stably: m + log(e^(x-m) + e^-m) with m = max(x, 0) (tinygrad's logaddexp(x, 0)). Symmetric in its two
+ * terms, so the gradient is right at x = 0 too, where max splits it (with |x| instead, it would be 0, not 1/2). */
 static tg__uop *tg__softplus1(tg__uop *x) {
   tg__uop *m = tg__tmax2(x, tg__c(x, 0));
-  tg__uop *ax = tg__u_abs(x);
-  return tg__tadd(m, tg__tlog(tg__tadds(tg__texp(tg__tneg(ax)), 1)));
+  return tg__tadd(m, tg__tlog(tg__tadd(tg__texp(tg__tsub(x, m)), tg__texp(tg__tneg(m)))));
 }
 static tg__uop *tg__u_mish(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__ttanh(tg__softplus1(x))); }
 static tg__uop *tg__relu6(tg__uop *x) { return tg__tsub(tg__trelu(x), tg__trelu(tg__tadds(x, -6))); }
@@ -347,7 +347,9 @@ static tg__uop *tg__u_erf(tg__uop *x) {
   tg__uop *poly = tg__c(x, p[0]);
   for (int i = 1; i < 5; i++) poly = tg__tadds(tg__tmul(poly, t), p[i]);
   tg__uop *e = tg__texp(tg__tneg(tg__tmul(x, x)));
-  return tg__tmul(tg__u_sign(x), tg__tsub(tg__c(x, 1), tg__tmul(tg__tmul(t, poly), e)));
+  tg__uop *r = tg__tmul(tg__u_sign(x), tg__tsub(tg__c(x, 1), tg__tmul(tg__tmul(t, poly), e)));
+  /* at 0, sign(x) would make the gradient 0: there erf(x) = 2x/sqrt(pi), the value 0 and the slope right */
+  return tg__twhere(tg__talu(TG__OP_CMPEQ, x, tg__c(x, 0)), tg__tmuls(x, M_2_SQRTPI), r);
 }
 
 #define TG__UNARY(name, f)                              \
