@@ -189,6 +189,32 @@ TEST(test_grad_unary) {
   test_gradcheck_all(cs, TEST_COUNT(cs));
 }
 
+/* functions that are smooth at 0, at 0 exactly (where a max or a sign inside them has a kink): softplus is
+ * m + log(e^(x-m) + e^-m), m = max(x, 0); mish is built on it */
+static const double test_with_zeros[6] = {0.0, 1.25, -0.0, -0.75, 0.0, 2.5};
+#define UZERO(op) {#op " at 0", NULL, op, 0, 1, {{GD, 2, {2, 3}, test_with_zeros}}}
+#define TEST_2_SQRTPI 1.1283791670955126 /* erf'(0) */
+
+TEST(test_grad_smooth_at_zero) {
+  static const test_gcase cs[] = {
+    UZERO(softplus), UZERO(softplus_beta2), UZERO(tg_mish), UZERO(tg_sigmoid), UZERO(tg_tanh), UZERO(tg_gelu),
+    UZERO(tg_quick_gelu), UZERO(tg_silu), UZERO(tg_sin), UZERO(tg_exp), UZERO(tg_square),
+  };
+  test_gradcheck_all(cs, TEST_COUNT(cs));
+  /* erf (an approximation whose value at 0+ is 1e-9, not 0, so finite differences across 0 are off by 1e-3): the
+   * slope at 0 is 2/sqrt(pi), not the 0 that sign(x) * (...) alone would give (tinygrad's is 0) */
+  tg_scope_begin();
+  tg_tensor *x = TEST_DATA(test_with_zeros, TG_FLOAT64, 2, 3), *g = NULL;
+  CHECK_EQ_INT(tg_gradient(tg_erf(x), &x, 1, &g), 0);
+  double gv[6] = {0};
+  CHECK_EQ_INT(tg_to_host(g, gv, sizeof gv), 0);
+  CHECK_NEAR(gv[0], TEST_2_SQRTPI, 1e-6);
+  CHECK_NEAR(gv[2], TEST_2_SQRTPI, 1e-6);
+  CHECK_NEAR(gv[1], TEST_2_SQRTPI * exp(-1.25 * 1.25), 2e-6); /* the approximation: 2e-7 absolute error */
+  CHECK_NEAR(tg_item(tg_sum(tg_erf(x), 0, NULL, 0)), erf(1.25) + erf(-0.75) + erf(2.5), 1e-6);
+  tg_scope_end();
+}
+
 /* piecewise constant ops: the gradient is 0 (not missing, not NaN) */
 TEST(test_grad_unary_zero) {
   static const test_gcase cs[] = {UZ(tg_sign), UZ(tg_floor), UZ(tg_ceil), UZ(tg_round), UZ(tg_trunc)};
