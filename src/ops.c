@@ -128,8 +128,8 @@ static tg__uop *tg__f_pow(tg__uop *b, tg__uop *e) {
   }
   b = tg__tfloat(b);
   e = tg__tcast(e, b->dtype);
-  tg__uop *neg = tg__tlt(b, tg__c(b, 0));
-  tg__uop *ret = tg__texp2(tg__tmul(tg__tlog2(tg__twhere(neg, tg__tneg(b), b)), e));
+  tg__uop *neg = tg__tlt(b, tg__c(b, 0)), *zero = tg__talu(TG__OP_CMPEQ, b, tg__c(b, 0));
+  tg__uop *ret = tg__texp2(tg__tmul(tg__tlog2(tg__twhere(zero, tg__c(b, 1), tg__twhere(neg, tg__tneg(b), b))), e));
   tg__uop *ei = tg__tcast(e, TG_INT32);
   tg__uop *non_int = tg__talu(TG__OP_CMPNE, e, tg__tcast(ei, e->dtype));
   tg__uop *abs_ei = tg__twhere(tg__tlt(ei, tg__c(ei, 0)), tg__tneg(ei), ei);
@@ -137,7 +137,13 @@ static tg__uop *tg__f_pow(tg__uop *b, tg__uop *e) {
   tg__uop *neg_inf = tg__talu(TG__OP_CMPEQ, b, tg__c(b, -INFINITY));
   tg__uop *neg_base =
       tg__twhere(non_int, tg__twhere(neg_inf, ret, tg__c(ret, NAN)), tg__twhere(odd, tg__tneg(ret), ret));
-  return tg__twhere(tg__talu(TG__OP_CMPEQ, e, tg__c(e, 0)), tg__c(ret, 1), tg__twhere(neg, neg_base, ret));
+  /* 0 ** e is 0 for e > 0 (b itself for e == 1, so that the slope is 1), inf for e < 0, NaN for e NaN; with no log2(0)
+   * in the graph: its gradient would be NaN where tinygrad's pow rule gives e * 0^(e-1) = 0 (e > 1) and 0 */
+  tg__uop *one = tg__talu(TG__OP_CMPEQ, e, tg__c(e, 1));
+  tg__uop *at_zero = tg__twhere(tg__tlt(tg__c(e, 0), e), tg__twhere(one, b, tg__c(b, 0)),
+                                tg__twhere(tg__tlt(e, tg__c(e, 0)), tg__c(b, INFINITY), e));
+  tg__uop *r = tg__twhere(zero, at_zero, tg__twhere(neg, neg_base, ret));
+  return tg__twhere(tg__talu(TG__OP_CMPEQ, e, tg__c(e, 0)), tg__c(ret, 1), r);
 }
 
 static tg__uop *tg__f_max(tg__uop *x, tg__uop *y) { return tg__tmax2(x, y); }
