@@ -588,7 +588,8 @@ TEST(test_grad_golden_tinygrad) {
 }
 
 /* tinygrad's choices where the derivative does not exist: max and min split the gradient equally among tied
- * elements, maximum and minimum halve it at ties, clip passes it at its bounds, relu has 0 at 0; and prod with zeros */
+ * elements, maximum and minimum halve it at ties, clip passes it at its bounds, relu has 0 at 0; and prod with zeros,
+ * pow at a zero base (e 0^(e-1) for the base, 0 for the exponent, not NaN) */
 TEST(test_grad_golden_ties) {
   static const test_golden cs[] = {
     GU(max_1, I2(0, 3, 4), g_gr_ties, g_gr_max_ties_w, g_gr_max_ties_g0),
@@ -601,8 +602,17 @@ TEST(test_grad_golden_ties) {
     GU(clip, I1(0, 6), g_gr_kinks, g_gr_clip_bounds_w, g_gr_clip_bounds_g0),
     GU(tg_relu, I1(0, 6), g_gr_kinks, g_gr_relu_zero_w, g_gr_relu_zero_g0),
     GU(prod_rows, I2(0, 3, 3), g_gr_zeros, g_gr_prod_zeros_w, g_gr_prod_zeros_g0),
+    {F(pow_, 2, I1(0, 5), I1(0, 5)), {g_gr_pow_b, g_gr_pow_e}, g_gr_pow_zero_base_w,
+     {g_gr_pow_zero_base_g0, g_gr_pow_zero_base_g1}},
   };
   for (int i = 0; i < TEST_COUNT(cs); i++) test_golden_grad(&cs[i], 1e-6);
+  /* pow's values at a zero base are unchanged by the care taken for its gradient */
+  static const float pb[7] = {0, 0, 0, 0, 0, -0.0f, NAN}, pe[7] = {2, 1, 2.5f, -1, 0, -3, 0};
+  static const float want[7] = {0, 0, 0, INFINITY, 1, INFINITY, 1};
+  tg_scope_begin();
+  CHECK_TENSOR(tg_pow(TEST_F32(pb, 7), TEST_F32(pe, 7)), want, 0, 7);
+  CHECK(isnan(tg_item(tg_pow(tg_scalar(0, TG_FLOAT32), tg_scalar(NAN, TG_FLOAT32)))));
+  tg_scope_end();
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
