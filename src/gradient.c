@@ -291,6 +291,17 @@ tg_tensor *tg_detach(tg_tensor *t) {
   return tg__tensor_wrap(tg__uop1(TG__OP_DETACH, t->uop->dtype, t->uop, NULL), t->dev);
 }
 
+/* index[v] = the node of a graph (order) that holds v's value: each node itself, and a realised node under the buffer
+ * it became. A tensor written by tg_assign holds its buffer once the assignment is realised, while a graph built before
+ * (a loss computed from the tensor, then read, which realised the assignment) holds the ASSIGN node. */
+static void tg__index_graph(const tg__vec *order, tg__map *index) {
+  for (int i = 0; i < order->n; i++) tg__map_put(index, order->items[i], order->items[i]);
+  for (int i = 0; i < order->n; i++) {
+    tg__uop *u = (tg__uop *)order->items[i], *b = tg__base(u);
+    if (b != u && !tg__map_get(index, b)) tg__map_put(index, b, u);
+  }
+}
+
 static int tg__check_out(const char *fn, tg_tensor *out) {
   if (!out) {
     tg__null(fn);
@@ -311,14 +322,22 @@ int tg_gradient(tg_tensor *out, tg_tensor **wrt, int n, tg_tensor **grads) {
   }
   tg__uop **w = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
   tg__uop **g = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
+  tg__vec order;
+  tg__map index;
+  memset(&order, 0, sizeof order);
+  memset(&index, 0, sizeof index);
+  tg__uop_toposort(out->uop, &order);
+  tg__index_graph(&order, &index);
   int rc = 0;
   for (int i = 0; i < n && rc == 0; i++) {
     if (!wrt[i]) rc = (tg__null("tg_gradient"), -1);
     else if (!tg_dtype_is_float(wrt[i]->uop->dtype))
       rc = (tg__set_error("tg_gradient: only float tensors have gradients, wrt[%d] is %s", i,
                           tg_dtype_name(wrt[i]->uop->dtype)), -1);
-    else w[i] = wrt[i]->uop;
+    else w[i] = tg__map_get(&index, wrt[i]->uop) ? (tg__uop *)tg__map_get(&index, wrt[i]->uop) : wrt[i]->uop;
   }
+  tg__map_free(&index);
+  tg__vec_free(&order);
   if (rc == 0) rc = tg__gradients(out->uop, tg__tfull_like(out->uop, 1, out->uop->dtype), w, n, g);
   for (int i = 0; i < n; i++) grads[i] = rc == 0 ? tg__tensor_wrap(g[i], wrt[i]->dev) : NULL;
   TG_FREE(w);
@@ -335,25 +354,28 @@ int tg_backward(tg_tensor *loss) {
                   TG__SHAPE(loss->uop, b));
     return -1;
   }
-  /* the leaves: live tensors that require grad and appear in the loss's graph */
-  tg__vec order, targets;
+  /* the leaves: live tensors that require grad and appear in the loss's graph (nodes[i]: where) */
+  tg__vec order, targets, nodes;
   memset(&order, 0, sizeof order);
   memset(&targets, 0, sizeof targets);
+  memset(&nodes, 0, sizeof nodes);
   tg__uop_toposort(loss->uop, &order);
-  tg__map in_graph, wanted, on_path;
-  memset(&in_graph, 0, sizeof in_graph);
+  tg__map index, wanted, on_path;
+  memset(&index, 0, sizeof index);
   memset(&wanted, 0, sizeof wanted);
   memset(&on_path, 0, sizeof on_path);
-  for (int i = 0; i < order.n; i++) tg__map_put(&in_graph, order.items[i], (void *)1);
-  for (tg_tensor *t = tg__tensor_list(); t; t = t->next)
-    if (t->requires_grad && tg__map_get(&in_graph, t->uop)) {
-      tg__vec_push(&targets, t);
-      tg__map_put(&wanted, t->uop, (void *)1);
-    }
+  tg__index_graph(&order, &index);
+  for (tg_tensor *t = tg__tensor_list(); t; t = t->next) {
+    tg__uop *node = t->requires_grad ? (tg__uop *)tg__map_get(&index, t->uop) : NULL;
+    if (!node) continue;
+    tg__vec_push(&targets, t);
+    tg__vec_push(&nodes, node);
+    tg__map_put(&wanted, node, (void *)1);
+  }
   /* as PyTorch: a loss that does not depend on them (or only through tg_detach or no-grad mode) is a mistake */
   tg__mark_path(&order, &wanted, &on_path);
   int reached = tg__map_get(&on_path, loss->uop) != NULL;
-  tg__map_free(&in_graph);
+  tg__map_free(&index);
   tg__map_free(&wanted);
   tg__map_free(&on_path);
   tg__vec_free(&order);
@@ -362,12 +384,13 @@ int tg_backward(tg_tensor *loss) {
                   "parameters, and compute the loss outside tg_set_grad_enabled(0) and tg_detach",
                   targets.n ? "only through tg_detach or no-grad mode" : "no tensor of its graph");
     tg__vec_free(&targets);
+    tg__vec_free(&nodes);
     return -1;
   }
   int n = targets.n, rc = 0;
   tg__uop **w = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
   tg__uop **g = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
-  for (int i = 0; i < n; i++) w[i] = ((tg_tensor *)targets.items[i])->uop;
+  for (int i = 0; i < n; i++) w[i] = (tg__uop *)nodes.items[i];
   rc = tg__gradients(loss->uop, tg__tfull_like(loss->uop, 1, loss->uop->dtype), w, n, g);
   for (int i = 0; i < n && rc == 0; i++) {
     tg_tensor *t = (tg_tensor *)targets.items[i];
@@ -383,5 +406,6 @@ int tg_backward(tg_tensor *loss) {
   TG_FREE(w);
   TG_FREE(g);
   tg__vec_free(&targets);
+  tg__vec_free(&nodes);
   return rc;
 }

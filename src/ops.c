@@ -128,8 +128,8 @@ static tg__uop *tg__f_pow(tg__uop *b, tg__uop *e) {
   }
   b = tg__tfloat(b);
   e = tg__tcast(e, b->dtype);
-  tg__uop *neg = tg__tlt(b, tg__c(b, 0));
-  tg__uop *ret = tg__texp2(tg__tmul(tg__tlog2(tg__twhere(neg, tg__tneg(b), b)), e));
+  tg__uop *neg = tg__tlt(b, tg__c(b, 0)), *zero = tg__talu(TG__OP_CMPEQ, b, tg__c(b, 0));
+  tg__uop *ret = tg__texp2(tg__tmul(tg__tlog2(tg__twhere(zero, tg__c(b, 1), tg__twhere(neg, tg__tneg(b), b))), e));
   tg__uop *ei = tg__tcast(e, TG_INT32);
   tg__uop *non_int = tg__talu(TG__OP_CMPNE, e, tg__tcast(ei, e->dtype));
   tg__uop *abs_ei = tg__twhere(tg__tlt(ei, tg__c(ei, 0)), tg__tneg(ei), ei);
@@ -137,7 +137,13 @@ static tg__uop *tg__f_pow(tg__uop *b, tg__uop *e) {
   tg__uop *neg_inf = tg__talu(TG__OP_CMPEQ, b, tg__c(b, -INFINITY));
   tg__uop *neg_base =
       tg__twhere(non_int, tg__twhere(neg_inf, ret, tg__c(ret, NAN)), tg__twhere(odd, tg__tneg(ret), ret));
-  return tg__twhere(tg__talu(TG__OP_CMPEQ, e, tg__c(e, 0)), tg__c(ret, 1), tg__twhere(neg, neg_base, ret));
+  /* 0 ** e is 0 for e > 0 (b itself for e == 1, so that the slope is 1), inf for e < 0, NaN for e NaN; with no log2(0)
+   * in the graph: its gradient would be NaN where tinygrad's pow rule gives e * 0^(e-1) = 0 (e > 1) and 0 */
+  tg__uop *one = tg__talu(TG__OP_CMPEQ, e, tg__c(e, 1));
+  tg__uop *at_zero = tg__twhere(tg__tlt(tg__c(e, 0), e), tg__twhere(one, b, tg__c(b, 0)),
+                                tg__twhere(tg__tlt(e, tg__c(e, 0)), tg__c(b, INFINITY), e));
+  tg__uop *r = tg__twhere(zero, at_zero, tg__twhere(neg, neg_base, ret));
+  return tg__twhere(tg__talu(TG__OP_CMPEQ, e, tg__c(e, 0)), tg__c(ret, 1), r);
 }
 
 static tg__uop *tg__f_max(tg__uop *x, tg__uop *y) { return tg__tmax2(x, y); }
@@ -322,11 +328,11 @@ static tg__uop *tg__u_quick_gelu(tg__uop *x) {
   return tg__tmul(x, tg__tsigmoid(tg__tmuls(x, 1.702)));
 }
 static tg__uop *tg__u_silu(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__tsigmoid(x)); }
-/* log(1 + e^x), stably, as tinygrad's logaddexp(x, 0): m + log(e^(x-m) + e^-m) with m = max(x, 0). Its derivative is
- * sigmoid(x) everywhere, 1/2 at x = 0 too (the tie of the max halves both ways) */
+/* log(1 + e^x), stably: m + log(e^(x-m) + e^-m) with m = max(x, 0) (tinygrad's logaddexp(x, 0)). Symmetric in its two
+ * terms, so the gradient is right at x = 0 too, where max splits it (with |x| instead, it would be 0, not 1/2). */
 static tg__uop *tg__softplus1(tg__uop *x) {
   tg__uop *m = tg__tmax2(x, tg__c(x, 0));
-  return tg__tadd(tg__tlog(tg__tadd(tg__texp(tg__tsub(x, m)), tg__texp(tg__tneg(m)))), m);
+  return tg__tadd(m, tg__tlog(tg__tadd(tg__texp(tg__tsub(x, m)), tg__texp(tg__tneg(m)))));
 }
 static tg__uop *tg__u_mish(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__ttanh(tg__softplus1(x))); }
 static tg__uop *tg__relu6(tg__uop *x) { return tg__tsub(tg__trelu(x), tg__trelu(tg__tadds(x, -6))); }
@@ -347,7 +353,9 @@ static tg__uop *tg__u_erf(tg__uop *x) {
   tg__uop *poly = tg__c(x, p[0]);
   for (int i = 1; i < 5; i++) poly = tg__tadds(tg__tmul(poly, t), p[i]);
   tg__uop *e = tg__texp(tg__tneg(tg__tmul(x, x)));
-  return tg__tmul(tg__u_sign(x), tg__tsub(tg__c(x, 1), tg__tmul(tg__tmul(t, poly), e)));
+  tg__uop *r = tg__tmul(tg__u_sign(x), tg__tsub(tg__c(x, 1), tg__tmul(tg__tmul(t, poly), e)));
+  /* at 0, sign(x) would make the gradient 0: there erf(x) = 2x/sqrt(pi), the value 0 and the slope right */
+  return tg__twhere(tg__talu(TG__OP_CMPEQ, x, tg__c(x, 0)), tg__tmuls(x, M_2_SQRTPI), r);
 }
 
 #define TG__UNARY(name, f)                              \

@@ -163,6 +163,12 @@ def main():
        check="ties", want=[w6 * [0, 1, 1, 1, 1, 0]])
   case(o, "relu_zero", lambda x: x.relu(), [kinks], "relu(kinks): 0 at 0", check="ties",
        want=[w6 * [0, 0, 0, 1, 1, 1]])
+  pb = ("g_gr_pow_b", np.array([0, 0, 0, 2, 0.5], np.float64))
+  pe = ("g_gr_pow_e", np.array([2, 1, 2.5, 0.5, 3], np.float64))
+  w5 = weights((5,)).astype(np.float64)
+  case(o, "pow_zero_base", lambda b, e: b.pow(e), [pb, pe], "pow(pow_b, pow_e) at a zero base: e 0^(e-1) and 0",
+       check="ties",
+       want=[w5 * [0, 1, 0, 0.5 * 2 ** -0.5, 0.75], w5 * [0, 0, 0, 2 ** 0.5 * np.log(2), 0.125 * np.log(0.5)]])
   zeros = ("g_gr_zeros", np.array([[0, 2, 3], [0, 0, 4], [1, 2, 3]], np.float64))
   case(o, "prod_zeros", lambda x: x.prod(1), [zeros], "prod(zeros, axis=1): the product of the others",
        check="ties", want=[[[6 * w3[0], 0, 0], [0, 0, 0], [6 * w3[2], 3 * w3[2], 2 * w3[2]]]])

@@ -329,6 +329,18 @@ GOLDEN_ARR float g_gr_relu_zero_w[] = {1.3815914f, 0.40124825f, -0.8827517f, -1.
 /* (6,): dL/d(input 0) */
 GOLDEN_ARR float g_gr_relu_zero_g0[] = {0.0f, 0.0f, 0.0f, -1.4987028f, -0.9804654f, 0.27976856f};
 
+/* pow_zero_base: pow(pow_b, pow_e) at a zero base: e 0^(e-1) and 0 */
+/* (5,): input 0 of pow_zero_base */
+GOLDEN_ARR float g_gr_pow_b[] = {0.0f, 0.0f, 0.0f, 2.0f, 0.5f};
+/* (5,): input 1 of pow_zero_base */
+GOLDEN_ARR float g_gr_pow_e[] = {2.0f, 1.0f, 2.5f, 0.5f, 3.0f};
+/* (5,): loss weights */
+GOLDEN_ARR float g_gr_pow_zero_base_w[] = {1.3815914f, 0.40124825f, -0.8827517f, -1.4987028f, -0.9804654f};
+/* (5,): dL/d(input 0) */
+GOLDEN_ARR float g_gr_pow_zero_base_g0[] = {0.0f, 0.40124825f, -0.0f, -0.52987146f, -0.73534906f};
+/* (5,): dL/d(input 1) */
+GOLDEN_ARR float g_gr_pow_zero_base_g1[] = {0.0f, 0.0f, -0.0f, -1.4691155f, 0.08495086f};
+
 /* prod_zeros: prod(zeros, axis=1): the product of the others */
 /* (3, 3): input 0 of prod_zeros */
 GOLDEN_ARR float g_gr_zeros[] = {0.0f, 2.0f, 3.0f, 0.0f, 0.0f, 4.0f, 1.0f, 2.0f, 3.0f};
