@@ -5,7 +5,9 @@
 #   make test-asan       the same with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer
 #   make check           tinygrad.h is fresh; the one-file build works with cc, clang and g++; only tg_ symbols leak
 #   make separate        compiles src/*.c one by one and links them into build/libtinygrad.so
-#   make demo            builds and runs examples/demo.c (any examples/X.c: make build/X)
+#   make demo            trains the Fashion-MNIST model of examples/mnist.c (70 steps; installs the data if missing)
+#   make mandelbrot      builds and runs examples/demo.c, the one-kernel Mandelbrot set (any examples/X.c: make build/X)
+#   make examples        builds every examples/*.c
 #   make bench           builds each bench/*.c with -O2 -march=native and runs it
 #   make clean
 #
@@ -32,7 +34,7 @@ TEST_ASAN_OBJS := $(patsubst tests/%.c,build/obj-asan/%.o,$(TEST_FILES))
 INTERNAL_INC := build/internal_tests.inc
 RUNNER_FLAGS = -I. -Itests -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
-.PHONY: all test test-asan check separate demo bench clean deps leakcheck
+.PHONY: all test test-asan check separate demo mandelbrot examples bench clean deps leakcheck
 .DELETE_ON_ERROR:
 
 all: tinygrad.h
@@ -133,8 +135,15 @@ build/separate/%.o: src/%.c $(wildcard src/*.h)
 # ---------------------------------------------------------------------------------------------------------------------
 # examples and benchmarks: single-file programs, each defines TINYGRAD_IMPLEMENTATION itself
 
-demo: build/demo
+demo: build/mnist
+	@tools/deps.sh
+	./build/mnist --eval-every 10
+
+mandelbrot: build/demo
 	./build/demo
+
+EXAMPLE_BINS := $(patsubst examples/%.c,build/%,$(sort $(wildcard examples/*.c)))
+examples: $(EXAMPLE_BINS)
 
 build/%: examples/%.c tinygrad.h
 	@mkdir -p $(@D)
