@@ -336,6 +336,7 @@ TG__PRIVATE int tg__grad_rule_table(const tg__rule **rules);
 TG__PRIVATE int tg__grad_enabled(void);
 TG__PRIVATE tg__uop *tg__buffer_uop_of(tg__buffer *b); /* BUFFER node of b at its current version */
 TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u);       /* the BUFFER under a chain of reshapes, or NULL */
+TG__PRIVATE tg__buffer *tg__tensor_buffer(tg_tensor *t); /* a realised tensor's buffer, or NULL */
 TG__PRIVATE void tg__buffer_bump(tg__buffer *b);     /* contents changed outside a schedule: next version */
 TG__PRIVATE int tg__tensor_overwrite(const char *fn, tg_tensor *t, const void *src); /* host bytes into realised t */
 

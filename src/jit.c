@@ -128,12 +128,6 @@ int tg_jit_kernels(const tg_jit *j) { return j && j->ncalls_made > 1 ? j->ncalls
 // ---------------------------------------------------------------------------------------------------------------------
 // inputs and outputs
 
-/* the buffer a realised plain tensor is a view of, or NULL */
-static tg__buffer *tg__jit_buffer(tg_tensor *t) {
-  tg__uop *v = tg__view_buffer(tg__base(t->uop));
-  return v ? (tg__buffer *)v->arg.ptr : NULL;
-}
-
 static void tg__jit_sig_of(tg_tensor *t, tg__jit_sig *s) {
   memset(s, 0, sizeof *s);
   s->dt = t->uop->dtype;
@@ -172,7 +166,7 @@ static int tg__jit_inputs(tg_jit *j, tg_tensor **in, int n_in, int n_out, tg__bu
                     tg_dtype_name(j->in_sig[i].dt), tg__shape_str(j->in_sig[i].ndim, j->in_sig[i].shape, b2, sizeof b2));
       return -1;
     }
-    bufs[i] = tg__jit_buffer(in[i]);
+    bufs[i] = tg__tensor_buffer(in[i]);
     if (!bufs[i]) {
       tg__set_error("tg_jit_run: input %d is not a plain realised tensor", i);
       return -1;
@@ -239,7 +233,7 @@ static int tg__jit_capture(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out,
   if (rc == 0) {
     j->out_bufs = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)(n_out ? n_out : 1));
     for (int i = 0; i < n_out && rc == 0; i++) {
-      tg__buffer *b = tg__jit_buffer(out[i]);
+      tg__buffer *b = tg__tensor_buffer(out[i]);
       for (int k = 0; b && k < n_in; k++)
         if (b == inb[k]) b = NULL;
       if (!b) {
@@ -259,15 +253,14 @@ static int tg__jit_capture(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out,
 }
 
 /* the tensors the user holds: a buffer the record reads that no live tensor views any more was freed by the user */
-static int tg__jit_check_alive(tg_jit *j, tg__buffer **inb) {
+static int tg__jit_check_alive(tg_jit *j) {
   tg__map live, written;
   memset(&live, 0, sizeof live);
   memset(&written, 0, sizeof written);
   for (tg_tensor *t = tg__tensor_list(); t; t = t->next) {
-    tg__buffer *b = tg__jit_buffer(t);
+    tg__buffer *b = tg__tensor_buffer(t);
     if (b) tg__map_put(&live, b, (void *)1);
   }
-  (void)inb;
   int rc = 0;
   for (int i = 0; i < j->ncalls && rc == 0; i++) {
     tg__jit_call *c = &j->calls[i];
@@ -285,7 +278,7 @@ static int tg__jit_check_alive(tg_jit *j, tg__buffer **inb) {
 }
 
 static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_out) {
-  if (tg__jit_check_alive(j, inb) < 0) return -1;
+  if (tg__jit_check_alive(j) < 0) return -1;
   void *stack[64];
   for (int i = 0; i < j->ncalls; i++) {
     tg__jit_call *c = &j->calls[i];

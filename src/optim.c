@@ -256,8 +256,9 @@ int tg_optimizer_set_lr(tg_optimizer *o, double lr) {
 
 double tg_optimizer_lr(const tg_optimizer *o) {
   if (!o) return 0.0;
-  float l;
-  if (tg__jit_capturing() || tg_to_host(o->lr, &l, sizeof l) < 0) return o->lr_value; /* the buffer may be loaded */
+  float l; /* the buffer, which tg_load_state_dict may have written */
+  tg__buffer *b = tg__tensor_buffer(o->lr);
+  if (!b || tg__buffer_copyout(b, &l) < 0) return o->lr_value;
   return l == (float)o->lr_value ? o->lr_value : (double)l;
 }
 

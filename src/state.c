@@ -166,12 +166,6 @@ static int tg__lsd_check(const tg_state_dict *dst, const tg_state_dict *src, int
   return 0;
 }
 
-/* the buffer a realised tensor's value lives in, or NULL if t is lazy */
-static tg__buffer *tg__lsd_buffer_of(tg_tensor *t) {
-  tg__uop *b = tg__view_buffer(tg__base(t->uop));
-  return b ? (tg__buffer *)b->arg.ptr : NULL;
-}
-
 /* the buffer t is a view of, without following a realised computation's `becomes` (see the contract), or NULL */
 static tg__buffer *tg__lsd_own_buffer(tg_tensor *t) {
   tg__uop *b = tg__view_buffer(t->uop);
@@ -230,10 +224,13 @@ static int tg__lsd_write(tg__lsd_copy *c, void *tmp) {
     bytes = tmp;
   }
   if (tg__buffer_copyin(c->to, bytes) < 0) return -1;
+  if (!c->fresh) { /* in place: the next version, which dst and every other plain view of the buffer follow */
+    tg__buffer_bump(c->to);
+    return 0;
+  }
   tg__uop *old = c->dst->uop;
-  if (!c->fresh) c->to->version++; /* nothing cached from the old contents matches the new node */
   c->dst->uop = tg__treshape(tg__buffer_uop_of(c->to), old->ndim, old->shape);
-  if (c->fresh) tg__buffer_release(c->fresh); /* the BUFFER node holds it now */
+  tg__buffer_release(c->fresh); /* the BUFFER node holds it now */
   c->fresh = NULL;
   return 0;
 }
@@ -258,7 +255,7 @@ int tg_load_state_dict(tg_state_dict *dst, const tg_state_dict *src, int strict)
   int rc = tg_realize_all(srcs, n);
   size_t maxbytes = 1;
   for (int i = 0; i < n && rc == 0; i++) {
-    c[i].from = tg__lsd_buffer_of(srcs[i]);
+    c[i].from = tg__tensor_buffer(srcs[i]);
     if (!c[i].from) {
       tg__set_error("tg_load_state_dict: '%s' of the file did not realise into a buffer", c[i].name);
       rc = -1;

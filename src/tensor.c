@@ -455,6 +455,12 @@ TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u) {
 }
 static int tg__is_buffer_view(tg__uop *u) { return tg__view_buffer(u) != NULL; }
 
+/* the buffer a realised tensor's value lives in (through `becomes`), or NULL if t is lazy or not a plain view */
+TG__PRIVATE tg__buffer *tg__tensor_buffer(tg_tensor *t) {
+  tg__uop *v = tg__view_buffer(tg__base(t->uop));
+  return v ? (tg__buffer *)v->arg.ptr : NULL;
+}
+
 /* assignments waiting for a realisation: any realisation runs them too, in the same schedule (so an optimiser step
  * is realised with the loss, as tinygrad's schedule_step) */
 static tg__vec tg__pending;
