@@ -135,8 +135,9 @@ build/separate/%.o: src/%.c $(wildcard src/*.h)
 # ---------------------------------------------------------------------------------------------------------------------
 # examples and benchmarks: single-file programs, each defines TINYGRAD_IMPLEMENTATION itself
 
-demo: build/mnist
+demo:
 	@tools/deps.sh
+	@$(MAKE) --no-print-directory build/mnist
 	./build/mnist --eval-every 10
 
 mandelbrot: build/demo
