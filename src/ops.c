@@ -180,7 +180,8 @@ tg_tensor *tg_pow_s(tg_tensor *a, double b) {
       if (k & 1) acc = acc ? tg__tmul(acc, p) : p;
       if (k > 1) p = tg__tmul(p, p);
     }
-    if (!acc) acc = tg__c(x, 1);
+    /* x ** 0 is 1 everywhere, NaN and inf included; the node still reads x, so x's gradient is 0, not an error */
+    if (!acc) acc = tg__twhere(tg__talu(TG__OP_CMPNE, x, x), tg__c(x, 1), tg__c(x, 1));
     return tg__tensor_wrap(b < 0 ? tg__trecip(acc) : acc, a->dev);
   }
   if (b == 0.5) return tg_sqrt(a);
@@ -284,7 +285,8 @@ static tg__uop *tg__u_abs(tg__uop *x) {
 static tg__uop *tg__u_sign(tg__uop *x) {
   tg__uop *s = tg__twhere(tg__talu(TG__OP_CMPNE, x, tg__c(x, 0)),
                           tg__twhere(tg__tlt(x, tg__c(x, 0)), tg__c(x, -1), tg__c(x, 1)), tg__c(x, 0));
-  return tg_dtype_is_float(x->dtype) ? tg__tadd(s, tg__tmuls(x, 0)) : s; /* NaN stays NaN */
+  /* NaN stays NaN (as PyTorch; tinygrad gives 1); +-inf give +-1 */
+  return tg_dtype_is_float(x->dtype) ? tg__twhere(tg__talu(TG__OP_CMPNE, x, x), x, s) : s;
 }
 static tg__uop *tg__u_exp(tg__uop *x) { return tg__texp(tg__tfloat(x)); }
 static tg__uop *tg__u_exp2(tg__uop *x) { return tg__texp2(tg__tfloat(x)); }

@@ -487,6 +487,11 @@ TEST(test_ew_constant_operands) {
   CHECK_TENSOR(tg_pow(tg_full(-2, TG_FLOAT32, TG_SHAPE(1)), tg_full(3, TG_FLOAT32, TG_SHAPE(1))), &pw[0], 1e-6, 1);
   CHECK_TENSOR(tg_pow_s(tg_full(0, TG_FLOAT32, TG_SHAPE(1)), 0), &pw[1], 0, 1);
   CHECK_TENSOR(tg_pow_s(tg_full(-8, TG_FLOAT32, TG_SHAPE(1)), 1.0 / 3), &pw[2], 0, 1);
+  /* sign of the infinities is +-1 and of NaN is NaN (PyTorch); x ** 0 is 1 for NaN and inf too (C's pow) */
+  static const float sgn_in[5] = {INFINITY, -INFINITY, NAN, 0, -2}, sgn_out[5] = {1, -1, NAN, 0, -1};
+  CHECK_TENSOR(tg_sign(TEST_DATA(sgn_in, TG_FLOAT32, 5)), sgn_out, 0, 5);
+  static const float ones5[5] = {1, 1, 1, 1, 1};
+  CHECK_TENSOR(tg_pow_s(TEST_DATA(sgn_in, TG_FLOAT32, 5), 0), ones5, 0, 5);
   static const float rnd[3] = {2, -0.0f, 4};
   CHECK_TENSOR(tg_round(tg_full(2.5, TG_FLOAT32, TG_SHAPE(1))), &rnd[0], 0, 1);
   CHECK_TENSOR(tg_round(tg_full(-0.5, TG_FLOAT32, TG_SHAPE(1))), &rnd[1], 0, 1);

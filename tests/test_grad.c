@@ -223,6 +223,16 @@ TEST(test_grad_unary_zero) {
   test_gradcheck_all(cs, TEST_COUNT(cs));
 }
 
+/* x ** 0 is constant but still a function of x: its gradient is 0 (PyTorch and tinygrad), not "nothing requires grad" */
+TEST(test_grad_pow_zero) {
+  tg_scope_begin();
+  static const float v[3] = {1, 2, 0}, zero[3] = {0, 0, 0};
+  tg_tensor *x = tg_requires_grad(TEST_DATA(v, TG_FLOAT32, 3), 1);
+  CHECK(tg_backward(tg_sum(tg_pow_s(x, 0), 0, NULL, 0)) == 0);
+  CHECK_TENSOR(tg_grad(x), zero, 0, 3);
+  tg_scope_end();
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // elementwise: binary ops, with and without broadcasting, and the scalar (_s) variants
 
