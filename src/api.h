@@ -290,8 +290,10 @@ TG_API int tg_gradient(tg_tensor *out, tg_tensor **wrt, int n, tg_tensor **grads
 TG_API tg_tensor *tg_detach(tg_tensor *t);   /* the same value, cut from the gradient graph */
 TG_API int tg_set_grad_enabled(int on);      /* no-grad mode when 0; returns the previous setting */
 TG_API int tg_set_training(int on);          /* dropout and batchnorm statistics; returns the previous setting */
-TG_API tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value); /* target's buffer takes value when realised
-                                                  (lazy, in place); returns target */
+/* target's buffer takes value when realised (lazy, in place; any realisation runs pending assignments); returns
+ * target. A lazy tensor built on target's old contents must be realised before the assignment runs: afterwards,
+ * realising it is an error (the old contents are gone), where tinygrad silently computes with the new ones. */
+TG_API tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* state: named tensors, safetensors, IDX (MNIST) files */

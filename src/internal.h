@@ -152,6 +152,7 @@ typedef struct tg__buffer {
   int refcount;
   int64_t id;       /* creation number, for printing */
   int64_t version;  /* bumped by every in-place assignment: BUFFER uops carry it, so old and new contents differ */
+  int64_t written;  /* the version at which the contents last changed: a graph reading an older one is stale */
 } tg__buffer;
 
 /* The argument of a UOp. Which member is meaningful depends on the op:
@@ -337,7 +338,9 @@ TG__PRIVATE int tg__grad_enabled(void);
 TG__PRIVATE tg__uop *tg__buffer_uop_of(tg__buffer *b); /* BUFFER node of b at its current version */
 TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u);       /* the BUFFER under a chain of reshapes, or NULL */
 TG__PRIVATE tg__buffer *tg__tensor_buffer(tg_tensor *t); /* a realised tensor's buffer, or NULL */
-TG__PRIVATE void tg__buffer_bump(tg__buffer *b);     /* contents changed outside a schedule: next version */
+/* b moves to its next version outside a schedule: its contents changed (a host write, a JIT replay), or only its
+ * identity must change (a JIT capture's inputs) */
+TG__PRIVATE void tg__buffer_bump(tg__buffer *b, int contents_changed);
 TG__PRIVATE int tg__tensor_overwrite(const char *fn, tg_tensor *t, const void *src); /* host bytes into realised t */
 
 /* ---------------------------------------------------------------------------------------------------------------- */

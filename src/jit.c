@@ -225,7 +225,7 @@ static int tg__jit_capture(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out,
   memcpy(j->in_bufs, inb, sizeof(tg__buffer *) * (size_t)n_in);
   j->first_id = tg__buffer_new_id_peek();
   /* new versions of the inputs: the function's graphs differ from call 1's, so no result of call 1 is reused */
-  for (int i = 0; i < n_in; i++) tg__buffer_bump(inb[i]);
+  for (int i = 0; i < n_in; i++) tg__buffer_bump(inb[i], 0);
   tg__capturing = j;
   int rc = tg__jit_call_fn(j, in, n_in, out, n_out);
   tg__capturing = NULL;
@@ -295,7 +295,7 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
     for (int k = 0; k < c->ndrop; k++) tg__buffer_drop_memory(c->drop[k]);
   }
   for (int i = 0; i < j->ncalls; i++)
-    if (j->calls[i].slot[0] < 0) tg__buffer_bump(j->calls[i].bufs[0]);
+    if (j->calls[i].slot[0] < 0) tg__buffer_bump(j->calls[i].bufs[0], 1);
   for (int i = 0; i < n_out; i++) {
     tg__buffer *b = j->out_bufs[i];
     tg__jit_sig *s = &j->out_sig[i];

@@ -1088,20 +1088,27 @@ void tg_manual_seed(uint64_t seed) {
   if (c) tg__tensor_overwrite("tg_manual_seed", c, &zero);
 }
 
-/* the counter's value before a draw of n, as a (1,) uint32 node; NULL on error. Draws before the counter is realised
- * read the buffer plus the numbers drawn since (a constant): one kernel may hold several draws, and a kernel cannot
- * read two versions of one buffer. The pending assignment is replaced by one that adds the new total. */
+/* the counter's value before a draw of n, as a (1,) uint32 node; NULL on error.
+ * Draws read a snapshot of the counter plus the numbers drawn before them in this period (a constant): one kernel may
+ * hold several draws, and changing constants would recompile. The pending assignment writes snapshot + total and is
+ * replaced by every draw. The snapshot (a CONTIGUOUS copy, realised with the assignment) is what makes a draw that is
+ * realised after the assignment has run still read the value it was built on, not the advanced counter: the counter's
+ * buffer is in-place state, and any realisation runs its pending assignment. */
 static uint32_t tg__rng_drawn; /* numbers drawn since the counter was last realised */
+static tg__uop *tg__rng_snap;  /* this period's snapshot; alive through the pending assignment */
 
 static tg__uop *tg__rng_take(int64_t n) {
   tg_tensor *c = tg__rng_counter();
   if (!c) return NULL;
   int queued = c->uop->op == TG__OP_ASSIGN;
-  if (!queued) tg__rng_drawn = 0;
   tg__uop *cur = queued ? c->uop->src[0] : c->uop;
-  tg__uop *base = tg__tadds(cur, (double)tg__rng_drawn);
+  if (!queued) {
+    tg__rng_drawn = 0;
+    tg__rng_snap = tg__uop1(TG__OP_CONTIGUOUS, cur->dtype, cur, NULL);
+  }
+  tg__uop *base = tg__tadds(tg__rng_snap, (double)tg__rng_drawn);
   tg__rng_drawn += (uint32_t)n;
-  tg__uop *next = tg__tadds(cur, (double)tg__rng_drawn);
+  tg__uop *next = tg__tadds(tg__rng_snap, (double)tg__rng_drawn);
   if (queued) {
     c->uop = tg__uop2(TG__OP_ASSIGN, cur->dtype, cur, next, NULL);
     return base;

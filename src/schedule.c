@@ -195,6 +195,23 @@ static void tg__sched_push(tg__sched *s, tg__kernel *k) {
   s->k[s->n++] = *k;
 }
 
+/* A lazy graph reads each buffer at the version it saw when it was built. Once an assignment to that buffer has run
+ * (in another realisation, or a JIT replay or host write), those contents are gone: realising the graph now would
+ * silently compute with the new ones (tinygrad does). That is an error instead. */
+static int tg__check_fresh(const tg__vec *order) {
+  for (int i = 0; i < order->n; i++) {
+    const tg__uop *u = (const tg__uop *)order->items[i];
+    const tg__buffer *b = u->op == TG__OP_BUFFER ? (const tg__buffer *)u->arg.ptr : NULL;
+    if (b && u->arg.i < b->written) {
+      tg__set_error("tg_realize: this tensor reads buffer %lld as it was before an assignment that has run since "
+                    "(version %lld, now %lld); HINT: realise it before the assignment runs (tg_realize), or build it "
+                    "after", (long long)b->id, (long long)u->arg.i, (long long)b->version);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out) {
   memset(out, 0, sizeof *out);
   tg__sctx c;
@@ -212,6 +229,11 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
     tg__map_free(&memo);
   }
   tg__uop_toposort(sink, &order);
+  if (tg__check_fresh(&order) < 0) {
+    tg__map_free(&c.live);
+    tg__vec_free(&order);
+    return -1;
+  }
   for (int i = 0; i < order.n; i++) {
     tg__uop *u = (tg__uop *)order.items[i];
     for (int j = 0; j < u->nsrc; j++) {
@@ -261,7 +283,7 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
         rc = -1;
         break;
       }
-      b->version++;
+      b->written = ++b->version;
       outbuf = tg__buffer_uop_of(b);
       value = value->src[1];
     } else {

@@ -568,10 +568,11 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
   return target;
 }
 
-/* b's contents changed outside a schedule (a host write, a JIT replay): b moves to its next version, so that no cached
- * result computed from the old contents is reused, and every live tensor that is a plain view of b follows it */
-TG__PRIVATE void tg__buffer_bump(tg__buffer *b) {
+/* b moves to its next version, so that no cached result computed from the old one is reused, and every live tensor
+ * that is a plain view of b follows it. When the contents changed, graphs built on the old version are stale. */
+TG__PRIVATE void tg__buffer_bump(tg__buffer *b, int contents_changed) {
   b->version++;
+  if (contents_changed) b->written = b->version;
   for (tg_tensor *t = tg__live; t; t = t->next) {
     tg__uop *v = tg__view_buffer(t->uop);
     if (v && v->arg.ptr == b && v->arg.i != b->version)
@@ -585,7 +586,7 @@ TG__PRIVATE int tg__tensor_overwrite(const char *fn, tg_tensor *t, const void *s
   if (tg__own_buffer(fn, t) < 0) return -1;
   tg__buffer *b = (tg__buffer *)tg__view_buffer(t->uop)->arg.ptr;
   if (tg__buffer_ensure(b) < 0 || tg__buffer_copyin(b, src) < 0) return -1;
-  tg__buffer_bump(b);
+  tg__buffer_bump(b, 1);
   return 0;
 }
 

@@ -30,6 +30,41 @@ TEST(assign_is_realised_by_any_realisation) {
   tg_free(b);
 }
 
+/* a lazy tensor built on a buffer's old contents cannot be realised once an assignment has replaced them: that is an
+ * error naming the buffer, not a silent computation on the new contents; a tensor built after reads the new ones */
+TEST(assign_stale_read_is_an_error) {
+  tg_scope_begin();
+  const float a0[] = {1, 2};
+  tg_tensor *a = TEST_F32(a0, 2);
+  tg_tensor *old = tg_mul_s(a, 10); /* reads a as {1, 2} */
+  tg_assign(a, tg_add_s(a, 1));
+  CHECK_EQ_INT(tg_realize(a), 0);
+  CHECK_EQ_INT(tg_realize(old), -1);
+  CHECK_ERROR_HAS("before an assignment that has run since");
+  const float want_a[] = {2, 3}, want_new[] = {20, 30};
+  CHECK_TENSOR(a, want_a, 0, 2); /* untouched by the failed realisation */
+  CHECK_TENSOR(tg_mul_s(a, 10), want_new, 0, 2);
+  /* realised before the assignment ran, it keeps the old values */
+  tg_tensor *kept = tg_mul_s(a, 10);
+  CHECK_EQ_INT(tg_realize(kept), 0);
+  tg_assign(a, tg_add_s(a, 1));
+  CHECK_EQ_INT(tg_realize(a), 0);
+  CHECK_TENSOR(kept, want_new, 0, 2);
+  /* loading a state dict writes in place: graphs built on the old weights are stale too */
+  tg_tensor *before = tg_add_s(a, 0);
+  const float h[] = {7, 8};
+  tg_state_dict *dst = tg_state_dict_new(), *src = tg_state_dict_new();
+  tg_state_dict_add(dst, "a", a);
+  tg_state_dict_add(src, "a", TEST_F32(h, 2));
+  CHECK_EQ_INT(tg_load_state_dict(dst, src, 1), 0);
+  CHECK_TENSOR(a, h, 0, 2);
+  CHECK_NULL(tg_to_float(before));
+  CHECK_ERROR_HAS("as it was before an assignment");
+  tg_state_dict_free(dst);
+  tg_state_dict_free(src);
+  tg_scope_end();
+}
+
 TEST(assign_broadcasts_and_casts) {
   const float a0[] = {1, 2, 3, 4};
   tg_tensor *a = TEST_F32(a0, 2, 2), *v = tg_scalar(7, TG_INT32);

@@ -295,6 +295,19 @@ TEST(test_cr_rand_seed) {
   float *pf = tg_to_float(p), *qf = tg_to_float(q);
   CHECK(pf && qf && test_frac_differ(pf, qf, RN) > 0.99);
   free(pf), free(qf);
+
+  /* a draw realised after an unrelated realisation has advanced the counter still gives its own numbers: the same as
+   * when realised at once, and different from the next draw's (it used to read the advanced counter, and repeat them) */
+  tg_manual_seed(5);
+  float *first = tg_to_float(tg_rand(TG_FLOAT32, TG_SHAPE(RN)));
+  float *second = tg_to_float(tg_rand(TG_FLOAT32, TG_SHAPE(RN)));
+  tg_manual_seed(5);
+  tg_tensor *late = tg_rand(TG_FLOAT32, TG_SHAPE(RN));
+  CHECK_EQ_INT(tg_realize(tg_add_s(tg_zeros(TG_FLOAT32, TG_SHAPE(3)), 1)), 0); /* runs the counter's update */
+  float *nxt = tg_to_float(tg_rand(TG_FLOAT32, TG_SHAPE(RN))), *lf = tg_to_float(late);
+  CHECK(first && lf && memcmp(first, lf, sizeof(float) * RN) == 0);
+  CHECK(second && nxt && memcmp(second, nxt, sizeof(float) * RN) == 0);
+  free(first), free(second), free(nxt), free(lf);
   tg_scope_end();
 }
 
