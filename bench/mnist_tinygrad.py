@@ -2,8 +2,9 @@
 """mnist_tinygrad.py: the real tinygrad training examples/beautiful_mnist.py's model on the same Fashion-MNIST files
 as examples/mnist.c, measured the same way: batch 512 sampled at random, Adam, the training step under TinyJit.
 
-usage: python3 bench/mnist_tinygrad.py [STEPS]   (default 20; pip install tinygrad numpy)
-Prints the time of the first two steps (compiling and capturing) and the median seconds per step after them."""
+usage: python3 bench/mnist_tinygrad.py [STEPS] [--eval]   (default 20; pip install tinygrad numpy)
+Prints the time of the first two steps (compiling and capturing) and the median seconds per step after them; with
+--eval, also the test accuracy after the last step (as beautiful_mnist computes it)."""
 import gzip, os, statistics, sys, time
 import numpy as np
 
@@ -29,7 +30,8 @@ class Model:
 
 
 def main():
-  steps = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+  args = [a for a in sys.argv[1:] if a != "--eval"]
+  steps = int(args[0]) if args else 20
   X_train = Tensor(idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28))
   Y_train = Tensor(idx("train-labels-idx1-ubyte.gz", 8).astype(np.int32))
   model = Model()
@@ -49,6 +51,11 @@ def main():
     loss = train_step().item()
     times.append(time.perf_counter() - t0)
     print(f"step {i + 1:3d}: {times[-1]:7.3f} s  loss {loss:.3f}", file=sys.stderr)
+  if "--eval" in sys.argv:
+    X_test = Tensor(idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28))
+    Y_test = Tensor(idx("t10k-labels-idx1-ubyte.gz", 8).astype(np.int32))
+    acc = (model(X_test).argmax(axis=1) == Y_test).mean().item() * 100
+    print(f"tinygrad: test accuracy {acc:.2f}% after {steps} steps")
   print(f"tinygrad: first two steps {times[0]:.1f} s + {times[1]:.1f} s, then {statistics.median(times[2:]):.3f} s "
         f"per step (median of {len(times) - 2})")
 

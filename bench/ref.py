@@ -1,6 +1,6 @@
 """ref.py: the reference figures the C benchmarks print next to their own, measured in the same run.
 
-usage: python3 bench/ref.py CASE   (CASE: elementwise, reduce, matmul, graph, jit)
+usage: python3 bench/ref.py CASE   (CASE: elementwise, reduce, matmul, graph, jit, conv L)
 Prints one number: the median over repeated runs (GB/s, GB/s, GFLOPS, microseconds). numpy uses its BLAS (OpenBLAS
 on Debian) for matmul; `graph` measures the real tinygrad building, scheduling and rendering a 100-op chain."""
 import sys, time, statistics
@@ -53,5 +53,25 @@ elif case == "jit":
     Device[x.device].synchronize()  # the C side returns when its kernels are done
   for _ in range(3): call()
   print(median_time(call, 51) / 64 * 1e6)
+elif case == "conv":
+  # beautiful_mnist's convolutions, batch 512: forward and backward (dx, dw) under TinyJit, in ms
+  import os
+  os.environ.setdefault("DEV", "CPU")
+  from tinygrad import Tensor, TinyJit, Device
+  cin, cout, hw, k = [(1, 32, 28, 5), (32, 32, 24, 5), (32, 64, 10, 3), (64, 64, 8, 3)][int(sys.argv[2])]
+  oh = hw - k + 1
+  w = Tensor.randn(cout, cin, k, k, requires_grad=True).realize()
+  g = Tensor.randn(512, cout, oh, oh).realize()
+  x0 = Tensor.randn(512, cin, hw, hw).realize()
+  @TinyJit
+  def step(x):
+    y = x.conv2d(w)
+    dx, dw = (y * g).sum().gradient(x, w)
+    return Tensor.realize(y, dx, dw)
+  def call():
+    step(x0)
+    Device[x0.device].synchronize()
+  for _ in range(3): call()
+  print(median_time(call, 7) * 1e3)
 else:
   sys.exit(f"unknown case {case}")

@@ -234,11 +234,18 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
   root = tg__uop1(TG__OP_SINK, TG_BOOL, root, NULL);
   root = tg__graph_rewrite_ex(root, TG__MATCHER(tg__lower_rules), tg__symbolic(), &c, tg__is_tensor_node);
   tg__map_free(&c.params);
-  /* the name: E_ for elementwise kernels, r_ when there is a reduction, then the loop sizes */
+  root = tg__collapse_reduces(root);
+  /* the name: E_ for elementwise kernels, r_ when a reduction is left, then the loop sizes */
   if (!k->name) {
+    tg__vec all;
+    memset(&all, 0, sizeof all);
+    tg__uop_toposort(root, &all);
+    int reduces = 0;
+    for (int i = 0; i < all.n; i++) reduces |= ((tg__uop *)all.items[i])->op == TG__OP_REDUCE;
+    tg__vec_free(&all);
     tg__str name;
     memset(&name, 0, sizeof name);
-    tg__str_cat(&name, c.next_range > nglobal ? "r" : "E");
+    tg__str_cat(&name, reduces ? "r" : "E");
     for (int i = 0; i < nd; i++) tg__str_printf(&name, "_%lld", (long long)value->shape[i]);
     if (!nd) tg__str_cat(&name, "_1");
     k->name = tg__str_take(&name);

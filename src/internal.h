@@ -383,6 +383,7 @@ typedef struct tg__linear {
 TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out);
 TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out);
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal); /* optimize.c: upcasts chosen by heuristics */
+TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink);      /* optimize.c: one-hot sums become loads */
 TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules);
 
 /* ---------------------------------------------------------------------------------------------------------------- */

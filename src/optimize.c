@@ -54,30 +54,204 @@ static tg__uop *tg__upcast(tg__uop *sink, tg__uop *r, int64_t f) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// reduce collapse: a sum over r of (r == e ? v : 0), e independent of r, is v at r = e (tinygrad's arange folding)
+
+static int tg__depends_on(tg__uop *u, const tg__uop *r, tg__map *seen) {
+  if (u == r) return 1;
+  if (tg__map_get(seen, u)) return 0;
+  tg__map_put(seen, u, (void *)1);
+  for (int i = 0; i < u->nsrc; i++)
+    if (tg__depends_on(u->src[i], r, seen)) return 1;
+  return 0;
+}
+
+/* the selected value v and the compare of `where(cmp, v, 0)` or `cast(cmp) * v`; 0 if u is neither */
+static int tg__one_hot(tg__uop *u, tg__uop **cmp, tg__uop **v) {
+  double z;
+  if (u->op == TG__OP_WHERE && tg__is_const(u->src[2], &z) && z == 0 && u->src[0]->op == TG__OP_CMPEQ) {
+    *cmp = u->src[0], *v = u->src[1];
+    return 1;
+  }
+  if (u->op == TG__OP_MUL)
+    for (int k = 0; k < 2; k++) {
+      tg__uop *c = u->src[k];
+      if (c->op == TG__OP_CAST && c->src[0]->op == TG__OP_CMPEQ && c->src[0]->dtype == TG_BOOL) {
+        *cmp = c->src[0], *v = u->src[1 - k];
+        return 1;
+      }
+    }
+  return 0;
+}
+
+/* The gather X[idx] is built as sum over k of (idx == k) * X[k] (tinygrad's one-hot form): n times the work, and for
+ * X_train[samples] 60000 times. When the compare is against the reduction's own loop r, the sum has one nonzero
+ * term: the value at r = e, when 0 <= e < n. The address is clamped, so no load leaves the buffer. */
+static tg__uop *rw_collapse(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  if (root->arg.i != TG__OP_ADD && !(root->arg.i == TG__OP_MAX && root->dtype == TG_BOOL)) return NULL;
+  tg__uop *cmp, *v;
+  if (!tg__one_hot(root->src[0], &cmp, &v)) return NULL;
+  for (int i = 1; i < root->nsrc; i++) {
+    tg__uop *r = root->src[i], *e = cmp->src[0] == r ? cmp->src[1] : cmp->src[1] == r ? cmp->src[0] : NULL;
+    if (!e || e->dtype != r->dtype) continue;
+    tg__map seen;
+    memset(&seen, 0, sizeof seen);
+    int dep = tg__depends_on(e, r, &seen);
+    tg__map_free(&seen);
+    if (dep) continue;
+    int64_t n = (int64_t)tg__const_val(r->src[0]);
+    tg__uop *zero = tg__const_int(e->dtype, 0), *last = tg__const_int(e->dtype, n - 1);
+    tg__uop *neg = tg__alu(TG__OP_CMPLT, e, zero), *below = tg__alu(TG__OP_CMPLT, e, tg__const_int(e->dtype, n));
+    tg__uop *valid = tg__where(neg, tg__const_int(TG_BOOL, 0), below);
+    tg__uop *at = tg__where(neg, zero, tg__where(below, e, last));
+    tg__uop *val = tg__where(valid, tg__substitute_range(v, r, at), tg__const(root->dtype, 0));
+    if (val->dtype != root->dtype) val = tg__cast(val, root->dtype);
+    tg__uop *srcs[TG_MAX_DIMS * 2 + 1];
+    int m = 0;
+    srcs[m++] = val;
+    for (int j = 1; j < root->nsrc; j++)
+      if (j != i) srcs[m++] = root->src[j];
+    return m == 1 ? val : tg__uop_new(TG__OP_REDUCE, root->dtype, m, srcs, &root->arg);
+  }
+  return NULL;
+}
+
+static const tg__rule tg__collapse_rules[] = {
+    TG__RULE("(REDUCE)", rw_collapse),
+};
+
+TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink) {
+  return tg__graph_rewrite2(sink, TG__MATCHER(tg__collapse_rules), tg__symbolic(), NULL);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// unroll: a reduction loop r of size n by f (f == n removes it)
+
+/* every REDUCE over r gets the f copies of its body, with r := r'*f + c, combined by its own op, under a loop r' of
+ * size n/f (tinygrad's UNROLL). Copies that read the same address are one node, so with the output upcast a
+ * convolution's window loads are shared: x[ow + kw] for a tile of ow and every kw. */
+static tg__uop *rw_unroll(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)b;
+  tg__uop **rf = (tg__uop **)ctx; /* {r, outer or NULL, f as a CONST} */
+  tg__uop *r = rf[0], *outer = rf[1];
+  int64_t f = (int64_t)tg__const_val(rf[2]);
+  int at = -1;
+  for (int i = 1; i < root->nsrc; i++)
+    if (root->src[i] == r) at = i;
+  if (at < 0) return NULL;
+  tg__uop *sum = NULL;
+  for (int64_t c = 0; c < f; c++) {
+    tg__uop *v = outer ? tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, outer, tg__const_int(r->dtype, f)),
+                                 tg__const_int(r->dtype, c))
+                       : tg__const_int(r->dtype, c);
+    tg__uop *x = tg__substitute_range(root->src[0], r, v);
+    sum = sum ? tg__alu((tg__op)root->arg.i, sum, x) : x;
+  }
+  tg__uop *srcs[TG_MAX_DIMS * 2 + 1];
+  int n = 0;
+  srcs[n++] = sum;
+  for (int i = 1; i < root->nsrc; i++)
+    if (i != at) srcs[n++] = root->src[i];
+    else if (outer) srcs[n++] = outer;
+  if (n == 1) return sum; /* no loop left */
+  return tg__uop_new(TG__OP_REDUCE, root->dtype, n, srcs, &root->arg);
+}
+
+static const tg__rule tg__unroll_rules[] = {
+    TG__RULE("(REDUCE)", rw_unroll),
+};
+
+static tg__uop *tg__unroll(tg__uop *sink, tg__uop *r, int64_t f) {
+  int64_t n = (int64_t)tg__const_val(r->src[0]);
+  tg__uop *ctx[3] = {r, NULL, tg__const_int(TG_INT32, f)};
+  if (f < n) {
+    tg__arg a;
+    memset(&a, 0, sizeof a);
+    a.i = r->arg.i;
+    ctx[1] = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, n / f), &a);
+  }
+  return tg__graph_rewrite(sink, TG__MATCHER(tg__unroll_rules), ctx);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // the heuristic
 
 static int64_t tg__range_size(const tg__uop *r) { return (int64_t)tg__const_val(r->src[0]); }
 
+/* the ranges an expression depends on, as a mask of range ids (memoised in m) */
+static uint64_t tg__range_deps(tg__uop *u, tg__map *m) {
+  void *d = tg__map_get(m, u);
+  if (d) return (uint64_t)(uintptr_t)d - 1;
+  uint64_t mask = u->op == TG__OP_RANGE && u->arg.i < 64 ? 1ULL << u->arg.i : 0;
+  for (int i = 0; i < u->nsrc; i++) mask |= tg__range_deps(u->src[i], m);
+  tg__map_put(m, u, (void *)(uintptr_t)(mask + 1));
+  return mask;
+}
+
+/* the value of an index expression with range `id` at v and every other range at 0; 0 with *ok cleared when the
+ * expression holds an op this does not know */
+static int64_t tg__eval_at(const tg__uop *u, int64_t id, int64_t v, int *ok) {
+  int64_t a = u->nsrc > 0 ? tg__eval_at(u->src[0], id, v, ok) : 0, b = u->nsrc > 1 ? tg__eval_at(u->src[1], id, v, ok) : 0;
+  switch (u->op) {
+  case TG__OP_CONST: return u->arg.i;
+  case TG__OP_RANGE: return u->arg.i == id ? v : 0;
+  case TG__OP_ADD: return a + b;
+  case TG__OP_SUB: return a - b;
+  case TG__OP_MUL: return a * b;
+  case TG__OP_IDIV: return b ? a / b : 0;
+  case TG__OP_MOD: return b ? a % b : 0;
+  case TG__OP_MAX: return a > b ? a : b;
+  case TG__OP_SHL: return a << (b & 63);
+  case TG__OP_SHR: return a >> (b & 63);
+  default: *ok = 0; return 0;
+  }
+}
+
+/* how far the index moves when range r goes from 0 to 1 (the others at 0); 0 when unknown */
+static int64_t tg__stride(const tg__uop *idx, const tg__uop *r) {
+  int ok = 1;
+  int64_t s = tg__eval_at(idx, r->arg.i, 1, &ok) - tg__eval_at(idx, r->arg.i, 0, &ok);
+  return ok ? s : 0;
+}
+
+/* the largest factor of n from the list, at most limit; for a short loop that none divides, the loop itself */
 static int64_t tg__pick_factor(int64_t n, const int64_t *choices, int nchoices, int64_t limit) {
   for (int i = 0; i < nchoices; i++)
-    if (choices[i] <= limit && n % choices[i] == 0 && n / choices[i] >= 1 && choices[i] < n * 2) return choices[i];
+    if (choices[i] <= limit && choices[i] <= n && n % choices[i] == 0) return choices[i];
+  if (n <= 8 && n <= limit) return n;
+  static const int64_t odd[] = {6, 5, 3};
+  for (int i = 0; i < (int)TG__COUNT(odd); i++)
+    if (odd[i] <= limit && n % odd[i] == 0) return odd[i];
   return 1;
 }
 
+/* Reductions get a register tile of accumulators over two output loops, and short reduction loops are unrolled.
+ * The tile's inner loop j is the innermost output loop some input does not depend on (that input's loads are
+ * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
+ * loads fi + fj values for fi * fj multiply-adds. For a matmul that is rows by columns; for a convolution, output
+ * channels by output x, not the two spatial loops (whose loads differ everywhere in the tile). */
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal) {
   if (tg__getenv_int("NOOPT", 0)) return sink;
-  tg__vec all;
+  tg__vec all, access;
   memset(&all, 0, sizeof all);
+  memset(&access, 0, sizeof access);
   tg__uop_toposort(sink, &all);
-  tg__uop *globals[TG_MAX_DIMS];
+  tg__uop *globals[TG_MAX_DIMS], *inner_reduce = NULL;
   int ng = 0, has_reduce = 0;
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
-    if (u->op == TG__OP_REDUCE) has_reduce = 1;
+    if (u->op == TG__OP_REDUCE) {
+      has_reduce = 1;
+      if (u->nsrc > 1) inner_reduce = u->src[u->nsrc - 1];
+    }
     if (u->op == TG__OP_RANGE && u->arg.i < nglobal && ng < TG_MAX_DIMS) globals[ng++] = u;
+    if (u->op == TG__OP_INDEX && u->nsrc == 2 && u->src[0]->op == TG__OP_DEFINE_GLOBAL) tg__vec_push(&access, u->src[1]);
   }
   tg__vec_free(&all);
-  if (!has_reduce || ng < 2 || sink->nsrc != 1) return sink;
+  if (!has_reduce || ng < 2 || sink->nsrc != 1) {
+    tg__vec_free(&access);
+    return sink;
+  }
   /* the output loops in order; the last is contiguous in the output */
   for (int i = 1; i < ng; i++)
     for (int j = i; j > 0 && globals[j]->arg.i < globals[j - 1]->arg.i; j--) {
@@ -85,6 +259,33 @@ TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal) {
       globals[j] = globals[j - 1];
       globals[j - 1] = t;
     }
+  tg__map dm;
+  memset(&dm, 0, sizeof dm);
+  uint64_t *deps = (uint64_t *)tg__alloc(sizeof(uint64_t) * (size_t)(access.n + 1));
+  for (int a = 0; a < access.n; a++) deps[a] = tg__range_deps((tg__uop *)access.items[a], &dm);
+  tg__map_free(&dm);
+#define TG__BIT(r) (1ULL << ((r)->arg.i & 63))
+  tg__uop *rj = NULL, *ri = NULL;
+  for (int g = ng - 1; g >= 0 && !rj; g--)
+    for (int a = 0; a < access.n && !rj; a++)
+      if (!(deps[a] & TG__BIT(globals[g]))) rj = globals[g];
+  for (int g = ng - 1; g >= 0 && rj && !ri; g--)
+    for (int a = 0; a < access.n && !ri; a++)
+      if (globals[g] != rj && !(deps[a] & TG__BIT(globals[g])) && (deps[a] & TG__BIT(rj))) ri = globals[g];
+  if (!rj) rj = globals[ng - 1];
+  if (!ri) ri = rj == globals[ng - 1] ? globals[ng - 2] : globals[ng - 1];
+  /* a sliding window: an input read at j + r for the innermost reduction loop r (a convolution's x[ox + kx]).
+   * Unrolling r then shares loads between the copies of the tile, which a matmul's k would not */
+  int window = 0;
+  for (int a = 0; a < access.n && inner_reduce && !window; a++) {
+    tg__uop *idx = (tg__uop *)access.items[a];
+    int64_t sr = (deps[a] & TG__BIT(inner_reduce)) ? tg__stride(idx, inner_reduce) : 0;
+    window = sr != 0 && (((deps[a] & TG__BIT(rj)) && tg__stride(idx, rj) == sr) ||
+                         ((deps[a] & TG__BIT(ri)) && tg__stride(idx, ri) == sr));
+  }
+  TG_FREE(deps);
+  tg__vec_free(&access);
+#undef TG__BIT
   /* the register tile: rows of i times vectors of j. With AVX-512 (32 registers of 16 floats) an 8x32 tile holds its
    * 16 accumulator registers with room for the loads; otherwise 4x16 (AVX2: 8 of 16 registers) */
   int wide = 0;
@@ -92,14 +293,19 @@ TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal) {
   wide = __builtin_cpu_supports("avx512f");
 #endif
   static const int64_t inner[] = {32, 16, 8, 4, 2}, outer[] = {8, 4, 2};
-  tg__uop *rj = globals[ng - 1], *ri = globals[ng - 2];
   int64_t fj = tg__pick_factor(tg__range_size(rj), inner + (wide ? 0 : 1), TG__COUNT(inner) - (wide ? 0 : 1), 32);
   int64_t fi = tg__pick_factor(tg__range_size(ri), outer + (wide ? 0 : 1), TG__COUNT(outer) - (wide ? 0 : 1),
                                (wide ? 256 : 64) / fj);
   /* keep the parallel loop long enough to share among threads */
-  if (ri == globals[0] && tg__range_size(ri) / fi < 16) fi = 1;
+  while (ri == globals[0] && fi > 1 && tg__range_size(ri) / fi < 8) fi = fi % 2 ? 1 : fi / 2;
+  while (rj == globals[0] && fj > 1 && tg__range_size(rj) / fj < 8) fj = fj % 2 ? 1 : fj / 2;
+  /* a window's reduction loop is unrolled: whole when short (a kernel width), else by 4 */
+  int64_t fu = 1, un = inner_reduce ? tg__range_size(inner_reduce) : 0;
+  if (window && un > 1 && un <= 8 && fi * fj * un <= 512) fu = un;
+  else if (window && un % 4 == 0 && fi * fj * 4 <= 256) fu = 4;
   /* i first, so the copies are ordered (i, j) with j fastest: adjacent accumulators read adjacent memory */
   if (fi > 1) sink = tg__upcast(sink, ri, fi);
   if (fj > 1) sink = tg__upcast(sink, rj, fj);
+  if (fu > 1) sink = tg__unroll(sink, inner_reduce, fu);
   return sink;
 }

@@ -178,6 +178,32 @@ TEST(test_mv_gather_index_one_hot) {
   tg_scope_end();
 }
 
+/* indexing is a one-hot sum (tinygrad's form), which the compiler collapses into a direct load: one elementwise
+ * kernel that reads one row per index, not n. Out-of-range indices give 0, as the sum did. */
+TEST(test_mv_index_collapses_to_a_load) {
+  tg_scope_begin();
+  float rows[1000 * 3];
+  for (int i = 0; i < 3000; i++) rows[i] = (float)i;
+  static const int32_t idx[6] = {0, 999, -1, 500, 1000, -1001};
+  static const float want[18] = {0, 1, 2, 2997, 2998, 2999, 2997, 2998, 2999, 1500, 1501, 1502, 0, 0, 0, 0, 0, 0};
+  tg_tensor *x = tg_index(TEST_F32(rows, 1000, 3), 0, TEST_DATA(idx, TG_INT32, 6));
+  tg_schedule *s = tg_schedule_create(&x, 1);
+  CHECK_NOT_NULL(s);
+  CHECK_EQ_INT(tg_schedule_count(s), 1);
+  CHECK(s && strncmp(tg_schedule_name(s, 0), "E_", 2) == 0); /* no reduction left */
+  tg_schedule_free(s);
+  CHECK_TENSOR(x, want, 0, 6, 3);
+  /* gather along the last axis, as a loss picks each row's label */
+  static const int32_t lab[2] = {2, 0};
+  static const float pick[2] = {2, 3};
+  tg_tensor *g = tg_gather(TEST_F32(rows, 2, 3), 1, TEST_DATA(lab, TG_INT32, 2, 1));
+  s = tg_schedule_create(&g, 1);
+  CHECK(s && strncmp(tg_schedule_name(s, 0), "E_", 2) == 0);
+  tg_schedule_free(s);
+  CHECK_TENSOR(g, pick, 0, 2, 1);
+  tg_scope_end();
+}
+
 TEST(test_mv_chains) {
   tg_scope_begin();
   tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4), *v = TEST_F32(g_mv_v10, 10);
