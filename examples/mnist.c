@@ -1,13 +1,14 @@
 /* mnist.c: trains tinygrad's examples/beautiful_mnist.py model on Fashion-MNIST, in C, with tinygrad.h alone.
  *
- *   build/mnist [--steps N] [--bs N] [--eval-every N] [--save FILE]
+ *   build/mnist [--steps N] [--bs N] [--eval-every N] [--seed N] [--save FILE]
  *                                                      trains (70 steps by default; the test set is evaluated at the
  *                                                      end, and every N steps when asked) and saves the weights
  *   build/mnist --predict IMAGE.png [--model FILE]     classifies an image (any size, grey or colour) with them
  *
  * The model: conv5x5(32) relu conv5x5(32) relu batchnorm maxpool conv3x3(64) relu conv3x3(64) relu batchnorm maxpool
- * linear(576 -> 10); Adam; batches of 512 images sampled at random; the training step and the test evaluation are
- * JIT'd (captured on their second call, replayed after). The data comes from the Debian package
+ * linear(576 -> 10); Adam; batches of 512 images sampled at random on the device (X_train[samples], which the
+ * compiler turns into one gather kernel); the training step and the test evaluation are JIT'd (captured on their
+ * second call, replayed after), as in beautiful_mnist. The data comes from the Debian package
  * dataset-fashion-mnist (MNIST_DIR overrides /usr/share/datasets/fashion-mnist). The weights are saved as
  * safetensors under tinygrad's names (layers.0.weight, ...), so tinygrad's beautiful_mnist Model can load them. */
 #define TINYGRAD_IMPLEMENTATION
@@ -87,16 +88,20 @@ static tg_tensor *model_forward(model *m, tg_tensor *x) {
 typedef struct trainer {
   model m;
   tg_optimizer *opt;
+  tg_tensor *x_train, *y_train; /* (N, 1, 28, 28) uint8 and (N,) int32, on the device */
+  int bs;
 } trainer;
 
-/* inputs: images (BS, 1, 28, 28) uint8, labels (BS,) int32; output: the loss. Realising the loss realises the
- * optimiser's step and the batchnorm statistics with it, in one schedule. */
+/* no inputs: the batch is drawn inside (a new one at every replay: the generator's counter is device state);
+ * output: the loss. Realising the loss realises the optimiser's step and the batchnorm statistics with it. */
 static int train_step(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
   trainer *t = (trainer *)ctx;
-  (void)n_in, (void)n_out;
+  (void)in, (void)n_in, (void)n_out;
   int was = tg_set_training(1);
   tg_optimizer_zero_grad(t->opt);
-  tg_tensor *loss = tg_sparse_categorical_crossentropy(model_forward(&t->m, in[0]), in[1], -1, 0.0);
+  tg_tensor *samples = tg_randint(0, tg_dim(t->x_train, 0), TG_INT32, TG_SHAPE(t->bs));
+  tg_tensor *x = tg_index(t->x_train, 0, samples), *y = tg_index(t->y_train, 0, samples);
+  tg_tensor *loss = tg_sparse_categorical_crossentropy(model_forward(&t->m, x), y, -1, 0.0);
   int rc = tg_backward(loss) < 0 || tg_optimizer_step(t->opt) < 0 ? -1 : 0;
   tg_set_training(was);
   out[0] = loss;
@@ -126,15 +131,6 @@ static tg_tensor *load_idx(const char *dir, const char *name) {
   return t;
 }
 
-/* a small xorshift generator for sampling batches on the host */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rng_next(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 32);
-}
-
 static double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -155,31 +151,31 @@ static void progress(int step, int steps, double loss, double acc, double rate, 
   char bar[64];
   for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : i == done ? '>' : ' ';
   bar[width] = 0;
-  fprintf(stderr, "\r%4d/%d [%s] loss %6.3f  test %5.2f%%  %5.2f steps/s  ETA %3.0f s ", step, steps, bar, loss, acc,
-          rate, eta);
+  char test[16] = "  --  ";
+  if (acc >= 0) snprintf(test, sizeof test, "%5.2f%%", acc);
+  fprintf(stderr, "\r%4d/%d [%s] loss %6.3f  test %s  %5.2f steps/s  ETA %3.0f s ", step, steps, bar, loss, test, rate,
+          eta);
   fflush(stderr);
 }
 
-static int train(int steps, int bs, int eval_every, const char *save) {
+static int train(int steps, int bs, int eval_every, uint64_t seed, const char *save) {
   const char *dir = getenv("MNIST_DIR") ? getenv("MNIST_DIR") : "/usr/share/datasets/fashion-mnist";
   tg_tensor *xtr = load_idx(dir, "train-images-idx3-ubyte.gz"), *ytr = load_idx(dir, "train-labels-idx1-ubyte.gz");
   tg_tensor *xte = load_idx(dir, "t10k-images-idx3-ubyte.gz"), *yte = load_idx(dir, "t10k-labels-idx1-ubyte.gz");
   if (!xtr || !ytr || !xte || !yte) return 1;
   int64_t ntr = tg_dim(xtr, 0), nte = tg_dim(xte, 0);
-  /* the training set stays on the host, batches are sampled there; the test set is one device tensor */
-  uint8_t *xh = (uint8_t *)malloc((size_t)ntr * 784), *yh = (uint8_t *)malloc((size_t)ntr);
-  if (!xh || !yh || tg_to_host(xtr, xh, (size_t)ntr * 784) < 0 || tg_to_host(ytr, yh, (size_t)ntr) < 0) {
-    fprintf(stderr, "mnist: reading the training set: %s\n", tg_error());
+  trainer t;
+  t.x_train = tg_reshape(xtr, TG_SHAPE(ntr, 1, 28, 28)), t.y_train = tg_cast(ytr, TG_INT32), t.bs = bs;
+  tg_tensor *xtest = tg_reshape(xte, TG_SHAPE(nte, 1, 28, 28)), *ytest = tg_cast(yte, TG_INT32);
+  tg_tensor *data[4] = {t.x_train, t.y_train, xtest, ytest};
+  if (tg_realize_all(data, 4) < 0) {
+    fprintf(stderr, "mnist: %s\n", tg_error());
     return 1;
   }
-  tg_tensor *xtest = tg_reshape(xte, TG_SHAPE(nte, 1, 28, 28)), *ytest = tg_cast(yte, TG_INT32);
-  tg_realize(xtest);
-  tg_realize(ytest);
   printf("Fashion-MNIST: %lld training and %lld test images; %d steps of %d\n", (long long)ntr, (long long)nte, steps,
          bs);
 
-  trainer t;
-  tg_manual_seed(42);
+  tg_manual_seed(seed);
   if (model_init(&t.m) < 0) {
     fprintf(stderr, "mnist: %s\n", tg_error());
     return 1;
@@ -198,21 +194,13 @@ static int train(int steps, int bs, int eval_every, const char *save) {
     return 1;
   }
 
-  uint8_t *bx = (uint8_t *)malloc((size_t)bs * 784);
-  int32_t *by = (int32_t *)malloc(sizeof(int32_t) * (size_t)bs);
-  double acc = 0, loss = 0, t0 = now(), t_first2 = 0, *t_step = (double *)calloc((size_t)steps, sizeof(double));
+  double acc = -1, loss = 0, t0 = now(), t_first2 = 0, *t_step = (double *)calloc((size_t)steps, sizeof(double));
   int rc = 0;
   for (int step = 0; step < steps && rc == 0; step++) {
     tg_scope_begin();
-    for (int i = 0; i < bs; i++) {
-      uint32_t k = rng_next() % (uint32_t)ntr;
-      memcpy(bx + (size_t)i * 784, xh + (size_t)k * 784, 784);
-      by[i] = yh[k];
-    }
-    tg_tensor *in[2] = {tg_from_data(bx, TG_UINT8, TG_SHAPE(bs, 1, 28, 28)), tg_from_data(by, TG_INT32, TG_SHAPE(bs))};
     tg_tensor *out = NULL;
     double s0 = now();
-    rc = tg_jit_run(jstep, in, 2, &out, 1);
+    rc = tg_jit_run(jstep, NULL, 0, &out, 1);
     loss = rc == 0 ? tg_item(out) : 0;
     double dt = now() - s0;
     if (step < 2) t_first2 += dt;
@@ -238,13 +226,14 @@ static int train(int steps, int bs, int eval_every, const char *save) {
       printf("saved the weights to %s (build/mnist --predict IMAGE.png --model %s)\n", save, save);
     }
   }
-  free(bx), free(by), free(xh), free(yh), free(t_step);
+  free(t_step);
   tg_jit_free(jstep);
   tg_jit_free(jacc);
   tg_optimizer_free(t.opt);
   tg_state_dict_free(sd);
   model_free(&t.m);
-  tg_free(xtest), tg_free(ytest), tg_free(xtr), tg_free(ytr), tg_free(xte), tg_free(yte);
+  tg_free(t.x_train), tg_free(t.y_train), tg_free(xtest), tg_free(ytest);
+  tg_free(xtr), tg_free(ytr), tg_free(xte), tg_free(yte);
   return rc ? 1 : 0;
 }
 
@@ -308,15 +297,18 @@ static int predict(const char *image, const char *weights) {
 
 int main(int argc, char **argv) {
   int steps = getenv("STEPS") ? atoi(getenv("STEPS")) : 70, bs = 512, eval_every = 0;
+  uint64_t seed = 42;
   const char *save = "mnist.safetensors", *image = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--bs") && i + 1 < argc) bs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--eval-every") && i + 1 < argc) eval_every = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
     else if ((!strcmp(argv[i], "--save") || !strcmp(argv[i], "--model")) && i + 1 < argc) save = argv[++i];
     else if (!strcmp(argv[i], "--predict") && i + 1 < argc) image = argv[++i];
     else {
-      fprintf(stderr, "usage: %s [--steps N] [--bs N] [--eval-every N] [--save FILE] | --predict IMAGE [--model FILE]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--steps N] [--bs N] [--eval-every N] [--seed N] [--save FILE] | --predict IMAGE "
+                      "[--model FILE]\n", argv[0]);
       return 2;
     }
   }
@@ -324,5 +316,5 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mnist: --steps and --bs must be positive\n");
     return 2;
   }
-  return image ? predict(image, save) : train(steps, bs, eval_every, save);
+  return image ? predict(image, save) : train(steps, bs, eval_every, seed, save);
 }
