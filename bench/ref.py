@@ -60,7 +60,7 @@ elif case == "conv":
   from tinygrad import Tensor, TinyJit, Device
   cin, cout, hw, k = [(1, 32, 28, 5), (32, 32, 24, 5), (32, 64, 10, 3), (64, 64, 8, 3)][int(sys.argv[2])]
   oh = hw - k + 1
-  w = Tensor.randn(cout, cin, k, k, requires_grad=True).realize()
+  w = Tensor.randn(cout, cin, k, k).realize()
   g = Tensor.randn(512, cout, oh, oh).realize()
   x0 = Tensor.randn(512, cin, hw, hw).realize()
   @TinyJit

@@ -224,11 +224,20 @@ static int tg__jit_capture(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out,
   j->in_bufs = (tg__buffer **)tg__realloc(j->in_bufs, sizeof(tg__buffer *) * (size_t)(n_in ? n_in : 1));
   memcpy(j->in_bufs, inb, sizeof(tg__buffer *) * (size_t)n_in);
   j->first_id = tg__buffer_new_id_peek();
-  /* new versions of the inputs: the function's graphs differ from call 1's, so no result of call 1 is reused */
-  for (int i = 0; i < n_in; i++) tg__buffer_bump(inb[i], 0);
+  /* new versions of the inputs, which the function sees as plain views: its graphs differ from call 1's, so no
+   * result of call 1 is reused (an input that is a realised graph, a tg_randn say, would otherwise bring back the
+   * very nodes call 1 realised, and the capture would record nothing) */
+  tg_tensor *vstack[16], **views = n_in <= 16 ? vstack : (tg_tensor **)tg__alloc(sizeof(tg_tensor *) * (size_t)n_in);
+  for (int i = 0; i < n_in; i++) {
+    tg__buffer_bump(inb[i], 0);
+    views[i] = tg__tensor_wrap(tg__treshape(tg__buffer_uop_of(inb[i]), in[i]->uop->ndim, in[i]->uop->shape), in[i]->dev);
+    while (views[i] && views[i]->scope > 0) tg_keep(views[i]); /* freed here, not by the caller's scope */
+  }
   tg__capturing = j;
-  int rc = tg__jit_call_fn(j, in, n_in, out, n_out);
+  int rc = tg__jit_call_fn(j, views, n_in, out, n_out);
   tg__capturing = NULL;
+  for (int i = 0; i < n_in; i++) tg_free(views[i]);
+  if (views != vstack) TG_FREE(views);
   if (rc == 0) rc = tg__jit_check_capture(j);
   if (rc == 0) {
     j->out_bufs = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)(n_out ? n_out : 1));

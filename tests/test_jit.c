@@ -59,6 +59,30 @@ TEST(jit_replays_on_new_inputs) {
   tg_jit_free(j);
 }
 
+/* inputs that are realised graphs (not views of host data), the same ones on the first two calls: the capture still
+ * records the kernels, so a replay on other inputs computes their result (it used to reuse call 1's) */
+TEST(jit_same_computed_inputs_on_the_first_calls) {
+  test_jit_ctx ctx = {0, NULL, TEST_JIT_OK};
+  tg_jit *j = tg_jit_new(test_jit_add, &ctx);
+  tg_scope_begin();
+  tg_tensor *a = tg_add_s(tg_arange(0, 3, 1, TG_FLOAT32), 1), *b = tg_mul_s(tg_ones(TG_FLOAT32, TG_SHAPE(3)), 10);
+  tg_tensor *ab[2] = {a, b};
+  CHECK_EQ_INT(tg_realize_all(ab, 2), 0);
+  const float want_ab[] = {22, 24, 26};
+  for (int i = 0; i < 2; i++) {
+    tg_tensor *out = NULL;
+    CHECK_EQ_INT(tg_jit_run(j, ab, 2, &out, 1), 0);
+    CHECK_TENSOR(out, want_ab, 0, 3);
+  }
+  CHECK_EQ_INT(tg_jit_kernels(j), 1);
+  tg_tensor *in[2] = {test_vec3(1, 1, 1), test_vec3(0, 1, 2)}, *out = NULL;
+  CHECK_EQ_INT(tg_jit_run(j, in, 2, &out, 1), 0);
+  const float want[] = {2, 4, 6};
+  CHECK_TENSOR(out, want, 0, 3);
+  tg_scope_end();
+  tg_jit_free(j);
+}
+
 TEST(jit_implicit_input_updated_in_place) {
   /* a tensor read by the function but not passed: replays read its buffer, so an in-place update is seen */
   test_jit_ctx ctx = {0, test_vec3(100, 200, 300), TEST_JIT_OK};
