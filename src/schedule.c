@@ -40,24 +40,40 @@ static int64_t tg__expanded_mask(const tg__uop *u) {
  * the same axis: computed once per outer iteration, hoisted out of the loop). It needs a buffer when an expanded axis
  * reaches the kernel's output (softmax's max would be recomputed for every element), when a movement op other than
  * an expand reshuffles expanded axes (kept simple: conservative), or when it reaches more than one boundary (it would
- * be computed twice). */
+ * be computed twice). A reduction that reaches another one through a reshuffle (a pooling's reshape of a convolution)
+ * is a kernel of its own too: nested in the other's loops it cannot be tiled well (a fused conv + maxpool ran at a
+ * tenth of the conv's speed). */
+/* a reshape that only adds or drops axes of size 1 */
+static int tg__same_but_ones(const tg__uop *a, const tg__uop *b) {
+  int i = 0, j = 0;
+  for (;;) {
+    while (i < a->ndim && a->shape[i] == 1) i++;
+    while (j < b->ndim && b->shape[j] == 1) j++;
+    if (i == a->ndim || j == b->ndim) return i == a->ndim && j == b->ndim;
+    if (a->shape[i++] != b->shape[j++]) return 0;
+  }
+}
+
 static int tg__reduce_needs_buffer(tg__sctx *c, tg__uop *r) {
-  typedef struct { tg__uop *u; int64_t mask; } item;
+  typedef struct { tg__uop *u; int64_t mask; int resh; } item;
   item *stack = (item *)tg__alloc(sizeof(item) * 64);
   int n = 0, cap = 64, boundaries = 0, need = 0;
   tg__map seen;
   memset(&seen, 0, sizeof seen);
   stack[n].u = r;
+  stack[n].resh = 0;
   stack[n++].mask = 0;
   while (n && !need) {
     item it = stack[--n];
     tg__uop *u = it.u;
     int64_t mask = it.mask;
+    int resh = it.resh;
     if (u != r) {
       if (u->op == TG__OP_EXPAND) mask |= tg__expanded_mask(u);
       else if (tg__op_is_movement(u->op) && mask) { need = 1; break; }
+      else if (u->op == TG__OP_RESHAPE && !tg__same_but_ones(u->src[0], u)) resh = 1;
       if (u->op == TG__OP_REDUCE_AXIS) {
-        if (mask & ~u->arg.i) need = 1;
+        if ((mask & ~u->arg.i) || resh) need = 1;
         boundaries++;
         continue;
       }
@@ -76,6 +92,7 @@ static int tg__reduce_needs_buffer(tg__sctx *c, tg__uop *r) {
       tg__map_put(&seen, cs->items[i], (void *)(intptr_t)(((prev ? prev - 1 : 0) | mask) + 1));
       if (n == cap) stack = (item *)tg__realloc(stack, sizeof(item) * (size_t)(cap *= 2));
       stack[n].u = (tg__uop *)cs->items[i];
+      stack[n].resh = resh;
       stack[n++].mask = mask;
     }
   }

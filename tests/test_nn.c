@@ -337,6 +337,9 @@ TEST(test_nn_kernel_counts) {
   CHECK_EQ_INT(test_kernels(tg_max_pool2d(img, 3, 1, 1, 1)), 1);  /* tinygrad: 1 */
   CHECK_EQ_INT(test_kernels(tg_avg_pool2d(img, 2, 0, 0)), 1);     /* tinygrad: 1 */
   CHECK_EQ_INT(test_kernels(tg_avg_pool2d(img, 3, 2, 1)), 1);     /* tinygrad: 1 */
+  /* a convolution is its own kernel before a pooling, not nested in the pool's loops */
+  tg_tensor *cx = test_realized_rand(TG_SHAPE(2, 4, 12, 12)), *cw = test_realized_rand(TG_SHAPE(8, 4, 3, 3));
+  CHECK_EQ_INT(test_kernels(tg_max_pool2d(tg_relu(tg_conv2d(cx, cw, NULL, 1, 0, 1, 1)), 2, 0, 0, 1)), 2); /* tinygrad: 2 */
   tg_tensor *logits = test_realized_rand(TG_SHAPE(32, 10));
   tg_tensor *labels = tg_randint(0, 10, TG_INT32, TG_SHAPE(32));
   tg_realize(labels);
