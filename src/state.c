@@ -789,7 +789,7 @@ static tg_state_dict *tg__st_make(const char *path, const tg__st_header *h, cons
     tg_tensor *t = tg_from_data(data + e->off[0], (tg_dtype)e->dtype, e->ndim, e->shape);
     if (!t) {
       char why[512];
-      snprintf(why, sizeof why, "%s", tg_error() ? tg_error() : "unknown error");
+      snprintf(why, sizeof why, "%.500s", tg_error() ? tg_error() : "unknown error");
       tg__set_error("tg_safetensors_load: %s: cannot create tensor '%s': %s", path, e->name, why);
       tg_state_dict_free(sd);
       return NULL;
