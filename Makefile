@@ -2,6 +2,7 @@
 #
 #   make                 regenerates tinygrad.h when a file of src/ or tools/amalgamate.py changed
 #   make test [T=str]    builds build/run_tests (tests/runner.c + tests/test_*.c) and runs it; T filters the tests
+#   make test-opencl     the same tests on DEV=OPENCL (needs an OpenCL driver: PoCL runs it on the CPU)
 #   make test-asan       the same with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer
 #   make check           tinygrad.h is fresh; the one-file build works with cc, clang and g++; only tg_ symbols leak
 #   make separate        compiles src/*.c one by one and links them into build/libtinygrad.so
@@ -34,7 +35,7 @@ TEST_ASAN_OBJS := $(patsubst tests/%.c,build/obj-asan/%.o,$(TEST_FILES))
 INTERNAL_INC := build/internal_tests.inc
 RUNNER_FLAGS = -I. -Itests -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
-.PHONY: all test test-asan check separate demo mandelbrot examples bench clean deps leakcheck
+.PHONY: all test test-opencl test-asan check separate demo mandelbrot examples bench clean deps leakcheck
 .DELETE_ON_ERROR:
 
 all: tinygrad.h
@@ -52,6 +53,10 @@ test:
 	@tools/deps.sh
 	@$(MAKE) --no-print-directory build/run_tests
 	./build/run_tests $(T)
+
+test-opencl:
+	@$(MAKE) --no-print-directory build/run_tests
+	DEV=OPENCL ./build/run_tests $(T)
 
 build/run_tests: build/obj/runner.o $(TEST_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

@@ -1,6 +1,6 @@
 """ref.py: the reference figures the C benchmarks print next to their own, measured in the same run.
 
-usage: python3 bench/ref.py CASE   (CASE: elementwise, reduce, matmul, graph, jit, conv L)
+usage: python3 bench/ref.py CASE   (CASE: elementwise, reduce, matmul, graph, jit, conv L, gpu G)
 Prints one number: the median over repeated runs (GB/s, GB/s, GFLOPS, microseconds). numpy uses its BLAS (OpenBLAS
 on Debian) for matmul; `graph` measures the real tinygrad building, scheduling and rendering a 100-op chain."""
 import sys, time, statistics
@@ -14,6 +14,29 @@ def median_time(fn, reps):
   return statistics.median(ts)
 
 case = sys.argv[1]
+if case == "gpu":  # PyTorch on the GPU (bench/gpu.c): G is elementwise, rowsum, sum, matmul1024 or matmul4096
+  import torch
+  torch.backends.cuda.matmul.allow_tf32 = False  # cuBLAS's float32 path, as our float32 kernels
+  g, dev = sys.argv[2], "cuda"
+  def gpu_time(fn, reps=21):
+    for _ in range(3): fn()
+    ts = []
+    for _ in range(reps):
+      torch.cuda.synchronize(); t0 = time.perf_counter(); fn(); torch.cuda.synchronize(); ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+  if g == "elementwise":
+    n = 1 << 24; a, b = torch.rand(n, device=dev), torch.rand(n, device=dev)
+    print(12 * n / gpu_time(lambda: torch.relu(a * 2 + b)) / 1e9)
+  elif g == "rowsum":
+    a = torch.rand(4096, 4096, device=dev)
+    print(4 * a.numel() / gpu_time(lambda: a.sum(dim=1)) / 1e9)
+  elif g == "sum":
+    a = torch.rand(1 << 24, device=dev)
+    print(4 * a.numel() / gpu_time(lambda: a.sum()) / 1e9)
+  else:
+    n = int(g[len("matmul"):]); a, b = torch.rand(n, n, device=dev), torch.rand(n, n, device=dev)
+    print(2 * n ** 3 / gpu_time(lambda: a @ b) / 1e9)
+  sys.exit(0)
 if case == "elementwise":
   n = 1 << 24
   a, b = np.random.rand(n).astype(np.float32), np.random.rand(n).astype(np.float32)

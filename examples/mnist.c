@@ -10,9 +10,12 @@
  * compiler turns into one gather kernel); the training step and the test evaluation are JIT'd (captured on their
  * second call, replayed after), as in beautiful_mnist. The data comes from the Debian package
  * dataset-fashion-mnist (MNIST_DIR overrides /usr/share/datasets/fashion-mnist). The weights are saved as
- * safetensors under tinygrad's names (layers.0.weight, ...), so tinygrad's beautiful_mnist Model can load them. */
+ * safetensors under tinygrad's names (layers.0.weight, ...), so tinygrad's beautiful_mnist Model can load them.
+ * DEV=CUDA (an NVIDIA GPU) or DEV=OPENCL trains on a GPU; the CPU is the default. */
 #define TINYGRAD_IMPLEMENTATION
 #include "tinygrad.h"
+#include "backends/tinygrad_cuda.h"
+#include "backends/tinygrad_opencl.h"
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG

@@ -105,6 +105,10 @@ TG_API const int64_t *tg_shape(const tg_tensor *t);  /* valid while t lives */
 TG_API int64_t tg_numel(const tg_tensor *t);
 TG_API tg_dtype tg_dtype_of(const tg_tensor *t);
 TG_API const char *tg_device_of(const tg_tensor *t);
+/* Waits until every kernel queued on the device has finished (NULL: the default device, DEV or CPU). tg_realize may
+ * return before a GPU is done; reading a result waits by itself, so this is for timing. 0, or -1 with an error (an
+ * unknown device, or a kernel that failed). */
+TG_API int tg_synchronize(const char *device);
 
 TG_API int tg_realize(tg_tensor *t);                  /* 0 on success, -1 on error */
 TG_API int tg_realize_all(tg_tensor **ts, int n);     /* realizes several tensors in one schedule */

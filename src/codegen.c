@@ -255,7 +255,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
     printf("kernel %s:\n%s", k->name, s);
     TG_FREE(s);
   }
-  root = tg__optimize(root, nglobal);
+  root = tg__optimize(root, nglobal, k->bufs[0]->dev->dialect->global_id != NULL);
   int rc = tg__linearize(root, nglobal, out);
   for (int i = 0; i < k->nbufs; i++) out->bytes += (double)k->bufs[i]->nbytes;
   return rc;

@@ -11,6 +11,8 @@
  *  - Nothing here prints, aborts or exits: failures are tg__set_error plus NULL / -1. */
 #include "internal.h"
 
+#include <dlfcn.h> // tg__dl_load: backends load their driver libraries at run time
+
 // ---------------------------------------------------------------------------------------------------------------------
 // the registry
 
@@ -88,6 +90,83 @@ TG__PRIVATE tg__device *tg__device_get(const char *name) {
   tg__set_error("unknown device '%.64s' (known: %s)%s. HINT: use a known name, or include the backend header "
                 "(e.g. backends/tinygrad_cuda.h) that provides it", name, known, from_env ? ", from DEV" : "");
   return NULL;
+}
+
+int tg_synchronize(const char *device) {
+  tg__device *d = tg__device_get(device);
+  return d ? d->synchronize(d) : -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// for backends (backends/*.h, compiled in the implementation's translation unit): loading a driver library, a cache
+// of compiled programs, and the shape of a GPU launch
+
+/* dlopens the first library of names[] that loads and resolves every symbol of syms[] into fns[]. Returns the handle,
+ * or NULL with an error naming the libraries tried and the first missing piece. `what` names the device. */
+static TG__UNUSED void *tg__dl_load(const char *what, const char *const *names, const char *const *syms, void **fns) {
+  char tried[512];
+  size_t n = 0;
+  tried[0] = 0;
+  for (int i = 0; names[i]; i++) {
+    void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    const char *why = h ? NULL : dlerror();
+    int missing = -1;
+    for (int j = 0; h && syms[j]; j++)
+      if (!(fns[j] = dlsym(h, syms[j]))) {
+        missing = j;
+        break;
+      }
+    if (h && missing < 0) return h;
+    if (h) dlclose(h);
+    int w = why ? snprintf(tried + n, sizeof tried - n, "%s%s", n ? "; " : "", why) /* dlerror names the file */
+                : snprintf(tried + n, sizeof tried - n, "%s%s lacks %s", n ? "; " : "", names[i], syms[missing]);
+    if (w > 0 && (size_t)w < sizeof tried - n) n += (size_t)w;
+  }
+  tg__set_error("%s: cannot load its driver library (%s)", what, tried);
+  return NULL;
+}
+
+/* Compiled programs by device and source, kept until exit: a schedule renders its kernels anew each time, and a
+ * device compiles each distinct source once. */
+typedef struct tg__progcache_entry { tg__device *dev; uint64_t hash; char *src; tg__program *prog; } tg__progcache_entry;
+static tg__progcache_entry *tg__progcache;
+static int tg__nprogcache, tg__progcache_cap;
+
+static TG__UNUSED tg__program *tg__progcache_find(tg__device *d, const char *src) {
+  uint64_t h = tg__hash_bytes(src, strlen(src), 0);
+  for (int i = 0; i < tg__nprogcache; i++)
+    if (tg__progcache[i].dev == d && tg__progcache[i].hash == h && !strcmp(tg__progcache[i].src, src))
+      return tg__progcache[i].prog;
+  return NULL;
+}
+
+/* a new program of d named `name` around the device's handle (a CUfunction, a cl_kernel), kept in the cache under
+ * src; returns it */
+static TG__UNUSED tg__program *tg__progcache_add(tg__device *d, const char *src, const char *name, void *handle) {
+  tg__program *p = (tg__program *)tg__alloc(sizeof *p);
+  p->dev = d;
+  p->name = tg__strdup(name);
+  p->handle = handle;
+  p->global_size = 1;
+  if (tg__nprogcache == tg__progcache_cap) {
+    tg__progcache_cap = tg__progcache_cap ? 2 * tg__progcache_cap : 64;
+    tg__progcache = (tg__progcache_entry *)tg__realloc(tg__progcache, sizeof(tg__progcache_entry) *
+                                                                          (size_t)tg__progcache_cap);
+  }
+  tg__progcache_entry *e = &tg__progcache[tg__nprogcache++];
+  e->dev = d;
+  e->hash = tg__hash_bytes(src, strlen(src), 0);
+  e->src = tg__strdup(src);
+  e->prog = p;
+  return p;
+}
+
+/* a GPU launch of `total` threads (a GPU kernel returns early past its total): blocks of `block` threads */
+static TG__UNUSED void tg__gpu_launch_dims(int64_t total, int block, uint32_t *nblocks, uint32_t *nthreads) {
+  if (total < 1) total = 1;
+  int64_t t = total < block ? (total + 31) / 32 * 32 : block;
+  *nthreads = (uint32_t)t;
+  *nblocks = (uint32_t)((total + t - 1) / t);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

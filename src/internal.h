@@ -377,12 +377,15 @@ typedef struct tg__linear {
   int n;
   tg__uop *parallel;    /* the RANGE split across threads (NULL: none) */
   int64_t global_size;  /* iterations of the parallel (outermost) loop */
+  int64_t global_total; /* iterations of all output loops together (a GPU launches this many threads) */
+  int nglobals;         /* the output loops, outermost first */
+  tg__uop *globals[TG_MAX_DIMS];
   double flops;         /* estimated */
   double bytes;
 } tg__linear;
 TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out);
 TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out);
-TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal); /* optimize.c: upcasts chosen by heuristics */
+TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu); /* optimize.c: upcasts by heuristics */
 TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink);      /* optimize.c: one-hot sums become loads */
 TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules);
 
@@ -391,14 +394,25 @@ TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules);
 
 typedef struct tg__dialect {
   const char *name;
-  const char *prelude;        /* emitted once at the top of a program */
+  const char *prelude;        /* emitted once at the top of a program; defines TG_FN (helper functions' prefix) and
+                                 tg_f2u / tg_u2f (a float's bits and back), which the half prelude uses */
   const char *half_prelude;   /* conversions for float16 / bfloat16, emitted when a kernel uses them */
   const char *kernel_prefix;  /* before the return type */
+  const char *buffer_prefix;  /* before a buffer parameter's type (OpenCL's __global) */
   const char *buffer_qualifier;
   int has_entry_wrapper;      /* CPU: an entry point void NAME_entry(void **bufs, int64_t start, int64_t end) */
+  /* GPU dialects: the expression of the thread's flat index. Then the kernel has no start/end parameters: the output
+   * loops become one index over all of them, split by division (the launch covers global_total threads). NULL on the
+   * CPU, where the output loops are loops and the first one is split across threads by start/end. */
+  const char *global_id;
+  int float_suffix;           /* math functions take an f for float (expf); OpenCL's are overloaded (exp) */
+  const char *bitcast;        /* format of a bitcast: %t the target type, %u the source's, %s the operand */
+  const char *int64_suffix, *uint64_suffix; /* of 64-bit integer constants */
+  const char *const *types;   /* per dtype: the C type of a value (NULL entries: tg__dtypes' cname) */
+  const char *const *mem_types; /* per dtype: the type of an element in memory (NULL entries: the value type) */
 } tg__dialect;
 #ifndef TG__AMALGAMATED
-extern const tg__dialect tg__dialect_c;
+extern const tg__dialect tg__dialect_c, tg__dialect_cuda, tg__dialect_opencl;
 #endif
 TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel *k, const tg__linear *lin);
 

@@ -182,6 +182,12 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
   }
   for (int i = 0; i < ng; i++) tg__open(&L, globals[i]);
   out->global_size = ng ? (int64_t)tg__const_val(globals[0]->src[0]) : 1;
+  out->global_total = 1;
+  for (int i = 0; i < ng; i++) {
+    out->globals[i] = globals[i];
+    out->global_total *= (int64_t)tg__const_val(globals[i]->src[0]);
+  }
+  out->nglobals = ng;
   for (int i = 0; i < sink->nsrc; i++) tg__emit(&L, sink->src[i]);
   for (int i = ng - 1; i >= 0; i--) tg__close(&L, globals[i]);
   out->n = L.list.n;

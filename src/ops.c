@@ -280,7 +280,11 @@ tg_tensor *tg_rshift(tg_tensor *a, int bits) { return tg__shift("tg_rshift", a, 
 static tg__uop *tg__u_neg(tg__uop *x) { return tg__tneg(x); }
 static tg__uop *tg__u_abs(tg__uop *x) {
   if (tg_dtype_is_unsigned(x->dtype) || x->dtype == TG_BOOL) return x;
-  return tg__twhere(tg__tlt(x, tg__c(x, 0)), tg__tneg(x), x);
+  /* a zero becomes +0, with a zero gradient (as PyTorch's sign(0) = 0), however the device treats signed zeros;
+   * NaN stays NaN */
+  tg__uop *zero = tg__c(x, 0), *pos = x;
+  if (tg_dtype_is_float(x->dtype)) pos = tg__twhere(tg__talu(TG__OP_CMPEQ, x, zero), zero, x);
+  return tg__twhere(tg__tlt(x, zero), tg__tneg(x), pos);
 }
 static tg__uop *tg__u_sign(tg__uop *x) {
   tg__uop *s = tg__twhere(tg__talu(TG__OP_CMPNE, x, tg__c(x, 0)),
@@ -512,7 +516,8 @@ TG__PRIVATE tg__uop *tg__tsum(tg__uop *x, int64_t mask) {
 /* the order-reversing map used for min: -x, ~x for unsigned, !x for bool */
 static tg__uop *tg__inverse(tg__uop *x) {
   if (x->dtype == TG_BOOL) return tg__tnot(x);
-  if (tg_dtype_is_unsigned(x->dtype)) return tg__talu(TG__OP_XOR, x, tg__c(x, -1));
+  /* integers: ~x (as tinygrad), which reverses the order without overflowing at the minimum as -x would */
+  if (tg_dtype_is_int(x->dtype)) return tg__talu(TG__OP_XOR, x, tg__c(x, -1));
   return tg__tneg(x);
 }
 

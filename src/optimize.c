@@ -230,7 +230,7 @@ static int64_t tg__pick_factor(int64_t n, const int64_t *choices, int nchoices, 
  * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
  * loads fi + fj values for fi * fj multiply-adds. For a matmul that is rows by columns; for a convolution, output
  * channels by output x, not the two spatial loops (whose loads differ everywhere in the tile). */
-TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal) {
+TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu) {
   if (tg__getenv_int("NOOPT", 0)) return sink;
   tg__vec all, access;
   memset(&all, 0, sizeof all);
@@ -293,9 +293,11 @@ TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal) {
   wide = __builtin_cpu_supports("avx512f");
 #endif
   static const int64_t inner[] = {32, 16, 8, 4, 2}, outer[] = {8, 4, 2};
-  int64_t fj = tg__pick_factor(tg__range_size(rj), inner + (wide ? 0 : 1), TG__COUNT(inner) - (wide ? 0 : 1), 32);
-  int64_t fi = tg__pick_factor(tg__range_size(ri), outer + (wide ? 0 : 1), TG__COUNT(outer) - (wide ? 0 : 1),
-                               (wide ? 256 : 64) / fj);
+  /* a GPU thread gets a 4x4 tile: the parallelism is in the threads, and a thread's registers are fewer */
+  int skip_j = gpu ? 3 : wide ? 0 : 1, skip_i = gpu ? 1 : wide ? 0 : 1;
+  int64_t fj = tg__pick_factor(tg__range_size(rj), inner + skip_j, TG__COUNT(inner) - skip_j, gpu ? 4 : 32);
+  int64_t fi = tg__pick_factor(tg__range_size(ri), outer + skip_i, TG__COUNT(outer) - skip_i,
+                               gpu ? 16 / fj : (wide ? 256 : 64) / fj);
   /* keep the parallel loop long enough to share among threads */
   while (ri == globals[0] && fi > 1 && tg__range_size(ri) / fi < 8) fi = fi % 2 ? 1 : fi / 2;
   while (rj == globals[0] && fj > 1 && tg__range_size(rj) / fj < 8) fj = fj % 2 ? 1 : fj / 2;

@@ -11,38 +11,90 @@
 
 static const char tg__c_prelude[] =
     "#include <math.h>\n"
-    "typedef long long i64;\n";
+    "typedef long long i64;\n"
+    "#define TG_FN static inline\n"
+    "TG_FN unsigned int tg_f2u(float f) { unsigned int u; __builtin_memcpy(&u, &f, 4); return u; }\n"
+    "TG_FN float tg_u2f(unsigned int u) { float f; __builtin_memcpy(&f, &u, 4); return f; }\n";
 
-/* conversions for the 16-bit float storage types, emitted only into kernels that use them */
-static const char tg__c_half_prelude[] =
-    "static inline float tg_h2f(unsigned short h) {\n"
+/* conversions for the 16-bit float storage types, emitted only into kernels that use them; every dialect shares them
+ * (its prelude defines TG_FN, tg_f2u and tg_u2f) */
+static const char tg__half_prelude[] =
+    "TG_FN float tg_h2f(unsigned short h) {\n"
     "  unsigned int s = (unsigned int)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff, b;\n"
     "  if (e == 0x1f) b = s | 0x7f800000u | (m << 13);\n"
     "  else if (e) b = s | ((e + 112) << 23) | (m << 13);\n"
     "  else if (!m) b = s;\n"
-    "  else { int k = -1; do { m <<= 1; k++; } while (!(m & 0x400)); b = s | ((unsigned)(112 - k) << 23) | ((m & "
+    "  else { int k = -1; do { m <<= 1; k++; } while (!(m & 0x400)); b = s | ((unsigned int)(112 - k) << 23) | ((m & "
     "0x3ff) << 13); }\n"
-    "  float f; __builtin_memcpy(&f, &b, 4); return f;\n"
+    "  return tg_u2f(b);\n"
     "}\n"
-    "static inline unsigned short tg_f2h(float f) {\n"
-    "  unsigned int x; __builtin_memcpy(&x, &f, 4);\n"
+    "TG_FN unsigned short tg_f2h(float f) {\n"
+    "  unsigned int x = tg_f2u(f);\n"
     "  unsigned int s = (x >> 16) & 0x8000, m = x & 0x7fffff; int e = (int)((x >> 23) & 0xff) - 112;\n"
     "  if (((x >> 23) & 0xff) == 0xff) return (unsigned short)(s | 0x7c00 | (m ? 0x200 : 0));\n"
     "  if (e >= 0x1f) return (unsigned short)(s | 0x7c00);\n"
-    "  if (e <= 0) { if (e < -10) return (unsigned short)s; m |= 0x800000; unsigned int sh = (unsigned)(14 - e),\n"
+    "  if (e <= 0) { if (e < -10) return (unsigned short)s; m |= 0x800000; unsigned int sh = (unsigned int)(14 - e),\n"
     "    h = m >> sh, r = m & ((1u << sh) - 1), mid = 1u << (sh - 1); if (r > mid || (r == mid && (h & 1))) h++;\n"
     "    return (unsigned short)(s | h); }\n"
-    "  unsigned int h = s | ((unsigned)e << 10) | (m >> 13), r = m & 0x1fff;\n"
+    "  unsigned int h = s | ((unsigned int)e << 10) | (m >> 13), r = m & 0x1fff;\n"
     "  if (r > 0x1000 || (r == 0x1000 && (h & 1))) h++;\n"
     "  return (unsigned short)h;\n"
     "}\n"
-    "static inline float tg_bf2f(unsigned short h) { unsigned int b = (unsigned int)h << 16; float f;"
-    " __builtin_memcpy(&f, &b, 4); return f; }\n"
-    "static inline unsigned short tg_f2bf(float f) { unsigned int x; __builtin_memcpy(&x, &f, 4);\n"
+    "TG_FN float tg_bf2f(unsigned short h) { return tg_u2f((unsigned int)h << 16); }\n"
+    "TG_FN unsigned short tg_f2bf(float f) { unsigned int x = tg_f2u(f);\n"
     "  if ((x & 0x7fffffff) > 0x7f800000) return (unsigned short)((x >> 16) | 0x40);\n"
     "  x += 0x7fff + ((x >> 16) & 1); return (unsigned short)(x >> 16); }\n";
 
-TG__DATA const tg__dialect tg__dialect_c = {"C", tg__c_prelude, tg__c_half_prelude, "static ", "restrict", 1};
+static const char *const tg__c_mem_types[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "unsigned short", "unsigned short", NULL, NULL};
+
+TG__DATA const tg__dialect tg__dialect_c = {
+    /* name, prelude, half_prelude, kernel_prefix, buffer_prefix, buffer_qualifier, has_entry_wrapper */
+    "C", tg__c_prelude, tg__half_prelude, "static ", "", "restrict", 1,
+    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix, types, mem_types */
+    NULL, 1, "({%u _v = %s; %t _r; __builtin_memcpy(&_r, &_v, sizeof _r); _r;})", "ll", "ull", NULL, tg__c_mem_types};
+
+/* CUDA C++, compiled by NVRTC with no headers: the prelude defines what <math.h> would */
+static const char tg__cuda_prelude[] =
+    "#define INFINITY (__int_as_float(0x7f800000))\n"
+    "#define NAN (__int_as_float(0x7fffffff))\n"
+    "#define TG_FN static __device__ __forceinline__\n"
+    "TG_FN unsigned int tg_f2u(float f) { return __float_as_uint(f); }\n"
+    "TG_FN float tg_u2f(unsigned int u) { return __uint_as_float(u); }\n"
+    "template <class T, class F> TG_FN T tg_bitcast(F x) { union { F f; T t; } u; u.f = x; return u.t; }\n";
+static const char *const tg__cuda_types[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    "bool", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+static const char *const tg__cuda_mem_types[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    "bool", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "unsigned short", "unsigned short", NULL, NULL};
+
+TG__DATA const tg__dialect tg__dialect_cuda = {
+    /* name, prelude, half_prelude, kernel_prefix, buffer_prefix, buffer_qualifier, has_entry_wrapper */
+    "CUDA", tg__cuda_prelude, tg__half_prelude, "extern \"C\" __global__ ", "", "__restrict__", 0,
+    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix, types, mem_types */
+    "((long long)blockIdx.x * blockDim.x + threadIdx.x)", 1, "tg_bitcast<%t>(%s)", "ll", "ull", tg__cuda_types,
+    tg__cuda_mem_types};
+
+/* OpenCL C 1.2: 64-bit integers are long, math functions are overloaded, bool cannot live in global memory */
+static const char tg__opencl_prelude[] =
+    "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
+    "#define TG_FN inline\n"
+    "TG_FN unsigned int tg_f2u(float f) { return as_uint(f); }\n"
+    "TG_FN float tg_u2f(unsigned int u) { return as_float(u); }\n";
+static const char *const tg__opencl_types[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    "bool", "char", "uchar", NULL, "ushort", NULL, "uint", "long", "ulong", NULL, NULL, NULL, NULL};
+static const char *const tg__opencl_mem_types[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    "uchar", "char", "uchar", NULL, "ushort", NULL, "uint", "long", "ulong", "ushort", "ushort", NULL, NULL};
+
+TG__DATA const tg__dialect tg__dialect_opencl = {
+    /* name, prelude, half_prelude, kernel_prefix, buffer_prefix, buffer_qualifier, has_entry_wrapper */
+    "OpenCL", tg__opencl_prelude, tg__half_prelude, "__kernel ", "__global ", "restrict", 0,
+    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix, types, mem_types */
+    "((long)get_global_id(0))", 0, "as_%t(%s)", "L", "UL", tg__opencl_types, tg__opencl_mem_types};
 
 // ---------------------------------------------------------------------------------------------------------------------
 // what each ALU op prints: a format over its operands; %f is replaced by the float function suffix ("f" or "")
@@ -77,14 +129,15 @@ static char *tg__fmt_op(const char *fmt, char **ops, int nops, int is_f32) {
   return tg__str_take(&b);
 }
 
-static const char *tg__ctype(tg_dtype dt) { return tg__dtypes[dt].cname; }
-
-/* the C type of a buffer element in memory */
-static const char *tg__mem_ctype(tg_dtype dt) {
-  return dt == TG_FLOAT16 || dt == TG_BFLOAT16 ? "unsigned short" : tg__ctype(dt);
+/* the C type of a value, and of a buffer element in memory */
+static const char *tg__ctype(const tg__dialect *d, tg_dtype dt) {
+  return d->types && d->types[dt] ? d->types[dt] : tg__dtypes[dt].cname;
+}
+static const char *tg__mem_ctype(const tg__dialect *d, tg_dtype dt) {
+  return d->mem_types && d->mem_types[dt] ? d->mem_types[dt] : tg__ctype(d, dt);
 }
 
-static char *tg__render_const(const tg__uop *u) {
+static char *tg__render_const(const tg__dialect *d, const tg__uop *u) {
   char buf[64];
   tg_dtype dt = u->dtype;
   if (tg_dtype_is_float(dt)) {
@@ -102,10 +155,10 @@ static char *tg__render_const(const tg__uop *u) {
   } else if (dt == TG_BOOL) {
     snprintf(buf, sizeof buf, "%d", (int)u->arg.i);
   } else if (dt == TG_UINT64) {
-    snprintf(buf, sizeof buf, "%lluull", (unsigned long long)u->arg.i);
+    snprintf(buf, sizeof buf, "%llu%s", (unsigned long long)u->arg.i, d->uint64_suffix);
   } else if (dt == TG_INT64) {
-    if (u->arg.i == INT64_MIN) snprintf(buf, sizeof buf, "(-9223372036854775807ll-1)");
-    else snprintf(buf, sizeof buf, "%lldll", (long long)u->arg.i);
+    if (u->arg.i == INT64_MIN) snprintf(buf, sizeof buf, "(-9223372036854775807%s-1)", d->int64_suffix);
+    else snprintf(buf, sizeof buf, "%lld%s", (long long)u->arg.i, d->int64_suffix);
   } else if (dt == TG_UINT32) {
     snprintf(buf, sizeof buf, "%lluu", (unsigned long long)u->arg.i);
   } else if (u->arg.i == INT32_MIN) {
@@ -120,6 +173,8 @@ static char *tg__render_const(const tg__uop *u) {
 // rendering a kernel
 
 typedef struct tg__rctx {
+  const tg__dialect *d;
+  const tg__linear *lin;
   tg__map expr;   /* uop -> char* (its name or inline expression) */
   tg__map uses;   /* uop -> use count */
   tg__vec owned;  /* strings to free */
@@ -144,7 +199,7 @@ static char *tg__render_alu(tg__rctx *r, tg__uop *u) {
     memset(&b, 0, sizeof b);
     if (u->dtype == TG_FLOAT16) tg__str_printf(&b, "tg_h2f(tg_f2h((float)%s))", ops[0]);
     else if (u->dtype == TG_BFLOAT16) tg__str_printf(&b, "tg_bf2f(tg_f2bf((float)%s))", ops[0]);
-    else tg__str_printf(&b, "((%s)%s)", tg__ctype(u->dtype), ops[0]);
+    else tg__str_printf(&b, "((%s)%s)", tg__ctype(r->d, u->dtype), ops[0]);
     return tg__str_take(&b);
   }
   if (u->op == TG__OP_BITCAST) {
@@ -154,17 +209,25 @@ static char *tg__render_alu(tg__rctx *r, tg__uop *u) {
     const char *to_bits = sdt == TG_FLOAT16 ? "tg_f2h" : sdt == TG_BFLOAT16 ? "tg_f2bf" : NULL;
     const char *from_bits = u->dtype == TG_FLOAT16 ? "tg_h2f" : u->dtype == TG_BFLOAT16 ? "tg_bf2f" : NULL;
     if (to_bits && from_bits) tg__str_printf(&b, "%s(%s(%s))", from_bits, to_bits, ops[0]);
-    else if (to_bits) tg__str_printf(&b, "((%s)%s(%s))", tg__mem_ctype(u->dtype), to_bits, ops[0]);
+    else if (to_bits) tg__str_printf(&b, "((%s)%s(%s))", tg__mem_ctype(r->d, u->dtype), to_bits, ops[0]);
     else if (from_bits) tg__str_printf(&b, "%s((unsigned short)(%s))", from_bits, ops[0]);
     if (to_bits || from_bits) return tg__str_take(&b);
-    tg__str_printf(&b, "({%s _v = %s; %s _r; __builtin_memcpy(&_r, &_v, sizeof _r); _r;})", tg__mem_ctype(sdt), ops[0],
-                   tg__mem_ctype(u->dtype));
+    /* the dialect's format: %t the target type, %u the source type, %s the operand */
+    for (const char *p = r->d->bitcast; *p; p++) {
+      if (*p == '%' && p[1] == 't') tg__str_cat(&b, tg__mem_ctype(r->d, u->dtype)), p++;
+      else if (*p == '%' && p[1] == 'u') tg__str_cat(&b, tg__mem_ctype(r->d, sdt)), p++;
+      else if (*p == '%' && p[1] == 's') tg__str_cat(&b, ops[0]), p++;
+      else {
+        char c[2] = {*p, 0};
+        tg__str_cat(&b, c);
+      }
+    }
     return tg__str_take(&b);
   }
   if (u->op == TG__OP_MOD && tg_dtype_is_float(u->dtype)) {
     tg__str b;
     memset(&b, 0, sizeof b);
-    tg__str_printf(&b, "fmod%s(%s,%s)", u->dtype == TG_FLOAT64 ? "" : "f", ops[0], ops[1]);
+    tg__str_printf(&b, "fmod%s(%s,%s)", u->dtype == TG_FLOAT64 || !r->d->float_suffix ? "" : "f", ops[0], ops[1]);
     return tg__str_take(&b);
   }
   if (u->op == TG__OP_NEG && u->dtype == TG_BOOL) {
@@ -174,14 +237,14 @@ static char *tg__render_alu(tg__rctx *r, tg__uop *u) {
     return tg__str_take(&b);
   }
   for (int i = 0; i < TG__COUNT(tg__code_for_op); i++)
-    if (tg__code_for_op[i].op == u->op) return tg__fmt_op(tg__code_for_op[i].fmt, ops, u->nsrc, sdt != TG_FLOAT64);
+    if (tg__code_for_op[i].op == u->op) return tg__fmt_op(tg__code_for_op[i].fmt, ops, u->nsrc, sdt != TG_FLOAT64 && r->d->float_suffix);
   return tg__strdup("/* unsupported */0");
 }
 
 static const char *tg__expr_of(tg__rctx *r, tg__uop *u) {
   const char *e = (const char *)tg__map_get(&r->expr, u);
   if (e) return e;
-  char *s = u->op == TG__OP_CONST ? tg__render_const(u) : tg__render_alu(r, u);
+  char *s = u->op == TG__OP_CONST ? tg__render_const(r->d, u) : tg__render_alu(r, u);
   tg__map_put(&r->expr, u, tg__own(r, s));
   return s;
 }
@@ -221,17 +284,37 @@ static void tg__name(tg__rctx *r, tg__uop *u, const char *fmt, long long n) {
   tg__map_put(&r->expr, u, tg__own(r, tg__strdup(nm)));
 }
 
+/* the position of u among the output loops, or -1 */
+static int tg__global_at(const tg__linear *lin, const tg__uop *u) {
+  for (int g = 0; g < lin->nglobals; g++)
+    if (lin->globals[g] == u) return g;
+  return -1;
+}
+
 static void st_range(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   tg__name(r, u, "ridx%lld", (long long)u->arg.i);
   const char *nm = tg__expr_of(r, u);
+  int g = r->d->global_id ? tg__global_at(lin, u) : -1;
+  if (g >= 0) { /* a GPU's output loop is a digit of the thread's index: gid / (sizes of the inner ones) % size */
+    int64_t inner = 1;
+    for (int h = g + 1; h < lin->nglobals; h++) inner *= (int64_t)tg__const_val(lin->globals[h]->src[0]);
+    tg__str e;
+    memset(&e, 0, sizeof e);
+    tg__str_cat(&e, "gid");
+    if (inner > 1) tg__str_printf(&e, " / %lld", (long long)inner);
+    if (g > 0) tg__str_printf(&e, " %% %s", tg__expr_of(r, u->src[0]));
+    tg__line(r, "int %s = (int)(%s);", nm, e.s);
+    TG_FREE(e.s);
+    return;
+  }
   if (u == lin->parallel) tg__line(r, "for (int %s = (int)start; %s < (int)end; %s++) {", nm, nm, nm);
   else tg__line(r, "for (int %s = 0; %s < %s; %s++) {", nm, nm, tg__expr_of(r, u->src[0]), nm);
   r->depth++;
 }
 
 static void st_endrange(tg__rctx *r, const tg__linear *lin, int i) {
-  (void)lin, (void)i;
+  if (r->d->global_id && tg__global_at(lin, lin->u[i]->src[0]) >= 0) return;
   r->depth--;
   tg__line(r, "}");
 }
@@ -239,7 +322,7 @@ static void st_endrange(tg__rctx *r, const tg__linear *lin, int i) {
 static void st_define_acc(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   tg__name(r, u, "acc%lld", (long long)u->arg.i);
-  tg__line(r, "%s %s = %s;", tg__ctype(u->dtype), tg__expr_of(r, u), tg__expr_of(r, u->src[0]));
+  tg__line(r, "%s %s = %s;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), tg__expr_of(r, u->src[0]));
 }
 
 static void st_assign(tg__rctx *r, const tg__linear *lin, int i) {
@@ -276,14 +359,16 @@ static void st_load(tg__rctx *r, const tg__linear *lin, int i) {
                                      tg__expr_of(r, u->src[0])));
   tg__name(r, u, "val%lld", r->nval++);
   if (u->nsrc > 1)
-    tg__line(r, "%s %s = %s ? %s : 0;", tg__ctype(u->dtype), tg__expr_of(r, u), tg__expr_of(r, u->src[1]), val);
-  else tg__line(r, "%s %s = %s;", tg__ctype(u->dtype), tg__expr_of(r, u), val);
+    tg__line(r, "%s %s = %s ? %s : 0;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), tg__expr_of(r, u->src[1]), val);
+  else tg__line(r, "%s %s = %s;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), val);
 }
 
 static void st_store(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
-  char *val = tg__own(r, tg__convert(u->dtype == TG_FLOAT16 ? "tg_f2h" : u->dtype == TG_BFLOAT16 ? "tg_f2bf" : "",
-                                     tg__expr_of(r, u->src[1])));
+  /* a bool kept in memory as a byte (OpenCL) is stored as 0 or 1: true + true is 2 until converted to bool */
+  const char *conv = u->dtype == TG_FLOAT16 ? "tg_f2h" : u->dtype == TG_BFLOAT16 ? "tg_f2bf" : "";
+  if (u->dtype == TG_BOOL && strcmp(tg__mem_ctype(r->d, TG_BOOL), tg__ctype(r->d, TG_BOOL))) conv = "(bool)";
+  char *val = tg__own(r, tg__convert(conv, tg__expr_of(r, u->src[1])));
   tg__line(r, "%s = %s;", tg__expr_of(r, u->src[0]), val);
 }
 
@@ -296,7 +381,7 @@ static void st_value(tg__rctx *r, const tg__linear *lin, int i) {
   if ((intptr_t)tg__map_get(&r->uses, u) <= 1) return;
   char *saved = tg__strdup(e);
   tg__name(r, u, "alu%lld", r->nalu++);
-  tg__line(r, "%s %s = %s;", tg__ctype(u->dtype), tg__expr_of(r, u), saved);
+  tg__line(r, "%s %s = %s;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), saved);
   TG_FREE(saved);
 }
 
@@ -319,6 +404,8 @@ static void tg__render_stmt(tg__rctx *r, const tg__linear *lin, int i) {
 TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel *k, const tg__linear *lin) {
   tg__rctx r;
   memset(&r, 0, sizeof r);
+  r.d = d;
+  r.lin = lin;
   tg__map seen;
   memset(&seen, 0, sizeof seen);
   for (int i = 0; i < lin->n; i++) {
@@ -345,13 +432,16 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel 
   if (half) tg__str_cat(&out, d->half_prelude);
   tg__str_printf(&out, "%svoid %s(", d->kernel_prefix, name);
   for (int i = 0; i < k->nbufs; i++)
-    tg__str_printf(&out, "%s%s%s* %s data%d", i ? ", " : "", i ? "const " : "", tg__mem_ctype(k->bufs[i]->dtype),
-                   d->buffer_qualifier, i);
-  tg__str_printf(&out, ", i64 start, i64 end) {\n  (void)start; (void)end;\n%s}\n", r.body.s ? r.body.s : "");
+    tg__str_printf(&out, "%s%s%s%s* %s data%d", i ? ", " : "", d->buffer_prefix, i ? "const " : "",
+                   tg__mem_ctype(d, k->bufs[i]->dtype), d->buffer_qualifier, i);
+  if (d->global_id) /* one thread per iteration of the output loops; the launch may round the count up */
+    tg__str_printf(&out, ") {\n  %s gid = %s;\n  if (gid >= %lld) return;\n%s}\n", tg__ctype(d, TG_INT64),
+                   d->global_id, (long long)lin->global_total, r.body.s ? r.body.s : "");
+  else tg__str_printf(&out, ", i64 start, i64 end) {\n  (void)start; (void)end;\n%s}\n", r.body.s ? r.body.s : "");
   if (d->has_entry_wrapper) {
     tg__str_printf(&out, "void %s_entry(void **bufs, i64 start, i64 end) {\n  %s(", name, name);
     for (int i = 0; i < k->nbufs; i++)
-      tg__str_printf(&out, "%s(%s%s*)bufs[%d]", i ? ", " : "", i ? "const " : "", tg__mem_ctype(k->bufs[i]->dtype), i);
+      tg__str_printf(&out, "%s(%s%s*)bufs[%d]", i ? ", " : "", i ? "const " : "", tg__mem_ctype(d, k->bufs[i]->dtype), i);
     tg__str_cat(&out, ", start, end);\n}\n");
   }
   for (int i = 0; i < r.owned.n; i++) TG_FREE(r.owned.items[i]);

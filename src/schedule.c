@@ -278,12 +278,23 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   }
   /* one kernel per point, in topological order */
   int rc = 0;
-  tg__device *dev = tg__device_get(NULL);
-  if (!dev) {
-    tg__vec_free(&order);
-    return -1;
+  /* the device: the one of the buffers the graph reads (the default for a graph of constants). A graph that mixes
+   * devices is an error: there is no copy between devices yet */
+  tg__device *dev = NULL;
+  for (int i = 0; i < order.n && rc == 0; i++) {
+    tg__uop *u = (tg__uop *)order.items[i];
+    if (u->op != TG__OP_BUFFER) continue;
+    tg__device *d = ((tg__buffer *)u->arg.ptr)->dev;
+    if (dev && d != dev) {
+      tg__set_error("tg_realize: the graph reads tensors on %s and on %s; moving data between devices is not "
+                    "supported yet. HINT: keep DEV the same for the whole program", dev->name, d->name);
+      rc = -1;
+    }
+    dev = d;
   }
-  for (int i = 0; i < order.n; i++) {
+  if (!dev && rc == 0) dev = tg__device_get(NULL);
+  if (!dev) rc = -1;
+  for (int i = 0; i < order.n && rc == 0; i++) {
     tg__uop *u = (tg__uop *)order.items[i];
     if (!tg__map_get(&c.realize, u)) continue;
     tg__map memo;
@@ -383,7 +394,8 @@ static int tg__kernel_prepare(tg__kernel *k) {
   }
   k->prog = dev->compile(dev, k->name, k->src);
   if (k->prog) {
-    k->prog->global_size = lin.global_size;
+    /* the CPU splits the outermost loop across threads; a GPU runs a thread per iteration of all output loops */
+    k->prog->global_size = dev->dialect->global_id ? lin.global_total : lin.global_size;
     k->prog->flops = lin.flops;
     k->prog->bytes = lin.bytes;
   }

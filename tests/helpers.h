@@ -22,6 +22,13 @@
 #include "test.h"
 #include "tinygrad.h"
 
+/* whether the tests run on the CPU device (DEV unset or CPU): the suite also runs whole on DEV=OPENCL or DEV=CUDA,
+ * where a few tests of the CPU's compiler and disk cache do not apply */
+static inline int test_on_cpu(void) {
+  const char *d = getenv("DEV");
+  return !d || !d[0] || !strcmp(d, "CPU") || !strcmp(d, "cpu");
+}
+
 #define TEST_F32(data, ...) tg_from_float((data), TG_SHAPE(__VA_ARGS__))
 #define TEST_DATA(data, dt, ...) tg_from_data((data), (dt), TG_SHAPE(__VA_ARGS__))
 #define TEST_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -13,6 +13,8 @@
  *   they see the implementation's private tg__ functions. */
 #define TINYGRAD_IMPLEMENTATION
 #include "tinygrad.h" /* first: it defines _GNU_SOURCE for the implementation */
+#include "backends/tinygrad_cuda.h"   /* DEV=CUDA runs the tests on an NVIDIA GPU */
+#include "backends/tinygrad_opencl.h" /* DEV=OPENCL on an OpenCL device */
 
 #include <math.h>
 #include <stdarg.h>

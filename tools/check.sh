@@ -33,6 +33,8 @@ python3 tools/amalgamate.py --check || fail "tinygrad.h is stale (run make and c
 cat > "$OUT/onefile.c" <<'EOF'
 #define TINYGRAD_IMPLEMENTATION
 #include "tinygrad.h"
+#include "backends/tinygrad_cuda.h" /* the backends build with the implementation, drivers or not */
+#include "backends/tinygrad_opencl.h"
 #include <stdio.h>
 
 int main(void) {
@@ -42,6 +44,7 @@ int main(void) {
   bad |= tg_dtype_name(TG_FLOAT32) == NULL;
   tg_clear_error();
   bad |= tg_error() != NULL;
+  bad |= tg_synchronize("CPU") != 0;
   printf("one-file build: %s\n", bad ? "WRONG RESULTS" : "ok");
   return bad;
 }

@@ -1,0 +1,278 @@
+/* tinygrad_cuda.h: an NVIDIA CUDA device for tinygrad.h.
+ *
+ * Use: in the one file that defines TINYGRAD_IMPLEMENTATION, include this after tinygrad.h:
+ *
+ *     #define TINYGRAD_IMPLEMENTATION
+ *     #include "tinygrad.h"
+ *     #include "backends/tinygrad_cuda.h"
+ *
+ * and run with DEV=CUDA to put every tensor on the first GPU (CUDA_DEVICE=n picks another). Elsewhere this header is
+ * empty.
+ *
+ * Contract:
+ *  - Kernels are rendered as CUDA C++ by the shared renderer (tg__dialect_cuda): one thread per element of the output
+ *    loops, the reductions as loops inside it. NVRTC compiles each distinct source once, for the GPU's own
+ *    architecture (sm_XY, to a cubin; PTX for the driver to finish when NVRTC does not know the GPU), and kernels are
+ *    launched over global_total threads in blocks of 256 on the default stream, so they run in launch order.
+ *  - The driver (libcuda.so.1) and NVRTC (libnvrtc.so, or a versioned one; TINYGRAD_NVRTC=path names it) are loaded
+ *    with dlopen on first use. Nothing links against them and no CUDA header is needed: the few types are declared
+ *    below, so the header builds on machines without the toolkit. A missing driver, no GPU, a failed compile or an
+ *    out-of-memory GPU is a clear error from the call that needed it, and the CPU device keeps working.
+ *  - The context is the device's primary context (the one the CUDA runtime and PyTorch use), made current on the
+ *    thread that first uses the device. Copies in and out are synchronous.
+ *  - tinygrad.h is not thread-safe; use the device from one thread. */
+#ifndef TINYGRAD_CUDA_H
+#define TINYGRAD_CUDA_H
+#ifdef TINYGRAD_IMPLEMENTATION
+
+#include <dlfcn.h>
+
+typedef int tg__cu_result; /* CUresult, nvrtcResult: 0 is success */
+typedef struct tg__cu_opaque *tg__cu_obj; /* CUcontext, CUmodule, CUfunction, nvrtcProgram */
+typedef unsigned long long tg__cu_ptr;  /* CUdeviceptr */
+
+enum { TG__CU_CC_MAJOR = 75, TG__CU_CC_MINOR = 76, TG__CU_BLOCK = 256 };
+
+/* the driver's entry points, in the order of tg__cu_syms */
+typedef struct tg__cu_api {
+  tg__cu_result (*Init)(unsigned);
+  tg__cu_result (*DeviceGet)(int *, int);
+  tg__cu_result (*DeviceGetCount)(int *);
+  tg__cu_result (*DeviceGetAttribute)(int *, int, int);
+  tg__cu_result (*DeviceGetName)(char *, int, int);
+  tg__cu_result (*DevicePrimaryCtxRetain)(tg__cu_obj *, int);
+  tg__cu_result (*CtxSetCurrent)(tg__cu_obj);
+  tg__cu_result (*CtxSynchronize)(void);
+  tg__cu_result (*MemAlloc)(tg__cu_ptr *, size_t);
+  tg__cu_result (*MemFree)(tg__cu_ptr);
+  tg__cu_result (*MemcpyHtoD)(tg__cu_ptr, const void *, size_t);
+  tg__cu_result (*MemcpyDtoH)(void *, tg__cu_ptr, size_t);
+  tg__cu_result (*ModuleLoadData)(tg__cu_obj *, const void *);
+  tg__cu_result (*ModuleGetFunction)(tg__cu_obj *, tg__cu_obj, const char *);
+  tg__cu_result (*LaunchKernel)(tg__cu_obj, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                                void *, void **, void **);
+  tg__cu_result (*GetErrorString)(tg__cu_result, const char **);
+} tg__cu_api;
+
+static const char *const tg__cu_syms[] = {
+    "cuInit", "cuDeviceGet", "cuDeviceGetCount", "cuDeviceGetAttribute", "cuDeviceGetName",
+    "cuDevicePrimaryCtxRetain", "cuCtxSetCurrent", "cuCtxSynchronize", "cuMemAlloc_v2", "cuMemFree_v2",
+    "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2", "cuModuleLoadData", "cuModuleGetFunction", "cuLaunchKernel",
+    "cuGetErrorString", NULL};
+
+/* NVRTC's, in the order of tg__nvrtc_syms */
+typedef struct tg__nvrtc_api {
+  tg__cu_result (*CreateProgram)(tg__cu_obj *, const char *, const char *, int, const char *const *,
+                                 const char *const *);
+  tg__cu_result (*CompileProgram)(tg__cu_obj, int, const char *const *);
+  tg__cu_result (*GetProgramLogSize)(tg__cu_obj, size_t *);
+  tg__cu_result (*GetProgramLog)(tg__cu_obj, char *);
+  tg__cu_result (*GetPTXSize)(tg__cu_obj, size_t *);
+  tg__cu_result (*GetPTX)(tg__cu_obj, char *);
+  tg__cu_result (*DestroyProgram)(tg__cu_obj *);
+  const char *(*GetErrorString)(tg__cu_result);
+} tg__nvrtc_api;
+
+static const char *const tg__nvrtc_syms[] = {
+    "nvrtcCreateProgram", "nvrtcCompileProgram", "nvrtcGetProgramLogSize", "nvrtcGetProgramLog", "nvrtcGetPTXSize",
+    "nvrtcGetPTX", "nvrtcDestroyProgram", "nvrtcGetErrorString", NULL};
+
+static struct {
+  int state; /* 0 not tried, 1 ready, -1 failed (err holds why) */
+  char err[1024];
+  tg__cu_api cu;
+  tg__nvrtc_api rtc;
+  tg__cu_result (*get_cubin_size)(tg__cu_obj, size_t *); /* NVRTC 11.1+; NULL: PTX only */
+  tg__cu_result (*get_cubin)(tg__cu_obj, char *);
+  int device, cc;                                        /* cc: 90 for sm_90 */
+  tg__cu_obj context;
+  char name[128];
+} tg__cu;
+
+static int tg__cu_fail(const char *what, tg__cu_result r) {
+  const char *s = NULL;
+  if (tg__cu.cu.GetErrorString) tg__cu.cu.GetErrorString(r, &s);
+  tg__set_error("CUDA %s on %s: %s (%d)", what, tg__cu.name[0] ? tg__cu.name : "the GPU", s ? s : "error", r);
+  return -1;
+}
+
+/* loads the driver and NVRTC and makes the primary context current, once; 0 or -1 with an error */
+static int tg__cu_init(void) {
+  if (tg__cu.state == 1) return 0;
+  if (tg__cu.state == -1) {
+    tg__set_error("%s", tg__cu.err);
+    return -1;
+  }
+  tg__cu.state = -1;
+  static const char *const cuda_libs[] = {"libcuda.so.1", "libcuda.so", NULL};
+  if (!tg__dl_load("CUDA", cuda_libs, tg__cu_syms, (void **)&tg__cu.cu)) {
+    snprintf(tg__cu.err, sizeof tg__cu.err, "%.900s. HINT: install the NVIDIA driver, or use DEV=CPU", tg_error());
+    tg__set_error("%s", tg__cu.err);
+    return -1;
+  }
+  const char *custom = getenv("TINYGRAD_NVRTC");
+  const char *rtc_libs[] = {custom && custom[0] ? custom : "libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12",
+                            "libnvrtc.so.11.2", "/usr/local/cuda/lib64/libnvrtc.so", NULL};
+  void *rtc = tg__dl_load("CUDA (NVRTC, the run-time compiler)", rtc_libs, tg__nvrtc_syms, (void **)&tg__cu.rtc);
+  if (!rtc) {
+    snprintf(tg__cu.err, sizeof tg__cu.err, "%.900s. HINT: install the CUDA toolkit's NVRTC, or name it with "
+             "TINYGRAD_NVRTC=/path/to/libnvrtc.so", tg_error());
+    tg__set_error("%s", tg__cu.err);
+    return -1;
+  }
+  *(void **)&tg__cu.get_cubin_size = dlsym(rtc, "nvrtcGetCUBINSize");
+  *(void **)&tg__cu.get_cubin = dlsym(rtc, "nvrtcGetCUBIN");
+  tg__cu_api *cu = &tg__cu.cu;
+  int n = 0, major = 0, minor = 0, pick = tg__getenv_int("CUDA_DEVICE", 0);
+  tg__cu_result r;
+  const char *step = "cuInit";
+  if ((r = cu->Init(0)) == 0 && (step = "cuDeviceGetCount", r = cu->DeviceGetCount(&n)) == 0) {
+    if (pick < 0 || pick >= n) {
+      snprintf(tg__cu.err, sizeof tg__cu.err, "CUDA: %s (%d GPU%s). HINT: set CUDA_DEVICE to 0..%d, or use DEV=CPU",
+               n ? "CUDA_DEVICE is out of range" : "no GPU found", n, n == 1 ? "" : "s", n - 1);
+      tg__set_error("%s", tg__cu.err);
+      return -1;
+    }
+    if ((step = "cuDeviceGet", r = cu->DeviceGet(&tg__cu.device, pick)) == 0 &&
+        (step = "cuDeviceGetAttribute", r = cu->DeviceGetAttribute(&major, TG__CU_CC_MAJOR, tg__cu.device)) == 0 &&
+        (r = cu->DeviceGetAttribute(&minor, TG__CU_CC_MINOR, tg__cu.device)) == 0 &&
+        (step = "cuDevicePrimaryCtxRetain", r = cu->DevicePrimaryCtxRetain(&tg__cu.context, tg__cu.device)) == 0 &&
+        (step = "cuCtxSetCurrent", r = cu->CtxSetCurrent(tg__cu.context)) == 0) {
+      cu->DeviceGetName(tg__cu.name, sizeof tg__cu.name - 1, tg__cu.device);
+      tg__cu.cc = major * 10 + minor;
+      tg__cu.state = 1;
+      return 0;
+    }
+  }
+  tg__cu_fail(step, r);
+  snprintf(tg__cu.err, sizeof tg__cu.err, "%.900s. HINT: check the driver with nvidia-smi, or use DEV=CPU", tg_error());
+  tg__set_error("%s", tg__cu.err);
+  return -1;
+}
+
+static void *tg__cu_alloc(tg__device *d, size_t nbytes) {
+  (void)d;
+  if (tg__cu_init() < 0) return NULL;
+  tg__cu_ptr p = 0;
+  tg__cu_result r = tg__cu.cu.MemAlloc(&p, nbytes);
+  if (r) {
+    char what[64];
+    snprintf(what, sizeof what, "alloc of %zu bytes", nbytes);
+    tg__cu_fail(what, r);
+    return NULL;
+  }
+  return (void *)(uintptr_t)p;
+}
+
+static void tg__cu_free(tg__device *d, void *ptr) {
+  (void)d;
+  if (ptr && tg__cu.state == 1) tg__cu.cu.MemFree((tg__cu_ptr)(uintptr_t)ptr);
+}
+
+static int tg__cu_copy_in(tg__device *d, void *dst, const void *src, size_t nbytes) {
+  (void)d;
+  if (tg__cu_init() < 0) return -1;
+  tg__cu_result r = tg__cu.cu.MemcpyHtoD((tg__cu_ptr)(uintptr_t)dst, src, nbytes);
+  return r ? tg__cu_fail("copy in", r) : 0;
+}
+
+static int tg__cu_copy_out(tg__device *d, void *dst, const void *src, size_t nbytes) {
+  (void)d;
+  if (tg__cu_init() < 0) return -1;
+  tg__cu_result r = tg__cu.cu.MemcpyDtoH(dst, (tg__cu_ptr)(uintptr_t)src, nbytes);
+  return r ? tg__cu_fail("copy out (or a kernel before it)", r) : 0;
+}
+
+/* source -> cubin (or PTX) with NVRTC; NULL with the compiler's log on failure. *ptx tells which came out. */
+static char *tg__cu_nvrtc(const char *name, const char *src, int *ptx) {
+  tg__nvrtc_api *rtc = &tg__cu.rtc;
+  tg__cu_obj prog = NULL;
+  tg__cu_result r = rtc->CreateProgram(&prog, src, name, 0, NULL, NULL);
+  if (r) {
+    tg__set_error("CUDA: NVRTC cannot create a program for kernel %s: %s", name, rtc->GetErrorString(r));
+    return NULL;
+  }
+  char arch[64];
+  *ptx = !tg__cu.get_cubin;
+  snprintf(arch, sizeof arch, "--gpu-architecture=%s_%d", *ptx ? "compute" : "sm", tg__cu.cc);
+  const char *opts[] = {arch, "-default-device"};
+  tg__stat_compiles(1);
+  r = rtc->CompileProgram(prog, 2, opts);
+  if (r && !*ptx) { /* an NVRTC older than the GPU knows no sm_XY: PTX for the driver to compile */
+    rtc->DestroyProgram(&prog);
+    rtc->CreateProgram(&prog, src, name, 0, NULL, NULL);
+    *ptx = 1;
+    snprintf(arch, sizeof arch, "--gpu-architecture=compute_%d", tg__cu.cc);
+    r = rtc->CompileProgram(prog, 2, opts);
+  }
+  char *out = NULL;
+  size_t n = 0;
+  if (r) {
+    rtc->GetProgramLogSize(prog, &n);
+    char *log = (char *)tg__alloc(n + 1);
+    if (n) rtc->GetProgramLog(prog, log);
+    tg__set_error("CUDA compile of kernel %s failed (%s): %.1500s\nHINT: DEBUG=3 prints the kernel source", name,
+                  rtc->GetErrorString(r), log);
+    TG_FREE(log);
+  } else if (*ptx ? rtc->GetPTXSize(prog, &n) == 0 : tg__cu.get_cubin_size(prog, &n) == 0) {
+    out = (char *)tg__alloc(n + 1);
+    if (*ptx ? rtc->GetPTX(prog, out) : tg__cu.get_cubin(prog, out)) {
+      TG_FREE(out);
+      out = NULL;
+      tg__set_error("CUDA: NVRTC compiled kernel %s but gave no code back", name);
+    }
+  }
+  rtc->DestroyProgram(&prog);
+  return out;
+}
+
+/* a program's handle is its CUfunction (its module stays loaded until exit) */
+static tg__program *tg__cu_compile(tg__device *d, const char *name, const char *src) {
+  if (tg__cu_init() < 0) return NULL;
+  tg__program *p = tg__progcache_find(d, src);
+  if (p) return p;
+  int ptx = 0;
+  char *image = tg__cu_nvrtc(name, src, &ptx);
+  if (!image) return NULL;
+  tg__cu_obj mod = NULL, fn = NULL;
+  tg__cu_result r = tg__cu.cu.ModuleLoadData(&mod, image);
+  TG_FREE(image);
+  if (!r) r = tg__cu.cu.ModuleGetFunction(&fn, mod, name);
+  if (r) {
+    tg__cu_fail(ptx ? "load of a PTX module" : "load of a cubin module", r);
+    return NULL;
+  }
+  return tg__progcache_add(d, src, name, fn);
+}
+
+static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
+  void *args[256];
+  if (nbufs > 256) {
+    tg__set_error("CUDA launch of kernel %s: %d buffers, at most 256", p->name, nbufs);
+    return -1;
+  }
+  for (int i = 0; i < nbufs; i++) args[i] = &bufs[i]; /* each parameter is a device pointer, passed by address */
+  uint32_t blocks, threads;
+  tg__gpu_launch_dims(p->global_size, TG__CU_BLOCK, &blocks, &threads);
+  tg__stat_launches(1);
+  tg__cu_result r = tg__cu.cu.LaunchKernel((tg__cu_obj)p->handle, blocks, 1, 1, threads, 1, 1, 0, NULL, args, NULL);
+  if (!r) return 0;
+  char what[160];
+  snprintf(what, sizeof what, "launch of kernel %.64s (%u blocks of %u threads)", p->name, blocks, threads);
+  return tg__cu_fail(what, r);
+}
+
+static int tg__cu_synchronize(tg__device *d) {
+  (void)d;
+  if (tg__cu.state != 1) return 0;
+  tg__cu_result r = tg__cu.cu.CtxSynchronize();
+  return r ? tg__cu_fail("synchronize (a kernel failed)", r) : 0;
+}
+
+static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
+                                   tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL};
+
+__attribute__((constructor)) static void tg__cu_register(void) { tg__device_register(&tg__cu_device); }
+
+#endif /* TINYGRAD_IMPLEMENTATION */
+#endif /* TINYGRAD_CUDA_H */

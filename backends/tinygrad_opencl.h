@@ -1,0 +1,236 @@
+/* tinygrad_opencl.h: an OpenCL device for tinygrad.h.
+ *
+ * Use: in the one file that defines TINYGRAD_IMPLEMENTATION, include this after tinygrad.h:
+ *
+ *     #define TINYGRAD_IMPLEMENTATION
+ *     #include "tinygrad.h"
+ *     #include "backends/tinygrad_opencl.h"
+ *
+ * and run with DEV=OPENCL to put every tensor on the first OpenCL device (a GPU if the system has one,
+ * otherwise whatever the installed platforms offer, such as PoCL on the CPU). Elsewhere this header is empty.
+ *
+ * Contract:
+ *  - Kernels are rendered as OpenCL C 1.2 by the shared renderer (tg__dialect_opencl): one work item per element of
+ *    the output loops, the reductions as loops inside it. They are built from source by the driver, once per distinct
+ *    source (tg__progcache), and launched over exactly global_total work items with the work-group size left to the
+ *    driver.
+ *  - The driver (libOpenCL.so.1, the ICD loader) is loaded with dlopen on first use; nothing links against it and no
+ *    OpenCL header is needed (the few types are declared below). A missing loader, no platform, no device, a failed
+ *    build or an out-of-memory device is a clear error from the call that needed it, and the CPU device keeps working.
+ *  - Buffers are cl_mem objects; copies in and out are blocking. One in-order queue, so kernels run in launch order.
+ *  - OPENCL_DEVICE=n picks the n-th device (0-based) over all platforms. */
+#ifndef TINYGRAD_OPENCL_H
+#define TINYGRAD_OPENCL_H
+#ifdef TINYGRAD_IMPLEMENTATION
+
+#include <dlfcn.h>
+
+typedef int32_t tg__cl_int;
+typedef uint32_t tg__cl_uint;
+typedef struct tg__cl_opaque *tg__cl_obj; /* cl_platform_id, cl_device_id, cl_context, cl_mem, ... */
+
+enum {
+  TG__CL_DEVICE_TYPE_ALL = -1,        /* 0xFFFFFFFF */
+  TG__CL_DEVICE_NAME = 0x102B,
+  TG__CL_PROGRAM_BUILD_LOG = 0x1183,
+  TG__CL_MEM_READ_WRITE = 1,
+};
+
+/* the entry points used, in the order of tg__cl_syms */
+typedef struct tg__cl_api {
+  tg__cl_int (*GetPlatformIDs)(tg__cl_uint, tg__cl_obj *, tg__cl_uint *);
+  tg__cl_int (*GetDeviceIDs)(tg__cl_obj, uint64_t, tg__cl_uint, tg__cl_obj *, tg__cl_uint *);
+  tg__cl_int (*GetDeviceInfo)(tg__cl_obj, tg__cl_uint, size_t, void *, size_t *);
+  tg__cl_obj (*CreateContext)(const intptr_t *, tg__cl_uint, const tg__cl_obj *, void *, void *, tg__cl_int *);
+  tg__cl_obj (*CreateCommandQueue)(tg__cl_obj, tg__cl_obj, uint64_t, tg__cl_int *);
+  tg__cl_obj (*CreateBuffer)(tg__cl_obj, uint64_t, size_t, void *, tg__cl_int *);
+  tg__cl_int (*ReleaseMemObject)(tg__cl_obj);
+  tg__cl_int (*EnqueueWriteBuffer)(tg__cl_obj, tg__cl_obj, tg__cl_uint, size_t, size_t, const void *, tg__cl_uint,
+                                   const void *, void *);
+  tg__cl_int (*EnqueueReadBuffer)(tg__cl_obj, tg__cl_obj, tg__cl_uint, size_t, size_t, void *, tg__cl_uint,
+                                  const void *, void *);
+  tg__cl_obj (*CreateProgramWithSource)(tg__cl_obj, tg__cl_uint, const char **, const size_t *, tg__cl_int *);
+  tg__cl_int (*BuildProgram)(tg__cl_obj, tg__cl_uint, const tg__cl_obj *, const char *, void *, void *);
+  tg__cl_int (*GetProgramBuildInfo)(tg__cl_obj, tg__cl_obj, tg__cl_uint, size_t, void *, size_t *);
+  tg__cl_obj (*CreateKernel)(tg__cl_obj, const char *, tg__cl_int *);
+  tg__cl_int (*SetKernelArg)(tg__cl_obj, tg__cl_uint, size_t, const void *);
+  tg__cl_int (*EnqueueNDRangeKernel)(tg__cl_obj, tg__cl_obj, tg__cl_uint, const size_t *, const size_t *,
+                                     const size_t *, tg__cl_uint, const void *, void *);
+  tg__cl_int (*Finish)(tg__cl_obj);
+  tg__cl_int (*ReleaseKernel)(tg__cl_obj);
+  tg__cl_int (*ReleaseProgram)(tg__cl_obj);
+} tg__cl_api;
+
+static const char *const tg__cl_syms[] = {
+    "clGetPlatformIDs", "clGetDeviceIDs", "clGetDeviceInfo", "clCreateContext", "clCreateCommandQueue",
+    "clCreateBuffer", "clReleaseMemObject", "clEnqueueWriteBuffer", "clEnqueueReadBuffer",
+    "clCreateProgramWithSource", "clBuildProgram", "clGetProgramBuildInfo", "clCreateKernel", "clSetKernelArg",
+    "clEnqueueNDRangeKernel", "clFinish", "clReleaseKernel", "clReleaseProgram", NULL};
+
+static struct {
+  int state; /* 0 not tried, 1 ready, -1 failed (err holds why) */
+  char err[1024];
+  void *lib;
+  tg__cl_api api;
+  tg__cl_obj device, context, queue;
+  char device_name[128];
+} tg__cl;
+
+static const char *tg__cl_strerror(tg__cl_int e) {
+  switch (e) {
+  case -1: return "CL_DEVICE_NOT_FOUND";
+  case -4: return "CL_MEM_OBJECT_ALLOCATION_FAILURE";
+  case -5: return "CL_OUT_OF_RESOURCES";
+  case -6: return "CL_OUT_OF_HOST_MEMORY";
+  case -11: return "CL_BUILD_PROGRAM_FAILURE";
+  case -30: return "CL_INVALID_VALUE";
+  case -38: return "CL_INVALID_MEM_OBJECT";
+  case -46: return "CL_INVALID_KERNEL_NAME";
+  case -48: return "CL_INVALID_KERNEL";
+  case -52: return "CL_INVALID_KERNEL_ARGS";
+  case -54: return "CL_INVALID_WORK_GROUP_SIZE";
+  case -61: return "CL_INVALID_BUFFER_SIZE";
+  case -63: return "CL_INVALID_GLOBAL_WORK_SIZE";
+  case -1001: return "CL_PLATFORM_NOT_FOUND_KHR (no OpenCL platform is installed)";
+  default: return "an OpenCL error";
+  }
+}
+
+static int tg__cl_fail(const char *what, tg__cl_int e) {
+  tg__set_error("OPENCL %s on %s: %s (%d)", what, tg__cl.device_name, tg__cl_strerror(e), (int)e);
+  return -1;
+}
+
+/* loads the driver and opens a context and a queue on the chosen device, once; 0 or -1 with an error */
+static int tg__cl_init(void) {
+  if (tg__cl.state == 1) return 0;
+  if (tg__cl.state == -1) {
+    tg__set_error("%s", tg__cl.err);
+    return -1;
+  }
+  static const char *const libs[] = {"libOpenCL.so.1", "libOpenCL.so", NULL};
+  tg__cl.lib = tg__dl_load("OPENCL", libs, tg__cl_syms, (void **)&tg__cl.api);
+  tg__cl_api *cl = &tg__cl.api;
+  tg__cl_int e = 0;
+  const char *step = NULL;
+  if (tg__cl.lib) {
+    tg__cl_obj platforms[16], devices[64];
+    tg__cl_uint np = 0, nd = 0;
+    if ((e = cl->GetPlatformIDs(16, platforms, &np)) != 0 || !np) step = "no OpenCL platform";
+    for (tg__cl_uint p = 0; p < np && nd < 64; p++) {
+      tg__cl_uint n = 0;
+      if (cl->GetDeviceIDs(platforms[p], (uint64_t)(uint32_t)TG__CL_DEVICE_TYPE_ALL, 64 - nd, devices + nd, &n) == 0)
+        nd += n;
+    }
+    int pick = tg__getenv_int("OPENCL_DEVICE", 0);
+    if (!step && (pick < 0 || (tg__cl_uint)pick >= nd)) step = nd ? "OPENCL_DEVICE is out of range" : "no device";
+    if (!step) {
+      tg__cl.device = devices[pick];
+      cl->GetDeviceInfo(tg__cl.device, TG__CL_DEVICE_NAME, sizeof tg__cl.device_name - 1, tg__cl.device_name, NULL);
+      tg__cl.context = cl->CreateContext(NULL, 1, &tg__cl.device, NULL, NULL, &e);
+      if (!tg__cl.context) step = "clCreateContext failed";
+    }
+    if (!step) {
+      tg__cl.queue = cl->CreateCommandQueue(tg__cl.context, tg__cl.device, 0, &e);
+      if (!tg__cl.queue) step = "clCreateCommandQueue failed";
+    }
+    if (step)
+      snprintf(tg__cl.err, sizeof tg__cl.err, "OPENCL: %s (%s). HINT: install an OpenCL driver (an ICD, e.g. "
+               "pocl-opencl-icd), or use DEV=CPU", step, e ? tg__cl_strerror(e) : "found none");
+  } else {
+    snprintf(tg__cl.err, sizeof tg__cl.err, "%.900s. HINT: install the OpenCL ICD loader (ocl-icd-libopencl1) and a "
+             "driver, or use DEV=CPU", tg_error());
+  }
+  tg__cl.state = tg__cl.lib && !step ? 1 : -1;
+  if (tg__cl.state < 0) tg__set_error("%s", tg__cl.err);
+  return tg__cl.state == 1 ? 0 : -1;
+}
+
+static void *tg__cl_alloc(tg__device *d, size_t nbytes) {
+  (void)d;
+  if (tg__cl_init() < 0) return NULL;
+  tg__cl_int e = 0;
+  tg__cl_obj m = tg__cl.api.CreateBuffer(tg__cl.context, TG__CL_MEM_READ_WRITE, nbytes, NULL, &e);
+  if (!m) tg__set_error("OPENCL alloc of %zu bytes on %s: %s", nbytes, tg__cl.device_name, tg__cl_strerror(e));
+  return m;
+}
+
+static void tg__cl_free(tg__device *d, void *ptr) {
+  (void)d;
+  if (ptr && tg__cl.state == 1) tg__cl.api.ReleaseMemObject((tg__cl_obj)ptr);
+}
+
+static int tg__cl_copy_in(tg__device *d, void *dst, const void *src, size_t nbytes) {
+  (void)d;
+  if (tg__cl_init() < 0) return -1;
+  tg__cl_int e = tg__cl.api.EnqueueWriteBuffer(tg__cl.queue, (tg__cl_obj)dst, 1, 0, nbytes, src, 0, NULL, NULL);
+  return e ? tg__cl_fail("copy in", e) : 0;
+}
+
+static int tg__cl_copy_out(tg__device *d, void *dst, const void *src, size_t nbytes) {
+  (void)d;
+  if (tg__cl_init() < 0) return -1;
+  tg__cl_int e = tg__cl.api.EnqueueReadBuffer(tg__cl.queue, (tg__cl_obj)src, 1, 0, nbytes, dst, 0, NULL, NULL);
+  return e ? tg__cl_fail("copy out", e) : 0;
+}
+
+/* a program's handle is its cl_kernel; the cl_program is released once the kernel holds it */
+static tg__program *tg__cl_compile(tg__device *d, const char *name, const char *src) {
+  if (tg__cl_init() < 0) return NULL;
+  tg__program *p = tg__progcache_find(d, src);
+  if (p) return p;
+  tg__cl_api *cl = &tg__cl.api;
+  tg__cl_int e = 0;
+  tg__cl_obj prog = cl->CreateProgramWithSource(tg__cl.context, 1, &src, NULL, &e);
+  if (!prog) {
+    tg__cl_fail("create program", e);
+    return NULL;
+  }
+  tg__stat_compiles(1);
+  e = cl->BuildProgram(prog, 1, &tg__cl.device, "", NULL, NULL);
+  if (e) {
+    char log[2048] = "";
+    cl->GetProgramBuildInfo(prog, tg__cl.device, TG__CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+    cl->ReleaseProgram(prog);
+    tg__set_error("OPENCL build of kernel %s failed (%s): %.1500s\nHINT: DEBUG=3 prints the kernel source", name,
+                  tg__cl_strerror(e), log);
+    return NULL;
+  }
+  tg__cl_obj k = cl->CreateKernel(prog, name, &e);
+  cl->ReleaseProgram(prog);
+  if (!k) {
+    tg__cl_fail("create kernel", e);
+    return NULL;
+  }
+  return tg__progcache_add(d, src, name, k);
+}
+
+static int tg__cl_launch(tg__program *p, void **bufs, int nbufs) {
+  tg__cl_api *cl = &tg__cl.api;
+  tg__cl_obj k = (tg__cl_obj)p->handle;
+  for (int i = 0; i < nbufs; i++) {
+    tg__cl_int e = cl->SetKernelArg(k, (tg__cl_uint)i, sizeof(void *), &bufs[i]);
+    if (e) return tg__cl_fail("set kernel argument", e);
+  }
+  size_t global = (size_t)(p->global_size > 0 ? p->global_size : 1);
+  tg__stat_launches(1);
+  tg__cl_int e = cl->EnqueueNDRangeKernel(tg__cl.queue, k, 1, NULL, &global, NULL, 0, NULL, NULL);
+  if (!e) return 0;
+  tg__set_error("OPENCL launch of kernel %s over %zu work items: %s (%d)", p->name, global, tg__cl_strerror(e), (int)e);
+  return -1;
+}
+
+static int tg__cl_synchronize(tg__device *d) {
+  (void)d;
+  if (tg__cl.state != 1) return 0;
+  tg__cl_int e = tg__cl.api.Finish(tg__cl.queue);
+  return e ? tg__cl_fail("finish", e) : 0;
+}
+
+static tg__device tg__cl_device = {1, "OPENCL", &tg__dialect_opencl, tg__cl_alloc, tg__cl_free, tg__cl_copy_in,
+                                   tg__cl_copy_out, tg__cl_compile, tg__cl_launch, tg__cl_synchronize, NULL};
+
+__attribute__((constructor)) static void tg__cl_register(void) { tg__device_register(&tg__cl_device); }
+
+#endif /* TINYGRAD_IMPLEMENTATION */
+#endif /* TINYGRAD_OPENCL_H */
