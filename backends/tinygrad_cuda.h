@@ -245,6 +245,14 @@ static tg__program *tg__cu_compile(tg__device *d, const char *name, const char *
   return tg__progcache_add(d, src, name, fn);
 }
 
+/* a GPU launch of `total` threads (a GPU kernel returns early past its total): blocks of `block` threads */
+static void tg__cu_launch_dims(int64_t total, int block, uint32_t *nblocks, uint32_t *nthreads) {
+  if (total < 1) total = 1;
+  int64_t t = total < block ? (total + 31) / 32 * 32 : block;
+  *nthreads = (uint32_t)t;
+  *nblocks = (uint32_t)((total + t - 1) / t);
+}
+
 static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
   void *args[256];
   if (nbufs > 256) {
@@ -253,7 +261,7 @@ static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
   }
   for (int i = 0; i < nbufs; i++) args[i] = &bufs[i]; /* each parameter is a device pointer, passed by address */
   uint32_t blocks, threads;
-  tg__gpu_launch_dims(p->global_size, TG__CU_BLOCK, &blocks, &threads);
+  tg__cu_launch_dims(p->global_size, TG__CU_BLOCK, &blocks, &threads);
   tg__stat_launches(1);
   tg__cu_result r = tg__cu.cu.LaunchKernel((tg__cu_obj)p->handle, blocks, 1, 1, threads, 1, 1, 0, NULL, args, NULL);
   if (!r) return 0;

@@ -99,7 +99,7 @@ int tg_synchronize(const char *device) {
 
 // ---------------------------------------------------------------------------------------------------------------------
 // for backends (backends/*.h, compiled in the implementation's translation unit): loading a driver library, a cache
-// of compiled programs, and the shape of a GPU launch
+// of compiled programs
 
 /* dlopens the first library of names[] that loads and resolves every symbol of syms[] into fns[]. Returns the handle,
  * or NULL with an error naming the libraries tried and the first missing piece. `what` names the device. */
@@ -159,14 +159,6 @@ static TG__UNUSED tg__program *tg__progcache_add(tg__device *d, const char *src,
   e->src = tg__strdup(src);
   e->prog = p;
   return p;
-}
-
-/* a GPU launch of `total` threads (a GPU kernel returns early past its total): blocks of `block` threads */
-static TG__UNUSED void tg__gpu_launch_dims(int64_t total, int block, uint32_t *nblocks, uint32_t *nthreads) {
-  if (total < 1) total = 1;
-  int64_t t = total < block ? (total + 31) / 32 * 32 : block;
-  *nthreads = (uint32_t)t;
-  *nblocks = (uint32_t)((total + t - 1) / t);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -203,6 +203,7 @@ TG__PRIVATE double tg__const_val(const tg__uop *u);
 TG__PRIVATE void tg__uop_bounds(tg__uop *u, int64_t *lo, int64_t *hi); /* conservative integer bounds */
 TG__PRIVATE char *tg__uop_print(tg__uop *u);                    /* a multi-line listing; malloc'd */
 TG__PRIVATE void tg__uop_toposort(tg__uop *root, tg__vec *out); /* sources before users */
+TG__PRIVATE int tg__uop_reaches(const tg__uop *from, const tg__uop *to); /* to is from or below it */
 TG__PRIVATE int64_t tg__uop_count(void);
 /* gc: roots are every live tensor's uop and grad plus the extra roots given */
 TG__PRIVATE void tg__uop_gc(tg__uop **extra_roots, int n);

@@ -93,15 +93,6 @@ static int tg__same_loops(const tg__uop *a, const tg__uop *b) {
   return 1;
 }
 
-static int tg__reaches(tg__uop *from, tg__uop *to, tg__map *seen) {
-  if (from == to) return 1;
-  if (tg__map_get(seen, from)) return 0;
-  tg__map_put(seen, from, (void *)1);
-  for (int i = 0; i < from->nsrc; i++)
-    if (tg__reaches(from->src[i], to, seen)) return 1;
-  return 0;
-}
-
 /* A REDUCE, fused with every other REDUCE over the same loops that can run now (an upcast kernel has many): one
  * DEFINE_ACC each, the shared loops, one ASSIGN each in the innermost loop, and the REDUCEs after the loops. */
 static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
@@ -111,11 +102,7 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
   for (int i = 0; i < L->reduces.n; i++) {
     tg__uop *v = (tg__uop *)L->reduces.items[i];
     if (v == u || tg__map_get(&L->emitted, v) || !tg__same_loops(u, v) || (tg__deps(L, v) & ~L->open)) continue;
-    tg__map seen;
-    memset(&seen, 0, sizeof seen);
-    int dependent = tg__reaches(v->src[0], u, &seen);
-    tg__map_free(&seen);
-    if (!dependent) {
+    if (!tg__uop_reaches(v->src[0], u)) {
       tg__map_put(&L->emitted, v, (void *)1);
       tg__vec_push(&group, v);
     }

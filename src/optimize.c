@@ -56,15 +56,6 @@ static tg__uop *tg__upcast(tg__uop *sink, tg__uop *r, int64_t f) {
 // ---------------------------------------------------------------------------------------------------------------------
 // reduce collapse: a sum over r of (r == e ? v : 0), e independent of r, is v at r = e (tinygrad's arange folding)
 
-static int tg__depends_on(tg__uop *u, const tg__uop *r, tg__map *seen) {
-  if (u == r) return 1;
-  if (tg__map_get(seen, u)) return 0;
-  tg__map_put(seen, u, (void *)1);
-  for (int i = 0; i < u->nsrc; i++)
-    if (tg__depends_on(u->src[i], r, seen)) return 1;
-  return 0;
-}
-
 /* the selected value v and the compare of `where(cmp, v, 0)` or `cast(cmp) * v`; 0 if u is neither */
 static int tg__one_hot(tg__uop *u, tg__uop **cmp, tg__uop **v) {
   double z;
@@ -94,11 +85,7 @@ static tg__uop *rw_collapse(void *ctx, tg__uop *root, const tg__bindings *b) {
   for (int i = 1; i < root->nsrc; i++) {
     tg__uop *r = root->src[i], *e = cmp->src[0] == r ? cmp->src[1] : cmp->src[1] == r ? cmp->src[0] : NULL;
     if (!e || e->dtype != r->dtype) continue;
-    tg__map seen;
-    memset(&seen, 0, sizeof seen);
-    int dep = tg__depends_on(e, r, &seen);
-    tg__map_free(&seen);
-    if (dep) continue;
+    if (tg__uop_reaches(e, r)) continue;
     int64_t n = (int64_t)tg__const_val(r->src[0]);
     tg__uop *zero = tg__const_int(e->dtype, 0), *last = tg__const_int(e->dtype, n - 1);
     tg__uop *neg = tg__alu(TG__OP_CMPLT, e, zero), *below = tg__alu(TG__OP_CMPLT, e, tg__const_int(e->dtype, n));

@@ -110,7 +110,7 @@ static const tg__opfmt tg__code_for_op[] = {
 };
 
 /* expands fmt: %s takes the next operand, %1..%3 a given one, %f the float suffix, %% a percent sign */
-static char *tg__fmt_op(const char *fmt, char **ops, int nops, int is_f32) {
+static char *tg__fmt_op(const char *fmt, char **ops, int nops, int suffix_f) {
   tg__str b;
   memset(&b, 0, sizeof b);
   int next = 0;
@@ -123,7 +123,7 @@ static char *tg__fmt_op(const char *fmt, char **ops, int nops, int is_f32) {
     p++;
     if (*p == 's' && next < nops) tg__str_cat(&b, ops[next++]);
     else if (*p >= '1' && *p <= '3' && *p - '1' < nops) tg__str_cat(&b, ops[*p - '1']);
-    else if (*p == 'f') tg__str_cat(&b, is_f32 ? "f" : "");
+    else if (*p == 'f') tg__str_cat(&b, suffix_f ? "f" : "");
     else if (*p == '%') tg__str_cat(&b, "%");
   }
   return tg__str_take(&b);
@@ -366,8 +366,10 @@ static void st_load(tg__rctx *r, const tg__linear *lin, int i) {
 static void st_store(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   /* a bool kept in memory as a byte (OpenCL) is stored as 0 or 1: true + true is 2 until converted to bool */
-  const char *conv = u->dtype == TG_FLOAT16 ? "tg_f2h" : u->dtype == TG_BFLOAT16 ? "tg_f2bf" : "";
-  if (u->dtype == TG_BOOL && strcmp(tg__mem_ctype(r->d, TG_BOOL), tg__ctype(r->d, TG_BOOL))) conv = "(bool)";
+  char conv[32];
+  snprintf(conv, sizeof conv, "%s", u->dtype == TG_FLOAT16 ? "tg_f2h" : u->dtype == TG_BFLOAT16 ? "tg_f2bf" : "");
+  if (u->dtype == TG_BOOL && strcmp(tg__mem_ctype(r->d, TG_BOOL), tg__ctype(r->d, TG_BOOL)))
+    snprintf(conv, sizeof conv, "(%s)", tg__ctype(r->d, TG_BOOL));
   char *val = tg__own(r, tg__convert(conv, tg__expr_of(r, u->src[1])));
   tg__line(r, "%s = %s;", tg__expr_of(r, u->src[0]), val);
 }

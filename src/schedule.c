@@ -212,19 +212,29 @@ static void tg__sched_push(tg__sched *s, tg__kernel *k) {
   s->k[s->n++] = *k;
 }
 
-/* A lazy graph reads each buffer at the version it saw when it was built. Once an assignment to that buffer has run
- * (in another realisation, or a JIT replay or host write), those contents are gone: realising the graph now would
- * silently compute with the new ones (tinygrad does). That is an error instead. */
-static int tg__check_fresh(const tg__vec *order) {
+/* The buffers a graph reads, checked in one pass:
+ *  - A lazy graph reads each buffer at the version it saw when it was built. Once an assignment to that buffer has
+ *    run (in another realisation, or a JIT replay or host write), those contents are gone: realising the graph now
+ *    would silently compute with the new ones (tinygrad does). That is an error instead.
+ *  - They give the device the kernels run on (*dev stays NULL for a graph of constants). A graph that reads two
+ *    devices is an error: there is no copy between devices yet. */
+static int tg__check_buffers(const tg__vec *order, tg__device **dev) {
   for (int i = 0; i < order->n; i++) {
     const tg__uop *u = (const tg__uop *)order->items[i];
-    const tg__buffer *b = u->op == TG__OP_BUFFER ? (const tg__buffer *)u->arg.ptr : NULL;
-    if (b && u->arg.i < b->written) {
+    if (u->op != TG__OP_BUFFER) continue;
+    const tg__buffer *b = (const tg__buffer *)u->arg.ptr;
+    if (u->arg.i < b->written) {
       tg__set_error("tg_realize: this tensor reads buffer %lld as it was before an assignment that has run since "
                     "(version %lld, now %lld); HINT: realise it before the assignment runs (tg_realize), or build it "
                     "after", (long long)b->id, (long long)u->arg.i, (long long)b->version);
       return -1;
     }
+    if (*dev && b->dev != *dev) {
+      tg__set_error("tg_realize: the graph reads tensors on %s and on %s; moving data between devices is not "
+                    "supported yet. HINT: keep DEV the same for the whole program", (*dev)->name, b->dev->name);
+      return -1;
+    }
+    *dev = b->dev;
   }
   return 0;
 }
@@ -246,7 +256,8 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
     tg__map_free(&memo);
   }
   tg__uop_toposort(sink, &order);
-  if (tg__check_fresh(&order) < 0) {
+  tg__device *dev = NULL;
+  if (tg__check_buffers(&order, &dev) < 0 || (!dev && !(dev = tg__device_get(NULL)))) {
     tg__map_free(&c.live);
     tg__vec_free(&order);
     return -1;
@@ -278,23 +289,7 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   }
   /* one kernel per point, in topological order */
   int rc = 0;
-  /* the device: the one of the buffers the graph reads (the default for a graph of constants). A graph that mixes
-   * devices is an error: there is no copy between devices yet */
-  tg__device *dev = NULL;
-  for (int i = 0; i < order.n && rc == 0; i++) {
-    tg__uop *u = (tg__uop *)order.items[i];
-    if (u->op != TG__OP_BUFFER) continue;
-    tg__device *d = ((tg__buffer *)u->arg.ptr)->dev;
-    if (dev && d != dev) {
-      tg__set_error("tg_realize: the graph reads tensors on %s and on %s; moving data between devices is not "
-                    "supported yet. HINT: keep DEV the same for the whole program", dev->name, d->name);
-      rc = -1;
-    }
-    dev = d;
-  }
-  if (!dev && rc == 0) dev = tg__device_get(NULL);
-  if (!dev) rc = -1;
-  for (int i = 0; i < order.n && rc == 0; i++) {
+  for (int i = 0; i < order.n; i++) {
     tg__uop *u = (tg__uop *)order.items[i];
     if (!tg__map_get(&c.realize, u)) continue;
     tg__map memo;

@@ -309,6 +309,24 @@ TG__PRIVATE void tg__uop_bounds(tg__uop *u, int64_t *lo, int64_t *hi) {
 // ---------------------------------------------------------------------------------------------------------------------
 // walks and printing
 
+static int tg__reaches_in(const tg__uop *from, const tg__uop *to, tg__map *seen) {
+  if (from == to) return 1;
+  if (tg__map_get(seen, from)) return 0;
+  tg__map_put(seen, from, (void *)1);
+  for (int i = 0; i < from->nsrc; i++)
+    if (tg__reaches_in(from->src[i], to, seen)) return 1;
+  return 0;
+}
+
+/* whether `to` is `from` or one of its sources, at any depth */
+TG__PRIVATE int tg__uop_reaches(const tg__uop *from, const tg__uop *to) {
+  tg__map seen;
+  memset(&seen, 0, sizeof seen);
+  int r = tg__reaches_in(from, to, &seen);
+  tg__map_free(&seen);
+  return r;
+}
+
 TG__PRIVATE void tg__uop_toposort(tg__uop *root, tg__vec *out) {
   /* iterative DFS; a visited map holds 1 while on the stack and 2 when emitted */
   tg__map seen;
