@@ -7,7 +7,9 @@
  *  - A handle created inside tg_scope_begin()/tg_scope_end() is freed by tg_scope_end() unless tg_keep() was called on
  *    it. Outside any scope, the caller frees it with tg_free(). Freeing a handle never invalidates other tensors.
  *  - Ops are lazy: nothing is computed until tg_realize() or a function that reads data (tg_item, tg_to_host, ...).
- *  - The library is not thread-safe: call it from one thread at a time (it runs kernels on its own thread pool). */
+ *  - Threads: every function may be called from any thread. One library-wide lock makes the calls run one at a time
+ *    (kernels still run on the library's own pool of threads). Errors (tg_error) and scopes are per thread. A JIT'd
+ *    function runs under the lock: it must not wait for another thread that calls the library. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,9 +51,13 @@ typedef struct tg_tensor tg_tensor;
 TG_API const char *tg_error(void);   /* the last error message of this thread, or NULL if none */
 TG_API void tg_clear_error(void);
 
-TG_API void tg_free(tg_tensor *t);   /* NULL is fine */
-TG_API void tg_scope_begin(void);
-TG_API void tg_scope_end(void);      /* frees every handle created since the matching begin, except kept ones */
+/* Frees the handle (NULL is fine); the memory only it held goes too. As with free(), using a handle after it was
+ * freed (by tg_free or by the end of its scope) is undefined: nothing can tell a freed handle from a live one. */
+TG_API void tg_free(tg_tensor *t);
+/* Scopes belong to the thread that opens them, nest without a limit, and return 0 (-1 with an error: tg_scope_end
+ * without an open scope on this thread). A thread should end its scopes before it exits. */
+TG_API int tg_scope_begin(void);
+TG_API int tg_scope_end(void);       /* frees every handle created since the matching begin, except kept ones */
 TG_API tg_tensor *tg_keep(tg_tensor *t); /* moves t out of the innermost scope (to the enclosing one, or to the user) */
 TG_API int64_t tg_live_tensors(void);    /* number of live handles (for leak checks) */
 

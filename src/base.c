@@ -2,14 +2,16 @@
  * map, hashing and cached environment variables.
  *
  * Contract: allocation failure is the one thing that aborts (there is nothing sensible left to do); every other
- * failure is reported through tg__set_error and a NULL / -1 return by the caller. The error string is thread-local. */
+ * failure is reported through tg__set_error and a NULL / -1 return by the caller. The error string is thread-local.
+ * Also here: the library-wide lock, fault injection for the tests, and the writer of files that appear whole or not
+ * at all. */
 #include "internal.h"
 
-#ifdef __cplusplus
-#define TG__THREAD_LOCAL thread_local
-#else
-#define TG__THREAD_LOCAL _Thread_local
-#endif
+#include <errno.h>
+#include <fcntl.h>     // open: the atomic file writer
+#include <pthread.h>   // the library's lock
+#include <sys/stat.h>  // fstat, fchmod, umask
+#include <unistd.h>    // write, fsync, close, unlink
 
 // ---------------------------------------------------------------------------------------------------------------------
 // memory
@@ -194,4 +196,156 @@ TG__PRIVATE int tg__getenv_int(const char *name, int dflt) {
     tg__nenvs++;
   }
   return v;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the library-wide lock (recursive: a public function may call another; see TG__LOCKED in internal.h)
+
+static pthread_mutex_t tg__api_mu;
+static pthread_once_t tg__api_once = PTHREAD_ONCE_INIT;
+
+static void tg__api_init(void) {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&tg__api_mu, &a);
+  pthread_mutexattr_destroy(&a);
+}
+
+TG__PRIVATE int tg__api_lock(void) {
+  pthread_once(&tg__api_once, tg__api_init);
+  pthread_mutex_lock(&tg__api_mu);
+  return 1;
+}
+
+TG__PRIVATE void tg__api_unlock(int *held) {
+  if (*held) pthread_mutex_unlock(&tg__api_mu);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// fault injection (read and armed under the lock)
+
+static struct { int64_t skip, count; } tg__faults[TG__NFAULTS];
+
+TG__PRIVATE void tg__fault_arm(tg__fault_kind k, int64_t skip, int64_t count) {
+  tg__faults[k].skip = skip;
+  tg__faults[k].count = count;
+}
+
+TG__PRIVATE int tg__fault(tg__fault_kind k) {
+  if (!tg__faults[k].count) return 0;
+  if (tg__faults[k].skip > 0) {
+    tg__faults[k].skip--;
+    return 0;
+  }
+  if (tg__faults[k].count > 0) tg__faults[k].count--;
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// files written whole or not at all: a temporary beside the target, fsync, rename, fsync of the directory
+
+/* the directory part of path ("." when there is none), into dir */
+static void tg__dirname(const char *path, char *dir, size_t n) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, n, ".");
+  else if (slash == path) snprintf(dir, n, "/");
+  else snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
+static int tg__fsync_dir(const char *path) {
+  char dir[4096];
+  tg__dirname(path, dir, sizeof dir);
+  int fd = open(dir, O_RDONLY);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  close(fd);
+  /* some filesystems cannot sync a directory (EINVAL): the rename itself is still atomic there */
+  return rc == 0 || errno == EINVAL || errno == EROFS ? 0 : -1;
+}
+
+static int tg__afile_fail(tg__afile *f, const char *what, int err) {
+  tg__set_error("%s: %s %s: %s%s", f->fn, what, f->path, strerror(err),
+                err == ENOSPC || err == EDQUOT || err == EFBIG ? ". HINT: free some disk space; the previous file (if "
+                "any) is untouched" : "");
+  tg__afile_discard(f);
+  return -1;
+}
+
+TG__PRIVATE int tg__afile_open(tg__afile *f, const char *fn, const char *path) {
+  memset(f, 0, sizeof *f);
+  f->fd = -1;
+  f->fn = fn;
+  f->path = tg__strdup(path);
+  size_t n = strlen(path) + 16;
+  f->tmp = (char *)tg__alloc(n);
+  snprintf(f->tmp, n, "%s.tmp.XXXXXX", path);
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return tg__afile_fail(f, "cannot write", EISDIR);
+    f->mode = (int)(st.st_mode & 07777);
+  } else {
+    mode_t um = umask(022); /* read the umask (there is no other portable way), then put it back */
+    umask(um);
+    f->mode = (int)(0666 & ~um);
+  }
+  f->fd = mkstemp(f->tmp);
+  if (f->fd < 0) {
+    int err = errno;
+    TG_FREE(f->tmp);
+    f->tmp = NULL;
+    return tg__afile_fail(f, "cannot create a file beside", err);
+  }
+  return 0;
+}
+
+TG__PRIVATE int tg__afile_write(tg__afile *f, const void *p, size_t n) {
+  const char *s = (const char *)p;
+  while (n) {
+    size_t chunk = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
+    ssize_t w = tg__fault(TG__FAULT_IO) ? (errno = ENOSPC, -1) : write(f->fd, s, chunk);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return tg__afile_fail(f, "cannot write", w < 0 ? errno : EIO);
+    s += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+TG__PRIVATE int tg__afile_commit(tg__afile *f) {
+  if (tg__fault(TG__FAULT_IO)) return tg__afile_fail(f, "cannot flush", EIO);
+  if (fchmod(f->fd, (mode_t)f->mode) != 0 || fsync(f->fd) != 0) return tg__afile_fail(f, "cannot flush", errno);
+  int rc = close(f->fd);
+  f->fd = -1;
+  if (rc != 0) return tg__afile_fail(f, "cannot flush", errno);
+  if (rename(f->tmp, f->path) != 0) return tg__afile_fail(f, "cannot replace", errno);
+  TG_FREE(f->tmp);
+  f->tmp = NULL;
+  if (tg__fsync_dir(f->path) != 0) return tg__afile_fail(f, "cannot sync the directory of", errno);
+  tg__afile_discard(f);
+  return 0;
+}
+
+TG__PRIVATE void tg__afile_discard(tg__afile *f) {
+  if (f->fd >= 0) close(f->fd);
+  f->fd = -1;
+  if (f->tmp) unlink(f->tmp);
+  TG_FREE(f->tmp);
+  TG_FREE(f->path);
+  f->tmp = f->path = NULL;
+}
+
+TG__PRIVATE int tg__file_publish(const char *fn, const char *tmp, const char *path) {
+  int fd = open(tmp, O_RDONLY), err = fd < 0 ? errno : 0;
+  if (!err && tg__fault(TG__FAULT_IO)) err = EIO;
+  if (!err && fsync(fd) != 0) err = errno;
+  if (fd >= 0) close(fd);
+  if (!err && rename(tmp, path) != 0) err = errno;
+  if (!err && tg__fsync_dir(path) != 0) err = errno;
+  if (err) {
+    unlink(tmp);
+    tg__set_error("%s: cannot write %s: %s", fn, path, strerror(err));
+    return -1;
+  }
+  return 0;
 }

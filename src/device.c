@@ -93,6 +93,7 @@ TG__PRIVATE tg__device *tg__device_get(const char *name) {
 }
 
 int tg_synchronize(const char *device) {
+  TG__LOCKED();
   tg__device *d = tg__device_get(device);
   return d ? d->synchronize(d) : -1;
 }
@@ -307,5 +308,5 @@ TG__PRIVATE int64_t tg__stat_compiles(int64_t add) { return tg__dev_compiles += 
 static int64_t tg__dev_alloc_bytes;
 TG__PRIVATE int64_t tg__stat_alloc_bytes(int64_t add) { return tg__dev_alloc_bytes += add; }
 
-int64_t tg_kernel_launches(void) { return tg__stat_launches(0); }
-int64_t tg_compiler_invocations(void) { return tg__stat_compiles(0); }
+int64_t tg_kernel_launches(void) { TG__LOCKED(); return tg__stat_launches(0); }
+int64_t tg_compiler_invocations(void) { TG__LOCKED(); return tg__stat_compiles(0); }

@@ -248,6 +248,7 @@ TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n,
 static int tg__grad_on = 1;
 TG__PRIVATE int tg__grad_enabled(void) { return tg__grad_on; }
 int tg_set_grad_enabled(int on) {
+  TG__LOCKED();
   int prev = tg__grad_on;
   tg__grad_on = on != 0;
   return prev;
@@ -265,6 +266,7 @@ static int tg__reads_buffer(tg__uop *u) {
 }
 
 tg_tensor *tg_requires_grad(tg_tensor *t, int on) {
+  TG__LOCKED();
   TG__NEED("tg_requires_grad", t);
   if (on && !tg_dtype_is_float(t->uop->dtype)) {
     tg__set_error("tg_requires_grad: only float tensors have gradients, this one is %s", tg_dtype_name(t->uop->dtype));
@@ -277,9 +279,17 @@ tg_tensor *tg_requires_grad(tg_tensor *t, int on) {
   return t;
 }
 
-tg_tensor *tg_grad(tg_tensor *t) { return t ? t->grad : NULL; }
+tg_tensor *tg_grad(tg_tensor *t) {
+  TG__LOCKED();
+  if (!t) return tg__null("tg_grad");
+  if (!t->grad)
+    tg__set_error("tg_grad: the tensor has no gradient. HINT: mark it with tg_requires_grad and call tg_backward on a "
+                  "loss that depends on it");
+  return t->grad;
+}
 
 void tg_zero_grad(tg_tensor *t) {
+  TG__LOCKED();
   if (!t || !t->grad) return;
   tg_tensor *g = t->grad;
   t->grad = NULL;
@@ -287,6 +297,7 @@ void tg_zero_grad(tg_tensor *t) {
 }
 
 tg_tensor *tg_detach(tg_tensor *t) {
+  TG__LOCKED();
   TG__NEED("tg_detach", t);
   return tg__tensor_wrap(tg__uop1(TG__OP_DETACH, t->uop->dtype, t->uop, NULL), t->dev);
 }
@@ -315,6 +326,7 @@ static int tg__check_out(const char *fn, tg_tensor *out) {
 }
 
 int tg_gradient(tg_tensor *out, tg_tensor **wrt, int n, tg_tensor **grads) {
+  TG__LOCKED();
   if (tg__check_out("tg_gradient", out) < 0) return -1;
   if (n < 0 || n > 4096 || (n && (!wrt || !grads))) {
     tg__set_error("tg_gradient: bad list of %d tensors", n);
@@ -347,6 +359,7 @@ int tg_gradient(tg_tensor *out, tg_tensor **wrt, int n, tg_tensor **grads) {
 
 /* grads accumulate: a second backward adds to what the first left, as in tinygrad and PyTorch */
 int tg_backward(tg_tensor *loss) {
+  TG__LOCKED();
   if (tg__check_out("tg_backward", loss) < 0) return -1;
   if (loss->uop->ndim != 0) {
     char b[128];

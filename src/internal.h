@@ -55,6 +55,12 @@
 
 #define TG__COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+#ifdef __cplusplus
+#define TG__THREAD_LOCAL thread_local
+#else
+#define TG__THREAD_LOCAL _Thread_local
+#endif
+
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* base.c: memory, errors, growable arrays, strings, hashing, environment */
 
@@ -85,6 +91,48 @@ TG__PRIVATE uint64_t tg__hash_bytes(const void *p, size_t n, uint64_t h); /* FNV
 TG__PRIVATE uint64_t tg__hash_mix(uint64_t h, uint64_t v);
 TG__PRIVATE int tg__getenv_int(const char *name, int dflt);            /* cached per name */
 #define TG__DEBUG (tg__getenv_int("DEBUG", 0))
+
+/* The library-wide lock. Every public function (tg_*) but the pure ones (dtype queries, tg_error) begins with
+ * TG__LOCKED(): it takes a recursive mutex released when the function returns (the cleanup attribute of GCC and
+ * clang, C and C++), so calls from several threads run one at a time and a public function may call another.
+ * tools/check.sh refuses a public function without it. Kernels run by the CPU pool never take it. */
+TG__PRIVATE int tg__api_lock(void);
+TG__PRIVATE void tg__api_unlock(int *held);
+#if defined(__GNUC__) || defined(__clang__)
+#define TG__LOCKED() int tg__api_held __attribute__((cleanup(tg__api_unlock), unused)) = tg__api_lock()
+#else
+#error "tinygrad.h needs GCC or clang (the cleanup attribute releases the library's lock)"
+#endif
+
+/* Fault injection, for the tests (as SQLite's): the library asks tg__fault(kind) before an operation that can fail
+ * in the field (an allocation, a compile, a launch, a file write) and fails it, the way the real failure would, when
+ * the answer is 1. Nothing is armed unless a test arms it. */
+typedef enum tg__fault_kind {
+  TG__FAULT_HOST_ALLOC,   /* host memory for data (tg__try_alloc) */
+  TG__FAULT_DEVICE_ALLOC, /* a buffer's device memory (tg__buffer_ensure) */
+  TG__FAULT_COMPILE,      /* a kernel's compile */
+  TG__FAULT_LAUNCH,       /* a kernel's launch */
+  TG__FAULT_IO,           /* a write, fsync or rename of a file the library writes */
+  TG__NFAULTS
+} tg__fault_kind;
+TG__PRIVATE void tg__fault_arm(tg__fault_kind k, int64_t skip, int64_t count); /* pass `skip`, then fail `count` */
+TG__PRIVATE int tg__fault(tg__fault_kind k);                                   /* 1: fail this one */
+
+/* Files the library writes appear whole or not at all: the bytes go to a temporary file in the target's directory,
+ * which is flushed to disk (fsync) and renamed over the target; the directory is synced after. A failure at any step
+ * removes the temporary and leaves an existing target untouched. Errors name `fn`, the path and the system's reason. */
+typedef struct tg__afile {
+  int fd;
+  char *tmp, *path;   /* malloc'd */
+  const char *fn;
+  int mode;           /* of the final file: an existing target's, else 0666 less the umask */
+} tg__afile;
+TG__PRIVATE int tg__afile_open(tg__afile *f, const char *fn, const char *path);  /* 0 or -1 */
+TG__PRIVATE int tg__afile_write(tg__afile *f, const void *p, size_t n);          /* 0 or -1 (the file is discarded) */
+TG__PRIVATE int tg__afile_commit(tg__afile *f);  /* fsync, rename over the target, sync the directory; 0 or -1 */
+TG__PRIVATE void tg__afile_discard(tg__afile *f); /* removes the temporary; safe after a failure or a commit */
+/* for a file another program wrote (a compiler's output at tmp): fsync it, rename it to path, sync the directory */
+TG__PRIVATE int tg__file_publish(const char *fn, const char *tmp, const char *path);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* dtype.c */
@@ -278,6 +326,7 @@ struct tg_tensor {
   tg_tensor *grad;
   struct tg_tensor *prev, *next; /* the list of live tensors (gc roots) */
   int scope;                     /* depth of the scope that owns it; 0 = the user */
+  struct tg__scopes *scopes;     /* the scopes (of the thread that made it) that own it; NULL: the user */
   int internal;                  /* the library's own (not counted by tg_live_tensors) */
   int64_t shape_copy[TG_MAX_DIMS];
 };

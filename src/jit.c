@@ -104,6 +104,7 @@ static void tg__jit_forget(tg_jit *j) {
 }
 
 tg_jit *tg_jit_new(tg_jit_fn fn, void *ctx) {
+  TG__LOCKED();
   if (!fn) {
     tg__set_error("tg_jit_new: the function is NULL");
     return NULL;
@@ -115,6 +116,7 @@ tg_jit *tg_jit_new(tg_jit_fn fn, void *ctx) {
 }
 
 void tg_jit_free(tg_jit *j) {
+  TG__LOCKED();
   if (!j) return;
   tg__jit_forget(j);
   TG_FREE(j->in_sig);
@@ -123,7 +125,7 @@ void tg_jit_free(tg_jit *j) {
   TG_FREE(j);
 }
 
-int tg_jit_kernels(const tg_jit *j) { return j && j->ncalls_made > 1 ? j->ncalls : 0; }
+int tg_jit_kernels(const tg_jit *j) { TG__LOCKED(); return j && j->ncalls_made > 1 ? j->ncalls : 0; }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // inputs and outputs
@@ -314,6 +316,7 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
 }
 
 int tg_jit_run(tg_jit *j, tg_tensor **inputs, int n_in, tg_tensor **outputs, int n_out) {
+  TG__LOCKED();
   if (!j) return tg__null("tg_jit_run"), -1;
   if (tg__inside) {
     tg__set_error("tg_jit_run: called inside a JIT'd function (JITs do not nest)");

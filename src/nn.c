@@ -20,6 +20,7 @@
 static int tg__train = 0;
 
 int tg_set_training(int on) {
+  TG__LOCKED();
   int prev = tg__train;
   tg__train = on != 0;
   return prev;
@@ -72,6 +73,7 @@ static tg_tensor *tg__nn_own(tg_tensor *t) {
 
 /* training: zero each element with probability p, scale the rest by 1/(1-p) (tinygrad's mask of rand >= p) */
 tg_tensor *tg_dropout(tg_tensor *x, double p) {
+  TG__LOCKED();
   TG__NEED("tg_dropout", x);
   if (!(p >= 0 && p <= 1)) {
     tg__set_error("tg_dropout: p = %g is out of range [0, 1]", p);
@@ -109,6 +111,7 @@ static tg_tensor *tg__nn_one_hot_at(tg_tensor *idx, int64_t classes, int axis) {
 /* logits (N, C, ...) (or (C,)); target: the same shape (probabilities) or the shape without C (class indices).
  * -mean(sum_C(log_softmax(logits) * ((1-ls) Y + ls/C))), as tinygrad's cross_entropy */
 tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, double label_smoothing) {
+  TG__LOCKED();
   TG__NEED("tg_cross_entropy", logits);
   TG__NEED("tg_cross_entropy", target);
   if (tg__nn_smoothing_ok("tg_cross_entropy", label_smoothing) < 0) return NULL;
@@ -140,6 +143,7 @@ tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, double label_s
  * the count it is divided by (tinygrad's sparse_categorical_crossentropy) */
 tg_tensor *tg_sparse_categorical_crossentropy(tg_tensor *logits, tg_tensor *labels, int64_t ignore_index,
                                               double label_smoothing) {
+  TG__LOCKED();
   const char *fn = "tg_sparse_categorical_crossentropy";
   TG__NEED(fn, logits);
   TG__NEED(fn, labels);
@@ -177,6 +181,7 @@ static int tg__nn_pair_ok(const char *fn, tg_tensor *a, tg_tensor *b) {
 
 /* mean(-t log(p) - (1-t) log(1-p)) */
 tg_tensor *tg_binary_crossentropy(tg_tensor *probs, tg_tensor *target) {
+  TG__LOCKED();
   if (tg__nn_pair_ok("tg_binary_crossentropy", probs, target) < 0) return NULL;
   tg_scope_begin();
   tg_tensor *pos = tg_mul(tg_neg(target), tg_log(probs));
@@ -189,6 +194,7 @@ static tg_tensor *tg__nn_logsigmoid(tg_tensor *x) { return tg_neg(tg_softplus(tg
 
 /* mean(-(t log(sigmoid(x)) + (1-t) log(sigmoid(-x)))) */
 tg_tensor *tg_binary_crossentropy_logits(tg_tensor *logits, tg_tensor *target) {
+  TG__LOCKED();
   if (tg__nn_pair_ok("tg_binary_crossentropy_logits", logits, target) < 0) return NULL;
   tg_scope_begin();
   tg_tensor *lp = tg__nn_logsigmoid(logits), *l1p = tg__nn_logsigmoid(tg_neg(logits));
@@ -197,6 +203,7 @@ tg_tensor *tg_binary_crossentropy_logits(tg_tensor *logits, tg_tensor *target) {
 }
 
 tg_tensor *tg_mse(tg_tensor *x, tg_tensor *target) {
+  TG__LOCKED();
   if (tg__nn_pair_ok("tg_mse", x, target) < 0) return NULL;
   tg_scope_begin();
   return tg__nn_done(tg_mean(tg_square(tg_sub(x, target)), 0, NULL, 0));
@@ -266,6 +273,7 @@ static tg__uop *tg__nn_unwindow(tg__uop *r) {
 }
 
 tg_tensor *tg_max_pool2d(tg_tensor *x, int kernel, int stride, int padding, int dilation) {
+  TG__LOCKED();
   if (tg__nn_pool_ok("tg_max_pool2d", x, kernel, &stride, padding, dilation) < 0) return NULL;
   tg_scope_begin();
   tg__uop *w = tg__nn_windows(x, kernel, stride, padding, dilation, tg__dtype_min(x->uop->dtype));
@@ -274,6 +282,7 @@ tg_tensor *tg_max_pool2d(tg_tensor *x, int kernel, int stride, int padding, int 
 }
 
 tg_tensor *tg_avg_pool2d(tg_tensor *x, int kernel, int stride, int padding) {
+  TG__LOCKED();
   if (tg__nn_pool_ok("tg_avg_pool2d", x, kernel, &stride, padding, 1) < 0) return NULL;
   tg_scope_begin();
   tg__uop *w = tg__nn_windows(x, kernel, stride, padding, 1, 0);
@@ -295,6 +304,7 @@ static tg_tensor *tg__nn_adaptive_matrix(int64_t in, int64_t out) {
 
 /* PyTorch's adaptive_avg_pool2d: a plain average pool when the sizes divide, otherwise A_h @ x @ A_w^T */
 tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *x, int64_t out_h, int64_t out_w) {
+  TG__LOCKED();
   TG__NEED("tg_adaptive_avg_pool2d", x);
   tg__uop *u = x->uop;
   char b[128];
@@ -366,6 +376,7 @@ static tg_tensor *tg__nn_interp_last(tg_tensor *x, int64_t size, int mode, int a
 }
 
 tg_tensor *tg_interpolate(tg_tensor *x, int64_t out_h, int64_t out_w, int mode, int align_corners) {
+  TG__LOCKED();
   TG__NEED("tg_interpolate", x);
   tg__uop *u = x->uop;
   char b[128];
@@ -391,6 +402,7 @@ tg_tensor *tg_interpolate(tg_tensor *x, int64_t out_h, int64_t out_w, int mode, 
 /* softmax(q k^T / sqrt(D) + mask) v; a bool mask keeps where true (others get -inf), a float mask is added; causal
  * keeps j <= i on top of the mask */
 tg_tensor *tg_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *mask, int causal) {
+  TG__LOCKED();
   const char *fn = "tg_scaled_dot_product_attention";
   TG__NEED(fn, q);
   TG__NEED(fn, k);
@@ -456,6 +468,7 @@ static int tg__nn_bias_ok(const char *fn, tg_tensor *bias, int64_t cout) {
 
 /* x (N, Cin, L), w (Cout, Cin/groups, K): a conv2d over a (1, L) image */
 tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding, int dilation, int groups) {
+  TG__LOCKED();
   TG__NEED("tg_conv1d", x);
   TG__NEED("tg_conv1d", w);
   tg__uop *xu = x->uop, *wu = w->uop;
@@ -486,6 +499,7 @@ tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, in
  * flipped, then a conv2d padded by d(k-1) - p (plus output_padding at the end) */
 tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding,
                                int output_padding, int dilation, int groups) {
+  TG__LOCKED();
   const char *fn = "tg_conv_transpose2d";
   TG__NEED(fn, x);
   TG__NEED(fn, w);
@@ -550,6 +564,7 @@ static int tg__nn_init_shape(const char *fn, int ndim, const int64_t *shape, int
 
 /* uniform(-b, b) with b = sqrt(6 / (1 + a^2) / fan_in) */
 tg_tensor *tg_kaiming_uniform(int ndim, const int64_t *shape, double a) {
+  TG__LOCKED();
   int64_t fan_in;
   if (tg__nn_init_shape("tg_kaiming_uniform", ndim, shape, &fan_in) < 0) return NULL;
   double bound = sqrt(6.0 / (1 + a * a) / (double)fan_in);
@@ -558,6 +573,7 @@ tg_tensor *tg_kaiming_uniform(int ndim, const int64_t *shape, double a) {
 
 /* normal(0, s) with s = sqrt(2 / (1 + a^2) / fan_in) */
 tg_tensor *tg_kaiming_normal(int ndim, const int64_t *shape, double a) {
+  TG__LOCKED();
   int64_t fan_in;
   if (tg__nn_init_shape("tg_kaiming_normal", ndim, shape, &fan_in) < 0) return NULL;
   return tg_normal(0, sqrt(2.0 / (1 + a * a) / (double)fan_in), TG_FLOAT32, ndim, shape);
@@ -565,6 +581,7 @@ tg_tensor *tg_kaiming_normal(int ndim, const int64_t *shape, double a) {
 
 /* uniform(-b, b) with b = sqrt(6 / (shape[0] + fan_in)) */
 tg_tensor *tg_glorot_uniform(int ndim, const int64_t *shape) {
+  TG__LOCKED();
   int64_t fan_in;
   if (tg__nn_init_shape("tg_glorot_uniform", ndim, shape, &fan_in) < 0) return NULL;
   double bound = sqrt(6.0 / (double)(shape[0] + fan_in));
@@ -597,6 +614,7 @@ static tg_tensor *tg__nn_full_param(double v, tg_dtype dt, int ndim, const int64
 // Linear: weight (out, in), bias (out), both uniform(-1/sqrt(in), 1/sqrt(in))
 
 int tg_nn_linear_init(tg_nn_linear *m, int64_t in, int64_t out, int bias) {
+  TG__LOCKED();
   if (!m) return tg__nn_no_struct("tg_nn_linear_init");
   memset(m, 0, sizeof *m);
   if (in < 1 || out < 1) {
@@ -614,6 +632,7 @@ int tg_nn_linear_init(tg_nn_linear *m, int64_t in, int64_t out, int bias) {
 }
 
 tg_tensor *tg_nn_linear_forward(const tg_nn_linear *m, tg_tensor *x) {
+  TG__LOCKED();
   if (!m || !m->weight) return tg__nn_uninit("tg_nn_linear_forward");
   TG__NEED("tg_nn_linear_forward", x);
   int64_t in = m->weight->uop->shape[1];
@@ -627,6 +646,7 @@ tg_tensor *tg_nn_linear_forward(const tg_nn_linear *m, tg_tensor *x) {
 }
 
 void tg_nn_linear_free(tg_nn_linear *m) {
+  TG__LOCKED();
   if (!m) return;
   tg_free(m->weight);
   tg_free(m->bias);
@@ -651,6 +671,7 @@ static int tg__nn_conv_args(const char *fn, int64_t cin, int64_t cout, int kerne
 
 int tg_nn_conv2d_init(tg_nn_conv2d *m, int64_t cin, int64_t cout, int kernel, int stride, int padding, int dilation,
                       int groups, int bias) {
+  TG__LOCKED();
   if (!m) return tg__nn_no_struct("tg_nn_conv2d_init");
   memset(m, 0, sizeof *m);
   if (tg__nn_conv_args("tg_nn_conv2d_init", cin, cout, kernel, stride, padding, 0, dilation, groups, 1) < 0) return -1;
@@ -666,6 +687,7 @@ int tg_nn_conv2d_init(tg_nn_conv2d *m, int64_t cin, int64_t cout, int kernel, in
 }
 
 tg_tensor *tg_nn_conv2d_forward(const tg_nn_conv2d *m, tg_tensor *x) {
+  TG__LOCKED();
   if (!m || !m->weight) return tg__nn_uninit("tg_nn_conv2d_forward");
   TG__NEED("tg_nn_conv2d_forward", x);
   if (m->padding != TG_PADDING_SAME) return tg_conv2d(x, m->weight, m->bias, m->stride, m->padding, m->dilation,
@@ -683,6 +705,7 @@ tg_tensor *tg_nn_conv2d_forward(const tg_nn_conv2d *m, tg_tensor *x) {
 }
 
 void tg_nn_conv2d_free(tg_nn_conv2d *m) {
+  TG__LOCKED();
   if (!m) return;
   tg_free(m->weight);
   tg_free(m->bias);
@@ -691,6 +714,7 @@ void tg_nn_conv2d_free(tg_nn_conv2d *m) {
 
 int tg_nn_conv1d_init(tg_nn_conv1d *m, int64_t cin, int64_t cout, int kernel, int stride, int padding, int dilation,
                       int groups, int bias) {
+  TG__LOCKED();
   if (!m) return tg__nn_no_struct("tg_nn_conv1d_init");
   memset(m, 0, sizeof *m);
   if (tg__nn_conv_args("tg_nn_conv1d_init", cin, cout, kernel, stride, padding, 0, dilation, groups, 1) < 0) return -1;
@@ -706,11 +730,13 @@ int tg_nn_conv1d_init(tg_nn_conv1d *m, int64_t cin, int64_t cout, int kernel, in
 }
 
 tg_tensor *tg_nn_conv1d_forward(const tg_nn_conv1d *m, tg_tensor *x) {
+  TG__LOCKED();
   if (!m || !m->weight) return tg__nn_uninit("tg_nn_conv1d_forward");
   return tg_conv1d(x, m->weight, m->bias, m->stride, m->padding, m->dilation, m->groups);
 }
 
 void tg_nn_conv1d_free(tg_nn_conv1d *m) {
+  TG__LOCKED();
   if (!m) return;
   tg_free(m->weight);
   tg_free(m->bias);
@@ -719,6 +745,7 @@ void tg_nn_conv1d_free(tg_nn_conv1d *m) {
 
 int tg_nn_conv_transpose2d_init(tg_nn_conv_transpose2d *m, int64_t cin, int64_t cout, int kernel, int stride,
                                 int padding, int output_padding, int dilation, int groups, int bias) {
+  TG__LOCKED();
   const char *fn = "tg_nn_conv_transpose2d_init";
   if (!m) return tg__nn_no_struct(fn);
   memset(m, 0, sizeof *m);
@@ -741,11 +768,13 @@ int tg_nn_conv_transpose2d_init(tg_nn_conv_transpose2d *m, int64_t cin, int64_t 
 }
 
 tg_tensor *tg_nn_conv_transpose2d_forward(const tg_nn_conv_transpose2d *m, tg_tensor *x) {
+  TG__LOCKED();
   if (!m || !m->weight) return tg__nn_uninit("tg_nn_conv_transpose2d_forward");
   return tg_conv_transpose2d(x, m->weight, m->bias, m->stride, m->padding, m->output_padding, m->dilation, m->groups);
 }
 
 void tg_nn_conv_transpose2d_free(tg_nn_conv_transpose2d *m) {
+  TG__LOCKED();
   if (!m) return;
   tg_free(m->weight);
   tg_free(m->bias);
@@ -756,6 +785,7 @@ void tg_nn_conv_transpose2d_free(tg_nn_conv_transpose2d *m) {
 // BatchNorm over axis 1
 
 int tg_nn_batchnorm_init(tg_nn_batchnorm *m, int64_t features) {
+  TG__LOCKED();
   if (!m) return tg__nn_no_struct("tg_nn_batchnorm_init");
   memset(m, 0, sizeof *m);
   if (features < 1) {
@@ -779,6 +809,7 @@ int tg_nn_batchnorm_init(tg_nn_batchnorm *m, int64_t features) {
 /* training: the batch mean and the biased variance normalise; the running statistics take the batch mean and the
  * unbiased variance with momentum, as lazy assignments (tinygrad's BatchNorm.__call__) */
 tg_tensor *tg_nn_batchnorm_forward(tg_nn_batchnorm *m, tg_tensor *x) {
+  TG__LOCKED();
   const char *fn = "tg_nn_batchnorm_forward";
   if (!m || !m->running_mean) return tg__nn_uninit(fn);
   TG__NEED(fn, x);
@@ -821,6 +852,7 @@ tg_tensor *tg_nn_batchnorm_forward(tg_nn_batchnorm *m, tg_tensor *x) {
 }
 
 void tg_nn_batchnorm_free(tg_nn_batchnorm *m) {
+  TG__LOCKED();
   if (!m) return;
   tg_free(m->weight);
   tg_free(m->bias);
@@ -834,6 +866,7 @@ void tg_nn_batchnorm_free(tg_nn_batchnorm *m) {
 // LayerNorm, RMSNorm, GroupNorm
 
 int tg_nn_layernorm_init(tg_nn_layernorm *m, int64_t features, int affine) {
+  TG__LOCKED();
   if (!m) return tg__nn_no_struct("tg_nn_layernorm_init");
   memset(m, 0, sizeof *m);
   if (features < 1) {
@@ -853,6 +886,7 @@ int tg_nn_layernorm_init(tg_nn_layernorm *m, int64_t features, int affine) {
 }
 
 tg_tensor *tg_nn_layernorm_forward(const tg_nn_layernorm *m, tg_tensor *x) {
+  TG__LOCKED();
   const char *fn = "tg_nn_layernorm_forward";
   if (!m || !m->features) return tg__nn_uninit(fn);
   TG__NEED(fn, x);
@@ -868,6 +902,7 @@ tg_tensor *tg_nn_layernorm_forward(const tg_nn_layernorm *m, tg_tensor *x) {
 }
 
 void tg_nn_layernorm_free(tg_nn_layernorm *m) {
+  TG__LOCKED();
   if (!m) return;
   tg_free(m->weight);
   tg_free(m->bias);
@@ -875,6 +910,7 @@ void tg_nn_layernorm_free(tg_nn_layernorm *m) {
 }
 
 int tg_nn_rmsnorm_init(tg_nn_rmsnorm *m, int64_t features) {
+  TG__LOCKED();
   if (!m) return tg__nn_no_struct("tg_nn_rmsnorm_init");
   memset(m, 0, sizeof *m);
   if (features < 1) {
@@ -893,6 +929,7 @@ int tg_nn_rmsnorm_init(tg_nn_rmsnorm *m, int64_t features) {
 
 /* x * rsqrt(mean(x^2) + eps) over the last axis, in float32, back to x's dtype, times the weight */
 tg_tensor *tg_nn_rmsnorm_forward(const tg_nn_rmsnorm *m, tg_tensor *x) {
+  TG__LOCKED();
   const char *fn = "tg_nn_rmsnorm_forward";
   if (!m || !m->weight) return tg__nn_uninit(fn);
   TG__NEED(fn, x);
@@ -909,12 +946,14 @@ tg_tensor *tg_nn_rmsnorm_forward(const tg_nn_rmsnorm *m, tg_tensor *x) {
 }
 
 void tg_nn_rmsnorm_free(tg_nn_rmsnorm *m) {
+  TG__LOCKED();
   if (!m) return;
   tg_free(m->weight);
   memset(m, 0, sizeof *m);
 }
 
 int tg_nn_groupnorm_init(tg_nn_groupnorm *m, int64_t groups, int64_t channels, int affine) {
+  TG__LOCKED();
   if (!m) return tg__nn_no_struct("tg_nn_groupnorm_init");
   memset(m, 0, sizeof *m);
   if (groups < 1 || channels < 1 || channels % groups) {
@@ -935,6 +974,7 @@ int tg_nn_groupnorm_init(tg_nn_groupnorm *m, int64_t groups, int64_t channels, i
 
 /* x (N, C, ...) as (N, groups, rest) layer-normalised over rest, then the per-channel affine */
 tg_tensor *tg_nn_groupnorm_forward(const tg_nn_groupnorm *m, tg_tensor *x) {
+  TG__LOCKED();
   const char *fn = "tg_nn_groupnorm_forward";
   if (!m || !m->channels) return tg__nn_uninit(fn);
   TG__NEED(fn, x);
@@ -955,6 +995,7 @@ tg_tensor *tg_nn_groupnorm_forward(const tg_nn_groupnorm *m, tg_tensor *x) {
 }
 
 void tg_nn_groupnorm_free(tg_nn_groupnorm *m) {
+  TG__LOCKED();
   if (!m) return;
   tg_free(m->weight);
   tg_free(m->bias);
@@ -965,6 +1006,7 @@ void tg_nn_groupnorm_free(tg_nn_groupnorm *m) {
 // Embedding: weight (vocab, dim) glorot_uniform; a lookup is a one-hot sum (an index out of range gives zeros)
 
 int tg_nn_embedding_init(tg_nn_embedding *m, int64_t vocab, int64_t dim) {
+  TG__LOCKED();
   if (!m) return tg__nn_no_struct("tg_nn_embedding_init");
   memset(m, 0, sizeof *m);
   if (vocab < 1 || dim < 1 || vocab > INT32_MAX) {
@@ -979,6 +1021,7 @@ int tg_nn_embedding_init(tg_nn_embedding *m, int64_t vocab, int64_t dim) {
 
 /* idx (...) -> (..., dim): sum over v of (idx == v) * weight[v] */
 tg_tensor *tg_nn_embedding_forward(const tg_nn_embedding *m, tg_tensor *idx) {
+  TG__LOCKED();
   const char *fn = "tg_nn_embedding_forward";
   if (!m || !m->weight) return tg__nn_uninit(fn);
   TG__NEED(fn, idx);
@@ -995,6 +1038,7 @@ tg_tensor *tg_nn_embedding_forward(const tg_nn_embedding *m, tg_tensor *idx) {
 }
 
 void tg_nn_embedding_free(tg_nn_embedding *m) {
+  TG__LOCKED();
   if (!m) return;
   tg_free(m->weight);
   memset(m, 0, sizeof *m);
@@ -1034,26 +1078,31 @@ static int tg__nn_params(const char *fn, int ready, tg_state_dict *sd, const cha
 static const char *tg__nn_wb[2] = {"weight", "bias"};
 
 int tg_nn_linear_params(const tg_nn_linear *m, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
   tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
   return tg__nn_params("tg_nn_linear_params", m && m->weight, sd, prefix, 2, tg__nn_wb, ts);
 }
 
 int tg_nn_conv2d_params(const tg_nn_conv2d *m, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
   tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
   return tg__nn_params("tg_nn_conv2d_params", m && m->weight, sd, prefix, 2, tg__nn_wb, ts);
 }
 
 int tg_nn_conv1d_params(const tg_nn_conv1d *m, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
   tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
   return tg__nn_params("tg_nn_conv1d_params", m && m->weight, sd, prefix, 2, tg__nn_wb, ts);
 }
 
 int tg_nn_conv_transpose2d_params(const tg_nn_conv_transpose2d *m, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
   tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
   return tg__nn_params("tg_nn_conv_transpose2d_params", m && m->weight, sd, prefix, 2, tg__nn_wb, ts);
 }
 
 int tg_nn_batchnorm_params(const tg_nn_batchnorm *m, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
   static const char *names[5] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
   tg_tensor *ts[5] = {NULL, NULL, NULL, NULL, NULL};
   if (m) ts[0] = m->weight, ts[1] = m->bias, ts[2] = m->running_mean, ts[3] = m->running_var;
@@ -1062,21 +1111,25 @@ int tg_nn_batchnorm_params(const tg_nn_batchnorm *m, tg_state_dict *sd, const ch
 }
 
 int tg_nn_layernorm_params(const tg_nn_layernorm *m, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
   tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
   return tg__nn_params("tg_nn_layernorm_params", m && m->features, sd, prefix, 2, tg__nn_wb, ts);
 }
 
 int tg_nn_rmsnorm_params(const tg_nn_rmsnorm *m, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
   tg_tensor *ts[1] = {m ? m->weight : NULL};
   return tg__nn_params("tg_nn_rmsnorm_params", m && m->weight, sd, prefix, 1, tg__nn_wb, ts);
 }
 
 int tg_nn_groupnorm_params(const tg_nn_groupnorm *m, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
   tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
   return tg__nn_params("tg_nn_groupnorm_params", m && m->channels, sd, prefix, 2, tg__nn_wb, ts);
 }
 
 int tg_nn_embedding_params(const tg_nn_embedding *m, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
   tg_tensor *ts[1] = {m ? m->weight : NULL};
   return tg__nn_params("tg_nn_embedding_params", m && m->weight, sd, prefix, 1, tg__nn_wb, ts);
 }

@@ -153,26 +153,30 @@ static tg__uop *tg__f_min(tg__uop *x, tg__uop *y) {
   return tg__twhere(tg__tlt(y, x), y, x);
 }
 
-tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_add", a, b, tg__tadd); }
-tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_sub", a, b, tg__tsub); }
-tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_mul", a, b, tg__tmul); }
-tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_div", a, b, tg__f_div); }
-tg_tensor *tg_floordiv(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_floordiv", a, b, tg__f_floordiv); }
-tg_tensor *tg_mod(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_mod", a, b, tg__f_mod); }
-tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_pow", a, b, tg__f_pow); }
-tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_maximum", a, b, tg__f_max); }
-tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_minimum", a, b, tg__f_min); }
-tg_tensor *tg_add_s(tg_tensor *a, double b) { return tg__bin_s("tg_add_s", a, b, tg__tadd, 0); }
-tg_tensor *tg_sub_s(tg_tensor *a, double b) { return tg__bin_s("tg_sub_s", a, b, tg__tsub, 0); }
-tg_tensor *tg_rsub_s(double a, tg_tensor *b) { return tg__bin_s("tg_rsub_s", b, a, tg__tsub, 1); }
-tg_tensor *tg_mul_s(tg_tensor *a, double b) { return tg__bin_s("tg_mul_s", a, b, tg__tmul, 0); }
-tg_tensor *tg_div_s(tg_tensor *a, double b) { return tg__bin_s("tg_div_s", a, b, tg__f_div, 0); }
-tg_tensor *tg_rdiv_s(double a, tg_tensor *b) { return tg__bin_s("tg_rdiv_s", b, a, tg__f_div, 1); }
-tg_tensor *tg_maximum_s(tg_tensor *a, double b) { return tg__bin_s("tg_maximum_s", a, b, tg__f_max, 0); }
-tg_tensor *tg_minimum_s(tg_tensor *a, double b) { return tg__bin_s("tg_minimum_s", a, b, tg__f_min, 0); }
+tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_add", a, b, tg__tadd); }
+tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_sub", a, b, tg__tsub); }
+tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_mul", a, b, tg__tmul); }
+tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_div", a, b, tg__f_div); }
+tg_tensor *tg_floordiv(tg_tensor *a, tg_tensor *b) {
+  TG__LOCKED();
+  return tg__bin("tg_floordiv", a, b, tg__f_floordiv);
+}
+tg_tensor *tg_mod(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_mod", a, b, tg__f_mod); }
+tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_pow", a, b, tg__f_pow); }
+tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_maximum", a, b, tg__f_max); }
+tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_minimum", a, b, tg__f_min); }
+tg_tensor *tg_add_s(tg_tensor *a, double b) { TG__LOCKED(); return tg__bin_s("tg_add_s", a, b, tg__tadd, 0); }
+tg_tensor *tg_sub_s(tg_tensor *a, double b) { TG__LOCKED(); return tg__bin_s("tg_sub_s", a, b, tg__tsub, 0); }
+tg_tensor *tg_rsub_s(double a, tg_tensor *b) { TG__LOCKED(); return tg__bin_s("tg_rsub_s", b, a, tg__tsub, 1); }
+tg_tensor *tg_mul_s(tg_tensor *a, double b) { TG__LOCKED(); return tg__bin_s("tg_mul_s", a, b, tg__tmul, 0); }
+tg_tensor *tg_div_s(tg_tensor *a, double b) { TG__LOCKED(); return tg__bin_s("tg_div_s", a, b, tg__f_div, 0); }
+tg_tensor *tg_rdiv_s(double a, tg_tensor *b) { TG__LOCKED(); return tg__bin_s("tg_rdiv_s", b, a, tg__f_div, 1); }
+tg_tensor *tg_maximum_s(tg_tensor *a, double b) { TG__LOCKED(); return tg__bin_s("tg_maximum_s", a, b, tg__f_max, 0); }
+tg_tensor *tg_minimum_s(tg_tensor *a, double b) { TG__LOCKED(); return tg__bin_s("tg_minimum_s", a, b, tg__f_min, 0); }
 
 /* x ** k for a small integer k is exact repeated multiplication (as tinygrad does for const exponents) */
 tg_tensor *tg_pow_s(tg_tensor *a, double b) {
+  TG__LOCKED();
   TG__NEED("tg_pow_s", a);
   if (b == floor(b) && fabs(b) <= 16 && (b >= 0 || tg_dtype_is_float(a->uop->dtype))) {
     tg__uop *x = a->uop, *acc = NULL, *p = x;
@@ -197,17 +201,18 @@ static tg__uop *tg__f_le(tg__uop *x, tg__uop *y) { return tg__tnot(tg__tlt(y, x)
 static tg__uop *tg__f_ge(tg__uop *x, tg__uop *y) { return tg__tnot(tg__tlt(x, y)); }
 static tg__uop *tg__f_eq(tg__uop *x, tg__uop *y) { return tg__talu(TG__OP_CMPEQ, x, y); }
 static tg__uop *tg__f_ne(tg__uop *x, tg__uop *y) { return tg__talu(TG__OP_CMPNE, x, y); }
-tg_tensor *tg_lt(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_lt", a, b, tg__f_lt); }
-tg_tensor *tg_le(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_le", a, b, tg__f_le); }
-tg_tensor *tg_gt(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_gt", a, b, tg__f_gt); }
-tg_tensor *tg_ge(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_ge", a, b, tg__f_ge); }
-tg_tensor *tg_eq(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_eq", a, b, tg__f_eq); }
-tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b) { return tg__bin("tg_ne", a, b, tg__f_ne); }
-tg_tensor *tg_lt_s(tg_tensor *a, double b) { return tg__bin_s("tg_lt_s", a, b, tg__f_lt, 0); }
-tg_tensor *tg_gt_s(tg_tensor *a, double b) { return tg__bin_s("tg_gt_s", a, b, tg__f_gt, 0); }
-tg_tensor *tg_eq_s(tg_tensor *a, double b) { return tg__bin_s("tg_eq_s", a, b, tg__f_eq, 0); }
+tg_tensor *tg_lt(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_lt", a, b, tg__f_lt); }
+tg_tensor *tg_le(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_le", a, b, tg__f_le); }
+tg_tensor *tg_gt(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_gt", a, b, tg__f_gt); }
+tg_tensor *tg_ge(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_ge", a, b, tg__f_ge); }
+tg_tensor *tg_eq(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_eq", a, b, tg__f_eq); }
+tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_ne", a, b, tg__f_ne); }
+tg_tensor *tg_lt_s(tg_tensor *a, double b) { TG__LOCKED(); return tg__bin_s("tg_lt_s", a, b, tg__f_lt, 0); }
+tg_tensor *tg_gt_s(tg_tensor *a, double b) { TG__LOCKED(); return tg__bin_s("tg_gt_s", a, b, tg__f_gt, 0); }
+tg_tensor *tg_eq_s(tg_tensor *a, double b) { TG__LOCKED(); return tg__bin_s("tg_eq_s", a, b, tg__f_eq, 0); }
 
 tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b) {
+  TG__LOCKED();
   TG__NEED("tg_where", cond);
   tg__uop *x, *y, *c = tg__tcast(cond->uop, TG_BOOL);
   if (tg__prep2("tg_where", a, b, &x, &y) < 0) return NULL;
@@ -218,6 +223,7 @@ tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b) {
 }
 
 tg_tensor *tg_where_s(tg_tensor *cond, double a, double b) {
+  TG__LOCKED();
   TG__NEED("tg_where_s", cond);
   tg_dtype dt = (a == floor(a) && b == floor(b)) ? TG_INT32 : tg__default_float();
   tg__uop *c = tg__tcast(cond->uop, TG_BOOL);
@@ -237,10 +243,20 @@ static tg_tensor *tg__bitwise(const char *fn, tg_tensor *a, tg_tensor *b, tg__op
   if (tg__prep2(fn, a, b, &x, &y) < 0 || tg__need_int(fn, x) < 0) return NULL;
   return tg__tensor_wrap(tg__talu(op, x, y), a->dev);
 }
-tg_tensor *tg_bitwise_and(tg_tensor *a, tg_tensor *b) { return tg__bitwise("tg_bitwise_and", a, b, TG__OP_AND); }
-tg_tensor *tg_bitwise_or(tg_tensor *a, tg_tensor *b) { return tg__bitwise("tg_bitwise_or", a, b, TG__OP_OR); }
-tg_tensor *tg_bitwise_xor(tg_tensor *a, tg_tensor *b) { return tg__bitwise("tg_bitwise_xor", a, b, TG__OP_XOR); }
+tg_tensor *tg_bitwise_and(tg_tensor *a, tg_tensor *b) {
+  TG__LOCKED();
+  return tg__bitwise("tg_bitwise_and", a, b, TG__OP_AND);
+}
+tg_tensor *tg_bitwise_or(tg_tensor *a, tg_tensor *b) {
+  TG__LOCKED();
+  return tg__bitwise("tg_bitwise_or", a, b, TG__OP_OR);
+}
+tg_tensor *tg_bitwise_xor(tg_tensor *a, tg_tensor *b) {
+  TG__LOCKED();
+  return tg__bitwise("tg_bitwise_xor", a, b, TG__OP_XOR);
+}
 tg_tensor *tg_bitwise_not(tg_tensor *a) {
+  TG__LOCKED();
   TG__NEED("tg_bitwise_not", a);
   if (tg__need_int("tg_bitwise_not", a->uop) < 0) return NULL;
   tg__uop *x = a->uop;
@@ -254,9 +270,16 @@ static tg_tensor *tg__logical(const char *fn, tg_tensor *a, tg_tensor *b, tg__op
   if (tg__broadcast(fn, &x, &y) < 0) return NULL;
   return tg__tensor_wrap(tg__talu(op, x, y), a->dev);
 }
-tg_tensor *tg_logical_and(tg_tensor *a, tg_tensor *b) { return tg__logical("tg_logical_and", a, b, TG__OP_AND); }
-tg_tensor *tg_logical_or(tg_tensor *a, tg_tensor *b) { return tg__logical("tg_logical_or", a, b, TG__OP_OR); }
+tg_tensor *tg_logical_and(tg_tensor *a, tg_tensor *b) {
+  TG__LOCKED();
+  return tg__logical("tg_logical_and", a, b, TG__OP_AND);
+}
+tg_tensor *tg_logical_or(tg_tensor *a, tg_tensor *b) {
+  TG__LOCKED();
+  return tg__logical("tg_logical_or", a, b, TG__OP_OR);
+}
 tg_tensor *tg_logical_not(tg_tensor *a) {
+  TG__LOCKED();
   TG__NEED("tg_logical_not", a);
   return tg__tensor_wrap(tg__tnot(a->uop), a->dev);
 }
@@ -271,8 +294,8 @@ static tg_tensor *tg__shift(const char *fn, tg_tensor *a, int bits, tg__op op) {
   }
   return tg__tensor_wrap(tg__talu(op, x, tg__c(x, bits)), a->dev);
 }
-tg_tensor *tg_lshift(tg_tensor *a, int bits) { return tg__shift("tg_lshift", a, bits, TG__OP_SHL); }
-tg_tensor *tg_rshift(tg_tensor *a, int bits) { return tg__shift("tg_rshift", a, bits, TG__OP_SHR); }
+tg_tensor *tg_lshift(tg_tensor *a, int bits) { TG__LOCKED(); return tg__shift("tg_lshift", a, bits, TG__OP_SHL); }
+tg_tensor *tg_rshift(tg_tensor *a, int bits) { TG__LOCKED(); return tg__shift("tg_rshift", a, bits, TG__OP_SHR); }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // unary math and activations: one function from node to node each, wrapped by one macro
@@ -366,6 +389,7 @@ static tg__uop *tg__u_erf(tg__uop *x) {
 
 #define TG__UNARY(name, f)                              \
   tg_tensor *name(tg_tensor *a) {                       \
+    TG__LOCKED();                                       \
     TG__NEED(#name, a);                                 \
     return tg__tensor_wrap(f(a->uop), a->dev);          \
   }
@@ -401,6 +425,7 @@ TG__UNARY(tg_hardsigmoid, tg__u_hardsigmoid)
 TG__UNARY(tg_hardswish, tg__u_hardswish)
 
 tg_tensor *tg_clip(tg_tensor *a, double lo, double hi) {
+  TG__LOCKED();
   TG__NEED("tg_clip", a);
   if (lo > hi) {
     tg__set_error("tg_clip: lo %g is greater than hi %g", lo, hi);
@@ -413,15 +438,17 @@ tg_tensor *tg_clip(tg_tensor *a, double lo, double hi) {
   tg__uop *r = tg__twhere(tg__tlt(x, tg__c(x, lo)), tg__c(x, lo), x);
   return tg__tensor_wrap(tg__twhere(tg__tlt(tg__c(r, hi), r), tg__c(r, hi), r), a->dev);
 }
-tg_tensor *tg_hardtanh(tg_tensor *a, double lo, double hi) { return tg_clip(a, lo, hi); }
+tg_tensor *tg_hardtanh(tg_tensor *a, double lo, double hi) { TG__LOCKED(); return tg_clip(a, lo, hi); }
 
 tg_tensor *tg_leaky_relu(tg_tensor *a, double neg_slope) {
+  TG__LOCKED();
   TG__NEED("tg_leaky_relu", a);
   tg__uop *x = tg__tfloat(a->uop);
   return tg__tensor_wrap(tg__twhere(tg__tlt(x, tg__c(x, 0)), tg__tmuls(x, neg_slope), x), a->dev);
 }
 
 tg_tensor *tg_elu(tg_tensor *a, double alpha) {
+  TG__LOCKED();
   TG__NEED("tg_elu", a);
   tg__uop *x = tg__tfloat(a->uop);
   return tg__tensor_wrap(tg__tsub(tg__trelu(x), tg__tmuls(tg__trelu(tg__tsub(tg__c(x, 1), tg__texp(x))), alpha)),
@@ -429,6 +456,7 @@ tg_tensor *tg_elu(tg_tensor *a, double alpha) {
 }
 
 tg_tensor *tg_softplus(tg_tensor *a, double beta) {
+  TG__LOCKED();
   TG__NEED("tg_softplus", a);
   if (beta == 0) {
     tg__set_error("tg_softplus: beta cannot be 0");
@@ -439,6 +467,7 @@ tg_tensor *tg_softplus(tg_tensor *a, double beta) {
 }
 
 tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt) {
+  TG__LOCKED();
   TG__NEED("tg_cast", a);
   if ((int)dt < 0 || (int)dt >= TG_NDTYPES) {
     tg__set_error("tg_cast: %d is not a tg_dtype", (int)dt);
@@ -448,6 +477,7 @@ tg_tensor *tg_cast(tg_tensor *a, tg_dtype dt) {
 }
 
 tg_tensor *tg_bitcast(tg_tensor *a, tg_dtype dt) {
+  TG__LOCKED();
   TG__NEED("tg_bitcast", a);
   if ((int)dt < 0 || (int)dt >= TG_NDTYPES || tg_dtype_size(dt) != tg_dtype_size(a->uop->dtype)) {
     tg__set_error("tg_bitcast: cannot bitcast %s to %s (sizes differ)", tg_dtype_name(a->uop->dtype),
@@ -459,6 +489,7 @@ tg_tensor *tg_bitcast(tg_tensor *a, tg_dtype dt) {
 }
 
 tg_tensor *tg_contiguous(tg_tensor *a) {
+  TG__LOCKED();
   TG__NEED("tg_contiguous", a);
   return tg__tensor_wrap(tg__uop1(TG__OP_CONTIGUOUS, a->uop->dtype, a->uop, NULL), a->dev);
 }
@@ -554,19 +585,37 @@ static tg_tensor *tg__reduction(const char *fn, tg_tensor *a, int naxes, const i
 static tg__uop *tg__r_prod(tg__uop *x, int64_t mask) { return tg__treduce(x, TG__OP_MUL, mask); }
 static tg__uop *tg__r_any(tg__uop *x, int64_t mask) { return tg__treduce(tg__tcast(x, TG_BOOL), TG__OP_MAX, mask); }
 static tg__uop *tg__r_all(tg__uop *x, int64_t mask) { return tg__tnot(tg__r_any(tg__tnot(x), mask)); }
-tg_tensor *tg_sum(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_sum", a, n, ax, k, tg__tsum); }
+tg_tensor *tg_sum(tg_tensor *a, int n, const int *ax, int k) {
+  TG__LOCKED();
+  return tg__reduction("tg_sum", a, n, ax, k, tg__tsum);
+}
 tg_tensor *tg_prod(tg_tensor *a, int n, const int *ax, int k) {
+  TG__LOCKED();
   return tg__reduction("tg_prod", a, n, ax, k, tg__r_prod);
 }
-tg_tensor *tg_max(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_max", a, n, ax, k, tg__tmax); }
-tg_tensor *tg_min(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_min", a, n, ax, k, tg__tmin); }
+tg_tensor *tg_max(tg_tensor *a, int n, const int *ax, int k) {
+  TG__LOCKED();
+  return tg__reduction("tg_max", a, n, ax, k, tg__tmax);
+}
+tg_tensor *tg_min(tg_tensor *a, int n, const int *ax, int k) {
+  TG__LOCKED();
+  return tg__reduction("tg_min", a, n, ax, k, tg__tmin);
+}
 tg_tensor *tg_mean(tg_tensor *a, int n, const int *ax, int k) {
+  TG__LOCKED();
   return tg__reduction("tg_mean", a, n, ax, k, tg__tmean);
 }
-tg_tensor *tg_any(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_any", a, n, ax, k, tg__r_any); }
-tg_tensor *tg_all(tg_tensor *a, int n, const int *ax, int k) { return tg__reduction("tg_all", a, n, ax, k, tg__r_all); }
+tg_tensor *tg_any(tg_tensor *a, int n, const int *ax, int k) {
+  TG__LOCKED();
+  return tg__reduction("tg_any", a, n, ax, k, tg__r_any);
+}
+tg_tensor *tg_all(tg_tensor *a, int n, const int *ax, int k) {
+  TG__LOCKED();
+  return tg__reduction("tg_all", a, n, ax, k, tg__r_all);
+}
 
 tg_tensor *tg_var(tg_tensor *a, int naxes, const int *axes, int keepdim, double correction) {
+  TG__LOCKED();
   TG__NEED("tg_var", a);
   int64_t mask;
   if (tg__axes_mask("tg_var", a->uop, naxes, axes, &mask) < 0) return NULL;
@@ -574,6 +623,7 @@ tg_tensor *tg_var(tg_tensor *a, int naxes, const int *axes, int keepdim, double 
 }
 
 tg_tensor *tg_std(tg_tensor *a, int naxes, const int *axes, int keepdim, double correction) {
+  TG__LOCKED();
   TG__NEED("tg_std", a);
   int64_t mask;
   if (tg__axes_mask("tg_std", a->uop, naxes, axes, &mask) < 0) return NULL;
@@ -581,6 +631,7 @@ tg_tensor *tg_std(tg_tensor *a, int naxes, const int *axes, int keepdim, double 
 }
 
 tg_tensor *tg_logsumexp(tg_tensor *a, int axis, int keepdim) {
+  TG__LOCKED();
   TG__NEED("tg_logsumexp", a);
   int ax = tg__axis("tg_logsumexp", axis, a->uop->ndim);
   if (ax < 0) return NULL;
@@ -607,8 +658,14 @@ static tg_tensor *tg__argext(const char *fn, tg_tensor *a, int axis, int keepdim
   tg__uop *r = tg__tsub(tg__tfull_like(m, (double)n, TG_INT32), m);
   return tg__tensor_wrap(tg__unkeep(r, mask, keepdim || a->uop->ndim == 0), a->dev);
 }
-tg_tensor *tg_argmax(tg_tensor *a, int axis, int keepdim) { return tg__argext("tg_argmax", a, axis, keepdim, 0); }
-tg_tensor *tg_argmin(tg_tensor *a, int axis, int keepdim) { return tg__argext("tg_argmin", a, axis, keepdim, 1); }
+tg_tensor *tg_argmax(tg_tensor *a, int axis, int keepdim) {
+  TG__LOCKED();
+  return tg__argext("tg_argmax", a, axis, keepdim, 0);
+}
+tg_tensor *tg_argmin(tg_tensor *a, int axis, int keepdim) {
+  TG__LOCKED();
+  return tg__argext("tg_argmin", a, axis, keepdim, 1);
+}
 
 /* out[..., i, ...] = reduce_{j <= i} x[..., j, ...]: x is broadcast over a new axis i and masked by j <= i */
 static tg_tensor *tg__cumulative(const char *fn, tg_tensor *a, int axis, tg__op op) {
@@ -639,9 +696,12 @@ static tg_tensor *tg__cumulative(const char *fn, tg_tensor *a, int axis, tg__op 
   tg__uop *r = tg__treduce(tg__twhere(keep, xs, tg__c(xs, ident)), op, 1LL << nd);
   return tg__tensor_wrap(tg__treshape(r, nd, x->shape), a->dev);
 }
-tg_tensor *tg_cumsum(tg_tensor *a, int axis) { return tg__cumulative("tg_cumsum", a, axis, TG__OP_ADD); }
-tg_tensor *tg_cumprod(tg_tensor *a, int axis) { return tg__cumulative("tg_cumprod", a, axis, TG__OP_MUL); }
-tg_tensor *tg_cummax(tg_tensor *a, int axis) { return tg__cumulative("tg_cummax", a, axis, TG__OP_MAX); }
+tg_tensor *tg_cumsum(tg_tensor *a, int axis) { TG__LOCKED(); return tg__cumulative("tg_cumsum", a, axis, TG__OP_ADD); }
+tg_tensor *tg_cumprod(tg_tensor *a, int axis) {
+  TG__LOCKED();
+  return tg__cumulative("tg_cumprod", a, axis, TG__OP_MUL);
+}
+tg_tensor *tg_cummax(tg_tensor *a, int axis) { TG__LOCKED(); return tg__cumulative("tg_cummax", a, axis, TG__OP_MAX); }
 
 /* softmax: m = x - max(x); e = exp(m); e / sum(e)  (three kernels: max, sum, the division) */
 static int tg__softmax_parts(const char *fn, tg_tensor *a, int axis, tg__uop **m, tg__uop **e, tg__uop **ss) {
@@ -660,12 +720,14 @@ static int tg__softmax_parts(const char *fn, tg_tensor *a, int axis, tg__uop **m
 }
 
 tg_tensor *tg_softmax(tg_tensor *a, int axis) {
+  TG__LOCKED();
   tg__uop *m, *e, *ss;
   if (tg__softmax_parts("tg_softmax", a, axis, &m, &e, &ss) < 0) return NULL;
   return tg__tensor_wrap(tg__tdiv(e, ss), a->dev);
 }
 
 tg_tensor *tg_log_softmax(tg_tensor *a, int axis) {
+  TG__LOCKED();
   tg__uop *m, *e, *ss;
   if (tg__softmax_parts("tg_log_softmax", a, axis, &m, &e, &ss) < 0) return NULL;
   return tg__tensor_wrap(tg__tsub(m, tg__tlog(ss)), a->dev);
@@ -673,6 +735,7 @@ tg_tensor *tg_log_softmax(tg_tensor *a, int axis) {
 
 /* y = x - mean(x); y * rsqrt(mean(y*y) + eps) over the axes from `axis` to the end */
 tg_tensor *tg_layernorm(tg_tensor *a, int axis, double eps) {
+  TG__LOCKED();
   TG__NEED("tg_layernorm", a);
   int ax = tg__axis("tg_layernorm", axis, a->uop->ndim);
   if (ax < 0) return NULL;
@@ -733,17 +796,20 @@ TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w) {
 }
 
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
+  TG__LOCKED();
   TG__NEED("tg_matmul", a);
   TG__NEED("tg_matmul", b);
   return tg__tensor_wrap(tg__tmatmul("tg_matmul", a->uop, b->uop), a->dev);
 }
 tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
+  TG__LOCKED();
   TG__NEED("tg_dot", a);
   TG__NEED("tg_dot", b);
   return tg__tensor_wrap(tg__tmatmul("tg_dot", a->uop, b->uop), a->dev);
 }
 
 tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias) {
+  TG__LOCKED();
   TG__NEED("tg_linear", x);
   TG__NEED("tg_linear", weight);
   if (weight->uop->ndim != 2) {
@@ -918,6 +984,7 @@ static const tg__custom tg__conv2d_custom = {"conv2d", tg__conv2d_grad};
 
 tg_tensor *tg_conv2d(tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int stride, int padding, int dilation,
                      int groups) {
+  TG__LOCKED();
   TG__NEED("tg_conv2d", input);
   TG__NEED("tg_conv2d", weight);
   tg__uop *x = input->uop, *w = weight->uop;
@@ -997,6 +1064,7 @@ static tg__uop *tg__tindex(tg__uop *x, int ax, tg__uop *idx) {
 }
 
 tg_tensor *tg_index(tg_tensor *a, int axis, tg_tensor *index) {
+  TG__LOCKED();
   TG__NEED("tg_index", a);
   TG__NEED("tg_index", index);
   int ax = tg__axis("tg_index", axis, a->uop->ndim);
@@ -1014,6 +1082,7 @@ tg_tensor *tg_index(tg_tensor *a, int axis, tg_tensor *index) {
 
 /* out[i][j][k] = a[i][index[i][j][k]][k] (axis 1): index has a's rank, sizes <= a's off the axis */
 tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index) {
+  TG__LOCKED();
   TG__NEED("tg_gather", a);
   TG__NEED("tg_gather", index);
   tg__uop *x = a->uop, *idx = index->uop;
@@ -1050,6 +1119,7 @@ tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index) {
 }
 
 tg_tensor *tg_one_hot(tg_tensor *a, int64_t num_classes) {
+  TG__LOCKED();
   TG__NEED("tg_one_hot", a);
   tg__uop *x = a->uop;
   if (tg_dtype_is_float(x->dtype) || num_classes < 1 || x->ndim == TG_MAX_DIMS) {
@@ -1087,6 +1157,7 @@ static tg_tensor *tg__rng_counter(void) {
 }
 
 void tg_manual_seed(uint64_t seed) {
+  TG__LOCKED();
   tg__seed = seed;
   uint32_t zero = 0;
   tg_tensor *c = tg__rng_counter();
@@ -1176,11 +1247,13 @@ static int tg__check_rand(const char *fn, tg_dtype dt, int ndim, const int64_t *
 }
 
 tg_tensor *tg_rand(tg_dtype dt, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   if (tg__check_rand("tg_rand", dt, ndim, shape, 1) < 0) return NULL;
   return tg__rand_wrap(tg__tcast(tg__trand(ndim, shape), dt));
 }
 
 tg_tensor *tg_uniform(double low, double high, tg_dtype dt, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   if (tg__check_rand("tg_uniform", dt, ndim, shape, 0) < 0) return NULL;
   tg__uop *r = tg__tmuls(tg__trand(ndim, shape), high - low);
   return tg__rand_wrap(tg__tadd(tg__tcast(r, dt), tg__tfull(low, dt, ndim, shape)));
@@ -1194,16 +1267,19 @@ static tg__uop *tg__trandn(int ndim, const int64_t *shape) {
 }
 
 tg_tensor *tg_randn(tg_dtype dt, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   if (tg__check_rand("tg_randn", dt, ndim, shape, 1) < 0) return NULL;
   return tg__rand_wrap(tg__tcast(tg__trandn(ndim, shape), dt));
 }
 
 tg_tensor *tg_normal(double mean, double std, tg_dtype dt, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   if (tg__check_rand("tg_normal", dt, ndim, shape, 1) < 0) return NULL;
   return tg__rand_wrap(tg__tcast(tg__tadds(tg__tmuls(tg__trandn(ndim, shape), std), mean), dt));
 }
 
 tg_tensor *tg_randint(int64_t low, int64_t high, tg_dtype dt, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   if (tg__check_rand("tg_randint", dt, ndim, shape, 0) < 0) return NULL;
   if (high <= low || tg_dtype_is_float(dt)) {
     tg__set_error("tg_randint: needs low < high and an integer dtype (got %lld, %lld, %s)", (long long)low,
@@ -1216,10 +1292,12 @@ tg_tensor *tg_randint(int64_t low, int64_t high, tg_dtype dt, int ndim, const in
 }
 
 tg_tensor *tg_rand_like(tg_tensor *t) {
+  TG__LOCKED();
   TG__NEED("tg_rand_like", t);
   return tg_rand(tg__least_float(t->uop->dtype), t->uop->ndim, t->uop->shape);
 }
 tg_tensor *tg_randn_like(tg_tensor *t) {
+  TG__LOCKED();
   TG__NEED("tg_randn_like", t);
   return tg_randn(tg__least_float(t->uop->dtype), t->uop->ndim, t->uop->shape);
 }
@@ -1233,6 +1311,7 @@ struct tg_schedule {
 };
 
 tg_schedule *tg_schedule_create(tg_tensor **ts, int n) {
+  TG__LOCKED();
   tg__uop *roots[64], *views[64];
   if (n < 1 || n > 64 || !ts) {
     tg__set_error("tg_schedule_create: between 1 and 64 tensors");
@@ -1264,11 +1343,21 @@ tg_schedule *tg_schedule_create(tg_tensor **ts, int n) {
   return sc;
 }
 
-int tg_schedule_count(const tg_schedule *s) { return s ? s->s.n : -1; }
-const char *tg_schedule_name(const tg_schedule *s, int i) { return s && i >= 0 && i < s->s.n ? s->s.k[i].name : NULL; }
-const char *tg_schedule_ast(const tg_schedule *s, int i) { return s && i >= 0 && i < s->s.n ? s->asts[i] : NULL; }
-const char *tg_schedule_source(const tg_schedule *s, int i) { return s && i >= 0 && i < s->s.n ? s->s.k[i].src : NULL; }
+int tg_schedule_count(const tg_schedule *s) { TG__LOCKED(); return s ? s->s.n : -1; }
+const char *tg_schedule_name(const tg_schedule *s, int i) {
+  TG__LOCKED();
+  return s && i >= 0 && i < s->s.n ? s->s.k[i].name : NULL;
+}
+const char *tg_schedule_ast(const tg_schedule *s, int i) {
+  TG__LOCKED();
+  return s && i >= 0 && i < s->s.n ? s->asts[i] : NULL;
+}
+const char *tg_schedule_source(const tg_schedule *s, int i) {
+  TG__LOCKED();
+  return s && i >= 0 && i < s->s.n ? s->s.k[i].src : NULL;
+}
 void tg_schedule_free(tg_schedule *s) {
+  TG__LOCKED();
   if (!s) return;
   for (int i = 0; i < s->s.n; i++) TG_FREE(s->asts[i]);
   TG_FREE(s->asts);

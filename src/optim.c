@@ -53,6 +53,7 @@ static void tg__opt_free_list(tg_tensor **l, int n) {
 }
 
 void tg_optimizer_free(tg_optimizer *o) {
+  TG__LOCKED();
   if (!o) return;
   tg__opt_free_list(o->b, o->n);
   tg__opt_free_list(o->m, o->n);
@@ -115,6 +116,7 @@ static tg_optimizer *tg__opt_new(const char *fn, tg__opt_kind kind, tg_tensor **
 }
 
 tg_optimizer *tg_sgd(tg_tensor **params, int n, double lr, double momentum, double weight_decay, int nesterov) {
+  TG__LOCKED();
   if (!(momentum >= 0)) {
     tg__set_error("tg_sgd: invalid momentum %g (must be >= 0)", momentum);
     return NULL;
@@ -162,12 +164,15 @@ static tg_optimizer *tg__lamb(const char *fn, tg_tensor **params, int n, double 
 }
 
 tg_optimizer *tg_adam(tg_tensor **params, int n, double lr, double b1, double b2, double eps) {
+  TG__LOCKED();
   return tg__lamb("tg_adam", params, n, lr, b1, b2, eps, 0.0, 1);
 }
 tg_optimizer *tg_adamw(tg_tensor **params, int n, double lr, double b1, double b2, double eps, double weight_decay) {
+  TG__LOCKED();
   return tg__lamb("tg_adamw", params, n, lr, b1, b2, eps, weight_decay, 1);
 }
 tg_optimizer *tg_lamb(tg_tensor **params, int n, double lr, double b1, double b2, double eps, double weight_decay) {
+  TG__LOCKED();
   return tg__lamb("tg_lamb", params, n, lr, b1, b2, eps, weight_decay, 0);
 }
 
@@ -201,6 +206,7 @@ static tg_tensor *tg__lamb_update(tg_optimizer *o, int i, tg_tensor *t, tg_tenso
 }
 
 int tg_optimizer_step(tg_optimizer *o) {
+  TG__LOCKED();
   if (!o) return tg__null("tg_optimizer_step"), -1;
   int with_grad = 0;
   for (int i = 0; i < o->n; i++) {
@@ -238,11 +244,13 @@ int tg_optimizer_step(tg_optimizer *o) {
 }
 
 void tg_optimizer_zero_grad(tg_optimizer *o) {
+  TG__LOCKED();
   if (!o) return;
   for (int i = 0; i < o->n; i++) tg_zero_grad(o->params[i]);
 }
 
 int tg_optimizer_set_lr(tg_optimizer *o, double lr) {
+  TG__LOCKED();
   if (!o) return tg__null("tg_optimizer_set_lr"), -1;
   if (!(lr >= 0)) {
     tg__set_error("tg_optimizer_set_lr: invalid learning rate %g (must be >= 0)", lr);
@@ -255,6 +263,7 @@ int tg_optimizer_set_lr(tg_optimizer *o, double lr) {
 }
 
 double tg_optimizer_lr(const tg_optimizer *o) {
+  TG__LOCKED();
   if (!o) return 0.0;
   float l; /* the buffer, which tg_load_state_dict may have written */
   tg__buffer *b = tg__tensor_buffer(o->lr);
@@ -272,6 +281,7 @@ static int tg__opt_add(tg_state_dict *sd, const char *prefix, const char *name, 
 }
 
 int tg_optimizer_state(const tg_optimizer *o, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
   if (!o || !sd) return tg__null("tg_optimizer_state"), -1;
   int rc = tg__opt_add(sd, prefix, "lr", -1, o->lr);
   if (o->kind == TG__OPT_LAMB && rc == 0)

@@ -84,9 +84,10 @@ static int tg__sd_push(const char *fn, tg_state_dict *sd, const char *name, tg_t
   return 0;
 }
 
-tg_state_dict *tg_state_dict_new(void) { return (tg_state_dict *)tg__alloc(sizeof(tg_state_dict)); }
+tg_state_dict *tg_state_dict_new(void) { TG__LOCKED(); return (tg_state_dict *)tg__alloc(sizeof(tg_state_dict)); }
 
 void tg_state_dict_free(tg_state_dict *sd) {
+  TG__LOCKED();
   if (!sd) return;
   for (int i = 0; i < sd->n; i++) {
     if (sd->e[i].owned) tg_free(sd->e[i].t);
@@ -97,10 +98,11 @@ void tg_state_dict_free(tg_state_dict *sd) {
 }
 
 int tg_state_dict_add(tg_state_dict *sd, const char *name, tg_tensor *t) {
+  TG__LOCKED();
   return tg__sd_push("tg_state_dict_add", sd, name, t, 0);
 }
 
-int tg_state_dict_count(const tg_state_dict *sd) { return sd ? sd->n : 0; }
+int tg_state_dict_count(const tg_state_dict *sd) { TG__LOCKED(); return sd ? sd->n : 0; }
 
 static int tg__sd_index(const char *fn, const tg_state_dict *sd, int i) {
   if (!sd) tg__set_error("%s: the state dict is NULL", fn);
@@ -110,14 +112,17 @@ static int tg__sd_index(const char *fn, const tg_state_dict *sd, int i) {
 }
 
 const char *tg_state_dict_name(const tg_state_dict *sd, int i) {
+  TG__LOCKED();
   return tg__sd_index("tg_state_dict_name", sd, i) < 0 ? NULL : sd->e[i].name;
 }
 
 tg_tensor *tg_state_dict_tensor(const tg_state_dict *sd, int i) {
+  TG__LOCKED();
   return tg__sd_index("tg_state_dict_tensor", sd, i) < 0 ? NULL : sd->e[i].t;
 }
 
 tg_tensor *tg_state_dict_get(const tg_state_dict *sd, const char *name) {
+  TG__LOCKED();
   if (!sd || !name) {
     tg__set_error("tg_state_dict_get: the %s is NULL", !sd ? "state dict" : "name");
     return NULL;
@@ -236,6 +241,7 @@ static int tg__lsd_write(tg__lsd_copy *c, void *tmp) {
 }
 
 int tg_load_state_dict(tg_state_dict *dst, const tg_state_dict *src, int strict) {
+  TG__LOCKED();
   if (!dst || !src) {
     tg__set_error("tg_load_state_dict: the %s state dict is NULL", !dst ? "destination" : "source");
     return -1;
@@ -402,6 +408,7 @@ static int tg__st_write(FILE *f, const char *path, const tg_state_dict *sd, cons
 }
 
 int tg_safetensors_save(const char *path, const tg_state_dict *sd) {
+  TG__LOCKED();
   if (!path || !sd) {
     tg__set_error("tg_safetensors_save: the %s is NULL", !path ? "path" : "state dict");
     return -1;
@@ -822,6 +829,7 @@ static tg_state_dict *tg__st_load_mapped(const char *path, const unsigned char *
 }
 
 tg_state_dict *tg_safetensors_load(const char *path) {
+  TG__LOCKED();
   if (!path) {
     tg__set_error("tg_safetensors_load: the path is NULL");
     return NULL;
@@ -1077,6 +1085,7 @@ static void tg__idx_to_host(unsigned char *p, uint64_t nbytes, int esize) {
 }
 
 tg_tensor *tg_idx_load(const char *path) {
+  TG__LOCKED();
   if (!path) {
     tg__set_error("tg_idx_load: the path is NULL");
     return NULL;

@@ -13,19 +13,24 @@
 // ---------------------------------------------------------------------------------------------------------------------
 // handles, the live list, scopes
 
-#define TG__MAX_SCOPES 256
 static tg_tensor *tg__live;
 static int64_t tg__nlive;
-static tg__vec tg__scopes[TG__MAX_SCOPES];
-static int tg__depth;
+
+/* Scopes belong to the thread that opens them: each thread has its own stack (allocated by its first
+ * tg_scope_begin, freed when its last scope ends), and a tensor remembers the stack and the depth that own it, so a
+ * tensor another thread frees or keeps leaves the right scope. The stack grows as needed: no depth limit but memory. */
+typedef struct tg__scopes {
+  tg__vec *levels; /* (cap) levels[d - 1]: the tensors of depth d */
+  int depth, cap;
+} tg__scopes;
+static TG__THREAD_LOCAL tg__scopes *tg__my_scopes;
 
 TG__PRIVATE tg_tensor *tg__tensor_list(void) { return tg__live; }
 static int64_t tg__ninternal; /* live tensors of the library itself (the random counter), not counted for the user */
-int64_t tg_live_tensors(void) { return tg__nlive - tg__ninternal; }
+int64_t tg_live_tensors(void) { TG__LOCKED(); return tg__nlive - tg__ninternal; }
 static void tg__scope_forget(tg_tensor *t);
 TG__PRIVATE void tg__tensor_internal(tg_tensor *t) { /* the library's own: no scope frees it */
   tg__scope_forget(t);
-  t->scope = 0;
   tg__ninternal++;
   t->internal = 1;
 }
@@ -33,6 +38,13 @@ TG__PRIVATE void tg__tensor_internal(tg_tensor *t) { /* the library's own: no sc
 TG__PRIVATE tg__uop *tg__base(tg__uop *u) {
   while (u && u->becomes) u = u->becomes;
   return u;
+}
+
+/* puts t in level `depth` of the scopes s (0: owned by the user) */
+static void tg__scope_put(tg_tensor *t, tg__scopes *s, int depth) {
+  t->scope = depth;
+  t->scopes = depth > 0 ? s : NULL;
+  if (depth > 0) tg__vec_push(&s->levels[depth - 1], t);
 }
 
 TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, tg__device *dev) {
@@ -52,8 +64,7 @@ TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, tg__device *dev) {
   if (tg__live) tg__live->prev = t;
   tg__live = t;
   tg__nlive++;
-  t->scope = tg__depth;
-  if (tg__depth > 0) tg__vec_push(&tg__scopes[tg__depth - 1], t);
+  tg__scope_put(t, tg__my_scopes, tg__my_scopes ? tg__my_scopes->depth : 0);
   return t;
 }
 
@@ -64,9 +75,14 @@ static void tg__unlink(tg_tensor *t) {
   tg__nlive--;
 }
 
+/* takes t out of the scope that owns it (it is then the user's) */
 static void tg__scope_forget(tg_tensor *t) {
-  if (t->scope <= 0 || t->scope > tg__depth) return;
-  tg__vec *v = &tg__scopes[t->scope - 1];
+  tg__scopes *s = t->scopes;
+  int d = t->scope;
+  t->scope = 0;
+  t->scopes = NULL;
+  if (!s || d <= 0 || d > s->depth) return;
+  tg__vec *v = &s->levels[d - 1];
   for (int i = v->n - 1; i >= 0; i--)
     if (v->items[i] == t) {
       v->items[i] = NULL;
@@ -77,6 +93,7 @@ static void tg__scope_forget(tg_tensor *t) {
 static void tg__pending_forget(tg_tensor *t);
 
 void tg_free(tg_tensor *t) {
+  TG__LOCKED();
   if (!t) return;
   tg__scope_forget(t);
   if (t->uop->op == TG__OP_ASSIGN) tg__pending_forget(t);
@@ -84,40 +101,62 @@ void tg_free(tg_tensor *t) {
   tg__ninternal -= t->internal;
   if (t->grad) tg_free(t->grad);
   TG_FREE(t);
+  tg__uop_maybe_gc(); /* the nodes and buffers only t held go, outside scopes too */
 }
 
-void tg_scope_begin(void) {
-  if (tg__depth == TG__MAX_SCOPES) {
-    tg__set_error("tg_scope_begin: more than %d nested scopes", TG__MAX_SCOPES);
-    return;
+int tg_scope_begin(void) {
+  TG__LOCKED();
+  tg__scopes *s = tg__my_scopes;
+  if (!s) s = tg__my_scopes = (tg__scopes *)tg__alloc(sizeof *s);
+  if (s->depth == s->cap) {
+    if (s->cap >= (1 << 24)) {
+      tg__set_error("tg_scope_begin: more than %d nested scopes (a scope_begin without its scope_end in a loop?)",
+                    s->cap);
+      return -1;
+    }
+    s->cap = s->cap ? 2 * s->cap : 8;
+    s->levels = (tg__vec *)tg__realloc(s->levels, sizeof(tg__vec) * (size_t)s->cap);
+    memset(s->levels + s->depth, 0, sizeof(tg__vec) * (size_t)(s->cap - s->depth));
   }
-  tg__scopes[tg__depth].n = 0;
-  tg__depth++;
+  s->depth++;
+  return 0;
 }
 
-void tg_scope_end(void) {
-  if (tg__depth == 0) {
-    tg__set_error("tg_scope_end: no scope is open");
-    return;
+int tg_scope_end(void) {
+  TG__LOCKED();
+  tg__scopes *s = tg__my_scopes;
+  if (!s || s->depth == 0) {
+    tg__set_error("tg_scope_end: no scope is open on this thread");
+    return -1;
   }
-  tg__vec *v = &tg__scopes[tg__depth - 1];
-  for (int i = 0; i < v->n; i++) {
-    tg_tensor *t = (tg_tensor *)v->items[i];
-    if (!t || t->scope != tg__depth) continue;
-    t->scope = 0; /* so tg_free does not search the scope we are walking */
+  tg__vec v = s->levels[s->depth - 1];
+  memset(&s->levels[s->depth - 1], 0, sizeof v);
+  s->depth--; /* first: a tensor this frees (a grad) never lands in the level being walked */
+  for (int i = 0; i < v.n; i++) {
+    tg_tensor *t = (tg_tensor *)v.items[i];
+    if (!t || t->scopes != s || t->scope != s->depth + 1) continue;
+    t->scope = 0; /* so tg_free does not search the level we are walking */
+    t->scopes = NULL;
     tg_free(t);
   }
-  v->n = 0;
-  tg__depth--;
-  if (tg__depth == 0) tg__vec_free(&tg__scopes[0]);
+  tg__vec_free(&v);
+  if (s->depth == 0) { /* the thread's last scope: nothing of it is left */
+    TG_FREE(s->levels);
+    TG_FREE(s);
+    tg__my_scopes = NULL;
+  }
   tg__uop_maybe_gc();
+  return 0;
 }
 
 tg_tensor *tg_keep(tg_tensor *t) {
-  if (!t || t->scope <= 0) return t;
+  TG__LOCKED();
+  if (!t) return tg__null("tg_keep");
+  tg__scopes *s = t->scopes;
+  int d = t->scope;
+  if (!s || d <= 0) return t;
   tg__scope_forget(t);
-  t->scope--;
-  if (t->scope > 0) tg__vec_push(&tg__scopes[t->scope - 1], t);
+  tg__scope_put(t, s, d - 1);
   return t;
 }
 
@@ -312,6 +351,7 @@ static tg__uop *tg__buffer_uop(tg__buffer *b, int ndim, const int64_t *shape) {
 }
 
 tg_tensor *tg_from_data(const void *data, tg_dtype dt, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   if (tg__check_dtype("tg_from_data", dt) < 0 || tg__check_shape("tg_from_data", ndim, shape) < 0) return NULL;
   if (!data) {
     tg__set_error("tg_from_data: data is NULL");
@@ -330,10 +370,12 @@ tg_tensor *tg_from_data(const void *data, tg_dtype dt, int ndim, const int64_t *
 }
 
 tg_tensor *tg_from_float(const float *data, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   return tg_from_data(data, TG_FLOAT32, ndim, shape);
 }
 
 tg_tensor *tg_empty(tg_dtype dt, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   if (tg__check_dtype("tg_empty", dt) < 0 || tg__check_shape("tg_empty", ndim, shape) < 0) return NULL;
   tg__device *dev = tg__device_get(NULL);
   if (!dev) return NULL;
@@ -348,17 +390,25 @@ static tg_tensor *tg__full(const char *fn, double v, tg_dtype dt, int ndim, cons
   return tg__tensor_wrap(tg__tfull(v, dt, ndim, shape), NULL);
 }
 tg_tensor *tg_full(double v, tg_dtype dt, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   return tg__full("tg_full", v, dt, ndim, shape);
 }
-tg_tensor *tg_scalar(double v, tg_dtype dt) { return tg__full("tg_scalar", v, dt, 0, NULL); }
-tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape) { return tg__full("tg_zeros", 0, dt, ndim, shape); }
-tg_tensor *tg_ones(tg_dtype dt, int ndim, const int64_t *shape) { return tg__full("tg_ones", 1, dt, ndim, shape); }
+tg_tensor *tg_scalar(double v, tg_dtype dt) { TG__LOCKED(); return tg__full("tg_scalar", v, dt, 0, NULL); }
+tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape) {
+  TG__LOCKED();
+  return tg__full("tg_zeros", 0, dt, ndim, shape);
+}
+tg_tensor *tg_ones(tg_dtype dt, int ndim, const int64_t *shape) {
+  TG__LOCKED();
+  return tg__full("tg_ones", 1, dt, ndim, shape);
+}
 tg_tensor *tg_full_like(tg_tensor *t, double v) {
+  TG__LOCKED();
   TG__NEED("tg_full_like", t);
   return tg__full("tg_full_like", v, t->uop->dtype, t->uop->ndim, t->uop->shape);
 }
-tg_tensor *tg_zeros_like(tg_tensor *t) { return tg_full_like(t, 0); }
-tg_tensor *tg_ones_like(tg_tensor *t) { return tg_full_like(t, 1); }
+tg_tensor *tg_zeros_like(tg_tensor *t) { TG__LOCKED(); return tg_full_like(t, 0); }
+tg_tensor *tg_ones_like(tg_tensor *t) { TG__LOCKED(); return tg_full_like(t, 1); }
 
 /* start + step * i for i in [0, n): an ARANGE node, computed inside whatever kernel reads it */
 TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype dt) {
@@ -372,6 +422,7 @@ TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype 
 }
 
 tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt) {
+  TG__LOCKED();
   if (tg__check_dtype("tg_arange", dt) < 0) return NULL;
   if (step == 0 || isnan(start) || isnan(stop) || isnan(step)) {
     tg__set_error("tg_arange: step must be non-zero and the bounds finite (start %g, stop %g, step %g)", start, stop,
@@ -388,6 +439,7 @@ tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt) {
 }
 
 tg_tensor *tg_linspace(double start, double stop, int64_t steps, tg_dtype dt) {
+  TG__LOCKED();
   if (tg__check_dtype("tg_linspace", dt) < 0) return NULL;
   if (steps < 0 || steps > 2147483647) {
     tg__set_error("tg_linspace: steps must be in [0, 2^31), got %lld", (long long)steps);
@@ -400,6 +452,7 @@ tg_tensor *tg_linspace(double start, double stop, int64_t steps, tg_dtype dt) {
 }
 
 tg_tensor *tg_eye(int64_t n, int64_t m, tg_dtype dt) {
+  TG__LOCKED();
   if (tg__check_dtype("tg_eye", dt) < 0) return NULL;
   if (n < 0 || m < 0) {
     tg__set_error("tg_eye: negative size (%lld, %lld)", (long long)n, (long long)m);
@@ -428,18 +481,19 @@ static tg_tensor *tg__tri(const char *fn, tg_tensor *t, int64_t diag, int upper)
   if (tg__broadcast(fn, &keep, &zero) < 0) return NULL;
   return tg__tensor_wrap(tg__twhere(keep, x, zero), t->dev);
 }
-tg_tensor *tg_tril(tg_tensor *t, int64_t diagonal) { return tg__tri("tg_tril", t, diagonal, 0); }
-tg_tensor *tg_triu(tg_tensor *t, int64_t diagonal) { return tg__tri("tg_triu", t, diagonal, 1); }
+tg_tensor *tg_tril(tg_tensor *t, int64_t diagonal) { TG__LOCKED(); return tg__tri("tg_tril", t, diagonal, 0); }
+tg_tensor *tg_triu(tg_tensor *t, int64_t diagonal) { TG__LOCKED(); return tg__tri("tg_triu", t, diagonal, 1); }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // properties
 
-int tg_ndim(const tg_tensor *t) { return t ? t->uop->ndim : -1; }
-const int64_t *tg_shape(const tg_tensor *t) { return t ? t->uop->shape : NULL; }
-int64_t tg_numel(const tg_tensor *t) { return t ? tg__prod(t->uop->shape, t->uop->ndim) : -1; }
-tg_dtype tg_dtype_of(const tg_tensor *t) { return t ? t->uop->dtype : TG_FLOAT32; }
-const char *tg_device_of(const tg_tensor *t) { return t ? t->dev->name : NULL; }
+int tg_ndim(const tg_tensor *t) { TG__LOCKED(); return t ? t->uop->ndim : -1; }
+const int64_t *tg_shape(const tg_tensor *t) { TG__LOCKED(); return t ? t->uop->shape : NULL; }
+int64_t tg_numel(const tg_tensor *t) { TG__LOCKED(); return t ? tg__prod(t->uop->shape, t->uop->ndim) : -1; }
+tg_dtype tg_dtype_of(const tg_tensor *t) { TG__LOCKED(); return t ? t->uop->dtype : TG_FLOAT32; }
+const char *tg_device_of(const tg_tensor *t) { TG__LOCKED(); return t ? t->dev->name : NULL; }
 int64_t tg_dim(const tg_tensor *t, int axis) {
+  TG__LOCKED();
   if (!t) return -1;
   int a = tg__axis("tg_dim", axis, t->uop->ndim);
   return a < 0 || !t->uop->ndim ? -1 : t->uop->shape[a];
@@ -472,6 +526,7 @@ static void tg__pending_forget(tg_tensor *t) {
 }
 
 int tg_realize_all(tg_tensor **ts, int n) {
+  TG__LOCKED();
   tg__vec owners;
   memset(&owners, 0, sizeof owners);
   for (int i = 0; i < n + tg__pending.n; i++) {
@@ -511,7 +566,7 @@ int tg_realize_all(tg_tensor **ts, int n) {
   return rc;
 }
 
-int tg_realize(tg_tensor *t) { return tg_realize_all(&t, 1); }
+int tg_realize(tg_tensor *t) { TG__LOCKED(); return tg_realize_all(&t, 1); }
 
 /* makes t a view of a buffer of its own. A realised lazy tensor reads its buffer through `becomes`, and every tensor
  * built by the same graph (two tg_zeros of one shape, say) shares that buffer: writing in place into it would change
@@ -534,6 +589,7 @@ TG__PRIVATE int tg__own_buffer(const char *fn, tg_tensor *t) {
 }
 
 tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
+  TG__LOCKED();
   TG__NEED("tg_assign", target);
   TG__NEED("tg_assign", value);
   tg__uop *t = target->uop, *v = value->uop;
@@ -605,6 +661,7 @@ static tg__buffer *tg__realized_buffer(const char *fn, tg_tensor *t) {
 }
 
 int tg_to_host(tg_tensor *t, void *dst, size_t nbytes) {
+  TG__LOCKED();
   tg__buffer *b = tg__realized_buffer("tg_to_host", t);
   if (!b) return -1;
   if (!dst || nbytes < b->nbytes) {
@@ -615,6 +672,7 @@ int tg_to_host(tg_tensor *t, void *dst, size_t nbytes) {
 }
 
 float *tg_to_float(tg_tensor *t) {
+  TG__LOCKED();
   tg__buffer *b = tg__realized_buffer("tg_to_float", t);
   if (!b) return NULL;
   void *raw = tg__alloc(b->nbytes);
@@ -630,6 +688,7 @@ float *tg_to_float(tg_tensor *t) {
 }
 
 double tg_item(tg_tensor *t) {
+  TG__LOCKED();
   if (!t) {
     tg__null("tg_item");
     return NAN;
@@ -784,6 +843,7 @@ static char *tg__fmt_rec(const void *raw, tg__fmt *f, const int64_t *shape, int 
 }
 
 char *tg_to_string(tg_tensor *t) {
+  TG__LOCKED();
   tg__buffer *b = tg__realized_buffer("tg_to_string", t);
   if (!b) return NULL;
   if (b->numel == 0 && t->uop->ndim > 0) return tg__strdup("[]");
@@ -827,6 +887,7 @@ char *tg_to_string(tg_tensor *t) {
 }
 
 int tg_print(tg_tensor *t) {
+  TG__LOCKED();
   char *s = tg_to_string(t);
   if (!s) return -1;
   puts(s);
@@ -835,6 +896,7 @@ int tg_print(tg_tensor *t) {
 }
 
 char *tg_tensor_graph(tg_tensor *t) {
+  TG__LOCKED();
   if (!t) {
     tg__null("tg_tensor_graph");
     return NULL;
@@ -846,6 +908,7 @@ char *tg_tensor_graph(tg_tensor *t) {
 // movement
 
 tg_tensor *tg_reshape(tg_tensor *t, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   TG__NEED("tg_reshape", t);
   if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
     tg__set_error("tg_reshape: %d dimensions (at most %d)", ndim, TG_MAX_DIMS);
@@ -872,6 +935,7 @@ tg_tensor *tg_reshape(tg_tensor *t, int ndim, const int64_t *shape) {
 }
 
 tg_tensor *tg_permute(tg_tensor *t, int ndim, const int *order) {
+  TG__LOCKED();
   TG__NEED("tg_permute", t);
   int nd = t->uop->ndim, seen[TG_MAX_DIMS] = {0}, p[TG_MAX_DIMS];
   if (ndim != nd || (nd && !order)) {
@@ -891,6 +955,7 @@ tg_tensor *tg_permute(tg_tensor *t, int ndim, const int *order) {
 }
 
 tg_tensor *tg_transpose(tg_tensor *t, int dim0, int dim1) {
+  TG__LOCKED();
   TG__NEED("tg_transpose", t);
   int nd = t->uop->ndim, a = tg__axis("tg_transpose", dim0, nd), b = tg__axis("tg_transpose", dim1, nd);
   if (a < 0 || b < 0) return NULL;
@@ -902,6 +967,7 @@ tg_tensor *tg_transpose(tg_tensor *t, int dim0, int dim1) {
 }
 
 tg_tensor *tg_expand(tg_tensor *t, int ndim, const int64_t *shape) {
+  TG__LOCKED();
   TG__NEED("tg_expand", t);
   tg__uop *x = t->uop;
   char b1[128], b2[128];
@@ -924,6 +990,7 @@ tg_tensor *tg_expand(tg_tensor *t, int ndim, const int64_t *shape) {
 }
 
 tg_tensor *tg_squeeze(tg_tensor *t, int axis) {
+  TG__LOCKED();
   TG__NEED("tg_squeeze", t);
   tg__uop *x = t->uop;
   int64_t s[TG_MAX_DIMS];
@@ -935,6 +1002,7 @@ tg_tensor *tg_squeeze(tg_tensor *t, int axis) {
 }
 
 tg_tensor *tg_unsqueeze(tg_tensor *t, int axis) {
+  TG__LOCKED();
   TG__NEED("tg_unsqueeze", t);
   tg__uop *x = t->uop;
   int a = tg__axis("tg_unsqueeze", axis, x->ndim + 1);
@@ -949,6 +1017,7 @@ tg_tensor *tg_unsqueeze(tg_tensor *t, int axis) {
 }
 
 tg_tensor *tg_flatten(tg_tensor *t, int start_dim, int end_dim) {
+  TG__LOCKED();
   TG__NEED("tg_flatten", t);
   tg__uop *x = t->uop;
   int64_t one = 1;
@@ -968,6 +1037,7 @@ tg_tensor *tg_flatten(tg_tensor *t, int start_dim, int end_dim) {
 }
 
 tg_tensor *tg_unflatten(tg_tensor *t, int dim, int n, const int64_t *sizes) {
+  TG__LOCKED();
   TG__NEED("tg_unflatten", t);
   tg__uop *x = t->uop;
   int a = tg__axis("tg_unflatten", dim, x->ndim);
@@ -993,6 +1063,7 @@ tg_tensor *tg_unflatten(tg_tensor *t, int dim, int n, const int64_t *sizes) {
 }
 
 tg_tensor *tg_pad(tg_tensor *t, int ndim, const int64_t *pads, double value) {
+  TG__LOCKED();
   TG__NEED("tg_pad", t);
   tg__uop *x = t->uop;
   if (ndim != x->ndim || (ndim && !pads)) {
@@ -1023,6 +1094,7 @@ tg_tensor *tg_pad(tg_tensor *t, int ndim, const int64_t *pads, double value) {
 }
 
 tg_tensor *tg_shrink(tg_tensor *t, int ndim, const int64_t *bounds) {
+  TG__LOCKED();
   TG__NEED("tg_shrink", t);
   tg__uop *x = t->uop;
   if (ndim != x->ndim || (ndim && !bounds)) {
@@ -1039,6 +1111,7 @@ tg_tensor *tg_shrink(tg_tensor *t, int ndim, const int64_t *bounds) {
 }
 
 tg_tensor *tg_flip(tg_tensor *t, int naxes, const int *axes) {
+  TG__LOCKED();
   TG__NEED("tg_flip", t);
   int64_t mask = 0;
   for (int i = 0; i < naxes; i++) {
@@ -1095,6 +1168,7 @@ TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int a, int64_t start, int64_t stop, 
 }
 
 tg_tensor *tg_slice(tg_tensor *t, int axis, int64_t start, int64_t stop, int64_t step) {
+  TG__LOCKED();
   TG__NEED("tg_slice", t);
   int a = tg__axis("tg_slice", axis, t->uop->ndim);
   if (a < 0) return NULL;
@@ -1106,6 +1180,7 @@ tg_tensor *tg_slice(tg_tensor *t, int axis, int64_t start, int64_t stop, int64_t
 }
 
 tg_tensor *tg_select(tg_tensor *t, int axis, int64_t index) {
+  TG__LOCKED();
   TG__NEED("tg_select", t);
   tg__uop *x = t->uop;
   int a = tg__axis("tg_select", axis, x->ndim);
@@ -1126,6 +1201,7 @@ tg_tensor *tg_select(tg_tensor *t, int axis, int64_t index) {
 }
 
 tg_tensor *tg_repeat(tg_tensor *t, int ndim, const int64_t *repeats) {
+  TG__LOCKED();
   TG__NEED("tg_repeat", t);
   tg__uop *x = t->uop;
   if (ndim < x->ndim || 2 * ndim > TG_MAX_DIMS || (ndim && !repeats)) {
@@ -1149,6 +1225,7 @@ tg_tensor *tg_repeat(tg_tensor *t, int ndim, const int64_t *repeats) {
 }
 
 tg_tensor *tg_cat(tg_tensor **ts, int n, int axis) {
+  TG__LOCKED();
   if (n < 1 || !ts) {
     tg__set_error("tg_cat: no tensors");
     return NULL;
@@ -1188,6 +1265,7 @@ tg_tensor *tg_cat(tg_tensor **ts, int n, int axis) {
 }
 
 tg_tensor *tg_stack(tg_tensor **ts, int n, int axis) {
+  TG__LOCKED();
   if (n < 1 || !ts) {
     tg__set_error("tg_stack: no tensors");
     return NULL;
@@ -1221,6 +1299,7 @@ tg_tensor *tg_stack(tg_tensor **ts, int n, int axis) {
 }
 
 int tg_split(tg_tensor *t, int64_t size, int axis, tg_tensor **out, int max_out) {
+  TG__LOCKED();
   if (!t) {
     tg__null("tg_split");
     return -1;
@@ -1245,6 +1324,7 @@ int tg_split(tg_tensor *t, int64_t size, int axis, tg_tensor **out, int max_out)
 }
 
 int tg_chunk(tg_tensor *t, int chunks, int axis, tg_tensor **out, int max_out) {
+  TG__LOCKED();
   if (!t) {
     tg__null("tg_chunk");
     return -1;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check.sh: checks the single header as a user meets it (run by `make check`; exits non-zero at the first failure).
 #
-#   1. tinygrad.h is fresh: tools/amalgamate.py --check (the committed file equals a fresh amalgamation of src/).
+#   1. tinygrad.h is fresh: tools/amalgamate.py --check (the committed file equals a fresh amalgamation of src/), and
+#      every public function takes the library's lock (tools/api_lock.py).
 #   2. The one-file build: a file with `#define TINYGRAD_IMPLEMENTATION` + `#include "tinygrad.h"` + main compiles
 #      without a warning (-Wall -Wextra -Werror) with cc and clang (C11, if clang exists) and g++ (C++17), links with
 #      only -lm -ldl -lpthread and runs.
@@ -26,6 +27,9 @@ fail() { printf 'check FAILED: %s\n' "$*" >&2; exit 1; }
 
 step "tinygrad.h is fresh"
 python3 tools/amalgamate.py --check || fail "tinygrad.h is stale (run make and commit it)"
+
+step "every public function takes the library's lock"
+python3 tools/api_lock.py || fail "a public function does not begin with TG__LOCKED()"
 
 # ---------------------------------------------------------------------------------------------------------------------
 # the one-file program: calls functions that exist from the first files of src/ on (extend it as the library grows)
