@@ -406,16 +406,28 @@ typedef struct tg__kernel {
   char *name;
   struct tg__program *prog;  /* filled by tg__kernel_compile */
   char *src;
+  /* an in-place assignment moves its buffer to the next version when it is scheduled; until the kernel has run,
+   * that can be undone: the buffer's version and written before */
+  tg__buffer *undo_buf;
+  int64_t undo_version, undo_written;
 } tg__kernel;
 
 typedef struct tg__sched {
   tg__kernel *k;
   int n, cap;
+  int nran;  /* kernels that have run (k[0..nran)) */
 } tg__sched;
 
 TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out);
 TG__PRIVATE void tg__sched_free(tg__sched *s);
-TG__PRIVATE void tg__sched_settle(tg__sched *s); /* after a successful run: realised CONTIGUOUS keep their value */
+/* after a run, failed or not: the nodes of kernels that ran keep their values (a realised CONTIGUOUS or assignment
+ * becomes its buffer), and the assignments of kernels that did not run are undone, so every tensor is either as it
+ * was or realised and a retry schedules only what is left */
+TG__PRIVATE void tg__sched_settle(tg__sched *s);
+TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view); /* the kernel writing view's buffer ran */
+/* compiles every kernel, then plans the memory of every launch, then launches: nothing runs unless every kernel
+ * compiled and every buffer found memory. 0, or -1 with s->nran telling how many kernels ran (0 unless a launch
+ * failed) */
 TG__PRIVATE int tg__run_schedule(tg__sched *s);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
@@ -498,6 +510,17 @@ TG__PRIVATE tg__device *tg__cpu_device(void);
 TG__PRIVATE tg__buffer *tg__buffer_new(tg__device *dev, tg_dtype dt, int64_t numel);
 TG__PRIVATE int tg__buffer_ensure(tg__buffer *b);   /* allocates device memory if needed (cached); 0 or -1 */
 TG__PRIVATE void tg__buffer_drop_memory(tg__buffer *b); /* returns its memory to the allocation cache */
+/* Memory for a sequence of launches, fixed before any of them runs, so that a failure to allocate changes nothing:
+ * launch i's buffers get memory in order, then its `drop` buffers (read for the last time) give theirs to later
+ * launches of the plan, as running them one by one would. ptrs[i][j] is the memory of launches[i].bufs[j]. */
+typedef struct tg__launch { tg__buffer **bufs; int nbufs; tg__buffer **drop; int ndrop; } tg__launch;
+typedef struct tg__plan {
+  void ***ptrs;    /* (n launches) of (nbufs) */
+  void *pool;      /* memory of dropped buffers, in use by the plan's launches until tg__plan_end */
+  int npool, cap;
+} tg__plan;
+TG__PRIVATE int tg__plan_memory(tg__plan *p, const tg__launch *ls, int n); /* 0, or -1 with nothing allocated */
+TG__PRIVATE void tg__plan_end(tg__plan *p); /* after the launches: dropped memory goes back to the cache */
 TG__PRIVATE int tg__buffer_copyin(tg__buffer *b, const void *src);
 TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst);
 TG__PRIVATE int64_t tg__buffer_new_id_peek(void); /* the id the next buffer will get */

@@ -288,25 +288,44 @@ static int tg__jit_check_alive(tg_jit *j) {
   return rc;
 }
 
+/* Replays the record on the inputs inb. The memory of every kernel is planned before the first runs, so a failed
+ * allocation changes nothing. A failed launch (a device fault) leaves the buffers written by the kernels that ran at
+ * new versions: their contents changed, and stale graphs of them are refused rather than silently read. */
 static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_out) {
   if (tg__jit_check_alive(j) < 0) return -1;
-  void *stack[64];
+  size_t total = 0;
+  for (int i = 0; i < j->ncalls; i++) total += (size_t)j->calls[i].nbufs;
+  tg__launch *ls = (tg__launch *)tg__alloc(sizeof(tg__launch) * (size_t)(j->ncalls ? j->ncalls : 1));
+  tg__buffer **bufs = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (total ? total : 1)), **next = bufs;
   for (int i = 0; i < j->ncalls; i++) {
     tg__jit_call *c = &j->calls[i];
-    void **ptrs = c->nbufs <= 64 ? stack : (void **)tg__alloc(sizeof(void *) * (size_t)c->nbufs);
-    int rc = 0;
-    for (int k = 0; k < c->nbufs && rc == 0; k++) {
-      tg__buffer *b = c->slot[k] >= 0 ? inb[c->slot[k]] : c->bufs[k];
-      rc = tg__buffer_ensure(b);
-      ptrs[k] = b->ptr;
-    }
-    if (rc == 0) rc = c->prog->dev->launch(c->prog, ptrs, c->nbufs);
-    if (ptrs != stack) TG_FREE(ptrs);
-    if (rc < 0) return -1;
-    for (int k = 0; k < c->ndrop; k++) tg__buffer_drop_memory(c->drop[k]);
+    for (int k = 0; k < c->nbufs; k++) next[k] = c->slot[k] >= 0 ? inb[c->slot[k]] : c->bufs[k];
+    ls[i].bufs = next;
+    ls[i].nbufs = c->nbufs;
+    ls[i].drop = c->drop;
+    ls[i].ndrop = c->ndrop;
+    next += c->nbufs;
   }
-  for (int i = 0; i < j->ncalls; i++)
+  tg__plan plan;
+  int rc = tg__plan_memory(&plan, ls, j->ncalls), ran = 0;
+  if (rc == 0) {
+    for (; ran < j->ncalls && rc == 0; ran++) {
+      tg__jit_call *c = &j->calls[ran];
+      if (tg__fault(TG__FAULT_LAUNCH)) {
+        tg__set_error("%s launch of kernel %s failed (injected fault)", c->prog->dev->name, c->prog->name);
+        rc = -1;
+      } else {
+        rc = c->prog->dev->launch(c->prog, plan.ptrs[ran], c->nbufs);
+      }
+    }
+    if (rc < 0) ran--; /* the failed one did not run */
+    tg__plan_end(&plan);
+  }
+  for (int i = 0; i < ran; i++)
     if (j->calls[i].slot[0] < 0) tg__buffer_bump(j->calls[i].bufs[0], 1);
+  TG_FREE(ls);
+  TG_FREE(bufs);
+  if (rc < 0) return -1;
   for (int i = 0; i < n_out; i++) {
     tg__buffer *b = j->out_bufs[i];
     tg__jit_sig *s = &j->out_sig[i];

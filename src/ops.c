@@ -1329,6 +1329,7 @@ tg_schedule *tg_schedule_create(tg_tensor **ts, int n) {
     TG_FREE(sc);
     return NULL;
   }
+  tg__sched_settle(&sc->s); /* only inspected, never run: assignments stay pending */
   sc->asts = (char **)tg__alloc(sizeof(char *) * (size_t)(sc->s.n + 1));
   for (int i = 0; i < sc->s.n; i++) {
     tg__kernel *k = &sc->s.k[i];

@@ -298,7 +298,9 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
     tg__uop *value = tg__substitute(&c, u, &memo);
     tg__map_free(&memo);
     tg__uop *outbuf;
-    if (u->op == TG__OP_ASSIGN) { /* in place: the target's buffer, at its next version */
+    tg__kernel k;
+    memset(&k, 0, sizeof k);
+    if (u->op == TG__OP_ASSIGN) { /* in place: the target's buffer, at its next version (undone if it never runs) */
       tg__uop *tb = tg__view_buffer(u->src[0]);
       tg__buffer *b = (tg__buffer *)tb->arg.ptr;
       if (tb->arg.i != b->version) {
@@ -306,6 +308,9 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
         rc = -1;
         break;
       }
+      k.undo_buf = b;
+      k.undo_version = b->version;
+      k.undo_written = b->written;
       b->written = ++b->version;
       outbuf = tg__buffer_uop_of(b);
       value = value->src[1];
@@ -319,11 +324,11 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
       tg__buffer_release(b); /* the BUFFER uop holds it now */
       if (value->op == TG__OP_CONTIGUOUS) value = value->src[0];
     }
-    tg__kernel k;
-    memset(&k, 0, sizeof k);
     for (int r = 0; r < sink->nsrc; r++) k.keep |= sink->src[r] == u;
     k.keep |= u->op == TG__OP_ASSIGN; /* its buffer belongs to the target */
-    if (u->op == TG__OP_CONTIGUOUS && !c.capturing) { /* realised once: see tg__sched_settle */
+    /* realised once: see tg__sched_settle. An assignment always (its buffer is the target's), a CONTIGUOUS only when
+     * no JIT captures (replays own its memory) */
+    if (u->op == TG__OP_ASSIGN || (u->op == TG__OP_CONTIGUOUS && !c.capturing)) {
       k.keep = 1;
       k.node = u;
       k.view = tg__buffer_view(outbuf, u);
@@ -348,7 +353,10 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   tg__map_free(&c.loads);
   tg__map_free(&c.live);
   tg__vec_free(&order);
-  if (rc < 0) tg__sched_free(out);
+  if (rc < 0) {
+    tg__sched_settle(out); /* nothing ran: every assignment is undone */
+    tg__sched_free(out);
+  }
   return rc;
 }
 
@@ -357,8 +365,22 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
  * a random tensor is drawn once, as tinygrad's contiguous rand. Not while a JIT captures: its replays own the
  * memory. */
 TG__PRIVATE void tg__sched_settle(tg__sched *s) {
-  for (int i = 0; i < s->n; i++)
+  for (int i = 0; i < s->nran; i++)
     if (s->k[i].node && !s->k[i].node->becomes) s->k[i].node->becomes = s->k[i].view;
+  for (int i = s->n - 1; i >= s->nran; i--) { /* latest first: a chain of assignments to one buffer unwinds in order */
+    tg__kernel *k = &s->k[i];
+    if (!k->undo_buf) continue;
+    k->undo_buf->version = k->undo_version;
+    k->undo_buf->written = k->undo_written;
+    k->undo_buf = NULL;
+  }
+}
+
+TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view) {
+  const tg__uop *b = tg__view_buffer((tg__uop *)view);
+  for (int i = s->nran; i < s->n; i++)
+    if (s->k[i].ast->src[0]->src[0] == b) return 0;
+  return 1;
 }
 
 TG__PRIVATE void tg__sched_free(tg__sched *s) {
@@ -387,7 +409,8 @@ static int tg__kernel_prepare(tg__kernel *k) {
       printf("%4d %-13s %-8s %d srcs\n", i, tg__op_names[u->op], tg__dtypes[u->dtype].name, u->nsrc);
     }
   }
-  k->prog = dev->compile(dev, k->name, k->src);
+  if (tg__fault(TG__FAULT_COMPILE)) tg__set_error("compile of kernel %s failed (injected fault)", k->name);
+  else k->prog = dev->compile(dev, k->name, k->src);
   if (k->prog) {
     /* the CPU splits the outermost loop across threads; a GPU runs a thread per iteration of all output loops */
     k->prog->global_size = dev->dialect->global_id ? lin.global_total : lin.global_size;
@@ -399,55 +422,78 @@ static int tg__kernel_prepare(tg__kernel *k) {
   return k->prog ? 0 : -1;
 }
 
-TG__PRIVATE int tg__run_schedule(tg__sched *s) {
-  /* last use of every buffer, and whether anything outside the schedule can see it */
-  tg__map last;
+/* the launches of s, with the buffers each one reads for the last time (intermediates only: what a kernel keeps, or
+ * what was realised before, lives on) */
+static tg__launch *tg__sched_launches(tg__sched *s) {
+  tg__map last, temp;
   memset(&last, 0, sizeof last);
-  for (int i = 0; i < s->n; i++)
-    if (tg__kernel_prepare(&s->k[i]) < 0) {
-      tg__map_free(&last);
-      return -1;
-    }
-  tg__map temp;
   memset(&temp, 0, sizeof temp);
   for (int i = 0; i < s->n; i++) {
     for (int j = 0; j < s->k[i].nbufs; j++) tg__map_put(&last, s->k[i].bufs[j], (void *)(intptr_t)(i + 1));
     if (!s->k[i].keep) tg__map_put(&temp, s->k[i].bufs[0], (void *)1);
   }
-  int rc = 0;
-  double t_total = 0;
-  for (int i = 0; i < s->n && rc == 0; i++) {
+  tg__launch *ls = (tg__launch *)tg__alloc(sizeof(tg__launch) * (size_t)(s->n ? s->n : 1));
+  for (int i = 0; i < s->n; i++) {
     tg__kernel *k = &s->k[i];
-    tg__buffer *out = k->bufs[0];
-    void *ptrs[64];
-    void **bufs = k->nbufs <= 64 ? ptrs : (void **)tg__alloc(sizeof(void *) * (size_t)k->nbufs);
-    for (int j = 0; j < k->nbufs && rc == 0; j++) {
-      if (tg__buffer_ensure(k->bufs[j]) < 0) rc = -1;
-      bufs[j] = k->bufs[j]->ptr;
-    }
-    struct timespec t0, t1;
-    if (TG__DEBUG >= 1) clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (rc == 0) rc = out->dev->launch(k->prog, bufs, k->nbufs);
-    if (rc == 0 && tg__jit_capturing()) tg__jit_record(k->prog, k->bufs, k->nbufs);
-    if (TG__DEBUG >= 1) {
-      out->dev->synchronize(out->dev);
-      clock_gettime(CLOCK_MONOTONIC, &t1);
-      double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-      t_total += dt;
-      if (TG__DEBUG >= 2)
-        printf("*** %-6s %4d %-28s %9.2f us  %8.2f GFLOPS %8.2f GB/s\n", out->dev->name, i, k->name, dt * 1e6,
-               k->prog->flops / dt * 1e-9, k->prog->bytes / dt * 1e-9);
-    }
-    if (bufs != ptrs) TG_FREE(bufs);
-    /* memory planning: an intermediate read for the last time gives its memory to the next buffer of its size */
+    ls[i].bufs = k->bufs;
+    ls[i].nbufs = k->nbufs;
+    ls[i].drop = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)k->nbufs);
     for (int j = 1; j < k->nbufs; j++)
-      if ((intptr_t)tg__map_get(&last, k->bufs[j]) == i + 1 && tg__map_get(&temp, k->bufs[j])) {
-        tg__buffer_drop_memory(k->bufs[j]);
-        if (tg__jit_capturing()) tg__jit_record_drop(k->bufs[j]);
-      }
+      if ((intptr_t)tg__map_get(&last, k->bufs[j]) == i + 1 && tg__map_get(&temp, k->bufs[j]))
+        ls[i].drop[ls[i].ndrop++] = k->bufs[j];
   }
-  if (TG__DEBUG >= 1 && s->n) printf("scheduled %d kernels in %.2f ms\n", s->n, t_total * 1e3);
   tg__map_free(&last);
   tg__map_free(&temp);
+  return ls;
+}
+
+/* runs kernel i with the planned memory; 0 or -1 */
+static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *l, double *t_total) {
+  tg__kernel *k = &s->k[i];
+  tg__device *dev = k->bufs[0]->dev;
+  struct timespec t0, t1;
+  if (TG__DEBUG >= 1) clock_gettime(CLOCK_MONOTONIC, &t0);
+  int rc = 0;
+  if (tg__fault(TG__FAULT_LAUNCH)) {
+    tg__set_error("%s launch of kernel %s failed (injected fault)", dev->name, k->name);
+    rc = -1;
+  }
+  if (rc == 0) rc = dev->launch(k->prog, ptrs, k->nbufs);
+  if (rc == 0 && tg__jit_capturing()) {
+    tg__jit_record(k->prog, k->bufs, k->nbufs);
+    for (int j = 0; j < l->ndrop; j++) tg__jit_record_drop(l->drop[j]);
+  }
+  if (rc == 0 && TG__DEBUG >= 1) {
+    dev->synchronize(dev);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    *t_total += dt;
+    if (TG__DEBUG >= 2)
+      printf("*** %-6s %4d %-28s %9.2f us  %8.2f GFLOPS %8.2f GB/s\n", dev->name, i, k->name, dt * 1e6,
+             k->prog->flops / dt * 1e-9, k->prog->bytes / dt * 1e-9);
+  }
+  return rc;
+}
+
+TG__PRIVATE int tg__run_schedule(tg__sched *s) {
+  s->nran = 0;
+  for (int i = 0; i < s->n; i++)
+    if (tg__kernel_prepare(&s->k[i]) < 0) return -1;
+  tg__launch *ls = tg__sched_launches(s);
+  tg__plan plan;
+  int rc = tg__plan_memory(&plan, ls, s->n), planned = rc == 0;
+  double t_total = 0;
+  for (int i = 0; i < s->n && rc == 0; i++) {
+    rc = tg__sched_launch(s, i, plan.ptrs[i], &ls[i], &t_total);
+    if (rc == 0) s->nran = i + 1;
+  }
+  if (planned) tg__plan_end(&plan); /* a failed plan has given everything back already */
+  if (rc < 0 && s->nran > 0) { /* a launch failed: what ran stays; what did not run keeps no memory */
+    for (int i = s->nran; i < s->n; i++)
+      if (!s->k[i].keep) tg__buffer_drop_memory(s->k[i].bufs[0]);
+  }
+  if (TG__DEBUG >= 1 && s->n) printf("scheduled %d kernels in %.2f ms\n", s->n, t_total * 1e3);
+  for (int i = 0; i < s->n; i++) TG_FREE(ls[i].drop);
+  TG_FREE(ls);
   return rc;
 }

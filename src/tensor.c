@@ -527,6 +527,10 @@ static void tg__pending_forget(tg_tensor *t) {
 
 int tg_realize_all(tg_tensor **ts, int n) {
   TG__LOCKED();
+  if (n < 0 || (n > 0 && !ts)) {
+    tg__set_error("tg_realize_all: %d tensors at %p", n, (void *)ts);
+    return -1;
+  }
   tg__vec owners;
   memset(&owners, 0, sizeof owners);
   for (int i = 0; i < n + tg__pending.n; i++) {
@@ -547,18 +551,22 @@ int tg_realize_all(tg_tensor **ts, int n) {
   tg__sched s;
   rc = tg__schedule(roots, nr, &s, views);
   if (rc == 0) {
+    /* A failure leaves every tensor as it was, or realised where its kernel ran (a launch failed midway): what did
+     * not run is undone (tg__sched_settle), and a retry schedules only that. A realised tensor keeps its graph
+     * (backward may still need it); `becomes` points every reader at the buffer. An assignment is the exception:
+     * the target becomes its buffer, so a parameter does not hold every step's graph. */
     rc = tg__run_schedule(&s);
-    if (rc == 0) tg__sched_settle(&s);
-    tg__sched_free(&s);
-  }
-  /* a realised tensor keeps its graph (backward may still need it); `becomes` points every reader at the buffer. An
-   * assignment is the exception: the target becomes its buffer, so a parameter does not hold every step's graph. */
-  if (rc == 0) {
+    tg__sched_settle(&s);
     for (int i = 0; i < nr; i++) {
+      if (!tg__sched_ran(&s, views[i])) continue;
       roots[i]->becomes = views[i];
       if (roots[i]->op == TG__OP_ASSIGN) ((tg_tensor *)owners.items[i])->uop = views[i];
     }
-    tg__vec_free(&tg__pending);
+    for (int i = tg__pending.n - 1; i >= 0; i--) /* pending assignments that ran are done */
+      if (((tg_tensor *)tg__pending.items[i])->uop->op != TG__OP_ASSIGN)
+        tg__pending.items[i] = tg__pending.items[--tg__pending.n];
+    if (!tg__pending.n) tg__vec_free(&tg__pending);
+    tg__sched_free(&s);
   }
   TG_FREE(roots);
   tg__vec_free(&owners);
