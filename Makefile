@@ -4,6 +4,7 @@
 #   make test [T=str]    builds build/run_tests (tests/runner.c + tests/test_*.c) and runs it; T filters the tests
 #   make test-opencl     the same tests on DEV=OPENCL (needs an OpenCL driver: PoCL runs it on the CPU)
 #   make test-asan       the same with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer
+#   make test-tsan       the tests of threads (TSAN_TESTS=thread) under ThreadSanitizer
 #   make check           tinygrad.h is fresh; the one-file build works with cc, clang and g++; only tg_ symbols leak
 #   make separate        compiles src/*.c one by one and links them into build/libtinygrad.so
 #   make demo            trains the Fashion-MNIST model of examples/mnist.c (70 steps; installs the data if missing)
@@ -35,7 +36,7 @@ TEST_ASAN_OBJS := $(patsubst tests/%.c,build/obj-asan/%.o,$(TEST_FILES))
 INTERNAL_INC := build/internal_tests.inc
 RUNNER_FLAGS = -I. -Itests -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
-.PHONY: all test test-opencl test-asan check separate demo mandelbrot examples bench clean deps leakcheck
+.PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps leakcheck
 .DELETE_ON_ERROR:
 
 all: tinygrad.h
@@ -106,6 +107,19 @@ build/obj-asan/runner.o: tests/runner.c tests/test.h tinygrad.h $(INTERNAL_INC) 
 build/obj-asan/%.o: tests/%.c tests/test.h tinygrad.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -I. -Itests -c -o $@ $<
+
+# ThreadSanitizer: the tests of several threads calling the library (tests/test_threads.c, and the JIT and fault tests
+# that share its state), built with -fsanitize=thread; any report fails (halt_on_error)
+TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
+TSAN_TESTS ?= thread
+test-tsan:
+	@tools/deps.sh
+	@$(MAKE) --no-print-directory build/run_tests_tsan
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./build/run_tests_tsan $(TSAN_TESTS)
+
+build/run_tests_tsan: tests/runner.c $(TEST_FILES) tests/test.h tinygrad.h $(INTERNAL_INC) $(INTERNAL_TEST_FILES)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(RUNNER_FLAGS) -o $@ tests/runner.c $(TEST_FILES) $(LDLIBS)
 
 build/lsan_probe:
 	@mkdir -p $(@D)
