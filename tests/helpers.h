@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "tinygrad.h"
@@ -27,6 +28,16 @@
 static inline int test_on_cpu(void) {
   const char *d = getenv("DEV");
   return !d || !d[0] || !strcmp(d, "CPU") || !strcmp(d, "cpu");
+}
+
+/* resident memory of this process in KB (Linux), -1 if unknown */
+static inline long test_rss_kb(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, rss = 0;
+  if (!f) return -1;
+  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = -1;
+  fclose(f);
+  return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 #define TEST_F32(data, ...) tg_from_float((data), TG_SHAPE(__VA_ARGS__))

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 /* test_lifetimes.c: handles and scopes: tg_scope_end frees all but kept tensors, nested scopes, tg_keep moving a
  * handle to the parent, tg_free inside a scope (no double free), 100k create/free cycles without a leak of handles,
  * and freeing a tensor never invalidating the tensors derived from it. */
@@ -169,4 +170,82 @@ TEST(test_lt_counts_balanced) {
   CHECK_TENSOR0(s, 3, 0); /* its base and the pieces are gone */
   tg_free(s);
   CHECK_EQ_INT(tg_live_tensors(), base);
+}
+
+/* tg_free outside any scope gives the memory back: 20k tensors of 16 KB made and freed one by one (320 MB in all)
+ * and 4k safetensors loads freed with their dict keep resident memory flat (it grew to 328 MB before) */
+TEST(test_lt_free_outside_scopes_releases_memory) {
+  static float v[4096];
+  long rss_start = 0;
+  for (int r = 0; r < 20000; r++) {
+    tg_free(TEST_F32(v, 4096));
+    if (r == 5000) rss_start = test_rss_kb();
+  }
+  long rss_end = test_rss_kb();
+  CHECK(rss_start > 0 && rss_end > 0);
+  if (rss_end - rss_start > 8 * 1024) printf("    RSS grew from %ld KB to %ld KB\n", rss_start, rss_end);
+  CHECK(rss_end - rss_start <= 8 * 1024);
+
+  char dir[] = "/tmp/tg_lt_XXXXXX", path[64];
+  CHECK(mkdtemp(dir) != NULL);
+  snprintf(path, sizeof path, "%s/w.safetensors", dir);
+  tg_state_dict *sd = tg_state_dict_new();
+  tg_tensor *w = TEST_F32(v, 4096);
+  tg_state_dict_add(sd, "w", w);
+  CHECK_EQ_INT(tg_safetensors_save(path, sd), 0);
+  tg_state_dict_free(sd);
+  tg_free(w);
+  for (int r = 0; r < 4000; r++) {
+    tg_state_dict_free(tg_safetensors_load(path));
+    if (r == 1000) rss_start = test_rss_kb();
+  }
+  rss_end = test_rss_kb();
+  if (rss_end - rss_start > 8 * 1024) printf("    RSS grew from %ld KB to %ld KB\n", rss_start, rss_end);
+  CHECK(rss_end - rss_start <= 8 * 1024);
+  unlink(path);
+  rmdir(dir);
+}
+
+/* scopes nest without a limit: 300 levels deep (the 257th used to fail silently, and the next tg_scope_end freed the
+ * caller's tensors), each level's tensor freed by its own end */
+TEST(test_lt_deep_scopes) {
+  int64_t base = tg_live_tensors();
+  tg_scope_begin();
+  tg_tensor *outer = TEST_F32(test_v, 4);
+  tg_tensor *level[300];
+  for (int d = 0; d < 300; d++) {
+    CHECK_EQ_INT(tg_scope_begin(), 0);
+    level[d] = tg_add_s(outer, d);
+  }
+  CHECK_EQ_INT(tg_live_tensors(), base + 301);
+  for (int d = 299; d >= 0; d--) {
+    if (d == 150) CHECK_NEAR(tg_item(tg_sum(level[d], 0, NULL, 0)), 10 + 4 * 150, 0);
+    CHECK_EQ_INT(tg_scope_end(), 0);
+    CHECK_EQ_INT(tg_live_tensors(), base + 1 + d);
+  }
+  CHECK_TENSOR(outer, test_v, 0, 4);
+  tg_scope_end();
+  CHECK_EQ_INT(tg_live_tensors(), base);
+  CHECK_EQ_INT(tg_scope_end(), -1); /* none open */
+}
+
+/* NULL arguments say why */
+TEST(test_lt_null_arguments) {
+  tg_clear_error();
+  CHECK_NULL(tg_keep(NULL));
+  CHECK(tg_error() && strstr(tg_error(), "tg_keep") != NULL);
+  tg_clear_error();
+  CHECK_NULL(tg_grad(NULL));
+  CHECK(tg_error() && strstr(tg_error(), "tg_grad") != NULL);
+  tg_clear_error();
+  tg_tensor *a = TEST_F32(test_v, 4);
+  CHECK_NULL(tg_grad(a));
+  CHECK(tg_error() && strstr(tg_error(), "no gradient") != NULL);
+  tg_clear_error();
+  CHECK_EQ_INT(tg_realize_all(NULL, 3), -1);
+  CHECK(tg_error() && strstr(tg_error(), "tg_realize_all") != NULL);
+  tg_clear_error();
+  CHECK_EQ_INT(tg_realize_all(&a, -1), -1);
+  CHECK_EQ_INT(tg_realize_all(NULL, 0), 0); /* nothing to do */
+  tg_free(a);
 }

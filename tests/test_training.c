@@ -3,16 +3,6 @@
  * compiled kernels of old steps are all given back). */
 #include "helpers.h"
 
-#include <unistd.h>
-
-static long test_rss_kb(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long pages = 0, rss = 0;
-  if (!f) return -1;
-  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = -1;
-  fclose(f);
-  return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 typedef struct test_mlp { tg_tensor *w1, *b1, *w2, *b2; } test_mlp;
 
