@@ -7,6 +7,10 @@
  *  - A handle created inside tg_scope_begin()/tg_scope_end() is freed by tg_scope_end() unless tg_keep() was called on
  *    it. Outside any scope, the caller frees it with tg_free(). Freeing a handle never invalidates other tensors.
  *  - Ops are lazy: nothing is computed until tg_realize() or a function that reads data (tg_item, tg_to_host, ...).
+ *  - Failures leave every tensor as it was (a failed realisation can be retried) and never abort, with one exception:
+ *    if the library's own bookkeeping (a few bytes for a graph node, a handle, a string) cannot be allocated even
+ *    after every cached buffer was given back, it prints "tinygrad.h: out of memory" and aborts. Out of memory for
+ *    tensor data is an ordinary error.
  *  - Threads: every function may be called from any thread. One library-wide lock makes the calls run one at a time
  *    (kernels still run on the library's own pool of threads). Errors (tg_error) and scopes are per thread. A JIT'd
  *    function runs under the lock: it must not wait for another thread that calls the library. */

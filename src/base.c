@@ -1,8 +1,10 @@
 /* base.c: the helpers every stage uses: memory, the error string, growable arrays, a string builder, a pointer hash
  * map, hashing and cached environment variables.
  *
- * Contract: allocation failure is the one thing that aborts (there is nothing sensible left to do); every other
- * failure is reported through tg__set_error and a NULL / -1 return by the caller. The error string is thread-local.
+ * Contract: every failure is reported through tg__set_error and a NULL / -1 return by the caller, out of memory for
+ * tensor data included (tg__try_alloc). The one exception: when the library's own bookkeeping (a few bytes for a
+ * node, a handle, a string) cannot be allocated even after every cached buffer was given back, it aborts, as there is
+ * nothing sensible left to do. The error string is thread-local.
  * Also here: the library-wide lock, fault injection for the tests, and the writer of files that appear whole or not
  * at all. */
 #include "internal.h"
@@ -16,22 +18,47 @@
 // ---------------------------------------------------------------------------------------------------------------------
 // memory
 
-TG__PRIVATE void *tg__alloc(size_t n) {
+static void (*tg__release_hook)(void);
+
+TG__PRIVATE void tg__set_release_hook(void (*release)(void)) { tg__release_hook = release; }
+
+/* malloc, and once more after the library's caches were given back */
+static void *tg__malloc_retry(size_t n) {
   void *p = TG_MALLOC(n ? n : 1);
-  if (!p) {
-    fputs("tinygrad.h: out of memory\n", stderr);
-    abort();
+  if (!p && tg__release_hook) {
+    tg__release_hook();
+    p = TG_MALLOC(n ? n : 1);
   }
+  return p;
+}
+
+static void tg__out_of_memory(size_t n) {
+  fprintf(stderr, "tinygrad.h: out of memory (%zu bytes for the library's own bookkeeping)\n", n);
+  abort();
+}
+
+TG__PRIVATE void *tg__try_alloc(const char *fn, size_t n) {
+  void *p = tg__fault(TG__FAULT_HOST_ALLOC) ? NULL : tg__malloc_retry(n);
+  if (!p)
+    tg__set_error("%s: out of memory: cannot allocate %zu bytes of host memory. HINT: free some tensors, or read "
+                  "the tensor in parts", fn, n);
+  return p;
+}
+
+TG__PRIVATE void *tg__alloc(size_t n) {
+  void *p = tg__malloc_retry(n);
+  if (!p) tg__out_of_memory(n);
   memset(p, 0, n ? n : 1);
   return p;
 }
 
 TG__PRIVATE void *tg__realloc(void *p, size_t n) {
   void *q = TG_REALLOC(p, n ? n : 1);
-  if (!q) {
-    fputs("tinygrad.h: out of memory\n", stderr);
-    abort();
+  if (!q && tg__release_hook) {
+    tg__release_hook();
+    q = TG_REALLOC(p, n ? n : 1);
   }
+  if (!q) tg__out_of_memory(n);
   return q;
 }
 

@@ -218,6 +218,7 @@ static void tg__cache_flush(void) {
 static void tg__cache_put(tg__device *dev, void *ptr, size_t nbytes) {
   if (!tg__cache_registered) {
     atexit(tg__cache_flush);
+    tg__set_release_hook(tg__cache_flush); /* host memory runs out: the CPU's cached buffers go first */
     tg__cache_registered = 1;
   }
   if (nbytes > TG__CACHE_BYTES / 4) {

@@ -64,8 +64,16 @@
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* base.c: memory, errors, growable arrays, strings, hashing, environment */
 
-TG__PRIVATE void *tg__alloc(size_t n);            /* zeroed; never NULL (out of memory is the one abort) */
+/* Memory. tg__try_alloc is for tensor data and anything else whose size a user chooses: on failure it is an error
+ * like any other (NULL, and a message naming fn and the size). tg__alloc and tg__realloc are for the library's own
+ * bookkeeping (nodes, handles, strings, small arrays): zeroed, never NULL. Before giving up, both give back the
+ * memory the library caches (tg__set_release_hook) and try again; if bookkeeping still cannot get its bytes, the
+ * process prints "tinygrad.h: out of memory" and aborts: the one exception to "never aborts", documented in api.h
+ * and the README. */
+TG__PRIVATE void *tg__try_alloc(const char *fn, size_t n); /* not zeroed; NULL with an error */
+TG__PRIVATE void *tg__alloc(size_t n);
 TG__PRIVATE void *tg__realloc(void *p, size_t n);
+TG__PRIVATE void tg__set_release_hook(void (*release)(void)); /* gives cached memory back (the allocation cache) */
 TG__PRIVATE char *tg__strdup(const char *s);
 TG__PRIVATE void tg__set_error(const char *fmt, ...) TG__PRINTF(1, 2); /* records the message tg_error() returns */
 TG__PRIVATE int tg__has_error(void);

@@ -586,8 +586,8 @@ TG__PRIVATE int tg__own_buffer(const char *fn, tg_tensor *t) {
   if (tg__is_buffer_view(t->uop)) return 0; /* a pending assignment, now realised: t is its buffer */
   tg__buffer *src = (tg__buffer *)tg__view_buffer(tg__base(t->uop))->arg.ptr;
   tg__buffer *b = tg__buffer_new(src->dev, src->dtype, src->numel);
-  void *tmp = tg__alloc(src->nbytes ? src->nbytes : 1);
-  int rc = b ? 0 : -1;
+  void *tmp = b ? tg__try_alloc(fn, src->nbytes ? src->nbytes : 1) : NULL;
+  int rc = tmp ? 0 : -1;
   if (rc == 0) rc = tg__buffer_ensure(src) < 0 || tg__buffer_copyout(src, tmp) < 0 || tg__buffer_copyin(b, tmp) < 0 ? -1 : 0;
   TG_FREE(tmp);
   if (rc == 0) t->uop = tg__buffer_uop(b, t->uop->ndim, t->uop->shape);
@@ -683,14 +683,25 @@ float *tg_to_float(tg_tensor *t) {
   TG__LOCKED();
   tg__buffer *b = tg__realized_buffer("tg_to_float", t);
   if (!b) return NULL;
-  void *raw = tg__alloc(b->nbytes);
-  if (tg__buffer_copyout(b, raw) < 0) {
-    TG_FREE(raw);
+  if ((uint64_t)b->numel > SIZE_MAX / sizeof(float)) {
+    tg__set_error("tg_to_float: %lld elements do not fit in host memory", (long long)b->numel);
     return NULL;
   }
-  float *f = (float *)TG_MALLOC(sizeof(float) * (size_t)(b->numel ? b->numel : 1));
-  if (f)
-    for (int64_t i = 0; i < b->numel; i++) f[i] = (float)tg__load_elem(raw, b->dtype, i);
+  float *f = (float *)tg__try_alloc("tg_to_float", sizeof(float) * (size_t)(b->numel ? b->numel : 1));
+  if (b->dtype == TG_FLOAT32) { /* straight into the result */
+    if (f && tg__buffer_copyout(b, f) < 0) {
+      TG_FREE(f);
+      return NULL;
+    }
+    return f;
+  }
+  void *raw = f ? tg__try_alloc("tg_to_float", b->nbytes) : NULL;
+  if (!raw || tg__buffer_copyout(b, raw) < 0) {
+    TG_FREE(raw);
+    TG_FREE(f);
+    return NULL;
+  }
+  for (int64_t i = 0; i < b->numel; i++) f[i] = (float)tg__load_elem(raw, b->dtype, i);
   TG_FREE(raw);
   return f;
 }
@@ -855,8 +866,8 @@ char *tg_to_string(tg_tensor *t) {
   tg__buffer *b = tg__realized_buffer("tg_to_string", t);
   if (!b) return NULL;
   if (b->numel == 0 && t->uop->ndim > 0) return tg__strdup("[]");
-  void *raw = tg__alloc(b->nbytes);
-  if (tg__buffer_copyout(b, raw) < 0) {
+  void *raw = tg__try_alloc("tg_to_string", b->nbytes);
+  if (!raw || tg__buffer_copyout(b, raw) < 0) {
     TG_FREE(raw);
     return NULL;
   }

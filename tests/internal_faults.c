@@ -245,3 +245,29 @@ TEST(test_fault_schedule_inspection_changes_nothing) {
   tg_free(lazy);
   tg_free(a);
 }
+
+/* host memory for data that cannot be had is an error naming the call, never an abort; the tensor is intact */
+TEST(test_fault_host_alloc_is_an_error) {
+  tg_tensor *a = TEST_F32(tf_v, 4);
+  tg_tensor *i = tg_cast(a, TG_INT32);
+  tg__fault_arm(TG__FAULT_HOST_ALLOC, 0, -1);
+  CHECK_NULL(tg_to_float(a));
+  CHECK(tg_error() && strstr(tg_error(), "tg_to_float: out of memory") != NULL);
+  CHECK_NULL(tg_to_float(i)); /* the conversion's buffer too */
+  CHECK_NULL(tg_to_string(a));
+  CHECK(tg_error() && strstr(tg_error(), "tg_to_string: out of memory") != NULL);
+  tg__fault_arm(TG__FAULT_HOST_ALLOC, 1, 1); /* the result is allocated, the raw bytes are not */
+  CHECK_NULL(tg_to_float(i));
+  tg__fault_arm(TG__FAULT_HOST_ALLOC, 0, 0);
+  tg_clear_error();
+  float got[4];
+  tf_read4(a, got);
+  CHECK_ARR_NEAR(got, tf_v, 4, 0);
+  tf_read4(i, got);
+  CHECK_ARR_NEAR(got, tf_v, 4, 0);
+  char *s = tg_to_string(a);
+  CHECK_STR(s, "[1. 2. 3. 4.]");
+  free(s);
+  tg_free(i);
+  tg_free(a);
+}
