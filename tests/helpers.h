@@ -30,6 +30,18 @@ static inline int test_on_cpu(void) {
   return !d || !d[0] || !strcmp(d, "CPU") || !strcmp(d, "cpu");
 }
 
+/* whether AddressSanitizer is on: its quarantine keeps freed memory resident, so RSS checks do not apply */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifndef TEST_ASAN
+#define TEST_ASAN 0
+#endif
+
 /* resident memory of this process in KB (Linux), -1 if unknown */
 static inline long test_rss_kb(void) {
   FILE *f = fopen("/proc/self/statm", "r");
