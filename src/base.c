@@ -371,7 +371,8 @@ TG__PRIVATE int tg__file_publish(const char *fn, const char *tmp, const char *pa
   if (!err && tg__fsync_dir(path) != 0) err = errno;
   if (err) {
     unlink(tmp);
-    tg__set_error("%s: cannot write %s: %s", fn, path, strerror(err));
+    if (fn) tg__set_error("%s: cannot write %s: %s", fn, path, strerror(err));
+    errno = err;
     return -1;
   }
   return 0;

@@ -139,7 +139,9 @@ TG__PRIVATE int tg__afile_open(tg__afile *f, const char *fn, const char *path); 
 TG__PRIVATE int tg__afile_write(tg__afile *f, const void *p, size_t n);          /* 0 or -1 (the file is discarded) */
 TG__PRIVATE int tg__afile_commit(tg__afile *f);  /* fsync, rename over the target, sync the directory; 0 or -1 */
 TG__PRIVATE void tg__afile_discard(tg__afile *f); /* removes the temporary; safe after a failure or a commit */
-/* for a file another program wrote (a compiler's output at tmp): fsync it, rename it to path, sync the directory */
+/* for a file another program wrote (a compiler's output at tmp): fsync it, rename it to path, sync the directory.
+ * 0, or -1 with errno set and tmp removed; the error is recorded for `fn`, or not at all when fn is NULL (a caller to
+ * whom the failure is not an error: the CPU's kernel cache). */
 TG__PRIVATE int tg__file_publish(const char *fn, const char *tmp, const char *path);
 
 /* ---------------------------------------------------------------------------------------------------------------- */

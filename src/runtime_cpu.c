@@ -4,21 +4,31 @@
  *  - Memory is host memory aligned to 64 bytes (posix_memalign); copies are memcpy; synchronize has nothing to do.
  *  - compile(name, src): src is C11 defining `void NAME_entry(void **bufs, int64_t start, int64_t end)`. It is compiled
  *    into a shared object by $CC (default cc; split on spaces, run without a shell) and loaded with dlopen. Programs
- *    are cached in memory under a 128-bit key (compiler, flags, name, source) and live until exit. Shared objects are
- *    cached on disk under the same key, in $TINYGRAD_CACHE, else $XDG_CACHE_HOME/tinygrad.h, else
- *    $HOME/.cache/tinygrad.h, created 0700. The directory is used only if it is ours and nobody else can write it or
- *    any directory above it (sticky ones like /tmp excepted); otherwise each compile happens in a fresh mkdtemp
- *    directory that is removed again, and nothing is cached. DISABLE_COMPILER_CACHE=1 skips reading the disk cache.
- *    A file appears under its key only by an atomic rename, so a crash or a concurrent process never leaves half a
- *    file there (a crash mid-compile may leave a KEY.XXXXXX temporary, never loaded); a cached file that does not
- *    load is deleted and rebuilt.
+ *    are cached in memory under a 128-bit key and live until exit. The key hashes what decides the object: the cache
+ *    format's version, the target CPU when -march=native is used (x86: vendor, signature and feature words of cpuid,
+ *    and xcr0; other Linux: hwcaps and /proc/cpuinfo's features), the compiler's identity (`$CC --version`, run once
+ *    per $CC per process, not counted by tg_compiler_invocations()), $CC, the flags, the kernel's name and source.
+ *  - Shared objects are cached on disk under the same key, in $TINYGRAD_CACHE, else $XDG_CACHE_HOME/tinygrad.h, else
+ *    $HOME/.cache/tinygrad.h, created 0700 (mkdir -p), never inside a directory that is not owned by the effective
+ *    uid (but for sticky ones anyone may write, like /tmp). The directory is used only if it is ours and nobody else can write it or any directory above it (sticky
+ *    ones like /tmp excepted). DISABLE_COMPILER_CACHE=1 skips reading the disk cache.
+ *  - An entry is the compiler's output plus a 32-byte trailer (magic, length, two 64-bit hashes; see
+ *    tg__cpu_trailer), checked before dlopen: a damaged one (truncated, garbage, empty) is deleted and rebuilt, said
+ *    on stderr at DEBUG>=1. A new entry is compiled under a temporary name in the directory, sealed with its trailer,
+ *    fsynced and renamed into place, and the directory fsynced: it appears whole or not at all, even across a crash
+ *    (which may leave a KEY.XXXXXX temporary, never loaded).
+ *  - When the directory is refused, or a write into it fails (full, read-only, a quota; or the compiler fails there
+ *    and succeeds elsewhere), the kernel is compiled in a fresh mkdtemp directory that is removed again, and nothing
+ *    is cached; after a failed write, every later compile of the process does the same (entries already there are
+ *    still read). One line on stderr, once per process and at any DEBUG, says that kernels are not cached and why.
+ *    A kernel that loaded is never failed by the cache: if it cannot be sealed or published, it is not cached.
  *  - Failures (no compiler, a compile error, a load error) are NULL plus tg__set_error with the compiler's output.
  *  - launch runs NAME_entry over [0, global_size): small kernels once on the calling thread, larger ones split into
  *    contiguous chunks, at most one per thread ($THREADS, default the usable cores, at most 64), run by a persistent
  *    pool of pthreads and the caller. Each chunk runs exactly once, and launch returns after all have finished.
  *  - At exit the workers are joined and every shared object is closed, so valgrind reports nothing.
- *  - DEBUG>=3 prints each kernel's source to stdout when it is first loaded. Nothing else prints, except DEBUG>=1
- *    saying once on stderr why the disk cache is not used. */
+ *  - DEBUG>=3 prints each kernel's source to stdout when it is first loaded. Nothing else prints but the two stderr
+ *    lines above (kernels not cached; a damaged entry at DEBUG>=1). */
 #include "internal.h"
 
 #include <dlfcn.h>     // dlopen, dlsym, dlclose, dlerror
@@ -30,10 +40,17 @@
 #include <spawn.h>     // posix_spawnp
 #include <sys/stat.h>  // mkdir, lstat
 #include <sys/types.h>
+#include <sys/utsname.h> // uname: the architecture, in the target
 #include <sys/wait.h>  // waitpid
 #include <unistd.h>    // read, write, close, unlink, rmdir, sysconf, geteuid
 #ifdef __linux__
 #include <sched.h>     // sched_getaffinity: the cores this process may use
+#endif
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>     // __get_cpuid_max, __cpuid_count: the target's features
+#define TG__CPU_X86 1
+#elif defined(__linux__)
+#include <sys/auxv.h>  // getauxval: the target's features
 #endif
 
 #if defined(__APPLE__)
@@ -60,6 +77,11 @@ extern char **environ;
 #define TG__CPU_STICKY S_ISVTX
 #else
 #define TG__CPU_STICKY 0 /* unknown: no directory counts as sticky, which only makes the check stricter */
+#endif
+#ifdef O_CLOEXEC
+#define TG__CPU_CLOEXEC O_CLOEXEC
+#else
+#define TG__CPU_CLOEXEC 0
 #endif
 
 typedef void (*tg__cpu_entry_fn)(void **bufs, int64_t start, int64_t end);
@@ -88,8 +110,8 @@ static int tg__cpu_flag_used(const char *flag) {
   return !(preload && strstr(preload, "vgpreload"));
 }
 
-/* bump when what a shared object means changes (the entry point's signature), to ignore old cache entries */
-static const char tg__cpu_cache_version[] = "tinygrad.h CPU 1";
+/* bump when what a cache entry means changes (the entry point's signature, the trailer), to ignore old entries */
+static const char tg__cpu_cache_version[] = "tinygrad.h CPU 2";
 
 static void tg__cpu_atexit(void);
 static void tg__cpu_register_atexit(void) {
@@ -229,7 +251,8 @@ static int tg__cpu_dir_is_private(const char *real, char *why, size_t nwhy) {
 }
 
 /* Finds (creating it, parents too, mode 0700) the cache directory and writes its real path to dir. 0 if it can be
- * used, -1 (reason in why) if not. */
+ * used, -1 (reason in why) if not. mkdir -p creates nothing inside a directory that is not ours: root with another
+ * user's HOME (sudo keeps it) must not leave root-owned directories in that home. */
 static int tg__cpu_cache_dir(char *dir, size_t ndir, char *why, size_t nwhy) {
   char path[TG__CPU_PATH_MAX];
   const char *env = getenv("TINYGRAD_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -245,15 +268,33 @@ static int tg__cpu_cache_dir(char *dir, size_t ndir, char *why, size_t nwhy) {
     snprintf(why, nwhy, "the cache directory's path is too long");
     return -1;
   }
-  for (char *s = path + 1; *s; s++) { /* mkdir -p */
-    if (*s != '/') continue;
+  for (char *s = path + 1;; s++) { /* mkdir -p: each missing prefix, checking the owner of the one above */
+    if (*s && *s != '/') continue;
+    char end = *s;
+    struct stat st;
     *s = 0;
-    mkdir(path, 0700);
-    *s = '/';
-  }
-  if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-    snprintf(why, nwhy, "cannot create %.300s: %s", path, strerror(errno));
-    return -1;
+    if (lstat(path, &st) != 0) {
+      char parent[TG__CPU_PATH_MAX], *slash = strrchr(path, '/');
+      if (!slash) snprintf(parent, sizeof parent, ".");
+      else snprintf(parent, sizeof parent, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+      if (stat(parent, &st) != 0) {
+        snprintf(why, nwhy, "cannot stat %.300s: %s", parent, strerror(errno));
+        return -1;
+      }
+      /* a sticky directory anyone may write (/tmp) is fine: what we create there stays ours alone */
+      int shared_sticky = (st.st_mode & TG__CPU_STICKY) && (st.st_mode & S_IWOTH);
+      if (st.st_uid != geteuid() && !shared_sticky) {
+        snprintf(why, nwhy, "will not create %.200s inside %.200s, which is owned by uid %ld, not by you (uid %ld)",
+                 path, parent, (long)st.st_uid, (long)geteuid());
+        return -1;
+      }
+      if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        snprintf(why, nwhy, "cannot create %.300s: %s", path, strerror(errno));
+        return -1;
+      }
+    }
+    *s = end;
+    if (!end) break;
   }
   char real[TG__CPU_PATH_MAX];
   if (!realpath(path, real)) {
@@ -267,6 +308,25 @@ static int tg__cpu_cache_dir(char *dir, size_t ndir, char *why, size_t nwhy) {
   }
   snprintf(dir, ndir, "%s", real);
   return 0;
+}
+
+/* Why kernels are not cached. A write into the cache directory that failed (full, read-only, a quota) sends every
+ * later compile of this process to a private temporary directory; a refused directory is looked at again each time
+ * (it is cheap and the environment may change). The tests read and reset this. */
+static struct {
+  int nowrite;   /* a write into the cache directory failed: do not try it again */
+  int said;      /* the line on stderr was printed */
+  char why[512]; /* the latest reason */
+} tg__cpu_nocache;
+
+/* records why kernels are not cached (for good, after a failed write) and says so once per process, at any DEBUG:
+ * a silently cold cache costs a compile of every kernel on every run */
+static void tg__cpu_not_caching(const char *why, int for_good) {
+  snprintf(tg__cpu_nocache.why, sizeof tg__cpu_nocache.why, "%s", why);
+  if (for_good) tg__cpu_nocache.nowrite = 1;
+  if (tg__cpu_nocache.said) return;
+  tg__cpu_nocache.said = 1;
+  fprintf(stderr, "tinygrad.h: not caching compiled CPU kernels on disk: %s\n", why);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -285,10 +345,12 @@ static int tg__cpu_high_cloexec(int fd) {
   return hi;
 }
 
+/* 0, or -1 with errno set; the tests can fail it as a full disk would (TG__FAULT_IO) */
 static int tg__cpu_write_all(int fd, const char *s, size_t n) {
   while (n) {
-    ssize_t w = write(fd, s, n);
+    ssize_t w = tg__fault(TG__FAULT_IO) ? (errno = ENOSPC, -1) : write(fd, s, n);
     if (w < 0 && errno == EINTR) continue;
+    if (w == 0) errno = EIO;
     if (w <= 0) return -1;
     s += w;
     n -= (size_t)w;
@@ -348,7 +410,6 @@ static int tg__cpu_run(char *const *argv, char *out, size_t nout, int *err) {
     *err = rc;
     return -1;
   }
-  tg__stat_compiles(1);
   size_t n = 0;
   char sink[4096];
   for (;;) { /* read to EOF, keeping the start: a compiler stuck on a full pipe would never exit */
@@ -377,6 +438,204 @@ static int tg__cpu_run(char *const *argv, char *out, size_t nout, int *err) {
     return -1;
   }
   return code;
+}
+
+/* words of $CC into argv (pointing into buf); returns the count, 0 if there are too many */
+static int tg__cpu_split_cc(const char *cc, char *buf, size_t nbuf, char **argv, int max) {
+  int n = 0;
+  snprintf(buf, nbuf, "%s", cc);
+  for (char *s = buf; *s;) {
+    while (*s == ' ' || *s == '\t') *s++ = 0;
+    if (!*s) break;
+    if (n == max) return 0;
+    argv[n++] = s;
+    while (*s && *s != ' ' && *s != '\t') s++;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the cache key: what a shared object is built from and for
+
+/* What -march=native compiles for on this machine, found once: objects built for one CPU must never be loaded on
+ * another with fewer features (an AVX-512 kernel is SIGILL on an AVX2 machine sharing the cache). On x86 the cpuid
+ * words that decide it: the vendor; leaf 1 (family/model/stepping, feature bits; its ebx, which holds the core's APIC
+ * id, is left out), leaves 7.0, 7.1 and 0x80000001 (more feature bits) and xcr0 (the register state the OS saves:
+ * without it AVX is off). Elsewhere on Linux the kernel's hwcaps and /proc/cpuinfo's line of features; else only the
+ * architecture's name. */
+static char *tg__cpu_target_str;
+
+static const char *tg__cpu_target(void) {
+  if (tg__cpu_target_str) return tg__cpu_target_str;
+  tg__str s;
+  memset(&s, 0, sizeof s);
+  struct utsname u;
+  tg__str_cat(&s, uname(&u) == 0 ? u.machine : "unknown");
+#if defined(TG__CPU_X86)
+  static const unsigned leaves[][2] = {{1, 0}, {7, 0}, {7, 1}, {0x80000001u, 0}};
+  unsigned a, b, c, d, max = __get_cpuid_max(0, NULL), ext = __get_cpuid_max(0x80000000u, NULL);
+  char vendor[13];
+  __cpuid(0, a, b, c, d);
+  memcpy(vendor, &b, 4);
+  memcpy(vendor + 4, &d, 4);
+  memcpy(vendor + 8, &c, 4);
+  vendor[12] = 0;
+  tg__str_printf(&s, " %s", vendor);
+  for (int i = 0; i < TG__COUNT(leaves); i++) {
+    unsigned leaf = leaves[i][0];
+    if (leaf > (leaf >= 0x80000000u ? ext : max)) continue;
+    __cpuid_count(leaf, leaves[i][1], a, b, c, d);
+    if (leaf == 1) b = 0;
+    tg__str_printf(&s, " cpuid(%x,%u)=%08x,%08x,%08x,%08x", leaf, leaves[i][1], a, b, c, d);
+    if (leaf == 1 && (c & (1u << 27))) { /* OSXSAVE: xgetbv may run */
+      unsigned lo, hi;
+      __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+      tg__str_printf(&s, " xcr0=%08x%08x", hi, lo);
+    }
+  }
+#elif defined(__linux__)
+  unsigned long hw2 = 0;
+#ifdef AT_HWCAP2
+  hw2 = getauxval(AT_HWCAP2);
+#endif
+  tg__str_printf(&s, " hwcap=%lx,%lx", getauxval(AT_HWCAP), hw2);
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[4096];
+  while (f && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "flags", 5) != 0 && strncmp(line, "Features", 8) != 0 && strncmp(line, "isa", 3) != 0) continue;
+    line[strcspn(line, "\n")] = 0;
+    tg__str_printf(&s, " %s", line);
+    break;
+  }
+  if (f) fclose(f);
+#endif
+  tg__cpu_target_str = tg__str_take(&s);
+  return tg__cpu_target_str;
+}
+
+/* `$CC --version`, run once per distinct $CC in this process (not a kernel compile: tg_compiler_invocations() does not
+ * count it). What it prints (its exit status too, unless 0) identifies the compiler, so that an upgraded compiler
+ * rebuilds everything rather than loading what the old one built. */
+typedef struct tg__cpu_ccid { char *cc, *id; struct tg__cpu_ccid *next; } tg__cpu_ccid;
+static tg__cpu_ccid *tg__cpu_ccids;
+
+static const char *tg__cpu_compiler_id(const char *cc) {
+  for (tg__cpu_ccid *c = tg__cpu_ccids; c; c = c->next)
+    if (strcmp(c->cc, cc) == 0) return c->id;
+  char buf[1024], out[4096] = "";
+  char *argv[tg__cpu_max_cc_args + 2];
+  int n = tg__cpu_split_cc(cc, buf, sizeof buf, argv, tg__cpu_max_cc_args), code = -1, err = 0;
+  if (n) {
+    argv[n++] = (char *)"--version";
+    argv[n] = NULL;
+    code = tg__cpu_run(argv, out, sizeof out, &err);
+  }
+  tg__str s;
+  memset(&s, 0, sizeof s);
+  if (code != 0) tg__str_printf(&s, "status %d: ", code);
+  tg__str_cat(&s, out);
+  tg__cpu_ccid *c = (tg__cpu_ccid *)tg__alloc(sizeof *c);
+  c->cc = tg__strdup(cc);
+  c->id = tg__str_take(&s);
+  c->next = tg__cpu_ccids;
+  tg__cpu_ccids = c;
+  return c->id;
+}
+
+/* The 128-bit key (two 64-bit halves) of a kernel: the file format's version, the target (tg__cpu_target(), or ""
+ * when -march=native is not used), the compiler's identity (tg__cpu_compiler_id), $CC, the flags used, the kernel's
+ * name and source. Strings are hashed with their NUL, so no two lists of them run together into the same bytes. */
+static void tg__cpu_key(const char *target, const char *compiler, const char *cc, const char *name, const char *src,
+                        uint64_t key[2]) {
+  static const uint64_t seeds[2] = {0x74696e7967726164ULL, 0x2e682063707520ULL};
+  const char *words[] = {tg__cpu_cache_version, target, compiler, cc, name};
+  for (int k = 0; k < 2; k++) {
+    uint64_t h = seeds[k];
+    for (int i = 0; i < TG__COUNT(words); i++) h = tg__hash_bytes(words[i], strlen(words[i]) + 1, h);
+    for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++)
+      if (tg__cpu_flag_used(tg__cpu_cflags[i])) h = tg__hash_bytes(tg__cpu_cflags[i], strlen(tg__cpu_cflags[i]) + 1, h);
+    key[k] = tg__hash_bytes(src, strlen(src), h);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// cache entries: the compiler's shared object, then a trailer that proves it whole
+
+/* The trailer appended to a cached shared object (ELF loaders ignore bytes past what the headers describe), 32 bytes:
+ *   0..7    the magic "tgh-so\1\n" (its \1 is the trailer's version)
+ *   8..15   the payload's length (the bytes before the trailer), little-endian
+ *   16..31  two 64-bit hashes of the payload (tg__hash_bytes with two seeds), little-endian
+ * Only a file whose last 32 bytes are the trailer of what precedes them reaches dlopen, which would die of SIGBUS on
+ * a truncated object (it maps past the end of the file) and may run a damaged one. */
+enum { tg__cpu_trailer_size = 32, tg__cpu_max_object = 1 << 26 /* larger: damaged */ };
+static const unsigned char tg__cpu_magic[8] = {'t', 'g', 'h', '-', 's', 'o', 1, '\n'};
+
+static void tg__cpu_trailer(const unsigned char *payload, size_t n, unsigned char out[tg__cpu_trailer_size]) {
+  uint64_t w[3] = {(uint64_t)n, tg__hash_bytes(payload, n, 0x5452414931ULL),
+                   tg__hash_bytes(payload, n, 0x4c45523232ULL)};
+  memcpy(out, tg__cpu_magic, 8);
+  for (int i = 0; i < 3; i++)
+    for (int b = 0; b < 8; b++) out[8 + 8 * i + b] = (unsigned char)(w[i] >> (8 * b));
+}
+
+/* the whole of a regular file (with tg__alloc; its length in *n), or NULL with errno set */
+static unsigned char *tg__cpu_read_file(const char *path, size_t *n) {
+  struct stat st;
+  int fd = open(path, O_RDONLY | TG__CPU_CLOEXEC);
+  if (fd < 0) return NULL;
+  int bad = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : st.st_size > tg__cpu_max_object ? EFBIG : 0;
+  if (bad) {
+    close(fd);
+    errno = bad;
+    return NULL;
+  }
+  unsigned char *p = (unsigned char *)tg__alloc((size_t)st.st_size);
+  size_t got = 0;
+  while (got < (size_t)st.st_size) {
+    ssize_t r = read(fd, p + got, (size_t)st.st_size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break; /* shorter than fstat said: what was read is what the file is */
+    got += (size_t)r;
+  }
+  close(fd);
+  *n = got;
+  return p;
+}
+
+/* 0 if the file at path is a whole cache entry, else -1 with the reason in why */
+static int tg__cpu_verify(const char *path, char *why, size_t nwhy) {
+  size_t n = 0;
+  unsigned char *p = tg__cpu_read_file(path, &n), want[tg__cpu_trailer_size];
+  if (!p) {
+    snprintf(why, nwhy, "cannot read it: %s", strerror(errno));
+    return -1;
+  }
+  const size_t t = tg__cpu_trailer_size;
+  if (n >= t) tg__cpu_trailer(p, n - t, want);
+  if (n < t) snprintf(why, nwhy, "it has %zu bytes, too few for a trailer", n);
+  else if (memcmp(p + n - t, tg__cpu_magic, sizeof tg__cpu_magic) != 0) snprintf(why, nwhy, "it has no trailer");
+  else if (memcmp(p + n - t, want, 16) != 0) snprintf(why, nwhy, "its length differs from its trailer's");
+  else if (memcmp(p + n - t, want, t) != 0) snprintf(why, nwhy, "its checksum differs from its trailer's");
+  int ok = n >= t && memcmp(p + n - t, want, t) == 0;
+  TG_FREE(p);
+  return ok ? 0 : -1;
+}
+
+/* appends the trailer to the compiler's output at path; 0, or -1 with errno set */
+static int tg__cpu_seal(const char *path) {
+  size_t n = 0;
+  unsigned char *p = tg__cpu_read_file(path, &n), t[tg__cpu_trailer_size];
+  if (!p) return -1;
+  tg__cpu_trailer(p, n, t);
+  TG_FREE(p);
+  int fd = open(path, O_WRONLY | O_APPEND | TG__CPU_CLOEXEC);
+  int rc = fd < 0 ? -1 : tg__cpu_write_all(fd, (const char *)t, sizeof t), err = errno;
+  if (fd >= 0 && close(fd) != 0 && rc == 0) {
+    rc = -1;
+    err = errno;
+  }
+  errno = err;
+  return rc;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -415,79 +674,33 @@ static tg__program *tg__cpu_program(tg__device *d, const char *name, void *handl
   return p;
 }
 
-/* words of $CC into argv (pointing into buf); returns the count, 0 if there are too many */
-static int tg__cpu_split_cc(const char *cc, char *buf, size_t nbuf, char **argv, int max) {
-  int n = 0;
-  snprintf(buf, nbuf, "%s", cc);
-  for (char *s = buf; *s;) {
-    while (*s == ' ' || *s == '\t') *s++ = 0;
-    if (!*s) break;
-    if (n == max) return 0;
-    argv[n++] = s;
-    while (*s && *s != ' ' && *s != '\t') s++;
-  }
-  return n;
-}
-
-static void tg__cpu_key(const char *cc, const char *name, const char *src, uint64_t seed, uint64_t *out) {
-  uint64_t h = tg__hash_bytes(tg__cpu_cache_version, sizeof tg__cpu_cache_version - 1, seed);
-  h = tg__hash_bytes(cc, strlen(cc), h);
-  for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++) /* each with its NUL, so words stay apart */
-    if (tg__cpu_flag_used(tg__cpu_cflags[i])) h = tg__hash_bytes(tg__cpu_cflags[i], strlen(tg__cpu_cflags[i]) + 1, h);
-  h = tg__hash_bytes(name, strlen(name), h);
-  *out = tg__hash_bytes(src, strlen(src), h);
-}
-
-/* Compiles src in dir (the cache directory, or a private temporary one) and loads it. On success the shared object is
- * at final (when caching) or already deleted. */
-static tg__program *tg__cpu_build(tg__device *d, const char *name, const char *src, const char *cc, const char *dir,
-                                  const char *key, const char *final) {
-  char cpath[TG__CPU_PATH_MAX], sopath[TG__CPU_PATH_MAX], ccbuf[1024], err[1024];
+/* Runs $CC on the source at cpath, writing the shared object at sopath. 0; or -1 if the compiler could not be run, or
+ * 1 if it failed; either way the message is in err. */
+static int tg__cpu_cc(const char *cc, const char *name, const char *cpath, const char *sopath, char *err, size_t nerr) {
+  char ccbuf[1024];
   char *argv[tg__cpu_max_cc_args + TG__COUNT(tg__cpu_cflags) + 8];
   const char *cc_env = getenv("CC");
-  int ncc = tg__cpu_split_cc(cc, ccbuf, sizeof ccbuf, argv, tg__cpu_max_cc_args);
-  if (ncc == 0) {
-    tg__set_error("CPU compile: CC='%.200s' has no words or more than %d. HINT: set CC to a compiler, e.g. CC=cc", cc,
-                  tg__cpu_max_cc_args);
-    return NULL;
+  int argc = tg__cpu_split_cc(cc, ccbuf, sizeof ccbuf, argv, tg__cpu_max_cc_args);
+  if (argc == 0) {
+    snprintf(err, nerr, "CPU compile: CC='%.200s' has no words or more than %d. HINT: set CC to a compiler, e.g. "
+             "CC=cc", cc, tg__cpu_max_cc_args);
+    return -1;
   }
-  int fd = -1;
-  if (snprintf(cpath, sizeof cpath, "%s/%s.XXXXXX", dir, key) < (int)sizeof cpath - 4) fd = mkstemp(cpath);
-  if (fd < 0) {
-    tg__set_error("CPU compile: cannot create a source file in %s: %s. HINT: check the disk and TINYGRAD_CACHE", dir,
-                  strerror(errno));
-    return NULL;
-  }
-  int wrc = tg__cpu_write_all(fd, src, strlen(src));
-  int werr = errno;
-  if (close(fd) != 0 && wrc == 0) {
-    wrc = -1;
-    werr = errno;
-  }
-  if (wrc != 0) {
-    unlink(cpath);
-    tg__set_error("CPU compile: cannot write %s: %s. HINT: check the free disk space", cpath, strerror(werr));
-    return NULL;
-  }
-  snprintf(sopath, sizeof sopath, "%.*s.so", (int)(sizeof sopath - 4), cpath); /* fits: checked above */
-
-  int argc = ncc;
   for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++)
     if (tg__cpu_flag_used(tg__cpu_cflags[i])) argv[argc++] = (char *)tg__cpu_cflags[i];
   argv[argc++] = (char *)"-o";
-  argv[argc++] = sopath;
-  argv[argc++] = cpath;
+  argv[argc++] = (char *)sopath;
+  argv[argc++] = (char *)cpath;
   argv[argc++] = (char *)"-lm";
   argv[argc] = NULL;
 
   char *out = (char *)tg__alloc(tg__cpu_capture);
-  int code, why = 0;
-  code = tg__cpu_run(argv, out, tg__cpu_capture, &why);
+  int why = 0, code = tg__cpu_run(argv, out, tg__cpu_capture, &why);
+  if (code != -1) tg__stat_compiles(1);
   if (code == 0 && why == ECHILD && access(sopath, F_OK) != 0) code = 1; /* status lost: judge by the output */
-  tg__program *prog = NULL;
   if (code == -1) {
-    tg__set_error("CPU compile: cannot run the C compiler '%.200s' (%s): %s. HINT: install a C compiler or set CC",
-                  argv[0], cc_env && cc_env[0] ? "from CC" : "the default", strerror(why));
+    snprintf(err, nerr, "CPU compile: cannot run the C compiler '%.200s' (%s): %s. HINT: install a C compiler or set "
+             "CC", argv[0], cc_env && cc_env[0] ? "from CC" : "the default", strerror(why));
   } else if (code != 0) {
     char shown[tg__cpu_max_name + 8];
     snprintf(shown, sizeof shown, "%s.c", name);
@@ -496,25 +709,91 @@ static tg__program *tg__cpu_build(tg__device *d, const char *name, const char *s
     while (n && (out[n - 1] == '\n' || out[n - 1] == ' ')) out[--n] = 0;
     if (code == -2) snprintf(out, tg__cpu_capture, "the compiler '%.200s' was killed by signal %d", argv[0], why);
     else if (!n) snprintf(out, tg__cpu_capture, "the compiler '%.200s' exited with status %d", argv[0], code);
-    tg__set_error("CPU compile of kernel %s failed: %.*s\nHINT: DEBUG=3 prints the kernel source", name,
-                  (int)tg__cpu_excerpt, out);
-  } else {
-    tg__cpu_entry_fn entry = NULL;
-    void *h = tg__cpu_load(sopath, name, &entry, err, sizeof err);
-    if (!h) tg__set_error("CPU compile: %s", err);
-    else prog = tg__cpu_program(d, name, h, entry);
+    snprintf(err, nerr, "CPU compile of kernel %s failed: %.*s\nHINT: DEBUG=3 prints the kernel source", name,
+             (int)tg__cpu_excerpt, out);
   }
   TG_FREE(out);
-  unlink(cpath);
-  if (!prog || !final || rename(sopath, final) != 0) unlink(sopath);
-  return prog;
+  return code == -1 ? -1 : code != 0;
 }
 
-static void tg__cpu_note_no_cache(const char *why) {
-  static int said;
-  if (said || TG__DEBUG < 1) return;
-  said = 1;
-  fprintf(stderr, "tinygrad.h: not caching compiled CPU kernels on disk: %s\n", why);
+/* Compiles src in dir and loads it. Without final (dir is a private temporary) every failure is an error. With final
+ * (dir is the cache directory) the object gets its trailer and is published at final, whole or not at all; and
+ * what fails there may be the directory's fault (full, read-only, a quota): when creating or writing the source
+ * fails, or the compile does (the compiler may have been unable to write its output), it returns NULL with the
+ * reason in why and records no error, for the caller to try a private directory; when the object loads but cannot be
+ * sealed or published, it returns the program with the reason in why (the kernel is just not cached). */
+static tg__program *tg__cpu_build(tg__device *d, const char *name, const char *src, const char *cc, const char *dir,
+                                  const char *key, const char *final, char *why, size_t nwhy) {
+  char cpath[TG__CPU_PATH_MAX], sopath[TG__CPU_PATH_MAX], err[2048];
+  int fd = -1, rc = -1, dir_fault = 1;
+  if (snprintf(cpath, sizeof cpath, "%s/%s.XXXXXX", dir, key) < (int)sizeof cpath - 4)
+    fd = tg__fault(TG__FAULT_IO) ? (errno = EROFS, -1) : mkstemp(cpath); /* the tests' read-only directory */
+  if (fd < 0) {
+    snprintf(err, sizeof err, "CPU compile: cannot create a source file in %.300s: %s", dir, strerror(errno));
+  } else {
+    int wrc = tg__cpu_write_all(fd, src, strlen(src)), werr = errno;
+    if (close(fd) != 0 && wrc == 0) {
+      wrc = -1;
+      werr = errno;
+    }
+    snprintf(sopath, sizeof sopath, "%.*s.so", (int)(sizeof sopath - 4), cpath); /* fits: checked above */
+    if (wrc != 0) snprintf(err, sizeof err, "CPU compile: cannot write %.300s: %s", cpath, strerror(werr));
+    else rc = tg__cpu_cc(cc, name, cpath, sopath, err, sizeof err);
+    dir_fault = rc == 1 || wrc != 0;
+    unlink(cpath);
+  }
+  if (rc != 0) {
+    if (fd >= 0) unlink(sopath);
+    if (final && dir_fault) /* the first line of err, after the directory when the compiler failed there */
+      snprintf(why, nwhy, "%.200s%s%.*s", rc == 1 ? dir : "", rc == 1 ? ": " : "", (int)strcspn(err, "\n"), err);
+    else tg__set_error("%s", err);
+    return NULL;
+  }
+  int sealed = final && tg__cpu_seal(sopath) == 0; /* before the load, so a sealed object is what dlopen sees */
+  if (final && !sealed) snprintf(why, nwhy, "cannot write %.300s: %s", sopath, strerror(errno));
+  tg__cpu_entry_fn entry = NULL;
+  void *h = tg__cpu_load(sopath, name, &entry, err, sizeof err);
+  if (!h) {
+    unlink(sopath);
+    if (why) why[0] = 0; /* an error of the kernel's, whatever the directory did */
+    tg__set_error("CPU compile: %s", err);
+    return NULL;
+  }
+  if (!sealed) unlink(sopath);
+  else if (tg__file_publish(NULL, sopath, final) != 0) /* it removes sopath */
+    snprintf(why, nwhy, "cannot publish %.300s: %s", final, strerror(errno));
+  return tg__cpu_program(d, name, h, entry);
+}
+
+/* the fallback: a compile in a fresh private directory (mkdtemp), removed again; nothing is cached */
+static tg__program *tg__cpu_build_private(tg__device *d, const char *name, const char *src, const char *cc,
+                                          const char *key, const char *why) {
+  char dir[TG__CPU_PATH_MAX];
+  const char *tmp = getenv("TMPDIR");
+  int w = snprintf(dir, sizeof dir, "%s/tinygrad.h-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+  if (w < 0 || (size_t)w + 64 >= sizeof dir || !mkdtemp(dir)) {
+    tg__set_error("CPU compile: cannot create a private temporary directory (%s) as the cache directory cannot be "
+                  "used (%s). HINT: set TINYGRAD_CACHE to a directory only you can write", strerror(errno), why);
+    return NULL;
+  }
+  tg__program *p = tg__cpu_build(d, name, src, cc, dir, key, NULL, NULL, 0);
+  rmdir(dir);
+  return p;
+}
+
+/* The cached object at path, verified, then loaded; NULL if there is none. One that is damaged (or will not load) is
+ * deleted, for the caller to rebuild. */
+static tg__program *tg__cpu_cached(tg__device *d, const char *name, const char *path) {
+  char why[1024];
+  if (access(path, F_OK) != 0) return NULL;
+  if (tg__cpu_verify(path, why, sizeof why) == 0) {
+    tg__cpu_entry_fn entry = NULL;
+    void *h = tg__cpu_load(path, name, &entry, why, sizeof why);
+    if (h) return tg__cpu_program(d, name, h, entry);
+  }
+  if (TG__DEBUG >= 1) fprintf(stderr, "tinygrad.h: the cached kernel %s is damaged (%s): rebuilding it\n", path, why);
+  unlink(path);
+  return NULL;
 }
 
 static tg__program *tg__cpu_compile(tg__device *d, const char *name, const char *src) {
@@ -535,40 +814,36 @@ static tg__program *tg__cpu_compile(tg__device *d, const char *name, const char 
   }
   const char *cc = getenv("CC");
   if (!cc || !cc[0]) cc = "cc";
-  uint64_t k0, k1;
-  tg__cpu_key(cc, name, src, 0x74696e7967726164ULL, &k0);
-  tg__cpu_key(cc, name, src, 0x2e682063707520ULL, &k1);
-  tg__program *p = tg__cpu_progs_get(k0, k1);
-  if (p) return p;
   tg__cpu_register_atexit();
+  uint64_t k[2];
+  tg__cpu_key(tg__cpu_flag_used("-march=native") ? tg__cpu_target() : "", tg__cpu_compiler_id(cc), cc, name, src, k);
+  tg__program *p = tg__cpu_progs_get(k[0], k[1]);
+  if (p) return p;
 
-  char key[33], dir[TG__CPU_PATH_MAX], final[TG__CPU_PATH_MAX], why[512], err[1024];
-  snprintf(key, sizeof key, "%016llx%016llx", (unsigned long long)k0, (unsigned long long)k1);
+  char key[33], dir[TG__CPU_PATH_MAX], final[TG__CPU_PATH_MAX], why[512] = "";
+  snprintf(key, sizeof key, "%016llx%016llx", (unsigned long long)k[0], (unsigned long long)k[1]);
   if (TG__DEBUG >= 3) printf("%s\n", src);
   const char *disable = getenv("DISABLE_COMPILER_CACHE");
-  int caching = tg__cpu_cache_dir(dir, sizeof dir, why, sizeof why) == 0;
-  if (caching) {
-    int w = snprintf(final, sizeof final, "%s/%s.so", dir, key); /* fits: tg__cpu_cache_dir left room */
-    if (w > 0 && w < (int)sizeof final && !(disable && atoi(disable) != 0) && access(final, F_OK) == 0) {
-      tg__cpu_entry_fn entry = NULL;
-      void *h = tg__cpu_load(final, name, &entry, err, sizeof err);
-      if (h) p = tg__cpu_program(d, name, h, entry);
-      else unlink(final); /* corrupt, truncated or foreign: rebuild it */
-    }
-    if (!p) p = tg__cpu_build(d, name, src, cc, dir, key, final);
+  int refused = tg__cpu_cache_dir(dir, sizeof dir, why, sizeof why) != 0, dir_failed = 0;
+  if (refused) {
+    tg__cpu_not_caching(why, 0);
   } else {
-    tg__cpu_note_no_cache(why);
-    const char *tmp = getenv("TMPDIR");
-    int w = snprintf(dir, sizeof dir, "%s/tinygrad.h-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-    if (w < 0 || (size_t)w + 64 >= sizeof dir || !mkdtemp(dir)) {
-      tg__set_error("CPU compile: cannot create a private temporary directory (%s) after the cache directory was "
-                    "refused (%s). HINT: set TINYGRAD_CACHE to a directory only you can write", strerror(errno), why);
-      return NULL;
+    int w = snprintf(final, sizeof final, "%s/%s.so", dir, key); /* fits: tg__cpu_cache_dir left room */
+    if (w > 0 && w < (int)sizeof final && !(disable && atoi(disable) != 0)) p = tg__cpu_cached(d, name, final);
+    if (!p && tg__cpu_nocache.nowrite) {
+      refused = 1;
+      snprintf(why, sizeof why, "%s", tg__cpu_nocache.why);
+    } else if (!p) {
+      p = tg__cpu_build(d, name, src, cc, dir, key, final, why, sizeof why);
+      if (p && why[0]) tg__cpu_not_caching(why, 1); /* loaded, but not cached */
+      dir_failed = !p && why[0];
     }
-    p = tg__cpu_build(d, name, src, cc, dir, key, NULL);
-    rmdir(dir);
   }
-  if (p) tg__cpu_progs_put(k0, k1, p);
+  if (refused || dir_failed) {
+    p = tg__cpu_build_private(d, name, src, cc, key, why);
+    if (p && dir_failed) tg__cpu_not_caching(why, 1); /* it builds elsewhere: the cache directory was at fault */
+  }
+  if (p) tg__cpu_progs_put(k[0], k[1], p);
   return p;
 }
 
@@ -706,6 +981,15 @@ static int tg__cpu_launch(tg__program *p, void **bufs, int nbufs) {
 static void tg__cpu_atexit(void) {
   tg__cpu_pool_stop();
   tg__cpu_progs_free();
+  while (tg__cpu_ccids) {
+    tg__cpu_ccid *c = tg__cpu_ccids;
+    tg__cpu_ccids = c->next;
+    TG_FREE(c->cc);
+    TG_FREE(c->id);
+    TG_FREE(c);
+  }
+  TG_FREE(tg__cpu_target_str);
+  tg__cpu_target_str = NULL;
 }
 
 static tg__device tg__cpu_dev = {

@@ -1,0 +1,471 @@
+/* internal_cache.c: the CPU device's disk cache of compiled kernels under damage and hostile directories: damaged
+ * entries are rebuilt, the key follows the CPU and the compiler, entries appear whole or not at all, a full or
+ * read-only cache directory or one inside somebody else's home only stops the caching, never a compile.
+ *
+ * Each test runs against a fresh private directory (mkdtemp: TINYGRAD_CACHE points into it), restores every variable
+ * of the environment it changes and the device's not-caching state, and removes what it made. Kernels are compiled
+ * through the device (tg__cpu_device()->compile) from small C sources, each with a constant no other kernel of the
+ * process has, so none is in the in-memory program cache yet. #included into runner.c after the implementation. */
+#include "test.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// ---------------------------------------------------------------------------------------------------------------------
+// helpers
+
+static const char *const ti_cache_envs[] = {"TINYGRAD_CACHE", "XDG_CACHE_HOME", "HOME", "CC", "DISABLE_COMPILER_CACHE"};
+
+typedef struct ti_cache {
+  char scratch[256];           /* the test's own directory (mkdtemp) */
+  char dir[300];               /* scratch/cache: TINYGRAD_CACHE */
+  char *env[5];                /* the saved values of ti_cache_envs (NULL: unset) */
+  int stderr_fd;               /* the real stderr while it is captured */
+  __typeof__(tg__cpu_nocache) nocache; /* the device's state before the test */
+} ti_cache;
+
+static void ti_rmtree(const char *path) {
+  DIR *d = opendir(path);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    char sub[1024];
+    struct stat st;
+    snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+    if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)) ti_rmtree(sub);
+    else unlink(sub);
+  }
+  if (d) closedir(d);
+  rmdir(path);
+}
+
+/* entries of a directory, . and .. not counted (-1 if it cannot be read) */
+static int ti_entries(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+  closedir(d);
+  return n;
+}
+
+/* a fresh scratch directory, TINYGRAD_CACHE at scratch/cache, the other variables unset, stderr captured into
+ * scratch/stderr, and the device's not-caching state cleared (so its line on stderr is said again) */
+static int ti_cache_begin(ti_cache *t) {
+  memset(t, 0, sizeof *t);
+  for (int i = 0; i < TG__COUNT(ti_cache_envs); i++) {
+    const char *v = getenv(ti_cache_envs[i]);
+    t->env[i] = v ? strdup(v) : NULL;
+  }
+  const char *tmp = getenv("TMPDIR");
+  snprintf(t->scratch, sizeof t->scratch, "%s/tg-cache-test-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+  if (!CHECK(mkdtemp(t->scratch) != NULL)) return -1;
+  snprintf(t->dir, sizeof t->dir, "%s/cache", t->scratch);
+  CHECK_EQ_INT(mkdir(t->dir, 0700), 0);
+  setenv("TINYGRAD_CACHE", t->dir, 1);
+  unsetenv("XDG_CACHE_HOME");
+  unsetenv("CC");
+  unsetenv("DISABLE_COMPILER_CACHE");
+  t->nocache = tg__cpu_nocache;
+  memset(&tg__cpu_nocache, 0, sizeof tg__cpu_nocache);
+  char path[512];
+  snprintf(path, sizeof path, "%s/stderr", t->scratch);
+  fflush(stderr);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  t->stderr_fd = dup(2);
+  if (fd >= 0) dup2(fd, 2);
+  if (fd >= 0) close(fd);
+  return 0;
+}
+
+/* what was written on stderr since ti_cache_begin (malloc'd), and stderr back to the terminal */
+static char *ti_cache_stderr(ti_cache *t) {
+  char path[512], *s = (char *)calloc(1, 65536);
+  fflush(stderr);
+  if (t->stderr_fd >= 0) {
+    dup2(t->stderr_fd, 2);
+    close(t->stderr_fd);
+    t->stderr_fd = -1;
+  }
+  snprintf(path, sizeof path, "%s/stderr", t->scratch);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    size_t n = fread(s, 1, 65535, f);
+    s[n] = 0;
+    fclose(f);
+  }
+  return s;
+}
+
+static void ti_cache_end(ti_cache *t) {
+  free(ti_cache_stderr(t));
+  tg__fault_arm(TG__FAULT_IO, 0, 0);
+  for (int i = 0; i < TG__COUNT(ti_cache_envs); i++) {
+    if (t->env[i]) setenv(ti_cache_envs[i], t->env[i], 1);
+    else unsetenv(ti_cache_envs[i]);
+    free(t->env[i]);
+  }
+  tg__cpu_nocache = t->nocache;
+  if (t->scratch[0]) ti_rmtree(t->scratch);
+}
+
+/* how many lines `tinygrad.h: not caching ...` s holds */
+static int ti_notes(const char *s) {
+  int n = 0;
+  for (const char *p = strstr(s, "tinygrad.h: not caching"); p; p = strstr(p + 1, "tinygrad.h: not caching")) n++;
+  return n;
+}
+
+/* a kernel no other of this process has: out[i] = 2i + c, c unique */
+typedef struct ti_kernel { char name[64], src[512]; float c; } ti_kernel;
+
+static void ti_kernel_new(ti_kernel *k) {
+  static int serial;
+  serial++;
+  k->c = 0.25f + (float)serial;
+  snprintf(k->name, sizeof k->name, "tcache_%d", serial);
+  snprintf(k->src, sizeof k->src,
+           "#include <stdint.h>\n"
+           "void %s_entry(void **bufs, int64_t start, int64_t end) {\n"
+           "  float *out = (float *)bufs[0];\n"
+           "  for (int64_t i = start; i < end; i++) out[i] = (float)i * 2.0f + %.2ff;\n"
+           "}\n", k->name, (double)k->c);
+}
+
+/* launches a program of ti_kernel_new over 16 elements: 1 if every value is right */
+static int ti_runs_right(tg__program *p, const ti_kernel *k) {
+  float out[16];
+  void *bufs[1] = {out};
+  memset(out, 0, sizeof out);
+  if (!p) return 0;
+  p->global_size = 16;
+  if (tg__cpu_device()->launch(p, bufs, 1) != 0) return 0;
+  for (int i = 0; i < 16; i++)
+    if (out[i] != (float)i * 2.0f + k->c) return 0;
+  return 1;
+}
+
+/* compiles k through the device and checks its results */
+static tg__program *ti_compile(const ti_kernel *k) {
+  tg__device *d = tg__cpu_device();
+  tg__program *p = d->compile(d, k->name, k->src);
+  CHECK_NOT_NULL(p);
+  CHECK(ti_runs_right(p, k));
+  return p;
+}
+
+/* the path of k's entry in dir, keyed as tg__cpu_compile keys it */
+static void ti_entry_path(const char *dir, const ti_kernel *k, char *path, size_t n) {
+  const char *cc = getenv("CC");
+  if (!cc || !cc[0]) cc = "cc";
+  uint64_t key[2];
+  tg__cpu_key(tg__cpu_flag_used("-march=native") ? tg__cpu_target() : "", tg__cpu_compiler_id(cc), cc, k->name,
+              k->src, key);
+  snprintf(path, n, "%s/%016llx%016llx.so", dir, (unsigned long long)key[0], (unsigned long long)key[1]);
+}
+
+static long ti_file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static int ti_write_file(const char *path, const void *p, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  size_t w = n ? fwrite(p, 1, n, f) : 0;
+  return fclose(f) == 0 && w == n ? 0 : -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 1. damaged entries
+
+/* A truncated real object (dlopen of it was SIGBUS), garbage and an empty file at a kernel's exact cache path: the
+ * compile verifies, deletes and rebuilds them, the program runs right, and the path then holds a verified entry. */
+TEST(test_internal_cache_damaged_entries) {
+  ti_cache t;
+  if (ti_cache_begin(&t) != 0) return;
+  ti_kernel real;
+  char real_path[512], why[256];
+  ti_kernel_new(&real);
+  ti_compile(&real);
+  ti_entry_path(t.dir, &real, real_path, sizeof real_path);
+  CHECK_EQ_INT(tg__cpu_verify(real_path, why, sizeof why), 0);
+  size_t nreal = 0;
+  unsigned char *obj = tg__cpu_read_file(real_path, &nreal);
+  CHECK(obj && nreal > 12000);
+  if (!obj || nreal <= 12000) {
+    TG_FREE(obj);
+    ti_cache_end(&t);
+    return;
+  }
+  unsigned char garbage[5000];
+  for (size_t i = 0; i < sizeof garbage; i++) garbage[i] = (unsigned char)(i * 2654435761u >> 13);
+  memcpy(garbage, obj, 64); /* an ELF header, to get further into the loader */
+  struct { const void *p; size_t n; const char *what; } damage[] = {
+      {obj, 4000, "truncated"}, {obj, 12000, "truncated"}, {garbage, sizeof garbage, "garbage"}, {"", 0, "empty"}};
+  for (int i = 0; i < TG__COUNT(damage); i++) {
+    ti_kernel k;
+    char path[512];
+    ti_kernel_new(&k);
+    ti_entry_path(t.dir, &k, path, sizeof path);
+    CHECK_EQ_INT(ti_write_file(path, damage[i].p, damage[i].n), 0);
+    CHECK(tg__cpu_verify(path, why, sizeof why) != 0); /* refused before dlopen sees it */
+    int64_t compiles = tg_compiler_invocations();
+    tg__program *p = ti_compile(&k);
+    CHECK(p != NULL);
+    CHECK_EQ_INT(tg_compiler_invocations() - compiles, 1); /* rebuilt */
+    CHECK_EQ_INT(tg__cpu_verify(path, why, sizeof why), 0);
+    CHECK(ti_file_size(path) > 12000);
+    if (tg__cpu_verify(path, why, sizeof why) != 0) printf("%s entry not replaced: %s\n", damage[i].what, why);
+  }
+  /* a whole entry copied to a new inode verifies, loads from disk (dlopen ignores the trailer) and runs right */
+  char copy[512];
+  snprintf(copy, sizeof copy, "%s/copy.so", t.scratch);
+  CHECK_EQ_INT(ti_write_file(copy, obj, nreal), 0);
+  tg__program *p = tg__cpu_cached(tg__cpu_device(), real.name, copy);
+  CHECK_NOT_NULL(p);
+  CHECK(ti_runs_right(p, &real));
+  if (p) {
+    dlclose(p->handle);
+    TG_FREE(p->name);
+    TG_FREE(p);
+  }
+  /* a flipped bit keeps the length: the hash tells */
+  obj[nreal / 2] ^= 0x40;
+  CHECK_EQ_INT(ti_write_file(copy, obj, nreal), 0);
+  CHECK(tg__cpu_verify(copy, why, sizeof why) != 0 && strstr(why, "checksum") != NULL);
+  /* a byte appended after the trailer */
+  obj[nreal / 2] ^= 0x40;
+  unsigned char *longer = (unsigned char *)calloc(1, nreal + 1);
+  if (longer) memcpy(longer, obj, nreal);
+  CHECK_EQ_INT(longer ? ti_write_file(copy, longer, nreal + 1) : -1, 0);
+  CHECK(tg__cpu_verify(copy, why, sizeof why) != 0 && strstr(why, "no trailer") != NULL);
+  free(longer);
+  TG_FREE(obj);
+  ti_cache_end(&t);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 2. the key
+
+TEST(test_internal_cache_key) {
+  static const char *avx512 = "x86_64 GenuineIntel cpuid(7,0)=00000000,f3bfa7eb,00000000,00000000";
+  static const char *avx2 = "x86_64 GenuineIntel cpuid(7,0)=00000000,009c27ab,00000000,00000000";
+  uint64_t a[2], b[2];
+  tg__cpu_key(avx512, "gcc 12.2.0", "cc", "k", "int x;", a);
+  tg__cpu_key(avx512, "gcc 12.2.0", "cc", "k", "int x;", b);
+  CHECK(a[0] == b[0] && a[1] == b[1]); /* a function of its inputs */
+  tg__cpu_key(avx2, "gcc 12.2.0", "cc", "k", "int x;", b);
+  CHECK(a[0] != b[0] && a[1] != b[1]); /* another CPU */
+  tg__cpu_key("", "gcc 12.2.0", "cc", "k", "int x;", b);
+  CHECK(a[0] != b[0] && a[1] != b[1]); /* no -march=native */
+  tg__cpu_key(avx512, "gcc 13.1.0", "cc", "k", "int x;", b);
+  CHECK(a[0] != b[0] && a[1] != b[1]); /* another compiler */
+  tg__cpu_key(avx512, "gcc 12.2.0", "gcc", "k", "int x;", b);
+  CHECK(a[0] != b[0] && a[1] != b[1]);
+  tg__cpu_key(avx512, "gcc 12.2.0", "cc", "k", "int y;", b);
+  CHECK(a[0] != b[0] && a[1] != b[1]);
+  tg__cpu_key("ab", "c", "cc", "k", "int x;", a); /* fields do not run together */
+  tg__cpu_key("a", "bc", "cc", "k", "int x;", b);
+  CHECK(a[0] != b[0] && a[1] != b[1]);
+
+  /* the real target: non-empty, and on x86 it holds leaf 1 of cpuid, whose sse2 bit x86-64 always has */
+  const char *target = tg__cpu_target();
+  CHECK(target && target[0]);
+#if defined(TG__CPU_X86)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  char leaf1[96];
+  CHECK(__get_cpuid(1, &eax, &ebx, &ecx, &edx));
+  snprintf(leaf1, sizeof leaf1, "cpuid(1,0)=%08x,00000000,%08x,%08x", eax, ecx, edx);
+  CHECK(strstr(target, leaf1) != NULL);
+#if defined(__x86_64__)
+  CHECK(edx & (1u << 26)); /* sse2 */
+#endif
+#elif defined(__linux__)
+  CHECK(strstr(target, "hwcap=") != NULL);
+#endif
+  if (TG__DEBUG >= 1) printf("target: %s\n", target);
+
+  /* the compiler's identity is what `$CC --version` prints, and running it is not a kernel compile */
+  int64_t compiles = tg_compiler_invocations();
+  const char *id = tg__cpu_compiler_id("env cc"); /* a $CC not seen before: it runs */
+  CHECK_EQ_INT(tg_compiler_invocations() - compiles, 0);
+  CHECK(tg__cpu_compiler_id("env cc") == id); /* once per $CC */
+  char want[4096] = "";
+  FILE *f = popen("cc --version 2>&1", "r");
+  if (f) {
+    size_t n = fread(want, 1, sizeof want - 1, f);
+    want[n] = 0;
+    pclose(f);
+  }
+  CHECK(want[0] != 0);
+  CHECK_STR(id, want);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 3. whole or not at all
+
+/* A compile leaves exactly its entry in the directory (no temporaries), sealed. A failure to seal or to publish it
+ * (a full disk at the trailer, an fsync that fails) leaves nothing there, and the program still runs right. */
+TEST(test_internal_cache_publish_whole) {
+  ti_cache t;
+  if (ti_cache_begin(&t) != 0) return;
+  ti_kernel k;
+  char path[512], why[256];
+  ti_kernel_new(&k);
+  ti_compile(&k);
+  ti_entry_path(t.dir, &k, path, sizeof path);
+  CHECK_EQ_INT(ti_entries(t.dir), 1);
+  CHECK_EQ_INT(tg__cpu_verify(path, why, sizeof why), 0);
+  /* the file writes of a compile into the cache: create the source, write it, write the trailer, publish */
+  static const struct { int skip; const char *says; } at[] = {{2, "No space left"}, {3, "cannot publish"}};
+  for (int i = 0; i < TG__COUNT(at); i++) {
+    tg__cpu_nocache.nowrite = 0;
+    tg__cpu_nocache.why[0] = 0;
+    ti_kernel_new(&k);
+    tg__fault_arm(TG__FAULT_IO, at[i].skip, 1);
+    int64_t compiles = tg_compiler_invocations();
+    ti_compile(&k);
+    tg__fault_arm(TG__FAULT_IO, 0, 0);
+    CHECK_EQ_INT(tg_compiler_invocations() - compiles, 1); /* the object loaded: no second compile */
+    CHECK_EQ_INT(ti_entries(t.dir), 1);                    /* nothing new, not even a temporary */
+    CHECK_EQ_INT(tg__cpu_nocache.nowrite, 1);
+    CHECK(strstr(tg__cpu_nocache.why, at[i].says) != NULL);
+    if (!strstr(tg__cpu_nocache.why, at[i].says)) printf("reason: %s\n", tg__cpu_nocache.why);
+  }
+  char *err = ti_cache_stderr(&t);
+  CHECK_EQ_INT(ti_notes(err), 1); /* said once */
+  free(err);
+  ti_cache_end(&t);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 4. a read-only or full cache directory
+
+/* the shared part of the tests below: after the first compile, kernels go on compiling and running right, nothing is
+ * written into the cache directory any more, and one line on stderr said why */
+static void ti_not_cached_after(ti_cache *t, const char *says) {
+  ti_kernel k;
+  CHECK_EQ_INT(tg__cpu_nocache.nowrite, 1);
+  CHECK(strstr(tg__cpu_nocache.why, says) != NULL);
+  if (!strstr(tg__cpu_nocache.why, says)) printf("reason: %s\n", tg__cpu_nocache.why);
+  ti_kernel_new(&k);
+  ti_compile(&k); /* no fault now: still not cached, for the rest of the process */
+  CHECK_EQ_INT(ti_entries(t->dir), 0);
+  char *err = ti_cache_stderr(t);
+  CHECK_EQ_INT(ti_notes(err), 1);
+  CHECK(strstr(err, says) != NULL);
+  free(err);
+}
+
+TEST(test_internal_cache_read_only) {
+  ti_cache t;
+  if (ti_cache_begin(&t) != 0) return;
+  ti_kernel k;
+  ti_kernel_new(&k);
+  int root = geteuid() == 0; /* chmod does not stop root: then the creation fails by fault injection (EROFS) */
+  if (root) tg__fault_arm(TG__FAULT_IO, 0, 1);
+  else CHECK_EQ_INT(chmod(t.dir, 0500), 0);
+  ti_compile(&k);
+  tg__fault_arm(TG__FAULT_IO, 0, 0);
+  ti_not_cached_after(&t, strerror(root ? EROFS : EACCES));
+  chmod(t.dir, 0700);
+  ti_cache_end(&t);
+}
+
+TEST(test_internal_cache_full_disk) {
+  ti_cache t;
+  if (ti_cache_begin(&t) != 0) return;
+  ti_kernel k;
+  ti_kernel_new(&k);
+  tg__fault_arm(TG__FAULT_IO, 1, 1); /* the source file is created, its write fails: ENOSPC */
+  ti_compile(&k);
+  tg__fault_arm(TG__FAULT_IO, 0, 0);
+  ti_not_cached_after(&t, strerror(ENOSPC));
+  ti_cache_end(&t);
+}
+
+/* The compiler cannot write its output in the cache directory (a wrapper says what ld says on a full disk): the
+ * kernel is compiled again in a private directory, and caching stops. A compile error stays an error and stops
+ * nothing. */
+TEST(test_internal_cache_compiler_cannot_write) {
+  ti_cache t;
+  if (ti_cache_begin(&t) != 0) return;
+  char script[512], cc[600];
+  snprintf(script, sizeof script, "%s/cc.sh", t.scratch);
+  FILE *f = fopen(script, "w");
+  if (f) {
+    fprintf(f, "for a in \"$@\"; do case \"$a\" in %s/*) echo \"ld: cannot open output file $a: %s\" >&2; exit 1;; "
+            "esac; done\nexec cc \"$@\"\n", t.dir, strerror(ENOSPC));
+    fclose(f);
+  }
+  snprintf(cc, sizeof cc, "sh %s", script);
+  setenv("CC", cc, 1);
+  ti_kernel k;
+  ti_kernel_new(&k);
+  int64_t compiles = tg_compiler_invocations();
+  ti_compile(&k);
+  CHECK_EQ_INT(tg_compiler_invocations() - compiles, 2); /* in the cache directory, then privately */
+  ti_not_cached_after(&t, strerror(ENOSPC));
+
+  memset(&tg__cpu_nocache, 0, sizeof tg__cpu_nocache);
+  unsetenv("CC");
+  tg__device *d = tg__cpu_device();
+  tg_clear_error();
+  CHECK_NULL(d->compile(d, "tcache_broken", "void tcache_broken_entry(void **b, long s, long e) { syntax error }"));
+  CHECK(tg_error() && strstr(tg_error(), "CPU compile of kernel tcache_broken failed") != NULL);
+  CHECK_EQ_INT(tg__cpu_nocache.nowrite, 0); /* the directory was not at fault */
+  CHECK_EQ_INT(ti_entries(t.dir), 0);
+  tg_clear_error();
+  ti_cache_end(&t);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 5. directories that are not ours
+
+/* As root with another user's HOME (sudo keeps HOME): nothing is created in that home, through HOME, XDG_CACHE_HOME
+ * or TINYGRAD_CACHE; kernels compile privately and run right. Not root: a home owned by root, the same way. A cache
+ * path under a directory of ours is still created (mode 0700) and used. */
+TEST(test_internal_cache_foreign_home) {
+  ti_cache t;
+  if (ti_cache_begin(&t) != 0) return;
+  char home[300], sub[400];
+  int root = geteuid() == 0;
+  snprintf(home, sizeof home, "%s/home", t.scratch);
+  CHECK_EQ_INT(mkdir(home, 0755), 0);
+  if (root) CHECK_EQ_INT(chown(home, 12345, 12345), 0);
+  else snprintf(home, sizeof home, "/usr"); /* root's; we cannot make one of another user's */
+  int before = ti_entries(home);
+  for (int i = 0; i < 3; i++) {
+    unsetenv("TINYGRAD_CACHE");
+    unsetenv("XDG_CACHE_HOME");
+    setenv("HOME", home, 1);
+    snprintf(sub, sizeof sub, "%s/%s", home, i == 1 ? "xdg" : "a/b");
+    if (i == 1) setenv("XDG_CACHE_HOME", sub, 1);
+    if (i == 2) setenv("TINYGRAD_CACHE", sub, 1);
+    ti_kernel k;
+    ti_kernel_new(&k);
+    ti_compile(&k);
+    CHECK_EQ_INT(ti_entries(home), before); /* nothing created inside */
+    CHECK(strstr(tg__cpu_nocache.why, "will not create") != NULL);
+    if (root) CHECK(strstr(tg__cpu_nocache.why, "uid 12345") != NULL);
+    CHECK_EQ_INT(tg__cpu_nocache.nowrite, 0); /* refused, not failed: looked at again next time */
+  }
+  char *err = ti_cache_stderr(&t);
+  CHECK_EQ_INT(ti_notes(err), 1);
+  free(err);
+  /* under a directory of ours, mkdir -p goes on */
+  snprintf(sub, sizeof sub, "%s/mine/a/b", t.scratch);
+  setenv("TINYGRAD_CACHE", sub, 1);
+  ti_kernel k;
+  ti_kernel_new(&k);
+  ti_compile(&k);
+  struct stat st;
+  CHECK(stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+  CHECK_EQ_INT(ti_entries(sub), 1);
+  if (root) chown(home, 0, 0);
+  ti_cache_end(&t);
+}
