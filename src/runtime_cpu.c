@@ -10,8 +10,9 @@
  *    per $CC per process, not counted by tg_compiler_invocations()), $CC, the flags, the kernel's name and source.
  *  - Shared objects are cached on disk under the same key, in $TINYGRAD_CACHE, else $XDG_CACHE_HOME/tinygrad.h, else
  *    $HOME/.cache/tinygrad.h, created 0700 (mkdir -p), never inside a directory that is not owned by the effective
- *    uid (but for sticky ones anyone may write, like /tmp). The directory is used only if it is ours and nobody else can write it or any directory above it (sticky
- *    ones like /tmp excepted). DISABLE_COMPILER_CACHE=1 skips reading the disk cache.
+ *    uid (but for sticky ones anyone may write, like /tmp). The directory is used only if it is ours and nobody else
+ *    can write it or any directory above it (sticky ones like /tmp excepted). DISABLE_COMPILER_CACHE=1 skips reading
+ *    the disk cache.
  *  - An entry is the compiler's output plus a 32-byte trailer (magic, length, two 64-bit hashes; see
  *    tg__cpu_trailer), checked before dlopen: a damaged one (truncated, garbage, empty) is deleted and rebuilt, said
  *    on stderr at DEBUG>=1. A new entry is compiled under a temporary name in the directory, sealed with its trailer,
