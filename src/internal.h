@@ -69,6 +69,7 @@ TG__PRIVATE void *tg__realloc(void *p, size_t n);
 TG__PRIVATE char *tg__strdup(const char *s);
 TG__PRIVATE void tg__set_error(const char *fmt, ...) TG__PRINTF(1, 2); /* records the message tg_error() returns */
 TG__PRIVATE int tg__has_error(void);
+TG__PRIVATE void tg__error_context(const char *prefix); /* the last error becomes "prefix: <the last error>" */
 
 /* a growable array of pointers */
 typedef struct tg__vec { void **items; int n, cap; } tg__vec;
@@ -366,6 +367,7 @@ TG__PRIVATE tg__uop *tg__tcast(tg__uop *x, tg_dtype dt);
 TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask);
 TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype dt);
 TG__PRIVATE int tg__check_arange(const char *fn, int64_t n); /* n <= INT32_MAX (ARANGE is int32); else -1 */
+TG__PRIVATE struct tg__device *tg__default_device(const char *fn); /* DEV or the CPU; NULL + error naming fn */
 TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int axis, int64_t start, int64_t stop, int64_t step);
 TG__PRIVATE int tg__broadcast(const char *fn, tg__uop **a, tg__uop **b);
 TG__PRIVATE tg__uop *tg__talu(tg__op op, tg__uop *a, tg__uop *b);

@@ -62,6 +62,12 @@ static void tg__nn_pads2d(int nd, const int64_t tblr[4], int64_t *pads) {
 /* the integer dtype for index arithmetic whose values stay below bound */
 static tg_dtype tg__nn_index_dtype(double bound) { return bound < 2147483647.0 ? TG_INT32 : TG_INT64; }
 
+/* r, or NULL with the error prefixed by fn (the public function the user called) */
+static tg_tensor *tg__nn_context(const char *fn, tg_tensor *r) {
+  if (!r) tg__error_context(fn);
+  return r;
+}
+
 /* a parameter belongs to its layer, never to a scope */
 static tg_tensor *tg__nn_own(tg_tensor *t) {
   while (t && t->scope > 0) tg_keep(t);
@@ -82,7 +88,8 @@ tg_tensor *tg_dropout(tg_tensor *x, double p) {
   if (!tg__train || p == 0) return tg__nn_wrap(x->uop, x);
   if (p == 1) return tg_zeros_like(x);
   tg_scope_begin();
-  tg_tensor *r = tg_rand(tg__default_float(), x->uop->ndim, x->uop->shape);
+  tg_tensor *r = tg__nn_context("tg_dropout", tg_rand(tg__default_float(), x->uop->ndim, x->uop->shape));
+  if (!r) return tg__nn_done(NULL);
   tg_tensor *keep = tg_logical_not(tg_lt_s(r, p)); /* r is realised once, so the backward reads the same mask */
   return tg__nn_done(tg_div_s(tg_where(keep, x, tg_zeros_like(x)), 1.0 - p));
 }
@@ -632,7 +639,7 @@ tg_tensor *tg_kaiming_uniform(int ndim, const int64_t *shape, double a) {
   int64_t fan_in;
   if (tg__nn_init_shape("tg_kaiming_uniform", ndim, shape, &fan_in) < 0) return NULL;
   double bound = sqrt(6.0 / (1 + a * a) / (double)fan_in);
-  return tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape);
+  return tg__nn_context("tg_kaiming_uniform", tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape));
 }
 
 /* normal(0, s) with s = sqrt(2 / (1 + a^2) / fan_in) */
@@ -640,7 +647,8 @@ tg_tensor *tg_kaiming_normal(int ndim, const int64_t *shape, double a) {
   TG__LOCKED();
   int64_t fan_in;
   if (tg__nn_init_shape("tg_kaiming_normal", ndim, shape, &fan_in) < 0) return NULL;
-  return tg_normal(0, sqrt(2.0 / (1 + a * a) / (double)fan_in), TG_FLOAT32, ndim, shape);
+  return tg__nn_context("tg_kaiming_normal", tg_normal(0, sqrt(2.0 / (1 + a * a) / (double)fan_in), TG_FLOAT32, ndim,
+                                                       shape));
 }
 
 /* uniform(-b, b) with b = sqrt(6 / (shape[0] + fan_in)) */
@@ -649,7 +657,7 @@ tg_tensor *tg_glorot_uniform(int ndim, const int64_t *shape) {
   int64_t fan_in;
   if (tg__nn_init_shape("tg_glorot_uniform", ndim, shape, &fan_in) < 0) return NULL;
   double bound = sqrt(6.0 / (double)(shape[0] + fan_in));
-  return tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape);
+  return tg__nn_context("tg_glorot_uniform", tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape));
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -690,6 +698,7 @@ int tg_nn_linear_init(tg_nn_linear *m, int64_t in, int64_t out, int bias) {
   m->weight = tg__nn_uniform_param(bound, TG_SHAPE(out, in));
   if (bias) m->bias = tg__nn_uniform_param(bound, TG_SHAPE(out));
   if (!m->weight || (bias && !m->bias)) {
+    tg__error_context("tg_nn_linear_init"); /* a parameter could not be made: say which layer */
     tg_nn_linear_free(m);
     return -1;
   }
@@ -747,6 +756,7 @@ int tg_nn_conv2d_init(tg_nn_conv2d *m, int64_t cin, int64_t cout, int kernel, in
   if (bias) m->bias = tg__nn_uniform_param(scale, TG_SHAPE(cout));
   m->stride = stride, m->padding = padding, m->dilation = dilation, m->groups = groups;
   if (!m->weight || (bias && !m->bias)) {
+    tg__error_context("tg_nn_conv2d_init"); /* a parameter could not be made: say which layer */
     tg_nn_conv2d_free(m);
     return -1;
   }
@@ -792,6 +802,7 @@ int tg_nn_conv1d_init(tg_nn_conv1d *m, int64_t cin, int64_t cout, int kernel, in
   if (bias) m->bias = tg__nn_uniform_param(scale, TG_SHAPE(cout));
   m->stride = stride, m->padding = padding, m->dilation = dilation, m->groups = groups;
   if (!m->weight || (bias && !m->bias)) {
+    tg__error_context("tg_nn_conv1d_init"); /* a parameter could not be made: say which layer */
     tg_nn_conv1d_free(m);
     return -1;
   }
@@ -831,6 +842,7 @@ int tg_nn_conv_transpose2d_init(tg_nn_conv_transpose2d *m, int64_t cin, int64_t 
   m->stride = stride, m->padding = padding, m->output_padding = output_padding, m->dilation = dilation;
   m->groups = groups;
   if (!m->weight || (bias && !m->bias)) {
+    tg__error_context("tg_nn_conv_transpose2d_init"); /* a parameter could not be made: say which layer */
     tg_nn_conv_transpose2d_free(m);
     return -1;
   }
@@ -871,6 +883,7 @@ int tg_nn_batchnorm_init(tg_nn_batchnorm *m, int64_t features) {
   m->eps = 1e-5;
   m->momentum = 0.1;
   if (!m->weight || !m->bias || !m->running_mean || !m->running_var || !m->num_batches_tracked) {
+    tg__error_context("tg_nn_batchnorm_init"); /* a parameter could not be made: say which layer */
     tg_nn_batchnorm_free(m);
     return -1;
   }
@@ -951,6 +964,7 @@ int tg_nn_layernorm_init(tg_nn_layernorm *m, int64_t features, int affine) {
   m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(features));
   m->bias = tg__nn_full_param(0, TG_FLOAT32, TG_SHAPE(features));
   if (!m->weight || !m->bias) {
+    tg__error_context("tg_nn_layernorm_init"); /* a parameter could not be made: say which layer */
     tg_nn_layernorm_free(m);
     return -1;
   }
@@ -994,6 +1008,7 @@ int tg_nn_rmsnorm_init(tg_nn_rmsnorm *m, int64_t features) {
   m->eps = 1e-6;
   m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(features));
   if (!m->weight) {
+    tg__error_context("tg_nn_rmsnorm_init"); /* a parameter could not be made: say which layer */
     tg_nn_rmsnorm_free(m);
     return -1;
   }
@@ -1040,6 +1055,7 @@ int tg_nn_groupnorm_init(tg_nn_groupnorm *m, int64_t groups, int64_t channels, i
   m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(channels));
   m->bias = tg__nn_full_param(0, TG_FLOAT32, TG_SHAPE(channels));
   if (!m->weight || !m->bias) {
+    tg__error_context("tg_nn_groupnorm_init"); /* a parameter could not be made: say which layer */
     tg_nn_groupnorm_free(m);
     return -1;
   }
@@ -1089,7 +1105,10 @@ int tg_nn_embedding_init(tg_nn_embedding *m, int64_t vocab, int64_t dim) {
   }
   if (tg__nn_random_shape_ok("tg_nn_embedding_init", TG_SHAPE(vocab, dim)) < 0) return -1;
   m->weight = tg__nn_own(tg_glorot_uniform(TG_SHAPE(vocab, dim)));
-  if (!m->weight) return -1;
+  if (!m->weight) {
+    tg__error_context("tg_nn_embedding_init");
+    return -1;
+  }
   m->vocab = vocab, m->dim = dim;
   return 0;
 }

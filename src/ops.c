@@ -1200,48 +1200,63 @@ static uint64_t tg__seed = 0;
 
 /* The counter lives in a one-element uint32 device buffer, as tinygrad's _device_rng_counters: a draw of n numbers
  * reads it and assigns it += n (lazily, realised with whatever realises next). So the kernels of a draw are the same
- * from call to call (nothing recompiles), and a JIT replay, which re-runs the assignment, draws new numbers. */
-static tg_tensor *tg__rng_ctr;
+ * from call to call (nothing recompiles), and a JIT replay, which re-runs the assignment, draws new numbers. Each
+ * device has its own counter, made by its first draw: a draw's graph never mixes devices, and a device that cannot
+ * hold one (its driver does not load) fails the draw that asked, with the driver's reason.
+ *
+ * Draws read a snapshot of the counter plus the numbers drawn before them in this period (a constant): one kernel may
+ * hold several draws, and changing constants would recompile. The pending assignment writes snapshot + total and is
+ * replaced by every draw. The snapshot (a CONTIGUOUS copy, realised with the assignment) is what makes a draw that is
+ * realised after the assignment has run still read the value it was built on, not the advanced counter: the counter's
+ * buffer is in-place state, and any realisation runs its pending assignment. */
+typedef struct tg__rng {
+  tg__device *dev;
+  tg_tensor *ctr; /* (1,) uint32 on dev, the library's own */
+  uint32_t drawn; /* numbers drawn since the counter was last realised */
+  tg__uop *snap;  /* this period's snapshot; alive through the pending assignment */
+} tg__rng;
+static tg__rng tg__rngs[16]; /* as many as there can be devices */
+static int tg__nrngs;
 
-static tg_tensor *tg__rng_counter(void) {
-  if (!tg__rng_ctr) {
-    uint32_t zero = 0;
-    int64_t one = 1;
-    tg__rng_ctr = tg_from_data(&zero, TG_UINT32, 1, &one);
-    if (tg__rng_ctr) tg__tensor_internal(tg__rng_ctr);
+/* dev's counter (dev is the default device: tg_from_data makes it there); NULL with the allocation's error */
+static tg__rng *tg__rng_of(tg__device *dev) {
+  for (int i = 0; i < tg__nrngs; i++)
+    if (tg__rngs[i].dev == dev) return &tg__rngs[i];
+  if (tg__nrngs == TG__COUNT(tg__rngs)) {
+    tg__set_error("random numbers: more than %d devices", TG__COUNT(tg__rngs));
+    return NULL;
   }
-  return tg__rng_ctr;
+  uint32_t zero = 0;
+  int64_t one = 1;
+  tg_tensor *c = tg_from_data(&zero, TG_UINT32, 1, &one);
+  if (!c) return NULL;
+  tg__tensor_internal(c);
+  tg__rng *r = &tg__rngs[tg__nrngs++];
+  memset(r, 0, sizeof *r);
+  r->dev = c->dev;
+  r->ctr = c;
+  return r;
 }
 
 void tg_manual_seed(uint64_t seed) {
   TG__LOCKED();
   tg__seed = seed;
   uint32_t zero = 0;
-  tg_tensor *c = tg__rng_counter();
-  if (c) tg__tensor_overwrite("tg_manual_seed", c, &zero);
+  for (int i = 0; i < tg__nrngs; i++) tg__tensor_overwrite("tg_manual_seed", tg__rngs[i].ctr, &zero);
 }
 
-/* the counter's value before a draw of n, as a (1,) uint32 node; NULL on error.
- * Draws read a snapshot of the counter plus the numbers drawn before them in this period (a constant): one kernel may
- * hold several draws, and changing constants would recompile. The pending assignment writes snapshot + total and is
- * replaced by every draw. The snapshot (a CONTIGUOUS copy, realised with the assignment) is what makes a draw that is
- * realised after the assignment has run still read the value it was built on, not the advanced counter: the counter's
- * buffer is in-place state, and any realisation runs its pending assignment. */
-static uint32_t tg__rng_drawn; /* numbers drawn since the counter was last realised */
-static tg__uop *tg__rng_snap;  /* this period's snapshot; alive through the pending assignment */
-
-static tg__uop *tg__rng_take(int64_t n) {
-  tg_tensor *c = tg__rng_counter();
-  if (!c) return NULL;
+/* the counter's value before a draw of n, as a (1,) uint32 node; NULL on error */
+static tg__uop *tg__rng_take(tg__rng *r, int64_t n) {
+  tg_tensor *c = r->ctr;
   int queued = c->uop->op == TG__OP_ASSIGN;
   tg__uop *cur = queued ? c->uop->src[0] : c->uop;
   if (!queued) {
-    tg__rng_drawn = 0;
-    tg__rng_snap = tg__uop1(TG__OP_CONTIGUOUS, cur->dtype, cur, NULL);
+    r->drawn = 0;
+    r->snap = tg__uop1(TG__OP_CONTIGUOUS, cur->dtype, cur, NULL);
   }
-  tg__uop *base = tg__tadds(tg__rng_snap, (double)tg__rng_drawn);
-  tg__rng_drawn += (uint32_t)n;
-  tg__uop *next = tg__tadds(tg__rng_snap, (double)tg__rng_drawn);
+  tg__uop *base = tg__tadds(r->snap, (double)r->drawn);
+  r->drawn += (uint32_t)n;
+  tg__uop *next = tg__tadds(r->snap, (double)r->drawn);
   if (queued) {
     c->uop = tg__uop2(TG__OP_ASSIGN, cur->dtype, cur, next, NULL);
     return base;
@@ -1272,10 +1287,11 @@ static tg__uop *tg__threefry(tg__uop *ctr, uint32_t k0, uint32_t k1) {
   return tg__talu(TG__OP_XOR, x0, x1);
 }
 
-/* uniform [0, 1) float32 of the given shape: 23 random mantissa bits under the exponent of 1.0, minus 1 */
-static tg__uop *tg__trand(int ndim, const int64_t *shape) {
+/* uniform [0, 1) float32 of the given shape: 23 random mantissa bits under the exponent of 1.0, minus 1; NULL when
+ * the counter cannot be advanced */
+static tg__uop *tg__trand(tg__rng *rng, int ndim, const int64_t *shape) {
   int64_t n = tg__prod(shape, ndim);
-  tg__uop *base = tg__rng_take(n);
+  tg__uop *base = tg__rng_take(rng, n);
   if (!base) return NULL;
   tg__uop *ctr = tg__tadd(tg__tcast(tg__tarange(n, 0, 1, TG_INT32), TG_UINT32), tg__texpand(base, &n));
   uint32_t k0 = (uint32_t)tg__seed, k1 = (uint32_t)(tg__seed >> 32);
@@ -1285,67 +1301,79 @@ static tg__uop *tg__trand(int ndim, const int64_t *shape) {
   return tg__treshape(f, ndim, shape);
 }
 
-/* random tensors are realised once (as tinygrad's contiguous rand), not recomputed by every kernel that reads them */
-static tg_tensor *tg__rand_wrap(tg__uop *u) {
-  return tg__tensor_wrap(tg__uop1(TG__OP_CONTIGUOUS, u->dtype, u, NULL), NULL);
+/* random tensors are realised once (as tinygrad's contiguous rand), not recomputed by every kernel that reads them
+ * (NULL in, NULL out) */
+static tg_tensor *tg__rand_wrap(tg__uop *u, tg__rng *rng) {
+  return u ? tg__tensor_wrap(tg__uop1(TG__OP_CONTIGUOUS, u->dtype, u, NULL), rng->dev) : NULL;
 }
 
-static int tg__check_rand(const char *fn, tg_dtype dt, int ndim, const int64_t *shape, int need_float) {
-  if (tg__check_dtype(fn, dt) < 0 || tg__check_shape(fn, ndim, shape) < 0) return -1;
+/* Validates a draw, then makes sure it can be built: the default device exists (DEV is looked up at each creation)
+ * and holds a counter (a device whose driver cannot load fails here, with the driver's reason). Its counter, or NULL
+ * with an error naming fn. */
+static tg__rng *tg__check_rand(const char *fn, tg_dtype dt, int ndim, const int64_t *shape, int need_float) {
+  if (tg__check_dtype(fn, dt) < 0 || tg__check_shape(fn, ndim, shape) < 0) return NULL;
   if (need_float && !tg_dtype_is_float(dt)) {
     tg__set_error("%s: needs a float dtype, got %s", fn, tg_dtype_name(dt));
-    return -1;
+    return NULL;
   }
   if (tg__prod(shape, ndim) > 2147483647) {
     tg__set_error("%s: at most 2^31-1 elements", fn);
-    return -1;
+    return NULL;
   }
-  return 0;
+  tg__device *dev = tg__default_device(fn);
+  tg__rng *rng = dev ? tg__rng_of(dev) : NULL;
+  if (dev && !rng) tg__error_context(fn);
+  return rng;
 }
 
 tg_tensor *tg_rand(tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
-  if (tg__check_rand("tg_rand", dt, ndim, shape, 1) < 0) return NULL;
-  return tg__rand_wrap(tg__tcast(tg__trand(ndim, shape), dt));
+  tg__rng *rng = tg__check_rand("tg_rand", dt, ndim, shape, 1);
+  return rng ? tg__rand_wrap(tg__tcast(tg__trand(rng, ndim, shape), dt), rng) : NULL;
 }
 
 tg_tensor *tg_uniform(double low, double high, tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
-  if (tg__check_rand("tg_uniform", dt, ndim, shape, 0) < 0) return NULL;
-  tg__uop *r = tg__tmuls(tg__trand(ndim, shape), high - low);
-  return tg__rand_wrap(tg__tadd(tg__tcast(r, dt), tg__tfull(low, dt, ndim, shape)));
+  tg__rng *rng = tg__check_rand("tg_uniform", dt, ndim, shape, 0);
+  tg__uop *r = rng ? tg__trand(rng, ndim, shape) : NULL;
+  if (!r) return NULL;
+  r = tg__tmuls(r, high - low);
+  return tg__rand_wrap(tg__tadd(tg__tcast(r, dt), tg__tfull(low, dt, ndim, shape)), rng);
 }
 
 /* Box-Muller: cos(2 pi u1) * sqrt(-2 log(1 - u2)) */
-static tg__uop *tg__trandn(int ndim, const int64_t *shape) {
-  tg__uop *u1 = tg__trand(ndim, shape), *u2 = tg__trand(ndim, shape);
+static tg__uop *tg__trandn(tg__rng *rng, int ndim, const int64_t *shape) {
+  tg__uop *u1 = tg__trand(rng, ndim, shape), *u2 = u1 ? tg__trand(rng, ndim, shape) : NULL;
+  if (!u2) return NULL;
   tg__uop *c = tg__u_cos(tg__tmuls(u1, 2 * M_PI));
   return tg__tmul(c, tg__tsqrt(tg__tmuls(tg__tlog(tg__tsub(tg__c(u2, 1), u2)), -2)));
 }
 
 tg_tensor *tg_randn(tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
-  if (tg__check_rand("tg_randn", dt, ndim, shape, 1) < 0) return NULL;
-  return tg__rand_wrap(tg__tcast(tg__trandn(ndim, shape), dt));
+  tg__rng *rng = tg__check_rand("tg_randn", dt, ndim, shape, 1);
+  return rng ? tg__rand_wrap(tg__tcast(tg__trandn(rng, ndim, shape), dt), rng) : NULL;
 }
 
 tg_tensor *tg_normal(double mean, double std, tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
-  if (tg__check_rand("tg_normal", dt, ndim, shape, 1) < 0) return NULL;
-  return tg__rand_wrap(tg__tcast(tg__tadds(tg__tmuls(tg__trandn(ndim, shape), std), mean), dt));
+  tg__rng *rng = tg__check_rand("tg_normal", dt, ndim, shape, 1);
+  tg__uop *r = rng ? tg__trandn(rng, ndim, shape) : NULL;
+  return r ? tg__rand_wrap(tg__tcast(tg__tadds(tg__tmuls(r, std), mean), dt), rng) : NULL;
 }
 
 tg_tensor *tg_randint(int64_t low, int64_t high, tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
-  if (tg__check_rand("tg_randint", dt, ndim, shape, 0) < 0) return NULL;
-  if (high <= low || tg_dtype_is_float(dt)) {
+  if (high <= low || tg__check_dtype("tg_randint", dt) < 0 || tg_dtype_is_float(dt)) {
     tg__set_error("tg_randint: needs low < high and an integer dtype (got %lld, %lld, %s)", (long long)low,
                   (long long)high, tg_dtype_name(dt));
     return NULL;
   }
-  tg__uop *r =
-      tg__tcast(tg__tfloor(tg__tmuls(tg__tcast(tg__trand(ndim, shape), TG_FLOAT64), (double)(high - low))), dt);
-  return tg__rand_wrap(tg__tadd(r, tg__tfull(low, dt, ndim, shape)));
+  tg__rng *rng = tg__check_rand("tg_randint", dt, ndim, shape, 0);
+  tg__uop *r = rng ? tg__trand(rng, ndim, shape) : NULL;
+  if (!r) return NULL;
+  r = tg__tcast(tg__tfloor(tg__tmuls(tg__tcast(r, TG_FLOAT64), (double)high - (double)low)), dt);
+  return tg__rand_wrap(tg__tadd(r, tg__tfull((double)low, dt, ndim, shape)), rng);
 }
 
 tg_tensor *tg_rand_like(tg_tensor *t) {

@@ -366,6 +366,14 @@ TG__PRIVATE int tg__check_span(const char *fn, int ndim, const int64_t *shape) {
   return -1;
 }
 
+/* the device a creator puts its tensor on (DEV, or the CPU): looked up at each creation, so NULL with an error naming
+ * fn and the device when DEV names none */
+TG__PRIVATE tg__device *tg__default_device(const char *fn) {
+  tg__device *d = tg__device_get(NULL);
+  if (!d) tg__error_context(fn);
+  return d;
+}
+
 TG__PRIVATE int tg__check_dtype(const char *fn, tg_dtype dt) {
   if ((int)dt < 0 || (int)dt >= TG_NDTYPES) {
     tg__set_error("%s: %d is not a tg_dtype", fn, (int)dt);
@@ -393,7 +401,7 @@ tg_tensor *tg_from_data(const void *data, tg_dtype dt, int ndim, const int64_t *
     tg__set_error("tg_from_data: data is NULL");
     return NULL;
   }
-  tg__device *dev = tg__device_get(NULL);
+  tg__device *dev = tg__default_device("tg_from_data");
   if (!dev) return NULL;
   tg__buffer *b = tg__buffer_new(dev, dt, tg__prod(shape, ndim));
   if (tg__buffer_copyin(b, data) < 0) {
@@ -413,7 +421,7 @@ tg_tensor *tg_from_float(const float *data, int ndim, const int64_t *shape) {
 tg_tensor *tg_empty(tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
   if (tg__check_dtype("tg_empty", dt) < 0 || tg__check_shape("tg_empty", ndim, shape) < 0) return NULL;
-  tg__device *dev = tg__device_get(NULL);
+  tg__device *dev = tg__default_device("tg_empty");
   if (!dev) return NULL;
   tg__buffer *b = tg__buffer_new(dev, dt, tg__prod(shape, ndim));
   tg__uop *u = tg__buffer_uop(b, ndim, shape);
@@ -423,7 +431,8 @@ tg_tensor *tg_empty(tg_dtype dt, int ndim, const int64_t *shape) {
 
 static tg_tensor *tg__full(const char *fn, double v, tg_dtype dt, int ndim, const int64_t *shape) {
   if (tg__check_dtype(fn, dt) < 0 || tg__check_shape(fn, ndim, shape) < 0) return NULL;
-  return tg__tensor_wrap(tg__tfull(v, dt, ndim, shape), NULL);
+  tg__device *dev = tg__default_device(fn);
+  return dev ? tg__tensor_wrap(tg__tfull(v, dt, ndim, shape), dev) : NULL;
 }
 tg_tensor *tg_full(double v, tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
@@ -479,7 +488,8 @@ tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt) {
     tg__set_error("tg_arange: %g elements (start %g, stop %g, step %g) is more than 2^31-1", n, start, stop, step);
     return NULL;
   }
-  return tg__tensor_wrap(tg__tarange((int64_t)n, start, step, dt), NULL);
+  tg__device *dev = tg__default_device("tg_arange");
+  return dev ? tg__tensor_wrap(tg__tarange((int64_t)n, start, step, dt), dev) : NULL;
 }
 
 tg_tensor *tg_linspace(double start, double stop, int64_t steps, tg_dtype dt) {
@@ -489,10 +499,12 @@ tg_tensor *tg_linspace(double start, double stop, int64_t steps, tg_dtype dt) {
     tg__set_error("tg_linspace: steps must be in [0, 2^31), got %lld", (long long)steps);
     return NULL;
   }
+  tg__device *dev = tg__default_device("tg_linspace");
+  if (!dev) return NULL;
   if (steps == 1) return tg_full(start, dt, 1, &steps);
   tg_dtype f = TG_FLOAT32;
   tg__uop *r = tg__tarange(steps, start, steps > 1 ? (stop - start) / (double)(steps - 1) : 0, f);
-  return tg__tensor_wrap(tg__tcast(r, dt), NULL);
+  return tg__tensor_wrap(tg__tcast(r, dt), dev);
 }
 
 tg_tensor *tg_eye(int64_t n, int64_t m, tg_dtype dt) {
@@ -504,9 +516,11 @@ tg_tensor *tg_eye(int64_t n, int64_t m, tg_dtype dt) {
   }
   int64_t s[2] = {n, m}, c[2] = {n, 1}, r[2] = {1, m};
   if (tg__check_span("tg_eye", 2, s) < 0) return NULL;
+  tg__device *dev = tg__default_device("tg_eye");
+  if (!dev) return NULL;
   tg__uop *a = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), 2, c), s);
   tg__uop *b = tg__texpand(tg__treshape(tg__tarange(m, 0, 1, TG_INT32), 2, r), s);
-  return tg__tensor_wrap(tg__tcast(tg__talu(TG__OP_CMPEQ, a, b), dt), NULL);
+  return tg__tensor_wrap(tg__tcast(tg__talu(TG__OP_CMPEQ, a, b), dt), dev);
 }
 
 /* keeps x[..., i, j] where j - i <= diag (lower) or j - i >= diag (upper) */
