@@ -131,6 +131,9 @@ TG_API tg_tensor *tg_add(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_div(tg_tensor *a, tg_tensor *b);       /* true division (ints become float) */
+/* Integer division never traps, on any device: python's // and % where they are defined; by zero, x // 0 = 0 and
+ * x % 0 = 0 (as numpy, without its warning); and the one overflowing case wraps, MIN // -1 = MIN (MIN the dtype's
+ * least value, INT32_MIN for int32) and MIN % -1 = 0. Floats follow IEEE (x // 0 is inf or nan). */
 TG_API tg_tensor *tg_floordiv(tg_tensor *a, tg_tensor *b);  /* python // (rounds toward -inf) */
 TG_API tg_tensor *tg_mod(tg_tensor *a, tg_tensor *b);       /* python % (sign of the divisor) */
 TG_API tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b);
