@@ -212,7 +212,8 @@ TG_API tg_tensor *tg_bitcast(tg_tensor *a, tg_dtype dt); /* same element size on
 TG_API tg_tensor *tg_contiguous(tg_tensor *a);           /* forces a realisation point */
 
 /* ---------------------------------------------------------------------------------------------------------------- */
-/* reductions. axes: an array of naxes axes (negative allowed); naxes == 0 reduces over every axis. */
+/* reductions. axes: an array of naxes axes (negative allowed); naxes == 0 reduces over every axis. naxes < 0, or an
+ * axis given twice (0 and -2 of a matrix too), is an error, as in PyTorch. */
 
 TG_API tg_tensor *tg_sum(tg_tensor *a, int naxes, const int *axes, int keepdim);
 TG_API tg_tensor *tg_prod(tg_tensor *a, int naxes, const int *axes, int keepdim);
@@ -224,7 +225,8 @@ TG_API tg_tensor *tg_std(tg_tensor *a, int naxes, const int *axes, int keepdim, 
 TG_API tg_tensor *tg_any(tg_tensor *a, int naxes, const int *axes, int keepdim);
 TG_API tg_tensor *tg_all(tg_tensor *a, int naxes, const int *axes, int keepdim);
 TG_API tg_tensor *tg_logsumexp(tg_tensor *a, int axis, int keepdim);
-TG_API tg_tensor *tg_argmax(tg_tensor *a, int axis, int keepdim);   /* int32 indices, first maximum */
+TG_API tg_tensor *tg_argmax(tg_tensor *a, int axis, int keepdim);   /* int32 indices, first maximum; an empty axis
+                                                                       is an error (numpy, PyTorch) */
 TG_API tg_tensor *tg_argmin(tg_tensor *a, int axis, int keepdim);
 TG_API tg_tensor *tg_cumsum(tg_tensor *a, int axis);
 TG_API tg_tensor *tg_cumprod(tg_tensor *a, int axis);
@@ -247,7 +249,7 @@ TG_API tg_tensor *tg_unflatten(tg_tensor *a, int dim, int n, const int64_t *size
 TG_API tg_tensor *tg_pad(tg_tensor *a, int ndim, const int64_t *pads, double value); /* pads[2*i], pads[2*i+1]: before,
                                                                           after of axis i; negative values crop */
 TG_API tg_tensor *tg_shrink(tg_tensor *a, int ndim, const int64_t *bounds); /* bounds[2*i] <= x < bounds[2*i+1] */
-TG_API tg_tensor *tg_flip(tg_tensor *a, int naxes, const int *axes);
+TG_API tg_tensor *tg_flip(tg_tensor *a, int naxes, const int *axes); /* naxes < 0 or a repeated axis: an error */
 TG_API tg_tensor *tg_repeat(tg_tensor *a, int ndim, const int64_t *repeats);
 TG_API tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop,
                            int64_t step);                           /* python a[start:stop:step]

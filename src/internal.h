@@ -335,6 +335,9 @@ TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, struct tg__device *dev); /* N
 TG__PRIVATE void tg__tensor_internal(tg_tensor *t); /* marks a tensor of the library's own */
 TG__PRIVATE tg_tensor *tg__null(const char *fn);  /* an operand is NULL: keeps the first error, returns NULL */
 TG__PRIVATE int tg__axis(const char *fn, int axis, int ndim);  /* normalised axis, or -1 with an error */
+/* the bit mask of naxes axes (negative ones count from the end); -1 with an error naming fn when naxes < 0, the list
+ * is NULL, an axis is out of range or appears twice */
+TG__PRIVATE int tg__axes_to_mask(const char *fn, int ndim, int naxes, const int *axes, int64_t *mask);
 TG__PRIVATE int64_t tg__prod(const int64_t *s, int n);
 /* The most elements a tensor may have: numel times the largest element size (8 bytes) fits in int64 and in size_t.
  * A valid shape has sizes >= 0 whose product, zeros counted as ones (tg__shape_span), is at most TG__MAX_NUMEL: then

@@ -497,22 +497,14 @@ tg_tensor *tg_contiguous(tg_tensor *a) {
 // ---------------------------------------------------------------------------------------------------------------------
 // reductions
 
+/* naxes == 0 reduces every axis */
 static int tg__axes_mask(const char *fn, tg__uop *x, int naxes, const int *axes, int64_t *mask) {
   *mask = 0;
   if (naxes == 0) {
     *mask = x->ndim ? (int64_t)((1ULL << x->ndim) - 1) : 0;
     return 0;
   }
-  if (!axes) {
-    tg__set_error("%s: axes is NULL", fn);
-    return -1;
-  }
-  for (int i = 0; i < naxes; i++) {
-    int a = tg__axis(fn, axes[i], x->ndim);
-    if (a < 0) return -1;
-    *mask |= 1LL << a;
-  }
-  return 0;
+  return tg__axes_to_mask(fn, x->ndim, naxes, axes, mask);
 }
 
 /* removes the reduced (size-1) axes unless keepdim */
@@ -649,9 +641,15 @@ static tg_tensor *tg__argext(const char *fn, tg_tensor *a, int axis, int keepdim
   if (x->ndim == 0) x = tg__treshape(x, 1, &one);
   int ax = tg__axis(fn, axis, x->ndim);
   if (ax < 0) return NULL;
-  if (tg__check_arange(fn, x->shape[ax]) < 0) return NULL; /* the indices are int32 */
-  if (is_min) x = tg__inverse(x);
   int64_t mask = 1LL << ax, n = x->shape[ax], s[TG_MAX_DIMS];
+  if (n == 0) { /* as numpy and PyTorch: no element, no index (the formula below would give INT32_MIN) */
+    char b[128];
+    tg__set_error("%s: axis %d of %s is empty: an empty axis has no %s", fn, ax, TG__SHAPE(a->uop, b),
+                  is_min ? "minimum" : "maximum");
+    return NULL;
+  }
+  if (tg__check_arange(fn, n) < 0) return NULL; /* the indices are int32 */
+  if (is_min) x = tg__inverse(x);
   tg__uop *eq = tg__talu(TG__OP_CMPEQ, x, tg__texpand(tg__tmax(x, mask), x->shape));
   for (int i = 0; i < x->ndim; i++) s[i] = i == ax ? n : 1;
   tg__uop *idx = tg__texpand(tg__treshape(tg__tarange(n, (double)n, -1, TG_INT32), x->ndim, s), x->shape);

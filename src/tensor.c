@@ -188,6 +188,28 @@ TG__PRIVATE int tg__axis(const char *fn, int axis, int ndim) {
   return a;
 }
 
+TG__PRIVATE int tg__axes_to_mask(const char *fn, int ndim, int naxes, const int *axes, int64_t *mask) {
+  *mask = 0;
+  if (naxes < 0) {
+    tg__set_error("%s: naxes is %d; a count of axes cannot be negative", fn, naxes);
+    return -1;
+  }
+  if (naxes && !axes) {
+    tg__set_error("%s: axes is NULL for naxes %d", fn, naxes);
+    return -1;
+  }
+  for (int i = 0; i < naxes; i++) {
+    int a = tg__axis(fn, axes[i], ndim);
+    if (a < 0) return -1;
+    if ((*mask >> a) & 1) { /* as PyTorch; numpy says "duplicate value in 'axis'" */
+      tg__set_error("%s: dim %d appears multiple times in the list of axes", fn, a);
+      return -1;
+    }
+    *mask |= 1LL << a;
+  }
+  return 0;
+}
+
 TG__PRIVATE int64_t tg__prod(const int64_t *s, int n) {
   int64_t p = 1;
   for (int i = 0; i < n; i++) p *= s[i];
@@ -1187,12 +1209,8 @@ tg_tensor *tg_shrink(tg_tensor *t, int ndim, const int64_t *bounds) {
 tg_tensor *tg_flip(tg_tensor *t, int naxes, const int *axes) {
   TG__LOCKED();
   TG__NEED("tg_flip", t);
-  int64_t mask = 0;
-  for (int i = 0; i < naxes; i++) {
-    int a = tg__axis("tg_flip", axes[i], t->uop->ndim);
-    if (a < 0) return NULL;
-    mask |= 1LL << a;
-  }
+  int64_t mask;
+  if (tg__axes_to_mask("tg_flip", t->uop->ndim, naxes, axes, &mask) < 0) return NULL;
   return tg__tensor_wrap(tg__tflip(t->uop, mask), t->dev);
 }
 
@@ -1219,10 +1237,15 @@ TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int a, int64_t start, int64_t stop, 
   else b[2 * a] = stop + 1, b[2 * a + 1] = start + 1;
   x = tg__tshrink(x, b);
   if (step < 0) x = tg__tflip(x, 1LL << a);
-  int64_t s = step < 0 ? -step : step, len = x->shape[a];
+  int64_t s = step == INT64_MIN ? INT64_MAX : step < 0 ? -step : step, len = x->shape[a];
+  if (s >= len && len > 1) { /* a step past the end keeps the first element (no len + s - 1 to overflow) */
+    for (int i = 0; i < x->ndim; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
+    b[2 * a + 1] = 1;
+    return tg__tshrink(x, b);
+  }
   if (s > 1 && len > 0) {
-    /* pad to a multiple of s, split the axis into (len/s, s), keep column 0 */
-    int64_t m = (len + s - 1) / s, pads[2 * TG_MAX_DIMS] = {0}, sh[TG_MAX_DIMS + 1], kb[2 * (TG_MAX_DIMS + 1)];
+    /* pad to a multiple of s, split the axis into (len/s, s), keep column 0; s < len, so m * s < 2 * len fits */
+    int64_t m = (len - 1) / s + 1, pads[2 * TG_MAX_DIMS] = {0}, sh[TG_MAX_DIMS + 1], kb[2 * (TG_MAX_DIMS + 1)];
     pads[2 * a + 1] = m * s - len;
     x = tg__tpad(x, pads);
     int k = 0;
