@@ -554,6 +554,7 @@ static tg_tensor *tg__tri(const char *fn, tg_tensor *t, int64_t diag, int upper)
     return NULL;
   }
   int64_t n = x->shape[x->ndim - 2], m = x->shape[x->ndim - 1], s[2] = {n, m}, c[2] = {n, 1}, r[2] = {1, m};
+  if (tg__check_arange(fn, n) < 0 || tg__check_arange(fn, m) < 0) return NULL; /* row and column numbers */
   tg__uop *i = tg__texpand(tg__treshape(tg__tarange(n, (double)diag, 1, TG_INT64), 2, c), s);
   tg__uop *j = tg__texpand(tg__treshape(tg__tarange(m, 0, 1, TG_INT64), 2, r), s);
   tg__uop *keep =

@@ -55,6 +55,10 @@ TEST(test_overflow_creation) {
   tg_tensor *eye = tg_eye(1 << 30, 1 << 29, TG_BOOL);
   CHECK_NOT_NULL(eye);
   CHECK_EQ_INT(tg_numel(eye), (int64_t)1 << 59);
+  /* tril/triu number rows and columns in int32 */
+  tg_tensor *tall = test_big(TG_FLOAT32, 2, (const int64_t[]){(int64_t)1 << 31, 2});
+  CHECK_FAILS2(tg_tril(tall, 0), "tg_tril", "2^31-1");
+  CHECK_FAILS2(tg_triu(tg_transpose(tall, 0, 1), 0), "tg_triu", "2^31-1");
   /* initialisers and layers name themselves */
   CHECK_FAILS2(tg_kaiming_uniform(TG_SHAPE(TEST_P62 + 1, 4), 0), "tg_kaiming_uniform", "too large");
   CHECK_FAILS2(tg_glorot_uniform(TG_SHAPE(1 << 16, 1 << 16)), "tg_glorot_uniform", "2^31-1");
