@@ -18,7 +18,8 @@
  *    OpenCL header is needed (the few types are declared below). A missing loader, no platform, no device, a failed
  *    build or an out-of-memory device is a clear error from the call that needed it, and the CPU device keeps working.
  *  - Buffers are cl_mem objects; copies in and out are blocking. One in-order queue, so kernels run in launch order.
- *  - OPENCL_DEVICE=n picks the n-th device (0-based) over all platforms. */
+ *  - OPENCL_DEVICE=n picks the n-th device (0-based) over all platforms; out of range, the error says how many devices
+ *    there are and which indices are valid. */
 #ifndef TINYGRAD_OPENCL_H
 #define TINYGRAD_OPENCL_H
 #ifdef TINYGRAD_IMPLEMENTATION
@@ -101,6 +102,29 @@ static int tg__cl_fail(const char *what, tg__cl_int e) {
   return -1;
 }
 
+/* the devices of every platform, in order (OPENCL_DEVICE counts in this list); the driver must be loaded. Returns how
+ * many; *e is the error of clGetPlatformIDs (0 when it worked) */
+static tg__cl_uint tg__cl_devices(tg__cl_obj *devices, tg__cl_uint max, tg__cl_int *e) {
+  tg__cl_obj platforms[16];
+  tg__cl_uint np = 0, nd = 0;
+  if ((*e = tg__cl.api.GetPlatformIDs(16, platforms, &np)) != 0) return 0;
+  uint64_t all = (uint64_t)(uint32_t)TG__CL_DEVICE_TYPE_ALL;
+  for (tg__cl_uint p = 0; p < np && nd < max; p++) {
+    tg__cl_uint n = 0;
+    if (tg__cl.api.GetDeviceIDs(platforms[p], all, max - nd, devices + nd, &n) == 0) nd += n;
+  }
+  return nd;
+}
+
+/* 0 when OPENCL_DEVICE=pick names one of nd devices; else -1 with why (how many devices, which indices are valid) */
+static int tg__cl_pick_error(int pick, tg__cl_uint nd, char *why, size_t n) {
+  if (pick >= 0 && (tg__cl_uint)pick < nd) return 0;
+  if (!nd) snprintf(why, n, "no OpenCL device on any platform");
+  else if (nd == 1) snprintf(why, n, "OPENCL_DEVICE=%d is out of range: there is 1 device, index 0", pick);
+  else snprintf(why, n, "OPENCL_DEVICE=%d is out of range: there are %u devices, indices 0 to %u", pick, nd, nd - 1);
+  return -1;
+}
+
 /* loads the driver and opens a context and a queue on the chosen device, once; 0 or -1 with an error */
 static int tg__cl_init(void) {
   if (tg__cl.state == 1) return 0;
@@ -112,18 +136,17 @@ static int tg__cl_init(void) {
   tg__cl.lib = tg__dl_load("OPENCL", libs, tg__cl_syms, (void **)&tg__cl.api);
   tg__cl_api *cl = &tg__cl.api;
   tg__cl_int e = 0;
-  const char *step = NULL;
+  const char *step = NULL, *hint = "install an OpenCL driver (an ICD, e.g. pocl-opencl-icd), or use DEV=CPU";
+  char why[160];
   if (tg__cl.lib) {
-    tg__cl_obj platforms[16], devices[64];
-    tg__cl_uint np = 0, nd = 0;
-    if ((e = cl->GetPlatformIDs(16, platforms, &np)) != 0 || !np) step = "no OpenCL platform";
-    for (tg__cl_uint p = 0; p < np && nd < 64; p++) {
-      tg__cl_uint n = 0;
-      if (cl->GetDeviceIDs(platforms[p], (uint64_t)(uint32_t)TG__CL_DEVICE_TYPE_ALL, 64 - nd, devices + nd, &n) == 0)
-        nd += n;
-    }
+    tg__cl_obj devices[64];
+    tg__cl_uint nd = tg__cl_devices(devices, 64, &e);
     int pick = tg__getenv_int("OPENCL_DEVICE", 0);
-    if (!step && (pick < 0 || (tg__cl_uint)pick >= nd)) step = nd ? "OPENCL_DEVICE is out of range" : "no device";
+    if (e) step = "no OpenCL platform";
+    else if (tg__cl_pick_error(pick, nd, why, sizeof why) < 0) {
+      step = why;
+      if (nd) hint = "set OPENCL_DEVICE to one of those indices, or unset it for device 0";
+    }
     if (!step) {
       tg__cl.device = devices[pick];
       cl->GetDeviceInfo(tg__cl.device, TG__CL_DEVICE_NAME, sizeof tg__cl.device_name - 1, tg__cl.device_name, NULL);
@@ -134,9 +157,10 @@ static int tg__cl_init(void) {
       tg__cl.queue = cl->CreateCommandQueue(tg__cl.context, tg__cl.device, 0, &e);
       if (!tg__cl.queue) step = "clCreateCommandQueue failed";
     }
-    if (step)
-      snprintf(tg__cl.err, sizeof tg__cl.err, "OPENCL: %s (%s). HINT: install an OpenCL driver (an ICD, e.g. "
-               "pocl-opencl-icd), or use DEV=CPU", step, e ? tg__cl_strerror(e) : "found none");
+    if (step && e)
+      snprintf(tg__cl.err, sizeof tg__cl.err, "OPENCL: %s (%s). HINT: %s", step, tg__cl_strerror(e), hint);
+    else if (step)
+      snprintf(tg__cl.err, sizeof tg__cl.err, "OPENCL: %s. HINT: %s", step, hint);
   } else {
     snprintf(tg__cl.err, sizeof tg__cl.err, "%.900s. HINT: install the OpenCL ICD loader (ocl-icd-libopencl1) and a "
              "driver, or use DEV=CPU", tg_error());

@@ -135,6 +135,9 @@ TG_API tg_tensor *tg_add(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_div(tg_tensor *a, tg_tensor *b);       /* true division (ints become float) */
+/* Integer division never traps, on any device: python's // and % where they are defined; by zero, x // 0 = 0 and
+ * x % 0 = 0 (as numpy, without its warning); and the one overflowing case wraps, MIN // -1 = MIN (MIN the dtype's
+ * least value, INT32_MIN for int32) and MIN % -1 = 0. Floats follow IEEE (x // 0 is inf or nan). */
 TG_API tg_tensor *tg_floordiv(tg_tensor *a, tg_tensor *b);  /* python // (rounds toward -inf) */
 TG_API tg_tensor *tg_mod(tg_tensor *a, tg_tensor *b);       /* python % (sign of the divisor) */
 TG_API tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b);
@@ -213,7 +216,8 @@ TG_API tg_tensor *tg_bitcast(tg_tensor *a, tg_dtype dt); /* same element size on
 TG_API tg_tensor *tg_contiguous(tg_tensor *a);           /* forces a realisation point */
 
 /* ---------------------------------------------------------------------------------------------------------------- */
-/* reductions. axes: an array of naxes axes (negative allowed); naxes == 0 reduces over every axis. */
+/* reductions. axes: an array of naxes axes (negative allowed); naxes == 0 reduces over every axis. naxes < 0, or an
+ * axis given twice (0 and -2 of a matrix too), is an error, as in PyTorch. */
 
 TG_API tg_tensor *tg_sum(tg_tensor *a, int naxes, const int *axes, int keepdim);
 TG_API tg_tensor *tg_prod(tg_tensor *a, int naxes, const int *axes, int keepdim);
@@ -225,7 +229,8 @@ TG_API tg_tensor *tg_std(tg_tensor *a, int naxes, const int *axes, int keepdim, 
 TG_API tg_tensor *tg_any(tg_tensor *a, int naxes, const int *axes, int keepdim);
 TG_API tg_tensor *tg_all(tg_tensor *a, int naxes, const int *axes, int keepdim);
 TG_API tg_tensor *tg_logsumexp(tg_tensor *a, int axis, int keepdim);
-TG_API tg_tensor *tg_argmax(tg_tensor *a, int axis, int keepdim);   /* int32 indices, first maximum */
+TG_API tg_tensor *tg_argmax(tg_tensor *a, int axis, int keepdim);   /* int32 indices, first maximum; an empty axis
+                                                                       is an error (numpy, PyTorch) */
 TG_API tg_tensor *tg_argmin(tg_tensor *a, int axis, int keepdim);
 TG_API tg_tensor *tg_cumsum(tg_tensor *a, int axis);
 TG_API tg_tensor *tg_cumprod(tg_tensor *a, int axis);
@@ -248,7 +253,7 @@ TG_API tg_tensor *tg_unflatten(tg_tensor *a, int dim, int n, const int64_t *size
 TG_API tg_tensor *tg_pad(tg_tensor *a, int ndim, const int64_t *pads, double value); /* pads[2*i], pads[2*i+1]: before,
                                                                           after of axis i; negative values crop */
 TG_API tg_tensor *tg_shrink(tg_tensor *a, int ndim, const int64_t *bounds); /* bounds[2*i] <= x < bounds[2*i+1] */
-TG_API tg_tensor *tg_flip(tg_tensor *a, int naxes, const int *axes);
+TG_API tg_tensor *tg_flip(tg_tensor *a, int naxes, const int *axes); /* naxes < 0 or a repeated axis: an error */
 TG_API tg_tensor *tg_repeat(tg_tensor *a, int ndim, const int64_t *repeats);
 TG_API tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop,
                            int64_t step);                           /* python a[start:stop:step]

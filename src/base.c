@@ -86,6 +86,12 @@ TG__PRIVATE void tg__set_error(const char *fmt, ...) {
 
 TG__PRIVATE int tg__has_error(void) { return tg__errset; }
 
+TG__PRIVATE void tg__error_context(const char *prefix) {
+  char why[sizeof tg__errbuf];
+  memcpy(why, tg__errbuf, sizeof why);
+  tg__set_error("%s: %s", prefix, tg__errset && why[0] ? why : "failed");
+}
+
 const char *tg_error(void) { return tg__errset ? tg__errbuf : NULL; }
 
 void tg_clear_error(void) {

@@ -8,7 +8,10 @@
  *     never copy;
  *   - into a reduction by adding a RANGE per reduced axis, under a REDUCE;
  *   - into a buffer as a LOAD at the linear address (gated by `valid`).
- * The symbolic rules run in the same rewrite, so the index arithmetic is simplified as it is built. */
+ * The symbolic rules run in the same rewrite, so the index arithmetic is simplified as it is built.
+ * Then a second table guards integer division: a divisor that may be 0 (or -1 under a dividend that may be the
+ * type's minimum) is replaced by 1 there, so no kernel traps, and the results are the ones api.h defines (x // 0 =
+ * x % 0 = 0, MIN // -1 = MIN, MIN % -1 = 0). Divisors known to be neither (every index's) are left as they are. */
 #include "internal.h"
 
 typedef struct tg__lctx {
@@ -188,6 +191,70 @@ static const tg__rule tg__lower_rules[] = {
     TG__RULE("(INDEX CONTIGUOUS|COPY|DETACH ...)", rw_idx_passthrough), /* no computation of their own */
 };
 
+// ---------------------------------------------------------------------------------------------------------------------
+// integer division that cannot trap
+
+/* What an integer x / d can hit, from the bounds: d == 0 (a trap on the CPU, undefined elsewhere), and for signed
+ * types d == -1 with x == MIN (the quotient overflows: a trap too). Bounds past the type's range mean the expression
+ * may wrap: then anything is possible. */
+static void tg__div_hazards(tg__uop *x, tg__uop *d, int *zero, int *m1) {
+  tg_dtype dt = d->dtype;
+  double mn = tg__dtype_min(dt), mx = tg__dtype_max(dt);
+  int64_t lo, hi, xlo, xhi;
+  tg__uop_bounds(d, &lo, &hi);
+  int exact = (double)lo >= mn && (double)hi <= mx;
+  *zero = !exact || (lo <= 0 && hi >= 0);
+  *m1 = 0;
+  if (mn < 0 && (!exact || (lo <= -1 && hi >= -1))) {
+    tg__uop_bounds(x, &xlo, &xhi);
+    *m1 = (double)xlo <= mn || (double)xhi > mx;
+  }
+}
+
+/* where the divisor must be replaced by 1: d == 0, or d == -1 and x == MIN (NULL: nowhere). Built the same way each
+ * time (hash-consed), so that the guard recognises its own work by pointer (tg__div_guarded). */
+static tg__uop *tg__div_bad(tg__uop *x, tg__uop *d) {
+  int zero, m1;
+  tg__div_hazards(x, d, &zero, &m1);
+  tg_dtype dt = d->dtype;
+  tg__uop *bad = zero ? tg__alu(TG__OP_CMPEQ, d, tg__const_int(dt, 0)) : NULL;
+  if (m1) {
+    tg__uop *is_min = tg__alu(TG__OP_CMPEQ, x, tg__const_int(dt, (int64_t)tg__dtype_min(dt)));
+    tg__uop *is_m1 = tg__alu(TG__OP_CMPEQ, d, tg__const_int(dt, -1));
+    tg__uop *both = d->op == TG__OP_CONST ? is_min : tg__alu(TG__OP_AND, is_m1, is_min); /* d is -1 itself */
+    bad = bad ? tg__alu(TG__OP_OR, bad, both) : both;
+  }
+  return bad;
+}
+
+/* d is where(bad, 1, d0) with bad exactly what tg__div_bad(x, d0) builds: a divisor the guard made */
+static int tg__div_guarded(tg__uop *x, tg__uop *d) {
+  if (d->op != TG__OP_WHERE || d->src[1]->op != TG__OP_CONST || d->src[1]->arg.i != 1) return 0;
+  tg__uop *bad = tg__div_bad(x, d->src[2]);
+  return bad && d->src[0] == bad;
+}
+
+/* x / d and x % d (C's, truncating) on integers: the divisor becomes where(bad, 1, d), which leaves x / 1 = x (so
+ * MIN / -1 gives MIN) and x % 1 = 0; a quotient by 0 is then replaced by 0 */
+static tg__uop *rw_guard_div(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx;
+  tg__uop *x = tg__bind(b, "x"), *d = tg__bind(b, "d");
+  tg_dtype dt = root->dtype;
+  if (tg_dtype_is_float(dt) || tg__div_guarded(x, d)) return NULL;
+  tg__uop *bad = tg__div_bad(x, d), *zero = tg__const_int(dt, 0);
+  if (!bad) return NULL;
+  if (d->op == TG__OP_CONST && d->arg.i == 0) return zero; /* x // 0 = x % 0 = 0 */
+  tg__uop *q = tg__alu(root->op, x, tg__where(bad, tg__const_int(dt, 1), d));
+  int may_zero, may_m1;
+  tg__div_hazards(x, d, &may_zero, &may_m1);
+  if (root->op == TG__OP_IDIV && may_zero) q = tg__where(tg__alu(TG__OP_CMPEQ, d, zero), zero, q); /* not x / 1 */
+  return q;
+}
+
+static const tg__rule tg__guard_rules[] = {
+    TG__RULE("(IDIV|MOD x d)", rw_guard_div), /* x / where(d == 0 | (d == -1 & x == MIN), 1, d), and 0 for d == 0 */
+};
+
 /* the tensor graph is only entered through INDEX: the lowering rewrite leaves tensor nodes alone */
 static int tg__is_tensor_node(const tg__uop *u) {
   return u->ndim > 0 || tg__op_is_movement(u->op) || u->op == TG__OP_BUFFER || u->op == TG__OP_REDUCE_AXIS ||
@@ -233,6 +300,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
       tg__uop2(TG__OP_STORE, value->dtype, addr, tg__index(value, tg__const_int(TG_BOOL, 1), idx, nd), NULL);
   root = tg__uop1(TG__OP_SINK, TG_BOOL, root, NULL);
   root = tg__graph_rewrite_ex(root, TG__MATCHER(tg__lower_rules), tg__symbolic(), &c, tg__is_tensor_node);
+  root = tg__graph_rewrite(root, TG__MATCHER(tg__guard_rules), NULL);
   tg__map_free(&c.params);
   root = tg__collapse_reduces(root);
   /* the name: E_ for elementwise kernels, r_ when a reduction is left, then the loop sizes */
@@ -267,13 +335,16 @@ TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules) {
 }
 
 TG__PRIVATE int tg__rule_tables(const tg__rule_table **out) {
-  static tg__rule_table tables[3];
+  static tg__rule_table tables[4];
   tables[0].name = "symbolic";
   tables[0].n = tg__symbolic_rule_table(&tables[0].rules);
   tables[1].name = "lower";
   tables[1].n = tg__lower_rule_table(&tables[1].rules);
   tables[2].name = "gradient";
   tables[2].n = tg__grad_rule_table(&tables[2].rules);
+  tables[3].name = "guard";
+  tables[3].rules = tg__guard_rules;
+  tables[3].n = TG__COUNT(tg__guard_rules);
   *out = tables;
   return TG__COUNT(tables);
 }

@@ -77,6 +77,7 @@ TG__PRIVATE void tg__set_release_hook(void (*release)(void)); /* gives cached me
 TG__PRIVATE char *tg__strdup(const char *s);
 TG__PRIVATE void tg__set_error(const char *fmt, ...) TG__PRINTF(1, 2); /* records the message tg_error() returns */
 TG__PRIVATE int tg__has_error(void);
+TG__PRIVATE void tg__error_context(const char *prefix); /* the last error becomes "prefix: <the last error>" */
 
 /* a growable array of pointers */
 typedef struct tg__vec { void **items; int n, cap; } tg__vec;
@@ -344,8 +345,21 @@ TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, struct tg__device *dev); /* N
 TG__PRIVATE void tg__tensor_internal(tg_tensor *t); /* marks a tensor of the library's own */
 TG__PRIVATE tg_tensor *tg__null(const char *fn);  /* an operand is NULL: keeps the first error, returns NULL */
 TG__PRIVATE int tg__axis(const char *fn, int axis, int ndim);  /* normalised axis, or -1 with an error */
+/* the bit mask of naxes axes (negative ones count from the end); -1 with an error naming fn when naxes < 0, the list
+ * is NULL, an axis is out of range or appears twice */
+TG__PRIVATE int tg__axes_to_mask(const char *fn, int ndim, int naxes, const int *axes, int64_t *mask);
 TG__PRIVATE int64_t tg__prod(const int64_t *s, int n);
+/* The most elements a tensor may have: numel times the largest element size (8 bytes) fits in int64 and in size_t.
+ * A valid shape has sizes >= 0 whose product, zeros counted as ones (tg__shape_span), is at most TG__MAX_NUMEL: then
+ * every sub-product, sum of two sizes and reduction result the library forms from it fits as well. */
+#define TG__MAX_NUMEL \
+  ((int64_t)(((uint64_t)SIZE_MAX < (uint64_t)INT64_MAX ? (uint64_t)SIZE_MAX : (uint64_t)INT64_MAX) / 8))
+TG__PRIVATE int64_t tg__size_mul(int64_t a, int64_t b);  /* sizes >= 0; -1 past TG__MAX_NUMEL */
+TG__PRIVATE int64_t tg__size_add(int64_t a, int64_t b);  /* sizes >= 0; -1 past TG__MAX_NUMEL */
+TG__PRIVATE int64_t tg__shape_span(int ndim, const int64_t *shape); /* product, zeros as ones; -1 past the limit */
+/* the shape is valid (ndim, sizes >= 0, its span fits); else -1 with an error naming fn and the shape */
 TG__PRIVATE int tg__check_shape(const char *fn, int ndim, const int64_t *shape);
+TG__PRIVATE int tg__check_span(const char *fn, int ndim, const int64_t *shape); /* only the span (sizes >= 0) */
 TG__PRIVATE int tg__check_dtype(const char *fn, tg_dtype dt);
 TG__PRIVATE const char *tg__shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
 #define TG__SHAPE(u, buf) tg__shape_str((u)->ndim, (u)->shape, buf, sizeof buf)
@@ -365,6 +379,8 @@ TG__PRIVATE tg__uop *tg__tfull_like(tg__uop *x, double v, tg_dtype dt);
 TG__PRIVATE tg__uop *tg__tcast(tg__uop *x, tg_dtype dt);
 TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask);
 TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype dt);
+TG__PRIVATE int tg__check_arange(const char *fn, int64_t n); /* n <= INT32_MAX (ARANGE is int32); else -1 */
+TG__PRIVATE struct tg__device *tg__default_device(const char *fn); /* DEV or the CPU; NULL + error naming fn */
 TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int axis, int64_t start, int64_t stop, int64_t step);
 TG__PRIVATE int tg__broadcast(const char *fn, tg__uop **a, tg__uop **b);
 TG__PRIVATE tg__uop *tg__talu(tg__op op, tg__uop *a, tg__uop *b);
@@ -377,6 +393,13 @@ TG__PRIVATE tg__uop *tg__tmean(tg__uop *x, int64_t mask);
 TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w);
 /* windows of k (stride s, dilation d) over the last nk axes: (..., i...) -> (..., o..., k...), movement ops only */
 TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64_t *s, const int64_t *d);
+/* whether tg__tpool's nodes for that input shape fit TG__MAX_NUMEL; -1 with an error naming fn otherwise */
+TG__PRIVATE int tg__pool_fits(const char *fn, int nd, const int64_t *shape, int nk, const int64_t *k, const int64_t *s,
+                              const int64_t *d);
+/* a convolution of x (bs, cin, H, W) padded by tblr (top, bottom, left, right) with w (cout, cin/g, kh, kw) has a
+ * non-empty kernel that fits, and nodes that fit TG__MAX_NUMEL; -1 with an error naming fn otherwise */
+TG__PRIVATE int tg__conv_fits(const char *fn, const int64_t *xs, const int64_t *ws, int64_t stride, const int64_t *tblr,
+                              int64_t dilation);
 TG__PRIVATE tg_tensor *tg__tensor_list(void);  /* head of the live list */
 TG__PRIVATE tg__uop *tg__base(tg__uop *u);      /* follows `becomes` links */
 /* gives t a buffer of its own holding its value (t's uop becomes a view of it); 0 or -1 */

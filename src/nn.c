@@ -62,6 +62,12 @@ static void tg__nn_pads2d(int nd, const int64_t tblr[4], int64_t *pads) {
 /* the integer dtype for index arithmetic whose values stay below bound */
 static tg_dtype tg__nn_index_dtype(double bound) { return bound < 2147483647.0 ? TG_INT32 : TG_INT64; }
 
+/* r, or NULL with the error prefixed by fn (the public function the user called) */
+static tg_tensor *tg__nn_context(const char *fn, tg_tensor *r) {
+  if (!r) tg__error_context(fn);
+  return r;
+}
+
 /* a parameter belongs to its layer, never to a scope */
 static tg_tensor *tg__nn_own(tg_tensor *t) {
   while (t && t->scope > 0) tg_keep(t);
@@ -82,7 +88,8 @@ tg_tensor *tg_dropout(tg_tensor *x, double p) {
   if (!tg__train || p == 0) return tg__nn_wrap(x->uop, x);
   if (p == 1) return tg_zeros_like(x);
   tg_scope_begin();
-  tg_tensor *r = tg_rand(tg__default_float(), x->uop->ndim, x->uop->shape);
+  tg_tensor *r = tg__nn_context("tg_dropout", tg_rand(tg__default_float(), x->uop->ndim, x->uop->shape));
+  if (!r) return tg__nn_done(NULL);
   tg_tensor *keep = tg_logical_not(tg_lt_s(r, p)); /* r is realised once, so the backward reads the same mask */
   return tg__nn_done(tg_div_s(tg_where(keep, x, tg_zeros_like(x)), 1.0 - p));
 }
@@ -230,14 +237,16 @@ static int tg__nn_pool_ok(const char *fn, tg_tensor *x, int kernel, int *stride,
     return -1;
   }
   if (*stride == 0) *stride = kernel;
-  int64_t span = (int64_t)dilation * (kernel - 1) + 1;
+  int64_t span = (int64_t)dilation * (kernel - 1) + 1, padded[TG_MAX_DIMS];
+  for (int j = 0; j < u->ndim; j++) padded[j] = u->shape[j] + (j >= u->ndim - 2 ? 2 * (int64_t)padding : 0);
   for (int j = u->ndim - 2; j < u->ndim; j++)
-    if (u->shape[j] + 2 * (int64_t)padding < span) {
+    if (padded[j] < span) {
       tg__set_error("%s: the window (kernel %d, dilation %d) spans %lld, more than the padded input %s (padding %d)",
                     fn, kernel, dilation, (long long)span, TG__SHAPE(u, b), padding);
       return -1;
     }
-  return 0;
+  int64_t k[2] = {kernel, kernel}, st[2] = {*stride, *stride}, d[2] = {dilation, dilation};
+  return tg__pool_fits(fn, u->ndim, padded, 2, k, st, d);
 }
 
 /* x (..., H, W) padded with v -> windows (..., oh, ow, kh, kw). Windows that do not overlap (kernel <= stride, no
@@ -314,9 +323,28 @@ tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *x, int64_t out_h, int64_t out_w) {
     return NULL;
   }
   int64_t h = u->shape[u->ndim - 2], w = u->shape[u->ndim - 1];
+  for (int j = 0; j < 2; j++)
+    if (u->shape[u->ndim - 2 + j] == 0) { /* as PyTorch: no window can average nothing */
+      tg__set_error("tg_adaptive_avg_pool2d: axis %d (%s) of input %s is empty; the output (%lld, %lld) would average "
+                    "no elements", u->ndim - 2 + j, j ? "W" : "H", TG__SHAPE(u, b), (long long)out_h, (long long)out_w);
+      return NULL;
+    }
+  int divides = h % out_h == 0 && w % out_w == 0;
+  int64_t k[2] = {h / out_h, w / out_w}, d[2] = {1, 1}, big[TG_MAX_DIMS + 1], big2[TG_MAX_DIMS + 1];
+  if (divides && tg__pool_fits("tg_adaptive_avg_pool2d", u->ndim, u->shape, 2, k, k, d) < 0) return NULL;
+  if (!divides) { /* the matrices index H and W by int32 positions; the matmuls multiply (..., oh, W, H), then
+                   * (..., oh, ow, W) */
+    memcpy(big, u->shape, sizeof(int64_t) * (size_t)u->ndim);
+    memcpy(big2, u->shape, sizeof(int64_t) * (size_t)u->ndim);
+    big[u->ndim - 2] = out_h, big[u->ndim - 1] = w, big[u->ndim] = h;
+    big2[u->ndim - 2] = out_h, big2[u->ndim - 1] = out_w, big2[u->ndim] = w;
+    if (tg__check_arange("tg_adaptive_avg_pool2d", h) < 0 || tg__check_arange("tg_adaptive_avg_pool2d", w) < 0 ||
+        tg__check_span("tg_adaptive_avg_pool2d", u->ndim + 1, big) < 0 ||
+        tg__check_span("tg_adaptive_avg_pool2d", u->ndim + 1, big2) < 0)
+      return NULL;
+  }
   tg_scope_begin();
-  if (h % out_h == 0 && w % out_w == 0) {
-    int64_t k[2] = {h / out_h, w / out_w}, d[2] = {1, 1};
+  if (divides) {
     tg__uop *win = tg__tpool(u, 2, k, k, d);
     int64_t mask = (1LL << (win->ndim - 1)) | (1LL << (win->ndim - 2));
     return tg__nn_done(tg__nn_wrap(tg__nn_unwindow(tg__tmean(win, mask)), x));
@@ -390,6 +418,21 @@ tg_tensor *tg_interpolate(tg_tensor *x, int64_t out_h, int64_t out_w, int mode, 
                   "align_corners only with TG_BILINEAR", mode, align_corners);
     return NULL;
   }
+  /* each axis is resampled by a weighted sum over its inputs: (..., H, ow, W), then (..., ow, oh, H) */
+  int nd = u->ndim;
+  int64_t h = u->shape[nd - 2], w = u->shape[nd - 1], s1[TG_MAX_DIMS + 1], s2[TG_MAX_DIMS + 1];
+  if (h == 0 || w == 0) {
+    tg__set_error("tg_interpolate: input %s is empty along H or W; there is nothing to interpolate from",
+                  TG__SHAPE(u, b));
+    return NULL;
+  }
+  memcpy(s1, u->shape, sizeof(int64_t) * (size_t)nd);
+  memcpy(s2, u->shape, sizeof(int64_t) * (size_t)nd);
+  s1[nd - 1] = out_w, s1[nd] = w;
+  s2[nd - 2] = out_w, s2[nd - 1] = out_h, s2[nd] = h;
+  if (tg__check_arange("tg_interpolate", h) < 0 || tg__check_arange("tg_interpolate", w) < 0 ||
+      tg__check_span("tg_interpolate", nd + 1, s1) < 0 || tg__check_span("tg_interpolate", nd + 1, s2) < 0)
+    return NULL;
   tg_scope_begin();
   tg_tensor *r = tg__nn_interp_last(x, out_w, mode, align_corners);
   r = tg_transpose(tg__nn_interp_last(tg_transpose(r, -1, -2), out_h, mode, align_corners), -1, -2);
@@ -475,24 +518,23 @@ tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, in
   char b1[128], b2[128];
   int same = padding == TG_PADDING_SAME;
   if (xu->ndim != 3 || wu->ndim != 3 || groups < 1 || stride < 1 || dilation < 1 || (padding < 0 && !same) ||
-      (same && stride != 1) || xu->shape[1] != wu->shape[1] * groups || wu->shape[0] % groups) {
+      (same && stride != 1) || xu->shape[1] != tg__size_mul(wu->shape[1], groups) || wu->shape[0] % groups ||
+      (same && wu->shape[2] > 0 && tg__size_mul(dilation, wu->shape[2] - 1) < 0)) {
     tg__set_error("tg_conv1d: input %s and weight %s do not fit (groups %d, stride %d, padding %d, dilation %d); "
                   "HINT: input (N, Cin, L), weight (Cout, Cin/groups, K); TG_PADDING_SAME needs stride 1",
                   TG__SHAPE(xu, b1), TG__SHAPE(wu, b2), groups, stride, padding, dilation);
     return NULL;
   }
   int64_t k = wu->shape[2], lo = padding, hi = padding;
-  if (same) tg__nn_same_pads(k, dilation, &lo, &hi);
-  if (xu->shape[2] + lo + hi < (int64_t)dilation * (k - 1) + 1) {
-    tg__set_error("tg_conv1d: the kernel %s (dilation %d) is longer than the padded input %s", TG__SHAPE(wu, b1),
-                  dilation, TG__SHAPE(xu, b2));
-    return NULL;
-  }
+  if (same && k > 0) tg__nn_same_pads(k, dilation, &lo, &hi); /* d (k - 1) fits: checked above */
+  /* as a conv2d over a (1, L) image */
+  int64_t tblr[4] = {0, 0, lo, hi}, x4[4] = {xu->shape[0], xu->shape[1], 1, xu->shape[2]};
+  int64_t w4[4] = {wu->shape[0], wu->shape[1], 1, k};
+  if (tg__conv_fits("tg_conv1d", x4, w4, stride, tblr, dilation) < 0) return NULL;
   if (tg__nn_bias_ok("tg_conv1d", bias, wu->shape[0]) < 0) return NULL;
   tg_scope_begin();
-  int64_t tblr[4] = {0, 0, lo, hi};
-  tg_tensor *x4 = tg_unsqueeze(x, 2), *w4 = tg_unsqueeze(w, 2);
-  return tg__nn_done(tg_squeeze(tg__nn_conv2d_pads(x4, w4, bias, stride, tblr, dilation, groups), 2));
+  tg_tensor *xx = tg_unsqueeze(x, 2), *ww = tg_unsqueeze(w, 2);
+  return tg__nn_done(tg_squeeze(tg__nn_conv2d_pads(xx, ww, bias, stride, tblr, dilation, groups), 2));
 }
 
 /* tinygrad's conv_transpose2d: the input dilated by the stride, the weight regrouped (Cout, Cin/groups, KH, KW) and
@@ -514,18 +556,37 @@ tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int 
                   padding, output_padding, dilation);
     return NULL;
   }
-  int64_t tblr[4];
+  /* per axis, in checked arithmetic: the input dilated by the stride, (in - 1) s + 1, padded by d (k - 1) - p before
+   * and that plus output_padding after */
+  int64_t tblr[4], dil[4] = {xu->shape[0], xu->shape[1], 0, 0};
   for (int j = 0; j < 2; j++) {
-    int64_t k = wu->shape[2 + j], in = xu->shape[2 + j], before = (int64_t)dilation * (k - 1) - padding;
-    if ((in - 1) * stride - 2 * (int64_t)padding + dilation * (k - 1) + output_padding + 1 < 1) {
+    int64_t k = wu->shape[2 + j], in = xu->shape[2 + j];
+    if (k < 1 || in < 1) {
+      tg__set_error("%s: input %s and weight %s: H and W of both must be at least 1", fn, TG__SHAPE(xu, b1),
+                    TG__SHAPE(wu, b2));
+      return NULL;
+    }
+    int64_t span = tg__size_mul(dilation, k - 1), grown = tg__size_mul(in - 1, stride);
+    if (span < 0 || grown < 0 || tg__size_add(tg__size_add(grown, span), output_padding + 1) < 0) {
+      tg__set_error("%s: input %s with weight %s, stride %d, dilation %d gives an output larger than %lld elements",
+                    fn, TG__SHAPE(xu, b1), TG__SHAPE(wu, b2), stride, dilation, (long long)TG__MAX_NUMEL);
+      return NULL;
+    }
+    if (grown + span + output_padding + 1 - 2 * (int64_t)padding < 1) {
       tg__set_error("%s: input %s with weight %s, stride %d, padding %d gives an empty output", fn, TG__SHAPE(xu, b1),
                     TG__SHAPE(wu, b2), stride, padding);
       return NULL;
     }
-    tblr[2 * j] = before;
-    tblr[2 * j + 1] = before + output_padding;
+    tblr[2 * j] = span - padding;
+    tblr[2 * j + 1] = span - padding + output_padding;
+    dil[2 + j] = grown + 1;
   }
   int64_t cin = wu->shape[0], rcout = wu->shape[1], n = xu->shape[0], h = xu->shape[2], wd = xu->shape[3];
+  int64_t wt4[4] = {tg__size_mul(rcout, groups), cin / groups, wu->shape[2], wu->shape[3]};
+  int64_t spread[6] = {n, cin, h, stride, wd, stride}; /* the zeros between the input's elements, before the crop */
+  if (tg__check_span(fn, 4, wt4) < 0 || tg__check_span(fn, 6, spread) < 0 ||
+      tg__conv_fits(fn, dil, wt4, 1, tblr, dilation) < 0)
+    return NULL;
   if (tg__nn_bias_ok(fn, bias, rcout * groups) < 0) return NULL;
   tg_scope_begin();
   /* weight (Cin, Cout/g, KH, KW) -> (g, Cin/g, Cout/g, ...) -> (g, Cout/g, Cin/g, ...) flipped -> (Cout, Cin/g, ...) */
@@ -547,12 +608,22 @@ tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int 
 // ---------------------------------------------------------------------------------------------------------------------
 // initialisers (tinygrad's formulas; fan_in = prod(shape[1:]))
 
+/* a shape the seeded generator can fill: valid, and at most 2^31-1 elements (its counter is 32 bits) */
+static int tg__nn_random_shape_ok(const char *fn, int ndim, const int64_t *shape) {
+  if (tg__check_shape(fn, ndim, shape) < 0) return -1;
+  if (tg__prod(shape, ndim) <= INT32_MAX) return 0;
+  char b[128];
+  tg__set_error("%s: shape %s has more than the 2^31-1 elements a random initialiser draws", fn,
+                tg__shape_str(ndim, shape, b, sizeof b));
+  return -1;
+}
+
 static int tg__nn_init_shape(const char *fn, int ndim, const int64_t *shape, int64_t *fan_in) {
   if (ndim < 1) {
     tg__set_error("%s: needs at least 1 dimension, got %d", fn, ndim);
     return -1;
   }
-  if (tg__check_shape(fn, ndim, shape) < 0) return -1;
+  if (tg__nn_random_shape_ok(fn, ndim, shape) < 0) return -1;
   *fan_in = tg__prod(shape + 1, ndim - 1);
   if (*fan_in < 1 || shape[0] < 1) {
     char b[128];
@@ -568,7 +639,7 @@ tg_tensor *tg_kaiming_uniform(int ndim, const int64_t *shape, double a) {
   int64_t fan_in;
   if (tg__nn_init_shape("tg_kaiming_uniform", ndim, shape, &fan_in) < 0) return NULL;
   double bound = sqrt(6.0 / (1 + a * a) / (double)fan_in);
-  return tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape);
+  return tg__nn_context("tg_kaiming_uniform", tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape));
 }
 
 /* normal(0, s) with s = sqrt(2 / (1 + a^2) / fan_in) */
@@ -576,7 +647,8 @@ tg_tensor *tg_kaiming_normal(int ndim, const int64_t *shape, double a) {
   TG__LOCKED();
   int64_t fan_in;
   if (tg__nn_init_shape("tg_kaiming_normal", ndim, shape, &fan_in) < 0) return NULL;
-  return tg_normal(0, sqrt(2.0 / (1 + a * a) / (double)fan_in), TG_FLOAT32, ndim, shape);
+  return tg__nn_context("tg_kaiming_normal", tg_normal(0, sqrt(2.0 / (1 + a * a) / (double)fan_in), TG_FLOAT32, ndim,
+                                                       shape));
 }
 
 /* uniform(-b, b) with b = sqrt(6 / (shape[0] + fan_in)) */
@@ -585,7 +657,7 @@ tg_tensor *tg_glorot_uniform(int ndim, const int64_t *shape) {
   int64_t fan_in;
   if (tg__nn_init_shape("tg_glorot_uniform", ndim, shape, &fan_in) < 0) return NULL;
   double bound = sqrt(6.0 / (double)(shape[0] + fan_in));
-  return tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape);
+  return tg__nn_context("tg_glorot_uniform", tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape));
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -621,10 +693,12 @@ int tg_nn_linear_init(tg_nn_linear *m, int64_t in, int64_t out, int bias) {
     tg__set_error("tg_nn_linear_init: in %lld and out %lld must be >= 1", (long long)in, (long long)out);
     return -1;
   }
+  if (tg__nn_random_shape_ok("tg_nn_linear_init", TG_SHAPE(out, in)) < 0) return -1;
   double bound = 1 / sqrt((double)in);
   m->weight = tg__nn_uniform_param(bound, TG_SHAPE(out, in));
   if (bias) m->bias = tg__nn_uniform_param(bound, TG_SHAPE(out));
   if (!m->weight || (bias && !m->bias)) {
+    tg__error_context("tg_nn_linear_init"); /* a parameter could not be made: say which layer */
     tg_nn_linear_free(m);
     return -1;
   }
@@ -674,12 +748,15 @@ int tg_nn_conv2d_init(tg_nn_conv2d *m, int64_t cin, int64_t cout, int kernel, in
   TG__LOCKED();
   if (!m) return tg__nn_no_struct("tg_nn_conv2d_init");
   memset(m, 0, sizeof *m);
-  if (tg__nn_conv_args("tg_nn_conv2d_init", cin, cout, kernel, stride, padding, 0, dilation, groups, 1) < 0) return -1;
+  if (tg__nn_conv_args("tg_nn_conv2d_init", cin, cout, kernel, stride, padding, 0, dilation, groups, 1) < 0 ||
+      tg__nn_random_shape_ok("tg_nn_conv2d_init", TG_SHAPE(cout, cin / groups, kernel, kernel)) < 0)
+    return -1;
   double scale = 1 / sqrt((double)cin * kernel * kernel);
   m->weight = tg__nn_uniform_param(scale, TG_SHAPE(cout, cin / groups, kernel, kernel));
   if (bias) m->bias = tg__nn_uniform_param(scale, TG_SHAPE(cout));
   m->stride = stride, m->padding = padding, m->dilation = dilation, m->groups = groups;
   if (!m->weight || (bias && !m->bias)) {
+    tg__error_context("tg_nn_conv2d_init"); /* a parameter could not be made: say which layer */
     tg_nn_conv2d_free(m);
     return -1;
   }
@@ -717,12 +794,15 @@ int tg_nn_conv1d_init(tg_nn_conv1d *m, int64_t cin, int64_t cout, int kernel, in
   TG__LOCKED();
   if (!m) return tg__nn_no_struct("tg_nn_conv1d_init");
   memset(m, 0, sizeof *m);
-  if (tg__nn_conv_args("tg_nn_conv1d_init", cin, cout, kernel, stride, padding, 0, dilation, groups, 1) < 0) return -1;
+  if (tg__nn_conv_args("tg_nn_conv1d_init", cin, cout, kernel, stride, padding, 0, dilation, groups, 1) < 0 ||
+      tg__nn_random_shape_ok("tg_nn_conv1d_init", TG_SHAPE(cout, cin / groups, kernel)) < 0)
+    return -1;
   double scale = 1 / sqrt((double)cin * kernel);
   m->weight = tg__nn_uniform_param(scale, TG_SHAPE(cout, cin / groups, kernel));
   if (bias) m->bias = tg__nn_uniform_param(scale, TG_SHAPE(cout));
   m->stride = stride, m->padding = padding, m->dilation = dilation, m->groups = groups;
   if (!m->weight || (bias && !m->bias)) {
+    tg__error_context("tg_nn_conv1d_init"); /* a parameter could not be made: say which layer */
     tg_nn_conv1d_free(m);
     return -1;
   }
@@ -755,12 +835,14 @@ int tg_nn_conv_transpose2d_init(tg_nn_conv_transpose2d *m, int64_t cin, int64_t 
                   stride, dilation);
     return -1;
   }
+  if (tg__nn_random_shape_ok(fn, TG_SHAPE(cin, cout / groups, kernel, kernel)) < 0) return -1;
   double scale = 1 / sqrt((double)cin * kernel * kernel);
   m->weight = tg__nn_uniform_param(scale, TG_SHAPE(cin, cout / groups, kernel, kernel));
   if (bias) m->bias = tg__nn_uniform_param(scale, TG_SHAPE(cout));
   m->stride = stride, m->padding = padding, m->output_padding = output_padding, m->dilation = dilation;
   m->groups = groups;
   if (!m->weight || (bias && !m->bias)) {
+    tg__error_context("tg_nn_conv_transpose2d_init"); /* a parameter could not be made: say which layer */
     tg_nn_conv_transpose2d_free(m);
     return -1;
   }
@@ -792,6 +874,7 @@ int tg_nn_batchnorm_init(tg_nn_batchnorm *m, int64_t features) {
     tg__set_error("tg_nn_batchnorm_init: features %lld must be >= 1", (long long)features);
     return -1;
   }
+  if (tg__check_shape("tg_nn_batchnorm_init", 1, &features) < 0) return -1;
   m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(features));
   m->bias = tg__nn_full_param(0, TG_FLOAT32, TG_SHAPE(features));
   m->running_mean = tg__nn_full_param(0, TG_FLOAT32, TG_SHAPE(features));
@@ -800,6 +883,7 @@ int tg_nn_batchnorm_init(tg_nn_batchnorm *m, int64_t features) {
   m->eps = 1e-5;
   m->momentum = 0.1;
   if (!m->weight || !m->bias || !m->running_mean || !m->running_var || !m->num_batches_tracked) {
+    tg__error_context("tg_nn_batchnorm_init"); /* a parameter could not be made: say which layer */
     tg_nn_batchnorm_free(m);
     return -1;
   }
@@ -873,12 +957,14 @@ int tg_nn_layernorm_init(tg_nn_layernorm *m, int64_t features, int affine) {
     tg__set_error("tg_nn_layernorm_init: features %lld must be >= 1", (long long)features);
     return -1;
   }
+  if (tg__check_shape("tg_nn_layernorm_init", 1, &features) < 0) return -1;
   m->features = features;
   m->eps = 1e-5;
   if (!affine) return 0;
   m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(features));
   m->bias = tg__nn_full_param(0, TG_FLOAT32, TG_SHAPE(features));
   if (!m->weight || !m->bias) {
+    tg__error_context("tg_nn_layernorm_init"); /* a parameter could not be made: say which layer */
     tg_nn_layernorm_free(m);
     return -1;
   }
@@ -917,10 +1003,12 @@ int tg_nn_rmsnorm_init(tg_nn_rmsnorm *m, int64_t features) {
     tg__set_error("tg_nn_rmsnorm_init: features %lld must be >= 1", (long long)features);
     return -1;
   }
+  if (tg__check_shape("tg_nn_rmsnorm_init", 1, &features) < 0) return -1;
   m->features = features;
   m->eps = 1e-6;
   m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(features));
   if (!m->weight) {
+    tg__error_context("tg_nn_rmsnorm_init"); /* a parameter could not be made: say which layer */
     tg_nn_rmsnorm_free(m);
     return -1;
   }
@@ -961,11 +1049,13 @@ int tg_nn_groupnorm_init(tg_nn_groupnorm *m, int64_t groups, int64_t channels, i
                   (long long)channels);
     return -1;
   }
+  if (tg__check_shape("tg_nn_groupnorm_init", 1, &channels) < 0) return -1;
   m->groups = groups, m->channels = channels, m->eps = 1e-5;
   if (!affine) return 0;
   m->weight = tg__nn_full_param(1, TG_FLOAT32, TG_SHAPE(channels));
   m->bias = tg__nn_full_param(0, TG_FLOAT32, TG_SHAPE(channels));
   if (!m->weight || !m->bias) {
+    tg__error_context("tg_nn_groupnorm_init"); /* a parameter could not be made: say which layer */
     tg_nn_groupnorm_free(m);
     return -1;
   }
@@ -1013,8 +1103,12 @@ int tg_nn_embedding_init(tg_nn_embedding *m, int64_t vocab, int64_t dim) {
     tg__set_error("tg_nn_embedding_init: vocab %lld and dim %lld must be >= 1", (long long)vocab, (long long)dim);
     return -1;
   }
+  if (tg__nn_random_shape_ok("tg_nn_embedding_init", TG_SHAPE(vocab, dim)) < 0) return -1;
   m->weight = tg__nn_own(tg_glorot_uniform(TG_SHAPE(vocab, dim)));
-  if (!m->weight) return -1;
+  if (!m->weight) {
+    tg__error_context("tg_nn_embedding_init");
+    return -1;
+  }
   m->vocab = vocab, m->dim = dim;
   return 0;
 }

@@ -497,22 +497,14 @@ tg_tensor *tg_contiguous(tg_tensor *a) {
 // ---------------------------------------------------------------------------------------------------------------------
 // reductions
 
+/* naxes == 0 reduces every axis */
 static int tg__axes_mask(const char *fn, tg__uop *x, int naxes, const int *axes, int64_t *mask) {
   *mask = 0;
   if (naxes == 0) {
     *mask = x->ndim ? (int64_t)((1ULL << x->ndim) - 1) : 0;
     return 0;
   }
-  if (!axes) {
-    tg__set_error("%s: axes is NULL", fn);
-    return -1;
-  }
-  for (int i = 0; i < naxes; i++) {
-    int a = tg__axis(fn, axes[i], x->ndim);
-    if (a < 0) return -1;
-    *mask |= 1LL << a;
-  }
-  return 0;
+  return tg__axes_to_mask(fn, x->ndim, naxes, axes, mask);
 }
 
 /* removes the reduced (size-1) axes unless keepdim */
@@ -649,8 +641,15 @@ static tg_tensor *tg__argext(const char *fn, tg_tensor *a, int axis, int keepdim
   if (x->ndim == 0) x = tg__treshape(x, 1, &one);
   int ax = tg__axis(fn, axis, x->ndim);
   if (ax < 0) return NULL;
-  if (is_min) x = tg__inverse(x);
   int64_t mask = 1LL << ax, n = x->shape[ax], s[TG_MAX_DIMS];
+  if (n == 0) { /* as numpy and PyTorch: no element, no index (the formula below would give INT32_MIN) */
+    char b[128];
+    tg__set_error("%s: axis %d of %s is empty: an empty axis has no %s", fn, ax, TG__SHAPE(a->uop, b),
+                  is_min ? "minimum" : "maximum");
+    return NULL;
+  }
+  if (tg__check_arange(fn, n) < 0) return NULL; /* the indices are int32 */
+  if (is_min) x = tg__inverse(x);
   tg__uop *eq = tg__talu(TG__OP_CMPEQ, x, tg__texpand(tg__tmax(x, mask), x->shape));
   for (int i = 0; i < x->ndim; i++) s[i] = i == ax ? n : 1;
   tg__uop *idx = tg__texpand(tg__treshape(tg__tarange(n, (double)n, -1, TG_INT32), x->ndim, s), x->shape);
@@ -682,6 +681,7 @@ static tg_tensor *tg__cumulative(const char *fn, tg_tensor *a, int axis, tg__op 
   int64_t n = x->shape[ax], full[TG_MAX_DIMS], si[TG_MAX_DIMS], sj[TG_MAX_DIMS], u[TG_MAX_DIMS];
   /* (..., i, ..., j): i where the axis was, j a new last axis */
   for (int d = 0; d <= nd; d++) full[d] = d < nd ? x->shape[d] : n, si[d] = d == ax ? n : 1, sj[d] = d == nd ? n : 1;
+  if (tg__check_arange(fn, n) < 0 || tg__check_span(fn, nd + 1, full) < 0) return NULL; /* the mask is n x n */
   for (int d = 0; d <= nd; d++) u[d] = d == nd ? 1 : x->shape[d];
   int p2[TG_MAX_DIMS];
   for (int d = 0; d <= nd; d++) p2[d] = d;
@@ -829,6 +829,28 @@ tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias) {
   return tg__tensor_wrap(r, x->dev);
 }
 
+/* The largest node tg__tpool builds is the input repeated (below): per window axis ceil(k (i f + d) / i) copies of
+ * its i elements, f about the stride. Computed here in checked arithmetic: 0, or -1 with an error naming fn when it
+ * passes TG__MAX_NUMEL. Needs what tg__tpool needs: k, s, d >= 1 and i >= d (k - 1) + 1. */
+TG__PRIVATE int tg__pool_fits(const char *fn, int nd, const int64_t *shape, int nk, const int64_t *k, const int64_t *s,
+                              const int64_t *d) {
+  int64_t rep[TG_MAX_DIMS];
+  int nn = nd - nk;
+  for (int j = 0; j < nd; j++) rep[j] = shape[j];
+  for (int j = 0; j < nk; j++) {
+    int64_t i = shape[nn + j], o = (i - d[j] * (k[j] - 1) - 1) / s[j] + 1, os = tg__size_mul(o, s[j]);
+    int64_t f = os < 0 ? -1 : (os - d[j] + i - 1) / i; /* tg__tpool uses max(f, 1) */
+    int64_t w = os < 0 ? -1 : tg__size_add(tg__size_mul(i, f > 1 ? f : 1), d[j]);
+    rep[nn + j] = w < 0 ? -1 : tg__size_add(tg__size_mul(k[j], w), i); /* >= ceil(k w / i) * i */
+  }
+  if (tg__shape_span(nd, rep) >= 0) return 0; /* a -1 above makes the span -1 */
+  char b[128];
+  tg__set_error("%s: windows over the last %d axes of %s (kernel %lld, stride %lld, dilation %lld) need more than "
+                "%lld elements", fn, nk, tg__shape_str(nd, shape, b, sizeof b), (long long)k[0], (long long)s[0],
+                (long long)d[0], (long long)TG__MAX_NUMEL);
+  return -1;
+}
+
 /* tinygrad's _pool: windows of k (stride s, dilation d) over the last len(k) axes, as movement ops only.
  * (..., i...) -> (..., o..., k...) */
 TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64_t *s, const int64_t *d) {
@@ -920,6 +942,32 @@ static tg__uop *tg__conv_input(tg__uop *x) {
   return r ? tg__uop1(TG__OP_CONTIGUOUS, x->dtype, x, NULL) : x;
 }
 
+/* The sizes of a convolution of x (bs, cin, H, W), padded by tblr (top, bottom, left, right; negative crops), with
+ * w (cout, cin/groups, kh, kw): the kernel must be non-empty and fit the padded input, and the padded input, its
+ * windows (tg__pool_fits) and their product with the weight (bs, cout, cin/groups, H', W', kh, kw: an upper bound of
+ * the nodes the forward and the backward build) must fit TG__MAX_NUMEL. 0, or -1 with an error naming fn. */
+TG__PRIVATE int tg__conv_fits(const char *fn, const int64_t *xs, const int64_t *ws, int64_t stride, const int64_t *tblr,
+                              int64_t dilation) {
+  int64_t padded[4] = {xs[0], xs[1], 0, 0}, ks[2], st[2] = {stride, stride}, dl[2] = {dilation, dilation};
+  char b1[128], b2[128];
+  for (int j = 0; j < 2; j++) {
+    ks[j] = ws[2 + j];
+    /* tg_pad crops (negative pads) first; callers keep |lo|, |hi| below 2^62 */
+    int64_t lo = tblr[2 * j], hi = tblr[2 * j + 1], kept = xs[2 + j] + (lo < 0 ? lo : 0) + (hi < 0 ? hi : 0);
+    padded[2 + j] = tg__size_add(kept, tg__size_add(lo > 0 ? lo : 0, hi > 0 ? hi : 0)); /* kept < 0: -1 */
+    int64_t span = ks[j] < 1 ? -1 : tg__size_add(tg__size_mul(dilation, ks[j] - 1), 1);
+    if (padded[2 + j] < 0 || span < 0 || span > padded[2 + j]) {
+      tg__set_error("%s: the kernel %s (dilation %lld) is empty or larger than the input %s padded by (%lld, %lld)",
+                    fn, tg__shape_str(4, ws, b1, sizeof b1), (long long)dilation, tg__shape_str(4, xs, b2, sizeof b2),
+                    (long long)lo, (long long)hi);
+      return -1;
+    }
+  }
+  int64_t prod[7] = {xs[0], ws[0], ws[1], padded[2], padded[3], ks[0], ks[1]};
+  if (tg__check_span(fn, 4, padded) < 0 || tg__pool_fits(fn, 4, padded, 2, ks, st, dl) < 0) return -1;
+  return tg__check_span(fn, 7, prod);
+}
+
 /* the convolution itself: x (bs, g*cin, H, W) and w (g*rcout, cin, kh, kw) of one dtype -> (bs, g*rcout, oy, ox) */
 static tg__uop *tg__tconv2d(tg__uop *x, tg__uop *w, int64_t stride, int64_t padding, int64_t dilation, int64_t groups) {
   int64_t bs = x->shape[0], cin = w->shape[1], cout = w->shape[0], rcout = cout / groups;
@@ -990,17 +1038,14 @@ tg_tensor *tg_conv2d(tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int s
   tg__uop *x = input->uop, *w = weight->uop;
   char b1[128], b2[128];
   if (x->ndim != 4 || w->ndim != 4 || groups < 1 || stride < 1 || dilation < 1 || padding < 0 ||
-      x->shape[1] != w->shape[1] * groups || w->shape[0] % groups) {
+      x->shape[1] != tg__size_mul(w->shape[1], groups) || w->shape[0] % groups) {
     tg__set_error("tg_conv2d: input %s and weight %s do not fit (groups %d, stride %d, padding %d, dilation %d); "
                   "HINT: input is (N, Cin, H, W), weight (Cout, Cin/groups, KH, KW)",
                   TG__SHAPE(x, b1), TG__SHAPE(w, b2), groups, stride, padding, dilation);
     return NULL;
   }
-  for (int j = 0; j < 2; j++)
-    if ((int64_t)dilation * (w->shape[2 + j] - 1) + 1 > x->shape[2 + j] + 2 * (int64_t)padding) {
-      tg__set_error("tg_conv2d: the kernel %s is larger than the padded input %s", TG__SHAPE(w, b1), TG__SHAPE(x, b2));
-      return NULL;
-    }
+  int64_t tblr[4] = {padding, padding, padding, padding};
+  if (tg__conv_fits("tg_conv2d", x->shape, w->shape, stride, tblr, dilation) < 0) return NULL;
   int64_t cout = w->shape[0];
   tg_dtype dt = tg_promote(x->dtype, w->dtype);
   x = tg__conv_input(tg__tcast(x, dt));
@@ -1040,6 +1085,7 @@ static tg__uop *tg__tindex(tg__uop *x, int ax, tg__uop *idx) {
   for (int i = 0; i < ni; i++) full[k] = idx->shape[i], xs[k] = 1, is[k] = idx->shape[i], ks[k] = 1, k++;
   for (int i = 0; i < na; i++) full[k] = x->shape[ax + 1 + i], xs[k] = x->shape[ax + 1 + i], is[k] = 1, ks[k] = 1, k++;
   full[k] = n, xs[k] = n, is[k] = 1, ks[k] = n;
+  (void)xs;
   /* x with its axis moved last */
   int perm[TG_MAX_DIMS], pn = 0;
   for (int i = 0; i < x->ndim; i++)
@@ -1053,7 +1099,6 @@ static tg__uop *tg__tindex(tg__uop *x, int ax, tg__uop *idx) {
   for (int i = 0; i < na; i++) xps[m++] = x->shape[ax + 1 + i];
   xps[m++] = n;
   xp = tg__texpand(tg__treshape(xp, nd, xps), full);
-  (void)xs;
   tg__uop *iv = tg__texpand(tg__treshape(tg__tcast(idx, TG_INT32), nd, is), full);
   /* negative indices count from the end, as in python */
   iv = tg__twhere(tg__tlt(iv, tg__c(iv, 0)), tg__tadds(iv, (double)n), iv);
@@ -1077,6 +1122,14 @@ tg_tensor *tg_index(tg_tensor *a, int axis, tg_tensor *index) {
     tg__set_error("tg_index: the result would have more than %d dimensions", TG_MAX_DIMS);
     return NULL;
   }
+  /* the one-hot selection is (a's shape without axis, index's shape, a's axis) */
+  int64_t full[TG_MAX_DIMS + 1];
+  int k = 0;
+  for (int i = 0; i < a->uop->ndim; i++)
+    if (i != ax) full[k++] = a->uop->shape[i];
+  for (int i = 0; i < index->uop->ndim; i++) full[k++] = index->uop->shape[i];
+  full[k++] = a->uop->shape[ax];
+  if (tg__check_span("tg_index", k, full) < 0 || tg__check_arange("tg_index", a->uop->shape[ax]) < 0) return NULL;
   return tg__tensor_wrap(tg__tindex(a->uop, ax, index->uop), a->dev);
 }
 
@@ -1097,12 +1150,13 @@ tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index) {
     return NULL;
   }
   int64_t b[2 * TG_MAX_DIMS], n = x->shape[ax];
-  for (int i = 0; i < x->ndim; i++) b[2 * i] = 0, b[2 * i + 1] = i == ax ? n : idx->shape[i];
-  x = tg__tshrink(x, b);
   int nd = x->ndim + 1;
   int64_t full[TG_MAX_DIMS], xs[TG_MAX_DIMS], is[TG_MAX_DIMS], ks[TG_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) full[i] = idx->shape[i], is[i] = idx->shape[i], ks[i] = 1;
   full[nd - 1] = n, is[nd - 1] = 1, ks[nd - 1] = n;
+  if (tg__check_span("tg_gather", nd, full) < 0 || tg__check_arange("tg_gather", n) < 0) return NULL;
+  for (int i = 0; i < x->ndim; i++) b[2 * i] = 0, b[2 * i + 1] = i == ax ? n : idx->shape[i];
+  x = tg__tshrink(x, b);
   /* x moved so its axis is last, with a 1 in its place */
   int perm[TG_MAX_DIMS];
   for (int i = 0; i < nd; i++) perm[i] = i;
@@ -1131,6 +1185,7 @@ tg_tensor *tg_one_hot(tg_tensor *a, int64_t num_classes) {
   int64_t full[TG_MAX_DIMS], xs[TG_MAX_DIMS], ks[TG_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) full[i] = xs[i] = x->shape[i], ks[i] = 1;
   full[nd - 1] = ks[nd - 1] = num_classes, xs[nd - 1] = 1;
+  if (tg__check_arange("tg_one_hot", num_classes) < 0 || tg__check_span("tg_one_hot", nd, full) < 0) return NULL;
   tg__uop *xv = tg__texpand(tg__treshape(tg__tcast(x, TG_INT32), nd, xs), full);
   tg__uop *kv = tg__texpand(tg__treshape(tg__tarange(num_classes, 0, 1, TG_INT32), nd, ks), full);
   return tg__tensor_wrap(tg__tcast(tg__talu(TG__OP_CMPEQ, xv, kv), TG_INT32), a->dev);
@@ -1143,48 +1198,63 @@ static uint64_t tg__seed = 0;
 
 /* The counter lives in a one-element uint32 device buffer, as tinygrad's _device_rng_counters: a draw of n numbers
  * reads it and assigns it += n (lazily, realised with whatever realises next). So the kernels of a draw are the same
- * from call to call (nothing recompiles), and a JIT replay, which re-runs the assignment, draws new numbers. */
-static tg_tensor *tg__rng_ctr;
+ * from call to call (nothing recompiles), and a JIT replay, which re-runs the assignment, draws new numbers. Each
+ * device has its own counter, made by its first draw: a draw's graph never mixes devices, and a device that cannot
+ * hold one (its driver does not load) fails the draw that asked, with the driver's reason.
+ *
+ * Draws read a snapshot of the counter plus the numbers drawn before them in this period (a constant): one kernel may
+ * hold several draws, and changing constants would recompile. The pending assignment writes snapshot + total and is
+ * replaced by every draw. The snapshot (a CONTIGUOUS copy, realised with the assignment) is what makes a draw that is
+ * realised after the assignment has run still read the value it was built on, not the advanced counter: the counter's
+ * buffer is in-place state, and any realisation runs its pending assignment. */
+typedef struct tg__rng {
+  tg__device *dev;
+  tg_tensor *ctr; /* (1,) uint32 on dev, the library's own */
+  uint32_t drawn; /* numbers drawn since the counter was last realised */
+  tg__uop *snap;  /* this period's snapshot; alive through the pending assignment */
+} tg__rng;
+static tg__rng tg__rngs[16]; /* as many as there can be devices */
+static int tg__nrngs;
 
-static tg_tensor *tg__rng_counter(void) {
-  if (!tg__rng_ctr) {
-    uint32_t zero = 0;
-    int64_t one = 1;
-    tg__rng_ctr = tg_from_data(&zero, TG_UINT32, 1, &one);
-    if (tg__rng_ctr) tg__tensor_internal(tg__rng_ctr);
+/* dev's counter (dev is the default device: tg_from_data makes it there); NULL with the allocation's error */
+static tg__rng *tg__rng_of(tg__device *dev) {
+  for (int i = 0; i < tg__nrngs; i++)
+    if (tg__rngs[i].dev == dev) return &tg__rngs[i];
+  if (tg__nrngs == TG__COUNT(tg__rngs)) {
+    tg__set_error("random numbers: more than %d devices", TG__COUNT(tg__rngs));
+    return NULL;
   }
-  return tg__rng_ctr;
+  uint32_t zero = 0;
+  int64_t one = 1;
+  tg_tensor *c = tg_from_data(&zero, TG_UINT32, 1, &one);
+  if (!c) return NULL;
+  tg__tensor_internal(c);
+  tg__rng *r = &tg__rngs[tg__nrngs++];
+  memset(r, 0, sizeof *r);
+  r->dev = c->dev;
+  r->ctr = c;
+  return r;
 }
 
 void tg_manual_seed(uint64_t seed) {
   TG__LOCKED();
   tg__seed = seed;
   uint32_t zero = 0;
-  tg_tensor *c = tg__rng_counter();
-  if (c) tg__tensor_overwrite("tg_manual_seed", c, &zero);
+  for (int i = 0; i < tg__nrngs; i++) tg__tensor_overwrite("tg_manual_seed", tg__rngs[i].ctr, &zero);
 }
 
-/* the counter's value before a draw of n, as a (1,) uint32 node; NULL on error.
- * Draws read a snapshot of the counter plus the numbers drawn before them in this period (a constant): one kernel may
- * hold several draws, and changing constants would recompile. The pending assignment writes snapshot + total and is
- * replaced by every draw. The snapshot (a CONTIGUOUS copy, realised with the assignment) is what makes a draw that is
- * realised after the assignment has run still read the value it was built on, not the advanced counter: the counter's
- * buffer is in-place state, and any realisation runs its pending assignment. */
-static uint32_t tg__rng_drawn; /* numbers drawn since the counter was last realised */
-static tg__uop *tg__rng_snap;  /* this period's snapshot; alive through the pending assignment */
-
-static tg__uop *tg__rng_take(int64_t n) {
-  tg_tensor *c = tg__rng_counter();
-  if (!c) return NULL;
+/* the counter's value before a draw of n, as a (1,) uint32 node; NULL on error */
+static tg__uop *tg__rng_take(tg__rng *r, int64_t n) {
+  tg_tensor *c = r->ctr;
   int queued = c->uop->op == TG__OP_ASSIGN;
   tg__uop *cur = queued ? c->uop->src[0] : c->uop;
   if (!queued) {
-    tg__rng_drawn = 0;
-    tg__rng_snap = tg__uop1(TG__OP_CONTIGUOUS, cur->dtype, cur, NULL);
+    r->drawn = 0;
+    r->snap = tg__uop1(TG__OP_CONTIGUOUS, cur->dtype, cur, NULL);
   }
-  tg__uop *base = tg__tadds(tg__rng_snap, (double)tg__rng_drawn);
-  tg__rng_drawn += (uint32_t)n;
-  tg__uop *next = tg__tadds(tg__rng_snap, (double)tg__rng_drawn);
+  tg__uop *base = tg__tadds(r->snap, (double)r->drawn);
+  r->drawn += (uint32_t)n;
+  tg__uop *next = tg__tadds(r->snap, (double)r->drawn);
   if (queued) {
     c->uop = tg__uop2(TG__OP_ASSIGN, cur->dtype, cur, next, NULL);
     return base;
@@ -1215,10 +1285,11 @@ static tg__uop *tg__threefry(tg__uop *ctr, uint32_t k0, uint32_t k1) {
   return tg__talu(TG__OP_XOR, x0, x1);
 }
 
-/* uniform [0, 1) float32 of the given shape: 23 random mantissa bits under the exponent of 1.0, minus 1 */
-static tg__uop *tg__trand(int ndim, const int64_t *shape) {
+/* uniform [0, 1) float32 of the given shape: 23 random mantissa bits under the exponent of 1.0, minus 1; NULL when
+ * the counter cannot be advanced */
+static tg__uop *tg__trand(tg__rng *rng, int ndim, const int64_t *shape) {
   int64_t n = tg__prod(shape, ndim);
-  tg__uop *base = tg__rng_take(n);
+  tg__uop *base = tg__rng_take(rng, n);
   if (!base) return NULL;
   tg__uop *ctr = tg__tadd(tg__tcast(tg__tarange(n, 0, 1, TG_INT32), TG_UINT32), tg__texpand(base, &n));
   uint32_t k0 = (uint32_t)tg__seed, k1 = (uint32_t)(tg__seed >> 32);
@@ -1228,67 +1299,79 @@ static tg__uop *tg__trand(int ndim, const int64_t *shape) {
   return tg__treshape(f, ndim, shape);
 }
 
-/* random tensors are realised once (as tinygrad's contiguous rand), not recomputed by every kernel that reads them */
-static tg_tensor *tg__rand_wrap(tg__uop *u) {
-  return tg__tensor_wrap(tg__uop1(TG__OP_CONTIGUOUS, u->dtype, u, NULL), NULL);
+/* random tensors are realised once (as tinygrad's contiguous rand), not recomputed by every kernel that reads them
+ * (NULL in, NULL out) */
+static tg_tensor *tg__rand_wrap(tg__uop *u, tg__rng *rng) {
+  return u ? tg__tensor_wrap(tg__uop1(TG__OP_CONTIGUOUS, u->dtype, u, NULL), rng->dev) : NULL;
 }
 
-static int tg__check_rand(const char *fn, tg_dtype dt, int ndim, const int64_t *shape, int need_float) {
-  if (tg__check_dtype(fn, dt) < 0 || tg__check_shape(fn, ndim, shape) < 0) return -1;
+/* Validates a draw, then makes sure it can be built: the default device exists (DEV is looked up at each creation)
+ * and holds a counter (a device whose driver cannot load fails here, with the driver's reason). Its counter, or NULL
+ * with an error naming fn. */
+static tg__rng *tg__check_rand(const char *fn, tg_dtype dt, int ndim, const int64_t *shape, int need_float) {
+  if (tg__check_dtype(fn, dt) < 0 || tg__check_shape(fn, ndim, shape) < 0) return NULL;
   if (need_float && !tg_dtype_is_float(dt)) {
     tg__set_error("%s: needs a float dtype, got %s", fn, tg_dtype_name(dt));
-    return -1;
+    return NULL;
   }
   if (tg__prod(shape, ndim) > 2147483647) {
     tg__set_error("%s: at most 2^31-1 elements", fn);
-    return -1;
+    return NULL;
   }
-  return 0;
+  tg__device *dev = tg__default_device(fn);
+  tg__rng *rng = dev ? tg__rng_of(dev) : NULL;
+  if (dev && !rng) tg__error_context(fn);
+  return rng;
 }
 
 tg_tensor *tg_rand(tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
-  if (tg__check_rand("tg_rand", dt, ndim, shape, 1) < 0) return NULL;
-  return tg__rand_wrap(tg__tcast(tg__trand(ndim, shape), dt));
+  tg__rng *rng = tg__check_rand("tg_rand", dt, ndim, shape, 1);
+  return rng ? tg__rand_wrap(tg__tcast(tg__trand(rng, ndim, shape), dt), rng) : NULL;
 }
 
 tg_tensor *tg_uniform(double low, double high, tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
-  if (tg__check_rand("tg_uniform", dt, ndim, shape, 0) < 0) return NULL;
-  tg__uop *r = tg__tmuls(tg__trand(ndim, shape), high - low);
-  return tg__rand_wrap(tg__tadd(tg__tcast(r, dt), tg__tfull(low, dt, ndim, shape)));
+  tg__rng *rng = tg__check_rand("tg_uniform", dt, ndim, shape, 0);
+  tg__uop *r = rng ? tg__trand(rng, ndim, shape) : NULL;
+  if (!r) return NULL;
+  r = tg__tmuls(r, high - low);
+  return tg__rand_wrap(tg__tadd(tg__tcast(r, dt), tg__tfull(low, dt, ndim, shape)), rng);
 }
 
 /* Box-Muller: cos(2 pi u1) * sqrt(-2 log(1 - u2)) */
-static tg__uop *tg__trandn(int ndim, const int64_t *shape) {
-  tg__uop *u1 = tg__trand(ndim, shape), *u2 = tg__trand(ndim, shape);
+static tg__uop *tg__trandn(tg__rng *rng, int ndim, const int64_t *shape) {
+  tg__uop *u1 = tg__trand(rng, ndim, shape), *u2 = u1 ? tg__trand(rng, ndim, shape) : NULL;
+  if (!u2) return NULL;
   tg__uop *c = tg__u_cos(tg__tmuls(u1, 2 * M_PI));
   return tg__tmul(c, tg__tsqrt(tg__tmuls(tg__tlog(tg__tsub(tg__c(u2, 1), u2)), -2)));
 }
 
 tg_tensor *tg_randn(tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
-  if (tg__check_rand("tg_randn", dt, ndim, shape, 1) < 0) return NULL;
-  return tg__rand_wrap(tg__tcast(tg__trandn(ndim, shape), dt));
+  tg__rng *rng = tg__check_rand("tg_randn", dt, ndim, shape, 1);
+  return rng ? tg__rand_wrap(tg__tcast(tg__trandn(rng, ndim, shape), dt), rng) : NULL;
 }
 
 tg_tensor *tg_normal(double mean, double std, tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
-  if (tg__check_rand("tg_normal", dt, ndim, shape, 1) < 0) return NULL;
-  return tg__rand_wrap(tg__tcast(tg__tadds(tg__tmuls(tg__trandn(ndim, shape), std), mean), dt));
+  tg__rng *rng = tg__check_rand("tg_normal", dt, ndim, shape, 1);
+  tg__uop *r = rng ? tg__trandn(rng, ndim, shape) : NULL;
+  return r ? tg__rand_wrap(tg__tcast(tg__tadds(tg__tmuls(r, std), mean), dt), rng) : NULL;
 }
 
 tg_tensor *tg_randint(int64_t low, int64_t high, tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
-  if (tg__check_rand("tg_randint", dt, ndim, shape, 0) < 0) return NULL;
-  if (high <= low || tg_dtype_is_float(dt)) {
+  if (high <= low || tg__check_dtype("tg_randint", dt) < 0 || tg_dtype_is_float(dt)) {
     tg__set_error("tg_randint: needs low < high and an integer dtype (got %lld, %lld, %s)", (long long)low,
                   (long long)high, tg_dtype_name(dt));
     return NULL;
   }
-  tg__uop *r =
-      tg__tcast(tg__tfloor(tg__tmuls(tg__tcast(tg__trand(ndim, shape), TG_FLOAT64), (double)(high - low))), dt);
-  return tg__rand_wrap(tg__tadd(r, tg__tfull(low, dt, ndim, shape)));
+  tg__rng *rng = tg__check_rand("tg_randint", dt, ndim, shape, 0);
+  tg__uop *r = rng ? tg__trand(rng, ndim, shape) : NULL;
+  if (!r) return NULL;
+  r = tg__tcast(tg__tfloor(tg__tmuls(tg__tcast(r, TG_FLOAT64), (double)high - (double)low)), dt);
+  return tg__rand_wrap(tg__tadd(r, tg__tfull((double)low, dt, ndim, shape)), rng);
 }
 
 tg_tensor *tg_rand_like(tg_tensor *t) {

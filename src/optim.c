@@ -70,7 +70,8 @@ static int tg__opt_check(tg_optimizer *o, const char *fn) {
   for (int i = 0; ok && i < o->n; i++)
     ok = (!o->b || o->b[i]) && (!o->m || (o->m[i] && o->v[i]));
   if (ok && o->kind == TG__OPT_LAMB) ok = o->b1_t && o->b2_t;
-  if (!ok && !tg__has_error()) tg__set_error("%s: could not create the optimiser's state", fn);
+  if (!ok && tg__has_error()) tg__error_context(fn); /* the creator that failed said why (an unknown DEV, ...) */
+  else if (!ok) tg__set_error("%s: could not create the optimiser's state", fn);
   return ok ? 0 : -1;
 }
 

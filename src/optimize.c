@@ -182,13 +182,14 @@ static int64_t tg__eval_at(const tg__uop *u, int64_t id, int64_t v, int *ok) {
   switch (u->op) {
   case TG__OP_CONST: return u->arg.i;
   case TG__OP_RANGE: return u->arg.i == id ? v : 0;
-  case TG__OP_ADD: return a + b;
-  case TG__OP_SUB: return a - b;
-  case TG__OP_MUL: return a * b;
-  case TG__OP_IDIV: return b ? a / b : 0;
-  case TG__OP_MOD: return b ? a % b : 0;
+  /* wrapping, and division as the kernels define it (x / 0 = x % 0 = 0, MIN / -1 = MIN): never the host's trap */
+  case TG__OP_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
+  case TG__OP_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
+  case TG__OP_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
+  case TG__OP_IDIV: return b == 0 ? 0 : b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b;
+  case TG__OP_MOD: return b == 0 || b == -1 ? 0 : a % b;
   case TG__OP_MAX: return a > b ? a : b;
-  case TG__OP_SHL: return a << (b & 63);
+  case TG__OP_SHL: return (int64_t)((uint64_t)a << (b & 63));
   case TG__OP_SHR: return a >> (b & 63);
   default: *ok = 0; return 0;
   }

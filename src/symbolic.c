@@ -2,7 +2,8 @@
  *
  * Contract: every rule preserves the value of the expression for every input the kernel can see. Integer rules that
  * reason about division and remainder ask for bounds (tg__uop_bounds) and only fire when the operands are known to be
- * non-negative, since IDIV and MOD truncate toward zero like C. Float rules never reassociate (that changes rounding).
+ * non-negative, since IDIV and MOD truncate toward zero like C. Integer division by 0 gives 0, and MIN / -1 gives MIN,
+ * here as in the kernels (api.h; codegen.c guards the divisors). Float rules never reassociate (that changes rounding).
  * The rules are tinygrad's uop/symbolic.py in spirit; sums of index terms are kept in a canonical form (terms merged,
  * constant last) so that flatten-then-unflatten index arithmetic cancels. */
 #include "internal.h"
@@ -52,11 +53,14 @@ static tg__uop *tg__fold(tg__op op, tg_dtype dt, tg__uop **s, int n) {
   case TG__OP_ADD: return tg__const_int(dt, (int64_t)(ua + ub));
   case TG__OP_SUB: return tg__const_int(dt, (int64_t)(ua - ub));
   case TG__OP_MUL: return tg__const_int(dt, (int64_t)(ua * ub));
+  /* as the kernels compute them (api.h, codegen.c's guard): x / 0 = x % 0 = 0, x / -1 = -x wrapping (MIN / -1 = MIN),
+   * x % -1 = 0; never the host's trap */
   case TG__OP_IDIV:
-    if (b == 0 || (a == INT64_MIN && b == -1)) return NULL;
+    if (b == 0) return tg__const_int(dt, 0);
+    if (b == -1 && !u) return tg__const_int(dt, (int64_t)(0 - ua)); /* wrapped to dt by const_int */
     return tg__const_int(dt, u ? (int64_t)(ua / ub) : a / b);
   case TG__OP_MOD:
-    if (b == 0 || (a == INT64_MIN && b == -1)) return NULL;
+    if (b == 0 || (b == -1 && !u)) return tg__const_int(dt, 0);
     return tg__const_int(dt, u ? (int64_t)(ua % ub) : a % b);
   case TG__OP_MAX: return tg__const_int(dt, u ? (int64_t)(ua > ub ? ua : ub) : a > b ? a : b);
   case TG__OP_CMPLT: return tg__const_int(TG_BOOL, u ? ua < ub : a < b);
@@ -320,6 +324,8 @@ static const tg__rule tg__symbolic_rules[] = {
     TG__RULE("(MUL:int [x (CONST 0)])", rw_zero),                  /* x*0 -> 0 (ints: no NaN) */
     TG__RULE("(IDIV x (CONST 1))", tg__rw_x),                      /* x//1 -> x */
     TG__RULE("(MOD:int x (CONST 1))", rw_zero),                    /* x%1 -> 0 */
+    TG__RULE("(IDIV|MOD:int x (CONST 0))", rw_zero),               /* x//0, x%0 -> 0 (api.h defines them) */
+    TG__RULE("(MOD:int x (CONST -1))", rw_zero),                   /* x%-1 -> 0 (signed: -1 is no unsigned value) */
     TG__RULE("(MAX x x)", tg__rw_x),                               /* max(x,x) -> x */
     TG__RULE("(AND|OR x x)", tg__rw_x),                            /* x&x, x|x -> x */
     TG__RULE("(AND:bool [x (CONST 1)])", tg__rw_x),                /* x&true -> x */

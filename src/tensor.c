@@ -57,6 +57,8 @@ TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, tg__device *dev) {
     tg__set_error("tensor: %d dimensions is more than the %d supported", u->ndim, TG_MAX_DIMS);
     return NULL;
   }
+  /* a backstop: the public functions check the shapes they build, so this should never fire */
+  if (tg__check_span("tensor", u->ndim, u->shape) < 0) return NULL;
   tg_tensor *t = (tg_tensor *)tg__alloc(sizeof(tg_tensor));
   t->uop = u;
   t->dev = dev;
@@ -186,9 +188,51 @@ TG__PRIVATE int tg__axis(const char *fn, int axis, int ndim) {
   return a;
 }
 
+TG__PRIVATE int tg__axes_to_mask(const char *fn, int ndim, int naxes, const int *axes, int64_t *mask) {
+  *mask = 0;
+  if (naxes < 0) {
+    tg__set_error("%s: naxes is %d; a count of axes cannot be negative", fn, naxes);
+    return -1;
+  }
+  if (naxes && !axes) {
+    tg__set_error("%s: axes is NULL for naxes %d", fn, naxes);
+    return -1;
+  }
+  for (int i = 0; i < naxes; i++) {
+    int a = tg__axis(fn, axes[i], ndim);
+    if (a < 0) return -1;
+    if ((*mask >> a) & 1) { /* as PyTorch; numpy says "duplicate value in 'axis'" */
+      tg__set_error("%s: dim %d appears multiple times in the list of axes", fn, a);
+      return -1;
+    }
+    *mask |= 1LL << a;
+  }
+  return 0;
+}
+
 TG__PRIVATE int64_t tg__prod(const int64_t *s, int n) {
   int64_t p = 1;
   for (int i = 0; i < n; i++) p *= s[i];
+  return p;
+}
+
+/* Sizes in checked arithmetic: a result past TG__MAX_NUMEL (or a negative operand) is -1, never a wrapped value. Every
+ * shape a function builds from user integers goes through these before any node is made. */
+TG__PRIVATE int64_t tg__size_mul(int64_t a, int64_t b) {
+  if (a < 0 || b < 0) return -1;
+  if (a == 0 || b == 0) return 0;
+  return a > TG__MAX_NUMEL / b ? -1 : a * b;
+}
+
+TG__PRIVATE int64_t tg__size_add(int64_t a, int64_t b) {
+  if (a < 0 || b < 0 || a > TG__MAX_NUMEL - b) return -1;
+  return a + b;
+}
+
+/* zeros count as ones: a (0, 2^40, 2^40) tensor is empty, but summing away its first axis is not */
+TG__PRIVATE int64_t tg__shape_span(int ndim, const int64_t *shape) {
+  int64_t p = 1;
+  for (int i = 0; i < ndim && p >= 0; i++) p = tg__size_mul(p, shape[i] ? shape[i] : 1);
   return p;
 }
 
@@ -296,6 +340,12 @@ TG__PRIVATE int tg__broadcast(const char *fn, tg__uop **a, tg__uop **b) {
     }
     out[i] = xs[i] == 1 ? ys[i] : xs[i];
   }
+  if (tg__shape_span(nd, out) < 0) {
+    char b1[128], b2[128];
+    tg__set_error("%s: shapes %s and %s broadcast to more than %lld elements", fn, TG__SHAPE(x, b1), TG__SHAPE(y, b2),
+                  (long long)TG__MAX_NUMEL);
+    return -1;
+  }
   *a = tg__texpand(tg__treshape(x, nd, xs), out);
   *b = tg__texpand(tg__treshape(y, nd, ys), out);
   return 0;
@@ -327,7 +377,23 @@ TG__PRIVATE int tg__check_shape(const char *fn, int ndim, const int64_t *shape) 
       tg__set_error("%s: negative size %lld in dimension %d", fn, (long long)shape[i], i);
       return -1;
     }
-  return 0;
+  return tg__check_span(fn, ndim, shape);
+}
+
+TG__PRIVATE int tg__check_span(const char *fn, int ndim, const int64_t *shape) {
+  if (tg__shape_span(ndim, shape) >= 0) return 0;
+  char b[128];
+  tg__set_error("%s: shape %s is too large: its sizes multiply past %lld elements (zero sizes counted as 1)", fn,
+                tg__shape_str(ndim, shape, b, sizeof b), (long long)TG__MAX_NUMEL);
+  return -1;
+}
+
+/* the device a creator puts its tensor on (DEV, or the CPU): looked up at each creation, so NULL with an error naming
+ * fn and the device when DEV names none */
+TG__PRIVATE tg__device *tg__default_device(const char *fn) {
+  tg__device *d = tg__device_get(NULL);
+  if (!d) tg__error_context(fn);
+  return d;
 }
 
 TG__PRIVATE int tg__check_dtype(const char *fn, tg_dtype dt) {
@@ -357,7 +423,7 @@ tg_tensor *tg_from_data(const void *data, tg_dtype dt, int ndim, const int64_t *
     tg__set_error("tg_from_data: data is NULL");
     return NULL;
   }
-  tg__device *dev = tg__device_get(NULL);
+  tg__device *dev = tg__default_device("tg_from_data");
   if (!dev) return NULL;
   tg__buffer *b = tg__buffer_new(dev, dt, tg__prod(shape, ndim));
   if (tg__buffer_copyin(b, data) < 0) {
@@ -377,7 +443,7 @@ tg_tensor *tg_from_float(const float *data, int ndim, const int64_t *shape) {
 tg_tensor *tg_empty(tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
   if (tg__check_dtype("tg_empty", dt) < 0 || tg__check_shape("tg_empty", ndim, shape) < 0) return NULL;
-  tg__device *dev = tg__device_get(NULL);
+  tg__device *dev = tg__default_device("tg_empty");
   if (!dev) return NULL;
   tg__buffer *b = tg__buffer_new(dev, dt, tg__prod(shape, ndim));
   tg__uop *u = tg__buffer_uop(b, ndim, shape);
@@ -387,7 +453,8 @@ tg_tensor *tg_empty(tg_dtype dt, int ndim, const int64_t *shape) {
 
 static tg_tensor *tg__full(const char *fn, double v, tg_dtype dt, int ndim, const int64_t *shape) {
   if (tg__check_dtype(fn, dt) < 0 || tg__check_shape(fn, ndim, shape) < 0) return NULL;
-  return tg__tensor_wrap(tg__tfull(v, dt, ndim, shape), NULL);
+  tg__device *dev = tg__default_device(fn);
+  return dev ? tg__tensor_wrap(tg__tfull(v, dt, ndim, shape), dev) : NULL;
 }
 tg_tensor *tg_full(double v, tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
@@ -421,6 +488,14 @@ TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype 
   return r;
 }
 
+/* positions along an axis (ARANGE) count in int32: an axis longer than that is an error naming fn */
+TG__PRIVATE int tg__check_arange(const char *fn, int64_t n) {
+  if (n <= INT32_MAX) return 0;
+  tg__set_error("%s: an axis of %lld elements is longer than the 2^31-1 positions it can be indexed by (int32)", fn,
+                (long long)n);
+  return -1;
+}
+
 tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt) {
   TG__LOCKED();
   if (tg__check_dtype("tg_arange", dt) < 0) return NULL;
@@ -431,11 +506,12 @@ tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt) {
   }
   double n = ceil((stop - start) / step);
   if (n < 0) n = 0;
-  if (n > 2147483647.0) {
-    tg__set_error("tg_arange: %g elements is too many", n);
+  if (!(n <= 2147483647.0)) { /* ARANGE counts in int32 */
+    tg__set_error("tg_arange: %g elements (start %g, stop %g, step %g) is more than 2^31-1", n, start, stop, step);
     return NULL;
   }
-  return tg__tensor_wrap(tg__tarange((int64_t)n, start, step, dt), NULL);
+  tg__device *dev = tg__default_device("tg_arange");
+  return dev ? tg__tensor_wrap(tg__tarange((int64_t)n, start, step, dt), dev) : NULL;
 }
 
 tg_tensor *tg_linspace(double start, double stop, int64_t steps, tg_dtype dt) {
@@ -445,23 +521,28 @@ tg_tensor *tg_linspace(double start, double stop, int64_t steps, tg_dtype dt) {
     tg__set_error("tg_linspace: steps must be in [0, 2^31), got %lld", (long long)steps);
     return NULL;
   }
+  tg__device *dev = tg__default_device("tg_linspace");
+  if (!dev) return NULL;
   if (steps == 1) return tg_full(start, dt, 1, &steps);
   tg_dtype f = TG_FLOAT32;
   tg__uop *r = tg__tarange(steps, start, steps > 1 ? (stop - start) / (double)(steps - 1) : 0, f);
-  return tg__tensor_wrap(tg__tcast(r, dt), NULL);
+  return tg__tensor_wrap(tg__tcast(r, dt), dev);
 }
 
 tg_tensor *tg_eye(int64_t n, int64_t m, tg_dtype dt) {
   TG__LOCKED();
   if (tg__check_dtype("tg_eye", dt) < 0) return NULL;
-  if (n < 0 || m < 0) {
-    tg__set_error("tg_eye: negative size (%lld, %lld)", (long long)n, (long long)m);
+  if (n < 0 || m < 0 || n > INT32_MAX || m > INT32_MAX) { /* the row and column numbers are int32 */
+    tg__set_error("tg_eye: size (%lld, %lld) is negative or past 2^31-1", (long long)n, (long long)m);
     return NULL;
   }
   int64_t s[2] = {n, m}, c[2] = {n, 1}, r[2] = {1, m};
+  if (tg__check_span("tg_eye", 2, s) < 0) return NULL;
+  tg__device *dev = tg__default_device("tg_eye");
+  if (!dev) return NULL;
   tg__uop *a = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), 2, c), s);
   tg__uop *b = tg__texpand(tg__treshape(tg__tarange(m, 0, 1, TG_INT32), 2, r), s);
-  return tg__tensor_wrap(tg__tcast(tg__talu(TG__OP_CMPEQ, a, b), dt), NULL);
+  return tg__tensor_wrap(tg__tcast(tg__talu(TG__OP_CMPEQ, a, b), dt), dev);
 }
 
 /* keeps x[..., i, j] where j - i <= diag (lower) or j - i >= diag (upper) */
@@ -473,6 +554,7 @@ static tg_tensor *tg__tri(const char *fn, tg_tensor *t, int64_t diag, int upper)
     return NULL;
   }
   int64_t n = x->shape[x->ndim - 2], m = x->shape[x->ndim - 1], s[2] = {n, m}, c[2] = {n, 1}, r[2] = {1, m};
+  if (tg__check_arange(fn, n) < 0 || tg__check_arange(fn, m) < 0) return NULL; /* row and column numbers */
   tg__uop *i = tg__texpand(tg__treshape(tg__tarange(n, (double)diag, 1, TG_INT64), 2, c), s);
   tg__uop *j = tg__texpand(tg__treshape(tg__tarange(m, 0, 1, TG_INT64), 2, r), s);
   tg__uop *keep =
@@ -938,12 +1020,18 @@ tg_tensor *tg_reshape(tg_tensor *t, int ndim, const int64_t *shape) {
   char b1[128], b2[128];
   for (int i = 0; i < ndim; i++) {
     s[i] = shape[i];
-    if (shape[i] == -1 && infer < 0) infer = i;
+    if (shape[i] == -1 && infer < 0) infer = i, s[i] = 1;
     else if (shape[i] < 0) {
       tg__set_error("tg_reshape: bad size %lld in %s", (long long)shape[i], tg__shape_str(ndim, shape, b2, sizeof b2));
       return NULL;
-    } else known *= shape[i];
+    }
   }
+  if (tg__shape_span(ndim, s) < 0) { /* checked first: then the products below cannot overflow */
+    tg__set_error("tg_reshape: shape %s is too large: its sizes multiply past %lld elements",
+                  tg__shape_str(ndim, shape, b2, sizeof b2), (long long)TG__MAX_NUMEL);
+    return NULL;
+  }
+  known = tg__prod(s, ndim);
   if (infer >= 0) s[infer] = known ? numel / known : 0;
   if (tg__prod(s, ndim) != numel || (infer >= 0 && known == 0)) {
     tg__set_error("tg_reshape: cannot reshape %s (%lld elements) to %s", TG__SHAPE(t->uop, b1), (long long)numel,
@@ -1005,6 +1093,7 @@ tg_tensor *tg_expand(tg_tensor *t, int ndim, const int64_t *shape) {
       return NULL;
     }
   }
+  if (tg__check_span("tg_expand", ndim, out) < 0) return NULL;
   return tg__tensor_wrap(tg__texpand(tg__treshape(x, ndim, in), out), t->dev);
 }
 
@@ -1071,7 +1160,7 @@ tg_tensor *tg_unflatten(tg_tensor *t, int dim, int n, const int64_t *sizes) {
   for (int i = 0; i < n; i++) s[k++] = sizes[i];
   for (int i = a + 1; i < x->ndim; i++) s[k++] = x->shape[i];
   int64_t prod = 1;
-  for (int i = 0; i < n; i++) prod *= sizes[i];
+  for (int i = 0; i < n; i++) prod = sizes[i] < 0 ? -1 : tg__size_mul(prod, sizes[i]); /* -1 sticks */
   if (prod != x->shape[a]) {
     char b1[128], b2[128];
     tg__set_error("tg_unflatten: sizes %s do not multiply to %lld, the size of axis %d of %s",
@@ -1090,19 +1179,27 @@ tg_tensor *tg_pad(tg_tensor *t, int ndim, const int64_t *pads, double value) {
     return NULL;
   }
   /* negative pads crop first */
-  int64_t crop[2 * TG_MAX_DIMS], pos[2 * TG_MAX_DIMS];
+  int64_t crop[2 * TG_MAX_DIMS], pos[2 * TG_MAX_DIMS], out[TG_MAX_DIMS];
   for (int i = 0; i < ndim; i++) {
-    int64_t b = pads[2 * i], e = pads[2 * i + 1];
-    crop[2 * i] = b < 0 ? -b : 0;
-    crop[2 * i + 1] = x->shape[i] - (e < 0 ? -e : 0);
-    if (crop[2 * i] > crop[2 * i + 1]) {
+    int64_t b = pads[2 * i], e = pads[2 * i + 1], n = x->shape[i];
+    int64_t cb = b >= 0 ? 0 : b < -n ? n + 1 : -b, ce = e >= 0 ? 0 : e < -n ? n + 1 : -e; /* no -INT64_MIN */
+    crop[2 * i] = cb;
+    crop[2 * i + 1] = n - ce;
+    if (cb + ce > n) {
       tg__set_error("tg_pad: negative pads (%lld, %lld) remove more than the %lld elements of axis %d", (long long)b,
                     (long long)e, (long long)x->shape[i], i);
       return NULL;
     }
     pos[2 * i] = b > 0 ? b : 0;
     pos[2 * i + 1] = e > 0 ? e : 0;
+    if (tg__size_add(tg__size_add(crop[2 * i + 1] - crop[2 * i], pos[2 * i]), pos[2 * i + 1]) < 0) {
+      tg__set_error("tg_pad: pads (%lld, %lld) make axis %d of size %lld larger than %lld elements", (long long)b,
+                    (long long)e, i, (long long)x->shape[i], (long long)TG__MAX_NUMEL);
+      return NULL;
+    }
+    out[i] = crop[2 * i + 1] - crop[2 * i] + pos[2 * i] + pos[2 * i + 1];
   }
+  if (tg__check_span("tg_pad", ndim, out) < 0) return NULL;
   x = tg__tshrink(x, crop);
   tg__uop *r = tg__tpad(x, pos);
   if (value != 0 && r != x) {
@@ -1132,12 +1229,8 @@ tg_tensor *tg_shrink(tg_tensor *t, int ndim, const int64_t *bounds) {
 tg_tensor *tg_flip(tg_tensor *t, int naxes, const int *axes) {
   TG__LOCKED();
   TG__NEED("tg_flip", t);
-  int64_t mask = 0;
-  for (int i = 0; i < naxes; i++) {
-    int a = tg__axis("tg_flip", axes[i], t->uop->ndim);
-    if (a < 0) return NULL;
-    mask |= 1LL << a;
-  }
+  int64_t mask;
+  if (tg__axes_to_mask("tg_flip", t->uop->ndim, naxes, axes, &mask) < 0) return NULL;
   return tg__tensor_wrap(tg__tflip(t->uop, mask), t->dev);
 }
 
@@ -1164,10 +1257,15 @@ TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int a, int64_t start, int64_t stop, 
   else b[2 * a] = stop + 1, b[2 * a + 1] = start + 1;
   x = tg__tshrink(x, b);
   if (step < 0) x = tg__tflip(x, 1LL << a);
-  int64_t s = step < 0 ? -step : step, len = x->shape[a];
+  int64_t s = step == INT64_MIN ? INT64_MAX : step < 0 ? -step : step, len = x->shape[a];
+  if (s >= len && len > 1) { /* a step past the end keeps the first element (no len + s - 1 to overflow) */
+    for (int i = 0; i < x->ndim; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
+    b[2 * a + 1] = 1;
+    return tg__tshrink(x, b);
+  }
   if (s > 1 && len > 0) {
-    /* pad to a multiple of s, split the axis into (len/s, s), keep column 0 */
-    int64_t m = (len + s - 1) / s, pads[2 * TG_MAX_DIMS] = {0}, sh[TG_MAX_DIMS + 1], kb[2 * (TG_MAX_DIMS + 1)];
+    /* pad to a multiple of s, split the axis into (len/s, s), keep column 0; s < len, so m * s < 2 * len fits */
+    int64_t m = (len - 1) / s + 1, pads[2 * TG_MAX_DIMS] = {0}, sh[TG_MAX_DIMS + 1], kb[2 * (TG_MAX_DIMS + 1)];
     pads[2 * a + 1] = m * s - len;
     x = tg__tpad(x, pads);
     int k = 0;
@@ -1237,8 +1335,14 @@ tg_tensor *tg_repeat(tg_tensor *t, int ndim, const int64_t *repeats) {
     }
     s1[2 * i] = 1, s1[2 * i + 1] = base[i];
     s2[2 * i] = repeats[i], s2[2 * i + 1] = base[i];
-    fin[i] = repeats[i] * base[i];
+    fin[i] = tg__size_mul(repeats[i], base[i]);
+    if (fin[i] < 0) {
+      tg__set_error("tg_repeat: %lld repeats of axis %d (size %lld) is more than %lld elements",
+                    (long long)repeats[i], i, (long long)base[i], (long long)TG__MAX_NUMEL);
+      return NULL;
+    }
   }
+  if (tg__check_span("tg_repeat", 2 * ndim, s2) < 0) return NULL; /* the expanded (repeat, size) pairs */
   tg__uop *r = tg__treshape(tg__texpand(tg__treshape(x, 2 * ndim, s1), s2), ndim, fin);
   return tg__tensor_wrap(r, t->dev);
 }
@@ -1265,8 +1369,18 @@ tg_tensor *tg_cat(tg_tensor **ts, int n, int axis) {
                     TG__SHAPE(x0, b2), a);
       return NULL;
     }
-    total += x->shape[a];
+    total = tg__size_add(total, x->shape[a]);
+    if (total < 0) {
+      tg__set_error("tg_cat: the sizes along axis %d add up to more than %lld elements", a, (long long)TG__MAX_NUMEL);
+      return NULL;
+    }
     dt = tg_promote(dt, x->dtype);
+  }
+  {
+    int64_t s[TG_MAX_DIMS];
+    memcpy(s, x0->shape, sizeof(int64_t) * (size_t)x0->ndim);
+    s[a] = total;
+    if (tg__check_span("tg_cat", x0->ndim, s) < 0) return NULL;
   }
   /* pad every piece to the full length and add: one kernel, each element reads one piece */
   tg__uop *r = NULL;
@@ -1306,9 +1420,19 @@ tg_tensor *tg_stack(tg_tensor **ts, int n, int axis) {
       return NULL;
     }
   }
+  {
+    tg__uop *x0 = ts[0]->uop;
+    int64_t s[TG_MAX_DIMS + 1];
+    for (int d = 0, j = 0; d <= x0->ndim; d++) s[d] = d == a ? n : x0->shape[j++];
+    if (x0->ndim == TG_MAX_DIMS) {
+      tg__set_error("tg_stack: the tensors already have %d dimensions, the most there can be", TG_MAX_DIMS);
+      return NULL;
+    }
+    if (tg__check_span("tg_stack", x0->ndim + 1, s) < 0) return NULL;
+  }
   for (int i = 0; i < n; i++) {
     tg__uop *x = ts[i]->uop;
-    int64_t s[TG_MAX_DIMS];
+    int64_t s[TG_MAX_DIMS + 1];
     for (int d = 0, j = 0; d <= x->ndim; d++) s[d] = d == a ? 1 : x->shape[j++];
     tmp[i] = tg__tensor_wrap(tg__treshape(x, x->ndim + 1, s), ts[i]->dev);
   }
@@ -1329,17 +1453,16 @@ int tg_split(tg_tensor *t, int64_t size, int axis, tg_tensor **out, int max_out)
     tg__set_error("tg_split: size must be positive, got %lld", (long long)size);
     return -1;
   }
-  int64_t n = t->uop->shape[a];
-  int count = (int)((n + size - 1) / size);
+  int64_t n = t->uop->shape[a], count = n ? (n - 1) / size + 1 : 0; /* no n + size - 1 to overflow */
   if (count > max_out || !out) {
-    tg__set_error("tg_split: %d pieces do not fit in %d outputs", count, max_out);
+    tg__set_error("tg_split: %lld pieces do not fit in %d outputs", (long long)count, max_out);
     return -1;
   }
   for (int i = 0; i < count; i++) {
     int64_t e = (int64_t)(i + 1) * size;
     out[i] = tg__tensor_wrap(tg__tslice(t->uop, a, (int64_t)i * size, e < n ? e : n, 1), t->dev);
   }
-  return count;
+  return (int)count;
 }
 
 int tg_chunk(tg_tensor *t, int chunks, int axis, tg_tensor **out, int max_out) {

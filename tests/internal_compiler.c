@@ -115,3 +115,35 @@ TEST(test_internal_uop_print_and_gc) {
   tg__uop_gc(NULL, 0);
   CHECK(tg__uop_count() < before + 1000);
 }
+
+/* Division folded on the host gives what the kernels give (api.h) and never traps: constant folding declined x / 0
+ * and MIN / -1, leaving them for the C compiler (whose trap for undefined behaviour is SIGILL), and the optimiser's
+ * evaluator of index expressions divided INT64_MIN by -1 itself (SIGFPE). */
+TEST(test_internal_fold_division) {
+  tg__uop *mn64 = tg__const_int(TG_INT64, INT64_MIN), *m1 = tg__const_int(TG_INT64, -1);
+  tg__uop *z64 = tg__const_int(TG_INT64, 0);
+  CHECK(tg__simplify(tg__alu(TG__OP_IDIV, mn64, m1)) == mn64); /* wraps */
+  CHECK(tg__simplify(tg__alu(TG__OP_MOD, mn64, m1)) == z64);
+  CHECK(tg__simplify(tg__alu(TG__OP_IDIV, tg__const_int(TG_INT64, 7), m1)) == tg__const_int(TG_INT64, -7));
+  tg__uop *mn32 = ti_c(INT32_MIN);
+  CHECK(tg__simplify(ti_div(mn32, ti_c(-1))) == mn32);
+  CHECK(tg__simplify(ti_mod(mn32, ti_c(-1))) == ti_c(0));
+  CHECK(tg__simplify(ti_div(ti_c(7), ti_c(0))) == ti_c(0));
+  CHECK(tg__simplify(ti_mod(ti_c(-7), ti_c(0))) == ti_c(0));
+  CHECK(tg__simplify(ti_div(ti_c(-7), ti_c(2))) == ti_c(-3)); /* C's truncation: the floor is built on top */
+  CHECK(tg__simplify(ti_mod(ti_c(-7), ti_c(2))) == ti_c(-1));
+  tg__uop *u = tg__const_int(TG_UINT32, 0xFFFFFFFFu);
+  CHECK(tg__simplify(tg__alu(TG__OP_IDIV, u, tg__const_int(TG_UINT32, 0))) == tg__const_int(TG_UINT32, 0));
+  CHECK(tg__simplify(tg__alu(TG__OP_IDIV, u, u)) == tg__const_int(TG_UINT32, 1)); /* -1 is no unsigned value */
+  /* a variable over a constant 0 or -1: the laws x // 0 = x % 0 = 0, x % -1 = 0 */
+  tg__uop *r = ti_range(0, 8);
+  CHECK(tg__simplify(ti_div(r, ti_c(0))) == ti_c(0));
+  CHECK(tg__simplify(ti_mod(r, ti_c(0))) == ti_c(0));
+  CHECK(tg__simplify(ti_mod(r, ti_c(-1))) == ti_c(0));
+  /* the optimiser's evaluator of index expressions */
+  int ok = 1;
+  CHECK_EQ_INT(tg__eval_at(tg__alu(TG__OP_IDIV, mn64, m1), 0, 0, &ok), INT64_MIN);
+  CHECK_EQ_INT(tg__eval_at(tg__alu(TG__OP_MOD, mn64, m1), 0, 0, &ok), 0);
+  CHECK_EQ_INT(tg__eval_at(ti_div(ti_c(5), ti_c(0)), 0, 0, &ok), 0);
+  CHECK(ok);
+}

@@ -122,3 +122,32 @@ TEST(test_internal_mixed_devices_are_an_error) {
   else unsetenv("DEV");
   tg_scope_end();
 }
+
+/* OPENCL_DEVICE out of range says how many devices there are and which indices are valid (it said "found none" with
+ * one PoCL device). The message is checked for 0, 1 and 3 devices; with a driver (make test-opencl), also against
+ * the real device list. */
+TEST(test_internal_opencl_device_index) {
+  char why[160] = "";
+  CHECK_EQ_INT(tg__cl_pick_error(0, 1, why, sizeof why), 0);
+  CHECK_EQ_INT(tg__cl_pick_error(2, 3, why, sizeof why), 0);
+  CHECK_EQ_INT(tg__cl_pick_error(5, 1, why, sizeof why), -1);
+  CHECK_STR(why, "OPENCL_DEVICE=5 is out of range: there is 1 device, index 0");
+  CHECK_EQ_INT(tg__cl_pick_error(-1, 3, why, sizeof why), -1);
+  CHECK_STR(why, "OPENCL_DEVICE=-1 is out of range: there are 3 devices, indices 0 to 2");
+  CHECK_EQ_INT(tg__cl_pick_error(0, 0, why, sizeof why), -1);
+  CHECK_STR(why, "no OpenCL device on any platform");
+  tg_clear_error();
+  if (tg__cl_init() == 0) { /* a driver: the device count is the real one */
+    tg__cl_obj devs[64];
+    tg__cl_int e = 0;
+    tg__cl_uint nd = tg__cl_devices(devs, 64, &e);
+    CHECK_EQ_INT(e, 0);
+    CHECK(nd >= 1);
+    char want[64];
+    snprintf(want, sizeof want, "OPENCL_DEVICE=%u is out of range: there %s %u device", nd + 4, nd == 1 ? "is" : "are",
+             nd);
+    CHECK_EQ_INT(tg__cl_pick_error((int)nd + 4, nd, why, sizeof why), -1);
+    CHECK(strstr(why, want) != NULL);
+  }
+  tg_clear_error();
+}

@@ -48,3 +48,152 @@ static void check_backend(const char *name) {
 
 TEST(test_dev_cuda) { check_backend("CUDA"); }
 TEST(test_dev_opencl) { check_backend("OPENCL"); }
+
+/* restores DEV as it was (saved by test_dev_set) */
+typedef struct test_dev_saved { int had; char v[64]; } test_dev_saved;
+static test_dev_saved test_dev_set(const char *name) {
+  test_dev_saved s = {0, ""};
+  const char *old = getenv("DEV");
+  if (old) s.had = 1, snprintf(s.v, sizeof s.v, "%s", old);
+  setenv("DEV", name, 1);
+  return s;
+}
+static void test_dev_restore(test_dev_saved s) {
+  if (s.had) setenv("DEV", s.v, 1);
+  else unsetenv("DEV");
+}
+
+/* Runs the assignments still pending (a draw advances its device's counter lazily; any realisation runs them all):
+ * done before DEV changes, since one schedule cannot read two devices */
+static void test_flush_pending(void) {
+  static const float one = 1; /* data, not a constant: a realised constant would be read from memory ever after */
+  tg_tensor *z = tg_from_float(&one, TG_SHAPE(1));
+  CHECK_EQ_INT(tg_realize(z), 0);
+  tg_free(z);
+}
+
+/* a creator that must fail on the device DEV names: NULL, and a message naming the creator and the device */
+#define CHECK_DEV_FAILS(expr, fn, dev)                                                                                \
+  do {                                                                                                                \
+    tg_clear_error();                                                                                                 \
+    CHECK_NULL(expr);                                                                                                 \
+    CHECK_ERROR_HAS(fn);                                                                                              \
+    CHECK_ERROR_HAS(dev);                                                                                             \
+  } while (0)
+
+/* the same for a layer's _init: -1 and the struct left zeroed */
+#define CHECK_INIT_FAILS(call, m, fn, dev)                                                                            \
+  do {                                                                                                                \
+    tg_clear_error();                                                                                                 \
+    CHECK_EQ_INT(call, -1);                                                                                           \
+    CHECK_NULL(m.weight);                                                                                             \
+    CHECK_ERROR_HAS(fn);                                                                                              \
+    CHECK_ERROR_HAS(dev);                                                                                             \
+  } while (0)
+
+/* DEV is looked up at every creation: with a name no device has, every creator returns NULL with an error naming
+ * itself and the device (random numbers and initialisers used to dereference the counter they could not make) */
+TEST(test_dev_unknown_creators) {
+  tg_scope_begin();
+  static const float in[4] = {1, 2, 3, 4};
+  tg_tensor *t = TEST_F32(in, 2, 2); /* made on the real default device, before DEV changes */
+  tg_tensor *p = tg_requires_grad(TEST_F32(in, 4), 1);
+  test_flush_pending();
+  test_dev_saved saved = test_dev_set("NO_SUCH_DEV");
+  const char *dev = "unknown device 'NO_SUCH_DEV'";
+  CHECK_DEV_FAILS(tg_from_data(in, TG_FLOAT32, TG_SHAPE(4)), "tg_from_data", dev);
+  CHECK_DEV_FAILS(tg_from_float(in, TG_SHAPE(4)), "tg_from_data", dev);
+  CHECK_DEV_FAILS(tg_scalar(1, TG_FLOAT32), "tg_scalar", dev);
+  CHECK_DEV_FAILS(tg_empty(TG_FLOAT32, TG_SHAPE(2)), "tg_empty", dev);
+  CHECK_DEV_FAILS(tg_zeros(TG_FLOAT32, TG_SHAPE(2)), "tg_zeros", dev);
+  CHECK_DEV_FAILS(tg_ones(TG_INT32, TG_SHAPE(2)), "tg_ones", dev);
+  CHECK_DEV_FAILS(tg_full(3, TG_FLOAT32, TG_SHAPE(2)), "tg_full", dev);
+  CHECK_DEV_FAILS(tg_zeros_like(t), "tg_full_like", dev);
+  CHECK_DEV_FAILS(tg_ones_like(t), "tg_full_like", dev);
+  CHECK_DEV_FAILS(tg_full_like(t, 2), "tg_full_like", dev);
+  CHECK_DEV_FAILS(tg_arange(0, 4, 1, TG_INT32), "tg_arange", dev);
+  CHECK_DEV_FAILS(tg_linspace(0, 1, 5, TG_FLOAT32), "tg_linspace", dev);
+  CHECK_DEV_FAILS(tg_linspace(0, 1, 1, TG_FLOAT32), "tg_linspace", dev);
+  CHECK_DEV_FAILS(tg_eye(3, 3, TG_FLOAT32), "tg_eye", dev);
+  CHECK_DEV_FAILS(tg_rand(TG_FLOAT32, TG_SHAPE(2, 3)), "tg_rand", dev);
+  CHECK_DEV_FAILS(tg_randn(TG_FLOAT32, TG_SHAPE(2, 3)), "tg_randn", dev);
+  CHECK_DEV_FAILS(tg_uniform(-1, 1, TG_FLOAT32, TG_SHAPE(5)), "tg_uniform", dev);
+  CHECK_DEV_FAILS(tg_normal(0, 1, TG_FLOAT32, TG_SHAPE(5)), "tg_normal", dev);
+  CHECK_DEV_FAILS(tg_randint(0, 10, TG_INT32, TG_SHAPE(5)), "tg_randint", dev);
+  CHECK_DEV_FAILS(tg_rand_like(t), "tg_rand", dev);
+  CHECK_DEV_FAILS(tg_randn_like(t), "tg_randn", dev);
+  CHECK_DEV_FAILS(tg_kaiming_uniform(TG_SHAPE(4, 3), 0), "tg_kaiming_uniform", dev);
+  CHECK_DEV_FAILS(tg_kaiming_normal(TG_SHAPE(4, 3), 0), "tg_kaiming_normal", dev);
+  CHECK_DEV_FAILS(tg_glorot_uniform(TG_SHAPE(4, 3)), "tg_glorot_uniform", dev);
+  int was_training = tg_set_training(1);
+  CHECK_DEV_FAILS(tg_dropout(t, 0.5), "tg_dropout: tg_rand", dev); /* its mask is a draw */
+  tg_set_training(was_training);
+  tg_nn_linear lin;
+  CHECK_INIT_FAILS(tg_nn_linear_init(&lin, 3, 4, 1), lin, "tg_nn_linear_init", dev);
+  tg_nn_conv2d c2;
+  CHECK_INIT_FAILS(tg_nn_conv2d_init(&c2, 2, 4, 3, 1, 0, 1, 1, 1), c2, "tg_nn_conv2d_init", dev);
+  tg_nn_conv1d c1;
+  CHECK_INIT_FAILS(tg_nn_conv1d_init(&c1, 2, 4, 3, 1, 0, 1, 1, 1), c1, "tg_nn_conv1d_init", dev);
+  tg_nn_conv_transpose2d ct;
+  CHECK_INIT_FAILS(tg_nn_conv_transpose2d_init(&ct, 2, 4, 3, 1, 0, 0, 1, 1, 1), ct, "tg_nn_conv_transpose2d_init",
+                   dev);
+  tg_nn_batchnorm bn;
+  CHECK_INIT_FAILS(tg_nn_batchnorm_init(&bn, 3), bn, "tg_nn_batchnorm_init", dev);
+  tg_nn_layernorm ln;
+  CHECK_INIT_FAILS(tg_nn_layernorm_init(&ln, 3, 1), ln, "tg_nn_layernorm_init", dev);
+  tg_nn_rmsnorm rn;
+  CHECK_INIT_FAILS(tg_nn_rmsnorm_init(&rn, 3), rn, "tg_nn_rmsnorm_init", dev);
+  tg_nn_groupnorm gn;
+  CHECK_INIT_FAILS(tg_nn_groupnorm_init(&gn, 1, 3, 1), gn, "tg_nn_groupnorm_init", dev);
+  tg_nn_embedding emb;
+  CHECK_INIT_FAILS(tg_nn_embedding_init(&emb, 5, 3), emb, "tg_nn_embedding_init", dev);
+  CHECK_DEV_FAILS(tg_sgd(&p, 1, 0.1, 0.9, 0, 0), "tg_sgd", dev); /* its learning rate is a tensor */
+  CHECK_DEV_FAILS(tg_adam(&p, 1, 0.1, 0.9, 0.999, 1e-8), "tg_adam", dev);
+  tg_manual_seed(7); /* no counter to make: nothing fails */
+  test_dev_restore(saved);
+  /* everything works again on the real default device */
+  tg_clear_error();
+  tg_manual_seed(7);
+  tg_tensor *r = tg_rand(TG_FLOAT32, TG_SHAPE(64));
+  CHECK_NOT_NULL(r);
+  double m = r ? tg_item(tg_mean(r, 0, NULL, 0)) : NAN;
+  CHECK(m > 0.3 && m < 0.7);
+  CHECK_NEAR(tg_item(tg_sum(tg_zeros_like(t), 0, NULL, 0)), 0, 0);
+  CHECK_EQ_INT(tg_nn_linear_init(&lin, 3, 4, 1), 0);
+  tg_nn_linear_free(&lin);
+  test_flush_pending();
+  tg_scope_end();
+}
+
+/* A backend whose driver cannot load (CUDA on a machine without a GPU, OpenCL without an ICD): every random creator
+ * and initialiser fails cleanly with the driver's reason, where it used to crash; where the driver works, they give
+ * numbers on that device */
+static void check_backend_random(const char *name) {
+  tg_scope_begin();
+  test_flush_pending();
+  test_dev_saved saved = test_dev_set(name);
+  static const float in[2] = {1, 2};
+  tg_clear_error();
+  tg_tensor *probe = TEST_F32(in, 2);
+  if (!probe) {
+    CHECK_ERROR_HAS(name);
+    CHECK_DEV_FAILS(tg_rand(TG_FLOAT32, TG_SHAPE(3)), "tg_rand", name);
+    CHECK_DEV_FAILS(tg_randn(TG_FLOAT32, TG_SHAPE(3)), "tg_randn", name);
+    CHECK_DEV_FAILS(tg_randint(0, 5, TG_INT32, TG_SHAPE(3)), "tg_randint", name);
+    CHECK_DEV_FAILS(tg_kaiming_uniform(TG_SHAPE(4, 3), 0), "tg_kaiming_uniform", name);
+    tg_nn_linear lin;
+    CHECK_INIT_FAILS(tg_nn_linear_init(&lin, 3, 4, 1), lin, "tg_nn_linear_init", name);
+  } else {
+    tg_tensor *r = tg_rand(TG_FLOAT32, TG_SHAPE(64));
+    CHECK_NOT_NULL(r);
+    CHECK_STR(r ? tg_device_of(r) : NULL, name);
+    double m = r ? tg_item(tg_mean(r, 0, NULL, 0)) : NAN; /* runs the counter's assignment too */
+    CHECK(m > 0.3 && m < 0.7);
+  }
+  test_dev_restore(saved);
+  tg_scope_end();
+  tg_clear_error();
+}
+
+TEST(test_dev_cuda_random) { check_backend_random("CUDA"); }
+TEST(test_dev_opencl_random) { check_backend_random("OPENCL"); }

@@ -178,14 +178,16 @@ TEST(test_lt_free_outside_scopes_releases_memory) {
   static float v[4096];
   long rss_start = 0;
   if (TEST_ASAN) return; /* the sanitizer's quarantine keeps freed memory resident */
+  /* garbage is collected after 64 MB of new buffers: RSS plateaus after the first collections (it grew by 160 MB
+   * between rounds 10k and 20k before) */
   for (int r = 0; r < 20000; r++) {
     tg_free(TEST_F32(v, 4096));
-    if (r == 5000) rss_start = test_rss_kb();
+    if (r == 10000) rss_start = test_rss_kb();
   }
   long rss_end = test_rss_kb();
   CHECK(rss_start > 0 && rss_end > 0);
-  if (rss_end - rss_start > 8 * 1024) printf("    RSS grew from %ld KB to %ld KB\n", rss_start, rss_end);
-  CHECK(rss_end - rss_start <= 8 * 1024);
+  if (rss_end - rss_start > 24 * 1024) printf("    RSS grew from %ld KB to %ld KB\n", rss_start, rss_end);
+  CHECK(rss_end - rss_start <= 24 * 1024);
 
   char dir[] = "/tmp/tg_lt_XXXXXX", path[64];
   CHECK(mkdtemp(dir) != NULL);
