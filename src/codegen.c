@@ -283,7 +283,41 @@ static void tg__collect_buffers(tg__lctx *c, tg__uop *ast) {
   tg__vec_free(&order);
 }
 
+/* the elements of a tensor-graph node (a BUFFER: of its buffer), or INT32_MAX + 1 if there are more */
+static int64_t tg__numel_int32(const tg__uop *u) {
+  const int64_t over = (int64_t)INT32_MAX + 1;
+  if (u->op == TG__OP_BUFFER) return ((const tg__buffer *)u->arg.ptr)->numel > INT32_MAX ? over : 0;
+  int64_t n = 1;
+  for (int d = 0; d < u->ndim; d++) {
+    if (u->shape[d] == 0) return 0;
+    n = u->shape[d] > over / n ? over : n * u->shape[d];
+  }
+  return n > INT32_MAX ? over : n;
+}
+
+/* Index arithmetic is 32-bit (tg__ci): a kernel whose graph holds a node of more elements (its index would wrap) or
+ * reads a buffer of more would index past its buffers. That is an error, not a crash. 0 or -1. */
+static int tg__check_index_range(const tg__kernel *k) {
+  tg__vec order;
+  memset(&order, 0, sizeof order);
+  tg__uop_toposort(k->ast, &order);
+  int rc = 0;
+  for (int i = 0; i < order.n && rc == 0; i++) {
+    const tg__uop *u = (const tg__uop *)order.items[i];
+    if (tg__numel_int32(u) <= INT32_MAX) continue;
+    char b[160] = "";
+    if (u->op != TG__OP_BUFFER) tg__shape_str(u->ndim, u->shape, b, sizeof b);
+    tg__set_error("tg_realize: a kernel would index a tensor %s%s of more than 2^31-1 elements, past what its 32-bit "
+                  "index arithmetic reaches (64-bit indexing is not implemented yet). HINT: split the work into "
+                  "smaller tensors", b[0] ? "of shape " : "", b);
+    rc = -1;
+  }
+  tg__vec_free(&order);
+  return rc;
+}
+
 TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
+  if (tg__check_index_range(k) < 0) return -1;
   tg__lctx c;
   memset(&c, 0, sizeof c);
   c.k = k;

@@ -607,6 +607,37 @@ static void tg__pending_forget(tg_tensor *t) {
   if (!tg__pending.n) tg__vec_free(&tg__pending);
 }
 
+/* After a schedule failed: a pending assignment the caller did not ask for that cannot be scheduled even alone (a
+ * stale read, two devices: errors no retry mends) would fail every later realisation. It leaves the pending list:
+ * the failed call reports it, and realising its tensor reports it again; nothing else is blocked any more. */
+static void tg__drop_broken_pending(tg_tensor **ts, int n) {
+  char err[1024];
+  snprintf(err, sizeof err, "%s", tg_error() ? tg_error() : "");
+  int dropped = 0;
+  for (int i = tg__pending.n - 1; i >= 0; i--) {
+    tg_tensor *t = (tg_tensor *)tg__pending.items[i];
+    int asked = 0;
+    for (int j = 0; j < n && !asked; j++) asked = ts[j] == t;
+    tg__sched probe;
+    tg__uop *view;
+    if (asked) continue;
+    if (tg__schedule(&t->uop, 1, &probe, &view) == 0) { /* fine alone: not the culprit */
+      tg__sched_settle(&probe);
+      tg__sched_free(&probe);
+      continue;
+    }
+    tg__pending.items[i] = tg__pending.items[--tg__pending.n];
+    dropped++;
+  }
+  if (!tg__pending.n) tg__vec_free(&tg__pending);
+  if (dropped)
+    tg__set_error("%.700s (%d pending assignment%s that can never run %s left the pending list: realising its "
+                  "tensor reports this again, and other realisations are no longer blocked)", err, dropped,
+                  dropped > 1 ? "s" : "", dropped > 1 ? "have" : "has");
+  else
+    tg__set_error("%s", err);
+}
+
 int tg_realize_all(tg_tensor **ts, int n) {
   TG__LOCKED();
   if (n < 0 || (n > 0 && !ts)) {
@@ -632,6 +663,7 @@ int tg_realize_all(tg_tensor **ts, int n) {
   for (int i = 0; i < nr; i++) roots[i] = ((tg_tensor *)owners.items[i])->uop;
   tg__sched s;
   rc = tg__schedule(roots, nr, &s, views);
+  if (rc < 0) tg__drop_broken_pending(ts, n);
   if (rc == 0) {
     /* A failure leaves every tensor as it was, or realised where its kernel ran (a launch failed midway): what did
      * not run is undone (tg__sched_settle), and a retry schedules only that. A realised tensor keeps its graph

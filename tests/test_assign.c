@@ -65,6 +65,27 @@ TEST(assign_stale_read_is_an_error) {
   tg_scope_end();
 }
 
+/* an assignment that can never run (its value reads a stale buffer) fails the realisation that meets it, then leaves
+ * the pending list: later realisations of other tensors work, and its own tensor keeps reporting the error */
+TEST(assign_that_can_never_run_does_not_block_others) {
+  tg_scope_begin();
+  const float a0[] = {1, 2}, b0[] = {5, 6}, c0[] = {3, 4};
+  tg_tensor *a = TEST_F32(a0, 2), *b = TEST_F32(b0, 2), *c = TEST_F32(c0, 2);
+  tg_tensor *old = tg_mul_s(a, 10); /* reads a as {1, 2} */
+  tg_assign(a, tg_add_s(a, 1));
+  CHECK_EQ_INT(tg_realize(a), 0);
+  tg_assign(b, old); /* pending, and stale for ever */
+  CHECK_EQ_INT(tg_realize(tg_add_s(c, 1)), -1);
+  CHECK_ERROR_HAS("before an assignment that has run since");
+  CHECK_ERROR_HAS("left the pending list");
+  tg_clear_error();
+  const float want_c[] = {4, 5};
+  CHECK_TENSOR(tg_add_s(c, 1), want_c, 0, 2); /* no longer blocked */
+  CHECK_EQ_INT(tg_realize(b), -1);             /* b itself still reports it */
+  CHECK_ERROR_HAS("before an assignment that has run since");
+  tg_scope_end();
+}
+
 TEST(assign_broadcasts_and_casts) {
   const float a0[] = {1, 2, 3, 4};
   tg_tensor *a = TEST_F32(a0, 2, 2), *v = tg_scalar(7, TG_INT32);

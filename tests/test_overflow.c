@@ -157,3 +157,26 @@ TEST(test_overflow_ops) {
   CHECK_FAILS2(tg_adaptive_avg_pool2d(tall, INT32_MAX, 2), "tg_adaptive_avg_pool2d", "too large");
   tg_scope_end();
 }
+
+/* shapes the limit accepts but 32-bit index arithmetic cannot reach are an error at realisation, before anything is
+ * allocated or run (3 GB of zeros used to be indexed with a wrapped int) */
+TEST(test_overflow_index_range) {
+  tg_scope_begin();
+  int64_t launches = tg_kernel_launches();
+  tg_tensor *z = tg_zeros(TG_UINT8, TG_SHAPE((int64_t)3 << 30));
+  tg_clear_error();
+  CHECK(isnan(tg_item(tg_sum(z, 0, NULL, 0))));
+  CHECK_ERROR_HAS("32-bit index");
+  CHECK_ERROR_HAS("(3221225472,)");
+  tg_tensor *a = tg_arange(0, 50000, 1, TG_FLOAT32); /* an outer product of 2.5e9 elements, summed */
+  tg_tensor *o = tg_mul(tg_reshape(a, TG_SHAPE(50000, 1)), tg_reshape(a, TG_SHAPE(1, 50000)));
+  tg_clear_error();
+  CHECK(isnan(tg_item(tg_sum(o, 0, NULL, 0))));
+  CHECK_ERROR_HAS("(50000, 50000)");
+  CHECK_EQ_INT(tg_kernel_launches(), launches);
+  tg_clear_error();
+  tg_tensor *b = tg_arange(0, 1000, 1, TG_FLOAT32); /* below the limit: fine */
+  CHECK_NEAR(tg_item(tg_sum(tg_mul(tg_reshape(b, TG_SHAPE(1000, 1)), tg_reshape(b, TG_SHAPE(1, 1000))), 0, NULL, 0)),
+             499500.0 * 499500.0, 1e-5);
+  tg_scope_end();
+}
