@@ -16,10 +16,12 @@
  *    separators (',', ':'), ensure_ascii), padded with spaces to a multiple of 8, so the files are byte-identical.
  *    Load maps the file (mmap) and validates everything before creating a tensor: the header length, a strict JSON
  *    parser for the subset the format uses (objects, strings, integers, arrays of integers; any other value is an
- *    error naming the byte offset), each entry's dtype/shape/data_offsets, sizes without overflow, and offsets that
- *    tile the data region exactly (no gap, no overlap, nothing left over), as the Rust safetensors crate does.
+ *    error naming the byte offset), each entry's dtype/shape/data_offsets, sizes without overflow (every product of
+ *    the nonzero dimensions and the byte count fit in int64, zeros or not: other code multiplies sizes), and offsets
+ *    that tile the data region exactly (no gap, no overlap, nothing left over), as the Rust safetensors crate does.
  *    "__metadata__" must be an object of strings and is ignored. Little-endian hosts only.
- *  - IDX (MNIST): bytes 0 0 TYPE NDIM, NDIM big-endian uint32 sizes, big-endian data, nothing after. gzip files (1f
+ *  - IDX (MNIST): bytes 0 0 TYPE NDIM, NDIM big-endian uint32 sizes (their product checked as above), big-endian
+ *    data, nothing after. gzip files (1f
  *    8b) are read through libz, loaded with dlopen on use (libz.so.1, else libz.so) and closed again.
  *  - Every failure is NULL / -1 plus tg_error() naming the function, the file and what is wrong; no input file can
  *    make these functions read out of bounds, abort or leak. */
@@ -37,6 +39,25 @@ static int tg__host_little_endian(void) {
   unsigned char b;
   memcpy(&b, &one, 1);
   return b == 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// sizes read from files: every product checked
+
+/* numel and byte count of a shape of esize-byte elements; 0, or -1 when a product of its nonzero dimensions (or
+ * that times esize) passes INT64_MAX. Zeros do not excuse an overflow: numel is 0, but strides and other code that
+ * multiplies sizes would overflow for [2^62+1, 4, 0]. Negative dimensions are the caller's to refuse first. */
+static int tg__shape_bytes(int ndim, const int64_t *shape, int64_t esize, int64_t *numel, int64_t *nbytes) {
+  uint64_t p = (uint64_t)esize;
+  int zero = 0;
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] == 0) zero = 1;
+    else if (p > (uint64_t)INT64_MAX / (uint64_t)shape[d]) return -1;
+    else p *= (uint64_t)shape[d];
+  }
+  *nbytes = zero ? 0 : (int64_t)p;
+  *numel = zero ? 0 : (int64_t)(p / (uint64_t)esize);
+  return 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -359,10 +380,11 @@ static char *tg__st_header_json(const tg_state_dict *sd, size_t *len) {
   tg__str b;
   memset(&b, 0, sizeof b);
   tg__str_cat(&b, "{");
-  uint64_t off = 0;
+  int64_t off = 0;
   for (int i = 0; i < sd->n; i++) {
     tg__uop *u = sd->e[i].t->uop;
     int reserved = strcmp(sd->e[i].name, "__metadata__") == 0;
+    int64_t numel, nbytes;
     if (i) tg__str_cat(&b, ",");
     if (reserved || tg__json_quote(&b, sd->e[i].name) < 0) {
       tg__set_error("tg_safetensors_save: the name '%s' cannot be saved (%s)", sd->e[i].name,
@@ -370,11 +392,17 @@ static char *tg__st_header_json(const tg_state_dict *sd, size_t *len) {
       TG_FREE(tg__str_take(&b));
       return NULL;
     }
-    uint64_t nbytes = (uint64_t)tg__prod(u->shape, u->ndim) * (uint64_t)tg_dtype_size(u->dtype);
+    /* a lazy tensor (an expand) may have a shape no buffer could hold: refused before anything is realised */
+    if (tg__shape_bytes(u->ndim, u->shape, tg_dtype_size(u->dtype), &numel, &nbytes) < 0 || nbytes > INT64_MAX - off) {
+      char sb[256];
+      tg__set_error("tg_safetensors_save: tensor '%s' of shape %s is too large to save (more than 2^63 bytes)",
+                    sd->e[i].name, TG__SHAPE(u, sb));
+      TG_FREE(tg__str_take(&b));
+      return NULL;
+    }
     tg__str_printf(&b, ":{\"dtype\":\"%s\",\"shape\":[", tg__st_dtype_names[u->dtype]);
     for (int d = 0; d < u->ndim; d++) tg__str_printf(&b, "%s%lld", d ? "," : "", (long long)u->shape[d]);
-    tg__str_printf(&b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-                   (unsigned long long)(off + nbytes));
+    tg__str_printf(&b, "],\"data_offsets\":[%lld,%lld]}", (long long)off, (long long)(off + nbytes));
     off += nbytes;
   }
   tg__str_cat(&b, "}");
@@ -709,33 +737,25 @@ static int tg__st_parse(tg__js *j, tg__st_header *h) {
   return 0;
 }
 
-/* each entry's size matches its shape and dtype; 0 or -1 */
+/* each entry's size matches its shape and dtype, every product of sizes without overflow; 0 or -1 */
 static int tg__st_check_sizes(const char *path, const tg__st_header *h) {
   for (int i = 0; i < h->n; i++) {
     const tg__st_entry *e = &h->e[i];
     char sb[256];
-    uint64_t numel = 1, size = (uint64_t)tg_dtype_size((tg_dtype)e->dtype);
-    int overflow = 0, zero = 0;
-    for (int d = 0; d < e->ndim; d++) {
+    for (int d = 0; d < e->ndim; d++)
       if (e->shape[d] < 0) {
         tg__set_error("tg_safetensors_load: %s: tensor '%s' has a negative dimension in shape %s", path, e->name,
                       tg__shape_str(e->ndim, e->shape, sb, sizeof sb));
         return -1;
       }
-      zero |= e->shape[d] == 0;
-    }
-    for (int d = 0; d < e->ndim && !zero; d++) {
-      if (numel > (uint64_t)INT64_MAX / (uint64_t)e->shape[d]) overflow = 1;
-      else numel *= (uint64_t)e->shape[d];
-    }
-    if (zero) numel = 0;
-    if (!overflow && numel && numel > (uint64_t)INT64_MAX / size) overflow = 1;
     if (e->off[0] < 0 || e->off[1] < 0 || e->off[0] > e->off[1]) {
       tg__set_error("tg_safetensors_load: %s: tensor '%s' has data_offsets [%lld, %lld]: expected 0 <= begin <= end",
                     path, e->name, (long long)e->off[0], (long long)e->off[1]);
       return -1;
     }
-    if (overflow || numel * size != (uint64_t)(e->off[1] - e->off[0])) {
+    int64_t numel, nbytes;
+    int overflow = tg__shape_bytes(e->ndim, e->shape, tg_dtype_size((tg_dtype)e->dtype), &numel, &nbytes) < 0;
+    if (overflow || nbytes != e->off[1] - e->off[0]) {
       tg__set_error("tg_safetensors_load: %s: tensor '%s' of shape %s and dtype %s needs %s bytes, but its "
                     "data_offsets [%lld, %lld] hold %lld", path, e->name, tg__shape_str(e->ndim, e->shape, sb,
                     sizeof sb), tg__st_dtype_names[e->dtype], overflow ? "more than 2^63" : "a different number of",
@@ -1015,20 +1035,16 @@ static int tg__idx_header(tg__idx_src *s, int *dt, int *ndim, int64_t *shape, ui
     tg__set_error("tg_idx_load: %s: truncated in the sizes of its %d dimensions", s->path, *ndim);
     return -1;
   }
-  uint64_t n = (uint64_t)tg_dtype_size((tg_dtype)*dt);
-  int overflow = 0;
-  for (int i = 0; i < *ndim; i++) {
+  for (int i = 0; i < *ndim; i++)
     shape[i] = (int64_t)(((uint64_t)d[4 * i] << 24) | ((uint64_t)d[4 * i + 1] << 16) | ((uint64_t)d[4 * i + 2] << 8) |
                          d[4 * i + 3]);
-    if (shape[i] && n > (uint64_t)INT64_MAX / (uint64_t)shape[i]) overflow = 1;
-    else n *= (uint64_t)shape[i];
-  }
-  if (overflow || n > SIZE_MAX) {
+  int64_t numel, n;
+  if (tg__shape_bytes(*ndim, shape, tg_dtype_size((tg_dtype)*dt), &numel, &n) < 0 || (uint64_t)n > SIZE_MAX) {
     char b[256];
     tg__set_error("tg_idx_load: %s: the shape %s is too large", s->path, tg__shape_str(*ndim, shape, b, sizeof b));
     return -1;
   }
-  *nbytes = n;
+  *nbytes = (uint64_t)n;
   return 0;
 }
 

@@ -412,6 +412,15 @@ static const st_bad_case st_bad_entries[] = {
     {"{\"__metadata__\":{\"k\":{}},\"a\":{" ST_F32_1 "}}", 4, "__metadata__ values must be strings"},
     {"{\"__metadata__\":[],\"a\":{" ST_F32_1 "}}", 4, "expected '{'"},
     {"{\"__metadata__\":{},\"__metadata__\":{}}", 0, "__metadata__ given twice"},
+    /* sizes: every product of the nonzero dimensions, and the byte count, fits in int64 whatever the order and the
+     * zeros (numel is 0, but strides and other products of sizes would overflow) */
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387905,4,0],\"data_offsets\":[0,0]}}", 0, "more than 2^63"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[0,4611686018427387905,4],\"data_offsets\":[0,0]}}", 0, "more than 2^63"},
+    {"{\"a\":{\"dtype\":\"F64\",\"shape\":[2147483648,0,2147483648],\"data_offsets\":[0,0]}}", 0,
+     "more than 2^63"}, /* numel 2^62 without the zero: the bytes overflow */
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2305843009213693952,0],\"data_offsets\":[0,0]}}", 0, "more than 2^63"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1152921504606846976,0],\"data_offsets\":[0,0]}}", 0, NULL}, /* 2^62 B */
+    {"{\"a\":{\"dtype\":\"U8\",\"shape\":[9223372036854775807],\"data_offsets\":[0,1]}}", 1, "a different number of"},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
      "more than 16 entries in a shape"},
 };
@@ -881,4 +890,63 @@ TEST(test_st_idx_fashion_mnist) {
   for (int c = 0; c < 10; c++) want[c] = (float)g_fashion_train_counts[c];
   CHECK_TENSOR(tg_sum(tg_one_hot(tg_cast(tl, TG_INT32), 10), TG_AXES(0), 0), want, 0, 10);
   tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// sizes: no product of sizes read from a file (or a lazy shape) overflows
+
+/* the shape of a loaded tensor, and its numel */
+static int st_shape_is(tg_tensor *t, int ndim, const int64_t *shape, int line) {
+  int ok = t && tg_ndim(t) == ndim && tg_numel(t) == 0;
+  for (int d = 0; ok && d < ndim; d++) ok = tg_shape(t)[d] == shape[d];
+  return test_check(ok, __FILE__, line, "the loaded tensor is not the empty one of the file's shape");
+}
+
+TEST(test_st_shape_overflow) {
+  st_tmp tmp;
+  if (!st_tmp_open(&tmp)) return;
+  /* safetensors (more cases in st_bad_entries): a zero does not excuse a product over int64, first or last */
+  st_write_st(&tmp, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387905,4,0],\"data_offsets\":[0,0]}}", 0, -1);
+  CHECK_NULL(tg_safetensors_load(tmp.path));
+  CHECK_ERROR_HAS("tensor 'a' of shape (4611686018427387905, 4, 0) and dtype F32 needs more than 2^63 bytes");
+  /* an empty tensor whose other sizes multiply to 2^62 bytes is fine */
+  st_write_st(&tmp, "{\"a\":{\"dtype\":\"F32\",\"shape\":[0,1152921504606846976],\"data_offsets\":[0,0]}}", 0, -1);
+  tg_state_dict *sd = tg_safetensors_load(tmp.path);
+  static const int64_t big0[2] = {0, 1152921504606846976};
+  st_shape_is(tg_state_dict_get(sd, "a"), 2, big0, __LINE__);
+  tg_state_dict_free(sd);
+  /* IDX: sizes are 32-bit, but 3 of them overflow; a leading 0 used to hide that */
+  static const unsigned char zero_first[4 + 16] = {0, 0, 0x08, 4, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+                                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  st_idx_refused(&tmp, zero_first, sizeof zero_first, "the shape (0, 4294967295, 4294967295, 4294967295) is too large",
+                 __LINE__);
+  /* numel (2^31-1)^2 fits, its float64 bytes do not */
+  static const unsigned char bytes_over[4 + 12] = {0, 0, 0x0E, 3, 0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff,
+                                                   0, 0, 0, 0};
+  st_idx_refused(&tmp, bytes_over, sizeof bytes_over, "the shape (2147483647, 2147483647, 0) is too large", __LINE__);
+  static const unsigned char fine[4 + 8] = {0, 0, 0x08, 2, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+  tg_tensor *t = tg_idx_load(st_write(&tmp, "fine-idx", fine, sizeof fine));
+  static const int64_t fine_shape[2] = {0, 4294967295};
+  st_shape_is(t, 2, fine_shape, __LINE__);
+  CHECK_DTYPE(t, TG_UINT8);
+  tg_free(t);
+  st_tmp_close(&tmp);
+}
+
+TEST(test_st_save_refuses_a_shape_too_large) {
+  st_tmp tmp;
+  if (!st_tmp_open(&tmp)) return;
+  tg_scope_begin();
+  /* a lazy expand: 2^62 float64 elements are 2^65 bytes, refused before anything is realised or written */
+  tg_tensor *huge = tg_expand(tg_scalar(1, TG_FLOAT64), TG_SHAPE(2147483648LL, 2147483648LL));
+  CHECK_NOT_NULL(huge);
+  tg_state_dict *sd = tg_state_dict_new();
+  tg_state_dict_add(sd, "huge", huge);
+  const char *p = st_path(&tmp, "huge.safetensors");
+  CHECK_EQ_INT(tg_safetensors_save(p, sd), -1);
+  CHECK_ERROR_HAS("tg_safetensors_save: tensor 'huge' of shape (2147483648, 2147483648) is too large to save");
+  CHECK(access(p, F_OK) != 0);
+  tg_state_dict_free(sd);
+  tg_scope_end();
+  st_tmp_close(&tmp);
 }
