@@ -336,8 +336,9 @@ TG_API const char *tg_state_dict_metadata_get(const tg_state_dict *sd, const cha
  * when an argument is NULL, the key is empty, or either is not UTF-8 */
 TG_API int tg_state_dict_metadata_set(tg_state_dict *sd, const char *key, const char *value);
 
-/* writes sd as a safetensors file, byte for byte what tinygrad's safe_save writes (lazy tensors are realised first);
- * 0 or -1 */
+/* writes sd as a safetensors file, byte for byte what tinygrad's safe_save writes (lazy tensors are realised first).
+ * The file appears whole or not at all: the bytes go to a temporary file beside path, flushed to disk and renamed
+ * over path, so an existing file (whose permission bits the new one keeps) is untouched by any failure. 0 or -1. */
 TG_API int tg_safetensors_save(const char *path, const tg_state_dict *sd);
 TG_API tg_state_dict *tg_safetensors_load(const char *path); /* validated; the dict owns its tensors; NULL on error */
 

@@ -1,5 +1,5 @@
-/* state.c: named tensors (state dicts) with string metadata, safetensors save/load (mmap'd and validated load), the
- * IDX reader (gzip through libz loaded at run time).
+/* state.c: named tensors (state dicts) with string metadata, safetensors save/load (atomic save, mmap'd and
+ * validated load), the IDX reader (gzip through libz loaded at run time).
  *
  * Contract:
  *  - A state dict is an ordered list of (name, tensor) with unique, non-empty names (a loaded file may hold an empty
@@ -17,7 +17,10 @@
  *  - safetensors: 8 bytes of little-endian header length N, N bytes of JSON, then the data. Save writes
  *    "__metadata__" first when there is any, then the tensors in dict order with contiguous offsets, and the JSON
  *    exactly as tinygrad's safe_save (Python's json.dumps with separators (',', ':'), ensure_ascii), padded with
- *    spaces to a multiple of 8, so the files are byte-identical.
+ *    spaces to a multiple of 8, so the files are byte-identical. The bytes go through tg__afile (a temporary file
+ *    beside the target, fsync, rename): a failure at any point (a full disk, a crash) leaves an existing file as it
+ *    was, and no temporary behind; an overwritten file keeps its permission bits. A symlink at the path is replaced,
+ *    as safe_save (which unlinks first) does.
  *    Load maps the file (mmap) and validates everything before creating a tensor: the header length, a strict JSON
  *    parser for the subset the format uses (objects, strings, integers, arrays of integers; any other value is an
  *    error naming the byte offset), each entry's dtype/shape/data_offsets, unique names, sizes without overflow (every
@@ -574,28 +577,22 @@ static char *tg__st_header_json(const tg_state_dict *sd, size_t *len) {
   return tg__str_take(&b);
 }
 
-/* writes the header and every tensor's bytes; 0 or -1 */
-static int tg__st_write(FILE *f, const char *path, const tg_state_dict *sd, const char *header, size_t hlen) {
+/* writes the header and every tensor's bytes to the temporary file; 0, or -1 with the file discarded */
+static int tg__st_write(tg__afile *f, const tg_state_dict *sd, const char *header, size_t hlen) {
   unsigned char len8[8];
   for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)hlen >> (8 * k));
-  int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(header, 1, hlen, f) == hlen;
-  for (int i = 0; ok && i < sd->n; i++) {
+  if (tg__afile_write(f, len8, 8) < 0 || tg__afile_write(f, header, hlen) < 0) return -1;
+  for (int i = 0; i < sd->n; i++) {
     tg_tensor *t = sd->e[i].t;
     size_t nbytes = (size_t)tg_numel(t) * (size_t)tg_dtype_size(tg_dtype_of(t));
     void *buf = TG_MALLOC(nbytes ? nbytes : 1);
-    if (!buf) {
-      tg__set_error("tg_safetensors_save: %s: out of memory for the %zu bytes of '%s'", path, nbytes, sd->e[i].name);
-      return -1;
-    }
-    if (tg_to_host(t, buf, nbytes) < 0) {
-      TG_FREE(buf);
-      return -1;
-    }
-    ok = fwrite(buf, 1, nbytes, f) == nbytes;
+    if (!buf) tg__set_error("tg_safetensors_save: %s: out of memory for the %zu bytes of '%s'", f->path, nbytes,
+                            sd->e[i].name);
+    int rc = buf && tg_to_host(t, buf, nbytes) == 0 ? tg__afile_write(f, buf, nbytes) : (tg__afile_discard(f), -1);
     TG_FREE(buf);
+    if (rc < 0) return -1;
   }
-  if (!ok) tg__set_error("tg_safetensors_save: %s: write failed: %s", path, strerror(errno));
-  return ok ? 0 : -1;
+  return 0;
 }
 
 int tg_safetensors_save(const char *path, const tg_state_dict *sd) {
@@ -615,19 +612,12 @@ int tg_safetensors_save(const char *path, const tg_state_dict *sd) {
   for (int i = 0; i < sd->n; i++) ts[i] = sd->e[i].t;
   int rc = tg_realize_all(ts, sd->n); /* one schedule for every lazy tensor */
   TG_FREE(ts);
-  FILE *f = rc == 0 ? fopen(path, "wb") : NULL;
-  if (rc == 0 && !f) {
-    tg__set_error("tg_safetensors_save: cannot create %s: %s", path, strerror(errno));
-    rc = -1;
-  }
-  if (f) {
-    rc = tg__st_write(f, path, sd, header, hlen);
-    if (fclose(f) != 0 && rc == 0) {
-      tg__set_error("tg_safetensors_save: %s: write failed: %s", path, strerror(errno));
-      rc = -1;
-    }
-    if (rc < 0) remove(path); /* no half-written file */
-  }
+  /* the bytes go to a temporary file beside path, renamed over it once complete and flushed: an existing file stays
+   * intact through any failure (a full disk, a crash) */
+  tg__afile f;
+  if (rc == 0) rc = tg__afile_open(&f, "tg_safetensors_save", path);
+  if (rc == 0) rc = tg__st_write(&f, sd, header, hlen);
+  if (rc == 0) rc = tg__afile_commit(&f);
   TG_FREE(header);
   return rc;
 }
