@@ -239,7 +239,7 @@ static void tg__sd_meta_append(tg_state_dict *sd, const char *key, const char *v
   sd->nm++;
 }
 
-static int tg__utf8_valid(const char *s);
+static int tg__utf8_valid(const char *s); /* with the other UTF-8 helpers, below */
 
 int tg_state_dict_metadata_set(tg_state_dict *sd, const char *key, const char *value) {
   TG__LOCKED();
@@ -297,6 +297,7 @@ const char *tg_state_dict_metadata_get(const tg_state_dict *sd, const char *key)
   }
   return sd->m[i].value;
 }
+
 // ---------------------------------------------------------------------------------------------------------------------
 // tg_load_state_dict: check everything, prepare everything, then write
 
@@ -586,11 +587,15 @@ static int tg__st_write(tg__afile *f, const tg_state_dict *sd, const char *heade
     tg_tensor *t = sd->e[i].t;
     size_t nbytes = (size_t)tg_numel(t) * (size_t)tg_dtype_size(tg_dtype_of(t));
     void *buf = TG_MALLOC(nbytes ? nbytes : 1);
+    int rc = -1;
     if (!buf) tg__set_error("tg_safetensors_save: %s: out of memory for the %zu bytes of '%s'", f->path, nbytes,
                             sd->e[i].name);
-    int rc = buf && tg_to_host(t, buf, nbytes) == 0 ? tg__afile_write(f, buf, nbytes) : (tg__afile_discard(f), -1);
+    else if (tg_to_host(t, buf, nbytes) == 0) rc = tg__afile_write(f, buf, nbytes);
     TG_FREE(buf);
-    if (rc < 0) return -1;
+    if (rc < 0) {
+      tg__afile_discard(f); /* (a second discard after a failed write is harmless) */
+      return -1;
+    }
   }
   return 0;
 }
