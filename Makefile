@@ -126,13 +126,16 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
-fuzz: $(patsubst %,build/fuzz/%,$(FUZZ_TARGETS))
-	@set -e; for t in $(FUZZ_TARGETS); do \
+fuzz: $(patsubst %,build/fuzz/%,$(FUZZ_TARGETS)) build/lsan_probe
+	@leaks=1; if ! ASAN_OPTIONS=detect_leaks=1 ./build/lsan_probe >/dev/null 2>&1; then leaks=0; \
+	  echo "warning: LeakSanitizer does not work here (ptrace or container?): fuzzing with -detect_leaks=0"; fi; \
+	set -e; for t in $(FUZZ_TARGETS); do \
 	  rm -rf build/fuzz/corpus/$$t build/fuzz/crashes/$$t; mkdir -p build/fuzz/corpus/$$t build/fuzz/crashes/$$t; \
 	  cp tests/fuzz/corpus/$$t/* build/fuzz/corpus/$$t/; \
 	  printf '%s: %s s over %s seeds ... ' $$t $(FUZZ_TIME) $$(ls tests/fuzz/corpus/$$t | wc -l); \
 	  dict=; if [ -f tests/fuzz/$$t.dict ]; then dict=-dict=tests/fuzz/$$t.dict; fi; \
-	  if ./build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 $$dict \
+	  if ASAN_OPTIONS=detect_leaks=$$leaks ./build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	       -rss_limit_mb=2048 -detect_leaks=$$leaks -print_final_stats=1 $$dict \
 	       -artifact_prefix=build/fuzz/crashes/$$t/ build/fuzz/corpus/$$t > build/fuzz/$$t.log 2>&1; then \
 	    echo "ok: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' build/fuzz/$$t.log | grep -o '[0-9]*$$') runs," \
 	         "corpus $$(ls build/fuzz/corpus/$$t | wc -l) files"; \
