@@ -6,6 +6,9 @@
 #   make test-asan       the same with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer
 #   make test-tsan       the tests of threads (TSAN_TESTS=thread) under ThreadSanitizer
 #   make check           tinygrad.h is fresh; the one-file build works with cc, clang and g++; only tg_ symbols leak
+#   make fuzz [FUZZ_TIME=60]  builds tests/fuzz/fuzz_*.c with clang's libFuzzer (+ ASan, UBSan, LeakSanitizer) and
+#                        runs each for FUZZ_TIME seconds over a copy of its seed corpus; fails on a crash, a leak, a
+#                        timeout or a trap (the input is left in build/fuzz/crashes/<target>/)
 #   make separate        compiles src/*.c one by one and links them into build/libtinygrad.so
 #   make demo            trains the Fashion-MNIST model of examples/mnist.c (70 steps; installs the data if missing)
 #   make mandelbrot      builds and runs examples/demo.c, the one-kernel Mandelbrot set (any examples/X.c: make build/X)
@@ -36,7 +39,8 @@ TEST_ASAN_OBJS := $(patsubst tests/%.c,build/obj-asan/%.o,$(TEST_FILES))
 INTERNAL_INC := build/internal_tests.inc
 RUNNER_FLAGS = -I. -Itests -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
-.PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps leakcheck
+.PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps leakcheck \
+	fuzz
 .DELETE_ON_ERROR:
 
 all: tinygrad.h
@@ -125,6 +129,41 @@ build/lsan_probe:
 	@mkdir -p $(@D)
 	@printf 'int main(void) { return 0; }\n' > build/lsan_probe.c
 	@$(CC) -fsanitize=address -o $@ build/lsan_probe.c
+
+# ---------------------------------------------------------------------------------------------------------------------
+# fuzzing: one libFuzzer binary per tests/fuzz/fuzz_*.c (each defines TINYGRAD_IMPLEMENTATION and may call tg__
+# functions). Each runs FUZZ_TIME seconds over build/fuzz/corpus/<target> (a fresh copy of tests/fuzz/corpus/<target>,
+# so new inputs never land in the repository), with the tokens of tests/fuzz/<target>.dict when there is one; its
+# output goes to build/fuzz/<target>.log, whose tail is printed when it fails. -rss_limit_mb: a lying size must never make the loaders allocate more than the input holds.
+
+FUZZ_TIME ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+
+fuzz: $(patsubst %,build/fuzz/%,$(FUZZ_TARGETS)) build/lsan_probe
+	@leaks=1; if ! ASAN_OPTIONS=detect_leaks=1 ./build/lsan_probe >/dev/null 2>&1; then leaks=0; \
+	  echo "warning: LeakSanitizer does not work here (ptrace or container?): fuzzing with -detect_leaks=0"; fi; \
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  rm -rf build/fuzz/corpus/$$t build/fuzz/crashes/$$t; mkdir -p build/fuzz/corpus/$$t build/fuzz/crashes/$$t; \
+	  cp tests/fuzz/corpus/$$t/* build/fuzz/corpus/$$t/; \
+	  printf '%s: %s s over %s seeds ... ' $$t $(FUZZ_TIME) $$(ls tests/fuzz/corpus/$$t | wc -l); \
+	  dict=; if [ -f tests/fuzz/$$t.dict ]; then dict=-dict=tests/fuzz/$$t.dict; fi; \
+	  if ASAN_OPTIONS=detect_leaks=$$leaks ./build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	       -rss_limit_mb=2048 -detect_leaks=$$leaks -print_final_stats=1 $$dict \
+	       -artifact_prefix=build/fuzz/crashes/$$t/ build/fuzz/corpus/$$t > build/fuzz/$$t.log 2>&1; then \
+	    echo "ok: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' build/fuzz/$$t.log | grep -o '[0-9]*$$') runs," \
+	         "corpus $$(ls build/fuzz/corpus/$$t | wc -l) files"; \
+	  else \
+	    echo "FAILED"; tail -n 60 build/fuzz/$$t.log; \
+	    echo "fuzz: $$t failed; the input: $$(ls build/fuzz/crashes/$$t/)" \
+	         "(replay: ./build/fuzz/$$t build/fuzz/crashes/$$t/FILE)"; exit 1; \
+	  fi; \
+	done
+
+build/fuzz/%: tests/fuzz/%.c tinygrad.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I. -o $@ $< $(LDLIBS)
 
 # ---------------------------------------------------------------------------------------------------------------------
 # checks of the single header (see tools/check.sh)

@@ -317,19 +317,38 @@ TG_API tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value);
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* state: named tensors, safetensors, IDX (MNIST) files */
 
-typedef struct tg_state_dict tg_state_dict;  /* an ordered list of (name, tensor) */
+typedef struct tg_state_dict tg_state_dict;  /* an ordered list of (name, tensor), plus string metadata */
 TG_API tg_state_dict *tg_state_dict_new(void);
 TG_API void tg_state_dict_free(tg_state_dict *sd);           /* frees the tensors it owns (loaded ones), not others */
-TG_API int tg_state_dict_add(tg_state_dict *sd, const char *name, tg_tensor *t); /* borrowed; 0 or -1 (duplicate) */
-TG_API int tg_state_dict_count(const tg_state_dict *sd);
-TG_API const char *tg_state_dict_name(const tg_state_dict *sd, int i);
-TG_API tg_tensor *tg_state_dict_tensor(const tg_state_dict *sd, int i);
+/* adds (name, t), t borrowed; 0, or -1 with sd unchanged when sd, name or t is NULL (a NULL t's error repeats the
+ * last error, usually why the op that made it failed), name is empty, or name is already in sd. A file may hold an
+ * empty name: tg_safetensors_load keeps it. */
+TG_API int tg_state_dict_add(tg_state_dict *sd, const char *name, tg_tensor *t);
+TG_API int tg_state_dict_count(const tg_state_dict *sd);     /* -1 for a NULL sd */
+TG_API const char *tg_state_dict_name(const tg_state_dict *sd, int i);   /* NULL out of range */
+TG_API tg_tensor *tg_state_dict_tensor(const tg_state_dict *sd, int i);  /* NULL out of range */
 TG_API tg_tensor *tg_state_dict_get(const tg_state_dict *sd, const char *name); /* NULL if absent */
 /* copies every tensor of src into the tensor of the same name in dst (realised, in place). strict: a name missing on
- * either side is an error. A shape or dtype mismatch is always an error; on error no tensor of dst changes. */
+ * either side is an error. A shape or dtype mismatch is always an error; on error no tensor of dst changes. The
+ * metadata of either dict plays no part. */
 TG_API int tg_load_state_dict(tg_state_dict *dst, const tg_state_dict *src, int strict);
 
-TG_API int tg_safetensors_save(const char *path, const tg_state_dict *sd); /* 0 or -1 */
+/* Metadata: the "__metadata__" of a safetensors file, a list of (key, value) strings (UTF-8, unique keys) in the
+ * file's order, as tinygrad's safe_save(tensors, fn, metadata) writes it. tg_safetensors_load keeps it;
+ * tg_safetensors_save writes it first in the header when there is any. Returned strings belong to sd, valid until
+ * the entry is replaced or sd is freed. */
+TG_API int tg_state_dict_metadata_count(const tg_state_dict *sd);                 /* -1 for a NULL sd */
+TG_API const char *tg_state_dict_metadata_key(const tg_state_dict *sd, int i);    /* NULL out of range */
+TG_API const char *tg_state_dict_metadata_value(const tg_state_dict *sd, int i);  /* NULL out of range */
+TG_API const char *tg_state_dict_metadata_get(const tg_state_dict *sd, const char *key); /* NULL if absent */
+/* sets key to value (both copied): a new key goes last, an existing one keeps its place. 0, or -1 with sd unchanged
+ * when an argument is NULL, the key is empty, or either is not UTF-8 */
+TG_API int tg_state_dict_metadata_set(tg_state_dict *sd, const char *key, const char *value);
+
+/* writes sd as a safetensors file, byte for byte what tinygrad's safe_save writes (lazy tensors are realised first).
+ * The file appears whole or not at all: the bytes go to a temporary file beside path, flushed to disk and renamed
+ * over path, so an existing file (whose permission bits the new one keeps) is untouched by any failure. 0 or -1. */
+TG_API int tg_safetensors_save(const char *path, const tg_state_dict *sd);
 TG_API tg_state_dict *tg_safetensors_load(const char *path); /* validated; the dict owns its tensors; NULL on error */
 
 /* an IDX file (MNIST's format), gzip-compressed or not: a uint8/int8/int16/int32/float32/float64 tensor of the shape

@@ -245,15 +245,22 @@ static void tg__api_init(void) {
   pthread_mutexattr_destroy(&a);
 }
 
+static int tg__api_depth; /* public calls in progress on the thread holding the lock (they nest) */
+
 TG__PRIVATE int tg__api_lock(void) {
   pthread_once(&tg__api_once, tg__api_init);
   pthread_mutex_lock(&tg__api_mu);
+  tg__api_depth++;
   return 1;
 }
 
 TG__PRIVATE void tg__api_unlock(int *held) {
-  if (*held) pthread_mutex_unlock(&tg__api_mu);
+  if (!*held) return;
+  tg__api_depth--;
+  pthread_mutex_unlock(&tg__api_mu);
 }
+
+TG__PRIVATE int tg__api_outermost(void) { return tg__api_depth == 1; }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // fault injection (read and armed under the lock)

@@ -1,9 +1,11 @@
-/* state.c: named tensors (state dicts), safetensors save/load (mmap, validated), the IDX reader (gzip through libz
- * loaded at run time).
+/* state.c: named tensors (state dicts) with string metadata, safetensors save/load (atomic save, mmap'd and
+ * validated load), the IDX reader (gzip through libz loaded at run time).
  *
  * Contract:
- *  - A state dict is an ordered list of (name, tensor) with unique names. Tensors added by tg_state_dict_add are
- *    borrowed; tensors made by tg_safetensors_load are owned (moved out of every scope) and freed with the dict.
+ *  - A state dict is an ordered list of (name, tensor) with unique, non-empty names (a loaded file may hold an empty
+ *    one), indexed by a hash, plus an ordered list of (key, value) UTF-8 strings: the safetensors "__metadata__".
+ *    Tensors added by tg_state_dict_add are borrowed; tensors made by tg_safetensors_load are owned (moved out of
+ *    every scope) and freed with the dict. A refused call (NULL or empty argument, duplicate) changes nothing.
  *  - tg_load_state_dict checks every pair first (names, shapes, dtypes), realises src (and any pending assignment),
  *    allocates what it needs, and only then writes: on error no tensor of dst changes. A dst tensor that IS a buffer
  *    (made from data, loaded, or assigned: its node is a reshape of a BUFFER) is written in place: the buffer takes
@@ -11,16 +13,25 @@
  *    the new values. Any other dst (lazy, or realised from a computation) gets a fresh buffer and the handle is
  *    pointed at it: a realised computation's buffer is the cached value of its node, which hash-consing shares with
  *    every equal graph (two tg_zeros of one shape are one node), so writing into it would change those too.
- *  - safetensors: 8 bytes of little-endian header length N, N bytes of JSON, then the data. Save writes the tensors
- *    in dict order with contiguous offsets and the JSON exactly as tinygrad's safe_save (Python's json.dumps with
- *    separators (',', ':'), ensure_ascii), padded with spaces to a multiple of 8, so the files are byte-identical.
+ *    Metadata plays no part.
+ *  - safetensors: 8 bytes of little-endian header length N, N bytes of JSON, then the data. Save writes
+ *    "__metadata__" first when there is any, then the tensors in dict order with contiguous offsets, and the JSON
+ *    exactly as tinygrad's safe_save (Python's json.dumps with separators (',', ':'), ensure_ascii), padded with
+ *    spaces to a multiple of 8, so the files are byte-identical. The bytes go through tg__afile (a temporary file
+ *    beside the target, fsync, rename): a failure at any point (a full disk, a crash) leaves an existing file as it
+ *    was, and no temporary behind; an overwritten file keeps its permission bits. A symlink at the path is replaced,
+ *    as safe_save (which unlinks first) does.
  *    Load maps the file (mmap) and validates everything before creating a tensor: the header length, a strict JSON
  *    parser for the subset the format uses (objects, strings, integers, arrays of integers; any other value is an
- *    error naming the byte offset), each entry's dtype/shape/data_offsets, sizes without overflow, and offsets that
- *    tile the data region exactly (no gap, no overlap, nothing left over), as the Rust safetensors crate does.
- *    "__metadata__" must be an object of strings and is ignored. Little-endian hosts only.
- *  - IDX (MNIST): bytes 0 0 TYPE NDIM, NDIM big-endian uint32 sizes, big-endian data, nothing after. gzip files (1f
- *    8b) are read through libz, loaded with dlopen on use (libz.so.1, else libz.so) and closed again.
+ *    error naming the byte offset), each entry's dtype/shape/data_offsets, unique names, sizes without overflow (every
+ *    product of the nonzero dimensions and the byte count fit in int64, zeros or not: other code multiplies sizes),
+ *    and offsets that tile the data region exactly (no gap, no overlap, nothing left over), as the Rust safetensors
+ *    crate does. "__metadata__" must be an object of strings with unique keys; it is kept. Little-endian hosts only.
+ *    tg__st_load_bytes is the loader less the file: the fuzzer (tests/fuzz/) calls it on its bytes.
+ *  - IDX (MNIST): bytes 0 0 TYPE NDIM, NDIM big-endian uint32 sizes (their product checked as above), big-endian
+ *    data, nothing after. gzip files (1f 8b) are read through libz, loaded with dlopen on use (libz.so.1, else
+ *    libz.so) and closed again. The data buffer grows as bytes arrive: a lying header cannot make it allocate more
+ *    than the file holds.
  *  - Every failure is NULL / -1 plus tg_error() naming the function, the file and what is wrong; no input file can
  *    make these functions read out of bounds, abort or leak. */
 #include "internal.h"
@@ -40,6 +51,25 @@ static int tg__host_little_endian(void) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// sizes read from files: every product checked
+
+/* numel and byte count of a shape of esize-byte elements; 0, or -1 when a product of its nonzero dimensions (or
+ * that times esize) passes INT64_MAX. Zeros do not excuse an overflow: numel is 0, but strides and other code that
+ * multiplies sizes would overflow for [2^62+1, 4, 0]. Negative dimensions are the caller's to refuse first. */
+static int tg__shape_bytes(int ndim, const int64_t *shape, int64_t esize, int64_t *numel, int64_t *nbytes) {
+  uint64_t p = (uint64_t)esize;
+  int zero = 0;
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] == 0) zero = 1;
+    else if (p > (uint64_t)INT64_MAX / (uint64_t)shape[d]) return -1;
+    else p *= (uint64_t)shape[d];
+  }
+  *nbytes = zero ? 0 : (int64_t)p;
+  *numel = zero ? 0 : (int64_t)(p / (uint64_t)esize);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // state dicts
 
 typedef struct tg__sd_entry {
@@ -48,40 +78,70 @@ typedef struct tg__sd_entry {
   int owned;  /* made by tg_safetensors_load: freed with the dict */
 } tg__sd_entry;
 
+typedef struct tg__sd_meta {
+  char *key, *value;
+} tg__sd_meta;
+
 struct tg_state_dict {
   tg__sd_entry *e;  /* (n) in insertion order */
   int n, cap;
+  int *slot;        /* (nslot, a power of two) a name's index + 1, or 0: open addressing, so a lookup is O(1) */
+  int nslot;
+  tg__sd_meta *m;   /* (nm) __metadata__ in insertion (or the file's) order */
+  int nm, capm;
 };
 
-static int tg__sd_find(const tg_state_dict *sd, const char *name) {
-  for (int i = 0; i < sd->n; i++)
-    if (strcmp(sd->e[i].name, name) == 0) return i;
-  return -1;
+static size_t tg__sd_hash(const char *name, int nslot) {
+  return (size_t)(tg__hash_bytes(name, strlen(name), 0) & (uint64_t)(nslot - 1));
 }
 
-/* appends (name, t); 0, or -1 with an error for a NULL argument or a duplicate name */
-static int tg__sd_push(const char *fn, tg_state_dict *sd, const char *name, tg_tensor *t, int owned) {
-  if (!sd || !name) {
-    tg__set_error("%s: the %s is NULL", fn, !sd ? "state dict" : "name");
-    return -1;
+static int tg__sd_find(const tg_state_dict *sd, const char *name) {
+  if (!sd->nslot) return -1;
+  for (size_t i = tg__sd_hash(name, sd->nslot);; i = (i + 1) & (size_t)(sd->nslot - 1)) {
+    int k = sd->slot[i] - 1;
+    if (k < 0) return -1;
+    if (strcmp(sd->e[k].name, name) == 0) return k;
   }
-  if (!t) {
-    tg__null(fn); /* keeps the error of the op that made the NULL */
-    return -1;
-  }
-  if (tg__sd_find(sd, name) >= 0) {
-    tg__set_error("%s: the name '%s' is already in the state dict", fn, name);
+}
+
+static void tg__sd_index_put(tg_state_dict *sd, int k) {
+  size_t i = tg__sd_hash(sd->e[k].name, sd->nslot);
+  while (sd->slot[i]) i = (i + 1) & (size_t)(sd->nslot - 1);
+  sd->slot[i] = k + 1;
+}
+
+#define TG__SD_MAX (1 << 28) /* entries of a dict: the capacities and the index (twice as many slots) stay ints */
+
+/* appends (name, t) without any other check (the caller made them); 0, or -1 past TG__SD_MAX entries */
+static int tg__sd_append(const char *fn, tg_state_dict *sd, const char *name, tg_tensor *t, int owned) {
+  if (sd->n >= TG__SD_MAX) {
+    tg__set_error("%s: a state dict holds at most %d tensors", fn, TG__SD_MAX);
     return -1;
   }
   if (sd->n == sd->cap) {
     sd->cap = sd->cap ? 2 * sd->cap : 16;
     sd->e = (tg__sd_entry *)tg__realloc(sd->e, sizeof(tg__sd_entry) * (size_t)sd->cap);
   }
+  if (2 * (sd->n + 1) > sd->nslot) { /* keep the index at most half full */
+    TG_FREE(sd->slot);
+    sd->nslot = sd->nslot ? 2 * sd->nslot : 32;
+    sd->slot = (int *)tg__alloc(sizeof(int) * (size_t)sd->nslot);
+    for (int k = 0; k < sd->n; k++) tg__sd_index_put(sd, k);
+  }
   sd->e[sd->n].name = tg__strdup(name);
   sd->e[sd->n].t = t;
   sd->e[sd->n].owned = owned;
-  sd->n++;
+  tg__sd_index_put(sd, sd->n++);
   return 0;
+}
+
+/* the checks of a key the user passes: not NULL, not empty; 0 or -1 */
+static int tg__sd_check_key(const char *fn, const tg_state_dict *sd, const char *key, const char *what) {
+  if (!sd) tg__set_error("%s: the state dict is NULL", fn);
+  else if (!key) tg__set_error("%s: the %s is NULL", fn, what);
+  else if (!*key) tg__set_error("%s: the %s is empty", fn, what);
+  else return 0;
+  return -1;
 }
 
 tg_state_dict *tg_state_dict_new(void) { TG__LOCKED(); return (tg_state_dict *)tg__alloc(sizeof(tg_state_dict)); }
@@ -93,32 +153,56 @@ void tg_state_dict_free(tg_state_dict *sd) {
     if (sd->e[i].owned) tg_free(sd->e[i].t);
     TG_FREE(sd->e[i].name);
   }
+  for (int i = 0; i < sd->nm; i++) {
+    TG_FREE(sd->m[i].key);
+    TG_FREE(sd->m[i].value);
+  }
   TG_FREE(sd->e);
+  TG_FREE(sd->slot);
+  TG_FREE(sd->m);
   TG_FREE(sd);
 }
 
 int tg_state_dict_add(tg_state_dict *sd, const char *name, tg_tensor *t) {
   TG__LOCKED();
-  return tg__sd_push("tg_state_dict_add", sd, name, t, 0);
+  const char *fn = "tg_state_dict_add";
+  if (tg__sd_check_key(fn, sd, name, "name") < 0) return -1;
+  if (!t) { /* usually the result of an op that failed: its message is the useful part */
+    const char *why = tg_error();
+    char prev[400];
+    snprintf(prev, sizeof prev, "%.399s", why ? why : "");
+    if (*prev) tg__set_error("%s: the tensor for '%s' is NULL (the last error: %s)", fn, name, prev);
+    else tg__set_error("%s: the tensor for '%s' is NULL", fn, name);
+    return -1;
+  }
+  if (tg__sd_find(sd, name) >= 0) {
+    tg__set_error("%s: the name '%s' is already in the state dict", fn, name);
+    return -1;
+  }
+  return tg__sd_append(fn, sd, name, t, 0);
 }
 
-int tg_state_dict_count(const tg_state_dict *sd) { TG__LOCKED(); return sd ? sd->n : 0; }
+int tg_state_dict_count(const tg_state_dict *sd) {
+  TG__LOCKED();
+  if (!sd) tg__set_error("tg_state_dict_count: the state dict is NULL");
+  return sd ? sd->n : -1;
+}
 
-static int tg__sd_index(const char *fn, const tg_state_dict *sd, int i) {
+static int tg__sd_index(const char *fn, const tg_state_dict *sd, int i, int n) {
   if (!sd) tg__set_error("%s: the state dict is NULL", fn);
-  else if (i < 0 || i >= sd->n) tg__set_error("%s: index %d is out of range for %d entries", fn, i, sd->n);
+  else if (i < 0 || i >= n) tg__set_error("%s: index %d is out of range for %d entries", fn, i, n);
   else return 0;
   return -1;
 }
 
 const char *tg_state_dict_name(const tg_state_dict *sd, int i) {
   TG__LOCKED();
-  return tg__sd_index("tg_state_dict_name", sd, i) < 0 ? NULL : sd->e[i].name;
+  return tg__sd_index("tg_state_dict_name", sd, i, sd ? sd->n : 0) < 0 ? NULL : sd->e[i].name;
 }
 
 tg_tensor *tg_state_dict_tensor(const tg_state_dict *sd, int i) {
   TG__LOCKED();
-  return tg__sd_index("tg_state_dict_tensor", sd, i) < 0 ? NULL : sd->e[i].t;
+  return tg__sd_index("tg_state_dict_tensor", sd, i, sd ? sd->n : 0) < 0 ? NULL : sd->e[i].t;
 }
 
 tg_tensor *tg_state_dict_get(const tg_state_dict *sd, const char *name) {
@@ -133,6 +217,85 @@ tg_tensor *tg_state_dict_get(const tg_state_dict *sd, const char *name) {
     return NULL;
   }
   return sd->e[i].t;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// state dicts: __metadata__ (string pairs, saved and loaded with safetensors files)
+
+static int tg__sd_meta_find(const tg_state_dict *sd, const char *key) {
+  for (int i = 0; i < sd->nm; i++)
+    if (strcmp(sd->m[i].key, key) == 0) return i;
+  return -1;
+}
+
+/* appends (key, value), both copied, without any check */
+static void tg__sd_meta_append(tg_state_dict *sd, const char *key, const char *value) {
+  if (sd->nm == sd->capm) {
+    sd->capm = sd->capm ? 2 * sd->capm : 8;
+    sd->m = (tg__sd_meta *)tg__realloc(sd->m, sizeof(tg__sd_meta) * (size_t)sd->capm);
+  }
+  sd->m[sd->nm].key = tg__strdup(key);
+  sd->m[sd->nm].value = tg__strdup(value);
+  sd->nm++;
+}
+
+static int tg__utf8_valid(const char *s); /* with the other UTF-8 helpers, below */
+
+int tg_state_dict_metadata_set(tg_state_dict *sd, const char *key, const char *value) {
+  TG__LOCKED();
+  const char *fn = "tg_state_dict_metadata_set";
+  if (tg__sd_check_key(fn, sd, key, "key") < 0) return -1;
+  if (!value) {
+    tg__set_error("%s: the value of '%s' is NULL", fn, key);
+    return -1;
+  }
+  if (!tg__utf8_valid(key) || !tg__utf8_valid(value)) { /* JSON holds only UTF-8: refused now, not at save */
+    tg__set_error("%s: the %s of '%s' is not UTF-8", fn, tg__utf8_valid(key) ? "value" : "key", key);
+    return -1;
+  }
+  if (sd->nm >= TG__SD_MAX) {
+    tg__set_error("%s: a state dict holds at most %d metadata entries", fn, TG__SD_MAX);
+    return -1;
+  }
+  int i = tg__sd_meta_find(sd, key);
+  if (i < 0) {
+    tg__sd_meta_append(sd, key, value);
+    return 0;
+  }
+  char *v = tg__strdup(value); /* value may be the old string itself */
+  TG_FREE(sd->m[i].value);
+  sd->m[i].value = v;
+  return 0;
+}
+
+int tg_state_dict_metadata_count(const tg_state_dict *sd) {
+  TG__LOCKED();
+  if (!sd) tg__set_error("tg_state_dict_metadata_count: the state dict is NULL");
+  return sd ? sd->nm : -1;
+}
+
+const char *tg_state_dict_metadata_key(const tg_state_dict *sd, int i) {
+  TG__LOCKED();
+  return tg__sd_index("tg_state_dict_metadata_key", sd, i, sd ? sd->nm : 0) < 0 ? NULL : sd->m[i].key;
+}
+
+const char *tg_state_dict_metadata_value(const tg_state_dict *sd, int i) {
+  TG__LOCKED();
+  return tg__sd_index("tg_state_dict_metadata_value", sd, i, sd ? sd->nm : 0) < 0 ? NULL : sd->m[i].value;
+}
+
+const char *tg_state_dict_metadata_get(const tg_state_dict *sd, const char *key) {
+  TG__LOCKED();
+  if (!sd || !key) {
+    tg__set_error("tg_state_dict_metadata_get: the %s is NULL", !sd ? "state dict" : "key");
+    return NULL;
+  }
+  int i = tg__sd_meta_find(sd, key);
+  if (i < 0) {
+    tg__set_error("tg_state_dict_metadata_get: no metadata key is '%s'", key);
+    return NULL;
+  }
+  return sd->m[i].value;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -310,6 +473,18 @@ static int tg__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
   return len;
 }
 
+/* 1 if s is valid UTF-8 (as tg__utf8_decode judges), else 0 */
+static int tg__utf8_valid(const char *s) {
+  size_t n = strlen(s);
+  uint32_t cp;
+  for (size_t i = 0; i < n;) {
+    int len = tg__utf8_decode((const unsigned char *)s + i, n - i, &cp);
+    if (!len) return 0;
+    i += (size_t)len;
+  }
+  return 1;
+}
+
 static void tg__utf8_encode(tg__str *b, uint32_t c) {
   char u[5] = {0};
   if (c < 0x80) u[0] = (char)c;
@@ -354,27 +529,47 @@ static int tg__json_quote(tg__str *b, const char *name) {
   return 0;
 }
 
-/* the header: JSON padded with spaces to a multiple of 8; NULL with an error for a name JSON cannot hold */
+/* the header: JSON padded with spaces to a multiple of 8, as tinygrad's safe_save writes it: "__metadata__" first
+ * when there is any, then the tensors in dict order with contiguous offsets; NULL with an error for a name JSON
+ * cannot hold, or a tensor too large to save */
 static char *tg__st_header_json(const tg_state_dict *sd, size_t *len) {
   tg__str b;
   memset(&b, 0, sizeof b);
   tg__str_cat(&b, "{");
-  uint64_t off = 0;
+  if (sd->nm) { /* keys and values were checked for UTF-8 by tg_state_dict_metadata_set, or by the loader */
+    tg__str_cat(&b, "\"__metadata__\":{");
+    for (int i = 0; i < sd->nm; i++) {
+      if (i) tg__str_cat(&b, ",");
+      tg__json_quote(&b, sd->m[i].key);
+      tg__str_cat(&b, ":");
+      tg__json_quote(&b, sd->m[i].value);
+    }
+    tg__str_cat(&b, sd->n ? "}," : "}");
+  }
+  int64_t off = 0;
   for (int i = 0; i < sd->n; i++) {
     tg__uop *u = sd->e[i].t->uop;
     int reserved = strcmp(sd->e[i].name, "__metadata__") == 0;
+    int64_t numel, nbytes;
     if (i) tg__str_cat(&b, ",");
-    if (reserved || tg__json_quote(&b, sd->e[i].name) < 0) {
-      tg__set_error("tg_safetensors_save: the name '%s' cannot be saved (%s)", sd->e[i].name,
-                    reserved ? "it is reserved for metadata" : "it is not UTF-8");
+    const char *why = reserved ? "it is reserved for metadata" : tg__json_quote(&b, sd->e[i].name) < 0 ?
+                      "it is not UTF-8" : NULL;
+    if (why) {
+      tg__set_error("tg_safetensors_save: the name '%s' cannot be saved (%s)", sd->e[i].name, why);
       TG_FREE(tg__str_take(&b));
       return NULL;
     }
-    uint64_t nbytes = (uint64_t)tg__prod(u->shape, u->ndim) * (uint64_t)tg_dtype_size(u->dtype);
+    /* a lazy tensor (an expand) may have a shape no buffer could hold: refused before anything is realised */
+    if (tg__shape_bytes(u->ndim, u->shape, tg_dtype_size(u->dtype), &numel, &nbytes) < 0 || nbytes > INT64_MAX - off) {
+      char sb[256];
+      tg__set_error("tg_safetensors_save: tensor '%s' of shape %s is too large to save (more than 2^63 bytes)",
+                    sd->e[i].name, TG__SHAPE(u, sb));
+      TG_FREE(tg__str_take(&b));
+      return NULL;
+    }
     tg__str_printf(&b, ":{\"dtype\":\"%s\",\"shape\":[", tg__st_dtype_names[u->dtype]);
     for (int d = 0; d < u->ndim; d++) tg__str_printf(&b, "%s%lld", d ? "," : "", (long long)u->shape[d]);
-    tg__str_printf(&b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-                   (unsigned long long)(off + nbytes));
+    tg__str_printf(&b, "],\"data_offsets\":[%lld,%lld]}", (long long)off, (long long)(off + nbytes));
     off += nbytes;
   }
   tg__str_cat(&b, "}");
@@ -383,28 +578,26 @@ static char *tg__st_header_json(const tg_state_dict *sd, size_t *len) {
   return tg__str_take(&b);
 }
 
-/* writes the header and every tensor's bytes; 0 or -1 */
-static int tg__st_write(FILE *f, const char *path, const tg_state_dict *sd, const char *header, size_t hlen) {
+/* writes the header and every tensor's bytes to the temporary file; 0, or -1 with the file discarded */
+static int tg__st_write(tg__afile *f, const tg_state_dict *sd, const char *header, size_t hlen) {
   unsigned char len8[8];
   for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)hlen >> (8 * k));
-  int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(header, 1, hlen, f) == hlen;
-  for (int i = 0; ok && i < sd->n; i++) {
+  if (tg__afile_write(f, len8, 8) < 0 || tg__afile_write(f, header, hlen) < 0) return -1;
+  for (int i = 0; i < sd->n; i++) {
     tg_tensor *t = sd->e[i].t;
     size_t nbytes = (size_t)tg_numel(t) * (size_t)tg_dtype_size(tg_dtype_of(t));
     void *buf = TG_MALLOC(nbytes ? nbytes : 1);
-    if (!buf) {
-      tg__set_error("tg_safetensors_save: %s: out of memory for the %zu bytes of '%s'", path, nbytes, sd->e[i].name);
-      return -1;
-    }
-    if (tg_to_host(t, buf, nbytes) < 0) {
-      TG_FREE(buf);
-      return -1;
-    }
-    ok = fwrite(buf, 1, nbytes, f) == nbytes;
+    int rc = -1;
+    if (!buf) tg__set_error("tg_safetensors_save: %s: out of memory for the %zu bytes of '%s'", f->path, nbytes,
+                            sd->e[i].name);
+    else if (tg_to_host(t, buf, nbytes) == 0) rc = tg__afile_write(f, buf, nbytes);
     TG_FREE(buf);
+    if (rc < 0) {
+      tg__afile_discard(f); /* (a second discard after a failed write is harmless) */
+      return -1;
+    }
   }
-  if (!ok) tg__set_error("tg_safetensors_save: %s: write failed: %s", path, strerror(errno));
-  return ok ? 0 : -1;
+  return 0;
 }
 
 int tg_safetensors_save(const char *path, const tg_state_dict *sd) {
@@ -424,19 +617,12 @@ int tg_safetensors_save(const char *path, const tg_state_dict *sd) {
   for (int i = 0; i < sd->n; i++) ts[i] = sd->e[i].t;
   int rc = tg_realize_all(ts, sd->n); /* one schedule for every lazy tensor */
   TG_FREE(ts);
-  FILE *f = rc == 0 ? fopen(path, "wb") : NULL;
-  if (rc == 0 && !f) {
-    tg__set_error("tg_safetensors_save: cannot create %s: %s", path, strerror(errno));
-    rc = -1;
-  }
-  if (f) {
-    rc = tg__st_write(f, path, sd, header, hlen);
-    if (fclose(f) != 0 && rc == 0) {
-      tg__set_error("tg_safetensors_save: %s: write failed: %s", path, strerror(errno));
-      rc = -1;
-    }
-    if (rc < 0) remove(path); /* no half-written file */
-  }
+  /* the bytes go to a temporary file beside path, renamed over it once complete and flushed: an existing file stays
+   * intact through any failure (a full disk, a crash) */
+  tg__afile f;
+  if (rc == 0) rc = tg__afile_open(&f, "tg_safetensors_save", path);
+  if (rc == 0) rc = tg__st_write(&f, sd, header, hlen);
+  if (rc == 0) rc = tg__afile_commit(&f);
   TG_FREE(header);
   return rc;
 }
@@ -628,11 +814,18 @@ typedef struct tg__st_header {
   tg__st_entry *e;
   int n, cap;
   int seen_metadata;
+  tg__sd_meta *m;  /* (nm) the pairs of __metadata__, in the file's order */
+  int nm, capm;
 } tg__st_header;
 
 static void tg__st_header_free(tg__st_header *h) {
   for (int i = 0; i < h->n; i++) TG_FREE(h->e[i].name);
+  for (int i = 0; i < h->nm; i++) {
+    TG_FREE(h->m[i].key);
+    TG_FREE(h->m[i].value);
+  }
   TG_FREE(h->e);
+  TG_FREE(h->m);
 }
 
 /* a member of a tensor's entry: dtype, shape or data_offsets, each once */
@@ -665,13 +858,19 @@ static int tg__st_field(tg__js *j, const char *key, void *ctx) {
   return e->dtype < 0 ? -1 : 0;
 }
 
+/* a member of "__metadata__": a string value, kept (duplicate keys are found after the parse) */
 static int tg__st_metadata_value(tg__js *j, const char *key, void *ctx) {
-  (void)key;
-  (void)ctx;
+  tg__st_header *h = (tg__st_header *)ctx;
   if (tg__js_peek(j) != '"') return tg__js_fail(j, "__metadata__ values must be strings");
   char *s = tg__js_string(j);
-  TG_FREE(s);
-  return s ? 0 : -1;
+  if (!s) return -1;
+  if (h->nm == h->capm) {
+    h->capm = h->capm ? 2 * h->capm : 8;
+    h->m = (tg__sd_meta *)tg__realloc(h->m, sizeof(tg__sd_meta) * (size_t)h->capm);
+  }
+  h->m[h->nm].key = tg__strdup(key);
+  h->m[h->nm++].value = s;
+  return 0;
 }
 
 /* a member of the top-level object: "__metadata__" or a tensor */
@@ -679,11 +878,9 @@ static int tg__st_member(tg__js *j, const char *key, void *ctx) {
   tg__st_header *h = (tg__st_header *)ctx;
   if (strcmp(key, "__metadata__") == 0) {
     if (h->seen_metadata++) return tg__js_fail(j, "__metadata__ given twice");
-    return tg__js_object(j, tg__st_metadata_value, NULL);
+    return tg__js_object(j, tg__st_metadata_value, h);
   }
-  for (int i = 0; i < h->n; i++)
-    if (strcmp(h->e[i].name, key) == 0) return tg__js_fail(j, "a tensor name given twice");
-  if (h->n == h->cap) {
+  if (h->n == h->cap) { /* duplicate names are found after the parse, by sorting (not O(n^2) here) */
     h->cap = h->cap ? 2 * h->cap : 16;
     h->e = (tg__st_entry *)tg__realloc(h->e, sizeof(tg__st_entry) * (size_t)h->cap);
   }
@@ -702,40 +899,59 @@ static int tg__st_member(tg__js *j, const char *key, void *ctx) {
   return tg__js_fail(j, msg);
 }
 
-/* parses the whole header: one object, then only whitespace; 0 or -1 */
+static int tg__strptr_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* the first string of names[0..n) (each at stride bytes from the previous) that occurs twice, or NULL: sorted
+ * copies of the pointers, so a header of a million names is checked in O(n log n) */
+static const char *tg__st_duplicate(const void *names, int n, size_t stride) {
+  const char **v = (const char **)tg__alloc(sizeof(char *) * (size_t)(n ? n : 1));
+  for (int i = 0; i < n; i++) memcpy(&v[i], (const char *)names + (size_t)i * stride, sizeof(char *));
+  qsort((void *)v, (size_t)n, sizeof *v, tg__strptr_cmp);
+  const char *dup = NULL;
+  for (int i = 1; i < n && !dup; i++)
+    if (strcmp(v[i - 1], v[i]) == 0) dup = v[i];
+  TG_FREE((void *)v);
+  return dup;
+}
+
+/* parses the whole header: one object, then only whitespace, names and metadata keys unique; 0 or -1 */
 static int tg__st_parse(tg__js *j, tg__st_header *h) {
   if (tg__js_object(j, tg__st_member, h) < 0) return -1;
   if (tg__js_peek(j) != -1) return tg__js_fail(j, "unexpected bytes after the header's object");
+  const char *dup = tg__st_duplicate(h->e, h->n, sizeof *h->e);
+  if (dup) {
+    tg__set_error("tg_safetensors_load: %s: a tensor name given twice: '%s'", j->path, dup);
+    return -1;
+  }
+  dup = tg__st_duplicate(h->m, h->nm, sizeof *h->m);
+  if (dup) {
+    tg__set_error("tg_safetensors_load: %s: a key of __metadata__ given twice: '%s'", j->path, dup);
+    return -1;
+  }
   return 0;
 }
 
-/* each entry's size matches its shape and dtype; 0 or -1 */
+/* each entry's size matches its shape and dtype, every product of sizes without overflow; 0 or -1 */
 static int tg__st_check_sizes(const char *path, const tg__st_header *h) {
   for (int i = 0; i < h->n; i++) {
     const tg__st_entry *e = &h->e[i];
     char sb[256];
-    uint64_t numel = 1, size = (uint64_t)tg_dtype_size((tg_dtype)e->dtype);
-    int overflow = 0, zero = 0;
-    for (int d = 0; d < e->ndim; d++) {
+    for (int d = 0; d < e->ndim; d++)
       if (e->shape[d] < 0) {
         tg__set_error("tg_safetensors_load: %s: tensor '%s' has a negative dimension in shape %s", path, e->name,
                       tg__shape_str(e->ndim, e->shape, sb, sizeof sb));
         return -1;
       }
-      zero |= e->shape[d] == 0;
-    }
-    for (int d = 0; d < e->ndim && !zero; d++) {
-      if (numel > (uint64_t)INT64_MAX / (uint64_t)e->shape[d]) overflow = 1;
-      else numel *= (uint64_t)e->shape[d];
-    }
-    if (zero) numel = 0;
-    if (!overflow && numel && numel > (uint64_t)INT64_MAX / size) overflow = 1;
     if (e->off[0] < 0 || e->off[1] < 0 || e->off[0] > e->off[1]) {
       tg__set_error("tg_safetensors_load: %s: tensor '%s' has data_offsets [%lld, %lld]: expected 0 <= begin <= end",
                     path, e->name, (long long)e->off[0], (long long)e->off[1]);
       return -1;
     }
-    if (overflow || numel * size != (uint64_t)(e->off[1] - e->off[0])) {
+    int64_t numel, nbytes;
+    int overflow = tg__shape_bytes(e->ndim, e->shape, tg_dtype_size((tg_dtype)e->dtype), &numel, &nbytes) < 0;
+    if (overflow || nbytes != e->off[1] - e->off[0]) {
       tg__set_error("tg_safetensors_load: %s: tensor '%s' of shape %s and dtype %s needs %s bytes, but its "
                     "data_offsets [%lld, %lld] hold %lld", path, e->name, tg__shape_str(e->ndim, e->shape, sb,
                     sizeof sb), tg__st_dtype_names[e->dtype], overflow ? "more than 2^63" : "a different number of",
@@ -788,9 +1004,10 @@ static int tg__st_check_tiling(const char *path, const tg__st_header *h, uint64_
   return rc;
 }
 
-/* the tensors of a validated header, created from the mapped data */
+/* the tensors and metadata of a validated header, the tensors created from the data */
 static tg_state_dict *tg__st_make(const char *path, const tg__st_header *h, const unsigned char *data) {
   tg_state_dict *sd = tg_state_dict_new();
+  for (int i = 0; i < h->nm; i++) tg__sd_meta_append(sd, h->m[i].key, h->m[i].value);
   for (int i = 0; i < h->n; i++) {
     const tg__st_entry *e = &h->e[i];
     tg_tensor *t = tg_from_data(data + e->off[0], (tg_dtype)e->dtype, e->ndim, e->shape);
@@ -802,13 +1019,23 @@ static tg_state_dict *tg__st_make(const char *path, const tg__st_header *h, cons
       return NULL;
     }
     while (t->scope > 0) tg_keep(t); /* owned by the dict, not by a scope */
-    tg__sd_push("tg_safetensors_load", sd, e->name, t, 1);
+    if (tg__sd_append("tg_safetensors_load", sd, e->name, t, 1) < 0) { /* names: unique (checked) */
+      tg_free(t);
+      tg_state_dict_free(sd);
+      return NULL;
+    }
   }
   return sd;
 }
 
-/* header length, header, validation, tensors: everything after the file is mapped */
-static tg_state_dict *tg__st_load_mapped(const char *path, const unsigned char *m, uint64_t size) {
+/* header length, header, validation, tensors: the whole loader but the reading of the file (the fuzzer calls it
+ * on its bytes); path only names the file in errors */
+static tg_state_dict *tg__st_load_bytes(const char *path, const unsigned char *m, uint64_t size) {
+  if (size < 8) {
+    tg__set_error("tg_safetensors_load: %s: shorter than the 8 bytes of the header length: not a safetensors file",
+                  path);
+    return NULL;
+  }
   uint64_t hlen = 0;
   for (int k = 0; k < 8; k++) hlen |= (uint64_t)m[k] << (8 * k);
   if (hlen > size - 8 || hlen >= 100000000u) {
@@ -845,10 +1072,10 @@ tg_state_dict *tg_safetensors_load(const char *path) {
     if (fd >= 0) close(fd);
     return NULL;
   }
-  if (!S_ISREG(st.st_mode) || st.st_size < 8) {
-    tg__set_error("tg_safetensors_load: %s: %s", path, !S_ISREG(st.st_mode) ? "not a regular file"
-                  : "shorter than the 8 bytes of the header length: not a safetensors file");
+  if (!S_ISREG(st.st_mode) || st.st_size < 8) { /* mmap cannot map 0 bytes */
     close(fd);
+    if (S_ISREG(st.st_mode)) return tg__st_load_bytes(path, (const unsigned char *)"", 0);
+    tg__set_error("tg_safetensors_load: %s: not a regular file", path);
     return NULL;
   }
   void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -857,7 +1084,7 @@ tg_state_dict *tg_safetensors_load(const char *path) {
     tg__set_error("tg_safetensors_load: cannot map %s: %s", path, strerror(errno));
     return NULL;
   }
-  tg_state_dict *sd = tg__st_load_mapped(path, (const unsigned char *)m, (uint64_t)st.st_size);
+  tg_state_dict *sd = tg__st_load_bytes(path, (const unsigned char *)m, (uint64_t)st.st_size);
   munmap(m, (size_t)st.st_size);
   return sd;
 }
@@ -1015,20 +1242,16 @@ static int tg__idx_header(tg__idx_src *s, int *dt, int *ndim, int64_t *shape, ui
     tg__set_error("tg_idx_load: %s: truncated in the sizes of its %d dimensions", s->path, *ndim);
     return -1;
   }
-  uint64_t n = (uint64_t)tg_dtype_size((tg_dtype)*dt);
-  int overflow = 0;
-  for (int i = 0; i < *ndim; i++) {
+  for (int i = 0; i < *ndim; i++)
     shape[i] = (int64_t)(((uint64_t)d[4 * i] << 24) | ((uint64_t)d[4 * i + 1] << 16) | ((uint64_t)d[4 * i + 2] << 8) |
                          d[4 * i + 3]);
-    if (shape[i] && n > (uint64_t)INT64_MAX / (uint64_t)shape[i]) overflow = 1;
-    else n *= (uint64_t)shape[i];
-  }
-  if (overflow || n > SIZE_MAX) {
+  int64_t numel, n;
+  if (tg__shape_bytes(*ndim, shape, tg_dtype_size((tg_dtype)*dt), &numel, &n) < 0 || (uint64_t)n > SIZE_MAX) {
     char b[256];
     tg__set_error("tg_idx_load: %s: the shape %s is too large", s->path, tg__shape_str(*ndim, shape, b, sizeof b));
     return -1;
   }
-  *nbytes = n;
+  *nbytes = (uint64_t)n;
   return 0;
 }
 

@@ -129,23 +129,160 @@ TEST(test_st_dict_basics) {
   CHECK_ERROR_HAS("index 3 is out of range for 3 entries");
   CHECK_NULL(tg_state_dict_tensor(sd, -1));
   CHECK_ERROR_HAS("tg_state_dict_tensor");
-  tg_clear_error();
-  CHECK_EQ_INT(tg_state_dict_add(sd, "x", NULL), -1);
-  CHECK_ERROR_HAS("tg_state_dict_add: an operand is NULL");
-  CHECK_EQ_INT(tg_state_dict_add(sd, NULL, a), -1);
-  CHECK_ERROR_HAS("the name is NULL");
-  CHECK_EQ_INT(tg_state_dict_add(NULL, "x", a), -1);
-  CHECK_EQ_INT(tg_state_dict_count(NULL), 0);
   CHECK_NULL(tg_state_dict_get(NULL, "x"));
-  /* an empty name is a name */
-  CHECK_EQ_INT(tg_state_dict_add(sd, "", a), 0);
-  CHECK(tg_state_dict_get(sd, "") == a);
+  /* (every refused argument: test_st_dict_refusals_change_nothing) */
   /* the dict borrows: freeing it frees no tensor */
   tg_state_dict_free(sd);
   tg_state_dict_free(NULL);
   CHECK_EQ_INT(tg_live_tensors(), live);
   CHECK_TENSOR(a, v, 0, 3);
   tg_scope_end();
+}
+
+/* the names, tensors and metadata of sd, as one string (to compare before and after a refused call) */
+static void st_dict_snapshot(const tg_state_dict *sd, char *out, size_t n) {
+  size_t at = (size_t)snprintf(out, n, "%d:", tg_state_dict_count(sd));
+  for (int i = 0; i < tg_state_dict_count(sd) && at < n; i++)
+    at += (size_t)snprintf(out + at, n - at, "%s=%p,", tg_state_dict_name(sd, i), (void *)tg_state_dict_tensor(sd, i));
+  for (int i = 0; i < tg_state_dict_metadata_count(sd) && at < n; i++)
+    at += (size_t)snprintf(out + at, n - at, "[%s=%s]", tg_state_dict_metadata_key(sd, i),
+                           tg_state_dict_metadata_value(sd, i));
+}
+
+/* every refused argument of the state-dict functions: -1 or NULL, a message saying which argument and why, and the
+ * dict exactly as before (a refused add used to leave no trace but an old error, and the next save wrote {}) */
+TEST(test_st_dict_refusals_change_nothing) {
+  st_tmp tmp;
+  if (!st_tmp_open(&tmp)) return;
+  tg_scope_begin();
+  static const float v[2] = {1, 2};
+  tg_tensor *a = TEST_F32(v, 2);
+  tg_state_dict *sd = tg_state_dict_new();
+  CHECK_EQ_INT(tg_state_dict_add(sd, "a", a), 0);
+  CHECK_EQ_INT(tg_state_dict_metadata_set(sd, "format", "pt"), 0);
+  char before[512], after[512];
+  st_dict_snapshot(sd, before, sizeof before);
+  /* a NULL tensor, as an op that failed returns it: the message names the entry and repeats the op's error */
+  tg_tensor *bad = tg_reshape(a, TG_SHAPE(3));
+  CHECK_NULL(bad);
+  CHECK_EQ_INT(tg_state_dict_add(sd, "w", bad), -1);
+  CHECK_ERROR_HAS("tg_state_dict_add: the tensor for 'w' is NULL (the last error: tg_reshape");
+  tg_clear_error();
+  CHECK_EQ_INT(tg_state_dict_add(sd, "w", NULL), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_add: the tensor for 'w' is NULL");
+  CHECK_EQ_INT(tg_state_dict_add(sd, NULL, a), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_add: the name is NULL");
+  CHECK_EQ_INT(tg_state_dict_add(sd, "", a), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_add: the name is empty");
+  CHECK_EQ_INT(tg_state_dict_add(sd, "a", a), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_add: the name 'a' is already in the state dict");
+  CHECK_EQ_INT(tg_state_dict_add(NULL, "x", a), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_add: the state dict is NULL");
+  /* metadata */
+  CHECK_EQ_INT(tg_state_dict_metadata_set(NULL, "k", "v"), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_set: the state dict is NULL");
+  CHECK_EQ_INT(tg_state_dict_metadata_set(sd, NULL, "v"), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_set: the key is NULL");
+  CHECK_EQ_INT(tg_state_dict_metadata_set(sd, "", "v"), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_set: the key is empty");
+  CHECK_EQ_INT(tg_state_dict_metadata_set(sd, "format", NULL), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_set: the value of 'format' is NULL");
+  CHECK_EQ_INT(tg_state_dict_metadata_set(sd, "format", "bad\xff"), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_set: the value of 'format' is not UTF-8");
+  CHECK_EQ_INT(tg_state_dict_metadata_set(sd, "k\xc0\xaf", "v"), -1);
+  CHECK_ERROR_HAS("tg_state_dict_metadata_set: the key of 'k");
+  st_dict_snapshot(sd, after, sizeof after);
+  CHECK_STR(after, before);
+  /* the readers */
+  CHECK_EQ_INT(tg_state_dict_count(NULL), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_count: the state dict is NULL");
+  CHECK_EQ_INT(tg_state_dict_metadata_count(NULL), -1);
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_count: the state dict is NULL");
+  CHECK_NULL(tg_state_dict_name(NULL, 0));
+  CHECK_STR(tg_error(), "tg_state_dict_name: the state dict is NULL");
+  CHECK_NULL(tg_state_dict_get(sd, NULL));
+  CHECK_STR(tg_error(), "tg_state_dict_get: the name is NULL");
+  CHECK_NULL(tg_state_dict_get(sd, ""));
+  CHECK_STR(tg_error(), "tg_state_dict_get: no tensor is named ''");
+  CHECK_NULL(tg_state_dict_metadata_key(sd, 1));
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_key: index 1 is out of range for 1 entries");
+  CHECK_NULL(tg_state_dict_metadata_value(sd, -1));
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_value: index -1 is out of range for 1 entries");
+  CHECK_NULL(tg_state_dict_metadata_key(NULL, 0));
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_key: the state dict is NULL");
+  CHECK_NULL(tg_state_dict_metadata_get(sd, "absent"));
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_get: no metadata key is 'absent'");
+  CHECK_NULL(tg_state_dict_metadata_get(sd, NULL));
+  CHECK_STR(tg_error(), "tg_state_dict_metadata_get: the key is NULL");
+  CHECK_NULL(tg_state_dict_metadata_get(NULL, "format"));
+  /* after all that, a save writes the dict as it is: one tensor and the metadata */
+  const char *p = st_path(&tmp, "after.safetensors");
+  CHECK_EQ_INT(tg_safetensors_save(p, sd), 0);
+  tg_state_dict *back = tg_safetensors_load(p);
+  CHECK_EQ_INT(tg_state_dict_count(back), 1);
+  CHECK_TENSOR(tg_state_dict_get(back, "a"), v, 0, 2);
+  CHECK_STR(tg_state_dict_metadata_get(back, "format"), "pt");
+  tg_state_dict_free(back);
+  /* a file may hold an empty name (the format allows it): it loads, and saves back */
+  static const char hdr[] = "{\"\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}";
+  p = st_write_st(&tmp, hdr, 1, -1);
+  back = tg_safetensors_load(p);
+  CHECK_NOT_NULL(back);
+  CHECK_STR(tg_state_dict_name(back, 0), "");
+  CHECK_EQ_INT(tg_numel(tg_state_dict_get(back, "")), 1);
+  CHECK_EQ_INT(tg_safetensors_save(st_path(&tmp, "again.safetensors"), back), 0);
+  tg_state_dict_free(back);
+  tg_state_dict_free(sd);
+  tg_scope_end();
+  st_tmp_close(&tmp);
+}
+
+/* a file of n one-byte U8 tensors "t0".."t{n-1}" holding i % 251; the last is named dup_last (NULL: "t{n-1}") */
+static const char *st_write_many(st_tmp *t, int n, const char *dup_last) {
+  size_t cap = (size_t)n * 64 + 64, at = 0;
+  char *h = (char *)malloc(cap);
+  at += (size_t)snprintf(h + at, cap - at, "{");
+  for (int i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "t%d", i);
+    at += (size_t)snprintf(h + at, cap - at, "%s\"%s\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%d,%d]}",
+                           i ? "," : "", i == n - 1 && dup_last ? dup_last : name, i, i + 1);
+  }
+  at += (size_t)snprintf(h + at, cap - at, "}");
+  unsigned char *b = (unsigned char *)malloc(8 + at + (size_t)n);
+  for (int k = 0; k < 8; k++) b[k] = (unsigned char)((uint64_t)at >> (8 * k));
+  memcpy(b + 8, h, at);
+  for (int i = 0; i < n; i++) b[8 + at + (size_t)i] = (unsigned char)(i % 251);
+  const char *p = st_write(t, "many.safetensors", b, 8 + at + (size_t)n);
+  free(b);
+  free(h);
+  return p;
+}
+
+/* many tensors: every one found by name, in order, with its value; a duplicate name at the very end of a large
+ * header is still found (names are indexed by a hash, duplicates found by sorting: no O(n^2) pass) */
+TEST(test_st_many_tensors) {
+  st_tmp tmp;
+  if (!st_tmp_open(&tmp)) return;
+  enum { N = 20000 };
+  tg_state_dict *sd = tg_safetensors_load(st_write_many(&tmp, N, NULL));
+  CHECK_NOT_NULL(sd);
+  CHECK_EQ_INT(tg_state_dict_count(sd), N);
+  int wrong = 0;
+  for (int i = 0; sd && i < N; i += 7) {
+    char name[32];
+    snprintf(name, sizeof name, "t%d", i);
+    uint8_t got = 0;
+    tg_tensor *t = tg_state_dict_get(sd, name);
+    wrong += !t || tg_state_dict_tensor(sd, i) != t || strcmp(tg_state_dict_name(sd, i), name) != 0 ||
+             tg_to_host(t, &got, 1) != 0 || got != (uint8_t)(i % 251);
+  }
+  CHECK_EQ_INT(wrong, 0);
+  CHECK_NULL(tg_state_dict_get(sd, "t20000"));
+  tg_state_dict_free(sd);
+  CHECK_NULL(tg_safetensors_load(st_write_many(&tmp, N, "t3")));
+  CHECK_ERROR_HAS("a tensor name given twice: 't3'");
+  st_tmp_close(&tmp);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -216,8 +353,15 @@ TEST(test_st_load_rust_crate_file) {
     CHECK_STR(tg_state_dict_name(sd, i), g_st_tensors[g_st_rust_order[i]].name);
   for (int i = 0; sd && i < TEST_COUNT(g_st_tensors); i++)
     st_check_golden(tg_state_dict_get(sd, g_st_tensors[i].name), &g_st_tensors[i], __LINE__);
-  /* the metadata is not a tensor */
+  /* the metadata is not a tensor: it is kept, in the file's order */
   CHECK_NULL(tg_state_dict_get(sd, "__metadata__"));
+  CHECK_EQ_INT(tg_state_dict_metadata_count(sd), TEST_COUNT(g_st_rust_meta) / 2);
+  for (int i = 0; sd && i < TEST_COUNT(g_st_rust_meta) / 2; i++) {
+    CHECK_STR(tg_state_dict_metadata_key(sd, i), g_st_rust_meta[2 * i]);
+    CHECK_STR(tg_state_dict_metadata_value(sd, i), g_st_rust_meta[2 * i + 1]);
+  }
+  CHECK_STR(tg_state_dict_metadata_get(sd, "format"), "pt");
+  CHECK_STR(tg_state_dict_metadata_get(sd, "note"), "metadata is kept on load");
   tg_state_dict_free(sd);
   st_tmp_close(&tmp);
 }
@@ -412,6 +556,24 @@ static const st_bad_case st_bad_entries[] = {
     {"{\"__metadata__\":{\"k\":{}},\"a\":{" ST_F32_1 "}}", 4, "__metadata__ values must be strings"},
     {"{\"__metadata__\":[],\"a\":{" ST_F32_1 "}}", 4, "expected '{'"},
     {"{\"__metadata__\":{},\"__metadata__\":{}}", 0, "__metadata__ given twice"},
+    {"{\"__metadata__\":{\"k\":\"a\",\"j\":\"b\",\"k\":\"c\"}}", 0, "a key of __metadata__ given twice: 'k'"},
+    {"{\"__metadata__\":{\"k\":null}}", 0, "__metadata__ values must be strings"},
+    {"{\"__metadata__\":{\"k\":[\"a\"]}}", 0, "__metadata__ values must be strings"},
+    {"{\"__metadata__\":{\"k\":true}}", 0, "__metadata__ values must be strings"},
+    {"{\"__metadata__\":{\"k\":\"\\u0000\"}}", 0, "a NUL character"},
+    {"{\"__metadata__\":{\"k\":\"a\xff\"}}", 0, "invalid UTF-8"},
+    {"{\"__metadata__\":null}", 0, "expected '{'"},
+    {"{\"__metadata__\":\"x\"}", 0, "expected '{'"},
+    {"{\"__metadata__\":{\"k\":\"v\"}}", 0, NULL}, /* metadata alone: fine */
+    /* sizes: every product of the nonzero dimensions, and the byte count, fits in int64 whatever the order and the
+     * zeros (numel is 0, but strides and other products of sizes would overflow) */
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387905,4,0],\"data_offsets\":[0,0]}}", 0, "more than 2^63"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[0,4611686018427387905,4],\"data_offsets\":[0,0]}}", 0, "more than 2^63"},
+    {"{\"a\":{\"dtype\":\"F64\",\"shape\":[2147483648,0,2147483648],\"data_offsets\":[0,0]}}", 0,
+     "more than 2^63"}, /* numel 2^62 without the zero: the bytes overflow */
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2305843009213693952,0],\"data_offsets\":[0,0]}}", 0, "more than 2^63"},
+    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1152921504606846976,0],\"data_offsets\":[0,0]}}", 0, NULL}, /* 2^62 B */
+    {"{\"a\":{\"dtype\":\"U8\",\"shape\":[9223372036854775807],\"data_offsets\":[0,1]}}", 1, "a different number of"},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
      "more than 16 entries in a shape"},
 };
@@ -881,4 +1043,164 @@ TEST(test_st_idx_fashion_mnist) {
   for (int c = 0; c < 10; c++) want[c] = (float)g_fashion_train_counts[c];
   CHECK_TENSOR(tg_sum(tg_one_hot(tg_cast(tl, TG_INT32), 10), TG_AXES(0), 0), want, 0, 10);
   tg_scope_end();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// sizes: no product of sizes read from a file (or a lazy shape) overflows
+
+/* the shape of a loaded tensor, and its numel */
+static int st_shape_is(tg_tensor *t, int ndim, const int64_t *shape, int line) {
+  int ok = t && tg_ndim(t) == ndim && tg_numel(t) == 0;
+  for (int d = 0; ok && d < ndim; d++) ok = tg_shape(t)[d] == shape[d];
+  return test_check(ok, __FILE__, line, "the loaded tensor is not the empty one of the file's shape");
+}
+
+TEST(test_st_shape_overflow) {
+  st_tmp tmp;
+  if (!st_tmp_open(&tmp)) return;
+  /* safetensors (more cases in st_bad_entries): a zero does not excuse a product over int64, first or last */
+  st_write_st(&tmp, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387905,4,0],\"data_offsets\":[0,0]}}", 0, -1);
+  CHECK_NULL(tg_safetensors_load(tmp.path));
+  CHECK_ERROR_HAS("tensor 'a' of shape (4611686018427387905, 4, 0) and dtype F32 needs more than 2^63 bytes");
+  /* an empty tensor whose other sizes multiply to 2^62 bytes is fine */
+  st_write_st(&tmp, "{\"a\":{\"dtype\":\"F32\",\"shape\":[0,1152921504606846976],\"data_offsets\":[0,0]}}", 0, -1);
+  tg_state_dict *sd = tg_safetensors_load(tmp.path);
+  static const int64_t big0[2] = {0, 1152921504606846976};
+  st_shape_is(tg_state_dict_get(sd, "a"), 2, big0, __LINE__);
+  tg_state_dict_free(sd);
+  /* IDX: sizes are 32-bit, but 3 of them overflow; a leading 0 used to hide that */
+  static const unsigned char zero_first[4 + 16] = {0, 0, 0x08, 4, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+                                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  st_idx_refused(&tmp, zero_first, sizeof zero_first, "the shape (0, 4294967295, 4294967295, 4294967295) is too large",
+                 __LINE__);
+  /* numel (2^31-1)^2 fits, its float64 bytes do not */
+  static const unsigned char bytes_over[4 + 12] = {0, 0, 0x0E, 3, 0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff,
+                                                   0, 0, 0, 0};
+  st_idx_refused(&tmp, bytes_over, sizeof bytes_over, "the shape (2147483647, 2147483647, 0) is too large", __LINE__);
+  static const unsigned char fine[4 + 8] = {0, 0, 0x08, 2, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+  tg_tensor *t = tg_idx_load(st_write(&tmp, "fine-idx", fine, sizeof fine));
+  static const int64_t fine_shape[2] = {0, 4294967295};
+  st_shape_is(t, 2, fine_shape, __LINE__);
+  CHECK_DTYPE(t, TG_UINT8);
+  tg_free(t);
+  st_tmp_close(&tmp);
+}
+
+TEST(test_st_save_refuses_a_shape_too_large) {
+  st_tmp tmp;
+  if (!st_tmp_open(&tmp)) return;
+  tg_scope_begin();
+  /* a lazy expand: 2^62 float64 elements are 2^65 bytes, refused before anything is realised or written */
+  tg_tensor *huge = tg_expand(tg_scalar(1, TG_FLOAT64), TG_SHAPE(2147483648LL, 2147483648LL));
+  CHECK_NOT_NULL(huge);
+  tg_state_dict *sd = tg_state_dict_new();
+  tg_state_dict_add(sd, "huge", huge);
+  const char *p = st_path(&tmp, "huge.safetensors");
+  CHECK_EQ_INT(tg_safetensors_save(p, sd), -1);
+  CHECK_ERROR_HAS("tg_safetensors_save: tensor 'huge' of shape (2147483648, 2147483648) is too large to save");
+  CHECK(access(p, F_OK) != 0);
+  tg_state_dict_free(sd);
+  tg_scope_end();
+  st_tmp_close(&tmp);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// __metadata__
+
+/* the dict of g_st_meta: w and step, and the metadata pairs in order */
+static tg_state_dict *st_meta_dict(void) {
+  static const float w[4] = {1.5f, -2, 0.25f, 8};
+  static const int64_t step = 7;
+  tg_state_dict *sd = tg_state_dict_new();
+  tg_state_dict_add(sd, "w", tg_keep(TEST_F32(w, 2, 2)));
+  tg_state_dict_add(sd, "step", tg_keep(tg_from_data(&step, TG_INT64, 0, NULL)));
+  for (int i = 0; i + 1 < TEST_COUNT(g_st_meta_pairs); i += 2)
+    CHECK_EQ_INT(tg_state_dict_metadata_set(sd, g_st_meta_pairs[i], g_st_meta_pairs[i + 1]), 0);
+  return sd;
+}
+
+static void st_meta_dict_free(tg_state_dict *sd) {
+  for (int i = 0; i < tg_state_dict_count(sd); i++) tg_free(tg_state_dict_tensor(sd, i));
+  tg_state_dict_free(sd);
+}
+
+/* the file at p is exactly want (n bytes); ONE assertion naming the first differing byte */
+static int st_file_is(const char *p, const unsigned char *want, size_t n, int line) {
+  size_t got_n = 0, first = 0;
+  unsigned char *got = st_read(p, &got_n);
+  while (got && first < got_n && first < n && got[first] == want[first]) first++;
+  int ok = test_check(got && got_n == n && first == n, __FILE__, line, "%s: %zu bytes, differs from the %zu expected "
+                      "at byte %zu", p, got_n, n, first);
+  free(got);
+  return ok;
+}
+
+/* metadata is saved exactly as tinygrad's safe_save(tensors, fn, metadata) writes it, and loaded back in order */
+TEST(test_st_metadata_is_tinygrads_bytes) {
+  st_tmp tmp;
+  if (!st_tmp_open(&tmp)) return;
+  tg_state_dict *sd = st_meta_dict();
+  CHECK_EQ_INT(tg_state_dict_metadata_count(sd), TEST_COUNT(g_st_meta_pairs) / 2);
+  const char *p = st_path(&tmp, "meta.safetensors");
+  CHECK_EQ_INT(tg_safetensors_save(p, sd), 0);
+  st_file_is(p, g_st_meta, sizeof g_st_meta, __LINE__);
+  st_meta_dict_free(sd);
+  /* tinygrad's file loads with its metadata in order, and saves back to the same bytes */
+  tg_state_dict *back = tg_safetensors_load(st_write(&tmp, "theirs.safetensors", g_st_meta, sizeof g_st_meta));
+  CHECK_NOT_NULL(back);
+  CHECK_EQ_INT(tg_state_dict_metadata_count(back), TEST_COUNT(g_st_meta_pairs) / 2);
+  for (int i = 0; back && i < TEST_COUNT(g_st_meta_pairs) / 2; i++) {
+    CHECK_STR(tg_state_dict_metadata_key(back, i), g_st_meta_pairs[2 * i]);
+    CHECK_STR(tg_state_dict_metadata_value(back, i), g_st_meta_pairs[2 * i + 1]);
+    CHECK_STR(tg_state_dict_metadata_get(back, g_st_meta_pairs[2 * i]), g_st_meta_pairs[2 * i + 1]);
+  }
+  CHECK_STR(tg_state_dict_metadata_get(back, "empty"), "");
+  static const float w[4] = {1.5f, -2, 0.25f, 8};
+  CHECK_TENSOR(tg_state_dict_get(back, "w"), w, 0, 2, 2);
+  static const int64_t step = 7;
+  CHECK_RAW0(tg_state_dict_get(back, "step"), TG_INT64, &step);
+  p = st_path(&tmp, "again.safetensors");
+  CHECK_EQ_INT(tg_safetensors_save(p, back), 0);
+  st_file_is(p, g_st_meta, sizeof g_st_meta, __LINE__);
+  tg_state_dict_free(back);
+  st_tmp_close(&tmp);
+}
+
+TEST(test_st_metadata_set_replaces_in_place) {
+  st_tmp tmp;
+  if (!st_tmp_open(&tmp)) return;
+  tg_state_dict *sd = tg_state_dict_new();
+  CHECK_EQ_INT(tg_state_dict_metadata_count(sd), 0);
+  CHECK_EQ_INT(tg_state_dict_metadata_set(sd, "a", "1"), 0);
+  CHECK_EQ_INT(tg_state_dict_metadata_set(sd, "b", "2"), 0);
+  CHECK_EQ_INT(tg_state_dict_metadata_set(sd, "a", "three"), 0); /* replaced, keeps its place (as a Python dict) */
+  CHECK_EQ_INT(tg_state_dict_metadata_set(sd, "b", tg_state_dict_metadata_get(sd, "b")), 0); /* its own string */
+  CHECK_EQ_INT(tg_state_dict_metadata_count(sd), 2);
+  CHECK_STR(tg_state_dict_metadata_key(sd, 0), "a");
+  CHECK_STR(tg_state_dict_metadata_value(sd, 0), "three");
+  CHECK_STR(tg_state_dict_metadata_key(sd, 1), "b");
+  CHECK_STR(tg_state_dict_metadata_value(sd, 1), "2");
+  CHECK_EQ_INT(tg_state_dict_count(sd), 0); /* metadata is not a tensor */
+  /* a dict of metadata only: json.dumps({"__metadata__": {...}}, separators=(',', ':')), spaces to 8 */
+  const char *p = st_path(&tmp, "only-meta.safetensors");
+  CHECK_EQ_INT(tg_safetensors_save(p, sd), 0);
+  static const char json[] = "{\"__metadata__\":{\"a\":\"three\",\"b\":\"2\"}}  ";
+  unsigned char want[8 + sizeof json - 1] = {sizeof json - 1};
+  memcpy(want + 8, json, sizeof json - 1);
+  CHECK_EQ_INT((sizeof json - 1) % 8, 0);
+  st_file_is(p, want, sizeof want, __LINE__);
+  tg_state_dict *back = tg_safetensors_load(p);
+  CHECK_EQ_INT(tg_state_dict_count(back), 0);
+  CHECK_EQ_INT(tg_state_dict_metadata_count(back), 2);
+  CHECK_STR(tg_state_dict_metadata_get(back, "a"), "three");
+  tg_state_dict_free(back);
+  /* tg_load_state_dict copies tensors only: the metadata of both dicts stays as it was */
+  tg_state_dict *other = tg_state_dict_new();
+  CHECK_EQ_INT(tg_state_dict_metadata_set(other, "x", "y"), 0);
+  CHECK_EQ_INT(tg_load_state_dict(sd, other, 1), 0);
+  CHECK_EQ_INT(tg_state_dict_metadata_count(sd), 2);
+  CHECK_EQ_INT(tg_state_dict_metadata_count(other), 1);
+  tg_state_dict_free(other);
+  tg_state_dict_free(sd);
+  st_tmp_close(&tmp);
 }

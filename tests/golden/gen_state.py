@@ -10,7 +10,11 @@ Contract:
     tensors it can save: it cannot allocate an empty tensor) and that the Rust safetensors parser (the `safetensors`
     package) reads the file back to the same tensors.
   - g_st_rust: the same tensors plus __metadata__ written by the `safetensors` package (the Rust crate: its own order,
-    raw UTF-8 names); the C test loads it.
+    raw UTF-8 names); the C test loads it, and finds the metadata in the file's order (g_st_rust_meta).
+  - g_st_meta: a few tensors and a __metadata__ dict of strings (escapes, non-ASCII, an empty value) written by the
+    real tinygrad safe_save(tensors, fn, metadata); this script checks that tinygrad_style() writes the same bytes and
+    that the `safetensors` package reads the file back with the same metadata. The C test saves the same dict with
+    tg_state_dict_metadata_set and compares bytes.
   - IDX: small files of every IDX type, plain and gzip (Python's gzip module, mtime 0 so the bytes are stable), and the
     values they hold in native C arrays; broken gzip files (a truncated IDX inside, trailing bytes inside).
   - Fashion-MNIST (/usr/share/datasets/fashion-mnist, the Debian package dataset-fashion-mnist): shapes, labels and
@@ -70,9 +74,10 @@ def tensors():
   return [(n, d, s, a.astype(a.dtype.newbyteorder("<")).tobytes()) for n, d, s, a in t]
 
 
-def tinygrad_style(ts):
+def tinygrad_style(ts, metadata=None):
   """a safetensors file as tinygrad's safe_save writes it"""
   headers, off = {}, 0
+  if metadata: headers["__metadata__"] = metadata
   for name, dt, shape, raw in ts:
     headers[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [off, off + len(raw)]}
     off += len(raw)
@@ -81,8 +86,8 @@ def tinygrad_style(ts):
   return struct.pack("<Q", len(j)) + j.encode("utf-8") + b"".join(raw for _, _, _, raw in ts)
 
 
-def check_tinygrad(ts, ours_subset):
-  """the real tinygrad safe_save writes exactly ours_subset for the tensors ts"""
+def check_tinygrad(ts, ours_subset, metadata=None):
+  """the real tinygrad safe_save writes exactly ours_subset for the tensors ts (and the metadata)"""
   from tinygrad import Tensor, dtypes
   from tinygrad.device import Buffer
   from tinygrad.nn.state import safe_save
@@ -97,10 +102,23 @@ def check_tinygrad(ts, ours_subset):
     tt[name] = x
   with tempfile.TemporaryDirectory() as d:
     fn = os.path.join(d, "t.safetensors")
-    safe_save(tt, fn)
+    safe_save(tt, fn, metadata) if metadata else safe_save(tt, fn)
     with open(fn, "rb") as f:
       theirs = f.read()
   if theirs != ours_subset: sys.exit("gen_state.py: tinygrad's safe_save disagrees with tinygrad_style()")
+  return theirs
+
+
+def check_rust_metadata(blob, metadata):
+  """the `safetensors` package reads blob's __metadata__ as metadata"""
+  from safetensors import safe_open
+  with tempfile.TemporaryDirectory() as d:
+    fn = os.path.join(d, "m.safetensors")
+    with open(fn, "wb") as f:
+      f.write(blob)
+    with safe_open(fn, "np") as f:
+      got = f.metadata()
+  assert got == metadata, (got, metadata)
 
 
 def check_rust_reads(blob, ts):
@@ -211,15 +229,32 @@ def section_safetensors(o):
   check_tinygrad(subset, tinygrad_style(subset))
   check_rust_reads(ours, ts)
   o.bytes_("g_st_ours", ours, "what tg_safetensors_save writes for g_st_tensors: tinygrad's safe_save bytes")
-  meta = {"format": "pt", "note": "metadata is ignored on load"}
+  meta = {"format": "pt", "note": "metadata is kept on load"}
   rust = rust_file(ts, meta)
   check_rust_reads(rust, ts)
+  check_rust_metadata(rust, meta)
   (hlen,) = struct.unpack("<Q", rust[:8])
-  order = [name for name in json.loads(rust[8:8 + hlen]) if name != "__metadata__"]  # the file's order
+  header = json.loads(rust[8:8 + hlen])
+  order = [name for name in header if name != "__metadata__"]  # the file's order
   o.raw("/* __metadata__ of g_st_rust: " + json.dumps(meta) + " */")
   o.bytes_("g_st_rust", rust, "g_st_tensors and that metadata as the Rust crate writes them (package safetensors)")
   o.raw("/* the order of the tensors in g_st_rust: indices into g_st_tensors */")
   o.items("GOLDEN_ARR int g_st_rust_order[] = {", [str([t[0] for t in ts].index(n)) for n in order])
+  o.raw("/* the __metadata__ of g_st_rust in the file's order (the crate's order is its own): key, value, ... */")
+  o.items("GOLDEN_ARR char *const g_st_rust_meta[] = {", [cstr(x) for k, v in header["__metadata__"].items()
+                                                           for x in (k, v)])
+
+  # metadata as tinygrad's safe_save(tensors, fn, metadata) writes it (first in the header, json.dumps escapes)
+  mts = [("w", "F32", (2, 2), np.array([1.5, -2, 0.25, 8], np.float32).astype("<f4").tobytes()),
+         ("step", "I64", (), np.array(7, np.int64).astype("<i8").tobytes())]
+  mmeta = {"format": "tinygrad", "note \u00f1": "a \"quoted\" \\ line\nand a tab\t\u00e9\U0001F600\x7f\x01",
+           "empty": ""}
+  mfile = check_tinygrad(mts, tinygrad_style(mts, mmeta), mmeta)
+  check_rust_metadata(mfile, mmeta)
+  o.raw("/* g_st_meta: tensors w (F32 (2, 2): 1.5, -2, 0.25, 8) and step (I64 (): 7) with this __metadata__ (key,")
+  o.raw(" * value, ... in order), as the real tinygrad safe_save(tensors, fn, metadata) writes them */")
+  o.items("GOLDEN_ARR char *const g_st_meta_pairs[] = {", [cstr(x) for k, v in mmeta.items() for x in (k, v)])
+  o.bytes_("g_st_meta", mfile, "tinygrad's safe_save with metadata")
 
 
 def section_idx(o):
