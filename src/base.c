@@ -246,6 +246,9 @@ static void tg__api_init(void) {
 }
 
 static int tg__api_depth; /* public calls in progress on the thread holding the lock (they nest) */
+static void (*tg__return_hook)(void);
+
+TG__PRIVATE void tg__set_return_hook(void (*hook)(void)) { tg__return_hook = hook; }
 
 TG__PRIVATE int tg__api_lock(void) {
   pthread_once(&tg__api_once, tg__api_init);
@@ -256,11 +259,11 @@ TG__PRIVATE int tg__api_lock(void) {
 
 TG__PRIVATE void tg__api_unlock(int *held) {
   if (!*held) return;
+  if (tg__api_depth == 1 && tg__return_hook) tg__return_hook(); /* back to the user: nothing unrooted is in use */
   tg__api_depth--;
   pthread_mutex_unlock(&tg__api_mu);
 }
 
-TG__PRIVATE int tg__api_outermost(void) { return tg__api_depth == 1; }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // fault injection (read and armed under the lock)

@@ -305,11 +305,11 @@ static int tg__check_index_range(const tg__kernel *k) {
   for (int i = 0; i < order.n && rc == 0; i++) {
     const tg__uop *u = (const tg__uop *)order.items[i];
     if (tg__numel_int32(u) <= INT32_MAX) continue;
-    char b[160] = "";
-    if (u->op != TG__OP_BUFFER) tg__shape_str(u->ndim, u->shape, b, sizeof b);
-    tg__set_error("tg_realize: a kernel would index a tensor %s%s of more than 2^31-1 elements, past what its 32-bit "
-                  "index arithmetic reaches (64-bit indexing is not implemented yet). HINT: split the work into "
-                  "smaller tensors", b[0] ? "of shape " : "", b);
+    char b[160];
+    if (u->op == TG__OP_BUFFER) snprintf(b, sizeof b, "a buffer of %lld", (long long)((tg__buffer *)u->arg.ptr)->numel);
+    else tg__shape_str(u->ndim, u->shape, b + snprintf(b, sizeof b, "a tensor of shape "), sizeof b - 18);
+    tg__set_error("tg_realize: a kernel would index %s elements, more than the 2^31-1 its 32-bit index arithmetic "
+                  "reaches (64-bit indexing is not implemented yet). HINT: split the work into smaller tensors", b);
     rc = -1;
   }
   tg__vec_free(&order);

@@ -107,9 +107,9 @@ TG__PRIVATE int tg__getenv_int(const char *name, int dflt);            /* cached
  * tools/check.sh refuses a public function without it. Kernels run by the CPU pool never take it. */
 TG__PRIVATE int tg__api_lock(void);
 TG__PRIVATE void tg__api_unlock(int *held);
-/* the calling public function was called by the user, not by the library: only there may the graph be collected,
- * since the library's own code holds nodes that no tensor roots yet */
-TG__PRIVATE int tg__api_outermost(void);
+/* runs as a public call returns to the user (not to the library's own code, which may hold nodes that no tensor
+ * roots yet): the UOp collector registers itself, so memory a tg_free or a dict's free let go is collected there */
+TG__PRIVATE void tg__set_return_hook(void (*hook)(void));
 #if defined(__GNUC__) || defined(__clang__)
 #define TG__LOCKED() int tg__api_held __attribute__((cleanup(tg__api_unlock), unused)) = tg__api_lock()
 #else

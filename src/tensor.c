@@ -103,7 +103,6 @@ void tg_free(tg_tensor *t) {
   tg__ninternal -= t->internal;
   if (t->grad) tg_free(t->grad);
   TG_FREE(t);
-  if (tg__api_outermost()) tg__uop_maybe_gc(); /* the nodes and buffers only t held go, outside scopes too */
 }
 
 int tg_scope_begin(void) {

@@ -60,6 +60,7 @@ static int tg__arg_eq(const tg__arg *a, const tg__arg *b) {
 }
 
 static void tg__intern_grow(void) {
+  if (!tg__U.nbuckets) tg__set_return_hook(tg__uop_maybe_gc); /* the first node: collect at each return to the user */
   size_t n = tg__U.nbuckets ? tg__U.nbuckets * 2 : 4096;
   tg__uop **b = (tg__uop **)tg__alloc(sizeof(tg__uop *) * n);
   for (size_t i = 0; i < tg__U.nbuckets; i++) {

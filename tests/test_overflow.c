@@ -167,7 +167,7 @@ TEST(test_overflow_index_range) {
   tg_clear_error();
   CHECK(isnan(tg_item(tg_sum(z, 0, NULL, 0))));
   CHECK_ERROR_HAS("32-bit index");
-  CHECK_ERROR_HAS("(3221225472,)");
+  CHECK_ERROR_HAS("3221225472");
   tg_tensor *a = tg_arange(0, 50000, 1, TG_FLOAT32); /* an outer product of 2.5e9 elements, summed */
   tg_tensor *o = tg_mul(tg_reshape(a, TG_SHAPE(50000, 1)), tg_reshape(a, TG_SHAPE(1, 50000)));
   tg_clear_error();
