@@ -96,9 +96,22 @@ static int tg__cu_fail(const char *what, tg__cu_result r) {
   return -1;
 }
 
-/* loads the driver and NVRTC and makes the primary context current, once; 0 or -1 with an error */
+/* the primary context is current on this thread (a CUDA context is current per thread: the library's lock lets any
+ * thread call it, one at a time) */
+static TG__THREAD_LOCAL int tg__cu_bound;
+
+static int tg__cu_bind(void) {
+  if (tg__cu_bound) return 0;
+  tg__cu_result r = tg__cu.cu.CtxSetCurrent(tg__cu.context);
+  if (r) return tg__cu_fail("cuCtxSetCurrent on a new thread", r);
+  tg__cu_bound = 1;
+  return 0;
+}
+
+/* loads the driver and NVRTC and makes the primary context current, once per process, then once per thread; 0 or -1
+ * with an error */
 static int tg__cu_init(void) {
-  if (tg__cu.state == 1) return 0;
+  if (tg__cu.state == 1) return tg__cu_bind();
   if (tg__cu.state == -1) {
     tg__set_error("%s", tg__cu.err);
     return -1;
@@ -141,6 +154,7 @@ static int tg__cu_init(void) {
       cu->DeviceGetName(tg__cu.name, sizeof tg__cu.name - 1, tg__cu.device);
       tg__cu.cc = major * 10 + minor;
       tg__cu.state = 1;
+      tg__cu_bound = 1;
       return 0;
     }
   }
@@ -166,7 +180,7 @@ static void *tg__cu_alloc(tg__device *d, size_t nbytes) {
 
 static void tg__cu_free(tg__device *d, void *ptr) {
   (void)d;
-  if (ptr && tg__cu.state == 1) tg__cu.cu.MemFree((tg__cu_ptr)(uintptr_t)ptr);
+  if (ptr && tg__cu.state == 1 && tg__cu_bind() == 0) tg__cu.cu.MemFree((tg__cu_ptr)(uintptr_t)ptr);
 }
 
 static int tg__cu_copy_in(tg__device *d, void *dst, const void *src, size_t nbytes) {
@@ -259,6 +273,7 @@ static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
     tg__set_error("CUDA launch of kernel %s: %d buffers, at most 256", p->name, nbufs);
     return -1;
   }
+  if (tg__cu_init() < 0) return -1;
   for (int i = 0; i < nbufs; i++) args[i] = &bufs[i]; /* each parameter is a device pointer, passed by address */
   uint32_t blocks, threads;
   tg__cu_launch_dims(p->global_size, TG__CU_BLOCK, &blocks, &threads);
@@ -273,6 +288,7 @@ static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
 static int tg__cu_synchronize(tg__device *d) {
   (void)d;
   if (tg__cu.state != 1) return 0;
+  if (tg__cu_bind() < 0) return -1;
   tg__cu_result r = tg__cu.cu.CtxSynchronize();
   return r ? tg__cu_fail("synchronize (a kernel failed)", r) : 0;
 }

@@ -177,6 +177,6 @@ TEST(test_overflow_index_range) {
   tg_clear_error();
   tg_tensor *b = tg_arange(0, 1000, 1, TG_FLOAT32); /* below the limit: fine */
   CHECK_NEAR(tg_item(tg_sum(tg_mul(tg_reshape(b, TG_SHAPE(1000, 1)), tg_reshape(b, TG_SHAPE(1, 1000))), 0, NULL, 0)),
-             499500.0 * 499500.0, 1e-5);
+             499500.0 * 499500.0, 1e-4); /* float32 sums: a GPU adds in another order */
   tg_scope_end();
 }
