@@ -283,41 +283,70 @@ static void tg__collect_buffers(tg__lctx *c, tg__uop *ast) {
   tg__vec_free(&order);
 }
 
-/* the elements of a tensor-graph node (a BUFFER: of its buffer), or INT32_MAX + 1 if there are more */
-static int64_t tg__numel_int32(const tg__uop *u) {
-  const int64_t over = (int64_t)INT32_MAX + 1;
-  if (u->op == TG__OP_BUFFER) return ((const tg__buffer *)u->arg.ptr)->numel > INT32_MAX ? over : 0;
-  int64_t n = 1;
-  for (int d = 0; d < u->ndim; d++) {
-    if (u->shape[d] == 0) return 0;
-    n = u->shape[d] > over / n ? over : n * u->shape[d];
-  }
-  return n > INT32_MAX ? over : n;
-}
-
-/* Index arithmetic is 32-bit (tg__ci): a kernel whose graph holds a node of more elements (its index would wrap) or
- * reads a buffer of more would index past its buffers. That is an error, not a crash. 0 or -1. */
-static int tg__check_index_range(const tg__kernel *k) {
+/* Index arithmetic is 32-bit (tg__ci): a kernel whose addresses could pass 2^31-1 would read and write outside its
+ * buffers. Where: a buffer of 2^31 elements or more; an axis of 2^31 or more anywhere in the tensor graph (a loop or
+ * an index of its own); or, in the lowered kernel, an int32 node computing an address (below an INDEX into a buffer)
+ * whose bounds, computed in 64 bits, leave the int32 range. An address that depends on values (loaded data, a float
+ * cast to an index: a gather, a nearest interpolation) is gated or clamped at run time and has no useful bounds: its
+ * buffer's size decides. Such a kernel is an error, not a crash.
+ * A node's element count alone would refuse too much: a one-hot gather's compare of 2.4e10 elements collapses into a
+ * load, and a reshape's flat offset is usually simplified away. 0 or -1. */
+static int tg__check_index_range(const tg__kernel *k, tg__uop *root) {
+  const tg__uop *bad = NULL;
+  for (int i = 0; i < k->nbufs; i++)
+    if (k->bufs[i]->numel > INT32_MAX) bad = root;
   tg__vec order;
   memset(&order, 0, sizeof order);
-  tg__uop_toposort(k->ast, &order);
-  int rc = 0;
-  for (int i = 0; i < order.n && rc == 0; i++) {
+  tg__uop_toposort(k->ast, &order); /* every axis of the tensor graph is a loop or an index of its own */
+  for (int i = 0; i < order.n && !bad; i++) {
     const tg__uop *u = (const tg__uop *)order.items[i];
-    if (tg__numel_int32(u) <= INT32_MAX) continue;
-    char b[160];
-    if (u->op == TG__OP_BUFFER) snprintf(b, sizeof b, "a buffer of %lld", (long long)((tg__buffer *)u->arg.ptr)->numel);
-    else tg__shape_str(u->ndim, u->shape, b + snprintf(b, sizeof b, "a tensor of shape "), sizeof b - 18);
-    tg__set_error("tg_realize: a kernel would index %s elements, more than the 2^31-1 its 32-bit index arithmetic "
-                  "reaches (64-bit indexing is not implemented yet). HINT: split the work into smaller tensors", b);
-    rc = -1;
+    for (int d = 0; d < u->ndim && !bad; d++)
+      if (u->shape[d] > INT32_MAX) bad = u;
+  }
+  order.n = 0;
+  tg__uop_toposort(root, &order);
+  tg__map data; /* nodes that are not pure index arithmetic (loops and constants): loaded or computed values */
+  memset(&data, 0, sizeof data);
+  for (int i = 0; i < order.n && !bad; i++) { /* sources first */
+    tg__uop *u = (tg__uop *)order.items[i];
+    int dep = u->op == TG__OP_LOAD || (u->op == TG__OP_CAST && !tg_dtype_is_int(u->src[0]->dtype) &&
+                                       u->src[0]->dtype != TG_BOOL) || u->op == TG__OP_BITCAST;
+    for (int j = 0; j < u->nsrc && !dep; j++) dep = tg__map_get(&data, u->src[j]) != NULL;
+    if (dep) tg__map_put(&data, u, (void *)1);
+  }
+  tg__vec stack;
+  memset(&stack, 0, sizeof stack);
+  tg__map seen;
+  memset(&seen, 0, sizeof seen);
+  for (int i = 0; i < order.n && !bad; i++) {
+    tg__uop *u = (tg__uop *)order.items[i];
+    if (u->op != TG__OP_INDEX || u->src[0]->op != TG__OP_DEFINE_GLOBAL) continue;
+    for (int j = 1; j < u->nsrc; j++) tg__vec_push(&stack, u->src[j]);
+    while (stack.n && !bad) {
+      tg__uop *a = (tg__uop *)stack.items[--stack.n];
+      if (tg__map_get(&seen, a) || tg__map_get(&data, a)) continue;
+      tg__map_put(&seen, a, (void *)1);
+      int64_t lo, hi;
+      tg__uop_bounds(a, &lo, &hi);
+      if (a->dtype == TG_INT32 && (lo < INT32_MIN || hi > INT32_MAX)) bad = a;
+      for (int j = 0; j < a->nsrc; j++) tg__vec_push(&stack, a->src[j]);
+    }
+    stack.n = 0;
   }
   tg__vec_free(&order);
-  return rc;
+  tg__vec_free(&stack);
+  tg__map_free(&seen);
+  tg__map_free(&data);
+  if (!bad) return 0;
+  char b[160];
+  tg__uop *out = k->ast->src[0]->src[1];
+  tg__set_error("tg_realize: the kernel computing a tensor of shape %s would index past the 2^31-1 elements its "
+                "32-bit index arithmetic reaches (64-bit indexing is not implemented yet). HINT: split the work into "
+                "smaller tensors", tg__shape_str(out->ndim, out->shape, b, sizeof b));
+  return -1;
 }
 
 TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
-  if (tg__check_index_range(k) < 0) return -1;
   tg__lctx c;
   memset(&c, 0, sizeof c);
   c.k = k;
@@ -337,6 +366,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
   root = tg__graph_rewrite(root, TG__MATCHER(tg__guard_rules), NULL);
   tg__map_free(&c.params);
   root = tg__collapse_reduces(root);
+  if (tg__check_index_range(k, root) < 0) return -1;
   /* the name: E_ for elementwise kernels, r_ when a reduction is left, then the loop sizes */
   if (!k->name) {
     tg__vec all;
