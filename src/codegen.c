@@ -57,19 +57,19 @@ static tg__uop *tg__flatten_idx(tg__uop **idx, const int64_t *shape, int n) {
 // ---------------------------------------------------------------------------------------------------------------------
 // the push-down rules
 
-static tg__uop *rw_idx_elementwise(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_elementwise(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   tg__uop *x = root->src[0], *s[4];
   for (int i = 0; i < x->nsrc; i++) s[i] = tg__index(x->src[i], root->src[1], root->src + 2, root->nsrc - 2);
   return tg__uop_new(x->op, x->dtype, x->nsrc, s, &x->arg);
 }
 
-static tg__uop *rw_idx_const(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_const(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   return root->src[0];
 }
 
-static tg__uop *rw_idx_reshape(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_reshape(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   tg__uop *x = root->src[0], *in = x->src[0], *idx[TG_MAX_DIMS];
   tg__uop *lin = tg__simplify(tg__flatten_idx(root->src + 2, x->shape, x->ndim));
@@ -82,28 +82,28 @@ static tg__uop *rw_idx_reshape(void *ctx, tg__uop *root, const tg__bindings *b) 
   return tg__index(in, root->src[1], idx, in->ndim);
 }
 
-static tg__uop *rw_idx_permute(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_permute(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   tg__uop *x = root->src[0], *idx[TG_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) idx[x->arg.ints[i]] = root->src[2 + i];
   return tg__index_like(root, x->src[0], root->src[1], idx);
 }
 
-static tg__uop *rw_idx_expand(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_expand(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   tg__uop *x = root->src[0], *in = x->src[0], *idx[TG_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) idx[i] = in->shape[i] == 1 ? tg__ci(0) : root->src[2 + i];
   return tg__index_like(root, in, root->src[1], idx);
 }
 
-static tg__uop *rw_idx_shrink(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_shrink(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   tg__uop *x = root->src[0], *idx[TG_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) idx[i] = tg__alu(TG__OP_ADD, root->src[2 + i], tg__ci(x->arg.ints[2 * i]));
   return tg__index_like(root, x->src[0], root->src[1], idx);
 }
 
-static tg__uop *rw_idx_flip(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_flip(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   tg__uop *x = root->src[0], *idx[TG_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++)
@@ -111,7 +111,7 @@ static tg__uop *rw_idx_flip(void *ctx, tg__uop *root, const tg__bindings *b) {
   return tg__index_like(root, x->src[0], root->src[1], idx);
 }
 
-static tg__uop *rw_idx_pad(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_pad(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   tg__uop *x = root->src[0], *in = x->src[0], *idx[TG_MAX_DIMS], *ok = tg__const_int(TG_BOOL, 1);
   for (int i = 0; i < x->ndim; i++) {
@@ -127,7 +127,7 @@ static tg__uop *rw_idx_pad(void *ctx, tg__uop *root, const tg__bindings *b) {
   return tg__where(ok, inner, tg__const(x->dtype, 0));
 }
 
-static tg__uop *rw_idx_reduce(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_reduce(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)b;
   tg__lctx *c = (tg__lctx *)ctx;
   tg__uop *x = root->src[0], *in = x->src[0], *idx[TG_MAX_DIMS], *srcs[TG_MAX_DIMS + 1];
@@ -156,7 +156,7 @@ static tg__uop *tg__param(tg__lctx *c, tg__uop *buf) {
   return tg__uop0(TG__OP_DEFINE_GLOBAL, buf->dtype, &a);
 }
 
-static tg__uop *rw_idx_buffer(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_buffer(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)b;
   tg__lctx *c = (tg__lctx *)ctx;
   tg__uop *buf = root->src[0], *valid = root->src[1];
@@ -165,30 +165,30 @@ static tg__uop *rw_idx_buffer(void *ctx, tg__uop *root, const tg__bindings *b) {
   return tg__uop2(TG__OP_LOAD, buf->dtype, addr, valid, NULL);
 }
 
-static tg__uop *rw_idx_arange(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_arange(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   return root->src[2];
 }
 
-static tg__uop *rw_idx_passthrough(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_idx_passthrough(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   return tg__index(root->src[0]->src[0], root->src[1], root->src + 2, root->nsrc - 2);
 }
 
 static const tg__rule tg__lower_rules[] = {
     TG__RULE("(INDEX (NEG|EXP2|LOG2|SIN|SQRT|RECIPROCAL|TRUNC|ADD|SUB|MUL|IDIV|MOD|MAX|CMPLT|CMPNE|CMPEQ|AND|OR|XOR|"
-             "SHL|SHR|WHERE|MULACC|CAST|BITCAST) ...)", rw_idx_elementwise), /* value at i of f(x) is f(x at i) */
-    TG__RULE("(INDEX CONST _)", rw_idx_const),           /* a scalar constant is the same everywhere */
-    TG__RULE("(INDEX RESHAPE ...)", rw_idx_reshape),     /* flatten by the new shape, unflatten by the old */
-    TG__RULE("(INDEX PERMUTE ...)", rw_idx_permute),     /* reorder */
-    TG__RULE("(INDEX EXPAND ...)", rw_idx_expand),       /* broadcast dims read index 0 */
-    TG__RULE("(INDEX SHRINK ...)", rw_idx_shrink),       /* shift by the start */
-    TG__RULE("(INDEX FLIP ...)", rw_idx_flip),           /* n-1-i */
-    TG__RULE("(INDEX PAD ...)", rw_idx_pad),             /* shift, and 0 outside */
-    TG__RULE("(INDEX REDUCE_AXIS ...)", rw_idx_reduce),  /* a loop per reduced axis */
-    TG__RULE("(INDEX BUFFER _ _)", rw_idx_buffer),       /* a load */
-    TG__RULE("(INDEX ARANGE _ _)", rw_idx_arange),       /* arange at i is i */
-    TG__RULE("(INDEX CONTIGUOUS|COPY|DETACH ...)", rw_idx_passthrough), /* no computation of their own */
+             "SHL|SHR|WHERE|MULACC|CAST|BITCAST) ...)", tg__rw_idx_elementwise), /* value at i of f(x) is f(x at i) */
+    TG__RULE("(INDEX CONST _)", tg__rw_idx_const),           /* a scalar constant is the same everywhere */
+    TG__RULE("(INDEX RESHAPE ...)", tg__rw_idx_reshape),     /* flatten by the new shape, unflatten by the old */
+    TG__RULE("(INDEX PERMUTE ...)", tg__rw_idx_permute),     /* reorder */
+    TG__RULE("(INDEX EXPAND ...)", tg__rw_idx_expand),       /* broadcast dims read index 0 */
+    TG__RULE("(INDEX SHRINK ...)", tg__rw_idx_shrink),       /* shift by the start */
+    TG__RULE("(INDEX FLIP ...)", tg__rw_idx_flip),           /* n-1-i */
+    TG__RULE("(INDEX PAD ...)", tg__rw_idx_pad),             /* shift, and 0 outside */
+    TG__RULE("(INDEX REDUCE_AXIS ...)", tg__rw_idx_reduce),  /* a loop per reduced axis */
+    TG__RULE("(INDEX BUFFER _ _)", tg__rw_idx_buffer),       /* a load */
+    TG__RULE("(INDEX ARANGE _ _)", tg__rw_idx_arange),       /* arange at i is i */
+    TG__RULE("(INDEX CONTIGUOUS|COPY|DETACH ...)", tg__rw_idx_passthrough), /* no computation of their own */
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ static int tg__div_guarded(tg__uop *x, tg__uop *d) {
 
 /* x / d and x % d (C's, truncating) on integers: the divisor becomes where(bad, 1, d), which leaves x / 1 = x (so
  * MIN / -1 gives MIN) and x % 1 = 0; a quotient by 0 is then replaced by 0 */
-static tg__uop *rw_guard_div(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_guard_div(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx;
   tg__uop *x = tg__bind(b, "x"), *d = tg__bind(b, "d");
   tg_dtype dt = root->dtype;
@@ -252,7 +252,7 @@ static tg__uop *rw_guard_div(void *ctx, tg__uop *root, const tg__bindings *b) {
 }
 
 static const tg__rule tg__guard_rules[] = {
-    TG__RULE("(IDIV|MOD x d)", rw_guard_div), /* x / where(d == 0 | (d == -1 & x == MIN), 1, d), and 0 for d == 0 */
+    TG__RULE("(IDIV|MOD x d)", tg__rw_guard_div), /* x / where(d == 0 | (d == -1 & x == MIN), 1, d), and 0 for d == 0 */
 };
 
 /* the tensor graph is only entered through INDEX: the lowering rewrite leaves tensor nodes alone */

@@ -129,7 +129,12 @@ static TG__UNUSED void *tg__dl_load(const char *what, const char *const *names, 
 
 /* Compiled programs by device and source, kept until exit: a schedule renders its kernels anew each time, and a
  * device compiles each distinct source once. */
-typedef struct tg__progcache_entry { tg__device *dev; uint64_t hash; char *src; tg__program *prog; } tg__progcache_entry;
+typedef struct tg__progcache_entry {
+  tg__device *dev;
+  uint64_t hash;
+  char *src;
+  tg__program *prog;
+} tg__progcache_entry;
 static tg__progcache_entry *tg__progcache;
 static int tg__nprogcache, tg__progcache_cap;
 

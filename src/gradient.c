@@ -22,68 +22,77 @@ static tg__uop *tg__gneg(tg__uop *a) { return tg__talu1(TG__OP_NEG, a); }
 // the rules: d(root)/d(sources), given g = d(out)/d(root)
 
 #define TG__G ((tg__uop *)ctx)
-static tg__uop *gr_cast(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_cast(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   return tg__grads1(tg_dtype_is_float(r->src[0]->dtype) ? tg__tcast(TG__G, r->src[0]->dtype) : NULL);
 }
-static tg__uop *gr_neg(void *ctx, tg__uop *r, const tg__bindings *b) { (void)r, (void)b; return tg__grads1(tg__gneg(TG__G)); }
+static tg__uop *tg__gr_neg(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)r, (void)b;
+  return tg__grads1(tg__gneg(TG__G));
+}
 /* d(1/x) = -1/x^2 = -r*r */
-static tg__uop *gr_recip(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_recip(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   return tg__grads1(tg__gneg(tg__gmul(TG__G, tg__gmul(r, r))));
 }
 /* d sin x = cos x = sin(pi/2 - x) */
-static tg__uop *gr_sin(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_sin(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   tg__uop *x = r->src[0];
   return tg__grads1(tg__gmul(TG__G, tg__talu1(TG__OP_SIN, tg__talu(TG__OP_SUB, tg__gc(x, M_PI / 2), x))));
 }
 /* d log2 x = 1/(x ln 2) */
-static tg__uop *gr_log2(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_log2(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   tg__uop *x = r->src[0];
   return tg__grads1(tg__gmul(TG__G, tg__talu1(TG__OP_RECIPROCAL, tg__gmul(x, tg__gc(x, M_LN2)))));
 }
 /* d 2^x = 2^x ln 2 */
-static tg__uop *gr_exp2(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_exp2(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   return tg__grads1(tg__gmul(TG__G, tg__gmul(r, tg__gc(r, M_LN2))));
 }
 /* d sqrt x = 1/(2 sqrt x) */
-static tg__uop *gr_sqrt(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_sqrt(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   return tg__grads1(tg__gmul(TG__G, tg__talu1(TG__OP_RECIPROCAL, tg__gmul(r, tg__gc(r, 2)))));
 }
-static tg__uop *gr_add(void *ctx, tg__uop *r, const tg__bindings *b) { (void)r, (void)b; return tg__grads2(TG__G, TG__G); }
-static tg__uop *gr_sub(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_add(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)r, (void)b;
+  return tg__grads2(TG__G, TG__G);
+}
+static tg__uop *tg__gr_sub(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)r, (void)b;
   return tg__grads2(TG__G, tg__gneg(TG__G));
 }
-static tg__uop *gr_mul(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_mul(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   return tg__grads2(tg__gmul(TG__G, r->src[1]), tg__gmul(TG__G, r->src[0]));
 }
 /* max: to the larger source; a tie splits the gradient in halves (tinygrad) */
-static tg__uop *gr_max(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_max(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   tg__uop *x = r->src[0], *y = r->src[1], *zero = tg__gc(TG__G, 0), *half = tg__gmul(TG__G, tg__gc(TG__G, 0.5));
   tg__uop *tie = tg__twhere(tg__talu(TG__OP_CMPNE, x, y), zero, half);
   return tg__grads2(tg__twhere(tg__talu(TG__OP_CMPLT, y, x), TG__G, tie),
                     tg__twhere(tg__talu(TG__OP_CMPLT, x, y), TG__G, tie));
 }
-static tg__uop *gr_where(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_where(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   tg__uop *c = r->src[0], *zero = tg__gc(TG__G, 0);
   return tg__uop3(TG__OP_SINK, TG_BOOL, tg__none(), tg__twhere(c, TG__G, zero), tg__twhere(c, zero, TG__G), NULL);
 }
-static tg__uop *gr_none(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_none(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)ctx, (void)b;
   tg__uop *s[3] = {tg__none(), tg__none(), tg__none()};
   return tg__uop_new(TG__OP_SINK, TG_BOOL, r->nsrc, s, NULL);
 }
-static tg__uop *gr_identity(void *ctx, tg__uop *r, const tg__bindings *b) { (void)r, (void)b; return tg__grads1(TG__G); }
+static tg__uop *tg__gr_identity(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)r, (void)b;
+  return tg__grads1(TG__G);
+}
 
-static tg__uop *gr_custom(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_custom(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   return ((const tg__custom *)r->arg.ptr)->grad(r, TG__G);
 }
@@ -100,7 +109,7 @@ static tg__uop *tg__prod_deriv(tg__uop *r) {
 }
 
 /* reductions: sum broadcasts back; max goes to the maxima (shared equally); prod to the product of the others */
-static tg__uop *gr_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   tg__uop *x = r->src[0], *g = tg__texpand(TG__G, x->shape);
   if (r->arg.i2 == TG__OP_ADD) return tg__grads1(g);
@@ -111,24 +120,24 @@ static tg__uop *gr_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
 }
 
 /* movement: the inverse movement of the gradient */
-static tg__uop *gr_reshape(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_reshape(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   return tg__grads1(tg__treshape(TG__G, r->src[0]->ndim, r->src[0]->shape));
 }
-static tg__uop *gr_expand(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_expand(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   int64_t mask = 0;
   for (int i = 0; i < r->ndim; i++)
     if (r->src[0]->shape[i] != r->shape[i]) mask |= 1LL << i;
   return tg__grads1(tg__treduce(TG__G, TG__OP_ADD, mask));
 }
-static tg__uop *gr_permute(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_permute(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   int inv[TG_MAX_DIMS];
   for (int i = 0; i < r->ndim; i++) inv[r->arg.ints[i]] = i;
   return tg__grads1(tg__tpermute(TG__G, inv));
 }
-static tg__uop *gr_pad(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_pad(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   int64_t bounds[2 * TG_MAX_DIMS];
   for (int i = 0; i < r->ndim; i++) {
@@ -137,7 +146,7 @@ static tg__uop *gr_pad(void *ctx, tg__uop *r, const tg__bindings *b) {
   }
   return tg__grads1(tg__tshrink(TG__G, bounds));
 }
-static tg__uop *gr_shrink(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_shrink(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   int64_t pads[2 * TG_MAX_DIMS];
   for (int i = 0; i < r->ndim; i++) {
@@ -146,35 +155,35 @@ static tg__uop *gr_shrink(void *ctx, tg__uop *r, const tg__bindings *b) {
   }
   return tg__grads1(tg__tpad(TG__G, pads));
 }
-static tg__uop *gr_flip(void *ctx, tg__uop *r, const tg__bindings *b) {
+static tg__uop *tg__gr_flip(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   return tg__grads1(tg__tflip(TG__G, r->arg.i));
 }
 #undef TG__G
 
 static const tg__rule tg__grad_rules[] = {
-    TG__RULE("(CAST x)", gr_cast),                              /* back to the source dtype (floats only) */
-    TG__RULE("(NEG x)", gr_neg),                                /* -g */
-    TG__RULE("(RECIPROCAL x)", gr_recip),                       /* -g/x^2 */
-    TG__RULE("(SIN x)", gr_sin),                                /* g cos x */
-    TG__RULE("(LOG2 x)", gr_log2),                              /* g/(x ln2) */
-    TG__RULE("(EXP2 x)", gr_exp2),                              /* g 2^x ln2 */
-    TG__RULE("(SQRT x)", gr_sqrt),                              /* g/(2 sqrt x) */
-    TG__RULE("(ADD x y)", gr_add),                              /* g, g */
-    TG__RULE("(SUB x y)", gr_sub),                              /* g, -g */
-    TG__RULE("(MUL x y)", gr_mul),                              /* g y, g x */
-    TG__RULE("(MAX x y)", gr_max),                              /* to the larger; ties halve */
-    TG__RULE("(WHERE c x y)", gr_where),                        /* where(c, g, 0), where(c, 0, g) */
-    TG__RULE("(CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR|IDIV|MOD|TRUNC|BITCAST|DETACH)", gr_none), /* piecewise const */
-    TG__RULE("(CONTIGUOUS|COPY x)", gr_identity),               /* g */
-    TG__RULE("(CUSTOM_GRAD ...)", gr_custom),                   /* the composite's own function */
-    TG__RULE("(REDUCE_AXIS x)", gr_reduce),                     /* expand; to the maxima; the others' product */
-    TG__RULE("(RESHAPE x)", gr_reshape),                        /* the inverse movement */
-    TG__RULE("(EXPAND x)", gr_expand),
-    TG__RULE("(PERMUTE x)", gr_permute),
-    TG__RULE("(PAD x)", gr_pad),
-    TG__RULE("(SHRINK x)", gr_shrink),
-    TG__RULE("(FLIP x)", gr_flip),
+    TG__RULE("(CAST x)", tg__gr_cast),                              /* back to the source dtype (floats only) */
+    TG__RULE("(NEG x)", tg__gr_neg),                                /* -g */
+    TG__RULE("(RECIPROCAL x)", tg__gr_recip),                       /* -g/x^2 */
+    TG__RULE("(SIN x)", tg__gr_sin),                                /* g cos x */
+    TG__RULE("(LOG2 x)", tg__gr_log2),                              /* g/(x ln2) */
+    TG__RULE("(EXP2 x)", tg__gr_exp2),                              /* g 2^x ln2 */
+    TG__RULE("(SQRT x)", tg__gr_sqrt),                              /* g/(2 sqrt x) */
+    TG__RULE("(ADD x y)", tg__gr_add),                              /* g, g */
+    TG__RULE("(SUB x y)", tg__gr_sub),                              /* g, -g */
+    TG__RULE("(MUL x y)", tg__gr_mul),                              /* g y, g x */
+    TG__RULE("(MAX x y)", tg__gr_max),                              /* to the larger; ties halve */
+    TG__RULE("(WHERE c x y)", tg__gr_where),                        /* where(c, g, 0), where(c, 0, g) */
+    TG__RULE("(CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR|IDIV|MOD|TRUNC|BITCAST|DETACH)", tg__gr_none), /* piecewise const */
+    TG__RULE("(CONTIGUOUS|COPY x)", tg__gr_identity),               /* g */
+    TG__RULE("(CUSTOM_GRAD ...)", tg__gr_custom),                   /* the composite's own function */
+    TG__RULE("(REDUCE_AXIS x)", tg__gr_reduce),                     /* expand; to the maxima; the others' product */
+    TG__RULE("(RESHAPE x)", tg__gr_reshape),                        /* the inverse movement */
+    TG__RULE("(EXPAND x)", tg__gr_expand),
+    TG__RULE("(PERMUTE x)", tg__gr_permute),
+    TG__RULE("(PAD x)", tg__gr_pad),
+    TG__RULE("(SHRINK x)", tg__gr_shrink),
+    TG__RULE("(FLIP x)", tg__gr_flip),
 };
 
 TG__PRIVATE int tg__grad_rule_table(const tg__rule **rules) {

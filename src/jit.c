@@ -164,8 +164,10 @@ static int tg__jit_inputs(tg_jit *j, tg_tensor **in, int n_in, int n_out, tg__bu
     char b1[128], b2[128];
     if (j->ncalls_made && !tg__jit_sig_eq(&s, &j->in_sig[i])) {
       tg__set_error("tg_jit_run: input %d is %s %s, but the JIT was made for %s %s (a JIT has fixed shapes: make "
-                    "another one)", i, tg_dtype_name(s.dt), tg__shape_str(s.ndim, s.shape, b1, sizeof b1),
-                    tg_dtype_name(j->in_sig[i].dt), tg__shape_str(j->in_sig[i].ndim, j->in_sig[i].shape, b2, sizeof b2));
+                    "another one)",
+                    i, tg_dtype_name(s.dt), tg__shape_str(s.ndim, s.shape, b1, sizeof b1),
+                    tg_dtype_name(j->in_sig[i].dt),
+                    tg__shape_str(j->in_sig[i].ndim, j->in_sig[i].shape, b2, sizeof b2));
       return -1;
     }
     bufs[i] = tg__tensor_buffer(in[i]);
@@ -232,7 +234,8 @@ static int tg__jit_capture(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out,
   tg_tensor *vstack[16], **views = n_in <= 16 ? vstack : (tg_tensor **)tg__alloc(sizeof(tg_tensor *) * (size_t)n_in);
   for (int i = 0; i < n_in; i++) {
     tg__buffer_bump(inb[i], 0);
-    views[i] = tg__tensor_wrap(tg__treshape(tg__buffer_uop_of(inb[i]), in[i]->uop->ndim, in[i]->uop->shape), in[i]->dev);
+    views[i] =
+        tg__tensor_wrap(tg__treshape(tg__buffer_uop_of(inb[i]), in[i]->uop->ndim, in[i]->uop->shape), in[i]->dev);
     while (views[i] && views[i]->scope > 0) tg_keep(views[i]); /* freed here, not by the caller's scope */
   }
   tg__capturing = j;

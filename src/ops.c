@@ -911,7 +911,8 @@ static tg__uop *tg__pad2d(tg__uop *x, int64_t lo0, int64_t hi0, int64_t lo1, int
   int n = x->ndim;
   int64_t p[2 * TG_MAX_DIMS], b[2 * TG_MAX_DIMS], lo[2] = {lo0, lo1}, hi[2] = {hi0, hi1};
   for (int i = 0; i < n; i++) p[2 * i] = p[2 * i + 1] = 0;
-  for (int j = 0; j < 2; j++) p[2 * (n - 2 + j)] = lo[j] > 0 ? lo[j] : 0, p[2 * (n - 2 + j) + 1] = hi[j] > 0 ? hi[j] : 0;
+  for (int j = 0; j < 2; j++)
+    p[2 * (n - 2 + j)] = lo[j] > 0 ? lo[j] : 0, p[2 * (n - 2 + j) + 1] = hi[j] > 0 ? hi[j] : 0;
   x = tg__tpad(x, p);
   for (int i = 0; i < n; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
   for (int j = 0; j < 2; j++) {
@@ -988,8 +989,8 @@ static tg__uop *tg__tconv2d(tg__uop *x, tg__uop *w, int64_t stride, int64_t padd
 /* The derivatives of y = conv2d(x, w) given dy, each a convolution again:
  *   dx = dy with stride-1 zeros between its elements, padded by d(k-1)-p (and to x's size), convolved with w
  *        flipped and with in/out channels swapped (per group): the transposed convolution;
- *   dw[co, ci, kh, kw] = sum over n, oy, ox of dy[n, co, oy, ox] * xpad[n, ci, oy*s + kh*d, ox*s + kw*d]: the windows of
- *        x against dy. */
+ *   dw[co, ci, kh, kw] = sum over n, oy, ox of dy[n, co, oy, ox] * xpad[n, ci, oy*s + kh*d, ox*s + kw*d]: the
+ *        windows of x against dy. */
 static tg__uop *tg__conv2d_grad(tg__uop *root, tg__uop *dy) {
   tg__uop *x = root->src[1], *w = root->src[2];
   dy = tg__conv_input(dy);

@@ -12,13 +12,13 @@
 // ---------------------------------------------------------------------------------------------------------------------
 // substitution: replace given nodes everywhere in a graph (tinygrad's UOp.substitute)
 
-static tg__uop *rw_substitute(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_substitute(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)b;
   return (tg__uop *)tg__map_get((tg__map *)ctx, root);
 }
 
 static const tg__rule tg__substitute_rules[] = {
-    TG__RULE("(RANGE)", rw_substitute), /* a range given a value */
+    TG__RULE("(RANGE)", tg__rw_substitute), /* a range given a value */
 };
 
 /* root with the RANGE `from` replaced by `to`, simplified */
@@ -77,7 +77,7 @@ static int tg__one_hot(tg__uop *u, tg__uop **cmp, tg__uop **v) {
 /* The gather X[idx] is built as sum over k of (idx == k) * X[k] (tinygrad's one-hot form): n times the work, and for
  * X_train[samples] 60000 times. When the compare is against the reduction's own loop r, the sum has one nonzero
  * term: the value at r = e, when 0 <= e < n. The address is clamped, so no load leaves the buffer. */
-static tg__uop *rw_collapse(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_collapse(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   if (root->arg.i != TG__OP_ADD && !(root->arg.i == TG__OP_MAX && root->dtype == TG_BOOL)) return NULL;
   tg__uop *cmp, *v;
@@ -104,7 +104,7 @@ static tg__uop *rw_collapse(void *ctx, tg__uop *root, const tg__bindings *b) {
 }
 
 static const tg__rule tg__collapse_rules[] = {
-    TG__RULE("(REDUCE)", rw_collapse),
+    TG__RULE("(REDUCE)", tg__rw_collapse),
 };
 
 TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink) {
@@ -117,7 +117,7 @@ TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink) {
 /* every REDUCE over r gets the f copies of its body, with r := r'*f + c, combined by its own op, under a loop r' of
  * size n/f (tinygrad's UNROLL). Copies that read the same address are one node, so with the output upcast a
  * convolution's window loads are shared: x[ow + kw] for a tile of ow and every kw. */
-static tg__uop *rw_unroll(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_unroll(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)b;
   tg__uop **rf = (tg__uop **)ctx; /* {r, outer or NULL, f as a CONST} */
   tg__uop *r = rf[0], *outer = rf[1];
@@ -145,7 +145,7 @@ static tg__uop *rw_unroll(void *ctx, tg__uop *root, const tg__bindings *b) {
 }
 
 static const tg__rule tg__unroll_rules[] = {
-    TG__RULE("(REDUCE)", rw_unroll),
+    TG__RULE("(REDUCE)", tg__rw_unroll),
 };
 
 static tg__uop *tg__unroll(tg__uop *sink, tg__uop *r, int64_t f) {
@@ -178,7 +178,8 @@ static uint64_t tg__range_deps(tg__uop *u, tg__map *m) {
 /* the value of an index expression with range `id` at v and every other range at 0; 0 with *ok cleared when the
  * expression holds an op this does not know */
 static int64_t tg__eval_at(const tg__uop *u, int64_t id, int64_t v, int *ok) {
-  int64_t a = u->nsrc > 0 ? tg__eval_at(u->src[0], id, v, ok) : 0, b = u->nsrc > 1 ? tg__eval_at(u->src[1], id, v, ok) : 0;
+  int64_t a = u->nsrc > 0 ? tg__eval_at(u->src[0], id, v, ok) : 0,
+          b = u->nsrc > 1 ? tg__eval_at(u->src[1], id, v, ok) : 0;
   switch (u->op) {
   case TG__OP_CONST: return u->arg.i;
   case TG__OP_RANGE: return u->arg.i == id ? v : 0;
@@ -233,7 +234,8 @@ TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu) {
       if (u->nsrc > 1) inner_reduce = u->src[u->nsrc - 1];
     }
     if (u->op == TG__OP_RANGE && u->arg.i < nglobal && ng < TG_MAX_DIMS) globals[ng++] = u;
-    if (u->op == TG__OP_INDEX && u->nsrc == 2 && u->src[0]->op == TG__OP_DEFINE_GLOBAL) tg__vec_push(&access, u->src[1]);
+    if (u->op == TG__OP_INDEX && u->nsrc == 2 && u->src[0]->op == TG__OP_DEFINE_GLOBAL)
+      tg__vec_push(&access, u->src[1]);
   }
   tg__vec_free(&all);
   if (!has_reduce || ng < 2 || sink->nsrc != 1) {

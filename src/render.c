@@ -237,7 +237,8 @@ static char *tg__render_alu(tg__rctx *r, tg__uop *u) {
     return tg__str_take(&b);
   }
   for (int i = 0; i < TG__COUNT(tg__code_for_op); i++)
-    if (tg__code_for_op[i].op == u->op) return tg__fmt_op(tg__code_for_op[i].fmt, ops, u->nsrc, sdt != TG_FLOAT64 && r->d->float_suffix);
+    if (tg__code_for_op[i].op == u->op)
+      return tg__fmt_op(tg__code_for_op[i].fmt, ops, u->nsrc, sdt != TG_FLOAT64 && r->d->float_suffix);
   return tg__strdup("/* unsupported */0");
 }
 
@@ -291,7 +292,7 @@ static int tg__global_at(const tg__linear *lin, const tg__uop *u) {
   return -1;
 }
 
-static void st_range(tg__rctx *r, const tg__linear *lin, int i) {
+static void tg__rs_range(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   tg__name(r, u, "ridx%lld", (long long)u->arg.i);
   const char *nm = tg__expr_of(r, u);
@@ -313,29 +314,29 @@ static void st_range(tg__rctx *r, const tg__linear *lin, int i) {
   r->depth++;
 }
 
-static void st_endrange(tg__rctx *r, const tg__linear *lin, int i) {
+static void tg__rs_endrange(tg__rctx *r, const tg__linear *lin, int i) {
   if (r->d->global_id && tg__global_at(lin, lin->u[i]->src[0]) >= 0) return;
   r->depth--;
   tg__line(r, "}");
 }
 
-static void st_define_acc(tg__rctx *r, const tg__linear *lin, int i) {
+static void tg__rs_define_acc(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   tg__name(r, u, "acc%lld", (long long)u->arg.i);
   tg__line(r, "%s %s = %s;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), tg__expr_of(r, u->src[0]));
 }
 
-static void st_assign(tg__rctx *r, const tg__linear *lin, int i) {
+static void tg__rs_assign(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   tg__line(r, "%s = %s;", tg__expr_of(r, u->src[0]), tg__expr_of(r, u->src[1]));
 }
 
 /* a REDUCE is its accumulator, read after the loops */
-static void st_reduce(tg__rctx *r, const tg__linear *lin, int i) {
+static void tg__rs_reduce(tg__rctx *r, const tg__linear *lin, int i) {
   tg__map_put(&r->expr, lin->u[i], (void *)tg__expr_of(r, lin->u[lin->aux[i]]));
 }
 
-static void st_index(tg__rctx *r, const tg__linear *lin, int i) {
+static void tg__rs_index(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   tg__str e;
   memset(&e, 0, sizeof e);
@@ -353,7 +354,7 @@ static char *tg__convert(const char *conv, const char *x) {
 }
 
 /* a load, gated by its second source when it has one (padding): the gate keeps the address from being read */
-static void st_load(tg__rctx *r, const tg__linear *lin, int i) {
+static void tg__rs_load(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   char *val = tg__own(r, tg__convert(u->dtype == TG_FLOAT16 ? "tg_h2f" : u->dtype == TG_BFLOAT16 ? "tg_bf2f" : "",
                                      tg__expr_of(r, u->src[0])));
@@ -363,7 +364,7 @@ static void st_load(tg__rctx *r, const tg__linear *lin, int i) {
   else tg__line(r, "%s %s = %s;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), val);
 }
 
-static void st_store(tg__rctx *r, const tg__linear *lin, int i) {
+static void tg__rs_store(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   /* a bool kept in memory as a byte (OpenCL) is stored as 0 or 1: true + true is 2 until converted to bool */
   char conv[32];
@@ -374,10 +375,10 @@ static void st_store(tg__rctx *r, const tg__linear *lin, int i) {
   tg__line(r, "%s = %s;", tg__expr_of(r, u->src[0]), val);
 }
 
-static void st_nothing(tg__rctx *r, const tg__linear *lin, int i) { (void)r, (void)lin, (void)i; }
+static void tg__rs_nothing(tg__rctx *r, const tg__linear *lin, int i) { (void)r, (void)lin, (void)i; }
 
 /* any other value: inlined where it is used once, named otherwise */
-static void st_value(tg__rctx *r, const tg__linear *lin, int i) {
+static void tg__rs_value(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   const char *e = tg__expr_of(r, u);
   if ((intptr_t)tg__map_get(&r->uses, u) <= 1) return;
@@ -389,10 +390,10 @@ static void st_value(tg__rctx *r, const tg__linear *lin, int i) {
 
 typedef struct tg__stmt { tg__op op; tg__stmt_fn fn; } tg__stmt;
 static const tg__stmt tg__stmts[] = {
-    {TG__OP_RANGE, st_range},   {TG__OP_ENDRANGE, st_endrange}, {TG__OP_DEFINE_ACC, st_define_acc},
-    {TG__OP_ASSIGN, st_assign}, {TG__OP_REDUCE, st_reduce},     {TG__OP_INDEX, st_index},
-    {TG__OP_LOAD, st_load},     {TG__OP_STORE, st_store},       {TG__OP_CONST, st_nothing},
-    {TG__OP_SINK, st_nothing},  {TG__OP_DEFINE_GLOBAL, st_nothing}, {TG__OP_NOOP, st_nothing},
+    {TG__OP_RANGE, tg__rs_range},   {TG__OP_ENDRANGE, tg__rs_endrange}, {TG__OP_DEFINE_ACC, tg__rs_define_acc},
+    {TG__OP_ASSIGN, tg__rs_assign}, {TG__OP_REDUCE, tg__rs_reduce},     {TG__OP_INDEX, tg__rs_index},
+    {TG__OP_LOAD, tg__rs_load},     {TG__OP_STORE, tg__rs_store},       {TG__OP_CONST, tg__rs_nothing},
+    {TG__OP_SINK, tg__rs_nothing},  {TG__OP_DEFINE_GLOBAL, tg__rs_nothing}, {TG__OP_NOOP, tg__rs_nothing},
 };
 
 static void tg__render_stmt(tg__rctx *r, const tg__linear *lin, int i) {
@@ -400,7 +401,7 @@ static void tg__render_stmt(tg__rctx *r, const tg__linear *lin, int i) {
   if (!table[TG__OP_RANGE])
     for (int k = 0; k < TG__COUNT(tg__stmts); k++) table[tg__stmts[k].op] = tg__stmts[k].fn;
   tg__stmt_fn fn = table[lin->u[i]->op];
-  (fn ? fn : st_value)(r, lin, i);
+  (fn ? fn : tg__rs_value)(r, lin, i);
 }
 
 TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel *k, const tg__linear *lin) {
@@ -443,7 +444,8 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel 
   if (d->has_entry_wrapper) {
     tg__str_printf(&out, "void %s_entry(void **bufs, i64 start, i64 end) {\n  %s(", name, name);
     for (int i = 0; i < k->nbufs; i++)
-      tg__str_printf(&out, "%s(%s%s*)bufs[%d]", i ? ", " : "", i ? "const " : "", tg__mem_ctype(d, k->bufs[i]->dtype), i);
+      tg__str_printf(&out, "%s(%s%s*)bufs[%d]", i ? ", " : "", i ? "const " : "", tg__mem_ctype(d, k->bufs[i]->dtype),
+                     i);
     tg__str_cat(&out, ", start, end);\n}\n");
   }
   for (int i = 0; i < r.owned.n; i++) TG_FREE(r.owned.items[i]);

@@ -47,9 +47,8 @@
 #ifdef __linux__
 #include <sched.h>     // sched_getaffinity: the cores this process may use
 #endif
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>     // __get_cpuid_max, __cpuid_count: the target's features
-#define TG__CPU_X86 1
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TG__CPU_X86 1  /* cpuid by inline assembly: <cpuid.h> would define unprefixed functions in the user's file */
 #elif defined(__linux__)
 #include <sys/auxv.h>  // getauxval: the target's features
 #endif
@@ -466,6 +465,12 @@ static int tg__cpu_split_cc(const char *cc, char *buf, size_t nbuf, char **argv,
  * architecture's name. */
 static char *tg__cpu_target_str;
 
+#if defined(TG__CPU_X86)
+static void tg__cpu_cpuid(unsigned leaf, unsigned sub, unsigned *a, unsigned *b, unsigned *c, unsigned *d) {
+  __asm__ __volatile__("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+}
+#endif
+
 static const char *tg__cpu_target(void) {
   if (tg__cpu_target_str) return tg__cpu_target_str;
   tg__str s;
@@ -474,9 +479,11 @@ static const char *tg__cpu_target(void) {
   tg__str_cat(&s, uname(&u) == 0 ? u.machine : "unknown");
 #if defined(TG__CPU_X86)
   static const unsigned leaves[][2] = {{1, 0}, {7, 0}, {7, 1}, {0x80000001u, 0}};
-  unsigned a, b, c, d, max = __get_cpuid_max(0, NULL), ext = __get_cpuid_max(0x80000000u, NULL);
+  unsigned a, b, c, d, max, ext;
   char vendor[13];
-  __cpuid(0, a, b, c, d);
+  tg__cpu_cpuid(0x80000000u, 0, &ext, &b, &c, &d);
+  tg__cpu_cpuid(0, 0, &a, &b, &c, &d);
+  max = a;
   memcpy(vendor, &b, 4);
   memcpy(vendor + 4, &d, 4);
   memcpy(vendor + 8, &c, 4);
@@ -485,7 +492,7 @@ static const char *tg__cpu_target(void) {
   for (int i = 0; i < TG__COUNT(leaves); i++) {
     unsigned leaf = leaves[i][0];
     if (leaf > (leaf >= 0x80000000u ? ext : max)) continue;
-    __cpuid_count(leaf, leaves[i][1], a, b, c, d);
+    tg__cpu_cpuid(leaf, leaves[i][1], &a, &b, &c, &d);
     if (leaf == 1) b = 0;
     tg__str_printf(&s, " cpuid(%x,%u)=%08x,%08x,%08x,%08x", leaf, leaves[i][1], a, b, c, d);
     if (leaf == 1 && (c & (1u << 27))) { /* OSXSAVE: xgetbv may run */

@@ -283,7 +283,8 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   }
   for (int i = order.n - 1; i >= 0; i--) {
     tg__uop *u = (tg__uop *)order.items[i];
-    if (u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_COPY || u->op == TG__OP_ASSIGN) tg__map_put(&c.realize, u, (void *)1);
+    if (u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_COPY || u->op == TG__OP_ASSIGN)
+      tg__map_put(&c.realize, u, (void *)1);
     else if (u->op == TG__OP_REDUCE_AXIS && !tg__map_get(&c.realize, u) && tg__reduce_needs_buffer(&c, u))
       tg__map_put(&c.realize, u, (void *)1);
   }

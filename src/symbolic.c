@@ -79,22 +79,22 @@ static tg__uop *tg__fold(tg__op op, tg_dtype dt, tg__uop **s, int n) {
   }
 }
 
-static tg__uop *rw_fold(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_fold(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx;
   (void)b;
   return tg__fold(root->op, root->dtype, root->src, root->nsrc);
 }
 
-static tg__uop *rw_zero(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_zero(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   return tg__const_int(root->dtype, 0);
 }
-static tg__uop *rw_one(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_one(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   return tg__const_int(root->dtype, 1);
 }
 
-static tg__uop *rw_where_const(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_where_const(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx;
   return tg__bind(b, "c")->arg.i ? root->src[1] : root->src[2];
 }
@@ -102,7 +102,7 @@ static tg__uop *rw_where_const(void *ctx, tg__uop *root, const tg__bindings *b) 
 // ---------------------------------------------------------------------------------------------------------------------
 // comparisons decided by bounds
 
-static tg__uop *rw_cmplt_bounds(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_cmplt_bounds(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   int64_t a0, a1, b0, b1;
   if (tg_dtype_is_float(root->src[0]->dtype)) return NULL;
@@ -113,7 +113,7 @@ static tg__uop *rw_cmplt_bounds(void *ctx, tg__uop *root, const tg__bindings *b)
   return NULL;
 }
 
-static tg__uop *rw_cmpne_bounds(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_cmpne_bounds(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   int64_t a0, a1, b0, b1;
   if (tg_dtype_is_float(root->src[0]->dtype)) return NULL;
@@ -124,7 +124,7 @@ static tg__uop *rw_cmpne_bounds(void *ctx, tg__uop *root, const tg__bindings *b)
 }
 
 /* (x + c) < d  ->  x < d - c, for ints */
-static tg__uop *rw_cmplt_shift(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_cmplt_shift(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)root;
   tg__uop *x = tg__bind(b, "x"), *c = tg__bind(b, "c"), *d = tg__bind(b, "d");
   return tg__alu(TG__OP_CMPLT, x, tg__const_int(x->dtype, d->arg.i - c->arg.i));
@@ -218,7 +218,7 @@ static tg__uop *tg__sum_build(tg__sum *s, tg_dtype dt) {
 }
 
 /* an integer ADD (or MUL by a constant of an ADD): rebuilt canonically when that changes it */
-static tg__uop *rw_canon_sum(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_canon_sum(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   tg__sum s;
   tg__sum_of(root, &s);
@@ -294,7 +294,7 @@ static tg__uop *tg__divmod_fold(tg__uop *root, tg__uop *x, int64_t c) {
   return NULL;
 }
 
-static tg__uop *rw_divmod(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_divmod(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx;
   return tg__divmod_fold(root, tg__bind(b, "x"), tg__bind(b, "c")->arg.i);
 }
@@ -302,48 +302,48 @@ static tg__uop *rw_divmod(void *ctx, tg__uop *root, const tg__bindings *b) {
 // ---------------------------------------------------------------------------------------------------------------------
 // the table
 
-static tg__uop *rw_self_true(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_self_true(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)root, (void)b;
   return tg__const_int(TG_BOOL, 1);
 }
-static tg__uop *rw_self_false(void *ctx, tg__uop *root, const tg__bindings *b) {
+static tg__uop *tg__rw_self_false(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)root, (void)b;
   return tg__const_int(TG_BOOL, 0);
 }
 
 static const tg__rule tg__symbolic_rules[] = {
     /* constant folding */
-    TG__RULE("(NEG|EXP2|LOG2|SIN|SQRT|RECIPROCAL|TRUNC|CAST CONST)", rw_fold),
-    TG__RULE("(ADD|SUB|MUL|IDIV|MOD|MAX|CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR CONST CONST)", rw_fold),
-    TG__RULE("(WHERE CONST:c x y)", rw_where_const),               /* c ? x : y with c known */
+    TG__RULE("(NEG|EXP2|LOG2|SIN|SQRT|RECIPROCAL|TRUNC|CAST CONST)", tg__rw_fold),
+    TG__RULE("(ADD|SUB|MUL|IDIV|MOD|MAX|CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR CONST CONST)", tg__rw_fold),
+    TG__RULE("(WHERE CONST:c x y)", tg__rw_where_const),               /* c ? x : y with c known */
     TG__RULE("(WHERE _ x x)", tg__rw_x),                           /* c ? x : x -> x */
     /* identities */
     TG__RULE("(ADD [x (CONST 0)])", tg__rw_x),                     /* x+0 -> x */
     TG__RULE("(SUB x (CONST 0))", tg__rw_x),                       /* x-0 -> x */
     TG__RULE("(MUL [x (CONST 1)])", tg__rw_x),                     /* x*1 -> x */
-    TG__RULE("(MUL:int [x (CONST 0)])", rw_zero),                  /* x*0 -> 0 (ints: no NaN) */
+    TG__RULE("(MUL:int [x (CONST 0)])", tg__rw_zero),                  /* x*0 -> 0 (ints: no NaN) */
     TG__RULE("(IDIV x (CONST 1))", tg__rw_x),                      /* x//1 -> x */
-    TG__RULE("(MOD:int x (CONST 1))", rw_zero),                    /* x%1 -> 0 */
-    TG__RULE("(IDIV|MOD:int x (CONST 0))", rw_zero),               /* x//0, x%0 -> 0 (api.h defines them) */
-    TG__RULE("(MOD:int x (CONST -1))", rw_zero),                   /* x%-1 -> 0 (signed: -1 is no unsigned value) */
+    TG__RULE("(MOD:int x (CONST 1))", tg__rw_zero),                    /* x%1 -> 0 */
+    TG__RULE("(IDIV|MOD:int x (CONST 0))", tg__rw_zero),               /* x//0, x%0 -> 0 (api.h defines them) */
+    TG__RULE("(MOD:int x (CONST -1))", tg__rw_zero),                   /* x%-1 -> 0 (signed: -1 is no unsigned value) */
     TG__RULE("(MAX x x)", tg__rw_x),                               /* max(x,x) -> x */
     TG__RULE("(AND|OR x x)", tg__rw_x),                            /* x&x, x|x -> x */
     TG__RULE("(AND:bool [x (CONST 1)])", tg__rw_x),                /* x&true -> x */
-    TG__RULE("(AND:bool [_ (CONST 0)])", rw_zero),                 /* x&false -> false */
+    TG__RULE("(AND:bool [_ (CONST 0)])", tg__rw_zero),                 /* x&false -> false */
     TG__RULE("(OR:bool [x (CONST 0)])", tg__rw_x),                 /* x|false -> x */
-    TG__RULE("(OR:bool [_ (CONST 1)])", rw_one),                   /* x|true -> true */
-    TG__RULE("(CMPNE:bool x:int x)", rw_self_false),               /* x!=x -> false (ints) */
-    TG__RULE("(CMPEQ:bool x:int x)", rw_self_true),                /* x==x -> true (ints) */
-    TG__RULE("(CMPLT x:int x)", rw_self_false),                    /* x<x -> false (ints) */
+    TG__RULE("(OR:bool [_ (CONST 1)])", tg__rw_one),                   /* x|true -> true */
+    TG__RULE("(CMPNE:bool x:int x)", tg__rw_self_false),               /* x!=x -> false (ints) */
+    TG__RULE("(CMPEQ:bool x:int x)", tg__rw_self_true),                /* x==x -> true (ints) */
+    TG__RULE("(CMPLT x:int x)", tg__rw_self_false),                    /* x<x -> false (ints) */
     /* index arithmetic */
-    TG__RULE("(CMPLT x y)", rw_cmplt_bounds),                      /* decided by bounds */
-    TG__RULE("(CMPNE|CMPEQ x y)", rw_cmpne_bounds),                /* disjoint bounds */
-    TG__RULE("(CMPLT (ADD:int x CONST:c) CONST:d)", rw_cmplt_shift), /* x+c<d -> x<d-c */
-    TG__RULE("(ADD:int x y)", rw_canon_sum),                       /* merge terms, constant last */
-    TG__RULE("(MUL:int (ADD x y) CONST)", rw_canon_sum),           /* (x+y)*c -> x*c+y*c */
-    TG__RULE("(MUL:int (MUL x CONST) CONST)", rw_canon_sum),       /* (x*c1)*c2 -> x*(c1*c2) */
-    TG__RULE("(IDIV:int x CONST:c)", rw_divmod),                   /* exact splits of sums, x//a//b */
-    TG__RULE("(MOD:int x CONST:c)", rw_divmod),
+    TG__RULE("(CMPLT x y)", tg__rw_cmplt_bounds),                      /* decided by bounds */
+    TG__RULE("(CMPNE|CMPEQ x y)", tg__rw_cmpne_bounds),                /* disjoint bounds */
+    TG__RULE("(CMPLT (ADD:int x CONST:c) CONST:d)", tg__rw_cmplt_shift), /* x+c<d -> x<d-c */
+    TG__RULE("(ADD:int x y)", tg__rw_canon_sum),                       /* merge terms, constant last */
+    TG__RULE("(MUL:int (ADD x y) CONST)", tg__rw_canon_sum),           /* (x+y)*c -> x*c+y*c */
+    TG__RULE("(MUL:int (MUL x CONST) CONST)", tg__rw_canon_sum),       /* (x*c1)*c2 -> x*(c1*c2) */
+    TG__RULE("(IDIV:int x CONST:c)", tg__rw_divmod),                   /* exact splits of sums, x//a//b */
+    TG__RULE("(MOD:int x CONST:c)", tg__rw_divmod),
 };
 
 TG__PRIVATE tg__matcher *tg__symbolic(void) { return TG__MATCHER(tg__symbolic_rules); }

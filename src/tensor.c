@@ -701,7 +701,8 @@ TG__PRIVATE int tg__own_buffer(const char *fn, tg_tensor *t) {
   tg__buffer *b = tg__buffer_new(src->dev, src->dtype, src->numel);
   void *tmp = b ? tg__try_alloc(fn, src->nbytes ? src->nbytes : 1) : NULL;
   int rc = tmp ? 0 : -1;
-  if (rc == 0) rc = tg__buffer_ensure(src) < 0 || tg__buffer_copyout(src, tmp) < 0 || tg__buffer_copyin(b, tmp) < 0 ? -1 : 0;
+  if (rc == 0)
+    rc = tg__buffer_ensure(src) < 0 || tg__buffer_copyout(src, tmp) < 0 || tg__buffer_copyin(b, tmp) < 0 ? -1 : 0;
   TG_FREE(tmp);
   if (rc == 0) t->uop = tg__buffer_uop(b, t->uop->ndim, t->uop->shape);
   if (b) tg__buffer_release(b);
@@ -721,7 +722,8 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
     fits = vs == ts || vs == 1;
   }
   if (!fits) {
-    tg__set_error("tg_assign: a value of shape %s does not fit the target's shape %s", TG__SHAPE(v, b1), TG__SHAPE(t, b2));
+    tg__set_error("tg_assign: a value of shape %s does not fit the target's shape %s", TG__SHAPE(v, b1),
+                  TG__SHAPE(t, b2));
     return NULL;
   }
   /* the target must own a buffer to write into. A target with an assignment pending (prev) chains: the new one
@@ -740,7 +742,8 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
   }
   tg__uop *tv = t, *vv = tg__tcast(v, t->dtype);
   if (tg__broadcast("tg_assign", &tv, &vv) < 0) return NULL;
-  target->uop = prev ? tg__uop3(TG__OP_ASSIGN, t->dtype, t, vv, prev, NULL) : tg__uop2(TG__OP_ASSIGN, t->dtype, t, vv, NULL);
+  target->uop =
+      prev ? tg__uop3(TG__OP_ASSIGN, t->dtype, t, vv, prev, NULL) : tg__uop2(TG__OP_ASSIGN, t->dtype, t, vv, NULL);
   if (!prev) tg__vec_push(&tg__pending, target);
   return target;
 }
@@ -901,7 +904,8 @@ static void tg__fmt_word(tg__str *s, double v, tg__fmt *f) {
     /* positional: fractions padded with spaces; scientific: mantissas padded with zeros (numpy's trim 'k') */
     int mant = (int)((ex ? ex : buf + len) - buf);
     tg__str_printf(s, "%*s%.*s", f->left - left, "", mant, buf);
-    if (ex) tg__str_printf(s, "%.*s%.2s%0*d", f->right - right, "00000000000000000", ex, f->exp_size, abs(atoi(ex + 2)));
+    if (ex)
+      tg__str_printf(s, "%.*s%.2s%0*d", f->right - right, "00000000000000000", ex, f->exp_size, abs(atoi(ex + 2)));
     else tg__str_printf(s, "%*s", f->right - right, "");
   } else {
     int w = tg_dtype_is_float(f->dt) ? f->left + 1 + f->right + (f->exp_mode ? 2 + f->exp_size : 0) : f->left;

@@ -7,6 +7,9 @@
  * through the device (tg__cpu_device()->compile) from small C sources, each with a constant no other kernel of the
  * process has, so none is in the in-memory program cache yet. #included into runner.c after the implementation. */
 #include "test.h"
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h> /* __get_cpuid: the reference for the library's own cpuid */
+#endif
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -276,7 +279,7 @@ TEST(test_internal_cache_key) {
   const char *target = tg__cpu_target();
   CHECK(target && target[0]);
 #if defined(TG__CPU_X86)
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0; /* read here with the compiler's own <cpuid.h>, not the library's */
   char leaf1[96];
   CHECK(__get_cpuid(1, &eax, &ebx, &ecx, &edx));
   snprintf(leaf1, sizeof leaf1, "cpuid(1,0)=%08x,00000000,%08x,%08x", eax, ecx, edx);
