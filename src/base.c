@@ -264,7 +264,6 @@ TG__PRIVATE void tg__api_unlock(int *held) {
   pthread_mutex_unlock(&tg__api_mu);
 }
 
-
 // ---------------------------------------------------------------------------------------------------------------------
 // fault injection (read and armed under the lock)
 

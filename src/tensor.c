@@ -146,8 +146,7 @@ int tg_scope_end(void) {
     TG_FREE(s);
     tg__my_scopes = NULL;
   }
-  tg__uop_maybe_gc();
-  return 0;
+  return 0; /* what the scope held is collected as the call returns to the user (the lock's return hook) */
 }
 
 tg_tensor *tg_keep(tg_tensor *t) {
@@ -683,7 +682,6 @@ int tg_realize_all(tg_tensor **ts, int n) {
   }
   TG_FREE(roots);
   tg__vec_free(&owners);
-  tg__uop_maybe_gc();
   return rc;
 }
 

@@ -5,7 +5,8 @@
  *    argument), so structural equality is pointer equality and rewrites memoise on pointers.
  *  - A tensor-graph node carries its shape (ndim >= 0), computed once at creation from its sources and argument.
  *  - Nodes are garbage collected: tg__uop_gc marks from the live tensors (and given extra roots) and frees the rest.
- *    It runs only at safe points (between API calls), never while a rewrite holds unrooted nodes.
+ *    It runs only as a public call returns to the user (tg__uop_maybe_gc is the lock's return hook), never while the
+ *    library's own code holds unrooted nodes.
  *  - Integer bounds (vmin, vmax) are computed on demand for index arithmetic and cached in the node. */
 #include "internal.h"
 
