@@ -267,7 +267,13 @@ TG__PRIVATE char *tg__uop_print(tg__uop *u);                    /* a multi-line 
 TG__PRIVATE void tg__uop_toposort(tg__uop *root, tg__vec *out); /* sources before users */
 TG__PRIVATE int tg__uop_reaches(const tg__uop *from, const tg__uop *to); /* to is from or below it */
 TG__PRIVATE int64_t tg__uop_count(void);
-/* gc: roots are every live tensor's uop and grad plus the extra roots given */
+/* The roots of the graph: the nodes that live tensors hold. uop.c sits below tensor.c and must not call it, so
+ * tensor.c registers a function that calls visit(ctx, u) for each of them (tinygrad's all_tensors); the collector
+ * and the scheduler ask through tg__uop_roots. */
+typedef void (*tg__root_visit)(void *ctx, tg__uop *u);
+TG__PRIVATE void tg__set_root_enumerator(void (*each)(tg__root_visit visit, void *ctx));
+TG__PRIVATE void tg__uop_roots(tg__root_visit visit, void *ctx); /* nothing until an enumerator is registered */
+/* gc: roots are the nodes of tg__uop_roots plus the extra roots given */
 TG__PRIVATE void tg__uop_gc(tg__uop **extra_roots, int n);
 TG__PRIVATE void tg__uop_maybe_gc(void);
 TG__PRIVATE void tg__buffer_release(tg__buffer *b);

@@ -26,6 +26,10 @@ typedef struct tg__scopes {
 static TG__THREAD_LOCAL tg__scopes *tg__my_scopes;
 
 TG__PRIVATE tg_tensor *tg__tensor_list(void) { return tg__live; }
+/* the graph's roots for uop.c's collector and the scheduler: every live tensor's node */
+static void tg__each_root(tg__root_visit visit, void *ctx) {
+  for (tg_tensor *t = tg__live; t; t = t->next) visit(ctx, t->uop);
+}
 static int64_t tg__ninternal; /* live tensors of the library itself (the random counter), not counted for the user */
 int64_t tg_live_tensors(void) { TG__LOCKED(); return tg__nlive - tg__ninternal; }
 static void tg__scope_forget(tg_tensor *t);
@@ -62,6 +66,7 @@ TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, tg__device *dev) {
   tg_tensor *t = (tg_tensor *)tg__alloc(sizeof(tg_tensor));
   t->uop = u;
   t->dev = dev;
+  if (!tg__live) tg__set_root_enumerator(tg__each_root);
   t->next = tg__live;
   if (tg__live) tg__live->prev = t;
   tg__live = t;

@@ -434,11 +434,19 @@ static void tg__uop_destroy(tg__uop *u) {
   TG_FREE(u);
 }
 
+static void (*tg__root_enumerator)(tg__root_visit visit, void *ctx);
+TG__PRIVATE void tg__set_root_enumerator(void (*each)(tg__root_visit visit, void *ctx)) { tg__root_enumerator = each; }
+TG__PRIVATE void tg__uop_roots(tg__root_visit visit, void *ctx) {
+  if (tg__root_enumerator) tg__root_enumerator(visit, ctx);
+}
+
+static void tg__mark_root(void *stack, tg__uop *u) { tg__mark(u, (tg__vec *)stack); }
+
 TG__PRIVATE void tg__uop_gc(tg__uop **extra_roots, int n) {
   tg__U.epoch++;
   tg__vec stack;
   memset(&stack, 0, sizeof stack);
-  for (tg_tensor *t = tg__tensor_list(); t; t = t->next) tg__mark(t->uop, &stack);
+  tg__uop_roots(tg__mark_root, &stack);
   for (int i = 0; i < n; i++) tg__mark(extra_roots[i], &stack);
   tg__vec_free(&stack);
   size_t live = 0;
