@@ -1,11 +1,10 @@
-/* device.c: the device registry, buffers and the run counters.
+/* device.c: the device registry, program caches, driver loading and the run counters (layer 4).
  *
  * Contract:
  *  - A device is a table of functions (tg__device, internal.h). The CPU device is built in; a backend adds its own with
  *    tg__device_register (at most 16 devices). tg__device_get finds one by name, case-insensitively; a NULL name means
  *    the environment variable DEV, or "CPU" when DEV is unset or empty. An unknown name is NULL plus an error.
- *  - A buffer is reference counted (it starts at 1) and owns nbytes = numel * dtype size of device memory, allocated
- *    lazily by tg__buffer_ensure through dev->alloc and given back through dev->free when the last reference goes.
+ *  - Buffers and their memory are buffer.c's: it calls a device only through the table's alloc, free and copies.
  *  - tg__stat_launches / tg__stat_compiles count kernel launches and compiler processes; tg_kernel_launches() and
  *    tg_compiler_invocations() report them to the user.
  *  - Nothing here prints, aborts or exits: failures are tg__set_error plus NULL / -1. */
@@ -168,149 +167,25 @@ static TG__UNUSED tg__program *tg__progcache_add(tg__device *d, const char *src,
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// buffers
-
-static int64_t tg__dev_next_buffer_id;
-
-TG__PRIVATE tg__buffer *tg__buffer_new(tg__device *dev, tg_dtype dt, int64_t numel) {
-  if (!dev) {
-    tg__set_error("buffer: no device");
-    return NULL;
-  }
-  if ((int)dt < 0 || (int)dt >= TG_NDTYPES) {
-    tg__set_error("buffer: invalid dtype %d", (int)dt);
-    return NULL;
-  }
-  size_t esize = (size_t)tg_dtype_size(dt);
-  if (numel < 0 || (esize && (uint64_t)numel > (uint64_t)(SIZE_MAX / esize))) {
-    tg__set_error("buffer: cannot hold %lld elements of %d bytes on %s", (long long)numel, (int)esize, dev->name);
-    return NULL;
-  }
-  tg__buffer *b = (tg__buffer *)tg__alloc(sizeof *b);
-  b->dev = dev;
-  b->dtype = dt;
-  b->numel = numel;
-  b->nbytes = (size_t)numel * esize;
-  b->ptr = NULL;
-  b->refcount = 1;
-  b->id = ++tg__dev_next_buffer_id;
-  return b;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// the allocation cache: device memory of freed buffers is kept (by exact size) and handed to the next buffer of that
-// size, as tinygrad's LRU allocator does. Fresh memory costs page faults on first touch, which on a VM can cost more
-// than the kernel that writes it; a training step allocates the same sizes every time.
-
-#define TG__CACHE_SLOTS 256
-#define TG__CACHE_BYTES ((size_t)2 << 30)
-typedef struct tg__cached { tg__device *dev; void *ptr; size_t nbytes; } tg__cached;
-static tg__cached tg__cache[TG__CACHE_SLOTS];
-static int tg__ncached;
-static size_t tg__cached_bytes;
-static int tg__cache_registered;
-
-static void tg__cache_evict(int i) {
-  tg__cache[i].dev->free(tg__cache[i].dev, tg__cache[i].ptr);
-  tg__cached_bytes -= tg__cache[i].nbytes;
-  tg__cache[i] = tg__cache[--tg__ncached];
-}
-
-static void tg__cache_flush(void) {
-  while (tg__ncached) tg__cache_evict(tg__ncached - 1);
-}
-
-static void tg__cache_put(tg__device *dev, void *ptr, size_t nbytes) {
-  if (!tg__cache_registered) {
-    atexit(tg__cache_flush);
-    tg__set_release_hook(tg__cache_flush); /* host memory runs out: the CPU's cached buffers go first */
-    tg__cache_registered = 1;
-  }
-  if (nbytes > TG__CACHE_BYTES / 4) {
-    dev->free(dev, ptr);
-    return;
-  }
-  while (tg__ncached && (tg__ncached == TG__CACHE_SLOTS || tg__cached_bytes + nbytes > TG__CACHE_BYTES))
-    tg__cache_evict(0); /* the oldest */
-  tg__cache[tg__ncached].dev = dev;
-  tg__cache[tg__ncached].ptr = ptr;
-  tg__cache[tg__ncached++].nbytes = nbytes;
-  tg__cached_bytes += nbytes;
-}
-
-static void *tg__cache_take(tg__device *dev, size_t nbytes) {
-  for (int i = tg__ncached - 1; i >= 0; i--) /* the most recent first: its pages are warm */
-    if (tg__cache[i].dev == dev && tg__cache[i].nbytes == nbytes) {
-      void *p = tg__cache[i].ptr;
-      tg__cached_bytes -= nbytes;
-      memmove(&tg__cache[i], &tg__cache[i + 1], sizeof(tg__cached) * (size_t)(tg__ncached - i - 1));
-      tg__ncached--;
-      return p;
-    }
-  return NULL;
-}
-
-TG__PRIVATE int tg__buffer_ensure(tg__buffer *b) {
-  if (!b) {
-    tg__set_error("buffer: NULL buffer");
-    return -1;
-  }
-  if (b->ptr) return 0;
-  size_t n = b->nbytes ? b->nbytes : 1;
-  if (tg__fault(TG__FAULT_DEVICE_ALLOC)) {
-    tg__set_error("%s alloc: cannot allocate %zu bytes (injected fault)", b->dev->name, n);
-    return -1;
-  }
-  b->ptr = tg__cache_take(b->dev, n);
-  if (!b->ptr) b->ptr = b->dev->alloc(b->dev, n); /* the device records why on failure */
-  tg__stat_alloc_bytes((int64_t)n);
-  if (!b->ptr && tg__ncached) { /* out of memory: give the cache back and try once more */
-    tg__cache_flush();
-    tg_clear_error();
-    b->ptr = b->dev->alloc(b->dev, n);
-  }
-  return b->ptr ? 0 : -1;
-}
-
-/* gives a buffer's memory back to the cache; the buffer stays valid and allocates again when next used */
-TG__PRIVATE void tg__buffer_drop_memory(tg__buffer *b) {
-  if (!b || !b->ptr) return;
-  tg__cache_put(b->dev, b->ptr, b->nbytes ? b->nbytes : 1);
-  b->ptr = NULL;
-}
-
-TG__PRIVATE void tg__buffer_release(tg__buffer *b) {
-  if (!b) return;
-  TG__ASSERT(b->refcount > 0);
-  if (--b->refcount > 0) return;
-  tg__buffer_drop_memory(b);
-  TG_FREE(b);
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
 // memory plans: the memory of every launch of a schedule or a JIT replay is found before the first one runs
 
 /* memory a plan took back from a dropped buffer; launches of the plan still use it */
 static void tg__plan_keep(tg__plan *p, tg__buffer *b) {
   if (p->npool == p->cap) {
     p->cap = p->cap ? 2 * p->cap : 16;
-    p->pool = tg__realloc(p->pool, sizeof(tg__cached) * (size_t)p->cap);
+    p->pool = tg__realloc(p->pool, sizeof(tg__memory) * (size_t)p->cap);
   }
-  tg__cached *c = (tg__cached *)p->pool + p->npool++;
-  c->dev = b->dev;
-  c->ptr = b->ptr;
-  c->nbytes = b->nbytes ? b->nbytes : 1;
-  b->ptr = NULL;
+  ((tg__memory *)p->pool)[p->npool++] = tg__buffer_take_memory(b);
 }
 
 /* b's memory: a dropped buffer's of the same size first (as a run would reuse it), else the cache or the device */
 static int tg__plan_ensure(tg__plan *p, tg__buffer *b) {
   if (b->ptr) return 0;
   size_t n = b->nbytes ? b->nbytes : 1;
-  tg__cached *pool = (tg__cached *)p->pool;
+  tg__memory *pool = (tg__memory *)p->pool;
   for (int i = p->npool - 1; i >= 0; i--)
     if (pool[i].dev == b->dev && pool[i].nbytes == n) {
-      b->ptr = pool[i].ptr;
+      tg__buffer_give_memory(b, &pool[i]);
       pool[i] = pool[--p->npool];
       return 0;
     }
@@ -347,31 +222,11 @@ TG__PRIVATE int tg__plan_memory(tg__plan *p, const tg__launch *ls, int n) {
 }
 
 TG__PRIVATE void tg__plan_end(tg__plan *p) {
-  tg__cached *pool = (tg__cached *)p->pool;
-  for (int i = 0; i < p->npool; i++) tg__cache_put(pool[i].dev, pool[i].ptr, pool[i].nbytes);
+  tg__memory *pool = (tg__memory *)p->pool;
+  for (int i = 0; i < p->npool; i++) tg__memory_give_back(&pool[i]);
   TG_FREE(p->pool);
   TG_FREE(p->ptrs);
   memset(p, 0, sizeof *p);
-}
-
-TG__PRIVATE int tg__buffer_copyin(tg__buffer *b, const void *src) {
-  if (tg__buffer_ensure(b) < 0) return -1;
-  if (!b->nbytes) return 0;
-  if (!src) {
-    tg__set_error("buffer copy in: NULL source for %zu bytes", b->nbytes);
-    return -1;
-  }
-  return b->dev->copy_in(b->dev, b->ptr, src, b->nbytes);
-}
-
-TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst) {
-  if (tg__buffer_ensure(b) < 0) return -1;
-  if (!b->nbytes) return 0;
-  if (!dst) {
-    tg__set_error("buffer copy out: NULL destination for %zu bytes", b->nbytes);
-    return -1;
-  }
-  return b->dev->copy_out(b->dev, dst, b->ptr, b->nbytes);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -379,11 +234,8 @@ TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst) {
 
 static int64_t tg__dev_launches, tg__dev_compiles;
 
-TG__PRIVATE int64_t tg__buffer_new_id_peek(void) { return tg__dev_next_buffer_id + 1; }
 TG__PRIVATE int64_t tg__stat_launches(int64_t add) { return tg__dev_launches += add; }
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add) { return tg__dev_compiles += add; }
-static int64_t tg__dev_alloc_bytes;
-TG__PRIVATE int64_t tg__stat_alloc_bytes(int64_t add) { return tg__dev_alloc_bytes += add; }
 
 int64_t tg_kernel_launches(void) { TG__LOCKED(); return tg__stat_launches(0); }
 int64_t tg_compiler_invocations(void) { TG__LOCKED(); return tg__stat_compiles(0); }

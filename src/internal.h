@@ -276,7 +276,32 @@ TG__PRIVATE void tg__uop_roots(tg__root_visit visit, void *ctx); /* nothing unti
 /* gc: roots are the nodes of tg__uop_roots plus the extra roots given */
 TG__PRIVATE void tg__uop_gc(tg__uop **extra_roots, int n);
 TG__PRIVATE void tg__uop_maybe_gc(void);
-TG__PRIVATE void tg__buffer_release(tg__buffer *b);
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* buffer.c: buffers, their memory and versions (layer 2); the struct is tg__buffer above */
+
+TG__PRIVATE tg__buffer *tg__buffer_new(struct tg__device *dev, tg_dtype dt, int64_t numel); /* one reference */
+TG__PRIVATE tg__buffer *tg__buffer_retain(tg__buffer *b); /* another reference; returns b */
+TG__PRIVATE void tg__buffer_release(tg__buffer *b);       /* the last one frees it and gives its memory back */
+TG__PRIVATE int tg__buffer_ensure(tg__buffer *b);   /* allocates device memory if needed (cached); 0 or -1 */
+TG__PRIVATE void tg__buffer_drop_memory(tg__buffer *b); /* returns its memory to the allocation cache */
+TG__PRIVATE int tg__buffer_copyin(tg__buffer *b, const void *src);
+TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst);
+/* device memory on its own, for a memory plan (device.c) to move from one buffer to another */
+typedef struct tg__memory { struct tg__device *dev; void *ptr; size_t nbytes; } tg__memory;
+TG__PRIVATE tg__memory tg__buffer_take_memory(tg__buffer *b); /* b has no memory after */
+TG__PRIVATE void tg__buffer_give_memory(tg__buffer *b, const tg__memory *m); /* of b's device and size */
+TG__PRIVATE void tg__memory_give_back(const tg__memory *m);   /* to the allocation cache */
+TG__PRIVATE int64_t tg__buffer_new_id_peek(void); /* the id the next buffer will get */
+TG__PRIVATE int64_t tg__stat_alloc_bytes(int64_t add); /* bytes of buffer memory handed out, ever */
+TG__PRIVATE tg__uop *tg__buffer_uop_of(tg__buffer *b); /* BUFFER node of b at its current version */
+TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u);       /* the BUFFER under a chain of reshapes, or NULL */
+TG__PRIVATE void tg__buffer_advance(tg__buffer *b, int contents_changed); /* to the next version */
+/* an assignment into a buffer, scheduled but not yet run: undone (tg__buffer_undo_assign) if it never runs */
+typedef struct tg__buffer_undo { tg__buffer *buf; int64_t version, written; } tg__buffer_undo;
+TG__PRIVATE void tg__buffer_assign(tg__buffer *b, tg__buffer_undo *undo);
+TG__PRIVATE void tg__buffer_undo_assign(tg__buffer_undo *undo);
+TG__PRIVATE int tg__buffer_check_read(const tg__uop *u); /* a BUFFER node is not stale; else -1 with an error */
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* pattern.c: the pattern matcher. A rule is a pattern string and a function; TG__RULE records where it was written.
@@ -337,22 +362,8 @@ typedef struct tg__rule_table { const char *name; const tg__rule *rules; int n; 
 TG__PRIVATE int tg__rule_tables(const tg__rule_table **out);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
-/* tensor.c */
+/* shape.c: shapes and the tensor graph's builders (layer 2) */
 
-struct tg_tensor {
-  tg__uop *uop;           /* the lazy graph (or a BUFFER once realised) */
-  struct tg__device *dev;
-  int requires_grad;
-  tg_tensor *grad;
-  struct tg_tensor *prev, *next; /* the list of live tensors (gc roots) */
-  int scope;                     /* depth of the scope that owns it; 0 = the user */
-  struct tg__scopes *scopes;     /* the scopes (of the thread that made it) that own it; NULL: the user */
-  int internal;                  /* the library's own (not counted by tg_live_tensors) */
-  int64_t shape_copy[TG_MAX_DIMS];
-};
-TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, struct tg__device *dev); /* NULL u gives NULL */
-TG__PRIVATE void tg__tensor_internal(tg_tensor *t); /* marks a tensor of the library's own */
-TG__PRIVATE tg_tensor *tg__null(const char *fn);  /* an operand is NULL: keeps the first error, returns NULL */
 TG__PRIVATE int tg__axis(const char *fn, int axis, int ndim);  /* normalised axis, or -1 with an error */
 /* the bit mask of naxes axes (negative ones count from the end); -1 with an error naming fn when naxes < 0, the list
  * is NULL, an axis is out of range or appears twice */
@@ -372,11 +383,7 @@ TG__PRIVATE int tg__check_span(const char *fn, int ndim, const int64_t *shape); 
 TG__PRIVATE int tg__check_dtype(const char *fn, tg_dtype dt);
 TG__PRIVATE const char *tg__shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
 #define TG__SHAPE(u, buf) tg__shape_str((u)->ndim, (u)->shape, buf, sizeof buf)
-#define TG__NEED(fn, x)            \
-  do {                             \
-    if (!(x)) return tg__null(fn); \
-  } while (0)
-/* tensor-graph builders: nodes in, node out (NULL in, NULL out); see tensor.c */
+/* the tensor graph's builders: nodes in, node out (NULL in, NULL out) */
 TG__PRIVATE tg__uop *tg__treshape(tg__uop *x, int ndim, const int64_t *shape);
 TG__PRIVATE tg__uop *tg__texpand(tg__uop *x, const int64_t *shape);
 TG__PRIVATE tg__uop *tg__tpermute(tg__uop *x, const int *perm);
@@ -389,12 +396,35 @@ TG__PRIVATE tg__uop *tg__tcast(tg__uop *x, tg_dtype dt);
 TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask);
 TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype dt);
 TG__PRIVATE int tg__check_arange(const char *fn, int64_t n); /* n <= INT32_MAX (ARANGE is int32); else -1 */
-TG__PRIVATE struct tg__device *tg__default_device(const char *fn); /* DEV or the CPU; NULL + error naming fn */
 TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int axis, int64_t start, int64_t stop, int64_t step);
 TG__PRIVATE int tg__broadcast(const char *fn, tg__uop **a, tg__uop **b);
 TG__PRIVATE tg__uop *tg__talu(tg__op op, tg__uop *a, tg__uop *b);
 TG__PRIVATE tg__uop *tg__talu1(tg__op op, tg__uop *a);
 TG__PRIVATE tg__uop *tg__twhere(tg__uop *c, tg__uop *a, tg__uop *b);
+TG__PRIVATE tg__uop *tg__base(tg__uop *u);      /* follows `becomes` links */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* tensor.c, ops.c, nn.c (layer 5) */
+
+struct tg_tensor {
+  tg__uop *uop;           /* the lazy graph (or a BUFFER once realised) */
+  struct tg__device *dev;
+  int requires_grad;
+  tg_tensor *grad;
+  struct tg_tensor *prev, *next; /* the list of live tensors (gc roots) */
+  int scope;                     /* depth of the scope that owns it; 0 = the user */
+  struct tg__scopes *scopes;     /* the scopes (of the thread that made it) that own it; NULL: the user */
+  int internal;                  /* the library's own (not counted by tg_live_tensors) */
+  int64_t shape_copy[TG_MAX_DIMS];
+};
+TG__PRIVATE tg_tensor *tg__tensor_wrap(tg__uop *u, struct tg__device *dev); /* NULL u gives NULL */
+TG__PRIVATE void tg__tensor_internal(tg_tensor *t); /* marks a tensor of the library's own */
+TG__PRIVATE tg_tensor *tg__null(const char *fn);  /* an operand is NULL: keeps the first error, returns NULL */
+#define TG__NEED(fn, x)            \
+  do {                             \
+    if (!(x)) return tg__null(fn); \
+  } while (0)
+TG__PRIVATE struct tg__device *tg__default_device(const char *fn); /* DEV or the CPU; NULL + error naming fn */
 /* ops.c: composites shared with nn.c */
 TG__PRIVATE tg__uop *tg__tsum(tg__uop *x, int64_t mask);   /* tinygrad's accumulation dtypes */
 TG__PRIVATE tg__uop *tg__tmax(tg__uop *x, int64_t mask);
@@ -410,7 +440,6 @@ TG__PRIVATE int tg__pool_fits(const char *fn, int nd, const int64_t *shape, int 
 TG__PRIVATE int tg__conv_fits(const char *fn, const int64_t *xs, const int64_t *ws, int64_t stride, const int64_t *tblr,
                               int64_t dilation);
 TG__PRIVATE tg_tensor *tg__tensor_list(void);  /* head of the live list */
-TG__PRIVATE tg__uop *tg__base(tg__uop *u);      /* follows `becomes` links */
 /* gives t a buffer of its own holding its value (t's uop becomes a view of it); 0 or -1 */
 TG__PRIVATE int tg__own_buffer(const char *fn, tg_tensor *t); /* t gets a buffer no other tensor shares */
 
@@ -425,10 +454,11 @@ typedef struct tg__custom {
 
 /* gradient.c: derivative rules; grads[i] = d(sum of out * seed)/d(wrt[i]) as tensor-graph nodes (zeros if none) */
 TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n, tg__uop **grads);
+/* marks in on_path the nodes of order (sources first) that depend on a wanted node through differentiable ops */
+TG__PRIVATE void tg__grad_path(const tg__vec *order, tg__map *wanted, tg__map *on_path);
 TG__PRIVATE int tg__grad_rule_table(const tg__rule **rules);
+/* autograd.c and tensor.c */
 TG__PRIVATE int tg__grad_enabled(void);
-TG__PRIVATE tg__uop *tg__buffer_uop_of(tg__buffer *b); /* BUFFER node of b at its current version */
-TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u);       /* the BUFFER under a chain of reshapes, or NULL */
 TG__PRIVATE tg__buffer *tg__tensor_buffer(tg_tensor *t); /* a realised tensor's buffer, or NULL */
 /* b moves to its next version outside a schedule: its contents changed (a host write, a JIT replay), or only its
  * identity must change (a JIT capture's inputs) */
@@ -549,9 +579,6 @@ typedef struct tg__device {
 
 TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env or CPU; NULL + error if unknown */
 TG__PRIVATE tg__device *tg__cpu_device(void);
-TG__PRIVATE tg__buffer *tg__buffer_new(tg__device *dev, tg_dtype dt, int64_t numel);
-TG__PRIVATE int tg__buffer_ensure(tg__buffer *b);   /* allocates device memory if needed (cached); 0 or -1 */
-TG__PRIVATE void tg__buffer_drop_memory(tg__buffer *b); /* returns its memory to the allocation cache */
 /* Memory for a sequence of launches, fixed before any of them runs, so that a failure to allocate changes nothing:
  * launch i's buffers get memory in order, then its `drop` buffers (read for the last time) give theirs to later
  * launches of the plan, as running them one by one would. ptrs[i][j] is the memory of launches[i].bufs[j]. */
@@ -563,12 +590,8 @@ typedef struct tg__plan {
 } tg__plan;
 TG__PRIVATE int tg__plan_memory(tg__plan *p, const tg__launch *ls, int n); /* 0, or -1 with nothing allocated */
 TG__PRIVATE void tg__plan_end(tg__plan *p); /* after the launches: dropped memory goes back to the cache */
-TG__PRIVATE int tg__buffer_copyin(tg__buffer *b, const void *src);
-TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst);
-TG__PRIVATE int64_t tg__buffer_new_id_peek(void); /* the id the next buffer will get */
 TG__PRIVATE int64_t tg__stat_launches(int64_t add);
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add);
-TG__PRIVATE int64_t tg__stat_alloc_bytes(int64_t add); /* bytes of buffer memory handed out, ever */
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* jit.c: the runtime reports what it runs while a JIT captures; host reads are refused inside a JIT'd function */

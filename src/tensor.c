@@ -39,11 +39,6 @@ TG__PRIVATE void tg__tensor_internal(tg_tensor *t) { /* the library's own: no sc
   t->internal = 1;
 }
 
-TG__PRIVATE tg__uop *tg__base(tg__uop *u) {
-  while (u && u->becomes) u = u->becomes;
-  return u;
-}
-
 /* puts t in level `depth` of the scopes s (0: owned by the user) */
 static void tg__scope_put(tg_tensor *t, tg__scopes *s, int depth) {
   t->scope = depth;
@@ -168,228 +163,14 @@ tg_tensor *tg_keep(tg_tensor *t) {
 // ---------------------------------------------------------------------------------------------------------------------
 // error helpers
 
-TG__PRIVATE const char *tg__shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
-  size_t k = (size_t)snprintf(buf, n, "(");
-  for (int i = 0; i < ndim && k < n; i++)
-    k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
-  if (k < n) snprintf(buf + k, n - k, ndim == 1 ? ",)" : ")");
-  return buf;
-}
-
 /* an operand is NULL: keep the message of the op that failed first */
 TG__PRIVATE tg_tensor *tg__null(const char *fn) {
   if (!tg__has_error()) tg__set_error("%s: an operand is NULL", fn);
   return NULL;
 }
 
-TG__PRIVATE int tg__axis(const char *fn, int axis, int ndim) {
-  int a = axis < 0 ? axis + ndim : axis;
-  if (a < 0 || a >= (ndim ? ndim : 1)) {
-    tg__set_error("%s: axis %d is out of range for a tensor of %d dimensions", fn, axis, ndim);
-    return -1;
-  }
-  return a;
-}
-
-TG__PRIVATE int tg__axes_to_mask(const char *fn, int ndim, int naxes, const int *axes, int64_t *mask) {
-  *mask = 0;
-  if (naxes < 0) {
-    tg__set_error("%s: naxes is %d; a count of axes cannot be negative", fn, naxes);
-    return -1;
-  }
-  if (naxes && !axes) {
-    tg__set_error("%s: axes is NULL for naxes %d", fn, naxes);
-    return -1;
-  }
-  for (int i = 0; i < naxes; i++) {
-    int a = tg__axis(fn, axes[i], ndim);
-    if (a < 0) return -1;
-    if ((*mask >> a) & 1) { /* as PyTorch; numpy says "duplicate value in 'axis'" */
-      tg__set_error("%s: dim %d appears multiple times in the list of axes", fn, a);
-      return -1;
-    }
-    *mask |= 1LL << a;
-  }
-  return 0;
-}
-
-TG__PRIVATE int64_t tg__prod(const int64_t *s, int n) {
-  int64_t p = 1;
-  for (int i = 0; i < n; i++) p *= s[i];
-  return p;
-}
-
-/* Sizes in checked arithmetic: a result past TG__MAX_NUMEL (or a negative operand) is -1, never a wrapped value. Every
- * shape a function builds from user integers goes through these before any node is made. */
-TG__PRIVATE int64_t tg__size_mul(int64_t a, int64_t b) {
-  if (a < 0 || b < 0) return -1;
-  if (a == 0 || b == 0) return 0;
-  return a > TG__MAX_NUMEL / b ? -1 : a * b;
-}
-
-TG__PRIVATE int64_t tg__size_add(int64_t a, int64_t b) {
-  if (a < 0 || b < 0 || a > TG__MAX_NUMEL - b) return -1;
-  return a + b;
-}
-
-/* zeros count as ones: a (0, 2^40, 2^40) tensor is empty, but summing away its first axis is not */
-TG__PRIVATE int64_t tg__shape_span(int ndim, const int64_t *shape) {
-  int64_t p = 1;
-  for (int i = 0; i < ndim && p >= 0; i++) p = tg__size_mul(p, shape[i] ? shape[i] : 1);
-  return p;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// tensor-graph helpers (nodes in, node out)
-
-static tg__uop *tg__movement(tg__op op, tg__uop *x, int nints, const int64_t *ints, int64_t i) {
-  tg__arg a;
-  memset(&a, 0, sizeof a);
-  a.nints = nints;
-  a.ints = ints;
-  a.i = i;
-  return tg__uop1(op, x->dtype, x, &a);
-}
-
-static int tg__same_shape(const tg__uop *x, int ndim, const int64_t *shape) {
-  return x->ndim == ndim && (!ndim || memcmp(x->shape, shape, sizeof(int64_t) * (size_t)ndim) == 0);
-}
-
-TG__PRIVATE tg__uop *tg__treshape(tg__uop *x, int ndim, const int64_t *shape) {
-  if (!x) return NULL;
-  if (tg__same_shape(x, ndim, shape)) return x;
-  /* reshape(reshape(x)) is not collapsed here: x may be a leaf a gradient is asked for. Lowering folds the chain. */
-  return tg__movement(TG__OP_RESHAPE, x, ndim, shape, 0);
-}
-
-TG__PRIVATE tg__uop *tg__texpand(tg__uop *x, const int64_t *shape) {
-  if (!x) return NULL;
-  if (tg__same_shape(x, x->ndim, shape)) return x;
-  return tg__movement(TG__OP_EXPAND, x, x->ndim, shape, 0);
-}
-
-TG__PRIVATE tg__uop *tg__tpermute(tg__uop *x, const int *perm) {
-  if (!x) return NULL;
-  int64_t p[TG_MAX_DIMS];
-  int ident = 1;
-  for (int i = 0; i < x->ndim; i++) {
-    p[i] = perm[i];
-    ident &= perm[i] == i;
-  }
-  return ident ? x : tg__movement(TG__OP_PERMUTE, x, x->ndim, p, 0);
-}
-
-TG__PRIVATE tg__uop *tg__tpad(tg__uop *x, const int64_t *pads) {
-  if (!x) return NULL;
-  int any = 0;
-  for (int i = 0; i < 2 * x->ndim; i++) any |= pads[i] != 0;
-  return any ? tg__movement(TG__OP_PAD, x, 2 * x->ndim, pads, 0) : x;
-}
-
-TG__PRIVATE tg__uop *tg__tshrink(tg__uop *x, const int64_t *bounds) {
-  if (!x) return NULL;
-  int any = 0;
-  for (int i = 0; i < x->ndim; i++) any |= bounds[2 * i] != 0 || bounds[2 * i + 1] != x->shape[i];
-  return any ? tg__movement(TG__OP_SHRINK, x, 2 * x->ndim, bounds, 0) : x;
-}
-
-TG__PRIVATE tg__uop *tg__tflip(tg__uop *x, int64_t mask) {
-  if (!x) return NULL;
-  for (int i = 0; i < x->ndim; i++)
-    if (x->shape[i] == 1) mask &= ~(1LL << i);
-  return mask ? tg__movement(TG__OP_FLIP, x, 0, NULL, mask) : x;
-}
-
-TG__PRIVATE tg__uop *tg__tfull(double v, tg_dtype dt, int ndim, const int64_t *shape) {
-  int64_t ones[TG_MAX_DIMS];
-  for (int i = 0; i < ndim; i++) ones[i] = 1;
-  tg__uop *c = tg__const(dt, v);
-  return ndim ? tg__texpand(tg__treshape(c, ndim, ones), shape) : c;
-}
-
-TG__PRIVATE tg__uop *tg__tfull_like(tg__uop *x, double v, tg_dtype dt) { return tg__tfull(v, dt, x->ndim, x->shape); }
-
-TG__PRIVATE tg__uop *tg__tcast(tg__uop *x, tg_dtype dt) {
-  if (!x) return NULL;
-  return x->dtype == dt ? x : tg__uop1(TG__OP_CAST, dt, x, NULL);
-}
-
-TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask) {
-  if (!x) return NULL;
-  for (int i = 0; i < x->ndim; i++)
-    if (x->shape[i] == 1) mask &= ~(1LL << i);
-  if (!mask) return x;
-  tg__arg a;
-  memset(&a, 0, sizeof a);
-  a.i = mask;
-  a.i2 = op;
-  return tg__uop1(TG__OP_REDUCE_AXIS, x->dtype, x, &a);
-}
-
-/* broadcasts two nodes to a common shape (numpy rules); NULL with an error on mismatch */
-TG__PRIVATE int tg__broadcast(const char *fn, tg__uop **a, tg__uop **b) {
-  tg__uop *x = *a, *y = *b;
-  int nd = x->ndim > y->ndim ? x->ndim : y->ndim;
-  int64_t xs[TG_MAX_DIMS], ys[TG_MAX_DIMS], out[TG_MAX_DIMS];
-  for (int i = 0; i < nd; i++) {
-    int xi = i - (nd - x->ndim), yi = i - (nd - y->ndim);
-    xs[i] = xi >= 0 ? x->shape[xi] : 1;
-    ys[i] = yi >= 0 ? y->shape[yi] : 1;
-    if (xs[i] != ys[i] && xs[i] != 1 && ys[i] != 1) {
-      char b1[128], b2[128];
-      tg__set_error("%s: shapes %s and %s do not broadcast (axis %d: %lld vs %lld)", fn, TG__SHAPE(x, b1),
-                    TG__SHAPE(y, b2), i, (long long)xs[i], (long long)ys[i]);
-      return -1;
-    }
-    out[i] = xs[i] == 1 ? ys[i] : xs[i];
-  }
-  if (tg__shape_span(nd, out) < 0) {
-    char b1[128], b2[128];
-    tg__set_error("%s: shapes %s and %s broadcast to more than %lld elements", fn, TG__SHAPE(x, b1), TG__SHAPE(y, b2),
-                  (long long)TG__MAX_NUMEL);
-    return -1;
-  }
-  *a = tg__texpand(tg__treshape(x, nd, xs), out);
-  *b = tg__texpand(tg__treshape(y, nd, ys), out);
-  return 0;
-}
-
-/* the binary ALU on two nodes of one shape and dtype */
-TG__PRIVATE tg__uop *tg__talu(tg__op op, tg__uop *a, tg__uop *b) {
-  if (!a || !b) return NULL;
-  return tg__uop2(op, tg__op_is_cmp(op) ? TG_BOOL : a->dtype, a, b, NULL);
-}
-
-TG__PRIVATE tg__uop *tg__talu1(tg__op op, tg__uop *a) { return a ? tg__uop1(op, a->dtype, a, NULL) : NULL; }
-
-TG__PRIVATE tg__uop *tg__twhere(tg__uop *c, tg__uop *a, tg__uop *b) {
-  if (!c || !a || !b) return NULL;
-  return tg__uop3(TG__OP_WHERE, a->dtype, c, a, b, NULL);
-}
-
 // ---------------------------------------------------------------------------------------------------------------------
 // creation
-
-TG__PRIVATE int tg__check_shape(const char *fn, int ndim, const int64_t *shape) {
-  if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
-    tg__set_error("%s: %d dimensions (at most %d)", fn, ndim, TG_MAX_DIMS);
-    return -1;
-  }
-  for (int i = 0; i < ndim; i++)
-    if (shape[i] < 0) {
-      tg__set_error("%s: negative size %lld in dimension %d", fn, (long long)shape[i], i);
-      return -1;
-    }
-  return tg__check_span(fn, ndim, shape);
-}
-
-TG__PRIVATE int tg__check_span(const char *fn, int ndim, const int64_t *shape) {
-  if (tg__shape_span(ndim, shape) >= 0) return 0;
-  char b[128];
-  tg__set_error("%s: shape %s is too large: its sizes multiply past %lld elements (zero sizes counted as 1)", fn,
-                tg__shape_str(ndim, shape, b, sizeof b), (long long)TG__MAX_NUMEL);
-  return -1;
-}
 
 /* the device a creator puts its tensor on (DEV, or the CPU): looked up at each creation, so NULL with an error naming
  * fn and the device when DEV names none */
@@ -397,22 +178,6 @@ TG__PRIVATE tg__device *tg__default_device(const char *fn) {
   tg__device *d = tg__device_get(NULL);
   if (!d) tg__error_context(fn);
   return d;
-}
-
-TG__PRIVATE int tg__check_dtype(const char *fn, tg_dtype dt) {
-  if ((int)dt < 0 || (int)dt >= TG_NDTYPES) {
-    tg__set_error("%s: %d is not a tg_dtype", fn, (int)dt);
-    return -1;
-  }
-  return 0;
-}
-
-TG__PRIVATE tg__uop *tg__buffer_uop_of(tg__buffer *b) {
-  tg__arg a;
-  memset(&a, 0, sizeof a);
-  a.ptr = b;
-  a.i = b->version;
-  return tg__uop0(TG__OP_BUFFER, b->dtype, &a);
 }
 
 static tg__uop *tg__buffer_uop(tg__buffer *b, int ndim, const int64_t *shape) {
@@ -479,25 +244,6 @@ tg_tensor *tg_full_like(tg_tensor *t, double v) {
 }
 tg_tensor *tg_zeros_like(tg_tensor *t) { TG__LOCKED(); return tg_full_like(t, 0); }
 tg_tensor *tg_ones_like(tg_tensor *t) { TG__LOCKED(); return tg_full_like(t, 1); }
-
-/* start + step * i for i in [0, n): an ARANGE node, computed inside whatever kernel reads it */
-TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype dt) {
-  tg__arg a;
-  memset(&a, 0, sizeof a);
-  a.i = n;
-  tg__uop *r = tg__tcast(tg__uop0(TG__OP_ARANGE, TG_INT32, &a), dt);
-  if (step != 1) r = tg__talu(TG__OP_MUL, r, tg__tfull(step, dt, 1, &n));
-  if (start != 0) r = tg__talu(TG__OP_ADD, r, tg__tfull(start, dt, 1, &n));
-  return r;
-}
-
-/* positions along an axis (ARANGE) count in int32: an axis longer than that is an error naming fn */
-TG__PRIVATE int tg__check_arange(const char *fn, int64_t n) {
-  if (n <= INT32_MAX) return 0;
-  tg__set_error("%s: an axis of %lld elements is longer than the 2^31-1 positions it can be indexed by (int32)", fn,
-                (long long)n);
-  return -1;
-}
 
 tg_tensor *tg_arange(double start, double stop, double step, tg_dtype dt) {
   TG__LOCKED();
@@ -588,10 +334,6 @@ int64_t tg_dim(const tg_tensor *t, int axis) {
 // realising and reading
 
 /* the BUFFER under a chain of reshapes (a contiguous view of a realised buffer), or NULL */
-TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u) {
-  while (u->op == TG__OP_RESHAPE) u = u->src[0];
-  return u->op == TG__OP_BUFFER ? u : NULL;
-}
 static int tg__is_buffer_view(tg__uop *u) { return tg__view_buffer(u) != NULL; }
 
 /* the buffer a realised tensor's value lives in (through `becomes`), or NULL if t is lazy or not a plain view */
@@ -754,8 +496,7 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
 /* b moves to its next version, so that no cached result computed from the old one is reused, and every live tensor
  * that is a plain view of b follows it. When the contents changed, graphs built on the old version are stale. */
 TG__PRIVATE void tg__buffer_bump(tg__buffer *b, int contents_changed) {
-  b->version++;
-  if (contents_changed) b->written = b->version;
+  tg__buffer_advance(b, contents_changed);
   for (tg_tensor *t = tg__live; t; t = t->next) {
     tg__uop *v = tg__view_buffer(t->uop);
     if (v && v->arg.ptr == b && v->arg.i != b->version)
@@ -1270,56 +1011,6 @@ tg_tensor *tg_flip(tg_tensor *t, int naxes, const int *axes) {
   int64_t mask;
   if (tg__axes_to_mask("tg_flip", t->uop->ndim, naxes, axes, &mask) < 0) return NULL;
   return tg__tensor_wrap(tg__tflip(t->uop, mask), t->dev);
-}
-
-/* x[start:stop:step] along one axis, with python's rules for negative and open bounds */
-TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int a, int64_t start, int64_t stop, int64_t step) {
-  int64_t n = x->shape[a];
-  if (step > 0) {
-    if (start < 0) start += n;
-    if (stop == TG_END) stop = n;
-    else if (stop < 0) stop += n;
-    start = start < 0 ? 0 : start > n ? n : start;
-    stop = stop < start ? start : stop > n ? n : stop;
-  } else {
-    if (start == TG_END) start = n - 1;
-    else if (start < 0) start += n;
-    if (stop == TG_END) stop = -1;
-    else if (stop < 0) stop += n;
-    start = start < -1 ? -1 : start > n - 1 ? n - 1 : start;
-    stop = stop < -1 ? -1 : stop > start ? start : stop;
-  }
-  int64_t b[2 * TG_MAX_DIMS];
-  for (int i = 0; i < x->ndim; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
-  if (step > 0) b[2 * a] = start, b[2 * a + 1] = stop;
-  else b[2 * a] = stop + 1, b[2 * a + 1] = start + 1;
-  x = tg__tshrink(x, b);
-  if (step < 0) x = tg__tflip(x, 1LL << a);
-  int64_t s = step == INT64_MIN ? INT64_MAX : step < 0 ? -step : step, len = x->shape[a];
-  if (s >= len && len > 1) { /* a step past the end keeps the first element (no len + s - 1 to overflow) */
-    for (int i = 0; i < x->ndim; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
-    b[2 * a + 1] = 1;
-    return tg__tshrink(x, b);
-  }
-  if (s > 1 && len > 0) {
-    /* pad to a multiple of s, split the axis into (len/s, s), keep column 0; s < len, so m * s < 2 * len fits */
-    int64_t m = (len - 1) / s + 1, pads[2 * TG_MAX_DIMS] = {0}, sh[TG_MAX_DIMS + 1], kb[2 * (TG_MAX_DIMS + 1)];
-    pads[2 * a + 1] = m * s - len;
-    x = tg__tpad(x, pads);
-    int k = 0;
-    for (int i = 0; i < x->ndim; i++) {
-      if (i == a) { sh[k++] = m; sh[k++] = s; }
-      else sh[k++] = x->shape[i];
-    }
-    x = tg__treshape(x, k, sh);
-    for (int i = 0; i < k; i++) kb[2 * i] = 0, kb[2 * i + 1] = sh[i];
-    kb[2 * (a + 1) + 1] = 1;
-    x = tg__tshrink(x, kb);
-    sh[a + 1] = 1;
-    for (int i = a + 1; i < k - 1; i++) sh[i] = sh[i + 1];
-    x = tg__treshape(x, k - 1, sh);
-  }
-  return x;
 }
 
 tg_tensor *tg_slice(tg_tensor *t, int axis, int64_t start, int64_t stop, int64_t step) {

@@ -157,7 +157,7 @@ TG__PRIVATE tg__uop *tg__uop_new(tg__op op, tg_dtype dt, int nsrc, tg__uop *cons
     memcpy(ints, arg->ints, sizeof(int64_t) * (size_t)arg->nints);
     u->arg.ints = ints;
   }
-  if (op == TG__OP_BUFFER) ((tg__buffer *)arg->ptr)->refcount++;
+  if (op == TG__OP_BUFFER) tg__buffer_retain((tg__buffer *)arg->ptr);
   u->hash = h;
   u->id = tg__U.next_id++;
   u->mark = tg__U.epoch;

@@ -2,7 +2,8 @@
 # check.sh: checks the single header as a user meets it (run by `make check`; exits non-zero at the first failure).
 #
 #   1. tinygrad.h is fresh: tools/amalgamate.py --check (the committed file equals a fresh amalgamation of src/), and
-#      every public function takes the library's lock (tools/api_lock.py).
+#      every public function takes the library's lock (tools/api_lock.py), and the files of src/ form layers
+#      (tools/layers.py: none calls into a higher one).
 #   2. The one-file build: a file with `#define TINYGRAD_IMPLEMENTATION` + `#include "tinygrad.h"` + main compiles
 #      without a warning (-Wall -Wextra -Werror) with cc and clang (C11, if clang exists) and g++ (C++17), links with
 #      only -lm -ldl -lpthread and runs.
@@ -30,6 +31,9 @@ python3 tools/amalgamate.py --check || fail "tinygrad.h is stale (run make and c
 
 step "every public function takes the library's lock"
 python3 tools/api_lock.py || fail "a public function does not begin with TG__LOCKED()"
+
+step "the files of src/ form layers: none calls a file of a higher layer"
+python3 tools/layers.py || fail "a file calls into a higher layer (tools/layers.py lists the layers)"
 
 # ---------------------------------------------------------------------------------------------------------------------
 # the one-file program: calls functions that exist from the first files of src/ on (extend it as the library grows)
