@@ -1,4 +1,4 @@
-/* tensor.c: tensor handles, lifetimes, the tensor-graph helpers, creation, movement, realising and reading.
+/* tensor.c: tensor handles, lifetimes, creation, movement, realising and reading (layer 5).
  *
  * Contract:
  *  - A tg_tensor is a handle on a lazy UOp (t->uop). Ops build new UOps and return new handles; nothing runs until a
@@ -6,8 +6,9 @@
  *  - Scopes: a handle made while a scope is open belongs to it and is freed by tg_scope_end unless kept.
  *  - Errors: validation happens in the public function, before any node is built, so a failing call builds nothing
  *    and changes no tensor. The message names the function, the shapes and what was wrong.
- *  - The tg__t* helpers build tensor-graph nodes from nodes (no handles): tg__treshape, tg__texpand, ... They assume
- *    valid arguments, except the broadcasting binary helpers, which return NULL (with an error) on bad shapes. */
+ *  - Nodes are built by shape.c's builders (tg__treshape, tg__texpand, ...), which assume valid arguments: the public
+ *    functions here check them first.
+ *  - The live list is the graph's roots: tensor.c registers them with uop.c (tg__set_root_enumerator). */
 #include "internal.h"
 
 // ---------------------------------------------------------------------------------------------------------------------
