@@ -322,6 +322,24 @@ TG__PRIVATE tg__uop *tg__graph_rewrite2(tg__uop *root, tg__matcher *m, tg__match
 /* as graph_rewrite2, but nodes for which opaque() is true are left alone and their sources are not visited */
 TG__PRIVATE tg__uop *tg__graph_rewrite_ex(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx,
                                           int (*opaque)(const tg__uop *u));
+/* The registry of rule tables (pattern.c), so that a test can parse every rule of the library and the match statistics
+ * can name them. Every static table of TG__RULEs registers itself with one line written just after it, at file scope:
+ *
+ *   static const tg__rule tg__kernelize_rules[] = { TG__RULE(...), ... };
+ *   TG__RULES_REGISTER(tg__kernelize_rules)        (no semicolon: the line is a function definition)
+ *
+ * The macro defines a constructor (GCC/clang, C and C++) that appends the table's name, address and length to a fixed
+ * array in pattern.c before main runs (or when a shared library holding the separate build is loaded): no allocation,
+ * no lock, and pattern.c (layer 2) needs no call into the files that own the tables. internal_compiler.c fails when a
+ * `static const tg__rule` table of tinygrad.h has not registered. Tables of the tests need not register. */
+typedef struct tg__rule_table { const char *name; const tg__rule *rules; int n; } tg__rule_table;
+TG__PRIVATE void tg__rules_register(const char *name, const tg__rule *rules, int n); /* called by TG__RULES_REGISTER */
+TG__PRIVATE int tg__rule_tables(const tg__rule_table **out);                       /* every registered table */
+#define TG__RULES_REGISTER(table) \
+  __attribute__((constructor)) static void tg__register_##table(void) { \
+    tg__rules_register(#table, table, TG__COUNT(table)); \
+  }
+
 /* the first rule of m that matches u and returns a node (for rule tables used outside graph_rewrite) */
 TG__PRIVATE tg__uop *tg__match_rules(tg__matcher *m, tg__uop *u, void *ctx);
 /* shared trivial bodies */
@@ -329,12 +347,7 @@ TG__PRIVATE tg__uop *tg__rw_x(void *ctx, tg__uop *root, const tg__bindings *b); 
 
 /* symbolic.c: constant folding and algebraic / index simplification */
 TG__PRIVATE tg__matcher *tg__symbolic(void);
-TG__PRIVATE int tg__symbolic_rule_table(const tg__rule **rules);
 TG__PRIVATE tg__uop *tg__simplify(tg__uop *u);
-
-/* every rule table, for the test that parses them all */
-typedef struct tg__rule_table { const char *name; const tg__rule *rules; int n; } tg__rule_table;
-TG__PRIVATE int tg__rule_tables(const tg__rule_table **out);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* tensor.c */
@@ -425,7 +438,6 @@ typedef struct tg__custom {
 
 /* gradient.c: derivative rules; grads[i] = d(sum of out * seed)/d(wrt[i]) as tensor-graph nodes (zeros if none) */
 TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n, tg__uop **grads);
-TG__PRIVATE int tg__grad_rule_table(const tg__rule **rules);
 TG__PRIVATE int tg__grad_enabled(void);
 TG__PRIVATE tg__uop *tg__buffer_uop_of(tg__buffer *b); /* BUFFER node of b at its current version */
 TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u);       /* the BUFFER under a chain of reshapes, or NULL */
@@ -491,7 +503,6 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out);
 TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out);
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu); /* optimize.c: upcasts by heuristics */
 TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink);      /* optimize.c: one-hot sums become loads */
-TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* render.c: a C-style renderer parameterised by a dialect */

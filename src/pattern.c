@@ -3,6 +3,8 @@
  * Contract:
  *  - A rule table is a static array of TG__RULE(pattern, fn). tg__matcher_get compiles a table once (parsing the
  *    pattern strings, see internal.h for the syntax) into matchers indexed by root op, and caches it by address.
+ *  - The registry: every table of the library registers itself (TG__RULES_REGISTER after it, a constructor) and
+ *    tg__rule_tables lists them, so a test parses every rule without pattern.c calling the files that own them.
  *  - tg__graph_rewrite rewrites a graph bottom-up to a fixed point: the sources of a node are rewritten first, then the
  *    rules of the node's op are tried in table order; when a rule returns a new node, that node is rewritten in turn.
  *    Results are memoised per call, so a shared subgraph is rewritten once.
@@ -200,6 +202,27 @@ TG__PRIVATE int tg__pattern_check(const char *pattern, char *err, size_t errn) {
   tg__pat *pt = tg__pattern_compile(pattern, err, errn);
   tg__pat_free(pt);
   return pt ? 0 : -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the registry of rule tables, filled by the constructors of TG__RULES_REGISTER before main (see internal.h)
+
+static tg__rule_table tg__registered[64];
+static int tg__nregistered;
+
+TG__PRIVATE void tg__rules_register(const char *name, const tg__rule *rules, int n) {
+  for (int i = 0; i < tg__nregistered; i++)
+    if (tg__registered[i].rules == rules) return; /* registered twice: once is enough */
+  if (tg__nregistered == TG__COUNT(tg__registered)) return; /* the rule-table test sees a table missing */
+  tg__registered[tg__nregistered].name = name;
+  tg__registered[tg__nregistered].rules = rules;
+  tg__registered[tg__nregistered].n = n;
+  tg__nregistered++;
+}
+
+TG__PRIVATE int tg__rule_tables(const tg__rule_table **out) {
+  *out = tg__registered;
+  return tg__nregistered;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

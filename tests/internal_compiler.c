@@ -24,10 +24,56 @@ TEST(test_internal_hash_consing) {
   CHECK(tg__const_int(TG_UINT8, 257) == tg__const_int(TG_UINT8, 1)); /* ints wrap to their dtype */
 }
 
+static const tg__rule_table *ti_table(const char *name) {
+  const tg__rule_table *tables;
+  int n = tg__rule_tables(&tables);
+  for (int t = 0; t < n; t++)
+    if (strcmp(tables[t].name, name) == 0) return &tables[t];
+  return NULL;
+}
+
+/* every `static const tg__rule NAME[] = {` that starts a line of tinygrad.h (the runner's cwd is the repository root)
+ * has registered; -1 when the file cannot be read */
+static int ti_unregistered_tables(void) {
+  FILE *f = fopen("tinygrad.h", "r");
+  if (!f) return -1;
+  char line[512];
+  const char *lead = "static const tg__rule ";
+  int missing = 0, seen = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, lead, strlen(lead)) != 0 || !strstr(line, "[] = {")) continue;
+    char name[128];
+    size_t k = 0;
+    for (const char *p = line + strlen(lead); tg__ident_char(*p) && k + 1 < sizeof name; p++) name[k++] = *p;
+    name[k] = 0;
+    seen++;
+    if (!ti_table(name)) {
+      printf("rule table %s is not registered: add TG__RULES_REGISTER(%s) after it\n", name, name);
+      missing++;
+    }
+  }
+  fclose(f);
+  return seen ? missing : -1;
+}
+
 TEST(test_internal_rule_tables_parse) {
   const tg__rule_table *tables;
   int n = tg__rule_tables(&tables), total = 0, bad = 0;
-  CHECK(n >= 2);
+  /* the tables of the library, each registered once (a table forgetting TG__RULES_REGISTER is also caught below) */
+  static const char *const known[] = {"tg__symbolic_rules",   "tg__lower_rules",    "tg__guard_rules", "tg__grad_rules",
+                                      "tg__substitute_rules", "tg__collapse_rules", "tg__unroll_rules"};
+  for (int i = 0; i < TG__COUNT(known); i++) {
+    const tg__rule_table *t = ti_table(known[i]);
+    test_check(t != NULL, __FILE__, __LINE__, "rule table %s is not registered", known[i]);
+    if (t) CHECK(t->n > 0);
+  }
+  CHECK(n >= TG__COUNT(known));
+  int twice = 0;
+  for (int t = 0; t < n; t++)
+    for (int u = t + 1; u < n; u++) twice += tables[t].rules == tables[u].rules;
+  CHECK_EQ_INT(twice, 0);
+  int missing = ti_unregistered_tables();
+  if (missing >= 0) CHECK_EQ_INT(missing, 0);
   for (int t = 0; t < n; t++)
     for (int i = 0; i < tables[t].n; i++) {
       char err[160];
