@@ -342,6 +342,11 @@ TG__PRIVATE int tg__rule_tables(const tg__rule_table **out);                    
 
 /* the first rule of m that matches u and returns a node (for rule tables used outside graph_rewrite) */
 TG__PRIVATE tg__uop *tg__match_rules(tg__matcher *m, tg__uop *u, void *ctx);
+/* match statistics (TRACK_MATCH_STATS=1 or DEBUG>=5; printed at exit): enable returns the previous state (for the
+ * tests); stats_of gives a rule's counts, -1 when its table was never compiled */
+TG__PRIVATE int tg__match_stats_enable(int on);
+TG__PRIVATE void tg__match_stats_reset(void);
+TG__PRIVATE int tg__match_stats_of(const tg__rule *rule, uint64_t *tried, uint64_t *matched);
 /* shared trivial bodies */
 TG__PRIVATE tg__uop *tg__rw_x(void *ctx, tg__uop *root, const tg__bindings *b);  /* returns the node bound to x */
 

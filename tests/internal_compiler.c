@@ -114,6 +114,66 @@ TEST(test_internal_pattern_matcher) {
   CHECK(tg__graph_rewrite(e, m, NULL) == ti_mul(ti_mul(r, ti_c(2)), ti_c(2)));
 }
 
+/* sums over every registered rule: counts, and rules that matched more often than they were tried */
+static void ti_match_totals(uint64_t *tried, uint64_t *matched, int *over) {
+  const tg__rule_table *tables;
+  int n = tg__rule_tables(&tables);
+  *tried = *matched = 0;
+  *over = 0;
+  for (int t = 0; t < n; t++)
+    for (int i = 0; i < tables[t].n; i++) {
+      uint64_t tr, ma;
+      tg__match_stats_of(&tables[t].rules[i], &tr, &ma);
+      *tried += tr, *matched += ma;
+      *over += ma > tr;
+    }
+}
+
+/* something small realised: (arange(n) * 3 + c).sum() = 3 n(n-1)/2 + c n (a new graph for each n: the kernels of a
+ * graph already realised are cached, and their rewrites not run again) */
+static double ti_small_realise(int n, int c) {
+  tg_scope_begin();
+  double v = tg_item(tg_sum(tg_add_s(tg_mul_s(tg_arange(0, n, 1, TG_INT32), 3), c), 0, NULL, 0));
+  tg_scope_end();
+  return v;
+}
+
+TEST(test_internal_match_stats) {
+  int was = tg__match_stats_enable(0);
+  uint64_t tried, matched;
+  int over;
+  /* off: nothing is counted */
+  tg__match_stats_reset();
+  CHECK_NEAR(ti_small_realise(11, 2), 187, 0);
+  ti_match_totals(&tried, &matched, &over);
+  CHECK(tried == 0 && matched == 0);
+  /* on: 2+3 folds by the binary folding rule, tried once (the first rule of ADD) and matched once */
+  const tg__rule_table *sym = ti_table("tg__symbolic_rules");
+  const tg__rule *fold = NULL;
+  for (int i = 0; sym && i < sym->n; i++)
+    if (strstr(sym->rules[i].pattern, "CONST CONST)") && strstr(sym->rules[i].pattern, "ADD")) fold = &sym->rules[i];
+  CHECK_NOT_NULL(fold);
+  tg__match_stats_enable(1);
+  tg__match_stats_reset();
+  CHECK(tg__simplify(ti_add(ti_c(2), ti_c(3))) == ti_c(5));
+  if (fold) {
+    CHECK_EQ_INT(tg__match_stats_of(fold, &tried, &matched), 0);
+    CHECK(tried == 1 && matched == 1);
+  }
+  /* a realisation: rules of several tables tried and matched, never more matches than tries */
+  tg__match_stats_reset();
+  CHECK_NEAR(ti_small_realise(13, 5), 299, 0);
+  ti_match_totals(&tried, &matched, &over);
+  CHECK(matched > 0 && tried > matched);
+  CHECK_EQ_INT(over, 0);
+  if (fold) {
+    tg__match_stats_of(fold, &tried, &matched);
+    CHECK(tried > 0);
+  }
+  tg__match_stats_enable(was);
+  tg__match_stats_reset();
+}
+
 TEST(test_internal_symbolic) {
   tg__uop *r0 = ti_range(0, 16), *r1 = ti_range(1, 4), *r2 = ti_range(2, 8);
   CHECK(tg__simplify(ti_add(r0, ti_c(0))) == r0);                            /* x+0 */
