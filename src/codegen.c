@@ -190,6 +190,7 @@ static const tg__rule tg__lower_rules[] = {
     TG__RULE("(INDEX ARANGE _ _)", tg__rw_idx_arange),       /* arange at i is i */
     TG__RULE("(INDEX CONTIGUOUS|COPY|DETACH ...)", tg__rw_idx_passthrough), /* no computation of their own */
 };
+TG__RULES_REGISTER(tg__lower_rules)
 
 // ---------------------------------------------------------------------------------------------------------------------
 // integer division that cannot trap
@@ -254,6 +255,7 @@ static tg__uop *tg__rw_guard_div(void *ctx, tg__uop *root, const tg__bindings *b
 static const tg__rule tg__guard_rules[] = {
     TG__RULE("(IDIV|MOD x d)", tg__rw_guard_div), /* x / where(d == 0 | (d == -1 & x == MIN), 1, d), and 0 for d == 0 */
 };
+TG__RULES_REGISTER(tg__guard_rules)
 
 /* the tensor graph is only entered through INDEX: the lowering rewrite leaves tensor nodes alone */
 static int tg__is_tensor_node(const tg__uop *u) {
@@ -391,24 +393,4 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
   int rc = tg__linearize(root, nglobal, out);
   for (int i = 0; i < k->nbufs; i++) out->bytes += (double)k->bufs[i]->nbytes;
   return rc;
-}
-
-TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules) {
-  *rules = tg__lower_rules;
-  return TG__COUNT(tg__lower_rules);
-}
-
-TG__PRIVATE int tg__rule_tables(const tg__rule_table **out) {
-  static tg__rule_table tables[4];
-  tables[0].name = "symbolic";
-  tables[0].n = tg__symbolic_rule_table(&tables[0].rules);
-  tables[1].name = "lower";
-  tables[1].n = tg__lower_rule_table(&tables[1].rules);
-  tables[2].name = "gradient";
-  tables[2].n = tg__grad_rule_table(&tables[2].rules);
-  tables[3].name = "guard";
-  tables[3].rules = tg__guard_rules;
-  tables[3].n = TG__COUNT(tg__guard_rules);
-  *out = tables;
-  return TG__COUNT(tables);
 }

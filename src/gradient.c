@@ -188,11 +188,7 @@ static const tg__rule tg__grad_rules[] = {
     TG__RULE("(SHRINK x)", tg__gr_shrink),
     TG__RULE("(FLIP x)", tg__gr_flip),
 };
-
-TG__PRIVATE int tg__grad_rule_table(const tg__rule **rules) {
-  *rules = tg__grad_rules;
-  return TG__COUNT(tg__grad_rules);
-}
+TG__RULES_REGISTER(tg__grad_rules)
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the walk

@@ -347,19 +347,37 @@ TG__PRIVATE tg__uop *tg__graph_rewrite2(tg__uop *root, tg__matcher *m, tg__match
 /* as graph_rewrite2, but nodes for which opaque() is true are left alone and their sources are not visited */
 TG__PRIVATE tg__uop *tg__graph_rewrite_ex(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx,
                                           int (*opaque)(const tg__uop *u));
+/* The registry of rule tables (pattern.c), so that a test can parse every rule of the library and the match statistics
+ * can name them. Every static table of TG__RULEs registers itself with one line written just after it, at file scope:
+ *
+ *   static const tg__rule tg__kernelize_rules[] = { TG__RULE(...), ... };
+ *   TG__RULES_REGISTER(tg__kernelize_rules)        (no semicolon: the line is a function definition)
+ *
+ * The macro defines a constructor (GCC/clang, C and C++) that appends the table's name, address and length to a fixed
+ * array in pattern.c before main runs (or when a shared library holding the separate build is loaded): no allocation,
+ * no lock, and pattern.c (layer 2) needs no call into the files that own the tables. internal_compiler.c fails when a
+ * `static const tg__rule` table of tinygrad.h has not registered. Tables of the tests need not register. */
+typedef struct tg__rule_table { const char *name; const tg__rule *rules; int n; } tg__rule_table;
+TG__PRIVATE void tg__rules_register(const char *name, const tg__rule *rules, int n); /* called by TG__RULES_REGISTER */
+TG__PRIVATE int tg__rule_tables(const tg__rule_table **out);                       /* every registered table */
+#define TG__RULES_REGISTER(table) \
+  __attribute__((constructor)) static void tg__register_##table(void) { \
+    tg__rules_register(#table, table, TG__COUNT(table)); \
+  }
+
 /* the first rule of m that matches u and returns a node (for rule tables used outside graph_rewrite) */
 TG__PRIVATE tg__uop *tg__match_rules(tg__matcher *m, tg__uop *u, void *ctx);
+/* match statistics (TRACK_MATCH_STATS=1 or DEBUG>=5; printed at exit): enable returns the previous state (for the
+ * tests); stats_of gives a rule's counts, -1 when its table was never compiled */
+TG__PRIVATE int tg__match_stats_enable(int on);
+TG__PRIVATE void tg__match_stats_reset(void);
+TG__PRIVATE int tg__match_stats_of(const tg__rule *rule, uint64_t *tried, uint64_t *matched);
 /* shared trivial bodies */
 TG__PRIVATE tg__uop *tg__rw_x(void *ctx, tg__uop *root, const tg__bindings *b);  /* returns the node bound to x */
 
 /* symbolic.c: constant folding and algebraic / index simplification */
 TG__PRIVATE tg__matcher *tg__symbolic(void);
-TG__PRIVATE int tg__symbolic_rule_table(const tg__rule **rules);
 TG__PRIVATE tg__uop *tg__simplify(tg__uop *u);
-
-/* every rule table, for the test that parses them all */
-typedef struct tg__rule_table { const char *name; const tg__rule *rules; int n; } tg__rule_table;
-TG__PRIVATE int tg__rule_tables(const tg__rule_table **out);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* shape.c: shapes and the tensor graph's builders (layer 2) */
@@ -456,7 +474,6 @@ typedef struct tg__custom {
 TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n, tg__uop **grads);
 /* marks in on_path the nodes of order (sources first) that depend on a wanted node through differentiable ops */
 TG__PRIVATE void tg__grad_path(const tg__vec *order, tg__map *wanted, tg__map *on_path);
-TG__PRIVATE int tg__grad_rule_table(const tg__rule **rules);
 /* autograd.c and tensor.c */
 TG__PRIVATE int tg__grad_enabled(void);
 TG__PRIVATE tg__buffer *tg__tensor_buffer(tg_tensor *t); /* a realised tensor's buffer, or NULL */
@@ -521,7 +538,6 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out);
 TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out);
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu); /* optimize.c: upcasts by heuristics */
 TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink);      /* optimize.c: one-hot sums become loads */
-TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* render.c: a C-style renderer parameterised by a dialect */

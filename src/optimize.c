@@ -20,6 +20,7 @@ static tg__uop *tg__rw_substitute(void *ctx, tg__uop *root, const tg__bindings *
 static const tg__rule tg__substitute_rules[] = {
     TG__RULE("(RANGE)", tg__rw_substitute), /* a range given a value */
 };
+TG__RULES_REGISTER(tg__substitute_rules)
 
 /* root with the RANGE `from` replaced by `to`, simplified */
 static tg__uop *tg__substitute_range(tg__uop *root, tg__uop *from, tg__uop *to) {
@@ -106,6 +107,7 @@ static tg__uop *tg__rw_collapse(void *ctx, tg__uop *root, const tg__bindings *b)
 static const tg__rule tg__collapse_rules[] = {
     TG__RULE("(REDUCE)", tg__rw_collapse),
 };
+TG__RULES_REGISTER(tg__collapse_rules)
 
 TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink) {
   return tg__graph_rewrite2(sink, TG__MATCHER(tg__collapse_rules), tg__symbolic(), NULL);
@@ -147,6 +149,7 @@ static tg__uop *tg__rw_unroll(void *ctx, tg__uop *root, const tg__bindings *b) {
 static const tg__rule tg__unroll_rules[] = {
     TG__RULE("(REDUCE)", tg__rw_unroll),
 };
+TG__RULES_REGISTER(tg__unroll_rules)
 
 static tg__uop *tg__unroll(tg__uop *sink, tg__uop *r, int64_t f) {
   int64_t n = (int64_t)tg__const_val(r->src[0]);

@@ -3,9 +3,14 @@
  * Contract:
  *  - A rule table is a static array of TG__RULE(pattern, fn). tg__matcher_get compiles a table once (parsing the
  *    pattern strings, see internal.h for the syntax) into matchers indexed by root op, and caches it by address.
+ *  - The registry: every table of the library registers itself (TG__RULES_REGISTER after it, a constructor) and
+ *    tg__rule_tables lists them, so a test parses every rule without pattern.c calling the files that own them.
  *  - tg__graph_rewrite rewrites a graph bottom-up to a fixed point: the sources of a node are rewritten first, then the
  *    rules of the node's op are tried in table order; when a rule returns a new node, that node is rewritten in turn.
  *    Results are memoised per call, so a shared subgraph is rewritten once.
+ *  - Match statistics (tinygrad's TRACK_MATCH_STATS): with TRACK_MATCH_STATS=1 or DEBUG>=5 in the environment, each
+ *    rule counts how often it was tried on a node, how often it matched (returned a node) and the time taken; the
+ *    table, most matches first, is printed to stdout at exit. Off, they cost one predicted branch per node matched.
  *  - A rule function returns the replacement, or NULL to decline (the next rule, or the next commutative ordering of
  *    the same rule, is tried). It must not return a node that rewrites back to the original (no cycles). */
 #include "internal.h"
@@ -29,6 +34,7 @@ typedef struct tg__pat {
 typedef struct tg__crule {
   const tg__rule *rule;
   tg__pat *pat;
+  uint64_t tried, matched, ns; /* match statistics, counted only while they are on */
 } tg__crule;
 
 struct tg__matcher {
@@ -203,12 +209,37 @@ TG__PRIVATE int tg__pattern_check(const char *pattern, char *err, size_t errn) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// the registry of rule tables, filled by the constructors of TG__RULES_REGISTER before main (see internal.h)
+
+static tg__rule_table tg__registered[64];
+static int tg__nregistered;
+
+TG__PRIVATE void tg__rules_register(const char *name, const tg__rule *rules, int n) {
+  for (int i = 0; i < tg__nregistered; i++)
+    if (tg__registered[i].rules == rules) return; /* registered twice: once is enough */
+  if (tg__nregistered == TG__COUNT(tg__registered)) return; /* the rule-table test sees a table missing */
+  tg__registered[tg__nregistered].name = name;
+  tg__registered[tg__nregistered].rules = rules;
+  tg__registered[tg__nregistered].n = n;
+  tg__nregistered++;
+}
+
+TG__PRIVATE int tg__rule_tables(const tg__rule_table **out) {
+  *out = tg__registered;
+  return tg__nregistered;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // compiled matchers, cached by the address of their table
 
 static tg__matcher *tg__matchers[64];
 static int tg__nmatchers;
 
+static void tg__match_stats_print(void);
+static int tg__mstats = -1; /* match statistics: -1 until the environment is read, then 0 (off) or 1 (on) */
+
 static void tg__matchers_free(void) {
+  if (tg__mstats > 0) tg__match_stats_print();
   for (int i = 0; i < tg__nmatchers; i++) {
     tg__matcher *m = tg__matchers[i];
     for (int r = 0; r < m->n; r++) tg__pat_free(m->compiled[r].pat);
@@ -219,7 +250,12 @@ static void tg__matchers_free(void) {
   tg__nmatchers = 0;
 }
 
+static void tg__match_stats_init(void) {
+  tg__mstats = tg__getenv_int("TRACK_MATCH_STATS", 0) > 0 || TG__DEBUG >= 5;
+}
+
 TG__PRIVATE tg__matcher *tg__matcher_get(const tg__rule *rules, int n) {
+  if (tg__mstats < 0) tg__match_stats_init(); /* every rewrite gets its matcher here first */
   for (int i = 0; i < tg__nmatchers; i++)
     if (tg__matchers[i]->rules == rules) return tg__matchers[i];
   if (tg__nmatchers == 0) atexit(tg__matchers_free);
@@ -322,22 +358,112 @@ static tg__uop *tg__match(const tg__match_state *st, const tg__pat **pats, tg__u
   return r;
 }
 
-static tg__uop *tg__apply_rules(tg__matcher *m, tg__uop *u, void *ctx) {
+static inline tg__uop *tg__try_rule(const tg__crule *cr, tg__uop *u, void *ctx) {
+  tg__match_state st;
+  st.cr = cr;
+  st.ctx = ctx;
+  st.root = u;
+  const tg__pat *p = cr->pat;
+  tg__bindings b;
+  b.n = 0;
+  return tg__match(&st, &p, &u, 1, &b);
+}
+
+static uint64_t tg__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* tg__apply_rules with match statistics: each rule tried, matched (returned a node) and the time it took */
+static tg__uop *tg__apply_rules_counted(tg__matcher *m, tg__uop *u, void *ctx) {
   for (const int *ri = m->byop[u->op]; *ri >= 0; ri++) {
-    tg__match_state st;
-    st.cr = &m->compiled[*ri];
-    st.ctx = ctx;
-    st.root = u;
-    const tg__pat *p = st.cr->pat;
-    tg__bindings b;
-    b.n = 0;
-    tg__uop *r = tg__match(&st, &p, &u, 1, &b);
+    tg__crule *cr = &m->compiled[*ri];
+    uint64_t t0 = tg__now_ns();
+    tg__uop *r = tg__try_rule(cr, u, ctx);
+    cr->ns += tg__now_ns() - t0;
+    cr->tried++;
+    if (r && r != u) {
+      cr->matched++;
+      return r;
+    }
+  }
+  return NULL;
+}
+
+static tg__uop *tg__apply_rules(tg__matcher *m, tg__uop *u, void *ctx) {
+  if (__builtin_expect(tg__mstats > 0, 0)) return tg__apply_rules_counted(m, u, ctx);
+  for (const int *ri = m->byop[u->op]; *ri >= 0; ri++) {
+    tg__uop *r = tg__try_rule(&m->compiled[*ri], u, ctx);
     if (r && r != u) return r;
   }
   return NULL;
 }
 
 TG__PRIVATE tg__uop *tg__match_rules(tg__matcher *m, tg__uop *u, void *ctx) { return tg__apply_rules(m, u, ctx); }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// match statistics (tinygrad's TRACK_MATCH_STATS): per rule, how often it was tried and matched, printed at exit
+
+TG__PRIVATE int tg__match_stats_enable(int on) {
+  if (tg__mstats < 0) tg__match_stats_init();
+  int was = tg__mstats;
+  tg__mstats = on != 0;
+  return was;
+}
+
+TG__PRIVATE void tg__match_stats_reset(void) {
+  for (int i = 0; i < tg__nmatchers; i++)
+    for (int r = 0; r < tg__matchers[i]->n; r++) {
+      tg__crule *cr = &tg__matchers[i]->compiled[r];
+      cr->tried = cr->matched = cr->ns = 0;
+    }
+}
+
+TG__PRIVATE int tg__match_stats_of(const tg__rule *rule, uint64_t *tried, uint64_t *matched) {
+  *tried = *matched = 0;
+  for (int i = 0; i < tg__nmatchers; i++) {
+    tg__matcher *m = tg__matchers[i];
+    if (rule >= m->rules && rule < m->rules + m->n) {
+      *tried = m->compiled[rule - m->rules].tried;
+      *matched = m->compiled[rule - m->rules].matched;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static int tg__mstat_cmp(const void *a, const void *b) {
+  const tg__crule *x = *(const tg__crule *const *)a, *y = *(const tg__crule *const *)b;
+  if (x->matched != y->matched) return x->matched < y->matched ? 1 : -1;
+  if (x->tried != y->tried) return x->tried < y->tried ? 1 : -1;
+  return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
+}
+
+/* the rules tried, most matches first: matched / tried -- time -- file:line pattern (as tinygrad prints them) */
+static void tg__match_stats_print(void) {
+  int n = 0, k = 0, once = 0;
+  for (int i = 0; i < tg__nmatchers; i++) n += tg__matchers[i]->n;
+  tg__crule **all = (tg__crule **)tg__alloc(sizeof(tg__crule *) * (size_t)(n + 1));
+  for (int i = 0; i < tg__nmatchers; i++)
+    for (int r = 0; r < tg__matchers[i]->n; r++) all[k++] = &tg__matchers[i]->compiled[r];
+  qsort(all, (size_t)k, sizeof *all, tg__mstat_cmp);
+  uint64_t tried = 0, matched = 0, ns = 0;
+  for (int i = 0; i < k; i++) {
+    const tg__crule *cr = all[i];
+    once += cr->matched > 0;
+    tried += cr->tried, matched += cr->matched, ns += cr->ns;
+    if (!cr->tried) continue;
+    const char *where = strrchr(cr->rule->where, '/');
+    printf("%6llu / %7llu -- %9.2f ms -- %-20s %s\n", (unsigned long long)cr->matched, (unsigned long long)cr->tried,
+           (double)cr->ns * 1e-6, where ? where + 1 : cr->rule->where, cr->rule->pattern);
+  }
+  printf("%6llu / %7llu -- %9.2f ms -- TOTAL\n", (unsigned long long)matched, (unsigned long long)tried,
+         (double)ns * 1e-6);
+  printf("%d rules, %d matched once\n", k, once);
+  fflush(stdout);
+  TG_FREE(all);
+}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // graph_rewrite

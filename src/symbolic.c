@@ -345,11 +345,7 @@ static const tg__rule tg__symbolic_rules[] = {
     TG__RULE("(IDIV:int x CONST:c)", tg__rw_divmod),                   /* exact splits of sums, x//a//b */
     TG__RULE("(MOD:int x CONST:c)", tg__rw_divmod),
 };
+TG__RULES_REGISTER(tg__symbolic_rules)
 
 TG__PRIVATE tg__matcher *tg__symbolic(void) { return TG__MATCHER(tg__symbolic_rules); }
 TG__PRIVATE tg__uop *tg__simplify(tg__uop *u) { return tg__graph_rewrite(u, tg__symbolic(), NULL); }
-
-TG__PRIVATE int tg__symbolic_rule_table(const tg__rule **rules) {
-  *rules = tg__symbolic_rules;
-  return TG__COUNT(tg__symbolic_rules);
-}

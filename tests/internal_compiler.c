@@ -24,10 +24,56 @@ TEST(test_internal_hash_consing) {
   CHECK(tg__const_int(TG_UINT8, 257) == tg__const_int(TG_UINT8, 1)); /* ints wrap to their dtype */
 }
 
+static const tg__rule_table *ti_table(const char *name) {
+  const tg__rule_table *tables;
+  int n = tg__rule_tables(&tables);
+  for (int t = 0; t < n; t++)
+    if (strcmp(tables[t].name, name) == 0) return &tables[t];
+  return NULL;
+}
+
+/* every `static const tg__rule NAME[] = {` that starts a line of tinygrad.h (the runner's cwd is the repository root)
+ * has registered; -1 when the file cannot be read */
+static int ti_unregistered_tables(void) {
+  FILE *f = fopen("tinygrad.h", "r");
+  if (!f) return -1;
+  char line[512];
+  const char *lead = "static const tg__rule ";
+  int missing = 0, seen = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, lead, strlen(lead)) != 0 || !strstr(line, "[] = {")) continue;
+    char name[128];
+    size_t k = 0;
+    for (const char *p = line + strlen(lead); tg__ident_char(*p) && k + 1 < sizeof name; p++) name[k++] = *p;
+    name[k] = 0;
+    seen++;
+    if (!ti_table(name)) {
+      printf("rule table %s is not registered: add TG__RULES_REGISTER(%s) after it\n", name, name);
+      missing++;
+    }
+  }
+  fclose(f);
+  return seen ? missing : -1;
+}
+
 TEST(test_internal_rule_tables_parse) {
   const tg__rule_table *tables;
   int n = tg__rule_tables(&tables), total = 0, bad = 0;
-  CHECK(n >= 2);
+  /* the tables of the library, each registered once (a table forgetting TG__RULES_REGISTER is also caught below) */
+  static const char *const known[] = {"tg__symbolic_rules",   "tg__lower_rules",    "tg__guard_rules", "tg__grad_rules",
+                                      "tg__substitute_rules", "tg__collapse_rules", "tg__unroll_rules"};
+  for (int i = 0; i < TG__COUNT(known); i++) {
+    const tg__rule_table *t = ti_table(known[i]);
+    test_check(t != NULL, __FILE__, __LINE__, "rule table %s is not registered", known[i]);
+    if (t) CHECK(t->n > 0);
+  }
+  CHECK(n >= TG__COUNT(known));
+  int twice = 0;
+  for (int t = 0; t < n; t++)
+    for (int u = t + 1; u < n; u++) twice += tables[t].rules == tables[u].rules;
+  CHECK_EQ_INT(twice, 0);
+  int missing = ti_unregistered_tables();
+  if (missing >= 0) CHECK_EQ_INT(missing, 0);
   for (int t = 0; t < n; t++)
     for (int i = 0; i < tables[t].n; i++) {
       char err[160];
@@ -66,6 +112,66 @@ TEST(test_internal_pattern_matcher) {
   /* bottom-up: the inner match feeds the outer */
   tg__uop *e = ti_add(ti_add(r, r), ti_add(r, r));
   CHECK(tg__graph_rewrite(e, m, NULL) == ti_mul(ti_mul(r, ti_c(2)), ti_c(2)));
+}
+
+/* sums over every registered rule: counts, and rules that matched more often than they were tried */
+static void ti_match_totals(uint64_t *tried, uint64_t *matched, int *over) {
+  const tg__rule_table *tables;
+  int n = tg__rule_tables(&tables);
+  *tried = *matched = 0;
+  *over = 0;
+  for (int t = 0; t < n; t++)
+    for (int i = 0; i < tables[t].n; i++) {
+      uint64_t tr, ma;
+      tg__match_stats_of(&tables[t].rules[i], &tr, &ma);
+      *tried += tr, *matched += ma;
+      *over += ma > tr;
+    }
+}
+
+/* something small realised: (arange(n) * 3 + c).sum() = 3 n(n-1)/2 + c n (a new graph for each n: the kernels of a
+ * graph already realised are cached, and their rewrites not run again) */
+static double ti_small_realise(int n, int c) {
+  tg_scope_begin();
+  double v = tg_item(tg_sum(tg_add_s(tg_mul_s(tg_arange(0, n, 1, TG_INT32), 3), c), 0, NULL, 0));
+  tg_scope_end();
+  return v;
+}
+
+TEST(test_internal_match_stats) {
+  int was = tg__match_stats_enable(0);
+  uint64_t tried, matched;
+  int over;
+  /* off: nothing is counted */
+  tg__match_stats_reset();
+  CHECK_NEAR(ti_small_realise(11, 2), 187, 0);
+  ti_match_totals(&tried, &matched, &over);
+  CHECK(tried == 0 && matched == 0);
+  /* on: 2+3 folds by the binary folding rule, tried once (the first rule of ADD) and matched once */
+  const tg__rule_table *sym = ti_table("tg__symbolic_rules");
+  const tg__rule *fold = NULL;
+  for (int i = 0; sym && i < sym->n; i++)
+    if (strstr(sym->rules[i].pattern, "CONST CONST)") && strstr(sym->rules[i].pattern, "ADD")) fold = &sym->rules[i];
+  CHECK_NOT_NULL(fold);
+  tg__match_stats_enable(1);
+  tg__match_stats_reset();
+  CHECK(tg__simplify(ti_add(ti_c(2), ti_c(3))) == ti_c(5));
+  if (fold) {
+    CHECK_EQ_INT(tg__match_stats_of(fold, &tried, &matched), 0);
+    CHECK(tried == 1 && matched == 1);
+  }
+  /* a realisation: rules of several tables tried and matched, never more matches than tries */
+  tg__match_stats_reset();
+  CHECK_NEAR(ti_small_realise(13, 5), 299, 0);
+  ti_match_totals(&tried, &matched, &over);
+  CHECK(matched > 0 && tried > matched);
+  CHECK_EQ_INT(over, 0);
+  if (fold) {
+    tg__match_stats_of(fold, &tried, &matched);
+    CHECK(tried > 0);
+  }
+  tg__match_stats_enable(was);
+  tg__match_stats_reset();
 }
 
 TEST(test_internal_symbolic) {

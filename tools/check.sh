@@ -11,7 +11,10 @@
 #      twice, in one C file; and a program of two files (the implementation in one, only declarations in the other).
 #   4. Exported symbols: an object of the implementation (not static) defines no global symbol but tg_ names (and no
 #      tg__ one: private names must be static).
-#   5. Once every file of the amalgamation exists: the QUICK START example of the header comment prints 42.
+#   5. Private names: every name the implementation section defines (macros, typedefs, tags, enum constants, and the
+#      functions and variables nm finds in its object, statics included) starts with tg_/tg__/TG_/TG__
+#      (tools/private_names.py).
+#   6. Once every file of the amalgamation exists: the QUICK START example of the header comment prints 42.
 # Everything is built in build/check/. CC and CXX choose the compilers (default cc, g++); clang is used if present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -137,6 +140,17 @@ if [ -n "$bad" ]; then
   fail "the symbols above leak from the implementation: make them static (TG__PRIVATE / TG__DATA) or name them tg_"
 fi
 echo "$(printf '%s\n' "$syms" | grep -c . || true) global symbols, all tg_"
+
+# ---------------------------------------------------------------------------------------------------------------------
+# private names: every name the implementation defines in the user's file is prefixed (tools/private_names.py)
+
+step "private names: every macro, typedef, tag, enum constant, function and variable of the implementation is tg_/TG_"
+# static functions and constants kept in the object, so that nm lists even the ones nothing calls
+keep=(-O0 -fkeep-static-functions -fkeep-static-consts)
+$CC -std=c11 "${keep[@]}" -I. -c -o "$OUT/names.o" "$OUT/two_impl.c" 2>/dev/null ||
+  $CC -std=c11 -O0 -I. -c -o "$OUT/names.o" "$OUT/two_impl.c"
+python3 tools/private_names.py --object "$OUT/names.o" ||
+  fail "the names above are not prefixed: name them tg__/TG__ (private) or tg_/TG_ (public)"
 
 # ---------------------------------------------------------------------------------------------------------------------
 # the QUICK START example, once the library is complete enough to run it
