@@ -322,6 +322,9 @@ TG__PRIVATE tg__uop *tg__graph_rewrite2(tg__uop *root, tg__matcher *m, tg__match
 /* as graph_rewrite2, but nodes for which opaque() is true are left alone and their sources are not visited */
 TG__PRIVATE tg__uop *tg__graph_rewrite_ex(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx,
                                           int (*opaque)(const tg__uop *u));
+/* tinygrad's bottom_up=True: the rules of pre are tried on a node before its sources are visited, and a node they
+ * replace is not entered (its replacement is rewritten in turn); then the rules of m (may be NULL) as graph_rewrite */
+TG__PRIVATE tg__uop *tg__graph_rewrite_pre(tg__uop *root, tg__matcher *pre, tg__matcher *m, void *ctx);
 /* the first rule of m that matches u and returns a node (for rule tables used outside graph_rewrite) */
 TG__PRIVATE tg__uop *tg__match_rules(tg__matcher *m, tg__uop *u, void *ctx);
 /* shared trivial bodies */
