@@ -399,7 +399,7 @@ TG__PRIVATE int tg__lower_rule_table(const tg__rule **rules) {
 }
 
 TG__PRIVATE int tg__rule_tables(const tg__rule_table **out) {
-  static tg__rule_table tables[4];
+  static tg__rule_table tables[6];
   tables[0].name = "symbolic";
   tables[0].n = tg__symbolic_rule_table(&tables[0].rules);
   tables[1].name = "lower";
@@ -409,6 +409,10 @@ TG__PRIVATE int tg__rule_tables(const tg__rule_table **out) {
   tables[3].name = "guard";
   tables[3].rules = tg__guard_rules;
   tables[3].n = TG__COUNT(tg__guard_rules);
+  tables[4].name = "kernelize";
+  tables[4].n = tg__kernelize_rule_table(&tables[4].rules);
+  tables[5].name = "kernel inputs";
+  tables[5].n = tg__kernel_input_rule_table(&tables[5].rules);
   *out = tables;
   return TG__COUNT(tables);
 }
