@@ -545,9 +545,6 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
  * was or realised and a retry schedules only what is left */
 TG__PRIVATE void tg__sched_settle(tg__sched *s);
 TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view); /* the kernel writing view's buffer ran */
-/* k's source (k->src, k->name) and its linearised UOps, without compiling: the one path to a kernel's source, for
- * running and for inspection. 0, or -1 with an error; free lin->u and lin->aux after */
-TG__PRIVATE int tg__kernel_source(tg__kernel *k, tg__linear *lin);
 /* compiles every kernel, then plans the memory of every launch, then launches: nothing runs unless every kernel
  * compiled and every buffer found memory. 0, or -1 with s->nran telling how many kernels ran (0 unless a launch
  * failed) */

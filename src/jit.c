@@ -5,8 +5,8 @@
  *  - Call 1 runs the function normally (kernels get compiled). Call 2 runs it again while recording every kernel the
  *    runtime launches (program + buffers) and every intermediate it recycles: the JIT registers a capture hook with
  *    realize.c for the duration of the call (tinygrad's `capturing` list), so the runtime never calls the JIT and a
- *    schedule made meanwhile knows that it is captured. Calls 3+ replay the
- *    record: the capture's input buffers are swapped for the new inputs', the function itself is NOT called.
+ *    schedule made meanwhile knows that it is captured. Calls 3+ replay the record: the capture's input buffers are
+ *    swapped for the new inputs', the function itself is NOT called.
  *  - Inputs are realised first; they must keep the dtypes and shapes of call 1, be distinct buffers, and be plain
  *    contiguous tensors. Outputs must be realised by the function; a replay returns new handles on the captured
  *    output buffers, which the next replay overwrites (as tinygrad's: copy what you keep).

@@ -55,7 +55,9 @@ TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view) {
 // ---------------------------------------------------------------------------------------------------------------------
 // compiling a kernel
 
-TG__PRIVATE int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
+/* k's source (k->src, k->name) and its linearised UOps, without compiling: the one path to a kernel's source, for
+ * running and for inspection. 0, or -1 with an error; free lin after (tg__linear_free) */
+static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
   memset(lin, 0, sizeof *lin);
   if (tg__codegen(k, lin) < 0) return -1;
   k->src = tg__render(k->bufs[0]->dev->dialect, k->name, k, lin);

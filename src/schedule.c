@@ -180,15 +180,13 @@ static tg__uop *tg__kz_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
 /* Applied to every node, consumers before their sources (a reduction's decision reads its consumers'), so the SINK of
  * the roots comes first. */
 static const tg__rule tg__kernelize_rules[] = {
-  TG__RULE("(SINK)", tg__kz_roots),                    /* sink(roots...): each root is a point, unless it is a view
-                                                          of a buffer already */
-  TG__RULE("(CONTIGUOUS|COPY|ASSIGN)", tg__kz_always), /* contiguous(x), copy(x), assign(t, x): always a point */
-  TG__RULE("(REDUCE_AXIS)", tg__kz_reduce),            /* reduce(x) expanded before its kernel's output, reshuffled,
-                                                          or read by two kernels: a point (tg__reduce_needs_buffer) */
+  TG__RULE("(SINK)", tg__kz_roots),                    /* sink(roots...): each root, unless a view of a buffer */
+  TG__RULE("(CONTIGUOUS|COPY|ASSIGN)", tg__kz_always), /* contiguous(x), copy(x), assign(t, x): always */
+  TG__RULE("(REDUCE_AXIS)", tg__kz_reduce),            /* reduce(x) expanded to the output, reshuffled or read twice */
 };
 
-/* fills c->consumers and c->realize for the graph order (sources before users, c->sink last) */
-static void tg__find_points(tg__sctx *c, const tg__vec *order) {
+/* c->consumers: the distinct consumers of every node of the graph order (sources before users) */
+static void tg__find_consumers(tg__sctx *c, const tg__vec *order) {
   for (int i = 0; i < order->n; i++) {
     tg__uop *u = (tg__uop *)order->items[i];
     for (int j = 0; j < u->nsrc; j++) {
@@ -202,6 +200,11 @@ static void tg__find_points(tg__sctx *c, const tg__vec *order) {
       if (!cs->n || cs->items[cs->n - 1] != u) tg__vec_push(cs, u);
     }
   }
+}
+
+/* c->realize: the realisation points of the graph order (c->sink last) */
+static void tg__find_points(tg__sctx *c, const tg__vec *order) {
+  tg__find_consumers(c, order);
   tg__matcher *m = TG__MATCHER(tg__kernelize_rules);
   for (int i = order->n - 1; i >= 0; i--) tg__match_rules(m, (tg__uop *)order->items[i], c);
 }
