@@ -167,69 +167,6 @@ static TG__UNUSED tg__program *tg__progcache_add(tg__device *d, const char *src,
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// memory plans: the memory of every launch of a schedule or a JIT replay is found before the first one runs
-
-/* memory a plan took back from a dropped buffer; launches of the plan still use it */
-static void tg__plan_keep(tg__plan *p, tg__buffer *b) {
-  if (p->npool == p->cap) {
-    p->cap = p->cap ? 2 * p->cap : 16;
-    p->pool = tg__realloc(p->pool, sizeof(tg__memory) * (size_t)p->cap);
-  }
-  ((tg__memory *)p->pool)[p->npool++] = tg__buffer_take_memory(b);
-}
-
-/* b's memory: a dropped buffer's of the same size first (as a run would reuse it), else the cache or the device */
-static int tg__plan_ensure(tg__plan *p, tg__buffer *b) {
-  if (b->ptr) return 0;
-  size_t n = b->nbytes ? b->nbytes : 1;
-  tg__memory *pool = (tg__memory *)p->pool;
-  for (int i = p->npool - 1; i >= 0; i--)
-    if (pool[i].dev == b->dev && pool[i].nbytes == n) {
-      tg__buffer_give_memory(b, &pool[i]);
-      pool[i] = pool[--p->npool];
-      return 0;
-    }
-  return tg__buffer_ensure(b);
-}
-
-TG__PRIVATE int tg__plan_memory(tg__plan *p, const tg__launch *ls, int n) {
-  memset(p, 0, sizeof *p);
-  size_t total = 0;
-  for (int i = 0; i < n; i++) total += (size_t)ls[i].nbufs;
-  p->ptrs = (void ***)tg__alloc(sizeof(void **) * (size_t)(n ? n : 1) + sizeof(void *) * (total ? total : 1));
-  void **next = (void **)(p->ptrs + (n ? n : 1));
-  tg__vec fresh; /* buffers that had no memory before the plan */
-  memset(&fresh, 0, sizeof fresh);
-  int rc = 0;
-  for (int i = 0; i < n && rc == 0; i++) {
-    p->ptrs[i] = next;
-    next += ls[i].nbufs;
-    for (int j = 0; j < ls[i].nbufs && rc == 0; j++) {
-      tg__buffer *b = ls[i].bufs[j];
-      if (!b->ptr) tg__vec_push(&fresh, b);
-      rc = tg__plan_ensure(p, b);
-      p->ptrs[i][j] = b->ptr;
-    }
-    for (int k = 0; k < ls[i].ndrop && rc == 0; k++)
-      if (ls[i].drop[k]->ptr) tg__plan_keep(p, ls[i].drop[k]);
-  }
-  if (rc < 0) { /* all or nothing */
-    for (int i = 0; i < fresh.n; i++) tg__buffer_drop_memory((tg__buffer *)fresh.items[i]);
-    tg__plan_end(p);
-  }
-  tg__vec_free(&fresh);
-  return rc;
-}
-
-TG__PRIVATE void tg__plan_end(tg__plan *p) {
-  tg__memory *pool = (tg__memory *)p->pool;
-  for (int i = 0; i < p->npool; i++) tg__memory_give_back(&pool[i]);
-  TG_FREE(p->pool);
-  TG_FREE(p->ptrs);
-  memset(p, 0, sizeof *p);
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
 // counters (touched only by the calling thread; the library is not thread-safe)
 
 static int64_t tg__dev_launches, tg__dev_compiles;

@@ -3,7 +3,7 @@
  * In the amalgamation every TG__PRIVATE function is static, so nothing but tg_ names leaves the user's translation
  * unit. Compiled as separate files (make separate), TG__PRIVATE is empty and each file of src/ includes this header.
  * Sections follow the pipeline: base helpers, dtypes, UOps, the pattern matcher, tensors, schedule, codegen, render,
- * devices. */
+ * realize, devices, the JIT. */
 #ifndef TG__INTERNAL_H
 #define TG__INTERNAL_H
 
@@ -365,6 +365,9 @@ TG__PRIVATE int tg__rule_tables(const tg__rule_table **out);                    
     tg__rules_register(#table, table, TG__COUNT(table)); \
   }
 
+/* tinygrad's bottom_up=True: the rules of pre are tried on a node before its sources are visited, and a node they
+ * replace is not entered (its replacement is rewritten in turn); then the rules of m (may be NULL) as graph_rewrite */
+TG__PRIVATE tg__uop *tg__graph_rewrite_pre(tg__uop *root, tg__matcher *pre, tg__matcher *m, void *ctx);
 /* the first rule of m that matches u and returns a node (for rule tables used outside graph_rewrite) */
 TG__PRIVATE tg__uop *tg__match_rules(tg__matcher *m, tg__uop *u, void *ctx);
 /* match statistics (TRACK_MATCH_STATS=1 or DEBUG>=5; printed at exit): enable returns the previous state (for the
@@ -483,7 +486,7 @@ TG__PRIVATE void tg__buffer_bump(tg__buffer *b, int contents_changed);
 TG__PRIVATE int tg__tensor_overwrite(const char *fn, tg_tensor *t, const void *src); /* host bytes into realised t */
 
 /* ---------------------------------------------------------------------------------------------------------------- */
-/* schedule.c: split the lazy graph into kernels */
+/* schedule.c (layer 3): split the lazy graph into kernels at realisation points; plans only, runs nothing */
 
 typedef struct tg__kernel {
   tg__uop *ast;           /* SINK(STORE(...)...) with DEFINE_GLOBALs numbered 0..nbufs-1 */
@@ -493,7 +496,7 @@ typedef struct tg__kernel {
   struct tg__uop *node;   /* a CONTIGUOUS this kernel realises (else NULL) and the view of its buffer: once run, */
   struct tg__uop *view;   /* the node keeps it (tg__sched_settle) */
   char *name;
-  struct tg__program *prog;  /* filled by tg__kernel_compile */
+  struct tg__program *prog;  /* filled by tg__kernel_prepare (realize.c) */
   char *src;
   /* an in-place assignment moves its buffer to the next version when it is scheduled; until the kernel has run,
    * that can be undone: the buffer's version and written before */
@@ -507,17 +510,18 @@ typedef struct tg__sched {
   int nran;  /* kernels that have run (k[0..nran)) */
 } tg__sched;
 
-TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out);
+/* what only the runtime knows, which realize.c passes in */
+typedef struct tg__sched_opts {
+  int capturing;                          /* a JIT records this schedule (intermediates realised before are recomputed,
+                                             and a CONTIGUOUS keeps no buffer of its own) */
+  struct tg__device *(*default_device)(void); /* the device of a graph that reads no buffer; NULL + error if none */
+} tg__sched_opts;
+/* one kernel per realisation point of the graph below roots, ordered; realized_out[i] is the view of roots[i]'s
+ * buffer once it runs. 0, or -1 with an error and nothing scheduled (every assignment undone) */
+TG__PRIVATE int tg__kernelize(tg__uop **roots, int nroots, const tg__sched_opts *opts, tg__sched *out,
+                              tg__uop **realized_out);
+TG__PRIVATE void tg__sched_undo(tg__sched *s); /* the assignments of kernels that have not run are undone */
 TG__PRIVATE void tg__sched_free(tg__sched *s);
-/* after a run, failed or not: the nodes of kernels that ran keep their values (a realised CONTIGUOUS or assignment
- * becomes its buffer), and the assignments of kernels that did not run are undone, so every tensor is either as it
- * was or realised and a retry schedules only what is left */
-TG__PRIVATE void tg__sched_settle(tg__sched *s);
-TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view); /* the kernel writing view's buffer ran */
-/* compiles every kernel, then plans the memory of every launch, then launches: nothing runs unless every kernel
- * compiled and every buffer found memory. 0, or -1 with s->nran telling how many kernels ran (0 unless a launch
- * failed) */
-TG__PRIVATE int tg__run_schedule(tg__sched *s);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* codegen.c and linearize.c: from a kernel AST to an ordered list of UOps */
@@ -567,6 +571,41 @@ extern const tg__dialect tg__dialect_c, tg__dialect_cuda, tg__dialect_opencl;
 TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel *k, const tg__linear *lin);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
+/* realize.c (layer 4): compile, plan memory, launch; the capture hook; schedules for inspection */
+
+struct tg__program;
+/* Whoever registers a capture hook (the JIT, while it captures) is told every launch: record(ctx, prog, bufs, nbufs)
+ * after a kernel ran, then record_drop(ctx, b) for each intermediate that kernel read for the last time. */
+typedef struct tg__capture_hook {
+  void *ctx;
+  void (*record)(void *ctx, struct tg__program *prog, tg__buffer **bufs, int nbufs);
+  void (*record_drop)(void *ctx, tg__buffer *b);
+} tg__capture_hook;
+TG__PRIVATE void tg__set_capture_hook(const tg__capture_hook *h); /* NULL: nothing captures */
+/* tg__kernelize with the runtime's state: whether a hook captures, and the default device */
+TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out);
+/* after a run, failed or not: the nodes of kernels that ran keep their values (a realised CONTIGUOUS or assignment
+ * becomes its buffer), and the assignments of kernels that did not run are undone, so every tensor is either as it
+ * was or realised and a retry schedules only what is left */
+TG__PRIVATE void tg__sched_settle(tg__sched *s);
+TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view); /* the kernel writing view's buffer ran */
+/* compiles every kernel, then plans the memory of every launch, then launches: nothing runs unless every kernel
+ * compiled and every buffer found memory. 0, or -1 with s->nran telling how many kernels ran (0 unless a launch
+ * failed) */
+TG__PRIVATE int tg__run_schedule(tg__sched *s);
+/* Memory for a sequence of launches, fixed before any of them runs, so that a failure to allocate changes nothing:
+ * launch i's buffers get memory in order, then its `drop` buffers (read for the last time) give theirs to later
+ * launches of the plan, as running them one by one would. ptrs[i][j] is the memory of launches[i].bufs[j]. */
+typedef struct tg__launch { tg__buffer **bufs; int nbufs; tg__buffer **drop; int ndrop; } tg__launch;
+typedef struct tg__plan {
+  void ***ptrs;                /* (n launches) of (nbufs) */
+  tg__memory *pool;            /* memory of dropped buffers, in use by the plan's launches until tg__plan_end */
+  int npool, cap;
+} tg__plan;
+TG__PRIVATE int tg__plan_memory(tg__plan *p, const tg__launch *ls, int n); /* 0, or -1 with nothing allocated */
+TG__PRIVATE void tg__plan_end(tg__plan *p); /* after the launches: dropped memory goes back to the cache */
+
+/* ---------------------------------------------------------------------------------------------------------------- */
 /* device.c and runtime_cpu.c: devices are tables of functions */
 
 typedef struct tg__program {
@@ -595,25 +634,12 @@ typedef struct tg__device {
 
 TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env or CPU; NULL + error if unknown */
 TG__PRIVATE tg__device *tg__cpu_device(void);
-/* Memory for a sequence of launches, fixed before any of them runs, so that a failure to allocate changes nothing:
- * launch i's buffers get memory in order, then its `drop` buffers (read for the last time) give theirs to later
- * launches of the plan, as running them one by one would. ptrs[i][j] is the memory of launches[i].bufs[j]. */
-typedef struct tg__launch { tg__buffer **bufs; int nbufs; tg__buffer **drop; int ndrop; } tg__launch;
-typedef struct tg__plan {
-  void ***ptrs;    /* (n launches) of (nbufs) */
-  void *pool;      /* memory of dropped buffers, in use by the plan's launches until tg__plan_end */
-  int npool, cap;
-} tg__plan;
-TG__PRIVATE int tg__plan_memory(tg__plan *p, const tg__launch *ls, int n); /* 0, or -1 with nothing allocated */
-TG__PRIVATE void tg__plan_end(tg__plan *p); /* after the launches: dropped memory goes back to the cache */
 TG__PRIVATE int64_t tg__stat_launches(int64_t add);
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
-/* jit.c: the runtime reports what it runs while a JIT captures; host reads are refused inside a JIT'd function */
-TG__PRIVATE int tg__jit_capturing(void);
-TG__PRIVATE void tg__jit_record(tg__program *prog, tg__buffer **bufs, int nbufs);
-TG__PRIVATE void tg__jit_record_drop(tg__buffer *b); /* the last recorded kernel was b's last reader */
+/* jit.c (layer 5): captures launches through realize.c's capture hook; host reads are refused inside a JIT'd
+ * function */
 TG__PRIVATE int tg__jit_host_read(const char *fn);   /* -1 with an error inside a JIT'd function, else 0 */
 
 #endif /* TG__INTERNAL_H */

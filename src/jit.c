@@ -1,10 +1,12 @@
-/* jit.c: the JIT, tinygrad's TinyJit. Captures the kernels a step function runs and replays them on new inputs with
- * no graph building, scheduling, rendering or compiling.
+/* jit.c: the JIT, tinygrad's TinyJit (layer 5). Captures the kernels a step function runs and replays them on new
+ * inputs with no graph building, scheduling, rendering or compiling.
  *
  * Contract:
  *  - Call 1 runs the function normally (kernels get compiled). Call 2 runs it again while recording every kernel the
- *    runtime launches (program + buffers, tg__jit_record) and every intermediate it recycles. Calls 3+ replay the
- *    record: the capture's input buffers are swapped for the new inputs', the function itself is NOT called.
+ *    runtime launches (program + buffers) and every intermediate it recycles: the JIT registers a capture hook with
+ *    realize.c for the duration of the call (tinygrad's `capturing` list), so the runtime never calls the JIT and a
+ *    schedule made meanwhile knows that it is captured. Calls 3+ replay the record: the capture's input buffers are
+ *    swapped for the new inputs', the function itself is NOT called.
  *  - Inputs are realised first; they must keep the dtypes and shapes of call 1, be distinct buffers, and be plain
  *    contiguous tensors. Outputs must be realised by the function; a replay returns new handles on the captured
  *    output buffers, which the next replay overwrites (as tinygrad's: copy what you keep).
@@ -44,10 +46,7 @@ struct tg_jit {
   int64_t first_id;      /* buffers with an id >= this were created during the capture */
 };
 
-static tg_jit *tg__capturing;      /* the JIT recording now, NULL otherwise */
 static int tg__inside;             /* depth of JIT'd functions running (call 1 or capture) */
-
-TG__PRIVATE int tg__jit_capturing(void) { return tg__capturing != NULL; }
 
 TG__PRIVATE int tg__jit_host_read(const char *fn) {
   if (!tg__inside) return 0;
@@ -56,9 +55,9 @@ TG__PRIVATE int tg__jit_host_read(const char *fn) {
   return -1;
 }
 
-TG__PRIVATE void tg__jit_record(tg__program *prog, tg__buffer **bufs, int nbufs) {
-  tg_jit *j = tg__capturing;
-  if (!j) return;
+/* the capture hook (realize.c): a kernel ran */
+static void tg__jit_record(void *ctx, tg__program *prog, tg__buffer **bufs, int nbufs) {
+  tg_jit *j = (tg_jit *)ctx;
   if (j->ncalls == j->cap) {
     j->cap = j->cap ? 2 * j->cap : 32;
     j->calls = (tg__jit_call *)tg__realloc(j->calls, sizeof(tg__jit_call) * (size_t)j->cap);
@@ -78,9 +77,10 @@ TG__PRIVATE void tg__jit_record(tg__program *prog, tg__buffer **bufs, int nbufs)
   }
 }
 
-TG__PRIVATE void tg__jit_record_drop(tg__buffer *b) {
-  tg_jit *j = tg__capturing;
-  if (!j || !j->ncalls) return;
+/* the capture hook: the last recorded kernel was b's last reader */
+static void tg__jit_record_drop(void *ctx, tg__buffer *b) {
+  tg_jit *j = (tg_jit *)ctx;
+  if (!j->ncalls) return;
   tg__jit_call *c = &j->calls[j->ncalls - 1];
   c->drop = (tg__buffer **)tg__realloc(c->drop, sizeof(tg__buffer *) * (size_t)(c->ndrop + 1));
   c->drop[c->ndrop++] = b; /* retained by the call that reads it */
@@ -238,9 +238,13 @@ static int tg__jit_capture(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out,
         tg__tensor_wrap(tg__treshape(tg__buffer_uop_of(inb[i]), in[i]->uop->ndim, in[i]->uop->shape), in[i]->dev);
     while (views[i] && views[i]->scope > 0) tg_keep(views[i]); /* freed here, not by the caller's scope */
   }
-  tg__capturing = j;
+  tg__capture_hook hook;
+  hook.ctx = j;
+  hook.record = tg__jit_record;
+  hook.record_drop = tg__jit_record_drop;
+  tg__set_capture_hook(&hook);
   int rc = tg__jit_call_fn(j, views, n_in, out, n_out);
-  tg__capturing = NULL;
+  tg__set_capture_hook(NULL);
   for (int i = 0; i < n_in; i++) tg_free(views[i]);
   if (views != vstack) TG_FREE(views);
   if (rc == 0) rc = tg__jit_check_capture(j);

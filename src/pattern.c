@@ -469,6 +469,7 @@ static void tg__match_stats_print(void) {
 // graph_rewrite
 
 typedef struct tg__rewriter {
+  tg__matcher *pre;                /* tried before a node's sources are visited (NULL: none) */
   tg__matcher *m, *m2;
   int (*opaque)(const tg__uop *u); /* nodes left as they are, sources unvisited (NULL: none) */
   void *ctx;
@@ -479,6 +480,14 @@ typedef struct tg__rewriter {
 static tg__uop *tg__rewrite_node(tg__rewriter *rw, tg__uop *u) {
   tg__uop *done = (tg__uop *)tg__map_get(&rw->memo, u);
   if (done) return done;
+  if (rw->pre) { /* a node a pre rule replaces is not entered: its replacement is rewritten instead */
+    tg__uop *r = tg__apply_rules(rw->pre, u, rw->ctx);
+    if (r) {
+      r = tg__rewrite_node(rw, r);
+      tg__map_put(&rw->memo, u, r);
+      return r;
+    }
+  }
   if (rw->opaque && rw->opaque(u)) return u;
   tg__uop *srcs_small[8];
   tg__uop **srcs = u->nsrc <= 8 ? srcs_small : (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)u->nsrc);
@@ -489,7 +498,7 @@ static tg__uop *tg__rewrite_node(tg__rewriter *rw, tg__uop *u) {
   }
   tg__uop *cur = changed ? tg__uop_new(u->op, u->dtype, u->nsrc, srcs, &u->arg) : u;
   if (srcs != srcs_small) TG_FREE(srcs);
-  tg__uop *r = tg__apply_rules(rw->m, cur, rw->ctx);
+  tg__uop *r = rw->m ? tg__apply_rules(rw->m, cur, rw->ctx) : NULL;
   if (!r && rw->m2) r = tg__apply_rules(rw->m2, cur, rw->ctx);
   if (r) {
     if (++rw->depth > 100000) { /* a rule cycle: a library bug; stop rather than overflow the stack */
@@ -515,6 +524,17 @@ TG__PRIVATE tg__uop *tg__graph_rewrite_ex(tg__uop *root, tg__matcher *m, tg__mat
   rw.m2 = m2;
   rw.ctx = ctx;
   rw.opaque = opaque;
+  tg__uop *r = tg__rewrite_node(&rw, root);
+  tg__map_free(&rw.memo);
+  return r;
+}
+
+TG__PRIVATE tg__uop *tg__graph_rewrite_pre(tg__uop *root, tg__matcher *pre, tg__matcher *m, void *ctx) {
+  tg__rewriter rw;
+  memset(&rw, 0, sizeof rw);
+  rw.pre = pre;
+  rw.m = m;
+  rw.ctx = ctx;
   tg__uop *r = tg__rewrite_node(&rw, root);
   tg__map_free(&rw.memo);
   return r;

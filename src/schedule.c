@@ -1,32 +1,84 @@
-/* schedule.c: split a lazy tensor graph into kernels, and run them.
+/* schedule.c: split a lazy tensor graph into kernels (layer 3; tinygrad's schedule/ and engine/schedule.py).
  *
  * Contract:
- *  - tg__schedule(roots) decides which nodes become buffers (realisation points) and returns one kernel per point, in
- *    dependency order. Everything between points is fused into the consumer's kernel.
- *  - Realisation points: the roots; CONTIGUOUS; COPY; and a REDUCE_AXIS whose result is expanded afterwards (softmax's
- *    max, layernorm's mean) or feeds more than one kernel. A reduction consumed without expansion is fused, even into
- *    another reduction: (a@b).relu().sum(0) is one kernel.
+ *  - tg__kernelize(roots, opts) decides which nodes become buffers (realisation points) and returns one kernel per
+ *    point, in an order that respects what they read and write. Everything between points is fused into the
+ *    consumer's kernel. It only plans: nothing is compiled or run here (realize.c does that), and what only the
+ *    runtime knows (whether a JIT captures, the default device) comes in tg__sched_opts.
+ *  - Realisation points are decided by the rule table tg__kernelize_rules: the roots; CONTIGUOUS; COPY; ASSIGN; and a
+ *    REDUCE_AXIS whose result is expanded afterwards (softmax's max, layernorm's mean) or feeds more than one kernel.
+ *    A reduction consumed without expansion is fused, even into another reduction: (a@b).relu().sum(0) is one kernel.
  *  - A kernel's AST is SINK(STORE(BUFFER_out, value)) over the tensor graph, where every other point is replaced by a
- *    RESHAPE of its BUFFER. Codegen lowers it.
+ *    RESHAPE of its BUFFER (the rule table tg__kernel_input_rules). Codegen lowers it.
  *  - Each root gets a new buffer; realized_out[i] is RESHAPE(BUFFER, shape) for roots[i], which tensors then use.
- *  - tg__run_schedule compiles and runs the kernels; device memory of intermediate buffers is recycled once their last
- *    reader has run (memory planning). */
+ *  - An assignment moves its target buffer to the next version when it is scheduled; tg__sched_undo takes that back
+ *    for the kernels that have not run. */
 #include "internal.h"
 
 // ---------------------------------------------------------------------------------------------------------------------
-// realisation points
+// the state of one schedule
 
 typedef struct tg__sctx {
+  const tg__sched_opts *opts;
+  tg__uop *sink;       /* SINK(roots...), with what was realised before already replaced */
+  tg__device *dev;     /* where new buffers go */
   tg__map consumers;   /* uop -> tg__vec* of distinct consumers */
   tg__map realize;     /* uop -> (void*)1 if it is a realisation point */
   tg__map loads;       /* realised uop -> its buffer view (RESHAPE(BUFFER)) */
   tg__uop *self;       /* the node whose kernel is being built */
   tg__vec allocs;      /* vecs to free */
-  int capturing;       /* a JIT records this schedule: reuse only the values of live tensors (see tg__substitute) */
+  int capturing;       /* a JIT records this schedule: reuse only the values of live tensors (see tg__sub_realised) */
   tg__map live;        /* the uops of live tensors, when capturing */
 } tg__sctx;
 
 static tg__vec *tg__consumers_of(tg__sctx *c, tg__uop *u) { return (tg__vec *)tg__map_get(&c->consumers, u); }
+
+static void tg__sctx_free(tg__sctx *c) {
+  for (int i = 0; i < c->allocs.n; i++) {
+    tg__vec_free((tg__vec *)c->allocs.items[i]);
+    TG_FREE(c->allocs.items[i]);
+  }
+  tg__vec_free(&c->allocs);
+  tg__map_free(&c->consumers);
+  tg__map_free(&c->realize);
+  tg__map_free(&c->loads);
+  tg__map_free(&c->live);
+}
+
+static void tg__sctx_live(void *ctx, tg__uop *u) { tg__map_put(&((tg__sctx *)ctx)->live, u, (void *)1); }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// a kernel's inputs: every other realisation point, and every value realised before, is replaced by a view of its
+// buffer. The rules run before a node's sources are visited, so a kernel never looks past its inputs.
+
+/* another point of this schedule (not the kernel's own node) -> a view of its buffer */
+static tg__uop *tg__sub_point(void *ctx, tg__uop *u, const tg__bindings *b) {
+  tg__sctx *c = (tg__sctx *)ctx;
+  (void)b;
+  return u != c->self ? (tg__uop *)tg__map_get(&c->loads, u) : NULL;
+}
+
+/* A realised value -> the buffer holding it. While a JIT captures, only a live tensor's value is taken as given: an
+ * intermediate cached by an earlier call is recomputed, so that replays (which run no graph) recompute it too. */
+static tg__uop *tg__sub_realised(void *ctx, tg__uop *u, const tg__bindings *b) {
+  tg__sctx *c = (tg__sctx *)ctx;
+  (void)b;
+  return u->becomes && (!c->capturing || tg__map_get(&c->live, u)) ? u->becomes : NULL;
+}
+
+static const tg__rule tg__kernel_input_rules[] = {
+  TG__RULE("_", tg__sub_point),              /* a point of this schedule -> RESHAPE(BUFFER) of its kernel's output */
+  TG__RULE("_", tg__sub_realised),           /* a value realised before -> RESHAPE(BUFFER) holding it */
+  TG__RULE("(CUSTOM_GRAD x ...)", tg__rw_x), /* custom_grad(x, inputs...) -> x: only its value is computed */
+};
+TG__RULES_REGISTER(tg__kernel_input_rules)
+
+static tg__uop *tg__substitute(tg__sctx *c, tg__uop *u) {
+  return tg__graph_rewrite_pre(u, TG__MATCHER(tg__kernel_input_rules), NULL, c);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// realisation points
 
 static int64_t tg__expanded_mask(const tg__uop *u) {
   int64_t m = 0;
@@ -35,14 +87,6 @@ static int64_t tg__expanded_mask(const tg__uop *u) {
   return m;
 }
 
-/* Walks the consumers of a reduction up to the next kernel boundaries, carrying the mask of axes it has been expanded
- * along. Fusing is fine when every expanded axis is reduced again before the boundary (argmax's max feeds a max over
- * the same axis: computed once per outer iteration, hoisted out of the loop). It needs a buffer when an expanded axis
- * reaches the kernel's output (softmax's max would be recomputed for every element), when a movement op other than
- * an expand reshuffles expanded axes (kept simple: conservative), or when it reaches more than one boundary (it would
- * be computed twice). A reduction that reaches another one through a reshuffle (a pooling's reshape of a convolution)
- * is a kernel of its own too: nested in the other's loops it cannot be tiled well (a fused conv + maxpool ran at a
- * tenth of the conv's speed). */
 /* a reshape that only adds or drops axes of size 1 */
 static int tg__same_but_ones(const tg__uop *a, const tg__uop *b) {
   int i = 0, j = 0;
@@ -54,6 +98,14 @@ static int tg__same_but_ones(const tg__uop *a, const tg__uop *b) {
   }
 }
 
+/* Walks the consumers of a reduction up to the next kernel boundaries, carrying the mask of axes it has been expanded
+ * along. Fusing is fine when every expanded axis is reduced again before the boundary (argmax's max feeds a max over
+ * the same axis: computed once per outer iteration, hoisted out of the loop). It needs a buffer when an expanded axis
+ * reaches the kernel's output (softmax's max would be recomputed for every element), when a movement op other than
+ * an expand reshuffles expanded axes (kept simple: conservative), or when it reaches more than one boundary (it would
+ * be computed twice). A reduction that reaches another one through a reshuffle (a pooling's reshape of a convolution)
+ * is a kernel of its own too: nested in the other's loops it cannot be tiled well (a fused conv + maxpool ran at a
+ * tenth of the conv's speed). */
 static int tg__reduce_needs_buffer(tg__sctx *c, tg__uop *r) {
   typedef struct { tg__uop *u; int64_t mask; int resh; } item;
   item *stack = (item *)tg__alloc(sizeof(item) * 64);
@@ -101,37 +153,66 @@ static int tg__reduce_needs_buffer(tg__sctx *c, tg__uop *r) {
   return need || boundaries > 1;
 }
 
-// ---------------------------------------------------------------------------------------------------------------------
-// building a kernel's AST: replace every other realisation point by a view of its buffer (a top-down walk that stops
-// at points, so a kernel never looks past its inputs)
+static void tg__sched_point(tg__sctx *c, tg__uop *u) { tg__map_put(&c->realize, u, (void *)1); }
 
-static tg__uop *tg__substitute(tg__sctx *c, tg__uop *u, tg__map *memo) {
-  tg__uop *done = (tg__uop *)tg__map_get(memo, u);
-  if (done) return done;
-  tg__uop *r = u;
-  tg__uop *view = u != c->self ? (tg__uop *)tg__map_get(&c->loads, u) : NULL;
-  if (view) {
-    r = view;
-  } else if (u->becomes && (!c->capturing || tg__map_get(&c->live, u))) {
-    /* a realised value. While a JIT captures, only a live tensor's value is taken as given: an intermediate cached by
-     * an earlier call is recomputed, so that replays (which run no graph) recompute it too */
-    r = u->becomes;
-  } else if (u->op == TG__OP_CUSTOM_GRAD) { /* only its value is computed */
-    r = tg__substitute(c, u->src[0], memo);
-  } else if (u->nsrc) {
-    tg__uop *small[8];
-    tg__uop **srcs = u->nsrc <= 8 ? small : (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)u->nsrc);
-    int changed = 0;
-    for (int i = 0; i < u->nsrc; i++) {
-      srcs[i] = tg__substitute(c, u->src[i], memo);
-      changed |= srcs[i] != u->src[i];
-    }
-    if (changed) r = tg__uop_new(u->op, u->dtype, u->nsrc, srcs, &u->arg);
-    if (srcs != small) TG_FREE(srcs);
-  }
-  tg__map_put(memo, u, r);
-  return r;
+/* the rule functions record points in the context and return NULL: every rule that matches a node is applied */
+static tg__uop *tg__kz_roots(void *ctx, tg__uop *sink, const tg__bindings *b) {
+  tg__sctx *c = (tg__sctx *)ctx;
+  (void)b;
+  if (sink != c->sink) return NULL;
+  for (int i = 0; i < sink->nsrc; i++)
+    if (!tg__view_buffer(sink->src[i])) tg__sched_point(c, sink->src[i]);
+  return NULL;
 }
+
+static tg__uop *tg__kz_always(void *ctx, tg__uop *u, const tg__bindings *b) {
+  (void)b;
+  tg__sched_point((tg__sctx *)ctx, u);
+  return NULL;
+}
+
+static tg__uop *tg__kz_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
+  tg__sctx *c = (tg__sctx *)ctx;
+  (void)b;
+  if (!tg__map_get(&c->realize, r) && tg__reduce_needs_buffer(c, r)) tg__sched_point(c, r);
+  return NULL;
+}
+
+/* Applied to every node, consumers before their sources (a reduction's decision reads its consumers'), so the SINK of
+ * the roots comes first. */
+static const tg__rule tg__kernelize_rules[] = {
+  TG__RULE("(SINK)", tg__kz_roots),                    /* sink(roots...): each root, unless a view of a buffer */
+  TG__RULE("(CONTIGUOUS|COPY|ASSIGN)", tg__kz_always), /* contiguous(x), copy(x), assign(t, x): always */
+  TG__RULE("(REDUCE_AXIS)", tg__kz_reduce),            /* reduce(x) expanded to the output, reshuffled or read twice */
+};
+TG__RULES_REGISTER(tg__kernelize_rules)
+
+/* c->consumers: the distinct consumers of every node of the graph order (sources before users) */
+static void tg__find_consumers(tg__sctx *c, const tg__vec *order) {
+  for (int i = 0; i < order->n; i++) {
+    tg__uop *u = (tg__uop *)order->items[i];
+    for (int j = 0; j < u->nsrc; j++) {
+      tg__uop *s = u->src[j];
+      tg__vec *cs = tg__consumers_of(c, s);
+      if (!cs) {
+        cs = (tg__vec *)tg__alloc(sizeof(tg__vec));
+        tg__vec_push(&c->allocs, cs);
+        tg__map_put(&c->consumers, s, cs);
+      }
+      if (!cs->n || cs->items[cs->n - 1] != u) tg__vec_push(cs, u);
+    }
+  }
+}
+
+/* c->realize: the realisation points of the graph order (c->sink last) */
+static void tg__find_points(tg__sctx *c, const tg__vec *order) {
+  tg__find_consumers(c, order);
+  tg__matcher *m = TG__MATCHER(tg__kernelize_rules);
+  for (int i = order->n - 1; i >= 0; i--) tg__match_rules(m, (tg__uop *)order->items[i], c);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// building the kernels: one per point, in topological order
 
 static tg__uop *tg__buffer_view(tg__uop *buf, const tg__uop *like) {
   tg__arg a;
@@ -140,6 +221,84 @@ static tg__uop *tg__buffer_view(tg__uop *buf, const tg__uop *like) {
   a.ints = like->shape;
   return tg__uop1(TG__OP_RESHAPE, buf->dtype, buf, &a);
 }
+
+static int64_t tg__numel_of(const tg__uop *u) {
+  int64_t n = 1;
+  for (int i = 0; i < u->ndim; i++) n *= u->shape[i];
+  return n;
+}
+
+/* An assignment writes in place: the target's buffer, at its next version (undone if the kernel never runs). NULL
+ * with an error when the target was assigned since the assignment was built. */
+static tg__uop *tg__assign_output(tg__uop *u, tg__kernel *k) {
+  tg__uop *tb = tg__view_buffer(u->src[0]);
+  tg__buffer *b = (tg__buffer *)tb->arg.ptr;
+  if (tb->arg.i != b->version) {
+    tg__set_error("tg_realize: an assignment to a buffer that was assigned since; realise assignments in order");
+    return NULL;
+  }
+  k->undo_buf = b;
+  k->undo_version = b->version;
+  k->undo_written = b->written;
+  b->written = ++b->version;
+  return tg__buffer_uop_of(b);
+}
+
+/* any other point writes a new buffer; NULL on failure */
+static tg__uop *tg__new_output(tg__device *dev, tg__uop *u) {
+  tg__buffer *b = tg__buffer_new(dev, u->dtype, tg__numel_of(u));
+  if (!b) return NULL;
+  tg__uop *outbuf = tg__buffer_uop_of(b);
+  tg__buffer_release(b); /* the BUFFER uop holds it now */
+  return outbuf;
+}
+
+static void tg__sched_push(tg__sched *s, tg__kernel *k) {
+  if (s->n == s->cap) {
+    s->cap = s->cap ? s->cap * 2 : 8;
+    s->k = (tg__kernel *)tg__realloc(s->k, sizeof(tg__kernel) * (size_t)s->cap);
+  }
+  s->k[s->n++] = *k;
+}
+
+/* the kernel of point u, appended to out; 0 or -1 */
+static int tg__build_kernel(tg__sctx *c, tg__uop *u, tg__sched *out) {
+  c->self = u;
+  tg__uop *value = tg__substitute(c, u), *outbuf;
+  tg__kernel k;
+  memset(&k, 0, sizeof k);
+  if (u->op == TG__OP_ASSIGN) {
+    if (!(outbuf = tg__assign_output(u, &k))) return -1;
+    value = value->src[1];
+  } else {
+    if (!(outbuf = tg__new_output(c->dev, u))) return -1;
+    if (value->op == TG__OP_CONTIGUOUS) value = value->src[0];
+  }
+  for (int r = 0; r < c->sink->nsrc; r++) k.keep |= c->sink->src[r] == u;
+  k.keep |= u->op == TG__OP_ASSIGN; /* its buffer belongs to the target */
+  /* realised once: see tg__sched_settle. An assignment always (its buffer is the target's), a CONTIGUOUS only when
+   * no JIT captures (replays own its memory) */
+  if (u->op == TG__OP_ASSIGN || (u->op == TG__OP_CONTIGUOUS && !c->capturing)) {
+    k.keep = 1;
+    k.node = u;
+    k.view = tg__buffer_view(outbuf, u);
+  }
+  k.ast = tg__uop1(TG__OP_SINK, TG_BOOL, tg__uop2(TG__OP_STORE, u->dtype, outbuf, value, NULL), NULL);
+  tg__sched_push(out, &k);
+  tg__map_put(&c->loads, u, tg__buffer_view(outbuf, u));
+  return 0;
+}
+
+static int tg__build_kernels(tg__sctx *c, const tg__vec *order, tg__sched *out) {
+  for (int i = 0; i < order->n; i++) {
+    tg__uop *u = (tg__uop *)order->items[i];
+    if (tg__map_get(&c->realize, u) && tg__build_kernel(c, u, out) < 0) return -1;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// ordering the kernels
 
 /* The kernels in an order that respects what they read and write: a kernel runs after the kernels whose outputs it
  * reads, and an in-place assignment to a buffer runs after every kernel that reads the buffer's previous contents
@@ -198,19 +357,8 @@ static int tg__order_kernels(tg__sched *s) {
   return rc;
 }
 
-static int64_t tg__numel_of(const tg__uop *u) {
-  int64_t n = 1;
-  for (int i = 0; i < u->ndim; i++) n *= u->shape[i];
-  return n;
-}
-
-static void tg__sched_push(tg__sched *s, tg__kernel *k) {
-  if (s->n == s->cap) {
-    s->cap = s->cap ? s->cap * 2 : 8;
-    s->k = (tg__kernel *)tg__realloc(s->k, sizeof(tg__kernel) * (size_t)s->cap);
-  }
-  s->k[s->n++] = *k;
-}
+// ---------------------------------------------------------------------------------------------------------------------
+// the buffers a graph reads
 
 /* The buffers a graph reads, checked in one pass:
  *  - A lazy graph reads each buffer at the version it saw when it was built. Once an assignment to that buffer has
@@ -239,135 +387,49 @@ static int tg__check_buffers(const tg__vec *order, tg__device **dev) {
   return 0;
 }
 
-TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out) {
+// ---------------------------------------------------------------------------------------------------------------------
+// the schedule
+
+/* the graph below the roots, without what was realised before: c->sink, and its nodes in order (sources first); the
+ * device the kernels run on in c->dev. 0 or -1 */
+static int tg__sched_graph(tg__sctx *c, tg__uop **roots, int nroots, tg__vec *order) {
+  c->sink = tg__substitute(c, tg__uop_new(TG__OP_SINK, TG_BOOL, nroots, roots, NULL));
+  tg__uop_toposort(c->sink, order);
+  if (tg__check_buffers(order, &c->dev) < 0) return -1;
+  if (!c->dev && !(c->dev = c->opts->default_device())) return -1;
+  return 0;
+}
+
+TG__PRIVATE int tg__kernelize(tg__uop **roots, int nroots, const tg__sched_opts *opts, tg__sched *out,
+                              tg__uop **realized_out) {
   memset(out, 0, sizeof *out);
   tg__sctx c;
   memset(&c, 0, sizeof c);
-  tg__uop *sink = tg__uop_new(TG__OP_SINK, TG_BOOL, nroots, roots, NULL);
-  c.capturing = tg__jit_capturing();
-  for (tg_tensor *t = c.capturing ? tg__tensor_list() : NULL; t; t = t->next) tg__map_put(&c.live, t->uop, (void *)1);
+  c.opts = opts;
+  c.capturing = opts->capturing;
+  if (c.capturing) tg__uop_roots(tg__sctx_live, &c);
   tg__vec order;
   memset(&order, 0, sizeof order);
-  /* the graph below each root, stopping at realised nodes */
-  {
-    tg__map memo;
-    memset(&memo, 0, sizeof memo);
-    sink = tg__substitute(&c, sink, &memo);
-    tg__map_free(&memo);
-  }
-  tg__uop_toposort(sink, &order);
-  tg__device *dev = NULL;
-  if (tg__check_buffers(&order, &dev) < 0 || (!dev && !(dev = tg__device_get(NULL)))) {
-    tg__map_free(&c.live);
-    tg__vec_free(&order);
-    return -1;
-  }
-  for (int i = 0; i < order.n; i++) {
-    tg__uop *u = (tg__uop *)order.items[i];
-    for (int j = 0; j < u->nsrc; j++) {
-      tg__uop *s = u->src[j];
-      tg__vec *cs = tg__consumers_of(&c, s);
-      if (!cs) {
-        cs = (tg__vec *)tg__alloc(sizeof(tg__vec));
-        tg__vec_push(&c.allocs, cs);
-        tg__map_put(&c.consumers, s, cs);
-      }
-      if (!cs->n || cs->items[cs->n - 1] != u) tg__vec_push(cs, u);
+  int rc = tg__sched_graph(&c, roots, nroots, &order);
+  if (rc == 0) {
+    tg__find_points(&c, &order);
+    rc = tg__build_kernels(&c, &order, out);
+    if (rc == 0) rc = tg__order_kernels(out);
+    for (int i = 0; i < nroots; i++) {
+      tg__uop *v = (tg__uop *)tg__map_get(&c.loads, c.sink->src[i]);
+      realized_out[i] = v ? v : c.sink->src[i];
     }
   }
-  /* roots, CONTIGUOUS and COPY are points; reductions are decided consumers first */
-  for (int i = 0; i < sink->nsrc; i++) {
-    tg__uop *r = sink->src[i];
-    if (!tg__view_buffer(r))
-      tg__map_put(&c.realize, r, (void *)1);
-  }
-  for (int i = order.n - 1; i >= 0; i--) {
-    tg__uop *u = (tg__uop *)order.items[i];
-    if (u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_COPY || u->op == TG__OP_ASSIGN)
-      tg__map_put(&c.realize, u, (void *)1);
-    else if (u->op == TG__OP_REDUCE_AXIS && !tg__map_get(&c.realize, u) && tg__reduce_needs_buffer(&c, u))
-      tg__map_put(&c.realize, u, (void *)1);
-  }
-  /* one kernel per point, in topological order */
-  int rc = 0;
-  for (int i = 0; i < order.n; i++) {
-    tg__uop *u = (tg__uop *)order.items[i];
-    if (!tg__map_get(&c.realize, u)) continue;
-    tg__map memo;
-    memset(&memo, 0, sizeof memo);
-    c.self = u;
-    tg__uop *value = tg__substitute(&c, u, &memo);
-    tg__map_free(&memo);
-    tg__uop *outbuf;
-    tg__kernel k;
-    memset(&k, 0, sizeof k);
-    if (u->op == TG__OP_ASSIGN) { /* in place: the target's buffer, at its next version (undone if it never runs) */
-      tg__uop *tb = tg__view_buffer(u->src[0]);
-      tg__buffer *b = (tg__buffer *)tb->arg.ptr;
-      if (tb->arg.i != b->version) {
-        tg__set_error("tg_realize: an assignment to a buffer that was assigned since; realise assignments in order");
-        rc = -1;
-        break;
-      }
-      k.undo_buf = b;
-      k.undo_version = b->version;
-      k.undo_written = b->written;
-      b->written = ++b->version;
-      outbuf = tg__buffer_uop_of(b);
-      value = value->src[1];
-    } else {
-      tg__buffer *b = tg__buffer_new(dev, u->dtype, tg__numel_of(u));
-      if (!b) {
-        rc = -1;
-        break;
-      }
-      outbuf = tg__buffer_uop_of(b);
-      tg__buffer_release(b); /* the BUFFER uop holds it now */
-      if (value->op == TG__OP_CONTIGUOUS) value = value->src[0];
-    }
-    for (int r = 0; r < sink->nsrc; r++) k.keep |= sink->src[r] == u;
-    k.keep |= u->op == TG__OP_ASSIGN; /* its buffer belongs to the target */
-    /* realised once: see tg__sched_settle. An assignment always (its buffer is the target's), a CONTIGUOUS only when
-     * no JIT captures (replays own its memory) */
-    if (u->op == TG__OP_ASSIGN || (u->op == TG__OP_CONTIGUOUS && !c.capturing)) {
-      k.keep = 1;
-      k.node = u;
-      k.view = tg__buffer_view(outbuf, u);
-    }
-    k.ast = tg__uop1(TG__OP_SINK, TG_BOOL, tg__uop2(TG__OP_STORE, u->dtype, outbuf, value, NULL), NULL);
-    tg__sched_push(out, &k);
-    tg__map_put(&c.loads, u, tg__buffer_view(outbuf, u));
-  }
-  if (rc == 0) rc = tg__order_kernels(out);
-  for (int i = 0; i < nroots; i++) {
-    tg__uop *r = sink->src[i];
-    tg__uop *v = (tg__uop *)tg__map_get(&c.loads, r);
-    realized_out[i] = v ? v : r;
-  }
-  for (int i = 0; i < c.allocs.n; i++) {
-    tg__vec_free((tg__vec *)c.allocs.items[i]);
-    TG_FREE(c.allocs.items[i]);
-  }
-  tg__vec_free(&c.allocs);
-  tg__map_free(&c.consumers);
-  tg__map_free(&c.realize);
-  tg__map_free(&c.loads);
-  tg__map_free(&c.live);
+  tg__sctx_free(&c);
   tg__vec_free(&order);
   if (rc < 0) {
-    tg__sched_settle(out); /* nothing ran: every assignment is undone */
+    tg__sched_undo(out); /* nothing ran: every assignment is undone */
     tg__sched_free(out);
   }
   return rc;
 }
 
-/* A CONTIGUOUS realised by a run keeps its buffer (`becomes`, as a root does), so a graph built on it later (a
- * backward pass after the forward was realised) reads the values the first run computed instead of recomputing them:
- * a random tensor is drawn once, as tinygrad's contiguous rand. Not while a JIT captures: its replays own the
- * memory. */
-TG__PRIVATE void tg__sched_settle(tg__sched *s) {
-  for (int i = 0; i < s->nran; i++)
-    if (s->k[i].node && !s->k[i].node->becomes) s->k[i].node->becomes = s->k[i].view;
+TG__PRIVATE void tg__sched_undo(tg__sched *s) {
   for (int i = s->n - 1; i >= s->nran; i--) { /* latest first: a chain of assignments to one buffer unwinds in order */
     tg__kernel *k = &s->k[i];
     if (!k->undo_buf) continue;
@@ -375,13 +437,6 @@ TG__PRIVATE void tg__sched_settle(tg__sched *s) {
     k->undo_buf->written = k->undo_written;
     k->undo_buf = NULL;
   }
-}
-
-TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view) {
-  const tg__uop *b = tg__view_buffer((tg__uop *)view);
-  for (int i = s->nran; i < s->n; i++)
-    if (s->k[i].ast->src[0]->src[0] == b) return 0;
-  return 1;
 }
 
 TG__PRIVATE void tg__sched_free(tg__sched *s) {
@@ -392,109 +447,4 @@ TG__PRIVATE void tg__sched_free(tg__sched *s) {
   }
   TG_FREE(s->k);
   memset(s, 0, sizeof *s);
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// running: compile each kernel (cached by the device), recycle intermediate memory after its last reader
-
-static int tg__kernel_prepare(tg__kernel *k) {
-  if (k->prog) return 0;
-  tg__linear lin;
-  memset(&lin, 0, sizeof lin);
-  if (tg__codegen(k, &lin) < 0) return -1;
-  tg__device *dev = k->bufs[0]->dev;
-  k->src = tg__render(dev->dialect, k->name, k, &lin);
-  if (TG__DEBUG >= 4) {
-    for (int i = 0; i < lin.n; i++) {
-      tg__uop *u = lin.u[i];
-      printf("%4d %-13s %-8s %d srcs\n", i, tg__op_names[u->op], tg__dtypes[u->dtype].name, u->nsrc);
-    }
-  }
-  if (tg__fault(TG__FAULT_COMPILE)) tg__set_error("compile of kernel %s failed (injected fault)", k->name);
-  else k->prog = dev->compile(dev, k->name, k->src);
-  if (k->prog) {
-    /* the CPU splits the outermost loop across threads; a GPU runs a thread per iteration of all output loops */
-    k->prog->global_size = dev->dialect->global_id ? lin.global_total : lin.global_size;
-    k->prog->flops = lin.flops;
-    k->prog->bytes = lin.bytes;
-  }
-  TG_FREE(lin.u);
-  TG_FREE(lin.aux);
-  return k->prog ? 0 : -1;
-}
-
-/* the launches of s, with the buffers each one reads for the last time (intermediates only: what a kernel keeps, or
- * what was realised before, lives on) */
-static tg__launch *tg__sched_launches(tg__sched *s) {
-  tg__map last, temp;
-  memset(&last, 0, sizeof last);
-  memset(&temp, 0, sizeof temp);
-  for (int i = 0; i < s->n; i++) {
-    for (int j = 0; j < s->k[i].nbufs; j++) tg__map_put(&last, s->k[i].bufs[j], (void *)(intptr_t)(i + 1));
-    if (!s->k[i].keep) tg__map_put(&temp, s->k[i].bufs[0], (void *)1);
-  }
-  tg__launch *ls = (tg__launch *)tg__alloc(sizeof(tg__launch) * (size_t)(s->n ? s->n : 1));
-  for (int i = 0; i < s->n; i++) {
-    tg__kernel *k = &s->k[i];
-    ls[i].bufs = k->bufs;
-    ls[i].nbufs = k->nbufs;
-    ls[i].drop = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)k->nbufs);
-    for (int j = 1; j < k->nbufs; j++)
-      if ((intptr_t)tg__map_get(&last, k->bufs[j]) == i + 1 && tg__map_get(&temp, k->bufs[j]))
-        ls[i].drop[ls[i].ndrop++] = k->bufs[j];
-  }
-  tg__map_free(&last);
-  tg__map_free(&temp);
-  return ls;
-}
-
-/* runs kernel i with the planned memory; 0 or -1 */
-static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *l, double *t_total) {
-  tg__kernel *k = &s->k[i];
-  tg__device *dev = k->bufs[0]->dev;
-  struct timespec t0, t1;
-  if (TG__DEBUG >= 1) clock_gettime(CLOCK_MONOTONIC, &t0);
-  int rc = 0;
-  if (tg__fault(TG__FAULT_LAUNCH)) {
-    tg__set_error("%s launch of kernel %s failed (injected fault)", dev->name, k->name);
-    rc = -1;
-  }
-  if (rc == 0) rc = dev->launch(k->prog, ptrs, k->nbufs);
-  if (rc == 0 && tg__jit_capturing()) {
-    tg__jit_record(k->prog, k->bufs, k->nbufs);
-    for (int j = 0; j < l->ndrop; j++) tg__jit_record_drop(l->drop[j]);
-  }
-  if (rc == 0 && TG__DEBUG >= 1) {
-    dev->synchronize(dev);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    *t_total += dt;
-    if (TG__DEBUG >= 2)
-      printf("*** %-6s %4d %-28s %9.2f us  %8.2f GFLOPS %8.2f GB/s\n", dev->name, i, k->name, dt * 1e6,
-             k->prog->flops / dt * 1e-9, k->prog->bytes / dt * 1e-9);
-  }
-  return rc;
-}
-
-TG__PRIVATE int tg__run_schedule(tg__sched *s) {
-  s->nran = 0;
-  for (int i = 0; i < s->n; i++)
-    if (tg__kernel_prepare(&s->k[i]) < 0) return -1;
-  tg__launch *ls = tg__sched_launches(s);
-  tg__plan plan;
-  int rc = tg__plan_memory(&plan, ls, s->n), planned = rc == 0;
-  double t_total = 0;
-  for (int i = 0; i < s->n && rc == 0; i++) {
-    rc = tg__sched_launch(s, i, plan.ptrs[i], &ls[i], &t_total);
-    if (rc == 0) s->nran = i + 1;
-  }
-  if (planned) tg__plan_end(&plan); /* a failed plan has given everything back already */
-  if (rc < 0 && s->nran > 0) { /* a launch failed: what ran stays; what did not run keeps no memory */
-    for (int i = s->nran; i < s->n; i++)
-      if (!s->k[i].keep) tg__buffer_drop_memory(s->k[i].bufs[0]);
-  }
-  if (TG__DEBUG >= 1 && s->n) printf("scheduled %d kernels in %.2f ms\n", s->n, t_total * 1e3);
-  for (int i = 0; i < s->n; i++) TG_FREE(ls[i].drop);
-  TG_FREE(ls);
-  return rc;
 }

@@ -52,6 +52,7 @@ PRIVATE = [
     "src/optimize.c",
     "src/linearize.c",
     "src/render.c",
+    "src/realize.c",
     "src/device.c",
     "src/runtime_cpu.c",
 ]

@@ -1,0 +1,297 @@
+/* realize.c: run schedules: compile each kernel, plan the memory, launch (layer 4; tinygrad's engine/realize.py).
+ *
+ * Contract:
+ *  - tg__schedule(roots) is the schedule of roots as the runtime sees it now: it asks schedule.c (tg__kernelize)
+ *    with the capture state of the hook below and the default device (DEV, else the CPU; asked only for a graph that
+ *    reads no buffer).
+ *  - tg__kernel_source is the one compile path to source: codegen, then the device's dialect renders it. Running
+ *    (tg__kernel_prepare) and inspection (tg_schedule_*) both use it, so what is inspected is what runs.
+ *  - tg__run_schedule compiles every kernel, plans the memory of every launch (tg__plan_memory: intermediates are
+ *    recycled once their last reader has run), then launches. DEBUG=1 prints the kernel count and time, DEBUG=2 a line
+ *    per kernel, DEBUG=4 the linearised UOps. tg__sched_settle and tg__sched_ran tell what ran.
+ *  - The capture hook: whoever registers one (the JIT, as tinygrad's `capturing` list) is told every launch and every
+ *    intermediate recycled after it. This file calls no higher layer: the JIT registers itself.
+ *  - tg_schedule_create / count / name / ast / source / free: the kernels of a schedule, for inspection; they never
+ *    run. */
+#include "internal.h"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the capture hook
+
+static const tg__capture_hook *tg__capture;
+
+TG__PRIVATE void tg__set_capture_hook(const tg__capture_hook *h) { tg__capture = h; }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// scheduling for the runtime, and what ran
+
+static tg__device *tg__realize_default_device(void) { return tg__device_get(NULL); }
+
+TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out) {
+  tg__sched_opts o;
+  memset(&o, 0, sizeof o);
+  o.capturing = tg__capture != NULL;
+  o.default_device = tg__realize_default_device;
+  return tg__kernelize(roots, nroots, &o, out, realized_out);
+}
+
+/* A CONTIGUOUS realised by a run keeps its buffer (`becomes`, as a root does), so a graph built on it later (a
+ * backward pass after the forward was realised) reads the values the first run computed instead of recomputing them:
+ * a random tensor is drawn once, as tinygrad's contiguous rand. Not while a JIT captures: its replays own the
+ * memory. */
+TG__PRIVATE void tg__sched_settle(tg__sched *s) {
+  for (int i = 0; i < s->nran; i++)
+    if (s->k[i].node && !s->k[i].node->becomes) s->k[i].node->becomes = s->k[i].view;
+  tg__sched_undo(s);
+}
+
+TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view) {
+  const tg__uop *b = tg__view_buffer((tg__uop *)view);
+  for (int i = s->nran; i < s->n; i++)
+    if (s->k[i].ast->src[0]->src[0] == b) return 0;
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// compiling a kernel
+
+/* k's source (k->src, k->name) and its linearised UOps, without compiling: the one path to a kernel's source, for
+ * running and for inspection. 0, or -1 with an error; free lin after (tg__linear_free) */
+static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
+  memset(lin, 0, sizeof *lin);
+  if (tg__codegen(k, lin) < 0) return -1;
+  k->src = tg__render(k->bufs[0]->dev->dialect, k->name, k, lin);
+  return 0;
+}
+
+static void tg__linear_free(tg__linear *lin) {
+  TG_FREE(lin->u);
+  TG_FREE(lin->aux);
+}
+
+static void tg__linear_print(const tg__linear *lin) {
+  for (int i = 0; i < lin->n; i++) {
+    tg__uop *u = lin->u[i];
+    printf("%4d %-13s %-8s %d srcs\n", i, tg__op_names[u->op], tg__dtypes[u->dtype].name, u->nsrc);
+  }
+}
+
+/* source, then the device's program (cached by the device); 0 or -1 */
+static int tg__kernel_prepare(tg__kernel *k) {
+  if (k->prog) return 0;
+  tg__linear lin;
+  if (tg__kernel_source(k, &lin) < 0) return -1;
+  tg__device *dev = k->bufs[0]->dev;
+  if (TG__DEBUG >= 4) tg__linear_print(&lin);
+  if (tg__fault(TG__FAULT_COMPILE)) tg__set_error("compile of kernel %s failed (injected fault)", k->name);
+  else k->prog = dev->compile(dev, k->name, k->src);
+  if (k->prog) {
+    /* the CPU splits the outermost loop across threads; a GPU runs a thread per iteration of all output loops */
+    k->prog->global_size = dev->dialect->global_id ? lin.global_total : lin.global_size;
+    k->prog->flops = lin.flops;
+    k->prog->bytes = lin.bytes;
+  }
+  tg__linear_free(&lin);
+  return k->prog ? 0 : -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// memory plans: the memory of every launch of a schedule or a JIT replay is found before the first one runs
+
+/* memory a plan took back from a dropped buffer; launches of the plan still use it */
+static void tg__plan_keep(tg__plan *p, tg__buffer *b) {
+  if (p->npool == p->cap) {
+    p->cap = p->cap ? 2 * p->cap : 16;
+    p->pool = (tg__memory *)tg__realloc(p->pool, sizeof(tg__memory) * (size_t)p->cap);
+  }
+  p->pool[p->npool++] = tg__buffer_take_memory(b);
+}
+
+/* b's memory: a dropped buffer's of the same size first (as a run would reuse it), else the cache or the device */
+static int tg__plan_ensure(tg__plan *p, tg__buffer *b) {
+  if (b->ptr) return 0;
+  size_t n = b->nbytes ? b->nbytes : 1;
+  for (int i = p->npool - 1; i >= 0; i--)
+    if (p->pool[i].dev == b->dev && p->pool[i].nbytes == n) {
+      tg__buffer_give_memory(b, &p->pool[i]);
+      p->pool[i] = p->pool[--p->npool];
+      return 0;
+    }
+  return tg__buffer_ensure(b);
+}
+
+TG__PRIVATE int tg__plan_memory(tg__plan *p, const tg__launch *ls, int n) {
+  memset(p, 0, sizeof *p);
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += (size_t)ls[i].nbufs;
+  p->ptrs = (void ***)tg__alloc(sizeof(void **) * (size_t)(n ? n : 1) + sizeof(void *) * (total ? total : 1));
+  void **next = (void **)(p->ptrs + (n ? n : 1));
+  tg__vec fresh; /* buffers that had no memory before the plan */
+  memset(&fresh, 0, sizeof fresh);
+  int rc = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
+    p->ptrs[i] = next;
+    next += ls[i].nbufs;
+    for (int j = 0; j < ls[i].nbufs && rc == 0; j++) {
+      tg__buffer *b = ls[i].bufs[j];
+      if (!b->ptr) tg__vec_push(&fresh, b);
+      rc = tg__plan_ensure(p, b);
+      p->ptrs[i][j] = b->ptr;
+    }
+    for (int k = 0; k < ls[i].ndrop && rc == 0; k++)
+      if (ls[i].drop[k]->ptr) tg__plan_keep(p, ls[i].drop[k]);
+  }
+  if (rc < 0) { /* all or nothing */
+    for (int i = 0; i < fresh.n; i++) tg__buffer_drop_memory((tg__buffer *)fresh.items[i]);
+    tg__plan_end(p);
+  }
+  tg__vec_free(&fresh);
+  return rc;
+}
+
+TG__PRIVATE void tg__plan_end(tg__plan *p) {
+  for (int i = 0; i < p->npool; i++) tg__memory_give_back(&p->pool[i]);
+  TG_FREE(p->pool);
+  TG_FREE(p->ptrs);
+  memset(p, 0, sizeof *p);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// running a schedule
+
+/* the launches of s, with the buffers each one reads for the last time (intermediates only: what a kernel keeps, or
+ * what was realised before, lives on) */
+static tg__launch *tg__sched_launches(tg__sched *s) {
+  tg__map last, temp;
+  memset(&last, 0, sizeof last);
+  memset(&temp, 0, sizeof temp);
+  for (int i = 0; i < s->n; i++) {
+    for (int j = 0; j < s->k[i].nbufs; j++) tg__map_put(&last, s->k[i].bufs[j], (void *)(intptr_t)(i + 1));
+    if (!s->k[i].keep) tg__map_put(&temp, s->k[i].bufs[0], (void *)1);
+  }
+  tg__launch *ls = (tg__launch *)tg__alloc(sizeof(tg__launch) * (size_t)(s->n ? s->n : 1));
+  for (int i = 0; i < s->n; i++) {
+    tg__kernel *k = &s->k[i];
+    ls[i].bufs = k->bufs;
+    ls[i].nbufs = k->nbufs;
+    ls[i].drop = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)k->nbufs);
+    for (int j = 1; j < k->nbufs; j++)
+      if ((intptr_t)tg__map_get(&last, k->bufs[j]) == i + 1 && tg__map_get(&temp, k->bufs[j]))
+        ls[i].drop[ls[i].ndrop++] = k->bufs[j];
+  }
+  tg__map_free(&last);
+  tg__map_free(&temp);
+  return ls;
+}
+
+/* runs kernel i with the planned memory; 0 or -1 */
+static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *l, double *t_total) {
+  tg__kernel *k = &s->k[i];
+  tg__device *dev = k->bufs[0]->dev;
+  struct timespec t0, t1;
+  if (TG__DEBUG >= 1) clock_gettime(CLOCK_MONOTONIC, &t0);
+  int rc = 0;
+  if (tg__fault(TG__FAULT_LAUNCH)) {
+    tg__set_error("%s launch of kernel %s failed (injected fault)", dev->name, k->name);
+    rc = -1;
+  }
+  if (rc == 0) rc = dev->launch(k->prog, ptrs, k->nbufs);
+  if (rc == 0 && tg__capture) {
+    const tg__capture_hook *h = tg__capture;
+    h->record(h->ctx, k->prog, k->bufs, k->nbufs);
+    for (int j = 0; j < l->ndrop; j++) h->record_drop(h->ctx, l->drop[j]);
+  }
+  if (rc == 0 && TG__DEBUG >= 1) {
+    dev->synchronize(dev);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    *t_total += dt;
+    if (TG__DEBUG >= 2)
+      printf("*** %-6s %4d %-28s %9.2f us  %8.2f GFLOPS %8.2f GB/s\n", dev->name, i, k->name, dt * 1e6,
+             k->prog->flops / dt * 1e-9, k->prog->bytes / dt * 1e-9);
+  }
+  return rc;
+}
+
+TG__PRIVATE int tg__run_schedule(tg__sched *s) {
+  s->nran = 0;
+  for (int i = 0; i < s->n; i++)
+    if (tg__kernel_prepare(&s->k[i]) < 0) return -1;
+  tg__launch *ls = tg__sched_launches(s);
+  tg__plan plan;
+  int rc = tg__plan_memory(&plan, ls, s->n), planned = rc == 0;
+  double t_total = 0;
+  for (int i = 0; i < s->n && rc == 0; i++) {
+    rc = tg__sched_launch(s, i, plan.ptrs[i], &ls[i], &t_total);
+    if (rc == 0) s->nran = i + 1;
+  }
+  if (planned) tg__plan_end(&plan); /* a failed plan has given everything back already */
+  if (rc < 0 && s->nran > 0) { /* a launch failed: what ran stays; what did not run keeps no memory */
+    for (int i = s->nran; i < s->n; i++)
+      if (!s->k[i].keep) tg__buffer_drop_memory(s->k[i].bufs[0]);
+  }
+  if (TG__DEBUG >= 1 && s->n) printf("scheduled %d kernels in %.2f ms\n", s->n, t_total * 1e3);
+  for (int i = 0; i < s->n; i++) TG_FREE(ls[i].drop);
+  TG_FREE(ls);
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// inspecting schedules (tinygrad's Tensor.schedule()): the kernels, never run
+
+struct tg_schedule {
+  tg__sched s;
+  char **asts;
+};
+
+tg_schedule *tg_schedule_create(tg_tensor **ts, int n) {
+  TG__LOCKED();
+  tg__uop *roots[64], *views[64];
+  if (n < 1 || n > 64 || !ts) {
+    tg__set_error("tg_schedule_create: between 1 and 64 tensors");
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) {
+    if (!ts[i]) { /* as tensor.c's tg__null (a higher layer): the first error stays */
+      if (!tg__has_error()) tg__set_error("tg_schedule_create: an operand is NULL");
+      return NULL;
+    }
+    for (roots[i] = ts[i]->uop; roots[i]->becomes;) roots[i] = roots[i]->becomes; /* realised: its buffer */
+  }
+  tg_schedule *sc = (tg_schedule *)tg__alloc(sizeof(tg_schedule));
+  if (tg__schedule(roots, n, &sc->s, views) < 0) {
+    TG_FREE(sc);
+    return NULL;
+  }
+  tg__sched_settle(&sc->s); /* only inspected, never run: assignments stay pending */
+  sc->asts = (char **)tg__alloc(sizeof(char *) * (size_t)(sc->s.n + 1));
+  for (int i = 0; i < sc->s.n; i++) {
+    tg__kernel *k = &sc->s.k[i];
+    sc->asts[i] = tg__uop_print(k->ast);
+    tg__linear lin;
+    if (tg__kernel_source(k, &lin) == 0) tg__linear_free(&lin); /* the source of what would run */
+  }
+  return sc;
+}
+
+int tg_schedule_count(const tg_schedule *s) { TG__LOCKED(); return s ? s->s.n : -1; }
+const char *tg_schedule_name(const tg_schedule *s, int i) {
+  TG__LOCKED();
+  return s && i >= 0 && i < s->s.n ? s->s.k[i].name : NULL;
+}
+const char *tg_schedule_ast(const tg_schedule *s, int i) {
+  TG__LOCKED();
+  return s && i >= 0 && i < s->s.n ? s->asts[i] : NULL;
+}
+const char *tg_schedule_source(const tg_schedule *s, int i) {
+  TG__LOCKED();
+  return s && i >= 0 && i < s->s.n ? s->s.k[i].src : NULL;
+}
+void tg_schedule_free(tg_schedule *s) {
+  TG__LOCKED();
+  if (!s) return;
+  for (int i = 0; i < s->s.n; i++) TG_FREE(s->asts[i]);
+  TG_FREE(s->asts);
+  tg__sched_free(&s->s);
+  TG_FREE(s);
+}
