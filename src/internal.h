@@ -499,9 +499,8 @@ typedef struct tg__kernel {
   struct tg__program *prog;  /* filled by tg__kernel_prepare (realize.c) */
   char *src;
   /* an in-place assignment moves its buffer to the next version when it is scheduled; until the kernel has run,
-   * that can be undone: the buffer's version and written before */
-  tg__buffer *undo_buf;
-  int64_t undo_version, undo_written;
+   * that can be undone (buf NULL: no assignment) */
+  tg__buffer_undo undo;
 } tg__kernel;
 
 typedef struct tg__sched {

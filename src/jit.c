@@ -70,7 +70,7 @@ static void tg__jit_record(void *ctx, tg__program *prog, tg__buffer **bufs, int 
   c->slot = (int *)tg__alloc(sizeof(int) * (size_t)nbufs);
   for (int i = 0; i < nbufs; i++) {
     c->bufs[i] = bufs[i];
-    bufs[i]->refcount++;
+    tg__buffer_retain(bufs[i]);
     c->slot[i] = -1;
     for (int k = 0; k < j->n_in; k++)
       if (j->in_bufs[k] == bufs[i]) c->slot[i] = k;
@@ -259,7 +259,7 @@ static int tg__jit_capture(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out,
         rc = -1;
         break;
       }
-      b->refcount++;
+      tg__buffer_retain(b);
       j->out_bufs[i] = b;
     }
   }

@@ -237,10 +237,7 @@ static tg__uop *tg__assign_output(tg__uop *u, tg__kernel *k) {
     tg__set_error("tg_realize: an assignment to a buffer that was assigned since; realise assignments in order");
     return NULL;
   }
-  k->undo_buf = b;
-  k->undo_version = b->version;
-  k->undo_written = b->written;
-  b->written = ++b->version;
+  tg__buffer_assign(b, &k->undo);
   return tg__buffer_uop_of(b);
 }
 
@@ -371,12 +368,7 @@ static int tg__check_buffers(const tg__vec *order, tg__device **dev) {
     const tg__uop *u = (const tg__uop *)order->items[i];
     if (u->op != TG__OP_BUFFER) continue;
     const tg__buffer *b = (const tg__buffer *)u->arg.ptr;
-    if (u->arg.i < b->written) {
-      tg__set_error("tg_realize: this tensor reads buffer %lld as it was before an assignment that has run since "
-                    "(version %lld, now %lld); HINT: realise it before the assignment runs (tg_realize), or build it "
-                    "after", (long long)b->id, (long long)u->arg.i, (long long)b->version);
-      return -1;
-    }
+    if (tg__buffer_check_read(u) < 0) return -1;
     if (*dev && b->dev != *dev) {
       tg__set_error("tg_realize: the graph reads tensors on %s and on %s; moving data between devices is not "
                     "supported yet. HINT: keep DEV the same for the whole program", (*dev)->name, b->dev->name);
@@ -430,13 +422,8 @@ TG__PRIVATE int tg__kernelize(tg__uop **roots, int nroots, const tg__sched_opts 
 }
 
 TG__PRIVATE void tg__sched_undo(tg__sched *s) {
-  for (int i = s->n - 1; i >= s->nran; i--) { /* latest first: a chain of assignments to one buffer unwinds in order */
-    tg__kernel *k = &s->k[i];
-    if (!k->undo_buf) continue;
-    k->undo_buf->version = k->undo_version;
-    k->undo_buf->written = k->undo_written;
-    k->undo_buf = NULL;
-  }
+  /* latest first: a chain of assignments to one buffer unwinds in order */
+  for (int i = s->n - 1; i >= s->nran; i--) tg__buffer_undo_assign(&s->k[i].undo);
 }
 
 TG__PRIVATE void tg__sched_free(tg__sched *s) {
