@@ -176,8 +176,7 @@ static tg__uop *tg__rw_idx_passthrough(void *ctx, tg__uop *root, const tg__bindi
 }
 
 static const tg__rule tg__lower_rules[] = {
-    TG__RULE("(INDEX (NEG|EXP2|LOG2|SIN|SQRT|RECIPROCAL|TRUNC|ADD|SUB|MUL|IDIV|MOD|MAX|CMPLT|CMPNE|CMPEQ|AND|OR|XOR|"
-             "SHL|SHR|WHERE|CAST|BITCAST) ...)", tg__rw_idx_elementwise), /* value at i of f(x) is f(x at i) */
+    TG__RULE("(INDEX ELEMENTWISE ...)", tg__rw_idx_elementwise), /* value at i of f(x) is f(x at i) (ALU, casts) */
     TG__RULE("(INDEX CONST _)", tg__rw_idx_const),           /* a scalar constant is the same everywhere */
     TG__RULE("(INDEX RESHAPE ...)", tg__rw_idx_reshape),     /* flatten by the new shape, unflatten by the old */
     TG__RULE("(INDEX PERMUTE ...)", tg__rw_idx_permute),     /* reorder */

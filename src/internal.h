@@ -374,6 +374,8 @@ TG__PRIVATE void tg__buffer_release(tg__buffer *b);
  *   _                  any node, not bound
  *   (OP a b)           a node of op OP whose sources match a, b in order (exactly that many sources)
  *   (OP|OP2 a b)       either op
+ *   (GROUP a b)        any op of a group of the op table (tinygrad's GroupOp): ALU UNARY BINARY TERNARY ELEMENTWISE
+ *                      MOVEMENT COMMUTATIVE CMP; combines with names: (UNARY|CAST x)
  *   (OP [a b])         the two sources in either order (commutative)
  *   (OP a ...)         a first source matching a, then any further sources
  *   (OP)               any node of op OP, whatever its sources

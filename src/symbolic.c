@@ -277,8 +277,8 @@ static tg__uop *tg__rw_self_false(void *ctx, tg__uop *root, const tg__bindings *
 
 static const tg__rule tg__symbolic_rules[] = {
     /* constant folding */
-    TG__RULE("(NEG|EXP2|LOG2|SIN|SQRT|RECIPROCAL|TRUNC|CAST CONST)", tg__rw_fold),
-    TG__RULE("(ADD|SUB|MUL|IDIV|MOD|MAX|CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR CONST CONST)", tg__rw_fold),
+    TG__RULE("(UNARY|CAST CONST)", tg__rw_fold),                       /* op(c) -> its value */
+    TG__RULE("(BINARY CONST CONST)", tg__rw_fold),                     /* op(c1, c2) -> its value */
     TG__RULE("(WHERE CONST:c x y)", tg__rw_where_const),               /* c ? x : y with c known */
     TG__RULE("(WHERE _ x x)", tg__rw_x),                           /* c ? x : x -> x */
     /* identities */
