@@ -176,8 +176,7 @@ static tg__uop *tg__rw_idx_passthrough(void *ctx, tg__uop *root, const tg__bindi
 }
 
 static const tg__rule tg__lower_rules[] = {
-    TG__RULE("(INDEX (NEG|EXP2|LOG2|SIN|SQRT|RECIPROCAL|TRUNC|ADD|SUB|MUL|IDIV|MOD|MAX|CMPLT|CMPNE|CMPEQ|AND|OR|XOR|"
-             "SHL|SHR|WHERE|MULACC|CAST|BITCAST) ...)", tg__rw_idx_elementwise), /* value at i of f(x) is f(x at i) */
+    TG__RULE("(INDEX ELEMENTWISE ...)", tg__rw_idx_elementwise), /* value at i of f(x) is f(x at i) (ALU, casts) */
     TG__RULE("(INDEX CONST _)", tg__rw_idx_const),           /* a scalar constant is the same everywhere */
     TG__RULE("(INDEX RESHAPE ...)", tg__rw_idx_reshape),     /* flatten by the new shape, unflatten by the old */
     TG__RULE("(INDEX PERMUTE ...)", tg__rw_idx_permute),     /* reorder */
@@ -257,11 +256,9 @@ static const tg__rule tg__guard_rules[] = {
 };
 TG__RULES_REGISTER(tg__guard_rules)
 
-/* the tensor graph is only entered through INDEX: the lowering rewrite leaves tensor nodes alone */
-static int tg__is_tensor_node(const tg__uop *u) {
-  return u->ndim > 0 || tg__op_is_movement(u->op) || u->op == TG__OP_BUFFER || u->op == TG__OP_REDUCE_AXIS ||
-         u->op == TG__OP_ARANGE || u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_COPY || u->op == TG__OP_DETACH;
-}
+/* the tensor graph is only entered through INDEX: the lowering rewrite leaves tensor nodes alone (those with a shape,
+ * and the ops of the tensor graph only, scalar or not) */
+static int tg__is_tensor_node(const tg__uop *u) { return u->ndim > 0 || tg__ops[u->op].kind == TG__OPK_TENSOR; }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // codegen: parameters, output ranges, lowering, name, then linearise

@@ -177,7 +177,7 @@ static const tg__rule tg__grad_rules[] = {
     TG__RULE("(MUL x y)", tg__gr_mul),                              /* g y, g x */
     TG__RULE("(MAX x y)", tg__gr_max),                              /* to the larger; ties halve */
     TG__RULE("(WHERE c x y)", tg__gr_where),                        /* where(c, g, 0), where(c, 0, g) */
-    TG__RULE("(CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR|IDIV|MOD|TRUNC|BITCAST|DETACH)", tg__gr_none), /* piecewise const */
+    TG__RULE("(CMP|AND|OR|XOR|SHL|SHR|IDIV|MOD|TRUNC|BITCAST|DETACH)", tg__gr_none), /* piecewise constant */
     TG__RULE("(CONTIGUOUS|COPY x)", tg__gr_identity),               /* g */
     TG__RULE("(CUSTOM_GRAD ...)", tg__gr_custom),                   /* the composite's own function */
     TG__RULE("(REDUCE_AXIS x)", tg__gr_reduce),                     /* expand; to the maxima; the others' product */

@@ -172,35 +172,123 @@ TG__PRIVATE float tg__bf16_to_float(uint16_t h);
 TG__PRIVATE uint16_t tg__float_to_bf16(float f);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
-/* uop.c: the UOp graph. Nodes are immutable and hash-consed: tg__uop_new returns the existing node when one with the
- * same op, dtype, sources and argument exists, so equal graphs are equal pointers. Nodes are garbage collected by
- * tg__uop_gc (mark from tensors and caches, sweep the rest) at safe points between realisations. */
+/* uop.c: the op table and the UOp graph. Nodes are immutable and hash-consed: tg__uop_new returns the existing node
+ * when one with the same op, dtype, sources and argument exists, so equal graphs are equal pointers. Nodes are garbage
+ * collected by tg__uop_gc (mark from tensors and caches, sweep the rest) at safe points between realisations. */
 
-/* X(name, kind): kind 0 tensor-graph only, 1 kernel only, 2 both, 3 ALU */
+/* The op table (tinygrad's Ops and GroupOp, KANN's kad_op_list): one row per op, and everything the stages ask about
+ * an op is a column of it, read through tg__ops[op]:
+ *   X(name, kind, arity, flags, identity, C format, integer evaluator, float evaluator)
+ * kind      TENSOR: the lazy tensor graph only; KERNEL: lowered kernels only; BOTH; ALU: arithmetic (in both).
+ * arity     the sources of an ALU op: 1, 2 or 3 (the UNARY, BINARY, TERNARY groups); 0 for the others.
+ * flags     TG__OPF_COMMUTATIVE; TG__OPF_CMP (a compare: the result is bool); TG__OPF_MOVEMENT (a view of its source,
+ *           the tensor graph's reshape/permute/expand/pad/shrink/flip); TG__OPF_ELEMENTWISE (per element but not
+ *           ALU: CAST, BITCAST).
+ * identity  of a reduction by the op (tg__op_identity): ZERO (ADD), ONE (MUL), LOWEST (MAX: the dtype's lowest value).
+ * C format  the C expression an ALU op renders to, over its operands: %s the next, %1..%3 a given one, %f the float
+ *           function suffix ("f" or ""), %% a percent sign.
+ * evaluators the op over constants, as the kernels compute it (uop.c: tg__ei_* over int64, tg__ef_* over double);
+ *           NULL where the op is not evaluated for that kind of dtype. Every ALU op has at least one. */
 #define TG__OPS(X)                                                                                                     \
-  X(NOOP, 2) X(SINK, 2) X(CONST, 2) X(BUFFER, 0) X(CONTIGUOUS, 0) X(COPY, 0) X(ARANGE, 0) X(DETACH, 0)                 \
-  X(CUSTOM_GRAD, 0)                                                                                                    \
-  X(RESHAPE, 0) X(PERMUTE, 0) X(EXPAND, 0) X(PAD, 0) X(SHRINK, 0) X(FLIP, 0) X(REDUCE_AXIS, 0)                         \
-  X(CAST, 2) X(BITCAST, 2) X(INDEX, 2)                                                                                 \
-  X(DEFINE_GLOBAL, 1) X(RANGE, 1) X(REDUCE, 1) X(LOAD, 1) X(STORE, 1) X(GEP, 1) X(VECTORIZE, 1)                        \
-  X(DEFINE_ACC, 1) X(ASSIGN, 2) X(ENDRANGE, 1) X(SPECIAL, 1)                                                           \
-  X(NEG, 3) X(EXP2, 3) X(LOG2, 3) X(SIN, 3) X(SQRT, 3) X(RECIPROCAL, 3) X(TRUNC, 3)                                    \
-  X(ADD, 3) X(SUB, 3) X(MUL, 3) X(IDIV, 3) X(MOD, 3) X(MAX, 3) X(CMPLT, 3) X(CMPNE, 3) X(CMPEQ, 3)                     \
-  X(AND, 3) X(OR, 3) X(XOR, 3) X(SHL, 3) X(SHR, 3) X(WHERE, 3) X(MULACC, 3)
+  X(NOOP,          BOTH,   0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(SINK,          BOTH,   0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(CONST,         BOTH,   0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(BUFFER,        TENSOR, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(CONTIGUOUS,    TENSOR, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(COPY,          TENSOR, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(ARANGE,        TENSOR, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(DETACH,        TENSOR, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(CUSTOM_GRAD,   TENSOR, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(RESHAPE,       TENSOR, 0, TG__OPF_MOVEMENT,    NONE, NULL, NULL, NULL)                                             \
+  X(PERMUTE,       TENSOR, 0, TG__OPF_MOVEMENT,    NONE, NULL, NULL, NULL)                                             \
+  X(EXPAND,        TENSOR, 0, TG__OPF_MOVEMENT,    NONE, NULL, NULL, NULL)                                             \
+  X(PAD,           TENSOR, 0, TG__OPF_MOVEMENT,    NONE, NULL, NULL, NULL)                                             \
+  X(SHRINK,        TENSOR, 0, TG__OPF_MOVEMENT,    NONE, NULL, NULL, NULL)                                             \
+  X(FLIP,          TENSOR, 0, TG__OPF_MOVEMENT,    NONE, NULL, NULL, NULL)                                             \
+  X(REDUCE_AXIS,   TENSOR, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(CAST,          BOTH,   0, TG__OPF_ELEMENTWISE, NONE, NULL, NULL, NULL)                                             \
+  X(BITCAST,       BOTH,   0, TG__OPF_ELEMENTWISE, NONE, NULL, NULL, NULL)                                             \
+  X(INDEX,         BOTH,   0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(DEFINE_GLOBAL, KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(RANGE,         KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(REDUCE,        KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(LOAD,          KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(STORE,         KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(DEFINE_ACC,    KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(ASSIGN,        BOTH,   0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(ENDRANGE,      KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(NEG,        ALU, 1, 0,                               NONE,   "(-%s)",           tg__ei_neg,   tg__ef_neg)          \
+  X(EXP2,       ALU, 1, 0,                               NONE,   "exp2%f(%s)",      NULL,         tg__ef_exp2)         \
+  X(LOG2,       ALU, 1, 0,                               NONE,   "log2%f(%s)",      NULL,         tg__ef_log2)         \
+  X(SIN,        ALU, 1, 0,                               NONE,   "sin%f(%s)",       NULL,         tg__ef_sin)          \
+  X(SQRT,       ALU, 1, 0,                               NONE,   "sqrt%f(%s)",      NULL,         tg__ef_sqrt)         \
+  X(RECIPROCAL, ALU, 1, 0,                               NONE,   "(1/%s)",          NULL,         tg__ef_recip)        \
+  X(TRUNC,      ALU, 1, 0,                               NONE,   "trunc%f(%s)",     NULL,         tg__ef_trunc)        \
+  X(ADD,        ALU, 2, TG__OPF_COMMUTATIVE,             ZERO,   "(%s+%s)",         tg__ei_add,   tg__ef_add)          \
+  X(SUB,        ALU, 2, 0,                               NONE,   "(%s-%s)",         tg__ei_sub,   tg__ef_sub)          \
+  X(MUL,        ALU, 2, TG__OPF_COMMUTATIVE,             ONE,    "(%s*%s)",         tg__ei_mul,   tg__ef_mul)          \
+  X(IDIV,       ALU, 2, 0,                               NONE,   "(%s/%s)",         tg__ei_idiv,  NULL)                \
+  X(MOD,        ALU, 2, 0,                               NONE,   "(%s%%%s)",        tg__ei_mod,   NULL)                \
+  X(MAX,        ALU, 2, TG__OPF_COMMUTATIVE,             LOWEST, "((%1>%2)?%1:%2)", tg__ei_max,   tg__ef_max)          \
+  X(CMPLT,      ALU, 2, TG__OPF_CMP,                     NONE,   "(%s<%s)",         tg__ei_cmplt, tg__ef_cmplt)        \
+  X(CMPNE,      ALU, 2, TG__OPF_CMP|TG__OPF_COMMUTATIVE, NONE,   "(%s!=%s)",        tg__ei_cmpne, tg__ef_cmpne)        \
+  X(CMPEQ,      ALU, 2, TG__OPF_CMP|TG__OPF_COMMUTATIVE, NONE,   "(%s==%s)",        tg__ei_cmpeq, tg__ef_cmpeq)        \
+  X(AND,        ALU, 2, TG__OPF_COMMUTATIVE,             NONE,   "(%s&%s)",         tg__ei_and,   NULL)                \
+  X(OR,         ALU, 2, TG__OPF_COMMUTATIVE,             NONE,   "(%s|%s)",         tg__ei_or,    NULL)                \
+  X(XOR,        ALU, 2, TG__OPF_COMMUTATIVE,             NONE,   "(%s^%s)",         tg__ei_xor,   NULL)                \
+  X(SHL,        ALU, 2, 0,                               NONE,   "(%s<<%s)",        tg__ei_shl,   NULL)                \
+  X(SHR,        ALU, 2, 0,                               NONE,   "(%s>>%s)",        tg__ei_shr,   NULL)                \
+  X(WHERE,      ALU, 3, 0,                               NONE,   "(%s?%s:%s)",      tg__ei_where, tg__ef_where)
 
 typedef enum tg__op {
-#define TG__X(name, kind) TG__OP_##name,
+#define TG__X(name, kind, arity, flags, ident, cfmt, ei, ef) TG__OP_##name,
   TG__OPS(TG__X)
 #undef TG__X
-  TG__NOPS
+  TG__NOPS /* at most 64: the pattern matcher holds op sets in a uint64_t */
 } tg__op;
+
+typedef enum tg__op_kind { TG__OPK_TENSOR, TG__OPK_KERNEL, TG__OPK_BOTH, TG__OPK_ALU } tg__op_kind;
+typedef enum tg__op_ident { TG__IDENT_NONE, TG__IDENT_ZERO, TG__IDENT_ONE, TG__IDENT_LOWEST } tg__op_ident;
+enum { TG__OPF_COMMUTATIVE = 1, TG__OPF_CMP = 2, TG__OPF_MOVEMENT = 4, TG__OPF_ELEMENTWISE = 8 };
+/* An evaluator: the op over its operands v (arity of them). The integer one computes in int64 without wrapping to a
+ * dtype (the caller wraps) and with the kernels' semantics: additions and products wrap, x / 0 = x % 0 = 0,
+ * MIN / -1 = MIN, unsigned division and compares for uint64; dt is the operands' dtype. It returns 0 when the result
+ * is undefined and must not be computed (a shift out of range). A compare gives 0 or 1. */
+typedef int (*tg__eval_int_fn)(tg_dtype dt, const int64_t *v, int64_t *out);
+typedef double (*tg__eval_float_fn)(const double *v);
+typedef struct tg__op_info {
+  tg__op_kind kind;
+  int arity;                     /* sources of an ALU op; 0 for the others */
+  unsigned flags;                /* TG__OPF_* */
+  tg__op_ident identity;
+  const char *cfmt;              /* NULL but for ALU ops */
+  tg__eval_int_fn eval_int;      /* NULL where not evaluated */
+  tg__eval_float_fn eval_float;
+} tg__op_info;
+
+/* the groups of ops a pattern may name (tinygrad's GroupOp): (ALU x y), (INDEX ELEMENTWISE ...) */
+typedef enum tg__op_group {
+  TG__GROUP_ALU,         /* kind ALU */
+  TG__GROUP_UNARY,       /* ALU ops of one source, BINARY of two, TERNARY of three */
+  TG__GROUP_BINARY,
+  TG__GROUP_TERNARY,
+  TG__GROUP_ELEMENTWISE, /* ALU, CAST, BITCAST */
+  TG__GROUP_MOVEMENT,
+  TG__GROUP_COMMUTATIVE,
+  TG__GROUP_CMP,
+  TG__NGROUPS
+} tg__op_group;
+
 #ifndef TG__AMALGAMATED
 extern const char *const tg__op_names[TG__NOPS];
+extern const tg__op_info tg__ops[TG__NOPS];
+extern const char *const tg__op_group_names[TG__NGROUPS];
 #endif
+TG__PRIVATE int tg__op_in_group(tg__op op, tg__op_group g);
+TG__PRIVATE int tg__op_group_find(const char *name); /* the group of that name, or -1 */
+TG__PRIVATE double tg__op_identity(tg__op op, tg_dtype dt); /* the identity of a reduction by op (ADD, MUL, MAX) */
+/* shorthands for the groups the stages ask about most */
 TG__PRIVATE int tg__op_is_alu(tg__op op);
-TG__PRIVATE int tg__op_is_unary(tg__op op);
-TG__PRIVATE int tg__op_is_binary(tg__op op);
-TG__PRIVATE int tg__op_is_commutative(tg__op op);
 TG__PRIVATE int tg__op_is_movement(tg__op op);
 TG__PRIVATE int tg__op_is_cmp(tg__op op); /* CMPLT, CMPNE, CMPEQ: result is bool */
 
@@ -221,7 +309,7 @@ typedef struct tg__buffer {
  *   CONST: i (ints, bool) or f (floats); DEFINE_GLOBAL: i (parameter number); RANGE: i (range id);
  *   RESHAPE/EXPAND: shape; PERMUTE: perm in ints; PAD/SHRINK: pairs (before, after) / (start, end) in ints;
  *   FLIP: axes mask in i; ARANGE (0, 1, ..., i-1 as int32): length in i; REDUCE_AXIS: reduce op in i2, axes mask
- *   in i; REDUCE: op in i; BUFFER: buf; COPY: device name in ptr; GEP: lane in i. */
+ *   in i; REDUCE: op in i; BUFFER: buf; COPY: device name in ptr. */
 typedef struct tg__arg {
   int64_t i, i2;
   double f;
@@ -311,6 +399,8 @@ TG__PRIVATE int tg__buffer_check_read(const tg__uop *u); /* a BUFFER node is not
  *   _                  any node, not bound
  *   (OP a b)           a node of op OP whose sources match a, b in order (exactly that many sources)
  *   (OP|OP2 a b)       either op
+ *   (GROUP a b)        any op of a group of the op table (tinygrad's GroupOp): ALU UNARY BINARY TERNARY ELEMENTWISE
+ *                      MOVEMENT COMMUTATIVE CMP; combines with names: (UNARY|CAST x)
  *   (OP [a b])         the two sources in either order (commutative)
  *   (OP a ...)         a first source matching a, then any further sources
  *   (OP)               any node of op OP, whatever its sources

@@ -56,11 +56,8 @@ static void tg__hoist(tg__lin *L, tg__uop *u, tg__map *seen) {
   for (int i = 0; i < u->nsrc; i++) tg__hoist(L, u->src[i], seen);
 }
 
-static tg__uop *tg__identity(tg__op op, tg_dtype dt) {
-  if (op == TG__OP_ADD) return tg__const(dt, 0);
-  if (op == TG__OP_MUL) return tg__const(dt, 1);
-  return tg__const(dt, tg__dtype_min(dt)); /* MAX */
-}
+/* the accumulator's start: the reduce op's identity (ADD 0, MUL 1, MAX the dtype's lowest), from the op table */
+static tg__uop *tg__identity(tg__op op, tg_dtype dt) { return tg__const(dt, tg__op_identity(op, dt)); }
 
 static void tg__open(tg__lin *L, tg__uop *r) {
   tg__list(L, r, 0);

@@ -178,25 +178,29 @@ static uint64_t tg__range_deps(tg__uop *u, tg__map *m) {
   return mask;
 }
 
-/* the value of an index expression with range `id` at v and every other range at 0; 0 with *ok cleared when the
- * expression holds an op this does not know */
+/* the ops the stride heuristic evaluates: index arithmetic. Any other op (a WHERE, a LOAD) makes the stride unknown,
+ * so that the heuristic decides as it always has */
+#define TG__OPBIT(op) (1ULL << TG__OP_##op)
+static const uint64_t tg__eval_ops =
+    TG__OPBIT(ADD) | TG__OPBIT(SUB) | TG__OPBIT(MUL) | TG__OPBIT(IDIV) | TG__OPBIT(MOD) | TG__OPBIT(MAX) |
+    TG__OPBIT(SHL) | TG__OPBIT(SHR);
+#undef TG__OPBIT
+
+/* the value of an index expression with range `id` at v and every other range at 0, through the op table's integer
+ * evaluators (in int64, as the kernels divide: never the host's trap); 0 with *ok cleared when the expression holds
+ * an op this does not evaluate */
 static int64_t tg__eval_at(const tg__uop *u, int64_t id, int64_t v, int *ok) {
-  int64_t a = u->nsrc > 0 ? tg__eval_at(u->src[0], id, v, ok) : 0,
-          b = u->nsrc > 1 ? tg__eval_at(u->src[1], id, v, ok) : 0;
-  switch (u->op) {
-  case TG__OP_CONST: return u->arg.i;
-  case TG__OP_RANGE: return u->arg.i == id ? v : 0;
-  /* wrapping, and division as the kernels define it (x / 0 = x % 0 = 0, MIN / -1 = MIN): never the host's trap */
-  case TG__OP_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
-  case TG__OP_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
-  case TG__OP_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
-  case TG__OP_IDIV: return b == 0 ? 0 : b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b;
-  case TG__OP_MOD: return b == 0 || b == -1 ? 0 : a % b;
-  case TG__OP_MAX: return a > b ? a : b;
-  case TG__OP_SHL: return (int64_t)((uint64_t)a << (b & 63));
-  case TG__OP_SHR: return a >> (b & 63);
-  default: *ok = 0; return 0;
+  if (u->op == TG__OP_CONST) return u->arg.i;
+  if (u->op == TG__OP_RANGE) return u->arg.i == id ? v : 0;
+  const tg__op_info *o = &tg__ops[u->op];
+  int64_t s[3] = {0, 0, 0}, r = 0;
+  if (!((tg__eval_ops >> u->op) & 1) || u->nsrc > 3) {
+    *ok = 0;
+    return 0;
   }
+  for (int i = 0; i < u->nsrc; i++) s[i] = tg__eval_at(u->src[i], id, v, ok);
+  if (!o->eval_int(u->src[0]->dtype, s, &r)) *ok = 0;
+  return r;
 }
 
 /* how far the index moves when range r goes from 0 to 1 (the others at 0); 0 when unknown */

@@ -75,14 +75,16 @@ static int tg__parse_ops(tg__parser *ps, uint64_t *mask) {
       snprintf(ps->err, sizeof ps->err, "expected an op name at offset %d", (int)(ps->p - ps->s));
       return -1;
     }
-    int op = -1;
+    int op = -1, group = tg__op_group_find(id);
     for (int i = 0; i < TG__NOPS; i++)
       if (strcmp(tg__op_names[i], id) == 0) op = i;
-    if (op < 0) {
+    if (op < 0 && group < 0) {
       snprintf(ps->err, sizeof ps->err, "unknown op '%s'", id);
       return -1;
     }
-    *mask |= 1ULL << op;
+    if (op >= 0) *mask |= 1ULL << op;
+    for (int i = 0; group >= 0 && i < TG__NOPS; i++) /* a group (tinygrad's GroupOp): every op in it */
+      if (tg__op_in_group((tg__op)i, (tg__op_group)group)) *mask |= 1ULL << i;
     if (*ps->p != '|') return 0;
     ps->p++;
   }

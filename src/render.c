@@ -106,7 +106,7 @@ static const tg__opfmt tg__code_for_op[] = {
     {TG__OP_ADD, "(%s+%s)"}, {TG__OP_SUB, "(%s-%s)"}, {TG__OP_MUL, "(%s*%s)"}, {TG__OP_IDIV, "(%s/%s)"},
     {TG__OP_MOD, "(%s%%%s)"}, {TG__OP_MAX, "((%1>%2)?%1:%2)"}, {TG__OP_CMPLT, "(%s<%s)"}, {TG__OP_CMPNE, "(%s!=%s)"},
     {TG__OP_CMPEQ, "(%s==%s)"}, {TG__OP_AND, "(%s&%s)"}, {TG__OP_OR, "(%s|%s)"}, {TG__OP_XOR, "(%s^%s)"},
-    {TG__OP_SHL, "(%s<<%s)"}, {TG__OP_SHR, "(%s>>%s)"}, {TG__OP_WHERE, "(%s?%s:%s)"}, {TG__OP_MULACC, "((%s*%s)+%s)"},
+    {TG__OP_SHL, "(%s<<%s)"}, {TG__OP_SHR, "(%s>>%s)"}, {TG__OP_WHERE, "(%s?%s:%s)"},
 };
 
 /* expands fmt: %s takes the next operand, %1..%3 a given one, %f the float suffix, %% a percent sign */

@@ -11,72 +11,36 @@
 // ---------------------------------------------------------------------------------------------------------------------
 // constant folding
 
-/* evaluates op over constants in the semantics of the generated C code; returns NULL when it must not fold */
+/* a CAST of a constant, as C converts */
+static tg__uop *tg__fold_cast(tg_dtype dt, const tg__uop *s) {
+  tg_dtype sdt = s->dtype;
+  double v = tg__const_val(s);
+  if (dt == TG_BOOL) return tg__const_int(TG_BOOL, v != 0); /* any non-zero, 0.5 included, is true */
+  if (tg_dtype_is_float(dt) || !tg_dtype_is_float(sdt)) {
+    if (!tg_dtype_is_float(sdt) && !tg_dtype_is_float(dt)) return tg__const_int(dt, s->arg.i);
+    return tg__const(dt, v);
+  }
+  if (isnan(v) || isinf(v)) return NULL; /* undefined in C */
+  return tg__const(dt, trunc(v));
+}
+
+/* evaluates op over constants through the op table's evaluators, in the semantics of the generated C code (wrapped
+ * to dt by tg__const_int); returns NULL when it must not fold (no evaluator for that dtype, an undefined shift) */
 static tg__uop *tg__fold(tg__op op, tg_dtype dt, tg__uop **s, int n) {
+  if (op == TG__OP_CAST) return tg__fold_cast(dt, s[0]);
+  const tg__op_info *o = &tg__ops[op];
   tg_dtype sdt = s[0]->dtype;
-  if (op == TG__OP_CAST) {
-    double v = tg__const_val(s[0]);
-    if (dt == TG_BOOL) return tg__const_int(TG_BOOL, v != 0); /* any non-zero, 0.5 included, is true */
-    if (tg_dtype_is_float(dt) || !tg_dtype_is_float(sdt)) {
-      if (!tg_dtype_is_float(sdt) && !tg_dtype_is_float(dt)) return tg__const_int(dt, s[0]->arg.i);
-      return tg__const(dt, v);
-    }
-    if (isnan(v) || isinf(v)) return NULL; /* undefined in C */
-    return tg__const(dt, trunc(v));
-  }
   if (tg_dtype_is_float(sdt)) {
-    double a = tg__const_val(s[0]), b = n > 1 ? tg__const_val(s[1]) : 0, r;
-    switch (op) {
-    case TG__OP_NEG: r = -a; break;
-    case TG__OP_EXP2: r = exp2(a); break;
-    case TG__OP_LOG2: r = log2(a); break;
-    case TG__OP_SIN: r = sin(a); break;
-    case TG__OP_SQRT: r = sqrt(a); break;
-    case TG__OP_RECIPROCAL: r = 1.0 / a; break;
-    case TG__OP_TRUNC: r = trunc(a); break;
-    case TG__OP_ADD: r = a + b; break;
-    case TG__OP_SUB: r = a - b; break;
-    case TG__OP_MUL: r = a * b; break;
-    case TG__OP_MAX: r = a > b ? a : b; break;
-    case TG__OP_CMPLT: return tg__const_int(TG_BOOL, a < b);
-    case TG__OP_CMPNE: return tg__const_int(TG_BOOL, a != b);
-    case TG__OP_CMPEQ: return tg__const_int(TG_BOOL, a == b);
-    default: return NULL;
-    }
-    return tg__const(dt, r);
+    double v[3] = {0, 0, 0};
+    for (int i = 0; i < n && i < 3; i++) v[i] = tg__const_val(s[i]);
+    if (!o->eval_float) return NULL;
+    double r = o->eval_float(v);
+    return tg__op_is_cmp(op) ? tg__const_int(TG_BOOL, r != 0) : tg__const(dt, r);
   }
-  int u = tg_dtype_is_unsigned(sdt) && sdt == TG_UINT64;
-  int64_t a = s[0]->arg.i, b = n > 1 ? s[1]->arg.i : 0;
-  uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
-  switch (op) {
-  case TG__OP_NEG: return tg__const_int(dt, dt == TG_BOOL ? !a : (int64_t)(0 - ua)); /* NEG of a bool is NOT */
-  case TG__OP_ADD: return tg__const_int(dt, (int64_t)(ua + ub));
-  case TG__OP_SUB: return tg__const_int(dt, (int64_t)(ua - ub));
-  case TG__OP_MUL: return tg__const_int(dt, (int64_t)(ua * ub));
-  /* as the kernels compute them (api.h, codegen.c's guard): x / 0 = x % 0 = 0, x / -1 = -x wrapping (MIN / -1 = MIN),
-   * x % -1 = 0; never the host's trap */
-  case TG__OP_IDIV:
-    if (b == 0) return tg__const_int(dt, 0);
-    if (b == -1 && !u) return tg__const_int(dt, (int64_t)(0 - ua)); /* wrapped to dt by const_int */
-    return tg__const_int(dt, u ? (int64_t)(ua / ub) : a / b);
-  case TG__OP_MOD:
-    if (b == 0 || (b == -1 && !u)) return tg__const_int(dt, 0);
-    return tg__const_int(dt, u ? (int64_t)(ua % ub) : a % b);
-  case TG__OP_MAX: return tg__const_int(dt, u ? (int64_t)(ua > ub ? ua : ub) : a > b ? a : b);
-  case TG__OP_CMPLT: return tg__const_int(TG_BOOL, u ? ua < ub : a < b);
-  case TG__OP_CMPNE: return tg__const_int(TG_BOOL, a != b);
-  case TG__OP_CMPEQ: return tg__const_int(TG_BOOL, a == b);
-  case TG__OP_AND: return tg__const_int(dt, a & b);
-  case TG__OP_OR: return tg__const_int(dt, a | b);
-  case TG__OP_XOR: return tg__const_int(dt, a ^ b);
-  case TG__OP_SHL:
-    if (b < 0 || b >= 8 * tg_dtype_size(dt)) return NULL;
-    return tg__const_int(dt, (int64_t)(ua << b));
-  case TG__OP_SHR:
-    if (b < 0 || b >= 8 * tg_dtype_size(dt)) return NULL;
-    return tg__const_int(dt, tg_dtype_is_unsigned(dt) ? (int64_t)(ua >> b) : a >> b);
-  default: return NULL;
-  }
+  int64_t v[3] = {0, 0, 0}, r;
+  for (int i = 0; i < n && i < 3; i++) v[i] = s[i]->arg.i;
+  if (!o->eval_int || !o->eval_int(sdt, v, &r)) return NULL;
+  return tg__const_int(dt, r);
 }
 
 static tg__uop *tg__rw_fold(void *ctx, tg__uop *root, const tg__bindings *b) {
@@ -313,8 +277,8 @@ static tg__uop *tg__rw_self_false(void *ctx, tg__uop *root, const tg__bindings *
 
 static const tg__rule tg__symbolic_rules[] = {
     /* constant folding */
-    TG__RULE("(NEG|EXP2|LOG2|SIN|SQRT|RECIPROCAL|TRUNC|CAST CONST)", tg__rw_fold),
-    TG__RULE("(ADD|SUB|MUL|IDIV|MOD|MAX|CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR CONST CONST)", tg__rw_fold),
+    TG__RULE("(UNARY|CAST CONST)", tg__rw_fold),                       /* op(c) -> its value */
+    TG__RULE("(BINARY CONST CONST)", tg__rw_fold),                     /* op(c1, c2) -> its value */
     TG__RULE("(WHERE CONST:c x y)", tg__rw_where_const),               /* c ? x : y with c known */
     TG__RULE("(WHERE _ x x)", tg__rw_x),                           /* c ? x : x -> x */
     /* identities */

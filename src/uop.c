@@ -7,31 +7,171 @@
  *  - Nodes are garbage collected: tg__uop_gc marks from the live tensors (and given extra roots) and frees the rest.
  *    It runs only as a public call returns to the user (tg__uop_maybe_gc is the lock's return hook), never while the
  *    library's own code holds unrooted nodes.
- *  - Integer bounds (vmin, vmax) are computed on demand for index arithmetic and cached in the node. */
+ *  - Integer bounds (vmin, vmax) are computed on demand for index arithmetic and cached in the node.
+ *  - It owns the op table (tg__ops, internal.h's TG__OPS rows): what kind each op is, its arity, flags, reduction
+ *    identity and C format, and the one evaluator of each ALU op over constants (tg__ei_* over int64, tg__ef_* over
+ *    double) that the constant folder (symbolic.c), the optimiser's index evaluator (optimize.c) and the bounds here
+ *    share; the op groups patterns may name (tinygrad's GroupOp) are defined from its columns. */
 #include "internal.h"
 
+// ---------------------------------------------------------------------------------------------------------------------
+// the op table's evaluators: each ALU op over constants, as the generated C code computes it (internal.h)
+
+static int tg__ei_neg(tg_dtype dt, const int64_t *v, int64_t *out) { /* NEG of a bool is NOT */
+  *out = dt == TG_BOOL ? !v[0] : (int64_t)(0 - (uint64_t)v[0]);
+  return 1;
+}
+static int tg__ei_add(tg_dtype dt, const int64_t *v, int64_t *out) {
+  (void)dt;
+  *out = (int64_t)((uint64_t)v[0] + (uint64_t)v[1]);
+  return 1;
+}
+static int tg__ei_sub(tg_dtype dt, const int64_t *v, int64_t *out) {
+  (void)dt;
+  *out = (int64_t)((uint64_t)v[0] - (uint64_t)v[1]);
+  return 1;
+}
+static int tg__ei_mul(tg_dtype dt, const int64_t *v, int64_t *out) {
+  (void)dt;
+  *out = (int64_t)((uint64_t)v[0] * (uint64_t)v[1]);
+  return 1;
+}
+/* as the kernels compute them (api.h, codegen.c's guard): x / 0 = x % 0 = 0, x / -1 = -x wrapping (MIN / -1 = MIN),
+ * x % -1 = 0; never the host's trap */
+static int tg__ei_idiv(tg_dtype dt, const int64_t *v, int64_t *out) {
+  int64_t a = v[0], b = v[1];
+  int u = dt == TG_UINT64;
+  if (b == 0) *out = 0;
+  else if (b == -1 && !u) *out = (int64_t)(0 - (uint64_t)a);
+  else *out = u ? (int64_t)((uint64_t)a / (uint64_t)b) : a / b;
+  return 1;
+}
+static int tg__ei_mod(tg_dtype dt, const int64_t *v, int64_t *out) {
+  int64_t a = v[0], b = v[1];
+  int u = dt == TG_UINT64;
+  if (b == 0 || (b == -1 && !u)) *out = 0;
+  else *out = u ? (int64_t)((uint64_t)a % (uint64_t)b) : a % b;
+  return 1;
+}
+static int tg__ei_max(tg_dtype dt, const int64_t *v, int64_t *out) {
+  uint64_t ua = (uint64_t)v[0], ub = (uint64_t)v[1];
+  *out = dt == TG_UINT64 ? (int64_t)(ua > ub ? ua : ub) : v[0] > v[1] ? v[0] : v[1];
+  return 1;
+}
+static int tg__ei_cmplt(tg_dtype dt, const int64_t *v, int64_t *out) {
+  *out = dt == TG_UINT64 ? (uint64_t)v[0] < (uint64_t)v[1] : v[0] < v[1];
+  return 1;
+}
+static int tg__ei_cmpne(tg_dtype dt, const int64_t *v, int64_t *out) {
+  (void)dt;
+  *out = v[0] != v[1];
+  return 1;
+}
+static int tg__ei_cmpeq(tg_dtype dt, const int64_t *v, int64_t *out) {
+  (void)dt;
+  *out = v[0] == v[1];
+  return 1;
+}
+static int tg__ei_and(tg_dtype dt, const int64_t *v, int64_t *out) {
+  (void)dt;
+  *out = v[0] & v[1];
+  return 1;
+}
+static int tg__ei_or(tg_dtype dt, const int64_t *v, int64_t *out) {
+  (void)dt;
+  *out = v[0] | v[1];
+  return 1;
+}
+static int tg__ei_xor(tg_dtype dt, const int64_t *v, int64_t *out) {
+  (void)dt;
+  *out = v[0] ^ v[1];
+  return 1;
+}
+/* a shift by a negative amount or by the width or more is undefined in C: refused */
+static int tg__ei_shl(tg_dtype dt, const int64_t *v, int64_t *out) {
+  if (v[1] < 0 || v[1] >= 8 * tg_dtype_size(dt)) return 0;
+  *out = (int64_t)((uint64_t)v[0] << v[1]);
+  return 1;
+}
+static int tg__ei_shr(tg_dtype dt, const int64_t *v, int64_t *out) {
+  if (v[1] < 0 || v[1] >= 8 * tg_dtype_size(dt)) return 0;
+  *out = tg_dtype_is_unsigned(dt) ? (int64_t)((uint64_t)v[0] >> v[1]) : v[0] >> v[1];
+  return 1;
+}
+static int tg__ei_where(tg_dtype dt, const int64_t *v, int64_t *out) {
+  (void)dt;
+  *out = v[0] ? v[1] : v[2];
+  return 1;
+}
+
+static double tg__ef_neg(const double *v) { return -v[0]; }
+static double tg__ef_exp2(const double *v) { return exp2(v[0]); }
+static double tg__ef_log2(const double *v) { return log2(v[0]); }
+static double tg__ef_sin(const double *v) { return sin(v[0]); }
+static double tg__ef_sqrt(const double *v) { return sqrt(v[0]); }
+static double tg__ef_recip(const double *v) { return 1.0 / v[0]; }
+static double tg__ef_trunc(const double *v) { return trunc(v[0]); }
+static double tg__ef_add(const double *v) { return v[0] + v[1]; }
+static double tg__ef_sub(const double *v) { return v[0] - v[1]; }
+static double tg__ef_mul(const double *v) { return v[0] * v[1]; }
+static double tg__ef_max(const double *v) { return v[0] > v[1] ? v[0] : v[1]; }
+static double tg__ef_cmplt(const double *v) { return v[0] < v[1]; }
+static double tg__ef_cmpne(const double *v) { return v[0] != v[1]; }
+static double tg__ef_cmpeq(const double *v) { return v[0] == v[1]; }
+static double tg__ef_where(const double *v) { return v[0] != 0 ? v[1] : v[2]; }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the op table, its groups and the shorthands
+
 TG__DATA const char *const tg__op_names[TG__NOPS] = {
-#define TG__X(name, kind) #name,
+#define TG__X(name, kind, arity, flags, ident, cfmt, ei, ef) #name,
     TG__OPS(TG__X)
 #undef TG__X
 };
-static const unsigned char tg__op_kind[TG__NOPS] = {
-#define TG__X(name, kind) kind,
+TG__DATA const tg__op_info tg__ops[TG__NOPS] = {
+#define TG__X(name, kind, arity, flags, ident, cfmt, ei, ef)                                                           \
+  {TG__OPK_##kind, arity, flags, TG__IDENT_##ident, cfmt, ei, ef},
     TG__OPS(TG__X)
 #undef TG__X
+};
+TG__DATA const char *const tg__op_group_names[TG__NGROUPS] = {
+    "ALU", "UNARY", "BINARY", "TERNARY", "ELEMENTWISE", "MOVEMENT", "COMMUTATIVE", "CMP",
 };
 
-TG__PRIVATE int tg__op_is_alu(tg__op op) { return tg__op_kind[op] == 3; }
-TG__PRIVATE int tg__op_is_unary(tg__op op) { return op >= TG__OP_NEG && op <= TG__OP_TRUNC; }
-TG__PRIVATE int tg__op_is_binary(tg__op op) { return op >= TG__OP_ADD && op <= TG__OP_SHR; }
-TG__PRIVATE int tg__op_is_commutative(tg__op op) {
-  return op == TG__OP_ADD || op == TG__OP_MUL || op == TG__OP_MAX || op == TG__OP_CMPNE || op == TG__OP_CMPEQ ||
-         op == TG__OP_AND || op == TG__OP_OR || op == TG__OP_XOR;
+TG__PRIVATE int tg__op_in_group(tg__op op, tg__op_group g) {
+  const tg__op_info *o = &tg__ops[op];
+  int alu = o->kind == TG__OPK_ALU;
+  switch (g) {
+  case TG__GROUP_ALU: return alu;
+  case TG__GROUP_UNARY: return alu && o->arity == 1;
+  case TG__GROUP_BINARY: return alu && o->arity == 2;
+  case TG__GROUP_TERNARY: return alu && o->arity == 3;
+  case TG__GROUP_ELEMENTWISE: return alu || (o->flags & TG__OPF_ELEMENTWISE);
+  case TG__GROUP_MOVEMENT: return (o->flags & TG__OPF_MOVEMENT) != 0;
+  case TG__GROUP_COMMUTATIVE: return (o->flags & TG__OPF_COMMUTATIVE) != 0;
+  case TG__GROUP_CMP: return (o->flags & TG__OPF_CMP) != 0;
+  default: return 0;
+  }
 }
-TG__PRIVATE int tg__op_is_movement(tg__op op) { return op >= TG__OP_RESHAPE && op <= TG__OP_FLIP; }
-TG__PRIVATE int tg__op_is_cmp(tg__op op) {
-  return op == TG__OP_CMPLT || op == TG__OP_CMPNE || op == TG__OP_CMPEQ;
+
+TG__PRIVATE int tg__op_group_find(const char *name) {
+  for (int g = 0; g < TG__NGROUPS; g++)
+    if (strcmp(tg__op_group_names[g], name) == 0) return g;
+  return -1;
 }
+
+TG__PRIVATE double tg__op_identity(tg__op op, tg_dtype dt) {
+  switch (tg__ops[op].identity) {
+  case TG__IDENT_ZERO: return 0;
+  case TG__IDENT_ONE: return 1;
+  case TG__IDENT_LOWEST: return tg__dtype_min(dt);
+  default: return 0;
+  }
+}
+
+TG__PRIVATE int tg__op_is_alu(tg__op op) { return tg__ops[op].kind == TG__OPK_ALU; }
+TG__PRIVATE int tg__op_is_movement(tg__op op) { return (tg__ops[op].flags & TG__OPF_MOVEMENT) != 0; }
+TG__PRIVATE int tg__op_is_cmp(tg__op op) { return (tg__ops[op].flags & TG__OPF_CMP) != 0; }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the intern table
@@ -98,7 +238,7 @@ static void tg__infer_shape(tg__uop *u) {
   default: break;
   }
   /* kernel-only ops have no shape, and neither has anything computed from one (a RANGE makes an ALU a kernel node) */
-  if (tg__op_kind[u->op] == 1 || u->op == TG__OP_INDEX || u->op == TG__OP_SINK || !u->nsrc) return;
+  if (tg__ops[u->op].kind == TG__OPK_KERNEL || u->op == TG__OP_INDEX || u->op == TG__OP_SINK || !u->nsrc) return;
   for (int i = 0; i < u->nsrc; i++)
     if (u->src[i]->ndim < 0) return;
   /* everything else takes its shape from its widest source */
@@ -248,6 +388,34 @@ static int64_t tg__sat(double v) {
   return v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : (int64_t)v;
 }
 
+/* ADD, SUB, MUL, MAX and NEG take their extremes at the corners of their operands' intervals (bit i of corner c: the
+ * upper end for operand i). They are evaluated there through the op table: in double, saturated, for those that may
+ * overflow; MAX, which cannot, exactly in int64 (signed: bounds are signed intervals) */
+static void tg__corner_bounds(tg__op op, const int64_t *los, const int64_t *his, int64_t *lo, int64_t *hi) {
+  const tg__op_info *o = &tg__ops[op];
+  int exact = op == TG__OP_MAX;
+  double mn = INFINITY, mx = -INFINITY;
+  int64_t imn = INT64_MAX, imx = INT64_MIN;
+  for (int c = 0; c < 1 << o->arity; c++) {
+    int64_t v[2], r = 0;
+    double f[2];
+    for (int i = 0; i < o->arity; i++) {
+      v[i] = (c >> i) & 1 ? his[i] : los[i];
+      f[i] = (double)v[i];
+    }
+    if (exact && o->eval_int(TG_INT64, v, &r)) {
+      imn = r < imn ? r : imn;
+      imx = r > imx ? r : imx;
+    } else if (!exact) {
+      double x = o->eval_float(f);
+      mn = x < mn ? x : mn;
+      mx = x > mx ? x : mx;
+    }
+  }
+  *lo = exact ? imn : tg__sat(mn);
+  *hi = exact ? imx : tg__sat(mx);
+}
+
 static void tg__compute_bounds(tg__uop *u, int64_t *lo, int64_t *hi) {
   int64_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
   tg_dtype dt = u->dtype;
@@ -259,15 +427,10 @@ static void tg__compute_bounds(tg__uop *u, int64_t *lo, int64_t *hi) {
   if (u->nsrc >= 2) tg__uop_bounds(u->src[1], &b0, &b1);
   switch (u->op) {
   case TG__OP_CONST: *lo = *hi = u->arg.i; break;
-  case TG__OP_RANGE: case TG__OP_SPECIAL: *lo = 0; *hi = a1 - 1; break;
-  case TG__OP_ADD: *lo = tg__sat((double)a0 + (double)b0); *hi = tg__sat((double)a1 + (double)b1); break;
-  case TG__OP_SUB: *lo = tg__sat((double)a0 - (double)b1); *hi = tg__sat((double)a1 - (double)b0); break;
-  case TG__OP_NEG: *lo = tg__sat(-(double)a1); *hi = tg__sat(-(double)a0); break;
-  case TG__OP_MUL: {
-    double p[4] = {(double)a0 * (double)b0, (double)a0 * (double)b1, (double)a1 * (double)b0, (double)a1 * (double)b1};
-    double mn = p[0], mx = p[0];
-    for (int i = 1; i < 4; i++) { mn = p[i] < mn ? p[i] : mn; mx = p[i] > mx ? p[i] : mx; }
-    *lo = tg__sat(mn); *hi = tg__sat(mx);
+  case TG__OP_RANGE: *lo = 0; *hi = a1 - 1; break;
+  case TG__OP_ADD: case TG__OP_SUB: case TG__OP_MUL: case TG__OP_MAX: case TG__OP_NEG: {
+    int64_t los[2] = {a0, b0}, his[2] = {a1, b1};
+    tg__corner_bounds(u->op, los, his, lo, hi);
     break;
   }
   case TG__OP_IDIV:
@@ -280,7 +443,6 @@ static void tg__compute_bounds(tg__uop *u, int64_t *lo, int64_t *hi) {
       else { *lo = -(b0 - 1); *hi = b0 - 1; }
     }
     break;
-  case TG__OP_MAX: *lo = a0 > b0 ? a0 : b0; *hi = a1 > b1 ? a1 : b1; break;
   case TG__OP_WHERE: {
     int64_t c0, c1;
     tg__uop_bounds(u->src[2], &c0, &c1);

@@ -152,7 +152,7 @@ TEST(test_internal_match_stats) {
   const tg__rule_table *sym = ti_table("tg__symbolic_rules");
   const tg__rule *fold = NULL;
   for (int i = 0; sym && i < sym->n; i++)
-    if (strstr(sym->rules[i].pattern, "CONST CONST)") && strstr(sym->rules[i].pattern, "ADD")) fold = &sym->rules[i];
+    if (!strcmp(sym->rules[i].pattern, "(BINARY CONST CONST)")) fold = &sym->rules[i];
   CHECK_NOT_NULL(fold);
   tg__match_stats_enable(1);
   tg__match_stats_reset();
@@ -253,4 +253,102 @@ TEST(test_internal_fold_division) {
   CHECK_EQ_INT(tg__eval_at(tg__alu(TG__OP_MOD, mn64, m1), 0, 0, &ok), 0);
   CHECK_EQ_INT(tg__eval_at(ti_div(ti_c(5), ti_c(0)), 0, 0, &ok), 0);
   CHECK(ok);
+}
+
+/* the op table (internal.h): every ALU op has an evaluator, a C format of its arity and no other op has either;
+ * commutative ops evaluate symmetrically; the reduction identities are identities; the groups hold what tinygrad's
+ * GroupOp holds, and patterns may name them */
+static int ti_fmt_operands(const char *fmt) { /* the operands a C format reads: %s in turn, or %1..%3 */
+  int next = 0, most = 0;
+  for (const char *p = fmt; *p; p++) {
+    if (*p != '%') continue;
+    p++;
+    if (*p == 's') next++;
+    else if (*p >= '1' && *p <= '3' && *p - '0' > most) most = *p - '0';
+  }
+  return next > most ? next : most;
+}
+
+static int ti_group_count(tg__op_group g) {
+  int n = 0;
+  for (int op = 0; op < TG__NOPS; op++) n += tg__op_in_group((tg__op)op, g);
+  return n;
+}
+
+TEST(test_internal_op_table) {
+  int bad = 0;
+  CHECK(TG__NOPS <= 64); /* the matcher's op sets are uint64_t */
+  for (int op = 0; op < TG__NOPS; op++) {
+    const tg__op_info *o = &tg__ops[op];
+    int alu = o->kind == TG__OPK_ALU;
+    int ok = alu ? (o->eval_int || o->eval_float) && o->cfmt && o->arity >= 1 && o->arity <= 3 &&
+                       ti_fmt_operands(o->cfmt) == o->arity
+                 : !o->eval_int && !o->eval_float && !o->cfmt && o->arity == 0;
+    if (!ok) printf("op table: row %s is inconsistent\n", tg__op_names[op]);
+    bad += !ok;
+    for (int j = 0; j < op; j++) bad += strcmp(tg__op_names[j], tg__op_names[op]) == 0;
+  }
+  CHECK_EQ_INT(bad, 0);
+  /* commutative ops are symmetric on a few values, over int64 and double */
+  static const int64_t iv[][2] = {{3, 5}, {-7, 2}, {0, -1}, {INT64_MIN, 9}, {123456789, -987654321}};
+  int asym = 0, ncomm = 0;
+  for (int op = 0; op < TG__NOPS; op++) {
+    const tg__op_info *o = &tg__ops[op];
+    if (!tg__op_in_group((tg__op)op, TG__GROUP_COMMUTATIVE)) continue;
+    ncomm++;
+    for (int i = 0; i < TG__COUNT(iv); i++) {
+      int64_t ab[2] = {iv[i][0], iv[i][1]}, ba[2] = {iv[i][1], iv[i][0]}, r1 = 0, r2 = 0;
+      double fab[2] = {(double)ab[0] / 4, (double)ab[1] / 4}, fba[2] = {fab[1], fab[0]};
+      if (o->eval_int) asym += o->eval_int(TG_INT64, ab, &r1) != o->eval_int(TG_INT64, ba, &r2) || r1 != r2;
+      if (o->eval_float) asym += o->eval_float(fab) != o->eval_float(fba);
+    }
+  }
+  CHECK_EQ_INT(ncomm, 8); /* ADD MUL MAX CMPNE CMPEQ AND OR XOR */
+  CHECK_EQ_INT(asym, 0);
+  /* the identity of ADD, MUL and MAX leaves any value as it is */
+  static const tg__op reduces[] = {TG__OP_ADD, TG__OP_MUL, TG__OP_MAX};
+  static const tg_dtype dts[] = {TG_INT32, TG_INT64, TG_FLOAT32};
+  int moved = 0;
+  for (int i = 0; i < TG__COUNT(reduces); i++)
+    for (int d = 0; d < TG__COUNT(dts); d++) {
+      tg__uop *id = tg__const(dts[d], tg__op_identity(reduces[i], dts[d]));
+      for (int64_t x = -3; x <= 3; x++) {
+        tg__uop *c = tg__const(dts[d], (double)x);
+        moved += tg__simplify(tg__alu(reduces[i], id, c)) != c || tg__simplify(tg__alu(reduces[i], c, id)) != c;
+      }
+    }
+  CHECK_EQ_INT(moved, 0);
+  CHECK(tg__op_identity(TG__OP_MAX, TG_INT32) == INT32_MIN);
+  CHECK(isinf(tg__op_identity(TG__OP_MAX, TG_FLOAT32)) && tg__op_identity(TG__OP_MAX, TG_FLOAT32) < 0);
+  /* the groups */
+  CHECK_EQ_INT(ti_group_count(TG__GROUP_UNARY), 7);   /* NEG EXP2 LOG2 SIN SQRT RECIPROCAL TRUNC */
+  CHECK_EQ_INT(ti_group_count(TG__GROUP_BINARY), 14); /* ADD .. SHR */
+  CHECK_EQ_INT(ti_group_count(TG__GROUP_TERNARY), 1); /* WHERE */
+  CHECK_EQ_INT(ti_group_count(TG__GROUP_ALU), 22);
+  CHECK_EQ_INT(ti_group_count(TG__GROUP_ELEMENTWISE), 24); /* ALU, CAST, BITCAST */
+  CHECK_EQ_INT(ti_group_count(TG__GROUP_MOVEMENT), 6);
+  CHECK_EQ_INT(ti_group_count(TG__GROUP_CMP), 3);
+  CHECK(tg__op_in_group(TG__OP_CAST, TG__GROUP_ELEMENTWISE) && !tg__op_in_group(TG__OP_CAST, TG__GROUP_ALU));
+  CHECK(tg__op_in_group(TG__OP_FLIP, TG__GROUP_MOVEMENT) && !tg__op_in_group(TG__OP_REDUCE_AXIS, TG__GROUP_MOVEMENT));
+  CHECK(tg__op_in_group(TG__OP_CMPNE, TG__GROUP_CMP) && tg__op_in_group(TG__OP_CMPNE, TG__GROUP_COMMUTATIVE));
+  CHECK(!tg__op_in_group(TG__OP_CMPLT, TG__GROUP_COMMUTATIVE) && !tg__op_in_group(TG__OP_LOAD, TG__GROUP_ELEMENTWISE));
+  CHECK(tg__op_group_find("MOVEMENT") == TG__GROUP_MOVEMENT && tg__op_group_find("ADD") < 0);
+  /* in patterns: a group is the set of its ops, and combines with names */
+  char err[160];
+  CHECK(tg__pattern_check("(BINARY CONST CONST)", err, sizeof err) == 0);
+  CHECK(tg__pattern_check("(UNARY|CAST x)", err, sizeof err) == 0);
+  CHECK(tg__pattern_check("(BINARIES x y)", err, sizeof err) != 0);
+}
+
+static const tg__rule ti_group_rules[] = {
+    TG__RULE("(COMMUTATIVE x (CONST 7))", tg__rw_x), /* only to see which ops a group matches */
+};
+
+TEST(test_internal_op_groups_match) {
+  tg__matcher *m = TG__MATCHER(ti_group_rules);
+  tg__uop *r = ti_range(0, 8), *c = ti_c(7);
+  CHECK(tg__match_rules(m, tg__alu(TG__OP_MUL, r, c), NULL) == r);
+  CHECK(tg__match_rules(m, tg__alu(TG__OP_XOR, r, c), NULL) == r);
+  CHECK(tg__match_rules(m, tg__alu(TG__OP_SUB, r, c), NULL) == NULL);
+  CHECK(tg__match_rules(m, tg__alu(TG__OP_IDIV, r, c), NULL) == NULL);
 }
