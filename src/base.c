@@ -1,5 +1,5 @@
 /* base.c: the helpers every stage uses: memory, the error string, growable arrays, a string builder, a pointer hash
- * map, hashing and cached environment variables.
+ * map, hashing and cached environment variables (layer 1).
  *
  * Contract: every failure is reported through tg__set_error and a NULL / -1 return by the caller, out of memory for
  * tensor data included (tg__try_alloc). The one exception: when the library's own bookkeeping (a few bytes for a

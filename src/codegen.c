@@ -1,4 +1,4 @@
-/* codegen.c: lower a kernel's AST (tensor ops over buffers) to index arithmetic over loops (RANGEs).
+/* codegen.c: lower a kernel's AST (tensor ops over buffers) to index arithmetic over loops (RANGEs) (layer 3).
  *
  * Contract: the lowering is a rule table. The kernel's output is indexed by one RANGE per output dimension, and an
  * INDEX(node, valid, idx...) asks "the value of node at idx". Rules push INDEX down the graph:

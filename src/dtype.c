@@ -1,4 +1,4 @@
-/* dtype.c: the element types, tinygrad's promotion lattice, and host-side element conversion.
+/* dtype.c: the element types, tinygrad's promotion lattice, and host-side element conversion (layer 1).
  *
  * Contract: tg__dtypes[dt] describes every tg_dtype. float16 and bfloat16 are storage types: kernels load them into
  * float, compute in float and convert back on store; the host converts with tg__half_to_float and friends. */

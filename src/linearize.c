@@ -1,4 +1,4 @@
-/* linearize.c: order a lowered kernel graph into a list of UOps with explicit loops.
+/* linearize.c: order a lowered kernel graph into a list of UOps with explicit loops (layer 3).
  *
  * Contract: the output lists every value node after its sources and inside exactly the loops it depends on:
  *   RANGE opens a loop and ENDRANGE closes it; a REDUCE becomes DEFINE_ACC (before its loops), the loops, an ASSIGN of

@@ -1,6 +1,6 @@
 /* nn.c: the nn functional forms (dropout, losses, pooling, interpolation, attention, conv1d, conv_transpose2d), the
  * initialisers and the layers (Linear, Conv2d, Conv1d, ConvTranspose2d, BatchNorm, LayerNorm, RMSNorm, GroupNorm,
- * Embedding), each following tinygrad's Tensor method or nn class of the same name.
+ * Embedding), each following tinygrad's Tensor method or nn class of the same name (layer 5).
  *
  * Contract:
  *  - Everything is composed of the public tensor ops (and the movement builders of internal.h), so every function is

@@ -1,6 +1,6 @@
 /* ops.c: the tensor operations: elementwise math, activations, reductions, linear algebra, indexing and random
- * numbers. Each composite is written in terms of the primitive ops, the way tinygrad's Tensor methods are, so the
- * compiler sees (and fuses) primitives only.
+ * numbers (layer 5). Each composite is written in terms of the primitive ops, the way tinygrad's Tensor methods are,
+ * so the compiler sees (and fuses) primitives only.
  *
  * Contract: as tensor.c. Binary ops broadcast (numpy) and promote (tinygrad's lattice); a scalar operand takes the
  * tensor's dtype when it fits (an int scalar with any tensor, a float scalar with a float tensor) and the default float

@@ -1,4 +1,4 @@
-/* optim.c: SGD, Adam, AdamW and LAMB, as tinygrad's nn/optim.py.
+/* optim.c: SGD, Adam, AdamW and LAMB, as tinygrad's nn/optim.py (layer 5).
  *
  * Contract: a step builds each parameter's update as a lazy graph and tg_assign()s it (and the optimiser's state:
  * momentum, m, v, the bias-correction powers) in place. Nothing runs in the step: the assignments are pending and

@@ -1,4 +1,4 @@
-/* optimize.c: heuristic optimisations of a lowered kernel (loops over RANGEs), applied before linearising.
+/* optimize.c: heuristic optimisations of a lowered kernel (loops over RANGEs), applied before linearising (layer 3).
  *
  * Contract: every optimisation is a rewrite that keeps the kernel's meaning: the same stores of the same values.
  *   UPCAST r by f: the output loop r of size n becomes a loop r' of size n/f, and the kernel body is repeated f times

@@ -1,4 +1,4 @@
-/* pattern.c: the pattern matcher, the one mechanism every graph transformation uses.
+/* pattern.c: the pattern matcher, the one mechanism every graph transformation uses (layer 2).
  *
  * Contract:
  *  - A rule table is a static array of TG__RULE(pattern, fn). tg__matcher_get compiles a table once (parsing the

@@ -1,5 +1,5 @@
 /* state.c: named tensors (state dicts) with string metadata, safetensors save/load (atomic save, mmap'd and
- * validated load), the IDX reader (gzip through libz loaded at run time).
+ * validated load), the IDX reader (gzip through libz loaded at run time) (layer 5).
  *
  * Contract:
  *  - A state dict is an ordered list of (name, tensor) with unique, non-empty names (a loaded file may hold an empty

@@ -1,4 +1,4 @@
-/* symbolic.c: constant folding, algebraic identities and index simplification, as one rule table.
+/* symbolic.c: constant folding, algebraic identities and index simplification, as one rule table (layer 2).
  *
  * Contract: every rule preserves the value of the expression for every input the kernel can see. Integer rules that
  * reason about division and remainder ask for bounds (tg__uop_bounds) and only fire when the operands are known to be

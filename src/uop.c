@@ -1,4 +1,4 @@
-/* uop.c: the UOp graph. One node type serves the lazy tensor graph and the kernels.
+/* uop.c: the UOp graph (layer 2). One node type serves the lazy tensor graph and the kernels.
  *
  * Contract:
  *  - Nodes are immutable and hash-consed: tg__uop_new returns the existing node for the same (op, dtype, sources,
