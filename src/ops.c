@@ -1419,11 +1419,14 @@ tg_schedule *tg_schedule_create(tg_tensor **ts, int n) {
     tg__kernel *k = &sc->s.k[i];
     sc->asts[i] = tg__uop_print(k->ast);
     tg__linear lin;
-    if (tg__codegen(k, &lin) == 0) {
-      k->src = tg__render(k->bufs[0]->dev->dialect, k->name, k, &lin);
+    tg__kparam *params = tg__kernel_params(k);
+    const tg__dialect *d = k->bufs[0]->dev->dialect;
+    if (tg__codegen(k, d->global_id != NULL, &lin) == 0) {
+      k->src = tg__render(d, k->name, params, k->nbufs, &lin);
       TG_FREE(lin.u);
       TG_FREE(lin.aux);
     }
+    TG_FREE(params);
   }
   return sc;
 }

@@ -401,9 +401,14 @@ static int tg__kernel_prepare(tg__kernel *k) {
   if (k->prog) return 0;
   tg__linear lin;
   memset(&lin, 0, sizeof lin);
-  if (tg__codegen(k, &lin) < 0) return -1;
+  tg__kparam *params = tg__kernel_params(k);
   tg__device *dev = k->bufs[0]->dev;
-  k->src = tg__render(dev->dialect, k->name, k, &lin);
+  if (tg__codegen(k, dev->dialect->global_id != NULL, &lin) < 0) {
+    TG_FREE(params);
+    return -1;
+  }
+  k->src = tg__render(dev->dialect, k->name, params, k->nbufs, &lin);
+  TG_FREE(params);
   if (TG__DEBUG >= 4) {
     for (int i = 0; i < lin.n; i++) {
       tg__uop *u = lin.u[i];
@@ -411,7 +416,7 @@ static int tg__kernel_prepare(tg__kernel *k) {
     }
   }
   if (tg__fault(TG__FAULT_COMPILE)) tg__set_error("compile of kernel %s failed (injected fault)", k->name);
-  else k->prog = dev->compile(dev, k->name, k->src);
+  else if (k->src) k->prog = dev->compile(dev, k->name, k->src); /* else the renderer said why */
   if (k->prog) {
     /* the CPU splits the outermost loop across threads; a GPU runs a thread per iteration of all output loops */
     k->prog->global_size = dev->dialect->global_id ? lin.global_total : lin.global_size;
