@@ -108,8 +108,13 @@ static const char *tg__per_dtype(const char *const *table, tg_dtype dt) { return
 // in memory), %u (the source's type in memory), %b (the dialect's bitcast format, which takes %m %u %s).
 
 enum { TG__FORM_ANY = -1, TG__FORM_FLOAT = -2 }; /* dtype filters of a form, besides one dtype */
-typedef struct tg__form { tg__op op; int dtype, src; const char *fmt; } tg__form; /* dtype: the value's; src: src[0]'s */
+typedef struct tg__form {
+  tg__op op;
+  int dtype, src; /* filters of the value's dtype and of its first source's */
+  const char *fmt;
+} tg__form;
 static const tg__form tg__forms[] = {
+    /* op, value's dtype, source's dtype, format */
     /* a cast to a 16-bit float rounds through its storage format, so results match hardware halves */
     {TG__OP_CAST, TG_FLOAT16, TG__FORM_ANY, "tg_h2f(tg_f2h((float)%s))"},
     {TG__OP_CAST, TG_BFLOAT16, TG__FORM_ANY, "tg_bf2f(tg_f2bf((float)%s))"},
@@ -125,7 +130,7 @@ static const tg__form tg__forms[] = {
     {TG__OP_BITCAST, TG_BFLOAT16, TG__FORM_ANY, "tg_bf2f((unsigned short)(%s))"},
     {TG__OP_BITCAST, TG__FORM_ANY, TG__FORM_ANY, "%b"},
     {TG__OP_MOD, TG__FORM_FLOAT, TG__FORM_ANY, "fmod%f(%s,%s)"}, /* C's % is for integers */
-    {TG__OP_NEG, TG_BOOL, TG__FORM_ANY, "(!%s)"},              /* -true is true */
+    {TG__OP_NEG, TG_BOOL, TG__FORM_ANY, "(!%s)"},              /* a bool's negation is not (-true is true) */
 };
 
 static int tg__dtype_fits(int filter, tg_dtype dt) {
