@@ -10,10 +10,11 @@
  * empty.
  *
  * Contract:
- *  - Kernels are rendered as CUDA C++ by the shared renderer (tg__dialect_cuda): one thread per element of the output
- *    loops, the reductions as loops inside it. NVRTC compiles each distinct source once, for the GPU's own
- *    architecture (sm_XY, to a cubin; PTX for the driver to finish when NVRTC does not know the GPU), and kernels are
- *    launched over global_total threads in blocks of 256 on the default stream, so they run in launch order.
+ *  - Kernels are rendered as CUDA C++ by the shared renderer through the CUDA dialect (tg__dialect_cuda, defined
+ *    below with its prelude and type tables; the 16-bit float conversions are the renderer's): one thread per element
+ *    of the output loops, the reductions as loops inside it. NVRTC compiles each distinct source once, for the GPU's
+ *    own architecture (sm_XY, to a cubin; PTX for the driver to finish when NVRTC does not know the GPU), and kernels
+ *    are launched over global_total threads in blocks of 256 on the default stream, so they run in launch order.
  *  - The driver (libcuda.so.1) and NVRTC (libnvrtc.so, or a versioned one; TINYGRAD_NVRTC=path names it) are loaded
  *    with dlopen on first use. Nothing links against them and no CUDA header is needed: the few types are declared
  *    below, so the header builds on machines without the toolkit. A missing driver, no GPU, a failed compile or an
@@ -292,6 +293,31 @@ static int tg__cu_synchronize(tg__device *d) {
   tg__cu_result r = tg__cu.cu.CtxSynchronize();
   return r ? tg__cu_fail("synchronize (a kernel failed)", r) : 0;
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the CUDA dialect: CUDA C++, compiled by NVRTC with no headers (the prelude defines what <math.h> would)
+
+static const char tg__cuda_prelude[] =
+    "#define INFINITY (__int_as_float(0x7f800000))\n"
+    "#define NAN (__int_as_float(0x7fffffff))\n"
+    "#define TG_FN static __device__ __forceinline__\n"
+    "TG_FN unsigned int tg_f2u(float f) { return __float_as_uint(f); }\n"
+    "TG_FN float tg_u2f(unsigned int u) { return __uint_as_float(u); }\n"
+    "template <class T, class F> TG_FN T tg_bitcast(F x) { union { F f; T t; } u; u.f = x; return u.t; }\n";
+static const char *const tg__cuda_types[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    "bool", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+static const char *const tg__cuda_mem_types[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    "bool", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "unsigned short", "unsigned short", NULL, NULL};
+
+static const tg__dialect tg__dialect_cuda = {
+    /* name, prelude, kernel_prefix, buffer_prefix, buffer_qualifier, extra_params, has_entry_wrapper */
+    "CUDA", tg__cuda_prelude, "extern \"C\" __global__ ", "", "__restrict__", NULL, 0,
+    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix */
+    "((long long)blockIdx.x * blockDim.x + threadIdx.x)", 1, "tg_bitcast<%m>(%s)", "ll", "ull",
+    /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
+    tg__cuda_types, tg__cuda_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL};

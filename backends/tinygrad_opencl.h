@@ -10,7 +10,8 @@
  * otherwise whatever the installed platforms offer, such as PoCL on the CPU). Elsewhere this header is empty.
  *
  * Contract:
- *  - Kernels are rendered as OpenCL C 1.2 by the shared renderer (tg__dialect_opencl): one work item per element of
+ *  - Kernels are rendered as OpenCL C 1.2 by the shared renderer through the OpenCL dialect (tg__dialect_opencl,
+ *    defined below with its prelude and type tables; float64 through cl_khr_fp64): one work item per element of
  *    the output loops, the reductions as loops inside it. They are built from source by the driver, once per distinct
  *    source (tg__progcache), and launched over exactly global_total work items with the work-group size left to the
  *    driver.
@@ -250,6 +251,35 @@ static int tg__cl_synchronize(tg__device *d) {
   tg__cl_int e = tg__cl.api.Finish(tg__cl.queue);
   return e ? tg__cl_fail("finish", e) : 0;
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the OpenCL dialect: OpenCL C 1.2; 64-bit integers are long, math functions are overloaded, bool cannot live in
+// global memory (a uchar there); float64 needs cl_khr_fp64, which the prelude enables
+
+static const char tg__opencl_prelude[] =
+    "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
+    "#define TG_FN inline\n"
+    "TG_FN unsigned int tg_f2u(float f) { return as_uint(f); }\n"
+    "TG_FN float tg_u2f(unsigned int u) { return as_float(u); }\n";
+static const char *const tg__opencl_types[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    "bool", "char", "uchar", NULL, "ushort", NULL, "uint", "long", "ulong", NULL, NULL, NULL, NULL};
+static const char *const tg__opencl_mem_types[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    "uchar", "char", "uchar", NULL, "ushort", NULL, "uint", "long", "ulong", "ushort", "ushort", NULL, NULL};
+/* the renderer's 16-bit float stores, and a bool kept as a byte is stored as 0 or 1 (true + true is 2 until it is
+ * converted to bool) */
+static const char *const tg__opencl_stores[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    "(bool)(%s)", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "tg_f2h(%s)", "tg_f2bf(%s)", NULL, NULL};
+
+static const tg__dialect tg__dialect_opencl = {
+    /* name, prelude, kernel_prefix, buffer_prefix, buffer_qualifier, extra_params, has_entry_wrapper */
+    "OpenCL", tg__opencl_prelude, "__kernel ", "__global ", "restrict", NULL, 0,
+    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix */
+    "((long)get_global_id(0))", 0, "as_%m(%s)", "L", "UL",
+    /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
+    tg__opencl_types, tg__opencl_mem_types, tg__half_preludes, tg__half_loads, tg__opencl_stores, 0};
 
 static tg__device tg__cl_device = {1, "OPENCL", &tg__dialect_opencl, tg__cl_alloc, tg__cl_free, tg__cl_copy_in,
                                    tg__cl_copy_out, tg__cl_compile, tg__cl_launch, tg__cl_synchronize, NULL};

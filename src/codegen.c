@@ -15,7 +15,6 @@
 #include "internal.h"
 
 typedef struct tg__lctx {
-  tg__kernel *k;
   int next_range;
   tg__map params; /* BUFFER uop -> parameter number + 1 */
 } tg__lctx;
@@ -263,23 +262,36 @@ static int tg__is_tensor_node(const tg__uop *u) { return u->ndim > 0 || tg__ops[
 // ---------------------------------------------------------------------------------------------------------------------
 // codegen: parameters, output ranges, lowering, name, then linearise
 
-static void tg__collect_buffers(tg__lctx *c, tg__uop *ast) {
+/* numbers the kernel's buffers (k->bufs): the output first, then the inputs in the order the AST reaches them */
+static void tg__collect_buffers(tg__kernel *k) {
   tg__vec order;
   memset(&order, 0, sizeof order);
-  tg__uop *store = ast->src[0];
-  tg__uop_toposort(ast, &order);
-  tg__kernel *k = c->k;
+  tg__map seen;
+  memset(&seen, 0, sizeof seen);
+  tg__uop *store = k->ast->src[0];
+  tg__uop_toposort(k->ast, &order);
   k->bufs = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)(order.n + 1));
   k->bufs[k->nbufs++] = (tg__buffer *)store->src[0]->arg.ptr;
-  tg__map_put(&c->params, store->src[0]->arg.ptr, (void *)(intptr_t)1);
+  tg__map_put(&seen, store->src[0]->arg.ptr, (void *)1);
   for (int i = 0; i < order.n; i++) {
     tg__uop *u = (tg__uop *)order.items[i];
-    if (u->op != TG__OP_BUFFER || tg__map_get(&c->params, u->arg.ptr)) continue;
+    if (u->op != TG__OP_BUFFER || tg__map_get(&seen, u->arg.ptr)) continue;
     k->bufs[k->nbufs++] = (tg__buffer *)u->arg.ptr;
-    tg__map_put(&c->params, u->arg.ptr, (void *)(intptr_t)k->nbufs);
+    tg__map_put(&seen, u->arg.ptr, (void *)1);
   }
   k->nout = 1;
+  tg__map_free(&seen);
   tg__vec_free(&order);
+}
+
+TG__PRIVATE tg__kparam *tg__kernel_params(tg__kernel *k) {
+  if (!k->bufs) tg__collect_buffers(k);
+  tg__kparam *p = (tg__kparam *)tg__alloc(sizeof(tg__kparam) * (size_t)k->nbufs);
+  for (int i = 0; i < k->nbufs; i++) {
+    p[i].dtype = k->bufs[i]->dtype;
+    p[i].written = i < k->nout;
+  }
+  return p;
 }
 
 /* Index arithmetic is 32-bit (tg__ci): a kernel whose addresses could pass 2^31-1 would read and write outside its
@@ -345,13 +357,11 @@ static int tg__check_index_range(const tg__kernel *k, tg__uop *root) {
   return -1;
 }
 
-TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
+TG__PRIVATE int tg__codegen(tg__kernel *k, int gpu, tg__linear *out) {
   tg__lctx c;
   memset(&c, 0, sizeof c);
-  c.k = k;
-  if (!k->bufs) tg__collect_buffers(&c, k->ast);
-  else
-    for (int i = 0; i < k->nbufs; i++) tg__map_put(&c.params, k->bufs[i], (void *)(intptr_t)(i + 1));
+  if (!k->bufs) tg__collect_buffers(k);
+  for (int i = 0; i < k->nbufs; i++) tg__map_put(&c.params, k->bufs[i], (void *)(intptr_t)(i + 1));
   tg__uop *store = k->ast->src[0], *value = store->src[1], *idx[TG_MAX_DIMS];
   int nd = value->ndim;
   for (int i = 0; i < nd; i++) idx[i] = value->shape[i] == 1 ? tg__ci(0) : tg__range(&c, value->shape[i]);
@@ -386,7 +396,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out) {
     printf("kernel %s:\n%s", k->name, s);
     TG_FREE(s);
   }
-  root = tg__optimize(root, nglobal, k->bufs[0]->dev->dialect->global_id != NULL);
+  root = tg__optimize(root, nglobal, gpu);
   int rc = tg__linearize(root, nglobal, out);
   for (int i = 0; i < k->nbufs; i++) out->bytes += (double)k->bufs[i]->nbytes;
   return rc;

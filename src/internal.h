@@ -627,37 +627,61 @@ typedef struct tg__linear {
   double flops;         /* estimated */
   double bytes;
 } tg__linear;
-TG__PRIVATE int tg__codegen(tg__kernel *k, tg__linear *out);
+/* lowers, optimises (for a GPU: one thread per output element, else CPU loops) and linearises kernel k */
+TG__PRIVATE int tg__codegen(tg__kernel *k, int gpu, tg__linear *out);
 TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out);
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu); /* optimize.c: upcasts by heuristics */
 TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink);      /* optimize.c: one-hot sums become loads */
 
 /* ---------------------------------------------------------------------------------------------------------------- */
-/* render.c: a C-style renderer parameterised by a dialect */
+/* render.c: a C-style renderer parameterised by a dialect. The dialects live with their devices: C in runtime_cpu.c,
+ * CUDA and OpenCL in backends/tinygrad_cuda.h and tinygrad_opencl.h (compiled only when included). */
 
 typedef struct tg__dialect {
   const char *name;
   const char *prelude;        /* emitted once at the top of a program; defines TG_FN (helper functions' prefix) and
                                  tg_f2u / tg_u2f (a float's bits and back), which the half prelude uses */
-  const char *half_prelude;   /* conversions for float16 / bfloat16, emitted when a kernel uses them */
   const char *kernel_prefix;  /* before the return type */
   const char *buffer_prefix;  /* before a buffer parameter's type (OpenCL's __global) */
   const char *buffer_qualifier;
+  const char *extra_params;   /* appended to the parameter list after the buffers (Metal's thread position); NULL */
   int has_entry_wrapper;      /* CPU: an entry point void NAME_entry(void **bufs, int64_t start, int64_t end) */
   /* GPU dialects: the expression of the thread's flat index. Then the kernel has no start/end parameters: the output
    * loops become one index over all of them, split by division (the launch covers global_total threads). NULL on the
    * CPU, where the output loops are loops and the first one is split across threads by start/end. */
   const char *global_id;
   int float_suffix;           /* math functions take an f for float (expf); OpenCL's are overloaded (exp) */
-  const char *bitcast;        /* format of a bitcast: %t the target type, %u the source's, %s the operand */
+  const char *bitcast;        /* format of a bitcast: %m the target's type in memory, %u the source's, %s the operand */
   const char *int64_suffix, *uint64_suffix; /* of 64-bit integer constants */
-  const char *const *types;   /* per dtype: the C type of a value (NULL entries: tg__dtypes' cname) */
-  const char *const *mem_types; /* per dtype: the type of an element in memory (NULL entries: the value type) */
+  /* per dtype (TG_NDTYPES entries); a NULL table is all NULL */
+  const char *const *types;   /* the C type of a value (NULL entries: tg__dtypes' cname) */
+  const char *const *mem_types; /* the type of an element in memory (NULL entries: the value type) */
+  const char *const *preludes;  /* helpers a kernel using the dtype needs, each distinct one emitted once */
+  const char *const *load_fmt;  /* a loaded element (%s) as a value: "tg_h2f(%s)"; NULL entries: as it is */
+  const char *const *store_fmt; /* a value (%s) as the element to store: "tg_f2h(%s)"; NULL entries: as it is */
+  uint32_t unsupported;       /* bit 1 << dtype: dtypes it cannot render (rendering a kernel using one is an error) */
 } tg__dialect;
+
+/* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */
+typedef struct tg__kparam {
+  tg_dtype dtype; /* of an element */
+  int written;    /* the kernel stores into it (else its pointer is const) */
+} tg__kparam;
+
 #ifndef TG__AMALGAMATED
-extern const tg__dialect tg__dialect_c, tg__dialect_cuda, tg__dialect_opencl;
+extern const tg__dialect tg__dialect_c;
+/* shared by the dialects: the 16-bit float conversions, and per dtype the tables that use them */
+extern const char tg__half_prelude[];
+extern const char *const tg__half_preludes[TG_NDTYPES], *const tg__half_loads[TG_NDTYPES],
+    *const tg__half_stores[TG_NDTYPES];
 #endif
-TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel *k, const tg__linear *lin);
+/* the source of kernel `name` with those parameters (nparams of them) for d; NULL with an error when it uses a dtype
+ * d does not support */
+TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__kparam *params, int nparams,
+                             const tg__linear *lin);
+/* codegen.c: k's parameters for tg__render (k->nbufs of them), numbering its buffers (k->bufs) first if codegen has
+ * not; free with TG_FREE */
+TG__PRIVATE tg__kparam *tg__kernel_params(tg__kernel *k);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* realize.c (layer 4): compile, plan memory, launch; the capture hook; schedules for inspection */

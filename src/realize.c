@@ -55,18 +55,25 @@ TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view) {
 // ---------------------------------------------------------------------------------------------------------------------
 // compiling a kernel
 
+static void tg__linear_free(tg__linear *lin) {
+  TG_FREE(lin->u);
+  TG_FREE(lin->aux);
+}
+
 /* k's source (k->src, k->name) and its linearised UOps, without compiling: the one path to a kernel's source, for
  * running and for inspection. 0, or -1 with an error; free lin after (tg__linear_free) */
 static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
   memset(lin, 0, sizeof *lin);
-  if (tg__codegen(k, lin) < 0) return -1;
-  k->src = tg__render(k->bufs[0]->dev->dialect, k->name, k, lin);
-  return 0;
-}
-
-static void tg__linear_free(tg__linear *lin) {
-  TG_FREE(lin->u);
-  TG_FREE(lin->aux);
+  tg__kparam *params = tg__kernel_params(k); /* collects the kernel's buffers first */
+  const tg__dialect *d = k->bufs[0]->dev->dialect;
+  int rc = tg__codegen(k, d->global_id != NULL, lin);
+  if (rc == 0) {
+    k->src = tg__render(d, k->name, params, k->nbufs, lin);
+    rc = k->src ? 0 : -1; /* else the renderer said why (a dtype the dialect cannot hold) */
+  }
+  TG_FREE(params);
+  if (rc < 0) tg__linear_free(lin);
+  return rc;
 }
 
 static void tg__linear_print(const tg__linear *lin) {

@@ -1,24 +1,26 @@
-/* render.c: print a linearised kernel as C-style source.
+/* render.c: print a linearised kernel as C-style source (layer 3: it calls only base, dtype and uop).
  *
- * Contract: one renderer for every C-like language; a dialect (tg__dialect) changes only data: the prelude, the
- * kernel prefix, the buffer qualifier, whether a CPU entry wrapper is emitted. What each op prints is a table indexed
- * by op (tg__code_for_op), as tinygrad's renderer/cstyle.py. Expressions used once are inlined; the rest are named:
- * ridxN for loops, valN for loads, accN for accumulators, aluN for other values.
+ * Contract: tg__render(dialect, name, parameters, program) -> source. One renderer for every C-like language; a
+ * dialect (tg__dialect) changes only data: the prelude, the kernel prefix, the buffer qualifier, the types, the
+ * per-dtype load and store conversions and preludes, the dtypes it cannot render (an error naming both, not a crash),
+ * whether a CPU entry wrapper is emitted. The dialects are defined with their devices (C in runtime_cpu.c, CUDA and
+ * OpenCL in backends/), so a program that includes no backend compiles none. The renderer sees no kernel, buffer or
+ * device: only the parameters' dtypes and whether each is written, and the linear program.
+ * What each op prints is a table indexed by op (tg__code_for_op), as tinygrad's renderer/cstyle.py; ops whose
+ * spelling depends on dtypes (casts, bitcasts, float mod, bool negation) are a table of forms tried before it.
+ * Expressions used once are inlined; the rest are named: ridxN for loops, valN for loads, accN for accumulators, aluN
+ * for other values.
  *
  * Storage types: float16 and bfloat16 buffers are unsigned short in memory; loads convert to float, stores convert
- * back, and a cast to a half type rounds through the storage format, so results match hardware halves. */
+ * back, and a cast to a half type rounds through the storage format, so results match hardware halves. The
+ * conversions (the half prelude and the per-dtype tables that use it) are shared by every dialect. */
 #include "internal.h"
 
-static const char tg__c_prelude[] =
-    "#include <math.h>\n"
-    "typedef long long i64;\n"
-    "#define TG_FN static inline\n"
-    "TG_FN unsigned int tg_f2u(float f) { unsigned int u; __builtin_memcpy(&u, &f, 4); return u; }\n"
-    "TG_FN float tg_u2f(unsigned int u) { float f; __builtin_memcpy(&f, &u, 4); return f; }\n";
+typedef char tg__dtype_mask_fits[TG_NDTYPES <= 32 ? 1 : -1]; /* tg__dialect.unsupported is a 32-bit mask */
 
 /* conversions for the 16-bit float storage types, emitted only into kernels that use them; every dialect shares them
  * (its prelude defines TG_FN, tg_f2u and tg_u2f) */
-static const char tg__half_prelude[] =
+TG__DATA const char tg__half_prelude[] =
     "TG_FN float tg_h2f(unsigned short h) {\n"
     "  unsigned int s = (unsigned int)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff, b;\n"
     "  if (e == 0x1f) b = s | 0x7f800000u | (m << 13);\n"
@@ -45,56 +47,16 @@ static const char tg__half_prelude[] =
     "  if ((x & 0x7fffffff) > 0x7f800000) return (unsigned short)((x >> 16) | 0x40);\n"
     "  x += 0x7fff + ((x >> 16) & 1); return (unsigned short)(x >> 16); }\n";
 
-static const char *const tg__c_mem_types[TG_NDTYPES] = {
+/* per dtype: the half prelude for the 16-bit floats (a dialect's `preludes`) */
+TG__DATA const char *const tg__half_preludes[TG_NDTYPES] = {
     /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "unsigned short", "unsigned short", NULL, NULL};
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tg__half_prelude, tg__half_prelude, NULL, NULL};
 
-TG__DATA const tg__dialect tg__dialect_c = {
-    /* name, prelude, half_prelude, kernel_prefix, buffer_prefix, buffer_qualifier, has_entry_wrapper */
-    "C", tg__c_prelude, tg__half_prelude, "static ", "", "restrict", 1,
-    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix, types, mem_types */
-    NULL, 1, "({%u _v = %s; %t _r; __builtin_memcpy(&_r, &_v, sizeof _r); _r;})", "ll", "ull", NULL, tg__c_mem_types};
-
-/* CUDA C++, compiled by NVRTC with no headers: the prelude defines what <math.h> would */
-static const char tg__cuda_prelude[] =
-    "#define INFINITY (__int_as_float(0x7f800000))\n"
-    "#define NAN (__int_as_float(0x7fffffff))\n"
-    "#define TG_FN static __device__ __forceinline__\n"
-    "TG_FN unsigned int tg_f2u(float f) { return __float_as_uint(f); }\n"
-    "TG_FN float tg_u2f(unsigned int u) { return __uint_as_float(u); }\n"
-    "template <class T, class F> TG_FN T tg_bitcast(F x) { union { F f; T t; } u; u.f = x; return u.t; }\n";
-static const char *const tg__cuda_types[TG_NDTYPES] = {
-    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
-    "bool", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-static const char *const tg__cuda_mem_types[TG_NDTYPES] = {
-    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
-    "bool", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "unsigned short", "unsigned short", NULL, NULL};
-
-TG__DATA const tg__dialect tg__dialect_cuda = {
-    /* name, prelude, half_prelude, kernel_prefix, buffer_prefix, buffer_qualifier, has_entry_wrapper */
-    "CUDA", tg__cuda_prelude, tg__half_prelude, "extern \"C\" __global__ ", "", "__restrict__", 0,
-    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix, types, mem_types */
-    "((long long)blockIdx.x * blockDim.x + threadIdx.x)", 1, "tg_bitcast<%t>(%s)", "ll", "ull", tg__cuda_types,
-    tg__cuda_mem_types};
-
-/* OpenCL C 1.2: 64-bit integers are long, math functions are overloaded, bool cannot live in global memory */
-static const char tg__opencl_prelude[] =
-    "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
-    "#define TG_FN inline\n"
-    "TG_FN unsigned int tg_f2u(float f) { return as_uint(f); }\n"
-    "TG_FN float tg_u2f(unsigned int u) { return as_float(u); }\n";
-static const char *const tg__opencl_types[TG_NDTYPES] = {
-    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
-    "bool", "char", "uchar", NULL, "ushort", NULL, "uint", "long", "ulong", NULL, NULL, NULL, NULL};
-static const char *const tg__opencl_mem_types[TG_NDTYPES] = {
-    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
-    "uchar", "char", "uchar", NULL, "ushort", NULL, "uint", "long", "ulong", "ushort", "ushort", NULL, NULL};
-
-TG__DATA const tg__dialect tg__dialect_opencl = {
-    /* name, prelude, half_prelude, kernel_prefix, buffer_prefix, buffer_qualifier, has_entry_wrapper */
-    "OpenCL", tg__opencl_prelude, tg__half_prelude, "__kernel ", "__global ", "restrict", 0,
-    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix, types, mem_types */
-    "((long)get_global_id(0))", 0, "as_%t(%s)", "L", "UL", tg__opencl_types, tg__opencl_mem_types};
+/* per dtype: 16-bit floats are unsigned short in memory and float in kernels (a dialect's `load_fmt`, `store_fmt`) */
+TG__DATA const char *const tg__half_loads[TG_NDTYPES] = {
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "tg_h2f(%s)", "tg_bf2f(%s)", NULL, NULL};
+TG__DATA const char *const tg__half_stores[TG_NDTYPES] = {
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "tg_f2h(%s)", "tg_f2bf(%s)", NULL, NULL};
 
 // ---------------------------------------------------------------------------------------------------------------------
 // what each ALU op prints: a format over its operands; %f is replaced by the float function suffix ("f" or "")
@@ -135,6 +97,67 @@ static const char *tg__ctype(const tg__dialect *d, tg_dtype dt) {
 }
 static const char *tg__mem_ctype(const tg__dialect *d, tg_dtype dt) {
   return d->mem_types && d->mem_types[dt] ? d->mem_types[dt] : tg__ctype(d, dt);
+}
+
+/* a dialect's per-dtype entry, NULL when the table or the entry is */
+static const char *tg__per_dtype(const char *const *table, tg_dtype dt) { return table ? table[dt] : NULL; }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// special forms: ops whose spelling depends on dtypes, tried in order before tg__code_for_op (as the first rules of
+// tinygrad's string_rewrite). A format takes tg__fmt_op's %s %1..%3 %f %%, and %t (the value's C type), %m (its type
+// in memory), %u (the source's type in memory), %b (the dialect's bitcast format, which takes %m %u %s).
+
+enum { TG__FORM_ANY = -1, TG__FORM_FLOAT = -2 }; /* dtype filters of a form, besides one dtype */
+typedef struct tg__form {
+  tg__op op;
+  int dtype, src; /* filters of the value's dtype and of its first source's */
+  const char *fmt;
+} tg__form;
+static const tg__form tg__forms[] = {
+    /* op, value's dtype, source's dtype, format */
+    /* a cast to a 16-bit float rounds through its storage format, so results match hardware halves */
+    {TG__OP_CAST, TG_FLOAT16, TG__FORM_ANY, "tg_h2f(tg_f2h((float)%s))"},
+    {TG__OP_CAST, TG_BFLOAT16, TG__FORM_ANY, "tg_bf2f(tg_f2bf((float)%s))"},
+    {TG__OP_CAST, TG__FORM_ANY, TG__FORM_ANY, "((%t)%s)"},
+    /* 16-bit floats live in kernels as float: their bits are the storage conversion */
+    {TG__OP_BITCAST, TG_FLOAT16, TG_FLOAT16, "tg_h2f(tg_f2h(%s))"},
+    {TG__OP_BITCAST, TG_BFLOAT16, TG_FLOAT16, "tg_bf2f(tg_f2h(%s))"},
+    {TG__OP_BITCAST, TG__FORM_ANY, TG_FLOAT16, "((%m)tg_f2h(%s))"},
+    {TG__OP_BITCAST, TG_FLOAT16, TG_BFLOAT16, "tg_h2f(tg_f2bf(%s))"},
+    {TG__OP_BITCAST, TG_BFLOAT16, TG_BFLOAT16, "tg_bf2f(tg_f2bf(%s))"},
+    {TG__OP_BITCAST, TG__FORM_ANY, TG_BFLOAT16, "((%m)tg_f2bf(%s))"},
+    {TG__OP_BITCAST, TG_FLOAT16, TG__FORM_ANY, "tg_h2f((unsigned short)(%s))"},
+    {TG__OP_BITCAST, TG_BFLOAT16, TG__FORM_ANY, "tg_bf2f((unsigned short)(%s))"},
+    {TG__OP_BITCAST, TG__FORM_ANY, TG__FORM_ANY, "%b"},
+    {TG__OP_MOD, TG__FORM_FLOAT, TG__FORM_ANY, "fmod%f(%s,%s)"}, /* C's % is for integers */
+    {TG__OP_NEG, TG_BOOL, TG__FORM_ANY, "(!%s)"},              /* a bool's negation is not (-true is true) */
+};
+
+static int tg__dtype_fits(int filter, tg_dtype dt) {
+  return filter == TG__FORM_ANY || (filter == TG__FORM_FLOAT && tg_dtype_is_float(dt)) || filter == (int)dt;
+}
+
+/* the format of the first form matching an op of dtype dt over a first source of dtype sdt, or NULL */
+static const char *tg__form_of(tg__op op, tg_dtype dt, tg_dtype sdt) {
+  for (int i = 0; i < TG__COUNT(tg__forms); i++)
+    if (tg__forms[i].op == op && tg__dtype_fits(tg__forms[i].dtype, dt) && tg__dtype_fits(tg__forms[i].src, sdt))
+      return tg__forms[i].fmt;
+  return NULL;
+}
+
+/* a form with its types written in (%t %m %u %b); the operands' escapes are left for tg__fmt_op */
+static void tg__form_types(tg__str *b, const tg__dialect *d, const char *fmt, tg_dtype dt, tg_dtype sdt) {
+  for (const char *p = fmt; *p; p++) {
+    if (*p == '%' && p[1] == 't') tg__str_cat(b, tg__ctype(d, dt)), p++;
+    else if (*p == '%' && p[1] == 'm') tg__str_cat(b, tg__mem_ctype(d, dt)), p++;
+    else if (*p == '%' && p[1] == 'u') tg__str_cat(b, tg__mem_ctype(d, sdt)), p++;
+    else if (*p == '%' && p[1] == 'b') tg__form_types(b, d, d->bitcast, dt, sdt), p++;
+    else {
+      char c[3] = {*p, (char)(*p == '%' && p[1] ? p[1] : 0), 0}; /* an escape of tg__fmt_op is copied whole */
+      tg__str_cat(b, c);
+      p += c[1] != 0;
+    }
+  }
 }
 
 static char *tg__render_const(const tg__dialect *d, const tg__uop *u) {
@@ -194,47 +217,14 @@ static char *tg__render_alu(tg__rctx *r, tg__uop *u) {
   char *ops[3];
   for (int i = 0; i < u->nsrc && i < 3; i++) ops[i] = (char *)tg__expr_of(r, u->src[i]);
   tg_dtype sdt = u->nsrc ? u->src[0]->dtype : u->dtype;
-  if (u->op == TG__OP_CAST) {
-    tg__str b;
-    memset(&b, 0, sizeof b);
-    if (u->dtype == TG_FLOAT16) tg__str_printf(&b, "tg_h2f(tg_f2h((float)%s))", ops[0]);
-    else if (u->dtype == TG_BFLOAT16) tg__str_printf(&b, "tg_bf2f(tg_f2bf((float)%s))", ops[0]);
-    else tg__str_printf(&b, "((%s)%s)", tg__ctype(r->d, u->dtype), ops[0]);
-    return tg__str_take(&b);
-  }
-  if (u->op == TG__OP_BITCAST) {
-    tg__str b;
-    memset(&b, 0, sizeof b);
-    /* 16-bit floats live in kernels as float: their bits are the storage conversion */
-    const char *to_bits = sdt == TG_FLOAT16 ? "tg_f2h" : sdt == TG_BFLOAT16 ? "tg_f2bf" : NULL;
-    const char *from_bits = u->dtype == TG_FLOAT16 ? "tg_h2f" : u->dtype == TG_BFLOAT16 ? "tg_bf2f" : NULL;
-    if (to_bits && from_bits) tg__str_printf(&b, "%s(%s(%s))", from_bits, to_bits, ops[0]);
-    else if (to_bits) tg__str_printf(&b, "((%s)%s(%s))", tg__mem_ctype(r->d, u->dtype), to_bits, ops[0]);
-    else if (from_bits) tg__str_printf(&b, "%s((unsigned short)(%s))", from_bits, ops[0]);
-    if (to_bits || from_bits) return tg__str_take(&b);
-    /* the dialect's format: %t the target type, %u the source type, %s the operand */
-    for (const char *p = r->d->bitcast; *p; p++) {
-      if (*p == '%' && p[1] == 't') tg__str_cat(&b, tg__mem_ctype(r->d, u->dtype)), p++;
-      else if (*p == '%' && p[1] == 'u') tg__str_cat(&b, tg__mem_ctype(r->d, sdt)), p++;
-      else if (*p == '%' && p[1] == 's') tg__str_cat(&b, ops[0]), p++;
-      else {
-        char c[2] = {*p, 0};
-        tg__str_cat(&b, c);
-      }
-    }
-    return tg__str_take(&b);
-  }
-  if (u->op == TG__OP_MOD && tg_dtype_is_float(u->dtype)) {
-    tg__str b;
-    memset(&b, 0, sizeof b);
-    tg__str_printf(&b, "fmod%s(%s,%s)", u->dtype == TG_FLOAT64 || !r->d->float_suffix ? "" : "f", ops[0], ops[1]);
-    return tg__str_take(&b);
-  }
-  if (u->op == TG__OP_NEG && u->dtype == TG_BOOL) {
-    tg__str b;
-    memset(&b, 0, sizeof b);
-    tg__str_printf(&b, "(!%s)", ops[0]);
-    return tg__str_take(&b);
+  const char *form = tg__form_of(u->op, u->dtype, sdt);
+  if (form) {
+    tg__str fmt;
+    memset(&fmt, 0, sizeof fmt);
+    tg__form_types(&fmt, r->d, form, u->dtype, sdt);
+    char *f = tg__str_take(&fmt), *s = tg__fmt_op(f, ops, u->nsrc, sdt != TG_FLOAT64 && r->d->float_suffix);
+    TG_FREE(f);
+    return s;
   }
   for (int i = 0; i < TG__COUNT(tg__code_for_op); i++)
     if (tg__code_for_op[i].op == u->op)
@@ -344,20 +334,16 @@ static void tg__rs_index(tg__rctx *r, const tg__linear *lin, int i) {
   tg__map_put(&r->expr, u, tg__own(r, tg__str_take(&e)));
 }
 
-/* conv(x), or x when there is no conversion */
-static char *tg__convert(const char *conv, const char *x) {
-  tg__str b;
-  memset(&b, 0, sizeof b);
-  if (*conv) tg__str_printf(&b, "%s(%s)", conv, x);
-  else tg__str_cat(&b, x);
-  return tg__str_take(&b);
+/* x through a dialect's conversion format (%s: x), or x when there is none */
+static char *tg__convert(const char *fmt, const char *x) {
+  char *ops[1] = {(char *)x};
+  return fmt ? tg__fmt_op(fmt, ops, 1, 0) : tg__strdup(x);
 }
 
 /* a load, gated by its second source when it has one (padding): the gate keeps the address from being read */
 static void tg__rs_load(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
-  char *val = tg__own(r, tg__convert(u->dtype == TG_FLOAT16 ? "tg_h2f" : u->dtype == TG_BFLOAT16 ? "tg_bf2f" : "",
-                                     tg__expr_of(r, u->src[0])));
+  char *val = tg__own(r, tg__convert(tg__per_dtype(r->d->load_fmt, u->dtype), tg__expr_of(r, u->src[0])));
   tg__name(r, u, "val%lld", r->nval++);
   if (u->nsrc > 1)
     tg__line(r, "%s %s = %s ? %s : 0;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), tg__expr_of(r, u->src[1]), val);
@@ -366,12 +352,7 @@ static void tg__rs_load(tg__rctx *r, const tg__linear *lin, int i) {
 
 static void tg__rs_store(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
-  /* a bool kept in memory as a byte (OpenCL) is stored as 0 or 1: true + true is 2 until converted to bool */
-  char conv[32];
-  snprintf(conv, sizeof conv, "%s", u->dtype == TG_FLOAT16 ? "tg_f2h" : u->dtype == TG_BFLOAT16 ? "tg_f2bf" : "");
-  if (u->dtype == TG_BOOL && strcmp(tg__mem_ctype(r->d, TG_BOOL), tg__ctype(r->d, TG_BOOL)))
-    snprintf(conv, sizeof conv, "(%s)", tg__ctype(r->d, TG_BOOL));
-  char *val = tg__own(r, tg__convert(conv, tg__expr_of(r, u->src[1])));
+  char *val = tg__own(r, tg__convert(tg__per_dtype(r->d->store_fmt, u->dtype), tg__expr_of(r, u->src[1])));
   tg__line(r, "%s = %s;", tg__expr_of(r, u->src[0]), val);
 }
 
@@ -404,7 +385,62 @@ static void tg__render_stmt(tg__rctx *r, const tg__linear *lin, int i) {
   (fn ? fn : tg__rs_value)(r, lin, i);
 }
 
-TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel *k, const tg__linear *lin) {
+/* the first dtype of the parameters or the program that d cannot render, or -1 */
+static int tg__unsupported_dtype(const tg__dialect *d, const tg__kparam *params, int nparams, const tg__linear *lin) {
+  uint32_t used = 0;
+  for (int i = 0; i < nparams; i++) used |= 1u << params[i].dtype;
+  for (int i = 0; i < lin->n; i++) {
+    used |= 1u << lin->u[i]->dtype;
+    for (int j = 0; j < lin->u[i]->nsrc; j++) used |= 1u << lin->u[i]->src[j]->dtype;
+  }
+  for (int dt = 0; dt < TG_NDTYPES; dt++)
+    if (used & d->unsupported & (1u << dt)) return dt;
+  return -1;
+}
+
+/* the preludes: the dialect's, then each distinct one its dtypes need (the half conversions), once */
+static void tg__render_preludes(tg__str *out, const tg__dialect *d, const tg__kparam *params, int nparams,
+                                const tg__linear *lin) {
+  tg__str_cat(out, d->prelude);
+  if (!d->preludes) return;
+  int used[TG_NDTYPES] = {0};
+  for (int i = 0; i < nparams; i++) used[params[i].dtype] = 1;
+  for (int i = 0; i < lin->n; i++) used[lin->u[i]->dtype] = 1;
+  for (int dt = 0; dt < TG_NDTYPES; dt++) {
+    int first = used[dt] && d->preludes[dt];
+    for (int e = 0; first && e < dt; e++) first = !(used[e] && d->preludes[e] == d->preludes[dt]);
+    if (first) tg__str_cat(out, d->preludes[dt]);
+  }
+}
+
+/* KIND void NAME(data0, data1...: the buffer parameters, then the dialect's extra ones */
+static void tg__render_signature(tg__str *out, const tg__dialect *d, const char *name, const tg__kparam *params,
+                                 int nparams) {
+  tg__str_printf(out, "%svoid %s(", d->kernel_prefix, name);
+  for (int i = 0; i < nparams; i++)
+    tg__str_printf(out, "%s%s%s%s* %s data%d", i ? ", " : "", d->buffer_prefix, params[i].written ? "" : "const ",
+                   tg__mem_ctype(d, params[i].dtype), d->buffer_qualifier, i);
+  if (d->extra_params) tg__str_cat(out, d->extra_params);
+}
+
+/* the CPU's entry point: void NAME_entry(void **bufs, i64 start, i64 end) */
+static void tg__render_entry(tg__str *out, const tg__dialect *d, const char *name, const tg__kparam *params,
+                             int nparams) {
+  tg__str_printf(out, "void %s_entry(void **bufs, i64 start, i64 end) {\n  %s(", name, name);
+  for (int i = 0; i < nparams; i++)
+    tg__str_printf(out, "%s(%s%s*)bufs[%d]", i ? ", " : "", params[i].written ? "" : "const ",
+                   tg__mem_ctype(d, params[i].dtype), i);
+  tg__str_cat(out, ", start, end);\n}\n");
+}
+
+TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__kparam *params, int nparams,
+                             const tg__linear *lin) {
+  int bad = tg__unsupported_dtype(d, params, nparams, lin);
+  if (bad >= 0) {
+    tg__set_error("render of kernel %s: the %s dialect does not support dtype %s. HINT: cast to another dtype, or use "
+                  "another device", name, d->name, tg__dtypes[bad].name);
+    return NULL;
+  }
   tg__rctx r;
   memset(&r, 0, sizeof r);
   r.d = d;
@@ -417,37 +453,24 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, tg__kernel 
     if (u->op == TG__OP_ASSIGN) tg__count_uses(&r, u->src[1], &seen);
   }
   tg__map_free(&seen);
-  for (int i = 0; i < k->nbufs; i++) {
+  for (int i = 0; i < nparams; i++) {
     char nm[32];
     snprintf(nm, sizeof nm, "data%d", i);
     tg__arg a;
     memset(&a, 0, sizeof a);
     a.i = i;
-    tg__map_put(&r.expr, tg__uop0(TG__OP_DEFINE_GLOBAL, k->bufs[i]->dtype, &a), tg__own(&r, tg__strdup(nm)));
+    tg__map_put(&r.expr, tg__uop0(TG__OP_DEFINE_GLOBAL, params[i].dtype, &a), tg__own(&r, tg__strdup(nm)));
   }
   for (int i = 0; i < lin->n; i++) tg__render_stmt(&r, lin, i);
   tg__str out;
   memset(&out, 0, sizeof out);
-  int half = 0;
-  for (int i = 0; i < k->nbufs; i++) half |= k->bufs[i]->dtype == TG_FLOAT16 || k->bufs[i]->dtype == TG_BFLOAT16;
-  for (int i = 0; i < lin->n; i++) half |= lin->u[i]->dtype == TG_FLOAT16 || lin->u[i]->dtype == TG_BFLOAT16;
-  tg__str_cat(&out, d->prelude);
-  if (half) tg__str_cat(&out, d->half_prelude);
-  tg__str_printf(&out, "%svoid %s(", d->kernel_prefix, name);
-  for (int i = 0; i < k->nbufs; i++)
-    tg__str_printf(&out, "%s%s%s%s* %s data%d", i ? ", " : "", d->buffer_prefix, i ? "const " : "",
-                   tg__mem_ctype(d, k->bufs[i]->dtype), d->buffer_qualifier, i);
+  tg__render_preludes(&out, d, params, nparams, lin);
+  tg__render_signature(&out, d, name, params, nparams);
   if (d->global_id) /* one thread per iteration of the output loops; the launch may round the count up */
     tg__str_printf(&out, ") {\n  %s gid = %s;\n  if (gid >= %lld) return;\n%s}\n", tg__ctype(d, TG_INT64),
                    d->global_id, (long long)lin->global_total, r.body.s ? r.body.s : "");
   else tg__str_printf(&out, ", i64 start, i64 end) {\n  (void)start; (void)end;\n%s}\n", r.body.s ? r.body.s : "");
-  if (d->has_entry_wrapper) {
-    tg__str_printf(&out, "void %s_entry(void **bufs, i64 start, i64 end) {\n  %s(", name, name);
-    for (int i = 0; i < k->nbufs; i++)
-      tg__str_printf(&out, "%s(%s%s*)bufs[%d]", i ? ", " : "", i ? "const " : "", tg__mem_ctype(d, k->bufs[i]->dtype),
-                     i);
-    tg__str_cat(&out, ", start, end);\n}\n");
-  }
+  if (d->has_entry_wrapper) tg__render_entry(&out, d, name, params, nparams);
   for (int i = 0; i < r.owned.n; i++) TG_FREE(r.owned.items[i]);
   tg__vec_free(&r.owned);
   tg__map_free(&r.expr);

@@ -2,6 +2,8 @@
  *
  * Contract:
  *  - Memory is host memory aligned to 64 bytes (posix_memalign); copies are memcpy; synchronize has nothing to do.
+ *  - Kernels are written in the C dialect (tg__dialect_c, defined here): a kernel function over [start, end) of its
+ *    outermost loop and the entry point below.
  *  - compile(name, src): src is C11 defining `void NAME_entry(void **bufs, int64_t start, int64_t end)`. It is compiled
  *    into a shared object by $CC (default cc; split on spaces, run without a shell) and loaded with dlopen. Programs
  *    are cached in memory under a 128-bit key and live until exit. The key hashes what decides the object: the cache
@@ -999,6 +1001,28 @@ static void tg__cpu_atexit(void) {
   TG_FREE(tg__cpu_target_str);
   tg__cpu_target_str = NULL;
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the C dialect: what the renderer (render.c) writes for this device
+
+static const char tg__c_prelude[] =
+    "#include <math.h>\n"
+    "typedef long long i64;\n"
+    "#define TG_FN static inline\n"
+    "TG_FN unsigned int tg_f2u(float f) { unsigned int u; __builtin_memcpy(&u, &f, 4); return u; }\n"
+    "TG_FN float tg_u2f(unsigned int u) { float f; __builtin_memcpy(&f, &u, 4); return f; }\n";
+
+static const char *const tg__c_mem_types[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "unsigned short", "unsigned short", NULL, NULL};
+
+TG__DATA const tg__dialect tg__dialect_c = {
+    /* name, prelude, kernel_prefix, buffer_prefix, buffer_qualifier, extra_params, has_entry_wrapper */
+    "C", tg__c_prelude, "static ", "", "restrict", NULL, 1,
+    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix */
+    NULL, 1, "({%u _v = %s; %m _r; __builtin_memcpy(&_r, &_v, sizeof _r); _r;})", "ll", "ull",
+    /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
+    NULL, tg__c_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0};
 
 static tg__device tg__cpu_dev = {
     1, "CPU", &tg__dialect_c, tg__cpu_alloc, tg__cpu_free, tg__cpu_copy, tg__cpu_copy, tg__cpu_compile, tg__cpu_launch,
