@@ -6,7 +6,7 @@
  * whether a CPU entry wrapper is emitted. The dialects are defined with their devices (C in runtime_cpu.c, CUDA and
  * OpenCL in backends/), so a program that includes no backend compiles none. The renderer sees no kernel, buffer or
  * device: only the parameters' dtypes and whether each is written, and the linear program.
- * What each op prints is a table indexed by op (tg__code_for_op), as tinygrad's renderer/cstyle.py; ops whose
+ * What each op prints is its C format in the op table (tg__ops[op].cfmt), as tinygrad's code_for_op; ops whose
  * spelling depends on dtypes (casts, bitcasts, float mod, bool negation) are a table of forms tried before it.
  * Expressions used once are inlined; the rest are named: ridxN for loops, valN for loads, accN for accumulators, aluN
  * for other values.
@@ -59,17 +59,7 @@ TG__DATA const char *const tg__half_stores[TG_NDTYPES] = {
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "tg_f2h(%s)", "tg_f2bf(%s)", NULL, NULL};
 
 // ---------------------------------------------------------------------------------------------------------------------
-// what each ALU op prints: a format over its operands; %f is replaced by the float function suffix ("f" or "")
-
-typedef struct tg__opfmt { tg__op op; const char *fmt; } tg__opfmt;
-static const tg__opfmt tg__code_for_op[] = {
-    {TG__OP_NEG, "(-%s)"}, {TG__OP_EXP2, "exp2%f(%s)"}, {TG__OP_LOG2, "log2%f(%s)"}, {TG__OP_SIN, "sin%f(%s)"},
-    {TG__OP_SQRT, "sqrt%f(%s)"}, {TG__OP_RECIPROCAL, "(1/%s)"}, {TG__OP_TRUNC, "trunc%f(%s)"},
-    {TG__OP_ADD, "(%s+%s)"}, {TG__OP_SUB, "(%s-%s)"}, {TG__OP_MUL, "(%s*%s)"}, {TG__OP_IDIV, "(%s/%s)"},
-    {TG__OP_MOD, "(%s%%%s)"}, {TG__OP_MAX, "((%1>%2)?%1:%2)"}, {TG__OP_CMPLT, "(%s<%s)"}, {TG__OP_CMPNE, "(%s!=%s)"},
-    {TG__OP_CMPEQ, "(%s==%s)"}, {TG__OP_AND, "(%s&%s)"}, {TG__OP_OR, "(%s|%s)"}, {TG__OP_XOR, "(%s^%s)"},
-    {TG__OP_SHL, "(%s<<%s)"}, {TG__OP_SHR, "(%s>>%s)"}, {TG__OP_WHERE, "(%s?%s:%s)"},
-};
+// what an ALU op prints is its C format in the op table (tg__ops[op].cfmt), a format over its operands
 
 /* expands fmt: %s takes the next operand, %1..%3 a given one, %f the float suffix, %% a percent sign */
 static char *tg__fmt_op(const char *fmt, char **ops, int nops, int suffix_f) {
@@ -103,8 +93,8 @@ static const char *tg__mem_ctype(const tg__dialect *d, tg_dtype dt) {
 static const char *tg__per_dtype(const char *const *table, tg_dtype dt) { return table ? table[dt] : NULL; }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// special forms: ops whose spelling depends on dtypes, tried in order before tg__code_for_op (as the first rules of
-// tinygrad's string_rewrite). A format takes tg__fmt_op's %s %1..%3 %f %%, and %t (the value's C type), %m (its type
+// special forms: ops whose spelling depends on dtypes, tried in order before the op table's format (as the first
+// rules of tinygrad's string_rewrite). A format takes tg__fmt_op's %s %1..%3 %f %%, and %t (the value's C type), %m (its type
 // in memory), %u (the source's type in memory), %b (the dialect's bitcast format, which takes %m %u %s).
 
 enum { TG__FORM_ANY = -1, TG__FORM_FLOAT = -2 }; /* dtype filters of a form, besides one dtype */
@@ -226,9 +216,8 @@ static char *tg__render_alu(tg__rctx *r, tg__uop *u) {
     TG_FREE(f);
     return s;
   }
-  for (int i = 0; i < TG__COUNT(tg__code_for_op); i++)
-    if (tg__code_for_op[i].op == u->op)
-      return tg__fmt_op(tg__code_for_op[i].fmt, ops, u->nsrc, sdt != TG_FLOAT64 && r->d->float_suffix);
+  const char *cfmt = tg__ops[u->op].cfmt;
+  if (cfmt) return tg__fmt_op(cfmt, ops, u->nsrc, sdt != TG_FLOAT64 && r->d->float_suffix);
   return tg__strdup("/* unsupported */0");
 }
 
