@@ -94,8 +94,8 @@ static const char *tg__per_dtype(const char *const *table, tg_dtype dt) { return
 
 // ---------------------------------------------------------------------------------------------------------------------
 // special forms: ops whose spelling depends on dtypes, tried in order before the op table's format (as the first
-// rules of tinygrad's string_rewrite). A format takes tg__fmt_op's %s %1..%3 %f %%, and %t (the value's C type), %m (its type
-// in memory), %u (the source's type in memory), %b (the dialect's bitcast format, which takes %m %u %s).
+// rules of tinygrad's string_rewrite). A format takes tg__fmt_op's %s %1..%3 %f %%, and %t (the value's C type), %m
+// (its type in memory), %u (the source's type in memory), %b (the dialect's bitcast format, which takes %m %u %s).
 
 enum { TG__FORM_ANY = -1, TG__FORM_FLOAT = -2 }; /* dtype filters of a form, besides one dtype */
 typedef struct tg__form {
