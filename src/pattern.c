@@ -34,6 +34,7 @@ typedef struct tg__pat {
 typedef struct tg__crule {
   const tg__rule *rule;
   tg__pat *pat;
+  int any;                     /* the pattern is `_` or `(OP...)` with nothing bound: its function is called directly */
   uint64_t tried, matched, ns; /* match statistics, counted only while they are on */
 } tg__crule;
 
@@ -272,6 +273,8 @@ TG__PRIVATE tg__matcher *tg__matcher_get(const tg__rule *rules, int n) {
     m->compiled[r].pat = tg__pattern_compile(rules[r].pattern, err, sizeof err);
     /* a bad pattern is a bug in the library; the rule-table test catches it, here the rule is just skipped */
     if (!m->compiled[r].pat) continue;
+    const tg__pat *pt = m->compiled[r].pat;
+    m->compiled[r].any = pt->dtype == TG__DT_ANY && !pt->name[0] && !pt->has_value && pt->srcmode == TG__SRC_ANY;
     for (int o = 0; o < TG__NOPS; o++)
       if (!m->compiled[r].pat->ops || (m->compiled[r].pat->ops >> o) & 1) counts[o]++;
   }
@@ -361,6 +364,11 @@ static tg__uop *tg__match(const tg__match_state *st, const tg__pat **pats, tg__u
 }
 
 static inline tg__uop *tg__try_rule(const tg__crule *cr, tg__uop *u, void *ctx) {
+  if (cr->any) { /* the op was checked by the index (byop): nothing else to match, nothing to bind */
+    tg__bindings none;
+    none.n = 0;
+    return cr->rule->fn(ctx, u, &none);
+  }
   tg__match_state st;
   st.cr = cr;
   st.ctx = ctx;
