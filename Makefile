@@ -5,7 +5,8 @@
 #   make test-opencl     the same tests on DEV=OPENCL (needs an OpenCL driver: PoCL runs it on the CPU)
 #   make test-asan       the same with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer
 #   make test-tsan       the tests of threads (TSAN_TESTS=thread) under ThreadSanitizer
-#   make check           tinygrad.h is fresh; the one-file build works with cc, clang and g++; only tg_ symbols leak
+#   make check           tinygrad.h is fresh; the one-file build works with cc, clang and g++; only tg_ symbols leak;
+#                        every private name is prefixed; public functions take the lock; src/ keeps its layers
 #   make fuzz [FUZZ_TIME=60]  builds tests/fuzz/fuzz_*.c with clang's libFuzzer (+ ASan, UBSan, LeakSanitizer) and
 #                        runs each for FUZZ_TIME seconds over a copy of its seed corpus; fails on a crash, a leak, a
 #                        timeout or a trap (the input is left in build/fuzz/crashes/<target>/)
