@@ -1,4 +1,4 @@
-/* tinygrad_cuda.h: an NVIDIA CUDA device for tinygrad.h.
+/* tinygrad_cuda.h: an NVIDIA CUDA device for tinygrad.h (layer 4, with device.c: it calls no higher layer).
  *
  * Use: in the one file that defines TINYGRAD_IMPLEMENTATION, include this after tinygrad.h:
  *

@@ -1,4 +1,5 @@
-/* runtime_cpu.c: the built-in CPU device: host memory, kernels compiled by the system C compiler, a thread pool.
+/* runtime_cpu.c: the built-in CPU device (layer 4): host memory, kernels compiled by the system C compiler, a thread
+ * pool.
  *
  * Contract:
  *  - Memory is host memory aligned to 64 bytes (posix_memalign); copies are memcpy; synchronize has nothing to do.
