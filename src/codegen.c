@@ -396,8 +396,18 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, int gpu, tg__linear *out) {
     printf("kernel %s:\n%s", k->name, s);
     TG_FREE(s);
   }
-  root = tg__optimize(root, nglobal, gpu);
+  tg__opt opts[TG__MAX_OPTS];
+  int nopts = 0;
+  root = tg__optimize(root, nglobal, gpu, opts, &nopts);
+  if (!root) {
+    char what[160];
+    snprintf(what, sizeof what, "kernel %s", k->name);
+    tg__error_context(what);
+    return -1;
+  }
   int rc = tg__linearize(root, nglobal, out);
+  memcpy(out->opts, opts, sizeof(tg__opt) * (size_t)nopts);
+  out->nopts = nopts;
   for (int i = 0; i < k->nbufs; i++) out->bytes += (double)k->bufs[i]->nbytes;
   return rc;
 }

@@ -588,6 +588,7 @@ typedef struct tg__kernel {
   char *name;
   struct tg__program *prog;  /* filled by tg__kernel_prepare (realize.c) */
   char *src;
+  char *opts;                /* the optimisations its source was made with, as text (tg__opts_str) */
   /* an in-place assignment moves its buffer to the next version when it is scheduled; until the kernel has run,
    * that can be undone (buf NULL: no assignment) */
   tg__buffer_undo undo;
@@ -615,6 +616,19 @@ TG__PRIVATE void tg__sched_free(tg__sched *s);
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* codegen.c and linearize.c: from a kernel AST to an ordered list of UOps */
 
+/* optimize.c: the Opt vocabulary (tinygrad's OptOps). A kernel's optimisations are a list of (op, axis, amount).
+ * Axes: UPCAST, SWAP, LOCAL, THREAD and PADTO name an output axis (0 = the outermost output loop of the lowered
+ * kernel, size-1 axes have no loop); UNROLL, GROUP and GROUPTOP a reduction axis (0 = the outermost reduction loop).
+ * An amount of 0 means the whole axis; SWAP's amount is the other output axis. */
+typedef enum tg__optop {
+  TG__OPT_UPCAST, TG__OPT_UNROLL, TG__OPT_LOCAL, TG__OPT_GROUP, TG__OPT_GROUPTOP, TG__OPT_THREAD, TG__OPT_PADTO,
+  TG__OPT_NOLOCALS, TG__OPT_SWAP, TG__OPT_TC, TG__NOPTOPS
+} tg__optop;
+typedef struct tg__opt { tg__optop op; int axis; int64_t amount; } tg__opt;
+#define TG__MAX_OPTS 16
+#ifndef TG__AMALGAMATED
+extern const char *const tg__optop_names[TG__NOPTOPS];
+#endif
 typedef struct tg__linear {
   tg__uop **u;
   intptr_t *aux;        /* per entry: for a REDUCE, the index of its DEFINE_ACC */
@@ -626,11 +640,23 @@ typedef struct tg__linear {
   tg__uop *globals[TG_MAX_DIMS];
   double flops;         /* estimated */
   double bytes;
+  tg__opt opts[TG__MAX_OPTS]; /* the optimisations applied (optimize.c) */
+  int nopts;
 } tg__linear;
 /* lowers, optimises (for a GPU: one thread per output element, else CPU loops) and linearises kernel k */
 TG__PRIVATE int tg__codegen(tg__kernel *k, int gpu, tg__linear *out);
 TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out);
-TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu); /* optimize.c: upcasts by heuristics */
+/* the heuristic's list for a lowered kernel (sink, with nglobal output loops); NOOPT=1 gives the empty list */
+TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, int gpu, tg__opt *out); /* returns the count */
+/* applies the list in order; NULL, with an error naming the opt and why, for an illegal one (nothing is half-done:
+ * the input sink stays valid) */
+TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, int gpu, const tg__opt *opts, int n);
+TG__PRIVATE char *tg__opts_str(const tg__opt *opts, int n); /* "UPCAST(0,8) UNROLL(0,4)"; malloc'd */
+/* a list to use instead of the heuristic's for every kernel (the tests, and later BEAM); n < 0 clears it */
+TG__PRIVATE void tg__set_opts_override(const tg__opt *opts, int n);
+/* the kernel's optimisations: the override, or the heuristic's list, applied; *applied gets the list (its string
+ * through tg__opts_str). NULL with an error when the list is illegal. */
+TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu, tg__opt *applied, int *napplied);
 TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink);      /* optimize.c: one-hot sums become loads */
 
 /* ---------------------------------------------------------------------------------------------------------------- */

@@ -1,12 +1,21 @@
-/* optimize.c: heuristic optimisations of a lowered kernel (loops over RANGEs), applied before linearising (layer 3).
+/* optimize.c: optimisations of a lowered kernel (loops over RANGEs), applied before linearising (layer 3).
  *
- * Contract: every optimisation is a rewrite that keeps the kernel's meaning: the same stores of the same values.
- *   UPCAST r by f: the output loop r of size n becomes a loop r' of size n/f, and the kernel body is repeated f times
- *   with r := r'*f + c, c = 0..f-1 (a substitution rule plus the symbolic rules). The copies share their reduction
- *   loops, which the linearizer fuses, so one pass over the reduced axis feeds f accumulators: loads are reused from
- *   registers and the C compiler vectorises across the copies. This is tinygrad's UPCAST, unrolled.
- * The heuristic (tg__optimize) upcasts the output of reductions with two or more output loops (matmul, conv) into a
- * register tile (8x32 accumulators with AVX-512, 4x16 otherwise). NOOPT=1 turns it off. */
+ * Contract:
+ *  - A kernel's optimisations are data: a list of Opts (op, axis, amount), tinygrad's OptOps. tg__apply_opts applies
+ *    a list in order and refuses an illegal Opt with the reason (an axis that does not exist or that an earlier Opt
+ *    removed, an amount that does not divide it, more than 1024 copies of the body, an op the target cannot have);
+ *    the heuristic (tg__heuristic_opts) returns a list, and NOOPT=1 makes it empty. DEBUG=2 prints each kernel's list.
+ *  - Every Opt is a rewrite that keeps the kernel's meaning: the same stores of the same values.
+ *    UPCAST r by f: the output loop r of size n becomes a loop r' of size n/f, and the kernel body is repeated f times
+ *    with r := r'*f + c, c = 0..f-1 (a substitution rule plus the symbolic rules). The copies share their reduction
+ *    loops, which the linearizer fuses, so one pass over the reduced axis feeds f accumulators: loads are reused from
+ *    registers and the C compiler vectorises across the copies. This is tinygrad's UPCAST, unrolled.
+ *    UNROLL r by f: each reduction over r sums f copies of its body per step (f = n removes the loop).
+ *    SWAP a, b: two output loops trade places, which changes the outermost one (split across threads on the CPU).
+ *    LOCAL, GROUP, GROUPTOP, NOLOCALS and TC need a GPU's workgroups (the GPU kernels issue); THREAD and PADTO are
+ *    not built yet: each is refused with that reason.
+ *  - The heuristic upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile
+ *    (8x32 accumulators with AVX-512, 4x16 otherwise) and unrolls a convolution's window. */
 #include "internal.h"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -168,6 +177,35 @@ static tg__uop *tg__unroll(tg__uop *sink, tg__uop *r, int64_t f) {
 
 static int64_t tg__range_size(const tg__uop *r) { return (int64_t)tg__const_val(r->src[0]); }
 
+/* the RANGE of id `id` in sink, or NULL */
+static tg__uop *tg__range_of(tg__uop *sink, int64_t id) {
+  tg__vec all;
+  memset(&all, 0, sizeof all);
+  tg__uop_toposort(sink, &all);
+  tg__uop *r = NULL;
+  for (int i = 0; i < all.n && !r; i++) {
+    tg__uop *u = (tg__uop *)all.items[i];
+    if (u->op == TG__OP_RANGE && u->arg.i == id) r = u;
+  }
+  tg__vec_free(&all);
+  return r;
+}
+
+static tg__opt tg__mkopt(tg__optop op, int axis, int64_t amount) {
+  tg__opt o;
+  o.op = op;
+  o.axis = axis;
+  o.amount = amount;
+  return o;
+}
+
+/* the position of loop r's id among ids (an Opt's axis) */
+static int tg__axis_of(const int64_t *ids, int n, const tg__uop *r) {
+  for (int i = 0; i < n; i++)
+    if (ids[i] == r->arg.i) return i;
+  return -1;
+}
+
 /* the ranges an expression depends on, as a mask of range ids (memoised in m) */
 static uint64_t tg__range_deps(tg__uop *u, tg__map *m) {
   void *d = tg__map_get(m, u);
@@ -221,13 +259,172 @@ static int64_t tg__pick_factor(int64_t n, const int64_t *choices, int nchoices, 
   return 1;
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// swap: two output loops trade places (their ids), so the outermost loop, split across threads, changes
+
+static tg__uop *tg__rename_ranges(tg__uop *sink, tg__uop *const *from, const int64_t *ids, const int64_t *sizes,
+                                  int n) {
+  tg__map m;
+  memset(&m, 0, sizeof m);
+  for (int i = 0; i < n; i++) {
+    tg__arg a;
+    memset(&a, 0, sizeof a);
+    a.i = ids[i];
+    tg__map_put(&m, from[i], tg__uop1(TG__OP_RANGE, from[i]->dtype, tg__const_int(from[i]->dtype, sizes[i]), &a));
+  }
+  tg__uop *r = tg__graph_rewrite2(sink, TG__MATCHER(tg__substitute_rules), tg__symbolic(), &m);
+  tg__map_free(&m);
+  return r;
+}
+
+/* a and b trade ids through two ids no kernel uses, so that no renamed loop is renamed again (equal sizes would make
+ * the new loop the other's node) */
+static tg__uop *tg__swap(tg__uop *sink, tg__uop *a, tg__uop *b) {
+  tg__uop *from[2] = {a, b};
+  int64_t tmp[2] = {62, 63}, sizes[2] = {tg__range_size(a), tg__range_size(b)}, ids[2] = {b->arg.i, a->arg.i};
+  sink = tg__rename_ranges(sink, from, tmp, sizes, 2);
+  tg__uop *t[2] = {tg__range_of(sink, 62), tg__range_of(sink, 63)};
+  return tg__rename_ranges(sink, t, ids, sizes, 2);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the Opt vocabulary: a list of (op, axis, amount) applied by one function, which refuses an illegal one with a reason
+
+TG__DATA const char *const tg__optop_names[TG__NOPTOPS] = {
+    "UPCAST", "UNROLL", "LOCAL", "GROUP", "GROUPTOP", "THREAD", "PADTO", "NOLOCALS", "SWAP", "TC"};
+
+/* the kernel's axes as the Opts name them: range ids of the output loops and of the reduction loops, outermost
+ * first, as they are before any Opt (an Opt keeps a loop's id, so later Opts find it again) */
+typedef struct tg__axes {
+  int ng, nr;
+  int64_t gid[TG_MAX_DIMS], rid[2 * TG_MAX_DIMS];
+} tg__axes;
+
+static void tg__find_axes(tg__uop *sink, int nglobal, tg__axes *ax) {
+  tg__vec all;
+  memset(&all, 0, sizeof all);
+  memset(ax, 0, sizeof *ax);
+  tg__uop_toposort(sink, &all);
+  for (int i = 0; i < all.n; i++) {
+    tg__uop *u = (tg__uop *)all.items[i];
+    if (u->op != TG__OP_RANGE) continue;
+    int64_t *ids = u->arg.i < nglobal ? ax->gid : ax->rid;
+    int *n = u->arg.i < nglobal ? &ax->ng : &ax->nr, cap = u->arg.i < nglobal ? TG_MAX_DIMS : 2 * TG_MAX_DIMS;
+    if (*n == cap) continue;
+    int k = (*n)++;
+    for (; k > 0 && ids[k - 1] > u->arg.i; k--) ids[k] = ids[k - 1];
+    ids[k] = u->arg.i;
+  }
+  tg__vec_free(&all);
+}
+
+/* the loop an Opt's axis names now, or NULL with *why set */
+static tg__uop *tg__opt_loop(tg__uop *sink, const tg__axes *ax, int reduce, int axis, const char **why) {
+  int n = reduce ? ax->nr : ax->ng;
+  if (axis < 0 || axis >= n) {
+    *why = reduce ? (n ? "no such reduction axis" : "the kernel has no reduction loop") : "no such output axis";
+    return NULL;
+  }
+  tg__uop *r = tg__range_of(sink, reduce ? ax->rid[axis] : ax->gid[axis]);
+  if (!r) *why = "an earlier opt removed that loop";
+  return r;
+}
+
+/* the amount an UPCAST or UNROLL of loop r may take (0: the whole loop), or 0 with *why set */
+static int64_t tg__opt_amount(const tg__uop *r, int64_t amount, int64_t copies, const char **why) {
+  int64_t size = tg__range_size(r), a = amount ? amount : size;
+  if (a < 2) *why = "the amount must be 0 (the whole axis) or at least 2";
+  else if (size % a) *why = "the amount does not divide the axis";
+  else if (copies * a > 1024) *why = "more than 1024 copies of the kernel body";
+  else return a;
+  return 0;
+}
+
+static tg__uop *tg__apply_opt(tg__uop *sink, const tg__axes *ax, int gpu, const tg__opt *o, int64_t *copies,
+                              const char **why) {
+  tg__uop *r = NULL, *r2 = NULL;
+  int64_t a = 0;
+  switch (o->op) {
+  case TG__OPT_UPCAST:
+  case TG__OPT_UNROLL:
+    if (!(r = tg__opt_loop(sink, ax, o->op == TG__OPT_UNROLL, o->axis, why))) return NULL;
+    if (!(a = tg__opt_amount(r, o->amount, *copies, why))) return NULL;
+    *copies *= a;
+    return o->op == TG__OPT_UPCAST ? tg__upcast(sink, r, a) : tg__unroll(sink, r, a);
+  case TG__OPT_SWAP:
+    if (!(r = tg__opt_loop(sink, ax, 0, o->axis, why))) return NULL;
+    if (o->amount == o->axis || o->amount < 0 || o->amount > INT32_MAX) {
+      *why = "SWAP's amount is another output axis";
+      return NULL;
+    }
+    if (!(r2 = tg__opt_loop(sink, ax, 0, (int)o->amount, why))) return NULL;
+    return tg__swap(sink, r, r2);
+  case TG__OPT_LOCAL: case TG__OPT_GROUP: case TG__OPT_GROUPTOP: case TG__OPT_NOLOCALS: case TG__OPT_TC:
+    *why = gpu ? "workgroups, shared memory and tensor cores are not built yet (the GPU kernels issue)"
+               : "a CPU kernel has no workgroups";
+    return NULL;
+  default:
+    *why = "not implemented yet";
+    return NULL;
+  }
+}
+
+TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, int gpu, const tg__opt *opts, int n) {
+  tg__axes ax;
+  tg__find_axes(sink, nglobal, &ax);
+  int64_t copies = 1;
+  for (int i = 0; i < n; i++) {
+    const char *why = "unknown op";
+    tg__uop *next = (int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS
+                        ? tg__apply_opt(sink, &ax, gpu, &opts[i], &copies, &why) : NULL;
+    if (!next) {
+      char *list = tg__opts_str(opts, n);
+      tg__set_error("optimisation %d of [%s] (%s, axis %d, amount %lld) cannot apply: %s", i, list,
+                    (int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS ? tg__optop_names[opts[i].op] : "?",
+                    opts[i].axis, (long long)opts[i].amount, why);
+      TG_FREE(list);
+      return NULL;
+    }
+    sink = next;
+  }
+  return sink;
+}
+
+TG__PRIVATE char *tg__opts_str(const tg__opt *opts, int n) {
+  tg__str b;
+  memset(&b, 0, sizeof b);
+  for (int i = 0; i < n; i++)
+    tg__str_printf(&b, "%s%s(%d,%lld)", i ? " " : "",
+                   (int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS ? tg__optop_names[opts[i].op] : "?",
+                   opts[i].axis, (long long)opts[i].amount);
+  return tg__str_take(&b);
+}
+
+static struct { tg__opt opts[TG__MAX_OPTS]; int n; } tg__override = {{{TG__OPT_UPCAST, 0, 0}}, -1};
+
+TG__PRIVATE void tg__set_opts_override(const tg__opt *opts, int n) {
+  tg__override.n = n < 0 ? -1 : n > TG__MAX_OPTS ? TG__MAX_OPTS : n;
+  for (int i = 0; i < tg__override.n; i++) tg__override.opts[i] = opts[i];
+}
+
+TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu, tg__opt *applied, int *napplied) {
+  int n = tg__override.n;
+  if (n >= 0) memcpy(applied, tg__override.opts, sizeof(tg__opt) * (size_t)n);
+  else n = tg__heuristic_opts(sink, nglobal, gpu, applied);
+  *napplied = n;
+  return n ? tg__apply_opts(sink, nglobal, gpu, applied, n) : sink;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the heuristic: returns the list it chooses
+
 /* Reductions get a register tile of accumulators over two output loops, and short reduction loops are unrolled.
  * The tile's inner loop j is the innermost output loop some input does not depend on (that input's loads are
  * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
  * loads fi + fj values for fi * fj multiply-adds. For a matmul that is rows by columns; for a convolution, output
  * channels by output x, not the two spatial loops (whose loads differ everywhere in the tile). */
-TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu) {
-  if (tg__getenv_int("NOOPT", 0)) return sink;
+TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, int gpu, tg__opt *out) {
+  if (tg__getenv_int("NOOPT", 0)) return 0;
   tg__vec all, access;
   memset(&all, 0, sizeof all);
   memset(&access, 0, sizeof access);
@@ -247,7 +444,7 @@ TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu) {
   tg__vec_free(&all);
   if (!has_reduce || ng < 2 || sink->nsrc != 1) {
     tg__vec_free(&access);
-    return sink;
+    return 0;
   }
   /* the output loops in order; the last is contiguous in the output */
   for (int i = 1; i < ng; i++)
@@ -303,8 +500,11 @@ TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu) {
   if (window && un > 1 && un <= 8 && fi * fj * un <= 512) fu = un;
   else if (window && un % 4 == 0 && fi * fj * 4 <= 256) fu = 4;
   /* i first, so the copies are ordered (i, j) with j fastest: adjacent accumulators read adjacent memory */
-  if (fi > 1) sink = tg__upcast(sink, ri, fi);
-  if (fj > 1) sink = tg__upcast(sink, rj, fj);
-  if (fu > 1) sink = tg__unroll(sink, inner_reduce, fu);
-  return sink;
+  tg__axes ax;
+  tg__find_axes(sink, nglobal, &ax);
+  int n = 0;
+  if (fi > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, ri), fi);
+  if (fj > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, rj), fj);
+  if (fu > 1) out[n++] = tg__mkopt(TG__OPT_UNROLL, tg__axis_of(ax.rid, ax.nr, inner_reduce), fu);
+  return n;
 }

@@ -69,6 +69,7 @@ static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
   int rc = tg__codegen(k, d->global_id != NULL, lin);
   if (rc == 0) {
     k->src = tg__render(d, k->name, params, k->nbufs, lin);
+    if (!k->opts) k->opts = tg__opts_str(lin->opts, lin->nopts);
     rc = k->src ? 0 : -1; /* else the renderer said why (a dtype the dialect cannot hold) */
   }
   TG_FREE(params);
@@ -214,8 +215,9 @@ static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *
     double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     *t_total += dt;
     if (TG__DEBUG >= 2)
-      printf("*** %-6s %4d %-28s %9.2f us  %8.2f GFLOPS %8.2f GB/s\n", dev->name, i, k->name, dt * 1e6,
-             k->prog->flops / dt * 1e-9, k->prog->bytes / dt * 1e-9);
+      printf("*** %-6s %4d %-28s %9.2f us  %8.2f GFLOPS %8.2f GB/s%s%s%s\n", dev->name, i, k->name, dt * 1e6,
+             k->prog->flops / dt * 1e-9, k->prog->bytes / dt * 1e-9, k->opts && *k->opts ? "  [" : "",
+             k->opts ? k->opts : "", k->opts && *k->opts ? "]" : "");
   }
   return rc;
 }

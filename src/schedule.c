@@ -431,6 +431,7 @@ TG__PRIVATE void tg__sched_free(tg__sched *s) {
     TG_FREE(s->k[i].bufs);
     TG_FREE(s->k[i].name);
     TG_FREE(s->k[i].src);
+    TG_FREE(s->k[i].opts);
   }
   TG_FREE(s->k);
   memset(s, 0, sizeof *s);

@@ -1,0 +1,189 @@
+/* internal_opts.c: the Opt vocabulary (optimize.c). Every Opt, alone and in combinations, computes what the kernel
+ * without optimisations computes (a matmul, a convolution, a reduction); an illegal Opt is refused with its reason and
+ * leaves the tensor as it was; the heuristic's list, applied by hand, makes the same source as the default path.
+ * #included into runner.c after the implementation. */
+#include "test.h"
+
+#define TO_OPT(op, axis, amount) {TG__OPT_##op, axis, amount}
+
+/* a deterministic input of n values */
+static tg_tensor *to_input(int ndim, const int64_t *shape, int seed) {
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= shape[i];
+  float *v = (float *)malloc(sizeof(float) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) v[i] = (float)sin(0.37 * (double)(i + 1) * (seed + 1)) + 0.25f * (float)seed;
+  tg_tensor *t = tg_from_data(v, TG_FLOAT32, ndim, shape);
+  free(v);
+  return t;
+}
+
+enum { TO_MATMUL, TO_MATMUL64, TO_CONV, TO_SUM, TO_ADD };
+
+/* a fresh graph (new input buffers, so nothing is reused from an earlier realisation) of the given kind */
+static tg_tensor *to_graph(int kind) {
+  switch (kind) {
+  case TO_MATMUL: return tg_matmul(to_input(TG_SHAPE(24, 40), 1), to_input(TG_SHAPE(40, 48), 2));
+  case TO_MATMUL64: return tg_matmul(to_input(TG_SHAPE(64, 40), 1), to_input(TG_SHAPE(40, 48), 2));
+  case TO_CONV:
+    return tg_conv2d(to_input(TG_SHAPE(2, 3, 10, 10), 3), to_input(TG_SHAPE(4, 3, 3, 3), 4), NULL, 1, 0, 1, 1);
+  case TO_SUM: return tg_sum(to_input(TG_SHAPE(24, 40), 5), TG_AXES(1), 0);
+  default: return tg_add(to_input(TG_SHAPE(24, 48), 6), to_input(TG_SHAPE(24, 48), 7));
+  }
+}
+
+/* the values of kind's graph realised with the list opts (n < 0: the heuristic's); NULL when it fails */
+static float *to_run(int kind, const tg__opt *opts, int n, int64_t *numel) {
+  tg__set_opts_override(opts, n);
+  tg_tensor *t = to_graph(kind);
+  int rc = tg_realize(t);
+  tg__set_opts_override(NULL, -1);
+  *numel = tg_numel(t);
+  return rc == 0 ? tg_to_float(t) : NULL;
+}
+
+typedef struct { int kind; int n; tg__opt opts[4]; } to_case;
+
+TEST(test_internal_opts_match_noopt) {
+  static const to_case cases[] = {
+      {TO_MATMUL, 1, {TO_OPT(UPCAST, 0, 4)}},
+      {TO_MATMUL, 1, {TO_OPT(UPCAST, 1, 8)}},
+      {TO_MATMUL, 1, {TO_OPT(UPCAST, 1, 0)}}, /* the whole axis */
+      {TO_MATMUL, 1, {TO_OPT(UNROLL, 0, 4)}},
+      {TO_MATMUL, 1, {TO_OPT(UNROLL, 0, 0)}}, /* the reduction loop disappears */
+      {TO_MATMUL, 1, {TO_OPT(SWAP, 0, 1)}},
+      {TO_MATMUL, 2, {TO_OPT(UPCAST, 0, 8), TO_OPT(UPCAST, 1, 16)}},
+      {TO_MATMUL, 3, {TO_OPT(UPCAST, 0, 4), TO_OPT(UPCAST, 1, 8), TO_OPT(UNROLL, 0, 8)}},
+      {TO_MATMUL, 3, {TO_OPT(SWAP, 0, 1), TO_OPT(UPCAST, 0, 3), TO_OPT(UNROLL, 0, 5)}},
+      {TO_MATMUL, 2, {TO_OPT(UPCAST, 1, 2), TO_OPT(UPCAST, 1, 4)}}, /* one axis twice: 48 = 6 * 4 * 2 */
+      {TO_CONV, 3, {TO_OPT(UPCAST, 1, 4), TO_OPT(UPCAST, 3, 2), TO_OPT(UNROLL, 2, 3)}},
+      {TO_CONV, 2, {TO_OPT(UNROLL, 0, 3), TO_OPT(UNROLL, 1, 3)}},
+      {TO_CONV, 1, {TO_OPT(SWAP, 0, 3)}},
+      {TO_CONV, 2, {TO_OPT(UPCAST, 2, 8), TO_OPT(UNROLL, 2, 0)}},
+      {TO_SUM, 1, {TO_OPT(UNROLL, 0, 8)}},
+      {TO_SUM, 1, {TO_OPT(UPCAST, 0, 4)}},
+      {TO_SUM, 2, {TO_OPT(UPCAST, 0, 4), TO_OPT(UNROLL, 0, 0)}},
+      {TO_ADD, 2, {TO_OPT(UPCAST, 1, 16), TO_OPT(SWAP, 0, 1)}},
+  };
+  for (int c = 0; c < TG__COUNT(cases); c++) {
+    tg_scope_begin();
+    int64_t n0 = 0, n1 = 0;
+    float *want = to_run(cases[c].kind, NULL, 0, &n0); /* the empty list: NOOPT */
+    float *got = to_run(cases[c].kind, cases[c].opts, cases[c].n, &n1);
+    char *list = tg__opts_str(cases[c].opts, cases[c].n);
+    test_check(want && got && n0 == n1, __FILE__, __LINE__, "case %d [%s]: %s", c, list, tg_error() ? tg_error() : "");
+    double worst = 0;
+    for (int64_t i = 0; want && got && i < n0; i++) {
+      double d = fabs((double)got[i] - (double)want[i]) / (1 + fabs((double)want[i]));
+      worst = d > worst ? d : worst;
+    }
+    test_check(worst <= 1e-5, __FILE__, __LINE__, "case %d [%s]: differs from NOOPT by %g", c, list, worst);
+    TG_FREE(list);
+    free(want);
+    free(got);
+    tg_scope_end();
+  }
+}
+
+typedef struct { int kind; int n; tg__opt opts[3]; const char *why; } to_bad;
+
+TEST(test_internal_opts_illegal_refused) {
+  static const to_bad cases[] = {
+      {TO_MATMUL, 1, {TO_OPT(UPCAST, 2, 2)}, "no such output axis"},
+      {TO_MATMUL, 1, {TO_OPT(UPCAST, -1, 2)}, "no such output axis"},
+      {TO_MATMUL, 1, {TO_OPT(UPCAST, 0, 5)}, "the amount does not divide the axis"},
+      {TO_MATMUL, 1, {TO_OPT(UPCAST, 0, 1)}, "at least 2"},
+      {TO_MATMUL, 1, {TO_OPT(UNROLL, 1, 2)}, "no such reduction axis"},
+      {TO_MATMUL, 2, {TO_OPT(UNROLL, 0, 0), TO_OPT(UNROLL, 0, 2)}, "an earlier opt removed that loop"},
+      {TO_MATMUL, 2, {TO_OPT(UPCAST, 0, 24), TO_OPT(UPCAST, 1, 48)}, "more than 1024 copies"},
+      {TO_MATMUL, 1, {TO_OPT(SWAP, 0, 0)}, "SWAP's amount is another output axis"},
+      {TO_MATMUL, 1, {TO_OPT(LOCAL, 0, 4)}, "a CPU kernel has no workgroups"},
+      {TO_MATMUL, 1, {TO_OPT(TC, 0, 0)}, "a CPU kernel has no workgroups"},
+      {TO_MATMUL, 1, {TO_OPT(THREAD, 0, 2)}, "not implemented yet"},
+      {TO_MATMUL, 1, {TO_OPT(PADTO, 0, 32)}, "not implemented yet"},
+      {TO_ADD, 1, {TO_OPT(UNROLL, 0, 2)}, "the kernel has no reduction loop"},
+  };
+  if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the workgroup reasons are the CPU's */
+  for (int c = 0; c < TG__COUNT(cases); c++) {
+    tg_scope_begin();
+    tg__set_opts_override(cases[c].opts, cases[c].n);
+    tg_tensor *t = to_graph(cases[c].kind);
+    tg_clear_error();
+    int rc = tg_realize(t);
+    tg__set_opts_override(NULL, -1);
+    const char *e = tg_error();
+    test_check(rc == -1 && e && strstr(e, "cannot apply: ") && strstr(e, cases[c].why), __FILE__, __LINE__,
+               "case %d: rc %d, error '%s', want '%s'", c, rc, e ? e : "(none)", cases[c].why);
+    /* the tensor is as it was: realised again with the heuristic, it computes what NOOPT does */
+    tg_clear_error();
+    CHECK_EQ_INT(tg_realize(t), 0);
+    int64_t n0 = 0;
+    float *want = to_run(cases[c].kind, NULL, 0, &n0), *got = tg_to_float(t);
+    CHECK(want && got && n0 == tg_numel(t));
+    if (want && got) CHECK_ARR_NEAR(got, want, n0, 1e-5);
+    free(want);
+    free(got);
+    tg_scope_end();
+  }
+  /* the error names the kernel, the list and the opt */
+  tg_scope_begin();
+  tg__opt bad[2] = {TO_OPT(UPCAST, 0, 4), TO_OPT(UPCAST, 1, 7)};
+  tg__set_opts_override(bad, 2);
+  tg_clear_error();
+  CHECK_EQ_INT(tg_realize(to_graph(TO_MATMUL)), -1);
+  tg__set_opts_override(NULL, -1);
+  CHECK_STR(tg_error(), "kernel r_24_48: optimisation 1 of [UPCAST(0,4) UPCAST(1,7)] (UPCAST, axis 1, amount 7) "
+                        "cannot apply: the amount does not divide the axis");
+  tg_clear_error();
+  tg_scope_end();
+}
+
+/* the kernel of a one-kernel schedule of kind's graph (its opts and source) */
+static tg_schedule *to_schedule(int kind, const tg__opt *opts, int n) {
+  tg__set_opts_override(opts, n);
+  tg_tensor *t = to_graph(kind);
+  tg_schedule *s = tg_schedule_create(&t, 1);
+  tg__set_opts_override(NULL, -1);
+  return s;
+}
+
+TEST(test_internal_opts_heuristic_is_a_list) {
+  if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the tile is the CPU's */
+  tg_scope_begin();
+  tg_schedule *s = to_schedule(TO_MATMUL64, NULL, -1);
+  CHECK(s && s->s.n == 1);
+  if (s && s->s.n == 1) {
+    /* 64 x 48: rows by 8 (AVX-512) or 4 (else; the rows stay 8 or more for the threads), columns by 16, the
+     * reduction not unrolled (no sliding window) */
+    int wide = 0;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    wide = __builtin_cpu_supports("avx512f");
+#endif
+    CHECK_STR(s->s.k[0].opts, wide ? "UPCAST(0,8) UPCAST(1,16)" : "UPCAST(0,4) UPCAST(1,16)");
+    /* the same list given by hand makes the same source */
+    tg__opt list[2] = {TO_OPT(UPCAST, 0, wide ? 8 : 4), TO_OPT(UPCAST, 1, 16)};
+    tg_schedule *h = to_schedule(TO_MATMUL64, list, 2);
+    CHECK(h && h->s.n == 1 && s->s.k[0].src && h->s.k[0].src && !strcmp(s->s.k[0].src, h->s.k[0].src));
+    tg_schedule_free(h);
+    /* and the empty list makes another */
+    tg_schedule *e = to_schedule(TO_MATMUL64, NULL, 0);
+    CHECK(e && e->s.n == 1 && e->s.k[0].opts && !strcmp(e->s.k[0].opts, "") && strcmp(s->s.k[0].src, e->s.k[0].src));
+    tg_schedule_free(e);
+  }
+  tg_schedule_free(s);
+  /* an elementwise kernel gets no optimisation */
+  s = to_schedule(TO_ADD, NULL, -1);
+  CHECK(s && s->s.n == 1 && s->s.k[0].opts && !strcmp(s->s.k[0].opts, ""));
+  tg_schedule_free(s);
+  tg_scope_end();
+}
+
+TEST(test_internal_opts_str) {
+  tg__opt l[3] = {TO_OPT(UPCAST, 0, 8), TO_OPT(UNROLL, 1, 0), TO_OPT(SWAP, 0, 2)};
+  char *s = tg__opts_str(l, 3);
+  CHECK_STR(s, "UPCAST(0,8) UNROLL(1,0) SWAP(0,2)");
+  TG_FREE(s);
+  s = tg__opts_str(l, 0);
+  CHECK_STR(s, "");
+  TG_FREE(s);
+  for (int i = 0; i < TG__NOPTOPS; i++) CHECK(tg__optop_names[i] && tg__optop_names[i][0]);
+}
