@@ -43,7 +43,7 @@ TEST(test_internal_render_cuda) {
   tg_schedule *s = ti_render_as(&tg__dialect_cuda, ti_rows_argmin);
   CHECK_EQ_INT(tg_schedule_count(s), 1);
   const char *src = tg_schedule_source(s, 0);
-  CHECK(src && strstr(src, "extern \"C\" __global__ void r_3(int* __restrict__ data0, const int* __restrict__ data1)"));
+  CHECK(src && strstr(src, "extern \"C\" __global__ void r_3_4_4(int* __restrict__ data0, const int* __restrict__ data1)"));
   CHECK(src && strstr(src, "long long gid = ((long long)blockIdx.x * blockDim.x + threadIdx.x);"));
   CHECK(src && strstr(src, "if (gid >= 3) return;"));
   CHECK(src && strstr(src, "int ridx0 = (int)(gid);"));
@@ -75,7 +75,7 @@ TEST(test_internal_render_opencl) {
   tg_scope_begin();
   tg_schedule *s = ti_render_as(&tg__dialect_opencl, ti_rows_argmin);
   const char *src = tg_schedule_source(s, 0);
-  CHECK(src && strstr(src, "__kernel void r_3(__global int* restrict data0, __global const int* restrict data1)"));
+  CHECK(src && strstr(src, "__kernel void r_3_4_4(__global int* restrict data0, __global const int* restrict data1)"));
   CHECK(src && strstr(src, "long gid = ((long)get_global_id(0));"));
   tg_schedule_free(s);
   s = ti_render_as(&tg__dialect_opencl, ti_grid_exp);

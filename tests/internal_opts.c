@@ -131,7 +131,7 @@ TEST(test_internal_opts_illegal_refused) {
   tg_clear_error();
   CHECK_EQ_INT(tg_realize(to_graph(TO_MATMUL)), -1);
   tg__set_opts_override(NULL, -1);
-  CHECK_STR(tg_error(), "kernel r_24_48: optimisation 1 of [UPCAST(0,4) UPCAST(1,7)] (UPCAST, axis 1, amount 7) "
+  CHECK_STR(tg_error(), "kernel r_24_48_40: optimisation 1 of [UPCAST(0,4) UPCAST(1,7)] (UPCAST, axis 1, amount 7) "
                         "cannot apply: the amount does not divide the axis");
   tg_clear_error();
   tg_scope_end();
