@@ -395,7 +395,7 @@ static char *tg__kernel_name(tg__uop *root, int nglobal, const tg__opt *opts, in
   return tg__str_take(&name);
 }
 
-TG__PRIVATE int tg__codegen(tg__kernel *k, int gpu, tg__linear *out) {
+TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, tg__linear *out) {
   tg__lctx c;
   memset(&c, 0, sizeof c);
   if (!k->bufs) tg__collect_buffers(k);
@@ -422,7 +422,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, int gpu, tg__linear *out) {
   }
   tg__opt opts[TG__MAX_OPTS];
   int nopts = 0;
-  tg__uop *opt = tg__optimize(root, nglobal, gpu, opts, &nopts);
+  tg__uop *opt = tg__optimize(root, nglobal, t, opts, &nopts);
   if (!opt) {
     char what[160];
     snprintf(what, sizeof what, "kernel %s", plain);

@@ -91,6 +91,14 @@ TG__PRIVATE tg__device *tg__device_get(const char *name) {
   return NULL;
 }
 
+TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t) {
+  t->gpu = d->dialect->global_id != NULL;
+  t->vec_floats = 4;
+  t->vec_regs = 16;
+  t->cores = 1;
+  if (d->describe) d->describe(d, t);
+}
+
 int tg_synchronize(const char *device) {
   TG__LOCKED();
   tg__device *d = tg__device_get(device);

@@ -616,6 +616,15 @@ TG__PRIVATE void tg__sched_free(tg__sched *s);
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* codegen.c and linearize.c: from a kernel AST to an ordered list of UOps */
 
+/* What codegen and the optimiser know of the machine a kernel is for (a device describes itself: tg__device's
+ * describe). The heuristic sizes register tiles from the vector registers; tinygrad's Renderer properties. */
+typedef struct tg__target {
+  int gpu;        /* one thread per output element (no CPU loops; the dialect's global_id) */
+  int vec_floats; /* float32 lanes of a vector register: 4 (SSE, NEON), 8 (AVX2), 16 (AVX-512) */
+  int vec_regs;   /* vector registers: 16 (x86-64 up to AVX2), 32 (AVX-512, NEON) */
+  int cores;      /* threads a kernel's outermost loop is split across */
+} tg__target;
+
 /* optimize.c: the Opt vocabulary (tinygrad's OptOps). A kernel's optimisations are a list of (op, axis, amount).
  * Axes: UPCAST, SWAP, LOCAL, THREAD and PADTO name an output axis (0 = the outermost output loop of the lowered
  * kernel, size-1 axes have no loop); UNROLL, GROUP and GROUPTOP a reduction axis (0 = the outermost reduction loop).
@@ -644,19 +653,20 @@ typedef struct tg__linear {
   int nopts;
 } tg__linear;
 /* lowers, optimises (for a GPU: one thread per output element, else CPU loops) and linearises kernel k */
-TG__PRIVATE int tg__codegen(tg__kernel *k, int gpu, tg__linear *out);
+TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, tg__linear *out);
 TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out);
 /* the heuristic's list for a lowered kernel (sink, with nglobal output loops); NOOPT=1 gives the empty list */
-TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, int gpu, tg__opt *out); /* returns the count */
+TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *out); /* count */
 /* applies the list in order; NULL, with an error naming the opt and why, for an illegal one (nothing is half-done:
  * the input sink stays valid) */
-TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, int gpu, const tg__opt *opts, int n);
+TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target *t, const tg__opt *opts, int n);
 TG__PRIVATE char *tg__opts_str(const tg__opt *opts, int n); /* "UPCAST(0,8) UNROLL(0,4)"; malloc'd */
 /* a list to use instead of the heuristic's for every kernel (the tests, and later BEAM); n < 0 clears it */
 TG__PRIVATE void tg__set_opts_override(const tg__opt *opts, int n);
 /* the kernel's optimisations: the override, or the heuristic's list, applied; *applied gets the list (its string
  * through tg__opts_str). NULL with an error when the list is illegal. */
-TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu, tg__opt *applied, int *napplied);
+TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *applied,
+                                  int *napplied);
 TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink);      /* optimize.c: one-hot sums become loads */
 
 /* ---------------------------------------------------------------------------------------------------------------- */
@@ -769,9 +779,12 @@ typedef struct tg__device {
   int (*launch)(tg__program *p, void **bufs, int nbufs);       /* 0 or -1 */
   int (*synchronize)(struct tg__device *d);
   void *ctx;
+  /* (optional) the machine, for the optimiser; NULL: a GPU when the dialect has a global_id, with default sizes */
+  void (*describe)(struct tg__device *d, tg__target *t);
 } tg__device;
 
 TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env or CPU; NULL + error if unknown */
+TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t); /* what codegen needs to know of d's machine */
 TG__PRIVATE tg__device *tg__cpu_device(void);
 TG__PRIVATE int64_t tg__stat_launches(int64_t add);
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add);

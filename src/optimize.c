@@ -14,8 +14,10 @@
  *    SWAP a, b: two output loops trade places, which changes the outermost one (split across threads on the CPU).
  *    LOCAL, GROUP, GROUPTOP, NOLOCALS and TC need a GPU's workgroups (the GPU kernels issue); THREAD and PADTO are
  *    not built yet: each is refused with that reason.
- *  - The heuristic upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile
- *    (8x32 accumulators with AVX-512, 4x16 otherwise) and unrolls a convolution's window. */
+ *  - The heuristic reads the machine (tg__target, which the device describes: vector lanes and registers, cores). It
+ *    upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile of two
+ *    vectors by as many rows as fill half the registers (8x32 with AVX-512, 4x16 with AVX2, 8x8 with NEON, 4x4 per
+ *    GPU thread) and unrolls a convolution's window. */
 #include "internal.h"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -369,14 +371,14 @@ static tg__uop *tg__apply_opt(tg__uop *sink, const tg__axes *ax, int gpu, const 
   }
 }
 
-TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, int gpu, const tg__opt *opts, int n) {
+TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target *t, const tg__opt *opts, int n) {
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);
   int64_t copies = 1;
   for (int i = 0; i < n; i++) {
     const char *why = "unknown op";
     tg__uop *next = (int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS
-                        ? tg__apply_opt(sink, &ax, gpu, &opts[i], &copies, &why) : NULL;
+                        ? tg__apply_opt(sink, &ax, t->gpu, &opts[i], &copies, &why) : NULL;
     if (!next) {
       char *list = tg__opts_str(opts, n);
       tg__set_error("optimisation %d of [%s] (%s, axis %d, amount %lld) cannot apply: %s", i, list,
@@ -407,12 +409,13 @@ TG__PRIVATE void tg__set_opts_override(const tg__opt *opts, int n) {
   for (int i = 0; i < tg__override.n; i++) tg__override.opts[i] = opts[i];
 }
 
-TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu, tg__opt *applied, int *napplied) {
+TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *applied,
+                                  int *napplied) {
   int n = tg__override.n;
   if (n >= 0) memcpy(applied, tg__override.opts, sizeof(tg__opt) * (size_t)n);
-  else n = tg__heuristic_opts(sink, nglobal, gpu, applied);
+  else n = tg__heuristic_opts(sink, nglobal, t, applied);
   *napplied = n;
-  return n ? tg__apply_opts(sink, nglobal, gpu, applied, n) : sink;
+  return n ? tg__apply_opts(sink, nglobal, t, applied, n) : sink;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -423,7 +426,7 @@ TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, int gpu, tg__opt *
  * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
  * loads fi + fj values for fi * fj multiply-adds. For a matmul that is rows by columns; for a convolution, output
  * channels by output x, not the two spatial loops (whose loads differ everywhere in the tile). */
-TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, int gpu, tg__opt *out) {
+TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *out) {
   if (tg__getenv_int("NOOPT", 0)) return 0;
   tg__vec all, access;
   memset(&all, 0, sizeof all);
@@ -480,18 +483,19 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, int gpu, tg__opt 
   TG_FREE(deps);
   tg__vec_free(&access);
 #undef TG__BIT
-  /* the register tile: rows of i times vectors of j. With AVX-512 (32 registers of 16 floats) an 8x32 tile holds its
-   * 16 accumulator registers with room for the loads; otherwise 4x16 (AVX2: 8 of 16 registers) */
-  int wide = 0;
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  wide = __builtin_cpu_supports("avx512f");
-#endif
+  /* the register tile: rows of i times two vectors of j, whose accumulators fill half the vector registers (the
+   * other half holds the loads): 8x32 with AVX-512 (32 registers of 16 floats), 4x16 with AVX2 (16 of 8), 8x8 with
+   * NEON (32 of 4). A GPU thread gets a 4x4 tile: the parallelism is in the threads, and a thread's registers are
+   * fewer. */
   static const int64_t inner[] = {32, 16, 8, 4, 2}, outer[] = {8, 4, 2};
-  /* a GPU thread gets a 4x4 tile: the parallelism is in the threads, and a thread's registers are fewer */
-  int skip_j = gpu ? 3 : wide ? 0 : 1, skip_i = gpu ? 1 : wide ? 0 : 1;
+  int gpu = t->gpu;
+  int64_t max_j = gpu ? 4 : 2 * (int64_t)t->vec_floats, max_i = gpu ? 4 : t->vec_regs / 4;
+  int skip_j = 0, skip_i = 0;
+  while (skip_j < TG__COUNT(inner) - 1 && inner[skip_j] > max_j) skip_j++;
+  while (skip_i < TG__COUNT(outer) - 1 && outer[skip_i] > max_i) skip_i++;
   int64_t fj = tg__pick_factor(tg__range_size(rj), inner + skip_j, TG__COUNT(inner) - skip_j, gpu ? 4 : 32);
   int64_t fi = tg__pick_factor(tg__range_size(ri), outer + skip_i, TG__COUNT(outer) - skip_i,
-                               gpu ? 16 / fj : (wide ? 256 : 64) / fj);
+                               (gpu ? 16 : max_i * max_j) / fj);
   /* keep the parallel loop long enough to share among threads */
   while (ri == globals[0] && fi > 1 && tg__range_size(ri) / fi < 8) fi = fi % 2 ? 1 : fi / 2;
   while (rj == globals[0] && fj > 1 && tg__range_size(rj) / fj < 8) fj = fj % 2 ? 1 : fj / 2;

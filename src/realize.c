@@ -66,7 +66,9 @@ static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
   memset(lin, 0, sizeof *lin);
   tg__kparam *params = tg__kernel_params(k); /* collects the kernel's buffers first */
   const tg__dialect *d = k->bufs[0]->dev->dialect;
-  int rc = tg__codegen(k, d->global_id != NULL, lin);
+  tg__target t;
+  tg__device_target(k->bufs[0]->dev, &t);
+  int rc = tg__codegen(k, &t, lin);
   if (rc == 0) {
     k->src = tg__render(d, k->name, params, k->nbufs, lin);
     if (!k->opts) k->opts = tg__opts_str(lin->opts, lin->nopts);

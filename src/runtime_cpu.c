@@ -1025,8 +1025,24 @@ TG__DATA const tg__dialect tg__dialect_c = {
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
     NULL, tg__c_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0};
 
+/* the machine, for the optimiser: the host's vector registers (kernels are compiled for the host) and the pool's
+ * threads. A machine without AVX2 gets SSE's 4 lanes and 16 registers. */
+static void tg__cpu_describe(tg__device *d, tg__target *t) {
+  (void)d;
+  t->gpu = 0;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  int avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
+  t->vec_floats = avx512 ? 16 : avx2 ? 8 : 4;
+  t->vec_regs = avx512 ? 32 : 16;
+#elif defined(__aarch64__)
+  t->vec_floats = 4; /* NEON */
+  t->vec_regs = 32;
+#endif
+  t->cores = tg__cpu_nthreads();
+}
+
 static tg__device tg__cpu_dev = {
     1, "CPU", &tg__dialect_c, tg__cpu_alloc, tg__cpu_free, tg__cpu_copy, tg__cpu_copy, tg__cpu_compile, tg__cpu_launch,
-    tg__cpu_synchronize, NULL};
+    tg__cpu_synchronize, NULL, tg__cpu_describe};
 
 TG__PRIVATE tg__device *tg__cpu_device(void) { return &tg__cpu_dev; }

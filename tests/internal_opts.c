@@ -187,3 +187,69 @@ TEST(test_internal_opts_str) {
   TG_FREE(s);
   for (int i = 0; i < TG__NOPTOPS; i++) CHECK(tg__optop_names[i] && tg__optop_names[i][0]);
 }
+
+TEST(test_internal_opts_target_of_the_cpu) {
+  tg__target t;
+  tg__device_target(tg__cpu_device(), &t);
+  CHECK_EQ_INT(t.gpu, 0);
+  CHECK(t.cores >= 1 && t.cores <= 64);
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  CHECK_EQ_INT(t.vec_floats, __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4);
+  CHECK_EQ_INT(t.vec_regs, __builtin_cpu_supports("avx512f") ? 32 : 16);
+#endif
+}
+
+/* a CPU that describes itself as another machine: the heuristic sizes its tile from the registers it is told of */
+static tg__target to_fake_target;
+static void to_fake_describe(tg__device *d, tg__target *t) {
+  (void)d;
+  *t = to_fake_target;
+}
+
+TEST(test_internal_opts_heuristic_reads_the_machine) {
+  static tg__device fake;
+  static int registered;
+  if (!registered) {
+    fake = *tg__cpu_device();
+    fake.name = "OFAKE";
+    fake.describe = to_fake_describe;
+    registered = tg__device_register(&fake) == 0;
+  }
+  CHECK(registered);
+  const char *old = getenv("DEV");
+  char saved[64] = "";
+  if (old) snprintf(saved, sizeof saved, "%s", old);
+  setenv("DEV", "OFAKE", 1);
+  /* vector lanes, registers -> the 64x48 matmul's tile (rows stay 8 or more for the threads) */
+  static const struct { int lanes, regs; const char *opts; } machines[] = {
+      {16, 32, "UPCAST(0,8) UPCAST(1,16)"}, /* AVX-512: 8x32, but 48 columns take 16 */
+      {8, 16, "UPCAST(0,4) UPCAST(1,16)"},  /* AVX2: 4x16 */
+      {4, 32, "UPCAST(0,8) UPCAST(1,8)"},   /* NEON: 8x8 */
+      {4, 16, "UPCAST(0,4) UPCAST(1,8)"},   /* SSE: 4x8 */
+  };
+  for (int m = 0; m < TG__COUNT(machines) && registered; m++) {
+    tg_scope_begin();
+    to_fake_target.gpu = 0;
+    to_fake_target.vec_floats = machines[m].lanes;
+    to_fake_target.vec_regs = machines[m].regs;
+    to_fake_target.cores = 2;
+    tg_tensor *t = to_graph(TO_MATMUL64);
+    tg_schedule *s = tg_schedule_create(&t, 1);
+    CHECK(s && s->s.n == 1);
+    if (s && s->s.n == 1) CHECK_STR(s->s.k[0].opts, machines[m].opts);
+    tg_schedule_free(s);
+    /* and it computes what the same matmul computes on the CPU */
+    CHECK_EQ_INT(tg_realize(t), 0);
+    float *got = tg_to_float(t);
+    setenv("DEV", "CPU", 1);
+    float *want = tg_to_float(to_graph(TO_MATMUL64));
+    setenv("DEV", "OFAKE", 1);
+    CHECK(got && want);
+    if (got && want) CHECK_ARR_NEAR(got, want, 64 * 48, 1e-5);
+    free(got);
+    free(want);
+    tg_scope_end();
+  }
+  if (old) setenv("DEV", saved, 1);
+  else unsetenv("DEV");
+}
