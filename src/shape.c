@@ -183,16 +183,61 @@ TG__PRIVATE tg__uop *tg__tcast(tg__uop *x, tg_dtype dt) {
   return x->dtype == dt ? x : tg__uop1(TG__OP_CAST, dt, x, NULL);
 }
 
-TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask) {
-  if (!x) return NULL;
-  for (int i = 0; i < x->ndim; i++)
-    if (x->shape[i] == 1) mask &= ~(1LL << i);
-  if (!mask) return x;
+static tg__uop *tg__reduce_axis(tg__uop *x, tg__op op, int64_t mask) {
   tg__arg a;
   memset(&a, 0, sizeof a);
   a.i = mask;
   a.i2 = op;
   return tg__uop1(TG__OP_REDUCE_AXIS, x->dtype, x, &a);
+}
+
+/* A reduction of many elements into few outputs would run on one thread per output: it becomes two kernels, as
+ * tinygrad's split_reduceop. One reduced axis of size n is split into (d, n/d), d moved last; the first kernel reduces
+ * the original axes, leaving d partial results per output (d from 256 down to 8, a divisor of n, at most 2^22
+ * partial results in all), and the second reduces those. Only where each output reduces 32768 elements or more
+ * (REDUCEOP_SPLIT_THRESHOLD; SPLIT_REDUCEOP=0 turns it off), and never along a broadcast axis (its loads are one). */
+static tg__uop *tg__split_reduce(tg__uop *x, tg__op op, int64_t mask) {
+  int64_t out = 1, in = 1;
+  for (int i = 0; i < x->ndim; i++) {
+    in *= x->shape[i];
+    if (!((mask >> i) & 1)) out *= x->shape[i];
+  }
+  if (!tg__getenv_int("SPLIT_REDUCEOP", 1) || x->ndim >= TG_MAX_DIMS || out == 0 || out >= 64 ||
+      in / out < tg__getenv_int("REDUCEOP_SPLIT_THRESHOLD", 32768))
+    return NULL;
+  int64_t dmax = ((int64_t)1 << 22) / out < 256 ? ((int64_t)1 << 22) / out : 256;
+  int axis = -1;
+  int64_t d = 0;
+  for (int i = 0; i < x->ndim && axis < 0; i++) {
+    if (!((mask >> i) & 1) || (x->op == TG__OP_EXPAND && x->src[0]->shape[i] == 1)) continue;
+    for (int64_t c = dmax; c >= 8 && axis < 0; c--)
+      if (x->shape[i] % c == 0) axis = i, d = c;
+  }
+  if (axis < 0) return NULL;
+  int64_t shape[TG_MAX_DIMS + 1];
+  int perm[TG_MAX_DIMS + 1], n = 0;
+  for (int i = 0; i < x->ndim; i++) {
+    if (i == axis) shape[n++] = d;
+    shape[n++] = i == axis ? x->shape[i] / d : x->shape[i];
+  }
+  for (int i = 0, k = 0; i < n; i++)
+    if (i != axis) perm[k++] = i;
+  perm[n - 1] = axis;
+  /* after the permute the axes keep their numbers (n/d takes the place of the split axis) and d is the last */
+  tg__uop *part = tg__reduce_axis(tg__tpermute(tg__treshape(x, n, shape), perm), op, mask);
+  part = tg__uop1(TG__OP_CONTIGUOUS, part->dtype, part, NULL);
+  int64_t keep[TG_MAX_DIMS];
+  for (int i = 0; i < x->ndim; i++) keep[i] = (mask >> i) & 1 ? 1 : x->shape[i];
+  return tg__treshape(tg__reduce_axis(part, op, 1LL << (n - 1)), x->ndim, keep);
+}
+
+TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask) {
+  if (!x) return NULL;
+  for (int i = 0; i < x->ndim; i++)
+    if (x->shape[i] == 1) mask &= ~(1LL << i);
+  if (!mask) return x;
+  tg__uop *split = tg__split_reduce(x, op, mask);
+  return split ? split : tg__reduce_axis(x, op, mask);
 }
 
 /* broadcasts two nodes to a common shape (numpy rules); NULL with an error on mismatch */

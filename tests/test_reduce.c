@@ -245,3 +245,52 @@ TEST(test_rd_half) {
   CHECK_TENSOR0(tg_mean(h, 0, NULL, 0), 0.375, 0);
   tg_scope_end();
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// split reductions: a reduction of 32768 or more elements into fewer than 64 outputs is two kernels (tinygrad's
+// split_reduceop), so that its threads share the work; the values are the same
+
+static int rd_kernels(tg_tensor *t) {
+  tg_schedule *s = tg_schedule_create(&t, 1);
+  int n = tg_schedule_count(s);
+  tg_schedule_free(s);
+  return n;
+}
+
+TEST(test_rd_split_reduce) {
+  tg_scope_begin();
+  /* 0 + 1 + ... + 65535 = 2147450880, in int64; the max is 65535 */
+  tg_tensor *i = tg_arange(0, 65536, 1, TG_INT64);
+  tg_tensor *s = tg_sum(i, 0, NULL, 0), *m = tg_max(i, 0, NULL, 0);
+  CHECK_EQ_INT(rd_kernels(s), 2);
+  CHECK_NEAR(tg_item(s), 2147450880.0, 0);
+  CHECK_NEAR(tg_item(m), 65535, 0);
+  /* one element short of the threshold: one kernel */
+  tg_tensor *small = tg_sum(tg_arange(0, 32767, 1, TG_INT64), 0, NULL, 0);
+  CHECK_EQ_INT(rd_kernels(small), 1);
+  CHECK_NEAR(tg_item(small), 32767.0 * 32766.0 / 2, 0);
+  /* batchnorm's statistics: axes 0, 2, 3 of (8, 4, 64, 64), 32768 per channel; x = channel + position in it */
+  tg_tensor *x = tg_add(tg_reshape(tg_arange(0, 4, 1, TG_FLOAT32), TG_SHAPE(1, 4, 1, 1)),
+                        tg_div_s(tg_reshape(tg_arange(0, 8 * 4096, 1, TG_FLOAT32), TG_SHAPE(8, 1, 64, 64)), 32768));
+  tg_tensor *mean = tg_mean(x, TG_AXES(0, 2, 3), 0);
+  CHECK_EQ_INT(rd_kernels(mean), 2);
+  float *mv = tg_to_float(mean);
+  CHECK(mv != NULL);
+  for (int c = 0; mv && c < 4; c++) CHECK_NEAR(mv[c], c + 32767.0 / 2 / 32768, 1e-5); /* float32 sums */
+  free(mv);
+  /* a broadcast axis is not split (its loads are one value) */
+  tg_tensor *b = tg_sum(tg_expand(tg_reshape(tg_arange(3, 4, 1, TG_FLOAT32), TG_SHAPE(1)), TG_SHAPE(65536)), 0, NULL, 0);
+  CHECK_EQ_INT(rd_kernels(b), 1);
+  CHECK_NEAR(tg_item(b), 3.0 * 65536, 0);
+  /* 64 outputs or more share their threads already: one kernel */
+  CHECK_EQ_INT(rd_kernels(tg_sum(tg_ones(TG_FLOAT32, TG_SHAPE(64, 32768)), TG_AXES(1), 0)), 1);
+  /* the gradient flows through both kernels: d sum(x^2) / dx = 2x */
+  tg_tensor *w = tg_requires_grad(tg_contiguous(tg_div_s(tg_arange(0, 65536, 1, TG_FLOAT32), 65536)), 1);
+  tg_tensor *loss = tg_sum(tg_mul(w, w), 0, NULL, 0);
+  CHECK_EQ_INT(tg_backward(loss), 0);
+  float *g = tg_to_float(tg_grad(w));
+  CHECK(g != NULL);
+  if (g) CHECK(fabs(g[12345] - 2.0 * 12345 / 65536) < 1e-6 && fabs(g[65535] - 2.0 * 65535 / 65536) < 1e-6);
+  free(g);
+  tg_scope_end();
+}
