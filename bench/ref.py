@@ -1,6 +1,6 @@
 """ref.py: the reference figures the C benchmarks print next to their own, measured in the same run.
 
-usage: python3 bench/ref.py CASE   (CASE: elementwise, reduce, matmul, graph, jit, conv L, gpu G)
+usage: python3 bench/ref.py CASE   (CASE: elementwise, reduce, reduce_all, matmul, graph, jit, conv L, gpu G)
 Prints one number: the median over repeated runs (GB/s, GB/s, GFLOPS, microseconds). numpy uses its BLAS (OpenBLAS
 on Debian) for matmul; `graph` measures the real tinygrad building, scheduling and rendering a 100-op chain."""
 import sys, time, statistics
@@ -45,6 +45,10 @@ if case == "elementwise":
 elif case == "reduce":
   a = np.random.rand(4096, 4096).astype(np.float32)
   t = median_time(lambda: a.sum(axis=1), 10)
+  print(4 * a.size / t / 1e9)
+elif case == "reduce_all":
+  a = np.random.rand(1 << 24).astype(np.float32)
+  t = median_time(lambda: a.sum(), 10)
   print(4 * a.size / t / 1e9)
 elif case == "matmul":
   n = 1024
