@@ -285,8 +285,14 @@ static tg__uop *tg__swap(tg__uop *sink, tg__uop *a, tg__uop *b) {
   tg__uop *from[2] = {a, b};
   int64_t tmp[2] = {62, 63}, sizes[2] = {tg__range_size(a), tg__range_size(b)}, ids[2] = {b->arg.i, a->arg.i};
   sink = tg__rename_ranges(sink, from, tmp, sizes, 2);
-  tg__uop *t[2] = {tg__range_of(sink, 62), tg__range_of(sink, 63)};
-  return tg__rename_ranges(sink, t, ids, sizes, 2);
+  tg__uop *t[2];
+  int64_t to[2], sz[2];
+  int k = 0;
+  for (int i = 0; i < 2; i++) { /* a loop the symbolic rules removed (size 1) has nothing to rename */
+    tg__uop *r = tg__range_of(sink, tmp[i]);
+    if (r) t[k] = r, to[k] = ids[i], sz[k++] = sizes[i];
+  }
+  return k ? tg__rename_ranges(sink, t, to, sz, k) : sink;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ TEST(test_internal_opts_match_noopt) {
       {TO_SUM, 1, {TO_OPT(UPCAST, 0, 4)}},
       {TO_SUM, 2, {TO_OPT(UPCAST, 0, 4), TO_OPT(UNROLL, 0, 0)}},
       {TO_ADD, 2, {TO_OPT(UPCAST, 1, 16), TO_OPT(SWAP, 0, 1)}},
+      {TO_MATMUL, 2, {TO_OPT(UPCAST, 0, 0), TO_OPT(SWAP, 0, 1)}}, /* a loop of size 1 trades places */
+      {TO_MATMUL, 2, {TO_OPT(UPCAST, 1, 0), TO_OPT(SWAP, 1, 0)}},
   };
   for (int c = 0; c < TG__COUNT(cases); c++) {
     tg_scope_begin();
