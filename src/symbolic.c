@@ -156,13 +156,17 @@ static int tg__sum_merge_divmod(tg__sum *s) {
   return 0;
 }
 
+/* terms in the order of their structural hash (then of creation, for a collision): the same sum is written the same
+ * way in every run, whatever nodes the collector freed and rebuilt before (an order by creation made a kernel's source,
+ * and so its cache key, depend on that history) */
 static int tg__cmp_term(const void *a, const void *b) {
   const tg__uop *x = *(tg__uop *const *)a, *y = *(tg__uop *const *)b;
+  if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
 static tg__uop *tg__sum_build(tg__sum *s, tg_dtype dt) {
-  /* order terms by node id for a canonical form */
+  /* order terms canonically (tg__cmp_term) */
   tg__uop *bases[TG__MAX_TERMS];
   int64_t coefs[TG__MAX_TERMS];
   int m = 0;
