@@ -195,14 +195,17 @@ static tg__uop *tg__reduce_axis(tg__uop *x, tg__op op, int64_t mask) {
  * tinygrad's split_reduceop. One reduced axis of size n is split into (d, n/d), d moved last; the first kernel reduces
  * the original axes, leaving d partial results per output (d from 256 down to 8, a divisor of n, at most 2^22
  * partial results in all), and the second reduces those. Only where each output reduces 32768 elements or more
- * (REDUCEOP_SPLIT_THRESHOLD; SPLIT_REDUCEOP=0 turns it off), and never along a broadcast axis (its loads are one). */
+ * (REDUCEOP_SPLIT_THRESHOLD; SPLIT_REDUCEOP=0 turns it off), never along a broadcast axis (its loads are one), and
+ * for fewer than 16 outputs: split, batchnorm's 32 channel statistics got the matmul tile of the heuristic, 128
+ * copies of an index with divisions, and the first two MNIST steps compiled for 77 s instead of 15 s (tinygrad
+ * splits them; that waits for an optimiser that sees the cost of an index). */
 static tg__uop *tg__split_reduce(tg__uop *x, tg__op op, int64_t mask) {
   int64_t out = 1, in = 1;
   for (int i = 0; i < x->ndim; i++) {
     in *= x->shape[i];
     if (!((mask >> i) & 1)) out *= x->shape[i];
   }
-  if (!tg__getenv_int("SPLIT_REDUCEOP", 1) || x->ndim >= TG_MAX_DIMS || out == 0 || out >= 64 ||
+  if (!tg__getenv_int("SPLIT_REDUCEOP", 1) || x->ndim >= TG_MAX_DIMS || out == 0 || out >= 16 ||
       in / out < tg__getenv_int("REDUCEOP_SPLIT_THRESHOLD", 32768))
     return NULL;
   int64_t dmax = ((int64_t)1 << 22) / out < 256 ? ((int64_t)1 << 22) / out : 256;

@@ -247,7 +247,7 @@ TEST(test_rd_half) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// split reductions: a reduction of 32768 or more elements into fewer than 64 outputs is two kernels (tinygrad's
+// split reductions: a reduction of 32768 or more elements into fewer than 16 outputs is two kernels (tinygrad's
 // split_reduceop), so that its threads share the work; the values are the same
 
 static int rd_kernels(tg_tensor *t) {
@@ -282,8 +282,8 @@ TEST(test_rd_split_reduce) {
   tg_tensor *b = tg_sum(tg_expand(tg_reshape(tg_arange(3, 4, 1, TG_FLOAT32), TG_SHAPE(1)), TG_SHAPE(65536)), 0, NULL, 0);
   CHECK_EQ_INT(rd_kernels(b), 1);
   CHECK_NEAR(tg_item(b), 3.0 * 65536, 0);
-  /* 64 outputs or more share their threads already: one kernel */
-  CHECK_EQ_INT(rd_kernels(tg_sum(tg_ones(TG_FLOAT32, TG_SHAPE(64, 32768)), TG_AXES(1), 0)), 1);
+  /* 16 outputs or more: one kernel */
+  CHECK_EQ_INT(rd_kernels(tg_sum(tg_ones(TG_FLOAT32, TG_SHAPE(16, 32768)), TG_AXES(1), 0)), 1);
   /* the gradient flows through both kernels: d sum(x^2) / dx = 2x */
   tg_tensor *w = tg_requires_grad(tg_contiguous(tg_div_s(tg_arange(0, 65536, 1, TG_FLOAT32), 65536)), 1);
   tg_tensor *loss = tg_sum(tg_mul(w, w), 0, NULL, 0);
