@@ -414,23 +414,22 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, tg__linear *out)
   tg__map_free(&c.params);
   root = tg__collapse_reduces(root);
   if (tg__check_index_range(k, root) < 0) return -1;
-  char *plain = tg__kernel_name(root, nglobal, NULL, 0); /* the loops before any optimisation */
   if (TG__DEBUG >= 4) {
-    char *s = tg__uop_print(root);
+    char *s = tg__uop_print(root), *plain = tg__kernel_name(root, nglobal, NULL, 0); /* before any Opt */
     printf("kernel %s:\n%s", plain, s);
     TG_FREE(s);
+    TG_FREE(plain);
   }
   tg__opt opts[TG__MAX_OPTS];
   int nopts = 0;
   tg__uop *opt = tg__optimize(root, nglobal, t, opts, &nopts);
-  if (!opt) {
-    char what[160];
+  if (!opt) { /* named by its loops before the Opts that failed */
+    char what[160], *plain = tg__kernel_name(root, nglobal, NULL, 0);
     snprintf(what, sizeof what, "kernel %s", plain);
     tg__error_context(what);
     TG_FREE(plain);
     return -1;
   }
-  TG_FREE(plain);
   root = opt;
   if (!k->name) k->name = tg__kernel_name(root, nglobal, opts, nopts);
   int rc = tg__linearize(root, nglobal, out);
