@@ -320,7 +320,7 @@ static const tg__dialect tg__dialect_cuda = {
     tg__cuda_types, tg__cuda_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
-                                   tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL, NULL};
+                                   tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL, NULL, NULL};
 
 __attribute__((constructor)) static void tg__cu_register(void) { tg__device_register(&tg__cu_device); }
 

@@ -13,7 +13,19 @@
 #include <fcntl.h>     // open: the atomic file writer
 #include <pthread.h>   // the library's lock
 #include <sys/stat.h>  // fstat, fchmod, umask
-#include <unistd.h>    // write, fsync, close, unlink
+#include <limits.h>    // PATH_MAX
+#include <unistd.h>    // write, fsync, close, unlink, geteuid
+
+#ifdef PATH_MAX
+#define TG__PATH_MAX PATH_MAX
+#else
+#define TG__PATH_MAX 4096
+#endif
+#ifdef S_ISVTX
+#define TG__STICKY S_ISVTX
+#else
+#define TG__STICKY 0 /* unknown: no directory counts as sticky, which only makes the check stricter */
+#endif
 
 // ---------------------------------------------------------------------------------------------------------------------
 // memory
@@ -74,6 +86,7 @@ TG__PRIVATE char *tg__strdup(const char *s) {
 
 static TG__THREAD_LOCAL char tg__errbuf[1024];
 static TG__THREAD_LOCAL int tg__errset;
+static TG__THREAD_LOCAL int tg__errquiet; /* tg__error_push depth: errors of tries that may fail are not printed */
 
 TG__PRIVATE void tg__set_error(const char *fmt, ...) {
   va_list ap;
@@ -81,7 +94,7 @@ TG__PRIVATE void tg__set_error(const char *fmt, ...) {
   vsnprintf(tg__errbuf, sizeof tg__errbuf, fmt, ap);
   va_end(ap);
   tg__errset = 1;
-  if (TG__DEBUG >= 1) fprintf(stderr, "tinygrad.h error: %s\n", tg__errbuf);
+  if (TG__DEBUG >= 1 && !tg__errquiet) fprintf(stderr, "tinygrad.h error: %s\n", tg__errbuf);
 }
 
 TG__PRIVATE int tg__has_error(void) { return tg__errset; }
@@ -90,6 +103,18 @@ TG__PRIVATE void tg__error_context(const char *prefix) {
   char why[sizeof tg__errbuf];
   memcpy(why, tg__errbuf, sizeof why);
   tg__set_error("%s: %s", prefix, tg__errset && why[0] ? why : "failed");
+}
+
+TG__PRIVATE void tg__error_push(tg__errsave *s) {
+  memcpy(s->buf, tg__errbuf, sizeof s->buf);
+  s->set = tg__errset;
+  tg__errquiet++;
+}
+
+TG__PRIVATE void tg__error_pop(const tg__errsave *s) {
+  memcpy(tg__errbuf, s->buf, sizeof tg__errbuf);
+  tg__errset = s->set;
+  tg__errquiet--;
 }
 
 const char *tg_error(void) { return tg__errset ? tg__errbuf : NULL; }
@@ -390,5 +415,114 @@ TG__PRIVATE int tg__file_publish(const char *fn, const char *tmp, const char *pa
     errno = err;
     return -1;
   }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the disk cache directory (compiled kernels, BEAM's choices): private to the user, checked before each use
+
+/* Is the existing directory `real` (a realpath: no symlinks, no . or ..) safe to keep shared objects and search results in? It must be
+ * ours and writable by nobody else, and every directory above it must be ours or root's and, if others can write it,
+ * sticky (like /tmp), so nobody else can rename or replace anything on the way. 0, or -1 with the reason in why. */
+static int tg__cache_dir_is_private(const char *real, char *why, size_t nwhy) {
+  char path[TG__PATH_MAX];
+  struct stat st;
+  uid_t me = geteuid();
+  snprintf(path, sizeof path, "%s", real);
+  if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    snprintf(why, nwhy, "%.300s is not a directory", path);
+    return -1;
+  }
+  if (st.st_uid != me) {
+    snprintf(why, nwhy, "%.300s is owned by uid %ld, not by you (uid %ld)", path, (long)st.st_uid, (long)me);
+    return -1;
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    snprintf(why, nwhy, "%.300s is writable by group or others (mode %03o)", path, (unsigned)(st.st_mode & 0777));
+    return -1;
+  }
+  for (;;) {
+    char *slash = strrchr(path, '/');
+    if (!slash) break;
+    if (slash == path) {
+      if (!path[1]) break; /* checked "/" already */
+      path[1] = 0;
+    } else {
+      *slash = 0;
+    }
+    if (lstat(path, &st) != 0) {
+      snprintf(why, nwhy, "cannot stat %.300s: %s", path, strerror(errno));
+      return -1;
+    }
+    if (st.st_uid != me && st.st_uid != 0) {
+      snprintf(why, nwhy, "%.300s is owned by uid %ld, neither you nor root", path, (long)st.st_uid);
+      return -1;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & TG__STICKY)) {
+      snprintf(why, nwhy, "%.300s is writable by group or others and not sticky (mode %03o)", path,
+               (unsigned)(st.st_mode & 0777));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Finds (creating it, parents too, mode 0700) the cache directory and writes its real path to dir. 0 if it can be
+ * used, -1 (reason in why) if not. mkdir -p creates nothing inside a directory that is not ours: root with another
+ * user's HOME (sudo keeps it) must not leave root-owned directories in that home. */
+TG__PRIVATE int tg__cache_dir(char *dir, size_t ndir, char *why, size_t nwhy) {
+  char path[TG__PATH_MAX];
+  const char *env = getenv("TINYGRAD_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+  int w;
+  if (env && env[0]) w = snprintf(path, sizeof path, "%s", env);
+  else if (xdg && xdg[0] == '/') w = snprintf(path, sizeof path, "%s/tinygrad.h", xdg);
+  else if (home && home[0]) w = snprintf(path, sizeof path, "%s/.cache/tinygrad.h", home);
+  else {
+    snprintf(why, nwhy, "neither TINYGRAD_CACHE, XDG_CACHE_HOME nor HOME is set");
+    return -1;
+  }
+  if (w < 0 || (size_t)w >= sizeof path) {
+    snprintf(why, nwhy, "the cache directory's path is too long");
+    return -1;
+  }
+  for (char *s = path + 1;; s++) { /* mkdir -p: each missing prefix, checking the owner of the one above */
+    if (*s && *s != '/') continue;
+    char end = *s;
+    struct stat st;
+    *s = 0;
+    if (lstat(path, &st) != 0) {
+      char parent[TG__PATH_MAX], *slash = strrchr(path, '/');
+      if (!slash) snprintf(parent, sizeof parent, ".");
+      else snprintf(parent, sizeof parent, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+      if (stat(parent, &st) != 0) {
+        snprintf(why, nwhy, "cannot stat %.300s: %s", parent, strerror(errno));
+        return -1;
+      }
+      /* a sticky directory anyone may write (/tmp) is fine: what we create there stays ours alone */
+      int shared_sticky = (st.st_mode & TG__STICKY) && (st.st_mode & S_IWOTH);
+      if (st.st_uid != geteuid() && !shared_sticky) {
+        snprintf(why, nwhy, "will not create %.200s inside %.200s, which is owned by uid %ld, not by you (uid %ld)",
+                 path, parent, (long)st.st_uid, (long)geteuid());
+        return -1;
+      }
+      if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        snprintf(why, nwhy, "cannot create %.300s: %s", path, strerror(errno));
+        return -1;
+      }
+    }
+    *s = end;
+    if (!end) break;
+  }
+  char real[TG__PATH_MAX];
+  if (!realpath(path, real)) {
+    snprintf(why, nwhy, "cannot resolve %.300s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (tg__cache_dir_is_private(real, why, nwhy) < 0) return -1;
+  if (strlen(real) + 64 >= ndir) { /* room for "/<key>.XXXXXX.so" */
+    snprintf(why, nwhy, "the cache directory's path is too long");
+    return -1;
+  }
+  snprintf(dir, ndir, "%s", real);
   return 0;
 }

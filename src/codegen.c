@@ -395,9 +395,17 @@ static char *tg__kernel_name(tg__uop *root, int nglobal, const tg__opt *opts, in
   return tg__str_take(&name);
 }
 
-TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, tg__linear *out) {
+TG__PRIVATE void tg__linear_free(tg__linear *lin) {
+  TG_FREE(lin->u);
+  TG_FREE(lin->aux);
+  TG_FREE(lin->name);
+}
+
+TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *use, int nuse, tg__linear *out) {
+  memset(out, 0, sizeof *out); /* free with tg__linear_free, whatever happens */
   tg__lctx c;
   memset(&c, 0, sizeof c);
+  c.next_range = 1; /* range 0 is THREAD's: it splits an output loop, and its part runs outermost, across threads */
   if (!k->bufs) tg__collect_buffers(k);
   for (int i = 0; i < k->nbufs; i++) tg__map_put(&c.params, k->bufs[i], (void *)(intptr_t)(i + 1));
   tg__uop *store = k->ast->src[0], *value = store->src[1], *idx[TG_MAX_DIMS];
@@ -421,8 +429,10 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, tg__linear *out)
     TG_FREE(plain);
   }
   tg__opt opts[TG__MAX_OPTS];
-  int nopts = 0;
-  tg__uop *opt = tg__optimize(root, nglobal, t, opts, &nopts);
+  int nopts = nuse < 0 ? 0 : nuse > TG__MAX_OPTS ? TG__MAX_OPTS : nuse;
+  if (nopts) memcpy(opts, use, sizeof(tg__opt) * (size_t)nopts);
+  tg__uop *opt = nuse >= 0 ? (nopts ? tg__apply_opts(root, nglobal, t, opts, nopts) : root)
+                           : tg__optimize(root, nglobal, t, opts, &nopts);
   if (!opt) { /* named by its loops before the Opts that failed */
     char what[160], *plain = tg__kernel_name(root, nglobal, NULL, 0);
     snprintf(what, sizeof what, "kernel %s", plain);
@@ -431,8 +441,8 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, tg__linear *out)
     return -1;
   }
   root = opt;
-  if (!k->name) k->name = tg__kernel_name(root, nglobal, opts, nopts);
   int rc = tg__linearize(root, nglobal, out);
+  out->name = tg__kernel_name(root, nglobal, opts, nopts);
   memcpy(out->opts, opts, sizeof(tg__opt) * (size_t)nopts);
   out->nopts = nopts;
   for (int i = 0; i < k->nbufs; i++) out->bytes += (double)k->bufs[i]->nbytes;

@@ -76,6 +76,11 @@ TG__PRIVATE void *tg__realloc(void *p, size_t n);
 TG__PRIVATE void tg__set_release_hook(void (*release)(void)); /* gives cached memory back (the allocation cache) */
 TG__PRIVATE char *tg__strdup(const char *s);
 TG__PRIVATE void tg__set_error(const char *fmt, ...) TG__PRINTF(1, 2); /* records the message tg_error() returns */
+/* The error state saved, and errors silenced (not printed at DEBUG>=1) until the matching pop restores it: for work
+ * whose failures are expected and dropped (BEAM's candidates) */
+typedef struct tg__errsave { char buf[1024]; int set; } tg__errsave;
+TG__PRIVATE void tg__error_push(tg__errsave *s);
+TG__PRIVATE void tg__error_pop(const tg__errsave *s);
 TG__PRIVATE int tg__has_error(void);
 TG__PRIVATE void tg__error_context(const char *prefix); /* the last error becomes "prefix: <the last error>" */
 
@@ -147,6 +152,11 @@ TG__PRIVATE void tg__afile_discard(tg__afile *f); /* removes the temporary; safe
  * 0, or -1 with errno set and tmp removed; the error is recorded for `fn`, or not at all when fn is NULL (a caller to
  * whom the failure is not an error: the CPU's kernel cache). */
 TG__PRIVATE int tg__file_publish(const char *fn, const char *tmp, const char *path);
+/* The library's disk cache directory (compiled kernels, BEAM's choices), created if missing: $TINYGRAD_CACHE, else
+ * $XDG_CACHE_HOME/tinygrad.h, else $HOME/.cache/tinygrad.h, mode 0700. Used only when it and every directory above it
+ * are ours (or root's) and nobody else can write them (sticky ones like /tmp excepted). Its real path goes into dir
+ * (with room for 64 more bytes). 0, or -1 with the reason in why (no error is set: callers decide) */
+TG__PRIVATE int tg__cache_dir(char *dir, size_t ndir, char *why, size_t nwhy);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* dtype.c */
@@ -651,9 +661,12 @@ typedef struct tg__linear {
   double bytes;
   tg__opt opts[TG__MAX_OPTS]; /* the optimisations applied (optimize.c) */
   int nopts;
+  char *name;           /* the kernel's name with these optimisations (tinygrad's: loops by role) */
 } tg__linear;
-/* lowers, optimises (for a GPU: one thread per output element, else CPU loops) and linearises kernel k */
-TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, tg__linear *out);
+/* lowers, optimises (for a GPU: one thread per output element, else CPU loops) and linearises kernel k: with the list
+ * use[0..nuse) or, when nuse < 0, the heuristic's (or the tests' override). Free out with tg__linear_free */
+TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *use, int nuse, tg__linear *out);
+TG__PRIVATE void tg__linear_free(tg__linear *lin);
 TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out);
 /* the heuristic's list for a lowered kernel (sink, with nglobal output loops); NOOPT=1 gives the empty list */
 TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *out); /* count */
@@ -663,6 +676,7 @@ TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target
 TG__PRIVATE char *tg__opts_str(const tg__opt *opts, int n); /* "UPCAST(0,8) UNROLL(0,4)"; malloc'd */
 /* a list to use instead of the heuristic's for every kernel (the tests, and later BEAM); n < 0 clears it */
 TG__PRIVATE void tg__set_opts_override(const tg__opt *opts, int n);
+TG__PRIVATE int tg__opts_overridden(void); /* a list is set: BEAM does not search */
 /* the kernel's optimisations: the override, or the heuristic's list, applied; *applied gets the list (its string
  * through tg__opts_str). NULL with an error when the list is illegal. */
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *applied,
@@ -781,6 +795,11 @@ typedef struct tg__device {
   void *ctx;
   /* (optional) the machine, for the optimiser; NULL: a GPU when the dialect has a global_id, with default sizes */
   void (*describe)(struct tg__device *d, tg__target *t);
+  /* (optional) compiles n kernels, in parallel where it can (BEAM's candidates): out[i] as compile would return it,
+   * NULL for one that failed (the error is the caller's
+   * to keep or drop). NULL: compile, one by one */
+  void (*compile_batch)(struct tg__device *d, int n, const char *const *names, const char *const *srcs,
+                        tg__program **out);
 } tg__device;
 
 TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env or CPU; NULL + error if unknown */
@@ -788,6 +807,16 @@ TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t); /* what codege
 TG__PRIVATE tg__device *tg__cpu_device(void);
 TG__PRIVATE int64_t tg__stat_launches(int64_t add);
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add);
+
+/* search.c: BEAM=n, a search over Opt lists timed on the device, its winners cached on disk (see its contract) */
+typedef struct tg__beam_stat { int64_t searches, hits, candidates; } tg__beam_stat;
+/* k's list chosen by the search or its cache (the count), or -1: the kernel uses the heuristic's */
+TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *t, tg__opt *out);
+/* the tests: a width instead of BEAM's, the heuristic's time below which a kernel is not searched (20 µs by default)
+ * and the time limit per kernel (BEAM_TIMEOUT); width < 0: the environment again */
+TG__PRIVATE void tg__set_beam(int width, double min_s, double timeout_s);
+TG__PRIVATE void tg__beam_forget(void);        /* the tests: the in-memory cache is dropped (a restart) */
+TG__PRIVATE tg__beam_stat *tg__beam_stats(void);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* jit.c (layer 5): captures launches through realize.c's capture hook; host reads are refused inside a JIT'd

@@ -12,8 +12,10 @@
  *    registers and the C compiler vectorises across the copies. This is tinygrad's UPCAST, unrolled.
  *    UNROLL r by f: each reduction over r sums f copies of its body per step (f = n removes the loop).
  *    SWAP a, b: two output loops trade places, which changes the outermost one (split across threads on the CPU).
- *    LOCAL, GROUP, GROUPTOP, NOLOCALS and TC need a GPU's workgroups (the GPU kernels issue); THREAD and PADTO are
- *    not built yet: each is refused with that reason.
+ *    THREAD r by T (CPU only, once per kernel): r := t*(n/T) + r', where t is a new loop of T iterations that runs
+ *    outermost (codegen keeps range id 0 for it), so the threads split r instead of the outermost output loop.
+ *    LOCAL, GROUP, GROUPTOP, NOLOCALS and TC need a GPU's workgroups (the GPU kernels issue); PADTO is not built yet:
+ *    each is refused with that reason.
  *  - The heuristic reads the machine (tg__target, which the device describes: vector lanes and registers, cores). It
  *    upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile of two
  *    vectors by as many rows as fill half the registers (8x32 with AVX-512, 4x16 with AVX2, 8x8 with NEON, 4x4 per
@@ -296,6 +298,21 @@ static tg__uop *tg__swap(tg__uop *sink, tg__uop *a, tg__uop *b) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// thread: an output loop r of size n becomes t * (n/T) + r', where t, of size T, is range 0 (which codegen keeps free
+// for it) and so the outermost loop, the one the CPU splits across its threads
+
+static tg__uop *tg__thread(tg__uop *sink, tg__uop *r, int64_t T) {
+  int64_t n = tg__range_size(r);
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  tg__uop *t = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, T), &a); /* id 0 */
+  a.i = r->arg.i;
+  tg__uop *inner = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, n / T), &a);
+  tg__uop *v = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, t, tg__const_int(r->dtype, n / T)), inner);
+  return tg__substitute_range(sink, r, v);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // the Opt vocabulary: a list of (op, axis, amount) applied by one function, which refuses an illegal one with a reason
 
 TG__DATA const char *const tg__optop_names[TG__NOPTOPS] = {
@@ -315,7 +332,7 @@ static void tg__find_axes(tg__uop *sink, int nglobal, tg__axes *ax) {
   tg__uop_toposort(sink, &all);
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
-    if (u->op != TG__OP_RANGE) continue;
+    if (u->op != TG__OP_RANGE || u->arg.i == 0) continue; /* range 0 is THREAD's, never an axis */
     int64_t *ids = u->arg.i < nglobal ? ax->gid : ax->rid;
     int *n = u->arg.i < nglobal ? &ax->ng : &ax->nr, cap = u->arg.i < nglobal ? TG_MAX_DIMS : 2 * TG_MAX_DIMS;
     if (*n == cap) continue;
@@ -367,6 +384,21 @@ static tg__uop *tg__apply_opt(tg__uop *sink, const tg__axes *ax, int gpu, const 
     }
     if (!(r2 = tg__opt_loop(sink, ax, 0, (int)o->amount, why))) return NULL;
     return tg__swap(sink, r, r2);
+  case TG__OPT_THREAD:
+    if (gpu) {
+      *why = "a GPU kernel's threads are its workgroups (LOCAL)";
+      return NULL;
+    }
+    if (!(r = tg__opt_loop(sink, ax, 0, o->axis, why))) return NULL;
+    if (tg__range_of(sink, 0)) {
+      *why = "a kernel has one THREAD";
+      return NULL;
+    }
+    a = o->amount ? o->amount : tg__range_size(r);
+    if (a < 2 || a > 4096) *why = "THREAD's amount is between 2 and 4096 (0: the whole axis)";
+    else if (tg__range_size(r) % a) *why = "the amount does not divide the axis";
+    else return tg__thread(sink, r, a);
+    return NULL;
   case TG__OPT_LOCAL: case TG__OPT_GROUP: case TG__OPT_GROUPTOP: case TG__OPT_NOLOCALS: case TG__OPT_TC:
     *why = gpu ? "workgroups, shared memory and tensor cores are not built yet (the GPU kernels issue)"
                : "a CPU kernel has no workgroups";
@@ -414,6 +446,8 @@ TG__PRIVATE void tg__set_opts_override(const tg__opt *opts, int n) {
   tg__override.n = n < 0 ? -1 : n > TG__MAX_OPTS ? TG__MAX_OPTS : n;
   for (int i = 0; i < tg__override.n; i++) tg__override.opts[i] = opts[i];
 }
+
+TG__PRIVATE int tg__opts_overridden(void) { return tg__override.n >= 0; }
 
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *applied,
                                   int *napplied) {

@@ -55,11 +55,6 @@ TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view) {
 // ---------------------------------------------------------------------------------------------------------------------
 // compiling a kernel
 
-static void tg__linear_free(tg__linear *lin) {
-  TG_FREE(lin->u);
-  TG_FREE(lin->aux);
-}
-
 /* k's source (k->src, k->name) and its linearised UOps, without compiling: the one path to a kernel's source, for
  * running and for inspection. 0, or -1 with an error; free lin after (tg__linear_free) */
 static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
@@ -68,8 +63,14 @@ static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
   const tg__dialect *d = k->bufs[0]->dev->dialect;
   tg__target t;
   tg__device_target(k->bufs[0]->dev, &t);
-  int rc = tg__codegen(k, &t, lin);
+  tg__opt chosen[TG__MAX_OPTS]; /* BEAM's, else (-1) the heuristic's */
+  int nchosen = tg__opts_overridden() ? -1 : tg__beam_opts(k, k->bufs[0]->dev, &t, chosen);
+  int rc = tg__codegen(k, &t, chosen, nchosen, lin);
   if (rc == 0) {
+    if (!k->name) {
+      k->name = lin->name;
+      lin->name = NULL;
+    }
     k->src = tg__render(d, k->name, params, k->nbufs, lin);
     if (!k->opts) k->opts = tg__opts_str(lin->opts, lin->nopts);
     rc = k->src ? 0 : -1; /* else the renderer said why (a dtype the dialect cannot hold) */

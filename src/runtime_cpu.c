@@ -76,11 +76,6 @@ extern char **environ;
 #define TG__CPU_PATH_MAX 4096
 #endif
 /* What needs more than POSIX.1-2001 is optional, so the file also builds where _GNU_SOURCE came too late. */
-#ifdef S_ISVTX
-#define TG__CPU_STICKY S_ISVTX
-#else
-#define TG__CPU_STICKY 0 /* unknown: no directory counts as sticky, which only makes the check stricter */
-#endif
 #ifdef O_CLOEXEC
 #define TG__CPU_CLOEXEC O_CLOEXEC
 #else
@@ -202,115 +197,6 @@ static void tg__cpu_progs_free(void) {
   }
   TG_FREE(tg__cpu_progs.slots);
   memset(&tg__cpu_progs, 0, sizeof tg__cpu_progs);
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// the disk cache directory
-
-/* Is the existing directory `real` (a realpath: no symlinks, no . or ..) safe to keep shared objects in? It must be
- * ours and writable by nobody else, and every directory above it must be ours or root's and, if others can write it,
- * sticky (like /tmp), so nobody else can rename or replace anything on the way. 0, or -1 with the reason in why. */
-static int tg__cpu_dir_is_private(const char *real, char *why, size_t nwhy) {
-  char path[TG__CPU_PATH_MAX];
-  struct stat st;
-  uid_t me = geteuid();
-  snprintf(path, sizeof path, "%s", real);
-  if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    snprintf(why, nwhy, "%.300s is not a directory", path);
-    return -1;
-  }
-  if (st.st_uid != me) {
-    snprintf(why, nwhy, "%.300s is owned by uid %ld, not by you (uid %ld)", path, (long)st.st_uid, (long)me);
-    return -1;
-  }
-  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    snprintf(why, nwhy, "%.300s is writable by group or others (mode %03o)", path, (unsigned)(st.st_mode & 0777));
-    return -1;
-  }
-  for (;;) {
-    char *slash = strrchr(path, '/');
-    if (!slash) break;
-    if (slash == path) {
-      if (!path[1]) break; /* checked "/" already */
-      path[1] = 0;
-    } else {
-      *slash = 0;
-    }
-    if (lstat(path, &st) != 0) {
-      snprintf(why, nwhy, "cannot stat %.300s: %s", path, strerror(errno));
-      return -1;
-    }
-    if (st.st_uid != me && st.st_uid != 0) {
-      snprintf(why, nwhy, "%.300s is owned by uid %ld, neither you nor root", path, (long)st.st_uid);
-      return -1;
-    }
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & TG__CPU_STICKY)) {
-      snprintf(why, nwhy, "%.300s is writable by group or others and not sticky (mode %03o)", path,
-               (unsigned)(st.st_mode & 0777));
-      return -1;
-    }
-  }
-  return 0;
-}
-
-/* Finds (creating it, parents too, mode 0700) the cache directory and writes its real path to dir. 0 if it can be
- * used, -1 (reason in why) if not. mkdir -p creates nothing inside a directory that is not ours: root with another
- * user's HOME (sudo keeps it) must not leave root-owned directories in that home. */
-static int tg__cpu_cache_dir(char *dir, size_t ndir, char *why, size_t nwhy) {
-  char path[TG__CPU_PATH_MAX];
-  const char *env = getenv("TINYGRAD_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-  int w;
-  if (env && env[0]) w = snprintf(path, sizeof path, "%s", env);
-  else if (xdg && xdg[0] == '/') w = snprintf(path, sizeof path, "%s/tinygrad.h", xdg);
-  else if (home && home[0]) w = snprintf(path, sizeof path, "%s/.cache/tinygrad.h", home);
-  else {
-    snprintf(why, nwhy, "neither TINYGRAD_CACHE, XDG_CACHE_HOME nor HOME is set");
-    return -1;
-  }
-  if (w < 0 || (size_t)w >= sizeof path) {
-    snprintf(why, nwhy, "the cache directory's path is too long");
-    return -1;
-  }
-  for (char *s = path + 1;; s++) { /* mkdir -p: each missing prefix, checking the owner of the one above */
-    if (*s && *s != '/') continue;
-    char end = *s;
-    struct stat st;
-    *s = 0;
-    if (lstat(path, &st) != 0) {
-      char parent[TG__CPU_PATH_MAX], *slash = strrchr(path, '/');
-      if (!slash) snprintf(parent, sizeof parent, ".");
-      else snprintf(parent, sizeof parent, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-      if (stat(parent, &st) != 0) {
-        snprintf(why, nwhy, "cannot stat %.300s: %s", parent, strerror(errno));
-        return -1;
-      }
-      /* a sticky directory anyone may write (/tmp) is fine: what we create there stays ours alone */
-      int shared_sticky = (st.st_mode & TG__CPU_STICKY) && (st.st_mode & S_IWOTH);
-      if (st.st_uid != geteuid() && !shared_sticky) {
-        snprintf(why, nwhy, "will not create %.200s inside %.200s, which is owned by uid %ld, not by you (uid %ld)",
-                 path, parent, (long)st.st_uid, (long)geteuid());
-        return -1;
-      }
-      if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        snprintf(why, nwhy, "cannot create %.300s: %s", path, strerror(errno));
-        return -1;
-      }
-    }
-    *s = end;
-    if (!end) break;
-  }
-  char real[TG__CPU_PATH_MAX];
-  if (!realpath(path, real)) {
-    snprintf(why, nwhy, "cannot resolve %.300s: %s", path, strerror(errno));
-    return -1;
-  }
-  if (tg__cpu_dir_is_private(real, why, nwhy) < 0) return -1;
-  if (strlen(real) + 64 >= ndir) { /* room for "/<key>.XXXXXX.so" */
-    snprintf(why, nwhy, "the cache directory's path is too long");
-    return -1;
-  }
-  snprintf(dir, ndir, "%s", real);
-  return 0;
 }
 
 /* Why kernels are not cached. A write into the cache directory that failed (full, read-only, a quota) sends every
@@ -686,7 +572,7 @@ static tg__program *tg__cpu_program(tg__device *d, const char *name, void *handl
 }
 
 /* Runs $CC on the source at cpath, writing the shared object at sopath. 0; or -1 if the compiler could not be run, or
- * 1 if it failed; either way the message is in err. */
+ * 1 if it failed; either way the message is in err. Safe on any thread (the caller counts the compile). */
 static int tg__cpu_cc(const char *cc, const char *name, const char *cpath, const char *sopath, char *err, size_t nerr) {
   char ccbuf[1024];
   char *argv[tg__cpu_max_cc_args + TG__COUNT(tg__cpu_cflags) + 8];
@@ -707,7 +593,6 @@ static int tg__cpu_cc(const char *cc, const char *name, const char *cpath, const
 
   char *out = (char *)tg__alloc(tg__cpu_capture);
   int why = 0, code = tg__cpu_run(argv, out, tg__cpu_capture, &why);
-  if (code != -1) tg__stat_compiles(1);
   if (code == 0 && why == ECHILD && access(sopath, F_OK) != 0) code = 1; /* status lost: judge by the output */
   if (code == -1) {
     snprintf(err, nerr, "CPU compile: cannot run the C compiler '%.200s' (%s): %s. HINT: install a C compiler or set "
@@ -750,6 +635,7 @@ static tg__program *tg__cpu_build(tg__device *d, const char *name, const char *s
     snprintf(sopath, sizeof sopath, "%.*s.so", (int)(sizeof sopath - 4), cpath); /* fits: checked above */
     if (wrc != 0) snprintf(err, sizeof err, "CPU compile: cannot write %.300s: %s", cpath, strerror(werr));
     else rc = tg__cpu_cc(cc, name, cpath, sopath, err, sizeof err);
+    if (rc >= 0) tg__stat_compiles(1);
     dir_fault = rc == 1 || wrc != 0;
     unlink(cpath);
   }
@@ -835,7 +721,7 @@ static tg__program *tg__cpu_compile(tg__device *d, const char *name, const char 
   snprintf(key, sizeof key, "%016llx%016llx", (unsigned long long)k[0], (unsigned long long)k[1]);
   if (TG__DEBUG >= 3) printf("%s\n", src);
   const char *disable = getenv("DISABLE_COMPILER_CACHE");
-  int refused = tg__cpu_cache_dir(dir, sizeof dir, why, sizeof why) != 0, dir_failed = 0;
+  int refused = tg__cache_dir(dir, sizeof dir, why, sizeof why) != 0, dir_failed = 0;
   if (refused) {
     tg__cpu_not_caching(why, 0);
   } else {
@@ -856,6 +742,110 @@ static tg__program *tg__cpu_compile(tg__device *d, const char *name, const char 
   }
   if (p) tg__cpu_progs_put(k[0], k[1], p);
   return p;
+}
+
+/* BEAM's candidates (compile_batch): the ones in neither cache are compiled in parallel, a compiler per core, each
+ * into the cache directory as tg__cpu_build would (sealed, then published whole), and loaded here one by one. A
+ * kernel the compiler rejects is NULL with the compiler's message; any other failure (a write, the seal), and every
+ * kernel when the cache directory cannot be used, goes through tg__cpu_compile, which reports and falls back as it
+ * always does. */
+static int tg__cpu_nthreads(void);
+
+typedef struct tg__cpu_job {
+  const char *cc, *name, *src, *dir;
+  char key[33], final[TG__CPU_PATH_MAX];
+  int compiled, ok; /* the compiler ran; the object is published at final */
+  char err[1024];   /* when it ran and failed: what it said */
+} tg__cpu_job;
+
+typedef struct tg__cpu_jobs {
+  pthread_mutex_t mu;
+  tg__cpu_job *job;
+  int n, next;
+} tg__cpu_jobs;
+
+/* what tg__cpu_build does with a cache directory, but for any thread: no error, no counter, no load */
+static void tg__cpu_job_run(tg__cpu_job *j) {
+  char cpath[TG__CPU_PATH_MAX], sopath[TG__CPU_PATH_MAX];
+  if (snprintf(cpath, sizeof cpath, "%s/%s.XXXXXX", j->dir, j->key) >= (int)sizeof cpath - 4) return;
+  int fd = mkstemp(cpath);
+  if (fd < 0) return;
+  int wrc = tg__cpu_write_all(fd, j->src, strlen(j->src));
+  if (close(fd) != 0) wrc = -1;
+  snprintf(sopath, sizeof sopath, "%.*s.so", (int)(sizeof sopath - 4), cpath);
+  int rc = wrc == 0 ? tg__cpu_cc(j->cc, j->name, cpath, sopath, j->err, sizeof j->err) : -1;
+  j->compiled = rc >= 0;
+  if (rc != 1) j->err[0] = 0;
+  unlink(cpath);
+  if (rc == 0 && tg__cpu_seal(sopath) == 0 && tg__file_publish(NULL, sopath, j->final) == 0) j->ok = 1;
+  else unlink(sopath);
+}
+
+static void *tg__cpu_job_thread(void *arg) {
+  tg__cpu_jobs *J = (tg__cpu_jobs *)arg;
+  for (;;) {
+    pthread_mutex_lock(&J->mu);
+    int i = J->next++;
+    pthread_mutex_unlock(&J->mu);
+    if (i >= J->n) return NULL;
+    tg__cpu_job_run(&J->job[i]);
+  }
+}
+
+static void tg__cpu_compile_batch(tg__device *d, int n, const char *const *names, const char *const *srcs,
+                                  tg__program **out) {
+  const char *cc = getenv("CC");
+  if (!cc || !cc[0]) cc = "cc";
+  tg__cpu_register_atexit();
+  const char *target = tg__cpu_flag_used("-march=native") ? tg__cpu_target() : "", *id = tg__cpu_compiler_id(cc);
+  char dir[TG__CPU_PATH_MAX - 64], why[512]; /* room for "/<key>.so" in a job's path */
+  const char *disable = getenv("DISABLE_COMPILER_CACHE");
+  int usable = tg__cache_dir(dir, sizeof dir, why, sizeof why) == 0 && !tg__cpu_nocache.nowrite &&
+               !(disable && atoi(disable) != 0);
+  tg__cpu_jobs J;
+  memset(&J, 0, sizeof J);
+  J.job = (tg__cpu_job *)tg__alloc(sizeof(tg__cpu_job) * (size_t)(n ? n : 1));
+  for (int i = 0; i < n; i++) {
+    out[i] = NULL;
+    uint64_t k[2];
+    tg__cpu_key(target, id, cc, names[i], srcs[i], k);
+    if ((out[i] = tg__cpu_progs_get(k[0], k[1])) || !usable) continue;
+    tg__cpu_job *j = &J.job[J.n];
+    snprintf(j->key, sizeof j->key, "%016llx%016llx", (unsigned long long)k[0], (unsigned long long)k[1]);
+    snprintf(j->final, sizeof j->final, "%s/%s.so", dir, j->key);
+    if ((out[i] = tg__cpu_cached(d, names[i], j->final))) {
+      tg__cpu_progs_put(k[0], k[1], out[i]);
+      continue;
+    }
+    j->cc = cc, j->name = names[i], j->src = srcs[i], j->dir = dir;
+    J.n++;
+  }
+  pthread_t tid[tg__cpu_max_threads];
+  int nt = 0, want = tg__cpu_nthreads() - 1;
+  if (J.n > 1 && pthread_mutex_init(&J.mu, NULL) == 0) {
+    for (; nt < want && nt < J.n - 1; nt++)
+      if (pthread_create(&tid[nt], NULL, tg__cpu_job_thread, &J) != 0) break;
+    tg__cpu_job_thread(&J); /* the caller compiles too */
+    for (int i = 0; i < nt; i++) pthread_join(tid[i], NULL);
+    pthread_mutex_destroy(&J.mu);
+  } else {
+    for (int i = 0; i < J.n; i++) tg__cpu_job_run(&J.job[i]);
+  }
+  for (int i = 0, j = 0; i < n; i++) {
+    if (out[i]) continue;
+    tg__cpu_job *job = usable && j < J.n ? &J.job[j++] : NULL;
+    if (job && job->compiled) tg__stat_compiles(1);
+    if (job && job->ok && (out[i] = tg__cpu_cached(d, names[i], job->final))) {
+      uint64_t k[2];
+      tg__cpu_key(target, id, cc, names[i], srcs[i], k);
+      tg__cpu_progs_put(k[0], k[1], out[i]);
+    } else if (job && job->err[0]) {
+      tg__set_error("%s", job->err); /* the compiler's own complaint: the source is at fault, not the directory */
+    } else {
+      out[i] = tg__cpu_compile(d, names[i], srcs[i]); /* the usual path: its errors, its fallbacks */
+    }
+  }
+  TG_FREE(J.job);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -1043,6 +1033,6 @@ static void tg__cpu_describe(tg__device *d, tg__target *t) {
 
 static tg__device tg__cpu_dev = {
     1, "CPU", &tg__dialect_c, tg__cpu_alloc, tg__cpu_free, tg__cpu_copy, tg__cpu_copy, tg__cpu_compile, tg__cpu_launch,
-    tg__cpu_synchronize, NULL, tg__cpu_describe};
+    tg__cpu_synchronize, NULL, tg__cpu_describe, tg__cpu_compile_batch};
 
 TG__PRIVATE tg__device *tg__cpu_device(void) { return &tg__cpu_dev; }

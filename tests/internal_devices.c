@@ -46,15 +46,15 @@ TEST(test_internal_render_cuda) {
   CHECK(src && strstr(src, "extern \"C\" __global__ void r_3_4_4(int* __restrict__ data0, const int* __restrict__ data1)"));
   CHECK(src && strstr(src, "long long gid = ((long long)blockIdx.x * blockDim.x + threadIdx.x);"));
   CHECK(src && strstr(src, "if (gid >= 3) return;"));
-  CHECK(src && strstr(src, "int ridx0 = (int)(gid);"));
+  CHECK(src && strstr(src, "int ridx1 = (int)(gid);"));
   CHECK(src && !strstr(src, "start")); /* no CPU chunk bounds */
   CHECK(src && strstr(src, "for (int ridx"));  /* reductions stay loops */
   tg_schedule_free(s);
   s = ti_render_as(&tg__dialect_cuda, ti_grid_2d);
   src = tg_schedule_source(s, 0);
   CHECK(src && strstr(src, "if (gid >= 32) return;"));
-  CHECK(src && strstr(src, "int ridx0 = (int)(gid / 8);"));
-  CHECK(src && strstr(src, "int ridx1 = (int)(gid % 8);"));
+  CHECK(src && strstr(src, "int ridx1 = (int)(gid / 8);"));
+  CHECK(src && strstr(src, "int ridx2 = (int)(gid % 8);"));
   tg_schedule_free(s);
   s = ti_render_as(&tg__dialect_cuda, ti_grid_exp);
   src = tg_schedule_source(s, 0);

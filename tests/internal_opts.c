@@ -65,6 +65,13 @@ TEST(test_internal_opts_match_noopt) {
       {TO_ADD, 2, {TO_OPT(UPCAST, 1, 16), TO_OPT(SWAP, 0, 1)}},
       {TO_MATMUL, 2, {TO_OPT(UPCAST, 0, 0), TO_OPT(SWAP, 0, 1)}}, /* a loop of size 1 trades places */
       {TO_MATMUL, 2, {TO_OPT(UPCAST, 1, 0), TO_OPT(SWAP, 1, 0)}},
+      {TO_MATMUL, 1, {TO_OPT(THREAD, 1, 4)}}, /* the columns split across threads */
+      {TO_MATMUL, 1, {TO_OPT(THREAD, 0, 0)}},
+      {TO_MATMUL, 3, {TO_OPT(UPCAST, 0, 4), TO_OPT(THREAD, 1, 2), TO_OPT(UPCAST, 1, 8)}}, /* 48 = 2 * 3 * 8 */
+      {TO_MATMUL, 3, {TO_OPT(THREAD, 1, 3), TO_OPT(SWAP, 0, 1), TO_OPT(UNROLL, 0, 4)}},
+      {TO_CONV, 2, {TO_OPT(THREAD, 2, 4), TO_OPT(UPCAST, 3, 4)}},
+      {TO_SUM, 2, {TO_OPT(THREAD, 0, 3), TO_OPT(UNROLL, 0, 4)}},
+      {TO_ADD, 1, {TO_OPT(THREAD, 1, 16)}},
   };
   for (int c = 0; c < TG__COUNT(cases); c++) {
     tg_scope_begin();
@@ -100,7 +107,9 @@ TEST(test_internal_opts_illegal_refused) {
       {TO_MATMUL, 1, {TO_OPT(SWAP, 0, 0)}, "SWAP's amount is another output axis"},
       {TO_MATMUL, 1, {TO_OPT(LOCAL, 0, 4)}, "a CPU kernel has no workgroups"},
       {TO_MATMUL, 1, {TO_OPT(TC, 0, 0)}, "a CPU kernel has no workgroups"},
-      {TO_MATMUL, 1, {TO_OPT(THREAD, 0, 2)}, "not implemented yet"},
+      {TO_MATMUL, 2, {TO_OPT(THREAD, 0, 2), TO_OPT(THREAD, 1, 2)}, "a kernel has one THREAD"},
+      {TO_MATMUL, 1, {TO_OPT(THREAD, 1, 5)}, "the amount does not divide the axis"},
+      {TO_MATMUL, 1, {TO_OPT(THREAD, 0, 1)}, "between 2 and 4096"},
       {TO_MATMUL, 1, {TO_OPT(PADTO, 0, 32)}, "not implemented yet"},
       {TO_ADD, 1, {TO_OPT(UNROLL, 0, 2)}, "the kernel has no reduction loop"},
   };

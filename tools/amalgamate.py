@@ -53,6 +53,7 @@ PRIVATE = [
     "src/linearize.c",
     "src/render.c",
     "src/realize.c",
+    "src/search.c",
     "src/device.c",
     "src/runtime_cpu.c",
 ]
