@@ -1,6 +1,6 @@
 """ref.py: the reference figures the C benchmarks print next to their own, measured in the same run.
 
-usage: python3 bench/ref.py CASE   (CASE: elementwise, reduce, reduce_all, matmul, graph, jit, conv L, gpu G)
+usage: python3 bench/ref.py CASE   (CASE: elementwise, reduce, reduce_all, matmul [N], graph, jit, conv L, gpu G)
 Prints one number: the median over repeated runs (GB/s, GB/s, GFLOPS, microseconds). numpy uses its BLAS (OpenBLAS
 on Debian) for matmul; `graph` measures the real tinygrad building, scheduling and rendering a 100-op chain."""
 import sys, time, statistics
@@ -50,10 +50,10 @@ elif case == "reduce_all":
   a = np.random.rand(1 << 24).astype(np.float32)
   t = median_time(lambda: a.sum(), 10)
   print(4 * a.size / t / 1e9)
-elif case == "matmul":
-  n = 1024
+elif case == "matmul":  # matmul [N]: N x N float32, default 1024
+  n = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
   a, b = np.random.rand(n, n).astype(np.float32), np.random.rand(n, n).astype(np.float32)
-  t = median_time(lambda: a @ b, 10)
+  t = median_time(lambda: a @ b, 10 if n <= 2048 else 3)
   print(2 * n ** 3 / t / 1e9)
 elif case == "graph":
   import os

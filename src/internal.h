@@ -550,7 +550,7 @@ TG__PRIVATE struct tg__device *tg__default_device(const char *fn); /* DEV or the
 TG__PRIVATE tg__uop *tg__tsum(tg__uop *x, int64_t mask);   /* tinygrad's accumulation dtypes */
 TG__PRIVATE tg__uop *tg__tmax(tg__uop *x, int64_t mask);
 TG__PRIVATE tg__uop *tg__tmean(tg__uop *x, int64_t mask);
-TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w);
+TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w, struct tg__device *dev);
 /* windows of k (stride s, dilation d) over the last nk axes: (..., i...) -> (..., o..., k...), movement ops only */
 TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64_t *s, const int64_t *d);
 /* whether tg__tpool's nodes for that input shape fit TG__MAX_NUMEL; -1 with an error naming fn otherwise */
@@ -710,6 +710,10 @@ typedef struct tg__dialect {
   const char *const *load_fmt;  /* a loaded element (%s) as a value: "tg_h2f(%s)"; NULL entries: as it is */
   const char *const *store_fmt; /* a value (%s) as the element to store: "tg_f2h(%s)"; NULL entries: as it is */
   uint32_t unsupported;       /* bit 1 << dtype: dtypes it cannot render (rendering a kernel using one is an error) */
+  /* emitted after the preludes when the kernel has a register tile (an UPCAST): the C dialect's tells GCC to vectorise
+   * across the tile's copies only (SLP), never along the reduction loop, which it otherwise does with permutes when
+   * the tile's loads are contiguous along it (a packed matmul: 16 FMAs per step become 256 plus shuffles); NULL */
+  const char *tile_prelude;
 } tg__dialect;
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */
@@ -756,6 +760,8 @@ TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view); /* the k
  * compiled and every buffer found memory. 0, or -1 with s->nran telling how many kernels ran (0 unless a launch
  * failed) */
 TG__PRIVATE int tg__run_schedule(tg__sched *s);
+TG__PRIVATE void tg__forget_sources(void); /* the source cache is dropped (tests; BEAM's restart) */
+TG__PRIVATE int64_t tg__source_cache_hits(void); /* kernels whose source came from the source cache, for the tests */
 /* Memory for a sequence of launches, fixed before any of them runs, so that a failure to allocate changes nothing:
  * launch i's buffers get memory in order, then its `drop` buffers (read for the last time) give theirs to later
  * launches of the plan, as running them one by one would. ptrs[i][j] is the memory of launches[i].bufs[j]. */
@@ -816,6 +822,7 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
  * and the time limit per kernel (BEAM_TIMEOUT); width < 0: the environment again */
 TG__PRIVATE void tg__set_beam(int width, double min_s, double timeout_s);
 TG__PRIVATE void tg__beam_forget(void);        /* the tests: the in-memory cache is dropped (a restart) */
+TG__PRIVATE int tg__beam_width_now(void);      /* the width in force (0: BEAM off) */
 TG__PRIVATE tg__beam_stat *tg__beam_stats(void);
 
 /* ---------------------------------------------------------------------------------------------------------------- */

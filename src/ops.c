@@ -750,7 +750,27 @@ tg_tensor *tg_layernorm(tg_tensor *a, int axis, double eps) {
 // ---------------------------------------------------------------------------------------------------------------------
 // linear algebra: matmul is a broadcast multiply and a sum over the last axis (one kernel)
 
-TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w) {
+/* A matmul's right operand (K, N) copied into panels of W columns, [N/W][K][W], and viewed back as (K, N). The
+ * register tile the heuristic gives a matmul (rows by two vectors of columns: W floats) then reads W contiguous
+ * floats per step of k, where a row-major operand's rows are N floats apart: at a power-of-two N every step of k
+ * falls in the same cache sets and a new page, and no prefetcher follows (2048: 33 GFLOPS plain, 187 packed, on a
+ * 2-core AVX-512 EPYC). BLAS packs the same way. Only on a CPU, for float32, for products large enough (and an M
+ * large enough) to repay the copy's K*N reads and writes; NOOPT=1 packs nothing. `dev` NULL: no packing. */
+static tg__uop *tg__pack_panels(tg__uop *w, tg__device *dev, int64_t m) {
+  if (!dev || w->ndim != 2 || w->dtype != TG_FLOAT32 || tg__getenv_int("NOOPT", 0)) return w;
+  tg__target t;
+  tg__device_target(dev, &t);
+  int64_t K = w->shape[0], N = w->shape[1], W = 2 * (int64_t)t.vec_floats;
+  if (t.gpu || N % W || N < 2 * W || K < 64 || m < 64 || (double)m * (double)N * (double)K < (double)(1 << 22))
+    return w;
+  int64_t panels[3] = {K, N / W, W};
+  int perm[3] = {1, 0, 2};
+  tg__uop *p = tg__tpermute(tg__treshape(w, 3, panels), perm);
+  p = tg__uop1(TG__OP_CONTIGUOUS, p->dtype, p, NULL);
+  return tg__treshape(tg__tpermute(p, perm), 2, w->shape);
+}
+
+TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w, struct tg__device *dev) {
   char b1[128], b2[128];
   int n1 = x->ndim, n2 = w->ndim;
   if (n1 == 0 || n2 == 0) {
@@ -771,6 +791,9 @@ TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w) {
   tg_dtype dt = tg_promote(x->dtype, w->dtype);
   x = tg__tcast(x, dt);
   w = tg__tcast(w, dt);
+  int64_t m = 1;
+  for (int i = 0; i < n1 - 1; i++) m *= x->shape[i];
+  if (n2 == 2) w = tg__pack_panels(w, dev, m);
   int one = (n1 - 1 < n2 - 1 ? n1 - 1 : n2 - 1) < 1 ? (n1 - 1 < n2 - 1 ? n1 - 1 : n2 - 1) : 1;
   int64_t xs[TG_MAX_DIMS], ws[TG_MAX_DIMS];
   int nx = 0, nw = 0;
@@ -799,13 +822,13 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
   TG__LOCKED();
   TG__NEED("tg_matmul", a);
   TG__NEED("tg_matmul", b);
-  return tg__tensor_wrap(tg__tmatmul("tg_matmul", a->uop, b->uop), a->dev);
+  return tg__tensor_wrap(tg__tmatmul("tg_matmul", a->uop, b->uop, a->dev), a->dev);
 }
 tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
   TG__LOCKED();
   TG__NEED("tg_dot", a);
   TG__NEED("tg_dot", b);
-  return tg__tensor_wrap(tg__tmatmul("tg_dot", a->uop, b->uop), a->dev);
+  return tg__tensor_wrap(tg__tmatmul("tg_dot", a->uop, b->uop, a->dev), a->dev);
 }
 
 tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias) {
@@ -817,7 +840,7 @@ tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias) {
     return NULL;
   }
   int perm[2] = {1, 0};
-  tg__uop *r = tg__tmatmul("tg_linear", x->uop, tg__tpermute(weight->uop, perm));
+  tg__uop *r = tg__tmatmul("tg_linear", x->uop, tg__tpermute(weight->uop, perm), x->dev);
   if (r && bias) {
     tg__uop *bb = bias->uop;
     tg_dtype dt = tg_promote(r->dtype, bb->dtype);

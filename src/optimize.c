@@ -550,5 +550,12 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   if (fi > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, ri), fi);
   if (fj > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, rj), fj);
   if (fu > 1) out[n++] = tg__mkopt(TG__OPT_UNROLL, tg__axis_of(ax.rid, ax.nr, inner_reduce), fu);
+  /* Loop order (a matmul: two output loops). Each tile of the inner loop reads again what depends on it: with i
+   * outer, the j-dependent input (B) is read n_i/f_i times over; with j outer, the i-dependent one (A) n_j/f_j times.
+   * With the tile wider in j (8x32), j outer reads 4x less, and the B panel a tile reads stays in the cache while the
+   * inner loop runs over i. Only while the outer loop stays long enough to share among the threads. */
+  if (ng == 2 && ri == globals[0] && rj == globals[1] && fj > fi && !gpu &&
+      tg__range_size(rj) / fj >= 2 * (int64_t)t->cores && tg__range_size(ri) / fi >= 2)
+    out[n++] = tg__mkopt(TG__OPT_SWAP, tg__axis_of(ax.gid, ax.ng, ri), tg__axis_of(ax.gid, ax.ng, rj));
   return n;
 }

@@ -1013,7 +1013,9 @@ TG__DATA const tg__dialect tg__dialect_c = {
     /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix */
     NULL, 1, "({%u _v = %s; %m _r; __builtin_memcpy(&_r, &_v, sizeof _r); _r;})", "ll", "ull",
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
-    NULL, tg__c_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0};
+    NULL, tg__c_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0,
+    /* tile_prelude */
+    "#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC optimize(\"no-tree-loop-vectorize\")\n#endif\n"};
 
 /* the machine, for the optimiser: the host's vector registers (kernels are compiled for the host) and the pool's
  * threads. A machine without AVX2 gets SSE's 4 lanes and 16 registers. */

@@ -43,6 +43,8 @@ static int tg__beam_width(void) {
   return tg__beam_override.width >= 0 ? tg__beam_override.width : tg__getenv_int("BEAM", 0);
 }
 
+TG__PRIVATE int tg__beam_width_now(void) { return tg__beam_width(); }
+
 /* a kernel whose heuristic runs faster than this is not searched: launching costs more than any Opt saves */
 static double tg__beam_min_time(void) { return tg__beam_override.width >= 0 ? tg__beam_override.min_s : 20e-6; }
 
@@ -77,6 +79,7 @@ static tg__beam_entry *tg__beam_mem;
 static int tg__beam_nmem, tg__beam_cap;
 
 TG__PRIVATE void tg__beam_forget(void) { /* the tests' restart: only the disk remembers */
+  tg__forget_sources(); /* whose sources hold the choices */
   TG_FREE(tg__beam_mem);
   tg__beam_mem = NULL;
   tg__beam_nmem = tg__beam_cap = 0;

@@ -236,7 +236,7 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
       {16, 32, "UPCAST(0,8) UPCAST(1,16)"}, /* AVX-512: 8x32, but 48 columns take 16 */
       {8, 16, "UPCAST(0,4) UPCAST(1,16)"},  /* AVX2: 4x16 */
       {4, 32, "UPCAST(0,8) UPCAST(1,8)"},   /* NEON: 8x8 */
-      {4, 16, "UPCAST(0,4) UPCAST(1,8)"},   /* SSE: 4x8 */
+      {4, 16, "UPCAST(0,4) UPCAST(1,8) SWAP(0,1)"}, /* SSE: 4x8, and the 6 column tiles outermost */
   };
   for (int m = 0; m < TG__COUNT(machines) && registered; m++) {
     tg_scope_begin();
@@ -263,4 +263,90 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
   }
   if (old) setenv("DEV", saved, 1);
   else unsetenv("DEV");
+}
+
+/* The source cache (realize.c): the same kernel over other buffers renders nothing again and computes its own values;
+ * another size or dtype is another kernel. */
+TEST(test_internal_opts_source_cache) {
+  tg_scope_begin();
+  int64_t n0 = 0, n1 = 0;
+  float *first = to_run(TO_MATMUL, NULL, -1, &n0); /* the heuristic's, cached from here on */
+  int64_t hits = tg__source_cache_hits();
+  float *again = to_run(TO_MATMUL, NULL, -1, &n1); /* new buffers, same values */
+  CHECK_EQ_INT(tg__source_cache_hits() - hits, 1);
+  CHECK(first && again && n0 == n1);
+  if (first && again) CHECK_ARR_NEAR(again, first, n0, 0);
+  /* other values in the same kernel: a hit, and the new values */
+  hits = tg__source_cache_hits();
+  float a[24 * 40], b[40 * 48];
+  for (int i = 0; i < 24 * 40; i++) a[i] = (float)(i % 7) - 3;
+  for (int i = 0; i < 40 * 48; i++) b[i] = (float)(i % 5) * 0.5f;
+  tg_tensor *c = tg_matmul(tg_from_data(a, TG_FLOAT32, TG_SHAPE(24, 40)), tg_from_data(b, TG_FLOAT32, TG_SHAPE(40, 48)));
+  float *got = tg_realize(c) == 0 ? tg_to_float(c) : NULL;
+  CHECK_EQ_INT(tg__source_cache_hits() - hits, 1);
+  int ok = got != NULL;
+  for (int i = 0; got && i < 24; i++)
+    for (int j = 0; j < 48; j++) {
+      double s = 0;
+      for (int k = 0; k < 40; k++) s += (double)a[i * 40 + k] * b[k * 48 + j];
+      ok &= fabs(s - got[i * 48 + j]) < 1e-4;
+    }
+  CHECK(ok);
+  /* another shape, another dtype: new kernels */
+  hits = tg__source_cache_hits();
+  CHECK_EQ_INT(tg_realize(tg_matmul(to_input(TG_SHAPE(24, 40), 1), to_input(TG_SHAPE(40, 56), 2))), 0);
+  CHECK_EQ_INT(tg_realize(tg_matmul(tg_cast(to_input(TG_SHAPE(24, 40), 1), TG_FLOAT64),
+                                    tg_cast(to_input(TG_SHAPE(40, 48), 2), TG_FLOAT64))), 0);
+  CHECK_EQ_INT(tg__source_cache_hits() - hits, 0);
+  free(first);
+  free(again);
+  free(got);
+  tg_scope_end();
+}
+
+/* A large float32 matmul on the CPU copies its right operand into panels of the tile's width first (ops.c): two
+ * kernels, the same values as a host reference, and gradients through the copy. A small one, and NOOPT, do not. */
+TEST(test_internal_opts_matmul_panels) {
+  if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* a CPU layout */
+  tg_scope_begin();
+  enum { M = 128, K = 256, N = 128 };
+  float *a = (float *)malloc(sizeof(float) * M * K), *b = (float *)malloc(sizeof(float) * K * N);
+  for (int i = 0; i < M * K; i++) a[i] = (float)sin(0.01 * i);
+  for (int i = 0; i < K * N; i++) b[i] = (float)cos(0.013 * i);
+  tg_tensor *ta = tg_from_data(a, TG_FLOAT32, TG_SHAPE(M, K)), *tb = tg_from_data(b, TG_FLOAT32, TG_SHAPE(K, N));
+  tg_requires_grad(tb, 1);
+  tg_tensor *c = tg_matmul(ta, tb);
+  tg_schedule *s = tg_schedule_create(&c, 1);
+  CHECK_EQ_INT(tg_schedule_count(s), 2); /* the panels, then the matmul */
+  if (tg_schedule_count(s) == 2) CHECK(!strncmp(tg_schedule_name(s, 0), "E_", 2));
+  tg_schedule_free(s);
+  float *got = tg_realize(c) == 0 ? tg_to_float(c) : NULL;
+  double worst = got ? 0 : 1;
+  for (int i = 0; got && i < M; i += 7)
+    for (int j = 0; j < N; j++) {
+      double r = 0;
+      for (int k = 0; k < K; k++) r += (double)a[i * K + k] * b[k * N + j];
+      worst = fmax(worst, fabs(r - got[i * N + j]));
+    }
+  CHECK(worst < 1e-3);
+  /* d sum(a @ b) / db [k][j] = sum_i a[i][k] */
+  CHECK_EQ_INT(tg_backward(tg_sum(c, 0, NULL, 0)), 0);
+  float *g = tg_grad(tb) ? tg_to_float(tg_grad(tb)) : NULL;
+  worst = g ? 0 : 1;
+  for (int k = 0; g && k < K; k++) {
+    double r = 0;
+    for (int i = 0; i < M; i++) r += a[i * K + k];
+    for (int j = 0; j < N; j += 13) worst = fmax(worst, fabs(r - g[k * N + j]));
+  }
+  CHECK(worst < 1e-3);
+  /* small: one kernel */
+  tg_tensor *small = tg_matmul(to_input(TG_SHAPE(24, 40), 1), to_input(TG_SHAPE(40, 64), 2));
+  s = tg_schedule_create(&small, 1);
+  CHECK_EQ_INT(tg_schedule_count(s), 1);
+  tg_schedule_free(s);
+  free(a);
+  free(b);
+  free(got);
+  free(g);
+  tg_scope_end();
 }
