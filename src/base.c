@@ -5,8 +5,8 @@
  * tensor data included (tg__try_alloc). The one exception: when the library's own bookkeeping (a few bytes for a
  * node, a handle, a string) cannot be allocated even after every cached buffer was given back, it aborts, as there is
  * nothing sensible left to do. The error string is thread-local.
- * Also here: the library-wide lock, fault injection for the tests, and the writer of files that appear whole or not
- * at all. */
+ * Also here: the library-wide lock, fault injection for the tests, the writer of files that appear whole or not at
+ * all, and the disk cache directory (compiled kernels, BEAM's choices), used only when nobody else can write it. */
 #include "internal.h"
 
 #include <errno.h>

@@ -4,8 +4,9 @@
  *  - tg__schedule(roots) is the schedule of roots as the runtime sees it now: it asks schedule.c (tg__kernelize)
  *    with the capture state of the hook below and the default device (DEV, else the CPU; asked only for a graph that
  *    reads no buffer).
- *  - tg__kernel_source is the one compile path to source: codegen, then the device's dialect renders it. Running
- *    (tg__kernel_prepare) and inspection (tg_schedule_*) both use it, so what is inspected is what runs.
+ *  - tg__kernel_source is the one compile path to source: codegen (with BEAM's list when BEAM=n, search.c), then the
+ *    device's dialect renders it; a kernel seen before over other buffers takes its source from the source cache.
+ *    Running (tg__kernel_prepare) and inspection (tg_schedule_*) both use it, so what is inspected is what runs.
  *  - tg__run_schedule compiles every kernel, plans the memory of every launch (tg__plan_memory: intermediates are
  *    recycled once their last reader has run), then launches. DEBUG=1 prints the kernel count and time, DEBUG=2 a line
  *    per kernel, DEBUG=4 the linearised UOps. tg__sched_settle and tg__sched_ran tell what ran.

@@ -11,7 +11,8 @@
  *    format's version, the target CPU when -march=native is used (x86: vendor, signature and feature words of cpuid,
  *    and xcr0; other Linux: hwcaps and /proc/cpuinfo's features), the compiler's identity (`$CC --version`, run once
  *    per $CC per process, not counted by tg_compiler_invocations()), $CC, the flags, the kernel's name and source.
- *  - Shared objects are cached on disk under the same key, in $TINYGRAD_CACHE, else $XDG_CACHE_HOME/tinygrad.h, else
+ *  - Shared objects are cached on disk under the same key, in the library's cache directory (tg__cache_dir, base.c):
+ *    $TINYGRAD_CACHE, else $XDG_CACHE_HOME/tinygrad.h, else
  *    $HOME/.cache/tinygrad.h, created 0700 (mkdir -p), never inside a directory that is not owned by the effective
  *    uid (but for sticky ones anyone may write, like /tmp). The directory is used only if it is ours and nobody else
  *    can write it or any directory above it (sticky ones like /tmp excepted). DISABLE_COMPILER_CACHE=1 skips reading
@@ -27,6 +28,8 @@
  *    still read). One line on stderr, once per process and at any DEBUG, says that kernels are not cached and why.
  *    A kernel that loaded is never failed by the cache: if it cannot be sealed or published, it is not cached.
  *  - Failures (no compiler, a compile error, a load error) are NULL plus tg__set_error with the compiler's output.
+ *  - compile_batch (BEAM's candidates) runs up to $THREADS compilers at once, each into the cache directory as above,
+ *    and loads the objects on the calling thread.
  *  - launch runs NAME_entry over [0, global_size): small kernels once on the calling thread, larger ones split into
  *    contiguous chunks, at most one per thread ($THREADS, default the usable cores, at most 64), run by a persistent
  *    pool of pthreads and the caller. Each chunk runs exactly once, and launch returns after all have finished.
