@@ -31,8 +31,9 @@
  *  - compile_batch (BEAM's candidates) runs up to $THREADS compilers at once, each into the cache directory as above,
  *    and loads the objects on the calling thread.
  *  - launch runs NAME_entry over [0, global_size): small kernels once on the calling thread, larger ones split into
- *    contiguous chunks, at most one per thread ($THREADS, default the usable cores, at most 64), run by a persistent
- *    pool of pthreads and the caller. Each chunk runs exactly once, and launch returns after all have finished.
+ *    contiguous chunks claimed by a persistent pool of pthreads ($THREADS, default the usable cores, at most 64) and
+ *    the caller: guided chunks, each 1/(2P) of what is left, so that a thread descheduled by another process delays
+ *    little. Each iteration runs exactly once, and launch returns after all have finished.
  *  - At exit the workers are joined and every shared object is closed, so valgrind reports nothing.
  *  - DEBUG>=3 prints each kernel's source to stdout when it is first loaded. Nothing else prints but the two stderr
  *    lines above (kernels not cached; a damaged entry at DEBUG>=1). */
@@ -852,8 +853,12 @@ static void tg__cpu_compile_batch(tg__device *d, int n, const char *const *names
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// the thread pool: workers sleep on `work`, claim chunks of the current job by index under the mutex (so none is
-// missed or run twice), and the last to finish signals `done`. Every shared field is read and written under tg__cpu_mu.
+// the thread pool: workers sleep on `work` and claim chunks of the current job under the mutex (so none is missed or
+// run twice); when the job is done, whoever finished last signals `done`. Every shared field is read and written
+// under tg__cpu_mu. Chunks are guided: each claim takes 1/(2P) of what is left (P threads), at least 1/(8P) of the
+// whole, so the first chunks are large and contiguous, and the last small: a thread the OS descheduled (another
+// process busy on its core) holds up only a small chunk while the others take the rest, and a worker slow to wake
+// finds the work done.
 
 static pthread_mutex_t tg__cpu_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tg__cpu_work = PTHREAD_COND_INITIALIZER;
@@ -864,25 +869,28 @@ static struct {
   int nworkers;           /* threads started, the caller not included */
   int started, shutdown;
   pid_t pid;              /* the process that started them (a forked child has none) */
-  /* the current job: chunk c of nchunks covers a contiguous share of [0, total) */
+  /* the current job: [0, total) of the outermost loop; [next, total) is not claimed yet */
   tg__cpu_entry_fn entry;
   void **bufs;
-  int64_t total;
-  int nchunks, next, pending; /* chunks: in all, the next to claim, not finished yet */
+  int64_t total, next, grain, least; /* a claim takes (total - next) / grain iterations, at least `least` */
+  int running;                       /* claimed chunks not finished yet */
 } tg__cpu_pool;
 
 /* claims and runs chunks of the current job until none is left; called and returns with tg__cpu_mu held */
 static void tg__cpu_run_chunks(void) {
-  while (tg__cpu_pool.next < tg__cpu_pool.nchunks) {
-    int64_t c = tg__cpu_pool.next++, n = tg__cpu_pool.nchunks, total = tg__cpu_pool.total;
-    int64_t q = total / n, r = total % n;
-    int64_t start = c * q + (c < r ? c : r), end = start + q + (c < r ? 1 : 0);
+  while (tg__cpu_pool.next < tg__cpu_pool.total) {
+    int64_t left = tg__cpu_pool.total - tg__cpu_pool.next, len = left / tg__cpu_pool.grain;
+    if (len < tg__cpu_pool.least) len = tg__cpu_pool.least;
+    if (len > left) len = left;
+    int64_t start = tg__cpu_pool.next;
+    tg__cpu_pool.next += len;
+    tg__cpu_pool.running++;
     tg__cpu_entry_fn entry = tg__cpu_pool.entry;
     void **bufs = tg__cpu_pool.bufs;
     pthread_mutex_unlock(&tg__cpu_mu);
-    entry(bufs, start, end);
+    entry(bufs, start, start + len);
     pthread_mutex_lock(&tg__cpu_mu);
-    if (--tg__cpu_pool.pending == 0) pthread_cond_signal(&tg__cpu_done);
+    if (--tg__cpu_pool.running == 0 && tg__cpu_pool.next >= tg__cpu_pool.total) pthread_cond_signal(&tg__cpu_done);
   }
 }
 
@@ -890,7 +898,7 @@ static void *tg__cpu_worker(void *arg) {
   (void)arg;
   pthread_mutex_lock(&tg__cpu_mu);
   for (;;) {
-    while (!tg__cpu_pool.shutdown && tg__cpu_pool.next >= tg__cpu_pool.nchunks)
+    while (!tg__cpu_pool.shutdown && tg__cpu_pool.next >= tg__cpu_pool.total)
       pthread_cond_wait(&tg__cpu_work, &tg__cpu_mu);
     if (tg__cpu_pool.shutdown) break;
     tg__cpu_run_chunks();
@@ -958,21 +966,23 @@ static int tg__cpu_launch(tg__program *p, void **bufs, int nbufs) {
   double work = p->flops + p->bytes;
   if (work <= 0) work = (double)gs * 64; /* no estimate: assume a little work per iteration */
   int nworkers = gs > 1 && work >= (double)(1 << 16) ? tg__cpu_pool_start() : 0;
-  int64_t nchunks = gs < nworkers + 1 ? gs : nworkers + 1;
-  if (nchunks <= 1) {
+  if (nworkers == 0 || gs <= 1) {
     p->entry(bufs, 0, gs);
     return 0;
   }
+  int64_t threads = nworkers + 1;
   pthread_mutex_lock(&tg__cpu_mu);
   tg__cpu_pool.entry = p->entry;
   tg__cpu_pool.bufs = bufs;
   tg__cpu_pool.total = gs;
   tg__cpu_pool.next = 0;
-  tg__cpu_pool.nchunks = tg__cpu_pool.pending = (int)nchunks;
+  tg__cpu_pool.grain = 2 * threads;
+  tg__cpu_pool.least = gs / (8 * threads) > 1 ? gs / (8 * threads) : 1;
+  tg__cpu_pool.running = 0;
   pthread_cond_broadcast(&tg__cpu_work);
   tg__cpu_run_chunks(); /* the caller works too, and takes every chunk if the workers are slow to wake */
-  while (tg__cpu_pool.pending > 0) pthread_cond_wait(&tg__cpu_done, &tg__cpu_mu);
-  tg__cpu_pool.nchunks = tg__cpu_pool.next = 0;
+  while (tg__cpu_pool.running > 0) pthread_cond_wait(&tg__cpu_done, &tg__cpu_mu);
+  tg__cpu_pool.total = tg__cpu_pool.next = 0;
   tg__cpu_pool.entry = NULL;
   tg__cpu_pool.bufs = NULL;
   pthread_mutex_unlock(&tg__cpu_mu);

@@ -1,0 +1,35 @@
+/* internal_pool.c: the CPU device's thread pool runs every iteration of a launch exactly once, whatever the size and
+ * however the guided chunks fall, and launches may follow each other at once. #included into runner.c after the
+ * implementation. */
+#include "test.h"
+
+TEST(test_internal_pool_each_iteration_once) {
+  static int serial;
+  char name[64], src[512];
+  snprintf(name, sizeof name, "tpool_%d", ++serial);
+  snprintf(src, sizeof src,
+           "#include <stdint.h>\n"
+           "void %s_entry(void **bufs, int64_t start, int64_t end) {\n"
+           "  int *out = (int *)bufs[0];\n"
+           "  for (int64_t i = start; i < end; i++) out[i] += 1 + (int)(i %% 3);\n"
+           "}\n", name);
+  tg__device *d = tg__cpu_device();
+  tg__program *p = d->compile(d, name, src);
+  CHECK_NOT_NULL(p);
+  if (!p) return;
+  static const int64_t sizes[] = {1, 2, 3, 5, 17, 64, 129, 1000, 65537, 1000003};
+  int ok = 1;
+  for (int s = 0; s < TG__COUNT(sizes); s++) {
+    int64_t n = sizes[s];
+    int *out = (int *)calloc((size_t)n, sizeof(int));
+    void *bufs[1] = {out};
+    p->global_size = n;
+    p->flops = 1e9; /* as a large kernel: split across the pool */
+    p->bytes = 0;
+    for (int rep = 0; rep < 3; rep++) CHECK_EQ_INT(d->launch(p, bufs, 1), 0);
+    for (int64_t i = 0; i < n; i++) ok &= out[i] == 3 * (1 + (int)(i % 3));
+    if (!ok) printf("size %lld: an iteration ran twice or never\n", (long long)n);
+    free(out);
+  }
+  CHECK(ok);
+}
