@@ -20,7 +20,8 @@
  *    upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile of two
  *    vectors by as many rows as fill half the registers (8x32 with AVX-512, 4x16 with AVX2, 8x8 with NEON, 4x4 per
  *    GPU thread) and unrolls a convolution's window. A large matmul's column tiles go outermost (SWAP) when its tile
- *    is wider in columns, so each B panel stays in the cache while the rows run under it. */
+ *    is wider in columns, so each B panel stays in the cache while the rows run under it. Any kernel whose outermost
+ *    loop is shorter than the core count gets a THREAD on another output loop, so that every core has work. */
 #include "internal.h"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -462,6 +463,31 @@ TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *
 // ---------------------------------------------------------------------------------------------------------------------
 // the heuristic: returns the list it chooses
 
+/* The threads' share: the CPU splits the outermost output loop across its threads, so one shorter than the core count
+ * leaves cores idle (a batch of 2 over 16 cores). Then THREAD splits another output loop instead, by the smallest of
+ * its divisors that gives every core an iteration (at most 4 per core): its part runs outermost. `up` gives each
+ * output loop's upcast, `outer` the loop that runs outermost after the list. Appends to out; returns the new count. */
+static int tg__thread_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__uop *const *globals, int ng,
+                           const int64_t *up, int outer, tg__opt *out, int n) {
+  if (t->gpu || t->cores < 2 || ng < 2 || n >= TG__MAX_OPTS) return n;
+  if (tg__range_size(globals[outer]) / up[outer] >= t->cores) return n;
+  tg__axes ax;
+  tg__find_axes(sink, nglobal, &ax);
+  int best = -1;
+  int64_t amount = 0;
+  for (int g = 0; g < ng; g++) {
+    int64_t left = tg__range_size(globals[g]) / up[g];
+    if (g == outer || left < t->cores) continue;
+    for (int64_t d = t->cores; d <= 4 * (int64_t)t->cores && d <= left; d++)
+      if (left % d == 0) {
+        if (best < 0 || d < amount) best = g, amount = d;
+        break;
+      }
+  }
+  if (best >= 0) out[n++] = tg__mkopt(TG__OPT_THREAD, tg__axis_of(ax.gid, ax.ng, globals[best]), amount);
+  return n;
+}
+
 /* Reductions get a register tile of accumulators over two output loops, and short reduction loops are unrolled.
  * The tile's inner loop j is the innermost output loop some input does not depend on (that input's loads are
  * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
@@ -488,7 +514,15 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   tg__vec_free(&all);
   if (!has_reduce || ng < 2 || sink->nsrc != 1) {
     tg__vec_free(&access);
-    return 0;
+    for (int i = 1; i < ng; i++) /* by id: outermost first */
+      for (int j = i; j > 0 && globals[j]->arg.i < globals[j - 1]->arg.i; j--) {
+        tg__uop *tmp = globals[j];
+        globals[j] = globals[j - 1];
+        globals[j - 1] = tmp;
+      }
+    int64_t ones[TG_MAX_DIMS];
+    for (int i = 0; i < ng; i++) ones[i] = 1;
+    return tg__thread_rule(sink, nglobal, t, globals, ng, ones, 0, out, 0);
   }
   /* the output loops in order; the last is contiguous in the output */
   for (int i = 1; i < ng; i++)
@@ -561,5 +595,11 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   if (ng == 2 && ri == globals[0] && rj == globals[1] && fj > fi && !gpu && b_bytes >= (8 << 20) &&
       tg__range_size(rj) / fj >= 2 * (int64_t)t->cores && tg__range_size(ri) / fi >= 2)
     out[n++] = tg__mkopt(TG__OPT_SWAP, tg__axis_of(ax.gid, ax.ng, ri), tg__axis_of(ax.gid, ax.ng, rj));
-  return n;
+  int64_t up[TG_MAX_DIMS];
+  int first = 0; /* the loop that runs outermost */
+  for (int g = 0; g < ng; g++) {
+    up[g] = globals[g] == ri ? fi : globals[g] == rj ? fj : 1;
+    if (n && out[n - 1].op == TG__OPT_SWAP && globals[g] == rj) first = g;
+  }
+  return tg__thread_rule(sink, nglobal, t, globals, ng, up, first, out, n);
 }
