@@ -6,7 +6,9 @@
  *    consumer's kernel. It only plans: nothing is compiled or run here (realize.c does that), and what only the
  *    runtime knows (whether a JIT captures, the default device) comes in tg__sched_opts.
  *  - Realisation points are decided by the rule table tg__kernelize_rules: the roots; CONTIGUOUS; COPY; ASSIGN; and a
- *    REDUCE_AXIS whose result is expanded afterwards (softmax's max, layernorm's mean) or feeds more than one kernel.
+ *    REDUCE_AXIS whose result is expanded afterwards (softmax's max, layernorm's mean) or feeds more than one kernel;
+ *    and a PAD of 4096 elements or more that a reduction reads through a window (four reads per element or more: a
+ *    padded convolution, a convolution's input gradient), so that the window's loads are not gated.
  *    A reduction consumed without expansion is fused, even into another reduction: (a@b).relu().sum(0) is one kernel.
  *  - A kernel's AST is SINK(STORE(BUFFER_out, value)) over the tensor graph, where every other point is replaced by a
  *    RESHAPE of its BUFFER (the rule table tg__kernel_input_rules). Codegen lowers it.
@@ -178,12 +180,54 @@ static tg__uop *tg__kz_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
   return NULL;
 }
 
+/* A padded tensor read through a window (a convolution with padding, and every convolution's input gradient, whose
+ * graph pads the output gradient): fused, every load of the kernel is gated by the padding's bounds, which keeps the
+ * C compiler from vectorising its register tile, and whatever computes the padded tensor is recomputed once per
+ * tap. Realised first, the reduction reads a plain buffer: a 32->32 5x5 convolution of a batch of 512 with padding 4
+ * took 92 ms instead of 766 (2-core EPYC). Only when a reduction reads the pad's elements four times or more each
+ * (a window, not a plain padded sum) and the pad holds 4096 elements or more. */
+static int64_t tg__elements(const tg__uop *u) {
+  int64_t n = 1;
+  for (int i = 0; i < u->ndim; i++) n *= u->shape[i];
+  return n;
+}
+
+static tg__uop *tg__kz_pad(void *ctx, tg__uop *p, const tg__bindings *b) {
+  tg__sctx *c = (tg__sctx *)ctx;
+  (void)b;
+  int64_t n = tg__elements(p);
+  if (n < 4096 || tg__map_get(&c->realize, p)) return NULL;
+  tg__vec stack;
+  tg__map seen;
+  memset(&stack, 0, sizeof stack);
+  memset(&seen, 0, sizeof seen);
+  tg__vec_push(&stack, p);
+  int window = 0;
+  while (stack.n && !window) {
+    tg__uop *u = (tg__uop *)stack.items[--stack.n];
+    tg__vec *cs = tg__consumers_of(c, u);
+    for (int i = 0; cs && i < cs->n && !window; i++) {
+      tg__uop *v = (tg__uop *)cs->items[i];
+      if (tg__map_get(&seen, v)) continue;
+      tg__map_put(&seen, v, (void *)1);
+      if (v->op == TG__OP_REDUCE_AXIS) window = v->src[0]->ndim >= 0 && tg__elements(v->src[0]) >= 4 * n;
+      else if (!tg__map_get(&c->realize, v) && (tg__op_is_movement(v->op) || tg__op_in_group(v->op, TG__GROUP_ELEMENTWISE)))
+        tg__vec_push(&stack, v);
+    }
+  }
+  tg__vec_free(&stack);
+  tg__map_free(&seen);
+  if (window) tg__sched_point(c, p);
+  return NULL;
+}
+
 /* Applied to every node, consumers before their sources (a reduction's decision reads its consumers'), so the SINK of
  * the roots comes first. */
 static const tg__rule tg__kernelize_rules[] = {
   TG__RULE("(SINK)", tg__kz_roots),                    /* sink(roots...): each root, unless a view of a buffer */
   TG__RULE("(CONTIGUOUS|COPY|ASSIGN)", tg__kz_always), /* contiguous(x), copy(x), assign(t, x): always */
   TG__RULE("(REDUCE_AXIS)", tg__kz_reduce),            /* reduce(x) expanded to the output, reshuffled or read twice */
+  TG__RULE("(PAD)", tg__kz_pad),                       /* pad(x) read through a reduction's window */
 };
 TG__RULES_REGISTER(tg__kernelize_rules)
 

@@ -40,6 +40,35 @@ TEST(test_kernel_counts_tinygrad) {
   tg_scope_end();
 }
 
+/* Where tinygrad.h departs from tinygrad's counts: a padded tensor read through a convolution's window is realised
+ * first (so the conv's loads are not gated by the padding), when large enough (4096 elements) and read four times or
+ * more per element. The values are those of a convolution of the explicitly padded input. */
+TEST(test_padded_window_realised_first) {
+  tg_scope_begin();
+  tg_tensor *img = realized_rand(TG_SHAPE(2, 3, 40, 40)), *w = realized_rand(TG_SHAPE(4, 3, 3, 3));
+  tg_tensor *c = tg_conv2d(img, w, NULL, 1, 1, 1, 1); /* 2*3*42*42 = 10584 padded elements, read 9 times each */
+  tg_schedule *s = tg_schedule_create(&c, 1);
+  CHECK_EQ_INT(tg_schedule_count(s), 2);
+  if (tg_schedule_count(s) == 2) CHECK(!strncmp(tg_schedule_name(s, 0), "E_", 2)); /* the pad, then the conv */
+  tg_schedule_free(s);
+  int64_t pads[8] = {0, 0, 0, 0, 1, 1, 1, 1};
+  tg_tensor *padded = tg_pad(img, 4, pads, 0.0);
+  float *want = tg_to_float(tg_conv2d(tg_realize(padded) == 0 ? padded : NULL, w, NULL, 1, 0, 1, 1));
+  float *got = tg_to_float(c);
+  CHECK(want && got);
+  if (want && got) CHECK_ARR_NEAR(got, want, 2 * 4 * 40 * 40, 1e-5);
+  free(want);
+  free(got);
+  /* small (1*1*6*6 = 36 elements padded): fused, as tinygrad */
+  tg_tensor *small = realized_rand(TG_SHAPE(1, 1, 4, 4)), *ws = realized_rand(TG_SHAPE(2, 1, 3, 3));
+  CHECK_EQ_INT(kernels(tg_conv2d(small, ws, NULL, 1, 1, 1, 1)), 1);
+  /* a padded tensor summed (each element read once): fused */
+  tg_tensor *big = realized_rand(TG_SHAPE(100, 100));
+  int64_t p2[4] = {2, 2, 2, 2};
+  CHECK_EQ_INT(kernels(tg_sum(tg_pad(big, 2, p2, 0.0), 0, NULL, 0)), 1);
+  tg_scope_end();
+}
+
 TEST(test_schedule_inspection) {
   tg_scope_begin();
   tg_tensor *x = realized_rand(TG_SHAPE(32, 100));
