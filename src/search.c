@@ -27,9 +27,6 @@
  *  - tg__beam_stats counts searches and cache hits, for the tests. */
 #include "internal.h"
 
-#include <errno.h>
-#include <sys/stat.h> // stat: a cache file's existence
-
 // ---------------------------------------------------------------------------------------------------------------------
 // settings and counters
 
