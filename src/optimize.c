@@ -14,8 +14,11 @@
  *    SWAP a, b: two output loops trade places, which changes the outermost one (split across threads on the CPU).
  *    THREAD r by T (CPU only, once per kernel): r := t*(n/T) + r', where t is a new loop of T iterations that runs
  *    outermost (codegen keeps range id 0 for it), so the threads split r instead of the outermost output loop.
- *    LOCAL, GROUP, GROUPTOP, NOLOCALS and TC need a GPU's workgroups (the GPU kernels issue); PADTO is not built yet:
- *    each is refused with that reason.
+ *    PADTO r to a multiple of a (an output loop, at most a quarter longer): r runs to m = n rounded up, and every load
+ *    and store whose address depends on r is gated by r < n (tinygrad's PADTO), so a later UPCAST can take a vector's
+ *    width of an axis no power of two divides (1000 -> 1024).
+ *    LOCAL, GROUP, GROUPTOP, NOLOCALS and TC need a GPU's workgroups (the GPU kernels issue): each is refused with that
+ *    reason.
  *  - The heuristic reads the machine (tg__target, which the device describes: vector lanes and registers, cores). It
  *    upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile of two
  *    vectors by as many rows as fill half the registers (8x32 with AVX-512, 4x16 with AVX2, 8x8 with NEON, 4x4 per
@@ -315,6 +318,40 @@ static tg__uop *tg__thread(tg__uop *sink, tg__uop *r, int64_t T) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// padto: an output loop r of size n runs to m (n rounded up to a multiple of the amount), and every load and store
+// whose address depends on it is gated by r < n: the padded iterations read nothing and write nothing
+
+static tg__uop *tg__rw_pad_gate(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)b;
+  tg__uop **rc = (tg__uop **)ctx; /* {the padded loop, r < n} */
+  tg__uop *r = rc[0], *in = rc[1];
+  int load = root->op == TG__OP_LOAD;
+  tg__uop *gate = root->nsrc > (load ? 1 : 2) ? root->src[load ? 1 : 2] : NULL;
+  if (gate && (gate == in || (gate->op == TG__OP_AND && (gate->src[0] == in || gate->src[1] == in)))) return NULL;
+  if (!tg__uop_reaches(root->src[0], r)) return NULL;
+  tg__uop *g = gate ? tg__alu(TG__OP_AND, gate, in) : in;
+  if (load) return tg__uop2(TG__OP_LOAD, root->dtype, root->src[0], g, NULL);
+  tg__uop *store[3] = {root->src[0], root->src[1], g};
+  return tg__uop_new(TG__OP_STORE, root->dtype, 3, store, NULL);
+}
+
+static const tg__rule tg__pad_gate_rules[] = {
+    TG__RULE("(LOAD|STORE)", tg__rw_pad_gate), /* a load or store whose address depends on the padded loop */
+};
+TG__RULES_REGISTER(tg__pad_gate_rules)
+
+static tg__uop *tg__padto(tg__uop *sink, tg__uop *r, int64_t m) {
+  int64_t n = tg__range_size(r);
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = r->arg.i;
+  tg__uop *wide = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, m), &a);
+  sink = tg__substitute_range(sink, r, wide);
+  tg__uop *ctx[2] = {wide, tg__alu(TG__OP_CMPLT, wide, tg__const_int(r->dtype, n))};
+  return tg__graph_rewrite(sink, TG__MATCHER(tg__pad_gate_rules), ctx);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // the Opt vocabulary: a list of (op, axis, amount) applied by one function, which refuses an illegal one with a reason
 
 TG__DATA const char *const tg__optop_names[TG__NOPTOPS] = {
@@ -401,6 +438,22 @@ static tg__uop *tg__apply_opt(tg__uop *sink, const tg__axes *ax, int gpu, const 
     else if (tg__range_size(r) % a) *why = "the amount does not divide the axis";
     else return tg__thread(sink, r, a);
     return NULL;
+  case TG__OPT_PADTO:
+    if (!(r = tg__opt_loop(sink, ax, 0, o->axis, why))) return NULL;
+    if (o->amount < 2 || o->amount > 256) {
+      *why = "PADTO's amount is between 2 and 256";
+      return NULL;
+    }
+    a = (tg__range_size(r) + o->amount - 1) / o->amount * o->amount;
+    if (a == tg__range_size(r)) {
+      *why = "the axis is a multiple of the amount already";
+      return NULL;
+    }
+    if (a - tg__range_size(r) > tg__range_size(r) / 4 + 1) {
+      *why = "padding would add more than a quarter of the axis";
+      return NULL;
+    }
+    return tg__padto(sink, r, a);
   case TG__OPT_LOCAL: case TG__OPT_GROUP: case TG__OPT_GROUPTOP: case TG__OPT_NOLOCALS: case TG__OPT_TC:
     *why = gpu ? "workgroups, shared memory and tensor cores are not built yet (the GPU kernels issue)"
                : "a CPU kernel has no workgroups";

@@ -334,7 +334,8 @@ static void tg__rs_load(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   char *val = tg__own(r, tg__convert(tg__per_dtype(r->d->load_fmt, u->dtype), tg__expr_of(r, u->src[0])));
   tg__name(r, u, "val%lld", r->nval++);
-  if (u->nsrc > 1)
+  double on;
+  if (u->nsrc > 1 && !(tg__is_const(u->src[1], &on) && on != 0))
     tg__line(r, "%s %s = %s ? %s : 0;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), tg__expr_of(r, u->src[1]), val);
   else tg__line(r, "%s %s = %s;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), val);
 }
@@ -342,7 +343,10 @@ static void tg__rs_load(tg__rctx *r, const tg__linear *lin, int i) {
 static void tg__rs_store(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   char *val = tg__own(r, tg__convert(tg__per_dtype(r->d->store_fmt, u->dtype), tg__expr_of(r, u->src[1])));
-  tg__line(r, "%s = %s;", tg__expr_of(r, u->src[0]), val);
+  double on;
+  if (u->nsrc > 2 && !(tg__is_const(u->src[2], &on) && on != 0)) /* PADTO's gate, unless proved true */
+    tg__line(r, "if (%s) %s = %s;", tg__expr_of(r, u->src[2]), tg__expr_of(r, u->src[0]), val);
+  else tg__line(r, "%s = %s;", tg__expr_of(r, u->src[0]), val);
 }
 
 static void tg__rs_nothing(tg__rctx *r, const tg__linear *lin, int i) { (void)r, (void)lin, (void)i; }

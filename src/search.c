@@ -7,7 +7,7 @@
  *    heuristic (BEAM off, a kernel too small to be worth a search, or a search that could not run: no scratch
  *    memory). It never fails a kernel and never sets an error: every failure inside is a candidate less.
  *  - The search (tinygrad's beam_search): round 0 times the heuristic's list and the empty one; each later round
- *    extends every list of the beam by one action (UPCAST, UNROLL, SWAP, THREAD with the amounts below), renders each
+ *    extends every list of the beam by one action (UPCAST, UNROLL, PADTO, SWAP, THREAD with the amounts below), renders each
  *    extension (one that an Opt refuses, that makes more than 512 copies of the body, whose source passes 128 KiB, or
  *    whose source another candidate already has, is dropped), compiles them a few at a time (twice the cores) through
  *    the device's compile_batch (the CPU runs its compilers in parallel, one per core; other devices compile one by
@@ -189,17 +189,24 @@ static int tg__cand_render(tg__kernel *k, const tg__target *t, const tg__kparam 
   return c->src ? 0 : -1;
 }
 
-/* The actions one round adds to a list (tinygrad's actions): upcasts and unrolls by small amounts, swaps of the
- * outermost output loop, and (on a CPU with more than one core) a thread split. Amounts that do not divide the axis
- * as it was lowered are left out here; the rest are judged by tg__apply_opts. */
+/* The actions one round adds to a list (tinygrad's actions): upcasts and unrolls by small amounts, pads of an output
+ * axis to a multiple of 8, 16 or 32, swaps of the outermost output loop, and (on a CPU with more than one core) a
+ * thread split. Amounts that can divide the axis neither as it was lowered nor padded are left out here; the rest
+ * are judged by tg__apply_opts. */
 static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, int nr, const tg__target *t,
                             tg__opt *out) {
   static const int64_t up[] = {2, 3, 4, 5, 7, 8, 16, 32}, unroll[] = {0, 2, 3, 4, 8},
                        thread[] = {2, 3, 4, 8, 12, 16, 32, 64};
+  static const int64_t pad[] = {8, 16, 32};
   int n = 0;
-  for (int g = 0; g < ng; g++)
-    for (int i = 0; i < TG__COUNT(up); i++)
-      if (gsize[g] % up[i] == 0) out[n].op = TG__OPT_UPCAST, out[n].axis = g, out[n++].amount = up[i];
+  for (int g = 0; g < ng; g++) {
+    for (int i = 0; i < TG__COUNT(up); i++) /* dividing the axis, or a PADTO's rounded-up length */
+      if (gsize[g] % up[i] == 0 || (gsize[g] > up[i] && up[i] - gsize[g] % up[i] <= gsize[g] / 4 + 1))
+        out[n].op = TG__OPT_UPCAST, out[n].axis = g, out[n++].amount = up[i];
+    for (int i = 0; i < TG__COUNT(pad); i++)
+      if (gsize[g] % pad[i] && gsize[g] > pad[i] && pad[i] - gsize[g] % pad[i] <= gsize[g] / 4 + 1)
+        out[n].op = TG__OPT_PADTO, out[n].axis = g, out[n++].amount = pad[i];
+  }
   for (int r = 0; r < nr; r++)
     for (int i = 0; i < TG__COUNT(unroll); i++)
       if (unroll[i] ? rsize[r] % unroll[i] == 0 : rsize[r] <= 32)
@@ -312,7 +319,7 @@ static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t,
   int64_t gsize[TG_MAX_DIMS], rsize[2 * TG_MAX_DIMS];
   int ng, nr;
   if (tg__beam_axes(k, t, gsize, &ng, rsize, &nr) < 0) return -1;
-  tg__opt actions[256];
+  tg__opt actions[512]; /* at most 16 output axes x 11 + 32 reduction axes x 5 + 15 swaps + 16 x 8 threads */
   int nact = tg__beam_actions(gsize, ng, rsize, nr, t, actions);
   tg__map seen; /* sources tried, by hash (a collision only skips a candidate) */
   memset(&seen, 0, sizeof seen);

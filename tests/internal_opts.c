@@ -72,6 +72,11 @@ TEST(test_internal_opts_match_noopt) {
       {TO_CONV, 2, {TO_OPT(THREAD, 2, 4), TO_OPT(UPCAST, 3, 4)}},
       {TO_SUM, 2, {TO_OPT(THREAD, 0, 3), TO_OPT(UNROLL, 0, 4)}},
       {TO_ADD, 1, {TO_OPT(THREAD, 1, 16)}},
+      {TO_MATMUL, 2, {TO_OPT(PADTO, 1, 10), TO_OPT(UPCAST, 1, 10)}}, /* 48 -> 50 columns, five tiles of 10 */
+      {TO_MATMUL, 3, {TO_OPT(PADTO, 0, 7), TO_OPT(UPCAST, 0, 7), TO_OPT(UPCAST, 1, 16)}}, /* 24 rows -> 28 */
+      {TO_CONV, 2, {TO_OPT(PADTO, 3, 5), TO_OPT(UPCAST, 3, 5)}}, /* 8 -> 10 */
+      {TO_SUM, 2, {TO_OPT(PADTO, 0, 7), TO_OPT(THREAD, 0, 4)}}, /* 24 -> 28 */
+      {TO_ADD, 3, {TO_OPT(PADTO, 0, 5), TO_OPT(PADTO, 1, 10), TO_OPT(UPCAST, 1, 5)}},
   };
   tg__target target;
   tg__device_target(tg__device_get(NULL), &target);
@@ -115,7 +120,9 @@ TEST(test_internal_opts_illegal_refused) {
       {TO_MATMUL, 2, {TO_OPT(THREAD, 0, 2), TO_OPT(THREAD, 1, 2)}, "a kernel has one THREAD"},
       {TO_MATMUL, 1, {TO_OPT(THREAD, 1, 5)}, "the amount does not divide the axis"},
       {TO_MATMUL, 1, {TO_OPT(THREAD, 0, 1)}, "between 2 and 4096"},
-      {TO_MATMUL, 1, {TO_OPT(PADTO, 0, 32)}, "not implemented yet"},
+      {TO_MATMUL, 1, {TO_OPT(PADTO, 0, 8)}, "a multiple of the amount already"},
+      {TO_MATMUL, 1, {TO_OPT(PADTO, 0, 32)}, "more than a quarter of the axis"},
+      {TO_MATMUL, 1, {TO_OPT(PADTO, 0, 1)}, "between 2 and 256"},
       {TO_ADD, 1, {TO_OPT(UNROLL, 0, 2)}, "the kernel has no reduction loop"},
   };
   if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the workgroup reasons are the CPU's */
