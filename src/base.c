@@ -421,9 +421,10 @@ TG__PRIVATE int tg__file_publish(const char *fn, const char *tmp, const char *pa
 // ---------------------------------------------------------------------------------------------------------------------
 // the disk cache directory (compiled kernels, BEAM's choices): private to the user, checked before each use
 
-/* Is the existing directory `real` (a realpath: no symlinks, no . or ..) safe to keep shared objects and search results in? It must be
- * ours and writable by nobody else, and every directory above it must be ours or root's and, if others can write it,
- * sticky (like /tmp), so nobody else can rename or replace anything on the way. 0, or -1 with the reason in why. */
+/* Is the existing directory `real` (a realpath: no symlinks, no . or ..) safe to keep shared objects and search
+ * results in? It must be ours and writable by nobody else, and every directory above it must be ours or root's and,
+ * if others can write it, sticky (like /tmp), so nobody else can rename or replace anything on the way. 0, or -1 with
+ * the reason in why. */
 static int tg__cache_dir_is_private(const char *real, char *why, size_t nwhy) {
   char path[TG__PATH_MAX];
   struct stat st;

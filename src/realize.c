@@ -61,8 +61,8 @@ TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view) {
  * cost a 1024 matmul 6 ms of every 18 on 2 cores; the same AST over other buffers of the same dtypes and sizes
  * gives the same source. The key hashes each node of the AST in order (op, dtype, sources by position, the argument,
  * the shape), a BUFFER as its parameter number, dtype and size (never its address or version), then the device, its
- * dialect and the target. Not used while the tests' Opt override is set; BEAM's choice is part of the source, so a width is part
- * of the key. Entries live until exit. */
+ * dialect and the target. Not used while the tests' Opt override is set; BEAM's choice is part of the source, so a
+ * width is part of the key. Entries live until exit. */
 typedef struct tg__src_entry {
   uint64_t k0, k1;
   char *name, *src, *opts;
@@ -81,7 +81,8 @@ static void tg__ast_key(const tg__kernel *k, const tg__device *dev, const tg__ta
   memset(&all, 0, sizeof all);
   memset(&pos, 0, sizeof pos);
   tg__uop_toposort(k->ast, &all);
-  uint64_t h = tg__hash_mix(tg__hash_mix(0x7467682d737263ULL, (uint64_t)(uintptr_t)dev), (uint64_t)(uintptr_t)dev->dialect);
+  uint64_t h = tg__hash_mix(0x7467682d737263ULL, (uint64_t)(uintptr_t)dev);
+  h = tg__hash_mix(h, (uint64_t)(uintptr_t)dev->dialect);
   uint64_t g = tg__hash_mix(h, 0x5eed);
   int64_t words[8] = {t->gpu, t->vec_floats, t->vec_regs, t->cores, tg__beam_width_now(), all.n, k->nbufs, 0};
   for (int i = 0; i < 8; i++) h = tg__hash_mix(h, (uint64_t)words[i]), g = tg__hash_mix(g, ~(uint64_t)words[i]);
@@ -106,8 +107,14 @@ static void tg__ast_key(const tg__kernel *k, const tg__device *dev, const tg__ta
       uint64_t s = (uint64_t)(intptr_t)tg__map_get(&pos, u->src[j]);
       h = tg__hash_mix(h, s), g = tg__hash_mix(g, s ^ 0xa5a5);
     }
-    for (int j = 0; j < u->arg.nints; j++) h = tg__hash_mix(h, (uint64_t)u->arg.ints[j]), g = tg__hash_mix(g, ~(uint64_t)u->arg.ints[j]);
-    for (int j = 0; j < u->ndim; j++) h = tg__hash_mix(h, (uint64_t)u->shape[j]), g = tg__hash_mix(g, (uint64_t)u->shape[j] ^ 7);
+    for (int j = 0; j < u->arg.nints; j++) {
+      h = tg__hash_mix(h, (uint64_t)u->arg.ints[j]);
+      g = tg__hash_mix(g, ~(uint64_t)u->arg.ints[j]);
+    }
+    for (int j = 0; j < u->ndim; j++) {
+      h = tg__hash_mix(h, (uint64_t)u->shape[j]);
+      g = tg__hash_mix(g, (uint64_t)u->shape[j] ^ 7);
+    }
   }
   tg__map_free(&pos);
   tg__vec_free(&all);

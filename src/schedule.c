@@ -211,7 +211,8 @@ static tg__uop *tg__kz_pad(void *ctx, tg__uop *p, const tg__bindings *b) {
       if (tg__map_get(&seen, v)) continue;
       tg__map_put(&seen, v, (void *)1);
       if (v->op == TG__OP_REDUCE_AXIS) window = v->src[0]->ndim >= 0 && tg__elements(v->src[0]) >= 4 * n;
-      else if (!tg__map_get(&c->realize, v) && (tg__op_is_movement(v->op) || tg__op_in_group(v->op, TG__GROUP_ELEMENTWISE)))
+      else if (!tg__map_get(&c->realize, v) &&
+               (tg__op_is_movement(v->op) || tg__op_in_group(v->op, TG__GROUP_ELEMENTWISE)))
         tg__vec_push(&stack, v);
     }
   }

@@ -7,12 +7,12 @@
  *    heuristic (BEAM off, a kernel too small to be worth a search, or a search that could not run: no scratch
  *    memory). It never fails a kernel and never sets an error: every failure inside is a candidate less.
  *  - The search (tinygrad's beam_search): round 0 times the heuristic's list and the empty one; each later round
- *    extends every list of the beam by one action (UPCAST, UNROLL, PADTO, SWAP, THREAD with the amounts below), renders each
- *    extension (one that an Opt refuses, that makes more than 512 copies of the body, whose source passes 128 KiB, or
- *    whose source another candidate already has, is dropped), compiles them a few at a time (twice the cores) through
- *    the device's compile_batch (the CPU runs its compilers in parallel, one per core; other devices compile one by
- *    one) and times each on scratch buffers of the kernel's sizes (zeroed). The `n` fastest new lists form the next beam; the search ends when a
- *    round gains less than 1% (or 1 µs), when no extension is left, or when BEAM_TIMEOUT seconds (default 60) have
+ *    extends every list of the beam by one action (UPCAST, UNROLL, PADTO, SWAP, THREAD with the amounts below),
+ *    renders each extension (one that an Opt refuses, that makes more than 512 copies of the body, whose source passes
+ *    128 KiB, or whose source another candidate already has, is dropped), compiles them a few at a time (twice the
+ *    cores) through the device's compile_batch (the CPU runs its compilers in parallel, one per core; other devices
+ *    compile one by one) and times each on scratch buffers of the kernel's sizes (zeroed). The `n` fastest new lists
+ *    form the next beam; the search ends when a round gains less than 1% (or 1 µs), when no extension is left, or when BEAM_TIMEOUT seconds (default 60) have
  *    passed. The result is the fastest list seen, so it is never slower than the heuristic's as measured. A kernel
  *    whose heuristic runs in under 20 µs is not searched further (launching costs more than an Opt can save).
  *  - Timing: a launch, then the synchronisation; a candidate slower than 3x the best so far is timed once, the others
