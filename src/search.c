@@ -12,9 +12,10 @@
  *    128 KiB, or whose source another candidate already has, is dropped), compiles them a few at a time (twice the
  *    cores) through the device's compile_batch (the CPU runs its compilers in parallel, one per core; other devices
  *    compile one by one) and times each on scratch buffers of the kernel's sizes (zeroed). The `n` fastest new lists
- *    form the next beam; the search ends when a round gains less than 1% (or 1 µs), when no extension is left, or when BEAM_TIMEOUT seconds (default 60) have
- *    passed. The result is the fastest list seen, so it is never slower than the heuristic's as measured. A kernel
- *    whose heuristic runs in under 20 µs is not searched further (launching costs more than an Opt can save).
+ *    form the next beam; the search ends when a round gains less than 1% (or 1 µs), when no extension is left, or
+ *    when BEAM_TIMEOUT seconds (default 60) have passed. The result is the fastest list seen, so it is never slower
+ *    than the heuristic's as measured. A kernel whose heuristic runs in under 20 µs is not searched further
+ *    (launching costs more than an Opt can save).
  *  - Timing: a launch, then the synchronisation; a candidate slower than 3x the best so far is timed once, the others
  *    three times (the minimum counts).
  *  - The winner is cached in memory and on disk (tg__cache_dir, a file `beam-<key>` written whole or not at all),

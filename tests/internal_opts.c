@@ -315,7 +315,8 @@ TEST(test_internal_opts_source_cache) {
   float a[24 * 40], b[40 * 48];
   for (int i = 0; i < 24 * 40; i++) a[i] = (float)(i % 7) - 3;
   for (int i = 0; i < 40 * 48; i++) b[i] = (float)(i % 5) * 0.5f;
-  tg_tensor *c = tg_matmul(tg_from_data(a, TG_FLOAT32, TG_SHAPE(24, 40)), tg_from_data(b, TG_FLOAT32, TG_SHAPE(40, 48)));
+  tg_tensor *c = tg_matmul(tg_from_data(a, TG_FLOAT32, TG_SHAPE(24, 40)),
+                           tg_from_data(b, TG_FLOAT32, TG_SHAPE(40, 48)));
   float *got = tg_realize(c) == 0 ? tg_to_float(c) : NULL;
   CHECK_EQ_INT(tg__source_cache_hits() - hits, 1);
   int ok = got != NULL;
