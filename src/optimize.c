@@ -624,9 +624,10 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   int64_t fj = tg__pick_factor(tg__range_size(rj), inner + skip_j, TG__COUNT(inner) - skip_j, gpu ? 4 : 32);
   int64_t fi = tg__pick_factor(tg__range_size(ri), outer + skip_i, TG__COUNT(outer) - skip_i,
                                (gpu ? 16 : max_i * max_j) / fj);
-  /* keep the parallel loop long enough to share among threads */
+  /* keep the parallel loop long enough to share among threads: 8 iterations of the rows; the vector axis, whose
+   * width matters more, keeps 2 (a THREAD on another loop, below, then gives every core its work) */
   while (ri == globals[0] && fi > 1 && tg__range_size(ri) / fi < 8) fi = fi % 2 ? 1 : fi / 2;
-  while (rj == globals[0] && fj > 1 && tg__range_size(rj) / fj < 8) fj = fj % 2 ? 1 : fj / 2;
+  while (rj == globals[0] && fj > 1 && tg__range_size(rj) / fj < 2) fj = fj % 2 ? 1 : fj / 2;
   /* a window's reduction loop is unrolled: whole when short (a kernel width), else by 4 */
   int64_t fu = 1, un = inner_reduce ? tg__range_size(inner_reduce) : 0;
   if (window && un > 1 && un <= 8 && fi * fj * un <= 512) fu = un;

@@ -295,6 +295,29 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
     free(want);
     tg_scope_end();
   }
+  /* a weight gradient's tile runs along the output channels (the loop a kernel window's input does not read), which
+   * is its outermost loop: 16 of its 32 channels per tile (2 tiles, one per core), not 4 */
+  to_fake_target.vec_floats = 16, to_fake_target.vec_regs = 32, to_fake_target.cores = 2;
+  float *dw[2] = {NULL, NULL};
+  int saw16 = 0;
+  for (int dev = 0; dev < 2 && registered; dev++) { /* OFAKE, then the CPU's own heuristic for the values */
+    tg_scope_begin();
+    setenv("DEV", dev ? "CPU" : "OFAKE", 1);
+    tg_tensor *w = tg_requires_grad(to_input(TG_SHAPE(32, 4, 5, 5), 7), 1);
+    tg_tensor *y = tg_conv2d(to_input(TG_SHAPE(2, 4, 12, 12), 8), w, NULL, 1, 0, 1, 1);
+    CHECK_EQ_INT(tg_backward(tg_sum(y, 0, NULL, 0)), 0);
+    tg_tensor *g = tg_grad(w);
+    tg_schedule *s = g ? tg_schedule_create(&g, 1) : NULL;
+    for (int i = 0; !dev && s && i < s->s.n; i++) saw16 |= s->s.k[i].opts && strstr(s->s.k[i].opts, "UPCAST(0,16)");
+    tg_schedule_free(s);
+    dw[dev] = g ? tg_to_float(g) : NULL;
+    tg_scope_end();
+  }
+  CHECK(saw16);
+  CHECK(dw[0] && dw[1]);
+  if (dw[0] && dw[1]) CHECK_ARR_NEAR(dw[0], dw[1], 32 * 4 * 5 * 5, 1e-3);
+  free(dw[0]);
+  free(dw[1]);
   if (old) setenv("DEV", saved, 1);
   else unsetenv("DEV");
 }
