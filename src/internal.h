@@ -822,7 +822,7 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
  * and the time limit per kernel (BEAM_TIMEOUT); width < 0: the environment again */
 TG__PRIVATE void tg__set_beam(int width, double min_s, double timeout_s);
 TG__PRIVATE void tg__beam_forget(void);        /* the tests: the in-memory cache is dropped (a restart) */
-TG__PRIVATE int tg__beam_width_now(void);      /* the width in force (0: BEAM off) */
+TG__PRIVATE int tg__beam_width(void);          /* the width in force (0: BEAM off) */
 TG__PRIVATE tg__beam_stat *tg__beam_stats(void);
 
 /* ---------------------------------------------------------------------------------------------------------------- */

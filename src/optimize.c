@@ -565,25 +565,19 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
       tg__vec_push(&access, u->src[1]);
   }
   tg__vec_free(&all);
+  /* the output loops in order (by id: outermost first); the last is contiguous in the output */
+  for (int i = 1; i < ng; i++)
+    for (int j = i; j > 0 && globals[j]->arg.i < globals[j - 1]->arg.i; j--) {
+      tg__uop *tmp = globals[j];
+      globals[j] = globals[j - 1];
+      globals[j - 1] = tmp;
+    }
   if (!has_reduce || ng < 2 || sink->nsrc != 1) {
     tg__vec_free(&access);
-    for (int i = 1; i < ng; i++) /* by id: outermost first */
-      for (int j = i; j > 0 && globals[j]->arg.i < globals[j - 1]->arg.i; j--) {
-        tg__uop *tmp = globals[j];
-        globals[j] = globals[j - 1];
-        globals[j - 1] = tmp;
-      }
     int64_t ones[TG_MAX_DIMS];
     for (int i = 0; i < ng; i++) ones[i] = 1;
     return tg__thread_rule(sink, nglobal, t, globals, ng, ones, 0, out, 0);
   }
-  /* the output loops in order; the last is contiguous in the output */
-  for (int i = 1; i < ng; i++)
-    for (int j = i; j > 0 && globals[j]->arg.i < globals[j - 1]->arg.i; j--) {
-      tg__uop *t = globals[j];
-      globals[j] = globals[j - 1];
-      globals[j - 1] = t;
-    }
   tg__map dm;
   memset(&dm, 0, sizeof dm);
   uint64_t *deps = (uint64_t *)tg__alloc(sizeof(uint64_t) * (size_t)(access.n + 1));

@@ -757,6 +757,7 @@ static int tg__cpu_nthreads(void);
 
 typedef struct tg__cpu_job {
   const char *cc, *name, *src, *dir;
+  uint64_t k[2];    /* the program cache's key */
   char key[33], final[TG__CPU_PATH_MAX];
   int compiled, ok; /* the compiler ran; the object is published at final */
   char err[1024];   /* when it ran and failed: what it said */
@@ -822,6 +823,7 @@ static void tg__cpu_compile_batch(tg__device *d, int n, const char *const *names
       continue;
     }
     j->cc = cc, j->name = names[i], j->src = srcs[i], j->dir = dir;
+    j->k[0] = k[0], j->k[1] = k[1];
     J.n++;
   }
   pthread_t tid[tg__cpu_max_threads];
@@ -840,9 +842,7 @@ static void tg__cpu_compile_batch(tg__device *d, int n, const char *const *names
     tg__cpu_job *job = usable && j < J.n ? &J.job[j++] : NULL;
     if (job && job->compiled) tg__stat_compiles(1);
     if (job && job->ok && (out[i] = tg__cpu_cached(d, names[i], job->final))) {
-      uint64_t k[2];
-      tg__cpu_key(target, id, cc, names[i], srcs[i], k);
-      tg__cpu_progs_put(k[0], k[1], out[i]);
+      tg__cpu_progs_put(job->k[0], job->k[1], out[i]);
     } else if (job && job->err[0]) {
       tg__set_error("%s", job->err); /* the compiler's own complaint: the source is at fault, not the directory */
     } else {

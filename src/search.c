@@ -39,11 +39,9 @@ TG__PRIVATE void tg__set_beam(int width, double min_s, double timeout_s) {
   tg__beam_override.timeout_s = timeout_s;
 }
 
-static int tg__beam_width(void) {
+TG__PRIVATE int tg__beam_width(void) {
   return tg__beam_override.width >= 0 ? tg__beam_override.width : tg__getenv_int("BEAM", 0);
 }
-
-TG__PRIVATE int tg__beam_width_now(void) { return tg__beam_width(); }
 
 /* a kernel whose heuristic runs faster than this is not searched: launching costs more than any Opt saves */
 static double tg__beam_min_time(void) { return tg__beam_override.width >= 0 ? tg__beam_override.min_s : 20e-6; }
