@@ -96,6 +96,7 @@ TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t) {
   t->vec_floats = 4;
   t->vec_regs = 16;
   t->cores = 1;
+  t->l2_bytes = 1 << 20;
   if (d->describe) d->describe(d, t);
 }
 

@@ -104,6 +104,7 @@ TG__PRIVATE void tg__map_free(tg__map *m);
 TG__PRIVATE uint64_t tg__hash_bytes(const void *p, size_t n, uint64_t h); /* FNV-1a then mixed */
 TG__PRIVATE uint64_t tg__hash_mix(uint64_t h, uint64_t v);
 TG__PRIVATE int tg__getenv_int(const char *name, int dflt);            /* cached per name */
+TG__PRIVATE void tg__setenv_int(const char *name, int v); /* tests: the value read from now on */
 #define TG__DEBUG (tg__getenv_int("DEBUG", 0))
 
 /* The library-wide lock. Every public function (tg_*) but the pure ones (dtype queries, tg_error) begins with
@@ -633,6 +634,7 @@ typedef struct tg__target {
   int vec_floats; /* float32 lanes of a vector register: 4 (SSE, NEON), 8 (AVX2), 16 (AVX-512) */
   int vec_regs;   /* vector registers: 16 (x86-64 up to AVX2), 32 (AVX-512, NEON) */
   int cores;      /* threads a kernel's outermost loop is split across */
+  int64_t l2_bytes; /* one core's level-2 cache (the blocking of a matmul keeps a block of columns there) */
 } tg__target;
 
 /* optimize.c: the Opt vocabulary (tinygrad's OptOps). A kernel's optimisations are a list of (op, axis, amount).
@@ -785,6 +787,8 @@ typedef struct tg__program {
   int64_t global_size;
   double flops, bytes;
 } tg__program;
+/* realize.c: DEBUG=2's line for one launch (a schedule's, or a JIT replay's with mark "  (jit)") */
+TG__PRIVATE void tg__debug_launch(const tg__program *p, int i, double dt, const char *opts, const char *mark);
 
 typedef struct tg__device {
   int api_version;

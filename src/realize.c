@@ -84,7 +84,7 @@ static void tg__ast_key(const tg__kernel *k, const tg__device *dev, const tg__ta
   uint64_t h = tg__hash_mix(0x7467682d737263ULL, (uint64_t)(uintptr_t)dev);
   h = tg__hash_mix(h, (uint64_t)(uintptr_t)dev->dialect);
   uint64_t g = tg__hash_mix(h, 0x5eed);
-  int64_t words[8] = {t->gpu, t->vec_floats, t->vec_regs, t->cores, tg__beam_width(), all.n, k->nbufs, 0};
+  int64_t words[8] = {t->gpu, t->vec_floats, t->vec_regs, t->cores, tg__beam_width(), all.n, k->nbufs, t->l2_bytes};
   for (int i = 0; i < 8; i++) h = tg__hash_mix(h, (uint64_t)words[i]), g = tg__hash_mix(g, ~(uint64_t)words[i]);
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
@@ -338,12 +338,16 @@ static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     *t_total += dt;
-    if (TG__DEBUG >= 2)
-      printf("*** %-6s %4d %-28s %9.2f us  %8.2f GFLOPS %8.2f GB/s%s%s%s\n", dev->name, i, k->name, dt * 1e6,
-             k->prog->flops / dt * 1e-9, k->prog->bytes / dt * 1e-9, k->opts && *k->opts ? "  [" : "",
-             k->opts ? k->opts : "", k->opts && *k->opts ? "]" : "");
+    if (TG__DEBUG >= 2) tg__debug_launch(k->prog, i, dt, k->opts, "");
   }
   return rc;
+}
+
+/* DEBUG=2's line for a launch of p that took dt seconds: device, index, name, time, GFLOPS, GB/s, the Opts */
+TG__PRIVATE void tg__debug_launch(const tg__program *p, int i, double dt, const char *opts, const char *mark) {
+  printf("*** %-6s %4d %-28s %9.2f us  %8.2f GFLOPS %8.2f GB/s%s%s%s%s\n", p->dev->name, i, p->name, dt * 1e6,
+         p->flops / dt * 1e-9, p->bytes / dt * 1e-9, opts && *opts ? "  [" : "", opts ? opts : "",
+         opts && *opts ? "]" : "", mark);
 }
 
 TG__PRIVATE int tg__run_schedule(tg__sched *s) {

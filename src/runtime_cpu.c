@@ -1030,8 +1030,35 @@ TG__DATA const tg__dialect tg__dialect_c = {
     /* tile_prelude */
     "#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC optimize(\"no-tree-loop-vectorize\")\n#endif\n"};
 
-/* the machine, for the optimiser: the host's vector registers (kernels are compiled for the host) and the pool's
- * threads. A machine without AVX2 gets SSE's 4 lanes and 16 registers. */
+/* one core's level-2 cache in bytes, from Linux's sysfs ("2048K"), else 1 MiB. Index 2 is the level-2 cache on x86
+ * and on ARM alike (0 and 1 are level 1's data and instruction caches); its level file says so. */
+static int64_t tg__cpu_l2_bytes(void) {
+  int64_t bytes = 1 << 20;
+  FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index2/level", "r");
+  int level = 0;
+  if (f) {
+    if (fscanf(f, "%d", &level) != 1) level = 0;
+    fclose(f);
+  }
+  if (level == 2 && (f = fopen("/sys/devices/system/cpu/cpu0/cache/index2/size", "r"))) {
+    long long v = 0;
+    char unit = 0;
+    int got = fscanf(f, "%lld%c", &v, &unit);
+    fclose(f);
+    if (got >= 1 && v > 0) {
+      v *= unit == 'K' ? 1024LL : unit == 'M' ? 1024LL * 1024 : 1;
+      if (v >= (64 << 10) && v <= (64LL << 20)) bytes = v;
+    }
+  }
+  return bytes;
+}
+
+static pthread_once_t tg__cpu_l2_once = PTHREAD_ONCE_INIT;
+static int64_t tg__cpu_l2;
+static void tg__cpu_l2_read(void) { tg__cpu_l2 = tg__cpu_l2_bytes(); }
+
+/* the machine, for the optimiser: the host's vector registers (kernels are compiled for the host), the pool's
+ * threads and the level-2 cache. A machine without AVX2 gets SSE's 4 lanes and 16 registers. */
 static void tg__cpu_describe(tg__device *d, tg__target *t) {
   (void)d;
   t->gpu = 0;
@@ -1044,6 +1071,8 @@ static void tg__cpu_describe(tg__device *d, tg__target *t) {
   t->vec_regs = 32;
 #endif
   t->cores = tg__cpu_nthreads();
+  pthread_once(&tg__cpu_l2_once, tg__cpu_l2_read);
+  t->l2_bytes = tg__cpu_l2;
 }
 
 static tg__device tg__cpu_dev = {

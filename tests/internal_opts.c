@@ -72,6 +72,10 @@ TEST(test_internal_opts_match_noopt) {
       {TO_CONV, 2, {TO_OPT(THREAD, 2, 4), TO_OPT(UPCAST, 3, 4)}},
       {TO_SUM, 2, {TO_OPT(THREAD, 0, 3), TO_OPT(UNROLL, 0, 4)}},
       {TO_ADD, 1, {TO_OPT(THREAD, 1, 16)}},
+      {TO_MATMUL, 3, {TO_OPT(THREAD, 1, 6), TO_OPT(THREAD, 0, 4), TO_OPT(UPCAST, 1, 8)}}, /* a grid of 24 tasks */
+      {TO_MATMUL, 3, {TO_OPT(UPCAST, 0, 2), TO_OPT(THREAD, 0, 3), TO_OPT(THREAD, 1, 0)}},
+      {TO_MATMUL, 2, {TO_OPT(THREAD, 1, 2), TO_OPT(THREAD, 1, 3)}}, /* one axis twice: 48 = 2 * 3 * 8 */
+      {TO_CONV, 3, {TO_OPT(THREAD, 2, 4), TO_OPT(THREAD, 0, 2), TO_OPT(UPCAST, 3, 4)}},
       {TO_MATMUL, 2, {TO_OPT(PADTO, 1, 10), TO_OPT(UPCAST, 1, 10)}}, /* 48 -> 50 columns, five tiles of 10 */
       {TO_MATMUL, 3, {TO_OPT(PADTO, 0, 7), TO_OPT(UPCAST, 0, 7), TO_OPT(UPCAST, 1, 16)}}, /* 24 rows -> 28 */
       {TO_CONV, 2, {TO_OPT(PADTO, 3, 5), TO_OPT(UPCAST, 3, 5)}}, /* 8 -> 10 */
@@ -117,7 +121,7 @@ TEST(test_internal_opts_illegal_refused) {
       {TO_MATMUL, 1, {TO_OPT(SWAP, 0, 0)}, "SWAP's amount is another output axis"},
       {TO_MATMUL, 1, {TO_OPT(LOCAL, 0, 4)}, "a CPU kernel has no workgroups"},
       {TO_MATMUL, 1, {TO_OPT(TC, 0, 0)}, "a CPU kernel has no workgroups"},
-      {TO_MATMUL, 2, {TO_OPT(THREAD, 0, 2), TO_OPT(THREAD, 1, 2)}, "a kernel has one THREAD"},
+      {TO_MATMUL, 2, {TO_OPT(THREAD, 1, 0), TO_OPT(THREAD, 1, 2)}, "the amount does not divide the axis"},
       {TO_MATMUL, 1, {TO_OPT(THREAD, 1, 5)}, "the amount does not divide the axis"},
       {TO_MATMUL, 1, {TO_OPT(THREAD, 0, 1)}, "between 2 and 4096"},
       {TO_MATMUL, 1, {TO_OPT(PADTO, 0, 8)}, "a multiple of the amount already"},
@@ -216,6 +220,7 @@ TEST(test_internal_opts_target_of_the_cpu) {
   tg__device_target(tg__cpu_device(), &t);
   CHECK_EQ_INT(t.gpu, 0);
   CHECK(t.cores >= 1 && t.cores <= 64);
+  CHECK(t.l2_bytes >= (64 << 10) && t.l2_bytes <= (64LL << 20)); /* sysfs's, or 1 MiB */
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   CHECK_EQ_INT(t.vec_floats, __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4);
   CHECK_EQ_INT(t.vec_regs, __builtin_cpu_supports("avx512f") ? 32 : 16);
@@ -256,6 +261,7 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
     to_fake_target.vec_floats = machines[m].lanes;
     to_fake_target.vec_regs = machines[m].regs;
     to_fake_target.cores = 2;
+    to_fake_target.l2_bytes = 1 << 20;
     tg_tensor *t = to_graph(TO_MATMUL64);
     tg_schedule *s = tg_schedule_create(&t, 1);
     CHECK(s && s->s.n == 1);
@@ -273,6 +279,60 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
     free(want);
     tg_scope_end();
   }
+  /* cache blocking: with a level-2 cache of 8 KiB, B (40 x 48 floats, 7.5 KiB) passes a quarter of it, so the
+   * columns become 3 blocks of one 16-column panel (2.5 KiB of B each) and the rows 8 blocks of 8 (24 tasks: as
+   * near 16 per core as 8 row tiles allow); with 32 KiB, no blocking. The same values either way. */
+  for (int m = 0; m < 2 && registered; m++) {
+    tg_scope_begin();
+    to_fake_target.vec_floats = 16, to_fake_target.vec_regs = 32, to_fake_target.cores = 2;
+    to_fake_target.l2_bytes = m ? 32 << 10 : 8 << 10;
+    tg_tensor *t = to_graph(TO_MATMUL64);
+    tg_schedule *s = tg_schedule_create(&t, 1);
+    CHECK(s && s->s.n == 1);
+    if (s && s->s.n == 1)
+      CHECK_STR(s->s.k[0].opts, m ? "UPCAST(0,8) UPCAST(1,16)" : "UPCAST(0,8) UPCAST(1,16) THREAD(1,3) THREAD(0,8)");
+    tg_schedule_free(s);
+    CHECK_EQ_INT(tg_realize(t), 0);
+    float *got = tg_to_float(t);
+    setenv("DEV", "CPU", 1);
+    float *want = tg_to_float(to_graph(TO_MATMUL64));
+    setenv("DEV", "OFAKE", 1);
+    CHECK(got && want);
+    if (got && want) CHECK_ARR_NEAR(got, want, 64 * 48, 1e-5);
+    free(got);
+    free(want);
+    tg_scope_end();
+  }
+  to_fake_target.l2_bytes = 1 << 20;
+  /* a copy whose innermost loop is two vectors (32 floats on the fake AVX-512) runs it straight-line: UPCAST of the
+   * whole axis; a pad (gated loads) does not, nor a loop of 24 (not whole vectors). The values are the CPU's. */
+  static const struct { int64_t d0, d2; int pad; const char *opts; } copies[] = {
+      {40, 32, 0, "UPCAST(2,0)"}, {40, 30, 1, ""}, {40, 24, 0, ""}}; /* the pad: 30 + 2 = 32 */
+  for (int m = 0; m < TG__COUNT(copies) && registered; m++) {
+    for (int dev = 0; dev < 2; dev++) {
+      tg_scope_begin();
+      setenv("DEV", dev ? "CPU" : "OFAKE", 1);
+      int perm[3] = {1, 0, 2};
+      int64_t d0 = copies[m].d0, d2 = copies[m].d2;
+      tg_tensor *x = to_input(TG_SHAPE(3, d0, d2), 9 + m);
+      static const int64_t pads[6] = {0, 0, 0, 0, 1, 1};
+      tg_tensor *t = copies[m].pad ? tg_pad(x, 3, pads, 0) : tg_contiguous(tg_permute(x, 3, perm));
+      if (!dev) {
+        tg_schedule *s = tg_schedule_create(&t, 1);
+        CHECK(s && s->s.n == 1);
+        if (s && s->s.n == 1) CHECK_STR(s->s.k[0].opts, copies[m].opts);
+        tg_schedule_free(s);
+      }
+      static float *want;
+      float *got = tg_to_float(t);
+      CHECK(got != NULL);
+      if (dev && got && want) CHECK_ARR_NEAR(got, want, tg_numel(t), 0);
+      if (!dev) want = got;
+      else free(got), free(want), want = NULL;
+      tg_scope_end();
+    }
+  }
+  setenv("DEV", "OFAKE", 1);
   /* the cores: an outermost loop of 2 leaves 14 of 16 cores idle, so the 96 columns are split in 16 instead; with 2
    * cores, nothing changes. The same values either way. */
   static const struct { int cores; const char *opts; } cores[] = {{16, "THREAD(1,16)"}, {2, ""}, {32, "THREAD(1,32)"}};

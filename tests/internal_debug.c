@@ -1,0 +1,66 @@
+/* internal_debug.c: what DEBUG prints (its level is changed for a moment through tg__setenv_int, which the public
+ * tests cannot reach). #included into runner.c after the implementation. */
+#include "test.h"
+#include <unistd.h>
+
+static int idbg_add(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
+  (void)ctx, (void)n_in, (void)n_out;
+  out[0] = tg_mul_s(tg_add(in[0], in[1]), 2);
+  return tg_realize(out[0]);
+}
+
+static tg_tensor *idbg_vec3(float a, float b, float c) {
+  const float v[] = {a, b, c};
+  return tg_from_data(v, TG_FLOAT32, TG_SHAPE(3));
+}
+
+/* DEBUG=2 prints a line for each replayed kernel too (its name, time and "(jit)"), as for a scheduled one: what a
+ * training step's kernels cost is read from its replays. stdout goes to a file for the replay. */
+TEST(test_internal_debug_jit_replay_lines) {
+  tg_jit *j = tg_jit_new(idbg_add, NULL);
+  CHECK_NOT_NULL(j);
+  tg_scope_begin();
+  tg_tensor *out = NULL;
+  for (int i = 0; i < 2; i++) {
+    tg_tensor *in[2] = {idbg_vec3((float)i, 1, 2), idbg_vec3(10, 0, 0.5f)};
+    CHECK_EQ_INT(tg_jit_run(j, in, 2, &out, 1), 0);
+  }
+  char path[] = "/tmp/tg_jit_debug_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  fflush(stdout);
+  int saved = dup(1);
+  int prev = tg__getenv_int("DEBUG", 0);
+  if (fd >= 0 && saved >= 0) {
+    dup2(fd, 1);
+    tg__setenv_int("DEBUG", 2);
+    tg_tensor *in[2] = {idbg_vec3(1, 2, 3), idbg_vec3(1, 1, 1)};
+    CHECK_EQ_INT(tg_jit_run(j, in, 2, &out, 1), 0);
+    tg__setenv_int("DEBUG", prev);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+  }
+  const float want[] = {4, 6, 8};
+  float *got = tg_to_float(out);
+  CHECK(got != NULL);
+  if (got) CHECK_ARR_NEAR(got, want, 3, 0);
+  free(got);
+  char text[512] = "";
+  FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+  if (f) {
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+  }
+  unlink(path);
+  CHECK(strstr(text, "*** ") == text);      /* one line, the replay's */
+  CHECK(strstr(text, " E_3 ") != NULL);     /* the kernel's name */
+  CHECK(strstr(text, " us ") != NULL);      /* its time */
+  CHECK(strstr(text, "(jit)\n") != NULL);   /* marked as a replay */
+  CHECK(strchr(text, '\n') == strrchr(text, '\n'));
+  tg_scope_end();
+  tg_jit_free(j);
+}
+
