@@ -1028,7 +1028,9 @@ TG__DATA const tg__dialect tg__dialect_c = {
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
     NULL, tg__c_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0,
     /* tile_prelude */
-    "#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC optimize(\"no-tree-loop-vectorize\")\n#endif\n"};
+    "#if defined(__GNUC__) && !defined(__clang__)\n"
+    "#pragma GCC optimize(\"no-tree-loop-vectorize\", \"no-tree-reassoc\")\n"
+    "#endif\n"};
 
 /* one core's level-2 cache in bytes, from Linux's sysfs ("2048K"), else 1 MiB. Index 2 is the level-2 cache on x86
  * and on ARM alike (0 and 1 are level 1's data and instruction caches); its level file says so. */
