@@ -322,7 +322,8 @@ static const tg__dialect tg__dialect_cuda = {
     NULL};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
-                                   tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL, NULL, NULL};
+                                   tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL, NULL, NULL,
+                                   NULL};
 
 __attribute__((constructor)) static void tg__cu_register(void) { tg__device_register(&tg__cu_device); }
 

@@ -813,7 +813,12 @@ typedef struct tg__device {
    * to keep or drop). NULL: compile, one by one */
   void (*compile_batch)(struct tg__device *d, int n, const char *const *names, const char *const *srcs,
                         tg__program **out);
+  /* (optional) kernels will launch soon (a schedule or a JIT replay begins): the CPU wakes its pool's sleepers */
+  void (*wake)(struct tg__device *d);
 } tg__device;
+
+/* realize.c: kernels moving `bytes` of buffers are about to launch on dev: its wake, when that is worth threads */
+TG__PRIVATE void tg__device_wake(tg__device *dev, double bytes);
 
 TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env or CPU; NULL + error if unknown */
 TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t); /* what codegen needs to know of d's machine */

@@ -853,58 +853,125 @@ static void tg__cpu_compile_batch(tg__device *d, int n, const char *const *names
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// the thread pool: workers sleep on `work` and claim chunks of the current job under the mutex (so none is missed or
-// run twice); when the job is done, whoever finished last signals `done`. Every shared field is read and written
-// under tg__cpu_mu. Chunks are guided: each claim takes 1/(2P) of what is left (P threads), at least 1/(8P) of the
-// whole, so the first chunks are large and contiguous, and the last small: a thread the OS descheduled (another
-// process busy on its core) holds up only a small chunk while the others take the rest, and a worker slow to wake
-// finds the work done.
+// the thread pool. A job is the outermost loop [0, total) of a kernel. Its iterations are claimed in guided chunks:
+// each claim takes 1/(2P) of what is left (P threads), at least 1/(8P) of the whole, so the first chunks are large and
+// contiguous and the last small: a thread the OS descheduled (another process busy on its core) holds up only a
+// small chunk while the others take the rest. A claim is one compare-and-swap on `word`, the job's generation (high
+// 24 bits) and its next unclaimed iteration (low 40): a claim from a job that has ended fails, even if the new one's
+// next iteration is the same number. Workers that finish a job spin for a moment (TG__CPU_SPIN_NS) watching for the
+// next, then sleep on `work`: back-to-back kernels (a JIT replay) find them awake, and an idle library burns nothing.
+// tg__cpu_wake (at the start of a schedule or a replay) wakes sleepers so that they spin while the kernels are
+// prepared: asleep, a 16-core host's workers took so long to wake that a 0.1 ms copy ran 0.7 ms, mostly on the
+// calling thread. The caller claims chunks too, then waits for `done` to reach the total (spinning, then yielding).
+// Launches are serialised by tg__cpu_launch_mu; the job's fields are atomics, published before its generation.
 
-static pthread_mutex_t tg__cpu_mu = PTHREAD_MUTEX_INITIALIZER;
+#define TG__CPU_NEXT_BITS 40
+#define TG__CPU_NEXT_MASK ((1ULL << TG__CPU_NEXT_BITS) - 1)
+#define TG__CPU_SPIN_NS 200000 /* a worker's watch for the next job before it sleeps */
+
+static pthread_mutex_t tg__cpu_mu = PTHREAD_MUTEX_INITIALIZER; /* sleeping, waking, starting and stopping */
+static pthread_mutex_t tg__cpu_launch_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tg__cpu_work = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t tg__cpu_done = PTHREAD_COND_INITIALIZER;
 
 static struct {
   pthread_t tid[tg__cpu_max_threads];
-  int nworkers;           /* threads started, the caller not included */
-  int started, shutdown;
-  pid_t pid;              /* the process that started them (a forked child has none) */
-  /* the current job: [0, total) of the outermost loop; [next, total) is not claimed yet */
-  tg__cpu_entry_fn entry;
+  int nworkers;  /* threads started, the caller not included */
+  int started;
+  pid_t pid;     /* the process that started them (a forked child has none) */
+  int shutdown;  /* atomic */
+  int sleepers;  /* atomic: workers asleep (or deciding to sleep) on `work` */
+  uint64_t wake; /* atomic: bumped by tg__cpu_wake; a sleeper wakes to spin */
+  uint64_t word; /* atomic: generation << 40 | next unclaimed iteration of the current job */
+  int64_t done;  /* atomic: iterations of the current job finished */
+  /* the current job (atomics, relaxed: published by the release of `word`) */
+  tg__program *prog;
   void **bufs;
-  int64_t total, next, grain, least; /* a claim takes (total - next) / grain iterations, at least `least` */
-  int running;                       /* claimed chunks not finished yet */
+  int64_t total, grain, least; /* a claim takes (total - next) / grain iterations, at least `least` */
 } tg__cpu_pool;
 
-/* claims and runs chunks of the current job until none is left; called and returns with tg__cpu_mu held */
-static void tg__cpu_run_chunks(void) {
-  while (tg__cpu_pool.next < tg__cpu_pool.total) {
-    int64_t left = tg__cpu_pool.total - tg__cpu_pool.next, len = left / tg__cpu_pool.grain;
-    if (len < tg__cpu_pool.least) len = tg__cpu_pool.least;
+#define TG__CPU_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define TG__CPU_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+static void tg__cpu_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static int64_t tg__cpu_ns_since(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)(t.tv_sec - t0->tv_sec) * 1000000000 + (t.tv_nsec - t0->tv_nsec);
+}
+
+/* claims and runs chunks of job g until none is left (or g has ended) */
+static void tg__cpu_run_chunks(uint64_t g) {
+  for (;;) {
+    uint64_t w = __atomic_load_n(&tg__cpu_pool.word, __ATOMIC_ACQUIRE);
+    if ((w >> TG__CPU_NEXT_BITS) != g) return;
+    int64_t next = (int64_t)(w & TG__CPU_NEXT_MASK), left = TG__CPU_LOAD(tg__cpu_pool.total) - next;
+    if (left <= 0) return;
+    int64_t len = left / TG__CPU_LOAD(tg__cpu_pool.grain), least = TG__CPU_LOAD(tg__cpu_pool.least);
+    if (len < least) len = least;
     if (len > left) len = left;
-    int64_t start = tg__cpu_pool.next;
-    tg__cpu_pool.next += len;
-    tg__cpu_pool.running++;
-    tg__cpu_entry_fn entry = tg__cpu_pool.entry;
-    void **bufs = tg__cpu_pool.bufs;
-    pthread_mutex_unlock(&tg__cpu_mu);
-    entry(bufs, start, start + len);
+    if (!__atomic_compare_exchange_n(&tg__cpu_pool.word, &w, w + (uint64_t)len, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+      continue;
+    /* the job cannot end before this chunk is done, so its fields are still this job's */
+    TG__CPU_LOAD(tg__cpu_pool.prog)->entry(TG__CPU_LOAD(tg__cpu_pool.bufs), next, next + len);
+    __atomic_fetch_add(&tg__cpu_pool.done, len, __ATOMIC_RELEASE);
+  }
+}
+
+/* a worker's wait for a job after `seen`: spins, then sleeps; 0 with *g set, or -1 at shutdown */
+static int tg__cpu_wait_job(uint64_t seen, uint64_t *g) {
+  for (;;) {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 1;; i++) {
+      if (__atomic_load_n(&tg__cpu_pool.shutdown, __ATOMIC_ACQUIRE)) return -1;
+      *g = __atomic_load_n(&tg__cpu_pool.word, __ATOMIC_ACQUIRE) >> TG__CPU_NEXT_BITS;
+      if (*g != seen) return 0;
+      tg__cpu_pause();
+      if (i % 64 == 0 && tg__cpu_ns_since(&t0) > TG__CPU_SPIN_NS) break;
+    }
+    /* asleep until a job, a wake or the shutdown; `sleepers` and `word` are both seq_cst, so a launch either sees
+     * this sleeper (and broadcasts under the mutex, which this thread holds until it waits) or publishes its job
+     * before this thread looks */
     pthread_mutex_lock(&tg__cpu_mu);
-    if (--tg__cpu_pool.running == 0 && tg__cpu_pool.next >= tg__cpu_pool.total) pthread_cond_signal(&tg__cpu_done);
+    __atomic_fetch_add(&tg__cpu_pool.sleepers, 1, __ATOMIC_SEQ_CST);
+    uint64_t wake = __atomic_load_n(&tg__cpu_pool.wake, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&tg__cpu_pool.shutdown, __ATOMIC_SEQ_CST) &&
+           (*g = __atomic_load_n(&tg__cpu_pool.word, __ATOMIC_SEQ_CST) >> TG__CPU_NEXT_BITS) == seen &&
+           __atomic_load_n(&tg__cpu_pool.wake, __ATOMIC_SEQ_CST) == wake)
+      pthread_cond_wait(&tg__cpu_work, &tg__cpu_mu);
+    __atomic_fetch_sub(&tg__cpu_pool.sleepers, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&tg__cpu_mu);
+    if (__atomic_load_n(&tg__cpu_pool.shutdown, __ATOMIC_ACQUIRE)) return -1;
+    if (*g != seen) return 0; /* else woken early: spin again, for the job on its way */
   }
 }
 
 static void *tg__cpu_worker(void *arg) {
   (void)arg;
-  pthread_mutex_lock(&tg__cpu_mu);
-  for (;;) {
-    while (!tg__cpu_pool.shutdown && tg__cpu_pool.next >= tg__cpu_pool.total)
-      pthread_cond_wait(&tg__cpu_work, &tg__cpu_mu);
-    if (tg__cpu_pool.shutdown) break;
-    tg__cpu_run_chunks();
+  uint64_t seen = __atomic_load_n(&tg__cpu_pool.word, __ATOMIC_ACQUIRE) >> TG__CPU_NEXT_BITS, g;
+  while (tg__cpu_wait_job(seen, &g) == 0) {
+    seen = g;
+    tg__cpu_run_chunks(g);
   }
-  pthread_mutex_unlock(&tg__cpu_mu);
   return NULL;
+}
+
+/* wakes sleeping workers, which then spin for a moment: kernels are about to launch */
+static void tg__cpu_wake(tg__device *d) {
+  (void)d;
+  if (!__atomic_load_n(&tg__cpu_pool.sleepers, __ATOMIC_SEQ_CST)) return;
+  pthread_mutex_lock(&tg__cpu_mu);
+  __atomic_fetch_add(&tg__cpu_pool.wake, 1, __ATOMIC_SEQ_CST);
+  pthread_cond_broadcast(&tg__cpu_work);
+  pthread_mutex_unlock(&tg__cpu_mu);
 }
 
 /* THREADS, else the cores this process may run on; 1..64 */
@@ -943,7 +1010,7 @@ static int tg__cpu_pool_start(void) {
 static void tg__cpu_pool_stop(void) {
   if (!tg__cpu_pool.started) return;
   pthread_mutex_lock(&tg__cpu_mu);
-  tg__cpu_pool.shutdown = 1;
+  __atomic_store_n(&tg__cpu_pool.shutdown, 1, __ATOMIC_SEQ_CST);
   pthread_cond_broadcast(&tg__cpu_work);
   pthread_mutex_unlock(&tg__cpu_mu);
   if (tg__cpu_pool.pid == getpid())
@@ -971,21 +1038,26 @@ static int tg__cpu_launch(tg__program *p, void **bufs, int nbufs) {
     return 0;
   }
   int64_t threads = nworkers + 1;
-  pthread_mutex_lock(&tg__cpu_mu);
-  tg__cpu_pool.entry = p->entry;
-  tg__cpu_pool.bufs = bufs;
-  tg__cpu_pool.total = gs;
-  tg__cpu_pool.next = 0;
-  tg__cpu_pool.grain = 2 * threads;
-  tg__cpu_pool.least = gs / (8 * threads) > 1 ? gs / (8 * threads) : 1;
-  tg__cpu_pool.running = 0;
-  pthread_cond_broadcast(&tg__cpu_work);
-  tg__cpu_run_chunks(); /* the caller works too, and takes every chunk if the workers are slow to wake */
-  while (tg__cpu_pool.running > 0) pthread_cond_wait(&tg__cpu_done, &tg__cpu_mu);
-  tg__cpu_pool.total = tg__cpu_pool.next = 0;
-  tg__cpu_pool.entry = NULL;
-  tg__cpu_pool.bufs = NULL;
-  pthread_mutex_unlock(&tg__cpu_mu);
+  pthread_mutex_lock(&tg__cpu_launch_mu);
+  uint64_t g = ((__atomic_load_n(&tg__cpu_pool.word, __ATOMIC_RELAXED) >> TG__CPU_NEXT_BITS) + 1) & 0xffffff;
+  TG__CPU_STORE(tg__cpu_pool.prog, p);
+  TG__CPU_STORE(tg__cpu_pool.bufs, bufs);
+  TG__CPU_STORE(tg__cpu_pool.total, gs);
+  TG__CPU_STORE(tg__cpu_pool.grain, 2 * threads);
+  TG__CPU_STORE(tg__cpu_pool.least, gs / (8 * threads) > 1 ? gs / (8 * threads) : 1);
+  TG__CPU_STORE(tg__cpu_pool.done, 0);
+  __atomic_store_n(&tg__cpu_pool.word, g << TG__CPU_NEXT_BITS, __ATOMIC_SEQ_CST); /* publishes the job */
+  if (__atomic_load_n(&tg__cpu_pool.sleepers, __ATOMIC_SEQ_CST)) {
+    pthread_mutex_lock(&tg__cpu_mu);
+    pthread_cond_broadcast(&tg__cpu_work);
+    pthread_mutex_unlock(&tg__cpu_mu);
+  }
+  tg__cpu_run_chunks(g); /* the caller works too, and takes every chunk if the workers are slow to wake */
+  for (int i = 0; __atomic_load_n(&tg__cpu_pool.done, __ATOMIC_ACQUIRE) < gs; i++) {
+    if (i < 4096) tg__cpu_pause(); /* the last chunks are short */
+    else sched_yield();            /* a worker the OS descheduled holds one: let it run */
+  }
+  pthread_mutex_unlock(&tg__cpu_launch_mu);
   return 0;
 }
 
@@ -1079,6 +1151,6 @@ static void tg__cpu_describe(tg__device *d, tg__target *t) {
 
 static tg__device tg__cpu_dev = {
     1, "CPU", &tg__dialect_c, tg__cpu_alloc, tg__cpu_free, tg__cpu_copy, tg__cpu_copy, tg__cpu_compile, tg__cpu_launch,
-    tg__cpu_synchronize, NULL, tg__cpu_describe, tg__cpu_compile_batch};
+    tg__cpu_synchronize, NULL, tg__cpu_describe, tg__cpu_compile_batch, tg__cpu_wake};
 
 TG__PRIVATE tg__device *tg__cpu_device(void) { return &tg__cpu_dev; }

@@ -1,6 +1,6 @@
 /* internal_pool.c: the CPU device's thread pool runs every iteration of a launch exactly once, whatever the size and
- * however the guided chunks fall, and launches may follow each other at once. #included into runner.c after the
- * implementation. */
+ * however the guided chunks fall, launches may follow each other at once or after the workers fell asleep, and a wake (which
+ * sets sleeping workers spinning) changes no result. #included into runner.c after the implementation. */
 #include "test.h"
 
 TEST(test_internal_pool_each_iteration_once) {
@@ -26,10 +26,32 @@ TEST(test_internal_pool_each_iteration_once) {
     p->global_size = n;
     p->flops = 1e9; /* as a large kernel: split across the pool */
     p->bytes = 0;
-    for (int rep = 0; rep < 3; rep++) CHECK_EQ_INT(d->launch(p, bufs, 1), 0);
+    for (int rep = 0; rep < 3; rep++) {
+      if (rep == 1 && s % 3 == 0) d->wake(d); /* the workers spin for the launch that follows */
+      if (rep == 2 && s % 4 == 1) { /* asleep: past their spin (200 us), the workers wait on the condition */
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL);
+      }
+      CHECK_EQ_INT(d->launch(p, bufs, 1), 0);
+    }
     for (int64_t i = 0; i < n; i++) ok &= out[i] == 3 * (1 + (int)(i % 3));
     if (!ok) printf("size %lld: an iteration ran twice or never\n", (long long)n);
     free(out);
   }
   CHECK(ok);
+}
+
+/* a wake with no launch after it, and many in a row, leave the pool working: the workers go back to sleep */
+TEST(test_internal_pool_wake_alone) {
+  tg__device *d = tg__cpu_device();
+  CHECK(d->wake != NULL);
+  if (!d->wake) return;
+  for (int i = 0; i < 100; i++) d->wake(d);
+  struct timespec nap = {0, 2000000};
+  nanosleep(&nap, NULL);
+  float v[4096];
+  for (int i = 0; i < 4096; i++) v[i] = (float)i;
+  tg_tensor *t = tg_sum(tg_from_data(v, TG_FLOAT32, TG_SHAPE(4096)), 0, NULL, 0);
+  CHECK_NEAR(tg_item(t), 4095.0 * 4096.0 / 2, 1);
+  tg_free(t);
 }
