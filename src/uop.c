@@ -631,9 +631,15 @@ TG__PRIVATE void tg__uop_gc(tg__uop **extra_roots, int n) {
 }
 
 /* collects when the graph has doubled since the last collection, or when much buffer memory has been handed out since
- * (the nodes of dead tensors hold their buffers until collected) */
+ * (the nodes of dead tensors hold their buffers until collected). Memory not given back is memory the next
+ * allocations take fresh from the system, at a page fault per 4 KiB on first touch (about 1 ms per 4 MiB, and worse
+ * on many cores): an eager 1024 matmul in a loop allocated 12 MiB per call, faulted on every one until 64 MiB had
+ * gone by, and B's panel copy ran 4x slower for it. A collection costs about a mark per live node, so the allowance
+ * grows with the graph: 8 MiB, or 512 bytes per node that was live after the last collection. */
 TG__PRIVATE void tg__uop_maybe_gc(void) {
-  if (tg__U.count > 2 * tg__U.live_after_gc + 20000 || tg__stat_alloc_bytes(0) - tg__U.alloc_bytes_at_gc > (64 << 20))
+  int64_t allowance = (int64_t)512 * (int64_t)tg__U.live_after_gc;
+  if (allowance < (8 << 20)) allowance = 8 << 20;
+  if (tg__U.count > 2 * tg__U.live_after_gc + 20000 || tg__stat_alloc_bytes(0) - tg__U.alloc_bytes_at_gc > allowance)
     tg__uop_gc(NULL, 0);
 }
 
