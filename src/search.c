@@ -189,13 +189,13 @@ static int tg__cand_render(tg__kernel *k, const tg__target *t, const tg__kparam 
 }
 
 /* The actions one round adds to a list (tinygrad's actions): upcasts and unrolls by small amounts, pads of an output
- * axis to a multiple of 8, 16 or 32, swaps of the outermost output loop, and (on a CPU with more than one core) a
- * thread split. Amounts that can divide the axis neither as it was lowered nor padded are left out here; the rest
+ * axis to a multiple of 8, 16 or 32, swaps of the outermost output loop, and on a CPU, groups of a reduction loop
+ * (partial accumulators side by side) and (with more than one core) thread splits, two of which make a grid. Amounts that can divide the axis neither as it was lowered nor padded are left out here; the rest
  * are judged by tg__apply_opts. */
 static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, int nr, const tg__target *t,
                             tg__opt *out) {
   static const int64_t up[] = {2, 3, 4, 5, 7, 8, 16, 32}, unroll[] = {0, 2, 3, 4, 8},
-                       thread[] = {2, 3, 4, 8, 12, 16, 32, 64};
+                       thread[] = {2, 3, 4, 8, 12, 16, 32, 64}, group[] = {2, 4, 8, 16};
   static const int64_t pad[] = {8, 16, 32};
   int n = 0;
   for (int g = 0; g < ng; g++) {
@@ -210,6 +210,10 @@ static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, 
     for (int i = 0; i < TG__COUNT(unroll); i++)
       if (unroll[i] ? rsize[r] % unroll[i] == 0 : rsize[r] <= 32)
         out[n].op = TG__OPT_UNROLL, out[n].axis = r, out[n++].amount = unroll[i];
+  for (int r = 0; r < nr && !t->gpu; r++)
+    for (int i = 0; i < TG__COUNT(group); i++)
+      if (rsize[r] % group[i] == 0 && rsize[r] > group[i])
+        out[n].op = TG__OPT_GROUP, out[n].axis = r, out[n++].amount = group[i];
   for (int g = 1; g < ng; g++) out[n].op = TG__OPT_SWAP, out[n].axis = 0, out[n++].amount = g;
   if (!t->gpu && t->cores > 1)
     for (int g = 0; g < ng; g++)
@@ -222,14 +226,15 @@ static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, 
 /* a candidate's source longer than this is not tried: its compile alone would take seconds */
 enum { tg__beam_max_source = 1 << 17 };
 
-/* copies of the kernel body a list makes (UPCAST and UNROLL amounts; 0 counts as the axis) */
+/* copies of the kernel body a list makes (UPCAST, UNROLL and GROUP amounts; 0 counts as the axis) */
 static int64_t tg__beam_copies(const tg__opt *o, int n, const int64_t *gsize, int ng, const int64_t *rsize, int nr) {
   int64_t c = 1;
   for (int i = 0; i < n; i++) {
     int64_t a = o[i].amount;
     if (o[i].op == TG__OPT_UNROLL && !a) a = o[i].axis < nr ? rsize[o[i].axis] : 1;
     if (o[i].op == TG__OPT_UPCAST && !a) a = o[i].axis < ng ? gsize[o[i].axis] : 1;
-    if (o[i].op == TG__OPT_UPCAST || o[i].op == TG__OPT_UNROLL) c *= a > 0 ? a : 1;
+    if (o[i].op == TG__OPT_GROUP && !a) a = o[i].axis < nr ? rsize[o[i].axis] : 1;
+    if (o[i].op == TG__OPT_UPCAST || o[i].op == TG__OPT_UNROLL || o[i].op == TG__OPT_GROUP) c *= a > 0 ? a : 1;
   }
   return c;
 }
@@ -318,7 +323,7 @@ static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t,
   int64_t gsize[TG_MAX_DIMS], rsize[2 * TG_MAX_DIMS];
   int ng, nr;
   if (tg__beam_axes(k, t, gsize, &ng, rsize, &nr) < 0) return -1;
-  tg__opt actions[512]; /* at most 16 output axes x 11 + 32 reduction axes x 5 + 15 swaps + 16 x 8 threads */
+  tg__opt actions[640]; /* at most 16 output axes x 11 + 32 reduction axes x 9 + 15 swaps + 16 x 8 threads */
   int nact = tg__beam_actions(gsize, ng, rsize, nr, t, actions);
   tg__map seen; /* sources tried, by hash (a collision only skips a candidate) */
   memset(&seen, 0, sizeof seen);
@@ -361,7 +366,7 @@ static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t,
         c->n = beam[b].n + 1;
         int threads = 0;
         for (int i = 0; i < c->n; i++) threads += c->opts[i].op == TG__OPT_THREAD;
-        if (threads > 1 || tg__beam_copies(c->opts, c->n, gsize, ng, rsize, nr) > 512) continue;
+        if (threads > 2 || tg__beam_copies(c->opts, c->n, gsize, ng, rsize, nr) > 512) continue;
         if (tg__cand_render(k, t, params, c) < 0 || strlen(c->src) > tg__beam_max_source) {
           tg__cand_free(c);
           continue;

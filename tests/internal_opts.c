@@ -75,6 +75,11 @@ TEST(test_internal_opts_match_noopt) {
       {TO_MATMUL, 3, {TO_OPT(THREAD, 1, 6), TO_OPT(THREAD, 0, 4), TO_OPT(UPCAST, 1, 8)}}, /* a grid of 24 tasks */
       {TO_MATMUL, 3, {TO_OPT(UPCAST, 0, 2), TO_OPT(THREAD, 0, 3), TO_OPT(THREAD, 1, 0)}},
       {TO_MATMUL, 2, {TO_OPT(THREAD, 1, 2), TO_OPT(THREAD, 1, 3)}}, /* one axis twice: 48 = 2 * 3 * 8 */
+      {TO_MATMUL, 1, {TO_OPT(GROUP, 0, 4)}}, /* 4 partial sums along k, added after the loop */
+      {TO_MATMUL, 1, {TO_OPT(GROUP, 0, 0)}}, /* 40 of them: no loop left */
+      {TO_MATMUL, 3, {TO_OPT(UPCAST, 0, 4), TO_OPT(GROUP, 0, 8), TO_OPT(UNROLL, 0, 5)}},
+      {TO_CONV, 3, {TO_OPT(UPCAST, 1, 4), TO_OPT(UPCAST, 3, 2), TO_OPT(GROUP, 2, 3)}},
+      {TO_SUM, 2, {TO_OPT(GROUP, 0, 8), TO_OPT(THREAD, 0, 4)}},
       {TO_CONV, 3, {TO_OPT(THREAD, 2, 4), TO_OPT(THREAD, 0, 2), TO_OPT(UPCAST, 3, 4)}},
       {TO_MATMUL, 2, {TO_OPT(PADTO, 1, 10), TO_OPT(UPCAST, 1, 10)}}, /* 48 -> 50 columns, five tiles of 10 */
       {TO_MATMUL, 3, {TO_OPT(PADTO, 0, 7), TO_OPT(UPCAST, 0, 7), TO_OPT(UPCAST, 1, 16)}}, /* 24 rows -> 28 */
@@ -86,7 +91,8 @@ TEST(test_internal_opts_match_noopt) {
   tg__device_target(tg__device_get(NULL), &target);
   for (int c = 0; c < TG__COUNT(cases); c++) {
     int threads = 0; /* THREAD is the CPU's (a GPU refuses it: test_internal_opts_illegal_refused) */
-    for (int i = 0; i < cases[c].n; i++) threads |= cases[c].opts[i].op == TG__OPT_THREAD;
+    for (int i = 0; i < cases[c].n; i++) /* and GROUP is the CPU's until GPUs get shared memory */
+      threads |= cases[c].opts[i].op == TG__OPT_THREAD || cases[c].opts[i].op == TG__OPT_GROUP;
     if (threads && target.gpu) continue;
     tg_scope_begin();
     int64_t n0 = 0, n1 = 0;
@@ -121,6 +127,9 @@ TEST(test_internal_opts_illegal_refused) {
       {TO_MATMUL, 1, {TO_OPT(SWAP, 0, 0)}, "SWAP's amount is another output axis"},
       {TO_MATMUL, 1, {TO_OPT(LOCAL, 0, 4)}, "a CPU kernel has no workgroups"},
       {TO_MATMUL, 1, {TO_OPT(TC, 0, 0)}, "a CPU kernel has no workgroups"},
+      {TO_MATMUL, 1, {TO_OPT(GROUP, 0, 3)}, "the amount does not divide the axis"},
+      {TO_MATMUL, 1, {TO_OPT(GROUP, 1, 4)}, "no such reduction axis"},
+      {TO_ADD, 1, {TO_OPT(GROUP, 0, 2)}, "the kernel has no reduction loop"},
       {TO_MATMUL, 2, {TO_OPT(THREAD, 1, 0), TO_OPT(THREAD, 1, 2)}, "the amount does not divide the axis"},
       {TO_MATMUL, 1, {TO_OPT(THREAD, 1, 5)}, "the amount does not divide the axis"},
       {TO_MATMUL, 1, {TO_OPT(THREAD, 0, 1)}, "between 2 and 4096"},
@@ -447,4 +456,32 @@ TEST(test_internal_opts_matmul_panels) {
   free(got);
   free(g);
   tg_scope_end();
+}
+
+/* A convolution's weight gradient: its tile runs along the output channels and kx (5: no whole vector), so the
+ * heuristic GROUPs the contiguous reduction loop (ox, 8) by 4: four accumulators per output, one vector. The values
+ * are NOOPT's. */
+TEST(test_internal_opts_weight_gradient_groups) {
+  if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* GROUP is the CPU's until GPUs get shared memory */
+  float *dw[2] = {NULL, NULL};
+  int grouped = 0;
+  for (int noopt = 0; noopt < 2; noopt++) {
+    tg_scope_begin();
+    if (noopt) tg__set_opts_override(NULL, 0);
+    tg_tensor *w = tg_requires_grad(to_input(TG_SHAPE(4, 3, 5, 5), 11), 1);
+    tg_tensor *y = tg_conv2d(to_input(TG_SHAPE(2, 3, 12, 12), 12), w, NULL, 1, 0, 1, 1);
+    CHECK_EQ_INT(tg_backward(tg_sum(tg_mul(y, y), 0, NULL, 0)), 0);
+    tg_tensor *g = tg_grad(w);
+    tg_schedule *s = g ? tg_schedule_create(&g, 1) : NULL;
+    for (int i = 0; !noopt && s && i < s->s.n; i++) grouped |= s->s.k[i].opts && strstr(s->s.k[i].opts, "GROUP(2,4)");
+    tg_schedule_free(s);
+    dw[noopt] = g ? tg_to_float(g) : NULL;
+    tg__set_opts_override(NULL, -1);
+    tg_scope_end();
+  }
+  CHECK(grouped);
+  CHECK(dw[0] && dw[1]);
+  if (dw[0] && dw[1]) CHECK_ARR_NEAR(dw[0], dw[1], 4 * 3 * 5 * 5, 1e-3);
+  free(dw[0]);
+  free(dw[1]);
 }
