@@ -1033,6 +1033,7 @@ static int tg__cpu_launch(tg__program *p, void **bufs, int nbufs) {
   double work = p->flops + p->bytes;
   if (work <= 0) work = (double)gs * 64; /* no estimate: assume a little work per iteration */
   int nworkers = gs > 1 && work >= (double)(1 << 16) ? tg__cpu_pool_start() : 0;
+  if (nworkers && tg__cpu_pool.pid != getpid()) nworkers = 0; /* a forked child: the workers stayed in the parent */
   if (nworkers == 0 || gs <= 1) {
     p->entry(bufs, 0, gs);
     return 0;

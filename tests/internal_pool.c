@@ -1,7 +1,11 @@
 /* internal_pool.c: the CPU device's thread pool runs every iteration of a launch exactly once, whatever the size and
- * however the guided chunks fall, launches may follow each other at once or after the workers fell asleep, and a wake (which
- * sets sleeping workers spinning) changes no result. #included into runner.c after the implementation. */
+ * however the guided chunks fall; launches may follow each other at once or after the workers fell asleep; a wake
+ * (which sets sleeping workers spinning) changes no result; a forked child computes alone. #included into runner.c
+ * after the implementation. */
 #include "test.h"
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 TEST(test_internal_pool_each_iteration_once) {
   static int serial;
@@ -54,4 +58,25 @@ TEST(test_internal_pool_wake_alone) {
   tg_tensor *t = tg_sum(tg_from_data(v, TG_FLOAT32, TG_SHAPE(4096)), 0, NULL, 0);
   CHECK_NEAR(tg_item(t), 4095.0 * 4096.0 / 2, 1);
   tg_free(t);
+}
+
+/* A forked child has none of the parent's workers: a launch there runs every chunk on the calling thread (it neither
+ * waits for workers that do not exist nor takes a lock a worker held at the fork), and computes the same values. */
+TEST(test_internal_pool_forked_child) {
+  float v[1 << 16];
+  for (int i = 0; i < (1 << 16); i++) v[i] = (float)(i % 7);
+  tg_tensor *warm = tg_sum(tg_from_data(v, TG_FLOAT32, TG_SHAPE(1 << 16)), 0, NULL, 0); /* the pool is started */
+  CHECK_NEAR(tg_item(warm), 196603.0, 0.5); /* 9362 cycles of 0..6 (21 each), then 0, 1 */
+  tg_free(warm);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20); /* a deadlock ends the child with SIGALRM, which the parent reports */
+    tg_tensor *t = tg_sum(tg_mul_s(tg_from_data(v, TG_FLOAT32, TG_SHAPE(1 << 16)), 2), 0, NULL, 0);
+    _exit(fabs(tg_item(t) - 393206.0) < 1 ? 0 : 1);
+  }
+  CHECK(pid > 0);
+  int status = 0;
+  if (pid > 0) CHECK(waitpid(pid, &status, 0) == pid);
+  CHECK(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
