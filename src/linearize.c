@@ -128,6 +128,7 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
     tg__emit(L, v->src[0]);
     tg__uop *upd = tg__uop2((tg__op)v->arg.i, v->dtype, accs[g], v->src[0], NULL);
     tg__list(L, tg__uop2(TG__OP_ASSIGN, v->dtype, accs[g], upd, NULL), 0);
+    L->flops += L->iters; /* the accumulation's op, inside the ASSIGN (a matmul's adds: half its flops) */
   }
   for (int i = u->nsrc - 1; i >= 1; i--) tg__close(L, u->src[i]);
   for (int g = 0; g < group.n; g++) tg__list(L, (tg__uop *)group.items[g], acc_at[g]);
