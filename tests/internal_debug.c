@@ -74,7 +74,8 @@ TEST(test_internal_debug_matmul_flops) {
   float a[64 * 40], b[40 * 48];
   for (int i = 0; i < 64 * 40; i++) a[i] = (float)(i % 5);
   for (int i = 0; i < 40 * 48; i++) b[i] = (float)(i % 3);
-  tg_tensor *c = tg_matmul(tg_from_data(a, TG_FLOAT32, TG_SHAPE(64, 40)), tg_from_data(b, TG_FLOAT32, TG_SHAPE(40, 48)));
+  tg_tensor *c =
+      tg_matmul(tg_from_data(a, TG_FLOAT32, TG_SHAPE(64, 40)), tg_from_data(b, TG_FLOAT32, TG_SHAPE(40, 48)));
   tg_schedule *s = tg_schedule_create(&c, 1);
   CHECK(s && s->s.n == 1);
   if (s && s->s.n == 1) {
