@@ -204,7 +204,9 @@ static const tg__rule tg__group_rules[] = {
 };
 TG__RULES_REGISTER(tg__group_rules)
 
-static tg__uop *tg__group(tg__uop *sink, tg__uop *r, int64_t f) {
+/* UNROLL's and GROUP's rewrite of every REDUCE over r by f: the context is {r, the loop r' of n/f left (NULL when
+ * f == n), f} */
+static tg__uop *tg__split_reduces(tg__uop *sink, tg__uop *r, int64_t f, tg__matcher *m) {
   int64_t n = (int64_t)tg__const_val(r->src[0]);
   tg__uop *ctx[3] = {r, NULL, tg__const_int(TG_INT32, f)};
   if (f < n) {
@@ -213,19 +215,15 @@ static tg__uop *tg__group(tg__uop *sink, tg__uop *r, int64_t f) {
     a.i = r->arg.i;
     ctx[1] = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, n / f), &a);
   }
-  return tg__graph_rewrite(sink, TG__MATCHER(tg__group_rules), ctx);
+  return tg__graph_rewrite(sink, m, ctx);
 }
 
 static tg__uop *tg__unroll(tg__uop *sink, tg__uop *r, int64_t f) {
-  int64_t n = (int64_t)tg__const_val(r->src[0]);
-  tg__uop *ctx[3] = {r, NULL, tg__const_int(TG_INT32, f)};
-  if (f < n) {
-    tg__arg a;
-    memset(&a, 0, sizeof a);
-    a.i = r->arg.i;
-    ctx[1] = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, n / f), &a);
-  }
-  return tg__graph_rewrite(sink, TG__MATCHER(tg__unroll_rules), ctx);
+  return tg__split_reduces(sink, r, f, TG__MATCHER(tg__unroll_rules));
+}
+
+static tg__uop *tg__group(tg__uop *sink, tg__uop *r, int64_t f) {
+  return tg__split_reduces(sink, r, f, TG__MATCHER(tg__group_rules));
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
