@@ -134,97 +134,66 @@ TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink) {
 // ---------------------------------------------------------------------------------------------------------------------
 // unroll: a reduction loop r of size n by f (f == n removes it)
 
-/* every REDUCE over r gets the f copies of its body, with r := r'*f + c, combined by its own op, under a loop r' of
- * size n/f (tinygrad's UNROLL). Copies that read the same address are one node, so with the output upcast a
- * convolution's window loads are shared: x[ow + kw] for a tile of ow and every kw. */
-static tg__uop *tg__rw_unroll(void *ctx, tg__uop *root, const tg__bindings *b) {
+/* UNROLL: every REDUCE over r gets the f copies of its body, with r := r'*f + c, combined by its own op, under a loop
+ * r' of size n/f (tinygrad's UNROLL). Copies that read the same address are one node, so with the output upcast a
+ * convolution's window loads are shared: x[ow + kw] for a tile of ow and every kw.
+ * GROUP, on the CPU: every REDUCE over r becomes f REDUCEs, the c-th over the c-th copy, each with its own
+ * accumulator, combined by the reduction's op after the loop (a GPU's GROUP shares a reduction among a workgroup's
+ * threads; a CPU's among vector lanes). The f accumulators read consecutive addresses wherever r has stride 1, so the
+ * compiler makes them one vector: a reduction along a contiguous axis (a conv's weight gradient, whose outputs are
+ * along no contiguous axis) gets vector multiply-adds instead of scalar ones. */
+static tg__uop *tg__rw_split(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)b;
-  tg__uop **rf = (tg__uop **)ctx; /* {r, outer or NULL, f as a CONST} */
+  tg__uop **rf = (tg__uop **)ctx; /* {r, outer or NULL, f as a CONST, NULL (UNROLL) or not (GROUP)} */
   tg__uop *r = rf[0], *outer = rf[1];
   int64_t f = (int64_t)tg__const_val(rf[2]);
-  int at = -1;
-  for (int i = 1; i < root->nsrc; i++)
-    if (root->src[i] == r) at = i;
-  if (at < 0) return NULL;
-  tg__uop *sum = NULL;
-  for (int64_t c = 0; c < f; c++) {
-    tg__uop *v = outer ? tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, outer, tg__const_int(r->dtype, f)),
-                                 tg__const_int(r->dtype, c))
-                       : tg__const_int(r->dtype, c);
-    tg__uop *x = tg__substitute_range(root->src[0], r, v);
-    sum = sum ? tg__alu((tg__op)root->arg.i, sum, x) : x;
-  }
-  tg__uop *srcs[TG_MAX_DIMS * 2 + 1];
-  int n = 0;
-  srcs[n++] = sum;
-  for (int i = 1; i < root->nsrc; i++)
-    if (i != at) srcs[n++] = root->src[i];
-    else if (outer) srcs[n++] = outer;
-  if (n == 1) return sum; /* no loop left */
-  return tg__uop_new(TG__OP_REDUCE, root->dtype, n, srcs, &root->arg);
-}
-
-static const tg__rule tg__unroll_rules[] = {
-    TG__RULE("(REDUCE)", tg__rw_unroll),
-};
-TG__RULES_REGISTER(tg__unroll_rules)
-
-/* group on the CPU: every REDUCE over r becomes f REDUCEs, the c-th over r := r'*f + c, each with its own accumulator,
- * combined by the reduction's op after the loop (a GPU's GROUP shares a reduction among a workgroup's threads; a
- * CPU's among vector lanes). The f accumulators read consecutive addresses wherever r has stride 1, so the compiler
- * makes them one vector: a reduction along a contiguous axis (a conv's weight gradient, whose outputs are along no
- * contiguous axis) gets vector multiply-adds instead of scalar ones. */
-static tg__uop *tg__rw_group(void *ctx, tg__uop *root, const tg__bindings *b) {
-  (void)b;
-  tg__uop **rf = (tg__uop **)ctx; /* {r, outer or NULL, f as a CONST} */
-  tg__uop *r = rf[0], *outer = rf[1];
-  int64_t f = (int64_t)tg__const_val(rf[2]);
-  int at = -1;
+  int at = -1, group = rf[3] != NULL;
   for (int i = 1; i < root->nsrc; i++)
     if (root->src[i] == r) at = i;
   if (at < 0) return NULL;
   tg__uop *srcs[TG_MAX_DIMS * 2 + 1], *all = NULL;
+  int n = 1; /* srcs[0] is the body, the rest the loops left */
+  for (int i = 1; i < root->nsrc; i++)
+    if (i != at) srcs[n++] = root->src[i];
+    else if (outer) srcs[n++] = outer;
   for (int64_t c = 0; c < f; c++) {
     tg__uop *v = outer ? tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, outer, tg__const_int(r->dtype, f)),
                                  tg__const_int(r->dtype, c))
                        : tg__const_int(r->dtype, c);
-    int n = 0;
-    srcs[n++] = tg__substitute_range(root->src[0], r, v);
-    for (int i = 1; i < root->nsrc; i++)
-      if (i != at) srcs[n++] = root->src[i];
-      else if (outer) srcs[n++] = outer;
-    tg__uop *part = n == 1 ? srcs[0] : tg__uop_new(TG__OP_REDUCE, root->dtype, n, srcs, &root->arg);
+    tg__uop *part = tg__substitute_range(root->src[0], r, v);
+    if (group && n > 1) {
+      srcs[0] = part;
+      part = tg__uop_new(TG__OP_REDUCE, root->dtype, n, srcs, &root->arg);
+    }
     all = all ? tg__alu((tg__op)root->arg.i, all, part) : part;
   }
-  return all;
+  if (group || n == 1) return all; /* grouped, or no loop left */
+  srcs[0] = all;
+  return tg__uop_new(TG__OP_REDUCE, root->dtype, n, srcs, &root->arg);
 }
 
-static const tg__rule tg__group_rules[] = {
-    TG__RULE("(REDUCE)", tg__rw_group),
+static const tg__rule tg__split_rules[] = {
+    TG__RULE("(REDUCE)", tg__rw_split),
 };
-TG__RULES_REGISTER(tg__group_rules)
+TG__RULES_REGISTER(tg__split_rules)
 
 /* UNROLL's and GROUP's rewrite of every REDUCE over r by f: the context is {r, the loop r' of n/f left (NULL when
- * f == n), f} */
-static tg__uop *tg__split_reduces(tg__uop *sink, tg__uop *r, int64_t f, tg__matcher *m) {
+ * f == n), f, and whether it groups} */
+static tg__uop *tg__split_reduces(tg__uop *sink, tg__uop *r, int64_t f, int group) {
   int64_t n = (int64_t)tg__const_val(r->src[0]);
-  tg__uop *ctx[3] = {r, NULL, tg__const_int(TG_INT32, f)};
+  tg__uop *ctx[4] = {r, NULL, tg__const_int(TG_INT32, f), group ? r : NULL};
   if (f < n) {
     tg__arg a;
     memset(&a, 0, sizeof a);
     a.i = r->arg.i;
     ctx[1] = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, n / f), &a);
   }
-  return tg__graph_rewrite(sink, m, ctx);
+  return tg__graph_rewrite(sink, TG__MATCHER(tg__split_rules), ctx);
 }
 
-static tg__uop *tg__unroll(tg__uop *sink, tg__uop *r, int64_t f) {
-  return tg__split_reduces(sink, r, f, TG__MATCHER(tg__unroll_rules));
-}
+static tg__uop *tg__unroll(tg__uop *sink, tg__uop *r, int64_t f) { return tg__split_reduces(sink, r, f, 0); }
 
-static tg__uop *tg__group(tg__uop *sink, tg__uop *r, int64_t f) {
-  return tg__split_reduces(sink, r, f, TG__MATCHER(tg__group_rules));
-}
+static tg__uop *tg__group(tg__uop *sink, tg__uop *r, int64_t f) { return tg__split_reduces(sink, r, f, 1); }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the heuristic

@@ -61,7 +61,7 @@ TEST(test_internal_rule_tables_parse) {
   int n = tg__rule_tables(&tables), total = 0, bad = 0;
   /* the tables of the library, each registered once (a table forgetting TG__RULES_REGISTER is also caught below) */
   static const char *const known[] = {"tg__symbolic_rules",   "tg__lower_rules",    "tg__guard_rules", "tg__grad_rules",
-                                      "tg__substitute_rules", "tg__collapse_rules", "tg__unroll_rules",
+                                      "tg__substitute_rules", "tg__collapse_rules", "tg__split_rules",
                                       "tg__kernelize_rules",  "tg__kernel_input_rules"};
   for (int i = 0; i < TG__COUNT(known); i++) {
     const tg__rule_table *t = ti_table(known[i]);
