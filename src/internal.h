@@ -101,7 +101,7 @@ TG__PRIVATE void *tg__map_get(const tg__map *m, const void *key);   /* NULL if a
 TG__PRIVATE void tg__map_put(tg__map *m, const void *key, void *val);
 TG__PRIVATE void tg__map_free(tg__map *m);
 
-TG__PRIVATE uint64_t tg__hash_bytes(const void *p, size_t n, uint64_t h); /* FNV-1a then mixed */
+TG__PRIVATE uint64_t tg__hash_bytes(const void *p, size_t n, uint64_t h); /* 4 lanes of words, then mixed */
 TG__PRIVATE uint64_t tg__hash_mix(uint64_t h, uint64_t v);
 TG__PRIVATE int tg__getenv_int(const char *name, int dflt);            /* cached per name */
 TG__PRIVATE void tg__setenv_int(const char *name, int v); /* tests: the value read from now on */
@@ -817,8 +817,8 @@ typedef struct tg__device {
   void (*wake)(struct tg__device *d);
 } tg__device;
 
-/* realize.c: kernels moving `bytes` of buffers are about to launch on dev: its wake, when that is worth threads */
-TG__PRIVATE void tg__device_wake(tg__device *dev, double bytes);
+/* realize.c: the n launches ls are about to run on dev: its wake, when their buffers are worth threads */
+TG__PRIVATE void tg__device_wake(tg__device *dev, const tg__launch *ls, int n);
 
 TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env or CPU; NULL + error if unknown */
 TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t); /* what codegen needs to know of d's machine */

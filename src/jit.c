@@ -313,10 +313,7 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
     ls[i].ndrop = c->ndrop;
     next += c->nbufs;
   }
-  double bytes = 0;
-  for (int i = 0; i < j->ncalls; i++)
-    for (int k = 0; k < ls[i].nbufs; k++) bytes += (double)ls[i].bufs[k]->nbytes;
-  if (j->ncalls) tg__device_wake(j->calls[0].prog->dev, bytes);
+  if (j->ncalls) tg__device_wake(j->calls[0].prog->dev, ls, j->ncalls);
   tg__plan plan;
   int rc = tg__plan_memory(&plan, ls, j->ncalls), ran = 0;
   if (rc == 0) {

@@ -12,19 +12,22 @@
  *    registers and the C compiler vectorises across the copies. This is tinygrad's UPCAST, unrolled.
  *    UNROLL r by f: each reduction over r sums f copies of its body per step (f = n removes the loop).
  *    SWAP a, b: two output loops trade places, which changes the outermost one (split across threads on the CPU).
- *    THREAD r by T (CPU only, once per kernel): r := t*(n/T) + r', where t is a new loop of T iterations that runs
- *    outermost (codegen keeps range id 0 for it), so the threads split r instead of the outermost output loop.
+ *    THREAD r by T (CPU only): r := t*(n/T) + r', where t is a new loop of T iterations that runs outermost (codegen
+ *    keeps range id 0 for it), so the threads split r instead of the outermost output loop; a second THREAD makes
+ *    range 0 a grid of tasks (the first THREAD's part is t / T, the new one's t % T).
+ *    GROUP r by f (CPU only): each reduction over r becomes f reductions with their own accumulators, over
+ *    r := r'*f + c, combined after the loop; where r is contiguous the compiler makes them one vector.
  *    PADTO r to a multiple of a (an output loop, at most a quarter longer): r runs to m = n rounded up, and every load
  *    and store whose address depends on r is gated by r < n (tinygrad's PADTO), so a later UPCAST can take a vector's
  *    width of an axis no power of two divides (1000 -> 1024).
- *    LOCAL, GROUP, GROUPTOP, NOLOCALS and TC need a GPU's workgroups (the GPU kernels issue): each is refused with that
- *    reason.
+ *    LOCAL, GROUPTOP, NOLOCALS and TC, and GROUP on a GPU, need a GPU's workgroups and shared memory (the GPU kernels
+ *    issue): each is refused with that reason.
  *  - The heuristic reads the machine (tg__target, which the device describes: vector lanes and registers, cores). It
  *    upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile of two
  *    vectors by as many rows as fill half the registers (8x32 with AVX-512, 4x16 with AVX2, 8x8 with NEON, 4x4 per
- *    GPU thread) and unrolls a convolution's window. A large matmul's column tiles go outermost (SWAP) when its tile
- *    is wider in columns, so each B panel stays in the cache while the rows run under it. Any kernel whose outermost
- *    loop is shorter than the core count gets a THREAD on another output loop, so that every core has work. */
+ *    GPU thread), unrolls a convolution's window (or GROUPs it, for a weight gradient), blocks a matmul whose B does
+ *    not fit a core's level-2 cache (a grid of two THREADs), runs a copy's short innermost loop straight-line, and
+ *    gives any kernel whose outermost loop is shorter than the core count a THREAD on another output loop. */
 #include "internal.h"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -546,18 +549,18 @@ TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *
 /* The threads' share: the CPU splits the outermost output loop across its threads, so one shorter than the core count
  * leaves cores idle (a batch of 2 over 16 cores). Then THREAD splits another output loop instead, by the smallest of
  * its divisors that gives every core an iteration (at most 4 per core): its part runs outermost. `up` gives each
- * output loop's upcast, `outer` the loop that runs outermost after the list. Appends to out; returns the new count. */
+ * output loop's upcast. Appends to out; returns the new count. */
 static int tg__thread_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__uop *const *globals, int ng,
-                           const int64_t *up, int outer, tg__opt *out, int n) {
+                           const int64_t *up, tg__opt *out, int n) {
   if (t->gpu || t->cores < 2 || ng < 2 || n >= TG__MAX_OPTS) return n;
-  if (tg__range_size(globals[outer]) / up[outer] >= t->cores) return n;
+  if (tg__range_size(globals[0]) / up[0] >= t->cores) return n;
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);
   int best = -1;
   int64_t amount = 0;
   for (int g = 0; g < ng; g++) {
     int64_t left = tg__range_size(globals[g]) / up[g];
-    if (g == outer || left < t->cores) continue;
+    if (g == 0 || left < t->cores) continue;
     for (int64_t d = t->cores; d <= 4 * (int64_t)t->cores && d <= left; d++)
       if (left % d == 0) {
         if (best < 0 || d < amount) best = g, amount = d;
@@ -643,7 +646,7 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
       tg__find_axes(sink, nglobal, &ax);
       out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, globals[ng - 1]), 0);
     }
-    return tg__thread_rule(sink, nglobal, t, globals, ng, ones, 0, out, n);
+    return tg__thread_rule(sink, nglobal, t, globals, ng, ones, out, n);
   }
   tg__map dm;
   memset(&dm, 0, sizeof dm);
@@ -707,26 +710,14 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   if (fj > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, rj), fj);
   if (fu > 1) out[n++] = tg__mkopt(TG__OPT_UNROLL, tg__axis_of(ax.rid, ax.nr, inner_reduce), fu);
   if (fg > 1) out[n++] = tg__mkopt(TG__OPT_GROUP, tg__axis_of(ax.rid, ax.nr, inner_reduce), fg);
-  /* Loop order (a matmul: two output loops). Each tile of the inner loop reads again what depends on it: with i
-   * outer, the j-dependent input (B) is read n_i/f_i times over; with j outer, the i-dependent one (A) n_j/f_j times.
-   * With the tile wider in j (8x32), j outer reads 4x less, and the B panel a tile reads stays in the cache while the
-   * inner loop runs over i. Only when B (n_j by the reduction, as float32) passes 8 MiB: smaller, it stays in the
-   * caches either way (BEAM kept a 1024 matmul's rows outermost: 177 against 144 GFLOPS on a 2-core EPYC; at 2048 it
-   * chose the columns), and while the outer loop stays long enough to share among the threads. */
-  int64_t b_bytes = 4 * tg__range_size(rj) * (inner_reduce ? tg__range_size(inner_reduce) : 1);
-  if (ng == 2 && ri == globals[0] && rj == globals[1] && !gpu && !window) {
-    int nb = tg__block_rule(t, tg__range_size(ri) / fi, tg__range_size(rj) / fj, b_bytes / tg__range_size(rj) * fj,
+  /* a matmul (two output loops, rows outer) whose B passes a quarter of the level-2 cache is blocked for it (this
+   * replaced a SWAP of the column tiles outermost for a B over 8 MiB, which the blocking covers) */
+  if (ng == 2 && ri == globals[0] && rj == globals[1] && !gpu && !window && inner_reduce) {
+    int nb = tg__block_rule(t, tg__range_size(ri) / fi, tg__range_size(rj) / fj, 4 * tg__range_size(inner_reduce) * fj,
                             tg__axis_of(ax.gid, ax.ng, ri), tg__axis_of(ax.gid, ax.ng, rj), out + n);
     if (nb) return n + nb;
   }
-  if (ng == 2 && ri == globals[0] && rj == globals[1] && fj > fi && !gpu && b_bytes >= (8 << 20) &&
-      tg__range_size(rj) / fj >= 2 * (int64_t)t->cores && tg__range_size(ri) / fi >= 2)
-    out[n++] = tg__mkopt(TG__OPT_SWAP, tg__axis_of(ax.gid, ax.ng, ri), tg__axis_of(ax.gid, ax.ng, rj));
   int64_t up[TG_MAX_DIMS];
-  int first = 0; /* the loop that runs outermost */
-  for (int g = 0; g < ng; g++) {
-    up[g] = globals[g] == ri ? fi : globals[g] == rj ? fj : 1;
-    if (n && out[n - 1].op == TG__OPT_SWAP && globals[g] == rj) first = g;
-  }
-  return tg__thread_rule(sink, nglobal, t, globals, ng, up, first, out, n);
+  for (int g = 0; g < ng; g++) up[g] = globals[g] == ri ? fi : globals[g] == rj ? fj : 1;
+  return tg__thread_rule(sink, nglobal, t, globals, ng, up, out, n);
 }

@@ -350,21 +350,22 @@ TG__PRIVATE void tg__debug_launch(const tg__program *p, int i, double dt, const 
          opts && *opts ? "]" : "", mark);
 }
 
-/* Kernels are about to launch on dev, moving `bytes` of buffers in all: when that is enough to share among threads
- * (1 MiB), the device may wake its workers now, so that they are ready when the first launch comes (the CPU's pool) */
-TG__PRIVATE void tg__device_wake(tg__device *dev, double bytes) {
-  if (dev && dev->wake && bytes >= (double)(1 << 20)) dev->wake(dev);
+/* The launches ls are about to run on dev: when their buffers hold enough to share among threads (1 MiB in all), the
+ * device may wake its workers now, so that they are ready when the first launch comes (the CPU's pool) */
+TG__PRIVATE void tg__device_wake(tg__device *dev, const tg__launch *ls, int n) {
+  if (!dev || !dev->wake) return;
+  double bytes = 0;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < ls[i].nbufs; j++) bytes += (double)ls[i].bufs[j]->nbytes;
+  if (bytes >= (double)(1 << 20)) dev->wake(dev);
 }
 
 TG__PRIVATE int tg__run_schedule(tg__sched *s) {
   s->nran = 0;
   for (int i = 0; i < s->n; i++)
     if (tg__kernel_prepare(&s->k[i]) < 0) return -1;
-  double bytes = 0; /* each kernel's buffers are known once it is prepared */
-  for (int i = 0; i < s->n; i++)
-    for (int j = 0; j < s->k[i].nbufs; j++) bytes += (double)s->k[i].bufs[j]->nbytes;
-  if (s->n) tg__device_wake(s->k[0].bufs[0]->dev, bytes);
   tg__launch *ls = tg__sched_launches(s);
+  if (s->n) tg__device_wake(s->k[0].bufs[0]->dev, ls, s->n);
   tg__plan plan;
   int rc = tg__plan_memory(&plan, ls, s->n), planned = rc == 0;
   double t_total = 0;

@@ -186,16 +186,10 @@ static tg__uop *tg__kz_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
  * tap. Realised first, the reduction reads a plain buffer: a 32->32 5x5 convolution of a batch of 512 with padding 4
  * took 92 ms instead of 766 (2-core EPYC). Only when a reduction reads the pad's elements four times or more each
  * (a window, not a plain padded sum) and the pad holds 4096 elements or more. */
-static int64_t tg__elements(const tg__uop *u) {
-  int64_t n = 1;
-  for (int i = 0; i < u->ndim; i++) n *= u->shape[i];
-  return n;
-}
-
 static tg__uop *tg__kz_pad(void *ctx, tg__uop *p, const tg__bindings *b) {
   tg__sctx *c = (tg__sctx *)ctx;
   (void)b;
-  int64_t n = tg__elements(p);
+  int64_t n = tg__prod(p->shape, p->ndim);
   if (n < 4096 || tg__map_get(&c->realize, p)) return NULL;
   tg__vec stack;
   tg__map seen;
@@ -210,7 +204,7 @@ static tg__uop *tg__kz_pad(void *ctx, tg__uop *p, const tg__bindings *b) {
       tg__uop *v = (tg__uop *)cs->items[i];
       if (tg__map_get(&seen, v)) continue;
       tg__map_put(&seen, v, (void *)1);
-      if (v->op == TG__OP_REDUCE_AXIS) window = v->src[0]->ndim >= 0 && tg__elements(v->src[0]) >= 4 * n;
+      if (v->op == TG__OP_REDUCE_AXIS) window = tg__prod(v->src[0]->shape, v->src[0]->ndim) >= 4 * n;
       else if (!tg__map_get(&c->realize, v) &&
                (tg__op_is_movement(v->op) || tg__op_in_group(v->op, TG__GROUP_ELEMENTWISE)))
         tg__vec_push(&stack, v);

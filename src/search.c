@@ -7,7 +7,7 @@
  *    heuristic (BEAM off, a kernel too small to be worth a search, or a search that could not run: no scratch
  *    memory). It never fails a kernel and never sets an error: every failure inside is a candidate less.
  *  - The search (tinygrad's beam_search): round 0 times the heuristic's list and the empty one; each later round
- *    extends every list of the beam by one action (UPCAST, UNROLL, PADTO, SWAP, THREAD with the amounts below),
+ *    extends every list of the beam by one action (UPCAST, UNROLL, PADTO, SWAP, GROUP, THREAD: amounts below),
  *    renders each extension (one that an Opt refuses, that makes more than 512 copies of the body, whose source passes
  *    128 KiB, or whose source another candidate already has, is dropped), compiles them a few at a time (twice the
  *    cores) through the device's compile_batch (the CPU runs its compilers in parallel, one per core; other devices
@@ -190,8 +190,9 @@ static int tg__cand_render(tg__kernel *k, const tg__target *t, const tg__kparam 
 
 /* The actions one round adds to a list (tinygrad's actions): upcasts and unrolls by small amounts, pads of an output
  * axis to a multiple of 8, 16 or 32, swaps of the outermost output loop, and on a CPU, groups of a reduction loop
- * (partial accumulators side by side) and (with more than one core) thread splits, two of which make a grid. Amounts that can divide the axis neither as it was lowered nor padded are left out here; the rest
- * are judged by tg__apply_opts. */
+ * (partial accumulators side by side) and (with more than one core) thread splits, two of which make a grid.
+ * Amounts that can divide the axis neither as it was lowered nor padded are left out here; the rest are judged by
+ * tg__apply_opts. */
 static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, int nr, const tg__target *t,
                             tg__opt *out) {
   static const int64_t up[] = {2, 3, 4, 5, 7, 8, 16, 32}, unroll[] = {0, 2, 3, 4, 8},
