@@ -268,6 +268,13 @@ TG__PRIVATE int tg__getenv_int(const char *name, int dflt) {
   return v;
 }
 
+/* a monotonic clock in nanoseconds (timing: DEBUG's kernel lines, BEAM, the pool's spin, rule statistics) */
+TG__PRIVATE uint64_t tg__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* the tests' way to change a variable after it was read (DEBUG=2 for one replay): the cached value becomes v */
 TG__PRIVATE void tg__setenv_int(const char *name, int v) {
   (void)tg__getenv_int(name, 0); /* cached from here on */

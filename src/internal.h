@@ -105,6 +105,7 @@ TG__PRIVATE uint64_t tg__hash_bytes(const void *p, size_t n, uint64_t h); /* 4 l
 TG__PRIVATE uint64_t tg__hash_mix(uint64_t h, uint64_t v);
 TG__PRIVATE int tg__getenv_int(const char *name, int dflt);            /* cached per name */
 TG__PRIVATE void tg__setenv_int(const char *name, int v); /* tests: the value read from now on */
+TG__PRIVATE uint64_t tg__now_ns(void);                    /* CLOCK_MONOTONIC */
 #define TG__DEBUG (tg__getenv_int("DEBUG", 0))
 
 /* The library-wide lock. Every public function (tg_*) but the pure ones (dtype queries, tg_error) begins with

@@ -323,14 +323,11 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
         tg__set_error("%s launch of kernel %s failed (injected fault)", c->prog->dev->name, c->prog->name);
         rc = -1;
       } else {
-        struct timespec t0, t1;
-        if (TG__DEBUG >= 2) clock_gettime(CLOCK_MONOTONIC, &t0);
+        uint64_t t0 = TG__DEBUG >= 2 ? tg__now_ns() : 0;
         rc = c->prog->dev->launch(c->prog, plan.ptrs[ran], c->nbufs);
         if (rc == 0 && TG__DEBUG >= 2) { /* each replayed kernel, timed alone, as tinygrad's DEBUG=2 shows them */
           c->prog->dev->synchronize(c->prog->dev);
-          clock_gettime(CLOCK_MONOTONIC, &t1);
-          tg__debug_launch(c->prog, ran, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
-                           NULL, "  (jit)");
+          tg__debug_launch(c->prog, ran, 1e-9 * (double)(tg__now_ns() - t0), NULL, "  (jit)");
         }
       }
     }

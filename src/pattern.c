@@ -379,12 +379,6 @@ static inline tg__uop *tg__try_rule(const tg__crule *cr, tg__uop *u, void *ctx) 
   return tg__match(&st, &p, &u, 1, &b);
 }
 
-static uint64_t tg__now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* tg__apply_rules with match statistics: each rule tried, matched (returned a node) and the time it took */
 static tg__uop *tg__apply_rules_counted(tg__matcher *m, tg__uop *u, void *ctx) {
   for (const int *ri = m->byop[u->op]; *ri >= 0; ri++) {

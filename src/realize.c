@@ -320,8 +320,7 @@ static tg__launch *tg__sched_launches(tg__sched *s) {
 static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *l, double *t_total) {
   tg__kernel *k = &s->k[i];
   tg__device *dev = k->bufs[0]->dev;
-  struct timespec t0, t1;
-  if (TG__DEBUG >= 1) clock_gettime(CLOCK_MONOTONIC, &t0);
+  uint64_t t0 = TG__DEBUG >= 1 ? tg__now_ns() : 0;
   int rc = 0;
   if (tg__fault(TG__FAULT_LAUNCH)) {
     tg__set_error("%s launch of kernel %s failed (injected fault)", dev->name, k->name);
@@ -335,8 +334,7 @@ static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *
   }
   if (rc == 0 && TG__DEBUG >= 1) {
     dev->synchronize(dev);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double dt = 1e-9 * (double)(tg__now_ns() - t0);
     *t_total += dt;
     if (TG__DEBUG >= 2) tg__debug_launch(k->prog, i, dt, k->opts, "");
   }

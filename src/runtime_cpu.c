@@ -900,12 +900,6 @@ static void tg__cpu_pause(void) {
 #endif
 }
 
-static int64_t tg__cpu_ns_since(const struct timespec *t0) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t)(t.tv_sec - t0->tv_sec) * 1000000000 + (t.tv_nsec - t0->tv_nsec);
-}
-
 /* claims and runs chunks of job g until none is left (or g has ended) */
 static void tg__cpu_run_chunks(uint64_t g) {
   for (;;) {
@@ -928,14 +922,13 @@ static void tg__cpu_run_chunks(uint64_t g) {
 /* a worker's wait for a job after `seen`: spins, then sleeps; 0 with *g set, or -1 at shutdown */
 static int tg__cpu_wait_job(uint64_t seen, uint64_t *g) {
   for (;;) {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = tg__now_ns();
     for (int i = 1;; i++) {
       if (__atomic_load_n(&tg__cpu_pool.shutdown, __ATOMIC_ACQUIRE)) return -1;
       *g = __atomic_load_n(&tg__cpu_pool.word, __ATOMIC_ACQUIRE) >> TG__CPU_NEXT_BITS;
       if (*g != seen) return 0;
       tg__cpu_pause();
-      if (i % 64 == 0 && tg__cpu_ns_since(&t0) > TG__CPU_SPIN_NS) break;
+      if (i % 64 == 0 && tg__now_ns() - t0 > TG__CPU_SPIN_NS) break;
     }
     /* asleep until a job, a wake or the shutdown; `sleepers` and `word` are both seq_cst, so a launch either sees
      * this sleeper (and broadcasts under the mutex, which this thread holds until it waits) or publishes its job

@@ -56,11 +56,7 @@ static tg__beam_stat tg__beam_counts;
 
 TG__PRIVATE tg__beam_stat *tg__beam_stats(void) { return &tg__beam_counts; }
 
-static double tg__beam_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double tg__beam_now(void) { return 1e-9 * (double)tg__now_ns(); }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the cache of winners: in memory, and on disk
