@@ -420,7 +420,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
   root = tg__graph_rewrite_ex(root, TG__MATCHER(tg__lower_rules), tg__symbolic(), &c, tg__is_tensor_node);
   root = tg__graph_rewrite(root, TG__MATCHER(tg__guard_rules), NULL);
   tg__map_free(&c.params);
-  root = tg__collapse_reduces(root);
+  root = tg__merge_loops(tg__collapse_reduces(root), nglobal);
   if (tg__check_index_range(k, root) < 0) return -1;
   if (TG__DEBUG >= 4) {
     char *s = tg__uop_print(root), *plain = tg__kernel_name(root, nglobal, NULL, 0); /* before any Opt */

@@ -685,6 +685,7 @@ TG__PRIVATE int tg__opts_overridden(void); /* a list is set: BEAM does not searc
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *applied,
                                   int *napplied);
 TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink);      /* optimize.c: one-hot sums become loads */
+TG__PRIVATE tg__uop *tg__merge_loops(tg__uop *sink, int nglobal); /* optimize.c: loops walked as one */
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* render.c: a C-style renderer parameterised by a dialect. The dialects live with their devices: C in runtime_cpu.c,

@@ -30,7 +30,9 @@ static tg_tensor *ti_grid_exp(void) { /* two output loops: the thread index is s
   return tg_exp(tg_arange(0, 32, 1, TG_FLOAT32));
 }
 static tg_tensor *ti_grid_2d(void) {
-  return tg_add(tg_reshape(tg_arange(0, 32, 1, TG_FLOAT32), TG_SHAPE(4, 8)), tg_full(1, TG_FLOAT32, TG_SHAPE(4, 8)));
+  /* i + j: no one loop walks it (tg__merge_loops leaves the two) */
+  tg_tensor *i = tg_reshape(tg_arange(0, 4, 1, TG_FLOAT32), TG_SHAPE(4, 1));
+  return tg_add(i, tg_reshape(tg_arange(0, 8, 1, TG_FLOAT32), TG_SHAPE(1, 8)));
 }
 static tg_tensor *ti_bits(void) { /* a bitcast, 64-bit constants, bools */
   tg_tensor *x = tg_cast(tg_arange(0, 8, 1, TG_INT32), TG_INT64);

@@ -19,6 +19,11 @@ static tg_tensor *to_input(int ndim, const int64_t *shape, int seed) {
 
 enum { TO_MATMUL, TO_MATMUL64, TO_CONV, TO_SUM, TO_ADD };
 
+/* a fresh input of rows x cols, transposed */
+static tg_tensor *to_transposed(int64_t rows, int64_t cols, int seed) {
+  return tg_permute(to_input(TG_SHAPE(rows, cols), seed), 2, (int[]){1, 0});
+}
+
 /* a fresh graph (new input buffers, so nothing is reused from an earlier realisation) of the given kind */
 static tg_tensor *to_graph(int kind) {
   switch (kind) {
@@ -27,7 +32,8 @@ static tg_tensor *to_graph(int kind) {
   case TO_CONV:
     return tg_conv2d(to_input(TG_SHAPE(2, 3, 10, 10), 3), to_input(TG_SHAPE(4, 3, 3, 3), 4), NULL, 1, 0, 1, 1);
   case TO_SUM: return tg_sum(to_input(TG_SHAPE(24, 40), 5), TG_AXES(1), 0);
-  default: return tg_add(to_input(TG_SHAPE(24, 48), 6), to_input(TG_SHAPE(24, 48), 7));
+  default: /* one input transposed: the two output loops cannot merge into one (tg__merge_loops) */
+    return tg_add(to_input(TG_SHAPE(24, 48), 6), tg_permute(to_input(TG_SHAPE(48, 24), 7), 2, (int[]){1, 0}));
   }
 }
 
@@ -328,7 +334,7 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
   for (int m = 0; m < TG__COUNT(cores) && registered; m++) {
     tg_scope_begin();
     to_fake_target.vec_floats = 16, to_fake_target.vec_regs = 32, to_fake_target.cores = cores[m].cores;
-    tg_tensor *t = tg_exp(to_input(TG_SHAPE(2, 96), 3 + m));
+    tg_tensor *t = tg_exp(to_transposed(96, 2, 3 + m)); /* two loops (the merge leaves them) */
     tg_schedule *s = tg_schedule_create(&t, 1);
     CHECK(s && s->s.n == 1);
     if (s && s->s.n == 1) CHECK_STR(s->s.k[0].opts, cores[m].opts);
@@ -336,7 +342,7 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
     CHECK_EQ_INT(tg_realize(t), 0);
     float *got = tg_to_float(t);
     setenv("DEV", "CPU", 1);
-    float *want = tg_to_float(tg_exp(to_input(TG_SHAPE(2, 96), 3 + m)));
+    float *want = tg_to_float(tg_exp(to_transposed(96, 2, 3 + m)));
     setenv("DEV", "OFAKE", 1);
     CHECK(got && want);
     if (got && want) CHECK_ARR_NEAR(got, want, 2 * 96, 1e-6);
@@ -484,4 +490,59 @@ TEST(test_internal_opts_weight_gradient_groups) {
   if (dw[0] && dw[1]) CHECK_ARR_NEAR(dw[0], dw[1], 4 * 3 * 5 * 5, 1e-3);
   free(dw[0]);
   free(dw[1]);
+}
+
+/* the name of the one kernel that realises t, with NOOPT=1 (so the name is the loops alone) and NOMERGE=nomerge */
+static char *to_loops(tg_tensor *t, int nomerge) {
+  tg__setenv_int("NOOPT", 1);
+  tg__setenv_int("NOMERGE", nomerge);
+  tg_schedule *s = tg_schedule_create(&t, 1);
+  const char *name = s && tg_schedule_count(s) == 1 ? tg_schedule_name(s, 0) : NULL;
+  char *copy = name ? tg__strdup(name) : NULL;
+  tg_schedule_free(s);
+  tg__setenv_int("NOOPT", 0);
+  tg__setenv_int("NOMERGE", 0);
+  return copy;
+}
+
+/* Adjacent loops that every address walks as one merge (tg__merge_loops); loops some address splits stay apart. The
+ * values are checked against the host at eight places each (the sums at all four). */
+TEST(test_internal_opts_merge_loops) {
+  tg_scope_begin();
+  static const struct { const char *merged, *apart; } names[] = {
+      {"E_512", "E_4_8_16"},     /* exp of a contiguous 4x8x16: one loop */
+      {"r_4_8_25", "r_4_8_5_5"}, /* the sum over (0, 2, 3) of 8x4x5x5: each 5x5 block is one loop of 25 */
+      {"E_8_4_6", "E_8_4_6"},    /* + a bias along the middle axis: its address splits both pairs */
+      {"E_6_8", "E_6_8"},        /* a transposed copy */
+  };
+  for (int c = 0; c < TG__COUNT(names); c++) {
+    static const int64_t shapes[4][4] = {{4, 8, 16}, {8, 4, 5, 5}, {8, 4, 6}, {8, 6}};
+    static const int ndims[4] = {3, 4, 3, 2};
+    tg_tensor *x = to_input(ndims[c], shapes[c], 11 + c), *bias = to_input(TG_SHAPE(4), 2), *t;
+    float *h = tg_to_float(x), *hb = tg_to_float(bias);
+    if (c == 0) t = tg_exp(x);
+    else if (c == 1) t = tg_sum(tg_mul(x, x), TG_AXES(0, 2, 3), 0);
+    else if (c == 2) t = tg_add(x, tg_reshape(bias, TG_SHAPE(1, 4, 1)));
+    else t = tg_contiguous(tg_permute(x, 2, (int[]){1, 0}));
+    char *merged = to_loops(t, 0), *apart = to_loops(t, 1);
+    CHECK_STR(merged, names[c].merged);
+    CHECK_STR(apart, names[c].apart);
+    TG_FREE(merged);
+    TG_FREE(apart);
+    float *got = tg_to_float(t);
+    CHECK(got != NULL);
+    for (int i = 0; got && i < (c == 1 ? 4 : 8); i++) {
+      int at = c == 0 ? i * 64 + 3 : c == 1 ? i : c == 2 ? i * 24 + 7 : i * 5 + 7;
+      double want = 0;
+      if (c == 0) want = exp(h[at]);
+      else if (c == 1)
+        for (int b = 0; b < 8; b++)
+          for (int k = 0; k < 25; k++) want += (double)h[b * 100 + at * 25 + k] * h[b * 100 + at * 25 + k];
+      else if (c == 2) want = h[at] + hb[at / 6 % 4];
+      else want = h[at % 8 * 6 + at / 8]; /* t[j][i] = x[i][j] */
+      CHECK(fabs(got[at] - want) <= 1e-4 * (1 + fabs(want)));
+    }
+    free(got), free(h), free(hb);
+  }
+  tg_scope_end();
 }
