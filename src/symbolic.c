@@ -253,6 +253,37 @@ static tg__uop *tg__divmod_fold(tg__uop *root, tg__uop *x, int64_t c) {
     tg__uop *y = tg__sum_build(&s, dt), *d = tg__const_int(dt, c / g);
     return is_mod ? tg__alu(TG__OP_MUL, tg__alu(TG__OP_MOD, y, d), tg__const_int(dt, g)) : tg__alu(TG__OP_IDIV, y, d);
   }
+  /* x = f*a + b with 0 <= b < f, for a factor f of c: x // c -> a // (c/f), x % c -> (a % (c/f))*f + b. Terms whose
+   * coefficient f divides make a, the others b: (20*y + z) // 40 -> y // 2 for z < 20 (a max pool's index into a
+   * merged 20x20 block). f is a term's common factor with c, the largest that works. */
+  int64_t tried = c;
+  for (;;) {
+    int64_t f = 1;
+    for (int i = 0; i < s.n; i++) {
+      int64_t gi = tg__gcd(s.coef[i], c);
+      if (gi > f && gi < tried) f = gi;
+    }
+    if (f <= 1) break;
+    tried = f;
+    tg__sum a, rest;
+    memset(&a, 0, sizeof a);
+    memset(&rest, 0, sizeof rest);
+    a.ok = rest.ok = 1;
+    double bmax = (double)(s.k % f);
+    for (int i = 0; i < s.n; i++) {
+      int64_t blo, bhi;
+      tg__uop_bounds(s.base[i], &blo, &bhi);
+      if (s.coef[i] % f == 0) tg__sum_add(&a, s.base[i], s.coef[i] / f);
+      else tg__sum_add(&rest, s.base[i], s.coef[i]), bmax += (double)s.coef[i] * (double)bhi;
+    }
+    a.k = s.k / f;
+    rest.k = s.k % f;
+    if (bmax >= (double)f) continue;
+    tg__uop *m = tg__const_int(dt, c / f), *av = tg__sum_build(&a, dt);
+    if (!is_mod) return tg__alu(TG__OP_IDIV, av, m);
+    return tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, tg__alu(TG__OP_MOD, av, m), tg__const_int(dt, f)),
+                   tg__sum_build(&rest, dt));
+  }
   /* terms whose coefficient c divides leave the remainder alone: (c*y + z) // c -> y + z // c (all terms >= 0) */
   if (any_q && r.n + (r.k != 0) < s.n + (s.k != 0)) {
     tg__uop *rest = tg__sum_build(&r, dt);

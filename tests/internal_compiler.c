@@ -189,6 +189,19 @@ TEST(test_internal_symbolic) {
   /* (x//4)*4 + x%4 -> x */
   CHECK(tg__simplify(ti_add(ti_mul(ti_div(r0, ti_c(4)), ti_c(4)), ti_mod(r0, ti_c(4)))) == r0);
   CHECK(tg__simplify(ti_div(ti_div(r0, ti_c(2)), ti_c(4))) == ti_div(r0, ti_c(8))); /* x//2//4 */
+  /* (4*x + y) // 8 -> x // 2 and (4*x + y) % 8 -> (x % 2)*4 + y, y < 4; not when y can reach 4 */
+  tg__uop *by4 = ti_add(ti_mul(r0, ti_c(4)), r1), *by4big = ti_add(ti_mul(r0, ti_c(4)), r2);
+  CHECK(tg__simplify(ti_div(by4, ti_c(8))) == tg__simplify(ti_div(r0, ti_c(2))));
+  CHECK(tg__simplify(ti_mod(by4, ti_c(8))) == tg__simplify(ti_add(ti_mul(ti_mod(r0, ti_c(2)), ti_c(4)), r1)));
+  CHECK(tg__simplify(ti_div(by4big, ti_c(8))) != tg__simplify(ti_div(r0, ti_c(2))));
+  for (int y = 0; y < 8; y++) { /* with a constant for y, below 4 and not: the values agree everywhere */
+    tg__uop *e = ti_add(ti_mul(r0, ti_c(4)), ti_c(y)), *q = tg__simplify(ti_div(e, ti_c(8)));
+    tg__uop *m = tg__simplify(ti_mod(e, ti_c(8)));
+    for (int x = 0; x < 16; x++) {
+      int ok = 1;
+      CHECK(tg__eval_at(q, 0, x, &ok) == (4 * x + y) / 8 && tg__eval_at(m, 0, x, &ok) == (4 * x + y) % 8 && ok);
+    }
+  }
   /* range bounds */
   CHECK(tg__simplify(tg__alu(TG__OP_CMPLT, r2, ti_c(8))) == tg__const_int(TG_BOOL, 1));
   CHECK(tg__simplify(tg__alu(TG__OP_CMPLT, r2, ti_c(0))) == tg__const_int(TG_BOOL, 0));
