@@ -387,7 +387,7 @@ static int64_t tg__stride(const tg__uop *idx, const tg__uop *r) {
 static int64_t tg__pick_factor(int64_t n, const int64_t *choices, int nchoices, int64_t limit) {
   for (int i = 0; i < nchoices; i++)
     if (choices[i] <= limit && choices[i] <= n && n % choices[i] == 0) return choices[i];
-  if (n <= 8 && n <= limit) return n;
+  if (n >= 1 && n <= 8 && n <= limit) return n;
   static const int64_t odd[] = {6, 5, 3};
   for (int i = 0; i < (int)TG__COUNT(odd); i++)
     if (odd[i] <= limit && n % odd[i] == 0) return odd[i];
@@ -738,6 +738,11 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
       tg__uop *tmp = globals[j];
       globals[j] = globals[j - 1];
       globals[j - 1] = tmp;
+    }
+  for (int g = 0; g < ng; g++)
+    if (tg__range_size(globals[g]) < 1) { /* an empty kernel: nothing to optimise */
+      tg__vec_free(&access);
+      return 0;
     }
   if (!has_reduce || ng < 2 || sink->nsrc != 1) {
     tg__vec_free(&access);
