@@ -1075,7 +1075,18 @@ static void tg__cpu_atexit(void) {
 // ---------------------------------------------------------------------------------------------------------------------
 // the C dialect: what the renderer (render.c) writes for this device
 
+/* GCC: no reassociation of expressions (-fassociative-math still lets reductions vectorise), so one expression has
+ * one value in every kernel that computes it. A max pool's gradient compares its input, recomputed in the backward
+ * kernel, with the pooled values the forward kernel stored: GCC had rewritten batchnorm's (t * gamma) * rsqrt(var) as
+ * t * (gamma * rsqrt(var)), hoisting the invariant product, in one kernel and not in the other, no element equaled its
+ * window's max, and BEAM=2's MNIST step made NaN weights. Pragmas, not flags, so that either compiler takes them;
+ * clang's turns reassociation off altogether (its reductions then vectorise only through the Opts' accumulators). */
 static const char tg__c_prelude[] =
+    "#if defined(__clang__)\n"
+    "#pragma clang fp reassociate(off)\n"
+    "#elif defined(__GNUC__)\n"
+    "#pragma GCC optimize(\"no-tree-reassoc\")\n"
+    "#endif\n"
     "#include <math.h>\n"
     "typedef long long i64;\n"
     "#define TG_FN static inline\n"

@@ -546,3 +546,54 @@ TEST(test_internal_opts_merge_loops) {
   }
   tg_scope_end();
 }
+
+/* One expression has one value, whichever kernel computes it. A max pool's gradient compares its input, recomputed in
+ * the backward kernel, with the pooled values the forward kernel stored, and divides by how many are equal. With
+ * -fassociative-math alone, GCC reassociated batchnorm's (t * gamma) * rsqrt(var) into t * (gamma * rsqrt(var)),
+ * hoisting the invariant product, in one kernel and not in the other (whose t has another use): no element equaled
+ * its window's max, the count was 0, and BEAM=2's MNIST step made NaN weights (a forward pool kernel with a THREAD,
+ * the backward without). -fno-tree-reassoc keeps expressions as written; reductions still vectorise. */
+TEST(test_internal_opts_pool_gradient_across_kernels) {
+  tg_scope_begin();
+  tg_tensor *x = to_input(TG_SHAPE(8, 4, 6, 6), 3), *w = to_input(TG_SHAPE(8, 4, 3, 3), 4);
+  tg_tensor *ch[4];
+  for (int i = 0; i < 4; i++) ch[i] = tg_reshape(to_input(TG_SHAPE(4), 5 + i), TG_SHAPE(1, 4, 1, 1));
+  tg_realize(x);
+  tg_tensor *xg = tg_requires_grad(tg_detach(x), 1);
+  /* (relu(x + b) - m) * g * rsqrt(|v| + 1e-5) + beta, pooled 2x2 */
+  tg_tensor *t = tg_mul(tg_sub(tg_relu(tg_add(xg, ch[0])), ch[1]), ch[2]);
+  tg_tensor *y = tg_add(tg_mul(t, tg_rsqrt(tg_add_s(tg_abs(ch[3]), 1e-5))), ch[0]);
+  tg_tensor *pooled = tg_max_pool2d(y, 2, 2, 0, 1);
+  static const tg__opt thread[1] = {TO_OPT(THREAD, 0, 2)}; /* the forward pool kernel made differently */
+  tg__set_opts_override(thread, 1);
+  CHECK_EQ_INT(tg_realize(pooled), 0);
+  tg__set_opts_override(NULL, -1);
+  tg_tensor *wrt[1] = {xg}, *gr[1] = {NULL};
+  CHECK_EQ_INT(tg_gradient(tg_mul(pooled, w), wrt, 1, gr), 0);
+  float *g = gr[0] ? tg_to_float(gr[0]) : NULL, *hy = tg_to_float(y), *hw = tg_to_float(w);
+  CHECK(g != NULL);
+  /* the host: each window's gradient w goes to its max element (no ties in this data), times dy/dx there */
+  float *hx = tg_to_float(x), *hc[4];
+  for (int i = 0; i < 4; i++) hc[i] = tg_to_float(ch[i]);
+  int bad = 0;
+  for (int n = 0; g && n < 8; n++)
+    for (int c = 0; c < 4; c++)
+      for (int oy = 0; oy < 3; oy++)
+        for (int ox = 0; ox < 3; ox++) {
+          int best = -1;
+          for (int k = 0; k < 4; k++) {
+            int at = ((n * 4 + c) * 6 + oy * 2 + k / 2) * 6 + ox * 2 + k % 2;
+            if (best < 0 || hy[at] > hy[best]) best = at;
+          }
+          for (int k = 0; k < 4; k++) {
+            int at = ((n * 4 + c) * 6 + oy * 2 + k / 2) * 6 + ox * 2 + k % 2;
+            double d = hx[at] + hc[0][c] > 0 ? hc[2][c] / sqrt(fabs(hc[3][c]) + 1e-5) : 0;
+            double want = at == best ? hw[((n * 4 + c) * 3 + oy) * 3 + ox] * d : 0;
+            bad += !(fabs(g[at] - want) <= 1e-4 * (1 + fabs(want)));
+          }
+        }
+  CHECK_EQ_INT(bad, 0);
+  free(g), free(hy), free(hw), free(hx);
+  for (int i = 0; i < 4; i++) free(hc[i]);
+  tg_scope_end();
+}
