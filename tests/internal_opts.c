@@ -564,8 +564,11 @@ TEST(test_internal_opts_pool_gradient_across_kernels) {
   tg_tensor *t = tg_mul(tg_sub(tg_relu(tg_add(xg, ch[0])), ch[1]), ch[2]);
   tg_tensor *y = tg_add(tg_mul(t, tg_rsqrt(tg_add_s(tg_abs(ch[3]), 1e-5))), ch[0]);
   tg_tensor *pooled = tg_max_pool2d(y, 2, 2, 0, 1);
-  static const tg__opt thread[1] = {TO_OPT(THREAD, 0, 2)}; /* the forward pool kernel made differently */
-  tg__set_opts_override(thread, 1);
+  /* the forward pool kernel made differently: split across threads (a GPU's: its output x as straight-line code) */
+  static const tg__opt thread[1] = {TO_OPT(THREAD, 0, 2)}, upcast[1] = {TO_OPT(UPCAST, 3, 0)};
+  tg__target target;
+  tg__device_target(tg__device_get(NULL), &target);
+  tg__set_opts_override(target.gpu ? upcast : thread, 1);
   CHECK_EQ_INT(tg_realize(pooled), 0);
   tg__set_opts_override(NULL, -1);
   tg_tensor *wrt[1] = {xg}, *gr[1] = {NULL};
