@@ -716,10 +716,9 @@ typedef struct tg__dialect {
   uint32_t unsupported;       /* bit 1 << dtype: dtypes it cannot render (rendering a kernel using one is an error) */
   /* emitted after the preludes when the kernel has a register tile (an UPCAST): the C dialect's tells GCC to vectorise
    * across the tile's copies only (SLP), never along the reduction loop, which it otherwise does with permutes when
-   * the tile's loads are contiguous along it (a packed matmul: 16 FMAs per step become 256 plus shuffles), and not to
-   * reassociate the copies' sums (with -fassociative-math, GCC 13's reassociation mixes accumulators and products
-   * across the copies, so that SLP finds no two alike: a convolution's input gradient was all scalar, 192 scalar FMAs
-   * and 223 spills, 4x slower per core); NULL */
+   * the tile's loads are contiguous along it (a packed matmul: 16 FMAs per step become 256 plus shuffles). (Its
+   * prelude, for every kernel, already turns reassociation off, which GCC 13 had used to mix a tile's accumulators
+   * and products so that SLP found no two alike: a convolution's input gradient was all scalar.) NULL: none */
   const char *tile_prelude;
 } tg__dialect;
 

@@ -1079,8 +1079,10 @@ static void tg__cpu_atexit(void) {
  * one value in every kernel that computes it. A max pool's gradient compares its input, recomputed in the backward
  * kernel, with the pooled values the forward kernel stored: GCC had rewritten batchnorm's (t * gamma) * rsqrt(var) as
  * t * (gamma * rsqrt(var)), hoisting the invariant product, in one kernel and not in the other, no element equaled its
- * window's max, and BEAM=2's MNIST step made NaN weights. Pragmas, not flags, so that either compiler takes them;
- * clang's turns reassociation off altogether (its reductions then vectorise only through the Opts' accumulators). */
+ * window's max, and BEAM=2's MNIST step made NaN weights. (GCC 13 also reassociated a register tile's accumulators
+ * and products across its copies, so that SLP found no two alike and a conv gradient ran all scalar.) Pragmas, not
+ * flags, so that either compiler takes them; clang's turns reassociation off altogether (its reductions then
+ * vectorise only through the Opts' accumulators). */
 static const char tg__c_prelude[] =
     "#if defined(__clang__)\n"
     "#pragma clang fp reassociate(off)\n"
@@ -1106,7 +1108,7 @@ TG__DATA const tg__dialect tg__dialect_c = {
     NULL, tg__c_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0,
     /* tile_prelude */
     "#if defined(__GNUC__) && !defined(__clang__)\n"
-    "#pragma GCC optimize(\"no-tree-loop-vectorize\", \"no-tree-reassoc\")\n"
+    "#pragma GCC optimize(\"no-tree-loop-vectorize\")\n"
     "#endif\n"};
 
 /* one core's level-2 cache in bytes, from Linux's sysfs ("2048K"), else 1 MiB. Index 2 is the level-2 cache on x86

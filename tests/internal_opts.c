@@ -494,14 +494,15 @@ TEST(test_internal_opts_weight_gradient_groups) {
 
 /* the name of the one kernel that realises t, with NOOPT=1 (so the name is the loops alone) and NOMERGE=nomerge */
 static char *to_loops(tg_tensor *t, int nomerge) {
+  int noopt0 = tg__getenv_int("NOOPT", 0), nomerge0 = tg__getenv_int("NOMERGE", 0);
   tg__setenv_int("NOOPT", 1);
   tg__setenv_int("NOMERGE", nomerge);
   tg_schedule *s = tg_schedule_create(&t, 1);
   const char *name = s && tg_schedule_count(s) == 1 ? tg_schedule_name(s, 0) : NULL;
   char *copy = name ? tg__strdup(name) : NULL;
   tg_schedule_free(s);
-  tg__setenv_int("NOOPT", 0);
-  tg__setenv_int("NOMERGE", 0);
+  tg__setenv_int("NOOPT", noopt0); /* as the run had them */
+  tg__setenv_int("NOMERGE", nomerge0);
   return copy;
 }
 
