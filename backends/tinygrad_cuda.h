@@ -318,8 +318,8 @@ static const tg__dialect tg__dialect_cuda = {
     "((long long)blockIdx.x * blockDim.x + threadIdx.x)", 1, "tg_bitcast<%m>(%s)", "ll", "ull",
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
     tg__cuda_types, tg__cuda_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0,
-    /* tile_prelude */
-    NULL};
+    /* tile_prelude, stage_strided_stores */
+    NULL, 0};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL, NULL, NULL,

@@ -720,6 +720,11 @@ typedef struct tg__dialect {
    * prelude, for every kernel, already turns reassociation off, which GCC 13 had used to mix a tile's accumulators
    * and products so that SLP found no two alike: a convolution's input gradient was all scalar.) NULL: none */
   const char *tile_prelude;
+  /* a tile's stores that walk its buffer by no unit step (a convolution's tile along output channels, whose outputs
+   * lie a plane apart) are staged: the tile is stored into a local array, contiguous, then copied out by a loop over
+   * a table of offsets. GCC's SLP vectoriser starts only from groups of adjacent stores: without the staging the
+   * tile's vectors along channels stay scalar. 0: never (GPUs: each thread stores its own few values) */
+  int stage_strided_stores;
 } tg__dialect;
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */

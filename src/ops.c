@@ -992,12 +992,61 @@ TG__PRIVATE int tg__conv_fits(const char *fn, const int64_t *xs, const int64_t *
   return tg__check_span(fn, 7, prod);
 }
 
-/* the convolution itself: x (bs, g*cin, H, W) and w (g*rcout, cin, kh, kw) of one dtype -> (bs, g*rcout, oy, ox) */
-static tg__uop *tg__tconv2d(tg__uop *x, tg__uop *w, int64_t stride, int64_t padding, int64_t dilation, int64_t groups) {
+/* Channels packed fastest. A convolution's weight is read by output channel at a stride of cin*kh*kw floats, so its
+ * register tile runs along the output's x, a few floats (the MNIST model's 20 or 24: 4 or 8 to a vector, never 16).
+ * With the weight copied output channels fastest, the heuristic's vector rule (optimize.c) runs the tile along the
+ * channels instead: whole vectors of weights against broadcasts of x, as oneDNN's channel-blocked layouts do. So a
+ * convolution's weight is packed (cout fastest), its input gradient's weight too (cin fastest), and for the weight
+ * gradient the incoming gradient (cout fastest: a copy of dy, paid back when each of its elements is used in at least
+ * 64 flops). Not where an output sums fewer than 64 products: the channel tile's outputs are a plane apart, stored
+ * one by one, and such a convolution's time is its stores (the MNIST model's 1->32 5x5 first layer: 12 -> 15 ms).
+ * The width is the vector's in floats: a CPU's, for float32, when NOOPT is off; 0 packs nothing. */
+static int64_t tg__conv_pack_width(tg__device *dev, tg_dtype dt) {
+  if (!dev || dt != TG_FLOAT32 || tg__getenv_int("NOOPT", 0)) return 0;
+  tg__target t;
+  tg__device_target(dev, &t);
+  return t.gpu || t.vec_floats < 2 ? 0 : t.vec_floats;
+}
+
+/* The weight gradient sums over the batch and the output's positions into a small result (the MNIST model's 32->32
+ * 5x5: 100 KiB from 26 MiB of dy). Its register tile holds a few kernel columns by the channels, so each pass over
+ * the other outputs (input channels, kernel rows) reads all of dy again: 160 passes, 4 GiB from memory for 10
+ * GFLOP. Summed in chunks of the batch, each a partial result (the chunk outermost, so one thread's passes read one
+ * chunk of dy from its level-2 cache), then the partials summed, it reads dy once. The chunk: the largest divisor of
+ * the batch whose dy (per sample: dy_bytes) fills at most a quarter of a core's level-2 cache; 0 when dy fits that
+ * quarter whole, or when no chunk leaves 2 per core. */
+static int64_t tg__conv_dw_chunk(tg__device *dev, int64_t bs, int64_t dy_bytes) {
+  tg__target t;
+  tg__device_target(dev, &t);
+  if (bs * dy_bytes <= t.l2_bytes / 4) return 0;
+  for (int64_t c = bs - 1; c >= 1; c--)
+    if (bs % c == 0 && c * dy_bytes <= t.l2_bytes / 4) return bs / c >= 2 * (int64_t)t.cores ? c : 0;
+  return 0;
+}
+
+/* u copied with axis ax fastest and viewed back in its shape, when the channels that axis holds per group (len) are
+ * a multiple of `width` and the convolution it feeds is large (macs: its multiply-adds); else u */
+static tg__uop *tg__pack_channels(tg__uop *u, int ax, int64_t len, int64_t width, double macs) {
+  if (width < 2 || len % width || macs < (double)(1 << 24)) return u;
+  int perm[TG_MAX_DIMS], back[TG_MAX_DIMS], n = 0;
+  for (int i = 0; i < u->ndim; i++)
+    if (i != ax) perm[n++] = i;
+  perm[n++] = ax;
+  for (int i = 0; i < n; i++) back[perm[i]] = i;
+  tg__uop *p = tg__tpermute(u, perm);
+  return tg__tpermute(tg__uop1(TG__OP_CONTIGUOUS, p->dtype, p, NULL), back);
+}
+
+/* the convolution itself: x (bs, g*cin, H, W) and w (g*rcout, cin, kh, kw) of one dtype -> (bs, g*rcout, oy, ox);
+ * w packed for vectors of `width` floats along the output channels (tg__pack_channels) */
+static tg__uop *tg__tconv2d(tg__uop *x, tg__uop *w, int64_t stride, int64_t padding, int64_t dilation, int64_t groups,
+                            int64_t width) {
   int64_t bs = x->shape[0], cin = w->shape[1], cout = w->shape[0], rcout = cout / groups;
   int64_t hw[2] = {w->shape[2], w->shape[3]}, st[2] = {stride, stride}, dl[2] = {dilation, dilation};
   x = tg__tpool(tg__pad2d(x, padding, padding, padding, padding), 2, hw, st, dl); /* (bs, cin_, oy, ox, kh, kw) */
   int64_t oy = x->shape[2], ox = x->shape[3];
+  double macs = (double)bs * (double)cout * (double)(oy * ox) * (double)(cin * hw[0] * hw[1]);
+  if (cin * hw[0] * hw[1] >= 64) w = tg__pack_channels(w, 0, rcout, width, macs); /* see tg__pack_channels */
   int64_t s1[8] = {bs, groups, cin, 1, oy, ox, hw[0], hw[1]}, s2[8] = {bs, groups, cin, rcout, oy, ox, hw[0], hw[1]};
   x = tg__texpand(tg__treshape(x, 8, s1), s2);
   int perm[8] = {0, 1, 3, 4, 5, 2, 6, 7}; /* (bs, groups, rcout, oy, ox, cin, kh, kw) */
@@ -1018,6 +1067,7 @@ static tg__uop *tg__conv2d_grad(tg__uop *root, tg__uop *dy) {
   tg__uop *x = root->src[1], *w = root->src[2];
   dy = tg__conv_input(dy);
   int64_t s = root->arg.ints[0], p = root->arg.ints[1], d = root->arg.ints[2], g = root->arg.ints[3];
+  int64_t width = root->arg.ints[4], chunk = root->arg.ints[5];
   int64_t bs = x->shape[0], cout = w->shape[0], cin = w->shape[1], rcout = cout / g, kh = w->shape[2], kw = w->shape[3];
   int64_t oy = dy->shape[2], ox = dy->shape[3], k[2] = {kh, kw}, o[2] = {oy, ox};
   /* dx */
@@ -1037,7 +1087,7 @@ static tg__uop *tg__conv2d_grad(tg__uop *root, tg__uop *dy) {
   int64_t w5[5] = {g, rcout, cin, kh, kw}, wt4[4] = {g * cin, rcout, kh, kw};
   int perm5[5] = {0, 2, 1, 3, 4};
   tg__uop *wt = tg__treshape(tg__tpermute(tg__treshape(tg__tflip(w, (1LL << 2) | (1LL << 3)), 5, w5), perm5), 4, wt4);
-  tg__uop *dx = tg__tconv2d(z, wt, 1, 0, d, g);
+  tg__uop *dx = tg__tconv2d(z, wt, 1, 0, d, g, width);
   /* dw */
   int64_t hw[2] = {kh, kw}, st[2] = {s, s}, dl[2] = {d, d};
   tg__uop *xw = tg__tpool(tg__pad2d(x, p, p, p, p), 2, hw, st, dl); /* (bs, g*cin, oy', ox', kh, kw) */
@@ -1045,8 +1095,21 @@ static tg__uop *tg__conv2d_grad(tg__uop *root, tg__uop *dy) {
   xw = tg__tshrink(xw, b6);
   int64_t xs[8] = {bs, g, 1, cin, oy, ox, kh, kw}, full[8] = {bs, g, rcout, cin, oy, ox, kh, kw};
   int64_t ds[8] = {bs, g, rcout, 1, oy, ox, 1, 1};
-  tg__uop *prod = tg__tmul(tg__texpand(tg__treshape(xw, 8, xs), full), tg__texpand(tg__treshape(dy, 8, ds), full));
-  tg__uop *dw = tg__tsum(prod, (1LL << 0) | (1LL << 4) | (1LL << 5));
+  double macs = (double)bs * (double)cout * (double)(oy * ox) * (double)(cin * kh * kw);
+  tg__uop *packed = 2 * cin * kh * kw >= 64 ? tg__pack_channels(dy, 1, rcout, width, macs) : dy;
+  tg__uop *dw;
+  if (packed != dy && chunk > 0 && bs % chunk == 0) { /* in chunks of the batch (tg__conv_dw_chunk) */
+    int64_t nc = bs / chunk, full9[9] = {nc, chunk, g, rcout, cin, oy, ox, kh, kw};
+    int64_t xs9[9] = {nc, chunk, g, 1, cin, oy, ox, kh, kw}, ds9[9] = {nc, chunk, g, rcout, 1, oy, ox, 1, 1};
+    tg__uop *prod = tg__tmul(tg__texpand(tg__treshape(xw, 9, xs9), full9),
+                             tg__texpand(tg__treshape(packed, 9, ds9), full9));
+    tg__uop *part = tg__tsum(prod, (1LL << 1) | (1LL << 5) | (1LL << 6));
+    dw = tg__tsum(tg__uop1(TG__OP_CONTIGUOUS, part->dtype, part, NULL), 1LL << 0);
+  } else {
+    tg__uop *prod = tg__tmul(tg__texpand(tg__treshape(xw, 8, xs), full),
+                             tg__texpand(tg__treshape(packed, 8, ds), full));
+    dw = tg__tsum(prod, (1LL << 0) | (1LL << 4) | (1LL << 5));
+  }
   int64_t wsh[4] = {cout, cin, kh, kw};
   dw = tg__tcast(tg__treshape(dw, 4, wsh), w->dtype);
   return tg__uop3(TG__OP_SINK, TG_BOOL, tg__uop0(TG__OP_NOOP, TG_BOOL, NULL), dx, dw, NULL);
@@ -1074,13 +1137,15 @@ tg_tensor *tg_conv2d(tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int s
   tg_dtype dt = tg_promote(x->dtype, w->dtype);
   x = tg__conv_input(tg__tcast(x, dt));
   w = tg__tcast(w, dt);
-  tg__uop *r = tg__tconv2d(x, w, stride, padding, dilation, groups);
+  int64_t width = tg__conv_pack_width(input->dev, dt);
+  tg__uop *r = tg__tconv2d(x, w, stride, padding, dilation, groups, width);
   if (tg_dtype_is_float(dt)) { /* differentiable: the derivative is two convolutions (tg__conv2d_grad) */
-    int64_t params[4] = {stride, padding, dilation, groups};
+    int64_t chunk = width ? tg__conv_dw_chunk(input->dev, r->shape[0], 4 * r->shape[1] * r->shape[2] * r->shape[3]) : 0;
+    int64_t params[6] = {stride, padding, dilation, groups, width, chunk};
     tg__arg a;
     memset(&a, 0, sizeof a);
     a.ptr = (void *)&tg__conv2d_custom;
-    a.nints = 4;
+    a.nints = 6;
     a.ints = params;
     r = tg__uop3(TG__OP_CUSTOM_GRAD, r->dtype, r, x, w, &a);
   }

@@ -731,6 +731,8 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
     if (u->op == TG__OP_INDEX && u->nsrc == 2 && u->src[0]->op == TG__OP_DEFINE_GLOBAL)
       tg__vec_push(&access, u->src[1]);
   }
+  const tg__uop *store_at = sink->nsrc == 1 && sink->src[0]->op == TG__OP_STORE &&
+                                    sink->src[0]->src[0]->op == TG__OP_INDEX ? sink->src[0]->src[0]->src[1] : NULL;
   tg__vec_free(&all);
   /* the output loops in order (by id: outermost first); the last is contiguous in the output */
   for (int i = 1; i < ng; i++)
@@ -745,9 +747,27 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
       return 0;
     }
   if (!has_reduce || ng < 2 || sink->nsrc != 1) {
+    /* a reduction to one loop of outputs that every input reads contiguously (a sum over the outer axis: the partial
+     * weight gradients of a convolution, summed) accumulates whole vectors of outputs, when that leaves each core 2 */
+    int vec_out = has_reduce && ng == 1 && sink->nsrc == 1 && !t->gpu && t->vec_floats > 1 &&
+                  tg__range_size(globals[0]) % t->vec_floats == 0 &&
+                  tg__range_size(globals[0]) / t->vec_floats >= 2 * (int64_t)t->cores;
+    for (int a = 0; a < access.n && vec_out; a++) {
+      tg__map dm;
+      memset(&dm, 0, sizeof dm);
+      uint64_t dep = tg__range_deps((tg__uop *)access.items[a], &dm);
+      tg__map_free(&dm);
+      vec_out = !(dep & (1ULL << (globals[0]->arg.i & 63))) || tg__stride((tg__uop *)access.items[a], globals[0]) == 1;
+    }
     tg__vec_free(&access);
     int64_t ones[TG_MAX_DIMS];
     for (int i = 0; i < ng; i++) ones[i] = 1;
+    if (vec_out) {
+      tg__axes ax;
+      tg__find_axes(sink, nglobal, &ax);
+      out[0] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, globals[0]), t->vec_floats);
+      return 1;
+    }
     /* a copy whose innermost loop is one or two vectors long (a matmul's B copied into panels, 32 floats wide with
      * AVX-512) runs it as straight-line code, which the compiler turns into whole-vector loads and stores: the
      * outer loop it would vectorise instead is strided (the panel copy: 81 -> 102 GB/s on 16 cores). Not a kernel
@@ -768,7 +788,21 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   for (int a = 0; a < access.n; a++) deps[a] = tg__range_deps((tg__uop *)access.items[a], &dm);
   tg__map_free(&dm);
 #define TG__BIT(r) (1ULL << ((r)->arg.i & 63))
+  /* j: on a CPU, the innermost output loop that every input depending on it reads contiguously, and some input does
+   * not depend on (the vector rule): the tile's vectors are then whole loads of the one and broadcasts of the other.
+   * A convolution whose weight tg_conv2d packed with output channels fastest gets vectors along the channels: 16
+   * (AVX-512) to a register, where the output's x gave 4. Else the innermost loop some input does not depend on */
   tg__uop *rj = NULL, *ri = NULL;
+  int vector_rule = 0;
+  for (int g = ng - 1; g >= 0 && !rj && !t->gpu && t->vec_floats > 1; g--) {
+    int bcast = 0, ok = tg__range_size(globals[g]) % t->vec_floats == 0;
+    for (int a = 0; a < access.n && ok; a++) {
+      if (access.items[a] == store_at) continue;
+      if (!(deps[a] & TG__BIT(globals[g]))) bcast = 1;
+      else ok = tg__stride((tg__uop *)access.items[a], globals[g]) == 1;
+    }
+    if (ok && bcast) rj = globals[g], vector_rule = 1;
+  }
   for (int g = ng - 1; g >= 0 && !rj; g--)
     for (int a = 0; a < access.n && !rj; a++)
       if (!(deps[a] & TG__BIT(globals[g]))) rj = globals[g];
@@ -806,16 +840,23 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
                                (gpu ? 16 : max_i * max_j) / fj);
   /* keep the parallel loop long enough to share among threads: 8 iterations of the rows; the vector axis, whose
    * width matters more, keeps 2 (a THREAD on another loop, below, then gives every core its work) */
+  int64_t rest = 1; /* ...unless the other output loops give every core its share (the vector rule's channels) */
+  for (int g = 0; g < ng; g++)
+    rest *= globals[g] == rj ? 1 : tg__range_size(globals[g]) / (globals[g] == ri ? fi : 1);
   while (ri == globals[0] && fi > 1 && tg__range_size(ri) / fi < 8) fi = fi % 2 ? 1 : fi / 2;
-  while (rj == globals[0] && fj > 1 && tg__range_size(rj) / fj < 2) fj = fj % 2 ? 1 : fj / 2;
+  while (rj == globals[0] && fj > 1 && tg__range_size(rj) / fj < 2 && !(vector_rule && rest >= 4 * t->cores))
+    fj = fj % 2 ? 1 : fj / 2;
   /* a window's reduction loop is unrolled: whole when short (a kernel width), else by 4. But when the tile's vector
    * axis is no whole vector (a conv's weight gradient: 5 of kx) and the reduction loop is contiguous, that loop is
    * GROUPed by 4 instead: 4 accumulators per output along it, which the compiler makes one vector (the 32->32 5x5
    * weight gradient of the MNIST model, batch 512: 233 -> 154 ms on 2 cores) */
   int64_t fu = 1, fg = 1, un = inner_reduce ? tg__range_size(inner_reduce) : 0;
+  /* the unrolled tile's statements: at most 512 (256 for a partial unroll); 640 for the vector rule's tile, whose
+   * copies are few vectors (the 32->32 5x5 convolution's 4 x 32 tile, whole kernel width: 40 vector FMAs) */
+  int64_t whole = vector_rule ? 640 : 512, by4 = vector_rule ? 640 : 256;
   if (!gpu && window && contiguous_r && fj % 4 && un % 4 == 0 && un > 4 && fi * fj * 4 <= 128) fg = 4;
-  else if (window && un > 1 && un <= 8 && fi * fj * un <= 512) fu = un;
-  else if (window && un % 4 == 0 && fi * fj * 4 <= 256) fu = 4;
+  else if (window && un > 1 && un <= 8 && fi * fj * un <= whole) fu = un;
+  else if (window && un % 4 == 0 && fi * fj * 4 <= by4) fu = 4;
   /* i first, so the copies are ordered (i, j) with j fastest: adjacent accumulators read adjacent memory */
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);

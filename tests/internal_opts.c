@@ -205,6 +205,8 @@ TEST(test_internal_opts_heuristic_is_a_list) {
     tg__opt list[2] = {TO_OPT(UPCAST, 0, wide ? 8 : 4), TO_OPT(UPCAST, 1, 16)};
     tg_schedule *h = to_schedule(TO_MATMUL64, list, 2);
     CHECK(h && h->s.n == 1 && s->s.k[0].src && h->s.k[0].src && !strcmp(s->s.k[0].src, h->s.k[0].src));
+    /* its tile's rows are contiguous in the output: stored as they are, not staged (render.c) */
+    CHECK(s->s.k[0].src && !strstr(s->s.k[0].src, "stage"));
     tg_schedule_free(h);
     /* and the empty list makes another */
     tg_schedule *e = to_schedule(TO_MATMUL64, NULL, 0);
@@ -249,7 +251,8 @@ static void to_fake_describe(tg__device *d, tg__target *t) {
   *t = to_fake_target;
 }
 
-TEST(test_internal_opts_heuristic_reads_the_machine) {
+/* registers the device OFAKE once: this machine's CPU, describing itself as to_fake_target; 1 when it is there */
+static int to_fake_device(void) {
   static tg__device fake;
   static int registered;
   if (!registered) {
@@ -258,6 +261,11 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
     fake.describe = to_fake_describe;
     registered = tg__device_register(&fake) == 0;
   }
+  return registered;
+}
+
+TEST(test_internal_opts_heuristic_reads_the_machine) {
+  int registered = to_fake_device();
   CHECK(registered);
   const char *old = getenv("DEV");
   char saved[64] = "";
@@ -351,10 +359,11 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
     tg_scope_end();
   }
   /* a weight gradient's tile runs along the output channels (the loop a kernel window's input does not read), which
-   * is its outermost loop: 16 of its 32 channels per tile (2 tiles, one per core), not 4 */
+   * is its outermost loop: all 32 channels in one tile (two vectors), the threads splitting the input channels
+   * instead (the other output loops give every core its share) */
   to_fake_target.vec_floats = 16, to_fake_target.vec_regs = 32, to_fake_target.cores = 2;
   float *dw[2] = {NULL, NULL};
-  int saw16 = 0;
+  int saw32 = 0;
   for (int dev = 0; dev < 2 && registered; dev++) { /* OFAKE, then the CPU's own heuristic for the values */
     tg_scope_begin();
     setenv("DEV", dev ? "CPU" : "OFAKE", 1);
@@ -363,18 +372,78 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
     CHECK_EQ_INT(tg_backward(tg_sum(y, 0, NULL, 0)), 0);
     tg_tensor *g = tg_grad(w);
     tg_schedule *s = g ? tg_schedule_create(&g, 1) : NULL;
-    for (int i = 0; !dev && s && i < s->s.n; i++) saw16 |= s->s.k[i].opts && strstr(s->s.k[i].opts, "UPCAST(0,16)");
+    for (int i = 0; !dev && s && i < s->s.n; i++)
+      saw32 |= s->s.k[i].opts && strstr(s->s.k[i].opts, "UPCAST(0,32)") && strstr(s->s.k[i].opts, "THREAD(1,2)");
     tg_schedule_free(s);
     dw[dev] = g ? tg_to_float(g) : NULL;
     tg_scope_end();
   }
-  CHECK(saw16);
+  CHECK(saw32);
   CHECK(dw[0] && dw[1]);
   if (dw[0] && dw[1]) CHECK_ARR_NEAR(dw[0], dw[1], 32 * 4 * 5 * 5, 1e-3);
   free(dw[0]);
   free(dw[1]);
   if (old) setenv("DEV", saved, 1);
   else unsetenv("DEV");
+}
+
+/* The channel tile: a 32->32 5x5 convolution large enough to pack, forward and both gradients, on a fake AVX-512
+ * machine of 2 cores with a 256 KiB level-2 cache. The weight is packed output channels fastest (ops.c,
+ * tg__pack_channels), so the forward's tile runs along the 32 channels (optimize.c's vector rule: the output's x,
+ * 14, is no whole vector), and its outputs, a plane apart, are stored through the staging array (render.c); so do
+ * the input gradient's (x 18); the weight gradient sums 4 chunks of the batch (tg__conv_dw_chunk: 2 samples of dy,
+ * 49 KiB, fit a quarter of the cache), then the chunks, a vector of outputs at a time. The values are NOOPT=1's,
+ * which packs and tiles nothing. */
+TEST(test_internal_opts_conv_channel_tile) {
+  if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the fake machine is this CPU */
+  int registered = to_fake_device();
+  CHECK(registered);
+  const char *old = getenv("DEV");
+  char saved[64];
+  snprintf(saved, sizeof saved, "%s", old ? old : "");
+  int noopt0 = tg__getenv_int("NOOPT", 0);
+  memset(&to_fake_target, 0, sizeof to_fake_target);
+  to_fake_target.vec_floats = 16, to_fake_target.vec_regs = 32, to_fake_target.cores = 2;
+  to_fake_target.l2_bytes = 256 << 10;
+  float *got[2][3] = {{NULL}};
+  int64_t numel[3] = {8 * 32 * 14 * 14, 8 * 32 * 18 * 18, 32 * 32 * 5 * 5};
+  int channel_tile = 0, staged = 0, chunked = 0, summed = 0;
+  for (int noopt = 0; noopt < 2 && registered; noopt++) {
+    tg_scope_begin();
+    setenv("DEV", "OFAKE", 1);
+    tg__setenv_int("NOOPT", noopt);
+    tg_tensor *x = tg_requires_grad(to_input(TG_SHAPE(8, 32, 18, 18), 21), 1);
+    tg_tensor *w = tg_requires_grad(to_input(TG_SHAPE(32, 32, 5, 5), 22), 1);
+    tg_tensor *y = tg_conv2d(x, w, NULL, 1, 0, 1, 1), *wrt[2] = {x, w}, *gr[2] = {NULL, NULL};
+    CHECK_EQ_INT(tg_gradient(tg_mul(y, to_input(TG_SHAPE(8, 32, 14, 14), 23)), wrt, 2, gr), 0);
+    tg_tensor *outs[3] = {y, gr[0], gr[1]};
+    tg_schedule *s = gr[0] && gr[1] ? tg_schedule_create(outs, 3) : NULL;
+    CHECK(s != NULL);
+    for (int i = 0; !noopt && s && i < s->s.n; i++) {
+      const char *o = s->s.k[i].opts ? s->s.k[i].opts : "", *src = s->s.k[i].src ? s->s.k[i].src : "";
+      int tile = strstr(o, "UPCAST(1,32)") != NULL;
+      channel_tile += tile;
+      staged += tile && strstr(src, "stage0[") && strstr(src, "stage_at0[");
+      chunked += !strncmp(s->s.k[i].name, "r_4_", 4) && strstr(o, "UPCAST(1,32)");
+      summed += !strncmp(s->s.k[i].name, "r_1600_4_16", 11) && !strcmp(o, "UPCAST(0,16)");
+    }
+    tg_schedule_free(s);
+    for (int k = 0; k < 3; k++) got[noopt][k] = outs[k] && tg_realize(outs[k]) == 0 ? tg_to_float(outs[k]) : NULL;
+    tg_scope_end();
+  }
+  tg__setenv_int("NOOPT", noopt0);
+  if (old) setenv("DEV", saved, 1);
+  else unsetenv("DEV");
+  CHECK_EQ_INT(channel_tile, 3); /* the forward, the input gradient and the chunks of the weight gradient */
+  CHECK_EQ_INT(staged, 3);
+  CHECK_EQ_INT(chunked, 1);
+  CHECK_EQ_INT(summed, 1);
+  for (int k = 0; k < 3; k++) {
+    CHECK(got[0][k] && got[1][k]);
+    if (got[0][k] && got[1][k]) CHECK_ARR_NEAR(got[0][k], got[1][k], numel[k], 2e-3);
+    free(got[0][k]);
+    free(got[1][k]);
+  }
 }
 
 /* The source cache (realize.c): the same kernel over other buffers renders nothing again and computes its own values;
