@@ -723,7 +723,8 @@ typedef struct tg__dialect {
   /* a tile's stores that walk its buffer by no unit step (a convolution's tile along output channels, whose outputs
    * lie a plane apart) are staged: the tile is stored into a local array, contiguous, then copied out by a loop over
    * a table of offsets. GCC's SLP vectoriser starts only from groups of adjacent stores: without the staging the
-   * tile's vectors along channels stay scalar. 0: never (GPUs: each thread stores its own few values) */
+   * tile's vectors along channels stay scalar. Its prelude defines TG_FENCE(p): a compiler barrier over the array p
+   * (render.c stages a tile's accumulators behind it). 0: never (GPUs: each thread stores its own few values) */
   int stage_strided_stores;
 } tg__dialect;
 

@@ -1093,7 +1093,13 @@ static const char tg__c_prelude[] =
     "typedef long long i64;\n"
     "#define TG_FN static inline\n"
     "TG_FN unsigned int tg_f2u(float f) { unsigned int u; __builtin_memcpy(&u, &f, 4); return u; }\n"
-    "TG_FN float tg_u2f(unsigned int u) { float f; __builtin_memcpy(&f, &u, 4); return f; }\n";
+    "TG_FN float tg_u2f(unsigned int u) { float f; __builtin_memcpy(&f, &u, 4); return f; }\n"
+    /* staged stores (render.c): what precedes the fence is in the array, and what follows reads it from memory */
+    "#if defined(__GNUC__)\n"
+    "#define TG_FENCE(p) __asm__ volatile(\"\" : : \"r\"(p) : \"memory\")\n"
+    "#else\n"
+    "#define TG_FENCE(p) ((void)(p))\n"
+    "#endif\n";
 
 static const char *const tg__c_mem_types[TG_NDTYPES] = {
     /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */

@@ -392,8 +392,9 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
  * tg__pack_channels), so the forward's tile runs along the 32 channels (optimize.c's vector rule: the output's x,
  * 14, is no whole vector), and its outputs, a plane apart, are stored through the staging array (render.c); so do
  * the input gradient's (x 18); the weight gradient sums 4 chunks of the batch (tg__conv_dw_chunk: 2 samples of dy,
- * 49 KiB, fit a quarter of the cache), then the chunks, a vector of outputs at a time. The values are NOOPT=1's,
- * which packs and tiles nothing. */
+ * 49 KiB, fit a quarter of the cache), then the chunks, a vector of outputs at a time. With a bias and a relu in
+ * the forward's kernel, its 2 x 32 accumulators are staged first. The values are NOOPT=1's, which packs and tiles
+ * nothing. */
 TEST(test_internal_opts_conv_channel_tile) {
   if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the fake machine is this CPU */
   int registered = to_fake_device();
@@ -405,9 +406,9 @@ TEST(test_internal_opts_conv_channel_tile) {
   memset(&to_fake_target, 0, sizeof to_fake_target);
   to_fake_target.vec_floats = 16, to_fake_target.vec_regs = 32, to_fake_target.cores = 2;
   to_fake_target.l2_bytes = 256 << 10;
-  float *got[2][3] = {{NULL}};
-  int64_t numel[3] = {8 * 32 * 14 * 14, 8 * 32 * 18 * 18, 32 * 32 * 5 * 5};
-  int channel_tile = 0, staged = 0, chunked = 0, summed = 0;
+  float *got[2][4] = {{NULL}};
+  int64_t numel[4] = {8 * 32 * 14 * 14, 8 * 32 * 18 * 18, 32 * 32 * 5 * 5, 8 * 32 * 14 * 14};
+  int channel_tile = 0, staged = 0, chunked = 0, summed = 0, fenced = 0;
   for (int noopt = 0; noopt < 2 && registered; noopt++) {
     tg_scope_begin();
     setenv("DEV", "OFAKE", 1);
@@ -429,6 +430,15 @@ TEST(test_internal_opts_conv_channel_tile) {
     }
     tg_schedule_free(s);
     for (int k = 0; k < 3; k++) got[noopt][k] = outs[k] && tg_realize(outs[k]) == 0 ? tg_to_float(outs[k]) : NULL;
+    /* inference: a bias and a relu after the sums, in the same kernel. Its accumulators are staged behind a fence,
+     * the relu computed from them into a second array (render.c) */
+    tg_tensor *w2 = to_input(TG_SHAPE(32, 32, 5, 5), 25); /* a fresh weight: conv2d(x, w) is realised already */
+    tg_tensor *yr = tg_relu(tg_conv2d(x, w2, to_input(TG_SHAPE(32), 24), 1, 0, 1, 1));
+    s = tg_schedule_create(&yr, 1);
+    for (int i = 0; !noopt && s && i < s->s.n; i++)
+      fenced += s->s.k[i].src && strstr(s->s.k[i].src, "TG_FENCE(stage0);") && strstr(s->s.k[i].src, "stage1[63] = ");
+    tg_schedule_free(s);
+    got[noopt][3] = tg_realize(yr) == 0 ? tg_to_float(yr) : NULL;
     tg_scope_end();
   }
   tg__setenv_int("NOOPT", noopt0);
@@ -438,7 +448,8 @@ TEST(test_internal_opts_conv_channel_tile) {
   CHECK_EQ_INT(staged, 3);
   CHECK_EQ_INT(chunked, 1);
   CHECK_EQ_INT(summed, 1);
-  for (int k = 0; k < 3; k++) {
+  CHECK_EQ_INT(fenced, 1);
+  for (int k = 0; k < 4; k++) {
     CHECK(got[0][k] && got[1][k]);
     if (got[0][k] && got[1][k]) CHECK_ARR_NEAR(got[0][k], got[1][k], numel[k], 2e-3);
     free(got[0][k]);
