@@ -311,6 +311,17 @@ static const char *const tg__cuda_mem_types[TG_NDTYPES] = {
     /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
     "bool", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "unsigned short", "unsigned short", NULL, NULL};
 
+/* The max of integers of 32 bits or fewer is taken in 64 bits. CUDA 13.0 (NVRTC and nvcc alike; right with -G)
+ * miscompiles a 32-bit max-reduction of negated loads: max(-v) over {1, 3, 3, 2} gave 3, over {1, 3, 3, 2, 5, 4, 6,
+ * 7} 4, and max(v * -1) the same. Writing it as max(), or the negation as unsigned arithmetic or as PTX's neg.s32
+ * (opaque to NVVM) changed nothing, which points at ptxas folding the negation into its integer max; the 64-bit
+ * max gives every case right (measured on an H200, 2026-12-02). */
+#define TG__CUDA_MAX64(dt) {TG__OP_MAX, dt, dt, "((%t)max((long long)(%1),(long long)(%2)))"}
+static const tg__form tg__cuda_forms[] = {TG__CUDA_MAX64(TG_INT8),   TG__CUDA_MAX64(TG_UINT8),
+                                          TG__CUDA_MAX64(TG_INT16),  TG__CUDA_MAX64(TG_UINT16),
+                                          TG__CUDA_MAX64(TG_INT32),  TG__CUDA_MAX64(TG_UINT32)};
+#undef TG__CUDA_MAX64
+
 static const tg__dialect tg__dialect_cuda = {
     /* name, prelude, kernel_prefix, buffer_prefix, buffer_qualifier, extra_params, has_entry_wrapper */
     "CUDA", tg__cuda_prelude, "extern \"C\" __global__ ", "", "__restrict__", NULL, 0,
@@ -318,8 +329,8 @@ static const tg__dialect tg__dialect_cuda = {
     "((long long)blockIdx.x * blockDim.x + threadIdx.x)", 1, "tg_bitcast<%m>(%s)", "ll", "ull",
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
     tg__cuda_types, tg__cuda_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0,
-    /* tile_prelude, stage_strided_stores */
-    NULL, 0};
+    /* tile_prelude, stage_strided_stores, forms, nforms */
+    NULL, 0, tg__cuda_forms, (int)(sizeof tg__cuda_forms / sizeof tg__cuda_forms[0])};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL, NULL, NULL,

@@ -280,8 +280,8 @@ static const tg__dialect tg__dialect_opencl = {
     "((long)get_global_id(0))", 0, "as_%m(%s)", "L", "UL",
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
     tg__opencl_types, tg__opencl_mem_types, tg__half_preludes, tg__half_loads, tg__opencl_stores, 0,
-    /* tile_prelude, stage_strided_stores */
-    NULL, 0};
+    /* tile_prelude, stage_strided_stores, forms, nforms */
+    NULL, 0, NULL, 0};
 
 static tg__device tg__cl_device = {1, "OPENCL", &tg__dialect_opencl, tg__cl_alloc, tg__cl_free, tg__cl_copy_in,
                                    tg__cl_copy_out, tg__cl_compile, tg__cl_launch, tg__cl_synchronize, NULL, NULL, NULL,

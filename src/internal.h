@@ -691,6 +691,16 @@ TG__PRIVATE tg__uop *tg__merge_loops(tg__uop *sink, int nglobal); /* optimize.c:
 /* render.c: a C-style renderer parameterised by a dialect. The dialects live with their devices: C in runtime_cpu.c,
  * CUDA and OpenCL in backends/tinygrad_cuda.h and tinygrad_opencl.h (compiled only when included). */
 
+/* A special form: an op whose spelling depends on dtypes (render.c's table, and a dialect's own, tried first). A
+ * format takes tg__fmt_op's %s %1..%3 %f %%, and %t (the value's C type), %m (its type in memory), %u (the source's
+ * type in memory), %b (the dialect's bitcast format, which takes %m %u %s). */
+enum { TG__FORM_ANY = -1, TG__FORM_FLOAT = -2, TG__FORM_INT = -3 }; /* dtype filters of a form, besides one dtype */
+typedef struct tg__form {
+  tg__op op;
+  int dtype, src; /* filters of the value's dtype and of its first source's */
+  const char *fmt;
+} tg__form;
+
 typedef struct tg__dialect {
   const char *name;
   const char *prelude;        /* emitted once at the top of a program; defines TG_FN (helper functions' prefix) and
@@ -726,6 +736,9 @@ typedef struct tg__dialect {
    * tile's vectors along channels stay scalar. Its prelude defines TG_FENCE(p): a compiler barrier over the array p
    * (render.c stages a tile's accumulators behind it). 0: never (GPUs: each thread stores its own few values) */
   int stage_strided_stores;
+  /* the dialect's own special forms, tried before render.c's (CUDA's integer max: see its backend); NULL: none */
+  const tg__form *forms;
+  int nforms;
 } tg__dialect;
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */

@@ -93,16 +93,9 @@ static const char *tg__mem_ctype(const tg__dialect *d, tg_dtype dt) {
 static const char *tg__per_dtype(const char *const *table, tg_dtype dt) { return table ? table[dt] : NULL; }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// special forms: ops whose spelling depends on dtypes, tried in order before the op table's format (as the first
-// rules of tinygrad's string_rewrite). A format takes tg__fmt_op's %s %1..%3 %f %%, and %t (the value's C type), %m
-// (its type in memory), %u (the source's type in memory), %b (the dialect's bitcast format, which takes %m %u %s).
+// special forms (tg__form): ops whose spelling depends on dtypes, tried in order before the op table's format (as the
+// first rules of tinygrad's string_rewrite); a dialect's own forms come first
 
-enum { TG__FORM_ANY = -1, TG__FORM_FLOAT = -2 }; /* dtype filters of a form, besides one dtype */
-typedef struct tg__form {
-  tg__op op;
-  int dtype, src; /* filters of the value's dtype and of its first source's */
-  const char *fmt;
-} tg__form;
 static const tg__form tg__forms[] = {
     /* op, value's dtype, source's dtype, format */
     /* a cast to a 16-bit float rounds through its storage format, so results match hardware halves */
@@ -124,15 +117,22 @@ static const tg__form tg__forms[] = {
 };
 
 static int tg__dtype_fits(int filter, tg_dtype dt) {
-  return filter == TG__FORM_ANY || (filter == TG__FORM_FLOAT && tg_dtype_is_float(dt)) || filter == (int)dt;
+  return filter == TG__FORM_ANY || (filter == TG__FORM_FLOAT && tg_dtype_is_float(dt)) ||
+         (filter == TG__FORM_INT && tg_dtype_is_int(dt)) || filter == (int)dt;
 }
 
-/* the format of the first form matching an op of dtype dt over a first source of dtype sdt, or NULL */
-static const char *tg__form_of(tg__op op, tg_dtype dt, tg_dtype sdt) {
-  for (int i = 0; i < TG__COUNT(tg__forms); i++)
-    if (tg__forms[i].op == op && tg__dtype_fits(tg__forms[i].dtype, dt) && tg__dtype_fits(tg__forms[i].src, sdt))
-      return tg__forms[i].fmt;
+/* the format of the first form of `forms` matching an op of dtype dt over a first source of dtype sdt, or NULL */
+static const char *tg__form_in(const tg__form *forms, int n, tg__op op, tg_dtype dt, tg_dtype sdt) {
+  for (int i = 0; i < n; i++)
+    if (forms[i].op == op && tg__dtype_fits(forms[i].dtype, dt) && tg__dtype_fits(forms[i].src, sdt))
+      return forms[i].fmt;
   return NULL;
+}
+
+/* the dialect's form, else render.c's, else NULL (the op table's format) */
+static const char *tg__form_of(const tg__dialect *d, tg__op op, tg_dtype dt, tg_dtype sdt) {
+  const char *f = d->forms ? tg__form_in(d->forms, d->nforms, op, dt, sdt) : NULL;
+  return f ? f : tg__form_in(tg__forms, TG__COUNT(tg__forms), op, dt, sdt);
 }
 
 /* a form with its types written in (%t %m %u %b); the operands' escapes are left for tg__fmt_op */
@@ -207,7 +207,7 @@ static char *tg__render_alu(tg__rctx *r, tg__uop *u) {
   char *ops[3];
   for (int i = 0; i < u->nsrc && i < 3; i++) ops[i] = (char *)tg__expr_of(r, u->src[i]);
   tg_dtype sdt = u->nsrc ? u->src[0]->dtype : u->dtype;
-  const char *form = tg__form_of(u->op, u->dtype, sdt);
+  const char *form = tg__form_of(r->d, u->op, u->dtype, sdt);
   if (form) {
     tg__str fmt;
     memset(&fmt, 0, sizeof fmt);
