@@ -85,6 +85,7 @@ static struct {
   tg__nvrtc_api rtc;
   tg__cu_result (*get_cubin_size)(tg__cu_obj, size_t *); /* NVRTC 11.1+; NULL: PTX only */
   tg__cu_result (*get_cubin)(tg__cu_obj, char *);
+  int rtc_major, rtc_minor;                              /* nvrtcVersion's (0.0 when it is missing) */
   int device, cc;                                        /* cc: 90 for sm_90 */
   tg__cu_obj context;
   char name[128];
@@ -136,6 +137,9 @@ static int tg__cu_init(void) {
   }
   *(void **)&tg__cu.get_cubin_size = dlsym(rtc, "nvrtcGetCUBINSize");
   *(void **)&tg__cu.get_cubin = dlsym(rtc, "nvrtcGetCUBIN");
+  tg__cu_result (*version)(int *, int *);
+  *(void **)&version = dlsym(rtc, "nvrtcVersion");
+  if (version) version(&tg__cu.rtc_major, &tg__cu.rtc_minor);
   tg__cu_api *cu = &tg__cu.cu;
   int n = 0, major = 0, minor = 0, pick = tg__getenv_int("CUDA_DEVICE", 0);
   tg__cu_result r;
@@ -199,7 +203,7 @@ static int tg__cu_copy_out(tg__device *d, void *dst, const void *src, size_t nby
 }
 
 /* source -> cubin (or PTX) with NVRTC; NULL with the compiler's log on failure. *ptx tells which came out. */
-static char *tg__cu_nvrtc(const char *name, const char *src, int *ptx) {
+static char *tg__cu_nvrtc(const char *name, const char *src, int *ptx, size_t *size) {
   tg__nvrtc_api *rtc = &tg__cu.rtc;
   tg__cu_obj prog = NULL;
   tg__cu_result r = rtc->CreateProgram(&prog, src, name, 0, NULL, NULL);
@@ -238,26 +242,56 @@ static char *tg__cu_nvrtc(const char *name, const char *src, int *ptx) {
     }
   }
   rtc->DestroyProgram(&prog);
+  *size = out ? n : 0;
   return out;
 }
 
-/* a program's handle is its CUfunction (its module stays loaded until exit) */
+/* A program's handle is its CUfunction (its module stays loaded until exit). Compiled images are cached on disk
+ * (tg__blob_read, device.c: the entry `cuda-KEY`, its first byte 'C' for a cubin or 'P' for PTX), keyed by NVRTC's
+ * version, the GPU's compute capability, whether NVRTC makes cubins, the kernel's name and source: a second run
+ * compiles nothing (DISABLE_COMPILER_CACHE=1 skips reading it). */
 static tg__program *tg__cu_compile(tg__device *d, const char *name, const char *src) {
   if (tg__cu_init() < 0) return NULL;
   tg__program *p = tg__progcache_find(d, src);
   if (p) return p;
-  int ptx = 0;
-  char *image = tg__cu_nvrtc(name, src, &ptx);
-  if (!image) return NULL;
-  tg__cu_obj mod = NULL, fn = NULL;
-  tg__cu_result r = tg__cu.cu.ModuleLoadData(&mod, image);
-  TG_FREE(image);
-  if (!r) r = tg__cu.cu.ModuleGetFunction(&fn, mod, name);
-  if (r) {
-    tg__cu_fail(ptx ? "load of a PTX module" : "load of a cubin module", r);
-    return NULL;
+  char head[160];
+  snprintf(head, sizeof head, "tinygrad.h CUDA 1\nnvrtc %d.%d sm_%d cubin %d\n%s\n", tg__cu.rtc_major,
+           tg__cu.rtc_minor, tg__cu.cc, tg__cu.get_cubin != NULL, name);
+  uint64_t k0 = tg__hash_bytes(src, strlen(src), tg__hash_bytes(head, strlen(head), 1));
+  uint64_t k1 = tg__hash_bytes(src, strlen(src), tg__hash_bytes(head, strlen(head), 2));
+  /* the cached image first; one that does not load (a driver that changed under a PTX) is compiled again */
+  for (int fresh = 0; fresh < 2; fresh++) {
+    size_t n = 0;
+    unsigned char *cached = fresh ? NULL : tg__blob_read("cuda", k0, k1, &n);
+    int ptx = 0;
+    char *image = NULL;
+    if (cached && n > 1 && (cached[0] == 'C' || cached[0] == 'P')) {
+      ptx = cached[0] == 'P';
+      image = (char *)cached; /* the image starts at its second byte; tg__blob_read ends it with a 0, as PTX needs */
+    } else {
+      TG_FREE(cached);
+      fresh = 1;
+      char *made = tg__cu_nvrtc(name, src, &ptx, &n);
+      if (!made) return NULL;
+      image = (char *)tg__alloc(n + 2);
+      image[0] = ptx ? 'P' : 'C';
+      memcpy(image + 1, made, n);
+      image[n + 1] = 0;
+      TG_FREE(made);
+      tg__blob_write("cuda", k0, k1, image, n + 1);
+    }
+    tg__cu_obj mod = NULL, fn = NULL;
+    tg__cu_result r = tg__cu.cu.ModuleLoadData(&mod, image + 1);
+    TG_FREE(image);
+    if (!r) r = tg__cu.cu.ModuleGetFunction(&fn, mod, name);
+    if (!r) return tg__progcache_add(d, src, name, fn);
+    if (fresh) {
+      tg__cu_fail(ptx ? "load of a PTX module" : "load of a cubin module", r);
+      return NULL;
+    }
+    tg__blob_remove("cuda", k0, k1);
   }
-  return tg__progcache_add(d, src, name, fn);
+  return NULL;
 }
 
 /* a GPU launch of `total` threads (a GPU kernel returns early past its total): blocks of `block` threads */

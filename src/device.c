@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <dlfcn.h> // tg__dl_load: backends load their driver libraries at run time
+#include <unistd.h> // unlink: tg__blob_read removes a damaged entry
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the registry
@@ -173,6 +174,79 @@ static TG__UNUSED tg__program *tg__progcache_add(tg__device *d, const char *src,
   e->src = tg__strdup(src);
   e->prog = p;
   return p;
+}
+
+/* A backend's compiled programs on disk, in the library's cache directory (tg__cache_dir), as the CPU keeps its
+ * shared objects: the file `<kind>-<32 hex digits of the key>` holds a 32-byte header (tg__blob_magic, the payload's
+ * length, two hashes of the payload) and then the payload, written whole or not at all (tg__afile). The key hashes
+ * everything that decides the payload (the caller's: compiler version, target, options, name, source). */
+static const unsigned char tg__blob_magic[8] = {'t', 'g', 'h', '-', 'b', 'i', 'n', 1};
+enum { TG__BLOB_HEADER = 32 };
+
+static TG__UNUSED void tg__blob_header(const void *p, size_t n, unsigned char out[TG__BLOB_HEADER]) {
+  uint64_t words[3] = {(uint64_t)n, tg__hash_bytes(p, n, 0x62696eULL), tg__hash_bytes(p, n, 0x9e3779b97f4a7c15ULL)};
+  memcpy(out, tg__blob_magic, 8);
+  memcpy(out + 8, words, sizeof words);
+}
+
+/* the entry's path: 0, or -1 when there is no usable cache directory */
+static TG__UNUSED int tg__blob_path(const char *kind, uint64_t k0, uint64_t k1, char *path, size_t npath) {
+  char dir[4096], why[512];
+  if (tg__cache_dir(dir, sizeof dir, why, sizeof why) != 0) return -1;
+  int w = snprintf(path, npath, "%s/%s-%016llx%016llx", dir, kind, (unsigned long long)k0, (unsigned long long)k1);
+  return w > 0 && (size_t)w < npath ? 0 : -1;
+}
+
+/* The payload cached under (kind, key), malloc'd, its length in *n; NULL when there is none, when
+ * DISABLE_COMPILER_CACHE=1, or when the entry is damaged (truncated, garbage: it is deleted, and said on stderr at
+ * DEBUG>=1). Sets no error: a miss is not one. */
+static TG__UNUSED unsigned char *tg__blob_read(const char *kind, uint64_t k0, uint64_t k1, size_t *n) {
+  char path[4200];
+  *n = 0;
+  const char *disable = getenv("DISABLE_COMPILER_CACHE"); /* read each time, as the CPU's cache does */
+  if ((disable && atoi(disable)) || tg__blob_path(kind, k0, k1, path, sizeof path) < 0) return NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  unsigned char head[TG__BLOB_HEADER], want[TG__BLOB_HEADER];
+  uint64_t len = 0;
+  int ok = fread(head, 1, sizeof head, f) == sizeof head && !memcmp(head, tg__blob_magic, 8);
+  if (ok) memcpy(&len, head + 8, 8);
+  ok = ok && len <= ((uint64_t)1 << 31);
+  unsigned char *p = ok ? (unsigned char *)tg__alloc((size_t)len + 1) : NULL;
+  ok = ok && fread(p, 1, (size_t)len, f) == (size_t)len && fgetc(f) == EOF;
+  fclose(f);
+  if (ok) tg__blob_header(p, (size_t)len, want);
+  if (ok && !memcmp(head, want, sizeof want)) {
+    p[len] = 0;
+    *n = (size_t)len;
+    return p;
+  }
+  TG_FREE(p);
+  if (tg__getenv_int("DEBUG", 0) >= 1) fprintf(stderr, "tinygrad.h: a damaged cache entry %s is rebuilt\n", path);
+  unlink(path);
+  return NULL;
+}
+
+/* removes the entry of (kind, key), if any */
+static TG__UNUSED void tg__blob_remove(const char *kind, uint64_t k0, uint64_t k1) {
+  char path[4200];
+  if (tg__blob_path(kind, k0, k1, path, sizeof path) == 0) unlink(path);
+}
+
+/* caches the payload under (kind, key); a failure (no directory, a full disk) leaves nothing and is no error */
+static TG__UNUSED void tg__blob_write(const char *kind, uint64_t k0, uint64_t k1, const void *p, size_t n) {
+  char path[4200];
+  if (tg__blob_path(kind, k0, k1, path, sizeof path) < 0) return;
+  unsigned char head[TG__BLOB_HEADER];
+  tg__blob_header(p, n, head);
+  tg__errsave saved;
+  tg__error_push(&saved); /* the error state stays the caller's */
+  tg__afile f;
+  if (tg__afile_open(&f, "compiled program cache", path) == 0 && tg__afile_write(&f, head, sizeof head) == 0 &&
+      tg__afile_write(&f, p, n) == 0)
+    tg__afile_commit(&f);
+  else tg__afile_discard(&f);
+  tg__error_pop(&saved);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

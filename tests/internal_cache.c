@@ -472,3 +472,70 @@ TEST(test_internal_cache_foreign_home) {
   if (root) chown(home, 0, 0);
   ti_cache_end(&t);
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// 5. the backends' cache of compiled programs (device.c: tg__blob_read, tg__blob_write; CUDA's cubins)
+
+/* A payload written under a kind and key reads back byte for byte (binary, with a 0 after it), from the file
+ * `kind-KEY` in the cache directory; another key or kind misses; DISABLE_COMPILER_CACHE=1 misses; a truncated, a
+ * flipped and a garbage entry miss and are deleted (a line on stderr at DEBUG>=1); a write into a full disk (the
+ * injected I/O fault) leaves nothing and no error; an entry removed misses. */
+TEST(test_internal_cache_blobs) {
+  ti_cache t;
+  if (ti_cache_begin(&t) < 0) return;
+  unsigned char payload[3000];
+  for (int i = 0; i < (int)sizeof payload; i++) payload[i] = (unsigned char)(i * 7 + (i >> 8));
+  payload[10] = 0; /* binary: a 0 inside */
+  tg__blob_write("test", 0x1234, 0x5678, payload, sizeof payload);
+  CHECK(!tg__has_error());
+  char path[600];
+  snprintf(path, sizeof path, "%s/test-%016llx%016llx", t.dir, 0x1234ULL, 0x5678ULL);
+  CHECK_EQ_INT(ti_file_size(path), 32 + (long)sizeof payload);
+  size_t n = 1;
+  unsigned char *got = tg__blob_read("test", 0x1234, 0x5678, &n);
+  CHECK(got != NULL);
+  CHECK_EQ_INT((long)n, (long)sizeof payload);
+  if (got) CHECK(!memcmp(got, payload, sizeof payload) && got[sizeof payload] == 0);
+  free(got);
+  CHECK(tg__blob_read("test", 0x1234, 0x5679, &n) == NULL && n == 0);
+  CHECK(tg__blob_read("cuda", 0x1234, 0x5678, &n) == NULL);
+  setenv("DISABLE_COMPILER_CACHE", "1", 1);
+  CHECK(tg__blob_read("test", 0x1234, 0x5678, &n) == NULL);
+  unsetenv("DISABLE_COMPILER_CACHE");
+  /* damaged entries: each misses, is deleted, and is said at DEBUG>=1 */
+  FILE *f = fopen(path, "rb");
+  unsigned char whole[32 + sizeof payload];
+  CHECK(f && fread(whole, 1, sizeof whole, f) == sizeof whole);
+  if (f) fclose(f);
+  int debug0 = tg__getenv_int("DEBUG", 0);
+  tg__setenv_int("DEBUG", 1);
+  for (int k = 0; k < 3; k++) {
+    unsigned char bad[sizeof whole];
+    memcpy(bad, whole, sizeof whole);
+    size_t len = k == 0 ? sizeof whole - 100 : sizeof whole; /* truncated, one byte flipped, garbage */
+    if (k == 1) bad[32 + 1234] ^= 0x40;
+    if (k == 2) memset(bad, 'x', sizeof bad);
+    CHECK_EQ_INT(ti_write_file(path, bad, len), 0);
+    CHECK(tg__blob_read("test", 0x1234, 0x5678, &n) == NULL);
+    CHECK_EQ_INT(ti_file_size(path), -1);
+  }
+  tg__setenv_int("DEBUG", debug0);
+  /* a full disk: nothing is written, no error is left, and the next read misses */
+  tg__fault_arm(TG__FAULT_IO, 0, 1000);
+  tg__blob_write("test", 0x1234, 0x5678, payload, sizeof payload);
+  tg__fault_arm(TG__FAULT_IO, 0, 0);
+  CHECK(!tg__has_error());
+  CHECK_EQ_INT(ti_file_size(path), -1);
+  CHECK_EQ_INT(ti_entries(t.dir), 0); /* no temporary left either */
+  /* written again, then removed */
+  tg__blob_write("test", 0x1234, 0x5678, payload, 16);
+  got = tg__blob_read("test", 0x1234, 0x5678, &n);
+  CHECK(got && n == 16 && !memcmp(got, payload, 16));
+  free(got);
+  tg__blob_remove("test", 0x1234, 0x5678);
+  CHECK(tg__blob_read("test", 0x1234, 0x5678, &n) == NULL);
+  char *err = ti_cache_stderr(&t);
+  CHECK(strstr(err, "damaged cache entry") != NULL);
+  free(err);
+  ti_cache_end(&t);
+}
