@@ -27,6 +27,8 @@
 #ifdef TINYGRAD_IMPLEMENTATION
 
 #include <dlfcn.h>
+#include <pthread.h> /* NVRTC on several threads (tg__cu_compile_batch) */
+#include <unistd.h>  /* sysconf: the host's cores */
 
 typedef int tg__cu_result; /* CUresult, nvrtcResult: 0 is success */
 typedef struct tg__cu_opaque *tg__cu_obj; /* CUcontext, CUmodule, CUfunction, nvrtcProgram */
@@ -202,20 +204,21 @@ static int tg__cu_copy_out(tg__device *d, void *dst, const void *src, size_t nby
   return r ? tg__cu_fail("copy out (or a kernel before it)", r) : 0;
 }
 
-/* source -> cubin (or PTX) with NVRTC; NULL with the compiler's log on failure. *ptx tells which came out. */
-static char *tg__cu_nvrtc(const char *name, const char *src, int *ptx, size_t *size) {
+/* source -> cubin (or PTX) with NVRTC, on any thread: it touches nothing of the library but NVRTC, and sets no
+ * error. The image (TG_MALLOC'd, its size in *size, *ptx telling which came out), or NULL with why in err. */
+static char *tg__cu_nvrtc(const char *name, const char *src, int *ptx, size_t *size, char *err, size_t nerr) {
   tg__nvrtc_api *rtc = &tg__cu.rtc;
   tg__cu_obj prog = NULL;
+  *size = 0;
   tg__cu_result r = rtc->CreateProgram(&prog, src, name, 0, NULL, NULL);
   if (r) {
-    tg__set_error("CUDA: NVRTC cannot create a program for kernel %s: %s", name, rtc->GetErrorString(r));
+    snprintf(err, nerr, "CUDA: NVRTC cannot create a program for kernel %s: %s", name, rtc->GetErrorString(r));
     return NULL;
   }
   char arch[64];
   *ptx = !tg__cu.get_cubin;
   snprintf(arch, sizeof arch, "--gpu-architecture=%s_%d", *ptx ? "compute" : "sm", tg__cu.cc);
   const char *opts[] = {arch, "-default-device"};
-  tg__stat_compiles(1);
   r = rtc->CompileProgram(prog, 2, opts);
   if (r && !*ptx) { /* an NVRTC older than the GPU knows no sm_XY: PTX for the driver to compile */
     rtc->DestroyProgram(&prog);
@@ -228,70 +231,157 @@ static char *tg__cu_nvrtc(const char *name, const char *src, int *ptx, size_t *s
   size_t n = 0;
   if (r) {
     rtc->GetProgramLogSize(prog, &n);
-    char *log = (char *)tg__alloc(n + 1);
-    if (n) rtc->GetProgramLog(prog, log);
-    tg__set_error("CUDA compile of kernel %s failed (%s): %.1500s\nHINT: DEBUG=3 prints the kernel source", name,
-                  rtc->GetErrorString(r), log);
+    char *log = (char *)TG_MALLOC(n + 1);
+    if (log && n) rtc->GetProgramLog(prog, log);
+    snprintf(err, nerr, "CUDA compile of kernel %s failed (%s): %.1500s\nHINT: DEBUG=3 prints the kernel source", name,
+             rtc->GetErrorString(r), log && n ? log : "");
     TG_FREE(log);
   } else if (*ptx ? rtc->GetPTXSize(prog, &n) == 0 : tg__cu.get_cubin_size(prog, &n) == 0) {
-    out = (char *)tg__alloc(n + 1);
-    if (*ptx ? rtc->GetPTX(prog, out) : tg__cu.get_cubin(prog, out)) {
+    out = (char *)TG_MALLOC(n + 1);
+    if (!out || (*ptx ? rtc->GetPTX(prog, out) : tg__cu.get_cubin(prog, out))) {
       TG_FREE(out);
       out = NULL;
-      tg__set_error("CUDA: NVRTC compiled kernel %s but gave no code back", name);
+      snprintf(err, nerr, "CUDA: NVRTC compiled kernel %s but gave no code back", name);
     }
   }
   rtc->DestroyProgram(&prog);
-  *size = out ? n : 0;
+  if (out) *size = n;
   return out;
 }
 
-/* A program's handle is its CUfunction (its module stays loaded until exit). Compiled images are cached on disk
- * (tg__blob_read, device.c: the entry `cuda-KEY`, its first byte 'C' for a cubin or 'P' for PTX), keyed by NVRTC's
- * version, the GPU's compute capability, whether NVRTC makes cubins, the kernel's name and source: a second run
- * compiles nothing (DISABLE_COMPILER_CACHE=1 skips reading it). */
-static tg__program *tg__cu_compile(tg__device *d, const char *name, const char *src) {
-  if (tg__cu_init() < 0) return NULL;
-  tg__program *p = tg__progcache_find(d, src);
-  if (p) return p;
-  char head[160];
-  snprintf(head, sizeof head, "tinygrad.h CUDA 1\nnvrtc %d.%d sm_%d cubin %d\n%s\n", tg__cu.rtc_major,
-           tg__cu.rtc_minor, tg__cu.cc, tg__cu.get_cubin != NULL, name);
-  uint64_t k0 = tg__hash_bytes(src, strlen(src), tg__hash_bytes(head, strlen(head), 1));
-  uint64_t k1 = tg__hash_bytes(src, strlen(src), tg__hash_bytes(head, strlen(head), 2));
-  /* the cached image first; one that does not load (a driver that changed under a PTX) is compiled again */
-  for (int fresh = 0; fresh < 2; fresh++) {
-    size_t n = 0;
-    unsigned char *cached = fresh ? NULL : tg__blob_read("cuda", k0, k1, &n);
-    int ptx = 0;
-    char *image = NULL;
-    if (cached && n > 1 && (cached[0] == 'C' || cached[0] == 'P')) {
-      ptx = cached[0] == 'P';
-      image = (char *)cached; /* the image starts at its second byte; tg__blob_read ends it with a 0, as PTX needs */
-    } else {
-      TG_FREE(cached);
-      fresh = 1;
-      char *made = tg__cu_nvrtc(name, src, &ptx, &n);
-      if (!made) return NULL;
-      image = (char *)tg__alloc(n + 2);
-      image[0] = ptx ? 'P' : 'C';
-      memcpy(image + 1, made, n);
-      image[n + 1] = 0;
-      TG_FREE(made);
-      tg__blob_write("cuda", k0, k1, image, n + 1);
-    }
-    tg__cu_obj mod = NULL, fn = NULL;
-    tg__cu_result r = tg__cu.cu.ModuleLoadData(&mod, image + 1);
-    TG_FREE(image);
-    if (!r) r = tg__cu.cu.ModuleGetFunction(&fn, mod, name);
-    if (!r) return tg__progcache_add(d, src, name, fn);
-    if (fresh) {
-      tg__cu_fail(ptx ? "load of a PTX module" : "load of a cubin module", r);
-      return NULL;
-    }
-    tg__blob_remove("cuda", k0, k1);
+/* Compiled images are cached on disk (tg__blob_read, device.c: the entry `cuda-KEY`, its first byte 'C' for a cubin
+ * or 'P' for PTX), keyed by NVRTC's version, the GPU's compute capability, whether NVRTC makes cubins, the kernel's
+ * name and source: a second run compiles nothing (DISABLE_COMPILER_CACHE=1 skips reading it). */
+typedef struct tg__cu_job {
+  const char *name, *src;
+  uint64_t k0, k1;
+  char *image; /* the tag byte, then the image and a 0 */
+  size_t n;    /* the image's bytes, the tag included */
+  int from_cache, compiled;
+  char err[1800];
+} tg__cu_job;
+
+typedef struct tg__cu_jobs {
+  pthread_mutex_t mu;
+  tg__cu_job **job;
+  int n, next;
+} tg__cu_jobs;
+
+static void tg__cu_job_key(tg__cu_job *j) {
+  char head[192];
+  snprintf(head, sizeof head, "tinygrad.h CUDA 1\nnvrtc %d.%d sm_%d cubin %d\n%.100s\n", tg__cu.rtc_major,
+           tg__cu.rtc_minor, tg__cu.cc, tg__cu.get_cubin != NULL, j->name);
+  j->k0 = tg__hash_bytes(j->src, strlen(j->src), tg__hash_bytes(head, strlen(head), 1));
+  j->k1 = tg__hash_bytes(j->src, strlen(j->src), tg__hash_bytes(head, strlen(head), 2));
+}
+
+/* NVRTC for one job (any thread): its tagged image, or its error */
+static void tg__cu_job_compile(tg__cu_job *j) {
+  int ptx = 0;
+  size_t n = 0;
+  char *made = tg__cu_nvrtc(j->name, j->src, &ptx, &n, j->err, sizeof j->err);
+  j->compiled = 1;
+  if (!made) return;
+  j->image = (char *)TG_MALLOC(n + 2);
+  if (!j->image) snprintf(j->err, sizeof j->err, "CUDA: no memory for the image of kernel %s", j->name);
+  else {
+    j->image[0] = ptx ? 'P' : 'C';
+    memcpy(j->image + 1, made, n);
+    j->image[n + 1] = 0;
+    j->n = n + 1;
   }
+  TG_FREE(made);
+}
+
+static void *tg__cu_job_thread(void *arg) {
+  tg__cu_jobs *J = (tg__cu_jobs *)arg;
+  for (;;) {
+    pthread_mutex_lock(&J->mu);
+    int i = J->next++;
+    pthread_mutex_unlock(&J->mu);
+    if (i >= J->n) return NULL;
+    tg__cu_job_compile(J->job[i]);
+  }
+}
+
+/* the job's image loaded as a module: its program, or NULL with the error */
+static tg__program *tg__cu_job_load(tg__device *d, tg__cu_job *j) {
+  tg__cu_obj mod = NULL, fn = NULL;
+  tg__cu_result r = tg__cu.cu.ModuleLoadData(&mod, j->image + 1);
+  if (!r) r = tg__cu.cu.ModuleGetFunction(&fn, mod, j->name);
+  if (!r) return tg__progcache_add(d, j->src, j->name, fn);
+  tg__cu_fail(j->image[0] == 'P' ? "load of a PTX module" : "load of a cubin module", r);
   return NULL;
+}
+
+/* Compiles n kernels: the ones in neither cache through NVRTC on up to 16 of the host's threads at once (the MNIST
+ * step's first realisation has some 110), then loads them on this thread. out[i] is NULL, with the error, for one
+ * that failed. A program's handle is its CUfunction (its module stays loaded until exit). */
+static void tg__cu_compile_batch(tg__device *d, int n, const char *const *names, const char *const *srcs,
+                                 tg__program **out) {
+  for (int i = 0; i < n; i++) out[i] = NULL;
+  if (tg__cu_init() < 0) return;
+  tg__cu_job *jobs = (tg__cu_job *)tg__alloc(sizeof(tg__cu_job) * (size_t)(n ? n : 1));
+  tg__cu_jobs J;
+  memset(&J, 0, sizeof J);
+  J.job = (tg__cu_job **)tg__alloc(sizeof(tg__cu_job *) * (size_t)(n ? n : 1));
+  memset(jobs, 0, sizeof(tg__cu_job) * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    tg__cu_job *j = &jobs[i];
+    j->name = names[i], j->src = srcs[i];
+    if ((out[i] = tg__progcache_find(d, srcs[i]))) continue;
+    int dup = 0;
+    for (int e = 0; e < i && !dup; e++) dup = jobs[e].src && !strcmp(jobs[e].src, srcs[i]);
+    if (dup) continue; /* compiled once, found in the program cache below */
+    tg__cu_job_key(j);
+    size_t len = 0;
+    unsigned char *cached = tg__blob_read("cuda", j->k0, j->k1, &len);
+    if (cached && len > 1 && (cached[0] == 'C' || cached[0] == 'P')) {
+      j->image = (char *)cached, j->n = len, j->from_cache = 1;
+      tg__errsave saved;
+      tg__error_push(&saved);
+      out[i] = tg__cu_job_load(d, j); /* one that no longer loads (a driver changed under a PTX) is compiled again */
+      tg__error_pop(&saved);
+      TG_FREE(j->image);
+      j->image = NULL;
+      if (out[i]) continue;
+      tg__blob_remove("cuda", j->k0, j->k1);
+    } else TG_FREE(cached);
+    J.job[J.n++] = j;
+  }
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  pthread_t tid[15];
+  int nt = 0, want = (int)(cores < 1 ? 1 : cores > 16 ? 16 : cores) - 1;
+  if (J.n > 1 && pthread_mutex_init(&J.mu, NULL) == 0) {
+    for (; nt < want && nt < J.n - 1; nt++)
+      if (pthread_create(&tid[nt], NULL, tg__cu_job_thread, &J) != 0) break;
+    tg__cu_job_thread(&J); /* the caller compiles too */
+    for (int i = 0; i < nt; i++) pthread_join(tid[i], NULL);
+    pthread_mutex_destroy(&J.mu);
+  } else {
+    for (int i = 0; i < J.n; i++) tg__cu_job_compile(J.job[i]);
+  }
+  for (int i = 0; i < n; i++) {
+    tg__cu_job *j = &jobs[i];
+    if (!out[i] && j->compiled) {
+      tg__stat_compiles(1);
+      if (j->image) {
+        tg__blob_write("cuda", j->k0, j->k1, j->image, j->n);
+        out[i] = tg__cu_job_load(d, j);
+      } else tg__set_error("%s", j->err);
+    }
+    TG_FREE(j->image);
+  }
+  for (int i = 0; i < n; i++) /* repeats of a source in the batch */
+    if (!out[i]) out[i] = tg__progcache_find(d, srcs[i]);
+  TG_FREE(J.job);
+  TG_FREE(jobs);
+}
+
+static tg__program *tg__cu_compile(tg__device *d, const char *name, const char *src) {
+  tg__program *p = NULL;
+  tg__cu_compile_batch(d, 1, &name, &src, &p);
+  return p;
 }
 
 /* a GPU launch of `total` threads (a GPU kernel returns early past its total): blocks of `block` threads */
@@ -367,8 +457,8 @@ static const tg__dialect tg__dialect_cuda = {
     NULL, 0, tg__cuda_forms, (int)(sizeof tg__cuda_forms / sizeof tg__cuda_forms[0])};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
-                                   tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL, NULL, NULL,
-                                   NULL};
+                                   tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL, NULL,
+                                   tg__cu_compile_batch, NULL};
 
 __attribute__((constructor)) static void tg__cu_register(void) { tg__device_register(&tg__cu_device); }
 

@@ -359,8 +359,54 @@ TG__PRIVATE void tg__device_wake(tg__device *dev, const tg__launch *ls, int n) {
   if (bytes >= (double)(1 << 20)) dev->wake(dev);
 }
 
+/* A schedule's kernels that are not compiled yet, compiled together where the device can: each kernel's source is
+ * made first, in order, then the device's compile_batch compiles them at once (CUDA: NVRTC on the host's cores; a
+ * first MNIST step has some 110 kernels). Only GPUs, for now: the CPU's batch publishes cache files from its
+ * threads, and realisation must stay as the fault-injection tests see it. 0, or -1 with the error (no kernel is
+ * half-prepared: one that failed has no program, and the next realisation tries again). */
+static int tg__prepare_batch(tg__sched *s) {
+  tg__device *dev = NULL;
+  int m = 0;
+  for (int i = 0; i < s->n; i++)
+    if (!s->k[i].prog && s->k[i].nbufs > 0) dev = dev ? dev : s->k[i].bufs[0]->dev, m++;
+  if (!dev || !dev->compile_batch || !dev->dialect->global_id || m < 2) return 0;
+  tg__linear *lins = (tg__linear *)tg__alloc(sizeof(tg__linear) * (size_t)m);
+  int *at = (int *)tg__alloc(sizeof(int) * (size_t)m), n = 0, rc = 0;
+  const char **names = (const char **)tg__alloc(sizeof(char *) * (size_t)m);
+  const char **srcs = (const char **)tg__alloc(sizeof(char *) * (size_t)m);
+  tg__program **progs = (tg__program **)tg__alloc(sizeof(tg__program *) * (size_t)m);
+  for (int i = 0; i < s->n && rc == 0; i++) {
+    if (s->k[i].prog || s->k[i].nbufs < 1 || s->k[i].bufs[0]->dev != dev) continue;
+    if (tg__kernel_source(&s->k[i], &lins[n]) < 0) rc = -1;
+    else {
+      if (TG__DEBUG >= 4) tg__linear_print(&lins[n]);
+      at[n] = i, names[n] = s->k[i].name, srcs[n] = s->k[i].src, n++;
+    }
+  }
+  if (rc == 0 && tg__fault(TG__FAULT_COMPILE)) {
+    tg__set_error("compile of kernel %s failed (injected fault)", names[0]);
+    rc = -1;
+  }
+  if (rc == 0) dev->compile_batch(dev, n, names, srcs, progs);
+  for (int j = 0; j < n; j++) {
+    tg__kernel *k = &s->k[at[j]];
+    if (rc == 0 && (k->prog = progs[j])) {
+      k->prog->global_size = lins[j].global_total; /* a GPU runs a thread per iteration of all output loops */
+      k->prog->flops = lins[j].flops;
+      k->prog->bytes = lins[j].bytes;
+    } else if (rc == 0) {
+      if (!tg__has_error()) tg__set_error("%s compile of kernel %s failed", dev->name, k->name);
+      rc = -1;
+    }
+    tg__linear_free(&lins[j]);
+  }
+  TG_FREE(lins), TG_FREE(at), TG_FREE(names), TG_FREE(srcs), TG_FREE(progs);
+  return rc;
+}
+
 TG__PRIVATE int tg__run_schedule(tg__sched *s) {
   s->nran = 0;
+  if (tg__prepare_batch(s) < 0) return -1;
   for (int i = 0; i < s->n; i++)
     if (tg__kernel_prepare(&s->k[i]) < 0) return -1;
   tg__launch *ls = tg__sched_launches(s);
