@@ -343,14 +343,24 @@ TG__PRIVATE tg__buffer *tg__tensor_buffer(tg_tensor *t) {
   return v ? (tg__buffer *)v->arg.ptr : NULL;
 }
 
-/* assignments waiting for a realisation: any realisation runs them too, in the same schedule (so an optimiser step
- * is realised with the loss, as tinygrad's schedule_step) */
-static tg__vec tg__pending;
+/* Assignments waiting for a realisation: a thread's next realisation runs those it made too, in the same schedule
+ * (so an optimiser step is realised with the loss, as tinygrad's schedule_step). Each entry records its thread (the
+ * address of that thread's tg__me): another thread's realisation leaves it alone. It used to run every thread's:
+ * one thread's optimiser step then ran while that thread's loss, built before the step, was still to be realised,
+ * and the loss failed as a stale read (two threads training a model each: a NaN loss in about 1 of 40 runs). A
+ * graph that reads a target still schedules its assignment, whoever made it: the target's node is the ASSIGN. */
+static tg__vec tg__pending, tg__pending_owner; /* parallel: the target tensor, and its thread */
+static TG__THREAD_LOCAL char tg__me;
+
+static void tg__pending_remove(int i) {
+  tg__pending.items[i] = tg__pending.items[--tg__pending.n];
+  tg__pending_owner.items[i] = tg__pending_owner.items[--tg__pending_owner.n];
+  if (!tg__pending.n) tg__vec_free(&tg__pending), tg__vec_free(&tg__pending_owner);
+}
 
 static void tg__pending_forget(tg_tensor *t) {
-  for (int i = 0; i < tg__pending.n; i++)
-    if (tg__pending.items[i] == t) tg__pending.items[i] = tg__pending.items[--tg__pending.n];
-  if (!tg__pending.n) tg__vec_free(&tg__pending);
+  for (int i = tg__pending.n - 1; i >= 0; i--)
+    if (tg__pending.items[i] == t) tg__pending_remove(i);
 }
 
 /* After a schedule failed: a pending assignment the caller did not ask for that cannot be scheduled even alone (a
@@ -362,7 +372,7 @@ static void tg__drop_broken_pending(tg_tensor **ts, int n) {
   int dropped = 0;
   for (int i = tg__pending.n - 1; i >= 0; i--) {
     tg_tensor *t = (tg_tensor *)tg__pending.items[i];
-    int asked = 0;
+    int asked = tg__pending_owner.items[i] != &tg__me; /* another thread's: not part of this realisation */
     for (int j = 0; j < n && !asked; j++) asked = ts[j] == t;
     tg__sched probe;
     tg__uop *view;
@@ -372,10 +382,9 @@ static void tg__drop_broken_pending(tg_tensor **ts, int n) {
       tg__sched_free(&probe);
       continue;
     }
-    tg__pending.items[i] = tg__pending.items[--tg__pending.n];
+    tg__pending_remove(i);
     dropped++;
   }
-  if (!tg__pending.n) tg__vec_free(&tg__pending);
   if (dropped)
     tg__set_error("%.700s (%d pending assignment%s that can never run %s left the pending list: realising its "
                   "tensor reports this again, and other realisations are no longer blocked)", err, dropped,
@@ -393,6 +402,7 @@ int tg_realize_all(tg_tensor **ts, int n) {
   tg__vec owners;
   memset(&owners, 0, sizeof owners);
   for (int i = 0; i < n + tg__pending.n; i++) {
+    if (i >= n && tg__pending_owner.items[i - n] != &tg__me) continue; /* another thread's assignment */
     tg_tensor *t = i < n ? ts[i] : (tg_tensor *)tg__pending.items[i - n];
     if (!t) {
       tg__vec_free(&owners);
@@ -422,10 +432,8 @@ int tg_realize_all(tg_tensor **ts, int n) {
       roots[i]->becomes = views[i];
       if (roots[i]->op == TG__OP_ASSIGN) ((tg_tensor *)owners.items[i])->uop = views[i];
     }
-    for (int i = tg__pending.n - 1; i >= 0; i--) /* pending assignments that ran are done */
-      if (((tg_tensor *)tg__pending.items[i])->uop->op != TG__OP_ASSIGN)
-        tg__pending.items[i] = tg__pending.items[--tg__pending.n];
-    if (!tg__pending.n) tg__vec_free(&tg__pending);
+    for (int i = tg__pending.n - 1; i >= 0; i--) /* pending assignments that ran (any thread's) are done */
+      if (((tg_tensor *)tg__pending.items[i])->uop->op != TG__OP_ASSIGN) tg__pending_remove(i);
     tg__sched_free(&s);
   }
   TG_FREE(roots);
@@ -490,7 +498,7 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
   if (tg__broadcast("tg_assign", &tv, &vv) < 0) return NULL;
   target->uop =
       prev ? tg__uop3(TG__OP_ASSIGN, t->dtype, t, vv, prev, NULL) : tg__uop2(TG__OP_ASSIGN, t->dtype, t, vv, NULL);
-  if (!prev) tg__vec_push(&tg__pending, target);
+  if (!prev) tg__vec_push(&tg__pending, target), tg__vec_push(&tg__pending_owner, &tg__me);
   return target;
 }
 

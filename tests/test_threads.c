@@ -91,6 +91,62 @@ TEST(test_threads_train_two_models) {
   }
 }
 
+/* One thread's pending assignment is its own: thread A builds a loss from w, then an SGD step that assigns w
+ * (pending), and only then realises the loss; between the two, thread B realises a tensor of its own. B's
+ * realisation must not run A's step, or A's loss would read w after the assignment (a stale read: an error and a
+ * NaN loss, which two threads training a model each met in about 1 of 40 runs). */
+typedef struct tt_pend {
+  pthread_barrier_t *built, *other_done;
+  double loss, other, w_after;
+  int err;
+} tt_pend;
+
+static void *tt_pend_owner(void *p) {
+  tt_pend *a = (tt_pend *)p;
+  tg_tensor *w = tg_requires_grad(tg_from_float((const float[]){2.0f}, TG_SHAPE(1)), 1);
+  tg_optimizer *opt = tg_sgd(&w, 1, 0.25, 0, 0, 0);
+  tg_tensor *l = tg_sum(tg_square(w), 0, NULL, 0); /* w^2 = 4; d/dw = 4 */
+  tg_backward(l);
+  tg_optimizer_step(opt); /* w := 2 - 0.25 * 4 = 1, pending */
+  pthread_barrier_wait(a->built);
+  pthread_barrier_wait(a->other_done);
+  a->loss = tg_item(l); /* the loss of w before the step */
+  a->err = tg_error() != NULL;
+  a->w_after = tg_item(w);
+  tg_optimizer_free(opt);
+  tg_free(w);
+  return NULL;
+}
+
+static void *tt_pend_other(void *p) {
+  tt_pend *a = (tt_pend *)p;
+  pthread_barrier_wait(a->built);
+  tg_scope_begin();
+  a->other = tg_item(tg_sum(tg_add_s(tg_from_float((const float[]){1, 2, 3}, TG_SHAPE(3)), 1), 0, NULL, 0));
+  tg_scope_end();
+  pthread_barrier_wait(a->other_done);
+  return NULL;
+}
+
+TEST(test_threads_pending_assignments_are_per_thread) {
+  pthread_barrier_t built, other_done;
+  pthread_barrier_init(&built, NULL, 2);
+  pthread_barrier_init(&other_done, NULL, 2);
+  tt_pend a;
+  memset(&a, 0, sizeof a);
+  a.built = &built, a.other_done = &other_done;
+  pthread_t th[2];
+  CHECK(pthread_create(&th[0], NULL, tt_pend_owner, &a) == 0);
+  CHECK(pthread_create(&th[1], NULL, tt_pend_other, &a) == 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  pthread_barrier_destroy(&built);
+  pthread_barrier_destroy(&other_done);
+  CHECK_NEAR(a.other, 9, 0);
+  CHECK_NEAR(a.loss, 4, 0);
+  CHECK_EQ_INT(a.err, 0);
+  CHECK_NEAR(a.w_after, 1, 0);
+}
+
 /* both threads read one lazy tensor at once: it is realised once, and both see its values */
 static void *tt_read_shared(void *p) {
   tt_arg *a = (tt_arg *)p;
