@@ -360,38 +360,42 @@ TG__PRIVATE void tg__device_wake(tg__device *dev, const tg__launch *ls, int n) {
 }
 
 /* A schedule's kernels that are not compiled yet, compiled together where the device can: each kernel's source is
- * made first, in order, then the device's compile_batch compiles them at once (CUDA: NVRTC on the host's cores; a
- * first MNIST step has some 110 kernels). Only GPUs, for now: the CPU's batch publishes cache files from its
- * threads, and realisation must stay as the fault-injection tests see it. 0, or -1 with the error (no kernel is
- * half-prepared: one that failed has no program, and the next realisation tries again). */
+ * made first, in order, then the device's compile_batch compiles them at once (the CPU: a compiler per core; CUDA:
+ * NVRTC on the host's cores; a first MNIST step has some 110 kernels). An injected compile fault fails the kernel it
+ * falls on, as one at a time would: the kernels before it are compiled, the ones after it are not. 0, or -1 with the
+ * error (no kernel is half-prepared: one that failed has no program, and the next realisation tries again). */
 static int tg__prepare_batch(tg__sched *s) {
   tg__device *dev = NULL;
   int m = 0;
   for (int i = 0; i < s->n; i++)
     if (!s->k[i].prog && s->k[i].nbufs > 0) dev = dev ? dev : s->k[i].bufs[0]->dev, m++;
-  if (!dev || !dev->compile_batch || !dev->dialect->global_id || m < 2) return 0;
+  if (!dev || !dev->compile_batch || m < 2) return 0;
   tg__linear *lins = (tg__linear *)tg__alloc(sizeof(tg__linear) * (size_t)m);
   int *at = (int *)tg__alloc(sizeof(int) * (size_t)m), n = 0, rc = 0;
   const char **names = (const char **)tg__alloc(sizeof(char *) * (size_t)m);
   const char **srcs = (const char **)tg__alloc(sizeof(char *) * (size_t)m);
   tg__program **progs = (tg__program **)tg__alloc(sizeof(tg__program *) * (size_t)m);
-  for (int i = 0; i < s->n && rc == 0; i++) {
+  int faulted = 0; /* an injected fault: the kernel at[n] fails, after the ones before it compile */
+  for (int i = 0; i < s->n && rc == 0 && !faulted; i++) {
     if (s->k[i].prog || s->k[i].nbufs < 1 || s->k[i].bufs[0]->dev != dev) continue;
     if (tg__kernel_source(&s->k[i], &lins[n]) < 0) rc = -1;
-    else {
+    else if (tg__fault(TG__FAULT_COMPILE)) {
+      tg__set_error("compile of kernel %s failed (injected fault)", s->k[i].name);
+      tg__linear_free(&lins[n]);
+      faulted = 1;
+    } else {
       if (TG__DEBUG >= 4) tg__linear_print(&lins[n]);
       at[n] = i, names[n] = s->k[i].name, srcs[n] = s->k[i].src, n++;
     }
   }
-  if (rc == 0 && tg__fault(TG__FAULT_COMPILE)) {
-    tg__set_error("compile of kernel %s failed (injected fault)", names[0]);
-    rc = -1;
-  }
-  if (rc == 0) dev->compile_batch(dev, n, names, srcs, progs);
+  tg__errsave saved;
+  if (faulted) tg__error_push(&saved); /* the fault's error is the one to report */
+  if (rc == 0 && n) dev->compile_batch(dev, n, names, srcs, progs);
   for (int j = 0; j < n; j++) {
     tg__kernel *k = &s->k[at[j]];
     if (rc == 0 && (k->prog = progs[j])) {
-      k->prog->global_size = lins[j].global_total; /* a GPU runs a thread per iteration of all output loops */
+      /* the CPU splits the outermost loop across threads; a GPU runs a thread per iteration of all output loops */
+      k->prog->global_size = dev->dialect->global_id ? lins[j].global_total : lins[j].global_size;
       k->prog->flops = lins[j].flops;
       k->prog->bytes = lins[j].bytes;
     } else if (rc == 0) {
@@ -400,6 +404,7 @@ static int tg__prepare_batch(tg__sched *s) {
     }
     tg__linear_free(&lins[j]);
   }
+  if (faulted) tg__error_pop(&saved), rc = -1;
   TG_FREE(lins), TG_FREE(at), TG_FREE(names), TG_FREE(srcs), TG_FREE(progs);
   return rc;
 }

@@ -28,8 +28,8 @@
  *    still read). One line on stderr, once per process and at any DEBUG, says that kernels are not cached and why.
  *    A kernel that loaded is never failed by the cache: if it cannot be sealed or published, it is not cached.
  *  - Failures (no compiler, a compile error, a load error) are NULL plus tg__set_error with the compiler's output.
- *  - compile_batch (BEAM's candidates) runs up to $THREADS compilers at once, each into the cache directory as above,
- *    and loads the objects on the calling thread.
+ *  - compile_batch (a schedule's new kernels, BEAM's candidates) runs up to $THREADS compilers at once, each into the
+ *    cache directory as above, and loads the objects on the calling thread.
  *  - launch runs NAME_entry over [0, global_size): small kernels once on the calling thread, larger ones split into
  *    contiguous chunks claimed by a persistent pool of pthreads ($THREADS, default the usable cores, at most 64) and
  *    the caller: guided chunks, each 1/(2P) of what is left, so that a thread descheduled by another process delays
@@ -815,6 +815,7 @@ static void tg__cpu_compile_batch(tg__device *d, int n, const char *const *names
     uint64_t k[2];
     tg__cpu_key(target, id, cc, names[i], srcs[i], k);
     if ((out[i] = tg__cpu_progs_get(k[0], k[1])) || !usable) continue;
+    if (TG__DEBUG >= 3) printf("%s\n", srcs[i]); /* as tg__cpu_compile prints a kernel it has not loaded */
     tg__cpu_job *j = &J.job[J.n];
     snprintf(j->key, sizeof j->key, "%016llx%016llx", (unsigned long long)k[0], (unsigned long long)k[1]);
     snprintf(j->final, sizeof j->final, "%s/%s.so", dir, j->key);
