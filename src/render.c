@@ -396,11 +396,25 @@ static tg__uop *tg__store_base(const tg__uop *st, int64_t *off) {
   return idx;
 }
 
+/* whether v is computed after the accumulators with a select, which GCC writes as a branch (WHERE, and MAX's
+ * conditional form) */
+static int tg__selects(tg__uop *v, tg__map *seen) {
+  if (v->op == TG__OP_REDUCE || v->op == TG__OP_LOAD || v->op == TG__OP_RANGE || v->op == TG__OP_CONST ||
+      tg__map_get(seen, v))
+    return 0;
+  tg__map_put(seen, v, (void *)1);
+  if (v->op == TG__OP_WHERE || v->op == TG__OP_MAX) return 1;
+  for (int k = 0; k < v->nsrc; k++)
+    if (tg__selects(v->src[k], seen)) return 1;
+  return 0;
+}
+
 /* The run of a tile's stores from lin->u[i]: the values computed after the tile's loops (a bias added, a relu),
  * then stores into one buffer at one base plus constants, ungated, with only values and loads of other buffers
  * among them (no loop, accumulator or load of the stored buffer, which would see the deferred stores). It is
  * staged when it has at least 8 stores, no two of which, one after the other, are adjacent in memory (a tile whose
- * fastest axis is contiguous in its buffer vectorises as it is); at most TG__MAX_STAGED stores. Returns the end of
+ * fastest axis is contiguous in its buffer vectorises as it is), or whose values select; at most TG__MAX_STAGED
+ * stores. Returns the end of
  * the run (one past its last store), or 0 when it is not staged; off[] gets the offsets of the stores in order (room
  * for lin->n entries), *first the index of the first store. */
 static int tg__staged_run(const tg__linear *lin, int i, int64_t *off, int *nstores, int *first) {
@@ -426,8 +440,14 @@ static int tg__staged_run(const tg__linear *lin, int i, int64_t *off, int *nstor
   for (int k = i; k < end; k++) /* the loads before the first store too */
     if (lin->u[k]->op == TG__OP_LOAD && lin->u[k]->src[0]->op == TG__OP_INDEX && lin->u[k]->src[0]->src[0] == buf)
       return 0;
+  int select = 0; /* a tile whose stores are adjacent is staged when its values select (relu), see tg__render_staged */
+  tg__map seen;
+  memset(&seen, 0, sizeof seen);
+  for (int k = i; k < end && adjacent && !select; k++)
+    if (lin->u[k]->op == TG__OP_STORE) select = tg__selects(lin->u[k]->src[1], &seen);
+  tg__map_free(&seen);
   *nstores = n;
-  return n >= 8 && !adjacent ? end : 0;
+  return n >= 8 && (!adjacent || select) ? end : 0;
 }
 
 /* the accumulators (REDUCE values) that v is computed from, appended to accs in the order first met */
@@ -448,7 +468,8 @@ static void tg__reduces_of(tg__uop *v, tg__vec *accs, tg__map *seen) {
  * When the stored values are more than the accumulators (a relu after a convolution's sums), the accumulators are
  * staged first, in an array of their own behind a compiler fence (the dialect's TG_FENCE), and the values computed
  * from it: GCC turns a select into branches, which end SLP's basic block, and a tile whose epilogue branched was
- * all scalar (a 32->64 3x3 convolution with its relu, batch 10000 on 2 cores: 2.4 s; without the relu, 0.19 s). */
+ * all scalar (a 32->64 3x3 convolution with its relu, batch 10000 on 2 cores: 2.4 s; without the relu, 0.19 s; a
+ * 1024 matmul with bias and relu, whose tile stores rows of adjacent outputs: 212 ms, 14 without the relu). */
 static void tg__render_staged(tg__rctx *r, const tg__linear *lin, int i, int first, int end, const int64_t *off,
                               int n) {
   tg__uop *st = lin->u[first];

@@ -457,6 +457,39 @@ TEST(test_internal_opts_conv_channel_tile) {
   }
 }
 
+/* A matmul's tile with a bias and a relu after its sums: its stores are adjacent, but the relu is a select, which GCC
+ * writes as a branch that would leave the whole tile scalar (15x slower at 1024). So the accumulators are staged behind
+ * the fence and the relu computed from them (render.c); NOOPT=1 makes one store per kernel, nothing staged. The values
+ * are the same either way. */
+TEST(test_internal_opts_select_after_a_tile) {
+  if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the C dialect stages; GPUs do not */
+  int noopt0 = tg__getenv_int("NOOPT", 0), fenced[2] = {0, 0};
+  float *got[2] = {NULL, NULL};
+  for (int noopt = 0; noopt < 2; noopt++) {
+    tg_scope_begin();
+    tg__setenv_int("NOOPT", noopt);
+    tg_tensor *a = tg_contiguous(tg_sub_s(to_input(TG_SHAPE(64, 40), 31), 7.75)); /* sines, centred on 0 */
+    tg_tensor *b = tg_contiguous(tg_sub_s(to_input(TG_SHAPE(40, 48), 32), 8.0));
+    tg_realize(a), tg_realize(b);
+    tg_tensor *y = tg_relu(tg_add(tg_matmul(a, b), tg_sub_s(to_input(TG_SHAPE(48), 33), 8.25)));
+    tg_schedule *s = tg_schedule_create(&y, 1);
+    for (int i = 0; s && i < s->s.n; i++) fenced[noopt] += s->s.k[i].src && strstr(s->s.k[i].src, "TG_FENCE(stage0);");
+    tg_schedule_free(s);
+    got[noopt] = tg_realize(y) == 0 ? tg_to_float(y) : NULL;
+    tg_scope_end();
+  }
+  tg__setenv_int("NOOPT", noopt0);
+  CHECK_EQ_INT(fenced[0], 1);
+  CHECK_EQ_INT(fenced[1], 0);
+  CHECK(got[0] && got[1]);
+  if (got[0] && got[1]) CHECK_ARR_NEAR(got[0], got[1], 64 * 48, 1e-4);
+  int zeros = 0;
+  for (int i = 0; got[0] && i < 64 * 48; i++) zeros += got[0][i] == 0;
+  CHECK(zeros > 0 && zeros < 64 * 48); /* the relu did something, and not everything */
+  free(got[0]);
+  free(got[1]);
+}
+
 /* The source cache (realize.c): the same kernel over other buffers renders nothing again and computes its own values;
  * another size or dtype is another kernel. */
 TEST(test_internal_opts_source_cache) {
