@@ -257,7 +257,7 @@ typedef struct tg__cu_job {
   uint64_t k0, k1;
   char *image; /* the tag byte, then the image and a 0 */
   size_t n;    /* the image's bytes, the tag included */
-  int from_cache, compiled;
+  int compiled; /* NVRTC ran on it (a compiler invocation) */
   char err[1800];
 } tg__cu_job;
 
@@ -337,7 +337,7 @@ static void tg__cu_compile_batch(tg__device *d, int n, const char *const *names,
     size_t len = 0;
     unsigned char *cached = tg__blob_read("cuda", j->k0, j->k1, &len);
     if (cached && len > 1 && (cached[0] == 'C' || cached[0] == 'P')) {
-      j->image = (char *)cached, j->n = len, j->from_cache = 1;
+      j->image = (char *)cached, j->n = len;
       tg__errsave saved;
       tg__error_push(&saved);
       out[i] = tg__cu_job_load(d, j); /* one that no longer loads (a driver changed under a PTX) is compiled again */

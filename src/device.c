@@ -209,9 +209,12 @@ static TG__UNUSED unsigned char *tg__blob_read(const char *kind, uint64_t k0, ui
   if (!f) return NULL;
   unsigned char head[TG__BLOB_HEADER], want[TG__BLOB_HEADER];
   uint64_t len = 0;
-  int ok = fread(head, 1, sizeof head, f) == sizeof head && !memcmp(head, tg__blob_magic, 8);
+  /* the header's length must be the file's: a garbage length is never allocated */
+  long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  rewind(f);
+  int ok = size >= TG__BLOB_HEADER && fread(head, 1, sizeof head, f) == sizeof head && !memcmp(head, tg__blob_magic, 8);
   if (ok) memcpy(&len, head + 8, 8);
-  ok = ok && len <= ((uint64_t)1 << 31);
+  ok = ok && len == (uint64_t)(size - TG__BLOB_HEADER);
   unsigned char *p = ok ? (unsigned char *)tg__alloc((size_t)len + 1) : NULL;
   ok = ok && fread(p, 1, (size_t)len, f) == (size_t)len && fgetc(f) == EOF;
   fclose(f);

@@ -707,6 +707,29 @@ static int tg__block_rule(const tg__target *t, int64_t tiles_i, int64_t tiles_j,
   return n;
 }
 
+/* each access's output and reduction loops, as bits of tg__range_deps (malloc'd) */
+static uint64_t *tg__access_deps(const tg__vec *access) {
+  tg__map dm;
+  memset(&dm, 0, sizeof dm);
+  uint64_t *deps = (uint64_t *)tg__alloc(sizeof(uint64_t) * (size_t)(access->n + 1));
+  for (int a = 0; a < access->n; a++) deps[a] = tg__range_deps((tg__uop *)access->items[a], &dm);
+  tg__map_free(&dm);
+  return deps;
+}
+
+/* whether every access that depends on loop r (but `skip`, the store's) reads it contiguously; *bcast: whether some
+ * access does not depend on it */
+static int tg__reads_contiguously(const tg__vec *access, const uint64_t *deps, const tg__uop *r, const void *skip,
+                                  int *bcast) {
+  *bcast = 0;
+  for (int a = 0; a < access->n; a++) {
+    if (access->items[a] == skip) continue;
+    if (!(deps[a] & (1ULL << (r->arg.i & 63)))) *bcast = 1;
+    else if (tg__stride((tg__uop *)access->items[a], r) != 1) return 0;
+  }
+  return 1;
+}
+
 /* Reductions get a register tile of accumulators over two output loops, and short reduction loops are unrolled.
  * The tile's inner loop j is the innermost output loop some input does not depend on (that input's loads are
  * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
@@ -751,13 +774,11 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
      * weight gradients of a convolution, summed) accumulates whole vectors of outputs, when that leaves each core 2 */
     int vec_out = has_reduce && ng == 1 && sink->nsrc == 1 && !t->gpu && t->vec_floats > 1 &&
                   tg__range_size(globals[0]) % t->vec_floats == 0 &&
-                  tg__range_size(globals[0]) / t->vec_floats >= 2 * (int64_t)t->cores;
-    for (int a = 0; a < access.n && vec_out; a++) {
-      tg__map dm;
-      memset(&dm, 0, sizeof dm);
-      uint64_t dep = tg__range_deps((tg__uop *)access.items[a], &dm);
-      tg__map_free(&dm);
-      vec_out = !(dep & (1ULL << (globals[0]->arg.i & 63))) || tg__stride((tg__uop *)access.items[a], globals[0]) == 1;
+                  tg__range_size(globals[0]) / t->vec_floats >= 2 * (int64_t)t->cores, bcast;
+    if (vec_out) {
+      uint64_t *deps = tg__access_deps(&access);
+      vec_out = tg__reads_contiguously(&access, deps, globals[0], NULL, &bcast);
+      TG_FREE(deps);
     }
     tg__vec_free(&access);
     int64_t ones[TG_MAX_DIMS];
@@ -782,11 +803,7 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
     }
     return tg__thread_rule(sink, nglobal, t, globals, ng, ones, out, n);
   }
-  tg__map dm;
-  memset(&dm, 0, sizeof dm);
-  uint64_t *deps = (uint64_t *)tg__alloc(sizeof(uint64_t) * (size_t)(access.n + 1));
-  for (int a = 0; a < access.n; a++) deps[a] = tg__range_deps((tg__uop *)access.items[a], &dm);
-  tg__map_free(&dm);
+  uint64_t *deps = tg__access_deps(&access);
 #define TG__BIT(r) (1ULL << ((r)->arg.i & 63))
   /* j: on a CPU, the innermost output loop that every input depending on it reads contiguously, and some input does
    * not depend on (the vector rule): the tile's vectors are then whole loads of the one and broadcasts of the other.
@@ -795,13 +812,10 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   tg__uop *rj = NULL, *ri = NULL;
   int vector_rule = 0;
   for (int g = ng - 1; g >= 0 && !rj && !t->gpu && t->vec_floats > 1; g--) {
-    int bcast = 0, ok = tg__range_size(globals[g]) % t->vec_floats == 0;
-    for (int a = 0; a < access.n && ok; a++) {
-      if (access.items[a] == store_at) continue;
-      if (!(deps[a] & TG__BIT(globals[g]))) bcast = 1;
-      else ok = tg__stride((tg__uop *)access.items[a], globals[g]) == 1;
-    }
-    if (ok && bcast) rj = globals[g], vector_rule = 1;
+    int bcast = 0;
+    if (tg__range_size(globals[g]) % t->vec_floats == 0 &&
+        tg__reads_contiguously(&access, deps, globals[g], store_at, &bcast) && bcast)
+      rj = globals[g], vector_rule = 1;
   }
   for (int g = ng - 1; g >= 0 && !rj; g--)
     for (int a = 0; a < access.n && !rj; a++)

@@ -209,6 +209,16 @@ static void tg__linear_print(const tg__linear *lin) {
   }
 }
 
+/* k's program is p (NULL: none); it takes the launch sizes and costs of k's linear program. 0, or -1 when p is NULL */
+static int tg__kernel_program(tg__kernel *k, tg__program *p, const tg__linear *lin) {
+  if (!(k->prog = p)) return -1;
+  /* the CPU splits the outermost loop across threads; a GPU runs a thread per iteration of all output loops */
+  p->global_size = k->bufs[0]->dev->dialect->global_id ? lin->global_total : lin->global_size;
+  p->flops = lin->flops;
+  p->bytes = lin->bytes;
+  return 0;
+}
+
 /* source, then the device's program (cached by the device); 0 or -1 */
 static int tg__kernel_prepare(tg__kernel *k) {
   if (k->prog) return 0;
@@ -216,16 +226,12 @@ static int tg__kernel_prepare(tg__kernel *k) {
   if (tg__kernel_source(k, &lin) < 0) return -1;
   tg__device *dev = k->bufs[0]->dev;
   if (TG__DEBUG >= 4) tg__linear_print(&lin);
+  tg__program *p = NULL;
   if (tg__fault(TG__FAULT_COMPILE)) tg__set_error("compile of kernel %s failed (injected fault)", k->name);
-  else k->prog = dev->compile(dev, k->name, k->src);
-  if (k->prog) {
-    /* the CPU splits the outermost loop across threads; a GPU runs a thread per iteration of all output loops */
-    k->prog->global_size = dev->dialect->global_id ? lin.global_total : lin.global_size;
-    k->prog->flops = lin.flops;
-    k->prog->bytes = lin.bytes;
-  }
+  else p = dev->compile(dev, k->name, k->src);
+  int rc = tg__kernel_program(k, p, &lin);
   tg__linear_free(&lin);
-  return k->prog ? 0 : -1;
+  return rc;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -393,12 +399,7 @@ static int tg__prepare_batch(tg__sched *s) {
   if (rc == 0 && n) dev->compile_batch(dev, n, names, srcs, progs);
   for (int j = 0; j < n; j++) {
     tg__kernel *k = &s->k[at[j]];
-    if (rc == 0 && (k->prog = progs[j])) {
-      /* the CPU splits the outermost loop across threads; a GPU runs a thread per iteration of all output loops */
-      k->prog->global_size = dev->dialect->global_id ? lins[j].global_total : lins[j].global_size;
-      k->prog->flops = lins[j].flops;
-      k->prog->bytes = lins[j].bytes;
-    } else if (rc == 0) {
+    if (rc == 0 && tg__kernel_program(k, progs[j], &lins[j]) < 0) {
       if (!tg__has_error()) tg__set_error("%s compile of kernel %s failed", dev->name, k->name);
       rc = -1;
     }

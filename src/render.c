@@ -396,17 +396,19 @@ static tg__uop *tg__store_base(const tg__uop *st, int64_t *off) {
   return idx;
 }
 
-/* whether v is computed after the accumulators with a select, which GCC writes as a branch (WHERE, and MAX's
- * conditional form) */
-static int tg__selects(tg__uop *v, tg__map *seen) {
-  if (v->op == TG__OP_REDUCE || v->op == TG__OP_LOAD || v->op == TG__OP_RANGE || v->op == TG__OP_CONST ||
-      tg__map_get(seen, v))
-    return 0;
+/* The values after a tile's sums: the accumulators (REDUCE values) that v is computed from are appended to accs
+ * (when not NULL) in the order first met; returns whether v is computed from them with a select, which GCC writes as
+ * a branch (WHERE, and MAX's conditional form). The walk stops at loads, loops and constants. */
+static int tg__epilogue_of(tg__uop *v, tg__vec *accs, tg__map *seen) {
+  if (tg__map_get(seen, v) || v->op == TG__OP_LOAD || v->op == TG__OP_RANGE || v->op == TG__OP_CONST) return 0;
   tg__map_put(seen, v, (void *)1);
-  if (v->op == TG__OP_WHERE || v->op == TG__OP_MAX) return 1;
-  for (int k = 0; k < v->nsrc; k++)
-    if (tg__selects(v->src[k], seen)) return 1;
-  return 0;
+  if (v->op == TG__OP_REDUCE) {
+    if (accs) tg__vec_push(accs, v);
+    return 0;
+  }
+  int select = v->op == TG__OP_WHERE || v->op == TG__OP_MAX;
+  for (int k = 0; k < v->nsrc; k++) select |= tg__epilogue_of(v->src[k], accs, seen);
+  return select;
 }
 
 /* The run of a tile's stores from lin->u[i]: the values computed after the tile's loops (a bias added, a relu),
@@ -414,9 +416,8 @@ static int tg__selects(tg__uop *v, tg__map *seen) {
  * among them (no loop, accumulator or load of the stored buffer, which would see the deferred stores). It is
  * staged when it has at least 8 stores, no two of which, one after the other, are adjacent in memory (a tile whose
  * fastest axis is contiguous in its buffer vectorises as it is), or whose values select; at most TG__MAX_STAGED
- * stores. Returns the end of
- * the run (one past its last store), or 0 when it is not staged; off[] gets the offsets of the stores in order (room
- * for lin->n entries), *first the index of the first store. */
+ * stores. Returns the end of the run (one past its last store), or 0 when it is not staged; off[] gets the offsets
+ * of the stores in order (room for lin->n entries), *first the index of the first store. */
 static int tg__staged_run(const tg__linear *lin, int i, int64_t *off, int *nstores, int *first) {
   tg__uop *buf = NULL, *base = NULL;
   tg_dtype dt = TG_FLOAT32;
@@ -444,19 +445,10 @@ static int tg__staged_run(const tg__linear *lin, int i, int64_t *off, int *nstor
   tg__map seen;
   memset(&seen, 0, sizeof seen);
   for (int k = i; k < end && adjacent && !select; k++)
-    if (lin->u[k]->op == TG__OP_STORE) select = tg__selects(lin->u[k]->src[1], &seen);
+    if (lin->u[k]->op == TG__OP_STORE) select = tg__epilogue_of(lin->u[k]->src[1], NULL, &seen);
   tg__map_free(&seen);
   *nstores = n;
   return n >= 8 && (!adjacent || select) ? end : 0;
-}
-
-/* the accumulators (REDUCE values) that v is computed from, appended to accs in the order first met */
-static void tg__reduces_of(tg__uop *v, tg__vec *accs, tg__map *seen) {
-  if (tg__map_get(seen, v)) return;
-  tg__map_put(seen, v, (void *)1);
-  if (v->op == TG__OP_REDUCE) tg__vec_push(accs, v);
-  else if (v->op != TG__OP_LOAD && v->op != TG__OP_RANGE && v->op != TG__OP_CONST)
-    for (int k = 0; k < v->nsrc; k++) tg__reduces_of(v->src[k], accs, seen);
 }
 
 /* Renders lin->u[i..end) (tg__staged_run): each store into the next element of a local array, then one loop
@@ -484,7 +476,7 @@ static void tg__render_staged(tg__rctx *r, const tg__linear *lin, int i, int fir
   for (int k = first; k < end; k++)
     if (lin->u[k]->op == TG__OP_STORE) {
       plain &= lin->u[k]->src[1]->op == TG__OP_REDUCE;
-      tg__reduces_of(lin->u[k]->src[1], &accs, &seen);
+      tg__epilogue_of(lin->u[k]->src[1], &accs, &seen);
     }
   tg__map_free(&seen);
   int two = !plain && accs.n >= 8 && accs.n <= TG__MAX_STAGED;
