@@ -12,9 +12,11 @@
  * Contract:
  *  - Kernels are rendered as CUDA C++ by the shared renderer through the CUDA dialect (tg__dialect_cuda, defined
  *    below with its prelude and type tables; the 16-bit float conversions are the renderer's): one thread per element
- *    of the output loops, the reductions as loops inside it. NVRTC compiles each distinct source once, for the GPU's
- *    own architecture (sm_XY, to a cubin; PTX for the driver to finish when NVRTC does not know the GPU), and kernels
- *    are launched over global_total threads in blocks of 256 on the default stream, so they run in launch order.
+ *    of the output loops, the reductions as loops inside it, or, where the optimiser made workgroups (LOCAL, GROUP),
+ *    one block per element of the output loops left. NVRTC compiles each distinct source once, for the GPU's own
+ *    architecture (sm_XY, to a cubin; PTX for the driver to finish when NVRTC does not know the GPU), and kernels are
+ *    launched over global_total threads in blocks of 256 (or the kernel's blocks) on the default stream, so they run
+ *    in launch order. describe tells the optimiser the block and shared-memory limits and the SM count.
  *  - The driver (libcuda.so.1) and NVRTC (libnvrtc.so, or a versioned one; TINYGRAD_NVRTC=path names it) are loaded
  *    with dlopen on first use. Nothing links against them and no CUDA header is needed: the few types are declared
  *    below, so the header builds on machines without the toolkit. A missing driver, no GPU, a failed compile or an
@@ -34,7 +36,10 @@ typedef int tg__cu_result; /* CUresult, nvrtcResult: 0 is success */
 typedef struct tg__cu_opaque *tg__cu_obj; /* CUcontext, CUmodule, CUfunction, nvrtcProgram */
 typedef unsigned long long tg__cu_ptr;  /* CUdeviceptr */
 
-enum { TG__CU_CC_MAJOR = 75, TG__CU_CC_MINOR = 76, TG__CU_BLOCK = 256 };
+enum {
+  TG__CU_CC_MAJOR = 75, TG__CU_CC_MINOR = 76, TG__CU_BLOCK = 256, /* CU_DEVICE_ATTRIBUTE_*, and a default block */
+  TG__CU_MAX_THREADS = 1, TG__CU_MAX_SHARED = 8, TG__CU_SMS = 16
+};
 
 /* the driver's entry points, in the order of tg__cu_syms */
 typedef struct tg__cu_api {
@@ -333,6 +338,7 @@ static void tg__cu_compile_batch(tg__device *d, int n, const char *const *names,
     int dup = 0;
     for (int e = 0; e < i && !dup; e++) dup = jobs[e].src && !strcmp(jobs[e].src, srcs[i]);
     if (dup) continue; /* compiled once, found in the program cache below */
+    if (TG__DEBUG >= 3) printf("%s\n", srcs[i]); /* as the CPU prints a kernel it has not loaded */
     tg__cu_job_key(j);
     size_t len = 0;
     unsigned char *cached = tg__blob_read("cuda", j->k0, j->k1, &len);
@@ -401,13 +407,29 @@ static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
   if (tg__cu_init() < 0) return -1;
   for (int i = 0; i < nbufs; i++) args[i] = &bufs[i]; /* each parameter is a device pointer, passed by address */
   uint32_t blocks, threads;
-  tg__cu_launch_dims(p->global_size, TG__CU_BLOCK, &blocks, &threads);
+  if (p->local_size > 0) /* the kernel's workgroups (LOCAL, GROUP): global_size blocks of local_size threads */
+    blocks = (uint32_t)(p->global_size > 0 ? p->global_size : 1), threads = (uint32_t)p->local_size;
+  else tg__cu_launch_dims(p->global_size, TG__CU_BLOCK, &blocks, &threads);
   tg__stat_launches(1);
   tg__cu_result r = tg__cu.cu.LaunchKernel((tg__cu_obj)p->handle, blocks, 1, 1, threads, 1, 1, 0, NULL, args, NULL);
   if (!r) return 0;
   char what[160];
   snprintf(what, sizeof what, "launch of kernel %.64s (%u blocks of %u threads)", p->name, blocks, threads);
   return tg__cu_fail(what, r);
+}
+
+/* the GPU for the optimiser: threads per block, static shared memory per block, SMs (defaults when there is none) */
+static void tg__cu_describe(tg__device *d, tg__target *t) {
+  (void)d;
+  tg__errsave saved;
+  tg__error_push(&saved);
+  int v = 0;
+  if (tg__cu_init() == 0) {
+    if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_MAX_THREADS, tg__cu.device) == 0 && v > 0) t->local_max = v;
+    if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_MAX_SHARED, tg__cu.device) == 0 && v > 0) t->shared_bytes = v;
+    if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_SMS, tg__cu.device) == 0 && v > 0) t->units = v;
+  }
+  tg__error_pop(&saved);
 }
 
 static int tg__cu_synchronize(tg__device *d) {
@@ -454,11 +476,13 @@ static const tg__dialect tg__dialect_cuda = {
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
     tg__cuda_types, tg__cuda_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0,
     /* tile_prelude, stage_strided_stores, forms, nforms */
-    NULL, 0, tg__cuda_forms, (int)(sizeof tg__cuda_forms / sizeof tg__cuda_forms[0])};
+    NULL, 0, tg__cuda_forms, (int)(sizeof tg__cuda_forms / sizeof tg__cuda_forms[0]),
+    /* group_id, local_id, shared_prefix, barrier */
+    "blockIdx.x", "threadIdx.x", "__shared__ ", "__syncthreads();"};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
-                                   tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL, NULL,
-                                   tg__cu_compile_batch, NULL};
+                                   tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,
+                                   tg__cu_describe, tg__cu_compile_batch, NULL};
 
 __attribute__((constructor)) static void tg__cu_register(void) { tg__device_register(&tg__cu_device); }
 

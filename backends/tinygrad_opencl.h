@@ -34,6 +34,9 @@ typedef struct tg__cl_opaque *tg__cl_obj; /* cl_platform_id, cl_device_id, cl_co
 enum {
   TG__CL_DEVICE_TYPE_ALL = -1,        /* 0xFFFFFFFF */
   TG__CL_DEVICE_NAME = 0x102B,
+  TG__CL_DEVICE_MAX_COMPUTE_UNITS = 0x1002,
+  TG__CL_DEVICE_MAX_WORK_GROUP_SIZE = 0x1004,
+  TG__CL_DEVICE_LOCAL_MEM_SIZE = 0x1023,
   TG__CL_PROGRAM_BUILD_LOG = 0x1183,
   TG__CL_MEM_READ_WRITE = 1,
 };
@@ -204,6 +207,7 @@ static tg__program *tg__cl_compile(tg__device *d, const char *name, const char *
   if (tg__cl_init() < 0) return NULL;
   tg__program *p = tg__progcache_find(d, src);
   if (p) return p;
+  if (TG__DEBUG >= 3) printf("%s\n", src); /* as the CPU prints a kernel it has not loaded */
   tg__cl_api *cl = &tg__cl.api;
   tg__cl_int e = 0;
   tg__cl_obj prog = cl->CreateProgramWithSource(tg__cl.context, 1, &src, NULL, &e);
@@ -237,12 +241,33 @@ static int tg__cl_launch(tg__program *p, void **bufs, int nbufs) {
     tg__cl_int e = cl->SetKernelArg(k, (tg__cl_uint)i, sizeof(void *), &bufs[i]);
     if (e) return tg__cl_fail("set kernel argument", e);
   }
-  size_t global = (size_t)(p->global_size > 0 ? p->global_size : 1);
+  size_t global = (size_t)(p->global_size > 0 ? p->global_size : 1), local = (size_t)p->local_size;
+  if (p->local_size > 0) global *= local; /* the kernel's workgroups (LOCAL, GROUP): global_size of them */
   tg__stat_launches(1);
-  tg__cl_int e = cl->EnqueueNDRangeKernel(tg__cl.queue, k, 1, NULL, &global, NULL, 0, NULL, NULL);
+  tg__cl_int e = cl->EnqueueNDRangeKernel(tg__cl.queue, k, 1, NULL, &global, local ? &local : NULL, 0, NULL, NULL);
   if (!e) return 0;
   tg__set_error("OPENCL launch of kernel %s over %zu work items: %s (%d)", p->name, global, tg__cl_strerror(e), (int)e);
   return -1;
+}
+
+/* the device for the optimiser: work-group size, local memory, compute units (defaults when there is none) */
+static void tg__cl_describe(tg__device *d, tg__target *t) {
+  (void)d;
+  tg__errsave saved;
+  tg__error_push(&saved);
+  if (tg__cl_init() == 0) {
+    size_t wg = 0;
+    uint64_t mem = 0;
+    tg__cl_uint units = 0;
+    tg__cl_api *cl = &tg__cl.api;
+    if (!cl->GetDeviceInfo(tg__cl.device, TG__CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) && wg > 0)
+      t->local_max = wg < 1024 ? (int)wg : 1024;
+    if (!cl->GetDeviceInfo(tg__cl.device, TG__CL_DEVICE_LOCAL_MEM_SIZE, sizeof mem, &mem, NULL) && mem > 0)
+      t->shared_bytes = mem < (1u << 20) ? (int64_t)mem : (1 << 20);
+    if (!cl->GetDeviceInfo(tg__cl.device, TG__CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL) && units > 0)
+      t->units = (int)units;
+  }
+  tg__error_pop(&saved);
 }
 
 static int tg__cl_synchronize(tg__device *d) {
@@ -281,11 +306,13 @@ static const tg__dialect tg__dialect_opencl = {
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
     tg__opencl_types, tg__opencl_mem_types, tg__half_preludes, tg__half_loads, tg__opencl_stores, 0,
     /* tile_prelude, stage_strided_stores, forms, nforms */
-    NULL, 0, NULL, 0};
+    NULL, 0, NULL, 0,
+    /* group_id, local_id, shared_prefix, barrier */
+    "((long)get_group_id(0))", "get_local_id(0)", "__local ", "barrier(CLK_LOCAL_MEM_FENCE);"};
 
 static tg__device tg__cl_device = {1, "OPENCL", &tg__dialect_opencl, tg__cl_alloc, tg__cl_free, tg__cl_copy_in,
-                                   tg__cl_copy_out, tg__cl_compile, tg__cl_launch, tg__cl_synchronize, NULL, NULL, NULL,
-                                   NULL};
+                                   tg__cl_copy_out, tg__cl_compile, tg__cl_launch, tg__cl_synchronize, NULL,
+                                   tg__cl_describe, NULL, NULL};
 
 __attribute__((constructor)) static void tg__cl_register(void) { tg__device_register(&tg__cl_device); }
 

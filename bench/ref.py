@@ -14,7 +14,7 @@ def median_time(fn, reps):
   return statistics.median(ts)
 
 case = sys.argv[1]
-if case == "gpu":  # PyTorch on the GPU (bench/gpu.c): G is elementwise, rowsum, sum, matmul1024 or matmul4096
+if case == "gpu":  # PyTorch on the GPU (bench/gpu.c): sum, rowsum, colsum, elementwise, matmul[_half|_bf16], replay
   import torch
   torch.backends.cuda.matmul.allow_tf32 = False  # cuBLAS's float32 path, as our float32 kernels
   g, dev = sys.argv[2], "cuda"
@@ -25,17 +25,25 @@ if case == "gpu":  # PyTorch on the GPU (bench/gpu.c): G is elementwise, rowsum,
       torch.cuda.synchronize(); t0 = time.perf_counter(); fn(); torch.cuda.synchronize(); ts.append(time.perf_counter() - t0)
     return statistics.median(ts)
   if g == "elementwise":
-    n = 1 << 24; a, b = torch.rand(n, device=dev), torch.rand(n, device=dev)
+    n = 1 << 26; a, b = torch.rand(n, device=dev), torch.rand(n, device=dev)
     print(12 * n / gpu_time(lambda: torch.relu(a * 2 + b)) / 1e9)
-  elif g == "rowsum":
-    a = torch.rand(4096, 4096, device=dev)
-    print(4 * a.numel() / gpu_time(lambda: a.sum(dim=1)) / 1e9)
+  elif g in ("rowsum", "colsum"):
+    a = torch.rand(8192, 8192, device=dev)
+    print(4 * a.numel() / gpu_time(lambda: a.sum(dim=1 if g == "rowsum" else 0)) / 1e9)
   elif g == "sum":
-    a = torch.rand(1 << 24, device=dev)
+    a = torch.rand(1 << 26, device=dev)
     print(4 * a.numel() / gpu_time(lambda: a.sum()) / 1e9)
-  else:
-    n = int(g[len("matmul"):]); a, b = torch.rand(n, n, device=dev), torch.rand(n, n, device=dev)
-    print(2 * n ** 3 / gpu_time(lambda: a @ b) / 1e9)
+  elif g == "replay":  # 32 dependent small kernels launched eagerly: microseconds per kernel
+    x = torch.rand(1024, device=dev)
+    def chain():
+      y = x
+      for _ in range(32): y = y + 1
+      return y
+    print(gpu_time(chain) / 32 * 1e6)
+  else:  # matmul, matmul_half, matmul_bf16: 4096, TFLOPS
+    dt = {"matmul": torch.float32, "matmul_half": torch.float16, "matmul_bf16": torch.bfloat16}[g]
+    n = 4096; a, b = torch.rand(n, n, device=dev, dtype=dt), torch.rand(n, n, device=dev, dtype=dt)
+    print(2 * n ** 3 / gpu_time(lambda: a @ b) / 1e12)
   sys.exit(0)
 if case == "elementwise":
   n = 1 << 24

@@ -379,9 +379,9 @@ static char *tg__kernel_name(tg__uop *root, int nglobal, const tg__opt *opts, in
   memset(&name, 0, sizeof name);
   tg__str_cat(&name, reduces ? "r" : "E");
   int parts = 0;
-  for (int pass = 0; pass < 2; pass++) /* output loops, then reduction loops */
+  for (int pass = 0; pass < 4; pass++) /* output loops, a workgroup's LOCAL and GROUP digits, reduction loops */
     for (int i = 0; i < n; i++)
-      if ((loops[i]->arg.i >= nglobal) == pass) {
+      if ((loops[i]->arg.i2 ? loops[i]->arg.i2 : loops[i]->arg.i >= nglobal ? 3 : 0) == pass) {
         tg__str_printf(&name, "_%lld", (long long)tg__const_val(loops[i]->src[0]));
         parts++;
       }
@@ -440,9 +440,18 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
     TG_FREE(plain);
     return -1;
   }
-  root = opt;
+  char *name = tg__kernel_name(opt, nglobal, opts, nopts); /* as the Opts left it, before GROUP's second stage */
+  const char *why = NULL;
+  root = tg__lower_groups(opt, nglobal, t, &why);
+  if (!root) {
+    char *list = tg__opts_str(opts, nopts);
+    tg__set_error("kernel %s: the optimisations [%s] cannot apply: %s", name, list, why);
+    TG_FREE(list);
+    TG_FREE(name);
+    return -1;
+  }
   int rc = tg__linearize(root, nglobal, out);
-  out->name = tg__kernel_name(root, nglobal, opts, nopts);
+  out->name = name;
   memcpy(out->opts, opts, sizeof(tg__opt) * (size_t)nopts);
   out->nopts = nopts;
   for (int i = 0; i < k->nbufs; i++) out->bytes += (double)k->bufs[i]->nbytes;

@@ -98,6 +98,9 @@ TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t) {
   t->vec_regs = 16;
   t->cores = 1;
   t->l2_bytes = 1 << 20;
+  t->local_max = t->gpu && d->dialect->group_id ? 256 : 0; /* what every OpenCL device and CUDA GPU allows */
+  t->shared_bytes = t->local_max ? 16384 : 0;
+  t->units = 1;
   if (d->describe) d->describe(d, t);
 }
 

@@ -229,6 +229,8 @@ TG__PRIVATE uint16_t tg__float_to_bf16(float f);
   X(DEFINE_ACC,    KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
   X(ASSIGN,        BOTH,   0, 0,                   NONE, NULL, NULL, NULL)                                             \
   X(ENDRANGE,      KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(DEFINE_LOCAL,  KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(BARRIER,       KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
   X(NEG,        ALU, 1, 0,                               NONE,   "(-%s)",           tg__ei_neg,   tg__ef_neg)          \
   X(EXP2,       ALU, 1, 0,                               NONE,   "exp2%f(%s)",      NULL,         tg__ef_exp2)         \
   X(LOG2,       ALU, 1, 0,                               NONE,   "log2%f(%s)",      NULL,         tg__ef_log2)         \
@@ -318,10 +320,13 @@ typedef struct tg__buffer {
 } tg__buffer;
 
 /* The argument of a UOp. Which member is meaningful depends on the op:
- *   CONST: i (ints, bool) or f (floats); DEFINE_GLOBAL: i (parameter number); RANGE: i (range id);
+ *   CONST: i (ints, bool) or f (floats); DEFINE_GLOBAL: i (parameter number); RANGE: i (range id) and i2 (its role:
+ *   0 a loop, TG__RANGE_LOCAL or TG__RANGE_GROUP a digit of a GPU thread's index in its workgroup);
+ *   DEFINE_LOCAL (an array in a workgroup's shared memory, elements of its dtype): i (its number), i2 (elements);
  *   RESHAPE/EXPAND: shape; PERMUTE: perm in ints; PAD/SHRINK: pairs (before, after) / (start, end) in ints;
  *   FLIP: axes mask in i; ARANGE (0, 1, ..., i-1 as int32): length in i; REDUCE_AXIS: reduce op in i2, axes mask
  *   in i; REDUCE: op in i; BUFFER: buf; COPY: device name in ptr. */
+enum { TG__RANGE_LOOP, TG__RANGE_LOCAL, TG__RANGE_GROUP }; /* a RANGE's role (arg.i2), see optimize.c */
 typedef struct tg__arg {
   int64_t i, i2;
   double f;
@@ -636,6 +641,9 @@ typedef struct tg__target {
   int vec_regs;   /* vector registers: 16 (x86-64 up to AVX2), 32 (AVX-512, NEON) */
   int cores;      /* threads a kernel's outermost loop is split across */
   int64_t l2_bytes; /* one core's level-2 cache (the blocking of a matmul keeps a block of columns there) */
+  int local_max;    /* a GPU's threads per workgroup (LOCAL, GROUP); 0: no workgroups (the CPU, or the dialect's) */
+  int64_t shared_bytes; /* a workgroup's shared memory (GROUP's partial results) */
+  int units;        /* a GPU's compute units (SMs): how many workgroups keep it busy */
 } tg__target;
 
 /* optimize.c: the Opt vocabulary (tinygrad's OptOps). A kernel's optimisations are a list of (op, axis, amount).
@@ -660,6 +668,9 @@ typedef struct tg__linear {
   int64_t global_total; /* iterations of all output loops together (a GPU launches this many threads) */
   int nglobals;         /* the output loops, outermost first */
   tg__uop *globals[TG_MAX_DIMS];
+  int64_t local_size;   /* threads per workgroup: the product of the thread ranges (0: none, the device chooses) */
+  int nlocals;          /* the thread ranges (LOCAL, GROUP), slowest digit of the thread's index first */
+  tg__uop *locals[TG_MAX_DIMS];
   double flops;         /* estimated */
   double bytes;
   tg__opt opts[TG__MAX_OPTS]; /* the optimisations applied (optimize.c) */
@@ -685,6 +696,10 @@ TG__PRIVATE int tg__opts_overridden(void); /* a list is set: BEAM does not searc
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *applied,
                                   int *napplied);
 TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink);      /* optimize.c: one-hot sums become loads */
+/* optimize.c: the thread ranges of a kernel (LOCAL, GROUP), by id: the slowest digit of the thread's index first */
+TG__PRIVATE int tg__thread_ranges(tg__uop *sink, tg__uop **out);
+/* optimize.c: GROUP's reductions through shared memory, after the Opts; NULL with *why when it cannot be */
+TG__PRIVATE tg__uop *tg__lower_groups(tg__uop *sink, int nglobal, const tg__target *t, const char **why);
 TG__PRIVATE tg__uop *tg__merge_loops(tg__uop *sink, int nglobal); /* optimize.c: loops walked as one */
 
 /* ---------------------------------------------------------------------------------------------------------------- */
@@ -739,6 +754,9 @@ typedef struct tg__dialect {
   /* the dialect's own special forms, tried before render.c's (CUDA's integer max: see its backend); NULL: none */
   const tg__form *forms;
   int nforms;
+  /* workgroups (LOCAL, GROUP): the expressions of the workgroup's flat index and of the thread's within it, the
+   * qualifier of a shared array, the barrier statement. NULL group_id: the dialect has none */
+  const char *group_id, *local_id, *shared_prefix, *barrier;
 } tg__dialect;
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */
@@ -807,7 +825,8 @@ typedef struct tg__program {
   char *name;
   void *handle;                /* device-specific (the dlopen handle on the CPU) */
   void (*entry)(void **bufs, int64_t start, int64_t end); /* CPU entry */
-  int64_t global_size;
+  int64_t global_size;         /* CPU: iterations of the parallel loop; GPU: threads, or workgroups with local_size */
+  int64_t local_size;          /* GPU: threads per workgroup (the kernel's LOCAL and GROUP); 0: the device chooses */
   double flops, bytes;
 } tg__program;
 /* realize.c: DEBUG=2's line for one launch (a schedule's, or a JIT replay's with mark "  (jit)") */

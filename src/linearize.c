@@ -3,7 +3,10 @@
  * Contract: the output lists every value node after its sources and inside exactly the loops it depends on:
  *   RANGE opens a loop and ENDRANGE closes it; a REDUCE becomes DEFINE_ACC (before its loops), the loops, an ASSIGN of
  *   the accumulator in the innermost loop, then the REDUCE itself (which reads the accumulator) after the loops.
- * The output ranges (ids below nglobal) are opened first, outermost first; the first one is the parallel loop.
+ * The output ranges (ids below nglobal) are opened first, outermost first; the first one is the parallel loop. A GPU
+ * kernel's thread ranges (LOCAL, GROUP: digits of the thread's index in its workgroup) are opened next, slowest
+ * first. A shared array's stores, the BARRIER after them and the loads that name the barrier come in that order,
+ * since each is a source of the next.
  * Before a reduction's loops open, every node of its body that does not depend on them is emitted (hoisted), so no
  * value is computed inside a loop it does not depend on, and no value is used outside the loop that defined it. */
 #include "internal.h"
@@ -155,7 +158,7 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
   int ng = 0;
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
-    if (u->op == TG__OP_RANGE && u->arg.i < nglobal && ng < TG_MAX_DIMS) globals[ng++] = u;
+    if (u->op == TG__OP_RANGE && u->arg.i < nglobal && !u->arg.i2 && ng < TG_MAX_DIMS) globals[ng++] = u;
     if (u->op == TG__OP_REDUCE) tg__vec_push(&L.reduces, u);
   }
   tg__vec_free(&all);
@@ -166,6 +169,12 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
     return -1;
   }
   for (int i = 0; i < ng; i++) tg__open(&L, globals[i]);
+  out->nlocals = tg__thread_ranges(sink, out->locals); /* a workgroup's digits: no loops either */
+  out->local_size = out->nlocals ? 1 : 0;
+  for (int i = 0; i < out->nlocals; i++) {
+    tg__open(&L, out->locals[i]);
+    out->local_size *= (int64_t)tg__const_val(out->locals[i]->src[0]);
+  }
   out->global_size = ng ? (int64_t)tg__const_val(globals[0]->src[0]) : 1;
   out->global_total = 1;
   for (int i = 0; i < ng; i++) {
@@ -174,6 +183,7 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
   }
   out->nglobals = ng;
   for (int i = 0; i < sink->nsrc; i++) tg__emit(&L, sink->src[i]);
+  for (int i = out->nlocals - 1; i >= 0; i--) tg__close(&L, out->locals[i]);
   for (int i = ng - 1; i >= 0; i--) tg__close(&L, globals[i]);
   out->n = L.list.n;
   out->u = (tg__uop **)L.list.items;

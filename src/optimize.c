@@ -15,13 +15,17 @@
  *    THREAD r by T (CPU only): r := t*(n/T) + r', where t is a new loop of T iterations that runs outermost (codegen
  *    keeps range id 0 for it), so the threads split r instead of the outermost output loop; a second THREAD makes
  *    range 0 a grid of tasks (the first THREAD's part is t / T, the new one's t % T).
- *    GROUP r by f (CPU only): each reduction over r becomes f reductions with their own accumulators, over
+ *    GROUP r by f on a CPU: each reduction over r becomes f reductions with their own accumulators, over
  *    r := r'*f + c, combined after the loop; where r is contiguous the compiler makes them one vector.
  *    PADTO r to a multiple of a (an output loop, at most a quarter longer): r runs to m = n rounded up, and every load
  *    and store whose address depends on r is gated by r < n (tinygrad's PADTO), so a later UPCAST can take a vector's
  *    width of an axis no power of two divides (1000 -> 1024).
- *    LOCAL, GROUPTOP, NOLOCALS and TC, and GROUP on a GPU, need a GPU's workgroups and shared memory (the GPU kernels
- *    issue): each is refused with that reason.
+ *    Workgroups (a GPU whose dialect has them; the CPU refuses these): LOCAL r by f makes r := r'*f + l, where l is
+ *    a digit of the thread's index within its workgroup (a thread range), so f neighbouring outputs are computed by
+ *    f threads of one workgroup. GROUP r by f does the same to a reduction loop (GROUPTOP: r := l*(n/f) + r'): the
+ *    f threads of a group each reduce their share, and tg__lower_groups combines the shares through shared memory
+ *    after a barrier. NOLOCALS forbids the workgroup Opts after it. The last thread range made is the fastest digit.
+ *    TC (tensor cores) is refused until it is built.
  *  - The heuristic reads the machine (tg__target, which the device describes: vector lanes and registers, cores). It
  *    upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile of two
  *    vectors by as many rows as fill half the registers (8x32 with AVX-512, 4x16 with AVX2, 8x8 with NEON, 4x4 per
@@ -450,6 +454,242 @@ static tg__uop *tg__thread(tg__uop *sink, tg__uop *r, int64_t T) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// workgroups (a GPU's): LOCAL and GROUP make part of a loop a digit of the thread's index within its workgroup (a
+// thread range: a RANGE whose role, arg.i2, is TG__RANGE_LOCAL or TG__RANGE_GROUP). The digits are ordered by range
+// id, which is the order the Opts made them: the last made is the fastest digit, so adjacent threads differ in it
+// (an Opt list puts the axis that walks memory contiguously last, and the threads of a warp read adjacent memory).
+
+TG__PRIVATE int tg__thread_ranges(tg__uop *sink, tg__uop **out) {
+  tg__vec all;
+  memset(&all, 0, sizeof all);
+  tg__uop_toposort(sink, &all);
+  int n = 0;
+  for (int i = 0; i < all.n; i++) {
+    tg__uop *u = (tg__uop *)all.items[i];
+    if (u->op != TG__OP_RANGE || u->arg.i2 == TG__RANGE_LOOP || n == TG_MAX_DIMS) continue;
+    int k = n++;
+    for (; k > 0 && out[k - 1]->arg.i > u->arg.i; k--) out[k] = out[k - 1];
+    out[k] = u;
+  }
+  tg__vec_free(&all);
+  return n;
+}
+
+/* an id no range of sink has (above every one), or -1 when none is left below the 62 that SWAP borrows */
+static int64_t tg__fresh_range_id(tg__uop *sink) {
+  tg__vec all;
+  memset(&all, 0, sizeof all);
+  tg__uop_toposort(sink, &all);
+  int64_t id = 0;
+  for (int i = 0; i < all.n; i++) {
+    tg__uop *u = (tg__uop *)all.items[i];
+    if (u->op == TG__OP_RANGE && u->arg.i >= id) id = u->arg.i + 1;
+  }
+  tg__vec_free(&all);
+  return id < 62 ? id : -1;
+}
+
+/* in a REDUCE over r, r becomes the loop left (ctx[1], or none) and the thread range (ctx[2]); ctx[3] is r's value */
+static tg__uop *tg__rw_group_reduce(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)b;
+  tg__uop **c = (tg__uop **)ctx, *srcs[TG_MAX_DIMS * 2 + 2];
+  int at = -1, n = 1;
+  for (int i = 1; i < root->nsrc; i++) at = root->src[i] == c[0] ? i : at;
+  if (at < 0 || root->nsrc > TG_MAX_DIMS * 2) return NULL;
+  srcs[0] = tg__substitute_range(root->src[0], c[0], c[3]);
+  for (int i = 1; i < root->nsrc; i++)
+    if (i != at) srcs[n++] = root->src[i];
+    else if (c[1]) srcs[n++] = c[1];
+  srcs[n++] = c[2];
+  return tg__uop_new(TG__OP_REDUCE, root->dtype, n, srcs, &root->arg);
+}
+
+static const tg__rule tg__group_reduce_rules[] = {
+    TG__RULE("(REDUCE)", tg__rw_group_reduce), /* a reduction over the loop a GROUP splits */
+};
+TG__RULES_REGISTER(tg__group_reduce_rules)
+
+/* LOCAL (an output loop) and GROUP / GROUPTOP (a reduction loop) r of size n by a: r := r'*a + l (GROUPTOP: l*(n/a)
+ * + r'), where l is a new thread range of size a with the role given and r' the loop of n/a left (none when a == n).
+ * A GROUP's reductions run over l as well: tg__lower_groups later shares them among the workgroup's threads */
+static tg__uop *tg__thread_split(tg__uop *sink, tg__uop *r, int64_t a, int role, int top, int64_t id) {
+  int64_t n = tg__range_size(r);
+  tg__arg arg;
+  memset(&arg, 0, sizeof arg);
+  arg.i = id, arg.i2 = role;
+  tg__uop *l = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, a), &arg), *rest = NULL, *v = l;
+  if (a < n) {
+    arg.i = r->arg.i, arg.i2 = TG__RANGE_LOOP;
+    rest = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, n / a), &arg);
+    v = top ? tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, l, tg__const_int(r->dtype, n / a)), rest)
+            : tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, rest, tg__const_int(r->dtype, a)), l);
+  }
+  if (role == TG__RANGE_LOCAL) return tg__substitute_range(sink, r, v);
+  tg__uop *ctx[4] = {r, rest, l, v};
+  return tg__graph_rewrite(sink, TG__MATCHER(tg__group_reduce_rules), ctx);
+}
+
+/* a REDUCE given its replacement (ctx: a map) */
+static const tg__rule tg__replace_reduce_rules[] = {
+    TG__RULE("(REDUCE)", tg__rw_substitute),
+};
+TG__RULES_REGISTER(tg__replace_reduce_rules)
+
+/* a store into a global buffer gated by ctx (the workgroup's first thread of each group: the others computed the same
+ * value) */
+static tg__uop *tg__rw_gate_store(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)b;
+  tg__uop *first = (tg__uop *)ctx;
+  if (root->src[0]->op != TG__OP_INDEX || root->src[0]->src[0]->op != TG__OP_DEFINE_GLOBAL) return NULL;
+  tg__uop *gate = root->nsrc > 2 ? root->src[2] : NULL;
+  if (gate == first || (gate && gate->op == TG__OP_AND && (gate->src[0] == first || gate->src[1] == first)))
+    return NULL;
+  tg__uop *s[3] = {root->src[0], root->src[1], gate ? tg__alu(TG__OP_AND, gate, first) : first};
+  return tg__uop_new(TG__OP_STORE, root->dtype, 3, s, NULL);
+}
+
+static const tg__rule tg__gate_store_rules[] = {
+    TG__RULE("(STORE)", tg__rw_gate_store),
+};
+TG__RULES_REGISTER(tg__gate_store_rules)
+
+/* whether u is a REDUCE over some GROUP range */
+static int tg__is_group_reduce(const tg__uop *u) {
+  if (u->op != TG__OP_REDUCE) return 0;
+  for (int i = 1; i < u->nsrc; i++)
+    if (u->src[i]->arg.i2 == TG__RANGE_GROUP) return 1;
+  return 0;
+}
+
+/* GROUP's reduction through shared memory (tinygrad's: a store to a DEFINE_LOCAL, a barrier, a reduction over the
+ * group of the values the threads stored). Each REDUCE over GROUP ranges becomes:
+ *   - its partial result over its other loops, per thread (the group's digits pick the thread's share);
+ *   - a store of it into the thread's element of a shared array with one element per thread of the workgroup;
+ *   - a BARRIER after the stores of every such reduction that no other one feeds (one barrier for a tile's copies);
+ *   - a REDUCE over new loops, one per GROUP range, of the loads of the group's elements.
+ * Every thread of a group computes the whole result (a later reduction may use it); the stores into global buffers
+ * are gated so that the group's first thread alone writes. A reduction inside another's loop cannot be grouped (its
+ * array would be overwritten while others still read it), nor may the arrays pass the device's shared memory.
+ * Returns the new sink, or NULL with *why. */
+TG__PRIVATE tg__uop *tg__lower_groups(tg__uop *sink, int nglobal, const tg__target *t, const char **why) {
+  tg__uop *threads[TG_MAX_DIMS];
+  int nt = tg__thread_ranges(sink, threads), groups = 0;
+  int64_t stride[TG_MAX_DIMS], total = 1, shared = 0, nlocal = 0;
+  for (int k = nt - 1; k >= 0; k--) {
+    stride[k] = total, total *= tg__range_size(threads[k]);
+    groups += threads[k]->arg.i2 == TG__RANGE_GROUP;
+  }
+  if (!groups) return sink;
+  int64_t next_id = tg__fresh_range_id(sink); /* the second stages' loops */
+  tg__uop *first = NULL; /* every GROUP digit is 0 */
+  for (int round = 0; round < 64; round++) {
+    tg__map loops; /* GROUP range -> the loop over it of this round's second stage, shared by its reductions */
+    memset(&loops, 0, sizeof loops);
+    tg__vec all, red;
+    memset(&all, 0, sizeof all);
+    memset(&red, 0, sizeof red);
+    tg__uop_toposort(sink, &all);
+    for (int i = 0; i < all.n; i++)
+      if (tg__is_group_reduce((tg__uop *)all.items[i])) tg__vec_push(&red, all.items[i]);
+    tg__vec_free(&all);
+    if (!red.n) {
+      tg__vec_free(&red);
+      tg__map_free(&loops);
+      break;
+    }
+    tg__vec leaves, stores;
+    memset(&leaves, 0, sizeof leaves);
+    memset(&stores, 0, sizeof stores);
+    tg__map dm;
+    memset(&dm, 0, sizeof dm);
+    for (int i = 0; i < red.n && !*why; i++) {
+      tg__uop *v = (tg__uop *)red.items[i];
+      int leaf = 1;
+      for (int j = 0; j < red.n && leaf; j++) leaf = j == i || !tg__uop_reaches(v->src[0], (tg__uop *)red.items[j]);
+      if (!leaf) continue;
+      uint64_t deps = tg__range_deps(v->src[0], &dm);
+      for (int s = 1; s < v->nsrc; s++) deps &= ~(1ULL << (v->src[s]->arg.i & 63));
+      for (int id = nglobal; id < 64; id++) /* a loop (not an output loop, not a thread range) left open */
+        if ((deps >> id) & 1) {
+          tg__uop *r = tg__range_of(sink, id);
+          if (r && r->arg.i2 == TG__RANGE_LOOP) *why = "a GROUPed reduction inside another reduction's loop";
+        }
+      tg__vec_push(&leaves, v);
+    }
+    tg__map_free(&dm);
+    tg__uop *bufs[64];
+    int nleaves = leaves.n < 64 ? leaves.n : 64;
+    for (int i = 0; i < nleaves && !*why; i++) {
+      tg__uop *v = (tg__uop *)leaves.items[i], *keep[TG_MAX_DIMS * 2 + 1];
+      int nkeep = 1;
+      keep[0] = v->src[0];
+      for (int s = 1; s < v->nsrc; s++)
+        if (v->src[s]->arg.i2 != TG__RANGE_GROUP) keep[nkeep++] = v->src[s];
+      tg__uop *partial = nkeep > 1 ? tg__uop_new(TG__OP_REDUCE, v->dtype, nkeep, keep, &v->arg) : v->src[0];
+      tg__arg a;
+      memset(&a, 0, sizeof a);
+      a.i = nlocal++, a.i2 = total;
+      bufs[i] = tg__uop0(TG__OP_DEFINE_LOCAL, v->dtype, &a);
+      shared += total * tg__dtypes[v->dtype].size;
+      tg__uop *here = tg__const_int(TG_INT32, 0);
+      for (int k = 0; k < nt; k++)
+        here = tg__alu(TG__OP_ADD, here, tg__alu(TG__OP_MUL, threads[k], tg__const_int(TG_INT32, stride[k])));
+      tg__uop *at = tg__uop2(TG__OP_INDEX, v->dtype, bufs[i], tg__simplify(here), NULL);
+      tg__vec_push(&stores, tg__uop2(TG__OP_STORE, v->dtype, at, partial, NULL));
+    }
+    tg__uop *bar = *why ? NULL : tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores.n, (tg__uop **)stores.items, NULL);
+    tg__map sub;
+    memset(&sub, 0, sizeof sub);
+    for (int i = 0; i < nleaves && !*why; i++) {
+      tg__uop *v = (tg__uop *)leaves.items[i], *fin[TG_MAX_DIMS + 1];
+      int nfin = 1;
+      tg__uop *there = tg__const_int(TG_INT32, 0);
+      for (int k = 0; k < nt; k++) {
+        tg__uop *g = threads[k];
+        int mine = 0;
+        for (int s = 1; s < v->nsrc; s++) mine |= v->src[s] == g;
+        if (mine) {
+          tg__uop *loop = (tg__uop *)tg__map_get(&loops, g);
+          if (!loop) {
+            if (next_id < 0 || next_id >= 62) {
+              *why = "a kernel needs more than 62 loops";
+              break;
+            }
+            tg__arg a;
+            memset(&a, 0, sizeof a);
+            a.i = next_id++;
+            loop = tg__uop1(TG__OP_RANGE, g->dtype, g->src[0], &a);
+            tg__map_put(&loops, g, loop);
+          }
+          fin[nfin++] = loop;
+          g = loop;
+        }
+        there = tg__alu(TG__OP_ADD, there, tg__alu(TG__OP_MUL, g, tg__const_int(TG_INT32, stride[k])));
+      }
+      if (*why) break;
+      tg__uop *at = tg__uop2(TG__OP_INDEX, v->dtype, bufs[i], tg__simplify(there), NULL);
+      fin[0] = tg__uop3(TG__OP_LOAD, v->dtype, at, tg__const_int(TG_BOOL, 1), bar, NULL);
+      tg__map_put(&sub, v, tg__uop_new(TG__OP_REDUCE, v->dtype, nfin, fin, &v->arg));
+    }
+    if (!*why) sink = tg__graph_rewrite(sink, TG__MATCHER(tg__replace_reduce_rules), &sub);
+    tg__map_free(&sub);
+    tg__vec_free(&leaves);
+    tg__vec_free(&stores);
+    tg__vec_free(&red);
+    tg__map_free(&loops);
+    if (*why) break;
+  }
+  if (!*why && shared > t->shared_bytes) *why = "GROUP's arrays pass the device's shared memory per workgroup";
+  if (*why) return NULL;
+  for (int k = 0; k < nt; k++)
+    if (threads[k]->arg.i2 == TG__RANGE_GROUP) {
+      tg__uop *z = tg__alu(TG__OP_CMPLT, threads[k], tg__const_int(threads[k]->dtype, 1));
+      first = first ? tg__alu(TG__OP_AND, first, z) : z;
+    }
+  return tg__graph_rewrite(sink, TG__MATCHER(tg__gate_store_rules), first);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // padto: an output loop r of size n runs to m (n rounded up to a multiple of the amount), and every load and store
 // whose address depends on it is gated by r < n: the padded iterations read nothing and write nothing
 
@@ -503,7 +743,7 @@ static void tg__find_axes(tg__uop *sink, int nglobal, tg__axes *ax) {
   tg__uop_toposort(sink, &all);
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
-    if (u->op != TG__OP_RANGE || u->arg.i == 0) continue; /* range 0 is THREAD's, never an axis */
+    if (u->op != TG__OP_RANGE || u->arg.i == 0 || u->arg.i2) continue; /* THREAD's range 0, thread ranges */
     int64_t *ids = u->arg.i < nglobal ? ax->gid : ax->rid;
     int *n = u->arg.i < nglobal ? &ax->ng : &ax->nr, cap = u->arg.i < nglobal ? TG_MAX_DIMS : 2 * TG_MAX_DIMS;
     if (*n == cap) continue;
@@ -536,10 +776,28 @@ static int64_t tg__opt_amount(const tg__uop *r, int64_t amount, int64_t copies, 
   return 0;
 }
 
-static tg__uop *tg__apply_opt(tg__uop *sink, const tg__axes *ax, int gpu, const tg__opt *o, int64_t *copies,
-                              const char **why) {
+/* LOCAL, GROUP and GROUPTOP on a GPU: loop r split by o's amount into a thread range (tg__thread_split) */
+static tg__uop *tg__apply_workgroup(tg__uop *sink, const tg__target *t, tg__uop *r, const tg__opt *o,
+                                    const char **why) {
+  int64_t a = o->amount ? o->amount : tg__range_size(r), threads = a, id = tg__fresh_range_id(sink);
+  tg__uop *tr[TG_MAX_DIMS];
+  int nt = tg__thread_ranges(sink, tr);
+  for (int k = 0; k < nt; k++) threads *= tg__range_size(tr[k]);
+  if (a < 2) *why = "the amount must be 0 (the whole axis) or at least 2";
+  else if (tg__range_size(r) % a) *why = "the amount does not divide the axis";
+  else if (threads > t->local_max) *why = "more threads per workgroup than the device has";
+  else if (nt == TG_MAX_DIMS || id < 0) *why = "too many loops";
+  else
+    return tg__thread_split(sink, r, a, o->op == TG__OPT_LOCAL ? TG__RANGE_LOCAL : TG__RANGE_GROUP,
+                            o->op == TG__OPT_GROUPTOP, id);
+  return NULL;
+}
+
+static tg__uop *tg__apply_opt(tg__uop *sink, const tg__axes *ax, const tg__target *t, const tg__opt *o,
+                              int64_t *copies, const char **why) {
   tg__uop *r = NULL, *r2 = NULL;
   int64_t a = 0;
+  int gpu = t->gpu;
   switch (o->op) {
   case TG__OPT_UPCAST:
   case TG__OPT_UNROLL:
@@ -584,18 +842,24 @@ static tg__uop *tg__apply_opt(tg__uop *sink, const tg__axes *ax, int gpu, const 
       return NULL;
     }
     return tg__padto(sink, r, a);
-  case TG__OPT_GROUP: /* the CPU's: partial accumulators side by side (a GPU's needs shared memory, not built yet) */
-    if (gpu) {
-      *why = "workgroups, shared memory and tensor cores are not built yet (the GPU kernels issue)";
+  case TG__OPT_LOCAL: case TG__OPT_GROUP: case TG__OPT_GROUPTOP:
+    if (!t->local_max) { /* the CPU's GROUP: partial accumulators side by side, which become a vector */
+      if (o->op != TG__OPT_GROUP) *why = gpu ? "the device has no workgroups" : "a CPU kernel has no workgroups";
+      else if ((r = tg__opt_loop(sink, ax, 1, o->axis, why)) && (a = tg__opt_amount(r, o->amount, *copies, why)))
+        return *copies *= a, tg__group(sink, r, a);
       return NULL;
     }
-    if (!(r = tg__opt_loop(sink, ax, 1, o->axis, why))) return NULL;
-    if (!(a = tg__opt_amount(r, o->amount, *copies, why))) return NULL;
-    *copies *= a;
-    return tg__group(sink, r, a);
-  case TG__OPT_LOCAL: case TG__OPT_GROUPTOP: case TG__OPT_NOLOCALS: case TG__OPT_TC:
-    *why = gpu ? "workgroups, shared memory and tensor cores are not built yet (the GPU kernels issue)"
-               : "a CPU kernel has no workgroups";
+    if (!(r = tg__opt_loop(sink, ax, o->op != TG__OPT_LOCAL, o->axis, why))) return NULL;
+    return tg__apply_workgroup(sink, t, r, o, why);
+  case TG__OPT_NOLOCALS: { /* no workgroups: the later LOCAL, GROUP and GROUPTOP are refused (tg__apply_opts) */
+    tg__uop *tr[TG_MAX_DIMS];
+    if (!t->local_max) *why = gpu ? "the device has no workgroups" : "a CPU kernel has no workgroups";
+    else if (tg__thread_ranges(sink, tr)) *why = "the kernel has workgroups already";
+    else return sink;
+    return NULL;
+  }
+  case TG__OPT_TC:
+    *why = gpu ? "tensor cores are not built yet (the GPU kernels issue)" : "a CPU kernel has no workgroups";
     return NULL;
   default:
     *why = "not implemented yet";
@@ -607,10 +871,15 @@ TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);
   int64_t copies = 1;
+  int nolocals = 0;
   for (int i = 0; i < n; i++) {
     const char *why = "unknown op";
-    tg__uop *next = (int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS
-                        ? tg__apply_opt(sink, &ax, t->gpu, &opts[i], &copies, &why) : NULL;
+    int wg = opts[i].op == TG__OPT_LOCAL || opts[i].op == TG__OPT_GROUP || opts[i].op == TG__OPT_GROUPTOP;
+    tg__uop *next = NULL;
+    if (nolocals && wg && t->local_max) why = "NOLOCALS came before it";
+    else if ((int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS)
+      next = tg__apply_opt(sink, &ax, t, &opts[i], &copies, &why);
+    nolocals |= opts[i].op == TG__OPT_NOLOCALS;
     if (!next) {
       char *list = tg__opts_str(opts, n);
       tg__set_error("optimisation %d of [%s] (%s, axis %d, amount %lld) cannot apply: %s", i, list,
@@ -730,6 +999,81 @@ static int tg__reads_contiguously(const tg__vec *access, const uint64_t *deps, c
   return 1;
 }
 
+/* the largest divisor of n that is at most limit (1 when none but 1) */
+static int64_t tg__divisor_upto(int64_t n, int64_t limit) {
+  for (int64_t d = limit < n ? limit : n; d >= 2; d--)
+    if (n % d == 0) return d;
+  return 1;
+}
+
+/* A GPU's reduction to few outputs, or along a contiguous axis, is shared by the threads of a workgroup (GROUP):
+ * one thread per output leaves most of the GPU idle (BatchNorm's statistics: 32 outputs, each a sum of 295k values,
+ * on 32 threads) or reads memory a row apart in adjacent threads. The reduction loops, innermost first, give the
+ * group up to 256 threads (each the largest divisor of its loop that fits what is left); they are made outermost
+ * first, so the innermost is the fastest digit and a warp reads adjacent values. When no input reads the innermost
+ * reduction loop contiguously but one reads the innermost output loop so (a sum over rows), that output loop gets
+ * a LOCAL of up to 32, made last, and the group the rest. Returns the count, or -1: no GROUP (the tile rules). */
+static int tg__gpu_group_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__uop *const *globals, int ng,
+                              const tg__vec *access, const uint64_t *deps, const tg__uop *store_at, tg__opt *out) {
+  tg__vec all;
+  memset(&all, 0, sizeof all);
+  tg__uop_toposort(sink, &all);
+  tg__uop *red = NULL;
+  double most = 0;
+  tg__map dm;
+  memset(&dm, 0, sizeof dm);
+  for (int i = 0; i < all.n; i++) { /* the reduction with the most iterations, not inside another one's loop */
+    tg__uop *u = (tg__uop *)all.items[i];
+    if (u->op != TG__OP_REDUCE) continue;
+    double work = 1;
+    uint64_t outer = tg__range_deps(u->src[0], &dm) >> nglobal << nglobal;
+    for (int s = 1; s < u->nsrc; s++) {
+      work *= (double)tg__range_size(u->src[s]);
+      outer &= ~(1ULL << (u->src[s]->arg.i & 63));
+    }
+    if (!outer && work > most) red = u, most = work;
+  }
+  tg__map_free(&dm);
+  tg__vec_free(&all);
+  double outputs = 1;
+  for (int g = 0; g < ng; g++) outputs *= (double)tg__range_size(globals[g]);
+  if (!red || red->nsrc < 2 || most < 32) return -1;
+#define TG__BIT(r) (1ULL << ((r)->arg.i & 63))
+  tg__uop *inner = red->src[red->nsrc - 1];
+  int contiguous_r = 0, contiguous_out = 0;
+  for (int a = 0; a < access->n; a++)
+    contiguous_r |= (deps[a] & TG__BIT(inner)) && tg__stride((tg__uop *)access->items[a], inner) == 1;
+  if (ng && !contiguous_r) {
+    contiguous_out = 1;
+    for (int a = 0; a < access->n; a++)
+      if (access->items[a] != store_at && (deps[a] & TG__BIT(globals[ng - 1])) &&
+          tg__stride((tg__uop *)access->items[a], globals[ng - 1]) != 1)
+        contiguous_out = 0;
+  }
+#undef TG__BIT
+  /* few outputs: fewer than 512 threads per compute unit (an H200's 132 SMs: 67k); or each reads its own row */
+  if (outputs >= 512.0 * t->units && !(contiguous_r && ng)) return -1;
+  int64_t budget = t->local_max < 256 ? t->local_max : 256, lsize = 1;
+  if (contiguous_out) {
+    lsize = tg__divisor_upto(tg__range_size(globals[ng - 1]), 32);
+    if (lsize < 8) lsize = 1;
+    budget /= lsize;
+  }
+  tg__axes ax;
+  tg__find_axes(sink, nglobal, &ax);
+  int64_t amount[2 * TG_MAX_DIMS];
+  int nl = red->nsrc - 1, n = 0;
+  for (int s = nl; s >= 1; s--) {
+    amount[s - 1] = budget >= 2 ? tg__divisor_upto(tg__range_size(red->src[s]), budget) : 1;
+    budget /= amount[s - 1];
+  }
+  for (int s = 1; s <= nl && n < TG__MAX_OPTS - 1; s++)
+    if (amount[s - 1] > 1) out[n++] = tg__mkopt(TG__OPT_GROUP, tg__axis_of(ax.rid, ax.nr, red->src[s]), amount[s - 1]);
+  if (!n) return -1;
+  if (lsize > 1) out[n++] = tg__mkopt(TG__OPT_LOCAL, tg__axis_of(ax.gid, ax.ng, globals[ng - 1]), lsize);
+  return n;
+}
+
 /* Reductions get a register tile of accumulators over two output loops, and short reduction loops are unrolled.
  * The tile's inner loop j is the innermost output loop some input does not depend on (that input's loads are
  * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
@@ -769,6 +1113,15 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
       tg__vec_free(&access);
       return 0;
     }
+  if (has_reduce && t->gpu && t->local_max && sink->nsrc == 1) { /* a GPU's workgroups share a reduction */
+    uint64_t *gdeps = tg__access_deps(&access);
+    int n = tg__gpu_group_rule(sink, nglobal, t, globals, ng, &access, gdeps, store_at, out);
+    TG_FREE(gdeps);
+    if (n >= 0) {
+      tg__vec_free(&access);
+      return n;
+    }
+  }
   if (!has_reduce || ng < 2 || sink->nsrc != 1) {
     /* a reduction to one loop of outputs that every input reads contiguously (a sum over the outer axis: the partial
      * weight gradients of a convolution, summed) accumulates whole vectors of outputs, when that leaves each core 2 */

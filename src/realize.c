@@ -66,7 +66,7 @@ TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view) {
 typedef struct tg__src_entry {
   uint64_t k0, k1;
   char *name, *src, *opts;
-  int64_t global_size, global_total;
+  int64_t global_size, global_total, local_size;
   double flops, bytes;
 } tg__src_entry;
 static tg__src_entry *tg__srcs;
@@ -84,9 +84,10 @@ static void tg__ast_key(const tg__kernel *k, const tg__device *dev, const tg__ta
   uint64_t h = tg__hash_mix(0x7467682d737263ULL, (uint64_t)(uintptr_t)dev);
   h = tg__hash_mix(h, (uint64_t)(uintptr_t)dev->dialect);
   uint64_t g = tg__hash_mix(h, 0x5eed);
-  int64_t words[10] = {t->gpu,  t->vec_floats, t->vec_regs,  t->cores, tg__beam_width(), all.n, k->nbufs,
-                       t->l2_bytes, tg__getenv_int("NOOPT", 0), tg__getenv_int("NOMERGE", 0)};
-  for (int i = 0; i < 10; i++) h = tg__hash_mix(h, (uint64_t)words[i]), g = tg__hash_mix(g, ~(uint64_t)words[i]);
+  int64_t words[13] = {t->gpu,  t->vec_floats, t->vec_regs,  t->cores, tg__beam_width(), all.n, k->nbufs,
+                       t->l2_bytes, tg__getenv_int("NOOPT", 0), tg__getenv_int("NOMERGE", 0), t->local_max,
+                       t->shared_bytes, t->units};
+  for (int i = 0; i < 13; i++) h = tg__hash_mix(h, (uint64_t)words[i]), g = tg__hash_mix(g, ~(uint64_t)words[i]);
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
     tg__map_put(&pos, u, (void *)(intptr_t)(i + 1));
@@ -151,6 +152,7 @@ static void tg__src_add(const uint64_t key[2], const tg__kernel *k, const tg__li
   e->opts = tg__strdup(k->opts ? k->opts : "");
   e->global_size = lin->global_size;
   e->global_total = lin->global_total;
+  e->local_size = lin->local_size;
   e->flops = lin->flops;
   e->bytes = lin->bytes;
 }
@@ -180,6 +182,7 @@ static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
     if (!k->opts) k->opts = tg__strdup(e->opts);
     lin->global_size = e->global_size;
     lin->global_total = e->global_total;
+    lin->local_size = e->local_size;
     lin->flops = e->flops;
     lin->bytes = e->bytes;
     return 0;
@@ -212,8 +215,10 @@ static void tg__linear_print(const tg__linear *lin) {
 /* k's program is p (NULL: none); it takes the launch sizes and costs of k's linear program. 0, or -1 when p is NULL */
 static int tg__kernel_program(tg__kernel *k, tg__program *p, const tg__linear *lin) {
   if (!(k->prog = p)) return -1;
-  /* the CPU splits the outermost loop across threads; a GPU runs a thread per iteration of all output loops */
+  /* the CPU splits the outermost loop across threads; a GPU runs a thread (or a workgroup of local_size threads) per
+   * iteration of all output loops */
   p->global_size = k->bufs[0]->dev->dialect->global_id ? lin->global_total : lin->global_size;
+  p->local_size = lin->local_size;
   p->flops = lin->flops;
   p->bytes = lin->bytes;
   return 0;

@@ -276,6 +276,20 @@ static void tg__rs_range(tg__rctx *r, const tg__linear *lin, int i) {
   tg__name(r, u, "ridx%lld", (long long)u->arg.i);
   const char *nm = tg__expr_of(r, u);
   int g = r->d->global_id ? tg__global_at(lin, u) : -1;
+  if (u->arg.i2) { /* a digit of the thread's index in its workgroup: lid / (sizes of the faster ones) % size */
+    int64_t inner = 1;
+    int k = 0;
+    while (k < lin->nlocals && lin->locals[k] != u) k++;
+    for (int h = k + 1; h < lin->nlocals; h++) inner *= (int64_t)tg__const_val(lin->locals[h]->src[0]);
+    tg__str e;
+    memset(&e, 0, sizeof e);
+    tg__str_cat(&e, "lid");
+    if (inner > 1) tg__str_printf(&e, " / %lld", (long long)inner);
+    if (k > 0) tg__str_printf(&e, " %% %s", tg__expr_of(r, u->src[0]));
+    tg__line(r, "int %s = %s;", nm, e.s);
+    TG_FREE(e.s);
+    return;
+  }
   if (g >= 0) { /* a GPU's output loop is a digit of the thread's index: gid / (sizes of the inner ones) % size */
     int64_t inner = 1;
     for (int h = g + 1; h < lin->nglobals; h++) inner *= (int64_t)tg__const_val(lin->globals[h]->src[0]);
@@ -294,7 +308,7 @@ static void tg__rs_range(tg__rctx *r, const tg__linear *lin, int i) {
 }
 
 static void tg__rs_endrange(tg__rctx *r, const tg__linear *lin, int i) {
-  if (r->d->global_id && tg__global_at(lin, lin->u[i]->src[0]) >= 0) return;
+  if (lin->u[i]->src[0]->arg.i2 || (r->d->global_id && tg__global_at(lin, lin->u[i]->src[0]) >= 0)) return;
   r->depth--;
   tg__line(r, "}");
 }
@@ -329,10 +343,17 @@ static char *tg__convert(const char *fmt, const char *x) {
   return fmt ? tg__fmt_op(fmt, ops, 1, 0) : tg__strdup(x);
 }
 
-/* a load, gated by its second source when it has one (padding): the gate keeps the address from being read */
+/* whether a LOAD's or STORE's address is in a shared array, which holds values as they are (no storage type) */
+static int tg__is_shared(const tg__uop *u) {
+  return u->src[0]->op == TG__OP_INDEX && u->src[0]->src[0]->op == TG__OP_DEFINE_LOCAL;
+}
+
+/* a load, gated by its second source when it has one (padding): the gate keeps the address from being read. A third
+ * source is the BARRIER it must come after (a shared array's) */
 static void tg__rs_load(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
-  char *val = tg__own(r, tg__convert(tg__per_dtype(r->d->load_fmt, u->dtype), tg__expr_of(r, u->src[0])));
+  const char *fmt = tg__is_shared(u) ? NULL : tg__per_dtype(r->d->load_fmt, u->dtype);
+  char *val = tg__own(r, tg__convert(fmt, tg__expr_of(r, u->src[0])));
   tg__name(r, u, "val%lld", r->nval++);
   double on;
   if (u->nsrc > 1 && !(tg__is_const(u->src[1], &on) && on != 0))
@@ -342,7 +363,8 @@ static void tg__rs_load(tg__rctx *r, const tg__linear *lin, int i) {
 
 static void tg__rs_store(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
-  char *val = tg__own(r, tg__convert(tg__per_dtype(r->d->store_fmt, u->dtype), tg__expr_of(r, u->src[1])));
+  const char *fmt = tg__is_shared(u) ? NULL : tg__per_dtype(r->d->store_fmt, u->dtype);
+  char *val = tg__own(r, tg__convert(fmt, tg__expr_of(r, u->src[1])));
   double on;
   if (u->nsrc > 2 && !(tg__is_const(u->src[2], &on) && on != 0)) /* PADTO's gate, unless proved true */
     tg__line(r, "if (%s) %s = %s;", tg__expr_of(r, u->src[2]), tg__expr_of(r, u->src[0]), val);
@@ -350,6 +372,19 @@ static void tg__rs_store(tg__rctx *r, const tg__linear *lin, int i) {
 }
 
 static void tg__rs_nothing(tg__rctx *r, const tg__linear *lin, int i) { (void)r, (void)lin, (void)i; }
+
+/* an array in the workgroup's shared memory, of values (a 16-bit float's is float, a bool's as in memory) */
+static void tg__rs_define_local(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  tg__name(r, u, "temp%lld", (long long)u->arg.i);
+  const char *type = u->dtype == TG_BOOL ? tg__mem_ctype(r->d, u->dtype) : tg__ctype(r->d, u->dtype);
+  tg__line(r, "%s%s %s[%lld];", r->d->shared_prefix, type, tg__expr_of(r, u), (long long)u->arg.i2);
+}
+
+static void tg__rs_barrier(tg__rctx *r, const tg__linear *lin, int i) {
+  (void)lin, (void)i;
+  tg__line(r, "%s", r->d->barrier);
+}
 
 /* any other value: inlined where it is used once, named otherwise */
 static void tg__rs_value(tg__rctx *r, const tg__linear *lin, int i) {
@@ -368,6 +403,7 @@ static const tg__stmt tg__stmts[] = {
     {TG__OP_ASSIGN, tg__rs_assign}, {TG__OP_REDUCE, tg__rs_reduce},     {TG__OP_INDEX, tg__rs_index},
     {TG__OP_LOAD, tg__rs_load},     {TG__OP_STORE, tg__rs_store},       {TG__OP_CONST, tg__rs_nothing},
     {TG__OP_SINK, tg__rs_nothing},  {TG__OP_DEFINE_GLOBAL, tg__rs_nothing}, {TG__OP_NOOP, tg__rs_nothing},
+    {TG__OP_DEFINE_LOCAL, tg__rs_define_local}, {TG__OP_BARRIER, tg__rs_barrier},
 };
 
 static void tg__render_stmt(tg__rctx *r, const tg__linear *lin, int i) {
@@ -608,7 +644,10 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   memset(&out, 0, sizeof out);
   tg__render_preludes(&out, d, params, nparams, lin);
   tg__render_signature(&out, d, name, params, nparams);
-  if (d->global_id) /* one thread per iteration of the output loops; the launch may round the count up */
+  if (d->global_id && lin->local_size) /* workgroups: one per iteration of the output loops, launched exactly */
+    tg__str_printf(&out, ") {\n  %s gid = %s;\n  int lid = (int)(%s);\n%s}\n", tg__ctype(d, TG_INT64), d->group_id,
+                   d->local_id, r.body.s ? r.body.s : "");
+  else if (d->global_id) /* one thread per iteration of the output loops; the launch may round the count up */
     tg__str_printf(&out, ") {\n  %s gid = %s;\n  if (gid >= %lld) return;\n%s}\n", tg__ctype(d, TG_INT64),
                    d->global_id, (long long)lin->global_total, r.body.s ? r.body.s : "");
   else tg__str_printf(&out, ", i64 start, i64 end) {\n  (void)start; (void)end;\n%s}\n", r.body.s ? r.body.s : "");

@@ -154,7 +154,7 @@ typedef struct tg__cand {
   tg__opt opts[TG__MAX_OPTS];
   int n;
   char *name, *src;
-  int64_t global_size, global_total;
+  int64_t global_size, global_total, local_size;
   double flops, bytes, time; /* seconds; INFINITY: did not compile or run */
   tg__program *prog;
 } tg__cand;
@@ -177,6 +177,7 @@ static int tg__cand_render(tg__kernel *k, const tg__target *t, const tg__kparam 
   lin.name = NULL;
   c->global_size = lin.global_size;
   c->global_total = lin.global_total;
+  c->local_size = lin.local_size;
   c->flops = lin.flops;
   c->bytes = lin.bytes;
   c->time = INFINITY;
@@ -266,6 +267,7 @@ static double tg__beam_run(tg__beam_ctx *bc, tg__cand *c) {
   tg__program *p = c->prog;
   /* as tg__kernel_prepare sets them: a program is shared by every kernel with its source */
   p->global_size = bc->dev->dialect->global_id ? c->global_total : c->global_size;
+  p->local_size = c->local_size;
   p->flops = c->flops;
   p->bytes = c->bytes;
   double t0 = tg__beam_now();
@@ -426,9 +428,10 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
     tg__error_pop(&saved);
     return -1;
   }
-  char desc[160];
-  snprintf(desc, sizeof desc, "%s\n%s\ngpu=%d vec=%d regs=%d cores=%d l2=%lld width=%d\n", tg__beam_version,
-           dev->name, t->gpu, t->vec_floats, t->vec_regs, t->cores, (long long)t->l2_bytes, width);
+  char desc[256];
+  snprintf(desc, sizeof desc, "%s\n%s\ngpu=%d vec=%d regs=%d cores=%d l2=%lld width=%d local=%d shared=%lld units=%d\n",
+           tg__beam_version, dev->name, t->gpu, t->vec_floats, t->vec_regs, t->cores, (long long)t->l2_bytes, width,
+           t->local_max, (long long)t->shared_bytes, t->units);
   uint64_t k0 = tg__hash_bytes(plain.src, strlen(plain.src), tg__hash_bytes(desc, strlen(desc), 1));
   uint64_t k1 = tg__hash_bytes(plain.src, strlen(plain.src), tg__hash_bytes(desc, strlen(desc), 0x9e3779b97f4aULL));
   char path[4200], *plain_name = plain.name; /* for DEBUG: the kernel's loops before any Opt */

@@ -92,14 +92,28 @@ TEST(test_internal_opts_match_noopt) {
       {TO_CONV, 2, {TO_OPT(PADTO, 3, 5), TO_OPT(UPCAST, 3, 5)}}, /* 8 -> 10 */
       {TO_SUM, 2, {TO_OPT(PADTO, 0, 7), TO_OPT(THREAD, 0, 4)}}, /* 24 -> 28 */
       {TO_ADD, 3, {TO_OPT(PADTO, 0, 5), TO_OPT(PADTO, 1, 10), TO_OPT(UPCAST, 1, 5)}},
+      /* workgroups (a GPU's): the CPU refuses them */
+      {TO_ADD, 1, {TO_OPT(LOCAL, 1, 16)}},
+      {TO_ADD, 2, {TO_OPT(LOCAL, 0, 4), TO_OPT(LOCAL, 1, 8)}},
+      {TO_MATMUL, 3, {TO_OPT(LOCAL, 1, 16), TO_OPT(UPCAST, 0, 4), TO_OPT(LOCAL, 0, 2)}},
+      {TO_MATMUL, 1, {TO_OPT(LOCAL, 0, 0)}}, /* the whole axis: 24 threads */
+      {TO_SUM, 1, {TO_OPT(GROUP, 0, 8)}},   /* 8 threads share each row's sum through shared memory */
+      {TO_SUM, 1, {TO_OPT(GROUPTOP, 0, 8)}},
+      {TO_SUM, 1, {TO_OPT(GROUP, 0, 0)}}, /* no loop left: one thread per element */
+      {TO_SUM, 2, {TO_OPT(LOCAL, 0, 4), TO_OPT(GROUP, 0, 8)}},
+      {TO_SUM, 3, {TO_OPT(UPCAST, 0, 2), TO_OPT(GROUP, 0, 4), TO_OPT(UNROLL, 0, 5)}},
+      {TO_MATMUL, 3, {TO_OPT(UPCAST, 1, 4), TO_OPT(GROUPTOP, 0, 5), TO_OPT(LOCAL, 1, 4)}},
+      {TO_CONV, 3, {TO_OPT(LOCAL, 3, 8), TO_OPT(GROUP, 2, 3), TO_OPT(GROUPTOP, 0, 3)}}, /* two GROUPs */
   };
   tg__target target;
   tg__device_target(tg__device_get(NULL), &target);
   for (int c = 0; c < TG__COUNT(cases); c++) {
-    int threads = 0; /* THREAD is the CPU's (a GPU refuses it: test_internal_opts_illegal_refused) */
-    for (int i = 0; i < cases[c].n; i++) /* and GROUP is the CPU's until GPUs get shared memory */
-      threads |= cases[c].opts[i].op == TG__OPT_THREAD || cases[c].opts[i].op == TG__OPT_GROUP;
-    if (threads && target.gpu) continue;
+    int threads = 0, wg = 0; /* THREAD is the CPU's (a GPU refuses it: test_internal_opts_illegal_refused), */
+    for (int i = 0; i < cases[c].n; i++) { /* LOCAL and GROUPTOP a GPU's; GROUP is either's */
+      threads |= cases[c].opts[i].op == TG__OPT_THREAD;
+      wg |= cases[c].opts[i].op == TG__OPT_LOCAL || cases[c].opts[i].op == TG__OPT_GROUPTOP;
+    }
+    if ((threads && target.gpu) || (wg && !target.local_max)) continue;
     tg_scope_begin();
     int64_t n0 = 0, n1 = 0;
     float *want = to_run(cases[c].kind, NULL, 0, &n0); /* the empty list: NOOPT */
