@@ -85,6 +85,25 @@ static const char *const tg__nvrtc_syms[] = {
     "nvrtcCreateProgram", "nvrtcCompileProgram", "nvrtcGetProgramLogSize", "nvrtcGetProgramLog", "nvrtcGetPTXSize",
     "nvrtcGetPTX", "nvrtcDestroyProgram", "nvrtcGetErrorString", NULL};
 
+/* the driver's CUDA graph entry points (optional: a replay launches kernel by kernel without them) */
+typedef struct tg__cu_kernel_node { /* CUDA_KERNEL_NODE_PARAMS (v1) */
+  tg__cu_obj func;
+  unsigned grid[3], block[3], shared;
+  void **params, **extra;
+} tg__cu_kernel_node;
+typedef struct tg__cu_graph_api {
+  tg__cu_result (*Create)(tg__cu_obj *, unsigned);
+  tg__cu_result (*AddKernelNode)(tg__cu_obj *, tg__cu_obj, const tg__cu_obj *, size_t, const tg__cu_kernel_node *);
+  tg__cu_result (*Instantiate)(tg__cu_obj *, tg__cu_obj, unsigned long long);
+  tg__cu_result (*SetParams)(tg__cu_obj, tg__cu_obj, const tg__cu_kernel_node *);
+  tg__cu_result (*Launch)(tg__cu_obj, tg__cu_obj);
+  tg__cu_result (*ExecDestroy)(tg__cu_obj);
+  tg__cu_result (*Destroy)(tg__cu_obj);
+} tg__cu_graph_api;
+static const char *const tg__cu_graph_syms[] = {
+    "cuGraphCreate", "cuGraphAddKernelNode", "cuGraphInstantiateWithFlags", "cuGraphExecKernelNodeSetParams",
+    "cuGraphLaunch", "cuGraphExecDestroy", "cuGraphDestroy", NULL};
+
 static struct {
   int state; /* 0 not tried, 1 ready, -1 failed (err holds why) */
   char err[1024];
@@ -96,6 +115,7 @@ static struct {
   int device, cc;                                        /* cc: 90 for sm_90 */
   tg__cu_obj context;
   char name[128];
+  tg__cu_graph_api graph; /* CUDA graphs, for JIT replays; entries NULL when the driver lacks them */
 } tg__cu;
 
 static int tg__cu_fail(const char *what, tg__cu_result r) {
@@ -127,11 +147,16 @@ static int tg__cu_init(void) {
   }
   tg__cu.state = -1;
   static const char *const cuda_libs[] = {"libcuda.so.1", "libcuda.so", NULL};
-  if (!tg__dl_load("CUDA", cuda_libs, tg__cu_syms, (void **)&tg__cu.cu)) {
+  void *lib = tg__dl_load("CUDA", cuda_libs, tg__cu_syms, (void **)&tg__cu.cu);
+  if (!lib) {
     snprintf(tg__cu.err, sizeof tg__cu.err, "%.900s. HINT: install the NVIDIA driver, or use DEV=CPU", tg_error());
     tg__set_error("%s", tg__cu.err);
     return -1;
   }
+  int graphs = 1;
+  for (int i = 0; tg__cu_graph_syms[i]; i++)
+    graphs &= (((void **)&tg__cu.graph)[i] = dlsym(lib, tg__cu_graph_syms[i])) != NULL;
+  if (!graphs) memset(&tg__cu.graph, 0, sizeof tg__cu.graph);
   const char *custom = getenv("TINYGRAD_NVRTC");
   const char *rtc_libs[] = {custom && custom[0] ? custom : "libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12",
                             "libnvrtc.so.11.2", "/usr/local/cuda/lib64/libnvrtc.so", NULL};
@@ -398,6 +423,14 @@ static void tg__cu_launch_dims(int64_t total, int block, uint32_t *nblocks, uint
   *nblocks = (uint32_t)((total + t - 1) / t);
 }
 
+/* a program's launch: global_size blocks of local_size threads (the kernel's workgroups: LOCAL, GROUP), or its
+ * threads in blocks of TG__CU_BLOCK */
+static void tg__cu_program_dims(const tg__program *p, uint32_t *blocks, uint32_t *threads) {
+  if (p->local_size > 0)
+    *blocks = (uint32_t)(p->global_size > 0 ? p->global_size : 1), *threads = (uint32_t)p->local_size;
+  else tg__cu_launch_dims(p->global_size, TG__CU_BLOCK, blocks, threads);
+}
+
 static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
   void *args[256];
   if (nbufs > 256) {
@@ -407,14 +440,111 @@ static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
   if (tg__cu_init() < 0) return -1;
   for (int i = 0; i < nbufs; i++) args[i] = &bufs[i]; /* each parameter is a device pointer, passed by address */
   uint32_t blocks, threads;
-  if (p->local_size > 0) /* the kernel's workgroups (LOCAL, GROUP): global_size blocks of local_size threads */
-    blocks = (uint32_t)(p->global_size > 0 ? p->global_size : 1), threads = (uint32_t)p->local_size;
-  else tg__cu_launch_dims(p->global_size, TG__CU_BLOCK, &blocks, &threads);
+  tg__cu_program_dims(p, &blocks, &threads);
   tg__stat_launches(1);
   tg__cu_result r = tg__cu.cu.LaunchKernel((tg__cu_obj)p->handle, blocks, 1, 1, threads, 1, 1, 0, NULL, args, NULL);
   if (!r) return 0;
   char what[160];
   snprintf(what, sizeof what, "launch of kernel %.64s (%u blocks of %u threads)", p->name, blocks, threads);
+  return tg__cu_fail(what, r);
+}
+
+/* A JIT's replay as one CUDA graph: the kernels in order, each after the one before. The graph is built on the first
+ * replay and kept in *state; later replays change the parameters of the nodes whose buffers moved (a plan may give
+ * an intermediate other memory) and launch it, one call for all the kernels. Returns 1 (nothing ran: launch them
+ * one by one) when the driver has no graphs or the graph cannot be built, 0 when it launched, -1 on an error. */
+typedef struct tg__cu_graph {
+  tg__cu_obj graph, exec;
+  int n;
+  tg__cu_obj *nodes;
+  tg__cu_ptr *args; /* the parameters the nodes have now: node i's from off[i] */
+  int *off;
+} tg__cu_graph;
+
+static void tg__cu_graph_free(tg__device *d, void *state) {
+  (void)d;
+  tg__cu_graph *g = (tg__cu_graph *)state;
+  if (!g) return;
+  if (tg__cu.state == 1 && tg__cu_bind() == 0) {
+    if (g->exec) tg__cu.graph.ExecDestroy(g->exec);
+    if (g->graph) tg__cu.graph.Destroy(g->graph);
+  }
+  TG_FREE(g->nodes);
+  TG_FREE(g->args);
+  TG_FREE(g->off);
+  TG_FREE(g);
+}
+
+/* node i's parameters for launch of p over bufs: n pointers to the values in vals (which the driver copies) */
+static void tg__cu_node(tg__cu_kernel_node *k, const tg__program *p, void **bufs, int n, tg__cu_ptr *vals,
+                        void **ptrs) {
+  memset(k, 0, sizeof *k);
+  uint32_t blocks, threads;
+  tg__cu_program_dims(p, &blocks, &threads);
+  k->func = (tg__cu_obj)p->handle;
+  k->grid[0] = blocks, k->grid[1] = k->grid[2] = 1;
+  k->block[0] = threads, k->block[1] = k->block[2] = 1;
+  for (int i = 0; i < n; i++) vals[i] = (tg__cu_ptr)(uintptr_t)bufs[i], ptrs[i] = &vals[i];
+  k->params = ptrs;
+}
+
+static int tg__cu_launch_graph(tg__device *d, int n, tg__program *const *progs, void ***bufs, const int *nbufs,
+                               void **state) {
+  if (n < 1) return 1;
+  if (tg__cu_init() < 0) return -1;
+  if (!tg__cu.graph.Launch) return 1;
+  tg__cu_graph *g = (tg__cu_graph *)*state;
+  int total = 0, most = 1;
+  for (int i = 0; i < n; i++) total += nbufs[i], most = nbufs[i] > most ? nbufs[i] : most;
+  tg__cu_ptr *vals = (tg__cu_ptr *)tg__alloc(sizeof(tg__cu_ptr) * (size_t)most);
+  void **ptrs = (void **)tg__alloc(sizeof(void *) * (size_t)most);
+  tg__cu_kernel_node k;
+  tg__cu_result r = 0;
+  if (g && g->n != n) { /* another record (cannot happen for one JIT): rebuilt */
+    tg__cu_graph_free(d, g);
+    *state = g = NULL;
+  }
+  if (!g) {
+    g = (tg__cu_graph *)tg__alloc(sizeof *g);
+    g->n = n;
+    g->nodes = (tg__cu_obj *)tg__alloc(sizeof(tg__cu_obj) * (size_t)n);
+    g->args = (tg__cu_ptr *)tg__alloc(sizeof(tg__cu_ptr) * (size_t)(total ? total : 1));
+    g->off = (int *)tg__alloc(sizeof(int) * (size_t)n);
+    r = tg__cu.graph.Create(&g->graph, 0);
+    for (int i = 0, at = 0; i < n && !r; at += nbufs[i++]) {
+      tg__cu_node(&k, progs[i], bufs[i], nbufs[i], vals, ptrs);
+      r = tg__cu.graph.AddKernelNode(&g->nodes[i], g->graph, i ? &g->nodes[i - 1] : NULL, i ? 1 : 0, &k);
+      g->off[i] = at;
+      memcpy(g->args + at, vals, sizeof(tg__cu_ptr) * (size_t)nbufs[i]);
+    }
+    if (!r) r = tg__cu.graph.Instantiate(&g->exec, g->graph, 0);
+    if (r) { /* no graph: the replay launches kernel by kernel */
+      tg__cu_graph_free(d, g);
+      TG_FREE(vals);
+      TG_FREE(ptrs);
+      return 1;
+    }
+    *state = g;
+  } else {
+    for (int i = 0; i < n && !r; i++) {
+      tg__cu_ptr *have = g->args + g->off[i];
+      int moved = 0;
+      for (int b = 0; b < nbufs[i]; b++) moved |= have[b] != (tg__cu_ptr)(uintptr_t)bufs[i][b];
+      if (!moved) continue;
+      tg__cu_node(&k, progs[i], bufs[i], nbufs[i], vals, ptrs);
+      r = tg__cu.graph.SetParams(g->exec, g->nodes[i], &k);
+      memcpy(have, vals, sizeof(tg__cu_ptr) * (size_t)nbufs[i]);
+    }
+  }
+  TG_FREE(vals);
+  TG_FREE(ptrs);
+  if (!r) r = tg__cu.graph.Launch(g->exec, NULL);
+  if (!r) {
+    tg__stat_launches(n);
+    return 0;
+  }
+  char what[96];
+  snprintf(what, sizeof what, "graph launch of %d kernels", n);
   return tg__cu_fail(what, r);
 }
 
@@ -482,7 +612,8 @@ static const tg__dialect tg__dialect_cuda = {
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,
-                                   tg__cu_describe, tg__cu_compile_batch, NULL};
+                                   tg__cu_describe, tg__cu_compile_batch, NULL, tg__cu_launch_graph,
+                                   tg__cu_graph_free};
 
 __attribute__((constructor)) static void tg__cu_register(void) { tg__device_register(&tg__cu_device); }
 

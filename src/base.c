@@ -325,6 +325,8 @@ TG__PRIVATE void tg__fault_arm(tg__fault_kind k, int64_t skip, int64_t count) {
   tg__faults[k].count = count;
 }
 
+TG__PRIVATE int tg__fault_armed(tg__fault_kind k) { return tg__faults[k].count != 0; }
+
 TG__PRIVATE int tg__fault(tg__fault_kind k) {
   if (!tg__faults[k].count) return 0;
   if (tg__faults[k].skip > 0) {

@@ -136,6 +136,7 @@ typedef enum tg__fault_kind {
 } tg__fault_kind;
 TG__PRIVATE void tg__fault_arm(tg__fault_kind k, int64_t skip, int64_t count); /* pass `skip`, then fail `count` */
 TG__PRIVATE int tg__fault(tg__fault_kind k);                                   /* 1: fail this one */
+TG__PRIVATE int tg__fault_armed(tg__fault_kind k); /* a fault of kind k is armed (tg__fault may fail) */
 
 /* Files the library writes appear whole or not at all: the bytes go to a temporary file in the target's directory,
  * which is flushed to disk (fsync) and renamed over the target; the directory is synced after. A failure at any step
@@ -522,6 +523,9 @@ TG__PRIVATE tg__uop *tg__tfull(double v, tg_dtype dt, int ndim, const int64_t *s
 TG__PRIVATE tg__uop *tg__tfull_like(tg__uop *x, double v, tg_dtype dt);
 TG__PRIVATE tg__uop *tg__tcast(tg__uop *x, tg_dtype dt);
 TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask);
+/* a reduction of x to fewer than max_out outputs, 32768 inputs or more each, as two (tinygrad's split_reduceop);
+ * NULL when it is not split. Its stages are marked (arg.f = 1) and not split again */
+TG__PRIVATE tg__uop *tg__split_reduce(tg__uop *x, tg__op op, int64_t mask, int64_t max_out);
 TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype dt);
 TG__PRIVATE int tg__check_arange(const char *fn, int64_t n); /* n <= INT32_MAX (ARANGE is int32); else -1 */
 TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int axis, int64_t start, int64_t stop, int64_t step);
@@ -854,6 +858,12 @@ typedef struct tg__device {
                         tg__program **out);
   /* (optional) kernels will launch soon (a schedule or a JIT replay begins): the CPU wakes its pool's sleepers */
   void (*wake)(struct tg__device *d);
+  /* (optional) a JIT replay's n launches as one (CUDA graphs): progs[i] over bufs[i][0..nbufs[i]), in order. *state
+   * is the device's, kept by the JIT between its replays (NULL at first) and given to graph_free at the end. 0 when
+   * they were launched, 1 when nothing ran and they are to be launched one by one, -1 on an error */
+  int (*launch_graph)(struct tg__device *d, int n, tg__program *const *progs, void ***bufs, const int *nbufs,
+                      void **state);
+  void (*graph_free)(struct tg__device *d, void *state);
 } tg__device;
 
 /* realize.c: the n launches ls are about to run on dev: its wake, when their buffers are worth threads */

@@ -15,7 +15,10 @@
  *    the function and read by its kernels (a replay would read the capture's data: make it an input); a tensor the
  *    kernels read that is not an input and was freed since the capture (replays would read its old buffer).
  *  - Buffers written by a replay move to their next version (tg__buffer_bump): cached results of the old contents
- *    are not reused, and plain views of them (parameters, optimiser state) follow. */
+ *    are not reused, and plain views of them (parameters, optimiser state) follow.
+ *  - A device that can launch the whole replay at once does (CUDA graphs: one call for all the kernels, whose
+ *    buffers are updated where a replay's plan moved them); JIT_GRAPH=0, DEBUG=2 and the tests' launch faults
+ *    launch kernel by kernel. */
 #include "internal.h"
 
 typedef struct tg__jit_call {
@@ -44,6 +47,9 @@ struct tg_jit {
   tg__buffer **in_bufs;  /* the capture's input buffers (not retained: compared by address only while capturing) */
   tg__buffer **out_bufs; /* retained */
   int64_t first_id;      /* buffers with an id >= this were created during the capture */
+  tg__device *graph_dev; /* the device holding graph, its replay as one launch (CUDA graphs), or NULL */
+  void *graph;
+  int no_graph;          /* the device declined: launched kernel by kernel */
 };
 
 static int tg__inside;             /* depth of JIT'd functions running (call 1 or capture) */
@@ -87,6 +93,8 @@ static void tg__jit_record_drop(void *ctx, tg__buffer *b) {
 }
 
 static void tg__jit_forget(tg_jit *j) {
+  if (j->graph) j->graph_dev->graph_free(j->graph_dev, j->graph);
+  j->graph = NULL, j->graph_dev = NULL, j->no_graph = 0;
   for (int i = 0; i < j->ncalls; i++) {
     tg__jit_call *c = &j->calls[i];
     for (int k = 0; k < c->nbufs; k++) tg__buffer_release(c->bufs[k]);
@@ -295,6 +303,28 @@ static int tg__jit_check_alive(tg_jit *j) {
   return rc;
 }
 
+/* The planned launches as one, where the device can (CUDA graphs; JIT_GRAPH=0 turns them off): every call on one
+ * device, no DEBUG timing of each kernel, no launch fault armed by the tests. 1 when they are to be launched one by
+ * one, else launch_graph's 0 or -1 */
+static int tg__jit_graph(tg_jit *j, const tg__plan *plan) {
+  tg__device *dev = j->ncalls ? j->calls[0].prog->dev : NULL;
+  if (!dev || !dev->launch_graph || j->no_graph || TG__DEBUG >= 2 || !tg__getenv_int("JIT_GRAPH", 1) ||
+      tg__fault_armed(TG__FAULT_LAUNCH))
+    return 1;
+  tg__program **progs = (tg__program **)tg__alloc(sizeof(tg__program *) * (size_t)j->ncalls);
+  int *nbufs = (int *)tg__alloc(sizeof(int) * (size_t)j->ncalls), rc = 0;
+  for (int i = 0; i < j->ncalls && rc == 0; i++) {
+    progs[i] = j->calls[i].prog, nbufs[i] = j->calls[i].nbufs;
+    if (progs[i]->dev != dev) rc = 1;
+  }
+  if (rc == 0) rc = dev->launch_graph(dev, j->ncalls, progs, plan->ptrs, nbufs, &j->graph);
+  if (j->graph) j->graph_dev = dev;
+  if (rc == 1) j->no_graph = 1;
+  TG_FREE(progs);
+  TG_FREE(nbufs);
+  return rc;
+}
+
 /* Replays the record on the inputs inb. The memory of every kernel is planned before the first runs, so a failed
  * allocation changes nothing. A failed launch (a device fault) leaves the buffers written by the kernels that ran at
  * new versions: their contents changed, and stale graphs of them are refused rather than silently read. */
@@ -315,8 +345,12 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
   }
   if (j->ncalls) tg__device_wake(j->calls[0].prog->dev, ls, j->ncalls);
   tg__plan plan;
-  int rc = tg__plan_memory(&plan, ls, j->ncalls), ran = 0;
-  if (rc == 0) {
+  int rc = tg__plan_memory(&plan, ls, j->ncalls), ran = 0, graph = 1;
+  if (rc == 0 && (graph = tg__jit_graph(j, &plan)) != 1) { /* as one launch: all ran, or a fault took any of them */
+    rc = graph;
+    ran = j->ncalls;
+    tg__plan_end(&plan);
+  } else if (rc == 0) {
     for (; ran < j->ncalls && rc == 0; ran++) {
       tg__jit_call *c = &j->calls[ran];
       if (tg__fault(TG__FAULT_LAUNCH)) {

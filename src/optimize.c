@@ -355,6 +355,18 @@ static uint64_t tg__range_deps(tg__uop *u, tg__map *m) {
   return mask;
 }
 
+/* the loops an expression depends on that are open where it is computed: as tg__range_deps, but a reduction's own
+ * loops are closed after it (the inner sums of a loss over rows are no loops of the outer sum's body) */
+static uint64_t tg__open_deps(tg__uop *u, tg__map *m) {
+  void *d = tg__map_get(m, u);
+  if (d) return (uint64_t)(uintptr_t)d - 1;
+  uint64_t mask = u->op == TG__OP_RANGE && u->arg.i < 64 ? 1ULL << u->arg.i : 0;
+  for (int i = 0; i < u->nsrc; i++) mask |= tg__open_deps(u->src[i], m);
+  for (int i = 1; u->op == TG__OP_REDUCE && i < u->nsrc; i++) mask &= ~(1ULL << (u->src[i]->arg.i & 63));
+  tg__map_put(m, u, (void *)(uintptr_t)(mask + 1));
+  return mask;
+}
+
 /* the ops the stride heuristic evaluates: index arithmetic. Any other op (a WHERE, a LOAD) makes the stride unknown,
  * so that the heuristic decides as it always has */
 #define TG__OPBIT(op) (1ULL << TG__OP_##op)
@@ -607,8 +619,7 @@ TG__PRIVATE tg__uop *tg__lower_groups(tg__uop *sink, int nglobal, const tg__targ
       int leaf = 1;
       for (int j = 0; j < red.n && leaf; j++) leaf = j == i || !tg__uop_reaches(v->src[0], (tg__uop *)red.items[j]);
       if (!leaf) continue;
-      uint64_t deps = tg__range_deps(v->src[0], &dm);
-      for (int s = 1; s < v->nsrc; s++) deps &= ~(1ULL << (v->src[s]->arg.i & 63));
+      uint64_t deps = tg__open_deps(v, &dm);
       for (int id = nglobal; id < 64; id++) /* a loop (not an output loop, not a thread range) left open */
         if ((deps >> id) & 1) {
           tg__uop *r = tg__range_of(sink, id);
@@ -1026,11 +1037,8 @@ static int tg__gpu_group_rule(tg__uop *sink, int nglobal, const tg__target *t, t
     tg__uop *u = (tg__uop *)all.items[i];
     if (u->op != TG__OP_REDUCE) continue;
     double work = 1;
-    uint64_t outer = tg__range_deps(u->src[0], &dm) >> nglobal << nglobal;
-    for (int s = 1; s < u->nsrc; s++) {
-      work *= (double)tg__range_size(u->src[s]);
-      outer &= ~(1ULL << (u->src[s]->arg.i & 63));
-    }
+    uint64_t outer = tg__open_deps(u, &dm) >> nglobal << nglobal;
+    for (int s = 1; s < u->nsrc; s++) work *= (double)tg__range_size(u->src[s]);
     if (!outer && work > most) red = u, most = work;
   }
   tg__map_free(&dm);
@@ -1040,19 +1048,20 @@ static int tg__gpu_group_rule(tg__uop *sink, int nglobal, const tg__target *t, t
   if (!red || red->nsrc < 2 || most < 32) return -1;
 #define TG__BIT(r) (1ULL << ((r)->arg.i & 63))
   tg__uop *inner = red->src[red->nsrc - 1];
-  int contiguous_r = 0, contiguous_out = 0;
+  int contiguous_r = 0, contiguous_out = 0, bcast = 0; /* inputs read the innermost reduction / output loop so */
   for (int a = 0; a < access->n; a++)
     contiguous_r |= (deps[a] & TG__BIT(inner)) && tg__stride((tg__uop *)access->items[a], inner) == 1;
-  if (ng && !contiguous_r) {
-    contiguous_out = 1;
-    for (int a = 0; a < access->n; a++)
-      if (access->items[a] != store_at && (deps[a] & TG__BIT(globals[ng - 1])) &&
-          tg__stride((tg__uop *)access->items[a], globals[ng - 1]) != 1)
-        contiguous_out = 0;
+  if (ng) {
+    int reads = 0; /* ...and some input depends on it */
+    contiguous_out = tg__reads_contiguously(access, deps, globals[ng - 1], store_at, &bcast);
+    for (int a = 0; a < access->n; a++) reads |= access->items[a] != store_at && (deps[a] & TG__BIT(globals[ng - 1]));
+    contiguous_out &= reads;
   }
 #undef TG__BIT
-  /* few outputs: fewer than 512 threads per compute unit (an H200's 132 SMs: 67k); or each reads its own row */
-  if (outputs >= 512.0 * t->units && !(contiguous_r && ng)) return -1;
+  /* few outputs: fewer than 512 threads per compute unit (an H200's 132 SMs: 67k); or each thread would read its
+   * own row of a contiguous reduction, a row apart from its neighbours (a matmul's B keeps a warp's loads adjacent) */
+  if (outputs >= 512.0 * t->units && !(contiguous_r && ng && !contiguous_out)) return -1;
+  if (contiguous_r) contiguous_out = 0; /* the group's threads read adjacent values already */
   int64_t budget = t->local_max < 256 ? t->local_max : 256, lsize = 1;
   if (contiguous_out) {
     lsize = tg__divisor_upto(tg__range_size(globals[ng - 1]), 32);
@@ -1063,13 +1072,31 @@ static int tg__gpu_group_rule(tg__uop *sink, int nglobal, const tg__target *t, t
   tg__find_axes(sink, nglobal, &ax);
   int64_t amount[2 * TG_MAX_DIMS];
   int nl = red->nsrc - 1, n = 0;
+  /* a weight gradient (an outer product summed over the batch) also gets a 4x4 tile of outputs per thread along two
+   * output loops that each of two inputs lacks one of: 8 loads for 16 multiply-adds, where one output per thread
+   * loaded 2 for 1. Kept to what leaves two workgroups per compute unit */
+  for (int g = ng - 1; g >= 0 && n == 0 && outputs / 16 >= 2.0 * t->units && !contiguous_out; g--)
+    for (int h = g - 1; h >= 0 && n == 0; h--) {
+      int ab = 0, ba = 0;
+      uint64_t bg = 1ULL << (globals[g]->arg.i & 63), bh = 1ULL << (globals[h]->arg.i & 63);
+      for (int a = 0; a < access->n; a++) {
+        if (access->items[a] == store_at) continue;
+        ab |= (deps[a] & bg) && !(deps[a] & bh);
+        ba |= (deps[a] & bh) && !(deps[a] & bg);
+      }
+      if (ab && ba && tg__range_size(globals[g]) % 4 == 0 && tg__range_size(globals[h]) % 4 == 0) {
+        out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, globals[h]), 4);
+        out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, globals[g]), 4);
+      }
+    }
+  int tiled = n;
   for (int s = nl; s >= 1; s--) {
     amount[s - 1] = budget >= 2 ? tg__divisor_upto(tg__range_size(red->src[s]), budget) : 1;
     budget /= amount[s - 1];
   }
   for (int s = 1; s <= nl && n < TG__MAX_OPTS - 1; s++)
     if (amount[s - 1] > 1) out[n++] = tg__mkopt(TG__OPT_GROUP, tg__axis_of(ax.rid, ax.nr, red->src[s]), amount[s - 1]);
-  if (!n) return -1;
+  if (n == tiled) return -1;
   if (lsize > 1) out[n++] = tg__mkopt(TG__OPT_LOCAL, tg__axis_of(ax.gid, ax.ng, globals[ng - 1]), lsize);
   return n;
 }

@@ -1169,6 +1169,6 @@ static void tg__cpu_describe(tg__device *d, tg__target *t) {
 
 static tg__device tg__cpu_dev = {
     1, "CPU", &tg__dialect_c, tg__cpu_alloc, tg__cpu_free, tg__cpu_copy, tg__cpu_copy, tg__cpu_compile, tg__cpu_launch,
-    tg__cpu_synchronize, NULL, tg__cpu_describe, tg__cpu_compile_batch, tg__cpu_wake};
+    tg__cpu_synchronize, NULL, tg__cpu_describe, tg__cpu_compile_batch, tg__cpu_wake, NULL, NULL};
 
 TG__PRIVATE tg__device *tg__cpu_device(void) { return &tg__cpu_dev; }

@@ -183,11 +183,13 @@ TG__PRIVATE tg__uop *tg__tcast(tg__uop *x, tg_dtype dt) {
   return x->dtype == dt ? x : tg__uop1(TG__OP_CAST, dt, x, NULL);
 }
 
-static tg__uop *tg__reduce_axis(tg__uop *x, tg__op op, int64_t mask) {
+/* a REDUCE_AXIS; `split` marks the two stages of a split reduction (arg.f = 1), which are not split again */
+static tg__uop *tg__reduce_axis(tg__uop *x, tg__op op, int64_t mask, int split) {
   tg__arg a;
   memset(&a, 0, sizeof a);
   a.i = mask;
   a.i2 = op;
+  a.f = split;
   return tg__uop1(TG__OP_REDUCE_AXIS, x->dtype, x, &a);
 }
 
@@ -198,14 +200,16 @@ static tg__uop *tg__reduce_axis(tg__uop *x, tg__op op, int64_t mask) {
  * (REDUCEOP_SPLIT_THRESHOLD; SPLIT_REDUCEOP=0 turns it off), never along a broadcast axis (its loads are one), and
  * for fewer than 16 outputs: split, batchnorm's 32 channel statistics got the matmul tile of the heuristic, 128
  * copies of an index with divisions, and the first two MNIST steps compiled for 77 s instead of 15 s (tinygrad
- * splits them; that waits for an optimiser that sees the cost of an index). */
-static tg__uop *tg__split_reduce(tg__uop *x, tg__op op, int64_t mask) {
+ * splits them; that waits for an optimiser that sees the cost of an index). A GPU's schedule splits reductions to
+ * fewer than max_out = 2^19 outputs too (tg__kernelize), whose workgroups then fill the GPU: BatchNorm's 32 channel
+ * statistics ran in 32 workgroups on an H200's 132 SMs. */
+TG__PRIVATE tg__uop *tg__split_reduce(tg__uop *x, tg__op op, int64_t mask, int64_t max_out) {
   int64_t out = 1, in = 1;
   for (int i = 0; i < x->ndim; i++) {
     in *= x->shape[i];
     if (!((mask >> i) & 1)) out *= x->shape[i];
   }
-  if (!tg__getenv_int("SPLIT_REDUCEOP", 1) || x->ndim >= TG_MAX_DIMS || out == 0 || out >= 16 ||
+  if (!tg__getenv_int("SPLIT_REDUCEOP", 1) || x->ndim >= TG_MAX_DIMS || out == 0 || out >= max_out ||
       in / out < tg__getenv_int("REDUCEOP_SPLIT_THRESHOLD", 32768))
     return NULL;
   int64_t dmax = ((int64_t)1 << 22) / out < 256 ? ((int64_t)1 << 22) / out : 256;
@@ -227,11 +231,11 @@ static tg__uop *tg__split_reduce(tg__uop *x, tg__op op, int64_t mask) {
     if (i != axis) perm[k++] = i;
   perm[n - 1] = axis;
   /* after the permute the axes keep their numbers (n/d takes the place of the split axis) and d is the last */
-  tg__uop *part = tg__reduce_axis(tg__tpermute(tg__treshape(x, n, shape), perm), op, mask);
+  tg__uop *part = tg__reduce_axis(tg__tpermute(tg__treshape(x, n, shape), perm), op, mask, 1);
   part = tg__uop1(TG__OP_CONTIGUOUS, part->dtype, part, NULL);
   int64_t keep[TG_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) keep[i] = (mask >> i) & 1 ? 1 : x->shape[i];
-  return tg__treshape(tg__reduce_axis(part, op, 1LL << (n - 1)), x->ndim, keep);
+  return tg__treshape(tg__reduce_axis(part, op, 1LL << (n - 1), 1), x->ndim, keep);
 }
 
 TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask) {
@@ -239,8 +243,8 @@ TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask) {
   for (int i = 0; i < x->ndim; i++)
     if (x->shape[i] == 1) mask &= ~(1LL << i);
   if (!mask) return x;
-  tg__uop *split = tg__split_reduce(x, op, mask);
-  return split ? split : tg__reduce_axis(x, op, mask);
+  tg__uop *split = tg__split_reduce(x, op, mask, 16);
+  return split ? split : tg__reduce_axis(x, op, mask, 0);
 }
 
 /* broadcasts two nodes to a common shape (numpy rules); NULL with an error on mismatch */

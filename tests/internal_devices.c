@@ -4,12 +4,14 @@
 #include "test.h"
 
 static tg__device ti_fake;
+static int ti_gpu_target; /* the fake device describes itself as a GPU (tg__device_target's defaults), not the CPU */
 
 /* the kernels of `t` rendered for a device like the CPU's but speaking `dialect` (DEV=FAKE meanwhile) */
 static tg_schedule *ti_render_as(const tg__dialect *dialect, tg_tensor *(*build)(void)) {
   ti_fake = *tg__cpu_device();
   ti_fake.name = "FAKE";
   ti_fake.dialect = dialect;
+  if (ti_gpu_target) ti_fake.describe = NULL;
   tg__device_register(&ti_fake);
   const char *old = getenv("DEV");
   char saved[64] = "";
@@ -99,6 +101,37 @@ TEST(test_internal_render_opencl) {
   tg_scope_end();
 }
 
+static tg_tensor *ti_row_sums(void) { /* 4 outputs of 1024 values each: a workgroup of 256 threads shares each */
+  return tg_sum(tg_reshape(tg_arange(0, 4096, 1, TG_FLOAT32), TG_SHAPE(4, 1024)), TG_AXES(1), 0);
+}
+
+/* GROUP on a GPU dialect: a workgroup per output, whose threads each sum a quarter of the row (their digit is the
+ * fastest part of the row's index, so a warp's loads are adjacent), store the partial sums into a shared array, meet
+ * at a barrier, and sum the array; the first thread of the group alone stores the result. */
+TEST(test_internal_render_workgroups) {
+  tg_scope_begin();
+  static const char *const want[2][7] = {
+      {"long long gid = blockIdx.x;", "int lid = (int)(threadIdx.x);", "int ridx3 = lid;",
+       "__shared__ float temp0[256];", "__syncthreads();", "if ((ridx3<1)) data0[ridx1] =", "+ridx3)+(ridx2*256)"},
+      {"long gid = ((long)get_group_id(0));", "int lid = (int)(get_local_id(0));", "int ridx3 = lid;",
+       "__local float temp0[256];", "barrier(CLK_LOCAL_MEM_FENCE);", "if ((ridx3<1)) data0[ridx1] =",
+       "+ridx3)+(ridx2*256)"}};
+  const tg__dialect *dialects[2] = {&tg__dialect_cuda, &tg__dialect_opencl};
+  ti_gpu_target = 1;
+  for (int d = 0; d < 2; d++) {
+    tg_schedule *s = ti_render_as(dialects[d], ti_row_sums);
+    CHECK(s && tg_schedule_count(s) == 1);
+    const char *src = s ? tg_schedule_source(s, 0) : NULL;
+    CHECK(s && s->s.k[0].opts && !strcmp(s->s.k[0].opts, "GROUP(0,256)"));
+    CHECK(src && !strstr(src, "return;")); /* launched exactly: no thread past the end */
+    for (int k = 0; k < 7; k++) test_check(src && strstr(src, want[d][k]), __FILE__, __LINE__, "%s: no '%s' in\n%s",
+                                           dialects[d]->name, want[d][k], src ? src : "(none)");
+    tg_schedule_free(s);
+  }
+  ti_gpu_target = 0;
+  tg_scope_end();
+}
+
 /* a graph that reads tensors of two devices is an error (no copies between devices yet), not a crash */
 TEST(test_internal_mixed_devices_are_an_error) {
   tg_scope_begin();
@@ -123,6 +156,66 @@ TEST(test_internal_mixed_devices_are_an_error) {
   if (old) setenv("DEV", saved, 1);
   else unsetenv("DEV");
   tg_scope_end();
+}
+
+/* A device that launches a JIT replay as one (CUDA graphs), faked on the CPU: the JIT hands it every kernel of the
+ * record with the buffers its plan gave them, keeps its state between replays and frees it with the JIT; JIT_GRAPH=0
+ * launches kernel by kernel, and a device that declines (1) is not asked again. The values are the same each way. */
+static int ti_graphs, ti_graph_kernels, ti_graph_frees, ti_graph_decline;
+static int ti_launch_graph(tg__device *d, int n, tg__program *const *progs, void ***bufs, const int *nbufs,
+                           void **state) {
+  if (ti_graph_decline) return 1;
+  if (!*state) *state = malloc(1);
+  ti_graphs++;
+  ti_graph_kernels = n;
+  for (int i = 0; i < n; i++)
+    if (d->launch(progs[i], bufs[i], nbufs[i]) < 0) return -1;
+  return 0;
+}
+static void ti_graph_free(tg__device *d, void *state) {
+  (void)d;
+  ti_graph_frees++;
+  free(state);
+}
+static int ti_jit_fn(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
+  (void)ctx, (void)n_in, (void)n_out;
+  tg_tensor *h = tg_contiguous(tg_add_s(tg_mul_s(in[0], 2), 1)); /* two kernels */
+  out[0] = tg_sum(h, 0, NULL, 0);
+  return 0;
+}
+
+TEST(test_internal_jit_graph) {
+  ti_fake = *tg__cpu_device();
+  ti_fake.name = "FAKE";
+  ti_fake.launch_graph = ti_launch_graph;
+  ti_fake.graph_free = ti_graph_free;
+  tg__device_register(&ti_fake);
+  const char *old = getenv("DEV");
+  char saved[64] = "";
+  if (old) snprintf(saved, sizeof saved, "%s", old);
+  setenv("DEV", "FAKE", 1);
+  for (int mode = 0; mode < 3; mode++) { /* graphs, JIT_GRAPH=0, a device that declines */
+    ti_graphs = ti_graph_kernels = ti_graph_frees = 0;
+    ti_graph_decline = mode == 2;
+    tg__setenv_int("JIT_GRAPH", mode == 1 ? 0 : 1);
+    tg_jit *j = tg_jit_new(ti_jit_fn, NULL);
+    for (int call = 0; call < 5; call++) {
+      tg_scope_begin();
+      float v[4] = {1, 2, 3, (float)call};
+      tg_tensor *x = tg_from_float(v, TG_SHAPE(4)), *out = NULL;
+      CHECK_EQ_INT(tg_jit_run(j, &x, 1, &out, 1), 0);
+      CHECK_NEAR(tg_item(out), 2 * (6 + call) + 4, 1e-5); /* sum(2x + 1) */
+      tg_scope_end();
+    }
+    CHECK_EQ_INT(ti_graphs, mode == 0 ? 3 : 0); /* calls 3, 4 and 5 replay */
+    CHECK_EQ_INT(ti_graph_kernels, mode == 0 ? tg_jit_kernels(j) : 0);
+    tg_jit_free(j);
+    CHECK_EQ_INT(ti_graph_frees, mode == 0 ? 1 : 0);
+  }
+  tg__setenv_int("JIT_GRAPH", 1);
+  ti_graph_decline = 0;
+  if (old) setenv("DEV", saved, 1);
+  else unsetenv("DEV");
 }
 
 /* OPENCL_DEVICE out of range says how many devices there are and which indices are valid (it said "found none" with

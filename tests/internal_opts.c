@@ -193,6 +193,88 @@ TEST(test_internal_opts_illegal_refused) {
   tg_scope_end();
 }
 
+/* the workgroup Opts refused on a device that has workgroups (OpenCL, CUDA), each with its reason; the tensor stays
+ * as it was. The sum over rows of a row's maximum is one kernel whose max is inside the sum's loop. */
+TEST(test_internal_opts_workgroups_refused) {
+  tg__target target;
+  tg__device_target(tg__device_get(NULL), &target);
+  if (!target.local_max) return; /* the CPU's reasons: test_internal_opts_illegal_refused */
+  static const to_bad cases[] = {
+      {TO_MATMUL, 1, {TO_OPT(LOCAL, 0, 5)}, "the amount does not divide the axis"},
+      {TO_MATMUL, 1, {TO_OPT(LOCAL, 2, 2)}, "no such output axis"},
+      {TO_MATMUL, 1, {TO_OPT(GROUP, 1, 2)}, "no such reduction axis"},
+      {TO_MATMUL, 1, {TO_OPT(GROUPTOP, 0, 1)}, "at least 2"},
+      {TO_ADD, 1, {TO_OPT(GROUP, 0, 2)}, "the kernel has no reduction loop"},
+      {TO_MATMUL64, 2, {TO_OPT(LOCAL, 0, 64), TO_OPT(LOCAL, 1, 48)}, "more threads per workgroup than the device"},
+      {TO_MATMUL, 2, {TO_OPT(NOLOCALS, 0, 0), TO_OPT(LOCAL, 0, 4)}, "NOLOCALS came before it"},
+      {TO_MATMUL, 2, {TO_OPT(GROUP, 0, 4), TO_OPT(NOLOCALS, 0, 0)}, "the kernel has workgroups already"},
+      {TO_MATMUL, 1, {TO_OPT(TC, 0, 0)}, "tensor cores are not built yet"},
+  };
+  for (int c = 0; c < TG__COUNT(cases); c++) {
+    tg_scope_begin();
+    tg__set_opts_override(cases[c].opts, cases[c].n);
+    tg_tensor *t = to_graph(cases[c].kind);
+    tg_clear_error();
+    int rc = tg_realize(t);
+    tg__set_opts_override(NULL, -1);
+    const char *e = tg_error();
+    test_check(rc == -1 && e && strstr(e, "cannot apply: ") && strstr(e, cases[c].why), __FILE__, __LINE__,
+               "case %d: rc %d, error '%s', want '%s'", c, rc, e ? e : "(none)", cases[c].why);
+    tg_clear_error();
+    CHECK_EQ_INT(tg_realize(t), 0); /* as it was: the heuristic's list realises it */
+    tg_scope_end();
+  }
+  tg_scope_begin();
+  tg__opt nested[1] = {TO_OPT(GROUP, 1, 4)}; /* the max's loop, inside the sum's */
+  tg__set_opts_override(nested, 1);
+  tg_tensor *t = tg_sum(tg_max(to_input(TG_SHAPE(6, 8), 1), TG_AXES(1), 0), TG_AXES(0), 0);
+  tg_clear_error();
+  CHECK_EQ_INT(tg_realize(t), -1);
+  tg__set_opts_override(NULL, -1);
+  CHECK(tg_error() && strstr(tg_error(), "cannot apply: a GROUPed reduction inside another reduction's loop"));
+  tg_clear_error();
+  float *v = tg_to_float(to_input(TG_SHAPE(6, 8), 1)), want = 0;
+  for (int i = 0; v && i < 6; i++) {
+    float m = v[i * 8];
+    for (int j = 1; j < 8; j++) m = v[i * 8 + j] > m ? v[i * 8 + j] : m;
+    want += m;
+  }
+  CHECK_NEAR(tg_item(t), want, 1e-5);
+  free(v);
+  tg_scope_end();
+}
+
+/* The heuristic on a device with workgroups: a sum of 4 rows of 4096 (4 outputs) is GROUPed, 256 threads a row,
+ * and a sum over the rows of 256 x 64 gets a LOCAL along the columns (adjacent threads read adjacent values) made
+ * last, after the GROUP of the rows; both compute what NOOPT computes. */
+TEST(test_internal_opts_heuristic_groups) {
+  tg__target target;
+  tg__device_target(tg__device_get(NULL), &target);
+  if (!target.local_max) return;
+  tg_scope_begin();
+  tg_tensor *x = to_input(TG_SHAPE(4, 4096), 2), *y = to_input(TG_SHAPE(256, 64), 3);
+  tg_tensor *outs[2] = {tg_sum(x, TG_AXES(1), 0), tg_sum(y, TG_AXES(0), 0)};
+  const char *want[2] = {"GROUP(0,256)", "GROUP(0,8) LOCAL(0,32)"};
+  for (int k = 0; k < 2; k++) {
+    tg_schedule *s = tg_schedule_create(&outs[k], 1);
+    CHECK(s && s->s.n == 1);
+    if (s && s->s.n == 1) CHECK_STR(s->s.k[0].opts, want[k]);
+    tg_schedule_free(s);
+    CHECK_EQ_INT(tg_realize(outs[k]), 0);
+    float *got = tg_to_float(outs[k]);
+    tg__opt none[1] = {TO_OPT(UPCAST, 0, 0)};
+    tg__set_opts_override(none, 0);
+    tg_tensor *plain = tg_sum(k ? to_input(TG_SHAPE(256, 64), 3) : to_input(TG_SHAPE(4, 4096), 2), TG_AXES(1 - k), 0);
+    float *ref = tg_realize(plain) == 0 ? tg_to_float(plain) : NULL;
+    tg__set_opts_override(NULL, -1);
+    CHECK(got && ref);
+    if (got && ref) CHECK_ARR_NEAR(got, ref, tg_numel(outs[k]), 1e-4);
+    free(got);
+    free(ref);
+  }
+  tg_scope_end();
+}
+
 /* the kernel of a one-kernel schedule of kind's graph (its opts and source) */
 static tg_schedule *to_schedule(int kind, const tg__opt *opts, int n) {
   tg__set_opts_override(opts, n);
