@@ -608,7 +608,9 @@ static const tg__dialect tg__dialect_cuda = {
     /* tile_prelude, stage_strided_stores, forms, nforms */
     NULL, 0, tg__cuda_forms, (int)(sizeof tg__cuda_forms / sizeof tg__cuda_forms[0]),
     /* group_id, local_id, shared_prefix, barrier */
-    "blockIdx.x", "threadIdx.x", "__shared__ ", "__syncthreads();"};
+    "blockIdx.x", "threadIdx.x", "__shared__ ", "__syncthreads();",
+    /* vec4_load, vec4_store */
+    "*((const float4*)(%s))", "*((float4*)(%1)) = make_float4(%2);"};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,

@@ -129,6 +129,14 @@ static int tg__cl_pick_error(int pick, tg__cl_uint nd, char *why, size_t n) {
   return -1;
 }
 
+/* At exit, the queued kernels finish first. PoCL compiles a program's kernel on its worker thread when it first
+ * runs: a process that exited meanwhile (it realised a tensor and returned from main) crashed in LLVM, whose statics
+ * exit had destroyed (SIGSEGV, or an abort). So a program's first launch is waited for (tg__cl_launch), and at exit
+ * the queue is finished, the kernels it holds compiled already. */
+static void tg__cl_at_exit(void) {
+  if (tg__cl.state == 1) tg__cl.api.Finish(tg__cl.queue);
+}
+
 /* loads the driver and opens a context and a queue on the chosen device, once; 0 or -1 with an error */
 static int tg__cl_init(void) {
   if (tg__cl.state == 1) return 0;
@@ -170,6 +178,7 @@ static int tg__cl_init(void) {
              "driver, or use DEV=CPU", tg_error());
   }
   tg__cl.state = tg__cl.lib && !step ? 1 : -1;
+  if (tg__cl.state == 1) atexit(tg__cl_at_exit);
   if (tg__cl.state < 0) tg__set_error("%s", tg__cl.err);
   return tg__cl.state == 1 ? 0 : -1;
 }
@@ -245,6 +254,7 @@ static int tg__cl_launch(tg__program *p, void **bufs, int nbufs) {
   if (p->local_size > 0) global *= local; /* the kernel's workgroups (LOCAL, GROUP): global_size of them */
   tg__stat_launches(1);
   tg__cl_int e = cl->EnqueueNDRangeKernel(tg__cl.queue, k, 1, NULL, &global, local ? &local : NULL, 0, NULL, NULL);
+  if (!e && p->launches++ == 0) e = cl->Finish(tg__cl.queue); /* see tg__cl_at_exit */
   if (!e) return 0;
   tg__set_error("OPENCL launch of kernel %s over %zu work items: %s (%d)", p->name, global, tg__cl_strerror(e), (int)e);
   return -1;
@@ -308,7 +318,9 @@ static const tg__dialect tg__dialect_opencl = {
     /* tile_prelude, stage_strided_stores, forms, nforms */
     NULL, 0, NULL, 0,
     /* group_id, local_id, shared_prefix, barrier */
-    "((long)get_group_id(0))", "get_local_id(0)", "__local ", "barrier(CLK_LOCAL_MEM_FENCE);"};
+    "((long)get_group_id(0))", "get_local_id(0)", "__local ", "barrier(CLK_LOCAL_MEM_FENCE);",
+    /* vec4_load, vec4_store */
+    "vload4(0, %s)", "vstore4((float4)(%2), 0, %1);"};
 
 static tg__device tg__cl_device = {1, "OPENCL", &tg__dialect_opencl, tg__cl_alloc, tg__cl_free, tg__cl_copy_in,
                                    tg__cl_copy_out, tg__cl_compile, tg__cl_launch, tg__cl_synchronize, NULL,

@@ -761,6 +761,10 @@ typedef struct tg__dialect {
   /* workgroups (LOCAL, GROUP): the expressions of the workgroup's flat index and of the thread's within it, the
    * qualifier of a shared array, the barrier statement. NULL group_id: the dialect has none */
   const char *group_id, *local_id, *shared_prefix, *barrier;
+  /* vectors of 4 float32 (render.c groups four adjacent loads or stores): the load's format over its address (%s:
+   * data1+index, a multiple of 4), giving a float4 whose lanes are .x .y .z .w; the store's statement over the
+   * address (%1) and the four values (%2, comma-separated). NULL: no vectors */
+  const char *vec4_load, *vec4_store;
 } tg__dialect;
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */
@@ -831,6 +835,7 @@ typedef struct tg__program {
   void (*entry)(void **bufs, int64_t start, int64_t end); /* CPU entry */
   int64_t global_size;         /* CPU: iterations of the parallel loop; GPU: threads, or workgroups with local_size */
   int64_t local_size;          /* GPU: threads per workgroup (the kernel's LOCAL and GROUP); 0: the device chooses */
+  int64_t launches;            /* the device's count of its launches (OpenCL waits for a program's first) */
   double flops, bytes;
 } tg__program;
 /* realize.c: DEBUG=2's line for one launch (a schedule's, or a JIT replay's with mark "  (jit)") */

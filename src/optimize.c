@@ -1150,6 +1150,26 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
     }
   }
   if (!has_reduce || ng < 2 || sink->nsrc != 1) {
+    /* a GPU's elementwise kernel whose innermost output loop every access walks contiguously gets an UPCAST of 4
+     * along it, which the renderer makes one 16-byte load or store per access (float4), when that leaves 256
+     * threads per compute unit */
+    if (t->gpu && !has_reduce && ng >= 1 && tg__range_size(globals[ng - 1]) % 4 == 0) {
+      double outputs = 1;
+      int contiguous = 1;
+      for (int g = 0; g < ng; g++) outputs *= (double)tg__range_size(globals[g]);
+      uint64_t *deps = tg__access_deps(&access);
+      for (int a = 0; a < access.n && contiguous; a++)
+        if (deps[a] & (1ULL << (globals[ng - 1]->arg.i & 63)))
+          contiguous = tg__stride((tg__uop *)access.items[a], globals[ng - 1]) == 1;
+      TG_FREE(deps);
+      if (contiguous && outputs / 4 >= 256.0 * t->units) {
+        tg__axes ax;
+        tg__find_axes(sink, nglobal, &ax);
+        tg__vec_free(&access);
+        out[0] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, globals[ng - 1]), 4);
+        return 1;
+      }
+    }
     /* a reduction to one loop of outputs that every input reads contiguously (a sum over the outer axis: the partial
      * weight gradients of a convolution, summed) accumulates whole vectors of outputs, when that leaves each core 2 */
     int vec_out = has_reduce && ng == 1 && sink->nsrc == 1 && !t->gpu && t->vec_floats > 1 &&

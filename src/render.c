@@ -193,7 +193,10 @@ typedef struct tg__rctx {
   tg__vec owned;  /* strings to free */
   tg__str body;
   int depth;
-  long long nalu, nval, nstage;
+  long long nalu, nval, nstage, nvec;
+  int *vec;       /* per entry of the list: for a LOAD or STORE of a vector of 4, the first of its members (in the
+                     list) for a load, the last for a store, whose statement renders the vector; -1 otherwise */
+  int (*members)[4]; /* per vector, by its rendering entry: the entries of lanes 0..3 */
 } tg__rctx;
 
 static const char *tg__expr_of(tg__rctx *r, tg__uop *u);
@@ -406,12 +409,117 @@ static const tg__stmt tg__stmts[] = {
     {TG__OP_DEFINE_LOCAL, tg__rs_define_local}, {TG__OP_BARRIER, tg__rs_barrier},
 };
 
+static int tg__rs_vector(tg__rctx *r, const tg__linear *lin, int i);
+
 static void tg__render_stmt(tg__rctx *r, const tg__linear *lin, int i) {
+  if (tg__rs_vector(r, lin, i)) return;
   static tg__stmt_fn table[TG__NOPS];
   if (!table[TG__OP_RANGE])
     for (int k = 0; k < TG__COUNT(tg__stmts); k++) table[tg__stmts[k].op] = tg__stmts[k].fn;
   tg__stmt_fn fn = table[lin->u[i]->op];
   (fn ? fn : tg__rs_value)(r, lin, i);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// vectors of 4 (a GPU dialect's vec4_load and vec4_store): four loads or stores of adjacent float32 elements at an
+// index that is a multiple of 4 become one 16-byte access (tinygrad's float4), as an UPCAST by 4 of a contiguous
+// axis makes them; a warp then moves 512 bytes per instruction
+
+static tg__uop *tg__store_base(const tg__uop *st, int64_t *off);
+
+/* whether an index expression is a multiple of 4 whatever its loops: products by multiples of 4, and their sums */
+static int tg__multiple_of4(const tg__uop *u) {
+  double c;
+  if (tg__is_const(u, &c)) return fmod(c, 4) == 0;
+  if (u->op == TG__OP_ADD) return tg__multiple_of4(u->src[0]) && tg__multiple_of4(u->src[1]);
+  if (u->op == TG__OP_MUL) return tg__multiple_of4(u->src[0]) || tg__multiple_of4(u->src[1]);
+  return 0;
+}
+
+/* a load's or store's buffer and index when it may join a vector: a global buffer of float32, ungated, with no
+ * conversion; NULL otherwise */
+static tg__uop *tg__vec_member(const tg__rctx *r, const tg__uop *u, tg__uop **idx) {
+  double on;
+  int load = u->op == TG__OP_LOAD;
+  if ((!load && u->op != TG__OP_STORE) || u->src[0]->op != TG__OP_INDEX) return NULL;
+  tg__uop *at = u->src[0];
+  if (at->src[0]->op != TG__OP_DEFINE_GLOBAL || at->nsrc != 2) return NULL;
+  tg_dtype dt = load ? u->dtype : u->src[1]->dtype;
+  if (dt != TG_FLOAT32 || tg__per_dtype(load ? r->d->load_fmt : r->d->store_fmt, dt)) return NULL;
+  int gated = u->nsrc > (load ? 1 : 2) && !(tg__is_const(u->src[load ? 1 : 2], &on) && on != 0);
+  if (gated || (load && u->nsrc > 2)) return NULL;
+  *idx = at->src[1];
+  return at->src[0];
+}
+
+/* finds the vectors of the list (r->vec, r->members): lanes at base + o + 0..3 of one buffer, with base
+ * and o multiples of 4; a store's lanes with no load of its buffer between its first and last */
+static void tg__find_vectors(tg__rctx *r, const tg__linear *lin) {
+  int n = lin->n;
+  r->vec = (int *)tg__alloc(sizeof(int) * (size_t)(n + 1));
+  r->members = (int(*)[4])tg__alloc(sizeof(int[4]) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) r->vec[i] = -1;
+  if (!r->d->vec4_load) return;
+  for (int i = 0; i < n; i++) {
+    tg__uop *u = lin->u[i], *idx, *buf = r->vec[i] < 0 ? tg__vec_member(r, u, &idx) : NULL;
+    int64_t o;
+    tg__uop *base = buf ? tg__store_base(u, &o) : NULL;
+    if (!buf || o % 4 || !tg__multiple_of4(base)) continue;
+    int lane[4] = {i, -1, -1, -1}, first = i, last = i;
+    for (int k = 0; k < n; k++) {
+      tg__uop *v = lin->u[k], *vi, *vb = NULL;
+      if (k != i && v->op == u->op && r->vec[k] < 0) vb = tg__vec_member(r, v, &vi);
+      int64_t vo;
+      if (vb != buf || tg__store_base(v, &vo) != base || vo <= o || vo > o + 3 || lane[vo - o] >= 0) continue;
+      lane[vo - o] = k;
+      first = k < first ? k : first, last = k > last ? k : last;
+    }
+    int ok = lane[1] >= 0 && lane[2] >= 0 && lane[3] >= 0;
+    for (int k = first; ok && u->op == TG__OP_STORE && k < last; k++) { /* a load of the buffer between */
+      tg__uop *v = lin->u[k];
+      ok = !(v->op == TG__OP_LOAD && v->src[0]->op == TG__OP_INDEX && v->src[0]->src[0] == buf);
+    }
+    if (!ok) continue;
+    int at = u->op == TG__OP_LOAD ? first : last;
+    for (int c = 0; c < 4; c++) r->vec[lane[c]] = at, r->members[at][c] = lane[c];
+  }
+}
+
+/* a member of a vector: the vector's statement when this is its rendering entry; 0 when not a member */
+static int tg__rs_vector(tg__rctx *r, const tg__linear *lin, int i) {
+  if (!r->vec || r->vec[i] < 0) return 0;
+  if (r->vec[i] != i) return 1; /* another member renders it */
+  static const char *const lanes[4] = {"x", "y", "z", "w"};
+  tg__uop *u = lin->u[i], *first = lin->u[r->members[i][0]];
+  int64_t o;
+  tg__uop *base = tg__store_base(first, &o);
+  char *ops[2];
+  tg__str ptr, vals;
+  memset(&ptr, 0, sizeof ptr);
+  memset(&vals, 0, sizeof vals);
+  tg__str_printf(&ptr, "%s+%s", tg__expr_of(r, first->src[0]->src[0]), tg__expr_of(r, base));
+  if (o) tg__str_printf(&ptr, "+%lld", (long long)o);
+  ops[0] = ptr.s;
+  if (u->op == TG__OP_LOAD) {
+    char *load = tg__fmt_op(r->d->vec4_load, ops, 1, 0), nm[64];
+    long long id = r->nvec++;
+    tg__line(r, "float4 vec%lld = %s;", id, load);
+    TG_FREE(load);
+    for (int c = 0; c < 4; c++) {
+      snprintf(nm, sizeof nm, "vec%lld.%s", id, lanes[c]);
+      tg__map_put(&r->expr, lin->u[r->members[i][c]], tg__own(r, tg__strdup(nm)));
+    }
+  } else {
+    for (int c = 0; c < 4; c++)
+      tg__str_printf(&vals, "%s%s", c ? "," : "", tg__expr_of(r, lin->u[r->members[i][c]]->src[1]));
+    ops[1] = vals.s;
+    char *store = tg__fmt_op(r->d->vec4_store, ops, 2, 0);
+    tg__line(r, "%s", store);
+    TG_FREE(store);
+  }
+  TG_FREE(ptr.s);
+  TG_FREE(vals.s);
+  return 1;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -627,6 +735,7 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
     a.i = i;
     tg__map_put(&r.expr, tg__uop0(TG__OP_DEFINE_GLOBAL, params[i].dtype, &a), tg__own(&r, tg__strdup(nm)));
   }
+  tg__find_vectors(&r, lin);
   /* staging (tg__dialect.stage_strided_stores) is tried after the last loop closes, in kernels with accumulators */
   int64_t *off = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)(lin->n + 1));
   int stage = 0;
@@ -640,6 +749,8 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
     else tg__render_stmt(&r, lin, i);
   }
   TG_FREE(off);
+  TG_FREE(r.vec);
+  TG_FREE(r.members);
   tg__str out;
   memset(&out, 0, sizeof out);
   tg__render_preludes(&out, d, params, nparams, lin);

@@ -427,15 +427,41 @@ static int tg__check_buffers(const tg__vec *order, tg__device **dev) {
  * built. Not a one-hot sum (a gather, which codegen turns into loads: split, it would sum 60000 rows), nor more
  * outputs: split by the batch, a weight gradient's partial results lie a batch chunk apart in adjacent threads
  * (a 64x32x3x3 one took 11 ms instead of 0.5). */
+/* whether u is a position along an axis: an ARANGE, moved, cast, offset or scaled (a few steps at most) */
+static int tg__is_position(const tg__uop *u, int depth) {
+  if (u->op == TG__OP_ARANGE) return 1;
+  if (depth > 8) return 0;
+  if (tg__op_is_movement(u->op) || u->op == TG__OP_CAST) return tg__is_position(u->src[0], depth + 1);
+  if (u->op == TG__OP_ADD || u->op == TG__OP_MUL)
+    return tg__is_position(u->src[0], depth + 1) || tg__is_position(u->src[1], depth + 1);
+  return 0;
+}
+
 static tg__uop *tg__kz_split(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)ctx, (void)b;
   if (r->arg.f != 0) return NULL;
-  tg__vec below;
-  memset(&below, 0, sizeof below);
-  tg__uop_toposort(r->src[0], &below);
+  /* a one-hot sum: a compare for equality with a position (an ARANGE) in the summed values, short of another
+   * reduction or a buffer (a max pool's backward compares with the maxima, which is no one-hot sum; the loss's
+   * one-hot labels lie behind the matmul's reduction in every gradient) */
+  tg__vec stack;
+  tg__map seen;
+  memset(&stack, 0, sizeof stack);
+  memset(&seen, 0, sizeof seen);
+  tg__vec_push(&stack, r->src[0]);
   int onehot = 0;
-  for (int i = 0; i < below.n && !onehot; i++) onehot = ((tg__uop *)below.items[i])->op == TG__OP_CMPEQ;
-  tg__vec_free(&below);
+  while (stack.n && !onehot) {
+    tg__uop *u = (tg__uop *)stack.items[--stack.n];
+    if (tg__map_get(&seen, u)) continue;
+    tg__map_put(&seen, u, (void *)1);
+    if (u->op == TG__OP_CMPEQ) {
+      onehot = tg__is_position(u->src[0], 0) || tg__is_position(u->src[1], 0);
+      continue;
+    }
+    if (u->op == TG__OP_REDUCE_AXIS || u->op == TG__OP_CONTIGUOUS || u->op == TG__OP_BUFFER) continue;
+    for (int i = 0; i < u->nsrc; i++) tg__vec_push(&stack, u->src[i]);
+  }
+  tg__vec_free(&stack);
+  tg__map_free(&seen);
   return onehot ? NULL : tg__split_reduce(r->src[0], (tg__op)r->arg.i2, r->arg.i, 1024);
 }
 

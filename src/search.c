@@ -186,16 +186,26 @@ static int tg__cand_render(tg__kernel *k, const tg__target *t, const tg__kparam 
 }
 
 /* The actions one round adds to a list (tinygrad's actions): upcasts and unrolls by small amounts, pads of an output
- * axis to a multiple of 8, 16 or 32, swaps of the outermost output loop, and on a CPU, groups of a reduction loop
- * (partial accumulators side by side) and (with more than one core) thread splits, two of which make a grid.
+ * axis to a multiple of 8, 16 or 32, swaps of the outermost output loop; on a CPU, groups of a reduction loop
+ * (partial accumulators side by side) and (with more than one core) thread splits, two of which make a grid; on a
+ * GPU with workgroups, LOCALs of an output loop and GROUPs and GROUPTOPs of a reduction loop (threads of a
+ * workgroup sharing it through shared memory).
  * Amounts that can divide the axis neither as it was lowered nor padded are left out here; the rest are judged by
  * tg__apply_opts. */
 static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, int nr, const tg__target *t,
                             tg__opt *out) {
   static const int64_t up[] = {2, 3, 4, 5, 7, 8, 16, 32}, unroll[] = {0, 2, 3, 4, 8},
                        thread[] = {2, 3, 4, 8, 12, 16, 32, 64}, group[] = {2, 4, 8, 16};
-  static const int64_t pad[] = {8, 16, 32};
+  static const int64_t pad[] = {8, 16, 32}, local[] = {2, 4, 8, 16, 32}, wgroup[] = {4, 8, 16, 32, 64, 128, 256};
   int n = 0;
+  for (int g = 0; g < ng && t->local_max; g++)
+    for (int i = 0; i < TG__COUNT(local); i++)
+      if (gsize[g] % local[i] == 0 && local[i] <= t->local_max)
+        out[n].op = TG__OPT_LOCAL, out[n].axis = g, out[n++].amount = local[i];
+  for (int r = 0; r < nr && t->local_max; r++)
+    for (int i = 0; i < TG__COUNT(wgroup); i++)
+      for (int top = 0; top < 2 && rsize[r] % wgroup[i] == 0 && wgroup[i] <= t->local_max; top++)
+        out[n].op = top ? TG__OPT_GROUPTOP : TG__OPT_GROUP, out[n].axis = r, out[n++].amount = wgroup[i];
   for (int g = 0; g < ng; g++) {
     for (int i = 0; i < TG__COUNT(up); i++) /* dividing the axis, or a PADTO's rounded-up length */
       if (gsize[g] % up[i] == 0 || (gsize[g] > up[i] && up[i] - gsize[g] % up[i] <= gsize[g] / 4 + 1))
@@ -322,7 +332,8 @@ static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t,
   int64_t gsize[TG_MAX_DIMS], rsize[2 * TG_MAX_DIMS];
   int ng, nr;
   if (tg__beam_axes(k, t, gsize, &ng, rsize, &nr) < 0) return -1;
-  tg__opt actions[640]; /* at most 16 output axes x 11 + 32 reduction axes x 9 + 15 swaps + 16 x 8 threads */
+  tg__opt actions[1024]; /* at most 16 output axes x 11 + 32 reduction axes x 5 + 15 swaps, and 32 x 4 groups +
+                          * 16 x 8 threads (a CPU's) or 16 x 5 locals + 32 x 14 groups (a GPU's) */
   int nact = tg__beam_actions(gsize, ng, rsize, nr, t, actions);
   tg__map seen; /* sources tried, by hash (a collision only skips a candidate) */
   memset(&seen, 0, sizeof seen);

@@ -218,6 +218,26 @@ TEST(test_internal_jit_graph) {
   else unsetenv("DEV");
 }
 
+/* A program that exits with kernels still queued exits cleanly (PoCL's threads crashed it: the OpenCL backend
+ * finishes its queue at exit). The child, this runner again, queues a kernel and returns from the test at once. */
+TEST(test_internal_exit_with_queued_kernels) {
+  const char *prog = getenv("TEST_SELF");
+  CHECK(prog != NULL);
+  if (!prog) return;
+  char cmd[512];
+  for (int i = 0; i < 3; i++) {
+    snprintf(cmd, sizeof cmd, "TEST_QUEUED_CHILD=1 %s test_internal_queued_child >/dev/null 2>&1", prog);
+    CHECK_EQ_INT(system(cmd), 0);
+  }
+}
+
+TEST(test_internal_queued_child) {
+  if (!getenv("TEST_QUEUED_CHILD")) return; /* only as the child of test_internal_exit_with_queued_kernels */
+  tg_tensor *x = tg_rand(TG_FLOAT32, TG_SHAPE(1 << 16));
+  CHECK_EQ_INT(tg_realize(x), 0); /* queued, not waited for */
+  exit(test_failed_here ? 1 : 0);
+}
+
 /* OPENCL_DEVICE out of range says how many devices there are and which indices are valid (it said "found none" with
  * one PoCL device). The message is checked for 0, 1 and 3 devices; with a driver (make test-opencl), also against
  * the real device list. */

@@ -76,9 +76,12 @@ TEST(test_schedule_inspection) {
   tg_schedule *s = tg_schedule_create(&sm, 1);
   CHECK_EQ_INT(tg_schedule_count(s), 3);
   CHECK_STR(tg_schedule_name(s, 0), "r_32_100");  /* max over axis 1: 32 outputs, a loop of 100 */
-  CHECK_STR(tg_schedule_name(s, 2), "E_32_100");  /* the division */
+  /* the division: one output per thread, or on a small GPU (PoCL's 2 cores) 4 (one 16-byte load and store each) */
+  const char *div = tg_schedule_name(s, 2), *src = tg_schedule_source(s, 2);
+  CHECK(div && (!strcmp(div, "E_32_100") || (strcmp(tg_device_of(x), "CPU") && !strcmp(div, "E_32_25_4"))));
+  if (!div) div = "E_32_100";
   CHECK(strstr(tg_schedule_ast(s, 0), "REDUCE_AXIS   float32  [2] MAX axes=0x2 shape=(32,1)") != NULL);
-  CHECK(strstr(tg_schedule_source(s, 2), "E_32_100(") != NULL);
+  CHECK(src && strstr(src, div) && strstr(src, "("));
   CHECK(strstr(tg_schedule_source(s, 1), "exp2") != NULL); /* exp is EXP2 (exp2f in C, exp2 in OpenCL) */
   CHECK_NULL(tg_schedule_name(s, 3));
   tg_schedule_free(s);
