@@ -20,6 +20,7 @@ typedef struct tg__lin {
   double iters;      /* loop iterations at the current position */
   double flops;
   int nacc, error;
+  int shared;        /* emitting a GROUP's second stage: its redundant sums are no flops of the kernel */
   tg__vec reduces;   /* every REDUCE of the kernel, for fusing those over the same loops */
 } tg__lin;
 
@@ -41,7 +42,7 @@ static uint64_t tg__deps(tg__lin *L, tg__uop *u) {
 static void tg__list(tg__lin *L, tg__uop *u, intptr_t aux) {
   tg__vec_push(&L->list, u);
   tg__vec_push(&L->aux, (void *)aux);
-  if (tg__op_is_alu(u->op)) L->flops += L->iters;
+  if (tg__op_is_alu(u->op) && !L->shared) L->flops += L->iters;
 }
 
 static void tg__emit(tg__lin *L, tg__uop *u);
@@ -126,14 +127,19 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
     tg__list(L, accs[g], 0);
   }
   for (int i = 1; i < u->nsrc; i++) tg__open(L, u->src[i]);
+  tg__uop *body = u->src[0]; /* a GROUP's second stage sums the shared array, every thread of the group alike */
+  int shared = L->shared;
+  L->shared |= body->op == TG__OP_LOAD && body->src[0]->op == TG__OP_INDEX &&
+               body->src[0]->src[0]->op == TG__OP_DEFINE_LOCAL;
   for (int g = 0; g < group.n; g++) {
     tg__uop *v = (tg__uop *)group.items[g];
     tg__emit(L, v->src[0]);
     tg__uop *upd = tg__uop2((tg__op)v->arg.i, v->dtype, accs[g], v->src[0], NULL);
     tg__list(L, tg__uop2(TG__OP_ASSIGN, v->dtype, accs[g], upd, NULL), 0);
-    L->flops += L->iters; /* the accumulation's op, inside the ASSIGN (a matmul's adds: half its flops) */
+    if (!L->shared) L->flops += L->iters; /* the accumulation's op, in the ASSIGN (a matmul's adds: half its flops) */
   }
   for (int i = u->nsrc - 1; i >= 1; i--) tg__close(L, u->src[i]);
+  L->shared = shared;
   for (int g = 0; g < group.n; g++) tg__list(L, (tg__uop *)group.items[g], acc_at[g]);
   TG_FREE(acc_at);
   TG_FREE(accs);

@@ -1140,7 +1140,7 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
       tg__vec_free(&access);
       return 0;
     }
-  if (has_reduce && t->gpu && t->local_max && sink->nsrc == 1) { /* a GPU's workgroups share a reduction */
+  if (has_reduce && t->gpu && t->local_max && sink->nsrc == 1 && !tg__getenv_int("NOLOCALS", 0)) { /* GROUP */
     uint64_t *gdeps = tg__access_deps(&access);
     int n = tg__gpu_group_rule(sink, nglobal, t, globals, ng, &access, gdeps, store_at, out);
     TG_FREE(gdeps);
@@ -1279,6 +1279,18 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   if (fj > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, rj), fj);
   if (fu > 1) out[n++] = tg__mkopt(TG__OPT_UNROLL, tg__axis_of(ax.rid, ax.nr, inner_reduce), fu);
   if (fg > 1) out[n++] = tg__mkopt(TG__OPT_GROUP, tg__axis_of(ax.rid, ax.nr, inner_reduce), fg);
+  /* a GPU's convolution tiles: a workgroup of up to 16 x 16 threads over rows and columns of tiles, whose threads
+   * share their window's inputs in the level-1 cache, columns fastest; only whole warps (a 48-thread block would
+   * idle a third of its second warp). The H200 run that added them, with the batchnorm statistics split too, took
+   * the MNIST step from 8 ms to 4 (which did how much was not measured apart); a 4096 matmul's tiles ran slower so
+   * (13.8 TFLOPS against 15.6 with flat blocks of 256, which span 4 rows of tiles), and get none */
+  if (gpu && window && t->local_max >= 64 && !tg__getenv_int("NOLOCALS", 0)) {
+    int64_t li = tg__divisor_upto(tg__range_size(ri) / fi, 16), lj = tg__divisor_upto(tg__range_size(rj) / fj, 16);
+    if (li >= 4 && lj >= 4 && (li * lj) % 32 == 0 && li * lj <= t->local_max) {
+      out[n++] = tg__mkopt(TG__OPT_LOCAL, tg__axis_of(ax.gid, ax.ng, ri), li);
+      out[n++] = tg__mkopt(TG__OPT_LOCAL, tg__axis_of(ax.gid, ax.ng, rj), lj);
+    }
+  }
   /* a matmul (two output loops, rows outer) whose B passes a quarter of the level-2 cache is blocked for it (this
    * replaced a SWAP of the column tiles outermost for a B over 8 MiB, which the blocking covers) */
   if (ng == 2 && ri == globals[0] && rj == globals[1] && !gpu && !window && inner_reduce) {

@@ -91,5 +91,26 @@ TEST(test_internal_debug_matmul_flops) {
     }
   }
   tg_schedule_free(s);
+  /* a row sum GROUPed by 256 on a GPU: the partial sums count (4 x 4096 adds, and their addresses); the second stage,
+   * which each of a group's 256 threads runs over the 256 partial sums alike, does not (it would count 16x over) */
+  float r[4 * 4096];
+  for (int i = 0; i < 4 * 4096; i++) r[i] = (float)(i % 3);
+  tg_tensor *rows = tg_sum(tg_from_data(r, TG_FLOAT32, TG_SHAPE(4, 4096)), TG_AXES(1), 0);
+  s = tg_schedule_create(&rows, 1);
+  CHECK(s && s->s.n == 1);
+  if (s && s->s.n == 1) {
+    tg__target t;
+    tg__device_target(tg__cpu_device(), &t);
+    t.gpu = 1, t.local_max = 256, t.shared_bytes = 16384, t.units = 1;
+    tg__opt group[1] = {{TG__OPT_GROUP, 0, 256}};
+    tg__linear lin;
+    CHECK_EQ_INT(tg__codegen(&s->s.k[0], &t, group, 1, &lin), 0);
+    CHECK_EQ_INT(lin.local_size, 256);
+    double want = 4.0 * 4096;
+    test_check(lin.flops >= want && lin.flops <= 5 * want, __FILE__, __LINE__, "flops %g, want %g (to 5x)", lin.flops,
+               want);
+    tg__linear_free(&lin);
+  }
+  tg_schedule_free(s);
   tg_scope_end();
 }
