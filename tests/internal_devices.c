@@ -132,6 +132,37 @@ TEST(test_internal_render_workgroups) {
   tg_scope_end();
 }
 
+static tg_tensor *ti_relu_4096(void) { /* relu(2a + b) over 4096: upcast by 4 on a GPU, four lanes a thread */
+  tg_tensor *a = tg_arange(0, 4096, 1, TG_FLOAT32);
+  return tg_relu(tg_add(tg_mul_s(tg_contiguous(a), 2), tg_contiguous(tg_sin(a))));
+}
+
+/* Four loads or stores of adjacent float32 elements at a multiple of 4 are one 16-byte access: CUDA's float4 through
+ * a pointer cast, OpenCL's vload4 and vstore4 */
+TEST(test_internal_render_vectors) {
+  tg_scope_begin();
+  static const char *const want[2][2] = {{"float4 vec0 = *((const float4*)(data1+", "*((float4*)(data0+"},
+                                         {"float4 vec0 = vload4(0, data1+", "vstore4((float4)("}};
+  const tg__dialect *dialects[2] = {&tg__dialect_cuda, &tg__dialect_opencl};
+  ti_gpu_target = 1;
+  for (int d = 0; d < 2; d++) {
+    tg_schedule *s = ti_render_as(dialects[d], ti_relu_4096);
+    int found = 0;
+    for (int k = 0; s && k < tg_schedule_count(s); k++) {
+      const char *src = tg_schedule_source(s, k);
+      if (!src || !strstr(src, "E_1024_4(") || !strstr(src, "data2")) continue; /* the relu, of two inputs */
+      found = 1;
+      for (int w = 0; w < 2; w++) test_check(strstr(src, want[d][w]) != NULL, __FILE__, __LINE__, "%s: no '%s' in\n%s",
+                                             dialects[d]->name, want[d][w], src);
+      CHECK(strstr(src, "vec1.w") != NULL); /* the second input's fourth lane */
+    }
+    CHECK(found);
+    tg_schedule_free(s);
+  }
+  ti_gpu_target = 0;
+  tg_scope_end();
+}
+
 /* a graph that reads tensors of two devices is an error (no copies between devices yet), not a crash */
 TEST(test_internal_mixed_devices_are_an_error) {
   tg_scope_begin();
