@@ -274,35 +274,32 @@ static int tg__global_at(const tg__linear *lin, const tg__uop *u) {
   return -1;
 }
 
+/* the range nm as digit k of an index var over ranges[0..n), the slowest first: var / (the faster ones' sizes) % size */
+static void tg__rs_digit(tg__rctx *r, const char *nm, const char *var, tg__uop *const *ranges, int n, int k) {
+  int64_t inner = 1;
+  for (int h = k + 1; h < n; h++) inner *= (int64_t)tg__const_val(ranges[h]->src[0]);
+  tg__str e;
+  memset(&e, 0, sizeof e);
+  tg__str_cat(&e, var);
+  if (inner > 1) tg__str_printf(&e, " / %lld", (long long)inner);
+  if (k > 0) tg__str_printf(&e, " %% %s", tg__expr_of(r, ranges[k]->src[0]));
+  tg__line(r, "int %s = (int)(%s);", nm, e.s);
+  TG_FREE(e.s);
+}
+
 static void tg__rs_range(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   tg__name(r, u, "ridx%lld", (long long)u->arg.i);
   const char *nm = tg__expr_of(r, u);
   int g = r->d->global_id ? tg__global_at(lin, u) : -1;
-  if (u->arg.i2) { /* a digit of the thread's index in its workgroup: lid / (sizes of the faster ones) % size */
-    int64_t inner = 1;
+  if (u->arg.i2) { /* a digit of the thread's index in its workgroup */
     int k = 0;
     while (k < lin->nlocals && lin->locals[k] != u) k++;
-    for (int h = k + 1; h < lin->nlocals; h++) inner *= (int64_t)tg__const_val(lin->locals[h]->src[0]);
-    tg__str e;
-    memset(&e, 0, sizeof e);
-    tg__str_cat(&e, "lid");
-    if (inner > 1) tg__str_printf(&e, " / %lld", (long long)inner);
-    if (k > 0) tg__str_printf(&e, " %% %s", tg__expr_of(r, u->src[0]));
-    tg__line(r, "int %s = %s;", nm, e.s);
-    TG_FREE(e.s);
+    tg__rs_digit(r, nm, "lid", lin->locals, lin->nlocals, k);
     return;
   }
-  if (g >= 0) { /* a GPU's output loop is a digit of the thread's index: gid / (sizes of the inner ones) % size */
-    int64_t inner = 1;
-    for (int h = g + 1; h < lin->nglobals; h++) inner *= (int64_t)tg__const_val(lin->globals[h]->src[0]);
-    tg__str e;
-    memset(&e, 0, sizeof e);
-    tg__str_cat(&e, "gid");
-    if (inner > 1) tg__str_printf(&e, " / %lld", (long long)inner);
-    if (g > 0) tg__str_printf(&e, " %% %s", tg__expr_of(r, u->src[0]));
-    tg__line(r, "int %s = (int)(%s);", nm, e.s);
-    TG_FREE(e.s);
+  if (g >= 0) { /* a GPU's output loop is a digit of the thread's (or its workgroup's) index */
+    tg__rs_digit(r, nm, "gid", lin->globals, lin->nglobals, g);
     return;
   }
   if (u == lin->parallel) tg__line(r, "for (int %s = (int)start; %s < (int)end; %s++) {", nm, nm, nm);

@@ -62,7 +62,8 @@ TEST(test_internal_rule_tables_parse) {
   /* the tables of the library, each registered once (a table forgetting TG__RULES_REGISTER is also caught below) */
   static const char *const known[] = {"tg__symbolic_rules",   "tg__lower_rules",    "tg__guard_rules", "tg__grad_rules",
                                       "tg__substitute_rules", "tg__collapse_rules", "tg__split_rules",
-                                      "tg__kernelize_rules",  "tg__kernel_input_rules"};
+                                      "tg__kernelize_rules",  "tg__kernel_input_rules", "tg__group_reduce_rules",
+                                      "tg__replace_reduce_rules", "tg__gate_store_rules", "tg__gpu_split_rules"};
   for (int i = 0; i < TG__COUNT(known); i++) {
     const tg__rule_table *t = ti_table(known[i]);
     test_check(t != NULL, __FILE__, __LINE__, "rule table %s is not registered", known[i]);

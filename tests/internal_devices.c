@@ -111,9 +111,9 @@ static tg_tensor *ti_row_sums(void) { /* 4 outputs of 1024 values each: a workgr
 TEST(test_internal_render_workgroups) {
   tg_scope_begin();
   static const char *const want[2][7] = {
-      {"long long gid = blockIdx.x;", "int lid = (int)(threadIdx.x);", "int ridx3 = lid;",
+      {"long long gid = blockIdx.x;", "int lid = (int)(threadIdx.x);", "int ridx3 = (int)(lid);",
        "__shared__ float temp0[256];", "__syncthreads();", "if ((ridx3<1)) data0[ridx1] =", "+ridx3)+(ridx2*256)"},
-      {"long gid = ((long)get_group_id(0));", "int lid = (int)(get_local_id(0));", "int ridx3 = lid;",
+      {"long gid = ((long)get_group_id(0));", "int lid = (int)(get_local_id(0));", "int ridx3 = (int)(lid);",
        "__local float temp0[256];", "barrier(CLK_LOCAL_MEM_FENCE);", "if ((ridx3<1)) data0[ridx1] =",
        "+ridx3)+(ridx2*256)"}};
   const tg__dialect *dialects[2] = {&tg__dialect_cuda, &tg__dialect_opencl};

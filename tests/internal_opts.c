@@ -275,6 +275,51 @@ TEST(test_internal_opts_heuristic_groups) {
   tg_scope_end();
 }
 
+/* On a device with workgroups the schedule splits a reduction to 32 outputs of 32768 values each in two kernels
+ * (a max pool's compare in the summed values too), but not a one-hot sum, which codegen turns into loads; the
+ * values are the ones NOOPT computes on the same device (which splits the same way: the split is the schedule's). */
+TEST(test_internal_opts_gpu_split) {
+  tg__target target;
+  tg__device_target(tg__device_get(NULL), &target);
+  if (!target.local_max) return; /* the CPU splits to fewer than 16 outputs only (test_reduce) */
+  tg_scope_begin();
+  tg_tensor *x = to_input(TG_SHAPE(32, 32, 32, 32), 4);
+  CHECK_EQ_INT(tg_realize(x), 0);
+  tg_tensor *mask = tg_cast(tg_eq(x, tg_max(x, TG_AXES(3), 1)), TG_FLOAT32); /* a max pool's backward compares */
+  tg_tensor *idx = tg_cast(tg_mul_s(tg_sin(tg_arange(0, 32, 1, TG_FLOAT32)), 0), TG_INT32);
+  tg_tensor *outs[3] = {tg_sum(x, TG_AXES(0, 2, 3), 0), tg_sum(tg_mul(x, mask), TG_AXES(0, 2, 3), 0),
+                        tg_gather(tg_reshape(x, TG_SHAPE(32, 32768)), 0, tg_reshape(idx, TG_SHAPE(32, 1)))};
+  const int want_kernels[3] = {2, 3, 1}; /* sum, sum; max, sum, sum; the gather's loads */
+  for (int k = 0; k < 3; k++) {
+    tg_schedule *s = tg_schedule_create(&outs[k], 1);
+    test_check(s && s->s.n == want_kernels[k], __FILE__, __LINE__, "case %d: %d kernels, want %d", k,
+               s ? s->s.n : -1, want_kernels[k]);
+    tg_schedule_free(s);
+  }
+  float *got[2] = {NULL, NULL}, *ref[2] = {NULL, NULL};
+  for (int k = 0; k < 2; k++) got[k] = tg_realize(outs[k]) == 0 ? tg_to_float(outs[k]) : NULL;
+  tg__opt none[1] = {TO_OPT(UPCAST, 0, 0)};
+  tg__set_opts_override(none, 0);
+  tg_tensor *plain[2] = {tg_sum(x, TG_AXES(0, 2, 3), 0), tg_sum(tg_mul(x, mask), TG_AXES(0, 2, 3), 0)};
+  for (int k = 0; k < 2; k++) ref[k] = tg_realize(plain[k]) == 0 ? tg_to_float(plain[k]) : NULL;
+  tg__set_opts_override(NULL, -1);
+  float *v = tg_to_float(x); /* and the first sum against the host's, in double */
+  double host = 0;
+  for (int64_t i = 0; v && i < 32 * 32 * 32 * 32; i++) host += ((i / 1024) % 32 == 5) ? v[i] : 0;
+  for (int k = 0; k < 2; k++) {
+    CHECK(got[k] && ref[k]);
+    if (got[k] && ref[k]) CHECK_ARR_NEAR(got[k], ref[k], 32, 1e-4);
+    free(got[k]);
+    free(ref[k]);
+  }
+  float *sums = tg_to_float(outs[0]);
+  CHECK(sums && v);
+  if (sums && v) CHECK_NEAR(sums[5], host, 1e-3 * (1 + fabs(host)));
+  free(sums);
+  free(v);
+  tg_scope_end();
+}
+
 /* the kernel of a one-kernel schedule of kind's graph (its opts and source) */
 static tg_schedule *to_schedule(int kind, const tg__opt *opts, int n) {
   tg__set_opts_override(opts, n);
