@@ -11,7 +11,8 @@
  * The symbolic rules run in the same rewrite, so the index arithmetic is simplified as it is built.
  * Then a second table guards integer division: a divisor that may be 0 (or -1 under a dividend that may be the
  * type's minimum) is replaced by 1 there, so no kernel traps, and the results are the ones api.h defines (x // 0 =
- * x % 0 = 0, MIN // -1 = MIN, MIN % -1 = 0). Divisors known to be neither (every index's) are left as they are. */
+ * x % 0 = 0, MIN // -1 = MIN, MIN % -1 = 0). Divisors known to be neither (every index's) are left as they are. It
+ * also casts floats to small unsigned integers through int64, which C leaves undefined for negatives. */
 #include "internal.h"
 
 typedef struct tg__lctx {
@@ -250,8 +251,21 @@ static tg__uop *tg__rw_guard_div(void *ctx, tg__uop *root, const tg__bindings *b
   return q;
 }
 
+/* A float cast to an unsigned integer of 32 bits or fewer goes through int64: C leaves a negative or too large
+ * value undefined (GPU and CPU kernels gave different bytes: a GROUPed uint8 sum of negative floats differed from
+ * the plain kernel's), and through int64 it wraps as numpy's astype does (-5.0 -> 251, 300.0 -> 44 as uint8) */
+static tg__uop *tg__rw_guard_unsigned(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg_dtype dt = root->dtype;
+  if (!tg_dtype_is_float(root->src[0]->dtype) || !tg__dtypes[dt].is_unsigned || tg__dtypes[dt].size > 4 ||
+      dt == TG_BOOL)
+    return NULL;
+  return tg__uop1(TG__OP_CAST, dt, tg__uop1(TG__OP_CAST, TG_INT64, root->src[0], NULL), NULL);
+}
+
 static const tg__rule tg__guard_rules[] = {
     TG__RULE("(IDIV|MOD x d)", tg__rw_guard_div), /* x / where(d == 0 | (d == -1 & x == MIN), 1, d), and 0 for d == 0 */
+    TG__RULE("(CAST _)", tg__rw_guard_unsigned),  /* (uint8)float -> (uint8)(int64)float: wraps, as numpy's */
 };
 TG__RULES_REGISTER(tg__guard_rules)
 

@@ -331,6 +331,15 @@ TEST(test_ew_cast) {
   CHECK_RAW(tg_cast(f, TG_INT32), TG_INT32, g_ew_cast_i32, 8); /* truncation toward 0 */
   CHECK_RAW(tg_cast(f, TG_BOOL), TG_BOOL, g_ew_cast_bool, 8);
   CHECK_RAW(tg_cast(TEST_F32(g_ew_castu_in, 5), TG_UINT8), TG_UINT8, g_ew_cast_u8, 5);
+  { /* out of range (undefined in C): wrapped through int64, as numpy's astype gives them (numpy 2.4, x86-64) */
+    static const float in[8] = {-5.0f, -1.0f, -0.5f, 3.7f, 255.9f, 256.0f, 300.0f, -300.0f};
+    static const uint8_t u8[8] = {251, 255, 0, 3, 255, 0, 44, 212};
+    static const uint16_t u16[8] = {65531, 65535, 0, 3, 255, 256, 300, 65236};
+    static const uint32_t u32[8] = {4294967291u, 4294967295u, 0, 3, 255, 256, 300, 4294966996u};
+    CHECK_RAW(tg_cast(TEST_F32(in, 8), TG_UINT8), TG_UINT8, u8, 8);
+    CHECK_RAW(tg_cast(TEST_F32(in, 8), TG_UINT16), TG_UINT16, u16, 8);
+    CHECK_RAW(tg_cast(TEST_F32(in, 8), TG_UINT32), TG_UINT32, u32, 8);
+  }
   CHECK_RAW(tg_cast(TEST_DATA(g_ew_casti_in, TG_INT32, 5), TG_FLOAT32), TG_FLOAT32, g_ew_cast_f32, 5);
   /* float32 -> float16 / bfloat16: round to nearest even, overflow to inf, subnormals */
   tg_tensor *h = tg_cast(TEST_F32(g_ew_half_in, 13), TG_FLOAT16);
