@@ -14,7 +14,7 @@ def median_time(fn, reps):
   return statistics.median(ts)
 
 case = sys.argv[1]
-if case == "gpu":  # PyTorch on the GPU (bench/gpu.c): sum, rowsum, colsum, elementwise, matmul[_half|_bf16], replay
+if case == "gpu":  # PyTorch on the GPU (bench/gpu.c): sum, rowsum, colsum, elementwise, matmul*, replay, mnist
   import torch
   torch.backends.cuda.matmul.allow_tf32 = False  # cuBLAS's float32 path, as our float32 kernels
   g, dev = sys.argv[2], "cuda"
@@ -40,6 +40,21 @@ if case == "gpu":  # PyTorch on the GPU (bench/gpu.c): sum, rowsum, colsum, elem
       for _ in range(32): y = y + 1
       return y
     print(gpu_time(chain) / 32 * 1e6)
+  elif g == "mnist":  # beautiful_mnist's training step, batch 512, Adam, eager: milliseconds
+    import torch.nn as nn
+    model = nn.Sequential(nn.Conv2d(1, 32, 5), nn.ReLU(), nn.Conv2d(32, 32, 5), nn.ReLU(), nn.BatchNorm2d(32),
+                          nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(),
+                          nn.BatchNorm2d(64), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(576, 10)).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = (torch.rand(8192, 1, 28, 28, device=dev) * 255).to(torch.uint8)
+    y = torch.randint(0, 10, (8192,), device=dev)
+    def step():
+      s = torch.randint(0, 8192, (512,), device=dev)
+      opt.zero_grad()
+      loss = nn.functional.cross_entropy(model(x[s].float()), y[s])
+      loss.backward()
+      opt.step()
+    print(gpu_time(step) * 1e3)
   else:  # matmul, matmul_half, matmul_bf16: 4096, TFLOPS
     dt = {"matmul": torch.float32, "matmul_half": torch.float16, "matmul_bf16": torch.bfloat16}[g]
     n = 4096; a, b = torch.rand(n, n, device=dev, dtype=dt), torch.rand(n, n, device=dev, dtype=dt)
