@@ -535,6 +535,13 @@ static int tg__cu_launch_graph(tg__device *d, int n, tg__program *const *progs, 
       r = tg__cu.graph.SetParams(g->exec, g->nodes[i], &k);
       memcpy(have, vals, sizeof(tg__cu_ptr) * (size_t)nbufs[i]);
     }
+    if (r) { /* a node's parameters are unknown now: the next replay builds the graph again */
+      tg__cu_graph_free(d, g);
+      *state = NULL;
+      TG_FREE(vals);
+      TG_FREE(ptrs);
+      return tg__cu_fail("update of a CUDA graph's kernel parameters", r);
+    }
   }
   TG_FREE(vals);
   TG_FREE(ptrs);
