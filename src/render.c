@@ -449,6 +449,13 @@ static tg__uop *tg__vec_member(const tg__rctx *r, const tg__uop *u, tg__uop **id
   return at->src[0];
 }
 
+/* one use of u fewer (a vector's member no longer reads its own address); the uses left */
+static intptr_t tg__drop_use(tg__rctx *r, const tg__uop *u) {
+  intptr_t n = (intptr_t)tg__map_get(&r->uses, u);
+  if (n > 0) tg__map_put(&r->uses, u, (void *)(n - 1));
+  return n > 0 ? n - 1 : 0;
+}
+
 /* finds the vectors of the list (r->vec, r->members): lanes at base + o + 0..3 of one buffer, with base
  * and o multiples of 4; a store's lanes with no load of its buffer between its first and last */
 static void tg__find_vectors(tg__rctx *r, const tg__linear *lin) {
@@ -478,7 +485,11 @@ static void tg__find_vectors(tg__rctx *r, const tg__linear *lin) {
     }
     if (!ok) continue;
     int at = u->op == TG__OP_LOAD ? first : last;
-    for (int c = 0; c < 4; c++) r->vec[lane[c]] = at, r->members[at][c] = lane[c];
+    for (int c = 0; c < 4; c++) {
+      r->vec[lane[c]] = at, r->members[at][c] = lane[c];
+      tg__uop *index = lin->u[lane[c]]->src[0]; /* no longer rendered: its address needs no name of its own */
+      if (tg__drop_use(r, index) == 0) tg__drop_use(r, index->src[1]);
+    }
   }
 }
 
