@@ -31,7 +31,11 @@
  *    vectors by as many rows as fill half the registers (8x32 with AVX-512, 4x16 with AVX2, 8x8 with NEON, 4x4 per
  *    GPU thread), unrolls a convolution's window (or GROUPs it, for a weight gradient), blocks a matmul whose B does
  *    not fit a core's level-2 cache (a grid of two THREADs), runs a copy's short innermost loop straight-line, and
- *    gives any kernel whose outermost loop is shorter than the core count a THREAD on another output loop. */
+ *    gives any kernel whose outermost loop is shorter than the core count a THREAD on another output loop. On a GPU
+ *    with workgroups it also GROUPs reductions to few outputs or along a contiguous axis (tg__gpu_group_rule, with a
+ *    4x4 tile first for a weight gradient and a LOCAL along the columns of a column sum), gives convolution tiles
+ *    16x16 workgroups, and upcasts contiguous elementwise kernels by 4 (float4 accesses); NOLOCALS=1 turns the
+ *    workgroups off. */
 #include "internal.h"
 
 // ---------------------------------------------------------------------------------------------------------------------
