@@ -1159,12 +1159,10 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
      * threads per compute unit */
     if (t->gpu && !has_reduce && ng >= 1 && tg__range_size(globals[ng - 1]) % 4 == 0) {
       double outputs = 1;
-      int contiguous = 1;
+      int bcast;
       for (int g = 0; g < ng; g++) outputs *= (double)tg__range_size(globals[g]);
-      uint64_t *deps = tg__access_deps(&access);
-      for (int a = 0; a < access.n && contiguous; a++)
-        if (deps[a] & (1ULL << (globals[ng - 1]->arg.i & 63)))
-          contiguous = tg__stride((tg__uop *)access.items[a], globals[ng - 1]) == 1;
+      uint64_t *deps = tg__access_deps(&access); /* the store's access too: it must walk the loop by 1 as well */
+      int contiguous = tg__reads_contiguously(&access, deps, globals[ng - 1], NULL, &bcast);
       TG_FREE(deps);
       if (contiguous && outputs / 4 >= 256.0 * t->units) {
         tg__axes ax;

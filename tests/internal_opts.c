@@ -135,6 +135,31 @@ TEST(test_internal_opts_match_noopt) {
 
 typedef struct { int kind; int n; tg__opt opts[3]; const char *why; } to_bad;
 
+/* each case's list is refused with its reason, and the tensor stays as it was: realised again with the heuristic's
+ * list, it computes what NOOPT does */
+static void to_check_refused(const to_bad *cases, int n) {
+  for (int c = 0; c < n; c++) {
+    tg_scope_begin();
+    tg__set_opts_override(cases[c].opts, cases[c].n);
+    tg_tensor *t = to_graph(cases[c].kind);
+    tg_clear_error();
+    int rc = tg_realize(t);
+    tg__set_opts_override(NULL, -1);
+    const char *e = tg_error();
+    test_check(rc == -1 && e && strstr(e, "cannot apply: ") && strstr(e, cases[c].why), __FILE__, __LINE__,
+               "case %d: rc %d, error '%s', want '%s'", c, rc, e ? e : "(none)", cases[c].why);
+    tg_clear_error();
+    CHECK_EQ_INT(tg_realize(t), 0);
+    int64_t n0 = 0;
+    float *want = to_run(cases[c].kind, NULL, 0, &n0), *got = tg_to_float(t);
+    CHECK(want && got && n0 == tg_numel(t));
+    if (want && got) CHECK_ARR_NEAR(got, want, n0, 1e-5);
+    free(want);
+    free(got);
+    tg_scope_end();
+  }
+}
+
 TEST(test_internal_opts_illegal_refused) {
   static const to_bad cases[] = {
       {TO_MATMUL, 1, {TO_OPT(UPCAST, 2, 2)}, "no such output axis"},
@@ -159,27 +184,7 @@ TEST(test_internal_opts_illegal_refused) {
       {TO_ADD, 1, {TO_OPT(UNROLL, 0, 2)}, "the kernel has no reduction loop"},
   };
   if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the workgroup reasons are the CPU's */
-  for (int c = 0; c < TG__COUNT(cases); c++) {
-    tg_scope_begin();
-    tg__set_opts_override(cases[c].opts, cases[c].n);
-    tg_tensor *t = to_graph(cases[c].kind);
-    tg_clear_error();
-    int rc = tg_realize(t);
-    tg__set_opts_override(NULL, -1);
-    const char *e = tg_error();
-    test_check(rc == -1 && e && strstr(e, "cannot apply: ") && strstr(e, cases[c].why), __FILE__, __LINE__,
-               "case %d: rc %d, error '%s', want '%s'", c, rc, e ? e : "(none)", cases[c].why);
-    /* the tensor is as it was: realised again with the heuristic, it computes what NOOPT does */
-    tg_clear_error();
-    CHECK_EQ_INT(tg_realize(t), 0);
-    int64_t n0 = 0;
-    float *want = to_run(cases[c].kind, NULL, 0, &n0), *got = tg_to_float(t);
-    CHECK(want && got && n0 == tg_numel(t));
-    if (want && got) CHECK_ARR_NEAR(got, want, n0, 1e-5);
-    free(want);
-    free(got);
-    tg_scope_end();
-  }
+  to_check_refused(cases, TG__COUNT(cases));
   /* the error names the kernel, the list and the opt */
   tg_scope_begin();
   tg__opt bad[2] = {TO_OPT(UPCAST, 0, 4), TO_OPT(UPCAST, 1, 7)};
@@ -210,20 +215,7 @@ TEST(test_internal_opts_workgroups_refused) {
       {TO_MATMUL, 2, {TO_OPT(GROUP, 0, 4), TO_OPT(NOLOCALS, 0, 0)}, "the kernel has workgroups already"},
       {TO_MATMUL, 1, {TO_OPT(TC, 0, 0)}, "tensor cores are not built yet"},
   };
-  for (int c = 0; c < TG__COUNT(cases); c++) {
-    tg_scope_begin();
-    tg__set_opts_override(cases[c].opts, cases[c].n);
-    tg_tensor *t = to_graph(cases[c].kind);
-    tg_clear_error();
-    int rc = tg_realize(t);
-    tg__set_opts_override(NULL, -1);
-    const char *e = tg_error();
-    test_check(rc == -1 && e && strstr(e, "cannot apply: ") && strstr(e, cases[c].why), __FILE__, __LINE__,
-               "case %d: rc %d, error '%s', want '%s'", c, rc, e ? e : "(none)", cases[c].why);
-    tg_clear_error();
-    CHECK_EQ_INT(tg_realize(t), 0); /* as it was: the heuristic's list realises it */
-    tg_scope_end();
-  }
+  to_check_refused(cases, TG__COUNT(cases));
   tg_scope_begin();
   tg__opt nested[1] = {TO_OPT(GROUP, 1, 4)}; /* the max's loop, inside the sum's */
   tg__set_opts_override(nested, 1);
