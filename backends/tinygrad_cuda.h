@@ -565,6 +565,7 @@ static void tg__cu_describe(tg__device *d, tg__target *t) {
     if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_MAX_THREADS, tg__cu.device) == 0 && v > 0) t->local_max = v;
     if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_MAX_SHARED, tg__cu.device) == 0 && v > 0) t->shared_bytes = v;
     if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_SMS, tg__cu.device) == 0 && v > 0) t->units = v;
+    t->tensor_cores = tg__cu.cc >= 80 && !tg__getenv_int("NOTC", 0); /* mma.sync m16n8k16: Ampere on */
   }
   tg__error_pop(&saved);
 }
@@ -605,6 +606,20 @@ static const tg__form tg__cuda_forms[] = {TG__CUDA_MAX64(TG_INT8),   TG__CUDA_MA
                                           TG__CUDA_MAX64(TG_INT32),  TG__CUDA_MAX64(TG_UINT32)};
 #undef TG__CUDA_MAX64
 
+/* tensor cores: PTX's warp-level mma.sync for each entry of tg__tensor_cores (inline assembly: NVRTC has no headers) */
+static const char *const tg__cuda_wmma[TG__NTENSOR_CORES] = {"tg_mma_f16(%1, %2, make_float4(%3))",
+                                                             "tg_mma_bf16(%1, %2, make_float4(%3))"};
+#define TG__CUDA_MMA(fn, ty)                                                                                         \
+  "TG_FN float4 " fn "(unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1, float4 c) {\n" \
+  "  asm(\"mma.sync.aligned.m16n8k16.row.col.f32." ty "." ty ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "       \
+  "{%0,%1,%2,%3};\"\n"                                                                                              \
+  "      : \"+f\"(c.x), \"+f\"(c.y), \"+f\"(c.z), \"+f\"(c.w) : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), "         \
+  "\"r\"(b0), \"r\"(b1));\n"                                                                                        \
+  "  return c;\n"                                                                                                    \
+  "}\n"
+static const char tg__cuda_wmma_prelude[] = TG__CUDA_MMA("tg_mma_f16", "f16") TG__CUDA_MMA("tg_mma_bf16", "bf16");
+#undef TG__CUDA_MMA
+
 static const tg__dialect tg__dialect_cuda = {
     /* name, prelude, kernel_prefix, buffer_prefix, buffer_qualifier, extra_params, has_entry_wrapper */
     "CUDA", tg__cuda_prelude, "extern \"C\" __global__ ", "", "__restrict__", NULL, 0,
@@ -617,7 +632,9 @@ static const tg__dialect tg__dialect_cuda = {
     /* group_id, local_id, shared_prefix, barrier */
     "blockIdx.x", "threadIdx.x", "__shared__ ", "__syncthreads();",
     /* vec4_load, vec4_store */
-    "*((const float4*)(%s))", "*((float4*)(%1)) = make_float4(%2);"};
+    "*((const float4*)(%s))", "*((float4*)(%1)) = make_float4(%2);",
+    /* wmma, wmma_prelude, wmma_word */
+    tg__cuda_wmma, tg__cuda_wmma_prelude, "*((const unsigned*)(%s))"};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,

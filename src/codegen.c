@@ -393,9 +393,12 @@ static char *tg__kernel_name(tg__uop *root, int nglobal, const tg__opt *opts, in
   memset(&name, 0, sizeof name);
   tg__str_cat(&name, reduces ? "r" : "E");
   int parts = 0;
-  for (int pass = 0; pass < 4; pass++) /* output loops, a workgroup's LOCAL and GROUP digits, reduction loops */
+  for (int pass = 0; pass < 4; pass++) /* output loops, a workgroup's digits (LOCAL and lanes, GROUP), reductions */
     for (int i = 0; i < n; i++)
-      if ((loops[i]->arg.i2 ? loops[i]->arg.i2 : loops[i]->arg.i >= nglobal ? 3 : 0) == pass) {
+      if ((loops[i]->arg.i2 == TG__RANGE_LANE ? TG__RANGE_LOCAL
+           : loops[i]->arg.i2                 ? loops[i]->arg.i2
+           : loops[i]->arg.i >= nglobal       ? 3
+                                              : 0) == pass) {
         tg__str_printf(&name, "_%lld", (long long)tg__const_val(loops[i]->src[0]));
         parts++;
       }

@@ -101,7 +101,9 @@ TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t) {
   t->local_max = t->gpu && d->dialect->group_id ? 256 : 0; /* what every OpenCL device and CUDA GPU allows */
   t->shared_bytes = t->local_max ? 16384 : 0;
   t->units = 1;
+  t->tensor_cores = 0;
   if (d->describe) d->describe(d, t);
+  if (!d->dialect->wmma || !t->local_max) t->tensor_cores = 0; /* the dialect must render them */
 }
 
 int tg_synchronize(const char *device) {

@@ -232,6 +232,8 @@ TG__PRIVATE uint16_t tg__float_to_bf16(float f);
   X(ENDRANGE,      KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
   X(DEFINE_LOCAL,  KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
   X(BARRIER,       KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(WMMA,          KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(GEP,           KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
   X(NEG,        ALU, 1, 0,                               NONE,   "(-%s)",           tg__ei_neg,   tg__ef_neg)          \
   X(EXP2,       ALU, 1, 0,                               NONE,   "exp2%f(%s)",      NULL,         tg__ef_exp2)         \
   X(LOG2,       ALU, 1, 0,                               NONE,   "log2%f(%s)",      NULL,         tg__ef_log2)         \
@@ -322,12 +324,16 @@ typedef struct tg__buffer {
 
 /* The argument of a UOp. Which member is meaningful depends on the op:
  *   CONST: i (ints, bool) or f (floats); DEFINE_GLOBAL: i (parameter number); RANGE: i (range id) and i2 (its role:
- *   0 a loop, TG__RANGE_LOCAL or TG__RANGE_GROUP a digit of a GPU thread's index in its workgroup);
+ *   0 a loop, TG__RANGE_LOCAL or TG__RANGE_GROUP a digit of a GPU thread's index in its workgroup, TG__RANGE_LANE a
+ *   digit of a tensor core's warp: the fastest digits of all);
+ *   WMMA (a tensor core's multiply-accumulate by a warp, tinygrad's WMMA: srcs are the thread's elements of A, of B
+ *   and of the accumulator C, in tg__tensor_cores' order; its value is the thread's elements of D, a vector): i (the
+ *   entry of tg__tensor_cores); GEP (element src[1], a constant, of the vector src[0]);
  *   DEFINE_LOCAL (an array in a workgroup's shared memory, elements of its dtype): i (its number), i2 (elements);
  *   RESHAPE/EXPAND: shape; PERMUTE: perm in ints; PAD/SHRINK: pairs (before, after) / (start, end) in ints;
  *   FLIP: axes mask in i; ARANGE (0, 1, ..., i-1 as int32): length in i; REDUCE_AXIS: reduce op in i2, axes mask
  *   in i; REDUCE: op in i; BUFFER: buf; COPY: device name in ptr. */
-enum { TG__RANGE_LOOP, TG__RANGE_LOCAL, TG__RANGE_GROUP }; /* a RANGE's role (arg.i2), see optimize.c */
+enum { TG__RANGE_LOOP, TG__RANGE_LOCAL, TG__RANGE_GROUP, TG__RANGE_LANE }; /* a RANGE's role (arg.i2), optimize.c */
 typedef struct tg__arg {
   int64_t i, i2;
   double f;
@@ -648,7 +654,24 @@ typedef struct tg__target {
   int local_max;    /* a GPU's threads per workgroup (LOCAL, GROUP); 0: no workgroups (the CPU, or the dialect's) */
   int64_t shared_bytes; /* a workgroup's shared memory (GROUP's partial results) */
   int units;        /* a GPU's compute units (SMs): how many workgroups keep it busy */
+  int tensor_cores; /* the device runs the warp-level tensor-core multiplies of tg__tensor_cores (CUDA sm_80 on) */
 } tg__target;
+
+/* A tensor core's multiply-accumulate D = A * B + C by the 32 threads of a warp (PTX's mma.sync.m16n8k16): A is M x K,
+ * B K x N, C and D M x N. Each thread holds some elements of each, by its lane's group g = lane / 4 (0..7) and
+ * thread in the group t = lane % 4 (0..3): A's element j is at row g + a_row[j], column 2t + a_k[j]; B's element j at
+ * row 2t + b_k[j], column g; C's and D's element j at row g + 8 * (j / 2), column 2t + j % 2 (tinygrad's tc.py has
+ * the same shapes as swizzles). Products are exact and summed in float32. */
+typedef struct tg__tensor_core {
+  const char *name;
+  int m, n, k;
+  tg_dtype in, acc;
+  signed char a_row[8], a_k[8], b_k[4];
+} tg__tensor_core;
+#define TG__NTENSOR_CORES 2
+#ifndef TG__AMALGAMATED
+extern const tg__tensor_core tg__tensor_cores[TG__NTENSOR_CORES];
+#endif
 
 /* optimize.c: the Opt vocabulary (tinygrad's OptOps). A kernel's optimisations are a list of (op, axis, amount).
  * Axes: UPCAST, SWAP, LOCAL, THREAD and PADTO name an output axis (0 = the outermost output loop of the lowered
@@ -765,6 +788,13 @@ typedef struct tg__dialect {
    * data1+index, a multiple of 4), giving a float4 whose lanes are .x .y .z .w; the store's statement over the
    * address (%1) and the four values (%2, comma-separated). NULL: no vectors */
   const char *vec4_load, *vec4_store;
+  /* tensor cores (WMMA): per entry of tg__tensor_cores, the call's format over the thread's A elements packed two to
+   * a 32-bit word (%1, comma-separated), B's (%2) and C's four floats (%3), giving a float4 of D's; and the helpers
+   * they call, emitted into kernels that use one. NULL wmma: no tensor cores */
+  const char *const *wmma;
+  const char *wmma_prelude;
+  /* two 16-bit elements adjacent in memory, at an even index, as one 32-bit word: the format over the address (%s) */
+  const char *wmma_word;
 } tg__dialect;
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */

@@ -3,6 +3,8 @@
  * Contract: the output lists every value node after its sources and inside exactly the loops it depends on:
  *   RANGE opens a loop and ENDRANGE closes it; a REDUCE becomes DEFINE_ACC (before its loops), the loops, an ASSIGN of
  *   the accumulator in the innermost loop, then the REDUCE itself (which reads the accumulator) after the loops.
+ *   Four sums of the elements of one WMMA (a tensor core's tile) become that WMMA taking the four accumulators as its
+ *   C, and four ASSIGNs of its elements (GEP): the tensor core accumulates, with no adds of its own.
  * The output ranges (ids below nglobal) are opened first, outermost first; the first one is the parallel loop. A GPU
  * kernel's thread ranges (LOCAL, GROUP: digits of the thread's index in its workgroup) are opened next, slowest
  * first. A shared array's stores, the BARRIER after them and the loads that name the barrier come in that order,
@@ -43,6 +45,39 @@ static void tg__list(tg__lin *L, tg__uop *u, intptr_t aux) {
   tg__vec_push(&L->list, u);
   tg__vec_push(&L->aux, (void *)aux);
   if (tg__op_is_alu(u->op) && !L->shared) L->flops += L->iters;
+  if (u->op == TG__OP_WMMA) { /* a warp's 2 * m * n * k, a thread's share of it */
+    const tg__tensor_core *tc = &tg__tensor_cores[u->arg.i];
+    L->flops += L->iters * 2.0 * tc->m * tc->n * tc->k / 32;
+  }
+}
+
+/* the WMMA whose element *lane a REDUCE sums, when the WMMA may accumulate into the sum's accumulator itself: a sum
+ * of GEP(w, lane), where w's C is zeros (tg__apply_tc makes them); NULL otherwise */
+static tg__uop *tg__wmma_summed(const tg__uop *v, int *lane) {
+  const tg__uop *g = v->src[0];
+  double z, c;
+  if (v->arg.i != TG__OP_ADD || g->op != TG__OP_GEP || g->src[0]->op != TG__OP_WMMA || !tg__is_const(g->src[1], &z) ||
+      z < 0 || z > 3)
+    return NULL;
+  for (int j = 12; j < 16; j++)
+    if (!tg__is_const(g->src[0]->src[j], &c) || c != 0) return NULL;
+  *lane = (int)z;
+  return g->src[0];
+}
+
+/* For each REDUCE of the group, the group's REDUCEs that sum elements 0..3 of the same WMMA (quad[4g..4g+3]), all
+ * four being there: then the WMMA takes their accumulators as its C and its D is assigned to them, with no adds
+ * (tinygrad's WMMA accumulates the same way). -1 where not */
+static void tg__wmma_quads(const tg__vec *group, int *quad) {
+  for (int g = 0; g < 4 * group->n; g++) quad[g] = -1;
+  for (int g = 0; g < group->n; g++) {
+    int lane, l2, q[4] = {-1, -1, -1, -1}, ok = 1;
+    tg__uop *w = tg__wmma_summed((tg__uop *)group->items[g], &lane), *w2;
+    for (int h = 0; w && h < group->n; h++)
+      if ((w2 = tg__wmma_summed((tg__uop *)group->items[h], &l2)) == w) ok &= q[l2] < 0, q[l2] = h;
+    for (int l = 0; w && ok && l < 4; l++) ok = q[l] >= 0;
+    for (int l = 0; w && ok && l < 4; l++) quad[4 * g + l] = q[l];
+  }
 }
 
 static void tg__emit(tg__lin *L, tg__uop *u);
@@ -131,13 +166,30 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
   int shared = L->shared;
   L->shared |= body->op == TG__OP_LOAD && body->src[0]->op == TG__OP_INDEX &&
                body->src[0]->src[0]->op == TG__OP_DEFINE_LOCAL;
+  int *quad = (int *)tg__alloc(sizeof(int) * 4 * (size_t)group.n);
+  tg__wmma_quads(&group, quad);
   for (int g = 0; g < group.n; g++) {
     tg__uop *v = (tg__uop *)group.items[g];
+    if (quad[4 * g] >= 0) { /* WMMA(A, B, the four accumulators), assigned to them element by element */
+      if (quad[4 * g] != g) continue; /* done with element 0's */
+      tg__uop *w = v->src[0]->src[0], *srcs[16];
+      for (int j = 0; j < 12; j++) tg__emit(L, srcs[j] = w->src[j]);
+      for (int l = 0; l < 4; l++) srcs[12 + l] = accs[quad[4 * g + l]];
+      tg__uop *acc = tg__uop_new(TG__OP_WMMA, w->dtype, 16, srcs, &w->arg);
+      tg__list(L, acc, 0);
+      for (int l = 0; l < 4; l++) {
+        tg__uop *d = tg__uop2(TG__OP_GEP, w->dtype, acc, tg__const_int(TG_INT32, l), NULL);
+        tg__list(L, d, 0);
+        tg__list(L, tg__uop2(TG__OP_ASSIGN, w->dtype, accs[quad[4 * g + l]], d, NULL), 0);
+      }
+      continue;
+    }
     tg__emit(L, v->src[0]);
     tg__uop *upd = tg__uop2((tg__op)v->arg.i, v->dtype, accs[g], v->src[0], NULL);
     tg__list(L, tg__uop2(TG__OP_ASSIGN, v->dtype, accs[g], upd, NULL), 0);
     if (!L->shared) L->flops += L->iters; /* the accumulation's op, in the ASSIGN (a matmul's adds: half its flops) */
   }
+  TG_FREE(quad);
   for (int i = u->nsrc - 1; i >= 1; i--) tg__close(L, u->src[i]);
   L->shared = shared;
   for (int g = 0; g < group.n; g++) tg__list(L, (tg__uop *)group.items[g], acc_at[g]);

@@ -25,7 +25,13 @@
  *    f threads of one workgroup. GROUP r by f does the same to a reduction loop (GROUPTOP: r := l*(n/f) + r'): the
  *    f threads of a group each reduce their share, and tg__lower_groups combines the shares through shared memory
  *    after a barrier. NOLOCALS forbids the workgroup Opts after it. The last thread range made is the fastest digit.
- *    TC (tensor cores) is refused until it is built.
+ *    TC r (a GPU with tensor cores, tg__target.tensor_cores; it comes first): the kernel's one reduction over loop r,
+ *    a float32 sum of products of float16 or bfloat16 x * y, is computed by PTX's warp-level mma.sync m16n8k16
+ *    (tg__tensor_cores): rows m (the innermost output loop x reads and y does not), columns n (the reverse) and r are
+ *    padded to multiples of 16, 8 and 16, and split into the tensor core's tiles, whose 32 threads are two new thread
+ *    digits (lanes, the fastest digits of the workgroup); each thread's four outputs of a tile are four copies of the
+ *    stores, and its elements of A and B the sources of one WMMA node per tile and step of 16 along r (tg__apply_tc).
+ *    Later UPCASTs and LOCALs of m and n give a warp several tiles and a workgroup several warps.
  *  - The heuristic reads the machine (tg__target, which the device describes: vector lanes and registers, cores). It
  *    upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile of two
  *    vectors by as many rows as fill half the registers (8x32 with AVX-512, 4x16 with AVX2, 8x8 with NEON, 4x4 per
@@ -33,9 +39,10 @@
  *    not fit a core's level-2 cache (a grid of two THREADs), runs a copy's short innermost loop straight-line, and
  *    gives any kernel whose outermost loop is shorter than the core count a THREAD on another output loop. On a GPU
  *    with workgroups it also GROUPs reductions to few outputs or along a contiguous axis (tg__gpu_group_rule, with a
- *    4x4 tile first for a weight gradient and a LOCAL along the columns of a column sum), gives convolution tiles
- *    16x16 workgroups, and upcasts contiguous elementwise kernels by 4 (float4 accesses); NOLOCALS=1 turns the
- *    workgroups off. */
+ *    4x4 tile first for a weight gradient and a LOCAL along the columns of a column sum), gives a 16-bit matmul to
+ *    the tensor cores where the device has them (tg__tc_rule: 4x4 tiles a warp, 2x2 warps a workgroup), gives
+ *    convolution tiles 16x16 workgroups, and upcasts contiguous elementwise kernels by 4 (float4 accesses);
+ *    NOLOCALS=1 turns the workgroups off. */
 #include "internal.h"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -483,8 +490,11 @@ TG__PRIVATE int tg__thread_ranges(tg__uop *sink, tg__uop **out) {
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
     if (u->op != TG__OP_RANGE || u->arg.i2 == TG__RANGE_LOOP || n == TG_MAX_DIMS) continue;
-    int k = n++;
-    for (; k > 0 && out[k - 1]->arg.i > u->arg.i; k--) out[k] = out[k - 1];
+    int k = n++, lane = u->arg.i2 == TG__RANGE_LANE; /* a tensor core's warp: the fastest digits, whatever came after */
+    for (; k > 0 && ((out[k - 1]->arg.i2 == TG__RANGE_LANE) > lane ||
+                     ((out[k - 1]->arg.i2 == TG__RANGE_LANE) == lane && out[k - 1]->arg.i > u->arg.i));
+         k--)
+      out[k] = out[k - 1];
     out[k] = u;
   }
   tg__vec_free(&all);
@@ -739,6 +749,193 @@ static tg__uop *tg__padto(tg__uop *sink, tg__uop *r, int64_t m) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// tensor cores (TC): a sum of products of 16-bit floats in float32 becomes warp-level multiply-accumulates (WMMA)
+
+TG__DATA const tg__tensor_core tg__tensor_cores[TG__NTENSOR_CORES] = {
+    /* name, m, n, k, in, acc, a_row, a_k, b_k: PTX's fragments of mma.m16n8k16 for 16-bit floats */
+    {"m16n8k16 float16", 16, 8, 16, TG_FLOAT16, TG_FLOAT32, {0, 0, 8, 8, 0, 0, 8, 8}, {0, 1, 0, 1, 8, 9, 8, 9},
+     {0, 1, 8, 9}},
+    {"m16n8k16 bfloat16", 16, 8, 16, TG_BFLOAT16, TG_FLOAT32, {0, 0, 8, 8, 0, 0, 8, 8}, {0, 1, 0, 1, 8, 9, 8, 9},
+     {0, 1, 8, 9}},
+};
+
+/* root with each RANGE from[i] replaced by to[i], simplified */
+static tg__uop *tg__substitute_ranges(tg__uop *root, tg__uop *const *from, tg__uop *const *to, int n) {
+  tg__map m;
+  memset(&m, 0, sizeof m);
+  for (int i = 0; i < n; i++) tg__map_put(&m, from[i], to[i]);
+  tg__uop *r = tg__graph_rewrite2(root, TG__MATCHER(tg__substitute_rules), tg__symbolic(), &m);
+  tg__map_free(&m);
+  return r;
+}
+
+/* The factors of a reduction that a tensor core computes: a float32 sum of x * y, both of a tensor core's input dtype,
+ * as CAST(MUL(x, y)) (a product of halves, which kernels compute in float: exact, as the tensor core's) or as
+ * MUL(CAST(x), CAST(y)). The entry of tg__tensor_cores, or -1 */
+static int tg__tc_factors(const tg__uop *red, tg__uop **x, tg__uop **y) {
+  if (red->op != TG__OP_REDUCE || red->arg.i != TG__OP_ADD) return -1;
+  tg__uop *b = red->src[0];
+  if (b->op == TG__OP_CAST && b->src[0]->op == TG__OP_MUL) *x = b->src[0]->src[0], *y = b->src[0]->src[1];
+  else if (b->op == TG__OP_MUL && b->src[0]->op == TG__OP_CAST && b->src[1]->op == TG__OP_CAST)
+    *x = b->src[0]->src[0], *y = b->src[1]->src[0];
+  else return -1;
+  for (int i = 0; i < TG__NTENSOR_CORES; i++)
+    if ((*x)->dtype == tg__tensor_cores[i].in && (*y)->dtype == tg__tensor_cores[i].in &&
+        red->dtype == tg__tensor_cores[i].acc)
+      return i;
+  return -1;
+}
+
+/* how far a factor's load moves along r: 0 when the factor is no load (or a cast of one) or the stride is unknown */
+static int64_t tg__factor_stride(const tg__uop *f, const tg__uop *r) {
+  while (f->op == TG__OP_CAST) f = f->src[0];
+  if (f->op != TG__OP_LOAD || f->src[0]->op != TG__OP_INDEX || f->src[0]->nsrc != 2) return 0;
+  return tg__stride(f->src[0]->src[1], r);
+}
+
+/* a TC's matmul in a kernel: the one REDUCE over loop k, the factor a (A, rows m) and b (B, columns n) */
+typedef struct tg__tc_match {
+  tg__uop *red, *a, *b, *m, *n, *k;
+  int tc;
+} tg__tc_match;
+
+/* Finds the kernel's one reduction over the loop of id kid as a tensor core's product: one factor reads an output loop
+ * (the innermost such) that the other does not, and the other one the same way; both read k. A is the factor that
+ * reads k contiguously (its pairs of elements along k are adjacent), when only one does. 0, or -1 with *why */
+static int tg__tc_find(tg__uop *sink, int nglobal, int64_t kid, tg__tc_match *mt, const char **why) {
+  tg__vec all;
+  memset(&all, 0, sizeof all);
+  memset(mt, 0, sizeof *mt);
+  tg__uop_toposort(sink, &all);
+  int nred = 0;
+  tg__uop *outs[TG_MAX_DIMS];
+  int nout = 0;
+  for (int i = 0; i < all.n; i++) {
+    tg__uop *u = (tg__uop *)all.items[i];
+    if (u->op == TG__OP_RANGE && u->arg.i > 0 && u->arg.i < nglobal && !u->arg.i2 && nout < TG_MAX_DIMS)
+      outs[nout++] = u;
+    for (int s = 1; u->op == TG__OP_REDUCE && s < u->nsrc; s++)
+      if (u->src[s]->arg.i == kid) nred++, mt->red = u, mt->k = u->src[s];
+  }
+  tg__vec_free(&all);
+  if (nred != 1) {
+    *why = "TC needs the axis to have one reduction (TC comes first)";
+    return -1;
+  }
+  tg__uop *x, *y;
+  if ((mt->tc = tg__tc_factors(mt->red, &x, &y)) < 0) {
+    *why = "the reduction is no float32 sum of products of float16 or bfloat16";
+    return -1;
+  }
+  tg__map dm;
+  memset(&dm, 0, sizeof dm);
+  uint64_t dx = tg__range_deps(x, &dm), dy = tg__range_deps(y, &dm), bk = 1ULL << (kid & 63);
+  tg__map_free(&dm);
+  tg__uop *mx = NULL, *ny = NULL;
+  for (int i = 0; i < nout; i++) {
+    uint64_t b = 1ULL << (outs[i]->arg.i & 63);
+    if ((dx & b) && !(dy & b) && (!mx || outs[i]->arg.i > mx->arg.i)) mx = outs[i];
+    if ((dy & b) && !(dx & b) && (!ny || outs[i]->arg.i > ny->arg.i)) ny = outs[i];
+  }
+  if (!(dx & bk) || !(dy & bk) || !mx || !ny) {
+    *why = "each factor must read the reduction axis and an output axis the other does not";
+    return -1;
+  }
+  int swap = tg__factor_stride(x, mt->k) != 1 && tg__factor_stride(y, mt->k) == 1;
+  mt->a = swap ? y : x, mt->b = swap ? x : y, mt->m = swap ? ny : mx, mt->n = swap ? mx : ny;
+  return 0;
+}
+
+/* TC on the reduction loop k (tinygrad's tensor-core Opt, for PTX's m16n8k16): rows m, columns n and k are padded to
+ * multiples of 16, 8 and 16 (PADTO's gates), then m := m'*16 + g + 8h, n := n'*8 + 2t + e and k := k'*16 + 2t + ...,
+ * where g (8) and t (4) are the lane digits of a warp (TG__RANGE_LANE, the fastest digits of the workgroup) and
+ * h, e (2 each) pick the thread's four elements of the output tile: the kernel's stores are copied four times, like
+ * an UPCAST. The reduction becomes a sum over k' (and its other loops) of element 2h + e (GEP) of one WMMA, whose
+ * sources are A's and B's elements at the thread's positions of the fragments (tg__tensor_cores) and zeros for C;
+ * the linearizer makes the four sums the WMMA's accumulator. A padded k gives the elements past the end 0. */
+static tg__uop *tg__apply_tc(tg__uop *sink, int nglobal, const tg__target *t, int64_t kid, int64_t *copies,
+                             const char **why) {
+  tg__tc_match mt;
+  if (!t->tensor_cores || t->local_max < 32) {
+    *why = t->gpu ? "the device has no tensor cores" : "a CPU kernel has no workgroups";
+    return NULL;
+  }
+  if (tg__tc_find(sink, nglobal, kid, &mt, why) < 0) return NULL;
+  const tg__tensor_core *tc = &tg__tensor_cores[mt.tc];
+  int64_t ids[3] = {mt.m->arg.i, mt.n->arg.i, kid}, dims[3] = {tc->m, tc->n, tc->k}, K = tg__range_size(mt.k);
+  int64_t size[3];
+  int padded = 0;
+  for (int a = 0; a < 3; a++) {
+    int64_t n = tg__range_size(a == 0 ? mt.m : a == 1 ? mt.n : mt.k);
+    size[a] = (n + dims[a] - 1) / dims[a] * dims[a];
+    if (size[a] != n) sink = tg__padto(sink, tg__range_of(sink, ids[a]), size[a]), padded = 1;
+  }
+  if (padded && tg__tc_find(sink, nglobal, kid, &mt, why) < 0) return NULL;
+  int64_t id = tg__fresh_range_id(sink);
+  if (id < 0 || id + 4 > 62) {
+    *why = "too many loops";
+    return NULL;
+  }
+  tg__arg arg;
+  memset(&arg, 0, sizeof arg);
+  tg_dtype it = mt.k->dtype;
+  tg__uop *r[7]; /* m', n', k', g, t, h, e */
+  const int64_t rid[7] = {ids[0], ids[1], ids[2], id, id + 1, id + 2, id + 3};
+  const int64_t rsize[7] = {size[0] / dims[0], size[1] / dims[1], size[2] / dims[2], 8, 4, 2, 2};
+  for (int i = 0; i < 7; i++) {
+    arg.i = rid[i], arg.i2 = i == 3 || i == 4 ? TG__RANGE_LANE : TG__RANGE_LOOP;
+    r[i] = tg__uop1(TG__OP_RANGE, it, tg__const_int(it, rsize[i]), &arg);
+  }
+#define TG__C(v) tg__const_int(it, v)
+#define TG__MAD(a, b, c) tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, a, TG__C(b)), c)
+  tg__uop *src[16], *from[2], *to[2];
+  tg__uop *a = mt.a, *b = mt.b, *kin = tg__alu(TG__OP_CMPLT, mt.k, TG__C(K));
+  if (size[2] != K) /* past the end of k the products are 0 (the loads are gated too, by PADTO) */
+    a = tg__where(kin, a, tg__const(a->dtype, 0)), b = tg__where(kin, b, tg__const(b->dtype, 0));
+  tg__uop *k2t = TG__MAD(r[2], 16, tg__alu(TG__OP_MUL, r[4], TG__C(2))); /* k'*16 + 2t */
+  for (int j = 0; j < 8; j++) {
+    from[0] = mt.m, to[0] = tg__alu(TG__OP_ADD, TG__MAD(r[0], 16, r[3]), TG__C(tc->a_row[j]));
+    from[1] = mt.k, to[1] = tg__alu(TG__OP_ADD, k2t, TG__C(tc->a_k[j]));
+    src[j] = tg__substitute_ranges(a, from, to, 2);
+  }
+  for (int j = 0; j < 4; j++) {
+    from[0] = mt.n, to[0] = TG__MAD(r[1], 8, r[3]);
+    from[1] = mt.k, to[1] = tg__alu(TG__OP_ADD, k2t, TG__C(tc->b_k[j]));
+    src[8 + j] = tg__substitute_ranges(b, from, to, 2);
+  }
+  for (int j = 12; j < 16; j++) src[j] = tg__const(tc->acc, 0);
+  memset(&arg, 0, sizeof arg);
+  arg.i = mt.tc;
+  tg__uop *w = tg__uop_new(TG__OP_WMMA, tc->acc, 16, src, &arg);
+  tg__uop *gep = tg__uop2(TG__OP_GEP, tc->acc, w, TG__MAD(r[5], 2, r[6]), NULL), *loops[TG_MAX_DIMS * 2 + 1];
+  int nl = 0;
+  loops[nl++] = gep;
+  for (int s = 1; s < mt.red->nsrc && nl < TG_MAX_DIMS * 2 + 1; s++) /* k' (none when k is 16 long) */
+    if (mt.red->src[s] != mt.k || rsize[2] > 1) loops[nl++] = mt.red->src[s] == mt.k ? r[2] : mt.red->src[s];
+  tg__map sub;
+  memset(&sub, 0, sizeof sub);
+  tg__map_put(&sub, mt.red, nl > 1 ? tg__uop_new(TG__OP_REDUCE, mt.red->dtype, nl, loops, &mt.red->arg) : gep);
+  sink = tg__graph_rewrite(sink, TG__MATCHER(tg__replace_reduce_rules), &sub);
+  tg__map_free(&sub);
+  from[0] = mt.m, to[0] = TG__MAD(r[0], 16, tg__alu(TG__OP_ADD, r[3], tg__alu(TG__OP_MUL, r[5], TG__C(8))));
+  from[1] = mt.n, to[1] = TG__MAD(r[1], 8, tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, r[4], TG__C(2)), r[6]));
+  sink = tg__substitute_ranges(sink, from, to, 2);
+  tg__vec stores; /* the thread's four elements of the tile: h and e as constants */
+  memset(&stores, 0, sizeof stores);
+  for (int i = 0; i < sink->nsrc; i++)
+    for (int c = 0; c < 4; c++) {
+      from[0] = r[5], to[0] = TG__C(c / 2), from[1] = r[6], to[1] = TG__C(c % 2);
+      tg__vec_push(&stores, tg__substitute_ranges(sink->src[i], from, to, 2));
+    }
+#undef TG__MAD
+#undef TG__C
+  tg__uop *out = tg__uop_new(TG__OP_SINK, sink->dtype, stores.n, (tg__uop **)stores.items, &sink->arg);
+  tg__vec_free(&stores);
+  *copies *= 4;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // the Opt vocabulary: a list of (op, axis, amount) applied by one function, which refuses an illegal one with a reason
 
 TG__DATA const char *const tg__optop_names[TG__NOPTOPS] = {
@@ -808,8 +1005,8 @@ static tg__uop *tg__apply_workgroup(tg__uop *sink, const tg__target *t, tg__uop 
   return NULL;
 }
 
-static tg__uop *tg__apply_opt(tg__uop *sink, const tg__axes *ax, const tg__target *t, const tg__opt *o,
-                              int64_t *copies, const char **why) {
+static tg__uop *tg__apply_opt(tg__uop *sink, int nglobal, const tg__axes *ax, const tg__target *t,
+                              const tg__opt *o, int64_t *copies, const char **why) {
   tg__uop *r = NULL, *r2 = NULL;
   int64_t a = 0;
   int gpu = t->gpu;
@@ -873,9 +1070,14 @@ static tg__uop *tg__apply_opt(tg__uop *sink, const tg__axes *ax, const tg__targe
     else return sink;
     return NULL;
   }
-  case TG__OPT_TC:
-    *why = gpu ? "tensor cores are not built yet (the GPU kernels issue)" : "a CPU kernel has no workgroups";
+  case TG__OPT_TC: {
+    tg__uop *tr[TG_MAX_DIMS];
+    if (*copies > 1 || tg__thread_ranges(sink, tr)) *why = "TC must come first";
+    else if (o->amount) *why = "TC's amount is 0";
+    else if ((r = tg__opt_loop(sink, ax, 1, o->axis, why)))
+      return tg__apply_tc(sink, nglobal, t, r->arg.i, copies, why);
     return NULL;
+  }
   default:
     *why = "not implemented yet";
     return NULL;
@@ -893,7 +1095,7 @@ TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target
     tg__uop *next = NULL;
     if (nolocals && wg && t->local_max) why = "NOLOCALS came before it";
     else if ((int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS)
-      next = tg__apply_opt(sink, &ax, t, &opts[i], &copies, &why);
+      next = tg__apply_opt(sink, nglobal, &ax, t, &opts[i], &copies, &why);
     nolocals |= opts[i].op == TG__OPT_NOLOCALS;
     if (!next) {
       char *list = tg__opts_str(opts, n);
@@ -1105,6 +1307,42 @@ static int tg__gpu_group_rule(tg__uop *sink, int nglobal, const tg__target *t, t
   return n;
 }
 
+/* A GPU with tensor cores gets a float32 sum of products of 16-bit floats (a float16 or bfloat16 matmul) computed by
+ * them: TC on the reduction, then a tile of 4 x 4 tensor-core tiles per warp (64 rows by 32 columns: each element of A
+ * loaded serves 4 tiles of columns, each of B 4 of rows) and 2 x 2 warps per workgroup, which share their rows and
+ * columns in the level-1 cache. Only where padding to the tensor core's 16 x 8 x 16 adds at most a quarter to each
+ * axis. The innermost reduction loop that fits is taken. Returns the count, or 0 */
+static int tg__tc_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *out) {
+  if (!t->tensor_cores || tg__getenv_int("NOLOCALS", 0)) return 0;
+  tg__axes ax;
+  tg__find_axes(sink, nglobal, &ax);
+  for (int i = ax.nr - 1; i >= 0; i--) {
+    tg__tc_match mt;
+    const char *why = NULL;
+    if (tg__tc_find(sink, nglobal, ax.rid[i], &mt, &why) < 0) continue;
+    const tg__tensor_core *tc = &tg__tensor_cores[mt.tc];
+    int64_t size[3] = {tg__range_size(mt.m), tg__range_size(mt.n), tg__range_size(mt.k)};
+    int64_t dims[3] = {tc->m, tc->n, tc->k}, tiles[3];
+    int ok = 1;
+    for (int a = 0; a < 3; a++) {
+      int64_t p = (size[a] + dims[a] - 1) / dims[a] * dims[a];
+      ok &= size[a] >= dims[a] && p - size[a] <= size[a] / 4;
+      tiles[a] = p / dims[a];
+    }
+    if (!ok) continue;
+    int am = tg__axis_of(ax.gid, ax.ng, mt.m), an = tg__axis_of(ax.gid, ax.ng, mt.n), n = 0;
+    int64_t um = tg__divisor_upto(tiles[0], 4), un = tg__divisor_upto(tiles[1], 4);
+    int64_t lm = tg__divisor_upto(tiles[0] / um, 2), ln = tg__divisor_upto(tiles[1] / un, 2);
+    out[n++] = tg__mkopt(TG__OPT_TC, i, 0);
+    if (um > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, am, um);
+    if (un > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, an, un);
+    if (lm > 1 && 32 * lm <= t->local_max) out[n++] = tg__mkopt(TG__OPT_LOCAL, am, lm);
+    if (ln > 1 && 32 * lm * ln <= t->local_max) out[n++] = tg__mkopt(TG__OPT_LOCAL, an, ln);
+    return n;
+  }
+  return 0;
+}
+
 /* Reductions get a register tile of accumulators over two output loops, and short reduction loops are unrolled.
  * The tile's inner loop j is the innermost output loop some input does not depend on (that input's loads are
  * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
@@ -1144,6 +1382,13 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
       tg__vec_free(&access);
       return 0;
     }
+  if (has_reduce && t->gpu && sink->nsrc == 1) { /* tensor cores */
+    int n = tg__tc_rule(sink, nglobal, t, out);
+    if (n) {
+      tg__vec_free(&access);
+      return n;
+    }
+  }
   if (has_reduce && t->gpu && t->local_max && sink->nsrc == 1 && !tg__getenv_int("NOLOCALS", 0)) { /* GROUP */
     uint64_t *gdeps = tg__access_deps(&access);
     int n = tg__gpu_group_rule(sink, nglobal, t, globals, ng, &access, gdeps, store_at, out);

@@ -11,6 +11,9 @@
  * Expressions used once are inlined; the rest are named: ridxN for loops, valN for loads, accN for accumulators, aluN
  * for other values.
  *
+ * Tensor cores: a WMMA is the dialect's call (tg__dialect.wmma) over its elements of A and B packed two to a 32-bit
+ * word and its C, named wmmaN, a float4 whose lanes are its GEPs. A 16-bit float's load that only WMMAs use keeps
+ * its bits (no conversion to float and back).
  * Storage types: float16 and bfloat16 buffers are unsigned short in memory; loads convert to float, stores convert
  * back, and a cast to a half type rounds through the storage format, so results match hardware halves. The
  * conversions (the half prelude and the per-dtype tables that use it) are shared by every dialect. */
@@ -197,6 +200,11 @@ typedef struct tg__rctx {
   int *vec;       /* per entry of the list: for a LOAD or STORE of a vector of 4, the first of its members (in the
                      list) for a load, the last for a store, whose statement renders the vector; -1 otherwise */
   int (*members)[4]; /* per vector, by its rendering entry: the entries of lanes 0..3 */
+  tg__map raw;       /* loads of 16-bit floats that only WMMAs use: rendered as their bits (no conversion) */
+  tg__map partner;   /* raw loads that are a WMMA's pair of elements adjacent in memory: each to the other */
+  tg__map word;      /* the pair's lower load -> the name of its 32-bit word, once rendered */
+  long long nword;
+  long long nwmma;
 } tg__rctx;
 
 static const char *tg__expr_of(tg__rctx *r, tg__uop *u);
@@ -350,15 +358,121 @@ static int tg__is_shared(const tg__uop *u) {
 
 /* a load, gated by its second source when it has one (padding): the gate keeps the address from being read. A third
  * source is the BARRIER it must come after (a shared array's) */
+static tg__uop *tg__store_base(const tg__uop *st, int64_t *off);
+static int tg__multiple_of(const tg__uop *u, int n);
+
+/* whether a load is gated (PADTO's padding) */
+static int tg__gated(const tg__uop *u) {
+  double on;
+  return u->nsrc > 1 && !(tg__is_const(u->src[1], &on) && on != 0);
+}
+
+/* The pairs of a WMMA's elements (j, j + 1 for an even j) that are raw loads of one buffer at an even index and the
+ * next one, ungated, and are used nowhere but as such pairs: each pair is one 32-bit load (r->partner) */
+static void tg__find_pairs(tg__rctx *r, const tg__linear *lin) {
+  tg__map count;
+  memset(&count, 0, sizeof count);
+  if (!r->d->wmma_word) return;
+  for (int i = 0; i < lin->n; i++)
+    for (int j = 0; lin->u[i]->op == TG__OP_WMMA && j < 12; j += 2) {
+      tg__uop *lo = lin->u[i]->src[j], *hi = lin->u[i]->src[j + 1], *was = (tg__uop *)tg__map_get(&r->partner, lo);
+      int64_t olo, ohi;
+      if (!tg__map_get(&r->raw, lo) || !tg__map_get(&r->raw, hi) || tg__gated(lo) || tg__gated(hi) ||
+          lo->src[0]->src[0] != hi->src[0]->src[0] || tg__store_base(lo, &olo) != tg__store_base(hi, &ohi) ||
+          ohi != olo + 1 || olo % 2 || !tg__multiple_of(tg__store_base(lo, &olo), 2) || (was && was != hi) ||
+          (tg__map_get(&r->partner, hi) && tg__map_get(&r->partner, hi) != lo))
+        continue;
+      tg__map_put(&r->partner, lo, hi);
+      tg__map_put(&r->partner, hi, lo);
+      tg__map_put(&count, lo, (void *)((intptr_t)tg__map_get(&count, lo) + 1));
+      tg__map_put(&count, hi, (void *)((intptr_t)tg__map_get(&count, hi) + 1));
+    }
+  for (int i = 0; i < lin->n; i++) { /* a member used alone somewhere is loaded alone, and so is its partner */
+    tg__uop *u = lin->u[i], *p = (tg__uop *)tg__map_get(&r->partner, u);
+    if (p && (tg__map_get(&count, u) != tg__map_get(&r->uses, u) ||
+              tg__map_get(&count, p) != tg__map_get(&r->uses, p))) {
+      tg__map_put(&r->partner, u, NULL);
+      tg__map_put(&r->partner, p, NULL);
+    }
+  }
+  tg__map_free(&count);
+}
+
 static void tg__rs_load(tg__rctx *r, const tg__linear *lin, int i) {
-  tg__uop *u = lin->u[i];
-  const char *fmt = tg__is_shared(u) ? NULL : tg__per_dtype(r->d->load_fmt, u->dtype);
+  tg__uop *u = lin->u[i], *p = (tg__uop *)tg__map_get(&r->partner, u);
+  if (p) { /* a pair: its word, rendered where the first of the two comes */
+    int64_t olo, ohi;
+    tg__store_base(u, &olo), tg__store_base(p, &ohi);
+    tg__uop *lo = olo < ohi ? u : p;
+    if (tg__map_get(&r->word, lo)) return;
+    tg__str a;
+    memset(&a, 0, sizeof a);
+    tg__str_printf(&a, "%s+%s", tg__expr_of(r, lo->src[0]->src[0]), tg__expr_of(r, lo->src[0]->src[1]));
+    char *ops[1] = {a.s}, *w = tg__fmt_op(r->d->wmma_word, ops, 1, 0), nm[64];
+    snprintf(nm, sizeof nm, "word%lld", r->nword++);
+    tg__line(r, "unsigned %s = %s;", nm, w);
+    tg__map_put(&r->word, lo, tg__own(r, tg__strdup(nm)));
+    TG_FREE(w);
+    TG_FREE(a.s);
+    return;
+  }
+  int raw = tg__map_get(&r->raw, u) != NULL; /* a tensor core's element: its bits, as in memory */
+  const char *fmt = tg__is_shared(u) || raw ? NULL : tg__per_dtype(r->d->load_fmt, u->dtype);
+  const char *type = raw ? tg__mem_ctype(r->d, u->dtype) : tg__ctype(r->d, u->dtype);
   char *val = tg__own(r, tg__convert(fmt, tg__expr_of(r, u->src[0])));
   tg__name(r, u, "val%lld", r->nval++);
   double on;
   if (u->nsrc > 1 && !(tg__is_const(u->src[1], &on) && on != 0))
-    tg__line(r, "%s %s = %s ? %s : 0;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), tg__expr_of(r, u->src[1]), val);
-  else tg__line(r, "%s %s = %s;", tg__ctype(r->d, u->dtype), tg__expr_of(r, u), val);
+    tg__line(r, "%s %s = %s ? %s : 0;", type, tg__expr_of(r, u), tg__expr_of(r, u->src[1]), val);
+  else tg__line(r, "%s %s = %s;", type, tg__expr_of(r, u), val);
+}
+
+/* a WMMA's 16-bit element as its bits in a 32-bit word: a raw load as it is, another value through the dialect's
+ * store conversion (tg_f2h) */
+static char *tg__wmma_bits(tg__rctx *r, tg__uop *u) {
+  tg__str b;
+  memset(&b, 0, sizeof b);
+  if (tg__map_get(&r->raw, u)) tg__str_printf(&b, "(unsigned)%s", tg__expr_of(r, u));
+  else {
+    char *c = tg__convert(tg__per_dtype(r->d->store_fmt, u->dtype), tg__expr_of(r, u));
+    tg__str_printf(&b, "(unsigned)%s", c);
+    TG_FREE(c);
+  }
+  return tg__str_take(&b);
+}
+
+/* a tensor core's multiply-accumulate: the dialect's call over A's and B's elements packed two to a word (the lower
+ * half the first) and C's four floats, named wmmaN (a float4 whose .x .y .z .w are D's elements) */
+static void tg__rs_wmma(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  tg__str part[3];
+  memset(part, 0, sizeof part);
+  for (int j = 0; j < 12; j += 2) {
+    const char *word = (const char *)tg__map_get(&r->word, u->src[j]);
+    if (word && tg__map_get(&r->partner, u->src[j]) == u->src[j + 1]) { /* a pair loaded as one word */
+      tg__str_printf(&part[j < 8 ? 0 : 1], "%s%s", j == 0 || j == 8 ? "" : ", ", word);
+      continue;
+    }
+    char *lo = tg__wmma_bits(r, u->src[j]), *hi = tg__wmma_bits(r, u->src[j + 1]);
+    tg__str_printf(&part[j < 8 ? 0 : 1], "%s(%s|(%s<<16))", j == 0 || j == 8 ? "" : ", ", lo, hi);
+    TG_FREE(lo);
+    TG_FREE(hi);
+  }
+  for (int j = 12; j < 16; j++) tg__str_printf(&part[2], "%s%s", j > 12 ? ", " : "", tg__expr_of(r, u->src[j]));
+  char *ops[3] = {part[0].s, part[1].s, part[2].s}, *call = tg__fmt_op(r->d->wmma[u->arg.i], ops, 3, 0);
+  tg__name(r, u, "wmma%lld", r->nwmma++);
+  tg__line(r, "float4 %s = %s;", tg__expr_of(r, u), call);
+  TG_FREE(call);
+  for (int k = 0; k < 3; k++) TG_FREE(part[k].s);
+}
+
+/* an element of a WMMA's result */
+static void tg__rs_gep(tg__rctx *r, const tg__linear *lin, int i) {
+  static const char *const lanes[4] = {"x", "y", "z", "w"};
+  tg__uop *u = lin->u[i];
+  char nm[64];
+  snprintf(nm, sizeof nm, "%s.%s", tg__expr_of(r, u->src[0]), lanes[(int)tg__const_val(u->src[1]) & 3]);
+  tg__map_put(&r->expr, u, tg__own(r, tg__strdup(nm)));
 }
 
 static void tg__rs_store(tg__rctx *r, const tg__linear *lin, int i) {
@@ -404,6 +518,7 @@ static const tg__stmt tg__stmts[] = {
     {TG__OP_LOAD, tg__rs_load},     {TG__OP_STORE, tg__rs_store},       {TG__OP_CONST, tg__rs_nothing},
     {TG__OP_SINK, tg__rs_nothing},  {TG__OP_DEFINE_GLOBAL, tg__rs_nothing}, {TG__OP_NOOP, tg__rs_nothing},
     {TG__OP_DEFINE_LOCAL, tg__rs_define_local}, {TG__OP_BARRIER, tg__rs_barrier},
+    {TG__OP_WMMA, tg__rs_wmma}, {TG__OP_GEP, tg__rs_gep},
 };
 
 static int tg__rs_vector(tg__rctx *r, const tg__linear *lin, int i);
@@ -422,14 +537,12 @@ static void tg__render_stmt(tg__rctx *r, const tg__linear *lin, int i) {
 // index that is a multiple of 4 become one 16-byte access (tinygrad's float4), as an UPCAST by 4 of a contiguous
 // axis makes them; a warp then moves 512 bytes per instruction
 
-static tg__uop *tg__store_base(const tg__uop *st, int64_t *off);
-
-/* whether an index expression is a multiple of 4 whatever its loops: products by multiples of 4, and their sums */
-static int tg__multiple_of4(const tg__uop *u) {
+/* whether an index expression is a multiple of n whatever its loops: products by multiples of n, and their sums */
+static int tg__multiple_of(const tg__uop *u, int n) {
   double c;
-  if (tg__is_const(u, &c)) return fmod(c, 4) == 0;
-  if (u->op == TG__OP_ADD) return tg__multiple_of4(u->src[0]) && tg__multiple_of4(u->src[1]);
-  if (u->op == TG__OP_MUL) return tg__multiple_of4(u->src[0]) || tg__multiple_of4(u->src[1]);
+  if (tg__is_const(u, &c)) return fmod(c, n) == 0;
+  if (u->op == TG__OP_ADD) return tg__multiple_of(u->src[0], n) && tg__multiple_of(u->src[1], n);
+  if (u->op == TG__OP_MUL) return tg__multiple_of(u->src[0], n) || tg__multiple_of(u->src[1], n);
   return 0;
 }
 
@@ -468,7 +581,7 @@ static void tg__find_vectors(tg__rctx *r, const tg__linear *lin) {
     tg__uop *u = lin->u[i], *idx, *buf = r->vec[i] < 0 ? tg__vec_member(r, u, &idx) : NULL;
     int64_t o;
     tg__uop *base = buf ? tg__store_base(u, &o) : NULL;
-    if (!buf || o % 4 || !tg__multiple_of4(base)) continue;
+    if (!buf || o % 4 || !tg__multiple_of(base, 4)) continue;
     int lane[4] = {i, -1, -1, -1}, first = i, last = i;
     for (int k = 0; k < n; k++) {
       tg__uop *v = lin->u[k], *vi, *vb = NULL;
@@ -684,6 +797,9 @@ static void tg__render_preludes(tg__str *out, const tg__dialect *d, const tg__kp
   int tiled = 0;
   for (int i = 0; i < lin->nopts; i++) tiled |= lin->opts[i].op == TG__OPT_UPCAST;
   if (tiled && d->tile_prelude) tg__str_cat(out, d->tile_prelude);
+  int wmma = 0;
+  for (int i = 0; i < lin->n; i++) wmma |= lin->u[i]->op == TG__OP_WMMA;
+  if (wmma && d->wmma_prelude) tg__str_cat(out, d->wmma_prelude);
   if (!d->preludes) return;
   int used[TG_NDTYPES] = {0};
   for (int i = 0; i < nparams; i++) used[params[i].dtype] = 1;
@@ -718,6 +834,11 @@ static void tg__render_entry(tg__str *out, const tg__dialect *d, const char *nam
 TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__kparam *params, int nparams,
                              const tg__linear *lin) {
   int bad = tg__unsupported_dtype(d, params, nparams, lin);
+  for (int i = 0; i < lin->n && !d->wmma && bad < 0; i++)
+    if (lin->u[i]->op == TG__OP_WMMA) {
+      tg__set_error("render of kernel %s: the %s dialect has no tensor cores (TC)", name, d->name);
+      return NULL;
+    }
   if (bad >= 0) {
     tg__set_error("render of kernel %s: the %s dialect does not support dtype %s. HINT: cast to another dtype, or use "
                   "another device", name, d->name, tg__dtypes[bad].name);
@@ -735,6 +856,21 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
     if (u->op == TG__OP_ASSIGN) tg__count_uses(&r, u->src[1], &seen);
   }
   tg__map_free(&seen);
+  tg__map wuses; /* the raw loads: a 16-bit float's load every use of which is a WMMA's element */
+  memset(&wuses, 0, sizeof wuses);
+  for (int i = 0; i < lin->n; i++)
+    for (int j = 0; lin->u[i]->op == TG__OP_WMMA && j < 12; j++) {
+      tg__uop *s = lin->u[i]->src[j];
+      if (s->op == TG__OP_LOAD && !tg__is_shared(s) && (s->dtype == TG_FLOAT16 || s->dtype == TG_BFLOAT16))
+        tg__map_put(&wuses, s, (void *)((intptr_t)tg__map_get(&wuses, s) + 1));
+    }
+  for (int i = 0; i < lin->n; i++) {
+    tg__uop *u = lin->u[i];
+    if (u->op == TG__OP_LOAD && tg__map_get(&wuses, u) && tg__map_get(&wuses, u) == tg__map_get(&r.uses, u))
+      tg__map_put(&r.raw, u, (void *)1);
+  }
+  tg__map_free(&wuses);
+  tg__find_pairs(&r, lin);
   for (int i = 0; i < nparams; i++) {
     char nm[32];
     snprintf(nm, sizeof nm, "data%d", i);
@@ -775,6 +911,9 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   tg__vec_free(&r.owned);
   tg__map_free(&r.expr);
   tg__map_free(&r.uses);
+  tg__map_free(&r.raw);
+  tg__map_free(&r.partner);
+  tg__map_free(&r.word);
   TG_FREE(r.body.s);
   return tg__str_take(&out);
 }

@@ -440,9 +440,10 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
     return -1;
   }
   char desc[256];
-  snprintf(desc, sizeof desc, "%s\n%s\ngpu=%d vec=%d regs=%d cores=%d l2=%lld width=%d local=%d shared=%lld units=%d\n",
+  snprintf(desc, sizeof desc,
+           "%s\n%s\ngpu=%d vec=%d regs=%d cores=%d l2=%lld width=%d local=%d shared=%lld units=%d tc=%d\n",
            tg__beam_version, dev->name, t->gpu, t->vec_floats, t->vec_regs, t->cores, (long long)t->l2_bytes, width,
-           t->local_max, (long long)t->shared_bytes, t->units);
+           t->local_max, (long long)t->shared_bytes, t->units, t->tensor_cores);
   uint64_t k0 = tg__hash_bytes(plain.src, strlen(plain.src), tg__hash_bytes(desc, strlen(desc), 1));
   uint64_t k1 = tg__hash_bytes(plain.src, strlen(plain.src), tg__hash_bytes(desc, strlen(desc), 0x9e3779b97f4aULL));
   char path[4200], *plain_name = plain.name; /* for DEBUG: the kernel's loops before any Opt */

@@ -5,13 +5,17 @@
 
 static tg__device ti_fake;
 static int ti_gpu_target; /* the fake device describes itself as a GPU (tg__device_target's defaults), not the CPU */
+static void ti_tensor_cores(tg__device *d, tg__target *t) { /* ...and as one with tensor cores */
+  (void)d;
+  t->tensor_cores = 1;
+}
 
 /* the kernels of `t` rendered for a device like the CPU's but speaking `dialect` (DEV=FAKE meanwhile) */
 static tg_schedule *ti_render_as(const tg__dialect *dialect, tg_tensor *(*build)(void)) {
   ti_fake = *tg__cpu_device();
   ti_fake.name = "FAKE";
   ti_fake.dialect = dialect;
-  if (ti_gpu_target) ti_fake.describe = NULL;
+  if (ti_gpu_target) ti_fake.describe = ti_gpu_target == 2 ? ti_tensor_cores : NULL;
   tg__device_register(&ti_fake);
   const char *old = getenv("DEV");
   char saved[64] = "";
@@ -44,6 +48,7 @@ static tg_tensor *ti_bits(void) { /* a bitcast, 64-bit constants, bools */
 
 TEST(test_internal_render_cuda) {
   tg_scope_begin();
+  ti_gpu_target = 1; /* a GPU's heuristic, whatever this machine's vectors (the CPU's would tile a copy of 8) */
   tg_schedule *s = ti_render_as(&tg__dialect_cuda, ti_rows_argmin);
   CHECK_EQ_INT(tg_schedule_count(s), 1);
   const char *src = tg_schedule_source(s, 0);
@@ -72,6 +77,7 @@ TEST(test_internal_render_cuda) {
   }
   CHECK(s && tg_schedule_count(s) >= 1);
   tg_schedule_free(s);
+  ti_gpu_target = 0;
   tg_scope_end();
 }
 
@@ -160,6 +166,42 @@ TEST(test_internal_render_vectors) {
     tg_schedule_free(s);
   }
   ti_gpu_target = 0;
+  tg_scope_end();
+}
+
+static tg_tensor *ti_half_matmul(void) { /* 64 x 48 by 48 x 40 in float16: a tensor core's */
+  tg_tensor *a = tg_cast(tg_reshape(tg_arange(0, 64 * 48, 1, TG_FLOAT32), TG_SHAPE(64, 48)), TG_FLOAT16);
+  tg_tensor *b = tg_cast(tg_reshape(tg_arange(0, 48 * 40, 1, TG_FLOAT32), TG_SHAPE(48, 40)), TG_FLOAT16);
+  return tg_matmul(tg_contiguous(a), tg_contiguous(b));
+}
+
+/* TC on a GPU with tensor cores: the heuristic's list, a warp's lanes as the fastest digits of the thread's index,
+ * the WMMA accumulating into the four accumulators, its elements of A and B as bits: A's pairs adjacent in memory
+ * one 32-bit load each, B's (a row apart) two 16-bit loads packed into a word */
+TEST(test_internal_render_tensor_cores) {
+  tg_scope_begin();
+  ti_gpu_target = 2;
+  tg_schedule *s = ti_render_as(&tg__dialect_cuda, ti_half_matmul);
+  ti_gpu_target = 0;
+  int found = 0;
+  for (int k = 0; s && k < tg_schedule_count(s); k++) {
+    const char *src = tg_schedule_source(s, k);
+    if (!src || !strstr(src, "tg_mma_f16")) continue;
+    found = 1;
+    static const char *const want[] = {
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", /* the helper */
+        "int ridx4 = (int)(lid / 4);", "int ridx5 = (int)(lid % 4);", /* the lanes: group, thread in group */
+        "unsigned word0 = *((const unsigned*)(data1+",          /* A's pairs of elements as 32-bit words */
+        "unsigned short val0 = data2[",                        /* B's elements (a row apart) as bits */
+        "make_float4(acc0, acc4, acc8, acc12));",             /* the accumulators as C */
+        "acc0 = wmma0.x;", "acc12 = wmma0.w;", "((unsigned)val0|((unsigned)val1<<16))"};
+    CHECK_STR(s->s.k[k].opts, "TC(0,0) UPCAST(0,4)");
+    for (int w = 0; w < (int)TG__COUNT(want); w++)
+      test_check(strstr(src, want[w]) != NULL, __FILE__, __LINE__, "no '%s' in\n%s", want[w], src);
+    CHECK(!strstr(src, "tg_h2f(data1")); /* no conversion of A's loads */
+  }
+  CHECK(found);
+  tg_schedule_free(s);
   tg_scope_end();
 }
 

@@ -213,7 +213,7 @@ TEST(test_internal_opts_workgroups_refused) {
       {TO_MATMUL64, 2, {TO_OPT(LOCAL, 0, 64), TO_OPT(LOCAL, 1, 48)}, "more threads per workgroup than the device"},
       {TO_MATMUL, 2, {TO_OPT(NOLOCALS, 0, 0), TO_OPT(LOCAL, 0, 4)}, "NOLOCALS came before it"},
       {TO_MATMUL, 2, {TO_OPT(GROUP, 0, 4), TO_OPT(NOLOCALS, 0, 0)}, "the kernel has workgroups already"},
-      {TO_MATMUL, 1, {TO_OPT(TC, 0, 0)}, "tensor cores are not built yet"},
+      {TO_MATMUL, 2, {TO_OPT(UPCAST, 0, 2), TO_OPT(TC, 0, 0)}, "TC must come first"},
   };
   to_check_refused(cases, TG__COUNT(cases));
   tg_scope_begin();
@@ -846,4 +846,85 @@ TEST(test_internal_opts_pool_gradient_across_kernels) {
   free(g), free(hy), free(hw), free(hx);
   for (int i = 0; i < 4; i++) free(hc[i]);
   tg_scope_end();
+}
+
+/* a (rows x inner) by (inner x cols) matmul of `dt` inputs (exact in 16 bits: small integers over 8), plus relu of
+ * it plus a bias when `epilogue`, as float32; and the same on the host in double */
+static tg_tensor *to_half_matmul(tg_dtype dt, int64_t rows, int64_t inner, int64_t cols, int epilogue, double **host) {
+  int64_t na = rows * inner, nb = inner * cols;
+  float *a = (float *)malloc(sizeof(float) * (size_t)na), *b = (float *)malloc(sizeof(float) * (size_t)nb);
+  for (int64_t i = 0; i < na; i++) a[i] = (float)((i * 7 + 3) % 17 - 8) / 8;
+  for (int64_t i = 0; i < nb; i++) b[i] = (float)((i * 5 + 1) % 13 - 6) / 8;
+  *host = (double *)malloc(sizeof(double) * (size_t)(rows * cols));
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) {
+      double s = 0;
+      for (int64_t k = 0; k < inner; k++) s += (double)a[r * inner + k] * b[k * cols + c];
+      if (epilogue) s = s + 0.5 * (double)(c % 3) > 0 ? s + 0.5 * (double)(c % 3) : 0;
+      (*host)[r * cols + c] = s;
+    }
+  tg_tensor *ta = tg_cast(tg_from_data(a, TG_FLOAT32, 2, (int64_t[]){rows, inner}), dt);
+  tg_tensor *tb = tg_cast(tg_from_data(b, TG_FLOAT32, 2, (int64_t[]){inner, cols}), dt);
+  free(a);
+  free(b);
+  tg_realize(ta);
+  tg_realize(tb);
+  tg_tensor *m = tg_matmul(ta, tb);
+  if (epilogue) {
+    float *bias = (float *)malloc(sizeof(float) * (size_t)cols);
+    for (int64_t c = 0; c < cols; c++) bias[c] = 0.5f * (float)(c % 3);
+    m = tg_relu(tg_add(m, tg_cast(tg_from_data(bias, TG_FLOAT32, 1, &cols), dt)));
+    free(bias);
+  }
+  return m;
+}
+
+/* Tensor cores (TC): float16 and bfloat16 matmuls whose sizes are multiples of the tensor core's 16 x 8 x 16 or not
+ * (TC pads them: the loads past the end are gated, the stores too), a reduction of one tensor-core step (16 long),
+ * a bias and relu after the sums, all against the host's sums. On a device with tensor cores the heuristic's list
+ * starts with TC; elsewhere TC is refused with the reason and the heuristic computes the same values without it. */
+TEST(test_internal_opts_tensor_cores) {
+  tg__target target;
+  tg__device_target(tg__device_get(NULL), &target);
+  typedef struct { tg_dtype dt; int64_t m, k, n; int epilogue, nopts; tg__opt opts[3]; } tc_case;
+  static const tc_case cases[] = {
+      {TG_FLOAT16, 64, 48, 40, 0, -1, {{TG__OPT_TC, 0, 0}}},
+      {TG_BFLOAT16, 64, 48, 40, 0, -1, {{TG__OPT_TC, 0, 0}}},
+      {TG_FLOAT16, 128, 64, 96, 1, -1, {{TG__OPT_TC, 0, 0}}},
+      {TG_FLOAT16, 50, 20, 30, 0, 1, {{TG__OPT_TC, 0, 0}}},                     /* padded: 64 x 32 x 32 */
+      {TG_BFLOAT16, 32, 16, 24, 0, 2, {{TG__OPT_TC, 0, 0}, {TG__OPT_UPCAST, 0, 2}}}, /* k is one step */
+      {TG_FLOAT16, 48, 32, 64, 1, 3, {{TG__OPT_TC, 0, 0}, {TG__OPT_UPCAST, 1, 2}, {TG__OPT_LOCAL, 0, 3}}},
+  };
+  for (int c = 0; c < (int)TG__COUNT(cases); c++) {
+    const tc_case *k = &cases[c];
+    tg_scope_begin();
+    double *host = NULL;
+    tg_tensor *m = to_half_matmul(k->dt, k->m, k->k, k->n, k->epilogue, &host);
+    if (k->nopts >= 0) tg__set_opts_override(k->opts, k->nopts);
+    tg_schedule *s = tg_schedule_create(&m, 1);
+    int tc = 0;
+    for (int i = 0; s && i < s->s.n; i++) tc |= s->s.k[i].opts && !strncmp(s->s.k[i].opts, "TC(", 3);
+    tg_schedule_free(s);
+    tg_clear_error();
+    int rc = tg_realize(m);
+    tg__set_opts_override(NULL, -1);
+    const char *err = tg_error() ? tg_error() : "(no error)";
+    if (target.tensor_cores) {
+      test_check(rc == 0 && tc, __FILE__, __LINE__, "case %d: realised %d, TC %d: %s", c, rc, tc, err);
+    } else if (k->nopts >= 0) { /* refused, with the reason */
+      const char *why = target.gpu ? "the device has no tensor cores" : "a CPU kernel has no workgroups";
+      test_check(rc == -1 && strstr(err, why), __FILE__, __LINE__, "case %d: %s", c, err);
+      tg_clear_error();
+      rc = tg_realize(m);
+    }
+    CHECK_EQ_INT(rc, 0);
+    float *got = rc == 0 ? tg_to_float(m) : NULL;
+    int bad = 0;
+    for (int64_t i = 0; got && i < k->m * k->n; i++) /* the result is rounded to the inputs' 16-bit dtype */
+      bad += !(fabs(got[i] - host[i]) <= (k->dt == TG_BFLOAT16 ? 8e-3 : 1e-3) * (1 + fabs(host[i])));
+    test_check(got && bad == 0, __FILE__, __LINE__, "case %d: %d of %lld wrong", c, bad, (long long)(k->m * k->n));
+    free(got);
+    free(host);
+    tg_scope_end();
+  }
 }
