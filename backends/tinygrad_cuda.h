@@ -595,6 +595,27 @@ static const char *const tg__cuda_mem_types[TG_NDTYPES] = {
     /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
     "bool", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "unsigned short", "unsigned short", NULL, NULL};
 
+/* float16 conversions by the hardware (PTX cvt, round to nearest even, as render.c's software ones), NaNs aside:
+ * those keep the software's bits (a float16 NaN widens with its payload; a float NaN narrows to 0x7e00 with its
+ * sign), which the hardware would make canonical. bfloat16's are a shift and a rounding add: kept as they are. */
+static const char tg__cuda_half_prelude[] =
+    "TG_FN float tg_h2f(unsigned short h) {\n"
+    "  if ((h & 0x7c00) == 0x7c00) return tg_u2f(((unsigned int)(h >> 15) << 31) | 0x7f800000u | "
+    "((unsigned int)(h & 0x3ff) << 13));\n"
+    "  float f; asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(h)); return f;\n"
+    "}\n"
+    "TG_FN unsigned short tg_f2h(float f) {\n"
+    "  if (f != f) return (unsigned short)(((tg_f2u(f) >> 16) & 0x8000) | 0x7e00);\n"
+    "  unsigned short h; asm(\"cvt.rn.f16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(f)); return h;\n"
+    "}\n"
+    "TG_FN float tg_bf2f(unsigned short h) { return tg_u2f((unsigned int)h << 16); }\n"
+    "TG_FN unsigned short tg_f2bf(float f) { unsigned int x = tg_f2u(f);\n"
+    "  if ((x & 0x7fffffff) > 0x7f800000) return (unsigned short)((x >> 16) | 0x40);\n"
+    "  x += 0x7fff + ((x >> 16) & 1); return (unsigned short)(x >> 16); }\n";
+static const char *const tg__cuda_half_preludes[TG_NDTYPES] = {
+    /* bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, bfloat16, float32, float64 */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tg__cuda_half_prelude, tg__cuda_half_prelude, NULL, NULL};
+
 /* The max of integers of 32 bits or fewer is taken in 64 bits. CUDA 13.0 (NVRTC and nvcc alike; right with -G)
  * miscompiles a 32-bit max-reduction of negated loads: max(-v) over {1, 3, 3, 2} gave 3, over {1, 3, 3, 2, 5, 4, 6,
  * 7} 4, and max(v * -1) the same. Writing it as max(), or the negation as unsigned arithmetic or as PTX's neg.s32
@@ -626,15 +647,16 @@ static const tg__dialect tg__dialect_cuda = {
     /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix */
     "((long long)blockIdx.x * blockDim.x + threadIdx.x)", 1, "tg_bitcast<%m>(%s)", "ll", "ull",
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
-    tg__cuda_types, tg__cuda_mem_types, tg__half_preludes, tg__half_loads, tg__half_stores, 0,
+    tg__cuda_types, tg__cuda_mem_types, tg__cuda_half_preludes, tg__half_loads, tg__half_stores, 0,
     /* tile_prelude, stage_strided_stores, forms, nforms */
     NULL, 0, tg__cuda_forms, (int)(sizeof tg__cuda_forms / sizeof tg__cuda_forms[0]),
     /* group_id, local_id, shared_prefix, barrier */
     "blockIdx.x", "threadIdx.x", "__shared__ ", "__syncthreads();",
     /* vec4_load, vec4_store */
     "*((const float4*)(%s))", "*((float4*)(%1)) = make_float4(%2);",
-    /* wmma, wmma_prelude, wmma_word */
-    tg__cuda_wmma, tg__cuda_wmma_prelude, "*((const unsigned*)(%s))"};
+    /* wmma, wmma_prelude, wmma_word, wmma_vec, wmma_vec_load, wmma_vec_store */
+    tg__cuda_wmma, tg__cuda_wmma_prelude, "*((const unsigned*)(%s))", "uint4", "*((const uint4*)(%s))",
+    "*((uint4*)(%1)) = %2;"};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,

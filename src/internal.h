@@ -669,6 +669,7 @@ typedef struct tg__tensor_core {
   signed char a_row[8], a_k[8], b_k[4];
 } tg__tensor_core;
 #define TG__NTENSOR_CORES 2
+#define TG__NTC_CONFIGS 14 /* TC's configurations with shared memory (its amounts 1..14, optimize.c) */
 #ifndef TG__AMALGAMATED
 extern const tg__tensor_core tg__tensor_cores[TG__NTENSOR_CORES];
 #endif
@@ -795,6 +796,10 @@ typedef struct tg__dialect {
   const char *wmma_prelude;
   /* two 16-bit elements adjacent in memory, at an even index, as one 32-bit word: the format over the address (%s) */
   const char *wmma_word;
+  /* eight 16-bit elements at a multiple of 8 as one 16-byte vector (TC's staged tiles): its type (four 32-bit words
+   * .x .y .z .w, the lower half of each the first), the load's format over the address (%s), the store's over the
+   * address (%1) and the vector (%2) */
+  const char *wmma_vec, *wmma_vec_load, *wmma_vec_store;
 } tg__dialect;
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */

@@ -4,7 +4,9 @@
  *   RANGE opens a loop and ENDRANGE closes it; a REDUCE becomes DEFINE_ACC (before its loops), the loops, an ASSIGN of
  *   the accumulator in the innermost loop, then the REDUCE itself (which reads the accumulator) after the loops.
  *   Four sums of the elements of one WMMA (a tensor core's tile) become that WMMA taking the four accumulators as its
- *   C, and four ASSIGNs of its elements (GEP): the tensor core accumulates, with no adds of its own.
+ *   C, and four ASSIGNs of its elements (GEP): the tensor core accumulates, with no adds of its own. A REDUCE's
+ *   BARRIER source (TC's staged copy of the next stage) is emitted at the end of each iteration, the values it
+ *   stores at the start.
  * The output ranges (ids below nglobal) are opened first, outermost first; the first one is the parallel loop. A GPU
  * kernel's thread ranges (LOCAL, GROUP: digits of the thread's index in its workgroup) are opened next, slowest
  * first. A shared array's stores, the BARRIER after them and the loads that name the barrier come in that order,
@@ -36,7 +38,8 @@ static uint64_t tg__deps(tg__lin *L, tg__uop *u) {
     else m |= 1ULL << u->arg.i;
   }
   if (u->op == TG__OP_REDUCE)
-    for (int i = 1; i < u->nsrc; i++) m &= ~(1ULL << (u->src[i]->arg.i & 63));
+    for (int i = 1; i < u->nsrc; i++)
+      if (u->src[i]->op == TG__OP_RANGE) m &= ~(1ULL << (u->src[i]->arg.i & 63));
   tg__map_put(&L->deps, u, (void *)(uintptr_t)(m + 1));
   return m;
 }
@@ -51,18 +54,56 @@ static void tg__list(tg__lin *L, tg__uop *u, intptr_t aux) {
   }
 }
 
+static void tg__emit(tg__lin *L, tg__uop *u);
+
+/* whether a WMMA's C is zeros: the first of a chain */
+static int tg__wmma_first(const tg__uop *w) {
+  double c;
+  for (int j = 12; j < 16; j++)
+    if (!tg__is_const(w->src[j], &c) || c != 0) return 0;
+  return 1;
+}
+
+/* the WMMA whose D is w's C (each element by its GEP, in order), or NULL */
+static tg__uop *tg__wmma_before(const tg__uop *w) {
+  tg__uop *p = w->src[12]->op == TG__OP_GEP ? w->src[12]->src[0] : NULL;
+  double l;
+  for (int j = 0; p && j < 4; j++)
+    if (w->src[12 + j]->op != TG__OP_GEP || w->src[12 + j]->src[0] != p || !tg__is_const(w->src[12 + j]->src[1], &l) ||
+        l != j)
+      return NULL;
+  return p && p->op == TG__OP_WMMA ? p : NULL;
+}
+
 /* the WMMA whose element *lane a REDUCE sums, when the WMMA may accumulate into the sum's accumulator itself: a sum
- * of GEP(w, lane), where w's C is zeros (tg__apply_tc makes them); NULL otherwise */
+ * of GEP(w, lane), where w is the last of a chain whose first WMMA's C is zeros (tg__apply_tc makes them); NULL
+ * otherwise */
 static tg__uop *tg__wmma_summed(const tg__uop *v, int *lane) {
   const tg__uop *g = v->src[0];
-  double z, c;
+  double z;
   if (v->arg.i != TG__OP_ADD || g->op != TG__OP_GEP || g->src[0]->op != TG__OP_WMMA || !tg__is_const(g->src[1], &z) ||
       z < 0 || z > 3)
     return NULL;
-  for (int j = 12; j < 16; j++)
-    if (!tg__is_const(g->src[0]->src[j], &c) || c != 0) return NULL;
-  *lane = (int)z;
-  return g->src[0];
+  for (const tg__uop *w = g->src[0]; w; w = tg__wmma_before(w))
+    if (tg__wmma_first(w)) {
+      *lane = (int)z;
+      return g->src[0];
+    }
+  return NULL;
+}
+
+/* emits the chain of WMMAs ending at w, the first one taking c4 as its C; returns the last (tinygrad's WMMA chains a
+ * stage's steps along k the same way) */
+static tg__uop *tg__emit_wmma_chain(tg__lin *L, tg__uop *w, tg__uop *const *c4) {
+  tg__uop *srcs[16], *before = tg__wmma_first(w) ? NULL : tg__emit_wmma_chain(L, tg__wmma_before(w), c4);
+  for (int l = 0; l < 4; l++) {
+    srcs[12 + l] = before ? tg__uop2(TG__OP_GEP, w->dtype, before, tg__const_int(TG_INT32, l), NULL) : c4[l];
+    if (before) tg__list(L, srcs[12 + l], 0);
+  }
+  for (int j = 0; j < 12; j++) tg__emit(L, srcs[j] = w->src[j]);
+  tg__uop *out = tg__uop_new(TG__OP_WMMA, w->dtype, 16, srcs, &w->arg);
+  tg__list(L, out, 0);
+  return out;
 }
 
 /* For each REDUCE of the group, the group's REDUCEs that sum elements 0..3 of the same WMMA (quad[4g..4g+3]), all
@@ -149,7 +190,8 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
     tg__uop *v = (tg__uop *)group.items[g];
     tg__map seen;
     memset(&seen, 0, sizeof seen);
-    tg__hoist(L, v->src[0], &seen);
+    for (int i = 0; i < v->nsrc; i++)
+      if (i == 0 || v->src[i]->op == TG__OP_BARRIER) tg__hoist(L, v->src[i], &seen);
     tg__map_free(&seen);
   }
   for (int g = 0; g < group.n; g++) {
@@ -161,7 +203,13 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
     acc_at[g] = L->list.n;
     tg__list(L, accs[g], 0);
   }
-  for (int i = 1; i < u->nsrc; i++) tg__open(L, u->src[i]);
+  for (int i = 1; i < u->nsrc; i++)
+    if (u->src[i]->op == TG__OP_RANGE) tg__open(L, u->src[i]);
+  /* a BARRIER source ends each iteration (TC's next stage: its copy into shared memory, then the barrier): the
+   * values it stores are loaded first, so that their latency passes under the sums */
+  for (int i = 1; i < u->nsrc; i++)
+    for (int j = 0; u->src[i]->op == TG__OP_BARRIER && j < u->src[i]->nsrc; j++)
+      if (u->src[i]->src[j]->op == TG__OP_STORE) tg__emit(L, u->src[i]->src[j]->src[1]);
   tg__uop *body = u->src[0]; /* a GROUP's second stage sums the shared array, every thread of the group alike */
   int shared = L->shared;
   L->shared |= body->op == TG__OP_LOAD && body->src[0]->op == TG__OP_INDEX &&
@@ -172,11 +220,9 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
     tg__uop *v = (tg__uop *)group.items[g];
     if (quad[4 * g] >= 0) { /* WMMA(A, B, the four accumulators), assigned to them element by element */
       if (quad[4 * g] != g) continue; /* done with element 0's */
-      tg__uop *w = v->src[0]->src[0], *srcs[16];
-      for (int j = 0; j < 12; j++) tg__emit(L, srcs[j] = w->src[j]);
-      for (int l = 0; l < 4; l++) srcs[12 + l] = accs[quad[4 * g + l]];
-      tg__uop *acc = tg__uop_new(TG__OP_WMMA, w->dtype, 16, srcs, &w->arg);
-      tg__list(L, acc, 0);
+      tg__uop *w = v->src[0]->src[0], *c4[4];
+      for (int l = 0; l < 4; l++) c4[l] = accs[quad[4 * g + l]];
+      tg__uop *acc = tg__emit_wmma_chain(L, w, c4);
       for (int l = 0; l < 4; l++) {
         tg__uop *d = tg__uop2(TG__OP_GEP, w->dtype, acc, tg__const_int(TG_INT32, l), NULL);
         tg__list(L, d, 0);
@@ -190,7 +236,10 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
     if (!L->shared) L->flops += L->iters; /* the accumulation's op, in the ASSIGN (a matmul's adds: half its flops) */
   }
   TG_FREE(quad);
-  for (int i = u->nsrc - 1; i >= 1; i--) tg__close(L, u->src[i]);
+  for (int i = 1; i < u->nsrc; i++)
+    if (u->src[i]->op == TG__OP_BARRIER) tg__emit(L, u->src[i]);
+  for (int i = u->nsrc - 1; i >= 1; i--)
+    if (u->src[i]->op == TG__OP_RANGE) tg__close(L, u->src[i]);
   L->shared = shared;
   for (int g = 0; g < group.n; g++) tg__list(L, (tg__uop *)group.items[g], acc_at[g]);
   TG_FREE(acc_at);

@@ -31,7 +31,9 @@
  *    padded to multiples of 16, 8 and 16, and split into the tensor core's tiles, whose 32 threads are two new thread
  *    digits (lanes, the fastest digits of the workgroup); each thread's four outputs of a tile are four copies of the
  *    stores, and its elements of A and B the sources of one WMMA node per tile and step of 16 along r (tg__apply_tc).
- *    Later UPCASTs and LOCALs of m and n give a warp several tiles and a workgroup several warps.
+ *    Later UPCASTs and LOCALs of m and n give a warp several tiles and a workgroup several warps. TC with an amount
+ *    c >= 1 also stages the operands in shared memory, configuration c (tg__tc_configs: tiles per warp, warps per
+ *    workgroup, steps along k per stage; tg__apply_tc_staged) of the blocks that fast GPU matmuls use; it comes last.
  *  - The heuristic reads the machine (tg__target, which the device describes: vector lanes and registers, cores). It
  *    upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile of two
  *    vectors by as many rows as fill half the registers (8x32 with AVX-512, 4x16 with AVX2, 8x8 with NEON, 4x4 per
@@ -40,7 +42,8 @@
  *    gives any kernel whose outermost loop is shorter than the core count a THREAD on another output loop. On a GPU
  *    with workgroups it also GROUPs reductions to few outputs or along a contiguous axis (tg__gpu_group_rule, with a
  *    4x4 tile first for a weight gradient and a LOCAL along the columns of a column sum), gives a 16-bit matmul to
- *    the tensor cores where the device has them (tg__tc_rule: 4x4 tiles a warp, 2x2 warps a workgroup), gives
+ *    the tensor cores where the device has them (tg__tc_rule: shared-memory blocks of 128x128 where they divide it,
+ *    else 4x4 tiles a warp, 2x2 warps a workgroup), gives
  *    convolution tiles 16x16 workgroups, and upcasts contiguous elementwise kernels by 4 (float4 accesses);
  *    NOLOCALS=1 turns the workgroups off. */
 #include "internal.h"
@@ -935,6 +938,206 @@ static tg__uop *tg__apply_tc(tg__uop *sink, int nglobal, const tg__target *t, in
   return out;
 }
 
+/* TC's configurations with shared memory (TC's amount 1 on): each warp um x un tensor-core tiles, each workgroup
+ * lm x ln warps, each stage uk steps of 16 along k */
+typedef struct tg__tc_config { int um, un, lm, ln, uk; } tg__tc_config;
+static const tg__tc_config tg__tc_configs[] = {
+    {4, 4, 2, 2, 2}, {4, 8, 2, 2, 2}, {4, 4, 2, 2, 1}, {2, 4, 2, 2, 2}, {4, 2, 2, 2, 2},
+    {4, 8, 2, 2, 1}, {8, 4, 2, 2, 1}, {4, 4, 4, 2, 1}, {4, 4, 2, 4, 1}, {2, 2, 2, 2, 4},
+    {4, 8, 4, 2, 1}, {4, 8, 2, 4, 1}, {2, 8, 2, 2, 2}, {2, 8, 4, 2, 1},
+};
+typedef char tg__tc_configs_counted[TG__COUNT(tg__tc_configs) == TG__NTC_CONFIGS ? 1 : -1];
+
+/* One operand's tile of a stage, copied into a shared array by the whole workgroup (tg__apply_tc_staged): P rows
+ * (the operand's output axis p: m for A, n for B) by bk columns (k) of its values x(p, k), kept as their 16-bit bits
+ * (DEFINE_LOCAL with arg.f = 1) [p][bk + 8] (the 8 extra halves put a warp's reads of a fragment on distinct banks),
+ * in one of two buffers by the stage's parity (one barrier a stage then keeps a buffer from being overwritten while
+ * a slower warp still reads it). Each of the T threads copies chunks of 8 values adjacent along the axis x reads
+ * contiguously (k, or p when `along_p`), which the renderer loads as one 16-byte vector. `at` maps p and k to the
+ * stage's (pb * P + row, kb * bk + column). Appends the stores to `stores`; returns the array. */
+static tg__uop *tg__stage_tile(tg__uop *x, tg__uop *const at[2], tg__uop *const base[2], int64_t P, int64_t bk,
+                               tg__uop *tid, int64_t T, tg__uop *buf, int number, int along_p, tg__vec *stores) {
+  tg_dtype it = tid->dtype;
+  int64_t row = bk + 8, size = P * row;
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = number, a.i2 = 2 * size, a.f = 1;
+  tg__uop *arr = tg__uop0(TG__OP_DEFINE_LOCAL, x->dtype, &a);
+  /* chunk c: along k, row c / (bk / 8), columns from c % (bk / 8) * 8, so that a warp's chunks are adjacent in the
+   * row and in memory; along p (stored transposed), column c % bk, rows from c / bk * 8, so that a warp's stores of a
+   * chunk's 8 elements each fill adjacent elements of one row of the array (no two threads on one bank) */
+  int64_t per = along_p ? bk : bk / 8;
+  for (int64_t q = 0; q < P * bk / 8 / T; q++) {
+    tg__uop *c = tg__alu(TG__OP_ADD, tid, tg__const_int(it, T * q));
+    tg__uop *slow = tg__alu(TG__OP_IDIV, c, tg__const_int(it, per));
+    tg__uop *fast = tg__alu(TG__OP_MOD, c, tg__const_int(it, per));
+    for (int h = 0; h < 8; h++) {
+      tg__uop *p = along_p ? tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, slow, tg__const_int(it, 8)), tg__const_int(it, h))
+                           : slow;
+      tg__uop *k =
+          along_p ? fast : tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, fast, tg__const_int(it, 8)), tg__const_int(it, h));
+      tg__uop *to[2];
+      to[0] = tg__alu(TG__OP_ADD, base[0], p), to[1] = tg__alu(TG__OP_ADD, base[1], k);
+      tg__uop *v = tg__substitute_ranges(x, at, to, 2);
+      tg__uop *idx = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, buf, tg__const_int(it, size)),
+                             tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, p, tg__const_int(it, row)), k));
+      tg__uop *into = tg__uop2(TG__OP_INDEX, x->dtype, arr, tg__simplify(idx), NULL);
+      tg__vec_push(stores, tg__uop2(TG__OP_STORE, x->dtype, into, v, NULL));
+    }
+  }
+  return arr;
+}
+
+/* an element of a staged tile: row p, column k of the stage's buffer, read after the barrier */
+static tg__uop *tg__staged_read(tg__uop *arr, int64_t P, int64_t bk, tg__uop *buf, tg__uop *p, tg__uop *k,
+                                tg__uop *barrier) {
+  tg_dtype it = p->dtype;
+  tg__uop *idx = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, buf, tg__const_int(it, P * (bk + 8))),
+                         tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, p, tg__const_int(it, bk + 8)), k));
+  return tg__uop3(TG__OP_LOAD, arr->dtype, tg__uop2(TG__OP_INDEX, arr->dtype, arr, tg__simplify(idx), NULL),
+                  tg__const_int(TG_BOOL, 1), barrier, NULL);
+}
+
+/* TC with shared memory (TC's amount c >= 1: tg__tc_configs[c - 1]), the way fast GPU matmuls are written: each
+ * workgroup computes a block of BM = 16 um lm rows by BN = 8 un ln columns, in stages of BK = 16 uk along k. Per
+ * stage its threads copy the block's rows of A and columns of B (BM x BK and BK x BN values) into shared memory in
+ * 16-byte vectors (tg__stage_tile), meet at a barrier, and each warp runs uk steps of um x un tensor-core tiles on its
+ * part, reading its fragments from shared memory as 32-bit words; the uk steps chain their WMMAs (each one's C is the
+ * one before's D). The rows, columns and k must be multiples of BM, BN and BK (no padding), and A and B must each be
+ * read contiguously along k or along their output axis. */
+static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target *t, int64_t kid, int config,
+                                    int64_t *copies, const char **why) {
+  tg__tc_match mt;
+  if (!t->tensor_cores || t->local_max < 32) {
+    *why = t->gpu ? "the device has no tensor cores" : "a CPU kernel has no workgroups";
+    return NULL;
+  }
+  if (config < 1 || config > TG__NTC_CONFIGS) {
+    *why = "no such TC configuration (TC's amount)";
+    return NULL;
+  }
+  if (tg__tc_find(sink, nglobal, kid, &mt, why) < 0) return NULL;
+  const tg__tc_config *cf = &tg__tc_configs[config - 1];
+  const tg__tensor_core *tc = &tg__tensor_cores[mt.tc];
+  int64_t BM = 16 * cf->um * cf->lm, BN = 8 * cf->un * cf->ln, BK = 16 * cf->uk, T = 32 * cf->lm * cf->ln;
+  int64_t M = tg__range_size(mt.m), N = tg__range_size(mt.n), K = tg__range_size(mt.k);
+  int64_t sa = tg__factor_stride(mt.a, mt.k), sb = tg__factor_stride(mt.b, mt.k);
+  int a_along_m = sa != 1 && tg__factor_stride(mt.a, mt.m) == 1;
+  int b_along_n = sb != 1 && tg__factor_stride(mt.b, mt.n) == 1;
+  int64_t shared = 2 * 2 * (BM + BN) * (BK + 8); /* two buffers of 16-bit values each */
+  int64_t id = tg__fresh_range_id(sink);
+  const char *bad = NULL;
+  if (M % BM || N % BN || K % BK) bad = "the matmul is no multiple of the configuration's blocks";
+  else if ((sa != 1 && !a_along_m) || (sb != 1 && !b_along_n)) bad = "an operand is read contiguously along no axis";
+  else if (T > t->local_max) bad = "more threads per workgroup than the device has";
+  else if (shared > t->shared_bytes) bad = "the staged tiles pass the device's shared memory per workgroup";
+  else if ((BM * BK / 8) % T || (BN * BK / 8) % T) bad = "the tiles do not split evenly among the threads";
+  else if (id < 0 || id + 8 > 62) bad = "too many loops";
+  else if (*copies * cf->um * cf->un * 4 > 1024) bad = "more than 1024 copies of the kernel body";
+  if (bad) {
+    *why = bad;
+    return NULL;
+  }
+  tg_dtype it = mt.k->dtype;
+  tg__arg arg;
+  memset(&arg, 0, sizeof arg);
+  /* mb, nb, kb (the loops' ids); wm, wn (warps: LOCAL), g, t (lanes); cm, cn, h, e (the copies) */
+  tg__uop *r[11];
+  const int64_t rid[11] = {mt.m->arg.i, mt.n->arg.i, kid, id, id + 1, id + 2, id + 3, id + 4, id + 5, id + 6, id + 7};
+  const int64_t rsize[11] = {M / BM, N / BN, K / BK, cf->lm, cf->ln, 8, 4, cf->um, cf->un, 2, 2};
+  for (int i = 0; i < 11; i++) {
+    arg.i = rid[i];
+    arg.i2 = i == 3 || i == 4 ? TG__RANGE_LOCAL : i == 5 || i == 6 ? TG__RANGE_LANE : TG__RANGE_LOOP;
+    r[i] = rsize[i] > 1 || (i >= 3 && i <= 6) ? tg__uop1(TG__OP_RANGE, it, tg__const_int(it, rsize[i]), &arg)
+                                              : tg__const_int(it, 0);
+  }
+#define TG__C(v) tg__const_int(it, v)
+#define TG__MUL(a, b) tg__alu(TG__OP_MUL, a, TG__C(b))
+#define TG__ADD(a, b) tg__alu(TG__OP_ADD, a, b)
+  tg__uop *tid = TG__ADD(TG__MUL(TG__ADD(TG__MUL(TG__ADD(TG__MUL(r[3], cf->ln), r[4]), 8), r[5]), 4), r[6]);
+  /* the first stage into buffer 0, before the loop (it depends on no loop); then each iteration kb reads buffer
+   * kb % 2 and copies stage kb + 1 into the other (the last iteration copies its own stage again, unread) */
+  tg__uop *buf = tg__alu(TG__OP_MOD, r[2], TG__C(2)), *at[2], *base[2], *bar[2] = {NULL, NULL};
+  tg__vec stores, reads;
+  memset(&stores, 0, sizeof stores);
+  memset(&reads, 0, sizeof reads);
+  int64_t nk = K / BK;
+  at[0] = mt.m, at[1] = mt.k, base[0] = TG__MUL(r[0], BM), base[1] = TG__C(0);
+  tg__uop *ta = tg__stage_tile(mt.a, at, base, BM, BK, tid, T, TG__C(0), 0, a_along_m, &stores);
+  at[0] = mt.n, base[0] = TG__MUL(r[1], BN);
+  tg__uop *tb = tg__stage_tile(mt.b, at, base, BN, BK, tid, T, TG__C(0), 1, b_along_n, &stores);
+  bar[0] = tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores.n, (tg__uop **)stores.items, NULL);
+  stores.n = 0;
+  tg__uop *w = NULL, *src[16];
+  tg__uop *pa = TG__ADD(TG__MUL(TG__ADD(TG__MUL(r[3], cf->um), r[7]), 16), r[5]); /* a tile's row g */
+  tg__uop *pb = TG__ADD(TG__MUL(TG__ADD(TG__MUL(r[4], cf->un), r[8]), 8), r[5]);  /* its column g */
+  for (int s = 0; s < cf->uk; s++) {
+    tg__uop *k2t = TG__ADD(TG__C(16 * s), TG__MUL(r[6], 2));
+    for (int j = 0; j < 8; j++)
+      src[j] =
+          tg__staged_read(ta, BM, BK, buf, TG__ADD(pa, TG__C(tc->a_row[j])), TG__ADD(k2t, TG__C(tc->a_k[j])), bar[0]);
+    for (int j = 0; j < 4; j++)
+      src[8 + j] = tg__staged_read(tb, BN, BK, buf, pb, TG__ADD(k2t, TG__C(tc->b_k[j])), bar[0]);
+    for (int j = 0; j < 12; j++) tg__vec_push(&reads, src[j]);
+    for (int j = 0; j < 4; j++)
+      src[12 + j] = w ? tg__uop2(TG__OP_GEP, tc->acc, w, TG__C(j), NULL) : tg__const(tc->acc, 0);
+    memset(&arg, 0, sizeof arg);
+    arg.i = mt.tc;
+    w = tg__uop_new(TG__OP_WMMA, tc->acc, 16, src, &arg);
+  }
+  if (nk > 1) { /* the next stage's copy, after this iteration's reads too: none overwrites a buffer another reads */
+    tg__uop *next = tg__where(tg__alu(TG__OP_CMPLT, r[2], TG__C(nk - 1)), TG__ADD(r[2], TG__C(1)), TG__C(nk - 1));
+    tg__uop *into = tg__alu(TG__OP_MOD, TG__ADD(r[2], TG__C(1)), TG__C(2));
+    at[0] = mt.m, base[0] = TG__MUL(r[0], BM), base[1] = TG__MUL(next, BK);
+    tg__stage_tile(mt.a, at, base, BM, BK, tid, T, into, 0, a_along_m, &stores);
+    at[0] = mt.n, base[0] = TG__MUL(r[1], BN);
+    tg__stage_tile(mt.b, at, base, BN, BK, tid, T, into, 1, b_along_n, &stores);
+    for (int i = 0; i < reads.n; i++) /* every warp tile's reads: the barrier is the same node in every copy */
+      for (int c = 0; c < cf->um * cf->un; c++) {
+        tg__uop *from[2] = {r[7], r[8]}, *to[2] = {TG__C(c / cf->un), TG__C(c % cf->un)};
+        tg__vec_push(&stores, tg__substitute_ranges((tg__uop *)reads.items[i], from, to, 2));
+      }
+    bar[1] = tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores.n, (tg__uop **)stores.items, NULL);
+  }
+  tg__vec_free(&stores);
+  tg__vec_free(&reads);
+  /* the sum over the stages (and the reduction's other loops), which ends each iteration with the next one's copy
+   * and its barrier (a BARRIER source of the REDUCE: the linearizer emits it after the sums' updates) */
+  tg__uop *gep = tg__uop2(TG__OP_GEP, tc->acc, w, TG__ADD(TG__MUL(r[9], 2), r[10]), NULL), *loops[TG_MAX_DIMS * 2 + 2];
+  int nl = 0;
+  loops[nl++] = gep;
+  for (int s = 1; s < mt.red->nsrc && nl < TG_MAX_DIMS * 2 + 1; s++)
+    if (mt.red->src[s] != mt.k || rsize[2] > 1) loops[nl++] = mt.red->src[s] == mt.k ? r[2] : mt.red->src[s];
+  if (bar[1] && nl > 1) loops[nl++] = bar[1];
+  tg__map sub;
+  memset(&sub, 0, sizeof sub);
+  tg__map_put(&sub, mt.red, nl > 1 ? tg__uop_new(TG__OP_REDUCE, mt.red->dtype, nl, loops, &mt.red->arg) : gep);
+  sink = tg__graph_rewrite(sink, TG__MATCHER(tg__replace_reduce_rules), &sub);
+  tg__map_free(&sub);
+  tg__uop *from[4], *to[4];
+  from[0] = mt.m, to[0] = TG__ADD(TG__ADD(TG__MUL(r[0], BM), pa), TG__MUL(r[9], 8)); /* row g + 8h of a tile */
+  from[1] = mt.n, to[1] = TG__ADD(TG__ADD(TG__MUL(r[1], BN), TG__MUL(TG__ADD(TG__MUL(r[4], cf->un), r[8]), 8)),
+                  TG__ADD(TG__MUL(r[6], 2), r[10])); /* column 2t + e */
+  sink = tg__substitute_ranges(sink, from, to, 2);
+  tg__vec outs; /* the copies: each warp's um x un tiles, each thread's four elements of a tile */
+  memset(&outs, 0, sizeof outs);
+  for (int i = 0; i < sink->nsrc; i++)
+    for (int64_t c = 0; c < (int64_t)cf->um * cf->un * 4; c++) {
+      int n = 0;
+      int64_t v[4] = {c / (cf->un * 4), c / 4 % cf->un, c / 2 % 2, c % 2};
+      for (int k = 0; k < 4; k++)
+        if (r[7 + k]->op == TG__OP_RANGE) from[n] = r[7 + k], to[n++] = TG__C(v[k]);
+      tg__vec_push(&outs, n ? tg__substitute_ranges(sink->src[i], from, to, n) : sink->src[i]);
+    }
+#undef TG__ADD
+#undef TG__MUL
+#undef TG__C
+  tg__uop *out = tg__uop_new(TG__OP_SINK, sink->dtype, outs.n, (tg__uop **)outs.items, &sink->arg);
+  tg__vec_free(&outs);
+  *copies *= cf->um * cf->un * 4;
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // the Opt vocabulary: a list of (op, axis, amount) applied by one function, which refuses an illegal one with a reason
 
@@ -1073,9 +1276,10 @@ static tg__uop *tg__apply_opt(tg__uop *sink, int nglobal, const tg__axes *ax, co
   case TG__OPT_TC: {
     tg__uop *tr[TG_MAX_DIMS];
     if (*copies > 1 || tg__thread_ranges(sink, tr)) *why = "TC must come first";
-    else if (o->amount) *why = "TC's amount is 0";
+    else if (o->amount < 0 || o->amount > TG__NTC_CONFIGS) *why = "no such TC configuration (TC's amount)";
     else if ((r = tg__opt_loop(sink, ax, 1, o->axis, why)))
-      return tg__apply_tc(sink, nglobal, t, r->arg.i, copies, why);
+      return o->amount ? tg__apply_tc_staged(sink, nglobal, t, r->arg.i, (int)o->amount, copies, why)
+                       : tg__apply_tc(sink, nglobal, t, r->arg.i, copies, why);
     return NULL;
   }
   default:
@@ -1093,7 +1297,8 @@ TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target
     const char *why = "unknown op";
     int wg = opts[i].op == TG__OPT_LOCAL || opts[i].op == TG__OPT_GROUP || opts[i].op == TG__OPT_GROUPTOP;
     tg__uop *next = NULL;
-    if (nolocals && wg && t->local_max) why = "NOLOCALS came before it";
+    if (i > 0 && opts[i - 1].op == TG__OPT_TC && opts[i - 1].amount) why = "a TC with shared memory comes last";
+    else if (nolocals && wg && t->local_max) why = "NOLOCALS came before it";
     else if ((int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS)
       next = tg__apply_opt(sink, nglobal, &ax, t, &opts[i], &copies, &why);
     nolocals |= opts[i].op == TG__OPT_NOLOCALS;
@@ -1308,7 +1513,8 @@ static int tg__gpu_group_rule(tg__uop *sink, int nglobal, const tg__target *t, t
 }
 
 /* A GPU with tensor cores gets a float32 sum of products of 16-bit floats (a float16 or bfloat16 matmul) computed by
- * them: TC on the reduction, then a tile of 4 x 4 tensor-core tiles per warp (64 rows by 32 columns: each element of A
+ * them: TC with shared memory where a configuration's blocks divide the matmul; else TC on the reduction, then a
+ * tile of 4 x 4 tensor-core tiles per warp (64 rows by 32 columns: each element of A
  * loaded serves 4 tiles of columns, each of B 4 of rows) and 2 x 2 warps per workgroup, which share their rows and
  * columns in the level-1 cache. Only where padding to the tensor core's 16 x 8 x 16 adds at most a quarter to each
  * axis. The innermost reduction loop that fits is taken. Returns the count, or 0 */
@@ -1316,6 +1522,18 @@ static int tg__tc_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__opt 
   if (!t->tensor_cores || tg__getenv_int("NOLOCALS", 0)) return 0;
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);
+  /* shared memory where the blocks divide the matmul: the configurations by their speed on a 4096 float16 matmul
+   * on an H200 (TFLOPS, 2026-12-02: 2 154, 11 139, 6 137, 12 131, 1 130, 7 122, 14 110, 9 110, 13 104, 3 103) */
+  static const int staged[] = {2, 11, 6, 12, 1, 7, 14, 9, 13, 3};
+  for (int i = ax.nr - 1; i >= 0; i--)
+    for (int c = 0; c < (int)TG__COUNT(staged); c++) {
+      int64_t copies = 1;
+      const char *why = NULL;
+      if (tg__apply_tc_staged(sink, nglobal, t, ax.rid[i], staged[c], &copies, &why)) {
+        out[0] = tg__mkopt(TG__OPT_TC, i, staged[c]);
+        return 1;
+      }
+    }
   for (int i = ax.nr - 1; i >= 0; i--) {
     tg__tc_match mt;
     const char *why = NULL;

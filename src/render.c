@@ -204,6 +204,11 @@ typedef struct tg__rctx {
   tg__map partner;   /* raw loads that are a WMMA's pair of elements adjacent in memory: each to the other */
   tg__map word;      /* the pair's lower load -> the name of its 32-bit word, once rendered */
   long long nword;
+  int *vec8;         /* per entry: for a load or store of 8 16-bit bits in a vector (TC's staged tiles), the entry
+                        that renders it (a load's first member, a store's last); -1 otherwise */
+  int (*members8)[8];
+  long long nvec8;
+  tg__map vname;     /* a member of a rendered load vector of 8 -> the vector's name */
   long long nwmma;
 } tg__rctx;
 
@@ -253,7 +258,7 @@ static void tg__line(tg__rctx *r, const char *fmt, ...) {
 }
 
 static void tg__count_uses(tg__rctx *r, tg__uop *u, tg__map *seen) {
-  for (int i = 0; i < u->nsrc; i++) {
+  for (int i = 0; i < u->nsrc && u->op != TG__OP_BARRIER; i++) { /* a barrier orders its sources, uses no value */
     tg__uop *s = u->src[i];
     tg__map_put(&r->uses, s, (void *)((intptr_t)tg__map_get(&r->uses, s) + 1));
     /* operands of nodes that are inlined (never listed) are counted through them */
@@ -356,6 +361,9 @@ static int tg__is_shared(const tg__uop *u) {
   return u->src[0]->op == TG__OP_INDEX && u->src[0]->src[0]->op == TG__OP_DEFINE_LOCAL;
 }
 
+/* whether a shared array holds 16-bit floats' bits (TC's staged tiles: arg.f = 1), not values */
+static int tg__bits_array(const tg__uop *arr) { return arr->op == TG__OP_DEFINE_LOCAL && arr->arg.f == 1; }
+
 /* a load, gated by its second source when it has one (padding): the gate keeps the address from being read. A third
  * source is the BARRIER it must come after (a shared array's) */
 static tg__uop *tg__store_base(const tg__uop *st, int64_t *off);
@@ -418,6 +426,8 @@ static void tg__rs_load(tg__rctx *r, const tg__linear *lin, int i) {
   }
   int raw = tg__map_get(&r->raw, u) != NULL; /* a tensor core's element: its bits, as in memory */
   const char *fmt = tg__is_shared(u) || raw ? NULL : tg__per_dtype(r->d->load_fmt, u->dtype);
+  if (!raw && tg__is_shared(u) && tg__bits_array(u->src[0]->src[0])) /* bits used as a value (never made so) */
+    fmt = tg__per_dtype(r->d->load_fmt, u->dtype);
   const char *type = raw ? tg__mem_ctype(r->d, u->dtype) : tg__ctype(r->d, u->dtype);
   char *val = tg__own(r, tg__convert(fmt, tg__expr_of(r, u->src[0])));
   tg__name(r, u, "val%lld", r->nval++);
@@ -477,7 +487,8 @@ static void tg__rs_gep(tg__rctx *r, const tg__linear *lin, int i) {
 
 static void tg__rs_store(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
-  const char *fmt = tg__is_shared(u) ? NULL : tg__per_dtype(r->d->store_fmt, u->dtype);
+  int bits = tg__is_shared(u) && tg__bits_array(u->src[0]->src[0]), raw = tg__map_get(&r->raw, u->src[1]) != NULL;
+  const char *fmt = (tg__is_shared(u) && !bits) || raw ? NULL : tg__per_dtype(r->d->store_fmt, u->dtype);
   char *val = tg__own(r, tg__convert(fmt, tg__expr_of(r, u->src[1])));
   double on;
   if (u->nsrc > 2 && !(tg__is_const(u->src[2], &on) && on != 0)) /* PADTO's gate, unless proved true */
@@ -491,6 +502,12 @@ static void tg__rs_nothing(tg__rctx *r, const tg__linear *lin, int i) { (void)r,
 static void tg__rs_define_local(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   tg__name(r, u, "temp%lld", (long long)u->arg.i);
+  if (tg__bits_array(u) && r->d->wmma_vec) { /* as 16-byte vectors, so that any multiple of 8 elements is aligned */
+    const char *nm = tg__expr_of(r, u), *mem = tg__mem_ctype(r->d, u->dtype);
+    tg__line(r, "%s%s %s_v[%lld];", r->d->shared_prefix, r->d->wmma_vec, nm, (long long)(u->arg.i2 + 7) / 8);
+    tg__line(r, "%s *%s = (%s *)%s_v;", mem, nm, mem, nm);
+    return;
+  }
   const char *type = u->dtype == TG_BOOL ? tg__mem_ctype(r->d, u->dtype) : tg__ctype(r->d, u->dtype);
   tg__line(r, "%s%s %s[%lld];", r->d->shared_prefix, type, tg__expr_of(r, u), (long long)u->arg.i2);
 }
@@ -523,8 +540,10 @@ static const tg__stmt tg__stmts[] = {
 
 static int tg__rs_vector(tg__rctx *r, const tg__linear *lin, int i);
 
+static int tg__rs_vec8(tg__rctx *r, const tg__linear *lin, int i);
+
 static void tg__render_stmt(tg__rctx *r, const tg__linear *lin, int i) {
-  if (tg__rs_vector(r, lin, i)) return;
+  if (tg__rs_vector(r, lin, i) || tg__rs_vec8(r, lin, i)) return;
   static tg__stmt_fn table[TG__NOPS];
   if (!table[TG__OP_RANGE])
     for (int k = 0; k < TG__COUNT(tg__stmts); k++) table[tg__stmts[k].op] = tg__stmts[k].fn;
@@ -604,6 +623,92 @@ static void tg__find_vectors(tg__rctx *r, const tg__linear *lin) {
       if (tg__drop_use(r, index) == 0) tg__drop_use(r, index->src[1]);
     }
   }
+}
+
+/* A raw load of 16-bit bits from a global buffer, ungated, or a store of one into a shared array of bits: its buffer
+ * and index when it may join a vector of 8 (TC's staged tiles), NULL otherwise */
+static tg__uop *tg__vec8_member(const tg__rctx *r, const tg__uop *u) {
+  if (u->op == TG__OP_LOAD)
+    return tg__map_get(&r->raw, u) && !tg__is_shared(u) && !tg__gated(u) && u->nsrc < 3 && u->src[0]->nsrc == 2
+               ? u->src[0]->src[0]
+               : NULL;
+  if (u->op != TG__OP_STORE || !tg__is_shared(u) || !tg__bits_array(u->src[0]->src[0]) || u->nsrc > 2) return NULL;
+  return u->src[0]->src[0];
+}
+
+/* Finds the vectors of 8 (r->vec8): loads of one buffer at base + o + 0..7, base and o multiples of 8; and stores of a
+ * shared array at such addresses whose values are the lanes of one such load in order (a 16-byte copy) */
+static void tg__find_vec8(tg__rctx *r, const tg__linear *lin) {
+  int n = lin->n;
+  r->vec8 = (int *)tg__alloc(sizeof(int) * (size_t)(n + 1));
+  r->members8 = (int(*)[8])tg__alloc(sizeof(int[8]) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) r->vec8[i] = -1;
+  if (!r->d->wmma_vec) return;
+  tg__map at; /* a load -> its entry + 1 */
+  memset(&at, 0, sizeof at);
+  for (int i = 0; i < n; i++) tg__map_put(&at, lin->u[i], (void *)(intptr_t)(i + 1));
+  for (int pass = 0; pass < 2; pass++) /* loads, then the stores that copy them */
+    for (int i = 0; i < n; i++) {
+      tg__uop *u = lin->u[i], *buf = r->vec8[i] < 0 && (u->op == TG__OP_LOAD) == !pass ? tg__vec8_member(r, u) : NULL;
+      int64_t o;
+      tg__uop *base = buf ? tg__store_base(u, &o) : NULL;
+      if (!buf || o % 8 || !tg__multiple_of(base, 8)) continue;
+      int lane[8] = {i, -1, -1, -1, -1, -1, -1, -1}, first = i, last = i, ok = 1;
+      for (int k = 0; k < n; k++) {
+        tg__uop *v = lin->u[k];
+        int64_t vo;
+        if (k == i || v->op != u->op || r->vec8[k] >= 0 || tg__vec8_member(r, v) != buf ||
+            tg__store_base(v, &vo) != base || vo <= o || vo > o + 7 || lane[vo - o] >= 0)
+          continue;
+        lane[vo - o] = k;
+        first = k < first ? k : first, last = k > last ? k : last;
+      }
+      for (int c = 0; c < 8 && ok; c++) ok = lane[c] >= 0;
+      for (int c = 0; c < 8 && ok && pass; c++) { /* the lanes of one load vector, in order */
+        intptr_t e = (intptr_t)tg__map_get(&at, lin->u[lane[c]]->src[1]) - 1;
+        intptr_t e0 = (intptr_t)tg__map_get(&at, lin->u[lane[0]]->src[1]) - 1;
+        ok = e >= 0 && e0 >= 0 && r->vec8[e] >= 0 && r->vec8[e] == r->vec8[e0] && r->members8[r->vec8[e]][c] == e;
+      }
+      if (!ok) continue;
+      int render = pass ? last : first;
+      for (int c = 0; c < 8; c++) r->vec8[lane[c]] = render, r->members8[render][c] = lane[c];
+    }
+  tg__map_free(&at);
+}
+
+/* a member of a vector of 8: the vector's statement at its rendering entry; 0 when not a member */
+static int tg__rs_vec8(tg__rctx *r, const tg__linear *lin, int i) {
+  if (!r->vec8 || r->vec8[i] < 0) return 0;
+  if (r->vec8[i] != i) return 1;
+  static const char *const words[4] = {"x", "y", "z", "w"};
+  tg__uop *first = lin->u[r->members8[i][0]];
+  int64_t o;
+  tg__uop *base = tg__store_base(first, &o);
+  tg__str ptr;
+  memset(&ptr, 0, sizeof ptr);
+  tg__str_printf(&ptr, "%s+%s", tg__expr_of(r, first->src[0]->src[0]), tg__expr_of(r, base));
+  if (o) tg__str_printf(&ptr, "+%lld", (long long)o);
+  char *ops[2] = {ptr.s, NULL}, nm[64];
+  if (first->op == TG__OP_LOAD) {
+    char *load = tg__fmt_op(r->d->wmma_vec_load, ops, 1, 0);
+    long long id = r->nvec8++;
+    tg__line(r, "%s vecb%lld = %s;", r->d->wmma_vec, id, load);
+    TG_FREE(load);
+    for (int c = 0; c < 8; c++) {
+      snprintf(nm, sizeof nm, "((%s)(vecb%lld.%s%s))", tg__mem_ctype(r->d, first->dtype), id, words[c / 2],
+               c % 2 ? ">>16" : "");
+      tg__map_put(&r->expr, lin->u[r->members8[i][c]], tg__own(r, tg__strdup(nm)));
+      snprintf(nm, sizeof nm, "vecb%lld", id);
+      tg__map_put(&r->vname, lin->u[r->members8[i][c]], tg__own(r, tg__strdup(nm)));
+    }
+  } else { /* a copy of a load vector */
+    ops[1] = (char *)tg__map_get(&r->vname, first->src[1]);
+    char *store = tg__fmt_op(r->d->wmma_vec_store, ops, 2, 0);
+    tg__line(r, "%s", store);
+    TG_FREE(store);
+  }
+  TG_FREE(ptr.s);
+  return 1;
 }
 
 /* a member of a vector: the vector's statement when this is its rendering entry; 0 when not a member */
@@ -858,12 +963,18 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   tg__map_free(&seen);
   tg__map wuses; /* the raw loads: a 16-bit float's load every use of which is a WMMA's element */
   memset(&wuses, 0, sizeof wuses);
-  for (int i = 0; i < lin->n; i++)
-    for (int j = 0; lin->u[i]->op == TG__OP_WMMA && j < 12; j++) {
-      tg__uop *s = lin->u[i]->src[j];
-      if (s->op == TG__OP_LOAD && !tg__is_shared(s) && (s->dtype == TG_FLOAT16 || s->dtype == TG_BFLOAT16))
+  for (int i = 0; i < lin->n; i++) { /* ...or whose uses are values stored into shared arrays of bits */
+    tg__uop *u = lin->u[i];
+    int n = u->op == TG__OP_WMMA ? 12 : 0;
+    if (u->op == TG__OP_STORE && tg__is_shared(u) && tg__bits_array(u->src[0]->src[0]) && u->src[1]->op == TG__OP_LOAD)
+      tg__map_put(&wuses, u->src[1], (void *)((intptr_t)tg__map_get(&wuses, u->src[1]) + 1));
+    for (int j = 0; j < n; j++) {
+      tg__uop *s = u->src[j];
+      if (s->op == TG__OP_LOAD && (!tg__is_shared(s) || tg__bits_array(s->src[0]->src[0])) &&
+          (s->dtype == TG_FLOAT16 || s->dtype == TG_BFLOAT16))
         tg__map_put(&wuses, s, (void *)((intptr_t)tg__map_get(&wuses, s) + 1));
     }
+  }
   for (int i = 0; i < lin->n; i++) {
     tg__uop *u = lin->u[i];
     if (u->op == TG__OP_LOAD && tg__map_get(&wuses, u) && tg__map_get(&wuses, u) == tg__map_get(&r.uses, u))
@@ -871,6 +982,7 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   }
   tg__map_free(&wuses);
   tg__find_pairs(&r, lin);
+  tg__find_vec8(&r, lin);
   for (int i = 0; i < nparams; i++) {
     char nm[32];
     snprintf(nm, sizeof nm, "data%d", i);
@@ -895,6 +1007,8 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   TG_FREE(off);
   TG_FREE(r.vec);
   TG_FREE(r.members);
+  TG_FREE(r.vec8);
+  TG_FREE(r.members8);
   tg__str out;
   memset(&out, 0, sizeof out);
   tg__render_preludes(&out, d, params, nparams, lin);
@@ -913,6 +1027,7 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   tg__map_free(&r.uses);
   tg__map_free(&r.raw);
   tg__map_free(&r.partner);
+  tg__map_free(&r.vname);
   tg__map_free(&r.word);
   TG_FREE(r.body.s);
   return tg__str_take(&out);

@@ -189,7 +189,8 @@ static int tg__cand_render(tg__kernel *k, const tg__target *t, const tg__kparam 
  * axis to a multiple of 8, 16 or 32, swaps of the outermost output loop; on a CPU, groups of a reduction loop
  * (partial accumulators side by side) and (with more than one core) thread splits, two of which make a grid; on a
  * GPU with workgroups, LOCALs of an output loop and GROUPs and GROUPTOPs of a reduction loop (threads of a
- * workgroup sharing it through shared memory).
+ * workgroup sharing it through shared memory); on a GPU with tensor cores, TC on a reduction loop, plain or with
+ * each of its configurations with shared memory.
  * Amounts that can divide the axis neither as it was lowered nor padded are left out here; the rest are judged by
  * tg__apply_opts. */
 static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, int nr, const tg__target *t,
@@ -198,6 +199,8 @@ static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, 
                        thread[] = {2, 3, 4, 8, 12, 16, 32, 64}, group[] = {2, 4, 8, 16};
   static const int64_t pad[] = {8, 16, 32}, local[] = {2, 4, 8, 16, 32}, wgroup[] = {4, 8, 16, 32, 64, 128, 256};
   int n = 0;
+  for (int r = 0; r < nr && t->tensor_cores; r++) /* TC and its configurations with shared memory (it comes first) */
+    for (int c = 0; c <= TG__NTC_CONFIGS; c++) out[n].op = TG__OPT_TC, out[n].axis = r, out[n++].amount = c;
   for (int g = 0; g < ng && t->local_max; g++)
     for (int i = 0; i < TG__COUNT(local); i++)
       if (gsize[g] % local[i] == 0 && local[i] <= t->local_max)

@@ -8,6 +8,7 @@ static int ti_gpu_target; /* the fake device describes itself as a GPU (tg__devi
 static void ti_tensor_cores(tg__device *d, tg__target *t) { /* ...and as one with tensor cores */
   (void)d;
   t->tensor_cores = 1;
+  t->shared_bytes = 49152; /* a CUDA GPU's */
 }
 
 /* the kernels of `t` rendered for a device like the CPU's but speaking `dialect` (DEV=FAKE meanwhile) */
@@ -338,4 +339,54 @@ TEST(test_internal_opencl_device_index) {
     CHECK(strstr(why, want) != NULL);
   }
   tg_clear_error();
+}
+
+static tg__opt ti_opts[4];
+static int ti_nopts;
+static tg_tensor *ti_half_matmul_128(void) { /* 128 x 64 by 64 x 64 in float16, the matmul's kernel with ti_opts */
+  static uint16_t h[128 * 64];
+  for (int i = 0; i < 128 * 64; i++) h[i] = tg__float_to_half((float)(i % 7));
+  tg_tensor *a = tg_from_data(h, TG_FLOAT16, 2, (int64_t[]){128, 64});
+  tg_tensor *b = tg_from_data(h, TG_FLOAT16, 2, (int64_t[]){64, 64});
+  tg__set_opts_override(ti_opts, ti_nopts);
+  return tg_matmul(a, b);
+}
+
+/* TC with shared memory (configuration 1: 128 x 64 blocks of 2 x 2 warps, 32 along k a stage): A's rows copied in
+ * 16-byte vectors into a shared array of bits, B's columns (contiguous along n) stored transposed, two buffers (one
+ * stage is read while the next is copied), one barrier a stage, the fragments read as 32-bit words, the two steps of
+ * a stage chained (the second WMMA's C is the first's D) */
+TEST(test_internal_render_tensor_cores_staged) {
+  tg_scope_begin();
+  ti_gpu_target = 2;
+  ti_opts[0] = (tg__opt){TG__OPT_TC, 0, 1}, ti_nopts = 1;
+  tg_schedule *s = ti_render_as(&tg__dialect_cuda, ti_half_matmul_128);
+  tg__set_opts_override(NULL, -1);
+  ti_gpu_target = 0;
+  int found = 0;
+  for (int k = 0; s && k < tg_schedule_count(s); k++) {
+    const char *src = tg_schedule_source(s, k);
+    if (!src || !strstr(src, "tg_mma_f16")) continue;
+    found = 1;
+    static const char *const want[] = {
+        "__shared__ uint4 temp0_v[1280];", "unsigned short *temp0 = (unsigned short *)temp0_v;", /* 2 x 128 x 40 */
+        "__shared__ uint4 temp1_v[640];", "uint4 vecb0 = *((const uint4*)(data1+", "*((uint4*)(temp0+",
+        "temp1[(", "= ((unsigned short)(vecb4.x>>16));", "__syncthreads();",
+        "unsigned word0 = *((const unsigned*)(temp0+", "make_float4(wmma0.x, wmma0.y, wmma0.z, wmma0.w));",
+        "acc0 = wmma1.x;", "(ridx3*5120)"};
+    CHECK_STR(s->s.k[k].opts, "TC(0,1)");
+    for (int w = 0; w < (int)TG__COUNT(want); w++)
+      test_check(strstr(src, want[w]) != NULL, __FILE__, __LINE__, "no '%s' in\n%s", want[w], src);
+    /* the first stage copied before the loop, then a barrier; each iteration reads its stage, copies the next one
+     * into the other buffer (loading it first), and ends with a barrier */
+    const char *bar = strstr(src, "__syncthreads();"), *loop = strstr(src, "for (int ridx3 = 0; ridx3 < 2;");
+    const char *bar2 = bar ? strstr(bar + 1, "__syncthreads();") : NULL, *end = loop ? strstr(loop, "\n  }\n") : NULL;
+    CHECK(bar && loop && bar2 && end && strstr(src, "vecb0") < bar && bar < loop && strstr(src, "word0") > loop);
+    CHECK(bar2 && end && !strstr(bar2 + 1, "__syncthreads();") && bar2 < end && end - bar2 < 24);
+    CHECK(loop && strstr(src, "int alu18 = ((ridx3<1)?alu17:1);") > loop); /* the next stage, the last one's again */
+    CHECK(strstr(src, "uint4 vecb6 = *((const uint4*)(data1+") < strstr(src, "word0")); /* loaded before the sums */
+  }
+  CHECK(found);
+  tg_schedule_free(s);
+  tg_scope_end();
 }

@@ -850,7 +850,8 @@ TEST(test_internal_opts_pool_gradient_across_kernels) {
 
 /* a (rows x inner) by (inner x cols) matmul of `dt` inputs (exact in 16 bits: small integers over 8), plus relu of
  * it plus a bias when `epilogue`, as float32; and the same on the host in double */
-static tg_tensor *to_half_matmul(tg_dtype dt, int64_t rows, int64_t inner, int64_t cols, int epilogue, double **host) {
+static tg_tensor *to_half_matmul(tg_dtype dt, int64_t rows, int64_t inner, int64_t cols, int epilogue, int layout,
+                                 double **host) {
   int64_t na = rows * inner, nb = inner * cols;
   float *a = (float *)malloc(sizeof(float) * (size_t)na), *b = (float *)malloc(sizeof(float) * (size_t)nb);
   for (int64_t i = 0; i < na; i++) a[i] = (float)((i * 7 + 3) % 17 - 8) / 8;
@@ -867,6 +868,9 @@ static tg_tensor *to_half_matmul(tg_dtype dt, int64_t rows, int64_t inner, int64
   tg_tensor *tb = tg_cast(tg_from_data(b, TG_FLOAT32, 2, (int64_t[]){inner, cols}), dt);
   free(a);
   free(b);
+  /* layout 1: A stored transposed (contiguous along its rows); 2: B stored transposed (contiguous along k) */
+  if (layout == 1) ta = tg_permute(tg_contiguous(tg_permute(ta, 2, (int[]){1, 0})), 2, (int[]){1, 0});
+  if (layout == 2) tb = tg_permute(tg_contiguous(tg_permute(tb, 2, (int[]){1, 0})), 2, (int[]){1, 0});
   tg_realize(ta);
   tg_realize(tb);
   tg_tensor *m = tg_matmul(ta, tb);
@@ -886,20 +890,26 @@ static tg_tensor *to_half_matmul(tg_dtype dt, int64_t rows, int64_t inner, int64
 TEST(test_internal_opts_tensor_cores) {
   tg__target target;
   tg__device_target(tg__device_get(NULL), &target);
-  typedef struct { tg_dtype dt; int64_t m, k, n; int epilogue, nopts; tg__opt opts[3]; } tc_case;
+  typedef struct { tg_dtype dt; int64_t m, k, n; int epilogue, layout, nopts; tg__opt opts[3]; } tc_case;
   static const tc_case cases[] = {
-      {TG_FLOAT16, 64, 48, 40, 0, -1, {{TG__OPT_TC, 0, 0}}},
-      {TG_BFLOAT16, 64, 48, 40, 0, -1, {{TG__OPT_TC, 0, 0}}},
-      {TG_FLOAT16, 128, 64, 96, 1, -1, {{TG__OPT_TC, 0, 0}}},
-      {TG_FLOAT16, 50, 20, 30, 0, 1, {{TG__OPT_TC, 0, 0}}},                     /* padded: 64 x 32 x 32 */
-      {TG_BFLOAT16, 32, 16, 24, 0, 2, {{TG__OPT_TC, 0, 0}, {TG__OPT_UPCAST, 0, 2}}}, /* k is one step */
-      {TG_FLOAT16, 48, 32, 64, 1, 3, {{TG__OPT_TC, 0, 0}, {TG__OPT_UPCAST, 1, 2}, {TG__OPT_LOCAL, 0, 3}}},
+      {TG_FLOAT16, 64, 48, 40, 0, 0, -1, {{TG__OPT_TC, 0, 0}}},
+      {TG_BFLOAT16, 64, 48, 40, 0, 0, -1, {{TG__OPT_TC, 0, 0}}},
+      {TG_FLOAT16, 128, 64, 96, 1, 0, -1, {{TG__OPT_TC, 0, 0}}},
+      {TG_FLOAT16, 50, 20, 30, 0, 0, 1, {{TG__OPT_TC, 0, 0}}},                     /* padded: 64 x 32 x 32 */
+      {TG_BFLOAT16, 32, 16, 24, 0, 0, 2, {{TG__OPT_TC, 0, 0}, {TG__OPT_UPCAST, 0, 2}}}, /* k is one step */
+      {TG_FLOAT16, 48, 32, 64, 1, 0, 3, {{TG__OPT_TC, 0, 0}, {TG__OPT_UPCAST, 1, 2}, {TG__OPT_LOCAL, 0, 3}}},
+      /* shared memory: 128 x 64 blocks by 32 along k; 128 x 128 by 32, B contiguous along k; 128 x 64 by 16, A
+       * contiguous along its rows; 64 x 32 blocks by 64, with a bias and relu after */
+      {TG_FLOAT16, 256, 64, 128, 0, 0, 1, {{TG__OPT_TC, 0, 1}}},
+      {TG_BFLOAT16, 128, 64, 128, 0, 2, 1, {{TG__OPT_TC, 0, 2}}},
+      {TG_FLOAT16, 128, 32, 64, 0, 1, 1, {{TG__OPT_TC, 0, 3}}},
+      {TG_FLOAT16, 64, 128, 64, 1, 0, 1, {{TG__OPT_TC, 0, 10}}},
   };
   for (int c = 0; c < (int)TG__COUNT(cases); c++) {
     const tc_case *k = &cases[c];
     tg_scope_begin();
     double *host = NULL;
-    tg_tensor *m = to_half_matmul(k->dt, k->m, k->k, k->n, k->epilogue, &host);
+    tg_tensor *m = to_half_matmul(k->dt, k->m, k->k, k->n, k->epilogue, k->layout, &host);
     if (k->nopts >= 0) tg__set_opts_override(k->opts, k->nopts);
     tg_schedule *s = tg_schedule_create(&m, 1);
     int tc = 0;
