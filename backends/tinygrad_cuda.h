@@ -641,6 +641,28 @@ static const char *const tg__cuda_wmma[TG__NTENSOR_CORES] = {"tg_mma_f16(%1, %2,
 static const char tg__cuda_wmma_prelude[] = TG__CUDA_MMA("tg_mma_f16", "f16") TG__CUDA_MMA("tg_mma_bf16", "bf16");
 #undef TG__CUDA_MMA
 
+/* ldmatrix: the shared array's generic address made a shared one (cvta), then the warp's load; volatile, with a memory
+ * clobber, so that it stays after the barrier before it. (%%n is PTX's operand n: render.c's formats take %1, %2.) */
+#define TG__CUDA_LDM(n, regs, outs, trans)                                                                           \
+  "unsigned %1[4]; { unsigned long long g = (unsigned long long)(%2); unsigned s; "                                   \
+  "asm(\"{ .reg .u64 a; cvta.to.shared.u64 a, %%1; cvt.u32.u64 %%0, a; }\" : \"=r\"(s) : \"l\"(g)); "               \
+  "asm volatile(\"ldmatrix.sync.aligned.m8n8.x" #n trans ".shared.b16 " regs ", [%%" #n "];\" "                      \
+  ": " outs " : \"r\"(s) : \"memory\"); }"
+#define TG__CUDA_LDM_OUT1 "\"=r\"(%1[0])"
+#define TG__CUDA_LDM_OUT2 TG__CUDA_LDM_OUT1 ", \"=r\"(%1[1])"
+#define TG__CUDA_LDM_OUT4 TG__CUDA_LDM_OUT2 ", \"=r\"(%1[2]), \"=r\"(%1[3])"
+static const char *const tg__cuda_ldmatrix[6] = {
+    TG__CUDA_LDM(1, "{%%0}", TG__CUDA_LDM_OUT1, ""),
+    TG__CUDA_LDM(1, "{%%0}", TG__CUDA_LDM_OUT1, ".trans"),
+    TG__CUDA_LDM(2, "{%%0,%%1}", TG__CUDA_LDM_OUT2, ""),
+    TG__CUDA_LDM(2, "{%%0,%%1}", TG__CUDA_LDM_OUT2, ".trans"),
+    TG__CUDA_LDM(4, "{%%0,%%1,%%2,%%3}", TG__CUDA_LDM_OUT4, ""),
+    TG__CUDA_LDM(4, "{%%0,%%1,%%2,%%3}", TG__CUDA_LDM_OUT4, ".trans")};
+#undef TG__CUDA_LDM_OUT4
+#undef TG__CUDA_LDM_OUT2
+#undef TG__CUDA_LDM_OUT1
+#undef TG__CUDA_LDM
+
 static const tg__dialect tg__dialect_cuda = {
     /* name, prelude, kernel_prefix, buffer_prefix, buffer_qualifier, extra_params, has_entry_wrapper */
     "CUDA", tg__cuda_prelude, "extern \"C\" __global__ ", "", "__restrict__", NULL, 0,
@@ -656,7 +678,9 @@ static const tg__dialect tg__dialect_cuda = {
     "*((const float4*)(%s))", "*((float4*)(%1)) = make_float4(%2);",
     /* wmma, wmma_prelude, wmma_word, wmma_vec, wmma_vec_load, wmma_vec_store */
     tg__cuda_wmma, tg__cuda_wmma_prelude, "*((const unsigned*)(%s))", "uint4", "*((const uint4*)(%s))",
-    "*((uint4*)(%1)) = %2;"};
+    "*((uint4*)(%1)) = %2;",
+    /* ldmatrix */
+    tg__cuda_ldmatrix};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,

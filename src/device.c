@@ -103,7 +103,7 @@ TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t) {
   t->units = 1;
   t->tensor_cores = 0;
   if (d->describe) d->describe(d, t);
-  if (!d->dialect->wmma || !t->local_max) t->tensor_cores = 0; /* the dialect must render them */
+  if (!d->dialect->wmma || !d->dialect->ldmatrix || !t->local_max) t->tensor_cores = 0; /* the dialect renders them */
 }
 
 int tg_synchronize(const char *device) {

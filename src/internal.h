@@ -234,6 +234,7 @@ TG__PRIVATE uint16_t tg__float_to_bf16(float f);
   X(BARRIER,       KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
   X(WMMA,          KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
   X(GEP,           KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
+  X(LDMATRIX,      KERNEL, 0, 0,                   NONE, NULL, NULL, NULL)                                             \
   X(NEG,        ALU, 1, 0,                               NONE,   "(-%s)",           tg__ei_neg,   tg__ef_neg)          \
   X(EXP2,       ALU, 1, 0,                               NONE,   "exp2%f(%s)",      NULL,         tg__ef_exp2)         \
   X(LOG2,       ALU, 1, 0,                               NONE,   "log2%f(%s)",      NULL,         tg__ef_log2)         \
@@ -328,7 +329,10 @@ typedef struct tg__buffer {
  *   digit of a tensor core's warp: the fastest digits of all);
  *   WMMA (a tensor core's multiply-accumulate by a warp, tinygrad's WMMA: srcs are the thread's elements of A, of B
  *   and of the accumulator C, in tg__tensor_cores' order; its value is the thread's elements of D, a vector): i (the
- *   entry of tg__tensor_cores); GEP (element src[1], a constant, of the vector src[0]);
+ *   entry of tg__tensor_cores); GEP (element src[1], a constant, of the vector src[0]); LDMATRIX (a warp's load of
+ *   arg.i 8x8 matrices of 16-bit elements from a shared array, PTX's ldmatrix: src[0] the INDEX of this thread's row
+ *   of 8 elements, src[1] the BARRIER it comes after; arg.i2 = 1 transposes; its value is the thread's 2 * arg.i
+ *   elements, by GEP, as the tensor cores' fragments hold them);
  *   DEFINE_LOCAL (an array in a workgroup's shared memory, elements of its dtype): i (its number), i2 (elements);
  *   RESHAPE/EXPAND: shape; PERMUTE: perm in ints; PAD/SHRINK: pairs (before, after) / (start, end) in ints;
  *   FLIP: axes mask in i; ARANGE (0, 1, ..., i-1 as int32): length in i; REDUCE_AXIS: reduce op in i2, axes mask
@@ -800,6 +804,9 @@ typedef struct tg__dialect {
    * .x .y .z .w, the lower half of each the first), the load's format over the address (%s), the store's over the
    * address (%1) and the vector (%2) */
   const char *wmma_vec, *wmma_vec_load, *wmma_vec_store;
+  /* LDMATRIX of 1, 2 or 4 matrices, plain and transposed ([count - 1][trans]): the statement's format over the name of
+   * an array of 4 words it fills (%1) and the address of the thread's row (%2). NULL: none (TC reads 32-bit words) */
+  const char *const *ldmatrix;
 } tg__dialect;
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */

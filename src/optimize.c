@@ -958,7 +958,8 @@ typedef char tg__tc_configs_counted[TG__COUNT(tg__tc_configs) == TG__NTC_CONFIGS
 static tg__uop *tg__stage_tile(tg__uop *x, tg__uop *const at[2], tg__uop *const base[2], int64_t P, int64_t bk,
                                tg__uop *tid, int64_t T, tg__uop *buf, int number, int along_p, tg__vec *stores) {
   tg_dtype it = tid->dtype;
-  int64_t row = bk + 8, size = P * row;
+  int kp = along_p == 2; /* kept [k][P + 8]: chunks along p stored as they are (ldmatrix transposes them) */
+  int64_t row = kp ? P + 8 : bk + 8, size = kp ? bk * row : P * row;
   tg__arg a;
   memset(&a, 0, sizeof a);
   a.i = number, a.i2 = 2 * size, a.f = 1;
@@ -966,21 +967,22 @@ static tg__uop *tg__stage_tile(tg__uop *x, tg__uop *const at[2], tg__uop *const 
   /* chunk c: along k, row c / (bk / 8), columns from c % (bk / 8) * 8, so that a warp's chunks are adjacent in the
    * row and in memory; along p (stored transposed), column c % bk, rows from c / bk * 8, so that a warp's stores of a
    * chunk's 8 elements each fill adjacent elements of one row of the array (no two threads on one bank) */
-  int64_t per = along_p ? bk : bk / 8;
+  int64_t per = kp ? P / 8 : along_p ? bk : bk / 8;
   for (int64_t q = 0; q < P * bk / 8 / T; q++) {
     tg__uop *c = tg__alu(TG__OP_ADD, tid, tg__const_int(it, T * q));
     tg__uop *slow = tg__alu(TG__OP_IDIV, c, tg__const_int(it, per));
     tg__uop *fast = tg__alu(TG__OP_MOD, c, tg__const_int(it, per));
     for (int h = 0; h < 8; h++) {
-      tg__uop *p = along_p ? tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, slow, tg__const_int(it, 8)), tg__const_int(it, h))
-                           : slow;
-      tg__uop *k =
-          along_p ? fast : tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, fast, tg__const_int(it, 8)), tg__const_int(it, h));
-      tg__uop *to[2];
+      tg__uop *p, *k, *to[2], *idx;
+      if (kp) p = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, fast, tg__const_int(it, 8)), tg__const_int(it, h)), k = slow;
+      else if (along_p)
+        p = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, slow, tg__const_int(it, 8)), tg__const_int(it, h)), k = fast;
+      else p = slow, k = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, fast, tg__const_int(it, 8)), tg__const_int(it, h));
       to[0] = tg__alu(TG__OP_ADD, base[0], p), to[1] = tg__alu(TG__OP_ADD, base[1], k);
       tg__uop *v = tg__substitute_ranges(x, at, to, 2);
-      tg__uop *idx = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, buf, tg__const_int(it, size)),
-                             tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, p, tg__const_int(it, row)), k));
+      idx = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, buf, tg__const_int(it, size)),
+                    kp ? tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, k, tg__const_int(it, row)), p)
+                       : tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, p, tg__const_int(it, row)), k));
       tg__uop *into = tg__uop2(TG__OP_INDEX, x->dtype, arr, tg__simplify(idx), NULL);
       tg__vec_push(stores, tg__uop2(TG__OP_STORE, x->dtype, into, v, NULL));
     }
@@ -988,14 +990,18 @@ static tg__uop *tg__stage_tile(tg__uop *x, tg__uop *const at[2], tg__uop *const 
   return arr;
 }
 
-/* an element of a staged tile: row p, column k of the stage's buffer, read after the barrier */
-static tg__uop *tg__staged_read(tg__uop *arr, int64_t P, int64_t bk, tg__uop *buf, tg__uop *p, tg__uop *k,
-                                tg__uop *barrier) {
-  tg_dtype it = p->dtype;
-  tg__uop *idx = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, buf, tg__const_int(it, P * (bk + 8))),
-                         tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, p, tg__const_int(it, bk + 8)), k));
-  return tg__uop3(TG__OP_LOAD, arr->dtype, tg__uop2(TG__OP_INDEX, arr->dtype, arr, tg__simplify(idx), NULL),
-                  tg__const_int(TG_BOOL, 1), barrier, NULL);
+/* A warp's LDMATRIX of `count` 8x8 matrices from a staged tile (row length `row`, buffers of `size`): this thread
+ * gives the address of row r, column c of the stage's buffer (a row of 8 elements of one matrix), after the barrier */
+static tg__uop *tg__staged_ldm(tg__uop *arr, int64_t row, int64_t size, tg__uop *buf, tg__uop *r, tg__uop *c,
+                               int count, int trans, tg__uop *barrier) {
+  tg_dtype it = r->dtype;
+  tg__uop *idx = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, buf, tg__const_int(it, size)),
+                         tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, r, tg__const_int(it, row)), c));
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = count, a.i2 = trans;
+  tg__uop *at = tg__uop2(TG__OP_INDEX, arr->dtype, arr, tg__simplify(idx), NULL);
+  return tg__uop2(TG__OP_LDMATRIX, arr->dtype, at, barrier, &a);
 }
 
 /* TC with shared memory (TC's amount c >= 1: tg__tc_configs[c - 1]), the way fast GPU matmuls are written: each
@@ -1024,14 +1030,16 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
   int64_t sa = tg__factor_stride(mt.a, mt.k), sb = tg__factor_stride(mt.b, mt.k);
   int a_along_m = sa != 1 && tg__factor_stride(mt.a, mt.m) == 1;
   int b_along_n = sb != 1 && tg__factor_stride(mt.b, mt.n) == 1;
-  int64_t shared = 2 * 2 * (BM + BN) * (BK + 8); /* two buffers of 16-bit values each */
+  int64_t shared = 2 * 2 * (BM * (BK + 8) + (b_along_n ? BK * (BN + 8) : BN * (BK + 8))); /* two buffers, 16 bits */
   int64_t id = tg__fresh_range_id(sink);
   const char *bad = NULL;
   if (M % BM || N % BN || K % BK) bad = "the matmul is no multiple of the configuration's blocks";
+  else if (mt.red->nsrc != 2) bad = "the reduction has loops besides k (a convolution's window)";
   else if ((sa != 1 && !a_along_m) || (sb != 1 && !b_along_n)) bad = "an operand is read contiguously along no axis";
   else if (T > t->local_max) bad = "more threads per workgroup than the device has";
   else if (shared > t->shared_bytes) bad = "the staged tiles pass the device's shared memory per workgroup";
   else if ((BM * BK / 8) % T || (BN * BK / 8) % T) bad = "the tiles do not split evenly among the threads";
+  else if (cf->un % 2) bad = "B's tiles are read two at a time (un is even)";
   else if (id < 0 || id + 8 > 62) bad = "too many loops";
   else if (*copies * cf->um * cf->un * 4 > 1024) bad = "more than 1024 copies of the kernel body";
   if (bad) {
@@ -1065,20 +1073,34 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
   at[0] = mt.m, at[1] = mt.k, base[0] = TG__MUL(r[0], BM), base[1] = TG__C(0);
   tg__uop *ta = tg__stage_tile(mt.a, at, base, BM, BK, tid, T, TG__C(0), 0, a_along_m, &stores);
   at[0] = mt.n, base[0] = TG__MUL(r[1], BN);
-  tg__uop *tb = tg__stage_tile(mt.b, at, base, BN, BK, tid, T, TG__C(0), 1, b_along_n, &stores);
+  tg__uop *tb = tg__stage_tile(mt.b, at, base, BN, BK, tid, T, TG__C(0), 1, b_along_n ? 2 : 0, &stores);
   bar[0] = tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores.n, (tg__uop **)stores.items, NULL);
   stores.n = 0;
   tg__uop *w = NULL, *src[16];
   tg__uop *pa = TG__ADD(TG__MUL(TG__ADD(TG__MUL(r[3], cf->um), r[7]), 16), r[5]); /* a tile's row g */
-  tg__uop *pb = TG__ADD(TG__MUL(TG__ADD(TG__MUL(r[4], cf->un), r[8]), 8), r[5]);  /* its column g */
+  /* the fragments by LDMATRIX, each thread giving one row's address: A's four 8x8 matrices (rows 0-7 and 8-15 of
+   * the tile, columns 0-7, then 8-15) from its [m][k] tile; B's two (k 0-7, 8-15) from its [n][k] tile, or
+   * transposed from its [k][n] one */
+  tg__uop *lane = TG__ADD(TG__MUL(r[5], 4), r[6]);
+  tg__uop *arow = TG__ADD(TG__MUL(TG__ADD(TG__MUL(r[3], cf->um), r[7]), 16), tg__alu(TG__OP_MOD, lane, TG__C(16)));
+  /* B's tiles two at a time (lanes 16-31 give the second tile's rows): its first column, and the tile's elements */
+  tg__uop *bcol = TG__MUL(TG__ADD(TG__MUL(r[4], cf->un), TG__MUL(tg__alu(TG__OP_IDIV, r[8], TG__C(2)), 2)), 8);
+  tg__uop *bsel = TG__MUL(tg__alu(TG__OP_MOD, r[8], TG__C(2)), 4), *half = tg__alu(TG__OP_IDIV, lane, TG__C(16));
   for (int s = 0; s < cf->uk; s++) {
-    tg__uop *k2t = TG__ADD(TG__C(16 * s), TG__MUL(r[6], 2));
-    for (int j = 0; j < 8; j++)
-      src[j] =
-          tg__staged_read(ta, BM, BK, buf, TG__ADD(pa, TG__C(tc->a_row[j])), TG__ADD(k2t, TG__C(tc->a_k[j])), bar[0]);
-    for (int j = 0; j < 4; j++)
-      src[8 + j] = tg__staged_read(tb, BN, BK, buf, pb, TG__ADD(k2t, TG__C(tc->b_k[j])), bar[0]);
-    for (int j = 0; j < 12; j++) tg__vec_push(&reads, src[j]);
+    tg__uop *acol = TG__ADD(TG__C(16 * s), TG__MUL(half, 8)), *lb;
+    tg__uop *la = tg__staged_ldm(ta, BK + 8, BM * (BK + 8), buf, arow, acol, 4, 0, bar[0]);
+    if (b_along_n) /* [k][n]: rows k, transposed */
+      lb = tg__staged_ldm(tb, BN + 8, BK * (BN + 8), buf, TG__ADD(TG__C(16 * s), tg__alu(TG__OP_MOD, lane, TG__C(16))),
+                          TG__ADD(bcol, TG__MUL(half, 8)), 4, 1, bar[0]);
+    else /* [n][k]: rows n */
+      lb = tg__staged_ldm(tb, BK + 8, BN * (BK + 8), buf,
+                          TG__ADD(TG__ADD(bcol, tg__alu(TG__OP_MOD, lane, TG__C(8))), TG__MUL(half, 8)),
+                          TG__ADD(TG__C(16 * s), TG__MUL(tg__alu(TG__OP_MOD, tg__alu(TG__OP_IDIV, lane, TG__C(8)),
+                                                                 TG__C(2)), 8)), 4, 0, bar[0]);
+    for (int j = 0; j < 8; j++) src[j] = tg__uop2(TG__OP_GEP, tc->in, la, TG__C(j), NULL);
+    for (int j = 0; j < 4; j++) src[8 + j] = tg__uop2(TG__OP_GEP, tc->in, lb, TG__ADD(bsel, TG__C(j)), NULL);
+    tg__vec_push(&reads, la);
+    tg__vec_push(&reads, lb);
     for (int j = 0; j < 4; j++)
       src[12 + j] = w ? tg__uop2(TG__OP_GEP, tc->acc, w, TG__C(j), NULL) : tg__const(tc->acc, 0);
     memset(&arg, 0, sizeof arg);
@@ -1091,7 +1113,7 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
     at[0] = mt.m, base[0] = TG__MUL(r[0], BM), base[1] = TG__MUL(next, BK);
     tg__stage_tile(mt.a, at, base, BM, BK, tid, T, into, 0, a_along_m, &stores);
     at[0] = mt.n, base[0] = TG__MUL(r[1], BN);
-    tg__stage_tile(mt.b, at, base, BN, BK, tid, T, into, 1, b_along_n, &stores);
+    tg__stage_tile(mt.b, at, base, BN, BK, tid, T, into, 1, b_along_n ? 2 : 0, &stores);
     for (int i = 0; i < reads.n; i++) /* every warp tile's reads: the barrier is the same node in every copy */
       for (int c = 0; c < cf->um * cf->un; c++) {
         tg__uop *from[2] = {r[7], r[8]}, *to[2] = {TG__C(c / cf->un), TG__C(c % cf->un)};

@@ -209,7 +209,7 @@ typedef struct tg__rctx {
   int (*members8)[8];
   long long nvec8;
   tg__map vname;     /* a member of a rendered load vector of 8 -> the vector's name */
-  long long nwmma;
+  long long nwmma, nldm;
 } tg__rctx;
 
 static const char *tg__expr_of(tg__rctx *r, tg__uop *u);
@@ -437,12 +437,21 @@ static void tg__rs_load(tg__rctx *r, const tg__linear *lin, int i) {
   else tg__line(r, "%s %s = %s;", type, tg__expr_of(r, u), val);
 }
 
+/* whether u is element j (a constant) of an LDMATRIX l */
+static int tg__ldm_element(const tg__uop *u, const tg__uop **l, int *j) {
+  if (u->op != TG__OP_GEP || u->src[0]->op != TG__OP_LDMATRIX) return 0;
+  *l = u->src[0], *j = (int)tg__const_val(u->src[1]);
+  return 1;
+}
+
 /* a WMMA's 16-bit element as its bits in a 32-bit word: a raw load as it is, another value through the dialect's
  * store conversion (tg_f2h) */
 static char *tg__wmma_bits(tg__rctx *r, tg__uop *u) {
   tg__str b;
   memset(&b, 0, sizeof b);
-  if (tg__map_get(&r->raw, u)) tg__str_printf(&b, "(unsigned)%s", tg__expr_of(r, u));
+  const tg__uop *l;
+  int j;
+  if (tg__map_get(&r->raw, u) || tg__ldm_element(u, &l, &j)) tg__str_printf(&b, "(unsigned)%s", tg__expr_of(r, u));
   else {
     char *c = tg__convert(tg__per_dtype(r->d->store_fmt, u->dtype), tg__expr_of(r, u));
     tg__str_printf(&b, "(unsigned)%s", c);
@@ -458,6 +467,14 @@ static void tg__rs_wmma(tg__rctx *r, const tg__linear *lin, int i) {
   tg__str part[3];
   memset(part, 0, sizeof part);
   for (int j = 0; j < 12; j += 2) {
+    const tg__uop *l0, *l1;
+    int e0, e1;
+    if (tg__ldm_element(u->src[j], &l0, &e0) && tg__ldm_element(u->src[j + 1], &l1, &e1) && l0 == l1 && e0 % 2 == 0 &&
+        e1 == e0 + 1) { /* a word of an LDMATRIX */
+      tg__str_printf(&part[j < 8 ? 0 : 1], "%s%s[%d]", j == 0 || j == 8 ? "" : ", ", tg__expr_of(r, (tg__uop *)l0),
+                     e0 / 2);
+      continue;
+    }
     const char *word = (const char *)tg__map_get(&r->word, u->src[j]);
     if (word && tg__map_get(&r->partner, u->src[j]) == u->src[j + 1]) { /* a pair loaded as one word */
       tg__str_printf(&part[j < 8 ? 0 : 1], "%s%s", j == 0 || j == 8 ? "" : ", ", word);
@@ -476,14 +493,34 @@ static void tg__rs_wmma(tg__rctx *r, const tg__linear *lin, int i) {
   for (int k = 0; k < 3; k++) TG_FREE(part[k].s);
 }
 
-/* an element of a WMMA's result */
+/* an element of a WMMA's result, or the bits of one of an LDMATRIX's (its words' lower halves first) */
 static void tg__rs_gep(tg__rctx *r, const tg__linear *lin, int i) {
   static const char *const lanes[4] = {"x", "y", "z", "w"};
   tg__uop *u = lin->u[i];
-  char nm[64];
-  snprintf(nm, sizeof nm, "%s.%s", tg__expr_of(r, u->src[0]), lanes[(int)tg__const_val(u->src[1]) & 3]);
+  char nm[96];
+  int j = (int)tg__const_val(u->src[1]);
+  if (u->src[0]->op == TG__OP_LDMATRIX)
+    snprintf(nm, sizeof nm, "((%s)(%s[%d]%s))", tg__mem_ctype(r->d, u->dtype), tg__expr_of(r, u->src[0]), j / 2,
+             j % 2 ? ">>16" : "");
+  else snprintf(nm, sizeof nm, "%s.%s", tg__expr_of(r, u->src[0]), lanes[j & 3]);
   tg__map_put(&r->expr, u, tg__own(r, tg__strdup(nm)));
 }
+
+/* a warp's load of 8x8 matrices from shared memory (the dialect's ldmatrix), into the words ldmN[0..] */
+static void tg__rs_ldmatrix(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  tg__name(r, u, "ldm%lld", r->nldm++);
+  tg__str a;
+  memset(&a, 0, sizeof a);
+  tg__str_printf(&a, "%s+%s", tg__expr_of(r, u->src[0]->src[0]), tg__expr_of(r, u->src[0]->src[1]));
+  char *ops[2] = {(char *)tg__expr_of(r, u), a.s};
+  char *stmt = tg__fmt_op(r->d->ldmatrix[(u->arg.i == 1 ? 0 : u->arg.i == 2 ? 2 : 4) + (u->arg.i2 ? 1 : 0)], ops, 2, 0);
+  tg__line(r, "%s", stmt);
+  TG_FREE(stmt);
+  TG_FREE(a.s);
+}
+
+
 
 static void tg__rs_store(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
@@ -535,7 +572,7 @@ static const tg__stmt tg__stmts[] = {
     {TG__OP_LOAD, tg__rs_load},     {TG__OP_STORE, tg__rs_store},       {TG__OP_CONST, tg__rs_nothing},
     {TG__OP_SINK, tg__rs_nothing},  {TG__OP_DEFINE_GLOBAL, tg__rs_nothing}, {TG__OP_NOOP, tg__rs_nothing},
     {TG__OP_DEFINE_LOCAL, tg__rs_define_local}, {TG__OP_BARRIER, tg__rs_barrier},
-    {TG__OP_WMMA, tg__rs_wmma}, {TG__OP_GEP, tg__rs_gep},
+    {TG__OP_WMMA, tg__rs_wmma}, {TG__OP_GEP, tg__rs_gep}, {TG__OP_LDMATRIX, tg__rs_ldmatrix},
 };
 
 static int tg__rs_vector(tg__rctx *r, const tg__linear *lin, int i);

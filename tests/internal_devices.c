@@ -352,10 +352,10 @@ static tg_tensor *ti_half_matmul_128(void) { /* 128 x 64 by 64 x 64 in float16, 
   return tg_matmul(a, b);
 }
 
-/* TC with shared memory (configuration 1: 128 x 64 blocks of 2 x 2 warps, 32 along k a stage): A's rows copied in
- * 16-byte vectors into a shared array of bits, B's columns (contiguous along n) stored transposed, two buffers (one
- * stage is read while the next is copied), one barrier a stage, the fragments read as 32-bit words, the two steps of
- * a stage chained (the second WMMA's C is the first's D) */
+/* TC with shared memory (configuration 1: 128 x 64 blocks of 2 x 2 warps, 32 along k a stage): A's rows and B's
+ * (contiguous along n) copied in 16-byte vectors into shared arrays of bits, two buffers (one stage is read while
+ * the next is copied), one barrier a stage, the fragments read by ldmatrix (B's transposed, two tiles at once), the
+ * two steps of a stage chained (the second WMMA's C is the first's D) */
 TEST(test_internal_render_tensor_cores_staged) {
   tg_scope_begin();
   ti_gpu_target = 2;
@@ -370,10 +370,13 @@ TEST(test_internal_render_tensor_cores_staged) {
     found = 1;
     static const char *const want[] = {
         "__shared__ uint4 temp0_v[1280];", "unsigned short *temp0 = (unsigned short *)temp0_v;", /* 2 x 128 x 40 */
-        "__shared__ uint4 temp1_v[640];", "uint4 vecb0 = *((const uint4*)(data1+", "*((uint4*)(temp0+",
-        "temp1[(", "= ((unsigned short)(vecb4.x>>16));", "__syncthreads();",
-        "unsigned word0 = *((const unsigned*)(temp0+", "make_float4(wmma0.x, wmma0.y, wmma0.z, wmma0.w));",
-        "acc0 = wmma1.x;", "(ridx3*5120)"};
+        "__shared__ uint4 temp1_v[576];", /* 2 x 32 x 72: B's [k][n] */
+        "uint4 vecb0 = *((const uint4*)(data1+", "*((uint4*)(temp0+", "*((uint4*)(temp1+", "__syncthreads();",
+        "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];",       /* A's fragment */
+        "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];", /* two tiles of B's, transposed */
+        "tg_mma_f16(ldm0[0], ldm0[1], ldm0[2], ldm0[3], ldm1[0], ldm1[1], make_float4(acc0, acc1, acc2, acc3));",
+        "tg_mma_f16(ldm0[0], ldm0[1], ldm0[2], ldm0[3], ldm1[2], ldm1[3], make_float4(acc4, acc5, acc6, acc7));",
+        "make_float4(wmma0.x, wmma0.y, wmma0.z, wmma0.w));", "acc0 = wmma1.x;", "(ridx3*5120)"};
     CHECK_STR(s->s.k[k].opts, "TC(0,1)");
     for (int w = 0; w < (int)TG__COUNT(want); w++)
       test_check(strstr(src, want[w]) != NULL, __FILE__, __LINE__, "no '%s' in\n%s", want[w], src);
@@ -381,10 +384,10 @@ TEST(test_internal_render_tensor_cores_staged) {
      * into the other buffer (loading it first), and ends with a barrier */
     const char *bar = strstr(src, "__syncthreads();"), *loop = strstr(src, "for (int ridx3 = 0; ridx3 < 2;");
     const char *bar2 = bar ? strstr(bar + 1, "__syncthreads();") : NULL, *end = loop ? strstr(loop, "\n  }\n") : NULL;
-    CHECK(bar && loop && bar2 && end && strstr(src, "vecb0") < bar && bar < loop && strstr(src, "word0") > loop);
+    CHECK(bar && loop && bar2 && end && strstr(src, "vecb0") < bar && bar < loop && strstr(src, "ldm0") > loop);
     CHECK(bar2 && end && !strstr(bar2 + 1, "__syncthreads();") && bar2 < end && end - bar2 < 24);
-    CHECK(loop && strstr(src, "int alu18 = ((ridx3<1)?alu17:1);") > loop); /* the next stage, the last one's again */
-    CHECK(strstr(src, "uint4 vecb6 = *((const uint4*)(data1+") < strstr(src, "word0")); /* loaded before the sums */
+    CHECK(loop && strstr(src, "((ridx3<1)?") > loop); /* the next stage (the last one's again) */
+    CHECK(strstr(src, "uint4 vecb6 = *((const uint4*)(data1+") < strstr(src, "ldm0")); /* loaded before the sums */
   }
   CHECK(found);
   tg_schedule_free(s);

@@ -937,4 +937,25 @@ TEST(test_internal_opts_tensor_cores) {
     free(host);
     tg_scope_end();
   }
+  /* a batch of matmuls and a convolution in float16, against the same in float32 on the host's numbers (exact:
+   * eighths), whichever optimisations the device's heuristic picks */
+  tg_scope_begin();
+  float *v = (float *)malloc(sizeof(float) * 11008);
+  for (int i = 0; i < 11008; i++) v[i] = (float)((i * 7 + 3) % 17 - 8) / 8;
+  tg_tensor *xa = tg_from_data(v, TG_FLOAT32, 3, (int64_t[]){2, 64, 32});
+  tg_tensor *xb = tg_from_data(v + 4096, TG_FLOAT32, 3, (int64_t[]){2, 32, 48});
+  tg_tensor *img = tg_from_data(v, TG_FLOAT32, 4, (int64_t[]){2, 32, 10, 10});
+  tg_tensor *w = tg_from_data(v + 6400, TG_FLOAT32, 4, (int64_t[]){16, 32, 3, 3});
+  tg_tensor *outs[2] = {tg_matmul(tg_cast(xa, TG_FLOAT16), tg_cast(xb, TG_FLOAT16)),
+                        tg_conv2d(tg_cast(img, TG_FLOAT16), tg_cast(w, TG_FLOAT16), NULL, 1, 1, 1, 1)};
+  tg_tensor *refs[2] = {tg_matmul(xa, xb), tg_conv2d(img, w, NULL, 1, 1, 1, 1)};
+  for (int k = 0; k < 2; k++) {
+    float *got = tg_to_float(outs[k]), *want = tg_to_float(refs[k]);
+    CHECK(got && want);
+    if (got && want) CHECK_ARR_NEAR(got, want, tg_numel(refs[k]), 1e-3);
+    free(got);
+    free(want);
+  }
+  free(v);
+  tg_scope_end();
 }
