@@ -679,8 +679,12 @@ static const tg__dialect tg__dialect_cuda = {
     /* wmma, wmma_prelude, wmma_word, wmma_vec, wmma_vec_load, wmma_vec_store */
     tg__cuda_wmma, tg__cuda_wmma_prelude, "*((const unsigned*)(%s))", "uint4", "*((const uint4*)(%s))",
     "*((uint4*)(%1)) = %2;",
-    /* ldmatrix */
-    tg__cuda_ldmatrix};
+    /* ldmatrix, async_copy, async_wait */
+    tg__cuda_ldmatrix,
+    "{ unsigned long long g = (unsigned long long)(%1); unsigned s; "
+    "asm(\"{ .reg .u64 a; cvta.to.shared.u64 a, %%1; cvt.u32.u64 %%0, a; }\" : \"=r\"(s) : \"l\"(g)); "
+    "asm volatile(\"cp.async.cg.shared.global [%%0], [%%1], 16;\" :: \"r\"(s), \"l\"(%2) : \"memory\"); }",
+    "asm volatile(\"cp.async.wait_all;\" ::: \"memory\");"};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,

@@ -807,6 +807,9 @@ typedef struct tg__dialect {
   /* LDMATRIX of 1, 2 or 4 matrices, plain and transposed ([count - 1][trans]): the statement's format over the name of
    * an array of 4 words it fills (%1) and the address of the thread's row (%2). NULL: none (TC reads 32-bit words) */
   const char *const *ldmatrix;
+  /* a 16-byte copy from global to shared memory that does not wait (cp.async): its format over the shared address
+   * (%1) and the global one (%2); and the statement that waits for every such copy (before a barrier). NULL: none */
+  const char *async_copy, *async_wait;
 } tg__dialect;
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */

@@ -209,6 +209,9 @@ typedef struct tg__rctx {
   int (*members8)[8];
   long long nvec8;
   tg__map vname;     /* a member of a rendered load vector of 8 -> the vector's name */
+  int *async;        /* per entry: for a load vector of 8 that only a store vector copies into shared memory, the
+                        store's rendering entry (one cp.async, issued where the load was); -1 otherwise */
+  int copies;        /* async copies rendered: a barrier waits for them first */
   long long nwmma, nldm;
 } tg__rctx;
 
@@ -551,6 +554,7 @@ static void tg__rs_define_local(tg__rctx *r, const tg__linear *lin, int i) {
 
 static void tg__rs_barrier(tg__rctx *r, const tg__linear *lin, int i) {
   (void)lin, (void)i;
+  if (r->copies && r->d->async_wait) tg__line(r, "%s", r->d->async_wait); /* the copies land before the barrier */
   tg__line(r, "%s", r->d->barrier);
 }
 
@@ -679,7 +683,8 @@ static void tg__find_vec8(tg__rctx *r, const tg__linear *lin) {
   int n = lin->n;
   r->vec8 = (int *)tg__alloc(sizeof(int) * (size_t)(n + 1));
   r->members8 = (int(*)[8])tg__alloc(sizeof(int[8]) * (size_t)(n + 1));
-  for (int i = 0; i < n; i++) r->vec8[i] = -1;
+  r->async = (int *)tg__alloc(sizeof(int) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) r->vec8[i] = r->async[i] = -1;
   if (!r->d->wmma_vec) return;
   tg__map at; /* a load -> its entry + 1 */
   memset(&at, 0, sizeof at);
@@ -707,8 +712,11 @@ static void tg__find_vec8(tg__rctx *r, const tg__linear *lin) {
         ok = e >= 0 && e0 >= 0 && r->vec8[e] >= 0 && r->vec8[e] == r->vec8[e0] && r->members8[r->vec8[e]][c] == e;
       }
       if (!ok) continue;
-      int render = pass ? last : first;
+      int render = pass ? last : first, single = pass && r->d->async_copy;
       for (int c = 0; c < 8; c++) r->vec8[lane[c]] = render, r->members8[render][c] = lane[c];
+      for (int c = 0; c < 8 && single; c++) single = (intptr_t)tg__map_get(&r->uses, lin->u[lane[c]]->src[1]) == 1;
+      if (single) /* a global-to-shared copy whose loads nothing else uses: one cp.async */
+        r->async[r->vec8[(intptr_t)tg__map_get(&at, lin->u[lane[0]]->src[1]) - 1]] = render;
     }
   tg__map_free(&at);
 }
@@ -726,7 +734,20 @@ static int tg__rs_vec8(tg__rctx *r, const tg__linear *lin, int i) {
   tg__str_printf(&ptr, "%s+%s", tg__expr_of(r, first->src[0]->src[0]), tg__expr_of(r, base));
   if (o) tg__str_printf(&ptr, "+%lld", (long long)o);
   char *ops[2] = {ptr.s, NULL}, nm[64];
-  if (first->op == TG__OP_LOAD) {
+  if (first->op == TG__OP_LOAD && r->async[i] >= 0) { /* issued here, to shared memory, where the store would be */
+    tg__uop *st = lin->u[r->members8[r->async[i]][0]];
+    int64_t so;
+    tg__uop *sbase = tg__store_base(st, &so);
+    tg__str dst;
+    memset(&dst, 0, sizeof dst);
+    tg__str_printf(&dst, "%s+%s", tg__expr_of(r, st->src[0]->src[0]), tg__expr_of(r, sbase));
+    if (so) tg__str_printf(&dst, "+%lld", (long long)so);
+    char *cops[2] = {dst.s, ptr.s}, *copy = tg__fmt_op(r->d->async_copy, cops, 2, 0);
+    tg__line(r, "%s", copy);
+    r->copies++;
+    TG_FREE(copy);
+    TG_FREE(dst.s);
+  } else if (first->op == TG__OP_LOAD) {
     char *load = tg__fmt_op(r->d->wmma_vec_load, ops, 1, 0);
     long long id = r->nvec8++;
     tg__line(r, "%s vecb%lld = %s;", r->d->wmma_vec, id, load);
@@ -738,6 +759,7 @@ static int tg__rs_vec8(tg__rctx *r, const tg__linear *lin, int i) {
       snprintf(nm, sizeof nm, "vecb%lld", id);
       tg__map_put(&r->vname, lin->u[r->members8[i][c]], tg__own(r, tg__strdup(nm)));
     }
+  } else if (!tg__map_get(&r->vname, first->src[1])) { /* a copy issued as a cp.async where its load was */
   } else { /* a copy of a load vector */
     ops[1] = (char *)tg__map_get(&r->vname, first->src[1]);
     char *store = tg__fmt_op(r->d->wmma_vec_store, ops, 2, 0);
@@ -1046,6 +1068,7 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   TG_FREE(r.members);
   TG_FREE(r.vec8);
   TG_FREE(r.members8);
+  TG_FREE(r.async);
   tg__str out;
   memset(&out, 0, sizeof out);
   tg__render_preludes(&out, d, params, nparams, lin);

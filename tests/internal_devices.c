@@ -353,9 +353,9 @@ static tg_tensor *ti_half_matmul_128(void) { /* 128 x 64 by 64 x 64 in float16, 
 }
 
 /* TC with shared memory (configuration 1: 128 x 64 blocks of 2 x 2 warps, 32 along k a stage): A's rows and B's
- * (contiguous along n) copied in 16-byte vectors into shared arrays of bits, two buffers (one stage is read while
- * the next is copied), one barrier a stage, the fragments read by ldmatrix (B's transposed, two tiles at once), the
- * two steps of a stage chained (the second WMMA's C is the first's D) */
+ * (contiguous along n) copied by 16-byte cp.async into shared arrays of bits, two buffers (one stage is read while
+ * the next is copied), a wait and a barrier a stage, the fragments read by ldmatrix (B's transposed, two tiles at
+ * once), the two steps of a stage chained (the second WMMA's C is the first's D) */
 TEST(test_internal_render_tensor_cores_staged) {
   tg_scope_begin();
   ti_gpu_target = 2;
@@ -371,7 +371,9 @@ TEST(test_internal_render_tensor_cores_staged) {
     static const char *const want[] = {
         "__shared__ uint4 temp0_v[1280];", "unsigned short *temp0 = (unsigned short *)temp0_v;", /* 2 x 128 x 40 */
         "__shared__ uint4 temp1_v[576];", /* 2 x 32 x 72: B's [k][n] */
-        "uint4 vecb0 = *((const uint4*)(data1+", "*((uint4*)(temp0+", "*((uint4*)(temp1+", "__syncthreads();",
+        "asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"r\"(s), \"l\"(data1+", /* A's copies */
+        "asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"r\"(s), \"l\"(data2+", /* and B's */
+        "(unsigned long long)(temp1+", "asm volatile(\"cp.async.wait_all;\" ::: \"memory\");\n  __syncthreads();",
         "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];",       /* A's fragment */
         "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];", /* two tiles of B's, transposed */
         "tg_mma_f16(ldm0[0], ldm0[1], ldm0[2], ldm0[3], ldm1[0], ldm1[1], make_float4(acc0, acc1, acc2, acc3));",
@@ -384,10 +386,10 @@ TEST(test_internal_render_tensor_cores_staged) {
      * into the other buffer (loading it first), and ends with a barrier */
     const char *bar = strstr(src, "__syncthreads();"), *loop = strstr(src, "for (int ridx3 = 0; ridx3 < 2;");
     const char *bar2 = bar ? strstr(bar + 1, "__syncthreads();") : NULL, *end = loop ? strstr(loop, "\n  }\n") : NULL;
-    CHECK(bar && loop && bar2 && end && strstr(src, "vecb0") < bar && bar < loop && strstr(src, "ldm0") > loop);
+    CHECK(bar && loop && bar2 && end && strstr(src, "cp.async.cg") < bar && bar < loop && strstr(src, "ldm0") > loop);
     CHECK(bar2 && end && !strstr(bar2 + 1, "__syncthreads();") && bar2 < end && end - bar2 < 24);
     CHECK(loop && strstr(src, "((ridx3<1)?") > loop); /* the next stage (the last one's again) */
-    CHECK(strstr(src, "uint4 vecb6 = *((const uint4*)(data1+") < strstr(src, "ldm0")); /* loaded before the sums */
+    CHECK(loop && strstr(loop, "cp.async.cg") < strstr(src, "ldm0")); /* the next stage's copies before the sums */
   }
   CHECK(found);
   tg_schedule_free(s);
