@@ -176,32 +176,43 @@ static tg_tensor *ti_half_matmul(void) { /* 64 x 48 by 48 x 40 in float16: a ten
   return tg_matmul(tg_contiguous(a), tg_contiguous(b));
 }
 
+/* The source of the tensor-core kernel of build's graph, rendered as CUDA for a GPU with tensor cores (NULL when
+ * there is none: a failed check), after checking that its Opts are `opts` and that it holds every string of want
+ * (n of them). The schedule goes to *s, for the caller to free. */
+static const char *ti_tc_source(tg_tensor *(*build)(void), tg_schedule **s, const char *opts,
+                                const char *const *want, int n) {
+  ti_gpu_target = 2;
+  *s = ti_render_as(&tg__dialect_cuda, build);
+  tg__set_opts_override(NULL, -1);
+  ti_gpu_target = 0;
+  const char *found = NULL;
+  for (int k = 0; *s && k < tg_schedule_count(*s) && !found; k++) {
+    const char *src = tg_schedule_source(*s, k);
+    if (!src || !strstr(src, "tg_mma_f16")) continue;
+    found = src;
+    CHECK_STR((*s)->s.k[k].opts, opts);
+    for (int w = 0; w < n; w++)
+      test_check(strstr(src, want[w]) != NULL, __FILE__, __LINE__, "no '%s' in\n%s", want[w], src);
+  }
+  CHECK(found != NULL);
+  return found;
+}
+
 /* TC on a GPU with tensor cores: the heuristic's list, a warp's lanes as the fastest digits of the thread's index,
  * the WMMA accumulating into the four accumulators, its elements of A and B as bits: A's pairs adjacent in memory
  * one 32-bit load each, B's (a row apart) two 16-bit loads packed into a word */
 TEST(test_internal_render_tensor_cores) {
   tg_scope_begin();
-  ti_gpu_target = 2;
-  tg_schedule *s = ti_render_as(&tg__dialect_cuda, ti_half_matmul);
-  ti_gpu_target = 0;
-  int found = 0;
-  for (int k = 0; s && k < tg_schedule_count(s); k++) {
-    const char *src = tg_schedule_source(s, k);
-    if (!src || !strstr(src, "tg_mma_f16")) continue;
-    found = 1;
-    static const char *const want[] = {
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", /* the helper */
-        "int ridx4 = (int)(lid / 4);", "int ridx5 = (int)(lid % 4);", /* the lanes: group, thread in group */
-        "unsigned word0 = *((const unsigned*)(data1+",          /* A's pairs of elements as 32-bit words */
-        "unsigned short val0 = data2[",                        /* B's elements (a row apart) as bits */
-        "make_float4(acc0, acc4, acc8, acc12));",             /* the accumulators as C */
-        "acc0 = wmma0.x;", "acc12 = wmma0.w;", "((unsigned)val0|((unsigned)val1<<16))"};
-    CHECK_STR(s->s.k[k].opts, "TC(0,0) UPCAST(0,4)");
-    for (int w = 0; w < (int)TG__COUNT(want); w++)
-      test_check(strstr(src, want[w]) != NULL, __FILE__, __LINE__, "no '%s' in\n%s", want[w], src);
-    CHECK(!strstr(src, "tg_h2f(data1")); /* no conversion of A's loads */
-  }
-  CHECK(found);
+  static const char *const want[] = {
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", /* the helper */
+      "int ridx4 = (int)(lid / 4);", "int ridx5 = (int)(lid % 4);", /* the lanes: group, thread in group */
+      "unsigned word0 = *((const unsigned*)(data1+",          /* A's pairs of elements as 32-bit words */
+      "unsigned short val0 = data2[",                        /* B's elements (a row apart) as bits */
+      "make_float4(acc0, acc4, acc8, acc12));",             /* the accumulators as C */
+      "acc0 = wmma0.x;", "acc12 = wmma0.w;", "((unsigned)val0|((unsigned)val1<<16))"};
+  tg_schedule *s = NULL;
+  const char *src = ti_tc_source(ti_half_matmul, &s, "TC(0,0) UPCAST(0,4)", want, TG__COUNT(want));
+  CHECK(src && !strstr(src, "tg_h2f(data1")); /* no conversion of A's loads */
   tg_schedule_free(s);
   tg_scope_end();
 }
@@ -358,32 +369,23 @@ static tg_tensor *ti_half_matmul_128(void) { /* 128 x 64 by 64 x 64 in float16, 
  * once), the two steps of a stage chained (the second WMMA's C is the first's D) */
 TEST(test_internal_render_tensor_cores_staged) {
   tg_scope_begin();
-  ti_gpu_target = 2;
+  static const char *const want[] = {
+      "__shared__ uint4 temp0_v[1280];", "unsigned short *temp0 = (unsigned short *)temp0_v;", /* 2 x 128 x 40 */
+      "__shared__ uint4 temp1_v[576];", /* 2 x 32 x 72: B's [k][n] */
+      "asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"r\"(s), \"l\"(data1+", /* A's copies */
+      "asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"r\"(s), \"l\"(data2+", /* and B's */
+      "(unsigned long long)(temp1+", "asm volatile(\"cp.async.wait_all;\" ::: \"memory\");\n  __syncthreads();",
+      "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];",       /* A's fragment */
+      "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];", /* two tiles of B's, transposed */
+      "tg_mma_f16(ldm0[0], ldm0[1], ldm0[2], ldm0[3], ldm1[0], ldm1[1], make_float4(acc0, acc1, acc2, acc3));",
+      "tg_mma_f16(ldm0[0], ldm0[1], ldm0[2], ldm0[3], ldm1[2], ldm1[3], make_float4(acc4, acc5, acc6, acc7));",
+      "make_float4(wmma0.x, wmma0.y, wmma0.z, wmma0.w));", "acc0 = wmma1.x;", "(ridx3*5120)"};
   ti_opts[0] = (tg__opt){TG__OPT_TC, 0, 1}, ti_nopts = 1;
-  tg_schedule *s = ti_render_as(&tg__dialect_cuda, ti_half_matmul_128);
-  tg__set_opts_override(NULL, -1);
-  ti_gpu_target = 0;
-  int found = 0;
-  for (int k = 0; s && k < tg_schedule_count(s); k++) {
-    const char *src = tg_schedule_source(s, k);
-    if (!src || !strstr(src, "tg_mma_f16")) continue;
-    found = 1;
-    static const char *const want[] = {
-        "__shared__ uint4 temp0_v[1280];", "unsigned short *temp0 = (unsigned short *)temp0_v;", /* 2 x 128 x 40 */
-        "__shared__ uint4 temp1_v[576];", /* 2 x 32 x 72: B's [k][n] */
-        "asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"r\"(s), \"l\"(data1+", /* A's copies */
-        "asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"r\"(s), \"l\"(data2+", /* and B's */
-        "(unsigned long long)(temp1+", "asm volatile(\"cp.async.wait_all;\" ::: \"memory\");\n  __syncthreads();",
-        "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];",       /* A's fragment */
-        "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];", /* two tiles of B's, transposed */
-        "tg_mma_f16(ldm0[0], ldm0[1], ldm0[2], ldm0[3], ldm1[0], ldm1[1], make_float4(acc0, acc1, acc2, acc3));",
-        "tg_mma_f16(ldm0[0], ldm0[1], ldm0[2], ldm0[3], ldm1[2], ldm1[3], make_float4(acc4, acc5, acc6, acc7));",
-        "make_float4(wmma0.x, wmma0.y, wmma0.z, wmma0.w));", "acc0 = wmma1.x;", "(ridx3*5120)"};
-    CHECK_STR(s->s.k[k].opts, "TC(0,1)");
-    for (int w = 0; w < (int)TG__COUNT(want); w++)
-      test_check(strstr(src, want[w]) != NULL, __FILE__, __LINE__, "no '%s' in\n%s", want[w], src);
+  tg_schedule *s = NULL;
+  const char *src = ti_tc_source(ti_half_matmul_128, &s, "TC(0,1)", want, TG__COUNT(want));
+  if (src) {
     /* the first stage copied before the loop, then a barrier; each iteration reads its stage, copies the next one
-     * into the other buffer (loading it first), and ends with a barrier */
+     * into the other buffer (issuing the copies first), and ends with a barrier */
     const char *bar = strstr(src, "__syncthreads();"), *loop = strstr(src, "for (int ridx3 = 0; ridx3 < 2;");
     const char *bar2 = bar ? strstr(bar + 1, "__syncthreads();") : NULL, *end = loop ? strstr(loop, "\n  }\n") : NULL;
     CHECK(bar && loop && bar2 && end && strstr(src, "cp.async.cg") < bar && bar < loop && strstr(src, "ldm0") > loop);
@@ -391,7 +393,6 @@ TEST(test_internal_render_tensor_cores_staged) {
     CHECK(loop && strstr(src, "((ridx3<1)?") > loop); /* the next stage (the last one's again) */
     CHECK(loop && strstr(loop, "cp.async.cg") < strstr(src, "ldm0")); /* the next stage's copies before the sums */
   }
-  CHECK(found);
   tg_schedule_free(s);
   tg_scope_end();
 }
