@@ -721,32 +721,34 @@ static void tg__find_vec8(tg__rctx *r, const tg__linear *lin) {
   tg__map_free(&at);
 }
 
+/* the address of a vector's first member, a load or store: buffer+base(+offset) (malloc'd) */
+static char *tg__vector_address(tg__rctx *r, const tg__uop *first) {
+  int64_t o;
+  tg__uop *base = tg__store_base(first, &o);
+  tg__str a;
+  memset(&a, 0, sizeof a);
+  tg__str_printf(&a, "%s+%s", tg__expr_of(r, first->src[0]->src[0]), tg__expr_of(r, base));
+  if (o) tg__str_printf(&a, "+%lld", (long long)o);
+  return tg__str_take(&a);
+}
+
 /* a member of a vector of 8: the vector's statement at its rendering entry; 0 when not a member */
 static int tg__rs_vec8(tg__rctx *r, const tg__linear *lin, int i) {
   if (!r->vec8 || r->vec8[i] < 0) return 0;
   if (r->vec8[i] != i) return 1;
   static const char *const words[4] = {"x", "y", "z", "w"};
   tg__uop *first = lin->u[r->members8[i][0]];
-  int64_t o;
-  tg__uop *base = tg__store_base(first, &o);
   tg__str ptr;
   memset(&ptr, 0, sizeof ptr);
-  tg__str_printf(&ptr, "%s+%s", tg__expr_of(r, first->src[0]->src[0]), tg__expr_of(r, base));
-  if (o) tg__str_printf(&ptr, "+%lld", (long long)o);
+  ptr.s = tg__vector_address(r, first);
   char *ops[2] = {ptr.s, NULL}, nm[64];
   if (first->op == TG__OP_LOAD && r->async[i] >= 0) { /* issued here, to shared memory, where the store would be */
-    tg__uop *st = lin->u[r->members8[r->async[i]][0]];
-    int64_t so;
-    tg__uop *sbase = tg__store_base(st, &so);
-    tg__str dst;
-    memset(&dst, 0, sizeof dst);
-    tg__str_printf(&dst, "%s+%s", tg__expr_of(r, st->src[0]->src[0]), tg__expr_of(r, sbase));
-    if (so) tg__str_printf(&dst, "+%lld", (long long)so);
-    char *cops[2] = {dst.s, ptr.s}, *copy = tg__fmt_op(r->d->async_copy, cops, 2, 0);
+    char *dst = tg__vector_address(r, lin->u[r->members8[r->async[i]][0]]);
+    char *cops[2] = {dst, ptr.s}, *copy = tg__fmt_op(r->d->async_copy, cops, 2, 0);
     tg__line(r, "%s", copy);
     r->copies++;
     TG_FREE(copy);
-    TG_FREE(dst.s);
+    TG_FREE(dst);
   } else if (first->op == TG__OP_LOAD) {
     char *load = tg__fmt_op(r->d->wmma_vec_load, ops, 1, 0);
     long long id = r->nvec8++;
