@@ -1545,8 +1545,9 @@ static int tg__tc_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__opt 
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);
   /* shared memory where the blocks divide the matmul: the configurations by their speed on a 4096 float16 matmul
-   * on an H200 (TFLOPS, 2026-12-02: 2 154, 11 139, 6 137, 12 131, 1 130, 7 122, 14 110, 9 110, 13 104, 3 103) */
-  static const int staged[] = {2, 11, 6, 12, 1, 7, 14, 9, 13, 3};
+   * on an H200 (TFLOPS, 2026-12-02, ldmatrix: 2 268, 13 216, 1 202, 6 190, 12 183, 9 175, 11 174, 4 164, 3 158,
+   * 7 154, 14 146, 10 117, 5 108); the last ones' smaller blocks divide more matmuls */
+  static const int staged[] = {2, 13, 1, 6, 12, 9, 11, 4, 3, 7, 14, 10, 5};
   for (int i = ax.nr - 1; i >= 0; i--)
     for (int c = 0; c < (int)TG__COUNT(staged); c++) {
       int64_t copies = 1;
