@@ -7,7 +7,8 @@
  * path), float16 and bfloat16 in TFLOPS; a JIT replay of 32 small kernels, microseconds per kernel (PyTorch: the
  * same 32 launches from Python, eagerly); and beautiful_mnist's training step, batch 512 with Adam, in milliseconds
  * (examples/mnist_model.h, on random images; PyTorch eager, the same model). Names on the command line pick cases
- * (sum, rowsum, colsum, elementwise, matmul, matmul_half, matmul_bf16, replay, mnist). */
+ * (sum, rowsum, colsum, elementwise, matmul, matmul_half, matmul_bf16, replay, mnist, tc_peak: the tensor cores'
+ * ceiling through mma.sync, with no reference). */
 #define TINYGRAD_IMPLEMENTATION
 #include "tinygrad.h"
 #include "backends/tinygrad_cuda.h"
@@ -122,6 +123,42 @@ static double time_mnist(void) {
   return med;
 }
 
+/* The ceiling of the tensor cores through mma.sync m16n8k16 (float16, float32 accumulate), the instruction TC uses:
+ * a kernel of the CUDA dialect's helper alone, 8 independent chains of 2048 multiply-adds per warp, 132 x 16 blocks
+ * of 256 threads, no memory traffic. TFLOPS, best of 5; NAN where there are no tensor cores */
+static double tc_peak(void) {
+  tg__device *d = tg__device_get(NULL);
+  if (!d || d->dialect != &tg__dialect_cuda) return NAN;
+  char src[8192];
+  snprintf(src, sizeof src,
+           "%s%sextern \"C\" __global__ void tc_peak(float* __restrict__ data0) {\n"
+           "  unsigned a0 = threadIdx.x * 2654435761u & 0x3bff3bffu, a1 = a0 ^ 0x01000100u, a2 = a0 ^ 0x02000200u;\n"
+           "  unsigned a3 = a0 ^ 0x00100010u, b0 = a0 ^ 0x00200020u, b1 = a0 ^ 0x00400040u;\n"
+           "  float4 c[8];\n"
+           "  for (int i = 0; i < 8; i++) c[i] = make_float4(0.f, 0.f, 0.f, 0.f);\n"
+           "  for (int it = 0; it < 2048; it++)\n"
+           "#pragma unroll\n"
+           "    for (int i = 0; i < 8; i++) c[i] = tg_mma_f16(a0, a1, a2, a3, b0, b1, c[i]);\n"
+           "  float s = 0.f;\n"
+           "  for (int i = 0; i < 8; i++) s += c[i].x + c[i].y + c[i].z + c[i].w;\n"
+           "  data0[blockIdx.x * blockDim.x + threadIdx.x] = s;\n"
+           "}\n",
+           d->dialect->prelude, d->dialect->wmma_prelude);
+  tg__program *p = d->compile(d, "tc_peak", src);
+  int64_t blocks = 132 * 16, threads = 256;
+  void *buf = p ? d->alloc(d, sizeof(float) * (size_t)(blocks * threads)) : NULL, *bufs[1] = {buf};
+  if (!buf) return NAN;
+  p->global_size = blocks, p->local_size = threads;
+  double best = INFINITY;
+  for (int r = 0; r < 6; r++) {
+    double t0 = bench_now();
+    if (d->launch(p, bufs, 1) || d->synchronize(d)) return NAN;
+    if (r && bench_now() - t0 < best) best = bench_now() - t0;
+  }
+  d->free(d, buf);
+  return (double)blocks * (threads / 32) * 2048.0 * 8 * 2 * 16 * 8 * 16 / best / 1e12;
+}
+
 static int wanted(int argc, char **argv, const char *ref) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], ref)) return 1;
@@ -164,6 +201,10 @@ int main(int argc, char **argv) {
     char cmd[64];
     snprintf(cmd, sizeof cmd, "gpu %s", c->ref);
     bench_report(c->name, ours, bench_reference(cmd), c->unit, "PyTorch", c->kind != K_REPLAY && c->kind != K_MNIST);
+  }
+  if (wanted(argc, argv, "tc_peak")) { /* no reference: the physical limit the matmuls above are measured against */
+    double peak = tc_peak();
+    if (!isnan(peak)) printf("%-45s %9.2f TFLOPS  | mma.sync's ceiling here (no memory traffic)\n", "tc_peak", peak);
   }
   return 0;
 }
