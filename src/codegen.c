@@ -395,7 +395,7 @@ static char *tg__kernel_name(tg__uop *root, int nglobal, const tg__opt *opts, in
   int parts = 0;
   for (int pass = 0; pass < 4; pass++) /* output loops, a workgroup's digits (LOCAL and lanes, GROUP), reductions */
     for (int i = 0; i < n; i++)
-      if ((loops[i]->arg.i2 == TG__RANGE_LANE ? TG__RANGE_LOCAL
+      if ((loops[i]->arg.i2 == TG__RANGE_LANE ? (int64_t)TG__RANGE_LOCAL
            : loops[i]->arg.i2                 ? loops[i]->arg.i2
            : loops[i]->arg.i >= nglobal       ? 3
                                               : 0) == pass) {
