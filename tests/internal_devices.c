@@ -353,12 +353,13 @@ TEST(test_internal_opencl_device_index) {
 }
 
 static tg__opt ti_opts[4];
-static int ti_nopts;
+static int ti_nopts, ti_b_transposed; /* B given as the transpose of a contiguous array: contiguous along k */
 static tg_tensor *ti_half_matmul_128(void) { /* 128 x 64 by 64 x 64 in float16, the matmul's kernel with ti_opts */
   static uint16_t h[128 * 64];
   for (int i = 0; i < 128 * 64; i++) h[i] = tg__float_to_half((float)(i % 7));
   tg_tensor *a = tg_from_data(h, TG_FLOAT16, 2, (int64_t[]){128, 64});
   tg_tensor *b = tg_from_data(h, TG_FLOAT16, 2, (int64_t[]){64, 64});
+  if (ti_b_transposed) b = tg_permute(b, 2, (int[]){1, 0});
   tg__set_opts_override(ti_opts, ti_nopts);
   return tg_matmul(a, b);
 }
@@ -393,6 +394,14 @@ TEST(test_internal_render_tensor_cores_staged) {
     CHECK(loop && strstr(src, "((ridx3<1)?") > loop); /* the next stage (the last one's again) */
     CHECK(loop && strstr(loop, "cp.async.cg") < strstr(src, "ldm0")); /* the next stage's copies before the sums */
   }
+  tg_schedule_free(s);
+  /* B contiguous along k: kept [n][k] (2 x 64 x 40) and read by ldmatrix untransposed */
+  static const char *const want_t[] = {"__shared__ uint4 temp1_v[640];", "\"l\"(data2+",
+                                       "unsigned ldm1[4]; {", "ldmatrix.sync.aligned.m8n8.x4.shared.b16"};
+  ti_b_transposed = 1;
+  src = ti_tc_source(ti_half_matmul_128, &s, "TC(0,1)", want_t, TG__COUNT(want_t));
+  ti_b_transposed = 0;
+  CHECK(src && !strstr(src, ".trans"));
   tg_schedule_free(s);
   tg_scope_end();
 }
