@@ -684,7 +684,9 @@ static const tg__dialect tg__dialect_cuda = {
     "{ unsigned long long g = (unsigned long long)(%1); unsigned s; "
     "asm(\"{ .reg .u64 a; cvta.to.shared.u64 a, %%1; cvt.u32.u64 %%0, a; }\" : \"=r\"(s) : \"l\"(g)); "
     "asm volatile(\"cp.async.cg.shared.global [%%0], [%%1], 16;\" :: \"r\"(s), \"l\"(%2) : \"memory\"); }",
-    "asm volatile(\"cp.async.wait_all;\" ::: \"memory\");"};
+    "asm volatile(\"cp.async.wait_all;\" ::: \"memory\");",
+    /* async_wait_group */
+    "asm volatile(\"cp.async.commit_group;\\n\\tcp.async.wait_group %1;\" ::: \"memory\");"};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,

@@ -673,7 +673,7 @@ typedef struct tg__tensor_core {
   signed char a_row[8], a_k[8], b_k[4];
 } tg__tensor_core;
 #define TG__NTENSOR_CORES 2
-#define TG__NTC_CONFIGS 14 /* TC's configurations with shared memory (its amounts 1..14, optimize.c) */
+#define TG__NTC_CONFIGS 17 /* TC's configurations with shared memory (its amounts 1..17, optimize.c) */
 #ifndef TG__AMALGAMATED
 extern const tg__tensor_core tg__tensor_cores[TG__NTENSOR_CORES];
 #endif
@@ -810,6 +810,9 @@ typedef struct tg__dialect {
   /* a 16-byte copy from global to shared memory that does not wait (cp.async): its format over the shared address
    * (%1) and the global one (%2); and the statement that waits for every such copy (before a barrier). NULL: none */
   const char *async_copy, *async_wait;
+  /* ...and the statement that closes the group of copies issued since the last one and waits for all groups but the
+   * last %1 (a pipeline that many stages deep) */
+  const char *async_wait_group;
 } tg__dialect;
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */

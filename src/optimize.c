@@ -939,30 +939,33 @@ static tg__uop *tg__apply_tc(tg__uop *sink, int nglobal, const tg__target *t, in
 }
 
 /* TC's configurations with shared memory (TC's amount 1 on): each warp um x un tensor-core tiles, each workgroup
- * lm x ln warps, each stage uk steps of 16 along k */
-typedef struct tg__tc_config { int um, un, lm, ln, uk; } tg__tc_config;
+ * lm x ln warps, each stage uk steps of 16 along k, `stages` buffers (the copies run that many stages minus one
+ * ahead) */
+typedef struct tg__tc_config { int um, un, lm, ln, uk, stages; } tg__tc_config;
 static const tg__tc_config tg__tc_configs[] = {
-    {4, 4, 2, 2, 2}, {4, 8, 2, 2, 2}, {4, 4, 2, 2, 1}, {2, 4, 2, 2, 2}, {4, 2, 2, 2, 2},
-    {4, 8, 2, 2, 1}, {8, 4, 2, 2, 1}, {4, 4, 4, 2, 1}, {4, 4, 2, 4, 1}, {2, 2, 2, 2, 4},
-    {4, 8, 4, 2, 1}, {4, 8, 2, 4, 1}, {2, 8, 2, 2, 2}, {2, 8, 4, 2, 1},
+    {4, 4, 2, 2, 2, 2}, {4, 8, 2, 2, 2, 2}, {4, 4, 2, 2, 1, 2}, {2, 4, 2, 2, 2, 2}, {4, 2, 2, 2, 2, 2},
+    {4, 8, 2, 2, 1, 2}, {8, 4, 2, 2, 1, 2}, {4, 4, 4, 2, 1, 2}, {4, 4, 2, 4, 1, 2}, {2, 2, 2, 2, 4, 2},
+    {4, 8, 4, 2, 1, 2}, {4, 8, 2, 4, 1, 2}, {2, 8, 2, 2, 2, 2}, {2, 8, 4, 2, 1, 2}, {4, 4, 2, 2, 2, 3},
+    {2, 8, 2, 2, 2, 3}, {4, 8, 2, 2, 1, 3},
 };
 typedef char tg__tc_configs_counted[TG__COUNT(tg__tc_configs) == TG__NTC_CONFIGS ? 1 : -1];
 
 /* One operand's tile of a stage, copied into a shared array by the whole workgroup (tg__apply_tc_staged): P rows
  * (the operand's output axis p: m for A, n for B) by bk columns (k) of its values x(p, k), kept as their 16-bit bits
  * (DEFINE_LOCAL with arg.f = 1) [p][bk + 8] (the 8 extra halves put a warp's reads of a fragment on distinct banks),
- * in one of two buffers by the stage's parity (one barrier a stage then keeps a buffer from being overwritten while
- * a slower warp still reads it). Each of the T threads copies chunks of 8 values adjacent along the axis x reads
+ * in buffer `buf` of nbuf (the stage modulo nbuf: one barrier a stage then keeps a buffer from being overwritten
+ * while a slower warp still reads it). Each of the T threads copies chunks of 8 values adjacent along the axis x reads
  * contiguously (k, or p when `along_p`), which the renderer loads as one 16-byte vector. `at` maps p and k to the
  * stage's (pb * P + row, kb * bk + column). Appends the stores to `stores`; returns the array. */
 static tg__uop *tg__stage_tile(tg__uop *x, tg__uop *const at[2], tg__uop *const base[2], int64_t P, int64_t bk,
-                               tg__uop *tid, int64_t T, tg__uop *buf, int number, int along_p, tg__vec *stores) {
+                               tg__uop *tid, int64_t T, tg__uop *buf, int nbuf, int number, int along_p,
+                               tg__vec *stores) {
   tg_dtype it = tid->dtype;
   int kp = along_p == 2; /* kept [k][P + 8]: chunks along p stored as they are (ldmatrix transposes them) */
   int64_t row = kp ? P + 8 : bk + 8, size = kp ? bk * row : P * row;
   tg__arg a;
   memset(&a, 0, sizeof a);
-  a.i = number, a.i2 = 2 * size, a.f = 1;
+  a.i = number, a.i2 = nbuf * size, a.f = 1;
   tg__uop *arr = tg__uop0(TG__OP_DEFINE_LOCAL, x->dtype, &a);
   /* chunk c: along k, row c / (bk / 8), columns from c % (bk / 8) * 8, so that a warp's chunks are adjacent in the
    * row and in memory; along p (stored transposed), column c % bk, rows from c / bk * 8, so that a warp's stores of a
@@ -1030,7 +1033,7 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
   int64_t sa = tg__factor_stride(mt.a, mt.k), sb = tg__factor_stride(mt.b, mt.k);
   int a_along_m = sa != 1 && tg__factor_stride(mt.a, mt.m) == 1;
   int b_along_n = sb != 1 && tg__factor_stride(mt.b, mt.n) == 1;
-  int64_t shared = 2 * 2 * (BM * (BK + 8) + (b_along_n ? BK * (BN + 8) : BN * (BK + 8))); /* two buffers, 16 bits */
+  int64_t shared = 2 * cf->stages * (BM * (BK + 8) + (b_along_n ? BK * (BN + 8) : BN * (BK + 8))); /* 16 bits */
   int64_t id = tg__fresh_range_id(sink);
   const char *bad = NULL;
   if (M % BM || N % BN || K % BK) bad = "the matmul is no multiple of the configuration's blocks";
@@ -1063,17 +1066,22 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
 #define TG__MUL(a, b) tg__alu(TG__OP_MUL, a, TG__C(b))
 #define TG__ADD(a, b) tg__alu(TG__OP_ADD, a, b)
   tg__uop *tid = TG__ADD(TG__MUL(TG__ADD(TG__MUL(TG__ADD(TG__MUL(r[3], cf->ln), r[4]), 8), r[5]), 4), r[6]);
-  /* the first stage into buffer 0, before the loop (it depends on no loop); then each iteration kb reads buffer
-   * kb % 2 and copies stage kb + 1 into the other (the last iteration copies its own stage again, unread) */
-  tg__uop *buf = tg__alu(TG__OP_MOD, r[2], TG__C(2)), *at[2], *base[2], *bar[2] = {NULL, NULL};
+  /* the first stages - 1 stages into buffers 0.., before the loop (they depend on no loop); then each iteration kb
+   * reads buffer kb % stages and copies stage kb + stages - 1 into the one read the iteration before (the last
+   * iterations copy the last stage again, unread). The loop's barrier lets that many stages' copies run on (arg.i:
+   * the groups of copies it need not wait for) */
+  int S = cf->stages;
+  tg__uop *buf = tg__alu(TG__OP_MOD, r[2], TG__C(S)), *at[2], *base[2], *bar[2] = {NULL, NULL}, *ta = NULL, *tb = NULL;
   tg__vec stores, reads;
   memset(&stores, 0, sizeof stores);
   memset(&reads, 0, sizeof reads);
   int64_t nk = K / BK;
-  at[0] = mt.m, at[1] = mt.k, base[0] = TG__MUL(r[0], BM), base[1] = TG__C(0);
-  tg__uop *ta = tg__stage_tile(mt.a, at, base, BM, BK, tid, T, TG__C(0), 0, a_along_m, &stores);
-  at[0] = mt.n, base[0] = TG__MUL(r[1], BN);
-  tg__uop *tb = tg__stage_tile(mt.b, at, base, BN, BK, tid, T, TG__C(0), 1, b_along_n ? 2 : 0, &stores);
+  for (int st = 0; st < S - 1; st++) {
+    at[0] = mt.m, at[1] = mt.k, base[0] = TG__MUL(r[0], BM), base[1] = TG__C((st < nk ? st : nk - 1) * BK);
+    ta = tg__stage_tile(mt.a, at, base, BM, BK, tid, T, TG__C(st), S, 0, a_along_m, &stores);
+    at[0] = mt.n, base[0] = TG__MUL(r[1], BN);
+    tb = tg__stage_tile(mt.b, at, base, BN, BK, tid, T, TG__C(st), S, 1, b_along_n ? 2 : 0, &stores);
+  }
   bar[0] = tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores.n, (tg__uop **)stores.items, NULL);
   stores.n = 0;
   tg__uop *w = NULL, *src[16];
@@ -1108,18 +1116,21 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
     w = tg__uop_new(TG__OP_WMMA, tc->acc, 16, src, &arg);
   }
   if (nk > 1) { /* the next stage's copy, after this iteration's reads too: none overwrites a buffer another reads */
-    tg__uop *next = tg__where(tg__alu(TG__OP_CMPLT, r[2], TG__C(nk - 1)), TG__ADD(r[2], TG__C(1)), TG__C(nk - 1));
-    tg__uop *into = tg__alu(TG__OP_MOD, TG__ADD(r[2], TG__C(1)), TG__C(2));
+    tg__uop *ahead = TG__ADD(r[2], TG__C(S - 1));
+    tg__uop *next = tg__where(tg__alu(TG__OP_CMPLT, ahead, TG__C(nk)), ahead, TG__C(nk - 1));
+    tg__uop *into = tg__alu(TG__OP_MOD, ahead, TG__C(S));
     at[0] = mt.m, base[0] = TG__MUL(r[0], BM), base[1] = TG__MUL(next, BK);
-    tg__stage_tile(mt.a, at, base, BM, BK, tid, T, into, 0, a_along_m, &stores);
+    tg__stage_tile(mt.a, at, base, BM, BK, tid, T, into, S, 0, a_along_m, &stores);
     at[0] = mt.n, base[0] = TG__MUL(r[1], BN);
-    tg__stage_tile(mt.b, at, base, BN, BK, tid, T, into, 1, b_along_n ? 2 : 0, &stores);
+    tg__stage_tile(mt.b, at, base, BN, BK, tid, T, into, S, 1, b_along_n ? 2 : 0, &stores);
     for (int i = 0; i < reads.n; i++) /* every warp tile's reads: the barrier is the same node in every copy */
       for (int c = 0; c < cf->um * cf->un; c++) {
         tg__uop *from[2] = {r[7], r[8]}, *to[2] = {TG__C(c / cf->un), TG__C(c % cf->un)};
         tg__vec_push(&stores, tg__substitute_ranges((tg__uop *)reads.items[i], from, to, 2));
       }
-    bar[1] = tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores.n, (tg__uop **)stores.items, NULL);
+    memset(&arg, 0, sizeof arg);
+    arg.i = S - 2;
+    bar[1] = tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores.n, (tg__uop **)stores.items, &arg);
   }
   tg__vec_free(&stores);
   tg__vec_free(&reads);

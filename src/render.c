@@ -553,8 +553,13 @@ static void tg__rs_define_local(tg__rctx *r, const tg__linear *lin, int i) {
 }
 
 static void tg__rs_barrier(tg__rctx *r, const tg__linear *lin, int i) {
-  (void)lin, (void)i;
-  if (r->copies && r->d->async_wait) tg__line(r, "%s", r->d->async_wait); /* the copies land before the barrier */
+  int64_t ahead = lin->u[i]->arg.i; /* groups of async copies that may still run (a deeper pipeline's) */
+  if (r->copies && ahead > 0 && r->d->async_wait_group) {
+    char n[32], *ops[1] = {n}, *w;
+    snprintf(n, sizeof n, "%lld", (long long)ahead);
+    tg__line(r, "%s", w = tg__fmt_op(r->d->async_wait_group, ops, 1, 0));
+    TG_FREE(w);
+  } else if (r->copies && r->d->async_wait) tg__line(r, "%s", r->d->async_wait); /* the copies land first */
   tg__line(r, "%s", r->d->barrier);
 }
 
@@ -715,8 +720,10 @@ static void tg__find_vec8(tg__rctx *r, const tg__linear *lin) {
       int render = pass ? last : first, single = pass && r->d->async_copy;
       for (int c = 0; c < 8; c++) r->vec8[lane[c]] = render, r->members8[render][c] = lane[c];
       for (int c = 0; c < 8 && single; c++) single = (intptr_t)tg__map_get(&r->uses, lin->u[lane[c]]->src[1]) == 1;
-      if (single) /* a global-to-shared copy whose loads nothing else uses: one cp.async */
-        r->async[r->vec8[(intptr_t)tg__map_get(&at, lin->u[lane[0]]->src[1]) - 1]] = render;
+      int load = single ? r->vec8[(intptr_t)tg__map_get(&at, lin->u[lane[0]]->src[1]) - 1] : 0;
+      for (int k = load; single && k < render; k++) /* issued at the load: no loop opens or closes before the store */
+        single = lin->u[k]->op != TG__OP_RANGE && lin->u[k]->op != TG__OP_ENDRANGE;
+      if (single) r->async[load] = render; /* a global-to-shared copy whose loads nothing else uses: one cp.async */
     }
   tg__map_free(&at);
 }

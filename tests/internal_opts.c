@@ -904,6 +904,9 @@ TEST(test_internal_opts_tensor_cores) {
       {TG_BFLOAT16, 128, 64, 128, 0, 2, 1, {{TG__OPT_TC, 0, 2}}},
       {TG_FLOAT16, 128, 32, 64, 0, 1, 1, {{TG__OPT_TC, 0, 3}}},
       {TG_FLOAT16, 64, 128, 64, 1, 0, 1, {{TG__OPT_TC, 0, 10}}},
+      /* three buffers: 128 x 64 blocks by 32 (4 stages); 128 x 128 by 16, B contiguous along k, bias and relu */
+      {TG_FLOAT16, 128, 128, 64, 0, 0, 1, {{TG__OPT_TC, 0, 15}}},
+      {TG_BFLOAT16, 128, 64, 128, 1, 2, 1, {{TG__OPT_TC, 0, 17}}},
   };
   for (int c = 0; c < (int)TG__COUNT(cases); c++) {
     const tc_case *k = &cases[c];
