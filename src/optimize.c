@@ -1556,9 +1556,9 @@ static int tg__tc_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__opt 
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);
   /* shared memory where the blocks divide the matmul: the configurations by their speed on a 4096 float16 matmul
-   * on an H200 (TFLOPS, 2026-12-02, ldmatrix: 2 268, 13 216, 1 202, 6 190, 12 183, 9 175, 11 174, 4 164, 3 158,
-   * 7 154, 14 146, 10 117, 5 108); the last ones' smaller blocks divide more matmuls */
-  static const int staged[] = {2, 13, 1, 6, 12, 9, 11, 4, 3, 7, 14, 10, 5};
+   * on an H200 (TFLOPS, 2026-12-02: 2 268, 17 248, 16 231, 13 216, 15 203, 1 202, 6 190, 12 183, 9 175, 11 174,
+   * 4 164, 3 158, 7 154, 14 146, 10 117, 5 108); the last ones' smaller blocks divide more matmuls */
+  static const int staged[] = {2, 17, 16, 13, 15, 1, 6, 12, 9, 11, 4, 3, 7, 14, 10, 5};
   for (int i = ax.nr - 1; i >= 0; i--)
     for (int c = 0; c < (int)TG__COUNT(staged); c++) {
       int64_t copies = 1;

@@ -365,17 +365,16 @@ static tg_tensor *ti_half_matmul_128(void) { /* 128 x 64 by 64 x 64 in float16, 
 }
 
 /* TC with shared memory (configuration 1: 128 x 64 blocks of 2 x 2 warps, 32 along k a stage): A's rows and B's
- * (contiguous along n) copied by 16-byte cp.async into shared arrays of bits, two buffers (one stage is read while
- * the next is copied), a wait and a barrier a stage, the fragments read by ldmatrix (B's transposed, two tiles at
- * once), the two steps of a stage chained (the second WMMA's C is the first's D) */
+ * (contiguous along n) copied in 16-byte vectors into shared arrays of bits, two buffers (one stage is read while
+ * the next is copied), a barrier a stage, the fragments read by ldmatrix (B's transposed, two tiles at once), the two
+ * steps of a stage chained (the second WMMA's C is the first's D); with three buffers the copies are cp.async */
 TEST(test_internal_render_tensor_cores_staged) {
   tg_scope_begin();
   static const char *const want[] = {
       "__shared__ uint4 temp0_v[1280];", "unsigned short *temp0 = (unsigned short *)temp0_v;", /* 2 x 128 x 40 */
       "__shared__ uint4 temp1_v[576];", /* 2 x 32 x 72: B's [k][n] */
-      "asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"r\"(s), \"l\"(data1+", /* A's copies */
-      "asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"r\"(s), \"l\"(data2+", /* and B's */
-      "(unsigned long long)(temp1+", "asm volatile(\"cp.async.wait_all;\" ::: \"memory\");\n  __syncthreads();",
+      "uint4 vecb0 = *((const uint4*)(data1+", "*((uint4*)(temp0+", "*((uint4*)(temp1+", /* 16-byte copies */
+      "(unsigned long long)(temp1+", "__syncthreads();",
       "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];",       /* A's fragment */
       "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];", /* two tiles of B's, transposed */
       "tg_mma_f16(ldm0[0], ldm0[1], ldm0[2], ldm0[3], ldm1[0], ldm1[1], make_float4(acc0, acc1, acc2, acc3));",
@@ -389,14 +388,15 @@ TEST(test_internal_render_tensor_cores_staged) {
      * into the other buffer (issuing the copies first), and ends with a barrier */
     const char *bar = strstr(src, "__syncthreads();"), *loop = strstr(src, "for (int ridx3 = 0; ridx3 < 2;");
     const char *bar2 = bar ? strstr(bar + 1, "__syncthreads();") : NULL, *end = loop ? strstr(loop, "\n  }\n") : NULL;
-    CHECK(bar && loop && bar2 && end && strstr(src, "cp.async.cg") < bar && bar < loop && strstr(src, "ldm0") > loop);
+    CHECK(bar && loop && bar2 && end && strstr(src, "vecb0") < bar && bar < loop && strstr(src, "ldm0") > loop);
     CHECK(bar2 && end && !strstr(bar2 + 1, "__syncthreads();") && bar2 < end && end - bar2 < 24);
     CHECK(loop && strstr(loop, "(ridx3<1)?")); /* the next stage (the last one's again) */
-    CHECK(loop && strstr(loop, "cp.async.cg") < strstr(src, "ldm0")); /* the next stage's copies before the sums */
+    CHECK(loop && strstr(loop, "uint4 vecb6 = ") < strstr(src, "ldm0")); /* the next stage loaded before the sums */
+    CHECK(!strstr(src, "cp.async")); /* two buffers: register copies (three: cp.async, below) */
   }
   tg_schedule_free(s);
   /* B contiguous along k: kept [n][k] (2 x 64 x 40) and read by ldmatrix untransposed */
-  static const char *const want_t[] = {"__shared__ uint4 temp1_v[640];", "\"l\"(data2+",
+  static const char *const want_t[] = {"__shared__ uint4 temp1_v[640];", "*((const uint4*)(data2+",
                                        "unsigned ldm1[4]; {", "ldmatrix.sync.aligned.m8n8.x4.shared.b16"};
   ti_b_transposed = 1;
   src = ti_tc_source(ti_half_matmul_128, &s, "TC(0,1)", want_t, TG__COUNT(want_t));
@@ -406,6 +406,7 @@ TEST(test_internal_render_tensor_cores_staged) {
   /* three buffers (configuration 15): two stages copied before the loop; the loop's barrier waits for all copies but
    * the last stage's */
   static const char *const want_3[] = {"__shared__ uint4 temp0_v[1920];", "cp.async.wait_all;",
+                                       "asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" :: \"r\"(s), \"l\"(data1+",
                                        "cp.async.commit_group;\\n\\tcp.async.wait_group 1;", "(ridx3*5120)"};
   ti_opts[0] = (tg__opt){TG__OPT_TC, 0, 15};
   src = ti_tc_source(ti_half_matmul_128, &s, "TC(0,15)", want_3, TG__COUNT(want_3));
