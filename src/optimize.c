@@ -1010,10 +1010,12 @@ static tg__uop *tg__staged_ldm(tg__uop *arr, int64_t row, int64_t size, tg__uop 
 /* TC with shared memory (TC's amount c >= 1: tg__tc_configs[c - 1]), the way fast GPU matmuls are written: each
  * workgroup computes a block of BM = 16 um lm rows by BN = 8 un ln columns, in stages of BK = 16 uk along k. Per
  * stage its threads copy the block's rows of A and columns of B (BM x BK and BK x BN values) into shared memory in
- * 16-byte vectors (tg__stage_tile), meet at a barrier, and each warp runs uk steps of um x un tensor-core tiles on its
- * part, reading its fragments from shared memory as 32-bit words; the uk steps chain their WMMAs (each one's C is the
- * one before's D). The rows, columns and k must be multiples of BM, BN and BK (no padding), and A and B must each be
- * read contiguously along k or along their output axis. */
+ * 16-byte vectors (tg__stage_tile; the renderer makes them cp.async where a barrier lets them run on), stages - 1
+ * stages ahead, meet at a barrier, and each warp runs uk steps of um x un tensor-core tiles on its part, reading its
+ * fragments with LDMATRIX (A's four 8x8 matrices a tile; B's for two tiles at once, transposed when B's tile is kept
+ * [k][n]); the uk steps chain their WMMAs (each one's C is the one before's D). The rows, columns and k must be
+ * multiples of BM, BN and BK (no padding), the reduction may have no other loop, and A and B must each be read
+ * contiguously along k or along their output axis. */
 static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target *t, int64_t kid, int config,
                                     int64_t *copies, const char **why) {
   tg__tc_match mt;
