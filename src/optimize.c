@@ -43,9 +43,8 @@
  *    with workgroups it also GROUPs reductions to few outputs or along a contiguous axis (tg__gpu_group_rule, with a
  *    4x4 tile first for a weight gradient and a LOCAL along the columns of a column sum), gives a 16-bit matmul to
  *    the tensor cores where the device has them (tg__tc_rule: shared-memory blocks of 128x128 where they divide it,
- *    else 4x4 tiles a warp, 2x2 warps a workgroup), gives
- *    convolution tiles 16x16 workgroups, and upcasts contiguous elementwise kernels by 4 (float4 accesses);
- *    NOLOCALS=1 turns the workgroups off. */
+ *    else 4x4 tiles a warp, 2x2 warps a workgroup), gives convolution tiles 16x16 workgroups, and upcasts contiguous
+ *    elementwise kernels by 4 (float4 accesses); NOLOCALS=1 turns the workgroups off. */
 #include "internal.h"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -61,14 +60,19 @@ static const tg__rule tg__substitute_rules[] = {
 };
 TG__RULES_REGISTER(tg__substitute_rules)
 
-/* root with the RANGE `from` replaced by `to`, simplified */
-static tg__uop *tg__substitute_range(tg__uop *root, tg__uop *from, tg__uop *to) {
+/* root with each RANGE from[i] replaced by to[i], simplified */
+static tg__uop *tg__substitute_ranges(tg__uop *root, tg__uop *const *from, tg__uop *const *to, int n) {
   tg__map m;
   memset(&m, 0, sizeof m);
-  tg__map_put(&m, from, to);
+  for (int i = 0; i < n; i++) tg__map_put(&m, from[i], to[i]);
   tg__uop *r = tg__graph_rewrite2(root, TG__MATCHER(tg__substitute_rules), tg__symbolic(), &m);
   tg__map_free(&m);
   return r;
+}
+
+/* root with the RANGE `from` replaced by `to`, simplified */
+static tg__uop *tg__substitute_range(tg__uop *root, tg__uop *from, tg__uop *to) {
+  return tg__substitute_ranges(root, &from, &to, 1);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -762,16 +766,6 @@ TG__DATA const tg__tensor_core tg__tensor_cores[TG__NTENSOR_CORES] = {
      {0, 1, 8, 9}},
 };
 
-/* root with each RANGE from[i] replaced by to[i], simplified */
-static tg__uop *tg__substitute_ranges(tg__uop *root, tg__uop *const *from, tg__uop *const *to, int n) {
-  tg__map m;
-  memset(&m, 0, sizeof m);
-  for (int i = 0; i < n; i++) tg__map_put(&m, from[i], to[i]);
-  tg__uop *r = tg__graph_rewrite2(root, TG__MATCHER(tg__substitute_rules), tg__symbolic(), &m);
-  tg__map_free(&m);
-  return r;
-}
-
 /* The factors of a reduction that a tensor core computes: a float32 sum of x * y, both of a tensor core's input dtype,
  * as CAST(MUL(x, y)) (a product of halves, which kernels compute in float: exact, as the tensor core's) or as
  * MUL(CAST(x), CAST(y)). The entry of tg__tensor_cores, or -1 */
@@ -849,6 +843,43 @@ static int tg__tc_find(tg__uop *sink, int nglobal, int64_t kid, tg__tc_match *mt
   return 0;
 }
 
+/* TC's last steps, plain or staged: the kernel's reduction becomes a sum of `gep` (an element of the last WMMA of its
+ * chain) over its loops, k replaced by kloop (dropped when NULL: k was one step), with `bar` as a trailing source
+ * when not NULL (the staged copy of the next stage); rows m and columns n take the values out[0] and out[1]; then
+ * the kernel's stores are copied for every value of the copy ranges cr[0..ncr) (sizes cn, the first slowest: a
+ * warp's tiles, a thread's four elements of a tile), which become constants */
+static tg__uop *tg__tc_finish(tg__uop *sink, const tg__tc_match *mt, tg__uop *gep, tg__uop *kloop, tg__uop *bar,
+                              tg__uop *const out[2], tg__uop *const *cr, const int64_t *cn, int ncr, int64_t *copies) {
+  tg__uop *loops[TG_MAX_DIMS * 2 + 2], *from[4], *to[4];
+  int nl = 0;
+  loops[nl++] = gep;
+  for (int s = 1; s < mt->red->nsrc && nl < TG_MAX_DIMS * 2 + 1; s++)
+    if (mt->red->src[s] != mt->k || kloop) loops[nl++] = mt->red->src[s] == mt->k ? kloop : mt->red->src[s];
+  if (bar && nl > 1) loops[nl++] = bar;
+  tg__map sub;
+  memset(&sub, 0, sizeof sub);
+  tg__map_put(&sub, mt->red, nl > 1 ? tg__uop_new(TG__OP_REDUCE, mt->red->dtype, nl, loops, &mt->red->arg) : gep);
+  sink = tg__graph_rewrite(sink, TG__MATCHER(tg__replace_reduce_rules), &sub);
+  tg__map_free(&sub);
+  from[0] = mt->m, from[1] = mt->n;
+  sink = tg__substitute_ranges(sink, from, out, 2);
+  int64_t total = 1;
+  for (int i = 0; i < ncr; i++) total *= cn[i];
+  tg__vec stores;
+  memset(&stores, 0, sizeof stores);
+  for (int i = 0; i < sink->nsrc; i++)
+    for (int64_t c = 0; c < total; c++) {
+      int n = 0;
+      for (int64_t j = ncr - 1, rest = c; j >= 0; rest /= cn[j], j--) /* the last range fastest */
+        if (cr[j]->op == TG__OP_RANGE) from[n] = cr[j], to[n++] = tg__const_int(cr[j]->dtype, rest % cn[j]);
+      tg__vec_push(&stores, n ? tg__substitute_ranges(sink->src[i], from, to, n) : sink->src[i]);
+    }
+  tg__uop *result = tg__uop_new(TG__OP_SINK, sink->dtype, stores.n, (tg__uop **)stores.items, &sink->arg);
+  tg__vec_free(&stores);
+  *copies *= total;
+  return result;
+}
+
 /* TC on the reduction loop k (tinygrad's tensor-core Opt, for PTX's m16n8k16): rows m, columns n and k are padded to
  * multiples of 16, 8 and 16 (PADTO's gates), then m := m'*16 + g + 8h, n := n'*8 + 2t + e and k := k'*16 + 2t + ...,
  * where g (8) and t (4) are the lane digits of a warp (TG__RANGE_LANE, the fastest digits of the workgroup) and
@@ -910,32 +941,13 @@ static tg__uop *tg__apply_tc(tg__uop *sink, int nglobal, const tg__target *t, in
   memset(&arg, 0, sizeof arg);
   arg.i = mt.tc;
   tg__uop *w = tg__uop_new(TG__OP_WMMA, tc->acc, 16, src, &arg);
-  tg__uop *gep = tg__uop2(TG__OP_GEP, tc->acc, w, TG__MAD(r[5], 2, r[6]), NULL), *loops[TG_MAX_DIMS * 2 + 1];
-  int nl = 0;
-  loops[nl++] = gep;
-  for (int s = 1; s < mt.red->nsrc && nl < TG_MAX_DIMS * 2 + 1; s++) /* k' (none when k is 16 long) */
-    if (mt.red->src[s] != mt.k || rsize[2] > 1) loops[nl++] = mt.red->src[s] == mt.k ? r[2] : mt.red->src[s];
-  tg__map sub;
-  memset(&sub, 0, sizeof sub);
-  tg__map_put(&sub, mt.red, nl > 1 ? tg__uop_new(TG__OP_REDUCE, mt.red->dtype, nl, loops, &mt.red->arg) : gep);
-  sink = tg__graph_rewrite(sink, TG__MATCHER(tg__replace_reduce_rules), &sub);
-  tg__map_free(&sub);
-  from[0] = mt.m, to[0] = TG__MAD(r[0], 16, tg__alu(TG__OP_ADD, r[3], tg__alu(TG__OP_MUL, r[5], TG__C(8))));
-  from[1] = mt.n, to[1] = TG__MAD(r[1], 8, tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, r[4], TG__C(2)), r[6]));
-  sink = tg__substitute_ranges(sink, from, to, 2);
-  tg__vec stores; /* the thread's four elements of the tile: h and e as constants */
-  memset(&stores, 0, sizeof stores);
-  for (int i = 0; i < sink->nsrc; i++)
-    for (int c = 0; c < 4; c++) {
-      from[0] = r[5], to[0] = TG__C(c / 2), from[1] = r[6], to[1] = TG__C(c % 2);
-      tg__vec_push(&stores, tg__substitute_ranges(sink->src[i], from, to, 2));
-    }
+  tg__uop *gep = tg__uop2(TG__OP_GEP, tc->acc, w, TG__MAD(r[5], 2, r[6]), NULL), *out[2];
+  out[0] = TG__MAD(r[0], 16, tg__alu(TG__OP_ADD, r[3], tg__alu(TG__OP_MUL, r[5], TG__C(8))));
+  out[1] = TG__MAD(r[1], 8, tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, r[4], TG__C(2)), r[6]));
 #undef TG__MAD
 #undef TG__C
-  tg__uop *out = tg__uop_new(TG__OP_SINK, sink->dtype, stores.n, (tg__uop **)stores.items, &sink->arg);
-  tg__vec_free(&stores);
-  *copies *= 4;
-  return out;
+  static const int64_t cn[2] = {2, 2}; /* h and e: the thread's four elements of the tile */
+  return tg__tc_finish(sink, &mt, gep, rsize[2] > 1 ? r[2] : NULL, NULL, out, r + 5, cn, 2, copies);
 }
 
 /* TC's configurations with shared memory (TC's amount 1 on): each warp um x un tensor-core tiles, each workgroup
@@ -1138,39 +1150,15 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
   tg__vec_free(&reads);
   /* the sum over the stages (and the reduction's other loops), which ends each iteration with the next one's copy
    * and its barrier (a BARRIER source of the REDUCE: the linearizer emits it after the sums' updates) */
-  tg__uop *gep = tg__uop2(TG__OP_GEP, tc->acc, w, TG__ADD(TG__MUL(r[9], 2), r[10]), NULL), *loops[TG_MAX_DIMS * 2 + 2];
-  int nl = 0;
-  loops[nl++] = gep;
-  for (int s = 1; s < mt.red->nsrc && nl < TG_MAX_DIMS * 2 + 1; s++)
-    if (mt.red->src[s] != mt.k || rsize[2] > 1) loops[nl++] = mt.red->src[s] == mt.k ? r[2] : mt.red->src[s];
-  if (bar[1] && nl > 1) loops[nl++] = bar[1];
-  tg__map sub;
-  memset(&sub, 0, sizeof sub);
-  tg__map_put(&sub, mt.red, nl > 1 ? tg__uop_new(TG__OP_REDUCE, mt.red->dtype, nl, loops, &mt.red->arg) : gep);
-  sink = tg__graph_rewrite(sink, TG__MATCHER(tg__replace_reduce_rules), &sub);
-  tg__map_free(&sub);
-  tg__uop *from[4], *to[4];
-  from[0] = mt.m, to[0] = TG__ADD(TG__ADD(TG__MUL(r[0], BM), pa), TG__MUL(r[9], 8)); /* row g + 8h of a tile */
-  from[1] = mt.n, to[1] = TG__ADD(TG__ADD(TG__MUL(r[1], BN), TG__MUL(TG__ADD(TG__MUL(r[4], cf->un), r[8]), 8)),
-                  TG__ADD(TG__MUL(r[6], 2), r[10])); /* column 2t + e */
-  sink = tg__substitute_ranges(sink, from, to, 2);
-  tg__vec outs; /* the copies: each warp's um x un tiles, each thread's four elements of a tile */
-  memset(&outs, 0, sizeof outs);
-  for (int i = 0; i < sink->nsrc; i++)
-    for (int64_t c = 0; c < (int64_t)cf->um * cf->un * 4; c++) {
-      int n = 0;
-      int64_t v[4] = {c / (cf->un * 4), c / 4 % cf->un, c / 2 % 2, c % 2};
-      for (int k = 0; k < 4; k++)
-        if (r[7 + k]->op == TG__OP_RANGE) from[n] = r[7 + k], to[n++] = TG__C(v[k]);
-      tg__vec_push(&outs, n ? tg__substitute_ranges(sink->src[i], from, to, n) : sink->src[i]);
-    }
+  tg__uop *gep = tg__uop2(TG__OP_GEP, tc->acc, w, TG__ADD(TG__MUL(r[9], 2), r[10]), NULL), *out[2];
+  out[0] = TG__ADD(TG__ADD(TG__MUL(r[0], BM), pa), TG__MUL(r[9], 8)); /* row g + 8h of a tile */
+  out[1] = TG__ADD(TG__ADD(TG__MUL(r[1], BN), TG__MUL(TG__ADD(TG__MUL(r[4], cf->un), r[8]), 8)),
+                   TG__ADD(TG__MUL(r[6], 2), r[10])); /* column 2t + e */
 #undef TG__ADD
 #undef TG__MUL
 #undef TG__C
-  tg__uop *out = tg__uop_new(TG__OP_SINK, sink->dtype, outs.n, (tg__uop **)outs.items, &sink->arg);
-  tg__vec_free(&outs);
-  *copies *= cf->um * cf->un * 4;
-  return out;
+  const int64_t cn[4] = {cf->um, cf->un, 2, 2}; /* each warp's um x un tiles, each thread's four elements of one */
+  return tg__tc_finish(sink, &mt, gep, rsize[2] > 1 ? r[2] : NULL, bar[1], out, r + 7, cn, 4, copies);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
