@@ -674,17 +674,19 @@ typedef struct tg__tensor_core {
 } tg__tensor_core;
 #define TG__NTENSOR_CORES 2
 #define TG__NTC_CONFIGS 17 /* TC's configurations with shared memory (its amounts 1..17, optimize.c) */
+#define TG__NSTAGE_CONFIGS 9 /* STAGE's configurations (its amounts 1..9, optimize.c) */
 #ifndef TG__AMALGAMATED
 extern const tg__tensor_core tg__tensor_cores[TG__NTENSOR_CORES];
 #endif
 
 /* optimize.c: the Opt vocabulary (tinygrad's OptOps). A kernel's optimisations are a list of (op, axis, amount).
  * Axes: UPCAST, SWAP, LOCAL, THREAD and PADTO name an output axis (0 = the outermost output loop of the lowered
- * kernel, size-1 axes have no loop); UNROLL, GROUP and GROUPTOP a reduction axis (0 = the outermost reduction loop).
- * An amount of 0 means the whole axis; SWAP's amount is the other output axis. */
+ * kernel, size-1 axes have no loop); UNROLL, GROUP, GROUPTOP, TC and STAGE a reduction axis (0 = the outermost
+ * reduction loop). An amount of 0 means the whole axis; SWAP's amount is the other output axis; TC's and STAGE's
+ * pick a configuration. STAGE is ours (tinygrad has no shared-memory staging of a SIMT matmul). */
 typedef enum tg__optop {
   TG__OPT_UPCAST, TG__OPT_UNROLL, TG__OPT_LOCAL, TG__OPT_GROUP, TG__OPT_GROUPTOP, TG__OPT_THREAD, TG__OPT_PADTO,
-  TG__OPT_NOLOCALS, TG__OPT_SWAP, TG__OPT_TC, TG__NOPTOPS
+  TG__OPT_NOLOCALS, TG__OPT_SWAP, TG__OPT_TC, TG__OPT_STAGE, TG__NOPTOPS
 } tg__optop;
 typedef struct tg__opt { tg__optop op; int axis; int64_t amount; } tg__opt;
 #define TG__MAX_OPTS 16

@@ -5,8 +5,8 @@
  *   the accumulator in the innermost loop, then the REDUCE itself (which reads the accumulator) after the loops.
  *   Four sums of the elements of one WMMA (a tensor core's tile) become that WMMA taking the four accumulators as its
  *   C, and four ASSIGNs of its elements (GEP): the tensor core accumulates, with no adds of its own. A REDUCE's
- *   BARRIER source (TC's staged copy of the next stage) is emitted at the end of each iteration, the values it
- *   stores at the start.
+ *   BARRIER source (a staged matmul's copy of the next stage) is emitted at the end of each iteration of its
+ *   outermost loop, the values it stores at the start, before the inner loops open.
  * The output ranges (ids below nglobal) are opened first, outermost first; the first one is the parallel loop. A GPU
  * kernel's thread ranges (LOCAL, GROUP: digits of the thread's index in its workgroup) are opened next, slowest
  * first. A shared array's stores, the BARRIER after them and the loads that name the barrier come in that order,
@@ -203,13 +203,18 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
     acc_at[g] = L->list.n;
     tg__list(L, accs[g], 0);
   }
-  for (int i = 1; i < u->nsrc; i++)
-    if (u->src[i]->op == TG__OP_RANGE) tg__open(L, u->src[i]);
-  /* a BARRIER source ends each iteration (TC's next stage: its copy into shared memory, then the barrier): the
-   * values it stores are loaded first, so that their latency passes under the sums */
+  /* a BARRIER source ends each iteration of the outermost loop (a staged matmul's next stage: its copy into shared
+   * memory, then the barrier): the values it stores are loaded first, before the inner loops open, so that their
+   * latency passes under the sums */
+  int outer = 0;
+  for (int i = 1; i < u->nsrc && !outer; i++)
+    if (u->src[i]->op == TG__OP_RANGE) outer = i;
+  if (outer) tg__open(L, u->src[outer]);
   for (int i = 1; i < u->nsrc; i++)
     for (int j = 0; u->src[i]->op == TG__OP_BARRIER && j < u->src[i]->nsrc; j++)
       if (u->src[i]->src[j]->op == TG__OP_STORE) tg__emit(L, u->src[i]->src[j]->src[1]);
+  for (int i = outer + 1; outer && i < u->nsrc; i++)
+    if (u->src[i]->op == TG__OP_RANGE) tg__open(L, u->src[i]);
   tg__uop *body = u->src[0]; /* a GROUP's second stage sums the shared array, every thread of the group alike */
   int shared = L->shared;
   L->shared |= body->op == TG__OP_LOAD && body->src[0]->op == TG__OP_INDEX &&
@@ -236,10 +241,11 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
     if (!L->shared) L->flops += L->iters; /* the accumulation's op, in the ASSIGN (a matmul's adds: half its flops) */
   }
   TG_FREE(quad);
+  for (int i = u->nsrc - 1; outer && i > outer; i--)
+    if (u->src[i]->op == TG__OP_RANGE) tg__close(L, u->src[i]);
   for (int i = 1; i < u->nsrc; i++)
     if (u->src[i]->op == TG__OP_BARRIER) tg__emit(L, u->src[i]);
-  for (int i = u->nsrc - 1; i >= 1; i--)
-    if (u->src[i]->op == TG__OP_RANGE) tg__close(L, u->src[i]);
+  if (outer) tg__close(L, u->src[outer]);
   L->shared = shared;
   for (int g = 0; g < group.n; g++) tg__list(L, (tg__uop *)group.items[g], acc_at[g]);
   TG_FREE(acc_at);

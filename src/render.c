@@ -614,17 +614,18 @@ static int tg__multiple_of(const tg__uop *u, int n) {
 }
 
 /* a load's or store's buffer and index when it may join a vector: a global buffer of float32, ungated, with no
- * conversion; NULL otherwise */
+ * conversion, or a shared array of float32 (STAGE's tiles: a load after its barrier); NULL otherwise */
 static tg__uop *tg__vec_member(const tg__rctx *r, const tg__uop *u, tg__uop **idx) {
   double on;
   int load = u->op == TG__OP_LOAD;
   if ((!load && u->op != TG__OP_STORE) || u->src[0]->op != TG__OP_INDEX) return NULL;
   tg__uop *at = u->src[0];
-  if (at->src[0]->op != TG__OP_DEFINE_GLOBAL || at->nsrc != 2) return NULL;
+  int shared = at->src[0]->op == TG__OP_DEFINE_LOCAL && !tg__bits_array(at->src[0]);
+  if ((at->src[0]->op != TG__OP_DEFINE_GLOBAL && !shared) || at->nsrc != 2) return NULL;
   tg_dtype dt = load ? u->dtype : u->src[1]->dtype;
-  if (dt != TG_FLOAT32 || tg__per_dtype(load ? r->d->load_fmt : r->d->store_fmt, dt)) return NULL;
+  if (dt != TG_FLOAT32 || (!shared && tg__per_dtype(load ? r->d->load_fmt : r->d->store_fmt, dt))) return NULL;
   int gated = u->nsrc > (load ? 1 : 2) && !(tg__is_const(u->src[load ? 1 : 2], &on) && on != 0);
-  if (gated || (load && u->nsrc > 2)) return NULL;
+  if (gated || (load && u->nsrc > 2 && !(shared && u->nsrc == 3 && u->src[2]->op == TG__OP_BARRIER))) return NULL;
   *idx = at->src[1];
   return at->src[0];
 }

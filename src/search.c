@@ -61,7 +61,7 @@ static double tg__beam_now(void) { return 1e-9 * (double)tg__now_ns(); }
 // ---------------------------------------------------------------------------------------------------------------------
 // the cache of winners: in memory, and on disk
 
-static const char tg__beam_version[] = "tinygrad.h BEAM 1";
+static const char tg__beam_version[] = "tinygrad.h BEAM 2"; /* 2: STAGE */
 
 typedef struct tg__beam_entry {
   uint64_t k0, k1;
@@ -189,8 +189,8 @@ static int tg__cand_render(tg__kernel *k, const tg__target *t, const tg__kparam 
  * axis to a multiple of 8, 16 or 32, swaps of the outermost output loop; on a CPU, groups of a reduction loop
  * (partial accumulators side by side) and (with more than one core) thread splits, two of which make a grid; on a
  * GPU with workgroups, LOCALs of an output loop and GROUPs and GROUPTOPs of a reduction loop (threads of a
- * workgroup sharing it through shared memory); on a GPU with tensor cores, TC on a reduction loop, plain or with
- * each of its configurations with shared memory.
+ * workgroup sharing it through shared memory) and STAGE on a reduction loop with each of its configurations; on a
+ * GPU with tensor cores, TC on a reduction loop, plain or with each of its configurations with shared memory.
  * Amounts that can divide the axis neither as it was lowered nor padded are left out here; the rest are judged by
  * tg__apply_opts. */
 static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, int nr, const tg__target *t,
@@ -201,6 +201,8 @@ static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, 
   int n = 0;
   for (int r = 0; r < nr && t->tensor_cores; r++) /* TC and its configurations with shared memory (it comes first) */
     for (int c = 0; c <= TG__NTC_CONFIGS; c++) out[n].op = TG__OPT_TC, out[n].axis = r, out[n++].amount = c;
+  for (int r = 0; r < nr && t->gpu && t->local_max && t->shared_bytes; r++) /* STAGE (it comes first too) */
+    for (int c = 1; c <= TG__NSTAGE_CONFIGS; c++) out[n].op = TG__OPT_STAGE, out[n].axis = r, out[n++].amount = c;
   for (int g = 0; g < ng && t->local_max; g++)
     for (int i = 0; i < TG__COUNT(local); i++)
       if (gsize[g] % local[i] == 0 && local[i] <= t->local_max)
@@ -335,8 +337,9 @@ static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t,
   int64_t gsize[TG_MAX_DIMS], rsize[2 * TG_MAX_DIMS];
   int ng, nr;
   if (tg__beam_axes(k, t, gsize, &ng, rsize, &nr) < 0) return -1;
-  tg__opt actions[1024]; /* at most 16 output axes x 11 + 32 reduction axes x 5 + 15 swaps, and 32 x 4 groups +
-                          * 16 x 8 threads (a CPU's) or 16 x 5 locals + 32 x 14 groups (a GPU's) */
+  tg__opt actions[2048]; /* at most 16 output axes x 11 + 32 reduction axes x 5 + 15 swaps, and 32 x 4 groups +
+                          * 16 x 8 threads (a CPU's) or 16 x 5 locals + 32 x (14 groups + 18 TCs + 9 STAGEs) (a
+                          * GPU's): 1743 */
   int nact = tg__beam_actions(gsize, ng, rsize, nr, t, actions);
   tg__map seen; /* sources tried, by hash (a collision only skips a candidate) */
   memset(&seen, 0, sizeof seen);

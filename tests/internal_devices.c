@@ -413,3 +413,66 @@ TEST(test_internal_render_tensor_cores_staged) {
   tg_schedule_free(s);
   tg_scope_end();
 }
+
+static int ti_a_transposed; /* A given as the transpose of a contiguous array: contiguous along m */
+static tg_tensor *ti_float_matmul_128(void) { /* 128 x 64 by 64 x 128 in float32, the matmul's kernel with ti_opts */
+  static float v[128 * 64];
+  for (int i = 0; i < 128 * 64; i++) v[i] = (float)(i % 7);
+  tg_tensor *a = tg_from_data(v, TG_FLOAT32, 2, (int64_t[]){128, 64});
+  tg_tensor *b = tg_from_data(v, TG_FLOAT32, 2, (int64_t[]){64, 128});
+  if (ti_a_transposed) a = tg_permute(tg_from_data(v, TG_FLOAT32, 2, (int64_t[]){64, 128}), 2, (int[]){1, 0});
+  if (ti_b_transposed) b = tg_permute(tg_from_data(v, TG_FLOAT32, 2, (int64_t[]){128, 64}), 2, (int[]){1, 0});
+  tg__set_opts_override(ti_opts, ti_nopts);
+  return tg_matmul(a, b);
+}
+
+/* STAGE (configuration 1: 128 x 128 blocks of 16 x 16 threads, each 8 x 8 outputs, 8 along k a stage) on a float32
+ * matmul: A's rows copied in float4 loads and stored transposed ([k][m + 4]), B's in float4 loads and stores, two
+ * buffers, a barrier a stage; each step of a stage reads a thread's rows and columns as float4s of shared memory
+ * (two chunks of 4 each, 64 apart); the next stage is loaded before the stage's steps and stored after them; the
+ * outputs are float4 stores */
+TEST(test_internal_render_stage) {
+  tg_scope_begin();
+  ti_opts[0] = (tg__opt){TG__OPT_STAGE, 0, 1}, ti_nopts = 1;
+  ti_gpu_target = 2;
+  tg_schedule *s = ti_render_as(&tg__dialect_cuda, ti_float_matmul_128);
+  tg__set_opts_override(NULL, -1);
+  ti_gpu_target = 0;
+  CHECK(s && tg_schedule_count(s) == 1);
+  const char *src = s && tg_schedule_count(s) == 1 ? tg_schedule_source(s, 0) : NULL;
+  if (s && src) CHECK_STR(s->s.k[0].opts, "STAGE(0,1)");
+  static const char *const want[] = {
+      "__shared__ float temp0[2112];", "__shared__ float temp1[2112];", /* 2 x 8 x 132 */
+      "float4 vec0 = *((const float4*)(data1+", "temp0[(alu7+396)] = vec0.w;", /* A: 4 along k, stored transposed */
+      "float4 vec1 = *((const float4*)(data2+", "*((float4*)(temp1+alu11)) = make_float4(vec1.x,vec1.y,vec1.z,vec1.w);",
+      "for (int ridx3 = 0; ridx3 < 8; ridx3++) {", "int alu14 = ((ridx3<7)?alu13:7);", /* the next stage */
+      "for (int ridx6 = 0; ridx6 < 8; ridx6++) {", "float4 vec4 = *((const float4*)(temp0+alu19));",
+      "float4 vec7 = *((const float4*)(temp0+alu19+64));", "float4 vec6 = *((const float4*)(temp1+alu20+64));",
+      "acc63 = (acc63+", "*((float4*)(data0+alu2+8640)) = make_float4(acc60,acc61,acc62,acc63);"};
+  for (int w = 0; src && w < (int)TG__COUNT(want); w++)
+    test_check(strstr(src, want[w]) != NULL, __FILE__, __LINE__, "no '%s' in\n%s", want[w], src);
+  if (src) { /* stage 0, a barrier, the loop: the next stage's loads, the steps, its stores, a barrier */
+    const char *bar = strstr(src, "__syncthreads();"), *loop = strstr(src, "for (int ridx3 = 0;");
+    const char *steps = strstr(src, "for (int ridx6 = 0;"), *next = strstr(src, "float4 vec2 = *((const float4*)(data1+");
+    const char *store = strstr(src, "*((float4*)(temp1+alu87))"), *bar2 = bar ? strstr(bar + 1, "__syncthreads();") : 0;
+    CHECK(bar && loop && steps && next && store && bar2);
+    CHECK(bar < loop && loop < next && next < steps && steps < store && store < bar2);
+    CHECK(bar2 && !strstr(bar2 + 1, "__syncthreads();"));
+  }
+  tg_schedule_free(s);
+  /* A contiguous along its rows: its chunks of 4 rows are stored as they are (float4s), like B's; B contiguous
+   * along k: its chunks of 4 along k are stored transposed, one float each, like A's */
+  for (int layout = 1; layout <= 2; layout++) {
+    ti_a_transposed = layout == 1, ti_b_transposed = layout == 2;
+    ti_gpu_target = 2;
+    s = ti_render_as(&tg__dialect_cuda, ti_float_matmul_128);
+    tg__set_opts_override(NULL, -1);
+    ti_gpu_target = ti_a_transposed = ti_b_transposed = 0;
+    src = s && tg_schedule_count(s) == 1 ? tg_schedule_source(s, 0) : NULL;
+    int vec_stores = src && strstr(src, "*((float4*)(temp0+") && strstr(src, "*((float4*)(temp1+");
+    int scalar_stores = src && strstr(src, "temp0[alu") && strstr(src, "temp1[alu") && strstr(src, "= vec1.w;");
+    CHECK(src && vec_stores == (layout == 1) && scalar_stores == (layout == 2));
+    tg_schedule_free(s);
+  }
+  tg_scope_end();
+}

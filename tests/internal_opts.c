@@ -172,6 +172,7 @@ TEST(test_internal_opts_illegal_refused) {
       {TO_MATMUL, 1, {TO_OPT(SWAP, 0, 0)}, "SWAP's amount is another output axis"},
       {TO_MATMUL, 1, {TO_OPT(LOCAL, 0, 4)}, "a CPU kernel has no workgroups"},
       {TO_MATMUL, 1, {TO_OPT(TC, 0, 0)}, "a CPU kernel has no workgroups"},
+      {TO_MATMUL, 1, {TO_OPT(STAGE, 0, 1)}, "a CPU kernel has no workgroups"},
       {TO_MATMUL, 1, {TO_OPT(GROUP, 0, 3)}, "the amount does not divide the axis"},
       {TO_MATMUL, 1, {TO_OPT(GROUP, 1, 4)}, "no such reduction axis"},
       {TO_ADD, 1, {TO_OPT(GROUP, 0, 2)}, "the kernel has no reduction loop"},
@@ -214,6 +215,11 @@ TEST(test_internal_opts_workgroups_refused) {
       {TO_MATMUL, 2, {TO_OPT(NOLOCALS, 0, 0), TO_OPT(LOCAL, 0, 4)}, "NOLOCALS came before it"},
       {TO_MATMUL, 2, {TO_OPT(GROUP, 0, 4), TO_OPT(NOLOCALS, 0, 0)}, "the kernel has workgroups already"},
       {TO_MATMUL, 2, {TO_OPT(UPCAST, 0, 2), TO_OPT(TC, 0, 0)}, "TC must come first"},
+      {TO_MATMUL, 2, {TO_OPT(UPCAST, 0, 2), TO_OPT(STAGE, 0, 1)}, "STAGE must come first"},
+      {TO_MATMUL, 1, {TO_OPT(STAGE, 0, 1)}, "the matmul is no multiple of the configuration's blocks"},
+      {TO_MATMUL, 1, {TO_OPT(STAGE, 0, 10)}, "no such STAGE configuration (STAGE's amount)"},
+      {TO_MATMUL, 1, {TO_OPT(STAGE, 1, 1)}, "no such reduction axis"},
+      {TO_CONV, 1, {TO_OPT(STAGE, 0, 9)}, "the matmul is no multiple of the configuration's blocks"},
   };
   to_check_refused(cases, TG__COUNT(cases));
   tg_scope_begin();
@@ -960,5 +966,95 @@ TEST(test_internal_opts_tensor_cores) {
     free(want);
   }
   free(v);
+  tg_scope_end();
+}
+
+/* STAGE: float32 matmuls staged in shared memory (each configuration's blocks; A or B stored transposed; a bias and
+ * relu after the sums; a batch of matmuls), against the host's sums. On a GPU with workgroups the list is applied
+ * (and the heuristic stages a matmul of 128 x 128 blocks); on a CPU STAGE is refused with the reason. */
+TEST(test_internal_opts_stage) {
+  tg__target target;
+  tg__device_target(tg__device_get(NULL), &target);
+  int gpu = target.gpu && target.local_max >= 256 && target.shared_bytes >= 32768;
+  typedef struct { int64_t batch, m, k, n; int epilogue, layout, config; } stage_case;
+  static const stage_case cases[] = {
+      {1, 128, 64, 128, 0, 0, 1}, {1, 128, 32, 256, 1, 2, 2}, {1, 256, 16, 64, 0, 1, 3}, {1, 64, 48, 128, 0, 0, 4},
+      {1, 64, 8, 128, 1, 1, 5},   {1, 128, 64, 64, 0, 2, 6},  {1, 64, 32, 64, 0, 0, 7},  {1, 64, 48, 64, 1, 0, 8},
+      {1, 32, 16, 32, 0, 2, 9},   {3, 64, 32, 64, 0, 0, 9},   {1, 128, 256, 256, 0, 0, 0}};
+  for (int c = 0; c < (int)TG__COUNT(cases); c++) {
+    const stage_case *k = &cases[c];
+    tg_scope_begin();
+    int64_t na = k->batch * k->m * k->k, nb = k->batch * k->k * k->n, nc = k->batch * k->m * k->n;
+    float *a = (float *)malloc(sizeof(float) * (size_t)na), *b = (float *)malloc(sizeof(float) * (size_t)nb);
+    double *host = (double *)malloc(sizeof(double) * (size_t)nc);
+    for (int64_t i = 0; i < na; i++) a[i] = (float)((i * 7 + 3) % 17 - 8) / 8;
+    for (int64_t i = 0; i < nb; i++) b[i] = (float)((i * 5 + 1) % 13 - 6) / 8;
+    for (int64_t z = 0; z < k->batch; z++)
+      for (int64_t r = 0; r < k->m; r++)
+        for (int64_t j = 0; j < k->n; j++) {
+          double sum = 0;
+          for (int64_t i = 0; i < k->k; i++) sum += (double)a[(z * k->m + r) * k->k + i] * b[(z * k->k + i) * k->n + j];
+          if (k->epilogue) sum = sum + 0.5 * (double)(j % 3) > 0 ? sum + 0.5 * (double)(j % 3) : 0;
+          host[(z * k->m + r) * k->n + j] = sum;
+        }
+    tg_tensor *ta = tg_from_data(a, TG_FLOAT32, 3, (int64_t[]){k->batch, k->m, k->k});
+    tg_tensor *tb = tg_from_data(b, TG_FLOAT32, 3, (int64_t[]){k->batch, k->k, k->n});
+    /* layout 1: A stored transposed (contiguous along its rows); 2: B stored transposed (contiguous along k) */
+    if (k->layout == 1) ta = tg_permute(tg_contiguous(tg_permute(ta, 3, (int[]){0, 2, 1})), 3, (int[]){0, 2, 1});
+    if (k->layout == 2) tb = tg_permute(tg_contiguous(tg_permute(tb, 3, (int[]){0, 2, 1})), 3, (int[]){0, 2, 1});
+    tg_realize(ta);
+    tg_realize(tb);
+    tg_tensor *m = tg_matmul(ta, tb);
+    if (k->epilogue) {
+      float *bias = (float *)malloc(sizeof(float) * (size_t)k->n);
+      for (int64_t j = 0; j < k->n; j++) bias[j] = 0.5f * (float)(j % 3);
+      m = tg_relu(tg_add(m, tg_from_data(bias, TG_FLOAT32, 1, &k->n)));
+      free(bias);
+    }
+    tg__opt opt = {TG__OPT_STAGE, 0, k->config};
+    if (k->config) tg__set_opts_override(&opt, 1);
+    tg_schedule *s = tg_schedule_create(&m, 1);
+    char want[32] = "";
+    snprintf(want, sizeof want, k->config ? "STAGE(0,%d)" : "STAGE(", k->config);
+    /* the heuristic's case (config 0): staged where some configuration's blocks fill the device (32 blocks of
+     * 32 x 32 at most: PoCL on a few cores); an H200's 132 units leave it to the other rules */
+    int want_staged = gpu && (k->config || target.units <= 32);
+    int staged = 0;
+    for (int i = 0; s && i < s->s.n; i++) staged |= s->s.k[i].opts && !strncmp(s->s.k[i].opts, want, strlen(want));
+    tg_schedule_free(s);
+    tg_clear_error();
+    int rc = tg_realize(m);
+    tg__set_opts_override(NULL, -1);
+    const char *err = tg_error() ? tg_error() : "(no error)";
+    if (gpu) {
+      test_check(rc == 0 && staged == want_staged, __FILE__, __LINE__, "case %d: realised %d, staged %d: %s", c, rc,
+                 staged, err);
+    } else if (k->config) { /* refused, with the reason */
+      const char *why = target.gpu ? "no workgroups" : "a CPU kernel has no workgroups";
+      test_check(rc == -1 && strstr(err, why), __FILE__, __LINE__, "case %d: %s", c, err);
+      tg_clear_error();
+      rc = tg_realize(m);
+    }
+    CHECK_EQ_INT(rc, 0);
+    float *got = rc == 0 ? tg_to_float(m) : NULL;
+    int bad = 0;
+    for (int64_t i = 0; got && i < nc; i++) bad += !(fabs(got[i] - host[i]) <= 1e-5 * (1 + fabs(host[i])));
+    test_check(got && bad == 0, __FILE__, __LINE__, "case %d: %d of %lld wrong", c, bad, (long long)nc);
+    free(got);
+    free(host);
+    free(a);
+    free(b);
+    tg_scope_end();
+  }
+  if (!gpu) return;
+  tg_scope_begin(); /* STAGE replaces the rows and columns: no Opt may follow it */
+  tg_tensor *m = tg_matmul(to_input(TG_SHAPE(128, 64), 1), to_input(TG_SHAPE(64, 128), 2));
+  tg__opt two[2] = {{TG__OPT_STAGE, 0, 1}, {TG__OPT_UPCAST, 0, 2}};
+  tg__set_opts_override(two, 2);
+  tg_clear_error();
+  CHECK_EQ_INT(tg_realize(m), -1);
+  tg__set_opts_override(NULL, -1);
+  CHECK(tg_error() && strstr(tg_error(), "(UPCAST, axis 0, amount 2) cannot apply: STAGE comes last"));
+  tg_clear_error();
   tg_scope_end();
 }
