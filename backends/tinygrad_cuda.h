@@ -38,7 +38,8 @@ typedef unsigned long long tg__cu_ptr;  /* CUdeviceptr */
 
 enum {
   TG__CU_CC_MAJOR = 75, TG__CU_CC_MINOR = 76, TG__CU_BLOCK = 256, /* CU_DEVICE_ATTRIBUTE_*, and a default block */
-  TG__CU_MAX_THREADS = 1, TG__CU_MAX_SHARED = 8, TG__CU_SMS = 16
+  TG__CU_MAX_THREADS = 1, TG__CU_MAX_SHARED = 8, TG__CU_SMS = 16, TG__CU_MAX_SHARED_OPTIN = 97,
+  TG__CU_FUNC_MAX_DYNAMIC_SHARED = 8 /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
 };
 
 /* the driver's entry points, in the order of tg__cu_syms */
@@ -60,13 +61,14 @@ typedef struct tg__cu_api {
   tg__cu_result (*LaunchKernel)(tg__cu_obj, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                                 void *, void **, void **);
   tg__cu_result (*GetErrorString)(tg__cu_result, const char **);
+  tg__cu_result (*FuncSetAttribute)(tg__cu_obj, int, int);
 } tg__cu_api;
 
 static const char *const tg__cu_syms[] = {
     "cuInit", "cuDeviceGet", "cuDeviceGetCount", "cuDeviceGetAttribute", "cuDeviceGetName",
     "cuDevicePrimaryCtxRetain", "cuCtxSetCurrent", "cuCtxSynchronize", "cuMemAlloc_v2", "cuMemFree_v2",
     "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2", "cuModuleLoadData", "cuModuleGetFunction", "cuLaunchKernel",
-    "cuGetErrorString", NULL};
+    "cuGetErrorString", "cuFuncSetAttribute", NULL};
 
 /* NVRTC's, in the order of tg__nvrtc_syms */
 typedef struct tg__nvrtc_api {
@@ -431,6 +433,19 @@ static void tg__cu_program_dims(const tg__program *p, uint32_t *blocks, uint32_t
   else tg__cu_launch_dims(p->global_size, TG__CU_BLOCK, blocks, threads);
 }
 
+/* the shared memory p is launched with: its arrays when they pass the static limit (the dialect's dynamic_shared:
+ * one array sized at launch, which the function is first allowed to take), else 0; -1 on an error */
+static int tg__cu_dynamic_shared(const tg__program *p) {
+  if (p->shared_bytes <= TG__STATIC_SHARED) return 0;
+  tg__cu_result r = tg__cu.cu.FuncSetAttribute((tg__cu_obj)p->handle, TG__CU_FUNC_MAX_DYNAMIC_SHARED,
+                                               (int)p->shared_bytes);
+  if (!r) return (int)p->shared_bytes;
+  char what[160];
+  snprintf(what, sizeof what, "kernel %.64s's %lld bytes of shared memory", p->name, (long long)p->shared_bytes);
+  tg__cu_fail(what, r);
+  return -1;
+}
+
 static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
   void *args[256];
   if (nbufs > 256) {
@@ -441,8 +456,11 @@ static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
   for (int i = 0; i < nbufs; i++) args[i] = &bufs[i]; /* each parameter is a device pointer, passed by address */
   uint32_t blocks, threads;
   tg__cu_program_dims(p, &blocks, &threads);
+  int shared = tg__cu_dynamic_shared(p);
+  if (shared < 0) return -1;
   tg__stat_launches(1);
-  tg__cu_result r = tg__cu.cu.LaunchKernel((tg__cu_obj)p->handle, blocks, 1, 1, threads, 1, 1, 0, NULL, args, NULL);
+  tg__cu_result r = tg__cu.cu.LaunchKernel((tg__cu_obj)p->handle, blocks, 1, 1, threads, 1, 1, (unsigned)shared, NULL,
+                                           args, NULL);
   if (!r) return 0;
   char what[160];
   snprintf(what, sizeof what, "launch of kernel %.64s (%u blocks of %u threads)", p->name, blocks, threads);
@@ -475,17 +493,22 @@ static void tg__cu_graph_free(tg__device *d, void *state) {
   TG_FREE(g);
 }
 
-/* node i's parameters for launch of p over bufs: n pointers to the values in vals (which the driver copies) */
-static void tg__cu_node(tg__cu_kernel_node *k, const tg__program *p, void **bufs, int n, tg__cu_ptr *vals,
-                        void **ptrs) {
+/* node i's parameters for launch of p over bufs: n pointers to the values in vals (which the driver copies); -1 when
+ * its shared memory cannot be had */
+static int tg__cu_node(tg__cu_kernel_node *k, const tg__program *p, void **bufs, int n, tg__cu_ptr *vals,
+                       void **ptrs) {
   memset(k, 0, sizeof *k);
   uint32_t blocks, threads;
   tg__cu_program_dims(p, &blocks, &threads);
+  int shared = tg__cu_dynamic_shared(p);
+  if (shared < 0) return -1;
+  k->shared = (unsigned)shared;
   k->func = (tg__cu_obj)p->handle;
   k->grid[0] = blocks, k->grid[1] = k->grid[2] = 1;
   k->block[0] = threads, k->block[1] = k->block[2] = 1;
   for (int i = 0; i < n; i++) vals[i] = (tg__cu_ptr)(uintptr_t)bufs[i], ptrs[i] = &vals[i];
   k->params = ptrs;
+  return 0;
 }
 
 static int tg__cu_launch_graph(tg__device *d, int n, tg__program *const *progs, void ***bufs, const int *nbufs,
@@ -512,8 +535,9 @@ static int tg__cu_launch_graph(tg__device *d, int n, tg__program *const *progs, 
     g->off = (int *)tg__alloc(sizeof(int) * (size_t)n);
     r = tg__cu.graph.Create(&g->graph, 0);
     for (int i = 0, at = 0; i < n && !r; at += nbufs[i++]) {
-      tg__cu_node(&k, progs[i], bufs[i], nbufs[i], vals, ptrs);
-      r = tg__cu.graph.AddKernelNode(&g->nodes[i], g->graph, i ? &g->nodes[i - 1] : NULL, i ? 1 : 0, &k);
+      r = tg__cu_node(&k, progs[i], bufs[i], nbufs[i], vals, ptrs) < 0 /* its launch will say why */
+              ? 1
+              : tg__cu.graph.AddKernelNode(&g->nodes[i], g->graph, i ? &g->nodes[i - 1] : NULL, i ? 1 : 0, &k);
       g->off[i] = at;
       memcpy(g->args + at, vals, sizeof(tg__cu_ptr) * (size_t)nbufs[i]);
     }
@@ -531,8 +555,8 @@ static int tg__cu_launch_graph(tg__device *d, int n, tg__program *const *progs, 
       int moved = 0;
       for (int b = 0; b < nbufs[i]; b++) moved |= have[b] != (tg__cu_ptr)(uintptr_t)bufs[i][b];
       if (!moved) continue;
-      tg__cu_node(&k, progs[i], bufs[i], nbufs[i], vals, ptrs);
-      r = tg__cu.graph.SetParams(g->exec, g->nodes[i], &k);
+      r = tg__cu_node(&k, progs[i], bufs[i], nbufs[i], vals, ptrs) < 0 ? 1
+                                                                        : tg__cu.graph.SetParams(g->exec, g->nodes[i], &k);
       memcpy(have, vals, sizeof(tg__cu_ptr) * (size_t)nbufs[i]);
     }
     if (r) { /* a node's parameters are unknown now: the next replay builds the graph again */
@@ -555,7 +579,7 @@ static int tg__cu_launch_graph(tg__device *d, int n, tg__program *const *progs, 
   return tg__cu_fail(what, r);
 }
 
-/* the GPU for the optimiser: threads per block, static shared memory per block, SMs (defaults when there is none) */
+/* the GPU for the optimiser: threads per block, shared memory per block, SMs (defaults when there is none) */
 static void tg__cu_describe(tg__device *d, tg__target *t) {
   (void)d;
   tg__errsave saved;
@@ -564,6 +588,9 @@ static void tg__cu_describe(tg__device *d, tg__target *t) {
   if (tg__cu_init() == 0) {
     if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_MAX_THREADS, tg__cu.device) == 0 && v > 0) t->local_max = v;
     if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_MAX_SHARED, tg__cu.device) == 0 && v > 0) t->shared_bytes = v;
+    /* more, sized at launch (the dialect's dynamic_shared), where the GPU lets a kernel opt in: 227 KB on Hopper */
+    if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_MAX_SHARED_OPTIN, tg__cu.device) == 0 && v > t->shared_bytes)
+      t->shared_bytes = v;
     if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_SMS, tg__cu.device) == 0 && v > 0) t->units = v;
     t->tensor_cores = tg__cu.cc >= 80 && !tg__getenv_int("NOTC", 0); /* mma.sync m16n8k16: Ampere on */
   }
@@ -686,7 +713,9 @@ static const tg__dialect tg__dialect_cuda = {
     "asm volatile(\"cp.async.cg.shared.global [%%0], [%%1], 16;\" :: \"r\"(s), \"l\"(%2) : \"memory\"); }",
     "asm volatile(\"cp.async.wait_all;\" ::: \"memory\");",
     /* async_wait_group */
-    "asm volatile(\"cp.async.commit_group;\\n\\tcp.async.wait_group %1;\" ::: \"memory\");"};
+    "asm volatile(\"cp.async.commit_group;\\n\\tcp.async.wait_group %1;\" ::: \"memory\");",
+    /* dynamic_shared */
+    "extern __shared__ uint4 %s[];"};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,

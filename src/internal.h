@@ -673,7 +673,7 @@ typedef struct tg__tensor_core {
   signed char a_row[8], a_k[8], b_k[4];
 } tg__tensor_core;
 #define TG__NTENSOR_CORES 2
-#define TG__NTC_CONFIGS 17 /* TC's configurations with shared memory (its amounts 1..17, optimize.c) */
+#define TG__NTC_CONFIGS 34 /* TC's configurations with shared memory (its amounts 1..34, optimize.c) */
 #define TG__NSTAGE_CONFIGS 9 /* STAGE's configurations (its amounts 1..9, optimize.c) */
 #ifndef TG__AMALGAMATED
 extern const tg__tensor_core tg__tensor_cores[TG__NTENSOR_CORES];
@@ -707,6 +707,7 @@ typedef struct tg__linear {
   tg__uop *locals[TG_MAX_DIMS];
   double flops;         /* estimated */
   double bytes;
+  int64_t shared_bytes; /* the kernel's shared arrays (DEFINE_LOCAL), each rounded up to 16 bytes */
   tg__opt opts[TG__MAX_OPTS]; /* the optimisations applied (optimize.c) */
   int nopts;
   char *name;           /* the kernel's name with these optimisations (tinygrad's: loops by role) */
@@ -815,7 +816,12 @@ typedef struct tg__dialect {
   /* ...and the statement that closes the group of copies issued since the last one and waits for all groups but the
    * last %1 (a pipeline that many stages deep) */
   const char *async_wait_group;
+  /* a declaration of one shared array of 16-byte vectors named %s, sized at launch: a kernel whose shared arrays
+   * pass TG__STATIC_SHARED bytes (CUDA's limit for arrays sized in the source) has them as parts of it, and the
+   * device launches it with that much (the device's target.shared_bytes may then be more). NULL: none */
+  const char *dynamic_shared;
 } tg__dialect;
+#define TG__STATIC_SHARED 49152
 
 /* a kernel parameter as the renderer sees it: parameter i is the buffer data<i>, DEFINE_GLOBAL i of the program */
 typedef struct tg__kparam {
@@ -887,6 +893,7 @@ typedef struct tg__program {
   int64_t local_size;          /* GPU: threads per workgroup (the kernel's LOCAL and GROUP); 0: the device chooses */
   int64_t launches;            /* the device's count of its launches (OpenCL waits for a program's first) */
   double flops, bytes;
+  int64_t shared_bytes;        /* its shared arrays; past TG__STATIC_SHARED they are one array sized at launch */
 } tg__program;
 /* realize.c: DEBUG=2's line for one launch (a schedule's, or a JIT replay's with mark "  (jit)") */
 TG__PRIVATE void tg__debug_launch(const tg__program *p, int i, double dt, const char *opts, const char *mark);

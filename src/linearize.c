@@ -304,6 +304,10 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
   for (int i = 0; i < L.aux.n; i++) out->aux[i] = (intptr_t)L.aux.items[i];
   out->parallel = ng ? globals[0] : NULL;
   out->flops = L.flops;
+  for (int i = 0; i < out->n; i++) /* each shared array, 16-byte aligned (a bits array's halves: 2 bytes each) */
+    if (out->u[i]->op == TG__OP_DEFINE_LOCAL)
+      out->shared_bytes += (out->u[i]->arg.i2 * (out->u[i]->arg.f == 1 ? 2 : tg__dtypes[out->u[i]->dtype].size) + 15) /
+                           16 * 16;
   tg__vec_free(&L.aux);
   tg__vec_free(&L.reduces);
   tg__map_free(&L.deps);

@@ -979,6 +979,11 @@ static const tg__tc_config tg__tc_configs[] = {
     {4, 8, 2, 2, 1, 2}, {8, 4, 2, 2, 1, 2}, {4, 4, 4, 2, 1, 2}, {4, 4, 2, 4, 1, 2}, {2, 2, 2, 2, 4, 2},
     {4, 8, 4, 2, 1, 2}, {4, 8, 2, 4, 1, 2}, {2, 8, 2, 2, 2, 2}, {2, 8, 4, 2, 1, 2}, {4, 4, 2, 2, 2, 3},
     {2, 8, 2, 2, 2, 3}, {4, 8, 2, 2, 1, 3},
+    /* past 48 KB of shared memory (CUDA: sized at launch) */
+    {4, 8, 2, 4, 2, 2}, {4, 8, 4, 2, 2, 2}, {4, 8, 2, 2, 2, 3}, {4, 8, 2, 2, 2, 4}, {4, 8, 2, 4, 2, 3},
+    {4, 8, 2, 2, 4, 2}, {4, 8, 2, 4, 2, 4}, {4, 8, 4, 2, 2, 3}, {4, 8, 2, 2, 2, 5}, {4, 8, 2, 2, 2, 6},
+    {4, 8, 2, 2, 1, 6}, {4, 8, 2, 2, 1, 8}, {2, 8, 2, 2, 2, 4}, {4, 8, 2, 4, 2, 5}, {4, 8, 4, 2, 2, 4},
+    {4, 8, 2, 2, 4, 3}, {4, 8, 2, 2, 4, 4},
 };
 typedef char tg__tc_configs_counted[TG__COUNT(tg__tc_configs) == TG__NTC_CONFIGS ? 1 : -1];
 
@@ -1025,6 +1030,19 @@ static tg__uop *tg__stage_tile(tg__uop *x, tg__uop *const at[2], tg__uop *const 
     }
   }
   return arr;
+}
+
+/* The loops of a staged matmul (TC's, STAGE's): n RANGEs of ids rid and sizes rsize into r, each a loop (role 0; a
+ * constant 0 when of size 1) or a digit of the thread's index (role: TG__RANGE_LOCAL, TG__RANGE_LANE) */
+static void tg__staged_ranges(tg_dtype it, const int64_t *rid, const int64_t *rsize, const int *role, int n,
+                              tg__uop **r) {
+  tg__arg arg;
+  memset(&arg, 0, sizeof arg);
+  for (int i = 0; i < n; i++) {
+    arg.i = rid[i], arg.i2 = role[i] ? role[i] : TG__RANGE_LOOP;
+    r[i] = rsize[i] > 1 || role[i] ? tg__uop1(TG__OP_RANGE, it, tg__const_int(it, rsize[i]), &arg)
+                                   : tg__const_int(it, 0);
+  }
 }
 
 /* A warp's LDMATRIX of `count` 8x8 matrices from a staged tile (row length `row`, buffers of `size`): this thread
@@ -1087,17 +1105,12 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
   }
   tg_dtype it = mt.k->dtype;
   tg__arg arg;
-  memset(&arg, 0, sizeof arg);
   /* mb, nb, kb (the loops' ids); wm, wn (warps: LOCAL), g, t (lanes); cm, cn, h, e (the copies) */
   tg__uop *r[11];
   const int64_t rid[11] = {mt.m->arg.i, mt.n->arg.i, kid, id, id + 1, id + 2, id + 3, id + 4, id + 5, id + 6, id + 7};
   const int64_t rsize[11] = {M / BM, N / BN, K / BK, cf->lm, cf->ln, 8, 4, cf->um, cf->un, 2, 2};
-  for (int i = 0; i < 11; i++) {
-    arg.i = rid[i];
-    arg.i2 = i == 3 || i == 4 ? TG__RANGE_LOCAL : i == 5 || i == 6 ? TG__RANGE_LANE : TG__RANGE_LOOP;
-    r[i] = rsize[i] > 1 || (i >= 3 && i <= 6) ? tg__uop1(TG__OP_RANGE, it, tg__const_int(it, rsize[i]), &arg)
-                                              : tg__const_int(it, 0);
-  }
+  static const int role[11] = {0, 0, 0, TG__RANGE_LOCAL, TG__RANGE_LOCAL, TG__RANGE_LANE, TG__RANGE_LANE, 0, 0, 0, 0};
+  tg__staged_ranges(it, rid, rsize, role, 11, r);
 #define TG__C(v) tg__const_int(it, v)
 #define TG__MUL(a, b) tg__alu(TG__OP_MUL, a, TG__C(b))
 #define TG__ADD(a, b) tg__alu(TG__OP_ADD, a, b)
@@ -1240,18 +1253,13 @@ static tg__uop *tg__apply_stage(tg__uop *sink, int nglobal, const tg__target *t,
     return NULL;
   }
   tg_dtype it = mt.k->dtype;
-  tg__arg arg;
-  memset(&arg, 0, sizeof arg);
   /* mb, nb, kb (the loops' ids), wm, wn (LOCAL), kk (the stage's steps); cm, im, cn, in (the copies: the thread's
    * chunks of rows, the rows of a chunk, the same for columns) */
   tg__uop *r[10];
   const int64_t rid[10] = {mt.m->arg.i, mt.n->arg.i, kid, id, id + 1, id + 2, id + 3, id + 4, id + 5, id + 6};
   const int64_t rsize[10] = {M / BM, N / BN, K / BK, cf->lm, cf->ln, BK, cf->tm / 4, 4, cf->tn / 4, 4};
-  for (int i = 0; i < 10; i++) {
-    arg.i = rid[i], arg.i2 = i == 3 || i == 4 ? TG__RANGE_LOCAL : TG__RANGE_LOOP;
-    r[i] = rsize[i] > 1 || i == 3 || i == 4 ? tg__uop1(TG__OP_RANGE, it, tg__const_int(it, rsize[i]), &arg)
-                                            : tg__const_int(it, 0);
-  }
+  static const int role[10] = {0, 0, 0, TG__RANGE_LOCAL, TG__RANGE_LOCAL, 0, 0, 0, 0, 0};
+  tg__staged_ranges(it, rid, rsize, role, 10, r);
 #define TG__C(v) tg__const_int(it, v)
 #define TG__MUL(a, b) tg__alu(TG__OP_MUL, a, TG__C(b))
 #define TG__ADD(a, b) tg__alu(TG__OP_ADD, a, b)
@@ -1690,10 +1698,13 @@ static int tg__tc_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__opt 
   if (!t->tensor_cores || tg__getenv_int("NOLOCALS", 0)) return 0;
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);
-  /* shared memory where the blocks divide the matmul: the configurations by their speed on a 4096 float16 matmul
-   * on an H200 (TFLOPS, 2026-12-02: 2 268, 17 248, 16 231, 13 216, 15 203, 1 202, 6 190, 12 183, 9 175, 11 174,
-   * 4 164, 3 158, 7 154, 14 146, 10 117, 5 108); the last ones' smaller blocks divide more matmuls */
-  static const int staged[] = {2, 17, 16, 13, 15, 1, 6, 12, 9, 11, 4, 3, 7, 14, 10, 5};
+  /* shared memory where the blocks divide the matmul and the device has the memory: the configurations by their
+   * speed on a 4096 float16 matmul on an H200 (TFLOPS, 2026-12-02: 21 290, 26 288, 27 283, 20 275, 24 270, 2 268,
+   * 22 267, 32 256, 28 254, 31 254, 17 248, 19 241, 25 237, 16 231, 30 229, 29 222, 13 216, 15 203, 1 202, 23 200,
+   * 6 190, 12 183, 9 175, 11 174, 4 164, 3 158, 7 154, 18 150, 14 146, 10 117, 5 108); the last ones' smaller
+   * blocks divide more matmuls */
+  static const int staged[] = {21, 26, 27, 20, 24, 2,  22, 32, 28, 31, 17, 19, 25, 16, 30, 29, 13,
+                               15, 1,  23, 6,  12, 9,  11, 4,  3,  7,  18, 14, 10, 5,  33, 34};
   for (int i = ax.nr - 1; i >= 0; i--)
     for (int c = 0; c < (int)TG__COUNT(staged); c++) {
       int64_t copies = 1;

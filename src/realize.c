@@ -66,7 +66,7 @@ TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view) {
 typedef struct tg__src_entry {
   uint64_t k0, k1;
   char *name, *src, *opts;
-  int64_t global_size, global_total, local_size;
+  int64_t global_size, global_total, local_size, shared_bytes;
   double flops, bytes;
 } tg__src_entry;
 static tg__src_entry *tg__srcs;
@@ -153,6 +153,7 @@ static void tg__src_add(const uint64_t key[2], const tg__kernel *k, const tg__li
   e->global_size = lin->global_size;
   e->global_total = lin->global_total;
   e->local_size = lin->local_size;
+  e->shared_bytes = lin->shared_bytes;
   e->flops = lin->flops;
   e->bytes = lin->bytes;
 }
@@ -183,6 +184,7 @@ static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
     lin->global_size = e->global_size;
     lin->global_total = e->global_total;
     lin->local_size = e->local_size;
+    lin->shared_bytes = e->shared_bytes;
     lin->flops = e->flops;
     lin->bytes = e->bytes;
     return 0;
@@ -219,6 +221,7 @@ static int tg__kernel_program(tg__kernel *k, tg__program *p, const tg__linear *l
    * iteration of all output loops */
   p->global_size = k->bufs[0]->dev->dialect->global_id ? lin->global_total : lin->global_size;
   p->local_size = lin->local_size;
+  p->shared_bytes = lin->shared_bytes;
   p->flops = lin->flops;
   p->bytes = lin->bytes;
   return 0;

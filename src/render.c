@@ -215,6 +215,8 @@ typedef struct tg__rctx {
   int pipelined;     /* a barrier lets copies run on (arg.i > 0: TC's three buffers): only then are copies async. With
                         two buffers, a register copy measured faster (H200, 4096 float16: 268 against 244 TFLOPS) */
   long long nwmma, nldm;
+  int dynamic;       /* the shared arrays are parts of one array sized at launch (tg__dialect.dynamic_shared) */
+  int64_t dyn_at;    /* ...the next one's offset in it, in 16-byte vectors */
 } tg__rctx;
 
 static const char *tg__expr_of(tg__rctx *r, tg__uop *u);
@@ -544,6 +546,19 @@ static void tg__rs_nothing(tg__rctx *r, const tg__linear *lin, int i) { (void)r,
 static void tg__rs_define_local(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
   tg__name(r, u, "temp%lld", (long long)u->arg.i);
+  if (r->dynamic) { /* a part of the one array sized at launch, 16-byte aligned (linearize's count) */
+    int bits = tg__bits_array(u);
+    const char *nm = tg__expr_of(r, u), *type = bits ? tg__mem_ctype(r->d, u->dtype) : tg__ctype(r->d, u->dtype);
+    if (u->dtype == TG_BOOL) type = tg__mem_ctype(r->d, u->dtype);
+    if (r->dyn_at == 0) {
+      char name[] = "tg_shared", *ops[1] = {name}, *decl = tg__fmt_op(r->d->dynamic_shared, ops, 1, 0);
+      tg__line(r, "%s", decl);
+      TG_FREE(decl);
+    }
+    tg__line(r, "%s *%s = (%s *)(tg_shared + %lld);", type, nm, type, (long long)r->dyn_at);
+    r->dyn_at += (u->arg.i2 * (bits ? 2 : tg__dtypes[u->dtype].size) + 15) / 16;
+    return;
+  }
   if (tg__bits_array(u) && r->d->wmma_vec) { /* as 16-byte vectors, so that any multiple of 8 elements is aligned */
     const char *nm = tg__expr_of(r, u), *mem = tg__mem_ctype(r->d, u->dtype);
     tg__line(r, "%s%s %s_v[%lld];", r->d->shared_prefix, r->d->wmma_vec, nm, (long long)(u->arg.i2 + 7) / 8);
@@ -1024,6 +1039,7 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   tg__rctx r;
   memset(&r, 0, sizeof r);
   r.d = d;
+  r.dynamic = d->dynamic_shared && lin->shared_bytes > TG__STATIC_SHARED;
   r.lin = lin;
   tg__map seen;
   memset(&seen, 0, sizeof seen);

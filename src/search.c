@@ -154,7 +154,7 @@ typedef struct tg__cand {
   tg__opt opts[TG__MAX_OPTS];
   int n;
   char *name, *src;
-  int64_t global_size, global_total, local_size;
+  int64_t global_size, global_total, local_size, shared_bytes;
   double flops, bytes, time; /* seconds; INFINITY: did not compile or run */
   tg__program *prog;
 } tg__cand;
@@ -178,6 +178,7 @@ static int tg__cand_render(tg__kernel *k, const tg__target *t, const tg__kparam 
   c->global_size = lin.global_size;
   c->global_total = lin.global_total;
   c->local_size = lin.local_size;
+  c->shared_bytes = lin.shared_bytes;
   c->flops = lin.flops;
   c->bytes = lin.bytes;
   c->time = INFINITY;
@@ -283,6 +284,7 @@ static double tg__beam_run(tg__beam_ctx *bc, tg__cand *c) {
   /* as tg__kernel_prepare sets them: a program is shared by every kernel with its source */
   p->global_size = bc->dev->dialect->global_id ? c->global_total : c->global_size;
   p->local_size = c->local_size;
+  p->shared_bytes = c->shared_bytes;
   p->flops = c->flops;
   p->bytes = c->bytes;
   double t0 = tg__beam_now();
@@ -331,15 +333,17 @@ static int tg__beam_axes(tg__kernel *k, const tg__target *t, int64_t *gsize, int
 // ---------------------------------------------------------------------------------------------------------------------
 // the search
 
+/* the most actions a round can have: 16 output axes x 11 + 32 reduction axes x 5 + 15 swaps, and 32 x 4 groups +
+ * 16 x 8 threads (a CPU's) or 16 x 5 locals + 32 x (14 groups + the TCs + the STAGEs) (a GPU's) */
+#define TG__BEAM_MAX_ACTIONS (176 + 160 + 15 + 80 + 32 * (14 + TG__NTC_CONFIGS + 1 + TG__NSTAGE_CONFIGS))
+
 /* the search proper; the winner's list into out and its length, or -1 when nothing ran */
 static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t, const tg__kparam *params,
                            int width, tg__opt *out, int *ncands, double *t_heur, double *t_best) {
   int64_t gsize[TG_MAX_DIMS], rsize[2 * TG_MAX_DIMS];
   int ng, nr;
   if (tg__beam_axes(k, t, gsize, &ng, rsize, &nr) < 0) return -1;
-  tg__opt actions[2048]; /* at most 16 output axes x 11 + 32 reduction axes x 5 + 15 swaps, and 32 x 4 groups +
-                          * 16 x 8 threads (a CPU's) or 16 x 5 locals + 32 x (14 groups + 18 TCs + 9 STAGEs) (a
-                          * GPU's): 1743 */
+  tg__opt *actions = (tg__opt *)tg__alloc(sizeof(tg__opt) * TG__BEAM_MAX_ACTIONS);
   int nact = tg__beam_actions(gsize, ng, rsize, nr, t, actions);
   tg__map seen; /* sources tried, by hash (a collision only skips a candidate) */
   memset(&seen, 0, sizeof seen);
@@ -424,6 +428,7 @@ static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t,
   if (nbest >= 0) memcpy(out, best.opts, sizeof(tg__opt) * (size_t)nbest);
   for (int i = 0; i < nbeam; i++) tg__cand_free(&beam[i]);
   TG_FREE(beam);
+  TG_FREE(actions);
   tg__map_free(&seen);
   *t_best = best.time;
   return nbest;

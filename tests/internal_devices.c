@@ -5,10 +5,11 @@
 
 static tg__device ti_fake;
 static int ti_gpu_target; /* the fake device describes itself as a GPU (tg__device_target's defaults), not the CPU */
+static int64_t ti_shared = 49152; /* ...with this much shared memory (CUDA's static limit; Hopper's opt-in 232448) */
 static void ti_tensor_cores(tg__device *d, tg__target *t) { /* ...and as one with tensor cores */
   (void)d;
   t->tensor_cores = 1;
-  t->shared_bytes = 49152; /* a CUDA GPU's */
+  t->shared_bytes = ti_shared;
 }
 
 /* the kernels of `t` rendered for a device like the CPU's but speaking `dialect` (DEV=FAKE meanwhile) */
@@ -410,6 +411,42 @@ TEST(test_internal_render_tensor_cores_staged) {
                                        "cp.async.commit_group;\\n\\tcp.async.wait_group 1;", "(ridx3*5120)"};
   ti_opts[0] = (tg__opt){TG__OPT_TC, 0, 15};
   src = ti_tc_source(ti_half_matmul_128, &s, "TC(0,15)", want_3, TG__COUNT(want_3));
+  tg_schedule_free(s);
+  tg_scope_end();
+}
+
+static tg_tensor *ti_half_matmul_wide(void) { /* 128 x 64 by 64 x 128 in float16, with ti_opts */
+  static uint16_t h[128 * 64];
+  for (int i = 0; i < 128 * 64; i++) h[i] = tg__float_to_half((float)(i % 5));
+  tg_tensor *a = tg_from_data(h, TG_FLOAT16, 2, (int64_t[]){128, 64});
+  tg_tensor *b = tg_from_data(h, TG_FLOAT16, 2, (int64_t[]){64, 128});
+  tg__set_opts_override(ti_opts, ti_nopts);
+  return tg_matmul(a, b);
+}
+
+/* Shared arrays past CUDA's 48 KB of static shared memory (TC configuration 20: 128 x 128 blocks, 32 along k, three
+ * buffers: 61440 bytes) are parts of one array sized at launch, on a GPU that lets a kernel have that much; a GPU
+ * with only the static 48 KB refuses the configuration */
+TEST(test_internal_render_dynamic_shared) {
+  tg_scope_begin();
+  static const char *const want[] = {
+      "extern __shared__ uint4 tg_shared[];", "unsigned short *temp0 = (unsigned short *)(tg_shared + 0);",
+      "unsigned short *temp1 = (unsigned short *)(tg_shared + 1920);", /* after A's 3 x 128 x 40 halves */
+      "cp.async.wait_group 1;"};
+  ti_opts[0] = (tg__opt){TG__OPT_TC, 0, 20}, ti_nopts = 1;
+  ti_shared = 232448;
+  tg_schedule *s = NULL;
+  const char *src = ti_tc_source(ti_half_matmul_wide, &s, "TC(0,20)", want, TG__COUNT(want));
+  CHECK(src && !strstr(src, "__shared__ uint4 temp"));
+  tg_schedule_free(s);
+  ti_shared = 49152;
+  ti_gpu_target = 2;
+  s = ti_render_as(&tg__dialect_cuda, ti_half_matmul_wide);
+  tg__set_opts_override(NULL, -1);
+  ti_gpu_target = 0;
+  const char *none = s && tg_schedule_count(s) ? tg_schedule_source(s, tg_schedule_count(s) - 1) : NULL;
+  CHECK(s && !none && tg_error() && strstr(tg_error(), "the staged tiles pass the device's shared memory per workgroup"));
+  tg_clear_error();
   tg_schedule_free(s);
   tg_scope_end();
 }

@@ -854,6 +854,26 @@ TEST(test_internal_opts_pool_gradient_across_kernels) {
   tg_scope_end();
 }
 
+/* Realises m (case c) under the Opt list the tests' override set, then drops the override. Where the device can
+ * `apply` the list, the realisation must succeed and `used` (the schedule had the list) hold; where it cannot and
+ * the list was `forced` (not the heuristic's), the realisation must fail with `why` in the error, and m is then
+ * realised with the heuristic's. Returns the last realisation's result (checked to be 0). */
+static int to_realise_opts(tg_tensor *m, int c, int apply, int used, int forced, const char *why) {
+  tg_clear_error();
+  int rc = tg_realize(m);
+  tg__set_opts_override(NULL, -1);
+  const char *err = tg_error() ? tg_error() : "(no error)";
+  if (apply) {
+    test_check(rc == 0 && used, __FILE__, __LINE__, "case %d: realised %d, list used %d: %s", c, rc, used, err);
+  } else if (forced) { /* refused, with the reason */
+    test_check(rc == -1 && strstr(err, why), __FILE__, __LINE__, "case %d: %s", c, err);
+    tg_clear_error();
+    rc = tg_realize(m);
+  }
+  CHECK_EQ_INT(rc, 0);
+  return rc;
+}
+
 /* a (rows x inner) by (inner x cols) matmul of `dt` inputs (exact in 16 bits: small integers over 8), plus relu of
  * it plus a bias when `epilogue`, as float32; and the same on the host in double */
 static tg_tensor *to_half_matmul(tg_dtype dt, int64_t rows, int64_t inner, int64_t cols, int epilogue, int layout,
@@ -913,6 +933,15 @@ TEST(test_internal_opts_tensor_cores) {
       /* three buffers: 128 x 64 blocks by 32 (4 stages); 128 x 128 by 16, B contiguous along k, bias and relu */
       {TG_FLOAT16, 128, 128, 64, 0, 0, 1, {{TG__OPT_TC, 0, 15}}},
       {TG_BFLOAT16, 128, 64, 128, 1, 2, 1, {{TG__OPT_TC, 0, 17}}},
+      /* past 48 KB of shared memory: 128 x 256 and 256 x 128 blocks of 8 warps; four buffers over five stages; 64
+       * along k a stage; four buffers over two stages (the copies before the loop repeat the last) */
+      {TG_FLOAT16, 128, 64, 256, 0, 0, 1, {{TG__OPT_TC, 0, 18}}},
+      {TG_BFLOAT16, 256, 64, 128, 1, 2, 1, {{TG__OPT_TC, 0, 19}}},
+      {TG_FLOAT16, 128, 160, 128, 0, 1, 1, {{TG__OPT_TC, 0, 21}}},
+      {TG_FLOAT16, 128, 128, 128, 1, 0, 1, {{TG__OPT_TC, 0, 23}}},
+      {TG_BFLOAT16, 128, 64, 256, 0, 0, 1, {{TG__OPT_TC, 0, 24}}},
+      {TG_BFLOAT16, 128, 96, 128, 1, 0, 1, {{TG__OPT_TC, 0, 26}}}, /* five buffers, three stages */
+      {TG_FLOAT16, 128, 256, 128, 0, 2, 1, {{TG__OPT_TC, 0, 33}}}, /* 64 along k, three buffers */
   };
   for (int c = 0; c < (int)TG__COUNT(cases); c++) {
     const tc_case *k = &cases[c];
@@ -924,19 +953,8 @@ TEST(test_internal_opts_tensor_cores) {
     int tc = 0;
     for (int i = 0; s && i < s->s.n; i++) tc |= s->s.k[i].opts && !strncmp(s->s.k[i].opts, "TC(", 3);
     tg_schedule_free(s);
-    tg_clear_error();
-    int rc = tg_realize(m);
-    tg__set_opts_override(NULL, -1);
-    const char *err = tg_error() ? tg_error() : "(no error)";
-    if (target.tensor_cores) {
-      test_check(rc == 0 && tc, __FILE__, __LINE__, "case %d: realised %d, TC %d: %s", c, rc, tc, err);
-    } else if (k->nopts >= 0) { /* refused, with the reason */
-      const char *why = target.gpu ? "the device has no tensor cores" : "a CPU kernel has no workgroups";
-      test_check(rc == -1 && strstr(err, why), __FILE__, __LINE__, "case %d: %s", c, err);
-      tg_clear_error();
-      rc = tg_realize(m);
-    }
-    CHECK_EQ_INT(rc, 0);
+    int rc = to_realise_opts(m, c, target.tensor_cores, tc, k->nopts >= 0,
+                             target.gpu ? "the device has no tensor cores" : "a CPU kernel has no workgroups");
     float *got = rc == 0 ? tg_to_float(m) : NULL;
     int bad = 0;
     for (int64_t i = 0; got && i < k->m * k->n; i++) /* the result is rounded to the inputs' 16-bit dtype */
@@ -1022,20 +1040,8 @@ TEST(test_internal_opts_stage) {
     int staged = 0;
     for (int i = 0; s && i < s->s.n; i++) staged |= s->s.k[i].opts && !strncmp(s->s.k[i].opts, want, strlen(want));
     tg_schedule_free(s);
-    tg_clear_error();
-    int rc = tg_realize(m);
-    tg__set_opts_override(NULL, -1);
-    const char *err = tg_error() ? tg_error() : "(no error)";
-    if (gpu) {
-      test_check(rc == 0 && staged == want_staged, __FILE__, __LINE__, "case %d: realised %d, staged %d: %s", c, rc,
-                 staged, err);
-    } else if (k->config) { /* refused, with the reason */
-      const char *why = target.gpu ? "no workgroups" : "a CPU kernel has no workgroups";
-      test_check(rc == -1 && strstr(err, why), __FILE__, __LINE__, "case %d: %s", c, err);
-      tg_clear_error();
-      rc = tg_realize(m);
-    }
-    CHECK_EQ_INT(rc, 0);
+    int rc = to_realise_opts(m, c, gpu, staged == want_staged, k->config != 0,
+                             target.gpu ? "no workgroups" : "a CPU kernel has no workgroups");
     float *got = rc == 0 ? tg_to_float(m) : NULL;
     int bad = 0;
     for (int64_t i = 0; got && i < nc; i++) bad += !(fabs(got[i] - host[i]) <= 1e-5 * (1 + fabs(host[i])));
