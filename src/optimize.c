@@ -1032,6 +1032,22 @@ static tg__uop *tg__stage_tile(tg__uop *x, tg__uop *const at[2], tg__uop *const 
   return arr;
 }
 
+/* Why a staged matmul (TC's, STAGE's) cannot have blocks of block[0] rows by block[1] columns by block[2] along k,
+ * T threads each copying chunks of w values, `shared` bytes of shared arrays (each operand read contiguously along
+ * k or its output axis: `contiguous`); NULL when it can */
+static const char *tg__staged_refusal(const tg__tc_match *mt, const int64_t block[3], int64_t T, int64_t w,
+                                      int64_t shared, int contiguous, const tg__target *t) {
+  if (tg__range_size(mt->m) % block[0] || tg__range_size(mt->n) % block[1] || tg__range_size(mt->k) % block[2])
+    return "the matmul is no multiple of the configuration's blocks";
+  if (mt->red->nsrc != 2) return "the reduction has loops besides k (a convolution's window)";
+  if (!contiguous) return "an operand is read contiguously along no axis";
+  if (T > t->local_max) return "more threads per workgroup than the device has";
+  if (shared > t->shared_bytes) return "the staged tiles pass the device's shared memory per workgroup";
+  if ((block[0] * block[2] / w) % T || (block[1] * block[2] / w) % T)
+    return "the tiles do not split evenly among the threads";
+  return NULL;
+}
+
 /* The loops of a staged matmul (TC's, STAGE's): n RANGEs of ids rid and sizes rsize into r, each a loop (role 0; a
  * constant 0 when of size 1) or a digit of the thread's index (role: TG__RANGE_LOCAL, TG__RANGE_LANE) */
 static void tg__staged_ranges(tg_dtype it, const int64_t *rid, const int64_t *rsize, const int *role, int n,
@@ -1089,13 +1105,9 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
   int b_along_n = sb != 1 && tg__factor_stride(mt.b, mt.n) == 1;
   int64_t shared = 2 * cf->stages * (BM * (BK + 8) + (b_along_n ? BK * (BN + 8) : BN * (BK + 8))); /* 16 bits */
   int64_t id = tg__fresh_range_id(sink);
-  const char *bad = NULL;
-  if (M % BM || N % BN || K % BK) bad = "the matmul is no multiple of the configuration's blocks";
-  else if (mt.red->nsrc != 2) bad = "the reduction has loops besides k (a convolution's window)";
-  else if ((sa != 1 && !a_along_m) || (sb != 1 && !b_along_n)) bad = "an operand is read contiguously along no axis";
-  else if (T > t->local_max) bad = "more threads per workgroup than the device has";
-  else if (shared > t->shared_bytes) bad = "the staged tiles pass the device's shared memory per workgroup";
-  else if ((BM * BK / 8) % T || (BN * BK / 8) % T) bad = "the tiles do not split evenly among the threads";
+  const int64_t block[3] = {BM, BN, BK};
+  const char *bad = tg__staged_refusal(&mt, block, T, 8, shared, (sa == 1 || a_along_m) && (sb == 1 || b_along_n), t);
+  if (bad) (void)0;
   else if (cf->un % 2) bad = "B's tiles are read two at a time (un is even)";
   else if (id < 0 || id + 8 > 62) bad = "too many loops";
   else if (*copies * cf->um * cf->un * 4 > 1024) bad = "more than 1024 copies of the kernel body";
@@ -1239,13 +1251,9 @@ static tg__uop *tg__apply_stage(tg__uop *sink, int nglobal, const tg__target *t,
   int a_along_m = sa != 1 && tg__factor_stride(mt.a, mt.m) == 1;
   int b_along_n = sb != 1 && tg__factor_stride(mt.b, mt.n) == 1;
   int64_t shared = 2 * BK * (BM + 4 + BN + 4) * 4, id = tg__fresh_range_id(sink);
-  const char *bad = NULL;
-  if (M % BM || N % BN || K % BK) bad = "the matmul is no multiple of the configuration's blocks";
-  else if (mt.red->nsrc != 2) bad = "the reduction has loops besides k (a convolution's window)";
-  else if ((sa != 1 && !a_along_m) || (sb != 1 && !b_along_n)) bad = "an operand is read contiguously along no axis";
-  else if (T > t->local_max) bad = "more threads per workgroup than the device has";
-  else if (shared > t->shared_bytes) bad = "the staged tiles pass the device's shared memory per workgroup";
-  else if ((BM * BK / 4) % T || (BN * BK / 4) % T) bad = "the tiles do not split evenly among the threads";
+  const int64_t block[3] = {BM, BN, BK};
+  const char *bad = tg__staged_refusal(&mt, block, T, 4, shared, (sa == 1 || a_along_m) && (sb == 1 || b_along_n), t);
+  if (bad) (void)0;
   else if (id < 0 || id + 7 > 62) bad = "too many loops";
   else if (*copies * cf->tm * cf->tn > 1024) bad = "more than 1024 copies of the kernel body";
   if (bad) {
