@@ -434,12 +434,13 @@ static void tg__cu_program_dims(const tg__program *p, uint32_t *blocks, uint32_t
 }
 
 /* the shared memory p is launched with: its arrays when they pass the static limit (the dialect's dynamic_shared:
- * one array sized at launch, which the function is first allowed to take), else 0; -1 on an error */
-static int tg__cu_dynamic_shared(const tg__program *p) {
+ * one array sized at launch, which the function is allowed to take on its first launch), else 0; -1 on an error */
+static int tg__cu_dynamic_shared(tg__program *p) {
   if (p->shared_bytes <= TG__STATIC_SHARED) return 0;
+  if (p->shared_bytes <= p->shared_allowed) return (int)p->shared_bytes;
   tg__cu_result r = tg__cu.cu.FuncSetAttribute((tg__cu_obj)p->handle, TG__CU_FUNC_MAX_DYNAMIC_SHARED,
                                                (int)p->shared_bytes);
-  if (!r) return (int)p->shared_bytes;
+  if (!r) return (int)(p->shared_allowed = p->shared_bytes);
   char what[160];
   snprintf(what, sizeof what, "kernel %.64s's %lld bytes of shared memory", p->name, (long long)p->shared_bytes);
   tg__cu_fail(what, r);
@@ -495,7 +496,7 @@ static void tg__cu_graph_free(tg__device *d, void *state) {
 
 /* node i's parameters for launch of p over bufs: n pointers to the values in vals (which the driver copies); -1 when
  * its shared memory cannot be had */
-static int tg__cu_node(tg__cu_kernel_node *k, const tg__program *p, void **bufs, int n, tg__cu_ptr *vals,
+static int tg__cu_node(tg__cu_kernel_node *k, tg__program *p, void **bufs, int n, tg__cu_ptr *vals,
                        void **ptrs) {
   memset(k, 0, sizeof *k);
   uint32_t blocks, threads;

@@ -717,6 +717,7 @@ typedef struct tg__linear {
 TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *use, int nuse, tg__linear *out);
 TG__PRIVATE void tg__linear_free(tg__linear *lin);
 TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out);
+TG__PRIVATE int64_t tg__shared_vectors(const tg__uop *u); /* a shared array's 16-byte vectors, rounded up */
 /* the heuristic's list for a lowered kernel (sink, with nglobal output loops); NOOPT=1 gives the empty list */
 TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *out); /* count */
 /* applies the list in order; NULL, with an error naming the opt and why, for an illegal one (nothing is half-done:
@@ -894,6 +895,7 @@ typedef struct tg__program {
   int64_t launches;            /* the device's count of its launches (OpenCL waits for a program's first) */
   double flops, bytes;
   int64_t shared_bytes;        /* its shared arrays; past TG__STATIC_SHARED they are one array sized at launch */
+  int64_t shared_allowed;      /* the device's: the bytes sized at launch its function was allowed (CUDA, once) */
 } tg__program;
 /* realize.c: DEBUG=2's line for one launch (a schedule's, or a JIT replay's with mark "  (jit)") */
 TG__PRIVATE void tg__debug_launch(const tg__program *p, int i, double dt, const char *opts, const char *mark);

@@ -258,6 +258,9 @@ static int tg__cmp_range(const void *a, const void *b) {
   return x->arg.i < y->arg.i ? -1 : x->arg.i > y->arg.i;
 }
 
+/* a shared array's (DEFINE_LOCAL's) size in 16-byte vectors, rounded up: each array starts 16-byte aligned */
+TG__PRIVATE int64_t tg__shared_vectors(const tg__uop *u) { return (u->arg.i2 * tg__dtypes[u->dtype].size + 15) / 16; }
+
 TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
   tg__lin L;
   memset(&L, 0, sizeof L);
@@ -304,10 +307,8 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
   for (int i = 0; i < L.aux.n; i++) out->aux[i] = (intptr_t)L.aux.items[i];
   out->parallel = ng ? globals[0] : NULL;
   out->flops = L.flops;
-  for (int i = 0; i < out->n; i++) /* each shared array, 16-byte aligned (a bits array's halves: 2 bytes each) */
-    if (out->u[i]->op == TG__OP_DEFINE_LOCAL)
-      out->shared_bytes += (out->u[i]->arg.i2 * (out->u[i]->arg.f == 1 ? 2 : tg__dtypes[out->u[i]->dtype].size) + 15) /
-                           16 * 16;
+  for (int i = 0; i < out->n; i++)
+    if (out->u[i]->op == TG__OP_DEFINE_LOCAL) out->shared_bytes += 16 * tg__shared_vectors(out->u[i]);
   tg__vec_free(&L.aux);
   tg__vec_free(&L.reduces);
   tg__map_free(&L.deps);

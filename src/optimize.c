@@ -1015,11 +1015,11 @@ static tg__uop *tg__stage_tile(tg__uop *x, tg__uop *const at[2], tg__uop *const 
     tg__uop *fast = tg__alu(TG__OP_MOD, c, tg__const_int(it, per));
     for (int h = 0; h < w; h++) {
       tg__uop *p, *k, *to[2], *idx;
-      tg__uop *chunk_fast = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, fast, tg__const_int(it, w)), tg__const_int(it, h));
-      tg__uop *chunk_slow = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, slow, tg__const_int(it, w)), tg__const_int(it, h));
-      if (!along_p) p = slow, k = chunk_fast;
-      else if (kp) p = chunk_fast, k = slow;
-      else p = chunk_slow, k = fast;
+      tg__uop *chunk = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, !along_p || kp ? fast : slow, tg__const_int(it, w)),
+                               tg__const_int(it, h)); /* element h of the chunk, along the axis it runs */
+      if (!along_p) p = slow, k = chunk;
+      else if (kp) p = chunk, k = slow;
+      else p = chunk, k = fast;
       to[0] = tg__alu(TG__OP_ADD, base[0], p), to[1] = tg__alu(TG__OP_ADD, base[1], k);
       tg__uop *v = tg__substitute_ranges(x, at, to, 2);
       idx = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, buf, tg__const_int(it, size)),
@@ -1759,21 +1759,24 @@ static int tg__stage_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__o
   static const int order[] = {5, 1, 6, 8, 2, 3, 4, 7, 9};
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);
-  for (int i = ax.nr - 1; i >= 0; i--)
+  int64_t outputs = 1;
+  for (int g = 0; g < ax.ng; g++) outputs *= tg__range_size(tg__range_of(sink, ax.gid[g]));
+  for (int i = ax.nr - 1; i >= 0; i--) {
+    tg__tc_match mt;
+    const char *why = NULL;
+    if (tg__tc_find(sink, nglobal, ax.rid[i], 1, &mt, &why) < 0) continue;
     for (int c = 0; c < (int)TG__COUNT(order); c++) {
+      /* the workgroups it would launch (counted before the rewrite, which the device's refusals may then reject):
+       * a block each of BM x BN outputs */
+      const tg__stage_config *cf = &tg__stage_configs[order[c] - 1];
       int64_t copies = 1;
-      const char *why = NULL;
-      tg__uop *staged = tg__apply_stage(sink, nglobal, t, ax.rid[i], order[c], &copies, &why);
-      if (!staged) continue;
-      tg__axes sx; /* the workgroups it launches: its output loops' iterations */
-      int64_t groups = 1;
-      tg__find_axes(staged, nglobal, &sx);
-      for (int g = 0; g < sx.ng; g++) groups *= tg__range_size(tg__range_of(staged, sx.gid[g]));
-      if (groups >= t->units) {
+      if (outputs / ((int64_t)cf->tm * cf->lm * cf->tn * cf->ln) < t->units) continue;
+      if (tg__apply_stage(sink, nglobal, t, ax.rid[i], order[c], &copies, &why)) {
         out[0] = tg__mkopt(TG__OPT_STAGE, i, order[c]);
         return 1;
       }
     }
+  }
   return 0;
 }
 

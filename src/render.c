@@ -556,7 +556,7 @@ static void tg__rs_define_local(tg__rctx *r, const tg__linear *lin, int i) {
       TG_FREE(decl);
     }
     tg__line(r, "%s *%s = (%s *)(tg_shared + %lld);", type, nm, type, (long long)r->dyn_at);
-    r->dyn_at += (u->arg.i2 * (bits ? 2 : tg__dtypes[u->dtype].size) + 15) / 16;
+    r->dyn_at += tg__shared_vectors(u);
     return;
   }
   if (tg__bits_array(u) && r->d->wmma_vec) { /* as 16-byte vectors, so that any multiple of 8 elements is aligned */
