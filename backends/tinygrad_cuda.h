@@ -249,14 +249,16 @@ static char *tg__cu_nvrtc(const char *name, const char *src, int *ptx, size_t *s
   }
   char arch[64];
   *ptx = !tg__cu.get_cubin;
-  snprintf(arch, sizeof arch, "--gpu-architecture=%s_%d", *ptx ? "compute" : "sm", tg__cu.cc);
+  /* WGMMA (Hopper's warpgroup tensor cores) is sm_90a's, not sm_90's */
+  const char *feat = tg__cu.cc == 90 && strstr(src, "wgmma.") ? "a" : "";
+  snprintf(arch, sizeof arch, "--gpu-architecture=%s_%d%s", *ptx ? "compute" : "sm", tg__cu.cc, feat);
   const char *opts[] = {arch, "-default-device"};
   r = rtc->CompileProgram(prog, 2, opts);
   if (r && !*ptx) { /* an NVRTC older than the GPU knows no sm_XY: PTX for the driver to compile */
     rtc->DestroyProgram(&prog);
     rtc->CreateProgram(&prog, src, name, 0, NULL, NULL);
     *ptx = 1;
-    snprintf(arch, sizeof arch, "--gpu-architecture=compute_%d", tg__cu.cc);
+    snprintf(arch, sizeof arch, "--gpu-architecture=compute_%d%s", tg__cu.cc, feat);
     r = rtc->CompileProgram(prog, 2, opts);
   }
   char *out = NULL;
@@ -594,6 +596,7 @@ static void tg__cu_describe(tg__device *d, tg__target *t) {
       t->shared_bytes = v;
     if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_SMS, tg__cu.device) == 0 && v > 0) t->units = v;
     t->tensor_cores = tg__cu.cc >= 80 && !tg__getenv_int("NOTC", 0); /* mma.sync m16n8k16: Ampere on */
+    t->wgmma = t->tensor_cores && tg__cu.cc == 90 && !tg__getenv_int("NOWGMMA", 0); /* Hopper only (sm_90a) */
   }
   tg__error_pop(&saved);
 }
@@ -669,6 +672,21 @@ static const char *const tg__cuda_wmma[TG__NTENSOR_CORES] = {"tg_mma_f16(%1, %2,
 static const char tg__cuda_wmma_prelude[] = TG__CUDA_MMA("tg_mma_f16", "f16") TG__CUDA_MMA("tg_mma_bf16", "bf16");
 #undef TG__CUDA_MMA
 
+/* warpgroup tensor cores: PTX's wgmma.mma_async, n x 16 along k, A and B by descriptors of their shared tiles (their
+ * shared address, leading and stride byte offsets over 16, 128-byte swizzle), the accumulators in place, scale-d
+ * 1 (C is added). (%% is a percent sign: render.c's formats take %1 to %9.) */
+#define TG__CUDA_WGMMA(ty)                                                                                           \
+  "asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, 1, 0;\\nwgmma.mma_async.sync.aligned.m64n%1k16.f32." ty "." ty  \
+  " {%2}, %3, %4, p, 1, 1, %5, %6;\\n}\" : %7 : \"l\"(%8), \"l\"(%9));"
+static const char *const tg__cuda_wgmma[TG__NTENSOR_CORES] = {TG__CUDA_WGMMA("f16"), TG__CUDA_WGMMA("bf16")};
+#undef TG__CUDA_WGMMA
+static const char tg__cuda_wgmma_prelude[] =
+    "TG_FN unsigned long long tg_wgmma_desc(const void *p, unsigned long long lbo, unsigned long long sbo) {\n"
+    "  unsigned long long g = (unsigned long long)p, s;\n"
+    "  asm(\"cvta.to.shared.u64 %0, %1;\" : \"=l\"(s) : \"l\"(g));\n"
+    "  return ((s & 0x3FFFF) >> 4) | ((lbo >> 4) << 16) | ((sbo >> 4) << 32) | (1ull << 62);\n"
+    "}\n";
+
 /* ldmatrix: the shared array's generic address made a shared one (cvta), then the warp's load; volatile, with a memory
  * clobber, so that it stays after the barrier before it. (%%n is PTX's operand n: render.c's formats take %1, %2.) */
 #define TG__CUDA_LDM(n, regs, outs, trans)                                                                           \
@@ -715,8 +733,13 @@ static const tg__dialect tg__dialect_cuda = {
     "asm volatile(\"cp.async.wait_all;\" ::: \"memory\");",
     /* async_wait_group */
     "asm volatile(\"cp.async.commit_group;\\n\\tcp.async.wait_group %1;\" ::: \"memory\");",
-    /* dynamic_shared */
-    "extern __shared__ uint4 %s[];"};
+    /* dynamic_shared: 1024-byte aligned, as WGMMA's swizzled tiles need */
+    "extern __shared__ __align__(1024) uint4 %s[];",
+    /* wgmma, wgmma_reg, wgmma_acc, wgmma_desc, wgmma_fence, wgmma_commit, proxy_fence, wgmma_prelude */
+    tg__cuda_wgmma, "%%%1", "\"+f\"(%1)", "tg_wgmma_desc(%1, %2, %3)",
+    "asm volatile(\"wgmma.fence.sync.aligned;\" ::: \"memory\");",
+    "asm volatile(\"wgmma.commit_group.sync.aligned;\\n\\twgmma.wait_group.sync.aligned %1;\" ::: \"memory\");",
+    "asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");", tg__cuda_wgmma_prelude};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,

@@ -101,9 +101,10 @@ TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t) {
   t->local_max = t->gpu && d->dialect->group_id ? 256 : 0; /* what every OpenCL device and CUDA GPU allows */
   t->shared_bytes = t->local_max ? 16384 : 0;
   t->units = 1;
-  t->tensor_cores = 0;
+  t->tensor_cores = t->wgmma = 0;
   if (d->describe) d->describe(d, t);
   if (!d->dialect->wmma || !d->dialect->ldmatrix || !t->local_max) t->tensor_cores = 0; /* the dialect renders them */
+  if (!t->tensor_cores || !d->dialect->wgmma || !d->dialect->async_copy || !d->dialect->dynamic_shared) t->wgmma = 0;
 }
 
 int tg_synchronize(const char *device) {

@@ -201,7 +201,9 @@ TG__PRIVATE uint16_t tg__float_to_bf16(float f);
  * C format  the C expression an ALU op renders to, over its operands: %s the next, %1..%3 a given one, %f the float
  *           function suffix ("f" or ""), %% a percent sign.
  * evaluators the op over constants, as the kernels compute it (uop.c: tg__ei_* over int64, tg__ef_* over double);
- *           NULL where the op is not evaluated for that kind of dtype. Every ALU op has at least one. */
+ *           NULL where the op is not evaluated for that kind of dtype. Every ALU op has at least one.
+ * A new op goes last (WGMMA is): an op's number orders the operands of commutative ops in canonical forms, so the
+ * ALU ops keep theirs. */
 #define TG__OPS(X)                                                                                                     \
   X(NOOP,          BOTH,   0, 0,                   NONE, NULL, NULL, NULL)                                             \
   X(SINK,          BOTH,   0, 0,                   NONE, NULL, NULL, NULL)                                             \
@@ -256,7 +258,8 @@ TG__PRIVATE uint16_t tg__float_to_bf16(float f);
   X(XOR,        ALU, 2, TG__OPF_COMMUTATIVE,             NONE,   "(%s^%s)",         tg__ei_xor,   NULL)                \
   X(SHL,        ALU, 2, 0,                               NONE,   "(%s<<%s)",        tg__ei_shl,   NULL)                \
   X(SHR,        ALU, 2, 0,                               NONE,   "(%s>>%s)",        tg__ei_shr,   NULL)                \
-  X(WHERE,      ALU, 3, 0,                               NONE,   "(%s?%s:%s)",      tg__ei_where, tg__ef_where)
+  X(WHERE,      ALU, 3, 0,                               NONE,   "(%s?%s:%s)",      tg__ei_where, tg__ef_where)      \
+  X(WGMMA,      KERNEL, 0, 0,                            NONE,   NULL,              NULL,         NULL)
 
 typedef enum tg__op {
 #define TG__X(name, kind, arity, flags, ident, cfmt, ei, ef) TG__OP_##name,
@@ -333,6 +336,10 @@ typedef struct tg__buffer {
  *   arg.i 8x8 matrices of 16-bit elements from a shared array, PTX's ldmatrix: src[0] the INDEX of this thread's row
  *   of 8 elements, src[1] the BARRIER it comes after; arg.i2 = 1 transposes; its value is the thread's 2 * arg.i
  *   elements, by GEP, as the tensor cores' fragments hold them);
+ *   WGMMA (a warpgroup's multiply-accumulate of a 64 x n tile, Hopper's wgmma.mma_async, A and B read by the tensor
+ *   cores from shared arrays laid out in 128-byte swizzled atoms: src[0] and src[1] the INDEX of A's and B's tile,
+ *   src[2] the BARRIER they come after, then the n / 2 elements of C this thread holds, in PTX's order): i (the entry
+ *   of tg__tensor_cores), ints {n, A's layout, B's layout, groups left in flight} (a layout: 0 K-major, 1 MN-major);
  *   DEFINE_LOCAL (an array in a workgroup's shared memory, elements of its dtype): i (its number), i2 (elements);
  *   RESHAPE/EXPAND: shape; PERMUTE: perm in ints; PAD/SHRINK: pairs (before, after) / (start, end) in ints;
  *   FLIP: axes mask in i; ARANGE (0, 1, ..., i-1 as int32): length in i; REDUCE_AXIS: reduce op in i2, axes mask
@@ -659,6 +666,7 @@ typedef struct tg__target {
   int64_t shared_bytes; /* a workgroup's shared memory (GROUP's partial results) */
   int units;        /* a GPU's compute units (SMs): how many workgroups keep it busy */
   int tensor_cores; /* the device runs the warp-level tensor-core multiplies of tg__tensor_cores (CUDA sm_80 on) */
+  int wgmma;        /* ...and the warpgroup-level ones from shared memory (WGMMA: Hopper, CUDA sm_90a) */
 } tg__target;
 
 /* A tensor core's multiply-accumulate D = A * B + C by the 32 threads of a warp (PTX's mma.sync.m16n8k16): A is M x K,
@@ -675,6 +683,7 @@ typedef struct tg__tensor_core {
 #define TG__NTENSOR_CORES 2
 #define TG__NTC_CONFIGS 34 /* TC's configurations with shared memory (its amounts 1..34, optimize.c) */
 #define TG__NSTAGE_CONFIGS 9 /* STAGE's configurations (its amounts 1..9, optimize.c) */
+#define TG__NWGMMA_CONFIGS 8 /* TC's configurations of warpgroups (its amounts TG__NTC_CONFIGS + 1.., optimize.c) */
 #ifndef TG__AMALGAMATED
 extern const tg__tensor_core tg__tensor_cores[TG__NTENSOR_CORES];
 #endif
@@ -821,6 +830,15 @@ typedef struct tg__dialect {
    * pass TG__STATIC_SHARED bytes (CUDA's limit for arrays sized in the source) has them as parts of it, and the
    * device launches it with that much (the device's target.shared_bytes may then be more). NULL: none */
   const char *dynamic_shared;
+  /* warpgroup tensor cores (WGMMA), NULL wgmma: none. Per entry of tg__tensor_cores, the statement's format over n
+   * (%1), the placeholders of the thread's n / 2 accumulators (%2, comma-separated) and of A's and B's descriptors
+   * (%3, %4), A's and B's layouts (%5, %6), the accumulators as operands (%7) and the descriptors' values (%8, %9);
+   * a placeholder's format over its operand number (wgmma_reg), an accumulator operand's over its name
+   * (wgmma_acc), a descriptor's over the tile's address, its leading and its stride byte offsets (wgmma_desc); the
+   * statements before a run of WGMMAs (wgmma_fence), after it (wgmma_commit: %1 the groups left in flight) and before
+   * a barrier that shared memory stores reach the tensor cores through (proxy_fence); and the helpers they call */
+  const char *const *wgmma;
+  const char *wgmma_reg, *wgmma_acc, *wgmma_desc, *wgmma_fence, *wgmma_commit, *proxy_fence, *wgmma_prelude;
 } tg__dialect;
 #define TG__STATIC_SHARED 49152
 

@@ -4,7 +4,8 @@
  *   RANGE opens a loop and ENDRANGE closes it; a REDUCE becomes DEFINE_ACC (before its loops), the loops, an ASSIGN of
  *   the accumulator in the innermost loop, then the REDUCE itself (which reads the accumulator) after the loops.
  *   Four sums of the elements of one WMMA (a tensor core's tile) become that WMMA taking the four accumulators as its
- *   C, and four ASSIGNs of its elements (GEP): the tensor core accumulates, with no adds of its own. A REDUCE's
+ *   C, and four ASSIGNs of its elements (GEP): the tensor core accumulates, with no adds of its own. The same for
+ *   the n / 2 sums of a WGMMA's elements. A REDUCE's
  *   BARRIER source (a staged matmul's copy of the next stage) is emitted at the end of each iteration of its
  *   outermost loop, the values it stores at the start, before the inner loops open.
  * The output ranges (ids below nglobal) are opened first, outermost first; the first one is the parallel loop. A GPU
@@ -52,37 +53,43 @@ static void tg__list(tg__lin *L, tg__uop *u, intptr_t aux) {
     const tg__tensor_core *tc = &tg__tensor_cores[u->arg.i];
     L->flops += L->iters * 2.0 * tc->m * tc->n * tc->k / 32;
   }
+  if (u->op == TG__OP_WGMMA) L->flops += L->iters * 2.0 * 64 * (double)u->arg.ints[0] * 16 / 128; /* a warpgroup's */
 }
 
 static void tg__emit(tg__lin *L, tg__uop *u);
 
-/* whether a WMMA's C is zeros: the first of a chain */
+/* A tensor core's op (WMMA, a warp's; WGMMA, a warpgroup's): where its C begins among its sources, and its elements */
+static int tg__is_mma(const tg__uop *w) { return w->op == TG__OP_WMMA || w->op == TG__OP_WGMMA; }
+static int tg__mma_c0(const tg__uop *w) { return w->op == TG__OP_WMMA ? 12 : 3; }
+static int tg__mma_nc(const tg__uop *w) { return w->nsrc - tg__mma_c0(w); }
+
+/* whether a tensor core op's C is zeros: the first of a chain */
 static int tg__wmma_first(const tg__uop *w) {
   double c;
-  for (int j = 12; j < 16; j++)
+  for (int j = tg__mma_c0(w); j < w->nsrc; j++)
     if (!tg__is_const(w->src[j], &c) || c != 0) return 0;
   return 1;
 }
 
-/* the WMMA whose D is w's C (each element by its GEP, in order), or NULL */
+/* the op of the same kind whose D is w's C (each element by its GEP, in order), or NULL */
 static tg__uop *tg__wmma_before(const tg__uop *w) {
-  tg__uop *p = w->src[12]->op == TG__OP_GEP ? w->src[12]->src[0] : NULL;
+  int c0 = tg__mma_c0(w);
+  tg__uop *p = w->src[c0]->op == TG__OP_GEP ? w->src[c0]->src[0] : NULL;
   double l;
-  for (int j = 0; p && j < 4; j++)
-    if (w->src[12 + j]->op != TG__OP_GEP || w->src[12 + j]->src[0] != p || !tg__is_const(w->src[12 + j]->src[1], &l) ||
-        l != j)
+  for (int j = c0; p && j < w->nsrc; j++)
+    if (w->src[j]->op != TG__OP_GEP || w->src[j]->src[0] != p || !tg__is_const(w->src[j]->src[1], &l) || l != j - c0)
       return NULL;
-  return p && p->op == TG__OP_WMMA ? p : NULL;
+  return p && p->op == w->op && p->nsrc == w->nsrc ? p : NULL;
 }
 
-/* the WMMA whose element *lane a REDUCE sums, when the WMMA may accumulate into the sum's accumulator itself: a sum
- * of GEP(w, lane), where w is the last of a chain whose first WMMA's C is zeros (tg__apply_tc makes them); NULL
- * otherwise */
+/* the tensor core op whose element *lane a REDUCE sums, when the op may accumulate into the sum's accumulator
+ * itself: a sum of GEP(w, lane), where w is the last of a chain whose first op's C is zeros (tg__apply_tc and
+ * tg__apply_wgmma make them); NULL otherwise */
 static tg__uop *tg__wmma_summed(const tg__uop *v, int *lane) {
   const tg__uop *g = v->src[0];
   double z;
-  if (v->arg.i != TG__OP_ADD || g->op != TG__OP_GEP || g->src[0]->op != TG__OP_WMMA || !tg__is_const(g->src[1], &z) ||
-      z < 0 || z > 3)
+  if (v->arg.i != TG__OP_ADD || g->op != TG__OP_GEP || !tg__is_mma(g->src[0]) || !tg__is_const(g->src[1], &z) ||
+      z < 0 || z >= tg__mma_nc(g->src[0]))
     return NULL;
   for (const tg__uop *w = g->src[0]; w; w = tg__wmma_before(w))
     if (tg__wmma_first(w)) {
@@ -92,32 +99,40 @@ static tg__uop *tg__wmma_summed(const tg__uop *v, int *lane) {
   return NULL;
 }
 
-/* emits the chain of WMMAs ending at w, the first one taking c4 as its C; returns the last (tinygrad's WMMA chains a
- * stage's steps along k the same way) */
-static tg__uop *tg__emit_wmma_chain(tg__lin *L, tg__uop *w, tg__uop *const *c4) {
-  tg__uop *srcs[16], *before = tg__wmma_first(w) ? NULL : tg__emit_wmma_chain(L, tg__wmma_before(w), c4);
-  for (int l = 0; l < 4; l++) {
-    srcs[12 + l] = before ? tg__uop2(TG__OP_GEP, w->dtype, before, tg__const_int(TG_INT32, l), NULL) : c4[l];
-    if (before) tg__list(L, srcs[12 + l], 0);
+/* emits the chain of tensor core ops ending at w, the first one taking c as its C; returns the last (tinygrad's WMMA
+ * chains a stage's steps along k the same way) */
+static tg__uop *tg__emit_wmma_chain(tg__lin *L, tg__uop *w, tg__uop *const *c) {
+  tg__uop **srcs = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)w->nsrc);
+  tg__uop *before = tg__wmma_first(w) ? NULL : tg__emit_wmma_chain(L, tg__wmma_before(w), c);
+  int c0 = tg__mma_c0(w);
+  for (int l = 0; l < w->nsrc - c0; l++) {
+    srcs[c0 + l] = before ? tg__uop2(TG__OP_GEP, w->dtype, before, tg__const_int(TG_INT32, l), NULL) : c[l];
+    if (before) tg__list(L, srcs[c0 + l], 0);
   }
-  for (int j = 0; j < 12; j++) tg__emit(L, srcs[j] = w->src[j]);
-  tg__uop *out = tg__uop_new(TG__OP_WMMA, w->dtype, 16, srcs, &w->arg);
+  for (int j = 0; j < c0; j++) tg__emit(L, srcs[j] = w->src[j]);
+  tg__uop *out = tg__uop_new(w->op, w->dtype, w->nsrc, srcs, &w->arg);
+  TG_FREE(srcs);
   tg__list(L, out, 0);
   return out;
 }
 
-/* For each REDUCE of the group, the group's REDUCEs that sum elements 0..3 of the same WMMA (quad[4g..4g+3]), all
- * four being there: then the WMMA takes their accumulators as its C and its D is assigned to them, with no adds
- * (tinygrad's WMMA accumulates the same way). -1 where not */
-static void tg__wmma_quads(const tg__vec *group, int *quad) {
-  for (int g = 0; g < 4 * group->n; g++) quad[g] = -1;
+/* For each REDUCE g of the group, the tensor core op whose element lane[g] it sums (owner[g]), when the group sums
+ * every element of that op once: then the op takes their accumulators as its C and its D is assigned to them, with
+ * no adds (tinygrad's WMMA accumulates the same way). NULL where not */
+static void tg__wmma_sums(const tg__vec *group, tg__uop **owner, int *lane) {
+  for (int g = 0; g < group->n; g++) owner[g] = tg__wmma_summed((tg__uop *)group->items[g], &lane[g]);
   for (int g = 0; g < group->n; g++) {
-    int lane, l2, q[4] = {-1, -1, -1, -1}, ok = 1;
-    tg__uop *w = tg__wmma_summed((tg__uop *)group->items[g], &lane), *w2;
-    for (int h = 0; w && h < group->n; h++)
-      if ((w2 = tg__wmma_summed((tg__uop *)group->items[h], &l2)) == w) ok &= q[l2] < 0, q[l2] = h;
-    for (int l = 0; w && ok && l < 4; l++) ok = q[l] >= 0;
-    for (int l = 0; w && ok && l < 4; l++) quad[4 * g + l] = q[l];
+    tg__uop *w = owner[g];
+    int first = 1, nc = w ? tg__mma_nc(w) : 0, count = 0, ok = 1;
+    for (int h = 0; h < g && w; h++) first &= owner[h] != w;
+    if (!w || !first) continue;
+    unsigned char *seen = (unsigned char *)tg__alloc((size_t)nc);
+    memset(seen, 0, (size_t)nc);
+    for (int h = g; h < group->n; h++)
+      if (owner[h] == w) ok &= !seen[lane[h]], seen[lane[h]] = 1, count++;
+    TG_FREE(seen);
+    for (int h = g; h < group->n && !(ok && count == nc); h++)
+      if (owner[h] == w) owner[h] = NULL;
   }
 }
 
@@ -219,20 +234,26 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
   int shared = L->shared;
   L->shared |= body->op == TG__OP_LOAD && body->src[0]->op == TG__OP_INDEX &&
                body->src[0]->src[0]->op == TG__OP_DEFINE_LOCAL;
-  int *quad = (int *)tg__alloc(sizeof(int) * 4 * (size_t)group.n);
-  tg__wmma_quads(&group, quad);
+  tg__uop **owner = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)group.n);
+  int *lane = (int *)tg__alloc(sizeof(int) * (size_t)group.n);
+  tg__wmma_sums(&group, owner, lane);
   for (int g = 0; g < group.n; g++) {
     tg__uop *v = (tg__uop *)group.items[g];
-    if (quad[4 * g] >= 0) { /* WMMA(A, B, the four accumulators), assigned to them element by element */
-      if (quad[4 * g] != g) continue; /* done with element 0's */
-      tg__uop *w = v->src[0]->src[0], *c4[4];
-      for (int l = 0; l < 4; l++) c4[l] = accs[quad[4 * g + l]];
-      tg__uop *acc = tg__emit_wmma_chain(L, w, c4);
-      for (int l = 0; l < 4; l++) {
+    if (owner[g]) { /* the op(A, B, its accumulators), assigned to them element by element */
+      if (lane[g] != 0) continue; /* done with element 0's */
+      tg__uop *w = owner[g];
+      int nc = tg__mma_nc(w), *at = (int *)tg__alloc(sizeof(int) * (size_t)nc);
+      tg__uop **c = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)nc);
+      for (int h = g; h < group.n; h++)
+        if (owner[h] == w) c[lane[h]] = accs[h], at[lane[h]] = h;
+      tg__uop *acc = tg__emit_wmma_chain(L, w, c);
+      for (int l = 0; l < nc; l++) {
         tg__uop *d = tg__uop2(TG__OP_GEP, w->dtype, acc, tg__const_int(TG_INT32, l), NULL);
         tg__list(L, d, 0);
-        tg__list(L, tg__uop2(TG__OP_ASSIGN, w->dtype, accs[quad[4 * g + l]], d, NULL), 0);
+        tg__list(L, tg__uop2(TG__OP_ASSIGN, w->dtype, accs[at[l]], d, NULL), 0);
       }
+      TG_FREE(at);
+      TG_FREE(c);
       continue;
     }
     tg__emit(L, v->src[0]);
@@ -240,7 +261,8 @@ static void tg__emit_reduces(tg__lin *L, tg__uop *u) {
     tg__list(L, tg__uop2(TG__OP_ASSIGN, v->dtype, accs[g], upd, NULL), 0);
     if (!L->shared) L->flops += L->iters; /* the accumulation's op, in the ASSIGN (a matmul's adds: half its flops) */
   }
-  TG_FREE(quad);
+  TG_FREE(owner);
+  TG_FREE(lane);
   for (int i = u->nsrc - 1; outer && i > outer; i--)
     if (u->src[i]->op == TG__OP_RANGE) tg__close(L, u->src[i]);
   for (int i = 1; i < u->nsrc; i++)

@@ -1209,6 +1209,177 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// TC with warpgroups (WGMMA, Hopper): the tensor cores read A and B from shared memory themselves, a warpgroup of 128
+// threads computing a 64 x n tile per instruction, while the threads go on
+
+/* TC's warpgroup configurations (its amounts TG__NTC_CONFIGS + 1..): lm warpgroups along m, each a tile of 64 rows by
+ * n columns (a block of 64 lm x n), `stages` buffers of 64 along k */
+typedef struct tg__wgmma_config { int lm, n, stages; } tg__wgmma_config;
+static const tg__wgmma_config tg__wgmma_configs[] = {
+    {2, 256, 4}, {2, 256, 3}, {2, 128, 6}, {2, 128, 4}, {1, 256, 4}, {1, 128, 4}, {2, 64, 4}, {1, 64, 6},
+};
+typedef char tg__wgmma_configs_counted[TG__COUNT(tg__wgmma_configs) == TG__NWGMMA_CONFIGS ? 1 : -1];
+
+/* One operand's tile of a stage for WGMMA: P rows (the operand's output axis p) by 64 along k of 16-bit values x(p, k),
+ * kept as bits in the tensor cores' layout of 128-byte atoms swizzled by 128 bytes, in buffer `buf` of nbuf: K-major
+ * (`mn` 0: each row p is 64 values along k, 128 bytes, its 16-byte chunk c at chunk c ^ (p % 8)) or MN-major (`mn`
+ * 1: atoms of 8 rows of k by 64 values along p, the atom of rows p / 64 and k / 8 at (p / 64) * 4096 + (k / 8) * 512
+ * elements, chunk c of row k % 8 at c ^ (k % 8)). The hardware applies the same XOR to the bits of the address, so
+ * the buffers start 1024-byte aligned. Each of the T threads copies chunks of 8 values adjacent along the axis x
+ * reads contiguously (k when K-major, p when MN-major), one 16-byte vector (a cp.async). `at` maps p and k to the
+ * stage's (base[0] + row, base[1] + column). Appends the stores to `stores`; returns the array. */
+static tg__uop *tg__swizzle_tile(tg__uop *x, tg__uop *const at[2], tg__uop *const base[2], int64_t P, tg__uop *tid,
+                                 int64_t T, tg__uop *buf, int nbuf, int number, int mn, tg__vec *stores) {
+  tg_dtype it = tid->dtype;
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = number, a.i2 = nbuf * P * 64, a.f = 1;
+  tg__uop *arr = tg__uop0(TG__OP_DEFINE_LOCAL, x->dtype, &a);
+#define TG__C(v) tg__const_int(it, v)
+#define TG__ADD(a, b) tg__alu(TG__OP_ADD, a, b)
+#define TG__MUL(a, b) tg__alu(TG__OP_MUL, a, TG__C(b))
+  int64_t per = mn ? P / 8 : 8; /* chunks along the contiguous axis */
+  for (int64_t q = 0; q < P * 8 / T; q++) {
+    tg__uop *c = TG__ADD(tid, TG__C(T * q));
+    tg__uop *slow = tg__alu(TG__OP_IDIV, c, TG__C(per)), *fast = tg__alu(TG__OP_MOD, c, TG__C(per)), *at8;
+    if (mn) /* slow: k; fast: the chunk along p, in atom column fast / 8 */
+      at8 = TG__ADD(TG__ADD(TG__MUL(tg__alu(TG__OP_IDIV, fast, TG__C(8)), 4096),
+                            TG__MUL(tg__alu(TG__OP_IDIV, slow, TG__C(8)), 512)),
+                    TG__ADD(TG__MUL(tg__alu(TG__OP_MOD, slow, TG__C(8)), 64),
+                            TG__MUL(tg__alu(TG__OP_XOR, tg__alu(TG__OP_MOD, fast, TG__C(8)),
+                                            tg__alu(TG__OP_MOD, slow, TG__C(8))), 8)));
+    else /* slow: p; fast: the chunk along k */
+      at8 = TG__ADD(TG__MUL(slow, 64), TG__MUL(tg__alu(TG__OP_XOR, fast, tg__alu(TG__OP_MOD, slow, TG__C(8))), 8));
+    tg__uop *start = tg__simplify(TG__ADD(TG__MUL(buf, P * 64), at8));
+    for (int h = 0; h < 8; h++) {
+      tg__uop *along = TG__ADD(TG__MUL(fast, 8), TG__C(h)), *to[2];
+      to[0] = TG__ADD(base[0], mn ? along : slow), to[1] = TG__ADD(base[1], mn ? slow : along);
+      tg__uop *v = tg__substitute_ranges(x, at, to, 2);
+      tg__uop *into = tg__uop2(TG__OP_INDEX, x->dtype, arr, TG__ADD(start, TG__C(h)), NULL);
+      tg__vec_push(stores, tg__uop2(TG__OP_STORE, x->dtype, into, v, NULL));
+    }
+  }
+#undef TG__MUL
+#undef TG__ADD
+#undef TG__C
+  return arr;
+}
+
+/* TC with warpgroups (TC's amount TG__NTC_CONFIGS + c: tg__wgmma_configs[c - 1]), on a GPU with Hopper's WGMMA:
+ * each workgroup computes a block of BM = 64 lm rows by BN = n columns in stages of BK = 64 along k, with lm
+ * warpgroups of 128 threads. Per stage its threads copy the block's rows of A and columns of B into shared memory
+ * in the tensor cores' swizzled layout (tg__swizzle_tile: K-major for an operand contiguous along k, MN-major for
+ * one contiguous along its output axis; cp.async), stages - 2 stages ahead, and each warpgroup issues 4 WGMMAs of
+ * 64 x BN x 16 on its rows, chained along k, accumulating into its threads' BN / 2 accumulators each. WGMMAs run
+ * on while the threads go on: each warpgroup waits at the end of a stage for all but that stage's, so that the
+ * barrier at the next stage's end has every read of a buffer done two stages before it is copied over again. The
+ * rows, columns and k must be multiples of BM, BN and BK (no padding), the reduction may have no other loop. */
+static tg__uop *tg__apply_wgmma(tg__uop *sink, int nglobal, const tg__target *t, int64_t kid, int config,
+                                int64_t *copies, const char **why) {
+  tg__tc_match mt;
+  if (!t->wgmma) {
+    *why = !t->gpu ? "a CPU kernel has no workgroups"
+           : t->tensor_cores ? "the device has no warpgroup tensor cores (WGMMA: Hopper)"
+                             : "the device has no tensor cores";
+    return NULL;
+  }
+  if (config < 1 || config > TG__NWGMMA_CONFIGS) {
+    *why = "no such TC configuration (TC's amount)";
+    return NULL;
+  }
+  if (tg__tc_find(sink, nglobal, kid, 0, &mt, why) < 0) return NULL;
+  const tg__wgmma_config *cf = &tg__wgmma_configs[config - 1];
+  int64_t BM = 64 * cf->lm, BN = cf->n, BK = 64, T = 128 * cf->lm, S = cf->stages;
+  int64_t M = tg__range_size(mt.m), N = tg__range_size(mt.n), K = tg__range_size(mt.k);
+  int64_t sa = tg__factor_stride(mt.a, mt.k), sb = tg__factor_stride(mt.b, mt.k);
+  int a_mn = sa != 1 && tg__factor_stride(mt.a, mt.m) == 1, b_mn = sb != 1 && tg__factor_stride(mt.b, mt.n) == 1;
+  int64_t shared = 2 * S * (BM + BN) * BK, id = tg__fresh_range_id(sink);
+  const int64_t block[3] = {BM, BN, BK};
+  const char *bad = tg__staged_refusal(&mt, block, T, 8, shared, (sa == 1 || a_mn) && (sb == 1 || b_mn), t);
+  if (bad) (void)0;
+  else if (shared <= TG__STATIC_SHARED) bad = "the warpgroups' tiles are smaller than shared memory sized at launch";
+  else if (id < 0 || id + 7 > 62) bad = "too many loops";
+  else if (*copies * BN / 2 > 1024) bad = "more than 1024 copies of the kernel body";
+  if (bad) {
+    *why = bad;
+    return NULL;
+  }
+  tg_dtype it = mt.k->dtype;
+  /* mb, nb, kb (the loops' ids); wg, w (warpgroups and their warps: LOCAL), g, t (lanes); j, h, e (the copies: a
+   * thread's BN / 2 accumulators, 8 columns apart, rows g and g + 8, columns 2t and 2t + 1) */
+  tg__uop *r[10];
+  const int64_t rid[10] = {mt.m->arg.i, mt.n->arg.i, kid, id, id + 1, id + 2, id + 3, id + 4, id + 5, id + 6};
+  const int64_t rsize[10] = {M / BM, N / BN, K / BK, cf->lm, 4, 8, 4, BN / 8, 2, 2};
+  static const int role[10] = {0, 0, 0, TG__RANGE_LOCAL, TG__RANGE_LOCAL, TG__RANGE_LANE, TG__RANGE_LANE, 0, 0, 0};
+  tg__staged_ranges(it, rid, rsize, role, 10, r);
+#define TG__C(v) tg__const_int(it, v)
+#define TG__MUL(a, b) tg__alu(TG__OP_MUL, a, TG__C(b))
+#define TG__ADD(a, b) tg__alu(TG__OP_ADD, a, b)
+  tg__uop *tid = TG__ADD(TG__MUL(TG__ADD(TG__MUL(TG__ADD(TG__MUL(r[3], 4), r[4]), 8), r[5]), 4), r[6]);
+  /* the first S - 2 stages into buffers 0.. before the loop; then iteration kb copies stage kb + S - 2 into buffer
+   * (kb - 2) % S, whose WGMMAs every warpgroup waited for before the last barrier, and its WGMMAs read buffer
+   * kb % S, which that barrier waited for (all but the last S - 3 groups of copies) */
+  tg__uop *buf = tg__alu(TG__OP_MOD, r[2], TG__C(S)), *at[2], *base[2], *bar[2] = {NULL, NULL}, *ta = NULL, *tb = NULL;
+  tg__vec stores;
+  memset(&stores, 0, sizeof stores);
+  int64_t nk = K / BK;
+  for (int st = 0; st < S - 2; st++) {
+    at[0] = mt.m, at[1] = mt.k, base[0] = TG__MUL(r[0], BM), base[1] = TG__C((st < nk ? st : nk - 1) * BK);
+    ta = tg__swizzle_tile(mt.a, at, base, BM, tid, T, TG__C(st), (int)S, 0, a_mn, &stores);
+    at[0] = mt.n, base[0] = TG__MUL(r[1], BN);
+    tb = tg__swizzle_tile(mt.b, at, base, BN, tid, T, TG__C(st), (int)S, 1, b_mn, &stores);
+  }
+  bar[0] = tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores.n, (tg__uop **)stores.items, NULL);
+  stores.n = 0;
+  /* the chain of 4 WGMMAs along the stage's k: the descriptors' tiles start at the warpgroup's rows of A (64 rows:
+   * 4096 elements in either layout) and at B, 16 along k further each step (32 bytes K-major, two atoms MN-major) */
+  int64_t nacc = BN / 2;
+  tg__uop **src = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(3 + nacc)), *w = NULL;
+  /* n, the layouts, the groups left in flight at a stage's end (none when there is one stage: no loop's end waits),
+   * A's and B's leading and stride byte offsets (MN-major: the next 64 along p, 8192 bytes; the next 8 along k) */
+  const int64_t ints[8] = {BN, a_mn, b_mn, nk > 1, a_mn ? 8192 : 16, 1024, b_mn ? 8192 : 16, 1024};
+  tg__arg arg;
+  memset(&arg, 0, sizeof arg);
+  arg.i = mt.tc, arg.nints = 8, arg.ints = ints;
+  for (int s = 0; s < BK / 16; s++) {
+    tg__uop *ia = TG__ADD(TG__ADD(TG__MUL(buf, BM * 64), TG__MUL(r[3], 4096)), TG__C(s * (a_mn ? 1024 : 16)));
+    tg__uop *ib = TG__ADD(TG__MUL(buf, BN * 64), TG__C(s * (b_mn ? 1024 : 16)));
+    src[0] = tg__uop2(TG__OP_INDEX, ta->dtype, ta, tg__simplify(ia), NULL);
+    src[1] = tg__uop2(TG__OP_INDEX, tb->dtype, tb, tg__simplify(ib), NULL);
+    src[2] = bar[0];
+    for (int64_t j = 0; j < nacc; j++)
+      src[3 + j] = w ? tg__uop2(TG__OP_GEP, tg__tensor_cores[mt.tc].acc, w, TG__C(j), NULL)
+                     : tg__const(tg__tensor_cores[mt.tc].acc, 0);
+    w = tg__uop_new(TG__OP_WGMMA, tg__tensor_cores[mt.tc].acc, (int)(3 + nacc), src, &arg);
+  }
+  TG_FREE(src);
+  if (nk > 1) { /* the copy of stage kb + S - 2, and the barrier that waits for stage kb + 1 */
+    tg__uop *ahead = TG__ADD(r[2], TG__C(S - 2));
+    tg__uop *next = tg__where(tg__alu(TG__OP_CMPLT, ahead, TG__C(nk)), ahead, TG__C(nk - 1));
+    tg__uop *into = tg__alu(TG__OP_MOD, ahead, TG__C(S));
+    at[0] = mt.m, base[0] = TG__MUL(r[0], BM), base[1] = TG__MUL(next, BK);
+    tg__swizzle_tile(mt.a, at, base, BM, tid, T, into, (int)S, 0, a_mn, &stores);
+    at[0] = mt.n, base[0] = TG__MUL(r[1], BN);
+    tg__swizzle_tile(mt.b, at, base, BN, tid, T, into, (int)S, 1, b_mn, &stores);
+    memset(&arg, 0, sizeof arg);
+    arg.i = S - 3;
+    bar[1] = tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores.n, (tg__uop **)stores.items, &arg);
+  }
+  tg__vec_free(&stores);
+  /* element 4j + 2h + e of the last WGMMA: row 16 w + g + 8h of the warpgroup's, column 8j + 2t + e */
+  tg__uop *gep = tg__uop2(TG__OP_GEP, tg__tensor_cores[mt.tc].acc, w,
+                          TG__ADD(TG__ADD(TG__MUL(r[7], 4), TG__MUL(r[8], 2)), r[9]), NULL), *out[2];
+  out[0] = TG__ADD(TG__ADD(TG__MUL(r[0], BM), TG__MUL(r[3], 64)),
+                   TG__ADD(TG__ADD(TG__MUL(r[4], 16), r[5]), TG__MUL(r[8], 8)));
+  out[1] = TG__ADD(TG__ADD(TG__MUL(r[1], BN), TG__MUL(r[7], 8)), TG__ADD(TG__MUL(r[6], 2), r[9]));
+#undef TG__ADD
+#undef TG__MUL
+#undef TG__C
+  const int64_t cn[3] = {BN / 8, 2, 2};
+  return tg__tc_finish(sink, &mt, gep, r + 2, rsize[2] > 1, bar[1], out, r + 7, cn, 3, copies);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // STAGE: a float32 matmul's operands staged in shared memory, each thread a register tile of outputs (SIMT: no tensor
 // cores)
 
@@ -1451,10 +1622,13 @@ static tg__uop *tg__apply_opt(tg__uop *sink, int nglobal, const tg__axes *ax, co
   case TG__OPT_TC: {
     tg__uop *tr[TG_MAX_DIMS];
     if (*copies > 1 || tg__thread_ranges(sink, tr)) *why = "TC must come first";
-    else if (o->amount < 0 || o->amount > TG__NTC_CONFIGS) *why = "no such TC configuration (TC's amount)";
+    else if (o->amount < 0 || o->amount > TG__NTC_CONFIGS + TG__NWGMMA_CONFIGS)
+      *why = "no such TC configuration (TC's amount)";
     else if ((r = tg__opt_loop(sink, ax, 1, o->axis, why)))
-      return o->amount ? tg__apply_tc_staged(sink, nglobal, t, r->arg.i, (int)o->amount, copies, why)
-                       : tg__apply_tc(sink, nglobal, t, r->arg.i, copies, why);
+      return o->amount > TG__NTC_CONFIGS
+                 ? tg__apply_wgmma(sink, nglobal, t, r->arg.i, (int)(o->amount - TG__NTC_CONFIGS), copies, why)
+             : o->amount ? tg__apply_tc_staged(sink, nglobal, t, r->arg.i, (int)o->amount, copies, why)
+                         : tg__apply_tc(sink, nglobal, t, r->arg.i, copies, why);
     return NULL;
   }
   case TG__OPT_STAGE: {
@@ -1713,6 +1887,25 @@ static int tg__tc_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__opt 
    * ones' smaller blocks divide more matmuls */
   static const int staged[] = {21, 26, 33, 27, 20, 24, 2,  22, 32, 28, 31, 34, 17, 19, 25, 16, 30,
                                29, 13, 15, 1,  23, 6,  12, 9,  11, 4,  3,  7,  18, 14, 10, 5};
+  /* warpgroups first where the device has them: the first configuration, by their speed on a 4096 float16 matmul
+   * on an H200 (TFLOPS, 2026-12-02: 1 525, 3 439, 4 438, 5 391, 7 388, 6 373, 8 301, 2 260), whose blocks divide
+   * the matmul and give every compute unit a workgroup */
+  static const int wg_order[] = {1, 3, 4, 5, 7, 6, 8, 2};
+  for (int i = ax.nr - 1; i >= 0 && t->wgmma; i--)
+    for (int o = 0; o < (int)TG__COUNT(wg_order); o++) {
+      int64_t copies = 1;
+      const char *why = NULL;
+      tg__tc_match mt;
+      int c = wg_order[o];
+      const tg__wgmma_config *cf = &tg__wgmma_configs[c - 1];
+      if (tg__tc_find(sink, nglobal, ax.rid[i], 0, &mt, &why) < 0 ||
+          (tg__range_size(mt.m) / (64 * cf->lm)) * (tg__range_size(mt.n) / cf->n) < t->units)
+        continue;
+      if (tg__apply_wgmma(sink, nglobal, t, ax.rid[i], c, &copies, &why)) {
+        out[0] = tg__mkopt(TG__OPT_TC, i, TG__NTC_CONFIGS + c);
+        return 1;
+      }
+    }
   for (int i = ax.nr - 1; i >= 0; i--)
     for (int c = 0; c < (int)TG__COUNT(staged); c++) {
       int64_t copies = 1;

@@ -77,7 +77,7 @@ static char *tg__fmt_op(const char *fmt, char **ops, int nops, int suffix_f) {
     }
     p++;
     if (*p == 's' && next < nops) tg__str_cat(&b, ops[next++]);
-    else if (*p >= '1' && *p <= '3' && *p - '1' < nops) tg__str_cat(&b, ops[*p - '1']);
+    else if (*p >= '1' && *p <= '9' && *p - '1' < nops) tg__str_cat(&b, ops[*p - '1']);
     else if (*p == 'f') tg__str_cat(&b, suffix_f ? "f" : "");
     else if (*p == '%') tg__str_cat(&b, "%");
   }
@@ -212,9 +212,13 @@ typedef struct tg__rctx {
   int *async;        /* per entry: for a load vector of 8 that only a store vector copies into shared memory, the
                         store's rendering entry (one cp.async, issued where the load was); -1 otherwise */
   int copies;        /* async copies rendered: a barrier waits for them first */
-  int pipelined;     /* a barrier lets copies run on (arg.i > 0: TC's three buffers): only then are copies async. With
-                        two buffers, a register copy measured faster (H200, 4096 float16: 268 against 244 TFLOPS) */
-  long long nwmma, nldm;
+  int pipelined;     /* a barrier lets copies run on (arg.i > 0: TC's three buffers), or WGMMAs read them: only then
+                        are copies async. With two buffers, a register copy measured faster (H200, 4096 float16: 268
+                        against 244 TFLOPS) */
+  long long nwmma, nldm, nwg;
+  int wgmma;         /* the kernel has WGMMAs: stores into shared memory reach them through a proxy fence */
+  int wg_run;        /* a run of WGMMAs is open (its fence rendered) */
+  int wg_pending;    /* WGMMAs may still run (left in flight): the loop's end waits for them */
   int dynamic;       /* the shared arrays are parts of one array sized at launch (tg__dialect.dynamic_shared) */
   int64_t dyn_at;    /* ...the next one's offset in it, in 16-byte vectors */
 } tg__rctx;
@@ -331,6 +335,12 @@ static void tg__rs_endrange(tg__rctx *r, const tg__linear *lin, int i) {
   if (lin->u[i]->src[0]->arg.i2 || (r->d->global_id && tg__global_at(lin, lin->u[i]->src[0]) >= 0)) return;
   r->depth--;
   tg__line(r, "}");
+  if (r->wg_pending) { /* the WGMMAs left in flight end before their accumulators are read */
+    char *ops[1] = {(char *)"0"}, *w = tg__fmt_op(r->d->wgmma_commit, ops, 1, 0);
+    tg__line(r, "%s", w);
+    TG_FREE(w);
+    r->wg_pending = 0;
+  }
 }
 
 static void tg__rs_define_acc(tg__rctx *r, const tg__linear *lin, int i) {
@@ -341,7 +351,8 @@ static void tg__rs_define_acc(tg__rctx *r, const tg__linear *lin, int i) {
 
 static void tg__rs_assign(tg__rctx *r, const tg__linear *lin, int i) {
   tg__uop *u = lin->u[i];
-  tg__line(r, "%s = %s;", tg__expr_of(r, u->src[0]), tg__expr_of(r, u->src[1]));
+  const char *to = tg__expr_of(r, u->src[0]), *v = tg__expr_of(r, u->src[1]);
+  if (strcmp(to, v)) tg__line(r, "%s = %s;", to, v); /* a WGMMA's element is its accumulator already */
 }
 
 /* a REDUCE is its accumulator, read after the loops */
@@ -500,13 +511,78 @@ static void tg__rs_wmma(tg__rctx *r, const tg__linear *lin, int i) {
   for (int k = 0; k < 3; k++) TG_FREE(part[k].s);
 }
 
+/* A warpgroup's multiply-accumulate (WGMMA): the dialect's statement over the descriptors of A's and B's tiles and
+ * the thread's accumulators, in place (tg__render checked that each element of C is an accumulator or the element of
+ * a WGMMA before: its GEP names the same variable). A run of WGMMAs opens with the dialect's fence; the last one of a
+ * run commits them and leaves arg.ints[3] groups in flight, which the end of the loop waits for */
+static void tg__rs_wgmma(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  int nc = u->nsrc - 3;
+  if (!r->wg_run && r->d->wgmma_fence) tg__line(r, "%s", r->d->wgmma_fence);
+  r->wg_run = 1;
+  tg__map_put(&r->expr, u, tg__own(r, tg__strdup("")));
+  tg__str part[7];
+  memset(part, 0, sizeof part);
+  char num[48], *one[3] = {num, NULL, NULL};
+  for (int j = 0; j < nc + 2; j++) { /* the placeholders: the accumulators', then the two descriptors' */
+    snprintf(num, sizeof num, "%d", j);
+    char *ph = tg__fmt_op(r->d->wgmma_reg, one, 1, 0);
+    tg__str_printf(&part[j < nc ? 1 : j == nc ? 2 : 3], "%s%s", j && j < nc ? "," : "", ph);
+    TG_FREE(ph);
+  }
+  for (int j = 0; j < nc; j++) { /* the accumulators as operands */
+    one[0] = (char *)tg__expr_of(r, u->src[3 + j]);
+    char *op = tg__fmt_op(r->d->wgmma_acc, one, 1, 0);
+    tg__str_printf(&part[4], "%s%s", j ? ", " : "", op);
+    TG_FREE(op);
+  }
+  for (int k = 0; k < 2; k++) { /* the descriptors: the tile's address, its leading and stride byte offsets */
+    char lbo[32], sbo[32];
+    snprintf(lbo, sizeof lbo, "%lld", (long long)u->arg.ints[4 + 2 * k]);
+    snprintf(sbo, sizeof sbo, "%lld", (long long)u->arg.ints[5 + 2 * k]);
+    tg__str at;
+    memset(&at, 0, sizeof at);
+    tg__str_printf(&at, "%s+%s", tg__expr_of(r, u->src[k]->src[0]), tg__expr_of(r, u->src[k]->src[1]));
+    char *ops[3] = {at.s, lbo, sbo}, *desc = tg__fmt_op(r->d->wgmma_desc, ops, 3, 0);
+    tg__str_cat(&part[5 + k], desc);
+    TG_FREE(desc);
+    TG_FREE(at.s);
+  }
+  snprintf(num, sizeof num, "%lld", (long long)u->arg.ints[0]);
+  char ta[4], tb[4];
+  snprintf(ta, sizeof ta, "%d", (int)u->arg.ints[1]);
+  snprintf(tb, sizeof tb, "%d", (int)u->arg.ints[2]);
+  char *ops[9] = {num, part[1].s, part[2].s, part[3].s, ta, tb, part[4].s, part[5].s, part[6].s};
+  char *stmt = tg__fmt_op(r->d->wgmma[u->arg.i], ops, 9, 0);
+  tg__line(r, "%s", stmt);
+  TG_FREE(stmt);
+  for (int k = 0; k < 7; k++) TG_FREE(part[k].s);
+  int last = 1; /* the run ends at the next statement that is no value of the copies' addresses */
+  for (int k = i + 1; k < lin->n && last; k++) {
+    tg__op op = lin->u[k]->op;
+    if (op == TG__OP_WGMMA) last = 0;
+    else if (op != TG__OP_GEP && op != TG__OP_INDEX && op != TG__OP_CONST && !tg__op_is_alu(op)) break;
+  }
+  if (last) {
+    snprintf(num, sizeof num, "%lld", (long long)u->arg.ints[3]);
+    one[0] = num;
+    char *w = tg__fmt_op(r->d->wgmma_commit, one, 1, 0);
+    tg__line(r, "%s", w);
+    TG_FREE(w);
+    r->wg_run = 0;
+    r->wg_pending = u->arg.ints[3] > 0;
+  }
+}
+
 /* an element of a WMMA's result, or the bits of one of an LDMATRIX's (its words' lower halves first) */
 static void tg__rs_gep(tg__rctx *r, const tg__linear *lin, int i) {
   static const char *const lanes[4] = {"x", "y", "z", "w"};
   tg__uop *u = lin->u[i];
   char nm[96];
   int j = (int)tg__const_val(u->src[1]);
-  if (u->src[0]->op == TG__OP_LDMATRIX)
+  if (u->src[0]->op == TG__OP_WGMMA) /* in place: C's operand, an accumulator */
+    snprintf(nm, sizeof nm, "%s", tg__expr_of(r, u->src[0]->src[3 + j]));
+  else if (u->src[0]->op == TG__OP_LDMATRIX)
     snprintf(nm, sizeof nm, "((%s)(%s[%d]%s))", tg__mem_ctype(r->d, u->dtype), tg__expr_of(r, u->src[0]), j / 2,
              j % 2 ? ">>16" : "");
   else snprintf(nm, sizeof nm, "%s.%s", tg__expr_of(r, u->src[0]), lanes[j & 3]);
@@ -577,6 +653,7 @@ static void tg__rs_barrier(tg__rctx *r, const tg__linear *lin, int i) {
     tg__line(r, "%s", w = tg__fmt_op(r->d->async_wait_group, ops, 1, 0));
     TG_FREE(w);
   } else if (r->copies && r->d->async_wait) tg__line(r, "%s", r->d->async_wait); /* the copies land first */
+  if (r->wgmma && r->d->proxy_fence) tg__line(r, "%s", r->d->proxy_fence); /* ...where WGMMAs read them */
   tg__line(r, "%s", r->d->barrier);
 }
 
@@ -599,6 +676,7 @@ static const tg__stmt tg__stmts[] = {
     {TG__OP_SINK, tg__rs_nothing},  {TG__OP_DEFINE_GLOBAL, tg__rs_nothing}, {TG__OP_NOOP, tg__rs_nothing},
     {TG__OP_DEFINE_LOCAL, tg__rs_define_local}, {TG__OP_BARRIER, tg__rs_barrier},
     {TG__OP_WMMA, tg__rs_wmma}, {TG__OP_GEP, tg__rs_gep}, {TG__OP_LDMATRIX, tg__rs_ldmatrix},
+    {TG__OP_WGMMA, tg__rs_wgmma},
 };
 
 static int tg__rs_vector(tg__rctx *r, const tg__linear *lin, int i);
@@ -710,6 +788,7 @@ static void tg__find_vec8(tg__rctx *r, const tg__linear *lin) {
   for (int i = 0; i < n; i++) r->vec8[i] = r->async[i] = -1;
   if (!r->d->wmma_vec) return;
   for (int i = 0; i < n; i++) r->pipelined |= lin->u[i]->op == TG__OP_BARRIER && lin->u[i]->arg.i > 0;
+  r->pipelined |= r->wgmma; /* WGMMA's copies run under the tensor cores' work, whatever the buffers */
   tg__map at; /* a load -> its entry + 1 */
   memset(&at, 0, sizeof at);
   for (int i = 0; i < n; i++) tg__map_put(&at, lin->u[i], (void *)(intptr_t)(i + 1));
@@ -989,9 +1068,10 @@ static void tg__render_preludes(tg__str *out, const tg__dialect *d, const tg__kp
   int tiled = 0;
   for (int i = 0; i < lin->nopts; i++) tiled |= lin->opts[i].op == TG__OPT_UPCAST;
   if (tiled && d->tile_prelude) tg__str_cat(out, d->tile_prelude);
-  int wmma = 0;
-  for (int i = 0; i < lin->n; i++) wmma |= lin->u[i]->op == TG__OP_WMMA;
+  int wmma = 0, wgmma = 0;
+  for (int i = 0; i < lin->n; i++) wmma |= lin->u[i]->op == TG__OP_WMMA, wgmma |= lin->u[i]->op == TG__OP_WGMMA;
   if (wmma && d->wmma_prelude) tg__str_cat(out, d->wmma_prelude);
+  if (wgmma && d->wgmma_prelude) tg__str_cat(out, d->wgmma_prelude);
   if (!d->preludes) return;
   int used[TG_NDTYPES] = {0};
   for (int i = 0; i < nparams; i++) used[params[i].dtype] = 1;
@@ -1026,11 +1106,20 @@ static void tg__render_entry(tg__str *out, const tg__dialect *d, const char *nam
 TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__kparam *params, int nparams,
                              const tg__linear *lin) {
   int bad = tg__unsupported_dtype(d, params, nparams, lin);
-  for (int i = 0; i < lin->n && !d->wmma && bad < 0; i++)
-    if (lin->u[i]->op == TG__OP_WMMA) {
-      tg__set_error("render of kernel %s: the %s dialect has no tensor cores (TC)", name, d->name);
+  for (int i = 0; i < lin->n && bad < 0; i++) {
+    tg__uop *u = lin->u[i];
+    if ((u->op == TG__OP_WMMA && !d->wmma) || (u->op == TG__OP_WGMMA && !d->wgmma)) {
+      tg__set_error("render of kernel %s: the %s dialect has no %s tensor cores (TC)", name, d->name,
+                    u->op == TG__OP_WMMA ? "warp" : "warpgroup");
       return NULL;
     }
+    for (int j = 3; u->op == TG__OP_WGMMA && j < u->nsrc; j++) /* C in place: the sums' accumulators */
+      if (u->src[j]->op != TG__OP_DEFINE_ACC &&
+          !(u->src[j]->op == TG__OP_GEP && u->src[j]->src[0]->op == TG__OP_WGMMA)) {
+        tg__set_error("render of kernel %s: a WGMMA's C is not its sums' accumulators (codegen)", name);
+        return NULL;
+      }
+  }
   if (bad >= 0) {
     tg__set_error("render of kernel %s: the %s dialect does not support dtype %s. HINT: cast to another dtype, or use "
                   "another device", name, d->name, tg__dtypes[bad].name);
@@ -1041,6 +1130,7 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   r.d = d;
   r.dynamic = d->dynamic_shared && lin->shared_bytes > TG__STATIC_SHARED;
   r.lin = lin;
+  for (int i = 0; i < lin->n; i++) r.wgmma |= lin->u[i]->op == TG__OP_WGMMA;
   tg__map seen;
   memset(&seen, 0, sizeof seen);
   for (int i = 0; i < lin->n; i++) {

@@ -1121,8 +1121,10 @@ TG__DATA const tg__dialect tg__dialect_c = {
     1, NULL, 0,
     /* group_id, local_id, shared_prefix, barrier: no workgroups; vec4_load, vec4_store: the compiler vectorises;
      * wmma, wmma_prelude, wmma_word, wmma_vec, wmma_vec_load, wmma_vec_store, ldmatrix, async_copy, async_wait,
-     * async_wait_group: no tensor cores; dynamic_shared: no shared memory */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+     * async_wait_group: no tensor cores; dynamic_shared: no shared memory; wgmma, wgmma_reg, wgmma_acc, wgmma_desc,
+     * wgmma_fence, wgmma_commit, proxy_fence, wgmma_prelude: no warpgroups */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 
 /* one core's level-2 cache in bytes, from Linux's sysfs ("2048K"), else 1 MiB. Index 2 is the level-2 cache on x86
  * and on ARM alike (0 and 1 are level 1's data and instruction caches); its level file says so. */

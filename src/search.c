@@ -61,7 +61,7 @@ static double tg__beam_now(void) { return 1e-9 * (double)tg__now_ns(); }
 // ---------------------------------------------------------------------------------------------------------------------
 // the cache of winners: in memory, and on disk
 
-static const char tg__beam_version[] = "tinygrad.h BEAM 2"; /* 2: STAGE */
+static const char tg__beam_version[] = "tinygrad.h BEAM 3"; /* 2: STAGE; 3: WGMMA */
 
 typedef struct tg__beam_entry {
   uint64_t k0, k1;
@@ -200,8 +200,9 @@ static int tg__beam_actions(const int64_t *gsize, int ng, const int64_t *rsize, 
                        thread[] = {2, 3, 4, 8, 12, 16, 32, 64}, group[] = {2, 4, 8, 16};
   static const int64_t pad[] = {8, 16, 32}, local[] = {2, 4, 8, 16, 32}, wgroup[] = {4, 8, 16, 32, 64, 128, 256};
   int n = 0;
-  for (int r = 0; r < nr && t->tensor_cores; r++) /* TC and its configurations with shared memory (it comes first) */
-    for (int c = 0; c <= TG__NTC_CONFIGS; c++) out[n].op = TG__OPT_TC, out[n].axis = r, out[n++].amount = c;
+  for (int r = 0; r < nr && t->tensor_cores; r++) /* TC, its configurations with shared memory and its warpgroups' */
+    for (int c = 0; c <= TG__NTC_CONFIGS + (t->wgmma ? TG__NWGMMA_CONFIGS : 0); c++)
+      out[n].op = TG__OPT_TC, out[n].axis = r, out[n++].amount = c;
   for (int r = 0; r < nr && t->gpu && t->local_max && t->shared_bytes; r++) /* STAGE (it comes first too) */
     for (int c = 1; c <= TG__NSTAGE_CONFIGS; c++) out[n].op = TG__OPT_STAGE, out[n].axis = r, out[n++].amount = c;
   for (int g = 0; g < ng && t->local_max; g++)
@@ -335,7 +336,8 @@ static int tg__beam_axes(tg__kernel *k, const tg__target *t, int64_t *gsize, int
 
 /* the most actions a round can have: 16 output axes x 11 + 32 reduction axes x 5 + 15 swaps, and 32 x 4 groups +
  * 16 x 8 threads (a CPU's) or 16 x 5 locals + 32 x (14 groups + the TCs + the STAGEs) (a GPU's) */
-#define TG__BEAM_MAX_ACTIONS (176 + 160 + 15 + 80 + 32 * (14 + TG__NTC_CONFIGS + 1 + TG__NSTAGE_CONFIGS))
+#define TG__BEAM_MAX_ACTIONS                                                                                           \
+  (176 + 160 + 15 + 80 + 32 * (14 + TG__NTC_CONFIGS + TG__NWGMMA_CONFIGS + 1 + TG__NSTAGE_CONFIGS))
 
 /* the search proper; the winner's list into out and its length, or -1 when nothing ran */
 static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t, const tg__kparam *params,

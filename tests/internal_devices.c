@@ -6,9 +6,11 @@
 static tg__device ti_fake;
 static int ti_gpu_target; /* the fake device describes itself as a GPU (tg__device_target's defaults), not the CPU */
 static int64_t ti_shared = 49152; /* ...with this much shared memory (CUDA's static limit; Hopper's opt-in 232448) */
+static int ti_wgmma; /* ...and with Hopper's warpgroup tensor cores */
 static void ti_tensor_cores(tg__device *d, tg__target *t) { /* ...and as one with tensor cores */
   (void)d;
   t->tensor_cores = 1;
+  t->wgmma = ti_wgmma;
   t->shared_bytes = ti_shared;
 }
 
@@ -189,7 +191,7 @@ static const char *ti_tc_source(tg_tensor *(*build)(void), tg_schedule **s, cons
   const char *found = NULL;
   for (int k = 0; *s && k < tg_schedule_count(*s) && !found; k++) {
     const char *src = tg_schedule_source(*s, k);
-    if (!src || !strstr(src, "tg_mma_f16")) continue;
+    if (!src || (!strstr(src, "tg_mma_f16") && !strstr(src, "wgmma.mma_async"))) continue;
     found = src;
     CHECK_STR((*s)->s.k[k].opts, opts);
     for (int w = 0; w < n; w++)
@@ -430,7 +432,8 @@ static tg_tensor *ti_half_matmul_wide(void) { /* 128 x 64 by 64 x 128 in float16
 TEST(test_internal_render_dynamic_shared) {
   tg_scope_begin();
   static const char *const want[] = {
-      "extern __shared__ uint4 tg_shared[];", "unsigned short *temp0 = (unsigned short *)(tg_shared + 0);",
+      "extern __shared__ __align__(1024) uint4 tg_shared[];",
+      "unsigned short *temp0 = (unsigned short *)(tg_shared + 0);",
       "unsigned short *temp1 = (unsigned short *)(tg_shared + 1920);", /* after A's 3 x 128 x 40 halves */
       "cp.async.wait_group 1;"};
   ti_opts[0] = (tg__opt){TG__OPT_TC, 0, 20}, ti_nopts = 1;
@@ -511,5 +514,73 @@ TEST(test_internal_render_stage) {
     CHECK(src && vec_stores == (layout == 1) && scalar_stores == (layout == 2));
     tg_schedule_free(s);
   }
+  tg_scope_end();
+}
+
+static int64_t ti_inner = 256;
+static tg_tensor *ti_half_matmul_256(void) { /* 128 x K by K x 256 in float16 (B transposed: ti_b_transposed) */
+  static uint16_t h[256 * 256];
+  for (int i = 0; i < 256 * 256; i++) h[i] = tg__float_to_half((float)(i % 5));
+  tg_tensor *a = tg_from_data(h, TG_FLOAT16, 2, (int64_t[]){128, ti_inner});
+  tg_tensor *b = tg_from_data(h, TG_FLOAT16, 2, (int64_t[]){ti_inner, 256});
+  if (ti_b_transposed) b = tg_permute(b, 2, (int[]){1, 0});
+  tg__set_opts_override(ti_nopts ? ti_opts : NULL, ti_nopts ? ti_nopts : -1);
+  return tg_matmul(a, b);
+}
+
+/* TC with warpgroups (WGMMA) on a Hopper-like GPU: the heuristic's first configuration (128 x 256 blocks, four
+ * buffers of 64 along k), the tiles copied by cp.async into 128-byte swizzled layouts (an XOR of the chunk), four
+ * WGMMAs a stage on descriptors of the warpgroup's tiles (A K-major; B MN-major, or K-major when B is contiguous
+ * along k), accumulating in place into the thread's 128 accumulators with no adds, a fence before them, their
+ * commit leaving one group in flight, the proxy fence before each barrier, and a wait for all after the loop; a GPU
+ * with tensor cores but no WGMMA refuses the configuration with the reason */
+TEST(test_internal_render_wgmma) {
+  tg_scope_begin();
+  static const char *const want[] = {
+      "TG_FN unsigned long long tg_wgmma_desc(", "extern __shared__ __align__(1024) uint4 tg_shared[];",
+      "unsigned short *temp1 = (unsigned short *)(tg_shared + 4096);", /* after A's 4 x 128 x 64 halves */
+      "cp.async.cg.shared.global", "^", "asm volatile(\"wgmma.fence.sync.aligned;\" ::: \"memory\");",
+      "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {%0,%1,", ",%127}, %128, %129, p, 1, 1, 0, 1;",
+      "\"+f\"(acc0), \"+f\"(acc1),", "\"+f\"(acc127) : \"l\"(tg_wgmma_desc(temp0+",
+      ", 16, 1024)), \"l\"(tg_wgmma_desc(temp1+",
+      ", 8192, 1024)));", "+48), 16, 1024)", "+3072), 8192, 1024)", /* the fourth step: 32 bytes, two atoms on */
+      "wgmma.commit_group.sync.aligned;\\n\\twgmma.wait_group.sync.aligned 1;", "cp.async.wait_group 1;",
+      "asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");"};
+  ti_wgmma = 1, ti_shared = 232448, ti_nopts = 0;
+  tg_schedule *s = NULL;
+  const char *src = ti_tc_source(ti_half_matmul_256, &s, "TC(0,35)", want, TG__COUNT(want));
+  if (src) {
+    const char *loop = strstr(src, "for (int ridx3 = 0; ridx3 < 4; ridx3++) {"), *fence = strstr(src, "wgmma.fence");
+    const char *mma = strstr(src, "wgmma.mma_async"), *commit = strstr(src, "wgmma.wait_group.sync.aligned 1;");
+    const char *bar = commit ? strstr(commit, "__syncthreads();") : NULL, *end = bar ? strstr(bar, "  }\n") : NULL;
+    const char *wait0 = strstr(src, "wgmma.wait_group.sync.aligned 0;"), *out = strstr(src, "data0[");
+    CHECK(loop && fence && mma && commit && bar && end && wait0 && out);
+    CHECK(loop < fence && fence < mma && mma < commit && commit < bar && bar < end && end < wait0 && wait0 < out);
+    CHECK(!strstr(src, " acc0 = acc") && !strstr(src, "(acc0+")); /* the tensor cores accumulate: no adds, no copies */
+    CHECK(!strstr(src, "ldmatrix") && !strstr(src, "mma.sync"));
+  }
+  tg_schedule_free(s);
+  static const char *const want_t[] = {"p, 1, 1, 0, 0;", ", 16, 1024)), \"l\"(tg_wgmma_desc(temp1+"};
+  ti_b_transposed = 1; /* B contiguous along k: K-major like A */
+  src = ti_tc_source(ti_half_matmul_256, &s, "TC(0,35)", want_t, TG__COUNT(want_t));
+  ti_b_transposed = 0;
+  tg_schedule_free(s);
+  /* tensor cores but no WGMMA: the configuration is refused, and the heuristic stages mma.sync instead */
+  ti_wgmma = 0;
+  ti_opts[0] = (tg__opt){TG__OPT_TC, 0, TG__NTC_CONFIGS + 1}, ti_nopts = 1;
+  ti_gpu_target = 2;
+  s = ti_render_as(&tg__dialect_cuda, ti_half_matmul_256);
+  tg__set_opts_override(NULL, -1);
+  ti_gpu_target = 0, ti_nopts = 0;
+  CHECK(tg_error() && strstr(tg_error(), "the device has no warpgroup tensor cores (WGMMA: Hopper)"));
+  tg_clear_error();
+  tg_schedule_free(s);
+  static const char *const want_sync[] = {"mma.sync.aligned.m16n8k16"};
+  ti_inner = 128; /* another kernel: the schedule cache knows the first one */
+  src = ti_tc_source(ti_half_matmul_256, &s, "TC(0,21)", want_sync, TG__COUNT(want_sync));
+  ti_inner = 256;
+  CHECK(src && !strstr(src, "wgmma"));
+  tg_schedule_free(s);
+  ti_shared = 49152;
   tg_scope_end();
 }

@@ -987,6 +987,63 @@ TEST(test_internal_opts_tensor_cores) {
   tg_scope_end();
 }
 
+/* TC with warpgroups (WGMMA, Hopper): each configuration on a float16 or bfloat16 matmul whose sizes are multiples
+ * of its blocks, A or B contiguous along either axis (K-major or MN-major tiles), one stage or more stages than
+ * k has, a bias and relu after the sums, against the host's sums; the heuristic's choice on a large one. Elsewhere
+ * each is refused with the reason and the heuristic computes the same values without it. */
+TEST(test_internal_opts_wgmma) {
+  tg__target target;
+  tg__device_target(tg__device_get(NULL), &target);
+  typedef struct { tg_dtype dt; int64_t m, k, n; int epilogue, layout, config; } wg_case;
+  static const wg_case cases[] = {
+      {TG_FLOAT16, 128, 256, 256, 0, 0, 1},  {TG_BFLOAT16, 128, 192, 256, 1, 0, 2}, /* 2: three buffers */
+      {TG_FLOAT16, 256, 448, 128, 0, 1, 3},  /* six buffers, seven stages; A contiguous along its rows */
+      {TG_BFLOAT16, 128, 320, 256, 0, 2, 4}, /* B contiguous along k */
+      {TG_FLOAT16, 128, 128, 512, 1, 2, 5},  {TG_BFLOAT16, 64, 64, 128, 0, 1, 6}, /* one stage */
+      {TG_FLOAT16, 256, 512, 64, 0, 0, 7},   {TG_BFLOAT16, 128, 384, 64, 1, 2, 8},
+  };
+  const char *why = !target.gpu ? "a CPU kernel has no workgroups"
+                    : target.tensor_cores ? "the device has no warpgroup tensor cores (WGMMA: Hopper)"
+                                          : "the device has no tensor cores";
+  for (int c = 0; c < (int)TG__COUNT(cases); c++) {
+    const wg_case *k = &cases[c];
+    tg_scope_begin();
+    double *host = NULL;
+    tg_tensor *m = to_half_matmul(k->dt, k->m, k->k, k->n, k->epilogue, k->layout, &host);
+    tg__opt opt = {TG__OPT_TC, 0, TG__NTC_CONFIGS + k->config};
+    tg__set_opts_override(&opt, 1);
+    tg_schedule *s = tg_schedule_create(&m, 1);
+    int used = 0;
+    for (int i = 0; s && i < s->s.n; i++) used |= s->s.k[i].opts && !strncmp(s->s.k[i].opts, "TC(", 3);
+    tg_schedule_free(s);
+    int rc = to_realise_opts(m, c, target.wgmma, used, 1, why);
+    float *got = rc == 0 ? tg_to_float(m) : NULL;
+    int bad = 0;
+    for (int64_t i = 0; got && i < k->m * k->n; i++)
+      bad += !(fabs(got[i] - host[i]) <= (k->dt == TG_BFLOAT16 ? 8e-3 : 1e-3) * (1 + fabs(host[i])));
+    test_check(got && bad == 0, __FILE__, __LINE__, "case %d: %d of %lld wrong", c, bad, (long long)(k->m * k->n));
+    free(got);
+    free(host);
+    tg_scope_end();
+  }
+  /* the heuristic on a matmul of 128 x 256 blocks enough for every compute unit: WGMMA's first configuration */
+  tg_scope_begin();
+  double *host = NULL;
+  int64_t rows = 128 * 24, cols = 256 * 6;
+  tg_tensor *m = to_half_matmul(TG_FLOAT16, rows, 128, cols, 0, 0, &host);
+  tg_schedule *s = tg_schedule_create(&m, 1);
+  for (int i = 0; s && i < s->s.n && target.wgmma && target.units <= 144; i++)
+    if (s->s.k[i].opts && !strncmp(s->s.k[i].opts, "TC(", 3)) CHECK_STR(s->s.k[i].opts, "TC(0,35)");
+  tg_schedule_free(s);
+  float *got = tg_to_float(m);
+  int bad = 0;
+  for (int64_t i = 0; got && i < rows * cols; i++) bad += !(fabs(got[i] - host[i]) <= 1e-3 * (1 + fabs(host[i])));
+  test_check(got && bad == 0, __FILE__, __LINE__, "heuristic: %d wrong", bad);
+  free(got);
+  free(host);
+  tg_scope_end();
+}
+
 /* STAGE: float32 matmuls staged in shared memory (each configuration's blocks; A or B stored transposed; a bias and
  * relu after the sums; a batch of matmuls), against the host's sums. On a GPU with workgroups the list is applied
  * (and the heuristic stages a matmul of 128 x 128 blocks); on a CPU STAGE is refused with the reason. */
