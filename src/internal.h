@@ -683,7 +683,7 @@ typedef struct tg__tensor_core {
 #define TG__NTENSOR_CORES 2
 #define TG__NTC_CONFIGS 34 /* TC's configurations with shared memory (its amounts 1..34, optimize.c) */
 #define TG__NSTAGE_CONFIGS 9 /* STAGE's configurations (its amounts 1..9, optimize.c) */
-#define TG__NWGMMA_CONFIGS 8 /* TC's configurations of warpgroups (its amounts TG__NTC_CONFIGS + 1.., optimize.c) */
+#define TG__NWGMMA_CONFIGS 9 /* TC's configurations of warpgroups (its amounts TG__NTC_CONFIGS + 1.., optimize.c) */
 #ifndef TG__AMALGAMATED
 extern const tg__tensor_core tg__tensor_cores[TG__NTENSOR_CORES];
 #endif

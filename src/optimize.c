@@ -1217,6 +1217,7 @@ static tg__uop *tg__apply_tc_staged(tg__uop *sink, int nglobal, const tg__target
 typedef struct tg__wgmma_config { int lm, n, stages; } tg__wgmma_config;
 static const tg__wgmma_config tg__wgmma_configs[] = {
     {2, 256, 4}, {2, 256, 3}, {2, 128, 6}, {2, 128, 4}, {1, 256, 4}, {1, 128, 4}, {2, 64, 4}, {1, 64, 6},
+    {4, 128, 4},
 };
 typedef char tg__wgmma_configs_counted[TG__COUNT(tg__wgmma_configs) == TG__NWGMMA_CONFIGS ? 1 : -1];
 
@@ -1273,7 +1274,8 @@ static tg__uop *tg__swizzle_tile(tg__uop *x, tg__uop *const at[2], tg__uop *cons
  * 64 x BN x 16 on its rows, chained along k, accumulating into its threads' BN / 2 accumulators each. WGMMAs run
  * on while the threads go on: each warpgroup waits at the end of a stage for all but that stage's, so that the
  * barrier at the next stage's end has every read of a buffer done two stages before it is copied over again. The
- * rows, columns and k must be multiples of BM, BN and BK (no padding), the reduction may have no other loop. */
+ * rows, columns and k must be multiples of BM, BN and BK (no padding), k at least two stages, and the reduction may
+ * have no other loop. */
 static tg__uop *tg__apply_wgmma(tg__uop *sink, int nglobal, const tg__target *t, int64_t kid, int config,
                                 int64_t *copies, const char **why) {
   tg__tc_match mt;
@@ -1298,6 +1300,7 @@ static tg__uop *tg__apply_wgmma(tg__uop *sink, int nglobal, const tg__target *t,
   const char *bad = tg__staged_refusal(&mt, block, T, 8, shared, (sa == 1 || a_mn) && (sb == 1 || b_mn), t);
   if (bad) (void)0;
   else if (shared <= TG__STATIC_SHARED) bad = "the warpgroups' tiles are smaller than shared memory sized at launch";
+  else if (K == BK) bad = "k is one stage: the WGMMAs accumulate into the sums of a loop along k";
   else if (id < 0 || id + 7 > 62) bad = "too many loops";
   else if (*copies * BN / 2 > 1024) bad = "more than 1024 copies of the kernel body";
   if (bad) {
@@ -1335,9 +1338,9 @@ static tg__uop *tg__apply_wgmma(tg__uop *sink, int nglobal, const tg__target *t,
    * 4096 elements in either layout) and at B, 16 along k further each step (32 bytes K-major, two atoms MN-major) */
   int64_t nacc = BN / 2;
   tg__uop **src = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(3 + nacc)), *w = NULL;
-  /* n, the layouts, the groups left in flight at a stage's end (none when there is one stage: no loop's end waits),
-   * A's and B's leading and stride byte offsets (MN-major: the next 64 along p, 8192 bytes; the next 8 along k) */
-  const int64_t ints[8] = {BN, a_mn, b_mn, nk > 1, a_mn ? 8192 : 16, 1024, b_mn ? 8192 : 16, 1024};
+  /* n, the layouts, the groups left in flight at a stage's end (the loop's end waits for it), A's and B's leading
+   * and stride byte offsets (MN-major: the next 64 along p, 8192 bytes; the next 8 along k) */
+  const int64_t ints[8] = {BN, a_mn, b_mn, 1, a_mn ? 8192 : 16, 1024, b_mn ? 8192 : 16, 1024};
   tg__arg arg;
   memset(&arg, 0, sizeof arg);
   arg.i = mt.tc, arg.nints = 8, arg.ints = ints;
@@ -1888,9 +1891,9 @@ static int tg__tc_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__opt 
   static const int staged[] = {21, 26, 33, 27, 20, 24, 2,  22, 32, 28, 31, 34, 17, 19, 25, 16, 30,
                                29, 13, 15, 1,  23, 6,  12, 9,  11, 4,  3,  7,  18, 14, 10, 5};
   /* warpgroups first where the device has them: the first configuration, by their speed on a 4096 float16 matmul
-   * on an H200 (TFLOPS, 2026-12-02: 1 525, 3 439, 4 438, 5 391, 7 388, 6 373, 8 301, 2 260), whose blocks divide
-   * the matmul and give every compute unit a workgroup */
-  static const int wg_order[] = {1, 3, 4, 5, 7, 6, 8, 2};
+   * on an H200 (TFLOPS, 2026-12-02: 1 525, 9 474, 3 442, 4 440, 2 435, 5 386-391, 7 388-391, 6 373, 8 301),
+   * whose blocks divide the matmul and give every compute unit a workgroup */
+  static const int wg_order[] = {1, 9, 3, 4, 2, 5, 7, 6, 8};
   for (int i = ax.nr - 1; i >= 0 && t->wgmma; i--)
     for (int o = 0; o < (int)TG__COUNT(wg_order); o++) {
       int64_t copies = 1;

@@ -565,6 +565,15 @@ TEST(test_internal_render_wgmma) {
   src = ti_tc_source(ti_half_matmul_256, &s, "TC(0,35)", want_t, TG__COUNT(want_t));
   ti_b_transposed = 0;
   tg_schedule_free(s);
+  /* k of one stage (64) is refused: the WGMMAs accumulate into the sums of a loop along k */
+  ti_opts[0] = (tg__opt){TG__OPT_TC, 0, TG__NTC_CONFIGS + 1}, ti_nopts = 1, ti_inner = 64;
+  ti_gpu_target = 2;
+  s = ti_render_as(&tg__dialect_cuda, ti_half_matmul_256);
+  tg__set_opts_override(NULL, -1);
+  ti_gpu_target = 0, ti_nopts = 0, ti_inner = 256;
+  CHECK(tg_error() && strstr(tg_error(), "k is one stage: the WGMMAs accumulate into the sums of a loop along k"));
+  tg_clear_error();
+  tg_schedule_free(s);
   /* tensor cores but no WGMMA: the configuration is refused, and the heuristic stages mma.sync instead */
   ti_wgmma = 0;
   ti_opts[0] = (tg__opt){TG__OPT_TC, 0, TG__NTC_CONFIGS + 1}, ti_nopts = 1;

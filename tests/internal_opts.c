@@ -988,8 +988,8 @@ TEST(test_internal_opts_tensor_cores) {
 }
 
 /* TC with warpgroups (WGMMA, Hopper): each configuration on a float16 or bfloat16 matmul whose sizes are multiples
- * of its blocks, A or B contiguous along either axis (K-major or MN-major tiles), one stage or more stages than
- * k has, a bias and relu after the sums, against the host's sums; the heuristic's choice on a large one. Elsewhere
+ * of its blocks, A or B contiguous along either axis (K-major or MN-major tiles), two stages or more stages than
+ * buffers, a bias and relu after the sums, against the host's sums; the heuristic's choice on a large one. Elsewhere
  * each is refused with the reason and the heuristic computes the same values without it. */
 TEST(test_internal_opts_wgmma) {
   tg__target target;
@@ -999,8 +999,9 @@ TEST(test_internal_opts_wgmma) {
       {TG_FLOAT16, 128, 256, 256, 0, 0, 1},  {TG_BFLOAT16, 128, 192, 256, 1, 0, 2}, /* 2: three buffers */
       {TG_FLOAT16, 256, 448, 128, 0, 1, 3},  /* six buffers, seven stages; A contiguous along its rows */
       {TG_BFLOAT16, 128, 320, 256, 0, 2, 4}, /* B contiguous along k */
-      {TG_FLOAT16, 128, 128, 512, 1, 2, 5},  {TG_BFLOAT16, 64, 64, 128, 0, 1, 6}, /* one stage */
+      {TG_FLOAT16, 128, 128, 512, 1, 2, 5},  {TG_BFLOAT16, 64, 128, 128, 0, 1, 6}, /* two stages */
       {TG_FLOAT16, 256, 512, 64, 0, 0, 7},   {TG_BFLOAT16, 128, 384, 64, 1, 2, 8},
+      {TG_FLOAT16, 256, 192, 256, 1, 1, 9}, /* four warpgroups */
   };
   const char *why = !target.gpu ? "a CPU kernel has no workgroups"
                     : target.tensor_cores ? "the device has no warpgroup tensor cores (WGMMA: Hopper)"
