@@ -355,6 +355,35 @@ TG_API tg_state_dict *tg_safetensors_load(const char *path); /* validated; the d
  * the file declares */
 TG_API tg_tensor *tg_idx_load(const char *path);
 
+/* GGUF (llama.cpp's model files, versions 2 and 3), as tinygrad's gguf_load reads them: typed key-values and tensors.
+ * The file is validated whole first (a malformed one is NULL and an error, never a crash). F32, F16 and BF16 tensors
+ * are buffers of their dtype; quantised ones (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K) stay quantised in
+ * memory: a buffer of their blocks and a lazy float32 dequantisation, which the kernel that reads the weight (a
+ * matmul's) computes as it goes. Shapes are numpy's order (the file's sizes reversed). */
+typedef struct tg_gguf tg_gguf;
+enum { /* a key-value's type, as the file's */
+  TG_GGUF_UINT8, TG_GGUF_INT8, TG_GGUF_UINT16, TG_GGUF_INT16, TG_GGUF_UINT32, TG_GGUF_INT32, TG_GGUF_FLOAT32,
+  TG_GGUF_BOOL, TG_GGUF_STRING, TG_GGUF_ARRAY, TG_GGUF_UINT64, TG_GGUF_INT64, TG_GGUF_FLOAT64
+};
+TG_API tg_gguf *tg_gguf_load(const char *path);           /* NULL on error */
+TG_API void tg_gguf_free(tg_gguf *g);                      /* with its tensors */
+TG_API int tg_gguf_version(const tg_gguf *g);              /* 2 or 3; -1 for NULL */
+TG_API tg_state_dict *tg_gguf_tensors(const tg_gguf *g);   /* the tensors by name, in the file's order; owned by g */
+TG_API int tg_gguf_tensor_type(const tg_gguf *g, const char *name); /* its ggml type (0 F32, 8 Q8_0...); -1 absent */
+TG_API const char *tg_gguf_type_name(int ggml_type);       /* "Q4_K"; NULL for a type tinygrad.h does not read */
+/* key-values, in the file's order: i from 0 to tg_gguf_kv_count - 1; j the element of an array (0 for a scalar) */
+TG_API int64_t tg_gguf_kv_count(const tg_gguf *g);
+TG_API const char *tg_gguf_kv_key(const tg_gguf *g, int64_t i);         /* NULL out of range */
+TG_API int64_t tg_gguf_kv_find(const tg_gguf *g, const char *key);      /* its index; -1 when absent */
+TG_API int tg_gguf_kv_type(const tg_gguf *g, int64_t i);                /* TG_GGUF_*; -1 out of range */
+TG_API int tg_gguf_kv_element_type(const tg_gguf *g, int64_t i);        /* an array's elements' (else the type) */
+TG_API int64_t tg_gguf_kv_len(const tg_gguf *g, int64_t i);             /* an array's length; 1 for a scalar */
+/* an integer or bool element into *out: 0, or -1 (a float or string, out of range, a uint64 past INT64_MAX) */
+TG_API int tg_gguf_kv_int(const tg_gguf *g, int64_t i, int64_t j, int64_t *out);
+TG_API int tg_gguf_kv_float(const tg_gguf *g, int64_t i, int64_t j, double *out); /* any number; -1 for strings */
+/* a string element (NUL-terminated; *len its bytes, which may hold NULs); NULL when not a string */
+TG_API const char *tg_gguf_kv_str(const tg_gguf *g, int64_t i, int64_t j, int64_t *len);
+
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* nn: functional forms (all built from the ops above, so all differentiable) */
 

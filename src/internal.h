@@ -649,6 +649,14 @@ typedef struct tg__sched_opts {
 TG__PRIVATE int tg__kernelize(tg__uop **roots, int nroots, const tg__sched_opts *opts, tg__sched *out,
                               tg__uop **realized_out);
 TG__PRIVATE void tg__sched_undo(tg__sched *s); /* the assignments of kernels that have not run are undone */
+/* state.c: whether this host stores integers little-endian (the files' byte order) */
+TG__PRIVATE int tg__host_little_endian(void);
+/* state.c: a regular file mapped read-only for the loader fn (its bytes and size; an empty file is "" of size 0), or
+ * NULL with an error; and its unmapping */
+TG__PRIVATE const unsigned char *tg__map_file(const char *fn, const char *path, uint64_t *size);
+TG__PRIVATE void tg__unmap_file(const unsigned char *m, uint64_t size);
+/* state.c: appends (name, t) to sd, t owned (freed with the dict) or borrowed; 0, or -1 with an error naming fn */
+TG__PRIVATE int tg__sd_append(const char *fn, tg_state_dict *sd, const char *name, tg_tensor *t, int owned);
 TG__PRIVATE void tg__sched_free(tg__sched *s);
 
 /* ---------------------------------------------------------------------------------------------------------------- */

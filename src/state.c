@@ -43,7 +43,7 @@
 #include <sys/stat.h>  // fstat
 #include <unistd.h>    // close
 
-static int tg__host_little_endian(void) {
+TG__PRIVATE int tg__host_little_endian(void) {
   const uint16_t one = 1;
   unsigned char b;
   memcpy(&b, &one, 1);
@@ -113,7 +113,7 @@ static void tg__sd_index_put(tg_state_dict *sd, int k) {
 #define TG__SD_MAX (1 << 28) /* entries of a dict: the capacities and the index (twice as many slots) stay ints */
 
 /* appends (name, t) without any other check (the caller made them); 0, or -1 past TG__SD_MAX entries */
-static int tg__sd_append(const char *fn, tg_state_dict *sd, const char *name, tg_tensor *t, int owned) {
+TG__PRIVATE int tg__sd_append(const char *fn, tg_state_dict *sd, const char *name, tg_tensor *t, int owned) {
   if (sd->n >= TG__SD_MAX) {
     tg__set_error("%s: a state dict holds at most %d tensors", fn, TG__SD_MAX);
     return -1;
@@ -1055,6 +1055,37 @@ static tg_state_dict *tg__st_load_bytes(const char *path, const unsigned char *m
   return sd;
 }
 
+/* maps the regular file at path read-only for a loader named fn: its bytes and *size, or NULL with an error. An empty
+ * file (mmap cannot map 0 bytes) is an empty string of size 0, which tg__unmap_file leaves alone */
+TG__PRIVATE const unsigned char *tg__map_file(const char *fn, const char *path, uint64_t *size) {
+  *size = 0;
+  int fd = open(path, O_RDONLY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    tg__set_error("%s: cannot open %s: %s", fn, path, strerror(errno));
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+    close(fd);
+    if (S_ISREG(st.st_mode)) return (const unsigned char *)"";
+    tg__set_error("%s: %s: not a regular file", fn, path);
+    return NULL;
+  }
+  void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED) {
+    tg__set_error("%s: cannot map %s: %s", fn, path, strerror(errno));
+    return NULL;
+  }
+  *size = (uint64_t)st.st_size;
+  return (const unsigned char *)m;
+}
+
+TG__PRIVATE void tg__unmap_file(const unsigned char *m, uint64_t size) {
+  if (size) munmap((void *)m, (size_t)size);
+}
+
 tg_state_dict *tg_safetensors_load(const char *path) {
   TG__LOCKED();
   if (!path) {
@@ -1065,27 +1096,11 @@ tg_state_dict *tg_safetensors_load(const char *path) {
     tg__set_error("tg_safetensors_load: safetensors files are little-endian; this host is not");
     return NULL;
   }
-  int fd = open(path, O_RDONLY);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    tg__set_error("tg_safetensors_load: cannot open %s: %s", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    return NULL;
-  }
-  if (!S_ISREG(st.st_mode) || st.st_size < 8) { /* mmap cannot map 0 bytes */
-    close(fd);
-    if (S_ISREG(st.st_mode)) return tg__st_load_bytes(path, (const unsigned char *)"", 0);
-    tg__set_error("tg_safetensors_load: %s: not a regular file", path);
-    return NULL;
-  }
-  void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-  close(fd);
-  if (m == MAP_FAILED) {
-    tg__set_error("tg_safetensors_load: cannot map %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  tg_state_dict *sd = tg__st_load_bytes(path, (const unsigned char *)m, (uint64_t)st.st_size);
-  munmap(m, (size_t)st.st_size);
+  uint64_t size;
+  const unsigned char *m = tg__map_file("tg_safetensors_load", path, &size);
+  if (!m) return NULL;
+  tg_state_dict *sd = tg__st_load_bytes(path, m, size);
+  tg__unmap_file(m, size);
   return sd;
 }
 

@@ -909,6 +909,17 @@ static tg_tensor *to_half_matmul(tg_dtype dt, int64_t rows, int64_t inner, int64
   return m;
 }
 
+/* m's n values (NULL: not realised) against the host's, rounded to the inputs' 16-bit dtype dt; frees host */
+static void to_check_half_matmul(tg_tensor *m, double *host, int64_t n, tg_dtype dt, int c) {
+  float *got = m ? tg_to_float(m) : NULL;
+  int bad = 0;
+  for (int64_t i = 0; got && i < n; i++)
+    bad += !(fabs(got[i] - host[i]) <= (dt == TG_BFLOAT16 ? 8e-3 : 1e-3) * (1 + fabs(host[i])));
+  test_check(got && bad == 0, __FILE__, __LINE__, "case %d: %d of %lld wrong", c, bad, (long long)n);
+  free(got);
+  free(host);
+}
+
 /* Tensor cores (TC): float16 and bfloat16 matmuls whose sizes are multiples of the tensor core's 16 x 8 x 16 or not
  * (TC pads them: the loads past the end are gated, the stores too), a reduction of one tensor-core step (16 long),
  * a bias and relu after the sums, all against the host's sums. On a device with tensor cores the heuristic's list
@@ -955,13 +966,7 @@ TEST(test_internal_opts_tensor_cores) {
     tg_schedule_free(s);
     int rc = to_realise_opts(m, c, target.tensor_cores, tc, k->nopts >= 0,
                              target.gpu ? "the device has no tensor cores" : "a CPU kernel has no workgroups");
-    float *got = rc == 0 ? tg_to_float(m) : NULL;
-    int bad = 0;
-    for (int64_t i = 0; got && i < k->m * k->n; i++) /* the result is rounded to the inputs' 16-bit dtype */
-      bad += !(fabs(got[i] - host[i]) <= (k->dt == TG_BFLOAT16 ? 8e-3 : 1e-3) * (1 + fabs(host[i])));
-    test_check(got && bad == 0, __FILE__, __LINE__, "case %d: %d of %lld wrong", c, bad, (long long)(k->m * k->n));
-    free(got);
-    free(host);
+    to_check_half_matmul(rc == 0 ? m : NULL, host, k->m * k->n, k->dt, c);
     tg_scope_end();
   }
   /* a batch of matmuls and a convolution in float16, against the same in float32 on the host's numbers (exact:
@@ -1018,13 +1023,7 @@ TEST(test_internal_opts_wgmma) {
     for (int i = 0; s && i < s->s.n; i++) used |= s->s.k[i].opts && !strncmp(s->s.k[i].opts, "TC(", 3);
     tg_schedule_free(s);
     int rc = to_realise_opts(m, c, target.wgmma, used, 1, why);
-    float *got = rc == 0 ? tg_to_float(m) : NULL;
-    int bad = 0;
-    for (int64_t i = 0; got && i < k->m * k->n; i++)
-      bad += !(fabs(got[i] - host[i]) <= (k->dt == TG_BFLOAT16 ? 8e-3 : 1e-3) * (1 + fabs(host[i])));
-    test_check(got && bad == 0, __FILE__, __LINE__, "case %d: %d of %lld wrong", c, bad, (long long)(k->m * k->n));
-    free(got);
-    free(host);
+    to_check_half_matmul(rc == 0 ? m : NULL, host, k->m * k->n, k->dt, c);
     tg_scope_end();
   }
   /* the heuristic on a matmul of 128 x 256 blocks enough for every compute unit: WGMMA's first configuration */

@@ -44,6 +44,7 @@ PRIVATE = [
     "src/gradient.c",
     "src/autograd.c",
     "src/state.c",
+    "src/gguf.c",
     "src/nn.c",
     "src/optim.c",
     "src/jit.c",
