@@ -712,8 +712,9 @@ static const char *const tg__cuda_ldmatrix[6] = {
 static const tg__dialect tg__dialect_cuda = {
     /* name, prelude, kernel_prefix, buffer_prefix, buffer_qualifier, extra_params, has_entry_wrapper */
     "CUDA", tg__cuda_prelude, "extern \"C\" __global__ ", "", "__restrict__", NULL, 0,
-    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix */
-    "((long long)blockIdx.x * blockDim.x + threadIdx.x)", 1, "tg_bitcast<%m>(%s)", "ll", "ull",
+    /* global_id, float_suffix, bitcast (the operand cast to its own type first: a promoted uchar expression is an
+     * int, which the union would read as 4 bytes), int64_suffix, uint64_suffix */
+    "((long long)blockIdx.x * blockDim.x + threadIdx.x)", 1, "tg_bitcast<%m>((%u)(%s))", "ll", "ull",
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
     tg__cuda_types, tg__cuda_mem_types, tg__cuda_half_preludes, tg__half_loads, tg__half_stores, 0,
     /* tile_prelude, stage_strided_stores, forms, nforms */

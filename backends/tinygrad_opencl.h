@@ -311,8 +311,9 @@ static const char *const tg__opencl_stores[TG_NDTYPES] = {
 static const tg__dialect tg__dialect_opencl = {
     /* name, prelude, kernel_prefix, buffer_prefix, buffer_qualifier, extra_params, has_entry_wrapper */
     "OpenCL", tg__opencl_prelude, "__kernel ", "__global ", "restrict", NULL, 0,
-    /* global_id, float_suffix, bitcast, int64_suffix, uint64_suffix */
-    "((long)get_global_id(0))", 0, "as_%m(%s)", "L", "UL",
+    /* global_id, float_suffix, bitcast (the operand cast to its own type first: C promotes a uchar expression such
+     * as a | b << 4 to int, which as_char refuses), int64_suffix, uint64_suffix */
+    "((long)get_global_id(0))", 0, "as_%m((%u)(%s))", "L", "UL",
     /* types, mem_types, preludes, load_fmt, store_fmt, unsupported */
     tg__opencl_types, tg__opencl_mem_types, tg__half_preludes, tg__half_loads, tg__opencl_stores, 0,
     /* tile_prelude, stage_strided_stores, forms, nforms */

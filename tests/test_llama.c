@@ -1,0 +1,243 @@
+/* test_llama.c: the llama-architecture model of examples/llama_model.h.
+ *  - A tiny random model written as GGUF by the test (2 blocks, width 32, 4 query heads and 2 KV heads of 8, SwiGLU
+ *    of 64, 48 tokens tied to the output, some weights Q8_0), whose logits at every position equal a scalar forward
+ *    written here in double from the architecture's definition (RMSNorm, RoPE on adjacent pairs, grouped-query
+ *    causal attention, SwiGLU).
+ *  - SmolLM2-135M-Instruct (TG_LLM_SLOW=1 and the file from make llm-files: the forward compiles for minutes on two
+ *    cores until symbolic shapes come): the France question's reply "The capital of France is Paris." teacher-forced
+ *    in one forward, each position's top token and its margin against a float32 numpy reference
+ *    (tests/golden/gen_llama.py), checked where the reference's top two differ by 0.3 or more. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#include "tinygrad.h"
+#include "test.h"
+#include "gguf_writer.h"
+#include "examples/llama_model.h"
+
+#include <math.h>
+#include <unistd.h>
+
+enum { LV = 48, LD = 32, LH = 4, LKV = 2, LHD = 8, LF = 64, LL = 2, LT = 5 };
+
+typedef struct ll_w { /* a weight: its values (rows x cols), and whether the file holds it as Q8_0 */
+  const char *name;
+  int rows, cols, q8;
+  double *v;
+} ll_w;
+
+static uint32_t ll_rng = 99;
+static double ll_rand(void) { /* an exact multiple of 1/64 in [-1, 1) */
+  ll_rng = ll_rng * 1664525u + 1013904223u;
+  return (double)((int)(ll_rng >> 25) - 64) / 64;
+}
+
+/* the weight's bytes in the file: float32 values, or Q8_0 blocks of scale 1/128 (float16 0x2000): the values are
+ * multiples of 1/128 in [-0.5, 0.5), exact either way */
+static unsigned char *ll_bytes(const ll_w *w, size_t *n) {
+  int64_t count = (int64_t)w->rows * w->cols;
+  *n = w->q8 ? (size_t)(count / 32 * 34) : (size_t)(count * 4);
+  unsigned char *p = (unsigned char *)malloc(*n);
+  for (int64_t i = 0; i < count; i++)
+    if (w->q8) {
+      unsigned char *blk = p + i / 32 * 34;
+      blk[0] = 0x00, blk[1] = 0x20;
+      blk[2 + i % 32] = (unsigned char)(int8_t)lrint(w->v[i] * 128);
+    } else {
+      float f = (float)w->v[i];
+      memcpy(p + 4 * i, &f, 4);
+    }
+  return p;
+}
+
+static void ll_rmsnorm(const double *x, const double *w, double *out) {
+  double ms = 0;
+  for (int i = 0; i < LD; i++) ms += x[i] * x[i];
+  double r = 1 / sqrt(ms / LD + 1e-5);
+  for (int i = 0; i < LD; i++) out[i] = x[i] * r * w[i];
+}
+
+static void ll_matvec(const ll_w *w, const double *x, double *out) { /* out = W x */
+  for (int r = 0; r < w->rows; r++) {
+    double s = 0;
+    for (int c = 0; c < w->cols; c++) s += w->v[r * w->cols + c] * x[c];
+    out[r] = s;
+  }
+}
+
+static void ll_rope(double *x, int heads, int t) {
+  for (int h = 0; h < heads; h++)
+    for (int i = 0; i < LHD / 2; i++) {
+      float freq = (float)(1.0 / pow(10000.0, (double)(2 * i) / LHD)), ang = (float)t * freq;
+      double c = cos((double)ang), s = sin((double)ang), *p = x + h * LHD + 2 * i, a = p[0], b = p[1];
+      p[0] = a * c - b * s, p[1] = a * s + b * c;
+    }
+}
+
+/* the scalar forward: logits (LT x LV) of ids */
+static void ll_reference(ll_w *w, const int32_t *ids, double *logits) {
+  static double x[LT][LD], h[LD], q[LT][LD], k[LT][LKV * LHD], v[LT][LKV * LHD], o[LD], g[LF], u[LF], d[LD];
+  ll_w *embd = &w[0], *onorm = &w[1];
+  for (int t = 0; t < LT; t++) memcpy(x[t], embd->v + ids[t] * LD, sizeof x[t]);
+  for (int l = 0; l < LL; l++) {
+    ll_w *b = &w[2 + 9 * l]; /* attn_norm, q, k, v, output, ffn_norm, gate, up, down */
+    for (int t = 0; t < LT; t++) {
+      ll_rmsnorm(x[t], b[0].v, h);
+      ll_matvec(&b[1], h, q[t]), ll_matvec(&b[2], h, k[t]), ll_matvec(&b[3], h, v[t]);
+      ll_rope(q[t], LH, t), ll_rope(k[t], LKV, t);
+    }
+    for (int t = 0; t < LT; t++) {
+      double att[LD] = {0};
+      for (int hh = 0; hh < LH; hh++) {
+        int kvh = hh / (LH / LKV);
+        double sc[LT], mx = -1e300, sum = 0;
+        for (int s = 0; s <= t; s++) {
+          sc[s] = 0;
+          for (int i = 0; i < LHD; i++) sc[s] += q[t][hh * LHD + i] * k[s][kvh * LHD + i];
+          sc[s] /= sqrt((double)LHD);
+          mx = sc[s] > mx ? sc[s] : mx;
+        }
+        for (int s = 0; s <= t; s++) sum += sc[s] = exp(sc[s] - mx);
+        for (int s = 0; s <= t; s++)
+          for (int i = 0; i < LHD; i++) att[hh * LHD + i] += sc[s] / sum * v[s][kvh * LHD + i];
+      }
+      ll_matvec(&b[4], att, o);
+      for (int i = 0; i < LD; i++) x[t][i] += o[i];
+    }
+    for (int t = 0; t < LT; t++) {
+      ll_rmsnorm(x[t], b[5].v, h);
+      ll_matvec(&b[6], h, g), ll_matvec(&b[7], h, u);
+      for (int i = 0; i < LF; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+      ll_matvec(&b[8], g, d);
+      for (int i = 0; i < LD; i++) x[t][i] += d[i];
+    }
+  }
+  for (int t = 0; t < LT; t++) {
+    ll_rmsnorm(x[t], onorm->v, h);
+    ll_matvec(embd, h, logits + t * LV);
+  }
+}
+
+TEST(test_llama_tiny_forward) {
+  static const char *const bn[9] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                                    "ffn_norm",  "ffn_gate", "ffn_up", "ffn_down"};
+  static const int shape[9][3] = {{1, LD, 0},  {LD, LD, 1},       {LKV * LHD, LD, 0}, {LKV * LHD, LD, 1},
+                                  {LD, LD, 0}, {1, LD, 0},        {LF, LD, 1},        {LF, LD, 0}, {LD, LF, 1}};
+  ll_w w[2 + 9 * LL];
+  char names[2 + 9 * LL][48];
+  int nw = 0;
+  w[nw++] = (ll_w){"token_embd.weight", LV, LD, 1, NULL};
+  w[nw++] = (ll_w){"output_norm.weight", 1, LD, 0, NULL};
+  for (int l = 0; l < LL; l++)
+    for (int i = 0; i < 9; i++) {
+      snprintf(names[nw], sizeof names[nw], "blk.%d.%s.weight", l, bn[i]);
+      w[nw] = (ll_w){names[nw], shape[i][0], shape[i][1], shape[i][2], NULL}, nw++;
+    }
+  for (int i = 0; i < nw; i++) {
+    int n = w[i].rows * w[i].cols;
+    w[i].v = (double *)malloc(sizeof(double) * (size_t)n);
+    for (int j = 0; j < n; j++) w[i].v[j] = w[i].rows == 1 ? 1 + ll_rand() / 4 : ll_rand() / 2;
+  }
+  /* the file: the hyper-parameters, then the tensors (norms 1-d) */
+  gg_buf b = {NULL, 0, 0};
+  gg_put(&b, "GGUF", 4), gg_u32(&b, 3), gg_u64(&b, (uint64_t)nw), gg_u64(&b, 7);
+  gg_key(&b, "general.architecture", TG_GGUF_STRING), gg_str(&b, "llama");
+  gg_key(&b, "llama.block_count", TG_GGUF_UINT32), gg_u32(&b, LL);
+  gg_key(&b, "llama.embedding_length", TG_GGUF_UINT32), gg_u32(&b, LD);
+  gg_key(&b, "llama.attention.head_count", TG_GGUF_UINT32), gg_u32(&b, LH);
+  gg_key(&b, "llama.attention.head_count_kv", TG_GGUF_UINT32), gg_u32(&b, LKV);
+  float eps = 1e-5f, base = 10000.0f;
+  gg_key(&b, "llama.attention.layer_norm_rms_epsilon", TG_GGUF_FLOAT32), gg_put(&b, &eps, 4);
+  gg_key(&b, "llama.rope.freq_base", TG_GGUF_FLOAT32), gg_put(&b, &base, 4);
+  unsigned char *data[2 + 9 * LL];
+  size_t nbytes[2 + 9 * LL], off = 0;
+  for (int i = 0; i < nw; i++) {
+    data[i] = ll_bytes(&w[i], &nbytes[i]);
+    gg_str(&b, w[i].name);
+    gg_u32(&b, w[i].rows == 1 ? 1 : 2), gg_u64(&b, (uint64_t)w[i].cols);
+    if (w[i].rows > 1) gg_u64(&b, (uint64_t)w[i].rows);
+    gg_u32(&b, w[i].q8 ? 8 : 0), gg_u64(&b, off);
+    off += (nbytes[i] + 31) / 32 * 32;
+  }
+  while (b.n % 32) gg_put(&b, "", 1);
+  for (int i = 0; i < nw; i++) {
+    gg_put(&b, data[i], nbytes[i]);
+    while (b.n % 32) gg_put(&b, "", 1);
+    free(data[i]);
+  }
+  char dir[64], path[128];
+  snprintf(dir, sizeof dir, "/tmp/tg_test_llama_XXXXXX");
+  if (CHECK(mkdtemp(dir) != NULL)) {
+    snprintf(path, sizeof path, "%s/tiny.gguf", dir);
+    CHECK(gg_save(&b, b.n, path) == 0);
+    tg_scope_begin();
+    tg_gguf *g = tg_gguf_load(path);
+    llama_model m;
+    if (CHECK(g && llama_load(&m, g) == 0)) {
+      CHECK(m.n_layer == LL && m.n_head == LH && m.n_kv == LKV && m.head_dim == LHD && m.vocab == LV);
+      static const int32_t ids[LT] = {3, 17, 47, 0, 17};
+      static double want[LT * LV];
+      ll_reference(w, ids, want);
+      tg_tensor *logits = llama_forward(&m, ids, LT, LT);
+      float *got = logits ? tg_to_float(logits) : NULL;
+      CHECK(got && tg_shape(logits)[0] == LT && tg_shape(logits)[1] == LV);
+      for (int i = 0; got && i < LT * LV; i++) CHECK_NEAR(got[i], want[i], 1e-4);
+      free(got);
+      /* the last position alone: the same row */
+      logits = llama_forward(&m, ids, LT, 1);
+      got = logits ? tg_to_float(logits) : NULL;
+      for (int i = 0; got && i < LV; i++) CHECK_NEAR(got[i], want[(LT - 1) * LV + i], 1e-4);
+      free(got);
+      llama_free(&m);
+    }
+    tg_gguf_free(g);
+    tg_scope_end();
+    unlink(path);
+    rmdir(dir);
+  }
+  for (int i = 0; i < nw; i++) free(w[i].v);
+  free(b.p);
+}
+
+/* SmolLM2: the France question, teacher-forced with the reference's reply in one forward */
+TEST(test_llama_smollm2_france) {
+  const char *dir = getenv("TG_LLM_DIR") && getenv("TG_LLM_DIR")[0] ? getenv("TG_LLM_DIR") : "build/llm";
+  char path[512];
+  snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", dir);
+  if (!getenv("TG_LLM_SLOW") || access(path, R_OK) != 0) {
+    printf("test_llama_smollm2_france: needs TG_LLM_SLOW=1 and %s (make llm-files): skipped\n", path);
+    return;
+  }
+  tg_scope_begin();
+  tg_gguf *g = tg_gguf_load(path);
+  tg_tokenizer *tok = g ? tg_tokenizer_from_gguf(g) : NULL;
+  llama_model m;
+  if (!CHECK(g && tok && llama_load(&m, g) == 0)) return;
+  const char *prompt = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
+                       "<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
+                       "<|im_start|>assistant\n";
+  int32_t ids[96];
+  int64_t n = tg_tokenizer_encode(tok, prompt, -1, 1, ids, 96);
+  CHECK_EQ_INT(n, 37);
+  /* gen_llama.py: each step's top token, its logit, the margin to the second */
+  static const int32_t reply[8] = {504, 3575, 282, 4649, 314, 7042, 30, 2};
+  static const double top[8] = {25.325376510620117, 19.093639373779297, 19.97369384765625, 17.581687927246094,
+                                26.71917724609375,  13.670022010803223, 23.09552574157715, 17.289566040039062};
+  static const double margin[8] = {0.0821, 4.6617, 4.7483, 5.0446, 3.3734, 4.653, 0.2976, 2.9281};
+  for (int i = 0; i < 7; i++) ids[n + i] = reply[i];
+  tg_tensor *logits = llama_forward(&m, ids, n + 7, 8);
+  float *x = logits ? tg_to_float(logits) : NULL;
+  for (int p = 0; x && p < 8; p++) {
+    const float *r = x + p * m.vocab;
+    int best = 0;
+    for (int i = 1; i < m.vocab; i++) best = r[i] > r[best] ? i : best;
+    CHECK_NEAR(r[reply[p]], top[p], 1e-4);
+    if (margin[p] >= 0.3) CHECK_EQ_INT(best, reply[p]);
+  }
+  char text[128];
+  int64_t len = tg_tokenizer_decode(tok, reply, 7, text, sizeof text);
+  CHECK(len == 31 && !strcmp(text, "The capital of France is Paris."));
+  free(x);
+  llama_free(&m);
+  tg_tokenizer_free(tok);
+  tg_gguf_free(g);
+  tg_scope_end();
+}
