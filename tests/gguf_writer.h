@@ -3,7 +3,8 @@
  *
  * Contract: gg_put appends bytes; gg_u32 / gg_u64 a number; gg_str a GGUF string (a uint64 length, the bytes);
  * gg_key a key and its value type, whose value the caller appends next. gg_save writes the first n bytes to path
- * (0, or -1). The buffer is malloc'd: free(b.p). */
+ * (0, or -1). The buffer is malloc'd: free(b.p). gg_bytechar gives GPT-2's printable character of a byte (UTF-8),
+ * as byte-level BPE vocabularies spell their byte tokens. */
 #ifndef GGUF_WRITER_H
 #define GGUF_WRITER_H
 
@@ -40,6 +41,18 @@ static inline int gg_save(const gg_buf *b, size_t n, const char *path) {
   if (!f) return -1;
   int rc = n && fwrite(b->p, 1, n, f) != n ? -1 : 0;
   return fclose(f) != 0 ? -1 : rc;
+}
+
+static inline void gg_bytechar(int b, char *c) { /* c: 3 bytes */
+#define GG_PRINTABLE(x) (((x) >= '!' && (x) <= '~') || ((x) >= 0xa1 && (x) <= 0xac) || ((x) >= 0xae && (x) <= 0xff))
+  int rank = 0, cp = b;
+  if (!GG_PRINTABLE(b)) {
+    for (int x = 0; x < b; x++) rank += !GG_PRINTABLE(x);
+    cp = 256 + rank;
+  }
+#undef GG_PRINTABLE
+  if (cp < 0x80) c[0] = (char)cp, c[1] = 0;
+  else c[0] = (char)(0xc0 | (cp >> 6)), c[1] = (char)(0x80 | (cp & 0x3f)), c[2] = 0;
 }
 
 #endif

@@ -23,17 +23,6 @@ static const char *tk_dir(void) {
   return d && d[0] ? d : "build/llm";
 }
 
-/* GPT-2's printable character of byte b, UTF-8, into c (3 bytes) */
-static void tk_bytechar(int b, char *c) {
-  int rank = 0, cp = b;
-  if (!((b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff))) {
-    for (int x = 0; x < b; x++) rank += !((x >= '!' && x <= '~') || (x >= 0xa1 && x <= 0xac) || (x >= 0xae && x <= 0xff));
-    cp = 256 + rank;
-  }
-  if (cp < 0x80) c[0] = (char)cp, c[1] = 0;
-  else c[0] = (char)(0xc0 | (cp >> 6)), c[1] = (char)(0x80 | (cp & 0x3f)), c[2] = 0;
-}
-
 /* a vocabulary: the 256 bytes (ids 0-255, each byte's character), then the extra tokens, the merges, two special
  * tokens ("<|ctl|>" control, id n - 2; "<u>" user-defined, id n - 1), model `model` and pre-tokenizer `pre` */
 static gg_buf tk_vocab(const char *model, const char *pre, const char *const *extra, int nx, const char *const *merges,
@@ -45,7 +34,7 @@ static gg_buf tk_vocab(const char *model, const char *pre, const char *const *ex
   gg_key(&b, "tokenizer.ggml.tokens", TG_GGUF_ARRAY), gg_u32(&b, TG_GGUF_STRING), gg_u64(&b, 256 + (uint64_t)nx + 2);
   for (int i = 0; i < 256; i++) {
     char c[4];
-    tk_bytechar(i, c);
+    gg_bytechar(i, c);
     gg_str(&b, c);
   }
   for (int i = 0; i < nx; i++) gg_str(&b, extra[i]);

@@ -19,16 +19,6 @@
 
 static tg_tokenizer *fz_tok[4];
 
-static void fz_bytechar(int b, char *c) {
-  int rank = 0, cp = b;
-  if (!((b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff))) {
-    for (int x = 0; x < b; x++) rank += !((x >= '!' && x <= '~') || (x >= 0xa1 && x <= 0xac) || (x >= 0xae && x <= 0xff));
-    cp = 256 + rank;
-  }
-  if (cp < 0x80) c[0] = (char)cp, c[1] = 0;
-  else c[0] = (char)(0xc0 | (cp >> 6)), c[1] = (char)(0x80 | (cp & 0x3f)), c[2] = 0;
-}
-
 static tg_tokenizer *fz_make(const char *pre) {
   static const char *const extra[] = {"th", "the", "\xc4\xa0the", "12", "\xc4\xa0\xc4\xa0", "\xc3\xa9", "<u>", "<|c|>"};
   static const char *const merges[] = {"t h", "th e", "\xc4\xa0 the", "1 2", "\xc4\xa0 \xc4\xa0", "\xc3 \xa9"};
@@ -39,7 +29,7 @@ static tg_tokenizer *fz_make(const char *pre) {
   gg_key(&b, "tokenizer.ggml.tokens", TG_GGUF_ARRAY), gg_u32(&b, TG_GGUF_STRING), gg_u64(&b, 264);
   for (int i = 0; i < 256; i++) {
     char c[4];
-    fz_bytechar(i, c);
+    gg_bytechar(i, c);
     gg_str(&b, c);
   }
   for (int i = 0; i < 8; i++) gg_str(&b, extra[i]);
