@@ -415,22 +415,26 @@ static void tg__tok_raw(const tg_tokenizer *t, const char *text, int64_t len, in
   TG_FREE(c.cls);
 }
 
-/* the tokens of text [a, b): the longest special token (from index s of the list on) found first splits it, the
- * parts before and after going on with the next ones; text with none left is raw */
+/* the tokens of text [a, b): each special token from index s of the list on (the longest first) splits it where it
+ * occurs, the text before an occurrence going on with the next tokens of the list (a recursion at most the list's
+ * length deep), the text after with the same token (a loop: a text of a million special tokens recurses no deeper);
+ * text with none left is raw */
 static void tg__tok_special(const tg_tokenizer *t, const char *text, int64_t a, int64_t b, int64_t s, int control,
                             int32_t *out, int64_t *n, int64_t cap) {
-  for (; s < t->nspecial; s++) {
+  while (s < t->nspecial) {
     int32_t id = t->special[s];
-    int64_t len = t->tlen[id];
-    if ((t->type[id] == 3 && !control) || len > b - a) continue;
-    for (int64_t i = a; i + len <= b; i++)
-      if (!memcmp(text + i, t->tokens[id], (size_t)len)) {
-        tg__tok_special(t, text, a, i, s + 1, control, out, n, cap);
-        if (*n < cap && out) out[*n] = id;
-        (*n)++;
-        tg__tok_special(t, text, i + len, b, s, control, out, n, cap);
-        return;
+    int64_t len = t->tlen[id], i = a;
+    if (!(t->type[id] == 3 && !control))
+      for (; i + len <= b && memcmp(text + i, t->tokens[id], (size_t)len); i++) {
       }
+    if ((t->type[id] == 3 && !control) || i + len > b) {
+      s++;
+      continue;
+    }
+    tg__tok_special(t, text, a, i, s + 1, control, out, n, cap);
+    if (*n < cap && out) out[*n] = id;
+    (*n)++;
+    a = i + len;
   }
   if (b > a) tg__tok_raw(t, text + a, b - a, out, n, cap);
 }

@@ -87,6 +87,12 @@ TEST(test_tokenizer_bpe) {
   CHECK(tk_is(t, "<|ctl|>", 1, (const int32_t[]){262}, 1));                 /* control: when asked */
   CHECK(tk_is(t, "<|ctl|>", 0, (const int32_t[]){'<', '|', 'c', 't', 'l', '|', '>'}, 7));
   CHECK(tk_is(t, "", 0, NULL, 0));
+  /* 300000 user-defined tokens in a row: each one a token, with no recursion per occurrence (it overflowed the stack) */
+  char *many = (char *)malloc(900001);
+  for (int i = 0; i < 300000; i++) memcpy(many + 3 * i, "<u>", 3);
+  many[900000] = 0;
+  CHECK_EQ_INT(tg_tokenizer_encode(t, many, -1, 0, NULL, 0), 300000);
+  free(many);
   int32_t ids[4];
   CHECK_EQ_INT(tg_tokenizer_encode(t, "hello hello x", -1, 0, ids, 1), 4); /* the count, more than the room */
   CHECK_EQ_INT(ids[0], 259);
