@@ -308,6 +308,21 @@ static int tg__gguf_cmp_off(const void *a, const void *b) {
   return x->off < y->off ? -1 : x->off > y->off;
 }
 
+static int tg__gguf_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* a name that n records (of `size` bytes from base, the name's pointer at offset `at` of each) hold twice, or NULL:
+ * sorted, in O(n log n) (a file of a million keys is checked in a moment) */
+static const char *tg__gguf_repeated(const void *base, size_t size, size_t at, int64_t n) {
+  char **names = (char **)tg__alloc(sizeof(char *) * (size_t)(n + 1));
+  for (int64_t i = 0; i < n; i++) memcpy(&names[i], (const char *)base + (size_t)i * size + at, sizeof(char *));
+  qsort(names, (size_t)n, sizeof(char *), tg__gguf_cmp_str);
+  const char *twice = NULL;
+  for (int64_t i = 1; i < n && !twice; i++)
+    if (!strcmp(names[i - 1], names[i])) twice = names[i];
+  TG_FREE(names);
+  return twice;
+}
+
 /* the key-values (g->kv, g->nkv of them read), unique keys, the alignment; 0 or -1 */
 static int tg__gguf_read_kvs(tg__gr *r, tg_gguf *g, uint64_t nkv) {
   g->kv = (tg__gguf_kv *)tg__alloc(sizeof(tg__gguf_kv) * (size_t)(nkv + 1));
@@ -325,12 +340,14 @@ static int tg__gguf_read_kvs(tg__gr *r, tg_gguf *g, uint64_t nkv) {
       tg__set_error("tg_gguf_load: %s: the key at byte %llu is %s", r->path, (unsigned long long)at,
                     len ? "not a string (it holds a NUL byte)" : "empty");
       rc = -1;
-    } else if (tg_gguf_kv_find(g, kv->key) != (int64_t)i) {
-      tg__set_error("tg_gguf_load: %s: key '%s' appears twice", r->path, kv->key);
-      rc = -1;
     } else rc = tg__gr_value(r, kv, (int)tg__gr_u(r, 4, "a value type"));
   }
   if (rc < 0 || r->bad) return -1;
+  const char *twice = tg__gguf_repeated(g->kv, sizeof(tg__gguf_kv), offsetof(tg__gguf_kv, key), g->nkv);
+  if (twice) {
+    tg__set_error("tg_gguf_load: %s: key '%s' appears twice", r->path, twice);
+    return -1;
+  }
   g->alignment = 32;
   int64_t a = tg_gguf_kv_find(g, "general.alignment");
   if (a >= 0) {
@@ -407,11 +424,11 @@ static int tg__gguf_read_infos(tg__gr *r, tg_gguf *g, uint64_t nti) {
                     t->name, (unsigned long long)t->off, (long long)g->alignment);
       return -1;
     }
-    for (uint64_t j = 0; j < i; j++)
-      if (!strcmp(g->ti[j].name, t->name)) {
-        tg__set_error("tg_gguf_load: %s: tensor '%s' appears twice", r->path, t->name);
-        return -1;
-      }
+  }
+  const char *twice = tg__gguf_repeated(g->ti, sizeof(tg__gguf_ti), offsetof(tg__gguf_ti, name), g->nti);
+  if (twice) {
+    tg__set_error("tg_gguf_load: %s: tensor '%s' appears twice", r->path, twice);
+    return -1;
   }
   return 0;
 }
