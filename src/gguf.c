@@ -223,7 +223,7 @@ static tg_tensor *tg__gq_f32(tg_tensor *x) { return tg_cast(x, TG_FLOAT32); }
 
 /* the values of n elements of ggml type `type` from their blocks (a uint8 tensor, blocks x bytes), float32 (n) */
 static tg_tensor *tg__gguf_dequant(tg_tensor *raw, int type) {
-  tg_tensor *d = tg__gq_half(raw, 0), *q = NULL, *v = NULL;
+  tg_tensor *d = type == 14 ? NULL : tg__gq_half(raw, 0), *q = NULL, *v = NULL; /* the scale first, but Q6_K's last */
   switch (type) {
   case 8: /* Q8_0: d, 32 int8 */
     v = tg_mul(d, tg__gq_f32(tg_bitcast(tg__gq_cols(raw, 2, 34), TG_INT8)));

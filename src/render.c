@@ -215,7 +215,7 @@ typedef struct tg__rctx {
   int pipelined;     /* a barrier lets copies run on (arg.i > 0: TC's three buffers), or WGMMAs read them: only then
                         are copies async. With two buffers, a register copy measured faster (H200, 4096 float16: 268
                         against 244 TFLOPS) */
-  long long nwmma, nldm, nwg;
+  long long nwmma, nldm;
   int wgmma;         /* the kernel has WGMMAs: stores into shared memory reach them through a proxy fence */
   int wg_run;        /* a run of WGMMAs is open (its fence rendered) */
   int wg_pending;    /* WGMMAs may still run (left in flight): the loop's end waits for them */
@@ -520,7 +520,6 @@ static void tg__rs_wgmma(tg__rctx *r, const tg__linear *lin, int i) {
   int nc = u->nsrc - 3;
   if (!r->wg_run && r->d->wgmma_fence) tg__line(r, "%s", r->d->wgmma_fence);
   r->wg_run = 1;
-  tg__map_put(&r->expr, u, tg__own(r, tg__strdup("")));
   tg__str part[7];
   memset(part, 0, sizeof part);
   char num[48], *one[3] = {num, NULL, NULL};
