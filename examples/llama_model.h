@@ -1,6 +1,6 @@
 /* llama_model.h: the llama-architecture language model (SmolLM2, Llama 3.2, Qwen's layout) on a GGUF file's weights,
- * built from tinygrad.h's tensor ops, as tinygrad's examples/llama3.py: the forward of a whole sequence (no KV cache
- * yet: that comes with symbolic shapes).
+ * built from tinygrad.h's tensor ops, as tinygrad's examples/llama3.py: the forward of a whole sequence, and
+ * generation with a KV cache (llama_cache_init, llama_feed).
  *
  * Contract:
  *  - llama_load reads the hyper-parameters of general.architecture's prefix (block_count, embedding_length,
@@ -108,26 +108,38 @@ static tg_tensor *llama__rmsnorm(tg_tensor *x, tg_tensor *w, double eps) {
 /* x @ w.T for a weight w (out, in) */
 static tg_tensor *llama__linear(tg_tensor *x, tg_tensor *w) { return tg_matmul(x, tg_transpose(w, 0, 1)); }
 
-/* RoPE on adjacent pairs of x (T, heads, hd) at positions 0..T-1: (x0, x1) -> (x0 c - x1 s, x0 s + x1 c), the angle
- * pos * base^(-2i / hd) computed in float32 as the references do */
-static tg_tensor *llama__rope(tg_tensor *x, int64_t T, int heads, int hd, double base) {
+/* RoPE's tables for positions 0..n-1: cos and sin of pos * base^(-2i / hd), (n, 1, hd / 2), the angle computed in
+ * float32 as the references do */
+static void llama__rope_tables(int64_t n, int hd, double base, tg_tensor **c, tg_tensor **s) {
   int64_t half = hd / 2;
-  float *cs = (float *)malloc(sizeof(float) * (size_t)(T * half)), *sn = (float *)malloc(sizeof(float) * (size_t)(T * half));
-  for (int64_t t = 0; t < T; t++)
+  float *cs = (float *)malloc(sizeof(float) * (size_t)(n * half)), *sn = (float *)malloc(sizeof(float) * (size_t)(n * half));
+  for (int64_t t = 0; t < n; t++)
     for (int64_t i = 0; i < half; i++) {
       float freq = (float)(1.0 / pow(base, (double)(2 * i) / hd)), ang = (float)t * freq;
       cs[t * half + i] = (float)cos((double)ang), sn[t * half + i] = (float)sin((double)ang);
     }
-  int64_t shape[3] = {T, 1, half}, pairs[4] = {T, heads, half, 2};
-  tg_tensor *c = tg_from_data(cs, TG_FLOAT32, 3, shape), *s = tg_from_data(sn, TG_FLOAT32, 3, shape);
+  int64_t shape[3] = {n, 1, half};
+  *c = tg_from_data(cs, TG_FLOAT32, 3, shape), *s = tg_from_data(sn, TG_FLOAT32, 3, shape);
   free(cs);
   free(sn);
+}
+
+/* RoPE on adjacent pairs of x (T, heads, hd) with the tables' rows c, s (T, 1, hd / 2):
+ * (x0, x1) -> (x0 c - x1 s, x0 s + x1 c) */
+static tg_tensor *llama__rope_with(tg_tensor *x, tg_tensor *c, tg_tensor *s, int64_t T, int heads, int hd) {
+  int64_t half = hd / 2, pairs[4] = {T, heads, half, 2}, three[3] = {T, heads, half}, out[3] = {T, heads, hd};
   tg_tensor *p = tg_reshape(x, 4, pairs);
   int64_t b0[8] = {0, T, 0, heads, 0, half, 0, 1}, b1[8] = {0, T, 0, heads, 0, half, 1, 2};
-  tg_tensor *x0 = tg_reshape(tg_shrink(p, 4, b0), 3, (int64_t[]){T, heads, half});
-  tg_tensor *x1 = tg_reshape(tg_shrink(p, 4, b1), 3, (int64_t[]){T, heads, half});
+  tg_tensor *x0 = tg_reshape(tg_shrink(p, 4, b0), 3, three), *x1 = tg_reshape(tg_shrink(p, 4, b1), 3, three);
   tg_tensor *r[2] = {tg_sub(tg_mul(x0, c), tg_mul(x1, s)), tg_add(tg_mul(x0, s), tg_mul(x1, c))};
-  return tg_reshape(tg_stack(r, 2, 3), 3, (int64_t[]){T, heads, hd});
+  return tg_reshape(tg_stack(r, 2, 3), 3, out);
+}
+
+/* RoPE at positions 0..T-1 */
+static tg_tensor *llama__rope(tg_tensor *x, int64_t T, int heads, int hd, double base) {
+  tg_tensor *c, *s;
+  llama__rope_tables(T, hd, base, &c, &s);
+  return llama__rope_with(x, c, s, T, heads, hd);
 }
 
 static tg_tensor *llama_forward(const llama_model *m, const int32_t *ids, int64_t T, int64_t last) {
@@ -152,6 +164,143 @@ static tg_tensor *llama_forward(const llama_model *m, const int32_t *ids, int64_
   }
   int64_t keep[4] = {T - last, T, 0, D};
   return llama__linear(llama__rmsnorm(tg_shrink(x, 2, keep), m->out_norm, m->eps), m->out);
+}
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Generation with a KV cache, as tinygrad.llm: each layer's keys and values live in persistent buffers, written with
+ * tg_assign into the slice at the variable start_pos; attention reads the cache up to start_pos + T, a symbolic size.
+ * Two JITs run the model: one for a token at a time (decode) and one for prompt chunks of `chunk` tokens (prefill);
+ * each is captured once and replayed for every position. */
+
+typedef struct llama_cache {
+  const llama_model *m;
+  int64_t max_ctx, chunk, n_past; /* positions 0..max_ctx-1; n_past filled so far */
+  tg_tensor **k, **v;             /* per layer (max_ctx + chunk, n_kv, head_dim) */
+  tg_tensor *cos, *sin;           /* RoPE's tables for every position */
+  tg_tensor *kpos, *qoff;         /* the keys' positions (int32), and each prefill query's offset in its chunk */
+  tg_variable *pos;               /* start_pos */
+  tg_jit *decode, *prefill;
+  tg_tensor *logits;              /* the last call's (1, vocab): overwritten by the next */
+} llama_cache;
+
+/* one step of T tokens (ids, (T,) int32) at positions start_pos..start_pos+T-1: their keys and values go into the
+ * cache, and the logits (1, vocab) of the last come out */
+static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
+  const llama_model *m = c->m;
+  int H = m->n_head, KV = m->n_kv, HD = m->head_dim, D = m->dim, G = H / KV;
+  int64_t half = HD / 2;
+  tg_variable *p = c->pos;
+  tg_tensor *x = tg_index(m->embd, 0, ids);
+  tg_sint rows[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, 1}, {NULL, 0}, {NULL, half}};
+  tg_tensor *cs = tg_shrink_sym(c->cos, 3, rows), *sn = tg_shrink_sym(c->sin, 3, rows);
+  tg_tensor *mask = NULL;
+  if (T > 1) { /* key s is seen by the query at start_pos + t when s <= start_pos + t */
+    tg_sint upto[2] = {{NULL, 0}, {p, T}};
+    int64_t q2[2] = {G * T, 1};
+    tg_tensor *qp = tg_reshape(tg_add(c->qoff, tg_variable_tensor(p)), 2, q2);
+    mask = tg_le(tg_shrink_sym(c->kpos, 1, upto), qp); /* (G*T, S) */
+  }
+  for (int l = 0; l < m->n_layer; l++) {
+    const llama_block *b = &m->blk[l];
+    /* the residual stream as a buffer: the cache's assignments realise each layer, and the next layer's would
+     * otherwise compute every layer before it again */
+    if (tg_realize(x) < 0) return NULL;
+    tg_tensor *h = llama__rmsnorm(x, b->attn_norm, m->eps);
+    int64_t qs[3] = {T, H, HD}, ks[3] = {T, KV, HD};
+    tg_tensor *q = llama__rope_with(tg_reshape(llama__linear(h, b->wq), 3, qs), cs, sn, T, H, HD);
+    tg_tensor *k = llama__rope_with(tg_reshape(llama__linear(h, b->wk), 3, ks), cs, sn, T, KV, HD);
+    tg_tensor *v = tg_reshape(llama__linear(h, b->wv), 3, ks);
+    tg_sint at[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
+    tg_tensor *kslot = tg_shrink_sym(c->k[l], 3, at), *vslot = tg_shrink_sym(c->v[l], 3, at);
+    if (!tg_assign(kslot, k) || !tg_assign(vslot, v) || tg_realize(kslot) < 0 || tg_realize(vslot) < 0) return NULL;
+    tg_sint upto[6] = {{NULL, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
+    int kperm[3] = {1, 2, 0}, vperm[3] = {1, 0, 2}, qperm[4] = {1, 2, 0, 3}, operm[4] = {2, 0, 1, 3};
+    tg_tensor *keys = tg_permute(tg_shrink_sym(c->k[l], 3, upto), 3, kperm); /* (KV, HD, S) */
+    tg_tensor *vals = tg_permute(tg_shrink_sym(c->v[l], 3, upto), 3, vperm); /* (KV, S, HD) */
+    int64_t q4[4] = {T, KV, G, HD}, q3[3] = {KV, G * T, HD}, o4[4] = {KV, G, T, HD}, o2[2] = {T, D};
+    tg_tensor *qg = tg_reshape(tg_permute(tg_reshape(q, 4, q4), 4, qperm), 3, q3); /* (KV, G*T, HD) */
+    tg_tensor *sc = tg_mul_s(tg_matmul(qg, keys), 1.0 / sqrt((double)HD));        /* (KV, G*T, S) */
+    if (mask) sc = tg_where(mask, sc, tg_full_like(sc, -INFINITY));
+    tg_tensor *o = tg_matmul(tg_softmax(sc, -1), vals);                            /* (KV, G*T, HD) */
+    o = tg_reshape(tg_permute(tg_reshape(o, 4, o4), 4, operm), 2, o2);
+    x = tg_add(x, llama__linear(o, b->wo));
+    h = llama__rmsnorm(x, b->ffn_norm, m->eps);
+    x = tg_add(x, llama__linear(tg_mul(tg_silu(llama__linear(h, b->gate)), llama__linear(h, b->up)), b->down));
+  }
+  int64_t keep[4] = {T - 1, T, 0, D};
+  return llama__linear(llama__rmsnorm(tg_shrink(x, 2, keep), m->out_norm, m->eps), m->out);
+}
+
+static int llama__jit_step(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
+  (void)n_in, (void)n_out;
+  tg_scope_begin();
+  tg_tensor *r = llama__step((llama_cache *)ctx, in[0], tg_shape(in[0])[0]);
+  int rc = r && tg_realize(r) == 0 ? 0 : -1;
+  out[0] = r ? tg_keep(r) : NULL;
+  tg_scope_end();
+  return rc;
+}
+
+/* a cache of max_ctx positions for m, prefilled in chunks of `chunk` tokens (1: token by token); 0 or -1 */
+static int llama_cache_init(llama_cache *c, const llama_model *m, int64_t max_ctx, int64_t chunk) {
+  memset(c, 0, sizeof *c);
+  c->m = m, c->max_ctx = max_ctx, c->chunk = chunk < 1 ? 1 : chunk;
+  int64_t n = max_ctx + c->chunk, shape[3] = {n, m->n_kv, m->head_dim};
+  int G = m->n_head / m->n_kv;
+  c->k = (tg_tensor **)calloc((size_t)m->n_layer, sizeof(tg_tensor *));
+  c->v = (tg_tensor **)calloc((size_t)m->n_layer, sizeof(tg_tensor *));
+  c->pos = tg_variable_new("start_pos", 0, max_ctx - 1);
+  if (!c->k || !c->v || !c->pos) return -1;
+  for (int l = 0; l < m->n_layer; l++) {
+    c->k[l] = tg_empty(TG_FLOAT32, 3, shape), c->v[l] = tg_empty(TG_FLOAT32, 3, shape); /* buffers of their own */
+    if (!tg_assign(c->k[l], tg_zeros(TG_FLOAT32, 3, shape)) || !tg_assign(c->v[l], tg_zeros(TG_FLOAT32, 3, shape)) ||
+        tg_realize(c->k[l]) < 0 || tg_realize(c->v[l]) < 0)
+      return -1;
+  }
+  llama__rope_tables(n, m->head_dim, m->rope_base, &c->cos, &c->sin);
+  int32_t *kp = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n > G * c->chunk ? n : G * c->chunk));
+  for (int64_t i = 0; i < n; i++) kp[i] = (int32_t)i;
+  c->kpos = tg_from_data(kp, TG_INT32, 1, &n);
+  for (int64_t i = 0; i < G * c->chunk; i++) kp[i] = (int32_t)(i % c->chunk); /* query (g, t) at start_pos + t */
+  int64_t nq = G * c->chunk;
+  c->qoff = tg_from_data(kp, TG_INT32, 1, &nq);
+  free(kp);
+  c->decode = tg_jit_new(llama__jit_step, c);
+  c->prefill = tg_jit_new(llama__jit_step, c);
+  return c->cos && c->sin && c->kpos && c->qoff ? 0 : -1;
+}
+
+static void llama_cache_free(llama_cache *c) {
+  for (int l = 0; c->k && l < c->m->n_layer; l++) tg_free(c->k[l]), tg_free(c->v[l]);
+  free(c->k);
+  free(c->v);
+  tg_free(c->cos), tg_free(c->sin), tg_free(c->kpos), tg_free(c->qoff), tg_free(c->logits);
+  tg_jit_free(c->decode);
+  tg_jit_free(c->prefill);
+  memset(c, 0, sizeof *c);
+}
+
+/* feeds ids[0..n) at the next positions: whole chunks through the prefill JIT, the rest token by token. Returns
+ * the logits (1, vocab) after the last token, owned by the cache and valid until the next call; NULL on error (the
+ * context full: max_ctx positions) */
+static tg_tensor *llama_feed(llama_cache *c, const int32_t *ids, int64_t n) {
+  if (n < 1 || c->n_past + n > c->max_ctx) {
+    fprintf(stderr, "llama_feed: %lld tokens do not fit the context (%lld of %lld used)\n", (long long)n,
+            (long long)c->n_past, (long long)c->max_ctx);
+    return NULL;
+  }
+  for (int64_t i = 0; i < n;) {
+    int64_t T = c->chunk > 1 && n - i >= c->chunk ? c->chunk : 1;
+    tg_tensor *in = tg_from_data(ids + i, TG_INT32, 1, &T), *out = NULL;
+    int rc = tg_variable_bind(c->pos, c->n_past) == 0 ? tg_jit_run(T > 1 ? c->prefill : c->decode, &in, 1, &out, 1)
+                                                      : -1;
+    tg_free(in);
+    if (rc < 0) return NULL;
+    tg_free(c->logits);
+    c->logits = out;
+    c->n_past += T, i += T;
+  }
+  return c->logits;
 }
 
 #endif

@@ -253,6 +253,23 @@ TG_API tg_tensor *tg_unflatten(tg_tensor *a, int dim, int n, const int64_t *size
 TG_API tg_tensor *tg_pad(tg_tensor *a, int ndim, const int64_t *pads, double value); /* pads[2*i], pads[2*i+1]: before,
                                                                           after of axis i; negative values crop */
 TG_API tg_tensor *tg_shrink(tg_tensor *a, int ndim, const int64_t *bounds); /* bounds[2*i] <= x < bounds[2*i+1] */
+/* Symbolic shapes (tinygrad's Variable): a named integer with bounds, bound to a value before each use. A shrink by
+ * a variable gives a tensor whose size along that axis is symbolic (a KV cache's keys up to the current position);
+ * elementwise ops, expands, permutes, reshapes that only add or drop axes of size 1, reductions and matmuls carry it,
+ * and tg_assign writes into a shrink by a variable. Kernels read the variable's value when they run, so one compiled
+ * kernel, and one JIT capture, serves every value: bind the variable (tg_variable_bind) before each tg_jit_run.
+ * A node built with a bound variable keeps the value it was bound to when built. A variable lives for the whole
+ * program; asking again for the same name and bounds gives the same one (at most 256). A tensor of symbolic shape
+ * cannot be read to the host: reduce it, or shrink it to a concrete size. */
+typedef struct tg_variable tg_variable;
+TG_API tg_variable *tg_variable_new(const char *name, int64_t min, int64_t max); /* 0 <= min <= max < 2^31 */
+TG_API int tg_variable_bind(tg_variable *v, int64_t value); /* min <= value <= max; 0 or -1 */
+TG_API int64_t tg_variable_value(const tg_variable *v);    /* the bound value; -1 when unbound or NULL */
+typedef struct tg_sint { tg_variable *var; int64_t offset; } tg_sint; /* var + offset; offset alone if var NULL */
+/* bounds[2*i] <= x < bounds[2*i+1] as tg_shrink, each of them var + offset; a bound that depends on a variable must
+ * fit the axis for every value the variable may take (its min and max), and the variables must be bound */
+TG_API tg_tensor *tg_shrink_sym(tg_tensor *a, int ndim, const tg_sint *bounds);
+TG_API tg_tensor *tg_variable_tensor(tg_variable *v); /* the bound value as a 0-d int32 tensor (a mask's position) */
 TG_API tg_tensor *tg_flip(tg_tensor *a, int naxes, const int *axes); /* naxes < 0 or a repeated axis: an error */
 TG_API tg_tensor *tg_repeat(tg_tensor *a, int ndim, const int64_t *repeats);
 TG_API tg_tensor *tg_slice(tg_tensor *a, int axis, int64_t start, int64_t stop,

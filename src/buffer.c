@@ -191,6 +191,18 @@ TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u) {
   while (u->op == TG__OP_RESHAPE) u = u->src[0];
   return u->op == TG__OP_BUFFER ? u : NULL;
 }
+TG__PRIVATE tg__uop *tg__movement_buffer(tg__uop *u) {
+  while (tg__op_is_movement(u->op)) u = u->src[0];
+  return u->op == TG__OP_BUFFER ? u : NULL;
+}
+
+TG__PRIVATE tg__uop *tg__rebase_view(tg__uop *view, tg__uop *base) {
+  if (!tg__op_is_movement(view->op)) return base;
+  tg__uop *s[1 + 2 * TG_MAX_DIMS];
+  for (int i = 0; i < view->nsrc; i++) s[i] = i ? view->src[i] : tg__rebase_view(view->src[0], base);
+  return tg__uop_new(view->op, view->dtype, view->nsrc, s, &view->arg);
+}
+
 /* b moves to its next version; when the contents changed, graphs built on the older versions are stale */
 TG__PRIVATE void tg__buffer_advance(tg__buffer *b, int contents_changed) {
   b->version++;
@@ -221,4 +233,49 @@ TG__PRIVATE int tg__buffer_check_read(const tg__uop *u) {
                 "(version %lld, now %lld); HINT: realise it before the assignment runs (tg_realize), or build it "
                 "after", (long long)b->id, (long long)u->arg.i, (long long)b->version);
   return -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the variable tables: one int32 buffer of TG__MAX_VARS slots per device, which kernels of symbolic shapes read
+
+typedef struct tg__vtab { tg__device *dev; tg__buffer *buf; int32_t shadow[TG__MAX_VARS]; int fresh; } tg__vtab;
+static tg__vtab tg__vtabs[8];
+static int tg__nvtabs;
+
+TG__PRIVATE tg__buffer *tg__var_table(tg__device *dev) {
+  for (int i = 0; i < tg__nvtabs; i++)
+    if (tg__vtabs[i].dev == dev) return tg__vtabs[i].buf;
+  if (tg__nvtabs == TG__COUNT(tg__vtabs)) {
+    tg__set_error("tg_realize: variables are used on more than %d devices", TG__COUNT(tg__vtabs));
+    return NULL;
+  }
+  tg__buffer *b = tg__buffer_new(dev, TG_INT32, TG__MAX_VARS);
+  if (!b) return NULL;
+  tg__vtab *t = &tg__vtabs[tg__nvtabs++];
+  memset(t, 0, sizeof *t);
+  t->dev = dev;
+  t->buf = b; /* the table's own reference, kept for the program's life */
+  return b;
+}
+
+TG__PRIVATE int tg__is_var_table(const tg__buffer *b) {
+  for (int i = 0; i < tg__nvtabs; i++)
+    if (tg__vtabs[i].buf == b) return 1;
+  return 0;
+}
+
+TG__PRIVATE int tg__var_table_write(tg__buffer *b, const int64_t *vals) {
+  tg__vtab *t = NULL;
+  for (int i = 0; i < tg__nvtabs && !t; i++)
+    if (tg__vtabs[i].buf == b) t = &tg__vtabs[i];
+  if (!t) return 0;
+  int changed = !t->fresh;
+  for (int i = 0; i < TG__MAX_VARS; i++) {
+    int64_t v = vals ? vals[i] : (tg__var_slot(i)->bound ? tg__var_slot(i)->value : -1);
+    if (v >= 0 && t->shadow[i] != (int32_t)v) t->shadow[i] = (int32_t)v, changed = 1;
+  }
+  if (!changed) return 0;
+  if (tg__buffer_ensure(b) < 0 || tg__buffer_copyin(b, t->shadow) < 0) return -1;
+  t->fresh = 1;
+  return 0;
 }

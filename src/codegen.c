@@ -18,15 +18,36 @@
 typedef struct tg__lctx {
   int next_range;
   tg__map params; /* BUFFER uop -> parameter number + 1 */
+  tg__uop *vars;  /* the variable table's DEFINE_GLOBAL (symbolic shapes), or NULL */
 } tg__lctx;
 
 static tg__uop *tg__ci(int64_t v) { return tg__const_int(TG_INT32, v); }
+
+/* a variable in a kernel: DEFINE_VAR(the variable table), its slot and bounds as the tensor graph's */
+static tg__uop *tg__kvar(tg__lctx *c, int slot) {
+  tg__var_info *v = tg__var_slot(slot);
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  int64_t mm[2] = {v->min, v->max};
+  a.i = slot;
+  a.nints = 2;
+  a.ints = mm;
+  return tg__uop1(TG__OP_DEFINE_VAR, TG_INT32, c->vars, &a);
+}
+
+/* a size or a bound as a kernel expression: a constant, or var + offset */
+static tg__uop *tg__dimu(tg__lctx *c, int64_t d) {
+  if (!tg__is_sym(d)) return tg__ci(d);
+  tg__uop *v = tg__kvar(c, tg__sym_slot(d));
+  int64_t off = tg__sym_offset(d);
+  return off ? tg__alu(TG__OP_ADD, v, tg__ci(off)) : v;
+}
 
 static tg__uop *tg__range(tg__lctx *c, int64_t n) {
   tg__arg a;
   memset(&a, 0, sizeof a);
   a.i = c->next_range++;
-  return tg__uop1(TG__OP_RANGE, TG_INT32, tg__ci(n), &a);
+  return tg__uop1(TG__OP_RANGE, TG_INT32, tg__dimu(c, n), &a);
 }
 
 /* INDEX(x, valid, idx[0..n)) */
@@ -43,15 +64,30 @@ static tg__uop *tg__index_like(tg__uop *root, tg__uop *x, tg__uop *valid, tg__uo
   (void)root;
 }
 
-/* the linear offset of an index into a contiguous shape */
-static tg__uop *tg__flatten_idx(tg__uop **idx, const int64_t *shape, int n) {
-  tg__uop *lin = tg__ci(0);
+/* the linear offset of an index into a contiguous shape (symbolic sizes give symbolic strides) */
+static tg__uop *tg__flatten_idx(tg__lctx *c, tg__uop **idx, const int64_t *shape, int n) {
+  tg__uop *lin = tg__ci(0), *sym = NULL;
   int64_t stride = 1;
   for (int i = n - 1; i >= 0; i--) {
-    if (shape[i] != 1) lin = tg__alu(TG__OP_ADD, lin, tg__alu(TG__OP_MUL, idx[i], tg__ci(stride)));
-    stride *= shape[i];
+    tg__uop *st = sym ? tg__alu(TG__OP_MUL, sym, tg__ci(stride)) : tg__ci(stride);
+    if (shape[i] != 1) lin = tg__alu(TG__OP_ADD, lin, tg__alu(TG__OP_MUL, idx[i], st));
+    if (tg__is_sym(shape[i])) sym = sym ? tg__alu(TG__OP_MUL, sym, tg__dimu(c, shape[i])) : tg__dimu(c, shape[i]);
+    else stride *= shape[i];
   }
   return lin;
+}
+
+/* a reshape that only adds or drops axes of size 1: the other axes map one to one (how symbolic sizes are reshaped);
+ * idx gets the input's index, 1 when it applies */
+static int tg__reshape_ones(const tg__uop *x, const tg__uop *in, tg__uop *const *xi, tg__uop **idx) {
+  int i = 0, j = 0;
+  for (;;) {
+    while (i < x->ndim && x->shape[i] == 1) i++;
+    while (j < in->ndim && in->shape[j] == 1) idx[j++] = tg__ci(0);
+    if (i == x->ndim || j == in->ndim) return i == x->ndim && j == in->ndim;
+    if (x->shape[i] != in->shape[j]) return 0;
+    idx[j++] = xi[i++];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -70,9 +106,17 @@ static tg__uop *tg__rw_idx_const(void *ctx, tg__uop *root, const tg__bindings *b
 }
 
 static tg__uop *tg__rw_idx_reshape(void *ctx, tg__uop *root, const tg__bindings *b) {
-  (void)ctx, (void)b;
+  (void)b;
+  tg__lctx *c = (tg__lctx *)ctx;
   tg__uop *x = root->src[0], *in = x->src[0], *idx[TG_MAX_DIMS];
-  tg__uop *lin = tg__simplify(tg__flatten_idx(root->src + 2, x->shape, x->ndim));
+  int sym = tg__shape_has_sym(x->ndim, x->shape) || tg__shape_has_sym(in->ndim, in->shape);
+  if (sym && in->ndim > 1 && tg__reshape_ones(x, in, root->src + 2, idx))
+    return tg__index(in, root->src[1], idx, in->ndim);
+  tg__uop *lin = tg__simplify(tg__flatten_idx(c, root->src + 2, x->shape, x->ndim));
+  if (sym && in->ndim == 1) { /* into a buffer's elements */
+    idx[0] = lin;
+    return tg__index(in, root->src[1], idx, 1);
+  }
   int64_t stride = 1;
   for (int j = in->ndim - 1; j >= 0; j--) {
     tg__uop *q = tg__alu(TG__OP_IDIV, lin, tg__ci(stride));
@@ -97,9 +141,10 @@ static tg__uop *tg__rw_idx_expand(void *ctx, tg__uop *root, const tg__bindings *
 }
 
 static tg__uop *tg__rw_idx_shrink(void *ctx, tg__uop *root, const tg__bindings *b) {
-  (void)ctx, (void)b;
+  (void)b;
+  tg__lctx *c = (tg__lctx *)ctx;
   tg__uop *x = root->src[0], *idx[TG_MAX_DIMS];
-  for (int i = 0; i < x->ndim; i++) idx[i] = tg__alu(TG__OP_ADD, root->src[2 + i], tg__ci(x->arg.ints[2 * i]));
+  for (int i = 0; i < x->ndim; i++) idx[i] = tg__alu(TG__OP_ADD, root->src[2 + i], tg__dimu(c, x->arg.ints[2 * i]));
   return tg__index_like(root, x->src[0], root->src[1], idx);
 }
 
@@ -112,14 +157,16 @@ static tg__uop *tg__rw_idx_flip(void *ctx, tg__uop *root, const tg__bindings *b)
 }
 
 static tg__uop *tg__rw_idx_pad(void *ctx, tg__uop *root, const tg__bindings *b) {
-  (void)ctx, (void)b;
+  (void)b;
+  tg__lctx *c = (tg__lctx *)ctx;
   tg__uop *x = root->src[0], *in = x->src[0], *idx[TG_MAX_DIMS], *ok = tg__const_int(TG_BOOL, 1);
   for (int i = 0; i < x->ndim; i++) {
     int64_t before = x->arg.ints[2 * i], after = x->arg.ints[2 * i + 1];
     tg__uop *ix = root->src[2 + i];
     idx[i] = before ? tg__alu(TG__OP_SUB, ix, tg__ci(before)) : ix;
     if (before) ok = tg__alu(TG__OP_AND, ok, tg__alu(TG__OP_CMPLT, tg__ci(before - 1), ix));
-    if (after) ok = tg__alu(TG__OP_AND, ok, tg__alu(TG__OP_CMPLT, ix, tg__ci(before + in->shape[i])));
+    if (after) ok = tg__alu(TG__OP_AND, ok, tg__alu(TG__OP_CMPLT, ix, tg__alu(TG__OP_ADD, tg__ci(before),
+                                                                                tg__dimu(c, in->shape[i]))));
   }
   ok = tg__simplify(ok);
   tg__uop *valid = tg__alu(TG__OP_AND, root->src[1], ok);
@@ -170,6 +217,11 @@ static tg__uop *tg__rw_idx_arange(void *ctx, tg__uop *root, const tg__bindings *
   return root->src[2];
 }
 
+static tg__uop *tg__rw_idx_var(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)b;
+  return tg__kvar((tg__lctx *)ctx, (int)root->src[0]->arg.i);
+}
+
 static tg__uop *tg__rw_idx_passthrough(void *ctx, tg__uop *root, const tg__bindings *b) {
   (void)ctx, (void)b;
   return tg__index(root->src[0]->src[0], root->src[1], root->src + 2, root->nsrc - 2);
@@ -187,6 +239,7 @@ static const tg__rule tg__lower_rules[] = {
     TG__RULE("(INDEX REDUCE_AXIS ...)", tg__rw_idx_reduce),  /* a loop per reduced axis */
     TG__RULE("(INDEX BUFFER _ _)", tg__rw_idx_buffer),       /* a load */
     TG__RULE("(INDEX ARANGE _ _)", tg__rw_idx_arange),       /* arange at i is i */
+    TG__RULE("(INDEX DEFINE_VAR _)", tg__rw_idx_var),        /* a variable: read from the variable table */
     TG__RULE("(INDEX CONTIGUOUS|COPY|DETACH ...)", tg__rw_idx_passthrough), /* no computation of their own */
 };
 TG__RULES_REGISTER(tg__lower_rules)
@@ -269,6 +322,36 @@ static const tg__rule tg__guard_rules[] = {
 };
 TG__RULES_REGISTER(tg__guard_rules)
 
+// ---------------------------------------------------------------------------------------------------------------------
+// an assignment into a view, and variables read from their table
+
+/* STORE(LOAD(addr[, valid]), v[, gate]): a store through a view, whose address the lowering found as a load's ->
+ * STORE(addr, v, gate and valid) */
+static tg__uop *tg__rw_store_view(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg__uop *ld = root->src[0], *gate = root->nsrc > 2 ? root->src[2] : NULL;
+  if (ld->nsrc > 1) gate = gate ? tg__alu(TG__OP_AND, gate, ld->src[1]) : ld->src[1];
+  tg__uop *s[3] = {ld->src[0], root->src[1], gate};
+  return tg__uop_new(TG__OP_STORE, root->dtype, gate ? 3 : 2, s, &root->arg);
+}
+
+static const tg__rule tg__store_view_rules[] = {
+  TG__RULE("(STORE (LOAD ...) ...)", tg__rw_store_view), /* store(load(addr), v) -> store(addr, v) */
+};
+TG__RULES_REGISTER(tg__store_view_rules)
+
+/* after the optimisations (which see a variable's bounds): DEFINE_VAR(table) -> table[slot] */
+static tg__uop *tg__rw_var_load(void *ctx, tg__uop *root, const tg__bindings *b) {
+  (void)ctx, (void)b;
+  tg__uop *at = tg__uop2(TG__OP_INDEX, TG_INT32, root->src[0], tg__ci(root->arg.i), NULL);
+  return tg__uop1(TG__OP_LOAD, TG_INT32, at, NULL);
+}
+
+static const tg__rule tg__var_load_rules[] = {
+  TG__RULE("(DEFINE_VAR _)", tg__rw_var_load), /* a kernel's variable -> a load from the variable table */
+};
+TG__RULES_REGISTER(tg__var_load_rules)
+
 /* the tensor graph is only entered through INDEX: the lowering rewrite leaves tensor nodes alone (those with a shape,
  * and the ops of the tensor graph only, scalar or not) */
 static int tg__is_tensor_node(const tg__uop *u) { return u->ndim > 0 || tg__ops[u->op].kind == TG__OPK_TENSOR; }
@@ -282,17 +365,18 @@ static void tg__collect_buffers(tg__kernel *k) {
   memset(&order, 0, sizeof order);
   tg__map seen;
   memset(&seen, 0, sizeof seen);
-  tg__uop *store = k->ast->src[0];
+  tg__uop *out = tg__store_buffer(k->ast);
   tg__uop_toposort(k->ast, &order);
-  k->bufs = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)(order.n + 1));
-  k->bufs[k->nbufs++] = (tg__buffer *)store->src[0]->arg.ptr;
-  tg__map_put(&seen, store->src[0]->arg.ptr, (void *)1);
+  k->bufs = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)(order.n + 2));
+  k->bufs[k->nbufs++] = (tg__buffer *)out->arg.ptr;
+  tg__map_put(&seen, out->arg.ptr, (void *)1);
   for (int i = 0; i < order.n; i++) {
     tg__uop *u = (tg__uop *)order.items[i];
     if (u->op != TG__OP_BUFFER || tg__map_get(&seen, u->arg.ptr)) continue;
     k->bufs[k->nbufs++] = (tg__buffer *)u->arg.ptr;
     tg__map_put(&seen, u->arg.ptr, (void *)1);
   }
+  if (k->vars) k->bufs[k->nbufs++] = k->vars; /* the variable table, last */
   k->nout = 1;
   tg__map_free(&seen);
   tg__vec_free(&order);
@@ -399,7 +483,9 @@ static char *tg__kernel_name(tg__uop *root, int nglobal, const tg__opt *opts, in
            : loops[i]->arg.i2                 ? loops[i]->arg.i2
            : loops[i]->arg.i >= nglobal       ? 3
                                               : 0) == pass) {
-        tg__str_printf(&name, "_%lld", (long long)tg__const_val(loops[i]->src[0]));
+        if (loops[i]->src[0]->op == TG__OP_CONST)
+          tg__str_printf(&name, "_%lld", (long long)tg__const_val(loops[i]->src[0]));
+        else tg__str_cat(&name, "_S"); /* a symbolic size */
         parts++;
       }
   for (int pass = 0; pass < 2; pass++)
@@ -425,17 +511,31 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
   c.next_range = 1; /* range 0 is THREAD's: it splits an output loop, and its part runs outermost, across threads */
   if (!k->bufs) tg__collect_buffers(k);
   for (int i = 0; i < k->nbufs; i++) tg__map_put(&c.params, k->bufs[i], (void *)(intptr_t)(i + 1));
-  tg__uop *store = k->ast->src[0], *value = store->src[1], *idx[TG_MAX_DIMS];
+  if (k->vars) {
+    tg__arg va;
+    memset(&va, 0, sizeof va);
+    va.i = k->nbufs - 1;
+    c.vars = tg__uop0(TG__OP_DEFINE_GLOBAL, TG_INT32, &va);
+  }
+  tg__uop *store = k->ast->src[0], *value = store->src[1], *idx[TG_MAX_DIMS], *gate = tg__const_int(TG_BOOL, 1);
   int nd = value->ndim;
-  for (int i = 0; i < nd; i++) idx[i] = value->shape[i] == 1 ? tg__ci(0) : tg__range(&c, value->shape[i]);
+  /* an output axis of symbolic size loops to the size's maximum, its stores gated (the launch size is fixed) */
+  for (int i = 0; i < nd; i++) {
+    idx[i] = value->shape[i] == 1 ? tg__ci(0) : tg__range(&c, tg__sym_max(value->shape[i]));
+    if (tg__is_sym(value->shape[i]))
+      gate = tg__alu(TG__OP_AND, gate, tg__alu(TG__OP_CMPLT, idx[i], tg__dimu(&c, value->shape[i])));
+  }
   int nglobal = c.next_range;
-  tg__uop *addr = tg__uop2(TG__OP_INDEX, store->src[0]->dtype, tg__param(&c, store->src[0]),
-                           tg__flatten_idx(idx, value->shape, nd), NULL);
-  tg__uop *root =
-      tg__uop2(TG__OP_STORE, value->dtype, addr, tg__index(value, tg__const_int(TG_BOOL, 1), idx, nd), NULL);
+  tg__uop *addr = store->src[0]->op == TG__OP_BUFFER /* else a view: its address is what a load through it reads */
+                      ? tg__uop2(TG__OP_INDEX, store->src[0]->dtype, tg__param(&c, store->src[0]),
+                                 tg__flatten_idx(&c, idx, value->shape, nd), NULL)
+                      : tg__index(store->src[0], gate, idx, nd);
+  tg__uop *st[3] = {addr, tg__index(value, gate, idx, nd), gate};
+  tg__uop *root = tg__uop_new(TG__OP_STORE, value->dtype, gate->op == TG__OP_CONST ? 2 : 3, st, NULL);
   root = tg__uop1(TG__OP_SINK, TG_BOOL, root, NULL);
   root = tg__graph_rewrite_ex(root, TG__MATCHER(tg__lower_rules), tg__symbolic(), &c, tg__is_tensor_node);
   root = tg__graph_rewrite(root, TG__MATCHER(tg__guard_rules), NULL);
+  root = tg__graph_rewrite(root, TG__MATCHER(tg__store_view_rules), NULL);
   tg__map_free(&c.params);
   root = tg__merge_loops(tg__collapse_reduces(root), nglobal);
   if (tg__check_index_range(k, root) < 0) return -1;
@@ -467,6 +567,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
     TG_FREE(name);
     return -1;
   }
+  root = tg__graph_rewrite(root, TG__MATCHER(tg__var_load_rules), NULL);
   int rc = tg__linearize(root, nglobal, out);
   out->name = name;
   memcpy(out->opts, opts, sizeof(tg__opt) * (size_t)nopts);

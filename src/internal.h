@@ -262,7 +262,9 @@ TG__PRIVATE uint16_t tg__float_to_bf16(float f);
   X(SHL,        ALU, 2, 0,                               NONE,   "(%s<<%s)",        tg__ei_shl,   NULL)                \
   X(SHR,        ALU, 2, 0,                               NONE,   "(%s>>%s)",        tg__ei_shr,   NULL)                \
   X(WHERE,      ALU, 3, 0,                               NONE,   "(%s?%s:%s)",      tg__ei_where, tg__ef_where)      \
-  X(WGMMA,      KERNEL, 0, 0,                            NONE,   NULL,              NULL,         NULL)
+  X(WGMMA,      KERNEL, 0, 0,                            NONE,   NULL,              NULL,         NULL)              \
+  X(DEFINE_VAR, BOTH,   0, 0,                            NONE,   NULL,              NULL,         NULL)              \
+  X(BIND,       TENSOR, 0, 0,                            NONE,   NULL,              NULL,         NULL)
 
 typedef enum tg__op {
 #define TG__X(name, kind, arity, flags, ident, cfmt, ei, ef) TG__OP_##name,
@@ -422,12 +424,22 @@ TG__PRIVATE int64_t tg__buffer_new_id_peek(void); /* the id the next buffer will
 TG__PRIVATE int64_t tg__stat_alloc_bytes(int64_t add); /* bytes of buffer memory handed out, ever */
 TG__PRIVATE tg__uop *tg__buffer_uop_of(tg__buffer *b); /* BUFFER node of b at its current version */
 TG__PRIVATE tg__uop *tg__view_buffer(tg__uop *u);       /* the BUFFER under a chain of reshapes, or NULL */
+TG__PRIVATE tg__uop *tg__movement_buffer(tg__uop *u);   /* the BUFFER under a chain of movement ops, or NULL */
+/* view's chain of movement ops rebuilt on base instead of what lies under it (an assignment into a view writes the
+ * buffer's next version through the same view) */
+TG__PRIVATE tg__uop *tg__rebase_view(tg__uop *view, tg__uop *base);
 TG__PRIVATE void tg__buffer_advance(tg__buffer *b, int contents_changed); /* to the next version */
 /* an assignment into a buffer, scheduled but not yet run: undone (tg__buffer_undo_assign) if it never runs */
 typedef struct tg__buffer_undo { tg__buffer *buf; int64_t version, written; } tg__buffer_undo;
 TG__PRIVATE void tg__buffer_assign(tg__buffer *b, tg__buffer_undo *undo);
 TG__PRIVATE void tg__buffer_undo_assign(tg__buffer_undo *undo);
 TG__PRIVATE int tg__buffer_check_read(const tg__uop *u); /* a BUFFER node is not stale; else -1 with an error */
+/* the device's variable table (created on first use, kept for the program's life; NULL with an error), and writing
+ * values into it: vals[slot] for each slot with vals[slot] >= 0, or with vals NULL every bound variable's current
+ * value (a JIT replay). Written only when something changed. 0 or -1 */
+TG__PRIVATE tg__buffer *tg__var_table(struct tg__device *dev);
+TG__PRIVATE int tg__var_table_write(tg__buffer *table, const int64_t *vals);
+TG__PRIVATE int tg__is_var_table(const tg__buffer *b);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* pattern.c: the pattern matcher. A rule is a pattern string and a function; TG__RULE records where it was written.
@@ -518,6 +530,34 @@ TG__PRIVATE int tg__axis(const char *fn, int axis, int ndim);  /* normalised axi
  * is NULL, an axis is out of range or appears twice */
 TG__PRIVATE int tg__axes_to_mask(const char *fn, int ndim, int naxes, const int *axes, int64_t *mask);
 TG__PRIVATE int64_t tg__prod(const int64_t *s, int n);
+/* Symbolic sizes (tinygrad's Variables). A variable is a named integer with bounds, registered once in a slot of
+ * the registry below; a size or a bound that depends on one is var + offset, stored in the int64 of a shape (or of a
+ * SHRINK's bounds) as a negative number: -(1 + slot + TG__MAX_VARS * (offset + TG__SYM_BIAS)). Concrete sizes are
+ * >= 0, so a symbolic one never equals a concrete one, and equal symbolic sizes are equal numbers. In the tensor
+ * graph a variable is DEFINE_VAR (arg.i its slot, ints {min, max}); BIND(DEFINE_VAR, CONST value) is the variable
+ * bound to a value, which the nodes that use it hold as sources (so that graphs bound to different values differ).
+ * The schedule strips the BINDs and collects their values; kernels read a variable from the device's variable table
+ * (tg__var_table), an int32 buffer of TG__MAX_VARS slots written before they run, so one compiled kernel serves
+ * every value. */
+#define TG__MAX_VARS 256
+#define TG__SYM_BIAS ((int64_t)1 << 30)
+struct tg_variable { char name[32]; int64_t min, max, value; int bound, slot; }; /* api.h's tg_variable */
+typedef struct tg_variable tg__var_info;
+TG__PRIVATE int tg__is_sym(int64_t d);                       /* d < 0 */
+TG__PRIVATE int64_t tg__sym_make(int slot, int64_t offset);      /* var + offset */
+TG__PRIVATE int tg__sym_slot(int64_t d);
+TG__PRIVATE int64_t tg__sym_offset(int64_t d);
+TG__PRIVATE int64_t tg__sym_max(int64_t d);  /* the largest value d takes (d itself when concrete) */
+TG__PRIVATE int64_t tg__sym_min(int64_t d);
+/* a - b: concrete, or symbolic when a is var + c and b concrete; -1 with *ok = 0 otherwise (two different variables,
+ * or a variable subtracted) */
+TG__PRIVATE int64_t tg__sym_sub(int64_t a, int64_t b, int *ok);
+TG__PRIVATE tg__var_info *tg__var_slot(int slot);           /* the registry's entry (slots 0..TG__MAX_VARS-1) */
+TG__PRIVATE int tg__var_register(const char *fn, const char *name, int64_t min, int64_t max); /* slot or -1 */
+TG__PRIVATE tg__uop *tg__var_node(int slot);                  /* DEFINE_VAR of the slot (tensor graph, ndim 0) */
+TG__PRIVATE tg__uop *tg__var_bind_node(int slot, int64_t v);  /* BIND(DEFINE_VAR, CONST v) */
+TG__PRIVATE int tg__shape_has_sym(int ndim, const int64_t *shape);
+TG__PRIVATE int64_t tg__numel_max(int ndim, const int64_t *shape); /* the elements at every variable's maximum */
 /* The most elements a tensor may have: numel times the largest element size (8 bytes) fits in int64 and in size_t.
  * A valid shape has sizes >= 0 whose product, zeros counted as ones (tg__shape_span), is at most TG__MAX_NUMEL: then
  * every sub-product, sum of two sizes and reduction result the library forms from it fits as well. */
@@ -633,12 +673,14 @@ typedef struct tg__kernel {
   /* an in-place assignment moves its buffer to the next version when it is scheduled; until the kernel has run,
    * that can be undone (buf NULL: no assignment) */
   tg__buffer_undo undo;
+  tg__buffer *vars;          /* the variable table it reads (symbolic shapes), its last parameter; NULL: none */
 } tg__kernel;
 
 typedef struct tg__sched {
   tg__kernel *k;
   int n, cap;
   int nran;  /* kernels that have run (k[0..nran)) */
+  int64_t *var_vals; /* TG__MAX_VARS values of the variables its graph bound (-1: not bound), or NULL: none */
 } tg__sched;
 
 /* what only the runtime knows, which realize.c passes in */
@@ -651,6 +693,9 @@ typedef struct tg__sched_opts {
  * buffer once it runs. 0, or -1 with an error and nothing scheduled (every assignment undone) */
 TG__PRIVATE int tg__kernelize(tg__uop **roots, int nroots, const tg__sched_opts *opts, tg__sched *out,
                               tg__uop **realized_out);
+/* the BUFFER a kernel's AST stores into (its STORE's target is the BUFFER or a view of it: an assignment into a
+ * view) */
+TG__PRIVATE tg__uop *tg__store_buffer(tg__uop *ast);
 TG__PRIVATE void tg__sched_undo(tg__sched *s); /* the assignments of kernels that have not run are undone */
 /* state.c: whether this host stores integers little-endian (the files' byte order) */
 TG__PRIVATE int tg__host_little_endian(void);

@@ -278,7 +278,27 @@ static int tg__jit_capture(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out,
   return rc;
 }
 
-/* the tensors the user holds: a buffer the record reads that no live tensor views any more was freed by the user */
+/* every buffer the graphs of live tensors read (a quantised weight is a lazy graph over its blocks' buffer) */
+static void tg__jit_graph_buffers(tg__map *live) {
+  tg__map seen;
+  tg__vec stack;
+  memset(&seen, 0, sizeof seen);
+  memset(&stack, 0, sizeof stack);
+  for (tg_tensor *t = tg__tensor_list(); t; t = t->next) tg__vec_push(&stack, t->uop);
+  while (stack.n) {
+    tg__uop *u = (tg__uop *)stack.items[--stack.n];
+    if (tg__map_get(&seen, u)) continue;
+    tg__map_put(&seen, u, (void *)1);
+    if (u->op == TG__OP_BUFFER) tg__map_put(live, u->arg.ptr, (void *)1);
+    if (u->becomes) tg__vec_push(&stack, u->becomes);
+    for (int i = 0; i < u->nsrc; i++) tg__vec_push(&stack, u->src[i]);
+  }
+  tg__map_free(&seen);
+  tg__vec_free(&stack);
+}
+
+/* the tensors the user holds: a buffer the record reads that no live tensor views or reads any more was freed by
+ * the user. Realised tensors are checked first; the graphs of lazy ones only when a buffer is not found so. */
 static int tg__jit_check_alive(tg_jit *j) {
   tg__map live, written;
   memset(&live, 0, sizeof live);
@@ -287,15 +307,23 @@ static int tg__jit_check_alive(tg_jit *j) {
     tg__buffer *b = tg__tensor_buffer(t);
     if (b) tg__map_put(&live, b, (void *)1);
   }
-  int rc = 0;
+  int rc = 0, walked = 0;
   for (int i = 0; i < j->ncalls && rc == 0; i++) {
     tg__jit_call *c = &j->calls[i];
-    for (int k = 1; k < c->nbufs && rc == 0; k++)
-      if (c->slot[k] < 0 && !tg__map_get(&written, c->bufs[k]) && !tg__map_get(&live, c->bufs[k])) {
+    for (int k = 1; k < c->nbufs && rc == 0; k++) {
+      int suspect = c->slot[k] < 0 && !tg__map_get(&written, c->bufs[k]) && !tg__map_get(&live, c->bufs[k]) &&
+                    !tg__is_var_table(c->bufs[k]);
+      if (suspect && !walked) {
+        tg__jit_graph_buffers(&live);
+        walked = 1;
+        suspect = !tg__map_get(&live, c->bufs[k]);
+      }
+      if (suspect) {
         tg__set_error("tg_jit_run: a tensor the captured function reads (not an input) was freed since the capture; "
                       "replays would read its old contents. HINT: pass it as an input, or make a new JIT");
         rc = -1;
       }
+    }
     tg__map_put(&written, c->bufs[0], (void *)1);
   }
   tg__map_free(&live);
@@ -343,9 +371,19 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
     ls[i].ndrop = c->ndrop;
     next += c->nbufs;
   }
+  int rc = 0;
+  for (int i = 0; i < j->ncalls && rc == 0; i++) /* the variables' values now (tg_var_bind), for the kernels */
+    for (int k = 0; k < j->calls[i].nbufs && rc == 0; k++)
+      if (tg__is_var_table(j->calls[i].bufs[k])) rc = tg__var_table_write(j->calls[i].bufs[k], NULL);
+  if (rc < 0) {
+    TG_FREE(ls);
+    TG_FREE(bufs);
+    return -1;
+  }
   if (j->ncalls) tg__device_wake(j->calls[0].prog->dev, ls, j->ncalls);
   tg__plan plan;
-  int rc = tg__plan_memory(&plan, ls, j->ncalls), ran = 0, graph = 1;
+  int ran = 0, graph = 1;
+  rc = tg__plan_memory(&plan, ls, j->ncalls);
   if (rc == 0 && (graph = tg__jit_graph(j, &plan)) != 1) { /* as one launch: all ran, or a fault took any of them */
     rc = graph;
     ran = j->ncalls;

@@ -154,16 +154,23 @@ static void tg__hoist(tg__lin *L, tg__uop *u, tg__map *seen) {
 /* the accumulator's start: the reduce op's identity (ADD 0, MUL 1, MAX the dtype's lowest), from the op table */
 static tg__uop *tg__identity(tg__op op, tg_dtype dt) { return tg__const(dt, tg__op_identity(op, dt)); }
 
+/* a loop's iterations for the cost estimate: its size, or 1 for a symbolic one (counted once) */
+static double tg__loop_iters(const tg__uop *r) {
+  return r->src[0]->op == TG__OP_CONST ? (double)tg__const_val(r->src[0]) : 1.0;
+}
+
+
 static void tg__open(tg__lin *L, tg__uop *r) {
+  if (r->src[0]->op != TG__OP_CONST) tg__emit(L, r->src[0]); /* a symbolic size, computed before its loop */
   tg__list(L, r, 0);
   L->open |= 1ULL << r->arg.i;
-  L->iters *= (double)tg__const_val(r->src[0]);
+  L->iters *= tg__loop_iters(r);
 }
 
 static void tg__close(tg__lin *L, tg__uop *r) {
   tg__list(L, tg__uop1(TG__OP_ENDRANGE, TG_INT32, r, NULL), 0);
   L->open &= ~(1ULL << r->arg.i);
-  L->iters /= (double)tg__const_val(r->src[0]);
+  L->iters /= tg__loop_iters(r);
 }
 
 static void tg__emit(tg__lin *L, tg__uop *u) {

@@ -520,8 +520,21 @@ static tg__uop *tg__unkeep(tg__uop *x, int64_t mask, int keepdim) {
 static int64_t tg__count(tg__uop *x, int64_t mask) {
   int64_t n = 1;
   for (int i = 0; i < x->ndim; i++)
-    if ((mask >> i) & 1) n *= x->shape[i];
+    if ((mask >> i) & 1 && !tg__is_sym(x->shape[i])) n *= x->shape[i];
   return n;
+}
+
+/* the product of the symbolic sizes among the axes of mask, as a float scalar of the graph (NULL: none) */
+static tg__uop *tg__sym_count(tg__uop *x, int64_t mask) {
+  tg__uop *p = NULL;
+  for (int i = 0; i < x->ndim; i++) {
+    if (!((mask >> i) & 1) || !tg__is_sym(x->shape[i])) continue;
+    tg__uop *v = tg__var_node(tg__sym_slot(x->shape[i]));
+    if (tg__sym_offset(x->shape[i])) v = tg__talu(TG__OP_ADD, v, tg__const_int(TG_INT32, tg__sym_offset(x->shape[i])));
+    v = tg__tcast(v, TG_FLOAT32);
+    p = p ? tg__talu(TG__OP_MUL, p, v) : v;
+  }
+  return p;
 }
 
 /* tinygrad's sum_acc_dtype: small ints sum in int32 (uint32 if unsigned), halves in float32 */
@@ -554,6 +567,13 @@ TG__PRIVATE tg__uop *tg__tmean(tg__uop *x, int64_t mask) {
   tg__uop *s = tg__tcast(tg__treduce(tg__tcast(x, tg__sum_acc(x->dtype)), TG__OP_ADD, mask), tg__sum_acc(x->dtype));
   s = tg__tcast(s, tg_dtype_is_float(s->dtype) ? s->dtype : tg__default_float());
   int64_t n = tg__count(x, mask);
+  tg__uop *sym = tg__sym_count(x, mask); /* a mean over a symbolic size divides by the variable's value */
+  if (sym) {
+    int64_t ones[TG_MAX_DIMS];
+    for (int i = 0; i < s->ndim; i++) ones[i] = 1;
+    tg__uop *r = tg__tcast(tg__talu1(TG__OP_RECIPROCAL, sym), s->dtype);
+    s = tg__tmul(s, tg__texpand(tg__treshape(r, s->ndim, ones), s->shape));
+  }
   return tg__tcast(tg__tmuls(s, n ? 1.0 / (double)n : NAN), out);
 }
 

@@ -1648,7 +1648,27 @@ static tg__uop *tg__apply_opt(tg__uop *sink, int nglobal, const tg__axes *ax, co
   }
 }
 
+/* a loop of symbolic size (a variable's): the Opts, which split and unroll loops of known sizes, leave such a
+ * kernel alone for now */
+static int tg__has_sym_range(tg__uop *sink) {
+  tg__vec all;
+  memset(&all, 0, sizeof all);
+  tg__uop_toposort(sink, &all);
+  int sym = 0;
+  for (int i = 0; i < all.n && !sym; i++) {
+    tg__uop *u = (tg__uop *)all.items[i];
+    sym = u->op == TG__OP_RANGE && u->src[0]->op != TG__OP_CONST;
+  }
+  tg__vec_free(&all);
+  return sym;
+}
+
 TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target *t, const tg__opt *opts, int n) {
+  if (n > 0 && tg__has_sym_range(sink)) {
+    tg__set_error("%s: a kernel with a loop of symbolic size takes no optimisations yet",
+                  tg__optop_names[opts[0].op]);
+    return NULL;
+  }
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);
   int64_t copies = 1;
@@ -1697,6 +1717,10 @@ TG__PRIVATE int tg__opts_overridden(void) { return tg__override.n >= 0; }
 
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *applied,
                                   int *napplied) {
+  if (tg__has_sym_range(sink)) {
+    *napplied = 0;
+    return sink;
+  }
   int n = tg__override.n;
   if (n >= 0) memcpy(applied, tg__override.opts, sizeof(tg__opt) * (size_t)n);
   else n = tg__heuristic_opts(sink, nglobal, t, applied);

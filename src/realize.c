@@ -47,9 +47,9 @@ TG__PRIVATE void tg__sched_settle(tg__sched *s) {
 }
 
 TG__PRIVATE int tg__sched_ran(const tg__sched *s, const tg__uop *view) {
-  const tg__uop *b = tg__view_buffer((tg__uop *)view);
+  const tg__uop *b = tg__movement_buffer((tg__uop *)view);
   for (int i = s->nran; i < s->n; i++)
-    if (s->k[i].ast->src[0]->src[0] == b) return 0;
+    if (tg__store_buffer(s->k[i].ast) == b) return 0;
   return 1;
 }
 
@@ -423,6 +423,8 @@ TG__PRIVATE int tg__run_schedule(tg__sched *s) {
   if (tg__prepare_batch(s) < 0) return -1;
   for (int i = 0; i < s->n; i++)
     if (tg__kernel_prepare(&s->k[i]) < 0) return -1;
+  for (int i = 0; i < s->n; i++) /* the values the graph bound its variables to, for the kernels that read them */
+    if (s->k[i].vars && tg__var_table_write(s->k[i].vars, s->var_vals) < 0) return -1;
   tg__launch *ls = tg__sched_launches(s);
   if (s->n) tg__device_wake(s->k[0].bufs[0]->dev, ls, s->n);
   tg__plan plan;

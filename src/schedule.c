@@ -31,6 +31,8 @@ typedef struct tg__sctx {
   tg__vec allocs;      /* vecs to free */
   int capturing;       /* a JIT records this schedule: reuse only the values of live tensors (see tg__sub_realised) */
   tg__map live;        /* the uops of live tensors, when capturing */
+  int64_t var_vals[TG__MAX_VARS]; /* the values the graph binds its variables to (-1: none) */
+  int nvars, var_clash;           /* variables bound; a variable bound to two values (its slot + 1) */
 } tg__sctx;
 
 static tg__vec *tg__consumers_of(tg__sctx *c, tg__uop *u) { return (tg__vec *)tg__map_get(&c->consumers, u); }
@@ -68,7 +70,19 @@ static tg__uop *tg__sub_realised(void *ctx, tg__uop *u, const tg__bindings *b) {
   return u->becomes && (!c->capturing || tg__map_get(&c->live, u)) ? u->becomes : NULL;
 }
 
+/* a bound variable -> the variable, its value collected for the schedule (kernels read it from the variable table) */
+static tg__uop *tg__sub_bind(void *ctx, tg__uop *u, const tg__bindings *b) {
+  tg__sctx *c = (tg__sctx *)ctx;
+  (void)b;
+  int slot = (int)u->src[0]->arg.i;
+  int64_t v = u->src[1]->arg.i;
+  if (c->var_vals[slot] >= 0 && c->var_vals[slot] != v) c->var_clash = slot + 1;
+  if (c->var_vals[slot] < 0) c->var_vals[slot] = v, c->nvars++;
+  return u->src[0];
+}
+
 static const tg__rule tg__kernel_input_rules[] = {
+  TG__RULE("(BIND _ _)", tg__sub_bind),      /* bind(var, value) -> var, the value kept for the kernels */
   TG__RULE("_", tg__sub_point),              /* a point of this schedule -> RESHAPE(BUFFER) of its kernel's output */
   TG__RULE("_", tg__sub_realised),           /* a value realised before -> RESHAPE(BUFFER) holding it */
   TG__RULE("(CUSTOM_GRAD x ...)", tg__rw_x), /* custom_grad(x, inputs...) -> x: only its value is computed */
@@ -261,23 +275,34 @@ static tg__uop *tg__buffer_view(tg__uop *buf, const tg__uop *like) {
   return tg__uop1(TG__OP_RESHAPE, buf->dtype, buf, &a);
 }
 
-static int64_t tg__numel_of(const tg__uop *u) {
-  int64_t n = 1;
-  for (int i = 0; i < u->ndim; i++) n *= u->shape[i];
-  return n;
+static int64_t tg__numel_of(const tg__uop *u) { return tg__numel_max(u->ndim, u->shape); }
+
+/* whether a kernel's AST has a symbolic size or bound (it then reads the variable table) */
+static int tg__uses_vars(tg__uop *ast) {
+  tg__vec order;
+  memset(&order, 0, sizeof order);
+  tg__uop_toposort(ast, &order);
+  int uses = 0;
+  for (int i = 0; i < order.n && !uses; i++) {
+    const tg__uop *u = (const tg__uop *)order.items[i];
+    uses = u->op == TG__OP_DEFINE_VAR || (u->ndim > 0 && tg__shape_has_sym(u->ndim, u->shape)) ||
+           (u->op == TG__OP_SHRINK && tg__shape_has_sym(u->arg.nints, u->arg.ints));
+  }
+  tg__vec_free(&order);
+  return uses;
 }
 
 /* An assignment writes in place: the target's buffer, at its next version (undone if the kernel never runs). NULL
  * with an error when the target was assigned since the assignment was built. */
 static tg__uop *tg__assign_output(tg__uop *u, tg__kernel *k) {
-  tg__uop *tb = tg__view_buffer(u->src[0]);
+  tg__uop *tb = tg__movement_buffer(u->src[0]);
   tg__buffer *b = (tg__buffer *)tb->arg.ptr;
   if (tb->arg.i != b->version) {
     tg__set_error("tg_realize: an assignment to a buffer that was assigned since; realise assignments in order");
     return NULL;
   }
   tg__buffer_assign(b, &k->undo);
-  return tg__buffer_uop_of(b);
+  return tg__rebase_view(u->src[0], tg__buffer_uop_of(b)); /* into a view (a KV cache's slice): through it */
 }
 
 /* any other point writes a new buffer; NULL on failure */
@@ -314,14 +339,16 @@ static int tg__build_kernel(tg__sctx *c, tg__uop *u, tg__sched *out) {
   k.keep |= u->op == TG__OP_ASSIGN; /* its buffer belongs to the target */
   /* realised once: see tg__sched_settle. An assignment always (its buffer is the target's), a CONTIGUOUS only when
    * no JIT captures (replays own its memory) */
+  tg__uop *view = outbuf->op == TG__OP_BUFFER ? tg__buffer_view(outbuf, u) : outbuf;
   if (u->op == TG__OP_ASSIGN || (u->op == TG__OP_CONTIGUOUS && !c->capturing)) {
     k.keep = 1;
     k.node = u;
-    k.view = tg__buffer_view(outbuf, u);
+    k.view = view;
   }
   k.ast = tg__uop1(TG__OP_SINK, TG_BOOL, tg__uop2(TG__OP_STORE, u->dtype, outbuf, value, NULL), NULL);
+  if (tg__uses_vars(k.ast) && !(k.vars = tg__var_table(c->dev))) return -1;
   tg__sched_push(out, &k);
-  tg__map_put(&c->loads, u, tg__buffer_view(outbuf, u));
+  tg__map_put(&c->loads, u, view);
   return 0;
 }
 
@@ -344,7 +371,7 @@ static int tg__order_kernels(tg__sched *s) {
   if (n < 2) return 0;
   tg__map writer; /* BUFFER uop -> kernel index + 1 */
   memset(&writer, 0, sizeof writer);
-  for (int i = 0; i < n; i++) tg__map_put(&writer, s->k[i].ast->src[0]->src[0], (void *)(intptr_t)(i + 1));
+  for (int i = 0; i < n; i++) tg__map_put(&writer, tg__store_buffer(s->k[i].ast), (void *)(intptr_t)(i + 1));
   char *before = (char *)tg__alloc((size_t)n * (size_t)n); /* before[a*n+b]: a must run before b */
   int *indeg = (int *)tg__alloc(sizeof(int) * (size_t)n), *order = (int *)tg__alloc(sizeof(int) * (size_t)n);
   for (int k = 0; k < n; k++) {
@@ -357,7 +384,7 @@ static int tg__order_kernels(tg__sched *s) {
       intptr_t w = (intptr_t)tg__map_get(&writer, u);
       if (w && w - 1 != k) before[(w - 1) * n + k] = 1; /* read after write */
       for (int j = 0; j < n; j++) {                      /* write after read: j overwrites what k reads */
-        tg__uop *out = s->k[j].ast->src[0]->src[0];
+        tg__uop *out = tg__store_buffer(s->k[j].ast);
         if (j != k && out->arg.ptr == u->arg.ptr && out->arg.i > u->arg.i) before[k * n + j] = 1;
       }
     }
@@ -495,10 +522,20 @@ TG__PRIVATE int tg__kernelize(tg__uop **roots, int nroots, const tg__sched_opts 
   memset(&c, 0, sizeof c);
   c.opts = opts;
   c.capturing = opts->capturing;
+  for (int i = 0; i < TG__MAX_VARS; i++) c.var_vals[i] = -1;
   if (c.capturing) tg__uop_roots(tg__sctx_live, &c);
   tg__vec order;
   memset(&order, 0, sizeof order);
   int rc = tg__sched_graph(&c, roots, nroots, &order);
+  if (rc == 0 && c.var_clash) {
+    tg__set_error("tg_realize: variable '%s' is bound to two values in one realisation; realise the tensors of "
+                  "each value separately", tg__var_slot(c.var_clash - 1)->name);
+    rc = -1;
+  }
+  if (rc == 0 && c.nvars) {
+    out->var_vals = (int64_t *)tg__alloc(sizeof(int64_t) * TG__MAX_VARS);
+    memcpy(out->var_vals, c.var_vals, sizeof(int64_t) * TG__MAX_VARS);
+  }
   if (rc == 0) {
     tg__find_points(&c, &order);
     rc = tg__build_kernels(&c, &order, out);
@@ -530,5 +567,8 @@ TG__PRIVATE void tg__sched_free(tg__sched *s) {
     TG_FREE(s->k[i].opts);
   }
   TG_FREE(s->k);
+  TG_FREE(s->var_vals);
   memset(s, 0, sizeof *s);
 }
+
+TG__PRIVATE tg__uop *tg__store_buffer(tg__uop *ast) { return tg__movement_buffer(ast->src[0]->src[0]); }

@@ -438,7 +438,7 @@ static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t,
 
 TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *t, tg__opt *out) {
   int width = tg__beam_width();
-  if (width <= 0 || !k->bufs || k->nbufs < 1) return -1;
+  if (width <= 0 || !k->bufs || k->nbufs < 1 || k->vars) return -1; /* symbolic sizes: not searched yet */
   tg__errsave saved;
   tg__error_push(&saved); /* candidates fail quietly; the caller's error state is kept */
   tg__kparam *params = tg__kernel_params(k);

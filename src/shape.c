@@ -17,7 +17,12 @@
 TG__PRIVATE const char *tg__shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
   size_t k = (size_t)snprintf(buf, n, "(");
   for (int i = 0; i < ndim && k < n; i++)
-    k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (tg__is_sym(shape[i])) {
+      int64_t off = tg__sym_offset(shape[i]);
+      k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? ", " : "", tg__var_slot(tg__sym_slot(shape[i]))->name);
+      if (off && k < n) k += (size_t)snprintf(buf + k, n - k, "%+lld", (long long)off);
+    } else
+      k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
   if (k < n) snprintf(buf + k, n - k, ndim == 1 ? ",)" : ")");
   return buf;
 }
@@ -59,6 +64,90 @@ TG__PRIVATE int64_t tg__prod(const int64_t *s, int n) {
   return p;
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// symbolic sizes: var + offset in one int64 (internal.h), and the registry of variables
+
+static tg__var_info tg__vars[TG__MAX_VARS];
+static int tg__nvars;
+
+/* a symbolic size: a negative number of the encoding (offsets within +-2^29, a registered slot); other negative
+ * numbers stay what they are (a bad size, reported as such) */
+TG__PRIVATE int tg__is_sym(int64_t d) {
+  return d < 0 && (-d - 1) / TG__MAX_VARS >= TG__SYM_BIAS / 2 && (-d - 1) % TG__MAX_VARS < tg__nvars;
+}
+TG__PRIVATE int64_t tg__sym_make(int slot, int64_t offset) {
+  return -(1 + (int64_t)slot + (int64_t)TG__MAX_VARS * (offset + TG__SYM_BIAS));
+}
+TG__PRIVATE int tg__sym_slot(int64_t d) { return (int)((-d - 1) % TG__MAX_VARS); }
+TG__PRIVATE int64_t tg__sym_offset(int64_t d) { return (-d - 1) / TG__MAX_VARS - TG__SYM_BIAS; }
+TG__PRIVATE tg__var_info *tg__var_slot(int slot) { return &tg__vars[slot]; }
+TG__PRIVATE int64_t tg__sym_max(int64_t d) {
+  return tg__is_sym(d) ? tg__vars[tg__sym_slot(d)].max + tg__sym_offset(d) : d;
+}
+TG__PRIVATE int64_t tg__sym_min(int64_t d) {
+  return tg__is_sym(d) ? tg__vars[tg__sym_slot(d)].min + tg__sym_offset(d) : d;
+}
+
+TG__PRIVATE int64_t tg__sym_sub(int64_t a, int64_t b, int *ok) {
+  *ok = 1;
+  int sa = tg__is_sym(a), sb = tg__is_sym(b);
+  if (!sa && !sb) return a - b;
+  if (sa && !sb) return tg__sym_make(tg__sym_slot(a), tg__sym_offset(a) - b);
+  if (sa && sb && tg__sym_slot(a) == tg__sym_slot(b)) return tg__sym_offset(a) - tg__sym_offset(b);
+  *ok = 0;
+  return -1;
+}
+
+TG__PRIVATE int tg__shape_has_sym(int ndim, const int64_t *shape) {
+  for (int i = 0; i < ndim; i++)
+    if (tg__is_sym(shape[i])) return 1;
+  return 0;
+}
+
+TG__PRIVATE int64_t tg__numel_max(int ndim, const int64_t *shape) {
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= tg__sym_max(shape[i]);
+  return n;
+}
+
+/* a variable of that name and those bounds: the same slot as before when one matches (tinygrad's Variables are equal
+ * by name and bounds), else a new one; -1 with an error naming fn */
+TG__PRIVATE int tg__var_register(const char *fn, const char *name, int64_t min, int64_t max) {
+  if (!name || !*name || strlen(name) >= sizeof tg__vars[0].name) {
+    tg__set_error("%s: a variable needs a name of 1 to %d bytes", fn, (int)sizeof tg__vars[0].name - 1);
+    return -1;
+  }
+  if (min < 0 || max < min || max > INT32_MAX) {
+    tg__set_error("%s: variable '%s' has bounds [%lld, %lld]; they must satisfy 0 <= min <= max <= 2^31-1", fn, name,
+                  (long long)min, (long long)max);
+    return -1;
+  }
+  for (int i = 0; i < tg__nvars; i++)
+    if (!strcmp(tg__vars[i].name, name) && tg__vars[i].min == min && tg__vars[i].max == max) return i;
+  if (tg__nvars == TG__MAX_VARS) {
+    tg__set_error("%s: variable '%s': a program may define at most %d variables", fn, name, TG__MAX_VARS);
+    return -1;
+  }
+  tg__var_info *v = &tg__vars[tg__nvars];
+  snprintf(v->name, sizeof v->name, "%s", name);
+  v->min = min, v->max = max, v->value = min, v->bound = 0, v->slot = tg__nvars;
+  return tg__nvars++;
+}
+
+TG__PRIVATE tg__uop *tg__var_node(int slot) {
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  int64_t mm[2] = {tg__vars[slot].min, tg__vars[slot].max};
+  a.i = slot;
+  a.nints = 2;
+  a.ints = mm;
+  return tg__uop0(TG__OP_DEFINE_VAR, TG_INT32, &a);
+}
+
+TG__PRIVATE tg__uop *tg__var_bind_node(int slot, int64_t v) {
+  return tg__uop2(TG__OP_BIND, TG_INT32, tg__var_node(slot), tg__const_int(TG_INT32, v), NULL);
+}
+
 /* Sizes in checked arithmetic: a result past TG__MAX_NUMEL (or a negative operand) is -1, never a wrapped value. Every
  * shape a function builds from user integers goes through these before any node is made. */
 TG__PRIVATE int64_t tg__size_mul(int64_t a, int64_t b) {
@@ -75,7 +164,7 @@ TG__PRIVATE int64_t tg__size_add(int64_t a, int64_t b) {
 /* zeros count as ones: a (0, 2^40, 2^40) tensor is empty, but summing away its first axis is not */
 TG__PRIVATE int64_t tg__shape_span(int ndim, const int64_t *shape) {
   int64_t p = 1;
-  for (int i = 0; i < ndim && p >= 0; i++) p = tg__size_mul(p, shape[i] ? shape[i] : 1);
+  for (int i = 0; i < ndim && p >= 0; i++) p = tg__size_mul(p, shape[i] ? tg__sym_max(shape[i]) : 1);
   return p;
 }
 
@@ -85,7 +174,7 @@ TG__PRIVATE int tg__check_shape(const char *fn, int ndim, const int64_t *shape) 
     return -1;
   }
   for (int i = 0; i < ndim; i++)
-    if (shape[i] < 0) {
+    if (shape[i] < 0 && !tg__is_sym(shape[i])) {
       tg__set_error("%s: negative size %lld in dimension %d", fn, (long long)shape[i], i);
       return -1;
     }

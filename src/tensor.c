@@ -431,6 +431,14 @@ int tg_realize_all(tg_tensor **ts, int n) {
       if (!tg__sched_ran(&s, views[i])) continue;
       roots[i]->becomes = views[i];
       if (roots[i]->op == TG__OP_ASSIGN) ((tg_tensor *)owners.items[i])->uop = views[i];
+      if (roots[i]->op == TG__OP_ASSIGN && !tg__view_buffer(views[i])) { /* into a view: the buffer's owner */
+        tg__buffer *b = (tg__buffer *)tg__movement_buffer(views[i])->arg.ptr;
+        for (tg_tensor *o = tg__live; o; o = o->next) {
+          tg__uop *ov = tg__view_buffer(o->uop);
+          if (ov && ov->arg.ptr == b && ov->arg.i != b->version)
+            o->uop = tg__buffer_uop(b, o->uop->ndim, o->uop->shape);
+        }
+      }
     }
     for (int i = tg__pending.n - 1; i >= 0; i--) /* pending assignments that ran (any thread's) are done */
       if (((tg_tensor *)tg__pending.items[i])->uop->op != TG__OP_ASSIGN) tg__pending_remove(i);
@@ -479,6 +487,23 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
     tg__set_error("tg_assign: a value of shape %s does not fit the target's shape %s", TG__SHAPE(v, b1),
                   TG__SHAPE(t, b2));
     return NULL;
+  }
+  tg__uop *base = t;
+  int shrunk = 0;
+  while (tg__op_is_movement(base->op) && !tg__view_buffer(base))
+    shrunk |= base->op == TG__OP_SHRINK, base = base->src[0];
+  if (shrunk) { /* into a slice of a tensor that owns its buffer (a KV cache's) */
+    if (!tg__view_buffer(base)) {
+      tg__set_error("tg_assign: the target is a slice of a tensor that does not own a buffer (a lazy graph, or a "
+                    "realised one whose buffer equal graphs share). HINT: make the tensor with tg_empty or "
+                    "tg_from_data, or tg_assign it whole first, then assign into its slices");
+      return NULL;
+    }
+    tg__uop *vv = tg__tcast(v, t->dtype), *tv = t;
+    if (tg__broadcast("tg_assign", &tv, &vv) < 0) return NULL;
+    target->uop = tg__uop2(TG__OP_ASSIGN, t->dtype, t, vv, NULL);
+    tg__vec_push(&tg__pending, target), tg__vec_push(&tg__pending_owner, &tg__me);
+    return target;
   }
   /* the target must own a buffer to write into. A target with an assignment pending (prev) chains: the new one
    * writes the buffer's next version after prev's, and lists prev as a third source so that it is scheduled after */
@@ -806,6 +831,25 @@ tg_tensor *tg_reshape(tg_tensor *t, int ndim, const int64_t *shape) {
   int64_t s[TG_MAX_DIMS], known = 1, numel = tg_numel(t);
   int infer = -1;
   char b1[128], b2[128];
+  if (tg__shape_has_sym(t->uop->ndim, t->uop->shape)) { /* symbolic sizes: only axes of size 1 come and go */
+    int i = 0, j = 0, ok = 1;
+    const int64_t *from = t->uop->shape;
+    while (ok) {
+      while (i < ndim && shape[i] == 1) i++;
+      while (j < t->uop->ndim && from[j] == 1) j++;
+      if (i == ndim || j == t->uop->ndim) {
+        ok = i == ndim && j == t->uop->ndim;
+        break;
+      }
+      ok = shape[i++] == from[j++];
+    }
+    if (!ok) {
+      tg__set_error("tg_reshape: %s has a symbolic size; a reshape of it may only add or drop axes of size 1, not "
+                    "give %s", TG__SHAPE(t->uop, b1), tg__shape_str(ndim, shape, b2, sizeof b2));
+      return NULL;
+    }
+    return tg__tensor_wrap(tg__treshape(t->uop, ndim, shape), t->dev);
+  }
   for (int i = 0; i < ndim; i++) {
     s[i] = shape[i];
     if (shape[i] == -1 && infer < 0) infer = i, s[i] = 1;
@@ -1012,6 +1056,102 @@ tg_tensor *tg_shrink(tg_tensor *t, int ndim, const int64_t *bounds) {
       return NULL;
     }
   return tg__tensor_wrap(tg__tshrink(x, bounds), t->dev);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// variables (symbolic shapes)
+
+tg_variable *tg_variable_new(const char *name, int64_t min, int64_t max) {
+  TG__LOCKED();
+  int slot = tg__var_register("tg_variable_new", name, min, max);
+  return slot < 0 ? NULL : tg__var_slot(slot);
+}
+
+int tg_variable_bind(tg_variable *v, int64_t value) {
+  TG__LOCKED();
+  if (!v) return tg__null("tg_variable_bind"), -1;
+  if (value < v->min || value > v->max) {
+    tg__set_error("tg_variable_bind: %lld is outside the bounds [%lld, %lld] of variable '%s'", (long long)value,
+                  (long long)v->min, (long long)v->max, v->name);
+    return -1;
+  }
+  v->value = value;
+  v->bound = 1;
+  return 0;
+}
+
+int64_t tg_variable_value(const tg_variable *v) {
+  TG__LOCKED();
+  return v && v->bound ? v->value : -1;
+}
+
+static int tg__sint_encode(const char *fn, tg_sint b, int64_t *out) {
+  if (!b.var) {
+    *out = b.offset;
+    return 0;
+  }
+  if (!b.var->bound) {
+    tg__set_error("%s: variable '%s' is not bound. HINT: tg_variable_bind it first", fn, b.var->name);
+    return -1;
+  }
+  if (b.offset < -TG__SYM_BIAS / 4 || b.offset > TG__SYM_BIAS / 4) {
+    tg__set_error("%s: offset %lld of variable '%s' is too large", fn, (long long)b.offset, b.var->name);
+    return -1;
+  }
+  *out = tg__sym_make(b.var->slot, b.offset);
+  return 0;
+}
+
+tg_tensor *tg_shrink_sym(tg_tensor *t, int ndim, const tg_sint *bounds) {
+  TG__LOCKED();
+  TG__NEED("tg_shrink_sym", t);
+  tg__uop *x = t->uop, *srcs[1 + 2 * TG_MAX_DIMS];
+  if (ndim != x->ndim || (ndim && !bounds)) {
+    tg__set_error("tg_shrink_sym: %d bound pairs given for a tensor of %d dimensions", ndim, x->ndim);
+    return NULL;
+  }
+  int64_t b[2 * TG_MAX_DIMS];
+  int nsrc = 1, any = 0;
+  srcs[0] = x;
+  for (int i = 0; i < 2 * ndim; i++) {
+    if (tg__sint_encode("tg_shrink_sym", bounds[i], &b[i]) < 0) return NULL;
+    if (!bounds[i].var) continue;
+    tg__uop *bind = tg__var_bind_node(bounds[i].var->slot, bounds[i].var->value);
+    int dup = 0;
+    for (int j = 1; j < nsrc; j++) dup |= srcs[j] == bind;
+    if (!dup) srcs[nsrc++] = bind;
+  }
+  for (int i = 0; i < ndim; i++) {
+    int ok = 1;
+    int64_t lo = b[2 * i], hi = b[2 * i + 1], n = x->shape[i], len = tg__sym_sub(hi, lo, &ok);
+    any |= lo != 0 || hi != n;
+    if (lo == 0 && hi == n) continue;
+    if (tg__is_sym(n) || !ok || tg__sym_min(lo) < 0 || tg__sym_max(hi) > n || tg__sym_min(len) < 0) {
+      char sb[128];
+      tg__set_error("tg_shrink_sym: bounds %d of axis %d do not fit a tensor of shape %s for every value of their "
+                    "variables (a start of 0 + c or var + c, an end of var + c or c, within [0, size])", i, i,
+                    TG__SHAPE(x, sb));
+      return NULL;
+    }
+  }
+  if (!any) return tg__tensor_wrap(x, t->dev);
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.nints = 2 * ndim;
+  a.ints = b;
+  return tg__tensor_wrap(tg__uop_new(TG__OP_SHRINK, x->dtype, nsrc, srcs, &a), t->dev);
+}
+
+tg_tensor *tg_variable_tensor(tg_variable *v) {
+  TG__LOCKED();
+  if (!v) return tg__null("tg_variable_tensor");
+  if (!v->bound) {
+    tg__set_error("tg_variable_tensor: variable '%s' is not bound. HINT: tg_variable_bind it first", v->name);
+    return NULL;
+  }
+  tg__device *dev = tg__default_device("tg_variable_tensor");
+  if (!dev) return NULL;
+  return tg__tensor_wrap(tg__var_bind_node(v->slot, v->value), dev);
 }
 
 tg_tensor *tg_flip(tg_tensor *t, int naxes, const int *axes) {

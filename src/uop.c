@@ -230,6 +230,8 @@ static void tg__infer_shape(tg__uop *u) {
   case TG__OP_BUFFER: u->ndim = 1; u->shape = (int64_t *)tg__alloc(sizeof(int64_t));
     u->shape[0] = ((tg__buffer *)u->arg.ptr)->numel; return;
   case TG__OP_ARANGE: u->ndim = 1; u->shape = (int64_t *)tg__alloc(sizeof(int64_t)); u->shape[0] = u->arg.i; return;
+  case TG__OP_DEFINE_VAR: u->ndim = u->nsrc ? -1 : 0; return; /* the tensor graph's has no source, a kernel's one */
+  case TG__OP_BIND: u->ndim = 0; return;
   case TG__OP_RESHAPE: case TG__OP_EXPAND:
     u->ndim = u->arg.nints;
     u->shape = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)(u->ndim + 1));
@@ -255,7 +257,7 @@ static void tg__infer_shape(tg__uop *u) {
     for (int i = 0; i < u->ndim; i++) u->shape[i] = s0->shape[i] + u->arg.ints[2 * i] + u->arg.ints[2 * i + 1];
     break;
   case TG__OP_SHRINK:
-    for (int i = 0; i < u->ndim; i++) u->shape[i] = u->arg.ints[2 * i + 1] - u->arg.ints[2 * i];
+    for (int i = 0, ok; i < u->ndim; i++) u->shape[i] = tg__sym_sub(u->arg.ints[2 * i + 1], u->arg.ints[2 * i], &ok);
     break;
   case TG__OP_REDUCE_AXIS:
     for (int i = 0; i < u->ndim; i++)
@@ -428,6 +430,7 @@ static void tg__compute_bounds(tg__uop *u, int64_t *lo, int64_t *hi) {
   switch (u->op) {
   case TG__OP_CONST: *lo = *hi = u->arg.i; break;
   case TG__OP_RANGE: *lo = 0; *hi = a1 - 1; break;
+  case TG__OP_DEFINE_VAR: *lo = u->arg.ints[0]; *hi = u->arg.ints[1]; break;
   case TG__OP_ADD: case TG__OP_SUB: case TG__OP_MUL: case TG__OP_MAX: case TG__OP_NEG: {
     int64_t los[2] = {a0, b0}, his[2] = {a1, b1};
     tg__corner_bounds(u->op, los, his, lo, hi);

@@ -186,6 +186,25 @@ TEST(test_llama_tiny_forward) {
       got = logits ? tg_to_float(logits) : NULL;
       for (int i = 0; got && i < LV; i++) CHECK_NEAR(got[i], want[(LT - 1) * LV + i], 1e-4);
       free(got);
+      /* with the KV cache: token by token (the decode JIT, replayed from the third), then two chunks of two (the
+       * prefill JIT: causal masks within a chunk) and one token, each equal to the whole forward's row */
+      for (int pass = 0; pass < 2; pass++) {
+        llama_cache c;
+        CHECK_EQ_INT(llama_cache_init(&c, &m, 8, pass ? 2 : 1), 0);
+        for (int t = 0; t < LT;) {
+          int n = pass && t < 4 ? 2 : 1;
+          tg_tensor *lg = llama_feed(&c, ids + t, n);
+          t += n;
+          got = lg ? tg_to_float(lg) : NULL;
+          CHECK(got != NULL);
+          for (int i = 0; got && i < LV; i++) CHECK_NEAR(got[i], want[(t - 1) * LV + i], 1e-4);
+          free(got);
+        }
+        CHECK_EQ_INT((int)c.n_past, LT);
+        CHECK(tg_jit_kernels(pass ? c.prefill : c.decode) > 0); /* captured */
+        CHECK(llama_feed(&c, ids, 4) == NULL); /* past the context of 8 */
+        llama_cache_free(&c);
+      }
       llama_free(&m);
     }
     tg_gguf_free(g);
