@@ -384,22 +384,44 @@ TG_API int tg_gguf_kv_float(const tg_gguf *g, int64_t i, int64_t j, double *out)
 /* a string element (NUL-terminated; *len its bytes, which may hold NULs); NULL when not a string */
 TG_API const char *tg_gguf_kv_str(const tg_gguf *g, int64_t i, int64_t j, int64_t *len);
 
-/* Tokenizers: byte-level BPE (GPT-2's kind) from a GGUF file's tokenizer.ggml.* metadata, with llama.cpp's
- * pre-tokenizers (tokenizer.ggml.pre: "gpt-2", "mpt", "olmo"; "starcoder", "smollm", "refact", "command-r"; "llama-bpe";
- * "qwen2"), token for token as llama.cpp encodes (none added). */
+/* Tokenizers from a GGUF file's tokenizer.ggml.* metadata, token for token as llama.cpp encodes:
+ *  - "gpt2": byte-level BPE with llama.cpp's pre-tokenizers (tokenizer.ggml.pre: "gpt-2", "mpt", "olmo";
+ *    "starcoder", "smollm", "refact", "command-r"; "llama-bpe"; "qwen2");
+ *  - "llama": SentencePiece (llama.cpp's SPM): a space in front of the text and after each special token (unless
+ *    tokenizer.ggml.add_space_prefix is false), spaces as U+2581, pairs merged by their token's score
+ *    (tokenizer.ggml.scores), a character that is no token as its bytes' <0xXX> tokens;
+ *  - "bert": WordPiece (llama.cpp's WPM): NFD and lowercase (tokenizer.ggml.normalizer.*, both on by default),
+ *    words split at spaces and punctuation, each the longest tokens from its start ("\u2581word" then bare pieces), or
+ *    [UNK] whole. */
 typedef struct tg_tokenizer tg_tokenizer;
 TG_API tg_tokenizer *tg_tokenizer_from_gguf(const tg_gguf *g);  /* copies what it needs: g may be freed after */
 TG_API void tg_tokenizer_free(tg_tokenizer *t);
 TG_API int64_t tg_tokenizer_vocab_size(const tg_tokenizer *t);   /* -1 for NULL */
 TG_API const char *tg_tokenizer_token(const tg_tokenizer *t, int32_t id); /* as the vocabulary spells it; NULL */
+/* tg_tokenizer_encode's `special`: 0, or either or both of
+ *  - TG_TOKENIZE_PARSE_SPECIAL (1): the vocabulary's control and unknown tokens ("<|im_start|>", "[CLS]") in the text
+ *    are taken whole (else they are text like any other; user-defined tokens are always taken whole);
+ *  - TG_TOKENIZE_ADD_SPECIAL (2): the tokens the model puts around a text: WordPiece's [CLS] first and [SEP] last
+ *    (GGUF: tokenizer.ggml.cls_token_id / seperator_token_id, else 101 / 102; tokenizer.json: its post_processor's
+ *    single sequence, TemplateProcessing's or BertProcessing's); SentencePiece's BOS (unless
+ *    tokenizer.ggml.add_bos_token is false); BPE's BOS only when tokenizer.ggml.add_bos_token is true; an EOS when
+ *    tokenizer.ggml.add_eos_token is true. The text's own special tokens are never doubled or removed. */
+enum { TG_TOKENIZE_PARSE_SPECIAL = 1, TG_TOKENIZE_ADD_SPECIAL = 2 };
 /* the ids of text (len bytes; -1: up to its NUL) into out (at most cap of them): their count (more than cap when
- * out is short: call again with a larger one), or -1. The vocabulary's user-defined tokens in the text are always
- * taken whole; its control tokens ("<|im_start|>") only when `special` (else they are text like any other) */
+ * out is short: call again with a larger one), or -1 */
 TG_API int64_t tg_tokenizer_encode(const tg_tokenizer *t, const char *text, int64_t len, int special, int32_t *out,
                                    int64_t cap);
 /* the bytes of n tokens into out (at most cap, NUL-terminated when there is room): their count, or -1 for an id
- * outside the vocabulary */
+ * outside the vocabulary. Special tokens come out as spelled. SentencePiece: U+2581 is a space, <0xXX> its byte, and
+ * the first token loses the space the encoder put in front. WordPiece: pieces are joined, each word after the
+ * first behind a space (GGUF: "\u2581"; tokenizer.json: tokens without "##"); no other clean-up. */
 TG_API int64_t tg_tokenizer_decode(const tg_tokenizer *t, const int32_t *ids, int64_t n, char *out, int64_t cap);
+/* the ids the model declares (tokenizer.ggml.bos_token_id, eos_token_id, eot_token_id; without an EOT key the first
+ * token spelled <|eot_id|>, <|im_end|>, <|end|>, <end_of_turn>, <|endoftext|>, <|end_of_text|> or <EOT>, as
+ * llama.cpp finds it): -1 when none (or t is NULL). Generation stops at either EOS or EOT. */
+TG_API int32_t tg_tokenizer_bos(const tg_tokenizer *t);
+TG_API int32_t tg_tokenizer_eos(const tg_tokenizer *t);
+TG_API int32_t tg_tokenizer_eot(const tg_tokenizer *t);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* nn: functional forms (all built from the ops above, so all differentiable) */

@@ -21,6 +21,8 @@
 #include "internal.h"
 
 enum { TG__PRE_GPT2, TG__PRE_STARCODER, TG__PRE_LLAMA3, TG__PRE_QWEN2 };
+enum { TG__TOK_BPE, TG__TOK_SPM, TG__TOK_WPM };                       /* the model */
+enum { TG__TT_NORMAL = 1, TG__TT_UNKNOWN = 2, TG__TT_CONTROL = 3, TG__TT_USER = 4, TG__TT_BYTE = 6 }; /* GGUF's */
 
 /* a string -> int table, open addressing (keys copied) */
 typedef struct tg__stab {
@@ -72,17 +74,30 @@ static void tg__stab_free(tg__stab *t) {
 }
 
 struct tg_tokenizer {
-  int pre;
+  int kind, pre;
   int64_t nvocab;
   char **tokens; /* (nvocab) NUL-terminated copies */
   int64_t *tlen;
   tg__stab vocab, merges;
   int32_t *special; /* the tokens matched in the text before it is split: user-defined ones (always) and control
-                       ones (when asked), longest first */
+                       and unknown ones (when asked), longest first */
   int64_t nspecial;
-  unsigned char *type; /* (nvocab) tokenizer.ggml.token_type: 1 normal, 3 control, 4 user-defined...; 1 without */
-  char bytechar[256][3]; /* GPT-2's printable character of each byte, UTF-8 */
+  unsigned char *type; /* (nvocab) tokenizer.ggml.token_type: 1 normal, 2 unknown, 3 control, 4 user-defined, 6 byte */
+  char bytechar[256][3]; /* BPE: GPT-2's printable character of each byte, UTF-8 */
   int16_t charbyte[512]; /* and back: the byte of each of those code points (< 512), -1 for others */
+  int ignore_merges;     /* BPE: a piece that is a token whole is taken whole (Llama 3's) */
+  float *score;          /* SPM: (nvocab) each token's score, the higher merged first */
+  int32_t byte_id[256];  /* SPM: the token of each byte (<0xXX>), -1 when none */
+  int space_prefix;      /* SPM: a space before the text and after each special token (add_space_prefix) */
+  /* WordPiece: the words' first pieces are looked up as first + piece, the others as cont + piece (GGUF: "\u2581"
+   * and ""; Hugging Face: "" and "##"); a word of more than max_chars code points is unk */
+  char wp_first[16], wp_cont[16];
+  int64_t max_chars;
+  int lowercase, strip_accents, hf; /* hf: Hugging Face's BertNormalizer (json), else llama.cpp's */
+  int32_t unk, bos, eos, eot;       /* -1 when none */
+  int32_t pre_ids[4], post_ids[4];  /* TG_TOKENIZE_ADD_SPECIAL's tokens before and after the text */
+  int npre, npost;
+  char *chat_template; /* the GGUF's tokenizer.chat_template, NULL without */
 };
 
 /* GPT-2's bytes_to_unicode: the printable bytes stand for themselves, the others for 256 + their rank */
@@ -106,9 +121,66 @@ void tg_tokenizer_free(tg_tokenizer *t) {
   TG_FREE(t->tlen);
   TG_FREE(t->special);
   TG_FREE(t->type);
+  TG_FREE(t->score);
+  TG_FREE(t->chat_template);
   tg__stab_free(&t->vocab);
   tg__stab_free(&t->merges);
   TG_FREE(t);
+}
+
+/* a tokenizer of nv tokens, none of them set yet */
+static tg_tokenizer *tg__tok_new(int kind, int64_t nv) {
+  tg_tokenizer *t = (tg_tokenizer *)tg__alloc(sizeof(tg_tokenizer));
+  t->kind = kind, t->nvocab = nv;
+  tg__tok_bytemap(t);
+  t->tokens = (char **)tg__alloc(sizeof(char *) * (size_t)nv);
+  t->tlen = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)nv);
+  t->type = (unsigned char *)tg__alloc((size_t)nv);
+  t->special = (int32_t *)tg__alloc(sizeof(int32_t) * (size_t)nv);
+  t->unk = t->bos = t->eos = t->eot = -1;
+  t->max_chars = INT64_MAX;
+  for (int i = 0; i < 256; i++) t->byte_id[i] = -1;
+  return t;
+}
+
+/* once the tokens and their types are set: the text-to-id table, the special tokens longest first, the byte
+ * tokens, and an end-of-turn token found by its text (as llama.cpp does) when none was declared */
+static void tg__tok_finish(tg_tokenizer *t) {
+  static const char *const eots[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+                                     "<|end_of_text|>", "<EOT>"};
+  tg__stab_init(&t->vocab, t->nvocab);
+  t->nspecial = 0;
+  for (int64_t i = 0; i < t->nvocab; i++) {
+    if (!t->tokens[i]) t->tokens[i] = tg__strdup(""), t->tlen[i] = 0; /* a hole in a json vocabulary */
+    tg__stab_put(&t->vocab, t->tokens[i], t->tlen[i], (int32_t)i);
+    int ty = t->type[i];
+    if ((ty == TG__TT_UNKNOWN || ty == TG__TT_CONTROL || ty == TG__TT_USER) && t->tlen[i] > 0)
+      t->special[t->nspecial++] = (int32_t)i;
+    unsigned v;
+    char c;
+    if (ty == TG__TT_BYTE && t->tlen[i] == 6 && sscanf(t->tokens[i], "<0x%2X%c", &v, &c) == 2 && c == '>')
+      t->byte_id[v] = (int32_t)i;
+  }
+  for (int64_t i = 1; i < t->nspecial; i++) /* longest first (insertion sort: a few hundred at most), then by id */
+    for (int64_t j = i; j > 0 && t->tlen[t->special[j]] > t->tlen[t->special[j - 1]]; j--) {
+      int32_t x = t->special[j];
+      t->special[j] = t->special[j - 1], t->special[j - 1] = x;
+    }
+  for (int k = 0; t->eot < 0 && k < TG__COUNT(eots); k++) t->eot = tg__stab_get(&t->vocab, eots[k], (int64_t)strlen(eots[k]));
+}
+
+/* a GGUF integer key as a token id (-1 when absent or outside the vocabulary) */
+static int32_t tg__gguf_id(const tg_gguf *g, const char *key, int32_t dflt, int64_t nv) {
+  int64_t k = tg_gguf_kv_find(g, key), v = -1;
+  if (k < 0) return dflt >= 0 && dflt < nv ? dflt : -1;
+  if (tg_gguf_kv_int(g, k, 0, &v) != 0) tg_clear_error(), v = -1;
+  return v >= 0 && v < nv ? (int32_t)v : -1;
+}
+
+static int tg__gguf_bool(const tg_gguf *g, const char *key, int dflt) {
+  int64_t k = tg_gguf_kv_find(g, key), v = dflt;
+  if (k >= 0 && tg_gguf_kv_int(g, k, 0, &v) != 0) tg_clear_error(), v = dflt;
+  return v != 0;
 }
 
 tg_tokenizer *tg_tokenizer_from_gguf(const tg_gguf *g) {
@@ -120,13 +192,18 @@ tg_tokenizer *tg_tokenizer_from_gguf(const tg_gguf *g) {
   int64_t km = tg_gguf_kv_find(g, "tokenizer.ggml.model"), kt = tg_gguf_kv_find(g, "tokenizer.ggml.tokens");
   int64_t kg = tg_gguf_kv_find(g, "tokenizer.ggml.merges"), kp = tg_gguf_kv_find(g, "tokenizer.ggml.pre");
   const char *model = tg_gguf_kv_str(g, km, 0, NULL), *pre = kp >= 0 ? tg_gguf_kv_str(g, kp, 0, NULL) : "default";
-  if (!model || strcmp(model, "gpt2")) {
-    tg__set_error("tg_tokenizer_from_gguf: tokenizer.ggml.model is %s%s%s; tinygrad.h reads byte-level BPE (\"gpt2\")",
-                  model ? "\"" : "", model ? model : "absent or no string", model ? "\"" : "");
+  int kind = !model ? -1 : !strcmp(model, "gpt2") ? TG__TOK_BPE : !strcmp(model, "llama") ? TG__TOK_SPM
+                                                 : !strcmp(model, "bert") ? TG__TOK_WPM : -1;
+  if (kind < 0) {
+    tg__set_error("tg_tokenizer_from_gguf: tokenizer.ggml.model is %s%.100s%s; tinygrad.h reads byte-level BPE "
+                  "(\"gpt2\"), SentencePiece (\"llama\") and WordPiece (\"bert\")", model ? "\"" : "",
+                  model ? model : "absent or no string", model ? "\"" : "");
     return NULL;
   }
-  if (tg_gguf_kv_element_type(g, kt) != TG_GGUF_STRING || tg_gguf_kv_element_type(g, kg) != TG_GGUF_STRING) {
-    tg__set_error("tg_tokenizer_from_gguf: tokenizer.ggml.tokens and tokenizer.ggml.merges must be arrays of strings");
+  if (tg_gguf_kv_element_type(g, kt) != TG_GGUF_STRING ||
+      (kind == TG__TOK_BPE && tg_gguf_kv_element_type(g, kg) != TG_GGUF_STRING)) {
+    tg__set_error("tg_tokenizer_from_gguf: tokenizer.ggml.tokens%s must be %s of strings",
+                  kind == TG__TOK_BPE ? " and tokenizer.ggml.merges" : "", kind == TG__TOK_BPE ? "arrays" : "an array");
     return NULL;
   }
   static const struct { const char *name; int pre; } pres[] = { /* llama.cpp's names of each regex */
@@ -134,7 +211,7 @@ tg_tokenizer *tg_tokenizer_from_gguf(const tg_gguf *g) {
       {"olmo", TG__PRE_GPT2},             {"starcoder", TG__PRE_STARCODER}, {"smollm", TG__PRE_STARCODER},
       {"refact", TG__PRE_STARCODER},      {"command-r", TG__PRE_STARCODER}, {"llama-bpe", TG__PRE_LLAMA3},
       {"llama3", TG__PRE_LLAMA3},         {"qwen2", TG__PRE_QWEN2}};
-  int which = -1;
+  int which = kind == TG__TOK_BPE ? -1 : TG__PRE_GPT2; /* SPM and WordPiece have their own splitting */
   for (int i = 0; pre && i < (int)TG__COUNT(pres) && which < 0; i++)
     if (!strcmp(pre, pres[i].name)) which = pres[i].pre;
   if (which < 0) {
@@ -142,46 +219,58 @@ tg_tokenizer *tg_tokenizer_from_gguf(const tg_gguf *g) {
                   "olmo, starcoder, smollm, refact, command-r, llama-bpe, llama3, qwen2)", pre ? pre : "(no string)");
     return NULL;
   }
-  int64_t nv = tg_gguf_kv_len(g, kt), nm = tg_gguf_kv_len(g, kg);
+  int64_t nv = tg_gguf_kv_len(g, kt), nm = kind == TG__TOK_BPE ? tg_gguf_kv_len(g, kg) : 0;
   if (nv <= 0 || nv > INT32_MAX) {
     tg__set_error("tg_tokenizer_from_gguf: a vocabulary of %lld tokens", (long long)nv);
     return NULL;
   }
-  tg_tokenizer *t = (tg_tokenizer *)tg__alloc(sizeof(tg_tokenizer));
-  memset(t, 0, sizeof *t);
-  t->pre = which, t->nvocab = nv;
-  tg__tok_bytemap(t);
-  t->tokens = (char **)tg__alloc(sizeof(char *) * (size_t)nv);
-  t->tlen = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)nv);
-  tg__stab_init(&t->vocab, nv);
+  tg_tokenizer *t = tg__tok_new(kind, nv);
+  t->pre = which;
+  t->ignore_merges = which == TG__PRE_LLAMA3;
+  int64_t ty = tg_gguf_kv_find(g, "tokenizer.ggml.token_type"), ks = tg_gguf_kv_find(g, "tokenizer.ggml.scores");
+  if (kind == TG__TOK_SPM) t->score = (float *)tg__alloc(sizeof(float) * (size_t)nv);
   for (int64_t i = 0; i < nv; i++) {
-    int64_t len;
+    int64_t len, v = 1;
     const char *s = tg_gguf_kv_str(g, kt, i, &len);
     t->tokens[i] = (char *)tg__alloc((size_t)len + 1);
     memcpy(t->tokens[i], s, (size_t)len + 1);
     t->tlen[i] = len;
-    tg__stab_put(&t->vocab, s, len, (int32_t)i);
-  }
-  int64_t ty = tg_gguf_kv_find(g, "tokenizer.ggml.token_type");
-  t->type = (unsigned char *)tg__alloc((size_t)nv);
-  t->special = (int32_t *)tg__alloc(sizeof(int32_t) * (size_t)nv);
-  for (int64_t i = 0; i < nv; i++) {
-    int64_t v = 1;
     if (ty >= 0 && tg_gguf_kv_len(g, ty) == nv && tg_gguf_kv_int(g, ty, i, &v) != 0) tg_clear_error(), v = 1;
     t->type[i] = (unsigned char)(v >= 0 && v < 8 ? v : 1);
-    if ((t->type[i] == 3 || t->type[i] == 4) && t->tlen[i] > 0) t->special[t->nspecial++] = (int32_t)i;
+    double sc = 0;
+    if (t->score && ks >= 0 && tg_gguf_kv_len(g, ks) == nv && tg_gguf_kv_float(g, ks, i, &sc) != 0) tg_clear_error();
+    if (t->score) t->score[i] = (float)sc;
   }
-  for (int64_t i = 1; i < t->nspecial; i++) /* longest first (insertion sort: a few hundred at most), then by id */
-    for (int64_t j = i; j > 0 && t->tlen[t->special[j]] > t->tlen[t->special[j - 1]]; j--) {
-      int32_t x = t->special[j];
-      t->special[j] = t->special[j - 1], t->special[j - 1] = x;
-    }
+  tg__tok_finish(t);
   tg__stab_init(&t->merges, nm);
   for (int64_t i = 0; i < nm && i < INT32_MAX; i++) {
     int64_t len;
     const char *s = tg_gguf_kv_str(g, kg, i, &len);
     tg__stab_put(&t->merges, s, len, (int32_t)i);
   }
+  /* llama.cpp's defaults, then the file's keys */
+  int bert = kind == TG__TOK_WPM, spm = kind == TG__TOK_SPM;
+  t->unk = tg__gguf_id(g, "tokenizer.ggml.unknown_token_id", bert ? 100 : spm ? 0 : -1, nv);
+  t->bos = tg__gguf_id(g, "tokenizer.ggml.bos_token_id", bert ? 101 : spm ? 1 : -1, nv);
+  t->eos = tg__gguf_id(g, "tokenizer.ggml.eos_token_id", spm ? 2 : -1, nv);
+  int32_t eot = tg__gguf_id(g, "tokenizer.ggml.eot_token_id", -1, nv);
+  if (eot >= 0) t->eot = eot;
+  if (bert) {
+    int32_t cls = tg__gguf_id(g, "tokenizer.ggml.cls_token_id", t->bos, nv);
+    int32_t sep = tg__gguf_id(g, "tokenizer.ggml.seperator_token_id", 102, nv); /* llama.cpp's spelling */
+    if (cls >= 0) t->pre_ids[t->npre++] = cls;
+    if (sep >= 0) t->post_ids[t->npost++] = sep;
+    memcpy(t->wp_first, "\xe2\x96\x81", 4); /* a word's first piece is spelled "\u2581piece", the others bare */
+    t->lowercase = tg__gguf_bool(g, "tokenizer.ggml.normalizer.lowercase", 1);
+    t->strip_accents = tg__gguf_bool(g, "tokenizer.ggml.normalizer.strip_accents", t->lowercase);
+  } else {
+    if (tg__gguf_bool(g, "tokenizer.ggml.add_bos_token", spm) && t->bos >= 0) t->pre_ids[t->npre++] = t->bos;
+    if (tg__gguf_bool(g, "tokenizer.ggml.add_eos_token", 0) && t->eos >= 0) t->post_ids[t->npost++] = t->eos;
+  }
+  t->space_prefix = spm && tg__gguf_bool(g, "tokenizer.ggml.add_space_prefix", 1);
+  int64_t kc = tg_gguf_kv_find(g, "tokenizer.chat_template");
+  const char *tmpl = kc >= 0 ? tg_gguf_kv_str(g, kc, 0, NULL) : NULL;
+  if (tmpl) t->chat_template = tg__strdup(tmpl);
   return t;
 }
 
@@ -325,18 +414,30 @@ static void tg__pre_split(const tg__cps *c, int64_t a, int64_t b, int pre, int64
 #undef TG__NL
 
 // ---------------------------------------------------------------------------------------------------------------------
+// the ids as they come: into out while there is room, counted past it
+
+typedef struct tg__ids {
+  int32_t *out;
+  int64_t n, cap;
+  int prev_special; /* SPM: the last fragment was a special token (or none came yet): the next text gets a space */
+} tg__ids;
+
+static void tg__put(tg__ids *e, int32_t id) {
+  if (e->out && e->n < e->cap) e->out[e->n] = id;
+  e->n++;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // BPE
 
 typedef struct tg__sym { int64_t a, b; } tg__sym; /* a symbol: bytes [a, b) of the mapped piece */
 
-/* the tokens of one piece (its bytes mapped to GPT-2's characters: m, mlen bytes, each source byte's character
- * starting at cstart[k]) appended to out (n of cap) */
-static void tg__bpe(const tg_tokenizer *t, const char *m, const int64_t *cstart, int64_t nbytes, int32_t *out,
-                    int64_t *n, int64_t cap) {
-  int32_t whole = t->pre == TG__PRE_LLAMA3 ? tg__stab_get(&t->vocab, m, cstart[nbytes]) : -1;
+/* the tokens of one piece (its bytes mapped to GPT-2's characters: m, each source byte's character starting at
+ * cstart[k]) */
+static void tg__bpe(const tg_tokenizer *t, const char *m, const int64_t *cstart, int64_t nbytes, tg__ids *e) {
+  int32_t whole = t->ignore_merges ? tg__stab_get(&t->vocab, m, cstart[nbytes]) : -1;
   if (whole >= 0) { /* llama.cpp's ignore_merges: a word that is a token */
-    if (*n < cap && out) out[*n] = whole;
-    (*n)++;
+    tg__put(e, whole);
     return;
   }
   tg__sym *s = (tg__sym *)tg__alloc(sizeof(tg__sym) * (size_t)(nbytes + 1));
@@ -362,17 +463,13 @@ static void tg__bpe(const tg_tokenizer *t, const char *m, const int64_t *cstart,
   for (int64_t k = 0; k < ns; k++) {
     int32_t id = tg__stab_get(&t->vocab, m + s[k].a, s[k].b - s[k].a);
     if (id >= 0) {
-      if (*n < cap && out) out[*n] = id;
-      (*n)++;
+      tg__put(e, id);
       continue;
     }
     for (int64_t q = s[k].a; q < s[k].b;) { /* no such token: its characters' tokens (a byte each) */
       int64_t w = ((unsigned char)m[q] >> 5) == 6 ? 2 : 1;
       id = tg__stab_get(&t->vocab, m + q, w);
-      if (id >= 0) {
-        if (*n < cap && out) out[*n] = id;
-        (*n)++;
-      }
+      if (id >= 0) tg__put(e, id);
       q += w;
     }
   }
@@ -380,8 +477,8 @@ static void tg__bpe(const tg_tokenizer *t, const char *m, const int64_t *cstart,
   TG_FREE(s);
 }
 
-/* the tokens of raw text (no special tokens in it) appended to out (n of cap) */
-static void tg__tok_raw(const tg_tokenizer *t, const char *text, int64_t len, int32_t *out, int64_t *n, int64_t cap) {
+/* the tokens of raw text (no special tokens in it), byte-level BPE */
+static void tg__bpe_text(const tg_tokenizer *t, const char *text, int64_t len, tg__ids *e) {
   tg__cps c;
   tg__cps_of(&c, text, len);
   int64_t *cuts = NULL, nc = 0, ccap = 0;
@@ -405,7 +502,7 @@ static void tg__tok_raw(const tg_tokenizer *t, const char *text, int64_t len, in
     }
     cstart[b1 - b0] = ml;
     m[ml] = 0;
-    tg__bpe(t, m, cstart, b1 - b0, out, n, cap);
+    tg__bpe(t, m, cstart, b1 - b0, e);
   }
   TG_FREE(m);
   TG_FREE(cstart);
@@ -415,28 +512,228 @@ static void tg__tok_raw(const tg_tokenizer *t, const char *text, int64_t len, in
   TG_FREE(c.cls);
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// SentencePiece (llama.cpp's SPM): spaces as U+2581, characters merged pairwise by the score of the token they make
+
+typedef struct tg__bigram {
+  int64_t left, right, size; /* symbols left and right, size their bytes together when the bigram was made */
+  float score;
+} tg__bigram;
+
+/* a comes out of the heap before b: the higher score, then the leftmost */
+static int tg__bigram_before(const tg__bigram *a, const tg__bigram *b) {
+  return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+typedef struct tg__spm {
+  const tg_tokenizer *t;
+  const char *s;         /* the escaped text */
+  int64_t *at, *n, *prev, *next; /* each symbol: its bytes [at, at + n) (n 0 once merged away), its neighbours */
+  tg__bigram *heap;
+  int64_t nheap, cap;
+} tg__spm;
+
+/* the pair (left, right) onto the heap when together they are a token */
+static void tg__spm_pair(tg__spm *q, int64_t left, int64_t right) {
+  if (left < 0 || right < 0) return;
+  int32_t id = tg__stab_get(&q->t->vocab, q->s + q->at[left], q->n[left] + q->n[right]);
+  if (id < 0) return;
+  if (q->nheap == q->cap) q->cap = q->cap * 2 + 16, q->heap = (tg__bigram *)tg__realloc(q->heap,
+                                                                                  sizeof(tg__bigram) * (size_t)q->cap);
+  tg__bigram b;
+  b.left = left, b.right = right, b.size = q->n[left] + q->n[right], b.score = q->t->score[id];
+  int64_t i = q->nheap++;
+  for (; i > 0 && tg__bigram_before(&b, &q->heap[(i - 1) / 2]); i = (i - 1) / 2) q->heap[i] = q->heap[(i - 1) / 2];
+  q->heap[i] = b;
+}
+
+static tg__bigram tg__spm_pop(tg__spm *q) {
+  tg__bigram top = q->heap[0], last = q->heap[--q->nheap];
+  int64_t i = 0;
+  for (;;) {
+    int64_t c = 2 * i + 1;
+    if (c >= q->nheap) break;
+    if (c + 1 < q->nheap && tg__bigram_before(&q->heap[c + 1], &q->heap[c])) c++;
+    if (!tg__bigram_before(&q->heap[c], &last)) break;
+    q->heap[i] = q->heap[c], i = c;
+  }
+  if (q->nheap > 0) q->heap[i] = last;
+  return top;
+}
+
+/* the tokens of raw text: a space first when the text starts the input or follows a special token (add_space_prefix),
+ * every space as U+2581, each UTF-8 character a symbol (a truncated one is its bytes), pairs merged by their token's
+ * score; a symbol that is no token becomes its bytes' tokens (<0xXX>) */
+static void tg__spm_text(const tg_tokenizer *t, const char *text, int64_t len, tg__ids *e) {
+  int pfx = t->space_prefix && e->prev_special;
+  char *s = (char *)tg__alloc((size_t)(len + pfx) * 3 + 1);
+  int64_t ns = 0, nsym = 0;
+  for (int64_t i = -pfx; i < len; i++)
+    if (i < 0 || text[i] == ' ') memcpy(s + ns, "\xe2\x96\x81", 3), ns += 3;
+    else s[ns++] = text[i];
+  tg__spm q;
+  memset(&q, 0, sizeof q);
+  q.t = t, q.s = s;
+  q.at = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)(ns + 1) * 4);
+  q.n = q.at + ns + 1, q.prev = q.n + ns + 1, q.next = q.prev + ns + 1;
+  for (int64_t i = 0; i < ns; nsym++) {
+    unsigned char b = (unsigned char)s[i];
+    int64_t k = b < 0xc0 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4; /* llama.cpp's length by the lead byte alone */
+    if (k > ns - i) k = ns - i;
+    q.at[nsym] = i, q.n[nsym] = k, q.prev[nsym] = nsym - 1, q.next[nsym] = i + k < ns ? nsym + 1 : -1;
+    i += k;
+  }
+  for (int64_t i = 1; i < nsym; i++) tg__spm_pair(&q, i - 1, i);
+  while (q.nheap > 0) {
+    tg__bigram b = tg__spm_pop(&q);
+    int64_t l = b.left, r = b.right;
+    if (q.n[l] == 0 || q.n[r] == 0 || q.n[l] + q.n[r] != b.size) continue; /* a symbol changed since: stale */
+    q.n[l] += q.n[r], q.n[r] = 0;
+    q.next[l] = q.next[r];
+    if (q.next[r] >= 0) q.prev[q.next[r]] = l;
+    tg__spm_pair(&q, q.prev[l], l);
+    tg__spm_pair(&q, l, q.next[l]);
+  }
+  for (int64_t i = nsym > 0 ? 0 : -1; i >= 0; i = q.next[i]) {
+    int32_t id = tg__stab_get(&t->vocab, s + q.at[i], q.n[i]);
+    if (id >= 0) {
+      tg__put(e, id);
+      continue;
+    }
+    for (int64_t k = 0; k < q.n[i]; k++) { /* byte fallback: <0xXX>, else the byte as a token, else unknown */
+      unsigned char b = (unsigned char)s[q.at[i] + k];
+      id = t->byte_id[b] >= 0 ? t->byte_id[b] : tg__stab_get(&t->vocab, s + q.at[i] + k, 1);
+      if (id < 0) id = t->unk;
+      if (id >= 0) tg__put(e, id);
+    }
+  }
+  TG_FREE(q.heap);
+  TG_FREE(q.at);
+  TG_FREE(s);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// WordPiece: the text normalised and split into words (punctuation and CJK characters each a word of their own), each
+// word the longest tokens from its start, or the unknown token whole
+
+static int tg__is_cjk(uint32_t c) { /* the "Chinese characters" of BERT's tokenizer (its 0x2B920, not 0x2B820) */
+  return (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x20000 && c <= 0x2a6df) ||
+         (c >= 0x2a700 && c <= 0x2b73f) || (c >= 0x2b740 && c <= 0x2b81f) || (c >= 0x2b920 && c <= 0x2ceaf) ||
+         (c >= 0xf900 && c <= 0xfaff) || (c >= 0x2f800 && c <= 0x2fa1f);
+}
+
+static int64_t tg__utf8_put(char *o, uint32_t c) {
+  if (c < 0x80) return o[0] = (char)c, 1;
+  if (c < 0x800) return o[0] = (char)(0xc0 | (c >> 6)), o[1] = (char)(0x80 | (c & 0x3f)), 2;
+  if (c < 0x10000)
+    return o[0] = (char)(0xe0 | (c >> 12)), o[1] = (char)(0x80 | ((c >> 6) & 0x3f)), o[2] = (char)(0x80 | (c & 0x3f)), 3;
+  o[0] = (char)(0xf0 | (c >> 18)), o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+  o[2] = (char)(0x80 | ((c >> 6) & 0x3f)), o[3] = (char)(0x80 | (c & 0x3f));
+  return 4;
+}
+
+/* one word's tokens (w: wl bytes of UTF-8, nchars code points): the longest token from the start (spelled wp_first +
+ * piece), then from where it ends (wp_cont + piece), and so on; when some position has none, the word is unknown */
+static void tg__wp_word(const tg_tokenizer *t, const char *w, int64_t wl, int64_t nchars, char *key, tg__ids *e) {
+  int64_t n0 = e->n;
+  if (nchars <= t->max_chars)
+    for (int64_t i = 0; i < wl;) {
+      const char *pf = i == 0 ? t->wp_first : t->wp_cont;
+      int64_t pl = (int64_t)strlen(pf), j = wl;
+      int32_t id = -1;
+      memcpy(key, pf, (size_t)pl);
+      for (; j > i; j--) { /* the end at each character boundary, longest first */
+        if (j < wl && ((unsigned char)w[j] & 0xc0) == 0x80) continue;
+        memcpy(key + pl, w + i, (size_t)(j - i));
+        if ((id = tg__stab_get(&t->vocab, key, pl + j - i)) >= 0) break;
+      }
+      if (id < 0) {
+        e->n = n0; /* the word's tokens so far go */
+        break;
+      }
+      tg__put(e, id);
+      i = j;
+    }
+  if (e->n == n0 && t->unk >= 0) tg__put(e, t->unk);
+}
+
+/* the tokens of raw text, WordPiece. llama.cpp's normaliser: NFD as its first code point, control characters
+ * (Cc Cf Co Cs), U+0000 and U+FFFD dropped, marks (M) dropped when stripping accents, the simple lowercase.
+ * Hugging Face's BertNormalizer (t->hf): control characters C (unassigned ones too) dropped, NFD less the nonspacing
+ * marks (Mn) when stripping accents, the lowercase (U+0130 as i and U+0307). Then both split at whitespace, and make
+ * each punctuation character (P, and the ASCII symbols) and each CJK ideograph a word of its own. */
+static void tg__wp_text(const tg_tokenizer *t, const char *text, int64_t len, tg__ids *e) {
+  tg__cps c;
+  tg__cps_of(&c, text, len);
+  char *w = (char *)tg__alloc((size_t)len * 8 + 8), *key = (char *)tg__alloc((size_t)len * 8 + 40);
+  int64_t wl = 0, nch = 0;
+  for (int64_t i = 0; i <= c.n; i++) {
+    uint32_t cp = i < c.n ? c.cp[i] : ' ', dec[3];
+    int nd = 1;
+    dec[0] = cp;
+    if (t->strip_accents && i < c.n) {
+      if (t->hf) nd = tg__uni_strip_accents(cp, dec);
+      else dec[0] = tg__uni_nfd_first(cp);
+    }
+    for (int k = 0; k < nd; k++) {
+      uint32_t x = dec[k];
+      int cat = tg__uni_category(x);
+      if (tg__uni_class(x) & TG__UNI_SPACE) {
+        if (wl) tg__wp_word(t, w, wl, nch, key, e), wl = nch = 0;
+        continue;
+      }
+      int control = cat == TG__UC_CC || cat == TG__UC_CF || cat == TG__UC_CO || cat == TG__UC_CS ||
+                    (t->hf && cat == TG__UC_CN);
+      if (x == 0 || x == 0xfffd || control) continue;
+      if (!t->hf && t->strip_accents && (cat == TG__UC_MN || cat == TG__UC_MC || cat == TG__UC_ME)) continue;
+      int alone = (cat >= TG__UC_PC && cat <= TG__UC_PS) || (x < 0x7f && cat >= TG__UC_SC && cat <= TG__UC_SO) ||
+                  tg__is_cjk(x);
+      if (alone && wl) tg__wp_word(t, w, wl, nch, key, e), wl = nch = 0;
+      if (t->lowercase && t->hf && x == 0x130) wl += tg__utf8_put(w + wl, 'i'), x = 0x307, nch++;
+      wl += tg__utf8_put(w + wl, t->lowercase ? tg__uni_lower(x) : x), nch++;
+      if (alone) tg__wp_word(t, w, wl, nch, key, e), wl = nch = 0;
+    }
+  }
+  TG_FREE(w);
+  TG_FREE(key);
+  TG_FREE(c.cp);
+  TG_FREE(c.at);
+  TG_FREE(c.cls);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// encoding and decoding
+
+static void tg__tok_raw(const tg_tokenizer *t, const char *text, int64_t len, tg__ids *e) {
+  if (t->kind == TG__TOK_SPM) tg__spm_text(t, text, len, e);
+  else if (t->kind == TG__TOK_WPM) tg__wp_text(t, text, len, e);
+  else tg__bpe_text(t, text, len, e);
+  e->prev_special = 0;
+}
+
 /* the tokens of text [a, b): each special token from index s of the list on (the longest first) splits it where it
  * occurs, the text before an occurrence going on with the next tokens of the list (a recursion at most the list's
  * length deep), the text after with the same token (a loop: a text of a million special tokens recurses no deeper);
- * text with none left is raw */
+ * text with none left is raw. Control and unknown tokens count only when `control`. */
 static void tg__tok_special(const tg_tokenizer *t, const char *text, int64_t a, int64_t b, int64_t s, int control,
-                            int32_t *out, int64_t *n, int64_t cap) {
+                            tg__ids *e) {
   while (s < t->nspecial) {
     int32_t id = t->special[s];
     int64_t len = t->tlen[id], i = a;
-    if (!(t->type[id] == 3 && !control))
+    int off = t->type[id] != TG__TT_USER && !control;
+    if (!off)
       for (; i + len <= b && memcmp(text + i, t->tokens[id], (size_t)len); i++) {
       }
-    if ((t->type[id] == 3 && !control) || i + len > b) {
+    if (off || i + len > b) {
       s++;
       continue;
     }
-    tg__tok_special(t, text, a, i, s + 1, control, out, n, cap);
-    if (*n < cap && out) out[*n] = id;
-    (*n)++;
+    tg__tok_special(t, text, a, i, s + 1, control, e);
+    tg__put(e, id);
+    e->prev_special = 1;
     a = i + len;
   }
-  if (b > a) tg__tok_raw(t, text + a, b - a, out, n, cap);
+  if (b > a) tg__tok_raw(t, text + a, b - a, e);
 }
 
 int64_t tg_tokenizer_encode(const tg_tokenizer *t, const char *text, int64_t len, int special, int32_t *out,
@@ -446,10 +743,63 @@ int64_t tg_tokenizer_encode(const tg_tokenizer *t, const char *text, int64_t len
     tg__set_error("tg_tokenizer_encode: %s", !t ? "the tokenizer is NULL" : !text ? "the text is NULL" : "out is NULL");
     return -1;
   }
-  if (len < 0) len = (int64_t)strlen(text);
-  int64_t n = 0;
-  tg__tok_special(t, text, 0, len, 0, special, out, &n, cap);
-  return n;
+  if (special & ~(TG_TOKENIZE_PARSE_SPECIAL | TG_TOKENIZE_ADD_SPECIAL)) {
+    tg__set_error("tg_tokenizer_encode: special is %d; it takes TG_TOKENIZE_PARSE_SPECIAL and TG_TOKENIZE_ADD_SPECIAL",
+                  special);
+    return -1;
+  }
+  if (len < 0) len = text ? (int64_t)strlen(text) : 0;
+  tg__ids e;
+  e.out = out, e.n = 0, e.cap = cap, e.prev_special = 1;
+  for (int i = 0; (special & TG_TOKENIZE_ADD_SPECIAL) && i < t->npre; i++) tg__put(&e, t->pre_ids[i]);
+  tg__tok_special(t, text, 0, len, 0, special & TG_TOKENIZE_PARSE_SPECIAL, &e);
+  for (int i = 0; (special & TG_TOKENIZE_ADD_SPECIAL) && i < t->npost; i++) tg__put(&e, t->post_ids[i]);
+  return e.n;
+}
+
+/* the bytes of token id into out (up to cap; its length, whatever the room): `first` when it is the first token of
+ * the text (SPM drops the space it added in front) */
+static int64_t tg__tok_piece(const tg_tokenizer *t, int32_t id, int first, char *out, int64_t cap) {
+  const unsigned char *s = (const unsigned char *)t->tokens[id];
+  int64_t n = t->tlen[id], w = 0;
+#define TG__OUT(c) (w < cap ? (void)(out[w] = (char)(c)) : (void)0, w++)
+  int ty = t->type[id];
+  if (ty == TG__TT_CONTROL || ty == TG__TT_UNKNOWN || ty == TG__TT_USER) { /* special tokens: as they are spelled */
+    for (int64_t k = 0; k < n; k++) TG__OUT(s[k]);
+    return w;
+  }
+  if (t->kind == TG__TOK_SPM || t->kind == TG__TOK_WPM) {
+    unsigned v;
+    char c;
+    if (ty == TG__TT_BYTE && n == 6 && sscanf((const char *)s, "<0x%2X%c", &v, &c) == 2 && c == '>') {
+      TG__OUT(v);
+      return w;
+    }
+    int64_t k = 0, pl = t->kind == TG__TOK_WPM ? (int64_t)strlen(t->wp_cont) : 0;
+    if (t->kind == TG__TOK_WPM) { /* Hugging Face: " word", continuations bare; GGUF: U+2581 is the space */
+      if (pl && n >= pl && !memcmp(s, t->wp_cont, (size_t)pl)) k = pl;
+      else if (t->hf && !first) TG__OUT(' ');
+    }
+    int strip = first && (t->space_prefix || t->kind == TG__TOK_WPM); /* the space in front of the first word */
+    for (int64_t k0 = k; k < n; k++)
+      if (k + 2 < n && s[k] == 0xe2 && s[k + 1] == 0x96 && s[k + 2] == 0x81) {
+        if (!(strip && k == k0)) TG__OUT(' ');
+        k += 2;
+      } else TG__OUT(s[k]);
+    return w;
+  }
+  for (int64_t k = 0; k < n;) { /* byte-level BPE: GPT-2's characters back to their bytes */
+    uint32_t v = s[k];
+    int len = v < 0x80 ? 1 : (v >> 5) == 6 ? 2 : (v >> 4) == 14 ? 3 : 4;
+    if (len == 2 && k + 1 < n) v = ((v & 0x1f) << 6) | (s[k + 1] & 0x3f);
+    int byte = (len <= 2 && v < 512) ? t->charbyte[v] : -1;
+    if (byte >= 0) TG__OUT(byte);
+    else
+      for (int q = 0; q < len && k + q < n; q++) TG__OUT(s[k + q]);
+    k += len;
+  }
+#undef TG__OUT
+  return w;
 }
 
 int64_t tg_tokenizer_decode(const tg_tokenizer *t, const int32_t *ids, int64_t n, char *out, int64_t cap) {
@@ -465,21 +815,23 @@ int64_t tg_tokenizer_decode(const tg_tokenizer *t, const int32_t *ids, int64_t n
                     (long long)t->nvocab);
       return -1;
     }
-    const unsigned char *s = (const unsigned char *)t->tokens[ids[i]];
-    for (int64_t k = 0; k < t->tlen[ids[i]];) {
-      uint32_t v = s[k];
-      int len = v < 0x80 ? 1 : (v >> 5) == 6 ? 2 : (v >> 4) == 14 ? 3 : 4;
-      if (len == 2 && k + 1 < t->tlen[ids[i]]) v = ((v & 0x1f) << 6) | (s[k + 1] & 0x3f);
-      int byte = (len <= 2 && v < 512) ? t->charbyte[v] : -1;
-      if (byte >= 0) {
-        if (w < cap) out[w] = (char)byte;
-        w++;
-      } else
-        for (int q = 0; q < len && k + q < t->tlen[ids[i]]; q++, w++)
-          if (w < cap) out[w] = (char)s[k + q];
-      k += len;
-    }
+    w += tg__tok_piece(t, ids[i], i == 0, out ? out + (w < cap ? w : cap) : NULL, w < cap ? cap - w : 0);
   }
   if (w < cap) out[w] = 0;
   return w;
+}
+
+int32_t tg_tokenizer_bos(const tg_tokenizer *t) {
+  TG__LOCKED();
+  return t ? t->bos : -1;
+}
+
+int32_t tg_tokenizer_eos(const tg_tokenizer *t) {
+  TG__LOCKED();
+  return t ? t->eos : -1;
+}
+
+int32_t tg_tokenizer_eot(const tg_tokenizer *t) {
+  TG__LOCKED();
+  return t ? t->eot : -1;
 }
