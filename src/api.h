@@ -395,6 +395,20 @@ TG_API const char *tg_gguf_kv_str(const tg_gguf *g, int64_t i, int64_t j, int64_
  *    [UNK] whole. */
 typedef struct tg_tokenizer tg_tokenizer;
 TG_API tg_tokenizer *tg_tokenizer_from_gguf(const tg_gguf *g);  /* copies what it needs: g may be freed after */
+/* Hugging Face's tokenizer.json (strict JSON: anything malformed is an error naming the byte). Models:
+ *  - BPE, byte-level: pre_tokenizer ByteLevel (GPT-2's regex), or Sequence [Split by Llama 3's or Qwen2's regex,
+ *    ByteLevel without regex], or Sequence [Digits one by one, ByteLevel] (StarCoder's / SmolLM's); ignore_merges;
+ *    merges as "a b" or ["a", "b"]; normalizer none or NFC (NFC is not applied: give NFC text);
+ *  - WordPiece: normalizer BertNormalizer (clean_text, handle_chinese_chars; lowercase; strip_accents, null: as
+ *    lowercase) or none, BertPreTokenizer, continuing_subword_prefix, max_input_chars_per_word (a longer word is
+ *    unk_token), as Hugging Face's tokenizers library encodes;
+ * added_tokens become special tokens: "special": true ones control tokens (taken whole with
+ * TG_TOKENIZE_PARSE_SPECIAL; the library always takes them), the others always; their lstrip, rstrip, single_word
+ * and normalized flags are not read. The post_processor (TemplateProcessing's single, BertProcessing,
+ * RobertaProcessing, ByteLevel, Sequence) gives TG_TOKENIZE_ADD_SPECIAL's tokens. truncation and padding are not
+ * applied: the ids are the whole text's. Anything else (another model, normalizer or pre-tokenizer, a byte_fallback
+ * BPE) is an error naming it. */
+TG_API tg_tokenizer *tg_tokenizer_from_json(const char *path);
 TG_API void tg_tokenizer_free(tg_tokenizer *t);
 TG_API int64_t tg_tokenizer_vocab_size(const tg_tokenizer *t);   /* -1 for NULL */
 TG_API const char *tg_tokenizer_token(const tg_tokenizer *t, int32_t id); /* as the vocabulary spells it; NULL */

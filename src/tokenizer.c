@@ -166,7 +166,8 @@ static void tg__tok_finish(tg_tokenizer *t) {
       int32_t x = t->special[j];
       t->special[j] = t->special[j - 1], t->special[j - 1] = x;
     }
-  for (int k = 0; t->eot < 0 && k < TG__COUNT(eots); k++) t->eot = tg__stab_get(&t->vocab, eots[k], (int64_t)strlen(eots[k]));
+  for (int k = 0; t->eot < 0 && k < TG__COUNT(eots); k++)
+    t->eot = tg__stab_get(&t->vocab, eots[k], (int64_t)strlen(eots[k]));
 }
 
 /* a GGUF integer key as a token id (-1 when absent or outside the vocabulary) */
@@ -625,8 +626,10 @@ static int tg__is_cjk(uint32_t c) { /* the "Chinese characters" of BERT's tokeni
 static int64_t tg__utf8_put(char *o, uint32_t c) {
   if (c < 0x80) return o[0] = (char)c, 1;
   if (c < 0x800) return o[0] = (char)(0xc0 | (c >> 6)), o[1] = (char)(0x80 | (c & 0x3f)), 2;
-  if (c < 0x10000)
-    return o[0] = (char)(0xe0 | (c >> 12)), o[1] = (char)(0x80 | ((c >> 6) & 0x3f)), o[2] = (char)(0x80 | (c & 0x3f)), 3;
+  if (c < 0x10000) {
+    o[0] = (char)(0xe0 | (c >> 12)), o[1] = (char)(0x80 | ((c >> 6) & 0x3f)), o[2] = (char)(0x80 | (c & 0x3f));
+    return 3;
+  }
   o[0] = (char)(0xf0 | (c >> 18)), o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
   o[2] = (char)(0x80 | ((c >> 6) & 0x3f)), o[3] = (char)(0x80 | (c & 0x3f));
   return 4;
@@ -834,4 +837,479 @@ int32_t tg_tokenizer_eos(const tg_tokenizer *t) {
 int32_t tg_tokenizer_eot(const tg_tokenizer *t) {
   TG__LOCKED();
   return t ? t->eot : -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// JSON (RFC 8259, strict): a tree of nodes in one array, strings decoded into one buffer. Anything else (a trailing
+// comma, a comment, a bad escape or UTF-8, a lone surrogate, a control character in a string, nesting past 256,
+// text after the value) is an error naming the byte where it is.
+
+enum { TG__J_NULL, TG__J_FALSE, TG__J_TRUE, TG__J_NUM, TG__J_STR, TG__J_ARR, TG__J_OBJ };
+
+typedef struct tg__jnode {
+  int type;
+  double num;
+  int64_t str, slen; /* a string's bytes in the string buffer */
+  int64_t key, klen; /* an object member's key there (-1 for others) */
+  int64_t first, next, n; /* the first child, the next sibling (-1: none), the number of children */
+} tg__jnode;
+
+typedef struct tg__json {
+  const char *p; /* the text */
+  int64_t len, at;
+  tg__jnode *nodes;
+  int64_t nn, ncap;
+  char *str;
+  int64_t ns, scap;
+  char err[160];
+} tg__json;
+
+static int tg__j_fail(tg__json *j, const char *what) {
+  if (!j->err[0]) snprintf(j->err, sizeof j->err, "byte %lld: %s", (long long)j->at, what);
+  return -1;
+}
+
+static void tg__j_ws(tg__json *j) {
+  while (j->at < j->len && (j->p[j->at] == ' ' || j->p[j->at] == '\t' || j->p[j->at] == '\n' || j->p[j->at] == '\r'))
+    j->at++;
+}
+
+static void tg__j_sput(tg__json *j, const char *s, int64_t n) {
+  if (j->ns + n + 1 > j->scap) {
+    while (j->ns + n + 1 > j->scap) j->scap = j->scap * 2 + 256;
+    j->str = (char *)tg__realloc(j->str, (size_t)j->scap);
+  }
+  memcpy(j->str + j->ns, s, (size_t)n);
+  j->ns += n;
+}
+
+static int tg__j_hex4(tg__json *j, uint32_t *v) {
+  *v = 0;
+  for (int k = 0; k < 4; k++, j->at++) {
+    char c = j->at < j->len ? j->p[j->at] : 0;
+    int d = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+    if (d < 0) return tg__j_fail(j, "a \\u escape needs four hex digits");
+    *v = *v * 16 + (uint32_t)d;
+  }
+  return 0;
+}
+
+/* a string at j->at (its opening quote) decoded into the buffer: its offset and length, or -1 */
+static int tg__j_string(tg__json *j, int64_t *off, int64_t *n) {
+  j->at++;
+  *off = j->ns;
+  for (;;) {
+    if (j->at >= j->len) return tg__j_fail(j, "a string without its closing quote");
+    unsigned char c = (unsigned char)j->p[j->at];
+    if (c == '"') break;
+    if (c < 0x20) return tg__j_fail(j, "a control character in a string");
+    if (c == '\\') {
+      char e = j->at + 1 < j->len ? j->p[j->at + 1] : 0, o[4];
+      const char *simple = strchr("\"\\/bfnrt", e);
+      j->at += 2;
+      if (e && simple) {
+        static const char map[] = "\"\\/\b\f\n\r\t";
+        tg__j_sput(j, &map[simple - "\"\\/bfnrt"], 1);
+        continue;
+      }
+      if (e != 'u') return j->at -= 2, tg__j_fail(j, "an unknown escape in a string");
+      uint32_t v, lo;
+      if (tg__j_hex4(j, &v)) return -1;
+      if (v >= 0xdc00 && v <= 0xdfff) return tg__j_fail(j, "a lone low surrogate");
+      if (v >= 0xd800 && v <= 0xdbff) {
+        if (j->at + 1 >= j->len || j->p[j->at] != '\\' || j->p[j->at + 1] != 'u')
+          return tg__j_fail(j, "a high surrogate without its low one");
+        j->at += 2;
+        if (tg__j_hex4(j, &lo)) return -1;
+        if (lo < 0xdc00 || lo > 0xdfff) return tg__j_fail(j, "a high surrogate without its low one");
+        v = 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
+      }
+      tg__j_sput(j, o, tg__utf8_put(o, v));
+      continue;
+    }
+    int k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0, ok = k > 0;
+    uint32_t v = c & (0x7fu >> k);
+    for (int q = 1; ok && q < k; q++) {
+      ok = j->at + q < j->len && ((unsigned char)j->p[j->at + q] & 0xc0) == 0x80;
+      if (ok) v = (v << 6) | ((unsigned char)j->p[j->at + q] & 0x3f);
+    }
+    if (ok && k > 1) /* the shortest form, a scalar value */
+      ok = v >= (k == 2 ? 0x80u : k == 3 ? 0x800u : 0x10000u) && v <= 0x10ffff && (v < 0xd800 || v > 0xdfff);
+    if (!ok) return tg__j_fail(j, "a string that is not UTF-8");
+    tg__j_sput(j, j->p + j->at, k);
+    j->at += k;
+  }
+  j->at++;
+  *n = j->ns - *off;
+  tg__j_sput(j, "", 1); /* NUL-terminated */
+  return 0;
+}
+
+static int64_t tg__j_node(tg__json *j, int type) {
+  if (j->nn == j->ncap) j->ncap = j->ncap * 2 + 64, j->nodes = (tg__jnode *)tg__realloc(j->nodes,
+                                                                                  sizeof(tg__jnode) * (size_t)j->ncap);
+  tg__jnode *x = &j->nodes[j->nn];
+  memset(x, 0, sizeof *x);
+  x->type = type, x->key = x->first = x->next = -1;
+  return j->nn++;
+}
+
+/* a value at j->at: its node, or -1 */
+static int64_t tg__j_value(tg__json *j, int depth) {
+  tg__j_ws(j);
+  if (j->at >= j->len) return tg__j_fail(j, "a value was expected");
+  if (depth > 256) return tg__j_fail(j, "nesting deeper than 256");
+  char c = j->p[j->at];
+  if (c == '{' || c == '[') {
+    int64_t me = tg__j_node(j, c == '{' ? TG__J_OBJ : TG__J_ARR), last = -1;
+    char close = c == '{' ? '}' : ']';
+    j->at++;
+    tg__j_ws(j);
+    if (j->at < j->len && j->p[j->at] == close) return j->at++, me;
+    for (;;) {
+      int64_t key = -1, klen = 0;
+      if (close == '}') {
+        tg__j_ws(j);
+        if (j->at >= j->len || j->p[j->at] != '"') return tg__j_fail(j, "an object's key was expected");
+        if (tg__j_string(j, &key, &klen)) return -1;
+        tg__j_ws(j);
+        if (j->at >= j->len || j->p[j->at] != ':') return tg__j_fail(j, "':' was expected");
+        j->at++;
+      }
+      int64_t v = tg__j_value(j, depth + 1);
+      if (v < 0) return -1;
+      j->nodes[v].key = key, j->nodes[v].klen = klen;
+      if (last < 0) j->nodes[me].first = v;
+      else j->nodes[last].next = v;
+      last = v, j->nodes[me].n++;
+      tg__j_ws(j);
+      if (j->at < j->len && j->p[j->at] == ',') {
+        j->at++;
+        continue;
+      }
+      if (j->at < j->len && j->p[j->at] == close) return j->at++, me;
+      return tg__j_fail(j, close == '}' ? "',' or '}' was expected" : "',' or ']' was expected");
+    }
+  }
+  if (c == '"') {
+    int64_t me = tg__j_node(j, TG__J_STR), off, n;
+    if (tg__j_string(j, &off, &n)) return -1;
+    j->nodes[me].str = off, j->nodes[me].slen = n;
+    return me;
+  }
+  static const char *const words[] = {"null", "false", "true"};
+  for (int w = 0; w < 3; w++) {
+    int64_t wl = (int64_t)strlen(words[w]);
+    if (j->len - j->at >= wl && !memcmp(j->p + j->at, words[w], (size_t)wl)) {
+      j->at += wl;
+      return tg__j_node(j, w);
+    }
+  }
+  int64_t s = j->at; /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+#define TG__DIG(i) ((i) < j->len && j->p[i] >= '0' && j->p[i] <= '9')
+  if (j->at < j->len && j->p[j->at] == '-') j->at++;
+  if (!TG__DIG(j->at)) return tg__j_fail(j, "a value was expected");
+  if (j->p[j->at] == '0') j->at++;
+  else
+    while (TG__DIG(j->at)) j->at++;
+  if (j->at < j->len && j->p[j->at] == '.') {
+    if (!TG__DIG(j->at + 1)) return j->at++, tg__j_fail(j, "a digit was expected after '.'");
+    for (j->at++; TG__DIG(j->at);) j->at++;
+  }
+  if (j->at < j->len && (j->p[j->at] | 0x20) == 'e') {
+    j->at++;
+    if (j->at < j->len && (j->p[j->at] == '+' || j->p[j->at] == '-')) j->at++;
+    if (!TG__DIG(j->at)) return tg__j_fail(j, "a digit was expected in the exponent");
+    while (TG__DIG(j->at)) j->at++;
+  }
+#undef TG__DIG
+  char buf[64];
+  int64_t n = j->at - s < 63 ? j->at - s : 63;
+  memcpy(buf, j->p + s, (size_t)n);
+  buf[n] = 0;
+  int64_t me = tg__j_node(j, TG__J_NUM);
+  j->nodes[me].num = strtod(buf, NULL);
+  return me;
+}
+
+static void tg__j_free(tg__json *j) {
+  TG_FREE(j->nodes);
+  TG_FREE(j->str);
+}
+
+/* the text parsed into j: 0, or -1 with j->err */
+static int tg__j_parse(tg__json *j, const char *text, int64_t len) {
+  memset(j, 0, sizeof *j);
+  j->p = text, j->len = len;
+  if (tg__j_value(j, 0) < 0) return -1;
+  tg__j_ws(j);
+  return j->at < j->len ? tg__j_fail(j, "text after the JSON value") : 0;
+}
+
+/* an object's member by key (-1 when x is no object or has none; the last of repeated keys, as serde keeps) */
+static int64_t tg__j_get(const tg__json *j, int64_t x, const char *key) {
+  int64_t found = -1;
+  if (x < 0 || j->nodes[x].type != TG__J_OBJ) return -1;
+  for (int64_t c = j->nodes[x].first; c >= 0; c = j->nodes[c].next)
+    if (j->nodes[c].klen == (int64_t)strlen(key) && !memcmp(j->str + j->nodes[c].key, key, (size_t)j->nodes[c].klen))
+      found = c;
+  return found;
+}
+
+static const char *tg__j_str(const tg__json *j, int64_t x) {
+  return x >= 0 && j->nodes[x].type == TG__J_STR ? j->str + j->nodes[x].str : NULL;
+}
+
+/* a member's string ("" when x is no string: never NULL, for comparisons) */
+static const char *tg__j_gets(const tg__json *j, int64_t x, const char *key) {
+  const char *s = tg__j_str(j, tg__j_get(j, x, key));
+  return s ? s : "";
+}
+
+/* a member's truth: 1 true, 0 false, dflt when absent or null, -1 for anything else */
+static int tg__j_bool(const tg__json *j, int64_t x, const char *key, int dflt) {
+  int64_t v = tg__j_get(j, x, key);
+  int ty = v < 0 ? TG__J_NULL : j->nodes[v].type;
+  return ty == TG__J_NULL ? dflt : ty == TG__J_TRUE ? 1 : ty == TG__J_FALSE ? 0 : -1;
+}
+
+/* a node as a token id: 0 <= id < 2^31 - 1, an integer, else -1 */
+static int64_t tg__j_id(const tg__json *j, int64_t x) {
+  if (x < 0 || j->nodes[x].type != TG__J_NUM) return -1;
+  double v = j->nodes[x].num;
+  return v >= 0 && v < INT32_MAX && v == (double)(int64_t)v ? (int64_t)v : -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Hugging Face's tokenizer.json
+
+/* the pre-tokenizer of a byte-level BPE file: ByteLevel with its regex (GPT-2's); Split by a regex tinygrad.h has a
+ * matcher for, then ByteLevel without its regex; Digits one by one, then ByteLevel (StarCoder's); else -1 */
+static int tg__json_pre(const tg__json *j, int64_t pt) {
+  static const char *const res[] = {
+      "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+      "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
+      "\\s+(?!\\S)|\\s+"};
+  static const int pres[] = {TG__PRE_GPT2, TG__PRE_LLAMA3, TG__PRE_QWEN2};
+  const char *type = tg__j_gets(j, pt, "type");
+  if (!strcmp(type, "ByteLevel"))
+    return tg__j_bool(j, pt, "use_regex", 1) == 1 && tg__j_bool(j, pt, "add_prefix_space", 0) == 0 ? TG__PRE_GPT2 : -1;
+  int64_t seq = tg__j_get(j, pt, "pretokenizers");
+  if (strcmp(type, "Sequence") || seq < 0 || j->nodes[seq].type != TG__J_ARR || j->nodes[seq].n != 2) return -1;
+  int64_t a = j->nodes[seq].first, b = j->nodes[a].next;
+  if (strcmp(tg__j_gets(j, b, "type"), "ByteLevel") || tg__j_bool(j, b, "add_prefix_space", 0) != 0) return -1;
+  if (!strcmp(tg__j_gets(j, a, "type"), "Digits"))
+    return tg__j_bool(j, a, "individual_digits", 0) == 1 && tg__j_bool(j, b, "use_regex", 1) == 1 ? TG__PRE_STARCODER
+                                                                                                   : -1;
+  const char *re = tg__j_gets(j, tg__j_get(j, a, "pattern"), "Regex");
+  if (strcmp(tg__j_gets(j, a, "type"), "Split") || strcmp(tg__j_gets(j, a, "behavior"), "Isolated") ||
+      tg__j_bool(j, a, "invert", 0) != 0 || tg__j_bool(j, b, "use_regex", 1) != 0)
+    return -1;
+  for (int i = 0; i < 3; i++)
+    if (!strcmp(re, res[i])) return pres[i];
+  return -1;
+}
+
+/* the post-processor's tokens around a single sequence into t (pre_ids, post_ids): 0, or -1 with why */
+static int tg__json_post(const tg__json *j, int64_t pp, tg_tokenizer *t, const char **why) {
+  const char *type = tg__j_gets(j, pp, "type");
+  if (pp < 0 || j->nodes[pp].type == TG__J_NULL || !strcmp(type, "ByteLevel")) return 0;
+  if (!strcmp(type, "Sequence")) {
+    int64_t ps = tg__j_get(j, pp, "processors");
+    if (ps < 0 || j->nodes[ps].type != TG__J_ARR) return *why = "a Sequence without its processors", -1;
+    for (int64_t c = j->nodes[ps].first; c >= 0; c = j->nodes[c].next)
+      if (tg__json_post(j, c, t, why)) return -1;
+    return 0;
+  }
+  if (!strcmp(type, "BertProcessing") || !strcmp(type, "RobertaProcessing")) {
+    int64_t cls = tg__j_get(j, pp, "cls"), sep = tg__j_get(j, pp, "sep");
+    int64_t ci = cls >= 0 && j->nodes[cls].n == 2 ? tg__j_id(j, j->nodes[j->nodes[cls].first].next) : -1;
+    int64_t si = sep >= 0 && j->nodes[sep].n == 2 ? tg__j_id(j, j->nodes[j->nodes[sep].first].next) : -1;
+    if (ci < 0 || si < 0 || ci >= t->nvocab || si >= t->nvocab || t->npre >= 4 || t->npost >= 4)
+      return *why = "a BertProcessing's cls and sep must be [token, id] of the vocabulary", -1;
+    t->pre_ids[t->npre++] = (int32_t)ci, t->post_ids[t->npost++] = (int32_t)si;
+    return 0;
+  }
+  if (strcmp(type, "TemplateProcessing")) return *why = "its post_processor is none of TemplateProcessing, "
+                                                       "BertProcessing, RobertaProcessing, ByteLevel, Sequence", -1;
+  int64_t single = tg__j_get(j, pp, "single"), sp = tg__j_get(j, pp, "special_tokens"), seen = 0;
+  if (single < 0 || j->nodes[single].type != TG__J_ARR) return *why = "a TemplateProcessing without single", -1;
+  for (int64_t c = j->nodes[single].first; c >= 0; c = j->nodes[c].next) {
+    int64_t tok = tg__j_get(j, c, "SpecialToken");
+    if (tg__j_get(j, c, "Sequence") >= 0) {
+      seen++;
+      continue;
+    }
+    int64_t ids = tg__j_get(j, tg__j_get(j, sp, tg__j_gets(j, tok, "id")), "ids");
+    if (ids < 0 || j->nodes[ids].type != TG__J_ARR)
+      return *why = "a TemplateProcessing's special token is not in its special_tokens", -1;
+    for (int64_t k = j->nodes[ids].first; k >= 0; k = j->nodes[k].next) {
+      int64_t id = tg__j_id(j, k);
+      int *n = seen ? &t->npost : &t->npre;
+      if (id < 0 || id >= t->nvocab || *n >= 4)
+        return *why = "a TemplateProcessing's special token ids must be in the vocabulary, at most 4 a side", -1;
+      (seen ? t->post_ids : t->pre_ids)[(*n)++] = (int32_t)id;
+    }
+  }
+  return seen == 1 ? 0 : (*why = "a TemplateProcessing's single must hold one Sequence", -1);
+}
+
+/* the tokenizer of a parsed tokenizer.json; NULL with why */
+static tg_tokenizer *tg__json_tokenizer(const tg__json *j, const char **why) {
+  int64_t root = 0, model = tg__j_get(j, root, "model"), vocab = tg__j_get(j, model, "vocab");
+  int64_t added = tg__j_get(j, root, "added_tokens"), merges = tg__j_get(j, model, "merges");
+  const char *type = tg__j_gets(j, model, "type");
+  if (!type[0]) type = merges >= 0 ? "BPE" : tg__j_get(j, model, "continuing_subword_prefix") >= 0 ? "WordPiece" : "";
+  int kind = !strcmp(type, "BPE") ? TG__TOK_BPE : !strcmp(type, "WordPiece") ? TG__TOK_WPM : -1;
+  if (j->nodes[root].type != TG__J_OBJ || model < 0) return *why = "no model object", NULL;
+  if (kind < 0) return *why = "its model is not BPE or WordPiece", NULL;
+  if (vocab < 0 || j->nodes[vocab].type != TG__J_OBJ) return *why = "the model has no vocab object", NULL;
+  if (added >= 0 && j->nodes[added].type != TG__J_ARR && j->nodes[added].type != TG__J_NULL)
+    return *why = "added_tokens is not an array", NULL;
+  if (kind == TG__TOK_BPE && (merges < 0 || j->nodes[merges].type != TG__J_ARR))
+    return *why = "the BPE model has no merges array", NULL;
+  int64_t nv = 0;
+  for (int64_t c = j->nodes[vocab].first; c >= 0; c = j->nodes[c].next) {
+    int64_t id = tg__j_id(j, c);
+    if (id < 0) return *why = "a vocab id is no integer in [0, 2^31 - 1)", NULL;
+    nv = id + 1 > nv ? id + 1 : nv;
+  }
+  for (int64_t c = added >= 0 && j->nodes[added].type == TG__J_ARR ? j->nodes[added].first : -1; c >= 0;
+       c = j->nodes[c].next) {
+    int64_t id = tg__j_id(j, tg__j_get(j, c, "id"));
+    if (id < 0 || !tg__j_str(j, tg__j_get(j, c, "content")) || tg__j_bool(j, c, "special", 0) < 0)
+      return *why = "an added token needs an integer id, a string content and a boolean special", NULL;
+    nv = id + 1 > nv ? id + 1 : nv;
+  }
+  if (nv == 0 || nv > (int64_t)(j->nn + 1)) return *why = "an empty vocabulary, or ids far past its size", NULL;
+  tg_tokenizer *t = tg__tok_new(kind, nv);
+  t->hf = 1;
+  for (int64_t c = j->nodes[vocab].first; c >= 0; c = j->nodes[c].next) {
+    int64_t id = tg__j_id(j, c);
+    if (t->tokens[id]) {
+      tg_tokenizer_free(t);
+      return *why = "two vocab tokens have one id", NULL;
+    }
+    t->tokens[id] = tg__strdup(j->str + j->nodes[c].key), t->tlen[id] = j->nodes[c].klen;
+    t->type[id] = TG__TT_NORMAL;
+  }
+  for (int64_t c = added >= 0 && j->nodes[added].type == TG__J_ARR ? j->nodes[added].first : -1; c >= 0;
+       c = j->nodes[c].next) { /* special ones are control tokens (taken when asked), the others always */
+    int64_t id = tg__j_id(j, tg__j_get(j, c, "id")), s = tg__j_get(j, c, "content");
+    TG_FREE(t->tokens[id]);
+    t->tokens[id] = tg__strdup(j->str + j->nodes[s].str), t->tlen[id] = j->nodes[s].slen;
+    t->type[id] = tg__j_bool(j, c, "special", 0) ? TG__TT_CONTROL : TG__TT_USER;
+  }
+  tg__tok_finish(t);
+  int64_t norm = tg__j_get(j, root, "normalizer"), pt = tg__j_get(j, root, "pre_tokenizer");
+  const char *nt = tg__j_gets(j, norm, "type");
+  if (kind == TG__TOK_WPM) {
+    const char *unk = tg__j_gets(j, model, "unk_token"), *pfx = tg__j_gets(j, model, "continuing_subword_prefix");
+    int64_t mc = tg__j_get(j, model, "max_input_chars_per_word");
+    t->unk = tg__stab_get(&t->vocab, unk, (int64_t)strlen(unk));
+    t->max_chars = mc < 0 || j->nodes[mc].type == TG__J_NULL ? 100 : tg__j_id(j, mc);
+    if (tg__j_get(j, model, "continuing_subword_prefix") < 0) pfx = "##";
+    if (t->unk < 0 || t->max_chars < 0 || strlen(pfx) >= sizeof t->wp_cont) {
+      tg_tokenizer_free(t);
+      return *why = "a WordPiece model needs an unk_token of its vocabulary, a max_input_chars_per_word, and a "
+                    "continuing_subword_prefix of at most 15 bytes", NULL;
+    }
+    memcpy(t->wp_cont, pfx, strlen(pfx) + 1);
+    int lower = tg__j_bool(j, norm, "lowercase", 1), strip = tg__j_bool(j, norm, "strip_accents", lower);
+    if (!(norm < 0 || j->nodes[norm].type == TG__J_NULL) &&
+        (strcmp(nt, "BertNormalizer") || tg__j_bool(j, norm, "clean_text", 1) != 1 ||
+         tg__j_bool(j, norm, "handle_chinese_chars", 1) != 1 || lower < 0 || strip < 0)) {
+      tg_tokenizer_free(t);
+      return *why = "a WordPiece normalizer must be a BertNormalizer with clean_text and handle_chinese_chars", NULL;
+    }
+    if (norm >= 0 && j->nodes[norm].type != TG__J_NULL) t->lowercase = lower, t->strip_accents = strip;
+    if (strcmp(tg__j_gets(j, pt, "type"), "BertPreTokenizer")) {
+      tg_tokenizer_free(t);
+      return *why = "a WordPiece pre_tokenizer must be a BertPreTokenizer", NULL;
+    }
+  } else {
+    t->pre = tg__json_pre(j, pt);
+    t->ignore_merges = tg__j_bool(j, model, "ignore_merges", 0) == 1;
+    const char *bad = t->pre < 0 ? "its pre_tokenizer is none tinygrad.h has (ByteLevel with GPT-2's regex; Split by "
+                                   "Llama 3's or Qwen2's regex then ByteLevel; Digits then ByteLevel)"
+                      : tg__j_bool(j, model, "byte_fallback", 0) != 0 ? "a BPE model with byte_fallback"
+                      : tg__j_get(j, model, "continuing_subword_prefix") >= 0 &&
+                              j->nodes[tg__j_get(j, model, "continuing_subword_prefix")].type != TG__J_NULL
+                          ? "a BPE model with a continuing_subword_prefix"
+                      : !(norm < 0 || j->nodes[norm].type == TG__J_NULL || !strcmp(nt, "NFC"))
+                          ? "a BPE normalizer other than NFC"
+                          : NULL;
+    tg__stab_init(&t->merges, j->nodes[merges].n);
+    char *pair = NULL;
+    int64_t rank = 0;
+    for (int64_t c = j->nodes[merges].first; !bad && c >= 0; c = j->nodes[c].next, rank++) {
+      const char *s = tg__j_str(j, c);
+      if (s) { /* "a b" */
+        tg__stab_put(&t->merges, s, j->nodes[c].slen, (int32_t)rank);
+        continue;
+      }
+      int64_t a = j->nodes[c].type == TG__J_ARR && j->nodes[c].n == 2 ? j->nodes[c].first : -1;
+      if (a < 0 || !tg__j_str(j, a) || !tg__j_str(j, j->nodes[a].next)) {
+        bad = "a merge is neither \"a b\" nor [\"a\", \"b\"]";
+        break;
+      }
+      int64_t la = j->nodes[a].slen, lb = j->nodes[j->nodes[a].next].slen;
+      pair = (char *)tg__realloc(pair, (size_t)(la + lb + 2));
+      memcpy(pair, tg__j_str(j, a), (size_t)la);
+      pair[la] = ' ';
+      memcpy(pair + la + 1, tg__j_str(j, j->nodes[a].next), (size_t)lb);
+      tg__stab_put(&t->merges, pair, la + 1 + lb, (int32_t)rank);
+    }
+    TG_FREE(pair);
+    if (bad) {
+      tg_tokenizer_free(t);
+      return *why = bad, NULL;
+    }
+  }
+  if (tg__json_post(j, tg__j_get(j, root, "post_processor"), t, why)) {
+    tg_tokenizer_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+/* a tokenizer.json's text (name: for messages) as a tokenizer; NULL with an error (the fuzzer's entry) */
+static tg_tokenizer *tg__tokenizer_from_json_text(const char *name, const char *text, int64_t len) {
+  tg__json j;
+  const char *why = NULL;
+  tg_tokenizer *t = NULL;
+  if (tg__j_parse(&j, text, len)) tg__set_error("tg_tokenizer_from_json: %.300s: not JSON: %s", name, j.err);
+  else if (!(t = tg__json_tokenizer(&j, &why))) tg__set_error("tg_tokenizer_from_json: %.300s: %s", name, why);
+  tg__j_free(&j);
+  return t;
+}
+
+tg_tokenizer *tg_tokenizer_from_json(const char *path) {
+  TG__LOCKED();
+  if (!path) {
+    tg__set_error("tg_tokenizer_from_json: the path is NULL");
+    return NULL;
+  }
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    tg__set_error("tg_tokenizer_from_json: cannot open %.300s", path);
+    return NULL;
+  }
+  char *text = NULL;
+  int64_t n = 0, cap = 0;
+  for (;;) {
+    if (n == cap) cap = cap * 2 + 65536, text = (char *)tg__realloc(text, (size_t)cap);
+    size_t got = fread(text + n, 1, (size_t)(cap - n), f);
+    if (!got) break;
+    n += (int64_t)got;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  tg_tokenizer *t = NULL;
+  if (bad) tg__set_error("tg_tokenizer_from_json: cannot read %.300s", path);
+  else t = tg__tokenizer_from_json_text(path, text, n);
+  TG_FREE(text);
+  return t;
 }
