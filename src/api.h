@@ -436,6 +436,35 @@ TG_API int64_t tg_tokenizer_decode(const tg_tokenizer *t, const int32_t *ids, in
 TG_API int32_t tg_tokenizer_bos(const tg_tokenizer *t);
 TG_API int32_t tg_tokenizer_eos(const tg_tokenizer *t);
 TG_API int32_t tg_tokenizer_eot(const tg_tokenizer *t);
+/* Streaming decoding, a token at a time as a model generates them: push gives only whole UTF-8 characters, holding
+ * back the first bytes of a character whose other bytes are in tokens still to come (byte-level BPE's and
+ * SentencePiece's byte tokens split them); bytes that can be no character come out as U+FFFD, one for each maximal
+ * start of a character (Unicode's substitution of maximal subparts). flush gives what is held at the end, a
+ * character cut short as one U+FFFD. Both write into out (room for cap bytes, NUL-terminated) and return the bytes
+ * written (0 when all is held), or -1 (a NULL stream or out, an id outside the vocabulary, or out too short: then
+ * nothing changes, so a call with more room goes on; 3 * (the token's length + 4) + 1 always suffices). The pieces
+ * are tg_tokenizer_decode's (SentencePiece: the first token pushed loses its leading space). The stream reads t,
+ * which must outlive it. */
+typedef struct tg_tokenizer_stream tg_tokenizer_stream;
+TG_API tg_tokenizer_stream *tg_tokenizer_stream_new(const tg_tokenizer *t);
+TG_API int64_t tg_tokenizer_stream_push(tg_tokenizer_stream *s, int32_t id, char *out, int64_t cap);
+TG_API int64_t tg_tokenizer_stream_flush(tg_tokenizer_stream *s, char *out, int64_t cap);
+TG_API void tg_tokenizer_stream_free(tg_tokenizer_stream *s);
+/* A conversation of n messages (roles[i]: "system", "user", "assistant"...; contents[i]) as the text the model was
+ * trained on, in the style of the GGUF's tokenizer.chat_template (kept when the tokenizer is loaded), as llama.cpp's
+ * llm_chat_apply_template renders it:
+ *  - ChatML (the template holds <|im_start|>): "<|im_start|>role\ncontent<|im_end|>\n" each, then with
+ *    add_generation_prompt "<|im_start|>assistant\n". When the template puts a default system prompt before a first
+ *    message that is not the system's ({% if loop.first and messages[0]['role'] != 'system' %}, SmolLM2's), that
+ *    prompt comes first, as the Jinja template does (none for n = 0);
+ *  - Llama 3 (<|start_header_id|> and <|end_header_id|>): "<|begin_of_text|>" (the template's bos_token), then
+ *    "<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>" each, the content trimmed of spaces, then
+ *    with add_generation_prompt "<|start_header_id|>assistant<|end_header_id|>\n\n".
+ * The text goes into out (at most cap bytes, NUL-terminated when there is room); returns its length (more than cap
+ * when out is short), or -1: no template, one of neither style (the error quotes it), a NULL role or content.
+ * Encode it with TG_TOKENIZE_PARSE_SPECIAL. */
+TG_API int64_t tg_tokenizer_chat(const tg_tokenizer *t, const char *const *roles, const char *const *contents, int n,
+                                 int add_generation_prompt, char *out, int64_t cap);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* nn: functional forms (all built from the ops above, so all differentiable) */

@@ -1313,3 +1313,195 @@ tg_tokenizer *tg_tokenizer_from_json(const char *path) {
   TG_FREE(text);
   return t;
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// streaming decoding: whole UTF-8 characters only
+
+struct tg_tokenizer_stream {
+  const tg_tokenizer *t;
+  unsigned char held[4]; /* the start of a character whose other bytes are still to come */
+  int nheld, first;      /* first: no token pushed yet (SentencePiece drops its leading space) */
+};
+
+tg_tokenizer_stream *tg_tokenizer_stream_new(const tg_tokenizer *t) {
+  TG__LOCKED();
+  if (!t) {
+    tg__set_error("tg_tokenizer_stream_new: the tokenizer is NULL");
+    return NULL;
+  }
+  tg_tokenizer_stream *s = (tg_tokenizer_stream *)tg__alloc(sizeof(tg_tokenizer_stream));
+  s->t = t, s->first = 1;
+  return s;
+}
+
+void tg_tokenizer_stream_free(tg_tokenizer_stream *s) {
+  TG__LOCKED();
+  TG_FREE(s);
+}
+
+/* the UTF-8 at s (n > 0 bytes): 1 and *len its bytes for a whole character; 0 when the n bytes start one and
+ * end before it does; -1 and *len the bytes to replace by one U+FFFD (the maximal start of a character that is
+ * none, at least one byte: Unicode's "substitution of maximal subparts") */
+static int tg__utf8_next(const unsigned char *s, int64_t n, int64_t *len) {
+  unsigned b = s[0];
+  int k = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+  if (k == 0) return *len = 1, -1;
+  for (int q = 1; q < k; q++) {
+    if (q >= n) return 0;
+    unsigned c = s[q], lo = 0x80, hi = 0xbf;
+    if (q == 1) lo = b == 0xe0 ? 0xa0 : b == 0xf0 ? 0x90 : 0x80, hi = b == 0xed ? 0x9f : b == 0xf4 ? 0x8f : 0xbf;
+    if (c < lo || c > hi) return *len = q, -1;
+  }
+  return *len = k, 1;
+}
+
+/* the held bytes and `more` (m bytes) as whole characters into out (room for cap): the bytes written, the rest
+ * held; at the end (`flush`) a character cut short is one U+FFFD. -1 when out is short (nothing changes). */
+static int64_t tg__stream_emit(tg_tokenizer_stream *s, const char *more, int64_t m, int flush, char *out, int64_t cap,
+                               const char *fn) {
+  unsigned char *b = (unsigned char *)tg__alloc((size_t)(s->nheld + m + 1));
+  memcpy(b, s->held, (size_t)s->nheld);
+  if (m) memcpy(b + s->nheld, more, (size_t)m);
+  int64_t n = s->nheld + m, i = 0, w = 0, len;
+  for (int pass = 0; pass < 2; pass++) { /* the size, then the bytes */
+    i = 0, w = 0;
+    while (i < n) {
+      int r = tg__utf8_next(b + i, n - i, &len);
+      if (r == 0 && !flush) break;
+      if (r == 0) len = n - i;
+      if (pass) memcpy(out + w, r == 1 ? (const char *)b + i : "\xef\xbf\xbd", (size_t)(r == 1 ? len : 3));
+      w += r == 1 ? len : 3, i += len;
+    }
+    if (pass == 0 && w + 1 > cap) {
+      TG_FREE(b);
+      tg__set_error("%s: out has room for %lld bytes; these characters need %lld and a NUL", fn, (long long)cap,
+                    (long long)w);
+      return -1;
+    }
+  }
+  out[w] = 0;
+  s->nheld = (int)(n - i);
+  memcpy(s->held, b + i, (size_t)s->nheld);
+  TG_FREE(b);
+  return w;
+}
+
+int64_t tg_tokenizer_stream_push(tg_tokenizer_stream *s, int32_t id, char *out, int64_t cap) {
+  TG__LOCKED();
+  if (!s || !out || cap < 1) {
+    tg__set_error("tg_tokenizer_stream_push: %s", !s ? "the stream is NULL" : "out is NULL or of no room");
+    return -1;
+  }
+  if (id < 0 || id >= s->t->nvocab) {
+    tg__set_error("tg_tokenizer_stream_push: token %d is outside the vocabulary of %lld", id,
+                  (long long)s->t->nvocab);
+    return -1;
+  }
+  int64_t n = tg__tok_piece(s->t, id, s->first, NULL, 0);
+  char *piece = (char *)tg__alloc((size_t)n + 1);
+  tg__tok_piece(s->t, id, s->first, piece, n);
+  int64_t w = tg__stream_emit(s, piece, n, 0, out, cap, "tg_tokenizer_stream_push");
+  TG_FREE(piece);
+  if (w >= 0) s->first = 0;
+  return w;
+}
+
+int64_t tg_tokenizer_stream_flush(tg_tokenizer_stream *s, char *out, int64_t cap) {
+  TG__LOCKED();
+  if (!s || !out || cap < 1) {
+    tg__set_error("tg_tokenizer_stream_flush: %s", !s ? "the stream is NULL" : "out is NULL or of no room");
+    return -1;
+  }
+  return tg__stream_emit(s, NULL, 0, 1, out, cap, "tg_tokenizer_stream_flush");
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// chat templates: the style recognised in the GGUF's Jinja template, rendered as llama.cpp's llm_chat_apply_template
+// does for it
+
+typedef struct tg__sbuf {
+  char *out;
+  int64_t n, cap;
+} tg__sbuf;
+
+static void tg__sb_put(tg__sbuf *b, const char *s, int64_t n) {
+  for (int64_t i = 0; i < n; i++, b->n++)
+    if (b->n < b->cap) b->out[b->n] = s[i];
+}
+
+static void tg__sb_puts(tg__sbuf *b, const char *s) { tg__sb_put(b, s, (int64_t)strlen(s)); }
+
+/* ChatML's default system prompt, when the template puts one before a first message that is not the system's
+ * (SmolLM2's: {% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n...<|im_end|>\n' }}):
+ * its text (a newline written as \n in the template's string unescaped) into a new string, else NULL */
+static char *tg__chatml_default_system(const char *tmpl) {
+  if (!strstr(tmpl, "!= 'system'") && !strstr(tmpl, "!= \"system\"")) return NULL;
+  const char *p = strstr(tmpl, "<|im_start|>system");
+  if (!p) return NULL;
+  p += strlen("<|im_start|>system");
+  if (*p == '\n') p++;
+  else if (p[0] == '\\' && p[1] == 'n') p += 2;
+  else return NULL;
+  const char *e = strstr(p, "<|im_end|>");
+  if (!e) return NULL;
+  char *s = (char *)tg__alloc((size_t)(e - p) + 1);
+  int64_t n = 0;
+  for (; p < e; p++) s[n++] = p[0] == '\\' && p[1] == 'n' ? (p++, '\n') : *p;
+  s[n] = 0;
+  return s;
+}
+
+int64_t tg_tokenizer_chat(const tg_tokenizer *t, const char *const *roles, const char *const *contents, int n,
+                          int add_generation_prompt, char *out, int64_t cap) {
+  TG__LOCKED();
+  int nulls = 0;
+  for (int i = 0; roles && contents && i < n; i++) nulls += !roles[i] || !contents[i];
+  if (!t || n < 0 || (n > 0 && (!roles || !contents)) || nulls || (cap > 0 && !out)) {
+    tg__set_error("tg_tokenizer_chat: %s", !t ? "the tokenizer is NULL" : n < 0 ? "n is negative"
+                  : (cap > 0 && !out) ? "out is NULL" : "a role or content is NULL");
+    return -1;
+  }
+  const char *tm = t->chat_template;
+  int chatml = tm && strstr(tm, "<|im_start|>"), llama3 = tm && strstr(tm, "<|start_header_id|>") &&
+                                                             strstr(tm, "<|end_header_id|>");
+  if (!chatml && !llama3) {
+    if (tm) tg__set_error("tg_tokenizer_chat: the chat template \"%.80s%s\" is neither ChatML nor Llama 3's", tm,
+                          strlen(tm) > 80 ? "..." : "");
+    else tg__set_error("tg_tokenizer_chat: the tokenizer has no chat template (tokenizer.chat_template)");
+    return -1;
+  }
+  tg__sbuf b;
+  b.out = out, b.n = 0, b.cap = cap;
+  if (chatml) { /* <|im_start|>role\ncontent<|im_end|>\n ... <|im_start|>assistant\n */
+    char *sys = tg__chatml_default_system(tm);
+    if (sys && n > 0 && strcmp(roles[0], "system")) {
+      tg__sb_puts(&b, "<|im_start|>system\n");
+      tg__sb_puts(&b, sys);
+      tg__sb_puts(&b, "<|im_end|>\n");
+    }
+    TG_FREE(sys);
+    for (int i = 0; i < n; i++) {
+      tg__sb_puts(&b, "<|im_start|>");
+      tg__sb_puts(&b, roles[i]);
+      tg__sb_puts(&b, "\n");
+      tg__sb_puts(&b, contents[i]);
+      tg__sb_puts(&b, "<|im_end|>\n");
+    }
+    if (add_generation_prompt) tg__sb_puts(&b, "<|im_start|>assistant\n");
+  } else { /* <|begin_of_text|><|start_header_id|>role<|end_header_id|>\n\ncontent (trimmed)<|eot_id|> ... */
+    tg__sb_puts(&b, "<|begin_of_text|>");
+    for (int i = 0; i < n; i++) {
+      const char *c = contents[i], *e = c + strlen(c);
+      while (*c && strchr(" \t\n\r\v\f", *c)) c++;
+      while (e > c && strchr(" \t\n\r\v\f", e[-1])) e--;
+      tg__sb_puts(&b, "<|start_header_id|>");
+      tg__sb_puts(&b, roles[i]);
+      tg__sb_puts(&b, "<|end_header_id|>\n\n");
+      tg__sb_put(&b, c, (int64_t)(e - c));
+      tg__sb_puts(&b, "<|eot_id|>");
+    }
+    if (add_generation_prompt) tg__sb_puts(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  }
+  if (b.n < cap) out[b.n] = 0;
+  return b.n;
+}

@@ -406,6 +406,165 @@ TEST(test_tokenizer_json) {
   tg_tokenizer_free(t);
 }
 
+/* streaming: a character split across byte tokens comes out whole, once its last byte is pushed */
+TEST(test_tokenizer_stream) {
+  char dir[64], path[128];
+  snprintf(dir, sizeof dir, "/tmp/tg_test_tok_XXXXXX");
+  if (!CHECK(mkdtemp(dir) != NULL)) return;
+  snprintf(path, sizeof path, "%s/v.gguf", dir);
+  static const char *const extra[] = {"he", "\xc4\xa0w"};
+  static const char *const merges[] = {"h e", "\xc4\xa0 w"};
+  gg_buf b = tk_vocab("gpt2", "gpt-2", extra, 2, merges, 2);
+  tg_tokenizer *t = tk_load(&b, path);
+  tg_tokenizer_stream *s = t ? tg_tokenizer_stream_new(t) : NULL;
+  if (!CHECK(s != NULL)) return;
+  char out[64];
+  /* "he" then U+1F600 (F0 9F 98 80) as four byte tokens, then " w" */
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 256, out, sizeof out), 2);
+  CHECK_STR(out, "he");
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0xf0, out, sizeof out), 0);
+  CHECK_STR(out, "");
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0x9f, out, sizeof out), 0);
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0x98, out, sizeof out), 0);
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0x80, out, sizeof out), 4);
+  CHECK_STR(out, "\xf0\x9f\x98\x80");
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 257, out, sizeof out), 2);
+  CHECK_STR(out, " w");
+  /* é cut short, then a byte that continues nothing: U+FFFD for each, the held byte first */
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0xc3, out, sizeof out), 0);
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 'x', out, sizeof out), 4);
+  CHECK_STR(out, "\xef\xbf\xbdx");
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0xa9, out, sizeof out), 3);
+  CHECK_STR(out, "\xef\xbf\xbd");
+  /* held at the end: flush gives one U+FFFD; a second flush nothing */
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0xe4, out, sizeof out), 0);
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0xb8, out, sizeof out), 0);
+  CHECK_EQ_INT(tg_tokenizer_stream_flush(s, out, sizeof out), 3);
+  CHECK_STR(out, "\xef\xbf\xbd");
+  CHECK_EQ_INT(tg_tokenizer_stream_flush(s, out, sizeof out), 0);
+  /* errors change nothing: a short out, an id outside the vocabulary */
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0xe4, out, sizeof out), 0);
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0xb8, out, sizeof out), 0);
+  CHECK(tg_tokenizer_stream_push(s, 0xad, out, 3) == -1 && strstr(tg_error(), "room for 3 bytes"));
+  tg_clear_error();
+  CHECK(tg_tokenizer_stream_push(s, 999, out, sizeof out) == -1 && strstr(tg_error(), "outside the vocabulary"));
+  tg_clear_error();
+  CHECK_EQ_INT(tg_tokenizer_stream_push(s, 0xad, out, 4), 3);
+  CHECK_STR(out, "\xe4\xb8\xad");
+  CHECK(tg_tokenizer_stream_push(NULL, 1, out, 4) == -1 && strstr(tg_error(), "the stream is NULL"));
+  tg_clear_error();
+  CHECK(tg_tokenizer_stream_flush(s, NULL, 4) == -1 && strstr(tg_error(), "out is NULL"));
+  tg_clear_error();
+  CHECK(tg_tokenizer_stream_new(NULL) == NULL && strstr(tg_error(), "the tokenizer is NULL"));
+  tg_clear_error();
+  tg_tokenizer_stream_free(s);
+  tg_tokenizer_stream_free(NULL);
+  tg_tokenizer_free(t);
+  /* SentencePiece: the first piece loses the space the encoder put in front, byte tokens join into é */
+  static const char *const tok[] = {"<unk>", "<s>", "</s>", "<0xC3>", "<0xA9>", "\xe2\x96\x81h", "\xe2\x96\x81"};
+  static const int type[] = {2, 3, 3, 6, 6, 1, 1};
+  static const float score[] = {0, 0, 0, 0, 0, -1, -2};
+  b = tk_vocab2("llama", tok, type, score, 7, NULL, NULL, 0);
+  t = tk_load(&b, path);
+  s = t ? tg_tokenizer_stream_new(t) : NULL;
+  if (CHECK(s != NULL)) {
+    CHECK_EQ_INT(tg_tokenizer_stream_push(s, 5, out, sizeof out), 1);
+    CHECK_STR(out, "h");
+    CHECK_EQ_INT(tg_tokenizer_stream_push(s, 3, out, sizeof out), 0);
+    CHECK_EQ_INT(tg_tokenizer_stream_push(s, 4, out, sizeof out), 2);
+    CHECK_STR(out, "\xc3\xa9");
+    CHECK_EQ_INT(tg_tokenizer_stream_push(s, 5, out, sizeof out), 2);
+    CHECK_STR(out, " h");
+  }
+  tg_tokenizer_stream_free(s);
+  tg_tokenizer_free(t);
+  rmdir(dir);
+}
+
+/* a byte-level vocabulary with tokenizer.chat_template = tmpl (NULL: none) */
+static tg_tokenizer *tk_with_template(const char *tmpl, const char *path) {
+  gg_buf b = {NULL, 0, 0};
+  gg_put(&b, "GGUF", 4), gg_u32(&b, 3), gg_u64(&b, 0), gg_u64(&b, tmpl ? 4 : 3);
+  gg_key(&b, "tokenizer.ggml.model", TG_GGUF_STRING), gg_str(&b, "gpt2");
+  gg_key(&b, "tokenizer.ggml.tokens", TG_GGUF_ARRAY), gg_u32(&b, TG_GGUF_STRING), gg_u64(&b, 256);
+  for (int i = 0; i < 256; i++) {
+    char c[4];
+    gg_bytechar(i, c);
+    gg_str(&b, c);
+  }
+  gg_key(&b, "tokenizer.ggml.merges", TG_GGUF_ARRAY), gg_u32(&b, TG_GGUF_STRING), gg_u64(&b, 0);
+  if (tmpl) gg_key(&b, "tokenizer.chat_template", TG_GGUF_STRING), gg_str(&b, tmpl);
+  return tk_load(&b, path);
+}
+
+/* chat templates: ChatML and Llama 3 as llama.cpp renders them; SmolLM2's default system prompt and its 37 ids */
+TEST(test_tokenizer_chat) {
+  char dir[64], path[512], out[512];
+  snprintf(dir, sizeof dir, "/tmp/tg_test_tok_XXXXXX");
+  if (!CHECK(mkdtemp(dir) != NULL)) return;
+  snprintf(path, sizeof path, "%s/v.gguf", dir);
+  static const char *const roles[] = {"system", "user", "assistant", "user"};
+  static const char *const contents[] = {"Be brief.", "  Hi!\n", "Hello.", "Bye"};
+  tg_tokenizer *t = tk_with_template("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['content'] + "
+                                     "'<|im_end|>' + '\\n'}}{% endfor %}", path);
+  CHECK_EQ_INT(tg_tokenizer_chat(t, roles, contents, 4, 1, out, sizeof out), 165);
+  CHECK_STR(out, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n  Hi!\n<|im_end|>\n<|im_start|>assistant"
+                 "\nHello.<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n");
+  CHECK_EQ_INT(tg_tokenizer_chat(t, roles + 1, contents + 1, 1, 0, out, 8), 34); /* the length; 8 bytes written */
+  CHECK(!memcmp(out, "<|im_sta", 8));
+  CHECK_EQ_INT(tg_tokenizer_chat(t, NULL, NULL, 0, 1, out, sizeof out), 22);
+  CHECK_STR(out, "<|im_start|>assistant\n");
+  CHECK(tg_tokenizer_chat(t, roles, NULL, 1, 1, out, sizeof out) == -1 && strstr(tg_error(), "NULL"));
+  tg_clear_error();
+  tg_tokenizer_free(t);
+  t = tk_with_template("{{ bos_token }}{% for message in messages %}<|start_header_id|>{{ message['role'] }}"
+                       "<|end_header_id|>\n\n{{ message['content'] | trim }}<|eot_id|>{% endfor %}", path);
+  CHECK_EQ_INT(tg_tokenizer_chat(t, roles, contents, 2, 1, out, sizeof out), 182);
+  CHECK_STR(out, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>"
+                 "user<|end_header_id|>\n\nHi!<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  tg_tokenizer_free(t);
+  t = tk_with_template("{{ '[INST] ' + messages[0]['content'] + ' [/INST]' }}", path);
+  CHECK(tg_tokenizer_chat(t, roles, contents, 1, 1, out, sizeof out) == -1 &&
+        strstr(tg_error(), "the chat template \"{{ '[INST] ' + messages[0]") && strstr(tg_error(), "neither ChatML"));
+  tg_clear_error();
+  tg_tokenizer_free(t);
+  t = tk_with_template(NULL, path);
+  CHECK(tg_tokenizer_chat(t, roles, contents, 1, 1, out, sizeof out) == -1 && strstr(tg_error(), "no chat template"));
+  tg_clear_error();
+  CHECK(tg_tokenizer_chat(NULL, roles, contents, 1, 1, out, sizeof out) == -1 && strstr(tg_error(), "NULL"));
+  tg_clear_error();
+  tg_tokenizer_free(t);
+  rmdir(dir);
+
+  snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", tk_dir());
+  if (access(path, R_OK) != 0) {
+    printf("test_tokenizer_chat: %s is absent (make llm-files fetches it): skipped\n", path);
+    return;
+  }
+  tg_gguf *g = tg_gguf_load(path);
+  t = tg_tokenizer_from_gguf(g);
+  tg_gguf_free(g);
+  if (!CHECK(t != NULL)) return;
+  /* gen_tokenizer.py: the template rendered by jinja2, its ids by Hugging Face's tokenizers */
+  static const char want[] = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
+                             "<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
+                             "<|im_start|>assistant\n";
+  static const int32_t ids[37] = {1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018,
+                                  411, 407, 19712, 8182, 2, 198, 1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47,
+                                  2, 198, 1, 520, 9531, 198};
+  const char *q = "What is the capital of France?";
+  CHECK_EQ_INT(tg_tokenizer_chat(t, roles + 1, &q, 1, 1, out, sizeof out), (int64_t)strlen(want));
+  CHECK_STR(out, want);
+  CHECK(tk_is(t, out, TG_TOKENIZE_PARSE_SPECIAL, ids, 37));
+  const char *sys[] = {"system", "user"}, *msg[] = {"Be brief.", q};
+  CHECK(tg_tokenizer_chat(t, sys, msg, 2, 0, out, sizeof out) > 0 &&
+        !strncmp(out, "<|im_start|>system\nBe brief.", 28)); /* a system message of its own: no default */
+  CHECK_EQ_INT(tg_tokenizer_eos(t), 2);
+  CHECK_EQ_INT(tg_tokenizer_eot(t), 2); /* <|im_end|> */
+  CHECK_EQ_INT(tg_tokenizer_bos(t), 1);
+  tg_tokenizer_free(t);
+}
+
 static char *tk_slurp(const char *path, long *n) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;

@@ -7,9 +7,12 @@ Contract:
     tokens as tinygrad.h's TG_TOKENIZE_PARSE_SPECIAL | TG_TOKENIZE_ADD_SPECIAL (the library always parses them).
   - BPE: the small byte-level BPE file BPE_JSON (the C test writes the same text), each of BPE_TEXTS encoded without
     special tokens, and with them (its TemplateProcessing puts <s> first).
+  - Chat: SmolLM2-135M-Instruct's GGUF (build/llm): its tokenizer.chat_template rendered by jinja2 for the France
+    question (with add_generation_prompt), and the ids of that text from a tokenizers BPE built from the file's
+    vocabulary and merges (as gen_llm.py does), its control tokens added as special tokens.
   - Prints C: paste it into tests/test_tokenizer.c.
 
-Run: python3 tests/golden/gen_tokenizer.py [build/llm/minilm/tokenizer.json]   (pip install tokenizers)
+Run: python3 tests/golden/gen_tokenizer.py [build/llm]   (pip install tokenizers gguf jinja2)
 """
 import json
 import sys
@@ -110,9 +113,37 @@ def c_ids(ids, indent=8):
   return ("\n" + " " * indent).join(lines)
 
 
+def chat(path):
+  import gguf
+  import jinja2
+  from tokenizers import AddedToken, models, pre_tokenizers
+  r = gguf.GGUFReader(path)
+
+  def field(name):
+    f = r.fields[name]
+    return [bytes(f.parts[i]).decode() for i in f.data] if name != "tokenizer.ggml.token_type" else \
+        [int(f.parts[i][0]) for i in f.data]
+  tokens, merges = field("tokenizer.ggml.tokens"), field("tokenizer.ggml.merges")
+  types = field("tokenizer.ggml.token_type")
+  bpe = models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=[tuple(m.split(" ", 1)) for m in merges])
+  tok = Tokenizer(bpe)
+  tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+  tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t, ty in zip(tokens, types) if ty == 3])
+  from tokenizers import decoders
+  tok.decoder = decoders.ByteLevel()
+  tmpl = field("tokenizer.chat_template")[0]
+  text = jinja2.Environment().from_string(tmpl).render(
+      messages=[{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True)
+  ids = tok.encode(text).ids
+  print(f"/* SmolLM2's chat: {len(ids)} ids of */ {c_wrapped(text)}")
+  print("        " + c_ids(ids))
+
+
 def main():
-  path = sys.argv[1] if len(sys.argv) > 1 else "build/llm/minilm/tokenizer.json"
-  tok = Tokenizer.from_file(path)
+  d = sys.argv[1] if len(sys.argv) > 1 else "build/llm"
+  chat(d + "/SmolLM2-135M-Instruct.Q4_1.gguf")
+  tok = Tokenizer.from_file(d + "/minilm/tokenizer.json")
   tok.no_padding()
   tok.no_truncation()
   print("/* gen_tokenizer.py: MiniLM's ids (add_special_tokens=True) */")
