@@ -1156,6 +1156,11 @@ static int tg__json_post(const tg__json *j, int64_t pp, tg_tokenizer *t, const c
   return seen == 1 ? 0 : (*why = "a TemplateProcessing's single must hold one Sequence", -1);
 }
 
+static tg_tokenizer *tg__json_fail(const char **why, const char *what) {
+  *why = what;
+  return NULL;
+}
+
 /* the tokenizer of a parsed tokenizer.json; NULL with why */
 static tg_tokenizer *tg__json_tokenizer(const tg__json *j, const char **why) {
   int64_t root = 0, model = tg__j_get(j, root, "model"), vocab = tg__j_get(j, model, "vocab");
@@ -1163,34 +1168,34 @@ static tg_tokenizer *tg__json_tokenizer(const tg__json *j, const char **why) {
   const char *type = tg__j_gets(j, model, "type");
   if (!type[0]) type = merges >= 0 ? "BPE" : tg__j_get(j, model, "continuing_subword_prefix") >= 0 ? "WordPiece" : "";
   int kind = !strcmp(type, "BPE") ? TG__TOK_BPE : !strcmp(type, "WordPiece") ? TG__TOK_WPM : -1;
-  if (j->nodes[root].type != TG__J_OBJ || model < 0) return *why = "no model object", NULL;
-  if (kind < 0) return *why = "its model is not BPE or WordPiece", NULL;
-  if (vocab < 0 || j->nodes[vocab].type != TG__J_OBJ) return *why = "the model has no vocab object", NULL;
+  if (j->nodes[root].type != TG__J_OBJ || model < 0) return tg__json_fail(why, "no model object");
+  if (kind < 0) return tg__json_fail(why, "its model is not BPE or WordPiece");
+  if (vocab < 0 || j->nodes[vocab].type != TG__J_OBJ) return tg__json_fail(why, "the model has no vocab object");
   if (added >= 0 && j->nodes[added].type != TG__J_ARR && j->nodes[added].type != TG__J_NULL)
-    return *why = "added_tokens is not an array", NULL;
+    return tg__json_fail(why, "added_tokens is not an array");
   if (kind == TG__TOK_BPE && (merges < 0 || j->nodes[merges].type != TG__J_ARR))
-    return *why = "the BPE model has no merges array", NULL;
+    return tg__json_fail(why, "the BPE model has no merges array");
   int64_t nv = 0;
   for (int64_t c = j->nodes[vocab].first; c >= 0; c = j->nodes[c].next) {
     int64_t id = tg__j_id(j, c);
-    if (id < 0) return *why = "a vocab id is no integer in [0, 2^31 - 1)", NULL;
+    if (id < 0) return tg__json_fail(why, "a vocab id is no integer in [0, 2^31 - 1)");
     nv = id + 1 > nv ? id + 1 : nv;
   }
   for (int64_t c = added >= 0 && j->nodes[added].type == TG__J_ARR ? j->nodes[added].first : -1; c >= 0;
        c = j->nodes[c].next) {
     int64_t id = tg__j_id(j, tg__j_get(j, c, "id"));
     if (id < 0 || !tg__j_str(j, tg__j_get(j, c, "content")) || tg__j_bool(j, c, "special", 0) < 0)
-      return *why = "an added token needs an integer id, a string content and a boolean special", NULL;
+      return tg__json_fail(why, "an added token needs an integer id, a string content and a boolean special");
     nv = id + 1 > nv ? id + 1 : nv;
   }
-  if (nv == 0 || nv > (int64_t)(j->nn + 1)) return *why = "an empty vocabulary, or ids far past its size", NULL;
+  if (nv == 0 || nv > (int64_t)(j->nn + 1)) return tg__json_fail(why, "an empty vocabulary, or ids far past its size");
   tg_tokenizer *t = tg__tok_new(kind, nv);
   t->hf = 1;
   for (int64_t c = j->nodes[vocab].first; c >= 0; c = j->nodes[c].next) {
     int64_t id = tg__j_id(j, c);
     if (t->tokens[id]) {
       tg_tokenizer_free(t);
-      return *why = "two vocab tokens have one id", NULL;
+      return tg__json_fail(why, "two vocab tokens have one id");
     }
     t->tokens[id] = tg__strdup(j->str + j->nodes[c].key), t->tlen[id] = j->nodes[c].klen;
     t->type[id] = TG__TT_NORMAL;
@@ -1213,8 +1218,8 @@ static tg_tokenizer *tg__json_tokenizer(const tg__json *j, const char **why) {
     if (tg__j_get(j, model, "continuing_subword_prefix") < 0) pfx = "##";
     if (t->unk < 0 || t->max_chars < 0 || strlen(pfx) >= sizeof t->wp_cont) {
       tg_tokenizer_free(t);
-      return *why = "a WordPiece model needs an unk_token of its vocabulary, a max_input_chars_per_word, and a "
-                    "continuing_subword_prefix of at most 15 bytes", NULL;
+      return tg__json_fail(why, "a WordPiece model needs an unk_token of its vocabulary, a max_input_chars_per_word, "
+                                "and a continuing_subword_prefix of at most 15 bytes");
     }
     memcpy(t->wp_cont, pfx, strlen(pfx) + 1);
     int lower = tg__j_bool(j, norm, "lowercase", 1), strip = tg__j_bool(j, norm, "strip_accents", lower);
@@ -1222,12 +1227,13 @@ static tg_tokenizer *tg__json_tokenizer(const tg__json *j, const char **why) {
         (strcmp(nt, "BertNormalizer") || tg__j_bool(j, norm, "clean_text", 1) != 1 ||
          tg__j_bool(j, norm, "handle_chinese_chars", 1) != 1 || lower < 0 || strip < 0)) {
       tg_tokenizer_free(t);
-      return *why = "a WordPiece normalizer must be a BertNormalizer with clean_text and handle_chinese_chars", NULL;
+      return tg__json_fail(why, "a WordPiece normalizer must be a BertNormalizer with clean_text and "
+                                "handle_chinese_chars");
     }
     if (norm >= 0 && j->nodes[norm].type != TG__J_NULL) t->lowercase = lower, t->strip_accents = strip;
     if (strcmp(tg__j_gets(j, pt, "type"), "BertPreTokenizer")) {
       tg_tokenizer_free(t);
-      return *why = "a WordPiece pre_tokenizer must be a BertPreTokenizer", NULL;
+      return tg__json_fail(why, "a WordPiece pre_tokenizer must be a BertPreTokenizer");
     }
   } else {
     t->pre = tg__json_pre(j, pt);
@@ -1265,7 +1271,7 @@ static tg_tokenizer *tg__json_tokenizer(const tg__json *j, const char **why) {
     TG_FREE(pair);
     if (bad) {
       tg_tokenizer_free(t);
-      return *why = bad, NULL;
+      return tg__json_fail(why, bad);
     }
   }
   if (tg__json_post(j, tg__j_get(j, root, "post_processor"), t, why)) {
