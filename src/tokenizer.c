@@ -93,6 +93,7 @@ struct tg_tokenizer {
    * and ""; Hugging Face: "" and "##"); a word of more than max_chars code points is unk */
   char wp_first[16], wp_cont[16];
   int64_t max_chars;
+  int64_t max_tlen;                 /* the longest token's bytes: no longer piece is looked up */
   int lowercase, strip_accents, hf; /* hf: Hugging Face's BertNormalizer (json), else llama.cpp's */
   int32_t unk, bos, eos, eot;       /* -1 when none */
   int32_t pre_ids[4], post_ids[4];  /* TG_TOKENIZE_ADD_SPECIAL's tokens before and after the text */
@@ -153,6 +154,7 @@ static void tg__tok_finish(tg_tokenizer *t) {
   for (int64_t i = 0; i < t->nvocab; i++) {
     if (!t->tokens[i]) t->tokens[i] = tg__strdup(""), t->tlen[i] = 0; /* a hole in a json vocabulary */
     tg__stab_put(&t->vocab, t->tokens[i], t->tlen[i], (int32_t)i);
+    if (t->tlen[i] > t->max_tlen) t->max_tlen = t->tlen[i];
     int ty = t->type[i];
     if ((ty == TG__TT_UNKNOWN || ty == TG__TT_CONTROL || ty == TG__TT_USER) && t->tlen[i] > 0)
       t->special[t->nspecial++] = (int32_t)i;
@@ -642,7 +644,7 @@ static void tg__wp_word(const tg_tokenizer *t, const char *w, int64_t wl, int64_
   if (nchars <= t->max_chars)
     for (int64_t i = 0; i < wl;) {
       const char *pf = i == 0 ? t->wp_first : t->wp_cont;
-      int64_t pl = (int64_t)strlen(pf), j = wl;
+      int64_t pl = (int64_t)strlen(pf), j = wl - i > t->max_tlen ? i + t->max_tlen : wl; /* a long word: linear */
       int32_t id = -1;
       memcpy(key, pf, (size_t)pl);
       for (; j > i; j--) { /* the end at each character boundary, longest first */
