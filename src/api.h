@@ -409,6 +409,11 @@ TG_API tg_tokenizer *tg_tokenizer_from_gguf(const tg_gguf *g);  /* copies what i
  * applied: the ids are the whole text's. Anything else (another model, normalizer or pre-tokenizer, a byte_fallback
  * BPE) is an error naming it. */
 TG_API tg_tokenizer *tg_tokenizer_from_json(const char *path);
+/* a tiktoken file (a line per token: its bytes in base64, a space, its rank; the rank is the id) with the
+ * pre-tokenizer pre_name ("gpt-2", "llama-bpe" or "llama3", "qwen2"): byte-level BPE that merges the adjacent pair
+ * whose concatenation has the lowest rank, a piece that is a token taken whole, as tiktoken does. The file holds
+ * no special tokens (tiktoken's users add theirs): none are known, and no BOS/EOS. */
+TG_API tg_tokenizer *tg_tokenizer_from_tiktoken(const char *path, const char *pre_name);
 TG_API void tg_tokenizer_free(tg_tokenizer *t);
 TG_API int64_t tg_tokenizer_vocab_size(const tg_tokenizer *t);   /* -1 for NULL */
 TG_API const char *tg_tokenizer_token(const tg_tokenizer *t, int32_t id); /* as the vocabulary spells it; NULL */

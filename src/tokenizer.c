@@ -86,6 +86,7 @@ struct tg_tokenizer {
   char bytechar[256][3]; /* BPE: GPT-2's printable character of each byte, UTF-8 */
   int16_t charbyte[512]; /* and back: the byte of each of those code points (< 512), -1 for others */
   int ignore_merges;     /* BPE: a piece that is a token whole is taken whole (Llama 3's) */
+  int by_rank;           /* BPE (tiktoken): a pair's rank is its concatenation's id; no merges table */
   float *score;          /* SPM: (nvocab) each token's score, the higher merged first */
   int32_t byte_id[256];  /* SPM: the token of each byte (<0xXX>), -1 when none */
   int space_prefix;      /* SPM: a space before the text and after each special token (add_space_prefix) */
@@ -455,7 +456,8 @@ static void tg__bpe(const tg_tokenizer *t, const char *m, const int64_t *cstart,
       memcpy(pair, m + s[k].a, (size_t)la);
       pair[la] = ' ';
       memcpy(pair + la + 1, m + s[k + 1].a, (size_t)lb);
-      int32_t r = tg__stab_get(&t->merges, pair, la + 1 + lb);
+      int32_t r = t->by_rank ? tg__stab_get(&t->vocab, m + s[k].a, la + lb) /* tiktoken: the pair's own rank */
+                             : tg__stab_get(&t->merges, pair, la + 1 + lb);
       if (r >= 0 && r < best) best = r, at = k;
     }
     if (at < 0) break;
@@ -1512,4 +1514,104 @@ int64_t tg_tokenizer_chat(const tg_tokenizer *t, const char *const *roles, const
   }
   if (b.n < cap) out[b.n] = 0;
   return b.n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// tiktoken files: a token's bytes in base64 and its rank, a line each
+
+static int tg__b64(int c) {
+  return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+         : c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+tg_tokenizer *tg_tokenizer_from_tiktoken(const char *path, const char *pre_name) {
+  TG__LOCKED();
+  static const struct { const char *name; int pre; } pres[] = {
+      {"gpt-2", TG__PRE_GPT2}, {"llama-bpe", TG__PRE_LLAMA3}, {"llama3", TG__PRE_LLAMA3}, {"qwen2", TG__PRE_QWEN2}};
+  int which = -1;
+  for (int i = 0; pre_name && i < TG__COUNT(pres); i++)
+    if (!strcmp(pre_name, pres[i].name)) which = pres[i].pre;
+  if (!path || which < 0) {
+    if (!path) tg__set_error("tg_tokenizer_from_tiktoken: the path is NULL");
+    else tg__set_error("tg_tokenizer_from_tiktoken: pre-tokenizer \"%.60s\" is none of gpt-2, llama-bpe, llama3, qwen2",
+                       pre_name ? pre_name : "(NULL)");
+    return NULL;
+  }
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    tg__set_error("tg_tokenizer_from_tiktoken: cannot open %.300s", path);
+    return NULL;
+  }
+  char *text = NULL;
+  int64_t n = 0, cap = 0;
+  for (size_t got = 1; got;) {
+    if (n == cap) cap = cap * 2 + 65536, text = (char *)tg__realloc(text, (size_t)cap + 1);
+    got = fread(text + n, 1, (size_t)(cap - n), f);
+    n += (int64_t)got;
+  }
+  fclose(f);
+  /* first pass: validate, count, the largest rank */
+  int64_t lines = 0, maxrank = -1, line = 0;
+  const char *bad = NULL;
+  for (int64_t i = 0; i < n && !bad; line++) {
+    int64_t e = i, sp, q = 0;
+    while (e < n && text[e] != '\n') e++;
+    for (sp = i; sp < e && text[sp] != ' '; sp++) {
+    }
+    int64_t blen = sp - i, rank = 0, digits = 0;
+    for (q = sp + 1; q < e && text[q] >= '0' && text[q] <= '9' && rank < INT32_MAX; q++, digits++)
+      rank = rank * 10 + (text[q] - '0');
+    if (e > i && (q < e && text[q] == '\r' && q + 1 == e)) q++;
+    if (e == i || (e == i + 1 && text[i] == '\r')) {
+    } else if (sp >= e || blen == 0 || blen % 4 || !digits || q != e || rank >= INT32_MAX)
+      bad = "a line is not \"base64 rank\"";
+    else {
+      for (int64_t k = i; k < sp && !bad; k++)
+        if (tg__b64((unsigned char)text[k]) < 0 && !(text[k] == '=' && k >= sp - 2)) bad = "bad base64";
+      lines++, maxrank = rank > maxrank ? rank : maxrank;
+    }
+    i = e + 1;
+  }
+  if (!bad && (lines == 0 || maxrank >= lines * 2 + 1024)) bad = "no tokens, or ranks far past their count";
+  if (bad) {
+    tg__set_error("tg_tokenizer_from_tiktoken: %.300s: line %lld: %s", path, (long long)line, bad);
+    TG_FREE(text);
+    return NULL;
+  }
+  tg_tokenizer *t = tg__tok_new(TG__TOK_BPE, maxrank + 1);
+  t->pre = which, t->by_rank = 1, t->ignore_merges = 1; /* tiktoken takes a piece that is a token whole */
+  unsigned char *raw = (unsigned char *)tg__alloc((size_t)n + 1);
+  char *mapped = (char *)tg__alloc((size_t)n * 2 + 1);
+  for (int64_t i = 0; i < n;) {
+    int64_t e = i, sp, rank = 0, nb = 0, ml = 0;
+    while (e < n && text[e] != '\n') e++;
+    for (sp = i; sp < e && text[sp] != ' '; sp++) {
+    }
+    if (sp < e) {
+      for (int64_t q = sp + 1; q < e && text[q] >= '0' && text[q] <= '9'; q++) rank = rank * 10 + (text[q] - '0');
+      for (int64_t k = i; k < sp; k += 4) { /* four characters, three bytes (fewer before '=') */
+        int v[4];
+        for (int c = 0; c < 4; c++) v[c] = text[k + c] == '=' ? 0 : tg__b64((unsigned char)text[k + c]);
+        uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        int keep = text[k + 2] == '=' ? 1 : text[k + 3] == '=' ? 2 : 3;
+        for (int c = 0; c < keep; c++) raw[nb++] = (unsigned char)(x >> (16 - 8 * c));
+      }
+      for (int64_t k = 0; k < nb; k++) { /* spelled as GPT-2's characters, as byte-level vocabularies are */
+        const char *ch = t->bytechar[raw[k]];
+        for (int c = 0; ch[c]; c++) mapped[ml++] = ch[c];
+      }
+      if (!t->tokens[rank]) {
+        t->tokens[rank] = (char *)tg__alloc((size_t)ml + 1);
+        memcpy(t->tokens[rank], mapped, (size_t)ml);
+        t->tlen[rank] = ml, t->type[rank] = TG__TT_NORMAL;
+      }
+    }
+    i = e + 1;
+  }
+  TG_FREE(raw);
+  TG_FREE(mapped);
+  TG_FREE(text);
+  tg__tok_finish(t);
+  tg__stab_init(&t->merges, 0);
+  return t;
 }

@@ -565,6 +565,54 @@ TEST(test_tokenizer_chat) {
   tg_tokenizer_free(t);
 }
 
+/* tiktoken: a file of the 256 bytes and five merged tokens, written here (base64, rank) */
+TEST(test_tokenizer_tiktoken) {
+  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char *const extra[] = {"ll", "he", "hell", "hello", " w", " wo"}; /* ranks 256.. */
+  char dir[64], path[128];
+  snprintf(dir, sizeof dir, "/tmp/tg_test_tok_XXXXXX");
+  if (!CHECK(mkdtemp(dir) != NULL)) return;
+  snprintf(path, sizeof path, "%s/t.tiktoken", dir);
+  FILE *f = fopen(path, "wb");
+  for (int r = 0; r < 262; r++) {
+    unsigned char by[8];
+    int n = r < 256 ? 1 : (int)strlen(extra[r - 256]);
+    if (r < 256) by[0] = (unsigned char)r;
+    else memcpy(by, extra[r - 256], (size_t)n);
+    for (int k = 0; k < n; k += 3) { /* base64 */
+      uint32_t x = (uint32_t)by[k] << 16 | (k + 1 < n ? (uint32_t)by[k + 1] << 8 : 0) | (k + 2 < n ? by[k + 2] : 0);
+      for (int c = 0; c < 4; c++) fputc(c <= n - k ? b64[(x >> (18 - 6 * c)) & 63] : '=', f);
+    }
+    fprintf(f, " %d\n", r);
+  }
+  fclose(f);
+  tg_tokenizer *t = tg_tokenizer_from_tiktoken(path, "gpt-2");
+  if (CHECK(t != NULL)) {
+    CHECK_EQ_INT(tg_tokenizer_vocab_size(t), 262);
+    CHECK(tk_is(t, "hello world", 0, (const int32_t[]){259, 261, 'r', 'l', 'd'}, 5)); /* "hello" whole */
+    CHECK(tk_is(t, "hellx", 0, (const int32_t[]){258, 'x'}, 2)); /* ll (256), he (257), hell (258) */
+    CHECK(tk_is(t, "\xff\n", 0, (const int32_t[]){255, '\n'}, 2));
+    char out[32];
+    const int32_t seq[] = {259, 261, 255};
+    CHECK_EQ_INT(tg_tokenizer_decode(t, seq, 3, out, sizeof out), 9);
+    CHECK(!memcmp(out, "hello wo\xff", 10));
+    tg_tokenizer_free(t);
+  }
+  CHECK(tg_tokenizer_from_tiktoken(path, "falcon") == NULL && strstr(tg_error(), "pre-tokenizer \"falcon\""));
+  tg_clear_error();
+  f = fopen(path, "wb");
+  fputs("aGk= 0\nnot base64!\n", f);
+  fclose(f);
+  CHECK(tg_tokenizer_from_tiktoken(path, "gpt-2") == NULL && strstr(tg_error(), "line 2: a line is not"));
+  tg_clear_error();
+  unlink(path);
+  rmdir(dir);
+  CHECK(tg_tokenizer_from_tiktoken(path, "gpt-2") == NULL && strstr(tg_error(), "cannot open"));
+  tg_clear_error();
+  CHECK(tg_tokenizer_from_tiktoken(NULL, "gpt-2") == NULL && strstr(tg_error(), "the path is NULL"));
+  tg_clear_error();
+}
+
 static char *tk_slurp(const char *path, long *n) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
