@@ -401,22 +401,92 @@ TG_API int tg_gguf_kv_float(const tg_gguf *g, int64_t i, int64_t j, double *out)
 /* a string element (NUL-terminated; *len its bytes, which may hold NULs); NULL when not a string */
 TG_API const char *tg_gguf_kv_str(const tg_gguf *g, int64_t i, int64_t j, int64_t *len);
 
-/* Tokenizers: byte-level BPE (GPT-2's kind) from a GGUF file's tokenizer.ggml.* metadata, with llama.cpp's
- * pre-tokenizers (tokenizer.ggml.pre: "gpt-2", "mpt", "olmo"; "starcoder", "smollm", "refact", "command-r"; "llama-bpe";
- * "qwen2"), token for token as llama.cpp encodes (none added). */
+/* Tokenizers from a GGUF file's tokenizer.ggml.* metadata, token for token as llama.cpp encodes:
+ *  - "gpt2": byte-level BPE with llama.cpp's pre-tokenizers (tokenizer.ggml.pre: "gpt-2", "mpt", "olmo";
+ *    "starcoder", "smollm", "refact", "command-r"; "llama-bpe"; "qwen2");
+ *  - "llama": SentencePiece (llama.cpp's SPM): a space in front of the text and after each special token (unless
+ *    tokenizer.ggml.add_space_prefix is false), spaces as U+2581, pairs merged by their token's score
+ *    (tokenizer.ggml.scores), a character that is no token as its bytes' <0xXX> tokens;
+ *  - "bert": WordPiece (llama.cpp's WPM): NFD and lowercase (tokenizer.ggml.normalizer.*, both on by default),
+ *    words split at spaces and punctuation, each the longest tokens from its start ("\u2581word" then bare pieces), or
+ *    [UNK] whole. */
 typedef struct tg_tokenizer tg_tokenizer;
 TG_API tg_tokenizer *tg_tokenizer_from_gguf(const tg_gguf *g);  /* copies what it needs: g may be freed after */
+/* Hugging Face's tokenizer.json (strict JSON: anything malformed is an error naming the byte). Models:
+ *  - BPE, byte-level: pre_tokenizer ByteLevel (GPT-2's regex), or Sequence [Split by Llama 3's or Qwen2's regex,
+ *    ByteLevel without regex], or Sequence [Digits one by one, ByteLevel] (StarCoder's / SmolLM's); ignore_merges;
+ *    merges as "a b" or ["a", "b"]; normalizer none or NFC (NFC is not applied: give NFC text);
+ *  - WordPiece: normalizer BertNormalizer (clean_text, handle_chinese_chars; lowercase; strip_accents, null: as
+ *    lowercase) or none, BertPreTokenizer, continuing_subword_prefix, max_input_chars_per_word (a longer word is
+ *    unk_token), as Hugging Face's tokenizers library encodes;
+ * added_tokens become special tokens: "special": true ones control tokens (taken whole with
+ * TG_TOKENIZE_PARSE_SPECIAL; the library always takes them), the others always; their lstrip, rstrip, single_word
+ * and normalized flags are not read. The post_processor (TemplateProcessing's single, BertProcessing,
+ * RobertaProcessing, ByteLevel, Sequence) gives TG_TOKENIZE_ADD_SPECIAL's tokens. truncation and padding are not
+ * applied: the ids are the whole text's. Anything else (another model, normalizer or pre-tokenizer, a byte_fallback
+ * BPE) is an error naming it. */
+TG_API tg_tokenizer *tg_tokenizer_from_json(const char *path);
+/* a tiktoken file (a line per token: its bytes in base64, a space, its rank; the rank is the id) with the
+ * pre-tokenizer pre_name ("gpt-2", "llama-bpe" or "llama3", "qwen2"): byte-level BPE that merges the adjacent pair
+ * whose concatenation has the lowest rank, a piece that is a token taken whole, as tiktoken does. The file holds
+ * no special tokens (tiktoken's users add theirs): none are known, and no BOS/EOS. */
+TG_API tg_tokenizer *tg_tokenizer_from_tiktoken(const char *path, const char *pre_name);
 TG_API void tg_tokenizer_free(tg_tokenizer *t);
 TG_API int64_t tg_tokenizer_vocab_size(const tg_tokenizer *t);   /* -1 for NULL */
 TG_API const char *tg_tokenizer_token(const tg_tokenizer *t, int32_t id); /* as the vocabulary spells it; NULL */
+/* tg_tokenizer_encode's `special`: 0, or either or both of
+ *  - TG_TOKENIZE_PARSE_SPECIAL (1): the vocabulary's control and unknown tokens ("<|im_start|>", "[CLS]") in the text
+ *    are taken whole (else they are text like any other; user-defined tokens are always taken whole);
+ *  - TG_TOKENIZE_ADD_SPECIAL (2): the tokens the model puts around a text: WordPiece's [CLS] first and [SEP] last
+ *    (GGUF: tokenizer.ggml.cls_token_id / seperator_token_id, else 101 / 102; tokenizer.json: its post_processor's
+ *    single sequence, TemplateProcessing's or BertProcessing's); SentencePiece's BOS (unless
+ *    tokenizer.ggml.add_bos_token is false); BPE's BOS only when tokenizer.ggml.add_bos_token is true; an EOS when
+ *    tokenizer.ggml.add_eos_token is true. The text's own special tokens are never doubled or removed. */
+enum { TG_TOKENIZE_PARSE_SPECIAL = 1, TG_TOKENIZE_ADD_SPECIAL = 2 };
 /* the ids of text (len bytes; -1: up to its NUL) into out (at most cap of them): their count (more than cap when
- * out is short: call again with a larger one), or -1. The vocabulary's user-defined tokens in the text are always
- * taken whole; its control tokens ("<|im_start|>") only when `special` (else they are text like any other) */
+ * out is short: call again with a larger one), or -1 */
 TG_API int64_t tg_tokenizer_encode(const tg_tokenizer *t, const char *text, int64_t len, int special, int32_t *out,
                                    int64_t cap);
 /* the bytes of n tokens into out (at most cap, NUL-terminated when there is room): their count, or -1 for an id
- * outside the vocabulary */
+ * outside the vocabulary. Special tokens come out as spelled. SentencePiece: U+2581 is a space, <0xXX> its byte, and
+ * the first token loses the space the encoder put in front. WordPiece: pieces are joined, each word after the
+ * first behind a space (GGUF: "\u2581"; tokenizer.json: tokens without "##"); no other clean-up. */
 TG_API int64_t tg_tokenizer_decode(const tg_tokenizer *t, const int32_t *ids, int64_t n, char *out, int64_t cap);
+/* the ids the model declares (tokenizer.ggml.bos_token_id, eos_token_id, eot_token_id; without an EOT key the first
+ * token spelled <|eot_id|>, <|im_end|>, <|end|>, <end_of_turn>, <|endoftext|>, <|end_of_text|> or <EOT>, as
+ * llama.cpp finds it): -1 when none (or t is NULL). Generation stops at either EOS or EOT. */
+TG_API int32_t tg_tokenizer_bos(const tg_tokenizer *t);
+TG_API int32_t tg_tokenizer_eos(const tg_tokenizer *t);
+TG_API int32_t tg_tokenizer_eot(const tg_tokenizer *t);
+/* Streaming decoding, a token at a time as a model generates them: push gives only whole UTF-8 characters, holding
+ * back the first bytes of a character whose other bytes are in tokens still to come (byte-level BPE's and
+ * SentencePiece's byte tokens split them); bytes that can be no character come out as U+FFFD, one for each maximal
+ * start of a character (Unicode's substitution of maximal subparts). flush gives what is held at the end, a
+ * character cut short as one U+FFFD. Both write into out (room for cap bytes, NUL-terminated) and return the bytes
+ * written (0 when all is held), or -1 (a NULL stream or out, an id outside the vocabulary, or out too short: then
+ * nothing changes, so a call with more room goes on; 3 * (the token's length + 4) + 1 always suffices). The pieces
+ * are tg_tokenizer_decode's (SentencePiece: the first token pushed loses its leading space). The stream reads t,
+ * which must outlive it. */
+typedef struct tg_tokenizer_stream tg_tokenizer_stream;
+TG_API tg_tokenizer_stream *tg_tokenizer_stream_new(const tg_tokenizer *t);
+TG_API int64_t tg_tokenizer_stream_push(tg_tokenizer_stream *s, int32_t id, char *out, int64_t cap);
+TG_API int64_t tg_tokenizer_stream_flush(tg_tokenizer_stream *s, char *out, int64_t cap);
+TG_API void tg_tokenizer_stream_free(tg_tokenizer_stream *s);
+/* A conversation of n messages (roles[i]: "system", "user", "assistant"...; contents[i]) as the text the model was
+ * trained on, in the style of the GGUF's tokenizer.chat_template (kept when the tokenizer is loaded), as llama.cpp's
+ * llm_chat_apply_template renders it:
+ *  - ChatML (the template holds <|im_start|>): "<|im_start|>role\ncontent<|im_end|>\n" each, then with
+ *    add_generation_prompt "<|im_start|>assistant\n". When the template puts a default system prompt before a first
+ *    message that is not the system's ({% if loop.first and messages[0]['role'] != 'system' %}, SmolLM2's), that
+ *    prompt comes first, as the Jinja template does (none for n = 0);
+ *  - Llama 3 (<|start_header_id|> and <|end_header_id|>): "<|begin_of_text|>" (the template's bos_token), then
+ *    "<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>" each, the content trimmed of spaces, then
+ *    with add_generation_prompt "<|start_header_id|>assistant<|end_header_id|>\n\n".
+ * The text goes into out (at most cap bytes, NUL-terminated when there is room); returns its length (more than cap
+ * when out is short), or -1: no template, one of neither style (the error quotes it), a NULL role or content.
+ * Encode it with TG_TOKENIZE_PARSE_SPECIAL. */
+TG_API int64_t tg_tokenizer_chat(const tg_tokenizer *t, const char *const *roles, const char *const *contents, int n,
+                                 int add_generation_prompt, char *out, int64_t cap);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* nn: functional forms (all built from the ops above, so all differentiable) */

@@ -182,6 +182,14 @@ TG__PRIVATE void tg__store_elem(void *p, tg_dtype dt, int64_t i, double v);
 /* unicode.c: a code point's classes, as the tokenizers' regexes see them (\p{L}, \p{N}, \s); 0 for others */
 enum { TG__UNI_LETTER = 1, TG__UNI_NUMBER = 2, TG__UNI_SPACE = 4 };
 TG__PRIVATE int tg__uni_class(uint32_t cp);
+/* and what the WordPiece normalisers ask (unicode.c's contract says how each is made) */
+enum { TG__UC_CN, TG__UC_CC, TG__UC_CF, TG__UC_CO, TG__UC_CS, TG__UC_LL, TG__UC_LM, TG__UC_LO, TG__UC_LT, TG__UC_LU,
+       TG__UC_MC, TG__UC_ME, TG__UC_MN, TG__UC_ND, TG__UC_NL, TG__UC_NO, TG__UC_PC, TG__UC_PD, TG__UC_PE, TG__UC_PF,
+       TG__UC_PI, TG__UC_PO, TG__UC_PS, TG__UC_SC, TG__UC_SK, TG__UC_SM, TG__UC_SO, TG__UC_ZL, TG__UC_ZP, TG__UC_ZS };
+TG__PRIVATE int tg__uni_category(uint32_t cp);
+TG__PRIVATE uint32_t tg__uni_lower(uint32_t cp);
+TG__PRIVATE uint32_t tg__uni_nfd_first(uint32_t cp);
+TG__PRIVATE int tg__uni_strip_accents(uint32_t cp, uint32_t out[3]);
 TG__PRIVATE float tg__half_to_float(uint16_t h);
 TG__PRIVATE uint16_t tg__float_to_half(float f);
 TG__PRIVATE float tg__bf16_to_float(uint16_t h);
