@@ -80,6 +80,9 @@ build/obj/%.o: tests/%.c tests/test.h tinygrad.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I. -Itests -c -o $@ $<
 
+# tests of the models in examples/ (the pattern rules do not see the headers they include)
+build/obj/test_bert.o build/obj-asan/test_bert.o: examples/bert_model.h
+
 # regenerated only when the list of internal tests changes (FORCE + compare), so the runner is not rebuilt needlessly
 $(INTERNAL_INC): FORCE
 	@mkdir -p $(@D)
