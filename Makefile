@@ -14,7 +14,7 @@
 #   make separate        compiles src/*.c one by one and links them into build/libtinygrad.so
 #   make demo            trains the Fashion-MNIST model of examples/mnist.c (70 steps; installs the data if missing)
 #   make mandelbrot      builds and runs examples/demo.c, the one-kernel Mandelbrot set (any examples/X.c: make build/X)
-#   make examples        builds every examples/*.c (embed.c once the library has tg_tokenizer_from_json)
+#   make examples        builds every examples/*.c
 #   make embed           builds build/embed, sentence embeddings with all-MiniLM-L6-v2 (examples/embed.c; the model
 #                        from make llm-files): ./build/embed "A sentence." "Another one."
 #   make bench           builds each bench/*.c with -O2 -march=native and runs it
@@ -212,19 +212,11 @@ demo:
 mandelbrot: build/demo
 	./build/demo
 
-# embed.c tokenizes with tg_tokenizer_from_json (tokenizer.json): it joins the examples once src/api.h declares it
-HAVE_TOKENIZER_JSON := $(shell grep -l 'tg_tokenizer_from_json' src/api.h 2>/dev/null)
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
-ifeq ($(HAVE_TOKENIZER_JSON),)
-EXAMPLE_SRCS := $(filter-out examples/embed.c,$(EXAMPLE_SRCS))
-endif
 EXAMPLE_BINS := $(patsubst examples/%.c,build/%,$(EXAMPLE_SRCS))
 examples: $(EXAMPLE_BINS)
 
-embed:
-	@if [ -z "$(HAVE_TOKENIZER_JSON)" ]; then \
-	  echo "embed: the library has no tg_tokenizer_from_json yet (src/api.h): examples/embed.c cannot build"; exit 1; fi
-	@$(MAKE) --no-print-directory build/embed
+embed: build/embed
 
 build/embed: examples/bert_model.h
 

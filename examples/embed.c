@@ -59,11 +59,11 @@ int main(int argc, char **argv) {
   int ok = ids && mask && len && buf;
   for (int i = 0; ok && i < n; i++) {
     const char *s = argv[first + i];
-    int64_t k = tg_tokenizer_encode(tok, s, -1, 1, buf, bufcap);
+    int64_t k = tg_tokenizer_encode(tok, s, -1, TG_TOKENIZE_ADD_SPECIAL, buf, bufcap);
     if (k > bufcap) { /* a long sentence: again with room for all */
       int32_t *grown = (int32_t *)realloc(buf, sizeof(int32_t) * (size_t)k);
       if (grown) buf = grown, bufcap = k;
-      k = grown ? tg_tokenizer_encode(tok, s, -1, 1, buf, bufcap) : -1;
+      k = grown ? tg_tokenizer_encode(tok, s, -1, TG_TOKENIZE_ADD_SPECIAL, buf, bufcap) : -1;
     }
     if (k < 2 || k > bufcap) {
       fprintf(stderr, "embed: cannot tokenize \"%s\": %s\n", s, tg_error() ? tg_error() : "no [CLS] and [SEP]");

@@ -183,6 +183,10 @@ typedef struct llama_cache {
   tg_tensor *logits;              /* the last call's (1, vocab): overwritten by the next */
 } llama_cache;
 
+/* a product with a weight, as a buffer of its own (its matrix-vector kernel is then alone: fused into an
+ * elementwise consumer with another product, neither gets its tile) */
+static tg_tensor *llama__mv(tg_tensor *x, tg_tensor *w) { return tg_contiguous(llama__linear(x, w)); }
+
 /* one step of T tokens (ids, (T,) int32) at positions start_pos..start_pos+T-1: their keys and values go into the
  * cache, and the logits (1, vocab) of the last come out */
 static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
@@ -205,11 +209,13 @@ static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
     /* the residual stream as a buffer: the cache's assignments realise each layer, and the next layer's would
      * otherwise compute every layer before it again */
     if (tg_realize(x) < 0) return NULL;
-    tg_tensor *h = llama__rmsnorm(x, b->attn_norm, m->eps);
+    /* the matrix-vector products' inputs as buffers: fused into a product, an input vector's elementwise work (a
+     * norm, RoPE, SiLU) is computed again for every output row */
+    tg_tensor *h = tg_contiguous(llama__rmsnorm(x, b->attn_norm, m->eps));
     int64_t qs[3] = {T, H, HD}, ks[3] = {T, KV, HD};
-    tg_tensor *q = llama__rope_with(tg_reshape(llama__linear(h, b->wq), 3, qs), cs, sn, T, H, HD);
-    tg_tensor *k = llama__rope_with(tg_reshape(llama__linear(h, b->wk), 3, ks), cs, sn, T, KV, HD);
-    tg_tensor *v = tg_reshape(llama__linear(h, b->wv), 3, ks);
+    tg_tensor *q = tg_contiguous(llama__rope_with(tg_reshape(llama__mv(h, b->wq), 3, qs), cs, sn, T, H, HD));
+    tg_tensor *k = llama__rope_with(tg_reshape(llama__mv(h, b->wk), 3, ks), cs, sn, T, KV, HD);
+    tg_tensor *v = tg_reshape(llama__mv(h, b->wv), 3, ks);
     tg_sint at[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
     tg_tensor *kslot = tg_shrink_sym(c->k[l], 3, at), *vslot = tg_shrink_sym(c->v[l], 3, at);
     if (!tg_assign(kslot, k) || !tg_assign(vslot, v) || tg_realize(kslot) < 0 || tg_realize(vslot) < 0) return NULL;
@@ -223,9 +229,10 @@ static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
     if (mask) sc = tg_where(mask, sc, tg_full_like(sc, -INFINITY));
     tg_tensor *o = tg_matmul(tg_softmax(sc, -1), vals);                            /* (KV, G*T, HD) */
     o = tg_reshape(tg_permute(tg_reshape(o, 4, o4), 4, operm), 2, o2);
-    x = tg_add(x, llama__linear(o, b->wo));
-    h = llama__rmsnorm(x, b->ffn_norm, m->eps);
-    x = tg_add(x, llama__linear(tg_mul(tg_silu(llama__linear(h, b->gate)), llama__linear(h, b->up)), b->down));
+    x = tg_add(x, llama__linear(tg_contiguous(o), b->wo));
+    h = tg_contiguous(llama__rmsnorm(x, b->ffn_norm, m->eps));
+    tg_tensor *act = tg_contiguous(tg_mul(tg_silu(llama__mv(h, b->gate)), llama__mv(h, b->up)));
+    x = tg_add(x, llama__linear(act, b->down));
   }
   int64_t keep[4] = {T - 1, T, 0, D};
   return llama__linear(llama__rmsnorm(tg_shrink(x, 2, keep), m->out_norm, m->eps), m->out);

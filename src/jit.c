@@ -298,7 +298,9 @@ static void tg__jit_graph_buffers(tg__map *live) {
 }
 
 /* the tensors the user holds: a buffer the record reads that no live tensor views or reads any more was freed by
- * the user. Realised tensors are checked first; the graphs of lazy ones only when a buffer is not found so. */
+ * the user. Realised tensors are checked first. A buffer found only so, and referenced by more than the record,
+ * may be read by a lazy graph (a quantised weight's blocks under its dequantising graph): the graphs of the live
+ * tensors are walked then, once a replay (0.35 ms for SmolLM2's 272 weights on 2 cores). */
 static int tg__jit_check_alive(tg_jit *j) {
   tg__map live, written;
   memset(&live, 0, sizeof live);
@@ -307,16 +309,25 @@ static int tg__jit_check_alive(tg_jit *j) {
     tg__buffer *b = tg__tensor_buffer(t);
     if (b) tg__map_put(&live, b, (void *)1);
   }
+  tg__map refs; /* buffer -> the references the record holds on it */
+  memset(&refs, 0, sizeof refs);
+  for (int i = 0; i < j->ncalls; i++)
+    for (int k = 0; k < j->calls[i].nbufs; k++) {
+      tg__buffer *b = j->calls[i].bufs[k];
+      tg__map_put(&refs, b, (void *)((intptr_t)tg__map_get(&refs, b) + 1));
+    }
+  for (int i = 0; i < j->n_out; i++)
+    tg__map_put(&refs, j->out_bufs[i], (void *)((intptr_t)tg__map_get(&refs, j->out_bufs[i]) + 1));
   int rc = 0, walked = 0;
   for (int i = 0; i < j->ncalls && rc == 0; i++) {
     tg__jit_call *c = &j->calls[i];
     for (int k = 1; k < c->nbufs && rc == 0; k++) {
-      int suspect = c->slot[k] < 0 && !tg__map_get(&written, c->bufs[k]) && !tg__map_get(&live, c->bufs[k]) &&
-                    !tg__is_var_table(c->bufs[k]);
-      if (suspect && !walked) {
-        tg__jit_graph_buffers(&live);
+      tg__buffer *b = c->bufs[k];
+      int suspect = c->slot[k] < 0 && !tg__map_get(&written, b) && !tg__map_get(&live, b) && !tg__is_var_table(b);
+      if (suspect && b->refcount > (intptr_t)tg__map_get(&refs, b)) {
+        if (!walked) tg__jit_graph_buffers(&live);
         walked = 1;
-        suspect = !tg__map_get(&live, c->bufs[k]);
+        suspect = !tg__map_get(&live, b);
       }
       if (suspect) {
         tg__set_error("tg_jit_run: a tensor the captured function reads (not an input) was freed since the capture; "
@@ -328,6 +339,7 @@ static int tg__jit_check_alive(tg_jit *j) {
   }
   tg__map_free(&live);
   tg__map_free(&written);
+  tg__map_free(&refs);
   return rc;
 }
 

@@ -243,6 +243,19 @@ TEST(test_bert_minilm_pair) {
        {0.21422475576400757, 0.03076425939798355, -0.07353680580854416, 0.2985071539878845}},
       {{0.14101041853427887, 0.30365264415740967, 0.010243265889585018, -0.1387428492307663},
        {0.28744029998779297, 0.13914477825164795, -0.06848697364330292, 0.08065415173768997}}};
+  /* the library's tokenizer.json reader gives the same ids */
+  char tpath[512];
+  snprintf(tpath, sizeof tpath, "%s/minilm/tokenizer.json", dir);
+  tg_tokenizer *tok = tg_tokenizer_from_json(tpath);
+  CHECK_NOT_NULL(tok);
+  const char *pair[2] = {"A man is eating food.", "A man is eating a piece of bread."};
+  for (int s = 0; tok && s < 2; s++) {
+    int32_t got[32];
+    int64_t n = tg_tokenizer_encode(tok, pair[s], -1, TG_TOKENIZE_ADD_SPECIAL, got, 32);
+    CHECK_EQ_INT(n, s ? 11 : 8);
+    for (int i = 0; i < n && i < T; i++) CHECK_EQ_INT(got[i], ids[s * T + i]);
+  }
+  tg_tokenizer_free(tok);
   tg_scope_begin();
   bert_model m;
   if (!CHECK(bert_load(&m, path) == 0)) {
