@@ -15,6 +15,7 @@
 #   make demo            trains the Fashion-MNIST model of examples/mnist.c (70 steps; installs the data if missing)
 #   make mandelbrot      builds and runs examples/demo.c, the one-kernel Mandelbrot set (any examples/X.c: make build/X)
 #   make examples        builds every examples/*.c
+#   make chat            SmolLM2 chat in the terminal (examples/chat.c; build/chat --prompt TEXT for one answer)
 #   make embed           builds build/embed, sentence embeddings with all-MiniLM-L6-v2 (examples/embed.c; the model
 #                        from make llm-files): ./build/embed "A sentence." "Another one."
 #   make bench           builds each bench/*.c with -O2 -march=native and runs it
@@ -44,7 +45,7 @@ INTERNAL_INC := build/internal_tests.inc
 RUNNER_FLAGS = -I. -Itests -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
 .PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps llm-files leakcheck \
-	fuzz embed
+	fuzz embed chat
 .DELETE_ON_ERROR:
 
 all: tinygrad.h
@@ -217,6 +218,18 @@ EXAMPLE_BINS := $(patsubst examples/%.c,build/%,$(EXAMPLE_SRCS))
 examples: $(EXAMPLE_BINS)
 
 embed: build/embed
+
+# SmolLM2 chat in the terminal (make llm-files fetches the model); chat-cuda is the same program with the CUDA
+# backend compiled in (DEV=CUDA build/chat-cuda)
+chat: build/chat
+	@[ -e build/llm/SmolLM2-135M-Instruct.Q4_1.gguf ] || tools/fetch_llm.sh
+	./build/chat
+
+build/chat: examples/llama_model.h
+
+build/chat-cuda: examples/chat.c examples/llama_model.h tinygrad.h backends/tinygrad_cuda.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DCHAT_CUDA -I. -Iexamples -o $@ $< $(LDLIBS)
 
 build/embed: examples/bert_model.h
 

@@ -23,7 +23,7 @@ static double bench_median(double *v, int n) {
 }
 
 /* runs bench/ref.py CASE; NAN if python, numpy or tinygrad is missing */
-static double bench_reference(const char *which) {
+static inline double bench_reference(const char *which) {
   char cmd[256];
   snprintf(cmd, sizeof cmd, "python3 bench/ref.py %s 2>/dev/null", which);
   FILE *p = popen(cmd, "r");

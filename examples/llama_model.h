@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "tinygrad.h"
@@ -142,7 +143,7 @@ static tg_tensor *llama__rope(tg_tensor *x, int64_t T, int heads, int hd, double
   return llama__rope_with(x, c, s, T, heads, hd);
 }
 
-static tg_tensor *llama_forward(const llama_model *m, const int32_t *ids, int64_t T, int64_t last) {
+static inline tg_tensor *llama_forward(const llama_model *m, const int32_t *ids, int64_t T, int64_t last) {
   int H = m->n_head, KV = m->n_kv, HD = m->head_dim, D = m->dim;
   tg_tensor *x = tg_index(m->embd, 0, tg_from_data(ids, TG_INT32, 1, &T));
   for (int l = 0; l < m->n_layer; l++) {
@@ -308,6 +309,86 @@ static tg_tensor *llama_feed(llama_cache *c, const int32_t *ids, int64_t n) {
     c->n_past += T, i += T;
   }
   return c->logits;
+}
+
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Sampling, on the host from the logits: greedy at temperature 0; else the repetition penalty (llama.cpp's: a
+ * positive logit of a recent token divided by it, a negative one multiplied), top-k, softmax at the temperature,
+ * top-p (the smallest set of the likeliest tokens whose probability reaches p), and a draw. The logits come to the
+ * host anyway for the draw, so changing any setting recompiles nothing. */
+
+typedef struct llama_sampler {
+  double temperature; /* 0: greedy */
+  int top_k;          /* 0: all */
+  double top_p;       /* 1: all */
+  double repeat_penalty; /* 1: none */
+  int repeat_last_n;  /* the recent tokens it looks at */
+  uint64_t rng;       /* the generator's state (any seed) */
+} llama_sampler;
+
+static double llama__uniform(uint64_t *s) { /* splitmix64, [0, 1) */
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+
+typedef struct llama__cand { float logit; int32_t id; } llama__cand;
+static int llama__cand_desc(const void *a, const void *b) {
+  float x = ((const llama__cand *)a)->logit, y = ((const llama__cand *)b)->logit;
+  return x < y ? 1 : x > y ? -1 : ((const llama__cand *)a)->id - ((const llama__cand *)b)->id;
+}
+
+/* the next token from logits[0..vocab) after the tokens recent[0..nrecent); -1 on a bad argument */
+static inline int32_t llama_sample(llama_sampler *s, const float *logits, int64_t vocab, const int32_t *recent,
+                            int nrecent) {
+  if (!logits || vocab < 1) return -1;
+  llama__cand *c = (llama__cand *)malloc(sizeof(llama__cand) * (size_t)vocab);
+  if (!c) return -1;
+  for (int64_t i = 0; i < vocab; i++) c[i].logit = logits[i], c[i].id = (int32_t)i;
+  int from = nrecent > s->repeat_last_n ? nrecent - s->repeat_last_n : 0;
+  for (int i = from; s->repeat_penalty != 1 && i < nrecent; i++)
+    if (recent[i] >= 0 && recent[i] < vocab) {
+      llama__cand *r = &c[recent[i]];
+      if (r->id == recent[i]) r->logit = r->logit > 0 ? (float)(r->logit / s->repeat_penalty)
+                                                      : (float)(r->logit * s->repeat_penalty);
+      r->id = -1 - r->id; /* penalised once, however often it recurs */
+    }
+  for (int64_t i = 0; i < vocab; i++)
+    if (c[i].id < 0) c[i].id = -1 - c[i].id;
+  int32_t pick;
+  if (s->temperature <= 0) { /* greedy: the first of the largest */
+    int64_t best = 0;
+    for (int64_t i = 1; i < vocab; i++)
+      if (c[i].logit > c[best].logit) best = i;
+    pick = c[best].id;
+  } else {
+    qsort(c, (size_t)vocab, sizeof *c, llama__cand_desc);
+    int64_t n = s->top_k > 0 && s->top_k < vocab ? s->top_k : vocab;
+    double sum = 0, *p = (double *)malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) sum += (p[i] = exp((c[i].logit - c[0].logit) / s->temperature));
+    double acc = 0;
+    int64_t keep = n;
+    for (int64_t i = 0; i < n; i++) {
+      acc += p[i] / sum;
+      if (s->top_p < 1 && acc >= s->top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+    double total = 0;
+    for (int64_t i = 0; i < keep; i++) total += p[i];
+    double u = llama__uniform(&s->rng) * total;
+    pick = c[keep - 1].id;
+    for (int64_t i = 0; i < keep; i++)
+      if ((u -= p[i]) < 0) {
+        pick = c[i].id;
+        break;
+      }
+    free(p);
+  }
+  free(c);
+  return pick;
 }
 
 #endif

@@ -216,13 +216,14 @@ TEST(test_llama_tiny_forward) {
   free(b.p);
 }
 
-/* SmolLM2: the France question, teacher-forced with the reference's reply in one forward */
+/* SmolLM2: the France question, teacher-forced with the reference's reply: through the KV cache (chunked prefill and
+ * the decode JIT) always, and in one whole forward with TG_LLM_SLOW=1 (two minutes of compiling on 2 cores) */
 TEST(test_llama_smollm2_france) {
   const char *dir = getenv("TG_LLM_DIR") && getenv("TG_LLM_DIR")[0] ? getenv("TG_LLM_DIR") : "build/llm";
   char path[512];
   snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", dir);
-  if (!getenv("TG_LLM_SLOW") || access(path, R_OK) != 0) {
-    printf("test_llama_smollm2_france: needs TG_LLM_SLOW=1 and %s (make llm-files): skipped\n", path);
+  if (access(path, R_OK) != 0) {
+    printf("test_llama_smollm2_france: needs %s (make llm-files): skipped\n", path);
     return;
   }
   tg_scope_begin();
@@ -233,6 +234,10 @@ TEST(test_llama_smollm2_france) {
   const char *prompt = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
                        "<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
                        "<|im_start|>assistant\n";
+  const char *role = "user", *question = "What is the capital of France?";
+  char rendered[512];
+  CHECK(tg_tokenizer_chat(tok, &role, &question, 1, 1, rendered, sizeof rendered) == (int64_t)strlen(prompt));
+  CHECK(strcmp(rendered, prompt) == 0); /* the GGUF's template, with SmolLM2's default system prompt */
   int32_t ids[96];
   int64_t n = tg_tokenizer_encode(tok, prompt, -1, 1, ids, 96);
   CHECK_EQ_INT(n, 37);
@@ -242,21 +247,65 @@ TEST(test_llama_smollm2_france) {
                                 26.71917724609375,  13.670022010803223, 23.09552574157715, 17.289566040039062};
   static const double margin[8] = {0.0821, 4.6617, 4.7483, 5.0446, 3.3734, 4.653, 0.2976, 2.9281};
   for (int i = 0; i < 7; i++) ids[n + i] = reply[i];
-  tg_tensor *logits = llama_forward(&m, ids, n + 7, 8);
-  float *x = logits ? tg_to_float(logits) : NULL;
-  for (int p = 0; x && p < 8; p++) {
-    const float *r = x + p * m.vocab;
-    int best = 0;
-    for (int i = 1; i < m.vocab; i++) best = r[i] > r[best] ? i : best;
-    CHECK_NEAR(r[reply[p]], top[p], 1e-4);
-    if (margin[p] >= 0.3) CHECK_EQ_INT(best, reply[p]);
+  llama_cache c;
+  if (CHECK(llama_cache_init(&c, &m, 64, 16) == 0)) {
+    tg_tensor *lg = llama_feed(&c, ids, n); /* two chunks of 16, then 5 tokens one by one */
+    for (int p = 0; lg && p < 8; p++) {
+      float *r = tg_to_float(lg);
+      if (!CHECK(r != NULL)) break;
+      int best = 0;
+      for (int i = 1; i < m.vocab; i++) best = r[i] > r[best] ? i : best;
+      CHECK_NEAR(r[reply[p]], top[p], 1e-4);
+      if (margin[p] >= 0.3) CHECK_EQ_INT(best, reply[p]);
+      free(r);
+      if (p < 7) lg = llama_feed(&c, &reply[p], 1);
+    }
+    CHECK(lg != NULL);
+    CHECK(tg_jit_kernels(c.decode) > 0 && tg_jit_kernels(c.prefill) > 0);
+    llama_cache_free(&c);
+  }
+  if (getenv("TG_LLM_SLOW")) {
+    tg_tensor *logits = llama_forward(&m, ids, n + 7, 8);
+    float *x = logits ? tg_to_float(logits) : NULL;
+    for (int p = 0; x && p < 8; p++) {
+      const float *r = x + p * m.vocab;
+      int best = 0;
+      for (int i = 1; i < m.vocab; i++) best = r[i] > r[best] ? i : best;
+      CHECK_NEAR(r[reply[p]], top[p], 1e-4);
+      if (margin[p] >= 0.3) CHECK_EQ_INT(best, reply[p]);
+    }
+    free(x);
   }
   char text[128];
   int64_t len = tg_tokenizer_decode(tok, reply, 7, text, sizeof text);
   CHECK(len == 31 && !strcmp(text, "The capital of France is Paris."));
-  free(x);
   llama_free(&m);
   tg_tokenizer_free(tok);
   tg_gguf_free(g);
   tg_scope_end();
+}
+
+/* the sampler: greedy, top-k 1, top-p, the repetition penalty, and draws that follow the softmax at a temperature */
+TEST(test_llama_sampler) {
+  const float logits[4] = {1.0f, 3.0f, 2.0f, -1.0f};
+  llama_sampler g = {0, 0, 1, 1, 64, 7};
+  CHECK_EQ_INT(llama_sample(&g, logits, 4, NULL, 0), 1);
+  const int32_t recent[2] = {1, 1};
+  g.repeat_penalty = 2; /* 3 / 2 = 1.5 < 2: token 2 wins; penalised once however often it recurs */
+  CHECK_EQ_INT(llama_sample(&g, logits, 4, recent, 2), 2);
+  g.repeat_penalty = 1.4; /* 3 / 1.4 = 2.14 > 2 */
+  CHECK_EQ_INT(llama_sample(&g, logits, 4, recent, 2), 1);
+  llama_sampler t = {1.0, 1, 1, 1, 64, 7}; /* top-k 1 is greedy at any temperature */
+  for (int i = 0; i < 20; i++) CHECK_EQ_INT(llama_sample(&t, logits, 4, NULL, 0), 1);
+  t.top_k = 0, t.top_p = 0.5; /* p(1) = 0.66 at temperature 1: top-p 0.5 keeps it alone */
+  for (int i = 0; i < 20; i++) CHECK_EQ_INT(llama_sample(&t, logits, 4, NULL, 0), 1);
+  t.top_p = 1, t.temperature = 2;
+  int counts[4] = {0};
+  for (int i = 0; i < 20000; i++) counts[llama_sample(&t, logits, 4, NULL, 0)]++;
+  double z = exp(0.5) + exp(1.5) + exp(1.0) + exp(-0.5);
+  CHECK_NEAR(counts[0] / 20000.0, exp(0.5) / z, 0.03);
+  CHECK_NEAR(counts[1] / 20000.0, exp(1.5) / z, 0.03);
+  CHECK_NEAR(counts[2] / 20000.0, exp(1.0) / z, 0.03);
+  CHECK_NEAR(counts[3] / 20000.0, exp(-0.5) / z, 0.05);
+  CHECK_EQ_INT(llama_sample(&t, NULL, 4, NULL, 0), -1);
 }

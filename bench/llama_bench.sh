@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# llama_bench.sh MODEL THREADS: llama.cpp's llama-bench on MODEL (CPU, THREADS threads), the reference of
+# bench/llm.c. Prints "PP TG": tokens/s of a 128-token prompt and of generating 64 tokens (llama-bench's pp128 and
+# tg64 averages). llama-bench is built once into build/llama.cpp from the llama-cpp-python source package (its
+# vendor/llama.cpp; cmake, CPU only, a few minutes on 2 cores). Prints "nan nan" when it cannot be built.
+set -uo pipefail
+model=$1 threads=${2:-2}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/build/llama.cpp/build/bin/llama-bench
+if [ ! -x "$bin" ]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  if pip download --no-deps --no-binary :all: -q -d "$tmp" llama-cpp-python==0.3.36 >&2 &&
+    tar -xzf "$tmp"/llama_cpp_python-0.3.36.tar.gz -C "$tmp" &&
+    rm -rf "$root/build/llama.cpp" && mkdir -p "$root/build" &&
+    mv "$tmp"/llama_cpp_python-0.3.36/vendor/llama.cpp "$root/build/llama.cpp"; then
+    (cd "$root/build/llama.cpp" &&
+      cmake -B build -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+        -DLLAMA_BUILD_SERVER=OFF -DCMAKE_BUILD_TYPE=Release >&2 &&
+      cmake --build build --target llama-bench -j"$(nproc)" >&2) || true
+  fi
+fi
+if [ ! -x "$bin" ]; then echo "nan nan"; exit 0; fi
+"$bin" -m "$model" -t "$threads" -p 128 -n 64 -r 3 -o csv 2>/dev/null | python3 -c '
+import csv, sys
+rows = list(csv.DictReader(sys.stdin))
+pp = [float(r["avg_ts"]) for r in rows if int(r["n_prompt"]) > 0]
+tg = [float(r["avg_ts"]) for r in rows if int(r["n_gen"]) > 0]
+print(pp[0] if pp else "nan", tg[0] if tg else "nan")' || echo "nan nan"
