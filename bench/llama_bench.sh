@@ -10,7 +10,8 @@ bin=$root/build/llama.cpp/build/bin/llama-bench
 if [ ! -x "$bin" ]; then
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  if pip download --no-deps --no-binary :all: -q -d "$tmp" llama-cpp-python==0.3.36 >&2 &&
+  if [ -z "${LLAMA_BENCH_SKIP:-}" ] &&
+    pip download --retries 1 --timeout 20 --no-deps --no-binary :all: -q -d "$tmp" llama-cpp-python==0.3.36 >&2 &&
     tar -xzf "$tmp"/llama_cpp_python-0.3.36.tar.gz -C "$tmp" &&
     rm -rf "$root/build/llama.cpp" && mkdir -p "$root/build" &&
     mv "$tmp"/llama_cpp_python-0.3.36/vendor/llama.cpp "$root/build/llama.cpp"; then
