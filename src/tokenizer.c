@@ -1296,30 +1296,41 @@ static tg_tokenizer *tg__tokenizer_from_json_text(const char *name, const char *
   return t;
 }
 
+/* a whole file's bytes (malloc'd, one byte to spare), or NULL with an error naming fn */
+static char *tg__tok_read_file(const char *fn, const char *path, int64_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    tg__set_error("%s: cannot open %.300s", fn, path);
+    return NULL;
+  }
+  char *text = NULL;
+  int64_t cap = 0;
+  *n = 0;
+  for (size_t got = 1; got;) {
+    if (*n == cap) cap = cap * 2 + 65536, text = (char *)tg__realloc(text, (size_t)cap + 1);
+    got = fread(text + *n, 1, (size_t)(cap - *n), f);
+    *n += (int64_t)got;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    tg__set_error("%s: cannot read %.300s", fn, path);
+    TG_FREE(text);
+    return NULL;
+  }
+  return text;
+}
+
 tg_tokenizer *tg_tokenizer_from_json(const char *path) {
   TG__LOCKED();
   if (!path) {
     tg__set_error("tg_tokenizer_from_json: the path is NULL");
     return NULL;
   }
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    tg__set_error("tg_tokenizer_from_json: cannot open %.300s", path);
-    return NULL;
-  }
-  char *text = NULL;
-  int64_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) cap = cap * 2 + 65536, text = (char *)tg__realloc(text, (size_t)cap);
-    size_t got = fread(text + n, 1, (size_t)(cap - n), f);
-    if (!got) break;
-    n += (int64_t)got;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  tg_tokenizer *t = NULL;
-  if (bad) tg__set_error("tg_tokenizer_from_json: cannot read %.300s", path);
-  else t = tg__tokenizer_from_json_text(path, text, n);
+  int64_t n = 0;
+  char *text = tg__tok_read_file("tg_tokenizer_from_json", path, &n);
+  if (!text) return NULL;
+  tg_tokenizer *t = tg__tokenizer_from_json_text(path, text, n);
   TG_FREE(text);
   return t;
 }
@@ -1537,19 +1548,9 @@ tg_tokenizer *tg_tokenizer_from_tiktoken(const char *path, const char *pre_name)
                        pre_name ? pre_name : "(NULL)");
     return NULL;
   }
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    tg__set_error("tg_tokenizer_from_tiktoken: cannot open %.300s", path);
-    return NULL;
-  }
-  char *text = NULL;
-  int64_t n = 0, cap = 0;
-  for (size_t got = 1; got;) {
-    if (n == cap) cap = cap * 2 + 65536, text = (char *)tg__realloc(text, (size_t)cap + 1);
-    got = fread(text + n, 1, (size_t)(cap - n), f);
-    n += (int64_t)got;
-  }
-  fclose(f);
+  int64_t n = 0;
+  char *text = tg__tok_read_file("tg_tokenizer_from_tiktoken", path, &n);
+  if (!text) return NULL;
   /* first pass: validate, count, the largest rank */
   int64_t lines = 0, maxrank = -1, line = 0;
   const char *bad = NULL;
