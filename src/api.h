@@ -260,7 +260,8 @@ TG_API tg_tensor *tg_shrink(tg_tensor *a, int ndim, const int64_t *bounds); /* b
  * kernel, and one JIT capture, serves every value: bind the variable (tg_variable_bind) before each tg_jit_run.
  * A node built with a bound variable keeps the value it was bound to when built. A variable lives for the whole
  * program; asking again for the same name and bounds gives the same one (at most 256). A tensor of symbolic shape
- * cannot be read to the host: reduce it, or shrink it to a concrete size. */
+ * cannot be read to the host (an error): reduce it, or shrink it to a concrete size. tg_shape gives a symbolic size
+ * as a negative number, which tg_reshape takes back as it is; tg_numel gives -1. */
 typedef struct tg_variable tg_variable;
 TG_API tg_variable *tg_variable_new(const char *name, int64_t min, int64_t max); /* 0 <= min <= max < 2^31 */
 TG_API int tg_variable_bind(tg_variable *v, int64_t value); /* min <= value <= max; 0 or -1 */

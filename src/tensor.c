@@ -321,7 +321,10 @@ tg_tensor *tg_triu(tg_tensor *t, int64_t diagonal) { TG__LOCKED(); return tg__tr
 
 int tg_ndim(const tg_tensor *t) { TG__LOCKED(); return t ? t->uop->ndim : -1; }
 const int64_t *tg_shape(const tg_tensor *t) { TG__LOCKED(); return t ? t->uop->shape : NULL; }
-int64_t tg_numel(const tg_tensor *t) { TG__LOCKED(); return t ? tg__prod(t->uop->shape, t->uop->ndim) : -1; }
+int64_t tg_numel(const tg_tensor *t) {
+  TG__LOCKED();
+  return t && !tg__shape_has_sym(t->uop->ndim, t->uop->shape) ? tg__prod(t->uop->shape, t->uop->ndim) : -1;
+}
 tg_dtype tg_dtype_of(const tg_tensor *t) { TG__LOCKED(); return t ? t->uop->dtype : TG_FLOAT32; }
 const char *tg_device_of(const tg_tensor *t) { TG__LOCKED(); return t ? t->dev->name : NULL; }
 int64_t tg_dim(const tg_tensor *t, int axis) {
@@ -555,6 +558,12 @@ static tg__buffer *tg__realized_buffer(const char *fn, tg_tensor *t) {
     return NULL;
   }
   if (tg__jit_host_read(fn) < 0) return NULL;
+  if (tg__shape_has_sym(t->uop->ndim, t->uop->shape)) {
+    char b[128];
+    tg__set_error("%s: the tensor's shape %s is symbolic; reduce it, or shrink it to a concrete size, first", fn,
+                  TG__SHAPE(t->uop, b));
+    return NULL;
+  }
   if (tg_realize(t) < 0) return NULL;
   tg__uop *u = tg__base(t->uop);
   tg__buffer *b = (tg__buffer *)tg__view_buffer(u)->arg.ptr;

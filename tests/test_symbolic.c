@@ -90,6 +90,13 @@ TEST(symbolic_elementwise_output_and_errors) {
   tg_sint b2[4] = {{NULL, 0}, {big, 0}, {NULL, 0}, {NULL, 1}};
   CHECK(tg_shrink_sym(a, 2, b2) == NULL); /* 9 > 6 rows */
   tg_clear_error();
+  /* a symbolic shape is not read to the host; its numel is -1 */
+  float host[6];
+  CHECK_EQ_INT((int)tg_numel(s), -1);
+  CHECK_EQ_INT(tg_to_host(s, host, sizeof host), -1);
+  CHECK(strstr(tg_error(), "symbolic") != NULL);
+  CHECK(tg_to_float(s) == NULL);
+  tg_clear_error();
   /* the variable as a value */
   CHECK_TENSOR0(tg_add_s(tg_cast(tg_variable_tensor(v), TG_FLOAT32), 0.5), 4.5, 0);
 }
