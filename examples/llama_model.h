@@ -256,6 +256,10 @@ static int llama__jit_step(void *ctx, tg_tensor **in, int n_in, tg_tensor **out,
 /* a cache of max_ctx positions for m, prefilled in chunks of `chunk` tokens (1: token by token); 0 or -1 */
 static int llama_cache_init(llama_cache *c, const llama_model *m, int64_t max_ctx, int64_t chunk) {
   memset(c, 0, sizeof *c);
+  if (!m || !m->blk || m->n_kv < 1 || m->n_head % m->n_kv || max_ctx < 1) {
+    fprintf(stderr, "llama_cache_init: no loaded model, or a context of %lld positions\n", (long long)max_ctx);
+    return -1;
+  }
   c->m = m, c->max_ctx = max_ctx, c->chunk = chunk < 1 ? 1 : chunk;
   /* A product fused with the elementwise work of its input vector computes that work again for every output row:
    * split, SmolLM2's decode went 9 -> 28 tokens/s on 2 cores and 112 -> 202 on an H200. LLAMA_SPLIT=0 fuses. */
@@ -286,7 +290,7 @@ static int llama_cache_init(llama_cache *c, const llama_model *m, int64_t max_ct
 }
 
 static void llama_cache_free(llama_cache *c) {
-  for (int l = 0; c->k && l < c->m->n_layer; l++) tg_free(c->k[l]), tg_free(c->v[l]);
+  for (int l = 0; c->k && c->m && l < c->m->n_layer; l++) tg_free(c->k[l]), tg_free(c->v[l]);
   free(c->k);
   free(c->v);
   tg_free(c->cos), tg_free(c->sin), tg_free(c->kpos), tg_free(c->qoff), tg_free(c->logits);

@@ -203,6 +203,7 @@ TEST(test_llama_tiny_forward) {
         CHECK_EQ_INT((int)c.n_past, LT);
         CHECK(tg_jit_kernels(pass ? c.prefill : c.decode) > 0); /* captured */
         CHECK(llama_feed(&c, ids, 4) == NULL); /* past the context of 8 */
+        CHECK(llama_feed(&c, ids, 0) == NULL);
         llama_cache_free(&c);
       }
       llama_free(&m);
@@ -283,6 +284,15 @@ TEST(test_llama_smollm2_france) {
   tg_tokenizer_free(tok);
   tg_gguf_free(g);
   tg_scope_end();
+}
+
+/* a cache for no model is refused, not a crash */
+TEST(test_llama_cache_without_a_model) {
+  llama_model none;
+  llama_cache c;
+  memset(&none, 0, sizeof none);
+  CHECK(llama_cache_init(&c, &none, 8, 1) == -1);
+  llama_cache_free(&c);
 }
 
 /* the sampler: greedy, top-k 1, top-p, the repetition penalty, and draws that follow the softmax at a temperature */
