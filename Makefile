@@ -85,6 +85,7 @@ build/obj/%.o: tests/%.c tests/test.h tinygrad.h
 
 # tests of the models in examples/ (the pattern rules do not see the headers they include)
 build/obj/test_bert.o build/obj-asan/test_bert.o: examples/bert_model.h
+build/obj/test_llama.o build/obj-asan/test_llama.o: examples/llama_model.h
 
 # regenerated only when the list of internal tests changes (FORCE + compare), so the runner is not rebuilt needlessly
 $(INTERNAL_INC): FORCE
@@ -240,6 +241,8 @@ build/%: examples/%.c tinygrad.h
 bench: $(BENCH_BINS)
 	@if [ -z "$(BENCH_BINS)" ]; then echo "bench: no bench/*.c yet: nothing to run"; fi
 	@set -e; for b in $(BENCH_BINS); do echo "== $$b"; ./$$b; done
+
+build/bench/llm: examples/llama_model.h
 
 build/bench/%: bench/%.c tinygrad.h
 	@mkdir -p $(@D)
