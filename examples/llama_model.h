@@ -251,7 +251,10 @@ static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
     x = tg_add(x, llama__mv(c, act, b->down));
   }
   int64_t keep[4] = {T - 1, T, 0, D};
-  return llama__linear(llama__rmsnorm(tg_shrink(x, 2, keep), m->out_norm, m->eps), m->out);
+  /* the final norm as a buffer of its own: fused into the output's product, it is computed again for each of the
+   * vocabulary's 49152 rows (2.7 ms a token on 2 cores, against 0.9 without) */
+  tg_tensor *xn = llama__buf(c, llama__rmsnorm(tg_shrink(x, 2, keep), m->out_norm, m->eps));
+  return c->split ? tg_contiguous(llama__linear(xn, m->out)) : llama__linear(xn, m->out);
 }
 
 static int llama__jit_step(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {

@@ -572,6 +572,8 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
   out->name = name;
   memcpy(out->opts, opts, sizeof(tg__opt) * (size_t)nopts);
   out->nopts = nopts;
+  int vw = t->vec_floats >= 16 ? 16 : t->vec_floats >= 8 ? 8 : t->vec_floats >= 4 ? 4 : 0;
+  out->vec_width = t->gpu || !tg__getenv_int("VECTORIZE", 1) ? 0 : vw; /* VECTORIZE=0: GCC's SLP alone */
   for (int i = 0; i < k->nbufs; i++) out->bytes += (double)k->bufs[i]->nbytes;
   return rc;
 }

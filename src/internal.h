@@ -784,6 +784,7 @@ typedef struct tg__linear {
   tg__opt opts[TG__MAX_OPTS]; /* the optimisations applied (optimize.c) */
   int nopts;
   char *name;           /* the kernel's name with these optimisations (tinygrad's: loops by role) */
+  int vec_width;        /* lanes of 32 bits in the CPU's vector registers for explicit vectors (4, 8, 16); 0: none */
 } tg__linear;
 /* lowers, optimises (for a GPU: one thread per output element, else CPU loops) and linearises kernel k: with the list
  * use[0..nuse) or, when nuse < 0, the heuristic's (or the tests' override). Free out with tg__linear_free */
@@ -903,6 +904,10 @@ typedef struct tg__dialect {
    * a barrier that shared memory stores reach the tensor cores through (proxy_fence); and the helpers they call */
   const char *const *wgmma;
   const char *wgmma_reg, *wgmma_acc, *wgmma_desc, *wgmma_fence, *wgmma_commit, *proxy_fence, *wgmma_prelude;
+  /* explicit vectors of the machine's width (tg__linear.vec_width; GCC's and clang's vector extensions): the
+   * accumulators of a register tile whose updates are alike lane by lane, over contiguous loads, become vectors
+   * (render.c's tg__find_slp). 0: never (GPUs) */
+  int vectors;
 } tg__dialect;
 #define TG__STATIC_SHARED 49152
 

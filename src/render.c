@@ -226,6 +226,17 @@ typedef struct tg__rctx {
   int wg_pending;    /* WGMMAs may still run (left in flight): the loop's end waits for them */
   int dynamic;       /* the shared arrays are parts of one array sized at launch (tg__dialect.dynamic_shared) */
   int64_t dyn_at;    /* ...the next one's offset in it, in 16-byte vectors */
+  /* explicit vectors (tg__find_slp) */
+  int *slp;          /* per entry: for a DEFINE_ACC or ASSIGN of a vector group, the group's number; -1 otherwise */
+  struct tg__slp_group *groups;
+  int ngroups, cgroups;
+  struct tg__slp_memo *memo; /* the vectors rendered in the current loop body */
+  int nmemo, cmemo;
+  long long nvv;
+  int used_vectors;  /* the kernel needs the vector prelude */
+  int *brk_at;       /* per entry: the loop (its RANGE's entry) whose early exit is tested after it; -1 */
+  tg__uop **brk_bound; /* per loop's entry: its exit's bound and factor (tg__find_breaks) */
+  int64_t *brk_f;
 } tg__rctx;
 
 static const char *tg__expr_of(tg__rctx *r, tg__uop *u);
@@ -687,8 +698,10 @@ static int tg__rs_vector(tg__rctx *r, const tg__linear *lin, int i);
 
 static int tg__rs_vec8(tg__rctx *r, const tg__linear *lin, int i);
 
+static int tg__rs_slp(tg__rctx *r, const tg__linear *lin, int i);
+
 static void tg__render_stmt(tg__rctx *r, const tg__linear *lin, int i) {
-  if (tg__rs_vector(r, lin, i) || tg__rs_vec8(r, lin, i)) return;
+  if (tg__rs_vector(r, lin, i) || tg__rs_vec8(r, lin, i) || tg__rs_slp(r, lin, i)) return;
   static tg__stmt_fn table[TG__NOPS];
   if (!table[TG__OP_RANGE])
     for (int k = 0; k < TG__COUNT(tg__stmts); k++) table[tg__stmts[k].op] = tg__stmts[k].fn;
@@ -916,6 +929,359 @@ static int tg__rs_vector(tg__rctx *r, const tg__linear *lin, int i) {
   TG_FREE(ptr.s);
   TG_FREE(vals.s);
   return 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// explicit vectors (tg__dialect.vectors): a register tile's accumulators, W at a time (W = tg__linear.vec_width),
+// become one vector each when their updates are alike lane by lane: the same op in every lane down to values that
+// are one scalar for all lanes (a block's scale), constants, or loads of W adjacent elements of one buffer (a
+// weight's row, four-bit nibbles included: bytes widen to 32-bit lanes). This is SLP vectorisation done by the
+// renderer, which knows the lanes, instead of hoping GCC's finds them: GCC 12 on Zen 3 made a Q4_1 matrix-vector
+// product's 128 accumulators four-lane vectors fed by scalar byte loads and shifts (129 us for 576x576 on one core);
+// written as eight-lane vectors it takes 36-41 us. The scalar statements stay (GCC drops those no longer used).
+
+#define TG__SLP_MAX 16 /* lanes */
+
+typedef struct tg__slp_group { /* W accumulators updated as one vector */
+  tg__uop *acc[TG__SLP_MAX], *val[TG__SLP_MAX];
+  int last; /* the entry of its last ASSIGN, which renders the update */
+  char *name;
+} tg__slp_group;
+
+typedef struct tg__slp_memo { /* a vector rendered in the current loop body: its lanes and its name */
+  tg__uop *lanes[TG__SLP_MAX];
+  const char *name;
+} tg__slp_memo;
+
+/* the kind of a 32-bit lane holding dtype dt: 'f' float, 'i' int (the narrow integers widened), 'u' unsigned; 0 none */
+static int tg__slp_kind(tg_dtype dt) {
+  switch (dt) {
+  case TG_FLOAT32: return 'f';
+  case TG_INT32: case TG_INT8: case TG_UINT8: case TG_INT16: case TG_UINT16: return 'i';
+  case TG_UINT32: return 'u';
+  default: return 0;
+  }
+}
+static int tg__slp_narrow(tg_dtype dt) { return tg__dtypes[dt].size < 4; }
+static const char *tg__slp_type(int kind) { return kind == 'f' ? "tg_vf" : kind == 'u' ? "tg_vu" : "tg_vi"; }
+
+/* whether every lane is u[0] */
+static int tg__slp_same(tg__uop *const *u, int w) {
+  for (int k = 1; k < w; k++)
+    if (u[k] != u[0]) return 0;
+  return 1;
+}
+
+/* W loads of adjacent elements of one global buffer, ungated, in lane order, of a dtype a vector load widens */
+static int tg__slp_loads(tg__uop *const *u, int w) {
+  int64_t o0 = 0, o;
+  tg__uop *base = NULL;
+  for (int k = 0; k < w; k++) {
+    tg__uop *l = u[k];
+    double on;
+    if (l->op != TG__OP_LOAD || l->src[0]->op != TG__OP_INDEX || l->src[0]->nsrc != 2 ||
+        l->src[0]->src[0]->op != TG__OP_DEFINE_GLOBAL || l->src[0]->src[0] != u[0]->src[0]->src[0] ||
+        l->dtype != u[0]->dtype || (l->nsrc > 1 && !(l->nsrc == 2 && tg__is_const(l->src[1], &on) && on != 0)))
+      return 0;
+    tg__uop *b = tg__store_base(l, &o);
+    if (!k) base = b, o0 = o;
+    else if (b != base || o != o0 + k) return 0;
+  }
+  tg_dtype dt = u[0]->dtype;
+  return dt == TG_FLOAT32 || dt == TG_INT32 || dt == TG_UINT32 || dt == TG_UINT8 || dt == TG_INT8;
+}
+
+/* whether lanes u[0..w) can be one vector (the ops the vector extensions have, on lanes of one kind) */
+static int tg__slp_ok(tg__uop *const *u, int w, int depth) {
+  tg_dtype dt = u[0]->dtype;
+  int kind = tg__slp_kind(dt);
+  if (tg__slp_same(u, w)) /* one scalar, broadcast (16-bit floats are float values in a kernel) */
+    return kind || dt == TG_FLOAT16 || dt == TG_BFLOAT16;
+  if (!kind || depth > 48) return 0;
+  int consts = 1;
+  for (int k = 0; k < w; k++) consts &= u[k]->op == TG__OP_CONST && u[k]->dtype == dt;
+  if (consts) return 1;
+  if (u[0]->op == TG__OP_LOAD) return tg__slp_loads(u, w);
+  tg__op op = u[0]->op;
+  for (int k = 1; k < w; k++) {
+    if (u[k]->op != op || u[k]->dtype != dt || u[k]->nsrc != u[0]->nsrc) return 0;
+    for (int j = 0; j < u[0]->nsrc; j++)
+      if (u[k]->src[j]->dtype != u[0]->src[j]->dtype) return 0;
+  }
+  int narrow = tg__slp_narrow(dt), ok;
+  switch (op) {
+  case TG__OP_AND: case TG__OP_OR: case TG__OP_XOR: case TG__OP_SHR: ok = 1; break; /* exact on widened lanes */
+  case TG__OP_ADD: case TG__OP_SUB: case TG__OP_MUL: case TG__OP_NEG: ok = !narrow; break; /* would wrap */
+  case TG__OP_SHL: ok = !narrow && kind != 'f'; break;
+  case TG__OP_CAST: ok = !narrow && tg__slp_kind(u[0]->src[0]->dtype); break; /* C's conversions, lane by lane */
+  case TG__OP_BITCAST: /* between narrow integers of one size (a Q8_0 weight's bytes as int8): widened again */
+    ok = narrow && tg__slp_kind(u[0]->src[0]->dtype) && tg__dtypes[u[0]->src[0]->dtype].size == tg__dtypes[dt].size;
+    break;
+  default: ok = 0;
+  }
+  if (kind == 'f' && (op == TG__OP_AND || op == TG__OP_OR || op == TG__OP_XOR || op == TG__OP_SHR)) ok = 0;
+  tg__uop *lanes[TG__SLP_MAX];
+  for (int j = 0; ok && j < u[0]->nsrc; j++) {
+    for (int k = 0; k < w; k++) lanes[k] = u[k]->src[j];
+    ok = tg__slp_ok(lanes, w, depth + 1);
+  }
+  return ok;
+}
+
+/* the vector of lanes u[0..w) in the current loop body: its name, its statements rendered first (found again when
+ * rendered before in this body) */
+static const char *tg__slp_emit(tg__rctx *r, tg__uop *const *u, int w) {
+  for (int m = 0; m < r->nmemo; m++)
+    if (!memcmp(r->memo[m].lanes, u, sizeof(tg__uop *) * (size_t)w)) return r->memo[m].name;
+  tg_dtype dt = u[0]->dtype;
+  int kind = tg__slp_kind(dt) ? tg__slp_kind(dt) : 'f';
+  const char *type = tg__slp_type(kind);
+  tg__str e;
+  memset(&e, 0, sizeof e);
+  if (tg__slp_same(u, w)) {
+    tg__str_printf(&e, "tg_vset_%c(%s)", kind, tg__expr_of(r, u[0]));
+  } else if (u[0]->op == TG__OP_CONST) {
+    tg__str_printf(&e, "(%s){", type);
+    for (int k = 0; k < w; k++) tg__str_printf(&e, "%s%s", k ? ", " : "", tg__expr_of(r, u[k]));
+    tg__str_cat(&e, "}");
+  } else if (u[0]->op == TG__OP_LOAD) {
+    int64_t o;
+    tg__uop *base = tg__store_base(u[0], &o);
+    const char *fn = dt == TG_UINT8 ? "u8" : dt == TG_INT8 ? "s8" : dt == TG_UINT32 ? "u" : dt == TG_INT32 ? "i" : "f";
+    tg__str_printf(&e, "tg_vld_%s(%s+%s", fn, tg__expr_of(r, u[0]->src[0]->src[0]), tg__expr_of(r, base));
+    if (o) tg__str_printf(&e, "+%lld", (long long)o);
+    tg__str_cat(&e, ")");
+  } else {
+    const char *ops[3] = {NULL, NULL, NULL};
+    tg__uop *lanes[TG__SLP_MAX];
+    for (int j = 0; j < u[0]->nsrc && j < 3; j++) {
+      for (int k = 0; k < w; k++) lanes[k] = u[k]->src[j];
+      ops[j] = tg__slp_emit(r, lanes, w);
+    }
+    int skind = u[0]->nsrc ? (tg__slp_kind(u[0]->src[0]->dtype) ? tg__slp_kind(u[0]->src[0]->dtype) : 'f') : kind;
+    switch (u[0]->op) {
+    case TG__OP_NEG: tg__str_printf(&e, "-%s", ops[0]); break;
+    case TG__OP_BITCAST: {
+      int bits = 32 - 8 * tg__dtypes[dt].size;
+      if (tg__dtypes[dt].is_unsigned) tg__str_printf(&e, "%s & %d", ops[0], (1 << (32 - bits)) - 1);
+      else tg__str_printf(&e, "(%s << %d) >> %d", ops[0], bits, bits);
+      break;
+    }
+    case TG__OP_CAST:
+      if (skind == kind) tg__str_cat(&e, ops[0]);
+      else tg__str_printf(&e, "__builtin_convertvector(%s, %s)", ops[0], type);
+      break;
+    default: {
+      const char *sym = u[0]->op == TG__OP_ADD ? "+" : u[0]->op == TG__OP_SUB ? "-" : u[0]->op == TG__OP_MUL ? "*"
+                        : u[0]->op == TG__OP_AND ? "&" : u[0]->op == TG__OP_OR ? "|" : u[0]->op == TG__OP_XOR ? "^"
+                        : u[0]->op == TG__OP_SHL ? "<<" : ">>";
+      tg__str_printf(&e, "%s %s %s", ops[0], sym, ops[1]);
+    }
+    }
+  }
+  char nm[32];
+  snprintf(nm, sizeof nm, "vv%lld", r->nvv++);
+  tg__line(r, "%s %s = %s;", type, nm, e.s);
+  TG_FREE(e.s);
+  if (r->nmemo == r->cmemo) {
+    r->cmemo = r->cmemo ? 2 * r->cmemo : 64;
+    r->memo = (tg__slp_memo *)tg__realloc(r->memo, sizeof(tg__slp_memo) * (size_t)r->cmemo);
+  }
+  tg__slp_memo *m = &r->memo[r->nmemo++];
+  memset(m, 0, sizeof *m);
+  memcpy(m->lanes, u, sizeof(tg__uop *) * (size_t)w);
+  m->name = tg__own(r, tg__strdup(nm));
+  return m->name;
+}
+
+/* acc = acc + v (either order): v, else NULL */
+static tg__uop *tg__slp_update(const tg__uop *a) {
+  if (a->op != TG__OP_ASSIGN || a->src[0]->op != TG__OP_DEFINE_ACC || a->src[1]->op != TG__OP_ADD) return NULL;
+  tg__uop *add = a->src[1];
+  return add->src[0] == a->src[0] ? add->src[1] : add->src[1] == a->src[0] ? add->src[0] : NULL;
+}
+
+/* Finds the vector groups: in each loop body, the runs of accumulator updates of one dtype (float32, int32) cut into
+ * groups of W in the list's order (a tile's lanes), each kept when its values are alike lane by lane (tg__slp_ok) */
+static void tg__find_slp(tg__rctx *r, const tg__linear *lin) {
+  int w = r->d->vectors ? lin->vec_width : 0, n = lin->n;
+  r->slp = (int *)tg__alloc(sizeof(int) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) r->slp[i] = -1;
+  if (w < 2 || w > TG__SLP_MAX) return;
+  tg__map entry; /* DEFINE_ACC -> its entry + 1 */
+  memset(&entry, 0, sizeof entry);
+  for (int i = 0; i < n; i++)
+    if (lin->u[i]->op == TG__OP_DEFINE_ACC) tg__map_put(&entry, lin->u[i], (void *)(intptr_t)(i + 1));
+  int run[TG__SLP_MAX], nrun = 0;
+  for (int i = 0; i < n; i++) {
+    tg__uop *u = lin->u[i], *v = tg__slp_update(u);
+    if (u->op == TG__OP_RANGE || u->op == TG__OP_ENDRANGE) nrun = 0;
+    int kind = v ? tg__slp_kind(u->dtype) : 0;
+    if (!v || (u->dtype != TG_FLOAT32 && u->dtype != TG_INT32) || !tg__map_get(&entry, u->src[0])) continue;
+    if (nrun && lin->u[run[0]]->dtype != u->dtype) nrun = 0;
+    run[nrun++] = i;
+    if (nrun < w) continue;
+    nrun = 0;
+    tg__uop *vals[TG__SLP_MAX];
+    int ok = 1;
+    for (int k = 0; k < w; k++) {
+      tg__uop *a = lin->u[run[k]];
+      vals[k] = tg__slp_update(a);
+      ok &= a->src[0]->src[0] == lin->u[run[0]]->src[0]->src[0]; /* one initial value */
+    }
+    if (!ok || !tg__slp_ok(vals, w, 0)) continue;
+    (void)kind;
+    if (r->ngroups == r->cgroups) {
+      r->cgroups = r->cgroups ? 2 * r->cgroups : 16;
+      r->groups = (tg__slp_group *)tg__realloc(r->groups, sizeof(tg__slp_group) * (size_t)r->cgroups);
+    }
+    tg__slp_group *g = &r->groups[r->ngroups];
+    memset(g, 0, sizeof *g);
+    g->last = run[w - 1];
+    for (int k = 0; k < w; k++) {
+      g->acc[k] = lin->u[run[k]]->src[0], g->val[k] = vals[k];
+      r->slp[run[k]] = r->ngroups;
+      r->slp[(intptr_t)tg__map_get(&entry, g->acc[k]) - 1] = r->ngroups;
+    }
+    r->ngroups++;
+  }
+  tg__map_free(&entry);
+}
+
+/* the explicit vectors' helpers for w lanes: types, loads (bytes widened to 32 bits) and broadcasts */
+static void tg__slp_prelude(tg__str *out, int w) {
+  tg__str_printf(out, "typedef float tg_vf __attribute__((vector_size(%d)));\n", 4 * w);
+  tg__str_printf(out, "typedef int tg_vi __attribute__((vector_size(%d)));\n", 4 * w);
+  tg__str_printf(out, "typedef unsigned int tg_vu __attribute__((vector_size(%d)));\n", 4 * w);
+  static const char *const plain[3][2] = {{"f", "float"}, {"i", "int"}, {"u", "unsigned int"}};
+  for (int t = 0; t < 3; t++) {
+    const char *c = plain[t][0], *ct = plain[t][1];
+    tg__str_printf(out, "TG_FN tg_v%s tg_vld_%s(const %s *p) { tg_v%s v; __builtin_memcpy(&v, p, sizeof v); return v; }\n",
+                   c, c, ct, c);
+    tg__str_printf(out, "TG_FN tg_v%s tg_vset_%s(%s x) { tg_v%s v = {", c, c, ct, c);
+    for (int k = 0; k < w; k++) tg__str_cat(out, k ? ", x" : "x");
+    tg__str_cat(out, "}; return v; }\n");
+  }
+  /* bytes widened to 32-bit lanes: one vpmovzxbd / vpmovsxbd where GCC has them (its generic conversion of a vector
+   * of 8 bytes extracts them one by one), clang's conversion, or a loop */
+  static const char *const bytes[2][3] = {{"u8", "unsigned char", "zx"}, {"s8", "signed char", "sx"}};
+  for (int t = 0; t < 2; t++) {
+    const char *c = bytes[t][0], *ct = bytes[t][1], *x = bytes[t][2];
+    tg__str_printf(out, "TG_FN tg_vi tg_vld_%s(const %s *p) {\n", c, ct);
+    if (w == 8 || w == 16) {
+      tg__str_cat(out, "#if defined(__GNUC__) && !defined(__clang__) && ");
+      tg__str_cat(out, w == 8 ? "defined(__AVX2__)\n" : "defined(__AVX512F__)\n");
+      tg__str_cat(out, "  typedef char c16 __attribute__((vector_size(16)));\n");
+      if (w == 8)
+        tg__str_printf(out, "  typedef long long l2 __attribute__((vector_size(16))); long long q; __builtin_memcpy(&q, "
+                            "p, 8); l2 v = {q, 0}; return (tg_vi)__builtin_ia32_pmov%sbd256((c16)v);\n", x);
+      else
+        tg__str_printf(out, "  c16 v; __builtin_memcpy(&v, p, 16); return (tg_vi)__builtin_ia32_pmov%sbd512_mask(v, "
+                            "(tg_vi){0}, (unsigned short)-1);\n", x);
+      tg__str_cat(out, "#elif defined(__clang__)\n");
+    } else {
+      tg__str_cat(out, "#if defined(__clang__)\n");
+    }
+    tg__str_printf(out, "  typedef %s b __attribute__((vector_size(%d))); b v; __builtin_memcpy(&v, p, %d); "
+                        "return __builtin_convertvector(v, tg_vi);\n#else\n", ct, w, w);
+    tg__str_printf(out, "  tg_vi v; for (int k = 0; k < %d; k++) v[k] = p[k]; return v;\n#endif\n}\n", w);
+  }
+}
+
+/* an entry of a vector group: a DEFINE_ACC (the group's vector, declared at its first) or an ASSIGN (the group's
+ * update, rendered at its last); 0 when not one. A loop's opening or closing forgets the vectors rendered. */
+static int tg__rs_slp(tg__rctx *r, const tg__linear *lin, int i) {
+  tg__uop *u = lin->u[i];
+  if (u->op == TG__OP_RANGE || u->op == TG__OP_ENDRANGE) r->nmemo = 0;
+  if (!r->slp || r->slp[i] < 0) return 0;
+  tg__slp_group *g = &r->groups[r->slp[i]];
+  int w = lin->vec_width;
+  if (u->op == TG__OP_DEFINE_ACC) {
+    if (g->name) return 1;
+    char nm[32];
+    snprintf(nm, sizeof nm, "vacc%d", r->slp[i]);
+    g->name = tg__own(r, tg__strdup(nm));
+    int kind = tg__slp_kind(u->dtype);
+    tg__line(r, "%s %s = tg_vset_%c(%s);", tg__slp_type(kind), g->name, kind, tg__expr_of(r, u->src[0]));
+    for (int k = 0; k < w; k++) {
+      snprintf(nm, sizeof nm, "%s[%d]", g->name, k);
+      tg__map_put(&r->expr, g->acc[k], tg__own(r, tg__strdup(nm)));
+    }
+    r->used_vectors = 1;
+    return 1;
+  }
+  if (i != g->last) return 1;
+  const char *v = tg__slp_emit(r, g->val, w);
+  tg__line(r, "%s = %s + %s;", g->name, g->name, v);
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// early exits: an output axis of symbolic size loops to its maximum with its stores gated (codegen.c). When every
+// store in a CPU loop is gated by r * f + k < bound (k >= 0, the bound not depending on r), no store happens from the
+// iteration where r * f >= bound on, and the loop stops there: a KV cache's attention scores cost the positions
+// filled, not the cache's size (SmolLM2's, 1024 positions: 183 us a layer with 30 filled, before).
+
+/* whether u is r * f + k with k a constant >= 0 (f >= 1 into *f) */
+static int tg__ramp_of(const tg__uop *u, const tg__uop *r, int64_t *f) {
+  double c;
+  if (u == r) return *f = 1, 1;
+  if (u->op == TG__OP_MUL && u->src[0] == r && tg__is_const(u->src[1], &c) && c >= 1 && c < 1e9 && c == (int64_t)c)
+    return *f = (int64_t)c, 1;
+  if (u->op == TG__OP_ADD && tg__is_const(u->src[1], &c) && c >= 0) return tg__ramp_of(u->src[0], r, f);
+  return 0;
+}
+
+/* a conjunct of gate g that is ramp < bound for loop r: the bound and f, else NULL */
+static tg__uop *tg__gate_bound(tg__uop *g, const tg__uop *r, int64_t *f) {
+  if (g->op == TG__OP_AND && g->dtype == TG_BOOL) {
+    tg__uop *b = tg__gate_bound(g->src[0], r, f);
+    return b ? b : tg__gate_bound(g->src[1], r, f);
+  }
+  if (g->op == TG__OP_CMPLT && tg__ramp_of(g->src[0], r, f) && !tg__uop_reaches(g->src[1], r)) return g->src[1];
+  return NULL;
+}
+
+/* Finds each CPU loop's early exit (r->brk_at: after which entry its test is rendered, the loop's entry there) */
+static void tg__find_breaks(tg__rctx *r, const tg__linear *lin) {
+  int n = lin->n;
+  r->brk_at = (int *)tg__alloc(sizeof(int) * (size_t)(n + 1));
+  r->brk_bound = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)(n + 1));
+  r->brk_f = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) r->brk_at[i] = -1;
+  if (r->d->global_id) return; /* a GPU's output loops are threads */
+  for (int i = 0; i < n; i++) {
+    tg__uop *rg = lin->u[i], *bound = NULL;
+    if (rg->op != TG__OP_RANGE || rg->arg.i2) continue;
+    int depth = 0, end = i + 1, ok = 1, stores = 0;
+    int64_t f = 0;
+    for (; end < n && ok; end++) {
+      tg__uop *u = lin->u[end];
+      if (u->op == TG__OP_RANGE) depth++;
+      else if (u->op == TG__OP_ENDRANGE && depth-- == 0) break;
+      else if (u->op == TG__OP_BARRIER) ok = 0;
+      else if (u->op == TG__OP_STORE) {
+        int64_t g = 0;
+        tg__uop *b = u->nsrc > 2 ? tg__gate_bound(u->src[2], rg, &g) : NULL;
+        ok = b && (!bound || (b == bound && g == f));
+        bound = b, f = g, stores++;
+      }
+    }
+    if (!ok || !stores || end >= n) continue;
+    int at = i; /* after the bound's own entry when the loop computes it */
+    for (int k = i + 1; k < end; k++)
+      if (lin->u[k] == bound) at = k;
+    r->brk_at[at] = i, r->brk_bound[i] = bound, r->brk_f[i] = f;
+  }
+}
+
+/* the early exit whose test comes after entry i */
+static void tg__rs_break(tg__rctx *r, const tg__linear *lin, int i) {
+  if (!r->brk_at || r->brk_at[i] < 0) return;
+  int l = r->brk_at[i];
+  const char *rg = tg__expr_of(r, lin->u[l]), *b = tg__expr_of(r, r->brk_bound[l]);
+  if (r->brk_f[l] == 1) tg__line(r, "if (%s >= %s) break;", rg, b);
+  else tg__line(r, "if (%s*%lld >= %s) break;", rg, (long long)r->brk_f[l], b);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -1174,6 +1540,8 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
     tg__map_put(&r.expr, tg__uop0(TG__OP_DEFINE_GLOBAL, params[i].dtype, &a), tg__own(&r, tg__strdup(nm)));
   }
   tg__find_vectors(&r, lin);
+  tg__find_slp(&r, lin);
+  tg__find_breaks(&r, lin);
   /* staging (tg__dialect.stage_strided_stores) is tried after the last loop closes, in kernels with accumulators */
   int64_t *off = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)(lin->n + 1));
   int stage = 0;
@@ -1184,7 +1552,7 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
       end = tg__staged_run(lin, i, off, &n, &first);
     if (end && tg__per_dtype(d->store_fmt, lin->u[first]->src[1]->dtype)) end = 0;
     if (end) tg__render_staged(&r, lin, i, first, end, off, n), i = end - 1;
-    else tg__render_stmt(&r, lin, i);
+    else tg__render_stmt(&r, lin, i), tg__rs_break(&r, lin, i);
   }
   TG_FREE(off);
   TG_FREE(r.vec);
@@ -1192,9 +1560,16 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   TG_FREE(r.vec8);
   TG_FREE(r.members8);
   TG_FREE(r.async);
+  TG_FREE(r.slp);
+  TG_FREE(r.groups);
+  TG_FREE(r.memo);
+  TG_FREE(r.brk_at);
+  TG_FREE(r.brk_bound);
+  TG_FREE(r.brk_f);
   tg__str out;
   memset(&out, 0, sizeof out);
   tg__render_preludes(&out, d, params, nparams, lin);
+  if (r.used_vectors) tg__slp_prelude(&out, lin->vec_width);
   tg__render_signature(&out, d, name, params, nparams);
   if (d->global_id && lin->local_size) /* workgroups: one per iteration of the output loops, launched exactly */
     tg__str_printf(&out, ") {\n  %s gid = %s;\n  int lid = (int)(%s);\n%s}\n", tg__ctype(d, TG_INT64), d->group_id,

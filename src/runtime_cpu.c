@@ -1124,7 +1124,9 @@ TG__DATA const tg__dialect tg__dialect_c = {
      * async_wait_group: no tensor cores; dynamic_shared: no shared memory; wgmma, wgmma_reg, wgmma_acc, wgmma_desc,
      * wgmma_fence, wgmma_commit, proxy_fence, wgmma_prelude: no warpgroups */
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    /* vectors */
+    1};
 
 /* one core's level-2 cache in bytes, from Linux's sysfs ("2048K"), else 1 MiB. Index 2 is the level-2 cache on x86
  * and on ARM alike (0 and 1 are level 1's data and instruction caches); its level file says so. */

@@ -101,6 +101,30 @@ TEST(symbolic_elementwise_output_and_errors) {
   CHECK_TENSOR0(tg_add_s(tg_cast(tg_variable_tensor(v), TG_FLOAT32), 0.5), 4.5, 0);
 }
 
+/* an output axis of symbolic size loops to its maximum with its stores gated; the CPU's loop stops where the gate
+ * closes for good (render.c's early exit: a KV cache's scores cost the positions filled), with the same values */
+TEST(symbolic_output_loop_stops_early) {
+  float a[64 * 8], b[8 * 4];
+  for (int i = 0; i < 64 * 8; i++) a[i] = (float)((i * 5) % 13) - 6.0f;
+  for (int i = 0; i < 32; i++) b[i] = (float)(i % 5) - 2.0f;
+  tg_tensor *at = TEST_F32(a, 64, 8), *bt = TEST_F32(b, 8, 4);
+  tg_variable *v = tg_variable_new("rows", 1, 64);
+  for (int n = 3; n <= 64; n += 47) {
+    CHECK_EQ_INT(tg_variable_bind(v, n), 0);
+    tg_tensor *y = tg_contiguous(tg_matmul(test_sym_rows(at, v, 8), bt)); /* (rows, 4) */
+    tg_schedule *sc = tg_schedule_create(&y, 1);
+    CHECK(sc && tg_schedule_count(sc) == 1 && strstr(tg_schedule_source(sc, 0), "break;") != NULL);
+    tg_schedule_free(sc);
+    float got[4], want[4] = {0, 0, 0, 0};
+    for (int r = 0; r < n; r++)
+      for (int c = 0; c < 4; c++)
+        for (int k = 0; k < 8; k++) want[c] += a[r * 8 + k] * b[k * 4 + c];
+    int ax = 0;
+    CHECK_EQ_INT(tg_to_host(tg_sum(y, 1, &ax, 0), got, sizeof got), 0);
+    CHECK_ARR_NEAR(got, want, 4, 1e-4);
+  }
+}
+
 TEST(symbolic_assign_into_a_variable_slice) {
   float zeros[5 * 2] = {0};
   tg_tensor *cache = TEST_F32(zeros, 5, 2);
