@@ -40,9 +40,25 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
  * backward pass after the forward was realised) reads the values the first run computed instead of recomputing them:
  * a random tensor is drawn once, as tinygrad's contiguous rand. Not while a JIT captures: its replays own the
  * memory. */
+/* whether u's value depends on a variable (memo: u -> 1 yes, 2 no) */
+static int tg__reads_var(tg__uop *u, tg__map *memo) {
+  intptr_t m = (intptr_t)tg__map_get(memo, u);
+  if (m) return m == 1;
+  int r = u->op == TG__OP_DEFINE_VAR;
+  for (int i = 0; i < u->nsrc && !r; i++) r = tg__reads_var(u->src[i], memo);
+  tg__map_put(memo, u, (void *)(intptr_t)(r ? 1 : 2));
+  return r;
+}
+
 TG__PRIVATE void tg__sched_settle(tg__sched *s) {
+  /* A node that reads a variable is the schedule's, with its BINDs stripped (schedule.c): the same node stands for
+   * every value, so it keeps no buffer (a tg_contiguous of rows 0..n gave the first n's values for every n after) */
+  tg__map memo;
+  memset(&memo, 0, sizeof memo);
   for (int i = 0; i < s->nran; i++)
-    if (s->k[i].node && !s->k[i].node->becomes) s->k[i].node->becomes = s->k[i].view;
+    if (s->k[i].node && !s->k[i].node->becomes && !(s->var_vals && tg__reads_var(s->k[i].node, &memo)))
+      s->k[i].node->becomes = s->k[i].view;
+  tg__map_free(&memo);
   tg__sched_undo(s);
 }
 

@@ -102,7 +102,9 @@ TEST(symbolic_elementwise_output_and_errors) {
 }
 
 /* an output axis of symbolic size loops to its maximum with its stores gated; the CPU's loop stops where the gate
- * closes for good (render.c's early exit: a KV cache's scores cost the positions filled), with the same values */
+ * closes for good (render.c's early exit: a KV cache's scores cost the positions filled), with the same values. A
+ * tg_contiguous of it is recomputed for each value (its node, BINDs stripped, keeps no buffer: it did, and every
+ * value after the first read the first one's rows) */
 TEST(symbolic_output_loop_stops_early) {
   float a[64 * 8], b[8 * 4];
   for (int i = 0; i < 64 * 8; i++) a[i] = (float)((i * 5) % 13) - 6.0f;
