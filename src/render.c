@@ -285,9 +285,12 @@ static void tg__line(tg__rctx *r, const char *fmt, ...) {
 }
 
 static void tg__count_uses(tg__rctx *r, tg__uop *u, tg__map *seen) {
+  /* MAX's C writes each operand twice ((a>b)?a:b): an operand inlined there doubles at each level, and a max of 32
+   * accumulators (GROUP's lanes) was a 2 GB expression. Its operands count two uses, so they are named */
+  intptr_t per = u->op == TG__OP_MAX ? 2 : 1;
   for (int i = 0; i < u->nsrc && u->op != TG__OP_BARRIER; i++) { /* a barrier orders its sources, uses no value */
     tg__uop *s = u->src[i];
-    tg__map_put(&r->uses, s, (void *)((intptr_t)tg__map_get(&r->uses, s) + 1));
+    tg__map_put(&r->uses, s, (void *)((intptr_t)tg__map_get(&r->uses, s) + per));
     /* operands of nodes that are inlined (never listed) are counted through them */
     if (!tg__map_get(seen, s) && s->op != TG__OP_RANGE) {
       tg__map_put(seen, s, (void *)1);
@@ -991,6 +994,27 @@ static int tg__slp_loads(tg__uop *const *u, int w) {
   return dt == TG_FLOAT32 || dt == TG_INT32 || dt == TG_UINT32 || dt == TG_UINT8 || dt == TG_INT8;
 }
 
+/* whether a and b could be lanes of one vector at first sight: one value, or one op of one dtype (a load: of one
+ * buffer) */
+static int tg__slp_like(const tg__uop *a, const tg__uop *b) {
+  if (a == b) return 1;
+  if (a->op != b->op || a->dtype != b->dtype) return 0;
+  return a->op != TG__OP_LOAD || (a->src[0]->op == TG__OP_INDEX && b->src[0]->op == TG__OP_INDEX &&
+                                  a->src[0]->src[0] == b->src[0]->src[0]);
+}
+
+/* operand j of each lane of u (a binary op) into lanes: a commutative op's operands are taken in the order that
+ * lines them up with lane 0's (the graph orders x + y by its own rule: one lane adds the low nibbles' bytes to the
+ * high ones', the next the other way round) */
+static void tg__slp_operands(tg__uop *const *u, int w, int j, tg__uop **lanes) {
+  int comm = u[0]->nsrc == 2 && (tg__ops[u[0]->op].flags & TG__OPF_COMMUTATIVE);
+  for (int k = 0; k < w; k++) {
+    int swap = comm && k && !tg__slp_like(u[k]->src[0], u[0]->src[0]) && tg__slp_like(u[k]->src[1], u[0]->src[0]) &&
+               tg__slp_like(u[k]->src[0], u[0]->src[1]);
+    lanes[k] = u[k]->src[swap ? 1 - j : j];
+  }
+}
+
 /* whether lanes u[0..w) can be one vector (the ops the vector extensions have, on lanes of one kind) */
 static int tg__slp_ok(tg__uop *const *u, int w, int depth) {
   tg_dtype dt = u[0]->dtype;
@@ -1011,8 +1035,8 @@ static int tg__slp_ok(tg__uop *const *u, int w, int depth) {
   int narrow = tg__slp_narrow(dt), ok;
   switch (op) {
   case TG__OP_AND: case TG__OP_OR: case TG__OP_XOR: case TG__OP_SHR: ok = 1; break; /* exact on widened lanes */
-  case TG__OP_ADD: case TG__OP_SUB: case TG__OP_MUL: case TG__OP_NEG: ok = !narrow; break; /* would wrap */
-  case TG__OP_SHL: ok = !narrow && kind != 'f'; break;
+  case TG__OP_ADD: case TG__OP_SUB: case TG__OP_MUL: case TG__OP_NEG: ok = 1; break; /* narrow: wrapped after */
+  case TG__OP_SHL: ok = kind != 'f'; break;
   case TG__OP_CAST: ok = !narrow && tg__slp_kind(u[0]->src[0]->dtype); break; /* C's conversions, lane by lane */
   case TG__OP_BITCAST: /* between narrow integers of one size (a Q8_0 weight's bytes as int8): widened again */
     ok = narrow && tg__slp_kind(u[0]->src[0]->dtype) && tg__dtypes[u[0]->src[0]->dtype].size == tg__dtypes[dt].size;
@@ -1022,7 +1046,7 @@ static int tg__slp_ok(tg__uop *const *u, int w, int depth) {
   if (kind == 'f' && (op == TG__OP_AND || op == TG__OP_OR || op == TG__OP_XOR || op == TG__OP_SHR)) ok = 0;
   tg__uop *lanes[TG__SLP_MAX];
   for (int j = 0; ok && j < u[0]->nsrc; j++) {
-    for (int k = 0; k < w; k++) lanes[k] = u[k]->src[j];
+    tg__slp_operands(u, w, j, lanes);
     ok = tg__slp_ok(lanes, w, depth + 1);
   }
   return ok;
@@ -1055,18 +1079,15 @@ static const char *tg__slp_emit(tg__rctx *r, tg__uop *const *u, int w) {
     const char *ops[3] = {NULL, NULL, NULL};
     tg__uop *lanes[TG__SLP_MAX];
     for (int j = 0; j < u[0]->nsrc && j < 3; j++) {
-      for (int k = 0; k < w; k++) lanes[k] = u[k]->src[j];
+      tg__slp_operands(u, w, j, lanes);
       ops[j] = tg__slp_emit(r, lanes, w);
     }
     int skind = u[0]->nsrc ? (tg__slp_kind(u[0]->src[0]->dtype) ? tg__slp_kind(u[0]->src[0]->dtype) : 'f') : kind;
     switch (u[0]->op) {
     case TG__OP_NEG: tg__str_printf(&e, "-%s", ops[0]); break;
-    case TG__OP_BITCAST: {
-      int bits = 32 - 8 * tg__dtypes[dt].size;
-      if (tg__dtypes[dt].is_unsigned) tg__str_printf(&e, "%s & %d", ops[0], (1 << (32 - bits)) - 1);
-      else tg__str_printf(&e, "(%s << %d) >> %d", ops[0], bits, bits);
+    case TG__OP_BITCAST: /* the lanes' bits as the narrower dtype, widened again */
+      tg__str_printf(&e, "%s", ops[0]);
       break;
-    }
     case TG__OP_CAST:
       if (skind == kind) tg__str_cat(&e, ops[0]);
       else tg__str_printf(&e, "__builtin_convertvector(%s, %s)", ops[0], type);
@@ -1078,6 +1099,15 @@ static const char *tg__slp_emit(tg__rctx *r, tg__uop *const *u, int w) {
       tg__str_printf(&e, "%s %s %s", ops[0], sym, ops[1]);
     }
     }
+  }
+  int bits = 32 - 8 * tg__dtypes[dt].size; /* a narrow integer's arithmetic wraps as the dtype does */
+  if (tg__slp_narrow(dt) && (u[0]->op == TG__OP_ADD || u[0]->op == TG__OP_SUB || u[0]->op == TG__OP_MUL ||
+                             u[0]->op == TG__OP_NEG || u[0]->op == TG__OP_SHL || u[0]->op == TG__OP_BITCAST)) {
+    char *x = e.s;
+    memset(&e, 0, sizeof e);
+    if (tg__dtypes[dt].is_unsigned) tg__str_printf(&e, "(%s) & %d", x, (1 << (32 - bits)) - 1);
+    else tg__str_printf(&e, "((%s) << %d) >> %d", x, bits, bits);
+    TG_FREE(x);
   }
   char nm[32];
   snprintf(nm, sizeof nm, "vv%lld", r->nvv++);

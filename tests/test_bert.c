@@ -179,6 +179,7 @@ TEST(test_bert_tiny_forward) {
     for (int b = 0; b < BB; b++) bt_reference(w, ids + b * BT, BT, n[b], want_h[b], want_e[b]);
     tg_tensor *h = bert_forward(&m, ids, mask, BB, BT), *e = bert_embed(&m, ids, mask, BB, BT);
     float *got_h = h ? tg_to_float(h) : NULL, *got_e = e ? tg_to_float(e) : NULL;
+    if (!got_h || !got_e) printf("bert_forward: %s\n", tg_error());
     if (CHECK(got_h && got_e && tg_ndim(h) == 3 && tg_shape(h)[0] == BB && tg_shape(h)[1] == BT &&
               tg_shape(h)[2] == BD && tg_ndim(e) == 2 && tg_shape(e)[0] == BB && tg_shape(e)[1] == BD)) {
       double err_h = 0, err_e = 0;

@@ -196,7 +196,7 @@ TEST(test_llama_tiny_forward) {
           tg_tensor *lg = llama_feed(&c, ids + t, n);
           t += n;
           got = lg ? tg_to_float(lg) : NULL;
-          CHECK(got != NULL);
+          if (!CHECK(got != NULL)) printf("llama_feed: %s\n", tg_error());
           for (int i = 0; got && i < LV; i++) CHECK_NEAR(got[i], want[(t - 1) * LV + i], 1e-4);
           free(got);
         }
