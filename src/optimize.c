@@ -2103,10 +2103,20 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
       if (deps & (1ULL << (globals[g]->arg.i & 63))) both |= o >= 0, o = g;
     if (bytes.n && o >= 0 && !both && tg__range_size(globals[o]) % 4 == 0 &&
         tg__range_size(globals[o]) / 4 >= 2 * (int64_t)t->cores) {
-      int n = 0;
+      /* bytes read without a select (a Q4 weight's nibbles realised as bytes for a prompt, or Q8_0's values):
+       * 8 tokens by 2 rows of 8 accumulators each (16 vectors), which dequantise each byte once for 8 tokens:
+       * 2.2 -> 0.78 ms for 32x576x1536 on 2 cores (AVX2), against 4x4 (0.88) or 4 tokens by 2 rows (1.2) */
+      int n = 0, affine = !has_where; /* a packed Q4 block selects its nibble by the position (a WHERE) */
+      int64_t T = tg__range_size(globals[1 - o]), up = T % 8 == 0 ? 8 : T % 4 == 0 ? 4 : T % 2 == 0 ? 2 : 1;
       if (o == 1) out[n++] = tg__mkopt(TG__OPT_SWAP, 0, 1);
-      out[n++] = tg__mkopt(TG__OPT_UPCAST, 0, 4);
-      out[n++] = tg__mkopt(TG__OPT_GROUP, 0, 32);
+      if (affine && up > 1 && tg__range_size(globals[o]) % 2 == 0) {
+        out[n++] = tg__mkopt(TG__OPT_UPCAST, 0, 2);
+        out[n++] = tg__mkopt(TG__OPT_UPCAST, 1, up);
+        out[n++] = tg__mkopt(TG__OPT_GROUP, 0, 8);
+      } else { /* blocks: the decode's tile for each token */
+        out[n++] = tg__mkopt(TG__OPT_UPCAST, 0, 4);
+        out[n++] = tg__mkopt(TG__OPT_GROUP, 0, 32);
+      }
       tg__vec_free(&bytes);
       tg__vec_free(&access);
       return n;
