@@ -418,8 +418,12 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
     if (rc < 0) ran--; /* the failed one did not run */
     tg__plan_end(&plan);
   }
+  tg__buffer **written = (tg__buffer **)tg__alloc(sizeof(tg__buffer *) * (size_t)(ran + 1));
+  int nw = 0;
   for (int i = 0; i < ran; i++)
-    if (j->calls[i].slot[0] < 0) tg__buffer_bump(j->calls[i].bufs[0], 1);
+    if (j->calls[i].slot[0] < 0) written[nw++] = j->calls[i].bufs[0];
+  tg__buffers_bump(written, nw);
+  TG_FREE(written);
   TG_FREE(ls);
   TG_FREE(bufs);
   if (rc < 0) return -1;
