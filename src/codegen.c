@@ -572,9 +572,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
   out->name = name;
   memcpy(out->opts, opts, sizeof(tg__opt) * (size_t)nopts);
   out->nopts = nopts;
-  /* VECTORIZE=0: GCC's SLP alone; 4, 8 or 16: that many lanes whatever the machine's (the tests' other widths) */
-  int vw = t->vec_floats >= 16 ? 16 : t->vec_floats >= 8 ? 8 : t->vec_floats >= 4 ? 4 : 0, ve = tg__getenv_int("VECTORIZE", 1);
-  out->vec_width = t->gpu || !ve ? 0 : ve == 4 || ve == 8 || ve == 16 ? ve : vw;
+  out->vec_width = tg__vec_lanes(t);
   for (int i = 0; i < k->nbufs; i++) out->bytes += (double)k->bufs[i]->nbytes;
   return rc;
 }

@@ -801,6 +801,7 @@ TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target
 TG__PRIVATE char *tg__opts_str(const tg__opt *opts, int n); /* "UPCAST(0,8) UNROLL(0,4)"; malloc'd */
 /* a list to use instead of the heuristic's for every kernel (the tests, and later BEAM); n < 0 clears it */
 TG__PRIVATE void tg__set_opts_override(const tg__opt *opts, int n);
+TG__PRIVATE int tg__vec_lanes(const tg__target *t); /* explicit vectors' lanes (optimize.c) */
 TG__PRIVATE int tg__opts_overridden(void); /* a list is set: BEAM does not search */
 /* the kernel's optimisations: the override, or the heuristic's list, applied; *applied gets the list (its string
  * through tg__opts_str). NULL with an error when the list is illegal. */

@@ -2005,6 +2005,15 @@ static int tg__stage_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__o
  * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
  * loads fi + fj values for fi * fj multiply-adds. For a matmul that is rows by columns; for a convolution, output
  * channels by output x, not the two spatial loops (whose loads differ everywhere in the tile). */
+/* the lanes of the renderer's explicit vectors on target t (tg__linear.vec_width): the vector registers' 32-bit
+ * lanes, 4 to 16; 0 for a GPU. VECTORIZE=0 turns them off (GCC's SLP alone); 4, 8 or 16 sets them whatever the
+ * machine's (the tests of other widths) */
+TG__PRIVATE int tg__vec_lanes(const tg__target *t) {
+  int vw = t->vec_floats >= 16 ? 16 : t->vec_floats >= 8 ? 8 : t->vec_floats >= 4 ? 4 : 0;
+  int ve = tg__getenv_int("VECTORIZE", 1);
+  return t->gpu || !ve ? 0 : ve == 4 || ve == 8 || ve == 16 ? ve : vw;
+}
+
 /* the index expressions of sink's accesses to global buffers of bytes (int8, uint8: a quantised weight's blocks) */
 static void tg__vec_toposort_collect(tg__uop *sink, tg__vec *out) {
   tg__vec all;
@@ -2083,11 +2092,11 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
     }
   }
   /* A product of a few rows with a quantised weight (a prompt chunk's T tokens by a language model's weight, whose
-   * bytes are dequantised as they are read: some input is bytes) is T matrix-vector products (the rule below): each
-   * token's row gets 4 outputs a thread and 32 accumulators, and the weight's rows become the outer loop (SWAP), so
-   * that the 4 rows' blocks stay in the level-1 cache while every token of the chunk reads them. The matmul tile
-   * (4 tokens by 16 outputs) read its 16 weight rows 576 elements apart, one byte at a time: SmolLM2's prompt took
-   * 6.5 ms for a 32x576x1536 product on 2 cores (AVX2) */
+   * bytes are dequantised as they are read: some input is bytes): the weight's rows become the outer loop (SWAP),
+   * so that a few rows' blocks stay in the level-1 cache while every token of the chunk reads them, and the tile
+   * runs along the reduction, in explicit vectors (render.c). The matmul tile (4 tokens by 16 outputs) read its
+   * 16 weight rows 576 elements apart, one byte at a time: SmolLM2's prompt took 6.5 ms for a 32x576x1536 product
+   * on 2 cores (AVX2) */
   if (has_reduce && ng == 2 && nred == 1 && sink->nsrc == 1 && !t->gpu && red->src[0]->op == TG__OP_CONST &&
       tg__range_size(red) % 32 == 0 && tg__range_size(red) >= 64) {
     tg__vec bytes; /* the index expressions of the byte-sized inputs */
@@ -2103,17 +2112,18 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
       if (deps & (1ULL << (globals[g]->arg.i & 63))) both |= o >= 0, o = g;
     if (bytes.n && o >= 0 && !both && tg__range_size(globals[o]) % 4 == 0 &&
         tg__range_size(globals[o]) / 4 >= 2 * (int64_t)t->cores) {
-      /* bytes read without a select (a Q4 weight's nibbles realised as bytes for a prompt, or Q8_0's values):
-       * 8 tokens by 2 rows of 8 accumulators each (16 vectors), which dequantise each byte once for 8 tokens:
-       * 2.2 -> 0.78 ms for 32x576x1536 on 2 cores (AVX2), against 4x4 (0.88) or 4 tokens by 2 rows (1.2) */
-      int n = 0, affine = !has_where; /* a packed Q4 block selects its nibble by the position (a WHERE) */
+      /* 8 tokens by 2 rows of 8 accumulators each (16 vectors; AVX-512: of 16), which dequantise each weight once
+       * for 8 tokens: 2.2 -> 0.91 ms for 32x576x1536 on 2 cores (AVX2) reading Q4_1's blocks, against 4 tokens by
+       * 4 rows, or 4 by 2, which measured slower. Each group of lanes lies in one half of a 32-element block, so a
+       * packed nibble's half is one choice for all of them (a WHERE on the block's position, which vectorises) */
+      int n = 0;
       int64_t T = tg__range_size(globals[1 - o]), up = T % 8 == 0 ? 8 : T % 4 == 0 ? 4 : T % 2 == 0 ? 2 : 1;
       if (o == 1) out[n++] = tg__mkopt(TG__OPT_SWAP, 0, 1);
-      if (affine && up > 1 && tg__range_size(globals[o]) % 2 == 0) {
+      if (up > 1 && tg__range_size(globals[o]) % 2 == 0) {
         out[n++] = tg__mkopt(TG__OPT_UPCAST, 0, 2);
         out[n++] = tg__mkopt(TG__OPT_UPCAST, 1, up);
-        out[n++] = tg__mkopt(TG__OPT_GROUP, 0, 8);
-      } else { /* blocks: the decode's tile for each token */
+        out[n++] = tg__mkopt(TG__OPT_GROUP, 0, tg__vec_lanes(t) >= 16 ? 16 : 8); /* a vector, in half a block */
+      } else { /* an odd count of tokens: the decode's tile (4 rows, 32 accumulators) for each */
         out[n++] = tg__mkopt(TG__OPT_UPCAST, 0, 4);
         out[n++] = tg__mkopt(TG__OPT_GROUP, 0, 32);
       }

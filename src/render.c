@@ -984,8 +984,10 @@ static int tg__slp_loads(tg__uop *const *u, int w) {
     double on;
     if (l->op != TG__OP_LOAD || l->src[0]->op != TG__OP_INDEX || l->src[0]->nsrc != 2 ||
         l->src[0]->src[0]->op != TG__OP_DEFINE_GLOBAL || l->src[0]->src[0] != u[0]->src[0]->src[0] ||
-        l->dtype != u[0]->dtype || (l->nsrc > 1 && !(l->nsrc == 2 && tg__is_const(l->src[1], &on) && on != 0)))
+        l->dtype != u[0]->dtype || l->nsrc > 2 || l->nsrc != u[0]->nsrc)
       return 0;
+    if (l->nsrc == 2 && !(tg__is_const(l->src[1], &on) && on != 0) && l->src[1] != u[0]->src[1])
+      return 0; /* gated: by one gate for every lane (a packed nibble's half, chosen by the block's position) */
     tg__uop *b = tg__store_base(l, &o);
     if (!k) base = b, o0 = o;
     else if (b != base || o != o0 + k) return 0;
@@ -996,12 +998,17 @@ static int tg__slp_loads(tg__uop *const *u, int w) {
 
 /* whether a and b could be lanes of one vector at first sight: one value, or one op of one dtype (a load: of one
  * buffer) */
-static int tg__slp_like(const tg__uop *a, const tg__uop *b) {
+static int tg__slp_like_at(const tg__uop *a, const tg__uop *b, int depth) {
   if (a == b) return 1;
-  if (a->op != b->op || a->dtype != b->dtype) return 0;
-  return a->op != TG__OP_LOAD || (a->src[0]->op == TG__OP_INDEX && b->src[0]->op == TG__OP_INDEX &&
-                                  a->src[0]->src[0] == b->src[0]->src[0]);
+  if (a->op != b->op || a->dtype != b->dtype || a->nsrc != b->nsrc) return 0;
+  if (a->op == TG__OP_LOAD)
+    return a->src[0]->op == TG__OP_INDEX && b->src[0]->op == TG__OP_INDEX && a->src[0]->src[0] == b->src[0]->src[0];
+  if (a->op == TG__OP_WHERE && a->src[0] != b->src[0]) return 0; /* one condition */
+  for (int i = 0; depth > 0 && i < a->nsrc; i++)
+    if (!tg__slp_like_at(a->src[i], b->src[i], depth - 1)) return 0;
+  return 1;
 }
+static int tg__slp_like(const tg__uop *a, const tg__uop *b) { return tg__slp_like_at(a, b, 2); }
 
 /* operand j of each lane of u (a binary op) into lanes: a commutative op's operands are taken in the order that
  * lines them up with lane 0's (the graph orders x + y by its own rule: one lane adds the low nibbles' bytes to the
@@ -1038,6 +1045,16 @@ static int tg__slp_ok(tg__uop *const *u, int w, int depth) {
   case TG__OP_ADD: case TG__OP_SUB: case TG__OP_MUL: case TG__OP_NEG: ok = 1; break; /* narrow: wrapped after */
   case TG__OP_SHL: ok = kind != 'f'; break;
   case TG__OP_CAST: ok = !narrow && tg__slp_kind(u[0]->src[0]->dtype); break; /* C's conversions, lane by lane */
+  case TG__OP_WHERE: { /* one condition for every lane: C's ?: between two vectors */
+    ok = 1;
+    for (int k = 1; k < w; k++) ok &= u[k]->src[0] == u[0]->src[0];
+    tg__uop *lanes[TG__SLP_MAX];
+    for (int j = 1; ok && j < 3; j++) {
+      for (int k = 0; k < w; k++) lanes[k] = u[k]->src[j];
+      ok = tg__slp_ok(lanes, w, depth + 1);
+    }
+    return ok;
+  }
   case TG__OP_BITCAST: /* between narrow integers of one size (a Q8_0 weight's bytes as int8): widened again */
     ok = narrow && tg__slp_kind(u[0]->src[0]->dtype) && tg__dtypes[u[0]->src[0]->dtype].size == tg__dtypes[dt].size;
     break;
@@ -1072,19 +1089,24 @@ static const char *tg__slp_emit(tg__rctx *r, tg__uop *const *u, int w) {
     int64_t o;
     tg__uop *base = tg__store_base(u[0], &o);
     const char *fn = dt == TG_UINT8 ? "u8" : dt == TG_INT8 ? "s8" : dt == TG_UINT32 ? "u" : dt == TG_INT32 ? "i" : "f";
+    double on;
+    int gated = u[0]->nsrc == 2 && !(tg__is_const(u[0]->src[1], &on) && on != 0);
+    if (gated) tg__str_printf(&e, "%s ? ", tg__expr_of(r, u[0]->src[1]));
     tg__str_printf(&e, "tg_vld_%s(%s+%s", fn, tg__expr_of(r, u[0]->src[0]->src[0]), tg__expr_of(r, base));
     if (o) tg__str_printf(&e, "+%lld", (long long)o);
     tg__str_cat(&e, ")");
+    if (gated) tg__str_printf(&e, " : tg_vset_%c(0)", kind);
   } else {
     const char *ops[3] = {NULL, NULL, NULL};
     tg__uop *lanes[TG__SLP_MAX];
-    for (int j = 0; j < u[0]->nsrc && j < 3; j++) {
+    for (int j = u[0]->op == TG__OP_WHERE; j < u[0]->nsrc && j < 3; j++) { /* a WHERE's condition is one scalar */
       tg__slp_operands(u, w, j, lanes);
       ops[j] = tg__slp_emit(r, lanes, w);
     }
     int skind = u[0]->nsrc ? (tg__slp_kind(u[0]->src[0]->dtype) ? tg__slp_kind(u[0]->src[0]->dtype) : 'f') : kind;
     switch (u[0]->op) {
     case TG__OP_NEG: tg__str_printf(&e, "-%s", ops[0]); break;
+    case TG__OP_WHERE: tg__str_printf(&e, "%s ? %s : %s", tg__expr_of(r, u[0]->src[0]), ops[1], ops[2]); break;
     case TG__OP_BITCAST: /* the lanes' bits as the narrower dtype, widened again */
       tg__str_printf(&e, "%s", ops[0]);
       break;

@@ -1161,7 +1161,7 @@ static void tg__cpu_describe(tg__device *d, tg__target *t) {
   (void)d;
   t->gpu = 0;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  int avx512 = __builtin_cpu_supports("avx512f") || getenv("FAKE512"), avx2 = __builtin_cpu_supports("avx2");
+  int avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
   t->vec_floats = avx512 ? 16 : avx2 ? 8 : 4;
   t->vec_regs = avx512 ? 32 : 16;
 #elif defined(__aarch64__)

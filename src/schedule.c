@@ -204,7 +204,11 @@ static tg__uop *tg__kz_pad(void *ctx, tg__uop *p, const tg__bindings *b) {
   tg__sctx *c = (tg__sctx *)ctx;
   (void)b;
   int64_t n = tg__prod(p->shape, p->ndim);
-  if (n < 4096 || tg__map_get(&c->realize, p)) return NULL;
+  /* bytes (a quantised weight's nibbles, padded into their halves of a block) are not realised: one shift and
+   * mask a read, where realised they cost a byte an element (SmolLM2's prompt chunks held 47 MB of them) and a
+   * kernel each (1.5 ms a layer for a chunk of 32 tokens on 2 cores) */
+  if (n < 4096 || tg__map_get(&c->realize, p) || (tg__dtypes[p->dtype].size == 1 && !tg_dtype_is_float(p->dtype)))
+    return NULL;
   tg__vec stack;
   tg__map seen;
   memset(&stack, 0, sizeof stack);

@@ -1121,3 +1121,23 @@ TEST(test_internal_opts_stage) {
   tg_clear_error();
   tg_scope_end();
 }
+
+/* GROUP's 32 lanes of a max combine as a chain of C's ((a>b)?a:b), which names its operands: inlined, each level
+ * doubled the expression (a 2 GB source on a 16-core AVX-512 host, where the heuristic chose this list) */
+TEST(test_internal_opts_group_max_renders_small) {
+  static const tg__opt opts[2] = {TO_OPT(UPCAST, 0, 4), TO_OPT(GROUP, 0, 32)};
+  tg__set_opts_override(opts, 2);
+  tg_tensor *x = to_input(TG_SHAPE(8, 64), 9), *m = tg_max(x, 1, (int[]){1}, 0);
+  tg_schedule *s = tg_schedule_create(&m, 1);
+  const char *src = s && tg_schedule_count(s) == 1 ? tg_schedule_source(s, 0) : NULL;
+  CHECK(src && strlen(src) < 200000);
+  tg_schedule_free(s);
+  float got[8];
+  CHECK_EQ_INT(tg_to_host(m, got, sizeof got), 0);
+  tg__set_opts_override(NULL, -1);
+  for (int r = 0; r < 8; r++) { /* to_input's values, seed 9 */
+    double want = -1e30;
+    for (int c = 0; c < 64; c++) want = fmax(want, (float)sin(0.37 * (double)(r * 64 + c + 1) * 10) + 0.25f * 9);
+    CHECK_NEAR(got[r], want, 1e-6);
+  }
+}

@@ -340,9 +340,10 @@ TEST(test_gguf_matmul_fuses) {
   rmdir(t.dir);
 }
 
-/* A matrix-vector product with a quantised weight (a language model's decode step) renders its accumulators as
- * explicit vectors on the CPU: the blocks' bytes are loaded W at a time and widened (tg_vld_u8), nibbles and int8
- * values included, and the products equal the scalar dequantiser's (Q4_0, Q4_1, Q8_0, Q5_1) */
+/* A matrix-vector product with a quantised weight (a language model's decode step), and a product with 8 rows (a
+ * prompt's chunk), render their accumulators as explicit vectors on the CPU: the blocks' bytes are loaded W at a
+ * time and widened (tg_vld_u8), nibbles and int8 values included, and the products equal the scalar dequantiser's
+ * (Q4_0, Q4_1, Q8_0, Q5_1) */
 TEST(test_gguf_matvec_vectors) {
   gg_tmp t;
   snprintf(t.dir, sizeof t.dir, "/tmp/tg_test_gguf_XXXXXX");
@@ -377,6 +378,27 @@ TEST(test_gguf_matvec_vectors) {
       for (int k = 0; k < in; k++) want += (double)x[k] * gg_value(ty, data, o * in + k);
       CHECK_NEAR(got[o], want, 1e-4 * (1 + fabs(want)));
     }
+    free(got);
+    /* a prompt's chunk of 8 rows: one kernel over the packed blocks (a byte-sized pad is not realised), its tile
+     * along the reduction in vectors (a nibble's half chosen once for 8 lanes: a gated vector load) */
+    float x8[8 * 256];
+    for (int i = 0; i < 8 * 256; i++) x8[i] = (float)((i * 7) % 11 - 5) / 8;
+    tg_tensor *x8t = tg_from_data(x8, TG_FLOAT32, 2, (int64_t[]){8, 256});
+    tg_tensor *y8 = w ? tg_matmul(x8t, tg_transpose(w, 0, 1)) : NULL;
+    s = y8 ? tg_schedule_create(&y8, 1) : NULL;
+    src = s && tg_schedule_count(s) == 1 ? tg_schedule_source(s, 0) : NULL;
+    CHECK(src != NULL);
+    if (src && wi != 3) CHECK(strstr(src, "vacc0 = vacc0 + ") != NULL);
+    if (src && wi < 2) CHECK(strstr(src, " ? tg_vld_u8(") != NULL);
+    tg_schedule_free(s);
+    got = y8 ? tg_to_float(y8) : NULL;
+    CHECK(got != NULL);
+    for (int r = 0; got && r < 8; r++)
+      for (int o = 0; o < out; o++) {
+        double want = 0;
+        for (int k = 0; k < in; k++) want += (double)x8[r * in + k] * gg_value(ty, data, o * in + k);
+        CHECK_NEAR(got[r * out + o], want, 1e-4 * (1 + fabs(want)));
+      }
     free(got);
     tg_gguf_free(g);
     tg_scope_end();
