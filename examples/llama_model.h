@@ -183,22 +183,13 @@ typedef struct llama_cache {
   tg_jit *decode, *prefill;
   tg_tensor *logits;              /* the last call's (1, vocab): overwritten by the next */
   int split;                      /* products' inputs and outputs as buffers of their own */
-  int wt;                         /* a prompt chunk's products through transposed float copies (llama__mv) */
 } llama_cache;
 
 /* a product with a weight, as a buffer of its own (its matrix-vector kernel is then alone: fused into an
  * elementwise consumer with another product, neither gets its tile) */
 static tg_tensor *llama__mv(const llama_cache *c, tg_tensor *x, tg_tensor *w) {
-  /* With c->wt, a prompt's chunk multiplies by each weight dequantised into a float copy transposed to (in, out),
-   * which gives the matmul's tile contiguous columns: SmolLM2's prompt went 31 -> 83 tokens/s on 2 cores, but the
-   * JIT's capture holds every layer's copy (peak RSS 186 -> 590 MB), so it is off unless LLAMA_WT=1. Laid out
-   * (out, in), the tile reads 16 columns 576 floats apart. */
-  if (c->wt && tg_shape(x)[0] > 1) {
-    tg_tensor *wt = tg_contiguous(tg_transpose(w, 0, 1)), *y = tg_contiguous(tg_matmul(x, wt));
-    if (tg_realize(y) < 0) y = NULL;
-    tg_free(wt);
-    return y;
-  }
+  /* A prompt's chunk reads the weight's blocks as a decode does (no float copy: transposed copies were faster once,
+   * 83 against 31 tokens/s, before the CPU's tile for quantised prompts; now 140 against 227, at 590 MB of RSS) */
   return c->split ? tg_contiguous(llama__linear(x, w)) : llama__linear(x, w);
 }
 static tg_tensor *llama__buf(const llama_cache *c, tg_tensor *x) { return c->split ? tg_contiguous(x) : x; }
@@ -280,7 +271,6 @@ static int llama_cache_init(llama_cache *c, const llama_model *m, int64_t max_ct
   /* A product fused with the elementwise work of its input vector computes that work again for every output row:
    * split, SmolLM2's decode went 9 -> 28 tokens/s on 2 cores and 112 -> 202 on an H200. LLAMA_SPLIT=0 fuses. */
   c->split = getenv("LLAMA_SPLIT") ? atoi(getenv("LLAMA_SPLIT")) : 1;
-  c->wt = getenv("LLAMA_WT") ? atoi(getenv("LLAMA_WT")) : 0;
   int64_t n = max_ctx + c->chunk, shape[3] = {n, m->n_kv, m->head_dim};
   int G = m->n_head / m->n_kv;
   c->k = (tg_tensor **)calloc((size_t)m->n_layer, sizeof(tg_tensor *));
