@@ -303,6 +303,19 @@ TEST(test_gguf_tensor_types) {
   rmdir(t.dir);
 }
 
+/* checks got (rows x out) against x (rows x in) times the scalar dequantiser's weight (out x in); frees got */
+static void gg_check_product(const gg_type *ty, const unsigned char *data, const float *x, int rows, int64_t in,
+                             int64_t out, float *got, double tol) {
+  CHECK(got != NULL);
+  for (int r = 0; got && r < rows; r++)
+    for (int64_t o = 0; o < out; o++) {
+      double want = 0;
+      for (int64_t k = 0; k < in; k++) want += (double)x[r * in + k] * gg_value(ty, data, o * in + k);
+      CHECK_NEAR(got[r * out + o], want, tol * (1 + fabs(want)));
+    }
+  free(got);
+}
+
 /* a quantised weight stays quantised: y = x W^T with W in Q4_0 is one kernel reading W's blocks, and equals the
  * product with the dequantised values */
 TEST(test_gguf_matmul_fuses) {
@@ -325,14 +338,7 @@ TEST(test_gguf_matmul_fuses) {
   tg_schedule *s = y ? tg_schedule_create(&y, 1) : NULL;
   CHECK(s && tg_schedule_count(s) == 1);
   tg_schedule_free(s);
-  float *got = y ? tg_to_float(y) : NULL;
-  for (int r = 0; got && r < 2; r++)
-    for (int o = 0; o < out; o++) {
-      double want = 0;
-      for (int k = 0; k < in; k++) want += (double)x[r * in + k] * gg_value(ty, data, o * in + k);
-      CHECK_NEAR(got[r * out + o], want, 1e-5);
-    }
-  free(got);
+  gg_check_product(ty, data, x, 2, in, out, y ? tg_to_float(y) : NULL, 1e-5);
   tg_gguf_free(g);
   tg_scope_end();
   free(data);
@@ -371,14 +377,7 @@ TEST(test_gguf_matvec_vectors) {
       CHECK(strstr(src, "vacc0 = vacc0 + ") != NULL);
     }
     tg_schedule_free(s);
-    float *got = y ? tg_to_float(y) : NULL;
-    CHECK(got != NULL);
-    for (int o = 0; got && o < out; o++) {
-      double want = 0;
-      for (int k = 0; k < in; k++) want += (double)x[k] * gg_value(ty, data, o * in + k);
-      CHECK_NEAR(got[o], want, 1e-4 * (1 + fabs(want)));
-    }
-    free(got);
+    gg_check_product(ty, data, x, 1, in, out, y ? tg_to_float(y) : NULL, 1e-4);
     /* a prompt's chunk of 8 rows: one kernel over the packed blocks (a byte-sized pad is not realised), its tile
      * along the reduction in vectors (a nibble's half chosen once for 8 lanes: a gated vector load) */
     float x8[8 * 256];
@@ -391,15 +390,7 @@ TEST(test_gguf_matvec_vectors) {
     if (src && wi != 3) CHECK(strstr(src, "vacc0 = vacc0 + ") != NULL);
     if (src && wi < 2) CHECK(strstr(src, " ? tg_vld_u8(") != NULL);
     tg_schedule_free(s);
-    got = y8 ? tg_to_float(y8) : NULL;
-    CHECK(got != NULL);
-    for (int r = 0; got && r < 8; r++)
-      for (int o = 0; o < out; o++) {
-        double want = 0;
-        for (int k = 0; k < in; k++) want += (double)x8[r * in + k] * gg_value(ty, data, o * in + k);
-        CHECK_NEAR(got[r * out + o], want, 1e-4 * (1 + fabs(want)));
-      }
-    free(got);
+    gg_check_product(ty, data, x8, 8, in, out, y8 ? tg_to_float(y8) : NULL, 1e-4);
     tg_gguf_free(g);
     tg_scope_end();
     free(data);
