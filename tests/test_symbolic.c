@@ -115,7 +115,8 @@ TEST(symbolic_output_loop_stops_early) {
     CHECK_EQ_INT(tg_variable_bind(v, n), 0);
     tg_tensor *y = tg_contiguous(tg_matmul(test_sym_rows(at, v, 8), bt)); /* (rows, 4) */
     tg_schedule *sc = tg_schedule_create(&y, 1);
-    CHECK(sc && tg_schedule_count(sc) == 1 && strstr(tg_schedule_source(sc, 0), "break;") != NULL);
+    CHECK(sc && tg_schedule_count(sc) == 1);
+    if (sc && test_on_cpu()) CHECK(strstr(tg_schedule_source(sc, 0), "break;") != NULL); /* a GPU's are threads */
     tg_schedule_free(sc);
     float got[4], want[4] = {0, 0, 0, 0};
     for (int r = 0; r < n; r++)
