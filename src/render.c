@@ -1168,7 +1168,6 @@ static void tg__find_slp(tg__rctx *r, const tg__linear *lin) {
   for (int i = 0; i < n; i++) {
     tg__uop *u = lin->u[i], *v = tg__slp_update(u);
     if (u->op == TG__OP_RANGE || u->op == TG__OP_ENDRANGE) nrun = 0;
-    int kind = v ? tg__slp_kind(u->dtype) : 0;
     if (!v || (u->dtype != TG_FLOAT32 && u->dtype != TG_INT32) || !tg__map_get(&entry, u->src[0])) continue;
     if (nrun && lin->u[run[0]]->dtype != u->dtype) nrun = 0;
     run[nrun++] = i;
@@ -1182,7 +1181,6 @@ static void tg__find_slp(tg__rctx *r, const tg__linear *lin) {
       ok &= a->src[0]->src[0] == lin->u[run[0]]->src[0]->src[0]; /* one initial value */
     }
     if (!ok || !tg__slp_ok(vals, w, 0)) continue;
-    (void)kind;
     if (r->ngroups == r->cgroups) {
       r->cgroups = r->cgroups ? 2 * r->cgroups : 16;
       r->groups = (tg__slp_group *)tg__realloc(r->groups, sizeof(tg__slp_group) * (size_t)r->cgroups);
@@ -1208,8 +1206,8 @@ static void tg__slp_prelude(tg__str *out, int w) {
   static const char *const plain[3][2] = {{"f", "float"}, {"i", "int"}, {"u", "unsigned int"}};
   for (int t = 0; t < 3; t++) {
     const char *c = plain[t][0], *ct = plain[t][1];
-    tg__str_printf(out, "TG_FN tg_v%s tg_vld_%s(const %s *p) { tg_v%s v; __builtin_memcpy(&v, p, sizeof v); return v; }\n",
-                   c, c, ct, c);
+    tg__str_printf(out, "TG_FN tg_v%s tg_vld_%s(const %s *p) { tg_v%s v; __builtin_memcpy(&v, p, sizeof v); "
+                        "return v; }\n", c, c, ct, c);
     tg__str_printf(out, "TG_FN tg_v%s tg_vset_%s(%s x) { tg_v%s v = {", c, c, ct, c);
     for (int k = 0; k < w; k++) tg__str_cat(out, k ? ", x" : "x");
     tg__str_cat(out, "}; return v; }\n");
@@ -1225,8 +1223,9 @@ static void tg__slp_prelude(tg__str *out, int w) {
       tg__str_cat(out, w == 8 ? "defined(__AVX2__)\n" : "defined(__AVX512F__)\n");
       tg__str_cat(out, "  typedef char c16 __attribute__((vector_size(16)));\n");
       if (w == 8)
-        tg__str_printf(out, "  typedef long long l2 __attribute__((vector_size(16))); long long q; __builtin_memcpy(&q, "
-                            "p, 8); l2 v = {q, 0}; return (tg_vi)__builtin_ia32_pmov%sbd256((c16)v);\n", x);
+        tg__str_printf(out, "  typedef long long l2 __attribute__((vector_size(16))); long long q; "
+                            "__builtin_memcpy(&q, p, 8); l2 v = {q, 0}; "
+                            "return (tg_vi)__builtin_ia32_pmov%sbd256((c16)v);\n", x);
       else
         tg__str_printf(out, "  c16 v; __builtin_memcpy(&v, p, 16); return (tg_vi)__builtin_ia32_pmov%sbd512_mask(v, "
                             "(tg_vi){0}, (unsigned short)-1);\n", x);
