@@ -662,7 +662,7 @@ TG__PRIVATE tg__buffer *tg__tensor_buffer(tg_tensor *t); /* a realised tensor's 
 /* b moves to its next version outside a schedule: its contents changed (a host write, a JIT replay), or only its
  * identity must change (a JIT capture's inputs) */
 TG__PRIVATE void tg__buffer_bump(tg__buffer *b, int contents_changed);
-TG__PRIVATE void tg__buffers_bump(tg__buffer *const *bs, int n); /* each distinct one, contents changed */
+TG__PRIVATE void tg__buffers_bump(tg__buffer *const *bs, int n, int contents_changed); /* each distinct one, once */
 TG__PRIVATE int tg__tensor_overwrite(const char *fn, tg_tensor *t, const void *src); /* host bytes into realised t */
 
 /* ---------------------------------------------------------------------------------------------------------------- */

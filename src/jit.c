@@ -422,7 +422,7 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
   int nw = 0;
   for (int i = 0; i < ran; i++)
     if (j->calls[i].slot[0] < 0) written[nw++] = j->calls[i].bufs[0];
-  tg__buffers_bump(written, nw);
+  tg__buffers_bump(written, nw, 1);
   TG_FREE(written);
   TG_FREE(ls);
   TG_FREE(bufs);

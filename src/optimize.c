@@ -2000,11 +2000,6 @@ static int tg__stage_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__o
   return 0;
 }
 
-/* Reductions get a register tile of accumulators over two output loops, and short reduction loops are unrolled.
- * The tile's inner loop j is the innermost output loop some input does not depend on (that input's loads are
- * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
- * loads fi + fj values for fi * fj multiply-adds. For a matmul that is rows by columns; for a convolution, output
- * channels by output x, not the two spatial loops (whose loads differ everywhere in the tile). */
 /* the lanes of the renderer's explicit vectors on target t (tg__linear.vec_width): the vector registers' 32-bit
  * lanes, 4 to 16; 0 for a GPU. VECTORIZE=0 turns them off (GCC's SLP alone); 4, 8 or 16 sets them whatever the
  * machine's (the tests of other widths) */
@@ -2014,20 +2009,11 @@ TG__PRIVATE int tg__vec_lanes(const tg__target *t) {
   return t->gpu || !ve ? 0 : ve == 4 || ve == 8 || ve == 16 ? ve : vw;
 }
 
-/* the index expressions of sink's accesses to global buffers of bytes (int8, uint8: a quantised weight's blocks) */
-static void tg__vec_toposort_collect(tg__uop *sink, tg__vec *out) {
-  tg__vec all;
-  memset(&all, 0, sizeof all);
-  tg__uop_toposort(sink, &all);
-  for (int i = 0; i < all.n; i++) {
-    tg__uop *u = (tg__uop *)all.items[i];
-    if (u->op == TG__OP_INDEX && u->nsrc >= 2 && u->src[0]->op == TG__OP_DEFINE_GLOBAL &&
-        (u->src[0]->dtype == TG_UINT8 || u->src[0]->dtype == TG_INT8))
-      tg__vec_push(out, u->src[1]);
-  }
-  tg__vec_free(&all);
-}
-
+/* Reductions get a register tile of accumulators over two output loops, and short reduction loops are unrolled.
+ * The tile's inner loop j is the innermost output loop some input does not depend on (that input's loads are
+ * reused across j); its outer loop i is one that another input, which does depend on j, does not: then a tile step
+ * loads fi + fj values for fi * fj multiply-adds. For a matmul that is rows by columns; for a convolution, output
+ * channels by output x, not the two spatial loops (whose loads differ everywhere in the tile). */
 TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *out) {
   if (tg__getenv_int("NOOPT", 0)) return 0;
   tg__vec all, access;
@@ -2035,10 +2021,16 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   memset(&access, 0, sizeof access);
   tg__uop_toposort(sink, &all);
   tg__uop *globals[TG_MAX_DIMS], *inner_reduce = NULL;
-  int ng = 0, has_reduce = 0, has_where = 0;
+  int ng = 0, has_reduce = 0, has_where = 0, nbytes = 0;
+  uint64_t byte_deps = 0; /* the loops that the reads of byte-sized inputs (a quantised weight's blocks) move with */
+  tg__map bmemo;
+  memset(&bmemo, 0, sizeof bmemo);
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
     has_where |= u->op == TG__OP_WHERE || (u->op == TG__OP_LOAD && u->nsrc > 1);
+    if (u->op == TG__OP_INDEX && u->nsrc >= 2 && u->src[0]->op == TG__OP_DEFINE_GLOBAL &&
+        (u->src[0]->dtype == TG_UINT8 || u->src[0]->dtype == TG_INT8))
+      nbytes++, byte_deps |= tg__range_deps(u->src[1], &bmemo);
     if (u->op == TG__OP_REDUCE) {
       has_reduce = 1;
       if (u->nsrc > 1) inner_reduce = u->src[u->nsrc - 1];
@@ -2056,6 +2048,7 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
     if (u->op == TG__OP_RANGE && u->arg.i >= nglobal && !u->arg.i2) red = u, nred++;
   }
   tg__vec_free(&all);
+  tg__map_free(&bmemo);
   /* the output loops in order (by id: outermost first); the last is contiguous in the output */
   for (int i = 1; i < ng; i++)
     for (int j = i; j > 0 && globals[j]->arg.i < globals[j - 1]->arg.i; j--) {
@@ -2098,19 +2091,11 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
    * 16 weight rows 576 elements apart, one byte at a time: SmolLM2's prompt took 6.5 ms for a 32x576x1536 product
    * on 2 cores (AVX2) */
   if (has_reduce && ng == 2 && nred == 1 && sink->nsrc == 1 && !t->gpu && red->src[0]->op == TG__OP_CONST &&
-      tg__range_size(red) % 32 == 0 && tg__range_size(red) >= 64) {
-    tg__vec bytes; /* the index expressions of the byte-sized inputs */
-    memset(&bytes, 0, sizeof bytes);
-    tg__vec_toposort_collect(sink, &bytes);
-    tg__map m;
-    memset(&m, 0, sizeof m);
-    uint64_t deps = 0;
-    for (int i = 0; i < bytes.n; i++) deps |= tg__range_deps((tg__uop *)bytes.items[i], &m);
-    tg__map_free(&m);
-    int o = -1, both = 0;
+      tg__range_size(red) % 32 == 0 && tg__range_size(red) >= 64 && nbytes) {
+    int o = -1, both = 0; /* o: the output loop of the weight's rows; the other is the tokens' */
     for (int g = 0; g < 2; g++)
-      if (deps & (1ULL << (globals[g]->arg.i & 63))) both |= o >= 0, o = g;
-    if (bytes.n && o >= 0 && !both && tg__range_size(globals[o]) % 4 == 0 &&
+      if (byte_deps & (1ULL << (globals[g]->arg.i & 63))) both |= o >= 0, o = g;
+    if (o >= 0 && !both && tg__range_size(globals[o]) % 4 == 0 &&
         tg__range_size(globals[o]) / 4 >= 2 * (int64_t)t->cores) {
       /* 8 tokens by 2 rows of 8 accumulators each (16 vectors; AVX-512: of 16), which dequantise each weight once
        * for 8 tokens: 2.2 -> 0.91 ms for 32x576x1536 on 2 cores (AVX2) reading Q4_1's blocks, against 4 tokens by
@@ -2127,11 +2112,9 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
         out[n++] = tg__mkopt(TG__OPT_UPCAST, 0, 4);
         out[n++] = tg__mkopt(TG__OPT_GROUP, 0, 32);
       }
-      tg__vec_free(&bytes);
       tg__vec_free(&access);
       return n;
     }
-    tg__vec_free(&bytes);
   }
   if (!has_reduce || ng < 2 || sink->nsrc != 1) {
     /* a GPU's elementwise kernel whose innermost output loop every access walks contiguously gets an UPCAST of 4

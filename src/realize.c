@@ -36,10 +36,6 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uo
   return tg__kernelize(roots, nroots, &o, out, realized_out);
 }
 
-/* A CONTIGUOUS realised by a run keeps its buffer (`becomes`, as a root does), so a graph built on it later (a
- * backward pass after the forward was realised) reads the values the first run computed instead of recomputing them:
- * a random tensor is drawn once, as tinygrad's contiguous rand. Not while a JIT captures: its replays own the
- * memory. */
 /* whether u's value depends on a variable (memo: u -> 1 yes, 2 no) */
 static int tg__reads_var(tg__uop *u, tg__map *memo) {
   intptr_t m = (intptr_t)tg__map_get(memo, u);
@@ -50,6 +46,10 @@ static int tg__reads_var(tg__uop *u, tg__map *memo) {
   return r;
 }
 
+/* A CONTIGUOUS realised by a run keeps its buffer (`becomes`, as a root does), so a graph built on it later (a
+ * backward pass after the forward was realised) reads the values the first run computed instead of recomputing them:
+ * a random tensor is drawn once, as tinygrad's contiguous rand. Not while a JIT captures: its replays own the
+ * memory. */
 TG__PRIVATE void tg__sched_settle(tg__sched *s) {
   /* A node that reads a variable is the schedule's, with its BINDs stripped (schedule.c): the same node stands for
    * every value, so it keeps no buffer (a tg_contiguous of rows 0..n gave the first n's values for every n after) */

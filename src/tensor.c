@@ -530,26 +530,17 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
   return target;
 }
 
-/* b moves to its next version, so that no cached result computed from the old one is reused, and every live tensor
- * that is a plain view of b follows it. When the contents changed, graphs built on the old version are stale. */
-TG__PRIVATE void tg__buffer_bump(tg__buffer *b, int contents_changed) {
-  tg__buffer_advance(b, contents_changed);
-  for (tg_tensor *t = tg__live; t; t = t->next) {
-    tg__uop *v = tg__view_buffer(t->uop);
-    if (v && v->arg.ptr == b && v->arg.i != b->version)
-      t->uop = tg__buffer_uop(b, t->uop->ndim, t->uop->shape);
-  }
-}
-
-/* tg__buffer_bump(b, 1) for each distinct buffer of bs[0..n), with one walk of the live tensors: a JIT replay writes
- * ~660 buffers a token (SmolLM2's decode), and a walk each was 6% of the step */
-TG__PRIVATE void tg__buffers_bump(tg__buffer *const *bs, int n) {
+/* Each distinct buffer of bs[0..n) moves to its next version, so that no cached result computed from the old one is
+ * reused, and every live tensor that is a plain view of one follows it, in one walk of the live tensors (a JIT
+ * replay writes ~660 buffers a token in SmolLM2's decode, and a walk each was 6% of the step). When the contents
+ * changed, graphs built on the old versions are stale. */
+TG__PRIVATE void tg__buffers_bump(tg__buffer *const *bs, int n, int contents_changed) {
   tg__map seen;
   memset(&seen, 0, sizeof seen);
   for (int i = 0; i < n; i++)
     if (bs[i] && !tg__map_get(&seen, bs[i])) {
       tg__map_put(&seen, bs[i], (void *)1);
-      tg__buffer_advance(bs[i], 1);
+      tg__buffer_advance(bs[i], contents_changed);
     }
   for (tg_tensor *t = tg__live; t && seen.n; t = t->next) {
     tg__uop *v = tg__view_buffer(t->uop);
@@ -558,6 +549,8 @@ TG__PRIVATE void tg__buffers_bump(tg__buffer *const *bs, int n) {
   }
   tg__map_free(&seen);
 }
+
+TG__PRIVATE void tg__buffer_bump(tg__buffer *b, int contents_changed) { tg__buffers_bump(&b, 1, contents_changed); }
 
 /* overwrites realised t in place with host bytes (t's dtype, numel elements); 0 or -1 */
 TG__PRIVATE int tg__tensor_overwrite(const char *fn, tg_tensor *t, const void *src) {
