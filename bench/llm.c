@@ -37,7 +37,7 @@ int main(void) {
   tg_tokenizer *tok = g ? tg_tokenizer_from_gguf(g) : NULL;
   llama_model m;
   llama_cache c;
-  if (!tok || llama_load(&m, g) != 0 || llama_cache_init(&c, &m, 512, 32) != 0) {
+  if (!tok || llama_load(&m, g) != 0 || llama_cache_init_kv(&c, &m, 512, 32, TG_FLOAT16) != 0) {
     printf("llm: %s\n", tg_error());
     return 1;
   }
@@ -48,7 +48,8 @@ int main(void) {
   int64_t n = tg_tokenizer_encode(tok, text, tg_tokenizer_chat(tok, &role, &q, 1, 1, text, sizeof text), 1, ids, 512);
   int32_t first = llm_argmax(llama_feed(&c, ids, n), m.vocab);
   double t_first = bench_now() - t_start;
-  /* prompt processing: 128 tokens (four chunks of 32), then generation: 64 tokens, greedy */
+  /* as llama-bench's pp128 and tg64: a prompt of 128 tokens (four chunks of 32) into an empty cache, then 64 tokens
+   * generated one at a time (greedy) from an empty cache */
   for (int i = 0; i < 128; i++) ids[i] = (int32_t)((i * 7919 + 13) % m.vocab);
   double pp[3], tg[3];
   for (int r = -1; r < 3; r++) { /* r = -1 warms up */
@@ -57,6 +58,7 @@ int main(void) {
     tg_tensor *lg = llama_feed(&c, ids, 128);
     int32_t next = llm_argmax(lg, m.vocab);
     double t1 = bench_now();
+    c.n_past = 0;
     for (int i = 0; i < 64 && lg; i++) {
       lg = llama_feed(&c, &next, 1);
       next = llm_argmax(lg, m.vocab);

@@ -183,6 +183,7 @@ typedef struct llama_cache {
   tg_jit *decode, *prefill;
   tg_tensor *logits;              /* the last call's (1, vocab): overwritten by the next */
   int split;                      /* products' inputs and outputs as buffers of their own */
+  tg_dtype kv;                    /* the cache's dtype: TG_FLOAT16 (llama.cpp's default) or TG_FLOAT32 */
 } llama_cache;
 
 /* a product with a weight, as a buffer of its own (its matrix-vector kernel is then alone: fused into an
@@ -193,6 +194,47 @@ static tg_tensor *llama__mv(const llama_cache *c, tg_tensor *x, tg_tensor *w) {
   return c->split ? tg_contiguous(llama__linear(x, w)) : llama__linear(x, w);
 }
 static tg_tensor *llama__buf(const llama_cache *c, tg_tensor *x) { return c->split ? tg_contiguous(x) : x; }
+
+/* layer l of a step of T tokens at start_pos (the variable p): x's keys and values go into the cache, and the
+ * residual stream after the layer comes out (NULL on error) */
+static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *cs, tg_tensor *sn, tg_tensor *mask,
+                               int64_t T) {
+  const llama_model *m = c->m;
+  const llama_block *b = &m->blk[l];
+  int H = m->n_head, KV = m->n_kv, HD = m->head_dim, D = m->dim, G = H / KV;
+  tg_variable *p = c->pos;
+  /* the residual stream as a buffer: the cache's assignments realise each layer, and the next layer's would
+   * otherwise compute every layer before it again */
+  if (tg_realize(x) < 0) return NULL;
+  /* the matrix-vector products' inputs as buffers: fused into a product, an input vector's elementwise work (a
+   * norm, RoPE, SiLU) is computed again for every output row */
+  tg_tensor *h = llama__buf(c, llama__rmsnorm(x, b->attn_norm, m->eps));
+  int64_t qs[3] = {T, H, HD}, ks[3] = {T, KV, HD};
+  tg_tensor *q = llama__buf(c, llama__rope_with(tg_reshape(llama__mv(c, h, b->wq), 3, qs), cs, sn, T, H, HD));
+  tg_tensor *k = llama__rope_with(tg_reshape(llama__mv(c, h, b->wk), 3, ks), cs, sn, T, KV, HD);
+  tg_tensor *v = tg_reshape(llama__mv(c, h, b->wv), 3, ks);
+  tg_sint at[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
+  tg_tensor *kslot = tg_shrink_sym(c->k[l], 3, at), *vslot = tg_shrink_sym(c->v[l], 3, at);
+  if (!tg_assign(kslot, tg_cast(k, c->kv)) || !tg_assign(vslot, tg_cast(v, c->kv)) || tg_realize(kslot) < 0 ||
+      tg_realize(vslot) < 0)
+    return NULL;
+  tg_sint upto[6] = {{NULL, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
+  int kperm[3] = {1, 2, 0}, vperm[3] = {1, 0, 2}, qperm[4] = {1, 2, 0, 3}, operm[4] = {2, 0, 1, 3};
+  tg_tensor *keys = tg_permute(tg_cast(tg_shrink_sym(c->k[l], 3, upto), TG_FLOAT32), 3, kperm); /* (KV, HD, S) */
+  tg_tensor *vals = tg_permute(tg_cast(tg_shrink_sym(c->v[l], 3, upto), TG_FLOAT32), 3, vperm); /* (KV, S, HD) */
+  int64_t q4[4] = {T, KV, G, HD}, q3[3] = {KV, G * T, HD}, o4[4] = {KV, G, T, HD}, o2[2] = {T, D};
+  tg_tensor *qg = tg_reshape(tg_permute(tg_reshape(q, 4, q4), 4, qperm), 3, q3); /* (KV, G*T, HD) */
+  tg_tensor *sc = tg_mul_s(tg_matmul(qg, keys), 1.0 / sqrt((double)HD));        /* (KV, G*T, S) */
+  if (mask) sc = tg_where(mask, sc, tg_full_like(sc, -INFINITY));
+  /* the probabilities as a buffer: fused into the product with the values, each exp is computed again for each of
+   * the head's 64 values (a prompt chunk's product took 3.3 ms a layer on 2 cores) */
+  tg_tensor *o = tg_matmul(llama__buf(c, tg_softmax(sc, -1)), vals);            /* (KV, G*T, HD) */
+  o = tg_reshape(tg_permute(tg_reshape(o, 4, o4), 4, operm), 2, o2);
+  x = tg_add(x, llama__mv(c, llama__buf(c, o), b->wo));
+  h = llama__buf(c, llama__rmsnorm(x, b->ffn_norm, m->eps));
+  tg_tensor *act = llama__buf(c, tg_mul(tg_silu(llama__mv(c, h, b->gate)), llama__mv(c, h, b->up)));
+  return tg_add(x, llama__mv(c, act, b->down));
+}
 
 /* one step of T tokens (ids, (T,) int32) at positions start_pos..start_pos+T-1: their keys and values go into the
  * cache, and the logits (1, vocab) of the last come out */
@@ -212,36 +254,15 @@ static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
     mask = tg_le(tg_shrink_sym(c->kpos, 1, upto), qp); /* (G*T, S) */
   }
   for (int l = 0; l < m->n_layer; l++) {
-    const llama_block *b = &m->blk[l];
-    /* the residual stream as a buffer: the cache's assignments realise each layer, and the next layer's would
-     * otherwise compute every layer before it again */
-    if (tg_realize(x) < 0) return NULL;
-    /* the matrix-vector products' inputs as buffers: fused into a product, an input vector's elementwise work (a
-     * norm, RoPE, SiLU) is computed again for every output row */
-    tg_tensor *h = llama__buf(c, llama__rmsnorm(x, b->attn_norm, m->eps));
-    int64_t qs[3] = {T, H, HD}, ks[3] = {T, KV, HD};
-    tg_tensor *q = llama__buf(c, llama__rope_with(tg_reshape(llama__mv(c, h, b->wq), 3, qs), cs, sn, T, H, HD));
-    tg_tensor *k = llama__rope_with(tg_reshape(llama__mv(c, h, b->wk), 3, ks), cs, sn, T, KV, HD);
-    tg_tensor *v = tg_reshape(llama__mv(c, h, b->wv), 3, ks);
-    tg_sint at[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
-    tg_tensor *kslot = tg_shrink_sym(c->k[l], 3, at), *vslot = tg_shrink_sym(c->v[l], 3, at);
-    if (!tg_assign(kslot, k) || !tg_assign(vslot, v) || tg_realize(kslot) < 0 || tg_realize(vslot) < 0) return NULL;
-    tg_sint upto[6] = {{NULL, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
-    int kperm[3] = {1, 2, 0}, vperm[3] = {1, 0, 2}, qperm[4] = {1, 2, 0, 3}, operm[4] = {2, 0, 1, 3};
-    tg_tensor *keys = tg_permute(tg_shrink_sym(c->k[l], 3, upto), 3, kperm); /* (KV, HD, S) */
-    tg_tensor *vals = tg_permute(tg_shrink_sym(c->v[l], 3, upto), 3, vperm); /* (KV, S, HD) */
-    int64_t q4[4] = {T, KV, G, HD}, q3[3] = {KV, G * T, HD}, o4[4] = {KV, G, T, HD}, o2[2] = {T, D};
-    tg_tensor *qg = tg_reshape(tg_permute(tg_reshape(q, 4, q4), 4, qperm), 3, q3); /* (KV, G*T, HD) */
-    tg_tensor *sc = tg_mul_s(tg_matmul(qg, keys), 1.0 / sqrt((double)HD));        /* (KV, G*T, S) */
-    if (mask) sc = tg_where(mask, sc, tg_full_like(sc, -INFINITY));
-    /* the probabilities as a buffer: fused into the product with the values, each exp is computed again for each of
-     * the head's 64 values (a prompt chunk's product took 3.3 ms a layer on 2 cores) */
-    tg_tensor *o = tg_matmul(llama__buf(c, tg_softmax(sc, -1)), vals);            /* (KV, G*T, HD) */
-    o = tg_reshape(tg_permute(tg_reshape(o, 4, o4), 4, operm), 2, o2);
-    x = tg_add(x, llama__mv(c, llama__buf(c, o), b->wo));
-    h = llama__buf(c, llama__rmsnorm(x, b->ffn_norm, m->eps));
-    tg_tensor *act = llama__buf(c, tg_mul(tg_silu(llama__mv(c, h, b->gate)), llama__mv(c, h, b->up)));
-    x = tg_add(x, llama__mv(c, act, b->down));
+    /* each layer in a scope of its own: its intermediates (a prompt chunk's: 2 MB a layer) go when it ends, and
+     * their memory serves the next layer (all 30 held until the step returned: 58 MB of SmolLM2's peak RSS) */
+    tg_scope_begin();
+    tg_tensor *next = llama__layer(c, l, x, cs, sn, mask, T);
+    if (next) tg_keep(next);
+    tg_scope_end();
+    if (!next) return NULL;
+    x = next; /* the last layer's handle stays: while a JIT captures, a realised node is reused only while a
+               * tensor holds it (freed, the capture computed every layer again for each one: 7712 kernels) */
   }
   int64_t keep[4] = {T - 1, T, 0, D};
   /* the final norm as a buffer of its own: fused into the output's product, it is computed again for each of the
@@ -260,9 +281,15 @@ static int llama__jit_step(void *ctx, tg_tensor **in, int n_in, tg_tensor **out,
   return rc;
 }
 
-/* a cache of max_ctx positions for m, prefilled in chunks of `chunk` tokens (1: token by token); 0 or -1 */
-static int llama_cache_init(llama_cache *c, const llama_model *m, int64_t max_ctx, int64_t chunk) {
+/* a cache of max_ctx positions for m in dtype kv (TG_FLOAT16: half the memory, as llama.cpp's default; TG_FLOAT32:
+ * exact), prefilled in chunks of `chunk` tokens (1: token by token); 0 or -1 */
+static int llama_cache_init_kv(llama_cache *c, const llama_model *m, int64_t max_ctx, int64_t chunk, tg_dtype kv) {
   memset(c, 0, sizeof *c);
+  if (kv != TG_FLOAT16 && kv != TG_FLOAT32) {
+    fprintf(stderr, "llama_cache_init: a cache of %s (float16 or float32)\n", tg_dtype_name(kv));
+    return -1;
+  }
+  c->kv = kv;
   if (!m || !m->blk || m->n_kv < 1 || m->n_head % m->n_kv || max_ctx < 1) {
     fprintf(stderr, "llama_cache_init: no loaded model, or a context of %lld positions\n", (long long)max_ctx);
     return -1;
@@ -278,8 +305,8 @@ static int llama_cache_init(llama_cache *c, const llama_model *m, int64_t max_ct
   c->pos = tg_variable_new("start_pos", 0, max_ctx - 1);
   if (!c->k || !c->v || !c->pos) return -1;
   for (int l = 0; l < m->n_layer; l++) {
-    c->k[l] = tg_empty(TG_FLOAT32, 3, shape), c->v[l] = tg_empty(TG_FLOAT32, 3, shape); /* buffers of their own */
-    if (!tg_assign(c->k[l], tg_zeros(TG_FLOAT32, 3, shape)) || !tg_assign(c->v[l], tg_zeros(TG_FLOAT32, 3, shape)) ||
+    c->k[l] = tg_empty(kv, 3, shape), c->v[l] = tg_empty(kv, 3, shape); /* buffers of their own */
+    if (!tg_assign(c->k[l], tg_zeros(kv, 3, shape)) || !tg_assign(c->v[l], tg_zeros(kv, 3, shape)) ||
         tg_realize(c->k[l]) < 0 || tg_realize(c->v[l]) < 0)
       return -1;
   }
@@ -294,6 +321,11 @@ static int llama_cache_init(llama_cache *c, const llama_model *m, int64_t max_ct
   c->decode = tg_jit_new(llama__jit_step, c);
   c->prefill = tg_jit_new(llama__jit_step, c);
   return c->cos && c->sin && c->kpos && c->qoff ? 0 : -1;
+}
+
+/* the exact cache: float32 */
+static int llama_cache_init(llama_cache *c, const llama_model *m, int64_t max_ctx, int64_t chunk) {
+  return llama_cache_init_kv(c, m, max_ctx, chunk, TG_FLOAT32);
 }
 
 static void llama_cache_free(llama_cache *c) {

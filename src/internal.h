@@ -117,6 +117,8 @@ TG__PRIVATE void tg__api_unlock(int *held);
 /* runs as a public call returns to the user (not to the library's own code, which may hold nodes that no tensor
  * roots yet): the UOp collector registers itself, so memory a tg_free or a dict's free let go is collected there */
 TG__PRIVATE void tg__set_return_hook(void (*hook)(void));
+TG__PRIVATE int tg__callback_begin(void);
+TG__PRIVATE void tg__callback_end(int prev);
 #if defined(__GNUC__) || defined(__clang__)
 #define TG__LOCKED() int tg__api_held __attribute__((cleanup(tg__api_unlock), unused)) = tg__api_lock()
 #else

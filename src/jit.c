@@ -196,7 +196,9 @@ static int tg__jit_inputs(tg_jit *j, tg_tensor **in, int n_in, int n_out, tg__bu
 static int tg__jit_call_fn(tg_jit *j, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
   for (int i = 0; i < n_out; i++) out[i] = NULL;
   tg__inside++;
+  int cb = tg__callback_begin();
   int rc = j->fn(j->ctx, in, n_in, out, n_out);
+  tg__callback_end(cb);
   for (int i = 0; rc == 0 && i < n_out; i++)
     if (!out[i]) {
       tg__set_error("tg_jit_run: the function returned 0 but left output %d NULL", i);
