@@ -24,11 +24,13 @@ enum { TG__PRE_GPT2, TG__PRE_STARCODER, TG__PRE_LLAMA3, TG__PRE_QWEN2 };
 enum { TG__TOK_BPE, TG__TOK_SPM, TG__TOK_WPM };                       /* the model */
 enum { TG__TT_NORMAL = 1, TG__TT_UNKNOWN = 2, TG__TT_CONTROL = 3, TG__TT_USER = 4, TG__TT_BYTE = 6 }; /* GGUF's */
 
-/* a string -> int table, open addressing (keys copied) */
+/* a string -> int table, open addressing. The keys are copied into one arena, NUL-terminated (a key apiece cost
+ * SmolLM2's 98000 vocabulary and merge strings 3 MB of allocator overhead) */
 typedef struct tg__stab {
-  char **key;
-  int64_t *klen;
-  int32_t *val;
+  char *arena;
+  int64_t used, room;
+  int64_t *off; /* per slot: its key's offset in the arena, -1 when the slot is empty */
+  int32_t *klen, *val;
   int64_t cap, n;
 } tg__stab;
 
@@ -39,36 +41,73 @@ static uint64_t tg__stab_hash(const char *s, int64_t n) {
 }
 
 static void tg__stab_init(tg__stab *t, int64_t n) {
+  memset(t, 0, sizeof *t);
   t->cap = 16;
   while (t->cap < 2 * n + 16) t->cap *= 2;
-  t->key = (char **)tg__alloc(sizeof(char *) * (size_t)t->cap);
-  t->klen = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)t->cap);
+  t->off = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)t->cap);
+  t->klen = (int32_t *)tg__alloc(sizeof(int32_t) * (size_t)t->cap);
   t->val = (int32_t *)tg__alloc(sizeof(int32_t) * (size_t)t->cap);
-  memset(t->key, 0, sizeof(char *) * (size_t)t->cap);
-  t->n = 0;
+  for (int64_t i = 0; i < t->cap; i++) t->off[i] = -1;
 }
 
 static int32_t tg__stab_get(const tg__stab *t, const char *s, int64_t n) {
   for (uint64_t h = tg__stab_hash(s, n) & (uint64_t)(t->cap - 1);; h = (h + 1) & (uint64_t)(t->cap - 1)) {
-    if (!t->key[h]) return -1;
-    if (t->klen[h] == n && !memcmp(t->key[h], s, (size_t)n)) return t->val[h];
+    if (t->off[h] < 0) return -1;
+    if (t->klen[h] == n && !memcmp(t->arena + t->off[h], s, (size_t)n)) return t->val[h];
   }
 }
 
-/* adds s -> v unless s is there already (the first one stays) */
+/* adds s -> v unless s is there already (the first one stays). The table never fills: it has room for twice the
+ * keys its init was told of, and grows when half full. A key of 2 GB or more is not added (no token is so long) */
 static void tg__stab_put(tg__stab *t, const char *s, int64_t n, int32_t v) {
+  if (n < 0 || n >= INT32_MAX) return;
+  if (2 * (t->n + 1) > t->cap) { /* twice the slots, every key placed again */
+    tg__stab old = *t;
+    t->cap *= 2;
+    t->off = (int64_t *)tg__alloc(sizeof(int64_t) * (size_t)t->cap);
+    t->klen = (int32_t *)tg__alloc(sizeof(int32_t) * (size_t)t->cap);
+    t->val = (int32_t *)tg__alloc(sizeof(int32_t) * (size_t)t->cap);
+    for (int64_t i = 0; i < t->cap; i++) t->off[i] = -1;
+    for (int64_t i = 0; i < old.cap; i++) {
+      if (old.off[i] < 0) continue;
+      uint64_t h = tg__stab_hash(old.arena + old.off[i], old.klen[i]) & (uint64_t)(t->cap - 1);
+      while (t->off[h] >= 0) h = (h + 1) & (uint64_t)(t->cap - 1);
+      t->off[h] = old.off[i], t->klen[h] = old.klen[i], t->val[h] = old.val[i];
+    }
+    TG_FREE(old.off);
+    TG_FREE(old.klen);
+    TG_FREE(old.val);
+  }
   uint64_t h = tg__stab_hash(s, n) & (uint64_t)(t->cap - 1);
-  for (; t->key[h]; h = (h + 1) & (uint64_t)(t->cap - 1))
-    if (t->klen[h] == n && !memcmp(t->key[h], s, (size_t)n)) return;
-  t->key[h] = (char *)tg__alloc((size_t)n + 1);
-  memcpy(t->key[h], s, (size_t)n);
-  t->key[h][n] = 0;
-  t->klen[h] = n, t->val[h] = v, t->n++;
+  for (; t->off[h] >= 0; h = (h + 1) & (uint64_t)(t->cap - 1))
+    if (t->klen[h] == n && !memcmp(t->arena + t->off[h], s, (size_t)n)) return;
+  if (t->used + n + 1 > t->room) {
+    while (t->used + n + 1 > t->room) t->room = t->room ? 2 * t->room : 4096;
+    t->arena = (char *)tg__realloc(t->arena, (size_t)t->room);
+  }
+  memcpy(t->arena + t->used, s, (size_t)n);
+  t->arena[t->used + n] = 0;
+  t->off[h] = t->used, t->klen[h] = (int32_t)n, t->val[h] = v, t->n++;
+  t->used += n + 1;
+}
+
+/* gives back the arena's unused room, once every key is in */
+static void tg__stab_trim(tg__stab *t) {
+  if (t->arena && t->room > t->used) t->arena = (char *)tg__realloc(t->arena, (size_t)(t->used ? t->used : 1));
+  t->room = t->used;
+}
+
+/* the table's copy of key s (NUL-terminated), or NULL */
+static const char *tg__stab_key(const tg__stab *t, const char *s, int64_t n) {
+  for (uint64_t h = tg__stab_hash(s, n) & (uint64_t)(t->cap - 1);; h = (h + 1) & (uint64_t)(t->cap - 1)) {
+    if (t->off[h] < 0) return NULL;
+    if (t->klen[h] == n && !memcmp(t->arena + t->off[h], s, (size_t)n)) return t->arena + t->off[h];
+  }
 }
 
 static void tg__stab_free(tg__stab *t) {
-  for (int64_t i = 0; t->key && i < t->cap; i++) TG_FREE(t->key[i]);
-  TG_FREE(t->key);
+  TG_FREE(t->arena);
+  TG_FREE(t->off);
   TG_FREE(t->klen);
   TG_FREE(t->val);
 }
@@ -76,7 +115,8 @@ static void tg__stab_free(tg__stab *t) {
 struct tg_tokenizer {
   int kind, pre;
   int64_t nvocab;
-  char **tokens; /* (nvocab) NUL-terminated copies */
+  char **tokens; /* (nvocab) NUL-terminated copies; once finished (tg__tok_finish), the vocabulary table's */
+  int shared;    /* the tokens are the table's keys (but one too long for it) */
   int64_t *tlen;
   tg__stab vocab, merges;
   int32_t *special; /* the tokens matched in the text before it is split: user-defined ones (always) and control
@@ -118,7 +158,9 @@ static void tg__tok_bytemap(tg_tokenizer *t) {
 void tg_tokenizer_free(tg_tokenizer *t) {
   TG__LOCKED();
   if (!t) return;
-  for (int64_t i = 0; t->tokens && i < t->nvocab; i++) TG_FREE(t->tokens[i]);
+  uintptr_t lo = (uintptr_t)t->vocab.arena, hi = lo + (uintptr_t)t->vocab.used;
+  for (int64_t i = 0; t->tokens && i < t->nvocab; i++) /* but the table's keys */
+    if (!(t->shared && (uintptr_t)t->tokens[i] >= lo && (uintptr_t)t->tokens[i] < hi)) TG_FREE(t->tokens[i]);
   TG_FREE(t->tokens);
   TG_FREE(t->tlen);
   TG_FREE(t->special);
@@ -171,6 +213,15 @@ static void tg__tok_finish(tg_tokenizer *t) {
     }
   for (int k = 0; t->eot < 0 && k < TG__COUNT(eots); k++)
     t->eot = tg__stab_get(&t->vocab, eots[k], (int64_t)strlen(eots[k]));
+  /* the tokens become the table's keys (a token written twice: the first's, the same bytes) */
+  tg__stab_trim(&t->vocab);
+  for (int64_t i = 0; i < t->nvocab; i++) {
+    const char *k = tg__stab_key(&t->vocab, t->tokens[i], t->tlen[i]);
+    if (!k) continue; /* a token too long for the table (2 GB): it keeps its copy */
+    TG_FREE(t->tokens[i]);
+    t->tokens[i] = (char *)k;
+  }
+  t->shared = 1;
 }
 
 /* a GGUF integer key as a token id (-1 when absent or outside the vocabulary) */
@@ -252,6 +303,7 @@ tg_tokenizer *tg_tokenizer_from_gguf(const tg_gguf *g) {
     const char *s = tg_gguf_kv_str(g, kg, i, &len);
     tg__stab_put(&t->merges, s, len, (int32_t)i);
   }
+  tg__stab_trim(&t->merges);
   /* llama.cpp's defaults, then the file's keys */
   int bert = kind == TG__TOK_WPM, spm = kind == TG__TOK_SPM;
   t->unk = tg__gguf_id(g, "tokenizer.ggml.unknown_token_id", bert ? 100 : spm ? 0 : -1, nv);
@@ -1273,6 +1325,7 @@ static tg_tokenizer *tg__json_tokenizer(const tg__json *j, const char **why) {
       tg__stab_put(&t->merges, pair, la + 1 + lb, (int32_t)rank);
     }
     TG_FREE(pair);
+    tg__stab_trim(&t->merges);
     if (bad) {
       tg_tokenizer_free(t);
       return tg__json_fail(why, bad);
