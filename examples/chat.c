@@ -2,7 +2,9 @@
  * as tinygrad.llm does: the model's chat template, a KV cache, a JIT for prompt chunks and one for decoding.
  *
  *   build/chat [--model FILE.gguf] [--temperature T] [--top-k K] [--top-p P] [--repeat-penalty R] [--seed S]
- *              [--max-tokens N] [--ctx N] [--chunk N] [--system TEXT] [--prompt TEXT]
+ *              [--max-tokens N] [--ctx N] [--chunk N] [--kv f16|f32] [--system TEXT] [--prompt TEXT]
+ *
+ * --kv: the KV cache's dtype; float16 (the default, as llama.cpp's) takes half the memory, float32 is exact.
  *
  * With --prompt it answers that one user turn and exits: only the generated text goes to stdout, the figures (prompt
  * and generation tokens/s, GB/s of weights read) to stderr, for scripts and tests. Without it, it reads a line at a
@@ -26,7 +28,8 @@ static double chat_now(void) {
 
 static void chat_usage(void) {
   fprintf(stderr, "usage: chat [--model FILE.gguf] [--temperature T] [--top-k K] [--top-p P] [--repeat-penalty R]\n"
-                  "            [--seed S] [--max-tokens N] [--ctx N] [--chunk N] [--system TEXT] [--prompt TEXT]\n");
+                  "            [--seed S] [--max-tokens N] [--ctx N] [--chunk N] [--kv f16|f32] [--system TEXT]\n"
+                  "            [--prompt TEXT]\n");
 }
 
 typedef struct chat_state {
@@ -136,6 +139,7 @@ int main(int argc, char **argv) {
   s.smp.repeat_last_n = 64, s.smp.rng = (uint64_t)time(NULL);
   s.max_tokens = 512;
   int64_t ctx = 1024, chunk = 32;
+  tg_dtype kv = TG_FLOAT16;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) return chat_usage(), 0;
@@ -151,6 +155,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--max-tokens")) s.max_tokens = atoi(v);
     else if (!strcmp(a, "--ctx")) ctx = atoll(v);
     else if (!strcmp(a, "--chunk")) chunk = atoll(v);
+    else if (!strcmp(a, "--kv") && (!strcmp(v, "f16") || !strcmp(v, "f32")))
+      kv = !strcmp(v, "f16") ? TG_FLOAT16 : TG_FLOAT32;
     else return chat_usage(), 2;
     i++;
   }
@@ -162,7 +168,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   s.tok = tg_tokenizer_from_gguf(g);
-  if (!s.tok || llama_load(&s.m, g) != 0 || llama_cache_init(&s.c, &s.m, ctx, chunk) != 0) {
+  if (!s.tok || llama_load(&s.m, g) != 0 || llama_cache_init_kv(&s.c, &s.m, ctx, chunk, kv) != 0) {
     fprintf(stderr, "chat: %s\n", tg_error() ? tg_error() : "cannot load the model");
     return 1;
   }

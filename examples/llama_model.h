@@ -324,7 +324,7 @@ static int llama_cache_init_kv(llama_cache *c, const llama_model *m, int64_t max
 }
 
 /* the exact cache: float32 */
-static int llama_cache_init(llama_cache *c, const llama_model *m, int64_t max_ctx, int64_t chunk) {
+static inline int llama_cache_init(llama_cache *c, const llama_model *m, int64_t max_ctx, int64_t chunk) {
   return llama_cache_init_kv(c, m, max_ctx, chunk, TG_FLOAT32);
 }
 
