@@ -333,16 +333,17 @@ TEST(test_internal_opts_heuristic_is_a_list) {
   tg_schedule *s = to_schedule(TO_MATMUL64, NULL, -1);
   CHECK(s && s->s.n == 1);
   if (s && s->s.n == 1) {
-    /* 64 x 48: rows by 8 (AVX-512) or 4 (else; the rows stay 8 or more for the threads), columns by 16, the
-     * reduction not unrolled (no sliding window) */
+    /* 64 x 48: rows by 8 (AVX-512) or 6 (else: padded to 66; the rows stay 8 or more for the threads), columns by
+     * 16, the reduction not unrolled (no sliding window) */
     int wide = 0;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     wide = __builtin_cpu_supports("avx512f");
 #endif
-    CHECK_STR(s->s.k[0].opts, wide ? "UPCAST(0,8) UPCAST(1,16)" : "UPCAST(0,4) UPCAST(1,16)");
+    CHECK_STR(s->s.k[0].opts, wide ? "UPCAST(0,8) UPCAST(1,16)" : "PADTO(0,6) UPCAST(0,6) UPCAST(1,16)");
     /* the same list given by hand makes the same source */
-    tg__opt list[2] = {TO_OPT(UPCAST, 0, wide ? 8 : 4), TO_OPT(UPCAST, 1, 16)};
-    tg_schedule *h = to_schedule(TO_MATMUL64, list, 2);
+    tg__opt avx512[2] = {TO_OPT(UPCAST, 0, 8), TO_OPT(UPCAST, 1, 16)};
+    tg__opt avx2[3] = {TO_OPT(PADTO, 0, 6), TO_OPT(UPCAST, 0, 6), TO_OPT(UPCAST, 1, 16)};
+    tg_schedule *h = to_schedule(TO_MATMUL64, wide ? avx512 : avx2, wide ? 2 : 3);
     CHECK(h && h->s.n == 1 && s->s.k[0].src && h->s.k[0].src && !strcmp(s->s.k[0].src, h->s.k[0].src));
     /* its tile's rows are contiguous in the output: stored as they are, not staged (render.c) */
     CHECK(s->s.k[0].src && !strstr(s->s.k[0].src, "stage"));
@@ -416,9 +417,9 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
    * allow); with 32 KiB or more, no blocking. Each computes what the same matmul computes on the CPU. */
   static const struct { int lanes, regs; int64_t l2; const char *opts; } machines[] = {
       {16, 32, 1 << 20, "UPCAST(0,8) UPCAST(1,16)"}, /* AVX-512: 8x32, but 48 columns take 16 */
-      {8, 16, 1 << 20, "UPCAST(0,4) UPCAST(1,16)"},  /* AVX2: 4x16 */
-      {4, 32, 1 << 20, "UPCAST(0,8) UPCAST(1,8)"},   /* NEON: 8x8 */
-      {4, 16, 1 << 20, "UPCAST(0,4) UPCAST(1,8)"},   /* SSE: 4x8 */
+      {8, 16, 1 << 20, "PADTO(0,6) UPCAST(0,6) UPCAST(1,16)"}, /* AVX2: 6x16, the rows padded to 66 */
+      {4, 32, 1 << 20, "UPCAST(0,8) UPCAST(1,8)"},                /* NEON: 8x8 */
+      {4, 16, 1 << 20, "PADTO(0,6) UPCAST(0,6) UPCAST(1,8)"},     /* SSE: 6x8 */
       {16, 32, 8 << 10, "UPCAST(0,8) UPCAST(1,16) THREAD(1,3) THREAD(0,8)"},
       {16, 32, 32 << 10, "UPCAST(0,8) UPCAST(1,16)"},
   };
