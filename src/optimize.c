@@ -2262,10 +2262,13 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
    * for Haswell. 4 rows left 8 accumulators for FMAs of 4 cycles' latency, two a cycle: 8 in flight, no slack. Rows
    * that 6 does not divide are padded (PADTO: A's loads and C's stores gated by the row's bound). On 2 cores (Zen 3),
    * the 1024 kernel went 116-122 -> 172-186 GFLOPS (the whole product 0.62-0.78x -> 0.92-0.93x OpenBLAS in the same
-   * run), 2048 106 -> 151 (0.60x -> 0.82x). AVX-512's 8x32 tile (32 registers) stays: it reaches OpenBLAS already */
+   * run), 2048 106 -> 151 (0.60x -> 0.82x). AVX-512's 8x32 tile (32 registers) stays: it reaches OpenBLAS already.
+   * Not for a short reduction, whose kernel its stores bound (MNIST's input gradient of its last layer, 512x576 by a
+   * reduction of 10: 510 -> 560 us) */
   int matmul = ng == 2 && ri == globals[0] && rj == globals[1] && !gpu && !window && inner_reduce;
   int64_t padi = tg__range_size(ri);
-  if (matmul && t->vec_regs == 16 && fj == 2 * (int64_t)t->vec_floats && fi <= 4 && padi >= 24) {
+  if (matmul && t->vec_regs == 16 && fj == 2 * (int64_t)t->vec_floats && fi <= 4 && padi >= 24 &&
+      tg__range_size(inner_reduce) >= 64) {
     fi = 6;
     padi = (padi + 5) / 6 * 6;
     if (padi != tg__range_size(ri)) out[n++] = tg__mkopt(TG__OPT_PADTO, tg__axis_of(ax.gid, ax.ng, ri), 6);
