@@ -20,9 +20,10 @@
  *    three times (the minimum counts).
  *  - The winner is cached in memory and on disk (tg__cache_dir, a file `beam-<key>` written whole or not at all),
  *    keyed by a 128-bit hash of the cache format's version, the device's name, the target it describes (vector width,
- *    registers, cores), the beam's width and the kernel's source without optimisations (which names no buffer, so
- *    the same kernel of another run has the same key). A second run, in the same process or after a restart, searches
- *    nothing. A damaged file, or a list a newer code generator refuses, is searched again and replaced.
+ *    registers, cores), the beam's width, the kernel's source without optimisations (which names no buffer, so
+ *    the same kernel of another run has the same key) and the heuristic's list (the search's start). A second run,
+ *    in the same process or after a restart, searches nothing. A damaged file, or a list a newer code generator
+ *    refuses, is searched again and replaced.
  *  - DEBUG>=2 prints one line per kernel: searched (candidates, seconds, the heuristic's time and the winner's) or
  *    found in the cache, with the list chosen.
  *  - tg__beam_stats counts searches and cache hits, for the tests. */
@@ -452,11 +453,18 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
     tg__error_pop(&saved);
     return -1;
   }
-  char desc[256];
+  /* ...and the heuristic's list, where the search starts: a better heuristic is searched from again (a cached 4x16
+   * tile was kept, slower than the 6x16 the heuristic came to give) */
+  tg__linear hl;
+  char *heur = NULL;
+  if (tg__codegen(k, t, NULL, -1, &hl) == 0) heur = tg__opts_str(hl.opts, hl.nopts);
+  tg__linear_free(&hl);
+  char desc[768];
   snprintf(desc, sizeof desc,
-           "%s\n%s\ngpu=%d vec=%d regs=%d cores=%d l2=%lld width=%d local=%d shared=%lld units=%d tc=%d\n",
+           "%s\n%s\ngpu=%d vec=%d regs=%d cores=%d l2=%lld width=%d local=%d shared=%lld units=%d tc=%d\n%.400s\n",
            tg__beam_version, dev->name, t->gpu, t->vec_floats, t->vec_regs, t->cores, (long long)t->l2_bytes, width,
-           t->local_max, (long long)t->shared_bytes, t->units, t->tensor_cores);
+           t->local_max, (long long)t->shared_bytes, t->units, t->tensor_cores, heur ? heur : "");
+  TG_FREE(heur);
   uint64_t k0 = tg__hash_bytes(plain.src, strlen(plain.src), tg__hash_bytes(desc, strlen(desc), 1));
   uint64_t k1 = tg__hash_bytes(plain.src, strlen(plain.src), tg__hash_bytes(desc, strlen(desc), 0x9e3779b97f4aULL));
   char path[4200], *plain_name = plain.name; /* for DEBUG: the kernel's loops before any Opt */
