@@ -115,6 +115,32 @@ TEST(test_internal_search_beam_and_its_cache) {
   ti_cache_end(&t);
 }
 
+/* The search starts from the heuristic's list, so a kernel whose heuristic gives another list (here NOOPT's empty
+ * one, then the tile) is searched again, not answered from the cache; each answer computes the same values */
+TEST(test_internal_search_key_follows_the_heuristic) {
+  ti_cache t;
+  if (ti_cache_begin(&t) != 0) return;
+  float want[16 * 32], got[16 * 32];
+  tg__set_opts_override(NULL, 0);
+  CHECK_EQ_INT(ts_values(want), 0);
+  tg__set_opts_override(NULL, -1);
+  tg__beam_forget();
+  tg__set_beam(2, 0, 3);
+  int noopt = tg__getenv_int("NOOPT", 0);
+  for (int pass = 0; pass < 3; pass++) { /* NOOPT, the heuristic, NOOPT again (now from a cache) */
+    tg__setenv_int("NOOPT", pass != 1);
+    tg__beam_stat s0 = *tg__beam_stats();
+    CHECK_EQ_INT(ts_values(got), 0);
+    CHECK_ARR_NEAR(got, want, 16 * 32, 1e-5);
+    CHECK_EQ_INT(tg__beam_stats()->searches - s0.searches, pass < 2);
+    if (pass < 2) CHECK_EQ_INT(tg__beam_stats()->hits - s0.hits, 0);
+  }
+  tg__setenv_int("NOOPT", noopt);
+  tg__set_beam(-1, 0, 0);
+  tg__beam_forget();
+  ti_cache_end(&t);
+}
+
 /* BEAM off (the default) searches nothing; a kernel faster than the minimum time is timed, not searched */
 TEST(test_internal_search_off_and_small) {
   ti_cache t;
