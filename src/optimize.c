@@ -161,7 +161,10 @@ TG__PRIVATE tg__uop *tg__collapse_reduces(tg__uop *sink) {
   return tg__graph_rewrite2(sink, TG__MATCHER(tg__collapse_rules), tg__symbolic(), NULL);
 }
 
-static int64_t tg__range_size(const tg__uop *r) { return (int64_t)tg__const_val(r->src[0]); }
+/* a loop's size; 0 for a loop of symbolic size (a reduction over a KV cache's filled positions) */
+static int64_t tg__range_size(const tg__uop *r) {
+  return r->src[0]->op == TG__OP_CONST ? (int64_t)tg__const_val(r->src[0]) : 0;
+}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // merge: two adjacent loops that every address walks as one become one loop (tinygrad merges such axes too)
@@ -1663,12 +1666,24 @@ static int tg__has_sym_range(tg__uop *sink) {
   return sym;
 }
 
+/* In a kernel with a loop of symbolic size (attention's product with a KV cache's values: a reduction over the
+ * filled positions), only output loops of constant size are tiled: UPCAST, THREAD, LOCAL, SWAP and PADTO on them.
+ * The reduction loops stay whole (UNROLL, GROUP, TC and STAGE would need their size). NULL when o may apply, else
+ * why not */
+static const char *tg__sym_refuses(tg__uop *sink, const tg__axes *ax, const tg__opt *o) {
+  static const char *const why = "a kernel with a loop of symbolic size tiles only its output loops of constant size";
+  if (o->op == TG__OPT_NOLOCALS) return NULL;
+  if (o->op != TG__OPT_UPCAST && o->op != TG__OPT_THREAD && o->op != TG__OPT_LOCAL && o->op != TG__OPT_SWAP &&
+      o->op != TG__OPT_PADTO)
+    return why;
+  const char *none = NULL;
+  tg__uop *r = tg__opt_loop(sink, ax, 0, o->axis, &none);
+  tg__uop *r2 = o->op == TG__OPT_SWAP ? tg__opt_loop(sink, ax, 0, (int)o->amount, &none) : r;
+  return (r && r->src[0]->op != TG__OP_CONST) || (r2 && r2->src[0]->op != TG__OP_CONST) ? why : NULL;
+}
+
 TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target *t, const tg__opt *opts, int n) {
-  if (n > 0 && tg__has_sym_range(sink)) {
-    tg__set_error("%s: a kernel with a loop of symbolic size takes no optimisations yet",
-                  tg__optop_names[opts[0].op]);
-    return NULL;
-  }
+  int sym = n > 0 && tg__has_sym_range(sink);
   tg__axes ax;
   tg__find_axes(sink, nglobal, &ax);
   int64_t copies = 1;
@@ -1680,6 +1695,8 @@ TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target
     if (i > 0 && opts[i - 1].op == TG__OPT_TC && opts[i - 1].amount) why = "a TC with shared memory comes last";
     else if (i > 0 && opts[i - 1].op == TG__OPT_STAGE) why = "STAGE comes last";
     else if (nolocals && wg && t->local_max) why = "NOLOCALS came before it";
+    else if (sym && (int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS && tg__sym_refuses(sink, &ax, &opts[i]))
+      why = tg__sym_refuses(sink, &ax, &opts[i]);
     else if ((int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS)
       next = tg__apply_opt(sink, nglobal, &ax, t, &opts[i], &copies, &why);
     nolocals |= opts[i].op == TG__OPT_NOLOCALS;
@@ -1717,13 +1734,18 @@ TG__PRIVATE int tg__opts_overridden(void) { return tg__override.n >= 0; }
 
 TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *t, tg__opt *applied,
                                   int *napplied) {
-  if (tg__has_sym_range(sink)) {
-    *napplied = 0;
-    return sink;
-  }
   int n = tg__override.n;
   if (n >= 0) memcpy(applied, tg__override.opts, sizeof(tg__opt) * (size_t)n);
   else n = tg__heuristic_opts(sink, nglobal, t, applied);
+  if (n > 0 && tg__override.n < 0 && tg__has_sym_range(sink)) {
+    /* the heuristic's list for a kernel with a loop of symbolic size: what tiles its constant output loops, up to
+     * the first Opt that does not (the later ones may name axes it would have made) */
+    tg__axes ax;
+    tg__find_axes(sink, nglobal, &ax);
+    int k = 0;
+    while (k < n && !tg__sym_refuses(sink, &ax, &applied[k])) k++;
+    n = k;
+  }
   *napplied = n;
   return n ? tg__apply_opts(sink, nglobal, t, applied, n) : sink;
 }

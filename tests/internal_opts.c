@@ -1181,3 +1181,39 @@ TEST(test_internal_opts_group_max_renders_small) {
     CHECK_NEAR(got[r], want, 1e-6);
   }
 }
+
+/* A kernel with a reduction of symbolic size (a shrink by a variable) takes Opts on its output loops, whose sizes are
+ * constant, and refuses the others with the reason; each list that applies computes what NOOPT computes. */
+TEST(test_internal_opts_symbolic_reduction) {
+  tg_variable *n = tg_variable_new("opts_n", 1, 24);
+  CHECK_EQ_INT(tg_variable_bind(n, 13), 0);
+  static const struct { int nopts; tg__opt opts[2]; const char *why; } cases[] = {
+      {0, {TO_OPT(UPCAST, 0, 0)}, NULL},
+      {2, {TO_OPT(UPCAST, 0, 4), TO_OPT(UPCAST, 1, 8)}, NULL},
+      {1, {TO_OPT(UNROLL, 0, 2)}, "tiles only its output loops of constant size"},
+      {1, {TO_OPT(GROUP, 0, 2)}, "tiles only its output loops of constant size"},
+  };
+  float want[8 * 16];
+  for (int c = 0; c < TG__COUNT(cases); c++) {
+    tg_scope_begin();
+    tg_sint cols[4] = {{NULL, 0}, {NULL, 8}, {NULL, 0}, {n, 0}}, rows[4] = {{NULL, 0}, {n, 0}, {NULL, 0}, {NULL, 16}};
+    tg_tensor *a = tg_shrink_sym(to_input(TG_SHAPE(8, 24), 1), 2, cols);
+    tg_tensor *b = tg_shrink_sym(to_input(TG_SHAPE(24, 16), 2), 2, rows);
+    tg__set_opts_override(cases[c].opts, cases[c].nopts);
+    tg_tensor *t = tg_matmul(a, b);
+    tg_clear_error();
+    int rc = tg_realize(t);
+    tg__set_opts_override(NULL, -1);
+    if (cases[c].why) {
+      CHECK_EQ_INT(rc, -1);
+      CHECK(tg_error() && strstr(tg_error(), "cannot apply: ") && strstr(tg_error(), cases[c].why));
+      tg_clear_error();
+    } else {
+      CHECK_EQ_INT(rc, 0);
+      float got[8 * 16];
+      CHECK_EQ_INT(tg_to_host(t, c == 0 ? want : got, sizeof got), 0);
+      if (c) CHECK_ARR_NEAR(got, want, 8 * 16, 1e-5);
+    }
+    tg_scope_end();
+  }
+}

@@ -200,3 +200,43 @@ TEST(symbolic_jit_decode_replays_every_position) {
   tg_free(c.kc);
   tg_free(c.vc);
 }
+
+/* A product over a reduction of symbolic size (attention's probabilities by a KV cache's values: (16, n) by (n, 64))
+ * tiles its output loops, which have constant sizes: on the CPU the kernel's name shows the upcast axes after the
+ * symbolic one (r_..._S_4_16, not r_16_64_S). Right for several n with one kernel. */
+TEST(symbolic_reduction_tiles_its_output_loops) {
+  float p[16 * 40], v[40 * 64];
+  for (int i = 0; i < 16 * 40; i++) p[i] = (float)((i * 5) % 13) / 13.0f - 0.4f;
+  for (int i = 0; i < 40 * 64; i++) v[i] = (float)((i * 3) % 17) / 17.0f - 0.5f;
+  tg_tensor *pt = TEST_F32(p, 16, 40), *vt = TEST_F32(v, 40, 64);
+  tg_variable *n = tg_variable_new("filled", 1, 40);
+  char *first = NULL;
+  for (int k = 5; k <= 40; k += 14) {
+    CHECK_EQ_INT(tg_variable_bind(n, k), 0);
+    tg_sint cols[4] = {{NULL, 0}, {NULL, 16}, {NULL, 0}, {n, 0}};
+    tg_tensor *o = tg_matmul(tg_shrink_sym(pt, 2, cols), test_sym_rows(vt, n, 64));
+    tg_schedule *sc = tg_schedule_create(&o, 1);
+    CHECK(sc && tg_schedule_count(sc) == 1);
+    if (sc && tg_schedule_count(sc) == 1) {
+      const char *name = tg_schedule_name(sc, 0);
+      const char *src = tg_schedule_source(sc, 0);
+      if (!first) {
+        first = (char *)malloc(strlen(src) + 1);
+        memcpy(first, src, strlen(src) + 1);
+      }
+      else CHECK(strcmp(first, src) == 0);
+      if (test_on_cpu()) CHECK(strstr(name, "_S_") != NULL);
+    }
+    tg_schedule_free(sc);
+    float got[16 * 64], want[16 * 64];
+    for (int r = 0; r < 16; r++)
+      for (int c = 0; c < 64; c++) {
+        double acc = 0;
+        for (int s = 0; s < k; s++) acc += (double)p[r * 40 + s] * v[s * 64 + c];
+        want[r * 64 + c] = (float)acc;
+      }
+    CHECK_EQ_INT(tg_to_host(o, got, sizeof got), 0);
+    CHECK_ARR_NEAR(got, want, 16 * 64, 1e-5);
+  }
+  free(first);
+}
