@@ -108,6 +108,33 @@ TEST(jit_implicit_input_updated_in_place) {
   tg_jit_free(j);
 }
 
+/* An implicit input that is a lazy graph over a buffer (as a quantised weight is over its blocks): replays find the
+ * buffer through the graph of the tensor that holds it (walked once, then remembered while that tensor lives with
+ * the same node); freeing that tensor is still detected */
+TEST(jit_lazy_implicit_input_freed_is_detected) {
+  tg_tensor *base = test_vec3(10, 20, 30);
+  CHECK_EQ_INT(tg_realize(base), 0);
+  test_jit_ctx ctx = {0, tg_mul_s(base, 3), TEST_JIT_OK}; /* lazy: no buffer of its own */
+  tg_free(base); /* only ctx.w's graph reads the buffer now */
+  tg_jit *j = tg_jit_new(test_jit_add, &ctx);
+  for (int i = 0; i < 5; i++) {
+    tg_tensor *in[2] = {test_vec3(1, 2, 3), test_vec3(1, 1, 1)}, *out = NULL;
+    CHECK_EQ_INT(tg_jit_run(j, in, 2, &out, 1), 0);
+    const float want[] = {34, 66, 98};
+    CHECK_TENSOR(out, want, 0, 3);
+    tg_free(out), tg_free(in[0]), tg_free(in[1]);
+  }
+  CHECK_EQ_INT(ctx.calls, 2); /* call 1 and the capture; the rest were replays */
+  tg_free(ctx.w);
+  tg_tensor *in[2] = {test_vec3(1, 1, 1), test_vec3(0, 0, 0)}, *out = NULL;
+  CHECK_EQ_INT(tg_jit_run(j, in, 2, &out, 1), -1);
+  CHECK(tg_error() && strstr(tg_error(), "was freed since the capture") != NULL);
+  tg_clear_error();
+  tg_free(in[0]);
+  tg_free(in[1]);
+  tg_jit_free(j);
+}
+
 TEST(jit_outputs_are_overwritten_by_the_next_replay) {
   test_jit_ctx ctx = {0, NULL, TEST_JIT_OK};
   tg_jit *j = tg_jit_new(test_jit_add, &ctx);
