@@ -403,12 +403,22 @@ static int to_fake_device(void) {
   return registered;
 }
 
-TEST(test_internal_opts_heuristic_reads_the_machine) {
+/* the fake device registered (checked), and DEV kept in saved ("" when unset) for to_fake_end; whether it is */
+static int to_fake_begin(char *saved, size_t n) {
   int registered = to_fake_device();
   CHECK(registered);
   const char *old = getenv("DEV");
-  char saved[64] = "";
-  if (old) snprintf(saved, sizeof saved, "%s", old);
+  snprintf(saved, n, "%s", old ? old : "");
+  return registered;
+}
+static void to_fake_end(const char *saved) {
+  if (saved[0]) setenv("DEV", saved, 1);
+  else unsetenv("DEV");
+}
+
+TEST(test_internal_opts_heuristic_reads_the_machine) {
+  char saved[64];
+  int registered = to_fake_begin(saved, sizeof saved);
   setenv("DEV", "OFAKE", 1);
   /* vector lanes, registers -> the 64x48 matmul's tile (rows stay 8 or more for the threads). Cache blocking: with a
    * level-2 cache of 8 KiB, B (40 x 48 floats, 7.5 KiB) passes a quarter of it, so the columns become 3 blocks of one
@@ -522,28 +532,15 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
   if (dw[0] && dw[1]) CHECK_ARR_NEAR(dw[0], dw[1], 32 * 4 * 5 * 5, 1e-3);
   free(dw[0]);
   free(dw[1]);
-  if (old) setenv("DEV", saved, 1);
-  else unsetenv("DEV");
+  to_fake_end(saved);
 }
-
-/* The channel tile: a 32->32 5x5 convolution large enough to pack, forward and both gradients, on a fake AVX-512
- * machine of 2 cores with a 256 KiB level-2 cache. The weight is packed output channels fastest (ops.c,
- * tg__pack_channels), so the forward's tile runs along the 32 channels (optimize.c's vector rule: the output's x,
- * 14, is no whole vector), and its outputs, a plane apart, are stored through the staging array (render.c); so do
- * the input gradient's (x 18); the weight gradient sums 4 chunks of the batch (tg__conv_dw_chunk: 2 samples of dy,
- * 49 KiB, fit a quarter of the cache), then the chunks, a vector of outputs at a time. With a bias and a relu in
- * the forward's kernel, its 2 x 32 accumulators are staged first. The values are NOOPT=1's, which packs and tiles
- * nothing. */
 
 /* With 16 vector registers (AVX2, SSE) a matmul whose reduction is long gets 6 rows by two vectors, the rows padded
  * to a multiple of 6 (PADTO: 64 -> 66); with 32 (AVX-512, NEON) 8 rows; a reduction of 40 (above) keeps 4 rows. The
  * padded tile computes what the CPU computes, the two padding rows stored nowhere. */
 TEST(test_internal_opts_matmul_tile_of_six_rows) {
-  int registered = to_fake_device();
-  CHECK(registered);
-  const char *old = getenv("DEV");
-  char saved[64] = "";
-  if (old) snprintf(saved, sizeof saved, "%s", old);
+  char saved[64];
+  int registered = to_fake_begin(saved, sizeof saved);
   static const struct { int lanes, regs; const char *opts; } machines[] = {
       {8, 16, "PADTO(0,6) UPCAST(0,6) UPCAST(1,16)"}, /* AVX2 */
       {4, 16, "PADTO(0,6) UPCAST(0,6) UPCAST(1,8)"},  /* SSE */
@@ -571,16 +568,21 @@ TEST(test_internal_opts_matmul_tile_of_six_rows) {
     free(want);
     tg_scope_end();
   }
-  if (saved[0]) setenv("DEV", saved, 1);
-  else unsetenv("DEV");
+  to_fake_end(saved);
 }
+
+/* The channel tile: a 32->32 5x5 convolution large enough to pack, forward and both gradients, on a fake AVX-512
+ * machine of 2 cores with a 256 KiB level-2 cache. The weight is packed output channels fastest (ops.c,
+ * tg__pack_channels), so the forward's tile runs along the 32 channels (optimize.c's vector rule: the output's x,
+ * 14, is no whole vector), and its outputs, a plane apart, are stored through the staging array (render.c); so do
+ * the input gradient's (x 18); the weight gradient sums 4 chunks of the batch (tg__conv_dw_chunk: 2 samples of dy,
+ * 49 KiB, fit a quarter of the cache), then the chunks, a vector of outputs at a time. With a bias and a relu in
+ * the forward's kernel, its 2 x 32 accumulators are staged first. The values are NOOPT=1's, which packs and tiles
+ * nothing. */
 TEST(test_internal_opts_conv_channel_tile) {
   if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the fake machine is this CPU */
-  int registered = to_fake_device();
-  CHECK(registered);
-  const char *old = getenv("DEV");
   char saved[64];
-  snprintf(saved, sizeof saved, "%s", old ? old : "");
+  int registered = to_fake_begin(saved, sizeof saved);
   int noopt0 = tg__getenv_int("NOOPT", 0);
   memset(&to_fake_target, 0, sizeof to_fake_target);
   to_fake_target.vec_floats = 16, to_fake_target.vec_regs = 32, to_fake_target.cores = 2;
@@ -621,8 +623,7 @@ TEST(test_internal_opts_conv_channel_tile) {
     tg_scope_end();
   }
   tg__setenv_int("NOOPT", noopt0);
-  if (old) setenv("DEV", saved, 1);
-  else unsetenv("DEV");
+  to_fake_end(saved);
   CHECK_EQ_INT(channel_tile, 3); /* the forward, the input gradient and the chunks of the weight gradient */
   CHECK_EQ_INT(staged, 3);
   CHECK_EQ_INT(chunked, 1);
