@@ -6,7 +6,8 @@
  *  - A tensor-graph node carries its shape (ndim >= 0), computed once at creation from its sources and argument.
  *  - Nodes are garbage collected: tg__uop_gc marks from the live tensors (and given extra roots) and frees the rest.
  *    It runs only as a public call returns to the user (tg__uop_maybe_gc is the lock's return hook), never while the
- *    library's own code holds unrooted nodes.
+ *    library's own code holds unrooted nodes. User code the library calls back (a JIT'd function, between
+ *    tg__callback_begin and _end in base.c) counts as the user: its public calls collect as they return.
  *  - Integer bounds (vmin, vmax) are computed on demand for index arithmetic and cached in the node.
  *  - It owns the op table (tg__ops, internal.h's TG__OPS rows): what kind each op is, its arity, flags, reduction
  *    identity and C format, and the one evaluator of each ALU op over constants (tg__ei_* over int64, tg__ef_* over
