@@ -403,10 +403,12 @@ static const uint64_t tg__eval_ops =
 
 /* the value of an index expression with range `id` at v and every other range at 0, through the op table's integer
  * evaluators (in int64, as the kernels divide: never the host's trap); 0 with *ok cleared when the expression holds
- * an op this does not evaluate */
+ * an op this does not evaluate. A variable (or its value loaded from its table) counts as 1 when *ok is 2 on entry
+ * (a guess, for the vector rule's estimate below), else it is an op this does not evaluate */
 static int64_t tg__eval_at(const tg__uop *u, int64_t id, int64_t v, int *ok) {
   if (u->op == TG__OP_CONST) return u->arg.i;
   if (u->op == TG__OP_RANGE) return u->arg.i == id ? v : 0;
+  if ((u->op == TG__OP_DEFINE_VAR || u->op == TG__OP_LOAD) && *ok == 2) return 1;
   const tg__op_info *o = &tg__ops[u->op];
   int64_t s[3] = {0, 0, 0}, r = 0;
   if (!((tg__eval_ops >> u->op) & 1) || u->nsrc > 3) {
@@ -423,6 +425,32 @@ static int64_t tg__stride(const tg__uop *idx, const tg__uop *r) {
   int ok = 1;
   int64_t s = tg__eval_at(idx, r->arg.i, 1, &ok) - tg__eval_at(idx, r->arg.i, 0, &ok);
   return ok ? s : 0;
+}
+
+/* Whether every input that moves with output loop r reads f adjacent values for each vector of f lanes (r = f*r' +
+ * l), or one value for all of them, at every r' (at most 128 of them tried): r is then a vector axis although its
+ * address is no affine function of it (attention's outputs, heads by positions in a head, merged into one loop read
+ * as r / 64 and r % 64). Variables count as 1: an estimate, which only chooses a tile (the renderer makes vectors of
+ * what is really contiguous, whatever this says) */
+static int tg__lanes_contiguous(const tg__vec *access, const uint64_t *deps, const tg__uop *r, int64_t f) {
+  int64_t n = tg__range_size(r), step = n / f > 128 ? (n / f / 128) * f : f;
+  for (int a = 0; a < access->n; a++) {
+    if (!(deps[a] & (1ULL << (r->arg.i & 63)))) continue;
+    const tg__uop *idx = (const tg__uop *)access->items[a];
+    int mode = -1; /* 1: adjacent values, 0: one value */
+    for (int64_t base = 0; base + f <= n; base += step) {
+      int ok = 2;
+      int64_t at0 = tg__eval_at(idx, r->arg.i, base, &ok);
+      for (int64_t l = 1; l < f && ok; l++) {
+        int64_t d = tg__eval_at(idx, r->arg.i, base + l, &ok) - at0;
+        int m = d == l ? 1 : d == 0 ? 0 : -2;
+        if (m == -2 || (mode >= 0 && m != mode)) return 0;
+        mode = m;
+      }
+      if (!ok) return 0;
+    }
+  }
+  return 1;
 }
 
 /* the largest factor of n from the list, at most limit; for a short loop that none divides, the loop itself */
@@ -2164,7 +2192,12 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
                   tg__range_size(globals[0]) / t->vec_floats >= 2 * (int64_t)t->cores, bcast;
     if (vec_out) {
       uint64_t *deps = tg__access_deps(&access);
-      vec_out = tg__reads_contiguously(&access, deps, globals[0], NULL, &bcast);
+      /* a reduction of symbolic size (attention by a KV cache's values, one token: its outputs are merged into one
+       * loop): the lanes are tried one by one. SmolLM2's r_576_S at 388 positions: 147-153 -> 72-81 us a layer
+       * on 2 cores */
+      int sym = red && red->src[0]->op != TG__OP_CONST;
+      vec_out = tg__reads_contiguously(&access, deps, globals[0], NULL, &bcast) ||
+                (sym && tg__lanes_contiguous(&access, deps, globals[0], t->vec_floats));
       TG_FREE(deps);
     }
     tg__vec_free(&access);

@@ -1218,3 +1218,44 @@ TEST(test_internal_opts_symbolic_reduction) {
     tg_scope_end();
   }
 }
+
+/* The vector rule's estimate for an output loop whose address is no affine function of it: attention's outputs
+ * (kv heads, group, 64 positions in a head) merged into one loop r of 576, read as r / 192, r / 64 % 3 and r % 64,
+ * with a variable (the filled positions) in the probabilities' address. Vectors of 8 or 16 lanes read adjacent
+ * values (the values) or one value (the probabilities); 128 lanes would cross a head; a stride of 2 is no vector. */
+TEST(test_internal_opts_lanes_contiguous) {
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i = 1;
+  tg__uop *r = tg__uop1(TG__OP_RANGE, TG_INT32, tg__const_int(TG_INT32, 576), &a);
+  a.i = 2;
+  tg__uop *s = tg__uop1(TG__OP_RANGE, TG_INT32, tg__const_int(TG_INT32, 10), &a);
+  memset(&a, 0, sizeof a);
+  a.i = 0, a.i2 = 511;
+  tg__uop *var = tg__uop0(TG__OP_DEFINE_VAR, TG_INT32, &a);
+  tg__uop *c1 = tg__const_int(TG_INT32, 1), *c3 = tg__const_int(TG_INT32, 3), *c64 = tg__const_int(TG_INT32, 64);
+  tg__uop *c192 = tg__const_int(TG_INT32, 192);
+  tg__uop *head = tg__alu(TG__OP_IDIV, r, c192), *pos = tg__alu(TG__OP_MOD, r, c64);
+  tg__uop *grp = tg__alu(TG__OP_MOD, tg__alu(TG__OP_IDIV, r, c64), c3);
+  tg__uop *vals = tg__alu(TG__OP_ADD, tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, s, c192), tg__alu(TG__OP_MUL, head, c64)),
+                          pos);
+  tg__uop *n1 = tg__alu(TG__OP_ADD, var, c1);
+  tg__uop *probs = tg__alu(TG__OP_ADD, tg__alu(TG__OP_ADD, s, tg__alu(TG__OP_MUL, grp, n1)),
+                           tg__alu(TG__OP_MUL, head, tg__alu(TG__OP_MUL, n1, c3)));
+  tg__uop *strided = tg__alu(TG__OP_MUL, r, tg__const_int(TG_INT32, 2));
+  tg__vec access;
+  memset(&access, 0, sizeof access);
+  tg__vec_push(&access, vals);
+  tg__vec_push(&access, probs);
+  uint64_t deps[3] = {1u << 1 | 1u << 2, 1u << 1 | 1u << 2, 1u << 1};
+  CHECK(tg__lanes_contiguous(&access, deps, r, 8));
+  CHECK(tg__lanes_contiguous(&access, deps, r, 16));
+  CHECK(!tg__lanes_contiguous(&access, deps, r, 128));
+  tg__vec_push(&access, strided);
+  CHECK(!tg__lanes_contiguous(&access, deps, r, 8));
+  /* the affine test alone sees no vector here: the probabilities' address moves with r, but not by 1 */
+  int bcast;
+  access.n = 2;
+  CHECK(!tg__reads_contiguously(&access, deps, r, NULL, &bcast));
+  tg__vec_free(&access);
+}

@@ -240,3 +240,39 @@ TEST(symbolic_reduction_tiles_its_output_loops) {
   }
   free(first);
 }
+
+/* A token's attention by a KV cache's values: probabilities (kv heads, group, n) by values (n positions, kv heads,
+ * 16) permuted to (kv, n, 16). The kernel tiles its outputs past the symbolic loop (its name goes on after the _S);
+ * right for several n. (When the outputs merge into one loop, as in SmolLM2's decode, the vector rule's estimate
+ * takes over: test_internal_opts_lanes_contiguous.) */
+TEST(symbolic_attention_values_tiled) {
+  enum { KV = 2, G = 3, HD = 16, S = 24 };
+  float p[KV * G * S], v[S * KV * HD];
+  for (int i = 0; i < KV * G * S; i++) p[i] = (float)((i * 7) % 19) / 19.0f;
+  for (int i = 0; i < S * KV * HD; i++) v[i] = (float)((i * 5) % 23) / 23.0f - 0.5f;
+  tg_tensor *pt = TEST_F32(p, KV, G, S), *vt = TEST_F32(v, S, KV, HD);
+  tg_variable *n = tg_variable_new("cached", 1, S);
+  for (int k = 3; k <= S; k += 7) {
+    CHECK_EQ_INT(tg_variable_bind(n, k), 0);
+    tg_sint pb[6] = {{NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, G}, {NULL, 0}, {n, 0}};
+    tg_sint vb[6] = {{NULL, 0}, {n, 0}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
+    int perm[3] = {1, 0, 2};
+    tg_tensor *o = tg_matmul(tg_shrink_sym(pt, 3, pb), tg_permute(tg_shrink_sym(vt, 3, vb), 3, perm));
+    tg_schedule *sc = tg_schedule_create(&o, 1);
+    CHECK(sc && tg_schedule_count(sc) == 1);
+    if (sc && tg_schedule_count(sc) == 1 && test_on_cpu()) {
+      CHECK(strstr(tg_schedule_name(sc, 0), "_S_") != NULL);
+    }
+    tg_schedule_free(sc);
+    float got[KV * G * HD], want[KV * G * HD];
+    for (int h = 0; h < KV; h++)
+      for (int g = 0; g < G; g++)
+        for (int d = 0; d < HD; d++) {
+          double acc = 0;
+          for (int s = 0; s < k; s++) acc += (double)p[(h * G + g) * S + s] * v[(s * KV + h) * HD + d];
+          want[(h * G + g) * HD + d] = (float)acc;
+        }
+    CHECK_EQ_INT(tg_to_host(o, got, sizeof got), 0);
+    CHECK_ARR_NEAR(got, want, KV * G * HD, 1e-5);
+  }
+}
