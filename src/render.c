@@ -234,6 +234,7 @@ typedef struct tg__rctx {
   int nmemo, cmemo;
   long long nvv;
   int used_vectors;  /* the kernel needs the vector prelude */
+  int used_dot;      /* ...and the byte vectors' and dot products' part of it */
   int *brk_at;       /* per entry: the loop (its RANGE's entry) whose early exit is tested after it; -1 */
   tg__uop **brk_bound; /* per loop's entry: its exit's bound and factor (tg__find_breaks) */
   int64_t *brk_f;
@@ -248,6 +249,8 @@ static char *tg__own(tg__rctx *r, char *s) {
 
 /* A little-endian 16-bit integer built from two adjacent bytes of one buffer, (u16)b[i] | (u16)b[i+1] << 8 (a
  * quantised block's float16 scale: tg__gq_half in gguf.c): the INDEX of b[i], else NULL. Ungated loads only */
+static tg__uop *tg__store_base(const tg__uop *st, int64_t *off);
+
 static tg__uop *tg__le_pair(const tg__uop *u) {
   if (u->op != TG__OP_OR || u->dtype != TG_UINT16) return NULL;
   for (int lo = 0; lo < 2; lo++) {
@@ -263,8 +266,10 @@ static tg__uop *tg__le_pair(const tg__uop *u) {
       continue;
     const tg__uop *i = la->src[0]->src[1], *j = lb->src[0]->src[1];
     double one;
-    if (j->op == TG__OP_ADD && ((j->src[0] == i && tg__is_const(j->src[1], &one) && one == 1) ||
-                                (j->src[1] == i && tg__is_const(j->src[0], &one) && one == 1)))
+    int64_t oa, ob; /* ...or base + o and base + o + 1 (a Q4_1 block's second scale, at bytes 2 and 3) */
+    if ((j->op == TG__OP_ADD && ((j->src[0] == i && tg__is_const(j->src[1], &one) && one == 1) ||
+                                 (j->src[1] == i && tg__is_const(j->src[0], &one) && one == 1))) ||
+        (tg__store_base(la, &oa) == tg__store_base(lb, &ob) && ob == oa + 1))
       return la->src[0];
   }
   return NULL;
@@ -985,8 +990,11 @@ typedef struct tg__slp_group { /* W accumulators updated as one vector */
   char *name;
 } tg__slp_group;
 
+#define TG__SLPB_MAX 64 /* byte lanes: 4 a 32-bit lane */
+
 typedef struct tg__slp_memo { /* a vector rendered in the current loop body: its lanes and its name */
-  tg__uop *lanes[TG__SLP_MAX];
+  tg__uop *lanes[TG__SLPB_MAX];
+  int n;
   const char *name;
 } tg__slp_memo;
 
@@ -1056,6 +1064,8 @@ static void tg__slp_operands(tg__uop *const *u, int w, int j, tg__uop **lanes) {
   }
 }
 
+static int tg__slp_dot_ok(tg__uop *const *u, int w, tg__uop **a, tg__uop **b);
+
 /* whether lanes u[0..w) can be one vector (the ops the vector extensions have, on lanes of one kind) */
 static int tg__slp_ok(tg__uop *const *u, int w, int depth) {
   tg_dtype dt = u[0]->dtype;
@@ -1066,6 +1076,7 @@ static int tg__slp_ok(tg__uop *const *u, int w, int depth) {
   int consts = 1;
   for (int k = 0; k < w; k++) consts &= u[k]->op == TG__OP_CONST && u[k]->dtype == dt;
   if (consts) return 1;
+  if (u[0]->op == TG__OP_ADD && tg__slp_dot_ok(u, w, NULL, NULL)) return 1;
   if (u[0]->op == TG__OP_LOAD) return tg__slp_loads(u, w);
   tg__op op = u[0]->op;
   for (int k = 1; k < w; k++) {
@@ -1103,12 +1114,221 @@ static int tg__slp_ok(tg__uop *const *u, int w, int depth) {
   return ok;
 }
 
+/* a vector's statement `type vvN = e;` rendered, and remembered with its n lanes for the rest of the loop body */
+static const char *tg__slp_name(tg__rctx *r, tg__uop *const *u, int n, const char *type, tg__str *e) {
+  char nm[32];
+  snprintf(nm, sizeof nm, "vv%lld", r->nvv++);
+  tg__line(r, "%s %s = %s;", type, nm, e->s);
+  TG_FREE(e->s);
+  if (r->nmemo == r->cmemo) {
+    r->cmemo = r->cmemo ? 2 * r->cmemo : 64;
+    r->memo = (tg__slp_memo *)tg__realloc(r->memo, sizeof(tg__slp_memo) * (size_t)r->cmemo);
+  }
+  tg__slp_memo *m = &r->memo[r->nmemo++];
+  memset(m, 0, sizeof *m);
+  memcpy(m->lanes, u, sizeof(tg__uop *) * (size_t)n);
+  m->n = n;
+  m->name = tg__own(r, tg__strdup(nm));
+  return m->name;
+}
+
+static const char *tg__slp_found(tg__rctx *r, tg__uop *const *u, int n) {
+  for (int m = 0; m < r->nmemo; m++)
+    if (r->memo[m].n == n && !memcmp(r->memo[m].lanes, u, sizeof(tg__uop *) * (size_t)n)) return r->memo[m].name;
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// integer dot products of bytes: W 32-bit lanes, each the sum of 4 products of bytes, (int)a * (int)b, whose 4W
+// bytes of a and of b are each one vector of bytes (a quantised weight's 32 quants of a block, an activation's 32
+// int8 values: llama.cpp's Q4_1 x Q8_1 product). One instruction multiplies and sums them: vpdpbusd (AVX-VNNI,
+// AVX-512 VNNI), else vpmaddubsw then vpmaddwd (AVX2, AVX-512 BW: 32 or 64 products in two instructions, where the
+// float path spends three for 8), else a loop. vpmaddubsw takes a as unsigned bytes and b as signed ones and
+// saturates each pair's sum to 16 bits, so a must be an unsigned byte of at most 127 (a nibble: its bound is read
+// off the masks and shifts) and b an int8 (or such a byte): a pair's sum then fits, and each lane is exact.
+
+/* the largest value an unsigned byte's expression can take (255 when not known) */
+static int tg__byte_max(const tg__uop *u) {
+  double c;
+  if (tg__is_const(u, &c)) return c >= 0 && c <= 255 ? (int)c : 255;
+  if (u->dtype != TG_UINT8) return 255;
+  int a, b;
+  switch (u->op) {
+  case TG__OP_AND:
+    a = tg__byte_max(u->src[0]), b = tg__byte_max(u->src[1]);
+    return a < b ? a : b;
+  case TG__OP_OR:
+    a = tg__byte_max(u->src[0]) | tg__byte_max(u->src[1]);
+    for (b = 1; b < a; b = 2 * b + 1) {}
+    return b;
+  case TG__OP_SHR: return tg__is_const(u->src[1], &c) && c >= 0 && c < 8 ? tg__byte_max(u->src[0]) >> (int)c : 255;
+  case TG__OP_SHL:
+    if (!tg__is_const(u->src[1], &c) || c < 0 || c >= 8) return 255;
+    a = tg__byte_max(u->src[0]) << (int)c;
+    return a > 255 ? 255 : a;
+  default: return 255;
+  }
+}
+
+/* byte b of a product's operand: the byte under a cast to int32, else NULL */
+static tg__uop *tg__dot_byte(tg__uop *x) {
+  return x->op == TG__OP_CAST && x->dtype == TG_INT32 && (x->src[0]->dtype == TG_UINT8 || x->src[0]->dtype == TG_INT8)
+             ? x->src[0]
+             : NULL;
+}
+
+/* a lane's value as a sum of 4 products of bytes (an ADD tree, its terms in order): a[k] the unsigned ones (at most
+ * 127), b[k] the others (int8, or unsigned at most 127): 1; or both int8 (a Q8_0 weight's): 2; else 0 */
+static int tg__dot_terms(tg__uop *v, tg__uop **a, tg__uop **b) {
+  tg__uop *stack[8], *t[4];
+  int ns = 0, nt = 0;
+  stack[ns++] = v;
+  while (ns) { /* depth first, left operand first: the terms in the order of the tree's leaves */
+    tg__uop *x = stack[--ns];
+    if (x->op == TG__OP_ADD && x->dtype == TG_INT32 && ns + 2 <= 8) {
+      stack[ns++] = x->src[1];
+      stack[ns++] = x->src[0];
+    } else {
+      if (nt == 4 || x->op != TG__OP_MUL || x->dtype != TG_INT32) return 0;
+      t[nt++] = x;
+    }
+  }
+  if (nt != 4) return 0;
+  int kind = 0;
+  for (int k = 0; k < 4; k++) {
+    tg__uop *p = tg__dot_byte(t[k]->src[0]), *q = tg__dot_byte(t[k]->src[1]);
+    if (!p || !q) return 0;
+    int pu = p->dtype == TG_UINT8 && tg__byte_max(p) <= 127, qu = q->dtype == TG_UINT8 && tg__byte_max(q) <= 127;
+    if (!pu && qu) {
+      tg__uop *tmp = p;
+      p = q, q = tmp;
+      pu = 1, qu = 0;
+    }
+    int kk = pu && (q->dtype == TG_INT8 || qu) ? 1 : p->dtype == TG_INT8 && q->dtype == TG_INT8 ? 2 : 0;
+    if (!kk || (kind && kk != kind)) return 0;
+    kind = kk;
+    a[k] = p, b[k] = q;
+  }
+  return kind;
+}
+
+/* n lanes of bytes (one dtype, 8 bits) as one vector: a broadcast, constants, n adjacent ungated loads of one
+ * buffer, or one op in every lane (& | ^; >> and << by one constant, on unsigned bytes; a bitcast between bytes) */
+static int tg__slpb_ok(tg__uop *const *u, int n, int depth) {
+  tg_dtype dt = u[0]->dtype;
+  if (dt != TG_UINT8 && dt != TG_INT8) return 0;
+  if (tg__slp_same(u, n)) return 1;
+  if (depth > 16) return 0;
+  int consts = 1;
+  for (int k = 0; k < n; k++) consts &= u[k]->op == TG__OP_CONST && u[k]->dtype == dt;
+  if (consts) return 1;
+  if (u[0]->op == TG__OP_LOAD) return tg__slp_loads(u, n);
+  tg__op op = u[0]->op;
+  for (int k = 1; k < n; k++)
+    if (u[k]->op != op || u[k]->dtype != dt || u[k]->nsrc != u[0]->nsrc) return 0;
+  tg__uop *lanes[TG__SLPB_MAX];
+  switch (op) {
+  case TG__OP_AND: case TG__OP_OR: case TG__OP_XOR:
+    for (int j = 0; j < 2; j++) {
+      tg__slp_operands(u, n, j, lanes);
+      if (!tg__slpb_ok(lanes, n, depth + 1)) return 0;
+    }
+    return 1;
+  case TG__OP_SHR: case TG__OP_SHL: {
+    double c;
+    for (int k = 0; k < n; k++) lanes[k] = u[k]->src[1];
+    if (dt != TG_UINT8 || !tg__slp_same(lanes, n) || !tg__is_const(lanes[0], &c)) return 0;
+    for (int k = 0; k < n; k++) lanes[k] = u[k]->src[0];
+    return tg__slpb_ok(lanes, n, depth + 1);
+  }
+  case TG__OP_BITCAST:
+    for (int k = 0; k < n; k++) lanes[k] = u[k]->src[0];
+    return tg__slpb_ok(lanes, n, depth + 1);
+  default: return 0;
+  }
+}
+
+/* ...or two halves of at least 16 lanes that each are (a weight's 32 quants: the low nibbles of its 16 bytes, then
+ * the high ones) */
+static int tg__slpb_halves_ok(tg__uop *const *u, int n) {
+  if (tg__slpb_ok(u, n, 0)) return 1;
+  return n > 16 && n % 2 == 0 && tg__slpb_halves_ok(u, n / 2) && tg__slpb_halves_ok(u + n / 2, n / 2);
+}
+
+/* whether lanes u[0..w) are integer dot products of bytes (a and b of 4w lanes each into a, b when given): 1 for
+ * unsigned by signed bytes (tg_vdot4), 2 for signed by signed (tg_vdot4s), else 0 */
+static int tg__slp_dot_ok(tg__uop *const *u, int w, tg__uop **a, tg__uop **b) {
+  tg__uop *pa[TG__SLPB_MAX], *pb[TG__SLPB_MAX];
+  if (u[0]->dtype != TG_INT32 || (w != 8 && w != 16)) return 0;
+  int kind = 0;
+  for (int k = 0; k < w; k++) {
+    int kk = tg__dot_terms(u[k], pa + 4 * k, pb + 4 * k);
+    if (!kk || (kind && kk != kind) || (kk == 2 && w != 8)) return 0;
+    kind = kk;
+  }
+  if (!tg__slpb_halves_ok(pa, 4 * w) || !tg__slpb_halves_ok(pb, 4 * w)) return 0;
+  if (a) memcpy(a, pa, sizeof(tg__uop *) * (size_t)(4 * w)), memcpy(b, pb, sizeof(tg__uop *) * (size_t)(4 * w));
+  return kind;
+}
+
+/* the byte vector of lanes u[0..n) (tg__slpb_halves_ok), type tg_vbN */
+static const char *tg__slpb_emit(tg__rctx *r, tg__uop *const *u, int n) {
+  const char *found = tg__slp_found(r, u, n);
+  if (found) return found;
+  char type[16];
+  snprintf(type, sizeof type, "tg_vb%d", n);
+  tg__str e;
+  memset(&e, 0, sizeof e);
+  if (!tg__slpb_ok(u, n, 0)) {
+    const char *lo = tg__slpb_emit(r, u, n / 2), *hi = tg__slpb_emit(r, u + n / 2, n / 2);
+    tg__str_printf(&e, "tg_vbcat%d(%s, %s)", n / 2, lo, hi);
+  } else if (tg__slp_same(u, n)) {
+    tg__str_printf(&e, "(%s){0} + (unsigned char)(%s)", type, tg__expr_of(r, u[0]));
+  } else if (u[0]->op == TG__OP_CONST) {
+    tg__str_printf(&e, "(%s){", type);
+    for (int k = 0; k < n; k++) {
+      double c = 0;
+      tg__is_const(u[k], &c);
+      tg__str_printf(&e, "%s%d", k ? ", " : "", (int)((int64_t)c & 255));
+    }
+    tg__str_cat(&e, "}");
+  } else if (u[0]->op == TG__OP_LOAD) {
+    int64_t o;
+    tg__uop *base = tg__store_base(u[0], &o);
+    tg__str_printf(&e, "tg_vbld%d(%s+%s", n, tg__expr_of(r, u[0]->src[0]->src[0]), tg__expr_of(r, base));
+    if (o) tg__str_printf(&e, "+%lld", (long long)o);
+    tg__str_cat(&e, ")");
+  } else if (u[0]->op == TG__OP_BITCAST) {
+    tg__uop *lanes[TG__SLPB_MAX];
+    for (int k = 0; k < n; k++) lanes[k] = u[k]->src[0];
+    tg__str_cat(&e, tg__slpb_emit(r, lanes, n));
+  } else if (u[0]->op == TG__OP_SHR || u[0]->op == TG__OP_SHL) {
+    tg__uop *lanes[TG__SLPB_MAX];
+    double c = 0;
+    for (int k = 0; k < n; k++) lanes[k] = u[k]->src[0];
+    tg__is_const(u[0]->src[1], &c);
+    tg__str_printf(&e, "%s %s %d", tg__slpb_emit(r, lanes, n), u[0]->op == TG__OP_SHR ? ">>" : "<<", (int)c);
+  } else {
+    tg__uop *lanes[TG__SLPB_MAX];
+    const char *ops[2];
+    for (int j = 0; j < 2; j++) {
+      tg__slp_operands(u, n, j, lanes);
+      ops[j] = tg__slpb_emit(r, lanes, n);
+    }
+    tg__str_printf(&e, "%s %s %s", ops[0], u[0]->op == TG__OP_AND ? "&" : u[0]->op == TG__OP_OR ? "|" : "^", ops[1]);
+  }
+  r->used_dot = 1;
+  return tg__slp_name(r, u, n, type, &e);
+}
+
 /* the vector of lanes u[0..w) in the current loop body: its name, its statements rendered first (found again when
  * rendered before in this body) */
 static const char *tg__slp_emit(tg__rctx *r, tg__uop *const *u, int w) {
-  for (int m = 0; m < r->nmemo; m++)
-    if (!memcmp(r->memo[m].lanes, u, sizeof(tg__uop *) * (size_t)w)) return r->memo[m].name;
+  const char *found = tg__slp_found(r, u, w);
+  if (found) return found;
   tg_dtype dt = u[0]->dtype;
+  tg__uop *da[TG__SLPB_MAX], *db[TG__SLPB_MAX];
+  int dot;
   int kind = tg__slp_kind(dt) ? tg__slp_kind(dt) : 'f';
   const char *type = tg__slp_type(kind);
   tg__str e;
@@ -1130,6 +1350,9 @@ static const char *tg__slp_emit(tg__rctx *r, tg__uop *const *u, int w) {
     if (o) tg__str_printf(&e, "+%lld", (long long)o);
     tg__str_cat(&e, ")");
     if (gated) tg__str_printf(&e, " : tg_vset_%c(0)", kind);
+  } else if (u[0]->op == TG__OP_ADD && (dot = tg__slp_dot_ok(u, w, da, db)) != 0) {
+    const char *a = tg__slpb_emit(r, da, 4 * w), *b = tg__slpb_emit(r, db, 4 * w);
+    tg__str_printf(&e, "tg_vdot4%s(%s, %s)", dot == 2 ? "s" : "", a, b);
   } else {
     const char *ops[3] = {NULL, NULL, NULL};
     tg__uop *lanes[TG__SLP_MAX];
@@ -1165,19 +1388,7 @@ static const char *tg__slp_emit(tg__rctx *r, tg__uop *const *u, int w) {
     else tg__str_printf(&e, "((%s) << %d) >> %d", x, bits, bits);
     TG_FREE(x);
   }
-  char nm[32];
-  snprintf(nm, sizeof nm, "vv%lld", r->nvv++);
-  tg__line(r, "%s %s = %s;", type, nm, e.s);
-  TG_FREE(e.s);
-  if (r->nmemo == r->cmemo) {
-    r->cmemo = r->cmemo ? 2 * r->cmemo : 64;
-    r->memo = (tg__slp_memo *)tg__realloc(r->memo, sizeof(tg__slp_memo) * (size_t)r->cmemo);
-  }
-  tg__slp_memo *m = &r->memo[r->nmemo++];
-  memset(m, 0, sizeof *m);
-  memcpy(m->lanes, u, sizeof(tg__uop *) * (size_t)w);
-  m->name = tg__own(r, tg__strdup(nm));
-  return m->name;
+  return tg__slp_name(r, u, w, type, &e);
 }
 
 /* acc = acc + v (either order): v, else NULL */
@@ -1271,6 +1482,59 @@ static void tg__slp_prelude(tg__str *out, int w) {
                         "return __builtin_convertvector(v, tg_vi);\n#else\n", ct, w, w);
     tg__str_printf(out, "  tg_vi v; for (int k = 0; k < %d; k++) v[k] = p[k]; return v;\n#endif\n}\n", w);
   }
+}
+
+/* the byte vectors' helpers (16 and 4w lanes: loads, halves put together) and tg_vdot4 for w 32-bit lanes */
+static void tg__slpb_prelude(tg__str *out, int w) {
+  tg__str_cat(out, "#if defined(__AVX2__) || defined(__AVX512F__)\n#include <immintrin.h>\n#endif\n");
+  for (int n = 16; n <= 4 * w; n *= 2) {
+    tg__str_printf(out, "typedef unsigned char tg_vb%d __attribute__((vector_size(%d)));\n", n, n);
+    tg__str_printf(out, "TG_FN tg_vb%d tg_vbld%d(const void *p) { tg_vb%d v; __builtin_memcpy(&v, p, %d); return v; }\n",
+                   n, n, n, n);
+  }
+  /* lo, hi -> one vector of twice the lanes: one vinserti128 (through memory, GCC stored the halves and loaded the
+   * whole, which no store forwards) */
+  for (int n = 16; n < 4 * w; n *= 2) {
+    tg__str_printf(out, "TG_FN tg_vb%d tg_vbcat%d(tg_vb%d lo, tg_vb%d hi) {\n", 2 * n, n, n, n);
+    tg__str_cat(out, "#if defined(__has_builtin)\n#if __has_builtin(__builtin_shufflevector)\n#define TG_HAS_SHUFFLE 1\n"
+                     "#endif\n#endif\n#ifdef TG_HAS_SHUFFLE\n  return __builtin_shufflevector(lo, hi");
+    for (int k = 0; k < 2 * n; k++) tg__str_printf(out, ", %d", k);
+    tg__str_printf(out, ");\n#else\n  tg_vb%d v; __builtin_memcpy(&v, &lo, %d); __builtin_memcpy((char *)&v + %d, &hi, %d); "
+                        "return v;\n#endif\n}\n", 2 * n, n, n, n);
+  }
+  /* lane l: the sum over k < 4 of a[4l+k] (unsigned) times b[4l+k] (signed) */
+  tg__str_printf(out, "TG_FN tg_vi tg_vdot4(tg_vb%d a, tg_vb%d b) {\n", 4 * w, 4 * w);
+  if (w == 8)
+    tg__str_cat(out, "#if defined(__AVX512VNNI__) && defined(__AVX512VL__)\n"
+                     "  return (tg_vi)_mm256_dpbusd_epi32(_mm256_setzero_si256(), (__m256i)a, (__m256i)b);\n"
+                     "#elif defined(__AVXVNNI__)\n"
+                     "  return (tg_vi)_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), (__m256i)a, (__m256i)b);\n"
+                     "#elif defined(__AVX2__)\n"
+                     "  return (tg_vi)_mm256_madd_epi16(_mm256_maddubs_epi16((__m256i)a, (__m256i)b), "
+                     "_mm256_set1_epi16(1));\n");
+  else
+    tg__str_cat(out, "#if defined(__AVX512VNNI__)\n"
+                     "  return (tg_vi)_mm512_dpbusd_epi32(_mm512_setzero_si512(), (__m512i)a, (__m512i)b);\n"
+                     "#elif defined(__AVX512BW__)\n"
+                     "  return (tg_vi)_mm512_madd_epi16(_mm512_maddubs_epi16((__m512i)a, (__m512i)b), "
+                     "_mm512_set1_epi16(1));\n");
+  tg__str_printf(out, "#else\n  tg_vi v;\n  for (int l = 0; l < %d; l++) {\n    int s = 0;\n"
+                      "    for (int k = 0; k < 4; k++) s += (int)a[4 * l + k] * (int)(signed char)b[4 * l + k];\n"
+                      "    v[l] = s;\n  }\n  return v;\n#endif\n}\n", w);
+  if (w != 8) return;
+  /* both signed (a Q8_0 weight's int8 quants): each half's 16 bytes widened to 16 bits, vpmaddwd (pairs), then the
+   * pairs of pairs added (vphaddd, in each 128-bit half) and put in lane order (vpermq) */
+  tg__str_cat(out, "TG_FN tg_vi tg_vdot4s(tg_vb32 a, tg_vb32 b) {\n"
+                   "#if defined(__AVX2__)\n"
+                   "  __m256i a0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128((__m256i)a)), "
+                   "a1 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256((__m256i)a, 1));\n"
+                   "  __m256i b0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128((__m256i)b)), "
+                   "b1 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256((__m256i)b, 1));\n"
+                   "  __m256i p = _mm256_hadd_epi32(_mm256_madd_epi16(a0, b0), _mm256_madd_epi16(a1, b1));\n"
+                   "  return (tg_vi)_mm256_permute4x64_epi64(p, 0xd8);\n"
+                   "#else\n  tg_vi v;\n  for (int l = 0; l < 8; l++) {\n    int s = 0;\n"
+                   "    for (int k = 0; k < 4; k++) s += (int)(signed char)a[4 * l + k] * (int)(signed char)b[4 * l + k];\n"
+                   "    v[l] = s;\n  }\n  return v;\n#endif\n}\n");
 }
 
 /* an entry of a vector group: a DEFINE_ACC (the group's vector, declared at its first) or an ASSIGN (the group's
@@ -1655,6 +1919,7 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   memset(&out, 0, sizeof out);
   tg__render_preludes(&out, d, params, nparams, lin);
   if (r.used_vectors) tg__slp_prelude(&out, lin->vec_width);
+  if (r.used_dot) tg__slpb_prelude(&out, lin->vec_width);
   tg__render_signature(&out, d, name, params, nparams);
   if (d->global_id && lin->local_size) /* workgroups: one per iteration of the output loops, launched exactly */
     tg__str_printf(&out, ") {\n  %s gid = %s;\n  int lid = (int)(%s);\n%s}\n", tg__ctype(d, TG_INT64), d->group_id,
