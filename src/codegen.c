@@ -572,7 +572,11 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
   out->name = name;
   memcpy(out->opts, opts, sizeof(tg__opt) * (size_t)nopts);
   out->nopts = nopts;
+  /* a GROUP's accumulators come in runs of its amount: vectors no wider (8-lane integer dot products of bytes, a
+   * row's block, on an AVX-512 machine) */
   out->vec_width = tg__vec_lanes(t);
+  for (int i = 0; i < nopts; i++)
+    if (opts[i].op == TG__OPT_GROUP && opts[i].amount >= 8 && opts[i].amount < out->vec_width) out->vec_width = 8;
   for (int i = 0; i < k->nbufs; i++) out->bytes += (double)k->bufs[i]->nbytes;
   return rc;
 }
