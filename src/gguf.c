@@ -58,6 +58,7 @@ struct tg_gguf {
   tg__gguf_kv *kv;
   tg__gguf_ti *ti;
   tg_state_dict *sd; /* the tensors, owned */
+  tg_tensor **raw;   /* per tensor: a quantised one's blocks (uint8, blocks x bytes), owned; NULL for the others */
 };
 
 /* the ggml types read: elements and bytes per block */
@@ -291,6 +292,9 @@ static void tg__gguf_free_parts(tg_gguf *g) {
     TG_FREE(g->kv[i].len);
   }
   for (int64_t i = 0; g->ti && i < g->nti; i++) TG_FREE(g->ti[i].name);
+  for (int64_t i = 0; g->raw && i < g->nti; i++)
+    if (g->raw[i]) tg_free(g->raw[i]);
+  TG_FREE(g->raw);
   TG_FREE(g->kv);
   TG_FREE(g->ti);
 }
@@ -464,6 +468,8 @@ static int tg__gguf_check_data(const char *path, tg_gguf *g, uint64_t data_size)
 static int tg__gguf_make(const char *path, tg_gguf *g, const unsigned char *data, int mapped) {
   uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
   g->sd = tg_state_dict_new();
+  g->raw = (tg_tensor **)tg__alloc(sizeof(tg_tensor *) * (size_t)(g->nti + 1));
+  memset(g->raw, 0, sizeof(tg_tensor *) * (size_t)(g->nti + 1));
   for (int64_t i = 0; i < g->nti; i++) {
     const tg__gguf_ti *ti = &g->ti[i];
     const tg__ggml_type *ty = tg__ggml_type_of(ti->type);
@@ -478,9 +484,11 @@ static int tg__gguf_make(const char *path, tg_gguf *g, const unsigned char *data
       int64_t blocks[2] = {(int64_t)(ti->nbytes / (uint64_t)ty->bytes), ty->bytes};
       tg_tensor *raw = tg_from_data(data + ti->off, TG_UINT8, 2, blocks), *v = raw ? tg__gguf_dequant(raw, ti->type) : NULL;
       t = v ? tg_reshape(v, ti->ndim, shape) : NULL;
+      if (t) g->raw[i] = tg_keep(raw); /* the same buffer as t's graph reads: no copy */
     }
     if (t) tg_keep(t);
     tg_scope_end();
+    while (g->raw[i] && g->raw[i]->scope > 0) tg_keep(g->raw[i]);
     if (!t) {
       char why[512];
       snprintf(why, sizeof why, "%.500s", tg_error() ? tg_error() : "unknown error");
@@ -672,4 +680,95 @@ const char *tg_gguf_type_name(int type) {
   TG__LOCKED();
   const tg__ggml_type *ty = tg__ggml_type_of(type);
   return ty ? ty->name : NULL;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// products with a weight: in float32, or with the activations quantised to 8 bits (llama.cpp's Q8_0 / Q8_1)
+
+/* the quants q of a Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 weight's blocks, (blocks, 32), in the order of the block's
+ * values: uint8 0 to 15 for four bits, 0 to 31 for five; int8 for Q8_0 */
+static tg_tensor *tg__gq_quants(tg_tensor *raw, int type) {
+  switch (type) {
+  case 8: return tg_bitcast(tg__gq_cols(raw, 2, 34), TG_INT8);
+  case 2: return tg__gq_fields(tg__gq_cols(raw, 2, 18), 4, 0);
+  case 3: return tg__gq_fields(tg__gq_cols(raw, 4, 20), 4, 0);
+  case 6:
+  case 7: {
+    int64_t qh = type == 6 ? 2 : 4;
+    tg_tensor *hi = tg__gq_fields(tg__gq_cols(raw, qh, qh + 4), 1, 1);
+    return tg_bitwise_or(tg__gq_fields(tg__gq_cols(raw, qh + 4, qh + 20), 4, 0), tg_lshift(hi, 4));
+  }
+  default: return NULL;
+  }
+}
+
+/* x (M, K) quantised per block of 32 as llama.cpp does (Q8_1): d = max|x| / 127 and q = round(x / d) (int8, (M, B,
+ * 8, 4)), with *d (M, B, 1) and *s (M, B, 8), the sums of each 4 quants (float). Three small kernels: max|x|, q and
+ * s; d is computed where it is read */
+static tg_tensor *tg__q8_quantise(tg_tensor *x, int64_t M, int64_t B, tg_tensor **d, tg_tensor **s) {
+  int64_t shape[4] = {M, B, 8, 4}, mb1[3] = {M, B, 1};
+  int last2[2] = {2, 3}, last = 3;
+  tg_tensor *xb = tg_reshape(tg_cast(x, TG_FLOAT32), 4, shape);
+  tg_tensor *amax = tg_contiguous(tg_max(tg_abs(xb), 2, last2, 1));
+  tg_tensor *inv = tg_where(tg_eq_s(amax, 0), tg_full_like(amax, 0), tg_rdiv_s(127.0, amax));
+  tg_tensor *q = tg_contiguous(tg_cast(tg_round(tg_mul(xb, inv)), TG_INT8));
+  *d = tg_reshape(tg_div_s(amax, 127.0), 3, mb1);
+  *s = tg_contiguous(tg_cast(tg_sum(tg_cast(q, TG_INT32), 1, &last, 0), TG_FLOAT32));
+  return q;
+}
+
+tg_tensor *tg_gguf_linear(const tg_gguf *g, const char *name, tg_tensor *x, int flags) {
+  TG__LOCKED();
+  TG__NEED("tg_gguf_linear", x);
+  int64_t i = -1;
+  for (int64_t j = 0; g && name && j < g->nti && i < 0; j++)
+    if (!strcmp(g->ti[j].name, name)) i = j;
+  if (i < 0) {
+    tg__set_error("tg_gguf_linear: %s", !g ? "no GGUF (NULL)" : !name ? "no tensor name (NULL)" : "no such tensor");
+    if (g && name) tg__set_error("tg_gguf_linear: the GGUF has no tensor '%s'", name);
+    return NULL;
+  }
+  const tg__gguf_ti *ti = &g->ti[i];
+  tg_tensor *w = tg_state_dict_get(g->sd, name);
+  int nd = tg_ndim(x);
+  if (ti->ndim != 2 || nd < 1 || tg_shape(x)[nd - 1] != ti->ne[0] || (flags & ~TG_GGUF_Q8)) {
+    if (ti->ndim != 2) tg__set_error("tg_gguf_linear: '%s' has %d dimensions, not 2", name, ti->ndim);
+    else if (flags & ~TG_GGUF_Q8) tg__set_error("tg_gguf_linear: unknown flags 0x%x (TG_GGUF_Q8 is 1)", flags);
+    else
+      tg__set_error("tg_gguf_linear: x's last axis is %lld, '%s' takes %lld (its shape is %lld x %lld)",
+                    nd ? (long long)tg_shape(x)[nd - 1] : 0LL, name, (long long)ti->ne[0], (long long)ti->ne[1],
+                    (long long)ti->ne[0]);
+    return NULL;
+  }
+  int type = ti->type, q8 = (flags & TG_GGUF_Q8) && (type == 2 || type == 3 || type == 6 || type == 7 || type == 8);
+  if (!q8) return tg_matmul(x, tg_transpose(w, 0, 1));
+  int64_t N = ti->ne[1], K = ti->ne[0], B = K / 32, M = tg_numel(x) / K;
+  tg_scope_begin();
+  tg_tensor *dx, *sx, *raw = g->raw[i];
+  int64_t mk[2] = {M, K};
+  tg_tensor *qx = tg__q8_quantise(tg_reshape(x, 2, mk), M, B, &dx, &sx);
+  int64_t qw_shape[5] = {1, N, B, 8, 4}, qx_shape[5] = {M, 1, B, 8, 4}, nb1[4] = {1, N, B, 1};
+  tg_tensor *qw = tg_reshape(tg__gq_quants(raw, type), 5, qw_shape);
+  int last = 4, blocks[2] = {2, 3};
+  /* the integer dot products of each 4 quants: (M, N, B, 8) */
+  tg_tensor *dot = tg_sum(tg_mul(tg_cast(qw, TG_INT32), tg_cast(tg_reshape(qx, 5, qx_shape), TG_INT32)), 1, &last, 0);
+  tg_tensor *dw = tg_reshape(tg__gq_half(raw, 0), 4, nb1);
+  tg_tensor *dxb = tg_unsqueeze(dx, 1), *sxb = tg_unsqueeze(sx, 1); /* (M, 1, B, 1), (M, 1, B, 8) */
+  tg_tensor *term;
+  /* the product with x's quantised values dx qx, exactly: q d + m gives dx (d dot + m s); (q - 8) d (Q5_0: 16) gives
+   * dx d (dot - 8 s); q d (Q8_0) dx d dot */
+  if (type == 3 || type == 7)
+    term = tg_mul(tg_add(tg_mul(tg_cast(dot, TG_FLOAT32), dw), tg_mul(tg_reshape(tg__gq_half(raw, 2), 4, nb1), sxb)), dxb);
+  else if (type == 8) /* q d: dx d dot */
+    term = tg_mul(tg_cast(dot, TG_FLOAT32), tg_mul(dw, dxb));
+  else
+    term = tg_mul(tg_mul(dw, dxb), tg_sub(tg_cast(dot, TG_FLOAT32), tg_mul_s(sxb, type == 2 ? 8 : 16)));
+  tg_tensor *y = tg_sum(term, 2, blocks, 0);
+  int64_t out[TG_MAX_DIMS];
+  for (int a = 0; a < nd - 1; a++) out[a] = tg_shape(x)[a];
+  out[nd - 1] = N;
+  y = tg_reshape(y, nd, out);
+  if (y) tg_keep(y);
+  tg_scope_end();
+  return y;
 }

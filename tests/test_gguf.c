@@ -403,6 +403,113 @@ TEST(test_gguf_matvec_vectors) {
   rmdir(t.dir);
 }
 
+/* tg_gguf_linear: x W^T as tg_matmul gives it; with TG_GGUF_Q8, for Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0, the product with x
+ * quantised per 32 values as llama.cpp's Q8_1 (d = max|x| / 127, q = round(x / d), half to even), computed here in
+ * double from the scalar dequantiser; other types ignore the flag. On the CPU the products of the quants are integer
+ * dot products of bytes (tg_vdot4, Q8_0's signed ones tg_vdot4s). Errors name what is wrong */
+TEST(test_gguf_linear_q8) {
+  gg_tmp t;
+  snprintf(t.dir, sizeof t.dir, "/tmp/tg_test_gguf_XXXXXX");
+  if (!CHECK(mkdtemp(t.dir) != NULL)) return;
+  static const int which[6] = {3, 4, 5, 6, 7, 0}; /* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, F32 */
+  enum { IN = 256, OUT = 64, ROWS = 3 };
+  for (int wi = 0; wi < 6; wi++) {
+    const gg_type *ty = &gg_types[which[wi]];
+    size_t nb;
+    unsigned char *data = gg_blocks(ty, (int64_t)IN * OUT, &nb);
+    gg_tensor ts[2] = {{"w", ty->type, 2, {IN, OUT}, data, nb}, {"v", ty->type, 1, {(uint64_t)IN * OUT}, data, nb}};
+    gg_buf b = gg_file(3, 0, ts, 2);
+    tg_scope_begin();
+    tg_gguf *g = tg_gguf_load(gg_write(&t, &b, b.n));
+    CHECK(g != NULL);
+    static float x[ROWS * IN];
+    for (int i = 0; i < ROWS * IN; i++) x[i] = (float)((i * 5) % 17 - 8) / 16 + (i % 64 == 0 ? 1.5f : 0);
+    for (int i = 0; i < IN; i++) x[2 * IN + i] = 0; /* a row of zeros: d = 0 */
+    tg_tensor *xt = tg_from_data(x, TG_FLOAT32, 2, (int64_t[]){ROWS, IN});
+    gg_check_product(ty, data, x, ROWS, IN, OUT, tg_to_float(tg_gguf_linear(g, "w", xt, 0)), 1e-4);
+    tg_tensor *yq = tg_gguf_linear(g, "w", xt, TG_GGUF_Q8);
+    CHECK(yq && tg_ndim(yq) == 2 && tg_shape(yq)[0] == ROWS && tg_shape(yq)[1] == OUT);
+    int q8 = ty->type == 2 || ty->type == 3 || ty->type == 6 || ty->type == 7 || ty->type == 8;
+    if (q8 && yq && test_on_cpu()) { /* the dot products' kernel, and (4-bit quants; a Q5's fifth bits are gathered
+                                      * from a word bit by bit, lane by lane) its 8-lane integer dot products */
+      tg_schedule *s = tg_schedule_create(&yq, 1);
+      int dots = 0;
+      for (int k = 0; s && k < tg_schedule_count(s); k++) dots += strstr(tg_schedule_source(s, k), "tg_vdot4(") != NULL;
+      /* max|x|, the quants, their sums (not for Q8_0), the product */
+      CHECK(s && tg_schedule_count(s) == (ty->type == 8 ? 3 : 4));
+      CHECK(dots == (ty->type == 2 || ty->type == 3 || ty->type == 8));
+      tg_schedule_free(s);
+    }
+    static float xq[ROWS * IN]; /* x's quantised values d q, for the reference */
+    for (int r = 0; r < ROWS; r++)
+      for (int blk = 0; blk < IN / 32; blk++) {
+        const float *v = x + r * IN + blk * 32;
+        float amax = 0;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(v[i]));
+        float inv = amax == 0 ? 0 : 127.0f / amax, d = amax / 127.0f;
+        for (int i = 0; i < 32; i++) xq[r * IN + blk * 32 + i] = q8 ? d * nearbyintf(v[i] * inv) : v[i];
+      }
+    gg_check_product(ty, data, xq, ROWS, IN, OUT, yq ? tg_to_float(yq) : NULL, 1e-4);
+    /* a vector x (..., K): (..., N) */
+    tg_tensor *x1 = tg_from_data(x, TG_FLOAT32, 1, (int64_t[]){IN}), *y1 = tg_gguf_linear(g, "w", x1, TG_GGUF_Q8);
+    CHECK(y1 && tg_ndim(y1) == 1 && tg_shape(y1)[0] == OUT);
+    gg_check_product(ty, data, xq, 1, IN, OUT, y1 ? tg_to_float(y1) : NULL, 1e-4);
+    /* errors */
+    tg_tensor *bad = tg_from_data(x, TG_FLOAT32, 2, (int64_t[]){2, 128});
+    CHECK(tg_gguf_linear(g, "w", bad, TG_GGUF_Q8) == NULL && strstr(tg_error(), "x's last axis is 128"));
+    CHECK(tg_gguf_linear(g, "nope", xt, 0) == NULL && strstr(tg_error(), "no tensor 'nope'"));
+    CHECK(tg_gguf_linear(g, "v", xt, 0) == NULL && strstr(tg_error(), "'v' has 1 dimensions"));
+    CHECK(tg_gguf_linear(g, "w", xt, 2) == NULL && strstr(tg_error(), "unknown flags"));
+    CHECK(tg_gguf_linear(NULL, "w", xt, 0) == NULL && strstr(tg_error(), "no GGUF"));
+    CHECK(tg_gguf_linear(g, "w", NULL, 0) == NULL);
+    tg_gguf_free(g);
+    tg_scope_end();
+    free(data);
+    free(b.p);
+  }
+  rmdir(t.dir);
+}
+
+/* Integer dot products of bytes (4 a lane, 8 lanes a block) render as one tg_vdot4 (vpmaddubsw + vpmaddwd, which
+ * saturate a pair's sum to 16 bits) only when the unsigned bytes are at most 127: nibbles times int8 extremes (-128,
+ * 127) are exact through it, and whole bytes (up to 255, where a pair's sum of 255 * -128 * 2 would saturate) are
+ * not put through it, and are exact too */
+TEST(test_byte_dot_products) {
+  enum { N = 32, B = 2 };
+  static uint8_t a[N * B * 32];
+  static int8_t bb[B * 32];
+  static float sc[N * B];
+  for (int i = 0; i < N * B * 32; i++) a[i] = (uint8_t)(i % 5 == 0 ? 255 : (i * 37) & 255);
+  for (int i = 0; i < B * 32; i++) bb[i] = (int8_t)(i % 3 == 0 ? -128 : i % 3 == 1 ? 127 : (i * 11) % 200 - 100);
+  for (int i = 0; i < N * B; i++) sc[i] = (float)(i % 7 + 1) / 8;
+  for (int masked = 0; masked < 2; masked++) {
+    tg_scope_begin();
+    tg_tensor *at = tg_from_data(a, TG_UINT8, 4, (int64_t[]){N, B, 8, 4});
+    if (masked) at = tg_bitwise_and(at, tg_full_like(at, 15));
+    tg_tensor *bt = tg_from_data(bb, TG_INT8, 4, (int64_t[]){1, B, 8, 4});
+    tg_tensor *st = tg_from_data(sc, TG_FLOAT32, 3, (int64_t[]){N, B, 1});
+    int last = 3, blocks[2] = {1, 2};
+    tg_tensor *dot = tg_sum(tg_mul(tg_cast(at, TG_INT32), tg_cast(bt, TG_INT32)), 1, &last, 0); /* (N, B, 8) */
+    tg_tensor *y = tg_sum(tg_mul(tg_cast(dot, TG_FLOAT32), st), 2, blocks, 0);             /* (N) */
+    tg_schedule *s = tg_schedule_create(&y, 1);
+    const char *src = s && tg_schedule_count(s) == 1 ? tg_schedule_source(s, 0) : NULL;
+    CHECK(src != NULL);
+    if (src && test_on_cpu()) CHECK((strstr(src, "tg_vdot4(") != NULL) == masked);
+    tg_schedule_free(s);
+    float *got = tg_to_float(y);
+    for (int n = 0; got && n < N; n++) {
+      double want = 0;
+      for (int k = 0; k < B * 32; k++) {
+        int av = a[n * B * 32 + k] & (masked ? 15 : 255);
+        want += (double)(av * bb[k]) * sc[n * B + k / 32];
+      }
+      CHECK_NEAR(got[n], want, 1e-5 * (1 + fabs(want)));
+    }
+    free(got);
+    tg_scope_end();
+  }
+}
+
 /* a malformed file is refused with the reason: every truncation of a good one, and each field made wrong */
 TEST(test_gguf_malformed) {
   gg_tmp t;
