@@ -1,6 +1,7 @@
 /* llm.c: SmolLM2-135M-Instruct (Q4_1 GGUF) on this machine against llama.cpp's llama-bench on the same file in the
  * same run (bench/llama_bench.sh builds it): prompt processing of 128 tokens, generation, the time from the start to
- * the first token of an answer (with a warm kernel cache), and the peak memory against the file's size.
+ * the first token of an answer (with a warm kernel cache), and the peak memory against the file's size. The
+ * decode multiplies 8-bit activations by the weights' quants, as llama.cpp does; LLM_Q8=0 keeps float32.
  * THREADS (default: all cores) is what both use; DEV=CUDA measures a GPU (with the CUDA backend compiled in:
  * make build/bench/llm-cuda), where llama.cpp's CPU figure is printed for orientation only. */
 #define TINYGRAD_IMPLEMENTATION
@@ -41,6 +42,8 @@ int main(void) {
     printf("llm: %s\n", tg_error());
     return 1;
   }
+  /* the decode's products with 8-bit activations, as llama.cpp's (LLM_Q8=0: float32 activations) */
+  c.q8 = getenv("LLM_Q8") ? atoi(getenv("LLM_Q8")) : 1;
   /* the first answer: template, tokens, prefill and the first token */
   const char *role = "user", *q = "What is the capital of France?";
   char text[512];
@@ -83,8 +86,8 @@ int main(void) {
     if (fscanf(p, "%lf %lf", &ref_pp, &ref_tg) != 2) ref_pp = ref_tg = NAN;
     pclose(p);
   }
-  printf("SmolLM2-135M Q4_1, %ld cores%s; first answer token %d ('The' is 504)\n", cores,
-         getenv("DEV") ? getenv("DEV") : "", first);
+  printf("SmolLM2-135M Q4_1, %ld cores%s, %s activations in the decode; first answer token %d ('The' is 504)\n",
+         cores, getenv("DEV") ? getenv("DEV") : "", c.q8 ? "8-bit" : "float32", first);
   bench_report("prompt processing, 128 tokens (tokens/s)", bench_median(pp, 3), ref_pp, "tok/s", "llama.cpp", 1);
   bench_report("generation, 64 tokens (tokens/s)", bench_median(tg, 3), ref_tg, "tok/s", "llama.cpp", 1);
   bench_report("start to the first answer token (s)", t_first, 1.0, "s", "target", 0);

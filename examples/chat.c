@@ -2,9 +2,11 @@
  * as tinygrad.llm does: the model's chat template, a KV cache, a JIT for prompt chunks and one for decoding.
  *
  *   build/chat [--model FILE.gguf] [--temperature T] [--top-k K] [--top-p P] [--repeat-penalty R] [--seed S]
- *              [--max-tokens N] [--ctx N] [--chunk N] [--kv f16|f32] [--system TEXT] [--prompt TEXT]
+ *              [--max-tokens N] [--ctx N] [--chunk N] [--kv f16|f32] [--act f32|q8] [--system TEXT] [--prompt TEXT]
  *
  * --kv: the KV cache's dtype; float16 (the default, as llama.cpp's) takes half the memory, float32 is exact.
+ * --act: the decode's activations in its products with the weights; float32 (the default) is exact, q8 quantises
+ *        them to 8 bits per block of 32 as llama.cpp does (integer dot products: faster, logits within about 0.5).
  *
  * With --prompt it answers that one user turn and exits: only the generated text goes to stdout, the figures (prompt
  * and generation tokens/s, GB/s of weights read) to stderr, for scripts and tests. Without it, it reads a line at a
@@ -28,8 +30,8 @@ static double chat_now(void) {
 
 static void chat_usage(void) {
   fprintf(stderr, "usage: chat [--model FILE.gguf] [--temperature T] [--top-k K] [--top-p P] [--repeat-penalty R]\n"
-                  "            [--seed S] [--max-tokens N] [--ctx N] [--chunk N] [--kv f16|f32] [--system TEXT]\n"
-                  "            [--prompt TEXT]\n");
+                  "            [--seed S] [--max-tokens N] [--ctx N] [--chunk N] [--kv f16|f32] [--act f32|q8]\n"
+                  "            [--system TEXT] [--prompt TEXT]\n");
 }
 
 typedef struct chat_state {
@@ -140,6 +142,7 @@ int main(int argc, char **argv) {
   s.max_tokens = 512;
   int64_t ctx = 1024, chunk = 32;
   tg_dtype kv = TG_FLOAT16;
+  int q8 = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) return chat_usage(), 0;
@@ -157,6 +160,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--chunk")) chunk = atoll(v);
     else if (!strcmp(a, "--kv") && (!strcmp(v, "f16") || !strcmp(v, "f32")))
       kv = !strcmp(v, "f16") ? TG_FLOAT16 : TG_FLOAT32;
+    else if (!strcmp(a, "--act") && (!strcmp(v, "f32") || !strcmp(v, "q8"))) q8 = !strcmp(v, "q8");
     else return chat_usage(), 2;
     i++;
   }
@@ -172,6 +176,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "chat: %s\n", tg_error() ? tg_error() : "cannot load the model");
     return 1;
   }
+  s.c.q8 = q8;
   struct stat sb;
   s.bytes = stat(model, &sb) == 0 ? (double)sb.st_size : 0; /* the weights, nearly all of the file */
   fprintf(stderr, "chat: %s loaded in %.2f s (%d layers, width %d, %lld tokens of context)\n", model,

@@ -26,6 +26,7 @@
 
 typedef struct llama_block {
   tg_tensor *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *gate, *up, *down;
+  char name[9][48]; /* the tensors' names in the GGUF, in the order above (for tg_gguf_linear) */
 } llama_block;
 
 typedef struct llama_model {
@@ -34,6 +35,8 @@ typedef struct llama_model {
   int64_t vocab;
   tg_tensor *embd, *out_norm, *out;
   llama_block *blk;
+  const tg_gguf *g;      /* the file: borrowed */
+  const char *out_name; /* the output's weight in it ("output.weight", or the tied "token_embd.weight") */
 } llama_model;
 
 static int llama__int(const tg_gguf *g, const char *arch, const char *key, int64_t *v) {
@@ -68,11 +71,12 @@ static int llama_load(llama_model *m, const tg_gguf *g) {
   if (tg_gguf_kv_float(g, tg_gguf_kv_find(g, k), 0, &base) != 0) base = 10000;
   tg_clear_error();
   m->n_layer = (int)nl, m->dim = (int)dim, m->n_head = (int)nh, m->n_kv = (int)nkv, m->head_dim = (int)(dim / nh);
-  m->eps = eps, m->rope_base = base;
+  m->eps = eps, m->rope_base = base, m->g = g;
   int missing = 0;
   m->embd = llama__get(g, "token_embd.weight", &missing);
   m->out_norm = llama__get(g, "output_norm.weight", &missing);
   m->out = tg_state_dict_get(tg_gguf_tensors(g), "output.weight");
+  m->out_name = m->out ? "output.weight" : "token_embd.weight";
   if (!m->out) m->out = m->embd; /* tied */
   m->vocab = m->embd ? tg_shape(m->embd)[0] : 0;
   m->blk = (llama_block *)calloc((size_t)nl, sizeof(llama_block));
@@ -82,8 +86,8 @@ static int llama_load(llama_model *m, const tg_gguf *g) {
     tg_tensor **slot[9] = {&m->blk[l].attn_norm, &m->blk[l].wq, &m->blk[l].wk, &m->blk[l].wv, &m->blk[l].wo,
                            &m->blk[l].ffn_norm, &m->blk[l].gate, &m->blk[l].up, &m->blk[l].down};
     for (int i = 0; i < 9; i++) {
-      snprintf(k, sizeof k, "blk.%d.%s.weight", l, names[i]);
-      *slot[i] = llama__get(g, k, &missing);
+      snprintf(m->blk[l].name[i], sizeof m->blk[l].name[i], "blk.%d.%s.weight", l, names[i]);
+      *slot[i] = llama__get(g, m->blk[l].name[i], &missing);
     }
   }
   if (missing) {
@@ -182,16 +186,21 @@ typedef struct llama_cache {
   tg_variable *pos;               /* start_pos */
   tg_jit *decode, *prefill;
   tg_tensor *logits;              /* the last call's (1, vocab): overwritten by the next */
+  int q8; /* the decode's products with 8-bit activations, as llama.cpp (tg_gguf_linear's TG_GGUF_Q8): about twice
+           * as fast on a CPU, and close to float32's logits, not equal. 0 after init; set it before the first feed */
   int split;                      /* products' inputs and outputs as buffers of their own */
   tg_dtype kv;                    /* the cache's dtype: TG_FLOAT16 (llama.cpp's default) or TG_FLOAT32 */
 } llama_cache;
 
 /* a product with a weight, as a buffer of its own (its matrix-vector kernel is then alone: fused into an
  * elementwise consumer with another product, neither gets its tile) */
-static tg_tensor *llama__mv(const llama_cache *c, tg_tensor *x, tg_tensor *w) {
+static tg_tensor *llama__mv(const llama_cache *c, tg_tensor *x, tg_tensor *w, const char *name) {
   /* A prompt's chunk reads the weight's blocks as a decode does (no float copy: transposed copies were faster once,
-   * 83 against 31 tokens/s, before the CPU's tile for quantised prompts; now 140 against 227, at 590 MB of RSS) */
-  return c->split ? tg_contiguous(llama__linear(x, w)) : llama__linear(x, w);
+   * 83 against 31 tokens/s, before the CPU's tile for quantised prompts; now 140 against 227, at 590 MB of RSS). A
+   * token with q8 set: integer dot products of the weight's quants and the activations' (the prompt's chunks keep
+   * float32, whose tile already shares each dequantised weight between 8 tokens) */
+  tg_tensor *y = c->q8 && tg_shape(x)[0] == 1 ? tg_gguf_linear(c->m->g, name, x, TG_GGUF_Q8) : llama__linear(x, w);
+  return c->split ? tg_contiguous(y) : y;
 }
 static tg_tensor *llama__buf(const llama_cache *c, tg_tensor *x) { return c->split ? tg_contiguous(x) : x; }
 
@@ -210,9 +219,9 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
    * norm, RoPE, SiLU) is computed again for every output row */
   tg_tensor *h = llama__buf(c, llama__rmsnorm(x, b->attn_norm, m->eps));
   int64_t qs[3] = {T, H, HD}, ks[3] = {T, KV, HD};
-  tg_tensor *q = llama__buf(c, llama__rope_with(tg_reshape(llama__mv(c, h, b->wq), 3, qs), cs, sn, T, H, HD));
-  tg_tensor *k = llama__rope_with(tg_reshape(llama__mv(c, h, b->wk), 3, ks), cs, sn, T, KV, HD);
-  tg_tensor *v = tg_reshape(llama__mv(c, h, b->wv), 3, ks);
+  tg_tensor *q = llama__buf(c, llama__rope_with(tg_reshape(llama__mv(c, h, b->wq, b->name[1]), 3, qs), cs, sn, T, H, HD));
+  tg_tensor *k = llama__rope_with(tg_reshape(llama__mv(c, h, b->wk, b->name[2]), 3, ks), cs, sn, T, KV, HD);
+  tg_tensor *v = tg_reshape(llama__mv(c, h, b->wv, b->name[3]), 3, ks);
   tg_sint at[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
   tg_tensor *kslot = tg_shrink_sym(c->k[l], 3, at), *vslot = tg_shrink_sym(c->v[l], 3, at);
   if (!tg_assign(kslot, tg_cast(k, c->kv)) || !tg_assign(vslot, tg_cast(v, c->kv)) || tg_realize(kslot) < 0 ||
@@ -230,10 +239,10 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
    * the head's 64 values (a prompt chunk's product took 3.3 ms a layer on 2 cores) */
   tg_tensor *o = tg_matmul(llama__buf(c, tg_softmax(sc, -1)), vals);            /* (KV, G*T, HD) */
   o = tg_reshape(tg_permute(tg_reshape(o, 4, o4), 4, operm), 2, o2);
-  x = tg_add(x, llama__mv(c, llama__buf(c, o), b->wo));
+  x = tg_add(x, llama__mv(c, llama__buf(c, o), b->wo, b->name[4]));
   h = llama__buf(c, llama__rmsnorm(x, b->ffn_norm, m->eps));
-  tg_tensor *act = llama__buf(c, tg_mul(tg_silu(llama__mv(c, h, b->gate)), llama__mv(c, h, b->up)));
-  return tg_add(x, llama__mv(c, act, b->down));
+  tg_tensor *act = llama__buf(c, tg_mul(tg_silu(llama__mv(c, h, b->gate, b->name[6])), llama__mv(c, h, b->up, b->name[7])));
+  return tg_add(x, llama__mv(c, act, b->down, b->name[8]));
 }
 
 /* one step of T tokens (ids, (T,) int32) at positions start_pos..start_pos+T-1: their keys and values go into the
@@ -268,7 +277,7 @@ static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
   /* the final norm as a buffer of its own: fused into the output's product, it is computed again for each of the
    * vocabulary's 49152 rows (2.7 ms a token on 2 cores, against 0.9 without) */
   tg_tensor *xn = llama__buf(c, llama__rmsnorm(tg_shrink(x, 2, keep), m->out_norm, m->eps));
-  return c->split ? tg_contiguous(llama__linear(xn, m->out)) : llama__linear(xn, m->out);
+  return llama__mv(c, xn, m->out, m->out_name);
 }
 
 static int llama__jit_step(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
