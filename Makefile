@@ -244,6 +244,11 @@ bench: $(BENCH_BINS)
 
 build/bench/llm: examples/llama_model.h
 
+# the same benchmark with the CUDA backend compiled in (DEV=CUDA build/bench/llm-cuda)
+build/bench/llm-cuda: bench/llm.c examples/llama_model.h tinygrad.h backends/tinygrad_cuda.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -DLLM_CUDA -I. -o $@ $< $(LDLIBS) $(BENCH_LDLIBS)
+
 build/bench/%: bench/%.c tinygrad.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -I. -o $@ $< $(LDLIBS) $(BENCH_LDLIBS)
