@@ -310,6 +310,7 @@ TG__PRIVATE int tg__callback_begin(void) {
   return prev;
 }
 TG__PRIVATE void tg__callback_end(int prev) { tg__user_depth = prev; }
+TG__PRIVATE int tg__in_callback(void) { return tg__user_depth > 0; }
 
 TG__PRIVATE void tg__set_return_hook(void (*hook)(void)) { tg__return_hook = hook; }
 

@@ -119,6 +119,7 @@ TG__PRIVATE void tg__api_unlock(int *held);
 TG__PRIVATE void tg__set_return_hook(void (*hook)(void));
 TG__PRIVATE int tg__callback_begin(void);
 TG__PRIVATE void tg__callback_end(int prev);
+TG__PRIVATE int tg__in_callback(void); /* inside a JIT'd function (between callback_begin and _end) */
 #if defined(__GNUC__) || defined(__clang__)
 #define TG__LOCKED() int tg__api_held __attribute__((cleanup(tg__api_unlock), unused)) = tg__api_lock()
 #else
