@@ -222,6 +222,17 @@ static tg_tensor *tg__gq_fields(tg_tensor *x, int w, int byte_major) {
 
 static tg_tensor *tg__gq_f32(tg_tensor *x) { return tg_cast(x, TG_FLOAT32); }
 
+/* Q4_K's and Q5_K's 6-bit scales and mins of their 8 sub-blocks (12 bytes at 4), float32 (blocks, 8) each */
+static void tg__gq_kscales(tg_tensor *raw, tg_tensor **scale, tg_tensor **mins) {
+  int64_t nb = tg_shape(raw)[0], b4[2] = {nb, 4};
+  tg_tensor *s03 = tg__gq_cols(raw, 4, 8), *s47 = tg__gq_cols(raw, 8, 12), *s8 = tg__gq_cols(raw, 12, 16);
+  tg_tensor *m63 = tg_full(63, TG_UINT8, 2, b4), *m15 = tg_full(15, TG_UINT8, 2, b4);
+  tg_tensor *sc[2] = {tg_bitwise_and(s03, m63), tg_bitwise_or(tg_bitwise_and(s8, m15), tg_lshift(tg_rshift(s03, 6), 4))};
+  tg_tensor *mn[2] = {tg_bitwise_and(s47, m63), tg_bitwise_or(tg_rshift(s8, 4), tg_lshift(tg_rshift(s47, 6), 4))};
+  *scale = tg__gq_f32(tg_cat(sc, 2, 1));
+  *mins = tg__gq_f32(tg_cat(mn, 2, 1));
+}
+
 /* the values of n elements of ggml type `type` from their blocks (a uint8 tensor, blocks x bytes), float32 (n) */
 static tg_tensor *tg__gguf_dequant(tg_tensor *raw, int type) {
   tg_tensor *d = type == 14 ? NULL : tg__gq_half(raw, 0), *q = NULL, *v = NULL; /* the scale first, but Q6_K's last */
@@ -246,12 +257,10 @@ static tg_tensor *tg__gguf_dequant(tg_tensor *raw, int type) {
   case 12:
   case 13: { /* Q4_K / Q5_K: d, dmin, 12 bytes of 6-bit scales and mins of 8 sub-blocks of 32, (Q5_K: 32 bytes of fifth
               * bits,) 128 bytes of nibbles: 4 chunks of 32 bytes, the low nibbles one sub-block, the high the next */
-    int64_t nb = tg_shape(raw)[0], b4[2] = {nb, 4};
-    tg_tensor *s03 = tg__gq_cols(raw, 4, 8), *s47 = tg__gq_cols(raw, 8, 12), *s8 = tg__gq_cols(raw, 12, 16);
-    tg_tensor *m63 = tg_full(63, TG_UINT8, 2, b4), *m15 = tg_full(15, TG_UINT8, 2, b4);
-    tg_tensor *sc[2] = {tg_bitwise_and(s03, m63), tg_bitwise_or(tg_bitwise_and(s8, m15), tg_lshift(tg_rshift(s03, 6), 4))};
-    tg_tensor *mn[2] = {tg_bitwise_and(s47, m63), tg_bitwise_or(tg_rshift(s8, 4), tg_lshift(tg_rshift(s47, 6), 4))};
-    tg_tensor *scale = tg_unsqueeze(tg__gq_f32(tg_cat(sc, 2, 1)), 2), *mins = tg_unsqueeze(tg__gq_f32(tg_cat(mn, 2, 1)), 2);
+    int64_t nb = tg_shape(raw)[0];
+    tg_tensor *scale, *mins;
+    tg__gq_kscales(raw, &scale, &mins);
+    scale = tg_unsqueeze(scale, 2), mins = tg_unsqueeze(mins, 2);
     int64_t qs0 = type == 13 ? 48 : 16, shape[3] = {nb, 4, 32}, sub[3] = {nb, 8, 32}, all[2] = {nb, 256};
     q = tg_reshape(tg__gq_fields(tg_reshape(tg__gq_cols(raw, qs0, qs0 + 128), 3, shape), 4, 0), 3, sub);
     q = tg__gq_f32(q);
@@ -685,10 +694,14 @@ const char *tg_gguf_type_name(int type) {
 // ---------------------------------------------------------------------------------------------------------------------
 // products with a weight: in float32, or with the activations quantised to 8 bits (llama.cpp's Q8_0 / Q8_1)
 
-/* the quants q of a Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 weight's blocks, (blocks, 32), in the order of the block's
- * values: uint8 0 to 15 for four bits, 0 to 31 for five; int8 for Q8_0 */
+/* the quants q of a Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 or Q4_K weight's blocks, in the order of the blocks' values: uint8
+ * 0 to 15 for four bits, 0 to 31 for five; int8 for Q8_0 */
 static tg_tensor *tg__gq_quants(tg_tensor *raw, int type) {
   switch (type) {
+  case 12: { /* 4 chunks of 32 bytes: the low nibbles sub-block 2g, the high ones 2g + 1 */
+    int64_t nb = tg_shape(raw)[0], shape[3] = {nb, 4, 32};
+    return tg__gq_fields(tg_reshape(tg__gq_cols(raw, 16, 144), 3, shape), 4, 0);
+  }
   case 8: return tg_bitcast(tg__gq_cols(raw, 2, 34), TG_INT8);
   case 2: return tg__gq_fields(tg__gq_cols(raw, 2, 18), 4, 0);
   case 3: return tg__gq_fields(tg__gq_cols(raw, 4, 20), 4, 0);
@@ -740,7 +753,8 @@ tg_tensor *tg_gguf_linear(const tg_gguf *g, const char *name, tg_tensor *x, int 
                     (long long)ti->ne[0]);
     return NULL;
   }
-  int type = ti->type, q8 = (flags & TG_GGUF_Q8) && (type == 2 || type == 3 || type == 6 || type == 7 || type == 8);
+  int type = ti->type,
+      q8 = (flags & TG_GGUF_Q8) && (type == 2 || type == 3 || type == 6 || type == 7 || type == 8 || type == 12);
   if (!q8) return tg_matmul(x, tg_transpose(w, 0, 1));
   int64_t N = ti->ne[1], K = ti->ne[0], B = K / 32, M = tg_numel(x) / K;
   tg_scope_begin();
@@ -752,12 +766,18 @@ tg_tensor *tg_gguf_linear(const tg_gguf *g, const char *name, tg_tensor *x, int 
   int last = 4, blocks[2] = {2, 3};
   /* the integer dot products of each 4 quants: (M, N, B, 8) */
   tg_tensor *dot = tg_sum(tg_mul(tg_cast(qw, TG_INT32), tg_cast(tg_reshape(qx, 5, qx_shape), TG_INT32)), 1, &last, 0);
-  tg_tensor *dw = tg_reshape(tg__gq_half(raw, 0), 4, nb1);
+  tg_tensor *dw = type == 12 ? NULL : tg_reshape(tg__gq_half(raw, 0), 4, nb1); /* a block's d (Q4_K: below) */
   tg_tensor *dxb = tg_unsqueeze(dx, 1), *sxb = tg_unsqueeze(sx, 1); /* (M, 1, B, 1), (M, 1, B, 8) */
   tg_tensor *term;
   /* the product with x's quantised values dx qx, exactly: q d + m gives dx (d dot + m s); (q - 8) d (Q5_0: 16) gives
    * dx d (dot - 8 s); q d (Q8_0) dx d dot */
-  if (type == 3 || type == 7)
+  if (type == 12) { /* d sc q - dmin mn per sub-block of 32: dx (d sc dot - dmin mn s) */
+    tg_tensor *sc, *mn;
+    tg__gq_kscales(raw, &sc, &mn);
+    tg_tensor *dk = tg_reshape(tg_mul(tg__gq_half(raw, 0), sc), 4, nb1);
+    tg_tensor *mk = tg_reshape(tg_mul(tg__gq_half(raw, 2), mn), 4, nb1);
+    term = tg_mul(tg_sub(tg_mul(tg_cast(dot, TG_FLOAT32), dk), tg_mul(mk, sxb)), dxb);
+  } else if (type == 3 || type == 7)
     term = tg_mul(tg_add(tg_mul(tg_cast(dot, TG_FLOAT32), dw), tg_mul(tg_reshape(tg__gq_half(raw, 2), 4, nb1), sxb)), dxb);
   else if (type == 8) /* q d: dx d dot */
     term = tg_mul(tg_cast(dot, TG_FLOAT32), tg_mul(dw, dxb));

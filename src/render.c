@@ -1166,6 +1166,12 @@ static int tg__byte_max(const tg__uop *u) {
     if (!tg__is_const(u->src[1], &c) || c < 0 || c >= 8) return 255;
     a = tg__byte_max(u->src[0]) << (int)c;
     return a > 255 ? 255 : a;
+  case TG__OP_ADD: /* no wrap below 256 */
+    a = tg__byte_max(u->src[0]) + tg__byte_max(u->src[1]);
+    return a > 255 ? 255 : a;
+  case TG__OP_WHERE:
+    a = tg__byte_max(u->src[1]), b = tg__byte_max(u->src[2]);
+    return a > b ? a : b;
   default: return 255;
   }
 }
@@ -1212,8 +1218,9 @@ static int tg__dot_terms(tg__uop *v, tg__uop **a, tg__uop **b) {
   return kind;
 }
 
-/* n lanes of bytes (one dtype, 8 bits) as one vector: a broadcast, constants, n adjacent ungated loads of one
- * buffer, or one op in every lane (& | ^; >> and << by one constant, on unsigned bytes; a bitcast between bytes) */
+/* n lanes of bytes (one dtype, 8 bits) as one vector: a broadcast, constants, n adjacent loads of one buffer (gated
+ * by one gate for every lane, or not), or one op in every lane (& | ^ +, wrapping as bytes do; >> and << by one
+ * constant, on unsigned bytes; a WHERE with one condition for every lane; a bitcast between bytes) */
 static int tg__slpb_ok(tg__uop *const *u, int n, int depth) {
   tg_dtype dt = u[0]->dtype;
   if (dt != TG_UINT8 && dt != TG_INT8) return 0;
@@ -1228,9 +1235,17 @@ static int tg__slpb_ok(tg__uop *const *u, int n, int depth) {
     if (u[k]->op != op || u[k]->dtype != dt || u[k]->nsrc != u[0]->nsrc) return 0;
   tg__uop *lanes[TG__SLPB_MAX];
   switch (op) {
-  case TG__OP_AND: case TG__OP_OR: case TG__OP_XOR:
+  case TG__OP_AND: case TG__OP_OR: case TG__OP_XOR: case TG__OP_ADD:
     for (int j = 0; j < 2; j++) {
       tg__slp_operands(u, n, j, lanes);
+      if (!tg__slpb_ok(lanes, n, depth + 1)) return 0;
+    }
+    return 1;
+  case TG__OP_WHERE:
+    for (int k = 1; k < n; k++)
+      if (u[k]->src[0] != u[0]->src[0]) return 0;
+    for (int j = 1; j < 3; j++) {
+      for (int k = 0; k < n; k++) lanes[k] = u[k]->src[j];
       if (!tg__slpb_ok(lanes, n, depth + 1)) return 0;
     }
     return 1;
@@ -1295,9 +1310,21 @@ static const char *tg__slpb_emit(tg__rctx *r, tg__uop *const *u, int n) {
   } else if (u[0]->op == TG__OP_LOAD) {
     int64_t o;
     tg__uop *base = tg__store_base(u[0], &o);
+    double on;
+    int gated = u[0]->nsrc == 2 && !(tg__is_const(u[0]->src[1], &on) && on != 0);
+    if (gated) tg__str_printf(&e, "%s ? ", tg__expr_of(r, u[0]->src[1])); /* a closed gate loads nothing */
     tg__str_printf(&e, "tg_vbld%d(%s+%s", n, tg__expr_of(r, u[0]->src[0]->src[0]), tg__expr_of(r, base));
     if (o) tg__str_printf(&e, "+%lld", (long long)o);
     tg__str_cat(&e, ")");
+    if (gated) tg__str_printf(&e, " : (%s){0}", type);
+  } else if (u[0]->op == TG__OP_WHERE) {
+    tg__uop *lanes[TG__SLPB_MAX];
+    const char *ops[2];
+    for (int j = 1; j < 3; j++) {
+      for (int k = 0; k < n; k++) lanes[k] = u[k]->src[j];
+      ops[j - 1] = tg__slpb_emit(r, lanes, n);
+    }
+    tg__str_printf(&e, "%s ? %s : %s", tg__expr_of(r, u[0]->src[0]), ops[0], ops[1]);
   } else if (u[0]->op == TG__OP_BITCAST) {
     tg__uop *lanes[TG__SLPB_MAX];
     for (int k = 0; k < n; k++) lanes[k] = u[k]->src[0];
@@ -1315,7 +1342,8 @@ static const char *tg__slpb_emit(tg__rctx *r, tg__uop *const *u, int n) {
       tg__slp_operands(u, n, j, lanes);
       ops[j] = tg__slpb_emit(r, lanes, n);
     }
-    tg__str_printf(&e, "%s %s %s", ops[0], u[0]->op == TG__OP_AND ? "&" : u[0]->op == TG__OP_OR ? "|" : "^", ops[1]);
+    tg__str_printf(&e, "%s %s %s", ops[0],
+                   u[0]->op == TG__OP_AND ? "&" : u[0]->op == TG__OP_OR ? "|" : u[0]->op == TG__OP_XOR ? "^" : "+", ops[1]);
   }
   r->used_dot = 1;
   return tg__slp_name(r, u, n, type, &e);

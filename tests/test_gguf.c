@@ -403,17 +403,17 @@ TEST(test_gguf_matvec_vectors) {
   rmdir(t.dir);
 }
 
-/* tg_gguf_linear: x W^T as tg_matmul gives it; with TG_GGUF_Q8, for Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0, the product with x
- * quantised per 32 values as llama.cpp's Q8_1 (d = max|x| / 127, q = round(x / d), half to even), computed here in
- * double from the scalar dequantiser; other types ignore the flag. On the CPU the products of the quants are integer
- * dot products of bytes (tg_vdot4, Q8_0's signed ones tg_vdot4s). Errors name what is wrong */
+/* tg_gguf_linear: x W^T as tg_matmul gives it; with TG_GGUF_Q8, for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K, the product
+ * with x quantised per 32 values as llama.cpp's Q8_1 (d = max|x| / 127, q = round(x / d), half to even), computed
+ * here in double from the scalar dequantiser; other types ignore the flag. On the CPU the products of the quants are
+ * integer dot products of bytes (tg_vdot4, Q8_0's signed ones tg_vdot4s). Errors name what is wrong */
 TEST(test_gguf_linear_q8) {
   gg_tmp t;
   snprintf(t.dir, sizeof t.dir, "/tmp/tg_test_gguf_XXXXXX");
   if (!CHECK(mkdtemp(t.dir) != NULL)) return;
-  static const int which[6] = {3, 4, 5, 6, 7, 0}; /* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, F32 */
-  enum { IN = 256, OUT = 64, ROWS = 3 };
-  for (int wi = 0; wi < 6; wi++) {
+  static const int which[7] = {3, 4, 5, 6, 7, 8, 0}; /* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, F32 */
+  enum { IN = 512, OUT = 64, ROWS = 3 };
+  for (int wi = 0; wi < 7; wi++) {
     const gg_type *ty = &gg_types[which[wi]];
     size_t nb;
     unsigned char *data = gg_blocks(ty, (int64_t)IN * OUT, &nb);
@@ -429,7 +429,7 @@ TEST(test_gguf_linear_q8) {
     gg_check_product(ty, data, x, ROWS, IN, OUT, tg_to_float(tg_gguf_linear(g, "w", xt, 0)), 1e-4);
     tg_tensor *yq = tg_gguf_linear(g, "w", xt, TG_GGUF_Q8);
     CHECK(yq && tg_ndim(yq) == 2 && tg_shape(yq)[0] == ROWS && tg_shape(yq)[1] == OUT);
-    int q8 = ty->type == 2 || ty->type == 3 || ty->type == 6 || ty->type == 7 || ty->type == 8;
+    int q8 = ty->type == 2 || ty->type == 3 || ty->type == 6 || ty->type == 7 || ty->type == 8 || ty->type == 12;
     if (q8 && yq && test_on_cpu()) { /* the dot products' kernel, and (4-bit quants; a Q5's fifth bits are gathered
                                       * from a word bit by bit, lane by lane) its 8-lane integer dot products */
       tg_schedule *s = tg_schedule_create(&yq, 1);
@@ -437,7 +437,7 @@ TEST(test_gguf_linear_q8) {
       for (int k = 0; s && k < tg_schedule_count(s); k++) dots += strstr(tg_schedule_source(s, k), "tg_vdot4(") != NULL;
       /* max|x|, the quants, their sums (not for Q8_0), the product */
       CHECK(s && tg_schedule_count(s) == (ty->type == 8 ? 3 : 4));
-      CHECK(dots == (ty->type == 2 || ty->type == 3 || ty->type == 8));
+      CHECK(dots == (ty->type == 2 || ty->type == 3 || ty->type == 8 || ty->type == 12));
       tg_schedule_free(s);
     }
     static float xq[ROWS * IN]; /* x's quantised values d q, for the reference */
