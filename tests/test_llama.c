@@ -256,9 +256,10 @@ TEST(test_llama_smollm2_france) {
   for (int i = 0; i < 7; i++) ids[n + i] = reply[i];
   /* the float32 cache gives the reference's logits; a float16 one (llama.cpp's default) is within KV_TOL of them, and
    * 8-bit activations within Q8_TOL */
+  int again = 0; /* the float32 pass once more after a failure: a diagnostic for a failure seen once in CI */
   for (int pass = 0; pass < 3; pass++) { /* float32 cache, float16 cache, float16 cache and 8-bit activations */
     llama_cache c;
-    double worst = 0, tol = pass == 0 ? 1e-4 : pass == 1 ? KV_TOL : Q8_TOL;
+    double worst = 0, tol = pass == 0 ? 1e-4 : pass == 1 ? KV_TOL : Q8_TOL, err[8] = {0};
     int half = pass > 0;
     if (!CHECK(llama_cache_init_kv(&c, &m, 64, 16, half ? TG_FLOAT16 : TG_FLOAT32) == 0)) break;
     c.q8 = pass == 2;
@@ -269,7 +270,8 @@ TEST(test_llama_smollm2_france) {
       int best = 0;
       for (int i = 1; i < m.vocab; i++) best = r[i] > r[best] ? i : best;
       CHECK_NEAR(r[reply[p]], top[p], tol);
-      worst = fmax(worst, fabs(r[reply[p]] - top[p]));
+      err[p] = r[reply[p]] - top[p];
+      worst = fmax(worst, fabs(err[p]));
       if (margin[p] >= (pass == 2 ? 2 * Q8_TOL : 0.3)) CHECK_EQ_INT(best, reply[p]);
       free(r);
       if (p < 7) lg = llama_feed(&c, &reply[p], 1);
@@ -279,6 +281,12 @@ TEST(test_llama_smollm2_france) {
     printf("  %s cache%s: the logits within %.2g of float32's reference\n", half ? "float16" : "float32",
            pass == 2 ? ", 8-bit activations" : "", worst);
     llama_cache_free(&c);
+    if (pass == 0 && worst > tol && !again) { /* which steps, and whether a fresh cache gives it again */
+      printf("  float32 pass off by");
+      for (int p = 0; p < 8; p++) printf(" %.3g", err[p]);
+      printf(" at its 8 steps: running it again with a fresh cache\n");
+      again = 1, pass = -1;
+    }
   }
   if (getenv("TG_LLM_SLOW")) {
     tg_tensor *logits = llama_forward(&m, ids, n + 7, 8);
