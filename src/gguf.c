@@ -233,27 +233,45 @@ static void tg__gq_kscales(tg_tensor *raw, tg_tensor **scale, tg_tensor **mins) 
   *mins = tg__gq_f32(tg_cat(mn, 2, 1));
 }
 
+/* the quants q of a Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 or Q4_K weight's blocks, in the order of the blocks' values: uint8
+ * 0 to 15 for four bits, 0 to 31 for five; int8 for Q8_0 */
+static tg_tensor *tg__gq_quants(tg_tensor *raw, int type) {
+  switch (type) {
+  case 12: { /* 4 chunks of 32 bytes: the low nibbles sub-block 2g, the high ones 2g + 1 */
+    int64_t nb = tg_shape(raw)[0], shape[3] = {nb, 4, 32};
+    return tg__gq_fields(tg_reshape(tg__gq_cols(raw, 16, 144), 3, shape), 4, 0);
+  }
+  case 8: return tg_bitcast(tg__gq_cols(raw, 2, 34), TG_INT8);
+  case 2: return tg__gq_fields(tg__gq_cols(raw, 2, 18), 4, 0);
+  case 3: return tg__gq_fields(tg__gq_cols(raw, 4, 20), 4, 0);
+  case 6:
+  case 7: {
+    int64_t qh = type == 6 ? 2 : 4;
+    tg_tensor *hi = tg__gq_fields(tg__gq_cols(raw, qh, qh + 4), 1, 1);
+    return tg_bitwise_or(tg__gq_fields(tg__gq_cols(raw, qh + 4, qh + 20), 4, 0), tg_lshift(hi, 4));
+  }
+  default: return NULL;
+  }
+}
+
 /* the values of n elements of ggml type `type` from their blocks (a uint8 tensor, blocks x bytes), float32 (n) */
 static tg_tensor *tg__gguf_dequant(tg_tensor *raw, int type) {
   tg_tensor *d = type == 14 ? NULL : tg__gq_half(raw, 0), *q = NULL, *v = NULL; /* the scale first, but Q6_K's last */
   switch (type) {
-  case 8: /* Q8_0: d, 32 int8 */
-    v = tg_mul(d, tg__gq_f32(tg_bitcast(tg__gq_cols(raw, 2, 34), TG_INT8)));
+  case 8: /* Q8_0: d, 32 int8; q d */
+    v = tg_mul(d, tg__gq_f32(tg__gq_quants(raw, type)));
     break;
-  case 2: /* Q4_0: d, 16 bytes of nibbles (the low ones elements 0-15); (q - 8) d */
-    v = tg_mul(d, tg_sub_s(tg__gq_f32(tg__gq_fields(tg__gq_cols(raw, 2, 18), 4, 0)), 8));
+  case 2: /* Q4_0: d, nibbles; (q - 8) d */
+    v = tg_mul(d, tg_sub_s(tg__gq_f32(tg__gq_quants(raw, type)), 8));
     break;
   case 3: /* Q4_1: d, m, nibbles; q d + m */
-    v = tg_add(tg_mul(d, tg__gq_f32(tg__gq_fields(tg__gq_cols(raw, 4, 20), 4, 0))), tg__gq_half(raw, 2));
+    v = tg_add(tg_mul(d, tg__gq_f32(tg__gq_quants(raw, type))), tg__gq_half(raw, 2));
     break;
   case 6:
-  case 7: { /* Q5_0: d, 32 fifth bits, nibbles; (q - 16) d. Q5_1: d, m, the bits, nibbles; q d + m */
-    int64_t qh = type == 6 ? 2 : 4;
-    tg_tensor *hi = tg__gq_f32(tg__gq_fields(tg__gq_cols(raw, qh, qh + 4), 1, 1));
-    q = tg_add(tg__gq_f32(tg__gq_fields(tg__gq_cols(raw, qh + 4, qh + 20), 4, 0)), tg_mul_s(hi, 16));
+  case 7: /* Q5_0: d, 32 fifth bits, nibbles; (q - 16) d. Q5_1: d, m, the bits, nibbles; q d + m */
+    q = tg__gq_f32(tg__gq_quants(raw, type));
     v = type == 6 ? tg_mul(d, tg_sub_s(q, 16)) : tg_add(tg_mul(d, q), tg__gq_half(raw, 2));
     break;
-  }
   case 12:
   case 13: { /* Q4_K / Q5_K: d, dmin, 12 bytes of 6-bit scales and mins of 8 sub-blocks of 32, (Q5_K: 32 bytes of fifth
               * bits,) 128 bytes of nibbles: 4 chunks of 32 bytes, the low nibbles one sub-block, the high the next */
@@ -261,9 +279,10 @@ static tg_tensor *tg__gguf_dequant(tg_tensor *raw, int type) {
     tg_tensor *scale, *mins;
     tg__gq_kscales(raw, &scale, &mins);
     scale = tg_unsqueeze(scale, 2), mins = tg_unsqueeze(mins, 2);
-    int64_t qs0 = type == 13 ? 48 : 16, shape[3] = {nb, 4, 32}, sub[3] = {nb, 8, 32}, all[2] = {nb, 256};
-    q = tg_reshape(tg__gq_fields(tg_reshape(tg__gq_cols(raw, qs0, qs0 + 128), 3, shape), 4, 0), 3, sub);
-    q = tg__gq_f32(q);
+    int64_t shape[3] = {nb, 4, 32}, sub[3] = {nb, 8, 32}, all[2] = {nb, 256};
+    q = type == 12 ? tg__gq_quants(raw, type) /* Q5_K's nibbles come after its fifth bits */
+                   : tg__gq_fields(tg_reshape(tg__gq_cols(raw, 48, 176), 3, shape), 4, 0);
+    q = tg__gq_f32(tg_reshape(q, 3, sub));
     if (type == 13) /* bit j of byte l: the fifth bit of element l of sub-block j */
       q = tg_add(q, tg_mul_s(tg__gq_f32(tg_reshape(tg__gq_fields(tg__gq_cols(raw, 16, 48), 1, 0), 3, sub)), 16));
     tg_tensor *dd = tg_unsqueeze(d, 2), *dmin = tg_unsqueeze(tg__gq_half(raw, 2), 2);
@@ -694,27 +713,6 @@ const char *tg_gguf_type_name(int type) {
 // ---------------------------------------------------------------------------------------------------------------------
 // products with a weight: in float32, or with the activations quantised to 8 bits (llama.cpp's Q8_0 / Q8_1)
 
-/* the quants q of a Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 or Q4_K weight's blocks, in the order of the blocks' values: uint8
- * 0 to 15 for four bits, 0 to 31 for five; int8 for Q8_0 */
-static tg_tensor *tg__gq_quants(tg_tensor *raw, int type) {
-  switch (type) {
-  case 12: { /* 4 chunks of 32 bytes: the low nibbles sub-block 2g, the high ones 2g + 1 */
-    int64_t nb = tg_shape(raw)[0], shape[3] = {nb, 4, 32};
-    return tg__gq_fields(tg_reshape(tg__gq_cols(raw, 16, 144), 3, shape), 4, 0);
-  }
-  case 8: return tg_bitcast(tg__gq_cols(raw, 2, 34), TG_INT8);
-  case 2: return tg__gq_fields(tg__gq_cols(raw, 2, 18), 4, 0);
-  case 3: return tg__gq_fields(tg__gq_cols(raw, 4, 20), 4, 0);
-  case 6:
-  case 7: {
-    int64_t qh = type == 6 ? 2 : 4;
-    tg_tensor *hi = tg__gq_fields(tg__gq_cols(raw, qh, qh + 4), 1, 1);
-    return tg_bitwise_or(tg__gq_fields(tg__gq_cols(raw, qh + 4, qh + 20), 4, 0), tg_lshift(hi, 4));
-  }
-  default: return NULL;
-  }
-}
-
 /* x (M, K) quantised per block of 32 as llama.cpp does (Q8_1): d = max|x| / 127 and q = round(x / d) (int8, (M, B,
  * 8, 4)), with *d (M, B, 1) and *s (M, B, 8), the sums of each 4 quants (float). Three small kernels: max|x|, q and
  * s; d is computed where it is read */
@@ -737,8 +735,8 @@ tg_tensor *tg_gguf_linear(const tg_gguf *g, const char *name, tg_tensor *x, int 
   for (int64_t j = 0; g && name && j < g->nti && i < 0; j++)
     if (!strcmp(g->ti[j].name, name)) i = j;
   if (i < 0) {
-    tg__set_error("tg_gguf_linear: %s", !g ? "no GGUF (NULL)" : !name ? "no tensor name (NULL)" : "no such tensor");
     if (g && name) tg__set_error("tg_gguf_linear: the GGUF has no tensor '%s'", name);
+    else tg__set_error("tg_gguf_linear: %s", !g ? "no GGUF (NULL)" : "no tensor name (NULL)");
     return NULL;
   }
   const tg__gguf_ti *ti = &g->ti[i];
@@ -766,6 +764,7 @@ tg_tensor *tg_gguf_linear(const tg_gguf *g, const char *name, tg_tensor *x, int 
   int last = 4, blocks[2] = {2, 3};
   /* the integer dot products of each 4 quants: (M, N, B, 8) */
   tg_tensor *dot = tg_sum(tg_mul(tg_cast(qw, TG_INT32), tg_cast(tg_reshape(qx, 5, qx_shape), TG_INT32)), 1, &last, 0);
+  dot = tg_cast(dot, TG_FLOAT32);
   tg_tensor *dw = type == 12 ? NULL : tg_reshape(tg__gq_half(raw, 0), 4, nb1); /* a block's d (Q4_K: below) */
   tg_tensor *dxb = tg_unsqueeze(dx, 1), *sxb = tg_unsqueeze(sx, 1); /* (M, 1, B, 1), (M, 1, B, 8) */
   tg_tensor *term;
@@ -776,13 +775,13 @@ tg_tensor *tg_gguf_linear(const tg_gguf *g, const char *name, tg_tensor *x, int 
     tg__gq_kscales(raw, &sc, &mn);
     tg_tensor *dk = tg_reshape(tg_mul(tg__gq_half(raw, 0), sc), 4, nb1);
     tg_tensor *mk = tg_reshape(tg_mul(tg__gq_half(raw, 2), mn), 4, nb1);
-    term = tg_mul(tg_sub(tg_mul(tg_cast(dot, TG_FLOAT32), dk), tg_mul(mk, sxb)), dxb);
+    term = tg_mul(tg_sub(tg_mul(dot, dk), tg_mul(mk, sxb)), dxb);
   } else if (type == 3 || type == 7)
-    term = tg_mul(tg_add(tg_mul(tg_cast(dot, TG_FLOAT32), dw), tg_mul(tg_reshape(tg__gq_half(raw, 2), 4, nb1), sxb)), dxb);
+    term = tg_mul(tg_add(tg_mul(dot, dw), tg_mul(tg_reshape(tg__gq_half(raw, 2), 4, nb1), sxb)), dxb);
   else if (type == 8) /* q d: dx d dot */
-    term = tg_mul(tg_cast(dot, TG_FLOAT32), tg_mul(dw, dxb));
+    term = tg_mul(dot, tg_mul(dw, dxb));
   else
-    term = tg_mul(tg_mul(dw, dxb), tg_sub(tg_cast(dot, TG_FLOAT32), tg_mul_s(sxb, type == 2 ? 8 : 16)));
+    term = tg_mul(tg_mul(dw, dxb), tg_sub(dot, tg_mul_s(sxb, type == 2 ? 8 : 16)));
   tg_tensor *y = tg_sum(term, 2, blocks, 0);
   int64_t out[TG_MAX_DIMS];
   for (int a = 0; a < nd - 1; a++) out[a] = tg_shape(x)[a];
