@@ -741,8 +741,8 @@ static const tg__dialect tg__dialect_cuda = {
     "asm volatile(\"wgmma.fence.sync.aligned;\" ::: \"memory\");",
     "asm volatile(\"wgmma.commit_group.sync.aligned;\\n\\twgmma.wait_group.sync.aligned %1;\" ::: \"memory\");",
     "asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");", tg__cuda_wgmma_prelude,
-    /* vectors: each thread computes its outputs alone */
-    0};
+    /* vectors: each thread computes its outputs alone; prefetch: other warps hide memory's latency */
+    0, NULL};
 
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,

@@ -325,8 +325,8 @@ static const tg__dialect tg__dialect_opencl = {
     /* wmma, wmma_prelude, wmma_word, wmma_vec, wmma_vec_load, wmma_vec_store, ldmatrix, async_copy, async_wait,
      * async_wait_group: tensor cores are CUDA's; dynamic_shared: local arrays are sized in the source; wgmma,
      * wgmma_reg, wgmma_acc, wgmma_desc, wgmma_fence, wgmma_commit, proxy_fence, wgmma_prelude: CUDA's too; vectors:
-     * vec4's */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0};
+     * vec4's; prefetch: none */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL};
 
 static tg__device tg__cl_device = {1, "OPENCL", &tg__dialect_opencl, tg__cl_alloc, tg__cl_free, tg__cl_copy_in,
                                    tg__cl_copy_out, tg__cl_compile, tg__cl_launch, tg__cl_synchronize, NULL,

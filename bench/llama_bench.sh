@@ -22,6 +22,22 @@ if [ ! -x "$bin" ]; then
   fi
 fi
 if [ ! -x "$bin" ]; then echo "nan nan"; exit 0; fi
+# A build for -march=native uses AMX where the CPU lists it, and on a machine (a VM) that lists AMX but does not let a
+# process use it, llama-bench dies of SIGILL or SIGSEGV in ggml's AMX kernels. Then the reference is a second build,
+# native but without AMX (build-noamx), kept for the next run.
+if ! "$bin" -m "$model" -t "$threads" -p 8 -n 1 -r 1 >/dev/null 2>&1; then
+  noamx=$root/build/llama.cpp/build-noamx/bin/llama-bench
+  if [ ! -x "$noamx" ]; then
+    flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    (cd "$root/build/llama.cpp" &&
+      cmake -B build-noamx -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+        -DLLAMA_BUILD_SERVER=OFF -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_CXX_FLAGS=$flags" >&2 &&
+      cmake --build build-noamx --target llama-bench -j"$(nproc)" >&2) || true
+  fi
+  if [ ! -x "$noamx" ]; then echo "nan nan"; exit 0; fi
+  echo "llama_bench.sh: llama-bench fails on this CPU's AMX: its build without AMX is the reference" >&2
+  bin=$noamx
+fi
 "$bin" -m "$model" -t "$threads" -p 128 -n 64 -r 3 -o csv 2>/dev/null | python3 -c '
 import csv, sys
 rows = list(csv.DictReader(sys.stdin))

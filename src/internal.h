@@ -913,6 +913,9 @@ typedef struct tg__dialect {
    * accumulators of a register tile whose updates are alike lane by lane, over contiguous loads, become vectors
    * (render.c's tg__find_slp). 0: never (GPUs) */
   int vectors;
+  /* a software prefetch of the byte address %s (render.c's tg__find_prefetch), or NULL: GPUs hide memory latency
+   * with other threads */
+  const char *prefetch;
 } tg__dialect;
 #define TG__STATIC_SHARED 49152
 

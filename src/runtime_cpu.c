@@ -1100,6 +1100,12 @@ static const char tg__c_prelude[] =
     "#define TG_FENCE(p) __asm__ volatile(\"\" : : \"r\"(p) : \"memory\")\n"
     "#else\n"
     "#define TG_FENCE(p) ((void)(p))\n"
+    "#endif\n"
+    /* a read of the cache line at p ahead of time (render.c's tg__find_prefetch), nothing where it is unknown */
+    "#if defined(__GNUC__)\n"
+    "#define TG_PREFETCH(p) __builtin_prefetch(p)\n"
+    "#else\n"
+    "#define TG_PREFETCH(p) ((void)(p))\n"
     "#endif\n";
 
 static const char *const tg__c_mem_types[TG_NDTYPES] = {
@@ -1125,8 +1131,8 @@ TG__DATA const tg__dialect tg__dialect_c = {
      * wgmma_fence, wgmma_commit, proxy_fence, wgmma_prelude: no warpgroups */
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    /* vectors */
-    1};
+    /* vectors, prefetch */
+    1, "TG_PREFETCH(%s)"};
 
 /* one core's level-2 cache in bytes, from Linux's sysfs ("2048K"), else 1 MiB. Index 2 is the level-2 cache on x86
  * and on ARM alike (0 and 1 are level 1's data and instruction caches); its level file says so. */
