@@ -239,6 +239,7 @@ build/%: examples/%.c tinygrad.h
 	$(CC) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
 
 bench: $(BENCH_BINS)
+	@tools/deps.sh bench
 	@if [ -z "$(BENCH_BINS)" ]; then echo "bench: no bench/*.c yet: nothing to run"; fi
 	@set -e; for b in $(BENCH_BINS); do echo "== $$b"; ./$$b; done
 

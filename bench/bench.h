@@ -4,6 +4,7 @@
 #define BENCH_H
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double bench_now(void) {
@@ -22,10 +23,16 @@ static double bench_median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* runs bench/ref.py CASE; NAN if python, numpy or tinygrad is missing */
+/* runs bench/ref.py CASE with the first python that has numpy (and tinygrad for the cases that measure it): $PYTHON,
+ * Debian's /usr/bin/python3 (numpy with Debian's OpenBLAS), then python3 (`make bench` installs what it can: tools/
+ * deps.sh bench); NAN if none has them */
 static inline double bench_reference(const char *which) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "python3 bench/ref.py %s 2>/dev/null", which);
+  char cmd[768];
+  int tg = !strncmp(which, "graph", 5) || !strncmp(which, "jit", 3) || !strncmp(which, "conv", 4);
+  snprintf(cmd, sizeof cmd,
+           "for p in \"${PYTHON:-}\" /usr/bin/python3 python3; do [ -n \"$p\" ] && \"$p\" -c 'import numpy%s' "
+           "2>/dev/null && exec \"$p\" bench/ref.py %s 2>/dev/null; done; echo nan",
+           tg ? ", tinygrad" : "", which);
   FILE *p = popen(cmd, "r");
   double v = 0.0 / 0.0;
   if (p) {

@@ -72,4 +72,25 @@ need_pkg libstb-dev /usr/include/stb/stb_image.h
 
 # <<< end of the packages of later issues
 
+# `tools/deps.sh bench` (make bench): the references the benchmarks measure in the same run. numpy with Debian's
+# OpenBLAS for /usr/bin/python3 (bench/bench.h tries it first), and the real tinygrad from PyPI for the default python3
+# when no python here has it (best effort: without it those references print nan).
+if [ "${1:-}" = bench ]; then
+  if command -v dpkg >/dev/null 2>&1; then
+    for p in python3-numpy libopenblas0-pthread; do
+      dpkg -s "$p" >/dev/null 2>&1 || { echo "deps.sh: $p is missing"; missing_pkgs+=("$p"); }
+    done
+  fi
+  install_missing
+  has_tinygrad=0
+  for py in "${PYTHON:-}" /usr/bin/python3 python3; do
+    if [ -n "$py" ] && "$py" -c 'import numpy, tinygrad' >/dev/null 2>&1; then has_tinygrad=1; break; fi
+  done
+  if [ "$has_tinygrad" = 0 ]; then
+    echo "deps.sh: no python here has numpy and tinygrad: python3 -m pip install tinygrad numpy"
+    python3 -m pip install -q tinygrad numpy || echo "deps.sh: warning: tinygrad could not be installed (its references print nan)"
+  fi
+  exit 0
+fi
+
 install_missing
