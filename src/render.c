@@ -1740,7 +1740,7 @@ static void tg__stream_prefetch(tg__rctx *r, const tg__linear *lin, int i, int e
     int64_t span = (st[s].b * (n - 1) + st[s].cmax - st[s].cmin + 1) * es, step = (block + n - 1) / n;
     int64_t lines = (step + 63) / 64;
     double total = (double)block * (tg__is_const(par->src[0], NULL) ? tg__const_val(par->src[0]) : 1);
-    if (st[s].ok != 1 || block < 64 || span * 4 < block * 3 || lines > 4 || total < TG__PREFETCH_MIN) continue;
+    if (st[s].ok != 1 || block < 64 || span * 4 < block * 3 || lines > 16 || total < TG__PREFETCH_MIN) continue;
     if (!r->pf) r->pf = (tg__pf *)tg__alloc(sizeof(tg__pf) * (size_t)(lin->n + 1));
     tg__pf *p = &r->pf[i];
     p->buf[p->n] = st[s].buf, p->block[p->n] = block, p->step[p->n] = step, p->lines[p->n] = lines;

@@ -131,3 +131,53 @@ TEST(test_disk_cache_child) {
   tg_free(x);
   tg_free(y);
 }
+
+/* the product's source when it is the schedule's last kernel, or NULL */
+static char *ts_last_source(tg_tensor *t) {
+  tg_schedule *s = tg_schedule_create(&t, 1);
+  const char *src = s && tg_schedule_count(s) > 0 ? tg_schedule_source(s, tg_schedule_count(s) - 1) : NULL;
+  char *copy = src ? (char *)malloc(strlen(src) + 1) : NULL;
+  if (copy) memcpy(copy, src, strlen(src) + 1);
+  tg_schedule_free(s);
+  return copy;
+}
+
+/* A matrix-vector product streams its matrix: on the CPU, the loop over a row block asks for the bytes of a block
+ * further on (render.c's software prefetch), and the values are those without it. A matrix of 16 rows, in the cache
+ * anyway, gets none, nor does an elementwise kernel. The entries are multiples of 1/32 summed exactly in float32. */
+TEST(test_prefetch_streamed_matrix) {
+  tg_scope_begin();
+  enum { M = 2048, K = 256 };
+  float *w = (float *)malloc(sizeof(float) * M * K), xv[K], *want = (float *)malloc(sizeof(float) * M);
+  float *got = (float *)malloc(sizeof(float) * M);
+  for (int k = 0; k < K; k++) xv[k] = (float)((k % 5) - 2) / 4;
+  for (int i = 0; i < M; i++) {
+    double acc = 0;
+    for (int k = 0; k < K; k++) w[i * K + k] = (float)((i * 7 + k * 3) % 11 - 5) / 8, acc += w[i * K + k] * xv[k];
+    want[i] = (float)acc;
+  }
+  int64_t ws[2] = {M, K}, xs[2] = {1, K};
+  tg_tensor *W = tg_from_data(w, TG_FLOAT32, 2, ws), *x = tg_from_data(xv, TG_FLOAT32, 2, xs);
+  tg_tensor *y = tg_matmul(x, tg_transpose(W, 0, 1));
+  char *src = ts_last_source(y);
+  CHECK(src != NULL);
+  if (src && test_on_cpu()) {
+    const char *p = strstr(src, "TG_PREFETCH((const char *)data");
+    CHECK(p != NULL); /* the matrix's parameter, ahead of the thread's loop index */
+    CHECK(p && strstr(p, "((i64)ridx") && strstr(p, ") * ") && strchr(p, '\n') > strstr(p, "((i64)ridx"));
+  }
+  free(src);
+  CHECK_EQ_INT(tg_to_host(y, got, sizeof(float) * M), 0);
+  CHECK_ARR_NEAR(got, want, M, 0);
+  tg_tensor *small = tg_matmul(x, tg_transpose(tg_shrink(W, 2, (int64_t[]){0, 16, 0, K}), 0, 1));
+  src = ts_last_source(small);
+  CHECK(src && !strstr(src, "TG_PREFETCH(("));
+  free(src);
+  CHECK_EQ_INT(tg_to_host(small, got, sizeof(float) * 16), 0);
+  CHECK_ARR_NEAR(got, want, 16, 0);
+  src = ts_last_source(tg_add_s(W, 1)); /* elementwise: no reduction loop */
+  CHECK(src && !strstr(src, "TG_PREFETCH(("));
+  free(src);
+  free(w), free(want), free(got);
+  tg_scope_end();
+}
