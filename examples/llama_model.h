@@ -218,14 +218,19 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
   /* the matrix-vector products' inputs as buffers: fused into a product, an input vector's elementwise work (a
    * norm, RoPE, SiLU) is computed again for every output row */
   tg_tensor *h = llama__buf(c, llama__rmsnorm(x, b->attn_norm, m->eps));
+  /* ...realised now: the keys' and values' assignments realise before the queries, and while a JIT captures, a
+   * value is reused only while a tensor holds it (the queries' schedule computed the norm again: 2 kernels a layer) */
+  if (c->split && tg_realize(h) < 0) return NULL;
   int64_t qs[3] = {T, H, HD}, ks[3] = {T, KV, HD};
   tg_tensor *q = llama__buf(c, llama__rope_with(tg_reshape(llama__mv(c, h, b->wq, b->name[1]), 3, qs), cs, sn, T, H, HD));
   tg_tensor *k = llama__rope_with(tg_reshape(llama__mv(c, h, b->wk, b->name[2]), 3, ks), cs, sn, T, KV, HD);
   tg_tensor *v = tg_reshape(llama__mv(c, h, b->wv, b->name[3]), 3, ks);
   tg_sint at[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
   tg_tensor *kslot = tg_shrink_sym(c->k[l], 3, at), *vslot = tg_shrink_sym(c->v[l], 3, at);
-  if (!tg_assign(kslot, tg_cast(k, c->kv)) || !tg_assign(vslot, tg_cast(v, c->kv)) || tg_realize(kslot) < 0 ||
-      tg_realize(vslot) < 0)
+  /* the queries in the same schedule as the keys and values: their products share h's 8-bit copy (3 kernels) */
+  tg_tensor *now[3] = {kslot, vslot, q};
+  if (!tg_assign(kslot, tg_cast(k, c->kv)) || !tg_assign(vslot, tg_cast(v, c->kv)) ||
+      tg_realize_all(now, c->split ? 3 : 2) < 0)
     return NULL;
   tg_sint upto[6] = {{NULL, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
   int kperm[3] = {1, 2, 0}, vperm[3] = {1, 0, 2}, qperm[4] = {1, 2, 0, 3}, operm[4] = {2, 0, 1, 3};
@@ -242,7 +247,9 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
   x = tg_add(x, llama__mv(c, llama__buf(c, o), b->wo, b->name[4]));
   h = llama__buf(c, llama__rmsnorm(x, b->ffn_norm, m->eps));
   tg_tensor *act = llama__buf(c, tg_mul(tg_silu(llama__mv(c, h, b->gate, b->name[6])), llama__mv(c, h, b->up, b->name[7])));
-  return tg_add(x, llama__mv(c, act, b->down, b->name[8]));
+  tg_tensor *out = tg_add(x, llama__mv(c, act, b->down, b->name[8]));
+  /* realised while h lives (see above): after the layer's scope, the capture would compute h again */
+  return c->split && tg_realize(out) < 0 ? NULL : out;
 }
 
 /* one step of T tokens (ids, (T,) int32) at positions start_pos..start_pos+T-1: their keys and values go into the
