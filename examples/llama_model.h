@@ -189,6 +189,7 @@ typedef struct llama_cache {
   int q8; /* the decode's products with 8-bit activations, as llama.cpp (tg_gguf_linear's TG_GGUF_Q8): about twice
            * as fast on a CPU, and close to float32's logits, not equal. 0 after init; set it before the first feed */
   int split;                      /* products' inputs and outputs as buffers of their own */
+  int fuse;                       /* ...but a token's inputs fused (a GPU's default; LLAMA_FUSE=0/1 chooses) */
   tg_dtype kv;                    /* the cache's dtype: TG_FLOAT16 (llama.cpp's default) or TG_FLOAT32 */
 } llama_cache;
 
@@ -216,19 +217,22 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
    * otherwise compute every layer before it again */
   if (tg_realize(x) < 0) return NULL;
   /* the matrix-vector products' inputs as buffers: fused into a product, an input vector's elementwise work (a
-   * norm, RoPE, SiLU) is computed again for every output row */
-  tg_tensor *h = llama__buf(c, llama__rmsnorm(x, b->attn_norm, m->eps));
+   * norm, RoPE, SiLU, the softmax's exp) is computed again for every output row. On a GPU a token's (c->fuse) is
+   * fused all the same: that work is cheap there, and each kernel's launch is not (634 -> 454 kernels a token) */
+  int fz = c->fuse && T == 1;
+  tg_tensor *h = fz ? llama__rmsnorm(x, b->attn_norm, m->eps) : llama__buf(c, llama__rmsnorm(x, b->attn_norm, m->eps));
   /* ...realised now: the keys' and values' assignments realise before the queries, and while a JIT captures, a
    * value is reused only while a tensor holds it (the queries' schedule computed the norm again: 2 kernels a layer) */
-  if (c->split && tg_realize(h) < 0) return NULL;
+  if (c->split && !fz && tg_realize(h) < 0) return NULL;
   int64_t qs[3] = {T, H, HD}, ks[3] = {T, KV, HD};
-  tg_tensor *q = llama__buf(c, llama__rope_with(tg_reshape(llama__mv(c, h, b->wq, b->name[1]), 3, qs), cs, sn, T, H, HD));
+  tg_tensor *qmv = llama__mv(c, h, b->wq, b->name[1]), *q = llama__rope_with(tg_reshape(qmv, 3, qs), cs, sn, T, H, HD);
+  if (!fz) q = llama__buf(c, q);
   tg_tensor *k = llama__rope_with(tg_reshape(llama__mv(c, h, b->wk, b->name[2]), 3, ks), cs, sn, T, KV, HD);
   tg_tensor *v = tg_reshape(llama__mv(c, h, b->wv, b->name[3]), 3, ks);
   tg_sint at[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
   tg_tensor *kslot = tg_shrink_sym(c->k[l], 3, at), *vslot = tg_shrink_sym(c->v[l], 3, at);
   /* the queries in the same schedule as the keys and values: their products share h's 8-bit copy (3 kernels) */
-  tg_tensor *now[3] = {kslot, vslot, q};
+  tg_tensor *now[3] = {kslot, vslot, fz ? qmv : q};
   if (!tg_assign(kslot, tg_cast(k, c->kv)) || !tg_assign(vslot, tg_cast(v, c->kv)) ||
       tg_realize_all(now, c->split ? 3 : 2) < 0)
     return NULL;
@@ -242,12 +246,14 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
   if (mask) sc = tg_where(mask, sc, tg_full_like(sc, -INFINITY));
   /* the probabilities as a buffer: fused into the product with the values, each exp is computed again for each of
    * the head's 64 values (a prompt chunk's product took 3.3 ms a layer on 2 cores) */
-  tg_tensor *o = tg_matmul(llama__buf(c, tg_softmax(sc, -1)), vals);            /* (KV, G*T, HD) */
+  tg_tensor *pr = tg_softmax(sc, -1), *o = tg_matmul(fz ? pr : llama__buf(c, pr), vals); /* (KV, G*T, HD) */
   o = tg_reshape(tg_permute(tg_reshape(o, 4, o4), 4, operm), 2, o2);
   x = tg_add(x, llama__mv(c, llama__buf(c, o), b->wo, b->name[4]));
-  h = llama__buf(c, llama__rmsnorm(x, b->ffn_norm, m->eps));
-  tg_tensor *act = llama__buf(c, tg_mul(tg_silu(llama__mv(c, h, b->gate, b->name[6])), llama__mv(c, h, b->up, b->name[7])));
-  tg_tensor *out = tg_add(x, llama__mv(c, act, b->down, b->name[8]));
+  h = fz ? llama__rmsnorm(x, b->ffn_norm, m->eps) : llama__buf(c, llama__rmsnorm(x, b->ffn_norm, m->eps));
+  tg_tensor *act = tg_mul(tg_silu(llama__mv(c, h, b->gate, b->name[6])), llama__mv(c, h, b->up, b->name[7]));
+  /* fused, the residual's sum is the down product's epilogue (one product: it keeps its tile) */
+  tg_tensor *dn = fz ? llama__linear(act, b->down) : llama__mv(c, llama__buf(c, act), b->down, b->name[8]);
+  tg_tensor *out = tg_add(x, dn);
   /* realised while h lives (see above): after the layer's scope, the capture would compute h again */
   return c->split && tg_realize(out) < 0 ? NULL : out;
 }
@@ -326,6 +332,8 @@ static int llama_cache_init_kv(llama_cache *c, const llama_model *m, int64_t max
         tg_realize(c->k[l]) < 0 || tg_realize(c->v[l]) < 0)
       return -1;
   }
+  const char *dev = tg_device_of(c->k[0]);
+  c->fuse = getenv("LLAMA_FUSE") ? atoi(getenv("LLAMA_FUSE")) : dev && strcmp(dev, "CPU") != 0;
   llama__rope_tables(n, m->head_dim, m->rope_base, &c->cos, &c->sin);
   int32_t *kp = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n > G * c->chunk ? n : G * c->chunk));
   for (int64_t i = 0; i < n; i++) kp[i] = (int32_t)i;
