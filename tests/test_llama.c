@@ -193,12 +193,14 @@ TEST(test_llama_tiny_forward) {
       for (int i = 0; got && i < LV; i++) CHECK_NEAR(got[i], want[(LT - 1) * LV + i], 1e-4);
       free(got);
       /* with the KV cache: token by token (the decode JIT, replayed from the third), then two chunks of two (the
-       * prefill JIT: causal masks within a chunk) and one token, each equal to the whole forward's row */
-      for (int pass = 0; pass < 2; pass++) {
+       * prefill JIT: causal masks within a chunk) and one token, each equal to the whole forward's row; last, token
+       * by token with the other choice of fused inputs (c.fuse: a GPU's kernels) */
+      for (int pass = 0; pass < 3; pass++) {
         llama_cache c;
-        CHECK_EQ_INT(llama_cache_init(&c, &m, 8, pass ? 2 : 1), 0);
+        CHECK_EQ_INT(llama_cache_init(&c, &m, 8, pass == 1 ? 2 : 1), 0);
+        if (pass == 2) c.fuse = !c.fuse;
         for (int t = 0; t < LT;) {
-          int n = pass && t < 4 ? 2 : 1;
+          int n = pass == 1 && t < 4 ? 2 : 1;
           tg_tensor *lg = llama_feed(&c, ids + t, n);
           t += n;
           got = lg ? tg_to_float(lg) : NULL;
@@ -207,7 +209,7 @@ TEST(test_llama_tiny_forward) {
           free(got);
         }
         CHECK_EQ_INT((int)c.n_past, LT);
-        CHECK(tg_jit_kernels(pass ? c.prefill : c.decode) > 0); /* captured */
+        CHECK(tg_jit_kernels(pass == 1 ? c.prefill : c.decode) > 0); /* captured */
         CHECK(llama_feed(&c, ids, 4) == NULL); /* past the context of 8 */
         CHECK(llama_feed(&c, ids, 0) == NULL);
         llama_cache_free(&c);
