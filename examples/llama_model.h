@@ -190,6 +190,10 @@ typedef struct llama_cache {
            * as fast on a CPU, and close to float32's logits, not equal. 0 after init; set it before the first feed */
   int split;                      /* products' inputs and outputs as buffers of their own */
   int fuse;                       /* ...but a token's inputs fused (LLAMA_FUSE=1; see llama__layer) */
+  int whole; /* a token's attention over the whole cache, masked, instead of the positions filled (a variable S): a
+              * GPU's default (LLAMA_WHOLE=0/1 chooses). A reduction over S is one loop in one thread, as no
+              * workgroup can share a loop of unknown length yet: the softmax's took 10 us a layer on an H200; over
+              * the cache's constant length the threads of a workgroup share it. A CPU stops at S (render.c) */
   tg_dtype kv;                    /* the cache's dtype: TG_FLOAT16 (llama.cpp's default) or TG_FLOAT32 */
 } llama_cache;
 
@@ -239,8 +243,11 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
     return NULL;
   tg_sint upto[6] = {{NULL, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
   int kperm[3] = {1, 2, 0}, vperm[3] = {1, 0, 2}, qperm[4] = {1, 2, 0, 3}, operm[4] = {2, 0, 1, 3};
-  tg_tensor *keys = tg_permute(tg_cast(tg_shrink_sym(c->k[l], 3, upto), TG_FLOAT32), 3, kperm); /* (KV, HD, S) */
-  tg_tensor *vals = tg_permute(tg_cast(tg_shrink_sym(c->v[l], 3, upto), TG_FLOAT32), 3, vperm); /* (KV, S, HD) */
+  /* S: the positions filled, a variable; with c->whole a token reads the whole cache, masked (see llama__step) */
+  int whole = c->whole && T == 1;
+  tg_tensor *kc = whole ? c->k[l] : tg_shrink_sym(c->k[l], 3, upto), *vc = whole ? c->v[l] : tg_shrink_sym(c->v[l], 3, upto);
+  tg_tensor *keys = tg_permute(tg_cast(kc, TG_FLOAT32), 3, kperm); /* (KV, HD, S) */
+  tg_tensor *vals = tg_permute(tg_cast(vc, TG_FLOAT32), 3, vperm); /* (KV, S, HD) */
   int64_t q4[4] = {T, KV, G, HD}, q3[3] = {KV, G * T, HD}, o4[4] = {KV, G, T, HD}, o2[2] = {T, D};
   tg_tensor *qg = tg_reshape(tg_permute(tg_reshape(q, 4, q4), 4, qperm), 3, q3); /* (KV, G*T, HD) */
   tg_tensor *sc = tg_mul_s(tg_matmul(qg, keys), 1.0 / sqrt((double)HD));        /* (KV, G*T, S) */
@@ -270,7 +277,10 @@ static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
   tg_sint rows[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, 1}, {NULL, 0}, {NULL, half}};
   tg_tensor *cs = tg_shrink_sym(c->cos, 3, rows), *sn = tg_shrink_sym(c->sin, 3, rows);
   tg_tensor *mask = NULL;
-  if (T > 1) { /* key s is seen by the query at start_pos + t when s <= start_pos + t */
+  if (T == 1 && c->whole) { /* the whole cache: key s is seen when s <= start_pos */
+    int64_t k2[2] = {1, c->max_ctx + c->chunk};
+    mask = tg_le(tg_reshape(c->kpos, 2, k2), tg_variable_tensor(p)); /* (1, max_ctx + chunk) */
+  } else if (T > 1) { /* key s is seen by the query at start_pos + t when s <= start_pos + t */
     tg_sint upto[2] = {{NULL, 0}, {p, T}};
     int64_t q2[2] = {G * T, 1};
     tg_tensor *qp = tg_reshape(tg_add(c->qoff, tg_variable_tensor(p)), 2, q2);
@@ -334,6 +344,8 @@ static int llama_cache_init_kv(llama_cache *c, const llama_model *m, int64_t max
       return -1;
   }
   c->fuse = getenv("LLAMA_FUSE") ? atoi(getenv("LLAMA_FUSE")) : 0;
+  const char *dev = tg_device_of(c->k[0]);
+  c->whole = getenv("LLAMA_WHOLE") ? atoi(getenv("LLAMA_WHOLE")) : dev && strcmp(dev, "CPU") != 0;
   llama__rope_tables(n, m->head_dim, m->rope_base, &c->cos, &c->sin);
   int32_t *kp = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n > G * c->chunk ? n : G * c->chunk));
   for (int64_t i = 0; i < n; i++) kp[i] = (int32_t)i;
