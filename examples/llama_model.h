@@ -189,7 +189,7 @@ typedef struct llama_cache {
   int q8; /* the decode's products with 8-bit activations, as llama.cpp (tg_gguf_linear's TG_GGUF_Q8): about twice
            * as fast on a CPU, and close to float32's logits, not equal. 0 after init; set it before the first feed */
   int split;                      /* products' inputs and outputs as buffers of their own */
-  int fuse;                       /* ...but a token's inputs fused (LLAMA_FUSE=1; see llama__layer) */
+  int fuse;                       /* ...but a token's inputs fused: a GPU's default (LLAMA_FUSE=0/1 chooses) */
   int whole; /* a token's attention over the whole cache, masked, instead of the positions filled (a variable S): a
               * GPU's default (LLAMA_WHOLE=0/1 chooses). A reduction over S is one loop in one thread, as no
               * workgroup can share a loop of unknown length yet: the softmax's took 10 us a layer on an H200; over
@@ -221,9 +221,9 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
    * otherwise compute every layer before it again */
   if (tg_realize(x) < 0) return NULL;
   /* the matrix-vector products' inputs as buffers: fused into a product, an input vector's elementwise work (a
-   * norm, RoPE, SiLU, the softmax's exp) is computed again for every output row. With c->fuse a token's are fused
-   * all the same (634 -> 454 kernels a token), for a GPU, where that work is cheap and each launch is not: on an
-   * H200 the token took as long (427-468 tokens/s against 464), the fused kernels slower by what fewer saved */
+   * norm, RoPE, SiLU, the softmax's exp) is computed again for every output row. On a GPU (c->fuse) a token's are
+   * fused all the same: that work is cheap there, and every kernel costs 2-3 us however small (634 -> 454 kernels
+   * a token; on an H200, with the whole cache's attention, 520 -> 545-579 tokens/s; the products 15% slower) */
   int fz = c->fuse && T == 1;
   tg_tensor *h = fz ? llama__rmsnorm(x, b->attn_norm, m->eps) : llama__buf(c, llama__rmsnorm(x, b->attn_norm, m->eps));
   /* ...realised now: the keys' and values' assignments realise before the queries, and while a JIT captures, a
@@ -343,9 +343,10 @@ static int llama_cache_init_kv(llama_cache *c, const llama_model *m, int64_t max
         tg_realize(c->k[l]) < 0 || tg_realize(c->v[l]) < 0)
       return -1;
   }
-  c->fuse = getenv("LLAMA_FUSE") ? atoi(getenv("LLAMA_FUSE")) : 0;
   const char *dev = tg_device_of(c->k[0]);
-  c->whole = getenv("LLAMA_WHOLE") ? atoi(getenv("LLAMA_WHOLE")) : dev && strcmp(dev, "CPU") != 0;
+  int gpu = dev && strcmp(dev, "CPU") != 0;
+  c->fuse = getenv("LLAMA_FUSE") ? atoi(getenv("LLAMA_FUSE")) : gpu;
+  c->whole = getenv("LLAMA_WHOLE") ? atoi(getenv("LLAMA_WHOLE")) : gpu;
   llama__rope_tables(n, m->head_dim, m->rope_base, &c->cos, &c->sin);
   int32_t *kp = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n > G * c->chunk ? n : G * c->chunk));
   for (int64_t i = 0; i < n; i++) kp[i] = (int32_t)i;

@@ -194,11 +194,11 @@ TEST(test_llama_tiny_forward) {
       free(got);
       /* with the KV cache: token by token (the decode JIT, replayed from the third), then two chunks of two (the
        * prefill JIT: causal masks within a chunk) and one token, each equal to the whole forward's row; last, token
-       * by token with the other choice of fused inputs (c.fuse: a GPU's kernels) */
+       * by token with the other choices of fused inputs and whole-cache attention (c.fuse, c.whole: a GPU's) */
       for (int pass = 0; pass < 3; pass++) {
         llama_cache c;
         CHECK_EQ_INT(llama_cache_init(&c, &m, 8, pass == 1 ? 2 : 1), 0);
-        if (pass == 2) c.fuse = !c.fuse;
+        if (pass == 2) c.fuse = !c.fuse, c.whole = !c.whole;
         for (int t = 0; t < LT;) {
           int n = pass == 1 && t < 4 ? 2 : 1;
           tg_tensor *lg = llama_feed(&c, ids + t, n);
