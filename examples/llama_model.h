@@ -262,7 +262,9 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
   /* fused, the residual's sum is the down product's epilogue (one product: it keeps its tile) */
   tg_tensor *dn = fz ? llama__linear(act, b->down) : llama__mv(c, llama__buf(c, act), b->down, b->name[8]);
   tg_tensor *out = tg_add(x, dn);
-  /* realised while h lives (see above): after the layer's scope, the capture would compute h again */
+  /* realised inside the layer's scope, while its tensors live (see above): after it, the capture computed parts of
+   * the layer again (1205 kernels a token against 996; the peak RSS is 2.5 MB higher, a prompt chunk's layer's
+   * intermediates held a little longer) */
   return c->split && tg_realize(out) < 0 ? NULL : out;
 }
 
