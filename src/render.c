@@ -1681,20 +1681,26 @@ static void tg__rs_break(tg__rctx *r, const tg__linear *lin, int i) {
 #define TG__PREFETCH_AHEAD 8192 /* bytes: measured alike from 6 to 46 KB ahead; 1.4 KB ahead was half the gain */
 #define TG__PREFETCH_MIN 65536  /* bytes streamed in all: a smaller buffer (a vector just written) is in the cache */
 
+#define TG__AFFINE_MAX 1e15 /* coefficients beyond this are no stream (and their products would overflow) */
+
 /* u as a * p + b * q + c (p and q ranges, c a constant); 0 when it is not such a sum */
 static int tg__affine2(const tg__uop *u, const tg__uop *p, const tg__uop *q, int64_t *a, int64_t *b, int64_t *c) {
   double k;
   int64_t a1, b1, c1;
   if (u == p || u == q) return *a = u == p, *b = u == q, *c = 0, 1;
-  if (tg__is_const(u, &k)) return k == (double)(int64_t)k && (*a = 0, *b = 0, *c = (int64_t)k, 1);
+  if (tg__is_const(u, &k))
+    return fabs(k) <= TG__AFFINE_MAX && k == (double)(int64_t)k && (*a = 0, *b = 0, *c = (int64_t)k, 1);
   if (u->op == TG__OP_CAST && tg__dtypes[u->dtype].is_int && tg__dtypes[u->src[0]->dtype].is_int)
     return tg__affine2(u->src[0], p, q, a, b, c);
   if (u->op == TG__OP_ADD)
     return tg__affine2(u->src[0], p, q, a, b, c) && tg__affine2(u->src[1], p, q, &a1, &b1, &c1) &&
-           (*a += a1, *b += b1, *c += c1, 1);
+           (*a += a1, *b += b1, *c += c1, 1) && /* each at most 1e15: no overflow */
+           (double)llabs(*a) + (double)llabs(*b) + (double)llabs(*c) <= TG__AFFINE_MAX;
   if (u->op == TG__OP_MUL)
     for (int s = 0; s < 2; s++)
-      if (tg__is_const(u->src[1 - s], &k) && k == (double)(int64_t)k && tg__affine2(u->src[s], p, q, a, b, c))
+      if (tg__is_const(u->src[1 - s], &k) && fabs(k) <= TG__AFFINE_MAX && k == (double)(int64_t)k &&
+          tg__affine2(u->src[s], p, q, a, b, c) &&
+          fabs(k) * ((double)llabs(*a) + (double)llabs(*b) + (double)llabs(*c)) <= TG__AFFINE_MAX)
         return *a *= (int64_t)k, *b *= (int64_t)k, *c *= (int64_t)k, 1;
   return 0;
 }
@@ -1734,13 +1740,16 @@ static void tg__stream_prefetch(tg__rctx *r, const tg__linear *lin, int i, int e
     else if (!ok || st[s].a != a || st[s].b != b) st[s].ok = 0;
     else st[s].cmin = c < st[s].cmin ? c : st[s].cmin, st[s].cmax = c > st[s].cmax ? c : st[s].cmax;
   }
-  int64_t n = (int64_t)tg__const_val(rg->src[0]);
+  double nd = tg__const_val(rg->src[0]);
+  if (nd < 1 || nd > TG__AFFINE_MAX) return;
+  int64_t n = (int64_t)nd;
   for (int s = 0; s < ns; s++) {
-    int64_t es = tg__dtypes[st[s].buf->dtype].size, block = st[s].a * es;
-    int64_t span = (st[s].b * (n - 1) + st[s].cmax - st[s].cmin + 1) * es, step = (block + n - 1) / n;
+    if (st[s].ok != 1 || (double)st[s].a * 8 > 1e9) continue; /* a block of a GB streams no more */
+    int64_t es = tg__dtypes[st[s].buf->dtype].size, block = st[s].a * es, step = block / n + (block % n != 0);
+    double span = ((double)st[s].b * (double)(n - 1) + (double)(st[s].cmax - st[s].cmin) + 1) * (double)es;
     int64_t lines = (step + 63) / 64;
     double total = (double)block * (tg__is_const(par->src[0], NULL) ? tg__const_val(par->src[0]) : 1);
-    if (st[s].ok != 1 || block < 64 || span * 4 < block * 3 || lines > 16 || total < TG__PREFETCH_MIN) continue;
+    if (block < 64 || span * 4 < (double)block * 3 || lines > 16 || total < TG__PREFETCH_MIN) continue;
     if (!r->pf) r->pf = (tg__pf *)tg__alloc(sizeof(tg__pf) * (size_t)(lin->n + 1));
     tg__pf *p = &r->pf[i];
     p->buf[p->n] = st[s].buf, p->block[p->n] = block, p->step[p->n] = step, p->lines[p->n] = lines;
