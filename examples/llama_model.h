@@ -192,7 +192,7 @@ typedef struct llama_cache {
   int fuse;                       /* ...but a token's inputs fused: a GPU's default (LLAMA_FUSE=0/1 chooses) */
   int whole; /* a token's attention over the whole cache, masked, instead of the positions filled (a variable S): a
               * GPU's default (LLAMA_WHOLE=0/1 chooses). A reduction over S is one loop in one thread, as no
-              * workgroup can share a loop of unknown length yet: the softmax's took 10 us a layer on an H200; over
+              * workgroup can share a loop of unknown length yet: each of the softmax's two took 9.9 us on an H200; over
               * the cache's constant length the threads of a workgroup share it. A CPU stops at S (render.c) */
   tg_dtype kv;                    /* the cache's dtype: TG_FLOAT16 (llama.cpp's default) or TG_FLOAT32 */
 } llama_cache;
@@ -208,6 +208,8 @@ static tg_tensor *llama__mv(const llama_cache *c, tg_tensor *x, tg_tensor *w, co
   return c->split ? tg_contiguous(y) : y;
 }
 static tg_tensor *llama__buf(const llama_cache *c, tg_tensor *x) { return c->split ? tg_contiguous(x) : x; }
+/* a product's input: a buffer of its own, unless fused (fz: see llama__layer) */
+static tg_tensor *llama__in(const llama_cache *c, int fz, tg_tensor *x) { return fz ? x : llama__buf(c, x); }
 
 /* layer l of a step of T tokens at start_pos (the variable p): x's keys and values go into the cache, and the
  * residual stream after the layer comes out (NULL on error) */
@@ -225,13 +227,13 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
    * fused all the same: that work is cheap there, and every kernel costs 2-3 us however small (634 -> 454 kernels
    * a token; on an H200, with the whole cache's attention, 520 -> 545-579 tokens/s; the products 15% slower) */
   int fz = c->fuse && T == 1;
-  tg_tensor *h = fz ? llama__rmsnorm(x, b->attn_norm, m->eps) : llama__buf(c, llama__rmsnorm(x, b->attn_norm, m->eps));
+  tg_tensor *h = llama__in(c, fz, llama__rmsnorm(x, b->attn_norm, m->eps));
   /* ...realised now: the keys' and values' assignments realise before the queries, and while a JIT captures, a
    * value is reused only while a tensor holds it (the queries' schedule computed the norm again: 2 kernels a layer) */
   if (c->split && !fz && tg_realize(h) < 0) return NULL;
   int64_t qs[3] = {T, H, HD}, ks[3] = {T, KV, HD};
-  tg_tensor *qmv = llama__mv(c, h, b->wq, b->name[1]), *q = llama__rope_with(tg_reshape(qmv, 3, qs), cs, sn, T, H, HD);
-  if (!fz) q = llama__buf(c, q);
+  tg_tensor *qmv = llama__mv(c, h, b->wq, b->name[1]);
+  tg_tensor *q = llama__in(c, fz, llama__rope_with(tg_reshape(qmv, 3, qs), cs, sn, T, H, HD));
   tg_tensor *k = llama__rope_with(tg_reshape(llama__mv(c, h, b->wk, b->name[2]), 3, ks), cs, sn, T, KV, HD);
   tg_tensor *v = tg_reshape(llama__mv(c, h, b->wv, b->name[3]), 3, ks);
   tg_sint at[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
@@ -245,7 +247,8 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
   int kperm[3] = {1, 2, 0}, vperm[3] = {1, 0, 2}, qperm[4] = {1, 2, 0, 3}, operm[4] = {2, 0, 1, 3};
   /* S: the positions filled, a variable; with c->whole a token reads the whole cache, masked (see llama__step) */
   int whole = c->whole && T == 1;
-  tg_tensor *kc = whole ? c->k[l] : tg_shrink_sym(c->k[l], 3, upto), *vc = whole ? c->v[l] : tg_shrink_sym(c->v[l], 3, upto);
+  tg_tensor *kc = whole ? c->k[l] : tg_shrink_sym(c->k[l], 3, upto);
+  tg_tensor *vc = whole ? c->v[l] : tg_shrink_sym(c->v[l], 3, upto);
   tg_tensor *keys = tg_permute(tg_cast(kc, TG_FLOAT32), 3, kperm); /* (KV, HD, S) */
   tg_tensor *vals = tg_permute(tg_cast(vc, TG_FLOAT32), 3, vperm); /* (KV, S, HD) */
   int64_t q4[4] = {T, KV, G, HD}, q3[3] = {KV, G * T, HD}, o4[4] = {KV, G, T, HD}, o2[2] = {T, D};
@@ -254,10 +257,10 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
   if (mask) sc = tg_where(mask, sc, tg_full_like(sc, -INFINITY));
   /* the probabilities as a buffer: fused into the product with the values, each exp is computed again for each of
    * the head's 64 values (a prompt chunk's product took 3.3 ms a layer on 2 cores) */
-  tg_tensor *pr = tg_softmax(sc, -1), *o = tg_matmul(fz ? pr : llama__buf(c, pr), vals); /* (KV, G*T, HD) */
+  tg_tensor *o = tg_matmul(llama__in(c, fz, tg_softmax(sc, -1)), vals);         /* (KV, G*T, HD) */
   o = tg_reshape(tg_permute(tg_reshape(o, 4, o4), 4, operm), 2, o2);
   x = tg_add(x, llama__mv(c, llama__buf(c, o), b->wo, b->name[4]));
-  h = fz ? llama__rmsnorm(x, b->ffn_norm, m->eps) : llama__buf(c, llama__rmsnorm(x, b->ffn_norm, m->eps));
+  h = llama__in(c, fz, llama__rmsnorm(x, b->ffn_norm, m->eps));
   tg_tensor *act = tg_mul(tg_silu(llama__mv(c, h, b->gate, b->name[6])), llama__mv(c, h, b->up, b->name[7]));
   /* fused, the residual's sum is the down product's epilogue (one product: it keeps its tile) */
   tg_tensor *dn = fz ? llama__linear(act, b->down) : llama__mv(c, llama__buf(c, act), b->down, b->name[8]);
