@@ -17,14 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int32_t llm_argmax(tg_tensor *logits, int64_t vocab) {
-  float *f = tg_to_float(logits);
-  int32_t best = 0;
-  for (int64_t i = 1; f && i < vocab; i++) best = f[i] > f[best] ? (int32_t)i : best;
-  free(f);
-  return f ? best : -1;
-}
-
 int main(void) {
   double t_start = bench_now();
   const char *dir = getenv("TG_LLM_DIR") && getenv("TG_LLM_DIR")[0] ? getenv("TG_LLM_DIR") : "build/llm";
@@ -52,7 +44,7 @@ int main(void) {
   char text[512];
   int32_t ids[512];
   int64_t n = tg_tokenizer_encode(tok, text, tg_tokenizer_chat(tok, &role, &q, 1, 1, text, sizeof text), 1, ids, 512);
-  int32_t first = llm_argmax(llama_feed(&c, ids, n), m.vocab);
+  int32_t first = llama_feed(&c, ids, n) ? llama_greedy(&c) : -1;
   double t_first = bench_now() - t_start;
   /* as llama-bench's pp128 and tg64: a prompt of 128 tokens (four chunks of 32) into an empty cache, then 64 tokens
    * generated one at a time (greedy) from an empty cache */
@@ -62,12 +54,12 @@ int main(void) {
     c.n_past = 0;
     double t0 = bench_now();
     tg_tensor *lg = llama_feed(&c, ids, 128);
-    int32_t next = llm_argmax(lg, m.vocab);
+    int32_t next = llama_greedy(&c);
     double t1 = bench_now();
     c.n_past = 0;
     for (int i = 0; i < 64 && lg; i++) {
       lg = llama_feed(&c, &next, 1);
-      next = llm_argmax(lg, m.vocab);
+      next = lg ? llama_greedy(&c) : -1;
     }
     double t2 = bench_now();
     if (!lg || next < 0) {

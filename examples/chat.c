@@ -99,9 +99,14 @@ static char *chat_turn(chat_state *s, const char *const *roles, const char *cons
   int generated = 0;
   double t2 = chat_now();
   for (; generated < s->max_tokens; generated++) {
-    float *f = tg_to_float(logits);
-    int32_t id = f ? llama_sample(&s->smp, f, s->m.vocab, s->hist, (int)s->nhist) : -1;
-    free(f);
+    int32_t id = -1;
+    if (s->smp.temperature <= 0 && s->smp.repeat_penalty == 1) {
+      id = llama_greedy(&s->c); /* chosen on the device: 4 bytes come back, not the logits */
+    } else {
+      float *f = tg_to_float(logits);
+      id = f ? llama_sample(&s->smp, f, s->m.vocab, s->hist, (int)s->nhist) : -1;
+      free(f);
+    }
     if (id < 0 || id == eos || id == eot) break;
     int64_t k = tg_tokenizer_stream_push(st, id, piece, sizeof piece);
     if (k > 0) {

@@ -186,6 +186,7 @@ typedef struct llama_cache {
   tg_variable *pos;               /* start_pos */
   tg_jit *decode, *prefill;
   tg_tensor *logits;              /* the last call's (1, vocab): overwritten by the next */
+  tg_tensor *best;                /* ...and its greedy token, (1,) int32, computed on the device (llama_greedy) */
   int q8; /* the decode's products with 8-bit activations, as llama.cpp (tg_gguf_linear's TG_GGUF_Q8): about twice
            * as fast on a CPU, and close to float32's logits, not equal. 0 after init; set it before the first feed */
   int split;                      /* products' inputs and outputs as buffers of their own */
@@ -309,12 +310,16 @@ static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
   return llama__mv(c, xn, m->out, m->out_name);
 }
 
+/* the step's outputs: the logits, and the greedy token (its argmax), computed in the same JIT so that a greedy
+ * decode reads 4 bytes back a token instead of the vocabulary's logits (196 KB for SmolLM2) */
 static int llama__jit_step(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
-  (void)n_in, (void)n_out;
+  (void)n_in;
   tg_scope_begin();
-  tg_tensor *r = llama__step((llama_cache *)ctx, in[0], tg_shape(in[0])[0]);
-  int rc = r && tg_realize(r) == 0 ? 0 : -1;
-  out[0] = r ? tg_keep(r) : NULL;
+  tg_tensor *r[2] = {llama__step((llama_cache *)ctx, in[0], tg_shape(in[0])[0]), NULL};
+  if (r[0]) r[1] = tg_argmax(r[0], -1, 0);
+  int rc = r[1] && tg_realize_all(r, 2) == 0 ? 0 : -1;
+  out[0] = r[0] ? tg_keep(r[0]) : NULL;
+  if (n_out > 1) out[1] = r[1] ? tg_keep(r[1]) : NULL;
   tg_scope_end();
   return rc;
 }
@@ -374,7 +379,7 @@ static void llama_cache_free(llama_cache *c) {
   for (int l = 0; c->k && c->m && l < c->m->n_layer; l++) tg_free(c->k[l]), tg_free(c->v[l]);
   free(c->k);
   free(c->v);
-  tg_free(c->cos), tg_free(c->sin), tg_free(c->kpos), tg_free(c->qoff), tg_free(c->logits);
+  tg_free(c->cos), tg_free(c->sin), tg_free(c->kpos), tg_free(c->qoff), tg_free(c->logits), tg_free(c->best);
   tg_jit_free(c->decode);
   tg_jit_free(c->prefill);
   memset(c, 0, sizeof *c);
@@ -391,16 +396,23 @@ static tg_tensor *llama_feed(llama_cache *c, const int32_t *ids, int64_t n) {
   }
   for (int64_t i = 0; i < n;) {
     int64_t T = c->chunk > 1 && n - i >= c->chunk ? c->chunk : 1;
-    tg_tensor *in = tg_from_data(ids + i, TG_INT32, 1, &T), *out = NULL;
-    int rc = tg_variable_bind(c->pos, c->n_past) == 0 ? tg_jit_run(T > 1 ? c->prefill : c->decode, &in, 1, &out, 1)
+    tg_tensor *in = tg_from_data(ids + i, TG_INT32, 1, &T), *out[2] = {NULL, NULL};
+    int rc = tg_variable_bind(c->pos, c->n_past) == 0 ? tg_jit_run(T > 1 ? c->prefill : c->decode, &in, 1, out, 2)
                                                       : -1;
     tg_free(in);
     if (rc < 0) return NULL;
     tg_free(c->logits);
-    c->logits = out;
+    tg_free(c->best);
+    c->logits = out[0], c->best = out[1];
     c->n_past += T, i += T;
   }
   return c->logits;
+}
+
+/* the greedy token after the last llama_feed (the first maximum of its logits, chosen on the device); -1 on error */
+static int32_t llama_greedy(const llama_cache *c) {
+  double v = c->best ? tg_item(c->best) : -1;
+  return v == v ? (int32_t)v : -1;
 }
 
 /* ---------------------------------------------------------------------------------------------------------------- */

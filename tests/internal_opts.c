@@ -243,17 +243,22 @@ TEST(test_internal_opts_workgroups_refused) {
 }
 
 /* The heuristic on a device with workgroups: a sum of 4 rows of 4096 (4 outputs) is GROUPed, 256 threads a row,
- * and a sum over the rows of 256 x 64 gets a LOCAL along the columns (adjacent threads read adjacent values) made
- * last, after the GROUP of the rows; both compute what NOOPT computes. */
+ * each taking 4 adjacent values at a time (UNROLL), and the group's 256 partial sums added in two levels of 16; a
+ * sum over the rows of 256 x 64 gets a LOCAL along the columns (adjacent threads read adjacent values) made last,
+ * after the GROUP of the rows; a sum of each of 16384 rows of 64 (more rows than 1024 threads per compute unit
+ * leave groups of 16 for, on any device of fewer than 128 units) also gives each thread 2 rows and each workgroup
+ * 2 pairs. All compute what NOOPT computes. */
 TEST(test_internal_opts_heuristic_groups) {
   tg__target target;
   tg__device_target(tg__device_get(NULL), &target);
   if (!target.local_max) return;
   tg_scope_begin();
   tg_tensor *x = to_input(TG_SHAPE(4, 4096), 2), *y = to_input(TG_SHAPE(256, 64), 3);
-  tg_tensor *outs[2] = {tg_sum(x, TG_AXES(1), 0), tg_sum(y, TG_AXES(0), 0)};
-  const char *want[2] = {"GROUP(0,256)", "GROUP(0,8) LOCAL(0,32)"};
-  for (int k = 0; k < 2; k++) {
+  tg_tensor *z = to_input(TG_SHAPE(16384, 64), 4);
+  tg_tensor *outs[3] = {tg_sum(x, TG_AXES(1), 0), tg_sum(y, TG_AXES(0), 0), tg_sum(z, TG_AXES(1), 0)};
+  const char *want[3] = {"UNROLL(0,4) GROUP(0,256)", "GROUP(0,8) LOCAL(0,32)",
+                         "UNROLL(0,4) UPCAST(0,2) LOCAL(0,2) GROUP(0,16)"};
+  for (int k = 0; k < (target.units < 128 ? 3 : 2); k++) {
     tg_schedule *s = tg_schedule_create(&outs[k], 1);
     CHECK(s && s->s.n == 1);
     if (s && s->s.n == 1) CHECK_STR(s->s.k[0].opts, want[k]);
@@ -262,7 +267,9 @@ TEST(test_internal_opts_heuristic_groups) {
     float *got = tg_to_float(outs[k]);
     tg__opt none[1] = {TO_OPT(UPCAST, 0, 0)};
     tg__set_opts_override(none, 0);
-    tg_tensor *plain = tg_sum(k ? to_input(TG_SHAPE(256, 64), 3) : to_input(TG_SHAPE(4, 4096), 2), TG_AXES(1 - k), 0);
+    tg_tensor *in = k == 0 ? to_input(TG_SHAPE(4, 4096), 2) : k == 1 ? to_input(TG_SHAPE(256, 64), 3)
+                                                                    : to_input(TG_SHAPE(16384, 64), 4);
+    tg_tensor *plain = tg_sum(in, TG_AXES(k == 1 ? 0 : 1), 0);
     float *ref = tg_realize(plain) == 0 ? tg_to_float(plain) : NULL;
     tg__set_opts_override(NULL, -1);
     CHECK(got && ref);

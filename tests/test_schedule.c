@@ -75,7 +75,9 @@ TEST(test_schedule_inspection) {
   tg_tensor *sm = tg_softmax(x, -1);
   tg_schedule *s = tg_schedule_create(&sm, 1);
   CHECK_EQ_INT(tg_schedule_count(s), 3);
-  CHECK_STR(tg_schedule_name(s, 0), "r_32_100");  /* max over axis 1: 32 outputs, a loop of 100 */
+  /* max over axis 1: 32 outputs, a loop of 100; on a GPU a workgroup's 25 threads share it, 4 values at a time */
+  const char *mx = tg_schedule_name(s, 0);
+  CHECK(mx && (!strcmp(mx, "r_32_100") || (strcmp(tg_device_of(x), "CPU") && !strcmp(mx, "r_32_25_4"))));
   /* the division: one output per thread, or on a small GPU (PoCL's 2 cores) 4 (one 16-byte load and store each) */
   const char *div = tg_schedule_name(s, 2), *src = tg_schedule_source(s, 2);
   CHECK(div && (!strcmp(div, "E_32_100") || (strcmp(tg_device_of(x), "CPU") && !strcmp(div, "E_32_25_4"))));
