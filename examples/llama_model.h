@@ -3,16 +3,19 @@
  * generation with a KV cache (llama_cache_init, llama_feed).
  *
  * Contract:
- *  - llama_load reads the hyper-parameters of general.architecture's prefix (block_count, embedding_length,
- *    attention.head_count and head_count_kv, attention.layer_norm_rms_epsilon, rope.freq_base) and borrows the
- *    file's tensors (token_embd, output_norm, output when the embedding is not tied, and each block's attn_norm,
- *    attn_q/k/v/output, ffn_norm, ffn_gate/up/down): 0, or -1 with an error naming what is missing. The GGUF must
- *    outlive the model.
+ *  - llama_load reads a GGUF of architecture llama (SmolLM2, Llama 3.x, Mistral) or qwen2: the hyper-parameters of
+ *    general.architecture's prefix (block_count, embedding_length, attention.head_count and head_count_kv,
+ *    attention.layer_norm_rms_epsilon, rope.freq_base, rope.dimension_count) and borrows the file's tensors
+ *    (token_embd, output_norm, output when the embedding is not tied, each block's attn_norm, attn_q/k/v/output,
+ *    ffn_norm, ffn_gate/up/down, and attn_q/k/v.bias where the file has them, as Qwen2's; rope_freqs, Llama 3's
+ *    frequency factors, is read to the host): 0, or -1 with an error naming what is missing or unsupported. The
+ *    GGUF must outlive the model.
  *  - llama_forward(m, ids, n, last) gives the logits (last, vocab) of the last `last` positions of the sequence
- *    ids[0..n): embedding; per block RMSNorm, attention (RoPE on adjacent pairs of each head, as llama.cpp's
- *    "normal" rope, which the GGUF converter's permutation of q and k expects; grouped-query heads; causal),
- *    residual, RMSNorm, SwiGLU, residual; a last RMSNorm and the output (the embedding when tied). Quantised
- *    weights stay quantised: each matmul reads their blocks. */
+ *    ids[0..n): embedding; per block RMSNorm, attention (RoPE on the first rope.dimension_count dimensions of each
+ *    head: on adjacent pairs for llama, as llama.cpp's "normal" rope, which the GGUF converter's permutation of q and
+ *    k expects, and on the two halves for qwen2, llama.cpp's "neox"; each frequency divided by its rope_freqs factor
+ *    when the file has them; grouped-query heads; causal), residual, RMSNorm, SwiGLU, residual; a last RMSNorm and
+ *    the output (the embedding when tied). Quantised weights stay quantised: each matmul reads their blocks. */
 #ifndef LLAMA_MODEL_H
 #define LLAMA_MODEL_H
 
@@ -26,11 +29,15 @@
 
 typedef struct llama_block {
   tg_tensor *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *gate, *up, *down;
+  tg_tensor *bq, *bk, *bv; /* the queries', keys' and values' biases (Qwen2's), or NULL */
   char name[9][48]; /* the tensors' names in the GGUF, in the order above (for tg_gguf_linear) */
 } llama_block;
 
 typedef struct llama_model {
   int n_layer, n_head, n_kv, dim, head_dim;
+  int n_rot;     /* the dimensions of each head that RoPE turns, the first ones (rope.dimension_count; partial) */
+  int rope_neox; /* RoPE on the halves of those (x_i with x_{i + n_rot/2}: qwen2), not on adjacent pairs (llama) */
+  float *rope_factors; /* Llama 3's rope_freqs: each frequency divided by its factor (n_rot / 2 of them), or NULL */
   double eps, rope_base;
   int64_t vocab;
   tg_tensor *embd, *out_norm, *out;
@@ -57,11 +64,25 @@ static tg_tensor *llama__get(const tg_gguf *g, const char *name, int *missing) {
 static int llama_load(llama_model *m, const tg_gguf *g) {
   memset(m, 0, sizeof *m);
   const char *arch = tg_gguf_kv_str(g, tg_gguf_kv_find(g, "general.architecture"), 0, NULL);
-  int64_t nl, dim, nh, nkv;
+  int64_t nl, dim, nh, nkv, nrot = 0;
   double eps = 1e-5, base = 10000;
+  if (arch && strcmp(arch, "llama") != 0 && strcmp(arch, "qwen2") != 0) {
+    fprintf(stderr, "llama_load: architecture %s is not supported (llama, qwen2)\n", arch);
+    return -1;
+  }
   if (!arch || llama__int(g, arch, "block_count", &nl) || llama__int(g, arch, "embedding_length", &dim) ||
       llama__int(g, arch, "attention.head_count", &nh) || llama__int(g, arch, "attention.head_count_kv", &nkv)) {
     fprintf(stderr, "llama_load: the file's hyper-parameters are missing: %s\n", tg_error() ? tg_error() : "");
+    return -1;
+  }
+  if (nl < 1 || nh < 1 || nkv < 1 || dim % nh || nh % nkv) {
+    fprintf(stderr, "llama_load: %lld heads of %lld KV heads do not divide a width of %lld\n", (long long)nh,
+            (long long)nkv, (long long)dim);
+    return -1;
+  }
+  if (llama__int(g, arch, "rope.dimension_count", &nrot) != 0 || nrot <= 0) nrot = dim / nh;
+  if (nrot % 2 || nrot > dim / nh) {
+    fprintf(stderr, "llama_load: RoPE over %lld of a head's %lld dimensions\n", (long long)nrot, (long long)(dim / nh));
     return -1;
   }
   char k[128];
@@ -72,7 +93,17 @@ static int llama_load(llama_model *m, const tg_gguf *g) {
   tg_clear_error();
   m->n_layer = (int)nl, m->dim = (int)dim, m->n_head = (int)nh, m->n_kv = (int)nkv, m->head_dim = (int)(dim / nh);
   m->eps = eps, m->rope_base = base, m->g = g;
+  m->n_rot = (int)nrot, m->rope_neox = !strcmp(arch, "qwen2");
   int missing = 0;
+  tg_tensor *rf = tg_state_dict_get(tg_gguf_tensors(g), "rope_freqs.weight");
+  if (rf) { /* Llama 3's: one factor per frequency */
+    m->rope_factors = tg_numel(rf) == nrot / 2 ? tg_to_float(rf) : NULL;
+    if (!m->rope_factors) {
+      fprintf(stderr, "llama_load: rope_freqs has %lld factors for %lld frequencies\n", (long long)tg_numel(rf),
+              (long long)(nrot / 2));
+      return -1;
+    }
+  }
   m->embd = llama__get(g, "token_embd.weight", &missing);
   m->out_norm = llama__get(g, "output_norm.weight", &missing);
   m->out = tg_state_dict_get(tg_gguf_tensors(g), "output.weight");
@@ -89,10 +120,18 @@ static int llama_load(llama_model *m, const tg_gguf *g) {
       snprintf(m->blk[l].name[i], sizeof m->blk[l].name[i], "blk.%d.%s.weight", l, names[i]);
       *slot[i] = llama__get(g, m->blk[l].name[i], &missing);
     }
+    static const char *const biases[3] = {"attn_q", "attn_k", "attn_v"};
+    tg_tensor **bslot[3] = {&m->blk[l].bq, &m->blk[l].bk, &m->blk[l].bv};
+    for (int i = 0; i < 3; i++) {
+      char bn[64];
+      snprintf(bn, sizeof bn, "blk.%d.%s.bias", l, biases[i]);
+      *bslot[i] = tg_state_dict_get(tg_gguf_tensors(g), bn);
+    }
   }
   if (missing) {
     free(m->blk);
-    m->blk = NULL;
+    free(m->rope_factors);
+    m->blk = NULL, m->rope_factors = NULL;
     return -1;
   }
   return 0;
@@ -100,7 +139,8 @@ static int llama_load(llama_model *m, const tg_gguf *g) {
 
 static void llama_free(llama_model *m) {
   free(m->blk);
-  m->blk = NULL;
+  free(m->rope_factors);
+  m->blk = NULL, m->rope_factors = NULL;
 }
 
 /* x / sqrt(mean(x^2) + eps) * w over the last axis */
@@ -112,15 +152,20 @@ static tg_tensor *llama__rmsnorm(tg_tensor *x, tg_tensor *w, double eps) {
 
 /* x @ w.T for a weight w (out, in) */
 static tg_tensor *llama__linear(tg_tensor *x, tg_tensor *w) { return tg_matmul(x, tg_transpose(w, 0, 1)); }
+/* ...plus a bias, when there is one */
+static tg_tensor *llama__bias(tg_tensor *y, tg_tensor *b) { return b ? tg_add(y, b) : y; }
 
-/* RoPE's tables for positions 0..n-1: cos and sin of pos * base^(-2i / hd), (n, 1, hd / 2), the angle computed in
- * float32 as the references do */
-static void llama__rope_tables(int64_t n, int hd, double base, tg_tensor **c, tg_tensor **s) {
-  int64_t half = hd / 2;
-  float *cs = (float *)malloc(sizeof(float) * (size_t)(n * half)), *sn = (float *)malloc(sizeof(float) * (size_t)(n * half));
+/* RoPE's tables for positions 0..n-1: cos and sin of pos * base^(-2i / n_rot) / factor_i, (n, 1, n_rot / 2), the
+ * angle computed in float32 as the references do */
+static void llama__rope_tables(const llama_model *m, int64_t n, tg_tensor **c, tg_tensor **s) {
+  int64_t half = m->n_rot / 2;
+  size_t bytes = sizeof(float) * (size_t)(n * half);
+  float *cs = (float *)malloc(bytes), *sn = (float *)malloc(bytes);
   for (int64_t t = 0; t < n; t++)
     for (int64_t i = 0; i < half; i++) {
-      float freq = (float)(1.0 / pow(base, (double)(2 * i) / hd)), ang = (float)t * freq;
+      float freq = (float)(1.0 / pow(m->rope_base, (double)(2 * i) / m->n_rot));
+      if (m->rope_factors) freq /= m->rope_factors[i];
+      float ang = (float)t * freq;
       cs[t * half + i] = (float)cos((double)ang), sn[t * half + i] = (float)sin((double)ang);
     }
   int64_t shape[3] = {n, 1, half};
@@ -129,22 +174,38 @@ static void llama__rope_tables(int64_t n, int hd, double base, tg_tensor **c, tg
   free(sn);
 }
 
-/* RoPE on adjacent pairs of x (T, heads, hd) with the tables' rows c, s (T, 1, hd / 2):
- * (x0, x1) -> (x0 c - x1 s, x0 s + x1 c) */
-static tg_tensor *llama__rope_with(tg_tensor *x, tg_tensor *c, tg_tensor *s, int64_t T, int heads, int hd) {
-  int64_t half = hd / 2, pairs[4] = {T, heads, half, 2}, three[3] = {T, heads, half}, out[3] = {T, heads, hd};
-  tg_tensor *p = tg_reshape(x, 4, pairs);
-  int64_t b0[8] = {0, T, 0, heads, 0, half, 0, 1}, b1[8] = {0, T, 0, heads, 0, half, 1, 2};
-  tg_tensor *x0 = tg_reshape(tg_shrink(p, 4, b0), 3, three), *x1 = tg_reshape(tg_shrink(p, 4, b1), 3, three);
+/* RoPE on x (T, heads, head_dim) with the tables' rows c, s (T, 1, n_rot / 2): each pair (x0, x1) of the first n_rot
+ * dimensions -> (x0 c - x1 s, x0 s + x1 c), the pairs adjacent (llama) or n_rot / 2 apart (neox); the rest as is */
+static tg_tensor *llama__rope_with(const llama_model *m, tg_tensor *x, tg_tensor *c, tg_tensor *s, int64_t T,
+                                   int heads) {
+  int64_t hd = m->head_dim, nr = m->n_rot, half = nr / 2, three[3] = {T, heads, half};
+  tg_tensor *rest = NULL, *x0, *x1;
+  if (nr < hd) {
+    int64_t tail[6] = {0, T, 0, heads, nr, hd}, head[6] = {0, T, 0, heads, 0, nr};
+    rest = tg_shrink(x, 3, tail), x = tg_shrink(x, 3, head);
+  }
+  if (m->rope_neox) {
+    int64_t b0[6] = {0, T, 0, heads, 0, half}, b1[6] = {0, T, 0, heads, half, nr};
+    x0 = tg_shrink(x, 3, b0), x1 = tg_shrink(x, 3, b1);
+  } else {
+    int64_t pairs[4] = {T, heads, half, 2}, b0[8] = {0, T, 0, heads, 0, half, 0, 1};
+    int64_t b1[8] = {0, T, 0, heads, 0, half, 1, 2};
+    tg_tensor *p = tg_reshape(x, 4, pairs);
+    x0 = tg_reshape(tg_shrink(p, 4, b0), 3, three), x1 = tg_reshape(tg_shrink(p, 4, b1), 3, three);
+  }
   tg_tensor *r[2] = {tg_sub(tg_mul(x0, c), tg_mul(x1, s)), tg_add(tg_mul(x0, s), tg_mul(x1, c))};
-  return tg_reshape(tg_stack(r, 2, 3), 3, out);
+  int64_t out[3] = {T, heads, nr};
+  tg_tensor *y = m->rope_neox ? tg_cat(r, 2, 2) : tg_reshape(tg_stack(r, 2, 3), 3, out);
+  if (!rest) return y;
+  tg_tensor *both[2] = {y, rest};
+  return tg_cat(both, 2, 2);
 }
 
 /* RoPE at positions 0..T-1 */
-static tg_tensor *llama__rope(tg_tensor *x, int64_t T, int heads, int hd, double base) {
+static tg_tensor *llama__rope(const llama_model *m, tg_tensor *x, int64_t T, int heads) {
   tg_tensor *c, *s;
-  llama__rope_tables(T, hd, base, &c, &s);
-  return llama__rope_with(x, c, s, T, heads, hd);
+  llama__rope_tables(m, T, &c, &s);
+  return llama__rope_with(m, x, c, s, T, heads);
 }
 
 static inline tg_tensor *llama_forward(const llama_model *m, const int32_t *ids, int64_t T, int64_t last) {
@@ -153,9 +214,10 @@ static inline tg_tensor *llama_forward(const llama_model *m, const int32_t *ids,
   for (int l = 0; l < m->n_layer; l++) {
     const llama_block *b = &m->blk[l];
     tg_tensor *h = llama__rmsnorm(x, b->attn_norm, m->eps);
-    tg_tensor *q = llama__rope(tg_reshape(llama__linear(h, b->wq), 3, (int64_t[]){T, H, HD}), T, H, HD, m->rope_base);
-    tg_tensor *k = llama__rope(tg_reshape(llama__linear(h, b->wk), 3, (int64_t[]){T, KV, HD}), T, KV, HD, m->rope_base);
-    tg_tensor *v = tg_reshape(llama__linear(h, b->wv), 3, (int64_t[]){T, KV, HD});
+    int64_t qs[3] = {T, H, HD}, ks[3] = {T, KV, HD};
+    tg_tensor *q = llama__rope(m, tg_reshape(llama__bias(llama__linear(h, b->wq), b->bq), 3, qs), T, H);
+    tg_tensor *k = llama__rope(m, tg_reshape(llama__bias(llama__linear(h, b->wk), b->bk), 3, ks), T, KV);
+    tg_tensor *v = tg_reshape(llama__bias(llama__linear(h, b->wv), b->bv), 3, ks);
     if (KV != H) { /* each KV head serves H / KV query heads in a row */
       int64_t e[4] = {T, KV, H / KV, HD}, s[3] = {T, H, HD};
       k = tg_reshape(tg_expand(tg_unsqueeze(k, 2), 4, e), 3, s);
@@ -200,12 +262,13 @@ typedef struct llama_cache {
 
 /* a product with a weight, as a buffer of its own (its matrix-vector kernel is then alone: fused into an
  * elementwise consumer with another product, neither gets its tile) */
-static tg_tensor *llama__mv(const llama_cache *c, tg_tensor *x, tg_tensor *w, const char *name) {
+static tg_tensor *llama__mv(const llama_cache *c, tg_tensor *x, tg_tensor *w, const char *name, tg_tensor *bias) {
   /* A prompt's chunk reads the weight's blocks as a decode does (no float copy: transposed copies were faster once,
    * 83 against 31 tokens/s, before the CPU's tile for quantised prompts; now 140 against 227, at 590 MB of RSS). A
    * token with q8 set: integer dot products of the weight's quants and the activations' (the prompt's chunks keep
    * float32, whose tile already shares each dequantised weight between 8 tokens) */
   tg_tensor *y = c->q8 && tg_shape(x)[0] == 1 ? tg_gguf_linear(c->m->g, name, x, TG_GGUF_Q8) : llama__linear(x, w);
+  y = llama__bias(y, bias); /* the product's epilogue */
   return c->split ? tg_contiguous(y) : y;
 }
 static tg_tensor *llama__buf(const llama_cache *c, tg_tensor *x) { return c->split ? tg_contiguous(x) : x; }
@@ -233,10 +296,10 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
    * value is reused only while a tensor holds it (the queries' schedule computed the norm again: 2 kernels a layer) */
   if (c->split && !fz && tg_realize(h) < 0) return NULL;
   int64_t qs[3] = {T, H, HD}, ks[3] = {T, KV, HD};
-  tg_tensor *qmv = llama__mv(c, h, b->wq, b->name[1]);
-  tg_tensor *q = llama__in(c, fz, llama__rope_with(tg_reshape(qmv, 3, qs), cs, sn, T, H, HD));
-  tg_tensor *k = llama__rope_with(tg_reshape(llama__mv(c, h, b->wk, b->name[2]), 3, ks), cs, sn, T, KV, HD);
-  tg_tensor *v = tg_reshape(llama__mv(c, h, b->wv, b->name[3]), 3, ks);
+  tg_tensor *qmv = llama__mv(c, h, b->wq, b->name[1], b->bq);
+  tg_tensor *q = llama__in(c, fz, llama__rope_with(m, tg_reshape(qmv, 3, qs), cs, sn, T, H));
+  tg_tensor *k = llama__rope_with(m, tg_reshape(llama__mv(c, h, b->wk, b->name[2], b->bk), 3, ks), cs, sn, T, KV);
+  tg_tensor *v = tg_reshape(llama__mv(c, h, b->wv, b->name[3], b->bv), 3, ks);
   tg_sint at[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, KV}, {NULL, 0}, {NULL, HD}};
   tg_tensor *kslot = tg_shrink_sym(c->k[l], 3, at), *vslot = tg_shrink_sym(c->v[l], 3, at);
   /* the queries in the same schedule as the keys and values: their products share h's 8-bit copy (3 kernels) */
@@ -260,11 +323,12 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
    * the head's 64 values (a prompt chunk's product took 3.3 ms a layer on 2 cores) */
   tg_tensor *o = tg_matmul(llama__in(c, fz, tg_softmax(sc, -1)), vals);         /* (KV, G*T, HD) */
   o = tg_reshape(tg_permute(tg_reshape(o, 4, o4), 4, operm), 2, o2);
-  x = tg_add(x, llama__mv(c, llama__buf(c, o), b->wo, b->name[4]));
+  x = tg_add(x, llama__mv(c, llama__buf(c, o), b->wo, b->name[4], NULL));
   h = llama__in(c, fz, llama__rmsnorm(x, b->ffn_norm, m->eps));
-  tg_tensor *act = tg_mul(tg_silu(llama__mv(c, h, b->gate, b->name[6])), llama__mv(c, h, b->up, b->name[7]));
+  tg_tensor *gate = llama__mv(c, h, b->gate, b->name[6], NULL), *up = llama__mv(c, h, b->up, b->name[7], NULL);
+  tg_tensor *act = tg_mul(tg_silu(gate), up);
   /* fused, the residual's sum is the down product's epilogue (one product: it keeps its tile) */
-  tg_tensor *dn = fz ? llama__linear(act, b->down) : llama__mv(c, llama__buf(c, act), b->down, b->name[8]);
+  tg_tensor *dn = fz ? llama__linear(act, b->down) : llama__mv(c, llama__buf(c, act), b->down, b->name[8], NULL);
   tg_tensor *out = tg_add(x, dn);
   /* realised inside the layer's scope, while its tensors live (see above): after it, the capture computed parts of
    * the layer again (1205 kernels a token against 996; the peak RSS is 2.5 MB higher, a prompt chunk's layer's
@@ -276,8 +340,8 @@ static tg_tensor *llama__layer(llama_cache *c, int l, tg_tensor *x, tg_tensor *c
  * cache, and the logits (1, vocab) of the last come out */
 static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
   const llama_model *m = c->m;
-  int H = m->n_head, KV = m->n_kv, HD = m->head_dim, D = m->dim, G = H / KV;
-  int64_t half = HD / 2;
+  int H = m->n_head, KV = m->n_kv, D = m->dim, G = H / KV;
+  int64_t half = m->n_rot / 2;
   tg_variable *p = c->pos;
   tg_tensor *x = tg_index(m->embd, 0, ids);
   tg_sint rows[6] = {{p, 0}, {p, T}, {NULL, 0}, {NULL, 1}, {NULL, 0}, {NULL, half}};
@@ -307,7 +371,7 @@ static tg_tensor *llama__step(llama_cache *c, tg_tensor *ids, int64_t T) {
   /* the final norm as a buffer of its own: fused into the output's product, it is computed again for each of the
    * vocabulary's 49152 rows (2.7 ms a token on 2 cores, against 0.9 without) */
   tg_tensor *xn = llama__buf(c, llama__rmsnorm(tg_shrink(x, 2, keep), m->out_norm, m->eps));
-  return llama__mv(c, xn, m->out, m->out_name);
+  return llama__mv(c, xn, m->out, m->out_name, NULL);
 }
 
 /* the step's outputs: the logits, and the greedy token (its argmax), computed in the same JIT so that a greedy
@@ -357,7 +421,7 @@ static int llama_cache_init_kv(llama_cache *c, const llama_model *m, int64_t max
   int gpu = dev && strcmp(dev, "CPU") != 0;
   c->fuse = getenv("LLAMA_FUSE") ? atoi(getenv("LLAMA_FUSE")) : gpu;
   c->whole = getenv("LLAMA_WHOLE") ? atoi(getenv("LLAMA_WHOLE")) : gpu;
-  llama__rope_tables(n, m->head_dim, m->rope_base, &c->cos, &c->sin);
+  llama__rope_tables(m, n, &c->cos, &c->sin);
   int32_t *kp = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n > G * c->chunk ? n : G * c->chunk));
   for (int64_t i = 0; i < n; i++) kp[i] = (int32_t)i;
   c->kpos = tg_from_data(kp, TG_INT32, 1, &n);

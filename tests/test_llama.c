@@ -2,7 +2,8 @@
  *  - A tiny random model written as GGUF by the test (2 blocks, width 32, 4 query heads and 2 KV heads of 8, SwiGLU
  *    of 64, 48 tokens tied to the output, some weights Q8_0), whose logits at every position equal a scalar forward
  *    written here in double from the architecture's definition (RMSNorm, RoPE on adjacent pairs, grouped-query
- *    causal attention, SwiGLU).
+ *    causal attention, SwiGLU); and the same as qwen2 (biases on the queries, keys and values; RoPE on the halves
+ *    of the first 4 dimensions of each head; Llama 3's frequency factors).
  *  - SmolLM2-135M-Instruct (TG_LLM_SLOW=1 and the file from make llm-files: the forward compiles for minutes on two
  *    cores until symbolic shapes come): the France question's reply "The capital of France is Paris." teacher-forced
  *    in one forward, each position's top token and its margin against a float32 numpy reference
@@ -69,13 +70,33 @@ static void ll_matvec(const ll_w *w, const double *x, double *out) { /* out = W 
   }
 }
 
+/* the architecture's variant: llama (RoPE on adjacent pairs of the whole head), or qwen2 with the queries', keys' and
+ * values' biases, RoPE on the halves of the first 4 dimensions of each head (partial), and Llama 3's frequency
+ * factors (rope_freqs) */
+typedef struct ll_variant {
+  const char *arch;
+  int bias, neox, nrot, factors;
+} ll_variant;
+static const ll_variant ll_variants[2] = {{"llama", 0, 0, LHD, 0}, {"qwen2", 1, 1, 4, 1}};
+static const ll_variant *ll_var = &ll_variants[0];
+
+static double ll_factor(int i) { return 1 + 1.5 * i; } /* rope_freqs's values */
+
 static void ll_rope(double *x, int heads, int t) {
+  int nr = ll_var->nrot;
   for (int h = 0; h < heads; h++)
-    for (int i = 0; i < LHD / 2; i++) {
-      float freq = (float)(1.0 / pow(10000.0, (double)(2 * i) / LHD)), ang = (float)t * freq;
-      double c = cos((double)ang), s = sin((double)ang), *p = x + h * LHD + 2 * i, a = p[0], b = p[1];
-      p[0] = a * c - b * s, p[1] = a * s + b * c;
+    for (int i = 0; i < nr / 2; i++) {
+      float freq = (float)(1.0 / pow(10000.0, (double)(2 * i) / nr));
+      if (ll_var->factors) freq /= (float)ll_factor(i);
+      float ang = (float)t * freq;
+      double c = cos((double)ang), s = sin((double)ang);
+      double *p0 = x + h * LHD + (ll_var->neox ? i : 2 * i), *p1 = p0 + (ll_var->neox ? nr / 2 : 1), a = *p0, b = *p1;
+      *p0 = a * c - b * s, *p1 = a * s + b * c;
     }
+}
+
+static void ll_add(double *x, const ll_w *b, int n) { /* a bias, when the variant has them */
+  for (int i = 0; b && i < n; i++) x[i] += b->v[i];
 }
 
 /* the scalar forward: logits (LT x LV) of ids */
@@ -85,9 +106,12 @@ static void ll_reference(ll_w *w, const int32_t *ids, double *logits) {
   for (int t = 0; t < LT; t++) memcpy(x[t], embd->v + ids[t] * LD, sizeof x[t]);
   for (int l = 0; l < LL; l++) {
     ll_w *b = &w[2 + 9 * l]; /* attn_norm, q, k, v, output, ffn_norm, gate, up, down */
+    ll_w *bias = ll_var->bias ? &w[2 + 9 * LL + 3 * l] : NULL; /* q, k, v */
     for (int t = 0; t < LT; t++) {
       ll_rmsnorm(x[t], b[0].v, h);
       ll_matvec(&b[1], h, q[t]), ll_matvec(&b[2], h, k[t]), ll_matvec(&b[3], h, v[t]);
+      ll_add(q[t], bias, LD);
+      ll_add(k[t], bias ? bias + 1 : NULL, LKV * LHD), ll_add(v[t], bias ? bias + 2 : NULL, LKV * LHD);
       ll_rope(q[t], LH, t), ll_rope(k[t], LKV, t);
     }
     for (int t = 0; t < LT; t++) {
@@ -122,13 +146,14 @@ static void ll_reference(ll_w *w, const int32_t *ids, double *logits) {
   }
 }
 
-TEST(test_llama_tiny_forward) {
+static void ll_tiny(const ll_variant *var) {
   static const char *const bn[9] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
                                     "ffn_norm",  "ffn_gate", "ffn_up", "ffn_down"};
   static const int shape[9][3] = {{1, LD, 0},  {LD, LD, 1},       {LKV * LHD, LD, 0}, {LKV * LHD, LD, 1},
                                   {LD, LD, 0}, {1, LD, 0},        {LF, LD, 1},        {LF, LD, 0}, {LD, LF, 1}};
-  ll_w w[2 + 9 * LL];
-  char names[2 + 9 * LL][48];
+  ll_var = var;
+  ll_w w[3 + 12 * LL];
+  char names[3 + 12 * LL][48];
   int nw = 0;
   w[nw++] = (ll_w){"token_embd.weight", LV, LD, 1, NULL};
   w[nw++] = (ll_w){"output_norm.weight", 1, LD, 0, NULL};
@@ -137,24 +162,38 @@ TEST(test_llama_tiny_forward) {
       snprintf(names[nw], sizeof names[nw], "blk.%d.%s.weight", l, bn[i]);
       w[nw] = (ll_w){names[nw], shape[i][0], shape[i][1], shape[i][2], NULL}, nw++;
     }
+  for (int l = 0; l < LL && var->bias; l++) /* after every block's weights: ll_reference finds them there */
+    for (int i = 0; i < 3; i++) {
+      snprintf(names[nw], sizeof names[nw], "blk.%d.attn_%c.bias", l, "qkv"[i]);
+      w[nw] = (ll_w){names[nw], 1, i ? LKV * LHD : LD, 0, NULL}, nw++;
+    }
+  int factors = var->factors ? nw : -1;
+  if (var->factors) w[nw++] = (ll_w){"rope_freqs.weight", 1, var->nrot / 2, 0, NULL};
   for (int i = 0; i < nw; i++) {
     int n = w[i].rows * w[i].cols;
     w[i].v = (double *)malloc(sizeof(double) * (size_t)n);
-    for (int j = 0; j < n; j++) w[i].v[j] = w[i].rows == 1 ? 1 + ll_rand() / 4 : ll_rand() / 2;
+    for (int j = 0; j < n; j++)
+      w[i].v[j] = i == factors ? ll_factor(j) : w[i].rows == 1 ? 1 + ll_rand() / 4 : ll_rand() / 2;
   }
   /* the file: the hyper-parameters, then the tensors (norms 1-d) */
   gg_buf b = {NULL, 0, 0};
-  gg_put(&b, "GGUF", 4), gg_u32(&b, 3), gg_u64(&b, (uint64_t)nw), gg_u64(&b, 7);
-  gg_key(&b, "general.architecture", TG_GGUF_STRING), gg_str(&b, "llama");
-  gg_key(&b, "llama.block_count", TG_GGUF_UINT32), gg_u32(&b, LL);
-  gg_key(&b, "llama.embedding_length", TG_GGUF_UINT32), gg_u32(&b, LD);
-  gg_key(&b, "llama.attention.head_count", TG_GGUF_UINT32), gg_u32(&b, LH);
-  gg_key(&b, "llama.attention.head_count_kv", TG_GGUF_UINT32), gg_u32(&b, LKV);
+  gg_put(&b, "GGUF", 4), gg_u32(&b, 3), gg_u64(&b, (uint64_t)nw), gg_u64(&b, 8);
+  gg_key(&b, "general.architecture", TG_GGUF_STRING), gg_str(&b, var->arch);
+  char key[96];
+  static const char *const ik[5] = {"block_count", "embedding_length", "attention.head_count",
+                                    "attention.head_count_kv", "rope.dimension_count"};
+  const uint32_t iv[5] = {LL, LD, LH, LKV, (uint32_t)var->nrot};
+  for (int i = 0; i < 5; i++) {
+    snprintf(key, sizeof key, "%s.%s", var->arch, ik[i]);
+    gg_key(&b, key, TG_GGUF_UINT32), gg_u32(&b, iv[i]);
+  }
   float eps = 1e-5f, base = 10000.0f;
-  gg_key(&b, "llama.attention.layer_norm_rms_epsilon", TG_GGUF_FLOAT32), gg_put(&b, &eps, 4);
-  gg_key(&b, "llama.rope.freq_base", TG_GGUF_FLOAT32), gg_put(&b, &base, 4);
-  unsigned char *data[2 + 9 * LL];
-  size_t nbytes[2 + 9 * LL], off = 0;
+  snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", var->arch);
+  gg_key(&b, key, TG_GGUF_FLOAT32), gg_put(&b, &eps, 4);
+  snprintf(key, sizeof key, "%s.rope.freq_base", var->arch);
+  gg_key(&b, key, TG_GGUF_FLOAT32), gg_put(&b, &base, 4);
+  unsigned char *data[3 + 12 * LL];
+  size_t nbytes[3 + 12 * LL], off = 0;
   for (int i = 0; i < nw; i++) {
     data[i] = ll_bytes(&w[i], &nbytes[i]);
     gg_str(&b, w[i].name);
@@ -179,6 +218,8 @@ TEST(test_llama_tiny_forward) {
     llama_model m;
     if (CHECK(g && llama_load(&m, g) == 0)) {
       CHECK(m.n_layer == LL && m.n_head == LH && m.n_kv == LKV && m.head_dim == LHD && m.vocab == LV);
+      CHECK(m.n_rot == var->nrot && m.rope_neox == var->neox && (m.rope_factors != NULL) == var->factors);
+      CHECK((m.blk[LL - 1].bv != NULL) == var->bias);
       static const int32_t ids[LT] = {3, 17, 47, 0, 17};
       static double want[LT * LV];
       ll_reference(w, ids, want);
@@ -228,6 +269,11 @@ TEST(test_llama_tiny_forward) {
   }
   for (int i = 0; i < nw; i++) free(w[i].v);
   free(b.p);
+}
+
+TEST(test_llama_tiny_forward) {
+  for (int v = 0; v < 2; v++) ll_tiny(&ll_variants[v]);
+  ll_var = &ll_variants[0];
 }
 
 /* SmolLM2: the France question, teacher-forced with the reference's reply: through the KV cache (chunked prefill and
@@ -318,6 +364,37 @@ TEST(test_llama_smollm2_france) {
 }
 
 /* a cache for no model, or of a dtype other than float16 and float32, is refused, not a crash */
+/* files llama_load refuses, each with -1: an architecture it does not know, heads that do not divide the width */
+TEST(test_llama_load_refuses) {
+  static const struct { const char *arch; uint32_t heads; } bad[2] = {{"gemma", 4}, {"llama", 5}};
+  for (int i = 0; i < 2; i++) {
+    gg_buf b = {NULL, 0, 0};
+    char key[64];
+    gg_put(&b, "GGUF", 4), gg_u32(&b, 3), gg_u64(&b, 0), gg_u64(&b, 5);
+    gg_key(&b, "general.architecture", TG_GGUF_STRING), gg_str(&b, bad[i].arch);
+    static const char *const ik[4] = {"block_count", "embedding_length", "attention.head_count",
+                                      "attention.head_count_kv"};
+    const uint32_t iv[4] = {1, 32, bad[i].heads, 1};
+    for (int k = 0; k < 4; k++) {
+      snprintf(key, sizeof key, "%s.%s", bad[i].arch, ik[k]);
+      gg_key(&b, key, TG_GGUF_UINT32), gg_u32(&b, iv[k]);
+    }
+    char dir[64], path[128];
+    snprintf(dir, sizeof dir, "/tmp/tg_test_llama_XXXXXX");
+    if (!CHECK(mkdtemp(dir) != NULL)) break;
+    snprintf(path, sizeof path, "%s/bad.gguf", dir);
+    CHECK(gg_save(&b, b.n, path) == 0);
+    tg_gguf *g = tg_gguf_load(path);
+    llama_model m;
+    CHECK(g != NULL);
+    if (g) CHECK_EQ_INT(llama_load(&m, g), -1);
+    tg_gguf_free(g);
+    unlink(path);
+    rmdir(dir);
+    free(b.p);
+  }
+}
+
 TEST(test_llama_cache_without_a_model) {
   llama_model none;
   llama_cache c;
