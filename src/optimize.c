@@ -166,6 +166,14 @@ static int64_t tg__range_size(const tg__uop *r) {
   return r->src[0]->op == TG__OP_CONST ? (int64_t)tg__const_val(r->src[0]) : 0;
 }
 
+/* ...its largest size (a loop of symbolic size: the bound of its expression) */
+static int64_t tg__range_max(const tg__uop *r) {
+  if (r->src[0]->op == TG__OP_CONST) return (int64_t)tg__const_val(r->src[0]);
+  int64_t lo = 0, hi = 0;
+  tg__uop_bounds(r->src[0], &lo, &hi);
+  return hi > 0 ? hi : 0;
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // merge: two adjacent loops that every address walks as one become one loop (tinygrad merges such axes too)
 
@@ -578,6 +586,26 @@ static const tg__rule tg__group_reduce_rules[] = {
 };
 TG__RULES_REGISTER(tg__group_reduce_rules)
 
+/* ...the same for a loop of symbolic size n, split into ceil(n / a) iterations of a threads: the iterations past n
+ * add the reduction's identity (ctx[4]: r < n, with r's new value) */
+static tg__uop *tg__rw_group_reduce_gated(void *ctx, tg__uop *root, const tg__bindings *b) {
+  tg__uop **c = (tg__uop **)ctx;
+  tg__uop *u = tg__rw_group_reduce(ctx, root, b);
+  if (!u) return NULL;
+  tg__uop *id = tg__const(root->dtype, tg__op_identity((tg__op)root->arg.i, root->dtype));
+  tg__uop *srcs[TG_MAX_DIMS * 2 + 2];
+  for (int i = 0; i < u->nsrc; i++) srcs[i] = u->src[i];
+  srcs[0] = tg__uop3(TG__OP_WHERE, root->dtype, c[4], u->src[0], id, NULL);
+  return tg__uop_new(TG__OP_REDUCE, root->dtype, u->nsrc, srcs, &root->arg);
+}
+
+static const tg__rule tg__group_reduce_gated_rules[] = {
+    TG__RULE("(REDUCE)", tg__rw_group_reduce_gated), /* a reduction over the symbolic loop a GROUP splits */
+};
+TG__RULES_REGISTER(tg__group_reduce_gated_rules)
+
+static tg__uop *tg__padto_gate(tg__uop *sink, tg__uop *wide, tg__uop *in);
+
 /* LOCAL (an output loop) and GROUP / GROUPTOP (a reduction loop) r of size n by a: r := r'*a + l (GROUPTOP: l*(n/a)
  * + r'), where l is a new thread range of size a with the role given and r' the loop of n/a left (none when a == n).
  * A GROUP's reductions run over l as well: tg__lower_groups later shares them among the workgroup's threads */
@@ -587,6 +615,18 @@ static tg__uop *tg__thread_split(tg__uop *sink, tg__uop *r, int64_t a, int role,
   memset(&arg, 0, sizeof arg);
   arg.i = id, arg.i2 = role;
   tg__uop *l = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, a), &arg), *rest = NULL, *v = l;
+  if (r->src[0]->op != TG__OP_CONST) { /* a GROUP of a loop of symbolic size: ceil(n / a) loads a thread, gated */
+    tg__uop *sz = r->src[0];
+    arg.i = r->arg.i, arg.i2 = TG__RANGE_LOOP;
+    tg__uop *iters = tg__alu(TG__OP_IDIV, tg__alu(TG__OP_ADD, sz, tg__const_int(r->dtype, a - 1)),
+                             tg__const_int(r->dtype, a));
+    rest = tg__uop1(TG__OP_RANGE, r->dtype, tg__simplify(iters), &arg);
+    v = tg__alu(TG__OP_ADD, tg__alu(TG__OP_MUL, rest, tg__const_int(r->dtype, a)), l);
+    tg__uop *in = tg__alu(TG__OP_CMPLT, v, sz);
+    tg__uop *ctx[5] = {r, rest, l, v, in};
+    sink = tg__graph_rewrite(sink, TG__MATCHER(tg__group_reduce_gated_rules), ctx);
+    return tg__padto_gate(sink, rest, in); /* the loads past n read nothing */
+  }
   if (a < n) {
     arg.i = r->arg.i, arg.i2 = TG__RANGE_LOOP;
     rest = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, n / a), &arg);
@@ -862,7 +902,12 @@ static tg__uop *tg__padto(tg__uop *sink, tg__uop *r, int64_t m) {
   a.i = r->arg.i;
   tg__uop *wide = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, m), &a);
   sink = tg__substitute_range(sink, r, wide);
-  tg__uop *ctx[2] = {wide, tg__alu(TG__OP_CMPLT, wide, tg__const_int(r->dtype, n))};
+  return tg__padto_gate(sink, wide, tg__alu(TG__OP_CMPLT, wide, tg__const_int(r->dtype, n)));
+}
+
+/* every load and store whose address depends on the loop wide, gated by `in` */
+static tg__uop *tg__padto_gate(tg__uop *sink, tg__uop *wide, tg__uop *in) {
+  tg__uop *ctx[2] = {wide, in};
   return tg__graph_rewrite(sink, TG__MATCHER(tg__pad_gate_rules), ctx);
 }
 
@@ -1650,11 +1695,13 @@ static int64_t tg__opt_amount(const tg__uop *r, int64_t amount, int64_t copies, 
 static tg__uop *tg__apply_workgroup(tg__uop *sink, const tg__target *t, tg__uop *r, const tg__opt *o,
                                     const char **why) {
   int64_t a = o->amount ? o->amount : tg__range_size(r), threads = a, id = tg__fresh_range_id(sink);
+  int sym = r->src[0]->op != TG__OP_CONST;
   tg__uop *tr[TG_MAX_DIMS];
   int nt = tg__thread_ranges(sink, tr);
   for (int k = 0; k < nt; k++) threads *= tg__range_size(tr[k]);
   if (a < 2) *why = "the amount must be 0 (the whole axis) or at least 2";
-  else if (tg__range_size(r) % a) *why = "the amount does not divide the axis";
+  else if (sym && (o->op != TG__OPT_GROUP || !o->amount)) *why = "a loop of symbolic size takes a GROUP of an amount";
+  else if (!sym && tg__range_size(r) % a) *why = "the amount does not divide the axis";
   else if (threads > t->local_max) *why = "more threads per workgroup than the device has";
   else if (nt == TG_MAX_DIMS || id < 0) *why = "too many loops";
   else
@@ -1773,9 +1820,16 @@ static int tg__has_sym_range(tg__uop *sink) {
  * filled positions), only output loops of constant size are tiled: UPCAST, THREAD, LOCAL, SWAP and PADTO on them.
  * The reduction loops stay whole (UNROLL, GROUP, TC and STAGE would need their size). NULL when o may apply, else
  * why not */
-static const char *tg__sym_refuses(tg__uop *sink, const tg__axes *ax, const tg__opt *o) {
-  static const char *const why = "a kernel with a loop of symbolic size tiles only its output loops of constant size";
+static const char *tg__sym_refuses(tg__uop *sink, const tg__axes *ax, const tg__target *t, const tg__opt *o) {
+  static const char *const why = "a kernel with a loop of symbolic size tiles only its output loops of constant size "
+                                 "(and on a GPU, GROUPs its reductions and UNROLLs those of constant size)";
   if (o->op == TG__OPT_NOLOCALS) return NULL;
+  if (o->op == TG__OPT_GROUP && t->local_max) return NULL; /* gated past a symbolic size (tg__thread_split) */
+  if (o->op == TG__OPT_UNROLL && t->gpu) {
+    const char *none = NULL;
+    tg__uop *r = tg__opt_loop(sink, ax, 1, o->axis, &none);
+    return r && r->src[0]->op == TG__OP_CONST ? NULL : why;
+  }
   if (o->op != TG__OPT_UPCAST && o->op != TG__OPT_THREAD && o->op != TG__OPT_LOCAL && o->op != TG__OPT_SWAP &&
       o->op != TG__OPT_PADTO)
     return why;
@@ -1798,8 +1852,8 @@ TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target
     if (i > 0 && opts[i - 1].op == TG__OPT_TC && opts[i - 1].amount) why = "a TC with shared memory comes last";
     else if (i > 0 && opts[i - 1].op == TG__OPT_STAGE) why = "STAGE comes last";
     else if (nolocals && wg && t->local_max) why = "NOLOCALS came before it";
-    else if (sym && (int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS && tg__sym_refuses(sink, &ax, &opts[i]))
-      why = tg__sym_refuses(sink, &ax, &opts[i]);
+    else if (sym && (int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS && tg__sym_refuses(sink, &ax, t, &opts[i]))
+      why = tg__sym_refuses(sink, &ax, t, &opts[i]);
     else if ((int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS)
       next = tg__apply_opt(sink, nglobal, &ax, t, &opts[i], &copies, &why);
     nolocals |= opts[i].op == TG__OPT_NOLOCALS;
@@ -1846,7 +1900,7 @@ TG__PRIVATE tg__uop *tg__optimize(tg__uop *sink, int nglobal, const tg__target *
     tg__axes ax;
     tg__find_axes(sink, nglobal, &ax);
     int k = 0;
-    while (k < n && !tg__sym_refuses(sink, &ax, &applied[k])) k++;
+    while (k < n && !tg__sym_refuses(sink, &ax, t, &applied[k])) k++;
     n = k;
   }
   *napplied = n;
@@ -1959,13 +2013,13 @@ static int tg__gpu_group_rule(tg__uop *sink, int nglobal, const tg__target *t, t
     if (u->op != TG__OP_REDUCE) continue;
     double work = 1;
     uint64_t outer = tg__open_deps(u, &dm) >> nglobal << nglobal;
-    for (int s = 1; s < u->nsrc; s++) work *= (double)tg__range_size(u->src[s]);
+    for (int s = 1; s < u->nsrc; s++) work *= (double)tg__range_max(u->src[s]);
     if (!outer && work > most) red = u, most = work;
   }
   tg__map_free(&dm);
   tg__vec_free(&all);
   double outputs = 1;
-  for (int g = 0; g < ng; g++) outputs *= (double)tg__range_size(globals[g]);
+  for (int g = 0; g < ng; g++) outputs *= (double)tg__range_max(globals[g]);
   if (!red || red->nsrc < 2 || most < 32) return -1;
 #define TG__BIT(r) (1ULL << ((r)->arg.i & 63))
   tg__uop *inner = red->src[red->nsrc - 1];
@@ -2031,6 +2085,10 @@ static int tg__gpu_group_rule(tg__uop *sink, int nglobal, const tg__target *t, t
   } else
     for (int s = nl; s >= 1; s--) {
       amount[s - 1] = budget >= 2 ? tg__divisor_upto(tg__range_size(red->src[s]), budget) : 1;
+      if (!tg__range_size(red->src[s])) { /* symbolic: a power of two up to the budget and its largest size */
+        amount[s - 1] = 1;
+        while (amount[s - 1] * 2 <= budget && amount[s - 1] * 2 <= tg__range_max(red->src[s])) amount[s - 1] *= 2;
+      }
       budget /= amount[s - 1];
     }
   for (int s = 1; s <= nl && n < TG__MAX_OPTS - 1; s++)
