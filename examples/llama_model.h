@@ -254,9 +254,10 @@ typedef struct llama_cache {
   int split;                      /* products' inputs and outputs as buffers of their own */
   int fuse;                       /* ...but a token's inputs fused: a GPU's default (LLAMA_FUSE=0/1 chooses) */
   int whole; /* a token's attention over the whole cache, masked, instead of the positions filled (a variable S): a
-              * GPU's default (LLAMA_WHOLE=0/1 chooses). Workgroups share a reduction over S too (GROUP in gated
-              * iterations), but the cache's constant length still won on an H200 at short contexts: 706-755 tokens/s
-              * generated from an empty cache of 512 against 635-642 over S. A CPU stops at S (render.c) */
+              * GPU's default for a cache of up to 512 positions (LLAMA_WHOLE=0/1 chooses). Workgroups share a
+              * reduction over S too (GROUP in gated iterations). On an H200, medians of 3: a cache of 512, 706-755
+              * tokens/s generated from empty against 635-642 over S; of 1024, 693 against 740 at position 40 and
+              * 737 against 699 at 900; of 2048, 548 against 656 at 40. A CPU stops at S (render.c) */
   tg_dtype kv;                    /* the cache's dtype: TG_FLOAT16 (llama.cpp's default) or TG_FLOAT32 */
 } llama_cache;
 
@@ -420,7 +421,7 @@ static int llama_cache_init_kv(llama_cache *c, const llama_model *m, int64_t max
   const char *dev = tg_device_of(c->k[0]);
   int gpu = dev && strcmp(dev, "CPU") != 0;
   c->fuse = getenv("LLAMA_FUSE") ? atoi(getenv("LLAMA_FUSE")) : gpu;
-  c->whole = getenv("LLAMA_WHOLE") ? atoi(getenv("LLAMA_WHOLE")) : gpu;
+  c->whole = getenv("LLAMA_WHOLE") ? atoi(getenv("LLAMA_WHOLE")) : gpu && max_ctx <= 512;
   llama__rope_tables(m, n, &c->cos, &c->sin);
   int32_t *kp = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n > G * c->chunk ? n : G * c->chunk));
   for (int64_t i = 0; i < n; i++) kp[i] = (int32_t)i;
