@@ -2,7 +2,8 @@
 # llama_bench.sh MODEL THREADS: llama.cpp's llama-bench on MODEL (CPU, THREADS threads), the reference of
 # bench/llm.c. Prints "PP TG": tokens/s of a 128-token prompt and of generating 64 tokens (llama-bench's pp128 and
 # tg64 averages). llama-bench is built once into build/llama.cpp from the llama-cpp-python source package (its
-# vendor/llama.cpp; cmake, CPU only, a few minutes on 2 cores). Prints "nan nan" when it cannot be built.
+# vendor/llama.cpp; cmake, CPU only, a few minutes on 2 cores). Prints "nan nan" when it cannot be built. With
+# CPU_ISA=avx2, a build without AVX-512.
 set -uo pipefail
 model=$1 threads=${2:-2}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +23,20 @@ if [ ! -x "$bin" ]; then
   fi
 fi
 if [ ! -x "$bin" ]; then echo "nan nan"; exit 0; fi
+# CPU_ISA=avx2 (tinygrad.h's kernels without AVX-512, bench/llm.c's comparison as on an AVX2 machine): the reference
+# is a build without AVX-512 (and AMX) too, build-avx2, kept for the next run
+if [ "${CPU_ISA:-}" = avx2 ]; then
+  avx2=$root/build/llama.cpp/build-avx2/bin/llama-bench
+  if [ ! -x "$avx2" ]; then
+    flags="-mno-avx512f -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    (cd "$root/build/llama.cpp" &&
+      cmake -B build-avx2 -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+        -DLLAMA_BUILD_SERVER=OFF -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_CXX_FLAGS=$flags" >&2 &&
+      cmake --build build-avx2 --target llama-bench -j"$(nproc)" >&2) || true
+  fi
+  if [ ! -x "$avx2" ]; then echo "nan nan"; exit 0; fi
+  bin=$avx2
+fi
 # A build for -march=native uses AMX where the CPU lists it, and on a machine (a VM) that lists AMX but does not let a
 # process use it, llama-bench dies of SIGILL or SIGSEGV in ggml's AMX kernels. Then the reference is a second build,
 # native but without AMX (build-noamx), kept for the next run.

@@ -364,6 +364,17 @@ static void tg__cpu_cpuid(unsigned leaf, unsigned sub, unsigned *a, unsigned *b,
 }
 #endif
 
+/* CPU_ISA=avx2 (or sse) on an x86 host: kernels compiled (with -march=native, plus this flag) and tiled for a smaller
+ * vector set than the host's, to see on an AVX-512 machine what an AVX2 (or SSE) machine would run. NULL: the host's */
+static const char *tg__cpu_isa_flag(void) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  const char *e = getenv("CPU_ISA");
+  if (e && !strcmp(e, "avx2")) return "-mno-avx512f";
+  if (e && !strcmp(e, "sse")) return "-mno-avx";
+#endif
+  return NULL;
+}
+
 static const char *tg__cpu_target(void) {
   if (tg__cpu_target_str) return tg__cpu_target_str;
   tg__str s;
@@ -410,6 +421,7 @@ static const char *tg__cpu_target(void) {
   }
   if (f) fclose(f);
 #endif
+  if (tg__cpu_isa_flag()) tg__str_printf(&s, " %s", tg__cpu_isa_flag()); /* part of the kernels' cache key */
   tg__cpu_target_str = tg__str_take(&s);
   return tg__cpu_target_str;
 }
@@ -589,6 +601,7 @@ static int tg__cpu_cc(const char *cc, const char *name, const char *cpath, const
   }
   for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++)
     if (tg__cpu_flag_used(tg__cpu_cflags[i])) argv[argc++] = (char *)tg__cpu_cflags[i];
+  if (tg__cpu_isa_flag() && tg__cpu_flag_used("-march=native")) argv[argc++] = (char *)tg__cpu_isa_flag();
   argv[argc++] = (char *)"-o";
   argv[argc++] = (char *)sopath;
   argv[argc++] = (char *)cpath;
@@ -1172,6 +1185,8 @@ static void tg__cpu_describe(tg__device *d, tg__target *t) {
   t->gpu = 0;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   int avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
+  const char *isa = tg__cpu_isa_flag(); /* CPU_ISA: a smaller machine's vectors */
+  if (isa) avx512 = 0, avx2 = avx2 && !strcmp(isa, "-mno-avx512f");
   t->vec_floats = avx512 ? 16 : avx2 ? 8 : 4;
   t->vec_regs = avx512 ? 32 : 16;
 #elif defined(__aarch64__)

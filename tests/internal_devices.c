@@ -593,3 +593,32 @@ TEST(test_internal_render_wgmma) {
   ti_shared = 49152;
   tg_scope_end();
 }
+
+/* CPU_ISA: on an x86 host whose kernels GCC or clang compiles, avx2 tiles for 8 lanes and 16 registers and compiles
+ * without AVX-512, sse for 4 lanes and without AVX; unset or unknown, the host's own vectors */
+TEST(test_internal_cpu_isa) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  const char *old = getenv("CPU_ISA");
+  char *saved = old ? strdup(old) : NULL;
+  tg__target t;
+  tg__device *cpu = tg__device_get("CPU");
+  int host = __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4;
+  setenv("CPU_ISA", "avx2", 1);
+  tg__device_target(cpu, &t);
+  CHECK_STR(tg__cpu_isa_flag(), "-mno-avx512f");
+  CHECK_EQ_INT(t.vec_floats, host >= 8 ? 8 : 4);
+  CHECK_EQ_INT(t.vec_regs, 16);
+  setenv("CPU_ISA", "sse", 1);
+  tg__device_target(cpu, &t);
+  CHECK_STR(tg__cpu_isa_flag(), "-mno-avx");
+  CHECK_EQ_INT(t.vec_floats, 4);
+  setenv("CPU_ISA", "avx9000", 1);
+  CHECK(tg__cpu_isa_flag() == NULL);
+  unsetenv("CPU_ISA");
+  tg__device_target(cpu, &t);
+  CHECK(tg__cpu_isa_flag() == NULL);
+  CHECK_EQ_INT(t.vec_floats, host);
+  if (saved) setenv("CPU_ISA", saved, 1);
+  free(saved);
+#endif
+}
