@@ -25,33 +25,28 @@ fi
 if [ ! -x "$bin" ]; then echo "nan nan"; exit 0; fi
 # CPU_ISA=avx2 (tinygrad.h's kernels without AVX-512, bench/llm.c's comparison as on an AVX2 machine): the reference
 # is a build without AVX-512 (and AMX) too, build-avx2, kept for the next run
-if [ "${CPU_ISA:-}" = avx2 ]; then
-  avx2=$root/build/llama.cpp/build-avx2/bin/llama-bench
-  if [ ! -x "$avx2" ]; then
-    flags="-mno-avx512f -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+# variant DIR FLAGS: llama-bench built into build/llama.cpp/DIR, native with extra compiler flags, once
+variant() {
+  local out=$root/build/llama.cpp/$1/bin/llama-bench
+  if [ ! -x "$out" ]; then
     (cd "$root/build/llama.cpp" &&
-      cmake -B build-avx2 -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-        -DLLAMA_BUILD_SERVER=OFF -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_CXX_FLAGS=$flags" >&2 &&
-      cmake --build build-avx2 --target llama-bench -j"$(nproc)" >&2) || true
+      cmake -B "$1" -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+        -DLLAMA_BUILD_SERVER=OFF -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS=$2" "-DCMAKE_CXX_FLAGS=$2" >&2 &&
+      cmake --build "$1" --target llama-bench -j"$(nproc)" >&2) || true
   fi
-  if [ ! -x "$avx2" ]; then echo "nan nan"; exit 0; fi
-  bin=$avx2
+  [ -x "$out" ]
+}
+if [ "${CPU_ISA:-}" = avx2 ]; then
+  variant build-avx2 "-mno-avx512f -mno-amx-tile -mno-amx-int8 -mno-amx-bf16" || { echo "nan nan"; exit 0; }
+  bin=$root/build/llama.cpp/build-avx2/bin/llama-bench
 fi
 # A build for -march=native uses AMX where the CPU lists it, and on a machine (a VM) that lists AMX but does not let a
 # process use it, llama-bench dies of SIGILL or SIGSEGV in ggml's AMX kernels. Then the reference is a second build,
 # native but without AMX (build-noamx), kept for the next run.
 if ! "$bin" -m "$model" -t "$threads" -p 8 -n 1 -r 1 >/dev/null 2>&1; then
-  noamx=$root/build/llama.cpp/build-noamx/bin/llama-bench
-  if [ ! -x "$noamx" ]; then
-    flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-    (cd "$root/build/llama.cpp" &&
-      cmake -B build-noamx -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-        -DLLAMA_BUILD_SERVER=OFF -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_CXX_FLAGS=$flags" >&2 &&
-      cmake --build build-noamx --target llama-bench -j"$(nproc)" >&2) || true
-  fi
-  if [ ! -x "$noamx" ]; then echo "nan nan"; exit 0; fi
+  variant build-noamx "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" || { echo "nan nan"; exit 0; }
   echo "llama_bench.sh: llama-bench fails on this CPU's AMX: its build without AMX is the reference" >&2
-  bin=$noamx
+  bin=$root/build/llama.cpp/build-noamx/bin/llama-bench
 fi
 "$bin" -m "$model" -t "$threads" -p 128 -n 64 -r 3 -o csv 2>/dev/null | python3 -c '
 import csv, sys
