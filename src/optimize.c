@@ -775,12 +775,11 @@ TG__PRIVATE tg__uop *tg__lower_groups(tg__uop *sink, int nglobal, const tg__targ
     tg__uop *bar = *why ? NULL : tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores.n, (tg__uop **)stores.items, NULL);
     tg__map sub;
     memset(&sub, 0, sizeof sub);
-    tg__vec stores2, twolevel; /* the second stage's first level: its stores, and the leaves it serves */
+    tg__vec stores2; /* the first level's stores, for the two-level sums */
     memset(&stores2, 0, sizeof stores2);
-    memset(&twolevel, 0, sizeof twolevel);
     tg__uop *bufs2[64], *bases[64];
     int kstar[64];
-    int64_t split[64];
+    int64_t split[64] = {0}; /* H, for a leaf summed in two levels; 0 for one */
     for (int i = 0; i < nleaves && !*why; i++) {
       tg__uop *v = (tg__uop *)leaves.items[i], *fin[TG_MAX_DIMS + 1];
       int nfin = 1, nmine = 0, km = -1;
@@ -812,7 +811,6 @@ TG__PRIVATE tg__uop *tg__lower_groups(tg__uop *sink, int nglobal, const tg__targ
         shared += total * tg__dtypes[v->dtype].size;
         tg__uop *at2 = tg__uop2(TG__OP_INDEX, v->dtype, bufs2[i], tg__simplify(here), NULL);
         tg__vec_push(&stores2, tg__uop2(TG__OP_STORE, v->dtype, at2, p, NULL));
-        tg__vec_push(&twolevel, v);
         kstar[i] = km, split[i] = H, bases[i] = base;
         continue;
       }
@@ -841,9 +839,7 @@ TG__PRIVATE tg__uop *tg__lower_groups(tg__uop *sink, int nglobal, const tg__targ
     if (!*why && stores2.n) bar2 = tg__uop_new(TG__OP_BARRIER, TG_BOOL, stores2.n, (tg__uop **)stores2.items, NULL);
     for (int i = 0; i < nleaves && bar2 && !*why; i++) { /* the second level: the H partial sums */
       tg__uop *v = (tg__uop *)leaves.items[i];
-      int two = 0;
-      for (int j = 0; j < twolevel.n; j++) two |= twolevel.items[j] == v;
-      if (!two) continue;
+      if (!split[i]) continue;
       tg__uop *j1 = tg__fresh_loop(&next_id, threads[kstar[i]]->dtype, split[i], why);
       if (!j1) break;
       tg__uop *idx = tg__alu(TG__OP_MUL, j1, tg__const_int(TG_INT32, stride[kstar[i]]));
@@ -853,7 +849,6 @@ TG__PRIVATE tg__uop *tg__lower_groups(tg__uop *sink, int nglobal, const tg__targ
       tg__map_put(&sub, v, tg__uop_new(TG__OP_REDUCE, v->dtype, 2, fin, &v->arg));
     }
     tg__vec_free(&stores2);
-    tg__vec_free(&twolevel);
     if (!*why) sink = tg__graph_rewrite(sink, TG__MATCHER(tg__replace_reduce_rules), &sub);
     tg__map_free(&sub);
     tg__vec_free(&leaves);
@@ -1818,8 +1813,9 @@ static int tg__has_sym_range(tg__uop *sink) {
 
 /* In a kernel with a loop of symbolic size (attention's product with a KV cache's values: a reduction over the
  * filled positions), only output loops of constant size are tiled: UPCAST, THREAD, LOCAL, SWAP and PADTO on them.
- * The reduction loops stay whole (UNROLL, GROUP, TC and STAGE would need their size). NULL when o may apply, else
- * why not */
+ * On a GPU a workgroup may also GROUP any reduction loop (one of symbolic size in gated iterations) and UNROLL one of
+ * constant size; the rest stays whole (UNROLL, a CPU's GROUP, TC and STAGE need the loop's size). NULL when o may
+ * apply, else why not */
 static const char *tg__sym_refuses(tg__uop *sink, const tg__axes *ax, const tg__target *t, const tg__opt *o) {
   static const char *const why = "a kernel with a loop of symbolic size tiles only its output loops of constant size "
                                  "(and on a GPU, GROUPs its reductions and UNROLLs those of constant size)";
