@@ -85,7 +85,8 @@ build/obj/%.o: tests/%.c tests/test.h tinygrad.h
 
 # tests of the models in examples/ (the pattern rules do not see the headers they include)
 build/obj/test_bert.o build/obj-asan/test_bert.o: examples/bert_model.h
-build/obj/test_llama.o build/obj-asan/test_llama.o: examples/llama_model.h
+build/obj/test_llama.o build/obj-asan/test_llama.o: examples/llama_model.h tests/llm_synth.h tests/gguf_writer.h \
+  tests/golden/golden_llama_cpp.h
 
 # regenerated only when the list of internal tests changes (FORCE + compare), so the runner is not rebuilt needlessly
 $(INTERNAL_INC): FORCE

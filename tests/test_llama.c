@@ -4,6 +4,9 @@
  *    written here in double from the architecture's definition (RMSNorm, RoPE on adjacent pairs, grouped-query
  *    causal attention, SwiGLU); and the same as qwen2 (biases on the queries, keys and values; RoPE on the halves
  *    of the first 4 dimensions of each head; Llama 3's frequency factors).
+ *  - Qwen2's and Llama 3's layouts with their real vocabularies and templates (tests/llm_synth.h, random float32
+ *    weights) against llama.cpp's forward on the same files (golden_llama_cpp.h, tools/llm_crosscheck.sh): tokens,
+ *    and 12 greedy steps' largest logits.
  *  - SmolLM2-135M-Instruct (TG_LLM_SLOW=1 and the file from make llm-files: the forward compiles for minutes on two
  *    cores until symbolic shapes come): the France question's reply "The capital of France is Paris." teacher-forced
  *    in one forward, each position's top token and its margin against a float32 numpy reference
@@ -13,6 +16,8 @@
 #include "test.h"
 #include "gguf_writer.h"
 #include "examples/llama_model.h"
+#include "llm_synth.h"
+#include "golden/golden_llama_cpp.h"
 
 /* a float16 KV cache against the float32 reference: 0.0042 at most over the France reply (2-core Zen 3) */
 #define KV_TOL 0.02
@@ -361,6 +366,83 @@ TEST(test_llama_smollm2_france) {
   tg_tokenizer_free(tok);
   tg_gguf_free(g);
   tg_scope_end();
+}
+
+/* llama.cpp's forward on the same files (tests/llm_synth.h: Qwen2's layout and vocabulary, and Llama 3's, with random
+ * float32 weights; golden_llama_cpp.h from tools/llm_crosscheck.sh): the question rendered by each file's chat
+ * template and tokenized as llama.cpp does, then 12 steps teacher-forced with llama.cpp's greedy tokens, each step's
+ * 8 largest logits of llama.cpp's against ours (float32 cache, prefill in chunks of 8), and our greedy token where
+ * llama.cpp's top two differ by more than LC_TOL; the last step once more by the whole-sequence forward */
+#define LC_TOL 1e-4
+TEST(test_llama_crosscheck_llama_cpp) {
+  const char *dir = getenv("TG_LLM_DIR") && getenv("TG_LLM_DIR")[0] ? getenv("TG_LLM_DIR") : "build/llm";
+  char vp[512], tmp[] = "/tmp/tg_lcXXXXXX", path[600];
+  snprintf(vp, sizeof vp, "%s/vocab/%s", dir, ls_vocab_names[0]);
+  if (access(vp, R_OK) != 0) {
+    printf("test_llama_crosscheck_llama_cpp: needs %s (make llm-files): skipped\n", vp);
+    return;
+  }
+  if (!CHECK(mkdtemp(tmp) != NULL)) return;
+  snprintf(path, sizeof path, "%s/synth.gguf", tmp);
+  for (int which = 0; which < 2; which++) {
+    snprintf(vp, sizeof vp, "%s/vocab/%s", dir, ls_vocab_names[which]);
+    ls_config cfg = ls_model(which, vp);
+    if (!CHECK(ls_write(&cfg, path) == 0)) break;
+    tg_scope_begin();
+    tg_gguf *g = tg_gguf_load(path);
+    tg_tokenizer *tok = g ? tg_tokenizer_from_gguf(g) : NULL;
+    llama_model m;
+    if (!CHECK(g && tok && llama_load(&m, g) == 0)) {
+      tg_scope_end();
+      break;
+    }
+    const char *role = "user", *question = LC_QUESTION;
+    char text[512];
+    int64_t len = tg_tokenizer_chat(tok, &role, &question, 1, 1, text, sizeof text);
+    CHECK(len == (int64_t)strlen(lc_text[which]) && !strcmp(text, lc_text[which]));
+    int32_t ids[LC_MAXPROMPT + LC_STEPS];
+    int64_t n = tg_tokenizer_encode(tok, lc_text[which], -1, TG_TOKENIZE_PARSE_SPECIAL, ids, LC_MAXPROMPT);
+    CHECK_EQ_INT(n, lc_prompt_n[which]);
+    for (int i = 0; i < n && i < lc_prompt_n[which]; i++) CHECK_EQ_INT(ids[i], lc_prompt[which][i]);
+    n = lc_prompt_n[which];
+    memcpy(ids, lc_prompt[which], sizeof(int32_t) * (size_t)n);
+    llama_cache c;
+    double worst = 0;
+    if (CHECK(llama_cache_init(&c, &m, 64, 8) == 0)) {
+      tg_tensor *lg = llama_feed(&c, ids, n);
+      for (int s = 0; lg && s < LC_STEPS; s++) {
+        float *r = tg_to_float(lg);
+        if (!CHECK(r != NULL)) break;
+        for (int k = 0; k < 8; k++) {
+          double want = lc_top_logit[which][s][k], got = r[lc_top_id[which][s][k]];
+          CHECK_NEAR(got, want, LC_TOL * fmax(1, fabs(want)));
+          worst = fmax(worst, fabs(got - want));
+        }
+        if (lc_gap[which][s] > 2 * LC_TOL * fabs(lc_top_logit[which][s][0]))
+          CHECK_EQ_INT(llama_greedy(&c), lc_top_id[which][s][0]);
+        free(r);
+        ids[n + s] = lc_top_id[which][s][0];
+        if (s + 1 < LC_STEPS) lg = llama_feed(&c, &ids[n + s], 1);
+      }
+      CHECK(lg != NULL);
+      llama_cache_free(&c);
+    }
+    tg_tensor *whole = llama_forward(&m, ids, n + LC_STEPS - 1, 1);
+    float *r = whole ? tg_to_float(whole) : NULL;
+    for (int k = 0; CHECK(r != NULL) && k < 8; k++) {
+      double want = lc_top_logit[which][LC_STEPS - 1][k];
+      CHECK_NEAR(r[lc_top_id[which][LC_STEPS - 1][k]], want, LC_TOL * fmax(1, fabs(want)));
+    }
+    free(r);
+    printf("  %s layout, %lld tokens: the logits within %.2g of llama.cpp's\n", which ? "Llama 3" : "Qwen2",
+           (long long)m.vocab, worst);
+    llama_free(&m);
+    tg_tokenizer_free(tok);
+    tg_gguf_free(g);
+    tg_scope_end();
+  }
+  unlink(path);
+  rmdir(tmp);
 }
 
 /* a cache for no model, or of a dtype other than float16 and float32, is refused, not a crash */
