@@ -141,6 +141,17 @@ TG_API tg_tensor *tg_div(tg_tensor *a, tg_tensor *b);       /* true division (in
 TG_API tg_tensor *tg_floordiv(tg_tensor *a, tg_tensor *b);  /* python // (rounds toward -inf) */
 TG_API tg_tensor *tg_mod(tg_tensor *a, tg_tensor *b);       /* python % (sign of the divisor) */
 TG_API tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b);
+/* division with tinygrad's (PyTorch's) rounding_mode: TG_DIV_TRUE (None: the float quotient), TG_DIV_TRUNC (toward
+ * 0: C's integer division), TG_DIV_FLOOR (toward -inf: python's //) */
+enum { TG_DIV_TRUE, TG_DIV_TRUNC, TG_DIV_FLOOR };
+TG_API tg_tensor *tg_div_mode(tg_tensor *a, tg_tensor *b, int rounding);
+TG_API tg_tensor *tg_fmod(tg_tensor *a, tg_tensor *b);      /* remainder with the dividend's sign (C's fmod, %); floats
+                                                               as tinygrad: a - trunc(a / b) * b */
+TG_API tg_tensor *tg_copysign(tg_tensor *a, tg_tensor *b);  /* |a| with b's sign (-0 counts as negative) */
+TG_API tg_tensor *tg_logaddexp(tg_tensor *a, tg_tensor *b); /* log(exp(a) + exp(b)), stably */
+/* a + (end - a) * weight, broadcast; a uint8 a with a tensor weight stays uint8 (tinygrad's fixed-point form) */
+TG_API tg_tensor *tg_lerp(tg_tensor *a, tg_tensor *end, tg_tensor *weight);
+TG_API tg_tensor *tg_lerp_s(tg_tensor *a, tg_tensor *end, double weight);
 TG_API tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_add_s(tg_tensor *a, double b);
@@ -196,13 +207,26 @@ TG_API tg_tensor *tg_clip(tg_tensor *a, double lo, double hi);
 TG_API tg_tensor *tg_square(tg_tensor *a);
 TG_API tg_tensor *tg_isnan(tg_tensor *a);
 TG_API tg_tensor *tg_isinf(tg_tensor *a);
+TG_API tg_tensor *tg_isfinite(tg_tensor *a); /* neither inf nor NaN; every integer is */
+TG_API tg_tensor *tg_sinh(tg_tensor *a);
+TG_API tg_tensor *tg_cosh(tg_tensor *a);
+TG_API tg_tensor *tg_asin(tg_tensor *a);     /* tinygrad's polynomial (|error| <= 2e-8); NaN outside [-1, 1] */
+TG_API tg_tensor *tg_acos(tg_tensor *a);
+TG_API tg_tensor *tg_atan(tg_tensor *a);     /* +-pi/2 at +-inf (tinygrad's gives NaN there) */
+TG_API tg_tensor *tg_log10(tg_tensor *a);
 
 TG_API tg_tensor *tg_sigmoid(tg_tensor *a);
 TG_API tg_tensor *tg_tanh(tg_tensor *a);
 TG_API tg_tensor *tg_relu(tg_tensor *a);
 TG_API tg_tensor *tg_leaky_relu(tg_tensor *a, double neg_slope);
 TG_API tg_tensor *tg_elu(tg_tensor *a, double alpha);
-TG_API tg_tensor *tg_gelu(tg_tensor *a);
+TG_API tg_tensor *tg_gelu(tg_tensor *a);     /* the tanh approximation (tinygrad's default) */
+TG_API tg_tensor *tg_gelu_erf(tg_tensor *a); /* the exact form x/2 (1 + erf(x/sqrt 2)): approximate="none" */
+TG_API tg_tensor *tg_celu(tg_tensor *a, double alpha); /* max(x,0) + min(alpha (exp(x/alpha) - 1), 0); alpha != 0 */
+TG_API tg_tensor *tg_selu(tg_tensor *a);     /* tinygrad's alpha 1.67326, scale 1.0507 */
+TG_API tg_tensor *tg_relu6(tg_tensor *a);
+TG_API tg_tensor *tg_logsigmoid(tg_tensor *a);
+TG_API tg_tensor *tg_softsign(tg_tensor *a); /* x / (1 + |x|) */
 TG_API tg_tensor *tg_quick_gelu(tg_tensor *a);
 TG_API tg_tensor *tg_silu(tg_tensor *a);
 TG_API tg_tensor *tg_softplus(tg_tensor *a, double beta);

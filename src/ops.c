@@ -387,6 +387,57 @@ static tg__uop *tg__u_erf(tg__uop *x) {
   return tg__twhere(tg__talu(TG__OP_CMPEQ, x, tg__c(x, 0)), tg__tmuls(x, M_2_SQRTPI), r);
 }
 
+static tg__uop *tg__u_gelu_erf(tg__uop *x) { /* the exact form: x/2 (1 + erf(x / sqrt(2))), tinygrad's "none" */
+  x = tg__tfloat(x);
+  return tg__tmul(tg__tmuls(x, 0.5), tg__tadds(tg__u_erf(tg__tmuls(x, M_SQRT1_2)), 1));
+}
+static tg__uop *tg__u_relu6(tg__uop *x) { return tg__relu6(x); }
+static tg__uop *tg__u_selu(tg__uop *x) { /* tinygrad's constants (PyTorch's to more digits: 1.6732632, 1.0507010) */
+  x = tg__tfloat(x);
+  tg__uop *neg = tg__tmuls(tg__tadds(tg__texp(x), -1), 1.67326);
+  return tg__tmuls(tg__twhere(tg__tlt(x, tg__c(x, 0)), neg, x), 1.0507);
+}
+static tg__uop *tg__u_logsigmoid(tg__uop *x) { x = tg__tfloat(x); return tg__tneg(tg__softplus1(tg__tneg(x))); }
+static tg__uop *tg__u_softsign(tg__uop *x) { x = tg__tfloat(x); return tg__tdiv(x, tg__tadds(tg__u_abs(x), 1)); }
+static tg__uop *tg__u_sinh(tg__uop *x) {
+  x = tg__tfloat(x);
+  return tg__tmuls(tg__tsub(tg__texp(x), tg__texp(tg__tneg(x))), 0.5);
+}
+static tg__uop *tg__u_cosh(tg__uop *x) {
+  x = tg__tfloat(x);
+  return tg__tmuls(tg__tadd(tg__texp(x), tg__texp(tg__tneg(x))), 0.5);
+}
+/* tinygrad's: pi/2 - sqrt(1 - |x|) p(|x|), a polynomial of degree 7 (Abramowitz & Stegun 4.4.46, |error| <= 2e-8),
+ * with x's sign; NaN past +-1. At 0 the value is x and the slope 1 (sign(x) alone would make it 0, as tinygrad's) */
+static tg__uop *tg__u_asin(tg__uop *x) {
+  x = tg__tfloat(x);
+  static const double p[8] = {-0.0012624911, 0.0066700901, -0.0170881256, 0.0308918810,
+                              -0.0501743046, 0.0889789874, -0.2145988016, 1.5707963050};
+  tg__uop *ax = tg__u_abs(x), *poly = tg__c(x, p[0]);
+  for (int i = 1; i < 8; i++) poly = tg__tadds(tg__tmul(poly, ax), p[i]);
+  tg__uop *r = tg__tsub(tg__c(x, M_PI / 2), tg__tmul(tg__tsqrt(tg__tsub(tg__c(x, 1), ax)), poly));
+  return tg__twhere(tg__talu(TG__OP_CMPEQ, x, tg__c(x, 0)), x, tg__tmul(tg__u_sign(x), r));
+}
+static tg__uop *tg__u_acos(tg__uop *x) { x = tg__tfloat(x); return tg__tsub(tg__c(x, M_PI / 2), tg__u_asin(x)); }
+/* asin(x / sqrt(1 + x^2)) as tinygrad, for |x| <= 1; past it sign(x) pi/2 - atan(1/x), so that atan(+-inf) is
+ * +-pi/2 (tinygrad's gives NaN there: inf / inf). Each branch reads a safe input (1 where it is not used), so the
+ * unused one adds no NaN to the gradient */
+static tg__uop *tg__u_atan(tg__uop *x) {
+  x = tg__tfloat(x);
+  tg__uop *big = tg__tlt(tg__c(x, 1), tg__u_abs(x)), *one = tg__c(x, 1);
+  tg__uop *xs = tg__twhere(big, one, x), *xb = tg__twhere(big, x, one);
+  tg__uop *small = tg__u_asin(tg__tdiv(xs, tg__tsqrt(tg__tadds(tg__tmul(xs, xs), 1))));
+  tg__uop *inv = tg__trecip(xb);
+  tg__uop *far = tg__tsub(tg__tmuls(tg__u_sign(xb), M_PI / 2),
+                          tg__u_asin(tg__tdiv(inv, tg__tsqrt(tg__tadds(tg__tmul(inv, inv), 1)))));
+  return tg__twhere(big, far, small);
+}
+static tg__uop *tg__u_log10(tg__uop *x) { return tg__tmuls(tg__tlog2(tg__tfloat(x)), M_LN2 / M_LN10); }
+static tg__uop *tg__u_isfinite(tg__uop *x) {
+  if (!tg_dtype_is_float(x->dtype)) return tg__tfull_like(x, 1, TG_BOOL);
+  return tg__tnot(tg__talu(TG__OP_OR, tg__u_isinf(x), tg__u_isnan(x)));
+}
+
 #define TG__UNARY(name, f)                              \
   tg_tensor *name(tg_tensor *a) {                       \
     TG__LOCKED();                                       \
@@ -423,6 +474,114 @@ TG__UNARY(tg_silu, tg__u_silu)
 TG__UNARY(tg_mish, tg__u_mish)
 TG__UNARY(tg_hardsigmoid, tg__u_hardsigmoid)
 TG__UNARY(tg_hardswish, tg__u_hardswish)
+TG__UNARY(tg_gelu_erf, tg__u_gelu_erf)
+TG__UNARY(tg_relu6, tg__u_relu6)
+TG__UNARY(tg_selu, tg__u_selu)
+TG__UNARY(tg_logsigmoid, tg__u_logsigmoid)
+TG__UNARY(tg_softsign, tg__u_softsign)
+TG__UNARY(tg_sinh, tg__u_sinh)
+TG__UNARY(tg_cosh, tg__u_cosh)
+TG__UNARY(tg_asin, tg__u_asin)
+TG__UNARY(tg_acos, tg__u_acos)
+TG__UNARY(tg_atan, tg__u_atan)
+TG__UNARY(tg_log10, tg__u_log10)
+TG__UNARY(tg_isfinite, tg__u_isfinite)
+
+// ---------------------------------------------------------------------------------------------------------------------
+// more binary ops, as tinygrad composes them
+
+/* integers: C's truncated quotient, or python's floored one; floats: the true quotient truncated or floored; bools and
+ * integers with TG_DIV_TRUE: the float quotient */
+static tg__uop *tg__f_div_trunc(tg__uop *x, tg__uop *y) {
+  if (!tg_dtype_is_float(x->dtype) && x->dtype != TG_BOOL) return tg__talu(TG__OP_IDIV, x, y);
+  return tg__ttrunc(tg__f_div(x, y));
+}
+static tg__uop *tg__f_div_floor(tg__uop *x, tg__uop *y) {
+  if (!tg_dtype_is_float(x->dtype) && x->dtype != TG_BOOL) return tg__f_floordiv(x, y);
+  return tg__tfloor(tg__f_div(x, y));
+}
+tg_tensor *tg_div_mode(tg_tensor *a, tg_tensor *b, int rounding) {
+  TG__LOCKED();
+  if (rounding != TG_DIV_TRUE && rounding != TG_DIV_TRUNC && rounding != TG_DIV_FLOOR) {
+    tg__set_error("tg_div_mode: rounding %d is none of TG_DIV_TRUE, TG_DIV_TRUNC, TG_DIV_FLOOR", rounding);
+    return NULL;
+  }
+  return tg__bin("tg_div_mode", a, b, rounding == TG_DIV_TRUE ? tg__f_div
+                                      : rounding == TG_DIV_TRUNC ? tg__f_div_trunc : tg__f_div_floor);
+}
+
+/* the remainder with the dividend's sign: C's % on integers; x - trunc(x / y) y on floats (tinygrad's formula: it
+ * rounds the quotient, so it is not C's exact fmod for quotients past 2^24) */
+static tg__uop *tg__f_fmod(tg__uop *x, tg__uop *y) {
+  if (!tg_dtype_is_float(x->dtype) && x->dtype != TG_BOOL) return tg__talu(TG__OP_MOD, x, y);
+  x = tg__tfloat(x), y = tg__tfloat(y);
+  return tg__tsub(x, tg__tmul(tg__ttrunc(tg__tdiv(x, y)), y));
+}
+tg_tensor *tg_fmod(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_fmod", a, b, tg__f_fmod); }
+
+/* |x| with y's sign, a negative zero's too (1/y < 0) */
+static tg__uop *tg__f_copysign(tg__uop *x, tg__uop *y) {
+  tg__uop *yf = tg__tfloat(y), *mag = tg__u_abs(x);
+  tg__uop *neg = tg__talu(TG__OP_OR, tg__tlt(yf, tg__c(yf, 0)), tg__tlt(tg__trecip(yf), tg__c(yf, 0)));
+  return tg__twhere(neg, tg__tneg(mag), mag);
+}
+tg_tensor *tg_copysign(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_copysign", a, b, tg__f_copysign); }
+
+/* log(e^x + e^y) = m + log(e^(x-m) + e^(y-m)), m = max(x, y) */
+static tg__uop *tg__f_logaddexp(tg__uop *x, tg__uop *y) {
+  x = tg__tfloat(x), y = tg__tfloat(y);
+  tg__uop *m = tg__tmax2(x, y);
+  return tg__tadd(tg__tlog(tg__tadd(tg__texp(tg__tsub(x, m)), tg__texp(tg__tsub(y, m)))), m);
+}
+tg_tensor *tg_logaddexp(tg_tensor *a, tg_tensor *b) {
+  TG__LOCKED();
+  return tg__bin("tg_logaddexp", a, b, tg__f_logaddexp);
+}
+
+/* a + (end - a) w; uint8 images with a tensor weight as tinygrad: the weight in 7 fractional bits, the step in int8,
+ * rounded, so that the result stays uint8 */
+tg_tensor *tg_lerp(tg_tensor *a, tg_tensor *end, tg_tensor *weight) {
+  TG__LOCKED();
+  TG__NEED("tg_lerp", a);
+  TG__NEED("tg_lerp", end);
+  TG__NEED("tg_lerp", weight);
+  tg__uop *x, *e, *w;
+  if (tg__prep2("tg_lerp", a, end, &x, &e) < 0) return NULL;
+  w = weight->uop;
+  if (tg__broadcast("tg_lerp", &x, &w) < 0 || tg__broadcast("tg_lerp", &e, &w) < 0 ||
+      tg__broadcast("tg_lerp", &x, &e) < 0)
+    return NULL;
+  if (x->dtype == TG_UINT8) {
+    tg__uop *wi = tg__tcast(tg__tadds(tg__tmuls(tg__tfloat(w), 128), 0.5), TG_INT16);
+    tg__uop *step = tg__tmul(tg__tcast(tg__tcast(tg__tsub(e, x), TG_INT8), TG_INT16), wi);
+    step = tg__talu(TG__OP_SHR, tg__tcast(tg__tadds(step, 64), TG_UINT16), tg__c(tg__tcast(step, TG_UINT16), 7));
+    return tg__tensor_wrap(tg__tcast(tg__tadd(tg__tcast(x, TG_UINT16), step), TG_UINT8), a->dev);
+  }
+  tg_dtype dt = tg_promote(x->dtype, w->dtype);
+  x = tg__tcast(x, dt), e = tg__tcast(e, dt), w = tg__tcast(w, dt);
+  return tg__tensor_wrap(tg__tadd(x, tg__tmul(tg__tsub(e, x), w)), a->dev);
+}
+tg_tensor *tg_lerp_s(tg_tensor *a, tg_tensor *end, double weight) {
+  TG__LOCKED();
+  tg__uop *x, *e;
+  if (tg__prep2("tg_lerp_s", a, end, &x, &e) < 0) return NULL;
+  tg_dtype dt = tg__scalar_dtype(x->dtype, weight);
+  x = tg__tcast(x, dt), e = tg__tcast(e, dt);
+  return tg__tensor_wrap(tg__tadd(x, tg__tmul(tg__tsub(e, x), tg__tfull_like(x, weight, dt))), a->dev);
+}
+
+/* tinygrad's celu: max(x, 0) + min(alpha (exp(x / alpha) - 1), 0) */
+tg_tensor *tg_celu(tg_tensor *a, double alpha) {
+  TG__LOCKED();
+  TG__NEED("tg_celu", a);
+  if (alpha == 0 || alpha != alpha) {
+    tg__set_error("tg_celu: alpha must be a nonzero number, got %g", alpha);
+    return NULL;
+  }
+  tg__uop *x = tg__tfloat(a->uop);
+  tg__uop *e = tg__tmuls(tg__tadds(tg__texp(tg__tmuls(x, 1 / alpha)), -1), alpha);
+  return tg__tensor_wrap(tg__tadd(tg__tmax2(x, tg__c(x, 0)), tg__f_min(e, tg__c(e, 0))), a->dev);
+}
 
 tg_tensor *tg_clip(tg_tensor *a, double lo, double hi) {
   TG__LOCKED();

@@ -20,11 +20,12 @@ static tg_tensor *op_elu(tg_tensor *a) { return tg_elu(a, 1.3); }
 static tg_tensor *op_softplus1(tg_tensor *a) { return tg_softplus(a, 1.0); }
 static tg_tensor *op_softplus2(tg_tensor *a) { return tg_softplus(a, 2.0); }
 static tg_tensor *op_hardtanh(tg_tensor *a) { return tg_hardtanh(a, -0.5, 2.0); }
+static tg_tensor *op_celu(tg_tensor *a) { return tg_celu(a, 1.3); }
 
 typedef struct test_unary {
   const char *name;
   tg_tensor *(*fn)(tg_tensor *);
-  int on_p; /* 1: the input is p (positive), 0: x */
+  int on_p; /* the input: 0 x, 1 p (positive), 2 u (inside (-1, 1)), 3 x3 (3x) */
   const float *want;
   double tol;
 } test_unary;
@@ -64,14 +65,28 @@ static const test_unary test_unaries[] = {
   {"hardtanh", op_hardtanh, 0, g_ew_hardtanh, 0},
   {"hardsigmoid", tg_hardsigmoid, 0, g_ew_hardsigmoid, EXACT},
   {"hardswish", tg_hardswish, 0, g_ew_hardswish, EXACT},
+  {"celu", op_celu, 0, g_ew_celu, MATH},
+  {"selu", tg_selu, 0, g_ew_selu, MATH},
+  {"relu6", tg_relu6, 3, g_ew_relu6, 0},
+  {"logsigmoid", tg_logsigmoid, 0, g_ew_logsigmoid, MATH},
+  {"softsign", tg_softsign, 0, g_ew_softsign, EXACT},
+  {"sinh", tg_sinh, 0, g_ew_sinh, MATH},
+  {"cosh", tg_cosh, 0, g_ew_cosh, MATH},
+  {"asin", tg_asin, 2, g_ew_asin, COMPOSED},
+  {"acos", tg_acos, 2, g_ew_acos, COMPOSED},
+  {"atan", tg_atan, 3, g_ew_atan, COMPOSED},
+  {"log10", tg_log10, 1, g_ew_log10, MATH},
+  {"gelu_erf", tg_gelu_erf, 0, g_ew_gelu_erf, COMPOSED},
 };
 
 TEST(test_ew_unary) {
   tg_scope_begin();
-  tg_tensor *x = TEST_F32(g_ew_x, 4, 6), *p = TEST_F32(g_ew_p, 4, 6);
+  tg_tensor *in[4] = {TEST_F32(g_ew_x, 4, 6), TEST_F32(g_ew_p, 4, 6), TEST_F32(g_ew_u, 4, 6),
+                      TEST_F32(g_ew_x3, 4, 6)};
+  tg_tensor *x = in[0];
   for (int i = 0; i < TEST_COUNT(test_unaries); i++) {
     const test_unary *u = &test_unaries[i];
-    tg_tensor *r = u->fn(u->on_p ? p : x);
+    tg_tensor *r = u->fn(in[u->on_p]);
     if (!CHECK_TENSOR(r, u->want, u->tol, 4, 6)) printf("  op: %s\n", u->name);
   }
   /* float ops keep float32 */
@@ -102,6 +117,16 @@ TEST(test_ew_special_values) {
   CHECK_TENSOR(tg_floor(s), g_ew_special_floor, 0, 10);
   CHECK_TENSOR(tg_neg(s), g_ew_special_neg, 0, 10);
   CHECK_RAW(tg_isnan(s), TG_BOOL, g_ew_isnan, 10);
+  CHECK_RAW(tg_isfinite(s), TG_BOOL, g_ew_isfinite, 10);
+  /* past tinygrad's: atan(+-inf) is +-pi/2 (tinygrad's asin(inf / inf) is NaN); asin outside [-1, 1] is NaN */
+  float inf4[4] = {INFINITY, -INFINITY, 1e30f, -1e30f}, half_pi = 1.5707963705062866f;
+  float want_atan[4] = {half_pi, -half_pi, half_pi, -half_pi};
+  CHECK_TENSOR(tg_atan(TEST_F32(inf4, 4)), want_atan, EXACT, 4);
+  float out2[2] = {1.5f, -2.0f}, nan2[2] = {NAN, NAN};
+  CHECK_TENSOR(tg_asin(TEST_F32(out2, 2)), nan2, 0, 2);
+  int32_t ints[3] = {-5, 0, 7};
+  uint8_t all_finite[3] = {1, 1, 1};
+  CHECK_RAW(tg_isfinite(TEST_DATA(ints, TG_INT32, 3)), TG_BOOL, all_finite, 3);
   CHECK_RAW(tg_isinf(s), TG_BOOL, g_ew_isinf, 10);
   /* -0.0 keeps its sign through neg and abs (bit patterns) */
   static const float mz = -0.0f, pz = 0.0f;
@@ -262,6 +287,28 @@ TEST(test_ew_logical) {
   tg_scope_end();
 }
 
+/* copysign (negative zeros, infinities; a NaN sign counts as positive, as tinygrad's b < 0 or 1/b < 0), logaddexp,
+ * lerp with a scalar, a tensor and a uint8 image's weights */
+TEST(test_ew_copysign_logaddexp_lerp) {
+  tg_scope_begin();
+  CHECK_TENSOR(tg_copysign(TEST_F32(g_ew_ca, 8), TEST_F32(g_ew_cb, 8)), g_ew_copysign, 0, 8);
+  tg_tensor *x = TEST_F32(g_ew_x, 4, 6), *y = TEST_F32(g_ew_y, 4, 6), *w = TEST_F32(g_ew_w, 4, 6);
+  CHECK_TENSOR(tg_logaddexp(x, y), g_ew_logaddexp, MATH, 4, 6);
+  CHECK_TENSOR(tg_lerp_s(x, y, 0.3), g_ew_lerp_s, EXACT, 4, 6);
+  CHECK_TENSOR(tg_lerp(x, y, w), g_ew_lerp, EXACT, 4, 6);
+  tg_tensor *u8 = tg_lerp(TEST_DATA(g_ew_la, TG_UINT8, 8), TEST_DATA(g_ew_lb, TG_UINT8, 8), TEST_F32(g_ew_lw, 8));
+  CHECK_RAW(u8, TG_UINT8, g_ew_lerp_u8, 8);
+  /* broadcast: a row of weights over (4, 6) */
+  tg_tensor *row = tg_reshape(tg_shrink(w, 2, (int64_t[]){0, 1, 0, 6}), TG_SHAPE(6));
+  float want[24];
+  for (int i = 0; i < 24; i++) want[i] = g_ew_x[i] + (g_ew_y[i] - g_ew_x[i]) * g_ew_w[i % 6];
+  CHECK_TENSOR(tg_lerp(x, y, row), want, EXACT, 4, 6);
+  CHECK(tg_lerp(x, y, TEST_F32(g_ew_lw, 8)) == NULL && strstr(tg_error(), "tg_lerp"));
+  CHECK(tg_copysign(x, NULL) == NULL);
+  CHECK(tg_celu(x, 0) == NULL && strstr(tg_error(), "alpha"));
+  tg_scope_end();
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // integer ops: python floordiv and mod, true division, bitwise, shifts
 
@@ -276,6 +323,16 @@ TEST(test_ew_floordiv_mod) {
   tg_tensor *fa = TEST_F32(g_ew_fa, 13, 1), *fb = TEST_F32(g_ew_fb, 1, 4);
   CHECK_TENSOR(tg_floordiv(fa, fb), g_ew_ffloordiv, 0, 13, 4);
   CHECK_TENSOR(tg_mod(fa, fb), g_ew_fmod, EXACT, 13, 4);
+  /* rounding modes: C's truncation and python's floor on integers, the float quotient's trunc / floor on floats */
+  CHECK_RAW(tg_div_mode(a, b, TG_DIV_TRUNC), TG_INT32, g_ew_idiv_trunc, 15, 6);
+  CHECK_RAW(tg_div_mode(a, b, TG_DIV_FLOOR), TG_INT32, g_ew_floordiv, 15, 6);
+  CHECK_TENSOR(tg_div_mode(a, b, TG_DIV_TRUE), g_ew_idiv, EXACT, 15, 6);
+  CHECK_TENSOR(tg_div_mode(fa, fb, TG_DIV_TRUNC), g_ew_fdiv_trunc, 0, 13, 4);
+  CHECK_TENSOR(tg_div_mode(fa, fb, TG_DIV_FLOOR), g_ew_fdiv_floor, 0, 13, 4);
+  CHECK(tg_div_mode(fa, fb, 7) == NULL && strstr(tg_error(), "rounding 7"));
+  /* fmod: the dividend's sign */
+  CHECK_RAW(tg_fmod(a, b), TG_INT32, g_ew_ifmod, 15, 6);
+  CHECK_TENSOR(tg_fmod(fa, fb), g_ew_ffmod, EXACT, 13, 4);
   /* int / int is true division, float32 */
   tg_tensor *d = tg_div(a, b);
   CHECK_TENSOR(d, g_ew_idiv, EXACT, 15, 6);

@@ -177,6 +177,9 @@ static tg_tensor *softplus(tg_tensor *a) { return tg_softplus(a, 1.0); }
 static tg_tensor *softplus_beta2(tg_tensor *a) { return tg_softplus(a, 2.0); }
 static tg_tensor *hardtanh(tg_tensor *a) { return tg_hardtanh(a, -1.0, 0.7); }
 static tg_tensor *contiguous_exp(tg_tensor *a) { return tg_exp(tg_contiguous(tg_mul_s(a, 0.5))); }
+static tg_tensor *celu(tg_tensor *a) { return tg_celu(a, 0.7); }
+static tg_tensor *relu6_3x(tg_tensor *a) { return tg_relu6(tg_mul_s(a, 4)); } /* past 6 too */
+static tg_tensor *atan_3x(tg_tensor *a) { return tg_atan(tg_mul_s(a, 3)); }   /* past 1: the other branch */
 
 TEST(test_grad_unary) {
   static const test_gcase cs[] = {
@@ -185,6 +188,8 @@ TEST(test_grad_unary) {
     U(tg_square, GX), U(clip, GX), U(tg_sigmoid, GX), U(tg_tanh, GX), U(tg_relu, GX), U(leaky_relu, GX),
     U(elu, GX), U(tg_gelu, GX), U(tg_quick_gelu, GX), U(tg_silu, GX), U(softplus, GX), U(softplus_beta2, GX),
     U(tg_mish, GX), U(hardtanh, GX), U(tg_hardsigmoid, GW), U(tg_hardswish, GW), U(contiguous_exp, GX),
+    U(celu, GX), U(tg_selu, GX), U(relu6_3x, GX), U(tg_logsigmoid, GX), U(tg_softsign, GX), U(tg_sinh, GX),
+    U(tg_cosh, GX), U(tg_asin, GS), U(tg_acos, GS), U(atan_3x, GX), U(tg_log10, GP), U(tg_gelu_erf, GX),
   };
   test_gradcheck_all(cs, TEST_COUNT(cs));
 }
@@ -244,6 +249,11 @@ static tg_tensor *pow_(tg_tensor **x) { return tg_pow(x[0], x[1]); }
 static tg_tensor *mod(tg_tensor **x) { return tg_mod(x[0], x[1]); }           /* x - y floor(x/y): 1, -floor(x/y) */
 static tg_tensor *floordiv(tg_tensor **x) { return tg_floordiv(x[0], x[1]); } /* piecewise constant */
 static tg_tensor *maximum(tg_tensor **x) { return tg_maximum(x[0], x[1]); }
+static tg_tensor *fmod_(tg_tensor **x) { return tg_fmod(x[0], x[1]); } /* x - y trunc(x/y): 1, -trunc(x/y) */
+static tg_tensor *div_trunc(tg_tensor **x) { return tg_div_mode(x[0], x[1], TG_DIV_TRUNC); }
+static tg_tensor *copysign_(tg_tensor **x) { return tg_copysign(x[0], x[1]); } /* +-1 in x, none in y */
+static tg_tensor *logaddexp_(tg_tensor **x) { return tg_logaddexp(x[0], x[1]); }
+static tg_tensor *lerp_(tg_tensor **x) { return tg_lerp(x[0], x[1], x[2]); }
 static tg_tensor *minimum(tg_tensor **x) { return tg_minimum(x[0], x[1]); }
 /* the condition compares the inputs: it carries no gradient of its own */
 static tg_tensor *where_(tg_tensor **x) { return tg_where(tg_gt(x[0], x[1]), tg_mul_s(x[0], 2), tg_sin(x[1])); }
@@ -269,6 +279,11 @@ TEST(test_grad_binary) {
     FZ(floordiv, 3, 2, I2(GW, 3, 4), I2(GX, 3, 4)),
     F(maximum, 2, I2(GX, 3, 4), I2(GX, 3, 4)),
     F(minimum, 2, I2(GX, 3, 4), I2(GX, 3, 4)),
+    F(fmod_, 2, I2(GW, 3, 4), I2(GX, 3, 4)),
+    FZ(div_trunc, 3, 2, I2(GW, 3, 4), I2(GX, 3, 4)),
+    FZ(copysign_, 2, 2, I2(GX, 3, 4), I2(GX, 3, 4)),
+    F(logaddexp_, 2, I2(GX, 3, 4), I2(GX, 3, 4)),
+    F(lerp_, 3, I2(GX, 3, 4), I2(GX, 3, 4), I2(GS, 3, 4)),
     F(where_, 2, I2(GX, 3, 4), I2(GX, 3, 4)),
     F(pow_neg_base, 1, I2(GX, 3, 4)),
     F(same_input, 1, I2(GX, 3, 4)),

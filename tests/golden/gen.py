@@ -293,7 +293,28 @@ def section_elementwise(o):
     if fn is not None: agree(name, want, tiny_unary(name, fn, inp), 1e-4)
     o.arr(f"g_ew_{name}", f32(want).reshape(4, 6), "float", f"{name}({'p' if inp is P else 'x'})")
 
-  # special values: only ops where numpy and tinygrad agree on them
+  # more unary ops (tinygrad's compositions), against numpy's functions where numpy has them
+  U = f32(np.sin(np.arange(24) * 0.37) * 0.98).reshape(4, 6)
+  R6 = f32(X * 3)
+  u64, r64 = U.astype(np.float64), R6.astype(np.float64)
+  o.arr("g_ew_u", U, "float", "sin(i*0.37)*0.98: inside (-1, 1)")
+  o.arr("g_ew_x3", R6, "float", "3x: past relu6's 6")
+  more = [
+    ("celu", X, np.maximum(x64, 0) + np.minimum(1.3 * (np.exp(x64 / 1.3) - 1), 0), lambda t: t.celu(1.3)),
+    ("selu", X, 1.0507 * np.where(x64 >= 0, x64, 1.67326 * (np.exp(x64) - 1)), Tensor.selu),
+    ("relu6", R6, np.clip(r64, 0, 6), Tensor.relu6),
+    ("logsigmoid", X, -np.log1p(np.exp(-x64)), Tensor.logsigmoid),
+    ("softsign", X, x64 / (1 + np.abs(x64)), Tensor.softsign),
+    ("sinh", X, np.sinh(x64), Tensor.sinh), ("cosh", X, np.cosh(x64), Tensor.cosh),
+    ("asin", U, np.arcsin(u64), Tensor.asin), ("acos", U, np.arccos(u64), Tensor.acos),
+    ("atan", R6, np.arctan(r64), Tensor.atan), ("log10", P, np.log10(p64), Tensor.log10),
+    ("gelu_erf", X, 0.5 * x64 * (1 + np.vectorize(math.erf)(x64 / math.sqrt(2))),
+     lambda t: t.gelu(approximate="none")),
+  ]
+  for name, inp, want, fn in more:
+    agree(name, want, tiny_unary(name, fn, inp), 1e-5)
+    o.arr(f"g_ew_{name}", f32(want).reshape(4, 6), "float", f"{name}, numpy's (tinygrad within 1e-5)")
+
   s = f32([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-30, 88.0, -88.0])
   o.arr("g_ew_special", s, "float", "0, -0, 1, -1, inf, -inf, nan, 1e-30, 88, -88")
   s64 = s.astype(np.float64)
@@ -305,6 +326,8 @@ def section_elementwise(o):
       agree("special_" + name, want, tiny_unary(name, fn, s), 1e-5)
       o.arr(f"g_ew_special_{name}", f32(want), "float", f"{name}(special)")
   o.arr("g_ew_isnan", np.isnan(s), "uint8_t", "isnan(special)")
+  o.arr("g_ew_isfinite", np.isfinite(s), "uint8_t", "isfinite(special)")
+  agree("isfinite", np.isfinite(s), Tensor(s).isfinite().numpy(), 0)
   o.arr("g_ew_isinf", np.isinf(s), "uint8_t", "isinf(special)")
   agree("isnan", np.isnan(s), Tensor(s).isnan().numpy(), 0)
   agree("isinf", np.isinf(s), Tensor(s).isinf().numpy(), 0)
@@ -413,8 +436,49 @@ def section_elementwise(o):
   o.arr("g_ew_fb", fb, "float")
   o.arr("g_ew_ffloordiv", np.floor_divide(fa, fb), "float", "fa // fb")
   o.arr("g_ew_fmod", np.mod(fa, fb), "float", "fa % fb")
+  # rounding modes, fmod (the dividend's sign)
+  with np.errstate(all="ignore"):
+    for name, want, mode in [("div_trunc", np.trunc(fa / fb), "trunc"), ("div_floor", np.floor(fa / fb), "floor")]:
+      agree(name, want, Tensor(fa).div(Tensor(fb), rounding_mode=mode).numpy(), 0)
+      o.arr(f"g_ew_f{name}", f32(want), "float", f"fa / fb, rounding_mode={mode}")
+    itrunc = np.trunc(ia / ib).astype(np.int32)
+    agree("idiv_trunc", itrunc, Tensor(ia).div(Tensor(ib), rounding_mode="trunc").numpy(), 0)
+    agree("idiv_floor", fd, Tensor(ia).div(Tensor(ib), rounding_mode="floor").numpy(), 0)
+    o.arr("g_ew_idiv_trunc", itrunc, "int32_t", "ia / ib, rounding_mode=trunc (C's /)")
+    agree("ifmod", np.fmod(ia, ib), Tensor(ia).fmod(Tensor(ib)).numpy(), 0)
+    agree("ffmod", np.fmod(fa, fb), Tensor(fa).fmod(Tensor(fb)).numpy(), 1e-6)
+    o.arr("g_ew_ifmod", np.fmod(ia, ib), "int32_t", "fmod(ia, ib): C's %")
+    o.arr("g_ew_ffmod", np.fmod(fa, fb), "float", "fmod(fa, fb)")
   # int / int is true division in float32
   o.arr("g_ew_idiv", f32(ia.astype(np.float64) / ib), "float", "ia / ib (true division)")
+
+  # copysign (a negative zero's sign too), logaddexp, lerp
+  ca = f32([1.5, -2.0, 0.0, -0.0, 3.0, -4.0, np.inf, 2.5])
+  cb = f32([-0.0, 0.0, -1.0, 2.0, -np.inf, np.inf, -3.0, np.nan])
+  with np.errstate(all="ignore"):
+    cs = np.copysign(ca, cb)
+  cs[7] = 2.5  # NaN's sign bit is not tinygrad's test (b < 0 or 1/b < 0): a NaN counts as positive
+  agree("copysign", cs, Tensor(ca).copysign(Tensor(cb)).numpy(), 0)
+  o.arr("g_ew_ca", ca, "float")
+  o.arr("g_ew_cb", cb, "float")
+  o.arr("g_ew_copysign", cs, "float", "copysign(ca, cb)")
+  agree("logaddexp", np.logaddexp(x64, y64), Tensor(X).logaddexp(Tensor(Y)).numpy(), 1e-5)
+  o.arr("g_ew_logaddexp", f32(np.logaddexp(x64, y64)).reshape(4, 6), "float", "logaddexp(x, y)")
+  W = f32(np.abs(np.cos(np.arange(24) * 0.7)))
+  o.arr("g_ew_w", W.reshape(4, 6), "float", "|cos(0.7 i)|: lerp's weights")
+  agree("lerp_s", x64 + (y64 - x64) * 0.3, Tensor(X).lerp(Tensor(Y), 0.3).numpy(), 1e-6)
+  agree("lerp", x64 + (y64 - x64) * W, Tensor(X).lerp(Tensor(Y), Tensor(W)).numpy(), 1e-6)
+  o.arr("g_ew_lerp_s", f32(x64 + (y64 - x64) * 0.3).reshape(4, 6), "float", "lerp(x, y, 0.3)")
+  o.arr("g_ew_lerp", f32(x64 + (y64 - x64) * W).reshape(4, 6), "float", "lerp(x, y, w)")
+  la = np.array([0, 10, 200, 250, 128, 7, 100, 60], np.uint8)
+  lb = np.array([120, 20, 100, 255, 130, 7, 30, 187], np.uint8)
+  lw = f32([0.5, 0.25, 0.75, 1.0, 0.1, 0.0, 0.33, 0.9])
+  lu = Tensor(la).lerp(Tensor(lb), Tensor(lw)).numpy()
+  assert lu.dtype == np.uint8 and np.abs(lu.astype(int) - np.round(la + (lb.astype(int) - la) * lw)).max() <= 1
+  o.arr("g_ew_la", la, "uint8_t")
+  o.arr("g_ew_lb", lb, "uint8_t")
+  o.arr("g_ew_lw", lw, "float")
+  o.arr("g_ew_lerp_u8", lu, "uint8_t", "tinygrad's uint8 lerp(la, lb, lw): 7 fractional bits")
 
   # bitwise
   wa = np.array([-8, -3, 0, 5, 12, 127, -128, 0x0F0F], np.int32)
