@@ -2218,13 +2218,12 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   memset(&access, 0, sizeof access);
   tg__uop_toposort(sink, &all);
   tg__uop *globals[TG_MAX_DIMS], *inner_reduce = NULL, *dot4 = NULL;
-  int ng = 0, has_reduce = 0, has_where = 0, nbytes = 0;
+  int ng = 0, has_reduce = 0, nbytes = 0;
   uint64_t byte_deps = 0; /* the loops that the reads of byte-sized inputs (a quantised weight's blocks) move with */
   tg__map bmemo;
   memset(&bmemo, 0, sizeof bmemo);
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
-    has_where |= u->op == TG__OP_WHERE || (u->op == TG__OP_LOAD && u->nsrc > 1);
     if (u->op == TG__OP_INDEX && u->nsrc >= 2 && u->src[0]->op == TG__OP_DEFINE_GLOBAL &&
         (u->src[0]->dtype == TG_UINT8 || u->src[0]->dtype == TG_INT8))
       nbytes++, byte_deps |= tg__range_deps(u->src[1], &bmemo);
@@ -2402,12 +2401,13 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
     }
     /* a copy whose innermost loop is one or two vectors long (a matmul's B copied into panels, 32 floats wide with
      * AVX-512) runs it as straight-line code, which the compiler turns into whole-vector loads and stores: the
-     * outer loop it would vectorise instead is strided (the panel copy: 81 -> 102 GB/s on 16 cores). Not a kernel
-     * with a WHERE or gated loads (a pad), whose straight-line copies would each carry a gate */
+     * outer loop it would vectorise instead is strided (the panel copy: 81 -> 102 GB/s on 16 cores). A pad's gated
+     * loads too, which GCC makes masked vector moves: B padded into panels (N = 1008) took 1.1-1.2 ms without,
+     * 0.46-0.65 with (0.40-0.45 for the same copy without the pad; 2 AVX-512 cores) */
     tg__axes ax;
     int n = 0;
     int64_t inner = ng ? tg__range_size(globals[ng - 1]) : 0;
-    if (!has_reduce && !has_where && !t->gpu && ng >= 2 && inner >= t->vec_floats && inner % t->vec_floats == 0 &&
+    if (!has_reduce && !t->gpu && ng >= 2 && inner >= t->vec_floats && inner % t->vec_floats == 0 &&
         inner <= 2 * t->vec_floats) {
       tg__find_axes(sink, nglobal, &ax);
       out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, globals[ng - 1]), 0);
