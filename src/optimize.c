@@ -2496,11 +2496,14 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
    * reduction of 10: 510 -> 560 us) */
   int matmul = ng == 2 && ri == globals[0] && rj == globals[1] && !gpu && !window && inner_reduce;
   int64_t padi = tg__range_size(ri);
-  if (matmul && t->vec_regs == 16 && fj == 2 * (int64_t)t->vec_floats && fi <= 4 && padi >= 24 &&
-      tg__range_size(inner_reduce) >= 64) {
-    fi = 6;
-    padi = (padi + 5) / 6 * 6;
-    if (padi != tg__range_size(ri)) out[n++] = tg__mkopt(TG__OPT_PADTO, tg__axis_of(ax.gid, ax.ng, ri), 6);
+  /* With 32 registers (AVX-512) rows that 8 does not divide are padded to 8 likewise: M = 1001 had got a tile of one
+   * row (0.31x OpenBLAS on 2 cores), 1023 and 999 of three (0.66-0.67x) */
+  int64_t rows = t->vec_regs == 16 ? 6 : max_i;
+  if (matmul && (t->vec_regs == 16 || t->vec_regs >= 32) && fj == 2 * (int64_t)t->vec_floats && fi < rows &&
+      (t->vec_regs >= 32 || fi <= 4) && padi >= 4 * rows && tg__range_size(inner_reduce) >= 64) {
+    fi = rows;
+    padi = (padi + rows - 1) / rows * rows;
+    if (padi != tg__range_size(ri)) out[n++] = tg__mkopt(TG__OPT_PADTO, tg__axis_of(ax.gid, ax.ng, ri), rows);
   }
   if (fi > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, ri), fi);
   if (fj > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, rj), fj);

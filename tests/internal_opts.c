@@ -585,15 +585,17 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
 }
 
 /* With 16 vector registers (AVX2, SSE) a matmul whose reduction is long gets 6 rows by two vectors, the rows padded
- * to a multiple of 6 (PADTO: 64 -> 66); with 32 (AVX-512, NEON) 8 rows; a reduction of 40 (above) keeps 4 rows. The
- * padded tile computes what the CPU computes, the two padding rows stored nowhere. */
+ * to a multiple of 6 (PADTO: 64 -> 66); with 32 (AVX-512, NEON) 8 rows, and rows that 8 does not divide are padded
+ * to 8 too (62 -> 64) when the tile is two whole vectors wide; a reduction of 40 (above) keeps 4 rows. The padded
+ * tile computes what the CPU computes, the padding rows stored nowhere. */
 TEST(test_internal_opts_matmul_tile_of_six_rows) {
   char saved[64];
   int registered = to_fake_begin(saved, sizeof saved);
-  static const struct { int lanes, regs; const char *opts; } machines[] = {
-      {8, 16, "PADTO(0,6) UPCAST(0,6) UPCAST(1,16)"}, /* AVX2 */
-      {4, 16, "PADTO(0,6) UPCAST(0,6) UPCAST(1,8)"},  /* SSE */
-      {16, 32, "UPCAST(0,8) UPCAST(1,16)"},           /* AVX-512 */
+  static const struct { int lanes, regs; int64_t m, n; const char *opts; } machines[] = {
+      {8, 16, 64, 48, "PADTO(0,6) UPCAST(0,6) UPCAST(1,16)"}, /* AVX2 */
+      {4, 16, 64, 48, "PADTO(0,6) UPCAST(0,6) UPCAST(1,8)"},  /* SSE */
+      {16, 32, 64, 48, "UPCAST(0,8) UPCAST(1,16)"},           /* AVX-512 */
+      {16, 32, 62, 64, "PADTO(0,8) UPCAST(0,8) UPCAST(1,32)"}, /* AVX-512, 62 rows */
   };
   for (int m = 0; m < TG__COUNT(machines) && registered; m++) {
     tg_scope_begin();
@@ -603,16 +605,17 @@ TEST(test_internal_opts_matmul_tile_of_six_rows) {
     to_fake_target.vec_regs = machines[m].regs;
     to_fake_target.cores = 2;
     to_fake_target.l2_bytes = 1 << 20;
-    tg_tensor *t = tg_matmul(to_input(TG_SHAPE(64, 96), 11), to_input(TG_SHAPE(96, 48), 12));
+    int64_t M = machines[m].m, N = machines[m].n;
+    tg_tensor *t = tg_matmul(to_input(TG_SHAPE(M, 96), 11), to_input(TG_SHAPE(96, N), 12));
     tg_schedule *s = tg_schedule_create(&t, 1);
     CHECK(s && s->s.n == 1);
     if (s && s->s.n == 1) CHECK_STR(s->s.k[0].opts, machines[m].opts);
     tg_schedule_free(s);
     float *got = tg_to_float(t);
     setenv("DEV", "CPU", 1);
-    float *want = tg_to_float(tg_matmul(to_input(TG_SHAPE(64, 96), 11), to_input(TG_SHAPE(96, 48), 12)));
+    float *want = tg_to_float(tg_matmul(to_input(TG_SHAPE(M, 96), 11), to_input(TG_SHAPE(96, N), 12)));
     CHECK(got && want);
-    if (got && want) CHECK_ARR_NEAR(got, want, 64 * 48, 1e-5);
+    if (got && want) CHECK_ARR_NEAR(got, want, M * N, 1e-5);
     free(got);
     free(want);
     tg_scope_end();
