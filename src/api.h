@@ -305,6 +305,24 @@ TG_API tg_tensor *tg_cat(tg_tensor **ts, int n, int axis);
 TG_API tg_tensor *tg_stack(tg_tensor **ts, int n, int axis);
 TG_API int tg_split(tg_tensor *a, int64_t size, int axis, tg_tensor **out, int max_out); /* returns the count */
 TG_API int tg_chunk(tg_tensor *a, int chunks, int axis, tg_tensor **out, int max_out);
+/* n pieces of the given sizes (summing to the axis) into out[0..n): n, or -1 */
+TG_API int tg_split_sizes(tg_tensor *a, int n, const int64_t *sizes, int axis, tg_tensor **out);
+/* the elements shifted by shifts[i] along axes[i], wrapping around (axes NULL: the flattened tensor, n = 1) */
+TG_API tg_tensor *tg_roll(tg_tensor *a, int n, const int64_t *shifts, const int *axes);
+/* the diagonal of the (dim1, dim2) planes as a last axis (offset > 0 above it, < 0 below; past the matrix: empty) */
+TG_API tg_tensor *tg_diagonal(tg_tensor *a, int64_t offset, int dim1, int dim2);
+TG_API tg_tensor *tg_diag(tg_tensor *a); /* 1-d: the square matrix with it on its diagonal; 2-d: its diagonal */
+/* every element repeated `repeats` times in place along axis (TG_ALL_AXES: of the flattened tensor) */
+TG_API tg_tensor *tg_repeat_interleave(tg_tensor *a, int64_t repeats, int axis);
+/* coordinate grids of n tensors (flattened), into out[0..n): "ij" indexing, or "xy" (xy = 1: the first two swapped,
+ * numpy's default); n or -1 */
+TG_API int tg_meshgrid(tg_tensor **ts, int n, int xy, tg_tensor **out);
+/* the windows of `size` every `step` along axis: that axis becomes the windows, and a new last axis their elements */
+TG_API tg_tensor *tg_unfold(tg_tensor *a, int axis, int64_t size, int64_t step);
+/* tg_pad with a mode: the pads beside each axis are the edge mirrored without it (reflect: less than the size), the
+ * edge repeated (replicate), or the other end (circular: at most the size); negative pads crop, as tinygrad */
+enum { TG_PAD_CONSTANT, TG_PAD_REFLECT, TG_PAD_REPLICATE, TG_PAD_CIRCULAR };
+TG_API tg_tensor *tg_pad_mode(tg_tensor *a, int ndim, const int64_t *pads, int mode, double value);
 TG_API tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index);
 TG_API tg_tensor *tg_index(tg_tensor *a, int axis, tg_tensor *index); /* a[..., index, ...] with an integer tensor */
 TG_API tg_tensor *tg_one_hot(tg_tensor *a, int64_t num_classes);

@@ -1245,6 +1245,33 @@ tg_tensor *tg_repeat(tg_tensor *t, int ndim, const int64_t *repeats) {
   return tg__tensor_wrap(r, t->dev);
 }
 
+/* x repeated reps[d] times along each axis d (sizes already checked: at most 3 copies of an axis here) */
+static tg__uop *tg__trepeat(tg__uop *x, const int64_t *reps) {
+  int nd = x->ndim;
+  int64_t s1[2 * TG_MAX_DIMS], s2[2 * TG_MAX_DIMS], fin[TG_MAX_DIMS];
+  if (2 * nd > TG_MAX_DIMS) { /* repeat one axis at a time */
+    for (int d = 0; d < nd; d++) {
+      if (reps[d] == 1) continue;
+      int64_t r1[TG_MAX_DIMS];
+      for (int e = 0; e < nd; e++) r1[e] = e == d ? reps[d] : 1;
+      int64_t t1[TG_MAX_DIMS + 1], t2[TG_MAX_DIMS + 1], f[TG_MAX_DIMS];
+      for (int e = 0, k = 0; e < nd; e++) {
+        if (e == d) t1[k] = 1, t2[k++] = r1[e];
+        t1[k] = x->shape[e], t2[k++] = x->shape[e];
+        f[e] = e == d ? r1[e] * x->shape[e] : x->shape[e];
+      }
+      x = tg__treshape(tg__texpand(tg__treshape(x, nd + 1, t1), t2), nd, f);
+    }
+    return x;
+  }
+  for (int i = 0; i < nd; i++) {
+    s1[2 * i] = 1, s1[2 * i + 1] = x->shape[i];
+    s2[2 * i] = reps[i], s2[2 * i + 1] = x->shape[i];
+    fin[i] = reps[i] * x->shape[i];
+  }
+  return tg__treshape(tg__texpand(tg__treshape(x, 2 * nd, s1), s2), nd, fin);
+}
+
 tg_tensor *tg_cat(tg_tensor **ts, int n, int axis) {
   TG__LOCKED();
   if (n < 1 || !ts) {
@@ -1377,4 +1404,353 @@ int tg_chunk(tg_tensor *t, int chunks, int axis, tg_tensor **out, int max_out) {
   }
   int64_t n = t->uop->shape[a], size = (n + chunks - 1) / chunks;
   return tg_split(t, size ? size : 1, a, out, max_out);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// more movement, as tinygrad composes it from reshape, expand, pad, shrink, permute and flip: no kernel of their own
+
+int tg_split_sizes(tg_tensor *t, int n, const int64_t *sizes, int axis, tg_tensor **out) {
+  TG__LOCKED();
+  if (!t) {
+    tg__null("tg_split_sizes");
+    return -1;
+  }
+  int a = tg__axis("tg_split_sizes", axis, t->uop->ndim);
+  if (a < 0) return -1;
+  if (n < 1 || !sizes || !out) {
+    tg__set_error("tg_split_sizes: %s", n < 1 ? "no sizes" : !sizes ? "sizes is NULL" : "out is NULL");
+    return -1;
+  }
+  int64_t total = 0;
+  for (int i = 0; i < n; i++) {
+    if (sizes[i] < 0 || sizes[i] > t->uop->shape[a]) {
+      tg__set_error("tg_split_sizes: size %lld is not between 0 and axis %d's %lld", (long long)sizes[i], a,
+                    (long long)t->uop->shape[a]);
+      return -1;
+    }
+    total += sizes[i];
+    if (total > t->uop->shape[a]) break;
+  }
+  if (total != t->uop->shape[a]) {
+    tg__set_error("tg_split_sizes: the sizes add up to %s%lld, axis %d has %lld",
+                  total > t->uop->shape[a] ? "more than " : "", (long long)total, a, (long long)t->uop->shape[a]);
+    return -1;
+  }
+  int64_t off = 0;
+  for (int i = 0; i < n; i++) {
+    out[i] = tg__tensor_wrap(tg__tslice(t->uop, a, off, off + sizes[i], 1), t->dev);
+    off += sizes[i];
+  }
+  return n;
+}
+
+tg_tensor *tg_roll(tg_tensor *t, int n, const int64_t *shifts, const int *axes) {
+  TG__LOCKED();
+  TG__NEED("tg_roll", t);
+  tg__uop *x = t->uop;
+  if (n < 1 || !shifts || (!axes && n != 1)) {
+    tg__set_error("tg_roll: %s", n < 1 || !shifts ? "no shifts" : "without axes, one shift (of the flattened tensor)");
+    return NULL;
+  }
+  if (!axes) { /* the flattened tensor, rolled, in its shape */
+    int64_t numel = tg__numel_max(x->ndim, x->shape);
+    tg__uop *f = tg__treshape(x, 1, &numel);
+    if (numel == 0) return tg__tensor_wrap(x, t->dev);
+    int64_t sh = ((shifts[0] % numel) + numel) % numel, b[2] = {numel - sh, 2 * numel - sh}, two = 2;
+    if (tg__size_mul(numel, 2) < 0) {
+      tg__set_error("tg_roll: twice %lld elements is more than %lld", (long long)numel, (long long)TG__MAX_NUMEL);
+      return NULL;
+    }
+    f = tg__tshrink(tg__trepeat(f, &two), b);
+    return tg__tensor_wrap(tg__treshape(f, x->ndim, x->shape), t->dev);
+  }
+  int64_t reps[TG_MAX_DIMS], b[2 * TG_MAX_DIMS], shift[TG_MAX_DIMS] = {0};
+  int seen[TG_MAX_DIMS] = {0};
+  for (int i = 0; i < n; i++) {
+    int a = tg__axis("tg_roll", axes[i], x->ndim);
+    if (a < 0) return NULL;
+    if (seen[a]) {
+      tg__set_error("tg_roll: axis %d is given twice", a);
+      return NULL;
+    }
+    seen[a] = 1, shift[a] = shifts[i];
+  }
+  for (int d = 0; d < x->ndim; d++)
+    if (x->shape[d] == 0) return tg__tensor_wrap(x, t->dev);
+  for (int d = 0; d < x->ndim; d++) {
+    int64_t sz = x->shape[d], sh = seen[d] ? ((shift[d] % sz) + sz) % sz : 0;
+    reps[d] = seen[d] ? 2 : 1;
+    b[2 * d] = seen[d] ? sz - sh : 0;
+    b[2 * d + 1] = b[2 * d] + sz;
+  }
+  int64_t big[TG_MAX_DIMS];
+  for (int d = 0; d < x->ndim; d++) big[d] = x->shape[d] * reps[d];
+  if (tg__check_span("tg_roll", x->ndim, big) < 0) return NULL;
+  return tg__tensor_wrap(tg__tshrink(tg__trepeat(x, reps), b), t->dev);
+}
+
+/* tinygrad's: the two axes last, the wanted diagonal's square flattened, padded by a row of d and reshaped to
+ * (d, d + 1), whose first column is the diagonal */
+static tg__uop *tg__tdiagonal(tg__uop *x, int64_t offset, int d1, int d2) {
+  int nd = x->ndim, perm[TG_MAX_DIMS], k = 0;
+  for (int i = 0; i < nd; i++)
+    if (i != d1 && i != d2) perm[k++] = i;
+  perm[k++] = d1, perm[k++] = d2;
+  x = tg__tpermute(x, perm);
+  int64_t b[2 * TG_MAX_DIMS], s[TG_MAX_DIMS + 1];
+  int64_t r = x->shape[nd - 2], c = x->shape[nd - 1];
+  int64_t r0 = offset < 0 ? (-offset < r ? -offset : r) : 0, c0 = offset > 0 ? (offset < c ? offset : c) : 0;
+  int64_t d = r - r0 < c - c0 ? r - r0 : c - c0;
+  for (int i = 0; i < nd; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
+  b[2 * (nd - 2)] = r0, b[2 * (nd - 2) + 1] = r0 + d;
+  b[2 * (nd - 1)] = c0, b[2 * (nd - 1) + 1] = c0 + d;
+  x = tg__tshrink(x, b);
+  for (int i = 0; i < nd - 2; i++) s[i] = x->shape[i];
+  if (d == 0) {
+    s[nd - 2] = 0;
+    return tg__treshape(x, nd - 1, s);
+  }
+  s[nd - 2] = d * d;
+  x = tg__treshape(x, nd - 1, s);
+  int64_t pads[2 * TG_MAX_DIMS] = {0};
+  pads[2 * (nd - 2) + 1] = d;
+  x = tg__tpad(x, pads);
+  s[nd - 2] = d, s[nd - 1] = d + 1;
+  x = tg__treshape(x, nd, s);
+  for (int i = 0; i < nd; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
+  b[2 * (nd - 1) + 1] = 1;
+  x = tg__tshrink(x, b);
+  return tg__treshape(x, nd - 1, s);
+}
+
+tg_tensor *tg_diagonal(tg_tensor *t, int64_t offset, int dim1, int dim2) {
+  TG__LOCKED();
+  TG__NEED("tg_diagonal", t);
+  if (t->uop->ndim < 2) {
+    tg__set_error("tg_diagonal: needs 2 dimensions or more, got %d", t->uop->ndim);
+    return NULL;
+  }
+  int a = tg__axis("tg_diagonal", dim1, t->uop->ndim), b = a < 0 ? -1 : tg__axis("tg_diagonal", dim2, t->uop->ndim);
+  if (a < 0 || b < 0) return NULL;
+  if (a == b) {
+    tg__set_error("tg_diagonal: dim1 and dim2 are both axis %d", a);
+    return NULL;
+  }
+  return tg__tensor_wrap(tg__tdiagonal(t->uop, offset, a, b), t->dev);
+}
+
+tg_tensor *tg_diag(tg_tensor *t) {
+  TG__LOCKED();
+  TG__NEED("tg_diag", t);
+  tg__uop *x = t->uop;
+  if (x->ndim == 2) return tg__tensor_wrap(tg__tdiagonal(x, 0, 0, 1), t->dev); /* PyTorch's 2-d form */
+  if (x->ndim != 1) {
+    tg__set_error("tg_diag: needs a 1-d tensor (or a 2-d one, whose diagonal it gives), got %d dimensions", x->ndim);
+    return NULL;
+  }
+  int64_t n = x->shape[0], s[2] = {n, 1}, pads[4] = {0, 0, 0, n}, flat, sq[2] = {n, n};
+  if (tg__size_mul(n, n + 1) < 0) {
+    tg__set_error("tg_diag: a %lld x %lld matrix is more than %lld elements", (long long)n, (long long)n,
+                  (long long)TG__MAX_NUMEL);
+    return NULL;
+  }
+  x = tg__tpad(tg__treshape(x, 2, s), pads); /* (n, n + 1): x, then n zeros, a row each */
+  flat = n * (n + 1);
+  x = tg__treshape(x, 1, &flat);
+  int64_t b[2] = {0, n * n};
+  return tg__tensor_wrap(tg__treshape(tg__tshrink(x, b), 2, sq), t->dev);
+}
+
+tg_tensor *tg_repeat_interleave(tg_tensor *t, int64_t repeats, int axis) {
+  TG__LOCKED();
+  TG__NEED("tg_repeat_interleave", t);
+  tg__uop *x = t->uop;
+  if (repeats < 0) {
+    tg__set_error("tg_repeat_interleave: negative repeats %lld", (long long)repeats);
+    return NULL;
+  }
+  if (axis == TG_ALL_AXES) {
+    int64_t numel = tg__numel_max(x->ndim, x->shape);
+    x = tg__treshape(x, 1, &numel);
+    axis = 0;
+  }
+  int a = tg__axis("tg_repeat_interleave", axis, x->ndim);
+  if (a < 0) return NULL;
+  if (x->ndim == TG_MAX_DIMS) {
+    tg__set_error("tg_repeat_interleave: needs one free dimension");
+    return NULL;
+  }
+  int64_t s1[TG_MAX_DIMS + 1], s2[TG_MAX_DIMS + 1], fin[TG_MAX_DIMS];
+  for (int d = 0, k = 0; d < x->ndim; d++) {
+    s1[k] = x->shape[d], s2[k++] = x->shape[d];
+    if (d == a) s1[k] = 1, s2[k++] = repeats;
+    fin[d] = d == a ? tg__size_mul(x->shape[d], repeats) : x->shape[d];
+    if (fin[d] < 0) {
+      tg__set_error("tg_repeat_interleave: %lld repeats of %lld elements is more than %lld", (long long)repeats,
+                    (long long)x->shape[d], (long long)TG__MAX_NUMEL);
+      return NULL;
+    }
+  }
+  if (tg__check_span("tg_repeat_interleave", x->ndim, fin) < 0) return NULL;
+  return tg__tensor_wrap(tg__treshape(tg__texpand(tg__treshape(x, x->ndim + 1, s1), s2), x->ndim, fin), t->dev);
+}
+
+int tg_meshgrid(tg_tensor **ts, int n, int xy, tg_tensor **out) {
+  TG__LOCKED();
+  if (n < 1 || n > TG_MAX_DIMS || !ts || !out) {
+    tg__set_error("tg_meshgrid: %d tensors (1 to %d, and an out array)", n, TG_MAX_DIMS);
+    return -1;
+  }
+  int64_t len[TG_MAX_DIMS], shape[TG_MAX_DIMS];
+  for (int i = 0; i < n; i++) {
+    if (!ts[i]) {
+      tg__null("tg_meshgrid");
+      return -1;
+    }
+    len[i] = tg__numel_max(ts[i]->uop->ndim, ts[i]->uop->shape);
+  }
+  /* tensor i varies along output axis i ("ij"); "xy" swaps the first two, as numpy's default */
+  int pos[TG_MAX_DIMS];
+  for (int i = 0; i < n; i++) pos[i] = xy && n > 1 && i < 2 ? 1 - i : i;
+  for (int i = 0; i < n; i++) shape[pos[i]] = len[i];
+  if (tg__check_span("tg_meshgrid", n, shape) < 0) return -1;
+  for (int i = 0; i < n; i++) {
+    int64_t s[TG_MAX_DIMS];
+    for (int d = 0; d < n; d++) s[d] = d == pos[i] ? len[i] : 1;
+    out[i] = tg__tensor_wrap(tg__texpand(tg__treshape(ts[i]->uop, n, s), shape), ts[i]->dev);
+  }
+  return n;
+}
+
+tg_tensor *tg_unfold(tg_tensor *t, int axis, int64_t size, int64_t step) {
+  TG__LOCKED();
+  TG__NEED("tg_unfold", t);
+  tg__uop *x = t->uop;
+  int a = tg__axis("tg_unfold", axis, x->ndim);
+  if (a < 0) return NULL;
+  if (size < 0 || step <= 0 || size > x->shape[a]) {
+    if (size < 0) tg__set_error("tg_unfold: size must be >= 0, got %lld", (long long)size);
+    else if (step <= 0) tg__set_error("tg_unfold: step must be > 0, got %lld", (long long)step);
+    else tg__set_error("tg_unfold: size %lld is more than axis %d's %lld", (long long)size, a, (long long)x->shape[a]);
+    return NULL;
+  }
+  if (x->ndim == TG_MAX_DIMS) {
+    tg__set_error("tg_unfold: needs one free dimension");
+    return NULL;
+  }
+  int nd = x->ndim, perm[TG_MAX_DIMS + 1], k = 0;
+  for (int d = 0; d < nd; d++)
+    if (d != a) perm[k++] = d;
+  perm[k] = a;
+  x = tg__tpermute(x, perm);
+  int64_t one = 1;
+  if (size == 0) { /* n / step + 1 windows of nothing, as tinygrad and PyTorch */
+    int64_t b[2 * TG_MAX_DIMS], s1[TG_MAX_DIMS + 1], s2[TG_MAX_DIMS + 1];
+    for (int d = 0; d < nd; d++) b[2 * d] = 0, b[2 * d + 1] = d == nd - 1 ? 0 : x->shape[d];
+    for (int d = 0; d < nd - 1; d++) s1[d] = s2[d] = x->shape[d];
+    s1[nd - 1] = 1, s2[nd - 1] = x->shape[nd - 1] / step + 1, s1[nd] = s2[nd] = 0;
+    x = tg__texpand(tg__treshape(tg__tshrink(x, b), nd + 1, s1), s2); /* (..., windows, 0) */
+  } else {
+    if (tg__pool_fits("tg_unfold", nd, x->shape, 1, &size, &step, &one) < 0) return NULL;
+    x = tg__tpool(x, 1, &size, &step, &one); /* (..., windows, size) */
+  }
+  int back[TG_MAX_DIMS + 1];
+  for (int d = 0, j = 0; d < nd; d++) back[d] = d == a ? nd - 1 : j++;
+  back[nd] = nd;
+  return tg__tensor_wrap(tg__tpermute(x, back), t->dev);
+}
+
+/* reflect / replicate / circular pads: the pieces beside each axis are slices of the tensor (reflect: mirrored
+ * without the edge; replicate: the edge repeated; circular: the other end), concatenated; negative pads crop after
+ * (before, for circular), as tinygrad */
+static tg__uop *tg__tcat_axis(tg__uop *const *xs, int n, int a) {
+  int64_t total = 0, off = 0;
+  for (int i = 0; i < n; i++) total += xs[i]->shape[a];
+  tg__uop *r = NULL;
+  for (int i = 0; i < n; i++) {
+    int64_t pads[2 * TG_MAX_DIMS] = {0};
+    pads[2 * a] = off;
+    pads[2 * a + 1] = total - off - xs[i]->shape[a];
+    off += xs[i]->shape[a];
+    tg__uop *p = tg__tpad(xs[i], pads);
+    r = r ? tg__talu(p->dtype == TG_BOOL ? TG__OP_OR : TG__OP_ADD, r, p) : p;
+  }
+  return r;
+}
+
+tg_tensor *tg_pad_mode(tg_tensor *t, int ndim, const int64_t *pads, int mode, double value) {
+  TG__LOCKED();
+  TG__NEED("tg_pad_mode", t);
+  if (mode == TG_PAD_CONSTANT) return tg_pad(t, ndim, pads, value);
+  tg__uop *x = t->uop;
+  if (mode != TG_PAD_REFLECT && mode != TG_PAD_REPLICATE && mode != TG_PAD_CIRCULAR) {
+    tg__set_error("tg_pad_mode: mode %d is none of TG_PAD_CONSTANT, TG_PAD_REFLECT, TG_PAD_REPLICATE, TG_PAD_CIRCULAR",
+                  mode);
+    return NULL;
+  }
+  if (ndim != x->ndim || (ndim && !pads)) {
+    tg__set_error("tg_pad_mode: %d pad pairs given for a tensor of %d dimensions", ndim, x->ndim);
+    return NULL;
+  }
+  static const char *const names[4] = {"constant", "reflect", "replicate", "circular"};
+  for (int d = 0; d < ndim; d++) {
+    int64_t pb = pads[2 * d], pa = pads[2 * d + 1], sz = x->shape[d];
+    if (pb < -sz || pa < -sz || (pb < 0 && pa < 0 && -pb - pa > sz) ||
+        (mode == TG_PAD_REFLECT && ((pb > 0 && pb >= sz) || (pa > 0 && pa >= sz))) ||
+        (mode == TG_PAD_REPLICATE && sz == 0 && (pb > 0 || pa > 0)) || pb > TG__MAX_NUMEL || pa > TG__MAX_NUMEL) {
+      tg__set_error("tg_pad_mode: %s pads (%lld, %lld) do not fit axis %d of size %lld (%s)", names[mode],
+                    (long long)pb, (long long)pa, d, (long long)sz,
+                    mode == TG_PAD_REFLECT ? "reflect: less than the size" : mode == TG_PAD_CIRCULAR
+                    ? "circular: at most the size, once around" : "replicate: at most the size, and an edge");
+      return NULL;
+    }
+  }
+  if (mode == TG_PAD_CIRCULAR) { /* crop first, then the other end's slices */
+    int64_t b[2 * TG_MAX_DIMS];
+    for (int d = 0; d < ndim; d++) {
+      int64_t pb = pads[2 * d], pa = pads[2 * d + 1], sz = x->shape[d];
+      b[2 * d] = pb < 0 ? -pb : 0, b[2 * d + 1] = pa < 0 ? sz + pa : sz;
+      if (b[2 * d] > b[2 * d + 1]) b[2 * d + 1] = b[2 * d];
+    }
+    x = tg__tshrink(x, b);
+    for (int d = 0; d < ndim; d++) {
+      int64_t pb = pads[2 * d] > 0 ? pads[2 * d] : 0, pa = pads[2 * d + 1] > 0 ? pads[2 * d + 1] : 0, sz = x->shape[d];
+      if (pb > sz || pa > sz) {
+        tg__set_error("tg_pad_mode: circular pads (%lld, %lld) wrap axis %d (size %lld after the crop) more than once",
+                      (long long)pb, (long long)pa, d, (long long)sz);
+        return NULL;
+      }
+      tg__uop *parts[3];
+      int k = 0;
+      if (pb) parts[k++] = tg__tslice(x, d, sz - pb, sz, 1);
+      parts[k++] = x;
+      if (pa) parts[k++] = tg__tslice(x, d, 0, pa, 1);
+      if (k > 1) x = tg__tcat_axis(parts, k, d);
+    }
+    return tg__tensor_wrap(x, t->dev);
+  }
+  for (int d = 0; d < ndim; d++) {
+    int64_t pb = pads[2 * d] > 0 ? pads[2 * d] : 0, pa = pads[2 * d + 1] > 0 ? pads[2 * d + 1] : 0, sz = x->shape[d];
+    tg__uop *parts[3];
+    int k = 0;
+    if (mode == TG_PAD_REFLECT) {
+      if (pb) parts[k++] = tg__tslice(x, d, pb, 0, -1);
+      parts[k++] = x;
+      if (pa) parts[k++] = tg__tslice(x, d, sz - 2, sz - 2 - pa >= 0 ? sz - 2 - pa : TG_END, -1);
+    } else {
+      int64_t e[TG_MAX_DIMS];
+      memcpy(e, x->shape, sizeof(int64_t) * (size_t)ndim);
+      if (pb) e[d] = pb, parts[k++] = tg__texpand(tg__tslice(x, d, 0, 1, 1), e);
+      parts[k++] = x;
+      if (pa) e[d] = pa, parts[k++] = tg__texpand(tg__tslice(x, d, sz - 1, sz, 1), e);
+    }
+    if (k > 1) x = tg__tcat_axis(parts, k, d);
+  }
+  int64_t b[2 * TG_MAX_DIMS];
+  for (int d = 0; d < ndim; d++) {
+    int64_t pb = pads[2 * d], pa = pads[2 * d + 1], sz = x->shape[d];
+    b[2 * d] = pb < 0 ? -pb : 0, b[2 * d + 1] = pa < 0 ? sz + pa : sz;
+    if (b[2 * d] > b[2 * d + 1]) b[2 * d + 1] = b[2 * d];
+  }
+  return tg__tensor_wrap(tg__tshrink(x, b), t->dev);
 }

@@ -224,6 +224,17 @@ static inline int test_dtype_is(tg_tensor *t, tg_dtype dt, const char *expr, con
 }
 #define CHECK_DTYPE(t, dt) test_dtype_is((t), (dt), #t, __FILE__, __LINE__)
 
+/* ONE assertion: t exists and has the shape given */
+static inline int test_shape_is(tg_tensor *t, int ndim, const int64_t *shape, const char *expr, const char *file,
+                                int line) {
+  if (!t) return test_check(0, file, line, "%s is NULL; tg_error: %s", expr, tg_error() ? tg_error() : "(none)");
+  int ok = tg_ndim(t) == ndim;
+  for (int i = 0; ok && i < ndim; i++) ok = tg_shape(t)[i] == shape[i];
+  return test_check(ok, file, line, "%s has %d dimensions (first %lld), expected %d (first %lld)", expr, tg_ndim(t),
+                    tg_ndim(t) ? (long long)tg_shape(t)[0] : -1LL, ndim, ndim ? (long long)shape[0] : -1LL);
+}
+#define CHECK_SHAPE(t, ...) test_shape_is((t), TG_SHAPE(__VA_ARGS__), #t, __FILE__, __LINE__)
+
 /* ONE assertion: the error message exists and contains needle */
 static inline int test_error_has(const char *needle, const char *file, int line) {
   const char *e = tg_error();

@@ -462,12 +462,23 @@ static tg_tensor *chunk_3(tg_tensor *a) {
 
 #define M(op) {#op, NULL, op, 0, 1, {I3(GX, 2, 3, 4)}}
 
+static tg_tensor *roll_12(tg_tensor *a) { return tg_roll(a, 2, (int64_t[]){1, -2}, (int[]){1, 2}); }
+static tg_tensor *diagonal_o1(tg_tensor *a) { return tg_diagonal(a, 1, 1, 2); }
+static tg_tensor *repeat_interleave_1(tg_tensor *a) { return tg_repeat_interleave(a, 2, 1); }
+static tg_tensor *unfold_overlap(tg_tensor *a) { return tg_unfold(a, 2, 2, 1); } /* middle elements in 2 windows */
+static const int64_t test_pads_r[6] = {0, 0, 2, 1, 1, -1}, test_pads_e[6] = {0, 0, 2, 1, 3, 0},
+                     test_pads_c[6] = {1, 0, 2, 1, -1, 3};
+static tg_tensor *pad_reflect(tg_tensor *a) { return tg_pad_mode(a, 3, test_pads_r, TG_PAD_REFLECT, 0); }
+static tg_tensor *pad_replicate(tg_tensor *a) { return tg_pad_mode(a, 3, test_pads_e, TG_PAD_REPLICATE, 0); }
+static tg_tensor *pad_circular(tg_tensor *a) { return tg_pad_mode(a, 3, test_pads_c, TG_PAD_CIRCULAR, 0); }
+
 TEST(test_grad_movement) {
   static const test_gcase cs[] = {
     M(reshape_46), M(reshape_flat), M(permute_201), M(transpose_02), M(expand_left), M(expand_keep), M(squeeze_1),
     M(squeeze_all), M(unsqueeze_1), M(flatten_12), M(unflatten_2), M(pad0), M(pad_value), M(pad_negative), M(shrink),
     M(slice_step2), M(slice_step3), M(slice_rev), M(slice_rev2), M(slice_neg_bounds), M(select_m1), M(flip_02),
-    M(repeat), M(tril_0), M(triu_1), M(tril_m1), M(split_2), M(chunk_3),
+    M(repeat), M(tril_0), M(triu_1), M(tril_m1), M(split_2), M(chunk_3), M(roll_12), M(diagonal_o1),
+    M(repeat_interleave_1), M(unfold_overlap), M(pad_reflect), M(pad_replicate), M(pad_circular),
     F(cat_1, 3, I3(GX, 2, 3, 4), I3(GX, 2, 1, 4), I3(GX, 2, 2, 4)),
     F(cat_same, 2, I2(GX, 2, 3), I2(GX, 1, 3)),
     F(stack_0, 2, I2(GX, 3, 4), I2(GX, 3, 4)),

@@ -298,3 +298,83 @@ TEST(test_mv_index_out_of_range) {
   CHECK_TENSOR(tg_one_hot(TEST_DATA(oh, TG_INT32, 3), 4), oh_want, 0, 3, 4);
   tg_scope_end();
 }
+
+/* roll, diagonal, diag, repeat_interleave, meshgrid, unfold, split by sizes, reflect / replicate / circular pads:
+ * tinygrad's results; each is movement only (no kernel until realised, tested by the count) */
+TEST(test_mv_roll_diagonal_unfold) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4), *v10 = TEST_F32(g_mv_v10, 10);
+  CHECK_TENSOR(tg_roll(m, 2, (int64_t[]){1, -2}, (int[]){1, 2}), g_mv_roll, 0, 2, 3, 4);
+  CHECK_TENSOR(tg_roll(m, 2, (int64_t[]){1, -2}, (int[]){-2, -1}), g_mv_roll, 0, 2, 3, 4);
+  CHECK_TENSOR(tg_roll(m, 1, (int64_t[]){5}, NULL), g_mv_roll_flat, 0, 2, 3, 4);
+  CHECK_TENSOR(tg_roll(m, 1, (int64_t[]){-7}, (int[]){2}), g_mv_roll_big, 0, 2, 3, 4);
+  CHECK_TENSOR(tg_diagonal(m, 0, 0, 1), g_mv_diagonal, 0, 4, 2);
+  CHECK_TENSOR(tg_diagonal(m, 1, 1, 2), g_mv_diagonal_o1, 0, 2, 3);
+  CHECK_TENSOR(tg_diagonal(m, -1, 2, 1), g_mv_diagonal_om1, 0, 2, 3);
+  CHECK_SHAPE(tg_diagonal(m, 9, 1, 2), 2, 0); /* past the matrix: empty (PyTorch's; tinygrad's shrink fails) */
+  static const float d3[3] = {1.5f, -2, 3};
+  tg_tensor *dg = tg_diag(TEST_F32(d3, 3));
+  CHECK_TENSOR(dg, g_mv_diag, 0, 3, 3);
+  CHECK_TENSOR(tg_diag(dg), d3, 0, 3); /* 2-d: its diagonal, as PyTorch */
+  CHECK_TENSOR(tg_repeat_interleave(m, 2, 1), g_mv_repeat_interleave, 0, 2, 6, 4);
+  CHECK_TENSOR(tg_repeat_interleave(tg_select(m, 0, 0), 3, TG_ALL_AXES), g_mv_repeat_interleave_flat, 0, 36);
+  static const float mx[3] = {1, 2, 3}, my[2] = {10, 20};
+  tg_tensor *in[2] = {TEST_F32(mx, 3), TEST_F32(my, 2)}, *g[2];
+  CHECK_EQ_INT(tg_meshgrid(in, 2, 1, g), 2);
+  CHECK_TENSOR(g[0], g_mv_meshgrid_xy0, 0, 2, 3);
+  CHECK_TENSOR(g[1], g_mv_meshgrid_xy1, 0, 2, 3);
+  CHECK_EQ_INT(tg_meshgrid(in, 2, 0, g), 2);
+  CHECK_TENSOR(g[0], g_mv_meshgrid_ij0, 0, 3, 2);
+  CHECK_TENSOR(g[1], g_mv_meshgrid_ij1, 0, 3, 2);
+  CHECK_TENSOR(tg_unfold(v10, 0, 3, 2), g_mv_unfold, 0, 4, 3);
+  CHECK_TENSOR(tg_unfold(m, 1, 2, 1), g_mv_unfold_m, 0, 2, 2, 4, 2);
+  CHECK_TENSOR(tg_unfold(m, -1, 1, 3), g_mv_unfold_gap, 0, 2, 3, 2, 1);
+  CHECK_SHAPE(tg_unfold(TEST_F32(g_mv_v10, 5), 0, 0, 2), 3, 0); /* 5 / 2 + 1 windows of nothing */
+  tg_tensor *parts[2];
+  CHECK_EQ_INT(tg_split_sizes(m, 2, (int64_t[]){1, 2}, 1, parts), 2);
+  CHECK_TENSOR(parts[1], g_mv_split_sizes1, 0, 2, 2, 4);
+  CHECK_SHAPE(parts[0], 2, 1, 4);
+  static const int64_t pr[6] = {0, 0, 2, 1, 1, -1}, pc[6] = {0, 0, 2, 1, -1, 3};
+  CHECK_TENSOR(tg_pad_mode(m, 3, pr, TG_PAD_REFLECT, 0), g_mv_pad_reflect, 0, 2, 6, 4);
+  CHECK_TENSOR(tg_pad_mode(m, 3, pr, TG_PAD_REPLICATE, 0), g_mv_pad_replicate, 0, 2, 6, 4);
+  CHECK_TENSOR(tg_pad_mode(m, 3, pc, TG_PAD_CIRCULAR, 0), g_mv_pad_circular, 0, 2, 6, 6);
+  /* none of them launches a kernel of its own: one kernel computes each from m's buffer */
+  tg_realize(m);
+  tg_tensor *r = tg_pad_mode(tg_roll(tg_repeat_interleave(m, 2, 1), 1, (int64_t[]){3}, (int[]){0}), 3, pr,
+                             TG_PAD_REFLECT, 0);
+  tg_schedule *s = tg_schedule_create(&r, 1);
+  CHECK_EQ_INT(tg_schedule_count(s), 1);
+  tg_schedule_free(s);
+  tg_scope_end();
+}
+
+/* their bad arguments: errors naming the function and what is wrong, never a crash */
+TEST(test_mv_roll_diagonal_unfold_errors) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4), *out[4];
+  CHECK(tg_roll(m, 2, (int64_t[]){1, 1}, (int[]){1, -2}) == NULL && strstr(tg_error(), "twice"));
+  CHECK(tg_roll(m, 2, (int64_t[]){1, 1}, NULL) == NULL && strstr(tg_error(), "tg_roll"));
+  CHECK(tg_roll(m, 1, (int64_t[]){1}, (int[]){3}) == NULL && strstr(tg_error(), "tg_roll"));
+  CHECK(tg_diagonal(m, 0, 1, -2) == NULL && strstr(tg_error(), "both axis 1"));
+  CHECK(tg_diagonal(TEST_F32(g_mv_v10, 10), 0, 0, 1) == NULL && strstr(tg_error(), "2 dimensions"));
+  CHECK(tg_diag(m) == NULL && strstr(tg_error(), "tg_diag"));
+  CHECK(tg_repeat_interleave(m, -1, 0) == NULL && strstr(tg_error(), "negative"));
+  CHECK(tg_unfold(m, 2, 5, 1) == NULL && strstr(tg_error(), "more than axis 2"));
+  CHECK(tg_unfold(m, 2, 2, 0) == NULL && strstr(tg_error(), "step"));
+  CHECK(tg_split_sizes(m, 2, (int64_t[]){1, 1}, 1, out) == -1 && strstr(tg_error(), "add up to 2"));
+  CHECK(tg_split_sizes(m, 2, (int64_t[]){-1, 4}, 1, out) == -1 && strstr(tg_error(), "tg_split_sizes"));
+  static const int64_t big[6] = {0, 0, 3, 0, 0, 0}, wrap[6] = {0, 0, 0, 0, 0, 5};
+  CHECK(tg_pad_mode(m, 3, big, TG_PAD_REFLECT, 0) == NULL && strstr(tg_error(), "reflect"));
+  CHECK(tg_pad_mode(m, 3, wrap, TG_PAD_CIRCULAR, 0) == NULL && strstr(tg_error(), "more than once"));
+  CHECK(tg_pad_mode(m, 3, wrap, 9, 0) == NULL && strstr(tg_error(), "mode 9"));
+  CHECK(tg_pad_mode(m, 2, wrap, TG_PAD_REPLICATE, 0) == NULL && strstr(tg_error(), "pad pairs"));
+  CHECK(tg_meshgrid(NULL, 2, 0, out) == -1);
+  /* replicate may pad past the size (the edge repeated) */
+  static const int64_t far[6] = {0, 0, 0, 0, 6, 0};
+  tg_tensor *r = tg_pad_mode(m, 3, far, TG_PAD_REPLICATE, 0);
+  CHECK_SHAPE(r, 2, 3, 10);
+  float *h = r ? tg_to_float(r) : NULL;
+  CHECK(h && h[0] == 0 && h[5] == 0 && h[6] == 0 && h[9] == 3 && h[10] == 4);
+  free(h);
+  tg_scope_end();
+}

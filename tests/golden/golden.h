@@ -1485,6 +1485,67 @@ GOLDEN_ARR float g_mv_repeat21[] = {0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.
 GOLDEN_ARR float g_mv_repeat221[] = {0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 0.0f,
   1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f,
   8.0f, 9.0f, 10.0f, 11.0f, 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f};
+/* (2, 3, 4): roll(m, (1, -2), dims (1, 2)) */
+GOLDEN_ARR float g_mv_roll[] = {10.0f, 11.0f, 8.0f, 9.0f, 2.0f, 3.0f, 0.0f, 1.0f, 6.0f, 7.0f, 4.0f, 5.0f, 22.0f,
+  23.0f, 20.0f, 21.0f, 14.0f, 15.0f, 12.0f, 13.0f, 18.0f, 19.0f, 16.0f, 17.0f};
+/* (2, 3, 4): roll(m, 5): flattened */
+GOLDEN_ARR float g_mv_roll_flat[] = {19.0f, 20.0f, 21.0f, 22.0f, 23.0f, 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f,
+  7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f, 13.0f, 14.0f, 15.0f, 16.0f, 17.0f, 18.0f};
+/* (2, 3, 4): roll(m, -7, dim 2): past the size */
+GOLDEN_ARR float g_mv_roll_big[] = {3.0f, 0.0f, 1.0f, 2.0f, 7.0f, 4.0f, 5.0f, 6.0f, 11.0f, 8.0f, 9.0f, 10.0f, 15.0f,
+  12.0f, 13.0f, 14.0f, 19.0f, 16.0f, 17.0f, 18.0f, 23.0f, 20.0f, 21.0f, 22.0f};
+/* (4, 2): diagonal(m): dims 0, 1 */
+GOLDEN_ARR float g_mv_diagonal[] = {0.0f, 16.0f, 1.0f, 17.0f, 2.0f, 18.0f, 3.0f, 19.0f};
+/* (2, 3): diagonal(m, 1, 1, 2) */
+GOLDEN_ARR float g_mv_diagonal_o1[] = {1.0f, 6.0f, 11.0f, 13.0f, 18.0f, 23.0f};
+/* (2, 3): diagonal(m, -1, 2, 1) */
+GOLDEN_ARR float g_mv_diagonal_om1[] = {1.0f, 6.0f, 11.0f, 13.0f, 18.0f, 23.0f};
+/* (3, 3): diag([1.5, -2, 3]) */
+GOLDEN_ARR float g_mv_diag[] = {1.5f, 0.0f, 0.0f, 0.0f, -2.0f, 0.0f, 0.0f, 0.0f, 3.0f};
+/* (2, 6, 4): repeat_interleave(m, 2, dim 1) */
+GOLDEN_ARR float g_mv_repeat_interleave[] = {0.0f, 1.0f, 2.0f, 3.0f, 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f,
+  4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f, 13.0f, 14.0f, 15.0f, 12.0f,
+  13.0f, 14.0f, 15.0f, 16.0f, 17.0f, 18.0f, 19.0f, 16.0f, 17.0f, 18.0f, 19.0f, 20.0f, 21.0f, 22.0f, 23.0f, 20.0f,
+  21.0f, 22.0f, 23.0f};
+/* (36,): repeat_interleave(m[0], 3) */
+GOLDEN_ARR float g_mv_repeat_interleave_flat[] = {0.0f, 0.0f, 0.0f, 1.0f, 1.0f, 1.0f, 2.0f, 2.0f, 2.0f, 3.0f, 3.0f,
+  3.0f, 4.0f, 4.0f, 4.0f, 5.0f, 5.0f, 5.0f, 6.0f, 6.0f, 6.0f, 7.0f, 7.0f, 7.0f, 8.0f, 8.0f, 8.0f, 9.0f, 9.0f, 9.0f,
+  10.0f, 10.0f, 10.0f, 11.0f, 11.0f, 11.0f};
+/* (2, 3): meshgrid([1,2,3], [10,20], xy)[0] */
+GOLDEN_ARR float g_mv_meshgrid_xy0[] = {1.0f, 2.0f, 3.0f, 1.0f, 2.0f, 3.0f};
+/* (2, 3): [1] */
+GOLDEN_ARR float g_mv_meshgrid_xy1[] = {10.0f, 10.0f, 10.0f, 20.0f, 20.0f, 20.0f};
+/* (3, 2): meshgrid(..., ij)[0] */
+GOLDEN_ARR float g_mv_meshgrid_ij0[] = {1.0f, 1.0f, 2.0f, 2.0f, 3.0f, 3.0f};
+/* (3, 2): [1] */
+GOLDEN_ARR float g_mv_meshgrid_ij1[] = {10.0f, 20.0f, 10.0f, 20.0f, 10.0f, 20.0f};
+/* (4, 3): unfold(v10, 0, size 3, step 2) */
+GOLDEN_ARR float g_mv_unfold[] = {0.0f, 1.0f, 2.0f, 2.0f, 3.0f, 4.0f, 4.0f, 5.0f, 6.0f, 6.0f, 7.0f, 8.0f};
+/* (2, 2, 4, 2): unfold(m, 1, 2, 1): (2, 2, 4, 2) */
+GOLDEN_ARR float g_mv_unfold_m[] = {0.0f, 4.0f, 1.0f, 5.0f, 2.0f, 6.0f, 3.0f, 7.0f, 4.0f, 8.0f, 5.0f, 9.0f, 6.0f,
+  10.0f, 7.0f, 11.0f, 12.0f, 16.0f, 13.0f, 17.0f, 14.0f, 18.0f, 15.0f, 19.0f, 16.0f, 20.0f, 17.0f, 21.0f, 18.0f,
+  22.0f, 19.0f, 23.0f};
+/* (2, 3, 2, 1): unfold(m, 2, 1, 3): step past the size */
+GOLDEN_ARR float g_mv_unfold_gap[] = {0.0f, 3.0f, 4.0f, 7.0f, 8.0f, 11.0f, 12.0f, 15.0f, 16.0f, 19.0f, 20.0f, 23.0f};
+/* (2, 2, 4): split(m, [1, 2], dim 1)[1] */
+GOLDEN_ARR float g_mv_split_sizes1[] = {4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 16.0f, 17.0f, 18.0f, 19.0f,
+  20.0f, 21.0f, 22.0f, 23.0f};
+/* (2, 6, 4): pad(m, ((0, 0), (2, 1), (1, -1)), mode=reflect) */
+GOLDEN_ARR float g_mv_pad_reflect[] = {9.0f, 8.0f, 9.0f, 10.0f, 5.0f, 4.0f, 5.0f, 6.0f, 1.0f, 0.0f, 1.0f, 2.0f, 5.0f,
+  4.0f, 5.0f, 6.0f, 9.0f, 8.0f, 9.0f, 10.0f, 5.0f, 4.0f, 5.0f, 6.0f, 21.0f, 20.0f, 21.0f, 22.0f, 17.0f, 16.0f, 17.0f,
+  18.0f, 13.0f, 12.0f, 13.0f, 14.0f, 17.0f, 16.0f, 17.0f, 18.0f, 21.0f, 20.0f, 21.0f, 22.0f, 17.0f, 16.0f, 17.0f,
+  18.0f};
+/* (2, 6, 4): pad(m, ((0, 0), (2, 1), (1, -1)), mode=replicate) */
+GOLDEN_ARR float g_mv_pad_replicate[] = {0.0f, 0.0f, 1.0f, 2.0f, 0.0f, 0.0f, 1.0f, 2.0f, 0.0f, 0.0f, 1.0f, 2.0f, 4.0f,
+  4.0f, 5.0f, 6.0f, 8.0f, 8.0f, 9.0f, 10.0f, 8.0f, 8.0f, 9.0f, 10.0f, 12.0f, 12.0f, 13.0f, 14.0f, 12.0f, 12.0f, 13.0f,
+  14.0f, 12.0f, 12.0f, 13.0f, 14.0f, 16.0f, 16.0f, 17.0f, 18.0f, 20.0f, 20.0f, 21.0f, 22.0f, 20.0f, 20.0f, 21.0f,
+  22.0f};
+/* (2, 6, 6): pad(m, ((0, 0), (2, 1), (-1, 3)), mode=circular) */
+GOLDEN_ARR float g_mv_pad_circular[] = {5.0f, 6.0f, 7.0f, 5.0f, 6.0f, 7.0f, 9.0f, 10.0f, 11.0f, 9.0f, 10.0f, 11.0f,
+  1.0f, 2.0f, 3.0f, 1.0f, 2.0f, 3.0f, 5.0f, 6.0f, 7.0f, 5.0f, 6.0f, 7.0f, 9.0f, 10.0f, 11.0f, 9.0f, 10.0f, 11.0f,
+  1.0f, 2.0f, 3.0f, 1.0f, 2.0f, 3.0f, 17.0f, 18.0f, 19.0f, 17.0f, 18.0f, 19.0f, 21.0f, 22.0f, 23.0f, 21.0f, 22.0f,
+  23.0f, 13.0f, 14.0f, 15.0f, 13.0f, 14.0f, 15.0f, 17.0f, 18.0f, 19.0f, 17.0f, 18.0f, 19.0f, 21.0f, 22.0f, 23.0f,
+  21.0f, 22.0f, 23.0f, 13.0f, 14.0f, 15.0f, 13.0f, 14.0f, 15.0f};
 /* (2, 1, 4): 100+i */
 GOLDEN_ARR float g_mv_cat_a[] = {100.0f, 101.0f, 102.0f, 103.0f, 104.0f, 105.0f, 106.0f, 107.0f};
 /* (2, 2, 4): -i */
