@@ -173,6 +173,24 @@ TG_API tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_lt_s(tg_tensor *a, double b);
 TG_API tg_tensor *tg_gt_s(tg_tensor *a, double b);
 TG_API tg_tensor *tg_eq_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_le_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_ge_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_ne_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_floordiv_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_mod_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_rpow_s(double a, tg_tensor *b);         /* a ** b */
+TG_API tg_tensor *tg_bitwise_and_s(tg_tensor *a, double b); /* b whole */
+TG_API tg_tensor *tg_bitwise_or_s(tg_tensor *a, double b);
+TG_API tg_tensor *tg_bitwise_xor_s(tg_tensor *a, double b);
+/* Any binary op with a python scalar, as tinygrad types it: the scalar takes a float tensor's dtype; next to an
+ * integer or bool tensor it is an int when whole (int_tensor * 3 stays int) and the default float otherwise. A C
+ * double cannot tell 3.0 from 3: TG_SCALAR_FLOAT says it is a python float (int_tensor * 3.0 is float32), and
+ * TG_SCALAR_REVERSE puts it on the left (v op a). The _s functions are this with flags 0. An integer result to a
+ * negative scalar power is an error, as tinygrad's "base needs to be float". */
+enum { TG_OP_ADD, TG_OP_SUB, TG_OP_MUL, TG_OP_DIV, TG_OP_FLOORDIV, TG_OP_MOD, TG_OP_POW, TG_OP_MAXIMUM, TG_OP_MINIMUM,
+       TG_OP_LT, TG_OP_LE, TG_OP_GT, TG_OP_GE, TG_OP_EQ, TG_OP_NE, TG_OP_AND, TG_OP_OR, TG_OP_XOR };
+enum { TG_SCALAR_REVERSE = 1, TG_SCALAR_FLOAT = 2 };
+TG_API tg_tensor *tg_binop_s(tg_tensor *a, int op, double v, int flags);
 TG_API tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_where_s(tg_tensor *cond, double a, double b);
 TG_API tg_tensor *tg_logical_not(tg_tensor *a);
@@ -187,7 +205,7 @@ TG_API tg_tensor *tg_rshift(tg_tensor *a, int bits);
 
 TG_API tg_tensor *tg_neg(tg_tensor *a);
 TG_API tg_tensor *tg_abs(tg_tensor *a);
-TG_API tg_tensor *tg_sign(tg_tensor *a);
+TG_API tg_tensor *tg_sign(tg_tensor *a); /* sign(NaN) is NaN, as PyTorch and numpy: tinygrad's 1 is its bug */
 TG_API tg_tensor *tg_exp(tg_tensor *a);
 TG_API tg_tensor *tg_exp2(tg_tensor *a);
 TG_API tg_tensor *tg_log(tg_tensor *a);

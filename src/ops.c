@@ -178,6 +178,11 @@ tg_tensor *tg_minimum_s(tg_tensor *a, double b) { TG__LOCKED(); return tg__bin_s
 tg_tensor *tg_pow_s(tg_tensor *a, double b) {
   TG__LOCKED();
   TG__NEED("tg_pow_s", a);
+  if (!tg_dtype_is_float(tg__scalar_dtype(a->uop->dtype, b)) && b < 0) { /* tinygrad's rule, not wrapped integers */
+    tg__set_error("tg_pow_s: %s to the power %g: the base needs to be float (an integer result cannot be negative "
+                  "powers' fractions)", tg_dtype_name(a->uop->dtype), b);
+    return NULL;
+  }
   if (b == floor(b) && fabs(b) <= 16 && (b >= 0 || tg_dtype_is_float(a->uop->dtype))) {
     tg__uop *x = a->uop, *acc = NULL, *p = x;
     for (int64_t k = (int64_t)fabs(b); k; k >>= 1) {
@@ -262,6 +267,60 @@ tg_tensor *tg_bitwise_not(tg_tensor *a) {
   tg__uop *x = a->uop;
   return tg__tensor_wrap(x->dtype == TG_BOOL ? tg__tnot(x) : tg__talu(TG__OP_XOR, x, tg__c(x, -1)), a->dev);
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// a binary op with a python scalar, any of them, either side, and a python float said as such
+
+static tg__uop *tg__f_and(tg__uop *x, tg__uop *y) { return tg__talu(TG__OP_AND, x, y); }
+static tg__uop *tg__f_or(tg__uop *x, tg__uop *y) { return tg__talu(TG__OP_OR, x, y); }
+static tg__uop *tg__f_xor(tg__uop *x, tg__uop *y) { return tg__talu(TG__OP_XOR, x, y); }
+
+tg_tensor *tg_binop_s(tg_tensor *a, int op, double v, int flags) {
+  TG__LOCKED();
+  static const struct { const char *name; tg__binfn f; int bitwise; } ops[] = {
+      {"add", tg__tadd, 0},      {"sub", tg__tsub, 0},     {"mul", tg__tmul, 0},    {"div", tg__f_div, 0},
+      {"floordiv", tg__f_floordiv, 0}, {"mod", tg__f_mod, 0}, {"pow", tg__f_pow, 0}, {"maximum", tg__f_max, 0},
+      {"minimum", tg__f_min, 0}, {"lt", tg__f_lt, 0},      {"le", tg__f_le, 0},     {"gt", tg__f_gt, 0},
+      {"ge", tg__f_ge, 0},       {"eq", tg__f_eq, 0},      {"ne", tg__f_ne, 0},     {"bitwise_and", tg__f_and, 1},
+      {"bitwise_or", tg__f_or, 1}, {"bitwise_xor", tg__f_xor, 1}};
+  TG__NEED("tg_binop_s", a);
+  if (op < 0 || op >= TG__COUNT(ops) || (flags & ~(TG_SCALAR_REVERSE | TG_SCALAR_FLOAT))) {
+    tg__set_error("tg_binop_s: %s %d is not one of tinygrad.h's", op < 0 || op >= TG__COUNT(ops) ? "op" : "flags",
+                  op < 0 || op >= TG__COUNT(ops) ? op : flags);
+    return NULL;
+  }
+  int rev = (flags & TG_SCALAR_REVERSE) != 0;
+  tg_dtype dt = (flags & TG_SCALAR_FLOAT) && !tg_dtype_is_float(a->uop->dtype) ? tg__default_float()
+                                                                              : tg__scalar_dtype(a->uop->dtype, v);
+  if (ops[op].bitwise && (tg_dtype_is_float(dt) || v != floor(v))) {
+    tg__set_error("tg_binop_s: bitwise_%s needs an integer or bool tensor and a whole scalar, got %s and %g",
+                  ops[op].name + 8, tg_dtype_name(a->uop->dtype), v);
+    return NULL;
+  }
+  if (op == TG_OP_POW && !tg_dtype_is_float(dt) && v < 0) {
+    tg__set_error("tg_binop_s: %s%s: the base needs to be float (tinygrad's rule for integer powers)",
+                  rev ? "a negative scalar to the power of " : "an integer tensor to a negative power, ",
+                  tg_dtype_name(a->uop->dtype));
+    return NULL;
+  }
+  if (op == TG_OP_POW && !rev) { /* tg_pow_s's exact small powers */
+    tg_tensor *x = dt == a->uop->dtype ? a : tg_cast(a, dt), *r = tg_pow_s(x, v);
+    if (x != a) tg_free(x);
+    return r;
+  }
+  tg__uop *x = tg__tcast(a->uop, dt), *y = tg__tfull_like(x, v, dt);
+  return tg__tensor_wrap(rev ? ops[op].f(y, x) : ops[op].f(x, y), a->dev);
+}
+
+tg_tensor *tg_floordiv_s(tg_tensor *a, double b) { TG__LOCKED(); return tg_binop_s(a, TG_OP_FLOORDIV, b, 0); }
+tg_tensor *tg_mod_s(tg_tensor *a, double b) { TG__LOCKED(); return tg_binop_s(a, TG_OP_MOD, b, 0); }
+tg_tensor *tg_rpow_s(double a, tg_tensor *b) { TG__LOCKED(); return tg_binop_s(b, TG_OP_POW, a, TG_SCALAR_REVERSE); }
+tg_tensor *tg_le_s(tg_tensor *a, double b) { TG__LOCKED(); return tg_binop_s(a, TG_OP_LE, b, 0); }
+tg_tensor *tg_ge_s(tg_tensor *a, double b) { TG__LOCKED(); return tg_binop_s(a, TG_OP_GE, b, 0); }
+tg_tensor *tg_ne_s(tg_tensor *a, double b) { TG__LOCKED(); return tg_binop_s(a, TG_OP_NE, b, 0); }
+tg_tensor *tg_bitwise_and_s(tg_tensor *a, double b) { TG__LOCKED(); return tg_binop_s(a, TG_OP_AND, b, 0); }
+tg_tensor *tg_bitwise_or_s(tg_tensor *a, double b) { TG__LOCKED(); return tg_binop_s(a, TG_OP_OR, b, 0); }
+tg_tensor *tg_bitwise_xor_s(tg_tensor *a, double b) { TG__LOCKED(); return tg_binop_s(a, TG_OP_XOR, b, 0); }
 
 static tg_tensor *tg__logical(const char *fn, tg_tensor *a, tg_tensor *b, tg__op op) {
   TG__NEED(fn, a);

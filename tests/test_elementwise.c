@@ -242,6 +242,49 @@ TEST(test_ew_scalar_ops) {
   tg_scope_end();
 }
 
+/* integer tensors with python scalars (tinygrad's types and values): the missing _s forms, and tg_binop_s's python
+ * float (TG_SCALAR_FLOAT: int_tensor * 3.0 is float32 where int_tensor * 3 stays int32) and reversed operands */
+TEST(test_ew_scalar_int_semantics) {
+  tg_scope_begin();
+  tg_tensor *i = TEST_DATA(g_ew_si, TG_INT32, 6);
+  CHECK_RAW(tg_floordiv_s(i, 3), TG_INT32, g_ew_floordiv_s, 6);
+  CHECK_RAW(tg_mod_s(i, -4), TG_INT32, g_ew_mod_s, 6);
+  CHECK_RAW(tg_le_s(i, 2), TG_BOOL, g_ew_le_s, 6);
+  CHECK_RAW(tg_ge_s(i, 0), TG_BOOL, g_ew_ge_s, 6);
+  CHECK_RAW(tg_ne_s(i, 5), TG_BOOL, g_ew_ne_s, 6);
+  CHECK_RAW(tg_bitwise_and_s(i, 6), TG_INT32, g_ew_and_s, 6);
+  CHECK_RAW(tg_bitwise_or_s(i, 3), TG_INT32, g_ew_or_s, 6);
+  CHECK_RAW(tg_bitwise_xor_s(i, -2), TG_INT32, g_ew_xor_s, 6);
+  static const int32_t e[6] = {2, 3, 0, 2, 0, 4}; /* |si| % 5 */
+  CHECK_RAW(tg_rpow_s(2, TEST_DATA(e, TG_INT32, 6)), TG_INT32, g_ew_rpow_s, 6);
+  CHECK_RAW(tg_mul_s(i, 3), TG_INT32, g_ew_mul_s3, 6);
+  CHECK_RAW(tg_mul_s(i, 3.0), TG_INT32, g_ew_mul_s3, 6); /* a whole double is an int */
+  CHECK_TENSOR(tg_binop_s(i, TG_OP_MUL, 3.0, TG_SCALAR_FLOAT), g_ew_mul_f3, 0, 6);
+  CHECK_DTYPE(tg_binop_s(i, TG_OP_MUL, 3.0, TG_SCALAR_FLOAT), TG_FLOAT32);
+  CHECK_TENSOR(tg_binop_s(i, TG_OP_ADD, 0.5, 0), g_ew_add_f, 0, 6);
+  CHECK_TENSOR(tg_binop_s(i, TG_OP_SUB, 1.0, TG_SCALAR_FLOAT | TG_SCALAR_REVERSE), g_ew_rsub_f, 0, 6);
+  CHECK_TENSOR(tg_binop_s(i, TG_OP_POW, 2.0, TG_SCALAR_FLOAT), g_ew_pow_f, 0, 6);
+  CHECK_DTYPE(tg_binop_s(i, TG_OP_POW, 2.0, TG_SCALAR_FLOAT), TG_FLOAT32);
+  /* a float16 tensor keeps float16 next to a python float */
+  CHECK_DTYPE(tg_binop_s(tg_cast(i, TG_FLOAT16), TG_OP_MUL, 3.0, TG_SCALAR_FLOAT), TG_FLOAT16);
+  /* errors: int ** -1 (tinygrad's "base needs to be float"), a fractional bitwise scalar, a bad op or flag */
+  CHECK(tg_pow_s(i, -1) == NULL && strstr(tg_error(), "base needs to be float"));
+  CHECK(tg_binop_s(i, TG_OP_POW, -2, 0) == NULL && strstr(tg_error(), "base needs to be float"));
+  CHECK(tg_rpow_s(-2, i) == NULL && strstr(tg_error(), "base needs to be float"));
+  CHECK(tg_pow_s(tg_cast(i, TG_FLOAT32), -1) != NULL);
+  CHECK(tg_bitwise_and_s(i, 1.5) == NULL && strstr(tg_error(), "whole"));
+  CHECK(tg_bitwise_or_s(tg_cast(i, TG_FLOAT32), 1) == NULL && strstr(tg_error(), "integer or bool"));
+  CHECK(tg_binop_s(i, 99, 1, 0) == NULL && strstr(tg_error(), "op 99"));
+  CHECK(tg_binop_s(i, TG_OP_ADD, 1, 8) == NULL && strstr(tg_error(), "flags 8"));
+  CHECK(tg_binop_s(NULL, TG_OP_ADD, 1, 0) == NULL);
+  /* sign(NaN) is NaN (numpy, PyTorch; tinygrad gives 1) */
+  static const float nanv[1] = {NAN};
+  float *sg = tg_to_float(tg_sign(TEST_F32(nanv, 1)));
+  CHECK(sg && sg[0] != sg[0]);
+  free(sg);
+  tg_scope_end();
+}
+
 TEST(test_ew_pow) {
   tg_scope_begin();
   tg_tensor *b = TEST_F32(g_ew_pow_base, 6, 1), *e = TEST_F32(g_ew_pow_exp, 1, 7);

@@ -376,6 +376,22 @@ def section_elementwise(o):
   agree("rdiv", 2.0 / p64, (2.0 / Tensor(P)).numpy(), 1e-6)
   agree("pow3", x64 ** 3, (Tensor(X) ** 3).numpy(), 1e-5)
   agree("pow0", np.ones_like(x64), (Tensor(X) ** 0).numpy(), 0)
+  # integer tensors with python scalars: tinygrad's types and values
+  si = np.array([-7, -3, 0, 2, 5, 9], np.int32)
+  ti = Tensor(si)
+  o.arr("g_ew_si", si, "int32_t", "integers for the scalar ops")
+  cases = [("floordiv_s", ti // 3), ("mod_s", ti % -4), ("le_s", ti <= 2), ("ge_s", ti >= 0), ("ne_s", ti != 5),
+           ("and_s", ti & 6), ("or_s", ti | 3), ("xor_s", ti ^ -2), ("rpow_s", 2 ** Tensor(np.abs(si) % 5)),
+           ("mul_s3", ti * 3), ("mul_f3", ti * 3.0), ("add_f", ti + 0.5), ("rsub_f", 1.0 - ti), ("pow_f", ti ** 2.0)]
+  for name, t in cases:
+    want = t.numpy()
+    ctype = {"int32": "int32_t", "bool": "uint8_t", "float32": "float"}[str(want.dtype)]
+    o.arr(f"g_ew_{name}", want, ctype, f"{name} ({want.dtype}, tinygrad)")
+  try:
+    ti ** -1
+    sys.exit("gen.py: tinygrad no longer refuses int ** -1")
+  except RuntimeError as e:
+    assert "base needs to be float" in str(e)
   o.arr("g_ew_lt_s", (X < 0).reshape(4, 6), "uint8_t", "x < 0")
   o.arr("g_ew_gt_s", (X > 1).reshape(4, 6), "uint8_t", "x > 1")
 

@@ -519,6 +519,36 @@ GOLDEN_ARR float g_ew_pow_s0[] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f
 GOLDEN_ARR float g_ew_pow_s15[] = {8.301867f, 6.804859f, 3.248596f, 0.13498342f, 2.6369877f, 6.325283f, 8.261482f,
   7.228506f, 3.8684652f, 0.45127022f, 2.046499f, 5.7979016f, 8.140988f, 7.589122f, 4.484436f, 0.86848545f, 1.4908862f,
   5.231773f, 7.9423633f, 7.8807106f, 5.084998f, 1.3588725f, 0.9853152f, 4.6367974f};
+/* (6,): integers for the scalar ops */
+GOLDEN_ARR int32_t g_ew_si[] = {-7, -3, 0, 2, 5, 9};
+/* (6,): floordiv_s (int32, tinygrad) */
+GOLDEN_ARR int32_t g_ew_floordiv_s[] = {-3, -1, 0, 0, 1, 3};
+/* (6,): mod_s (int32, tinygrad) */
+GOLDEN_ARR int32_t g_ew_mod_s[] = {-3, -3, 0, -2, -3, -3};
+/* (6,): le_s (bool, tinygrad) */
+GOLDEN_ARR uint8_t g_ew_le_s[] = {1, 1, 1, 1, 0, 0};
+/* (6,): ge_s (bool, tinygrad) */
+GOLDEN_ARR uint8_t g_ew_ge_s[] = {0, 0, 1, 1, 1, 1};
+/* (6,): ne_s (bool, tinygrad) */
+GOLDEN_ARR uint8_t g_ew_ne_s[] = {1, 1, 1, 1, 0, 1};
+/* (6,): and_s (int32, tinygrad) */
+GOLDEN_ARR int32_t g_ew_and_s[] = {0, 4, 0, 2, 4, 0};
+/* (6,): or_s (int32, tinygrad) */
+GOLDEN_ARR int32_t g_ew_or_s[] = {-5, -1, 3, 3, 7, 11};
+/* (6,): xor_s (int32, tinygrad) */
+GOLDEN_ARR int32_t g_ew_xor_s[] = {7, 3, -2, -4, -5, -9};
+/* (6,): rpow_s (int32, tinygrad) */
+GOLDEN_ARR int32_t g_ew_rpow_s[] = {4, 8, 1, 4, 1, 16};
+/* (6,): mul_s3 (int32, tinygrad) */
+GOLDEN_ARR int32_t g_ew_mul_s3[] = {-21, -9, 0, 6, 15, 27};
+/* (6,): mul_f3 (float32, tinygrad) */
+GOLDEN_ARR float g_ew_mul_f3[] = {-21.0f, -9.0f, 0.0f, 6.0f, 15.0f, 27.0f};
+/* (6,): add_f (float32, tinygrad) */
+GOLDEN_ARR float g_ew_add_f[] = {-6.5f, -2.5f, 0.5f, 2.5f, 5.5f, 9.5f};
+/* (6,): rsub_f (float32, tinygrad) */
+GOLDEN_ARR float g_ew_rsub_f[] = {8.0f, 4.0f, 1.0f, -1.0f, -4.0f, -8.0f};
+/* (6,): pow_f (float32, tinygrad) */
+GOLDEN_ARR float g_ew_pow_f[] = {49.0f, 9.0f, 0.0f, 4.0f, 25.0f, 81.0f};
 /* (4, 6): x < 0 */
 GOLDEN_ARR uint8_t g_ew_lt_s[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0};
 /* (4, 6): x > 1 */
