@@ -450,8 +450,8 @@ TG_API tg_state_dict *tg_gguf_tensors(const tg_gguf *g);   /* the tensors by nam
 TG_API int tg_gguf_tensor_type(const tg_gguf *g, const char *name); /* its ggml type (0 F32, 8 Q8_0...); -1 absent */
 TG_API const char *tg_gguf_type_name(int ggml_type);       /* "Q4_K"; NULL for a type tinygrad.h does not read */
 /* x (..., K) times the 2-d weight `name` (N, K) transposed: (..., N), as tg_matmul(x, tg_transpose(w, 0, 1)). With
- * TG_GGUF_Q8 and a Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 or Q4_K weight, x is quantised per block of 32 values to 8 bits first, as
- * llama.cpp does (Q8_1: a scale max|x| / 127 and int8 values rounded half to even), and each block's product is a
+ * TG_GGUF_Q8 and a Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 or Q4_K weight, x is quantised per block of 32 values to 8 bits
+ * first, as llama.cpp does (Q8_1: a scale max|x| / 127 and int8 values rounded half to even), and each block's product is a
  * sum of integer products of the quants, scaled after: close to the float32 product (llama.cpp's error), not equal to
  * it, and on the CPU about twice as fast. Other weight types ignore the flag. NULL and an error for an absent or
  * non-2-d tensor or an x whose last axis is not K. */
