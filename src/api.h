@@ -277,6 +277,12 @@ TG_API tg_tensor *tg_argmin(tg_tensor *a, int axis, int keepdim);
 TG_API tg_tensor *tg_cumsum(tg_tensor *a, int axis);
 TG_API tg_tensor *tg_cumprod(tg_tensor *a, int axis);
 TG_API tg_tensor *tg_cummax(tg_tensor *a, int axis);
+TG_API tg_tensor *tg_cummin(tg_tensor *a, int axis);
+/* the int32 index of each running maximum (minimum): its first position, as tinygrad's (PyTorch's takes the last) */
+TG_API tg_tensor *tg_cummax_indices(tg_tensor *a, int axis);
+TG_API tg_tensor *tg_cummin_indices(tg_tensor *a, int axis);
+TG_API tg_tensor *tg_logcumsumexp(tg_tensor *a, int axis); /* log(cumsum(exp(a))), stably */
+/* argmax, argmin, logsumexp and the cumulative ops take axis TG_ALL_AXES too: the flattened tensor's (axis=None) */
 TG_API tg_tensor *tg_softmax(tg_tensor *a, int axis);
 TG_API tg_tensor *tg_log_softmax(tg_tensor *a, int axis);
 TG_API tg_tensor *tg_layernorm(tg_tensor *a, int axis, double eps); /* normalises over the last dims from axis on */
@@ -451,10 +457,10 @@ TG_API int tg_gguf_tensor_type(const tg_gguf *g, const char *name); /* its ggml 
 TG_API const char *tg_gguf_type_name(int ggml_type);       /* "Q4_K"; NULL for a type tinygrad.h does not read */
 /* x (..., K) times the 2-d weight `name` (N, K) transposed: (..., N), as tg_matmul(x, tg_transpose(w, 0, 1)). With
  * TG_GGUF_Q8 and a Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 or Q4_K weight, x is quantised per block of 32 values to 8 bits
- * first, as llama.cpp does (Q8_1: a scale max|x| / 127 and int8 values rounded half to even), and each block's product is a
- * sum of integer products of the quants, scaled after: close to the float32 product (llama.cpp's error), not equal to
- * it, and on the CPU about twice as fast. Other weight types ignore the flag. NULL and an error for an absent or
- * non-2-d tensor or an x whose last axis is not K. */
+ * first, as llama.cpp does (Q8_1: a scale max|x| / 127 and int8 values rounded half to even), and each block's
+ * product is a sum of integer products of the quants, scaled after: close to the float32 product (llama.cpp's
+ * error), not equal to it, and on the CPU about twice as fast. Other weight types ignore the flag. NULL and an error
+ * for an absent or non-2-d tensor or an x whose last axis is not K. */
 enum { TG_GGUF_Q8 = 1 };
 TG_API tg_tensor *tg_gguf_linear(const tg_gguf *g, const char *name, tg_tensor *x, int flags);
 /* key-values, in the file's order: i from 0 to tg_gguf_kv_count - 1; j the element of an array (0 for a scalar) */

@@ -866,9 +866,12 @@ tg_tensor *tg_std(tg_tensor *a, int naxes, const int *axes, int keepdim, double 
 tg_tensor *tg_logsumexp(tg_tensor *a, int axis, int keepdim) {
   TG__LOCKED();
   TG__NEED("tg_logsumexp", a);
-  int ax = tg__axis("tg_logsumexp", axis, a->uop->ndim);
-  if (ax < 0) return NULL;
-  int64_t mask = 1LL << ax;
+  int64_t mask = (1LL << a->uop->ndim) - 1; /* TG_ALL_AXES: every axis (tinygrad's axis=None) */
+  if (axis != TG_ALL_AXES) {
+    int ax = tg__axis("tg_logsumexp", axis, a->uop->ndim);
+    if (ax < 0) return NULL;
+    mask = 1LL << ax;
+  }
   tg__uop *x = tg__tfloat(a->uop), *m = tg__tmax(x, mask);
   tg__uop *s = tg__treduce(tg__texp(tg__tsub(x, tg__texpand(m, x->shape))), TG__OP_ADD, mask);
   return tg__tensor_wrap(tg__unkeep(tg__tadd(tg__tlog(s), m), mask, keepdim), a->dev);
@@ -879,6 +882,13 @@ static tg_tensor *tg__argext(const char *fn, tg_tensor *a, int axis, int keepdim
   TG__NEED(fn, a);
   tg__uop *x = a->uop;
   int64_t one = 1;
+  if (axis == TG_ALL_AXES) { /* the flattened tensor's index, 0-d (tinygrad's axis=None; keepdim ignored, as there) */
+    int64_t numel = tg__numel_max(x->ndim, x->shape);
+    tg_tensor *flat = tg__tensor_wrap(tg__treshape(x, 1, &numel), a->dev);
+    tg_tensor *r = flat ? tg__argext(fn, flat, 0, 0, is_min) : NULL;
+    tg_free(flat);
+    return r;
+  }
   if (x->ndim == 0) x = tg__treshape(x, 1, &one);
   int ax = tg__axis(fn, axis, x->ndim);
   if (ax < 0) return NULL;
@@ -907,10 +917,18 @@ tg_tensor *tg_argmin(tg_tensor *a, int axis, int keepdim) {
   return tg__argext("tg_argmin", a, axis, keepdim, 1);
 }
 
-/* out[..., i, ...] = reduce_{j <= i} x[..., j, ...]: x is broadcast over a new axis i and masked by j <= i */
+/* out[..., i, ...] = reduce_{j <= i} x[..., j, ...]: x is broadcast over a new axis i and masked by j <= i.
+ * TG_ALL_AXES: of the flattened tensor (numpy's axis=None) */
 static tg_tensor *tg__cumulative(const char *fn, tg_tensor *a, int axis, tg__op op) {
   TG__NEED(fn, a);
   tg__uop *x = a->uop;
+  if (axis == TG_ALL_AXES) {
+    int64_t numel = tg__numel_max(x->ndim, x->shape);
+    tg_tensor *flat = tg__tensor_wrap(tg__treshape(x, 1, &numel), a->dev);
+    tg_tensor *r = flat ? tg__cumulative(fn, flat, 0, op) : NULL;
+    tg_free(flat);
+    return r;
+  }
   int ax = tg__axis(fn, axis, x->ndim);
   if (ax < 0) return NULL;
   if (x->ndim == TG_MAX_DIMS) {
@@ -943,6 +961,102 @@ tg_tensor *tg_cumprod(tg_tensor *a, int axis) {
   return tg__cumulative("tg_cumprod", a, axis, TG__OP_MUL);
 }
 tg_tensor *tg_cummax(tg_tensor *a, int axis) { TG__LOCKED(); return tg__cumulative("tg_cummax", a, axis, TG__OP_MAX); }
+tg_tensor *tg_cummin(tg_tensor *a, int axis) {
+  TG__LOCKED();
+  TG__NEED("tg_cummin", a);
+  tg_tensor *inv = tg__tensor_wrap(tg__inverse(a->uop), a->dev), *m = inv ? tg_cummax(inv, axis) : NULL;
+  tg_tensor *r = m ? tg__tensor_wrap(tg__inverse(m->uop), a->dev) : NULL;
+  tg_free(inv), tg_free(m);
+  return r;
+}
+
+/* the index of each running maximum: the first position where x equals it (tinygrad's: n - max over i <= j of
+ * (x_i == max_j) (n - i)), int32 */
+static tg_tensor *tg__cumarg(const char *fn, tg_tensor *a, int axis, int is_min) {
+  TG__NEED(fn, a);
+  tg_tensor *x = is_min ? tg__tensor_wrap(tg__inverse(a->uop), a->dev) : a;
+  if (axis == TG_ALL_AXES) {
+    int64_t numel = tg__numel_max(x->uop->ndim, x->uop->shape);
+    tg_tensor *flat = tg__tensor_wrap(tg__treshape(x->uop, 1, &numel), a->dev);
+    tg_tensor *r = flat ? tg__cumarg(fn, flat, 0, 0) : NULL;
+    tg_free(flat);
+    if (x != a) tg_free(x);
+    return r;
+  }
+  tg_tensor *vals = tg__cumulative(fn, x, axis, TG__OP_MAX);
+  if (!vals) {
+    if (x != a) tg_free(x);
+    return NULL;
+  }
+  int ax = tg__axis(fn, axis, x->uop->ndim), nd = x->uop->ndim;
+  int64_t n = x->uop->shape[ax], full[TG_MAX_DIMS], si[TG_MAX_DIMS], sj[TG_MAX_DIMS], u[TG_MAX_DIMS];
+  /* (..., j, ..., i): j where the axis was (the output's position), i a new last axis (the candidate) */
+  for (int d = 0; d <= nd; d++)
+    full[d] = d < nd ? x->uop->shape[d] : n, si[d] = d == nd ? n : 1, sj[d] = d == ax ? n : 1;
+  for (int d = 0; d <= nd; d++) u[d] = d == nd ? 1 : x->uop->shape[d];
+  int p2[TG_MAX_DIMS];
+  for (int d = 0; d <= nd; d++) p2[d] = d;
+  p2[ax] = nd, p2[nd] = ax;
+  tg__uop *xi = tg__texpand(tg__tpermute(tg__treshape(x->uop, nd + 1, u), p2), full); /* x_i at (..., j, ..., i) */
+  tg__uop *mj = tg__texpand(tg__treshape(vals->uop, nd + 1, u), full);                /* max_j */
+  tg__uop *i = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), nd + 1, si), full);
+  tg__uop *j = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), nd + 1, sj), full);
+  tg__uop *hit = tg__talu(TG__OP_AND, tg__talu(TG__OP_CMPEQ, xi, mj), tg__tnot(tg__tlt(j, i)));
+  tg__uop *w = tg__twhere(hit, tg__tsub(tg__tfull_like(i, (double)n, TG_INT32), i), tg__tfull_like(i, 0, TG_INT32));
+  tg__uop *best = tg__treduce(w, TG__OP_MAX, 1LL << nd), *r = tg__tsub(tg__tfull_like(best, (double)n, TG_INT32), best);
+  tg_tensor *out = tg__tensor_wrap(tg__treshape(r, nd, x->uop->shape), a->dev);
+  tg_free(vals);
+  if (x != a) tg_free(x);
+  return out;
+}
+tg_tensor *tg_cummax_indices(tg_tensor *a, int axis) {
+  TG__LOCKED();
+  return tg__cumarg("tg_cummax_indices", a, axis, 0);
+}
+tg_tensor *tg_cummin_indices(tg_tensor *a, int axis) {
+  TG__LOCKED();
+  return tg__cumarg("tg_cummin_indices", a, axis, 1);
+}
+
+/* log(cumsum(exp(x))), stably: each position's running maximum (not differentiated, as tinygrad's detach) taken out
+ * of the exponents and added back */
+tg_tensor *tg_logcumsumexp(tg_tensor *a, int axis) {
+  TG__LOCKED();
+  TG__NEED("tg_logcumsumexp", a);
+  if (axis == TG_ALL_AXES) {
+    int64_t numel = tg__numel_max(a->uop->ndim, a->uop->shape);
+    tg_tensor *flat = tg__tensor_wrap(tg__treshape(a->uop, 1, &numel), a->dev);
+    tg_tensor *r = flat ? tg_logcumsumexp(flat, 0) : NULL;
+    tg_free(flat);
+    return r;
+  }
+  if (a->uop->ndim == 0) return tg__tensor_wrap(tg__tfloat(a->uop), a->dev);
+  int ax = tg__axis("tg_logcumsumexp", axis, a->uop->ndim);
+  if (ax < 0) return NULL;
+  tg_tensor *xf = tg__tensor_wrap(tg__tfloat(a->uop), a->dev), *cm = xf ? tg_cummax(xf, ax) : NULL;
+  if (!cm) {
+    tg_free(xf);
+    return NULL;
+  }
+  tg__uop *x = xf->uop, *m = tg__uop1(TG__OP_DETACH, cm->uop->dtype, cm->uop, NULL);
+  int nd = x->ndim;
+  int64_t n = x->shape[ax], full[TG_MAX_DIMS], si[TG_MAX_DIMS], sj[TG_MAX_DIMS], u[TG_MAX_DIMS];
+  /* (..., i, ..., j): i the output's position, j the summed one (j <= i) */
+  for (int d = 0; d <= nd; d++) full[d] = d < nd ? x->shape[d] : n, si[d] = d == ax ? n : 1, sj[d] = d == nd ? n : 1;
+  for (int d = 0; d <= nd; d++) u[d] = d == nd ? 1 : x->shape[d];
+  int p2[TG_MAX_DIMS];
+  for (int d = 0; d <= nd; d++) p2[d] = d;
+  p2[ax] = nd, p2[nd] = ax;
+  tg__uop *xj = tg__texpand(tg__tpermute(tg__treshape(x, nd + 1, u), p2), full);
+  tg__uop *mi = tg__texpand(tg__treshape(m, nd + 1, u), full);
+  tg__uop *i = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), nd + 1, si), full);
+  tg__uop *j = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), nd + 1, sj), full);
+  tg__uop *d = tg__twhere(tg__tnot(tg__tlt(i, j)), tg__tsub(xj, mi), tg__c(xj, tg__dtype_min(xj->dtype)));
+  tg__uop *r = tg__tadd(tg__tlog(tg__tsum(tg__texp(d), 1LL << nd)), tg__treshape(m, nd + 1, u));
+  tg_tensor *out = tg__tensor_wrap(tg__treshape(r, nd, x->shape), a->dev);
+  tg_free(xf), tg_free(cm);
+  return out;
+}
 
 /* softmax: m = x - max(x); e = exp(m); e / sum(e)  (three kernels: max, sum, the division) */
 static int tg__softmax_parts(const char *fn, tg_tensor *a, int axis, tg__uop **m, tg__uop **e, tg__uop **ss) {

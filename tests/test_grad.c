@@ -372,6 +372,10 @@ static tg_tensor *logsumexp_m1_keep(tg_tensor *a) { return tg_logsumexp(a, -1, 1
 static tg_tensor *cumsum_0(tg_tensor *a) { return tg_cumsum(a, 0); }
 static tg_tensor *cumprod_2(tg_tensor *a) { return tg_cumprod(a, 2); }
 static tg_tensor *cummax_2(tg_tensor *a) { return tg_cummax(a, 2); }
+static tg_tensor *cummin_1(tg_tensor *a) { return tg_cummin(a, 1); }
+static tg_tensor *logcumsumexp_2(tg_tensor *a) { return tg_logcumsumexp(a, 2); }
+static tg_tensor *logcumsumexp_all(tg_tensor *a) { return tg_logcumsumexp(a, TG_ALL_AXES); }
+static tg_tensor *logsumexp_all(tg_tensor *a) { return tg_logsumexp(a, TG_ALL_AXES, 0); }
 static tg_tensor *softmax_m1(tg_tensor *a) { return tg_softmax(a, -1); }
 static tg_tensor *softmax_0(tg_tensor *a) { return tg_softmax(a, 0); }
 static tg_tensor *log_softmax_m1(tg_tensor *a) { return tg_log_softmax(a, -1); }
@@ -387,7 +391,8 @@ TEST(test_grad_reduce) {
     R(sum_all, GX), R(sum_1, GX), R(sum_02_keep, GX), R(prod_all, GX), R(prod_2_keep, GX), R(max_all, GX),
     R(max_1, GX), R(max_02_keep, GX), R(min_m1, GX), R(mean_all, GX), R(mean_0_keep, GX), R(var_all_c0, GX),
     R(var_02_keep, GX), R(std_2, GX), R(logsumexp_m1_keep, GX), R(cumsum_0, GX), R(cumprod_2, GX), R(cummax_2, GX),
-    R(softmax_0, GX), R(log_softmax_m1, GX), R(layernorm_1, GX),
+    R(softmax_0, GX), R(log_softmax_m1, GX), R(layernorm_1, GX), R(cummin_1, GX), R(logcumsumexp_2, GX),
+    R(logcumsumexp_all, GX), R(logsumexp_all, GX),
   };
   test_gradcheck_all(cs, TEST_COUNT(cs));
 }

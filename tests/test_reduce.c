@@ -154,6 +154,36 @@ TEST(test_rd_cumulative) {
   tg_scope_end();
 }
 
+/* cummin, the running extrema's indices (tinygrad's: each one's first position), logcumsumexp, and the all-axes forms
+ * of argmax, argmin, logsumexp and the cumulative ops (the flattened tensor) */
+TEST(test_rd_cumulative_more) {
+  tg_scope_begin();
+  tg_tensor *ct = TEST_F32(g_rd_ct, 3, 4), *c = TEST_F32(g_rd_c, 3, 4);
+  CHECK_RAW(tg_cummax_indices(ct, 0), TG_INT32, g_rd_cummax_idx0, 3, 4);
+  CHECK_RAW(tg_cummax_indices(ct, -1), TG_INT32, g_rd_cummax_idx1, 3, 4);
+  CHECK_TENSOR(tg_cummin(ct, 0), g_rd_cummin0, 0, 3, 4);
+  CHECK_TENSOR(tg_cummin(ct, 1), g_rd_cummin1, 0, 3, 4);
+  CHECK_RAW(tg_cummin_indices(ct, 0), TG_INT32, g_rd_cummin_idx0, 3, 4);
+  CHECK_RAW(tg_cummin_indices(ct, 1), TG_INT32, g_rd_cummin_idx1, 3, 4);
+  CHECK_TENSOR(tg_logcumsumexp(c, 0), g_rd_logcumsumexp0, TOL, 3, 4);
+  CHECK_TENSOR(tg_logcumsumexp(c, 1), g_rd_logcumsumexp1, TOL, 3, 4);
+  CHECK_RAW0(tg_argmax(ct, TG_ALL_AXES, 0), TG_INT32, g_rd_argmax_all);
+  CHECK_RAW0(tg_argmin(ct, TG_ALL_AXES, 1), TG_INT32, g_rd_argmin_all); /* keepdim ignored, as tinygrad's */
+  CHECK_TENSOR0(tg_logsumexp(c, TG_ALL_AXES, 0), g_rd_lse_all[0], TOL);
+  CHECK_TENSOR(tg_cumsum(c, TG_ALL_AXES), g_rd_cumsum_all, TOL, 12);
+  /* an integer tensor's running minimum and its index (~x reverses the order without overflow at INT32_MIN) */
+  static const int32_t im[5] = {3, INT32_MIN, 7, INT32_MIN, -1}, im_v[5] = {3, INT32_MIN, INT32_MIN, INT32_MIN,
+                                                                              INT32_MIN}, im_i[5] = {0, 1, 1, 1, 1};
+  CHECK_RAW(tg_cummin(TEST_DATA(im, TG_INT32, 5), 0), TG_INT32, im_v, 5);
+  CHECK_RAW(tg_cummin_indices(TEST_DATA(im, TG_INT32, 5), 0), TG_INT32, im_i, 5);
+  /* logcumsumexp of large values does not overflow, and of -inf is -inf */
+  static const float big[3] = {1000, 1000, -INFINITY}, big_want[3] = {1000, 1000.6931472f, 1000.6931472f};
+  CHECK_TENSOR(tg_logcumsumexp(TEST_F32(big, 3), 0), big_want, TOL, 3);
+  CHECK(tg_cummax_indices(ct, 2) == NULL && strstr(tg_error(), "tg_cummax_indices"));
+  CHECK(tg_logcumsumexp(NULL, 0) == NULL);
+  tg_scope_end();
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // layernorm over the dims from axis on
 

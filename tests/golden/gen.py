@@ -677,6 +677,25 @@ def section_reduce(o):
   o.arr("g_rd_ci", ci, "int32_t")
   o.arr("g_rd_cumsum_int", np.cumsum(ci), "int32_t", "cumsum(ci, 0), int32")
   o.arr("g_rd_cummax_int", np.maximum.accumulate(ci), "int32_t", "cummax(ci, 0)")
+  # cummin, the running extrema's indices (tinygrad: the first position of each; ties in ct), logcumsumexp, and the
+  # all-axes forms (axis=None: the flattened tensor)
+  ct = f32([[2.0, 2.0, 1.0, 3.0], [0.5, 0.5, 0.5, -1.0], [1.0, 3.0, 3.0, 3.0]])
+  o.arr("g_rd_ct", ct, "float", "running maxima with ties")
+  for ax in (0, 1):
+    tv, ti = Tensor(ct).cummax(ax)
+    agree("cummax_v", np.maximum.accumulate(ct, ax), tv.numpy(), 0)
+    o.arr(f"g_rd_cummax_idx{ax}", ti.numpy(), "int32_t", f"cummax(ct, {ax}) indices")
+    mv, mi = Tensor(ct).cummin(ax)
+    agree("cummin", np.minimum.accumulate(ct, ax), mv.numpy(), 0)
+    o.arr(f"g_rd_cummin{ax}", mv.numpy(), "float", f"cummin(ct, {ax})")
+    o.arr(f"g_rd_cummin_idx{ax}", mi.numpy(), "int32_t", f"cummin(ct, {ax}) indices")
+    lc = Tensor(c).logcumsumexp(ax).numpy()
+    agree("logcumsumexp", np.log(np.cumsum(np.exp(c.astype(np.float64)), ax)), lc, 1e-5)
+    o.arr(f"g_rd_logcumsumexp{ax}", lc, "float", f"logcumsumexp(c, {ax})")
+  o.arr("g_rd_argmax_all", [Tensor(ct).argmax().numpy()], "int32_t", "argmax(ct): flattened")
+  o.arr("g_rd_argmin_all", [Tensor(ct).argmin().numpy()], "int32_t", "argmin(ct): flattened")
+  o.arr("g_rd_lse_all", [Tensor(c).logsumexp().numpy()], "float", "logsumexp(c): every axis")
+  o.arr("g_rd_cumsum_all", np.cumsum(c), "float", "cumsum(c, axis=None): flattened")
   # layernorm over the dims from axis on
   for ax in (-1, 1, 2):
     axes = tuple(range(ax % 3, 3))

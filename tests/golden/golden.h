@@ -1290,6 +1290,34 @@ GOLDEN_ARR int32_t g_rd_ci[] = {3, -1, 4, 1, -5, 9, 2, -6};
 GOLDEN_ARR int32_t g_rd_cumsum_int[] = {3, 2, 6, 7, 2, 11, 13, 7};
 /* (8,): cummax(ci, 0) */
 GOLDEN_ARR int32_t g_rd_cummax_int[] = {3, 3, 4, 4, 4, 9, 9, 9};
+/* (3, 4): running maxima with ties */
+GOLDEN_ARR float g_rd_ct[] = {2.0f, 2.0f, 1.0f, 3.0f, 0.5f, 0.5f, 0.5f, -1.0f, 1.0f, 3.0f, 3.0f, 3.0f};
+/* (3, 4): cummax(ct, 0) indices */
+GOLDEN_ARR int32_t g_rd_cummax_idx0[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0};
+/* (3, 4): cummin(ct, 0) */
+GOLDEN_ARR float g_rd_cummin0[] = {2.0f, 2.0f, 1.0f, 3.0f, 0.5f, 0.5f, 0.5f, -1.0f, 0.5f, 0.5f, 0.5f, -1.0f};
+/* (3, 4): cummin(ct, 0) indices */
+GOLDEN_ARR int32_t g_rd_cummin_idx0[] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+/* (3, 4): logcumsumexp(c, 0) */
+GOLDEN_ARR float g_rd_logcumsumexp0[] = {1.5f, -2.0f, 3.0f, 0.5f, 2.474077f, 2.0181499f, 3.0181499f, 4.0297503f,
+  2.4782622f, 2.3265626f, 3.0956743f, 4.040476f};
+/* (3, 4): cummax(ct, 1) indices */
+GOLDEN_ARR int32_t g_rd_cummax_idx1[] = {0, 0, 0, 3, 0, 0, 0, 0, 0, 1, 1, 1};
+/* (3, 4): cummin(ct, 1) */
+GOLDEN_ARR float g_rd_cummin1[] = {2.0f, 2.0f, 1.0f, 1.0f, 0.5f, 0.5f, 0.5f, -1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+/* (3, 4): cummin(ct, 1) indices */
+GOLDEN_ARR int32_t g_rd_cummin_idx1[] = {0, 0, 2, 2, 0, 0, 0, 3, 0, 0, 0, 0};
+/* (3, 4): logcumsumexp(c, 1) */
+GOLDEN_ARR float g_rd_logcumsumexp1[] = {1.5f, 1.5297505f, 3.206907f, 3.271517f, 2.0f, 2.6931472f, 2.717736f,
+  4.2448335f, -3.0f, 1.01815f, 1.4854133f, 1.6140913f};
+/* (1,): argmax(ct): flattened */
+GOLDEN_ARR int32_t g_rd_argmax_all[] = {3};
+/* (1,): argmin(ct): flattened */
+GOLDEN_ARR int32_t g_rd_argmin_all[] = {7};
+/* (1,): logsumexp(c): every axis */
+GOLDEN_ARR float g_rd_lse_all[] = {4.6162953f};
+/* (12,): cumsum(c, axis=None): flattened */
+GOLDEN_ARR float g_rd_cumsum_all[] = {1.5f, -0.5f, 2.5f, 3.0f, 5.0f, 7.0f, 6.0f, 10.0f, 7.0f, 8.0f, 8.5f, 8.0f};
 /* (2, 3, 4): layernorm(r, -1, 1e-5) */
 GOLDEN_ARR float g_rd_layernorm_m1[] = {-1.5628514f, 0.54126626f, 1.1201199f, -0.09853478f, 1.6306304f, -0.010150404f,
   -0.92835146f, -0.69212854f, -1.526637f, -0.24781597f, 0.7576297f, 1.0168232f, 1.4190927f, 0.40439144f, -0.6288364f,
