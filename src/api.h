@@ -576,12 +576,34 @@ TG_API tg_tensor *tg_sparse_categorical_crossentropy(tg_tensor *logits, tg_tenso
 TG_API tg_tensor *tg_binary_crossentropy(tg_tensor *probs, tg_tensor *target);         /* mean */
 TG_API tg_tensor *tg_binary_crossentropy_logits(tg_tensor *logits, tg_tensor *target); /* mean, stable */
 TG_API tg_tensor *tg_mse(tg_tensor *x, tg_tensor *target);                             /* mean of squares */
+/* the losses with tinygrad's `reduction`: the mean (as the forms above), the sum, or none (each element's loss; the
+ * sparse forms' ignored elements are 0). The sparse and nll means divide by the counted (weighted) elements. */
+enum { TG_REDUCTION_MEAN, TG_REDUCTION_SUM, TG_REDUCTION_NONE };
+#define TG_IGNORE_NONE INT64_MIN /* nll_loss's ignore_index when nothing is ignored */
+TG_API tg_tensor *tg_cross_entropy_r(tg_tensor *logits, tg_tensor *target, double label_smoothing, int reduction);
+TG_API tg_tensor *tg_sparse_categorical_crossentropy_r(tg_tensor *logits, tg_tensor *labels, int64_t ignore_index,
+                                                       double label_smoothing, int reduction);
+TG_API tg_tensor *tg_binary_crossentropy_r(tg_tensor *probs, tg_tensor *target, int reduction);
+/* pos_weight (NULL: 1) multiplies the positive term, broadcast (per class) */
+TG_API tg_tensor *tg_binary_crossentropy_logits_r(tg_tensor *logits, tg_tensor *target, tg_tensor *pos_weight,
+                                                  int reduction);
+TG_API tg_tensor *tg_mse_r(tg_tensor *x, tg_tensor *target, int reduction);
+/* logprobs (N, C, d...) or (C,), target integer (N, d...); weight (C,) or NULL; ignore_index's targets weigh 0 */
+TG_API tg_tensor *tg_nll_loss(tg_tensor *logprobs, tg_tensor *target, tg_tensor *weight, int64_t ignore_index,
+                              int reduction);
+TG_API tg_tensor *tg_softmin(tg_tensor *x, int axis);                        /* softmax(-x) */
+TG_API tg_tensor *tg_normalize(tg_tensor *x, double p, int axis, double eps); /* x / max(||x||_p, eps) along axis */
+/* functional batchnorm over axis 1: (x - mean) * weight * invstd + bias, each (C,); weight and bias may be NULL */
+TG_API tg_tensor *tg_batchnorm(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, tg_tensor *mean, tg_tensor *invstd);
 /* pooling over the last two axes of (..., H, W); stride 0 means stride = kernel */
 TG_API tg_tensor *tg_max_pool2d(tg_tensor *x, int kernel, int stride, int padding, int dilation);
 TG_API tg_tensor *tg_avg_pool2d(tg_tensor *x, int kernel, int stride, int padding); /* padding counts as 0s */
 TG_API tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *x, int64_t out_h, int64_t out_w);
-enum { TG_NEAREST = 0, TG_BILINEAR = 1 };
+/* TG_NEAREST: source trunc(i in / out); TG_NEAREST_EXACT: trunc((i + 1/2) in / out); TG_LINEAR (TG_BILINEAR) */
+enum { TG_NEAREST = 0, TG_BILINEAR = 1, TG_LINEAR = 1, TG_NEAREST_EXACT = 2 };
 TG_API tg_tensor *tg_interpolate(tg_tensor *x, int64_t out_h, int64_t out_w, int mode, int align_corners);
+/* the last n axes (1-d, 2-d, 3-d...) resampled to sizes[0..n) */
+TG_API tg_tensor *tg_interpolate_nd(tg_tensor *x, int n, const int64_t *sizes, int mode, int align_corners);
 /* q (..., Lq, D), k and v (..., Lk, D); mask (..., Lq, Lk) bool (true = keep), float (added to the scores) or NULL;
  * causal keeps only j <= i, on top of the mask */
 TG_API tg_tensor *tg_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *mask,

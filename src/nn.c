@@ -115,13 +115,29 @@ static tg_tensor *tg__nn_one_hot_at(tg_tensor *idx, int64_t classes, int axis) {
   return tg_permute(oh, nd, perm);
 }
 
+/* a loss's per-element values reduced as asked: their mean, their sum or themselves (tinygrad's _do_reduction) */
+static int tg__nn_reduction_ok(const char *fn, int reduction) {
+  if (reduction == TG_REDUCTION_MEAN || reduction == TG_REDUCTION_SUM || reduction == TG_REDUCTION_NONE) return 0;
+  tg__set_error("%s: reduction %d is none of TG_REDUCTION_MEAN, TG_REDUCTION_SUM, TG_REDUCTION_NONE", fn, reduction);
+  return -1;
+}
+static tg_tensor *tg__nn_reduce(tg_tensor *x, int reduction) {
+  return reduction == TG_REDUCTION_NONE ? x : reduction == TG_REDUCTION_SUM ? tg_sum(x, 0, NULL, 0)
+                                                                            : tg_mean(x, 0, NULL, 0);
+}
+
 /* logits (N, C, ...) (or (C,)); target: the same shape (probabilities) or the shape without C (class indices).
  * -mean(sum_C(log_softmax(logits) * ((1-ls) Y + ls/C))), as tinygrad's cross_entropy */
 tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, double label_smoothing) {
   TG__LOCKED();
+  return tg_cross_entropy_r(logits, target, label_smoothing, TG_REDUCTION_MEAN);
+}
+tg_tensor *tg_cross_entropy_r(tg_tensor *logits, tg_tensor *target, double label_smoothing, int reduction) {
+  TG__LOCKED();
   TG__NEED("tg_cross_entropy", logits);
   TG__NEED("tg_cross_entropy", target);
   if (tg__nn_smoothing_ok("tg_cross_entropy", label_smoothing) < 0) return NULL;
+  if (tg__nn_reduction_ok("tg_cross_entropy", reduction) < 0) return NULL;
   tg__uop *x = logits->uop, *y = target->uop;
   char b1[128], b2[128];
   int cd = x->ndim == 1 ? 0 : 1, probs = x->ndim >= 1 && x->ndim == y->ndim;
@@ -143,7 +159,7 @@ tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, double label_s
   tg_tensor *yt = probs ? target : tg__nn_one_hot_at(target, classes, cd);
   yt = tg_add_s(tg_mul_s(yt, 1 - label_smoothing), label_smoothing / (double)classes);
   tg_tensor *s = tg_sum(tg_mul(tg_log_softmax(logits, cd), yt), TG_AXES(cd), 0);
-  return tg__nn_done(tg_neg(tg_mean(s, 0, NULL, 0)));
+  return tg__nn_done(tg__nn_reduce(tg_neg(s), reduction));
 }
 
 /* logits (..., C), labels (...): labels equal to ignore_index (unless it is -1) count for nothing, in the sum and in
@@ -151,10 +167,15 @@ tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, double label_s
 tg_tensor *tg_sparse_categorical_crossentropy(tg_tensor *logits, tg_tensor *labels, int64_t ignore_index,
                                               double label_smoothing) {
   TG__LOCKED();
+  return tg_sparse_categorical_crossentropy_r(logits, labels, ignore_index, label_smoothing, TG_REDUCTION_MEAN);
+}
+tg_tensor *tg_sparse_categorical_crossentropy_r(tg_tensor *logits, tg_tensor *labels, int64_t ignore_index,
+                                                double label_smoothing, int reduction) {
+  TG__LOCKED();
   const char *fn = "tg_sparse_categorical_crossentropy";
   TG__NEED(fn, logits);
   TG__NEED(fn, labels);
-  if (tg__nn_smoothing_ok(fn, label_smoothing) < 0) return NULL;
+  if (tg__nn_smoothing_ok(fn, label_smoothing) < 0 || tg__nn_reduction_ok(fn, reduction) < 0) return NULL;
   tg__uop *x = logits->uop, *y = labels->uop;
   char b1[128], b2[128];
   int ok = x->ndim >= 1 && y->ndim == x->ndim - 1 && !tg_dtype_is_float(y->dtype) && y->dtype != TG_BOOL;
@@ -172,7 +193,38 @@ tg_tensor *tg_sparse_categorical_crossentropy(tg_tensor *logits, tg_tensor *labe
   tg_tensor *oh = tg_mul(tg_one_hot(labels, x->shape[x->ndim - 1]), tg_unsqueeze(mask, -1));
   tg_tensor *smooth = tg_mul_s(tg_mul(tg_mean(lp, TG_AXES(-1), 0), mask), ls);
   tg_tensor *per = tg_add(tg_mul_s(tg_sum(tg_mul(lp, oh), TG_AXES(-1), 0), 1 - ls), smooth);
+  if (reduction != TG_REDUCTION_MEAN) return tg__nn_done(tg__nn_reduce(tg_neg(per), reduction));
   return tg__nn_done(tg_div(tg_neg(tg_sum(per, 0, NULL, 0)), tg_sum(mask, 0, NULL, 0)));
+}
+
+/* -logprobs[n, target[n], ...] * weight[target[n]], the ignored targets weighing 0; the mean divides by the weights'
+ * sum (tinygrad's and PyTorch's nll_loss) */
+tg_tensor *tg_nll_loss(tg_tensor *logprobs, tg_tensor *target, tg_tensor *weight, int64_t ignore_index, int reduction) {
+  TG__LOCKED();
+  const char *fn = "tg_nll_loss";
+  TG__NEED(fn, logprobs);
+  TG__NEED(fn, target);
+  if (tg__nn_reduction_ok(fn, reduction) < 0) return NULL;
+  tg__uop *x = logprobs->uop, *y = target->uop;
+  char b1[128], b2[128];
+  int ok = x->ndim >= 1 && y->ndim == x->ndim - 1 && !tg_dtype_is_float(y->dtype) && y->dtype != TG_BOOL;
+  for (int i = 0; ok && i < y->ndim; i++) ok = y->shape[i] == x->shape[i < 1 ? 0 : i + 1];
+  if (ok && weight) ok = weight->uop->ndim == 1 && weight->uop->shape[0] == x->shape[x->ndim == 1 ? 0 : 1];
+  if (!ok) {
+    tg__set_error("%s: log-probabilities %s, target %s (%s)%s do not fit; HINT: (N, C, d...) and integer (N, d...), "
+                  "weight (C,)", fn, TG__SHAPE(x, b1), TG__SHAPE(y, b2), tg_dtype_name(y->dtype),
+                  weight ? " and the weight" : "");
+    return NULL;
+  }
+  int cd = x->ndim == 1 ? 0 : 1;
+  tg_scope_begin();
+  tg_tensor *picked = tg_squeeze(tg_gather(logprobs, cd, tg_unsqueeze(target, cd)), cd);
+  tg_tensor *w = weight ? tg_reshape(tg_gather(weight, 0, tg_flatten(target, 0, -1)), y->ndim, y->shape)
+                        : tg_full(1, tg_dtype_of(picked), y->ndim, y->shape);
+  if (ignore_index != TG_IGNORE_NONE) w = tg_mul(w, tg_logical_not(tg_eq_s(target, (double)ignore_index)));
+  tg_tensor *nll = tg_mul(tg_neg(picked), w);
+  if (reduction != TG_REDUCTION_MEAN) return tg__nn_done(tg__nn_reduce(nll, reduction));
+  return tg__nn_done(tg_div(tg_sum(nll, 0, NULL, 0), tg_sum(w, 0, NULL, 0)));
 }
 
 static int tg__nn_pair_ok(const char *fn, tg_tensor *a, tg_tensor *b) {
@@ -189,31 +241,93 @@ static int tg__nn_pair_ok(const char *fn, tg_tensor *a, tg_tensor *b) {
 /* mean(-t log(p) - (1-t) log(1-p)) */
 tg_tensor *tg_binary_crossentropy(tg_tensor *probs, tg_tensor *target) {
   TG__LOCKED();
-  if (tg__nn_pair_ok("tg_binary_crossentropy", probs, target) < 0) return NULL;
+  return tg_binary_crossentropy_r(probs, target, TG_REDUCTION_MEAN);
+}
+tg_tensor *tg_binary_crossentropy_r(tg_tensor *probs, tg_tensor *target, int reduction) {
+  TG__LOCKED();
+  if (tg__nn_pair_ok("tg_binary_crossentropy", probs, target) < 0 ||
+      tg__nn_reduction_ok("tg_binary_crossentropy", reduction) < 0)
+    return NULL;
   tg_scope_begin();
   tg_tensor *pos = tg_mul(tg_neg(target), tg_log(probs));
   tg_tensor *neg = tg_mul(tg_rsub_s(1, target), tg_log(tg_rsub_s(1, probs)));
-  return tg__nn_done(tg_mean(tg_sub(pos, neg), 0, NULL, 0));
+  return tg__nn_done(tg__nn_reduce(tg_sub(pos, neg), reduction));
 }
 
-/* log(sigmoid(x)) = -softplus(-x) (tinygrad's logsigmoid) */
-static tg_tensor *tg__nn_logsigmoid(tg_tensor *x) { return tg_neg(tg_softplus(tg_neg(x), 1)); }
-
-/* mean(-(t log(sigmoid(x)) + (1-t) log(sigmoid(-x)))) */
+/* -(w t log(sigmoid(x)) + (1-t) log(sigmoid(-x))), w the positives' weight (1 without) */
 tg_tensor *tg_binary_crossentropy_logits(tg_tensor *logits, tg_tensor *target) {
   TG__LOCKED();
-  if (tg__nn_pair_ok("tg_binary_crossentropy_logits", logits, target) < 0) return NULL;
+  return tg_binary_crossentropy_logits_r(logits, target, NULL, TG_REDUCTION_MEAN);
+}
+tg_tensor *tg_binary_crossentropy_logits_r(tg_tensor *logits, tg_tensor *target, tg_tensor *pos_weight,
+                                           int reduction) {
+  TG__LOCKED();
+  const char *fn = "tg_binary_crossentropy_logits";
+  if (tg__nn_pair_ok(fn, logits, target) < 0 || tg__nn_reduction_ok(fn, reduction) < 0) return NULL;
+  if (pos_weight && tg__nn_pair_ok(fn, logits, pos_weight) < 0) return NULL;
   tg_scope_begin();
-  tg_tensor *lp = tg__nn_logsigmoid(logits), *l1p = tg__nn_logsigmoid(tg_neg(logits));
-  tg_tensor *sum = tg_add(tg_mul(target, lp), tg_mul(tg_rsub_s(1, target), l1p));
-  return tg__nn_done(tg_mean(tg_neg(sum), 0, NULL, 0));
+  tg_tensor *lp = tg_logsigmoid(logits), *l1p = tg_logsigmoid(tg_neg(logits));
+  tg_tensor *pos = tg_mul(target, lp);
+  if (pos_weight) pos = tg_mul(pos_weight, pos);
+  tg_tensor *sum = tg_add(pos, tg_mul(tg_rsub_s(1, target), l1p));
+  return tg__nn_done(tg__nn_reduce(tg_neg(sum), reduction));
 }
 
-tg_tensor *tg_mse(tg_tensor *x, tg_tensor *target) {
+tg_tensor *tg_mse(tg_tensor *x, tg_tensor *target) { TG__LOCKED(); return tg_mse_r(x, target, TG_REDUCTION_MEAN); }
+tg_tensor *tg_mse_r(tg_tensor *x, tg_tensor *target, int reduction) {
   TG__LOCKED();
-  if (tg__nn_pair_ok("tg_mse", x, target) < 0) return NULL;
+  if (tg__nn_pair_ok("tg_mse", x, target) < 0 || tg__nn_reduction_ok("tg_mse", reduction) < 0) return NULL;
   tg_scope_begin();
-  return tg__nn_done(tg_mean(tg_square(tg_sub(x, target)), 0, NULL, 0));
+  return tg__nn_done(tg__nn_reduce(tg_square(tg_sub(x, target)), reduction));
+}
+
+tg_tensor *tg_softmin(tg_tensor *x, int axis) {
+  TG__LOCKED();
+  TG__NEED("tg_softmin", x);
+  tg_scope_begin();
+  return tg__nn_done(tg_softmax(tg_neg(x), axis));
+}
+
+/* x / max(||x||_p along axis, eps); p = 0 counts the nonzeros (tinygrad's and PyTorch's normalize) */
+tg_tensor *tg_normalize(tg_tensor *x, double p, int axis, double eps) {
+  TG__LOCKED();
+  TG__NEED("tg_normalize", x);
+  if (tg__axis("tg_normalize", axis, x->uop->ndim) < 0) return NULL;
+  if (p < 0 || p != p) {
+    tg__set_error("tg_normalize: p = %g; a norm's p is 0 or more", p);
+    return NULL;
+  }
+  tg_scope_begin();
+  tg_tensor *den = p == 0 ? tg_sum(tg_ne_s(x, 0), TG_AXES(axis), 1)
+                          : tg_pow_s(tg_sum(tg_pow_s(tg_abs(x), p), TG_AXES(axis), 1), 1 / p);
+  return tg__nn_done(tg_div(x, tg_maximum_s(den, eps)));
+}
+
+/* (x - mean) * weight * invstd + bias along axis 1, each (C,) (weight, bias NULL: none): tinygrad's batchnorm */
+tg_tensor *tg_batchnorm(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, tg_tensor *mean, tg_tensor *invstd) {
+  TG__LOCKED();
+  const char *fn = "tg_batchnorm";
+  TG__NEED(fn, x);
+  TG__NEED(fn, mean);
+  TG__NEED(fn, invstd);
+  tg__uop *u = x->uop;
+  int64_t c = u->ndim >= 2 ? u->shape[1] : -1, shape[TG_MAX_DIMS];
+  tg_tensor *ps[4] = {weight, bias, mean, invstd};
+  int ok = c >= 0;
+  for (int i = 0; ok && i < 4; i++) ok = !ps[i] || (ps[i]->uop->ndim == 1 && ps[i]->uop->shape[0] == c);
+  if (!ok) {
+    char b[128];
+    tg__set_error("tg_batchnorm: input %s needs (N, C, ...) and weight, bias, mean and invstd of (C,)",
+                  TG__SHAPE(u, b));
+    return NULL;
+  }
+  for (int i = 0; i < u->ndim; i++) shape[i] = i == 1 ? c : 1;
+  tg_scope_begin();
+  tg_tensor *r = tg_sub(x, tg_reshape(mean, u->ndim, shape));
+  if (weight) r = tg_mul(r, tg_reshape(weight, u->ndim, shape));
+  r = tg_mul(r, tg_reshape(invstd, u->ndim, shape));
+  if (bias) r = tg_add(r, tg_reshape(bias, u->ndim, shape));
+  return tg__nn_done(r);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -390,53 +504,78 @@ static tg_tensor *tg__nn_lerp_last(tg_tensor *x, int64_t size, int align_corners
   return tg__nn_resample_last(x, tg_logical_or(low, high), w);
 }
 
-/* nearest: the source index trunc(i * in/size), computed in float32 as tinygrad */
-static tg_tensor *tg__nn_nearest_last(tg_tensor *x, int64_t size) {
+/* nearest: the source index trunc(i * in/size) (nearest-exact: trunc((i + 1/2) in/size)), computed in float32 as
+ * tinygrad */
+static tg_tensor *tg__nn_nearest_last(tg_tensor *x, int64_t size, int exact) {
   int64_t in = tg_shape(x)[tg_ndim(x) - 1];
   float scale = (float)((double)in / (double)size);
-  tg_tensor *pos = tg_mul(tg_arange(0, (double)size, 1, TG_FLOAT32), tg_scalar((double)scale, TG_FLOAT32));
+  tg_tensor *pos = tg_arange(exact ? 0.5 : 0, (double)size + (exact ? 0.5 : 0), 1, TG_FLOAT32);
+  pos = tg_mul(pos, tg_scalar((double)scale, TG_FLOAT32));
   tg_tensor *src = tg_reshape(tg_cast(pos, TG_INT32), TG_SHAPE(size, 1));
   return tg__nn_resample_last(x, tg_eq(tg_reshape(tg_arange(0, (double)in, 1, TG_INT32), TG_SHAPE(1, in)), src), NULL);
 }
 
 static tg_tensor *tg__nn_interp_last(tg_tensor *x, int64_t size, int mode, int align_corners) {
-  return mode == TG_BILINEAR ? tg__nn_lerp_last(x, size, align_corners) : tg__nn_nearest_last(x, size);
+  return mode == TG_BILINEAR ? tg__nn_lerp_last(x, size, align_corners)
+                              : tg__nn_nearest_last(x, size, mode == TG_NEAREST_EXACT);
+}
+
+/* the last n axes of x resampled to sizes[0..n) (tinygrad's interpolate: the last axis first) */
+tg_tensor *tg_interpolate_nd(tg_tensor *x, int n, const int64_t *sizes, int mode, int align_corners) {
+  TG__LOCKED();
+  TG__NEED("tg_interpolate", x);
+  tg__uop *u = x->uop;
+  char b[128];
+  int nd = u->ndim, bad = n < 1 || n > nd || !sizes || nd == TG_MAX_DIMS;
+  for (int i = 0; !bad && i < n; i++) bad = sizes[i] < 1 || sizes[i] > INT32_MAX;
+  if (bad) {
+    tg__set_error("tg_interpolate: input %s to %d sizes: needs that many axes or more, and sizes >= 1",
+                  TG__SHAPE(u, b), n);
+    return NULL;
+  }
+  if ((mode != TG_NEAREST && mode != TG_BILINEAR && mode != TG_NEAREST_EXACT) ||
+      (align_corners && mode != TG_BILINEAR)) {
+    tg__set_error("tg_interpolate: mode %d with align_corners %d; HINT: TG_NEAREST, TG_NEAREST_EXACT or TG_LINEAR, "
+                  "and align_corners only with TG_LINEAR", mode, align_corners);
+    return NULL;
+  }
+  /* each axis is resampled by a weighted sum over its inputs: (..., in, size) at most, checked before */
+  int64_t cur[TG_MAX_DIMS + 1];
+  memcpy(cur, u->shape, sizeof(int64_t) * (size_t)nd);
+  for (int i = n - 1; i >= 0; i--) {
+    int ax = nd - n + i;
+    int64_t in = cur[ax], s1[TG_MAX_DIMS + 1];
+    if (in == 0) {
+      tg__set_error("tg_interpolate: input %s is empty along axis %d; there is nothing to interpolate from",
+                    TG__SHAPE(u, b), ax);
+      return NULL;
+    }
+    memcpy(s1, cur, sizeof(int64_t) * (size_t)nd);
+    s1[ax] = sizes[i], s1[nd] = in;
+    if (tg__check_arange("tg_interpolate", in) < 0 || tg__check_span("tg_interpolate", nd + 1, s1) < 0) return NULL;
+    cur[ax] = sizes[i];
+  }
+  tg_scope_begin();
+  tg_tensor *r = x;
+  for (int i = n - 1; i >= 0; i--) {
+    int ax = nd - n + i;
+    if (ax == nd - 1) r = tg__nn_interp_last(r, sizes[i], mode, align_corners);
+    else r = tg_transpose(tg__nn_interp_last(tg_transpose(r, ax, -1), sizes[i], mode, align_corners), ax, -1);
+  }
+  return tg__nn_done(tg_cast(r, u->dtype));
 }
 
 tg_tensor *tg_interpolate(tg_tensor *x, int64_t out_h, int64_t out_w, int mode, int align_corners) {
   TG__LOCKED();
   TG__NEED("tg_interpolate", x);
-  tg__uop *u = x->uop;
-  char b[128];
-  if (u->ndim < 2 || u->ndim == TG_MAX_DIMS || out_h < 1 || out_w < 1 || out_h > INT32_MAX || out_w > INT32_MAX) {
+  if (x->uop->ndim < 2) {
+    char b[128];
     tg__set_error("tg_interpolate: input %s to (%lld, %lld): needs (..., H, W) and output sizes >= 1",
-                  TG__SHAPE(u, b), (long long)out_h, (long long)out_w);
+                  TG__SHAPE(x->uop, b), (long long)out_h, (long long)out_w);
     return NULL;
   }
-  if ((mode != TG_NEAREST && mode != TG_BILINEAR) || (align_corners && mode != TG_BILINEAR)) {
-    tg__set_error("tg_interpolate: mode %d with align_corners %d; HINT: TG_NEAREST or TG_BILINEAR, and "
-                  "align_corners only with TG_BILINEAR", mode, align_corners);
-    return NULL;
-  }
-  /* each axis is resampled by a weighted sum over its inputs: (..., H, ow, W), then (..., ow, oh, H) */
-  int nd = u->ndim;
-  int64_t h = u->shape[nd - 2], w = u->shape[nd - 1], s1[TG_MAX_DIMS + 1], s2[TG_MAX_DIMS + 1];
-  if (h == 0 || w == 0) {
-    tg__set_error("tg_interpolate: input %s is empty along H or W; there is nothing to interpolate from",
-                  TG__SHAPE(u, b));
-    return NULL;
-  }
-  memcpy(s1, u->shape, sizeof(int64_t) * (size_t)nd);
-  memcpy(s2, u->shape, sizeof(int64_t) * (size_t)nd);
-  s1[nd - 1] = out_w, s1[nd] = w;
-  s2[nd - 2] = out_w, s2[nd - 1] = out_h, s2[nd] = h;
-  if (tg__check_arange("tg_interpolate", h) < 0 || tg__check_arange("tg_interpolate", w) < 0 ||
-      tg__check_span("tg_interpolate", nd + 1, s1) < 0 || tg__check_span("tg_interpolate", nd + 1, s2) < 0)
-    return NULL;
-  tg_scope_begin();
-  tg_tensor *r = tg__nn_interp_last(x, out_w, mode, align_corners);
-  r = tg_transpose(tg__nn_interp_last(tg_transpose(r, -1, -2), out_h, mode, align_corners), -1, -2);
-  return tg__nn_done(tg_cast(r, u->dtype));
+  int64_t sizes[2] = {out_h, out_w};
+  return tg_interpolate_nd(x, 2, sizes, mode, align_corners);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -983,3 +983,96 @@ TEST(test_nn_softplus_grad_at_zero) {
   CHECK_TENSOR(tg_grad(z), mish0, TOL, 1);
   tg_scope_end();
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the losses' reduction, nll_loss, pos_weight, softmin, normalize, functional batchnorm, interpolate over 1 and 3
+// axes and nearest-exact: tinygrad's values (gen_nn.py)
+
+TEST(test_nn_loss_reductions) {
+  tg_scope_begin();
+  tg_tensor *logits = TEST_F32(g_nn_ce_logits, 4, 5), *labels = TEST_DATA(g_nn_ce_labels, TG_INT32, 4);
+  tg_tensor *t = TEST_F32(g_nn_red_t, 4, 5), *p = tg_sigmoid(logits);
+  CHECK_TENSOR0(tg_cross_entropy_r(logits, labels, 0.1, TG_REDUCTION_SUM), g_nn_red_ce_sum[0], TOL);
+  CHECK_TENSOR(tg_cross_entropy_r(logits, labels, 0.1, TG_REDUCTION_NONE), g_nn_red_ce_none, TOL, 4);
+  CHECK_TENSOR0(tg_binary_crossentropy_r(p, t, TG_REDUCTION_SUM), g_nn_red_bce_sum[0], 1e-4);
+  CHECK_TENSOR(tg_binary_crossentropy_r(p, t, TG_REDUCTION_NONE), g_nn_red_bce_none, TOL, 4, 5);
+  CHECK_TENSOR0(tg_binary_crossentropy_logits_r(logits, t, NULL, TG_REDUCTION_SUM), g_nn_red_bcel_sum[0], 1e-4);
+  CHECK_TENSOR(tg_binary_crossentropy_logits_r(logits, t, NULL, TG_REDUCTION_NONE), g_nn_red_bcel_none, TOL, 4, 5);
+  tg_tensor *sl = TEST_F32(g_nn_red_sl, 2, 3, 5), *sy = TEST_DATA(g_nn_red_sy, TG_INT32, 2, 3);
+  CHECK_TENSOR0(tg_sparse_categorical_crossentropy_r(sl, sy, 3, 0, TG_REDUCTION_SUM), g_nn_red_scce_sum[0], TOL);
+  CHECK_TENSOR(tg_sparse_categorical_crossentropy_r(sl, sy, 3, 0, TG_REDUCTION_NONE), g_nn_red_scce_none, TOL, 2, 3);
+  /* mse's sum and none against their closed forms */
+  float *tv = tg_to_float(t), *lv = tg_to_float(logits), want[20];
+  double sum = 0;
+  for (int i = 0; i < 20; i++) want[i] = (lv[i] - tv[i]) * (lv[i] - tv[i]), sum += want[i];
+  CHECK_TENSOR(tg_mse_r(logits, t, TG_REDUCTION_NONE), want, TOL, 4, 5);
+  CHECK_TENSOR0(tg_mse_r(logits, t, TG_REDUCTION_SUM), sum, 1e-4);
+  free(tv), free(lv);
+  /* pos_weight per class, and its gradient */
+  tg_tensor *x = tg_requires_grad(TEST_F32(g_nn_ce_logits, 4, 5), 1);
+  tg_tensor *l = tg_binary_crossentropy_logits_r(x, t, TEST_F32(g_nn_red_pos_weight, 5), TG_REDUCTION_MEAN);
+  CHECK_TENSOR0(l, g_nn_red_bcel_pw[0], TOL);
+  CHECK_EQ_INT(tg_backward(l), 0);
+  CHECK_TENSOR(tg_grad(x), g_nn_red_bcel_pw_grad, GRAD_TOL, 4, 5);
+  CHECK(tg_mse_r(logits, t, 7) == NULL && strstr(tg_error(), "reduction 7"));
+  CHECK(tg_binary_crossentropy_logits_r(logits, t, TEST_F32(g_nn_red_pos_weight, 4), 0) == NULL);
+  tg_scope_end();
+}
+
+TEST(test_nn_nll_loss) {
+  tg_scope_begin();
+  tg_tensor *lp = tg_requires_grad(TEST_F32(g_nn_red_lp, 4, 5), 1), *y = TEST_DATA(g_nn_ce_labels, TG_INT32, 4);
+  tg_tensor *w = TEST_F32(g_nn_red_w, 5);
+  tg_tensor *l = tg_nll_loss(lp, y, w, 4, TG_REDUCTION_MEAN);
+  CHECK_TENSOR0(l, g_nn_red_nll[0], TOL);
+  CHECK_EQ_INT(tg_backward(l), 0);
+  CHECK_TENSOR(tg_grad(lp), g_nn_red_nll_grad, GRAD_TOL, 4, 5);
+  CHECK_TENSOR0(tg_nll_loss(lp, y, NULL, TG_IGNORE_NONE, TG_REDUCTION_MEAN), g_nn_red_nll_plain[0], TOL);
+  CHECK_TENSOR(tg_nll_loss(lp, y, w, TG_IGNORE_NONE, TG_REDUCTION_NONE), g_nn_red_nll_none, TOL, 4);
+  CHECK_TENSOR0(tg_nll_loss(lp, y, NULL, 0, TG_REDUCTION_SUM), g_nn_red_nll_sum[0], TOL);
+  tg_tensor *l3 = TEST_F32(g_nn_red_l3, 2, 3, 4), *y3 = TEST_DATA(g_nn_red_y3, TG_INT32, 2, 4);
+  CHECK_TENSOR0(tg_nll_loss(l3, y3, NULL, TG_IGNORE_NONE, TG_REDUCTION_MEAN), g_nn_red_nll3[0], TOL);
+  /* nll of log_softmax is cross_entropy */
+  tg_tensor *ce = tg_cross_entropy(TEST_F32(g_nn_ce_logits, 4, 5), y, 0);
+  float *a = tg_to_float(ce), *b = tg_to_float(tg_nll_loss(tg_log_softmax(TEST_F32(g_nn_ce_logits, 4, 5), 1), y, NULL,
+                                                            TG_IGNORE_NONE, TG_REDUCTION_MEAN));
+  CHECK(a && b && fabsf(a[0] - b[0]) < 1e-6f);
+  free(a), free(b);
+  CHECK(tg_nll_loss(lp, TEST_F32(g_nn_red_w, 4), NULL, TG_IGNORE_NONE, 0) == NULL && strstr(tg_error(), "HINT"));
+  CHECK(tg_nll_loss(lp, y, TEST_F32(g_nn_red_w, 4), TG_IGNORE_NONE, 0) == NULL && strstr(tg_error(), "weight"));
+  tg_scope_end();
+}
+
+TEST(test_nn_softmin_normalize_batchnorm) {
+  tg_scope_begin();
+  tg_tensor *x = TEST_F32(g_nn_misc_x, 3, 4), *xz = TEST_F32(g_nn_misc_xz, 3, 4);
+  CHECK_TENSOR(tg_softmin(x, 1), g_nn_misc_softmin, TOL, 3, 4);
+  CHECK_TENSOR(tg_softmin(x, 0), g_nn_misc_softmin0, TOL, 3, 4);
+  CHECK_TENSOR(tg_normalize(xz, 2, 1, 1e-12), g_nn_misc_norm2, TOL, 3, 4);
+  CHECK_TENSOR(tg_normalize(xz, 1, 0, 1e-12), g_nn_misc_norm1_0, TOL, 3, 4);
+  CHECK_TENSOR(tg_normalize(xz, 0, 1, 1e-12), g_nn_misc_norm0, TOL, 3, 4);
+  tg_tensor *bx = TEST_F32(g_nn_misc_bx, 2, 3, 2, 2), *bw = TEST_F32(g_nn_misc_bw, 3), *bb = TEST_F32(g_nn_misc_bb, 3);
+  tg_tensor *bm = TEST_F32(g_nn_misc_bm, 3), *bi = TEST_F32(g_nn_misc_bi, 3);
+  CHECK_TENSOR(tg_batchnorm(bx, bw, bb, bm, bi), g_nn_misc_bn, TOL, 2, 3, 2, 2);
+  CHECK_TENSOR(tg_batchnorm(bx, NULL, NULL, bm, bi), g_nn_misc_bn_nowb, TOL, 2, 3, 2, 2);
+  CHECK(tg_batchnorm(bx, bw, bb, TEST_F32(g_nn_misc_bw, 2), bi) == NULL && strstr(tg_error(), "(C,)"));
+  CHECK(tg_normalize(x, -1, 1, 1e-12) == NULL && strstr(tg_error(), "p = -1"));
+  CHECK(tg_normalize(x, 2, 2, 1e-12) == NULL);
+  tg_scope_end();
+}
+
+TEST(test_nn_interpolate_nd) {
+  tg_scope_begin();
+  tg_tensor *x1 = TEST_F32(g_nn_misc_xi1, 2, 3, 5), *x3 = TEST_F32(g_nn_misc_xi3, 1, 2, 3, 4, 2);
+  int64_t s8 = 8;
+  CHECK_TENSOR(tg_interpolate_nd(x1, 1, &s8, TG_LINEAR, 0), g_nn_misc_i1_lin, TOL, 2, 3, 8);
+  CHECK_TENSOR(tg_interpolate_nd(x1, 1, &s8, TG_LINEAR, 1), g_nn_misc_i1_lin_ac, TOL, 2, 3, 8);
+  CHECK_TENSOR(tg_interpolate_nd(x1, 1, &s8, TG_NEAREST, 0), g_nn_misc_i1_near, 0, 2, 3, 8);
+  CHECK_TENSOR(tg_interpolate_nd(x1, 1, &s8, TG_NEAREST_EXACT, 0), g_nn_misc_i1_exact, 0, 2, 3, 8);
+  CHECK_TENSOR(tg_interpolate_nd(x3, TG_SHAPE(5, 2, 3), TG_LINEAR, 0), g_nn_misc_i3_lin, TOL, 1, 2, 5, 2, 3);
+  CHECK_TENSOR(tg_interpolate_nd(x3, TG_SHAPE(2, 6, 3), TG_NEAREST_EXACT, 0), g_nn_misc_i3_exact, 0, 1, 2, 2, 6, 3);
+  CHECK_TENSOR(tg_interpolate(x1, 7, 2, TG_NEAREST_EXACT, 0), g_nn_misc_i2_exact, 0, 2, 7, 2);
+  CHECK(tg_interpolate_nd(x1, TG_SHAPE(1, 2, 3, 4), TG_LINEAR, 0) == NULL && strstr(tg_error(), "4 sizes"));
+  CHECK(tg_interpolate_nd(x1, 1, &s8, TG_NEAREST_EXACT, 1) == NULL && strstr(tg_error(), "align_corners"));
+  tg_scope_end();
+}

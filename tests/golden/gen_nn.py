@@ -119,6 +119,82 @@ def section_losses(o):
   c.arr("mse_grad", 2 * d / d.size, note="numpy: 2 (x - t) / n")
 
 
+def section_losses_more(o):
+  """the losses' reduction argument, nll_loss, pos_weight, softmin, normalize, functional batchnorm"""
+  c = Case(o, "red")
+  logits = form((4, 5), 0.37, 2.5)
+  labels = np.array([1, 0, 4, 2], np.int32)
+  t = form((4, 5), 0.23, 0.5, 0.0, np.cos) + f32(0.5)
+  p = f32(1 / (1 + np.exp(-logits.astype(np.float64))))
+  for r in ("sum", "none"):
+    c.arr(f"ce_{r}", T(logits).cross_entropy(T(labels), reduction=r, label_smoothing=0.1).numpy(),
+          note=f"cross_entropy(ce logits, labels, ls 0.1, {r})")
+    c.arr(f"bce_{r}", T(p).binary_crossentropy(T(t), reduction=r).numpy(), note=f"bce(sigmoid(logits), t, {r})")
+    c.arr(f"bcel_{r}", T(logits).binary_crossentropy_logits(T(t), reduction=r).numpy(), note=f"bce_logits {r}")
+  c.arr("t", t, note="0.5 + 0.5 cos(0.23 i)")
+  pw = f32([0.5, 1.0, 2.0, 3.0, 0.25])
+  c.arr("pos_weight", pw)
+  xl = T(logits, True)
+  loss = xl.binary_crossentropy_logits(T(t), pos_weight=T(pw))
+  loss.backward()
+  c.arr("bcel_pw", [loss.numpy()], note="bce_logits(logits, t, pos_weight per class), mean")
+  c.arr("bcel_pw_grad", xl.grad.numpy())
+  sl = form((2, 3, 5), 0.41, 2.0)
+  sy = np.array([[1, 3, 0], [3, 4, 2]], np.int32)
+  for r in ("sum", "none"):
+    c.arr(f"scce_{r}", T(sl).sparse_categorical_crossentropy(T(sy), ignore_index=3, reduction=r).numpy(),
+          note=f"scce(scce logits, labels, ignore 3, {r})")
+  c.arr("sl", sl)
+  c.arr("sy", sy, "int32_t")
+  # nll_loss on log-probabilities: (N, C) and (N, C, d), a class weight, an ignored index
+  lp = T(logits).log_softmax(1).numpy()
+  c.arr("lp", lp, note="log_softmax(ce logits, 1)")
+  w = f32([1.0, 0.5, 2.0, 1.5, 0.25])
+  c.arr("w", w)
+  lpt = T(lp, True)
+  loss = lpt.nll_loss(T(labels), weight=T(w), ignore_index=4)
+  loss.backward()
+  c.arr("nll", [loss.numpy()], note="nll_loss(lp, labels, weight w, ignore 4), mean over the weights")
+  c.arr("nll_grad", lpt.grad.numpy())
+  c.arr("nll_plain", [T(lp).nll_loss(T(labels)).numpy()], note="nll_loss(lp, labels)")
+  c.arr("nll_none", T(lp).nll_loss(T(labels), weight=T(w), reduction="none").numpy(), note="none")
+  c.arr("nll_sum", [T(lp).nll_loss(T(labels), ignore_index=0, reduction="sum").numpy()], note="sum, ignore 0")
+  l3 = T(form((2, 3, 4), 0.29, 2.0)).log_softmax(1).numpy()
+  y3 = np.array([[0, 2, 1, 1], [2, 2, 0, 1]], np.int32)
+  c.arr("l3", l3)
+  c.arr("y3", y3, "int32_t")
+  c.arr("nll3", [T(l3).nll_loss(T(y3)).numpy()], note="(2, 3, 4) log-probs, (2, 4) targets")
+  c = Case(o, "misc")
+  x = form((3, 4), 0.61, 1.7)
+  c.arr("x", x)
+  c.arr("softmin", T(x).softmin(1).numpy(), note="softmin(x, 1)")
+  c.arr("softmin0", T(x).softmin(0).numpy(), note="softmin(x, 0)")
+  xz = x.copy()
+  xz[1, :] = 0
+  c.arr("xz", xz, note="x with a zero row")
+  c.arr("norm2", T(xz).normalize().numpy(), note="normalize(xz): p 2, dim 1, eps 1e-12")
+  c.arr("norm1_0", T(xz).normalize(p=1.0, dim=0).numpy(), note="p 1, dim 0")
+  c.arr("norm0", T(xz).normalize(p=0.0, dim=1).numpy(), note="p 0: the nonzeros counted")
+  bx = form((2, 3, 2, 2), 0.45, 1.5)
+  bw, bb = f32([1.5, 0.5, -1.0]), f32([0.1, -0.2, 0.3])
+  bm, bi = f32([0.2, -0.1, 0.05]), f32([2.0, 0.5, 1.25])
+  for nm, a in [("bx", bx), ("bw", bw), ("bb", bb), ("bm", bm), ("bi", bi)]: c.arr(nm, a)
+  c.arr("bn", T(bx).batchnorm(T(bw), T(bb), T(bm), T(bi)).numpy(), note="batchnorm(bx, bw, bb, bm, bi)")
+  c.arr("bn_nowb", T(bx).batchnorm(None, None, T(bm), T(bi)).numpy(), note="batchnorm(bx, None, None, bm, bi)")
+  # interpolate over 1 and 3 axes, nearest-exact
+  xi1 = form((2, 3, 5), 0.3, 2.0)
+  xi3 = form((1, 2, 3, 4, 2), 0.21, 1.5)
+  c.arr("xi1", xi1)
+  c.arr("xi3", xi3)
+  for mode, ac, nm in [("linear", False, "i1_lin"), ("linear", True, "i1_lin_ac"), ("nearest", False, "i1_near"),
+                       ("nearest-exact", False, "i1_exact")]:
+    c.arr(nm, T(xi1).interpolate((8,), mode=mode, align_corners=ac).numpy(),
+          note=f"interpolate(xi1, (8,), {mode}, {ac})")
+  c.arr("i3_lin", T(xi3).interpolate((5, 2, 3), mode="linear").numpy(), note="interpolate(xi3, (5, 2, 3), linear)")
+  c.arr("i3_exact", T(xi3).interpolate((2, 6, 3), mode="nearest-exact").numpy(), note="(2, 6, 3), nearest-exact")
+  c.arr("i2_exact", T(xi1).interpolate((7, 2), mode="nearest-exact").numpy(), note="xi1 to (7, 2), nearest-exact")
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # pooling and interpolation
 
@@ -396,7 +472,7 @@ def main():
   o.raw("#else")
   o.raw("#define GOLDEN_ARR static const")
   o.raw("#endif")
-  for sec in (section_losses, section_pool, section_attention, section_conv, section_norm):
+  for sec in (section_losses, section_losses_more, section_pool, section_attention, section_conv, section_norm):
     o.raw("")
     o.raw(f"/* {'-' * 114} */")
     o.raw(f"/* {sec.__name__[len('section_'):]} */")
