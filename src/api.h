@@ -350,6 +350,24 @@ TG_API tg_tensor *tg_pad_mode(tg_tensor *a, int ndim, const int64_t *pads, int m
 TG_API tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index);
 TG_API tg_tensor *tg_index(tg_tensor *a, int axis, tg_tensor *index); /* a[..., index, ...] with an integer tensor */
 TG_API tg_tensor *tg_one_hot(tg_tensor *a, int64_t num_classes);
+/* a where mask is false, value where it is true (broadcast) */
+TG_API tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, tg_tensor *value);
+TG_API tg_tensor *tg_masked_fill_s(tg_tensor *a, tg_tensor *mask, double value);
+/* a with src[..., i, ...] written at a[..., index[..., i, ...], ...] along axis (PyTorch's and tinygrad's scatter):
+ * index, src and a of one rank, index no larger than src, nor than a off the axis; where two positions write one
+ * place the index's last wins; an index outside the axis writes nothing */
+TG_API tg_tensor *tg_scatter(tg_tensor *a, int axis, tg_tensor *index, tg_tensor *src);
+TG_API tg_tensor *tg_scatter_s(tg_tensor *a, int axis, tg_tensor *index, double value);
+/* the same writes reduced: sum, product, mean, max or min of what lands in each place, with a's value among them
+ * when include_self (where nothing lands, a's value stays) */
+enum { TG_SCATTER_SUM, TG_SCATTER_PROD, TG_SCATTER_MEAN, TG_SCATTER_AMAX, TG_SCATTER_AMIN };
+TG_API tg_tensor *tg_scatter_reduce(tg_tensor *a, int axis, tg_tensor *index, tg_tensor *src, int reduce,
+                                    int include_self);
+/* The shapes of these two depend on the values: each realises what it needs to count first (a synchronisation, as
+ * tinygrad's .item()). a's elements where the bool mask (broadcast to a) is true, 1-d in order; the coordinates of
+ * a's nonzero elements, (count, ndim) int32 in order. */
+TG_API tg_tensor *tg_masked_select(tg_tensor *a, tg_tensor *mask);
+TG_API tg_tensor *tg_nonzero(tg_tensor *a);
 
 #define TG_ALL_AXES 0x7fffffff
 #define TG_END INT64_MAX

@@ -1653,6 +1653,231 @@ tg_tensor *tg_one_hot(tg_tensor *a, int64_t num_classes) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// writes by index: masked_fill, scatter, scatter_reduce (tinygrad's: a one-hot mask over the index's positions)
+
+tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, tg_tensor *value) {
+  TG__LOCKED();
+  TG__NEED("tg_masked_fill", mask);
+  return tg_where(mask, value, a);
+}
+tg_tensor *tg_masked_fill_s(tg_tensor *a, tg_tensor *mask, double value) {
+  TG__LOCKED();
+  TG__NEED("tg_masked_fill_s", a);
+  TG__NEED("tg_masked_fill_s", mask);
+  tg__uop *x, *v, *c = tg__tcast(mask->uop, TG_BOOL);
+  if (tg__prep_s("tg_masked_fill_s", a, value, &x, &v) < 0) return NULL;
+  if (tg__broadcast("tg_masked_fill_s", &c, &x) < 0 || tg__broadcast("tg_masked_fill_s", &c, &v) < 0) return NULL;
+  return tg__tensor_wrap(tg__twhere(c, v, x), a->dev);
+}
+
+/* For self x (S...) and index / src of the index's shape (I...), along axis ax: over (S..., m), m = I[ax], the mask
+ * of "index position i writes here" (index[p with p_ax -> i] == p_ax, and p inside the index off the axis) and the
+ * value src would write; NULL and an error when the shapes or dtypes do not fit */
+static int tg__pre_scatter(const char *fn, tg__uop *x, int ax, tg__uop *idx, tg__uop *src, tg__uop **mask,
+                           tg__uop **vals) {
+  char b1[128], b2[128], b3[128];
+  int nd = x->ndim, ok = idx->ndim == nd && src->ndim == nd && nd < TG_MAX_DIMS && !tg_dtype_is_float(idx->dtype) &&
+                         idx->dtype != TG_BOOL && src->dtype == x->dtype;
+  for (int d = 0; ok && d < nd; d++) ok = (d == ax || idx->shape[d] <= x->shape[d]) && idx->shape[d] <= src->shape[d];
+  if (!ok) {
+    tg__set_error("%s: input %s (%s), index %s (%s) and src %s (%s) do not fit along axis %d; HINT: one rank, an "
+                  "integer index no larger than src, nor than the input off the axis, and src of the input's dtype",
+                  fn, TG__SHAPE(x, b1), tg_dtype_name(x->dtype), TG__SHAPE(idx, b2), tg_dtype_name(idx->dtype),
+                  TG__SHAPE(src, b3), tg_dtype_name(src->dtype), ax);
+    return -1;
+  }
+  int64_t n = x->shape[ax], m = idx->shape[ax], b[2 * TG_MAX_DIMS], u[TG_MAX_DIMS + 1], full[TG_MAX_DIMS + 1];
+  int64_t ks[TG_MAX_DIMS + 1], pads[2 * (TG_MAX_DIMS + 1)] = {0}, big[TG_MAX_DIMS + 1];
+  for (int d = 0; d <= nd; d++) {
+    u[d] = d == nd ? 1 : idx->shape[d];
+    full[d] = d == nd ? m : d == ax ? n : idx->shape[d];
+    ks[d] = d == ax ? n : 1;
+    big[d] = d == nd ? m : x->shape[d];
+    if (d < nd && d != ax) pads[2 * d + 1] = x->shape[d] - idx->shape[d];
+  }
+  if (tg__check_span(fn, nd + 1, big) < 0 || tg__check_arange(fn, n) < 0) return -1;
+  for (int d = 0; d < nd; d++) b[2 * d] = 0, b[2 * d + 1] = idx->shape[d];
+  src = tg__tshrink(src, b);
+  int perm[TG_MAX_DIMS + 1];
+  for (int d = 0; d <= nd; d++) perm[d] = d;
+  perm[ax] = nd, perm[nd] = ax;
+  /* (I..., 1 at ax, ..., m): the index's and src's axis moved last */
+  tg__uop *iv = tg__texpand(tg__tpermute(tg__treshape(tg__tcast(idx, TG_INT32), nd + 1, u), perm), full);
+  tg__uop *sv = tg__texpand(tg__tpermute(tg__treshape(src, nd + 1, u), perm), full);
+  tg__uop *kv = tg__texpand(tg__treshape(tg__tarange(n, 0, 1, TG_INT32), nd + 1, ks), full);
+  *mask = tg__tpad(tg__talu(TG__OP_CMPEQ, iv, kv), pads);
+  *vals = tg__tpad(sv, pads);
+  return 0;
+}
+
+static int tg__scatter_args(const char *fn, tg_tensor *a, int axis, tg_tensor *index, tg_tensor *src) {
+  if (!a || !index || !src) {
+    tg__null(fn);
+    return -1;
+  }
+  return tg__axis(fn, axis, a->uop->ndim);
+}
+
+/* the index's last write wins where two positions write one place (tinygrad's _masked_merge): the largest i that
+ * writes, then its value */
+static tg__uop *tg__scatter_last(tg__uop *x, tg__uop *mask, tg__uop *vals) {
+  int nd = mask->ndim;
+  int64_t m = mask->shape[nd - 1], ks[TG_MAX_DIMS + 1];
+  for (int d = 0; d < nd; d++) ks[d] = d == nd - 1 ? m : 1;
+  tg__uop *i1 = tg__texpand(tg__treshape(tg__tarange(m, 1, 1, TG_INT32), nd, ks), mask->shape); /* i + 1 */
+  tg__uop *last = tg__treduce(tg__twhere(mask, i1, tg__c(i1, 0)), TG__OP_MAX, 1LL << (nd - 1)); /* (S..., 1) */
+  tg__uop *pick = tg__talu(TG__OP_AND, mask, tg__talu(TG__OP_CMPEQ, i1, tg__texpand(last, mask->shape)));
+  tg__uop *v = tg__treduce(tg__twhere(pick, vals, tg__c(vals, 0)), vals->dtype == TG_BOOL ? TG__OP_MAX : TG__OP_ADD,
+                           1LL << (nd - 1));
+  v = tg__treshape(v, x->ndim, x->shape);
+  last = tg__treshape(last, x->ndim, x->shape);
+  return tg__twhere(tg__tlt(tg__c(last, 0), last), v, x);
+}
+
+tg_tensor *tg_scatter(tg_tensor *a, int axis, tg_tensor *index, tg_tensor *src) {
+  TG__LOCKED();
+  int ax = tg__scatter_args("tg_scatter", a, axis, index, src);
+  tg__uop *mask, *vals;
+  if (ax < 0 || tg__pre_scatter("tg_scatter", a->uop, ax, index->uop, src->uop, &mask, &vals) < 0) return NULL;
+  return tg__tensor_wrap(tg__scatter_last(a->uop, mask, vals), a->dev);
+}
+
+tg_tensor *tg_scatter_s(tg_tensor *a, int axis, tg_tensor *index, double value) {
+  TG__LOCKED();
+  int ax = tg__scatter_args("tg_scatter_s", a, axis, index, index);
+  if (ax < 0) return NULL;
+  tg__uop *src = tg__tfull_like(index->uop, value, a->uop->dtype), *mask, *vals;
+  if (tg__pre_scatter("tg_scatter_s", a->uop, ax, index->uop, src, &mask, &vals) < 0) return NULL;
+  return tg__tensor_wrap(tg__scatter_last(a->uop, mask, vals), a->dev);
+}
+
+tg_tensor *tg_scatter_reduce(tg_tensor *a, int axis, tg_tensor *index, tg_tensor *src, int reduce, int include_self) {
+  TG__LOCKED();
+  const char *fn = "tg_scatter_reduce";
+  int ax = tg__scatter_args(fn, a, axis, index, src);
+  if (ax < 0) return NULL;
+  if (reduce < TG_SCATTER_SUM || reduce > TG_SCATTER_AMIN) {
+    tg__set_error("%s: reduce %d is none of TG_SCATTER_SUM, _PROD, _MEAN, _AMAX, _AMIN", fn, reduce);
+    return NULL;
+  }
+  tg__uop *x = a->uop, *mask, *vals;
+  if (tg__pre_scatter(fn, x, ax, index->uop, src->uop, &mask, &vals) < 0) return NULL;
+  int64_t last = 1LL << (mask->ndim - 1);
+  /* x where no position writes, and where the input is not included */
+  tg__uop *none = tg__treshape(tg__tnot(tg__treduce(mask, TG__OP_MAX, last)), x->ndim, x->shape);
+  double lo = tg__dtype_min(x->dtype), hi = tg__dtype_max(x->dtype);
+  tg__uop *r;
+#define TG__KEEP(ident) (include_self ? x : tg__twhere(none, x, tg__c(x, (ident))))
+  switch (reduce) {
+  case TG_SCATTER_SUM:
+    r = tg__treshape(tg__tsum(tg__twhere(mask, vals, tg__c(vals, 0)), last), x->ndim, x->shape);
+    r = tg__tadd(tg__tcast(r, x->dtype), TG__KEEP(0));
+    break;
+  case TG_SCATTER_PROD:
+    r = tg__treshape(tg__treduce(tg__twhere(mask, vals, tg__c(vals, 1)), TG__OP_MUL, last), x->ndim, x->shape);
+    r = tg__tmul(r, TG__KEEP(1));
+    break;
+  case TG_SCATTER_AMAX:
+    r = tg__treshape(tg__tmax(tg__twhere(mask, vals, tg__c(vals, lo)), last), x->ndim, x->shape);
+    r = tg__f_max(r, TG__KEEP(lo));
+    break;
+  case TG_SCATTER_AMIN:
+    r = tg__treshape(tg__tmin(tg__twhere(mask, vals, tg__c(vals, hi)), last), x->ndim, x->shape);
+    r = tg__f_min(r, TG__KEEP(hi));
+    break;
+  default: { /* mean: (the writes' sum + x) / (their count + 1), x counting where included */
+    tg__uop *cnt = tg__treshape(tg__tsum(tg__tcast(mask, TG_INT32), last), x->ndim, x->shape);
+    tg__uop *one = include_self ? tg__c(cnt, 1) : tg__twhere(none, tg__c(cnt, 1), tg__c(cnt, 0));
+    r = tg__treshape(tg__tsum(tg__twhere(mask, vals, tg__c(vals, 0)), last), x->ndim, x->shape);
+    r = tg__tadd(tg__tcast(r, x->dtype), TG__KEEP(0));
+    tg__uop *c = tg__tadd(cnt, one);
+    r = tg_dtype_is_float(x->dtype) ? tg__tdiv(r, tg__tcast(c, x->dtype)) : tg__f_div_trunc(r, tg__tcast(c, x->dtype));
+  }
+  }
+#undef TG__KEEP
+  return tg__tensor_wrap(r, a->dev);
+}
+
+/* The elements where mask (broadcast to a) is true, in order, as a 1-d tensor: the count is read back first (one
+ * realisation; tinygrad's .item()), then output k is the element whose running count of trues is k + 1 */
+static tg_tensor *tg__masked_select(const char *fn, tg_tensor *a, tg_tensor *mask) {
+  tg__uop *x = a->uop, *m = tg__tcast(mask->uop, TG_BOOL);
+  if (tg__broadcast(fn, &m, &x) < 0) return NULL;
+  if (x->ndim != a->uop->ndim || memcmp(x->shape, a->uop->shape, sizeof(int64_t) * (size_t)x->ndim)) {
+    char b1[128], b2[128];
+    tg__set_error("%s: the mask %s does not broadcast to the tensor's shape %s", fn, TG__SHAPE(mask->uop, b1),
+                  TG__SHAPE(a->uop, b2));
+    return NULL;
+  }
+  int64_t n = tg__numel_max(x->ndim, x->shape);
+  if (tg__check_arange(fn, n) < 0) return NULL;
+  tg_scope_begin();
+  tg_tensor *mf = tg__tensor_wrap(tg__treshape(m, 1, &n), a->dev);
+  tg_tensor *xf = tg__tensor_wrap(tg__treshape(x, 1, &n), a->dev);
+  double cnt = n ? tg_item(tg_sum(tg_cast(mf, TG_INT32), 0, NULL, 0)) : 0;
+  if (cnt != cnt) {
+    tg_scope_end();
+    return NULL;
+  }
+  int64_t k = (int64_t)cnt, shape[2] = {k, n};
+  if (tg__check_span(fn, 2, shape) < 0) {
+    tg_scope_end();
+    return NULL;
+  }
+  tg_tensor *r;
+  if (k == 0) r = tg_full(0, tg_dtype_of(a), 1, &k);
+  else {
+    tg_tensor *cs = tg_reshape(tg_cumsum(tg_cast(mf, TG_INT32), 0), TG_SHAPE(1, n));
+    tg_tensor *pos = tg_reshape(tg_arange(1, (double)k + 1, 1, TG_INT32), TG_SHAPE(k, 1));
+    tg_tensor *hit = tg_logical_and(tg_eq(cs, pos), tg_reshape(mf, TG_SHAPE(1, n))); /* (k, n) */
+    tg_tensor *xv = tg_reshape(xf, TG_SHAPE(1, n));
+    r = tg_sum(tg_where(hit, xv, tg_scalar(0, tg_dtype_of(a))), TG_AXES(1), 0);
+    r = tg_cast(r, tg_dtype_of(a));
+  }
+  tg_keep(r);
+  tg_scope_end();
+  return r;
+}
+tg_tensor *tg_masked_select(tg_tensor *a, tg_tensor *mask) {
+  TG__LOCKED();
+  TG__NEED("tg_masked_select", a);
+  TG__NEED("tg_masked_select", mask);
+  if (mask->uop->dtype != TG_BOOL) {
+    tg__set_error("tg_masked_select: the mask must be bool, got %s", tg_dtype_name(mask->uop->dtype));
+    return NULL;
+  }
+  return tg__masked_select("tg_masked_select", a, mask);
+}
+
+/* (count, ndim) int32: the coordinates of the nonzero elements, in order */
+tg_tensor *tg_nonzero(tg_tensor *a) {
+  TG__LOCKED();
+  TG__NEED("tg_nonzero", a);
+  tg__uop *x = a->uop;
+  int nd = x->ndim;
+  tg_scope_begin();
+  tg_tensor *mask = tg__tensor_wrap(tg__talu(TG__OP_CMPNE, x, tg__c(x, 0)), a->dev), *cols[TG_MAX_DIMS], *r = NULL;
+  if (nd == 0) {
+    int64_t k = tg_item(mask) != 0, s[2] = {k, 0};
+    r = tg_full(0, TG_INT32, 2, s);
+  }
+  for (int d = 0; d < nd; d++) {
+    int64_t s[TG_MAX_DIMS];
+    for (int e = 0; e < nd; e++) s[e] = e == d ? x->shape[d] : 1;
+    tg_tensor *c = tg_expand(tg_reshape(tg_arange(0, (double)x->shape[d], 1, TG_INT32), nd, s), nd, x->shape);
+    cols[d] = c ? tg__masked_select("tg_nonzero", c, mask) : NULL;
+    if (!cols[d]) {
+      tg_scope_end();
+      return NULL;
+    }
+  }
+  if (nd > 0) r = tg_stack(cols, nd, 1);
+  tg_keep(r);
+  tg_scope_end();
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // random numbers: threefry2x32 (20 rounds) over a counter, evaluated in the kernels that read it
 
 static uint64_t tg__seed = 0;

@@ -512,8 +512,31 @@ static tg_tensor *index_0_2d(tg_tensor *a) {
   return tg_index(a, 0, TEST_DATA(idx, TG_INT32, 3, 2));
 }
 
+/* scatter into x (2, 3, 4) along 2 from src (2, 3, 2): src's gradient where it lands (the last of two writes), x's
+ * where nothing lands; the reductions' through their sums, products, means and extrema */
+static const int32_t test_scatter_idx[12] = {3, 1, 0, 3, 2, 2, 1, 1, 0, 3, 2, 0};
+static tg_tensor *test_scatter_index(void) { return TEST_DATA(test_scatter_idx, TG_INT32, 2, 3, 2); }
+static tg_tensor *scatter_(tg_tensor **x) { return tg_scatter(x[0], 2, test_scatter_index(), x[1]); }
+static tg_tensor *scatter_sum(tg_tensor **x) {
+  return tg_scatter_reduce(x[0], 2, test_scatter_index(), x[1], TG_SCATTER_SUM, 1);
+}
+static tg_tensor *scatter_mean(tg_tensor **x) {
+  return tg_scatter_reduce(x[0], 2, test_scatter_index(), x[1], TG_SCATTER_MEAN, 0);
+}
+static tg_tensor *scatter_prod(tg_tensor **x) {
+  return tg_scatter_reduce(x[0], 2, test_scatter_index(), x[1], TG_SCATTER_PROD, 1);
+}
+static tg_tensor *scatter_amax(tg_tensor **x) {
+  return tg_scatter_reduce(x[0], 2, test_scatter_index(), x[1], TG_SCATTER_AMAX, 1);
+}
+
 TEST(test_grad_indexing) {
-  static const test_gcase cs[] = {M(gather_1), M(gather_0), M(index_1), M(index_0_2d)};
+  static const test_gcase cs[] = {M(gather_1), M(gather_0), M(index_1), M(index_0_2d),
+                                  F(scatter_, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
+                                  F(scatter_sum, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
+                                  F(scatter_mean, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
+                                  F(scatter_prod, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
+                                  F(scatter_amax, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2))};
   test_gradcheck_all(cs, TEST_COUNT(cs));
 }
 

@@ -378,3 +378,54 @@ TEST(test_mv_roll_diagonal_unfold_errors) {
   free(h);
   tg_scope_end();
 }
+
+/* masked_fill, scatter (the index's last write wins), scatter_reduce with and without the input: tinygrad's values */
+TEST(test_mv_scatter) {
+  tg_scope_begin();
+  tg_tensor *x = TEST_F32(g_mv_sx, 3, 4), *s = TEST_F32(g_mv_ss, 3, 3);
+  tg_tensor *i0 = TEST_DATA(g_mv_si0, TG_INT32, 2, 3), *i1 = TEST_DATA(g_mv_si1, TG_INT32, 2, 3);
+  CHECK_TENSOR(tg_scatter(x, 0, i0, s), g_mv_scatter0, 0, 3, 4);
+  CHECK_TENSOR(tg_scatter(x, -1, i1, s), g_mv_scatter1, 0, 3, 4);
+  CHECK_TENSOR(tg_scatter_s(x, 1, i1, 0.5), g_mv_scatter_s, 0, 3, 4);
+  static const struct { int op; const float *want[2]; } rs[] = {
+      {TG_SCATTER_SUM, {g_mv_sr_sum_0, g_mv_sr_sum_1}},    {TG_SCATTER_PROD, {g_mv_sr_prod_0, g_mv_sr_prod_1}},
+      {TG_SCATTER_MEAN, {g_mv_sr_mean_0, g_mv_sr_mean_1}}, {TG_SCATTER_AMAX, {g_mv_sr_amax_0, g_mv_sr_amax_1}},
+      {TG_SCATTER_AMIN, {g_mv_sr_amin_0, g_mv_sr_amin_1}}};
+  for (int r = 0; r < TEST_COUNT(rs); r++)
+    for (int inc = 0; inc < 2; inc++)
+      if (!CHECK_TENSOR(tg_scatter_reduce(x, 1, i1, s, rs[r].op, inc), rs[r].want[inc], 1e-6, 3, 4))
+        printf("  reduce %d, include_self %d\n", rs[r].op, inc);
+  CHECK_TENSOR(tg_scatter_reduce(x, 0, i0, s, TG_SCATTER_SUM, 1), g_mv_sr_sum0, 0, 3, 4);
+  tg_tensor *mk = TEST_DATA(g_mv_mk, TG_BOOL, 3, 4);
+  CHECK_TENSOR(tg_masked_fill_s(x, mk, -1.5), g_mv_masked_fill, 0, 3, 4);
+  CHECK_TENSOR(tg_masked_fill(x, mk, tg_scalar(-1.5, TG_FLOAT32)), g_mv_masked_fill, 0, 3, 4);
+  /* integers: a scatter of int32 keeps int32 */
+  static const int32_t iv[4] = {1, 2, 3, 4}, ii[2] = {3, 0}, is[2] = {-7, 9}, iw[4] = {9, 2, 3, -7};
+  CHECK_RAW(tg_scatter(TEST_DATA(iv, TG_INT32, 4), 0, TEST_DATA(ii, TG_INT32, 2), TEST_DATA(is, TG_INT32, 2)),
+            TG_INT32, iw, 4);
+  /* errors: dtypes, ranks, sizes, the reduce */
+  CHECK(tg_scatter(x, 1, i1, tg_cast(s, TG_FLOAT16)) == NULL && strstr(tg_error(), "HINT"));
+  CHECK(tg_scatter(x, 1, TEST_DATA(g_mv_si1, TG_INT32, 6), s) == NULL && strstr(tg_error(), "tg_scatter"));
+  CHECK(tg_scatter(x, 1, tg_cast(i1, TG_FLOAT32), s) == NULL);
+  CHECK(tg_scatter(x, 2, i1, s) == NULL);
+  CHECK(tg_scatter_reduce(x, 1, i1, s, 9, 1) == NULL && strstr(tg_error(), "reduce 9"));
+  tg_scope_end();
+}
+
+/* masked_select and nonzero: shapes that depend on the values (each counts first) */
+TEST(test_mv_masked_select_nonzero) {
+  tg_scope_begin();
+  tg_tensor *x = TEST_F32(g_mv_sx, 3, 4), *mk = TEST_DATA(g_mv_mk, TG_BOOL, 3, 4);
+  CHECK_TENSOR(tg_masked_select(x, mk), g_mv_masked_select, 0, 5);
+  CHECK_RAW(tg_nonzero(TEST_F32(g_mv_nz, 3, 3)), TG_INT32, g_mv_nonzero, 3, 2);
+  /* a mask broadcast over rows; none selected; a 0-d tensor's nonzero */
+  static const uint8_t row[4] = {0, 1, 0, 1};
+  static const float rows_want[6] = {2, 4, 6, 8, 10, 12};
+  CHECK_TENSOR(tg_masked_select(x, TEST_DATA(row, TG_BOOL, 4)), rows_want, 0, 6);
+  CHECK_SHAPE(tg_masked_select(x, tg_full(0, TG_BOOL, TG_SHAPE(3, 4))), 0);
+  CHECK_SHAPE(tg_nonzero(tg_scalar(2, TG_FLOAT32)), 1, 0);
+  CHECK_SHAPE(tg_nonzero(tg_zeros(TG_INT32, TG_SHAPE(2, 2))), 0, 2);
+  CHECK(tg_masked_select(x, tg_cast(mk, TG_INT32)) == NULL && strstr(tg_error(), "bool"));
+  CHECK(tg_masked_select(x, TEST_DATA(row, TG_BOOL, 2, 2)) == NULL && strstr(tg_error(), "tg_masked_select"));
+  tg_scope_end();
+}

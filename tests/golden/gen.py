@@ -833,6 +833,31 @@ def section_movement(o):
         Tensor(m).pad(((0, 0), (2, 1), (1, -1)), mode="reflect").numpy(), 0)
   agree("circular", np.pad(m[:, :, 1:], ((0, 0), (2, 1), (0, 3)), "wrap"),
         Tensor(m).pad(((0, 0), (2, 1), (-1, 3)), mode="circular").numpy(), 0)
+  # masked_fill, scatter, scatter_reduce (tinygrad's; PyTorch's semantics): index (2, 3) into (3, 4) along 0 and 1
+  sx = f32(np.arange(12).reshape(3, 4) + 1)
+  si0 = np.array([[2, 0, 1, 2], [0, 0, 2, 1]], np.int32)[:, :3]
+  si1 = np.array([[3, 1, 3], [0, 0, 2]], np.int32)
+  ss = f32(-np.arange(1, 10).reshape(3, 3) * 10)
+  A("g_mv_sx", sx, note="1..12")
+  A("g_mv_si0", si0, "int32_t", "scatter index along 0 (two writes to [0][1])")
+  A("g_mv_si1", si1, "int32_t", "along 1 (repeats: [0][3] twice, [1][0] twice)")
+  A("g_mv_ss", ss, note="src: -10, -20, ...")
+  A("g_mv_scatter0", Tensor(sx).scatter(0, Tensor(si0), Tensor(ss)).numpy(), note="scatter(sx, 0, si0, ss)")
+  A("g_mv_scatter1", Tensor(sx).scatter(1, Tensor(si1), Tensor(ss)).numpy(), note="scatter(sx, 1, si1, ss): last wins")
+  A("g_mv_scatter_s", Tensor(sx).scatter(1, Tensor(si1), 0.5).numpy(), note="scatter(sx, 1, si1, 0.5)")
+  for red in ("sum", "prod", "mean", "amax", "amin"):
+    for inc in (True, False):
+      A(f"g_mv_sr_{red}_{int(inc)}", Tensor(sx).scatter_reduce(1, Tensor(si1), Tensor(ss), red, include_self=inc).numpy(),
+        note=f"scatter_reduce(sx, 1, si1, ss, {red}, include_self={inc})")
+  A("g_mv_sr_sum0", Tensor(sx).scatter_reduce(0, Tensor(si0), Tensor(ss), "sum").numpy(), note="sum along 0")
+  mk = np.array([[True, False, False, True], [False, False, True, False], [True, True, False, False]])
+  A("g_mv_mk", mk, "uint8_t")
+  A("g_mv_masked_fill", Tensor(sx).masked_fill(Tensor(mk), -1.5).numpy(), note="masked_fill(sx, mk, -1.5)")
+  A("g_mv_masked_select", Tensor(sx).masked_select(Tensor(mk)).numpy(), note="masked_select(sx, mk)")
+  nz = f32([[0, 1.5, 0], [-2, 0, 0], [0, 0, 3]])
+  A("g_mv_nz", nz)
+  A("g_mv_nonzero", Tensor(nz).nonzero().numpy(), "int32_t", "nonzero(nz)")
+  agree("nonzero", np.argwhere(nz), Tensor(nz).nonzero().numpy(), 0)
   A("g_mv_cat_a", ca, note="100+i")
   A("g_mv_cat_c", cc, note="-i")
   A("g_mv_cat1", np.concatenate([ca, cb, cc], 1), note="cat(a, m, c, axis 1)")

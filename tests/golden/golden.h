@@ -1604,6 +1604,55 @@ GOLDEN_ARR float g_mv_pad_circular[] = {5.0f, 6.0f, 7.0f, 5.0f, 6.0f, 7.0f, 9.0f
   1.0f, 2.0f, 3.0f, 1.0f, 2.0f, 3.0f, 17.0f, 18.0f, 19.0f, 17.0f, 18.0f, 19.0f, 21.0f, 22.0f, 23.0f, 21.0f, 22.0f,
   23.0f, 13.0f, 14.0f, 15.0f, 13.0f, 14.0f, 15.0f, 17.0f, 18.0f, 19.0f, 17.0f, 18.0f, 19.0f, 21.0f, 22.0f, 23.0f,
   21.0f, 22.0f, 23.0f, 13.0f, 14.0f, 15.0f, 13.0f, 14.0f, 15.0f};
+/* (3, 4): 1..12 */
+GOLDEN_ARR float g_mv_sx[] = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+/* (2, 3): scatter index along 0 (two writes to [0][1]) */
+GOLDEN_ARR int32_t g_mv_si0[] = {2, 0, 1, 0, 0, 2};
+/* (2, 3): along 1 (repeats: [0][3] twice, [1][0] twice) */
+GOLDEN_ARR int32_t g_mv_si1[] = {3, 1, 3, 0, 0, 2};
+/* (3, 3): src: -10, -20, ... */
+GOLDEN_ARR float g_mv_ss[] = {-10.0f, -20.0f, -30.0f, -40.0f, -50.0f, -60.0f, -70.0f, -80.0f, -90.0f};
+/* (3, 4): scatter(sx, 0, si0, ss) */
+GOLDEN_ARR float g_mv_scatter0[] = {-40.0f, -50.0f, 3.0f, 4.0f, 5.0f, 6.0f, -30.0f, 8.0f, -10.0f, 10.0f, -60.0f, 12.0f};
+/* (3, 4): scatter(sx, 1, si1, ss): last wins */
+GOLDEN_ARR float g_mv_scatter1[] = {1.0f, -20.0f, 3.0f, -30.0f, -50.0f, 6.0f, -60.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+/* (3, 4): scatter(sx, 1, si1, 0.5) */
+GOLDEN_ARR float g_mv_scatter_s[] = {1.0f, 0.5f, 3.0f, 0.5f, 0.5f, 6.0f, 0.5f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+/* (3, 4): scatter_reduce(sx, 1, si1, ss, sum, include_self=True) */
+GOLDEN_ARR float g_mv_sr_sum_1[] = {1.0f, -18.0f, 3.0f, -36.0f, -85.0f, 6.0f, -53.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+/* (3, 4): scatter_reduce(sx, 1, si1, ss, sum, include_self=False) */
+GOLDEN_ARR float g_mv_sr_sum_0[] = {1.0f, -20.0f, 3.0f, -40.0f, -90.0f, 6.0f, -60.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+/* (3, 4): scatter_reduce(sx, 1, si1, ss, prod, include_self=True) */
+GOLDEN_ARR float g_mv_sr_prod_1[] = {1.0f, -40.0f, 3.0f, 1200.0f, 10000.0f, 6.0f, -420.0f, 8.0f, 9.0f, 10.0f, 11.0f,
+  12.0f};
+/* (3, 4): scatter_reduce(sx, 1, si1, ss, prod, include_self=False) */
+GOLDEN_ARR float g_mv_sr_prod_0[] = {1.0f, -20.0f, 3.0f, 300.0f, 2000.0f, 6.0f, -60.0f, 8.0f, 9.0f, 10.0f, 11.0f,
+  12.0f};
+/* (3, 4): scatter_reduce(sx, 1, si1, ss, mean, include_self=True) */
+GOLDEN_ARR float g_mv_sr_mean_1[] = {1.0f, -9.0f, 3.0f, -12.0f, -28.333334f, 6.0f, -26.5f, 8.0f, 9.0f, 10.0f, 11.0f,
+  12.0f};
+/* (3, 4): scatter_reduce(sx, 1, si1, ss, mean, include_self=False) */
+GOLDEN_ARR float g_mv_sr_mean_0[] = {1.0f, -20.0f, 3.0f, -20.0f, -45.0f, 6.0f, -60.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+/* (3, 4): scatter_reduce(sx, 1, si1, ss, amax, include_self=True) */
+GOLDEN_ARR float g_mv_sr_amax_1[] = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+/* (3, 4): scatter_reduce(sx, 1, si1, ss, amax, include_self=False) */
+GOLDEN_ARR float g_mv_sr_amax_0[] = {1.0f, -20.0f, 3.0f, -10.0f, -40.0f, 6.0f, -60.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+/* (3, 4): scatter_reduce(sx, 1, si1, ss, amin, include_self=True) */
+GOLDEN_ARR float g_mv_sr_amin_1[] = {1.0f, -20.0f, 3.0f, -30.0f, -50.0f, 6.0f, -60.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+/* (3, 4): scatter_reduce(sx, 1, si1, ss, amin, include_self=False) */
+GOLDEN_ARR float g_mv_sr_amin_0[] = {1.0f, -20.0f, 3.0f, -30.0f, -50.0f, 6.0f, -60.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+/* (3, 4): sum along 0 */
+GOLDEN_ARR float g_mv_sr_sum0[] = {-39.0f, -68.0f, 3.0f, 4.0f, 5.0f, 6.0f, -23.0f, 8.0f, -1.0f, 10.0f, -49.0f, 12.0f};
+/* (3, 4) */
+GOLDEN_ARR uint8_t g_mv_mk[] = {1, 0, 0, 1, 0, 0, 1, 0, 1, 1, 0, 0};
+/* (3, 4): masked_fill(sx, mk, -1.5) */
+GOLDEN_ARR float g_mv_masked_fill[] = {-1.5f, 2.0f, 3.0f, -1.5f, 5.0f, 6.0f, -1.5f, 8.0f, -1.5f, -1.5f, 11.0f, 12.0f};
+/* (5,): masked_select(sx, mk) */
+GOLDEN_ARR float g_mv_masked_select[] = {1.0f, 4.0f, 7.0f, 9.0f, 10.0f};
+/* (3, 3) */
+GOLDEN_ARR float g_mv_nz[] = {0.0f, 1.5f, 0.0f, -2.0f, 0.0f, 0.0f, 0.0f, 0.0f, 3.0f};
+/* (3, 2): nonzero(nz) */
+GOLDEN_ARR int32_t g_mv_nonzero[] = {0, 1, 1, 0, 2, 2};
 /* (2, 1, 4): 100+i */
 GOLDEN_ARR float g_mv_cat_a[] = {100.0f, 101.0f, 102.0f, 103.0f, 104.0f, 105.0f, 106.0f, 107.0f};
 /* (2, 2, 4): -i */
