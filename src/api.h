@@ -366,6 +366,12 @@ TG_API tg_tensor *tg_scatter_reduce(tg_tensor *a, int axis, tg_tensor *index, tg
 /* The shapes of these two depend on the values: each realises what it needs to count first (a synchronisation, as
  * tinygrad's .item()). a's elements where the bool mask (broadcast to a) is true, 1-d in order; the coordinates of
  * a's nonzero elements, (count, ndim) int32 in order. */
+/* sort along axis, ascending or descending, into *values and the int32 *indices they came from (either may be
+ * NULL): ties keep their order (stable, as tinygrad's); a bitonic network of compare-exchanges, n log^2 n work.
+ * Gradients flow to the values. 0, or -1 with an error. topk: the k largest (or smallest), sorted. */
+TG_API int tg_sort(tg_tensor *a, int axis, int descending, tg_tensor **values, tg_tensor **indices);
+TG_API tg_tensor *tg_argsort(tg_tensor *a, int axis, int descending);
+TG_API int tg_topk(tg_tensor *a, int64_t k, int axis, int largest, tg_tensor **values, tg_tensor **indices);
 TG_API tg_tensor *tg_masked_select(tg_tensor *a, tg_tensor *mask);
 TG_API tg_tensor *tg_nonzero(tg_tensor *a);
 

@@ -1878,6 +1878,134 @@ tg_tensor *tg_nonzero(tg_tensor *a) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
+// sorting: tinygrad's bitonic network (pads to a power of two, the axis unflattened into 2s, compare-exchanges
+// between the halves of one of them per step), sorting (value, index) pairs: ties keep their order (tinygrad's
+// result, which it matches by counting equal values, O(n^2)), and the indices come out of the network, O(n log^2 n)
+
+/* one compare-exchange of the halves of axis d: a pair (v, i) goes low when it orders before the other */
+static void tg__sort_step(tg_tensor **v, tg_tensor **ix, int d, int desc) {
+  tg_tensor *vs[2], *is[2];
+  tg_split(*v, 1, d, vs, 2);
+  tg_split(*ix, 1, d, is, 2);
+  tg_tensor *before = desc ? tg_gt(vs[1], vs[0]) : tg_lt(vs[1], vs[0]); /* the bottom orders first */
+  tg_tensor *swap = tg_logical_or(before, tg_logical_and(tg_eq(vs[1], vs[0]), tg_lt(is[1], is[0])));
+  tg_tensor *lo[2] = {tg_where(swap, vs[1], vs[0]), tg_where(swap, vs[0], vs[1])};
+  tg_tensor *li[2] = {tg_where(swap, is[1], is[0]), tg_where(swap, is[0], is[1])};
+  *v = tg_contiguous(tg_cat(lo, 2, d));
+  *ix = tg_contiguous(tg_cat(li, 2, d));
+}
+
+/* green's half of axis c flipped along the last nf axes (tinygrad's crossover), or flipped back */
+static tg_tensor *tg__sort_cross(tg_tensor *x, int c, int nf) {
+  tg_tensor *h[2];
+  int axes[TG_MAX_DIMS];
+  tg_split(x, 1, c, h, 2);
+  for (int i = 0; i < nf; i++) axes[i] = -1 - i;
+  h[1] = tg_flip(h[1], nf, axes);
+  return tg_cat(h, 2, c);
+}
+
+int tg_sort(tg_tensor *a, int axis, int descending, tg_tensor **values, tg_tensor **indices) {
+  TG__LOCKED();
+  if (values) *values = NULL;
+  if (indices) *indices = NULL;
+  if (!a) {
+    tg__null("tg_sort");
+    return -1;
+  }
+  tg__uop *u = a->uop;
+  int nd = u->ndim == 0 ? 1 : u->ndim, dim = tg__axis("tg_sort", axis, nd);
+  if (dim < 0) return -1;
+  int64_t n = u->ndim == 0 ? 1 : u->shape[dim];
+  int st = 0;
+  while (((int64_t)1 << st) < n) st++;
+  if (nd - 1 + st > TG_MAX_DIMS || tg__check_arange("tg_sort", n) < 0) {
+    tg__set_error("tg_sort: an axis of %lld needs %d more dimensions than the %d there can be", (long long)n, st,
+                  TG_MAX_DIMS);
+    return -1;
+  }
+  tg_scope_begin();
+  int64_t s1[TG_MAX_DIMS], ix_shape[TG_MAX_DIMS];
+  for (int d = 0; d < nd; d++) s1[d] = u->ndim == 0 ? 1 : u->shape[d], ix_shape[d] = d == dim ? n : 1;
+  tg_tensor *v = u->ndim == 0 ? tg_reshape(a, 1, s1) : a;
+  tg_tensor *ix = tg_expand(tg_reshape(tg_arange(0, (double)n, 1, TG_INT32), nd, ix_shape), nd, s1);
+  if (n > 1) {
+    int64_t pads[2 * TG_MAX_DIMS] = {0}, N = (int64_t)1 << st, us[TG_MAX_DIMS];
+    pads[2 * dim + 1] = N - n;
+    tg_dtype dt = tg_dtype_of(a);
+    v = tg_pad(v, nd, pads, descending ? tg__dtype_min(dt) : tg__dtype_max(dt));
+    /* the padding's indices come after every real one: they stay last among equal values */
+    ix = tg_add(tg_pad(ix, nd, pads, 0), tg_pad(tg_full(0, TG_INT32, nd, s1), nd, pads, (double)N));
+    int k = 0;
+    for (int d = 0; d < nd; d++) {
+      if (d == dim)
+        for (int j = 0; j < st; j++) us[k++] = 2;
+      else us[k++] = s1[d];
+    }
+    v = tg_reshape(v, k, us);
+    ix = tg_reshape(ix, k, us);
+    for (int stage = 1; stage <= st; stage++) {
+      int c = dim + st - stage - 1, nf = stage + (nd - dim);
+      if (stage != st) v = tg__sort_cross(v, c, nf), ix = tg__sort_cross(ix, c, nf);
+      for (int sub = stage - 1; sub >= 0; sub--) tg__sort_step(&v, &ix, dim + st - sub - 1, descending);
+      if (stage != st) v = tg__sort_cross(v, c, nf), ix = tg__sort_cross(ix, c, nf);
+    }
+    int64_t fs[TG_MAX_DIMS], b[2 * TG_MAX_DIMS];
+    for (int d = 0; d < nd; d++) fs[d] = d == dim ? N : s1[d], b[2 * d] = 0, b[2 * d + 1] = s1[d];
+    v = tg_shrink(tg_reshape(v, nd, fs), nd, b);
+    ix = tg_shrink(tg_reshape(ix, nd, fs), nd, b);
+  }
+  if (u->ndim == 0) v = tg_reshape(v, 0, NULL), ix = tg_reshape(ix, 0, NULL);
+  if (!v || !ix) {
+    tg_scope_end();
+    return -1;
+  }
+  if (values) *values = tg_keep(v);
+  if (indices) *indices = tg_keep(ix);
+  tg_scope_end();
+  return 0;
+}
+
+tg_tensor *tg_argsort(tg_tensor *a, int axis, int descending) {
+  TG__LOCKED();
+  tg_tensor *ix = NULL;
+  return tg_sort(a, axis, descending, NULL, &ix) == 0 ? ix : NULL;
+}
+
+int tg_topk(tg_tensor *a, int64_t k, int axis, int largest, tg_tensor **values, tg_tensor **indices) {
+  TG__LOCKED();
+  if (values) *values = NULL;
+  if (indices) *indices = NULL;
+  if (!a) {
+    tg__null("tg_topk");
+    return -1;
+  }
+  int nd = a->uop->ndim == 0 ? 1 : a->uop->ndim, dim = tg__axis("tg_topk", axis, nd);
+  if (dim < 0) return -1;
+  int64_t n = a->uop->ndim == 0 ? 1 : a->uop->shape[dim];
+  if (k < 0 || k > n) {
+    tg__set_error("tg_topk: k = %lld is out of range for an axis of %lld", (long long)k, (long long)n);
+    return -1;
+  }
+  tg_tensor *v = NULL, *ix = NULL;
+  if (tg_sort(a, dim, largest, &v, &ix) < 0) return -1;
+  if (a->uop->ndim == 0) {
+    if (values) *values = v;
+    else tg_free(v);
+    if (indices) *indices = ix;
+    else tg_free(ix);
+    return 0;
+  }
+  tg_tensor *tv = tg_slice(v, dim, 0, k, 1), *ti = tg_slice(ix, dim, 0, k, 1);
+  tg_free(v), tg_free(ix);
+  if (values) *values = tv;
+  else tg_free(tv);
+  if (indices) *indices = ti;
+  else tg_free(ti);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
 // random numbers: threefry2x32 (20 rounds) over a counter, evaluated in the kernels that read it
 
 static uint64_t tg__seed = 0;

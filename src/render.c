@@ -320,15 +320,24 @@ static const char *tg__expr_of(tg__rctx *r, tg__uop *u) {
 }
 
 static void tg__line(tg__rctx *r, const char *fmt, ...) TG__PRINTF(2, 3);
+/* a line of the body, of any length (a store of a long inlined expression passed 4 KiB: a sort's gradient, 4.1 KB,
+ * was cut there into C that did not compile) */
 static void tg__line(tg__rctx *r, const char *fmt, ...) {
-  char buf[4096];
-  va_list ap;
+  char buf[4096], *p = buf;
+  va_list ap, ap2;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_copy(ap2, ap);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  if (n >= (int)sizeof buf) {
+    p = (char *)tg__alloc((size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap2);
+  }
+  va_end(ap2);
   for (int i = 0; i < r->depth + 1; i++) tg__str_cat(&r->body, "  ");
-  tg__str_cat(&r->body, buf);
+  tg__str_cat(&r->body, n < 0 ? "" : p);
   tg__str_cat(&r->body, "\n");
+  if (p != buf) TG_FREE(p);
 }
 
 static void tg__count_uses(tg__rctx *r, tg__uop *u, tg__map *seen) {

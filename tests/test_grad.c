@@ -530,13 +530,25 @@ static tg_tensor *scatter_amax(tg_tensor **x) {
   return tg_scatter_reduce(x[0], 2, test_scatter_index(), x[1], TG_SCATTER_AMAX, 1);
 }
 
+/* sorted values and the top k: each output is one input, whose gradient it carries */
+static tg_tensor *sort_desc(tg_tensor *a) {
+  tg_tensor *v = NULL;
+  tg_sort(a, 2, 1, &v, NULL);
+  return v;
+}
+static tg_tensor *topk_2(tg_tensor *a) {
+  tg_tensor *v = NULL;
+  tg_topk(a, 2, 1, 1, &v, NULL);
+  return v;
+}
+
 TEST(test_grad_indexing) {
   static const test_gcase cs[] = {M(gather_1), M(gather_0), M(index_1), M(index_0_2d),
                                   F(scatter_, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
                                   F(scatter_sum, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
                                   F(scatter_mean, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
                                   F(scatter_prod, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
-                                  F(scatter_amax, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2))};
+                                  F(scatter_amax, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)), M(sort_desc), M(topk_2)};
   test_gradcheck_all(cs, TEST_COUNT(cs));
 }
 

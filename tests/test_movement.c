@@ -429,3 +429,46 @@ TEST(test_mv_masked_select_nonzero) {
   CHECK(tg_masked_select(x, TEST_DATA(row, TG_BOOL, 2, 2)) == NULL && strstr(tg_error(), "tg_masked_select"));
   tg_scope_end();
 }
+
+/* sort, argsort and topk against tinygrad's (ties keep their order: [1, 1] at 1 and 3, [9, 9] at 2 and 4) */
+TEST(test_mv_sort_topk) {
+  tg_scope_begin();
+  tg_tensor *so = TEST_F32(g_mv_so, 3, 5), *v, *i;
+  static const struct { int axis, desc; const float *v; const int32_t *i; int64_t r, c; } cs[] = {
+      {1, 0, g_mv_sort1_0_v, g_mv_sort1_0_i, 3, 5}, {1, 1, g_mv_sort1_1_v, g_mv_sort1_1_i, 3, 5},
+      {0, 0, g_mv_sort0_0_v, g_mv_sort0_0_i, 3, 5}, {-2, 1, g_mv_sort0_1_v, g_mv_sort0_1_i, 3, 5}};
+  for (int k = 0; k < TEST_COUNT(cs); k++) {
+    CHECK_EQ_INT(tg_sort(so, cs[k].axis, cs[k].desc, &v, &i), 0);
+    CHECK_TENSOR(v, cs[k].v, 0, 3, 5);
+    CHECK_RAW(i, TG_INT32, cs[k].i, 3, 5);
+  }
+  CHECK_RAW(tg_argsort(so, -1, 1), TG_INT32, g_mv_sort1_1_i, 3, 5);
+  CHECK_EQ_INT(tg_topk(so, 2, 1, 1, &v, &i), 0);
+  CHECK_TENSOR(v, g_mv_topk2_v, 0, 3, 2);
+  CHECK_RAW(i, TG_INT32, g_mv_topk2_i, 3, 2);
+  CHECK_EQ_INT(tg_topk(so, 3, -1, 0, &v, &i), 0);
+  CHECK_TENSOR(v, g_mv_topk3s_v, 0, 3, 3);
+  CHECK_RAW(i, TG_INT32, g_mv_topk3s_i, 3, 3);
+  /* a longer axis (100, padded to 128) against qsort; integers; one element; errors */
+  float x[100], sorted[100];
+  for (int k = 0; k < 100; k++) x[k] = sorted[k] = (float)((k * 37) % 101) - 50;
+  for (int a = 1; a < 100; a++)
+    for (int b = a; b > 0 && sorted[b - 1] > sorted[b]; b--) {
+      float t = sorted[b];
+      sorted[b] = sorted[b - 1], sorted[b - 1] = t;
+    }
+  CHECK_EQ_INT(tg_sort(TEST_F32(x, 100), 0, 0, &v, NULL), 0);
+  CHECK_TENSOR(v, sorted, 0, 100);
+  static const int32_t iv[4] = {7, -3, 7, 0}, iv_s[4] = {7, 7, 0, -3}, iv_i[4] = {0, 2, 3, 1};
+  CHECK_EQ_INT(tg_sort(TEST_DATA(iv, TG_INT32, 4), 0, 1, &v, &i), 0);
+  CHECK_RAW(v, TG_INT32, iv_s, 4);
+  CHECK_RAW(i, TG_INT32, iv_i, 4);
+  static const float one[1] = {2.5f};
+  static const int32_t zero[1] = {0};
+  CHECK_EQ_INT(tg_sort(TEST_F32(one, 1), 0, 0, &v, &i), 0);
+  CHECK_TENSOR(v, one, 0, 1);
+  CHECK_RAW(i, TG_INT32, zero, 1);
+  CHECK(tg_topk(so, 6, 1, 1, &v, &i) == -1 && strstr(tg_error(), "k = 6"));
+  CHECK(tg_sort(so, 2, 0, &v, &i) == -1 && v == NULL && i == NULL);
+  tg_scope_end();
+}

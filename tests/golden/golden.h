@@ -1653,6 +1653,36 @@ GOLDEN_ARR float g_mv_masked_select[] = {1.0f, 4.0f, 7.0f, 9.0f, 10.0f};
 GOLDEN_ARR float g_mv_nz[] = {0.0f, 1.5f, 0.0f, -2.0f, 0.0f, 0.0f, 0.0f, 0.0f, 3.0f};
 /* (3, 2): nonzero(nz) */
 GOLDEN_ARR int32_t g_mv_nonzero[] = {0, 1, 1, 0, 2, 2};
+/* (3, 5): with ties */
+GOLDEN_ARR float g_mv_so[] = {3.0f, 1.0f, 4.0f, 1.0f, 5.0f, 9.0f, 2.0f, 6.0f, 5.0f, 3.0f, 5.0f, 8.0f, 9.0f, 7.0f, 9.0f};
+/* (3, 5): sort(so, 1, descending=False) */
+GOLDEN_ARR float g_mv_sort1_0_v[] = {1.0f, 1.0f, 3.0f, 4.0f, 5.0f, 2.0f, 3.0f, 5.0f, 6.0f, 9.0f, 5.0f, 7.0f, 8.0f,
+  9.0f, 9.0f};
+/* (3, 5): its indices */
+GOLDEN_ARR int32_t g_mv_sort1_0_i[] = {1, 3, 0, 2, 4, 1, 4, 3, 2, 0, 0, 3, 1, 2, 4};
+/* (3, 5): sort(so, 0, descending=False) */
+GOLDEN_ARR float g_mv_sort0_0_v[] = {3.0f, 1.0f, 4.0f, 1.0f, 3.0f, 5.0f, 2.0f, 6.0f, 5.0f, 5.0f, 9.0f, 8.0f, 9.0f,
+  7.0f, 9.0f};
+/* (3, 5): its indices */
+GOLDEN_ARR int32_t g_mv_sort0_0_i[] = {0, 0, 0, 0, 1, 2, 1, 1, 1, 0, 1, 2, 2, 2, 2};
+/* (3, 5): sort(so, 1, descending=True) */
+GOLDEN_ARR float g_mv_sort1_1_v[] = {5.0f, 4.0f, 3.0f, 1.0f, 1.0f, 9.0f, 6.0f, 5.0f, 3.0f, 2.0f, 9.0f, 9.0f, 8.0f,
+  7.0f, 5.0f};
+/* (3, 5): its indices */
+GOLDEN_ARR int32_t g_mv_sort1_1_i[] = {4, 2, 0, 1, 3, 0, 2, 3, 4, 1, 2, 4, 1, 3, 0};
+/* (3, 5): sort(so, 0, descending=True) */
+GOLDEN_ARR float g_mv_sort0_1_v[] = {9.0f, 8.0f, 9.0f, 7.0f, 9.0f, 5.0f, 2.0f, 6.0f, 5.0f, 5.0f, 3.0f, 1.0f, 4.0f,
+  1.0f, 3.0f};
+/* (3, 5): its indices */
+GOLDEN_ARR int32_t g_mv_sort0_1_i[] = {1, 2, 2, 2, 2, 2, 1, 1, 1, 0, 0, 0, 0, 0, 1};
+/* (3, 2): topk(so, 2, 1) */
+GOLDEN_ARR float g_mv_topk2_v[] = {5.0f, 4.0f, 9.0f, 6.0f, 9.0f, 9.0f};
+/* (3, 2) */
+GOLDEN_ARR int32_t g_mv_topk2_i[] = {4, 2, 0, 2, 2, 4};
+/* (3, 3): topk(so, 3, 1, largest=False) */
+GOLDEN_ARR float g_mv_topk3s_v[] = {1.0f, 1.0f, 3.0f, 2.0f, 3.0f, 5.0f, 5.0f, 7.0f, 8.0f};
+/* (3, 3) */
+GOLDEN_ARR int32_t g_mv_topk3s_i[] = {1, 3, 0, 1, 4, 3, 0, 3, 1};
 /* (2, 1, 4): 100+i */
 GOLDEN_ARR float g_mv_cat_a[] = {100.0f, 101.0f, 102.0f, 103.0f, 104.0f, 105.0f, 106.0f, 107.0f};
 /* (2, 2, 4): -i */
