@@ -1190,6 +1190,176 @@ TG__PRIVATE tg__uop *tg__tmatmul(const char *fn, tg__uop *x, tg__uop *w, struct 
   return tg__tshrink(r, b);
 }
 
+/* einsum, as tinygrad's: "..." expands to the letters no operand uses (right-aligned, broadcast), a letter twice in
+ * one operand takes that diagonal, every operand is laid out over all the letters (sorted, 1 where it has none),
+ * the product of them all is summed over the letters the output lacks, and the rest are permuted to its order */
+static int tg__letter(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+tg_tensor *tg_einsum(const char *formula, tg_tensor **ops, int n) {
+  TG__LOCKED();
+  enum { L = 52, MAXOP = 16 };
+  if (!formula || n < 1 || n > MAXOP || !ops) {
+    tg__set_error("tg_einsum: %s", !formula ? "the formula is NULL" : "1 to 16 operands");
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) TG__NEED("tg_einsum", ops[i]);
+  char f[512], in[MAXOP][64], out[64];
+  int k = 0;
+  for (const char *c = formula; *c && k < (int)sizeof f - 1; c++)
+    if (*c != ' ') f[k++] = *c;
+  f[k] = 0;
+  if (strlen(formula) >= sizeof f - 1) {
+    tg__set_error("tg_einsum: the formula is too long");
+    return NULL;
+  }
+  char *arrow = strstr(f, "->"), lhs[512];
+  snprintf(lhs, sizeof lhs, "%.*s", arrow ? (int)(arrow - f) : (int)strlen(f), f);
+  /* the operands' subscripts */
+  int nin = 0;
+  for (char *p = lhs, *e; nin < MAXOP; p = e + 1) {
+    e = strchr(p, ',');
+    int len = e ? (int)(e - p) : (int)strlen(p);
+    if (len >= 64) break;
+    snprintf(in[nin++], 64, "%.*s", len, p);
+    if (!e) break;
+  }
+  if (nin != n) {
+    tg__set_error("tg_einsum: \"%s\" names %d operands, %d given", formula, nin, n);
+    return NULL;
+  }
+  int used[128] = {0};
+  for (const char *c = f; *c; c++) used[(unsigned char)*c] = 1;
+  /* "...": the letters no subscript uses, right-aligned across operands */
+  char ell[TG_MAX_DIMS + 1];
+  int nell = 0, ell_n[MAXOP] = {0}, max_ell = 0;
+  for (int c = 'A'; c <= 'z' && nell < TG_MAX_DIMS; c++)
+    if (tg__letter(c) && !used[c]) ell[nell++] = (char)c;
+  for (int i = 0; i < n; i++) {
+    char *d = strstr(in[i], "...");
+    if (!d) continue;
+    int letters = (int)strlen(in[i]) - 3;
+    ell_n[i] = ops[i]->uop->ndim - letters;
+    if (ell_n[i] < 0 || ell_n[i] > nell) {
+      tg__set_error("tg_einsum: operand %d has %d dimensions for \"%s\"", i, ops[i]->uop->ndim, in[i]);
+      return NULL;
+    }
+    if (ell_n[i] > max_ell) max_ell = ell_n[i];
+  }
+  for (int i = 0; i < n; i++) {
+    char *d = strstr(in[i], "...");
+    if (!d) continue;
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%.*s%.*s%s", (int)(d - in[i]), in[i], ell_n[i], ell + max_ell - ell_n[i], d + 3);
+    memcpy(in[i], tmp, sizeof tmp);
+  }
+  /* the output: given, or the letters used once (sorted), after the "..." letters */
+  int count[128] = {0};
+  for (int i = 0; i < n; i++)
+    for (const char *c = in[i]; *c; c++) count[(unsigned char)*c]++;
+  if (arrow) {
+    const char *r = arrow + 2, *d = strstr(r, "...");
+    if (d) snprintf(out, sizeof out, "%.*s%.*s%s", (int)(d - r), r, max_ell, ell, d + 3);
+    else snprintf(out, sizeof out, "%s", r);
+  } else {
+    int o = 0;
+    for (int e = 0; e < max_ell; e++) out[o++] = ell[e];
+    for (int c = 'A'; c <= 'z'; c++)
+      if (tg__letter(c) && count[c] == 1 && !strchr(ell, c)) out[o++] = (char)c;
+    out[o] = 0;
+  }
+  for (int i = 0; i < n; i++) {
+    int bad = (int)strlen(in[i]) != ops[i]->uop->ndim;
+    for (const char *c = in[i]; *c && !bad; c++) bad = !tg__letter((unsigned char)*c);
+    if (bad) {
+      tg__set_error("tg_einsum: operand %d has %d dimensions, its subscript \"%s\" %d (letters only)", i,
+                    ops[i]->uop->ndim, in[i], (int)strlen(in[i]));
+      return NULL;
+    }
+  }
+  for (const char *c = out; *c; c++)
+    if (!tg__letter((unsigned char)*c) || !count[(unsigned char)*c] || strchr(c + 1, *c)) {
+      tg__set_error("tg_einsum: the output \"%s\" names a letter no operand has, or one twice", out);
+      return NULL;
+    }
+  tg_scope_begin();
+  tg_tensor *xs[MAXOP];
+  int64_t size[128];
+  for (int c = 0; c < 128; c++) size[c] = -1;
+  for (int i = 0; i < n; i++) {
+    tg_tensor *x = ops[i];
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s", in[i]);
+    /* a letter twice in one operand: its diagonal, as the last axis */
+    for (int j = 0; sub[j]; j++) {
+      char *d2 = strchr(sub + j + 1, sub[j]);
+      if (!d2) continue;
+      int kk = (int)(d2 - sub);
+      if (tg_shape(x)[j] != tg_shape(x)[kk]) {
+        tg__set_error("tg_einsum: \"%c\" of operand %d is %lld and %lld long", sub[j], i,
+                      (long long)tg_shape(x)[j], (long long)tg_shape(x)[kk]);
+        tg_scope_end();
+        return NULL;
+      }
+      char ch = sub[j];
+      x = tg_diagonal(x, 0, j, kk);
+      memmove(sub + kk, sub + kk + 1, strlen(sub + kk)); /* drop the second, then move the first to the end */
+      memmove(sub + j, sub + j + 1, strlen(sub + j));
+      size_t ln = strlen(sub);
+      sub[ln] = ch, sub[ln + 1] = 0;
+      j = -1; /* again from the start */
+    }
+    for (int j = 0; sub[j]; j++) {
+      int64_t sz = tg_shape(x)[j];
+      if (size[(unsigned char)sub[j]] >= 0 && size[(unsigned char)sub[j]] != sz) {
+        tg__set_error("tg_einsum: \"%c\" is %lld long in one operand and %lld in another", sub[j],
+                      (long long)size[(unsigned char)sub[j]], (long long)sz);
+        tg_scope_end();
+        return NULL;
+      }
+      size[(unsigned char)sub[j]] = sz;
+    }
+    snprintf(in[i], 64, "%s", sub);
+    xs[i] = x;
+  }
+  char alpha[L + 1];
+  int na = 0;
+  for (int c = 'A'; c <= 'z'; c++)
+    if (tg__letter(c) && size[c] >= 0) alpha[na++] = (char)c;
+  alpha[na] = 0;
+  if (na > TG_MAX_DIMS) {
+    tg__set_error("tg_einsum: %d letters; at most %d dimensions", na, TG_MAX_DIMS);
+    tg_scope_end();
+    return NULL;
+  }
+  tg_tensor *prod = NULL;
+  for (int i = 0; i < n; i++) {
+    int perm[TG_MAX_DIMS], np = 0;
+    int64_t shape[TG_MAX_DIMS];
+    for (int a = 0; a < na; a++) {
+      char *pos = strchr(in[i], alpha[a]);
+      if (pos) perm[np++] = (int)(pos - in[i]);
+      shape[a] = pos ? size[(unsigned char)alpha[a]] : 1;
+    }
+    tg_tensor *x = np ? tg_reshape(tg_permute(xs[i], np, perm), na, shape) : tg_reshape(xs[i], na, shape);
+    prod = prod ? tg_mul(prod, x) : x;
+  }
+  int red[TG_MAX_DIMS], nr = 0, kept = 0;
+  for (int a = 0; a < na; a++)
+    if (!strchr(out, alpha[a])) red[nr++] = a;
+  tg_tensor *r = nr ? tg_sum(prod, nr, red, 0) : prod;
+  /* the kept letters are in alphabetical order: to the output's */
+  char kept_s[L + 1];
+  for (int a = 0; a < na; a++)
+    if (strchr(out, alpha[a])) kept_s[kept++] = alpha[a];
+  kept_s[kept] = 0;
+  int perm[TG_MAX_DIMS];
+  for (int o = 0; out[o]; o++) perm[o] = (int)(strchr(kept_s, out[o]) - kept_s);
+  if (kept > 1) r = tg_permute(r, kept, perm);
+  tg_keep(r);
+  tg_scope_end();
+  return r;
+}
+
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b) {
   TG__LOCKED();
   TG__NEED("tg_matmul", a);

@@ -569,8 +569,13 @@ static tg_tensor *mlp(tg_tensor **x) {
   return tg_log_softmax(tg_matmul(h, tg_transpose(x[1], 0, 1)), -1);
 }
 
+static tg_tensor *einsum_bmm(tg_tensor **x) { return tg_einsum("bij,bjk->bik", x, 2); }
+static tg_tensor *einsum_trace_outer(tg_tensor **x) { return tg_einsum("ii,j->j", x, 2); }
+
 TEST(test_grad_linalg) {
   static const test_gcase cs[] = {
+    F(einsum_bmm, 2, I3(GX, 2, 3, 4), I3(GX, 2, 4, 2)),
+    F(einsum_trace_outer, 2, I2(GX, 3, 3), I1(GX, 4)),
     F(matmul, 2, I2(GX, 3, 4), I2(GX, 4, 2)),
     F(matmul, 2, I3(GX, 2, 3, 4), I3(GX, 2, 4, 2)),
     F(matmul, 2, I3(GX, 2, 3, 4), I2(GX, 4, 2)),

@@ -111,3 +111,32 @@ TEST(test_la_half) {
   CHECK_TENSOR(r, want, 0, 2, 2);
   tg_scope_end();
 }
+
+/* einsum against numpy's (tinygrad agrees except on "iij->ji", where its result has the wrong shape) */
+TEST(test_la_einsum) {
+  tg_scope_begin();
+  tg_tensor *a = TEST_F32(g_la_ea, 2, 3, 4), *b = TEST_F32(g_la_eb, 2, 4, 5), *c = TEST_F32(g_la_ec, 4, 4);
+  tg_tensor *d = TEST_F32(g_la_ed, 3, 3, 2);
+  tg_tensor *a0 = tg_select(a, 0, 0), *b0 = tg_select(b, 0, 0), *c0 = tg_select(c, 0, 0);
+  tg_tensor *c13 = tg_slice(tg_select(c, 0, 1), 0, 0, 3, 1);
+  CHECK_TENSOR(tg_einsum("bij,bjk->bik", (tg_tensor *[]){a, b}, 2), g_la_einsum_bmm, 1e-5, 2, 3, 5);
+  CHECK_TENSOR(tg_einsum("ij,jk", (tg_tensor *[]){a0, b0}, 2), g_la_einsum_mm_implicit, 1e-5, 3, 5);
+  CHECK_TENSOR0(tg_einsum("ii", &c, 1), g_la_einsum_trace[0], 1e-5);
+  CHECK_TENSOR(tg_einsum("ii->i", &c, 1), g_la_einsum_diag, 0, 4);
+  CHECK_TENSOR(tg_einsum(" i j -> j i ", &c, 1), g_la_einsum_transpose, 0, 4, 4);
+  CHECK_TENSOR0(tg_einsum("bij->", &a, 1), g_la_einsum_sum_all[0], 1e-5);
+  CHECK_TENSOR(tg_einsum("i,j->ij", (tg_tensor *[]){c0, c13}, 2), g_la_einsum_outer, 1e-6, 4, 3);
+  CHECK_TENSOR(tg_einsum("...ij->...ji", &a, 1), g_la_einsum_ell, 0, 2, 4, 3);
+  CHECK_TENSOR(tg_einsum("...ij,...jk->...ik", (tg_tensor *[]){a, b}, 2), g_la_einsum_ell_mm, 1e-5, 2, 3, 5);
+  CHECK_TENSOR(tg_einsum("ij,jk,kl->il", (tg_tensor *[]){c, c, c}, 3), g_la_einsum_three, 1e-5, 4, 4);
+  CHECK_TENSOR(tg_einsum("iij->ji", &d, 1), g_la_einsum_diag3, 0, 2, 3);
+  CHECK_TENSOR(tg_einsum("ba,ac", (tg_tensor *[]){c, c}, 2), g_la_einsum_implicit_sorted, 1e-5, 4, 4);
+  /* errors: operand count, ranks, sizes, output letters */
+  CHECK(tg_einsum("ij,jk->ik", &a0, 1) == NULL && strstr(tg_error(), "2 operands, 1 given"));
+  CHECK(tg_einsum("ijk->i", &c, 1) == NULL && strstr(tg_error(), "dimensions"));
+  CHECK(tg_einsum("ij,jk->ik", (tg_tensor *[]){a0, a0}, 2) == NULL && strstr(tg_error(), "long"));
+  CHECK(tg_einsum("ij->iz", &c, 1) == NULL && strstr(tg_error(), "no operand"));
+  CHECK(tg_einsum("ij->ii", &c, 1) == NULL && strstr(tg_error(), "twice"));
+  CHECK(tg_einsum(NULL, &c, 1) == NULL);
+  tg_scope_end();
+}

@@ -975,6 +975,25 @@ def section_linalg(o):
     n = int(np.prod(shape))
     return f32(np.sin(np.arange(n) * a + 0.1) * s).reshape(shape)
 
+  # einsum: numpy's values, tinygrad agreeing (where its einsum handles the case)
+  ea, eb, ec = mat((2, 3, 4), 0.31, 1.5), mat((2, 4, 5), 0.17, 2.0), mat((4, 4), 0.43, 1.0)
+  ed = mat((3, 3, 2), 0.29, 1.2)
+  o.arr("g_la_ea", ea)
+  o.arr("g_la_eb", eb)
+  o.arr("g_la_ec", ec)
+  o.arr("g_la_ed", ed)
+  cases = [("bmm", "bij,bjk->bik", (ea, eb)), ("mm_implicit", "ij,jk", (ea[0], eb[0])),
+           ("trace", "ii", (ec,)), ("diag", "ii->i", (ec,)), ("transpose", "ij->ji", (ec,)),
+           ("sum_all", "bij->", (ea,)), ("outer", "i,j->ij", (ec[0], ec[1, :3])), ("ell", "...ij->...ji", (ea,)),
+           ("ell_mm", "...ij,...jk->...ik", (ea, eb)), ("three", "ij,jk,kl->il", (ec, ec, ec)),
+           ("diag3", "iij->ji", (ed,)), ("implicit_sorted", "ba,ac", (ec, ec))]
+  for name, fml, ops in cases:
+    want = np.einsum(fml, *[x.astype(np.float64) for x in ops])
+    if name not in ("diag3",):  # tinygrad gives (3, 2) here: its diagonal goes last but keeps the letter's place
+      agree(f"einsum_{name}", want, Tensor.einsum(fml, *[Tensor(x) for x in ops]).numpy(), 1e-5)
+    o.arr(f"g_la_einsum_{name}", f32(want).reshape(-1) if want.ndim else [f32(want)],
+          note=f'einsum("{fml}") {want.shape}')
+
   a, b = mat((7, 13), 0.31, 1.0), mat((13, 5), 0.17, 1.5)
   o.arr("g_la_a", a, note="sin(i*0.31+0.1)")
   o.arr("g_la_b", b, note="sin(i*0.17+0.1)*1.5")
