@@ -381,10 +381,10 @@ TG_API tg_tensor *tg_nonzero(tg_tensor *a);
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* linear algebra */
 
-TG_API tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);  /* numpy matmul semantics with broadcast batch dims */
 /* einsum over n operands ("ij,jk->ik", "bij,bjk->bik", "ii->i", "...ij->...ji", implicit outputs as numpy's): a
  * letter twice in one operand takes its diagonal; "..." broadcasts, right-aligned */
-TG_API tg_tensor *tg_einsum(const char *formula, tg_tensor **ops, int n);  /* numpy matmul semantics with broadcast batch dims */
+TG_API tg_tensor *tg_einsum(const char *formula, tg_tensor **ops, int n);
 TG_API tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight,
                             tg_tensor *bias); /* x @ weight.T + bias; bias may be NULL */
