@@ -2196,9 +2196,16 @@ typedef struct tg__rng {
   tg_tensor *ctr; /* (1,) uint32 on dev, the library's own */
   uint32_t drawn; /* numbers drawn since the counter was last realised */
   tg__uop *snap;  /* this period's snapshot; alive through the pending assignment */
+  int key;        /* the device's place among those that drew since the seed (tinygrad's key), -1 before */
 } tg__rng;
 static tg__rng tg__rngs[16]; /* as many as there can be devices */
-static int tg__nrngs;
+static int tg__nrngs, tg__nkeys;
+
+/* tinygrad's per-device key: [the low 32 bits of sha256(i as 4 big-endian bytes), the seed], i the device's place
+ * in the order devices first drew since the seed (python: hashlib.sha256(i.to_bytes(4, "big")).digest()) */
+static const uint32_t tg__rng_dev_key[16] = {
+    0x14b81119u, 0x764f528du, 0xdb12cf1au, 0x0f79f7d3u, 0x900b0937u, 0x3eaa7569u, 0x7c0172cbu, 0x28a3a23bu,
+    0x15036943u, 0xdfa285d3u, 0xeae31389u, 0xf888ebe4u, 0x9a1c7059u, 0x4273a435u, 0x5a3336e3u, 0x0f41de35u};
 
 /* dev's counter (dev is the default device: tg_from_data makes it there); NULL with the allocation's error */
 static tg__rng *tg__rng_of(tg__device *dev) {
@@ -2217,6 +2224,7 @@ static tg__rng *tg__rng_of(tg__device *dev) {
   memset(r, 0, sizeof *r);
   r->dev = c->dev;
   r->ctr = c;
+  r->key = -1;
   return r;
 }
 
@@ -2225,6 +2233,8 @@ void tg_manual_seed(uint64_t seed) {
   tg__seed = seed;
   uint32_t zero = 0;
   for (int i = 0; i < tg__nrngs; i++) tg__tensor_overwrite("tg_manual_seed", tg__rngs[i].ctr, &zero);
+  for (int i = 0; i < tg__nrngs; i++) tg__rngs[i].key = -1;
+  tg__nkeys = 0;
 }
 
 /* the counter's value before a draw of n, as a (1,) uint32 node; NULL on error */
@@ -2253,31 +2263,48 @@ static tg__uop *tg__rotl(tg__uop *x, int r) {
   return tg__talu(TG__OP_OR, tg__talu(TG__OP_SHL, x, tg__c(x, r)), tg__talu(TG__OP_SHR, x, tg__c(x, 32 - r)));
 }
 
-/* 32 random bits per element of an (n,) uint32 counter tensor */
-static tg__uop *tg__threefry(tg__uop *ctr, uint32_t k0, uint32_t k1) {
+/* tinygrad's threefry2x32 (20 rounds) of the pair (x0, x1) under the key (k0, k1), all uint32 nodes of one shape:
+ * its two output words, low (*r0) and high (*r1) */
+static void tg__threefry(tg__uop *x0, tg__uop *x1, tg__uop *k0, tg__uop *k1, tg__uop **r0, tg__uop **r1) {
   static const int rot[2][4] = {{13, 15, 26, 6}, {17, 29, 16, 24}};
-  uint32_t ks[3] = {k0, k1, k0 ^ k1 ^ 0x1BD11BDAu};
-  tg__uop *x0 = tg__tadds(ctr, ks[0]), *x1 = tg__c(ctr, ks[1]);
+  tg__uop *ks[3] = {k1, tg__talu(TG__OP_XOR, tg__talu(TG__OP_XOR, k0, k1), tg__c(k0, 0x1BD11BDAu)), k0};
+  tg__uop *a = tg__tadd(x0, ks[2]), *b = tg__tadd(x1, ks[0]);
   for (int i = 0; i < 5; i++) {
     for (int r = 0; r < 4; r++) {
-      x0 = tg__tadd(x0, x1);
-      x1 = tg__talu(TG__OP_XOR, tg__rotl(x1, rot[i % 2][r]), x0);
+      a = tg__tadd(a, b);
+      b = tg__talu(TG__OP_XOR, a, tg__rotl(b, rot[i % 2][r]));
     }
-    x0 = tg__tadds(x0, ks[(i + 1) % 3]);
-    x1 = tg__tadds(x1, (double)(uint32_t)(ks[(i + 2) % 3] + (uint32_t)i + 1u));
+    a = tg__tadd(a, ks[i % 3]);
+    b = tg__tadds(tg__tadd(b, ks[(i + 1) % 3]), (double)(i + 1));
   }
-  return tg__talu(TG__OP_XOR, x0, x1);
+  *r0 = a, *r1 = b;
 }
 
-/* uniform [0, 1) float32 of the given shape: 23 random mantissa bits under the exponent of 1.0, minus 1; NULL when
- * the counter cannot be advanced */
+/* n random uint32 words, as tinygrad's random_bits: a key for this draw from the device's key and the counter
+ * (threefry of (counter, 0)), then words i < h = ceil(n/2) the low words of threefry(i, i + h) and the rest their
+ * high words. The counter's high word is 0 here: the stream equals tinygrad's for the first 2^32 words a device
+ * draws after a seed */
+static tg__uop *tg__rand_bits(tg__rng *rng, int64_t n, tg__uop *base) {
+  if (rng->key < 0) rng->key = tg__nkeys++ % TG__COUNT(tg__rng_dev_key);
+  tg__uop *kd0 = tg__c(base, tg__rng_dev_key[rng->key]), *kd1 = tg__c(base, (double)(uint32_t)tg__seed);
+  tg__uop *nk0, *nk1;
+  tg__threefry(base, tg__c(base, 0), kd0, kd1, &nk0, &nk1);
+  nk0 = tg__texpand(nk0, &n), nk1 = tg__texpand(nk1, &n);
+  int64_t h = (n + 1) / 2;
+  tg__uop *j = tg__tcast(tg__tarange(n, 0, 1, TG_INT32), TG_UINT32);
+  tg__uop *hi = tg__tnot(tg__tlt(j, tg__c(j, (double)h))); /* j >= h: the high word of pair j - h */
+  tg__uop *c0 = tg__twhere(hi, tg__tsub(j, tg__c(j, (double)h)), j), *w0, *w1;
+  tg__threefry(c0, tg__tadds(c0, (double)h), nk0, nk1, &w0, &w1);
+  return tg__twhere(hi, w1, w0);
+}
+
+/* uniform [0, 1) float32 of the given shape: 23 random mantissa bits under the exponent of 1.0, minus 1 (tinygrad's
+ * _bits_to_rand); NULL when the counter cannot be advanced */
 static tg__uop *tg__trand(tg__rng *rng, int ndim, const int64_t *shape) {
   int64_t n = tg__prod(shape, ndim);
   tg__uop *base = tg__rng_take(rng, n);
   if (!base) return NULL;
-  tg__uop *ctr = tg__tadd(tg__tcast(tg__tarange(n, 0, 1, TG_INT32), TG_UINT32), tg__texpand(base, &n));
-  uint32_t k0 = (uint32_t)tg__seed, k1 = (uint32_t)(tg__seed >> 32);
-  tg__uop *bits = tg__threefry(ctr, k0, k1);
+  tg__uop *bits = tg__rand_bits(rng, n, base);
   tg__uop *m = tg__talu(TG__OP_OR, tg__talu(TG__OP_SHR, bits, tg__c(bits, 9)), tg__c(bits, 0x3F800000u));
   tg__uop *f = tg__tadds(tg__uop1(TG__OP_BITCAST, TG_FLOAT32, m, NULL), -1.0);
   return tg__treshape(f, ndim, shape);
@@ -2323,10 +2350,22 @@ tg_tensor *tg_uniform(double low, double high, tg_dtype dt, int ndim, const int6
   return tg__rand_wrap(tg__tadd(tg__tcast(r, dt), tg__tfull(low, dt, ndim, shape)), rng);
 }
 
-/* Box-Muller: cos(2 pi u1) * sqrt(-2 log(1 - u2)) */
+/* Box-Muller, as tinygrad's randn: one draw u of (2, shape), cos(2 pi u[0]) * sqrt(-2 log(1 - u[1])) */
 static tg__uop *tg__trandn(tg__rng *rng, int ndim, const int64_t *shape) {
-  tg__uop *u1 = tg__trand(rng, ndim, shape), *u2 = u1 ? tg__trand(rng, ndim, shape) : NULL;
-  if (!u2) return NULL;
+  int64_t s2[TG_MAX_DIMS + 1], n = tg__prod(shape, ndim), b[2 * (TG_MAX_DIMS + 1)];
+  s2[0] = 2;
+  memcpy(s2 + 1, shape, sizeof(int64_t) * (size_t)ndim);
+  tg__uop *u = ndim < TG_MAX_DIMS ? tg__trand(rng, ndim + 1, s2) : NULL;
+  if (!u) {
+    if (ndim >= TG_MAX_DIMS) tg__set_error("randn: at most %d dimensions", TG_MAX_DIMS - 1);
+    return NULL;
+  }
+  int64_t two_n[2] = {2, n};
+  u = tg__treshape(u, 2, two_n);
+  b[0] = 0, b[1] = 1, b[2] = 0, b[3] = n;
+  tg__uop *u1 = tg__treshape(tg__tshrink(u, b), ndim, shape);
+  b[0] = 1, b[1] = 2;
+  tg__uop *u2 = tg__treshape(tg__tshrink(u, b), ndim, shape);
   tg__uop *c = tg__u_cos(tg__tmuls(u1, 2 * M_PI));
   return tg__tmul(c, tg__tsqrt(tg__tmuls(tg__tlog(tg__tsub(tg__c(u2, 1), u2)), -2)));
 }
@@ -2354,7 +2393,8 @@ tg_tensor *tg_randint(int64_t low, int64_t high, tg_dtype dt, int ndim, const in
   tg__rng *rng = tg__check_rand("tg_randint", dt, ndim, shape, 0);
   tg__uop *r = rng ? tg__trand(rng, ndim, shape) : NULL;
   if (!r) return NULL;
-  r = tg__tcast(tg__tfloor(tg__tmuls(tg__tcast(r, TG_FLOAT64), (double)high - (double)low)), dt);
+  /* tinygrad's: uniform(low, high) in integers, ((high - low) * rand).cast(dtype) + low, the product in float32 */
+  r = tg__tcast(tg__tmuls(r, (double)(float)((double)high - (double)low)), dt);
   return tg__rand_wrap(tg__tadd(r, tg__tfull((double)low, dt, ndim, shape)), rng);
 }
 

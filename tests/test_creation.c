@@ -256,6 +256,26 @@ static void test_moments(const float *v, int n, double *mean, double *std, doubl
   *std = sqrt(s2 / n);
 }
 
+/* tinygrad's exact numbers for a seed: its threefry stream, per-device key and counter, rand's mantissa bits, randn's
+ * one draw of (2, n), randint's and uniform's float32 products (gen.py: the real tinygrad's) */
+TEST(test_cr_rand_tinygrad_stream) {
+  tg_scope_begin();
+  tg_manual_seed(42);
+  CHECK_TENSOR(tg_rand(TG_FLOAT32, TG_SHAPE(2, 3)), g_cr_rand42, 0, 2, 3);
+  CHECK_TENSOR(tg_rand(TG_FLOAT32, TG_SHAPE(7)), g_cr_rand42_next, 0, 7);
+  CHECK_TENSOR(tg_randn(TG_FLOAT32, TG_SHAPE(5)), g_cr_randn42, 1e-6, 5);
+  CHECK_RAW(tg_randint(-3, 40, TG_INT32, TG_SHAPE(9)), TG_INT32, g_cr_randint42, 9);
+  CHECK_TENSOR(tg_uniform(-2, 0.5, TG_FLOAT32, TG_SHAPE(4)), g_cr_uniform42, 1e-7, 4);
+  CHECK_TENSOR(tg_normal(1, 0.5, TG_FLOAT32, TG_SHAPE(3)), g_cr_normal42, 1e-6, 3);
+  tg_manual_seed(1234567);
+  tg_tensor *big = tg_rand(TG_FLOAT32, TG_SHAPE(1001));
+  float *v = tg_to_float(big);
+  static const int at[6] = {0, 1, 499, 500, 501, 1000};
+  for (int i = 0; v && i < 6; i++) CHECK_NEAR(v[at[i]], g_cr_rand_big[i], 0);
+  free(v);
+  tg_scope_end();
+}
+
 TEST(test_cr_rand_seed) {
   tg_scope_begin();
   tg_manual_seed(42);

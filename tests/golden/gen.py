@@ -165,6 +165,17 @@ assert np.min(np.abs(np.cos(X.astype(np.float64)))) > 0.05
 
 def section_creation(o):
   o.section("CREATION", "creation: from_data round trips, arange, linspace, eye, tril/triu, dtype promotion")
+  # random numbers: tinygrad's exact stream for a seed (threefry2x32, its per-device key and counter)
+  Tensor.manual_seed(42)
+  o.arr("g_cr_rand42", Tensor.rand(2, 3).numpy(), note="manual_seed(42); rand(2, 3)")
+  o.arr("g_cr_rand42_next", Tensor.rand(7).numpy(), note="then rand(7): the counter moved on by 6")
+  o.arr("g_cr_randn42", Tensor.randn(5).numpy(), note="then randn(5): one draw of (2, 5)")
+  o.arr("g_cr_randint42", Tensor.randint(9, low=-3, high=40).numpy(), "int32_t", "then randint(9, low=-3, high=40)")
+  o.arr("g_cr_uniform42", Tensor.uniform(4, low=-2.0, high=0.5).numpy(), note="then uniform(4, -2, 0.5)")
+  o.arr("g_cr_normal42", Tensor.normal(3, mean=1.0, std=0.5).numpy(), note="then normal(3, mean 1, std 0.5)")
+  Tensor.manual_seed(1234567)
+  o.arr("g_cr_rand_big", Tensor.rand(1001).numpy()[[0, 1, 499, 500, 501, 1000]], note="seed 1234567, rand(1001)"
+        " at 0, 1, 499, 500, 501, 1000 (an odd count: the low words' last pair)")
   # round trips of every dtype: the raw values, and what tg_to_float must give for them
   f16 = np.array([0.5, -2.0, 65504.0, 6e-5, np.inf, -0.0], np.float16)
   o.arr("g_cr_f16_bits", f16.view(np.uint16), "uint16_t", "float16 bit patterns")

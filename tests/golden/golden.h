@@ -14,6 +14,21 @@
 /* ------------------------------------------------------------------------------------------------------------------ */
 /* creation: from_data round trips, arange, linspace, eye, tril/triu, dtype promotion */
 #ifdef GOLDEN_CREATION
+/* (2, 3): manual_seed(42); rand(2, 3) */
+GOLDEN_ARR float g_cr_rand42[] = {0.38104248f, 0.0097754f, 0.11280072f, 0.117699504f, 0.5053618f, 0.37211025f};
+/* (7,): then rand(7): the counter moved on by 6 */
+GOLDEN_ARR float g_cr_rand42_next[] = {0.29211926f, 0.52204406f, 0.15380132f, 0.92816985f, 0.63933456f, 0.36473358f,
+  0.70396364f};
+/* (5,): then randn(5): one draw of (2, 5) */
+GOLDEN_ARR float g_cr_randn42[] = {-1.8083799f, 1.6118231f, 0.39188924f, -0.037195377f, 1.3929777f};
+/* (9,): then randint(9, low=-3, high=40) */
+GOLDEN_ARR int32_t g_cr_randint42[] = {26, 38, -2, 24, 18, 6, 30, 4, 21};
+/* (4,): then uniform(4, -2, 0.5) */
+GOLDEN_ARR float g_cr_uniform42[] = {-1.183712f, 0.23662108f, -1.238843f, -1.3924775f};
+/* (3,): then normal(3, mean 1, std 0.5) */
+GOLDEN_ARR float g_cr_normal42[] = {0.9355657f, 1.7574097f, 0.73978186f};
+/* (6,): seed 1234567, rand(1001) at 0, 1, 499, 500, 501, 1000 (an odd count: the low words' last pair) */
+GOLDEN_ARR float g_cr_rand_big[] = {0.6231091f, 0.9361967f, 0.61996937f, 0.44591856f, 0.74609375f, 0.0049180984f};
 /* (6,): float16 bit patterns */
 GOLDEN_ARR uint16_t g_cr_f16_bits[] = {14336, 49152, 31743, 1007, 31744, 32768};
 /* (6,): their float32 values */
