@@ -1857,7 +1857,7 @@ static int tg__pre_scatter(const char *fn, tg__uop *x, int ax, tg__uop *idx, tg_
                   TG__SHAPE(src, b3), tg_dtype_name(src->dtype), ax);
     return -1;
   }
-  int64_t n = x->shape[ax], m = idx->shape[ax], b[2 * TG_MAX_DIMS], u[TG_MAX_DIMS + 1], full[TG_MAX_DIMS + 1];
+  int64_t n = x->shape[ax], m = idx->shape[ax], b[2 * TG_MAX_DIMS] = {0}, u[TG_MAX_DIMS + 1], full[TG_MAX_DIMS + 1];
   int64_t ks[TG_MAX_DIMS + 1], pads[2 * (TG_MAX_DIMS + 1)] = {0}, big[TG_MAX_DIMS + 1];
   for (int d = 0; d <= nd; d++) {
     u[d] = d == nd ? 1 : idx->shape[d];
