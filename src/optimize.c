@@ -2218,7 +2218,7 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   memset(&access, 0, sizeof access);
   tg__uop_toposort(sink, &all);
   tg__uop *globals[TG_MAX_DIMS], *inner_reduce = NULL, *dot4 = NULL;
-  int ng = 0, has_reduce = 0, nbytes = 0;
+  int ng = 0, has_reduce = 0, nbytes = 0, nwhere = 0, ngated = 0;
   uint64_t byte_deps = 0; /* the loops that the reads of byte-sized inputs (a quantised weight's blocks) move with */
   tg__map bmemo;
   memset(&bmemo, 0, sizeof bmemo);
@@ -2227,6 +2227,8 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
     if (u->op == TG__OP_INDEX && u->nsrc >= 2 && u->src[0]->op == TG__OP_DEFINE_GLOBAL &&
         (u->src[0]->dtype == TG_UINT8 || u->src[0]->dtype == TG_INT8))
       nbytes++, byte_deps |= tg__range_deps(u->src[1], &bmemo);
+    nwhere += u->op == TG__OP_WHERE;
+    ngated += u->op == TG__OP_LOAD && u->nsrc > 1;
     if (u->op == TG__OP_REDUCE) {
       has_reduce = 1;
       if (u->nsrc > 1) inner_reduce = u->src[u->nsrc - 1];
@@ -2401,14 +2403,16 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
     }
     /* a copy whose innermost loop is one or two vectors long (a matmul's B copied into panels, 32 floats wide with
      * AVX-512) runs it as straight-line code, which the compiler turns into whole-vector loads and stores: the
-     * outer loop it would vectorise instead is strided (the panel copy: 81 -> 102 GB/s on 16 cores). A pad's gated
-     * loads too, which GCC makes masked vector moves: B padded into panels (N = 1008) took 1.1-1.2 ms without,
-     * 0.46-0.65 with (0.40-0.45 for the same copy without the pad; 2 AVX-512 cores) */
+     * outer loop it would vectorise instead is strided (the panel copy: 81 -> 102 GB/s on 16 cores). A pad's copy
+     * too (one gated load and its select), which GCC makes masked vector moves: B padded into panels (N = 1008)
+     * took 1.1-1.2 ms without, 0.46-0.65 with (0.40-0.45 for the same copy without the pad; 2 AVX-512 cores). Not a
+     * kernel with other WHEREs or several gated loads (RoPE's halves: 4 WHEREs over 32), whose copies each carry
+     * their selects: with them, SmolLM2's decode fell from 116-122 to 100-103 tokens/s */
     tg__axes ax;
     int n = 0;
     int64_t inner = ng ? tg__range_size(globals[ng - 1]) : 0;
-    if (!has_reduce && !t->gpu && ng >= 2 && inner >= t->vec_floats && inner % t->vec_floats == 0 &&
-        inner <= 2 * t->vec_floats) {
+    if (!has_reduce && ngated <= 1 && nwhere <= ngated && !t->gpu && ng >= 2 && inner >= t->vec_floats &&
+        inner % t->vec_floats == 0 && inner <= 2 * t->vec_floats) {
       tg__find_axes(sink, nglobal, &ax);
       out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, globals[ng - 1]), 0);
       ones[ng - 1] = inner; /* all of it upcast: THREAD may not split it (E_2_32 on 16 AVX-512 cores was refused) */
