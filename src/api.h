@@ -389,8 +389,13 @@ TG_API tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);  /* numpy matmul semant
  * letter twice in one operand takes its diagonal; "..." broadcasts, right-aligned */
 TG_API tg_tensor *tg_einsum(const char *formula, tg_tensor **ops, int n);
 TG_API tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b);
-TG_API tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight,
-                            tg_tensor *bias); /* x @ weight.T + bias; bias may be NULL */
+/* Two orders of a linear layer's weight, two names, so that a port cannot transpose a square weight unnoticed:
+ *  - tg_linear: weight (out, in), x @ weight.T + bias: PyTorch's F.linear, and the order nn.Linear weights are stored
+ *    in (tinygrad's and PyTorch's state dicts): tg_linear(x, sd["weight"], sd["bias"]);
+ *  - tg_linear_t: weight (in, out), x @ weight + bias: tinygrad's functional Tensor.linear(weight, bias).
+ * bias may be NULL. */
+TG_API tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias);
+TG_API tg_tensor *tg_linear_t(tg_tensor *x, tg_tensor *weight, tg_tensor *bias);
 TG_API tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding, int dilation,
                             int groups); /* x: (N, Cin, H, W), w: (Cout, Cin/groups, KH, KW) */
 

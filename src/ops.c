@@ -1374,25 +1374,34 @@ tg_tensor *tg_dot(tg_tensor *a, tg_tensor *b) {
   return tg__tensor_wrap(tg__tmatmul("tg_dot", a->uop, b->uop, a->dev), a->dev);
 }
 
-tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias) {
-  TG__LOCKED();
-  TG__NEED("tg_linear", x);
-  TG__NEED("tg_linear", weight);
+/* x @ w + bias, w (in, out) (t: transposed, tinygrad's functional order), or x @ w.T + bias, w (out, in) */
+static tg_tensor *tg__linear_layer(const char *fn, tg_tensor *x, tg_tensor *weight, tg_tensor *bias, int in_out) {
+  TG__NEED(fn, x);
+  TG__NEED(fn, weight);
   if (weight->uop->ndim != 2) {
-    tg__set_error("tg_linear: weight must be (out, in), got %d dimensions", weight->uop->ndim);
+    tg__set_error("%s: weight must be %s, got %d dimensions", fn, in_out ? "(in, out)" : "(out, in)",
+                  weight->uop->ndim);
     return NULL;
   }
   int perm[2] = {1, 0};
-  tg__uop *r = tg__tmatmul("tg_linear", x->uop, tg__tpermute(weight->uop, perm), x->dev);
+  tg__uop *r = tg__tmatmul(fn, x->uop, in_out ? weight->uop : tg__tpermute(weight->uop, perm), x->dev);
   if (r && bias) {
     tg__uop *bb = bias->uop;
     tg_dtype dt = tg_promote(r->dtype, bb->dtype);
     r = tg__tcast(r, dt);
     bb = tg__tcast(bb, dt);
-    if (tg__broadcast("tg_linear", &r, &bb) < 0) return NULL;
+    if (tg__broadcast(fn, &r, &bb) < 0) return NULL;
     r = tg__tadd(r, bb);
   }
   return tg__tensor_wrap(r, x->dev);
+}
+tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias) {
+  TG__LOCKED();
+  return tg__linear_layer("tg_linear", x, weight, bias, 0);
+}
+tg_tensor *tg_linear_t(tg_tensor *x, tg_tensor *weight, tg_tensor *bias) {
+  TG__LOCKED();
+  return tg__linear_layer("tg_linear_t", x, weight, bias, 1);
 }
 
 /* The largest node tg__tpool builds is the input repeated (below): per window axis ceil(k (i f + d) / i) copies of

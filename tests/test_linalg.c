@@ -43,6 +43,12 @@ TEST(test_la_dot_linear) {
   tg_tensor *x = TEST_F32(g_la_lx, 2, 3, 4), *w = TEST_F32(g_la_lw, 5, 4), *b = TEST_F32(g_la_lb, 5);
   CHECK_TENSOR(tg_linear(x, w, b), g_la_linear, TOL, 2, 3, 5);
   CHECK_TENSOR(tg_linear(x, w, NULL), g_la_linear_nb, TOL, 2, 3, 5);
+  /* tinygrad's functional order, weight (in, out): its Tensor.linear(w.T, b) gives the same (gen.py checks) */
+  tg_tensor *wt = tg_contiguous(tg_transpose(w, 0, 1));
+  CHECK_TENSOR(tg_linear_t(x, wt, b), g_la_linear, TOL, 2, 3, 5);
+  CHECK_TENSOR(tg_linear_t(x, wt, NULL), g_la_linear_nb, TOL, 2, 3, 5);
+  CHECK(tg_linear_t(x, b, NULL) == NULL && strstr(tg_error(), "(in, out)"));
+  CHECK(tg_linear_t(x, w, NULL) == NULL); /* (5, 4): its 5 is not x's 4 */
   tg_scope_end();
 }
 

@@ -858,8 +858,8 @@ def section_movement(o):
   A("g_mv_scatter_s", Tensor(sx).scatter(1, Tensor(si1), 0.5).numpy(), note="scatter(sx, 1, si1, 0.5)")
   for red in ("sum", "prod", "mean", "amax", "amin"):
     for inc in (True, False):
-      A(f"g_mv_sr_{red}_{int(inc)}", Tensor(sx).scatter_reduce(1, Tensor(si1), Tensor(ss), red, include_self=inc).numpy(),
-        note=f"scatter_reduce(sx, 1, si1, ss, {red}, include_self={inc})")
+      got = Tensor(sx).scatter_reduce(1, Tensor(si1), Tensor(ss), red, include_self=inc).numpy()
+      A(f"g_mv_sr_{red}_{int(inc)}", got, note=f"scatter_reduce(sx, 1, si1, ss, {red}, include_self={inc})")
   A("g_mv_sr_sum0", Tensor(sx).scatter_reduce(0, Tensor(si0), Tensor(ss), "sum").numpy(), note="sum along 0")
   mk = np.array([[True, False, False, True], [False, False, True, False], [True, True, False, False]])
   A("g_mv_mk", mk, "uint8_t")
@@ -1032,6 +1032,7 @@ def section_linalg(o):
   o.arr("g_la_lw", w)
   o.arr("g_la_lb", bias)
   o.arr("g_la_linear", x.astype(np.float64) @ w.T + bias, note="linear(lx, lw, lb): (2, 3, 5)")
+  agree("linear_t", x.astype(np.float64) @ w.T + bias, Tensor(x).linear(Tensor(w.T.copy()), Tensor(bias)).numpy(), 1e-5)
   o.arr("g_la_linear_nb", x.astype(np.float64) @ w.T, note="linear(lx, lw, NULL)")
 
   cx = mat((2, 4, 7, 6), 0.13, 1)
