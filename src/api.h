@@ -344,6 +344,10 @@ TG_API tg_tensor *tg_repeat_interleave(tg_tensor *a, int64_t repeats, int axis);
 /* coordinate grids of n tensors (flattened), into out[0..n): "ij" indexing, or "xy" (xy = 1: the first two swapped,
  * numpy's default); n or -1 */
 TG_API int tg_meshgrid(tg_tensor **ts, int n, int xy, tg_tensor **out);
+/* einops-style rearrange, as tinygrad's: "b c h w -> b (h w) c", "(b h) w -> b h w" with the sizes of split axes by
+ * name (names[i] is sizes[i] long; nsizes may be 0), "..." for the axes not named, "1" for an axis of size 1 */
+TG_API tg_tensor *tg_rearrange(tg_tensor *a, const char *formula, int nsizes, const char *const *names,
+                               const int64_t *sizes);
 /* the windows of `size` every `step` along axis: that axis becomes the windows, and a new last axis their elements */
 TG_API tg_tensor *tg_unfold(tg_tensor *a, int axis, int64_t size, int64_t step);
 /* tg_pad with a mode: the pads beside each axis are the edge mirrored without it (reflect: less than the size), the

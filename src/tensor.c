@@ -1660,6 +1660,142 @@ tg_tensor *tg_unfold(tg_tensor *t, int axis, int64_t size, int64_t step) {
   return tg__tensor_wrap(tg__tpermute(x, back), t->dev);
 }
 
+/* rearrange (einops' and tinygrad's): one side's axis names, "..." as its own name, and its groups "( ... )" as
+ * [start, end) ranges over the names; "1" is an empty group. 0, or -1 with an error */
+typedef struct tg__rside {
+  char names[TG_MAX_DIMS][32];
+  int n, g[TG_MAX_DIMS][2], ng;
+} tg__rside;
+
+static int tg__rparse(const char *s, const char *e, tg__rside *r) {
+  memset(r, 0, sizeof *r);
+  int open = -1;
+  while (s < e) {
+    if (*s == ' ') { s++; continue; }
+    if (*s == '(' || *s == ')') {
+      if ((*s == '(') == (open >= 0) || r->ng == TG_MAX_DIMS) return -1; /* nested, unopened, too many */
+      if (*s == '(') open = r->n;
+      else r->g[r->ng][0] = open, r->g[r->ng++][1] = r->n, open = -1;
+      s++;
+      continue;
+    }
+    const char *t = s;
+    while (s < e && *s != ' ' && *s != '(' && *s != ')') s++;
+    int len = (int)(s - t);
+    if (len == 1 && *t == '1') { /* an axis of 1: an empty group */
+      if (open >= 0 || r->ng == TG_MAX_DIMS) return -1;
+      r->g[r->ng][0] = r->g[r->ng][1] = r->n, r->ng++;
+      continue;
+    }
+    int ok = len > 0 && len < 32 && r->n < TG_MAX_DIMS;
+    if (ok && !(len == 3 && !strncmp(t, "...", 3)))
+      for (int i = 0; i < len && ok; i++)
+        ok = (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') || (i && t[i] >= '0' && t[i] <= '9') ||
+             (t[i] == '_' && i && i < len - 1);
+    if (!ok) return -1;
+    snprintf(r->names[r->n++], 32, "%.*s", len, t);
+  }
+  return open >= 0 ? -1 : 0;
+}
+
+static int tg__rfind(const tg__rside *r, const char *name) {
+  for (int i = 0; i < r->n; i++)
+    if (!strcmp(r->names[i], name)) return i;
+  return -1;
+}
+
+tg_tensor *tg_rearrange(tg_tensor *a, const char *formula, int nsizes, const char *const *names, const int64_t *sizes) {
+  TG__LOCKED();
+  TG__NEED("tg_rearrange", a);
+  const char *arrow = formula ? strstr(formula, "->") : NULL;
+  tg__rside l, r;
+  if (!arrow || strstr(arrow + 2, "->") || tg__rparse(formula, arrow, &l) < 0 ||
+      tg__rparse(arrow + 2, arrow + strlen(arrow), &r) < 0 || nsizes < 0 || (nsizes && (!names || !sizes))) {
+    tg__set_error("tg_rearrange: \"%s\" is no formula of names, \"...\", groups \"(a b)\" and \"1\" on either side of "
+                  "one \"->\"", formula ? formula : "(NULL)");
+    return NULL;
+  }
+  /* the same names on both sides, each once; "..." at most once and outside the input's groups */
+  int bad = l.n != r.n, ell = tg__rfind(&l, "...");
+  for (int i = 0; i < l.n && !bad; i++) bad = tg__rfind(&r, l.names[i]) < 0 || tg__rfind(&l, l.names[i]) != i;
+  for (int i = 0; i < r.n && !bad; i++) bad = tg__rfind(&r, r.names[i]) != i;
+  for (int k = 0; k < l.ng && !bad && ell >= 0; k++) bad = ell >= l.g[k][0] && ell < l.g[k][1];
+  for (int k = 0; k < nsizes && !bad; k++) bad = !names[k] || tg__rfind(&l, names[k]) < 0 || sizes[k] < 1;
+  int collapsed = 0;
+  for (int k = 0; k < l.ng; k++) collapsed += l.g[k][1] - l.g[k][0] - 1;
+  int ell_len = ell >= 0 ? a->uop->ndim - l.n + 1 + collapsed : 0;
+  if (bad || ell_len < 0 || l.n - (ell >= 0) + ell_len > TG_MAX_DIMS ||
+      (ell < 0 && l.n - collapsed != a->uop->ndim)) {
+    tg__set_error("tg_rearrange: \"%s\" does not fit a tensor of %d dimensions (each name once on both sides, "
+                  "sizes only for the input's names)", formula, a->uop->ndim);
+    return NULL;
+  }
+  /* "..." becomes ell_len names on both sides, the groups after it moved along */
+  tg__rside *sides[2] = {&l, &r};
+  for (int s = 0; s < 2 && ell >= 0; s++) {
+    tg__rside *x = sides[s];
+    int at = tg__rfind(x, "...");
+    tg__rside y = *x;
+    y.n = 0;
+    for (int i = 0; i < x->n; i++) {
+      if (i != at) snprintf(y.names[y.n++], 32, "%s", x->names[i]);
+      else
+        for (int j = 0; j < ell_len; j++) snprintf(y.names[y.n++], 32, "...%d", j);
+    }
+    for (int k = 0; k < x->ng; k++)
+      for (int c = 0; c < 2; c++)
+        if (y.g[k][c] > at) y.g[k][c] += ell_len - 1;
+    *x = y;
+  }
+  tg_scope_begin();
+  tg_tensor *t = a;
+  for (int k = 0; k < l.ng && t; k++) { /* the input's groups split, left to right */
+    int st = l.g[k][0], en = l.g[k][1];
+    if (st == en) {
+      t = tg_shape(t)[st] == 1 ? tg_squeeze(t, st) : NULL;
+      if (!t) tg__set_error("tg_rearrange: a \"1\" in \"%s\" stands for an axis of size 1", formula);
+      continue;
+    }
+    int64_t us[TG_MAX_DIMS];
+    for (int i = st; i < en; i++) {
+      us[i - st] = -1;
+      for (int j = 0; j < nsizes; j++)
+        if (!strcmp(names[j], l.names[i])) us[i - st] = sizes[j];
+    }
+    int unknown = 0;
+    int64_t known = 1;
+    for (int i = 0; i < en - st; i++) unknown += us[i] < 0, known *= us[i] < 0 ? 1 : us[i];
+    int64_t whole = tg_shape(t)[st];
+    if (unknown > 1 || (unknown == 0 && known != whole) || (unknown == 1 && whole % known)) {
+      tg__set_error("tg_rearrange: axis %d of %lld does not split into group %d of \"%s\" with the sizes given", st,
+                    (long long)whole, k, formula);
+      t = NULL;
+      break;
+    }
+    for (int i = 0; i < en - st; i++)
+      if (us[i] < 0) us[i] = whole / known;
+    t = tg_unflatten(t, st, en - st, us);
+  }
+  for (int j = 0; j < nsizes && t; j++) {
+    int at = tg__rfind(&l, names[j]);
+    if (tg_shape(t)[at] != sizes[j]) {
+      tg__set_error("tg_rearrange: %s is %lld long, not the %lld given", names[j], (long long)tg_shape(t)[at],
+                    (long long)sizes[j]);
+      t = NULL;
+    }
+  }
+  if (t) {
+    int perm[TG_MAX_DIMS];
+    for (int i = 0; i < r.n; i++) perm[i] = tg__rfind(&l, r.names[i]);
+    t = tg_permute(t, r.n, perm);
+  }
+  for (int k = r.ng - 1; k >= 0 && t; k--) /* the output's groups merged, right to left */
+    t = r.g[k][0] < r.g[k][1] ? tg_flatten(t, r.g[k][0], r.g[k][1] - 1) : tg_unsqueeze(t, r.g[k][0]);
+  if (t) tg_keep(t);
+  tg_scope_end();
+  return t;
+}
+
 /* reflect / replicate / circular pads: the pieces beside each axis are slices of the tensor (reflect: mirrored
  * without the edge; replicate: the edge repeated; circular: the other end), concatenated; negative pads crop after
  * (before, for circular), as tinygrad */

@@ -472,3 +472,33 @@ TEST(test_mv_sort_topk) {
   CHECK(tg_sort(so, 2, 0, &v, &i) == -1 && v == NULL && i == NULL);
   tg_scope_end();
 }
+
+/* rearrange against tinygrad's: permutes, merged and split groups (a size by name), "...", "1"; movement only */
+TEST(test_mv_rearrange) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  CHECK_TENSOR(tg_rearrange(m, "b c h -> h b c", 0, NULL, NULL), g_mv_r_perm, 0, 4, 2, 3);
+  CHECK_TENSOR(tg_rearrange(m, "b c h -> b (h c)", 0, NULL, NULL), g_mv_r_merge, 0, 2, 12);
+  CHECK_TENSOR(tg_rearrange(m, "b (h w) x -> b h w x", 1, (const char *[]){"h"}, (int64_t[]){3}), g_mv_r_split, 0,
+               2, 3, 1, 4);
+  CHECK_TENSOR(tg_rearrange(m, "b c (x y) -> (b y) c x", 1, (const char *[]){"x"}, (int64_t[]){2}), g_mv_r_split2, 0,
+               4, 3, 2);
+  CHECK_TENSOR(tg_rearrange(m, "... h -> h ...", 0, NULL, NULL), g_mv_r_ell, 0, 4, 2, 3);
+  CHECK_TENSOR(tg_rearrange(m, "b c h -> b 1 c h", 0, NULL, NULL), g_mv_r_one, 0, 2, 1, 3, 4);
+  CHECK_TENSOR(tg_rearrange(tg_rearrange(m, "b c h -> b 1 c h", 0, NULL, NULL), "b 1 c h -> b c h", 0, NULL, NULL),
+               g_mv_m, 0, 2, 3, 4);
+  CHECK_TENSOR(tg_rearrange(m, "b c h -> (b c h)", 0, NULL, NULL), g_mv_r_all, 0, 24);
+  CHECK_TENSOR(tg_rearrange(m, "b ... -> b ...", 0, NULL, NULL), g_mv_m, 0, 2, 3, 4);
+  /* errors: names, groups, sizes */
+  CHECK(tg_rearrange(m, "b c h -> b c", 0, NULL, NULL) == NULL && strstr(tg_error(), "does not fit"));
+  CHECK(tg_rearrange(m, "b c h -> b c c", 0, NULL, NULL) == NULL);
+  CHECK(tg_rearrange(m, "b c h b -> b c h", 0, NULL, NULL) == NULL);
+  CHECK(tg_rearrange(m, "b c (h -> b c h", 0, NULL, NULL) == NULL && strstr(tg_error(), "no formula"));
+  CHECK(tg_rearrange(m, "b c h", 0, NULL, NULL) == NULL && strstr(tg_error(), "no formula"));
+  CHECK(tg_rearrange(m, "b (h w) x -> b h w x", 1, (const char *[]){"h"}, (int64_t[]){2}) == NULL &&
+        strstr(tg_error(), "does not split"));
+  CHECK(tg_rearrange(m, "b c h -> b c h", 1, (const char *[]){"c"}, (int64_t[]){5}) == NULL && strstr(tg_error(), "5"));
+  CHECK(tg_rearrange(m, "b c h -> b 1 c h", 0, NULL, NULL) != NULL);
+  CHECK(tg_rearrange(m, "1 b c h -> b c h", 0, NULL, NULL) == NULL);
+  tg_scope_end();
+}

@@ -887,6 +887,13 @@ def section_movement(o):
   v, i = Tensor(so).topk(3, 1, largest=False)
   A("g_mv_topk3s_v", v.numpy(), note="topk(so, 3, 1, largest=False)")
   A("g_mv_topk3s_i", i.numpy(), "int32_t")
+  # rearrange (tinygrad's, einops' formulas) on m (2, 3, 4)
+  for nm, fml, kw in [("r_perm", "b c h -> h b c", {}), ("r_merge", "b c h -> b (h c)", {}),
+                      ("r_split", "b (h w) x -> b h w x", {"h": 3}), ("r_split2", "b c (x y) -> (b y) c x", {"x": 2}),
+                      ("r_ell", "... h -> h ...", {}), ("r_one", "b c h -> b 1 c h", {}),
+                      ("r_all", "b c h -> (b c h)", {})]:
+    got = Tensor(m).rearrange(fml, **kw).numpy()
+    A(f"g_mv_{nm}", got, note=f'rearrange(m, "{fml}", {kw}) {got.shape}')
   A("g_mv_cat_a", ca, note="100+i")
   A("g_mv_cat_c", cc, note="-i")
   A("g_mv_cat1", np.concatenate([ca, cb, cc], 1), note="cat(a, m, c, axis 1)")
