@@ -357,6 +357,10 @@ TG_API tg_tensor *tg_pad_mode(tg_tensor *a, int ndim, const int64_t *pads, int m
 TG_API tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index);
 TG_API tg_tensor *tg_index(tg_tensor *a, int axis, tg_tensor *index); /* a[..., index, ...] with an integer tensor */
 TG_API tg_tensor *tg_one_hot(tg_tensor *a, int64_t num_classes);
+/* a[i1, i2, ...]: integer index tensors on n axes at once (numpy's advanced indexing): they broadcast together, and
+ * their shape replaces the indexed axes where those are adjacent (in the order given), else comes first; a negative
+ * index counts from its axis's end, one outside it reads 0 */
+TG_API tg_tensor *tg_index_n(tg_tensor *a, int n, const int *axes, tg_tensor **indices);
 /* a where mask is false, value where it is true (broadcast) */
 TG_API tg_tensor *tg_masked_fill(tg_tensor *a, tg_tensor *mask, tg_tensor *value);
 TG_API tg_tensor *tg_masked_fill_s(tg_tensor *a, tg_tensor *mask, double value);

@@ -1774,6 +1774,75 @@ tg_tensor *tg_index(tg_tensor *a, int axis, tg_tensor *index) {
   return tg__tensor_wrap(tg__tindex(a->uop, ax, index->uop), a->dev);
 }
 
+/* a[i1, i2, ...] with index tensors on several axes at once, as numpy's advanced indexing: the indices broadcast to
+ * one shape B, whose axes replace the indexed ones where those are adjacent, and come first otherwise. The indexed
+ * axes become one (their row-major position, negative indices counted from each axis's end), read by tg_index */
+tg_tensor *tg_index_n(tg_tensor *a, int n, const int *axes, tg_tensor **indices) {
+  TG__LOCKED();
+  TG__NEED("tg_index_n", a);
+  int nd = a->uop->ndim, ax[TG_MAX_DIMS], seen[TG_MAX_DIMS] = {0};
+  if (n < 1 || n > nd || !axes || !indices) {
+    tg__set_error("tg_index_n: %d index tensors for a tensor of %d dimensions", n, nd);
+    return NULL;
+  }
+  for (int k = 0; k < n; k++) {
+    TG__NEED("tg_index_n", indices[k]);
+    if ((ax[k] = tg__axis("tg_index_n", axes[k], nd)) < 0) return NULL;
+    if (seen[ax[k]]++ || tg_dtype_is_float(indices[k]->uop->dtype) || indices[k]->uop->dtype == TG_BOOL) {
+      tg__set_error("tg_index_n: %s", seen[ax[k]] > 1 ? "an axis is indexed twice" : "index tensors must be integer");
+      return NULL;
+    }
+  }
+  int64_t span = 1;
+  for (int k = 0; k < n; k++) span *= a->uop->shape[ax[k]];
+  if (span > INT32_MAX) {
+    tg__set_error("tg_index_n: the indexed axes hold %lld positions, more than int32 indexes", (long long)span);
+    return NULL;
+  }
+  int adjacent = 1;
+  for (int k = 1; k < n; k++) adjacent &= ax[k] == ax[k - 1] + 1;
+  tg_scope_begin();
+  /* the linear position over the indexed axes, broadcast */
+  tg_tensor *lin = NULL;
+  int64_t stride = 1;
+  for (int k = n - 1; k >= 0; k--) {
+    int64_t sz = a->uop->shape[ax[k]];
+    tg_tensor *i = tg_cast(indices[k], TG_INT32);
+    i = tg_where(tg_lt_s(i, 0), tg_add_s(i, (double)sz), i);
+    /* an index outside its axis reads nothing (as tg_index): pushed past the whole span */
+    i = tg_where(tg_logical_or(tg_lt_s(i, 0), tg_ge_s(i, (double)sz)), tg_full((double)span, TG_INT32, 0, NULL),
+                 tg_mul_s(i, (double)stride));
+    lin = lin ? tg_add(lin, i) : i;
+    stride *= sz;
+  }
+  if (lin) lin = tg_where(tg_ge_s(lin, (double)span), tg_full((double)span, TG_INT32, 0, NULL), lin);
+  int perm[TG_MAX_DIMS], np = 0, rest[TG_MAX_DIMS], nr = 0;
+  for (int d = 0; d < nd; d++)
+    if (!seen[d]) perm[np++] = d, rest[nr++] = d;
+  for (int k = 0; k < n; k++) perm[np++] = ax[k];
+  tg_tensor *x = tg_permute(a, nd, perm);
+  int64_t fs[TG_MAX_DIMS];
+  for (int d = 0; d < nr; d++) fs[d] = a->uop->shape[rest[d]];
+  fs[nr] = span;
+  x = tg_reshape(x, nr + 1, fs);
+  tg_tensor *r = lin ? tg_index(x, nr, lin) : NULL; /* (rest..., B...) */
+  if (r && adjacent) { /* B where the indexed axes were */
+    int nb = tg_ndim(r) - nr, first = ax[0], p2[TG_MAX_DIMS], k = 0;
+    for (int d = 0; d < first; d++) p2[k++] = d;
+    for (int d = 0; d < nb; d++) p2[k++] = nr + d;
+    for (int d = first; d < nr; d++) p2[k++] = d;
+    r = tg_permute(r, k, p2);
+  } else if (r) { /* B first */
+    int nb = tg_ndim(r) - nr, p2[TG_MAX_DIMS], k = 0;
+    for (int d = 0; d < nb; d++) p2[k++] = nr + d;
+    for (int d = 0; d < nr; d++) p2[k++] = d;
+    r = tg_permute(r, k, p2);
+  }
+  if (r) tg_keep(r);
+  tg_scope_end();
+  return r;
+}
+
 /* out[i][j][k] = a[i][index[i][j][k]][k] (axis 1): index has a's rank, sizes <= a's off the axis */
 tg_tensor *tg_gather(tg_tensor *a, int axis, tg_tensor *index) {
   TG__LOCKED();

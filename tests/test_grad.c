@@ -530,6 +530,12 @@ static tg_tensor *scatter_amax(tg_tensor **x) {
   return tg_scatter_reduce(x[0], 2, test_scatter_index(), x[1], TG_SCATTER_AMAX, 1);
 }
 
+/* a[i, :, j] with repeats: their gradients add up */
+static tg_tensor *index_n_02(tg_tensor *a) {
+  static const int32_t i0[3] = {1, 0, 1}, i2[3] = {3, 3, -4};
+  return tg_index_n(a, 2, (int[]){0, 2}, (tg_tensor *[]){TEST_DATA(i0, TG_INT32, 3), TEST_DATA(i2, TG_INT32, 3)});
+}
+
 /* sorted values and the top k: each output is one input, whose gradient it carries */
 static tg_tensor *sort_desc(tg_tensor *a) {
   tg_tensor *v = NULL;
@@ -548,7 +554,8 @@ TEST(test_grad_indexing) {
                                   F(scatter_sum, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
                                   F(scatter_mean, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
                                   F(scatter_prod, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)),
-                                  F(scatter_amax, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)), M(sort_desc), M(topk_2)};
+                                  F(scatter_amax, 2, I3(GX, 2, 3, 4), I3(GX, 2, 3, 2)), M(sort_desc), M(topk_2),
+                                  M(index_n_02)};
   test_gradcheck_all(cs, TEST_COUNT(cs));
 }
 

@@ -502,3 +502,29 @@ TEST(test_mv_rearrange) {
   CHECK(tg_rearrange(m, "1 b c h -> b c h", 0, NULL, NULL) == NULL);
   tg_scope_end();
 }
+
+/* several index tensors at once: adjacent axes keep their place, separate ones put the broadcast shape first (numpy's
+ * rules; tinygrad agrees); negative indices count from the end, one outside its axis reads 0 */
+TEST(test_mv_index_n) {
+  tg_scope_begin();
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  tg_tensor *a0 = TEST_DATA(g_mv_ia0, TG_INT32, 3), *a1 = TEST_DATA(g_mv_ia1, TG_INT32, 3);
+  tg_tensor *b1 = TEST_DATA(g_mv_ib1, TG_INT32, 2, 1), *b2 = TEST_DATA(g_mv_ib2, TG_INT32, 1, 3);
+  CHECK_TENSOR(tg_index_n(m, 2, (int[]){0, 1}, (tg_tensor *[]){a0, a1}), g_mv_ix01, 0, 3, 4);
+  CHECK_TENSOR(tg_index_n(m, 2, (int[]){1, -1}, (tg_tensor *[]){b1, b2}), g_mv_ix12, 0, 2, 2, 3);
+  CHECK_TENSOR(tg_index_n(m, 2, (int[]){0, 2}, (tg_tensor *[]){a0, a1}), g_mv_ix02, 0, 3, 3);
+  /* one index tensor is tg_index */
+  float *x = tg_to_float(tg_index_n(m, 1, (int[]){1}, &a1)), *y = tg_to_float(tg_index(m, 1, a1));
+  CHECK(x && y && memcmp(x, y, sizeof(float) * 24) == 0);
+  free(x), free(y);
+  static const int32_t far[2] = {5, 1}, far0[2] = {0, 0};
+  float *z = tg_to_float(tg_index_n(m, 2, (int[]){0, 1}, (tg_tensor *[]){TEST_DATA(far, TG_INT32, 2),
+                                                                          TEST_DATA(far0, TG_INT32, 2)}));
+  CHECK(z && z[0] == 0 && z[1] == 0 && z[4] == 12 && z[5] == 13); /* [5, 0]: nothing; [1, 0]: row 12.. */
+  free(z);
+  CHECK(tg_index_n(m, 2, (int[]){1, 1}, (tg_tensor *[]){a0, a1}) == NULL && strstr(tg_error(), "twice"));
+  CHECK(tg_index_n(m, 2, (int[]){0, 1}, (tg_tensor *[]){a0, tg_cast(a1, TG_FLOAT32)}) == NULL);
+  CHECK_SHAPE(tg_index_n(m, 2, (int[]){0, 1}, (tg_tensor *[]){a0, b1}), 2, 3, 4); /* (3,) and (2, 1): (2, 3) */
+  CHECK(tg_index_n(m, 2, (int[]){0, 1}, (tg_tensor *[]){a0, TEST_DATA(far, TG_INT32, 2)}) == NULL); /* (3,), (2,) */
+  tg_scope_end();
+}

@@ -894,6 +894,18 @@ def section_movement(o):
                       ("r_all", "b c h -> (b c h)", {})]:
     got = Tensor(m).rearrange(fml, **kw).numpy()
     A(f"g_mv_{nm}", got, note=f'rearrange(m, "{fml}", {kw}) {got.shape}')
+  # several index tensors at once (numpy's advanced indexing; tinygrad agrees)
+  ia0, ia1 = np.array([1, 0, -1], np.int32), np.array([2, 2, 0], np.int32)
+  ib1, ib2 = np.array([[0], [2]], np.int32), np.array([[3, -1, 1]], np.int32)
+  A("g_mv_ia0", ia0, "int32_t")
+  A("g_mv_ia1", ia1, "int32_t")
+  A("g_mv_ib1", ib1, "int32_t")
+  A("g_mv_ib2", ib2, "int32_t")
+  for nm, want, tg in [("ix01", m[ia0, ia1], lambda t: t[Tensor(ia0), Tensor(ia1)]),
+                       ("ix12", m[:, ib1, ib2], lambda t: t[:, Tensor(ib1), Tensor(ib2)]),
+                       ("ix02", m[ia0, :, ia1], lambda t: t[Tensor(ia0), :, Tensor(ia1)])]:
+    agree(nm, want, tg(Tensor(m)).numpy(), 0)
+    A(f"g_mv_{nm}", want, note=f"advanced indexing {nm}: {want.shape}")
   A("g_mv_cat_a", ca, note="100+i")
   A("g_mv_cat_c", cc, note="-i")
   A("g_mv_cat1", np.concatenate([ca, cb, cc], 1), note="cat(a, m, c, axis 1)")

@@ -1719,6 +1719,20 @@ GOLDEN_ARR float g_mv_r_one[] = {0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f,
 /* (24,): rearrange(m, "b c h -> (b c h)", {}) (24,) */
 GOLDEN_ARR float g_mv_r_all[] = {0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f,
   13.0f, 14.0f, 15.0f, 16.0f, 17.0f, 18.0f, 19.0f, 20.0f, 21.0f, 22.0f, 23.0f};
+/* (3,) */
+GOLDEN_ARR int32_t g_mv_ia0[] = {1, 0, -1};
+/* (3,) */
+GOLDEN_ARR int32_t g_mv_ia1[] = {2, 2, 0};
+/* (2, 1) */
+GOLDEN_ARR int32_t g_mv_ib1[] = {0, 2};
+/* (1, 3) */
+GOLDEN_ARR int32_t g_mv_ib2[] = {3, -1, 1};
+/* (3, 4): advanced indexing ix01: (3, 4) */
+GOLDEN_ARR float g_mv_ix01[] = {20.0f, 21.0f, 22.0f, 23.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f, 13.0f, 14.0f, 15.0f};
+/* (2, 2, 3): advanced indexing ix12: (2, 2, 3) */
+GOLDEN_ARR float g_mv_ix12[] = {3.0f, 3.0f, 1.0f, 11.0f, 11.0f, 9.0f, 15.0f, 15.0f, 13.0f, 23.0f, 23.0f, 21.0f};
+/* (3, 3): advanced indexing ix02: (3, 3) */
+GOLDEN_ARR float g_mv_ix02[] = {14.0f, 18.0f, 22.0f, 2.0f, 6.0f, 10.0f, 12.0f, 16.0f, 20.0f};
 /* (2, 1, 4): 100+i */
 GOLDEN_ARR float g_mv_cat_a[] = {100.0f, 101.0f, 102.0f, 103.0f, 104.0f, 105.0f, 106.0f, 107.0f};
 /* (2, 2, 4): -i */
