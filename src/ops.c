@@ -2133,7 +2133,7 @@ tg_tensor *tg_nonzero(tg_tensor *a) {
 
 /* one compare-exchange of the halves of axis d: a pair (v, i) goes low when it orders before the other */
 static void tg__sort_step(tg_tensor **v, tg_tensor **ix, int d, int desc) {
-  tg_tensor *vs[2], *is[2];
+  tg_tensor *vs[2] = {NULL, NULL}, *is[2] = {NULL, NULL}; /* NULL after a failure: every op below passes it on */
   tg_split(*v, 1, d, vs, 2);
   tg_split(*ix, 1, d, is, 2);
   tg_tensor *before = desc ? tg_gt(vs[1], vs[0]) : tg_lt(vs[1], vs[0]); /* the bottom orders first */
@@ -2146,7 +2146,7 @@ static void tg__sort_step(tg_tensor **v, tg_tensor **ix, int d, int desc) {
 
 /* green's half of axis c flipped along the last nf axes (tinygrad's crossover), or flipped back */
 static tg_tensor *tg__sort_cross(tg_tensor *x, int c, int nf) {
-  tg_tensor *h[2];
+  tg_tensor *h[2] = {NULL, NULL};
   int axes[TG_MAX_DIMS];
   tg_split(x, 1, c, h, 2);
   for (int i = 0; i < nf; i++) axes[i] = -1 - i;

@@ -469,6 +469,8 @@ TEST(test_mv_sort_topk) {
   CHECK_TENSOR(v, one, 0, 1);
   CHECK_RAW(i, TG_INT32, zero, 1);
   CHECK(tg_topk(so, 6, 1, 1, &v, &i) == -1 && strstr(tg_error(), "k = 6"));
+  /* an axis whose network needs more dimensions than a tensor has: an error, not a crash */
+  CHECK(tg_sort(tg_zeros(TG_FLOAT32, TG_SHAPE(2, (1 << 16) + 1)), 1, 0, &v, &i) == -1 && strstr(tg_error(), "tg_sort"));
   CHECK(tg_sort(so, 2, 0, &v, &i) == -1 && v == NULL && i == NULL);
   tg_scope_end();
 }
