@@ -440,6 +440,11 @@ TG_API int tg_set_training(int on);          /* dropout and batchnorm statistics
  * target. A lazy tensor built on target's old contents must be realised before the assignment runs: afterwards,
  * realising it is an error (the old contents are gone), where tinygrad silently computes with the new ones. */
 TG_API tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value);
+/* a[s1, s2, ...] = value, lazily (tinygrad's __setitem__: target = where(in the slice, value placed, target)): python
+ * slices start:stop:step (TG_END open; negative steps too) on the n axes given, the others whole; value broadcast to
+ * the slice's shape and cast to a's dtype. 0, or -1 with an error (a stays as it was) */
+TG_API int tg_setitem_slice(tg_tensor *a, int n, const int *axes, const int64_t *starts, const int64_t *stops,
+                            const int64_t *steps, tg_tensor *value);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* state: named tensors, safetensors, IDX (MNIST) files */

@@ -530,6 +530,106 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
   return target;
 }
 
+/* python's slice of n elements: the first position, the count and the step (count 0 for an empty slice) */
+static void tg__slice_norm(int64_t n, int64_t start, int64_t stop, int64_t step, int64_t *first, int64_t *count) {
+  if (step > 0) {
+    if (start == TG_END) start = n;
+    if (start < 0) start += n;
+    if (stop == TG_END) stop = n;
+    else if (stop < 0) stop += n;
+    start = start < 0 ? 0 : start > n ? n : start;
+    stop = stop < start ? start : stop > n ? n : stop;
+    *first = start, *count = stop > start ? (stop - start - 1) / step + 1 : 0;
+  } else {
+    if (start == TG_END) start = n - 1;
+    else if (start < 0) start += n;
+    if (stop == TG_END) stop = -1;
+    else if (stop < 0) stop += n;
+    start = start < -1 ? -1 : start > n - 1 ? n - 1 : start;
+    stop = stop < -1 ? -1 : stop > start ? start : stop;
+    *first = start, *count = start > stop ? (start - stop - 1) / -step + 1 : 0;
+  }
+}
+
+/* x (count along axis a) placed every |step| from `lo` in an axis of n, zeros (false) elsewhere */
+static tg__uop *tg__place_strided(tg__uop *x, int a, int64_t lo, int64_t count, int64_t step, int64_t n) {
+  int nd = x->ndim;
+  int64_t s1[TG_MAX_DIMS + 1] = {0}, pads[2 * (TG_MAX_DIMS + 1)] = {0}, b[2 * TG_MAX_DIMS] = {0}, fs[TG_MAX_DIMS] = {0};
+  if (step > 1 && count > 1) { /* (..., count, 1, ...) -> (..., count, step, ...) -> (..., count*step, ...) */
+    for (int d = 0, k = 0; d < nd; d++) {
+      s1[k++] = x->shape[d];
+      if (d == a) s1[k++] = 1;
+    }
+    x = tg__treshape(x, nd + 1, s1);
+    pads[2 * (a + 1) + 1] = step - 1;
+    x = tg__tpad(x, pads);
+    for (int d = 0; d < nd; d++) fs[d] = d == a ? count * step : x->shape[d < a ? d : d + 1];
+    x = tg__treshape(x, nd, fs);
+    for (int d = 0; d < nd; d++) b[2 * d] = 0, b[2 * d + 1] = d == a ? (count - 1) * step + 1 : x->shape[d];
+    x = tg__tshrink(x, b);
+  }
+  int64_t p2[2 * TG_MAX_DIMS] = {0};
+  p2[2 * a] = lo, p2[2 * a + 1] = n - lo - x->shape[a];
+  return tg__tpad(x, p2);
+}
+
+int tg_setitem_slice(tg_tensor *a, int n, const int *axes, const int64_t *starts, const int64_t *stops,
+                     const int64_t *steps, tg_tensor *value) {
+  TG__LOCKED();
+  if (!a || !value) {
+    tg__null("tg_setitem_slice");
+    return -1;
+  }
+  tg__uop *x = a->uop;
+  int nd = x->ndim, seen[TG_MAX_DIMS] = {0};
+  int64_t first[TG_MAX_DIMS], count[TG_MAX_DIMS], step[TG_MAX_DIMS], shape[TG_MAX_DIMS];
+  for (int d = 0; d < nd; d++) first[d] = 0, count[d] = shape[d] = x->shape[d], step[d] = 1;
+  if (n < 0 || (n && (!axes || !starts || !stops || !steps))) {
+    tg__set_error("tg_setitem_slice: %d slices without their arrays", n);
+    return -1;
+  }
+  for (int k = 0; k < n; k++) {
+    int d = tg__axis("tg_setitem_slice", axes[k], nd);
+    if (d < 0) return -1;
+    if (seen[d]++ || steps[k] == 0 || steps[k] == INT64_MIN) {
+      tg__set_error("tg_setitem_slice: %s", steps[k] == 0 ? "a step of 0" : "an axis sliced twice, or a bad step");
+      return -1;
+    }
+    if (nd == TG_MAX_DIMS && (steps[k] > 1 || steps[k] < -1)) {
+      tg__set_error("tg_setitem_slice: a strided slice of a tensor of %d dimensions needs one more", nd);
+      return -1;
+    }
+    step[d] = steps[k];
+    tg__slice_norm(x->shape[d], starts[k], stops[k], steps[k], &first[d], &count[d]);
+    shape[d] = count[d];
+  }
+  /* the value broadcast to the slice's shape, in the target's dtype */
+  tg__uop *v = tg__tcast(value->uop, x->dtype), *like = tg__tfull_like(x, 0, x->dtype);
+  int64_t b[2 * TG_MAX_DIMS];
+  for (int d = 0; d < nd; d++) b[2 * d] = 0, b[2 * d + 1] = shape[d];
+  tg__uop *slot = tg__tshrink(like, b);
+  if (tg__broadcast("tg_setitem_slice", &slot, &v) < 0) return -1;
+  if (v->ndim != nd || memcmp(v->shape, shape, sizeof(int64_t) * (size_t)nd)) {
+    char b1[128], b2[128];
+    tg__set_error("tg_setitem_slice: a value of shape %s does not fit the slice's shape %s", TG__SHAPE(value->uop, b1),
+                  TG__SHAPE(slot, b2));
+    return -1;
+  }
+  tg__uop *m = tg__tfull_like(v, 1, TG_BOOL);
+  for (int d = 0; d < nd; d++) {
+    if (count[d] == 0) return 0; /* an empty slice writes nothing */
+    int64_t lo = step[d] > 0 ? first[d] : first[d] + (count[d] - 1) * step[d];
+    if (step[d] < 0) v = tg__tflip(v, 1LL << d), m = tg__tflip(m, 1LL << d);
+    int64_t st = step[d] < 0 ? -step[d] : step[d];
+    v = tg__place_strided(v, d, lo, count[d], st, x->shape[d]);
+    m = tg__place_strided(m, d, lo, count[d], st, x->shape[d]);
+  }
+  tg_tensor *nv = tg__tensor_wrap(tg__twhere(m, v, x), a->dev);
+  tg_tensor *r = nv ? tg_assign(a, nv) : NULL;
+  tg_free(nv);
+  return r ? 0 : -1;
+}
+
 /* Each distinct buffer of bs[0..n) moves to its next version, so that no cached result computed from the old one is
  * reused, and every live tensor that is a plain view of one follows it, in one walk of the live tensors (a JIT
  * replay writes ~660 buffers a token in SmolLM2's decode, and a walk each was 6% of the step). When the contents

@@ -530,3 +530,34 @@ TEST(test_mv_index_n) {
   CHECK(tg_index_n(m, 2, (int[]){0, 1}, (tg_tensor *[]){a0, TEST_DATA(far, TG_INT32, 2)}) == NULL); /* (3,), (2,) */
   tg_scope_end();
 }
+
+/* assignment into slices (steps, negative steps, a broadcast scalar) of a realised tensor, lazily: tinygrad's
+ * __setitem__; a bad value leaves the tensor as it was */
+TEST(test_mv_setitem_slice) {
+  tg_scope_begin();
+  static const float rows[8] = {-1, -2, -3, -4, -5, -6, -7, -8};
+  struct { int n, axes[3]; int64_t st[3], sp[3], sz[3]; tg_tensor *v; const float *want; } cs[] = {
+      {1, {1}, {1}, {3}, {1}, TEST_F32(rows, 2, 4), g_mv_set_rows}, /* (2, 2, 4) from (2, 4): broadcast */
+      {3, {0, 1, 2}, {1, 0, 0}, {2, TG_END, TG_END}, {1, 1, 2}, TEST_F32(g_mv_set_v, 1, 3, 2), g_mv_set_step},
+      {3, {0, 1, 2}, {0, TG_END, 3}, {1, TG_END, 0}, {1, -2, -1}, TEST_F32(g_mv_set_v, 1, 2, 3), g_mv_set_neg},
+      {2, {1, 2}, {0, 1}, {1, 3}, {1, 1}, tg_scalar(9.5, TG_FLOAT32), g_mv_set_scalar}};
+  for (int k = 0; k < TEST_COUNT(cs); k++) {
+    tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+    tg_realize(m);
+    CHECK_EQ_INT(tg_setitem_slice(m, cs[k].n, cs[k].axes, cs[k].st, cs[k].sp, cs[k].sz, cs[k].v), 0);
+    if (!CHECK_TENSOR(m, cs[k].want, 0, 2, 3, 4)) printf("  case %d\n", k);
+  }
+  /* errors: a value that does not fit, a zero step; the tensor keeps its values */
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  tg_realize(m);
+  CHECK(tg_setitem_slice(m, 1, (int[]){1}, (int64_t[]){0}, (int64_t[]){2}, (int64_t[]){1}, TEST_F32(rows, 8)) == -1 &&
+        strstr(tg_error(), "tg_setitem_slice"));
+  CHECK(tg_setitem_slice(m, 1, (int[]){1}, (int64_t[]){0}, (int64_t[]){2}, (int64_t[]){0}, tg_scalar(1, TG_FLOAT32)) ==
+        -1 && strstr(tg_error(), "step of 0"));
+  CHECK_TENSOR(m, g_mv_m, 0, 2, 3, 4);
+  /* an empty slice writes nothing */
+  CHECK_EQ_INT(tg_setitem_slice(m, 1, (int[]){2}, (int64_t[]){3}, (int64_t[]){1}, (int64_t[]){1},
+                                tg_scalar(7, TG_FLOAT32)), 0);
+  CHECK_TENSOR(m, g_mv_m, 0, 2, 3, 4);
+  tg_scope_end();
+}

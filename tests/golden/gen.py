@@ -906,6 +906,18 @@ def section_movement(o):
                        ("ix02", m[ia0, :, ia1], lambda t: t[Tensor(ia0), :, Tensor(ia1)])]:
     agree(nm, want, tg(Tensor(m)).numpy(), 0)
     A(f"g_mv_{nm}", want, note=f"advanced indexing {nm}: {want.shape}")
+  # setitem into slices of a realised tensor (tinygrad's __setitem__), each on a fresh copy of m
+  def setit(idx, val):
+    t = Tensor(m.copy()).contiguous().realize()
+    t[idx] = val
+    return t.numpy()
+  sv = f32(-np.arange(1, 7).reshape(2, 3))
+  A("g_mv_set_v", sv, note="-1..-6")
+  for nm, idx, val in [("set_rows", (slice(None), slice(1, 3)), Tensor(f32(-np.arange(1, 9).reshape(2, 4)))),
+                       ("set_step", (1, slice(None), slice(0, None, 2)), Tensor(sv.reshape(3, 2))),
+                       ("set_neg", (0, slice(None, None, -2), slice(3, 0, -1)), Tensor(sv)),
+                       ("set_scalar", (slice(None), 0, slice(1, 3)), 9.5)]:
+    A(f"g_mv_{nm}", setit(idx, val), note=f"m[{idx}] = ...")
   A("g_mv_cat_a", ca, note="100+i")
   A("g_mv_cat_c", cc, note="-i")
   A("g_mv_cat1", np.concatenate([ca, cb, cc], 1), note="cat(a, m, c, axis 1)")

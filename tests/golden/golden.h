@@ -1733,6 +1733,20 @@ GOLDEN_ARR float g_mv_ix01[] = {20.0f, 21.0f, 22.0f, 23.0f, 8.0f, 9.0f, 10.0f, 1
 GOLDEN_ARR float g_mv_ix12[] = {3.0f, 3.0f, 1.0f, 11.0f, 11.0f, 9.0f, 15.0f, 15.0f, 13.0f, 23.0f, 23.0f, 21.0f};
 /* (3, 3): advanced indexing ix02: (3, 3) */
 GOLDEN_ARR float g_mv_ix02[] = {14.0f, 18.0f, 22.0f, 2.0f, 6.0f, 10.0f, 12.0f, 16.0f, 20.0f};
+/* (2, 3): -1..-6 */
+GOLDEN_ARR float g_mv_set_v[] = {-1.0f, -2.0f, -3.0f, -4.0f, -5.0f, -6.0f};
+/* (2, 3, 4): m[(slice(None, None, None), slice(1, 3, None))] = ... */
+GOLDEN_ARR float g_mv_set_rows[] = {0.0f, 1.0f, 2.0f, 3.0f, -1.0f, -2.0f, -3.0f, -4.0f, -5.0f, -6.0f, -7.0f, -8.0f,
+  12.0f, 13.0f, 14.0f, 15.0f, -1.0f, -2.0f, -3.0f, -4.0f, -5.0f, -6.0f, -7.0f, -8.0f};
+/* (2, 3, 4): m[(1, slice(None, None, None), slice(0, None, 2))] = ... */
+GOLDEN_ARR float g_mv_set_step[] = {0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, -1.0f,
+  13.0f, -2.0f, 15.0f, -3.0f, 17.0f, -4.0f, 19.0f, -5.0f, 21.0f, -6.0f, 23.0f};
+/* (2, 3, 4): m[(0, slice(None, None, -2), slice(3, 0, -1))] = ... */
+GOLDEN_ARR float g_mv_set_neg[] = {0.0f, -6.0f, -5.0f, -4.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, -3.0f, -2.0f, -1.0f,
+  12.0f, 13.0f, 14.0f, 15.0f, 16.0f, 17.0f, 18.0f, 19.0f, 20.0f, 21.0f, 22.0f, 23.0f};
+/* (2, 3, 4): m[(slice(None, None, None), 0, slice(1, 3, None))] = ... */
+GOLDEN_ARR float g_mv_set_scalar[] = {0.0f, 9.5f, 9.5f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f,
+  9.5f, 9.5f, 15.0f, 16.0f, 17.0f, 18.0f, 19.0f, 20.0f, 21.0f, 22.0f, 23.0f};
 /* (2, 1, 4): 100+i */
 GOLDEN_ARR float g_mv_cat_a[] = {100.0f, 101.0f, 102.0f, 103.0f, 104.0f, 105.0f, 106.0f, 107.0f};
 /* (2, 2, 4): -i */
