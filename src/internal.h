@@ -599,6 +599,7 @@ TG__PRIVATE tg__uop *tg__treduce(tg__uop *x, tg__op op, int64_t mask);
 TG__PRIVATE tg__uop *tg__split_reduce(tg__uop *x, tg__op op, int64_t mask, int64_t max_out);
 TG__PRIVATE tg__uop *tg__tarange(int64_t n, double start, double step, tg_dtype dt);
 TG__PRIVATE int tg__check_arange(const char *fn, int64_t n); /* n <= INT32_MAX (ARANGE is int32); else -1 */
+TG__PRIVATE void tg__slice_bounds(int64_t n, int64_t *start, int64_t *stop, int64_t step); /* python's rules */
 TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int axis, int64_t start, int64_t stop, int64_t step);
 TG__PRIVATE int tg__broadcast(const char *fn, tg__uop **a, tg__uop **b);
 TG__PRIVATE tg__uop *tg__talu(tg__op op, tg__uop *a, tg__uop *b);

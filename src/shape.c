@@ -402,9 +402,10 @@ TG__PRIVATE int tg__check_arange(const char *fn, int64_t n) {
   return -1;
 }
 
-/* x[start:stop:step] along one axis, with python's rules for negative and open bounds */
-TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int a, int64_t start, int64_t stop, int64_t step) {
-  int64_t n = x->shape[a];
+/* python's rules for a slice's negative and open (TG_END) bounds over n elements: *start and *stop made concrete,
+ * inside [0, n] for a positive step and [-1, n-1] for a negative one */
+TG__PRIVATE void tg__slice_bounds(int64_t n, int64_t *start_, int64_t *stop_, int64_t step) {
+  int64_t start = *start_, stop = *stop_;
   if (step > 0) {
     if (start < 0) start += n;
     if (stop == TG_END) stop = n;
@@ -419,6 +420,12 @@ TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int a, int64_t start, int64_t stop, 
     start = start < -1 ? -1 : start > n - 1 ? n - 1 : start;
     stop = stop < -1 ? -1 : stop > start ? start : stop;
   }
+  *start_ = start, *stop_ = stop;
+}
+
+/* x[start:stop:step] along one axis, with python's rules for negative and open bounds */
+TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int a, int64_t start, int64_t stop, int64_t step) {
+  tg__slice_bounds(x->shape[a], &start, &stop, step);
   int64_t b[2 * TG_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
   if (step > 0) b[2 * a] = start, b[2 * a + 1] = stop;

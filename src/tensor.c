@@ -530,25 +530,12 @@ tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value) {
   return target;
 }
 
-/* python's slice of n elements: the first position, the count and the step (count 0 for an empty slice) */
+/* python's slice of n elements: the first position and the count (0 for an empty slice) */
 static void tg__slice_norm(int64_t n, int64_t start, int64_t stop, int64_t step, int64_t *first, int64_t *count) {
-  if (step > 0) {
-    if (start == TG_END) start = n;
-    if (start < 0) start += n;
-    if (stop == TG_END) stop = n;
-    else if (stop < 0) stop += n;
-    start = start < 0 ? 0 : start > n ? n : start;
-    stop = stop < start ? start : stop > n ? n : stop;
-    *first = start, *count = stop > start ? (stop - start - 1) / step + 1 : 0;
-  } else {
-    if (start == TG_END) start = n - 1;
-    else if (start < 0) start += n;
-    if (stop == TG_END) stop = -1;
-    else if (stop < 0) stop += n;
-    start = start < -1 ? -1 : start > n - 1 ? n - 1 : start;
-    stop = stop < -1 ? -1 : stop > start ? start : stop;
-    *first = start, *count = start > stop ? (start - stop - 1) / -step + 1 : 0;
-  }
+  tg__slice_bounds(n, &start, &stop, step);
+  *first = start;
+  if (step > 0) *count = stop > start ? (stop - start - 1) / step + 1 : 0;
+  else *count = start > stop ? (start - stop - 1) / -step + 1 : 0;
 }
 
 /* x (count along axis a) placed every |step| from `lo` in an axis of n, zeros (false) elsewhere */
