@@ -1359,6 +1359,23 @@ static tg__uop *tg__trepeat(tg__uop *x, const int64_t *reps) {
   return tg__treshape(tg__texpand(tg__treshape(x, 2 * nd, s1), s2), nd, fin);
 }
 
+/* xs[0..n) in dtype dt, concatenated along axis a: every piece padded to the full length and added (or or'd), one
+ * kernel in which each element reads one piece */
+static tg__uop *tg__tcat_axis(tg__uop *const *xs, int n, int a, tg_dtype dt) {
+  int64_t total = 0, off = 0;
+  for (int i = 0; i < n; i++) total += xs[i]->shape[a];
+  tg__uop *r = NULL;
+  for (int i = 0; i < n; i++) {
+    int64_t pads[2 * TG_MAX_DIMS] = {0};
+    pads[2 * a] = off;
+    pads[2 * a + 1] = total - off - xs[i]->shape[a];
+    off += xs[i]->shape[a];
+    tg__uop *p = tg__tpad(tg__tcast(xs[i], dt), pads);
+    r = r ? tg__talu(dt == TG_BOOL ? TG__OP_OR : TG__OP_ADD, r, p) : p;
+  }
+  return r;
+}
+
 tg_tensor *tg_cat(tg_tensor **ts, int n, int axis) {
   TG__LOCKED();
   if (n < 1 || !ts) {
@@ -1394,18 +1411,10 @@ tg_tensor *tg_cat(tg_tensor **ts, int n, int axis) {
     s[a] = total;
     if (tg__check_span("tg_cat", x0->ndim, s) < 0) return NULL;
   }
-  /* pad every piece to the full length and add: one kernel, each element reads one piece */
-  tg__uop *r = NULL;
-  int64_t off = 0;
-  for (int i = 0; i < n; i++) {
-    tg__uop *x = tg__tcast(ts[i]->uop, dt);
-    int64_t pads[2 * TG_MAX_DIMS] = {0};
-    pads[2 * a] = off;
-    pads[2 * a + 1] = total - off - x->shape[a];
-    off += x->shape[a];
-    x = tg__tpad(x, pads);
-    r = r ? tg__talu(dt == TG_BOOL ? TG__OP_OR : TG__OP_ADD, r, x) : x;
-  }
+  tg__uop **xs = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)n);
+  for (int i = 0; i < n; i++) xs[i] = ts[i]->uop;
+  tg__uop *r = tg__tcat_axis(xs, n, a, dt);
+  TG_FREE(xs);
   return tg__tensor_wrap(r, ts[0]->dev);
 }
 
@@ -1886,20 +1895,6 @@ tg_tensor *tg_rearrange(tg_tensor *a, const char *formula, int nsizes, const cha
 /* reflect / replicate / circular pads: the pieces beside each axis are slices of the tensor (reflect: mirrored
  * without the edge; replicate: the edge repeated; circular: the other end), concatenated; negative pads crop after
  * (before, for circular), as tinygrad */
-static tg__uop *tg__tcat_axis(tg__uop *const *xs, int n, int a) {
-  int64_t total = 0, off = 0;
-  for (int i = 0; i < n; i++) total += xs[i]->shape[a];
-  tg__uop *r = NULL;
-  for (int i = 0; i < n; i++) {
-    int64_t pads[2 * TG_MAX_DIMS] = {0};
-    pads[2 * a] = off;
-    pads[2 * a + 1] = total - off - xs[i]->shape[a];
-    off += xs[i]->shape[a];
-    tg__uop *p = tg__tpad(xs[i], pads);
-    r = r ? tg__talu(p->dtype == TG_BOOL ? TG__OP_OR : TG__OP_ADD, r, p) : p;
-  }
-  return r;
-}
 
 tg_tensor *tg_pad_mode(tg_tensor *t, int ndim, const int64_t *pads, int mode, double value) {
   TG__LOCKED();
@@ -1948,7 +1943,7 @@ tg_tensor *tg_pad_mode(tg_tensor *t, int ndim, const int64_t *pads, int mode, do
       if (pb) parts[k++] = tg__tslice(x, d, sz - pb, sz, 1);
       parts[k++] = x;
       if (pa) parts[k++] = tg__tslice(x, d, 0, pa, 1);
-      if (k > 1) x = tg__tcat_axis(parts, k, d);
+      if (k > 1) x = tg__tcat_axis(parts, k, d, x->dtype);
     }
     return tg__tensor_wrap(x, t->dev);
   }
@@ -1967,7 +1962,7 @@ tg_tensor *tg_pad_mode(tg_tensor *t, int ndim, const int64_t *pads, int mode, do
       parts[k++] = x;
       if (pa) e[d] = pa, parts[k++] = tg__texpand(tg__tslice(x, d, sz - 1, sz, 1), e);
     }
-    if (k > 1) x = tg__tcat_axis(parts, k, d);
+    if (k > 1) x = tg__tcat_axis(parts, k, d, x->dtype);
   }
   int64_t b[2 * TG_MAX_DIMS];
   for (int d = 0; d < ndim; d++) {
