@@ -407,6 +407,27 @@ TG_API tg_tensor *tg_linear_t(tg_tensor *x, tg_tensor *weight, tg_tensor *bias);
 TG_API tg_tensor *tg_conv2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding, int dilation,
                             int groups); /* x: (N, Cin, H, W), w: (Cout, Cin/groups, KH, KW) */
 
+/* Convolutions over 1 to TG_MAX_CONV_DIMS axes, as tinygrad's conv2d and conv_transpose2d (which take any number):
+ * the weight's kernel axes say how many. Zero the options and set what differs from the default; per-axis values
+ * come in tinygrad's forms, n of them:
+ *   - stride, dilation, output_padding: 0 (the default: 1, 1, 0), 1 (every axis), or one per kernel axis;
+ *   - padding: 0 (none), 1 (every side), one per axis (both sides), or two per axis in tinygrad's flat order, the
+ *     last axis first: (left, right, top, bottom) for 2-d, (left, right, top, bottom, front, back) for 3-d.
+ *     Negative padding crops, as tinygrad's.
+ * e.g. tg_conv_opts o = {.nstride = 2, .stride = {2, 1}, .npadding = 4, .padding = {1, 2, 0, 1}}; */
+#define TG_MAX_CONV_DIMS 4
+typedef struct tg_conv_opts {
+  int groups;                                        /* 0 means 1 */
+  int nstride, ndilation, npadding, noutput_padding; /* how many values of each are given */
+  int64_t stride[TG_MAX_CONV_DIMS], dilation[TG_MAX_CONV_DIMS], padding[2 * TG_MAX_CONV_DIMS];
+  int64_t output_padding[TG_MAX_CONV_DIMS];          /* tg_conv_transpose only */
+} tg_conv_opts;
+/* x (N, Cin, I...), w (Cout, Cin/groups, K...), bias (Cout,) or NULL; opts NULL means the defaults */
+TG_API tg_tensor *tg_conv(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const tg_conv_opts *opts);
+/* x (N, Cin, I...), w (Cin, Cout/groups, K...): the gradient of tg_conv with respect to its input, as tinygrad's
+ * conv_transpose2d; output_padding (each smaller than its axis's stride or dilation) adds to the end of each axis */
+TG_API tg_tensor *tg_conv_transpose(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const tg_conv_opts *opts);
+
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* inspecting the compiler: the kernels tg_realize would run, as tinygrad's Tensor.schedule() */
 
@@ -646,6 +667,28 @@ TG_API tg_tensor *tg_batchnorm(tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
 /* pooling over the last two axes of (..., H, W); stride 0 means stride = kernel */
 TG_API tg_tensor *tg_max_pool2d(tg_tensor *x, int kernel, int stride, int padding, int dilation);
 TG_API tg_tensor *tg_avg_pool2d(tg_tensor *x, int kernel, int stride, int padding); /* padding counts as 0s */
+/* Pooling over the last nkernel axes of x, any number of them, as tinygrad's max_pool2d and avg_pool2d. Zero the
+ * options and set what differs; NULL means the defaults:
+ *   - kernel: nkernel sizes, one per pooled axis; nkernel 0 is tinygrad's default, 2 x 2 over the last two axes;
+ *   - stride, dilation: 0 values (the default: stride = kernel, dilation 1), 1 (every axis) or one per axis;
+ *   - padding: as tg_conv_opts's (0, 1, one per axis or two per axis, last axis first); max pads with the dtype's
+ *     lowest value, avg with zeros;
+ *   - ceil_mode: the output size rounds up (windows may start in the end padding, never past it);
+ *   - exclude_pad: avg divides by the window's elements inside the input only (PyTorch's count_include_pad=False). */
+typedef struct tg_pool_opts {
+  int nkernel, nstride, ndilation, npadding; /* how many values of each are given */
+  int64_t kernel[TG_MAX_DIMS], stride[TG_MAX_DIMS], dilation[TG_MAX_DIMS], padding[2 * TG_MAX_DIMS];
+  int ceil_mode, exclude_pad;
+} tg_pool_opts;
+/* indices (NULL: not wanted) receives each maximum's flat position within its (N, C)'s spatial axes, int32, the first
+ * one on ties: tinygrad's return_indices, the input of tg_max_unpool */
+TG_API tg_tensor *tg_max_pool(tg_tensor *x, const tg_pool_opts *opts, tg_tensor **indices);
+TG_API tg_tensor *tg_avg_pool(tg_tensor *x, const tg_pool_opts *opts);
+/* the partial inverse of tg_max_pool: x and indices (N, C, I...) as tg_max_pool gave them, with nkernel = the number
+ * of I axes; each value goes to its index in a zero tensor (N, C, out...). out: n_out sizes (its last nkernel are
+ * used), or n_out 0 for tinygrad's (i - 1) stride - padding + dilation (kernel - 1) + 1. */
+TG_API tg_tensor *tg_max_unpool(tg_tensor *x, tg_tensor *indices, const tg_pool_opts *opts, int n_out,
+                                const int64_t *out);
 TG_API tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *x, int64_t out_h, int64_t out_w);
 /* TG_NEAREST: source trunc(i in / out); TG_NEAREST_EXACT: trunc((i + 1/2) in / out); TG_LINEAR (TG_BILINEAR) */
 enum { TG_NEAREST = 0, TG_BILINEAR = 1, TG_LINEAR = 1, TG_NEAREST_EXACT = 2 };

@@ -639,10 +639,21 @@ TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64
 /* whether tg__tpool's nodes for that input shape fit TG__MAX_NUMEL; -1 with an error naming fn otherwise */
 TG__PRIVATE int tg__pool_fits(const char *fn, int nd, const int64_t *shape, int nk, const int64_t *k, const int64_t *s,
                               const int64_t *d);
-/* a convolution of x (bs, cin, H, W) padded by tblr (top, bottom, left, right) with w (cout, cin/g, kh, kw) has a
- * non-empty kernel that fits, and nodes that fit TG__MAX_NUMEL; -1 with an error naming fn otherwise */
-TG__PRIVATE int tg__conv_fits(const char *fn, const int64_t *xs, const int64_t *ws, int64_t stride, const int64_t *tblr,
-                              int64_t dilation);
+/* a convolution over nk axes of x (bs, cin, I...) padded by lo/hi with w (cout, cin/g, K...) has non-empty kernels
+ * that fit, and nodes that fit TG__MAX_NUMEL; -1 with an error naming fn otherwise */
+TG__PRIVATE int tg__conv_fits(const char *fn, int nk, const int64_t *xs, const int64_t *ws, const int64_t *st,
+                              const int64_t *lo, const int64_t *hi, const int64_t *dl);
+/* pads (positive) or crops (negative) the last nk axes: lo[j] at axis j's start, hi[j] at its end */
+TG__PRIVATE tg__uop *tg__tpad_ends(tg__uop *x, int nk, const int64_t *lo, const int64_t *hi);
+/* the convolution behind tg_conv, tg_conv2d, tg_conv1d and tg_conv_transpose: checks, value, derivative */
+TG__PRIVATE tg_tensor *tg__conv(const char *fn, tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int nk,
+                                const int64_t *st, const int64_t *dl, const int64_t *lo, const int64_t *hi,
+                                int64_t groups);
+/* tinygrad's forms of per-axis options: n = 0 (def), 1 (every axis) or nk values; padding also 2 nk (last axis
+ * first, (left, right, top, bottom...)). -1 with an error naming fn otherwise */
+TG__PRIVATE int tg__axes_option(const char *fn, const char *what, int n, const int64_t *v, int nk, int64_t def,
+                                int64_t *out);
+TG__PRIVATE int tg__pads_option(const char *fn, int n, const int64_t *v, int nk, int64_t *lo, int64_t *hi);
 TG__PRIVATE tg_tensor *tg__tensor_list(void);  /* head of the live list */
 /* gives t a buffer of its own holding its value (t's uop becomes a view of it); 0 or -1 */
 TG__PRIVATE int tg__own_buffer(const char *fn, tg_tensor *t); /* t gets a buffer no other tensor shares */

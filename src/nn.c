@@ -53,12 +53,6 @@ static int tg__nn_drop_axis(const tg__uop *x, int axis, int64_t *out) {
   return n;
 }
 
-/* the pads of tg_pad for a tensor of nd dims: zeros but the last two axes (top, bottom, left, right) */
-static void tg__nn_pads2d(int nd, const int64_t tblr[4], int64_t *pads) {
-  for (int i = 0; i < 2 * nd; i++) pads[i] = 0;
-  for (int i = 0; i < 4; i++) pads[2 * (nd - 2) + i] = tblr[i];
-}
-
 /* the integer dtype for index arithmetic whose values stay below bound */
 static tg_dtype tg__nn_index_dtype(double bound) { return bound < 2147483647.0 ? TG_INT32 : TG_INT64; }
 
@@ -331,86 +325,275 @@ tg_tensor *tg_batchnorm(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, tg_ten
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// pooling: windows over the last two axes (tg__tpool), reduced
+// pooling: windows over the last nk axes (tg__tpool), reduced
 
-/* checks a square window over the last two axes of x; *stride 0 becomes the kernel */
-static int tg__nn_pool_ok(const char *fn, tg_tensor *x, int kernel, int *stride, int padding, int dilation) {
+/* a pooling's arguments, resolved: nk axes; kernel, stride, dilation; padding before (lo) and after (hi) each axis,
+ * and the padding the user gave (rlo, rhi) before ceil_mode grew hi */
+typedef struct tg__pool {
+  int nk;
+  int64_t k[TG_MAX_DIMS], s[TG_MAX_DIMS], d[TG_MAX_DIMS], lo[TG_MAX_DIMS], hi[TG_MAX_DIMS], rhi[TG_MAX_DIMS];
+} tg__pool;
+
+/* checks and resolves the options of a pooling of x (tinygrad's forms; ceil_mode as tinygrad's _apply_ceil_mode) */
+static int tg__nn_pool_args(const char *fn, tg_tensor *x, const tg_pool_opts *opts, tg__pool *p) {
   if (!x) {
     tg__null(fn);
     return -1;
   }
-  char b[128];
+  tg_pool_opts none;
+  memset(&none, 0, sizeof none);
+  const tg_pool_opts *o = opts ? opts : &none;
   tg__uop *u = x->uop;
-  if (u->ndim < 2 || u->ndim + 4 > TG_MAX_DIMS) {
-    tg__set_error("%s: input %s needs between 2 and %d dimensions (..., H, W)", fn, TG__SHAPE(u, b), TG_MAX_DIMS - 4);
+  char b[128];
+  int nk = o->nkernel ? o->nkernel : 2;
+  if (nk < 1 || nk > u->ndim || u->ndim + 2 * nk > TG_MAX_DIMS) {
+    tg__set_error("%s: %d pooled axes of input %s; HINT: pool 1 to %d axes, and at most (%d - ndim) / 2 of them",
+                  fn, nk, TG__SHAPE(u, b), u->ndim, TG_MAX_DIMS);
     return -1;
   }
-  if (kernel < 1 || *stride < 0 || padding < 0 || dilation < 1) {
-    tg__set_error("%s: kernel %d, stride %d, padding %d, dilation %d: needs kernel >= 1, stride >= 0 (0: the "
-                  "kernel), padding >= 0, dilation >= 1", fn, kernel, *stride, padding, dilation);
+  p->nk = nk;
+  for (int j = 0; j < nk; j++) p->k[j] = o->nkernel ? o->kernel[j] : 2;
+  if (tg__axes_option(fn, "stride", o->nstride, o->stride, nk, 0, p->s) < 0 ||
+      tg__axes_option(fn, "dilation", o->ndilation, o->dilation, nk, 1, p->d) < 0 ||
+      tg__pads_option(fn, o->npadding, o->padding, nk, p->lo, p->hi) < 0)
     return -1;
-  }
-  if (*stride == 0) *stride = kernel;
-  int64_t span = (int64_t)dilation * (kernel - 1) + 1, padded[TG_MAX_DIMS];
-  for (int j = 0; j < u->ndim; j++) padded[j] = u->shape[j] + (j >= u->ndim - 2 ? 2 * (int64_t)padding : 0);
-  for (int j = u->ndim - 2; j < u->ndim; j++)
-    if (padded[j] < span) {
-      tg__set_error("%s: the window (kernel %d, dilation %d) spans %lld, more than the padded input %s (padding %d)",
-                    fn, kernel, dilation, (long long)span, TG__SHAPE(u, b), padding);
+  int nn = u->ndim - nk;
+  for (int j = 0; j < nk; j++) {
+    if (p->s[j] == 0) p->s[j] = p->k[j]; /* stride 0: the kernel */
+    int64_t in = u->shape[nn + j], lo = p->lo[j], hi = p->hi[j];
+    if (p->k[j] < 1 || p->s[j] < 1 || p->d[j] < 1 || llabs(lo) >= (1LL << 62) || llabs(hi) >= (1LL << 62)) {
+      tg__set_error("%s: axis %d: kernel %lld, stride %lld, dilation %lld, padding (%lld, %lld); HINT: kernel, "
+                    "stride and dilation at least 1 (stride 0: the kernel)", fn, nn + j, (long long)p->k[j],
+                    (long long)p->s[j], (long long)p->d[j], (long long)lo, (long long)hi);
       return -1;
     }
-  int64_t k[2] = {kernel, kernel}, st[2] = {*stride, *stride}, d[2] = {dilation, dilation};
-  return tg__pool_fits(fn, u->ndim, padded, 2, k, st, d);
+    int64_t span = tg__size_add(tg__size_mul(p->d[j], p->k[j] - 1), 1), padded = in + lo + hi;
+    if (span < 0 || padded < span || in + (lo < 0 ? lo : 0) + (hi < 0 ? hi : 0) < 0) {
+      tg__set_error("%s: the window on axis %d (kernel %lld, dilation %lld) spans more than the input %s padded by "
+                    "(%lld, %lld)", fn, nn + j, (long long)p->k[j], (long long)p->d[j], TG__SHAPE(u, b),
+                    (long long)lo, (long long)hi);
+      return -1;
+    }
+    p->rhi[j] = hi;
+    if (o->ceil_mode) { /* the last window may start past the end (arxiv 1603.07285, relationship 15), not in the pad */
+      int64_t s = p->s[j], out = (padded - span + s - 1) / s + 1, last = s * (out - 1);
+      p->hi[j] = hi + last + span - padded - (last - (lo + in - 1) > 0 ? last - (lo + in - 1) : 0);
+    }
+  }
+  int64_t padded[TG_MAX_DIMS];
+  for (int j = 0; j < u->ndim; j++) padded[j] = u->shape[j] + (j >= nn ? p->lo[j - nn] + p->hi[j - nn] : 0);
+  return tg__check_span(fn, u->ndim, padded) < 0 ? -1 : tg__pool_fits(fn, u->ndim, padded, nk, p->k, p->s, p->d);
 }
 
-/* x (..., H, W) padded with v -> windows (..., oh, ow, kh, kw). Windows that do not overlap (kernel <= stride, no
- * dilation) are a reshape of the padded input into stride blocks, cut to the kernel: the backward is then a pad, not
- * the sum over repeats that tg__tpool's general form (tinygrad's _pool) costs */
-static tg__uop *tg__nn_windows(tg_tensor *x, int kernel, int stride, int padding, int dilation, double v) {
-  int nd = x->uop->ndim;
-  int64_t pads[2 * TG_MAX_DIMS], tblr[4] = {padding, padding, padding, padding};
-  int64_t k[2] = {kernel, kernel}, s[2] = {stride, stride}, d[2] = {dilation, dilation}, o[2];
-  int blocks = kernel <= stride && dilation == 1;
-  for (int j = 0; j < 2 && blocks; j++) { /* pad (or crop) the end to o * stride */
-    int64_t in = x->uop->shape[nd - 2 + j];
-    o[j] = (in + 2 * (int64_t)padding - kernel) / stride + 1;
-    tblr[2 * j + 1] = o[j] * stride - in - padding;
+/* x padded (lo, hi per pooled axis; negative crops) with v */
+static tg__uop *tg__nn_pad_value(tg__uop *x, int nk, const int64_t *lo, const int64_t *hi, double v) {
+  tg__uop *r = tg__tpad_ends(x, nk, lo, hi);
+  if (v == 0 || r->ndim == 0) return r;
+  tg__uop *mask = tg__tpad_ends(tg__tfull_like(x, 1, TG_BOOL), nk, lo, hi);
+  return tg__twhere(mask, r, tg__tfull_like(r, v, r->dtype));
+}
+
+/* x (..., I...) padded with v as p says -> windows (..., O..., K...). Windows that do not overlap (k <= s and no
+ * dilation on every axis) are a reshape of the padded input into stride blocks, cut to the kernel: the backward is
+ * then a pad, not the sum over repeats that tg__tpool's general form (tinygrad's _pool) costs */
+static tg__uop *tg__nn_windows(tg__uop *x, const tg__pool *p, double v) {
+  int nd = x->ndim, nk = p->nk, nn = nd - nk, blocks = 1;
+  int64_t hi[TG_MAX_DIMS], o[TG_MAX_DIMS];
+  for (int j = 0; j < nk; j++) {
+    blocks &= p->k[j] <= p->s[j] && p->d[j] == 1;
+    hi[j] = p->hi[j];
   }
-  tg__nn_pads2d(nd, tblr, pads);
-  tg_tensor *p = tg_pad(x, nd, pads, v);
-  if (!p) return NULL;
-  if (!blocks) return tg__tpool(p->uop, 2, k, s, d);
+  for (int j = 0; j < nk && blocks; j++) { /* pad (or crop) the end to o * stride */
+    int64_t in = x->shape[nn + j];
+    o[j] = (in + p->lo[j] + p->hi[j] - p->k[j]) / p->s[j] + 1;
+    hi[j] = o[j] * p->s[j] - in - p->lo[j];
+  }
+  x = tg__nn_pad_value(x, nk, p->lo, hi, v);
+  if (!blocks) return tg__tpool(x, nk, p->k, p->s, p->d);
   int64_t sh[TG_MAX_DIMS], b[2 * TG_MAX_DIMS];
   int perm[TG_MAX_DIMS];
-  for (int j = 0; j < nd - 2; j++) sh[j] = x->uop->shape[j], perm[j] = j;
-  sh[nd - 2] = o[0], sh[nd - 1] = stride, sh[nd] = o[1], sh[nd + 1] = stride; /* (..., oh, s, ow, s) */
-  tg__uop *r = tg__treshape(p->uop, nd + 2, sh);
-  for (int j = 0; j < nd + 2; j++) b[2 * j] = 0, b[2 * j + 1] = j == nd - 1 || j == nd + 1 ? kernel : sh[j];
-  perm[nd - 2] = nd - 2, perm[nd - 1] = nd, perm[nd] = nd - 1, perm[nd + 1] = nd + 1; /* (..., oh, ow, k, k) */
+  for (int j = 0; j < nn; j++) sh[j] = x->shape[j], perm[j] = j;
+  for (int j = 0; j < nk; j++) { /* (..., o0, s0, o1, s1...) cut to (..., o0, k0, o1, k1...), to (..., O..., K...) */
+    sh[nn + 2 * j] = o[j], sh[nn + 2 * j + 1] = p->s[j];
+    perm[nn + j] = nn + 2 * j, perm[nn + nk + j] = nn + 2 * j + 1;
+  }
+  tg__uop *r = tg__treshape(x, nn + 2 * nk, sh);
+  for (int j = 0; j < nn + 2 * nk; j++) b[2 * j] = 0, b[2 * j + 1] = sh[j];
+  for (int j = 0; j < nk; j++) b[2 * (nn + 2 * j + 1) + 1] = p->k[j];
   return tg__tpermute(tg__tshrink(r, b), perm);
 }
 
-/* (..., oh, ow, kh, kw) reduced over the windows -> (..., oh, ow) */
-static tg__uop *tg__nn_unwindow(tg__uop *r) {
-  return tg__treshape(r, r->ndim - 2, r->shape);
+/* the windows' axes (the last nk of w) as a mask for the reductions */
+static int64_t tg__nn_window_axes(const tg__uop *w, int nk) {
+  int64_t mask = 0;
+  for (int j = 0; j < nk; j++) mask |= 1LL << (w->ndim - 1 - j);
+  return mask;
+}
+
+/* a / b, as tinygrad divides floats: a times b's reciprocal */
+static tg__uop *tg__nn_udiv(tg__uop *a, tg__uop *b) {
+  return tg__talu(TG__OP_MUL, a, tg__talu1(TG__OP_RECIPROCAL, b));
+}
+
+/* (..., O..., K...) reduced over the windows, kept as size 1 -> (..., O...) */
+static tg__uop *tg__nn_unwindow(tg__uop *r, int nk) {
+  return tg__treshape(r, r->ndim - nk, r->shape);
+}
+
+/* tinygrad's max_pool2d: the windows' maxima; with indices, the first maximum's flat position in the pooled axes
+ * (tinygrad's: positions counted down from size, so that the largest marked one is the first) */
+static tg_tensor *tg__max_pool(const char *fn, tg_tensor *x, const tg_pool_opts *o, tg_tensor **indices) {
+  tg__pool p;
+  if (indices) *indices = NULL;
+  if (tg__nn_pool_args(fn, x, o, &p) < 0) return NULL;
+  tg__uop *u = x->uop;
+  int nk = p.nk, nn = u->ndim - nk;
+  int64_t size = tg__prod(u->shape + nn, nk);
+  if (indices && size > INT32_MAX) {
+    tg__set_error("%s: the pooled axes hold %lld positions, more than an int32 index", fn, (long long)size);
+    return NULL;
+  }
+  tg_scope_begin();
+  tg__uop *w = tg__nn_windows(u, &p, tg__dtype_min(u->dtype));
+  int64_t axes = tg__nn_window_axes(w, nk);
+  tg__uop *m = tg__tmax(w, axes);
+  tg_tensor *r = tg__nn_wrap(tg__nn_unwindow(m, nk), x);
+  if (indices) {
+    /* size - max over the window of (w == its max) * (size, size - 1, ...: the positions counted down) */
+    tg__uop *down = tg__treshape(tg__tarange(size, (double)size, -1, TG_INT32), nk, u->shape + nn);
+    tg__uop *dw = tg__nn_windows(down, &p, tg__dtype_min(TG_INT32)); /* (O..., K...) */
+    int64_t one[TG_MAX_DIMS];
+    for (int j = 0; j < w->ndim; j++) one[j] = j < nn ? 1 : w->shape[j];
+    dw = tg__texpand(tg__treshape(dw, w->ndim, one), w->shape);
+    tg__uop *hit = tg__twhere(tg__talu(TG__OP_CMPEQ, w, tg__texpand(m, w->shape)), dw, tg__tfull_like(dw, 0, TG_INT32));
+    tg__uop *first = tg__nn_unwindow(tg__tmax(hit, axes), nk);
+    tg_tensor *idx = tg__nn_wrap(tg__talu(TG__OP_SUB, tg__tfull_like(first, (double)size, TG_INT32), first), x);
+    tg_keep(idx);
+    *indices = idx;
+  }
+  return tg__nn_done(r);
+}
+
+/* tinygrad's avg_pool2d: padding counts as zeros; exclude_pad divides by the elements of the input only; ceil_mode's
+ * extra windows divide by what they cover of the input padded as the user asked. Integers average as float32. */
+static tg_tensor *tg__avg_pool(const char *fn, tg_tensor *x, const tg_pool_opts *o) {
+  tg__pool p;
+  if (tg__nn_pool_args(fn, x, o, &p) < 0) return NULL;
+  tg_scope_begin();
+  tg__uop *u = x->uop;
+  if (!tg_dtype_is_float(u->dtype)) u = tg__tcast(u, TG_FLOAT32);
+  tg__uop *w = tg__nn_windows(u, &p, 0);
+  int64_t axes = tg__nn_window_axes(w, p.nk);
+  int ceil = 0;
+  for (int j = 0; j < p.nk; j++) ceil |= p.hi[j] != p.rhi[j];
+  tg__uop *r;
+  if (o && o->exclude_pad) {
+    r = tg__nn_udiv(tg__tsum(w, axes), tg__tsum(tg__nn_windows(tg__tfull_like(u, 1, u->dtype), &p, 0), axes));
+  } else if (!ceil) {
+    r = tg__tmean(w, axes);
+  } else { /* ones over the input padded by the user's padding, padded by the rest with zeros */
+    tg__pool q = p;
+    for (int j = 0; j < p.nk; j++) q.lo[j] = 0, q.hi[j] = p.hi[j] - p.rhi[j];
+    tg__uop *ones = tg__tfull_like(tg__tpad_ends(u, p.nk, p.lo, p.rhi), 1, u->dtype);
+    r = tg__nn_udiv(tg__tsum(w, axes), tg__tsum(tg__nn_windows(ones, &q, 0), axes));
+  }
+  return tg__nn_done(tg__nn_wrap(tg__nn_unwindow(r, p.nk), x));
+}
+
+tg_tensor *tg_max_pool(tg_tensor *x, const tg_pool_opts *o, tg_tensor **indices) {
+  TG__LOCKED();
+  return tg__max_pool("tg_max_pool", x, o, indices);
+}
+
+tg_tensor *tg_avg_pool(tg_tensor *x, const tg_pool_opts *o) {
+  TG__LOCKED();
+  return tg__avg_pool("tg_avg_pool", x, o);
+}
+
+/* the square pools' options: kernel k x k over (H, W) */
+static tg_pool_opts tg__nn_square_pool(int kernel, int stride, int padding, int dilation) {
+  tg_pool_opts o;
+  memset(&o, 0, sizeof o);
+  o.nkernel = 2, o.kernel[0] = o.kernel[1] = kernel;
+  o.nstride = 1, o.stride[0] = stride;
+  o.npadding = 1, o.padding[0] = padding;
+  o.ndilation = 1, o.dilation[0] = dilation;
+  return o;
+}
+
+static int tg__nn_square_pool_ok(const char *fn, tg_tensor *x, int stride, int padding) {
+  if (!x || (stride >= 0 && padding >= 0)) return 0;
+  tg__set_error("%s: stride %d, padding %d: needs stride >= 0 (0: the kernel) and padding >= 0", fn, stride, padding);
+  return -1;
 }
 
 tg_tensor *tg_max_pool2d(tg_tensor *x, int kernel, int stride, int padding, int dilation) {
   TG__LOCKED();
-  if (tg__nn_pool_ok("tg_max_pool2d", x, kernel, &stride, padding, dilation) < 0) return NULL;
-  tg_scope_begin();
-  tg__uop *w = tg__nn_windows(x, kernel, stride, padding, dilation, tg__dtype_min(x->uop->dtype));
-  int64_t mask = (1LL << (w->ndim - 1)) | (1LL << (w->ndim - 2));
-  return tg__nn_done(tg__nn_wrap(tg__nn_unwindow(tg__tmax(w, mask)), x));
+  if (tg__nn_square_pool_ok("tg_max_pool2d", x, stride, padding) < 0) return NULL;
+  tg_pool_opts o = tg__nn_square_pool(kernel, stride, padding, dilation);
+  return tg__max_pool("tg_max_pool2d", x, &o, NULL);
 }
 
 tg_tensor *tg_avg_pool2d(tg_tensor *x, int kernel, int stride, int padding) {
   TG__LOCKED();
-  if (tg__nn_pool_ok("tg_avg_pool2d", x, kernel, &stride, padding, 1) < 0) return NULL;
+  if (tg__nn_square_pool_ok("tg_avg_pool2d", x, stride, padding) < 0) return NULL;
+  tg_pool_opts o = tg__nn_square_pool(kernel, stride, padding, 1);
+  return tg__avg_pool("tg_avg_pool2d", x, &o);
+}
+
+/* tinygrad's max_unpool2d: out[n, c, p] = sum over q of (indices[n, c, q] == p) * x[n, c, q], the spatial axes
+ * flattened */
+tg_tensor *tg_max_unpool(tg_tensor *x, tg_tensor *indices, const tg_pool_opts *opts, int n_out, const int64_t *out) {
+  TG__LOCKED();
+  const char *fn = "tg_max_unpool";
+  TG__NEED(fn, x);
+  TG__NEED(fn, indices);
+  tg__uop *u = x->uop, *iu = indices->uop;
+  char b1[128], b2[128];
+  int nk = opts && opts->nkernel ? opts->nkernel : 2;
+  if (u->ndim != nk + 2 || u->ndim != iu->ndim || memcmp(u->shape, iu->shape, sizeof(int64_t) * (size_t)u->ndim) ||
+      tg_dtype_is_float(iu->dtype) || iu->dtype == TG_BOOL || n_out < 0 || (n_out && (n_out < nk || !out))) {
+    tg__set_error("%s: input %s, indices %s (%s), %d output sizes; HINT: both (N, C, I...) with as many I axes as "
+                  "the kernel (%d), integer indices, and 0 or at least %d output sizes", fn, TG__SHAPE(u, b1),
+                  TG__SHAPE(iu, b2), tg_dtype_name(iu->dtype), n_out, nk, nk);
+    return NULL;
+  }
+  int64_t osz[TG_MAX_DIMS];
+  if (n_out) {
+    for (int j = 0; j < nk; j++) osz[j] = out[n_out - nk + j];
+  } else {
+    int64_t k[TG_MAX_DIMS], s[TG_MAX_DIMS], d[TG_MAX_DIMS], lo[TG_MAX_DIMS], hi[TG_MAX_DIMS];
+    const tg_pool_opts *o = opts;
+    tg_pool_opts none;
+    memset(&none, 0, sizeof none);
+    if (!o) o = &none;
+    for (int j = 0; j < nk; j++) k[j] = o->nkernel ? o->kernel[j] : 2;
+    if (tg__axes_option(fn, "stride", o->nstride, o->stride, nk, 0, s) < 0 ||
+        tg__axes_option(fn, "dilation", o->ndilation, o->dilation, nk, 1, d) < 0 ||
+        tg__pads_option(fn, o->npadding, o->padding, nk, lo, hi) < 0)
+      return NULL;
+    for (int j = 0; j < nk; j++) {
+      if (s[j] == 0) s[j] = k[j];
+      double v = (double)(u->shape[2 + j] - 1) * (double)s[j] - (double)lo[j] - (double)hi[j] +
+                 (double)d[j] * (double)(k[j] - 1) + 1;
+      osz[j] = v >= 0 && v < 9e15 ? (int64_t)v : -1;
+    }
+  }
+  int64_t full[4] = {u->shape[0], u->shape[1], tg__shape_span(nk, osz), tg__prod(u->shape + 2, nk)};
+  if (tg__check_shape(fn, nk, osz) < 0 || full[2] > INT32_MAX) {
+    if (full[2] > INT32_MAX) tg__set_error("%s: an output of %lld positions passes the int32 indices", fn,
+                                           (long long)full[2]);
+    return NULL;
+  }
+  if (tg__check_span(fn, 4, full) < 0) return NULL;
   tg_scope_begin();
-  tg__uop *w = tg__nn_windows(x, kernel, stride, padding, 1, 0);
-  int64_t mask = (1LL << (w->ndim - 1)) | (1LL << (w->ndim - 2));
-  return tg__nn_done(tg__nn_wrap(tg__nn_unwindow(tg__tmean(w, mask)), x));
+  int64_t row[4] = {full[0], full[1], 1, full[3]}, col[4] = {1, 1, full[2], 1}, shp[TG_MAX_DIMS] = {full[0], full[1]};
+  tg__uop *iv = tg__texpand(tg__treshape(tg__tcast(iu, TG_INT32), 4, row), full);
+  tg__uop *xv = tg__texpand(tg__treshape(u, 4, row), full);
+  tg__uop *pos = tg__texpand(tg__treshape(tg__tarange(full[2], 0, 1, TG_INT32), 4, col), full);
+  tg__uop *r = tg__tsum(tg__twhere(tg__talu(TG__OP_CMPEQ, iv, pos), xv, tg__tfull_like(xv, 0, xv->dtype)), 1LL << 3);
+  for (int j = 0; j < nk; j++) shp[2 + j] = osz[j];
+  return tg__nn_done(tg__nn_wrap(tg__tcast(tg__treshape(r, 2 + nk, shp), u->dtype), x));
 }
 
 /* the averaging matrix (out, in) of adaptive pooling: row i averages [floor(i in/out), ceil((i+1) in/out)) */
@@ -461,7 +644,7 @@ tg_tensor *tg_adaptive_avg_pool2d(tg_tensor *x, int64_t out_h, int64_t out_w) {
   if (divides) {
     tg__uop *win = tg__tpool(u, 2, k, k, d);
     int64_t mask = (1LL << (win->ndim - 1)) | (1LL << (win->ndim - 2));
-    return tg__nn_done(tg__nn_wrap(tg__nn_unwindow(tg__tmean(win, mask)), x));
+    return tg__nn_done(tg__nn_wrap(tg__nn_unwindow(tg__tmean(win, mask), 2), x));
   }
   tg_tensor *xf = tg_cast(x, tg__least_float(u->dtype));
   tg_tensor *ah = tg_cast(tg__nn_adaptive_matrix(h, out_h), tg_dtype_of(xf));
@@ -624,15 +807,7 @@ tg_tensor *tg_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// convolutions built on tg_conv2d: explicit (possibly asymmetric or negative) padding, then padding 0
-
-/* conv2d of x (N, C, H, W) padded by tblr = (top, bottom, left, right); negative values crop */
-static tg_tensor *tg__nn_conv2d_pads(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, const int64_t *tblr,
-                                     int dilation, int groups) {
-  int64_t pads[8];
-  tg__nn_pads2d(4, tblr, pads);
-  return tg_conv2d(tg_pad(x, 4, pads, 0), w, bias, stride, 0, dilation, groups);
-}
+// convolutions built on tg__conv (ops.c): conv1d, 'same' padding, the transposed convolution
 
 /* 'same' padding: d(k-1) in total, the odd one on the right/bottom (PyTorch, tinygrad) */
 static void tg__nn_same_pads(int64_t k, int dilation, int64_t *lo, int64_t *hi) {
@@ -648,7 +823,7 @@ static int tg__nn_bias_ok(const char *fn, tg_tensor *bias, int64_t cout) {
   return -1;
 }
 
-/* x (N, Cin, L), w (Cout, Cin/groups, K): a conv2d over a (1, L) image */
+/* x (N, Cin, L), w (Cout, Cin/groups, K) */
 tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding, int dilation, int groups) {
   TG__LOCKED();
   TG__NEED("tg_conv1d", x);
@@ -657,91 +832,126 @@ tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, in
   char b1[128], b2[128];
   int same = padding == TG_PADDING_SAME;
   if (xu->ndim != 3 || wu->ndim != 3 || groups < 1 || stride < 1 || dilation < 1 || (padding < 0 && !same) ||
-      (same && stride != 1) || xu->shape[1] != tg__size_mul(wu->shape[1], groups) || wu->shape[0] % groups ||
-      (same && wu->shape[2] > 0 && tg__size_mul(dilation, wu->shape[2] - 1) < 0)) {
+      (same && stride != 1) || (same && wu->shape[2] > 0 && tg__size_mul(dilation, wu->shape[2] - 1) < 0)) {
     tg__set_error("tg_conv1d: input %s and weight %s do not fit (groups %d, stride %d, padding %d, dilation %d); "
                   "HINT: input (N, Cin, L), weight (Cout, Cin/groups, K); TG_PADDING_SAME needs stride 1",
                   TG__SHAPE(xu, b1), TG__SHAPE(wu, b2), groups, stride, padding, dilation);
     return NULL;
   }
-  int64_t k = wu->shape[2], lo = padding, hi = padding;
-  if (same && k > 0) tg__nn_same_pads(k, dilation, &lo, &hi); /* d (k - 1) fits: checked above */
-  /* as a conv2d over a (1, L) image */
-  int64_t tblr[4] = {0, 0, lo, hi}, x4[4] = {xu->shape[0], xu->shape[1], 1, xu->shape[2]};
-  int64_t w4[4] = {wu->shape[0], wu->shape[1], 1, k};
-  if (tg__conv_fits("tg_conv1d", x4, w4, stride, tblr, dilation) < 0) return NULL;
-  if (tg__nn_bias_ok("tg_conv1d", bias, wu->shape[0]) < 0) return NULL;
-  tg_scope_begin();
-  tg_tensor *xx = tg_unsqueeze(x, 2), *ww = tg_unsqueeze(w, 2);
-  return tg__nn_done(tg_squeeze(tg__nn_conv2d_pads(xx, ww, bias, stride, tblr, dilation, groups), 2));
+  int64_t lo = padding, hi = padding, st = stride, dl = dilation;
+  if (same && wu->shape[2] > 0) tg__nn_same_pads(wu->shape[2], dilation, &lo, &hi); /* d (k - 1) fits: above */
+  return tg__conv("tg_conv1d", x, w, bias, 1, &st, &dl, &lo, &hi, groups);
 }
 
-/* tinygrad's conv_transpose2d: the input dilated by the stride, the weight regrouped (Cout, Cin/groups, KH, KW) and
- * flipped, then a conv2d padded by d(k-1) - p (plus output_padding at the end) */
-tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding,
-                               int output_padding, int dilation, int groups) {
-  TG__LOCKED();
-  const char *fn = "tg_conv_transpose2d";
+/* tinygrad's conv_transpose2d over nk axes: the input dilated by the stride (s - 1 zeros between its elements), the
+ * weight (Cin, Cout/g, K...) regrouped to (Cout, Cin/g, K...) and flipped, then a convolution padded by
+ * d (k - 1) - lo before and d (k - 1) - hi + output_padding after each axis */
+static tg_tensor *tg__conv_transpose(const char *fn, tg_tensor *x, tg_tensor *w, tg_tensor *bias, int nk,
+                                     const int64_t *st, const int64_t *dl, const int64_t *lo, const int64_t *hi,
+                                     const int64_t *op, int64_t groups) {
   TG__NEED(fn, x);
   TG__NEED(fn, w);
   tg__uop *xu = x->uop, *wu = w->uop;
   char b1[128], b2[128];
-  if (xu->ndim != 4 || wu->ndim != 4 || groups < 1 || stride < 1 || dilation < 1 || padding < 0 ||
-      output_padding < 0 || xu->shape[1] != wu->shape[0] || wu->shape[0] % groups ||
-      (output_padding >= stride && output_padding >= dilation)) {
-    tg__set_error("%s: input %s and weight %s do not fit (groups %d, stride %d, padding %d, output_padding %d, "
-                  "dilation %d); HINT: input (N, Cin, H, W), weight (Cin, Cout/groups, KH, KW), output_padding "
-                  "smaller than the stride or the dilation", fn, TG__SHAPE(xu, b1), TG__SHAPE(wu, b2), groups, stride,
-                  padding, output_padding, dilation);
+  int ok = nk >= 1 && nk <= TG_MAX_CONV_DIMS && xu->ndim == 2 + nk && wu->ndim == 2 + nk && groups >= 1 &&
+           xu->shape[1] == wu->shape[0] && wu->shape[0] % groups == 0;
+  for (int j = 0; ok && j < nk; j++)
+    ok = st[j] >= 1 && dl[j] >= 1 && op[j] >= 0 && (op[j] < st[j] || op[j] < dl[j]) && llabs(lo[j]) < (1LL << 61) &&
+         llabs(hi[j]) < (1LL << 61);
+  if (!ok) {
+    tg__set_error("%s: input %s and weight %s do not fit (groups %lld, stride %lld, padding %lld, output_padding "
+                  "%lld, dilation %lld%s); HINT: input (N, Cin, I...), weight (Cin, Cout/groups, K...), "
+                  "output_padding smaller than the stride or the dilation", fn, TG__SHAPE(xu, b1), TG__SHAPE(wu, b2),
+                  (long long)groups, (long long)(nk > 0 ? st[0] : 0), (long long)(nk > 0 ? lo[0] : 0),
+                  (long long)(nk > 0 ? op[0] : 0), (long long)(nk > 0 ? dl[0] : 0), nk > 1 ? ", first axis" : "");
     return NULL;
   }
-  /* per axis, in checked arithmetic: the input dilated by the stride, (in - 1) s + 1, padded by d (k - 1) - p before
-   * and that plus output_padding after */
-  int64_t tblr[4], dil[4] = {xu->shape[0], xu->shape[1], 0, 0};
-  for (int j = 0; j < 2; j++) {
+  /* per axis, in checked arithmetic: the input dilated by the stride, (in - 1) s + 1, padded by d (k - 1) - lo
+   * before and d (k - 1) - hi + output_padding after */
+  int64_t clo[TG_MAX_DIMS], chi[TG_MAX_DIMS], one[TG_MAX_DIMS], dil[TG_MAX_DIMS] = {xu->shape[0], xu->shape[1]};
+  int64_t cin = wu->shape[0], rcout = wu->shape[1], wt[TG_MAX_DIMS] = {tg__size_mul(rcout, groups), cin / groups};
+  int64_t spread[TG_MAX_DIMS] = {xu->shape[0], cin}, wg[TG_MAX_DIMS] = {groups, cin / groups, rcout};
+  int strided = 0;
+  for (int j = 0; j < nk; j++) {
     int64_t k = wu->shape[2 + j], in = xu->shape[2 + j];
     if (k < 1 || in < 1) {
-      tg__set_error("%s: input %s and weight %s: H and W of both must be at least 1", fn, TG__SHAPE(xu, b1),
+      tg__set_error("%s: input %s and weight %s: the spatial axes of both must be at least 1", fn, TG__SHAPE(xu, b1),
                     TG__SHAPE(wu, b2));
       return NULL;
     }
-    int64_t span = tg__size_mul(dilation, k - 1), grown = tg__size_mul(in - 1, stride);
-    if (span < 0 || grown < 0 || tg__size_add(tg__size_add(grown, span), output_padding + 1) < 0) {
-      tg__set_error("%s: input %s with weight %s, stride %d, dilation %d gives an output larger than %lld elements",
-                    fn, TG__SHAPE(xu, b1), TG__SHAPE(wu, b2), stride, dilation, (long long)TG__MAX_NUMEL);
+    int64_t span = tg__size_mul(dl[j], k - 1), grown = tg__size_mul(in - 1, st[j]);
+    if (span < 0 || grown < 0 || tg__size_add(tg__size_add(grown, span), op[j] + 1) < 0) {
+      tg__set_error("%s: input %s with weight %s, stride %lld, dilation %lld gives an output larger than %lld "
+                    "elements", fn, TG__SHAPE(xu, b1), TG__SHAPE(wu, b2), (long long)st[j], (long long)dl[j],
+                    (long long)TG__MAX_NUMEL);
       return NULL;
     }
-    if (grown + span + output_padding + 1 - 2 * (int64_t)padding < 1) {
-      tg__set_error("%s: input %s with weight %s, stride %d, padding %d gives an empty output", fn, TG__SHAPE(xu, b1),
-                    TG__SHAPE(wu, b2), stride, padding);
+    if (grown + span + op[j] + 1 - lo[j] - hi[j] < 1) {
+      tg__set_error("%s: input %s with weight %s, stride %lld, padding (%lld, %lld) gives an empty output", fn,
+                    TG__SHAPE(xu, b1), TG__SHAPE(wu, b2), (long long)st[j], (long long)lo[j], (long long)hi[j]);
       return NULL;
     }
-    tblr[2 * j] = span - padding;
-    tblr[2 * j + 1] = span - padding + output_padding;
-    dil[2 + j] = grown + 1;
+    clo[j] = span - lo[j], chi[j] = span - hi[j] + op[j], one[j] = 1;
+    dil[2 + j] = grown + 1, wt[2 + j] = wg[3 + j] = k;
+    spread[2 + 2 * j] = in, spread[3 + 2 * j] = st[j], strided |= st[j] > 1;
   }
-  int64_t cin = wu->shape[0], rcout = wu->shape[1], n = xu->shape[0], h = xu->shape[2], wd = xu->shape[3];
-  int64_t wt4[4] = {tg__size_mul(rcout, groups), cin / groups, wu->shape[2], wu->shape[3]};
-  int64_t spread[6] = {n, cin, h, stride, wd, stride}; /* the zeros between the input's elements, before the crop */
-  if (tg__check_span(fn, 4, wt4) < 0 || tg__check_span(fn, 6, spread) < 0 ||
-      tg__conv_fits(fn, dil, wt4, 1, tblr, dilation) < 0)
+  if (tg__check_span(fn, 2 + nk, wt) < 0 || tg__check_span(fn, 2 + 2 * nk, spread) < 0 ||
+      tg__conv_fits(fn, nk, dil, wt, one, clo, chi, dl) < 0)
     return NULL;
   if (tg__nn_bias_ok(fn, bias, rcout * groups) < 0) return NULL;
   tg_scope_begin();
-  /* weight (Cin, Cout/g, KH, KW) -> (g, Cin/g, Cout/g, ...) -> (g, Cout/g, Cin/g, ...) flipped -> (Cout, Cin/g, ...) */
-  tg_tensor *wt = tg_reshape(w, TG_SHAPE(groups, cin / groups, rcout, wu->shape[2], wu->shape[3]));
-  wt = tg_flip(tg_transpose(wt, 1, 2), TG_AXES(3, 4));
-  wt = tg_reshape(wt, TG_SHAPE(rcout * groups, cin / groups, wu->shape[2], wu->shape[3]));
-  tg_tensor *xs = x;
-  if (stride > 1) { /* (H, W) -> (H, 1, W, 1) -> (H, s, W, s) zeros after each -> (H s - (s-1), W s - (s-1)) */
-    xs = tg_reshape(x, TG_SHAPE(n, cin, h, 1, wd, 1));
-    int64_t pads[12] = {0, 0, 0, 0, 0, 0, 0, stride - 1, 0, 0, 0, stride - 1};
-    int64_t bounds[8] = {0, n, 0, cin, 0, h * stride - (stride - 1), 0, wd * stride - (stride - 1)};
-    xs = tg_pad(xs, 6, pads, 0);
-    xs = tg_reshape(xs, TG_SHAPE(n, cin, h * stride, wd * stride));
-    xs = tg_shrink(xs, 4, bounds);
+  /* weight (Cin, Cout/g, K...) -> (g, Cin/g, Cout/g, K...) -> (g, Cout/g, Cin/g, K...) flipped -> (Cout, Cin/g, K...) */
+  int64_t flip = 0;
+  int perm[TG_MAX_DIMS] = {0, 2, 1};
+  for (int j = 0; j < nk; j++) flip |= 1LL << (3 + j), perm[3 + j] = 3 + j;
+  tg__uop *wr = tg__treshape(tg__tflip(tg__tpermute(tg__treshape(wu, 3 + nk, wg), perm), flip), 2 + nk, wt);
+  tg__uop *xs = xu;
+  if (strided) { /* (.., in) -> (.., in, 1) padded to (.., in, s) (zeros after each), flattened, trimmed */
+    int64_t pads[2 * TG_MAX_DIMS] = {0}, flat[TG_MAX_DIMS] = {spread[0], cin}, b[2 * TG_MAX_DIMS] = {0, spread[0], 0, cin};
+    int64_t sp[TG_MAX_DIMS] = {spread[0], cin};
+    for (int j = 0; j < nk; j++) {
+      sp[2 + 2 * j] = xu->shape[2 + j], sp[3 + 2 * j] = 1, pads[2 * (3 + 2 * j) + 1] = st[j] - 1;
+      flat[2 + j] = xu->shape[2 + j] * st[j], b[2 * (2 + j)] = 0, b[2 * (2 + j) + 1] = dil[2 + j];
+    }
+    xs = tg__tshrink(tg__treshape(tg__tpad(tg__treshape(xs, 2 + 2 * nk, sp), pads), 2 + nk, flat), b);
   }
-  return tg__nn_done(tg__nn_conv2d_pads(xs, wt, bias, 1, tblr, dilation, groups));
+  return tg__nn_done(tg__conv(fn, tg__nn_wrap(xs, x), tg__nn_wrap(wr, w), bias, nk, one, dl, clo, chi, groups));
+}
+
+tg_tensor *tg_conv_transpose(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const tg_conv_opts *opts) {
+  TG__LOCKED();
+  const char *fn = "tg_conv_transpose";
+  TG__NEED(fn, w);
+  tg_conv_opts none;
+  memset(&none, 0, sizeof none);
+  const tg_conv_opts *o = opts ? opts : &none;
+  int nk = w->uop->ndim - 2;
+  int64_t st[TG_MAX_DIMS], dl[TG_MAX_DIMS], lo[TG_MAX_DIMS], hi[TG_MAX_DIMS], op[TG_MAX_DIMS];
+  if (nk < 1 || nk > TG_MAX_CONV_DIMS) {
+    char b[128];
+    tg__set_error("%s: weight %s: needs (Cin, Cout/groups, K...) with 1 to %d kernel axes", fn, TG__SHAPE(w->uop, b),
+                  TG_MAX_CONV_DIMS);
+    return NULL;
+  }
+  if (tg__axes_option(fn, "stride", o->nstride, o->stride, nk, 1, st) < 0 ||
+      tg__axes_option(fn, "dilation", o->ndilation, o->dilation, nk, 1, dl) < 0 ||
+      tg__axes_option(fn, "output_padding", o->noutput_padding, o->output_padding, nk, 0, op) < 0 ||
+      tg__pads_option(fn, o->npadding, o->padding, nk, lo, hi) < 0)
+    return NULL;
+  return tg__conv_transpose(fn, x, w, bias, nk, st, dl, lo, hi, op, o->groups ? o->groups : 1);
+}
+
+tg_tensor *tg_conv_transpose2d(tg_tensor *x, tg_tensor *w, tg_tensor *bias, int stride, int padding,
+                               int output_padding, int dilation, int groups) {
+  TG__LOCKED();
+  int64_t st[2] = {stride, stride}, dl[2] = {dilation, dilation}, p[2] = {padding, padding};
+  int64_t op[2] = {output_padding, output_padding};
+  if (x && w && padding < 0) {
+    tg__set_error("tg_conv_transpose2d: padding %d is negative; HINT: tg_conv_transpose takes negative padding",
+                  padding);
+    return NULL;
+  }
+  return tg__conv_transpose("tg_conv_transpose2d", x, w, bias, 2, st, dl, p, p, op, groups);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -913,11 +1123,9 @@ tg_tensor *tg_nn_conv2d_forward(const tg_nn_conv2d *m, tg_tensor *x) {
     tg__set_error("tg_nn_conv2d_forward: input %s is not (N, Cin, H, W)", TG__SHAPE(x->uop, b));
     return NULL;
   }
-  int64_t k = m->weight->uop->shape[2], tblr[4];
-  tg__nn_same_pads(k, m->dilation, &tblr[0], &tblr[1]);
-  tg__nn_same_pads(k, m->dilation, &tblr[2], &tblr[3]);
-  tg_scope_begin();
-  return tg__nn_done(tg__nn_conv2d_pads(x, m->weight, m->bias, 1, tblr, m->dilation, m->groups));
+  int64_t lo[2], hi[2], st[2] = {1, 1}, dl[2] = {m->dilation, m->dilation};
+  for (int j = 0; j < 2; j++) tg__nn_same_pads(m->weight->uop->shape[2 + j], m->dilation, &lo[j], &hi[j]);
+  return tg__conv("tg_nn_conv2d_forward", x, m->weight, m->bias, 2, st, dl, lo, hi, m->groups);
 }
 
 void tg_nn_conv2d_free(tg_nn_conv2d *m) {

@@ -1426,29 +1426,27 @@ TG__PRIVATE int tg__pool_fits(const char *fn, int nd, const int64_t *shape, int 
   return -1;
 }
 
-/* tinygrad's _pool: windows of k (stride s, dilation d) over the last len(k) axes, as movement ops only.
- * (..., i...) -> (..., o..., k...) */
+/* tinygrad's _pool: windows of k (stride s, dilation d) over the last nk axes, as movement ops only.
+ * (..., i...) -> (..., o..., k...). Builds nodes of x->ndim + 2 nk dimensions. */
 TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64_t *s, const int64_t *d) {
   int nn = x->ndim - nk;
-  int64_t i_[TG_MAX_DIMS], o_[TG_MAX_DIMS], f_[TG_MAX_DIMS], rep[TG_MAX_DIMS], sh[TG_MAX_DIMS], b[2 * TG_MAX_DIMS];
+  int64_t i_[TG_MAX_DIMS], o_[TG_MAX_DIMS], f_[TG_MAX_DIMS], sh[TG_MAX_DIMS], b[2 * TG_MAX_DIMS];
   for (int j = 0; j < nk; j++) {
     i_[j] = x->shape[nn + j];
     o_[j] = (i_[j] - d[j] * (k[j] - 1) + s[j] - 1) / s[j];
     int64_t f = (o_[j] * s[j] - d[j] + i_[j] - 1) / i_[j];
     f_[j] = f > 1 ? f : 1;
   }
-  /* repeat so no padding is needed */
-  for (int j = 0; j < nn; j++) rep[j] = 1;
-  for (int j = 0; j < nk; j++) rep[nn + j] = (k[j] * (i_[j] * f_[j] + d[j]) + i_[j] - 1) / i_[j];
-  {
-    int64_t s1[TG_MAX_DIMS], s2[TG_MAX_DIMS], fin[TG_MAX_DIMS];
-    int nd = x->ndim;
-    for (int j = 0; j < nd; j++) {
-      s1[2 * j] = 1, s1[2 * j + 1] = x->shape[j];
-      s2[2 * j] = rep[j], s2[2 * j + 1] = x->shape[j];
-      fin[j] = rep[j] * x->shape[j];
+  { /* repeat each window axis so no padding is needed: (..., i) as (..., 1, i), expanded to (..., rep, i) */
+    int64_t s1[TG_MAX_DIMS] = {0}, s2[TG_MAX_DIMS] = {0}, fin[TG_MAX_DIMS] = {0};
+    int m = 0;
+    for (int j = 0; j < nn; j++, m++) s1[m] = s2[m] = fin[j] = x->shape[j];
+    for (int j = 0; j < nk; j++, m += 2) {
+      int64_t rep = (k[j] * (i_[j] * f_[j] + d[j]) + i_[j] - 1) / i_[j];
+      s1[m] = 1, s2[m] = rep, s1[m + 1] = s2[m + 1] = i_[j];
+      fin[nn + j] = rep * i_[j];
     }
-    x = tg__treshape(tg__texpand(tg__treshape(x, 2 * nd, s1), s2), nd, fin);
+    x = tg__treshape(tg__texpand(tg__treshape(x, m, s1), s2), x->ndim, fin);
   }
   /* dilation: shrink to k*(i*f+d), reshape to (k, i*f+d) */
   for (int j = 0; j < x->ndim; j++)
@@ -1481,17 +1479,19 @@ TG__PRIVATE tg__uop *tg__tpool(tg__uop *x, int nk, const int64_t *k, const int64
   return tg__tpermute(x, perm);
 }
 
-/* pads (positive entries) and shrinks (negative entries) the last two axes: lo/hi per axis */
-static tg__uop *tg__pad2d(tg__uop *x, int64_t lo0, int64_t hi0, int64_t lo1, int64_t hi1) {
+/* pads (positive entries) and crops (negative entries) the last nk axes of x: lo[j] at axis j's start, hi[j] at its
+ * end */
+TG__PRIVATE tg__uop *tg__tpad_ends(tg__uop *x, int nk, const int64_t *lo, const int64_t *hi) {
   int n = x->ndim;
-  int64_t p[2 * TG_MAX_DIMS], b[2 * TG_MAX_DIMS], lo[2] = {lo0, lo1}, hi[2] = {hi0, hi1};
-  for (int i = 0; i < n; i++) p[2 * i] = p[2 * i + 1] = 0;
-  for (int j = 0; j < 2; j++)
-    p[2 * (n - 2 + j)] = lo[j] > 0 ? lo[j] : 0, p[2 * (n - 2 + j) + 1] = hi[j] > 0 ? hi[j] : 0;
+  int64_t p[2 * TG_MAX_DIMS] = {0}, b[2 * TG_MAX_DIMS] = {0};
+  for (int j = 0; j < nk; j++) {
+    int a = n - nk + j;
+    p[2 * a] = lo[j] > 0 ? lo[j] : 0, p[2 * a + 1] = hi[j] > 0 ? hi[j] : 0;
+  }
   x = tg__tpad(x, p);
   for (int i = 0; i < n; i++) b[2 * i] = 0, b[2 * i + 1] = x->shape[i];
-  for (int j = 0; j < 2; j++) {
-    int a = n - 2 + j;
+  for (int j = 0; j < nk; j++) {
+    int a = n - nk + j;
     b[2 * a] = lo[j] < 0 ? -lo[j] : 0;
     b[2 * a + 1] = x->shape[a] - (hi[j] < 0 ? -hi[j] : 0);
   }
@@ -1518,30 +1518,29 @@ static tg__uop *tg__conv_input(tg__uop *x) {
   return r ? tg__uop1(TG__OP_CONTIGUOUS, x->dtype, x, NULL) : x;
 }
 
-/* The sizes of a convolution of x (bs, cin, H, W), padded by tblr (top, bottom, left, right; negative crops), with
- * w (cout, cin/groups, kh, kw): the kernel must be non-empty and fit the padded input, and the padded input, its
- * windows (tg__pool_fits) and their product with the weight (bs, cout, cin/groups, H', W', kh, kw: an upper bound of
+/* The sizes of a convolution over nk axes of x (bs, cin, I...), padded by lo/hi (per axis; negative crops), with
+ * w (cout, cin/groups, K...): each kernel must be non-empty and fit the padded input, and the padded input, its
+ * windows (tg__pool_fits) and their product with the weight (bs, cout, cin/groups, I'..., K...: an upper bound of
  * the nodes the forward and the backward build) must fit TG__MAX_NUMEL. 0, or -1 with an error naming fn. */
-TG__PRIVATE int tg__conv_fits(const char *fn, const int64_t *xs, const int64_t *ws, int64_t stride, const int64_t *tblr,
-                              int64_t dilation) {
-  int64_t padded[4] = {xs[0], xs[1], 0, 0}, ks[2], st[2] = {stride, stride}, dl[2] = {dilation, dilation};
+TG__PRIVATE int tg__conv_fits(const char *fn, int nk, const int64_t *xs, const int64_t *ws, const int64_t *st,
+                              const int64_t *lo, const int64_t *hi, const int64_t *dl) {
+  int64_t padded[TG_MAX_DIMS] = {xs[0], xs[1]}, prod[TG_MAX_DIMS] = {xs[0], ws[0], ws[1]};
   char b1[128], b2[128];
-  for (int j = 0; j < 2; j++) {
-    ks[j] = ws[2 + j];
-    /* tg_pad crops (negative pads) first; callers keep |lo|, |hi| below 2^62 */
-    int64_t lo = tblr[2 * j], hi = tblr[2 * j + 1], kept = xs[2 + j] + (lo < 0 ? lo : 0) + (hi < 0 ? hi : 0);
-    padded[2 + j] = tg__size_add(kept, tg__size_add(lo > 0 ? lo : 0, hi > 0 ? hi : 0)); /* kept < 0: -1 */
-    int64_t span = ks[j] < 1 ? -1 : tg__size_add(tg__size_mul(dilation, ks[j] - 1), 1);
+  for (int j = 0; j < nk; j++) {
+    /* tg__tpad_ends crops (negative pads) first; callers keep |lo|, |hi| below 2^62 */
+    int64_t l = lo[j], h = hi[j], k = ws[2 + j], kept = xs[2 + j] + (l < 0 ? l : 0) + (h < 0 ? h : 0);
+    padded[2 + j] = tg__size_add(kept, tg__size_add(l > 0 ? l : 0, h > 0 ? h : 0)); /* kept < 0: -1 */
+    int64_t span = k < 1 ? -1 : tg__size_add(tg__size_mul(dl[j], k - 1), 1);
     if (padded[2 + j] < 0 || span < 0 || span > padded[2 + j]) {
-      tg__set_error("%s: the kernel %s (dilation %lld) is empty or larger than the input %s padded by (%lld, %lld)",
-                    fn, tg__shape_str(4, ws, b1, sizeof b1), (long long)dilation, tg__shape_str(4, xs, b2, sizeof b2),
-                    (long long)lo, (long long)hi);
+      tg__set_error("%s: the kernel %s (dilation %lld) is empty or larger than the input %s padded by (%lld, %lld) "
+                    "on axis %d", fn, tg__shape_str(2 + nk, ws, b1, sizeof b1), (long long)dl[j],
+                    tg__shape_str(2 + nk, xs, b2, sizeof b2), (long long)l, (long long)h, 2 + j);
       return -1;
     }
+    prod[3 + j] = padded[2 + j], prod[3 + nk + j] = k;
   }
-  int64_t prod[7] = {xs[0], ws[0], ws[1], padded[2], padded[3], ks[0], ks[1]};
-  if (tg__check_span(fn, 4, padded) < 0 || tg__pool_fits(fn, 4, padded, 2, ks, st, dl) < 0) return -1;
-  return tg__check_span(fn, 7, prod);
+  if (tg__check_span(fn, 2 + nk, padded) < 0 || tg__pool_fits(fn, 2 + nk, padded, nk, ws + 2, st, dl) < 0) return -1;
+  return tg__check_span(fn, 3 + 2 * nk, prod);
 }
 
 /* Channels packed fastest. A convolution's weight is read by output channel at a stride of cin*kh*kw floats, so its
@@ -1589,128 +1588,237 @@ static tg__uop *tg__pack_channels(tg__uop *u, int ax, int64_t len, int64_t width
   return tg__tpermute(tg__uop1(TG__OP_CONTIGUOUS, p->dtype, p, NULL), back);
 }
 
-/* the convolution itself: x (bs, g*cin, H, W) and w (g*rcout, cin, kh, kw) of one dtype -> (bs, g*rcout, oy, ox);
- * w packed for vectors of `width` floats along the output channels (tg__pack_channels) */
-static tg__uop *tg__tconv2d(tg__uop *x, tg__uop *w, int64_t stride, int64_t padding, int64_t dilation, int64_t groups,
-                            int64_t width) {
-  int64_t bs = x->shape[0], cin = w->shape[1], cout = w->shape[0], rcout = cout / groups;
-  int64_t hw[2] = {w->shape[2], w->shape[3]}, st[2] = {stride, stride}, dl[2] = {dilation, dilation};
-  x = tg__tpool(tg__pad2d(x, padding, padding, padding, padding), 2, hw, st, dl); /* (bs, cin_, oy, ox, kh, kw) */
-  int64_t oy = x->shape[2], ox = x->shape[3];
-  double macs = (double)bs * (double)cout * (double)(oy * ox) * (double)(cin * hw[0] * hw[1]);
-  if (cin * hw[0] * hw[1] >= 64) w = tg__pack_channels(w, 0, rcout, width, macs); /* see tg__pack_channels */
-  int64_t s1[8] = {bs, groups, cin, 1, oy, ox, hw[0], hw[1]}, s2[8] = {bs, groups, cin, rcout, oy, ox, hw[0], hw[1]};
-  x = tg__texpand(tg__treshape(x, 8, s1), s2);
-  int perm[8] = {0, 1, 3, 4, 5, 2, 6, 7}; /* (bs, groups, rcout, oy, ox, cin, kh, kw) */
-  x = tg__tpermute(x, perm);
-  int64_t ws[8] = {1, groups, rcout, 1, 1, cin, hw[0], hw[1]};
-  tg__uop *wv = tg__texpand(tg__treshape(w, 8, ws), x->shape);
-  tg__uop *r = tg__tsum(tg__tmul(x, wv), (1LL << 5) | (1LL << 6) | (1LL << 7));
-  int64_t out[4] = {bs, cout, oy, ox};
-  return tg__tcast(tg__treshape(r, 4, out), w->dtype);
+/* the product of n sizes, as a double (flop counts) */
+static double tg__conv_dprod(int n, const int64_t *v) {
+  double r = 1;
+  for (int i = 0; i < n; i++) r *= (double)v[i];
+  return r;
 }
 
-/* The derivatives of y = conv2d(x, w) given dy, each a convolution again:
- *   dx = dy with stride-1 zeros between its elements, padded by d(k-1)-p (and to x's size), convolved with w
+/* The convolution itself, tinygrad's conv2d over any nk spatial axes: x (bs, g*cin, I...) padded by lo/hi and
+ * w (g*rcout, cin, K...) of one dtype -> (bs, g*rcout, O...), stride st and dilation dl per axis. The windows of x
+ * (bs, g, rcout, O..., cin, K...) times w broadcast, summed over (cin, K...); w packed for vectors of `width` floats
+ * along the output channels (tg__pack_channels). Nodes of 4 + 2 nk dimensions. */
+static tg__uop *tg__tconv(tg__uop *x, tg__uop *w, int nk, const int64_t *st, const int64_t *dl, const int64_t *lo,
+                          const int64_t *hi, int64_t groups, int64_t width) {
+  int64_t bs = x->shape[0], cin = w->shape[1], cout = w->shape[0], rcout = cout / groups, k[TG_MAX_DIMS];
+  for (int j = 0; j < nk; j++) k[j] = w->shape[2 + j];
+  x = tg__tpool(tg__tpad_ends(x, nk, lo, hi), nk, k, st, dl); /* (bs, g*cin, O..., K...) */
+  int64_t o[TG_MAX_DIMS], s1[TG_MAX_DIMS] = {bs, groups, cin, 1}, s2[TG_MAX_DIMS] = {bs, groups, cin, rcout};
+  int64_t ws[TG_MAX_DIMS] = {1, groups, rcout}, out[TG_MAX_DIMS] = {bs, cout};
+  int perm[TG_MAX_DIMS] = {0, 1, 3}, nd = 4 + 2 * nk;
+  for (int j = 0; j < nk; j++) {
+    o[j] = x->shape[2 + j];
+    s1[4 + j] = s2[4 + j] = out[2 + j] = o[j], s1[4 + nk + j] = s2[4 + nk + j] = k[j];
+    perm[3 + j] = 4 + j, perm[4 + nk + j] = 4 + nk + j; /* (bs, groups, rcout, O..., cin, K...) */
+    ws[3 + j] = 1, ws[4 + nk + j] = k[j];
+  }
+  perm[3 + nk] = 2, ws[3 + nk] = cin;
+  double kvol = tg__conv_dprod(nk, k), macs = (double)bs * (double)cout * tg__conv_dprod(nk, o) * (double)cin * kvol;
+  if ((double)cin * kvol >= 64) w = tg__pack_channels(w, 0, rcout, width, macs); /* see tg__pack_channels */
+  x = tg__tpermute(tg__texpand(tg__treshape(x, nd, s1), s2), perm);
+  tg__uop *wv = tg__texpand(tg__treshape(w, nd, ws), x->shape);
+  int64_t mask = 0;
+  for (int a = 3 + nk; a < nd; a++) mask |= 1LL << a;
+  tg__uop *r = tg__tsum(tg__tmul(x, wv), mask);
+  return tg__tcast(tg__treshape(r, 2 + nk, out), w->dtype);
+}
+
+/* The convolution's arguments as its CUSTOM_GRAD node keeps them: ints[] = {nk, groups, width, chunk, stride[nk],
+ * dilation[nk], lo[nk], hi[nk]} */
+enum { TG__CONV_NK, TG__CONV_GROUPS, TG__CONV_WIDTH, TG__CONV_CHUNK, TG__CONV_PER_AXIS };
+
+/* The derivatives of y = conv(x, w) given dy, each a convolution again:
+ *   dx = dy with stride-1 zeros between its elements, padded by d(k-1)-lo (and to x's size), convolved with w
  *        flipped and with in/out channels swapped (per group): the transposed convolution;
- *   dw[co, ci, kh, kw] = sum over n, oy, ox of dy[n, co, oy, ox] * xpad[n, ci, oy*s + kh*d, ox*s + kw*d]: the
- *        windows of x against dy. */
-static tg__uop *tg__conv2d_grad(tg__uop *root, tg__uop *dy) {
+ *   dw[co, ci, k...] = sum over n, o... of dy[n, co, o...] * xpad[n, ci, o*s + k*d...]: the windows of x against
+ *        dy. */
+static tg__uop *tg__conv_grad(tg__uop *root, tg__uop *dy) {
   tg__uop *x = root->src[1], *w = root->src[2];
   dy = tg__conv_input(dy);
-  int64_t s = root->arg.ints[0], p = root->arg.ints[1], d = root->arg.ints[2], g = root->arg.ints[3];
-  int64_t width = root->arg.ints[4], chunk = root->arg.ints[5];
-  int64_t bs = x->shape[0], cout = w->shape[0], cin = w->shape[1], rcout = cout / g, kh = w->shape[2], kw = w->shape[3];
-  int64_t oy = dy->shape[2], ox = dy->shape[3], k[2] = {kh, kw}, o[2] = {oy, ox};
+  const int64_t *a = root->arg.ints;
+  int nk = (int)a[TG__CONV_NK];
+  int64_t g = a[TG__CONV_GROUPS], width = a[TG__CONV_WIDTH], chunk = a[TG__CONV_CHUNK];
+  const int64_t *s = a + TG__CONV_PER_AXIS, *d = s + nk, *plo = d + nk, *phi = plo + nk;
+  int64_t bs = x->shape[0], cout = w->shape[0], cin = w->shape[1], rcout = cout / g;
+  int64_t k[TG_MAX_DIMS], o[TG_MAX_DIMS], one[TG_MAX_DIMS], lo[TG_MAX_DIMS], hi[TG_MAX_DIMS];
+  int strided = 0;
+  for (int j = 0; j < nk; j++) k[j] = w->shape[2 + j], o[j] = dy->shape[2 + j], one[j] = 1, strided |= s[j] > 1;
   /* dx */
   tg__uop *z = dy;
-  if (s > 1) { /* (.., oy, ox) -> (.., oy, 1, ox, 1) padded to (.., oy, s, ox, s), flattened, trimmed */
-    int64_t a[6] = {bs, cout, oy, 1, ox, 1}, pads[12] = {0, 0, 0, 0, 0, 0, 0, s - 1, 0, 0, 0, s - 1};
-    z = tg__tpad(tg__treshape(z, 6, a), pads);
-    int64_t f[4] = {bs, cout, oy * s, ox * s}, b[8] = {0, bs, 0, cout, 0, (oy - 1) * s + 1, 0, (ox - 1) * s + 1};
-    z = tg__tshrink(tg__treshape(z, 4, f), b);
+  if (strided) { /* (.., o) -> (.., o, 1) padded to (.., o, s) (zeros after each), flattened, trimmed to (o-1)s+1 */
+    int64_t sp[TG_MAX_DIMS] = {bs, cout}, pads[2 * TG_MAX_DIMS] = {0}, f[TG_MAX_DIMS] = {bs, cout};
+    int64_t b[2 * TG_MAX_DIMS] = {0, bs, 0, cout};
+    for (int j = 0; j < nk; j++) {
+      sp[2 + 2 * j] = o[j], sp[3 + 2 * j] = 1, pads[2 * (3 + 2 * j) + 1] = s[j] - 1;
+      f[2 + j] = o[j] * s[j], b[2 * (2 + j)] = 0, b[2 * (2 + j) + 1] = (o[j] - 1) * s[j] + 1;
+    }
+    z = tg__tpad(tg__treshape(z, 2 + 2 * nk, sp), pads);
+    z = tg__tshrink(tg__treshape(z, 2 + nk, f), b);
   }
-  int64_t lo[2], hi[2];
-  for (int j = 0; j < 2; j++) {
-    lo[j] = d * (k[j] - 1) - p;
-    hi[j] = x->shape[2 + j] + d * (k[j] - 1) - ((o[j] - 1) * s + 1) - lo[j];
+  for (int j = 0; j < nk; j++) {
+    lo[j] = d[j] * (k[j] - 1) - plo[j];
+    hi[j] = x->shape[2 + j] + d[j] * (k[j] - 1) - ((o[j] - 1) * s[j] + 1) - lo[j];
   }
-  z = tg__pad2d(z, lo[0], hi[0], lo[1], hi[1]);
-  int64_t w5[5] = {g, rcout, cin, kh, kw}, wt4[4] = {g * cin, rcout, kh, kw};
-  int perm5[5] = {0, 2, 1, 3, 4};
-  tg__uop *wt = tg__treshape(tg__tpermute(tg__treshape(tg__tflip(w, (1LL << 2) | (1LL << 3)), 5, w5), perm5), 4, wt4);
-  tg__uop *dx = tg__tconv2d(z, wt, 1, 0, d, g, width);
+  /* w (g rcout, cin, K...) flipped -> (g, rcout, cin, K...) -> (g, cin, rcout, K...) -> (g cin, rcout, K...) */
+  int64_t wg[TG_MAX_DIMS] = {g, rcout, cin}, wt[TG_MAX_DIMS] = {g * cin, rcout}, flip = 0;
+  int perm[TG_MAX_DIMS] = {0, 2, 1};
+  for (int j = 0; j < nk; j++) wg[3 + j] = wt[2 + j] = k[j], perm[3 + j] = 3 + j, flip |= 1LL << (2 + j);
+  tg__uop *wf = tg__treshape(tg__tpermute(tg__treshape(tg__tflip(w, flip), 3 + nk, wg), perm), 2 + nk, wt);
+  tg__uop *dx = tg__tconv(z, wf, nk, one, d, lo, hi, g, width);
   /* dw */
-  int64_t hw[2] = {kh, kw}, st[2] = {s, s}, dl[2] = {d, d};
-  tg__uop *xw = tg__tpool(tg__pad2d(x, p, p, p, p), 2, hw, st, dl); /* (bs, g*cin, oy', ox', kh, kw) */
-  int64_t b6[12] = {0, bs, 0, g * cin, 0, oy, 0, ox, 0, kh, 0, kw};
-  xw = tg__tshrink(xw, b6);
-  int64_t xs[8] = {bs, g, 1, cin, oy, ox, kh, kw}, full[8] = {bs, g, rcout, cin, oy, ox, kh, kw};
-  int64_t ds[8] = {bs, g, rcout, 1, oy, ox, 1, 1};
-  double macs = (double)bs * (double)cout * (double)(oy * ox) * (double)(cin * kh * kw);
-  tg__uop *packed = 2 * cin * kh * kw >= 64 ? tg__pack_channels(dy, 1, rcout, width, macs) : dy;
-  tg__uop *dw;
-  if (packed != dy && chunk > 0 && bs % chunk == 0) { /* in chunks of the batch (tg__conv_dw_chunk) */
-    int64_t nc = bs / chunk, full9[9] = {nc, chunk, g, rcout, cin, oy, ox, kh, kw};
-    int64_t xs9[9] = {nc, chunk, g, 1, cin, oy, ox, kh, kw}, ds9[9] = {nc, chunk, g, rcout, 1, oy, ox, 1, 1};
-    tg__uop *prod = tg__tmul(tg__texpand(tg__treshape(xw, 9, xs9), full9),
-                             tg__texpand(tg__treshape(packed, 9, ds9), full9));
-    tg__uop *part = tg__tsum(prod, (1LL << 1) | (1LL << 5) | (1LL << 6));
-    dw = tg__tsum(tg__uop1(TG__OP_CONTIGUOUS, part->dtype, part, NULL), 1LL << 0);
-  } else {
-    tg__uop *prod = tg__tmul(tg__texpand(tg__treshape(xw, 8, xs), full),
-                             tg__texpand(tg__treshape(packed, 8, ds), full));
-    dw = tg__tsum(prod, (1LL << 0) | (1LL << 4) | (1LL << 5));
+  tg__uop *xw = tg__tpool(tg__tpad_ends(x, nk, plo, phi), nk, k, s, d); /* (bs, g*cin, O'..., K...) */
+  int64_t bo[2 * TG_MAX_DIMS];
+  for (int i = 0; i < xw->ndim; i++) bo[2 * i] = 0, bo[2 * i + 1] = i >= 2 && i < 2 + nk ? o[i - 2] : xw->shape[i];
+  xw = tg__tshrink(xw, bo);
+  /* (bs, g, rcout, cin, O..., K...), or with the batch as (chunks, chunk) in front (tg__conv_dw_chunk) */
+  double macs = (double)bs * (double)cout * tg__conv_dprod(nk, o) * (double)cin * tg__conv_dprod(nk, k);
+  tg__uop *packed = 2 * (double)cin * tg__conv_dprod(nk, k) >= 64 ? tg__pack_channels(dy, 1, rcout, width, macs) : dy;
+  int split = packed != dy && chunk > 0 && bs % chunk == 0, f0 = split, nd = 4 + 2 * nk + split;
+  int64_t full[TG_MAX_DIMS], xs[TG_MAX_DIMS], ds[TG_MAX_DIMS];
+  if (split) full[0] = xs[0] = ds[0] = bs / chunk;
+  full[f0] = xs[f0] = ds[f0] = split ? chunk : bs;
+  full[f0 + 1] = xs[f0 + 1] = ds[f0 + 1] = g;
+  full[f0 + 2] = ds[f0 + 2] = rcout, xs[f0 + 2] = 1;
+  full[f0 + 3] = xs[f0 + 3] = cin, ds[f0 + 3] = 1;
+  int64_t mask = 1LL << f0;
+  for (int j = 0; j < nk; j++) {
+    full[f0 + 4 + j] = xs[f0 + 4 + j] = ds[f0 + 4 + j] = o[j], mask |= 1LL << (f0 + 4 + j);
+    full[f0 + 4 + nk + j] = xs[f0 + 4 + nk + j] = k[j], ds[f0 + 4 + nk + j] = 1;
   }
-  int64_t wsh[4] = {cout, cin, kh, kw};
-  dw = tg__tcast(tg__treshape(dw, 4, wsh), w->dtype);
+  tg__uop *prod = tg__tmul(tg__texpand(tg__treshape(xw, nd, xs), full),
+                           tg__texpand(tg__treshape(packed, nd, ds), full));
+  tg__uop *dw = tg__tsum(prod, mask);
+  if (split) dw = tg__tsum(tg__uop1(TG__OP_CONTIGUOUS, dw->dtype, dw, NULL), 1LL << 0);
+  int64_t wsh[TG_MAX_DIMS] = {cout, cin};
+  for (int j = 0; j < nk; j++) wsh[2 + j] = k[j];
+  dw = tg__tcast(tg__treshape(dw, 2 + nk, wsh), w->dtype);
   return tg__uop3(TG__OP_SINK, TG_BOOL, tg__uop0(TG__OP_NOOP, TG_BOOL, NULL), dx, dw, NULL);
 }
 
-static const tg__custom tg__conv2d_custom = {"conv2d", tg__conv2d_grad};
+static const tg__custom tg__conv_custom = {"conv", tg__conv_grad};
 
-tg_tensor *tg_conv2d(tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int stride, int padding, int dilation,
-                     int groups) {
-  TG__LOCKED();
-  TG__NEED("tg_conv2d", input);
-  TG__NEED("tg_conv2d", weight);
+/* tinygrad's conv2d over the last nk axes: x (N, Cin, I...), w (Cout, Cin/groups, K...), stride st, dilation dl and
+ * padding lo/hi (negative crops) per axis; the checks, then the convolution and its derivative. fn names the public
+ * function in errors. */
+TG__PRIVATE tg_tensor *tg__conv(const char *fn, tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int nk,
+                                const int64_t *st, const int64_t *dl, const int64_t *lo, const int64_t *hi,
+                                int64_t groups) {
+  TG__NEED(fn, input);
+  TG__NEED(fn, weight);
   tg__uop *x = input->uop, *w = weight->uop;
   char b1[128], b2[128];
-  if (x->ndim != 4 || w->ndim != 4 || groups < 1 || stride < 1 || dilation < 1 || padding < 0 ||
-      x->shape[1] != tg__size_mul(w->shape[1], groups) || w->shape[0] % groups) {
-    tg__set_error("tg_conv2d: input %s and weight %s do not fit (groups %d, stride %d, padding %d, dilation %d); "
-                  "HINT: input is (N, Cin, H, W), weight (Cout, Cin/groups, KH, KW)",
-                  TG__SHAPE(x, b1), TG__SHAPE(w, b2), groups, stride, padding, dilation);
+  int ok = nk >= 1 && nk <= TG_MAX_CONV_DIMS && x->ndim == 2 + nk && w->ndim == 2 + nk && groups >= 1 &&
+           x->shape[1] == tg__size_mul(w->shape[1], groups) && w->shape[0] % groups == 0;
+  for (int j = 0; ok && j < nk; j++) ok = st[j] >= 1 && dl[j] >= 1 && llabs(lo[j]) < (1LL << 62) &&
+                                          llabs(hi[j]) < (1LL << 62);
+  if (!ok) {
+    tg__set_error("%s: input %s and weight %s do not fit (groups %lld, stride %lld, padding %lld, dilation %lld%s); "
+                  "HINT: input is (N, Cin, I...), weight (Cout, Cin/groups, K...) over 1 to %d axes; strides and "
+                  "dilations at least 1", fn, TG__SHAPE(x, b1), TG__SHAPE(w, b2), (long long)groups,
+                  (long long)(nk > 0 ? st[0] : 0), (long long)(nk > 0 ? lo[0] : 0), (long long)(nk > 0 ? dl[0] : 0),
+                  nk > 1 ? ", first axis" : "", TG_MAX_CONV_DIMS);
     return NULL;
   }
-  int64_t tblr[4] = {padding, padding, padding, padding};
-  if (tg__conv_fits("tg_conv2d", x->shape, w->shape, stride, tblr, dilation) < 0) return NULL;
+  if (tg__conv_fits(fn, nk, x->shape, w->shape, st, lo, hi, dl) < 0) return NULL;
   int64_t cout = w->shape[0];
+  if (bias && (bias->uop->ndim != 1 || bias->uop->shape[0] != cout)) {
+    tg__set_error("%s: bias has shape %s, expected (%lld,)", fn, TG__SHAPE(bias->uop, b1), (long long)cout);
+    return NULL;
+  }
   tg_dtype dt = tg_promote(x->dtype, w->dtype);
   x = tg__conv_input(tg__tcast(x, dt));
   w = tg__tcast(w, dt);
   int64_t width = tg__conv_pack_width(input->dev, dt);
-  tg__uop *r = tg__tconv2d(x, w, stride, padding, dilation, groups, width);
-  if (tg_dtype_is_float(dt)) { /* differentiable: the derivative is two convolutions (tg__conv2d_grad) */
-    int64_t chunk = width ? tg__conv_dw_chunk(input->dev, r->shape[0], 4 * r->shape[1] * r->shape[2] * r->shape[3]) : 0;
-    int64_t params[6] = {stride, padding, dilation, groups, width, chunk};
+  tg__uop *r = tg__tconv(x, w, nk, st, dl, lo, hi, groups, width);
+  if (tg_dtype_is_float(dt)) { /* differentiable: the derivative is two convolutions (tg__conv_grad) */
+    int64_t per = 4 * r->shape[1];
+    for (int j = 0; j < nk; j++) per *= r->shape[2 + j];
+    int64_t params[TG__CONV_PER_AXIS + 4 * TG_MAX_CONV_DIMS] = {nk, groups, width,
+                                                                width ? tg__conv_dw_chunk(input->dev, r->shape[0], per) : 0};
+    for (int j = 0; j < nk; j++) {
+      params[TG__CONV_PER_AXIS + j] = st[j], params[TG__CONV_PER_AXIS + nk + j] = dl[j];
+      params[TG__CONV_PER_AXIS + 2 * nk + j] = lo[j], params[TG__CONV_PER_AXIS + 3 * nk + j] = hi[j];
+    }
     tg__arg a;
     memset(&a, 0, sizeof a);
-    a.ptr = (void *)&tg__conv2d_custom;
-    a.nints = 6;
+    a.ptr = (void *)&tg__conv_custom;
+    a.nints = TG__CONV_PER_AXIS + 4 * nk;
     a.ints = params;
     r = tg__uop3(TG__OP_CUSTOM_GRAD, r->dtype, r, x, w, &a);
   }
   if (bias) {
-    tg__uop *bv = bias->uop;
-    if (bv->ndim != 1 || bv->shape[0] != cout) {
-      tg__set_error("tg_conv2d: bias has shape %s, expected (%lld,)", TG__SHAPE(bv, b1), (long long)cout);
-      return NULL;
-    }
-    int64_t bsh[4] = {1, cout, 1, 1};
-    r = tg__tadd(r, tg__texpand(tg__treshape(tg__tcast(bv, dt), 4, bsh), r->shape));
+    int64_t bsh[TG_MAX_DIMS] = {1, cout};
+    for (int j = 0; j < nk; j++) bsh[2 + j] = 1;
+    r = tg__tadd(r, tg__texpand(tg__treshape(tg__tcast(bias->uop, dt), 2 + nk, bsh), r->shape));
   }
   return tg__tensor_wrap(r, input->dev);
+}
+
+/* tinygrad's forms of a per-axis option for nk axes: n = 0 (def on every axis), 1 (v[0] on every axis) or nk (one
+ * per axis, in axis order); -1 with an error naming fn and the option otherwise */
+TG__PRIVATE int tg__axes_option(const char *fn, const char *what, int n, const int64_t *v, int nk, int64_t def,
+                                int64_t *out) {
+  if (n != 0 && n != 1 && n != nk) {
+    tg__set_error("%s: %d values of %s for %d axes; HINT: give 0 (the default), 1 (every axis) or %d", fn, n, what, nk,
+                  nk);
+    return -1;
+  }
+  for (int j = 0; j < nk; j++) out[j] = n == 0 ? def : v[n == 1 ? 0 : j];
+  return 0;
+}
+
+/* tinygrad's padding forms for nk axes (resolve_pool_pads): n = 0 (none), 1 (v[0] everywhere), nk (v[j] before and
+ * after axis j) or 2 nk (F.pad's order, last axis first: (left, right, top, bottom, ...)) -> lo[j], hi[j] */
+TG__PRIVATE int tg__pads_option(const char *fn, int n, const int64_t *v, int nk, int64_t *lo, int64_t *hi) {
+  if (n != 0 && n != 1 && n != nk && n != 2 * nk) {
+    tg__set_error("%s: %d padding values for %d axes; HINT: give 0, 1, %d (one per axis) or %d (left, right, top, "
+                  "bottom...: last axis first)", fn, n, nk, nk, 2 * nk);
+    return -1;
+  }
+  for (int j = 0; j < nk; j++) {
+    if (n == 2 * nk) lo[j] = v[2 * (nk - 1 - j)], hi[j] = v[2 * (nk - 1 - j) + 1];
+    else lo[j] = hi[j] = n == 0 ? 0 : v[n == 1 ? 0 : j];
+  }
+  return 0;
+}
+
+tg_tensor *tg_conv(tg_tensor *x, tg_tensor *w, tg_tensor *bias, const tg_conv_opts *opts) {
+  TG__LOCKED();
+  TG__NEED("tg_conv", w);
+  tg_conv_opts none;
+  memset(&none, 0, sizeof none);
+  const tg_conv_opts *o = opts ? opts : &none;
+  int nk = w->uop->ndim - 2;
+  int64_t st[TG_MAX_DIMS], dl[TG_MAX_DIMS], lo[TG_MAX_DIMS], hi[TG_MAX_DIMS];
+  if (nk < 1 || nk > TG_MAX_CONV_DIMS) {
+    char b[128];
+    tg__set_error("tg_conv: weight %s: needs (Cout, Cin/groups, K...) with 1 to %d kernel axes", TG__SHAPE(w->uop, b),
+                  TG_MAX_CONV_DIMS);
+    return NULL;
+  }
+  if (tg__axes_option("tg_conv", "stride", o->nstride, o->stride, nk, 1, st) < 0 ||
+      tg__axes_option("tg_conv", "dilation", o->ndilation, o->dilation, nk, 1, dl) < 0 ||
+      tg__pads_option("tg_conv", o->npadding, o->padding, nk, lo, hi) < 0)
+    return NULL;
+  if (o->noutput_padding) {
+    tg__set_error("tg_conv: output_padding is an option of tg_conv_transpose only");
+    return NULL;
+  }
+  return tg__conv("tg_conv", x, w, bias, nk, st, dl, lo, hi, o->groups ? o->groups : 1);
+}
+
+tg_tensor *tg_conv2d(tg_tensor *input, tg_tensor *weight, tg_tensor *bias, int stride, int padding, int dilation,
+                     int groups) {
+  TG__LOCKED();
+  int64_t st[2] = {stride, stride}, dl[2] = {dilation, dilation}, p[2] = {padding, padding};
+  if (input && weight && padding < 0) {
+    char b1[128], b2[128];
+    tg__set_error("tg_conv2d: input %s and weight %s: padding %d is negative; HINT: tg_conv crops with negative "
+                  "padding", TG__SHAPE(input->uop, b1), TG__SHAPE(weight->uop, b2), padding);
+    return NULL;
+  }
+  return tg__conv("tg_conv2d", input, weight, bias, 2, st, dl, p, p, groups);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -243,4 +243,13 @@ static inline int test_error_has(const char *needle, const char *file, int line)
 }
 #define CHECK_ERROR_HAS(needle) test_error_has((needle), __FILE__, __LINE__)
 
+/* an op that must fail: NULL, and a message containing both needles */
+#define CHECK_FAILS2(expr, name, what)                                                                               \
+  do {                                                                                                                \
+    tg_clear_error();                                                                                                 \
+    CHECK_NULL(expr);                                                                                                 \
+    CHECK_ERROR_HAS(name);                                                                                            \
+    CHECK_ERROR_HAS(what);                                                                                            \
+  } while (0)
+
 #endif /* HELPERS_H */

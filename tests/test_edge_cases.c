@@ -5,15 +5,6 @@
 #include "test.h"
 #include "helpers.h"
 
-/* an op that must fail: NULL, and a message containing both needles */
-#define CHECK_FAILS2(expr, name, what)                                                                               \
-  do {                                                                                                                \
-    tg_clear_error();                                                                                                 \
-    CHECK_NULL(expr);                                                                                                 \
-    CHECK_ERROR_HAS(name);                                                                                            \
-    CHECK_ERROR_HAS(what);                                                                                            \
-  } while (0)
-
 static const float g_m6[6] = {0, 1, 2, 3, 4, 5}; /* arange(6).reshape(2, 3) */
 
 /* numpy: a[:, 0::2**63-1] is [[0], [3]], a[:, ::-(2**63-1)] and a[:, ::-2**63] are [[2], [5]], a[:, 1::2**62] is

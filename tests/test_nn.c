@@ -781,7 +781,7 @@ TEST(test_nn_errors_layers) {
   CHECK_EQ_INT(tg_nn_conv2d_init(&c2, 4, 6, 0, 1, 0, 1, 1, 1), -1);
   CHECK_EQ_INT(tg_nn_conv2d_init(&c2, 4, 6, 3, 1, TG_PADDING_SAME, 1, 2, 1), 0);
   CHECK_FAILS(tg_nn_conv2d_forward(&c2, tg_zeros(TG_FLOAT32, TG_SHAPE(4, 5, 5))), "tg_nn_conv2d_forward");
-  CHECK_FAILS(tg_nn_conv2d_forward(&c2, tg_zeros(TG_FLOAT32, TG_SHAPE(1, 3, 5, 5))), "tg_conv2d"); /* channels */
+  CHECK_FAILS(tg_nn_conv2d_forward(&c2, tg_zeros(TG_FLOAT32, TG_SHAPE(1, 3, 5, 5))), "tg_nn_conv2d_forward"); /* channels */
   tg_nn_conv2d_free(&c2);
   tg_nn_conv1d c1;
   CHECK_EQ_INT(tg_nn_conv1d_init(&c1, 3, 3, 2, 1, -5, 1, 1, 1), -1);

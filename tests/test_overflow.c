@@ -11,15 +11,6 @@
 #define TEST_P62 ((int64_t)1 << 62)
 #define TEST_P40 ((int64_t)1 << 40)
 
-/* an op that must fail: NULL, and a message containing both needles */
-#define CHECK_FAILS2(expr, name, what)                                                                               \
-  do {                                                                                                                \
-    tg_clear_error();                                                                                                 \
-    CHECK_NULL(expr);                                                                                                 \
-    CHECK_ERROR_HAS(name);                                                                                            \
-    CHECK_ERROR_HAS(what);                                                                                            \
-  } while (0)
-
 /* a float32 tensor of the given shape holding 1 everywhere, without memory: ones(1, ..., 1) expanded */
 static tg_tensor *test_big(tg_dtype dt, int ndim, const int64_t *shape) {
   int64_t ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};

@@ -458,6 +458,110 @@ def section_norm(o):
   c.arr("out", lin(T(x)).numpy())
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# convolutions and pooling with tinygrad's per-axis options (tg_conv, tg_conv_transpose, tg_max_pool, tg_avg_pool)
+
+def grads_of(c, tag, fn, arrays, names):
+  """forward fn(*tensors) -> out; writes out and the gradients of sum(out * G) for each input"""
+  ts = [T(a, True) for a in arrays]
+  out = fn(*ts)
+  c.arr(f"{tag}", out.numpy())
+  loss, _ = weighted(out, tag)
+  loss.backward()
+  for nm, t in zip(names, ts):
+    c.arr(f"{tag}_{nm}", t.grad.numpy())
+
+
+def section_conv_nd(o):
+  c = Case(o, "convnd")
+  x1, w1, b1 = form((2, 4, 11), 0.37, 1.0), form((6, 2, 3), 0.53, 0.5, 0.2), form((6,), 1.1, 0.3)
+  for nm, a in (("x1", x1), ("w1", w1), ("b1", b1)):
+    c.arr(nm, a)
+  grads_of(c, "c1", lambda x, w, b: x.conv2d(w, b, groups=2, stride=3, dilation=2, padding=(1, 2)), (x1, w1, b1),
+           ("dx", "dw", "db"))
+  x2, w2, b2 = form((2, 3, 7, 8), 0.31, 1.0), form((4, 3, 2, 3), 0.47, 0.5, 0.2), form((4,), 0.9, 0.3)
+  for nm, a in (("x2", x2), ("w2", w2), ("b2", b2)):
+    c.arr(nm, a)
+  grads_of(c, "c2", lambda x, w, b: x.conv2d(w, b, stride=(2, 1), dilation=(1, 2), padding=(1, 0, 2, 1)), (x2, w2, b2),
+           ("dx", "dw", "db"))
+  w2s = form((2, 3, 3, 2), 0.41, 0.5)
+  c.arr("w2s", w2s)
+  c.arr("c2sym", T(x2).conv2d(T(w2s), stride=(1, 2), padding=(2, 1)).numpy(), note="padding (2, 1): per axis")
+  grads_of(c, "c2neg", lambda x, w: x.conv2d(w, padding=(-1, 1, 0, -2)), (x2, w2s), ("dx", "dw"))
+  x3, w3, b3 = form((1, 2, 5, 6, 4), 0.29, 1.0), form((3, 2, 2, 3, 2), 0.43, 0.5, 0.2), form((3,), 0.7, 0.2)
+  for nm, a in (("x3", x3), ("w3", w3), ("b3", b3)):
+    c.arr(nm, a)
+  grads_of(c, "c3", lambda x, w, b: x.conv2d(w, b, stride=(1, 2, 1), dilation=(2, 1, 1), padding=(0, 1, 1, 0, 1, 1)),
+           (x3, w3, b3), ("dx", "dw", "db"))
+  # transposed
+  xt1, wt1, bt1 = form((2, 4, 5), 0.37, 1.0), form((4, 3, 3), 0.61, 0.5), form((6,), 0.9, 0.3)
+  for nm, a in (("xt1", xt1), ("wt1", wt1), ("bt1", bt1)):
+    c.arr(nm, a)
+  grads_of(c, "t1", lambda x, w, b: x.conv_transpose2d(w, b, groups=2, stride=2, padding=(1, 0), output_padding=1),
+           (xt1, wt1, bt1), ("dx", "dw", "db"))
+  xt2, wt2 = form((1, 2, 4, 3), 0.33, 1.0), form((2, 3, 2, 3), 0.51, 0.5)
+  c.arr("xt2", xt2)
+  c.arr("wt2", wt2)
+  grads_of(c, "t2", lambda x, w: x.conv_transpose2d(w, stride=(2, 3), dilation=(1, 2), padding=(1, 0, 0, 1),
+                                                    output_padding=(1, 0)), (xt2, wt2), ("dx", "dw"))
+  xt3, wt3 = form((1, 2, 3, 4, 3), 0.27, 1.0), form((2, 2, 2, 3, 2), 0.39, 0.5)
+  c.arr("xt3", xt3)
+  c.arr("wt3", wt3)
+  grads_of(c, "t3", lambda x, w: x.conv_transpose2d(w, stride=(2, 1, 2), padding=1, output_padding=(1, 0, 0)),
+           (xt3, wt3), ("dx", "dw"))
+
+
+def section_pool_nd(o):
+  c = Case(o, "poolnd")
+  x = form((2, 3, 7, 6), 0.37, 2.0)
+  c.arr("x", x, note="(2, 3, 7, 6)")
+  cases = [
+    ("m_rect", lambda t: t.max_pool2d((3, 2), stride=(2, 1), dilation=(1, 2), padding=(1, 0))),
+    ("m_pad4", lambda t: t.max_pool2d((2, 3), padding=(1, 0, 0, 1))),
+    ("m_ceil", lambda t: t.max_pool2d(3, stride=2, padding=1, ceil_mode=True)),
+    ("m_ceil2", lambda t: t.max_pool2d((2, 4), stride=(3, 3), ceil_mode=True)),
+    ("a_ceil", lambda t: t.avg_pool2d((3, 2), stride=2, ceil_mode=True)),
+    ("a_ceil_x", lambda t: t.avg_pool2d((3, 2), stride=2, ceil_mode=True, count_include_pad=False)),
+    ("a_excl", lambda t: t.avg_pool2d(3, stride=2, padding=1, count_include_pad=False)),
+    ("a_ceil_p", lambda t: t.avg_pool2d(3, stride=2, padding=1, ceil_mode=True)),
+    ("a_pad4", lambda t: t.avg_pool2d((2, 2), stride=(1, 2), padding=(0, 1, 1, 1), count_include_pad=False)),
+  ]
+  for nm, f in cases:
+    grads_of(c, nm, f, (x,), ("dx",))
+  x1 = form((2, 3, 10), 0.41, 2.0)
+  c.arr("x1", x1, note="(2, 3, 10)")
+  grads_of(c, "m1", lambda t: t.max_pool2d((3,), stride=2, ceil_mode=True), (x1,), ("dx",))
+  grads_of(c, "a1", lambda t: t.avg_pool2d((4,), stride=3, padding=1, count_include_pad=False), (x1,), ("dx",))
+  x3 = form((1, 2, 5, 6, 4), 0.29, 2.0)
+  c.arr("x3", x3, note="(1, 2, 5, 6, 4)")
+  grads_of(c, "a3", lambda t: t.avg_pool2d((2, 3, 2), stride=(2, 2, 1), padding=1, count_include_pad=False), (x3,),
+           ("dx",))
+  grads_of(c, "m3", lambda t: t.max_pool2d((2, 2, 3), stride=(1, 2, 2), padding=(0, 1, 1, 0, 1, 0)), (x3,), ("dx",))
+  # indices and unpooling
+  xt = f32(np.round(form((1, 2, 5, 5), 0.9, 2.0) * 2) / 2)
+  c.arr("xt", xt, note="(1, 2, 5, 5): halves, with ties inside windows")
+  for nm, src, kw in [("i2", x, dict(kernel_size=(2, 2))), ("i3p", x, dict(kernel_size=3, stride=2, padding=1)),
+                      ("it", xt, dict(kernel_size=2, stride=1)),
+                      ("ic", x, dict(kernel_size=(3, 2), stride=2, ceil_mode=True))]:
+    v, i = T(src).max_pool2d(**kw, return_indices=True)
+    c.arr(f"{nm}_v", v.numpy())
+    c.arr(f"{nm}_i", i.numpy().astype(np.int32), "int32_t", f"return_indices, {i.dtype}")
+  v, i = T(x).max_pool2d((2, 2), return_indices=True)
+  grads_of(c, "u2", lambda t: t.max_unpool2d(i, (2, 2)), (v.numpy(),), ("dx",))
+  v, i = T(x).max_pool2d(3, stride=2, padding=1, return_indices=True)
+  c.arr("u3p", v.max_unpool2d(i, 3, stride=2, padding=1).numpy(), note="default output size (7, 6)... from the formula")
+  c.arr("u3p_big", v.max_unpool2d(i, 3, stride=2, padding=1, output_size=(2, 3, 8, 7)).numpy(),
+        note="output_size (8, 7)")
+  v, i = T(x1).max_pool2d((3,), stride=2, return_indices=True)
+  c.arr("i1_v", v.numpy())
+  c.arr("i1_i", i.numpy().astype(np.int32), "int32_t")
+  c.arr("u1", v.max_unpool2d(i, (3,), stride=2).numpy(), note="1-d unpool, output (9,)")
+  xi = ((np.arange(42, dtype=np.int32) * 7) % 11 - 20).reshape(1, 1, 7, 6)
+  c.arr("xi", xi, "int32_t", "(1, 1, 7, 6) int32, all negative")
+  c.arr("xi_mceil", T(xi).max_pool2d(3, stride=2, padding=1, ceil_mode=True).numpy(), "int32_t")
+  c.arr("xi_aexcl", T(xi).avg_pool2d(3, stride=2, padding=1, count_include_pad=False).numpy(), note="float32")
+
+
 def main():
   o = Out()
   o.raw("/* golden_nn.h: expected values for tests/test_nn.c, GENERATED by tests/golden/gen_nn.py (numpy "
@@ -472,7 +576,8 @@ def main():
   o.raw("#else")
   o.raw("#define GOLDEN_ARR static const")
   o.raw("#endif")
-  for sec in (section_losses, section_losses_more, section_pool, section_attention, section_conv, section_norm):
+  for sec in (section_losses, section_losses_more, section_pool, section_attention, section_conv, section_norm,
+              section_conv_nd, section_pool_nd):
     o.raw("")
     o.raw(f"/* {'-' * 114} */")
     o.raw(f"/* {sec.__name__[len('section_'):]} */")
