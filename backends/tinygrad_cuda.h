@@ -744,10 +744,17 @@ static const tg__dialect tg__dialect_cuda = {
     /* vectors: each thread computes its outputs alone; prefetch: other warps hide memory's latency */
     0, NULL};
 
+/* buffer views: a device address is a number; only at 16-byte offsets, which the kernels' float4 loads and stores
+ * (and the tensor cores' copies) need */
+static void *tg__cu_offset(tg__device *d, void *ptr, size_t bytes) {
+  (void)d;
+  return bytes % 16 ? NULL : (void *)((uintptr_t)ptr + bytes);
+}
+
 static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
                                    tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,
                                    tg__cu_describe, tg__cu_compile_batch, NULL, tg__cu_launch_graph,
-                                   tg__cu_graph_free};
+                                   tg__cu_graph_free, tg__cu_offset};
 
 __attribute__((constructor)) static void tg__cu_register(void) { tg__device_register(&tg__cu_device); }
 

@@ -330,7 +330,7 @@ static const tg__dialect tg__dialect_opencl = {
 
 static tg__device tg__cl_device = {1, "OPENCL", &tg__dialect_opencl, tg__cl_alloc, tg__cl_free, tg__cl_copy_in,
                                    tg__cl_copy_out, tg__cl_compile, tg__cl_launch, tg__cl_synchronize, NULL,
-                                   tg__cl_describe, NULL, NULL, NULL, NULL};
+                                   tg__cl_describe, NULL, NULL, NULL, NULL, NULL}; /* no offset: cl_mem has no views */
 
 __attribute__((constructor)) static void tg__cl_register(void) { tg__device_register(&tg__cl_device); }
 

@@ -466,6 +466,11 @@ TG_API tg_tensor *tg_assign(tg_tensor *target, tg_tensor *value);
  * the slice's shape and cast to a's dtype. 0, or -1 with an error (a stays as it was) */
 TG_API int tg_setitem_slice(tg_tensor *a, int n, const int *axes, const int64_t *starts, const int64_t *stops,
                             const int64_t *steps, tg_tensor *value);
+/* a[i1, i2, ...] = value with integer index tensors on n axes (tinygrad's advanced __setitem__, numpy's rules as
+ * tg_index_n): value broadcast to the shape a[i1, i2, ...] has, cast to a's dtype; where an index repeats, the last
+ * in row-major order of the broadcast indices wins; negative indices count from the end, indices outside their axis
+ * write nothing. Lazy, in place (tg_assign); 0, or -1 with an error (a stays as it was) */
+TG_API int tg_setitem_index(tg_tensor *a, int n, const int *axes, tg_tensor **indices, tg_tensor *value);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* state: named tensors, safetensors, IDX (MNIST) files */

@@ -10,6 +10,11 @@
  *    reads, so a graph built on the old contents and one built on the new never share a cached result. `written` is
  *    the version at which the contents last changed: a graph that reads an older version is stale
  *    (tg__buffer_check_read), since it would silently compute with the new contents.
+ *  - Views (tinygrad's Buffer.view): tg__buffer_view_new makes a buffer whose memory is a byte range of another's
+ *    (through the device's optional `offset`), holding a reference to it. Values never change behind a tensor's back:
+ *    whoever writes a buffer in place (an assignment's kernel, a JIT replay, a state dict load, an overwrite from the
+ *    host) calls tg__buffer_unshare first, which gives the views involved memory of their own (a copy, through the
+ *    host: rare).
  *  - The fields of a buffer are read anywhere, but changed only here.
  *  - Nothing here prints, aborts or exits: failures are tg__set_error plus NULL / -1. */
 #include "internal.h"
@@ -53,10 +58,24 @@ TG__PRIVATE tg__buffer *tg__buffer_retain(tg__buffer *b) {
   return b;
 }
 
+/* a view leaves its base's list of views and gives its reference to the base back */
+static void tg__view_unlink(tg__buffer *v) {
+  tg__buffer **p = &v->base->views;
+  while (*p != v) p = &(*p)->next_view;
+  *p = v->next_view;
+  tg__buffer_release(v->base);
+  v->base = NULL, v->offset = 0, v->next_view = NULL;
+}
+
 TG__PRIVATE void tg__buffer_release(tg__buffer *b) {
   if (!b) return;
   TG__ASSERT(b->refcount > 0);
   if (--b->refcount > 0) return;
+  TG__ASSERT(!b->views); /* each view holds a reference */
+  if (b->base) {
+    b->ptr = NULL; /* the base's memory */
+    tg__view_unlink(b);
+  }
   tg__buffer_drop_memory(b);
   TG_FREE(b);
 }
@@ -113,8 +132,62 @@ static void *tg__cache_take(tg__device *dev, size_t nbytes) {
   return NULL;
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// views: a buffer whose memory is a range of another's (tinygrad's Buffer.view), so that realising a contiguous range
+// of a realised buffer (a row slice, a chunk of split, a bitcast) copies nothing
+
+TG__PRIVATE tg__buffer *tg__buffer_view_new(tg__buffer *base, size_t offset, tg_dtype dt, int64_t numel) {
+  if (base->base) offset += base->offset, base = base->base;
+  size_t esize = (size_t)tg_dtype_size(dt);
+  if (!base->dev->offset || numel < 0 || (uint64_t)numel > (uint64_t)(SIZE_MAX / (esize ? esize : 1)) ||
+      offset > base->nbytes || (size_t)numel * esize > base->nbytes - offset || tg__buffer_ensure(base) < 0)
+    return NULL;
+  void *ptr = base->dev->offset(base->dev, base->ptr, offset);
+  if (!ptr) return NULL;
+  tg__buffer *v = tg__buffer_new(base->dev, dt, numel);
+  if (!v) return NULL;
+  v->ptr = ptr;
+  v->base = tg__buffer_retain(base);
+  v->offset = offset;
+  v->next_view = base->views;
+  base->views = v;
+  return v;
+}
+
+/* view v gets memory of its own holding its bytes, and leaves its base: 0 or -1 (v unchanged) */
+static int tg__view_detach(tg__buffer *v) {
+  size_t n = v->nbytes ? v->nbytes : 1;
+  void *mem = tg__cache_take(v->dev, n), *tmp = NULL;
+  if (!mem) mem = v->dev->alloc(v->dev, n);
+  int rc = mem ? 0 : -1;
+  if (rc == 0 && v->nbytes) { /* through the host: the devices copy only to and from it (a write into a viewed
+                                 buffer is rare) */
+    tmp = tg__try_alloc("buffer", v->nbytes);
+    rc = !tmp || v->dev->copy_out(v->dev, tmp, v->ptr, v->nbytes) < 0 || v->dev->copy_in(v->dev, mem, tmp, v->nbytes) < 0
+             ? -1 : 0;
+  }
+  TG_FREE(tmp);
+  if (rc < 0) {
+    if (mem) tg__cache_put(v->dev, mem, n);
+    if (!tg__has_error()) tg__set_error("buffer: cannot give a view of %zu bytes memory of its own", v->nbytes);
+    return -1;
+  }
+  tg__stat_alloc_bytes((int64_t)n);
+  tg__view_unlink(v);
+  v->ptr = mem;
+  return 0;
+}
+
+TG__PRIVATE int tg__buffer_unshare(tg__buffer *b) {
+  if (b->base && tg__view_detach(b) < 0) return -1;
+  while (b->views)
+    if (tg__view_detach(b->views) < 0) return -1;
+  return 0;
+}
+
 /* memory a plan holds between launches (device.c): taken from a buffer, given to another or back to the cache */
 TG__PRIVATE tg__memory tg__buffer_take_memory(tg__buffer *b) {
+  TG__ASSERT(!b->base); /* plans move the memory of a schedule's intermediates, never of a view */
   tg__memory m = {b->dev, b->ptr, b->nbytes ? b->nbytes : 1};
   b->ptr = NULL;
   return m;
@@ -146,7 +219,7 @@ TG__PRIVATE int tg__buffer_ensure(tg__buffer *b) {
 
 /* gives a buffer's memory back to the cache; the buffer stays valid and allocates again when next used */
 TG__PRIVATE void tg__buffer_drop_memory(tg__buffer *b) {
-  if (!b || !b->ptr) return;
+  if (!b || !b->ptr || b->base) return; /* a view's memory is its base's */
   tg__cache_put(b->dev, b->ptr, b->nbytes ? b->nbytes : 1);
   b->ptr = NULL;
 }

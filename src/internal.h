@@ -340,6 +340,12 @@ typedef struct tg__buffer {
   int64_t id;       /* creation number, for printing */
   int64_t version;  /* bumped by every in-place assignment: BUFFER uops carry it, so old and new contents differ */
   int64_t written;  /* the version at which the contents last changed: a graph reading an older one is stale */
+  /* A view (tinygrad's buffer view): base's memory from byte `offset` on; ptr is that address. Made where a value
+   * is a contiguous range of a realised buffer (schedule.c), it holds a reference to base and is listed in base's
+   * views. Before either is written, tg__buffer_unshare gives the view memory of its own, so values never change. */
+  struct tg__buffer *base;
+  size_t offset;
+  struct tg__buffer *views, *next_view; /* a base's live views, linked through next_view */
 } tg__buffer;
 
 /* The argument of a UOp. Which member is meaningful depends on the op:
@@ -361,6 +367,9 @@ typedef struct tg__buffer {
  *   FLIP: axes mask in i; ARANGE (0, 1, ..., i-1 as int32): length in i; REDUCE_AXIS: reduce op in i2, axes mask
  *   in i; REDUCE: op in i; BUFFER: buf; COPY: device name in ptr. */
 enum { TG__RANGE_LOOP, TG__RANGE_LOCAL, TG__RANGE_GROUP, TG__RANGE_LANE }; /* a RANGE's role (arg.i2), optimize.c */
+/* CONTIGUOUS's arg.i: TG__CONTIGUOUS_COPY is a copy even where its value is a range of a realised buffer that could
+ * be viewed (schedule.c): a snapshot of a buffer that an assignment realised with it overwrites (tg_rand's counter) */
+enum { TG__CONTIGUOUS_ANY = 0, TG__CONTIGUOUS_COPY = 1 };
 typedef struct tg__arg {
   int64_t i, i2;
   double f;
@@ -423,6 +432,13 @@ TG__PRIVATE tg__buffer *tg__buffer_new(struct tg__device *dev, tg_dtype dt, int6
 TG__PRIVATE tg__buffer *tg__buffer_retain(tg__buffer *b); /* another reference; returns b */
 TG__PRIVATE void tg__buffer_release(tg__buffer *b);       /* the last one frees it and gives its memory back */
 TG__PRIVATE int tg__buffer_ensure(tg__buffer *b);   /* allocates device memory if needed (cached); 0 or -1 */
+/* a view of base's bytes [offset, offset + numel * size of dt) as numel elements of dt (of base's base, if base is a
+ * view itself); NULL when the device cannot address into an allocation there (no dev->offset, or it refuses the
+ * offset), or on an error */
+TG__PRIVATE tg__buffer *tg__buffer_view_new(tg__buffer *base, size_t offset, tg_dtype dt, int64_t numel);
+/* b is about to be written in place: if it is a view, it gets memory of its own holding its contents, and so does
+ * every live view of it. 0, or -1 with an error (out of memory, a failed copy), b and its views as they were */
+TG__PRIVATE int tg__buffer_unshare(tg__buffer *b);
 TG__PRIVATE void tg__buffer_drop_memory(tg__buffer *b); /* returns its memory to the allocation cache */
 TG__PRIVATE int tg__buffer_copyin(tg__buffer *b, const void *src);
 TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst);
@@ -1035,6 +1051,9 @@ typedef struct tg__device {
   int (*launch_graph)(struct tg__device *d, int n, tg__program *const *progs, void ***bufs, const int *nbufs,
                       void **state);
   void (*graph_free)(struct tg__device *d, void *state);
+  /* (optional) the address `bytes` into the allocation ptr, for buffer views, or NULL where the device's kernels
+   * could not use it (an alignment their vector loads need). NULL: no views (OpenCL's cl_mem cannot be offset) */
+  void *(*offset)(struct tg__device *d, void *ptr, size_t bytes);
 } tg__device;
 
 /* realize.c: the n launches ls are about to run on dev: its wake, when their buffers are worth threads */

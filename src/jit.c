@@ -430,6 +430,13 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
     TG_FREE(bufs);
     return -1;
   }
+  for (int i = 0; i < j->ncalls && rc == 0; i++) /* what the replay writes in place: views keep their values */
+    if (j->calls[i].slot[0] < 0) rc = tg__buffer_unshare(j->calls[i].bufs[0]);
+  if (rc < 0) {
+    TG_FREE(ls);
+    TG_FREE(bufs);
+    return -1;
+  }
   if (j->ncalls) tg__device_wake(j->calls[0].prog->dev, ls, j->ncalls);
   tg__plan plan;
   int ran = 0, graph = 1;

@@ -1882,73 +1882,145 @@ tg_tensor *tg_index(tg_tensor *a, int axis, tg_tensor *index) {
   return tg__tensor_wrap(tg__tindex(a->uop, ax, index->uop), a->dev);
 }
 
-/* a[i1, i2, ...] with index tensors on several axes at once, as numpy's advanced indexing: the indices broadcast to
- * one shape B, whose axes replace the indexed ones where those are adjacent, and come first otherwise. The indexed
- * axes become one (their row-major position, negative indices counted from each axis's end), read by tg_index */
-tg_tensor *tg_index_n(tg_tensor *a, int n, const int *axes, tg_tensor **indices) {
-  TG__LOCKED();
-  TG__NEED("tg_index_n", a);
-  int nd = a->uop->ndim, ax[TG_MAX_DIMS], seen[TG_MAX_DIMS] = {0};
+/* the checks of indexing by n index tensors: ax[k] the axis of indices[k] (seen[d] marks the axes indexed), *span
+ * the positions the indexed axes hold. 0, or -1 with an error naming fn */
+static int tg__index_axes(const char *fn, tg_tensor *a, int n, const int *axes, tg_tensor **indices, int *ax,
+                          int *seen, int64_t *span) {
+  int nd = a->uop->ndim;
   if (n < 1 || n > nd || !axes || !indices) {
-    tg__set_error("tg_index_n: %d index tensors for a tensor of %d dimensions", n, nd);
-    return NULL;
+    tg__set_error("%s: %d index tensors for a tensor of %d dimensions", fn, n, nd);
+    return -1;
   }
+  for (int d = 0; d < nd; d++) seen[d] = 0;
   for (int k = 0; k < n; k++) {
-    TG__NEED("tg_index_n", indices[k]);
-    if ((ax[k] = tg__axis("tg_index_n", axes[k], nd)) < 0) return NULL;
+    if (!indices[k]) return tg__null(fn), -1;
+    if ((ax[k] = tg__axis(fn, axes[k], nd)) < 0) return -1;
     if (seen[ax[k]]++ || tg_dtype_is_float(indices[k]->uop->dtype) || indices[k]->uop->dtype == TG_BOOL) {
-      tg__set_error("tg_index_n: %s", seen[ax[k]] > 1 ? "an axis is indexed twice" : "index tensors must be integer");
-      return NULL;
+      tg__set_error("%s: %s", fn, seen[ax[k]] > 1 ? "an axis is indexed twice" : "index tensors must be integer");
+      return -1;
     }
   }
-  int64_t span = 1;
-  for (int k = 0; k < n; k++) span *= a->uop->shape[ax[k]];
-  if (span > INT32_MAX) {
-    tg__set_error("tg_index_n: the indexed axes hold %lld positions, more than int32 indexes", (long long)span);
-    return NULL;
+  *span = 1;
+  for (int k = 0; k < n; k++) *span *= a->uop->shape[ax[k]];
+  if (*span > INT32_MAX) {
+    tg__set_error("%s: the indexed axes hold %lld positions, more than int32 indexes", fn, (long long)*span);
+    return -1;
   }
-  int adjacent = 1;
-  for (int k = 1; k < n; k++) adjacent &= ax[k] == ax[k - 1] + 1;
-  tg_scope_begin();
-  /* the linear position over the indexed axes, broadcast */
+  return 0;
+}
+
+/* the row-major position over the indexed axes of each index, broadcast (int32): negative indices count from their
+ * axis's end, and an index outside its axis becomes span, a position that matches nothing */
+static tg_tensor *tg__index_linear(tg_tensor *a, int n, const int *ax, tg_tensor **indices, int64_t span) {
   tg_tensor *lin = NULL;
   int64_t stride = 1;
   for (int k = n - 1; k >= 0; k--) {
     int64_t sz = a->uop->shape[ax[k]];
     tg_tensor *i = tg_cast(indices[k], TG_INT32);
     i = tg_where(tg_lt_s(i, 0), tg_add_s(i, (double)sz), i);
-    /* an index outside its axis reads nothing (as tg_index): pushed past the whole span */
     i = tg_where(tg_logical_or(tg_lt_s(i, 0), tg_ge_s(i, (double)sz)), tg_full((double)span, TG_INT32, 0, NULL),
                  tg_mul_s(i, (double)stride));
     lin = lin ? tg_add(lin, i) : i;
     stride *= sz;
   }
-  if (lin) lin = tg_where(tg_ge_s(lin, (double)span), tg_full((double)span, TG_INT32, 0, NULL), lin);
-  int perm[TG_MAX_DIMS], np = 0, rest[TG_MAX_DIMS], nr = 0;
+  return tg_where(tg_ge_s(lin, (double)span), tg_full((double)span, TG_INT32, 0, NULL), lin);
+}
+
+/* a with the axes not indexed first (rest[0..nr), in order) and the indexed ones flattened into one last axis */
+static tg_tensor *tg__index_flat(tg_tensor *a, int n, const int *ax, const int *seen, int64_t span, int *rest,
+                                 int *nr) {
+  int nd = a->uop->ndim, perm[TG_MAX_DIMS], np = 0;
+  *nr = 0;
   for (int d = 0; d < nd; d++)
-    if (!seen[d]) perm[np++] = d, rest[nr++] = d;
+    if (!seen[d]) perm[np++] = d, rest[(*nr)++] = d;
   for (int k = 0; k < n; k++) perm[np++] = ax[k];
-  tg_tensor *x = tg_permute(a, nd, perm);
   int64_t fs[TG_MAX_DIMS];
-  for (int d = 0; d < nr; d++) fs[d] = a->uop->shape[rest[d]];
-  fs[nr] = span;
-  x = tg_reshape(x, nr + 1, fs);
+  for (int d = 0; d < *nr; d++) fs[d] = a->uop->shape[rest[d]];
+  fs[*nr] = span;
+  return tg_reshape(tg_permute(a, nd, perm), *nr + 1, fs);
+}
+
+/* the permutation between (rest..., B...) and numpy's result order: B where the indexed axes were when they are
+ * adjacent, first otherwise; p[i] = the axis of (rest..., B...) at result position i */
+static int tg__index_order(int n, const int *ax, int nr, int nb, int *p) {
+  int adjacent = 1, k = 0;
+  for (int j = 1; j < n; j++) adjacent &= ax[j] == ax[j - 1] + 1;
+  int first = adjacent ? ax[0] : 0;
+  for (int d = 0; d < first; d++) p[k++] = d;
+  for (int d = 0; d < nb; d++) p[k++] = nr + d;
+  for (int d = first; d < nr; d++) p[k++] = d;
+  return k;
+}
+
+/* a[i1, i2, ...] with index tensors on several axes at once, as numpy's advanced indexing: the indices broadcast to
+ * one shape B, whose axes replace the indexed ones where those are adjacent, and come first otherwise. The indexed
+ * axes become one (their row-major position, negative indices counted from each axis's end), read by tg_index */
+tg_tensor *tg_index_n(tg_tensor *a, int n, const int *axes, tg_tensor **indices) {
+  TG__LOCKED();
+  TG__NEED("tg_index_n", a);
+  int ax[TG_MAX_DIMS], seen[TG_MAX_DIMS], rest[TG_MAX_DIMS], nr, p[TG_MAX_DIMS];
+  int64_t span;
+  if (tg__index_axes("tg_index_n", a, n, axes, indices, ax, seen, &span) < 0) return NULL;
+  tg_scope_begin();
+  tg_tensor *lin = tg__index_linear(a, n, ax, indices, span);
+  tg_tensor *x = tg__index_flat(a, n, ax, seen, span, rest, &nr);
   tg_tensor *r = lin ? tg_index(x, nr, lin) : NULL; /* (rest..., B...) */
-  if (r && adjacent) { /* B where the indexed axes were */
-    int nb = tg_ndim(r) - nr, first = ax[0], p2[TG_MAX_DIMS], k = 0;
-    for (int d = 0; d < first; d++) p2[k++] = d;
-    for (int d = 0; d < nb; d++) p2[k++] = nr + d;
-    for (int d = first; d < nr; d++) p2[k++] = d;
-    r = tg_permute(r, k, p2);
-  } else if (r) { /* B first */
-    int nb = tg_ndim(r) - nr, p2[TG_MAX_DIMS], k = 0;
-    for (int d = 0; d < nb; d++) p2[k++] = nr + d;
-    for (int d = 0; d < nr; d++) p2[k++] = d;
-    r = tg_permute(r, k, p2);
-  }
+  if (r) r = tg_permute(r, tg__index_order(n, ax, nr, tg_ndim(r) - nr, p), p);
   if (r) tg_keep(r);
   tg_scope_end();
   return r;
+}
+
+/* a[i1, i2, ...] = value (tinygrad's advanced __setitem__), lazily: each position the indices name takes the value
+ * at the same place of the result tg_index_n would give; where an index repeats, the last one in row-major order of
+ * the broadcast indices wins (tinygrad's _masked_merge); indices outside their axes write nothing. */
+int tg_setitem_index(tg_tensor *a, int n, const int *axes, tg_tensor **indices, tg_tensor *value) {
+  TG__LOCKED();
+  const char *fn = "tg_setitem_index";
+  if (!a || !value) return tg__null(fn), -1;
+  int ax[TG_MAX_DIMS], seen[TG_MAX_DIMS], rest[TG_MAX_DIMS], nr, p[TG_MAX_DIMS], back[TG_MAX_DIMS];
+  int64_t span;
+  if (tg__index_axes(fn, a, n, axes, indices, ax, seen, &span) < 0) return -1;
+  tg_scope_begin();
+  tg_tensor *lin = tg__index_linear(a, n, ax, indices, span); /* (B...) */
+  tg_tensor *x = tg__index_flat(a, n, ax, seen, span, rest, &nr);  /* (rest..., P) */
+  int rc = -1;
+  if (lin && x) {
+    /* the value in the getitem's shape, then as (rest..., Q): Q the broadcast indices' positions */
+    int nb = tg_ndim(lin), k = tg__index_order(n, ax, nr, nb, p);
+    int64_t rshape[TG_MAX_DIMS], flat[TG_MAX_DIMS], q = tg_numel(lin);
+    for (int i = 0; i < k; i++) rshape[i] = p[i] < nr ? a->uop->shape[rest[p[i]]] : tg_shape(lin)[p[i] - nr];
+    for (int i = 0; i < k; i++) back[p[i]] = i;
+    for (int d = 0; d < nr; d++) flat[d] = a->uop->shape[rest[d]];
+    flat[nr] = q;
+    tg_tensor *v = tg_expand(tg_cast(value, a->uop->dtype), k, rshape);
+    v = v ? tg_reshape(tg_permute(v, k, back), nr + 1, flat) : NULL;
+    if (!v) {
+      char b1[128], b2[128];
+      tg__set_error("%s: a value of shape %s does not broadcast to the indexed shape %s", fn,
+                    TG__SHAPE(value->uop, b1), tg__shape_str(k, rshape, b2, sizeof b2));
+    } else if (q == 0) {
+      rc = 0; /* no index: nothing to write */
+    } else {
+      /* per position p of the indexed axes: the last q whose index is p (-1: none), then that q's value */
+      tg_tensor *pos = tg_reshape(tg_arange(0, (double)span, 1, TG_INT32), TG_SHAPE(span, 1));
+      tg_tensor *qs = tg_reshape(tg_arange(0, (double)q, 1, TG_INT32), TG_SHAPE(1, q));
+      tg_tensor *hit = tg_eq(tg_reshape(lin, TG_SHAPE(1, q)), pos);                          /* (P, Q) */
+      tg_tensor *last = tg_max(tg_where(hit, qs, tg_full(-1, TG_INT32, 0, NULL)), 1, (int[]){1}, 0); /* (P,) */
+      tg_tensor *taken = tg_index(v, nr, tg_maximum_s(last, 0));                               /* (rest..., P) */
+      tg_tensor *merged = tg_where(tg_ge_s(last, 0), taken, x);
+      int64_t ish[TG_MAX_DIMS];
+      int nd = a->uop->ndim, inv[TG_MAX_DIMS], perm[TG_MAX_DIMS], m = 0;
+      for (int d = 0; d < nr; d++) ish[d] = a->uop->shape[rest[d]], perm[m++] = rest[d];
+      for (int j = 0; j < n; j++) ish[nr + j] = a->uop->shape[ax[j]], perm[m++] = ax[j];
+      for (int d = 0; d < nd; d++) inv[perm[d]] = d;
+      tg_tensor *full = tg_permute(tg_reshape(merged, nd, ish), nd, inv);
+      rc = full && tg_assign(a, full) ? 0 : -1;
+      if (rc < 0) tg__error_context(fn);
+    }
+  }
+  tg_scope_end();
+  return rc;
 }
 
 /* out[i][j][k] = a[i][index[i][j][k]][k] (axis 1): index has a's rank, sizes <= a's off the axis */
@@ -2431,7 +2503,10 @@ static tg__uop *tg__rng_take(tg__rng *r, int64_t n) {
   tg__uop *cur = queued ? c->uop->src[0] : c->uop;
   if (!queued) {
     r->drawn = 0;
-    r->snap = tg__uop1(TG__OP_CONTIGUOUS, cur->dtype, cur, NULL);
+    tg__arg copy; /* a copy, never a view: the assignment below overwrites the counter in the same realisation */
+    memset(&copy, 0, sizeof copy);
+    copy.i = TG__CONTIGUOUS_COPY;
+    r->snap = tg__uop1(TG__OP_CONTIGUOUS, cur->dtype, cur, &copy);
   }
   tg__uop *base = tg__tadds(r->snap, (double)r->drawn);
   r->drawn += (uint32_t)n;

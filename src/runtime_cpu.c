@@ -1198,8 +1198,14 @@ static void tg__cpu_describe(tg__device *d, tg__target *t) {
   t->l2_bytes = tg__cpu_l2;
 }
 
+/* buffer views: host memory at any byte (the kernels' vector loads and stores are memcpy's, unaligned) */
+static void *tg__cpu_offset(tg__device *d, void *ptr, size_t bytes) {
+  (void)d;
+  return (char *)ptr + bytes;
+}
+
 static tg__device tg__cpu_dev = {
     1, "CPU", &tg__dialect_c, tg__cpu_alloc, tg__cpu_free, tg__cpu_copy, tg__cpu_copy, tg__cpu_compile, tg__cpu_launch,
-    tg__cpu_synchronize, NULL, tg__cpu_describe, tg__cpu_compile_batch, tg__cpu_wake, NULL, NULL};
+    tg__cpu_synchronize, NULL, tg__cpu_describe, tg__cpu_compile_batch, tg__cpu_wake, NULL, NULL, tg__cpu_offset};
 
 TG__PRIVATE tg__device *tg__cpu_device(void) { return &tg__cpu_dev; }

@@ -13,6 +13,9 @@
  *  - A kernel's AST is SINK(STORE(BUFFER_out, value)) over the tensor graph, where every other point is replaced by a
  *    RESHAPE of its BUFFER (the rule table tg__kernel_input_rules). Codegen lowers it.
  *  - Each root gets a new buffer; realized_out[i] is RESHAPE(BUFFER, shape) for roots[i], which tensors then use.
+ *    Two kinds of point launch nothing: an empty one (its buffer holds no element), and one whose value is a
+ *    contiguous range of a buffer realised before (a row slice, a chunk of split, a bitcast), which becomes a view
+ *    of that buffer (tg__buffer_view_new) where the device can address into it, as tinygrad's buffer views.
  *  - An assignment moves its target buffer to the next version when it is scheduled; tg__sched_undo takes that back
  *    for the kernels that have not run. */
 #include "internal.h"
@@ -31,6 +34,7 @@ typedef struct tg__sctx {
   tg__vec allocs;      /* vecs to free */
   int capturing;       /* a JIT records this schedule: reuse only the values of live tensors (see tg__sub_realised) */
   tg__map live;        /* the uops of live tensors, when capturing */
+  tg__map assigned;    /* the buffers this schedule's assignments write (tg__buffer * -> 1): never viewed */
   int64_t var_vals[TG__MAX_VARS]; /* the values the graph binds its variables to (-1: none) */
   int nvars, var_clash;           /* variables bound; a variable bound to two values (its slot + 1) */
 } tg__sctx;
@@ -47,6 +51,7 @@ static void tg__sctx_free(tg__sctx *c) {
   tg__map_free(&c->realize);
   tg__map_free(&c->loads);
   tg__map_free(&c->live);
+  tg__map_free(&c->assigned);
 }
 
 static void tg__sctx_live(void *ctx, tg__uop *u) { tg__map_put(&((tg__sctx *)ctx)->live, u, (void *)1); }
@@ -115,19 +120,21 @@ static int tg__same_but_ones(const tg__uop *a, const tg__uop *b) {
 }
 
 /* Walks the consumers of a reduction up to the next kernel boundaries, carrying the mask of axes it has been expanded
- * along. Fusing is fine when every expanded axis is reduced again before the boundary (argmax's max feeds a max over
- * the same axis: computed once per outer iteration, hoisted out of the loop). It needs a buffer when an expanded axis
- * reaches the kernel's output (softmax's max would be recomputed for every element), when a movement op other than
- * an expand reshuffles expanded axes (kept simple: conservative), or when it reaches more than one boundary (it would
- * be computed twice). A reduction that reaches another one through a reshuffle (a pooling's reshape of a convolution)
+ * along; a reduction that is fused itself is walked through. Fusing is fine when every expanded axis is reduced again
+ * before the boundary (argmax's max feeds a max over the same axis; logsumexp's max feeds the sum of exp(x - max) and
+ * the output log(sum) + max: computed once per outer iteration, hoisted out of the loop, one kernel as tinygrad's).
+ * It needs a buffer when an expanded axis reaches the kernel's output (softmax's max would be recomputed for every
+ * element), when a movement op other than an expand reshuffles expanded axes (kept simple: conservative), or when it
+ * reaches more than one boundary (it would be computed in two kernels). A reduction that reaches another one through a reshuffle (a pooling's reshape of a convolution)
  * is a kernel of its own too: nested in the other's loops it cannot be tiled well (a fused conv + maxpool ran at a
  * tenth of the conv's speed). */
 static int tg__reduce_needs_buffer(tg__sctx *c, tg__uop *r) {
   typedef struct { tg__uop *u; int64_t mask; int resh; } item;
   item *stack = (item *)tg__alloc(sizeof(item) * 64);
   int n = 0, cap = 64, boundaries = 0, need = 0;
-  tg__map seen;
+  tg__map seen, ends; /* ends: the kernel boundaries reached (their nodes) */
   memset(&seen, 0, sizeof seen);
+  memset(&ends, 0, sizeof ends);
   stack[n].u = r;
   stack[n].resh = 0;
   stack[n++].mask = 0;
@@ -142,17 +149,20 @@ static int tg__reduce_needs_buffer(tg__sctx *c, tg__uop *r) {
       else if (u->op == TG__OP_RESHAPE && !tg__same_but_ones(u->src[0], u)) resh = 1;
       if (u->op == TG__OP_REDUCE_AXIS) {
         if ((mask & ~u->arg.i) || resh) need = 1;
-        boundaries++;
-        continue;
+        mask &= ~u->arg.i; /* those axes are reduced: size 1 from here */
       }
       if (tg__map_get(&c->realize, u)) {
         if (mask) need = 1;
-        boundaries++;
+        if (!tg__map_get(&ends, u)) boundaries++, tg__map_put(&ends, u, (void *)1);
         continue;
       }
     }
     tg__vec *cs = tg__consumers_of(c, u);
-    if (!cs) { boundaries++; if (mask) need = 1; continue; }
+    if (!cs) {
+      if (!tg__map_get(&ends, u)) boundaries++, tg__map_put(&ends, u, (void *)1);
+      if (mask) need = 1;
+      continue;
+    }
     for (int i = 0; i < cs->n; i++) {
       /* revisit a node only when it is reached with axes expanded that an earlier visit did not carry */
       intptr_t prev = (intptr_t)tg__map_get(&seen, cs->items[i]);
@@ -166,6 +176,7 @@ static int tg__reduce_needs_buffer(tg__sctx *c, tg__uop *r) {
   }
   TG_FREE(stack);
   tg__map_free(&seen);
+  tg__map_free(&ends);
   return need || boundaries > 1;
 }
 
@@ -305,6 +316,7 @@ static tg__uop *tg__assign_output(tg__uop *u, tg__kernel *k) {
     tg__set_error("tg_realize: an assignment to a buffer that was assigned since; realise assignments in order");
     return NULL;
   }
+  if (tg__buffer_unshare(b) < 0) return NULL; /* a buffer view, or one with views: their values stay */
   tg__buffer_assign(b, &k->undo);
   return tg__rebase_view(u->src[0], tg__buffer_uop_of(b)); /* into a view (a KV cache's slice): through it */
 }
@@ -326,8 +338,97 @@ static void tg__sched_push(tg__sched *s, tg__kernel *k) {
   s->k[s->n++] = *k;
 }
 
+/* A point with no elements gets a buffer and no kernel: there is nothing to compute (an empty arange, a slice a[2:2],
+ * an empty batch), as tinygrad drops the contiguous of a size-0 tensor. An assignment into nothing still moves its
+ * target's version (its kernel would write nothing either). */
+static int tg__empty_point(tg__sctx *c, tg__uop *u) {
+  if (u->op == TG__OP_ASSIGN || tg__numel_of(u) != 0) return 0;
+  tg__uop *outbuf = tg__new_output(c->dev, u);
+  if (!outbuf) return -1;
+  tg__uop *view = tg__buffer_view(outbuf, u);
+  if (u->op == TG__OP_CONTIGUOUS && !c->capturing && !u->becomes) u->becomes = view;
+  tg__map_put(&c->loads, u, view);
+  return 1;
+}
+
+/* The byte offset in *buf (the BUFFER node found) of u's value when that value is a contiguous range of *buf read in
+ * order: movement ops that keep a row-major range (reshapes; a shrink whose axes after the first partial one are
+ * whole and before it single; permutes, expands and flips of size-1 axes; pads of nothing) and bitcasts. -1 when it
+ * is not (or its shapes are symbolic). tinygrad's contiguous_view. */
+static int64_t tg__contiguous_range(tg__uop *u, tg__uop **buf) {
+  if (u->ndim && tg__shape_has_sym(u->ndim, u->shape)) return -1;
+  if (u->op == TG__OP_BUFFER) {
+    *buf = u;
+    return 0;
+  }
+  if (u->nsrc < 1) return -1;
+  tg__uop *x = u->src[0];
+  int64_t off;
+  switch (u->op) {
+  case TG__OP_RESHAPE: case TG__OP_BITCAST: return tg__contiguous_range(x, buf);
+  case TG__OP_PERMUTE: { /* the axes larger than 1 keep their order */
+    int last = -1;
+    for (int i = 0; i < u->ndim; i++)
+      if (u->shape[i] != 1) {
+        if (u->arg.ints[i] < last) return -1;
+        last = (int)u->arg.ints[i];
+      }
+    return tg__contiguous_range(x, buf);
+  }
+  case TG__OP_EXPAND: case TG__OP_FLIP:
+    for (int i = 0; i < u->ndim; i++)
+      if (u->shape[i] != 1 && (u->op == TG__OP_EXPAND ? x->shape[i] != u->shape[i] : (u->arg.i >> i) & 1)) return -1;
+    return tg__contiguous_range(x, buf);
+  case TG__OP_PAD:
+    for (int i = 0; i < u->arg.nints; i++)
+      if (u->arg.ints[i]) return -1;
+    return tg__contiguous_range(x, buf);
+  case TG__OP_SHRINK: {
+    const int64_t *b = u->arg.ints;
+    int j = x->ndim - 1;
+    while (j >= 0 && b[2 * j] == 0 && b[2 * j + 1] == x->shape[j]) j--; /* the last axis not kept whole */
+    for (int i = 0; i < j; i++)
+      if (b[2 * i + 1] - b[2 * i] != 1) return -1;
+    if ((off = tg__contiguous_range(x, buf)) < 0) return -1;
+    int64_t stride = tg_dtype_size(x->dtype);
+    for (int i = x->ndim - 1; i >= 0; i--) off += b[2 * i] * stride, stride *= x->shape[i];
+    return off;
+  }
+  default: return -1;
+  }
+}
+
+/* A point whose value is a contiguous range of a buffer realised before (a row slice a[1:3], a chunk of split, a
+ * bitcast, their contiguous()) becomes a view of that buffer and launches nothing, as tinygrad's buffer views do.
+ * Not while a JIT captures (its replays run kernels only), not for an assignment or a copy to another device, and
+ * only on devices that can address into an allocation (dev->offset). 1 when u is a view now, 0 when it needs a
+ * kernel. */
+static int tg__view_point(tg__sctx *c, tg__uop *u) {
+  if (c->capturing || u->op == TG__OP_ASSIGN || u->op == TG__OP_COPY ||
+      (u->op == TG__OP_CONTIGUOUS && u->arg.i == TG__CONTIGUOUS_COPY))
+    return 0;
+  tg__uop *value = tg__substitute(c, u), *bn = NULL;
+  if (value->op == TG__OP_CONTIGUOUS) value = value->src[0];
+  int64_t off = tg__contiguous_range(value, &bn);
+  if (off < 0) return 0;
+  tg__buffer *b = (tg__buffer *)bn->arg.ptr;
+  /* not a stale read (the kernel path says so), nor a buffer this schedule writes: its kernels are ordered by the
+   * buffers they read, which a view would hide (and a snapshot before an update, the counter of tg_rand, is a copy) */
+  if (bn->arg.i != b->version || tg__map_get(&c->assigned, b)) return 0;
+  tg__buffer *v = tg__buffer_view_new(b, (size_t)off, u->dtype, tg__numel_of(u));
+  if (!v) return 0;
+  tg__uop *view = tg__buffer_view(tg__buffer_uop_of(v), u);
+  tg__buffer_release(v); /* the BUFFER node holds it */
+  if (u->op == TG__OP_CONTIGUOUS && !u->becomes) u->becomes = view;
+  tg__map_put(&c->loads, u, view);
+  return 1;
+}
+
 /* the kernel of point u, appended to out; 0 or -1 */
 static int tg__build_kernel(tg__sctx *c, tg__uop *u, tg__sched *out) {
+  int empty = tg__empty_point(c, u);
+  if (empty) return empty < 0 ? -1 : 0;
+  if (tg__view_point(c, u)) return 0;
   c->self = u;
   tg__uop *value = tg__substitute(c, u), *outbuf;
   tg__kernel k;
@@ -541,6 +642,10 @@ TG__PRIVATE int tg__kernelize(tg__uop **roots, int nroots, const tg__sched_opts 
     memcpy(out->var_vals, c.var_vals, sizeof(int64_t) * TG__MAX_VARS);
   }
   if (rc == 0) {
+    for (int i = 0; i < order.n; i++) {
+      tg__uop *u = (tg__uop *)order.items[i], *tb = u->op == TG__OP_ASSIGN ? tg__movement_buffer(u->src[0]) : NULL;
+      if (tb) tg__map_put(&c.assigned, tb->arg.ptr, (void *)1);
+    }
     tg__find_points(&c, &order);
     rc = tg__build_kernels(&c, &order, out);
     if (rc == 0) rc = tg__order_kernels(out);

@@ -391,7 +391,7 @@ static int tg__lsd_write(tg__lsd_copy *c, void *tmp) {
     if (tg__buffer_copyout(c->from, tmp) < 0) return -1;
     bytes = tmp;
   }
-  if (tg__buffer_copyin(c->to, bytes) < 0) return -1;
+  if ((!c->fresh && tg__buffer_unshare(c->to) < 0) || tg__buffer_copyin(c->to, bytes) < 0) return -1;
   if (!c->fresh) { /* in place: the next version, which dst and every other plain view of the buffer follow */
     tg__buffer_bump(c->to, 1);
     return 0;

@@ -644,7 +644,7 @@ TG__PRIVATE int tg__tensor_overwrite(const char *fn, tg_tensor *t, const void *s
   if (!t) return tg__null(fn), -1;
   if (tg__own_buffer(fn, t) < 0) return -1;
   tg__buffer *b = (tg__buffer *)tg__view_buffer(t->uop)->arg.ptr;
-  if (tg__buffer_ensure(b) < 0 || tg__buffer_copyin(b, src) < 0) return -1;
+  if (tg__buffer_unshare(b) < 0 || tg__buffer_ensure(b) < 0 || tg__buffer_copyin(b, src) < 0) return -1;
   tg__buffer_bump(b, 1);
   return 0;
 }

@@ -561,3 +561,51 @@ TEST(test_mv_setitem_slice) {
   CHECK_TENSOR(m, g_mv_m, 0, 2, 3, 4);
   tg_scope_end();
 }
+
+/* assignment through index tensors (tinygrad's advanced __setitem__, numpy's placement): rows, elements, adjacent and
+ * separated indexed axes, broadcast indices, a scalar; a repeated index keeps the last write */
+TEST(test_mv_setitem_index) {
+  tg_scope_begin();
+  static const float vals[12] = {-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12};
+  tg_tensor *sr = TEST_DATA(g_mv_sr, TG_INT32, 3), *ia0 = TEST_DATA(g_mv_ia0, TG_INT32, 3);
+  tg_tensor *ia1 = TEST_DATA(g_mv_ia1, TG_INT32, 3), *ib1 = TEST_DATA(g_mv_ib1, TG_INT32, 2, 1);
+  tg_tensor *ib2 = TEST_DATA(g_mv_ib2, TG_INT32, 1, 3);
+  struct { int n, axes[2]; tg_tensor *idx[2], *v; const float *want; } cs[] = {
+      {1, {0}, {sr}, TEST_F32(g_mv_set_va, 3, 3, 4), g_mv_seti_rows},           /* m[[1, 0, 1]] = (3, 3, 4) */
+      {2, {0, 1}, {ia0, ia1}, TEST_F32(vals, 3, 4), g_mv_seti_01},              /* m[i, j] = (3, 4) */
+      {2, {1, 2}, {ib1, ib2}, TEST_F32(vals, 2, 2, 3), g_mv_seti_12},           /* m[:, (2,1), (1,3)] = (2, 2, 3) */
+      {2, {0, 2}, {ia0, ia1}, TEST_F32(vals, 3, 3), g_mv_seti_02},              /* m[i, :, j]: B first, (3, 3) */
+      {1, {1}, {sr}, tg_scalar(7.5, TG_FLOAT32), g_mv_seti_scalar}};            /* m[:, [1, 0, 1]] = 7.5 */
+  for (int k = 0; k < TEST_COUNT(cs); k++) {
+    tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+    tg_realize(m);
+    CHECK_EQ_INT(tg_setitem_index(m, cs[k].n, cs[k].axes, cs[k].idx, cs[k].v), 0);
+    if (!CHECK_TENSOR(m, cs[k].want, 0, 2, 3, 4)) printf("  case %d\n", k);
+  }
+  /* an int32 tensor takes float values cast; indices outside their axis write nothing */
+  tg_tensor *mi = tg_cast(TEST_F32(g_mv_m, 2, 3, 4), TG_INT32);
+  tg_realize(mi);
+  tg_tensor *far = TEST_DATA(((const int32_t[]){5, -7, 1}), TG_INT32, 3);
+  CHECK_EQ_INT(tg_setitem_index(mi, 1, (int[]){1}, &far, tg_scalar(-2.75, TG_FLOAT32)), 0);
+  int32_t want_i[24];
+  for (int i = 0; i < 24; i++) want_i[i] = (i % 12) / 4 == 1 ? -2 : (int32_t)g_mv_m[i];
+  CHECK_RAW(mi, TG_INT32, want_i, 2, 3, 4);
+  /* errors: the tensor keeps its values */
+  tg_tensor *m = TEST_F32(g_mv_m, 2, 3, 4);
+  tg_realize(m);
+  tg_clear_error();
+  CHECK(tg_setitem_index(m, 1, (int[]){0}, &sr, TEST_F32(vals, 12)) == -1 && strstr(tg_error(), "does not broadcast"));
+  tg_tensor *fl = tg_cast(sr, TG_FLOAT32);
+  CHECK(tg_setitem_index(m, 1, (int[]){0}, &fl, tg_scalar(1, TG_FLOAT32)) == -1 && strstr(tg_error(), "integer"));
+  CHECK(tg_setitem_index(m, 2, (int[]){0, 0}, (tg_tensor *[]){sr, sr}, tg_scalar(1, TG_FLOAT32)) == -1 &&
+        strstr(tg_error(), "indexed twice"));
+  CHECK(tg_setitem_index(m, 1, (int[]){3}, &sr, tg_scalar(1, TG_FLOAT32)) == -1 && strstr(tg_error(), "axis"));
+  CHECK(tg_setitem_index(m, 1, (int[]){0}, (tg_tensor *[]){NULL}, tg_scalar(1, TG_FLOAT32)) == -1);
+  CHECK(tg_setitem_index(NULL, 1, (int[]){0}, &sr, tg_scalar(1, TG_FLOAT32)) == -1);
+  CHECK_TENSOR(m, g_mv_m, 0, 2, 3, 4);
+  /* no index positions (an empty index tensor) write nothing */
+  tg_tensor *none = tg_zeros(TG_INT32, TG_SHAPE(0));
+  CHECK_EQ_INT(tg_setitem_index(m, 1, (int[]){2}, &none, tg_scalar(3, TG_FLOAT32)), 0);
+  CHECK_TENSOR(m, g_mv_m, 0, 2, 3, 4);
+  tg_scope_end();
+}

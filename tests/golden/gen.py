@@ -918,6 +918,17 @@ def section_movement(o):
                        ("set_neg", (0, slice(None, None, -2), slice(3, 0, -1)), Tensor(sv)),
                        ("set_scalar", (slice(None), 0, slice(1, 3)), 9.5)]:
     A(f"g_mv_{nm}", setit(idx, val), note=f"m[{idx}] = ...")
+  # setitem through index tensors (tinygrad's advanced __setitem__): repeats keep the last write
+  sr = np.array([1, 0, 1], np.int32)
+  A("g_mv_sr", sr, "int32_t", "[1, 0, 1]: index 1 twice")
+  sva = f32(-np.arange(1, 37).reshape(3, 3, 4))
+  A("g_mv_set_va", sva, note="-1..-36, (3, 3, 4)")
+  for nm, idx, val in [("seti_rows", (Tensor(sr),), Tensor(sva)),
+                       ("seti_01", (Tensor(ia0), Tensor(ia1)), Tensor(f32(-np.arange(1, 13).reshape(3, 4)))),
+                       ("seti_12", (slice(None), Tensor(ib1), Tensor(ib2)), Tensor(f32(-np.arange(1, 13).reshape(2, 2, 3)))),
+                       ("seti_02", (Tensor(ia0), slice(None), Tensor(ia1)), Tensor(f32(-np.arange(1, 10).reshape(3, 3)))),
+                       ("seti_scalar", (slice(None), Tensor(sr)), 7.5)]:
+    A(f"g_mv_{nm}", setit(idx, val), note=f"m[{nm}] = ... (advanced)")
   A("g_mv_cat_a", ca, note="100+i")
   A("g_mv_cat_c", cc, note="-i")
   A("g_mv_cat1", np.concatenate([ca, cb, cc], 1), note="cat(a, m, c, axis 1)")
