@@ -2006,7 +2006,8 @@ int tg_setitem_index(tg_tensor *a, int n, const int *axes, tg_tensor **indices, 
       tg_tensor *pos = tg_reshape(tg_arange(0, (double)span, 1, TG_INT32), TG_SHAPE(span, 1));
       tg_tensor *qs = tg_reshape(tg_arange(0, (double)q, 1, TG_INT32), TG_SHAPE(1, q));
       tg_tensor *hit = tg_eq(tg_reshape(lin, TG_SHAPE(1, q)), pos);                          /* (P, Q) */
-      tg_tensor *last = tg_max(tg_where(hit, qs, tg_full(-1, TG_INT32, 0, NULL)), 1, (int[]){1}, 0); /* (P,) */
+      int qaxis = 1;
+      tg_tensor *last = tg_max(tg_where(hit, qs, tg_full(-1, TG_INT32, 0, NULL)), 1, &qaxis, 0); /* (P,) */
       tg_tensor *taken = tg_index(v, nr, tg_maximum_s(last, 0));                               /* (rest..., P) */
       tg_tensor *merged = tg_where(tg_ge_s(last, 0), taken, x);
       int64_t ish[TG_MAX_DIMS];
