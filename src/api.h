@@ -97,9 +97,10 @@ TG_API tg_tensor *tg_tril(tg_tensor *t, int64_t diagonal);
 TG_API tg_tensor *tg_triu(tg_tensor *t, int64_t diagonal);
 
 /* random numbers: a counter-based generator (threefry2x32) evaluated inside kernels, tinygrad's stream exactly: after
- * tg_manual_seed(s), float32 rand, randn, randint, uniform and normal give the numbers tinygrad's
- * Tensor.manual_seed(s) and the same calls give (each device its own key and counter; the seed's low 32 bits, as
- * tinygrad's uint32 key). Other float dtypes draw float32 numbers and cast them (tinygrad draws their own bits). */
+ * tg_manual_seed(s), rand, randn, randint, uniform and normal give the numbers tinygrad's Tensor.manual_seed(s) and
+ * the same calls give (each device its own key and counter; the seed's low 32 bits, as tinygrad's uint32 key).
+ * rand draws its dtype's own bits, as tinygrad: float16 and bfloat16 two elements a word, float64 two words an
+ * element; randn, uniform and normal draw float32 and cast, as tinygrad's. */
 TG_API void tg_manual_seed(uint64_t seed);
 TG_API tg_tensor *tg_rand(tg_dtype dt, int ndim, const int64_t *shape);  /* uniform [0, 1) */
 TG_API tg_tensor *tg_randn(tg_dtype dt, int ndim, const int64_t *shape); /* standard normal */

@@ -2603,6 +2603,36 @@ static tg__uop *tg__trand(tg__rng *rng, int ndim, const int64_t *shape) {
   return tg__treshape(f, ndim, shape);
 }
 
+/* uniform [0, 1) of a float dtype of 2 or 8 bytes, as tinygrad's _bits_to_rand: ceil(n size / 4) words drawn and read
+ * as n elements of size bytes (little-endian: a word's low half first; a double's low word first), the top mantissa
+ * bits of each under the exponent of 1.0, minus 1. float16 and bfloat16 are built as the float32 of the same value
+ * (exact), float64 from 64-bit integers. NULL when the counter cannot be advanced */
+static tg__uop *tg__trand_bytes(tg__rng *rng, int ndim, const int64_t *shape, tg_dtype dt) {
+  int64_t n = tg__prod(shape, ndim), size = tg_dtype_size(dt), words = (n * size + 3) / 4;
+  tg__uop *base = tg__rng_take(rng, words);
+  if (!base) return NULL;
+  tg__uop *bits = tg__rand_bits(rng, words, base), *f;
+  if (size == 2) {
+    int64_t w2[2] = {words, 2}, w1[2] = {words, 1}, flat = 2 * words, b[2] = {0, n}, one2[2] = {1, 2};
+    tg__uop *halves = tg__texpand(tg__treshape(tg__tcast(tg__tarange(2, 0, 16, TG_INT32), TG_UINT32), 2, one2), w2);
+    tg__uop *u = tg__talu(TG__OP_SHR, tg__texpand(tg__treshape(bits, 2, w1), w2), halves);
+    u = tg__tshrink(tg__treshape(u, 1, &flat), b); /* each half's bits in 16..31 of nothing, 0..15 kept below */
+    int nm = dt == TG_BFLOAT16 ? 7 : 10;           /* mantissa bits */
+    tg__uop *k = tg__talu(TG__OP_AND, tg__talu(TG__OP_SHR, u, tg__c(u, 16 - nm)), tg__c(u, (1 << nm) - 1));
+    tg__uop *m = tg__talu(TG__OP_OR, tg__talu(TG__OP_SHL, k, tg__c(k, 23 - nm)), tg__c(k, 0x3F800000u));
+    f = tg__tcast(tg__tadds(tg__uop1(TG__OP_BITCAST, TG_FLOAT32, m, NULL), -1.0), dt);
+  } else { /* 8 bytes: words 2i (low) and 2i + 1 (high) */
+    int64_t pairs[2] = {n, 2}, lo_b[4] = {0, n, 0, 1}, hi_b[4] = {0, n, 1, 2};
+    tg__uop *p = tg__treshape(bits, 2, pairs);
+    tg__uop *lo = tg__tcast(tg__treshape(tg__tshrink(p, lo_b), 1, &n), TG_UINT64);
+    tg__uop *hi = tg__tcast(tg__treshape(tg__tshrink(p, hi_b), 1, &n), TG_UINT64);
+    tg__uop *u = tg__talu(TG__OP_OR, lo, tg__talu(TG__OP_SHL, hi, tg__c(hi, 32)));
+    tg__uop *m = tg__talu(TG__OP_OR, tg__talu(TG__OP_SHR, u, tg__c(u, 12)), tg__c(u, 4607182418800017408.0));
+    f = tg__tadds(tg__uop1(TG__OP_BITCAST, TG_FLOAT64, m, NULL), -1.0);
+  }
+  return tg__treshape(f, ndim, shape);
+}
+
 /* random tensors are realised once (as tinygrad's contiguous rand), not recomputed by every kernel that reads them
  * (NULL in, NULL out) */
 static tg_tensor *tg__rand_wrap(tg__uop *u, tg__rng *rng) {
@@ -2631,7 +2661,10 @@ static tg__rng *tg__check_rand(const char *fn, tg_dtype dt, int ndim, const int6
 tg_tensor *tg_rand(tg_dtype dt, int ndim, const int64_t *shape) {
   TG__LOCKED();
   tg__rng *rng = tg__check_rand("tg_rand", dt, ndim, shape, 1);
-  return rng ? tg__rand_wrap(tg__tcast(tg__trand(rng, ndim, shape), dt), rng) : NULL;
+  if (!rng) return NULL;
+  int size = tg_dtype_size(dt); /* tinygrad draws the dtype's own bits: 2 or 8 bytes an element */
+  return tg__rand_wrap(size == 2 || size == 8 ? tg__trand_bytes(rng, ndim, shape, dt)
+                                              : tg__tcast(tg__trand(rng, ndim, shape), dt), rng);
 }
 
 tg_tensor *tg_uniform(double low, double high, tg_dtype dt, int ndim, const int64_t *shape) {

@@ -267,6 +267,12 @@ TEST(test_cr_rand_tinygrad_stream) {
   CHECK_RAW(tg_randint(-3, 40, TG_INT32, TG_SHAPE(9)), TG_INT32, g_cr_randint42, 9);
   CHECK_TENSOR(tg_uniform(-2, 0.5, TG_FLOAT32, TG_SHAPE(4)), g_cr_uniform42, 1e-7, 4);
   CHECK_TENSOR(tg_normal(1, 0.5, TG_FLOAT32, TG_SHAPE(3)), g_cr_normal42, 1e-6, 3);
+  /* each float dtype draws its own bits (2 or 8 bytes an element), and moves the counter by as many words */
+  tg_manual_seed(7);
+  CHECK_RAW(tg_rand(TG_FLOAT16, TG_SHAPE(5)), TG_FLOAT16, g_cr_rand_f16, 5);
+  CHECK_RAW(tg_rand(TG_BFLOAT16, TG_SHAPE(3)), TG_BFLOAT16, g_cr_rand_bf16, 3);
+  CHECK_RAW(tg_rand(TG_FLOAT64, TG_SHAPE(3)), TG_FLOAT64, g_cr_rand_f64, 3);
+  CHECK_TENSOR(tg_rand(TG_FLOAT32, TG_SHAPE(2)), g_cr_rand_after, 0, 2);
   tg_manual_seed(1234567);
   tg_tensor *big = tg_rand(TG_FLOAT32, TG_SHAPE(1001));
   float *v = tg_to_float(big);

@@ -173,6 +173,17 @@ def section_creation(o):
   o.arr("g_cr_randint42", Tensor.randint(9, low=-3, high=40).numpy(), "int32_t", "then randint(9, low=-3, high=40)")
   o.arr("g_cr_uniform42", Tensor.uniform(4, low=-2.0, high=0.5).numpy(), note="then uniform(4, -2, 0.5)")
   o.arr("g_cr_normal42", Tensor.normal(3, mean=1.0, std=0.5).numpy(), note="then normal(3, mean 1, std 0.5)")
+  Tensor.manual_seed(7)  # each float dtype draws its own bits: 2 or 8 bytes an element
+  o.arr("g_cr_rand_f16", Tensor.rand(5, dtype=dtypes.float16).numpy().view(np.uint16), "uint16_t",
+        "manual_seed(7); rand(5, float16): bits")
+  # bfloat16 reads the same 16-bit halves, 7 mantissa bits where float16 takes 10 (tinygrad's CPU backend here has no
+  # __bf16): from float16's draw at the same counter, k/1024 -> (k >> 3)/128, exact in float32
+  k = np.round(Tensor.rand(3, dtype=dtypes.float16).numpy().astype(np.float64) * 1024).astype(np.int64)
+  o.arr("g_cr_rand_bf16", (f32((k >> 3) / 128.0).view(np.uint32) >> 16).astype(np.uint16), "uint16_t",
+        "then rand(3, bfloat16): bits (float16's draw at the same counter, 7 of its 10 bits)")
+  o.arr("g_cr_rand_f64", Tensor.rand(3, dtype=dtypes.float64).numpy().view(np.uint64), "uint64_t",
+        "then rand(3, float64): bits")
+  o.arr("g_cr_rand_after", Tensor.rand(2).numpy(), note="then rand(2): the counter moved on by 3 + 2 + 6 words")
   Tensor.manual_seed(1234567)
   o.arr("g_cr_rand_big", Tensor.rand(1001).numpy()[[0, 1, 499, 500, 501, 1000]], note="seed 1234567, rand(1001)"
         " at 0, 1, 499, 500, 501, 1000 (an odd count: the low words' last pair)")

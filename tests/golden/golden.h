@@ -27,6 +27,14 @@ GOLDEN_ARR int32_t g_cr_randint42[] = {26, 38, -2, 24, 18, 6, 30, 4, 21};
 GOLDEN_ARR float g_cr_uniform42[] = {-1.183712f, 0.23662108f, -1.238843f, -1.3924775f};
 /* (3,): then normal(3, mean 1, std 0.5) */
 GOLDEN_ARR float g_cr_normal42[] = {0.9355657f, 1.7574097f, 0.73978186f};
+/* (5,): manual_seed(7); rand(5, float16): bits */
+GOLDEN_ARR uint16_t g_cr_rand_f16[] = {10912, 14064, 15222, 10752, 13816};
+/* (3,): then rand(3, bfloat16): bits (float16's draw at the same counter, 7 of its 10 bits) */
+GOLDEN_ARR uint16_t g_cr_rand_bf16[] = {16056, 15808, 15936};
+/* (3,): then rand(3, float64): bits */
+GOLDEN_ARR uint64_t g_cr_rand_f64[] = {4598217465837933996ULL, 4577620709779877120ULL, 4599366930246206912ULL};
+/* (2,): then rand(2): the counter moved on by 3 + 2 + 6 words */
+GOLDEN_ARR float g_cr_rand_after[] = {0.38497818f, 0.9390485f};
 /* (6,): seed 1234567, rand(1001) at 0, 1, 499, 500, 501, 1000 (an odd count: the low words' last pair) */
 GOLDEN_ARR float g_cr_rand_big[] = {0.6231091f, 0.9361967f, 0.61996937f, 0.44591856f, 0.74609375f, 0.0049180984f};
 /* (6,): float16 bit patterns */
