@@ -156,7 +156,7 @@ TG_API tg_tensor *tg_logaddexp(tg_tensor *a, tg_tensor *b); /* log(exp(a) + exp(
 /* a + (end - a) * weight, broadcast; a uint8 a with a tensor weight stays uint8 (tinygrad's fixed-point form) */
 TG_API tg_tensor *tg_lerp(tg_tensor *a, tg_tensor *end, tg_tensor *weight);
 TG_API tg_tensor *tg_lerp_s(tg_tensor *a, tg_tensor *end, double weight);
-TG_API tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b);
+TG_API tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b); /* NaN where either is NaN */
 TG_API tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_add_s(tg_tensor *a, double b);
 TG_API tg_tensor *tg_sub_s(tg_tensor *a, double b);
@@ -267,6 +267,8 @@ TG_API tg_tensor *tg_contiguous(tg_tensor *a);           /* forces a realisation
 
 TG_API tg_tensor *tg_sum(tg_tensor *a, int naxes, const int *axes, int keepdim);
 TG_API tg_tensor *tg_prod(tg_tensor *a, int naxes, const int *axes, int keepdim);
+/* a NaN makes a max or a min NaN, on every device and wherever it falls (numpy's and PyTorch's; tinygrad's
+ * (a > b) ? a : b keeps or drops it by its place in the loop) */
 TG_API tg_tensor *tg_max(tg_tensor *a, int naxes, const int *axes, int keepdim);
 TG_API tg_tensor *tg_min(tg_tensor *a, int naxes, const int *axes, int keepdim);
 TG_API tg_tensor *tg_mean(tg_tensor *a, int naxes, const int *axes, int keepdim);

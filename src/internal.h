@@ -263,7 +263,7 @@ TG__PRIVATE uint16_t tg__float_to_bf16(float f);
   X(MUL,        ALU, 2, TG__OPF_COMMUTATIVE,             ONE,    "(%s*%s)",         tg__ei_mul,   tg__ef_mul)          \
   X(IDIV,       ALU, 2, 0,                               NONE,   "(%s/%s)",         tg__ei_idiv,  NULL)                \
   X(MOD,        ALU, 2, 0,                               NONE,   "(%s%%%s)",        tg__ei_mod,   NULL)                \
-  X(MAX,        ALU, 2, TG__OPF_COMMUTATIVE,             LOWEST, "((%1>%2)?%1:%2)", tg__ei_max,   tg__ef_max)          \
+  X(MAX,        ALU, 2, TG__OPF_COMMUTATIVE,             LOWEST, "((%1>%2||%1!=%1)?%1:%2)", tg__ei_max, tg__ef_max)   \
   X(CMPLT,      ALU, 2, TG__OPF_CMP,                     NONE,   "(%s<%s)",         tg__ei_cmplt, tg__ef_cmplt)        \
   X(CMPNE,      ALU, 2, TG__OPF_CMP|TG__OPF_COMMUTATIVE, NONE,   "(%s!=%s)",        tg__ei_cmpne, tg__ef_cmpne)        \
   X(CMPEQ,      ALU, 2, TG__OPF_CMP|TG__OPF_COMMUTATIVE, NONE,   "(%s==%s)",        tg__ei_cmpeq, tg__ef_cmpeq)        \

@@ -420,14 +420,20 @@ static tg__uop *tg__u_silu(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, t
  * terms, so the gradient is right at x = 0 too, where max splits it (with |x| instead, it would be 0, not 1/2). */
 static tg__uop *tg__softplus1(tg__uop *x) {
   tg__uop *m = tg__tmax2(x, tg__c(x, 0));
-  return tg__tadd(m, tg__tlog(tg__tadd(tg__texp(tg__tsub(x, m)), tg__texp(tg__tneg(m)))));
+  tg__uop *r = tg__tadd(m, tg__tlog(tg__tadd(tg__texp(tg__tsub(x, m)), tg__texp(tg__tneg(m)))));
+  return tg__twhere(tg__talu(TG__OP_CMPEQ, x, tg__c(x, INFINITY)), x, r); /* inf, not inf - inf */
 }
 static tg__uop *tg__u_mish(tg__uop *x) { x = tg__tfloat(x); return tg__tmul(x, tg__ttanh(tg__softplus1(x))); }
-static tg__uop *tg__relu6(tg__uop *x) { return tg__tsub(tg__trelu(x), tg__trelu(tg__tadds(x, -6))); }
+/* relu(x) capped at hi: tinygrad's relu(x) - relu(x - hi) in value and gradient (1 at hi), but hi at +inf, where
+ * tinygrad's gives inf - inf */
+static tg__uop *tg__relu_cap(tg__uop *x, double hi) {
+  tg__uop *r = tg__trelu(x);
+  return tg__twhere(tg__tlt(tg__c(r, hi), r), tg__c(r, hi), r);
+}
+static tg__uop *tg__relu6(tg__uop *x) { return tg__relu_cap(x, 6); }
 static tg__uop *tg__u_hardsigmoid(tg__uop *x) {
   x = tg__tfloat(x);
-  tg__uop *y = tg__tadds(tg__tmuls(x, 1.0 / 6), 0.5);
-  return tg__tsub(tg__trelu(y), tg__trelu(tg__tadds(y, -1)));
+  return tg__relu_cap(tg__tadds(tg__tmuls(x, 1.0 / 6), 0.5), 1);
 }
 static tg__uop *tg__u_hardswish(tg__uop *x) {
   x = tg__tfloat(x);
@@ -457,7 +463,10 @@ static tg__uop *tg__u_selu(tg__uop *x) { /* tinygrad's constants (PyTorch's to m
   return tg__tmuls(tg__twhere(tg__tlt(x, tg__c(x, 0)), neg, x), 1.0507);
 }
 static tg__uop *tg__u_logsigmoid(tg__uop *x) { x = tg__tfloat(x); return tg__tneg(tg__softplus1(tg__tneg(x))); }
-static tg__uop *tg__u_softsign(tg__uop *x) { x = tg__tfloat(x); return tg__tdiv(x, tg__tadds(tg__u_abs(x), 1)); }
+static tg__uop *tg__u_softsign(tg__uop *x) { /* +-1 at +-inf (tinygrad's: inf / inf) */
+  x = tg__tfloat(x);
+  return tg__twhere(tg__u_isinf(x), tg__u_sign(x), tg__tdiv(x, tg__tadds(tg__u_abs(x), 1)));
+}
 static tg__uop *tg__u_sinh(tg__uop *x) {
   x = tg__tfloat(x);
   return tg__tmuls(tg__tsub(tg__texp(x), tg__texp(tg__tneg(x))), 0.5);
@@ -574,7 +583,9 @@ tg_tensor *tg_div_mode(tg_tensor *a, tg_tensor *b, int rounding) {
 static tg__uop *tg__f_fmod(tg__uop *x, tg__uop *y) {
   if (!tg_dtype_is_float(x->dtype) && x->dtype != TG_BOOL) return tg__talu(TG__OP_MOD, x, y);
   x = tg__tfloat(x), y = tg__tfloat(y);
-  return tg__tsub(x, tg__tmul(tg__ttrunc(tg__tdiv(x, y)), y));
+  tg__uop *r = tg__tsub(x, tg__tmul(tg__ttrunc(tg__tdiv(x, y)), y));
+  /* C's fmod(x, +-inf) = x for finite x (tinygrad's formula gives 0 * inf) */
+  return tg__twhere(tg__talu(TG__OP_AND, tg__u_isinf(y), tg__tnot(tg__u_isinf(x))), x, r);
 }
 tg_tensor *tg_fmod(tg_tensor *a, tg_tensor *b) { TG__LOCKED(); return tg__bin("tg_fmod", a, b, tg__f_fmod); }
 
@@ -589,11 +600,13 @@ tg_tensor *tg_copysign(tg_tensor *a, tg_tensor *b) {
   return tg__bin("tg_copysign", a, b, tg__f_copysign);
 }
 
-/* log(e^x + e^y) = m + log(e^(x-m) + e^(y-m)), m = max(x, y) */
+/* log(e^x + e^y) = m + log(e^(x-m) + e^(y-m)), m = max(x, y); m itself where it is infinite (tinygrad's formula
+ * gives inf - inf there) */
 static tg__uop *tg__f_logaddexp(tg__uop *x, tg__uop *y) {
   x = tg__tfloat(x), y = tg__tfloat(y);
   tg__uop *m = tg__tmax2(x, y);
-  return tg__tadd(tg__tlog(tg__tadd(tg__texp(tg__tsub(x, m)), tg__texp(tg__tsub(y, m)))), m);
+  tg__uop *r = tg__tadd(tg__tlog(tg__tadd(tg__texp(tg__tsub(x, m)), tg__texp(tg__tsub(y, m)))), m);
+  return tg__twhere(tg__u_isinf(m), m, r);
 }
 tg_tensor *tg_logaddexp(tg_tensor *a, tg_tensor *b) {
   TG__LOCKED();
@@ -640,9 +653,11 @@ tg_tensor *tg_celu(tg_tensor *a, double alpha) {
     tg__set_error("tg_celu: alpha must be a nonzero number, got %g", alpha);
     return NULL;
   }
+  /* x where positive, else alpha (exp(x / alpha) - 1): tinygrad's max(x, 0) + min(that, 0) in value and gradient
+   * (1 at 0), and NaN at NaN as tinygrad's */
   tg__uop *x = tg__tfloat(a->uop);
   tg__uop *e = tg__tmuls(tg__tadds(tg__texp(tg__tmuls(x, 1 / alpha)), -1), alpha);
-  return tg__tensor_wrap(tg__tadd(tg__tmax2(x, tg__c(x, 0)), tg__f_min(e, tg__c(e, 0))), a->dev);
+  return tg__tensor_wrap(tg__twhere(tg__tlt(tg__c(x, 0), x), x, e), a->dev);
 }
 
 tg_tensor *tg_clip(tg_tensor *a, double lo, double hi) {
@@ -872,7 +887,10 @@ tg_tensor *tg_logsumexp(tg_tensor *a, int axis, int keepdim) {
     if (ax < 0) return NULL;
     mask = 1LL << ax;
   }
+  /* shifted by the max, or by 0 where the max is infinite: log(sum) is then -inf or inf itself (PyTorch's; tinygrad's
+   * gives NaN from inf - inf) */
   tg__uop *x = tg__tfloat(a->uop), *m = tg__tmax(x, mask);
+  m = tg__twhere(tg__u_isinf(m), tg__c(m, 0), m);
   tg__uop *s = tg__treduce(tg__texp(tg__tsub(x, tg__texpand(m, x->shape))), TG__OP_ADD, mask);
   return tg__tensor_wrap(tg__unkeep(tg__tadd(tg__tlog(s), m), mask, keepdim), a->dev);
 }
@@ -1039,6 +1057,7 @@ tg_tensor *tg_logcumsumexp(tg_tensor *a, int axis) {
     return NULL;
   }
   tg__uop *x = xf->uop, *m = tg__uop1(TG__OP_DETACH, cm->uop->dtype, cm->uop, NULL);
+  m = tg__twhere(tg__u_isinf(m), tg__c(m, 0), m); /* as tg_logsumexp: an infinite max shifts by 0 */
   int nd = x->ndim;
   int64_t n = x->shape[ax], full[TG_MAX_DIMS], si[TG_MAX_DIMS], sj[TG_MAX_DIMS], u[TG_MAX_DIMS];
   /* (..., i, ..., j): i the output's position, j the summed one (j <= i) */

@@ -341,8 +341,8 @@ static void tg__line(tg__rctx *r, const char *fmt, ...) {
 }
 
 static void tg__count_uses(tg__rctx *r, tg__uop *u, tg__map *seen) {
-  /* MAX's C writes each operand twice ((a>b)?a:b): an operand inlined there doubles at each level, and a max of 32
-   * accumulators (GROUP's lanes) was a 2 GB expression. Its operands count two uses, so they are named */
+  /* MAX's C writes each operand twice or more ((a>b||a!=a)?a:b): an operand inlined there grows at each level, and a
+   * max of 32 accumulators (GROUP's lanes) was a 2 GB expression. Its operands count two uses, so they are named */
   intptr_t per = u->op == TG__OP_MAX ? 2 : 1;
   for (int i = 0; i < u->nsrc && u->op != TG__OP_BARRIER; i++) { /* a barrier orders its sources, uses no value */
     tg__uop *s = u->src[i];

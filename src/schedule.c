@@ -457,12 +457,41 @@ static int tg__build_kernel(tg__sctx *c, tg__uop *u, tg__sched *out) {
   return 0;
 }
 
-static int tg__build_kernels(tg__sctx *c, const tg__vec *order, tg__sched *out) {
-  for (int i = 0; i < order->n; i++) {
-    tg__uop *u = (tg__uop *)order->items[i];
-    if (tg__map_get(&c->realize, u) && tg__build_kernel(c, u, out) < 0) return -1;
+/* The points whose values are read: the roots and assignments, and what their kernels read, through the graph up to
+ * the next points. An empty point reads nothing, so what only it would read is not computed at all (softmin over an
+ * empty axis: its max and sum are of shape (2, 1, 3), its output (2, 0, 3): no kernel, as tinygrad). */
+static void tg__needed_points(tg__sctx *c, tg__map *needed) {
+  tg__vec stack;
+  tg__map seen;
+  memset(&stack, 0, sizeof stack);
+  memset(&seen, 0, sizeof seen);
+  for (int i = 0; i < c->sink->nsrc; i++) tg__vec_push(&stack, c->sink->src[i]);
+  while (stack.n) {
+    tg__uop *u = (tg__uop *)stack.items[--stack.n];
+    if (tg__map_get(&seen, u)) continue;
+    tg__map_put(&seen, u, (void *)1);
+    if (tg__map_get(&c->realize, u)) {
+      tg__map_put(needed, u, (void *)1);
+      if (u->op != TG__OP_ASSIGN && tg__numel_of(u) == 0) continue; /* computes nothing, reads nothing */
+    }
+    for (int k = 0; k < u->nsrc; k++) tg__vec_push(&stack, u->src[k]);
   }
-  return 0;
+  tg__vec_free(&stack);
+  tg__map_free(&seen);
+}
+
+static int tg__build_kernels(tg__sctx *c, const tg__vec *order, tg__sched *out) {
+  tg__map needed;
+  memset(&needed, 0, sizeof needed);
+  tg__needed_points(c, &needed);
+  int rc = 0;
+  for (int i = 0; i < order->n && rc == 0; i++) {
+    tg__uop *u = (tg__uop *)order->items[i];
+    if (tg__map_get(&c->realize, u) && (tg__map_get(&needed, u) || u->op == TG__OP_ASSIGN))
+      rc = tg__build_kernel(c, u, out);
+  }
+  tg__map_free(&needed);
+  return rc;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

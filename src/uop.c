@@ -115,7 +115,7 @@ static double tg__ef_trunc(const double *v) { return trunc(v[0]); }
 static double tg__ef_add(const double *v) { return v[0] + v[1]; }
 static double tg__ef_sub(const double *v) { return v[0] - v[1]; }
 static double tg__ef_mul(const double *v) { return v[0] * v[1]; }
-static double tg__ef_max(const double *v) { return v[0] > v[1] ? v[0] : v[1]; }
+static double tg__ef_max(const double *v) { return v[0] > v[1] || v[0] != v[0] ? v[0] : v[1]; } /* NaN wins */
 static double tg__ef_cmplt(const double *v) { return v[0] < v[1]; }
 static double tg__ef_cmpne(const double *v) { return v[0] != v[1]; }
 static double tg__ef_cmpeq(const double *v) { return v[0] == v[1]; }

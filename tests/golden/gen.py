@@ -1125,6 +1125,59 @@ def section_linalg(o):
 # printing
 
 
+def section_edge(o):
+  o.section("EDGE", "NaN and infinities through the ops of issue 13: tinygrad's values, except where tinygrad's formula "
+            "makes inf - inf or 0 * inf of a limit that exists (each departure listed, with PyTorch's value)")
+  xs = f32([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5, -2.5, 0.5])
+  o.arr("g_edge_x", xs, note="nan, inf, -inf, 0, -0, 1.5, -2.5, 0.5")
+  with np.errstate(all="ignore"):
+    un = [("celu", lambda t: t.celu(), None),
+          ("selu", lambda t: t.selu(), None),
+          ("relu6", lambda t: t.relu6(), {1: 6.0}),                       # relu(inf) - relu(inf - 6)
+          ("hardsigmoid", lambda t: t.hardsigmoid(), {1: 1.0}),
+          ("hardswish", lambda t: t.hardswish(), {1: np.inf}),
+          ("logsigmoid", lambda t: t.logsigmoid(), {2: -np.inf}),         # -softplus(inf)
+          ("softsign", lambda t: t.softsign(), {1: 1.0, 2: -1.0}),        # inf / inf
+          ("sinh", lambda t: t.sinh(), None), ("cosh", lambda t: t.cosh(), None),
+          ("asin", lambda t: t.asin(), None), ("acos", lambda t: t.acos(), None),
+          ("atan", lambda t: t.atan(), {1: np.pi / 2, 2: -np.pi / 2}),    # tinygrad: NaN at +-inf
+          ("log10", lambda t: t.log10(), None),
+          ("sign", lambda t: t.sign(), {0: np.nan})]                      # tinygrad: sign(nan) = 1
+    for nm, f, fix in un:
+      got = f(Tensor(xs)).numpy().astype(np.float32)
+      for i, v in (fix or {}).items():
+        got[i] = v
+      o.arr(f"g_edge_{nm}", got, note=f"{nm}" + (f"; departures at {sorted(fix)}" if fix else ""))
+    o.arr("g_edge_isfinite", Tensor(xs).isfinite().numpy(), "uint8_t", "isfinite")
+    a = f32([np.nan, 1, np.inf, -np.inf, 5.5, -5.5, 0, 3, 7, -7])
+    b = f32([1, np.nan, 2, 2, np.inf, 2, 0, -0.0, -2, -2])
+    o.arr("g_edge_a", a)
+    o.arr("g_edge_b", b)
+    A, B = Tensor(a), Tensor(b)
+    bins = [("floor", A.div(B, rounding_mode="floor"), None), ("trunc", A.div(B, rounding_mode="trunc"), None),
+            ("fmod", A.fmod(B), {4: 5.5}),                                # C's fmod(5.5, inf) = 5.5
+            ("copysign", A.copysign(B), None),
+            ("logaddexp", A.logaddexp(B), {2: np.inf, 4: np.inf}),       # tinygrad: inf - inf
+            ("lerp", A.lerp(B, 0.25), None)]
+    for nm, t, fix in bins:
+      got = t.numpy().astype(np.float32)
+      for i, v in (fix or {}).items():
+        got[i] = v
+      o.arr(f"g_edge_{nm}", got, note=f"{nm}(a, b)" + (f"; departures at {sorted(fix)}" if fix else ""))
+    x2 = f32([[1, np.nan, 3], [np.inf, -np.inf, 2], [-np.inf, -np.inf, 1]])
+    o.arr("g_edge_x2", x2)
+    # tinygrad's max over a NaN depends on where the NaN falls in its loop ((a > b) ? a : b): max([1, nan, 3]) = 3,
+    # max([1, 3, nan]) = nan. Here a NaN makes every max NaN, as numpy's and PyTorch's
+    o.arr("g_edge_cummax", np.maximum.accumulate(x2, 1), note="cummax(x2, 1): numpy's (a NaN propagates)")
+    o.arr("g_edge_cummin", np.minimum.accumulate(x2, 1), note="cummin(x2, 1): numpy's")
+    o.arr("g_edge_lcse", f32(np.logaddexp.accumulate(x2.astype(np.float64), 1)), note="logcumsumexp(x2, 1): numpy's")
+    tg_lse = Tensor(x2).logsumexp(1).numpy()
+    o.arr("g_edge_lse", f32(np.logaddexp.reduce(x2.astype(np.float64), 1)),
+          note=f"logsumexp(x2, 1): numpy's (tinygrad's {tg_lse.tolist()}: inf - inf)")
+    o.arr("g_edge_max", np.max(x2, 1), note="max(x2, 1): numpy's")
+  o.end()
+
+
 def section_print(o):
   o.section("PRINT", "tg_to_string: numpy's str() of small arrays")
   cases = [("f22", np.array([[1, 2], [3, 4]], F32)), ("i3", np.array([1, 2, 3], np.int32)),
@@ -1170,6 +1223,7 @@ def main():
   section_reduce(o)
   section_movement(o)
   section_linalg(o)
+  section_edge(o)
   section_print(o)
   o.raw("")
   o.raw("#endif /* GOLDEN_H */")

@@ -2632,6 +2632,73 @@ GOLDEN_ARR float g_la_conv_all[] = {-0.050607786f, 1.0563506f, 2.9221323f, 3.727
 #endif
 
 /* ------------------------------------------------------------------------------------------------------------------ */
+/* NaN and infinities through the ops of issue 13: tinygrad's values, except where tinygrad's formula makes inf - inf or 0 * inf of a limit that exists (each departure listed, with PyTorch's value) */
+#ifdef GOLDEN_EDGE
+/* (8,): nan, inf, -inf, 0, -0, 1.5, -2.5, 0.5 */
+GOLDEN_ARR float g_edge_x[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1.5f, -2.5f, 0.5f};
+/* (8,): celu */
+GOLDEN_ARR float g_edge_celu[] = {NAN, INFINITY, -1.0f, 0.0f, -0.0f, 1.5f, -0.917915f, 0.5f};
+/* (8,): selu */
+GOLDEN_ARR float g_edge_selu[] = {NAN, INFINITY, -1.7580942f, 0.0f, -0.0f, 1.5760499f, -1.613781f, 0.52535f};
+/* (8,): relu6; departures at [1] */
+GOLDEN_ARR float g_edge_relu6[] = {0.0f, 6.0f, 0.0f, 0.0f, 0.0f, 1.5f, 0.0f, 0.5f};
+/* (8,): hardsigmoid; departures at [1] */
+GOLDEN_ARR float g_edge_hardsigmoid[] = {0.0f, 1.0f, 0.0f, 0.5f, 0.5f, 0.75f, 0.08333331f, 0.5833333f};
+/* (8,): hardswish; departures at [1] */
+GOLDEN_ARR float g_edge_hardswish[] = {NAN, INFINITY, NAN, 0.0f, -0.0f, 1.125f, -0.20833334f, 0.2916667f};
+/* (8,): logsigmoid; departures at [2] */
+GOLDEN_ARR float g_edge_logsigmoid[] = {NAN, -0.0f, -INFINITY, -0.6931472f, -0.6931472f, -0.20141333f, -2.5788898f,
+  -0.474077f};
+/* (8,): softsign; departures at [1, 2] */
+GOLDEN_ARR float g_edge_softsign[] = {NAN, 1.0f, -1.0f, 0.0f, -0.0f, 0.6f, -0.71428573f, 0.33333334f};
+/* (8,): sinh */
+GOLDEN_ARR float g_edge_sinh[] = {NAN, INFINITY, -INFINITY, 0.0f, 0.0f, 2.1292794f, -6.0502048f, 0.5210953f};
+/* (8,): cosh */
+GOLDEN_ARR float g_edge_cosh[] = {NAN, INFINITY, INFINITY, 1.0f, 1.0f, 2.3524096f, 6.1322894f, 1.127626f};
+/* (8,): asin */
+GOLDEN_ARR float g_edge_asin[] = {NAN, NAN, NAN, 0.0f, 0.0f, NAN, NAN, 0.5235989f};
+/* (8,): acos */
+GOLDEN_ARR float g_edge_acos[] = {NAN, NAN, NAN, 1.5707964f, 1.5707964f, NAN, NAN, 1.0471975f};
+/* (8,): atan; departures at [1, 2] */
+GOLDEN_ARR float g_edge_atan[] = {NAN, 1.5707964f, -1.5707964f, 0.0f, 0.0f, 0.9827938f, -1.19029f, 0.46364772f};
+/* (8,): log10 */
+GOLDEN_ARR float g_edge_log10[] = {NAN, INFINITY, NAN, -INFINITY, -INFINITY, 0.17609127f, NAN, -0.30103f};
+/* (8,): sign; departures at [0] */
+GOLDEN_ARR float g_edge_sign[] = {NAN, 1.0f, -1.0f, 0.0f, 0.0f, 1.0f, -1.0f, 1.0f};
+/* (8,): isfinite */
+GOLDEN_ARR uint8_t g_edge_isfinite[] = {0, 0, 0, 1, 1, 1, 1, 1};
+/* (10,) */
+GOLDEN_ARR float g_edge_a[] = {NAN, 1.0f, INFINITY, -INFINITY, 5.5f, -5.5f, 0.0f, 3.0f, 7.0f, -7.0f};
+/* (10,) */
+GOLDEN_ARR float g_edge_b[] = {1.0f, NAN, 2.0f, 2.0f, INFINITY, 2.0f, 0.0f, -0.0f, -2.0f, -2.0f};
+/* (10,): floor(a, b) */
+GOLDEN_ARR float g_edge_floor[] = {NAN, NAN, INFINITY, -INFINITY, 0.0f, -3.0f, NAN, -INFINITY, -4.0f, 3.0f};
+/* (10,): trunc(a, b) */
+GOLDEN_ARR float g_edge_trunc[] = {NAN, NAN, INFINITY, -INFINITY, 0.0f, -2.0f, NAN, -INFINITY, -3.0f, 3.0f};
+/* (10,): fmod(a, b); departures at [4] */
+GOLDEN_ARR float g_edge_fmod[] = {NAN, NAN, NAN, NAN, 5.5f, -1.5f, NAN, NAN, 1.0f, -1.0f};
+/* (10,): copysign(a, b) */
+GOLDEN_ARR float g_edge_copysign[] = {NAN, 1.0f, INFINITY, INFINITY, 5.5f, 5.5f, 0.0f, -3.0f, -7.0f, -7.0f};
+/* (10,): logaddexp(a, b); departures at [2, 4] */
+GOLDEN_ARR float g_edge_logaddexp[] = {NAN, NAN, INFINITY, 2.0f, INFINITY, 2.000553f, 0.6931472f, 3.0485873f,
+  7.0001235f, -1.9932847f};
+/* (10,): lerp(a, b) */
+GOLDEN_ARR float g_edge_lerp[] = {NAN, NAN, NAN, NAN, INFINITY, -3.625f, 0.0f, 2.25f, 4.75f, -5.75f};
+/* (3, 3) */
+GOLDEN_ARR float g_edge_x2[] = {1.0f, NAN, 3.0f, INFINITY, -INFINITY, 2.0f, -INFINITY, -INFINITY, 1.0f};
+/* (3, 3): cummax(x2, 1): numpy's (a NaN propagates) */
+GOLDEN_ARR float g_edge_cummax[] = {1.0f, NAN, NAN, INFINITY, INFINITY, INFINITY, -INFINITY, -INFINITY, 1.0f};
+/* (3, 3): cummin(x2, 1): numpy's */
+GOLDEN_ARR float g_edge_cummin[] = {1.0f, NAN, NAN, INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+/* (3, 3): logcumsumexp(x2, 1): numpy's */
+GOLDEN_ARR float g_edge_lcse[] = {1.0f, NAN, NAN, INFINITY, INFINITY, INFINITY, -INFINITY, -INFINITY, 1.0f};
+/* (3,): logsumexp(x2, 1): numpy's (tinygrad's [nan, nan, 1.0]: inf - inf) */
+GOLDEN_ARR float g_edge_lse[] = {NAN, INFINITY, 1.0f};
+/* (3,): max(x2, 1): numpy's */
+GOLDEN_ARR float g_edge_max[] = {NAN, INFINITY, 1.0f};
+#endif
+
+/* ------------------------------------------------------------------------------------------------------------------ */
 /* tg_to_string: numpy's str() of small arrays */
 #ifdef GOLDEN_PRINT
 /* str(np.array([[1.0, 2.0], [3.0, 4.0]], float32)) */
