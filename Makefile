@@ -79,7 +79,7 @@ build/obj/runner.o: tests/runner.c tests/test.h tinygrad.h $(INTERNAL_INC) $(INT
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(RUNNER_FLAGS) -c -o $@ $<
 
-build/obj/%.o: tests/%.c tests/test.h tinygrad.h
+build/obj/%.o: tests/%.c tests/test.h tests/helpers.h tinygrad.h $(wildcard tests/golden/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I. -Itests -c -o $@ $<
 
@@ -122,7 +122,7 @@ build/obj-asan/runner.o: tests/runner.c tests/test.h tinygrad.h $(INTERNAL_INC) 
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(RUNNER_FLAGS) -c -o $@ $<
 
-build/obj-asan/%.o: tests/%.c tests/test.h tinygrad.h
+build/obj-asan/%.o: tests/%.c tests/test.h tests/helpers.h tinygrad.h $(wildcard tests/golden/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -I. -Itests -c -o $@ $<
 

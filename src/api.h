@@ -752,6 +752,21 @@ TG_API tg_tensor *tg_nn_conv_transpose2d_forward(const tg_nn_conv_transpose2d *m
 TG_API int tg_nn_conv_transpose2d_params(const tg_nn_conv_transpose2d *m, tg_state_dict *sd, const char *prefix);
 TG_API void tg_nn_conv_transpose2d_free(tg_nn_conv_transpose2d *m);
 
+/* A convolution layer over 1 to TG_MAX_CONV_DIMS axes: tinygrad's nn.Conv2d with a kernel tuple (a Conv3d is the
+ * kernel (d, h, w)), or with transposed its nn.ConvTranspose2d; opts as tg_conv's (NULL: the defaults), kept by the
+ * layer. Weight (cout, cin/groups, kernel...) or, transposed, (cin, cout/groups, kernel...); weight and bias
+ * uniform(-s, s), s = 1/sqrt(cin * prod(kernel)), as tinygrad's. */
+typedef struct tg_nn_conv {
+  tg_tensor *weight, *bias;
+  tg_conv_opts opts;
+  int transposed;
+} tg_nn_conv;
+TG_API int tg_nn_conv_init(tg_nn_conv *m, int64_t cin, int64_t cout, int nk, const int64_t *kernel,
+                           const tg_conv_opts *opts, int transposed, int bias);
+TG_API tg_tensor *tg_nn_conv_forward(const tg_nn_conv *m, tg_tensor *x);
+TG_API int tg_nn_conv_params(const tg_nn_conv *m, tg_state_dict *sd, const char *prefix);
+TG_API void tg_nn_conv_free(tg_nn_conv *m);
+
 /* batch norm over axis 1: batch statistics when training (the running ones are updated with tg_assign, realised
  * with the next realisation), running statistics otherwise */
 typedef struct tg_nn_batchnorm {

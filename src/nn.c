@@ -1027,6 +1027,12 @@ static tg_tensor *tg__nn_uniform_param(double bound, int ndim, const int64_t *sh
   return tg__nn_own(tg_uniform(-bound, bound, TG_FLOAT32, ndim, shape));
 }
 
+/* the random stream moved past a draw of that shape, which is never computed (a layer whose tinygrad __init__ draws
+ * a tensor it then replaces: ConvTranspose2d's Conv2d weight), so the parameters drawn next match tinygrad's */
+static void tg__nn_skip_draw(int ndim, const int64_t *shape) {
+  tg_free(tg_uniform(0, 1, TG_FLOAT32, ndim, shape));
+}
+
 static tg_tensor *tg__nn_full_param(double v, tg_dtype dt, int ndim, const int64_t *shape) {
   return tg__nn_own(tg_full(v, dt, ndim, shape));
 }
@@ -1184,8 +1190,9 @@ int tg_nn_conv_transpose2d_init(tg_nn_conv_transpose2d *m, int64_t cin, int64_t 
   }
   if (tg__nn_random_shape_ok(fn, TG_SHAPE(cin, cout / groups, kernel, kernel)) < 0) return -1;
   double scale = 1 / sqrt((double)cin * kernel * kernel);
-  m->weight = tg__nn_uniform_param(scale, TG_SHAPE(cin, cout / groups, kernel, kernel));
+  tg__nn_skip_draw(TG_SHAPE(cout, cin / groups, kernel, kernel)); /* tinygrad's Conv2d.__init__ draws first */
   if (bias) m->bias = tg__nn_uniform_param(scale, TG_SHAPE(cout));
+  m->weight = tg__nn_uniform_param(scale, TG_SHAPE(cin, cout / groups, kernel, kernel));
   m->stride = stride, m->padding = padding, m->output_padding = output_padding, m->dilation = dilation;
   m->groups = groups;
   if (!m->weight || (bias && !m->bias)) {
@@ -1200,6 +1207,69 @@ tg_tensor *tg_nn_conv_transpose2d_forward(const tg_nn_conv_transpose2d *m, tg_te
   TG__LOCKED();
   if (!m || !m->weight) return tg__nn_uninit("tg_nn_conv_transpose2d_forward");
   return tg_conv_transpose2d(x, m->weight, m->bias, m->stride, m->padding, m->output_padding, m->dilation, m->groups);
+}
+
+/* tinygrad's nn.Conv2d with a kernel tuple (Conv1d, Conv3d...) and nn.ConvTranspose2d: the options are checked here
+ * against the kernel's axes, and kept */
+int tg_nn_conv_init(tg_nn_conv *m, int64_t cin, int64_t cout, int nk, const int64_t *kernel, const tg_conv_opts *opts,
+                    int transposed, int bias) {
+  TG__LOCKED();
+  const char *fn = "tg_nn_conv_init";
+  if (!m) return tg__nn_no_struct(fn);
+  memset(m, 0, sizeof *m);
+  if (opts) m->opts = *opts;
+  int64_t groups = m->opts.groups ? m->opts.groups : 1, v[TG_MAX_DIMS], lo[TG_MAX_DIMS], hi[TG_MAX_DIMS];
+  int ok = nk >= 1 && nk <= TG_MAX_CONV_DIMS && kernel && cin >= 1 && cout >= 1 && groups >= 1 && cin % groups == 0 &&
+           cout % groups == 0 && (transposed || !m->opts.noutput_padding);
+  for (int j = 0; ok && j < nk; j++) ok = kernel[j] >= 1;
+  if (!ok) {
+    tg__set_error("%s: cin %lld, cout %lld, %d kernel axes, groups %lld do not fit; HINT: 1 to %d kernel sizes >= 1, "
+                  "groups dividing cin and cout, output_padding only when transposed", fn, (long long)cin,
+                  (long long)cout, nk, (long long)groups, TG_MAX_CONV_DIMS);
+    return -1;
+  }
+  const tg_conv_opts *o = &m->opts;
+  if (tg__axes_option(fn, "stride", o->nstride, o->stride, nk, 1, v) < 0 ||
+      tg__axes_option(fn, "dilation", o->ndilation, o->dilation, nk, 1, v) < 0 ||
+      tg__axes_option(fn, "output_padding", o->noutput_padding, o->output_padding, nk, 0, v) < 0 ||
+      tg__pads_option(fn, o->npadding, o->padding, nk, lo, hi) < 0)
+    return -1;
+  int64_t shape[TG_MAX_DIMS] = {transposed ? cin : cout, (transposed ? cout : cin) / groups};
+  double fan = (double)cin;
+  for (int j = 0; j < nk; j++) shape[2 + j] = kernel[j], fan *= (double)kernel[j];
+  if (tg__nn_random_shape_ok(fn, 2 + nk, shape) < 0) return -1;
+  m->transposed = transposed;
+  if (transposed) { /* tinygrad's ConvTranspose2d draws a Conv2d's weight (out, in/g, k...) and bias first */
+    int64_t conv_w[TG_MAX_DIMS];
+    memcpy(conv_w, shape, sizeof conv_w);
+    conv_w[0] = cout, conv_w[1] = cin / groups;
+    tg__nn_skip_draw(2 + nk, conv_w);
+    if (bias) m->bias = tg__nn_uniform_param(1 / sqrt(fan), TG_SHAPE(cout));
+  }
+  m->weight = tg__nn_uniform_param(1 / sqrt(fan), 2 + nk, shape);
+  if (bias && !transposed) m->bias = tg__nn_uniform_param(1 / sqrt(fan), TG_SHAPE(cout));
+  if (!m->weight || (bias && !m->bias)) {
+    tg__error_context(fn); /* a parameter could not be made: say which layer */
+    tg_nn_conv_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+tg_tensor *tg_nn_conv_forward(const tg_nn_conv *m, tg_tensor *x) {
+  TG__LOCKED();
+  if (!m || !m->weight) return tg__nn_uninit("tg_nn_conv_forward");
+  tg_tensor *r = m->transposed ? tg_conv_transpose(x, m->weight, m->bias, &m->opts) : tg_conv(x, m->weight, m->bias,
+                                                                                              &m->opts);
+  return tg__nn_context("tg_nn_conv_forward", r);
+}
+
+void tg_nn_conv_free(tg_nn_conv *m) {
+  TG__LOCKED();
+  if (!m) return;
+  tg_free(m->weight);
+  tg_free(m->bias);
+  memset(m, 0, sizeof *m);
 }
 
 void tg_nn_conv_transpose2d_free(tg_nn_conv_transpose2d *m) {
@@ -1534,6 +1604,12 @@ int tg_nn_conv1d_params(const tg_nn_conv1d *m, tg_state_dict *sd, const char *pr
   TG__LOCKED();
   tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
   return tg__nn_params("tg_nn_conv1d_params", m && m->weight, sd, prefix, 2, tg__nn_wb, ts);
+}
+
+int tg_nn_conv_params(const tg_nn_conv *m, tg_state_dict *sd, const char *prefix) {
+  TG__LOCKED();
+  tg_tensor *ts[2] = {m ? m->weight : NULL, m ? m->bias : NULL};
+  return tg__nn_params("tg_nn_conv_params", m && m->weight, sd, prefix, 2, tg__nn_wb, ts);
 }
 
 int tg_nn_conv_transpose2d_params(const tg_nn_conv_transpose2d *m, tg_state_dict *sd, const char *prefix) {

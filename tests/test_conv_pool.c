@@ -312,3 +312,43 @@ TEST(test_pool_errors) {
   CHECK_FAILS2(tg_max_unpool(v, idx, &one, 0, NULL), "tg_max_unpool", "as many I axes as the kernel");
   tg_scope_end();
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the layer
+
+/* tinygrad's nn.Conv2d(2, 4, (2, 3, 2), stride=(1, 2, 1), padding=1) and nn.ConvTranspose2d(2, 4, (3, 2), stride=2,
+ * groups=2) after manual_seed(3): the same initial parameters (its random stream) and outputs */
+TEST(test_conv_layer_nd) {
+  tg_scope_begin();
+  tg_manual_seed(3);
+  tg_nn_conv c3, ct;
+  tg_conv_opts o3 = {.nstride = 3, .stride = {1, 2, 1}, .npadding = 1, .padding = {1}};
+  CHECK_EQ_INT(tg_nn_conv_init(&c3, 2, 4, 3, (const int64_t[]){2, 3, 2}, &o3, 0, 1), 0);
+  CHECK_TENSOR(c3.weight, g_nn_convnd_l3_w, 1e-7, 4, 2, 2, 3, 2);
+  CHECK_TENSOR(c3.bias, g_nn_convnd_l3_b, 1e-7, 4);
+  CHECK_TENSOR(tg_nn_conv_forward(&c3, TEST_F32(g_nn_convnd_x3, 1, 2, 5, 6, 4)), g_nn_convnd_l3_out, TOL, 1, 4, 6, 3, 5);
+  tg_conv_opts ot = {.groups = 2, .nstride = 1, .stride = {2}};
+  CHECK_EQ_INT(tg_nn_conv_init(&ct, 2, 4, 2, (const int64_t[]){3, 2}, &ot, 1, 1), 0);
+  CHECK_TENSOR(ct.weight, g_nn_convnd_lt_w, 1e-7, 2, 2, 3, 2);
+  CHECK_TENSOR(ct.bias, g_nn_convnd_lt_b, 1e-7, 4);
+  CHECK_TENSOR(tg_nn_conv_forward(&ct, TEST_F32(g_nn_convnd_xt2, 1, 2, 4, 3)), g_nn_convnd_lt_out, TOL, 1, 4, 9, 6);
+  /* its parameters under tinygrad's names */
+  tg_state_dict *sd = tg_state_dict_new();
+  CHECK_EQ_INT(tg_nn_conv_params(&c3, sd, "conv"), 0);
+  CHECK(tg_state_dict_get(sd, "conv.weight") == c3.weight && tg_state_dict_get(sd, "conv.bias") == c3.bias);
+  tg_state_dict_free(sd);
+  /* errors: nothing is made */
+  tg_nn_conv bad;
+  tg_conv_opts op = {.noutput_padding = 1, .output_padding = {1}}, pd = {.npadding = 3, .padding = {1, 1, 1}};
+  CHECK_EQ_INT(tg_nn_conv_init(&bad, 2, 4, 2, (const int64_t[]){3, 3}, &op, 0, 1), -1); /* output_padding: transposed */
+  CHECK(bad.weight == NULL);
+  CHECK_EQ_INT(tg_nn_conv_init(&bad, 2, 4, 2, (const int64_t[]){3, 3}, &pd, 0, 1), -1);
+  CHECK_ERROR_HAS("3 padding values for 2 axes");
+  CHECK_EQ_INT(tg_nn_conv_init(&bad, 3, 4, 2, (const int64_t[]){3, 3}, &ot, 0, 1), -1); /* groups 2 of 3 channels */
+  CHECK_EQ_INT(tg_nn_conv_init(&bad, 2, 4, 5, (const int64_t[]){1, 1, 1, 1, 1}, NULL, 0, 1), -1);
+  CHECK_FAILS2(tg_nn_conv_forward(&bad, TEST_F32(g_nn_convnd_xt2, 1, 2, 4, 3)), "tg_nn_conv_forward", "");
+  CHECK_FAILS2(tg_nn_conv_forward(&c3, TEST_F32(g_nn_convnd_xt2, 1, 2, 4, 3)), "tg_nn_conv_forward", "tg_conv");
+  tg_nn_conv_free(&c3);
+  tg_nn_conv_free(&ct);
+  tg_scope_end();
+}

@@ -509,6 +509,19 @@ def section_conv_nd(o):
   c.arr("wt3", wt3)
   grads_of(c, "t3", lambda x, w: x.conv_transpose2d(w, stride=(2, 1, 2), padding=1, output_padding=(1, 0, 0)),
            (xt3, wt3), ("dx", "dw"))
+  # layers: nn.Conv2d with a 3-d kernel and nn.ConvTranspose2d, initialised from the seed (tinygrad's stream)
+  Tensor.manual_seed(3)
+  conv = nn.Conv2d(2, 4, (2, 3, 2), stride=(1, 2, 1), padding=1)
+  c.arr("l3_w", conv.weight.numpy(), note="manual_seed(3); nn.Conv2d(2, 4, (2, 3, 2), stride=(1, 2, 1), padding=1)")
+  c.arr("l3_b", conv.bias.numpy())
+  c.arr("l3_out", conv(T(x3)).numpy(), note="its output on x3")
+  convt = nn.ConvTranspose2d(2, 4, (3, 2), stride=2, groups=2)
+  # realised together: realising tinygrad's weight alone first gives its bias other numbers (the draw it discarded
+  # is still pending); together they are the draws in creation order, as a C program's
+  Tensor.realize(conv.weight, conv.bias, convt.weight, convt.bias)
+  c.arr("lt_w", convt.weight.numpy(), note="then nn.ConvTranspose2d(2, 4, (3, 2), stride=2, groups=2)")
+  c.arr("lt_b", convt.bias.numpy())
+  c.arr("lt_out", convt(T(xt2)).numpy(), note="its output on xt2")
 
 
 def section_pool_nd(o):
