@@ -119,6 +119,12 @@ TG_API const int64_t *tg_shape(const tg_tensor *t);  /* valid while t lives */
 TG_API int64_t tg_numel(const tg_tensor *t);
 TG_API tg_dtype tg_dtype_of(const tg_tensor *t);
 TG_API const char *tg_device_of(const tg_tensor *t);
+/* The device new tensors are made on (creation, random numbers, nn layers, loaded state dicts) and a graph of
+ * constants runs on, as tinygrad's Device.DEFAULT: set by name, as tinygrad's device strings ("CPU", "cuda",
+ * "OPENCL:0": case-insensitive, index 0 only; any registered name); NULL goes back to the environment's DEV, or the
+ * CPU. Process-wide. 0, or -1 with an error listing the known devices (the default stays as it was). */
+TG_API int tg_set_default_device(const char *name);
+TG_API const char *tg_default_device(void); /* its name: "CPU", "CUDA", ...; NULL with an error if DEV is unknown */
 /* Waits until every kernel queued on the device has finished (NULL: the default device, DEV or CPU). tg_realize may
  * return before a GPU is done; reading a result waits by itself, so this is for timing. 0, or -1 with an error (an
  * unknown device, or a kernel that failed). */

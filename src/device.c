@@ -2,8 +2,9 @@
  *
  * Contract:
  *  - A device is a table of functions (tg__device, internal.h). The CPU device is built in; a backend adds its own with
- *    tg__device_register (at most 16 devices). tg__device_get finds one by name, case-insensitively; a NULL name means
- *    the environment variable DEV, or "CPU" when DEV is unset or empty. An unknown name is NULL plus an error.
+ *    tg__device_register (at most 16 devices). tg__device_get finds one by name, case-insensitively, with an optional
+ *    ":0" (tinygrad's device strings); a NULL name means the default: tg_set_default_device's, else the environment
+ *    variable DEV, else "CPU". An unknown name is NULL plus an error listing the known ones.
  *  - Buffers and their memory are buffer.c's: it calls a device only through the table's alloc, free and copies.
  *  - tg__stat_launches / tg__stat_compiles count kernel launches and compiler processes; tg_kernel_launches() and
  *    tg_compiler_invocations() report them to the user.
@@ -69,16 +70,33 @@ static TG__UNUSED int tg__device_register(tg__device *d) {
   return 0;
 }
 
-TG__PRIVATE tg__device *tg__device_get(const char *name) {
-  tg__dev_builtins();
-  int from_env = 0;
-  if (!name) {
-    name = getenv("DEV");
-    from_env = name && name[0];
-    if (!from_env) name = "CPU";
+/* the default device set by tg_set_default_device (NULL: DEV, or the CPU) */
+static tg__device *tg__dev_default;
+
+/* A device string as tinygrad's: a registered name, case-insensitively, with an optional ":index" ("CUDA:0"). Each
+ * registered device is one unit: index 0 names it, a higher index is an error naming what there is. */
+static tg__device *tg__device_lookup(const char *name, int from_env) {
+  char base[64];
+  const char *colon = strchr(name, ':');
+  size_t len = colon ? (size_t)(colon - name) : strlen(name);
+  long index = 0;
+  if (colon) {
+    char *end = NULL;
+    index = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || index < 0 || colon[1] == '-' || colon[1] == '+' || colon[1] == ' ') index = -1;
   }
-  for (int i = 0; i < tg__dev_count; i++)
-    if (tg__dev_name_eq(tg__dev_table[i]->name, name)) return tg__dev_table[i];
+  if (len < sizeof base && index >= 0) {
+    memcpy(base, name, len);
+    base[len] = 0;
+    for (int i = 0; i < tg__dev_count; i++)
+      if (tg__dev_name_eq(tg__dev_table[i]->name, base)) {
+        if (index == 0) return tg__dev_table[i];
+        tg__set_error("device '%.64s': %s has one unit here, index 0 (\"%s\" or \"%s:0\")%s", name,
+                      tg__dev_table[i]->name, tg__dev_table[i]->name, tg__dev_table[i]->name,
+                      from_env ? ", from DEV" : "");
+        return NULL;
+      }
+  }
   char known[256];
   size_t n = 0;
   known[0] = 0;
@@ -90,6 +108,40 @@ TG__PRIVATE tg__device *tg__device_get(const char *name) {
   tg__set_error("unknown device '%.64s' (known: %s)%s. HINT: use a known name, or include the backend header "
                 "(e.g. backends/tinygrad_cuda.h) that provides it", name, known, from_env ? ", from DEV" : "");
   return NULL;
+}
+
+TG__PRIVATE tg__device *tg__device_get(const char *name) {
+  tg__dev_builtins();
+  if (!name && tg__dev_default) return tg__dev_default;
+  int from_env = 0;
+  if (!name) {
+    name = getenv("DEV");
+    from_env = name && name[0];
+    if (!from_env) name = "CPU";
+  }
+  return tg__device_lookup(name, from_env);
+}
+
+int tg_set_default_device(const char *name) {
+  TG__LOCKED();
+  if (!name) { /* back to DEV, or the CPU */
+    tg__dev_default = NULL;
+    return 0;
+  }
+  tg__dev_builtins();
+  tg__device *d = tg__device_lookup(name, 0);
+  if (!d) {
+    tg__error_context("tg_set_default_device");
+    return -1;
+  }
+  tg__dev_default = d;
+  return 0;
+}
+
+const char *tg_default_device(void) {
+  TG__LOCKED();
+  tg__device *d = tg__device_get(NULL);
+  return d ? d->name : NULL;
 }
 
 TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t) {

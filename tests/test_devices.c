@@ -197,3 +197,53 @@ static void check_backend_random(const char *name) {
 
 TEST(test_dev_cuda_random) { check_backend_random("CUDA"); }
 TEST(test_dev_opencl_random) { check_backend_random("OPENCL"); }
+
+/* tg_set_default_device: tinygrad's Device.DEFAULT. Device strings as tinygrad's (case-insensitive, ":0"); an unknown
+ * name or index is an error listing what there is, and leaves the default as it was; NULL goes back to DEV */
+TEST(test_dev_default_device) {
+  tg_scope_begin();
+  const char *env = tg_default_device();
+  CHECK_NOT_NULL(env);
+  char was[32] = "";
+  if (env) snprintf(was, sizeof was, "%s", env);
+  CHECK_EQ_INT(tg_set_default_device("cpu"), 0);
+  CHECK_STR(tg_default_device(), "CPU");
+  CHECK_STR(tg_device_of(tg_zeros(TG_FLOAT32, TG_SHAPE(2))), "CPU");
+  CHECK_EQ_INT(tg_set_default_device("CPU:0"), 0);
+  tg_clear_error();
+  CHECK_EQ_INT(tg_set_default_device("CPU:1"), -1);
+  CHECK_ERROR_HAS("tg_set_default_device");
+  CHECK_ERROR_HAS("index 0");
+  tg_clear_error();
+  CHECK_EQ_INT(tg_set_default_device("CPU:x"), -1);
+  CHECK_ERROR_HAS("unknown device 'CPU:x'");
+  tg_clear_error();
+  CHECK_EQ_INT(tg_set_default_device("NOPE"), -1);
+  CHECK_ERROR_HAS("known: CPU");
+  CHECK_STR(tg_default_device(), "CPU"); /* unchanged */
+  /* another device, where its driver loads: creation, random numbers and layers follow the default */
+  if (tg_set_default_device("opencl") == 0) {
+    tg_tensor *z = tg_zeros(TG_FLOAT32, TG_SHAPE(3)), *r = tg_rand(TG_FLOAT32, TG_SHAPE(3));
+    tg_nn_linear lin;
+    CHECK_EQ_INT(tg_nn_linear_init(&lin, 3, 2, 1), 0);
+    CHECK_STR(tg_device_of(z), "OPENCL");
+    CHECK_STR(tg_device_of(r), "OPENCL");
+    CHECK_STR(tg_device_of(lin.weight), "OPENCL");
+    tg_tensor *y = tg_nn_linear_forward(&lin, tg_add(z, r));
+    CHECK(y && tg_realize(y) == 0 && !strcmp(tg_device_of(y), "OPENCL"));
+    CHECK_EQ_INT(tg_set_default_device("CPU"), 0);
+    /* a graph over two devices is an error naming both */
+    static const float two[2] = {1, 2};
+    tg_tensor *c = TEST_F32(two, 2); /* a CPU buffer (constants alone run anywhere) */
+    tg_clear_error();
+    tg_tensor *mixed = tg_add(c, y); /* y lives in an OpenCL buffer */
+    CHECK(mixed == NULL || tg_realize(mixed) == -1);
+    CHECK_ERROR_HAS("OPENCL");
+    tg_nn_linear_free(&lin);
+  } else {
+    tg_clear_error();
+  }
+  CHECK_EQ_INT(tg_set_default_device(NULL), 0);
+  CHECK_STR(tg_default_device(), was);
+  tg_scope_end();
+}
