@@ -18,17 +18,6 @@ int tg_set_grad_enabled(int on) {
   return prev;
 }
 
-/* 1 if u's graph reads a buffer (0 for a constant: tg_zeros, tg_full, tg_arange, random numbers, ...) */
-static int tg__reads_buffer(tg__uop *u) {
-  tg__vec order;
-  memset(&order, 0, sizeof order);
-  tg__uop_toposort(u, &order);
-  int found = 0;
-  for (int i = 0; i < order.n && !found; i++) found = ((tg__uop *)order.items[i])->op == TG__OP_BUFFER;
-  tg__vec_free(&order);
-  return found;
-}
-
 tg_tensor *tg_requires_grad(tg_tensor *t, int on) {
   TG__LOCKED();
   TG__NEED("tg_requires_grad", t);
@@ -38,7 +27,7 @@ tg_tensor *tg_requires_grad(tg_tensor *t, int on) {
   }
   /* a constant is one hash-consed node for every tensor built alike: as a leaf it needs a buffer of its own, or two
    * biases made by tg_zeros would share one gradient */
-  if (on && !tg__reads_buffer(t->uop) && tg__own_buffer("tg_requires_grad", t) < 0) return NULL;
+  if (on && !tg__uop_reads_buffer(t->uop, NULL) && tg__own_buffer("tg_requires_grad", t) < 0) return NULL;
   t->requires_grad = on != 0;
   return t;
 }

@@ -413,6 +413,8 @@ TG__PRIVATE double tg__const_val(const tg__uop *u);
 TG__PRIVATE void tg__uop_bounds(tg__uop *u, int64_t *lo, int64_t *hi); /* conservative integer bounds */
 TG__PRIVATE char *tg__uop_print(tg__uop *u);                    /* a multi-line listing; malloc'd */
 TG__PRIVATE void tg__uop_toposort(tg__uop *root, tg__vec *out); /* sources before users */
+/* whether u's graph reads a BUFFER (constants do not); memo (u -> 1 or 2) may be NULL */
+TG__PRIVATE int tg__uop_reads_buffer(tg__uop *u, struct tg__map *memo);
 TG__PRIVATE int tg__uop_reaches(const tg__uop *from, const tg__uop *to); /* to is from or below it */
 TG__PRIVATE int64_t tg__uop_count(void);
 /* The roots of the graph: the nodes that live tensors hold. uop.c sits below tensor.c and must not call it, so
@@ -728,6 +730,9 @@ typedef struct tg__sched_opts {
   int capturing;                          /* a JIT records this schedule (intermediates realised before are recomputed,
                                              and a CONTIGUOUS keeps no buffer of its own) */
   struct tg__device *(*default_device)(void); /* the device of a graph that reads no buffer; NULL + error if none */
+  /* the device of the roots' tensors (NULL: not one): a value realised before on another device (a graph of
+   * constants is one node on every device) is computed again here rather than read from there */
+  struct tg__device *device;
 } tg__sched_opts;
 /* one kernel per realisation point of the graph below roots, ordered; realized_out[i] is the view of roots[i]'s
  * buffer once it runs. 0, or -1 with an error and nothing scheduled (every assignment undone) */
@@ -981,7 +986,8 @@ typedef struct tg__capture_hook {
 } tg__capture_hook;
 TG__PRIVATE void tg__set_capture_hook(const tg__capture_hook *h); /* NULL: nothing captures */
 /* tg__kernelize with the runtime's state: whether a hook captures, and the default device */
-TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out);
+TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, struct tg__device *dev, tg__sched *out,
+                             tg__uop **realized_out);
 /* after a run, failed or not: the nodes of kernels that ran keep their values (a realised CONTIGUOUS or assignment
  * becomes its buffer), and the assignments of kernels that did not run are undone, so every tensor is either as it
  * was or realised and a retry schedules only what is left */

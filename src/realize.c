@@ -28,9 +28,11 @@ TG__PRIVATE void tg__set_capture_hook(const tg__capture_hook *h) { tg__capture =
 
 static tg__device *tg__realize_default_device(void) { return tg__device_get(NULL); }
 
-TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__sched *out, tg__uop **realized_out) {
+TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__device *dev, tg__sched *out,
+                             tg__uop **realized_out) {
   tg__sched_opts o;
   memset(&o, 0, sizeof o);
+  o.device = dev;
   o.capturing = tg__capture != NULL;
   o.default_device = tg__realize_default_device;
   return tg__kernelize(roots, nroots, &o, out, realized_out);
@@ -484,7 +486,10 @@ tg_schedule *tg_schedule_create(tg_tensor **ts, int n) {
     for (roots[i] = ts[i]->uop; roots[i]->becomes;) roots[i] = roots[i]->becomes; /* realised: its buffer */
   }
   tg_schedule *sc = (tg_schedule *)tg__alloc(sizeof(tg_schedule));
-  if (tg__schedule(roots, n, &sc->s, views) < 0) {
+  tg__device *dev = ts[0]->dev; /* the roots' device, when they share one */
+  for (int i = 1; i < n; i++)
+    if (ts[i]->dev != dev) dev = NULL;
+  if (tg__schedule(roots, n, dev, &sc->s, views) < 0) {
     TG_FREE(sc);
     return NULL;
   }

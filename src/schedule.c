@@ -35,6 +35,7 @@ typedef struct tg__sctx {
   int capturing;       /* a JIT records this schedule: reuse only the values of live tensors (see tg__sub_realised) */
   tg__map live;        /* the uops of live tensors, when capturing */
   tg__map assigned;    /* the buffers this schedule's assignments write (tg__buffer * -> 1): never viewed */
+  tg__map reads;       /* tg__reads_buffer's memo */
   int64_t var_vals[TG__MAX_VARS]; /* the values the graph binds its variables to (-1: none) */
   int nvars, var_clash;           /* variables bound; a variable bound to two values (its slot + 1) */
 } tg__sctx;
@@ -52,6 +53,7 @@ static void tg__sctx_free(tg__sctx *c) {
   tg__map_free(&c->loads);
   tg__map_free(&c->live);
   tg__map_free(&c->assigned);
+  tg__map_free(&c->reads);
 }
 
 static void tg__sctx_live(void *ctx, tg__uop *u) { tg__map_put(&((tg__sctx *)ctx)->live, u, (void *)1); }
@@ -72,7 +74,12 @@ static tg__uop *tg__sub_point(void *ctx, tg__uop *u, const tg__bindings *b) {
 static tg__uop *tg__sub_realised(void *ctx, tg__uop *u, const tg__bindings *b) {
   tg__sctx *c = (tg__sctx *)ctx;
   (void)b;
-  return u->becomes && (!c->capturing || tg__map_get(&c->live, u)) ? u->becomes : NULL;
+  if (!u->becomes || (c->capturing && !tg__map_get(&c->live, u))) return NULL;
+  tg__uop *held = c->opts->device ? tg__movement_buffer(u->becomes) : NULL;
+  /* a graph of constants realised on another device is computed again here; one that reads buffers is read where
+   * it lies (recomputed, it could read buffers written since) */
+  if (held && ((tg__buffer *)held->arg.ptr)->dev != c->opts->device && !tg__uop_reads_buffer(u, &c->reads)) return NULL;
+  return u->becomes;
 }
 
 /* a bound variable -> the variable, its value collected for the schedule (kernels read it from the variable table) */
@@ -637,6 +644,7 @@ static int tg__sched_graph(tg__sctx *c, tg__uop **roots, int nroots, tg__vec *or
   c->sink = tg__substitute(c, tg__uop_new(TG__OP_SINK, TG_BOOL, nroots, roots, NULL));
   tg__uop_toposort(c->sink, order);
   if (tg__check_buffers(order, &c->dev) < 0) return -1;
+  if (!c->dev) c->dev = c->opts->device;
   if (!c->dev && !(c->dev = c->opts->default_device())) return -1;
   if (c->dev->dialect->global_id && c->dev->dialect->group_id) {
     tg__uop *split = tg__graph_rewrite(c->sink, TG__MATCHER(tg__gpu_split_rules), NULL);

@@ -380,7 +380,7 @@ static void tg__drop_broken_pending(tg_tensor **ts, int n) {
     tg__sched probe;
     tg__uop *view;
     if (asked) continue;
-    if (tg__schedule(&t->uop, 1, &probe, &view) == 0) { /* fine alone: not the culprit */
+    if (tg__schedule(&t->uop, 1, t->dev, &probe, &view) == 0) { /* fine alone: not the culprit */
       tg__sched_settle(&probe);
       tg__sched_free(&probe);
       continue;
@@ -394,6 +394,43 @@ static void tg__drop_broken_pending(tg_tensor **ts, int n) {
                   dropped > 1 ? "s" : "", dropped > 1 ? "have" : "has");
   else
     tg__set_error("%s", err);
+}
+
+/* realises the tensors of one device (owners: those not yet realised, and the pending assignments of this thread on
+ * that device) in one schedule */
+static int tg__realize_group(tg_tensor **ts, int n, const tg__vec *owners, tg__device *dev) {
+  int nr = owners->n, rc = 0;
+  tg__uop **roots = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)nr * 2), **views = roots + nr;
+  for (int i = 0; i < nr; i++) roots[i] = ((tg_tensor *)owners->items[i])->uop;
+  tg__sched s;
+  rc = tg__schedule(roots, nr, dev, &s, views);
+  if (rc < 0) tg__drop_broken_pending(ts, n);
+  if (rc == 0) {
+    /* A failure leaves every tensor as it was, or realised where its kernel ran (a launch failed midway): what did
+     * not run is undone (tg__sched_settle), and a retry schedules only that. A realised tensor keeps its graph
+     * (backward may still need it); `becomes` points every reader at the buffer. An assignment is the exception:
+     * the target becomes its buffer, so a parameter does not hold every step's graph. */
+    rc = tg__run_schedule(&s);
+    tg__sched_settle(&s);
+    for (int i = 0; i < nr; i++) {
+      if (!tg__sched_ran(&s, views[i])) continue;
+      roots[i]->becomes = views[i];
+      if (roots[i]->op == TG__OP_ASSIGN) ((tg_tensor *)owners->items[i])->uop = views[i];
+      if (roots[i]->op == TG__OP_ASSIGN && !tg__view_buffer(views[i])) { /* into a view: the buffer's owner */
+        tg__buffer *b = (tg__buffer *)tg__movement_buffer(views[i])->arg.ptr;
+        for (tg_tensor *o = tg__live; o; o = o->next) {
+          tg__uop *ov = tg__view_buffer(o->uop);
+          if (ov && ov->arg.ptr == b && ov->arg.i != b->version)
+            o->uop = tg__buffer_uop(b, o->uop->ndim, o->uop->shape);
+        }
+      }
+    }
+    for (int i = tg__pending.n - 1; i >= 0; i--) /* pending assignments that ran (any thread's) are done */
+      if (((tg_tensor *)tg__pending.items[i])->uop->op != TG__OP_ASSIGN) tg__pending_remove(i);
+    tg__sched_free(&s);
+  }
+  TG_FREE(roots);
+  return rc;
 }
 
 int tg_realize_all(tg_tensor **ts, int n) {
@@ -416,38 +453,24 @@ int tg_realize_all(tg_tensor **ts, int n) {
     for (int j = 0; j < owners.n && !dup; j++) dup = ((tg_tensor *)owners.items[j])->uop == t->uop;
     if (!dup && !tg__is_buffer_view(tg__base(t->uop))) tg__vec_push(&owners, t);
   }
-  int nr = owners.n, rc = 0;
-  if (!nr) return 0;
-  tg__uop **roots = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)nr * 2), **views = roots + nr;
-  for (int i = 0; i < nr; i++) roots[i] = ((tg_tensor *)owners.items[i])->uop;
-  tg__sched s;
-  rc = tg__schedule(roots, nr, &s, views);
-  if (rc < 0) tg__drop_broken_pending(ts, n);
-  if (rc == 0) {
-    /* A failure leaves every tensor as it was, or realised where its kernel ran (a launch failed midway): what did
-     * not run is undone (tg__sched_settle), and a retry schedules only that. A realised tensor keeps its graph
-     * (backward may still need it); `becomes` points every reader at the buffer. An assignment is the exception:
-     * the target becomes its buffer, so a parameter does not hold every step's graph. */
-    rc = tg__run_schedule(&s);
-    tg__sched_settle(&s);
-    for (int i = 0; i < nr; i++) {
-      if (!tg__sched_ran(&s, views[i])) continue;
-      roots[i]->becomes = views[i];
-      if (roots[i]->op == TG__OP_ASSIGN) ((tg_tensor *)owners.items[i])->uop = views[i];
-      if (roots[i]->op == TG__OP_ASSIGN && !tg__view_buffer(views[i])) { /* into a view: the buffer's owner */
-        tg__buffer *b = (tg__buffer *)tg__movement_buffer(views[i])->arg.ptr;
-        for (tg_tensor *o = tg__live; o; o = o->next) {
-          tg__uop *ov = tg__view_buffer(o->uop);
-          if (ov && ov->arg.ptr == b && ov->arg.i != b->version)
-            o->uop = tg__buffer_uop(b, o->uop->ndim, o->uop->shape);
-        }
-      }
+  /* one schedule per device: a pending assignment on another device (that device's random counter) is not this
+   * graph's, and tensors of two devices realised together run on each */
+  int rc = 0;
+  tg__vec group;
+  memset(&group, 0, sizeof group);
+  while (owners.n && rc == 0) {
+    tg__device *d = ((tg_tensor *)owners.items[0])->dev;
+    int m = 0;
+    group.n = 0;
+    for (int i = 0; i < owners.n; i++) {
+      tg_tensor *t = (tg_tensor *)owners.items[i];
+      if (t->dev == d) tg__vec_push(&group, t);
+      else owners.items[m++] = t;
     }
-    for (int i = tg__pending.n - 1; i >= 0; i--) /* pending assignments that ran (any thread's) are done */
-      if (((tg_tensor *)tg__pending.items[i])->uop->op != TG__OP_ASSIGN) tg__pending_remove(i);
-    tg__sched_free(&s);
+    owners.n = m;
+    rc = tg__realize_group(ts, n, &group, d);
   }
-  TG_FREE(roots);
+  tg__vec_free(&group);
   tg__vec_free(&owners);
   return rc;
 }

@@ -520,6 +520,31 @@ TG__PRIVATE void tg__uop_toposort(tg__uop *root, tg__vec *out) {
   tg__map_free(&seen);
 }
 
+/* whether u's graph reads a buffer (0 for constants: zeros, full, arange, ...): a walk that stops at the first
+ * BUFFER; memo (u -> 1 reads, 2 does not), shared across calls, may be NULL */
+TG__PRIVATE int tg__uop_reads_buffer(tg__uop *u, tg__map *memo) {
+  tg__map own;
+  memset(&own, 0, sizeof own);
+  if (!memo) memo = &own;
+  tg__vec order;
+  memset(&order, 0, sizeof order);
+  int found = (intptr_t)tg__map_get(memo, u) == 1;
+  if (!tg__map_get(memo, u)) {
+    tg__uop_toposort(u, &order);
+    for (int i = 0; i < order.n; i++) { /* sources first: each node's answer from its sources' */
+      tg__uop *v = (tg__uop *)order.items[i];
+      if (tg__map_get(memo, v)) continue;
+      int r = v->op == TG__OP_BUFFER;
+      for (int k = 0; k < v->nsrc && !r; k++) r = (intptr_t)tg__map_get(memo, v->src[k]) == 1;
+      tg__map_put(memo, v, (void *)(intptr_t)(r ? 1 : 2));
+    }
+    found = (intptr_t)tg__map_get(memo, u) == 1;
+  }
+  tg__vec_free(&order);
+  tg__map_free(&own);
+  return found;
+}
+
 static void tg__print_arg(tg__str *b, const tg__uop *u) {
   if (u->op == TG__OP_CONST) {
     if (tg_dtype_is_float(u->dtype)) tg__str_printf(b, " %.9g", u->arg.f);
