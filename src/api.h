@@ -124,6 +124,10 @@ TG_API const char *tg_device_of(const tg_tensor *t);
  * "OPENCL:0": case-insensitive, index 0 only; any registered name); NULL goes back to the environment's DEV, or the
  * CPU. Process-wide. 0, or -1 with an error listing the known devices (the default stays as it was). */
 TG_API int tg_set_default_device(const char *name);
+/* t on another device (tinygrad's Tensor.to; NULL: the default device), lazily: a COPY in the graph, realised as a
+ * copy through the host once t is computed on its own device. Gradients flow back through it; a JIT captures it.
+ * The same device gives t's value as it is. A graph that reads two devices without tg_to is an error. */
+TG_API tg_tensor *tg_to(tg_tensor *t, const char *device);
 TG_API const char *tg_default_device(void); /* its name: "CPU", "CUDA", ...; NULL with an error if DEV is unknown */
 /* Waits until every kernel queued on the device has finished (NULL: the default device, DEV or CPU). tg_realize may
  * return before a GPU is done; reading a result waits by itself, so this is for timing. 0, or -1 with an error (an

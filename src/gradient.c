@@ -95,6 +95,14 @@ static tg__uop *tg__gr_identity(void *ctx, tg__uop *r, const tg__bindings *b) {
   return tg__grads1(TG__G);
 }
 
+static tg__uop *tg__gr_copy(void *ctx, tg__uop *r, const tg__bindings *b) {
+  (void)b;
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.ptr = (void *)(intptr_t)r->arg.i, a.i = (int64_t)(intptr_t)r->arg.ptr; /* from the target back to the source */
+  return tg__grads1(tg__uop1(TG__OP_COPY, TG__G->dtype, TG__G, &a));
+}
+
 static tg__uop *tg__gr_custom(void *ctx, tg__uop *r, const tg__bindings *b) {
   (void)b;
   return ((const tg__custom *)r->arg.ptr)->grad(r, TG__G);
@@ -178,7 +186,8 @@ static const tg__rule tg__grad_rules[] = {
     TG__RULE("(MAX x y)", tg__gr_max),                              /* to the larger; ties halve */
     TG__RULE("(WHERE c x y)", tg__gr_where),                        /* where(c, g, 0), where(c, 0, g) */
     TG__RULE("(CMP|AND|OR|XOR|SHL|SHR|IDIV|MOD|TRUNC|BITCAST|DETACH)", tg__gr_none), /* piecewise constant */
-    TG__RULE("(CONTIGUOUS|COPY x)", tg__gr_identity),               /* g */
+    TG__RULE("(CONTIGUOUS x)", tg__gr_identity),                    /* g */
+    TG__RULE("(COPY x)", tg__gr_copy),                              /* g copied back to x's device */
     TG__RULE("(CUSTOM_GRAD ...)", tg__gr_custom),                   /* the composite's own function */
     TG__RULE("(REDUCE_AXIS x)", tg__gr_reduce),                     /* expand; to the maxima; the others' product */
     TG__RULE("(RESHAPE x)", tg__gr_reshape),                        /* the inverse movement */

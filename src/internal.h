@@ -365,7 +365,8 @@ typedef struct tg__buffer {
  *   DEFINE_LOCAL (an array in a workgroup's shared memory, elements of its dtype): i (its number), i2 (elements);
  *   RESHAPE/EXPAND: shape; PERMUTE: perm in ints; PAD/SHRINK: pairs (before, after) / (start, end) in ints;
  *   FLIP: axes mask in i; ARANGE (0, 1, ..., i-1 as int32): length in i; REDUCE_AXIS: reduce op in i2, axes mask
- *   in i; REDUCE: op in i; BUFFER: buf; COPY: device name in ptr. */
+ *   in i; REDUCE: op in i; BUFFER: buf; COPY (tg_to): the target device (its tg__device *) in ptr, the source's
+ *   in i (an intptr_t: the gradient copies back there). */
 enum { TG__RANGE_LOOP, TG__RANGE_LOCAL, TG__RANGE_GROUP, TG__RANGE_LANE }; /* a RANGE's role (arg.i2), optimize.c */
 /* CONTIGUOUS's arg.i: TG__CONTIGUOUS_COPY is a copy even where its value is a range of a realised buffer that could
  * be viewed (schedule.c): a snapshot of a buffer that an assignment realised with it overwrites (tg_rand's counter) */

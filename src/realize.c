@@ -119,8 +119,8 @@ static void tg__ast_key(const tg__kernel *k, const tg__device *dev, const tg__ta
         if (k->bufs[j] == b) p = j;
       w[3] = (uint64_t)(int64_t)p;
       w[4] = (uint64_t)b->numel;
-    } else if (u->arg.ptr && u->op == TG__OP_COPY) {
-      w[4] = tg__hash_bytes(u->arg.ptr, strlen((const char *)u->arg.ptr), w[4]);
+    } else if (u->op == TG__OP_COPY) { /* the devices (pointers to their tables, for the process's life) */
+      w[4] = (uint64_t)(uintptr_t)u->arg.ptr;
     }
     for (int j = 0; j < 8; j++) h = tg__hash_mix(h, w[j]), g = tg__hash_mix(g, w[j] + 0x9e3779b97f4a7c15ULL);
     for (int j = 0; j < u->nsrc; j++) {
@@ -179,8 +179,78 @@ static void tg__src_add(const uint64_t key[2], const tg__kernel *k, const tg__li
 /* k's source (k->src, k->name, k->opts) and what launching it needs (*lin: sizes and estimates; its UOps only when
  * codegen ran, lin->n 0 on a cache hit), without compiling: the one path to a kernel's source, for running and for
  * inspection. 0, or -1 with an error; free lin after (tg__linear_free) */
+// ---------------------------------------------------------------------------------------------------------------------
+// copies between devices (tg_to's COPY): a "program" of a device of their own, so that schedules, memory plans and
+// JIT replays launch them as any kernel. Through the host: out of one device into a staging buffer, into the other.
+
+typedef struct tg__copy_plan { tg__device *from, *to; size_t nbytes; } tg__copy_plan;
+
+static int tg__copy_launch(tg__program *p, void **bufs, int nbufs) {
+  const tg__copy_plan *c = (const tg__copy_plan *)p->handle;
+  if (nbufs < 2 || !c->nbytes) return 0;
+  void *tmp = tg__try_alloc(p->name, c->nbytes);
+  int rc = !tmp || c->from->copy_out(c->from, tmp, bufs[1], c->nbytes) < 0 ||
+                   c->to->copy_in(c->to, bufs[0], tmp, c->nbytes) < 0 ? -1 : 0;
+  TG_FREE(tmp);
+  if (rc < 0 && !tg__has_error())
+    tg__set_error("%s: the copy of %zu bytes from %s to %s failed", p->name, c->nbytes, c->from->name, c->to->name);
+  return rc;
+}
+static int tg__copy_sync(tg__device *d) { (void)d; return 0; }
+static tg__program *tg__copy_compile(tg__device *d, const char *name, const char *src) {
+  (void)d, (void)name, (void)src;
+  return NULL;
+}
+
+static tg__dialect tg__copy_dialect; /* renders nothing: zeros */
+static tg__device tg__copy_device = {1, "COPY", &tg__copy_dialect, NULL, NULL, NULL, NULL, tg__copy_compile,
+                                     tg__copy_launch, tg__copy_sync, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+
+/* the copy programs made, one per (from, to, size), for the program's life as compiled kernels are */
+static tg__program **tg__copies;
+static int tg__ncopies;
+
+static void tg__copies_free(void) {
+  for (int i = 0; i < tg__ncopies; i++) {
+    TG_FREE(tg__copies[i]->handle);
+    TG_FREE(tg__copies[i]->name);
+    TG_FREE(tg__copies[i]);
+  }
+  TG_FREE(tg__copies);
+  tg__ncopies = 0;
+}
+
+/* whether k is a copy between devices: SINK(STORE(out, COPY(view of a buffer))) */
+static int tg__is_copy_kernel(const tg__kernel *k) { return k->ast->src[0]->src[1]->op == TG__OP_COPY; }
+
+static int tg__copy_prepare(tg__kernel *k) {
+  TG_FREE(tg__kernel_params(k)); /* collects the buffers: the output, then the source */
+  tg__device *from = k->bufs[1]->dev, *to = k->bufs[0]->dev;
+  size_t nbytes = k->bufs[0]->nbytes;
+  for (int i = 0; i < tg__ncopies && !k->prog; i++) {
+    const tg__copy_plan *c = (const tg__copy_plan *)tg__copies[i]->handle;
+    if (c->from == from && c->to == to && c->nbytes == nbytes) k->prog = tg__copies[i];
+  }
+  if (!k->prog) {
+    if (!tg__ncopies) atexit(tg__copies_free);
+    tg__program *p = (tg__program *)tg__alloc(sizeof *p);
+    tg__copy_plan *c = (tg__copy_plan *)tg__alloc(sizeof *c);
+    c->from = from, c->to = to, c->nbytes = nbytes;
+    char name[96];
+    snprintf(name, sizeof name, "copy %zu bytes %s -> %s", nbytes, from->name, to->name);
+    p->dev = &tg__copy_device, p->name = tg__strdup(name), p->handle = c, p->bytes = (double)nbytes;
+    tg__copies = (tg__program **)tg__realloc(tg__copies, sizeof(tg__program *) * (size_t)(tg__ncopies + 1));
+    tg__copies[tg__ncopies++] = p;
+    k->prog = p;
+  }
+  if (!k->name) k->name = tg__strdup(k->prog->name);
+  if (!k->src) k->src = tg__strdup("/* a copy between devices, through the host: no kernel source */");
+  return 0;
+}
+
 static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
   memset(lin, 0, sizeof *lin);
+  if (tg__is_copy_kernel(k)) return tg__copy_prepare(k);
   tg__kparam *params = tg__kernel_params(k); /* collects the kernel's buffers first */
   tg__device *dev = k->bufs[0]->dev;
   const tg__dialect *d = dev->dialect;
@@ -248,6 +318,7 @@ static int tg__kernel_program(tg__kernel *k, tg__program *p, const tg__linear *l
 /* source, then the device's program (cached by the device); 0 or -1 */
 static int tg__kernel_prepare(tg__kernel *k) {
   if (k->prog) return 0;
+  if (tg__is_copy_kernel(k)) return tg__copy_prepare(k);
   tg__linear lin;
   if (tg__kernel_source(k, &lin) < 0) return -1;
   tg__device *dev = k->bufs[0]->dev;
@@ -352,7 +423,7 @@ static tg__launch *tg__sched_launches(tg__sched *s) {
 /* runs kernel i with the planned memory; 0 or -1 */
 static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *l, double *t_total) {
   tg__kernel *k = &s->k[i];
-  tg__device *dev = k->bufs[0]->dev;
+  tg__device *dev = k->prog->dev; /* the output's, or COPY's (tg__copy_device) */
   uint64_t t0 = TG__DEBUG >= 1 ? tg__now_ns() : 0;
   int rc = 0;
   if (tg__fault(TG__FAULT_LAUNCH)) {
@@ -400,7 +471,8 @@ static int tg__prepare_batch(tg__sched *s) {
   tg__device *dev = NULL;
   int m = 0;
   for (int i = 0; i < s->n; i++)
-    if (!s->k[i].prog && s->k[i].nbufs > 0) dev = dev ? dev : s->k[i].bufs[0]->dev, m++;
+    if (!s->k[i].prog && s->k[i].nbufs > 0 && !tg__is_copy_kernel(&s->k[i]))
+      dev = dev ? dev : s->k[i].bufs[0]->dev, m++;
   if (!dev || !dev->compile_batch || m < 2) return 0;
   tg__linear *lins = (tg__linear *)tg__alloc(sizeof(tg__linear) * (size_t)m);
   int *at = (int *)tg__alloc(sizeof(int) * (size_t)m), n = 0, rc = 0;
@@ -409,7 +481,8 @@ static int tg__prepare_batch(tg__sched *s) {
   tg__program **progs = (tg__program **)tg__alloc(sizeof(tg__program *) * (size_t)m);
   int faulted = 0; /* an injected fault: the kernel at[n] fails, after the ones before it compile */
   for (int i = 0; i < s->n && rc == 0 && !faulted; i++) {
-    if (s->k[i].prog || s->k[i].nbufs < 1 || s->k[i].bufs[0]->dev != dev) continue;
+    if (s->k[i].prog || s->k[i].nbufs < 1 || s->k[i].bufs[0]->dev != dev || tg__is_copy_kernel(&s->k[i]))
+      continue;
     if (tg__kernel_source(&s->k[i], &lins[n]) < 0) rc = -1;
     else if (tg__fault(TG__FAULT_COMPILE)) {
       tg__set_error("compile of kernel %s failed (injected fault)", s->k[i].name);

@@ -36,6 +36,8 @@ typedef struct tg__sctx {
   tg__map live;        /* the uops of live tensors, when capturing */
   tg__map assigned;    /* the buffers this schedule's assignments write (tg__buffer * -> 1): never viewed */
   tg__map reads;       /* tg__reads_buffer's memo */
+  tg__map devs;        /* node -> the device it is computed on (tg__node_devices; absent: constants, anywhere) */
+  int copies;          /* the graph copies between devices (tg_to): constants realised before are recomputed */
   int64_t var_vals[TG__MAX_VARS]; /* the values the graph binds its variables to (-1: none) */
   int nvars, var_clash;           /* variables bound; a variable bound to two values (its slot + 1) */
 } tg__sctx;
@@ -54,6 +56,7 @@ static void tg__sctx_free(tg__sctx *c) {
   tg__map_free(&c->live);
   tg__map_free(&c->assigned);
   tg__map_free(&c->reads);
+  tg__map_free(&c->devs);
 }
 
 static void tg__sctx_live(void *ctx, tg__uop *u) { tg__map_put(&((tg__sctx *)ctx)->live, u, (void *)1); }
@@ -75,10 +78,14 @@ static tg__uop *tg__sub_realised(void *ctx, tg__uop *u, const tg__bindings *b) {
   tg__sctx *c = (tg__sctx *)ctx;
   (void)b;
   if (!u->becomes || (c->capturing && !tg__map_get(&c->live, u))) return NULL;
-  tg__uop *held = c->opts->device ? tg__movement_buffer(u->becomes) : NULL;
-  /* a graph of constants realised on another device is computed again here; one that reads buffers is read where
-   * it lies (recomputed, it could read buffers written since) */
-  if (held && ((tg__buffer *)held->arg.ptr)->dev != c->opts->device && !tg__uop_reads_buffer(u, &c->reads)) return NULL;
+  /* A graph of constants is one node on every device (UOps carry none), realised on one of them: it is computed
+   * again where the buffer lies on another device than the roots', or anywhere when the graph copies between
+   * devices (its regions may need it on either). One that reads buffers is read where it lies: recomputed, it
+   * could read buffers written since. */
+  tg__uop *held = c->opts->device || c->copies ? tg__movement_buffer(u->becomes) : NULL;
+  if (held && (c->copies || ((tg__buffer *)held->arg.ptr)->dev != c->opts->device) &&
+      !tg__uop_reads_buffer(u, &c->reads))
+    return NULL;
   return u->becomes;
 }
 
@@ -205,6 +212,15 @@ static tg__uop *tg__kz_always(void *ctx, tg__uop *u, const tg__bindings *b) {
   return NULL;
 }
 
+/* a copy between devices reads a buffer of the source device: what it copies is realised there first */
+static tg__uop *tg__kz_copy(void *ctx, tg__uop *u, const tg__bindings *b) {
+  tg__sctx *c = (tg__sctx *)ctx;
+  (void)b;
+  tg__sched_point(c, u);
+  if (!tg__view_buffer(u->src[0])) tg__sched_point(c, u->src[0]);
+  return NULL;
+}
+
 static tg__uop *tg__kz_reduce(void *ctx, tg__uop *r, const tg__bindings *b) {
   tg__sctx *c = (tg__sctx *)ctx;
   (void)b;
@@ -256,7 +272,8 @@ static tg__uop *tg__kz_pad(void *ctx, tg__uop *p, const tg__bindings *b) {
  * the roots comes first. */
 static const tg__rule tg__kernelize_rules[] = {
   TG__RULE("(SINK)", tg__kz_roots),                    /* sink(roots...): each root, unless a view of a buffer */
-  TG__RULE("(CONTIGUOUS|COPY|ASSIGN)", tg__kz_always), /* contiguous(x), copy(x), assign(t, x): always */
+  TG__RULE("(CONTIGUOUS|ASSIGN)", tg__kz_always),      /* contiguous(x), assign(t, x): always */
+  TG__RULE("(COPY x)", tg__kz_copy),                   /* copy(x) to another device: it, and x */
   TG__RULE("(REDUCE_AXIS)", tg__kz_reduce),            /* reduce(x) expanded to the output, reshuffled or read twice */
   TG__RULE("(PAD)", tg__kz_pad),                       /* pad(x) read through a reduction's window */
 };
@@ -328,6 +345,12 @@ static tg__uop *tg__assign_output(tg__uop *u, tg__kernel *k) {
   return tg__rebase_view(u->src[0], tg__buffer_uop_of(b)); /* into a view (a KV cache's slice): through it */
 }
 
+/* the device point u is computed on: its graph's, else (constants) the schedule's */
+static tg__device *tg__point_device(tg__sctx *c, tg__uop *u) {
+  tg__device *d = (tg__device *)tg__map_get(&c->devs, u);
+  return d ? d : c->dev;
+}
+
 /* any other point writes a new buffer; NULL on failure */
 static tg__uop *tg__new_output(tg__device *dev, tg__uop *u) {
   tg__buffer *b = tg__buffer_new(dev, u->dtype, tg__numel_of(u));
@@ -350,7 +373,7 @@ static void tg__sched_push(tg__sched *s, tg__kernel *k) {
  * target's version (its kernel would write nothing either). */
 static int tg__empty_point(tg__sctx *c, tg__uop *u) {
   if (u->op == TG__OP_ASSIGN || tg__numel_of(u) != 0) return 0;
-  tg__uop *outbuf = tg__new_output(c->dev, u);
+  tg__uop *outbuf = tg__new_output(tg__point_device(c, u), u);
   if (!outbuf) return -1;
   tg__uop *view = tg__buffer_view(outbuf, u);
   if (u->op == TG__OP_CONTIGUOUS && !c->capturing && !u->becomes) u->becomes = view;
@@ -444,7 +467,7 @@ static int tg__build_kernel(tg__sctx *c, tg__uop *u, tg__sched *out) {
     if (!(outbuf = tg__assign_output(u, &k))) return -1;
     value = value->src[1];
   } else {
-    if (!(outbuf = tg__new_output(c->dev, u))) return -1;
+    if (!(outbuf = tg__new_output(tg__point_device(c, u), u))) return -1;
     if (value->op == TG__OP_CONTIGUOUS) value = value->src[0];
   }
   for (int r = 0; r < c->sink->nsrc; r++) k.keep |= c->sink->src[r] == u;
@@ -458,7 +481,7 @@ static int tg__build_kernel(tg__sctx *c, tg__uop *u, tg__sched *out) {
     k.view = view;
   }
   k.ast = tg__uop1(TG__OP_SINK, TG_BOOL, tg__uop2(TG__OP_STORE, u->dtype, outbuf, value, NULL), NULL);
-  if (tg__uses_vars(k.ast) && !(k.vars = tg__var_table(c->dev))) return -1;
+  if (tg__uses_vars(k.ast) && !(k.vars = tg__var_table(tg__point_device(c, u)))) return -1;
   tg__sched_push(out, &k);
   tg__map_put(&c->loads, u, view);
   return 0;
@@ -570,18 +593,29 @@ static int tg__order_kernels(tg__sched *s) {
  *    would silently compute with the new ones (tinygrad does). That is an error instead.
  *  - They give the device the kernels run on (*dev stays NULL for a graph of constants). A graph that reads two
  *    devices is an error: there is no copy between devices yet. */
-static int tg__check_buffers(const tg__vec *order, tg__device **dev) {
+/* every BUFFER is current (not stale), and each node's device (c->devs): a buffer's; a COPY's target; else the one
+ * device of its sources (constants have none: they run anywhere). Two devices meeting without a COPY is an error. */
+static int tg__node_devices(tg__sctx *c, const tg__vec *order) {
   for (int i = 0; i < order->n; i++) {
-    const tg__uop *u = (const tg__uop *)order->items[i];
-    if (u->op != TG__OP_BUFFER) continue;
-    const tg__buffer *b = (const tg__buffer *)u->arg.ptr;
-    if (tg__buffer_check_read(u) < 0) return -1;
-    if (*dev && b->dev != *dev) {
-      tg__set_error("tg_realize: the graph reads tensors on %s and on %s; moving data between devices is not "
-                    "supported yet. HINT: keep DEV the same for the whole program", (*dev)->name, b->dev->name);
-      return -1;
+    tg__uop *u = (tg__uop *)order->items[i];
+    tg__device *d = NULL;
+    if (u->op == TG__OP_BUFFER) {
+      if (tg__buffer_check_read(u) < 0) return -1;
+      d = ((const tg__buffer *)u->arg.ptr)->dev;
+    } else if (u->op == TG__OP_COPY) {
+      d = (tg__device *)u->arg.ptr;
+    } else {
+      for (int k = 0; k < u->nsrc; k++) {
+        tg__device *s = (tg__device *)tg__map_get(&c->devs, u->src[k]);
+        if (s && d && s != d) {
+          tg__set_error("tg_realize: the graph reads tensors on %s and on %s. HINT: move one to the other with "
+                        "tg_to(t, \"%s\")", d->name, s->name, d->name);
+          return -1;
+        }
+        if (s) d = s;
+      }
     }
-    *dev = b->dev;
+    if (d) tg__map_put(&c->devs, u, d);
   }
   return 0;
 }
@@ -638,13 +672,37 @@ static const tg__rule tg__gpu_split_rules[] = {
 };
 TG__RULES_REGISTER(tg__gpu_split_rules)
 
+/* whether the graph below root copies between devices (a COPY that is not realised yet): a walk that stops where a
+ * node was realised before */
+static int tg__copies_between_devices(tg__uop *root) {
+  tg__vec stack;
+  tg__map seen;
+  memset(&stack, 0, sizeof stack);
+  memset(&seen, 0, sizeof seen);
+  tg__vec_push(&stack, root);
+  int found = 0;
+  while (stack.n && !found) {
+    tg__uop *u = (tg__uop *)stack.items[--stack.n];
+    if (tg__map_get(&seen, u) || (u != root && u->becomes)) continue;
+    tg__map_put(&seen, u, (void *)1);
+    found = u->op == TG__OP_COPY;
+    for (int k = 0; k < u->nsrc; k++) tg__vec_push(&stack, u->src[k]);
+  }
+  tg__vec_free(&stack);
+  tg__map_free(&seen);
+  return found;
+}
+
 /* the graph below the roots, without what was realised before: c->sink, and its nodes in order (sources first); the
  * device the kernels run on in c->dev. 0 or -1 */
 static int tg__sched_graph(tg__sctx *c, tg__uop **roots, int nroots, tg__vec *order) {
-  c->sink = tg__substitute(c, tg__uop_new(TG__OP_SINK, TG_BOOL, nroots, roots, NULL));
+  tg__uop *raw = tg__uop_new(TG__OP_SINK, TG_BOOL, nroots, roots, NULL);
+  c->copies = tg__copies_between_devices(raw);
+  c->sink = tg__substitute(c, raw);
   tg__uop_toposort(c->sink, order);
-  if (tg__check_buffers(order, &c->dev) < 0) return -1;
-  if (!c->dev) c->dev = c->opts->device;
+  if (tg__node_devices(c, order) < 0) return -1;
+  c->dev = c->opts->device; /* the roots' device, else their graph's, else the default */
+  for (int i = 0; i < c->sink->nsrc && !c->dev; i++) c->dev = (tg__device *)tg__map_get(&c->devs, c->sink->src[i]);
   if (!c->dev && !(c->dev = c->opts->default_device())) return -1;
   if (c->dev->dialect->global_id && c->dev->dialect->group_id) {
     tg__uop *split = tg__graph_rewrite(c->sink, TG__MATCHER(tg__gpu_split_rules), NULL);
@@ -652,6 +710,7 @@ static int tg__sched_graph(tg__sctx *c, tg__uop **roots, int nroots, tg__vec *or
       c->sink = split;
       order->n = 0;
       tg__uop_toposort(c->sink, order);
+      if (tg__node_devices(c, order) < 0) return -1; /* the split's new nodes */
     }
   }
   return 0;

@@ -327,6 +327,30 @@ int64_t tg_numel(const tg_tensor *t) {
 }
 tg_dtype tg_dtype_of(const tg_tensor *t) { TG__LOCKED(); return t ? t->uop->dtype : TG_FLOAT32; }
 const char *tg_device_of(const tg_tensor *t) { TG__LOCKED(); return t ? t->dev->name : NULL; }
+
+/* tinygrad's Tensor.to: a COPY node (lazy), realised as a copy through the host after its source is realised on its
+ * own device; the gradient copies back */
+tg_tensor *tg_to(tg_tensor *t, const char *device) {
+  TG__LOCKED();
+  TG__NEED("tg_to", t);
+  tg__device *d = tg__device_get(device);
+  if (!d) {
+    tg__error_context("tg_to");
+    return NULL;
+  }
+  if (d == t->dev) return tg__tensor_wrap(t->uop, d);
+  if (tg__shape_has_sym(t->uop->ndim, t->uop->shape)) {
+    char b[128];
+    tg__set_error("tg_to: tensor %s has a symbolic shape; copying it between devices is not supported yet. HINT: "
+                  "copy a tensor of concrete shape (shrink it to the variable's bound value first)",
+                  TG__SHAPE(t->uop, b));
+    return NULL;
+  }
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.ptr = d, a.i = (int64_t)(intptr_t)t->dev;
+  return tg__tensor_wrap(tg__uop1(TG__OP_COPY, t->uop->dtype, t->uop, &a), d);
+}
 int64_t tg_dim(const tg_tensor *t, int axis) {
   TG__LOCKED();
   if (!t) return -1;

@@ -247,3 +247,86 @@ TEST(test_dev_default_device) {
   CHECK_STR(tg_default_device(), was);
   tg_scope_end();
 }
+
+/* tg_to: tinygrad's Tensor.to, between the CPU and OpenCL (PoCL in CI): lazy copies through the host, values and
+ * dtypes round trip, gradients flow back, a JIT replays the copies, and errors name what is wrong */
+static const char *dev_other(void) { /* the device that is not the default, when OpenCL is there */
+  const char *def = tg_default_device();
+  if (!def) return NULL;
+  const char *other = strcmp(def, "CPU") ? "CPU" : "OPENCL";
+  tg_tensor *probe = tg_to(tg_zeros(TG_FLOAT32, TG_SHAPE(1)), other);
+  int ok = probe && tg_realize(probe) == 0;
+  tg_free(probe);
+  tg_clear_error();
+  return ok ? other : NULL;
+}
+
+static const char *dev_to_target; /* the device dev_to_step copies to */
+static int dev_to_step(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n_out) {
+  (void)ctx, (void)n_in, (void)n_out;
+  const char *home = tg_device_of(in[0]);
+  out[0] = tg_to(tg_add_s(tg_mul_s(tg_to(in[0], dev_to_target), 2), 1), home);
+  return tg_realize(out[0]);
+}
+
+TEST(test_dev_to) {
+  const char *other = dev_other();
+  if (!other) {
+    printf("test_dev_to: no second device (OpenCL's driver is missing): skipped\n");
+    return;
+  }
+  tg_scope_begin();
+  const char *home = tg_default_device();
+  static const float v[6] = {1, -2, 3.5f, 4, 5, -6};
+  tg_tensor *x = TEST_F32(v, 2, 3);
+  tg_tensor *y = tg_to(tg_mul_s(x, 2), other);
+  CHECK_STR(tg_device_of(y), other);
+  float want[6];
+  for (int i = 0; i < 6; i++) want[i] = 2 * v[i] + 1;
+  CHECK_TENSOR(tg_add_s(y, 1), want, 0, 2, 3);   /* computed on the other device */
+  static const float twice[6] = {2, -4, 7, 8, 10, -12};
+  CHECK_TENSOR(tg_to(y, home), twice, 0, 2, 3);
+  /* the same device: the value as it is, no copy */
+  tg_realize(x);
+  int64_t before = tg_kernel_launches();
+  tg_tensor *same = tg_to(x, home);
+  CHECK_EQ_INT(tg_realize(same), 0);
+  CHECK_EQ_INT(tg_kernel_launches() - before, 0);
+  /* dtypes round trip bit for bit */
+  static const int32_t iv[4] = {-7, 0, 2147483647, -2147483647 - 1};
+  static const uint16_t hv[4] = {0x3c00, 0xfbff, 0x0001, 0x7e00}; /* 1, -65504, the smallest subnormal, NaN */
+  static const uint8_t bv[4] = {1, 0, 0, 1};
+  CHECK_RAW(tg_to(tg_to(TEST_DATA(iv, TG_INT32, 4), other), home), TG_INT32, iv, 4);
+  CHECK_RAW(tg_to(tg_to(TEST_DATA(hv, TG_FLOAT16, 4), other), home), TG_FLOAT16, hv, 4);
+  CHECK_RAW(tg_to(TEST_DATA(bv, TG_BOOL, 4), other), TG_BOOL, bv, 4);
+  /* gradients flow back across it: d/dw sum(to(w)^2) = 2w, on w's device */
+  tg_tensor *w = tg_requires_grad(TEST_F32(v, 2, 3), 1);
+  tg_tensor *wo = tg_to(w, other);
+  CHECK_EQ_INT(tg_backward(tg_sum(tg_mul(wo, wo), 0, NULL, 0)), 0);
+  CHECK_STR(tg_device_of(tg_grad(w)), home);
+  CHECK_TENSOR(tg_grad(w), twice, 0, 2, 3);
+  /* errors: an unknown device; a graph over two devices without tg_to names it */
+  tg_clear_error();
+  CHECK_NULL(tg_to(x, "NOPE"));
+  CHECK_ERROR_HAS("tg_to");
+  CHECK_ERROR_HAS("unknown device 'NOPE'");
+  tg_tensor *mixed = tg_add(x, y);
+  tg_clear_error();
+  CHECK(mixed == NULL || tg_realize(mixed) == -1);
+  CHECK_ERROR_HAS("tg_to(t,");
+  tg_scope_end();
+  /* a JIT step that copies there and back: captured once, replayed on new inputs */
+  dev_to_target = other;
+  tg_jit *j = tg_jit_new(dev_to_step, NULL);
+  for (int r = 0; r < 4; r++) {
+    tg_scope_begin();
+    float in[3] = {(float)r, (float)(r + 1), (float)(-r)}, got[3] = {2 * in[0] + 1, 2 * in[1] + 1, 2 * in[2] + 1};
+    tg_tensor *a = TEST_F32(in, 3), *out = NULL;
+    tg_realize(a);
+    CHECK_EQ_INT(tg_jit_run(j, &a, 1, &out, 1), 0);
+    CHECK_TENSOR(out, got, 0, 3);
+    if (out) CHECK_STR(tg_device_of(out), home);
+    tg_scope_end();
+  }
+  tg_jit_free(j);
+}
