@@ -89,13 +89,19 @@ static void progress(int step, int steps, double loss, double acc, double rate, 
 
 static int train(int steps, int bs, int eval_every, uint64_t seed, const char *save) {
   const char *dir = getenv("MNIST_DIR") ? getenv("MNIST_DIR") : "/usr/share/datasets/fashion-mnist";
+  /* the data is read on the host, and copied once (tg_to) to the device the model trains on: DEV's */
+  char dev[32];
+  snprintf(dev, sizeof dev, "%s", tg_default_device() ? tg_default_device() : "CPU");
+  tg_set_default_device("CPU");
   tg_tensor *xtr = load_idx(dir, "train-images-idx3-ubyte.gz"), *ytr = load_idx(dir, "train-labels-idx1-ubyte.gz");
   tg_tensor *xte = load_idx(dir, "t10k-images-idx3-ubyte.gz"), *yte = load_idx(dir, "t10k-labels-idx1-ubyte.gz");
+  tg_set_default_device(dev);
   if (!xtr || !ytr || !xte || !yte) return 1;
   int64_t ntr = tg_dim(xtr, 0), nte = tg_dim(xte, 0);
   trainer t;
-  t.x_train = tg_reshape(xtr, TG_SHAPE(ntr, 1, 28, 28)), t.y_train = tg_cast(ytr, TG_INT32), t.bs = bs;
-  tg_tensor *xtest = tg_reshape(xte, TG_SHAPE(nte, 1, 28, 28)), *ytest = tg_cast(yte, TG_INT32);
+  t.x_train = tg_to(tg_reshape(xtr, TG_SHAPE(ntr, 1, 28, 28)), dev), t.y_train = tg_to(tg_cast(ytr, TG_INT32), dev);
+  t.bs = bs;
+  tg_tensor *xtest = tg_to(tg_reshape(xte, TG_SHAPE(nte, 1, 28, 28)), dev), *ytest = tg_to(tg_cast(yte, TG_INT32), dev);
   tg_tensor *data[4] = {t.x_train, t.y_train, xtest, ytest};
   if (tg_realize_all(data, 4) < 0) {
     fprintf(stderr, "mnist: %s\n", tg_error());
