@@ -243,6 +243,18 @@ static inline int test_error_has(const char *needle, const char *file, int line)
 }
 #define CHECK_ERROR_HAS(needle) test_error_has((needle), __FILE__, __LINE__)
 
+/* sum(out * G) with G = cos(i*0.7 + 0.3) of out's shape: the golden generators' weighted(), whose gradients are not
+ * trivially uniform */
+static inline tg_tensor *test_weighted(tg_tensor *out) {
+  if (!out) return NULL;
+  int64_t n = tg_numel(out);
+  float *g = (float *)malloc(sizeof(float) * (size_t)(n ? n : 1));
+  for (int64_t i = 0; i < n; i++) g[i] = (float)cos((double)i * 0.7 + 0.3);
+  tg_tensor *gt = tg_from_float(g, tg_ndim(out), tg_shape(out));
+  free(g);
+  return tg_sum(tg_mul(out, gt), 0, NULL, 0);
+}
+
 /* an op that must fail: NULL, and a message containing both needles */
 #define CHECK_FAILS2(expr, name, what)                                                                               \
   do {                                                                                                                \

@@ -11,17 +11,6 @@
 #define TOL 1e-5
 #define GRAD_TOL 2e-5
 
-/* sum(out * G) with G = cos(i*0.7 + 0.3) of out's shape: gen_nn.py's weighted() */
-static tg_tensor *cp_weighted(tg_tensor *out) {
-  if (!out) return NULL;
-  int64_t n = tg_numel(out);
-  float *g = (float *)malloc(sizeof(float) * (size_t)(n ? n : 1));
-  for (int64_t i = 0; i < n; i++) g[i] = (float)cos((double)i * 0.7 + 0.3);
-  tg_tensor *gt = tg_from_float(g, tg_ndim(out), tg_shape(out));
-  free(g);
-  return tg_sum(tg_mul(out, gt), 0, NULL, 0);
-}
-
 static tg_tensor *cp_param(tg_tensor *t) { return tg_requires_grad(t, 1); }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -36,7 +25,7 @@ TEST(test_conv_1d_options) {
                     .padding = {1, 2}};
   tg_tensor *y = tg_conv(x, w, b, &o);
   CHECK_TENSOR(y, g_nn_convnd_c1, TOL, 2, 6, 4);
-  tg_backward(cp_weighted(y));
+  tg_backward(test_weighted(y));
   CHECK_TENSOR(tg_grad(x), g_nn_convnd_c1_dx, GRAD_TOL, 2, 4, 11);
   CHECK_TENSOR(tg_grad(w), g_nn_convnd_c1_dw, GRAD_TOL, 6, 2, 3);
   CHECK_TENSOR(tg_grad(b), g_nn_convnd_c1_db, GRAD_TOL, 6);
@@ -52,7 +41,7 @@ TEST(test_conv_2d_options) {
                     .padding = {1, 0, 2, 1}};
   tg_tensor *y = tg_conv(x, w, b, &o);
   CHECK_TENSOR(y, g_nn_convnd_c2, TOL, 2, 4, 5, 5);
-  tg_backward(cp_weighted(y));
+  tg_backward(test_weighted(y));
   CHECK_TENSOR(tg_grad(x), g_nn_convnd_c2_dx, GRAD_TOL, 2, 3, 7, 8);
   CHECK_TENSOR(tg_grad(w), g_nn_convnd_c2_dw, GRAD_TOL, 4, 3, 2, 3);
   CHECK_TENSOR(tg_grad(b), g_nn_convnd_c2_db, GRAD_TOL, 4);
@@ -65,7 +54,7 @@ TEST(test_conv_2d_options) {
   tg_conv_opts neg = {.npadding = 4, .padding = {-1, 1, 0, -2}};
   tg_tensor *yn = tg_conv(xg, wg, NULL, &neg);
   CHECK_TENSOR(yn, g_nn_convnd_c2neg, TOL, 2, 2, 3, 7);
-  tg_backward(cp_weighted(yn));
+  tg_backward(test_weighted(yn));
   CHECK_TENSOR(tg_grad(xg), g_nn_convnd_c2neg_dx, GRAD_TOL, 2, 3, 7, 8);
   CHECK_TENSOR(tg_grad(wg), g_nn_convnd_c2neg_dw, GRAD_TOL, 2, 3, 3, 2);
   /* defaults (NULL options) are tg_conv2d's stride 1, padding 0 */
@@ -86,7 +75,7 @@ TEST(test_conv_3d) {
                     .padding = {0, 1, 1, 0, 1, 1}};
   tg_tensor *y = tg_conv(x, w, b, &o);
   CHECK_TENSOR(y, g_nn_convnd_c3, TOL, 1, 3, 5, 3, 4);
-  tg_backward(cp_weighted(y));
+  tg_backward(test_weighted(y));
   CHECK_TENSOR(tg_grad(x), g_nn_convnd_c3_dx, GRAD_TOL, 1, 2, 5, 6, 4);
   CHECK_TENSOR(tg_grad(w), g_nn_convnd_c3_dw, GRAD_TOL, 3, 2, 2, 3, 2);
   CHECK_TENSOR(tg_grad(b), g_nn_convnd_c3_db, GRAD_TOL, 3);
@@ -119,7 +108,7 @@ TEST(test_conv_transpose_options) {
                      .noutput_padding = 1, .output_padding = {1}};
   tg_tensor *y = tg_conv_transpose(x, w, b, &o1);
   CHECK_TENSOR(y, g_nn_convnd_t1, TOL, 2, 6, 11);
-  tg_backward(cp_weighted(y));
+  tg_backward(test_weighted(y));
   CHECK_TENSOR(tg_grad(x), g_nn_convnd_t1_dx, GRAD_TOL, 2, 4, 5);
   CHECK_TENSOR(tg_grad(w), g_nn_convnd_t1_dw, GRAD_TOL, 4, 3, 3);
   CHECK_TENSOR(tg_grad(b), g_nn_convnd_t1_db, GRAD_TOL, 6);
@@ -128,7 +117,7 @@ TEST(test_conv_transpose_options) {
                      .padding = {1, 0, 0, 1}, .noutput_padding = 2, .output_padding = {1, 0}};
   tg_tensor *y2 = tg_conv_transpose(x2, w2, NULL, &o2);
   CHECK_TENSOR(y2, g_nn_convnd_t2, TOL, 1, 3, 8, 10);
-  tg_backward(cp_weighted(y2));
+  tg_backward(test_weighted(y2));
   CHECK_TENSOR(tg_grad(x2), g_nn_convnd_t2_dx, GRAD_TOL, 1, 2, 4, 3);
   CHECK_TENSOR(tg_grad(w2), g_nn_convnd_t2_dw, GRAD_TOL, 2, 3, 2, 3);
   tg_tensor *x3 = cp_param(TEST_F32(g_nn_convnd_xt3, 1, 2, 3, 4, 3));
@@ -137,7 +126,7 @@ TEST(test_conv_transpose_options) {
                      .output_padding = {1, 0, 0}};
   tg_tensor *y3 = tg_conv_transpose(x3, w3, NULL, &o3);
   CHECK_TENSOR(y3, g_nn_convnd_t3, TOL, 1, 2, 5, 4, 4);
-  tg_backward(cp_weighted(y3));
+  tg_backward(test_weighted(y3));
   CHECK_TENSOR(tg_grad(x3), g_nn_convnd_t3_dx, GRAD_TOL, 1, 2, 3, 4, 3);
   CHECK_TENSOR(tg_grad(w3), g_nn_convnd_t3_dw, GRAD_TOL, 2, 2, 2, 3, 2);
   tg_scope_end();
@@ -182,7 +171,7 @@ static void cp_pool_case(const float *xs, int xnd, const int64_t *xshape, const 
     tg_scope_end();
     return;
   }
-  tg_backward(cp_weighted(y));
+  tg_backward(test_weighted(y));
   test_tensor_near(tg_grad(x), want_dx, xnd, xshape, GRAD_TOL, name, "tinygrad's gradient", __FILE__, __LINE__);
   tg_scope_end();
 }
@@ -263,7 +252,7 @@ TEST(test_pool_indices_unpool) {
   tg_tensor *vg = cp_param(TEST_F32(g_nn_poolnd_i2_v, 2, 3, 3, 3));
   tg_tensor *u = tg_max_unpool(vg, idx, &k2, 0, NULL);
   CHECK_TENSOR(u, g_nn_poolnd_u2, TOL, 2, 3, 6, 6);
-  tg_backward(cp_weighted(u));
+  tg_backward(test_weighted(u));
   CHECK_TENSOR(tg_grad(vg), g_nn_poolnd_u2_dx, GRAD_TOL, 2, 3, 3, 3);
   tg_pool_opts k3 = {.nkernel = 2, .kernel = {3, 3}, .nstride = 1, .stride = {2}, .npadding = 1, .padding = {1}};
   v = tg_max_pool(x, &k3, &idx);

@@ -15,17 +15,6 @@
 // ---------------------------------------------------------------------------------------------------------------------
 // helpers
 
-/* sum(out * G) with G = cos(i*0.7 + 0.3) of out's shape: gen_nn.py's weighted() */
-static tg_tensor *test_weighted(tg_tensor *out) {
-  if (!out) return NULL;
-  int64_t n = tg_numel(out);
-  float *g = (float *)malloc(sizeof(float) * (size_t)(n ? n : 1));
-  for (int64_t i = 0; i < n; i++) g[i] = (float)cos((double)i * 0.7 + 0.3);
-  tg_tensor *gt = tg_from_float(g, tg_ndim(out), tg_shape(out));
-  free(g);
-  return tg_sum(tg_mul(out, gt), 0, NULL, 0);
-}
-
 static tg_tensor *test_param(tg_tensor *t) { return tg_requires_grad(t, 1); }
 
 /* a layer's parameter takes the golden values (in place, realised: graphs built afterwards read the new buffer) */
