@@ -38,6 +38,7 @@ typedef struct tg__sctx {
   tg__map reads;       /* tg__reads_buffer's memo */
   tg__map devs;        /* node -> the device it is computed on (tg__node_devices; absent: constants, anywhere) */
   int copies;          /* the graph copies between devices (tg_to): constants realised before are recomputed */
+  int64_t first_id;    /* the id of the first buffer this schedule makes: those are its kernels' outputs */
   int64_t var_vals[TG__MAX_VARS]; /* the values the graph binds its variables to (-1: none) */
   int nvars, var_clash;           /* variables bound; a variable bound to two values (its slot + 1) */
 } tg__sctx;
@@ -437,6 +438,7 @@ static int tg__view_point(tg__sctx *c, tg__uop *u) {
   if (c->capturing || u->op == TG__OP_ASSIGN || u->op == TG__OP_COPY ||
       (u->op == TG__OP_CONTIGUOUS && u->arg.i == TG__CONTIGUOUS_COPY))
     return 0;
+  c->self = u; /* every other point is read through its buffer */
   tg__uop *value = tg__substitute(c, u), *bn = NULL;
   if (value->op == TG__OP_CONTIGUOUS) value = value->src[0];
   int64_t off = tg__contiguous_range(value, &bn);
@@ -445,6 +447,8 @@ static int tg__view_point(tg__sctx *c, tg__uop *u) {
   /* not a stale read (the kernel path says so), nor a buffer this schedule writes: its kernels are ordered by the
    * buffers they read, which a view would hide (and a snapshot before an update, the counter of tg_rand, is a copy) */
   if (bn->arg.i != b->version || tg__map_get(&c->assigned, b)) return 0;
+  /* nor a buffer a kernel of this schedule writes: an intermediate's memory goes to others after its last kernel */
+  if (b->id >= c->first_id) return 0;
   tg__buffer *v = tg__buffer_view_new(b, (size_t)off, u->dtype, tg__numel_of(u));
   if (!v) return 0;
   tg__uop *view = tg__buffer_view(tg__buffer_uop_of(v), u);
@@ -723,6 +727,7 @@ TG__PRIVATE int tg__kernelize(tg__uop **roots, int nroots, const tg__sched_opts 
   memset(&c, 0, sizeof c);
   c.opts = opts;
   c.capturing = opts->capturing;
+  c.first_id = tg__buffer_new_id_peek();
   for (int i = 0; i < TG__MAX_VARS; i++) c.var_vals[i] = -1;
   if (c.capturing) tg__uop_roots(tg__sctx_live, &c);
   tg__vec order;

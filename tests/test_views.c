@@ -187,3 +187,23 @@ TEST(test_views_outlive_their_buffer) {
   tg_free(w);
   tg_free(v);
 }
+
+/* a range of a value computed in the same realisation is a copy, not a view: the intermediate's memory goes to other
+ * buffers once its last kernel has read it (the slice read 7 7, a later tensor's values, when it was a view) */
+TEST(test_views_not_of_intermediates) {
+  tg_scope_begin();
+  float d[12];
+  for (int i = 0; i < 12; i++) d[i] = (float)i;
+  tg_tensor *x = tg_from_float(d, TG_SHAPE(4, 3));
+  tg_tensor *r = tg_sum(x, 1, (int[]){1}, 0); /* 3, 12, 21, 30: a point of its own, read by three kernels */
+  tg_tensor *ts[3] = {tg_slice(r, 0, 1, 3, 1), tg_mul_s(r, 2), tg_exp(tg_mul_s(r, 0.01))};
+  CHECK_EQ_INT(tg_realize_all(ts, 3), 0);
+  tg_realize(tg_mul_s(tg_ones(TG_FLOAT32, TG_SHAPE(4)), 7)); /* takes recycled memory */
+  float want[2] = {12, 21};
+  CHECK_TENSOR(ts[0], want, 0, 2);
+  /* and the view of a point's buffer is found whatever was built just before it */
+  tg_tensor *c = tg_contiguous(tg_mul_s(x, 1));
+  tg_realize(c);
+  CHECK_EQ_INT(v_launched(tg_slice(c, 0, 1, 3, 1)), v_cost(0));
+  tg_scope_end();
+}
