@@ -163,8 +163,10 @@ static int tg__view_detach(tg__buffer *v) {
   if (rc == 0 && v->nbytes) { /* through the host: the devices copy only to and from it (a write into a viewed
                                  buffer is rare) */
     tmp = tg__try_alloc("buffer", v->nbytes);
-    rc = !tmp || v->dev->copy_out(v->dev, tmp, v->ptr, v->nbytes) < 0 || v->dev->copy_in(v->dev, mem, tmp, v->nbytes) < 0
-             ? -1 : 0;
+    rc = !tmp || v->dev->copy_out(v->dev, tmp, v->ptr, v->nbytes) < 0 ||
+                 v->dev->copy_in(v->dev, mem, tmp, v->nbytes) < 0
+             ? -1
+             : 0;
   }
   TG_FREE(tmp);
   if (rc < 0) {

@@ -900,15 +900,16 @@ static tg_tensor *tg__conv_transpose(const char *fn, tg_tensor *x, tg_tensor *w,
     return NULL;
   if (tg__nn_bias_ok(fn, bias, rcout * groups) < 0) return NULL;
   tg_scope_begin();
-  /* weight (Cin, Cout/g, K...) -> (g, Cin/g, Cout/g, K...) -> (g, Cout/g, Cin/g, K...) flipped -> (Cout, Cin/g, K...) */
+  /* weight (Cin, Cout/g, K...) -> (g, Cin/g, Cout/g, K...) -> (g, Cout/g, Cin/g, K...), flipped -> (Cout, Cin/g, K...)
+   */
   int64_t flip = 0;
   int perm[TG_MAX_DIMS] = {0, 2, 1};
   for (int j = 0; j < nk; j++) flip |= 1LL << (3 + j), perm[3 + j] = 3 + j;
   tg__uop *wr = tg__treshape(tg__tflip(tg__tpermute(tg__treshape(wu, 3 + nk, wg), perm), flip), 2 + nk, wt);
   tg__uop *xs = xu;
   if (strided) { /* (.., in) -> (.., in, 1) padded to (.., in, s) (zeros after each), flattened, trimmed */
-    int64_t pads[2 * TG_MAX_DIMS] = {0}, flat[TG_MAX_DIMS] = {spread[0], cin}, b[2 * TG_MAX_DIMS] = {0, spread[0], 0, cin};
-    int64_t sp[TG_MAX_DIMS] = {spread[0], cin};
+    int64_t pads[2 * TG_MAX_DIMS] = {0}, flat[TG_MAX_DIMS] = {spread[0], cin}, sp[TG_MAX_DIMS] = {spread[0], cin};
+    int64_t b[2 * TG_MAX_DIMS] = {0, spread[0], 0, cin};
     for (int j = 0; j < nk; j++) {
       sp[2 + 2 * j] = xu->shape[2 + j], sp[3 + 2 * j] = 1, pads[2 * (3 + 2 * j) + 1] = st[j] - 1;
       flat[2 + j] = xu->shape[2 + j] * st[j], b[2 * (2 + j)] = 0, b[2 * (2 + j) + 1] = dil[2 + j];

@@ -1753,8 +1753,8 @@ TG__PRIVATE tg_tensor *tg__conv(const char *fn, tg_tensor *input, tg_tensor *wei
   if (tg_dtype_is_float(dt)) { /* differentiable: the derivative is two convolutions (tg__conv_grad) */
     int64_t per = 4 * r->shape[1];
     for (int j = 0; j < nk; j++) per *= r->shape[2 + j];
-    int64_t params[TG__CONV_PER_AXIS + 4 * TG_MAX_CONV_DIMS] = {nk, groups, width,
-                                                                width ? tg__conv_dw_chunk(input->dev, r->shape[0], per) : 0};
+    int64_t chunk = width ? tg__conv_dw_chunk(input->dev, r->shape[0], per) : 0;
+    int64_t params[TG__CONV_PER_AXIS + 4 * TG_MAX_CONV_DIMS] = {nk, groups, width, chunk};
     for (int j = 0; j < nk; j++) {
       params[TG__CONV_PER_AXIS + j] = st[j], params[TG__CONV_PER_AXIS + nk + j] = dl[j];
       params[TG__CONV_PER_AXIS + 2 * nk + j] = lo[j], params[TG__CONV_PER_AXIS + 3 * nk + j] = hi[j];

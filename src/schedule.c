@@ -140,9 +140,9 @@ static int tg__same_but_ones(const tg__uop *a, const tg__uop *b) {
  * the output log(sum) + max: computed once per outer iteration, hoisted out of the loop, one kernel as tinygrad's).
  * It needs a buffer when an expanded axis reaches the kernel's output (softmax's max would be recomputed for every
  * element), when a movement op other than an expand reshuffles expanded axes (kept simple: conservative), or when it
- * reaches more than one boundary (it would be computed in two kernels). A reduction that reaches another one through a reshuffle (a pooling's reshape of a convolution)
- * is a kernel of its own too: nested in the other's loops it cannot be tiled well (a fused conv + maxpool ran at a
- * tenth of the conv's speed). */
+ * reaches more than one boundary (it would be computed in two kernels). A reduction that reaches another one through
+ * a reshuffle (a pooling's reshape of a convolution) is a kernel of its own too: nested in the other's loops it cannot
+ * be tiled well (a fused conv + maxpool ran at a tenth of the conv's speed). */
 static int tg__reduce_needs_buffer(tg__sctx *c, tg__uop *r) {
   typedef struct { tg__uop *u; int64_t mask; int resh; } item;
   item *stack = (item *)tg__alloc(sizeof(item) * 64);

@@ -112,7 +112,8 @@ TEST(test_conv_transpose_options) {
   CHECK_TENSOR(tg_grad(x), g_nn_convnd_t1_dx, GRAD_TOL, 2, 4, 5);
   CHECK_TENSOR(tg_grad(w), g_nn_convnd_t1_dw, GRAD_TOL, 4, 3, 3);
   CHECK_TENSOR(tg_grad(b), g_nn_convnd_t1_db, GRAD_TOL, 6);
-  tg_tensor *x2 = cp_param(TEST_F32(g_nn_convnd_xt2, 1, 2, 4, 3)), *w2 = cp_param(TEST_F32(g_nn_convnd_wt2, 2, 3, 2, 3));
+  tg_tensor *x2 = cp_param(TEST_F32(g_nn_convnd_xt2, 1, 2, 4, 3));
+  tg_tensor *w2 = cp_param(TEST_F32(g_nn_convnd_wt2, 2, 3, 2, 3));
   tg_conv_opts o2 = {.nstride = 2, .stride = {2, 3}, .ndilation = 2, .dilation = {1, 2}, .npadding = 4,
                      .padding = {1, 0, 0, 1}, .noutput_padding = 2, .output_padding = {1, 0}};
   tg_tensor *y2 = tg_conv_transpose(x2, w2, NULL, &o2);
@@ -315,7 +316,8 @@ TEST(test_conv_layer_nd) {
   CHECK_EQ_INT(tg_nn_conv_init(&c3, 2, 4, 3, (const int64_t[]){2, 3, 2}, &o3, 0, 1), 0);
   CHECK_TENSOR(c3.weight, g_nn_convnd_l3_w, 1e-7, 4, 2, 2, 3, 2);
   CHECK_TENSOR(c3.bias, g_nn_convnd_l3_b, 1e-7, 4);
-  CHECK_TENSOR(tg_nn_conv_forward(&c3, TEST_F32(g_nn_convnd_x3, 1, 2, 5, 6, 4)), g_nn_convnd_l3_out, TOL, 1, 4, 6, 3, 5);
+  tg_tensor *x3 = TEST_F32(g_nn_convnd_x3, 1, 2, 5, 6, 4);
+  CHECK_TENSOR(tg_nn_conv_forward(&c3, x3), g_nn_convnd_l3_out, TOL, 1, 4, 6, 3, 5);
   tg_conv_opts ot = {.groups = 2, .nstride = 1, .stride = {2}};
   CHECK_EQ_INT(tg_nn_conv_init(&ct, 2, 4, 2, (const int64_t[]){3, 2}, &ot, 1, 1), 0);
   CHECK_TENSOR(ct.weight, g_nn_convnd_lt_w, 1e-7, 2, 2, 3, 2);
