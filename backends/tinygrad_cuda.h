@@ -14,23 +14,23 @@
  *    below with its prelude and type tables; the 16-bit float conversions are the renderer's): one thread per element
  *    of the output loops, the reductions as loops inside it, or, where the optimiser made workgroups (LOCAL, GROUP),
  *    one block per element of the output loops left. NVRTC compiles each distinct source once, for the GPU's own
- *    architecture (sm_XY, to a cubin; PTX for the driver to finish when NVRTC does not know the GPU), and kernels are
- *    launched over global_total threads in blocks of 256 (or the kernel's blocks) on the default stream, so they run
- *    in launch order. describe tells the optimiser the block and shared-memory limits and the SM count.
+ *    architecture (sm_XY, to a cubin; PTX for the driver to finish when NVRTC does not know the GPU), on up to 16 of
+ *    the host's threads at once (the image is the blob tinygrad.h keeps in its disk cache, keyed by NVRTC's version and
+ *    the GPU's compute capability), and kernels are launched over global_total threads in blocks of 256 (or the
+ *    kernel's blocks) on the default stream, so they run in launch order. describe tells the optimiser the block and shared-memory limits and the SM count.
  *  - The driver (libcuda.so.1) and NVRTC (libnvrtc.so, or a versioned one; TINYGRAD_NVRTC=path names it) are loaded
  *    with dlopen on first use. Nothing links against them and no CUDA header is needed: the few types are declared
  *    below, so the header builds on machines without the toolkit. A missing driver, no GPU, a failed compile or an
  *    out-of-memory GPU is a clear error from the call that needed it, and the CPU device keeps working.
  *  - The context is the device's primary context (the one the CUDA runtime and PyTorch use), made current on the
  *    thread that first uses the device. Copies in and out are synchronous.
+ *  - The device is registered through the public interface (tg_device_desc, api.h) when the program starts.
  *  - tinygrad.h is not thread-safe; use the device from one thread. */
 #ifndef TINYGRAD_CUDA_H
 #define TINYGRAD_CUDA_H
 #ifdef TINYGRAD_IMPLEMENTATION
 
 #include <dlfcn.h>
-#include <pthread.h> /* NVRTC on several threads (tg__cu_compile_batch) */
-#include <unistd.h>  /* sysconf: the host's cores */
 
 typedef int tg__cu_result; /* CUresult, nvrtcResult: 0 is success */
 typedef struct tg__cu_opaque *tg__cu_obj; /* CUcontext, CUmodule, CUfunction, nvrtcProgram */
@@ -203,8 +203,8 @@ static int tg__cu_init(void) {
   return -1;
 }
 
-static void *tg__cu_alloc(tg__device *d, size_t nbytes) {
-  (void)d;
+static void *tg__cu_alloc(void *ctx, size_t nbytes) {
+  (void)ctx;
   if (tg__cu_init() < 0) return NULL;
   tg__cu_ptr p = 0;
   tg__cu_result r = tg__cu.cu.MemAlloc(&p, nbytes);
@@ -217,20 +217,20 @@ static void *tg__cu_alloc(tg__device *d, size_t nbytes) {
   return (void *)(uintptr_t)p;
 }
 
-static void tg__cu_free(tg__device *d, void *ptr) {
-  (void)d;
+static void tg__cu_free(void *ctx, void *ptr) {
+  (void)ctx;
   if (ptr && tg__cu.state == 1 && tg__cu_bind() == 0) tg__cu.cu.MemFree((tg__cu_ptr)(uintptr_t)ptr);
 }
 
-static int tg__cu_copy_in(tg__device *d, void *dst, const void *src, size_t nbytes) {
-  (void)d;
+static int tg__cu_copy_in(void *ctx, void *dst, const void *src, size_t nbytes) {
+  (void)ctx;
   if (tg__cu_init() < 0) return -1;
   tg__cu_result r = tg__cu.cu.MemcpyHtoD((tg__cu_ptr)(uintptr_t)dst, src, nbytes);
   return r ? tg__cu_fail("copy in", r) : 0;
 }
 
-static int tg__cu_copy_out(tg__device *d, void *dst, const void *src, size_t nbytes) {
-  (void)d;
+static int tg__cu_copy_out(void *ctx, void *dst, const void *src, size_t nbytes) {
+  (void)ctx;
   if (tg__cu_init() < 0) return -1;
   tg__cu_result r = tg__cu.cu.MemcpyDtoH(dst, (tg__cu_ptr)(uintptr_t)src, nbytes);
   return r ? tg__cu_fail("copy out (or a kernel before it)", r) : 0;
@@ -283,140 +283,65 @@ static char *tg__cu_nvrtc(const char *name, const char *src, int *ptx, size_t *s
   return out;
 }
 
-/* Compiled images are cached on disk (tg__blob_read, device.c: the entry `cuda-KEY`, its first byte 'C' for a cubin
- * or 'P' for PTX), keyed by NVRTC's version, the GPU's compute capability, whether NVRTC makes cubins, the kernel's
- * name and source: a second run compiles nothing (DISABLE_COMPILER_CACHE=1 skips reading it). */
-typedef struct tg__cu_job {
-  const char *name, *src;
-  uint64_t k0, k1;
-  char *image; /* the tag byte, then the image and a 0 */
-  size_t n;    /* the image's bytes, the tag included */
-  int compiled; /* NVRTC ran on it (a compiler invocation) */
-  char err[1800];
-} tg__cu_job;
-
-typedef struct tg__cu_jobs {
-  pthread_mutex_t mu;
-  tg__cu_job **job;
-  int n, next;
-} tg__cu_jobs;
-
-static void tg__cu_job_key(tg__cu_job *j) {
-  char head[192];
-  snprintf(head, sizeof head, "tinygrad.h CUDA 1\nnvrtc %d.%d sm_%d cubin %d\n%.100s\n", tg__cu.rtc_major,
-           tg__cu.rtc_minor, tg__cu.cc, tg__cu.get_cubin != NULL, j->name);
-  j->k0 = tg__hash_bytes(j->src, strlen(j->src), tg__hash_bytes(head, strlen(head), 1));
-  j->k1 = tg__hash_bytes(j->src, strlen(j->src), tg__hash_bytes(head, strlen(head), 2));
+/* The device's cache key (compiled images are kept in the library's disk cache, device.c): NVRTC's version, the
+ * GPU's compute capability, whether NVRTC makes cubins. NULL (no caching) when CUDA cannot start. */
+static const char *tg__cu_cache_key(void *ctx) {
+  static char key[128];
+  (void)ctx;
+  if (tg__cu_init() < 0) return NULL; /* here, on the library's thread: compile may run on others */
+  snprintf(key, sizeof key, "tinygrad.h CUDA 2\nnvrtc %d.%d sm_%d cubin %d", tg__cu.rtc_major, tg__cu.rtc_minor,
+           tg__cu.cc, tg__cu.get_cubin != NULL);
+  return key;
 }
 
-/* NVRTC for one job (any thread): its tagged image, or its error */
-static void tg__cu_job_compile(tg__cu_job *j) {
+/* the device's compile, on any thread (NVRTC's): the image tagged by its first byte, 'C' for a cubin or 'P' for PTX */
+static void *tg__cu_compile(void *ctx, const char *name, const char *src, size_t *size, char *err, size_t nerr) {
+  (void)ctx;
+  if (tg__cu.state != 1) { /* cache_key started it; it failed */
+    snprintf(err, nerr, "%s", tg__cu.err[0] ? tg__cu.err : "CUDA is not initialised");
+    return NULL;
+  }
   int ptx = 0;
   size_t n = 0;
-  char *made = tg__cu_nvrtc(j->name, j->src, &ptx, &n, j->err, sizeof j->err);
-  j->compiled = 1;
-  if (!made) return;
-  j->image = (char *)TG_MALLOC(n + 2);
-  if (!j->image) snprintf(j->err, sizeof j->err, "CUDA: no memory for the image of kernel %s", j->name);
-  else {
-    j->image[0] = ptx ? 'P' : 'C';
-    memcpy(j->image + 1, made, n);
-    j->image[n + 1] = 0;
-    j->n = n + 1;
-  }
+  char *made = tg__cu_nvrtc(name, src, &ptx, &n, err, nerr);
+  if (!made) return NULL;
+  char *image = (char *)malloc(n + 2); /* the library frees it with free */
+  if (image) {
+    image[0] = ptx ? 'P' : 'C';
+    memcpy(image + 1, made, n);
+    image[n + 1] = 0;
+    *size = n + 1;
+  } else snprintf(err, nerr, "CUDA: no memory for the image of kernel %s", name);
   TG_FREE(made);
+  return image;
 }
 
-static void *tg__cu_job_thread(void *arg) {
-  tg__cu_jobs *J = (tg__cu_jobs *)arg;
-  for (;;) {
-    pthread_mutex_lock(&J->mu);
-    int i = J->next++;
-    pthread_mutex_unlock(&J->mu);
-    if (i >= J->n) return NULL;
-    tg__cu_job_compile(J->job[i]);
+/* a program: the kernel's function (its module stays loaded until exit) and the dynamic shared memory it may take */
+typedef struct tg__cu_prog { tg__cu_obj mod, fn; int64_t shared_allowed; } tg__cu_prog;
+
+static void *tg__cu_load(void *ctx, const char *name, const void *blob, size_t size) {
+  (void)ctx;
+  const char *image = (const char *)blob;
+  if (tg__cu_init() < 0) return NULL;
+  if (size < 2 || (image[0] != 'C' && image[0] != 'P') || image[size - 1]) {
+    tg__set_error("CUDA: the image of kernel %s is not one this backend made", name);
+    return NULL;
   }
-}
-
-/* the job's image loaded as a module: its program, or NULL with the error */
-static tg__program *tg__cu_job_load(tg__device *d, tg__cu_job *j) {
   tg__cu_obj mod = NULL, fn = NULL;
-  tg__cu_result r = tg__cu.cu.ModuleLoadData(&mod, j->image + 1);
-  if (!r) r = tg__cu.cu.ModuleGetFunction(&fn, mod, j->name);
-  if (!r) return tg__progcache_add(d, j->src, j->name, fn);
-  tg__cu_fail(j->image[0] == 'P' ? "load of a PTX module" : "load of a cubin module", r);
-  return NULL;
-}
-
-/* Compiles n kernels: the ones in neither cache through NVRTC on up to 16 of the host's threads at once (the MNIST
- * step's first realisation has some 110), then loads them on this thread. out[i] is NULL, with the error, for one
- * that failed. A program's handle is its CUfunction (its module stays loaded until exit). */
-static void tg__cu_compile_batch(tg__device *d, int n, const char *const *names, const char *const *srcs,
-                                 tg__program **out) {
-  for (int i = 0; i < n; i++) out[i] = NULL;
-  if (tg__cu_init() < 0) return;
-  tg__cu_job *jobs = (tg__cu_job *)tg__alloc(sizeof(tg__cu_job) * (size_t)(n ? n : 1));
-  tg__cu_jobs J;
-  memset(&J, 0, sizeof J);
-  J.job = (tg__cu_job **)tg__alloc(sizeof(tg__cu_job *) * (size_t)(n ? n : 1));
-  memset(jobs, 0, sizeof(tg__cu_job) * (size_t)n);
-  for (int i = 0; i < n; i++) {
-    tg__cu_job *j = &jobs[i];
-    j->name = names[i], j->src = srcs[i];
-    if ((out[i] = tg__progcache_find(d, srcs[i]))) continue;
-    int dup = 0;
-    for (int e = 0; e < i && !dup; e++) dup = jobs[e].src && !strcmp(jobs[e].src, srcs[i]);
-    if (dup) continue; /* compiled once, found in the program cache below */
-    if (TG__DEBUG >= 3) printf("%s\n", srcs[i]); /* as the CPU prints a kernel it has not loaded */
-    tg__cu_job_key(j);
-    size_t len = 0;
-    unsigned char *cached = tg__blob_read("cuda", j->k0, j->k1, &len);
-    if (cached && len > 1 && (cached[0] == 'C' || cached[0] == 'P')) {
-      j->image = (char *)cached, j->n = len;
-      tg__errsave saved;
-      tg__error_push(&saved);
-      out[i] = tg__cu_job_load(d, j); /* one that no longer loads (a driver changed under a PTX) is compiled again */
-      tg__error_pop(&saved);
-      TG_FREE(j->image);
-      j->image = NULL;
-      if (out[i]) continue;
-      tg__blob_remove("cuda", j->k0, j->k1);
-    } else TG_FREE(cached);
-    J.job[J.n++] = j;
+  tg__cu_result r = tg__cu.cu.ModuleLoadData(&mod, image + 1);
+  if (!r) r = tg__cu.cu.ModuleGetFunction(&fn, mod, name);
+  if (r) {
+    tg__cu_fail(image[0] == 'P' ? "load of a PTX module" : "load of a cubin module", r);
+    return NULL;
   }
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  pthread_t tid[15];
-  int nt = 0, want = (int)(cores < 1 ? 1 : cores > 16 ? 16 : cores) - 1;
-  if (J.n > 1 && pthread_mutex_init(&J.mu, NULL) == 0) {
-    for (; nt < want && nt < J.n - 1; nt++)
-      if (pthread_create(&tid[nt], NULL, tg__cu_job_thread, &J) != 0) break;
-    tg__cu_job_thread(&J); /* the caller compiles too */
-    for (int i = 0; i < nt; i++) pthread_join(tid[i], NULL);
-    pthread_mutex_destroy(&J.mu);
-  } else {
-    for (int i = 0; i < J.n; i++) tg__cu_job_compile(J.job[i]);
-  }
-  for (int i = 0; i < n; i++) {
-    tg__cu_job *j = &jobs[i];
-    if (!out[i] && j->compiled) {
-      tg__stat_compiles(1);
-      if (j->image) {
-        tg__blob_write("cuda", j->k0, j->k1, j->image, j->n);
-        out[i] = tg__cu_job_load(d, j);
-      } else tg__set_error("%s", j->err);
-    }
-    TG_FREE(j->image);
-  }
-  for (int i = 0; i < n; i++) /* repeats of a source in the batch */
-    if (!out[i]) out[i] = tg__progcache_find(d, srcs[i]);
-  TG_FREE(J.job);
-  TG_FREE(jobs);
-}
-
-static tg__program *tg__cu_compile(tg__device *d, const char *name, const char *src) {
-  tg__program *p = NULL;
-  tg__cu_compile_batch(d, 1, &name, &src, &p);
+  tg__cu_prog *p = (tg__cu_prog *)tg__alloc(sizeof *p);
+  p->mod = mod, p->fn = fn;
   return p;
+}
+
+static void tg__cu_unload(void *ctx, void *program) {
+  (void)ctx;
+  TG_FREE(program); /* the module goes with the context at exit */
 }
 
 /* a GPU launch of `total` threads (a GPU kernel returns early past its total): blocks of `block` threads */
@@ -427,46 +352,45 @@ static void tg__cu_launch_dims(int64_t total, int block, uint32_t *nblocks, uint
   *nblocks = (uint32_t)((total + t - 1) / t);
 }
 
-/* a program's launch: global_size blocks of local_size threads (the kernel's workgroups: LOCAL, GROUP), or its
+/* a launch's grid: global[0] blocks of local[0] threads (the kernel's workgroups: LOCAL, GROUP), or its global[0]
  * threads in blocks of TG__CU_BLOCK */
-static void tg__cu_program_dims(const tg__program *p, uint32_t *blocks, uint32_t *threads) {
-  if (p->local_size > 0)
-    *blocks = (uint32_t)(p->global_size > 0 ? p->global_size : 1), *threads = (uint32_t)p->local_size;
-  else tg__cu_launch_dims(p->global_size, TG__CU_BLOCK, blocks, threads);
+static void tg__cu_program_dims(const tg_launch *l, uint32_t *blocks, uint32_t *threads) {
+  if (l->local[0] > 0) *blocks = (uint32_t)(l->global[0] > 0 ? l->global[0] : 1), *threads = (uint32_t)l->local[0];
+  else tg__cu_launch_dims(l->global[0], TG__CU_BLOCK, blocks, threads);
 }
 
-/* the shared memory p is launched with: its arrays when they pass the static limit (the dialect's dynamic_shared:
- * one array sized at launch, which the function is allowed to take on its first launch), else 0; -1 on an error */
-static int tg__cu_dynamic_shared(tg__program *p) {
-  if (p->shared_bytes <= TG__STATIC_SHARED) return 0;
-  if (p->shared_bytes <= p->shared_allowed) return (int)p->shared_bytes;
-  tg__cu_result r = tg__cu.cu.FuncSetAttribute((tg__cu_obj)p->handle, TG__CU_FUNC_MAX_DYNAMIC_SHARED,
-                                               (int)p->shared_bytes);
-  if (!r) return (int)(p->shared_allowed = p->shared_bytes);
+/* the shared memory a launch takes: its arrays when they pass the static limit (the dialect's dynamic_shared: one
+ * array sized at launch, which the function is allowed to take on its first launch), else 0; -1 on an error */
+static int tg__cu_dynamic_shared(const tg_launch *l) {
+  tg__cu_prog *p = (tg__cu_prog *)l->program;
+  if (l->shared_bytes <= TG__STATIC_SHARED) return 0;
+  if (l->shared_bytes <= p->shared_allowed) return (int)l->shared_bytes;
+  tg__cu_result r = tg__cu.cu.FuncSetAttribute(p->fn, TG__CU_FUNC_MAX_DYNAMIC_SHARED, (int)l->shared_bytes);
+  if (!r) return (int)(p->shared_allowed = l->shared_bytes);
   char what[160];
-  snprintf(what, sizeof what, "kernel %.64s's %lld bytes of shared memory", p->name, (long long)p->shared_bytes);
+  snprintf(what, sizeof what, "kernel %.64s's %lld bytes of shared memory", l->name, (long long)l->shared_bytes);
   tg__cu_fail(what, r);
   return -1;
 }
 
-static int tg__cu_launch(tg__program *p, void **bufs, int nbufs) {
+static int tg__cu_launch(void *ctx, const tg_launch *l) {
+  (void)ctx;
   void *args[256];
-  if (nbufs > 256) {
-    tg__set_error("CUDA launch of kernel %s: %d buffers, at most 256", p->name, nbufs);
+  if (l->nbufs > 256) {
+    tg__set_error("CUDA launch of kernel %s: %d buffers, at most 256", l->name, l->nbufs);
     return -1;
   }
   if (tg__cu_init() < 0) return -1;
-  for (int i = 0; i < nbufs; i++) args[i] = &bufs[i]; /* each parameter is a device pointer, passed by address */
+  for (int i = 0; i < l->nbufs; i++) args[i] = &l->bufs[i]; /* each parameter is a device pointer, by address */
   uint32_t blocks, threads;
-  tg__cu_program_dims(p, &blocks, &threads);
-  int shared = tg__cu_dynamic_shared(p);
+  tg__cu_program_dims(l, &blocks, &threads);
+  int shared = tg__cu_dynamic_shared(l);
   if (shared < 0) return -1;
-  tg__stat_launches(1);
-  tg__cu_result r = tg__cu.cu.LaunchKernel((tg__cu_obj)p->handle, blocks, 1, 1, threads, 1, 1, (unsigned)shared, NULL,
-                                           args, NULL);
+  tg__cu_result r = tg__cu.cu.LaunchKernel(((tg__cu_prog *)l->program)->fn, blocks, 1, 1, threads, 1, 1,
+                                           (unsigned)shared, NULL, args, NULL);
   if (!r) return 0;
   char what[160];
-  snprintf(what, sizeof what, "launch of kernel %.64s (%u blocks of %u threads)", p->name, blocks, threads);
+  snprintf(what, sizeof what, "launch of kernel %.64s (%u blocks of %u threads)", l->name, blocks, threads);
   return tg__cu_fail(what, r);
 }
 
@@ -482,8 +406,8 @@ typedef struct tg__cu_graph {
   int *off;
 } tg__cu_graph;
 
-static void tg__cu_graph_free(tg__device *d, void *state) {
-  (void)d;
+static void tg__cu_graph_free(void *ctx, void *state) {
+  (void)ctx;
   tg__cu_graph *g = (tg__cu_graph *)state;
   if (!g) return;
   if (tg__cu.state == 1 && tg__cu_bind() == 0) {
@@ -498,15 +422,16 @@ static void tg__cu_graph_free(tg__device *d, void *state) {
 
 /* node i's parameters for launch of p over bufs: n pointers to the values in vals (which the driver copies); -1 when
  * its shared memory cannot be had */
-static int tg__cu_node(tg__cu_kernel_node *k, tg__program *p, void **bufs, int n, tg__cu_ptr *vals,
-                       void **ptrs) {
+static int tg__cu_node(tg__cu_kernel_node *k, const tg_launch *l, tg__cu_ptr *vals, void **ptrs) {
   memset(k, 0, sizeof *k);
   uint32_t blocks, threads;
-  tg__cu_program_dims(p, &blocks, &threads);
-  int shared = tg__cu_dynamic_shared(p);
+  tg__cu_program_dims(l, &blocks, &threads);
+  int shared = tg__cu_dynamic_shared(l);
   if (shared < 0) return -1;
   k->shared = (unsigned)shared;
-  k->func = (tg__cu_obj)p->handle;
+  k->func = ((tg__cu_prog *)l->program)->fn;
+  void **bufs = l->bufs;
+  int n = l->nbufs;
   k->grid[0] = blocks, k->grid[1] = k->grid[2] = 1;
   k->block[0] = threads, k->block[1] = k->block[2] = 1;
   for (int i = 0; i < n; i++) vals[i] = (tg__cu_ptr)(uintptr_t)bufs[i], ptrs[i] = &vals[i];
@@ -514,20 +439,19 @@ static int tg__cu_node(tg__cu_kernel_node *k, tg__program *p, void **bufs, int n
   return 0;
 }
 
-static int tg__cu_launch_graph(tg__device *d, int n, tg__program *const *progs, void ***bufs, const int *nbufs,
-                               void **state) {
+static int tg__cu_launch_graph(void *ctx, int n, const tg_launch *ls, void **state) {
   if (n < 1) return 1;
   if (tg__cu_init() < 0) return -1;
   if (!tg__cu.graph.Launch) return 1;
   tg__cu_graph *g = (tg__cu_graph *)*state;
   int total = 0, most = 1;
-  for (int i = 0; i < n; i++) total += nbufs[i], most = nbufs[i] > most ? nbufs[i] : most;
+  for (int i = 0; i < n; i++) total += ls[i].nbufs, most = ls[i].nbufs > most ? ls[i].nbufs : most;
   tg__cu_ptr *vals = (tg__cu_ptr *)tg__alloc(sizeof(tg__cu_ptr) * (size_t)most);
   void **ptrs = (void **)tg__alloc(sizeof(void *) * (size_t)most);
   tg__cu_kernel_node k;
   tg__cu_result r = 0;
   if (g && g->n != n) { /* another record (cannot happen for one JIT): rebuilt */
-    tg__cu_graph_free(d, g);
+    tg__cu_graph_free(ctx, g);
     *state = g = NULL;
   }
   if (!g) {
@@ -537,16 +461,16 @@ static int tg__cu_launch_graph(tg__device *d, int n, tg__program *const *progs, 
     g->args = (tg__cu_ptr *)tg__alloc(sizeof(tg__cu_ptr) * (size_t)(total ? total : 1));
     g->off = (int *)tg__alloc(sizeof(int) * (size_t)n);
     r = tg__cu.graph.Create(&g->graph, 0);
-    for (int i = 0, at = 0; i < n && !r; at += nbufs[i++]) {
-      r = tg__cu_node(&k, progs[i], bufs[i], nbufs[i], vals, ptrs) < 0 /* its launch will say why */
+    for (int i = 0, at = 0; i < n && !r; at += ls[i++].nbufs) {
+      r = tg__cu_node(&k, &ls[i], vals, ptrs) < 0 /* its launch will say why */
               ? 1
               : tg__cu.graph.AddKernelNode(&g->nodes[i], g->graph, i ? &g->nodes[i - 1] : NULL, i ? 1 : 0, &k);
       g->off[i] = at;
-      memcpy(g->args + at, vals, sizeof(tg__cu_ptr) * (size_t)nbufs[i]);
+      memcpy(g->args + at, vals, sizeof(tg__cu_ptr) * (size_t)ls[i].nbufs);
     }
     if (!r) r = tg__cu.graph.Instantiate(&g->exec, g->graph, 0);
     if (r) { /* no graph: the replay launches kernel by kernel */
-      tg__cu_graph_free(d, g);
+      tg__cu_graph_free(ctx, g);
       TG_FREE(vals);
       TG_FREE(ptrs);
       return 1;
@@ -556,14 +480,13 @@ static int tg__cu_launch_graph(tg__device *d, int n, tg__program *const *progs, 
     for (int i = 0; i < n && !r; i++) {
       tg__cu_ptr *have = g->args + g->off[i];
       int moved = 0;
-      for (int b = 0; b < nbufs[i]; b++) moved |= have[b] != (tg__cu_ptr)(uintptr_t)bufs[i][b];
+      for (int b = 0; b < ls[i].nbufs; b++) moved |= have[b] != (tg__cu_ptr)(uintptr_t)ls[i].bufs[b];
       if (!moved) continue;
-      r = tg__cu_node(&k, progs[i], bufs[i], nbufs[i], vals, ptrs) < 0 ? 1
-                                                                        : tg__cu.graph.SetParams(g->exec, g->nodes[i], &k);
-      memcpy(have, vals, sizeof(tg__cu_ptr) * (size_t)nbufs[i]);
+      r = tg__cu_node(&k, &ls[i], vals, ptrs) < 0 ? 1 : tg__cu.graph.SetParams(g->exec, g->nodes[i], &k);
+      memcpy(have, vals, sizeof(tg__cu_ptr) * (size_t)ls[i].nbufs);
     }
     if (r) { /* a node's parameters are unknown now: the next replay builds the graph again */
-      tg__cu_graph_free(d, g);
+      tg__cu_graph_free(ctx, g);
       *state = NULL;
       TG_FREE(vals);
       TG_FREE(ptrs);
@@ -573,20 +496,15 @@ static int tg__cu_launch_graph(tg__device *d, int n, tg__program *const *progs, 
   TG_FREE(vals);
   TG_FREE(ptrs);
   if (!r) r = tg__cu.graph.Launch(g->exec, NULL);
-  if (!r) {
-    tg__stat_launches(n);
-    return 0;
-  }
+  if (!r) return 0;
   char what[96];
   snprintf(what, sizeof what, "graph launch of %d kernels", n);
   return tg__cu_fail(what, r);
 }
 
 /* the GPU for the optimiser: threads per block, shared memory per block, SMs (defaults when there is none) */
-static void tg__cu_describe(tg__device *d, tg__target *t) {
-  (void)d;
-  tg__errsave saved;
-  tg__error_push(&saved);
+static void tg__cu_describe(void *ctx, tg_device_props *t) {
+  (void)ctx;
   int v = 0;
   if (tg__cu_init() == 0) {
     if (tg__cu.cu.DeviceGetAttribute(&v, TG__CU_MAX_THREADS, tg__cu.device) == 0 && v > 0) t->local_max = v;
@@ -598,11 +516,10 @@ static void tg__cu_describe(tg__device *d, tg__target *t) {
     t->tensor_cores = tg__cu.cc >= 80 && !tg__getenv_int("NOTC", 0); /* mma.sync m16n8k16: Ampere on */
     t->wgmma = t->tensor_cores && tg__cu.cc == 90 && !tg__getenv_int("NOWGMMA", 0); /* Hopper only (sm_90a) */
   }
-  tg__error_pop(&saved);
 }
 
-static int tg__cu_synchronize(tg__device *d) {
-  (void)d;
+static int tg__cu_synchronize(void *ctx) {
+  (void)ctx;
   if (tg__cu.state != 1) return 0;
   if (tg__cu_bind() < 0) return -1;
   tg__cu_result r = tg__cu.cu.CtxSynchronize();
@@ -741,22 +658,32 @@ static const tg__dialect tg__dialect_cuda = {
     "asm volatile(\"wgmma.fence.sync.aligned;\" ::: \"memory\");",
     "asm volatile(\"wgmma.commit_group.sync.aligned;\\n\\twgmma.wait_group.sync.aligned %1;\" ::: \"memory\");",
     "asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");", tg__cuda_wgmma_prelude,
-    /* vectors: each thread computes its outputs alone; prefetch: other warps hide memory's latency */
-    0, NULL};
+    /* vectors: each thread computes its outputs alone; prefetch: other warps hide memory's latency; extra_prelude */
+    0, NULL, NULL};
 
 /* buffer views: a device address is a number; only at 16-byte offsets, which the kernels' float4 loads and stores
  * (and the tensor cores' copies) need */
-static void *tg__cu_offset(tg__device *d, void *ptr, size_t bytes) {
-  (void)d;
+static void *tg__cu_offset(void *ctx, void *ptr, size_t bytes) {
+  (void)ctx;
   return bytes % 16 ? NULL : (void *)((uintptr_t)ptr + bytes);
 }
 
-static tg__device tg__cu_device = {1, "CUDA", &tg__dialect_cuda, tg__cu_alloc, tg__cu_free, tg__cu_copy_in,
-                                   tg__cu_copy_out, tg__cu_compile, tg__cu_launch, tg__cu_synchronize, NULL,
-                                   tg__cu_describe, tg__cu_compile_batch, NULL, tg__cu_launch_graph,
-                                   tg__cu_graph_free, tg__cu_offset};
-
-__attribute__((constructor)) static void tg__cu_register(void) { tg__device_register(&tg__cu_device); }
+/* the CUDA device, registered through the public interface (tg_device_desc, api.h) when the program starts */
+__attribute__((constructor)) static void tg__cu_register(void) {
+  tg_device_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = sizeof d;
+  d.version = TG_DEVICE_API_VERSION;
+  d.dialect = "CUDA";
+  d.flags = TG_DEVICE_PARALLEL_COMPILE; /* NVRTC on the host's cores: a first MNIST step has some 110 kernels */
+  d.alloc = tg__cu_alloc, d.free = tg__cu_free, d.copy_in = tg__cu_copy_in, d.copy_out = tg__cu_copy_out;
+  d.compile = tg__cu_compile, d.cache_key = tg__cu_cache_key;
+  d.load = tg__cu_load, d.unload = tg__cu_unload, d.launch = tg__cu_launch, d.synchronize = tg__cu_synchronize;
+  d.describe = tg__cu_describe, d.offset = tg__cu_offset;
+  d.launch_graph = tg__cu_launch_graph, d.graph_free = tg__cu_graph_free;
+  tg__dialect_add("CUDA", &tg__dialect_cuda);
+  tg__device_add("CUDA", &d);
+}
 
 #endif /* TINYGRAD_IMPLEMENTATION */
 #endif /* TINYGRAD_CUDA_H */

@@ -12,9 +12,11 @@
  * Contract:
  *  - Kernels are rendered as OpenCL C 1.2 by the shared renderer through the OpenCL dialect (tg__dialect_opencl,
  *    defined below with its prelude and type tables; float64 through cl_khr_fp64): one work item per element of
- *    the output loops, the reductions as loops inside it. They are built from source by the driver, once per distinct
- *    source (tg__progcache), and launched over exactly global_total work items with the work-group size left to the
- *    driver.
+ *    the output loops, the reductions as loops inside it. The driver builds each distinct source once; its binary
+ *    for the device is the blob that tinygrad.h keeps in its disk cache (keyed by the device's name, OpenCL version
+ *    and driver version), built again from the binary on the next run. Kernels are launched over exactly global_total
+ *    work items with the work-group size left to the driver, or in the kernel's work-groups.
+ *  - The device is registered through the public interface (tg_device_desc, api.h) when the program starts.
  *  - The driver (libOpenCL.so.1, the ICD loader) is loaded with dlopen on first use; nothing links against it and no
  *    OpenCL header is needed (the few types are declared below). A missing loader, no platform, no device, a failed
  *    build or an out-of-memory device is a clear error from the call that needed it, and the CPU device keeps working.
@@ -38,6 +40,10 @@ enum {
   TG__CL_DEVICE_MAX_WORK_GROUP_SIZE = 0x1004,
   TG__CL_DEVICE_LOCAL_MEM_SIZE = 0x1023,
   TG__CL_PROGRAM_BUILD_LOG = 0x1183,
+  TG__CL_PROGRAM_BINARY_SIZES = 0x1165,
+  TG__CL_PROGRAM_BINARIES = 0x1166,
+  TG__CL_DRIVER_VERSION = 0x102D,
+  TG__CL_DEVICE_VERSION = 0x102F,
   TG__CL_MEM_READ_WRITE = 1,
 };
 
@@ -64,13 +70,17 @@ typedef struct tg__cl_api {
   tg__cl_int (*Finish)(tg__cl_obj);
   tg__cl_int (*ReleaseKernel)(tg__cl_obj);
   tg__cl_int (*ReleaseProgram)(tg__cl_obj);
+  tg__cl_obj (*CreateProgramWithBinary)(tg__cl_obj, tg__cl_uint, const tg__cl_obj *, const size_t *,
+                                        const unsigned char **, tg__cl_int *, tg__cl_int *);
+  tg__cl_int (*GetProgramInfo)(tg__cl_obj, tg__cl_uint, size_t, void *, size_t *);
 } tg__cl_api;
 
 static const char *const tg__cl_syms[] = {
     "clGetPlatformIDs", "clGetDeviceIDs", "clGetDeviceInfo", "clCreateContext", "clCreateCommandQueue",
     "clCreateBuffer", "clReleaseMemObject", "clEnqueueWriteBuffer", "clEnqueueReadBuffer",
     "clCreateProgramWithSource", "clBuildProgram", "clGetProgramBuildInfo", "clCreateKernel", "clSetKernelArg",
-    "clEnqueueNDRangeKernel", "clFinish", "clReleaseKernel", "clReleaseProgram", NULL};
+    "clEnqueueNDRangeKernel", "clFinish", "clReleaseKernel", "clReleaseProgram", "clCreateProgramWithBinary",
+    "clGetProgramInfo", NULL};
 
 static struct {
   int state; /* 0 not tried, 1 ready, -1 failed (err holds why) */
@@ -183,8 +193,8 @@ static int tg__cl_init(void) {
   return tg__cl.state == 1 ? 0 : -1;
 }
 
-static void *tg__cl_alloc(tg__device *d, size_t nbytes) {
-  (void)d;
+static void *tg__cl_alloc(void *ctx, size_t nbytes) {
+  (void)ctx;
   if (tg__cl_init() < 0) return NULL;
   tg__cl_int e = 0;
   tg__cl_obj m = tg__cl.api.CreateBuffer(tg__cl.context, TG__CL_MEM_READ_WRITE, nbytes, NULL, &e);
@@ -192,46 +202,98 @@ static void *tg__cl_alloc(tg__device *d, size_t nbytes) {
   return m;
 }
 
-static void tg__cl_free(tg__device *d, void *ptr) {
-  (void)d;
+static void tg__cl_free(void *ctx, void *ptr) {
+  (void)ctx;
   if (ptr && tg__cl.state == 1) tg__cl.api.ReleaseMemObject((tg__cl_obj)ptr);
 }
 
-static int tg__cl_copy_in(tg__device *d, void *dst, const void *src, size_t nbytes) {
-  (void)d;
+static int tg__cl_copy_in(void *ctx, void *dst, const void *src, size_t nbytes) {
+  (void)ctx;
   if (tg__cl_init() < 0) return -1;
   tg__cl_int e = tg__cl.api.EnqueueWriteBuffer(tg__cl.queue, (tg__cl_obj)dst, 1, 0, nbytes, src, 0, NULL, NULL);
   return e ? tg__cl_fail("copy in", e) : 0;
 }
 
-static int tg__cl_copy_out(tg__device *d, void *dst, const void *src, size_t nbytes) {
-  (void)d;
+static int tg__cl_copy_out(void *ctx, void *dst, const void *src, size_t nbytes) {
+  (void)ctx;
   if (tg__cl_init() < 0) return -1;
   tg__cl_int e = tg__cl.api.EnqueueReadBuffer(tg__cl.queue, (tg__cl_obj)src, 1, 0, nbytes, dst, 0, NULL, NULL);
   return e ? tg__cl_fail("copy out", e) : 0;
 }
 
-/* a program's handle is its cl_kernel; the cl_program is released once the kernel holds it */
-static tg__program *tg__cl_compile(tg__device *d, const char *name, const char *src) {
+/* The device's cache key: the device's name, its OpenCL version and the driver's (programs are kept in the
+ * library's disk cache as the driver's binaries). NULL (no caching) when OpenCL cannot start. */
+static const char *tg__cl_cache_key(void *ctx) {
+  static char key[512];
+  char driver[128] = "", version[128] = "";
+  (void)ctx;
   if (tg__cl_init() < 0) return NULL;
-  tg__program *p = tg__progcache_find(d, src);
-  if (p) return p;
-  if (TG__DEBUG >= 3) printf("%s\n", src); /* as the CPU prints a kernel it has not loaded */
+  tg__cl.api.GetDeviceInfo(tg__cl.device, TG__CL_DRIVER_VERSION, sizeof driver - 1, driver, NULL);
+  tg__cl.api.GetDeviceInfo(tg__cl.device, TG__CL_DEVICE_VERSION, sizeof version - 1, version, NULL);
+  snprintf(key, sizeof key, "tinygrad.h OPENCL 1\n%s\n%s\n%s", tg__cl.device_name, version, driver);
+  return key;
+}
+
+/* builds prog for the device: 0, or -1 with the build log in err */
+static int tg__cl_build(tg__cl_obj prog, const char *name, char *err, size_t nerr) {
+  tg__cl_int e = tg__cl.api.BuildProgram(prog, 1, &tg__cl.device, "", NULL, NULL);
+  if (!e) return 0;
+  char log[2048] = "";
+  tg__cl.api.GetProgramBuildInfo(prog, tg__cl.device, TG__CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+  snprintf(err, nerr, "OPENCL build of kernel %s failed (%s): %.1500s\nHINT: DEBUG=3 prints the kernel source", name,
+           tg__cl_strerror(e), log);
+  return -1;
+}
+
+/* the device's compile: the driver builds the source, and its binary for the device is the blob */
+static void *tg__cl_compile(void *ctx, const char *name, const char *src, size_t *size, char *err, size_t nerr) {
+  (void)ctx;
+  if (tg__cl.state != 1) {
+    snprintf(err, nerr, "%s", tg__cl.err[0] ? tg__cl.err : "OPENCL is not initialised");
+    return NULL;
+  }
   tg__cl_api *cl = &tg__cl.api;
   tg__cl_int e = 0;
   tg__cl_obj prog = cl->CreateProgramWithSource(tg__cl.context, 1, &src, NULL, &e);
   if (!prog) {
-    tg__cl_fail("create program", e);
+    snprintf(err, nerr, "OPENCL create program on %s: %s", tg__cl.device_name, tg__cl_strerror(e));
     return NULL;
   }
-  tg__stat_compiles(1);
-  e = cl->BuildProgram(prog, 1, &tg__cl.device, "", NULL, NULL);
-  if (e) {
-    char log[2048] = "";
-    cl->GetProgramBuildInfo(prog, tg__cl.device, TG__CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+  unsigned char *bin = NULL;
+  size_t n = 0;
+  if (tg__cl_build(prog, name, err, nerr) == 0) {
+    e = cl->GetProgramInfo(prog, TG__CL_PROGRAM_BINARY_SIZES, sizeof n, &n, NULL);
+    if (!e && n && (bin = (unsigned char *)malloc(n))) e = cl->GetProgramInfo(prog, TG__CL_PROGRAM_BINARIES,
+                                                                              sizeof bin, &bin, NULL);
+    if (e || !n || !bin) {
+      snprintf(err, nerr, "OPENCL built kernel %s but gave no binary back (%s)", name, tg__cl_strerror(e));
+      free(bin);
+      bin = NULL;
+    }
+  }
+  cl->ReleaseProgram(prog);
+  *size = n;
+  return bin;
+}
+
+/* a program: its cl_kernel (the cl_program is released once the kernel holds it), and its launches so far */
+typedef struct tg__cl_prog { tg__cl_obj kernel; int64_t launches; } tg__cl_prog;
+
+static void *tg__cl_load(void *ctx, const char *name, const void *blob, size_t size) {
+  (void)ctx;
+  if (tg__cl_init() < 0) return NULL;
+  tg__cl_api *cl = &tg__cl.api;
+  tg__cl_int e = 0, status = 0;
+  const unsigned char *bin = (const unsigned char *)blob;
+  tg__cl_obj prog = cl->CreateProgramWithBinary(tg__cl.context, 1, &tg__cl.device, &size, &bin, &status, &e);
+  if (!prog) {
+    tg__set_error("OPENCL: the driver refused the binary of kernel %s: %s", name, tg__cl_strerror(e ? e : status));
+    return NULL;
+  }
+  char err[1800];
+  if (tg__cl_build(prog, name, err, sizeof err) < 0) {
     cl->ReleaseProgram(prog);
-    tg__set_error("OPENCL build of kernel %s failed (%s): %.1500s\nHINT: DEBUG=3 prints the kernel source", name,
-                  tg__cl_strerror(e), log);
+    tg__set_error("%s", err);
     return NULL;
   }
   tg__cl_obj k = cl->CreateKernel(prog, name, &e);
@@ -240,31 +302,39 @@ static tg__program *tg__cl_compile(tg__device *d, const char *name, const char *
     tg__cl_fail("create kernel", e);
     return NULL;
   }
-  return tg__progcache_add(d, src, name, k);
+  tg__cl_prog *p = (tg__cl_prog *)tg__alloc(sizeof *p);
+  p->kernel = k;
+  return p;
 }
 
-static int tg__cl_launch(tg__program *p, void **bufs, int nbufs) {
+static void tg__cl_unload(void *ctx, void *program) {
+  (void)ctx;
+  tg__cl_prog *p = (tg__cl_prog *)program;
+  if (tg__cl.state == 1) tg__cl.api.ReleaseKernel(p->kernel);
+  TG_FREE(p);
+}
+
+static int tg__cl_launch(void *ctx, const tg_launch *l) {
+  (void)ctx;
   tg__cl_api *cl = &tg__cl.api;
-  tg__cl_obj k = (tg__cl_obj)p->handle;
-  for (int i = 0; i < nbufs; i++) {
-    tg__cl_int e = cl->SetKernelArg(k, (tg__cl_uint)i, sizeof(void *), &bufs[i]);
+  tg__cl_prog *p = (tg__cl_prog *)l->program;
+  for (int i = 0; i < l->nbufs; i++) {
+    tg__cl_int e = cl->SetKernelArg(p->kernel, (tg__cl_uint)i, sizeof(void *), &l->bufs[i]);
     if (e) return tg__cl_fail("set kernel argument", e);
   }
-  size_t global = (size_t)(p->global_size > 0 ? p->global_size : 1), local = (size_t)p->local_size;
-  if (p->local_size > 0) global *= local; /* the kernel's workgroups (LOCAL, GROUP): global_size of them */
-  tg__stat_launches(1);
-  tg__cl_int e = cl->EnqueueNDRangeKernel(tg__cl.queue, k, 1, NULL, &global, local ? &local : NULL, 0, NULL, NULL);
+  size_t global = (size_t)(l->global[0] > 0 ? l->global[0] : 1), local = (size_t)l->local[0];
+  if (local > 0) global *= local; /* the kernel's workgroups (LOCAL, GROUP): global[0] of them */
+  tg__cl_int e = cl->EnqueueNDRangeKernel(tg__cl.queue, p->kernel, 1, NULL, &global, local ? &local : NULL, 0, NULL,
+                                          NULL);
   if (!e && p->launches++ == 0) e = cl->Finish(tg__cl.queue); /* see tg__cl_at_exit */
   if (!e) return 0;
-  tg__set_error("OPENCL launch of kernel %s over %zu work items: %s (%d)", p->name, global, tg__cl_strerror(e), (int)e);
+  tg__set_error("OPENCL launch of kernel %s over %zu work items: %s (%d)", l->name, global, tg__cl_strerror(e), (int)e);
   return -1;
 }
 
 /* the device for the optimiser: work-group size, local memory, compute units (defaults when there is none) */
-static void tg__cl_describe(tg__device *d, tg__target *t) {
-  (void)d;
-  tg__errsave saved;
-  tg__error_push(&saved);
+static void tg__cl_describe(void *ctx, tg_device_props *t) {
+  (void)ctx;
   if (tg__cl_init() == 0) {
     size_t wg = 0;
     uint64_t mem = 0;
@@ -277,11 +347,10 @@ static void tg__cl_describe(tg__device *d, tg__target *t) {
     if (!cl->GetDeviceInfo(tg__cl.device, TG__CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL) && units > 0)
       t->units = (int)units;
   }
-  tg__error_pop(&saved);
 }
 
-static int tg__cl_synchronize(tg__device *d) {
-  (void)d;
+static int tg__cl_synchronize(void *ctx) {
+  (void)ctx;
   if (tg__cl.state != 1) return 0;
   tg__cl_int e = tg__cl.api.Finish(tg__cl.queue);
   return e ? tg__cl_fail("finish", e) : 0;
@@ -325,14 +394,25 @@ static const tg__dialect tg__dialect_opencl = {
     /* wmma, wmma_prelude, wmma_word, wmma_vec, wmma_vec_load, wmma_vec_store, ldmatrix, async_copy, async_wait,
      * async_wait_group: tensor cores are CUDA's; dynamic_shared: local arrays are sized in the source; wgmma,
      * wgmma_reg, wgmma_acc, wgmma_desc, wgmma_fence, wgmma_commit, proxy_fence, wgmma_prelude: CUDA's too; vectors:
-     * vec4's; prefetch: none */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL};
+     * vec4's; prefetch: none; extra_prelude */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,
+    NULL};
 
-static tg__device tg__cl_device = {1, "OPENCL", &tg__dialect_opencl, tg__cl_alloc, tg__cl_free, tg__cl_copy_in,
-                                   tg__cl_copy_out, tg__cl_compile, tg__cl_launch, tg__cl_synchronize, NULL,
-                                   tg__cl_describe, NULL, NULL, NULL, NULL, NULL}; /* no offset: cl_mem has no views */
-
-__attribute__((constructor)) static void tg__cl_register(void) { tg__device_register(&tg__cl_device); }
+/* the OpenCL device, registered through the public interface (tg_device_desc, api.h) when the program starts. No
+ * offset: a cl_mem cannot be addressed into, so there are no zero-copy views. */
+__attribute__((constructor)) static void tg__cl_register(void) {
+  tg_device_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = sizeof d;
+  d.version = TG_DEVICE_API_VERSION;
+  d.dialect = "OPENCL";
+  d.alloc = tg__cl_alloc, d.free = tg__cl_free, d.copy_in = tg__cl_copy_in, d.copy_out = tg__cl_copy_out;
+  d.compile = tg__cl_compile, d.cache_key = tg__cl_cache_key;
+  d.load = tg__cl_load, d.unload = tg__cl_unload, d.launch = tg__cl_launch, d.synchronize = tg__cl_synchronize;
+  d.describe = tg__cl_describe;
+  tg__dialect_add("OPENCL", &tg__dialect_opencl);
+  tg__device_add("OPENCL", &d);
+}
 
 #endif /* TINYGRAD_IMPLEMENTATION */
 #endif /* TINYGRAD_OPENCL_H */

@@ -144,18 +144,18 @@ static double tc_peak(void) {
            "  data0[blockIdx.x * blockDim.x + threadIdx.x] = s;\n"
            "}\n",
            d->dialect->prelude, d->dialect->wmma_prelude);
-  tg__program *p = d->compile(d, "tc_peak", src);
+  tg__program *p = tg__dev_compile(d, "tc_peak", src);
   int64_t blocks = 132 * 16, threads = 256;
-  void *buf = p ? d->alloc(d, sizeof(float) * (size_t)(blocks * threads)) : NULL, *bufs[1] = {buf};
+  void *buf = p ? tg__dev_alloc(d, sizeof(float) * (size_t)(blocks * threads)) : NULL, *bufs[1] = {buf};
   if (!buf) return NAN;
   p->global_size = blocks, p->local_size = threads;
   double best = INFINITY;
   for (int r = 0; r < 6; r++) {
     double t0 = bench_now();
-    if (d->launch(p, bufs, 1) || d->synchronize(d)) return NAN;
+    if (tg__dev_launch(p, bufs, 1) || tg__dev_synchronize(d)) return NAN;
     if (r && bench_now() - t0 < best) best = bench_now() - t0;
   }
-  d->free(d, buf);
+  tg__dev_free(d, buf);
   return (double)blocks * (threads / 32) * 2048.0 * 8 * 2 * 16 * 8 * 16 / best / 1e12;
 }
 

@@ -134,6 +134,117 @@ TG_API const char *tg_default_device(void); /* its name: "CPU", "CUDA", ...; NUL
  * unknown device, or a kernel that failed). */
 TG_API int tg_synchronize(const char *device);
 
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* devices of your own (tinygrad's custom device: an allocator, a compiler and a runner, registered under a name that
+ * device strings then accept). The built-in CPU, CUDA and OpenCL devices are registered through this interface too;
+ * examples/custom_device.c is a whole device in 100 lines.
+ *
+ * The library calls a device's functions under its lock, from the thread that called it, except compile, which BEAM
+ * and a schedule's first realisation call on several threads at once when flags has TG_DEVICE_PARALLEL_COMPILE. A
+ * function that fails returns NULL or -1 and may say why with tg_device_error; the library's error then names the
+ * device and what it was doing ("device 'MY': launch of kernel E_3: <why>"), and other devices keep working. */
+
+#define TG_DEVICE_API_VERSION 1
+#define TG_DEVICE_PARALLEL_COMPILE 1u /* compile may run on several threads at once */
+
+/* What the kernel optimiser knows of a device's machine. The library fills in the defaults shown, then calls
+ * describe, which changes what it knows. */
+typedef struct tg_device_props {
+  size_t size;          /* sizeof(tg_device_props) in the library: a field at or past it does not exist there */
+  int vec_floats;       /* float32 lanes of a vector register (4) */
+  int vec_regs;         /* vector registers (16) */
+  int cores;            /* threads a kernel's outermost loop is split across (1) */
+  int64_t l2_bytes;     /* one core's level-2 cache (1 MiB) */
+  int local_max;        /* threads per workgroup (256 when the dialect has workgroups, else 0: none) */
+  int64_t shared_bytes; /* shared memory per workgroup (16 KiB when there are workgroups) */
+  int units;            /* compute units: how many workgroups keep it busy (1) */
+  int tensor_cores;     /* the CUDA dialect's warp tensor cores run (0) */
+  int wgmma;            /* ...and Hopper's warpgroup ones (0) */
+} tg_device_props;
+
+/* One launch, as the library gives it to a device's launch */
+typedef struct tg_launch {
+  size_t size;          /* sizeof(tg_launch) in the library */
+  const char *name;     /* the kernel's name (the entry point's, in the "C" dialect: NAME_entry) */
+  void *program;        /* what load returned */
+  void **bufs;          /* the kernel's buffers in parameter order: what alloc (or offset) returned */
+  int nbufs;
+  /* tinygrad's global and local sizes. local[0] > 0: global[0] workgroups of local[0] threads. local[0] == 0: no
+   * workgroups. In a GPU dialect global[0] is then the kernel's threads, which the device groups as it likes (the
+   * kernel returns at once past the last); in the "C" dialect it is the iterations of the kernel's outer loop, which
+   * NAME_entry(bufs, start, end) runs for start <= i < end (one call over [0, global[0]), or chunks on threads). */
+  int64_t global[3], local[3];
+  int64_t shared_bytes; /* the shared memory its arrays take */
+  double flops, bytes;  /* the kernel's estimated work (0: unknown), for a device deciding how to split it */
+} tg_launch;
+
+/* A dialect: the language the renderer prints for a device, as a built-in one changed by a table. Built in: "C" (the
+ * CPU's: C99 with GCC/clang vector attributes; entry point void NAME_entry(void **bufs, int64_t start, int64_t
+ * end)); "OPENCL" and "CUDA" once their backend header is included. A NULL field keeps the base's. The strings must
+ * live as long as the program (string literals). */
+typedef struct tg_dialect_desc {
+  size_t size;                  /* sizeof(tg_dialect_desc) as you compiled it */
+  const char *base;             /* the built-in dialect it changes */
+  const char *extra_prelude;    /* printed after the base's prelude, at the top of every kernel's source */
+  const char *kernel_prefix;    /* before a kernel's return type (OpenCL's "__kernel ") */
+  const char *buffer_prefix;    /* before a buffer parameter's type (OpenCL's "__global ") */
+  const char *buffer_qualifier; /* after its '*' ("restrict") */
+  const char *extra_params;     /* after the buffers in the parameter list (Metal's thread position) */
+  const char *global_id;        /* GPU dialects: the thread's flat index, an expression */
+  const char *group_id, *local_id, *shared_prefix, *barrier; /* workgroups: group and thread index, __shared__, sync */
+  uint32_t unsupported;         /* bit 1 << dtype: dtypes it cannot print, besides the base's */
+} tg_dialect_desc;
+
+/* A device: functions the library calls with ctx. Required: alloc, free, copy_in, copy_out, compile, load, launch,
+ * synchronize, and a dialect. */
+typedef struct tg_device_desc {
+  size_t size;                         /* sizeof(tg_device_desc) as you compiled it: later fields read as NULL / 0 */
+  int version;                         /* TG_DEVICE_API_VERSION */
+  const char *dialect;                 /* a built-in dialect by name ("C", "OPENCL", "CUDA"); or */
+  const tg_dialect_desc *dialect_table; /* one of yours (its base replaces dialect) */
+  void *ctx;                           /* given to every function */
+  unsigned flags;                      /* TG_DEVICE_PARALLEL_COMPILE */
+  /* the allocator: device memory of nbytes (NULL on failure), its release, and copies from and to the host */
+  void *(*alloc)(void *ctx, size_t nbytes);
+  void (*free)(void *ctx, void *ptr);
+  int (*copy_in)(void *ctx, void *dst, const void *src, size_t nbytes);  /* host src -> device dst; 0 or -1 */
+  int (*copy_out)(void *ctx, void *dst, const void *src, size_t nbytes); /* device src -> host dst; 0 or -1 */
+  /* the compiler: the source of kernel `name` to a binary blob, allocated with malloc (the library frees it with
+   * free), its length in *size; NULL on failure with the compiler's message in err (nerr bytes). Blobs are kept in
+   * the library's disk cache when cache_key gives a string: everything besides the source that decides the blob
+   * (compiler, version, flags, target); NULL cache_key (or a NULL string): never cached on disk, as tinygrad's. */
+  void *(*compile)(void *ctx, const char *name, const char *src, size_t *size, char *err, size_t nerr);
+  const char *(*cache_key)(void *ctx);
+  /* the runner: a blob made into a program (NULL on failure; one from the disk cache that fails to load is compiled
+   * again), launched over the launch's sizes; synchronize waits until every launch has finished. Kernels run in
+   * launch order. unload (optional) releases a program at exit. */
+  void *(*load)(void *ctx, const char *name, const void *blob, size_t size);
+  void (*unload)(void *ctx, void *program);
+  int (*launch)(void *ctx, const tg_launch *l);
+  int (*synchronize)(void *ctx);
+  /* optional: the machine for the optimiser; the address bytes into an allocation for zero-copy views (NULL where
+   * kernels could not use it); kernels are about to launch (wake worker threads); a JIT replay's n launches at once
+   * (a CUDA graph): 0 launched, 1 nothing ran (the library launches one by one), -1 error; *state is the device's,
+   * kept between replays of one JIT (NULL at first) and given to graph_free at the end */
+  void (*describe)(void *ctx, tg_device_props *props);
+  void *(*offset)(void *ctx, void *ptr, size_t bytes);
+  void (*wake)(void *ctx);
+  int (*launch_graph)(void *ctx, int n, const tg_launch *launches, void **state);
+  void (*graph_free)(void *ctx, void *state);
+} tg_device_desc;
+
+/* Registers a device under name (letters, digits and '_', at most 31; then a device string, case-insensitively). The
+ * library copies the description; ctx and the dialect's strings must outlive it. 0, or -1 with an error: a name
+ * taken (registering twice), a required function NULL, another version, an unknown dialect. Buffers and programs
+ * live until exit, so a device is never unregistered. */
+TG_API int tg_device_register(const char *name, const tg_device_desc *desc);
+/* For a device's functions: why the call failed, in printf's format (the library adds the device and the call) */
+TG_API void tg_device_error(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* Computes t's value (and every pending assignment of this thread). A value that is a contiguous range of a buffer
  * realised before (a row slice, a chunk of split, a bitcast) becomes a view of that buffer, with no kernel or copy
  * (not on OpenCL; on CUDA at 16-byte offsets), and an empty tensor launches nothing. 0 on success, -1 on error. */

@@ -86,6 +86,7 @@ TG__PRIVATE char *tg__strdup(const char *s) {
 
 static TG__THREAD_LOCAL char tg__errbuf[1024];
 static TG__THREAD_LOCAL int tg__errset;
+static TG__THREAD_LOCAL unsigned tg__errserial; /* errors set on this thread: tg__error_serial */
 static TG__THREAD_LOCAL int tg__errquiet; /* tg__error_push depth: errors of tries that may fail are not printed */
 
 TG__PRIVATE void tg__set_error(const char *fmt, ...) {
@@ -94,10 +95,12 @@ TG__PRIVATE void tg__set_error(const char *fmt, ...) {
   vsnprintf(tg__errbuf, sizeof tg__errbuf, fmt, ap);
   va_end(ap);
   tg__errset = 1;
+  tg__errserial++;
   if (TG__DEBUG >= 1 && !tg__errquiet) fprintf(stderr, "tinygrad.h error: %s\n", tg__errbuf);
 }
 
 TG__PRIVATE int tg__has_error(void) { return tg__errset; }
+TG__PRIVATE unsigned tg__error_serial(void) { return tg__errserial; }
 
 TG__PRIVATE void tg__error_context(const char *prefix) {
   char why[sizeof tg__errbuf];

@@ -4,7 +4,7 @@
  *  - A buffer (tg__buffer, internal.h) is reference counted: tg__buffer_new gives one reference to its caller, every
  *    BUFFER node holds one (tg__buffer_retain / tg__buffer_release), and the last release gives its memory back.
  *  - Its nbytes = numel * dtype size of device memory are allocated lazily (tg__buffer_ensure) through the device's
- *    allocator (dev->alloc, a table entry: this file calls no device code). Memory of freed buffers is kept by exact
+ *    allocator (tg__dev_alloc, device.c: this file calls no device code). Memory of freed buffers is kept by exact
  *    size in an allocation cache and handed to the next buffer of that size, as tinygrad's LRU allocator does.
  *  - Versions: every in-place assignment moves a buffer to its next version, and a BUFFER node names the version it
  *    reads, so a graph built on the old contents and one built on the new never share a cached result. `written` is
@@ -18,6 +18,51 @@
  *  - The fields of a buffer are read anywhere, but changed only here.
  *  - Nothing here prints, aborts or exits: failures are tg__set_error plus NULL / -1. */
 #include "internal.h"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// device memory: the only calls into a device's allocator and copies. A failure is an error naming the device and
+// the call, with what the device said (tg_device_error: the serial number tells whether it said anything).
+
+TG__PRIVATE void tg__dev_failed(tg__device *d, unsigned serial, const char *what) {
+  char ctx[256];
+  snprintf(ctx, sizeof ctx, "device '%s': %s", d->name, what);
+  if (tg__error_serial() != serial) tg__error_context(ctx);
+  else tg__set_error("%s failed (the device said nothing more)", ctx);
+}
+
+TG__PRIVATE void *tg__dev_alloc(tg__device *d, size_t nbytes) {
+  unsigned s = tg__error_serial();
+  void *p = d->desc.alloc(d->desc.ctx, nbytes);
+  if (!p) {
+    char what[64];
+    snprintf(what, sizeof what, "alloc of %zu bytes", nbytes);
+    tg__dev_failed(d, s, what);
+  }
+  return p;
+}
+
+TG__PRIVATE void tg__dev_free(tg__device *d, void *ptr) {
+  if (ptr) d->desc.free(d->desc.ctx, ptr);
+}
+
+TG__PRIVATE int tg__dev_copy_in(tg__device *d, void *dst, const void *src, size_t nbytes) {
+  unsigned s = tg__error_serial();
+  if (d->desc.copy_in(d->desc.ctx, dst, src, nbytes) == 0) return 0;
+  tg__dev_failed(d, s, "copy in");
+  return -1;
+}
+
+TG__PRIVATE int tg__dev_copy_out(tg__device *d, void *dst, const void *src, size_t nbytes) {
+  unsigned s = tg__error_serial();
+  if (d->desc.copy_out(d->desc.ctx, dst, src, nbytes) == 0) return 0;
+  tg__dev_failed(d, s, "copy out (or a kernel before it)");
+  return -1;
+}
+
+TG__PRIVATE void *tg__dev_offset(tg__device *d, void *ptr, size_t bytes) {
+  return d->desc.offset ? d->desc.offset(d->desc.ctx, ptr, bytes) : NULL;
+}
+
 
 // ---------------------------------------------------------------------------------------------------------------------
 // lifetime
@@ -93,7 +138,7 @@ static size_t tg__memory_bytes;
 static int tg__cache_registered;
 
 static void tg__cache_evict(int i) {
-  tg__cache[i].dev->free(tg__cache[i].dev, tg__cache[i].ptr);
+  tg__dev_free(tg__cache[i].dev, tg__cache[i].ptr);
   tg__memory_bytes -= tg__cache[i].nbytes;
   tg__cache[i] = tg__cache[--tg__ncached];
 }
@@ -109,7 +154,7 @@ static void tg__cache_put(tg__device *dev, void *ptr, size_t nbytes) {
     tg__cache_registered = 1;
   }
   if (nbytes > TG__CACHE_BYTES / 4) {
-    dev->free(dev, ptr);
+    tg__dev_free(dev, ptr);
     return;
   }
   while (tg__ncached && (tg__ncached == TG__CACHE_SLOTS || tg__memory_bytes + nbytes > TG__CACHE_BYTES))
@@ -139,10 +184,10 @@ static void *tg__cache_take(tg__device *dev, size_t nbytes) {
 TG__PRIVATE tg__buffer *tg__buffer_view_new(tg__buffer *base, size_t offset, tg_dtype dt, int64_t numel) {
   if (base->base) offset += base->offset, base = base->base;
   size_t esize = (size_t)tg_dtype_size(dt);
-  if (!base->dev->offset || numel < 0 || (uint64_t)numel > (uint64_t)(SIZE_MAX / (esize ? esize : 1)) ||
+  if (!base->dev->desc.offset || numel < 0 || (uint64_t)numel > (uint64_t)(SIZE_MAX / (esize ? esize : 1)) ||
       offset > base->nbytes || (size_t)numel * esize > base->nbytes - offset || tg__buffer_ensure(base) < 0)
     return NULL;
-  void *ptr = base->dev->offset(base->dev, base->ptr, offset);
+  void *ptr = tg__dev_offset(base->dev, base->ptr, offset);
   if (!ptr) return NULL;
   tg__buffer *v = tg__buffer_new(base->dev, dt, numel);
   if (!v) return NULL;
@@ -158,13 +203,13 @@ TG__PRIVATE tg__buffer *tg__buffer_view_new(tg__buffer *base, size_t offset, tg_
 static int tg__view_detach(tg__buffer *v) {
   size_t n = v->nbytes ? v->nbytes : 1;
   void *mem = tg__cache_take(v->dev, n), *tmp = NULL;
-  if (!mem) mem = v->dev->alloc(v->dev, n);
+  if (!mem) mem = tg__dev_alloc(v->dev, n);
   int rc = mem ? 0 : -1;
   if (rc == 0 && v->nbytes) { /* through the host: the devices copy only to and from it (a write into a viewed
                                  buffer is rare) */
     tmp = tg__try_alloc("buffer", v->nbytes);
-    rc = !tmp || v->dev->copy_out(v->dev, tmp, v->ptr, v->nbytes) < 0 ||
-                 v->dev->copy_in(v->dev, mem, tmp, v->nbytes) < 0
+    rc = !tmp || tg__dev_copy_out(v->dev, tmp, v->ptr, v->nbytes) < 0 ||
+                 tg__dev_copy_in(v->dev, mem, tmp, v->nbytes) < 0
              ? -1
              : 0;
   }
@@ -209,12 +254,12 @@ TG__PRIVATE int tg__buffer_ensure(tg__buffer *b) {
     return -1;
   }
   b->ptr = tg__cache_take(b->dev, n);
-  if (!b->ptr) b->ptr = b->dev->alloc(b->dev, n); /* the device records why on failure */
+  if (!b->ptr) b->ptr = tg__dev_alloc(b->dev, n); /* the device records why on failure */
   tg__stat_alloc_bytes((int64_t)n);
   if (!b->ptr && tg__ncached) { /* out of memory: give the cache back and try once more */
     tg__cache_flush();
     tg_clear_error();
-    b->ptr = b->dev->alloc(b->dev, n);
+    b->ptr = tg__dev_alloc(b->dev, n);
   }
   return b->ptr ? 0 : -1;
 }
@@ -236,7 +281,7 @@ TG__PRIVATE int tg__buffer_copyin(tg__buffer *b, const void *src) {
     tg__set_error("buffer copy in: NULL source for %zu bytes", b->nbytes);
     return -1;
   }
-  return b->dev->copy_in(b->dev, b->ptr, src, b->nbytes);
+  return tg__dev_copy_in(b->dev, b->ptr, src, b->nbytes);
 }
 
 TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst) {
@@ -246,7 +291,7 @@ TG__PRIVATE int tg__buffer_copyout(tg__buffer *b, void *dst) {
     tg__set_error("buffer copy out: NULL destination for %zu bytes", b->nbytes);
     return -1;
   }
-  return b->dev->copy_out(b->dev, dst, b->ptr, b->nbytes);
+  return tg__dev_copy_out(b->dev, dst, b->ptr, b->nbytes);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

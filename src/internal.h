@@ -82,6 +82,7 @@ typedef struct tg__errsave { char buf[1024]; int set; } tg__errsave;
 TG__PRIVATE void tg__error_push(tg__errsave *s);
 TG__PRIVATE void tg__error_pop(const tg__errsave *s);
 TG__PRIVATE int tg__has_error(void);
+TG__PRIVATE unsigned tg__error_serial(void); /* changes whenever an error is set on this thread */
 TG__PRIVATE void tg__error_context(const char *prefix); /* the last error becomes "prefix: <the last error>" */
 
 /* a growable array of pointers */
@@ -950,6 +951,8 @@ typedef struct tg__dialect {
   /* a software prefetch of the byte address %s (render.c's tg__find_prefetch), or NULL: GPUs hide memory latency
    * with other threads */
   const char *prefetch;
+  /* a user's table (tg_dialect_desc): printed after the prelude; NULL: none */
+  const char *extra_prelude;
 } tg__dialect;
 #define TG__STATIC_SHARED 49152
 
@@ -1018,57 +1021,60 @@ TG__PRIVATE void tg__plan_end(tg__plan *p); /* after the launches: dropped memor
 typedef struct tg__program {
   struct tg__device *dev;
   char *name;
-  void *handle;                /* device-specific (the dlopen handle on the CPU) */
-  void (*entry)(void **bufs, int64_t start, int64_t end); /* CPU entry */
+  void *handle;                /* what the device's load returned */
   int64_t global_size;         /* CPU: iterations of the parallel loop; GPU: threads, or workgroups with local_size */
   int64_t local_size;          /* GPU: threads per workgroup (the kernel's LOCAL and GROUP); 0: the device chooses */
-  int64_t launches;            /* the device's count of its launches (OpenCL waits for a program's first) */
   double flops, bytes;
   int64_t shared_bytes;        /* its shared arrays; past TG__STATIC_SHARED they are one array sized at launch */
-  int64_t shared_allowed;      /* the device's: the bytes sized at launch its function was allowed (CUDA, once) */
 } tg__program;
 /* realize.c: DEBUG=2's line for one launch (a schedule's, or a JIT replay's with mark "  (jit)") */
 TG__PRIVATE void tg__debug_launch(const tg__program *p, int i, double dt, const char *opts, const char *mark);
 
+/* A registered device: the user's description (tg_device_desc, api.h: fields past the size it was compiled with
+ * are NULL here) and what the library made of it. The built-in devices are registered the same way. */
 typedef struct tg__device {
-  int api_version;
-  const char *name;                     /* "CPU" */
-  const tg__dialect *dialect;
-  void *(*alloc)(struct tg__device *d, size_t nbytes);          /* NULL on failure (with tg__set_error) */
-  void (*free)(struct tg__device *d, void *ptr);
-  int (*copy_in)(struct tg__device *d, void *dst, const void *src, size_t nbytes);  /* host -> device; 0 or -1 */
-  int (*copy_out)(struct tg__device *d, void *dst, const void *src, size_t nbytes); /* device -> host; 0 or -1 */
-  /* compiles and loads source; the program is cached by the device; NULL on failure (with tg__set_error) */
-  tg__program *(*compile)(struct tg__device *d, const char *name, const char *src);
-  int (*launch)(tg__program *p, void **bufs, int nbufs);       /* 0 or -1 */
-  int (*synchronize)(struct tg__device *d);
-  void *ctx;
-  /* (optional) the machine, for the optimiser; NULL: a GPU when the dialect has a global_id, with default sizes */
-  void (*describe)(struct tg__device *d, tg__target *t);
-  /* (optional) compiles n kernels, in parallel where it can (BEAM's candidates): out[i] as compile would return it,
-   * NULL for one that failed (the error is the caller's
-   * to keep or drop). NULL: compile, one by one */
-  void (*compile_batch)(struct tg__device *d, int n, const char *const *names, const char *const *srcs,
-                        tg__program **out);
-  /* (optional) kernels will launch soon (a schedule or a JIT replay begins): the CPU wakes its pool's sleepers */
-  void (*wake)(struct tg__device *d);
-  /* (optional) a JIT replay's n launches as one (CUDA graphs): progs[i] over bufs[i][0..nbufs[i]), in order. *state
-   * is the device's, kept by the JIT between its replays (NULL at first) and given to graph_free at the end. 0 when
-   * they were launched, 1 when nothing ran and they are to be launched one by one, -1 on an error */
-  int (*launch_graph)(struct tg__device *d, int n, tg__program *const *progs, void ***bufs, const int *nbufs,
-                      void **state);
-  void (*graph_free)(struct tg__device *d, void *state);
-  /* (optional) the address `bytes` into the allocation ptr, for buffer views, or NULL where the device's kernels
-   * could not use it (an alignment their vector loads need). NULL: no views (OpenCL's cl_mem cannot be offset) */
-  void *(*offset)(struct tg__device *d, void *ptr, size_t bytes);
+  char name[32];                        /* "CPU", as registered */
+  const tg__dialect *dialect;           /* a built-in one, or own_dialect */
+  tg_device_desc desc;
+  tg__dialect own_dialect;              /* a base dialect changed by the desc's table */
 } tg__device;
 
+/* Every call of a device's functions goes through these, which name the device and the call in an error (0 /
+ * pointer, or -1 / NULL with an error): the memory ones are buffer.c's, the rest device.c's. tg__dev_failed makes
+ * that error after a call that failed, given tg__error_serial() from before it. */
+TG__PRIVATE void tg__dev_failed(tg__device *d, unsigned serial, const char *what);
+TG__PRIVATE void *tg__dev_alloc(tg__device *d, size_t nbytes);
+TG__PRIVATE void tg__dev_free(tg__device *d, void *ptr);
+TG__PRIVATE int tg__dev_copy_in(tg__device *d, void *dst, const void *src, size_t nbytes);
+TG__PRIVATE int tg__dev_copy_out(tg__device *d, void *dst, const void *src, size_t nbytes);
+TG__PRIVATE int tg__dev_synchronize(tg__device *d);
+TG__PRIVATE void *tg__dev_offset(tg__device *d, void *ptr, size_t bytes); /* NULL: no view there (no error) */
+TG__PRIVATE void tg__dev_wake(tg__device *d);
+/* a program over bufs, with the program's global and local sizes */
+TG__PRIVATE int tg__dev_launch(tg__program *p, void **bufs, int nbufs);
+/* n launches as one (the desc's launch_graph): 0, 1 (nothing ran, or the device has none), -1 */
+TG__PRIVATE int tg__dev_launch_graph(tg__device *d, int n, tg__program *const *progs, void ***bufs, const int *nbufs,
+                                     void **state);
+TG__PRIVATE void tg__dev_graph_free(tg__device *d, void *state);
+/* The program of a kernel's source, from the programs loaded in this process, the disk cache, or the device's
+ * compiler (DEBUG>=3 prints a source it compiles), kept until exit. NULL with an error naming the device */
+TG__PRIVATE tg__program *tg__dev_compile(tg__device *d, const char *name, const char *src);
+/* n at once, compiled in parallel where the device allows (BEAM's candidates, a schedule's first kernels): out[i]
+ * as tg__dev_compile would return it, NULL for one that failed (the last such error is set) */
+TG__PRIVATE void tg__dev_compile_batch(tg__device *d, int n, const char *const *names, const char *const *srcs,
+                                       tg__program **out);
 /* realize.c: the n launches ls are about to run on dev: its wake, when their buffers are worth threads */
 TG__PRIVATE void tg__device_wake(tg__device *dev, const tg__launch *ls, int n);
 
+/* registers a device (tg_device_register without the lock: the built-in ones and the backends call it); 0 or -1 */
+TG__PRIVATE int tg__device_add(const char *name, const tg_device_desc *desc);
+/* built-in dialects by name ("C", and those backends add): NULL when none has it */
+TG__PRIVATE const tg__dialect *tg__dialect_find(const char *name);
+TG__PRIVATE void tg__dialect_add(const char *name, const tg__dialect *d); /* a backend's, before its device */
 TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env or CPU; NULL + error if unknown */
 TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t); /* what codegen needs to know of d's machine */
 TG__PRIVATE tg__device *tg__cpu_device(void);
+TG__PRIVATE void tg__cpu_register(void); /* runtime_cpu.c: the CPU, registered as any device (device.c calls it) */
 TG__PRIVATE int64_t tg__stat_launches(int64_t add);
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add);
 

@@ -99,7 +99,7 @@ static void tg__jit_record_drop(void *ctx, tg__buffer *b) {
 }
 
 static void tg__jit_forget(tg_jit *j) {
-  if (j->graph) j->graph_dev->graph_free(j->graph_dev, j->graph);
+  if (j->graph) tg__dev_graph_free(j->graph_dev, j->graph);
   j->graph = NULL, j->graph_dev = NULL, j->no_graph = 0;
   for (int i = 0; i < j->ncalls; i++) {
     tg__jit_call *c = &j->calls[i];
@@ -386,7 +386,7 @@ static int tg__jit_check_alive(tg_jit *j) {
  * one, else launch_graph's 0 or -1 */
 static int tg__jit_graph(tg_jit *j, const tg__plan *plan) {
   tg__device *dev = j->ncalls ? j->calls[0].prog->dev : NULL;
-  if (!dev || !dev->launch_graph || j->no_graph || TG__DEBUG >= 2 || !tg__getenv_int("JIT_GRAPH", 1) ||
+  if (!dev || !dev->desc.launch_graph || j->no_graph || TG__DEBUG >= 2 || !tg__getenv_int("JIT_GRAPH", 1) ||
       tg__fault_armed(TG__FAULT_LAUNCH))
     return 1;
   tg__program **progs = (tg__program **)tg__alloc(sizeof(tg__program *) * (size_t)j->ncalls);
@@ -395,7 +395,7 @@ static int tg__jit_graph(tg_jit *j, const tg__plan *plan) {
     progs[i] = j->calls[i].prog, nbufs[i] = j->calls[i].nbufs;
     if (progs[i]->dev != dev) rc = 1;
   }
-  if (rc == 0) rc = dev->launch_graph(dev, j->ncalls, progs, plan->ptrs, nbufs, &j->graph);
+  if (rc == 0) rc = tg__dev_launch_graph(dev, j->ncalls, progs, plan->ptrs, nbufs, &j->graph);
   if (j->graph) j->graph_dev = dev;
   if (rc == 1) j->no_graph = 1;
   TG_FREE(progs);
@@ -453,9 +453,9 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
         rc = -1;
       } else {
         uint64_t t0 = TG__DEBUG >= 2 ? tg__now_ns() : 0;
-        rc = c->prog->dev->launch(c->prog, plan.ptrs[ran], c->nbufs);
+        rc = tg__dev_launch(c->prog, plan.ptrs[ran], c->nbufs);
         if (rc == 0 && TG__DEBUG >= 2) { /* each replayed kernel, timed alone, as tinygrad's DEBUG=2 shows them */
-          c->prog->dev->synchronize(c->prog->dev);
+          tg__dev_synchronize(c->prog->dev);
           tg__debug_launch(c->prog, ran, 1e-9 * (double)(tg__now_ns() - t0), NULL, "  (jit)");
         }
       }

@@ -185,26 +185,31 @@ static void tg__src_add(const uint64_t key[2], const tg__kernel *k, const tg__li
 
 typedef struct tg__copy_plan { tg__device *from, *to; size_t nbytes; } tg__copy_plan;
 
-static int tg__copy_launch(tg__program *p, void **bufs, int nbufs) {
-  const tg__copy_plan *c = (const tg__copy_plan *)p->handle;
-  if (nbufs < 2 || !c->nbytes) return 0;
-  void *tmp = tg__try_alloc(p->name, c->nbytes);
-  int rc = !tmp || c->from->copy_out(c->from, tmp, bufs[1], c->nbytes) < 0 ||
-                   c->to->copy_in(c->to, bufs[0], tmp, c->nbytes) < 0 ? -1 : 0;
+static int tg__copy_launch(void *ctx, const tg_launch *l) {
+  (void)ctx;
+  const tg__copy_plan *c = (const tg__copy_plan *)l->program;
+  if (l->nbufs < 2 || !c->nbytes) return 0;
+  void *tmp = tg__try_alloc(l->name, c->nbytes);
+  int rc = !tmp || tg__dev_copy_out(c->from, tmp, l->bufs[1], c->nbytes) < 0 ||
+                   tg__dev_copy_in(c->to, l->bufs[0], tmp, c->nbytes) < 0 ? -1 : 0;
   TG_FREE(tmp);
-  if (rc < 0 && !tg__has_error())
-    tg__set_error("%s: the copy of %zu bytes from %s to %s failed", p->name, c->nbytes, c->from->name, c->to->name);
   return rc;
 }
-static int tg__copy_sync(tg__device *d) { (void)d; return 0; }
-static tg__program *tg__copy_compile(tg__device *d, const char *name, const char *src) {
-  (void)d, (void)name, (void)src;
-  return NULL;
-}
+static int tg__copy_sync(void *ctx) { (void)ctx; return 0; }
 
-static tg__dialect tg__copy_dialect; /* renders nothing: zeros */
-static tg__device tg__copy_device = {1, "COPY", &tg__copy_dialect, NULL, NULL, NULL, NULL, tg__copy_compile,
-                                     tg__copy_launch, tg__copy_sync, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+/* the device that runs copies: not registered (no name reaches it), launch and synchronize only */
+static tg__device tg__copy_device;
+static tg__device *tg__copy_dev(void) {
+  if (!tg__copy_device.name[0]) {
+    memcpy(tg__copy_device.name, "COPY", 5);
+    tg__copy_device.dialect = tg__dialect_find("C");
+    tg__copy_device.desc.size = sizeof tg__copy_device.desc;
+    tg__copy_device.desc.version = TG_DEVICE_API_VERSION;
+    tg__copy_device.desc.launch = tg__copy_launch;
+    tg__copy_device.desc.synchronize = tg__copy_sync;
+  }
+  return &tg__copy_device;
+}
 
 /* the copy programs made, one per (from, to, size), for the program's life as compiled kernels are */
 static tg__program **tg__copies;
@@ -238,7 +243,7 @@ static int tg__copy_prepare(tg__kernel *k) {
     c->from = from, c->to = to, c->nbytes = nbytes;
     char name[96];
     snprintf(name, sizeof name, "copy %zu bytes %s -> %s", nbytes, from->name, to->name);
-    p->dev = &tg__copy_device, p->name = tg__strdup(name), p->handle = c, p->bytes = (double)nbytes;
+    p->dev = tg__copy_dev(), p->name = tg__strdup(name), p->handle = c, p->bytes = (double)nbytes;
     tg__copies = (tg__program **)tg__realloc(tg__copies, sizeof(tg__program *) * (size_t)(tg__ncopies + 1));
     tg__copies[tg__ncopies++] = p;
     k->prog = p;
@@ -325,7 +330,7 @@ static int tg__kernel_prepare(tg__kernel *k) {
   if (TG__DEBUG >= 4) tg__linear_print(&lin);
   tg__program *p = NULL;
   if (tg__fault(TG__FAULT_COMPILE)) tg__set_error("compile of kernel %s failed (injected fault)", k->name);
-  else p = dev->compile(dev, k->name, k->src);
+  else p = tg__dev_compile(dev, k->name, k->src);
   int rc = tg__kernel_program(k, p, &lin);
   tg__linear_free(&lin);
   return rc;
@@ -430,14 +435,14 @@ static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *
     tg__set_error("%s launch of kernel %s failed (injected fault)", dev->name, k->name);
     rc = -1;
   }
-  if (rc == 0) rc = dev->launch(k->prog, ptrs, k->nbufs);
+  if (rc == 0) rc = tg__dev_launch(k->prog, ptrs, k->nbufs);
   if (rc == 0 && tg__capture) {
     const tg__capture_hook *h = tg__capture;
     h->record(h->ctx, k->prog, k->bufs, k->nbufs);
     for (int j = 0; j < l->ndrop; j++) h->record_drop(h->ctx, l->drop[j]);
   }
   if (rc == 0 && TG__DEBUG >= 1) {
-    dev->synchronize(dev);
+    tg__dev_synchronize(dev);
     double dt = 1e-9 * (double)(tg__now_ns() - t0);
     *t_total += dt;
     if (TG__DEBUG >= 2) tg__debug_launch(k->prog, i, dt, k->opts, "");
@@ -455,11 +460,11 @@ TG__PRIVATE void tg__debug_launch(const tg__program *p, int i, double dt, const 
 /* The launches ls are about to run on dev: when their buffers hold enough to share among threads (1 MiB in all), the
  * device may wake its workers now, so that they are ready when the first launch comes (the CPU's pool) */
 TG__PRIVATE void tg__device_wake(tg__device *dev, const tg__launch *ls, int n) {
-  if (!dev || !dev->wake) return;
+  if (!dev || !dev->desc.wake) return;
   double bytes = 0;
   for (int i = 0; i < n; i++)
     for (int j = 0; j < ls[i].nbufs; j++) bytes += (double)ls[i].bufs[j]->nbytes;
-  if (bytes >= (double)(1 << 20)) dev->wake(dev);
+  if (bytes >= (double)(1 << 20)) tg__dev_wake(dev);
 }
 
 /* A schedule's kernels that are not compiled yet, compiled together where the device can: each kernel's source is
@@ -473,7 +478,7 @@ static int tg__prepare_batch(tg__sched *s) {
   for (int i = 0; i < s->n; i++)
     if (!s->k[i].prog && s->k[i].nbufs > 0 && !tg__is_copy_kernel(&s->k[i]))
       dev = dev ? dev : s->k[i].bufs[0]->dev, m++;
-  if (!dev || !dev->compile_batch || m < 2) return 0;
+  if (!dev || m < 2) return 0;
   tg__linear *lins = (tg__linear *)tg__alloc(sizeof(tg__linear) * (size_t)m);
   int *at = (int *)tg__alloc(sizeof(int) * (size_t)m), n = 0, rc = 0;
   const char **names = (const char **)tg__alloc(sizeof(char *) * (size_t)m);
@@ -495,7 +500,7 @@ static int tg__prepare_batch(tg__sched *s) {
   }
   tg__errsave saved;
   if (faulted) tg__error_push(&saved); /* the fault's error is the one to report */
-  if (rc == 0 && n) dev->compile_batch(dev, n, names, srcs, progs);
+  if (rc == 0 && n) tg__dev_compile_batch(dev, n, names, srcs, progs);
   for (int j = 0; j < n; j++) {
     tg__kernel *k = &s->k[at[j]];
     if (rc == 0 && tg__kernel_program(k, progs[j], &lins[j]) < 0) {

@@ -1953,6 +1953,10 @@ static int tg__unsupported_dtype(const tg__dialect *d, const tg__kparam *params,
 static void tg__render_preludes(tg__str *out, const tg__dialect *d, const tg__kparam *params, int nparams,
                                 const tg__linear *lin) {
   tg__str_cat(out, d->prelude);
+  if (d->extra_prelude) {
+    tg__str_cat(out, d->extra_prelude);
+    tg__str_cat(out, "\n");
+  }
   int tiled = 0;
   for (int i = 0; i < lin->nopts; i++) tiled |= lin->opts[i].op == TG__OPT_UPCAST;
   if (tiled && d->tile_prelude) tg__str_cat(out, d->tile_prelude);

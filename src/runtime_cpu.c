@@ -1,42 +1,28 @@
 /* runtime_cpu.c: the built-in CPU device (layer 4): host memory, kernels compiled by the system C compiler, a thread
- * pool.
+ * pool. It is registered through the public device interface (tg_device_desc, api.h), as a user's device would be.
  *
  * Contract:
- *  - Memory is host memory aligned to 64 bytes (posix_memalign); copies are memcpy; synchronize has nothing to do.
- *  - Kernels are written in the C dialect (tg__dialect_c, defined here): a kernel function over [start, end) of its
- *    outermost loop and the entry point below.
- *  - compile(name, src): src is C11 defining `void NAME_entry(void **bufs, int64_t start, int64_t end)`. It is compiled
- *    into a shared object by $CC (default cc; split on spaces, run without a shell) and loaded with dlopen. Programs
- *    are cached in memory under a 128-bit key and live until exit. The key hashes what decides the object: the cache
- *    format's version, the target CPU when -march=native is used (x86: vendor, signature and feature words of cpuid,
- *    and xcr0; other Linux: hwcaps and /proc/cpuinfo's features), the compiler's identity (`$CC --version`, run once
- *    per $CC per process, not counted by tg_compiler_invocations()), $CC, the flags, the kernel's name and source.
- *  - Shared objects are cached on disk under the same key, in the library's cache directory (tg__cache_dir, base.c):
- *    $TINYGRAD_CACHE, else $XDG_CACHE_HOME/tinygrad.h, else
- *    $HOME/.cache/tinygrad.h, created 0700 (mkdir -p), never inside a directory that is not owned by the effective
- *    uid (but for sticky ones anyone may write, like /tmp). The directory is used only if it is ours and nobody else
- *    can write it or any directory above it (sticky ones like /tmp excepted). DISABLE_COMPILER_CACHE=1 skips reading
- *    the disk cache.
- *  - An entry is the compiler's output plus a 32-byte trailer (magic, length, two 64-bit hashes; see
- *    tg__cpu_trailer), checked before dlopen: a damaged one (truncated, garbage, empty) is deleted and rebuilt, said
- *    on stderr at DEBUG>=1. A new entry is compiled under a temporary name in the directory, sealed with its trailer,
- *    fsynced and renamed into place, and the directory fsynced: it appears whole or not at all, even across a crash
- *    (which may leave a KEY.XXXXXX temporary, never loaded).
- *  - When the directory is refused, or a write into it fails (full, read-only, a quota; or the compiler fails there
- *    and succeeds elsewhere), the kernel is compiled in a fresh mkdtemp directory that is removed again, and nothing
- *    is cached; after a failed write, every later compile of the process does the same (entries already there are
- *    still read). One line on stderr, once per process and at any DEBUG, says that kernels are not cached and why.
- *    A kernel that loaded is never failed by the cache: if it cannot be sealed or published, it is not cached.
- *  - Failures (no compiler, a compile error, a load error) are NULL plus tg__set_error with the compiler's output.
- *  - compile_batch (a schedule's new kernels, BEAM's candidates) runs up to $THREADS compilers at once, each into the
- *    cache directory as above, and loads the objects on the calling thread.
- *  - launch runs NAME_entry over [0, global_size): small kernels once on the calling thread, larger ones split into
+ *  - Memory is host memory aligned to 64 bytes (posix_memalign); copies are memcpy; synchronize has nothing to do;
+ *    offset gives views at any byte.
+ *  - Kernels are written in the C dialect (tg__dialect_c, defined here, registered as "C"): a kernel function over
+ *    [start, end) of its outermost loop and the entry point `void NAME_entry(void **bufs, int64_t start, int64_t end)`.
+ *  - compile(name, src), on any thread (TG_DEVICE_PARALLEL_COMPILE: BEAM's candidates and a schedule's new kernels
+ *    are compiled on a compiler per core): $CC (default cc; split on spaces, run without a shell) compiles src in a
+ *    fresh private directory (mkdtemp in the cache directory when it can be used, /tmp may be noexec; else $TMPDIR or
+ *    /tmp) into a shared object, whose bytes are the blob; the directory is removed. Failures (no compiler, a compile
+ *    error) give the compiler's output, the temporary path replaced by NAME.c.
+ *  - cache_key: what decides the object besides the name and source: the format's version, the target CPU when
+ *    -march=native is used (x86: vendor, signature and feature words of cpuid, and xcr0; other Linux: hwcaps and
+ *    /proc/cpuinfo's features), the compiler's identity (`$CC --version`, run once per $CC per process, not counted by
+ *    tg_compiler_invocations()), $CC and the flags. device.c keeps the blobs in the disk cache under it.
+ *  - load(blob): written to a file in a fresh private directory, dlopen'd, the file and directory removed at once;
+ *    the program is the handle and NAME_entry. unload dlcloses it (at exit: valgrind reports nothing).
+ *  - launch runs NAME_entry over [0, global[0]): small kernels once on the calling thread, larger ones split into
  *    contiguous chunks claimed by a persistent pool of pthreads ($THREADS, default the usable cores, at most 64) and
  *    the caller: guided chunks, each 1/(2P) of what is left, so that a thread descheduled by another process delays
  *    little. Each iteration runs exactly once, and launch returns after all have finished.
- *  - At exit the workers are joined and every shared object is closed, so valgrind reports nothing.
- *  - DEBUG>=3 prints each kernel's source to stdout when it is first loaded. Nothing else prints but the two stderr
- *    lines above (kernels not cached; a damaged entry at DEBUG>=1). */
+ *  - At exit the workers are joined.
+ *  - Nothing prints. */
 #include "internal.h"
 
 #include <dlfcn.h>     // dlopen, dlsym, dlclose, dlerror
@@ -124,8 +110,8 @@ static void tg__cpu_register_atexit(void) {
 // ---------------------------------------------------------------------------------------------------------------------
 // memory
 
-static void *tg__cpu_alloc(tg__device *d, size_t nbytes) {
-  (void)d;
+static void *tg__cpu_alloc(void *ctx, size_t nbytes) {
+  (void)ctx;
   void *p = NULL;
   int rc = posix_memalign(&p, 64, nbytes ? nbytes : 1);
   if (rc != 0 || !p) {
@@ -136,90 +122,20 @@ static void *tg__cpu_alloc(tg__device *d, size_t nbytes) {
   return p;
 }
 
-static void tg__cpu_free(tg__device *d, void *ptr) {
-  (void)d;
+static void tg__cpu_free(void *ctx, void *ptr) {
+  (void)ctx;
   free(ptr); /* posix_memalign memory goes back to free(), not TG_FREE */
 }
 
-static int tg__cpu_copy(tg__device *d, void *dst, const void *src, size_t nbytes) {
-  (void)d;
+static int tg__cpu_copy(void *ctx, void *dst, const void *src, size_t nbytes) {
+  (void)ctx;
   if (nbytes) memcpy(dst, src, nbytes);
   return 0;
 }
 
-static int tg__cpu_synchronize(tg__device *d) {
-  (void)d;
+static int tg__cpu_synchronize(void *ctx) {
+  (void)ctx;
   return 0;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// the program cache in memory: open addressing on the 128-bit key; programs live until exit
-
-typedef struct tg__cpu_slot { uint64_t k0, k1; tg__program *prog; } tg__cpu_slot; /* prog NULL: empty */
-
-static struct {
-  tg__cpu_slot *slots; /* (cap) */
-  int n, cap;
-} tg__cpu_progs;
-
-static tg__program *tg__cpu_progs_get(uint64_t k0, uint64_t k1) {
-  if (!tg__cpu_progs.cap) return NULL;
-  size_t mask = (size_t)tg__cpu_progs.cap - 1;
-  for (size_t i = (size_t)k0 & mask;; i = (i + 1) & mask) {
-    tg__cpu_slot *s = &tg__cpu_progs.slots[i];
-    if (!s->prog) return NULL;
-    if (s->k0 == k0 && s->k1 == k1) return s->prog;
-  }
-}
-
-static void tg__cpu_progs_put(uint64_t k0, uint64_t k1, tg__program *p) {
-  if ((tg__cpu_progs.n + 1) * 2 > tg__cpu_progs.cap) {
-    tg__cpu_slot *old = tg__cpu_progs.slots;
-    int oldcap = tg__cpu_progs.cap;
-    tg__cpu_progs.cap = oldcap ? oldcap * 2 : 64;
-    tg__cpu_progs.slots = (tg__cpu_slot *)tg__alloc(sizeof(tg__cpu_slot) * (size_t)tg__cpu_progs.cap);
-    tg__cpu_progs.n = 0;
-    for (int i = 0; i < oldcap; i++)
-      if (old[i].prog) tg__cpu_progs_put(old[i].k0, old[i].k1, old[i].prog);
-    TG_FREE(old);
-  }
-  size_t mask = (size_t)tg__cpu_progs.cap - 1, i = (size_t)k0 & mask;
-  while (tg__cpu_progs.slots[i].prog) i = (i + 1) & mask;
-  tg__cpu_progs.slots[i].k0 = k0;
-  tg__cpu_progs.slots[i].k1 = k1;
-  tg__cpu_progs.slots[i].prog = p;
-  tg__cpu_progs.n++;
-}
-
-static void tg__cpu_progs_free(void) {
-  for (int i = 0; i < tg__cpu_progs.cap; i++) {
-    tg__program *p = tg__cpu_progs.slots[i].prog;
-    if (!p) continue;
-    if (p->handle) dlclose(p->handle);
-    TG_FREE(p->name);
-    TG_FREE(p);
-  }
-  TG_FREE(tg__cpu_progs.slots);
-  memset(&tg__cpu_progs, 0, sizeof tg__cpu_progs);
-}
-
-/* Why kernels are not cached. A write into the cache directory that failed (full, read-only, a quota) sends every
- * later compile of this process to a private temporary directory; a refused directory is looked at again each time
- * (it is cheap and the environment may change). The tests read and reset this. */
-static struct {
-  int nowrite;   /* a write into the cache directory failed: do not try it again */
-  int said;      /* the line on stderr was printed */
-  char why[512]; /* the latest reason */
-} tg__cpu_nocache;
-
-/* records why kernels are not cached (for good, after a failed write) and says so once per process, at any DEBUG:
- * a silently cold cache costs a compile of every kernel on every run */
-static void tg__cpu_not_caching(const char *why, int for_good) {
-  snprintf(tg__cpu_nocache.why, sizeof tg__cpu_nocache.why, "%s", why);
-  if (for_good) tg__cpu_nocache.nowrite = 1;
-  if (tg__cpu_nocache.said) return;
-  tg__cpu_nocache.said = 1;
-  fprintf(stderr, "tinygrad.h: not caching compiled CPU kernels on disk: %s\n", why);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -455,140 +371,83 @@ static const char *tg__cpu_compiler_id(const char *cc) {
   return c->id;
 }
 
-/* The 128-bit key (two 64-bit halves) of a kernel: the file format's version, the target (tg__cpu_target(), or ""
- * when -march=native is not used), the compiler's identity (tg__cpu_compiler_id), $CC, the flags used, the kernel's
- * name and source. Strings are hashed with their NUL, so no two lists of them run together into the same bytes. */
-static void tg__cpu_key(const char *target, const char *compiler, const char *cc, const char *name, const char *src,
-                        uint64_t key[2]) {
-  static const uint64_t seeds[2] = {0x74696e7967726164ULL, 0x2e682063707520ULL};
-  const char *words[] = {tg__cpu_cache_version, target, compiler, cc, name};
-  for (int k = 0; k < 2; k++) {
-    uint64_t h = seeds[k];
-    for (int i = 0; i < TG__COUNT(words); i++) h = tg__hash_bytes(words[i], strlen(words[i]) + 1, h);
-    for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++)
-      if (tg__cpu_flag_used(tg__cpu_cflags[i])) h = tg__hash_bytes(tg__cpu_cflags[i], strlen(tg__cpu_cflags[i]) + 1, h);
-    key[k] = tg__hash_bytes(src, strlen(src), h);
-  }
+/* The device's cache key (tg_device_desc.cache_key): what decides the shared object besides the kernel's name and
+ * source: the format's version, the target (tg__cpu_target(), or "" when -march=native is not used), the compiler's
+ * identity (tg__cpu_compiler_id), $CC and the flags used. Valid until the next call (on the library's thread). */
+static char *tg__cpu_key_str;
+
+static const char *tg__cpu_cache_key(void *ctx) {
+  (void)ctx;
+  const char *cc = getenv("CC");
+  if (!cc || !cc[0]) cc = "cc";
+  tg__cpu_register_atexit();
+  tg__str s;
+  memset(&s, 0, sizeof s);
+  tg__str_printf(&s, "%s\ntarget %s\ncompiler %s\ncc %s\nflags", tg__cpu_cache_version,
+                 tg__cpu_flag_used("-march=native") ? tg__cpu_target() : "", tg__cpu_compiler_id(cc), cc);
+  for (int i = 0; i < TG__COUNT(tg__cpu_cflags); i++)
+    if (tg__cpu_flag_used(tg__cpu_cflags[i])) tg__str_printf(&s, " %s", tg__cpu_cflags[i]);
+  if (tg__cpu_isa_flag() && tg__cpu_flag_used("-march=native")) tg__str_printf(&s, " %s", tg__cpu_isa_flag());
+  TG_FREE(tg__cpu_key_str);
+  tg__cpu_key_str = tg__str_take(&s);
+  return tg__cpu_key_str;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// cache entries: the compiler's shared object, then a trailer that proves it whole
+// compile: source -> shared object (the blob); load: blob -> dlopen'd entry point
 
-/* The trailer appended to a cached shared object (ELF loaders ignore bytes past what the headers describe), 32 bytes:
- *   0..7    the magic "tgh-so\1\n" (its \1 is the trailer's version)
- *   8..15   the payload's length (the bytes before the trailer), little-endian
- *   16..31  two 64-bit hashes of the payload (tg__hash_bytes with two seeds), little-endian
- * Only a file whose last 32 bytes are the trailer of what precedes them reaches dlopen, which would die of SIGBUS on
- * a truncated object (it maps past the end of the file) and may run a damaged one. */
-enum { tg__cpu_trailer_size = 32, tg__cpu_max_object = 1 << 26 /* larger: damaged */ };
-static const unsigned char tg__cpu_magic[8] = {'t', 'g', 'h', '-', 's', 'o', 1, '\n'};
+/* a program: the shared object and its entry point */
+typedef struct tg__cpu_prog { void *dl; tg__cpu_entry_fn entry; } tg__cpu_prog;
 
-static void tg__cpu_trailer(const unsigned char *payload, size_t n, unsigned char out[tg__cpu_trailer_size]) {
-  uint64_t w[3] = {(uint64_t)n, tg__hash_bytes(payload, n, 0x5452414931ULL),
-                   tg__hash_bytes(payload, n, 0x4c45523232ULL)};
-  memcpy(out, tg__cpu_magic, 8);
-  for (int i = 0; i < 3; i++)
-    for (int b = 0; b < 8; b++) out[8 + 8 * i + b] = (unsigned char)(w[i] >> (8 * b));
+/* A fresh private directory (mkdtemp, 0700) for a compile or a load: in the cache directory when it can be used (it
+ * is the user's own, and /tmp may be mounted noexec), else $TMPDIR or /tmp. 0, or -1 with why in err. Any thread. */
+static int tg__cpu_workdir(char *dir, size_t n, char *err, size_t nerr) {
+  char base[TG__CPU_PATH_MAX - 64], why[512];
+  if (tg__cache_dir(base, sizeof base, why, sizeof why) == 0) {
+    int w = snprintf(dir, n, "%s/build-XXXXXX", base);
+    if (w > 0 && (size_t)w + 64 < n && mkdtemp(dir)) return 0;
+  }
+  const char *tmp = getenv("TMPDIR");
+  int w = snprintf(dir, n, "%s/tinygrad.h-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+  if (w > 0 && (size_t)w + 64 < n && mkdtemp(dir)) return 0;
+  snprintf(err, nerr, "CPU: cannot create a private temporary directory: %s. HINT: set TINYGRAD_CACHE or TMPDIR to "
+           "a directory only you can write", strerror(errno));
+  return -1;
 }
 
-/* the whole of a regular file (with tg__alloc; its length in *n), or NULL with errno set */
+/* the whole of a regular file (malloc'd, for the library to free; its length in *n), or NULL with errno set */
 static unsigned char *tg__cpu_read_file(const char *path, size_t *n) {
   struct stat st;
   int fd = open(path, O_RDONLY | TG__CPU_CLOEXEC);
   if (fd < 0) return NULL;
-  int bad = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : st.st_size > tg__cpu_max_object ? EFBIG : 0;
-  if (bad) {
-    close(fd);
-    errno = bad;
-    return NULL;
-  }
-  unsigned char *p = (unsigned char *)tg__alloc((size_t)st.st_size);
+  int bad = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
+  unsigned char *p = bad ? NULL : (unsigned char *)malloc((size_t)st.st_size + 1);
+  if (!bad && !p) bad = ENOMEM;
   size_t got = 0;
-  while (got < (size_t)st.st_size) {
+  while (p && got < (size_t)st.st_size) {
     ssize_t r = read(fd, p + got, (size_t)st.st_size - got);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break; /* shorter than fstat said: what was read is what the file is */
     got += (size_t)r;
   }
   close(fd);
+  if (bad) errno = bad;
   *n = got;
   return p;
 }
 
-/* 0 if the file at path is a whole cache entry, else -1 with the reason in why */
-static int tg__cpu_verify(const char *path, char *why, size_t nwhy) {
-  size_t n = 0;
-  unsigned char *p = tg__cpu_read_file(path, &n), want[tg__cpu_trailer_size];
-  if (!p) {
-    snprintf(why, nwhy, "cannot read it: %s", strerror(errno));
-    return -1;
-  }
-  const size_t t = tg__cpu_trailer_size;
-  if (n >= t) tg__cpu_trailer(p, n - t, want);
-  if (n < t) snprintf(why, nwhy, "it has %zu bytes, too few for a trailer", n);
-  else if (memcmp(p + n - t, tg__cpu_magic, sizeof tg__cpu_magic) != 0) snprintf(why, nwhy, "it has no trailer");
-  else if (memcmp(p + n - t, want, 16) != 0) snprintf(why, nwhy, "its length differs from its trailer's");
-  else if (memcmp(p + n - t, want, t) != 0) snprintf(why, nwhy, "its checksum differs from its trailer's");
-  int ok = n >= t && memcmp(p + n - t, want, t) == 0;
-  TG_FREE(p);
-  return ok ? 0 : -1;
-}
-
-/* appends the trailer to the compiler's output at path; 0, or -1 with errno set */
-static int tg__cpu_seal(const char *path) {
-  size_t n = 0;
-  unsigned char *p = tg__cpu_read_file(path, &n), t[tg__cpu_trailer_size];
-  if (!p) return -1;
-  tg__cpu_trailer(p, n, t);
-  TG_FREE(p);
-  int fd = open(path, O_WRONLY | O_APPEND | TG__CPU_CLOEXEC);
-  int rc = fd < 0 ? -1 : tg__cpu_write_all(fd, (const char *)t, sizeof t), err = errno;
-  if (fd >= 0 && close(fd) != 0 && rc == 0) {
-    rc = -1;
-    err = errno;
-  }
+/* writes n bytes into a new file at path (0600); 0, or -1 with errno set */
+static int tg__cpu_write_file(const char *path, const void *p, size_t n) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | TG__CPU_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  int rc = tg__cpu_write_all(fd, (const char *)p, n), err = errno;
+  if (close(fd) != 0 && rc == 0) rc = -1, err = errno;
   errno = err;
   return rc;
 }
 
-// ---------------------------------------------------------------------------------------------------------------------
-// compile: source -> shared object -> program
-
-/* loads a shared object and finds NAME_entry; on failure, err holds why */
-static void *tg__cpu_load(const char *path, const char *name, tg__cpu_entry_fn *entry, char *err, size_t nerr) {
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    const char *e = dlerror();
-    snprintf(err, nerr, "cannot load the compiled kernel %s: %s", name, e ? e : "unknown error");
-    return NULL;
-  }
-  char sym[tg__cpu_max_name + 8];
-  snprintf(sym, sizeof sym, "%s_entry", name);
-  dlerror();
-  void *fn = dlsym(h, sym);
-  if (!fn) {
-    const char *e = dlerror();
-    snprintf(err, nerr, "kernel %s has no entry point %s: %s. HINT: the source must define void %s(void **bufs, "
-             "int64_t start, int64_t end)", name, sym, e ? e : "NULL symbol", sym);
-    dlclose(h);
-    return NULL;
-  }
-  memcpy(entry, &fn, sizeof *entry); /* object pointer -> function pointer, as POSIX allows */
-  return h;
-}
-
-static tg__program *tg__cpu_program(tg__device *d, const char *name, void *handle, tg__cpu_entry_fn entry) {
-  tg__program *p = (tg__program *)tg__alloc(sizeof *p);
-  p->dev = d;
-  p->name = tg__strdup(name);
-  p->handle = handle;
-  p->entry = entry;
-  p->global_size = 1;
-  return p;
-}
-
 /* Runs $CC on the source at cpath, writing the shared object at sopath. 0; or -1 if the compiler could not be run, or
- * 1 if it failed; either way the message is in err. Safe on any thread (the caller counts the compile). */
+ * 1 if it failed; either way the message is in err. Safe on any thread. */
 static int tg__cpu_cc(const char *cc, const char *name, const char *cpath, const char *sopath, char *err, size_t nerr) {
   char ccbuf[1024];
   char *argv[tg__cpu_max_cc_args + TG__COUNT(tg__cpu_cflags) + 8];
@@ -608,7 +467,12 @@ static int tg__cpu_cc(const char *cc, const char *name, const char *cpath, const
   argv[argc++] = (char *)"-lm";
   argv[argc] = NULL;
 
-  char *out = (char *)tg__alloc(tg__cpu_capture);
+  char *out = (char *)malloc(tg__cpu_capture);
+  if (!out) {
+    snprintf(err, nerr, "CPU compile: out of memory");
+    return -1;
+  }
+  out[0] = 0;
   int why = 0, code = tg__cpu_run(argv, out, tg__cpu_capture, &why);
   if (code == 0 && why == ECHILD && access(sopath, F_OK) != 0) code = 1; /* status lost: judge by the output */
   if (code == -1) {
@@ -625,96 +489,15 @@ static int tg__cpu_cc(const char *cc, const char *name, const char *cpath, const
     snprintf(err, nerr, "CPU compile of kernel %s failed: %.*s\nHINT: DEBUG=3 prints the kernel source", name,
              (int)tg__cpu_excerpt, out);
   }
-  TG_FREE(out);
+  free(out);
   return code == -1 ? -1 : code != 0;
 }
 
-/* Compiles src in dir and loads it. Without final (dir is a private temporary) every failure is an error. With final
- * (dir is the cache directory) the object gets its trailer and is published at final, whole or not at all; and
- * what fails there may be the directory's fault (full, read-only, a quota): when creating or writing the source
- * fails, or the compile does (the compiler may have been unable to write its output), it returns NULL with the
- * reason in why and records no error, for the caller to try a private directory; when the object loads but cannot be
- * sealed or published, it returns the program with the reason in why (the kernel is just not cached). */
-static tg__program *tg__cpu_build(tg__device *d, const char *name, const char *src, const char *cc, const char *dir,
-                                  const char *key, const char *final, char *why, size_t nwhy) {
-  char cpath[TG__CPU_PATH_MAX], sopath[TG__CPU_PATH_MAX], err[2048];
-  int fd = -1, rc = -1, dir_fault = 1;
-  if (snprintf(cpath, sizeof cpath, "%s/%s.XXXXXX", dir, key) < (int)sizeof cpath - 4)
-    fd = tg__fault(TG__FAULT_IO) ? (errno = EROFS, -1) : mkstemp(cpath); /* the tests' read-only directory */
-  if (fd < 0) {
-    snprintf(err, sizeof err, "CPU compile: cannot create a source file in %.300s: %s", dir, strerror(errno));
-  } else {
-    int wrc = tg__cpu_write_all(fd, src, strlen(src)), werr = errno;
-    if (close(fd) != 0 && wrc == 0) {
-      wrc = -1;
-      werr = errno;
-    }
-    snprintf(sopath, sizeof sopath, "%.*s.so", (int)(sizeof sopath - 4), cpath); /* fits: checked above */
-    if (wrc != 0) snprintf(err, sizeof err, "CPU compile: cannot write %.300s: %s", cpath, strerror(werr));
-    else rc = tg__cpu_cc(cc, name, cpath, sopath, err, sizeof err);
-    if (rc >= 0) tg__stat_compiles(1);
-    dir_fault = rc == 1 || wrc != 0;
-    unlink(cpath);
-  }
-  if (rc != 0) {
-    if (fd >= 0) unlink(sopath);
-    if (final && dir_fault) /* the first line of err, after the directory when the compiler failed there */
-      snprintf(why, nwhy, "%.200s%s%.*s", rc == 1 ? dir : "", rc == 1 ? ": " : "", (int)strcspn(err, "\n"), err);
-    else tg__set_error("%s", err);
-    return NULL;
-  }
-  int sealed = final && tg__cpu_seal(sopath) == 0; /* before the load, so a sealed object is what dlopen sees */
-  if (final && !sealed) snprintf(why, nwhy, "cannot write %.300s: %s", sopath, strerror(errno));
-  tg__cpu_entry_fn entry = NULL;
-  void *h = tg__cpu_load(sopath, name, &entry, err, sizeof err);
-  if (!h) {
-    unlink(sopath);
-    if (why) why[0] = 0; /* an error of the kernel's, whatever the directory did */
-    tg__set_error("CPU compile: %s", err);
-    return NULL;
-  }
-  if (!sealed) unlink(sopath);
-  else if (tg__file_publish(NULL, sopath, final) != 0) /* it removes sopath */
-    snprintf(why, nwhy, "cannot publish %.300s: %s", final, strerror(errno));
-  return tg__cpu_program(d, name, h, entry);
-}
-
-/* the fallback: a compile in a fresh private directory (mkdtemp), removed again; nothing is cached */
-static tg__program *tg__cpu_build_private(tg__device *d, const char *name, const char *src, const char *cc,
-                                          const char *key, const char *why) {
-  char dir[TG__CPU_PATH_MAX];
-  const char *tmp = getenv("TMPDIR");
-  int w = snprintf(dir, sizeof dir, "%s/tinygrad.h-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-  if (w < 0 || (size_t)w + 64 >= sizeof dir || !mkdtemp(dir)) {
-    tg__set_error("CPU compile: cannot create a private temporary directory (%s) as the cache directory cannot be "
-                  "used (%s). HINT: set TINYGRAD_CACHE to a directory only you can write", strerror(errno), why);
-    return NULL;
-  }
-  tg__program *p = tg__cpu_build(d, name, src, cc, dir, key, NULL, NULL, 0);
-  rmdir(dir);
-  return p;
-}
-
-/* The cached object at path, verified, then loaded; NULL if there is none. One that is damaged (or will not load) is
- * deleted, for the caller to rebuild. */
-static tg__program *tg__cpu_cached(tg__device *d, const char *name, const char *path) {
-  char why[1024];
-  if (access(path, F_OK) != 0) return NULL;
-  if (tg__cpu_verify(path, why, sizeof why) == 0) {
-    tg__cpu_entry_fn entry = NULL;
-    void *h = tg__cpu_load(path, name, &entry, why, sizeof why);
-    if (h) return tg__cpu_program(d, name, h, entry);
-  }
-  if (TG__DEBUG >= 1) fprintf(stderr, "tinygrad.h: the cached kernel %s is damaged (%s): rebuilding it\n", path, why);
-  unlink(path);
-  return NULL;
-}
-
-static tg__program *tg__cpu_compile(tg__device *d, const char *name, const char *src) {
-  if (!name || !src) {
-    tg__set_error("CPU compile: NULL kernel name or source");
-    return NULL;
-  }
+/* the device's compile (any thread; device.c keeps the blob in its disk cache): src, C defining
+ * `void NAME_entry(void **bufs, int64_t start, int64_t end)`, compiled by $CC in a private directory into a shared
+ * object, whose bytes are the blob */
+static void *tg__cpu_compile(void *ctx, const char *name, const char *src, size_t *size, char *err, size_t nerr) {
+  (void)ctx;
   size_t nlen = strlen(name);
   int ok = nlen > 0 && nlen <= tg__cpu_max_name && !(name[0] >= '0' && name[0] <= '9');
   for (size_t i = 0; i < nlen && ok; i++) {
@@ -722,149 +505,77 @@ static tg__program *tg__cpu_compile(tg__device *d, const char *name, const char 
     ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
   }
   if (!ok) {
-    tg__set_error("CPU compile: kernel name '%.200s' is not a C identifier of at most %d characters", name,
-                  (int)tg__cpu_max_name);
+    snprintf(err, nerr, "CPU compile: kernel name '%.200s' is not a C identifier of at most %d characters", name,
+             (int)tg__cpu_max_name);
     return NULL;
   }
   const char *cc = getenv("CC");
   if (!cc || !cc[0]) cc = "cc";
-  tg__cpu_register_atexit();
-  uint64_t k[2];
-  tg__cpu_key(tg__cpu_flag_used("-march=native") ? tg__cpu_target() : "", tg__cpu_compiler_id(cc), cc, name, src, k);
-  tg__program *p = tg__cpu_progs_get(k[0], k[1]);
-  if (p) return p;
+  char dir[TG__CPU_PATH_MAX - 256], cpath[TG__CPU_PATH_MAX], sopath[TG__CPU_PATH_MAX];
+  if (tg__cpu_workdir(dir, sizeof dir, err, nerr) < 0) return NULL;
+  snprintf(cpath, sizeof cpath, "%s/%.128s.c", dir, name);
+  snprintf(sopath, sizeof sopath, "%s/%.128s.so", dir, name);
+  unsigned char *blob = NULL;
+  if (tg__cpu_write_file(cpath, src, strlen(src)) != 0) {
+    snprintf(err, nerr, "CPU compile: cannot write %.300s: %s", cpath, strerror(errno));
+  } else if (tg__cpu_cc(cc, name, cpath, sopath, err, nerr) == 0) {
+    blob = tg__cpu_read_file(sopath, size);
+    if (!blob) snprintf(err, nerr, "CPU compile: cannot read %.300s: %s", sopath, strerror(errno));
+  }
+  unlink(cpath);
+  unlink(sopath);
+  rmdir(dir);
+  return blob;
+}
 
-  char key[33], dir[TG__CPU_PATH_MAX], final[TG__CPU_PATH_MAX], why[512] = "";
-  snprintf(key, sizeof key, "%016llx%016llx", (unsigned long long)k[0], (unsigned long long)k[1]);
-  if (TG__DEBUG >= 3) printf("%s\n", src);
-  const char *disable = getenv("DISABLE_COMPILER_CACHE");
-  int refused = tg__cache_dir(dir, sizeof dir, why, sizeof why) != 0, dir_failed = 0;
-  if (refused) {
-    tg__cpu_not_caching(why, 0);
-  } else {
-    int w = snprintf(final, sizeof final, "%s/%s.so", dir, key); /* fits: tg__cpu_cache_dir left room */
-    if (w > 0 && w < (int)sizeof final && !(disable && atoi(disable) != 0)) p = tg__cpu_cached(d, name, final);
-    if (!p && tg__cpu_nocache.nowrite) {
-      refused = 1;
-      snprintf(why, sizeof why, "%s", tg__cpu_nocache.why);
-    } else if (!p) {
-      p = tg__cpu_build(d, name, src, cc, dir, key, final, why, sizeof why);
-      if (p && why[0]) tg__cpu_not_caching(why, 1); /* loaded, but not cached */
-      dir_failed = !p && why[0];
-    }
+/* the device's load: the shared object written to a private file, dlopen'd (the file is removed at once) */
+static void *tg__cpu_load(void *ctx, const char *name, const void *blob, size_t size) {
+  (void)ctx;
+  char dir[TG__CPU_PATH_MAX - 256], path[TG__CPU_PATH_MAX], err[600];
+  if (strlen(name) > tg__cpu_max_name) {
+    tg__set_error("CPU load: kernel name '%.200s' is longer than %d characters", name, (int)tg__cpu_max_name);
+    return NULL;
   }
-  if (refused || dir_failed) {
-    p = tg__cpu_build_private(d, name, src, cc, key, why);
-    if (p && dir_failed) tg__cpu_not_caching(why, 1); /* it builds elsewhere: the cache directory was at fault */
+  if (tg__cpu_workdir(dir, sizeof dir, err, sizeof err) < 0) {
+    tg__set_error("%s", err);
+    return NULL;
   }
-  if (p) tg__cpu_progs_put(k[0], k[1], p);
+  snprintf(path, sizeof path, "%s/%.128s.so", dir, name);
+  void *h = NULL;
+  if (tg__cpu_write_file(path, blob, size) != 0) tg__set_error("CPU load: cannot write %.300s: %s", path, strerror(errno));
+  else if (!(h = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
+    const char *e = dlerror();
+    tg__set_error("cannot load the compiled kernel %s: %s", name, e ? e : "unknown error");
+  }
+  unlink(path);
+  rmdir(dir);
+  if (!h) return NULL;
+  char sym[tg__cpu_max_name + 8];
+  snprintf(sym, sizeof sym, "%s_entry", name);
+  dlerror();
+  void *fn = dlsym(h, sym);
+  if (!fn) {
+    const char *e = dlerror();
+    tg__set_error("kernel %s has no entry point %s: %s. HINT: the source must define void %s(void **bufs, int64_t "
+                  "start, int64_t end)", name, sym, e ? e : "NULL symbol", sym);
+    dlclose(h);
+    return NULL;
+  }
+  tg__cpu_register_atexit();
+  tg__cpu_prog *p = (tg__cpu_prog *)tg__alloc(sizeof *p);
+  p->dl = h;
+  memcpy(&p->entry, &fn, sizeof p->entry); /* object pointer -> function pointer, as POSIX allows */
   return p;
 }
 
-/* BEAM's candidates (compile_batch): the ones in neither cache are compiled in parallel, a compiler per core, each
- * into the cache directory as tg__cpu_build would (sealed, then published whole), and loaded here one by one. A
- * kernel the compiler rejects is NULL with the compiler's message; any other failure (a write, the seal), and every
- * kernel when the cache directory cannot be used, goes through tg__cpu_compile, which reports and falls back as it
- * always does. */
+static void tg__cpu_unload(void *ctx, void *program) {
+  (void)ctx;
+  tg__cpu_prog *p = (tg__cpu_prog *)program;
+  dlclose(p->dl);
+  TG_FREE(p);
+}
+
 static int tg__cpu_nthreads(void);
-
-typedef struct tg__cpu_job {
-  const char *cc, *name, *src, *dir;
-  uint64_t k[2];    /* the program cache's key */
-  char key[33], final[TG__CPU_PATH_MAX];
-  int compiled, ok; /* the compiler ran; the object is published at final */
-  char err[1024];   /* when it ran and failed: what it said */
-} tg__cpu_job;
-
-typedef struct tg__cpu_jobs {
-  pthread_mutex_t mu;
-  tg__cpu_job *job;
-  int n, next;
-} tg__cpu_jobs;
-
-/* what tg__cpu_build does with a cache directory, but for any thread: no error, no counter, no load */
-static void tg__cpu_job_run(tg__cpu_job *j) {
-  char cpath[TG__CPU_PATH_MAX], sopath[TG__CPU_PATH_MAX];
-  if (snprintf(cpath, sizeof cpath, "%s/%s.XXXXXX", j->dir, j->key) >= (int)sizeof cpath - 4) return;
-  int fd = mkstemp(cpath);
-  if (fd < 0) return;
-  int wrc = tg__cpu_write_all(fd, j->src, strlen(j->src));
-  if (close(fd) != 0) wrc = -1;
-  snprintf(sopath, sizeof sopath, "%.*s.so", (int)(sizeof sopath - 4), cpath);
-  int rc = wrc == 0 ? tg__cpu_cc(j->cc, j->name, cpath, sopath, j->err, sizeof j->err) : -1;
-  j->compiled = rc >= 0;
-  if (rc != 1) j->err[0] = 0;
-  unlink(cpath);
-  if (rc == 0 && tg__cpu_seal(sopath) == 0 && tg__file_publish(NULL, sopath, j->final) == 0) j->ok = 1;
-  else unlink(sopath);
-}
-
-static void *tg__cpu_job_thread(void *arg) {
-  tg__cpu_jobs *J = (tg__cpu_jobs *)arg;
-  for (;;) {
-    pthread_mutex_lock(&J->mu);
-    int i = J->next++;
-    pthread_mutex_unlock(&J->mu);
-    if (i >= J->n) return NULL;
-    tg__cpu_job_run(&J->job[i]);
-  }
-}
-
-static void tg__cpu_compile_batch(tg__device *d, int n, const char *const *names, const char *const *srcs,
-                                  tg__program **out) {
-  const char *cc = getenv("CC");
-  if (!cc || !cc[0]) cc = "cc";
-  tg__cpu_register_atexit();
-  const char *target = tg__cpu_flag_used("-march=native") ? tg__cpu_target() : "", *id = tg__cpu_compiler_id(cc);
-  char dir[TG__CPU_PATH_MAX - 64], why[512]; /* room for "/<key>.so" in a job's path */
-  const char *disable = getenv("DISABLE_COMPILER_CACHE");
-  int usable = tg__cache_dir(dir, sizeof dir, why, sizeof why) == 0 && !tg__cpu_nocache.nowrite &&
-               !(disable && atoi(disable) != 0);
-  tg__cpu_jobs J;
-  memset(&J, 0, sizeof J);
-  J.job = (tg__cpu_job *)tg__alloc(sizeof(tg__cpu_job) * (size_t)(n ? n : 1));
-  for (int i = 0; i < n; i++) {
-    out[i] = NULL;
-    uint64_t k[2];
-    tg__cpu_key(target, id, cc, names[i], srcs[i], k);
-    if ((out[i] = tg__cpu_progs_get(k[0], k[1])) || !usable) continue;
-    if (TG__DEBUG >= 3) printf("%s\n", srcs[i]); /* as tg__cpu_compile prints a kernel it has not loaded */
-    tg__cpu_job *j = &J.job[J.n];
-    snprintf(j->key, sizeof j->key, "%016llx%016llx", (unsigned long long)k[0], (unsigned long long)k[1]);
-    snprintf(j->final, sizeof j->final, "%s/%s.so", dir, j->key);
-    if ((out[i] = tg__cpu_cached(d, names[i], j->final))) {
-      tg__cpu_progs_put(k[0], k[1], out[i]);
-      continue;
-    }
-    j->cc = cc, j->name = names[i], j->src = srcs[i], j->dir = dir;
-    j->k[0] = k[0], j->k[1] = k[1];
-    J.n++;
-  }
-  pthread_t tid[tg__cpu_max_threads];
-  int nt = 0, want = tg__cpu_nthreads() - 1;
-  if (J.n > 1 && pthread_mutex_init(&J.mu, NULL) == 0) {
-    for (; nt < want && nt < J.n - 1; nt++)
-      if (pthread_create(&tid[nt], NULL, tg__cpu_job_thread, &J) != 0) break;
-    tg__cpu_job_thread(&J); /* the caller compiles too */
-    for (int i = 0; i < nt; i++) pthread_join(tid[i], NULL);
-    pthread_mutex_destroy(&J.mu);
-  } else {
-    for (int i = 0; i < J.n; i++) tg__cpu_job_run(&J.job[i]);
-  }
-  for (int i = 0, j = 0; i < n; i++) {
-    if (out[i]) continue;
-    tg__cpu_job *job = usable && j < J.n ? &J.job[j++] : NULL;
-    if (job && job->compiled) tg__stat_compiles(1);
-    if (job && job->ok && (out[i] = tg__cpu_cached(d, names[i], job->final))) {
-      tg__cpu_progs_put(job->k[0], job->k[1], out[i]);
-    } else if (job && job->err[0]) {
-      tg__set_error("%s", job->err); /* the compiler's own complaint: the source is at fault, not the directory */
-    } else {
-      out[i] = tg__cpu_compile(d, names[i], srcs[i]); /* the usual path: its errors, its fallbacks */
-    }
-  }
-  TG_FREE(J.job);
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the thread pool. A job is the outermost loop [0, total) of a kernel. Its iterations are claimed in guided chunks:
@@ -898,7 +609,7 @@ static struct {
   uint64_t word; /* atomic: generation << 40 | next unclaimed iteration of the current job */
   int64_t done;  /* atomic: iterations of the current job finished */
   /* the current job (atomics, relaxed: published by the release of `word`) */
-  tg__program *prog;
+  const tg__cpu_prog *prog;
   void **bufs;
   int64_t total, grain, least; /* a claim takes (total - next) / grain iterations, at least `least` */
 } tg__cpu_pool;
@@ -972,8 +683,8 @@ static void *tg__cpu_worker(void *arg) {
 }
 
 /* wakes sleeping workers, which then spin for a moment: kernels are about to launch */
-static void tg__cpu_wake(tg__device *d) {
-  (void)d;
+static void tg__cpu_wake(void *ctx) {
+  (void)ctx;
   if (!__atomic_load_n(&tg__cpu_pool.sleepers, __ATOMIC_SEQ_CST)) return;
   pthread_mutex_lock(&tg__cpu_mu);
   __atomic_fetch_add(&tg__cpu_pool.wake, 1, __ATOMIC_SEQ_CST);
@@ -1025,19 +736,20 @@ static void tg__cpu_pool_stop(void) {
   tg__cpu_pool.nworkers = 0; /* a launch after this (from a later atexit handler) runs serially */
 }
 
-static int tg__cpu_launch(tg__program *p, void **bufs, int nbufs) {
-  (void)nbufs;
+static int tg__cpu_launch(void *ctx, const tg_launch *l) {
+  (void)ctx;
+  const tg__cpu_prog *p = (const tg__cpu_prog *)l->program;
+  void **bufs = l->bufs;
+  int64_t gs = l->global[0];
   if (!p || !p->entry) {
     tg__set_error("CPU launch: no program (was the kernel compiled on the CPU?)");
     return -1;
   }
-  int64_t gs = p->global_size;
   if (gs < 0) {
-    tg__set_error("CPU launch of kernel %s: negative global size %lld", p->name, (long long)gs);
+    tg__set_error("CPU launch of kernel %s: negative global size %lld", l->name, (long long)gs);
     return -1;
   }
-  tg__stat_launches(1);
-  double work = p->flops + p->bytes;
+  double work = l->flops + l->bytes;
   if (work <= 0) work = (double)gs * 64; /* no estimate: assume a little work per iteration */
   int nworkers = gs > 1 && work >= (double)(1 << 16) ? tg__cpu_pool_start() : 0;
   if (nworkers && tg__cpu_pool.pid != getpid()) nworkers = 0; /* a forked child: the workers stayed in the parent */
@@ -1074,7 +786,6 @@ static int tg__cpu_launch(tg__program *p, void **bufs, int nbufs) {
 
 static void tg__cpu_atexit(void) {
   tg__cpu_pool_stop();
-  tg__cpu_progs_free();
   while (tg__cpu_ccids) {
     tg__cpu_ccid *c = tg__cpu_ccids;
     tg__cpu_ccids = c->next;
@@ -1083,6 +794,8 @@ static void tg__cpu_atexit(void) {
     TG_FREE(c);
   }
   TG_FREE(tg__cpu_target_str);
+  TG_FREE(tg__cpu_key_str);
+  tg__cpu_key_str = NULL;
   tg__cpu_target_str = NULL;
 }
 
@@ -1148,8 +861,8 @@ TG__DATA const tg__dialect tg__dialect_c = {
      * wgmma_fence, wgmma_commit, proxy_fence, wgmma_prelude: no warpgroups */
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    /* vectors, prefetch */
-    1, "TG_PREFETCH(%s)"};
+    /* vectors, prefetch, extra_prelude */
+    1, "TG_PREFETCH(%s)", NULL};
 
 /* one core's level-2 cache in bytes, from Linux's sysfs ("2048K"), else 1 MiB. Index 2 is the level-2 cache on x86
  * and on ARM alike (0 and 1 are level 1's data and instruction caches); its level file says so. */
@@ -1180,9 +893,8 @@ static void tg__cpu_l2_read(void) { tg__cpu_l2 = tg__cpu_l2_bytes(); }
 
 /* the machine, for the optimiser: the host's vector registers (kernels are compiled for the host), the pool's
  * threads and the level-2 cache. A machine without AVX2 gets SSE's 4 lanes and 16 registers. */
-static void tg__cpu_describe(tg__device *d, tg__target *t) {
-  (void)d;
-  t->gpu = 0;
+static void tg__cpu_describe(void *ctx, tg_device_props *t) {
+  (void)ctx;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   int avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
   const char *isa = tg__cpu_isa_flag(); /* CPU_ISA: a smaller machine's vectors */
@@ -1199,13 +911,25 @@ static void tg__cpu_describe(tg__device *d, tg__target *t) {
 }
 
 /* buffer views: host memory at any byte (the kernels' vector loads and stores are memcpy's, unaligned) */
-static void *tg__cpu_offset(tg__device *d, void *ptr, size_t bytes) {
-  (void)d;
+static void *tg__cpu_offset(void *ctx, void *ptr, size_t bytes) {
+  (void)ctx;
   return (char *)ptr + bytes;
 }
 
-static tg__device tg__cpu_dev = {
-    1, "CPU", &tg__dialect_c, tg__cpu_alloc, tg__cpu_free, tg__cpu_copy, tg__cpu_copy, tg__cpu_compile, tg__cpu_launch,
-    tg__cpu_synchronize, NULL, tg__cpu_describe, tg__cpu_compile_batch, tg__cpu_wake, NULL, NULL, tg__cpu_offset};
+/* the CPU, registered as any device is (device.c calls this first) */
+TG__PRIVATE void tg__cpu_register(void) {
+  tg_device_desc d;
+  memset(&d, 0, sizeof d);
+  d.size = sizeof d;
+  d.version = TG_DEVICE_API_VERSION;
+  d.dialect = "C";
+  d.flags = TG_DEVICE_PARALLEL_COMPILE;
+  d.alloc = tg__cpu_alloc, d.free = tg__cpu_free, d.copy_in = tg__cpu_copy, d.copy_out = tg__cpu_copy;
+  d.compile = tg__cpu_compile, d.cache_key = tg__cpu_cache_key;
+  d.load = tg__cpu_load, d.unload = tg__cpu_unload, d.launch = tg__cpu_launch, d.synchronize = tg__cpu_synchronize;
+  d.describe = tg__cpu_describe, d.offset = tg__cpu_offset, d.wake = tg__cpu_wake;
+  tg__dialect_add("C", &tg__dialect_c);
+  tg__device_add("CPU", &d);
+}
 
-TG__PRIVATE tg__device *tg__cpu_device(void) { return &tg__cpu_dev; }
+TG__PRIVATE tg__device *tg__cpu_device(void) { return tg__device_get("CPU"); }

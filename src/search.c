@@ -273,9 +273,7 @@ static void tg__beam_compile(tg__beam_ctx *bc, tg__cand *c, int n) {
   const char **srcs = (const char **)tg__alloc(sizeof(char *) * (size_t)n);
   tg__program **progs = (tg__program **)tg__alloc(sizeof(tg__program *) * (size_t)n);
   for (int i = 0; i < n; i++) names[i] = c[i].name, srcs[i] = c[i].src;
-  if (bc->dev->compile_batch) bc->dev->compile_batch(bc->dev, n, names, srcs, progs);
-  else
-    for (int i = 0; i < n; i++) progs[i] = bc->dev->compile(bc->dev, names[i], srcs[i]);
+  tg__dev_compile_batch(bc->dev, n, names, srcs, progs);
   for (int i = 0; i < n; i++) c[i].prog = progs[i];
   TG_FREE(names);
   TG_FREE(srcs);
@@ -292,7 +290,7 @@ static double tg__beam_run(tg__beam_ctx *bc, tg__cand *c) {
   p->flops = c->flops;
   p->bytes = c->bytes;
   double t0 = tg__beam_now();
-  if (bc->dev->launch(p, bc->ptrs, bc->nbufs) != 0 || bc->dev->synchronize(bc->dev) != 0) return INFINITY;
+  if (tg__dev_launch(p, bc->ptrs, bc->nbufs) != 0 || tg__dev_synchronize(bc->dev) != 0) return INFINITY;
   return tg__beam_now() - t0;
 }
 
@@ -518,14 +516,14 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
     int ok = zeros != NULL;
     for (int i = 0; i < k->nbufs && ok; i++) {
       size_t nb = k->bufs[i]->nbytes ? k->bufs[i]->nbytes : 1;
-      ok = (bc.ptrs[i] = dev->alloc(dev, nb)) != NULL && dev->copy_in(dev, bc.ptrs[i], zeros, nb) == 0;
+      ok = (bc.ptrs[i] = tg__dev_alloc(dev, nb)) != NULL && tg__dev_copy_in(dev, bc.ptrs[i], zeros, nb) == 0;
     }
     int ncands = 0;
     double t_heur = INFINITY, t_best = INFINITY;
     if (ok) n = tg__beam_search(k, &bc, t, params, width, out, &ncands, &t_heur, &t_best);
-    dev->synchronize(dev);
+    tg__dev_synchronize(dev);
     for (int i = 0; i < k->nbufs; i++)
-      if (bc.ptrs[i]) dev->free(dev, bc.ptrs[i]);
+      if (bc.ptrs[i]) tg__dev_free(dev, bc.ptrs[i]);
     TG_FREE(bc.ptrs);
     TG_FREE(zeros);
     if (n >= 0) {

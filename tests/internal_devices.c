@@ -3,12 +3,11 @@
  * #included into runner.c after the implementation. */
 #include "test.h"
 
-static tg__device ti_fake;
 static int ti_gpu_target; /* the fake device describes itself as a GPU (tg__device_target's defaults), not the CPU */
 static int64_t ti_shared = 49152; /* ...with this much shared memory (CUDA's static limit; Hopper's opt-in 232448) */
 static int ti_wgmma; /* ...and with Hopper's warpgroup tensor cores */
-static void ti_tensor_cores(tg__device *d, tg__target *t) { /* ...and as one with tensor cores */
-  (void)d;
+static void ti_tensor_cores(void *ctx, tg_device_props *t) { /* ...and as one with tensor cores */
+  (void)ctx;
   t->tensor_cores = 1;
   t->wgmma = ti_wgmma;
   t->shared_bytes = ti_shared;
@@ -16,11 +15,8 @@ static void ti_tensor_cores(tg__device *d, tg__target *t) { /* ...and as one wit
 
 /* the kernels of `t` rendered for a device like the CPU's but speaking `dialect` (DEV=FAKE meanwhile) */
 static tg_schedule *ti_render_as(const tg__dialect *dialect, tg_tensor *(*build)(void)) {
-  ti_fake = *tg__cpu_device();
-  ti_fake.name = "FAKE";
-  ti_fake.dialect = dialect;
-  if (ti_gpu_target) ti_fake.describe = ti_gpu_target == 2 ? ti_tensor_cores : NULL;
-  tg__device_register(&ti_fake);
+  tg__device *fake = tt_fake_device("FAKE", dialect, NULL);
+  if (ti_gpu_target) fake->desc.describe = ti_gpu_target == 2 ? ti_tensor_cores : NULL;
   const char *old = getenv("DEV");
   char saved[64] = "";
   if (old) snprintf(saved, sizeof saved, "%s", old);
@@ -223,9 +219,7 @@ TEST(test_internal_render_tensor_cores) {
 /* a graph that reads tensors of two devices is an error (no copies between devices yet), not a crash */
 TEST(test_internal_mixed_devices_are_an_error) {
   tg_scope_begin();
-  ti_fake = *tg__cpu_device();
-  ti_fake.name = "FAKE";
-  tg__device_register(&ti_fake);
+  tt_fake_device("FAKE", NULL, NULL);
   const char *old = getenv("DEV");
   char saved[64] = "";
   if (old) snprintf(saved, sizeof saved, "%s", old);
@@ -250,18 +244,17 @@ TEST(test_internal_mixed_devices_are_an_error) {
  * record with the buffers its plan gave them, keeps its state between replays and frees it with the JIT; JIT_GRAPH=0
  * launches kernel by kernel, and a device that declines (1) is not asked again. The values are the same each way. */
 static int ti_graphs, ti_graph_kernels, ti_graph_frees, ti_graph_decline;
-static int ti_launch_graph(tg__device *d, int n, tg__program *const *progs, void ***bufs, const int *nbufs,
-                           void **state) {
+static int ti_launch_graph(void *ctx, int n, const tg_launch *ls, void **state) {
   if (ti_graph_decline) return 1;
   if (!*state) *state = malloc(1);
   ti_graphs++;
   ti_graph_kernels = n;
   for (int i = 0; i < n; i++)
-    if (d->launch(progs[i], bufs[i], nbufs[i]) < 0) return -1;
+    if (tg__cpu_device()->desc.launch(ctx, &ls[i]) < 0) return -1;
   return 0;
 }
-static void ti_graph_free(tg__device *d, void *state) {
-  (void)d;
+static void ti_graph_free(void *ctx, void *state) {
+  (void)ctx;
   ti_graph_frees++;
   free(state);
 }
@@ -273,11 +266,9 @@ static int ti_jit_fn(void *ctx, tg_tensor **in, int n_in, tg_tensor **out, int n
 }
 
 TEST(test_internal_jit_graph) {
-  ti_fake = *tg__cpu_device();
-  ti_fake.name = "FAKE";
-  ti_fake.launch_graph = ti_launch_graph;
-  ti_fake.graph_free = ti_graph_free;
-  tg__device_register(&ti_fake);
+  tg__device *fake = tt_fake_device("FAKE", NULL, NULL);
+  fake->desc.launch_graph = ti_launch_graph;
+  fake->desc.graph_free = ti_graph_free;
   const char *old = getenv("DEV");
   char saved[64] = "";
   if (old) snprintf(saved, sizeof saved, "%s", old);

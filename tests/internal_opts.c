@@ -433,22 +433,17 @@ TEST(test_internal_opts_target_of_the_cpu) {
 
 /* a CPU that describes itself as another machine: the heuristic sizes its tile from the registers it is told of */
 static tg__target to_fake_target;
-static void to_fake_describe(tg__device *d, tg__target *t) {
-  (void)d;
-  *t = to_fake_target;
+static void to_fake_describe(void *ctx, tg_device_props *p) {
+  (void)ctx;
+  const tg__target *t = &to_fake_target;
+  p->vec_floats = t->vec_floats, p->vec_regs = t->vec_regs, p->cores = t->cores, p->l2_bytes = t->l2_bytes;
+  p->local_max = t->local_max, p->shared_bytes = t->shared_bytes, p->units = t->units;
+  p->tensor_cores = t->tensor_cores, p->wgmma = t->wgmma;
 }
 
 /* registers the device OFAKE once: this machine's CPU, describing itself as to_fake_target; 1 when it is there */
 static int to_fake_device(void) {
-  static tg__device fake;
-  static int registered;
-  if (!registered) {
-    fake = *tg__cpu_device();
-    fake.name = "OFAKE";
-    fake.describe = to_fake_describe;
-    registered = tg__device_register(&fake) == 0;
-  }
-  return registered;
+  return tt_fake_device("OFAKE", NULL, to_fake_describe) != NULL;
 }
 
 /* the fake device registered (checked), and DEV kept in saved ("" when unset) for to_fake_end; whether it is */

@@ -18,7 +18,7 @@ TEST(test_internal_pool_each_iteration_once) {
            "  for (int64_t i = start; i < end; i++) out[i] += 1 + (int)(i %% 3);\n"
            "}\n", name);
   tg__device *d = tg__cpu_device();
-  tg__program *p = d->compile(d, name, src);
+  tg__program *p = tg__dev_compile(d, name, src);
   CHECK_NOT_NULL(p);
   if (!p) return;
   static const int64_t sizes[] = {1, 2, 3, 5, 17, 64, 129, 1000, 65537, 1000003};
@@ -31,12 +31,12 @@ TEST(test_internal_pool_each_iteration_once) {
     p->flops = 1e9; /* as a large kernel: split across the pool */
     p->bytes = 0;
     for (int rep = 0; rep < 3; rep++) {
-      if (rep == 1 && s % 3 == 0) d->wake(d); /* the workers spin for the launch that follows */
+      if (rep == 1 && s % 3 == 0) tg__dev_wake(d); /* the workers spin for the launch that follows */
       if (rep == 2 && s % 4 == 1) { /* asleep: past their spin (200 us), the workers wait on the condition */
         struct timespec nap = {0, 1000000};
         nanosleep(&nap, NULL);
       }
-      CHECK_EQ_INT(d->launch(p, bufs, 1), 0);
+      CHECK_EQ_INT(tg__dev_launch(p, bufs, 1), 0);
     }
     for (int64_t i = 0; i < n; i++) ok &= out[i] == 3 * (1 + (int)(i % 3));
     if (!ok) printf("size %lld: an iteration ran twice or never\n", (long long)n);
@@ -48,9 +48,9 @@ TEST(test_internal_pool_each_iteration_once) {
 /* a wake with no launch after it, and many in a row, leave the pool working: the workers go back to sleep */
 TEST(test_internal_pool_wake_alone) {
   tg__device *d = tg__cpu_device();
-  CHECK(d->wake != NULL);
-  if (!d->wake) return;
-  for (int i = 0; i < 100; i++) d->wake(d);
+  CHECK(d->desc.wake != NULL);
+  if (!d->desc.wake) return;
+  for (int i = 0; i < 100; i++) tg__dev_wake(d);
   struct timespec nap = {0, 2000000};
   nanosleep(&nap, NULL);
   float v[4096];

@@ -3,7 +3,6 @@
  * parameters land in the parameter list. #included into runner.c after the implementation. */
 #include "test.h"
 
-static tg__device tr_dev;
 static tg__dialect tr_dialect;
 static char tr_saved_dev[64];
 static int tr_had_dev;
@@ -11,10 +10,7 @@ static int tr_had_dev;
 /* DEV=RFAKE until tr_end: the CPU device speaking d (the C dialect with changes). Kernels without inputs run on DEV's
  * device, so DEV stays set while they are realised. */
 static void tr_begin(const tg__dialect *d) {
-  tr_dev = *tg__cpu_device();
-  tr_dev.name = "RFAKE";
-  tr_dev.dialect = d;
-  tg__device_register(&tr_dev);
+  tt_fake_device("RFAKE", d, NULL);
   const char *old = getenv("DEV");
   tr_had_dev = old != NULL;
   if (old) snprintf(tr_saved_dev, sizeof tr_saved_dev, "%s", old);

@@ -175,14 +175,14 @@ TEST(test_internal_search_compile_batch) {
   tg__errsave saved;
   tg__error_push(&saved);
   int64_t c0 = tg_compiler_invocations();
-  d->compile_batch(d, 3, names, srcs, out);
+  tg__dev_compile_batch(d, 3, names, srcs, out);
   CHECK(ti_runs_right(out[0], &k[0]));
   CHECK_NULL(out[1]);
   CHECK(ti_runs_right(out[2], &k[2]));
   CHECK_EQ_INT(tg_compiler_invocations() - c0, 3);
   CHECK_EQ_INT(ti_entries(t.dir), 2); /* two objects cached; nothing of the broken one, no temporaries */
   c0 = tg_compiler_invocations();
-  d->compile_batch(d, 3, names, srcs, again);
+  tg__dev_compile_batch(d, 3, names, srcs, again);
   CHECK(again[0] == out[0] && again[2] == out[2]);
   CHECK_EQ_INT(tg_compiler_invocations() - c0, 1); /* only the broken one */
   const char *e = tg_error(); /* the compiler's complaint, naming the kernel */

@@ -168,5 +168,24 @@ int main(int argc, char **argv) {
 // tests of the private functions: tests/internal_*.c, listed by the Makefile in a generated file
 
 #ifdef TEST_INTERNAL_INC
+/* For the internal tests: the device `name`, the CPU under another name (registered once, through the CPU's own
+ * description), speaking `dialect` (NULL: the C dialect) and describing its machine with `describe` (NULL: as the
+ * CPU does). A test may call it again with other settings. */
+static tg__device *tt_fake_device(const char *name, const tg__dialect *dialect,
+                                  void (*describe)(void *ctx, tg_device_props *p)) {
+  tg__errsave saved;
+  tg__error_push(&saved);
+  tg__device *d = tg__device_get(name);
+  tg__error_pop(&saved);
+  if (!d) {
+    if (tg__device_add(name, &tg__cpu_device()->desc) < 0) return NULL;
+    d = tg__device_get(name);
+  }
+  d->dialect = dialect ? dialect : tg__cpu_device()->dialect;
+  d->desc.describe = describe ? describe : tg__cpu_device()->desc.describe;
+  d->desc.launch_graph = NULL, d->desc.graph_free = NULL;
+  return d;
+}
+
 #include TEST_INTERNAL_INC
 #endif

@@ -8,15 +8,15 @@ Contract:
                              columns is split over lines)
 
 Pure functions that touch no state of the library (PURE) need no lock: the dtype queries read constant tables and
-tg_error reads a thread-local string.
+tg_error reads, tg_clear_error and tg_device_error write a thread-local string.
 """
 import os
 import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PURE = {"tg_error", "tg_clear_error", "tg_dtype_name", "tg_dtype_size", "tg_dtype_is_float", "tg_dtype_is_int",
-        "tg_dtype_is_unsigned", "tg_promote"}
+PURE = {"tg_error", "tg_clear_error", "tg_device_error", "tg_dtype_name", "tg_dtype_size", "tg_dtype_is_float",
+        "tg_dtype_is_int", "tg_dtype_is_unsigned", "tg_promote"}
 START = re.compile(r"^(?!static\b|TG__PRIVATE\b|typedef\b|extern\b)[A-Za-z_][A-Za-z_0-9 \*]*?\b(tg_[a-z0-9_]+)\(")
 LOCK = "TG__LOCKED();"
 
