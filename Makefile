@@ -15,6 +15,7 @@
 #   make demo            trains the Fashion-MNIST model of examples/mnist.c (70 steps; installs the data if missing)
 #   make mandelbrot      builds and runs examples/demo.c, the one-kernel Mandelbrot set (any examples/X.c: make build/X)
 #   make examples        builds every examples/*.c
+#   make custom-device   runs examples/custom_device.c: a device of your own, "MY", beside the CPU (and CUDA, OpenCL)
 #   make chat            SmolLM2 chat in the terminal (examples/chat.c; build/chat --prompt TEXT for one answer)
 #   make embed           builds build/embed, sentence embeddings with all-MiniLM-L6-v2 (examples/embed.c; the model
 #                        from make llm-files): ./build/embed "A sentence." "Another one."
@@ -44,7 +45,7 @@ TEST_ASAN_OBJS := $(patsubst tests/%.c,build/obj-asan/%.o,$(TEST_FILES))
 INTERNAL_INC := build/internal_tests.inc
 RUNNER_FLAGS = -I. -Itests -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
-.PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps llm-files leakcheck \
+.PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps llm-files leakcheck custom-device \
 	fuzz embed chat
 .DELETE_ON_ERROR:
 
@@ -84,6 +85,7 @@ build/obj/%.o: tests/%.c tests/test.h tests/helpers.h tinygrad.h $(wildcard test
 	$(CC) $(CFLAGS) -I. -Itests -c -o $@ $<
 
 # tests of the models in examples/ (the pattern rules do not see the headers they include)
+build/obj/test_custom_device.o build/obj-asan/test_custom_device.o: examples/my_device.h
 build/obj/test_bert.o build/obj-asan/test_bert.o: examples/bert_model.h
 build/obj/test_llama.o build/obj-asan/test_llama.o: examples/llama_model.h tests/llm_synth.h tests/gguf_writer.h \
   tests/golden/golden_llama_cpp.h
@@ -234,6 +236,11 @@ build/chat-cuda: examples/chat.c examples/llama_model.h tinygrad.h backends/tiny
 	$(CC) $(CFLAGS) -DCHAT_CUDA -I. -Iexamples -o $@ $< $(LDLIBS)
 
 build/embed: examples/bert_model.h
+
+# a device of your own (examples/my_device.h), beside the CPU and, where a driver is there, CUDA and OpenCL
+build/custom_device: examples/my_device.h backends/tinygrad_cuda.h backends/tinygrad_opencl.h
+custom-device: build/custom_device
+	./build/custom_device
 
 build/%: examples/%.c tinygrad.h
 	@mkdir -p $(@D)
