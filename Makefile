@@ -15,6 +15,7 @@
 #   make demo            trains the Fashion-MNIST model of examples/mnist.c (70 steps; installs the data if missing)
 #   make mandelbrot      builds and runs examples/demo.c, the one-kernel Mandelbrot set (any examples/X.c: make build/X)
 #   make examples        builds every examples/*.c
+#   make install         PREFIX=/usr/local: tinygrad.h, backends/*.h, tinygrad.pc (pkg-config --cflags --libs tinygrad)
 #   make custom-device   runs examples/custom_device.c: a device of your own, "MY", beside the CPU (and CUDA, OpenCL)
 #   make chat            SmolLM2 chat in the terminal (examples/chat.c; build/chat --prompt TEXT for one answer)
 #   make embed           builds build/embed, sentence embeddings with all-MiniLM-L6-v2 (examples/embed.c; the model
@@ -45,7 +46,7 @@ TEST_ASAN_OBJS := $(patsubst tests/%.c,build/obj-asan/%.o,$(TEST_FILES))
 INTERNAL_INC := build/internal_tests.inc
 RUNNER_FLAGS = -I. -Itests -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
-.PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps llm-files leakcheck custom-device \
+.PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps llm-files leakcheck custom-device install uninstall \
 	fuzz embed chat
 .DELETE_ON_ERROR:
 
@@ -261,6 +262,23 @@ build/bench/llm-cuda: bench/llm.c examples/llama_model.h tinygrad.h backends/tin
 build/bench/%: bench/%.c tinygrad.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -I. -o $@ $< $(LDLIBS) $(BENCH_LDLIBS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the header and the backend headers into PREFIX/include/tinygrad, and
+# PREFIX/lib/pkgconfig/tinygrad.pc, so that `pkg-config --cflags --libs tinygrad` gives what a program needs
+PREFIX ?= /usr/local
+TG_VERSION_STR = $(shell sed -n 's/^\#define TG_VERSION "\(.*\)"/\1/p' tinygrad.h)
+install: tinygrad.h
+	install -d $(DESTDIR)$(PREFIX)/include/tinygrad/backends $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 tinygrad.h $(DESTDIR)$(PREFIX)/include/tinygrad/tinygrad.h
+	install -m 644 backends/tinygrad_cuda.h backends/tinygrad_opencl.h $(DESTDIR)$(PREFIX)/include/tinygrad/backends/
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include/tinygrad' '' 'Name: tinygrad' \
+	  'Description: tinygrad rebuilt in C, one header (define TINYGRAD_IMPLEMENTATION in one file)' \
+	  'Version: $(TG_VERSION_STR)' 'Cflags: -I$${includedir}' 'Libs: -lm -ldl -lpthread' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tinygrad.pc
+	@echo "installed tinygrad.h $(TG_VERSION_STR) into $(DESTDIR)$(PREFIX): pkg-config --cflags --libs tinygrad"
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/tinygrad $(DESTDIR)$(PREFIX)/lib/pkgconfig/tinygrad.pc
 
 clean:
 	rm -rf build

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h> /* isatty: the progress bar in a log */
 
 static const char *const CLASSES[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                         "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -75,16 +76,29 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* On a terminal, one line redrawn in place; in a log (stderr is no terminal), a line every tenth of the run. eta < 0:
+ * not known yet (the first two steps compile the kernels, and are left out of the rate) */
 static void progress(int step, int steps, double loss, double acc, double rate, double eta) {
+  static int tty = -1;
+  if (tty < 0) tty = isatty(fileno(stderr));
+  int every = steps >= 10 ? steps / 10 : 1;
+  if (!tty && step % every != 0 && step != steps) return;
   int width = 30, done = steps ? step * width / steps : width;
   char bar[64];
   for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : i == done ? '>' : ' ';
   bar[width] = 0;
-  char test[16] = "  --  ";
+  char test[16] = "  --  ", left[16] = " --", speed[16] = "   --";
   if (acc >= 0) snprintf(test, sizeof test, "%5.2f%%", acc);
-  fprintf(stderr, "\r%4d/%d [%s] loss %6.3f  test %s  %5.2f steps/s  ETA %3.0f s ", step, steps, bar, loss, test, rate,
-          eta);
+  if (eta >= 0) snprintf(left, sizeof left, "%3.0f", eta), snprintf(speed, sizeof speed, "%5.2f", rate);
+  fprintf(stderr, "%s%4d/%d [%s] loss %6.3f  test %s  %s steps/s  ETA %s s %s", tty ? "\r" : "", step, steps, bar,
+          loss, test, speed, left, tty ? "" : "\n");
   fflush(stderr);
+}
+
+/* the library's error without its HINT, which speaks to a C programmer (a demo's user passes no arguments to it) */
+static void say_error(const char *what) {
+  const char *e = tg_error() ? tg_error() : "unknown error", *hint = strstr(e, " HINT:");
+  fprintf(stderr, "mnist: %.*s\n%s", hint ? (int)(hint - e) : (int)strlen(e), e, what ? what : "");
 }
 
 static int train(int steps, int bs, int eval_every, uint64_t seed, const char *save) {
@@ -140,10 +154,11 @@ static int train(int steps, int bs, int eval_every, uint64_t seed, const char *s
       acc = rc == 0 ? tg_item(a) : 0;
     }
     tg_scope_end();
-    double el = now() - t0, rate = (step + 1) / el;
-    progress(step + 1, steps, loss, acc, rate, (steps - step - 1) / rate);
+    /* the rate of the steps after the first two, which compile the kernels */
+    double el = now() - t0 - t_first2, rate = step >= 2 ? (step - 1) / el : 0;
+    progress(step + 1, steps, loss, acc, rate, step >= 2 ? (steps - step - 1) / rate : -1);
   }
-  fprintf(stderr, "\n");
+  if (isatty(fileno(stderr))) fprintf(stderr, "\n");
   if (rc != 0) fprintf(stderr, "mnist: %s\n", tg_error());
   else {
     printf("test accuracy %.2f%% after %d steps; %.1f s in all; first two steps %.2f s, then %.3f s per step (median)\n",
@@ -191,7 +206,7 @@ static int predict(const char *image, const char *weights) {
   int rc = model_init(&m);
   tg_state_dict *sd = rc == 0 ? model_state(&m) : NULL;
   if (!sd || tg_load_state_dict(sd, file, 1) < 0) {
-    fprintf(stderr, "mnist: %s\n", tg_error());
+    say_error("HINT: the file holds no weights of this model: train and save them with build/mnist --save FILE\n");
     rc = 1;
   }
   if (rc == 0) {

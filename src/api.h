@@ -25,6 +25,12 @@
 #endif
 #endif
 
+/* the library's version (make install writes it into tinygrad.pc) */
+#define TG_VERSION_MAJOR 0
+#define TG_VERSION_MINOR 1
+#define TG_VERSION_PATCH 0
+#define TG_VERSION "0.1.0"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -73,8 +79,19 @@ TG_API int64_t tg_live_tensors(void);    /* number of live handles (for leak che
 typedef struct tg_shape_lit { int64_t v[TG_MAX_DIMS]; } tg_shape_lit;
 typedef struct tg_axes_lit { int v[TG_MAX_DIMS]; } tg_axes_lit;
 #ifdef __cplusplus
-#define TG_SHAPE(...) TG__NARG(__VA_ARGS__), (tg_shape_lit{{__VA_ARGS__}}).v
-#define TG_AXES(...) TG__NARG(__VA_ARGS__), (tg_axes_lit{{__VA_ARGS__}}).v
+} /* extern "C": C++ templates below */
+/* each size converted to the literal's type, so that size_t or unsigned variables are no narrowing error in C++ */
+template <typename... A> static inline tg_shape_lit tg__shape_of(A... a) {
+  tg_shape_lit s = {{static_cast<int64_t>(a)...}};
+  return s;
+}
+template <typename... A> static inline tg_axes_lit tg__axes_of(A... a) {
+  tg_axes_lit s = {{static_cast<int>(a)...}};
+  return s;
+}
+extern "C" {
+#define TG_SHAPE(...) TG__NARG(__VA_ARGS__), tg__shape_of(__VA_ARGS__).v
+#define TG_AXES(...) TG__NARG(__VA_ARGS__), tg__axes_of(__VA_ARGS__).v
 #else
 #define TG_SHAPE(...) TG__NARG(__VA_ARGS__), ((tg_shape_lit){{__VA_ARGS__}}).v
 #define TG_AXES(...) TG__NARG(__VA_ARGS__), ((tg_axes_lit){{__VA_ARGS__}}).v  /* tg_sum(t, TG_AXES(0, -1), 1) */

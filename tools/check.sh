@@ -117,7 +117,10 @@ cat > "$OUT/two_main.c" <<'EOF'
 #include "tinygrad.h" /* declarations only */
 #include <stdio.h>
 int main(void) {
-  int bad = tg_dtype_size(TG_FLOAT64) != 8;
+  size_t rows = 2, cols = 3; /* TG_SHAPE of size_t variables: no narrowing error in C++ */
+  tg_tensor *z = tg_zeros(TG_FLOAT32, TG_SHAPE(rows, cols));
+  int bad = tg_dtype_size(TG_FLOAT64) != 8 || tg_numel(z) != 6;
+  tg_free(z);
   printf("two-file build: %s\n", bad ? "WRONG RESULTS" : "ok");
   return bad;
 }
@@ -126,8 +129,25 @@ step "a program of two files: implementation in one, declarations only in the ot
 $CC -std=c11 "${WARN[@]}" -I. -c -o "$OUT/two_impl.o" "$OUT/two_impl.c"
 $CC -std=c11 "${WARN[@]}" -I. -c -o "$OUT/two_main.o" "$OUT/two_main.c"
 $CXX -std=c++17 "${WARN[@]}" -I. -x c++ -fsyntax-only "$OUT/two_main.c"  # the public part alone, as C++
+if command -v clang++ >/dev/null 2>&1; then
+  clang++ -std=c++17 "${WARN[@]}" -I. -x c++ -fsyntax-only "$OUT/two_main.c"
+fi
 $CC -o "$OUT/two" "$OUT/two_main.o" "$OUT/two_impl.o" "${LIBS[@]}"
 "$OUT/two"
+
+step "make install PREFIX=$OUT/inst: a program built with pkg-config's flags alone"
+INST="$PWD/$OUT/inst" # absolute: the .pc file's prefix
+rm -rf "$INST"
+make --no-print-directory -s install PREFIX="$INST" >/dev/null
+[ -f "$INST/include/tinygrad/backends/tinygrad_cuda.h" ] || fail "make install left out the backend headers"
+if command -v pkg-config >/dev/null 2>&1; then
+  PC=$(PKG_CONFIG_PATH="$INST/lib/pkgconfig" pkg-config --cflags --libs tinygrad)
+else # what pkg-config would say
+  PC="-I$INST/include/tinygrad $(sed -n 's/^Libs: //p' "$INST/lib/pkgconfig/tinygrad.pc")"
+fi
+# no -I.: the installed header only
+(cd "$OUT" && $CC -std=c11 "${WARN[@]}" -o installed two_impl.c two_main.c $PC) || fail "the installed header does not build"
+"$OUT/installed"
 
 # ---------------------------------------------------------------------------------------------------------------------
 # exported symbols: only the public API may leave the implementation's object
