@@ -23,7 +23,8 @@
 #   make bench           builds each bench/*.c with -O2 -march=native and runs it
 #   make clean
 #
-# Outputs go to build/. Tests compile against the tinygrad.h of the repository root, regenerated first if stale.
+# Outputs go to build/. Tests compile against build/lines/tinygrad.h: the same amalgamation with #line markers into
+# src/ (the distributed tinygrad.h has none, so that debuggers of users find its lines).
 # `check` deliberately does NOT regenerate tinygrad.h: it checks that the committed file is fresh.
 
 CC ?= cc
@@ -44,7 +45,11 @@ TEST_OBJS := $(patsubst tests/%.c,build/obj/%.o,$(TEST_FILES))
 TEST_ASAN_OBJS := $(patsubst tests/%.c,build/obj-asan/%.o,$(TEST_FILES))
 # the runner #includes tests/internal_*.c (see tests/runner.c) through this generated list (found through -I.)
 INTERNAL_INC := build/internal_tests.inc
-RUNNER_FLAGS = -I. -Itests -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
+# the tests build against build/lines/tinygrad.h: the same header with #line markers into src/, so that errors and
+# debuggers point at the sources (the distributed tinygrad.h points at itself)
+LINES_H := build/lines/tinygrad.h
+TEST_INC = -Ibuild/lines -I. -Itests
+RUNNER_FLAGS = $(TEST_INC) -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
 .PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps llm-files leakcheck custom-device install uninstall \
 	fuzz embed chat
@@ -54,6 +59,10 @@ all: tinygrad.h
 
 tinygrad.h: $(SRC_FILES) tools/amalgamate.py
 	$(PYTHON) tools/amalgamate.py -o $@
+
+$(LINES_H): $(SRC_FILES) tools/amalgamate.py
+	@mkdir -p $(@D)
+	$(PYTHON) tools/amalgamate.py --lines -o $@
 
 deps:
 	@tools/deps.sh
@@ -77,13 +86,13 @@ test-opencl:
 build/run_tests: build/obj/runner.o $(TEST_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/obj/runner.o: tests/runner.c tests/test.h tinygrad.h $(INTERNAL_INC) $(INTERNAL_TEST_FILES)
+build/obj/runner.o: tests/runner.c tests/test.h $(LINES_H) $(INTERNAL_INC) $(INTERNAL_TEST_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(RUNNER_FLAGS) -c -o $@ $<
 
-build/obj/%.o: tests/%.c tests/test.h tests/helpers.h tinygrad.h $(wildcard tests/golden/*.h)
+build/obj/%.o: tests/%.c tests/test.h tests/helpers.h $(LINES_H) $(wildcard tests/golden/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -I. -Itests -c -o $@ $<
+	$(CC) $(CFLAGS) $(TEST_INC) -c -o $@ $<
 
 # tests of the models in examples/ (the pattern rules do not see the headers they include)
 build/obj/test_custom_device.o build/obj-asan/test_custom_device.o: examples/my_device.h
@@ -121,13 +130,13 @@ test-asan: build/lsan_probe
 build/run_tests_asan: build/obj-asan/runner.o $(TEST_ASAN_OBJS)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
-build/obj-asan/runner.o: tests/runner.c tests/test.h tinygrad.h $(INTERNAL_INC) $(INTERNAL_TEST_FILES)
+build/obj-asan/runner.o: tests/runner.c tests/test.h $(LINES_H) $(INTERNAL_INC) $(INTERNAL_TEST_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(RUNNER_FLAGS) -c -o $@ $<
 
-build/obj-asan/%.o: tests/%.c tests/test.h tests/helpers.h tinygrad.h $(wildcard tests/golden/*.h)
+build/obj-asan/%.o: tests/%.c tests/test.h tests/helpers.h $(LINES_H) $(wildcard tests/golden/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) -I. -Itests -c -o $@ $<
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(TEST_INC) -c -o $@ $<
 
 # ThreadSanitizer: the tests of several threads calling the library (tests/test_threads.c, and the JIT and fault tests
 # that share its state), built with -fsanitize=thread; any report fails (halt_on_error)
@@ -138,7 +147,7 @@ test-tsan:
 	@$(MAKE) --no-print-directory build/run_tests_tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./build/run_tests_tsan $(TSAN_TESTS)
 
-build/run_tests_tsan: tests/runner.c $(TEST_FILES) tests/test.h tinygrad.h $(INTERNAL_INC) $(INTERNAL_TEST_FILES)
+build/run_tests_tsan: tests/runner.c $(TEST_FILES) tests/test.h $(LINES_H) $(INTERNAL_INC) $(INTERNAL_TEST_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) $(RUNNER_FLAGS) -o $@ tests/runner.c $(TEST_FILES) $(LDLIBS)
 

@@ -89,7 +89,6 @@
 #define TINYGRAD_H
 
 /************************ Begin file src/api.h ************************/
-#line 1 "src/api.h"
 /* api.h: the public API of tinygrad.h. Everything a user may call is declared here; the amalgamation puts this file
  * first, after the quick start, inside the include guard. Names are tg_ (functions, types) and TG_ (macros, enums).
  *
@@ -1069,7 +1068,6 @@ TG_API void tg_jit_free(tg_jit *j);
 }
 #endif
 /************************ End file src/api.h ************************/
-#line 1073 "tinygrad.h"
 
 #endif /* TINYGRAD_H */
 
@@ -1087,7 +1085,6 @@ TG_API void tg_jit_free(tg_jit *j);
 #define TG__DATA static
 
 /************************ Begin file src/internal.h ************************/
-#line 1 "src/internal.h"
 /* internal.h: what the stages of the library share and the user never sees.
  *
  * In the amalgamation every TG__PRIVATE function is static, so nothing but tg_ names leaves the user's translation
@@ -2186,9 +2183,7 @@ TG__PRIVATE int tg__jit_host_read(const char *fn);   /* -1 with an error inside 
 
 #endif /* TG__INTERNAL_H */
 /************************ End file src/internal.h ************************/
-#line 2190 "tinygrad.h"
 /************************ Begin file src/base.c ************************/
-#line 1 "src/base.c"
 /* base.c: the helpers every stage uses: memory, the error string, growable arrays, a string builder, a pointer hash
  * map, hashing and cached environment variables (layer 1).
  *
@@ -2199,7 +2194,6 @@ TG__PRIVATE int tg__jit_host_read(const char *fn);   /* -1 with an error inside 
  * Also here: the library-wide lock, fault injection for the tests, the writer of files that appear whole or not at
  * all, and the disk cache directory (compiled kernels, BEAM's choices), used only when nobody else can write it. */
 /* #include "internal.h" (inlined above) */
-#line 11 "src/base.c"
 
 #include <errno.h>
 #include <fcntl.h>     // open: the atomic file writer
@@ -2765,15 +2759,12 @@ TG__PRIVATE int tg__cache_dir(char *dir, size_t ndir, char *why, size_t nwhy) {
   return 0;
 }
 /************************ End file src/base.c ************************/
-#line 2769 "tinygrad.h"
 /************************ Begin file src/dtype.c ************************/
-#line 1 "src/dtype.c"
 /* dtype.c: the element types, tinygrad's promotion lattice, and host-side element conversion (layer 1).
  *
  * Contract: tg__dtypes[dt] describes every tg_dtype. float16 and bfloat16 are storage types: kernels load them into
  * float, compute in float and convert back on store; the host converts with tg__half_to_float and friends. */
 /* #include "internal.h" (inlined above) */
-#line 6 "src/dtype.c"
 
 TG__DATA const tg__dtype_info tg__dtypes[TG_NDTYPES] = {
     /* name       cname                 size float int unsigned priority */
@@ -2957,9 +2948,7 @@ TG__PRIVATE void tg__store_elem(void *p, tg_dtype dt, int64_t i, double v) {
   }
 }
 /************************ End file src/dtype.c ************************/
-#line 2961 "tinygrad.h"
 /************************ Begin file src/unicode.c ************************/
-#line 1 "src/unicode.c"
 /* unicode.c: the Unicode classes of code points that the tokenizers' pre-tokenizers ask about (layer 1). GENERATED
  * by tools/gen_unicode.py from Python 3.11.7's unicodedata (Unicode 14.0.0): edit the script, not this file.
  *
@@ -2973,7 +2962,6 @@ TG__PRIVATE void tg__store_elem(void *p, tg_dtype dt, int64_t i, double v) {
  * its nonspacing marks (Hugging Face's NFD then strip_accents; the marks' reordering needs no table: they go), 0 to 3
  * code points into out, their count. */
 /* #include "internal.h" (inlined above) */
-#line 14 "src/unicode.c"
 
 static const uint32_t tg__uni_letters[][2] = {
     {0x41, 0x5a}, {0x61, 0x7a}, {0xaa, 0xaa}, {0xb5, 0xb5}, {0xba, 0xba}, {0xc0, 0xd6}, {0xd8, 0xf6}, {0xf8, 0x2c1},
@@ -4157,9 +4145,7 @@ TG__PRIVATE int tg__uni_strip_accents(uint32_t cp, uint32_t out[3]) {
   return (int)e[0];
 }
 /************************ End file src/unicode.c ************************/
-#line 4161 "tinygrad.h"
 /************************ Begin file src/uop.c ************************/
-#line 1 "src/uop.c"
 /* uop.c: the UOp graph (layer 2). One node type serves the lazy tensor graph and the kernels.
  *
  * Contract:
@@ -4176,7 +4162,6 @@ TG__PRIVATE int tg__uni_strip_accents(uint32_t cp, uint32_t out[3]) {
  *    double) that the constant folder (symbolic.c), the optimiser's index evaluator (optimize.c) and the bounds here
  *    share; the op groups patterns may name (tinygrad's GroupOp) are defined from its columns. */
 /* #include "internal.h" (inlined above) */
-#line 17 "src/uop.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the op table's evaluators: each ALU op over constants, as the generated C code computes it (internal.h)
@@ -4841,9 +4826,7 @@ TG__PRIVATE void tg__uop_maybe_gc(void) {
 
 TG__PRIVATE int64_t tg__uop_count(void) { return (int64_t)tg__U.count; }
 /************************ End file src/uop.c ************************/
-#line 4845 "tinygrad.h"
 /************************ Begin file src/shape.c ************************/
-#line 1 "src/shape.c"
 /* shape.c: shapes, and the builders of the lazy tensor graph (layer 2, with uop.c).
  *
  * Contract:
@@ -4856,7 +4839,6 @@ TG__PRIVATE int64_t tg__uop_count(void) { return (int64_t)tg__U.count; }
  *    no-op (a reshape to the same shape, a pad of zeros) returns its input.
  *  - Nothing here knows tensors, buffers or devices. */
 /* #include "internal.h" (inlined above) */
-#line 13 "src/shape.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // shapes and axes
@@ -5306,9 +5288,7 @@ TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int a, int64_t start, int64_t stop, 
   return x;
 }
 /************************ End file src/shape.c ************************/
-#line 5310 "tinygrad.h"
 /************************ Begin file src/buffer.c ************************/
-#line 1 "src/buffer.c"
 /* buffer.c: buffers, their memory and their versions (layer 2, beside uop.c: BUFFER nodes hold buffers).
  *
  * Contract:
@@ -5329,7 +5309,6 @@ TG__PRIVATE tg__uop *tg__tslice(tg__uop *x, int a, int64_t start, int64_t stop, 
  *  - The fields of a buffer are read anywhere, but changed only here.
  *  - Nothing here prints, aborts or exits: failures are tg__set_error plus NULL / -1. */
 /* #include "internal.h" (inlined above) */
-#line 21 "src/buffer.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // device memory: the only calls into a device's allocator and copies. A failure is an error naming the device and
@@ -5712,9 +5691,7 @@ TG__PRIVATE int tg__var_table_write(tg__buffer *b, const int64_t *vals) {
   return 0;
 }
 /************************ End file src/buffer.c ************************/
-#line 5716 "tinygrad.h"
 /************************ Begin file src/pattern.c ************************/
-#line 1 "src/pattern.c"
 /* pattern.c: the pattern matcher, the one mechanism every graph transformation uses (layer 2).
  *
  * Contract:
@@ -5731,7 +5708,6 @@ TG__PRIVATE int tg__var_table_write(tg__buffer *b, const int64_t *vals) {
  *  - A rule function returns the replacement, or NULL to decline (the next rule, or the next commutative ordering of
  *    the same rule, is tried). It must not return a node that rewrites back to the original (no cycles). */
 /* #include "internal.h" (inlined above) */
-#line 17 "src/pattern.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // compiled patterns
@@ -6270,9 +6246,7 @@ TG__PRIVATE tg__uop *tg__graph_rewrite(tg__uop *root, tg__matcher *m, void *ctx)
   return tg__graph_rewrite_ex(root, m, NULL, ctx, NULL);
 }
 /************************ End file src/pattern.c ************************/
-#line 6274 "tinygrad.h"
 /************************ Begin file src/symbolic.c ************************/
-#line 1 "src/symbolic.c"
 /* symbolic.c: constant folding, algebraic identities and index simplification, as one rule table (layer 2).
  *
  * Contract: every rule preserves the value of the expression for every input the kernel can see. Integer rules that
@@ -6282,7 +6256,6 @@ TG__PRIVATE tg__uop *tg__graph_rewrite(tg__uop *root, tg__matcher *m, void *ctx)
  * The rules are tinygrad's uop/symbolic.py in spirit; sums of index terms are kept in a canonical form (terms merged,
  * constant last) so that flatten-then-unflatten index arithmetic cancels. */
 /* #include "internal.h" (inlined above) */
-#line 10 "src/symbolic.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // constant folding
@@ -6629,9 +6602,7 @@ TG__RULES_REGISTER(tg__symbolic_rules)
 TG__PRIVATE tg__matcher *tg__symbolic(void) { return TG__MATCHER(tg__symbolic_rules); }
 TG__PRIVATE tg__uop *tg__simplify(tg__uop *u) { return tg__graph_rewrite(u, tg__symbolic(), NULL); }
 /************************ End file src/symbolic.c ************************/
-#line 6633 "tinygrad.h"
 /************************ Begin file src/tensor.c ************************/
-#line 1 "src/tensor.c"
 /* tensor.c: tensor handles, lifetimes, creation, movement, realising and reading (layer 5).
  *
  * Contract:
@@ -6644,7 +6615,6 @@ TG__PRIVATE tg__uop *tg__simplify(tg__uop *u) { return tg__graph_rewrite(u, tg__
  *    functions here check them first.
  *  - The live list is the graph's roots: tensor.c registers them with uop.c (tg__set_root_enumerator). */
 /* #include "internal.h" (inlined above) */
-#line 13 "src/tensor.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // handles, the live list, scopes
@@ -8655,9 +8625,7 @@ tg_tensor *tg_pad_mode(tg_tensor *t, int ndim, const int64_t *pads, int mode, do
   return tg__tensor_wrap(tg__tshrink(x, b), t->dev);
 }
 /************************ End file src/tensor.c ************************/
-#line 8659 "tinygrad.h"
 /************************ Begin file src/ops.c ************************/
-#line 1 "src/ops.c"
 /* ops.c: the tensor operations: elementwise math, activations, reductions, linear algebra, indexing and random
  * numbers (layer 5). Each composite is written in terms of the primitive ops, the way tinygrad's Tensor methods are,
  * so the compiler sees (and fuses) primitives only.
@@ -8666,7 +8634,6 @@ tg_tensor *tg_pad_mode(tg_tensor *t, int ndim, const int64_t *pads, int mode, do
  * tensor's dtype when it fits (an int scalar with any tensor, a float scalar with a float tensor) and the default float
  * otherwise, like tinygrad's weak python scalars. Float-only math casts integer inputs to the default float. */
 /* #include "internal.h" (inlined above) */
-#line 9 "src/ops.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // small helpers over nodes: same shape and dtype assumed
@@ -11415,9 +11382,7 @@ tg_tensor *tg_randn_like(tg_tensor *t) {
   return tg_randn(tg__least_float(t->uop->dtype), t->uop->ndim, t->uop->shape);
 }
 /************************ End file src/ops.c ************************/
-#line 11419 "tinygrad.h"
 /************************ Begin file src/gradient.c ************************/
-#line 1 "src/gradient.c"
 /* gradient.c: reverse-mode differentiation, as a table of derivative rules over the primitive tensor ops.
  *
  * Contract: a rule matches a forward node (root) and, given the gradient flowing into it (ctx), returns a SINK whose
@@ -11429,7 +11394,6 @@ tg_tensor *tg_randn_like(tg_tensor *t) {
  * Layer 3: it builds nodes (shape.c's builders) and knows nothing of tensors; the public functions that take tensors
  * (tg_backward, tg_gradient, tg_requires_grad, ...) are autograd.c's. */
 /* #include "internal.h" (inlined above) */
-#line 12 "src/gradient.c"
 
 static tg__uop *tg__none(void) { return tg__uop0(TG__OP_NOOP, TG_BOOL, NULL); }
 
@@ -11680,9 +11644,7 @@ TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n,
   return rc;
 }
 /************************ End file src/gradient.c ************************/
-#line 11684 "tinygrad.h"
 /************************ Begin file src/autograd.c ************************/
-#line 1 "src/autograd.c"
 /* autograd.c: the tensor-level autograd API (layer 5): requires_grad, grad, backward, gradient, detach and the
  * no-grad mode, as tinygrad's Tensor.backward / Tensor.gradient.
  *
@@ -11690,7 +11652,6 @@ TG__PRIVATE int tg__gradients(tg__uop *out, tg__uop *seed, tg__uop **wrt, int n,
  * which tensors want gradients, calls it once per backward pass, and accumulates the results into each tensor's grad
  * (a tensor of the user's, freed with it). Gradients are lazy like everything else. */
 /* #include "internal.h" (inlined above) */
-#line 8 "src/autograd.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the no-grad mode and the flags
@@ -11862,9 +11823,7 @@ int tg_backward(tg_tensor *loss) {
   return rc;
 }
 /************************ End file src/autograd.c ************************/
-#line 11866 "tinygrad.h"
 /************************ Begin file src/state.c ************************/
-#line 1 "src/state.c"
 /* state.c: named tensors (state dicts) with string metadata, safetensors save/load (atomic save, mmap'd and
  * validated load), the IDX reader (gzip through libz loaded at run time) (layer 5).
  *
@@ -11902,7 +11861,6 @@ int tg_backward(tg_tensor *loss) {
  *  - Every failure is NULL / -1 plus tg_error() naming the function, the file and what is wrong; no input file can
  *    make these functions read out of bounds, abort or leak. */
 /* #include "internal.h" (inlined above) */
-#line 38 "src/state.c"
 
 #include <dlfcn.h>     // dlopen, dlsym, dlclose, dlerror: libz
 #include <errno.h>
@@ -13211,9 +13169,7 @@ tg_tensor *tg_idx_load(const char *path) {
   return t;
 }
 /************************ End file src/state.c ************************/
-#line 13215 "tinygrad.h"
 /************************ Begin file src/gguf.c ************************/
-#line 1 "src/gguf.c"
 /* gguf.c: GGUF files (llama.cpp's model format, versions 2 and 3): typed metadata and tensors, quantised weights kept
  * quantised (layer 5).
  *
@@ -13239,7 +13195,6 @@ tg_tensor *tg_idx_load(const char *path) {
  *  - The file is mapped only while loading: the tensors' bytes are copied into their buffers (each tensor's pages of
  *    the mapping released after its copy: the load holds the model about once), the metadata into the tg_gguf. tg__gguf_load_bytes is the loader less the file: the fuzzer (tests/fuzz/) calls it on its bytes. */
 /* #include "internal.h" (inlined above) */
-#line 26 "src/gguf.c"
 
 #include <sys/mman.h>  // madvise
 #include <unistd.h>    // sysconf
@@ -14009,9 +13964,7 @@ tg_tensor *tg_gguf_linear(const tg_gguf *g, const char *name, tg_tensor *x, int 
   return y;
 }
 /************************ End file src/gguf.c ************************/
-#line 14013 "tinygrad.h"
 /************************ Begin file src/tokenizer.c ************************/
-#line 1 "src/tokenizer.c"
 /* tokenizer.c: byte-level BPE tokenizers (GPT-2's kind) from a GGUF file's metadata, with llama.cpp's pre-tokenizers
  * (layer 5).
  *
@@ -14033,7 +13986,6 @@ tg_tensor *tg_gguf_linear(const tg_gguf *g, const char *name, tg_tensor *x, int 
  *  - The regexes are hand-written matchers, one per pre-tokenizer, over the code points' classes (src/unicode.c),
  *    each following its regex's alternatives in order, as llama.cpp's unicode.cpp does for the same ones. */
 /* #include "internal.h" (inlined above) */
-#line 22 "src/tokenizer.c"
 
 enum { TG__PRE_GPT2, TG__PRE_STARCODER, TG__PRE_LLAMA3, TG__PRE_QWEN2 };
 enum { TG__TOK_BPE, TG__TOK_SPM, TG__TOK_WPM };                       /* the model */
@@ -15685,9 +15637,7 @@ tg_tokenizer *tg_tokenizer_from_tiktoken(const char *path, const char *pre_name)
   return t;
 }
 /************************ End file src/tokenizer.c ************************/
-#line 15689 "tinygrad.h"
 /************************ Begin file src/nn.c ************************/
-#line 1 "src/nn.c"
 /* nn.c: the nn functional forms (dropout, losses, pooling, interpolation, attention, conv1d, conv_transpose2d), the
  * initialisers and the layers (Linear, Conv2d, Conv1d, ConvTranspose2d, BatchNorm, LayerNorm, RMSNorm, GroupNorm,
  * Embedding), each following tinygrad's Tensor method or nn class of the same name (layer 5).
@@ -15703,7 +15653,6 @@ tg_tokenizer *tg_tokenizer_from_tiktoken(const char *path, const char *pre_name)
  *    struct (a zeroed struct is fine to free). A failing _init leaves the struct zeroed.
  *  - Randomness (dropout, initialisers) comes from the seeded generator of ops.c (tg_manual_seed). */
 /* #include "internal.h" (inlined above) */
-#line 16 "src/nn.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // helpers
@@ -17343,9 +17292,7 @@ int tg_nn_embedding_params(const tg_nn_embedding *m, tg_state_dict *sd, const ch
   return tg__nn_params("tg_nn_embedding_params", m && m->weight, sd, prefix, 1, tg__nn_wb, ts);
 }
 /************************ End file src/nn.c ************************/
-#line 17347 "tinygrad.h"
 /************************ Begin file src/optim.c ************************/
-#line 1 "src/optim.c"
 /* optim.c: SGD, Adam, AdamW and LAMB, as tinygrad's nn/optim.py (layer 5).
  *
  * Contract: a step builds each parameter's update as a lazy graph and tg_assign()s it (and the optimiser's state:
@@ -17363,7 +17310,6 @@ int tg_nn_embedding_params(const tg_nn_embedding *m, tg_state_dict *sd, const ch
  *        up = (m/(1-b1_t)) / (sqrt(v/(1-b2_t)) + eps) + wd*t
  *        r = adam ? 1 : trust ratio |t|/|up| (1 where either norm is 0);  t -= lr*r*up */
 /* #include "internal.h" (inlined above) */
-#line 18 "src/optim.c"
 
 typedef enum { TG__OPT_SGD, TG__OPT_LAMB } tg__opt_kind;
 
@@ -17644,9 +17590,7 @@ int tg_optimizer_state(const tg_optimizer *o, tg_state_dict *sd, const char *pre
   return rc;
 }
 /************************ End file src/optim.c ************************/
-#line 17648 "tinygrad.h"
 /************************ Begin file src/jit.c ************************/
-#line 1 "src/jit.c"
 /* jit.c: the JIT, tinygrad's TinyJit (layer 5). Captures the kernels a step function runs and replays them on new
  * inputs with no graph building, scheduling, rendering or compiling.
  *
@@ -17669,7 +17613,6 @@ int tg_optimizer_state(const tg_optimizer *o, tg_state_dict *sd, const char *pre
  *    buffers are updated where a replay's plan moved them); JIT_GRAPH=0, DEBUG=2 and the tests' launch faults
  *    launch kernel by kernel. */
 /* #include "internal.h" (inlined above) */
-#line 23 "src/jit.c"
 
 typedef struct tg__jit_call {
   tg__program *prog;
@@ -18172,9 +18115,7 @@ int tg_jit_run(tg_jit *j, tg_tensor **inputs, int n_in, tg_tensor **outputs, int
   return rc;
 }
 /************************ End file src/jit.c ************************/
-#line 18176 "tinygrad.h"
 /************************ Begin file src/schedule.c ************************/
-#line 1 "src/schedule.c"
 /* schedule.c: split a lazy tensor graph into kernels (layer 3; tinygrad's schedule/ and engine/schedule.py).
  *
  * Contract:
@@ -18196,7 +18137,6 @@ int tg_jit_run(tg_jit *j, tg_tensor **inputs, int n_in, tg_tensor **outputs, int
  *  - An assignment moves its target buffer to the next version when it is scheduled; tg__sched_undo takes that back
  *    for the kernels that have not run. */
 /* #include "internal.h" (inlined above) */
-#line 22 "src/schedule.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the state of one schedule
@@ -18961,9 +18901,7 @@ TG__PRIVATE void tg__sched_free(tg__sched *s) {
 
 TG__PRIVATE tg__uop *tg__store_buffer(tg__uop *ast) { return tg__movement_buffer(ast->src[0]->src[0]); }
 /************************ End file src/schedule.c ************************/
-#line 18965 "tinygrad.h"
 /************************ Begin file src/codegen.c ************************/
-#line 1 "src/codegen.c"
 /* codegen.c: lower a kernel's AST (tensor ops over buffers) to index arithmetic over loops (RANGEs) (layer 3).
  *
  * Contract: the lowering is a rule table. The kernel's output is indexed by one RANGE per output dimension, and an
@@ -18980,7 +18918,6 @@ TG__PRIVATE tg__uop *tg__store_buffer(tg__uop *ast) { return tg__movement_buffer
  * x % 0 = 0, MIN // -1 = MIN, MIN % -1 = 0). Divisors known to be neither (every index's) are left as they are. It
  * also casts floats to small unsigned integers through int64, which C leaves undefined for negatives. */
 /* #include "internal.h" (inlined above) */
-#line 17 "src/codegen.c"
 
 typedef struct tg__lctx {
   int next_range;
@@ -19548,9 +19485,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
   return rc;
 }
 /************************ End file src/codegen.c ************************/
-#line 19552 "tinygrad.h"
 /************************ Begin file src/optimize.c ************************/
-#line 1 "src/optimize.c"
 /* optimize.c: optimisations of a lowered kernel (loops over RANGEs), applied before linearising (layer 3).
  *
  * Contract:
@@ -19604,7 +19539,6 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
  *    device (tg__stage_rule), gives convolution tiles 16x16 workgroups, and upcasts contiguous
  *    elementwise kernels by 4 (float4 accesses); NOLOCALS=1 turns the workgroups off. */
 /* #include "internal.h" (inlined above) */
-#line 54 "src/optimize.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // substitution: replace given nodes everywhere in a graph (tinygrad's UOp.substitute)
@@ -22091,9 +22025,7 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   return tg__thread_rule(sink, nglobal, t, globals, ng, up, out, n);
 }
 /************************ End file src/optimize.c ************************/
-#line 22095 "tinygrad.h"
 /************************ Begin file src/linearize.c ************************/
-#line 1 "src/linearize.c"
 /* linearize.c: order a lowered kernel graph into a list of UOps with explicit loops (layer 3).
  *
  * Contract: the output lists every value node after its sources and inside exactly the loops it depends on:
@@ -22111,7 +22043,6 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
  * Before a reduction's loops open, every node of its body that does not depend on them is emitted (hoisted), so no
  * value is computed inside a loop it does not depend on, and no value is used outside the loop that defined it. */
 /* #include "internal.h" (inlined above) */
-#line 18 "src/linearize.c"
 
 typedef struct tg__lin {
   tg__map deps;      /* uop -> range mask + 1 */
@@ -22442,9 +22373,7 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
   return 0;
 }
 /************************ End file src/linearize.c ************************/
-#line 22446 "tinygrad.h"
 /************************ Begin file src/render.c ************************/
-#line 1 "src/render.c"
 /* render.c: print a linearised kernel as C-style source (layer 3: it calls only base, dtype and uop).
  *
  * Contract: tg__render(dialect, name, parameters, program) -> source. One renderer for every C-like language; a
@@ -22465,7 +22394,6 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
  * back, and a cast to a half type rounds through the storage format, so results match hardware halves. The
  * conversions (the half prelude and the per-dtype tables that use it) are shared by every dialect. */
 /* #include "internal.h" (inlined above) */
-#line 21 "src/render.c"
 
 typedef char tg__dtype_mask_fits[TG_NDTYPES <= 32 ? 1 : -1]; /* tg__dialect.unsupported is a 32-bit mask */
 
@@ -24564,9 +24492,7 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   return tg__str_take(&out);
 }
 /************************ End file src/render.c ************************/
-#line 24568 "tinygrad.h"
 /************************ Begin file src/realize.c ************************/
-#line 1 "src/realize.c"
 /* realize.c: run schedules: compile each kernel, plan the memory, launch (layer 4; tinygrad's engine/realize.py).
  *
  * Contract:
@@ -24584,7 +24510,6 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
  *  - tg_schedule_create / count / name / ast / source / free: the kernels of a schedule, for inspection; they never
  *    run. */
 /* #include "internal.h" (inlined above) */
-#line 18 "src/realize.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the capture hook
@@ -25174,9 +25099,7 @@ void tg_schedule_free(tg_schedule *s) {
   TG_FREE(s);
 }
 /************************ End file src/realize.c ************************/
-#line 25178 "tinygrad.h"
 /************************ Begin file src/search.c ************************/
-#line 1 "src/search.c"
 /* search.c: BEAM search over Opt lists, timed on the device, with a disk cache of the winners (layer 4; tinygrad's
  * codegen/opt/search.py).
  *
@@ -25209,7 +25132,6 @@ void tg_schedule_free(tg_schedule *s) {
  *    found in the cache, with the list chosen.
  *  - tg__beam_stats counts searches and cache hits, for the tests. */
 /* #include "internal.h" (inlined above) */
-#line 33 "src/search.c"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // settings and counters
@@ -25725,9 +25647,7 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
   return n;
 }
 /************************ End file src/search.c ************************/
-#line 25729 "tinygrad.h"
 /************************ Begin file src/device.c ************************/
-#line 1 "src/device.c"
 /* device.c: the device registry, the calls into devices, the program caches, driver loading and the run counters
  * (layer 4).
  *
@@ -25752,7 +25672,6 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
  *  - Nothing here aborts or exits; failures are tg__set_error plus NULL / -1. It prints one line on stderr when the
  *    disk cache cannot be written (once per process), and a damaged entry at DEBUG>=1. */
 /* #include "internal.h" (inlined above) */
-#line 25 "src/device.c"
 
 #include <dlfcn.h> // tg__dl_load: backends load their driver libraries at run time
 #include <pthread.h> // compiles in parallel (tg__dev_compile_batch)
@@ -26437,9 +26356,7 @@ TG__PRIVATE int64_t tg__stat_compiles(int64_t add) { return tg__dev_compiles += 
 int64_t tg_kernel_launches(void) { TG__LOCKED(); return tg__stat_launches(0); }
 int64_t tg_compiler_invocations(void) { TG__LOCKED(); return tg__stat_compiles(0); }
 /************************ End file src/device.c ************************/
-#line 26441 "tinygrad.h"
 /************************ Begin file src/runtime_cpu.c ************************/
-#line 1 "src/runtime_cpu.c"
 /* runtime_cpu.c: the built-in CPU device (layer 4): host memory, kernels compiled by the system C compiler, a thread
  * pool. It is registered through the public device interface (tg_device_desc, api.h), as a user's device would be.
  *
@@ -26466,7 +26383,6 @@ int64_t tg_compiler_invocations(void) { TG__LOCKED(); return tg__stat_compiles(0
  *  - At exit the workers are joined.
  *  - Nothing prints. */
 /* #include "internal.h" (inlined above) */
-#line 27 "src/runtime_cpu.c"
 
 #include <dlfcn.h>     // dlopen, dlsym, dlclose, dlerror
 #include <errno.h>
@@ -27377,7 +27293,6 @@ TG__PRIVATE void tg__cpu_register(void) {
 
 TG__PRIVATE tg__device *tg__cpu_device(void) { return tg__device_get("CPU"); }
 /************************ End file src/runtime_cpu.c ************************/
-#line 27381 "tinygrad.h"
 
 #endif /* TINYGRAD_IMPLEMENTATION_DONE */
 #endif /* TINYGRAD_IMPLEMENTATION */

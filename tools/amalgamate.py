@@ -6,14 +6,18 @@ Contract:
   tools/amalgamate.py --check     exits 1 (saying why) if the committed tinygrad.h differs from a fresh amalgamation
   tools/amalgamate.py --missing   prints the files of SOURCES that do not exist yet, one per line (for tools/check.sh)
   tools/amalgamate.py --example   prints the QUICK START example of the header comment (tools/check.sh compiles it)
+  tools/amalgamate.py --lines -o F the same with #line markers into src/ (the Makefile's build/lines/tinygrad.h)
 
 Layout of the output, in the style of stb and of the SQLite amalgamation (tool/mksqlite3c.tcl):
   - a comment block: quick start, option macros, environment variables, licence, and a sha256 of the sources;
   - the public part (PUBLIC) inside the include guard TINYGRAD_H;
   - the implementation (PRIVATE) under #ifdef TINYGRAD_IMPLEMENTATION, outside the include guard, with its own guard.
-Each file sits between Begin/End banners and starts with a #line marker, so compiler errors point back into src/.
-Lines `#include "internal.h"` and `#include "api.h"` become a comment followed by a #line marker; every other line is
-copied verbatim. The output is a pure function of the sources: no timestamps, no paths of this machine.
+Each file sits between Begin/End banners. The distributed tinygrad.h has no #line markers: a debugger and the compiler
+name lines of tinygrad.h itself, which a user who copied only the header has (markers into src/ made gdb say
+`src/ops.c: No such file or directory`). With --lines (the repository's own test builds) each file starts with a #line
+marker, so that errors point back into src/. Lines `#include "internal.h"` and `#include "api.h"` become a comment
+(followed by a #line marker with --lines); every other line is copied verbatim. The output is a pure function of
+the sources: no timestamps, no paths of this machine.
 
 A file of SOURCES that does not exist yet is skipped with a warning (the library is written file by file); a .c or .h
 file in src/ that SOURCES does not name gets a warning too, since it would silently be left out.
@@ -230,16 +234,18 @@ class Writer:
         return "".join(self.parts)
 
 
-def emit_file(w, rel, text, srcnames):
-    """Writes one source between banners, with #line markers; inlined headers become comments."""
+def emit_file(w, rel, text, srcnames, lines):
+    """Writes one source between banners, with #line markers into src/ when `lines`; inlined headers become
+    comments."""
     w.put(banner("Begin", rel))
-    w.put('#line 1 "%s"\n' % rel)
-    lines = text.splitlines(keepends=True)
-    for n, line in enumerate(lines, start=1):
+    if lines:
+        w.put('#line 1 "%s"\n' % rel)
+    for n, line in enumerate(text.splitlines(keepends=True), start=1):
         m = INCLUDE_RE.match(line)
         if m and os.path.basename(m.group(1)) in INLINED:
             w.put('/* #include "%s" (inlined above) */\n' % m.group(1))
-            w.put('#line %d "%s"\n' % (n + 1, rel))
+            if lines:
+                w.put('#line %d "%s"\n' % (n + 1, rel))
             continue
         if m and m.group(1) in srcnames:
             sys.exit('amalgamate.py: %s:%d: #include "%s" is a file of src/ that the amalgamation does not inline; '
@@ -248,10 +254,11 @@ def emit_file(w, rel, text, srcnames):
             line += "\n"  # a source without a final newline must not glue onto the End banner
         w.put(line)
     w.put(banner("End", rel))
-    w.resync()
+    if lines:
+        w.resync()
 
 
-def amalgamate(root):
+def amalgamate(root, lines=False):
     sources = read_sources(root)
     srcdir = os.path.join(root, "src")
     srcnames = set(os.listdir(srcdir)) if os.path.isdir(srcdir) else set()
@@ -261,7 +268,7 @@ def amalgamate(root):
     w.put("\n#ifndef TINYGRAD_H\n#define TINYGRAD_H\n\n")
     for rel, text in sources:
         if rel in PUBLIC:
-            emit_file(w, rel, text, srcnames)
+            emit_file(w, rel, text, srcnames, lines)
     w.put("\n#endif /* TINYGRAD_H */\n\n")
     w.put("/* " + "=" * 50 + " IMPLEMENTATION " + "=" * 50 + " */\n")
     w.put("#ifdef TINYGRAD_IMPLEMENTATION\n")
@@ -269,7 +276,7 @@ def amalgamate(root):
     w.put(PRIVATE_PRELUDE + "\n")
     for rel, text in sources:
         if rel in PRIVATE:
-            emit_file(w, rel, text, srcnames)
+            emit_file(w, rel, text, srcnames, lines)
     w.put("\n#endif /* TINYGRAD_IMPLEMENTATION_DONE */\n#endif /* TINYGRAD_IMPLEMENTATION */\n")
     return w.text()
 
@@ -281,6 +288,8 @@ def main():
     ap.add_argument("--check", action="store_true", help="exit 1 if the output file differs from a fresh amalgamation")
     ap.add_argument("--missing", action="store_true", help="print the files of SOURCES that do not exist yet")
     ap.add_argument("--example", action="store_true", help="print the QUICK START example")
+    ap.add_argument("--lines", action="store_true",
+                    help="#line markers into src/ (the repository's own builds; the distributed header has none)")
     args = ap.parse_args()
 
     if args.missing:
@@ -292,7 +301,7 @@ def main():
         sys.stdout.write(EXAMPLE)
         return 0
 
-    fresh = amalgamate(ROOT).encode("utf-8")
+    fresh = amalgamate(ROOT, args.lines).encode("utf-8")
     inside = os.path.abspath(args.output).startswith(ROOT + os.sep)
     shown = os.path.relpath(args.output, ROOT) if inside else args.output
     if args.check:

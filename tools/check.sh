@@ -65,6 +65,16 @@ step "one-file build: $CC -std=c11 ${WARN[*]}"
 $CC -std=c11 "${WARN[@]}" -I. -o "$OUT/onefile_cc" "$OUT/onefile.c" "${LIBS[@]}"
 "$OUT/onefile_cc"
 
+step "debug information: the distributed header's lines are its own (no #line into src/, which users do not have)"
+[ "$(grep -c '^#line' tinygrad.h)" = 0 ] || fail "tinygrad.h has #line markers: a debugger would look for src/"
+$CC -std=c11 -g -O0 -I. -c -o "$OUT/onefile_g.o" "$OUT/onefile.c"
+if command -v readelf >/dev/null 2>&1; then
+  files=$(readelf --debug-dump=decodedline "$OUT/onefile_g.o" 2>/dev/null | grep -o '^[A-Za-z_./]*\.[ch]' | sort -u)
+  echo "$files" | grep -q '^tinygrad.h$' || fail "the debug information does not name tinygrad.h"
+  if echo "$files" | grep -q '^src/'; then fail "the debug information names src/"; fi
+  echo "debug lines name: $(echo "$files" | paste -sd' ' -)"
+fi
+
 if command -v clang >/dev/null 2>&1; then
   step "one-file build: clang -std=c11 ${WARN[*]}"
   clang -std=c11 "${WARN[@]}" -I. -o "$OUT/onefile_clang" "$OUT/onefile.c" "${LIBS[@]}"
