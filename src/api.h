@@ -151,6 +151,19 @@ TG_API const char *tg_default_device(void); /* its name: "CPU", "CUDA", ...; NUL
  * unknown device, or a kernel that failed). */
 TG_API int tg_synchronize(const char *device);
 
+/* Settings (tinygrad's environment variables and Context): the environment gives the values at start, and these
+ * change them at run time, process-wide. Names: DEBUG, NOOPT, BEAM, BEAM_TIMEOUT, THREADS (the CPU's pool restarts
+ * with that many), JIT (0: a JIT'd function runs each time), JIT_GRAPH, NOLOCALS, NOTC, NOWGMMA, VECTORIZE, PREFETCH,
+ * SPLIT_REDUCEOP, REDUCEOP_SPLIT_THRESHOLD, NOMERGE, TRACK_MATCH_STATS (case-insensitive). tg_set_setting: 0, or -1
+ * with an error (an unknown name, listing the known ones; a negative value); tg_setting: the value, or -1 with an
+ * error. A variable of tinygrad's that this library ignores (VIZ, CUDA=1, ...) gets one warning line on stderr. */
+TG_API int tg_set_setting(const char *name, int value);
+TG_API int tg_setting(const char *name);
+TG_API int tg_set_debug(int level);  /* DEBUG: 1 realisations, 2 each kernel's line, 3 its source, 4 its IR */
+TG_API int tg_set_noopt(int on);     /* NOOPT: no optimisations */
+TG_API int tg_set_beam(int width);   /* BEAM: search the kernels' optimisations, width candidates */
+TG_API int tg_set_threads(int n);    /* THREADS: the CPU's threads (0: every core) */
+
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* devices of your own (tinygrad's custom device: an allocator, a compiler and a runner, registered under a name that
  * device strings then accept). The built-in CPU, CUDA and OpenCL devices are registered through this interface too;

@@ -72,6 +72,9 @@ static void tg__dev_builtins(void) {
   if (done) return;
   done = 1;
   tg__cpu_register(); /* first: the CPU is always device 0 */
+  char warn[2048];
+  tg__env_warnings(warn, sizeof warn); /* a variable that does nothing here is said, once */
+  if (warn[0]) fputs(warn, stderr);
 }
 
 /* The known names, comma-separated, into buf (for errors) */
@@ -693,6 +696,104 @@ static TG__UNUSED void *tg__dl_load(const char *what, const char *const *names, 
   }
   tg__set_error("%s: cannot load its driver library (%s)", what, tried);
   return NULL;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// settings: the environment's, changed at run time (tinygrad's ContextVars)
+
+/* the integer settings the library reads (tg__getenv_int: read once, cached), with their defaults */
+static const struct { const char *name; int dflt; } tg__settings[] = {
+    {"DEBUG", 0},     {"NOOPT", 0},    {"BEAM", 0},          {"BEAM_TIMEOUT", 60},  {"THREADS", 0},
+    {"JIT", 1},       {"JIT_GRAPH", 1}, {"NOLOCALS", 0},     {"NOTC", 0},           {"NOWGMMA", 0},
+    {"VECTORIZE", 1}, {"PREFETCH", 1}, {"SPLIT_REDUCEOP", 1}, {"REDUCEOP_SPLIT_THRESHOLD", 32768},
+    {"NOMERGE", 0},   {"TRACK_MATCH_STATS", 0}};
+
+/* the setting's index, or -1 with an error naming fn and listing the settings */
+static int tg__setting_find(const char *fn, const char *name) {
+  for (int i = 0; name && i < TG__COUNT(tg__settings); i++)
+    if (tg__dev_name_eq(tg__settings[i].name, name)) return i;
+  char known[512];
+  size_t at = 0;
+  known[0] = 0;
+  for (int i = 0; i < TG__COUNT(tg__settings) && at + 1 < sizeof known; i++) {
+    int w = snprintf(known + at, sizeof known - at, "%s%s", i ? ", " : "", tg__settings[i].name);
+    if (w > 0) at += (size_t)w;
+  }
+  tg__set_error("%s: unknown setting '%.64s' (known: %s)", fn, name ? name : "(null)", known);
+  return -1;
+}
+
+int tg_set_setting(const char *name, int value) {
+  TG__LOCKED();
+  int i = tg__setting_find("tg_set_setting", name);
+  if (i < 0) return -1;
+  const char *n = tg__settings[i].name; /* the table's string: the cache keeps the pointer */
+  if (value < 0 && strcmp(n, "BEAM_TIMEOUT") && strcmp(n, "DEBUG")) {
+    tg__set_error("tg_set_setting: %s = %d: a setting is 0 or more", n, value);
+    return -1;
+  }
+  int before = tg__getenv_int(n, tg__settings[i].dflt);
+  tg__setenv_int(n, value);
+  if (!strcmp(n, "THREADS") && before != value) tg__cpu_threads_changed();
+  return 0;
+}
+
+int tg_setting(const char *name) {
+  TG__LOCKED();
+  int i = tg__setting_find("tg_setting", name);
+  return i < 0 ? -1 : tg__getenv_int(tg__settings[i].name, tg__settings[i].dflt);
+}
+
+int tg_set_debug(int level) {
+  TG__LOCKED();
+  return tg_set_setting("DEBUG", level);
+}
+int tg_set_noopt(int on) {
+  TG__LOCKED();
+  return tg_set_setting("NOOPT", on);
+}
+int tg_set_beam(int width) {
+  TG__LOCKED();
+  return tg_set_setting("BEAM", width);
+}
+int tg_set_threads(int n) {
+  TG__LOCKED();
+  return tg_set_setting("THREADS", n);
+}
+
+/* Variables of tinygrad that this library does not implement (or spells another way), each with what to do: one
+ * warning line each at the first call into the library, so that a setting is never ignored in silence. */
+static const struct { const char *name, *why; } tg__unimplemented[] = {
+    {"VIZ", "the graph viewer is not implemented yet"},
+    {"PROFILE", "the profiler is not implemented yet; DEBUG=2 times each kernel"},
+    {"GRAPH", "graph drawing is not implemented; DEBUG=4 prints each kernel's IR"},
+    {"SAVE_SCHEDULE", "not implemented"},
+    {"CACHELEVEL", "not implemented; DISABLE_COMPILER_CACHE=1 skips reading the cache"},
+    {"CACHEDB", "the cache here is a directory: TINYGRAD_CACHE=/path"},
+    {"IGNORE_BEAM_CACHE", "not implemented; TINYGRAD_CACHE=<an empty directory> searches again"},
+    {"DEFAULT_FLOAT", "not implemented: creation functions take a dtype"},
+    {"IMAGE", "image dtypes are not implemented"},
+    {"CUDA", "tinygrad's device switch: here DEV=CUDA"},
+    {"NV", "tinygrad's device switch: here DEV=CUDA"},
+    {"GPU", "tinygrad's device switch: here DEV=OPENCL"},
+    {"CL", "tinygrad's device switch: here DEV=OPENCL"},
+    {"CPU", "tinygrad's device switch: here DEV=CPU"},
+    {"CLANG", "tinygrad's device switch: here DEV=CPU"},
+    {"LLVM", "no LLVM device: DEV=CPU compiles C"},
+    {"METAL", "no Metal device yet"},
+    {"AMD", "no AMD device yet"}};
+
+/* the warnings for the environment as it is, into out (empty when there are none) */
+TG__PRIVATE void tg__env_warnings(char *out, size_t n) {
+  size_t at = 0;
+  out[0] = 0;
+  for (int i = 0; i < TG__COUNT(tg__unimplemented) && at + 1 < n; i++) {
+    const char *v = getenv(tg__unimplemented[i].name);
+    if (!v || !v[0]) continue;
+    int w = snprintf(out + at, n - at, "tinygrad.h: %s=%.32s is ignored: %s\n", tg__unimplemented[i].name, v,
+                     tg__unimplemented[i].why);
+    if (w > 0) at += (size_t)w;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -1074,7 +1074,10 @@ TG__PRIVATE void tg__dialect_add(const char *name, const tg__dialect *d); /* a b
 TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env or CPU; NULL + error if unknown */
 TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t); /* what codegen needs to know of d's machine */
 TG__PRIVATE tg__device *tg__cpu_device(void);
-TG__PRIVATE void tg__cpu_register(void); /* runtime_cpu.c: the CPU, registered as any device (device.c calls it) */
+TG__PRIVATE void tg__cpu_register(void);
+TG__PRIVATE void tg__cpu_threads_changed(void); /* THREADS changed: the pool restarts with as many at its next launch */
+/* device.c: one line per variable of tinygrad's that this library ignores (VIZ, CUDA=1...), into out */
+TG__PRIVATE void tg__env_warnings(char *out, size_t n); /* runtime_cpu.c: the CPU, registered as any device (device.c calls it) */
 TG__PRIVATE int64_t tg__stat_launches(int64_t add);
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add);
 

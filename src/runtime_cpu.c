@@ -736,6 +736,15 @@ static void tg__cpu_pool_stop(void) {
   tg__cpu_pool.nworkers = 0; /* a launch after this (from a later atexit handler) runs serially */
 }
 
+/* THREADS changed (tg_set_threads): the workers stop, and the next launch starts as many as THREADS says */
+TG__PRIVATE void tg__cpu_threads_changed(void) {
+  if (!tg__cpu_pool.started) return;
+  tg__cpu_pool_stop();
+  if (tg__cpu_pool.pid != getpid()) return; /* a forked child: the workers are the parent's */
+  __atomic_store_n(&tg__cpu_pool.shutdown, 0, __ATOMIC_SEQ_CST);
+  tg__cpu_pool.started = 0;
+}
+
 static int tg__cpu_launch(void *ctx, const tg_launch *l) {
   (void)ctx;
   const tg__cpu_prog *p = (const tg__cpu_prog *)l->program;

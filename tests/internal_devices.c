@@ -613,3 +613,28 @@ TEST(test_internal_cpu_isa) {
   free(saved);
 #endif
 }
+
+/* a variable of tinygrad's that does nothing here is said: one line each, naming what to do instead */
+TEST(test_internal_env_warnings) {
+  static const char *const names[3] = {"VIZ", "CUDA", "CACHEDB"};
+  char *saved[3];
+  for (int i = 0; i < 3; i++) {
+    const char *v = getenv(names[i]);
+    saved[i] = v ? strdup(v) : NULL;
+    unsetenv(names[i]);
+  }
+  char out[2048];
+  tg__env_warnings(out, sizeof out);
+  CHECK_STR(out, "");
+  setenv("VIZ", "1", 1);
+  setenv("CUDA", "1", 1);
+  tg__env_warnings(out, sizeof out);
+  CHECK(strstr(out, "tinygrad.h: VIZ=1 is ignored: the graph viewer is not implemented yet\n") != NULL);
+  CHECK(strstr(out, "tinygrad.h: CUDA=1 is ignored: tinygrad's device switch: here DEV=CUDA\n") != NULL);
+  CHECK(strstr(out, "CACHEDB") == NULL);
+  for (int i = 0; i < 3; i++) {
+    if (saved[i]) setenv(names[i], saved[i], 1);
+    else unsetenv(names[i]);
+    free(saved[i]);
+  }
+}

@@ -82,3 +82,19 @@ TEST(test_internal_pool_forked_child) {
   if (pid > 0) CHECK(waitpid(pid, &status, 0) == pid);
   CHECK(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
+
+/* tg_set_threads: the pool stops, and the next large launch starts THREADS - 1 workers (the caller is the other) */
+TEST(test_internal_pool_threads_setting) {
+  int threads0 = tg_setting("THREADS");
+  static const int want[3] = {3, 1, 2};
+  float v[1 << 16];
+  for (int i = 0; i < (1 << 16); i++) v[i] = 1;
+  for (int k = 0; k < 3; k++) {
+    CHECK_EQ_INT(tg_set_threads(want[k]), 0);
+    tg_tensor *t = tg_sum(tg_from_data(v, TG_FLOAT32, TG_SHAPE(1 << 16)), 0, NULL, 0);
+    CHECK_NEAR(tg_item(t), 65536, 0);
+    tg_free(t);
+    CHECK_EQ_INT(tg__cpu_pool.nworkers, want[k] - 1);
+  }
+  tg_set_threads(threads0);
+}
