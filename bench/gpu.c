@@ -155,7 +155,7 @@ static double tc_peak(void) {
     if (tg__dev_launch(p, bufs, 1) || tg__dev_synchronize(d)) return NAN;
     if (r && bench_now() - t0 < best) best = bench_now() - t0;
   }
-  tg__dev_free(d, buf);
+  tg__dev_free(d, buf, sizeof(float) * (size_t)(blocks * threads));
   return (double)blocks * (threads / 32) * 2048.0 * 8 * 2 * 16 * 8 * 16 / best / 1e12;
 }
 

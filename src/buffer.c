@@ -30,6 +30,8 @@ TG__PRIVATE void tg__dev_failed(tg__device *d, unsigned serial, const char *what
   else tg__set_error("%s failed (the device said nothing more)", ctx);
 }
 
+static int64_t tg__dev_held; /* bytes the devices' allocators handed out and did not get back */
+
 TG__PRIVATE void *tg__dev_alloc(tg__device *d, size_t nbytes) {
   unsigned s = tg__error_serial();
   void *p = d->desc.alloc(d->desc.ctx, nbytes);
@@ -38,11 +40,14 @@ TG__PRIVATE void *tg__dev_alloc(tg__device *d, size_t nbytes) {
     snprintf(what, sizeof what, "alloc of %zu bytes", nbytes);
     tg__dev_failed(d, s, what);
   }
+  if (p) tg__dev_held += (int64_t)nbytes;
   return p;
 }
 
-TG__PRIVATE void tg__dev_free(tg__device *d, void *ptr) {
-  if (ptr) d->desc.free(d->desc.ctx, ptr);
+TG__PRIVATE void tg__dev_free(tg__device *d, void *ptr, size_t nbytes) {
+  if (!ptr) return;
+  d->desc.free(d->desc.ctx, ptr);
+  tg__dev_held -= (int64_t)nbytes;
 }
 
 TG__PRIVATE int tg__dev_copy_in(tg__device *d, void *dst, const void *src, size_t nbytes) {
@@ -138,7 +143,7 @@ static size_t tg__memory_bytes;
 static int tg__cache_registered;
 
 static void tg__cache_evict(int i) {
-  tg__dev_free(tg__cache[i].dev, tg__cache[i].ptr);
+  tg__dev_free(tg__cache[i].dev, tg__cache[i].ptr, tg__cache[i].nbytes);
   tg__memory_bytes -= tg__cache[i].nbytes;
   tg__cache[i] = tg__cache[--tg__ncached];
 }
@@ -154,7 +159,7 @@ static void tg__cache_put(tg__device *dev, void *ptr, size_t nbytes) {
     tg__cache_registered = 1;
   }
   if (nbytes > TG__CACHE_BYTES / 4) {
-    tg__dev_free(dev, ptr);
+    tg__dev_free(dev, ptr, nbytes);
     return;
   }
   while (tg__ncached && (tg__ncached == TG__CACHE_SLOTS || tg__memory_bytes + nbytes > TG__CACHE_BYTES))
@@ -164,6 +169,9 @@ static void tg__cache_put(tg__device *dev, void *ptr, size_t nbytes) {
   tg__cache[tg__ncached++].nbytes = nbytes;
   tg__memory_bytes += nbytes;
 }
+
+/* device memory that buffers hold now (what the allocators handed out, less the cache's): DEBUG=2's "mem" */
+TG__PRIVATE int64_t tg__mem_used(void) { return tg__dev_held - (int64_t)tg__memory_bytes; }
 
 static void *tg__cache_take(tg__device *dev, size_t nbytes) {
   for (int i = tg__ncached - 1; i >= 0; i--) /* the most recent first: its pages are warm */

@@ -457,8 +457,10 @@ static int tg__check_index_range(const tg__kernel *k, tg__uop *root) {
 
 /* The name, as tinygrad's: E_ for an elementwise kernel, r_ when a reduction is left, then its loops by role: the
  * output loops, the reduction loops (outermost first, as the optimisations left them), then the amount of each
- * UNROLL and of each UPCAST (copies of the body). A 1024 matmul tiled 8x32 and unrolled by 4 is r_128_32_256_4_8_32. */
-static char *tg__kernel_name(tg__uop *root, int nglobal, const tg__opt *opts, int nopts) {
+ * UNROLL and of each UPCAST (copies of the body). A 1024 matmul tiled 8x32 and unrolled by 4 is r_128_32_256_4_8_32.
+ * roles (NULL, or TG__NAME_ROLES bytes) gets a letter per number of the name, for DEBUG=2's colours: g an output
+ * loop, l a workgroup's digit (LOCAL), G a shared reduction's (GROUP), r a reduction loop, u UNROLL, U UPCAST. */
+static char *tg__kernel_name(tg__uop *root, int nglobal, const tg__opt *opts, int nopts, char *roles) {
   tg__vec all;
   memset(&all, 0, sizeof all);
   tg__uop_toposort(root, &all);
@@ -477,6 +479,7 @@ static char *tg__kernel_name(tg__uop *root, int nglobal, const tg__opt *opts, in
   memset(&name, 0, sizeof name);
   tg__str_cat(&name, reduces ? "r" : "E");
   int parts = 0;
+  static const char letter[6] = {'g', 'l', 'G', 'r', 'u', 'U'};
   for (int pass = 0; pass < 4; pass++) /* output loops, a workgroup's digits (LOCAL and lanes, GROUP), reductions */
     for (int i = 0; i < n; i++)
       if ((loops[i]->arg.i2 == TG__RANGE_LANE ? (int64_t)TG__RANGE_LOCAL
@@ -486,15 +489,18 @@ static char *tg__kernel_name(tg__uop *root, int nglobal, const tg__opt *opts, in
         if (loops[i]->src[0]->op == TG__OP_CONST)
           tg__str_printf(&name, "_%lld", (long long)tg__const_val(loops[i]->src[0]));
         else tg__str_cat(&name, "_S"); /* a symbolic size */
+        if (roles && parts < TG__NAME_ROLES - 1) roles[parts] = letter[pass];
         parts++;
       }
   for (int pass = 0; pass < 2; pass++)
     for (int i = 0; i < nopts; i++)
       if (opts[i].op == (pass ? TG__OPT_UPCAST : TG__OPT_UNROLL)) {
         tg__str_printf(&name, "_%lld", (long long)opts[i].amount);
+        if (roles && parts < TG__NAME_ROLES - 1) roles[parts] = letter[4 + pass];
         parts++;
       }
   if (!parts) tg__str_cat(&name, "_1");
+  if (roles) roles[parts < TG__NAME_ROLES - 1 ? parts : TG__NAME_ROLES - 1] = 0;
   return tg__str_take(&name);
 }
 
@@ -540,7 +546,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
   root = tg__merge_loops(tg__collapse_reduces(root), nglobal);
   if (tg__check_index_range(k, root) < 0) return -1;
   if (TG__DEBUG >= 4) {
-    char *s = tg__uop_print(root), *plain = tg__kernel_name(root, nglobal, NULL, 0); /* before any Opt */
+    char *s = tg__uop_print(root), *plain = tg__kernel_name(root, nglobal, NULL, 0, NULL); /* before any Opt */
     printf("kernel %s:\n%s", plain, s);
     TG_FREE(s);
     TG_FREE(plain);
@@ -551,13 +557,14 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
   tg__uop *opt = nuse >= 0 ? (nopts ? tg__apply_opts(root, nglobal, t, opts, nopts) : root)
                            : tg__optimize(root, nglobal, t, opts, &nopts);
   if (!opt) { /* named by its loops before the Opts that failed */
-    char what[160], *plain = tg__kernel_name(root, nglobal, NULL, 0);
+    char what[160], *plain = tg__kernel_name(root, nglobal, NULL, 0, NULL);
     snprintf(what, sizeof what, "kernel %s", plain);
     tg__error_context(what);
     TG_FREE(plain);
     return -1;
   }
-  char *name = tg__kernel_name(opt, nglobal, opts, nopts); /* as the Opts left it, before GROUP's second stage */
+  char roles[TG__NAME_ROLES];
+  char *name = tg__kernel_name(opt, nglobal, opts, nopts, roles); /* as the Opts left it, before GROUP's stage 2 */
   const char *why = NULL;
   root = tg__lower_groups(opt, nglobal, t, &why);
   if (!root) {
@@ -570,6 +577,7 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
   root = tg__graph_rewrite(root, TG__MATCHER(tg__var_load_rules), NULL);
   int rc = tg__linearize(root, nglobal, out);
   out->name = name;
+  memcpy(out->roles, roles, sizeof roles);
   memcpy(out->opts, opts, sizeof(tg__opt) * (size_t)nopts);
   out->nopts = nopts;
   /* a GROUP's accumulators come in runs of its amount: vectors no wider (8-lane integer dot products of bytes, a

@@ -463,6 +463,10 @@ static TG__UNUSED void tg__blob_write(const char *kind, uint64_t k0, uint64_t k1
 // programs: loaded once per (device, source) and kept until exit; blobs cached on disk when the device has a key
 
 /* a slot: the program of src on dev when its cache key hashed to kh (a changed $CC compiles again) */
+static int64_t tg__prog_stats[3]; /* loaded already, from the disk cache, compiled */
+
+TG__PRIVATE void tg__program_stats(int64_t out[3]) { memcpy(out, tg__prog_stats, sizeof tg__prog_stats); }
+
 typedef struct tg__prog_slot { tg__device *dev; uint64_t h, kh; char *src; tg__program *prog; } tg__prog_slot;
 static struct {
   tg__prog_slot *slot; /* open addressing on (dev, h); NULL prog: empty */
@@ -611,10 +615,17 @@ TG__PRIVATE void tg__dev_compile_batch(tg__device *d, int n, const char *const *
       tg__set_error("device '%s': compile of a NULL kernel name or source", d->name);
       continue;
     }
-    if ((out[i] = tg__prog_find(d, kh, srcs[i]))) continue;
+    if ((out[i] = tg__prog_find(d, kh, srcs[i]))) {
+      tg__prog_stats[0]++;
+      continue;
+    }
     int dup = 0;
     for (int e = 0; e < i && !dup; e++) dup = jobs[e].src && !strcmp(jobs[e].src, srcs[i]);
-    if (dup) continue; /* compiled once, found in the program cache below */
+    if (dup) { /* compiled once, found in the program cache below */
+      tg__prog_stats[0]++;
+      continue;
+    }
+    if (TG__DEBUG >= 3) printf("%s\n", srcs[i]); /* a kernel new to this process: its source, on any device */
     if (dkey) {
       tg__compile_key(j, dkey);
       size_t len = 0;
@@ -625,11 +636,13 @@ TG__PRIVATE void tg__dev_compile_batch(tg__device *d, int n, const char *const *
         out[i] = tg__compile_load(d, names[i], srcs[i], kh, cached, len);
         tg__error_pop(&saved);
         TG_FREE(cached);
-        if (out[i]) continue;
+        if (out[i]) {
+          tg__prog_stats[1]++;
+          continue;
+        }
         tg__blob_remove(kind, j->k0, j->k1); /* no longer loads (a driver changed under it): compiled again */
       }
     }
-    if (TG__DEBUG >= 3) printf("%s\n", srcs[i]);
     J.job[J.n++] = j;
   }
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -648,6 +661,7 @@ TG__PRIVATE void tg__dev_compile_batch(tg__device *d, int n, const char *const *
     tg__compile_job *j = &jobs[i];
     if (out[i] || !j->compiled) continue;
     tg__stat_compiles(1);
+    tg__prog_stats[2]++;
     if (!j->blob) {
       tg__set_error("device '%s': compile of kernel %.100s failed: %s", d->name, j->name,
                     j->err[0] ? j->err : "(the compiler said nothing)");

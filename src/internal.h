@@ -725,6 +725,7 @@ typedef struct tg__sched {
   int n, cap;
   int nran;  /* kernels that have run (k[0..nran)) */
   int64_t *var_vals; /* TG__MAX_VARS values of the variables its graph bound (-1: not bound), or NULL: none */
+  double t_schedule; /* seconds its scheduling took (DEBUG=1's line; set by the caller of tg__schedule) */
 } tg__sched;
 
 /* what only the runtime knows, which realize.c passes in */
@@ -805,6 +806,7 @@ typedef struct tg__opt { tg__optop op; int axis; int64_t amount; } tg__opt;
 #ifndef TG__AMALGAMATED
 extern const char *const tg__optop_names[TG__NOPTOPS];
 #endif
+#define TG__NAME_ROLES 72 /* the most numbers of a kernel's name that get a role letter, and a 0 */
 typedef struct tg__linear {
   tg__uop **u;
   intptr_t *aux;        /* per entry: for a REDUCE, the index of its DEFINE_ACC */
@@ -818,7 +820,9 @@ typedef struct tg__linear {
   int nlocals;          /* the thread ranges (LOCAL, GROUP), slowest digit of the thread's index first */
   tg__uop *locals[TG_MAX_DIMS];
   double flops;         /* estimated */
-  double bytes;
+  double bytes;         /* the kernel's buffers, each once */
+  double lds;           /* its loads and stores of global memory, each time one runs (a re-read counts again) */
+  char roles[TG__NAME_ROLES]; /* a letter per number of the name: its loop's role (codegen.c's tg__kernel_name) */
   int64_t shared_bytes; /* the kernel's shared arrays (DEFINE_LOCAL), each rounded up to 16 bytes */
   tg__opt opts[TG__MAX_OPTS]; /* the optimisations applied (optimize.c) */
   int nopts;
@@ -1024,11 +1028,18 @@ typedef struct tg__program {
   void *handle;                /* what the device's load returned */
   int64_t global_size;         /* CPU: iterations of the parallel loop; GPU: threads, or workgroups with local_size */
   int64_t local_size;          /* GPU: threads per workgroup (the kernel's LOCAL and GROUP); 0: the device chooses */
-  double flops, bytes;
+  double flops, bytes, lds;    /* estimates: operations, its buffers' bytes, bytes loaded and stored */
   int64_t shared_bytes;        /* its shared arrays; past TG__STATIC_SHARED they are one array sized at launch */
+  char roles[TG__NAME_ROLES];  /* the name's numbers by role (tg__linear.roles), for DEBUG=2 */
 } tg__program;
-/* realize.c: DEBUG=2's line for one launch (a schedule's, or a JIT replay's with mark "  (jit)") */
-TG__PRIVATE void tg__debug_launch(const tg__program *p, int i, double dt, const char *opts, const char *mark);
+/* realize.c: DEBUG=2's line for one launch (a schedule's, or a JIT replay's with mark " (jit)") on stdout; the line
+ * itself, for the tests: index the kernel's number, total the seconds of all so far, mem the bytes in use */
+TG__PRIVATE void tg__debug_launch(const tg__program *p, int nbufs, double dt, const char *opts, const char *mark);
+TG__PRIVATE void tg__debug_line(tg__str *out, const tg__program *p, int64_t index, int nbufs, double dt, double total,
+                                int64_t mem, const char *opts, const char *mark, int color);
+/* DEBUG=1's line for a realisation of n kernels (before/after: tg__program_stats) */
+TG__PRIVATE void tg__debug_realised(tg__str *out, int n, const char *device, double t_schedule, double t_compile,
+                                    double t_run, const int64_t before[3], const int64_t after[3]);
 
 /* A registered device: the user's description (tg_device_desc, api.h: fields past the size it was compiled with
  * are NULL here) and what the library made of it. The built-in devices are registered the same way. */
@@ -1044,7 +1055,8 @@ typedef struct tg__device {
  * that error after a call that failed, given tg__error_serial() from before it. */
 TG__PRIVATE void tg__dev_failed(tg__device *d, unsigned serial, const char *what);
 TG__PRIVATE void *tg__dev_alloc(tg__device *d, size_t nbytes);
-TG__PRIVATE void tg__dev_free(tg__device *d, void *ptr);
+TG__PRIVATE void tg__dev_free(tg__device *d, void *ptr, size_t nbytes); /* nbytes: what was allocated */
+TG__PRIVATE int64_t tg__mem_used(void); /* buffer.c: device memory the buffers hold now */
 TG__PRIVATE int tg__dev_copy_in(tg__device *d, void *dst, const void *src, size_t nbytes);
 TG__PRIVATE int tg__dev_copy_out(tg__device *d, void *dst, const void *src, size_t nbytes);
 TG__PRIVATE int tg__dev_synchronize(tg__device *d);
@@ -1080,6 +1092,8 @@ TG__PRIVATE void tg__cpu_threads_changed(void); /* THREADS changed: the pool res
 TG__PRIVATE void tg__env_warnings(char *out, size_t n); /* runtime_cpu.c: the CPU, registered as any device (device.c calls it) */
 TG__PRIVATE int64_t tg__stat_launches(int64_t add);
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add);
+/* programs asked of tg__dev_compile(_batch) since start: [0] loaded already, [1] from the disk cache, [2] compiled */
+TG__PRIVATE void tg__program_stats(int64_t out[3]);
 
 /* search.c: BEAM=n, a search over Opt lists timed on the device, its winners cached on disk (see its contract) */
 typedef struct tg__beam_stat { int64_t searches, hits, candidates; } tg__beam_stat;

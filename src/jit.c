@@ -446,6 +446,7 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
     ran = j->ncalls;
     tg__plan_end(&plan);
   } else if (rc == 0) {
+    if (TG__DEBUG >= 2) printf("jit: replaying %d kernels\n", j->ncalls); /* tools/kernel_times.py starts a step here */
     for (; ran < j->ncalls && rc == 0; ran++) {
       tg__jit_call *c = &j->calls[ran];
       if (tg__fault(TG__FAULT_LAUNCH)) {
@@ -456,7 +457,7 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
         rc = tg__dev_launch(c->prog, plan.ptrs[ran], c->nbufs);
         if (rc == 0 && TG__DEBUG >= 2) { /* each replayed kernel, timed alone, as tinygrad's DEBUG=2 shows them */
           tg__dev_synchronize(c->prog->dev);
-          tg__debug_launch(c->prog, ran, 1e-9 * (double)(tg__now_ns() - t0), NULL, "  (jit)");
+          tg__debug_launch(c->prog, c->nbufs, 1e-9 * (double)(tg__now_ns() - t0), NULL, " (jit)");
         }
       }
     }

@@ -23,7 +23,7 @@ typedef struct tg__lin {
   tg__vec aux;       /* parallel to list: for REDUCE, the index of its DEFINE_ACC */
   uint64_t open;     /* ranges open at the current position */
   double iters;      /* loop iterations at the current position */
-  double flops;
+  double flops, lds;
   int nacc, error;
   int shared;        /* emitting a GROUP's second stage: its redundant sums are no flops of the kernel */
   tg__vec reduces;   /* every REDUCE of the kernel, for fusing those over the same loops */
@@ -54,6 +54,9 @@ static void tg__list(tg__lin *L, tg__uop *u, intptr_t aux) {
     L->flops += L->iters * 2.0 * tc->m * tc->n * tc->k / 32;
   }
   if (u->op == TG__OP_WGMMA) L->flops += L->iters * 2.0 * 64 * (double)u->arg.ints[0] * 16 / 128; /* a warpgroup's */
+  if ((u->op == TG__OP_LOAD || u->op == TG__OP_STORE) && u->nsrc >= 1 && u->src[0]->op == TG__OP_INDEX &&
+      u->src[0]->nsrc >= 1 && u->src[0]->src[0]->op == TG__OP_DEFINE_GLOBAL) /* global memory, each time */
+    L->lds += L->iters * tg_dtype_size(u->op == TG__OP_LOAD || u->nsrc < 2 ? u->dtype : u->src[1]->dtype);
 }
 
 static void tg__emit(tg__lin *L, tg__uop *u);
@@ -336,6 +339,7 @@ TG__PRIVATE int tg__linearize(tg__uop *sink, int nglobal, tg__linear *out) {
   for (int i = 0; i < L.aux.n; i++) out->aux[i] = (intptr_t)L.aux.items[i];
   out->parallel = ng ? globals[0] : NULL;
   out->flops = L.flops;
+  out->lds = L.lds;
   for (int i = 0; i < out->n; i++)
     if (out->u[i]->op == TG__OP_DEFINE_LOCAL) out->shared_bytes += 16 * tg__shared_vectors(out->u[i]);
   tg__vec_free(&L.aux);

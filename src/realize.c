@@ -16,6 +16,8 @@
  *    run. */
 #include "internal.h"
 
+#include <unistd.h> // isatty: DEBUG=2 colours a terminal only
+
 // ---------------------------------------------------------------------------------------------------------------------
 // the capture hook
 
@@ -85,7 +87,8 @@ typedef struct tg__src_entry {
   uint64_t k0, k1;
   char *name, *src, *opts;
   int64_t global_size, global_total, local_size, shared_bytes;
-  double flops, bytes;
+  double flops, bytes, lds;
+  char roles[TG__NAME_ROLES];
 } tg__src_entry;
 static tg__src_entry *tg__srcs;
 static int tg__nsrcs, tg__srcs_cap;
@@ -174,6 +177,8 @@ static void tg__src_add(const uint64_t key[2], const tg__kernel *k, const tg__li
   e->shared_bytes = lin->shared_bytes;
   e->flops = lin->flops;
   e->bytes = lin->bytes;
+  e->lds = lin->lds;
+  memcpy(e->roles, lin->roles, sizeof e->roles);
 }
 
 /* k's source (k->src, k->name, k->opts) and what launching it needs (*lin: sizes and estimates; its UOps only when
@@ -280,6 +285,8 @@ static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
     lin->shared_bytes = e->shared_bytes;
     lin->flops = e->flops;
     lin->bytes = e->bytes;
+    lin->lds = e->lds;
+    memcpy(lin->roles, e->roles, sizeof lin->roles);
     return 0;
   }
   tg__opt chosen[TG__MAX_OPTS]; /* BEAM's, else (-1) the heuristic's */
@@ -317,6 +324,8 @@ static int tg__kernel_program(tg__kernel *k, tg__program *p, const tg__linear *l
   p->shared_bytes = lin->shared_bytes;
   p->flops = lin->flops;
   p->bytes = lin->bytes;
+  p->lds = lin->lds;
+  memcpy(p->roles, lin->roles, sizeof p->roles);
   return 0;
 }
 
@@ -445,16 +454,66 @@ static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *
     tg__dev_synchronize(dev);
     double dt = 1e-9 * (double)(tg__now_ns() - t0);
     *t_total += dt;
-    if (TG__DEBUG >= 2) tg__debug_launch(k->prog, i, dt, k->opts, "");
+    if (TG__DEBUG >= 2) tg__debug_launch(k->prog, k->nbufs, dt, k->opts, "");
   }
   return rc;
 }
 
-/* DEBUG=2's line for a launch of p that took dt seconds: device, index, name, time, GFLOPS, GB/s, the Opts */
-TG__PRIVATE void tg__debug_launch(const tg__program *p, int i, double dt, const char *opts, const char *mark) {
-  printf("*** %-6s %4d %-28s %9.2f us  %8.2f GFLOPS %8.2f GB/s%s%s%s%s\n", p->dev->name, i, p->name, dt * 1e6,
-         p->flops / dt * 1e-9, p->bytes / dt * 1e-9, opts && *opts ? "  [" : "", opts ? opts : "",
-         opts && *opts ? "]" : "", mark);
+/* DEBUG=2's line for a launch, as tinygrad's: the device and the kernel's number in the process, its name with each
+ * number coloured by its loop's role (ANSI colours when `color`: tinygrad's blue output loops, cyan workgroup digits,
+ * bright red shared reductions, red reductions, magenta UNROLL, yellow UPCAST), its buffers, the device memory in use,
+ * its time and the time of every kernel so far, GFLOPS, GB/s counted two ways (its buffers once | every load and store
+ * of global memory), the Opts, and mark ("(jit)" for a replay). The name is padded to 44 columns. */
+TG__PRIVATE void tg__debug_line(tg__str *out, const tg__program *p, int64_t index, int nbufs, double dt, double total,
+                                int64_t mem, const char *opts, const char *mark, int color) {
+  static const char *const colors[6] = {"\033[34m", "\033[36m", "\033[91m", "\033[31m", "\033[35m", "\033[33m"};
+  static const char roles[] = "glGruU";
+  tg__str_printf(out, "%s*** %-7.7s %4lld%s ", color ? "\033[32m" : "", p->dev->name, (long long)index,
+                 color ? "\033[0m" : "");
+  int shown = 0, part = -1, nroles = (int)strlen(p->roles);
+  for (const char *c = p->name; *c; c++, shown++) { /* each number in its loop's colour */
+    if (*c == '_') {
+      if (color && part >= 0 && part < nroles) tg__str_cat(out, "\033[0m");
+      part++;
+      const char *r = part < nroles ? strchr(roles, p->roles[part]) : NULL;
+      tg__str_cat(out, "_");
+      if (color && r) tg__str_cat(out, colors[r - roles]);
+      continue;
+    }
+    tg__str_printf(out, "%c", *c);
+  }
+  if (color && part >= 0 && part < nroles) tg__str_cat(out, "\033[0m");
+  for (; shown < 44; shown++) tg__str_cat(out, " ");
+  double t = dt > 0 ? dt : 1e-20;
+  tg__str_printf(out, " arg %2d mem %5.2f GB tm %9.2f%s/%9.2fms (%9.2f GFLOPS %6.1f|%-7.1f GB/s)", nbufs,
+                 (double)mem * 1e-9, dt < 1e-3 ? dt * 1e6 : dt * 1e3, dt < 1e-3 ? "us" : "ms", total * 1e3,
+                 p->flops / t * 1e-9, p->bytes / t * 1e-9, p->lds / t * 1e-9);
+  if (opts && *opts) tg__str_printf(out, " [%s]", opts);
+  tg__str_printf(out, "%s\n", mark);
+}
+
+static double tg__debug_total; /* seconds of the kernels DEBUG=2 timed in this process */
+
+/* DEBUG=1's line for a realisation: its kernels, where their programs came from (loaded already, the disk cache, the
+ * compiler: the difference of tg__program_stats before and after), and the time split three ways */
+TG__PRIVATE void tg__debug_realised(tg__str *out, int n, const char *device, double t_schedule, double t_compile,
+                                    double t_run, const int64_t before[3], const int64_t after[3]) {
+  tg__str_printf(out, "realised %d kernel%s on %s: schedule %.2f ms, compile %.2f ms (%lld compiled, %lld from the "
+                 "disk cache, %lld loaded before), run %.2f ms\n", n, n == 1 ? "" : "s", device, t_schedule * 1e3,
+                 t_compile * 1e3, (long long)(after[2] - before[2]), (long long)(after[1] - before[1]),
+                 (long long)(after[0] - before[0]), t_run * 1e3);
+}
+
+TG__PRIVATE void tg__debug_launch(const tg__program *p, int nbufs, double dt, const char *opts, const char *mark) {
+  static int tty = -1;
+  if (tty < 0) tty = isatty(fileno(stdout));
+  tg__debug_total += dt;
+  tg__str s;
+  memset(&s, 0, sizeof s);
+  tg__debug_line(&s, p, tg__stat_launches(0), nbufs, dt, tg__debug_total, tg__mem_used(), opts, mark, tty);
+  char *line = tg__str_take(&s);
+  fputs(line, stdout);
+  TG_FREE(line);
 }
 
 /* The launches ls are about to run on dev: when their buffers hold enough to share among threads (1 MiB in all), the
@@ -516,9 +575,13 @@ static int tg__prepare_batch(tg__sched *s) {
 
 TG__PRIVATE int tg__run_schedule(tg__sched *s) {
   s->nran = 0;
+  int64_t before[3], after[3];
+  tg__program_stats(before);
+  uint64_t t0 = TG__DEBUG >= 1 ? tg__now_ns() : 0;
   if (tg__prepare_batch(s) < 0) return -1;
   for (int i = 0; i < s->n; i++)
     if (tg__kernel_prepare(&s->k[i]) < 0) return -1;
+  double t_compile = TG__DEBUG >= 1 ? 1e-9 * (double)(tg__now_ns() - t0) : 0;
   for (int i = 0; i < s->n; i++) /* the values the graph bound its variables to, for the kernels that read them */
     if (s->k[i].vars && tg__var_table_write(s->k[i].vars, s->var_vals) < 0) return -1;
   tg__launch *ls = tg__sched_launches(s);
@@ -535,7 +598,15 @@ TG__PRIVATE int tg__run_schedule(tg__sched *s) {
     for (int i = s->nran; i < s->n; i++)
       if (!s->k[i].keep) tg__buffer_drop_memory(s->k[i].bufs[0]);
   }
-  if (TG__DEBUG >= 1 && s->n) printf("scheduled %d kernels in %.2f ms\n", s->n, t_total * 1e3);
+  if (TG__DEBUG >= 1 && s->n) {
+    tg__program_stats(after);
+    tg__str line;
+    memset(&line, 0, sizeof line);
+    tg__debug_realised(&line, s->n, s->k[0].bufs[0]->dev->name, s->t_schedule, t_compile, t_total, before, after);
+    char *text = tg__str_take(&line);
+    fputs(text, stdout);
+    TG_FREE(text);
+  }
   for (int i = 0; i < s->n; i++) TG_FREE(ls[i].drop);
   TG_FREE(ls);
   return rc;

@@ -2092,6 +2092,9 @@ TG__PRIVATE char *tg__render(const tg__dialect *d, const char *name, const tg__k
   TG_FREE(r.pf);
   tg__str out;
   memset(&out, 0, sizeof out);
+  char *opts = tg__opts_str(lin->opts, lin->nopts); /* the first line says what made it (DEBUG=3 prints it) */
+  tg__str_printf(&out, "/* tinygrad.h kernel %s, opts [%s] */\n", name, opts);
+  TG_FREE(opts);
   tg__render_preludes(&out, d, params, nparams, lin);
   if (r.used_vectors) tg__slp_prelude(&out, lin->vec_width);
   if (r.used_dot) tg__slpb_prelude(&out, lin->vec_width);

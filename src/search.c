@@ -523,7 +523,7 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
     if (ok) n = tg__beam_search(k, &bc, t, params, width, out, &ncands, &t_heur, &t_best);
     tg__dev_synchronize(dev);
     for (int i = 0; i < k->nbufs; i++)
-      if (bc.ptrs[i]) tg__dev_free(dev, bc.ptrs[i]);
+      if (bc.ptrs[i]) tg__dev_free(dev, bc.ptrs[i], k->bufs[i]->nbytes ? k->bufs[i]->nbytes : 1);
     TG_FREE(bc.ptrs);
     TG_FREE(zeros);
     if (n >= 0) {

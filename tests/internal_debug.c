@@ -55,11 +55,11 @@ TEST(test_internal_debug_jit_replay_lines) {
     fclose(f);
   }
   unlink(path);
-  CHECK(strstr(text, "*** ") == text);      /* one line, the replay's */
+  CHECK(strstr(text, "jit: replaying 1 kernels\n*** ") == text); /* the replay's header, then its one line */
   CHECK(strstr(text, " E_3 ") != NULL);     /* the kernel's name */
-  CHECK(strstr(text, " us ") != NULL);      /* its time */
-  CHECK(strstr(text, "(jit)\n") != NULL);   /* marked as a replay */
-  CHECK(strchr(text, '\n') == strrchr(text, '\n'));
+  CHECK(strstr(text, "us/") != NULL);       /* its time */
+  CHECK(strstr(text, " (jit)\n") != NULL);  /* marked as a replay */
+  CHECK(strchr(strchr(text, '\n') + 1, '\n') == strrchr(text, '\n'));
   tg_scope_end();
   tg_jit_free(j);
 }
@@ -109,6 +109,64 @@ TEST(test_internal_debug_matmul_flops) {
     double want = 4.0 * 4096;
     test_check(lin.flops >= want && lin.flops <= 5 * want, __FILE__, __LINE__, "flops %g, want %g (to 5x)", lin.flops,
                want);
+    tg__linear_free(&lin);
+  }
+  tg_schedule_free(s);
+  tg_scope_end();
+}
+
+/* DEBUG=2's line, as tinygrad's, pinned: the kernel's number, its name padded to 44 columns (each number coloured by
+ * its loop's role on a terminal), buffers, memory in use, its time and the total so far, GFLOPS, GB/s two ways (the
+ * buffers once | every load and store), the Opts, the mark */
+TEST(test_internal_debug_line_format) {
+  tg__program p;
+  memset(&p, 0, sizeof p);
+  p.dev = tg__cpu_device();
+  p.name = (char *)"r_8_2_64_8_32";
+  snprintf(p.roles, sizeof p.roles, "ggruU");
+  p.flops = 2e6, p.bytes = 1e5, p.lds = 3e5;
+  tg__str s;
+  memset(&s, 0, sizeof s);
+  tg__debug_line(&s, &p, 12, 3, 5e-6, 1.2e-4, 50000000, "UPCAST(0,8)", "", 0);
+  tg__debug_line(&s, &p, 13, 3, 2.5e-3, 1.5, 0, NULL, " (jit)", 0);
+  char *plain = tg__str_take(&s);
+  CHECK_STR(plain, "*** CPU       12 r_8_2_64_8_32                                arg  3 mem  0.05 GB tm      5.00us/"
+                   "     0.12ms (   400.00 GFLOPS   20.0|60.0    GB/s) [UPCAST(0,8)]\n"
+                   "*** CPU       13 r_8_2_64_8_32                                arg  3 mem  0.00 GB tm      2.50ms/"
+                   "  1500.00ms (     0.80 GFLOPS    0.0|0.1     GB/s) (jit)\n");
+  free(plain);
+  memset(&s, 0, sizeof s);
+  tg__debug_line(&s, &p, 12, 3, 5e-6, 1.2e-4, 0, NULL, "", 1);
+  char *color = tg__str_take(&s);
+  CHECK(strstr(color, "\033[32m*** CPU       12\033[0m r_\033[34m8\033[0m_\033[34m2\033[0m_\033[31m64\033[0m_"
+                      "\033[35m8\033[0m_\033[33m32\033[0m                                arg  3") == color); /* u: magenta */
+  free(color);
+  /* DEBUG=1's line */
+  int64_t before[3] = {5, 1, 2}, after[3] = {12, 3, 4};
+  memset(&s, 0, sizeof s);
+  tg__debug_realised(&s, 11, "CPU", 0.25e-3, 31.5e-3, 0.125e-3, before, after);
+  char *line = tg__str_take(&s);
+  CHECK_STR(line, "realised 11 kernels on CPU: schedule 0.25 ms, compile 31.50 ms (2 compiled, 2 from the disk cache, "
+                  "7 loaded before), run 0.12 ms\n");
+  free(line);
+}
+
+/* the role of each number of a kernel's name, from codegen: a matmul's output loops, its reduction, its UPCASTs */
+TEST(test_internal_debug_name_roles) {
+  tg_scope_begin();
+  float a[64 * 48], b[48 * 32];
+  memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+  tg_tensor *c = tg_matmul(tg_from_data(a, TG_FLOAT32, TG_SHAPE(64, 48)), tg_from_data(b, TG_FLOAT32, TG_SHAPE(48, 32)));
+  tg_schedule *s = tg_schedule_create(&c, 1);
+  CHECK(s && s->s.n == 1);
+  if (s && s->s.n == 1) {
+    tg__target t;
+    tg__device_target(tg__cpu_device(), &t);
+    tg__opt opts[3] = {{TG__OPT_UPCAST, 0, 4}, {TG__OPT_UPCAST, 1, 8}, {TG__OPT_UNROLL, 0, 2}};
+    tg__linear lin;
+    CHECK_EQ_INT(tg__codegen(&s->s.k[0], &t, opts, 3, &lin), 0);
+    CHECK_STR(lin.name, "r_16_4_24_2_4_8");
+    CHECK_STR(lin.roles, "ggruUU");
     tg__linear_free(&lin);
   }
   tg_schedule_free(s);
