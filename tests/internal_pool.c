@@ -91,9 +91,10 @@ TEST(test_internal_pool_threads_setting) {
   for (int i = 0; i < (1 << 16); i++) v[i] = 1;
   for (int k = 0; k < 3; k++) {
     CHECK_EQ_INT(tg_set_threads(want[k]), 0);
-    tg_tensor *t = tg_sum(tg_from_data(v, TG_FLOAT32, TG_SHAPE(1 << 16)), 0, NULL, 0);
+    tg_tensor *x = tg_from_data(v, TG_FLOAT32, TG_SHAPE(1 << 16)), *on_cpu = tg_to(x, "CPU"); /* DEV may be a GPU */
+    tg_tensor *t = tg_sum(on_cpu, 0, NULL, 0);
     CHECK_NEAR(tg_item(t), 65536, 0);
-    tg_free(t);
+    tg_free(t), tg_free(on_cpu), tg_free(x);
     CHECK_EQ_INT(tg__cpu_pool.nworkers, want[k] - 1);
   }
   tg_set_threads(threads0);
