@@ -510,8 +510,17 @@ TG__PRIVATE void tg__linear_free(tg__linear *lin) {
   TG_FREE(lin->name);
 }
 
+/* DEBUG=4: the graph of a stage of kernel `name`, under a header naming the stage */
+static void tg__debug_stage(const char *name, const char *stage, tg__uop *root) {
+  char *s = tg__uop_print(root);
+  if (name) printf("=== kernel %s: %s ===\n%s", name, stage, s);
+  else printf("=== a kernel: %s ===\n%s", stage, s);
+  TG_FREE(s);
+}
+
 TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *use, int nuse, tg__linear *out) {
   memset(out, 0, sizeof *out); /* free with tg__linear_free, whatever happens */
+  if (TG__DEBUG >= 4) tg__debug_stage(k->name, "its AST, from the scheduler", k->ast);
   tg__lctx c;
   memset(&c, 0, sizeof c);
   c.next_range = 1; /* range 0 is THREAD's: it splits an output loop, and its part runs outermost, across threads */
@@ -546,9 +555,8 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
   root = tg__merge_loops(tg__collapse_reduces(root), nglobal);
   if (tg__check_index_range(k, root) < 0) return -1;
   if (TG__DEBUG >= 4) {
-    char *s = tg__uop_print(root), *plain = tg__kernel_name(root, nglobal, NULL, 0, NULL); /* before any Opt */
-    printf("kernel %s:\n%s", plain, s);
-    TG_FREE(s);
+    char *plain = tg__kernel_name(root, nglobal, NULL, 0, NULL); /* before any Opt */
+    tg__debug_stage(plain, "lowered to loops and indices, symbolic rules applied", root);
     TG_FREE(plain);
   }
   tg__opt opts[TG__MAX_OPTS];
@@ -575,6 +583,12 @@ TG__PRIVATE int tg__codegen(tg__kernel *k, const tg__target *t, const tg__opt *u
     return -1;
   }
   root = tg__graph_rewrite(root, TG__MATCHER(tg__var_load_rules), NULL);
+  if (TG__DEBUG >= 4) {
+    char *list = tg__opts_str(opts, nopts), stage[600];
+    snprintf(stage, sizeof stage, "optimised [%.500s], workgroups lowered", list);
+    tg__debug_stage(name, stage, root);
+    TG_FREE(list);
+  }
   int rc = tg__linearize(root, nglobal, out);
   out->name = name;
   memcpy(out->roles, roles, sizeof roles);

@@ -307,11 +307,25 @@ static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
   return rc;
 }
 
-static void tg__linear_print(const tg__linear *lin) {
+/* DEBUG=4: the linearised program, each op with the positions of its sources in the list (a source that is no op
+ * of the list, a constant folded into its user, shows as its op's name) */
+static void tg__linear_print(const char *name, const tg__linear *lin) {
+  tg__map at;
+  memset(&at, 0, sizeof at);
+  printf("=== kernel %s: linearised ===\n", name ? name : "(unnamed)");
   for (int i = 0; i < lin->n; i++) {
     tg__uop *u = lin->u[i];
-    printf("%4d %-13s %-8s %d srcs\n", i, tg__op_names[u->op], tg__dtypes[u->dtype].name, u->nsrc);
+    tg__map_put(&at, u, (void *)(intptr_t)(i + 1));
+    printf("%4d %-13s %-8s [", i, tg__op_names[u->op], tg__dtypes[u->dtype].name);
+    for (int j = 0; j < u->nsrc; j++) {
+      intptr_t p = (intptr_t)tg__map_get(&at, u->src[j]);
+      if (p) printf("%s%d", j ? ", " : "", (int)(p - 1));
+      else if (u->src[j]->op == TG__OP_CONST) printf("%s%g", j ? ", " : "", tg__const_val(u->src[j]));
+      else printf("%s%s", j ? ", " : "", tg__op_names[u->src[j]->op]);
+    }
+    printf("]\n");
   }
+  tg__map_free(&at);
 }
 
 /* k's program is p (NULL: none); it takes the launch sizes and costs of k's linear program. 0, or -1 when p is NULL */
@@ -336,7 +350,7 @@ static int tg__kernel_prepare(tg__kernel *k) {
   tg__linear lin;
   if (tg__kernel_source(k, &lin) < 0) return -1;
   tg__device *dev = k->bufs[0]->dev;
-  if (TG__DEBUG >= 4) tg__linear_print(&lin);
+  if (TG__DEBUG >= 4) tg__linear_print(k->name, &lin);
   tg__program *p = NULL;
   if (tg__fault(TG__FAULT_COMPILE)) tg__set_error("compile of kernel %s failed (injected fault)", k->name);
   else p = tg__dev_compile(dev, k->name, k->src);
@@ -553,7 +567,7 @@ static int tg__prepare_batch(tg__sched *s) {
       tg__linear_free(&lins[n]);
       faulted = 1;
     } else {
-      if (TG__DEBUG >= 4) tg__linear_print(&lins[n]);
+      if (TG__DEBUG >= 4) tg__linear_print(s->k[i].name, &lins[n]);
       at[n] = i, names[n] = s->k[i].name, srcs[n] = s->k[i].src, n++;
     }
   }

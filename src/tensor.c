@@ -427,6 +427,11 @@ static int tg__realize_group(tg_tensor **ts, int n, const tg__vec *owners, tg__d
   tg__uop **roots = (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)nr * 2), **views = roots + nr;
   for (int i = 0; i < nr; i++) roots[i] = ((tg_tensor *)owners->items[i])->uop;
   tg__sched s;
+  for (int i = 0; i < nr && TG__DEBUG >= 4; i++) { /* the tensor graph, before the scheduler */
+    char *g = tg__uop_print(roots[i]);
+    printf("=== tensor graph %d of %d, to realise ===\n%s", i + 1, nr, g);
+    TG_FREE(g);
+  }
   uint64_t t0 = TG__DEBUG >= 1 ? tg__now_ns() : 0;
   rc = tg__schedule(roots, nr, dev, &s, views);
   s.t_schedule = TG__DEBUG >= 1 ? 1e-9 * (double)(tg__now_ns() - t0) : 0;

@@ -172,3 +172,69 @@ TEST(test_internal_debug_name_roles) {
   tg_schedule_free(s);
   tg_scope_end();
 }
+
+/* what f prints on stdout at DEBUG=level (malloc'd) */
+static char *idbg_capture(int level, void (*f)(void)) {
+  char path[] = "/tmp/tg_debug_XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return NULL;
+  fflush(stdout);
+  int saved = dup(1), prev = tg__getenv_int("DEBUG", 0);
+  dup2(fd, 1);
+  tg__setenv_int("DEBUG", level);
+  f();
+  tg__setenv_int("DEBUG", prev);
+  fflush(stdout);
+  dup2(saved, 1);
+  close(saved);
+  off_t n = lseek(fd, 0, SEEK_END);
+  char *text = (char *)calloc(1, (size_t)n + 1);
+  if (text && n > 0 && pread(fd, text, (size_t)n, 0) != n) text[0] = 0;
+  close(fd);
+  unlink(path);
+  return text;
+}
+
+static void idbg_exp_sum(void) {
+  static int serial;
+  float v[5] = {1, 2, 3, 4, 5};
+  tg_scope_begin(); /* a constant no other kernel of the process has: its kernel is new, and compiled */
+  tg_realize(tg_sum(tg_exp(tg_add_s(tg_from_data(v, TG_FLOAT32, TG_SHAPE(5)), 0.125 * ++serial)), 0, NULL, 0));
+  tg_scope_end();
+}
+
+/* DEBUG=4: the IR after each named stage, in order, the linearised ops with their sources' positions; DEBUG=3: the
+ * source of the kernel, its first line naming its Opts; DEBUG=1: one line for the realisation */
+TEST(test_internal_debug_levels) {
+  char *four = idbg_capture(4, idbg_exp_sum);
+  CHECK_NOT_NULL(four);
+  if (four) {
+    static const char *const stages[] = {"=== tensor graph 1 of 1, to realise ===\n", "=== a kernel: its AST, from the "
+                                         "scheduler ===\n", "=== kernel r_5: lowered to loops and indices, symbolic "
+                                         "rules applied ===\n", "=== kernel r_5: optimised [", "=== kernel r_5: "
+                                         "linearised ===\n", "/* tinygrad.h kernel r_5, opts [", "realised 1 kernel on "};
+    const char *at = four;
+    for (int i = 0; i < 7 && at; i++) {
+      const char *next = strstr(at, stages[i]);
+      test_check(next != NULL, __FILE__, __LINE__, "stage %d (%s) missing or out of order", i, stages[i]);
+      at = next;
+    }
+    const char *lin = strstr(four, "linearised ===\n");
+    CHECK(lin && strncmp(lin + 15, "   0 ", 5) == 0); /* numbered ops */
+    CHECK(lin && strstr(lin, " LOAD ") && strstr(lin, "[DEFINE_GLOBAL, "));
+    free(four);
+  }
+  char *three = idbg_capture(3, idbg_exp_sum);
+  CHECK(three && strstr(three, "/* tinygrad.h kernel r_5, opts [") && !strstr(three, "=== kernel"));
+  free(three);
+  const char *dis = getenv("DISABLE_COMPILER_CACHE");
+  char *dis_saved = dis ? strdup(dis) : NULL;
+  setenv("DISABLE_COMPILER_CACHE", "1", 1); /* not read from the disk cache: compiled */
+  char *one = idbg_capture(1, idbg_exp_sum);
+  if (dis_saved) setenv("DISABLE_COMPILER_CACHE", dis_saved, 1);
+  else unsetenv("DISABLE_COMPILER_CACHE");
+  free(dis_saved);
+  CHECK(one && strncmp(one, "realised 1 kernel on ", 21) == 0 && !strstr(one, "***"));
+  CHECK(one && strstr(one, "(1 compiled, 0 from the disk cache, 0 loaded before)"));
+  free(one);
+}
