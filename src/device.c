@@ -114,7 +114,6 @@ TG__PRIVATE int tg__device_add(const char *name, const tg_device_desc *desc) {
                   "TG_DEVICE_API_VERSION", name, desc->size, desc->version, TG_DEVICE_API_VERSION);
     return -1;
   }
-  tg__device *d = &tg__devs[tg__dev_count < tg__dev_max ? tg__dev_count : tg__dev_max - 1];
   tg__device fresh;
   memset(&fresh, 0, sizeof fresh);
   memcpy(&fresh.desc, desc, desc->size < sizeof fresh.desc ? desc->size : sizeof fresh.desc);
@@ -171,9 +170,9 @@ TG__PRIVATE int tg__device_add(const char *name, const tg_device_desc *desc) {
     o->unsupported |= u.unsupported;
     fresh.dialect = o;
   }
+  tg__device *d = &tg__devs[tg__dev_count++];
   *d = fresh;
-  if (t) d->dialect = &d->own_dialect;
-  tg__dev_count++;
+  if (t) d->dialect = &d->own_dialect; /* the copy's own table, not fresh's */
   return 0;
 }
 
@@ -524,6 +523,12 @@ static void tg__prog_put(tg__device *d, uint64_t kh, const char *src, tg__progra
   tg__progs.n++;
 }
 
+/* the device's cache key now (*dkey, NULL: none) and its hash, part of the in-memory programs' key */
+static uint64_t tg__dev_cache_key(tg__device *d, const char **dkey) {
+  *dkey = d->desc.cache_key ? d->desc.cache_key(d->desc.ctx) : NULL;
+  return *dkey ? tg__hash_bytes(*dkey, strlen(*dkey), 7) : 0;
+}
+
 /* one kernel of a batch */
 typedef struct tg__compile_job {
   tg__device *dev;
@@ -604,9 +609,8 @@ TG__PRIVATE void tg__dev_compile_batch(tg__device *d, int n, const char *const *
   J.job = (tg__compile_job **)tg__alloc(sizeof(tg__compile_job *) * (size_t)(n ? n : 1));
   char kind[tg__dev_name_max + 1];
   tg__compile_kind(d, kind);
-  /* asked once per batch: $CC may change between two */
-  const char *dkey = d->desc.cache_key ? d->desc.cache_key(d->desc.ctx) : NULL;
-  uint64_t kh = dkey ? tg__hash_bytes(dkey, strlen(dkey), 7) : 0;
+  const char *dkey; /* asked once per batch: $CC may change between two */
+  uint64_t kh = tg__dev_cache_key(d, &dkey);
   for (int i = 0; i < n; i++) {
     tg__compile_job *j = &jobs[i];
     j->dev = d, j->name = names[i], j->src = srcs[i];
@@ -678,7 +682,12 @@ TG__PRIVATE void tg__dev_compile_batch(tg__device *d, int n, const char *const *
 }
 
 TG__PRIVATE tg__program *tg__dev_compile(tg__device *d, const char *name, const char *src) {
-  tg__program *p = NULL;
+  const char *dkey;
+  tg__program *p = src ? tg__prog_find(d, tg__dev_cache_key(d, &dkey), src) : NULL;
+  if (p) { /* every schedule's case: loaded already, and nothing allocated */
+    tg__prog_stats[0]++;
+    return p;
+  }
   tg__dev_compile_batch(d, 1, &name, &src, &p);
   return p;
 }

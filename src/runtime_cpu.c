@@ -373,14 +373,25 @@ static const char *tg__cpu_compiler_id(const char *cc) {
 
 /* The device's cache key (tg_device_desc.cache_key): what decides the shared object besides the kernel's name and
  * source: the format's version, the target (tg__cpu_target(), or "" when -march=native is not used), the compiler's
- * identity (tg__cpu_compiler_id), $CC and the flags used. Valid until the next call (on the library's thread). */
-static char *tg__cpu_key_str;
+ * identity (tg__cpu_compiler_id), $CC and the flags used. Valid until the next call (on the library's thread). It is
+ * asked for every kernel of every schedule: built again only when what it depends on changed ($CC, CPU_ISA,
+ * valgrind's preload). */
+static char *tg__cpu_key_str, *tg__cpu_key_cc;
+static const char *tg__cpu_key_isa;
+static int tg__cpu_key_native;
 
 static const char *tg__cpu_cache_key(void *ctx) {
   (void)ctx;
   const char *cc = getenv("CC");
   if (!cc || !cc[0]) cc = "cc";
+  int native = tg__cpu_flag_used("-march=native");
+  if (tg__cpu_key_str && !strcmp(cc, tg__cpu_key_cc) && tg__cpu_isa_flag() == tg__cpu_key_isa &&
+      native == tg__cpu_key_native)
+    return tg__cpu_key_str;
   tg__cpu_register_atexit();
+  TG_FREE(tg__cpu_key_cc);
+  tg__cpu_key_cc = tg__strdup(cc);
+  tg__cpu_key_isa = tg__cpu_isa_flag(), tg__cpu_key_native = native;
   tg__str s;
   memset(&s, 0, sizeof s);
   tg__str_printf(&s, "%s\ntarget %s\ncompiler %s\ncc %s\nflags", tg__cpu_cache_version,
@@ -804,7 +815,8 @@ static void tg__cpu_atexit(void) {
   }
   TG_FREE(tg__cpu_target_str);
   TG_FREE(tg__cpu_key_str);
-  tg__cpu_key_str = NULL;
+  TG_FREE(tg__cpu_key_cc);
+  tg__cpu_key_str = tg__cpu_key_cc = NULL;
   tg__cpu_target_str = NULL;
 }
 
