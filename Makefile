@@ -20,6 +20,9 @@
 #   make chat            SmolLM2 chat in the terminal (examples/chat.c; build/chat --prompt TEXT for one answer)
 #   make embed           builds build/embed, sentence embeddings with all-MiniLM-L6-v2 (examples/embed.c; the model
 #                        from make llm-files): ./build/embed "A sentence." "Another one."
+#   make viz             runs examples/viz.c: a matmul and a softmax recorded by VIZ into build/viz.html
+#   make test-viz        opens that page in headless Chromium and runs its self-test (tools/viz_test.sh), keeping
+#                        build/viz-screenshot.png; make viz-screenshot regenerates the README's docs/viz.png
 #   make bench           builds each bench/*.c with -O2 -march=native and runs it
 #   make clean
 #
@@ -52,13 +55,17 @@ TEST_INC = -Ibuild/lines -I. -Itests
 RUNNER_FLAGS = $(TEST_INC) -Ibuild -DTEST_INTERNAL_INC='"internal_tests.inc"'
 
 .PHONY: all test test-opencl test-asan test-tsan check separate demo mandelbrot examples bench clean deps llm-files leakcheck custom-device install uninstall \
-	fuzz embed chat
+	fuzz embed chat viz test-viz viz-screenshot
 .DELETE_ON_ERROR:
 
 all: tinygrad.h
 
 tinygrad.h: $(SRC_FILES) tools/amalgamate.py
 	$(PYTHON) tools/amalgamate.py -o $@
+
+# the VIZ page (viz/: HTML, CSS, plain JavaScript) as C strings; the file is committed, make check verifies it
+src/viz_page.c: viz/index.html viz/viz.css viz/viz.js tools/gen_viz.py
+	$(PYTHON) tools/gen_viz.py
 
 $(LINES_H): $(SRC_FILES) tools/amalgamate.py
 	@mkdir -p $(@D)
@@ -232,6 +239,15 @@ EXAMPLE_BINS := $(patsubst examples/%.c,build/%,$(EXAMPLE_SRCS))
 examples: $(EXAMPLE_BINS)
 
 embed: build/embed
+
+viz: build/viz
+	./build/viz build/viz.html
+
+test-viz:
+	@tools/viz_test.sh
+
+viz-screenshot:
+	@tools/viz_test.sh --readme
 
 # SmolLM2 chat in the terminal (make llm-files fetches the model); chat-cuda is the same program with the CUDA
 # backend compiled in (DEV=CUDA build/chat-cuda)

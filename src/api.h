@@ -154,15 +154,25 @@ TG_API int tg_synchronize(const char *device);
 /* Settings (tinygrad's environment variables and Context): the environment gives the values at start, and these
  * change them at run time, process-wide. Names: DEBUG, NOOPT, BEAM, BEAM_TIMEOUT, THREADS (the CPU's pool restarts
  * with that many), JIT (0: a JIT'd function runs each time), JIT_GRAPH, NOLOCALS, NOTC, NOWGMMA, VECTORIZE, PREFETCH,
- * SPLIT_REDUCEOP, REDUCEOP_SPLIT_THRESHOLD, NOMERGE, TRACK_MATCH_STATS (case-insensitive). tg_set_setting: 0, or -1
- * with an error (an unknown name, listing the known ones; a negative value); tg_setting: the value, or -1 with an
- * error. A variable of tinygrad's that this library ignores (VIZ, CUDA=1, ...) gets one warning line on stderr. */
+ * SPLIT_REDUCEOP, REDUCEOP_SPLIT_THRESHOLD, NOMERGE, TRACK_MATCH_STATS, VIZ, PROFILE (case-insensitive).
+ * tg_set_setting: 0, or -1 with an error (an unknown name, listing the known ones; a negative value, except for
+ * DEBUG, BEAM_TIMEOUT and VIZ); tg_setting: the value, or -1 with an error. A variable of tinygrad's that this library
+ * ignores (CUDA=1, GRAPH, ...) gets one warning line on stderr. */
 TG_API int tg_set_setting(const char *name, int value);
 TG_API int tg_setting(const char *name);
 TG_API int tg_set_debug(int level);  /* DEBUG: 1 realisations, 2 each kernel's line, 3 its source, 4 its IR */
 TG_API int tg_set_noopt(int on);     /* NOOPT: no optimisations */
 TG_API int tg_set_beam(int width);   /* BEAM: search the kernels' optimisations, width candidates */
 TG_API int tg_set_threads(int n);    /* THREADS: the CPU's threads (0: every core) */
+
+/* VIZ (tinygrad's graph viewer): while VIZ=1 (or -1), every graph rewrite of every schedule and kernel compiled is
+ * recorded: the graph before, each rule that fired (its file:line and pattern) with the node it replaced and the node
+ * it made, the result, and each kernel's source; with VIZ or PROFILE=1, every kernel launch (device, start,
+ * duration). At exit the page is written to $VIZ_PATH, else $TMPDIR/tinygrad-viz-<pid>.html (the JSON alone, .json,
+ * for VIZ=-1), and its path printed on stderr. tg_viz_write writes what was recorded so far now: one self-contained
+ * HTML page (no server, no network: open it in a browser), or the JSON when json is non-zero; the file is written
+ * whole or not at all. 0, or -1 with an error naming the path. */
+TG_API int tg_viz_write(const char *path, int json);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* devices of your own (tinygrad's custom device: an allocator, a compiler and a runner, registered under a name that

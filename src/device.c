@@ -729,7 +729,7 @@ static const struct { const char *name; int dflt; } tg__settings[] = {
     {"DEBUG", 0},     {"NOOPT", 0},    {"BEAM", 0},          {"BEAM_TIMEOUT", 60},  {"THREADS", 0},
     {"JIT", 1},       {"JIT_GRAPH", 1}, {"NOLOCALS", 0},     {"NOTC", 0},           {"NOWGMMA", 0},
     {"VECTORIZE", 1}, {"PREFETCH", 1}, {"SPLIT_REDUCEOP", 1}, {"REDUCEOP_SPLIT_THRESHOLD", 32768},
-    {"NOMERGE", 0},   {"TRACK_MATCH_STATS", 0}};
+    {"NOMERGE", 0},   {"TRACK_MATCH_STATS", 0}, {"VIZ", 0},     {"PROFILE", 0}};
 
 /* the setting's index, or -1 with an error naming fn and listing the settings */
 static int tg__setting_find(const char *fn, const char *name) {
@@ -751,7 +751,7 @@ int tg_set_setting(const char *name, int value) {
   int i = tg__setting_find("tg_set_setting", name);
   if (i < 0) return -1;
   const char *n = tg__settings[i].name; /* the table's string: the cache keeps the pointer */
-  if (value < 0 && strcmp(n, "BEAM_TIMEOUT") && strcmp(n, "DEBUG")) {
+  if (value < 0 && strcmp(n, "BEAM_TIMEOUT") && strcmp(n, "DEBUG") && strcmp(n, "VIZ")) {
     tg__set_error("tg_set_setting: %s = %d: a setting is 0 or more", n, value);
     return -1;
   }
@@ -787,8 +787,6 @@ int tg_set_threads(int n) {
 /* Variables of tinygrad that this library does not implement (or spells another way), each with what to do: one
  * warning line each at the first call into the library, so that a setting is never ignored in silence. */
 static const struct { const char *name, *why; } tg__unimplemented[] = {
-    {"VIZ", "the graph viewer is not implemented yet"},
-    {"PROFILE", "the profiler is not implemented yet; DEBUG=2 times each kernel"},
     {"GRAPH", "graph drawing is not implemented; DEBUG=4 prints each kernel's IR"},
     {"SAVE_SCHEDULE", "not implemented"},
     {"CACHELEVEL", "not implemented; DISABLE_COMPILER_CACHE=1 skips reading the cache"},

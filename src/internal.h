@@ -414,6 +414,8 @@ TG__PRIVATE int tg__is_const(const tg__uop *u, double *v);     /* 1 if a CONST (
 TG__PRIVATE double tg__const_val(const tg__uop *u);
 TG__PRIVATE void tg__uop_bounds(tg__uop *u, int64_t *lo, int64_t *hi); /* conservative integer bounds */
 TG__PRIVATE char *tg__uop_print(tg__uop *u);                    /* a multi-line listing; malloc'd */
+TG__PRIVATE void tg__uop_arg_str(tg__str *b, const tg__uop *u); /* the argument as tg__uop_print shows it */
+TG__PRIVATE uint64_t tg__uop_arg_hash(const tg__uop *u);        /* equal arguments, equal hashes (hash-consing's) */
 TG__PRIVATE void tg__uop_toposort(tg__uop *root, tg__vec *out); /* sources before users */
 /* whether u's graph reads a BUFFER (constants do not); memo (u -> 1 or 2) may be NULL */
 TG__PRIVATE int tg__uop_reads_buffer(tg__uop *u, struct tg__map *memo);
@@ -509,8 +511,9 @@ typedef struct tg__rule {
 #define TG__RULE(pat, fn) { pat, fn, __FILE__ ":" TG__STR(__LINE__) }
 
 typedef struct tg__matcher tg__matcher; /* compiled rules, indexed by op */
-TG__PRIVATE tg__matcher *tg__matcher_get(const tg__rule *rules, int n); /* compiles once, cached by address */
-#define TG__MATCHER(rules) tg__matcher_get(rules, TG__COUNT(rules))
+/* compiles once, cached by address; name is the table's (VIZ shows it) */
+TG__PRIVATE tg__matcher *tg__matcher_get(const tg__rule *rules, int n, const char *name);
+#define TG__MATCHER(rules) tg__matcher_get(rules, TG__COUNT(rules), #rules)
 TG__PRIVATE int tg__pattern_check(const char *pattern, char *err, size_t errn); /* 0 if it parses */
 /* rewrites bottom-up to a fixed point; memoised within the call. Returns the new root. */
 TG__PRIVATE tg__uop *tg__graph_rewrite(tg__uop *root, tg__matcher *m, void *ctx);
@@ -1035,6 +1038,32 @@ typedef struct tg__program {
 /* realize.c: DEBUG=2's line for one launch (a schedule's, or a JIT replay's with mark " (jit)") on stdout; the line
  * itself, for the tests: index the kernel's number, total the seconds of all so far, mem the bytes in use */
 TG__PRIVATE void tg__debug_launch(const tg__program *p, int nbufs, double dt, const char *opts, const char *mark);
+// ---------------------------------------------------------------------------------------------------------------------
+// viz.c: VIZ's recorder of graph rewrites, PROFILE's launches, the viewer page (viz_page.c, from viz/)
+
+#ifndef TG__AMALGAMATED
+extern const char *const tg__viz_page[]; /* viz/index.html, line by line, NULL-terminated; "@DATA@\n" is the data */
+#endif
+TG__PRIVATE void tg__pattern_viz(int on); /* pattern.c reports its rewrites to viz.c while on */
+TG__PRIVATE int tg__viz_mode(void);      /* VIZ: 0 off, 1 the page, -1 JSON */
+TG__PRIVATE int tg__viz_profiling(void); /* VIZ or PROFILE: launches are timed and recorded */
+TG__PRIVATE int tg__viz_begin(void);     /* opens a context when VIZ is on: its token, else -1 */
+TG__PRIVATE void tg__viz_end(int token, const char *kind, const char *name, const char *device, const char *opts,
+                             const char *source);
+TG__PRIVATE void tg__viz_rewrite_begin(const char *m1, const char *m2, tg__uop *root); /* matchers' names */
+TG__PRIVATE void tg__viz_step(tg__uop *before, tg__uop *after, const struct tg__rule *rule, int pre);
+TG__PRIVATE void tg__viz_opaque(tg__uop *u);
+TG__PRIVATE void tg__viz_rewrite_end(tg__uop *result);
+TG__PRIVATE void tg__viz_launch(const char *device, const char *name, uint64_t t0, uint64_t t1); /* tg__now_ns */
+TG__PRIVATE int tg__viz_write(const char *fn, const char *path, int json); /* 0 or -1 (nothing written) */
+TG__PRIVATE void tg__viz_default_path(char *out, size_t n, int json);
+TG__PRIVATE void tg__viz_reset(void);
+/* for the tests: the counts (returns whether the recording was cut), rewrite i of those with steps, a step */
+TG__PRIVATE int tg__viz_counts(int *nctx, int *nrw, int64_t *nsteps, int *nlaunch);
+TG__PRIVATE int tg__viz_rewrite_of(int i, int64_t *root, int64_t *result, const int64_t **opaque, int *nopaque,
+                                   int *nsteps);
+TG__PRIVATE void tg__viz_step_of(int rw, int s, int64_t *before, int64_t *after, int *pre);
+
 TG__PRIVATE void tg__debug_line(tg__str *out, const tg__program *p, int64_t index, int nbufs, double dt, double total,
                                 int64_t mem, const char *opts, const char *mark, int color);
 /* DEBUG=1's line for a realisation of n kernels (before/after: tg__program_stats) */

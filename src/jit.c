@@ -386,7 +386,8 @@ static int tg__jit_check_alive(tg_jit *j) {
  * one, else launch_graph's 0 or -1 */
 static int tg__jit_graph(tg_jit *j, const tg__plan *plan) {
   tg__device *dev = j->ncalls ? j->calls[0].prog->dev : NULL;
-  if (!dev || !dev->desc.launch_graph || j->no_graph || TG__DEBUG >= 2 || !tg__getenv_int("JIT_GRAPH", 1) ||
+  if (!dev || !dev->desc.launch_graph || j->no_graph || TG__DEBUG >= 2 || tg__viz_profiling() ||
+      !tg__getenv_int("JIT_GRAPH", 1) ||
       tg__fault_armed(TG__FAULT_LAUNCH))
     return 1;
   tg__program **progs = (tg__program **)tg__alloc(sizeof(tg__program *) * (size_t)j->ncalls);
@@ -447,17 +448,20 @@ static int tg__jit_replay(tg_jit *j, tg__buffer **inb, tg_tensor **out, int n_ou
     tg__plan_end(&plan);
   } else if (rc == 0) {
     if (TG__DEBUG >= 2) printf("jit: replaying %d kernels\n", j->ncalls); /* tools/kernel_times.py starts a step here */
+    int debug = TG__DEBUG, viz = tg__viz_profiling(), timed = debug >= 2 || viz;
     for (; ran < j->ncalls && rc == 0; ran++) {
       tg__jit_call *c = &j->calls[ran];
       if (tg__fault(TG__FAULT_LAUNCH)) {
         tg__set_error("%s launch of kernel %s failed (injected fault)", c->prog->dev->name, c->prog->name);
         rc = -1;
       } else {
-        uint64_t t0 = TG__DEBUG >= 2 ? tg__now_ns() : 0;
+        uint64_t t0 = timed ? tg__now_ns() : 0;
         rc = tg__dev_launch(c->prog, plan.ptrs[ran], c->nbufs);
-        if (rc == 0 && TG__DEBUG >= 2) { /* each replayed kernel, timed alone, as tinygrad's DEBUG=2 shows them */
+        if (rc == 0 && timed) { /* each replayed kernel, timed alone, as tinygrad's DEBUG=2 shows them */
           tg__dev_synchronize(c->prog->dev);
-          tg__debug_launch(c->prog, c->nbufs, 1e-9 * (double)(tg__now_ns() - t0), NULL, " (jit)");
+          uint64_t t1 = tg__now_ns();
+          if (debug >= 2) tg__debug_launch(c->prog, c->nbufs, 1e-9 * (double)(t1 - t0), NULL, " (jit)");
+          if (viz) tg__viz_launch(c->prog->dev->name, c->prog->name, t0, t1);
         }
       }
     }

@@ -40,6 +40,7 @@ typedef struct tg__crule {
 
 struct tg__matcher {
   const tg__rule *rules;
+  const char *name; /* the table's name in the source (VIZ) */
   int n;
   tg__crule *compiled;
   int *byop[TG__NOPS]; /* rule indices per root op, -1 terminated */
@@ -257,13 +258,14 @@ static void tg__match_stats_init(void) {
   tg__mstats = tg__getenv_int("TRACK_MATCH_STATS", 0) > 0 || TG__DEBUG >= 5;
 }
 
-TG__PRIVATE tg__matcher *tg__matcher_get(const tg__rule *rules, int n) {
+TG__PRIVATE tg__matcher *tg__matcher_get(const tg__rule *rules, int n, const char *name) {
   if (tg__mstats < 0) tg__match_stats_init(); /* every rewrite gets its matcher here first */
   for (int i = 0; i < tg__nmatchers; i++)
     if (tg__matchers[i]->rules == rules) return tg__matchers[i];
   if (tg__nmatchers == 0) atexit(tg__matchers_free);
   tg__matcher *m = (tg__matcher *)tg__alloc(sizeof(tg__matcher));
   m->rules = rules;
+  m->name = name;
   m->n = n;
   m->compiled = (tg__crule *)tg__alloc(sizeof(tg__crule) * (size_t)n);
   int counts[TG__NOPS] = {0};
@@ -379,6 +381,11 @@ static inline tg__uop *tg__try_rule(const tg__crule *cr, tg__uop *u, void *ctx) 
   return tg__match(&st, &p, &u, 1, &b);
 }
 
+static const tg__rule *tg__fired; /* the rule of the last replacement tg__apply_rules_counted made (VIZ's steps) */
+static int tg__viz_recording;     /* viz.c records the rewrites now (a context is open) */
+
+TG__PRIVATE void tg__pattern_viz(int on) { tg__viz_recording = on; }
+
 /* tg__apply_rules with match statistics: each rule tried, matched (returned a node) and the time it took */
 static tg__uop *tg__apply_rules_counted(tg__matcher *m, tg__uop *u, void *ctx) {
   for (const int *ri = m->byop[u->op]; *ri >= 0; ri++) {
@@ -389,6 +396,7 @@ static tg__uop *tg__apply_rules_counted(tg__matcher *m, tg__uop *u, void *ctx) {
     cr->tried++;
     if (r && r != u) {
       cr->matched++;
+      tg__fired = cr->rule;
       return r;
     }
   }
@@ -396,7 +404,7 @@ static tg__uop *tg__apply_rules_counted(tg__matcher *m, tg__uop *u, void *ctx) {
 }
 
 static tg__uop *tg__apply_rules(tg__matcher *m, tg__uop *u, void *ctx) {
-  if (__builtin_expect(tg__mstats > 0, 0)) return tg__apply_rules_counted(m, u, ctx);
+  if (__builtin_expect(tg__mstats > 0 || tg__viz_recording, 0)) return tg__apply_rules_counted(m, u, ctx);
   for (const int *ri = m->byop[u->op]; *ri >= 0; ri++) {
     tg__uop *r = tg__try_rule(&m->compiled[*ri], u, ctx);
     if (r && r != u) return r;
@@ -479,6 +487,7 @@ typedef struct tg__rewriter {
   void *ctx;
   tg__map memo;
   int depth;
+  int viz; /* VIZ records this rewrite's steps */
 } tg__rewriter;
 
 static tg__uop *tg__rewrite_node(tg__rewriter *rw, tg__uop *u) {
@@ -487,12 +496,16 @@ static tg__uop *tg__rewrite_node(tg__rewriter *rw, tg__uop *u) {
   if (rw->pre) { /* a node a pre rule replaces is not entered: its replacement is rewritten instead */
     tg__uop *r = tg__apply_rules(rw->pre, u, rw->ctx);
     if (r) {
+      if (rw->viz) tg__viz_step(u, r, tg__fired, 1);
       r = tg__rewrite_node(rw, r);
       tg__map_put(&rw->memo, u, r);
       return r;
     }
   }
-  if (rw->opaque && rw->opaque(u)) return u;
+  if (rw->opaque && rw->opaque(u)) {
+    if (rw->viz) tg__viz_opaque(u);
+    return u;
+  }
   tg__uop *srcs_small[8];
   tg__uop **srcs = u->nsrc <= 8 ? srcs_small : (tg__uop **)tg__alloc(sizeof(tg__uop *) * (size_t)u->nsrc);
   int changed = 0;
@@ -505,6 +518,7 @@ static tg__uop *tg__rewrite_node(tg__rewriter *rw, tg__uop *u) {
   tg__uop *r = rw->m ? tg__apply_rules(rw->m, cur, rw->ctx) : NULL;
   if (!r && rw->m2) r = tg__apply_rules(rw->m2, cur, rw->ctx);
   if (r) {
+    if (rw->viz) tg__viz_step(cur, r, tg__fired, 0);
     if (++rw->depth > 100000) { /* a rule cycle: a library bug; stop rather than overflow the stack */
       rw->depth--;
       tg__map_put(&rw->memo, u, cur);
@@ -520,6 +534,18 @@ static tg__uop *tg__rewrite_node(tg__rewriter *rw, tg__uop *u) {
   return r;
 }
 
+static tg__uop *tg__rewrite_run(tg__rewriter *rw, tg__uop *root) {
+  rw->viz = tg__viz_recording != 0;
+  if (rw->viz) {
+    tg__matcher *first = rw->pre ? rw->pre : rw->m, *second = rw->pre ? rw->m : rw->m2;
+    tg__viz_rewrite_begin(first ? first->name : NULL, second ? second->name : NULL, root);
+  }
+  tg__uop *r = tg__rewrite_node(rw, root);
+  if (rw->viz) tg__viz_rewrite_end(r);
+  tg__map_free(&rw->memo);
+  return r;
+}
+
 TG__PRIVATE tg__uop *tg__graph_rewrite_ex(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx,
                                           int (*opaque)(const tg__uop *u)) {
   tg__rewriter rw;
@@ -528,9 +554,7 @@ TG__PRIVATE tg__uop *tg__graph_rewrite_ex(tg__uop *root, tg__matcher *m, tg__mat
   rw.m2 = m2;
   rw.ctx = ctx;
   rw.opaque = opaque;
-  tg__uop *r = tg__rewrite_node(&rw, root);
-  tg__map_free(&rw.memo);
-  return r;
+  return tg__rewrite_run(&rw, root);
 }
 
 TG__PRIVATE tg__uop *tg__graph_rewrite_pre(tg__uop *root, tg__matcher *pre, tg__matcher *m, void *ctx) {
@@ -539,9 +563,7 @@ TG__PRIVATE tg__uop *tg__graph_rewrite_pre(tg__uop *root, tg__matcher *pre, tg__
   rw.pre = pre;
   rw.m = m;
   rw.ctx = ctx;
-  tg__uop *r = tg__rewrite_node(&rw, root);
-  tg__map_free(&rw.memo);
-  return r;
+  return tg__rewrite_run(&rw, root);
 }
 
 TG__PRIVATE tg__uop *tg__graph_rewrite2(tg__uop *root, tg__matcher *m, tg__matcher *m2, void *ctx) {

@@ -37,7 +37,14 @@ TG__PRIVATE int tg__schedule(tg__uop **roots, int nroots, tg__device *dev, tg__s
   o.device = dev;
   o.capturing = tg__capture != NULL;
   o.default_device = tg__realize_default_device;
-  return tg__kernelize(roots, nroots, &o, out, realized_out);
+  int viz = tg__viz_begin(); /* VIZ: the tensor graph's rewrites into kernels */
+  int rc = tg__kernelize(roots, nroots, &o, out, realized_out);
+  if (viz >= 0) {
+    char name[96];
+    snprintf(name, sizeof name, "schedule: %d kernel%s", rc == 0 ? out->n : 0, rc == 0 && out->n == 1 ? "" : "s");
+    tg__viz_end(viz, "schedule", name, dev ? dev->name : "", "", "");
+  }
+  return rc;
 }
 
 /* whether u's value depends on a variable (memo: u -> 1 yes, 2 no) */
@@ -291,6 +298,7 @@ static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
   }
   tg__opt chosen[TG__MAX_OPTS]; /* BEAM's, else (-1) the heuristic's */
   int nchosen = tg__opts_overridden() ? -1 : tg__beam_opts(k, dev, &t, chosen);
+  int viz = tg__viz_begin(); /* VIZ: this kernel's rewrites, from its AST to its source */
   int rc = tg__codegen(k, &t, chosen, nchosen, lin);
   if (rc == 0) {
     if (!k->name) {
@@ -301,6 +309,9 @@ static int tg__kernel_source(tg__kernel *k, tg__linear *lin) {
     if (!k->opts) k->opts = tg__opts_str(lin->opts, lin->nopts);
     rc = k->src ? 0 : -1; /* else the renderer said why (a dtype the dialect cannot hold) */
   }
+  if (viz >= 0)
+    tg__viz_end(viz, "kernel", k->name ? k->name : "(failed)", dev->name, k->opts ? k->opts : "",
+                k->src ? k->src : tg_error());
   TG_FREE(params);
   if (rc < 0) tg__linear_free(lin);
   else if (cacheable) tg__src_add(key, k, lin);
@@ -452,7 +463,8 @@ static tg__launch *tg__sched_launches(tg__sched *s) {
 static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *l, double *t_total) {
   tg__kernel *k = &s->k[i];
   tg__device *dev = k->prog->dev; /* the output's, or COPY's (tg__copy_device) */
-  uint64_t t0 = TG__DEBUG >= 1 ? tg__now_ns() : 0;
+  int viz = tg__viz_profiling();
+  uint64_t t0 = TG__DEBUG >= 1 || viz ? tg__now_ns() : 0;
   int rc = 0;
   if (tg__fault(TG__FAULT_LAUNCH)) {
     tg__set_error("%s launch of kernel %s failed (injected fault)", dev->name, k->name);
@@ -464,11 +476,13 @@ static int tg__sched_launch(tg__sched *s, int i, void **ptrs, const tg__launch *
     h->record(h->ctx, k->prog, k->bufs, k->nbufs);
     for (int j = 0; j < l->ndrop; j++) h->record_drop(h->ctx, l->drop[j]);
   }
-  if (rc == 0 && TG__DEBUG >= 1) {
+  if (rc == 0 && (TG__DEBUG >= 1 || viz)) {
     tg__dev_synchronize(dev);
-    double dt = 1e-9 * (double)(tg__now_ns() - t0);
+    uint64_t t1 = tg__now_ns();
+    double dt = 1e-9 * (double)(t1 - t0);
     *t_total += dt;
     if (TG__DEBUG >= 2) tg__debug_launch(k->prog, k->nbufs, dt, k->opts, "");
+    if (viz) tg__viz_launch(dev->name, k->name, t0, t1);
   }
   return rc;
 }

@@ -569,6 +569,9 @@ static void tg__print_arg(tg__str *b, const tg__uop *u) {
     tg__str_printf(b, " %lld", (long long)u->arg.i);
 }
 
+TG__PRIVATE void tg__uop_arg_str(tg__str *b, const tg__uop *u) { tg__print_arg(b, u); }
+TG__PRIVATE uint64_t tg__uop_arg_hash(const tg__uop *u) { return tg__arg_hash(&u->arg, 0x76697a); }
+
 TG__PRIVATE char *tg__uop_print(tg__uop *root) {
   tg__vec order;
   memset(&order, 0, sizeof order);

@@ -61,6 +61,8 @@ PRIVATE = [
     "src/render.c",
     "src/realize.c",
     "src/search.c",
+    "src/viz_page.c",
+    "src/viz.c",
     "src/device.c",
     "src/runtime_cpu.c",
 ]

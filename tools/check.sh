@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check.sh: checks the single header as a user meets it (run by `make check`; exits non-zero at the first failure).
 #
-#   1. tinygrad.h is fresh: tools/amalgamate.py --check (the committed file equals a fresh amalgamation of src/), and
+#   1. tinygrad.h is fresh: tools/amalgamate.py --check (the committed file equals a fresh amalgamation of src/), as is
+#      src/viz_page.c (tools/gen_viz.py --check: the VIZ page of viz/), and
 #      every public function takes the library's lock (tools/api_lock.py), and the files of src/ form layers
 #      (tools/layers.py: none calls into a higher one).
 #   2. The one-file build: a file with `#define TINYGRAD_IMPLEMENTATION` + `#include "tinygrad.h"` + main compiles
@@ -30,6 +31,7 @@ step() { printf '\n== check: %s\n' "$*"; }
 fail() { printf 'check FAILED: %s\n' "$*" >&2; exit 1; }
 
 step "tinygrad.h is fresh"
+python3 tools/gen_viz.py --check || fail "src/viz_page.c is stale (run make and commit it)"
 python3 tools/amalgamate.py --check || fail "tinygrad.h is stale (run make and commit it)"
 
 step "every public function takes the library's lock"

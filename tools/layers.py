@@ -20,8 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # the layers, lowest first (DESIGN.md); a file calls into its own layer or lower ones
 LAYERS = [
-    ["base", "dtype", "unicode"],                                                     # 1 helpers
-    ["uop", "shape", "buffer", "pattern", "symbolic"],                        # 2 the graph and its rewriting
+    ["base", "dtype", "unicode", "viz_page"],                                         # 1 helpers
+    ["uop", "shape", "buffer", "pattern", "symbolic", "viz"],                 # 2 the graph and its rewriting
     ["gradient", "schedule", "codegen", "optimize", "linearize", "render"],   # 3 graph to kernels to source
     ["realize", "search", "device", "runtime_cpu", "tinygrad_cuda", "tinygrad_opencl"],  # 4 running on devices
     ["tensor", "autograd", "ops", "nn", "optim", "state", "gguf", "tokenizer", "jit"],  # 5 the public API
