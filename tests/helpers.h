@@ -52,6 +52,20 @@ static inline long test_rss_kb(void) {
   return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* a file's whole text, NUL-terminated and malloc'd; NULL if it cannot be read */
+static inline char *test_read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = n >= 0 ? (char *)malloc((size_t)n + 1) : NULL;
+  size_t got = s ? fread(s, 1, (size_t)n, f) : 0;
+  if (s) s[got] = 0;
+  fclose(f);
+  return s;
+}
+
 #define TEST_F32(data, ...) tg_from_float((data), TG_SHAPE(__VA_ARGS__))
 #define TEST_DATA(data, dt, ...) tg_from_data((data), (dt), TG_SHAPE(__VA_ARGS__))
 #define TEST_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -6,19 +6,6 @@
 #include "test.h"
 #include <unistd.h>
 
-static char *iviz_read(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = (char *)malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
-  return s;
-}
-
 /* (x + 0) * 1 simplifies in two steps: ADD(x, 0) -> x by x+0's rule, then MUL(x, 1) (the MUL rebuilt on its new
  * source) -> x by x*1's rule; the rewrite's root and result are the graph before and after */
 TEST(test_internal_viz_records_steps) {
@@ -76,7 +63,7 @@ TEST(test_internal_viz_records_steps) {
   CHECK(fd >= 0);
   if (fd >= 0) close(fd);
   CHECK_EQ_INT(tg__viz_write("test", path, 1), 0);
-  char *j = iviz_read(path);
+  char *j = test_read_text(path);
   CHECK_NOT_NULL(j);
   if (j) {
     CHECK(strstr(j, "symbolic.c:") != NULL);
@@ -171,12 +158,12 @@ TEST(test_internal_viz_write_whole_or_nothing) {
     CHECK_EQ_INT(tg_viz_write(path, 0), -1);
     tg__fault_arm(TG__FAULT_IO, 0, 0);
     CHECK_ERROR_HAS(path);
-    char *s = iviz_read(path);
+    char *s = test_read_text(path);
     CHECK(s && strcmp(s, "the old page") == 0);
     free(s);
   }
   CHECK_EQ_INT(tg_viz_write(path, 0), 0);
-  char *s = iviz_read(path);
+  char *s = test_read_text(path);
   CHECK(s && strncmp(s, "<!DOCTYPE html>", 15) == 0);
   CHECK(s && strstr(s, "@DATA@") == NULL && strstr(s, "{\"version\":1,") != NULL);
   free(s);

@@ -7,19 +7,6 @@
 
 #include "helpers.h"
 
-static char *tviz_read(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = (char *)malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = 0;
-  fclose(f);
-  return s;
-}
-
 static int tviz_count(const char *s, const char *needle) {
   int n = 0;
   for (const char *p = s; (p = strstr(p, needle)) != NULL; p++) n++;
@@ -51,7 +38,7 @@ TEST(test_viz_records_a_run) {
     CHECK_NEAR(sum, 1.0, 1e-5);
   }
   CHECK_EQ_INT(tg_viz_write(json, 1), 0);
-  char *j = tviz_read(json);
+  char *j = test_read_text(json);
   CHECK_NOT_NULL(j);
   if (j) {
     CHECK(strncmp(j, "{\"version\":1,", 13) == 0);
@@ -64,7 +51,7 @@ TEST(test_viz_records_a_run) {
   }
   free(j);
   CHECK_EQ_INT(tg_viz_write(page, 0), 0);
-  char *h = tviz_read(page);
+  char *h = test_read_text(page);
   CHECK_NOT_NULL(h);
   if (h) {
     CHECK(strncmp(h, "<!DOCTYPE html>", 15) == 0);
