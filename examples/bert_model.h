@@ -123,7 +123,7 @@ static void bert_free(bert_model *m) {
 
 /* the tensor name, or bert.name (a BertFor... checkpoint's), or NULL */
 static tg_tensor *bert__find(const bert_model *m, const char *name) {
-  char k[160];
+  char k[192]; /* "bert." and a name of up to 159 characters (the callers' buffers) */
   tg_tensor *t = tg_state_dict_get(m->sd, name);
   snprintf(k, sizeof k, "bert.%s", name);
   return t ? t : tg_state_dict_get(m->sd, k);

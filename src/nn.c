@@ -398,7 +398,7 @@ static tg__uop *tg__nn_pad_value(tg__uop *x, int nk, const int64_t *lo, const in
  * then a pad, not the sum over repeats that tg__tpool's general form (tinygrad's _pool) costs */
 static tg__uop *tg__nn_windows(tg__uop *x, const tg__pool *p, double v) {
   int nd = x->ndim, nk = p->nk, nn = nd - nk, blocks = 1;
-  int64_t hi[TG_MAX_DIMS], o[TG_MAX_DIMS];
+  int64_t hi[TG_MAX_DIMS] = {0}, o[TG_MAX_DIMS] = {0}; /* set below; zeroed for GCC -O2 -Wmaybe-uninitialized */
   for (int j = 0; j < nk; j++) {
     blocks &= p->k[j] <= p->s[j] && p->d[j] == 1;
     hi[j] = p->hi[j];
@@ -558,7 +558,7 @@ tg_tensor *tg_max_unpool(tg_tensor *x, tg_tensor *indices, const tg_pool_opts *o
                   TG__SHAPE(iu, b2), tg_dtype_name(iu->dtype), n_out, nk, nk);
     return NULL;
   }
-  int64_t osz[TG_MAX_DIMS];
+  int64_t osz[TG_MAX_DIMS] = {0};
   if (n_out) {
     for (int j = 0; j < nk; j++) osz[j] = out[n_out - nk + j];
   } else {

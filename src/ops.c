@@ -78,13 +78,13 @@ static int tg__prep_s(const char *fn, tg_tensor *a, double v, tg__uop **x, tg__u
 typedef tg__uop *(*tg__binfn)(tg__uop *, tg__uop *);
 
 static tg_tensor *tg__bin(const char *fn, tg_tensor *a, tg_tensor *b, tg__binfn f) {
-  tg__uop *x, *y;
+  tg__uop *x = NULL, *y = NULL;
   if (tg__prep2(fn, a, b, &x, &y) < 0) return NULL;
   return tg__tensor_wrap(f(x, y), a->dev);
 }
 
 static tg_tensor *tg__bin_s(const char *fn, tg_tensor *a, double v, tg__binfn f, int reverse) {
-  tg__uop *x, *y;
+  tg__uop *x = NULL, *y = NULL; /* set by tg__prep_s (initialised for GCC -O3) */
   if (tg__prep_s(fn, a, v, &x, &y) < 0) return NULL;
   return tg__tensor_wrap(reverse ? f(y, x) : f(x, y), a->dev);
 }

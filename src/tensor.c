@@ -1760,7 +1760,7 @@ int tg_meshgrid(tg_tensor **ts, int n, int xy, tg_tensor **out) {
     len[i] = tg__numel_max(ts[i]->uop->ndim, ts[i]->uop->shape);
   }
   /* tensor i varies along output axis i ("ij"); "xy" swaps the first two, as numpy's default */
-  int pos[TG_MAX_DIMS];
+  int pos[TG_MAX_DIMS] = {0};
   for (int i = 0; i < n; i++) pos[i] = xy && n > 1 && i < 2 ? 1 - i : i;
   for (int i = 0; i < n; i++) shape[pos[i]] = len[i];
   if (tg__check_span("tg_meshgrid", n, shape) < 0) return -1;

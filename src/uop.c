@@ -198,7 +198,7 @@ static uint64_t tg__arg_hash(const tg__arg *a, uint64_t h) {
 
 static int tg__arg_eq(const tg__arg *a, const tg__arg *b) {
   return a->i == b->i && a->i2 == b->i2 && memcmp(&a->f, &b->f, 8) == 0 && a->ptr == b->ptr && a->nints == b->nints &&
-         (!a->nints || memcmp(a->ints, b->ints, sizeof(int64_t) * (size_t)a->nints) == 0);
+         (!a->nints || (a->ints && b->ints && memcmp(a->ints, b->ints, sizeof(int64_t) * (size_t)a->nints) == 0));
 }
 
 static void tg__intern_grow(void) {

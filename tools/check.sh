@@ -7,7 +7,7 @@
 #      (tools/layers.py: none calls into a higher one).
 #   2. The one-file build: a file with `#define TINYGRAD_IMPLEMENTATION` + `#include "tinygrad.h"` + main compiles
 #      without a warning (-Wall -Wextra -Werror) with cc and clang (C11, if clang exists) and g++ (C++17), links with
-#      only -lm -ldl -lpthread and runs.
+#      only -lm -ldl -lpthread and runs; with cc also at -O2 and -O3, where GCC's inlining finds more to warn about.
 #   3. The options: TINYGRAD_STATIC, a user allocator (TG_MALLOC/TG_REALLOC/TG_FREE) and including the implementation
 #      twice, in one C file; and a program of two files (the implementation in one, only declarations in the other).
 #   4. Exported symbols: an object of the implementation (not static) defines no global symbol but tg_ names (and no
@@ -66,6 +66,9 @@ EOF
 step "one-file build: $CC -std=c11 ${WARN[*]}"
 $CC -std=c11 "${WARN[@]}" -I. -o "$OUT/onefile_cc" "$OUT/onefile.c" "${LIBS[@]}"
 "$OUT/onefile_cc"
+
+step "one-file build optimised: $CC -std=c11 -O2 and -O3 ${WARN[*]} (the warnings that only inlining shows)"
+for opt in -O2 -O3; do $CC -std=c11 "$opt" "${WARN[@]}" -I. -c -o "$OUT/onefile_opt.o" "$OUT/onefile.c"; done
 
 step "debug information: the distributed header's lines are its own (no #line into src/, which users do not have)"
 [ "$(grep -c '^#line' tinygrad.h)" = 0 ] || fail "tinygrad.h has #line markers: a debugger would look for src/"
