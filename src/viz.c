@@ -51,7 +51,7 @@ typedef struct tg__viz_ctx {
 
 typedef struct tg__viz_launch_rec {
   char *device, *name;
-  double ts, dur; /* µs */
+  uint64_t ts, dur; /* ns from the first event; written as µs with three decimals */
 } tg__viz_launch_rec;
 
 static struct {
@@ -77,6 +77,7 @@ TG__PRIVATE int tg__viz_mode(void) { return tg__getenv_int("VIZ", 0); }
 TG__PRIVATE int tg__viz_profiling(void) { return tg__viz_mode() != 0 || tg__getenv_int("PROFILE", 0) > 0; }
 
 static void tg__viz_atexit(void);
+static int64_t tg__viz_max_steps = 2000000; /* the recording's bound (the tests lower it) */
 
 static void tg__viz_started(void) {
   if (!tg__V.t0) tg__V.t0 = tg__now_ns();
@@ -183,29 +184,28 @@ TG__PRIVATE void tg__viz_end(int token, const char *kind, const char *name, cons
 static const char *tg__viz_short(const char *name) { return strncmp(name, "tg__", 4) == 0 ? name + 4 : name; }
 
 TG__PRIVATE void tg__viz_rewrite_begin(const char *m1, const char *m2, tg__uop *root) {
-  if (tg__V.depth >= (int)TG__COUNT(tg__V.stack)) {
-    tg__V.depth++; /* too deep to follow: counted so that the ends pair up, not recorded */
-    return;
+  int ix = -1; /* the rewrite's record, or -1: not recorded (past the limits, or nested too deep) */
+  if (tg__V.total_steps >= tg__viz_max_steps || tg__V.uops.n > ((size_t)512 << 20)) {
+    tg__V.cut = 1; /* the contexts after this one record nothing (tg__viz_begin) */
+  } else if (tg__V.depth < (int)TG__COUNT(tg__V.stack)) {
+    tg__V.rws = (tg__viz_rw *)tg__viz_grow(tg__V.rws, &tg__V.caprw, tg__V.nrw + 1, sizeof(tg__viz_rw));
+    tg__viz_rw *r = &tg__V.rws[tg__V.nrw];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s%s%s", m1 ? tg__viz_short(m1) : "", m1 && m2 ? " + " : "",
+             m2 ? tg__viz_short(m2) : "");
+    r->ctx = tg__V.open - 1;
+    r->root = root->id;
+    r->rootp = root;
+    ix = tg__V.nrw++;
   }
-  if (tg__V.total_steps > 2000000 || tg__V.uops.n > ((size_t)512 << 20)) {
-    tg__V.cut = 1;
-    tg__pattern_viz(0);
-    return;
-  }
-  tg__V.rws = (tg__viz_rw *)tg__viz_grow(tg__V.rws, &tg__V.caprw, tg__V.nrw + 1, sizeof(tg__viz_rw));
-  tg__viz_rw *r = &tg__V.rws[tg__V.nrw];
-  memset(r, 0, sizeof *r);
-  snprintf(r->name, sizeof r->name, "%s%s%s", m1 ? tg__viz_short(m1) : "", m1 && m2 ? " + " : "",
-           m2 ? tg__viz_short(m2) : "");
-  r->ctx = tg__V.open - 1;
-  r->root = root->id;
-  r->rootp = root;
-  tg__V.stack[tg__V.depth++] = tg__V.nrw++;
+  if (tg__V.depth < (int)TG__COUNT(tg__V.stack)) tg__V.stack[tg__V.depth] = ix;
+  tg__V.depth++; /* counted either way, so that every end pairs with its begin */
 }
 
 static tg__viz_rw *tg__viz_top(void) {
   if (tg__V.depth <= 0 || tg__V.depth > (int)TG__COUNT(tg__V.stack)) return NULL;
-  return &tg__V.rws[tg__V.stack[tg__V.depth - 1]];
+  int ix = tg__V.stack[tg__V.depth - 1];
+  return ix < 0 ? NULL : &tg__V.rws[ix];
 }
 
 TG__PRIVATE void tg__viz_step(tg__uop *before, tg__uop *after, const tg__rule *rule, int pre) {
@@ -259,8 +259,8 @@ TG__PRIVATE void tg__viz_launch(const char *device, const char *name, uint64_t t
   tg__viz_launch_rec *l = &tg__V.launches[tg__V.nlaunch++];
   l->device = tg__strdup(device ? device : "");
   l->name = tg__strdup(name ? name : "");
-  l->ts = t0 > tg__V.t0 ? 1e-3 * (double)(t0 - tg__V.t0) : 0;
-  l->dur = t1 > t0 ? 1e-3 * (double)(t1 - t0) : 0;
+  l->ts = t0 > tg__V.t0 ? t0 - tg__V.t0 : 0;
+  l->dur = t1 > t0 ? t1 - t0 : 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -367,7 +367,10 @@ static char *tg__viz_json(void) {
     tg__json_str(&b, l->device);
     tg__str_cat(&b, ",");
     tg__json_str(&b, l->name);
-    tg__str_printf(&b, ",%.3f,%.3f]", l->ts, l->dur);
+    /* integers: a program's LC_NUMERIC (a decimal comma) must not break the JSON */
+    tg__str_printf(&b, ",%llu.%03llu,%llu.%03llu]", (unsigned long long)(l->ts / 1000),
+                   (unsigned long long)(l->ts % 1000), (unsigned long long)(l->dur / 1000),
+                   (unsigned long long)(l->dur % 1000));
   }
   tg__str_cat(&b, "]}\n");
   return tg__str_take(&b);

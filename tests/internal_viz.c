@@ -87,6 +87,50 @@ TEST(test_internal_viz_records_steps) {
   tg__setenv_int("VIZ", viz0);
 }
 
+/* past its bound the recording stops: the rewrite that finds it full is not recorded, yet every end still pairs with
+ * its begin (the rewrites open around it keep their steps), and the contexts after record nothing */
+TEST(test_internal_viz_cut) {
+  int viz0 = tg__viz_mode();
+  int64_t max0 = tg__viz_max_steps;
+  tg__viz_reset();
+  tg__setenv_int("VIZ", 1);
+  tg__viz_max_steps = 3;
+  tg__arg a;
+  memset(&a, 0, sizeof a);
+  a.i2 = 100;
+  tg__uop *x = tg__uop0(TG__OP_DEFINE_VAR, TG_INT32, &a);
+  tg__uop *e = tg__uop2(TG__OP_MUL, TG_INT32, tg__uop2(TG__OP_ADD, TG_INT32, x, tg__const_int(TG_INT32, 0), NULL),
+                        tg__const_int(TG_INT32, 1), NULL);
+  int token = tg__viz_begin();
+  CHECK(tg__simplify(e) == x);             /* 2 steps */
+  tg__viz_rewrite_begin("outer", NULL, e); /* recorded: below the bound */
+  tg__viz_step(e, x, &tg__symbolic_rules[0], 0); /* its step: the bound (3) reached */
+  CHECK(tg__simplify(e) == x);             /* inside it, finds the recording full: not recorded, its end pairs */
+  tg__viz_rewrite_end(e);                  /* the outer's end: its own result, not the inner one's */
+  CHECK_EQ_INT(tg__V.depth, 0);
+  tg__viz_end(token, "kernel", "k", "CPU", "", "");
+  int nctx = 0, nrw = 0, nlaunch = 0;
+  int64_t nsteps = 0;
+  CHECK_EQ_INT(tg__viz_counts(&nctx, &nrw, &nsteps, &nlaunch), 1); /* cut */
+  CHECK_EQ_INT(nrw, 2);
+  CHECK_EQ_INT((int)nsteps, 3);
+  int64_t root = 0, result = 0;
+  const int64_t *opaque = NULL;
+  int nopaque = 0, ns = 0;
+  CHECK(tg__viz_rewrite_of(1, &root, &result, &opaque, &nopaque, &ns) >= 0);
+  CHECK_EQ_INT((int)result, (int)e->id);
+  CHECK_EQ_INT(ns, 1);
+  token = tg__viz_begin(); /* a context after the cut records nothing */
+  CHECK(tg__simplify(e) == x);
+  tg__viz_end(token, "kernel", "k2", "CPU", "", "");
+  tg__viz_counts(&nctx, &nrw, &nsteps, &nlaunch);
+  CHECK_EQ_INT(nrw, 2);
+  CHECK_EQ_INT((int)nsteps, 3);
+  tg__viz_max_steps = max0;
+  tg__viz_reset();
+  tg__setenv_int("VIZ", viz0);
+}
+
 /* PROFILE=1 times and records each launch, and no rewrite */
 TEST(test_internal_viz_profile_launches) {
   int viz0 = tg__viz_mode(), prof0 = tg__getenv_int("PROFILE", 0);
@@ -106,6 +150,25 @@ TEST(test_internal_viz_profile_launches) {
   CHECK_EQ_INT(nlaunch, launched);
   CHECK_EQ_INT(nctx, 0);
   CHECK_EQ_INT((int)nsteps, 0);
+  /* each launch: [device, kernel, start, duration], the times in µs with three decimals (integers inside: no
+   * locale's decimal comma) */
+  char path[] = "/tmp/tg-vizp-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  if (fd >= 0) close(fd);
+  CHECK_EQ_INT(tg__viz_write("test", path, 1), 0);
+  char *j = test_read_text(path);
+  const char *l = j ? strstr(j, "\"launches\":[\n[\"") : NULL;
+  CHECK(l != NULL);
+  if (l) {
+    unsigned long long ts = 0, tsf = 0, dur = 0, durf = 0;
+    int used = 0;
+    CHECK(sscanf(l + 13, "[\"%*[^\"]\",\"%*[^\"]\",%llu.%3llu,%llu.%3llu]%n", &ts, &tsf, &dur, &durf, &used) == 4 &&
+          used > 0);
+    CHECK(dur > 0 || durf > 0);
+  }
+  free(j);
+  unlink(path);
   tg__setenv_int("PROFILE", prof0);
   tg__viz_reset();
   tg__setenv_int("VIZ", viz0);
