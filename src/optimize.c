@@ -40,8 +40,8 @@
  *    register tile of outputs from 16-byte reads of it (tg__apply_stage).
  *  - The heuristic reads the machine (tg__target, which the device describes: vector lanes and registers, cores). It
  *    upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile of two
- *    vectors by as many rows as fill half the registers (8x32 with AVX-512, 4x16 with AVX2, 8x8 with NEON, 4x4 per
- *    GPU thread), unrolls a convolution's window (or GROUPs it, for a weight gradient), blocks a matmul whose B does
+ *    vectors by as many rows as fill half the registers (4x16 with AVX2, 8x8 with NEON, 4x4 per GPU thread; a
+ *    matmul gets 12x32 with AVX-512, 6x16 with AVX2, its rows padded by shifting the last tile back), unrolls a convolution's window (or GROUPs it, for a weight gradient), blocks a matmul whose B does
  *    not fit a core's level-2 cache (a grid of two THREADs), runs a copy's short innermost loop straight-line, and
  *    gives any kernel whose outermost loop is shorter than the core count a THREAD on another output loop. On a GPU
  *    with workgroups it also GROUPs reductions to few outputs or along a contiguous axis (tg__gpu_group_rule, with a
@@ -890,12 +890,42 @@ static const tg__rule tg__pad_gate_rules[] = {
 };
 TG__RULES_REGISTER(tg__pad_gate_rules)
 
-static tg__uop *tg__padto(tg__uop *sink, tg__uop *r, int64_t m) {
+/* whether some load reads a buffer that the kernel stores into (an assignment in place) */
+static int tg__reads_its_output(tg__uop *sink) {
+  tg__vec all;
+  memset(&all, 0, sizeof all);
+  tg__uop_toposort(sink, &all);
+  int found = 0;
+  for (int i = 0; i < all.n && !found; i++) {
+    tg__uop *st = (tg__uop *)all.items[i];
+    if (st->op != TG__OP_STORE || st->src[0]->op != TG__OP_INDEX) continue;
+    for (int j = 0; j < all.n && !found; j++) {
+      tg__uop *l = (tg__uop *)all.items[j];
+      found = l->op == TG__OP_LOAD && l->src[0]->op == TG__OP_INDEX && l->src[0]->src[0] == st->src[0]->src[0];
+    }
+  }
+  tg__vec_free(&all);
+  return found;
+}
+
+/* PADTO(r, a): r runs to m, a multiple of a. On a CPU, when r has a whole tile of a and the kernel does not read what
+ * it writes, the last tile of a is shifted back to end at n (r -> min(r - r % a, n - a) + r % a): it recomputes rows
+ * of the tile before it and writes the same values there, and no load or store is gated. Gated loads cost a branch
+ * each in the reduction's loop, and a matmul's 12-row tile (24 accumulators: 6% faster than 8 rows on 2 AVX-512
+ * cores) needs 1024 padded to 1032. Else (a GPU, whose threads would race; a list without the THREAD that keeps
+ * the two tiles in one task, tg__padto_may_overlap) every load and store is gated by r < n. */
+static tg__uop *tg__padto(tg__uop *sink, tg__uop *r, int64_t m, int64_t amount, int may_overlap) {
   int64_t n = tg__range_size(r);
   tg__arg a;
   memset(&a, 0, sizeof a);
   a.i = r->arg.i;
   tg__uop *wide = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, m), &a);
+  if (may_overlap && n >= amount && !tg__reads_its_output(sink)) {
+    tg__uop *k = tg__const_int(r->dtype, amount), *lane = tg__alu(TG__OP_MOD, wide, k);
+    tg__uop *base = tg__alu(TG__OP_MUL, tg__alu(TG__OP_IDIV, wide, k), k), *last = tg__const_int(r->dtype, n - amount);
+    tg__uop *start = tg__uop3(TG__OP_WHERE, r->dtype, tg__alu(TG__OP_CMPLT, base, last), base, last, NULL);
+    return tg__substitute_range(sink, r, tg__alu(TG__OP_ADD, start, lane));
+  }
   sink = tg__substitute_range(sink, r, wide);
   return tg__padto_gate(sink, wide, tg__alu(TG__OP_CMPLT, wide, tg__const_int(r->dtype, n)));
 }
@@ -1068,7 +1098,7 @@ static tg__uop *tg__apply_tc(tg__uop *sink, int nglobal, const tg__target *t, in
   for (int a = 0; a < 3; a++) {
     int64_t n = tg__range_size(a == 0 ? mt.m : a == 1 ? mt.n : mt.k);
     size[a] = (n + dims[a] - 1) / dims[a] * dims[a];
-    if (size[a] != n) sink = tg__padto(sink, tg__range_of(sink, ids[a]), size[a]), padded = 1;
+    if (size[a] != n) sink = tg__padto(sink, tg__range_of(sink, ids[a]), size[a], size[a], 0), padded = 1;
   }
   if (padded && tg__tc_find(sink, nglobal, kid, 0, &mt, why) < 0) return NULL;
   int64_t id = tg__fresh_range_id(sink);
@@ -1706,7 +1736,7 @@ static tg__uop *tg__apply_workgroup(tg__uop *sink, const tg__target *t, tg__uop 
 }
 
 static tg__uop *tg__apply_opt(tg__uop *sink, int nglobal, const tg__axes *ax, const tg__target *t,
-                              const tg__opt *o, int64_t *copies, const char **why) {
+                              const tg__opt *o, int64_t *copies, int may_overlap, const char **why) {
   tg__uop *r = NULL, *r2 = NULL;
   int64_t a = 0;
   int gpu = t->gpu;
@@ -1753,7 +1783,7 @@ static tg__uop *tg__apply_opt(tg__uop *sink, int nglobal, const tg__axes *ax, co
       *why = "padding would add more than a quarter of the axis";
       return NULL;
     }
-    return tg__padto(sink, r, a);
+    return tg__padto(sink, r, a, o->amount, !gpu && may_overlap);
   case TG__OPT_LOCAL: case TG__OPT_GROUP: case TG__OPT_GROUPTOP:
     if (!t->local_max) { /* the CPU's GROUP: partial accumulators side by side, which become a vector */
       if (o->op != TG__OPT_GROUP) *why = gpu ? "the device has no workgroups" : "a CPU kernel has no workgroups";
@@ -1835,6 +1865,27 @@ static const char *tg__sym_refuses(tg__uop *sink, const tg__axes *ax, const tg__
   return (r && r->src[0]->op != TG__OP_CONST) || (r2 && r2->src[0]->op != TG__OP_CONST) ? why : NULL;
 }
 
+/* Whether opts[i], a PADTO, may shift its last tile back over the one before it (tg__padto): the two tiles that write
+ * the same rows must run in one task, one after the other. So the list has a THREAD (the threads then split range 0,
+ * not this loop), every THREAD of this loop leaves whole tiles, two or more, to each task, and no SWAP renames it */
+static int tg__padto_may_overlap(tg__uop *sink, const tg__axes *ax, const tg__opt *opts, int n, int i) {
+  if (opts[i].op != TG__OPT_PADTO) return 0;
+  const char *why = NULL;
+  tg__uop *r = tg__opt_loop(sink, ax, 0, opts[i].axis, &why);
+  if (!r || opts[i].amount < 2) return 0;
+  int64_t a = opts[i].amount, m = (tg__range_size(r) + a - 1) / a * a;
+  int threads = 0;
+  for (int j = 0; j < n; j++) {
+    if (opts[j].op == TG__OPT_SWAP) return 0;
+    if (opts[j].op != TG__OPT_THREAD) continue;
+    threads++;
+    if (j > i && opts[j].axis == opts[i].axis &&
+        (opts[j].amount < 1 || m % opts[j].amount || (m / opts[j].amount) % a || m / opts[j].amount < 2 * a))
+      return 0;
+  }
+  return threads > 0;
+}
+
 TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target *t, const tg__opt *opts, int n) {
   int sym = n > 0 && tg__has_sym_range(sink);
   tg__axes ax;
@@ -1851,7 +1902,8 @@ TG__PRIVATE tg__uop *tg__apply_opts(tg__uop *sink, int nglobal, const tg__target
     else if (sym && (int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS && tg__sym_refuses(sink, &ax, t, &opts[i]))
       why = tg__sym_refuses(sink, &ax, t, &opts[i]);
     else if ((int)opts[i].op >= 0 && opts[i].op < TG__NOPTOPS)
-      next = tg__apply_opt(sink, nglobal, &ax, t, &opts[i], &copies, &why);
+      next = tg__apply_opt(sink, nglobal, &ax, t, &opts[i], &copies, tg__padto_may_overlap(sink, &ax, opts, n, i),
+                           &why);
     nolocals |= opts[i].op == TG__OPT_NOLOCALS;
     if (!next) {
       char *list = tg__opts_str(opts, n);
@@ -1939,6 +1991,8 @@ static int tg__thread_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__
  * their block of B, which stays in its level-2 cache while the rows stream through. Blocks of rows are as large as
  * give every core 16 tasks: fewer left cores idle at the end (the guided pool balances what there is). Measured on
  * a 16-core Xeon (2 MiB level 2), the kernel alone: 1024 881 -> 990 GFLOPS, 2048 817 -> 1000; OpenBLAS 950 and 1070.
+ * A block keeps 3 tiles of rows or more: 1024 rows in 12-row tiles are 86, and blocks of 2 tiles (43 of them) ran the
+ * kernel 6% slower than blocks of 43 on 2 AVX-512 cores, where every task reads its block of B for 24 rows.
  * `tiles_i`/`tiles_j` are the loops' lengths after the register tile; `panel` is B's bytes per tile of columns.
  * Appends THREAD(j), THREAD(i) to out; returns how many (0: B fits, no blocking). */
 static int tg__block_rule(const tg__target *t, int64_t tiles_i, int64_t tiles_j, int64_t panel, int ai, int aj,
@@ -1948,10 +2002,8 @@ static int tg__block_rule(const tg__target *t, int64_t tiles_i, int64_t tiles_j,
   while (tj < tiles_j && (tiles_j % tj || (tiles_j / tj) * panel > t->l2_bytes / 4)) tj++;
   if (tj > 4096 || tiles_j % tj) return 0;
   int64_t ti = 1, want = 16 * (int64_t)t->cores;
-  while (tj * ti < want && ti < tiles_i) {
-    ti++;
-    while (ti < tiles_i && tiles_i % ti) ti++;
-  }
+  for (int64_t d = 2; d <= tiles_i / 3 && tj * ti < want; d++)
+    if (tiles_i % d == 0) ti = d;
   int n = 0;
   out[n++] = tg__mkopt(TG__OPT_THREAD, aj, tj);
   if (ti > 1 && ti * tj <= 65536 && ti <= 4096) out[n++] = tg__mkopt(TG__OPT_THREAD, ai, ti);
@@ -2495,19 +2547,26 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
    * for Haswell. 4 rows left 8 accumulators for FMAs of 4 cycles' latency, two a cycle: 8 in flight, no slack. Rows
    * that 6 does not divide are padded (PADTO: A's loads and C's stores gated by the row's bound). On 2 cores (Zen 3),
    * the 1024 kernel went 116-122 -> 172-186 GFLOPS (the whole product 0.62-0.78x -> 0.92-0.93x OpenBLAS in the same
-   * run), 2048 106 -> 151 (0.60x -> 0.82x). AVX-512's 8x32 tile (32 registers) stays: it reaches OpenBLAS already.
+   * run), 2048 106 -> 151 (0.60x -> 0.82x).
    * Not for a short reduction, whose kernel its stores bound (MNIST's input gradient of its last layer, 512x576 by a
    * reduction of 10: 510 -> 560 us) */
   int matmul = ng == 2 && ri == globals[0] && rj == globals[1] && !gpu && !window && inner_reduce;
   int64_t padi = tg__range_size(ri);
   /* With 32 registers (AVX-512) rows that 8 does not divide are padded to 8 likewise: M = 1001 had got a tile of one
    * row (0.31x OpenBLAS on 2 cores), 1023 and 999 of three (0.66-0.67x) */
-  int64_t rows = t->vec_regs == 16 ? 6 : max_i;
+  /* With 32 registers, 12 rows (24 accumulators, the other 8 registers for B's two vectors and A's broadcasts) when
+   * padding to 12 adds at most a 32nd: on 2 AVX-512 cores the 1024 matmul went from 370-376 to 387-391 GFLOPS,
+   * 2048 from 392 to 412 (the product of 1020 rows, which 12 divides: 372 -> 399). The padding's last tile is
+   * shifted back over the one before it (tg__padto), which needs a THREAD: see below */
+  int64_t rows = t->vec_regs == 16 ? 6 : max_i, pad12 = (padi + 11) / 12 * 12;
+  if (t->vec_regs >= 32 && (pad12 - padi) * 32 <= padi) rows = 12;
+  int padded = 0;
   if (matmul && (t->vec_regs == 16 || t->vec_regs >= 32) && fj == 2 * (int64_t)t->vec_floats && fi < rows &&
       (t->vec_regs >= 32 || fi <= 4) && padi >= 4 * rows && tg__range_size(inner_reduce) >= 64) {
     fi = rows;
     padi = (padi + rows - 1) / rows * rows;
     if (padi != tg__range_size(ri)) out[n++] = tg__mkopt(TG__OPT_PADTO, tg__axis_of(ax.gid, ax.ng, ri), rows);
+    padded = padi != tg__range_size(ri);
   }
   if (fi > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, ri), fi);
   if (fj > 1) out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, rj), fj);
@@ -2527,12 +2586,23 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   }
   /* a matmul (two output loops, rows outer) whose B passes a quarter of the level-2 cache is blocked for it (this
    * replaced a SWAP of the column tiles outermost for a B over 8 MiB, which the blocking covers) */
-  if (matmul) {
-    int nb = tg__block_rule(t, padi / fi, tg__range_size(rj) / fj, 4 * tg__range_size(inner_reduce) * fj,
-                            tg__axis_of(ax.gid, ax.ng, ri), tg__axis_of(ax.gid, ax.ng, rj), out + n);
-    if (nb) return n + nb;
+  int nb = matmul ? tg__block_rule(t, padi / fi, tg__range_size(rj) / fj, 4 * tg__range_size(inner_reduce) * fj,
+                                   tg__axis_of(ax.gid, ax.ng, ri), tg__axis_of(ax.gid, ax.ng, rj), out + n)
+                  : 0;
+  if (nb) n += nb;
+  else {
+    int64_t up[TG_MAX_DIMS];
+    for (int g = 0; g < ng; g++) up[g] = globals[g] == ri ? fi : globals[g] == rj ? fj : 1;
+    n = tg__thread_rule(sink, nglobal, t, globals, ng, up, out, n);
   }
-  int64_t up[TG_MAX_DIMS];
-  for (int g = 0; g < ng; g++) up[g] = globals[g] == ri ? fi : globals[g] == rj ? fj : 1;
-  return tg__thread_rule(sink, nglobal, t, globals, ng, up, out, n);
+  /* padded rows with no THREAD: the threads would split the loop of row tiles itself, and two of them could write the
+   * overlapping tiles at once; a THREAD of the rows with two tiles or more a task keeps each pair in one task (the
+   * list without one has its padding gated, tg__padto_may_overlap) */
+  int threaded = 0;
+  for (int i = 0; i < n; i++) threaded |= out[i].op == TG__OPT_THREAD;
+  int64_t tiles = padded ? padi / fi : 0, d = 0;
+  for (int64_t k = 2; k <= tiles / 2 && k <= 4 * (int64_t)t->cores; k++)
+    if (tiles % k == 0) d = k;
+  if (padded && !threaded && d && n < TG__MAX_OPTS) out[n++] = tg__mkopt(TG__OPT_THREAD, tg__axis_of(ax.gid, ax.ng, ri), d);
+  return n;
 }

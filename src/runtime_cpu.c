@@ -32,6 +32,7 @@
 #include <pthread.h>   // the pool
 #include <signal.h>    // sigset_t: workers block signals; the compiler starts with a clean mask
 #include <spawn.h>     // posix_spawnp
+#include <sys/mman.h>  // madvise
 #include <sys/stat.h>  // mkdir, lstat
 #include <sys/types.h>
 #include <sys/utsname.h> // uname: the architecture, in the target
@@ -110,15 +111,24 @@ static void tg__cpu_register_atexit(void) {
 // ---------------------------------------------------------------------------------------------------------------------
 // memory
 
+/* Buffers of 4 MiB or more start on a 2 MiB boundary and are offered to the kernel's transparent huge pages, as
+ * numpy offers its arrays (where THP is "madvise", the default of many distributions, nothing else gets them): a
+ * matmul's tile reads A's rows a page apart and B's panels through many pages, and its operands then need a
+ * 512th of the TLB entries. 1024 float32 matmul on 2 AVX-512 cores: 383-390 -> 391-395 GFLOPS. */
 static void *tg__cpu_alloc(void *ctx, size_t nbytes) {
   (void)ctx;
   void *p = NULL;
-  int rc = posix_memalign(&p, 64, nbytes ? nbytes : 1);
+  size_t huge = (size_t)2 << 20;
+  int big = nbytes >= 2 * huge;
+  int rc = posix_memalign(&p, big ? huge : 64, nbytes ? nbytes : 1);
   if (rc != 0 || !p) {
     tg__set_error("CPU alloc: cannot allocate %zu bytes: %s. HINT: use smaller tensors or free some", nbytes,
                   strerror(rc ? rc : ENOMEM));
     return NULL;
   }
+#ifdef MADV_HUGEPAGE
+  if (big) madvise(p, nbytes / huge * huge, MADV_HUGEPAGE);
+#endif
   return p;
 }
 

@@ -614,6 +614,24 @@ TEST(test_internal_cpu_isa) {
 #endif
 }
 
+/* CPU memory of 4 MiB or more starts on a 2 MiB boundary, offered to the kernel's transparent huge pages (numpy
+ * does the same for its arrays); smaller buffers on 64 bytes. Either holds its values. */
+TEST(test_internal_cpu_buffer_alignment) {
+  if (strcmp(tg__device_get(NULL)->name, "CPU")) return;
+  tg_scope_begin();
+  tg_tensor *big = tg_full(3.0, TG_FLOAT32, TG_SHAPE(1024, 1024)), *small = tg_full(5.0, TG_FLOAT32, TG_SHAPE(100));
+  CHECK_EQ_INT(tg_realize(big), 0);
+  CHECK_EQ_INT(tg_realize(small), 0);
+  const tg__buffer *bb = tg__tensor_buffer(big), *sb = tg__tensor_buffer(small);
+  CHECK(bb && bb->ptr && (uintptr_t)bb->ptr % ((uintptr_t)2 << 20) == 0);
+  CHECK(sb && sb->ptr && (uintptr_t)sb->ptr % 64 == 0);
+  float *b = tg_to_float(big), *sm = tg_to_float(small);
+  CHECK(b && sm && b[0] == 3.0f && b[1024 * 1024 - 1] == 3.0f && sm[99] == 5.0f);
+  free(b);
+  free(sm);
+  tg_scope_end();
+}
+
 /* a variable of tinygrad's that does nothing here is said: one line each, naming what to do instead */
 TEST(test_internal_env_warnings) {
   static const char *const names[4] = {"GRAPH", "CUDA", "CACHEDB", "VIZ"};

@@ -92,6 +92,12 @@ TEST(test_internal_opts_match_noopt) {
       {TO_CONV, 2, {TO_OPT(PADTO, 3, 5), TO_OPT(UPCAST, 3, 5)}}, /* 8 -> 10 */
       {TO_SUM, 2, {TO_OPT(PADTO, 0, 7), TO_OPT(THREAD, 0, 4)}}, /* 24 -> 28 */
       {TO_ADD, 3, {TO_OPT(PADTO, 0, 5), TO_OPT(PADTO, 1, 10), TO_OPT(UPCAST, 1, 5)}},
+      /* PADTO with a THREAD: the last tile shifted back over the one before it (test_internal_opts_padto_overlap) */
+      {TO_MATMUL, 4, {TO_OPT(PADTO, 0, 7), TO_OPT(UPCAST, 0, 7), TO_OPT(UPCAST, 1, 16), TO_OPT(THREAD, 0, 2)}},
+      {TO_MATMUL, 4, {TO_OPT(PADTO, 0, 5), TO_OPT(THREAD, 1, 3), TO_OPT(UPCAST, 0, 5), TO_OPT(UPCAST, 1, 16)}},
+      {TO_MATMUL, 2, {TO_OPT(PADTO, 1, 10), TO_OPT(THREAD, 0, 3)}}, /* the columns' last tile */
+      {TO_ADD, 3, {TO_OPT(PADTO, 0, 5), TO_OPT(PADTO, 1, 10), TO_OPT(THREAD, 1, 5)}}, /* the second one gated */
+      {TO_CONV, 3, {TO_OPT(PADTO, 3, 5), TO_OPT(UPCAST, 3, 5), TO_OPT(THREAD, 0, 2)}},
       /* workgroups (a GPU's): the CPU refuses them */
       {TO_ADD, 1, {TO_OPT(LOCAL, 1, 16)}},
       {TO_ADD, 2, {TO_OPT(LOCAL, 0, 4), TO_OPT(LOCAL, 1, 8)}},
@@ -465,14 +471,15 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
   setenv("DEV", "OFAKE", 1);
   /* vector lanes, registers -> the 64x48 matmul's tile (rows stay 8 or more for the threads). Cache blocking: with a
    * level-2 cache of 8 KiB, B (40 x 48 floats, 7.5 KiB) passes a quarter of it, so the columns become 3 blocks of one
-   * 16-column panel (2.5 KiB of B each) and the rows 8 blocks of 8 (24 tasks: as near 16 per core as 8 row tiles
-   * allow); with 32 KiB or more, no blocking. Each computes what the same matmul computes on the CPU. */
+   * 16-column panel (2.5 KiB of B each) and the rows 2 blocks of 4 tiles (a block of rows keeps 3 tiles or more,
+   * which share its block of B; 2-tile blocks of 12 rows ran 6% slower on 2 AVX-512 cores); with 32 KiB or more, no
+   * blocking. Each computes what the same matmul computes on the CPU. */
   static const struct { int lanes, regs; int64_t l2; const char *opts; } machines[] = {
       {16, 32, 1 << 20, "UPCAST(0,8) UPCAST(1,16)"}, /* AVX-512: 8x32, but 48 columns take 16 */
       {8, 16, 1 << 20, "UPCAST(0,4) UPCAST(1,16)"},  /* AVX2: 4x16 (a reduction of 40: see the next test) */
       {4, 32, 1 << 20, "UPCAST(0,8) UPCAST(1,8)"},   /* NEON: 8x8 */
       {4, 16, 1 << 20, "UPCAST(0,4) UPCAST(1,8)"},   /* SSE: 4x8 */
-      {16, 32, 8 << 10, "UPCAST(0,8) UPCAST(1,16) THREAD(1,3) THREAD(0,8)"},
+      {16, 32, 8 << 10, "UPCAST(0,8) UPCAST(1,16) THREAD(1,3) THREAD(0,2)"},
       {16, 32, 32 << 10, "UPCAST(0,8) UPCAST(1,16)"},
   };
   for (int m = 0; m < TG__COUNT(machines) && registered; m++) {
@@ -580,9 +587,11 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
 }
 
 /* With 16 vector registers (AVX2, SSE) a matmul whose reduction is long gets 6 rows by two vectors, the rows padded
- * to a multiple of 6 (PADTO: 64 -> 66); with 32 (AVX-512, NEON) 8 rows, and rows that 8 does not divide are padded
- * to 8 too (62 -> 64) when the tile is two whole vectors wide; a reduction of 40 (above) keeps 4 rows. The padded
- * tile computes what the CPU computes, the padding rows stored nowhere. */
+ * to a multiple of 6 (PADTO: 64 -> 66, 11 tiles: no THREAD keeps two in a task, so the padding is gated); with 32
+ * (AVX-512, NEON) 12 rows when padding to 12 adds at most a 32nd (190 -> 192), else 8, and rows that 8 does not
+ * divide are padded to 8 too (62 -> 64) when the tile is two whole vectors wide; a padded tile gets a THREAD of two
+ * tiles or more a task, so that its last tile may overlap the one before it; a reduction of 40 (above) keeps 4 rows.
+ * The padded tile computes what the CPU computes. */
 TEST(test_internal_opts_matmul_tile_of_six_rows) {
   char saved[64];
   int registered = to_fake_begin(saved, sizeof saved);
@@ -590,7 +599,9 @@ TEST(test_internal_opts_matmul_tile_of_six_rows) {
       {8, 16, 64, 48, "PADTO(0,6) UPCAST(0,6) UPCAST(1,16)"}, /* AVX2 */
       {4, 16, 64, 48, "PADTO(0,6) UPCAST(0,6) UPCAST(1,8)"},  /* SSE */
       {16, 32, 64, 48, "UPCAST(0,8) UPCAST(1,16)"},           /* AVX-512 */
-      {16, 32, 62, 64, "PADTO(0,8) UPCAST(0,8) UPCAST(1,32)"}, /* AVX-512, 62 rows */
+      {16, 32, 62, 64, "PADTO(0,8) UPCAST(0,8) UPCAST(1,32) THREAD(0,4)"},  /* AVX-512, 62 rows */
+      {16, 32, 190, 64, "PADTO(0,12) UPCAST(0,12) UPCAST(1,32) THREAD(0,8)"}, /* 190 rows: 16 tiles of 12 */
+      {16, 32, 192, 64, "UPCAST(0,12) UPCAST(1,32)"},                         /* 192 rows */
   };
   for (int m = 0; m < TG__COUNT(machines) && registered; m++) {
     tg_scope_begin();
@@ -616,6 +627,50 @@ TEST(test_internal_opts_matmul_tile_of_six_rows) {
     tg_scope_end();
   }
   to_fake_end(saved);
+}
+
+/* PADTO on the CPU with a THREAD that keeps two tiles or more a task: the padded loop's last tile is shifted back to
+ * end at the loop's size, over the tile before it (which it recomputes, in the same task), and no load or store is
+ * gated; without a THREAD (the threads would split the tiles' loop), with one of a tile a task, or with a SWAP, the
+ * loads and stores are gated instead. Each computes NOOPT's values: 190 x 96 by 96 x 64, 12-row tiles (192 rows). */
+TEST(test_internal_opts_padto_overlap) {
+  static const struct { int n; tg__opt opts[5]; int overlap; } cases[] = {
+      {4, {TO_OPT(PADTO, 0, 12), TO_OPT(UPCAST, 0, 12), TO_OPT(UPCAST, 1, 32), TO_OPT(THREAD, 0, 8)}, 1},
+      {4, {TO_OPT(PADTO, 0, 12), TO_OPT(THREAD, 0, 2), TO_OPT(UPCAST, 0, 12), TO_OPT(UPCAST, 1, 32)}, 1},
+      {3, {TO_OPT(PADTO, 0, 12), TO_OPT(UPCAST, 0, 12), TO_OPT(THREAD, 1, 2)}, 1},
+      {3, {TO_OPT(PADTO, 0, 12), TO_OPT(UPCAST, 0, 12), TO_OPT(UPCAST, 1, 32)}, 0},                      /* no THREAD */
+      {4, {TO_OPT(PADTO, 0, 12), TO_OPT(UPCAST, 0, 12), TO_OPT(UPCAST, 1, 32), TO_OPT(THREAD, 0, 16)}, 0}, /* 1 tile */
+      {4, {TO_OPT(PADTO, 0, 12), TO_OPT(UPCAST, 0, 12), TO_OPT(THREAD, 0, 4), TO_OPT(SWAP, 0, 1)}, 0},
+  };
+  tg__target target;
+  tg__device_target(tg__device_get(NULL), &target);
+  if (target.gpu) return; /* THREAD is the CPU's */
+  for (int c = 0; c < TG__COUNT(cases); c++) {
+    tg_scope_begin();
+    float *got[2] = {NULL, NULL};
+    int gated = -1, shifted = -1;
+    for (int pass = 0; pass < 2; pass++) { /* NOOPT's list, then the case's */
+      tg__set_opts_override(cases[c].opts, pass ? cases[c].n : 0);
+      tg_tensor *t = tg_matmul(to_input(TG_SHAPE(190, 96), 21), to_input(TG_SHAPE(96, 64), 22));
+      tg_schedule *s = tg_schedule_create(&t, 1);
+      if (pass && s && s->s.n == 1 && s->s.k[0].src) {
+        gated = strstr(s->s.k[0].src, "if (") != NULL;
+        shifted = strstr(s->s.k[0].src, ":178)") != NULL; /* min(base, 190 - 12) */
+      }
+      tg_schedule_free(s);
+      got[pass] = tg_realize(t) == 0 ? tg_to_float(t) : NULL;
+      tg__set_opts_override(NULL, -1);
+    }
+    char *list = tg__opts_str(cases[c].opts, cases[c].n);
+    test_check(gated == !cases[c].overlap && shifted == cases[c].overlap, __FILE__, __LINE__,
+               "case %d [%s]: gated %d, shifted %d, want overlap %d", c, list, gated, shifted, cases[c].overlap);
+    CHECK(got[0] && got[1]);
+    if (got[0] && got[1]) CHECK_ARR_NEAR(got[1], got[0], 190 * 64, 1e-5);
+    TG_FREE(list);
+    free(got[0]);
+    free(got[1]);
+    tg_scope_end();
+  }
 }
 
 /* The channel tile: a 32->32 5x5 convolution large enough to pack, forward and both gradients, on a fake AVX-512

@@ -101,6 +101,12 @@ static const char *gg_write(gg_tmp *t, const gg_buf *b, size_t n) {
   return gg_save(b, n, t->path) == 0 ? t->path : NULL;
 }
 
+/* the temporary file and its directory removed: a test leaves nothing in /tmp */
+static void gg_tmp_done(gg_tmp *t) {
+  if (t->path[0]) unlink(t->path);
+  rmdir(t->dir);
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // blocks of each type, and a scalar dequantiser from ggml's layouts
 
@@ -191,7 +197,7 @@ static float gg_value(const gg_type *t, const unsigned char *p, int64_t i) {
 // ---------------------------------------------------------------------------------------------------------------------
 
 TEST(test_gguf_metadata) {
-  gg_tmp t;
+  gg_tmp t = {"", ""};
   snprintf(t.dir, sizeof t.dir, "/tmp/tg_test_gguf_XXXXXX");
   if (!CHECK(mkdtemp(t.dir) != NULL)) return;
   for (int version = 2; version <= 3; version++) {
@@ -247,13 +253,13 @@ TEST(test_gguf_metadata) {
   tg_gguf_free(NULL);
   CHECK_STR(tg_gguf_type_name(12), "Q4_K");
   CHECK(tg_gguf_type_name(9) == NULL); /* Q8_1: not read */
-  rmdir(t.dir);
+  gg_tmp_done(&t);
 }
 
 /* every type read, in a file with two other tensors around it and an alignment of 64, against the scalar
  * dequantiser: shapes (rows, cols) of numpy's order, the file's (cols, rows) */
 TEST(test_gguf_tensor_types) {
-  gg_tmp t;
+  gg_tmp t = {"", ""};
   snprintf(t.dir, sizeof t.dir, "/tmp/tg_test_gguf_XXXXXX");
   if (!CHECK(mkdtemp(t.dir) != NULL)) return;
   for (int c = 0; c < (int)(sizeof gg_types / sizeof gg_types[0]); c++) {
@@ -300,7 +306,7 @@ TEST(test_gguf_tensor_types) {
     free(data);
     free(b.p);
   }
-  rmdir(t.dir);
+  gg_tmp_done(&t);
 }
 
 /* checks got (rows x out) against x (rows x in) times the scalar dequantiser's weight (out x in); frees got */
@@ -319,7 +325,7 @@ static void gg_check_product(const gg_type *ty, const unsigned char *data, const
 /* a quantised weight stays quantised: y = x W^T with W in Q4_0 is one kernel reading W's blocks, and equals the
  * product with the dequantised values */
 TEST(test_gguf_matmul_fuses) {
-  gg_tmp t;
+  gg_tmp t = {"", ""};
   snprintf(t.dir, sizeof t.dir, "/tmp/tg_test_gguf_XXXXXX");
   if (!CHECK(mkdtemp(t.dir) != NULL)) return;
   const gg_type *ty = &gg_types[3]; /* Q4_0 */
@@ -343,7 +349,7 @@ TEST(test_gguf_matmul_fuses) {
   tg_scope_end();
   free(data);
   free(b.p);
-  rmdir(t.dir);
+  gg_tmp_done(&t);
 }
 
 /* A matrix-vector product with a quantised weight (a language model's decode step), and a product with 8 rows (a
@@ -351,7 +357,7 @@ TEST(test_gguf_matmul_fuses) {
  * time and widened (tg_vld_u8), nibbles and int8 values included, and the products equal the scalar dequantiser's
  * (Q4_0, Q4_1, Q8_0, Q5_1) */
 TEST(test_gguf_matvec_vectors) {
-  gg_tmp t;
+  gg_tmp t = {"", ""};
   snprintf(t.dir, sizeof t.dir, "/tmp/tg_test_gguf_XXXXXX");
   if (!CHECK(mkdtemp(t.dir) != NULL)) return;
   static const int which[4] = {3, 4, 7, 6}; /* Q4_0, Q4_1, Q8_0, Q5_1 */
@@ -400,7 +406,7 @@ TEST(test_gguf_matvec_vectors) {
     free(data);
     free(b.p);
   }
-  rmdir(t.dir);
+  gg_tmp_done(&t);
 }
 
 /* tg_gguf_linear: x W^T as tg_matmul gives it; with TG_GGUF_Q8, for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K, the product
@@ -408,7 +414,7 @@ TEST(test_gguf_matvec_vectors) {
  * here in double from the scalar dequantiser; other types ignore the flag. On the CPU the products of the quants are
  * integer dot products of bytes (tg_vdot4, Q8_0's signed ones tg_vdot4s). Errors name what is wrong */
 TEST(test_gguf_linear_q8) {
-  gg_tmp t;
+  gg_tmp t = {"", ""};
   snprintf(t.dir, sizeof t.dir, "/tmp/tg_test_gguf_XXXXXX");
   if (!CHECK(mkdtemp(t.dir) != NULL)) return;
   static const int which[7] = {3, 4, 5, 6, 7, 8, 0}; /* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, F32 */
@@ -467,7 +473,7 @@ TEST(test_gguf_linear_q8) {
     free(data);
     free(b.p);
   }
-  rmdir(t.dir);
+  gg_tmp_done(&t);
 }
 
 /* Integer dot products of bytes (4 a lane, 8 lanes a block) render as one tg_vdot4 (vpmaddubsw + vpmaddwd, which
@@ -512,7 +518,7 @@ TEST(test_byte_dot_products) {
 
 /* a malformed file is refused with the reason: every truncation of a good one, and each field made wrong */
 TEST(test_gguf_malformed) {
-  gg_tmp t;
+  gg_tmp t = {"", ""};
   snprintf(t.dir, sizeof t.dir, "/tmp/tg_test_gguf_XXXXXX");
   if (!CHECK(mkdtemp(t.dir) != NULL)) return;
   size_t nb;
@@ -613,8 +619,7 @@ TEST(test_gguf_malformed) {
   CHECK(tg_gguf_load(gg_write(&t, &d, d.n)) == NULL && strstr(tg_error(), "tensor 0's name is empty"));
   tg_clear_error();
   free(d.p);
-  unlink(t.path);
-  rmdir(t.dir);
+  gg_tmp_done(&t);
   free(data);
   free(b.p);
 }
