@@ -1991,8 +1991,9 @@ static int tg__thread_rule(tg__uop *sink, int nglobal, const tg__target *t, tg__
  * their block of B, which stays in its level-2 cache while the rows stream through. Blocks of rows are as large as
  * give every core 16 tasks: fewer left cores idle at the end (the guided pool balances what there is). Measured on
  * a 16-core Xeon (2 MiB level 2), the kernel alone: 1024 881 -> 990 GFLOPS, 2048 817 -> 1000; OpenBLAS 950 and 1070.
- * A block keeps 3 tiles of rows or more: 1024 rows in 12-row tiles are 86, and blocks of 2 tiles (43 of them) ran the
- * kernel 6% slower than blocks of 43 on 2 AVX-512 cores, where every task reads its block of B for 24 rows.
+ * A block keeps 3 tiles of rows or more, unless that leaves fewer than 2 tasks a core: 1024 rows in 12-row tiles are
+ * 86, and blocks of 2 tiles (43 of them) ran the kernel 6% slower than blocks of 43 on 2 AVX-512 cores, where every
+ * task reads its block of B for 24 rows; 100 rows (13 tiles of 8) by 6 blocks of columns keep 78 tasks on 16 cores.
  * `tiles_i`/`tiles_j` are the loops' lengths after the register tile; `panel` is B's bytes per tile of columns.
  * Appends THREAD(j), THREAD(i) to out; returns how many (0: B fits, no blocking). */
 static int tg__block_rule(const tg__target *t, int64_t tiles_i, int64_t tiles_j, int64_t panel, int ai, int aj,
@@ -2003,6 +2004,8 @@ static int tg__block_rule(const tg__target *t, int64_t tiles_i, int64_t tiles_j,
   if (tj > 4096 || tiles_j % tj) return 0;
   int64_t ti = 1, want = 16 * (int64_t)t->cores;
   for (int64_t d = 2; d <= tiles_i / 3 && tj * ti < want; d++)
+    if (tiles_i % d == 0) ti = d;
+  for (int64_t d = ti + 1; d <= tiles_i && tj * ti < 2 * (int64_t)t->cores; d++) /* ...unless a core would idle */
     if (tiles_i % d == 0) ti = d;
   int n = 0;
   out[n++] = tg__mkopt(TG__OPT_THREAD, aj, tj);
@@ -2557,9 +2560,12 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   /* With 32 registers, 12 rows (24 accumulators, the other 8 registers for B's two vectors and A's broadcasts) when
    * padding to 12 adds at most a 32nd: on 2 AVX-512 cores the 1024 matmul went from 370-376 to 387-391 GFLOPS,
    * 2048 from 392 to 412 (the product of 1020 rows, which 12 divides: 372 -> 399). The padding's last tile is
-   * shifted back over the one before it (tg__padto), which needs a THREAD: see below */
-  int64_t rows = t->vec_regs == 16 ? 6 : max_i, pad12 = (padi + 11) / 12 * 12;
-  if (t->vec_regs >= 32 && (pad12 - padi) * 32 <= padi) rows = 12;
+   * shifted back over the one before it (tg__padto), which needs a THREAD: see below. Only when the row tiles can be
+   * split in blocks of 3 or more (tg__block_rule): 128 rows are 11 tiles of 12, whose 9 tasks on 2 cores (a block of
+   * columns each) left one core a task behind: 128 x 1536 x 576 took 0.81 ms against 0.63 with 8 rows */
+  int64_t rows = t->vec_regs == 16 ? 6 : max_i, pad12 = (padi + 11) / 12 * 12, split12 = 0;
+  for (int64_t d = 2; d <= pad12 / 12 / 3; d++) split12 |= (pad12 / 12) % d == 0;
+  if (t->vec_regs >= 32 && (pad12 - padi) * 32 <= padi && split12) rows = 12;
   int padded = 0;
   if (matmul && (t->vec_regs == 16 || t->vec_regs >= 32) && fj == 2 * (int64_t)t->vec_floats && fi < rows &&
       (t->vec_regs >= 32 || fi <= 4) && padi >= 4 * rows && tg__range_size(inner_reduce) >= 64) {
