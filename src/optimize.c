@@ -40,16 +40,17 @@
  *    register tile of outputs from 16-byte reads of it (tg__apply_stage).
  *  - The heuristic reads the machine (tg__target, which the device describes: vector lanes and registers, cores). It
  *    upcasts the output of reductions with two or more output loops (matmul, conv) into a register tile of two
- *    vectors by as many rows as fill half the registers (4x16 with AVX2, 8x8 with NEON, 4x4 per GPU thread; a
- *    matmul gets 12x32 with AVX-512, 6x16 with AVX2, its rows padded by shifting the last tile back), unrolls a convolution's window (or GROUPs it, for a weight gradient), blocks a matmul whose B does
- *    not fit a core's level-2 cache (a grid of two THREADs), runs a copy's short innermost loop straight-line, and
- *    gives any kernel whose outermost loop is shorter than the core count a THREAD on another output loop. On a GPU
- *    with workgroups it also GROUPs reductions to few outputs or along a contiguous axis (tg__gpu_group_rule, with a
- *    4x4 tile first for a weight gradient and a LOCAL along the columns of a column sum), gives a 16-bit matmul to
- *    the tensor cores where the device has them (tg__tc_rule: shared-memory blocks of 128x128 where they divide it,
- *    else 4x4 tiles a warp, 2x2 warps a workgroup), stages a float32 matmul whose blocks divide it and fill the
- *    device (tg__stage_rule), gives convolution tiles 16x16 workgroups, and upcasts contiguous
- *    elementwise kernels by 4 (float4 accesses); NOLOCALS=1 turns the workgroups off. */
+ *    vectors by as many rows as fill half the registers (4x16 with AVX2, 8x8 with NEON, 4x4 per GPU thread; a matmul
+ *    gets 12x32 with AVX-512, 6x16 with AVX2, its rows padded by shifting the last tile back), unrolls a
+ *    convolution's window (or GROUPs it, for a weight gradient), blocks a matmul whose B does not fit a core's
+ *    level-2 cache (a grid of two THREADs), runs a copy's short innermost loop straight-line, and gives any kernel
+ *    whose outermost loop is shorter than the core count a THREAD on another output loop. On a GPU with workgroups
+ *    it also GROUPs reductions to few outputs or along a contiguous axis (tg__gpu_group_rule, with a 4x4 tile first
+ *    for a weight gradient and a LOCAL along the columns of a column sum), gives a 16-bit matmul to the tensor cores
+ *    where the device has them (tg__tc_rule: shared-memory blocks of 128x128 where they divide it, else 4x4 tiles a
+ *    warp, 2x2 warps a workgroup), stages a float32 matmul whose blocks divide it and fill the device
+ *    (tg__stage_rule), gives convolution tiles 16x16 workgroups, and upcasts contiguous elementwise kernels by 4
+ *    (float4 accesses); NOLOCALS=1 turns the workgroups off. */
 #include "internal.h"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -893,17 +894,20 @@ TG__RULES_REGISTER(tg__pad_gate_rules)
 /* whether some load reads a buffer that the kernel stores into (an assignment in place) */
 static int tg__reads_its_output(tg__uop *sink) {
   tg__vec all;
+  tg__map stored;
   memset(&all, 0, sizeof all);
+  memset(&stored, 0, sizeof stored);
   tg__uop_toposort(sink, &all);
+  for (int i = 0; i < all.n; i++) {
+    tg__uop *u = (tg__uop *)all.items[i];
+    if (u->op == TG__OP_STORE && u->src[0]->op == TG__OP_INDEX) tg__map_put(&stored, u->src[0]->src[0], u);
+  }
   int found = 0;
   for (int i = 0; i < all.n && !found; i++) {
-    tg__uop *st = (tg__uop *)all.items[i];
-    if (st->op != TG__OP_STORE || st->src[0]->op != TG__OP_INDEX) continue;
-    for (int j = 0; j < all.n && !found; j++) {
-      tg__uop *l = (tg__uop *)all.items[j];
-      found = l->op == TG__OP_LOAD && l->src[0]->op == TG__OP_INDEX && l->src[0]->src[0] == st->src[0]->src[0];
-    }
+    tg__uop *u = (tg__uop *)all.items[i];
+    found = u->op == TG__OP_LOAD && u->src[0]->op == TG__OP_INDEX && tg__map_get(&stored, u->src[0]->src[0]);
   }
+  tg__map_free(&stored);
   tg__vec_free(&all);
   return found;
 }
@@ -922,7 +926,8 @@ static tg__uop *tg__padto(tg__uop *sink, tg__uop *r, int64_t m, int64_t amount, 
   tg__uop *wide = tg__uop1(TG__OP_RANGE, r->dtype, tg__const_int(r->dtype, m), &a);
   if (may_overlap && n >= amount && !tg__reads_its_output(sink)) {
     tg__uop *k = tg__const_int(r->dtype, amount), *lane = tg__alu(TG__OP_MOD, wide, k);
-    tg__uop *base = tg__alu(TG__OP_MUL, tg__alu(TG__OP_IDIV, wide, k), k), *last = tg__const_int(r->dtype, n - amount);
+    tg__uop *base = tg__alu(TG__OP_MUL, tg__alu(TG__OP_IDIV, wide, k), k);
+    tg__uop *last = tg__const_int(r->dtype, n - amount);
     tg__uop *start = tg__uop3(TG__OP_WHERE, r->dtype, tg__alu(TG__OP_CMPLT, base, last), base, last, NULL);
     return tg__substitute_range(sink, r, tg__alu(TG__OP_ADD, start, lane));
   }
@@ -2548,7 +2553,7 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
   int n = 0;
   /* A matmul's tile with 16 vector registers (AVX2): 6 rows by two vectors, 12 accumulators, as BLIS's 6x16 kernel
    * for Haswell. 4 rows left 8 accumulators for FMAs of 4 cycles' latency, two a cycle: 8 in flight, no slack. Rows
-   * that 6 does not divide are padded (PADTO: A's loads and C's stores gated by the row's bound). On 2 cores (Zen 3),
+   * that 6 does not divide are padded (PADTO, its last tile shifted back, below). On 2 cores (Zen 3),
    * the 1024 kernel went 116-122 -> 172-186 GFLOPS (the whole product 0.62-0.78x -> 0.92-0.93x OpenBLAS in the same
    * run), 2048 106 -> 151 (0.60x -> 0.82x).
    * Not for a short reduction, whose kernel its stores bound (MNIST's input gradient of its last layer, 512x576 by a
@@ -2563,8 +2568,8 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
    * shifted back over the one before it (tg__padto), which needs a THREAD: see below. Only when the row tiles can be
    * split in blocks of 3 or more (tg__block_rule): 128 rows are 11 tiles of 12, whose 9 tasks on 2 cores (a block of
    * columns each) left one core a task behind: 128 x 1536 x 576 took 0.81 ms against 0.63 with 8 rows */
-  int64_t rows = t->vec_regs == 16 ? 6 : max_i, pad12 = (padi + 11) / 12 * 12, split12 = 0;
-  for (int64_t d = 2; d <= pad12 / 12 / 3; d++) split12 |= (pad12 / 12) % d == 0;
+  int64_t rows = t->vec_regs == 16 ? 6 : max_i, pad12 = (padi + 11) / 12 * 12;
+  int split12 = tg__divisor_upto(pad12 / 12, pad12 / 12 / 3) > 1;
   if (t->vec_regs >= 32 && (pad12 - padi) * 32 <= padi && split12) rows = 12;
   int padded = 0;
   if (matmul && (t->vec_regs == 16 || t->vec_regs >= 32) && fj == 2 * (int64_t)t->vec_floats && fi < rows &&
@@ -2606,9 +2611,9 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
    * list without one has its padding gated, tg__padto_may_overlap) */
   int threaded = 0;
   for (int i = 0; i < n; i++) threaded |= out[i].op == TG__OPT_THREAD;
-  int64_t tiles = padded ? padi / fi : 0, d = 0;
-  for (int64_t k = 2; k <= tiles / 2 && k <= 4 * (int64_t)t->cores; k++)
-    if (tiles % k == 0) d = k;
-  if (padded && !threaded && d && n < TG__MAX_OPTS) out[n++] = tg__mkopt(TG__OPT_THREAD, tg__axis_of(ax.gid, ax.ng, ri), d);
+  int64_t tiles = padded ? padi / fi : 0, cap = 4 * (int64_t)t->cores;
+  int64_t d = tiles ? tg__divisor_upto(tiles, tiles / 2 < cap ? tiles / 2 : cap) : 1;
+  if (padded && !threaded && d > 1 && n < TG__MAX_OPTS)
+    out[n++] = tg__mkopt(TG__OPT_THREAD, tg__axis_of(ax.gid, ax.ng, ri), d);
   return n;
 }
