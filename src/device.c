@@ -283,6 +283,7 @@ TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t) {
   t->vec_regs = p.vec_regs > 0 ? p.vec_regs : 16;
   t->cores = p.cores > 0 ? p.cores : 1;
   t->l2_bytes = p.l2_bytes > 0 ? p.l2_bytes : 1 << 20;
+  t->l3_bytes = p.l3_bytes > 0 ? p.l3_bytes : 0; /* a device built before the field leaves it 0 */
   t->local_max = p.local_max > 0 && d->dialect->group_id ? p.local_max : 0;
   t->shared_bytes = t->local_max && p.shared_bytes > 0 ? p.shared_bytes : 0;
   t->units = p.units > 0 ? p.units : 1;

@@ -769,6 +769,7 @@ typedef struct tg__target {
   int vec_regs;   /* vector registers: 16 (x86-64 up to AVX2), 32 (AVX-512, NEON) */
   int cores;      /* threads a kernel's outermost loop is split across */
   int64_t l2_bytes; /* one core's level-2 cache (the blocking of a matmul keeps a block of columns there) */
+  int64_t l3_bytes; /* one core's share of the last-level cache, 0 if unknown (...and a block of rows there) */
   int local_max;    /* a GPU's threads per workgroup (LOCAL, GROUP); 0: no workgroups (the CPU, or the dialect's) */
   int64_t shared_bytes; /* a workgroup's shared memory (GROUP's partial results) */
   int units;        /* a GPU's compute units (SMs): how many workgroups keep it busy */
@@ -1116,6 +1117,8 @@ TG__PRIVATE tg__device *tg__device_get(const char *name); /* NULL name: DEV env 
 TG__PRIVATE void tg__device_target(tg__device *d, tg__target *t); /* what codegen needs to know of d's machine */
 TG__PRIVATE tg__device *tg__cpu_device(void);
 TG__PRIVATE void tg__cpu_register(void);
+TG__PRIVATE int64_t tg__cpu_cache_share(const char *size, const char *cpus); /* sysfs's size over shared_cpu_list */
+TG__PRIVATE int64_t tg__cpu_least(int64_t gs, int64_t threads, double work); /* the pool's smallest claim */
 TG__PRIVATE void tg__cpu_threads_changed(void); /* THREADS changed: the pool restarts with as many at its next launch */
 /* device.c: one line per variable of tinygrad's that this library ignores (VIZ, CUDA=1...), into out */
 TG__PRIVATE void tg__env_warnings(char *out, size_t n); /* runtime_cpu.c: the CPU, registered as any device (device.c calls it) */

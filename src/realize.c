@@ -112,10 +112,10 @@ static void tg__ast_key(const tg__kernel *k, const tg__device *dev, const tg__ta
   uint64_t h = tg__hash_mix(0x7467682d737263ULL, (uint64_t)(uintptr_t)dev);
   h = tg__hash_mix(h, (uint64_t)(uintptr_t)dev->dialect);
   uint64_t g = tg__hash_mix(h, 0x5eed);
-  int64_t words[14] = {t->gpu,  t->vec_floats, t->vec_regs,  t->cores, tg__beam_width(), all.n, k->nbufs,
+  int64_t words[15] = {t->gpu,  t->vec_floats, t->vec_regs,  t->cores, tg__beam_width(), all.n, k->nbufs,
                        t->l2_bytes, tg__getenv_int("NOOPT", 0), tg__getenv_int("NOMERGE", 0), t->local_max,
-                       t->shared_bytes, t->units, t->tensor_cores};
-  for (int i = 0; i < 14; i++) h = tg__hash_mix(h, (uint64_t)words[i]), g = tg__hash_mix(g, ~(uint64_t)words[i]);
+                       t->shared_bytes, t->units, t->tensor_cores, t->l3_bytes};
+  for (int i = 0; i < 15; i++) h = tg__hash_mix(h, (uint64_t)words[i]), g = tg__hash_mix(g, ~(uint64_t)words[i]);
   for (int i = 0; i < all.n; i++) {
     tg__uop *u = (tg__uop *)all.items[i];
     tg__map_put(&pos, u, (void *)(intptr_t)(i + 1));

@@ -600,9 +600,9 @@ static int tg__cpu_nthreads(void);
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the thread pool. A job is the outermost loop [0, total) of a kernel. Its iterations are claimed in guided chunks:
-// each claim takes 1/(2P) of what is left (P threads), at least 1/(8P) of the whole, so the first chunks are large and
-// contiguous and the last small: a thread the OS descheduled (another process busy on its core) holds up only a
-// small chunk while the others take the rest. A claim is one compare-and-swap on `word`, the job's generation (high
+// each claim takes 1/(2P) of what is left (P threads), at least 1/(64P) of the whole (tg__cpu_least), so the first
+// chunks are large and contiguous and the last small: a thread the OS descheduled (another process busy on its core)
+// holds up only a small chunk while the others take the rest. A claim is one compare-and-swap on `word`, the job's generation (high
 // 24 bits) and its next unclaimed iteration (low 40): a claim from a job that has ended fails, even if the new one's
 // next iteration is the same number. Workers that finish a job spin for a moment (TG__CPU_SPIN_NS) watching for the
 // next, then sleep on `work`: back-to-back kernels (a JIT replay) find them awake, and an idle library burns nothing.
@@ -644,6 +644,20 @@ static void tg__cpu_pause(void) {
 #elif defined(__aarch64__)
   __asm__ __volatile__("yield");
 #endif
+}
+
+/* The smallest claim of a job of gs iterations on `threads` threads, `work` its estimated flops + bytes: 1/(64P) of
+ * the job, so that the threads finish within about as much of each other, but at least as many iterations as do 1e6
+ * of work (a few microseconds: claims of less would cost more in the claim's compare-and-swap, with 16 threads on
+ * one cache line, than they balance), and at most 1/(8P). It was 1/(8P): the 4096 matmul's 4608 tasks on 2 cores
+ * then ended in claims of 288 (45 ms), and one core waited for the other's last one: 721-737 ms against 700 with
+ * claims of 36 (a harness of the same kernel, 2 Zen 2 cores). */
+TG__PRIVATE int64_t tg__cpu_least(int64_t gs, int64_t threads, double work) {
+  int64_t least = gs / (64 * threads), most = gs / (8 * threads);
+  double floor = work > 0 ? 1e6 * (double)gs / work : (double)gs;
+  if ((double)least < floor) least = floor < (double)most ? (int64_t)floor + 1 : most;
+  if (least > most) least = most;
+  return least > 1 ? least : 1;
 }
 
 /* claims and runs chunks of job g until none is left (or g has ended) */
@@ -794,7 +808,7 @@ static int tg__cpu_launch(void *ctx, const tg_launch *l) {
   TG__CPU_STORE(tg__cpu_pool.bufs, bufs);
   TG__CPU_STORE(tg__cpu_pool.total, gs);
   TG__CPU_STORE(tg__cpu_pool.grain, 2 * threads);
-  TG__CPU_STORE(tg__cpu_pool.least, gs / (8 * threads) > 1 ? gs / (8 * threads) : 1);
+  TG__CPU_STORE(tg__cpu_pool.least, tg__cpu_least(gs, threads, work));
   TG__CPU_STORE(tg__cpu_pool.done, 0);
   __atomic_store_n(&tg__cpu_pool.word, g << TG__CPU_NEXT_BITS, __ATOMIC_SEQ_CST); /* publishes the job */
   if (__atomic_load_n(&tg__cpu_pool.sleepers, __ATOMIC_SEQ_CST)) {
@@ -918,12 +932,49 @@ static int64_t tg__cpu_l2_bytes(void) {
   return bytes;
 }
 
+/* a cache's share of one CPU in bytes, from sysfs's size ("16384K", "32M") and shared_cpu_list ("0-1", "0-3,8-11":
+ * 8 CPUs) of it; 0 when either cannot be read or the size is outside 256 KiB..4 GiB */
+TG__PRIVATE int64_t tg__cpu_cache_share(const char *size, const char *cpus) {
+  char *p = NULL;
+  long long v = size ? strtoll(size, &p, 10) : 0;
+  int sharing = 0;
+  if (v <= 0 || !p) return 0;
+  if (*p == 'K' || *p == 'M') v *= *p++ == 'K' ? 1024LL : 1024LL * 1024;
+  if (*p && *p != '\n') return 0;
+  for (const char *c = cpus; c && *c >= '0' && *c <= '9';) { /* "a" or "a-b", comma separated */
+    char *e;
+    long a = strtol(c, &e, 10), b = a;
+    if (*e == '-') b = strtol(e + 1, &e, 10);
+    if (b < a || b - a >= 65536) return 0;
+    sharing += (int)(b - a + 1);
+    if (*e != ',') break;
+    c = e + 1;
+  }
+  if (sharing < 1 || v < (256 << 10) || v > (4LL << 30)) return 0;
+  return v / sharing;
+}
+
+/* one core's share of the level-3 cache (a VM's list names its own CPUs only), or 0 */
+static int64_t tg__cpu_l3_share(void) {
+  static const char *const files[3] = {"level", "size", "shared_cpu_list"};
+  char text[3][1024];
+  for (int i = 0; i < 3; i++) {
+    char path[96];
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index3/%s", files[i]);
+    FILE *f = fopen(path, "r");
+    text[i][0] = 0;
+    if (f && !fgets(text[i], sizeof text[i], f)) text[i][0] = 0;
+    if (f) fclose(f);
+  }
+  return atoi(text[0]) == 3 ? tg__cpu_cache_share(text[1], text[2]) : 0;
+}
+
 static pthread_once_t tg__cpu_l2_once = PTHREAD_ONCE_INIT;
-static int64_t tg__cpu_l2;
-static void tg__cpu_l2_read(void) { tg__cpu_l2 = tg__cpu_l2_bytes(); }
+static int64_t tg__cpu_l2, tg__cpu_l3;
+static void tg__cpu_l2_read(void) { tg__cpu_l2 = tg__cpu_l2_bytes(), tg__cpu_l3 = tg__cpu_l3_share(); }
 
 /* the machine, for the optimiser: the host's vector registers (kernels are compiled for the host), the pool's
- * threads and the level-2 cache. A machine without AVX2 gets SSE's 4 lanes and 16 registers. */
+ * threads, the level-2 cache and a core's share of level 3. A machine without AVX2 gets SSE's 4 lanes and 16 registers. */
 static void tg__cpu_describe(void *ctx, tg_device_props *t) {
   (void)ctx;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
@@ -939,6 +990,7 @@ static void tg__cpu_describe(void *ctx, tg_device_props *t) {
   t->cores = tg__cpu_nthreads();
   pthread_once(&tg__cpu_l2_once, tg__cpu_l2_read);
   t->l2_bytes = tg__cpu_l2;
+  t->l3_bytes = tg__cpu_l3;
 }
 
 /* buffer views: host memory at any byte (the kernels' vector loads and stores are memcpy's, unaligned) */

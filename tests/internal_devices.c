@@ -632,6 +632,34 @@ TEST(test_internal_cpu_buffer_alignment) {
   tg_scope_end();
 }
 
+/* a core's share of the level-3 cache from sysfs's text: the size over the CPUs sharing it; 0 for what cannot be
+ * read. The machine's own share is 0 or one of these. */
+TEST(test_internal_cpu_cache_share) {
+  CHECK_EQ_INT(tg__cpu_cache_share("16384K\n", "0-1\n"), 8LL << 20);
+  CHECK_EQ_INT(tg__cpu_cache_share("32M", "0-3,8-11"), 4LL << 20);
+  CHECK_EQ_INT(tg__cpu_cache_share("1048576", "5"), 1LL << 20);
+  CHECK_EQ_INT(tg__cpu_cache_share("12288K", "0,2,4"), 4LL << 20);
+  CHECK_EQ_INT(tg__cpu_cache_share("", "0-1"), 0);
+  CHECK_EQ_INT(tg__cpu_cache_share("16384X", "0-1"), 0);  /* no such unit */
+  CHECK_EQ_INT(tg__cpu_cache_share("16384K", ""), 0);     /* shared by nobody */
+  CHECK_EQ_INT(tg__cpu_cache_share("16384K", "3-1"), 0);  /* a backwards range */
+  CHECK_EQ_INT(tg__cpu_cache_share("64K", "0"), 0);       /* too small for a level 3 */
+  CHECK_EQ_INT(tg__cpu_cache_share(NULL, NULL), 0);
+  tg__target t;
+  tg__device_target(tg__cpu_device(), &t);
+  CHECK(t.l3_bytes == 0 || (t.l3_bytes >= 1024 && t.l3_bytes <= (4LL << 30)));
+}
+
+/* the pool's smallest claim: 1/(64P) of the job, at least 1e6 of work (flops + bytes), at most 1/(8P); at least 1 */
+TEST(test_internal_cpu_pool_least) {
+  CHECK_EQ_INT(tg__cpu_least(4608, 2, 1.4e11), 36);     /* the 4096 matmul on 2 cores: was 288 */
+  CHECK_EQ_INT(tg__cpu_least(4608, 16, 1.4e11), 4);
+  CHECK_EQ_INT(tg__cpu_least(1 << 20, 2, 4e6), 65536);  /* little work a claim: 1/(8P) */
+  CHECK_EQ_INT(tg__cpu_least(1 << 20, 2, 2e7), 52429);  /* 1e6 of work: 2^20 / 20 iterations, and one */
+  CHECK_EQ_INT(tg__cpu_least(100, 2, 0), 6);            /* no estimate: 1/(8P) */
+  CHECK_EQ_INT(tg__cpu_least(3, 2, 1e12), 1);
+}
+
 /* a variable of tinygrad's that does nothing here is said: one line each, naming what to do instead */
 TEST(test_internal_env_warnings) {
   static const char *const names[4] = {"GRAPH", "CUDA", "CACHEDB", "VIZ"};

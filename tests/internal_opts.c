@@ -444,7 +444,7 @@ static void to_fake_describe(void *ctx, tg_device_props *p) {
   const tg__target *t = &to_fake_target;
   p->vec_floats = t->vec_floats, p->vec_regs = t->vec_regs, p->cores = t->cores, p->l2_bytes = t->l2_bytes;
   p->local_max = t->local_max, p->shared_bytes = t->shared_bytes, p->units = t->units;
-  p->tensor_cores = t->tensor_cores, p->wgmma = t->wgmma;
+  p->tensor_cores = t->tensor_cores, p->wgmma = t->wgmma, p->l3_bytes = t->l3_bytes;
 }
 
 /* registers the device OFAKE once: this machine's CPU, describing itself as to_fake_target; 1 when it is there */
@@ -631,6 +631,90 @@ TEST(test_internal_opts_matmul_tile_of_six_rows) {
     if (got && want) CHECK_ARR_NEAR(got, want, M * N, 1e-5);
     free(got);
     free(want);
+    tg_scope_end();
+  }
+  to_fake_end(saved);
+}
+
+/* Blocks of rows for the level-3 cache (tg__l3_rule): when A passes half a core's share of level 3 and B does not fit
+ * level 2, the rows are split in blocks, outermost, each of 32 tiles or more whose A fits that half, padded so that
+ * the blocks divide them. The lists of 2 AVX2 cores with 512 KiB of level 2 and 8 MiB of level 3 each (Zen 2): 4096
+ * rows in 6-row tiles are 683, a prime, so they are padded to 4104 (units of 12) in 18 blocks of 228 rows (3.6 MiB
+ * of A); 2048 rows (2052) in 6 blocks of 342; 1024 rows of A, 4 MiB, fit and get none, nor does any size when level
+ * 3 is not known. Scheduled only (not run); then a small product with caches to scale (400 x 64 by 64 x 64, 128
+ * KiB of level 3: 408 rows in 2 blocks of 17 units of 12) computes what the CPU computes. */
+TEST(test_internal_opts_matmul_level3_blocks) {
+  char saved[64];
+  int registered = to_fake_begin(saved, sizeof saved);
+  static const struct { int64_t n, l2, l3; const char *opts; } cases[] = {
+      {4096, 512 << 10, 8 << 20, "PADTO(0,12) UPCAST(0,6) UPCAST(1,16) THREAD(0,18) THREAD(1,256)"},
+      {2048, 512 << 10, 8 << 20, "PADTO(0,6) UPCAST(0,6) UPCAST(1,16) THREAD(0,6) THREAD(1,128)"},
+      {1024, 512 << 10, 8 << 20, "PADTO(0,6) UPCAST(0,6) UPCAST(1,16) THREAD(1,32)"},
+      {4096, 512 << 10, 0, "PADTO(0,6) UPCAST(0,6) UPCAST(1,16) THREAD(1,256)"},
+      /* a share whose half holds 64 rows of A: blocks of 10 tiles would read each block of B from memory for too few
+       * rows (108-row blocks ran slower than none), so there are none */
+      {4096, 512 << 10, 2 << 20, "PADTO(0,6) UPCAST(0,6) UPCAST(1,16) THREAD(1,256)"},
+  };
+  static const struct { int64_t n, l3; int cores; const char *opts; } wide[] = { /* AVX-512, 2 MiB of level 2 */
+      {4096, 19200 << 10, 16, "PADTO(0,12) UPCAST(0,12) UPCAST(1,32) THREAD(1,128) THREAD(0,2)"},
+      {4096, 19200 << 10, 2, "PADTO(0,12) UPCAST(0,12) UPCAST(1,32) THREAD(0,9) THREAD(1,128)"},
+  };
+  memset(&to_fake_target, 0, sizeof to_fake_target);
+  to_fake_target.vec_floats = 8, to_fake_target.vec_regs = 16, to_fake_target.cores = 2;
+  for (int c = 0; c < TG__COUNT(cases) && registered; c++) {
+    tg_scope_begin();
+    setenv("DEV", "OFAKE", 1);
+    to_fake_target.l2_bytes = cases[c].l2, to_fake_target.l3_bytes = cases[c].l3;
+    int64_t n = cases[c].n;
+    tg_tensor *t = tg_matmul(tg_rand(TG_FLOAT32, TG_SHAPE(n, n)), tg_rand(TG_FLOAT32, TG_SHAPE(n, n)));
+    tg_schedule *s = tg_schedule_create(&t, 1);
+    const char *got = NULL;
+    for (int i = 0; s && i < s->s.n; i++)
+      if (s->s.k[i].opts && strstr(s->s.k[i].opts, "UPCAST(0,6)")) got = s->s.k[i].opts;
+    test_check(got && !strcmp(got, cases[c].opts), __FILE__, __LINE__, "%lld rows, level 3 %lld: got [%s], want [%s]",
+               (long long)n, (long long)cases[c].l3, got ? got : "(none)", cases[c].opts);
+    tg_schedule_free(s);
+    tg_scope_end();
+  }
+  to_fake_target.vec_floats = 16, to_fake_target.vec_regs = 32, to_fake_target.l2_bytes = 2 << 20;
+  for (int c = 0; c < TG__COUNT(wide) && registered; c++) {
+    tg_scope_begin();
+    setenv("DEV", "OFAKE", 1);
+    to_fake_target.cores = wide[c].cores, to_fake_target.l3_bytes = wide[c].l3;
+    int64_t n = wide[c].n;
+    tg_tensor *t = tg_matmul(tg_rand(TG_FLOAT32, TG_SHAPE(n, n)), tg_rand(TG_FLOAT32, TG_SHAPE(n, n)));
+    tg_schedule *s = tg_schedule_create(&t, 1);
+    const char *got = NULL;
+    for (int i = 0; s && i < s->s.n; i++)
+      if (s->s.k[i].opts && strstr(s->s.k[i].opts, "UPCAST(0,12)")) got = s->s.k[i].opts;
+    test_check(got && !strcmp(got, wide[c].opts), __FILE__, __LINE__, "%d cores: got [%s], want [%s]", wide[c].cores,
+               got ? got : "(none)", wide[c].opts);
+    tg_schedule_free(s);
+    tg_scope_end();
+  }
+  to_fake_target.vec_floats = 8, to_fake_target.vec_regs = 16, to_fake_target.cores = 2;
+  for (int pass = 0; pass < 2 && registered; pass++) { /* the fake machine's list, then the CPU's values */
+    tg_scope_begin();
+    setenv("DEV", pass ? "CPU" : "OFAKE", 1);
+    to_fake_target.l2_bytes = 8 << 10, to_fake_target.l3_bytes = 96 << 10;
+    static float *got;
+    tg_tensor *t = tg_matmul(to_input(TG_SHAPE(570, 64), 31), to_input(TG_SHAPE(64, 64), 32));
+    if (!pass) {
+      tg_schedule *s = tg_schedule_create(&t, 1);
+      int found = 0;
+      for (int i = 0; s && i < s->s.n; i++)
+        found |= s->s.k[i].opts && !strcmp(s->s.k[i].opts, "PADTO(0,12) UPCAST(0,6) UPCAST(1,16) THREAD(0,3) THREAD(1,4)");
+      CHECK(found);
+      tg_schedule_free(s);
+      got = tg_to_float(t);
+    } else {
+      float *want = tg_to_float(t);
+      CHECK(got && want);
+      if (got && want) CHECK_ARR_NEAR(got, want, 570 * 64, 1e-5);
+      free(want);
+      free(got);
+      got = NULL;
+    }
     tg_scope_end();
   }
   to_fake_end(saved);
