@@ -4,7 +4,8 @@
  * Contract:
  *   build/run_tests [FILTER]   runs the tests whose name or file contains FILTER (all of them without one), in the
  *                              order of their files, then of their definition. TEST_VERBOSE=1 prints each test and
- *                              its time.
+ *                              its time. TEST_SHARD=K/N runs only every Nth of them from the Kth (0 <= K < N), so that
+ *                              N processes share the suite (`make test-opencl` runs one a core).
  *   Output: each failed assertion as `file:line: message`, a FAIL line per failing test, then `N tests run`, then the
  *   last line `N passed, N failed` counting assertions. Exit status 1 if any assertion failed (or FILTER matched no
  *   test), 0 otherwise.
@@ -138,12 +139,19 @@ int main(int argc, char **argv) {
   setenv("TEST_SELF", argv[0], 0); /* tests that run a child of the runner (the disk cache test) */
   const char *verbose_env = getenv("TEST_VERBOSE");
   int verbose = verbose_env && atoi(verbose_env) > 0;
+  const char *shard_env = getenv("TEST_SHARD");
+  int shard = 0, shards = 1;
+  if (shard_env && (sscanf(shard_env, "%d/%d", &shard, &shards) != 2 || shards < 1 || shard < 0 || shard >= shards)) {
+    printf("TEST_SHARD=%s: expected K/N with 0 <= K < N\n", shard_env);
+    return 1;
+  }
   if (test_ncases > 1) qsort(test_cases, (size_t)test_ncases, sizeof *test_cases, test_case_cmp);
 
-  int run = 0, failing = 0;
+  int run = 0, failing = 0, matched = 0;
   for (int i = 0; i < test_ncases; i++) {
     test_case *t = &test_cases[i];
     if (filter && !strstr(t->name, filter) && !strstr(t->file, filter)) continue;
+    if (matched++ % shards != shard) continue;
     test_failed_here = 0;
     tg_clear_error();
     double t0 = test_now();
@@ -157,11 +165,11 @@ int main(int argc, char **argv) {
              test_failed_here == 1 ? "" : "s");
     }
   }
-  if (filter && run == 0) printf("no test matches \"%s\"\n", filter);
+  if (filter && matched == 0) printf("no test matches \"%s\"\n", filter);
   printf("%d tests run, %d failing\n", run, failing);
   printf("%ld passed, %ld failed\n", test_passed, test_failed);
   free(test_cases);
-  return (test_failed > 0 || (filter && run == 0)) ? 1 : 0;
+  return (test_failed > 0 || (filter && matched == 0)) ? 1 : 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
