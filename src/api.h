@@ -200,7 +200,7 @@ typedef struct tg_device_props {
   int units;            /* compute units: how many workgroups keep it busy (1) */
   int tensor_cores;     /* the CUDA dialect's warp tensor cores run (0) */
   int wgmma;            /* ...and Hopper's warpgroup ones (0) */
-  int64_t l3_bytes;     /* the last-level cache one core can count on: its size over the cores sharing it (0: unknown) */
+  int64_t l3_bytes;     /* one core's share of the last-level cache: its size over the cores sharing it (0: unknown) */
 } tg_device_props;
 
 /* One launch, as the library gives it to a device's launch */

@@ -2039,7 +2039,8 @@ static int tg__block_rule(const tg__target *t, int64_t tiles_i, int64_t tiles_j,
 static int64_t tg__l3_rule(const tg__target *t, int64_t m, int64_t rows, int64_t row_bytes, int64_t *unit) {
   int64_t budget = t->l3_bytes / 2;
   *unit = rows;
-  if (budget <= 0 || rows < 1 || row_bytes <= 0 || (double)m * (double)row_bytes <= (double)budget * t->cores) return 0;
+  if (budget <= 0 || rows < 1 || row_bytes <= 0 || (double)m * (double)row_bytes <= (double)budget * t->cores)
+    return 0;
   for (int64_t g = 1; g <= 8; g++) {
     int64_t a = rows * g, padded = (m + a - 1) / a * a, units = padded / a;
     if ((padded - m) * 32 > m) continue;

@@ -602,13 +602,13 @@ static int tg__cpu_nthreads(void);
 // the thread pool. A job is the outermost loop [0, total) of a kernel. Its iterations are claimed in guided chunks:
 // each claim takes 1/(2P) of what is left (P threads), at least 1/(64P) of the whole (tg__cpu_least), so the first
 // chunks are large and contiguous and the last small: a thread the OS descheduled (another process busy on its core)
-// holds up only a small chunk while the others take the rest. A claim is one compare-and-swap on `word`, the job's generation (high
-// 24 bits) and its next unclaimed iteration (low 40): a claim from a job that has ended fails, even if the new one's
-// next iteration is the same number. Workers that finish a job spin for a moment (TG__CPU_SPIN_NS) watching for the
-// next, then sleep on `work`: back-to-back kernels (a JIT replay) find them awake, and an idle library burns nothing.
-// tg__cpu_wake (at the start of a schedule or a replay) wakes sleepers so that they spin while the kernels are
-// prepared: asleep, a 16-core host's workers took so long to wake that a 0.1 ms copy ran 0.7 ms, mostly on the
-// calling thread. The caller claims chunks too, then waits for `done` to reach the total (spinning, then yielding).
+// holds up only a small chunk while the others take the rest. A claim is one compare-and-swap on `word`, the job's
+// generation (high 24 bits) and its next unclaimed iteration (low 40): a claim from a job that has ended fails, even if
+// the new one's next iteration is the same number. Workers that finish a job spin for a moment (TG__CPU_SPIN_NS)
+// watching for the next, then sleep on `work`: back-to-back kernels (a JIT replay) find them awake, and an idle library
+// burns nothing. tg__cpu_wake (at the start of a schedule or a replay) wakes sleepers so that they spin while the
+// kernels are prepared: asleep, a 16-core host's workers took so long to wake that a 0.1 ms copy ran 0.7 ms, mostly on
+// the calling thread. The caller claims chunks too, then waits for `done` to reach the total (spinning, then yielding).
 // Launches are serialised by tg__cpu_launch_mu; the job's fields are atomics, published before its generation.
 
 #define TG__CPU_NEXT_BITS 40
@@ -938,7 +938,7 @@ TG__PRIVATE int64_t tg__cpu_cache_share(const char *size, const char *cpus) {
   char *p = NULL;
   long long v = size ? strtoll(size, &p, 10) : 0;
   int sharing = 0;
-  if (v <= 0 || !p) return 0;
+  if (v <= 0 || !p || v > (4LL << 30)) return 0; /* (before it is scaled: no overflow) */
   if (*p == 'K' || *p == 'M') v *= *p++ == 'K' ? 1024LL : 1024LL * 1024;
   if (*p && *p != '\n') return 0;
   for (const char *c = cpus; c && *c >= '0' && *c <= '9';) { /* "a" or "a-b", comma separated */
@@ -974,7 +974,8 @@ static int64_t tg__cpu_l2, tg__cpu_l3;
 static void tg__cpu_l2_read(void) { tg__cpu_l2 = tg__cpu_l2_bytes(), tg__cpu_l3 = tg__cpu_l3_share(); }
 
 /* the machine, for the optimiser: the host's vector registers (kernels are compiled for the host), the pool's
- * threads, the level-2 cache and a core's share of level 3. A machine without AVX2 gets SSE's 4 lanes and 16 registers. */
+ * threads, the level-2 cache and a core's share of level 3. A machine without AVX2 gets SSE's 4 lanes and 16
+ * registers. */
 static void tg__cpu_describe(void *ctx, tg_device_props *t) {
   (void)ctx;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))

@@ -475,7 +475,8 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
   tg__linear_free(&hl);
   char desc[768];
   snprintf(desc, sizeof desc,
-           "%s\n%s\ngpu=%d vec=%d regs=%d cores=%d l2=%lld l3=%lld width=%d local=%d shared=%lld units=%d tc=%d\n%.400s\n",
+           "%s\n%s\ngpu=%d vec=%d regs=%d cores=%d l2=%lld l3=%lld width=%d local=%d shared=%lld units=%d tc=%d\n"
+           "%.400s\n",
            tg__beam_version, dev->name, t->gpu, t->vec_floats, t->vec_regs, t->cores, (long long)t->l2_bytes,
            (long long)t->l3_bytes, width,
            t->local_max, (long long)t->shared_bytes, t->units, t->tensor_cores, heur ? heur : "");

@@ -645,6 +645,7 @@ TEST(test_internal_cpu_cache_share) {
   CHECK_EQ_INT(tg__cpu_cache_share("16384K", "3-1"), 0);  /* a backwards range */
   CHECK_EQ_INT(tg__cpu_cache_share("64K", "0"), 0);       /* too small for a level 3 */
   CHECK_EQ_INT(tg__cpu_cache_share(NULL, NULL), 0);
+  CHECK_EQ_INT(tg__cpu_cache_share("99999999999999999M", "0"), 0); /* past any cache: no overflow */
   tg__target t;
   tg__device_target(tg__cpu_device(), &t);
   CHECK(t.l3_bytes == 0 || (t.l3_bytes >= 1024 && t.l3_bytes <= (4LL << 30)));

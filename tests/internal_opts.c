@@ -687,7 +687,8 @@ TEST(test_internal_opts_matmul_level3_blocks) {
       tg_schedule *s = tg_schedule_create(&t, 1);
       int found = 0;
       for (int i = 0; s && i < s->s.n; i++)
-        found |= s->s.k[i].opts && !strcmp(s->s.k[i].opts, "PADTO(0,12) UPCAST(0,6) UPCAST(1,16) THREAD(0,3) THREAD(1,4)");
+        found |= s->s.k[i].opts &&
+                 !strcmp(s->s.k[i].opts, "PADTO(0,12) UPCAST(0,6) UPCAST(1,16) THREAD(0,3) THREAD(1,4)");
       CHECK(found);
       tg_schedule_free(s);
       got = tg_to_float(t);
