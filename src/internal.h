@@ -1121,7 +1121,8 @@ TG__PRIVATE int64_t tg__cpu_cache_share(const char *size, const char *cpus); /* 
 TG__PRIVATE int64_t tg__cpu_least(int64_t gs, int64_t threads, double work); /* the pool's smallest claim */
 TG__PRIVATE void tg__cpu_threads_changed(void); /* THREADS changed: the pool restarts with as many at its next launch */
 /* device.c: one line per variable of tinygrad's that this library ignores (VIZ, CUDA=1...), into out */
-TG__PRIVATE void tg__env_warnings(char *out, size_t n); /* runtime_cpu.c: the CPU, registered as any device (device.c calls it) */
+TG__PRIVATE void tg__env_warnings(char *out, size_t n);
+/* device.c: kernels launched and compiled in this process (add: what to count; the total) */
 TG__PRIVATE int64_t tg__stat_launches(int64_t add);
 TG__PRIVATE int64_t tg__stat_compiles(int64_t add);
 /* programs asked of tg__dev_compile(_batch) since start: [0] loaded already, [1] from the disk cache, [2] compiled */
@@ -1137,6 +1138,9 @@ TG__PRIVATE void tg__set_beam(int width, double min_s, double timeout_s);
 TG__PRIVATE void tg__beam_forget(void);        /* the tests: the in-memory cache is dropped (a restart) */
 TG__PRIVATE int tg__beam_width(void);          /* the width in force (0: BEAM off) */
 TG__PRIVATE tg__beam_stat *tg__beam_stats(void);
+/* the candidates' buffers: n of sizes[i] bytes on dev, all zero (or NULL, nothing kept); and their release */
+TG__PRIVATE void **tg__beam_scratch(tg__device *dev, const size_t *sizes, int n);
+TG__PRIVATE void tg__beam_scratch_free(tg__device *dev, void **ptrs, const size_t *sizes, int n);
 
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* jit.c (layer 5): captures launches through realize.c's capture hook; host reads are refused inside a JIT'd

@@ -11,9 +11,9 @@
  *    renders each extension (one that an Opt refuses, that makes more than 512 copies of the body, whose source passes
  *    128 KiB, or whose source another candidate already has, is dropped), compiles them a few at a time (twice the
  *    cores) through the device's compile_batch (the CPU runs its compilers in parallel, one per core; other devices
- *    compile one by one) and times each on scratch buffers of the kernel's sizes (zeroed). The `n` fastest new lists
- *    form the next beam; the search ends when a round gains less than 1% (or 1 µs), when no extension is left, or
- *    when BEAM_TIMEOUT seconds (default 60) have passed. The result is the fastest list seen, so it is never slower
+ *    compile one by one) and times each on scratch buffers of the kernel's sizes (zeroed: garbage holds denormals,
+ *    which Intel cores compute slowly). The `n` fastest new lists form the next beam; the search ends when a round
+ *    gains less than 1% (or 1 µs), when no extension is left, or when BEAM_TIMEOUT seconds (default 60) have passed. The result is the fastest list seen, so it is never slower
  *    than the heuristic's as measured. A kernel whose heuristic runs in under 20 µs is not searched further
  *    (launching costs more than an Opt can save).
  *  - Timing: a launch, then the synchronisation; a candidate slower than 3x the best so far is timed once, the others
@@ -64,7 +64,8 @@ static double tg__beam_now(void) { return 1e-9 * (double)tg__now_ns(); }
 // ---------------------------------------------------------------------------------------------------------------------
 // the cache of winners: in memory, and on disk
 
-static const char tg__beam_version[] = "tinygrad.h BEAM 4"; /* 2: STAGE; 3: WGMMA; 4: winners confirmed */
+/* 2: STAGE; 3: WGMMA; 4: winners confirmed; 5: zeroed scratch (lists searched on garbage are searched again) */
+static const char tg__beam_version[] = "tinygrad.h BEAM 5";
 
 typedef struct tg__beam_entry {
   uint64_t k0, k1;
@@ -266,6 +267,33 @@ typedef struct tg__beam_ctx {
   int nbufs;
   double best, deadline;
 } tg__beam_ctx;
+
+/* Device memory for the candidates' buffers, n of sizes[i] bytes (0 counts as 1), every byte zero: or NULL (nothing
+ * kept). Zero, not whatever the allocator returns: garbage read as floats holds denormals (small integers' bits), and
+ * on Intel cores each FMA on one takes a microcode assist. On the 16-core Xeon host the heuristic's 1024 matmul
+ * (1.4-2.5 ms) timed 5-14 ms on uninitialised scratch, the search's other lists 3-10 ms, and a slower list won. */
+TG__PRIVATE void **tg__beam_scratch(tg__device *dev, const size_t *sizes, int n) {
+  size_t most = 1;
+  for (int i = 0; i < n; i++) most = sizes[i] > most ? sizes[i] : most;
+  void **ptrs = (void **)tg__alloc(sizeof(void *) * (size_t)(n > 0 ? n : 1));
+  void *zeros = tg__try_alloc("BEAM", most);
+  int ok = zeros != NULL;
+  if (ok) memset(zeros, 0, most);
+  for (int i = 0; i < n && ok; i++) {
+    size_t nb = sizes[i] ? sizes[i] : 1;
+    ok = (ptrs[i] = tg__dev_alloc(dev, nb)) != NULL && tg__dev_copy_in(dev, ptrs[i], zeros, nb) == 0;
+  }
+  TG_FREE(zeros);
+  if (ok) return ptrs;
+  tg__beam_scratch_free(dev, ptrs, sizes, n);
+  return NULL;
+}
+
+TG__PRIVATE void tg__beam_scratch_free(tg__device *dev, void **ptrs, const size_t *sizes, int n) {
+  for (int i = 0; ptrs && i < n; i++)
+    if (ptrs[i]) tg__dev_free(dev, ptrs[i], sizes[i] ? sizes[i] : 1);
+  TG_FREE(ptrs);
+}
 
 static void tg__beam_compile(tg__beam_ctx *bc, tg__cand *c, int n) {
   if (!n) return;
@@ -511,23 +539,15 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
     bc.best = INFINITY;
     double t0 = tg__beam_now();
     bc.deadline = t0 + tg__beam_timeout();
-    bc.ptrs = (void **)tg__alloc(sizeof(void *) * (size_t)k->nbufs);
-    size_t most = 0;
-    for (int i = 0; i < k->nbufs; i++) most = k->bufs[i]->nbytes > most ? k->bufs[i]->nbytes : most;
-    void *zeros = tg__try_alloc("BEAM", most ? most : 1);
-    int ok = zeros != NULL;
-    for (int i = 0; i < k->nbufs && ok; i++) {
-      size_t nb = k->bufs[i]->nbytes ? k->bufs[i]->nbytes : 1;
-      ok = (bc.ptrs[i] = tg__dev_alloc(dev, nb)) != NULL && tg__dev_copy_in(dev, bc.ptrs[i], zeros, nb) == 0;
-    }
+    size_t *sizes = (size_t *)tg__alloc(sizeof(size_t) * (size_t)k->nbufs);
+    for (int i = 0; i < k->nbufs; i++) sizes[i] = k->bufs[i]->nbytes;
+    bc.ptrs = tg__beam_scratch(dev, sizes, k->nbufs);
     int ncands = 0;
     double t_heur = INFINITY, t_best = INFINITY;
-    if (ok) n = tg__beam_search(k, &bc, t, params, width, out, &ncands, &t_heur, &t_best);
+    if (bc.ptrs) n = tg__beam_search(k, &bc, t, params, width, out, &ncands, &t_heur, &t_best);
     tg__dev_synchronize(dev);
-    for (int i = 0; i < k->nbufs; i++)
-      if (bc.ptrs[i]) tg__dev_free(dev, bc.ptrs[i], k->bufs[i]->nbytes ? k->bufs[i]->nbytes : 1);
-    TG_FREE(bc.ptrs);
-    TG_FREE(zeros);
+    tg__beam_scratch_free(dev, bc.ptrs, sizes, k->nbufs);
+    TG_FREE(sizes);
     if (n >= 0) {
       tg__beam_counts.searches++;
       tg__beam_counts.candidates += ncands;

@@ -160,6 +160,40 @@ TEST(test_internal_search_off_and_small) {
   ti_cache_end(&t);
 }
 
+/* The candidates' buffers are zero whatever the heap held before (garbage read as floats holds denormals, which
+ * slowed a 16-core Xeon's FMAs 4-8x and crowned slower lists); a failed allocation gives NULL and keeps nothing */
+TEST(test_internal_search_scratch_is_zero) {
+  tg__device *d = tg__device_get(NULL);
+  size_t sizes[3] = {(size_t)4 << 20, 65536 + 12, 0};
+  for (int round = 0; round < 3; round++) { /* the heap dirtied, so that the allocator has garbage to hand back */
+    void *junk[4];
+    for (int i = 0; i < 4; i++) {
+      junk[i] = malloc(i & 1 ? sizes[1] : sizes[0]);
+      if (junk[i]) memset(junk[i], 5 + i, i & 1 ? sizes[1] : sizes[0]);
+    }
+    for (int i = 0; i < 4; i++) free(junk[i]);
+    void **p = tg__beam_scratch(d, sizes, 3);
+    CHECK(p != NULL);
+    if (!p) return;
+    unsigned char *host = (unsigned char *)malloc(sizes[0]);
+    CHECK(host != NULL);
+    for (int b = 0; b < 3 && host; b++) {
+      size_t nb = sizes[b] ? sizes[b] : 1, nonzero = 0;
+      memset(host, 0xff, nb);
+      CHECK_EQ_INT(tg__dev_copy_out(d, host, p[b], nb), 0);
+      CHECK_EQ_INT(tg__dev_synchronize(d), 0);
+      for (size_t i = 0; i < nb; i++) nonzero += host[i] != 0;
+      CHECK_EQ_INT((long long)nonzero, 0);
+    }
+    free(host);
+    tg__beam_scratch_free(d, p, sizes, 3);
+  }
+  tg__fault_arm(TG__FAULT_HOST_ALLOC, 0, 1); /* the zeros' host buffer */
+  CHECK(tg__beam_scratch(d, sizes, 3) == NULL);
+  tg__fault_arm(TG__FAULT_HOST_ALLOC, 0, 0);
+  tg_clear_error();
+}
+
 /* three kernels at once, the middle one broken: two programs that run right and a NULL; the same batch again
  * compiles nothing (the programs are the same) */
 TEST(test_internal_search_compile_batch) {
