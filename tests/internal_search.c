@@ -79,7 +79,7 @@ TEST(test_internal_search_beam_and_its_cache) {
     if (!fgets(line, sizeof line, f)) line[0] = 0;
     fclose(f);
   }
-  CHECK_STR(line, "tinygrad.h BEAM 4\n");
+  CHECK_STR(line, "tinygrad.h BEAM 5\n");
   /* a restart: only the disk remembers. The same choice, nothing searched */
   tg__beam_forget();
   s1 = *tg__beam_stats();
@@ -92,8 +92,8 @@ TEST(test_internal_search_beam_and_its_cache) {
   free(src1);
   free(src2);
   /* a damaged file, and a list the code generator refuses: searched again, and replaced */
-  static const char *const bad[] = {"garbage\x01\x02", "tinygrad.h BEAM 4\nUPCAST 7 2\n",
-                                    "tinygrad.h BEAM 4\nNOSUCHOP 0 2\n", "tinygrad.h BEAM 4\nUPCAST 0",
+  static const char *const bad[] = {"garbage\x01\x02", "tinygrad.h BEAM 5\nUPCAST 7 2\n",
+                                    "tinygrad.h BEAM 5\nNOSUCHOP 0 2\n", "tinygrad.h BEAM 5\nUPCAST 0",
                                     "tinygrad.h BEAM 3\nUPCAST 0 2\n"}; /* an older version's list */
   for (int i = 0; i < TG__COUNT(bad); i++) {
     CHECK_EQ_INT(ti_write_file(path, bad[i], strlen(bad[i])), 0);
@@ -108,7 +108,7 @@ TEST(test_internal_search_beam_and_its_cache) {
       if (!fgets(line, sizeof line, f)) line[0] = 0;
       fclose(f);
     }
-    CHECK_STR(line, "tinygrad.h BEAM 4\n");
+    CHECK_STR(line, "tinygrad.h BEAM 5\n");
   }
   tg__set_beam(-1, 0, 0);
   tg__beam_forget();
