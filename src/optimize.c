@@ -2472,6 +2472,14 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
                 (sym && tg__lanes_contiguous(&access, deps, globals[0], t->vec_floats));
       TG_FREE(deps);
     }
+    /* whether some input does not move with the outputs (a matrix-vector product's vector), or every input has its
+     * own elements per output (a sum's partial results) */
+    int shared = 0;
+    if (has_reduce && ng == 1) {
+      uint64_t *deps = tg__access_deps(&access);
+      for (int a = 0; a < access.n; a++) shared |= !(deps[a] & (1ULL << (globals[0]->arg.i & 63)));
+      TG_FREE(deps);
+    }
     tg__vec_free(&access);
     int64_t ones[TG_MAX_DIMS];
     for (int i = 0; i < ng; i++) ones[i] = 1;
@@ -2480,14 +2488,16 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
      * outputs a thread, which share each load of the vector, and 32 accumulators (GROUP), one per position in a
      * quantisation block, whose dequantising index arithmetic is then constant: a Q4_1 1536x576 product went from
      * 1050 to 188 us on 2 cores (AVX2; 290 without the 4 outputs). A vocabulary-sized one (8192 outputs or more: the
-     * logits) keeps one output a thread: tiled by 4, a Q8_0 49152x576 product took 10.5 ms instead of 2.0. */
+     * logits) keeps one output a thread: tiled by 4, a Q8_0 49152x576 product took 10.5 ms instead of 2.0. A sum's
+     * partial results (no input shared by the outputs: nothing to gain from 4 a thread) keep one a thread too, so
+     * that 16 cores share 256 of them in small claims rather than 64 of 1 MiB each */
     if (!vec_out && has_reduce && ng == 1 && nred == 1 && sink->nsrc == 1 && !t->gpu &&
         red->src[0]->op == TG__OP_CONST && tg__range_size(red) % 32 == 0 && tg__range_size(red) >= 64 &&
         tg__range_size(globals[0]) % 4 == 0 && tg__range_size(globals[0]) / 4 >= 2 * (int64_t)t->cores) {
       tg__axes ax;
       tg__find_axes(sink, nglobal, &ax);
       int n = 0;
-      if (tg__range_size(globals[0]) < 8192)
+      if (tg__range_size(globals[0]) < 8192 && shared)
         out[n++] = tg__mkopt(TG__OPT_UPCAST, tg__axis_of(ax.gid, ax.ng, globals[0]), 4);
       out[n++] = tg__mkopt(TG__OPT_GROUP, tg__axis_of(ax.rid, ax.nr, red), 32);
       return n;

@@ -586,6 +586,38 @@ TEST(test_internal_opts_heuristic_reads_the_machine) {
   to_fake_end(saved);
 }
 
+/* One loop of outputs, one reduction: a matrix-vector product's 4 outputs a thread share each load of the vector
+ * (UPCAST(0,4)) with 32 accumulators each (GROUP); a sum's rows, whose outputs share no input, keep one output a
+ * thread (a sum() split in two is 256 rows: 64 tasks of 4 rows left 16 cores claims of 1 MiB). Values: the CPU's. */
+TEST(test_internal_opts_matvec_and_sum_rows) {
+  char saved[64];
+  int registered = to_fake_begin(saved, sizeof saved);
+  to_fake_target.gpu = 0, to_fake_target.vec_floats = 8, to_fake_target.vec_regs = 16, to_fake_target.cores = 16;
+  static const char *const want_opts[2] = {"UPCAST(0,4) GROUP(0,32)", "GROUP(0,32)"};
+  for (int c = 0; c < 2 && registered; c++) {
+    float *v[2] = {NULL, NULL};
+    for (int dev = 0; dev < 2; dev++) {
+      tg_scope_begin();
+      setenv("DEV", dev ? "CPU" : "OFAKE", 1);
+      tg_tensor *w = to_input(TG_SHAPE(256, 1024), 21), *x = to_input(TG_SHAPE(1024, 1), 22);
+      tg_tensor *t = c ? tg_sum(w, TG_AXES(1), 0) : tg_matmul(w, x);
+      if (!dev) {
+        tg_schedule *s = tg_schedule_create(&t, 1);
+        CHECK(s && s->s.n == 1);
+        if (s && s->s.n == 1) CHECK_STR(s->s.k[0].opts, want_opts[c]);
+        tg_schedule_free(s);
+      }
+      v[dev] = tg_to_float(t);
+      tg_scope_end();
+    }
+    CHECK(v[0] && v[1]);
+    if (v[0] && v[1]) CHECK_ARR_NEAR(v[0], v[1], 256, 1e-4);
+    free(v[0]);
+    free(v[1]);
+  }
+  to_fake_end(saved);
+}
+
 /* With 16 vector registers (AVX2, SSE) a matmul whose reduction is long gets 6 rows by two vectors, the rows padded
  * to a multiple of 6 (PADTO: 64 -> 66, 11 tiles: no THREAD keeps two in a task, so the padding is gated); with 32
  * (AVX-512, NEON) 12 rows when padding to 12 adds at most a 32nd (190 -> 192) and the tiles split in blocks of 3 or
