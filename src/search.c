@@ -13,9 +13,10 @@
  *    cores) through the device's compile_batch (the CPU runs its compilers in parallel, one per core; other devices
  *    compile one by one) and times each on scratch buffers of the kernel's sizes (zeroed: garbage holds denormals,
  *    which Intel cores compute slowly). The `n` fastest new lists form the next beam; the search ends when a round
- *    gains less than 1% (or 1 µs), when no extension is left, or when BEAM_TIMEOUT seconds (default 60) have passed. The result is the fastest list seen, so it is never slower
- *    than the heuristic's as measured. A kernel whose heuristic runs in under 20 µs is not searched further
- *    (launching costs more than an Opt can save).
+ *    gains less than 1% (or 1 µs), when no extension is left, when BEAM_TIMEOUT seconds (default 60) have passed, or
+ *    after 20000 times the heuristic's time (2 s at least: a search is worth what the kernel could save). The result
+ *    is the fastest list seen, so it is never slower than the heuristic's as measured. A kernel whose heuristic runs
+ *    in under 20 µs is not searched further (launching costs more than an Opt can save).
  *  - Timing: a launch, then the synchronisation; a candidate slower than 3x the best so far is timed once, the others
  *    three times (the minimum counts). The winner, when it is not the heuristic's list, is timed again by turns with
  *    it (5 each, 2 for a kernel over 50 ms) and kept only if it is 2% faster there: a busy machine's noise does not
@@ -265,7 +266,7 @@ typedef struct tg__beam_ctx {
   tg__device *dev;
   void **ptrs; /* scratch memory, one per kernel buffer */
   int nbufs;
-  double best, deadline;
+  double best, started, deadline;
 } tg__beam_ctx;
 
 /* Device memory for the candidates' buffers, n of sizes[i] bytes (0 counts as 1), every byte zero: or NULL (nothing
@@ -405,6 +406,11 @@ static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t,
   best = beam[0];
   nbest = isfinite(best.time) ? best.n : -1;
   int small = isfinite(*t_heur) && *t_heur < tg__beam_min_time();
+  /* the search's worth: at most 20000 runs of the kernel as the heuristic has it (2 s at least). B's panel copy of a
+   * 1024 matmul (250 us on 2 cores) took 17 s of candidates to save 20 us a call, more than the matmul's own search */
+  double budget = isfinite(*t_heur) ? 2e4 * *t_heur : INFINITY;
+  if (budget < 2) budget = 2;
+  if (bc->started + budget < bc->deadline) bc->deadline = bc->started + budget;
   while (!small && nbeam && isfinite(beam[0].time) && tg__beam_now() < bc->deadline) {
     int cap = nbeam * nact, ncand = 0;
     cands = (tg__cand *)tg__alloc(sizeof(tg__cand) * (size_t)(cap ? cap : 1));
@@ -538,6 +544,7 @@ TG__PRIVATE int tg__beam_opts(tg__kernel *k, tg__device *dev, const tg__target *
     bc.nbufs = k->nbufs;
     bc.best = INFINITY;
     double t0 = tg__beam_now();
+    bc.started = t0;
     bc.deadline = t0 + tg__beam_timeout();
     size_t *sizes = (size_t *)tg__alloc(sizeof(size_t) * (size_t)k->nbufs);
     for (int i = 0; i < k->nbufs; i++) sizes[i] = k->bufs[i]->nbytes;
