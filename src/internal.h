@@ -1138,6 +1138,7 @@ TG__PRIVATE void tg__set_beam(int width, double min_s, double timeout_s);
 TG__PRIVATE void tg__beam_forget(void);        /* the tests: the in-memory cache is dropped (a restart) */
 TG__PRIVATE int tg__beam_width(void);          /* the width in force (0: BEAM off) */
 TG__PRIVATE tg__beam_stat *tg__beam_stats(void);
+TG__PRIVATE double tg__beam_budget(double t_heur); /* a search's seconds: 20000 runs of the heuristic's, >= 2 */
 /* the candidates' buffers: n of sizes[i] bytes on dev, all zero (or NULL, nothing kept); and their release */
 TG__PRIVATE void **tg__beam_scratch(tg__device *dev, const size_t *sizes, int n);
 TG__PRIVATE void tg__beam_scratch_free(tg__device *dev, void **ptrs, const size_t *sizes, int n);

@@ -339,6 +339,14 @@ static int tg__cand_cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* The seconds a kernel's search may take, t_heur the heuristic's time: what 20000 runs of it take, 2 s at least (no
+ * limit when it did not run). A search is worth what the kernel could save: B's panel copy of a 1024 matmul (250 us
+ * on 2 cores) took 17 s of candidates to save 20 us a call, more than the matmul's own search. */
+TG__PRIVATE double tg__beam_budget(double t_heur) {
+  double budget = isfinite(t_heur) && t_heur >= 0 ? 2e4 * t_heur : INFINITY;
+  return budget < 2 ? 2 : budget;
+}
+
 /* the output and reduction axes of k as lowered (sizes of its loops by role), through the empty list's linearised
  * form; 0, or -1 when k does not lower */
 static int tg__beam_axes(tg__kernel *k, const tg__target *t, int64_t *gsize, int *ng, int64_t *rsize, int *nr) {
@@ -406,10 +414,7 @@ static int tg__beam_search(tg__kernel *k, tg__beam_ctx *bc, const tg__target *t,
   best = beam[0];
   nbest = isfinite(best.time) ? best.n : -1;
   int small = isfinite(*t_heur) && *t_heur < tg__beam_min_time();
-  /* the search's worth: at most 20000 runs of the kernel as the heuristic has it (2 s at least). B's panel copy of a
-   * 1024 matmul (250 us on 2 cores) took 17 s of candidates to save 20 us a call, more than the matmul's own search */
-  double budget = isfinite(*t_heur) ? 2e4 * *t_heur : INFINITY;
-  if (budget < 2) budget = 2;
+  double budget = tg__beam_budget(*t_heur);
   if (bc->started + budget < bc->deadline) bc->deadline = bc->started + budget;
   while (!small && nbeam && isfinite(beam[0].time) && tg__beam_now() < bc->deadline) {
     int cap = nbeam * nact, ncand = 0;

@@ -160,6 +160,16 @@ TEST(test_internal_search_off_and_small) {
   ti_cache_end(&t);
 }
 
+/* A kernel's search lasts what 20000 runs of the heuristic's list take, 2 s at least, unbounded when it did not run */
+TEST(test_internal_search_budget) {
+  CHECK_NEAR(tg__beam_budget(250e-6), 5.0, 1e-9);  /* B's panel copy of a 1024 matmul on 2 cores */
+  CHECK_NEAR(tg__beam_budget(0.012), 240.0, 1e-9); /* its matmul: BEAM_TIMEOUT (60 s) decides */
+  CHECK_NEAR(tg__beam_budget(30e-6), 2.0, 1e-12);
+  CHECK_NEAR(tg__beam_budget(0), 2.0, 1e-12);
+  CHECK(isinf(tg__beam_budget(INFINITY)));
+  CHECK(isinf(tg__beam_budget(NAN)));
+}
+
 /* The candidates' buffers are zero whatever the heap held before (garbage read as floats holds denormals, which
  * slowed a 16-core Xeon's FMAs 4-8x and crowned slower lists); a failed allocation gives NULL and keeps nothing */
 TEST(test_internal_search_scratch_is_zero) {
