@@ -174,8 +174,9 @@ build/lsan_probe:
 # ---------------------------------------------------------------------------------------------------------------------
 # fuzzing: one libFuzzer binary per tests/fuzz/fuzz_*.c (each defines TINYGRAD_IMPLEMENTATION and may call tg__
 # functions). Each runs FUZZ_TIME seconds over build/fuzz/corpus/<target> (a fresh copy of tests/fuzz/corpus/<target>,
-# so new inputs never land in the repository), with the tokens of tests/fuzz/<target>.dict when there is one; its
-# output goes to build/fuzz/<target>.log, whose tail is printed when it fails. -rss_limit_mb: a lying size must never make the loaders allocate more than the input holds.
+# so new inputs never land in the repository), with the tokens of tests/fuzz/<target>.dict when there is one, as many
+# at a time as there are cores (tools/fuzz.sh); its output goes to build/fuzz/<target>.log, whose tail is printed when
+# it fails. -rss_limit_mb: a lying size must never make the loaders allocate more than the input holds.
 
 FUZZ_TIME ?= 60
 FUZZ_CC ?= clang
@@ -185,22 +186,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.
 fuzz: $(patsubst %,build/fuzz/%,$(FUZZ_TARGETS)) build/lsan_probe
 	@leaks=1; if ! ASAN_OPTIONS=detect_leaks=1 ./build/lsan_probe >/dev/null 2>&1; then leaks=0; \
 	  echo "warning: LeakSanitizer does not work here (ptrace or container?): fuzzing with -detect_leaks=0"; fi; \
-	set -e; for t in $(FUZZ_TARGETS); do \
-	  rm -rf build/fuzz/corpus/$$t build/fuzz/crashes/$$t; mkdir -p build/fuzz/corpus/$$t build/fuzz/crashes/$$t; \
-	  cp tests/fuzz/corpus/$$t/* build/fuzz/corpus/$$t/; \
-	  printf '%s: %s s over %s seeds ... ' $$t $(FUZZ_TIME) $$(ls tests/fuzz/corpus/$$t | wc -l); \
-	  dict=; if [ -f tests/fuzz/$$t.dict ]; then dict=-dict=tests/fuzz/$$t.dict; fi; \
-	  if ASAN_OPTIONS=detect_leaks=$$leaks ./build/fuzz/$$t -max_total_time=$(FUZZ_TIME) -timeout=10 \
-	       -rss_limit_mb=2048 -detect_leaks=$$leaks -print_final_stats=1 $$dict \
-	       -artifact_prefix=build/fuzz/crashes/$$t/ build/fuzz/corpus/$$t > build/fuzz/$$t.log 2>&1; then \
-	    echo "ok: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' build/fuzz/$$t.log | grep -o '[0-9]*$$') runs," \
-	         "corpus $$(ls build/fuzz/corpus/$$t | wc -l) files"; \
-	  else \
-	    echo "FAILED"; tail -n 60 build/fuzz/$$t.log; \
-	    echo "fuzz: $$t failed; the input: $$(ls build/fuzz/crashes/$$t/)" \
-	         "(replay: ./build/fuzz/$$t build/fuzz/crashes/$$t/FILE)"; exit 1; \
-	  fi; \
-	done
+	tools/fuzz.sh $(FUZZ_TIME) $$leaks $(FUZZ_TARGETS)
 
 build/fuzz/%: tests/fuzz/%.c tinygrad.h
 	@mkdir -p $(@D)
