@@ -5,10 +5,8 @@
 # in the repository), with tests/fuzz/TARGET.dict's tokens when there is one. LEAKS: 1 to detect leaks, 0 where
 # LeakSanitizer cannot run. Each one's output goes to build/fuzz/TARGET.log; the results print in the targets'
 # order, and a failure prints its log's tail and the input that failed. Exit status 0 when every target passed.
-secs=$1 leaks=$2
-shift 2
-if [ "$secs" = --one ]; then # (internal) fuzz.sh --one SECONDS LEAKS TARGET: one target, its status in TARGET.rc
-  secs=$leaks leaks=$1 t=$2
+if [ "$1" = --one ]; then # (internal) fuzz.sh --one SECONDS LEAKS TARGET: one target, its status in TARGET.rc
+  secs=$2 leaks=$3 t=$4
   rm -rf "build/fuzz/corpus/$t" "build/fuzz/crashes/$t"
   mkdir -p "build/fuzz/corpus/$t" "build/fuzz/crashes/$t"
   cp tests/fuzz/corpus/"$t"/* "build/fuzz/corpus/$t/"
@@ -20,6 +18,8 @@ if [ "$secs" = --one ]; then # (internal) fuzz.sh --one SECONDS LEAKS TARGET: on
   echo $? > "build/fuzz/$t.rc"
   exit 0
 fi
+secs=$1 leaks=$2
+shift 2
 n=$(nproc 2>/dev/null || echo 1)
 for t in "$@"; do rm -f "build/fuzz/$t.rc"; done
 printf '%s\n' "$@" | xargs -P "$n" -n 1 "$0" --one "$secs" "$leaks"
