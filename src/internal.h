@@ -1119,6 +1119,7 @@ TG__PRIVATE tg__device *tg__cpu_device(void);
 TG__PRIVATE void tg__cpu_register(void);
 TG__PRIVATE int64_t tg__cpu_cache_share(const char *size, const char *cpus); /* sysfs's size over shared_cpu_list */
 TG__PRIVATE int64_t tg__cpu_least(int64_t gs, int64_t threads, double work); /* the pool's smallest claim */
+TG__PRIVATE int64_t tg__cpu_align(int64_t gs, double work); /* claims end on multiples of this */
 TG__PRIVATE void tg__cpu_threads_changed(void); /* THREADS changed: the pool restarts with as many at its next launch */
 /* device.c: one line per variable of tinygrad's that this library ignores (VIZ, CUDA=1...), into out */
 TG__PRIVATE void tg__env_warnings(char *out, size_t n);

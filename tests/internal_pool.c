@@ -99,3 +99,125 @@ TEST(test_internal_pool_threads_setting) {
   }
   tg_set_threads(threads0);
 }
+
+/* Claims of cheap iterations end on multiples of 64 (tg__cpu_align): an element is computed by the vector loop or by
+ * its scalar remainder whatever the split, and the two differ in the last bit where the compiler may reorder a product
+ * (-fassociative-math). Adam's update of a million weights, computed with 1, 2, 3 and 7 threads (an elementwise kernel
+ * has the same code for each), is the same bits every time; before, with 2 threads, some differed from 1 thread's. */
+TEST(test_internal_pool_split_changes_no_bits) {
+  CHECK_EQ_INT(tg__cpu_align(1 << 20, 4e6), 64);   /* elementwise: a few flops and bytes an iteration */
+  CHECK_EQ_INT(tg__cpu_align(4608, 1.4e11), 1);    /* a matmul's tasks: any split */
+  CHECK_EQ_INT(tg__cpu_align(100, 1e3), 1);        /* too few iterations to align */
+  CHECK_EQ_INT(tg__cpu_align(1 << 20, 0), 1);      /* unknown work */
+  /* the claims of an elementwise-sized job, as the pool makes them: each starts and ends on a multiple of 64 (the
+   * last at the end), and together they cover the job once */
+  static int serial;
+  char name[64], src[640];
+  snprintf(name, sizeof name, "tclaims_%d", ++serial);
+  snprintf(src, sizeof src,
+           "#include <stdint.h>\n"
+           "void %s_entry(void **bufs, int64_t start, int64_t end) {\n"
+           "  int64_t *log = (int64_t *)bufs[0], k = __atomic_fetch_add(&log[0], 1, __ATOMIC_RELAXED);\n"
+           "  if (k < 4000) log[1 + 2 * k] = start, log[2 + 2 * k] = end;\n"
+           "}\n", name);
+  tg__program *p = tg__dev_compile(tg__cpu_device(), name, src);
+  CHECK_NOT_NULL(p);
+  int64_t *log = (int64_t *)calloc(1 + 2 * 4000, sizeof(int64_t));
+  if (p && log) {
+    const int64_t n = 1000003;
+    p->global_size = n, p->flops = 20.0 * (double)n, p->bytes = 0; /* 20 of work an iteration: elementwise */
+    void *bufs[1] = {log};
+    CHECK_EQ_INT(tg__dev_launch(p, bufs, 1), 0);
+    int64_t claims = log[0] < 4000 ? log[0] : 4000, covered = 0;
+    int aligned = claims > 0;
+    for (int64_t k = 0; k < claims; k++) {
+      int64_t s = log[1 + 2 * k], e = log[2 + 2 * k];
+      aligned &= s % 64 == 0 && (e % 64 == 0 || e == n) && s < e;
+      covered += e - s;
+    }
+    CHECK(aligned);
+    CHECK_EQ_INT(covered, n);
+  }
+  free(log);
+  if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the pool is the CPU's */
+  int threads0 = tg_setting("THREADS");
+  enum { N = 1000003 };
+  float *w = (float *)malloc(sizeof(float) * N), *m = (float *)malloc(sizeof(float) * N);
+  float *v = (float *)malloc(sizeof(float) * N), *first = NULL;
+  uint32_t r = 12345; /* full mantissas: products that round differently in another order */
+#define NEXT_U01() ((r = r * 1664525u + 1013904223u) >> 8) / 16777216.0f
+  for (int i = 0; i < N; i++) w[i] = NEXT_U01() - 0.5f, m[i] = (NEXT_U01() - 0.5f) / 10, v[i] = NEXT_U01() / 100 + 1e-6f;
+#undef NEXT_U01
+  static const int threads[4] = {1, 2, 3, 7};
+  int same = 1;
+  for (int k = 0; k < 4; k++) {
+    CHECK_EQ_INT(tg_set_threads(threads[k]), 0);
+    tg_scope_begin();
+    tg_tensor *tw = tg_from_data(w, TG_FLOAT32, TG_SHAPE(N)), *tm = tg_from_data(m, TG_FLOAT32, TG_SHAPE(N));
+    tg_tensor *tv = tg_from_data(v, TG_FLOAT32, TG_SHAPE(N));
+    float b1[1] = {0.9f}, b2[1] = {0.999f}, lr[1] = {0.001f};
+    tg_tensor *c1 = tg_from_data(b1, TG_FLOAT32, TG_SHAPE(1)), *c2 = tg_from_data(b2, TG_FLOAT32, TG_SHAPE(1));
+    tg_tensor *clr = tg_from_data(lr, TG_FLOAT32, TG_SHAPE(1));
+    /* w - m / (1 - b1) / (sqrt(v / (1 - b2)) + eps) * lr, the scalars broadcast from buffers (as the optimizer's) */
+    tg_tensor *mh = tg_mul(tm, tg_expand(tg_reciprocal(tg_rsub_s(1.0, c1)), TG_SHAPE(N)));
+    tg_tensor *vh = tg_mul(tv, tg_expand(tg_reciprocal(tg_rsub_s(1.0, c2)), TG_SHAPE(N)));
+    tg_tensor *step = tg_mul(tg_mul(mh, tg_reciprocal(tg_add_s(tg_sqrt(vh), 1e-8))), tg_expand(clr, TG_SHAPE(N)));
+    float *got = tg_to_float(tg_sub(tw, step));
+    CHECK(got != NULL);
+    if (got && !first) first = got;
+    else if (got) {
+      int differ = 0;
+      for (int i = 0; i < N; i++) differ += memcmp(&got[i], &first[i], sizeof(float)) != 0;
+      if (differ) printf("%d threads: %d of %d values differ from 1 thread's\n", threads[k], differ, N);
+      same &= differ == 0;
+      free(got);
+    }
+    tg_scope_end();
+  }
+  CHECK(same);
+  free(first), free(w), free(m), free(v);
+  tg_set_threads(threads0);
+}
+
+/* Launches back to back of two kernels with jobs of different sizes, on more threads than cores (workers preempted
+ * between their claims): each iteration of each launch runs once, with its own kernel and buffer. The pool had let a
+ * worker whose chunk ended a job read the next job's size before that job was published, and claim its iterations
+ * as the old job's, run with a mix of the two jobs' kernel and buffers (tg__cpu_run_chunks' seqlock check). */
+TEST(test_internal_pool_back_to_back_jobs) {
+  if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the pool is the CPU's */
+  int threads0 = tg_setting("THREADS");
+  CHECK_EQ_INT(tg_set_threads(6), 0);
+  static int serial;
+  tg__program *p[2] = {NULL, NULL};
+  for (int k = 0; k < 2; k++) {
+    char name[64], src[512];
+    snprintf(name, sizeof name, "tb2b_%d_%d", ++serial, k);
+    snprintf(src, sizeof src,
+             "#include <stdint.h>\n"
+             "void %s_entry(void **bufs, int64_t start, int64_t end) {\n"
+             "  int *out = (int *)bufs[0];\n"
+             "  for (int64_t i = start; i < end; i++) __atomic_fetch_add(&out[i], %d, __ATOMIC_RELAXED);\n"
+             "}\n", name, k ? 1000 : 1);
+    p[k] = tg__dev_compile(tg__cpu_device(), name, src);
+    CHECK_NOT_NULL(p[k]);
+  }
+  enum { BIG = 4096, SMALL = 200, ROUNDS = 3000 };
+  int *out[2] = {(int *)calloc(BIG, sizeof(int)), (int *)calloc(BIG, sizeof(int))};
+  if (p[0] && p[1] && out[0] && out[1]) {
+    for (int r = 0; r < ROUNDS; r++)
+      for (int k = 0; k < 2; k++) {
+        void *bufs[1] = {out[k]};
+        p[k]->global_size = k ? BIG : SMALL; /* the next job is larger: a stale reader sees iterations left */
+        p[k]->flops = 1e9, p[k]->bytes = 0; /* split across the pool in many claims */
+        if (tg__dev_launch(p[k], bufs, 1) != 0) r = ROUNDS;
+      }
+    int ok = 1;
+    for (int i = 0; i < BIG; i++) {
+      ok &= out[0][i] == (i < SMALL ? ROUNDS : 0);
+      ok &= out[1][i] == ROUNDS * 1000;
+    }
+    CHECK(ok);
+  }
+  free(out[0]), free(out[1]);
+  tg_set_threads(threads0);
+}
