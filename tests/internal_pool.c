@@ -7,18 +7,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-TEST(test_internal_pool_each_iteration_once) {
+/* a CPU program NAME_entry(bufs, start, end) whose body is `body`, under a name no other program has */
+static tg__program *tp_compile(const char *prefix, const char *body) {
   static int serial;
-  char name[64], src[512];
-  snprintf(name, sizeof name, "tpool_%d", ++serial);
-  snprintf(src, sizeof src,
-           "#include <stdint.h>\n"
-           "void %s_entry(void **bufs, int64_t start, int64_t end) {\n"
-           "  int *out = (int *)bufs[0];\n"
-           "  for (int64_t i = start; i < end; i++) out[i] += 1 + (int)(i %% 3);\n"
-           "}\n", name);
+  char name[64], src[1024];
+  snprintf(name, sizeof name, "%s_%d", prefix, ++serial);
+  snprintf(src, sizeof src, "#include <stdint.h>\nvoid %s_entry(void **bufs, int64_t start, int64_t end) {\n%s}\n",
+           name, body);
+  return tg__dev_compile(tg__cpu_device(), name, src);
+}
+
+TEST(test_internal_pool_each_iteration_once) {
   tg__device *d = tg__cpu_device();
-  tg__program *p = tg__dev_compile(d, name, src);
+  tg__program *p = tp_compile("tpool", "  int *out = (int *)bufs[0];\n"
+                                       "  for (int64_t i = start; i < end; i++) out[i] += 1 + (int)(i % 3);\n");
   CHECK_NOT_NULL(p);
   if (!p) return;
   static const int64_t sizes[] = {1, 2, 3, 5, 17, 64, 129, 1000, 65537, 1000003};
@@ -111,16 +113,9 @@ TEST(test_internal_pool_split_changes_no_bits) {
   CHECK_EQ_INT(tg__cpu_align(1 << 20, 0), 1);      /* unknown work */
   /* the claims of an elementwise-sized job, as the pool makes them: each starts and ends on a multiple of 64 (the
    * last at the end), and together they cover the job once */
-  static int serial;
-  char name[64], src[640];
-  snprintf(name, sizeof name, "tclaims_%d", ++serial);
-  snprintf(src, sizeof src,
-           "#include <stdint.h>\n"
-           "void %s_entry(void **bufs, int64_t start, int64_t end) {\n"
-           "  int64_t *log = (int64_t *)bufs[0], k = __atomic_fetch_add(&log[0], 1, __ATOMIC_RELAXED);\n"
-           "  if (k < 4000) log[1 + 2 * k] = start, log[2 + 2 * k] = end;\n"
-           "}\n", name);
-  tg__program *p = tg__dev_compile(tg__cpu_device(), name, src);
+  tg__program *p =
+      tp_compile("tclaims", "  int64_t *log = (int64_t *)bufs[0], k = __atomic_fetch_add(&log[0], 1, __ATOMIC_RELAXED);\n"
+                            "  if (k < 4000) log[1 + 2 * k] = start, log[2 + 2 * k] = end;\n");
   CHECK_NOT_NULL(p);
   int64_t *log = (int64_t *)calloc(1 + 2 * 4000, sizeof(int64_t));
   if (p && log) {
@@ -187,18 +182,14 @@ TEST(test_internal_pool_back_to_back_jobs) {
   if (strcmp(tg__device_get(NULL)->name, "CPU")) return; /* the pool is the CPU's */
   int threads0 = tg_setting("THREADS");
   CHECK_EQ_INT(tg_set_threads(6), 0);
-  static int serial;
   tg__program *p[2] = {NULL, NULL};
   for (int k = 0; k < 2; k++) {
-    char name[64], src[512];
-    snprintf(name, sizeof name, "tb2b_%d_%d", ++serial, k);
-    snprintf(src, sizeof src,
-             "#include <stdint.h>\n"
-             "void %s_entry(void **bufs, int64_t start, int64_t end) {\n"
+    char body[256];
+    snprintf(body, sizeof body,
              "  int *out = (int *)bufs[0];\n"
-             "  for (int64_t i = start; i < end; i++) __atomic_fetch_add(&out[i], %d, __ATOMIC_RELAXED);\n"
-             "}\n", name, k ? 1000 : 1);
-    p[k] = tg__dev_compile(tg__cpu_device(), name, src);
+             "  for (int64_t i = start; i < end; i++) __atomic_fetch_add(&out[i], %d, __ATOMIC_RELAXED);\n",
+             k ? 1000 : 1);
+    p[k] = tp_compile("tb2b", body);
     CHECK_NOT_NULL(p[k]);
   }
   enum { BIG = 4096, SMALL = 200, ROUNDS = 3000 };
