@@ -2433,9 +2433,9 @@ TG__PRIVATE int tg__heuristic_opts(tg__uop *sink, int nglobal, const tg__target 
       if (up > 1 && tg__range_size(globals[o]) % 2 == 0) {
         out[n++] = tg__mkopt(TG__OPT_UPCAST, 0, 2);
         out[n++] = tg__mkopt(TG__OPT_UPCAST, 1, up);
-        int64_t lanes = tg__vec_lanes(t) >= 16 ? 16 : 8, un = 32 / lanes;
-        out[n++] = tg__mkopt(TG__OPT_GROUP, 0, lanes); /* a vector, in half a block */
-        if (tg__range_size(red) % (lanes * un) == 0) out[n++] = tg__mkopt(TG__OPT_UNROLL, 0, un);
+        int64_t lanes = tg__vec_lanes(t) >= 16 ? 16 : 8;
+        out[n++] = tg__mkopt(TG__OPT_GROUP, 0, lanes);       /* a vector, in half a block */
+        out[n++] = tg__mkopt(TG__OPT_UNROLL, 0, 32 / lanes); /* the block (the reduction is a multiple of 32) */
       } else { /* an odd count of tokens: the decode's tile (4 rows, 32 accumulators) for each */
         out[n++] = tg__mkopt(TG__OPT_UPCAST, 0, 4);
         out[n++] = tg__mkopt(TG__OPT_GROUP, 0, 32);
